@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { openStore, runs, sql, type Store } from '../src/index.ts';
+
+const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
+if (!postgresUrl) console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres store tests are skipped (PGlite tests still run).');
+
+const engines: Array<{ name: string; open: () => Promise<Store>; skip: boolean }> = [
+  { name: 'pglite', open: () => openStore(), skip: false },
+  {
+    name: 'postgres',
+    open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_store_${randomUUID().slice(0, 8)}` }),
+    skip: !postgresUrl,
+  },
+];
+
+for (const engine of engines) {
+  describe.skipIf(engine.skip)(`openStore on ${engine.name}`, () => {
+    const opened: Store[] = [];
+    afterAll(async () => {
+      for (const store of opened) {
+        if (store.kind === 'postgres' && store.schemaName !== 'public') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+        await store.close();
+      }
+    });
+
+    it('migrates the shared schema and round-trips a run', async () => {
+      const store = await engine.open();
+      opened.push(store);
+      const startedAt = new Date('2026-11-23T07:00:00.123Z');
+      await store.db.insert(runs).values({ id: 'run-1', agent: 'clerk', principal: 'alice', status: 'running', startedAt, metadata: { k: 1 } });
+      const [row] = await store.db.select().from(runs).where(eq(runs.id, 'run-1'));
+      expect(row?.startedAt.toISOString()).toBe(startedAt.toISOString());
+      expect(row?.metadata).toEqual({ k: 1 });
+      const tables = await store.query<{ table_name: string }>(
+        sql`select table_name from information_schema.tables where table_schema = ${store.schemaName} order by table_name`,
+      );
+      expect(tables.map((table) => table.table_name)).toEqual(expect.arrayContaining(['events', 'runs', 'seals', 'approvals', 'checkpoints', 'kn_chunks']));
+    });
+
+    it('opening twice applies migrations once', async () => {
+      const first = await engine.open();
+      opened.push(first);
+      if (first.kind === 'pglite') return; // in-memory PGlite instances do not share state
+      const second = await openStore({ databaseUrl: postgresUrl!, schema: first.schemaName });
+      opened.push(second);
+      const applied = await second.query<{ count: number }>(sql.raw(`select count(*)::int as count from "${first.schemaName}".__aifactory_migrations`));
+      expect(applied[0]?.count).toBe(1);
+    });
+  });
+}
+
+describe('openStore with a data directory', () => {
+  it('keeps data across reopen', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-store-'));
+    try {
+      const first = await openStore({ dataDir });
+      await first.db.insert(runs).values({ id: 'kept', agent: 'a', principal: 'p', status: 'completed', startedAt: new Date() });
+      await first.close();
+      const second = await openStore({ dataDir });
+      const rows = await second.db.select().from(runs);
+      expect(rows.map((row) => row.id)).toEqual(['kept']);
+      await second.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the unreachable server in its error', async () => {
+    await expect(openStore({ databaseUrl: 'postgres://nobody:secret@127.0.0.1:1/none' })).rejects.toThrow(/Could not reach Postgres at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+  });
+});
