@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ExitCode, reportError } from './command-kit.ts';
+import { registerApprovalsCommands } from './commands/approvals.ts';
 import { registerKnowledgeCommands } from './commands/knowledge.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerToolsCommands } from './commands/tools.ts';
 
 /** Builds the `factory` program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerRunsCommands(program);
   registerKnowledgeCommands(program);
+  registerApprovalsCommands(program);
+  registerToolsCommands(program);
   return program;
 }
 
