@@ -16,13 +16,17 @@ export const approvals = pgTable(
     /** Who may approve: roles, count, separation of duties, on_expiry. */
     requirement: jsonb('requirement').notNull(),
     requestedBy: text('requested_by').notNull(),
+    /** What approvers are shown besides the action: agent, matching rules, the decision's reason. */
+    context: jsonb('context').notNull().default({}),
     status: text('status').notNull(), // pending | approved | rejected | expired | consumed
+    /** The decision once made (approved | rejected), kept when the approval is consumed. */
+    outcome: text('outcome'),
     requestedAt: timestamp('requested_at', { withTimezone: true, mode: 'date' }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date' }),
     consumedAt: timestamp('consumed_at', { withTimezone: true, mode: 'date' }),
   },
-  (table) => [index('approvals_status_idx').on(table.status), index('approvals_run_idx').on(table.runId)],
+  (table) => [index('approvals_status_idx').on(table.status), index('approvals_run_idx').on(table.runId, table.step)],
 );
 
 /** One approver's yes or no to one approval. */
@@ -67,6 +71,7 @@ export const notifications = pgTable(
     target: text('target').notNull(),
     payload: jsonb('payload').notNull(),
     status: text('status').notNull(), // pending | delivered | failed
+    /** Delivery attempts so far; a claimed attempt pushes next_attempt_at out as a lease. */
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull(),
     lastError: text('last_error'),
@@ -74,5 +79,5 @@ export const notifications = pgTable(
     deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
     readAt: timestamp('read_at', { withTimezone: true, mode: 'date' }),
   },
-  (table) => [index('notifications_status_idx').on(table.status, table.nextAttemptAt)],
+  (table) => [index('notifications_status_idx').on(table.status, table.nextAttemptAt), index('notifications_target_idx').on(table.target, table.id)],
 );
