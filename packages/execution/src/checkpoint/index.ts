@@ -1,0 +1,3 @@
+// The execution plane's LangGraph checkpointer over the shared store: anything exported here is public API.
+export { StoreCheckpointSaver } from './store-checkpoint-saver.ts';
+export type { StoreCheckpointSaverOptions } from './store-checkpoint-saver.ts';

@@ -1,0 +1,317 @@
+// LangGraph's checkpointer over the shared store (PGlite or Postgres, through drizzle), so a run
+// held for approval in one process can be resumed by another. The layout follows LangGraph's own
+// Postgres saver: the checkpoint row holds everything but the channel values, which are stored
+// once per channel version in checkpoint_blobs, so a step writes only the channels it changed.
+import type { RunnableConfig } from '@langchain/core/runnables';
+import {
+  BaseCheckpointSaver,
+  TASKS,
+  WRITES_IDX_MAP,
+  compareWritesSortKeys,
+  copyCheckpoint,
+  getCheckpointId,
+  maxChannelVersion,
+  writesSortKey,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type PendingWrite,
+  type SerializerProtocol,
+} from '@langchain/langgraph-checkpoint';
+import { ErrorCode, UserError } from '@aifactory/core';
+import { checkpointBlobs, checkpointWrites, checkpoints, type Store } from '@aifactory/store';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+
+/** Options of a StoreCheckpointSaver. */
+export interface StoreCheckpointSaverOptions {
+  /** Serializer for checkpoints, metadata and writes (default: LangGraph's JsonPlusSerializer). */
+  serde?: SerializerProtocol;
+}
+
+type CheckpointRow = typeof checkpoints.$inferSelect;
+type WriteRow = typeof checkpointWrites.$inferSelect;
+
+/** The checkpoint as stored: everything but the channel values. */
+type StoredCheckpoint = Omit<Checkpoint, 'channel_values'>;
+
+/** A LangGraph checkpointer that persists threads in the aifactory store. */
+export class StoreCheckpointSaver extends BaseCheckpointSaver {
+  readonly #store: Store;
+
+  constructor(store: Store, options: StoreCheckpointSaverOptions = {}) {
+    super(options.serde);
+    this.#store = store;
+  }
+
+  /** Returns the checkpoint named by config, or the thread's latest when no checkpoint_id is given. */
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const threadId = config.configurable?.thread_id as unknown;
+    if (threadId === undefined || threadId === null) return undefined;
+    const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
+    const checkpointId = getCheckpointId(config);
+    const conditions = [eq(checkpoints.threadId, String(threadId)), eq(checkpoints.checkpointNs, checkpointNs)];
+    if (checkpointId) conditions.push(eq(checkpoints.checkpointId, String(checkpointId)));
+    const rows = await this.#store.db
+      .select()
+      .from(checkpoints)
+      .where(and(...conditions))
+      .orderBy(desc(checkpoints.checkpointId))
+      .limit(1);
+    const [tuple] = await this.#toTuples(rows);
+    return tuple;
+  }
+
+  /** Lists checkpoints newest first, narrowed by thread, namespace, metadata filter and `before`. */
+  async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    const { filter, before, limit } = options;
+    const conditions: SQL[] = [];
+    const configurable = config.configurable ?? {};
+    if (configurable.thread_id !== undefined && configurable.thread_id !== null && configurable.thread_id !== '') {
+      conditions.push(eq(checkpoints.threadId, String(configurable.thread_id)));
+    }
+    if (configurable.checkpoint_ns !== undefined && configurable.checkpoint_ns !== null) {
+      conditions.push(eq(checkpoints.checkpointNs, String(configurable.checkpoint_ns)));
+    }
+    if (configurable.checkpoint_id) conditions.push(eq(checkpoints.checkpointId, String(configurable.checkpoint_id)));
+    const beforeId = before?.configurable?.checkpoint_id as unknown;
+    if (beforeId !== undefined && beforeId !== null) conditions.push(lt(checkpoints.checkpointId, String(beforeId)));
+    for (const [key, value] of Object.entries(filter ?? {})) {
+      // Exact equality per key, as LangGraph's in-memory saver does (jsonb `=` compares structure).
+      conditions.push(value === undefined ? sql`not (${checkpoints.metadataJson} ? ${key})` : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(value)}::jsonb`);
+    }
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw new UserError(ErrorCode.InputInvalid, `Checkpoint list limit ${String(limit)} is invalid; use a whole number of at least 0.`);
+    }
+    if (limit === 0) return;
+    const query = this.#store.db
+      .select()
+      .from(checkpoints)
+      .where(conditions.length > 0 ? and(...conditions) : undefined)
+      .orderBy(desc(checkpoints.checkpointId));
+    const rows = limit === undefined ? await query : await query.limit(limit);
+    yield* await this.#toTuples(rows);
+  }
+
+  /** Stores a checkpoint, and the values of the channels named in newVersions. */
+  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    const threadId = requireThreadId(config, 'put a checkpoint');
+    const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
+    const parentCheckpointId = config.configurable?.checkpoint_id as string | undefined;
+    const copy = copyCheckpoint(checkpoint);
+    const { channel_values: values, ...stored } = copy;
+    const blobs = await Promise.all(
+      Object.entries(newVersions).map(async ([channel, version]) => {
+        const present = Object.prototype.hasOwnProperty.call(values, channel) && values[channel] !== undefined;
+        const [type, blob] = present ? await this.serde.dumpsTyped(values[channel]) : ['empty', null];
+        return { threadId, checkpointNs, channel, version: String(version), type, blob };
+      }),
+    );
+    const [[checkpointType, checkpointBytes], [metadataType, metadataBytes]] = await Promise.all([this.serde.dumpsTyped(stored), this.serde.dumpsTyped(metadata)]);
+    // Blobs first, then the checkpoint that points at them, without a transaction: a crash in
+    // between leaves only unreferenced blobs, never a checkpoint missing its values.
+    if (blobs.length > 0) await this.#store.db.insert(checkpointBlobs).values(blobs).onConflictDoNothing();
+    const row = {
+      threadId,
+      checkpointNs,
+      checkpointId: checkpoint.id,
+      parentCheckpointId: parentCheckpointId ?? null,
+      type: checkpointType,
+      checkpoint: checkpointBytes,
+      metadataType,
+      metadata: metadataBytes,
+      metadataJson: queryableMetadata(metadata),
+    };
+    await this.#store.db
+      .insert(checkpoints)
+      .values(row)
+      .onConflictDoUpdate({
+        target: [checkpoints.threadId, checkpoints.checkpointNs, checkpoints.checkpointId],
+        set: { type: row.type, checkpoint: row.checkpoint, metadataType: row.metadataType, metadata: row.metadata, metadataJson: row.metadataJson },
+      });
+    return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
+  }
+
+  /** Stores a task's writes against a checkpoint; a regular write is kept once, special ones (errors, interrupts) are replaced. */
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    const threadId = requireThreadId(config, 'put writes');
+    const checkpointId = config.configurable?.checkpoint_id as unknown;
+    if (checkpointId === undefined || checkpointId === null || checkpointId === '') {
+      throw new UserError(ErrorCode.InputInvalid, 'Cannot put writes: the config has no configurable.checkpoint_id.');
+    }
+    const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
+    const rows = await Promise.all(
+      writes.map(async ([channel, value], index) => {
+        const [type, serialized] = await this.serde.dumpsTyped(value);
+        const idx = WRITES_IDX_MAP[channel] ?? index;
+        return { threadId, checkpointNs, checkpointId: String(checkpointId), taskId, taskPath: taskPath ?? '', idx, channel, type, value: serialized };
+      }),
+    );
+    // One statement cannot touch the same key twice, so keep the last write per index.
+    const unique = [...new Map(rows.map((row) => [row.idx, row])).values()];
+    const regular = unique.filter((row) => row.idx >= 0);
+    const special = unique.filter((row) => row.idx < 0);
+    if (regular.length > 0) await this.#store.db.insert(checkpointWrites).values(regular).onConflictDoNothing();
+    if (special.length > 0) {
+      await this.#store.db
+        .insert(checkpointWrites)
+        .values(special)
+        .onConflictDoUpdate({
+          target: [checkpointWrites.threadId, checkpointWrites.checkpointNs, checkpointWrites.checkpointId, checkpointWrites.taskId, checkpointWrites.idx],
+          set: { channel: sql`excluded.channel`, type: sql`excluded.type`, value: sql`excluded.value`, taskPath: sql`excluded.task_path` },
+        });
+    }
+  }
+
+  /** Deletes every checkpoint, channel value and write of a thread. */
+  async deleteThread(threadId: string): Promise<void> {
+    await this.#store.db.transaction(async (transaction) => {
+      await transaction.delete(checkpoints).where(eq(checkpoints.threadId, threadId));
+      await transaction.delete(checkpointWrites).where(eq(checkpointWrites.threadId, threadId));
+      await transaction.delete(checkpointBlobs).where(eq(checkpointBlobs.threadId, threadId));
+    });
+  }
+
+  /** Turns checkpoint rows into tuples with three queries in all: rows, their channel values, their writes. */
+  async #toTuples(rows: CheckpointRow[]): Promise<CheckpointTuple[]> {
+    if (rows.length === 0) return [];
+    const stored = await Promise.all(rows.map((row) => this.serde.loadsTyped(row.type ?? 'json', row.checkpoint) as Promise<StoredCheckpoint>));
+    const [values, writes] = await Promise.all([this.#channelValues(rows, stored), this.#writes(rows)]);
+    const parentSends = await this.#pendingSendsOfParents(rows, stored);
+    return Promise.all(
+      rows.map(async (row, index) => {
+        const checkpoint: Checkpoint = { ...stored[index]!, channel_values: values[index]! };
+        const sends = row.parentCheckpointId ? parentSends.get(groupKey(row.threadId, row.checkpointNs, row.parentCheckpointId)) : undefined;
+        if (checkpoint.v < 4 && sends && sends.length > 0) await this.#migratePendingSends(checkpoint, sends);
+        const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
+        const tuple: CheckpointTuple = {
+          config: { configurable: { ...configurable, checkpoint_id: row.checkpointId } },
+          checkpoint,
+          metadata: (await this.serde.loadsTyped(row.metadataType ?? 'json', row.metadata)) as CheckpointMetadata,
+          pendingWrites: await this.#loadWrites(writes.get(groupKey(row.threadId, row.checkpointNs, row.checkpointId)) ?? []),
+        };
+        if (row.parentCheckpointId) tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
+        return tuple;
+      }),
+    );
+  }
+
+  /** Loads the channel values each checkpoint's channel_versions point at. */
+  async #channelValues(rows: CheckpointRow[], stored: StoredCheckpoint[]): Promise<Array<Record<string, unknown>>> {
+    const wanted = new Map<string, { threadId: string; checkpointNs: string; pairs: Map<string, [string, string]> }>();
+    rows.forEach((row, index) => {
+      const key = groupKey(row.threadId, row.checkpointNs);
+      let group = wanted.get(key);
+      if (!group) wanted.set(key, (group = { threadId: row.threadId, checkpointNs: row.checkpointNs, pairs: new Map() }));
+      for (const [channel, version] of Object.entries(stored[index]!.channel_versions ?? {})) {
+        group.pairs.set(groupKey(channel, String(version)), [channel, String(version)]);
+      }
+    });
+    const found = new Map<string, { type: string; blob: Uint8Array | null }>();
+    await Promise.all(
+      [...wanted.values()]
+        .filter((group) => group.pairs.size > 0)
+        .map(async (group) => {
+          const pairs = sql.join(
+            [...group.pairs.values()].map(([channel, version]) => sql`(${channel}, ${version})`),
+            sql`, `,
+          );
+          const blobs = await this.#store.db
+            .select()
+            .from(checkpointBlobs)
+            .where(and(eq(checkpointBlobs.threadId, group.threadId), eq(checkpointBlobs.checkpointNs, group.checkpointNs), sql`(${checkpointBlobs.channel}, ${checkpointBlobs.version}) in (${pairs})`));
+          for (const blob of blobs) found.set(groupKey(blob.threadId, blob.checkpointNs, blob.channel, blob.version), blob);
+        }),
+    );
+    return Promise.all(
+      rows.map(async (row, index) => {
+        const entries: Array<[string, unknown]> = [];
+        for (const [channel, version] of Object.entries(stored[index]!.channel_versions ?? {})) {
+          const blob = found.get(groupKey(row.threadId, row.checkpointNs, channel, String(version)));
+          if (!blob || blob.type === 'empty' || blob.blob === null) continue;
+          entries.push([channel, await this.serde.loadsTyped(blob.type, blob.blob)]);
+        }
+        // fromEntries defines own properties, so a channel named "__proto__" cannot reach the prototype.
+        return Object.fromEntries(entries);
+      }),
+    );
+  }
+
+  /** Loads the writes of the given checkpoints, grouped by checkpoint. */
+  async #writes(rows: Array<Pick<CheckpointRow, 'threadId' | 'checkpointNs' | 'checkpointId'>>, channel?: string): Promise<Map<string, WriteRow[]>> {
+    const groups = new Map<string, { threadId: string; checkpointNs: string; ids: Set<string> }>();
+    for (const row of rows) {
+      const key = groupKey(row.threadId, row.checkpointNs);
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { threadId: row.threadId, checkpointNs: row.checkpointNs, ids: new Set() }));
+      group.ids.add(row.checkpointId);
+    }
+    const byCheckpoint = new Map<string, WriteRow[]>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const conditions = [eq(checkpointWrites.threadId, group.threadId), eq(checkpointWrites.checkpointNs, group.checkpointNs), inArray(checkpointWrites.checkpointId, [...group.ids])];
+        if (channel !== undefined) conditions.push(eq(checkpointWrites.channel, channel));
+        const writes = await this.#store.db.select().from(checkpointWrites).where(and(...conditions));
+        for (const write of writes) {
+          const key = groupKey(write.threadId, write.checkpointNs, write.checkpointId);
+          const list = byCheckpoint.get(key);
+          if (list) list.push(write);
+          else byCheckpoint.set(key, [write]);
+        }
+      }),
+    );
+    // LangGraph replays a superstep's writes in (task_path, task_id, idx) order; so must we.
+    for (const list of byCheckpoint.values()) {
+      list.sort((left, right) => compareWritesSortKeys(writesSortKey(left.taskPath, left.taskId, left.idx), writesSortKey(right.taskPath, right.taskId, right.idx)));
+    }
+    return byCheckpoint;
+  }
+
+  async #loadWrites(rows: WriteRow[]): Promise<CheckpointPendingWrite[]> {
+    return Promise.all(rows.map(async (row) => [row.taskId, row.channel, row.value === null ? undefined : await this.serde.loadsTyped(row.type ?? 'json', row.value)] as CheckpointPendingWrite));
+  }
+
+  /** Checkpoints older than format 4 kept pending sends as writes on their parent. */
+  async #pendingSendsOfParents(rows: CheckpointRow[], stored: StoredCheckpoint[]): Promise<Map<string, WriteRow[]>> {
+    const parents = rows
+      .filter((row, index) => stored[index]!.v < 4 && row.parentCheckpointId)
+      .map((row) => ({ threadId: row.threadId, checkpointNs: row.checkpointNs, checkpointId: row.parentCheckpointId! }));
+    if (parents.length === 0) return new Map();
+    return this.#writes(parents, TASKS);
+  }
+
+  async #migratePendingSends(checkpoint: Checkpoint, sends: WriteRow[]): Promise<void> {
+    const values = await this.#loadWrites(sends);
+    checkpoint.channel_values[TASKS] = values.map(([, , value]) => value);
+    const versions = Object.values(checkpoint.channel_versions);
+    checkpoint.channel_versions = { ...checkpoint.channel_versions, [TASKS]: versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined) };
+  }
+}
+
+function requireThreadId(config: RunnableConfig, what: string): string {
+  const threadId = config.configurable?.thread_id as unknown;
+  if (threadId === undefined || threadId === null || threadId === '') {
+    throw new UserError(ErrorCode.InputInvalid, `Cannot ${what}: the config has no configurable.thread_id; pass { configurable: { thread_id } }.`);
+  }
+  return String(threadId);
+}
+
+/** A collision-free map key for a tuple of strings. */
+function groupKey(...parts: string[]): string {
+  return JSON.stringify(parts);
+}
+
+/**
+ * A jsonb copy of the metadata for list filters. jsonb rejects NUL characters, and metadata that
+ * cannot be expressed as JSON at all is simply not filterable (the exact bytes are stored apart).
+ */
+function queryableMetadata(metadata: CheckpointMetadata): unknown {
+  try {
+    const text = JSON.stringify(metadata, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\0', '') : value));
+    return text === undefined ? {} : JSON.parse(text);
+  } catch {
+    return {};
+  }
+}
