@@ -2,7 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage, ModelRequest, ModelUsage, ToolCall } from './model-types.ts';
 import type { ProviderAdapter, ProviderAttempt, ProviderReply } from './provider-adapter.ts';
-import { ProviderFailure, apiErrorDetail, retryAfterFrom } from './provider-adapter.ts';
+import { ProviderFailure, apiErrorDetail, isNetworkError, retryAfterFrom } from './provider-adapter.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -46,6 +46,8 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
         } else {
           message = await client.messages.create(body, { signal: attempt.signal });
         }
+        // Never let an aborted (timed-out) stream pass as a whole answer.
+        attempt.signal.throwIfAborted();
         return fromMessage(message);
       } catch (error) {
         throw toFailure(error);
@@ -132,6 +134,7 @@ function normaliseStop(reason: string | null): string {
 
 function toFailure(error: unknown): unknown {
   if (error instanceof ProviderFailure || error instanceof Anthropic.APIUserAbortError) return error;
+  if (isNetworkError(error)) return new ProviderFailure('connection', (error as Error).message, { cause: error });
   // No status: the connection failed, or the stream broke off (an SSE `error` event).
   if (error instanceof Anthropic.APIError && error.status === undefined) return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
   if (error instanceof Anthropic.APIError) {

@@ -3,7 +3,7 @@
 import OpenAI from 'openai';
 import type { ChatMessage, ModelRequest, ModelUsage, ToolCall } from './model-types.ts';
 import type { ProviderAdapter, ProviderAttempt, ProviderReply } from './provider-adapter.ts';
-import { ProviderFailure, apiErrorDetail, estimateRequestTokens, estimateTokens, parseToolArguments, retryAfterFrom } from './provider-adapter.ts';
+import { ProviderFailure, apiErrorDetail, isNetworkError, estimateRequestTokens, estimateTokens, parseToolArguments, retryAfterFrom } from './provider-adapter.ts';
 
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ToolParam = OpenAI.Chat.Completions.ChatCompletionFunctionTool;
@@ -117,6 +117,8 @@ async function streamed(client: OpenAI, body: CreateParams, signal: AbortSignal,
     }
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }
+  // The SDK's stream iterator ends quietly when aborted; a cut-off answer must not pass as whole.
+  signal.throwIfAborted();
   const toolCalls: ToolCall[] = slots
     .filter((slot) => slot !== undefined)
     .map((slot, index) => ({ id: slot.id || `call_${index}`, name: slot.name, args: parseToolArguments(slot.name, slot.arguments) }));
@@ -135,6 +137,7 @@ function normaliseFinish(reason: string | null | undefined): string {
 
 function toFailure(error: unknown): unknown {
   if (error instanceof ProviderFailure || error instanceof OpenAI.APIUserAbortError) return error;
+  if (isNetworkError(error)) return new ProviderFailure('connection', (error as Error).message, { cause: error });
   // No status: the connection failed, or the stream broke off (an SSE `error` event).
   if (error instanceof OpenAI.APIError && error.status === undefined) return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
   if (error instanceof OpenAI.APIError) {

@@ -102,3 +102,16 @@ export function apiErrorDetail(message: string | null | undefined, fallback: str
   const detail = (message ?? '').replace(/^\d{3}\s+/, '').trim();
   return detail === '' ? fallback : detail;
 }
+
+const networkCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** True for errors of the network itself, e.g. undici's `TypeError: terminated` when a stream is cut. */
+export function isNetworkError(error: unknown): boolean {
+  // SDKs wrap the fetch error (Anthropic: an AnthropicError whose cause is undici's TypeError).
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && networkCodes.has(code)) return true;
+    if (current instanceof TypeError && (current.message === 'terminated' || current.message === 'fetch failed')) return true;
+  }
+  return false;
+}

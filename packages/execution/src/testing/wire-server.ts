@@ -204,11 +204,13 @@ export async function writeEvents(response: ServerResponse, events: string[], re
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   for (const [index, event] of events.entries()) {
     if (reply.breakAfterEvents !== undefined && index >= reply.breakAfterEvents) {
-      response.destroy();
+      // Let the client read what was sent, then cut the connection without ending the response.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      response.socket?.destroy();
       return;
     }
     if (response.destroyed) return;
-    response.write(event);
+    await new Promise<void>((resolve) => response.write(event, () => resolve()));
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
   }
   response.end();
