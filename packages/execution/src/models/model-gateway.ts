@@ -48,6 +48,8 @@ interface TargetFailure {
   timedOut: boolean;
   /** The provider is unavailable (overloaded, down, slow): a fallback may help. */
   unavailable: boolean;
+  /** Trying the same provider again may help (a scripted error would only repeat itself). */
+  retryable: boolean;
   /** The caller's configuration or request is at fault (bad key, unknown model). */
   userFault: boolean;
   /** Text was already streamed to the caller, so neither a retry nor a fallback may add more. */
@@ -176,7 +178,7 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
         if (options.signal?.aborted) throw options.signal.reason;
         if (error instanceof AiFactoryError) throw error;
         const failure = classify(target, error, timedOut, attempt, streamed);
-        const retryable = failure.unavailable && !failure.streamed && attempt <= maxRetries;
+        const retryable = failure.retryable && !failure.streamed && attempt <= maxRetries;
         if (!retryable) throw new TargetFailed(failure);
         await sleep(retryDelay(attempt, error instanceof ProviderFailure ? error.retryAfterMs : undefined), options.signal);
       } finally {
@@ -187,25 +189,25 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
 
   function classify(target: ModelTarget, error: unknown, timedOut: boolean, attempts: number, streamed: boolean): TargetFailure {
     const base = { target, attempts, streamed, status: undefined, timedOut: false, userFault: false };
-    if (timedOut) return { ...base, what: `timed out after ${timeoutMs} ms`, timedOut: true, unavailable: true };
+    if (timedOut) return { ...base, what: `timed out after ${timeoutMs} ms`, timedOut: true, unavailable: true, retryable: true };
     if (error instanceof ProviderFailure) {
       const detail = redact(error.message);
       switch (error.kind) {
         case 'status': {
           const status = error.status ?? 0;
           const unavailable = status === 408 || status === 409 || status === 429 || status >= 500;
-          return { ...base, what: `status ${status} (${detail})`, status, unavailable, userFault: !unavailable && status >= 400 && status < 500 };
+          return { ...base, what: `status ${status} (${detail})`, status, unavailable, retryable: unavailable, userFault: !unavailable && status >= 400 && status < 500 };
         }
         case 'connection':
-          return { ...base, what: `connection failed (${detail})`, unavailable: true };
+          return { ...base, what: `connection failed (${detail})`, unavailable: true, retryable: true };
         case 'scripted':
-          return { ...base, what: `scripted error (${detail})`, unavailable: true };
+          return { ...base, what: `scripted error (${detail})`, unavailable: true, retryable: false };
         case 'invalid-response':
-          return { ...base, what: `invalid response: ${detail}`, unavailable: false };
+          return { ...base, what: `invalid response: ${detail}`, unavailable: false, retryable: false };
       }
     }
     const message = error instanceof Error ? error.message : String(error);
-    return { ...base, what: `unexpected error (${redact(message)})`, unavailable: false };
+    return { ...base, what: `unexpected error (${redact(message)})`, unavailable: false, retryable: false };
   }
 
   function retryDelay(attempt: number, retryAfterMs: number | undefined): number {

@@ -122,9 +122,9 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
   };
   const firstError = document.errors[0];
   if (firstError) {
-    const position = firstError.linePos?.[0];
+    const position = lineCounter.linePos(firstError.pos[0]);
     throw new UserError(ErrorCode.InputInvalid, `Model script is not valid YAML: ${firstError.message.split('\n')[0]}`, {
-      location: position ? { file, line: position.line, column: position.col } : { file },
+      location: { file, line: position.line, column: position.col },
     });
   }
   const root = document.contents;

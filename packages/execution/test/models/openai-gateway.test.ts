@@ -1,6 +1,7 @@
 // The real `openai` SDK, through the gateway, against a local Chat Completions wire server.
 import { inspect } from 'node:util';
-import { AiFactoryError, SystemError, UserError } from '@aifactory/core';
+import type { AiFactoryError } from '@aifactory/core';
+import { SystemError, UserError } from '@aifactory/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModelGateway } from '../../src/models/index.ts';
 import type { ModelGatewayConfig, ModelRequest } from '../../src/models/index.ts';
