@@ -1,0 +1,19 @@
+// Approvals of held actions, bound to the exact call and usable once: anything exported here is public API.
+export { approvalStatuses, createApprovalService } from './approval-service.ts';
+export type {
+  Approval,
+  ApprovalAction,
+  ApprovalBinding,
+  ApprovalOutcome,
+  ApprovalRecorder,
+  ApprovalRequest,
+  ApprovalService,
+  ApprovalServiceOptions,
+  ApprovalStatus,
+  ApprovalVote,
+  Ballot,
+  ConsumedApproval,
+  VoteResult,
+} from './approval-service.ts';
+export { normalizeRequirement } from './approval-requirement.ts';
+export type { ApprovalRequirement, ApprovalRequirementInput, ExpiryOutcome } from './approval-requirement.ts';
