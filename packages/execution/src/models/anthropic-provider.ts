@@ -2,7 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage, ModelRequest, ModelUsage, ToolCall } from './model-types.ts';
 import type { ProviderAdapter, ProviderAttempt, ProviderReply } from './provider-adapter.ts';
-import { ProviderFailure, apiErrorDetail, isNetworkError, retryAfterFrom } from './provider-adapter.ts';
+import { ProviderFailure, apiErrorDetail, isNetworkError, passThroughParameters, retryAfterFrom } from './provider-adapter.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -83,7 +83,7 @@ function toCreateParams(model: string, request: ModelRequest, defaultMaxTokens: 
     input_schema: { type: 'object', ...tool.inputSchema } as Anthropic.Messages.Tool.InputSchema,
   }));
   return {
-    ...(request.parameters ?? {}),
+    ...passThroughParameters(request),
     model,
     max_tokens: request.maxTokens ?? defaultMaxTokens,
     messages,

@@ -283,11 +283,20 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
     return response;
   }
 
+  function fallbackFor(options: ModelCallOptions): ModelTarget | undefined {
+    if (options.fallback === null) return undefined;
+    if (options.fallback === undefined) return fallback;
+    const target = parseModelId(options.fallback);
+    knownProvider(target);
+    return target;
+  }
+
   return {
     async call(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const started = performance.now();
       const primary = parseModelId(request.model);
       knownProvider(primary);
+      fallbackFor(options);
       options.signal?.throwIfAborted();
       try {
         const { reply, attempts } = await callTarget(primary, request, options);
@@ -295,12 +304,15 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
       } catch (error) {
         if (!(error instanceof TargetFailed)) throw error;
         const first = error.failure;
-        const useFallback = fallback && !first.streamed && first.unavailable && `${fallback.provider}:${fallback.model}` !== `${primary.provider}:${primary.model}`;
+        const target = fallbackFor(options);
+        const useFallback = target && !first.streamed && first.unavailable && `${target.provider}:${target.model}` !== `${primary.provider}:${primary.model}`;
         if (!useFallback) throw toError(first);
+        const fallbackModel = `${target.provider}:${target.model}`;
+        const fallbackReason = redact(`${primary.provider}:${primary.model} failed after ${first.attempts} attempt${first.attempts === 1 ? '' : 's'}: ${first.what}`);
+        if (options.beforeFallback && (await options.beforeFallback({ model: fallbackModel, reason: fallbackReason })) !== true) throw toError(first);
         try {
-          const { reply, attempts } = await callTarget(fallback, { ...request, model: `${fallback.provider}:${fallback.model}` }, options);
-          const fallbackReason = redact(`${primary.provider}:${primary.model} failed after ${first.attempts} attempt${first.attempts === 1 ? '' : 's'}: ${first.what}`);
-          return respond(fallback, reply, { attempts: first.attempts + attempts, started, fallbackReason, options });
+          const { reply, attempts } = await callTarget(target, { ...request, model: fallbackModel }, options);
+          return respond(target, reply, { attempts: first.attempts + attempts, started, fallbackReason, options });
         } catch (fallbackError) {
           if (!(fallbackError instanceof TargetFailed)) throw fallbackError;
           throw toError(first, fallbackError.failure);

@@ -109,6 +109,14 @@ export interface ModelCallOptions {
   onToken?: (text: string) => void;
   /** Who the call is charged to; recorded in the usage ledger and echoed in the response. */
   attribution?: ModelAttribution;
+  /** `provider:model` to fall back to for this call, overriding the gateway's; `null` disables fallback. */
+  fallback?: string | null;
+  /**
+   * Asked before the fallback model is called, so the runtime can govern it as the model call it
+   * is (a policy may forbid its provider). Return false to refuse: the primary's error is thrown.
+   * If it throws, that error is thrown and the fallback is not called.
+   */
+  beforeFallback?: (fallback: { model: string; reason: string }) => boolean | Promise<boolean>;
 }
 
 /** One row of the usage ledger: the calls of one team, agent, run and model. */

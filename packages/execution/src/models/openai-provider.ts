@@ -3,7 +3,7 @@
 import OpenAI from 'openai';
 import type { ChatMessage, ModelRequest, ModelUsage, ToolCall } from './model-types.ts';
 import type { ProviderAdapter, ProviderAttempt, ProviderReply } from './provider-adapter.ts';
-import { ProviderFailure, apiErrorDetail, isNetworkError, estimateRequestTokens, estimateTokens, parseToolArguments, retryAfterFrom } from './provider-adapter.ts';
+import { ProviderFailure, apiErrorDetail, isNetworkError, passThroughParameters, estimateRequestTokens, estimateTokens, parseToolArguments, retryAfterFrom } from './provider-adapter.ts';
 
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ToolParam = OpenAI.Chat.Completions.ChatCompletionFunctionTool;
@@ -47,7 +47,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
 }
 
 function toCreateParams(model: string, request: ModelRequest, official: boolean): CreateParams {
-  const params: Record<string, unknown> = { ...(request.parameters ?? {}) };
+  const params: Record<string, unknown> = passThroughParameters(request);
   if (request.temperature !== undefined) params['temperature'] = request.temperature;
   if (request.maxTokens !== undefined) params[official ? 'max_completion_tokens' : 'max_tokens'] = request.maxTokens;
   const tools: ToolParam[] = (request.tools ?? []).map((tool) => ({

@@ -115,3 +115,10 @@ export function isNetworkError(error: unknown): boolean {
   }
   return false;
 }
+
+const reservedParameters = new Set(['model', 'messages', 'tools', 'system', 'stream', 'stream_options']);
+
+/** A request's extra provider parameters, without those the gateway sets itself (model, messages, streaming...). */
+export function passThroughParameters(request: ModelRequest): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(request.parameters ?? {}).filter(([key]) => !reservedParameters.has(key)));
+}

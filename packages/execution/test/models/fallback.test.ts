@@ -70,6 +70,26 @@ describe('model gateway fallback', () => {
     expect(anthropicServer.requests).toHaveLength(0);
   });
 
+  it('asks beforeFallback first, and a refusal keeps the fallback provider uncalled', async () => {
+    const { gateway, anthropicServer } = await pair({ type: 'error', status: 500 }, { type: 'answer', text: 'never' });
+    const asked: Array<{ model: string; reason: string }> = [];
+    const error = await failureOf(gateway.call(request, { beforeFallback: (fallback) => (asked.push(fallback), false) }));
+    expect(error.message).toBe('Model call to openai:gpt-4o failed after 3 attempts: status 500 (The server had an error while processing your request.).');
+    expect(asked).toEqual([{ model: 'anthropic:claude-haiku-4-5', reason: 'openai:gpt-4o failed after 3 attempts: status 500 (The server had an error while processing your request.)' }]);
+    await expect(gateway.call(request, { beforeFallback: () => Promise.reject(new Error('control plane unreachable')) })).rejects.toThrow('control plane unreachable');
+    expect(anthropicServer.requests).toHaveLength(0);
+    const allowed = await gateway.call(request, { beforeFallback: async () => true });
+    expect(allowed.fallbackUsed).toBe(true);
+  });
+
+  it('takes a per-call fallback, or none', async () => {
+    const { gateway, anthropicServer } = await pair({ type: 'error', status: 502 }, { type: 'answer', text: 'from sonnet' });
+    await expect(gateway.call(request, { fallback: null })).rejects.toThrow('status 502');
+    expect(anthropicServer.requests).toHaveLength(0);
+    const response = await gateway.call(request, { fallback: 'anthropic:claude-opus-4-5' });
+    expect(response).toMatchObject({ provider: 'anthropic', model: 'claude-opus-4-5', fallbackUsed: true });
+  });
+
   it('falls back from a scripted error turn, offline', async () => {
     const gateway = createModelGateway({
       scripts: { broken: parseScript('turns:\n  - error: provider down\n'), backup: parseScript('turns:\n  - say: backup answer\n') },

@@ -86,6 +86,22 @@ describe('model gateway over the OpenAI wire protocol', () => {
     expect(body).toMatchObject({ max_completion_tokens: 50, temperature: 0 });
   });
 
+  it('passes extra parameters through but never lets them switch streaming or the model', async () => {
+    const { server, gateway } = await setup({ replies: [{ type: 'answer', text: 'ok' }] });
+    const response = await gateway.call({ ...hello, parameters: { top_p: 0.5, seed: 7, stream: true, model: 'gpt-5' } });
+    expect(response.content).toBe('ok');
+    expect(server.requests[0]?.body).toMatchObject({ model: 'gpt-4o-mini', top_p: 0.5, seed: 7 });
+    expect(server.requests[0]?.body?.['stream']).toBeUndefined();
+  });
+
+  it('fails without retrying when the model sends tool arguments that are not JSON', async () => {
+    const { server, gateway } = await setup({ handler: () => ({ type: 'answer', toolCalls: [{ name: 'weather__lookup', rawArguments: '{"city": "Oslo"' }] }) });
+    const error = await gateway.call({ ...hello, tools: [weatherTool] }, { onToken: () => {} }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SystemError);
+    expect((error as Error).message).toBe("Model call to openai:gpt-4o-mini failed after 1 attempt: invalid response: the model sent invalid JSON arguments for tool 'weather__lookup'.");
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('retries a 429 and reports two attempts', async () => {
     const { server, gateway } = await setup({ replies: [{ type: 'error', status: 429, retryAfterSeconds: 1 }, { type: 'answer', text: 'ok' }] });
     const response = await gateway.call(hello);
