@@ -1,0 +1,164 @@
+// `factory notifications`: read the inboxes the policies notify, mark items read, and deliver the
+// outbox (signed webhooks with retries) from the command line.
+import { ErrorCode, UserError } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import {
+  createNotificationDispatcher,
+  describeNotificationTarget,
+  listNotifications,
+  markNotificationsRead,
+  type Notification,
+  type NotificationStatus,
+} from '@aifactory/execution/notifications';
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { openWorkspaceStore } from '../workspace.ts';
+
+/** Hooks the notifications commands take from whoever wires the CLI together. */
+export interface NotificationsCommandOptions {
+  /** Opens the store (default: the workspace store from the environment). */
+  openStore?: () => Promise<Store>;
+}
+
+interface ListOptions extends CommonOptions {
+  unread?: boolean;
+  inbox?: string;
+  all?: boolean;
+  run?: string;
+  status?: string;
+  limit: string;
+}
+
+interface ReadOptions extends CommonOptions {
+  all?: boolean;
+  inbox?: string;
+}
+
+interface DeliverOptions extends CommonOptions {
+  watch?: boolean;
+  maxAttempts: string;
+}
+
+const statuses: NotificationStatus[] = ['pending', 'delivered', 'failed'];
+
+/** Registers the `factory notifications` commands. */
+export function registerNotificationsCommands(program: Command, options: NotificationsCommandOptions = {}): Command {
+  const group = program
+    .command('notifications')
+    .description('Read notification inboxes, mark items read, deliver pending webhooks.')
+    .addHelpText('after', '\nPolicies notify targets such as inbox:<name>, webhook:https://… or log. Inbox items are read here;\nwebhooks are signed (X-Aifactory-Signature, HMAC-SHA256 with AIFACTORY_WEBHOOK_SECRET) and retried.');
+
+  async function withStore<T>(run: (store: Store) => Promise<T>): Promise<T> {
+    const store = await (options.openStore ?? openWorkspaceStore)();
+    try {
+      return await run(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  withJson(
+    group
+      .command('list')
+      .description('List inbox notifications, newest first.')
+      .option('--unread', 'only items nobody marked read')
+      .option('--inbox <name>', 'only this inbox (the <name> of inbox:<name>)')
+      .option('--all', 'include webhook and log deliveries with their delivery status')
+      .option('--run <runId>', "only this run's notifications")
+      .option('--status <status>', `only this delivery status: ${statuses.join(', ')}`)
+      .option('--limit <n>', 'at most this many', '50'),
+  ).action(
+    action(async (listOptions: ListOptions) => {
+      const limit = Number(listOptions.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit '${listOptions.limit}' is invalid; use a whole number of at least 1.`);
+      const status = listOptions.status as NotificationStatus | undefined;
+      if (status !== undefined && !statuses.includes(status)) throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${statuses.join(', ')}.`);
+      const found = await withStore((store) =>
+        listNotifications(store, {
+          limit,
+          ...(listOptions.unread ? { unread: true } : {}),
+          ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}),
+          ...(listOptions.all ? { all: true } : {}),
+          ...(listOptions.run ? { runId: listOptions.run } : {}),
+          ...(status ? { status } : {}),
+        }),
+      );
+      const shown = found.map((notification) => ({ ...notification, target: describeNotificationTarget(notification.target) }));
+      emit(listOptions, { notifications: shown }, ({ notifications }) => renderList(notifications, listOptions));
+    }),
+  );
+
+  withJson(
+    group
+      .command('read')
+      .description('Mark inbox items read, by id or all at once.')
+      .argument('[ids...]', 'notification ids')
+      .option('--all', 'every unread item (of --inbox, when given)')
+      .option('--inbox <name>', 'with --all: only this inbox'),
+  ).action(
+    action(async (ids: string[], readOptions: ReadOptions) => {
+      if (ids.length === 0 && !readOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to mark read, or pass --all.');
+      if (ids.length > 0 && readOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Pass notification ids or --all, not both.');
+      const numbers = ids.map((id) => {
+        const value = Number(id);
+        if (!Number.isSafeInteger(value) || value < 1) throw new UserError(ErrorCode.InputInvalid, `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list).`);
+        return value;
+      });
+      const marked = await withStore((store) =>
+        markNotificationsRead(store, readOptions.all ? { all: true, ...(readOptions.inbox ? { inbox: readOptions.inbox } : {}) } : { ids: numbers }),
+      );
+      emit(readOptions, { marked }, () => (marked.length === 0 ? 'Nothing to mark read.' : `Marked ${marked.length} notification(s) read: ${marked.join(', ')}.`));
+    }),
+  );
+
+  withJson(
+    group
+      .command('deliver')
+      .description('Deliver pending webhook and log notifications now (signed with AIFACTORY_WEBHOOK_SECRET).')
+      .option('--watch', 'keep delivering until interrupted')
+      .option('--max-attempts <n>', 'attempts before a notification is marked failed', '8'),
+  ).action(
+    action(async (deliverOptions: DeliverOptions) => {
+      const secret = process.env.AIFACTORY_WEBHOOK_SECRET;
+      if (!secret) throw new UserError(ErrorCode.InputInvalid, 'AIFACTORY_WEBHOOK_SECRET is not set; webhooks are signed with it (16 characters or more).');
+      const maxAttempts = Number(deliverOptions.maxAttempts);
+      return withStore(async (store) => {
+        const dispatcher = createNotificationDispatcher(store, {
+          secret,
+          maxAttempts,
+          log: (line) => process.stdout.write(`${line}\n`),
+          onError: (error) => process.stderr.write(`${pc.red('error')}: delivery round failed: ${(error as Error).message}\n`),
+        });
+        if (!deliverOptions.watch) {
+          const report = await dispatcher.drainOnce();
+          emit(deliverOptions, report, (value) => `delivered ${value.delivered.length}, retrying ${value.retrying.length}, failed ${value.failed.length}`);
+          return;
+        }
+        dispatcher.start();
+        process.stderr.write(pc.dim('delivering notifications; Ctrl-C to stop\n'));
+        await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+        await dispatcher.stop();
+      });
+    }),
+  );
+  return group;
+}
+
+function renderList(items: Array<Notification & { target: string }>, options: ListOptions): string {
+  if (items.length === 0) return options.unread ? 'No unread notifications.' : 'No notifications.';
+  return items
+    .map((item) => {
+      const flag = item.kind === 'inbox' ? (item.readAt ? pc.dim('read  ') : pc.yellow('unread')) : item.status === 'failed' ? pc.red('failed') : item.status === 'pending' ? pc.yellow('pending') : pc.green('sent  ');
+      const delivery = item.kind === 'inbox' ? '' : pc.dim(` attempts ${item.attempts}${item.lastError ? `, last error: ${item.lastError}` : ''}`);
+      return `${String(item.id).padStart(5)}  ${flag}  ${item.createdAt.toISOString()}  ${item.target}  ${item.runId}  ${summary(item.payload)}${delivery}`;
+    })
+    .join('\n');
+}
+
+/** One line of the payload: its message when it has one, else compact JSON. */
+function summary(payload: unknown): string {
+  if (payload && typeof payload === 'object' && 'message' in payload && typeof (payload as { message: unknown }).message === 'string') return (payload as { message: string }).message;
+  const text = JSON.stringify(payload);
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}
