@@ -1,0 +1,24 @@
+// @aifactory/knowledge public API: anything exported here is public API.
+export { createKnowledgeBase } from './knowledge-base.ts';
+export type { CollectionDescription, CollectionInfo, KnowledgeBase, KnowledgeBaseOptions, RebuildSummary } from './knowledge-base.ts';
+export type { FileOutcome, IngestOptions, IngestProgress, IngestSummary } from './ingest.ts';
+export { formatCitation } from './search.ts';
+export type { Citation, SearchFilter, SearchMode, SearchOptions, SearchResult } from './search.ts';
+export type { Embedder } from './embedder.ts';
+export { createHashingEmbedder } from './hashing-embedder.ts';
+export type { HashingEmbedderOptions } from './hashing-embedder.ts';
+export { createOpenAIEmbedder } from './openai-embedder.ts';
+export type { OpenAIEmbedderOptions } from './openai-embedder.ts';
+export { defaultCollectionSettings } from './collection-settings.ts';
+export type { CollectionSettings } from './collection-settings.ts';
+export { defaultIndexSettings } from './vector-index.ts';
+export type { IndexSettings } from './vector-index.ts';
+export { defaultChunking } from './ingestion/chunking.ts';
+export type { ChunkingOptions, ChunkLocation } from './ingestion/chunking.ts';
+export type { JsonlOptions } from './ingestion/read-document.ts';
+export { supportedExtensions } from './ingestion/read-document.ts';
+export type { MediaType } from './ingestion/extracted-document.ts';
+export { maskPii, piiKinds } from './pii-masking.ts';
+export type { MaskResult, PiiKind, PiiMaskingOptions } from './pii-masking.ts';
+export { provenanceOf } from './provenance.ts';
+export type { RetrievalProvenance } from './provenance.ts';
