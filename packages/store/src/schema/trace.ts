@@ -1,6 +1,8 @@
 // The verification plane's tables: runs, their append-only hash-chained events, and run seals.
 // No foreign keys on purpose: the hash chain is the integrity mechanism, and the tables must
 // migrate into any Postgres schema (tests isolate themselves in schemas of their own).
+// A migration adds triggers that refuse UPDATE and DELETE on events and seals for every role
+// (only the erasure update — payload and salt to null, erased_at set — passes).
 import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** One execution of one agent on one input (one LangGraph thread). */
@@ -20,13 +22,22 @@ export const runs = pgTable(
     parentRunId: text('parent_run_id'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
     endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+    /** Set when the run is sealed (the chain itself is the truth; these are a convenience). */
     headSeq: integer('head_seq').notNull().default(0),
     headHash: text('head_hash'),
   },
-  (table) => [index('runs_agent_started_idx').on(table.agent, table.startedAt), index('runs_status_idx').on(table.status)],
+  (table) => [
+    index('runs_agent_started_idx').on(table.agent, table.startedAt),
+    index('runs_status_idx').on(table.status),
+    index('runs_started_idx').on(table.startedAt),
+  ],
 );
 
-/** One record of a run. hash = sha256(prev_hash + canonical JSON of the event with its salted payload hash). */
+/**
+ * One record of a run. hash = sha256(prev_hash + canonical JSON of {run_id, seq, ts, type, actor,
+ * payload_hash, schema_version[, redactions]}); payload_hash = sha256(payload_salt + payload).
+ * Only the primary key is indexed, so an append costs one index insert.
+ */
 export const events = pgTable(
   'events',
   {
@@ -35,28 +46,38 @@ export const events = pgTable(
     ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
     type: text('type').notNull(),
     actor: text('actor').notNull(),
-    /** Null once erased; the chain covers payloadHash, not the payload. */
-    payload: jsonb('payload'),
+    /**
+     * The payload's RFC 8785 canonical JSON, exactly the text that was hashed (text, not jsonb:
+     * jsonb would re-serialise it, and verification would have to canonicalise it again).
+     * Null once erased; the chain covers payloadHash, not the payload.
+     */
+    payload: text('payload'),
     payloadSalt: text('payload_salt'),
     payloadHash: text('payload_hash').notNull(),
+    /** Version of the payload schema of this event type. */
     schemaVersion: integer('schema_version').notNull().default(1),
+    /** What redaction replaced before recording: [{path, kind}], never the values. Covered by the hash. */
+    redactions: jsonb('redactions'),
     erasedAt: timestamp('erased_at', { withTimezone: true, mode: 'date' }),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
-  (table) => [primaryKey({ columns: [table.runId, table.seq] }), index('events_type_idx').on(table.type), index('events_ts_idx').on(table.ts)],
+  (table) => [primaryKey({ columns: [table.runId, table.seq] })],
 );
 
 /** A signature over a run's head hash; seals chain to each other so whole runs cannot vanish unnoticed. */
 export const seals = pgTable('seals', {
+  /** Position in the seal chain, from 1 without gaps. */
   seq: bigint('seq', { mode: 'number' }).primaryKey(),
   runId: text('run_id').notNull().unique(),
   headSeq: integer('head_seq').notNull(),
   headHash: text('head_hash').notNull(),
   keyId: text('key_id').notNull(),
+  /** Ed25519 public key (SPKI, base64) the signature verifies with; trust comes from pinning its key id. */
   publicKey: text('public_key').notNull(),
   prevSealHash: text('prev_seal_hash').notNull(),
   sealHash: text('seal_hash').notNull(),
+  /** Ed25519 signature (base64) over the canonical JSON of the seal's fields, prev_seal_hash included. */
   signature: text('signature').notNull(),
   ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
 });
