@@ -27,7 +27,7 @@ const detectors: Record<PiiKind, Detector> = {
   iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, valid: ibanChecksumValid },
   card: { pattern: /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g, valid: luhnValid },
   ssn: { pattern: /(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)/g },
-  ip: { pattern: /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])/g },
+  ip: { pattern: /(?<!\d|\d\.)(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)/g },
   phone: {
     pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)/g,
     valid: (match) => {

@@ -1,5 +1,5 @@
-// Retrieval: vector and keyword candidates from every requested collection, fused with
-// reciprocal rank fusion, collapsed by content hash, and returned with citations that say
+// Retrieval: vector and keyword candidates from every requested collection, fused (normalised
+// scores or reciprocal ranks), collapsed by content hash, and returned with citations that say
 // where each chunk came from (source, heading path / page / lines / record, document version).
 import { ErrorCode, UserError } from '@aifactory/core';
 import { chunks, collections, documents } from '@aifactory/store';
@@ -29,15 +29,17 @@ export interface SearchFilter {
 export interface SearchOptions {
   /** Results to return (default 5, at most 100). */
   topK?: number;
-  /** `hybrid` (default): vector and BM25 fused by reciprocal rank; `vector` or `keyword` alone. */
+  /** `hybrid` (default): vector and BM25 fused; `vector` or `keyword` alone. */
   mode?: SearchMode;
   /** Restricts results by document. */
   filter?: SearchFilter;
   /** Candidates taken from each retriever before fusion (default max(50, 5 x topK)). */
   candidates?: number;
-  /** Weight of the vector ranking in fusion (default 1). */
+  /** How hybrid mode combines the two rankings: `weighted` (default) normalised scores, or `rrf` reciprocal rank fusion. */
+  fusion?: 'weighted' | 'rrf';
+  /** Weight of the vector side in fusion (default 1). */
   vectorWeight?: number;
-  /** Weight of the keyword ranking in fusion (default 1). */
+  /** Weight of the keyword side in fusion (default 1). */
   keywordWeight?: number;
 }
 
@@ -65,7 +67,7 @@ export interface SearchResult {
   content: string;
   /** sha256 of content: what the trace records as provenance. */
   contentHash: string;
-  /** Fused score (hybrid: reciprocal rank fusion; vector: cosine similarity; keyword: BM25). */
+  /** Fused score (hybrid weighted: 0..1; hybrid rrf: reciprocal rank sum; vector: cosine similarity; keyword: BM25). */
   score: number;
   /** The retrievers' own scores and ranks (1-based), when the chunk was their candidate. */
   scores: { vector?: number; vectorRank?: number; keyword?: number; keywordRank?: number };
@@ -119,17 +121,33 @@ export async function searchCollections(context: KnowledgeContext, names: string
   const fused = new Map<string, Candidate>();
   const vectorWeight = options.vectorWeight ?? 1;
   const keywordWeight = options.keywordWeight ?? 1;
-  for (const [rank, hit] of vectorLists.slice(0, candidates).entries()) {
+  const fusion = options.fusion ?? 'weighted';
+  if (fusion !== 'weighted' && fusion !== 'rrf') throw new UserError(ErrorCode.InputInvalid, `Fusion '${String(fusion)}' is unknown; use weighted or rrf.`);
+  const vectorHits = vectorLists.slice(0, candidates);
+  const keywordHits = keywordLists.slice(0, candidates);
+  // Weighted fusion: a convex combination of min-max normalised scores (Bruch, Gai and Ingber,
+  // "An Analysis of Fusion Functions for Hybrid Retrieval", 2023, found it beats RRF). RRF only
+  // sees ranks, so a chunk that is first on one list and fifth on the other loses to one that is
+  // second on both even when its keyword match is exact.
+  const vectorMax = vectorHits[0]?.vector ?? 0;
+  const vectorMin = vectorHits[vectorHits.length - 1]?.vector ?? 0;
+  const keywordMax = keywordHits[0]?.keyword ?? 0;
+  const weightSum = vectorWeight + keywordWeight || 1;
+  for (const [rank, hit] of vectorHits.entries()) {
     const entry = entryFor(fused, hit);
     entry.vector = hit.vector;
     entry.vectorRank = rank + 1;
-    entry.score += mode === 'vector' ? hit.vector! : vectorWeight / (rrfK + rank + 1);
+    if (mode === 'vector') entry.score = hit.vector!;
+    else if (fusion === 'rrf') entry.score += vectorWeight / (rrfK + rank + 1);
+    else entry.score += (vectorWeight / weightSum) * (vectorMax > vectorMin ? (hit.vector! - vectorMin) / (vectorMax - vectorMin) : 1);
   }
-  for (const [rank, hit] of keywordLists.slice(0, candidates).entries()) {
+  for (const [rank, hit] of keywordHits.entries()) {
     const entry = entryFor(fused, hit);
     entry.keyword = hit.keyword;
     entry.keywordRank = rank + 1;
-    entry.score += mode === 'keyword' ? hit.keyword! : keywordWeight / (rrfK + rank + 1);
+    if (mode === 'keyword') entry.score = hit.keyword!;
+    else if (fusion === 'rrf') entry.score += keywordWeight / (rrfK + rank + 1);
+    else entry.score += (keywordWeight / weightSum) * (keywordMax > 0 ? hit.keyword! / keywordMax : 0);
   }
   const ranked = [...fused.values()].sort((left, right) => right.score - left.score || left.collection.localeCompare(right.collection) || left.label - right.label);
   // Fetch a few more than asked, so collapsing identical chunks still fills topK.

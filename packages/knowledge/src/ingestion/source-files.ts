@@ -58,10 +58,11 @@ async function walk(root: string, folder: string, files: SourceFile[], ignored: 
     let isDirectory = entry.isDirectory();
     let isFile = entry.isFile();
     if (entry.isSymbolicLink()) {
-      // Follow links to files; links to folders are not followed (they can loop).
+      // Follow links to files; links to folders are not followed (they can loop). A broken link
+      // is listed, so ingest reports it as unreadable instead of silently passing it over.
       const target = await stat(absolutePath).catch(() => undefined);
       isDirectory = false;
-      isFile = target?.isFile() ?? false;
+      isFile = target ? target.isFile() : true;
     }
     if (isDirectory) await walk(root, absolutePath, files, ignored);
     else if (isFile) {
