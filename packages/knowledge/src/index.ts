@@ -22,3 +22,5 @@ export { maskPii, piiKinds } from './pii-masking.ts';
 export type { MaskResult, PiiKind, PiiMaskingOptions } from './pii-masking.ts';
 export { provenanceOf } from './provenance.ts';
 export type { RetrievalProvenance } from './provenance.ts';
+export { embedderFromId } from './embedder-from-id.ts';
+export type { EmbedderConnection } from './embedder-from-id.ts';

@@ -25,7 +25,11 @@ import type { IndexSettings } from './vector-index.ts';
 export interface IngestOptions {
   /** Collection to ingest into; created on first use with the knowledge base's embedder. */
   collection: string;
-  /** Labels for every document of this ingest; also added to the collection's own labels. */
+  /**
+   * Labels for every document under this source folder (plus any a document declares in its
+   * front matter); also added to the collection's own labels. Remembered per source folder:
+   * a later ingest of the same folder without labels keeps them, one with labels replaces them.
+   */
   classifications?: string[];
   /** PII masking; stored with the collection, so later ingests mask the same way. */
   piiMasking?: PiiMaskingOptions;
@@ -92,10 +96,10 @@ export interface IngestSummary {
 export async function ingestSource(context: KnowledgeContext, source: string, options: IngestOptions): Promise<IngestSummary> {
   const started = performance.now();
   const name = validateCollectionName(options.collection);
-  const classifications = normalizeClassifications(options.classifications ?? [], 'the ingest options');
+  const given = options.classifications === undefined ? undefined : normalizeClassifications(options.classifications, 'the ingest options');
   const listing = await listSource(source);
   return context.lock(name, async () => {
-    const { settings, state } = await prepareCollection(context, name, classifications, options);
+    const { settings, state, classifications } = await prepareCollection(context, name, listing.root, given, options);
     const summary: IngestSummary = {
       collection: name,
       root: listing.root,
@@ -164,9 +168,10 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
 async function prepareCollection(
   context: KnowledgeContext,
   name: string,
-  classifications: string[],
+  root: string,
+  given: string[] | undefined,
   options: IngestOptions,
-): Promise<{ settings: CollectionSettings; state: CollectionState }> {
+): Promise<{ settings: CollectionSettings; state: CollectionState; classifications: string[] }> {
   const overrides = {
     ...(options.index ? { index: options.index } : {}),
     ...(options.chunking ? { chunking: options.chunking } : {}),
@@ -176,6 +181,9 @@ async function prepareCollection(
   const now = context.clock();
   const [row] = await context.store.db.select().from(collections).where(eq(collections.name, name));
   let settings: CollectionSettings;
+  const sourceLabels: Record<string, string[]> = { ...((row?.config as StoredConfig | undefined)?.sourceLabels ?? {}) };
+  if (given !== undefined) sourceLabels[root] = given;
+  const classifications = sourceLabels[root] ?? [];
   if (!row) {
     settings = mergeSettings(undefined, overrides);
     await context.store.db
@@ -185,7 +193,7 @@ async function prepareCollection(
         embeddingModel: context.embedder.id,
         dimensions: context.embedder.dimensions,
         classifications,
-        config: settings as unknown as Record<string, unknown>,
+        config: { ...settings, sourceLabels },
         revision: 0,
         nextLabel: 0,
         createdAt: now,
@@ -194,11 +202,11 @@ async function prepareCollection(
       .onConflictDoNothing();
   } else {
     context.assertSameModel(row);
-    settings = mergeSettings(row.config as Partial<CollectionSettings>, overrides);
+    settings = mergeSettings(row.config as StoredConfig, overrides);
     const labels = normalizeClassifications([...row.classifications, ...classifications], `collection '${name}'`);
     await context.store.db
       .update(collections)
-      .set({ config: settings as unknown as Record<string, unknown>, classifications: labels, updatedAt: now })
+      .set({ config: { ...settings, sourceLabels }, classifications: labels, updatedAt: now })
       .where(eq(collections.name, name));
   }
   const [current] = await context.store.db.select().from(collections).where(eq(collections.name, name));
@@ -206,8 +214,11 @@ async function prepareCollection(
   context.assertSameModel(current);
   const state = await context.stateFor(current);
   state.vectors.settings.efSearch = settings.index.efSearch;
-  return { settings, state };
+  return { settings, state, classifications };
 }
+
+/** kn_collections.config: the collection's settings plus the labels remembered per source folder. */
+type StoredConfig = Partial<CollectionSettings> & { sourceLabels?: Record<string, string[]> };
 
 interface FileResult {
   outcome: FileOutcome;
@@ -252,13 +263,22 @@ async function ingestFile(
   } catch (error) {
     return { ...empty, outcome: 'skipped', reason: (error as Error).message };
   }
-  if (
-    previous &&
-    previous.contentHash === documentHash &&
-    (previous.metadata as { settingsHash?: string }).settingsHash === settingsHash &&
-    sameLabels(previous.classifications, documentLabels)
-  ) {
-    return { ...empty, outcome: 'unchanged' };
+  if (previous && previous.contentHash === documentHash && (previous.metadata as { settingsHash?: string }).settingsHash === settingsHash) {
+    if (sameLabels(previous.classifications, documentLabels)) return { ...empty, outcome: 'unchanged' };
+    // Only the labels changed: relabel without re-chunking or re-embedding.
+    const revision = await context.store.db.transaction(async (tx) => {
+      await tx.update(documents).set({ classifications: documentLabels }).where(eq(documents.id, previous.id));
+      const [row] = await tx
+        .update(collections)
+        .set({ revision: sql`${collections.revision} + 1`, updatedAt: context.clock() })
+        .where(eq(collections.name, state.name))
+        .returning({ revision: collections.revision });
+      return row?.revision ?? state.revision;
+    });
+    const known = state.documents.get(previous.id);
+    if (known) known.classifications = documentLabels;
+    state.revision = revision;
+    return { ...empty, outcome: 'updated' };
   }
 
   const masked: Partial<Record<PiiKind, number>> = {};

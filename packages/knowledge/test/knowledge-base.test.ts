@@ -297,6 +297,14 @@ for (const engine of engines) {
       const onlyPeople = await knowledge.search('labelled', 'support questions', { topK: 5, filter: { sourcePrefix: 'people/' } });
       expect(onlyPeople.map((result) => result.citation.source)).toEqual(['people/contacts.md']);
       await expect(knowledge.describeCollections(['labelled', 'nope'])).rejects.toThrow(/Collection 'nope' does not exist/);
+
+      // Labels are remembered per source folder: a plain re-ingest keeps them, new ones relabel without re-embedding.
+      expect(await knowledge.ingest(source, { collection: 'labelled' })).toMatchObject({ unchanged: 2, updated: 0 });
+      const relabelled = await knowledge.ingest(source, { collection: 'labelled', classifications: ['confidential'] });
+      expect(relabelled).toMatchObject({ unchanged: 0, updated: 2, chunks: { embedded: 0, added: 0 } });
+      const [intro] = await knowledge.search('labelled', 'welcome to acme', { topK: 1 });
+      expect(intro?.classifications).toEqual(['confidential']);
+      expect((await knowledge.describeCollections(['labelled']))[0]?.classifications).toEqual(['confidential', 'internal', 'pii']);
       await expect(knowledge.ingest(source, { collection: 'labelled', classifications: ['not ok!'] })).rejects.toThrow(/Classification 'not ok!' in the ingest options is invalid/);
       await knowledge.close();
     });
