@@ -26,7 +26,12 @@ export const collections = pgTable('kn_collections', {
   dimensions: integer('dimensions').notNull(),
   /** Labels declared for the collection itself (public, internal, pii, ...). */
   classifications: jsonb('classifications').$type<string[]>().notNull().default([]),
-  /** Index, chunking and masking settings (see @aifactory/knowledge CollectionConfig). */
+  /**
+   * Union of its documents' labels. Grown inside each document's transaction and recomputed
+   * after removals, so a crash can leave it too broad (stricter policies), never too narrow.
+   */
+  documentClassifications: jsonb('document_classifications').$type<string[]>().notNull().default([]),
+  /** Index, chunking and masking settings (see @aifactory/knowledge CollectionSettings). */
   config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
   /** Bumped by every committed change; the index file records the revision it reflects. */
   revision: integer('revision').notNull().default(0),

@@ -1,0 +1,1 @@
+ALTER TABLE "kn_collections" ADD COLUMN "document_classifications" jsonb DEFAULT '[]'::jsonb NOT NULL;
