@@ -1,0 +1,37 @@
+// @aifactory/verification public API: anything exported here is public API.
+// The verification plane: record hash-chained events (write-ahead), seal runs, verify, erase,
+// redact, list and export.
+export { eventPayloadSchemas, eventTypes, currentSchemaVersion, terminalEventTypes, isEventType } from './event-types.ts';
+export type { EventType } from './event-types.ts';
+export { createRecorder } from './recorder.ts';
+export type { Recorder, RecorderOptions, RecordedEvent, EventDraft, RunStart, RunOutcome, Seal } from './recorder.ts';
+export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
+export type { EventHeader, RedactionNote } from './hash-chain.ts';
+export {
+  createSigner,
+  defaultKeyPath,
+  genesisSealHash,
+  keyIdOf,
+  loadOrCreateSigner,
+  loadSigner,
+  publicKeyPem,
+  readPublicKeyFile,
+  sealHash,
+  sealMessage,
+  verifySealSignature,
+} from './seal-signer.ts';
+export type { SealAnchor, SealFields, SealSigner } from './seal-signer.ts';
+export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, luhnValid } from './redaction.ts';
+export type { BuiltInPii, Redacted, Redactor, RedactorOptions } from './redaction.ts';
+export { RunChainVerifier, SealChainVerifier, checkSealSignature } from './chain-verifier.ts';
+export type { RunRow, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
+export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';
+export type { VerificationSummary, VerifyOptions } from './verify.ts';
+export { erasePayloads } from './erasure.ts';
+export type { ErasureRequest, ErasureResult } from './erasure.ts';
+export { listRuns } from './run-query.ts';
+export type { RunFilter, RunSummary } from './run-query.ts';
+export { eventLine, exportFormat, exportJsonl, exportOtlp, exportVersion, trailerMessage } from './export.ts';
+export type { ExportOptions } from './export.ts';
+export { verifyExport, verifyExportFile } from './verify-export.ts';
+export type { ExportVerificationSummary, VerifyExportOptions } from './verify-export.ts';

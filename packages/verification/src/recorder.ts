@@ -1,0 +1,569 @@
+// The recorder: the write side of the verification plane. Every event is validated, redacted,
+// salted, hashed onto its run's chain and committed before record() resolves (write-ahead), so
+// the execution plane can record a decision durably before it acts.
+//
+// Throughput without giving up integrity:
+// - a per-run head cache makes an append one round trip (one INSERT); the (run_id, seq) primary
+//   key makes a second writer of the same run (another process) fail cleanly with CONFLICT;
+// - appends of one run are serialised in this process, appends of different runs never wait on
+//   each other, and concurrent appends across runs are group-committed: whatever is queued while
+//   a commit is in flight goes out as the next multi-row INSERT. A caller's promise resolves only
+//   when the statement holding its own rows has committed.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
+import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
+import type { Redactor } from './redaction.ts';
+import { createSigner, genesisSealHash, sealHash, sealMessage, type SealSigner } from './seal-signer.ts';
+import { isUniqueViolation, queryRows, storeFailure, storeKey, toDate } from './store-access.ts';
+
+/** An event as a caller hands it to the recorder. */
+export interface EventDraft {
+  /** What happened (noun.past-tense). */
+  type: EventType;
+  /** Who did it: an agent id, a principal, `runtime`, `control-plane`, a tool name. */
+  actor: string;
+  /** The typed payload of the event type (see eventPayloadSchemas). */
+  payload: unknown;
+}
+
+/** An event as committed. */
+export interface RecordedEvent {
+  runId: string;
+  seq: number;
+  ts: Date;
+  type: EventType;
+  actor: string;
+  /** The payload as recorded (after redaction). */
+  payload: unknown;
+  payloadHash: string;
+  schemaVersion: number;
+  /** What redaction replaced (paths and kinds only); empty when nothing. */
+  redactions: RedactionNote[];
+  prevHash: string;
+  hash: string;
+}
+
+/** A run seal: an Ed25519 signature over the run's head hash, linked to the previous seal. */
+export interface Seal {
+  seq: number;
+  runId: string;
+  headSeq: number;
+  headHash: string;
+  keyId: string;
+  publicKey: string;
+  prevSealHash: string;
+  sealHash: string;
+  signature: string;
+  ts: Date;
+}
+
+/** What a run starts with. */
+export interface RunStart {
+  /** Run id; default `run_<uuid>`. */
+  id?: string;
+  agent: string;
+  team?: string;
+  principal: string;
+  input?: unknown;
+  metadata?: Record<string, unknown>;
+  /** The run this one replays. */
+  replayOf?: string;
+  /** The run that handed off to this one. */
+  parentRunId?: string;
+}
+
+/** How a run ended. */
+export interface RunOutcome {
+  status: 'completed' | 'failed';
+  /** Payload of the run.completed / run.failed event. */
+  payload?: unknown;
+}
+
+/** The write side of the trace. */
+export interface Recorder {
+  /** Inserts the run and records `run.started` (seq 1) in one commit. */
+  startRun(run: RunStart): Promise<RecordedEvent>;
+  /** Records one event; resolves only when it is committed. CONFLICT when another writer took the seq. */
+  record(runId: string, event: EventDraft): Promise<RecordedEvent>;
+  /** Records several events of one run in one commit (all or none). */
+  recordBatch(runId: string, events: EventDraft[]): Promise<RecordedEvent[]>;
+  /** Marks a run held (waiting for a human) or running again. */
+  setStatus(runId: string, status: 'running' | 'held'): Promise<void>;
+  /** Records run.completed / run.failed, then seals the run. */
+  finishRun(runId: string, outcome: RunOutcome): Promise<{ event: RecordedEvent; seal: Seal }>;
+  /** Seals a run whose last event already ends it (a process died between the two). */
+  sealRun(runId: string): Promise<Seal>;
+  /** The signer's key id. */
+  readonly keyId: string;
+}
+
+/** Options of createRecorder. */
+export interface RecorderOptions {
+  /** Seal key; default an ephemeral in-memory key (seals then verify only unpinned). */
+  signer?: SealSigner;
+  /** Redaction before hashing; default none. */
+  redactor?: Redactor;
+  /** Clock for event timestamps (tests). */
+  clock?: () => Date;
+  /** Group commit: statements in flight at once (default 1 on PGlite, 2 on Postgres) and rows per statement (default 500). */
+  groupCommit?: { maxInFlight?: number; maxRows?: number };
+}
+
+/** An event ready to insert. */
+interface PreparedRow {
+  runId: string;
+  seq: number;
+  ts: string;
+  type: EventType;
+  actor: string;
+  payload: string;
+  salt: string;
+  payloadHash: string;
+  schemaVersion: number;
+  redactions: RedactionNote[] | null;
+  prevHash: string;
+  hash: string;
+}
+
+/** A validated, redacted event before it gets its place in the chain. */
+interface CheckedDraft {
+  type: EventType;
+  actor: string;
+  payload: unknown;
+  payloadText: string;
+  redactions: RedactionNote[];
+}
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+const insertEventsSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
+SELECT run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash
+FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)`;
+
+/** The JSON rows json_to_recordset reads (column names as in the table). */
+function rowsJson(rows: readonly PreparedRow[]): string {
+  return JSON.stringify(
+    rows.map((row) => ({
+      run_id: row.runId,
+      seq: row.seq,
+      ts: row.ts,
+      type: row.type,
+      actor: row.actor,
+      payload: row.payload,
+      payload_salt: row.salt,
+      payload_hash: row.payloadHash,
+      schema_version: row.schemaVersion,
+      redactions: row.redactions,
+      prev_hash: row.prevHash,
+      hash: row.hash,
+    })),
+  );
+}
+
+/** Inserts rows in one statement (one commit). */
+export async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Promise<void> {
+  await queryRows(store, insertEventsSql, [rowsJson(rows)]);
+}
+
+/** Creates the recorder over a store. */
+export function createRecorder(store: Store, options: RecorderOptions = {}): Recorder {
+  return new TraceRecorder(store, options);
+}
+
+const maxCachedHeads = 10_000;
+const runIdPattern = /^[\w.:@-]{1,200}$/;
+
+class TraceRecorder implements Recorder {
+  readonly #store: Store;
+  readonly #signer: SealSigner;
+  readonly #redactor: Redactor | undefined;
+  readonly #clock: () => Date;
+  readonly #heads = new Map<string, Head>();
+  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #committer: GroupCommitter;
+  readonly #storeKey: string;
+
+  constructor(store: Store, options: RecorderOptions) {
+    this.#store = store;
+    this.#signer = options.signer ?? createSigner(generateKeyPairSync('ed25519').privateKey);
+    this.#redactor = options.redactor;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#storeKey = storeKey(store);
+    this.#committer = new GroupCommitter(store, {
+      maxInFlight: options.groupCommit?.maxInFlight ?? (store.kind === 'pglite' ? 1 : 2),
+      maxRows: options.groupCommit?.maxRows ?? 500,
+    });
+  }
+
+  get keyId(): string {
+    return this.#signer.keyId;
+  }
+
+  async startRun(run: RunStart): Promise<RecordedEvent> {
+    const id = run.id ?? `run_${randomUUID()}`;
+    if (!runIdPattern.test(id)) throw new UserError(ErrorCode.InputInvalid, `Run id '${id}' is invalid; use 1-200 letters, digits and . _ : @ -.`, { location: { path: 'id' } });
+    const payload: Record<string, unknown> = { agent: run.agent, principal: run.principal };
+    if (run.team !== undefined) payload.team = run.team;
+    if (run.input !== undefined) payload.input = run.input;
+    if (run.metadata !== undefined) payload.metadata = run.metadata;
+    if (run.replayOf !== undefined) payload.replay_of = run.replayOf;
+    if (run.parentRunId !== undefined) payload.parent_run_id = run.parentRunId;
+    const checked = this.#check({ type: 'run.started', actor: run.principal, payload }, 0);
+    const recorded = checked.payload as { agent: string; principal: string; team?: string; input?: unknown; metadata?: Record<string, unknown> };
+    const ts = this.#clock().toISOString();
+    const row = chainRow(id, { seq: 0, hash: genesisHash }, checked, ts);
+    return this.#exclusive(id, async () => {
+      try {
+        await queryRows(
+          this.#store,
+          `WITH run AS (
+             INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
+             VALUES ($1, $2, $3, $4, 'running', $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz) RETURNING id)
+           INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
+           SELECT id, 1, $9::timestamptz, 'run.started', $10, $11, $12, $13, $14, $15::jsonb, $16, $17 FROM run`,
+          [
+            id,
+            recorded.agent,
+            recorded.team ?? null,
+            recorded.principal,
+            recorded.input === undefined ? null : JSON.stringify(recorded.input),
+            JSON.stringify(recorded.metadata ?? {}),
+            run.replayOf ?? null,
+            run.parentRunId ?? null,
+            ts,
+            row.actor,
+            row.payload,
+            row.salt,
+            row.payloadHash,
+            row.schemaVersion,
+            row.redactions ? JSON.stringify(row.redactions) : null,
+            row.prevHash,
+            row.hash,
+          ],
+        );
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });
+        throw storeFailure(`start run '${id}'`, error);
+      }
+      this.#remember(id, { seq: 1, hash: row.hash });
+      return toRecorded(row, checked.payload);
+    });
+  }
+
+  async record(runId: string, event: EventDraft): Promise<RecordedEvent> {
+    const checked = this.#check(event, 0);
+    const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked]));
+    return recorded!;
+  }
+
+  async recordBatch(runId: string, events: EventDraft[]): Promise<RecordedEvent[]> {
+    if (!Array.isArray(events)) throw new UserError(ErrorCode.InputInvalid, 'recordBatch takes an array of events.');
+    const checked = events.map((event, index) => this.#check(event, index));
+    if (checked.length === 0) return [];
+    return this.#exclusive(runId, () => this.#append(runId, checked));
+  }
+
+  async setStatus(runId: string, status: 'running' | 'held'): Promise<void> {
+    if (status !== 'running' && status !== 'held') throw new UserError(ErrorCode.InputInvalid, `Status '${String(status)}' cannot be set; use running or held (finishRun ends a run).`);
+    let updated: unknown[];
+    try {
+      updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') RETURNING id`, [runId, status]);
+    } catch (error) {
+      throw storeFailure(`set the status of run '${runId}'`, error);
+    }
+    if (updated.length > 0) return;
+    const [row] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
+    if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+    throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${row.status}); its status cannot change to ${status}.`);
+  }
+
+  async finishRun(runId: string, outcome: RunOutcome): Promise<{ event: RecordedEvent; seal: Seal }> {
+    if (outcome?.status !== 'completed' && outcome?.status !== 'failed') {
+      throw new UserError(ErrorCode.InputInvalid, `A run finishes as completed or failed, not '${String(outcome?.status)}'.`);
+    }
+    const checked = this.#check({ type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} }, 0);
+    return this.#exclusive(runId, async () => {
+      const [event] = await this.#append(runId, [checked]);
+      const seal = await this.#seal(runId, { seq: event!.seq, hash: event!.hash }, event!.type);
+      return { event: event!, seal };
+    });
+  }
+
+  async sealRun(runId: string): Promise<Seal> {
+    return this.#exclusive(runId, async () => {
+      const [last] = await queryRows<{ seq: number; hash: string; type: string }>(this.#store, 'SELECT seq, hash, type FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
+      if (!last) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no events.`);
+      if (!terminalEventTypes.has(last.type as EventType)) {
+        throw new UserError(ErrorCode.Conflict, `Run '${runId}' has not ended (its last event is ${last.type}); finish it with finishRun().`);
+      }
+      return this.#seal(runId, { seq: Number(last.seq), hash: last.hash }, last.type as EventType);
+    });
+  }
+
+  /** Validates and redacts one draft; refuses anything unknown before any side effect. */
+  #check(event: EventDraft, index: number): CheckedDraft {
+    const where = `events[${index}]`;
+    if (event === null || typeof event !== 'object') throw new UserError(ErrorCode.InputInvalid, `${where} is not an event object.`);
+    if (!isEventType(event.type)) {
+      throw new UserError(ErrorCode.InputInvalid, `Unknown event type '${String(event.type)}'; known types: ${eventTypes.join(', ')}.`, { location: { path: `${where}.type` } });
+    }
+    if (typeof event.actor !== 'string' || event.actor.length === 0) {
+      throw new UserError(ErrorCode.InputInvalid, `Event ${event.type} needs an actor (a non-empty string).`, { location: { path: `${where}.actor` } });
+    }
+    const parsed = eventPayloadSchemas[event.type].safeParse(event.payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.length > 0 ? `payload.${issue.path.join('.')}` : 'payload';
+      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} is invalid at ${field}: ${issue.message}.`, { location: { path: `${where}.${field}` }, details: { type: event.type } });
+    }
+    const redacted = this.#redactor ? this.#redactor.redact(event.payload) : { value: event.payload, redactions: [] };
+    let payloadText: string;
+    try {
+      payloadText = canonicalJson(redacted.value);
+    } catch (error) {
+      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} cannot be recorded as JSON: ${(error as Error).message}`, { location: { path: `${where}.payload` }, cause: error });
+    }
+    return { type: event.type, actor: event.actor, payload: redacted.value, payloadText, redactions: redacted.redactions };
+  }
+
+  /** Appends checked drafts to a run; the caller holds the run's turn. */
+  async #append(runId: string, drafts: CheckedDraft[]): Promise<RecordedEvent[]> {
+    const head = await this.#head(runId);
+    const ts = this.#clock().toISOString();
+    const rows: PreparedRow[] = [];
+    let previous = head;
+    for (const draft of drafts) {
+      const row = chainRow(runId, previous, draft, ts);
+      rows.push(row);
+      previous = { seq: row.seq, hash: row.hash };
+    }
+    try {
+      await this.#committer.submit(rows);
+    } catch (error) {
+      this.#heads.delete(runId);
+      if (isUniqueViolation(error)) {
+        const current = await this.#head(runId).catch(() => undefined);
+        throw new UserError(
+          ErrorCode.Conflict,
+          `Run '${runId}' was appended to by another writer: seq ${head.seq + 1} is taken (the run's head is now seq ${current?.seq ?? 'unknown'}). Nothing was recorded; retry if the event still applies.`,
+          { details: { runId, seq: head.seq + 1, headSeq: current?.seq ?? null }, cause: error },
+        );
+      }
+      throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
+    }
+    this.#remember(runId, previous);
+    return rows.map((row, index) => toRecorded(row, drafts[index]!.payload));
+  }
+
+  async #head(runId: string): Promise<Head> {
+    const cached = this.#heads.get(runId);
+    if (cached) return cached;
+    let rows: Array<{ seq: number; hash: string }>;
+    try {
+      rows = await queryRows(this.#store, 'SELECT seq, hash FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
+    } catch (error) {
+      throw storeFailure(`load the head of run '${runId}'`, error);
+    }
+    const row = rows[0];
+    if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; start it with startRun() first.`);
+    const head = { seq: Number(row.seq), hash: row.hash };
+    this.#remember(runId, head);
+    return head;
+  }
+
+  #remember(runId: string, head: Head): void {
+    this.#heads.delete(runId);
+    this.#heads.set(runId, head);
+    if (this.#heads.size > maxCachedHeads) this.#heads.delete(this.#heads.keys().next().value!);
+  }
+
+  /** Runs work for one run after the run's previous work; different runs never wait on each other. */
+  #exclusive<T>(runId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(runId) ?? Promise.resolve();
+    const result = previous.then(work, work);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(runId, tail);
+    void tail.then(() => {
+      if (this.#tails.get(runId) === tail) this.#tails.delete(runId);
+    });
+    return result;
+  }
+
+  /** Signs the run's head and links it into the seal chain (optimistically: retry on a taken seq). */
+  async #seal(runId: string, head: Head, terminal: EventType): Promise<Seal> {
+    const status = terminal === 'run.completed' ? 'completed' : 'failed';
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      let last: { seq: number; seal_hash: string } | undefined;
+      try {
+        [last] = await queryRows<{ seq: number; seal_hash: string }>(this.#store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
+      } catch (error) {
+        throw storeFailure('read the seal chain', error);
+      }
+      const ts = this.#clock();
+      const fields = {
+        seq: last ? Number(last.seq) + 1 : 1,
+        runId,
+        headSeq: head.seq,
+        headHash: head.hash,
+        prevSealHash: last?.seal_hash ?? genesisSealHash,
+        keyId: this.#signer.keyId,
+        ts: ts.toISOString(),
+      };
+      const message = sealMessage(fields);
+      const signature = this.#signer.sign(message);
+      const seal: Seal = { ...fields, ts, publicKey: this.#signer.publicKey, signature, sealHash: sealHash(message, signature) };
+      try {
+        await queryRows(
+          this.#store,
+          `WITH sealed AS (
+             INSERT INTO seals (seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz) RETURNING run_id)
+           UPDATE runs SET status = $11, ended_at = $10::timestamptz, head_seq = $3, head_hash = $4 WHERE id IN (SELECT run_id FROM sealed)`,
+          [seal.seq, runId, seal.headSeq, seal.headHash, seal.keyId, seal.publicKey, seal.prevSealHash, seal.sealHash, seal.signature, fields.ts, status],
+        );
+      } catch (error) {
+        if (isUniqueViolation(error, 'seals_run_id_unique')) throw new UserError(ErrorCode.Conflict, `Run '${runId}' is already sealed.`, { cause: error });
+        if (isUniqueViolation(error)) {
+          // Another run took this place in the seal chain first; link after it.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
+          continue;
+        }
+        throw storeFailure(`seal run '${runId}'`, error);
+      }
+      this.#heads.delete(runId);
+      await this.#signer.writeAnchor(this.#storeKey, { seq: seal.seq, sealHash: seal.sealHash });
+      return seal;
+    }
+    throw new SystemError(ErrorCode.Conflict, `Could not seal run '${runId}': the seal chain kept moving under 100 attempts.`);
+  }
+}
+
+/** Builds the chained row for a draft after `previous`. */
+function chainRow(runId: string, previous: Head, draft: CheckedDraft, ts: string): PreparedRow {
+  const salt = newSalt();
+  const hashOfPayload = payloadHash(salt, draft.payloadText);
+  const seq = previous.seq + 1;
+  const redactions = draft.redactions.length > 0 ? draft.redactions : null;
+  const hash = eventHash(previous.hash, {
+    runId,
+    seq,
+    ts,
+    type: draft.type,
+    actor: draft.actor,
+    payloadHash: hashOfPayload,
+    schemaVersion: currentSchemaVersion,
+    redactions,
+  });
+  return {
+    runId,
+    seq,
+    ts,
+    type: draft.type,
+    actor: draft.actor,
+    payload: draft.payloadText,
+    salt,
+    payloadHash: hashOfPayload,
+    schemaVersion: currentSchemaVersion,
+    redactions,
+    prevHash: previous.hash,
+    hash,
+  };
+}
+
+function toRecorded(row: PreparedRow, payload: unknown): RecordedEvent {
+  return {
+    runId: row.runId,
+    seq: row.seq,
+    ts: toDate(row.ts),
+    type: row.type,
+    actor: row.actor,
+    payload,
+    payloadHash: row.payloadHash,
+    schemaVersion: row.schemaVersion,
+    redactions: row.redactions ?? [],
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+/** A queued unit of rows (one record/recordBatch call) and its caller's promise. */
+interface PendingUnit {
+  rows: PreparedRow[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit across runs. A unit waits only while every statement slot is busy; then all queued
+ * units go out as one multi-row INSERT (one commit). Each caller learns the outcome of the
+ * statement holding its rows. At most one unit per run is queued at a time (the recorder
+ * serialises a run's appends), so units in one statement never depend on each other.
+ */
+class GroupCommitter {
+  readonly #store: Store;
+  readonly #maxInFlight: number;
+  readonly #maxRows: number;
+  #queue: PendingUnit[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+
+  constructor(store: Store, options: { maxInFlight: number; maxRows: number }) {
+    this.#store = store;
+    this.#maxInFlight = Math.max(1, options.maxInFlight);
+    this.#maxRows = Math.max(1, options.maxRows);
+  }
+
+  submit(rows: PreparedRow[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ rows, resolve, reject });
+      if (this.#inFlight < this.#maxInFlight && !this.#scheduled) {
+        // Let appends issued in the same turn of the event loop join this statement.
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
+    });
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const units: PendingUnit[] = [];
+      let count = 0;
+      while (this.#queue.length > 0 && (units.length === 0 || count + this.#queue[0]!.rows.length <= this.#maxRows)) {
+        const unit = this.#queue.shift()!;
+        units.push(unit);
+        count += unit.rows.length;
+      }
+      this.#inFlight += 1;
+      void this.#flush(units).finally(() => {
+        this.#inFlight -= 1;
+        this.#pump();
+      });
+    }
+  }
+
+  async #flush(units: PendingUnit[]): Promise<void> {
+    const rows = units.length === 1 ? units[0]!.rows : units.flatMap((unit) => unit.rows);
+    try {
+      await insertEventRows(this.#store, rows);
+      for (const unit of units) unit.resolve();
+    } catch (error) {
+      if (units.length > 1 && isUniqueViolation(error)) {
+        // One run lost a race with another writer; commit the other runs' units on their own.
+        await Promise.all(units.map((unit) => insertEventRows(this.#store, unit.rows).then(unit.resolve, unit.reject)));
+        return;
+      }
+      for (const unit of units) unit.reject(error);
+    }
+  }
+}

@@ -1,0 +1,213 @@
+// Redaction before recording: secrets (common provider key formats plus configured literal
+// values) and enabled PII patterns are replaced by typed placeholders carrying a keyed hash,
+// `[REDACTED:openai_key:3f9a1c2b]`, so equal values stay comparable for auditors without being
+// readable. The key (HMAC-SHA256) lives in the data directory; without it the short hash cannot
+// be brute-forced from guesses of the value.
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, SystemError, UserError } from '@aifactory/core';
+import type { RedactionNote } from './hash-chain.ts';
+
+/** A pattern that finds one kind of sensitive value. */
+interface Detector {
+  kind: string;
+  pattern: RegExp;
+  /** Capture group holding the value to replace (default: the whole match). */
+  group?: number;
+  /** Extra check of a candidate (checksums), to keep false positives down. */
+  accept?: (value: string) => boolean;
+}
+
+/** Secret formats that are always redacted. Order matters: the more specific prefix first. */
+const secretDetectors: Detector[] = [
+  { kind: 'private_key', pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g },
+  { kind: 'anthropic_key', pattern: /\bsk-ant-[A-Za-z0-9_-]{20,}/g },
+  { kind: 'openai_key', pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g },
+  { kind: 'aws_access_key', pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g },
+  { kind: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/g },
+  { kind: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g },
+  { kind: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
+  { kind: 'stripe_key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
+  { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
+  { kind: 'bearer_token', pattern: /\bBearer\s+([A-Za-z0-9\-._~+/]{16,}=*)/gi, group: 1 },
+];
+
+/** Built-in PII patterns a configuration may enable by name. */
+export const builtInPiiPatterns = {
+  email: { pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
+  phone: { pattern: /(?<![\w+])\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}\b/g },
+  iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, accept: ibanChecksumValid },
+  credit_card: { pattern: /\b\d(?:[ -]?\d){12,18}\b/g, accept: luhnValid },
+  us_ssn: { pattern: /\b\d{3}-\d{2}-\d{4}\b/g },
+  ipv4: { pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g },
+} satisfies Record<string, Omit<Detector, 'kind'>>;
+
+/** Name of a built-in PII pattern. */
+export type BuiltInPii = keyof typeof builtInPiiPatterns;
+
+/** How a redactor is configured. */
+export interface RedactorOptions {
+  /** Literal secret values to redact wherever they appear (e.g. from the environment); kind `secret`. */
+  secrets?: string[];
+  /** Built-in PII patterns to enable: email, phone, iban, credit_card, us_ssn, ipv4. */
+  pii?: BuiltInPii[];
+  /** Extra PII patterns: a name (the placeholder's kind) and a regular expression source. */
+  piiPatterns?: Array<{ name: string; pattern: string; flags?: string }>;
+  /** HMAC key for the placeholders' hashes (see loadOrCreateRedactionKey). */
+  key: Buffer;
+}
+
+/** The result of redacting one value. */
+export interface Redacted<T = unknown> {
+  /** The value with every sensitive string replaced; same shape as the input. */
+  value: T;
+  /** What was replaced, where; empty when nothing was. */
+  redactions: RedactionNote[];
+}
+
+/** Replaces secrets and PII in any JSON-like value. */
+export interface Redactor {
+  /** Redacts every string inside value (object keys are kept). */
+  redact<T>(value: T): Redacted<T>;
+  /** Redacts one string. */
+  redactText(text: string): { text: string; kinds: string[] };
+}
+
+const kindPattern = /^[a-z][a-z0-9_]{0,40}$/;
+
+/** Builds a redactor; invalid configuration is refused with the offending entry named. */
+export function createRedactor(options: RedactorOptions): Redactor {
+  if (!Buffer.isBuffer(options.key) || options.key.length < 16) {
+    throw new UserError(ErrorCode.InputInvalid, 'Redaction key must be a Buffer of at least 16 bytes; use loadOrCreateRedactionKey(dataDir).');
+  }
+  const detectors: Detector[] = [...secretDetectors];
+  for (const name of options.pii ?? []) {
+    const builtIn = Object.hasOwn(builtInPiiPatterns, name) ? builtInPiiPatterns[name] : undefined;
+    if (!builtIn) throw new UserError(ErrorCode.InputInvalid, `Unknown PII pattern '${String(name)}'; built-in ones are ${Object.keys(builtInPiiPatterns).join(', ')}.`);
+    detectors.push({ kind: name, ...builtIn });
+  }
+  for (const [index, entry] of (options.piiPatterns ?? []).entries()) {
+    if (!kindPattern.test(entry.name)) {
+      throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].name '${entry.name}' is invalid; use lower-case letters, digits and underscores.`, { location: { path: `piiPatterns[${index}].name` } });
+    }
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(entry.pattern, `${(entry.flags ?? '').replace(/g/g, '')}g`);
+    } catch (error) {
+      throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern is not a valid regular expression: ${(error as Error).message}`, { location: { path: `piiPatterns[${index}].pattern` } });
+    }
+    if (pattern.test('')) throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern matches the empty string; it would redact nothing useful.`, { location: { path: `piiPatterns[${index}].pattern` } });
+    detectors.push({ kind: entry.name, pattern });
+  }
+  // Longest literal first, so a secret containing another is replaced whole.
+  const literals = [...new Set((options.secrets ?? []).filter((secret) => secret.length >= 4))].sort((left, right) => right.length - left.length);
+  const key = options.key;
+
+  function placeholder(kind: string, value: string): string {
+    return `[REDACTED:${kind}:${createHmac('sha256', key).update(value).digest('hex').slice(0, 8)}]`;
+  }
+
+  function redactText(text: string): { text: string; kinds: string[] } {
+    const kinds: string[] = [];
+    let result = text;
+    for (const literal of literals) {
+      if (result.includes(literal)) {
+        result = result.split(literal).join(placeholder('secret', literal));
+        kinds.push('secret');
+      }
+    }
+    for (const detector of detectors) {
+      detector.pattern.lastIndex = 0;
+      if (!detector.pattern.test(result)) continue;
+      detector.pattern.lastIndex = 0;
+      let hit = false;
+      result = result.replace(detector.pattern, (match: string, ...groups: unknown[]) => {
+        const value = detector.group ? String(groups[detector.group - 1] ?? '') : match;
+        if (!value || (detector.accept && !detector.accept(value))) return match;
+        hit = true;
+        return detector.group ? match.replace(value, placeholder(detector.kind, value)) : placeholder(detector.kind, value);
+      });
+      if (hit) kinds.push(detector.kind);
+    }
+    return { text: result, kinds };
+  }
+
+  function walk(value: unknown, pathSoFar: string, notes: RedactionNote[]): unknown {
+    if (typeof value === 'string') {
+      const { text, kinds } = redactText(value);
+      for (const kind of kinds) notes.push({ path: pathSoFar || '$', kind });
+      return text;
+    }
+    if (Array.isArray(value)) return value.map((item, index) => walk(item, `${pathSoFar}[${index}]`, notes));
+    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+      const copy: Record<string, unknown> = {};
+      for (const [name, item] of Object.entries(value)) copy[name] = walk(item, pathSoFar ? `${pathSoFar}.${name}` : name, notes);
+      return copy;
+    }
+    return value;
+  }
+
+  return {
+    redact<T>(value: T): Redacted<T> {
+      const redactions: RedactionNote[] = [];
+      const redacted = walk(value, '', redactions) as T;
+      return { value: redactions.length > 0 ? redacted : value, redactions };
+    },
+    redactText,
+  };
+}
+
+/** Luhn checksum, so random digit runs are not taken for card numbers. */
+export function luhnValid(candidate: string): boolean {
+  const digits = candidate.replace(/[ -]/g, '');
+  if (digits.length < 13 || digits.length > 19) return false;
+  let sum = 0;
+  for (let index = 0; index < digits.length; index += 1) {
+    let digit = Number(digits[digits.length - 1 - index]);
+    if (index % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+/** ISO 13616 mod-97 check of an IBAN. */
+export function ibanChecksumValid(candidate: string): boolean {
+  const compact = candidate.replace(/ /g, '');
+  if (compact.length < 15 || compact.length > 34) return false;
+  const rearranged = compact.slice(4) + compact.slice(0, 4);
+  let remainder = 0;
+  for (const character of rearranged) {
+    const code = character.charCodeAt(0);
+    const chunk = code >= 65 && code <= 90 ? String(code - 55) : character;
+    for (const digit of chunk) remainder = (remainder * 10 + Number(digit)) % 97;
+  }
+  return remainder === 1;
+}
+
+/** Loads the redaction HMAC key from the data directory, generating it (mode 0600) on first use. */
+export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, 'keys', 'redaction.key');
+  try {
+    const mode = (await stat(file)).mode & 0o777;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+      throw new UserError(ErrorCode.Forbidden, `Redaction key '${file}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${file}'.`);
+    }
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
+    if (key.length < 16) throw new UserError(ErrorCode.InputInvalid, `Redaction key '${file}' is shorter than 16 bytes.`);
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(file, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new SystemError(ErrorCode.Internal, `Could not write the redaction key '${file}': ${(error as Error).message}`, { cause: error });
+  }
+  return loadOrCreateRedactionKey(dataDir);
+}

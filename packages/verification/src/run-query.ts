@@ -1,0 +1,110 @@
+// Finding runs: the filters auditors use (agent, status, time range, authority), streamed in
+// start order a page at a time.
+import { ErrorCode, UserError } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import { queryRows, toDate } from './store-access.ts';
+
+/** Which runs. */
+export interface RunFilter {
+  /** These runs only. */
+  runIds?: string[];
+  agent?: string;
+  team?: string;
+  principal?: string;
+  /** running, held, completed or failed. */
+  status?: string;
+  /** Started at or after. */
+  since?: Date;
+  /** Started before. */
+  until?: Date;
+  /** Runs with at least one policy decision of this authority. */
+  authority?: string;
+  /** At most this many runs. */
+  limit?: number;
+}
+
+/** A run as listed. */
+export interface RunSummary {
+  id: string;
+  agent: string;
+  team: string | null;
+  principal: string;
+  status: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  replayOf: string | null;
+  parentRunId: string | null;
+  /** Events in the run (its head seq). */
+  events: number;
+  /** Whether a seal exists. */
+  sealed: boolean;
+}
+
+const statuses = ['running', 'held', 'completed', 'failed'];
+const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
+
+/** Streams the runs matching a filter, oldest first. */
+export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize = 500): AsyncGenerator<RunSummary> {
+  if (filter.status !== undefined && !statuses.includes(filter.status)) {
+    throw new UserError(ErrorCode.InputInvalid, `Status '${filter.status}' is unknown; use one of ${statuses.join(', ')}.`, { location: { path: 'status' } });
+  }
+  if (filter.authority !== undefined && !authorities.includes(filter.authority)) {
+    throw new UserError(ErrorCode.InputInvalid, `Authority '${filter.authority}' is unknown; use one of ${authorities.join(', ')}.`, { location: { path: 'authority' } });
+  }
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    params.push(value);
+    conditions.push(condition(`$${params.length}`));
+  };
+  if (filter.runIds) add((p) => `r.id IN (SELECT json_array_elements_text(${p}::json))`, JSON.stringify(filter.runIds));
+  if (filter.agent !== undefined) add((p) => `r.agent = ${p}`, filter.agent);
+  if (filter.team !== undefined) add((p) => `r.team = ${p}`, filter.team);
+  if (filter.principal !== undefined) add((p) => `r.principal = ${p}`, filter.principal);
+  if (filter.status !== undefined) add((p) => `r.status = ${p}`, filter.status);
+  if (filter.since) add((p) => `r.started_at >= ${p}::timestamptz`, filter.since.toISOString());
+  if (filter.until) add((p) => `r.started_at < ${p}::timestamptz`, filter.until.toISOString());
+  if (filter.authority !== undefined) {
+    add((p) => `EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.type = 'policy.decided' AND e.payload IS NOT NULL AND (e.payload::jsonb #>> '{decision,authority}') = ${p})`, filter.authority);
+  }
+  const fixed = params.length;
+  let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
+  let after: { startedAt: string; id: string } | undefined;
+  while (remaining > 0) {
+    const pageParams = [...params];
+    const pageConditions = [...conditions];
+    if (after) {
+      pageParams.push(after.startedAt, after.id);
+      pageConditions.push(`(r.started_at, r.id) > ($${fixed + 1}::timestamptz, $${fixed + 2})`);
+    }
+    pageParams.push(Math.min(pageSize, remaining));
+    const rows = await queryRows(
+      store,
+      `SELECT r.id, r.agent, r.team, r.principal, r.status, r.started_at, r.ended_at, r.replay_of, r.parent_run_id,
+              COALESCE((SELECT max(e.seq) FROM events e WHERE e.run_id = r.id), 0) AS events,
+              EXISTS (SELECT 1 FROM seals s WHERE s.run_id = r.id) AS sealed
+       FROM runs r ${pageConditions.length > 0 ? `WHERE ${pageConditions.join(' AND ')}` : ''}
+       ORDER BY r.started_at, r.id LIMIT $${pageParams.length}`,
+      pageParams,
+    );
+    for (const row of rows) {
+      yield {
+        id: row.id as string,
+        agent: row.agent as string,
+        team: (row.team as string | null) ?? null,
+        principal: row.principal as string,
+        status: row.status as string,
+        startedAt: toDate(row.started_at),
+        endedAt: row.ended_at ? toDate(row.ended_at) : null,
+        replayOf: (row.replay_of as string | null) ?? null,
+        parentRunId: (row.parent_run_id as string | null) ?? null,
+        events: Number(row.events),
+        sealed: row.sealed === true,
+      };
+    }
+    remaining -= rows.length;
+    if (rows.length < Math.min(pageSize, remaining + rows.length)) break;
+    const last = rows[rows.length - 1]!;
+    after = { startedAt: toDate(last.started_at).toISOString(), id: last.id as string };
+  }
+}

@@ -1,0 +1,214 @@
+// Offline verification of a JSONL export, on a machine without the store: the same chain and seal
+// checks as verifyAll, plus the export's own trailer (line count, digest of every line, signature)
+// so a file that was cut, spliced or edited is caught too.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { ErrorCode, UserError, canonicalJson } from '@aifactory/core';
+import { RunChainVerifier, SealChainVerifier, type RunRow, type StoredEvent, type StoredSeal, type VerificationProblem, type VerificationReport } from './chain-verifier.ts';
+import { exportFormat, exportVersion, trailerMessage } from './export.ts';
+import type { RedactionNote } from './hash-chain.ts';
+import { keyIdOf, verifySealSignature } from './seal-signer.ts';
+import type { VerificationSummary } from './verify.ts';
+
+/** The verdict on an export file. */
+export interface ExportVerificationSummary extends VerificationSummary {
+  /** Keys the export lists (key id and public key). */
+  keys: Array<{ keyId: string; publicKey: string }>;
+  /** Whether the trailer's digest and signature verified. */
+  trailer: { present: boolean; signed: boolean; ok: boolean };
+}
+
+/** Options of verifyExport. */
+export interface VerifyExportOptions {
+  /** Trusted keys (public keys or key ids); absent: the keys listed in the export, reported as unpinned. */
+  trustedKeys?: readonly string[];
+  /** Per-run callback. */
+  onReport?: (report: VerificationReport) => void;
+}
+
+/** Verifies an export file line by line (flat memory apart from one small entry per seal). */
+export async function verifyExportFile(file: string, options: VerifyExportOptions = {}): Promise<ExportVerificationSummary> {
+  const stream = createReadStream(file, { encoding: 'utf8' });
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  try {
+    await opened;
+  } catch (error) {
+    throw new UserError(ErrorCode.NotFound, `Export file '${file}' cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    return await verifyExport(lines, options);
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+/** Verifies export lines (without their newlines). */
+export async function verifyExport(lines: AsyncIterable<string>, options: VerifyExportOptions = {}): Promise<ExportVerificationSummary> {
+  const summary: ExportVerificationSummary = {
+    ok: true,
+    runs: 0,
+    events: 0,
+    erased: 0,
+    sealed: 0,
+    failed: 0,
+    failures: [],
+    warnings: [],
+    sealChain: { ok: true, seals: 0, keyIds: [] },
+    pinned: options.trustedKeys !== undefined,
+    keys: [],
+    trailer: { present: false, signed: false, ok: false },
+  };
+  const digest = createHash('sha256');
+  let lineNumber = 0;
+  let complete = false;
+  let trusted: readonly string[] | undefined = options.trustedKeys;
+  let exportProblem: VerificationProblem | undefined;
+  const seals: StoredSeal[] = [];
+  let current: { verifier: RunChainVerifier; run: RunRow; seal: StoredSeal | undefined } | undefined;
+  const invalid = (message: string) => {
+    exportProblem ??= { kind: 'export_invalid', message: `Line ${lineNumber}: ${message}` };
+  };
+  const finishRun = () => {
+    if (!current) return;
+    const report = current.verifier.finish(current.run, current.seal, trusted);
+    summary.runs += 1;
+    summary.events += report.events;
+    summary.erased += report.erased;
+    if (report.sealed) summary.sealed += 1;
+    summary.warnings.push(...report.warnings.slice(0, Math.max(0, 100 - summary.warnings.length)));
+    if (!report.ok) {
+      summary.failed += 1;
+      if (summary.failures.length < 100) summary.failures.push(report);
+    }
+    options.onReport?.(report);
+    current = undefined;
+  };
+
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (summary.trailer.present) {
+      if (line.trim() !== '') invalid('content follows the trailer (lines were appended to the export).');
+      continue;
+    }
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      invalid('not a JSON object.');
+      break;
+    }
+    if (record.kind !== 'trailer') digest.update(`${line}\n`);
+    if (lineNumber === 1) {
+      if (record.kind !== 'header' || record.format !== exportFormat) {
+        invalid(`not an aifactory trace export (expected a header line with format '${exportFormat}').`);
+        break;
+      }
+      if (record.version !== exportVersion) {
+        invalid(`export version ${String(record.version)} is not supported (this verifier reads version ${exportVersion}).`);
+        break;
+      }
+      complete = record.complete === true;
+      summary.keys = (Array.isArray(record.keys) ? (record.keys as Array<{ key_id: string; public_key: string }>) : []).map((key) => ({ keyId: key.key_id, publicKey: key.public_key }));
+      for (const key of summary.keys) {
+        if (keyIdOf(key.publicKey) !== key.keyId) invalid(`key ${key.keyId} does not match its public key.`);
+      }
+      trusted ??= summary.keys.map((key) => key.publicKey);
+      continue;
+    }
+    switch (record.kind) {
+      case 'run':
+        finishRun();
+        current = {
+          verifier: new RunChainVerifier(String(record.id)),
+          run: { id: String(record.id), agent: String(record.agent), team: (record.team as string | null) ?? null, principal: String(record.principal), status: String(record.status) },
+          seal: undefined,
+        };
+        break;
+      case 'event': {
+        if (!current || record.run_id !== current.run.id) {
+          invalid(`event ${String(record.run_id)}#${String(record.seq)} is outside its run's block.`);
+          break;
+        }
+        const event: StoredEvent = {
+          runId: String(record.run_id),
+          seq: Number(record.seq),
+          ts: new Date(String(record.ts)),
+          type: String(record.type),
+          actor: String(record.actor),
+          payloadText: record.payload === null || record.payload === undefined ? null : canonicalJson(record.payload),
+          payloadSalt: (record.payload_salt as string | null) ?? null,
+          payloadHash: String(record.payload_hash),
+          schemaVersion: Number(record.schema_version),
+          redactions: (record.redactions as RedactionNote[] | null) ?? null,
+          erasedAt: record.erased_at ? new Date(String(record.erased_at)) : null,
+          prevHash: String(record.prev_hash),
+          hash: String(record.hash),
+        };
+        current.verifier.add(event);
+        break;
+      }
+      case 'seal': {
+        const seal: StoredSeal = {
+          seq: Number(record.seq),
+          runId: String(record.run_id),
+          headSeq: Number(record.head_seq),
+          headHash: String(record.head_hash),
+          keyId: String(record.key_id),
+          publicKey: String(record.public_key),
+          prevSealHash: String(record.prev_seal_hash),
+          sealHash: String(record.seal_hash),
+          signature: String(record.signature),
+          ts: new Date(String(record.ts)),
+        };
+        if (!current || seal.runId !== current.run.id) {
+          invalid(`seal ${seal.seq} of run '${seal.runId}' is outside its run's block.`);
+          break;
+        }
+        current.seal = seal;
+        seals.push(seal);
+        break;
+      }
+      case 'trailer': {
+        finishRun();
+        summary.trailer.present = true;
+        const expectedLines = lineNumber - 1;
+        const hex = digest.digest('hex');
+        if (record.lines !== expectedLines || record.digest !== hex) {
+          invalid(`the trailer does not match the file (it counts ${String(record.lines)} lines with digest ${String(record.digest)}; the file has ${expectedLines} lines with digest ${hex}): lines were removed, added or changed.`);
+          break;
+        }
+        if (typeof record.signature === 'string') {
+          summary.trailer.signed = true;
+          const key = summary.keys.find((candidate) => candidate.keyId === record.key_id);
+          const isTrusted = key && (!trusted || trusted.includes(key.publicKey) || trusted.includes(key.keyId));
+          if (!key || !isTrusted || !verifySealSignature(key.publicKey, trailerMessage(hex, expectedLines), record.signature)) {
+            invalid(`the trailer's signature by ${String(record.key_id)} does not verify with a trusted key.`);
+            break;
+          }
+        } else {
+          summary.warnings.push('The export trailer is not signed: the file was exported without a seal key.');
+        }
+        summary.trailer.ok = true;
+        break;
+      }
+      default:
+        invalid(`unknown line kind '${String(record.kind)}'.`);
+    }
+  }
+  finishRun();
+  if (lineNumber === 0) invalid('the export is empty.');
+  else if (!summary.trailer.present) exportProblem ??= { kind: 'export_invalid', message: `The export ends at line ${lineNumber} without its trailer: the file was cut.` };
+
+  const chain = new SealChainVerifier({ trusted, partial: !complete });
+  for (const seal of seals.sort((left, right) => left.seq - right.seq)) chain.add(seal);
+  summary.sealChain = chain.finish();
+  summary.ok = summary.failed === 0 && summary.sealChain.ok && exportProblem === undefined;
+  summary.problem = exportProblem ?? summary.failures[0]?.problem ?? summary.sealChain.problem;
+  return summary;
+}
