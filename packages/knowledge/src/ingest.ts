@@ -156,7 +156,11 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
         options.onProgress?.({ type: 'document.removed', path: sourcePath, chunks: removed });
       }
     }
-    if (dirty) await state.persist(context.dataDir, context.embedder.id);
+    if (dirty) {
+      // Labels only grew inside each document's transaction; now shrink them to what is left.
+      await recomputeDocumentClassifications(context, name);
+      await state.persist(context.dataDir, context.embedder.id);
+    }
     summary.chunks.total = state.vectors.size;
     summary.durationMs = Math.round(performance.now() - started);
     options.onProgress?.({ type: 'ingest.completed', summary });
@@ -270,7 +274,7 @@ async function ingestFile(
       await tx.update(documents).set({ classifications: documentLabels }).where(eq(documents.id, previous.id));
       const [row] = await tx
         .update(collections)
-        .set({ revision: sql`${collections.revision} + 1`, updatedAt: context.clock() })
+        .set({ revision: sql`${collections.revision} + 1`, documentClassifications: withLabels(documentLabels), updatedAt: context.clock() })
         .where(eq(collections.name, state.name))
         .returning({ revision: collections.revision });
       return row?.revision ?? state.revision;
@@ -310,7 +314,7 @@ async function ingestFile(
   const written = await context.store.db.transaction(async (tx) => {
     const [labels] = await tx
       .update(collections)
-      .set({ nextLabel: sql`${collections.nextLabel} + ${drafts.length}`, revision: sql`${collections.revision} + 1`, updatedAt: now })
+      .set({ nextLabel: sql`${collections.nextLabel} + ${drafts.length}`, revision: sql`${collections.revision} + 1`, documentClassifications: withLabels(documentLabels), updatedAt: now })
       .where(eq(collections.name, state.name))
       .returning({ nextLabel: collections.nextLabel, revision: collections.revision });
     if (!labels) throw new UserError(ErrorCode.Conflict, `Collection '${state.name}' was deleted while being ingested into.`);
@@ -385,6 +389,22 @@ export async function removeDocument(context: KnowledgeContext, state: Collectio
   const removed = state.removeDocument(documentId);
   state.revision = revision;
   return removed;
+}
+
+/** SQL for the collection's document labels with these added (inside the document's own transaction, so never too narrow). */
+function withLabels(labels: string[]) {
+  if (labels.length === 0) return sql`${collections.documentClassifications}`;
+  return sql`(select coalesce(jsonb_agg(label order by label), '[]'::jsonb) from (select jsonb_array_elements_text(${collections.documentClassifications}) as label union select jsonb_array_elements_text(${JSON.stringify(labels)}::jsonb)) as merged)`;
+}
+
+/** Sets a collection's document labels to exactly the union of its documents' labels. */
+export async function recomputeDocumentClassifications(context: KnowledgeContext, collection: string): Promise<void> {
+  await context.store.db
+    .update(collections)
+    .set({
+      documentClassifications: sql`coalesce((select jsonb_agg(distinct labels.label order by labels.label) from ${documents} cross join lateral jsonb_array_elements_text(${documents.classifications}) as labels(label) where ${documents.collection} = ${collection}), '[]'::jsonb)`,
+    })
+    .where(eq(collections.name, collection));
 }
 
 async function storedEmbeddings(context: KnowledgeContext, collection: string, hashes: string[]): Promise<Map<string, Float32Array>> {

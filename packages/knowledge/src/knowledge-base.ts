@@ -5,7 +5,7 @@ import { ErrorCode, UserError } from '@aifactory/core';
 import { chunks, collections, documents, type Store } from '@aifactory/store';
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { CollectionSettings } from './collection-settings.ts';
-import { mergeSettings, normalizeClassifications, validateCollectionName } from './collection-settings.ts';
+import { mergeSettings, validateCollectionName } from './collection-settings.ts';
 import type { CollectionState } from './collection-state.ts';
 import { clearStoredEmbeddings, indexFile, loadCollectionState, removeIndexFiles } from './collection-state.ts';
 import type { Embedder } from './embedder.ts';
@@ -158,16 +158,12 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
   }
 
   async function effectiveClassifications(names: string[]): Promise<Map<string, string[]>> {
-    const result = new Map<string, Set<string>>();
     if (names.length === 0) return new Map();
-    const rows = await store.db.select({ name: collections.name, classifications: collections.classifications }).from(collections).where(inArray(collections.name, names));
-    for (const row of rows) result.set(row.name, new Set(row.classifications));
-    const documentLabels = await store.db
-      .selectDistinct({ collection: documents.collection, classifications: documents.classifications })
-      .from(documents)
-      .where(inArray(documents.collection, names));
-    for (const row of documentLabels) for (const label of row.classifications) result.get(row.collection)?.add(label);
-    return new Map([...result].map(([name, labels]) => [name, [...labels].sort()]));
+    const rows = await store.db
+      .select({ name: collections.name, own: collections.classifications, fromDocuments: collections.documentClassifications })
+      .from(collections)
+      .where(inArray(collections.name, names));
+    return new Map(rows.map((row) => [row.name, [...new Set([...row.own, ...row.fromDocuments])].sort()]));
   }
 
   return {
@@ -214,18 +210,18 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
       assertOpen();
       const unique = [...new Set(names)];
       for (const name of unique) validateCollectionName(name);
+      if (unique.length === 0) return [];
+      // One indexed lookup: this runs before every governed retrieval.
       const rows = await store.db
-        .select({ name: collections.name, embeddingModel: collections.embeddingModel })
+        .select({ name: collections.name, embeddingModel: collections.embeddingModel, own: collections.classifications, fromDocuments: collections.documentClassifications })
         .from(collections)
-        .where(unique.length > 0 ? inArray(collections.name, unique) : sql`false`);
+        .where(inArray(collections.name, unique));
       const missing = unique.filter((name) => !rows.some((row) => row.name === name));
       if (missing.length > 0) throw new UserError(ErrorCode.NotFound, `Collection '${missing[0]}' does not exist; a retrieval can only name existing collections.`);
-      const labels = await effectiveClassifications(unique);
-      return unique.map((name) => ({
-        name,
-        classifications: normalizeClassifications(labels.get(name) ?? [], `collection '${name}'`),
-        embeddingModel: rows.find((row) => row.name === name)!.embeddingModel,
-      }));
+      return unique.map((name) => {
+        const row = rows.find((entry) => entry.name === name)!;
+        return { name, classifications: [...new Set([...row.own, ...row.fromDocuments])].sort(), embeddingModel: row.embeddingModel };
+      });
     },
 
     async rebuild(name, rebuildOptions = {}) {

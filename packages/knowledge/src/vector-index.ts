@@ -34,7 +34,8 @@ export class VectorIndex {
   private constructor(graph: hnswlib.HierarchicalNSW, dimensions: number, settings: IndexSettings) {
     this.graph = graph;
     this.dimensions = dimensions;
-    this.settings = settings;
+    // A copy: efSearch is tuned per index and must not leak into the caller's object.
+    this.settings = { ...settings };
   }
 
   /** An empty index with room for `capacity` vectors before it grows. */

@@ -305,6 +305,10 @@ for (const engine of engines) {
       const [intro] = await knowledge.search('labelled', 'welcome to acme', { topK: 1 });
       expect(intro?.classifications).toEqual(['confidential']);
       expect((await knowledge.describeCollections(['labelled']))[0]?.classifications).toEqual(['confidential', 'internal', 'pii']);
+      // The pii label came from a document; once it is gone, so is the label. Declared labels stay.
+      unlinkSync(path.join(source, 'people/contacts.md'));
+      expect((await knowledge.ingest(source, { collection: 'labelled' })).removed).toBe(1);
+      expect((await knowledge.describeCollections(['labelled']))[0]?.classifications).toEqual(['confidential', 'internal']);
       await expect(knowledge.ingest(source, { collection: 'labelled', classifications: ['not ok!'] })).rejects.toThrow(/Classification 'not ok!' in the ingest options is invalid/);
       await knowledge.close();
     });

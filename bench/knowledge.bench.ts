@@ -1,0 +1,319 @@
+// Knowledge plane benchmark: the HNSW index against exact brute-force search on 100,000 x 384
+// vectors (uniform random and clustered), ingestion throughput with the local embedder, and
+// retrieval end to end on Postgres. BENCH_QUICK=1 runs 10,000 vectors and a smaller corpus.
+//
+// Peer: hnswlib's own exact BruteforceSearch (native code, same cosine distance), in the same
+// process on the same queries; it gives the ground truth for recall@10 and the latency that the
+// speed-up is measured against.
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import hnswlib from '../packages/knowledge/node_modules/hnswlib-node/lib/index.js';
+import { createHashingEmbedder, createKnowledgeBase, provenanceOf } from '../packages/knowledge/src/index.ts';
+import { hashText } from '../packages/knowledge/src/hashing-embedder.ts';
+import { VectorIndex } from '../packages/knowledge/src/vector-index.ts';
+import { openStore, sql, type Store } from '../packages/store/src/index.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const dimensions = 384;
+const vectorCount = quick ? 10_000 : 100_000;
+const queryCount = quick ? 200 : 1_000;
+const settings = { m: 16, efConstruction: 200, efSearch: 100 };
+const efSweep = [50, 100, 200, 400];
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+
+// Deterministic pseudo-random numbers (mulberry32), so every run measures the same sets.
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = Math.imul(state ^ (state >>> 15), 1 | state);
+    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(next: () => number): number {
+  return Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next());
+}
+
+/** Uniform random directions: the hard case for any graph index (no structure to exploit). */
+function uniformSet(count: number, seed: number): Float32Array[] {
+  const next = random(seed);
+  return Array.from({ length: count }, () => Float32Array.from({ length: dimensions }, () => next() * 2 - 1));
+}
+
+/** A Gaussian mixture: 1,000 cluster centres, points spread around them, like topics of embedded text. */
+function clusteredSets(count: number, queries: number, seed: number): { data: Float32Array[]; queries: Float32Array[] } {
+  const next = random(seed);
+  const centres = Array.from({ length: 1000 }, () => Float32Array.from({ length: dimensions }, () => gaussian(next)));
+  const point = () => {
+    const centre = centres[Math.floor(next() * centres.length)]!;
+    return Float32Array.from(centre, (value) => value + gaussian(next) * 0.6);
+  };
+  return { data: Array.from({ length: count }, point), queries: Array.from({ length: queries }, point) };
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+function latencyStats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
+  const sorted = [...samples].sort((left, right) => left - right);
+  return { p50Ms: round(percentile(sorted, 0.5), 4), p99Ms: round(percentile(sorted, 0.99), 4), meanMs: round(samples.reduce((sum, value) => sum + value, 0) / samples.length, 4) };
+}
+
+function round(value: number, digits = 3): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const megabytes = (bytes: number) => round(bytes / 1024 / 1024, 1);
+
+interface IndexFigures {
+  dataset: string;
+  vectors: number;
+  dimensions: number;
+  queries: number;
+  buildSeconds: number;
+  buildRateVectorsPerSecond: number;
+  indexFileMB: number;
+  rssAfterBuildMB: number;
+  rssGrowthDuringBuildMB: number;
+  recallAt10: number;
+  index: { p50Ms: number; p99Ms: number; meanMs: number };
+  bruteForce: { p50Ms: number; p99Ms: number; meanMs: number };
+  speedupP50: number;
+  efSweep: Array<{ efSearch: number; recallAt10: number; p50Ms: number; p99Ms: number }>;
+}
+
+async function benchIndex(dataset: string, data: Float32Array[], queries: Float32Array[], workDir: string): Promise<IndexFigures> {
+  globalThis.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const buildStarted = performance.now();
+  const index = VectorIndex.create(dimensions, settings, data.length);
+  for (const [label, vector] of data.entries()) index.add(label, vector);
+  const buildSeconds = (performance.now() - buildStarted) / 1000;
+  const rssAfterBuild = process.memoryUsage().rss;
+  const file = path.join(workDir, `${dataset}.hnsw`);
+  await index.write(file);
+
+  // Ground truth and the peer's latency: exact search in native code, same distance.
+  const exact = new hnswlib.BruteforceSearch('cosine', dimensions);
+  exact.initIndex(data.length);
+  for (const [label, vector] of data.entries()) exact.addPoint(Array.from(vector), label);
+  const truth: Array<Set<number>> = [];
+  const bruteSamples: number[] = [];
+  for (const query of queries) {
+    const started = performance.now();
+    const result = exact.searchKnn(Array.from(query), 10);
+    bruteSamples.push(performance.now() - started);
+    truth.push(new Set(result.neighbors));
+  }
+
+  const measure = (efSearch: number) => {
+    index.settings.efSearch = efSearch;
+    for (const query of queries.slice(0, 50)) index.search(query, 10); // warm-up
+    const samples: number[] = [];
+    let found = 0;
+    for (const [position, query] of queries.entries()) {
+      const started = performance.now();
+      const hits = index.search(query, 10);
+      samples.push(performance.now() - started);
+      for (const hit of hits) if (truth[position]!.has(hit.label)) found++;
+    }
+    return { recallAt10: round(found / (queries.length * 10), 4), ...latencyStats(samples) };
+  };
+  const sweep = efSweep.map((efSearch) => ({ efSearch, ...measure(efSearch) })).map(({ efSearch, recallAt10, p50Ms, p99Ms }) => ({ efSearch, recallAt10, p50Ms, p99Ms }));
+  const main = measure(settings.efSearch);
+  const brute = latencyStats(bruteSamples);
+  return {
+    dataset,
+    vectors: data.length,
+    dimensions,
+    queries: queries.length,
+    buildSeconds: round(buildSeconds, 1),
+    buildRateVectorsPerSecond: Math.round(data.length / buildSeconds),
+    indexFileMB: megabytes(statSync(file).size),
+    rssAfterBuildMB: megabytes(rssAfterBuild),
+    rssGrowthDuringBuildMB: megabytes(rssAfterBuild - rssBefore),
+    recallAt10: main.recallAt10,
+    index: { p50Ms: main.p50Ms, p99Ms: main.p99Ms, meanMs: main.meanMs },
+    bruteForce: brute,
+    speedupP50: round(brute.p50Ms / main.p50Ms, 1),
+    efSweep: sweep,
+  };
+}
+
+/** A synthetic company handbook: Markdown files of several sections each. */
+function writeCorpus(folder: string, files: number): void {
+  const next = random(7);
+  const vocabulary =
+    'policy leave travel expense invoice contract customer refund order shipment laptop security password access badge office remote holiday salary payroll benefit pension insurance training onboarding manager approval budget report audit compliance privacy data retention incident vendor purchase meeting calendar parking canteen'.split(' ');
+  const sentence = () => {
+    const words = Array.from({ length: 8 + Math.floor(next() * 10) }, () => vocabulary[Math.floor(next() * vocabulary.length)]!);
+    return `${words[0]![0]!.toUpperCase()}${words.join(' ').slice(1)} ${Math.floor(next() * 1000)}.`;
+  };
+  for (let file = 0; file < files; file++) {
+    const sections = Array.from({ length: 8 }, (_, section) => `## Section ${section + 1}\n\n${Array.from({ length: 6 }, sentence).join(' ')}\n\n${Array.from({ length: 5 }, sentence).join(' ')}`);
+    writeFileSync(path.join(folder, `doc-${String(file).padStart(4, '0')}.md`), `# Document ${file}\n\n${sections.join('\n\n')}\n`);
+  }
+}
+
+async function benchIngest(label: string, store: Store, corpus: string, dataDir: string) {
+  const knowledge = createKnowledgeBase(store, { dataDir });
+  const started = performance.now();
+  const summary = await knowledge.ingest(corpus, { collection: 'bench' });
+  const seconds = (performance.now() - started) / 1000;
+  const reingestStarted = performance.now();
+  const again = await knowledge.ingest(corpus, { collection: 'bench' });
+  const reingestSeconds = (performance.now() - reingestStarted) / 1000;
+  return {
+    knowledge,
+    figures: {
+      store: label,
+      files: summary.added,
+      chunks: summary.chunks.added,
+      seconds: round(seconds, 2),
+      chunksPerSecond: Math.round(summary.chunks.added / seconds),
+      filesPerSecond: Math.round(summary.added / seconds),
+      unchangedReingestSeconds: round(reingestSeconds, 2),
+      unchangedFiles: again.unchanged,
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const totalStarted = performance.now();
+  const workDir = mkdtempSync(path.join(tmpdir(), 'aifactory-bench-kn-'));
+  const results: Record<string, unknown> = { quick, settings, startedAt: new Date().toISOString() };
+  try {
+    // 1. Index against brute force.
+    process.stdout.write(`Index: ${vectorCount} x ${dimensions}, ${queryCount} queries, M=${settings.m} efConstruction=${settings.efConstruction} efSearch=${settings.efSearch}\n`);
+    const clustered = clusteredSets(vectorCount, queryCount, 42);
+    const clusteredFigures = await benchIndex('clustered', clustered.data, clustered.queries, workDir);
+    process.stdout.write(`  clustered built in ${clusteredFigures.buildSeconds} s\n`);
+    clustered.data.length = 0;
+    globalThis.gc?.();
+    const uniformData = uniformSet(vectorCount, 1);
+    const uniformQueries = uniformSet(queryCount, 2);
+    const uniformFigures = await benchIndex('uniform', uniformData, uniformQueries, workDir);
+    process.stdout.write(`  uniform built in ${uniformFigures.buildSeconds} s\n`);
+    uniformData.length = 0;
+    globalThis.gc?.();
+    results.index = [clusteredFigures, uniformFigures];
+    console.table(
+      [clusteredFigures, uniformFigures].map((figures) => ({
+        dataset: figures.dataset,
+        vectors: figures.vectors,
+        'build s': figures.buildSeconds,
+        'recall@10': figures.recallAt10,
+        'index p50 ms': figures.index.p50Ms,
+        'index p99 ms': figures.index.p99Ms,
+        'brute p50 ms': figures.bruteForce.p50Ms,
+        'brute p99 ms': figures.bruteForce.p99Ms,
+        speedup: `${figures.speedupP50}x`,
+        'file MB': figures.indexFileMB,
+        'RSS growth MB': figures.rssGrowthDuringBuildMB,
+      })),
+    );
+    console.table([clusteredFigures, uniformFigures].flatMap((figures) => figures.efSweep.map((entry) => ({ dataset: figures.dataset, ...entry }))));
+
+    // 2. Ingestion with the local embedder.
+    const corpusFiles = quick ? 60 : 400;
+    const corpus = path.join(workDir, 'corpus');
+    mkdirSync(corpus);
+    writeCorpus(corpus, corpusFiles);
+    const embedder = createHashingEmbedder();
+    const sampleTexts = Array.from({ length: 2000 }, (_, position) => `Section ${position}: policy leave travel expense invoice contract customer refund order ${position} shipment laptop security password access badge office remote holiday.`);
+    const embedStarted = performance.now();
+    for (const text of sampleTexts) hashText(text, dimensions);
+    const embedderChunksPerSecond = Math.round(sampleTexts.length / ((performance.now() - embedStarted) / 1000));
+    const ingestion: Array<Record<string, unknown>> = [];
+    const pglite = await openStore();
+    const pgliteRun = await benchIngest('pglite (in-memory)', pglite, corpus, path.join(workDir, 'pglite-data'));
+    ingestion.push({ ...pgliteRun.figures, embedder: embedder.id, embedderOnlyChunksPerSecond: embedderChunksPerSecond });
+    await pgliteRun.knowledge.close();
+    await pglite.close();
+
+    // 3. Retrieval end to end on Postgres.
+    let endToEnd: Record<string, unknown> = { skipped: 'AIFACTORY_TEST_DATABASE_URL (or DATABASE_URL) is not set' };
+    if (postgresUrl) {
+      const schema = `bench_kn_${process.pid}`;
+      const postgres = await openStore({ databaseUrl: postgresUrl, schema, maxConnections: 4 });
+      try {
+        const postgresRun = await benchIngest('postgres', postgres, corpus, path.join(workDir, 'postgres-data'));
+        ingestion.push(postgresRun.figures);
+        const knowledge = postgresRun.knowledge;
+        const queries = Array.from({ length: quick ? 200 : 1000 }, (_, position) => `${['refund policy', 'travel expense', 'laptop security', 'holiday leave', 'payroll pension'][position % 5]} ${position % 997}`);
+        for (const query of queries.slice(0, 30)) await knowledge.search('bench', query, { topK: 5 });
+        const describeSamples: number[] = [];
+        const searchSamples: number[] = [];
+        const totalSamples: number[] = [];
+        let cited = 0;
+        for (const query of queries) {
+          const started = performance.now();
+          // What the governed retrieval action needs before the gate decides: the collections' labels.
+          const described = await knowledge.describeCollections(['bench']);
+          const afterDescribe = performance.now();
+          const results = await knowledge.search('bench', query, { topK: 5 });
+          const provenance = provenanceOf(results);
+          const finished = performance.now();
+          if (described.length === 1 && provenance.length > 0 && results.every((result) => result.citation.source && result.contentHash)) cited++;
+          describeSamples.push(afterDescribe - started);
+          searchSamples.push(finished - afterDescribe);
+          totalSamples.push(finished - started);
+        }
+        endToEnd = {
+          store: 'postgres',
+          scope:
+            'describeCollections (policy context) + hybrid search (query embedding, HNSW, BM25, fusion, chunk and citation fetch from Postgres) + provenance; the governance decision and the durable trace record are NOT included: the execution plane gate was not available when this benchmark was written',
+          chunks: postgresRun.figures.chunks,
+          queries: queries.length,
+          topK: 5,
+          queriesWithCitations: cited,
+          describe: latencyStats(describeSamples),
+          searchWithCitations: latencyStats(searchSamples),
+          total: latencyStats(totalSamples),
+        };
+        await knowledge.close();
+      } finally {
+        await postgres.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+        await postgres.close();
+      }
+    }
+    results.ingestion = ingestion;
+    results.endToEnd = endToEnd;
+    console.table(ingestion);
+    if ('total' in endToEnd) {
+      const e2e = endToEnd as { total: { p50Ms: number; p99Ms: number }; searchWithCitations: { p50Ms: number; p99Ms: number }; describe: { p50Ms: number; p99Ms: number } };
+      console.table([
+        { step: 'describeCollections', ...e2e.describe },
+        { step: 'search + citations', ...e2e.searchWithCitations },
+        { step: 'end to end', ...e2e.total },
+      ]);
+    } else process.stdout.write(`End to end on Postgres skipped: ${String(endToEnd.skipped)}\n`);
+
+    const peakRssMB = round(process.resourceUsage().maxRSS / 1024, 1);
+    results.peakRssMB = peakRssMB;
+    results.targets = {
+      recallAt10AtLeast098: clusteredFigures.recallAt10 >= 0.98,
+      indexP99Under1ms: clusteredFigures.index.p99Ms < 1,
+      endToEndP99Under10ms: 'total' in endToEnd ? (endToEnd as { total: { p99Ms: number } }).total.p99Ms < 10 : null,
+    };
+    results.totalSeconds = round((performance.now() - totalStarted) / 1000, 1);
+    mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+    writeFileSync(path.join(benchDir, 'results', 'knowledge.json'), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(
+      `\nClustered ${vectorCount} x ${dimensions}: recall@10 ${clusteredFigures.recallAt10} at p99 ${clusteredFigures.index.p99Ms} ms (efSearch ${settings.efSearch}), ${clusteredFigures.speedupP50}x faster than exact brute force (p50 ${clusteredFigures.bruteForce.p50Ms} ms).\n` +
+        `Uniform: recall@10 ${uniformFigures.recallAt10} at efSearch ${settings.efSearch} (no structure to exploit; see the efSearch sweep).\n` +
+        `Peak RSS ${peakRssMB} MB; total ${results.totalSeconds} s. Figures: bench/results/knowledge.json\n`,
+    );
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();
