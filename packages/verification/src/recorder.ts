@@ -95,6 +95,8 @@ export interface Recorder {
   finishRun(runId: string, outcome: RunOutcome): Promise<{ event: RecordedEvent; seal: Seal }>;
   /** Seals a run whose last event already ends it (a process died between the two). */
   sealRun(runId: string): Promise<Seal>;
+  /** The run's head as this recorder knows it (loaded from the store on first use). */
+  head(runId: string): Promise<{ seq: number; hash: string; ended: boolean }>;
   /** The signer's key id. */
   readonly keyId: string;
 }
@@ -139,6 +141,8 @@ interface CheckedDraft {
 interface Head {
   seq: number;
   hash: string;
+  /** The last event ends the run (run.completed / run.failed): nothing may follow it. */
+  ended: boolean;
 }
 
 const insertEventsSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
@@ -216,7 +220,7 @@ class TraceRecorder implements Recorder {
     const checked = this.#check({ type: 'run.started', actor: run.principal, payload }, 0);
     const recorded = checked.payload as { agent: string; principal: string; team?: string; input?: unknown; metadata?: Record<string, unknown> };
     const ts = this.#clock().toISOString();
-    const row = chainRow(id, { seq: 0, hash: genesisHash }, checked, ts);
+    const row = chainRow(id, { seq: 0, hash: genesisHash, ended: false }, checked, ts);
     return this.#exclusive(id, async () => {
       try {
         await queryRows(
@@ -250,20 +254,20 @@ class TraceRecorder implements Recorder {
         if (isUniqueViolation(error)) throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });
         throw storeFailure(`start run '${id}'`, error);
       }
-      this.#remember(id, { seq: 1, hash: row.hash });
+      this.#remember(id, { seq: 1, hash: row.hash, ended: false });
       return toRecorded(row, checked.payload);
     });
   }
 
   async record(runId: string, event: EventDraft): Promise<RecordedEvent> {
-    const checked = this.#check(event, 0);
+    const checked = this.#checkAppendable(this.#check(event, 0), 0);
     const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked]));
     return recorded!;
   }
 
   async recordBatch(runId: string, events: EventDraft[]): Promise<RecordedEvent[]> {
     if (!Array.isArray(events)) throw new UserError(ErrorCode.InputInvalid, 'recordBatch takes an array of events.');
-    const checked = events.map((event, index) => this.#check(event, index));
+    const checked = events.map((event, index) => this.#checkAppendable(this.#check(event, index), index));
     if (checked.length === 0) return [];
     return this.#exclusive(runId, () => this.#append(runId, checked));
   }
@@ -289,9 +293,13 @@ class TraceRecorder implements Recorder {
     const checked = this.#check({ type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} }, 0);
     return this.#exclusive(runId, async () => {
       const [event] = await this.#append(runId, [checked]);
-      const seal = await this.#seal(runId, { seq: event!.seq, hash: event!.hash }, event!.type);
+      const seal = await this.#seal(runId, { seq: event!.seq, hash: event!.hash, ended: true }, event!.type);
       return { event: event!, seal };
     });
+  }
+
+  head(runId: string): Promise<{ seq: number; hash: string; ended: boolean }> {
+    return this.#exclusive(runId, async () => ({ ...(await this.#head(runId)) }));
   }
 
   async sealRun(runId: string): Promise<Seal> {
@@ -301,8 +309,17 @@ class TraceRecorder implements Recorder {
       if (!terminalEventTypes.has(last.type as EventType)) {
         throw new UserError(ErrorCode.Conflict, `Run '${runId}' has not ended (its last event is ${last.type}); finish it with finishRun().`);
       }
-      return this.#seal(runId, { seq: Number(last.seq), hash: last.hash }, last.type as EventType);
+      return this.#seal(runId, { seq: Number(last.seq), hash: last.hash, ended: true }, last.type as EventType);
     });
+  }
+
+  /** run.started and the terminal events have their own methods, which keep the runs row and seal in step. */
+  #checkAppendable(draft: CheckedDraft, index: number): CheckedDraft {
+    if (draft.type === 'run.started') throw new UserError(ErrorCode.InputInvalid, 'run.started is recorded by startRun(), not record().', { location: { path: `events[${index}].type` } });
+    if (terminalEventTypes.has(draft.type)) {
+      throw new UserError(ErrorCode.InputInvalid, `${draft.type} is recorded by finishRun(), which also seals the run.`, { location: { path: `events[${index}].type` } });
+    }
+    return draft;
   }
 
   /** Validates and redacts one draft; refuses anything unknown before any side effect. */
@@ -334,13 +351,16 @@ class TraceRecorder implements Recorder {
   /** Appends checked drafts to a run; the caller holds the run's turn. */
   async #append(runId: string, drafts: CheckedDraft[]): Promise<RecordedEvent[]> {
     const head = await this.#head(runId);
+    if (head.ended) {
+      throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`, { details: { runId, headSeq: head.seq } });
+    }
     const ts = this.#clock().toISOString();
     const rows: PreparedRow[] = [];
     let previous = head;
     for (const draft of drafts) {
       const row = chainRow(runId, previous, draft, ts);
       rows.push(row);
-      previous = { seq: row.seq, hash: row.hash };
+      previous = { seq: row.seq, hash: row.hash, ended: terminalEventTypes.has(draft.type) };
     }
     try {
       await this.#committer.submit(rows);
@@ -363,15 +383,15 @@ class TraceRecorder implements Recorder {
   async #head(runId: string): Promise<Head> {
     const cached = this.#heads.get(runId);
     if (cached) return cached;
-    let rows: Array<{ seq: number; hash: string }>;
+    let rows: Array<{ seq: number; hash: string; type: string }>;
     try {
-      rows = await queryRows(this.#store, 'SELECT seq, hash FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
+      rows = await queryRows(this.#store, 'SELECT seq, hash, type FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
     } catch (error) {
       throw storeFailure(`load the head of run '${runId}'`, error);
     }
     const row = rows[0];
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; start it with startRun() first.`);
-    const head = { seq: Number(row.seq), hash: row.hash };
+    const head = { seq: Number(row.seq), hash: row.hash, ended: terminalEventTypes.has(row.type as EventType) };
     this.#remember(runId, head);
     return head;
   }
