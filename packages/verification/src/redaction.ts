@@ -36,12 +36,16 @@ const secretDetectors: Detector[] = [
 /** Built-in PII patterns a configuration may enable by name. */
 export const builtInPiiPatterns = {
   email: { pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
-  phone: { pattern: /(?<![\w+])\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}\b/g },
+  // International (+CC ...) or North American ((415) 555-0100, 415-555-0100) forms only, so
+  // grouped digits such as order or card numbers are not taken for phone numbers.
+  phone: { pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4})\b/g },
   iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, accept: ibanChecksumValid },
   credit_card: { pattern: /\b\d(?:[ -]?\d){12,18}\b/g, accept: luhnValid },
   us_ssn: { pattern: /\b\d{3}-\d{2}-\d{4}\b/g },
   ipv4: { pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g },
 } satisfies Record<string, Omit<Detector, 'kind'>>;
+
+const piiPrecedence: Array<keyof typeof builtInPiiPatterns> = ['iban', 'credit_card', 'us_ssn', 'email', 'ipv4', 'phone'];
 
 /** Name of a built-in PII pattern. */
 export type BuiltInPii = keyof typeof builtInPiiPatterns;
@@ -83,10 +87,10 @@ export function createRedactor(options: RedactorOptions): Redactor {
   }
   const detectors: Detector[] = [...secretDetectors];
   for (const name of options.pii ?? []) {
-    const builtIn = Object.hasOwn(builtInPiiPatterns, name) ? builtInPiiPatterns[name] : undefined;
-    if (!builtIn) throw new UserError(ErrorCode.InputInvalid, `Unknown PII pattern '${String(name)}'; built-in ones are ${Object.keys(builtInPiiPatterns).join(', ')}.`);
-    detectors.push({ kind: name, ...builtIn });
+    if (!Object.hasOwn(builtInPiiPatterns, name)) throw new UserError(ErrorCode.InputInvalid, `Unknown PII pattern '${String(name)}'; built-in ones are ${Object.keys(builtInPiiPatterns).join(', ')}.`);
   }
+  // Checksummed and specific patterns before the looser ones, whatever order the configuration names them in.
+  for (const name of piiPrecedence) if (options.pii?.includes(name)) detectors.push({ kind: name, ...builtInPiiPatterns[name] });
   for (const [index, entry] of (options.piiPatterns ?? []).entries()) {
     if (!kindPattern.test(entry.name)) {
       throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].name '${entry.name}' is invalid; use lower-case letters, digits and underscores.`, { location: { path: `piiPatterns[${index}].name` } });

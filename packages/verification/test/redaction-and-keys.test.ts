@@ -1,0 +1,120 @@
+// Redaction patterns, the keys in the data directory, and the hashing rules, without a store.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { canonicalJson, sha256Hex } from '@aifactory/core';
+import { canonicalHeader, createRedactor, eventHash, ibanChecksumValid, loadOrCreateRedactionKey, loadOrCreateSigner, luhnValid, readPublicKeyFile, sealMessage, verifySealSignature } from '../src/index.ts';
+
+const key = Buffer.alloc(32, 1);
+
+describe('redaction', () => {
+  const redactor = createRedactor({ key, pii: ['email', 'phone', 'iban', 'credit_card'], secrets: ['correct-horse-battery'] });
+
+  it.each([
+    ['openai_key', `sk-proj-${'Ab3d'.repeat(10)}`],
+    ['anthropic_key', `sk-ant-api03-${'x9Y_'.repeat(10)}`],
+    ['aws_access_key', 'AKIAIOSFODNN7EXAMPLE'],
+    ['github_token', `ghp_${'a1B2c3D4e5'.repeat(4)}`],
+    ['private_key', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+fake\n-----END PRIVATE KEY-----'],
+    ['secret', 'correct-horse-battery'],
+    ['email', 'jane.doe@example.com'],
+    ['iban', 'DE89 3704 0044 0532 0130 00'],
+    ['credit_card', '4111 1111 1111 1111'],
+    ['phone', '+44 20 7946 0958'],
+  ])('replaces a %s with a typed placeholder carrying a keyed hash', (kind, value) => {
+    const result = redactor.redact({ text: `before ${value} after` });
+    expect(result.value.text).toMatch(new RegExp(`^before \\[REDACTED:${kind}:[0-9a-f]{8}\\] after$`));
+    expect(result.value.text).not.toContain(value);
+    expect(result.redactions).toEqual([{ path: 'text', kind }]);
+  });
+
+  it('keeps the token word of a bearer header and redacts the token', () => {
+    const { value } = redactor.redact({ header: 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345' });
+    expect(value.header).toMatch(/^Authorization: Bearer \[REDACTED:bearer_token:[0-9a-f]{8}\]$/);
+  });
+
+  it('gives equal values equal placeholders and different keys different ones, so auditors can compare without reading', () => {
+    const first = redactor.redactText('mail jane@example.com').text;
+    const again = redactor.redactText('jane@example.com was here').text;
+    expect(first.match(/\[REDACTED:email:[0-9a-f]{8}\]/)![0]).toBe(again.match(/\[REDACTED:email:[0-9a-f]{8}\]/)![0]);
+    const other = createRedactor({ key: Buffer.alloc(32, 2), pii: ['email'] }).redactText('jane@example.com').text;
+    expect(other).not.toBe(first.slice(5));
+  });
+
+  it('leaves numbers that fail the card and IBAN checksums, content hashes and PII when not enabled', () => {
+    expect(redactor.redactText('order 4111 1111 1111 1112').kinds).toEqual([]);
+    expect(createRedactor({ key, pii: ['iban'] }).redactText('DE89 3704 0044 0532 0130 01').kinds).toEqual([]);
+    expect(redactor.redactText(sha256Hex('x')).kinds).toEqual([]);
+    expect(createRedactor({ key }).redactText('jane@example.com').kinds).toEqual([]);
+    expect(luhnValid('4111111111111111')).toBe(true);
+    expect(ibanChecksumValid('GB82WEST12345698765432')).toBe(true);
+  });
+
+  it('walks arrays and nested objects, noting every path', () => {
+    const result = redactor.redact({ messages: [{ content: 'hi' }, { content: 'call +1 415 555 0100 or mail a@b.co' }] });
+    expect(result.redactions).toEqual([
+      { path: 'messages[1].content', kind: 'email' },
+      { path: 'messages[1].content', kind: 'phone' },
+    ]);
+    expect(createRedactor({ key }).redact({ a: 1 }).redactions).toEqual([]);
+  });
+
+  it('refuses bad configuration naming the entry', () => {
+    expect(() => createRedactor({ key: Buffer.alloc(4) })).toThrow(/at least 16 bytes/);
+    expect(() => createRedactor({ key, pii: ['passport' as never] })).toThrow(/Unknown PII pattern 'passport'; built-in ones are email, phone/);
+    expect(() => createRedactor({ key, piiPatterns: [{ name: 'emp', pattern: '(' }] })).toThrow(/piiPatterns\[0\]\.pattern is not a valid regular expression/);
+    expect(() => createRedactor({ key, piiPatterns: [{ name: 'Bad Name', pattern: 'x' }] })).toThrow(/piiPatterns\[0\]\.name 'Bad Name' is invalid/);
+    const custom = createRedactor({ key, piiPatterns: [{ name: 'employee_id', pattern: 'EMP-\\d{6}' }] });
+    expect(custom.redactText('EMP-123456 asked').text).toMatch(/^\[REDACTED:employee_id:[0-9a-f]{8}\] asked$/);
+  });
+});
+
+describe('keys in the data directory', () => {
+  it('generates the seal key once with mode 0600, reloads it with the same key id, and signs verifiably', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-keys-'));
+    try {
+      const first = await loadOrCreateSigner(dataDir);
+      const keyFile = path.join(dataDir, 'keys', 'seal-ed25519.pem');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      const second = await loadOrCreateSigner(dataDir);
+      expect(second.keyId).toBe(first.keyId);
+      expect(first.keyId).toMatch(/^ed25519:[0-9a-f]{16}$/);
+      const message = sealMessage({ seq: 1, runId: 'r', headSeq: 2, headHash: 'h', prevSealHash: '0'.repeat(64), keyId: first.keyId, ts: new Date(0).toISOString() });
+      expect(verifySealSignature(second.publicKey, message, first.sign(message))).toBe(true);
+      expect(verifySealSignature(second.publicKey, `${message} `, first.sign(message))).toBe(false);
+      expect(await readPublicKeyFile(keyFile)).toBe(first.publicKey);
+      await first.writeAnchor('postgres:x#s', { seq: 4, sealHash: 'abc' });
+      await first.writeAnchor('postgres:x#s', { seq: 3, sealHash: 'older' });
+      expect(await (await loadOrCreateSigner(dataDir)).readAnchor('postgres:x#s')).toEqual({ seq: 4, sealHash: 'abc' });
+      chmodSync(keyFile, 0o644);
+      await expect(loadOrCreateSigner(dataDir)).rejects.toThrow(/readable by others \(mode 644\); run 'chmod 600/);
+      await expect(loadOrCreateSigner(dataDir, { keyPath: path.join(dataDir, 'nope.pem') })).rejects.toThrow(/does not exist/);
+      const notKey = path.join(dataDir, 'not-a-key.pem');
+      writeFileSync(notKey, 'hello', { mode: 0o600 });
+      await expect(loadOrCreateSigner(dataDir, { keyPath: notKey })).rejects.toThrow(/is not a PEM private key/);
+      const redactionKey = await loadOrCreateRedactionKey(dataDir);
+      expect(redactionKey.length).toBe(32);
+      expect((await loadOrCreateRedactionKey(dataDir)).equals(redactionKey)).toBe(true);
+      expect(statSync(path.join(dataDir, 'keys', 'redaction.key')).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hashing rules', () => {
+  it('hashes the previous hash with the canonical JSON of the header, redaction notes included only when present', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.nat(), fc.string(), fc.string(), (runId, seq, type, actor) => {
+        const header = { runId, seq, ts: new Date(0).toISOString(), type, actor, payloadHash: 'p', schemaVersion: 1 };
+        const expected = canonicalJson({ run_id: runId, seq, ts: header.ts, type, actor, payload_hash: 'p', schema_version: 1 });
+        expect(canonicalHeader(header)).toBe(expected);
+        expect(canonicalHeader({ ...header, redactions: [] })).toBe(expected);
+        expect(eventHash('a'.repeat(64), header)).toBe(sha256Hex('a'.repeat(64) + expected));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
