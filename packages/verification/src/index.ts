@@ -21,8 +21,8 @@ export {
   verifySealSignature,
 } from './seal-signer.ts';
 export type { SealAnchor, SealFields, SealSigner } from './seal-signer.ts';
-export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, luhnValid } from './redaction.ts';
-export type { BuiltInPii, Redacted, Redactor, RedactorOptions } from './redaction.ts';
+export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, loadRedactor, luhnValid } from './redaction.ts';
+export type { BuiltInPii, Redacted, RedactionConfig, Redactor, RedactorOptions } from './redaction.ts';
 export { RunChainVerifier, SealChainVerifier, checkSealSignature } from './chain-verifier.ts';
 export type { RunRow, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
 export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';

@@ -215,3 +215,50 @@ export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer>
   }
   return loadOrCreateRedactionKey(dataDir);
 }
+
+/** What `<data dir>/redaction.json` may hold. */
+export interface RedactionConfig {
+  /** Built-in PII patterns to enable. */
+  pii?: BuiltInPii[];
+  /** Extra PII patterns. */
+  piiPatterns?: Array<{ name: string; pattern: string; flags?: string }>;
+  /** Literal secret values. */
+  secrets?: string[];
+  /** Names of environment variables whose values are secrets (e.g. OPENAI_API_KEY). */
+  secretEnv?: string[];
+}
+
+/**
+ * The workspace redactor: the HMAC key from the data directory, and the configuration in
+ * `<dataDir>/redaction.json` when it exists (provider key formats are always redacted).
+ */
+export async function loadRedactor(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Redactor> {
+  const file = path.join(dataDir, 'redaction.json');
+  let config: RedactionConfig = {};
+  try {
+    const text = await readFile(file, 'utf8');
+    try {
+      config = JSON.parse(text) as RedactionConfig;
+    } catch (error) {
+      throw new UserError(ErrorCode.InputInvalid, `${file} is not valid JSON: ${(error as Error).message}`, { location: { file } });
+    }
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new UserError(ErrorCode.InputInvalid, `${file} must hold a JSON object.`, { location: { file } });
+    for (const field of ['pii', 'piiPatterns', 'secrets', 'secretEnv'] as const) {
+      if (config[field] !== undefined && !Array.isArray(config[field])) throw new UserError(ErrorCode.InputInvalid, `${field} must be an array.`, { location: { file, path: field } });
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const fromEnv = (config.secretEnv ?? []).map((name) => env[name]).filter((value): value is string => typeof value === 'string' && value.length > 0);
+  try {
+    return createRedactor({
+      key: await loadOrCreateRedactionKey(dataDir),
+      secrets: [...(config.secrets ?? []), ...fromEnv],
+      ...(config.pii ? { pii: config.pii } : {}),
+      ...(config.piiPatterns ? { piiPatterns: config.piiPatterns } : {}),
+    });
+  } catch (error) {
+    if (error instanceof UserError && !error.location?.file) throw new UserError(error.code, error.message, { location: { file, ...(error.location?.path ? { path: error.location.path } : {}) } });
+    throw error;
+  }
+}

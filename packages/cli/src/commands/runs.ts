@@ -1,6 +1,435 @@
-import type { Command } from 'commander';
+// `factory runs`: list and show recorded runs, verify them (in the store or an export file),
+// export them (JSONL for offline verification, OTLP JSON for observability tools), erase a data
+// subject's payloads, seal a run a crash left unsealed, and print the seal key for auditors.
+// Listing, verifying and exporting stream: memory stays flat however large the store.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { ErrorCode, UserError } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import {
+  createRecorder,
+  erasePayloads,
+  exportJsonl,
+  exportOtlp,
+  listRuns,
+  loadOrCreateSigner,
+  publicKeyPem,
+  readPublicKeyFile,
+  readRunEvents,
+  verifyAll,
+  verifyExportFile,
+  verifyRun,
+  type RunFilter,
+  type SealSigner,
+  type StoredEvent,
+  type VerificationProblem,
+  type VerificationReport,
+  type VerificationSummary,
+} from '@aifactory/verification';
+import { Option, type Command } from 'commander';
+import pc from 'picocolors';
+import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+
+/** What the runs commands take from whoever wires the CLI (tests pass their own store). */
+export interface RunsCommandOptions {
+  /** Opens the store (default: the workspace store from the environment). */
+  openStore?: () => Promise<Store>;
+  /** The seal signer whose key verification pins and export signs with (default: the workspace key, if it exists). */
+  signer?: () => Promise<SealSigner | undefined>;
+}
+
+interface FilterOptions extends CommonOptions {
+  agent?: string;
+  team?: string;
+  principal?: string;
+  status?: string;
+  since?: string;
+  until?: string;
+  authority?: string;
+  limit?: string;
+}
+
+interface VerifyOptions extends CommonOptions {
+  all?: boolean;
+  file?: string;
+  key?: string[];
+}
+
+interface ExportOptions extends FilterOptions {
+  all?: boolean;
+  format: 'jsonl' | 'otlp';
+  output?: string;
+}
+
+interface EraseOptions extends CommonOptions {
+  subject?: string;
+  seq?: string[];
+  allRuns?: boolean;
+}
 
 /** Registers the `factory runs` commands and returns the `runs` command so other planes can add subcommands. */
-export function registerRunsCommands(program: Command): Command {
-  return program.command('runs').description('List, show, verify and export recorded runs.');
+export function registerRunsCommands(program: Command, options: RunsCommandOptions = {}): Command {
+  const runs = program
+    .command('runs')
+    .description('List, show, verify, export and erase recorded runs.')
+    .addHelpText('after', '\nEvery run is an append-only, hash-chained log of events, sealed with an Ed25519 signature when it ends.\nVerification recomputes every hash and signature; `factory runs key` prints the key auditors pin.');
+
+  const openStore = options.openStore ?? (() => openWorkspaceStore());
+  const signer = options.signer ?? (() => findWorkspaceSigner());
+  async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    const store = await openStore();
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  withJson(addFilters(runs.command('list').description('List runs, oldest first, with their status, event count and seal.'))).action(
+    action(async (listOptions: FilterOptions) => {
+      const filter = parseFilter(listOptions);
+      await withStore(async (store) => {
+        let count = 0;
+        if (listOptions.json) process.stdout.write('{"runs":[');
+        for await (const run of listRuns(store, filter)) {
+          if (listOptions.json) {
+            process.stdout.write(`${count > 0 ? ',' : ''}\n  ${JSON.stringify(run)}`);
+          } else {
+            if (count === 0) process.stdout.write(`${pc.dim(['RUN', 'AGENT', 'STATUS', 'EVENTS', 'SEALED', 'STARTED', 'PRINCIPAL'].join('  '))}\n`);
+            process.stdout.write(`${[pc.bold(run.id), run.agent, colourStatus(run.status), String(run.events), run.sealed ? pc.green('sealed') : pc.dim('open'), run.startedAt.toISOString(), run.principal].join('  ')}\n`);
+          }
+          count += 1;
+        }
+        if (listOptions.json) process.stdout.write(`${count > 0 ? '\n' : ''}]}\n`);
+        else if (count === 0) process.stdout.write('No runs match.\n');
+      });
+    }),
+  );
+
+  withJson(runs.command('show').description('Show a run as a readable timeline of its events.').argument('<run>', 'run id')).action(
+    action(async (runId: string, showOptions: CommonOptions) => {
+      await withStore(async (store) => {
+        const found = [];
+        for await (const run of listRuns(store, { runIds: [runId] })) found.push(run);
+        const run = found[0];
+        if (!run) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
+        if (showOptions.json) {
+          const events = [];
+          for await (const event of readRunEvents(store, runId)) events.push(eventJson(event));
+          emit(showOptions, { run, events }, () => '');
+          return;
+        }
+        process.stdout.write(
+          `${pc.bold(run.id)}  ${colourStatus(run.status)}  agent ${run.agent}${run.team ? ` (team ${run.team})` : ''}, principal ${run.principal}\n` +
+            `started ${run.startedAt.toISOString()}${run.endedAt ? `, ended ${run.endedAt.toISOString()}` : ''}, ${run.events} events, ${run.sealed ? pc.green('sealed') : pc.yellow('not sealed')}` +
+            `${run.parentRunId ? `, handed off from ${run.parentRunId}` : ''}${run.replayOf ? `, replay of ${run.replayOf}` : ''}\n\n`,
+        );
+        const startedAt = run.startedAt.getTime();
+        for await (const event of readRunEvents(store, runId)) {
+          const offset = `+${((event.ts.getTime() - startedAt) / 1000).toFixed(3)}s`;
+          process.stdout.write(`${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`);
+        }
+      });
+    }),
+  );
+
+  withJson(
+    runs
+      .command('verify')
+      .description('Recompute every hash and signature; report the first broken event; exit 1 on any failure.')
+      .argument('[run]', 'a run id (or --all)')
+      .option('--all', 'verify every run and the seal chain')
+      .option('--file <export.jsonl>', 'verify an export file offline, without the store')
+      .option('--key <pem...>', 'trust only these seal keys (PEM public or private key files); default: the workspace key'),
+  ).action(
+    action(async (runId: string | undefined, verifyOptions: VerifyOptions) => {
+      const keys = await Promise.all((verifyOptions.key ?? []).map((file) => readPublicKeyFile(file)));
+      if (verifyOptions.file) {
+        if (runId || verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, '--file verifies the whole export; give no run id and no --all with it.');
+        const summary = await verifyExportFile(verifyOptions.file, keys.length > 0 ? { trustedKeys: keys } : {});
+        emit(verifyOptions, summary, (value) => renderSummary(value, `export ${verifyOptions.file}`));
+        return summary.ok ? ExitCode.Ok : ExitCode.CheckFailed;
+      }
+      if (!runId && !verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or --file <export.jsonl>.');
+      if (runId && verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all, not both.');
+      const local = await signer();
+      const trust = { ...(keys.length > 0 ? { trustedKeys: keys } : {}), ...(local && keys.length === 0 ? { signers: [local] } : {}) };
+      return withStore(async (store) => {
+        if (runId) {
+          const report = await verifyRun(store, runId, trust);
+          emit(verifyOptions, report, (value) => renderReport(value));
+          return report.ok ? ExitCode.Ok : ExitCode.CheckFailed;
+        }
+        const summary = await verifyAll(store, trust);
+        emit(verifyOptions, summary, (value) => renderSummary(value, store.location));
+        return summary.ok ? ExitCode.Ok : ExitCode.CheckFailed;
+      });
+    }),
+  );
+
+  addFilters(
+    runs
+      .command('export')
+      .description('Export runs as JSONL (verifiable offline with `runs verify --file`) or as OTLP JSON spans (GenAI semantic conventions).')
+      .argument('[run]', 'a run id; or select runs with --all or the filters')
+      .option('--all', 'export every run (the file then proves the seal chain is complete)')
+      .addOption(new Option('--format <format>', 'jsonl or otlp').choices(['jsonl', 'otlp']).default('jsonl'))
+      .option('--output <file>', 'write to this file instead of stdout'),
+  ).action(
+    action(async (runId: string | undefined, exportOptions: ExportOptions) => {
+      const filter = parseFilter(exportOptions);
+      const filtered = Object.keys(filter).length > 0;
+      if (!runId && !exportOptions.all && !filtered) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or a filter such as --since 24h.');
+      if (runId && (exportOptions.all || filtered)) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all/filters, not both.');
+      const selection: RunFilter = runId ? { runIds: [runId] } : filter;
+      const local = await signer();
+      await withStore(async (store) => {
+        if (runId) {
+          const found = await listRuns(store, { runIds: [runId] }).next();
+          if (found.done) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+        }
+        const lines = exportOptions.format === 'otlp' ? exportOtlp(store, selection) : exportJsonl(store, selection, local ? { signer: local } : {});
+        const output = exportOptions.output ? createWriteStream(exportOptions.output) : process.stdout;
+        const written = await writeLines(lines, output);
+        if (exportOptions.output) {
+          output.end();
+          await once(output, 'finish');
+          process.stderr.write(`Exported ${written} lines (${exportOptions.format}) to ${exportOptions.output}.${!local && exportOptions.format === 'jsonl' ? ' No seal key here: the trailer is unsigned.' : ''}\n`);
+        }
+      });
+    }),
+  );
+
+  withJson(
+    runs
+      .command('erase')
+      .description("Erase payloads (a data subject's, or a run's) while the chain still verifies: each leaves a tombstone.")
+      .argument('[run]', 'the run whose payloads to erase (all of them unless --seq or --subject narrow it)')
+      .option('--subject <value>', 'only payloads containing this value (an email, a customer id, a redaction placeholder)')
+      .option('--seq <n...>', 'only these events of the run')
+      .option('--all-runs', 'with --subject: search every run'),
+  ).action(
+    action(async (runId: string | undefined, eraseOptions: EraseOptions) => {
+      if (!runId && !eraseOptions.allRuns) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, or --all-runs with --subject.');
+      if (eraseOptions.allRuns && !eraseOptions.subject) throw new UserError(ErrorCode.InputInvalid, '--all-runs needs --subject: erasing every payload in the store is not offered.');
+      const seqs = (eraseOptions.seq ?? []).map((value) => {
+        const seq = Number(value);
+        if (!Number.isInteger(seq) || seq < 1) throw new UserError(ErrorCode.InputInvalid, `--seq '${value}' is not a positive integer.`);
+        return seq;
+      });
+      const result = await withStore((store) =>
+        erasePayloads(store, {
+          ...(runId ? { runId } : {}),
+          ...(seqs.length > 0 ? { seqs } : {}),
+          ...(eraseOptions.subject !== undefined ? { subject: eraseOptions.subject } : {}),
+        }),
+      );
+      emit(eraseOptions, { ok: true, ...result }, (value) =>
+        value.erased.length === 0
+          ? 'Nothing to erase: no matching payload (or already erased).'
+          : `Erased ${value.erased.length} payload(s): ${value.erased.map((event) => `${event.runId}#${event.seq} ${event.type}`).join(', ')}.\nThe chain still verifies; 'factory runs verify' reports them as erased.`,
+      );
+    }),
+  );
+
+  withJson(runs.command('seal').description('Seal a run that ended but was not sealed (its process stopped in between).').argument('<run>', 'run id')).action(
+    action(async (runId: string, sealOptions: CommonOptions) => {
+      const sealer = (await signer()) ?? (await loadOrCreateSigner(workspaceDataDir()));
+      const seal = await withStore((store) => createRecorder(store, { signer: sealer }).sealRun(runId));
+      emit(sealOptions, { ok: true, seal }, (value) => `Sealed ${runId} at seq ${value.seal.headSeq} (seal ${value.seal.seq}, key ${value.seal.keyId}).`);
+    }),
+  );
+
+  withJson(runs.command('key').description('Print the seal public key and its key id, for auditors to pin (`runs verify --key`).')).action(
+    action(async (keyOptions: CommonOptions) => {
+      const local = await signer();
+      if (!local) throw new UserError(ErrorCode.NotFound, 'This workspace has no seal key yet; it is created when the first run is recorded.');
+      emit(keyOptions, { keyId: local.keyId, publicKey: local.publicKey, pem: publicKeyPem(local.publicKey) }, (value) => `# ${value.keyId}\n${value.pem}`);
+    }),
+  );
+
+  return runs;
+}
+
+function addFilters(command: Command): Command {
+  return command
+    .option('--agent <name>', 'only runs of this agent')
+    .option('--team <name>', 'only runs of this team')
+    .option('--principal <id>', 'only runs started by this principal')
+    .option('--status <status>', 'running, held, completed or failed')
+    .option('--since <time>', 'started at or after: an ISO time, or a duration ago such as 30m, 24h, 7d')
+    .option('--until <time>', 'started before: an ISO time, or a duration ago')
+    .option('--authority <authority>', 'runs with a policy decision of this authority: autonomous, notify_human, require_approval, deny')
+    .option('--limit <n>', 'at most n runs');
+}
+
+/** Turns filter options into a RunFilter; bad values name the option. */
+export function parseFilter(options: FilterOptions, now = new Date()): RunFilter {
+  const filter: RunFilter = {};
+  if (options.agent) filter.agent = options.agent;
+  if (options.team) filter.team = options.team;
+  if (options.principal) filter.principal = options.principal;
+  if (options.status) filter.status = options.status;
+  if (options.authority) filter.authority = options.authority;
+  if (options.since) filter.since = parseTime(options.since, '--since', now);
+  if (options.until) filter.until = parseTime(options.until, '--until', now);
+  if (options.limit !== undefined) {
+    const limit = Number(options.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit '${options.limit}' is not a positive integer.`);
+    filter.limit = limit;
+  }
+  return filter;
+}
+
+const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+function parseTime(value: string, option: string, now: Date): Date {
+  const duration = /^(\d+)([smhdw])$/.exec(value.trim());
+  if (duration) return new Date(now.getTime() - Number(duration[1]) * durationUnits[duration[2]!]!);
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a time; use an ISO time (2026-11-23T07:00:00Z) or a duration ago (30m, 24h, 7d).`);
+  return parsed;
+}
+
+/** Writes lines with backpressure; returns how many were written. */
+async function writeLines(lines: AsyncIterable<string>, output: Writable): Promise<number> {
+  let count = 0;
+  for await (const line of lines) {
+    count += 1;
+    if (!output.write(line)) await once(output, 'drain');
+  }
+  return count;
+}
+
+function eventJson(event: StoredEvent): Record<string, unknown> {
+  return {
+    seq: event.seq,
+    ts: event.ts.toISOString(),
+    type: event.type,
+    actor: event.actor,
+    payload: event.payloadText === null ? null : (JSON.parse(event.payloadText) as unknown),
+    erased: event.erasedAt !== null,
+    redactions: event.redactions ?? [],
+    hash: event.hash,
+  };
+}
+
+/** One line saying what an event means, from its payload. */
+function summarize(event: StoredEvent): string {
+  if (event.payloadText === null) return pc.dim('(payload erased)');
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(event.payloadText) as Record<string, unknown>;
+  } catch {
+    return pc.red('(unreadable payload)');
+  }
+  const short = (value: unknown, length = 60) => {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    return text === undefined ? '' : text.length > length ? `${text.slice(0, length - 1)}…` : text;
+  };
+  const redacted = event.redactions && event.redactions.length > 0 ? pc.yellow(` [redacted: ${event.redactions.map((note) => `${note.path} ${note.kind}`).join(', ')}]`) : '';
+  const usage = (payload.usage ?? {}) as Record<string, number | undefined>;
+  const decision = (payload.decision ?? {}) as { authority?: string; rules?: Array<{ ruleId?: string; policy?: string }>; reason?: string };
+  const action = (payload.action ?? {}) as { kind?: string; name?: string };
+  let text: string;
+  switch (event.type) {
+    case 'run.started':
+      text = `${String(payload.agent)} for ${String(payload.principal)}${payload.input !== undefined ? `: ${short(payload.input)}` : ''}`;
+      break;
+    case 'run.completed':
+      text = payload.answer !== undefined ? short(payload.answer) : 'completed';
+      break;
+    case 'run.failed':
+      text = pc.red(short(payload.error ?? 'failed'));
+      break;
+    case 'policy.decided':
+      text = `${action.kind ?? ''} ${action.name ?? ''} → ${colourAuthority(decision.authority ?? '?')}${decision.rules && decision.rules.length > 0 ? ` (${decision.rules.map((rule) => (rule.policy ? `${rule.policy}/${rule.ruleId}` : short(rule, 30))).join(', ')})` : ''}`;
+      break;
+    case 'model.requested':
+      text = `${String(payload.provider ?? '')} ${String(payload.model ?? '')}`.trim();
+      break;
+    case 'model.responded':
+      text = `${String(payload.model ?? '')} ${usage.inputTokens ?? usage.input_tokens ?? '?'} in / ${usage.outputTokens ?? usage.output_tokens ?? '?'} out tokens${typeof payload.cost_usd === 'number' ? `, $${payload.cost_usd.toFixed(4)}` : ''}`;
+      break;
+    case 'tool.called':
+    case 'handoff.started':
+      text = `${String(payload.name)} ${short(payload.args ?? {})}`;
+      break;
+    case 'tool.returned':
+      text = `${String(payload.name)} → ${short(payload.content ?? 'ok')}`;
+      break;
+    case 'tool.failed':
+    case 'model.failed':
+      text = pc.red(`${payload.name ? `${String(payload.name)}: ` : ''}${short(payload.error)}`);
+      break;
+    case 'retrieval.performed':
+      text = `${Array.isArray(payload.chunks) ? payload.chunks.length : 0} chunk(s)${payload.query ? ` for ${short(payload.query, 40)}` : ''}`;
+      break;
+    case 'answer.given':
+      text = short(payload.text);
+      break;
+    case 'budget.exceeded':
+      text = pc.red(`${String(payload.limit)} reached ${String(payload.value)} (max ${String(payload.max)})`);
+      break;
+    default:
+      text = short(Object.fromEntries(Object.entries(payload).filter(([key]) => key !== 'step')));
+  }
+  const step = typeof payload.step === 'number' ? pc.dim(`step ${payload.step} `) : '';
+  return `${step}${text}${redacted}`;
+}
+
+function describeProblem(problem: VerificationProblem): string {
+  const where = [problem.runId ? `run ${problem.runId}` : undefined, problem.seq !== undefined ? `seq ${problem.seq}` : undefined].filter(Boolean).join(', ');
+  const lines = [`${pc.red('broken')}${where ? ` at ${where}` : ''} (${problem.kind}): ${problem.message}`];
+  if (problem.expected !== undefined) lines.push(`  expected ${problem.expected}`);
+  if (problem.actual !== undefined) lines.push(`  found    ${problem.actual}`);
+  return lines.join('\n');
+}
+
+function renderReport(report: VerificationReport): string {
+  if (!report.ok) return `${pc.red('✗')} run ${report.runId}: ${describeProblem(report.problem!)}`;
+  const lines = [
+    `${pc.green('✓')} run ${report.runId}: intact, ${report.events} events${report.erased > 0 ? ` with ${report.erased} erased payload(s)` : ''}, ${report.sealed ? `sealed by ${report.keyId}` : pc.yellow('not sealed')}`,
+  ];
+  for (const warning of report.warnings) lines.push(`${pc.yellow('warning')}: ${warning}`);
+  return lines.join('\n');
+}
+
+function renderSummary(summary: VerificationSummary, where: string): string {
+  const lines: string[] = [];
+  if (summary.ok) {
+    lines.push(
+      `${pc.green('✓')} ${where}: ${summary.runs} run(s), ${summary.events} events intact${summary.erased > 0 ? ` with ${summary.erased} erased payload(s)` : ''}; ${summary.sealed} sealed, seal chain of ${summary.sealChain.seals} intact.`,
+    );
+  } else {
+    lines.push(`${pc.red('✗')} ${where}: ${summary.failed} of ${summary.runs} run(s) failed verification${summary.sealChain.ok ? '' : ', and the seal chain is broken'}.`);
+    if (summary.problem) lines.push(describeProblem(summary.problem));
+    for (const failure of summary.failures.slice(0, 10)) if (failure.problem !== summary.problem) lines.push(describeProblem(failure.problem!));
+    if (summary.sealChain.problem && summary.sealChain.problem !== summary.problem) lines.push(describeProblem(summary.sealChain.problem));
+  }
+  if (!summary.pinned) lines.push(`${pc.yellow('warning')}: seal keys were not pinned; compare ${summary.sealChain.keyIds.join(', ') || 'the key ids'} with the key your organisation published, or pass --key.`);
+  for (const warning of summary.warnings.slice(0, 10)) lines.push(`${pc.yellow('warning')}: ${warning}`);
+  return lines.join('\n');
+}
+
+function colourStatus(status: string): string {
+  if (status === 'completed') return pc.green(status);
+  if (status === 'failed') return pc.red(status);
+  if (status === 'held') return pc.yellow(status);
+  return pc.cyan(status);
+}
+
+function colourAuthority(authority: string): string {
+  if (authority === 'deny') return pc.red(authority);
+  if (authority === 'require_approval') return pc.yellow(authority);
+  if (authority === 'notify_human') return pc.cyan(authority);
+  return pc.green(authority);
+}
+
+function colourType(type: string): string {
+  if (type.endsWith('.failed') || type === 'budget.exceeded' || type === 'approval.rejected') return pc.red(type);
+  if (type.startsWith('approval.') || type === 'run.held') return pc.yellow(type);
+  return type;
 }

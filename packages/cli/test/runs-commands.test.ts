@@ -1,0 +1,127 @@
+// `factory runs`, run in-process against a real embedded store and a real seal key.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { openStore, sql, type Store } from '@aifactory/store';
+import { createRecorder, loadOrCreateSigner, type SealSigner } from '@aifactory/verification';
+import { registerRunsCommands } from '../src/commands/runs.ts';
+
+describe('factory runs', () => {
+  let store: Store;
+  let signer: SealSigner;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    store = await openStore();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-runs-cli-'));
+    signer = await loadOrCreateSigner(dataDir);
+    const recorder = createRecorder(store, { signer });
+    await recorder.startRun({ id: 'run-refund', agent: 'clerk', principal: 'alice', input: { text: 'refund order 42 for jane@example.com' } });
+    await recorder.recordBatch('run-refund', [
+      { type: 'model.requested', actor: 'clerk', payload: { step: 1, provider: 'openai', model: 'gpt-5-mini' } },
+      { type: 'model.responded', actor: 'clerk', payload: { step: 1, model: 'gpt-5-mini', usage: { inputTokens: 812, outputTokens: 40 }, cost_usd: 0.0012 } },
+      { type: 'policy.decided', actor: 'control-plane', payload: { step: 2, action: { kind: 'tool', name: 'payments.refund' }, decision: { authority: 'require_approval', rules: [{ policy: 'finance-ops', ruleId: 'large-refunds' }] } } },
+    ]);
+    await recorder.finishRun('run-refund', { status: 'completed', payload: { answer: 'Refunded.' } });
+    await recorder.startRun({ id: 'run-open', agent: 'support', principal: 'bob' });
+  });
+  afterAll(async () => {
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    process.exitCode = 0;
+    vi.restoreAllMocks();
+  });
+
+  /** Runs `factory runs <args>` in-process; returns stdout, stderr and the exit code. */
+  async function factory(...args: string[]) {
+    const program = new Command('factory').exitOverride();
+    registerRunsCommands(program, { openStore: async () => ({ ...store, close: async () => {} }), signer: async () => signer });
+    let stdout = '';
+    let stderr = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+    process.exitCode = 0;
+    try {
+      await program.parseAsync(['node', 'factory', 'runs', ...args]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const exitCode = Number(process.exitCode ?? 0);
+    process.exitCode = 0;
+    return { stdout, stderr, exitCode };
+  }
+
+  it('lists runs with filters, as text and as JSON', async () => {
+    const text = await factory('list');
+    expect(text.stdout).toMatch(/run-refund\s+clerk\s+\S*completed\S*\s+5\s+\S*sealed/);
+    expect(text.stdout).toContain('run-open');
+    const json = JSON.parse((await factory('list', '--authority', 'require_approval', '--json')).stdout) as { runs: Array<{ id: string; events: number }> };
+    expect(json.runs.map((run) => run.id)).toEqual(['run-refund']);
+    expect((await factory('list', '--status', 'running', '--since', '1h')).stdout).not.toContain('run-refund');
+    const bad = await factory('list', '--since', 'yesterday');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--since 'yesterday' is not a time/);
+  });
+
+  it('shows a readable timeline', async () => {
+    const { stdout } = await factory('show', 'run-refund');
+    expect(stdout).toMatch(/#\s+3 .*model\.responded .*812 in \/ 40 out tokens, \$0\.0012/);
+    expect(stdout).toMatch(/policy\.decided .*payments\.refund → \S*require_approval\S* \(finance-ops\/large-refunds\)/);
+    expect((await factory('show', 'nope')).exitCode).toBe(2);
+  });
+
+  it('verifies a run and the whole store, and exits 1 naming the first broken event', async () => {
+    const one = await factory('verify', 'run-refund');
+    expect(one.exitCode).toBe(0);
+    expect(one.stdout).toContain(`run run-refund: intact, 5 events, sealed by ${signer.keyId}`);
+    expect((await factory('verify', '--all')).stdout).toMatch(/2 run\(s\), 6 events intact; 1 sealed, seal chain of 1 intact/);
+    expect((await factory('verify')).exitCode).toBe(2);
+
+    await store.query(sql.raw('ALTER TABLE events DISABLE TRIGGER USER'));
+    await store.query(sql.raw(`UPDATE events SET payload = replace(payload, '812', '81') WHERE run_id = 'run-refund' AND seq = 3`));
+    await store.query(sql.raw('ALTER TABLE events ENABLE TRIGGER USER'));
+    try {
+      const broken = await factory('verify', '--all');
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stdout).toMatch(/broken at run run-refund, seq 3 \(payload_mismatch\)/);
+      const json = JSON.parse((await factory('verify', 'run-refund', '--json')).stdout);
+      expect(json).toMatchObject({ ok: false, problem: { runId: 'run-refund', seq: 3, kind: 'payload_mismatch' } });
+    } finally {
+      await store.query(sql.raw('ALTER TABLE events DISABLE TRIGGER USER'));
+      await store.query(sql.raw(`UPDATE events SET payload = replace(payload, '81', '812') WHERE run_id = 'run-refund' AND seq = 3`));
+      await store.query(sql.raw('ALTER TABLE events ENABLE TRIGGER USER'));
+    }
+    expect((await factory('verify', 'run-refund')).exitCode).toBe(0);
+  });
+
+  it('exports JSONL that verify --file checks offline with the printed key, and OTLP spans', async () => {
+    const file = path.join(dataDir, 'export.jsonl');
+    const exported = await factory('export', '--all', '--output', file);
+    expect(exported.stderr).toMatch(/Exported 11 lines \(jsonl\)/);
+    const keyFile = path.join(dataDir, 'auditor.pem');
+    writeFileSync(keyFile, (await factory('key')).stdout);
+    const offline = await factory('verify', '--file', file, '--key', keyFile);
+    expect(offline.exitCode).toBe(0);
+    expect(offline.stdout).toMatch(/2 run\(s\), 6 events intact/);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('Refunded.', 'Refunded!'));
+    const tampered = await factory('verify', '--file', file, '--key', keyFile);
+    expect(tampered.exitCode).toBe(1);
+    expect(tampered.stdout).toMatch(/run-refund, seq 5 \(payload_mismatch\)/);
+    const otlp = await factory('export', 'run-refund', '--format', 'otlp');
+    const spans = otlp.stdout.trim().split('\n').flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as Array<{ name: string }>);
+    expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(['chat gpt-5-mini', 'invoke_agent clerk', 'policy.decided']));
+    expect((await factory('export')).exitCode).toBe(2);
+  });
+
+  it("erases a subject's payloads; the run still verifies with the erasure counted", async () => {
+    const erased = await factory('erase', 'run-refund', '--subject', 'jane@example.com');
+    expect(erased.stdout).toContain('Erased 1 payload(s): run-refund#1 run.started.');
+    expect((await factory('verify', 'run-refund')).stdout).toContain('intact, 5 events with 1 erased payload(s)');
+    expect((await factory('show', 'run-refund')).stdout).toContain('(payload erased)');
+    expect((await factory('erase', '--all-runs')).stderr).toMatch(/--all-runs needs --subject/);
+  });
+});
