@@ -59,21 +59,58 @@ export class KeywordIndex {
     const count = this.lengths.size;
     if (count === 0 || limit <= 0) return [];
     const averageLength = this.totalLength / count || 1;
+    // Scores accumulate in a Map; the top `limit` are then picked with a bounded heap instead of
+    // sorting every scored label (common words can score most of the collection).
     const scores = new Map<number, number>();
     for (const term of new Set(terms(query))) {
       const posting = this.postings.get(term);
       if (!posting) continue;
       const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5));
       for (const [label, frequency] of posting) {
-        if (accept && !accept(label)) continue;
         const length = this.lengths.get(label) ?? 0;
         const score = (idf * frequency * (k1 + 1)) / (frequency + k1 * (1 - b + (b * length) / averageLength));
         scores.set(label, (scores.get(label) ?? 0) + score);
       }
     }
-    return [...scores]
-      .map(([label, score]) => ({ label, score }))
-      .sort((left, right) => right.score - left.score || left.label - right.label)
-      .slice(0, limit);
+    const heap: KeywordHit[] = [];
+    for (const [label, score] of scores) {
+      if (heap.length === limit && !better({ label, score }, heap[0]!)) continue;
+      if (accept && !accept(label)) continue;
+      if (heap.length < limit) heapPush(heap, { label, score });
+      else heapReplaceTop(heap, { label, score });
+    }
+    return heap.sort((left, right) => (better(left, right) ? -1 : 1));
+  }
+}
+
+/** Ranking order: higher score first, then lower label (deterministic ties). */
+function better(left: KeywordHit, right: KeywordHit): boolean {
+  return left.score > right.score || (left.score === right.score && left.label < right.label);
+}
+
+// A min-heap by `better`: the root is the worst of the kept hits.
+function heapPush(heap: KeywordHit[], hit: KeywordHit): void {
+  heap.push(hit);
+  let position = heap.length - 1;
+  while (position > 0) {
+    const parent = (position - 1) >> 1;
+    if (!better(heap[parent]!, heap[position]!)) break;
+    [heap[parent], heap[position]] = [heap[position]!, heap[parent]!];
+    position = parent;
+  }
+}
+
+function heapReplaceTop(heap: KeywordHit[], hit: KeywordHit): void {
+  heap[0] = hit;
+  let position = 0;
+  for (;;) {
+    const left = position * 2 + 1;
+    const right = left + 1;
+    let worst = position;
+    if (left < heap.length && better(heap[worst]!, heap[left]!)) worst = left;
+    if (right < heap.length && better(heap[worst]!, heap[right]!)) worst = right;
+    if (worst === position) return;
+    [heap[worst], heap[position]] = [heap[position]!, heap[worst]!];
+    position = worst;
   }
 }

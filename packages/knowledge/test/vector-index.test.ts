@@ -65,3 +65,20 @@ describe('hashing embedder', () => {
     expect(embedder.id).toBe('local:hashing-v1-384');
   });
 });
+
+describe('keyword index', () => {
+  it('ranks by BM25 (rare terms weigh more), keeps the best `limit`, and forgets removed labels', async () => {
+    const { KeywordIndex } = await import('../src/keyword-index.ts');
+    const index = new KeywordIndex();
+    for (let label = 0; label < 200; label++) index.add(label, `refund policy order number ${label}`);
+    index.add(500, 'refund policy order ZX-99812 held at customs');
+    expect(index.search('refund ZX-99812', 3).map((hit) => hit.label)).toEqual([500, 0, 1]);
+    const top = index.search('refund policy', 10);
+    expect(top).toHaveLength(10);
+    expect(top.every((hit, position) => position === 0 || hit.score <= top[position - 1]!.score)).toBe(true);
+    expect(index.search('refund', 5, (label) => label % 2 === 1).every((hit) => hit.label % 2 === 1)).toBe(true);
+    index.remove(500);
+    expect(index.search('zx', 5)).toEqual([]);
+    expect(index.size).toBe(200);
+  });
+});
