@@ -105,16 +105,31 @@ describe('keys in the data directory', () => {
 });
 
 describe('hashing rules', () => {
-  it('hashes the previous hash with the canonical JSON of the header, redaction notes included only when present', () => {
+  it('hashes the previous hash with the canonical JSON (RFC 8785) of the header, for any strings, integers and redaction notes', () => {
     fc.assert(
-      fc.property(fc.string(), fc.nat(), fc.string(), fc.string(), (runId, seq, type, actor) => {
-        const header = { runId, seq, ts: new Date(0).toISOString(), type, actor, payloadHash: 'p', schemaVersion: 1 };
-        const expected = canonicalJson({ run_id: runId, seq, ts: header.ts, type, actor, payload_hash: 'p', schema_version: 1 });
-        expect(canonicalHeader(header)).toBe(expected);
-        expect(canonicalHeader({ ...header, redactions: [] })).toBe(expected);
-        expect(eventHash('a'.repeat(64), header)).toBe(sha256Hex('a'.repeat(64) + expected));
-      }),
-      { numRuns: 200 },
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.integer({ min: -1, max: Number.MAX_SAFE_INTEGER }),
+        fc.string({ unit: 'grapheme' }),
+        fc.string({ unit: 'binary' }),
+        fc.option(fc.array(fc.record({ path: fc.string(), kind: fc.string() }), { maxLength: 3 }), { nil: undefined }),
+        (runId, seq, type, actor, redactions) => {
+          const header = { runId, seq, ts: new Date(0).toISOString(), type, actor, payloadHash: 'p', schemaVersion: 1, redactions };
+          const expected = canonicalJson({
+            run_id: runId,
+            seq,
+            ts: header.ts,
+            type,
+            actor,
+            payload_hash: 'p',
+            schema_version: 1,
+            ...(redactions && redactions.length > 0 ? { redactions } : {}),
+          });
+          expect(canonicalHeader(header)).toBe(expected);
+          expect(eventHash('a'.repeat(64), header)).toBe(sha256Hex('a'.repeat(64) + expected));
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
