@@ -225,11 +225,11 @@ if (postgresAvailable) {
     const signer = createSigner(generateKeyPairSync('ed25519').privateKey);
     const tenth = Math.max(1, Math.round(runs / 10));
     const buildStarted = performance.now();
-    let seal = await bulkBuild(store, signer, 0, tenth, perRun, { seq: 0, hash: genesisSealHash });
+    const seal = await bulkBuild(store, signer, 0, tenth, perRun, { seq: 0, hash: genesisSealHash });
     await store.query(sql.raw(`VACUUM ANALYZE "${schema}".events`));
     const verifySmall = child('verify', schema);
     const exportSmall = child('export', schema);
-    seal = await bulkBuild(store, signer, tenth, runs, perRun, seal);
+    await bulkBuild(store, signer, tenth, runs, perRun, seal);
     await store.query(sql.raw(`VACUUM ANALYZE "${schema}".events`));
     const buildSeconds = (performance.now() - buildStarted) / 1000;
     const verifyFull = child('verify', schema);
