@@ -16,17 +16,22 @@ const b = 0.75;
 export class KeywordIndex {
   private readonly postings = new Map<string, Map<number, number>>();
   private readonly documentTerms = new Map<number, string[]>();
-  private readonly lengths = new Map<number, number>();
+  // Per-label token counts in a plain array: labels are small dense integers, and search reads
+  // one per posting, so an array beats a Map lookup on the hot path.
+  private readonly lengths: number[] = [];
+  private count = 0;
   private totalLength = 0;
+  // Score accumulator reused across searches (indexed by label), with the labels it touched.
+  private scratch = new Float64Array(0);
 
   /** Number of indexed texts. */
   get size(): number {
-    return this.lengths.size;
+    return this.count;
   }
 
   /** Indexes a text under a label (replacing what the label had). */
   add(label: number, text: string): void {
-    if (this.lengths.has(label)) this.remove(label);
+    if (this.lengths[label] !== undefined) this.remove(label);
     const tokens = terms(text);
     const frequencies = new Map<string, number>();
     for (const token of tokens) frequencies.set(token, (frequencies.get(token) ?? 0) + 1);
@@ -36,13 +41,14 @@ export class KeywordIndex {
       posting.set(label, frequency);
     }
     this.documentTerms.set(label, [...frequencies.keys()]);
-    this.lengths.set(label, tokens.length);
+    this.lengths[label] = tokens.length;
+    this.count++;
     this.totalLength += tokens.length;
   }
 
   /** Removes a label; unknown labels are ignored. */
   remove(label: number): void {
-    const length = this.lengths.get(label);
+    const length = this.lengths[label];
     if (length === undefined) return;
     for (const term of this.documentTerms.get(label) ?? []) {
       const posting = this.postings.get(term);
@@ -50,30 +56,35 @@ export class KeywordIndex {
       if (posting?.size === 0) this.postings.delete(term);
     }
     this.documentTerms.delete(label);
-    this.lengths.delete(label);
+    delete this.lengths[label];
+    this.count--;
     this.totalLength -= length;
   }
 
   /** The best `limit` labels for a query, highest BM25 first; labels failing `accept` are skipped. */
   search(query: string, limit: number, accept?: (label: number) => boolean): KeywordHit[] {
-    const count = this.lengths.size;
-    if (count === 0 || limit <= 0) return [];
-    const averageLength = this.totalLength / count || 1;
-    // Scores accumulate in a Map; the top `limit` are then picked with a bounded heap instead of
-    // sorting every scored label (common words can score most of the collection).
-    const scores = new Map<number, number>();
+    if (this.count === 0 || limit <= 0) return [];
+    const averageLength = this.totalLength / this.count || 1;
+    if (this.scratch.length < this.lengths.length) this.scratch = new Float64Array(Math.max(this.lengths.length, this.scratch.length * 2));
+    const scratch = this.scratch;
+    const lengths = this.lengths;
+    const touched: number[] = [];
     for (const term of new Set(terms(query))) {
       const posting = this.postings.get(term);
       if (!posting) continue;
-      const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5));
-      for (const [label, frequency] of posting) {
-        const length = this.lengths.get(label) ?? 0;
-        const score = (idf * frequency * (k1 + 1)) / (frequency + k1 * (1 - b + (b * length) / averageLength));
-        scores.set(label, (scores.get(label) ?? 0) + score);
-      }
+      const idf = Math.log(1 + (this.count - posting.size + 0.5) / (posting.size + 0.5));
+      posting.forEach((frequency, label) => {
+        const score = (idf * frequency * (k1 + 1)) / (frequency + k1 * (1 - b + (b * lengths[label]!) / averageLength));
+        if (scratch[label] === 0) touched.push(label);
+        scratch[label]! += score;
+      });
     }
+    // The top `limit` are picked with a bounded heap instead of sorting every scored label
+    // (common words can score most of the collection).
     const heap: KeywordHit[] = [];
-    for (const [label, score] of scores) {
+    for (const label of touched) {
+      const score = scratch[label]!;
+      scratch[label] = 0;
       if (heap.length === limit && !better({ label, score }, heap[0]!)) continue;
       if (accept && !accept(label)) continue;
       if (heap.length < limit) heapPush(heap, { label, score });
