@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AiFactoryError} from '@aifactory/core';
+import type { AiFactoryError } from '@aifactory/core';
 import { SystemError, UserError } from '@aifactory/core';
 import { ToolHost } from '../../src/tools/index.ts';
 import { everythingServer, freePort, isAlive, startEverythingHttp } from './mcp-servers.ts';
