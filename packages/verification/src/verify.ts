@@ -1,7 +1,8 @@
 // Verification against the store: streams events in key order (keyset pages, the next page
 // fetched while the current one is checked), so memory stays flat however long the log is.
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { Store } from '@aifactory/store';
+import { Worker } from 'node:worker_threads';
+import type { Store, StoreOptions } from '@aifactory/store';
 import {
   RunChainVerifier,
   SealChainVerifier,
@@ -26,6 +27,8 @@ export interface VerifyOptions {
   signers?: readonly SealSigner[];
   /** Events per page read from the store (default 5000). */
   pageSize?: number;
+  /** Postgres only: verify runs in this many worker threads, each with its own connection opened with storeOptions. */
+  workers?: { count: number; storeOptions: StoreOptions };
 }
 
 /** The verdict on a whole store. */
@@ -96,14 +99,30 @@ function toRunRow(row: Record<string, unknown>): RunRow {
   return { id: row.id as string, agent: row.agent as string, team: (row.team as string | null) ?? null, principal: row.principal as string, status: row.status as string };
 }
 
-/** Pages of events in key order: one run's, or every run's; the next page is requested before the current one is handed out. */
-export async function* eventPages(store: Store, options: { runId?: string; pageSize?: number } = {}): AsyncGenerator<StoredEvent[]> {
+/** Which events a scan reads: one run's, or every run's whose id lies in [fromRun, beforeRun). */
+export interface EventScan {
+  runId?: string;
+  /** First run id of the range (inclusive); default the start. */
+  fromRun?: string;
+  /** Run id the range stops before; default the end. */
+  beforeRun?: string;
+  pageSize?: number;
+}
+
+/** Pages of events in key order; the next page is requested before the current one is handed out. */
+export async function* eventPages(store: Store, options: EventScan = {}): AsyncGenerator<StoredEvent[]> {
   const size = options.pageSize ?? defaultPageSize;
+  const upper = options.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const fetchPage = (afterRun: string, afterSeq: number) =>
     options.runId !== undefined
       ? queryArrays(store, `SELECT ${eventColumns} FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [options.runId, afterSeq, size])
-      : queryArrays(store, `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2) ORDER BY run_id, seq LIMIT $3`, [afterRun, afterSeq, size]);
-  let pending: Promise<unknown[][]> | undefined = fetchPage('', 0);
+      : queryArrays(store, `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`, [
+          afterRun,
+          afterSeq,
+          size,
+          ...(options.beforeRun !== undefined ? [options.beforeRun] : []),
+        ]);
+  let pending: Promise<unknown[][]> | undefined = fetchPage(options.fromRun ?? '', 0);
   while (pending) {
     const rows = await pending;
     pending = undefined;
@@ -163,6 +182,62 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   return report;
 }
 
+/** Checks every run with events in a range of run ids, handing each run's report to take(). */
+export async function verifyEventRange(store: Store, range: { fromRun?: string; beforeRun?: string }, trusted: TrustedKeys, pageSize: number, take: (report: VerificationReport) => void): Promise<void> {
+  let current: { verifier: RunChainVerifier; run: RunRow | undefined; seal: StoredSeal | undefined } | undefined;
+  for await (const page of eventPages(store, { ...range, pageSize })) {
+    const ids = [...new Set(page.map((event) => event.runId))];
+    const idsJson = JSON.stringify(ids);
+    const [runRows, sealRows] = await Promise.all([
+      queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
+      queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
+    ]);
+    const runsById = new Map(runRows.map((row) => [row.id as string, toRunRow(row)]));
+    const sealsByRun = new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)]));
+    for (const event of page) {
+      if (!current || current.verifier.runId !== event.runId) {
+        if (current) take(current.verifier.finish(current.run, current.seal, trusted));
+        current = { verifier: new RunChainVerifier(event.runId), run: runsById.get(event.runId), seal: sealsByRun.get(event.runId) };
+      }
+      current.verifier.add(event);
+    }
+  }
+  if (current) take(current.verifier.finish(current.run, current.seal, trusted));
+}
+
+/** Splits the run id space into `count` ranges (by the runs table) and verifies each in a worker thread with its own connection. */
+async function verifyInWorkers(store: Store, workers: { count: number; storeOptions: StoreOptions }, trusted: TrustedKeys, pageSize: number): Promise<RangeResult[]> {
+  const [{ count } = { count: 0 }] = await queryRows<{ count: number }>(store, 'SELECT count(*)::int AS count FROM runs');
+  const bounds: string[] = [];
+  for (let part = 1; part < workers.count; part += 1) {
+    const [row] = await queryRows<{ id: string }>(store, 'SELECT id FROM runs ORDER BY id OFFSET $1 LIMIT 1', [Math.floor((Number(count) * part) / workers.count)]);
+    if (row && (bounds.length === 0 || row.id > bounds[bounds.length - 1]!)) bounds.push(row.id);
+  }
+  const ranges = [undefined, ...bounds].map((fromRun, index) => ({ ...(fromRun !== undefined ? { fromRun } : {}), ...(bounds[index] !== undefined ? { beforeRun: bounds[index] } : {}) }));
+  return Promise.all(
+    ranges.map(
+      (range) =>
+        new Promise<RangeResult>((resolve, reject) => {
+          const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { workerData: { storeOptions: workers.storeOptions, range, trusted, pageSize } });
+          worker.once('message', (message: { result?: RangeResult; error?: string }) => (message.result ? resolve(message.result) : reject(new Error(message.error))));
+          worker.once('error', reject);
+          worker.once('exit', (code) => (code !== 0 ? reject(new Error(`verification worker exited with ${code}`)) : undefined));
+        }),
+    ),
+  );
+}
+
+/** What a worker reports for its range. */
+export interface RangeResult {
+  runs: number;
+  events: number;
+  erased: number;
+  sealed: number;
+  failed: number;
+  failures: VerificationReport[];
+  warnings: string[];
+}
+
 /** Verifies the whole store: the seal chain, every run's chain, and rows without a counterpart. */
 export async function verifyAll(store: Store, options: VerifyOptions & { onReport?: (report: VerificationReport) => void } = {}): Promise<VerificationSummary> {
   const { trusted, anchors } = await trustAndAnchors(store, options);
@@ -202,26 +277,22 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
   }
   summary.sealChain = chain.finish();
 
-  // 2. Every run that has events, in key order; runs rows and seals fetched a page at a time.
-  let current: { verifier: RunChainVerifier; run: RunRow | undefined; seal: StoredSeal | undefined } | undefined;
-  for await (const page of eventPages(store, { pageSize })) {
-    const ids = [...new Set(page.map((event) => event.runId))];
-    const idsJson = JSON.stringify(ids);
-    const [runRows, sealRows] = await Promise.all([
-      queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
-      queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
-    ]);
-    const runsById = new Map(runRows.map((row) => [row.id as string, toRunRow(row)]));
-    const sealsByRun = new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)]));
-    for (const event of page) {
-      if (!current || current.verifier.runId !== event.runId) {
-        if (current) take(current.verifier.finish(current.run, current.seal, trusted));
-        current = { verifier: new RunChainVerifier(event.runId), run: runsById.get(event.runId), seal: sealsByRun.get(event.runId) };
-      }
-      current.verifier.add(event);
+  // 2. Every run that has events, in key order: in this thread, or split by run id across workers.
+  if (options.workers && options.workers.count > 1 && store.kind === 'postgres') {
+    const parts = await verifyInWorkers(store, options.workers, trusted, pageSize);
+    for (const part of parts) {
+      summary.runs += part.runs;
+      summary.events += part.events;
+      summary.erased += part.erased;
+      summary.sealed += part.sealed;
+      summary.failed += part.failed;
+      for (const failure of part.failures) if (summary.failures.length < maxListed) summary.failures.push(failure);
+      for (const warning of part.warnings) if (summary.warnings.length < maxListed) summary.warnings.push(warning);
+      for (const report of part.failures) options.onReport?.(report);
     }
+  } else {
+    await verifyEventRange(store, {}, trusted, pageSize, take);
   }
-  if (current) take(current.verifier.finish(current.run, current.seal, trusted));
 
   // 3. Runs rows and seals whose events are gone entirely.
   const orphanRuns = await queryRows(store, 'SELECT id, agent, team, principal, status FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id');
