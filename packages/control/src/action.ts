@@ -1,0 +1,88 @@
+// What the control plane is asked about: an action an agent wants to take, and the facts around
+// it. These are the CEL variables of a condition (see docs/policy-language.md).
+
+/** The kinds of boundary-crossing actions an agent takes. */
+export type ActionKind = 'tool' | 'model' | 'retrieval' | 'handoff' | 'answer';
+
+/** Every action kind, in documentation order. */
+export const ACTION_KINDS: readonly ActionKind[] = Object.freeze(['tool', 'model', 'retrieval', 'handoff', 'answer'] as const);
+
+/** True when the value is one of the action kinds. */
+export function isActionKind(value: unknown): value is ActionKind {
+  return typeof value === 'string' && (ACTION_KINDS as readonly string[]).includes(value);
+}
+
+/** The agent taking an action (CEL `agent`). */
+export interface ActionAgent {
+  /** Agent name, e.g. `refund-bot`. */
+  id: string;
+  /** Owning team, e.g. `finance`. */
+  team?: string;
+  /** Free-form labels from the agent definition. */
+  tags?: string[];
+}
+
+/** The person or system on whose behalf the run acts (CEL `principal`). */
+export interface ActionPrincipal {
+  /** Principal id, e.g. `alice@example.com`. */
+  id: string;
+  /** Roles the principal holds. */
+  roles: string[];
+}
+
+/** Counters of the run so far, before this action (CEL `run`). */
+export interface RunCounters {
+  /** Actions decided so far in this run. */
+  steps: number;
+  /** Tool calls made so far. */
+  tool_calls: number;
+  /** Model tokens spent so far (input + output). */
+  tokens: number;
+  /** Money spent so far, in US dollars. */
+  cost_usd: number;
+  /** Milliseconds since the run started. */
+  elapsed_ms: number;
+}
+
+/** The run an action belongs to (CEL `run`). */
+export interface ActionRun extends RunCounters {
+  /** Run id. */
+  id: string;
+}
+
+/** One action an agent wants to take, as decide() sees it (CEL `action`, `agent`, `principal`, `run`). */
+export interface Action {
+  /** What crosses the boundary: a tool call, a model call, a retrieval, a hand-off or the final answer. */
+  kind: ActionKind;
+  /** Tool name, model id, collection, target agent, or `answer`. */
+  name: string;
+  /** Arguments of the action (tool input, retrieval query, ...). */
+  args: Record<string, unknown>;
+  /** The agent acting. */
+  agent: ActionAgent;
+  /** On whose behalf. */
+  principal: ActionPrincipal;
+  /** The run so far. */
+  run: ActionRun;
+}
+
+/** A knowledge collection the run has touched, with its data classifications. */
+export interface CollectionClassification {
+  /** Collection name. */
+  name: string;
+  /** Classifications of the data it holds, e.g. `pii`, `confidential`. */
+  classifications: string[];
+}
+
+/** Facts around an action that are not part of it (CEL `data`, `now`). */
+export interface DecisionContext {
+  /** Data the run has touched so far. */
+  data?: {
+    /** Union of the classifications of everything the run has read so far. */
+    classifications: string[];
+    /** The collections read so far, each with its classifications. */
+    collections?: CollectionClassification[];
+  };
+  /** The decision time; pass the recorded clock so a replay decides the same. Defaults to the current time when a condition reads `now`. */
+  now?: Date;
+}

@@ -1,0 +1,155 @@
+// Reads a YAML document with positions, so that every problem found later (shape, CEL, globs)
+// can name the file, line, column and field path it comes from.
+import { ErrorCode, UserError, type SourceLocation } from '@aifactory/core';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+
+/** One problem in a source file. */
+export interface SourceProblem {
+  /** One sentence: what is wrong and what would be right. */
+  message: string;
+  /** File, line, column and field path. */
+  location: SourceLocation;
+}
+
+/** A path into a document: map keys and sequence indexes. */
+export type DocumentPath = ReadonlyArray<string | number>;
+
+/** Renders a path as `spec.rules[2].when`. */
+export function formatPath(path: DocumentPath): string {
+  let text = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') text += `[${segment}]`;
+    else text += text === '' ? segment : `.${segment}`;
+  }
+  return text;
+}
+
+/** A parsed YAML document that can point at its own fields. */
+export class YamlSource {
+  /** File path or label. */
+  readonly file: string;
+  /** Source text. */
+  readonly text: string;
+  /** The document as plain data (undefined when the YAML itself is broken). */
+  readonly value: unknown;
+  /** YAML syntax problems; when non-empty, value is undefined. */
+  readonly problems: SourceProblem[];
+  readonly #document: Document;
+  readonly #lines: LineCounter;
+
+  constructor(text: string, file: string) {
+    this.file = file;
+    this.text = text;
+    this.#lines = new LineCounter();
+    this.#document = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, strict: true });
+    this.problems = [];
+    for (const error of [...this.#document.errors, ...this.#document.warnings]) {
+      const position = this.#position(error.pos[0]);
+      this.problems.push({ message: `${yamlMessage(error.message)}.`, location: { file, ...position } });
+    }
+    let value: unknown;
+    if (this.problems.length === 0) {
+      try {
+        // Aliases are expanded a bounded number of times (YAML "billion laughs").
+        value = this.#document.toJS({ maxAliasCount: 100 });
+      } catch (error) {
+        this.problems.push({ message: `${yamlMessage(error instanceof Error ? error.message : String(error))}.`, location: { file, line: 1, column: 1 } });
+      }
+    }
+    this.value = value;
+  }
+
+  /** File, line and column of a field (the key itself when `key` is true), falling back to its nearest existing parent. */
+  locate(path: DocumentPath, options: { key?: boolean } = {}): SourceLocation {
+    let node: unknown = this.#document.contents;
+    let keyNode: Node | undefined;
+    for (const segment of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === segment || (isScalar(item.key) && String(item.key.value) === String(segment)));
+        if (!pair) break;
+        keyNode = pair.key as Node;
+        node = pair.value;
+        if (node === null || node === undefined) break;
+      } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {
+        node = node.items[segment];
+        keyNode = undefined;
+      } else break;
+    }
+    const target = options.key && keyNode ? keyNode : ((node as Node | null)?.range ? (node as Node) : keyNode);
+    const offset = target?.range?.[0] ?? 0;
+    return { file: this.file, ...this.#position(offset), path: formatPath(path) };
+  }
+
+  /** Offset of a scalar's text in the file and its raw source, for mapping positions inside it (CEL). */
+  scalarSource(path: DocumentPath): { offset: number; raw: string } | undefined {
+    let node: unknown = this.#document.contents;
+    for (const segment of path) {
+      if (isMap(node)) node = node.get(segment, true);
+      else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
+      else return undefined;
+    }
+    if (!isScalar(node) || !node.range) return undefined;
+    return { offset: node.range[0], raw: this.text.slice(node.range[0], node.range[1]) };
+  }
+
+  /** Line and column of an offset in the file. */
+  position(offset: number): { line: number; column: number } {
+    return this.#position(offset);
+  }
+
+  /** Positions of every key and sequence item, by dotted path. */
+  keyLocations(): Record<string, SourceLocation> {
+    const locations: Record<string, SourceLocation> = Object.create(null) as Record<string, SourceLocation>;
+    const visit = (node: unknown, path: Array<string | number>): void => {
+      if (isMap(node)) {
+        for (const pair of node.items) {
+          const key = isScalar(pair.key) ? pair.key.value : undefined;
+          if (typeof key !== 'string' && typeof key !== 'number') continue;
+          const childPath = [...path, String(key)];
+          const keyRange = (pair.key as Node | null)?.range;
+          if (keyRange) locations[formatPath(childPath)] = { file: this.file, ...this.#position(keyRange[0]), path: formatPath(childPath) };
+          visit(pair.value, childPath);
+        }
+      } else if (isSeq(node)) {
+        node.items.forEach((item, index) => {
+          const childPath = [...path, index];
+          const range = (item as Node | null)?.range;
+          if (range) locations[formatPath(childPath)] = { file: this.file, ...this.#position(range[0]), path: formatPath(childPath) };
+          visit(item, childPath);
+        });
+      }
+    };
+    visit(this.#document.contents, []);
+    return locations;
+  }
+
+  #position(offset: number): { line: number; column: number } {
+    const { line, col } = this.#lines.linePos(offset);
+    return { line, column: col };
+  }
+}
+
+/** yaml's messages sometimes end with a period or carry a code prefix; keep one clean sentence. */
+function yamlMessage(message: string): string {
+  const firstLine = message.split('\n')[0] ?? message;
+  return `YAML: ${firstLine.replace(/\.$/, '').replace(/ at line \d+, column \d+:?$/, '')}`;
+}
+
+/** The error parsePolicy and friends throw: the first problem as the message, all of them in details. */
+export function problemsError(problems: SourceProblem[], subject = 'policy'): UserError {
+  const [first] = problems;
+  if (!first) return new UserError(ErrorCode.PolicyInvalid, `The ${subject} is invalid.`);
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return new UserError(ErrorCode.PolicyInvalid, `${first.message.replace(/\.$/, '')}${more}.`, {
+    location: first.location,
+    details: { problems: problems.map((problem) => ({ message: problem.message, location: problem.location })) },
+  });
+}
+
+/** The problems carried by an error from problemsError (or a single one from any AiFactoryError-like error). */
+export function problemsOf(error: unknown): SourceProblem[] {
+  const details = (error as { details?: { problems?: unknown } } | null)?.details;
+  if (details && Array.isArray(details.problems)) return details.problems as SourceProblem[];
+  const location = (error as { location?: SourceLocation } | null)?.location ?? {};
+  return [{ message: error instanceof Error ? error.message : String(error), location }];
+}
