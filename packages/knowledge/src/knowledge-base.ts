@@ -227,9 +227,10 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
     async rebuild(name, rebuildOptions = {}) {
       assertOpen();
       const started = performance.now();
-      const row = await collectionRow(name);
-      context.assertSameModel(row);
+      context.assertSameModel(await collectionRow(name));
       return context.lock(name, async () => {
+        // Read again under the lock: an ingest may have changed the settings meanwhile.
+        const row = await collectionRow(name);
         const settings = mergeSettings(row.config as Partial<CollectionSettings>, rebuildOptions.index ? { index: rebuildOptions.index } : {});
         if (rebuildOptions.index) await store.db.update(collections).set({ config: settings as unknown as Record<string, unknown>, updatedAt: clock() }).where(eq(collections.name, name));
         const before = states.get(name)?.vectors.allocated;
