@@ -1,8 +1,7 @@
 // Verification against the store: streams events in key order (keyset pages, the next page
 // fetched while the current one is checked), so memory stays flat however long the log is.
 import { ErrorCode, UserError } from '@aifactory/core';
-import { Worker } from 'node:worker_threads';
-import type { Store, StoreOptions } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
 import {
   RunChainVerifier,
   SealChainVerifier,
@@ -27,8 +26,6 @@ export interface VerifyOptions {
   signers?: readonly SealSigner[];
   /** Events per page read from the store (default 5000). */
   pageSize?: number;
-  /** Postgres only: verify runs in this many worker threads, each with its own connection opened with storeOptions. */
-  workers?: { count: number; storeOptions: StoreOptions };
 }
 
 /** The verdict on a whole store. */
@@ -205,39 +202,6 @@ export async function verifyEventRange(store: Store, range: { fromRun?: string; 
   if (current) take(current.verifier.finish(current.run, current.seal, trusted));
 }
 
-/** Splits the run id space into `count` ranges (by the runs table) and verifies each in a worker thread with its own connection. */
-async function verifyInWorkers(store: Store, workers: { count: number; storeOptions: StoreOptions }, trusted: TrustedKeys, pageSize: number): Promise<RangeResult[]> {
-  const [{ count } = { count: 0 }] = await queryRows<{ count: number }>(store, 'SELECT count(*)::int AS count FROM runs');
-  const bounds: string[] = [];
-  for (let part = 1; part < workers.count; part += 1) {
-    const [row] = await queryRows<{ id: string }>(store, 'SELECT id FROM runs ORDER BY id OFFSET $1 LIMIT 1', [Math.floor((Number(count) * part) / workers.count)]);
-    if (row && (bounds.length === 0 || row.id > bounds[bounds.length - 1]!)) bounds.push(row.id);
-  }
-  const ranges = [undefined, ...bounds].map((fromRun, index) => ({ ...(fromRun !== undefined ? { fromRun } : {}), ...(bounds[index] !== undefined ? { beforeRun: bounds[index] } : {}) }));
-  return Promise.all(
-    ranges.map(
-      (range) =>
-        new Promise<RangeResult>((resolve, reject) => {
-          const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { workerData: { storeOptions: workers.storeOptions, range, trusted, pageSize } });
-          worker.once('message', (message: { result?: RangeResult; error?: string }) => (message.result ? resolve(message.result) : reject(new Error(message.error))));
-          worker.once('error', reject);
-          worker.once('exit', (code) => (code !== 0 ? reject(new Error(`verification worker exited with ${code}`)) : undefined));
-        }),
-    ),
-  );
-}
-
-/** What a worker reports for its range. */
-export interface RangeResult {
-  runs: number;
-  events: number;
-  erased: number;
-  sealed: number;
-  failed: number;
-  failures: VerificationReport[];
-  warnings: string[];
-}
-
 /** Verifies the whole store: the seal chain, every run's chain, and rows without a counterpart. */
 export async function verifyAll(store: Store, options: VerifyOptions & { onReport?: (report: VerificationReport) => void } = {}): Promise<VerificationSummary> {
   const { trusted, anchors } = await trustAndAnchors(store, options);
@@ -277,22 +241,8 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
   }
   summary.sealChain = chain.finish();
 
-  // 2. Every run that has events, in key order: in this thread, or split by run id across workers.
-  if (options.workers && options.workers.count > 1 && store.kind === 'postgres') {
-    const parts = await verifyInWorkers(store, options.workers, trusted, pageSize);
-    for (const part of parts) {
-      summary.runs += part.runs;
-      summary.events += part.events;
-      summary.erased += part.erased;
-      summary.sealed += part.sealed;
-      summary.failed += part.failed;
-      for (const failure of part.failures) if (summary.failures.length < maxListed) summary.failures.push(failure);
-      for (const warning of part.warnings) if (summary.warnings.length < maxListed) summary.warnings.push(warning);
-      for (const report of part.failures) options.onReport?.(report);
-    }
-  } else {
-    await verifyEventRange(store, {}, trusted, pageSize, take);
-  }
+  // 2. Every run that has events, in key order.
+  await verifyEventRange(store, {}, trusted, pageSize, take);
 
   // 3. Runs rows and seals whose events are gone entirely.
   const orphanRuns = await queryRows(store, 'SELECT id, agent, team, principal, status FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id');
