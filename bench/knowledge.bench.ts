@@ -1,6 +1,6 @@
 // Knowledge plane benchmark: the HNSW index against exact brute-force search on 100,000 x 384
-// vectors (uniform random and clustered), ingestion throughput with the local embedder, and
-// retrieval end to end on Postgres. BENCH_QUICK=1 runs 10,000 vectors and a smaller corpus.
+// vectors (uniform random and clustered), ingestion throughput with the local embedder, and a
+// governed retrieval end to end on Postgres (decision, durable records, search, citations). BENCH_QUICK=1 runs 10,000 vectors and a smaller corpus.
 //
 // Peer: hnswlib's own exact BruteforceSearch (native code, same cosine distance), in the same
 // process on the same queries; it gives the ground truth for recall@10 and the latency that the
@@ -16,6 +16,8 @@ import { hashText } from '../packages/knowledge/src/hashing-embedder.ts';
 import { VectorIndex } from '../packages/knowledge/src/vector-index.ts';
 import { openStore, sql, type Store } from '../packages/store/src/index.ts';
 import { createRecorder } from '../packages/verification/src/index.ts';
+import { compilePolicies, decide, loadPolicyFiles } from '../packages/control/src/index.ts';
+import { contentHash } from '../packages/core/src/index.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
 const dimensions = 384;
@@ -304,23 +306,49 @@ async function main(): Promise<void> {
         const run = await recorder.startRun({ agent: 'bench-copilot', principal: 'bench', input: { benchmark: 'knowledge' } });
         const runId = run.runId;
         let step = 0;
-        const rounds: Array<{ describe: number[]; search: number[]; record: number[]; total: number[] }> = [];
+        // The decision: the control plane's decide() under the knowledge copilot example's policy.
+        const policies = compilePolicies(await loadPolicyFiles([path.join(benchDir, '..', 'examples', 'knowledge-copilot', 'policy.yaml')]));
+        const rounds: Array<{ describe: number[]; decide: number[]; search: number[]; record: number[]; total: number[] }> = [];
+        let denied = 0;
         let cited = 0;
         for (let round = 0; round < latencyRounds; round++) {
           const describeSamples: number[] = [];
           const searchSamples: number[] = [];
+          const decideSamples: number[] = [];
           const recordSamples: number[] = [];
           const totalSamples: number[] = [];
-          rounds.push({ describe: describeSamples, search: searchSamples, record: recordSamples, total: totalSamples });
+          rounds.push({ describe: describeSamples, decide: decideSamples, search: searchSamples, record: recordSamples, total: totalSamples });
           for (const query of queries) {
             const started = performance.now();
             // What the governed retrieval action needs before the gate decides: the collections' labels.
             const described = await knowledge.describeCollections(['bench']);
             const afterDescribe = performance.now();
+            const action = {
+              kind: 'retrieval' as const,
+              name: 'bench',
+              args: { query, collections: ['bench'] },
+              agent: { id: 'bench-copilot', team: 'employee-experience' },
+              principal: { id: 'bench', roles: ['employee'] },
+              run: { id: runId, steps: step, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
+            };
+            const classifications = described.flatMap((collection) => collection.classifications);
+            const decision = decide(policies, action, { data: { classifications, collections: described.map(({ name, classifications: labels }) => ({ name, classifications: labels })) } });
+            const afterDecide = performance.now();
+            // Write-ahead: the decision is committed before the search runs.
+            await recorder.record(runId, {
+              type: 'policy.decided',
+              actor: 'control-plane',
+              payload: { step, action: { kind: action.kind, name: action.name, args_hash: contentHash(action.args) }, decision: { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason } },
+            });
+            const afterDecisionRecord = performance.now();
+            if (decision.authority !== 'autonomous') {
+              denied++;
+              continue;
+            }
             const results = await knowledge.search('bench', query, { topK: 5 });
             const provenance = provenanceOf(results);
             const afterSearch = performance.now();
-            // Write-ahead of the answer: what was retrieved is committed before it is used.
+            // What was retrieved is committed before it is used.
             await recorder.record(runId, {
               type: 'retrieval.performed',
               actor: 'knowledge',
@@ -329,8 +357,9 @@ async function main(): Promise<void> {
             const finished = performance.now();
             if (round === 0 && described.length === 1 && provenance.length > 0 && results.every((result) => result.citation.source && result.contentHash)) cited++;
             describeSamples.push(afterDescribe - started);
-            searchSamples.push(afterSearch - afterDescribe);
-            recordSamples.push(finished - afterSearch);
+            decideSamples.push(afterDecide - afterDescribe);
+            searchSamples.push(afterSearch - afterDecisionRecord);
+            recordSamples.push(afterDecisionRecord - afterDecide + (finished - afterSearch));
             totalSamples.push(finished - started);
           }
         }
@@ -339,7 +368,8 @@ async function main(): Promise<void> {
         endToEnd = {
           store: 'postgres',
           scope:
-            "describeCollections (the retrieval's policy context) + hybrid search (query embedding, HNSW, BM25, fusion, chunk and citation fetch from Postgres) + provenance + a durable retrieval.performed event through the verification plane's recorder (hash-chained, committed). NOT included: the control plane's decide(), which had not landed when this benchmark was written (it is pure and measured in microseconds by its own benchmark)",
+            "a governed retrieval: describeCollections (the policy context) + the control plane's decide() under examples/knowledge-copilot/policy.yaml + a durable policy.decided event (write-ahead) + hybrid search (query embedding, HNSW, BM25, fusion, chunk and citation fetch from Postgres) + provenance + a durable retrieval.performed event; both events through the verification plane's recorder (hash-chained, committed to Postgres)",
+          deniedQueries: denied,
           chunks: postgresRun.figures.chunks,
           queries: queries.length,
           topK: 5,
@@ -347,8 +377,9 @@ async function main(): Promise<void> {
           rounds: latencyRounds,
           roundsTotalP99Ms: rounds.map((entry) => latencyStats(entry.total).p99Ms),
           describe: latencyStats(best.describe),
+          decide: latencyStats(best.decide),
           searchWithCitations: latencyStats(best.search),
-          durableRecord: latencyStats(best.record),
+          durableRecords: latencyStats(best.record),
           total: latencyStats(best.total),
         };
         await knowledge.close();
@@ -362,11 +393,12 @@ async function main(): Promise<void> {
     console.table(ingestion);
     if ('total' in endToEnd) {
       type Stats = { p50Ms: number; p99Ms: number };
-      const e2e = endToEnd as { total: Stats; searchWithCitations: Stats; describe: Stats; durableRecord: Stats };
+      const e2e = endToEnd as { total: Stats; searchWithCitations: Stats; describe: Stats; decide: Stats; durableRecords: Stats };
       console.table([
         { step: 'describeCollections', ...e2e.describe },
+        { step: 'decide()', ...e2e.decide },
         { step: 'search + citations', ...e2e.searchWithCitations },
-        { step: 'durable record', ...e2e.durableRecord },
+        { step: 'two durable events', ...e2e.durableRecords },
         { step: 'end to end', ...e2e.total },
       ]);
     } else process.stdout.write(`End to end on Postgres skipped: ${String(endToEnd.skipped)}\n`);

@@ -1,6 +1,7 @@
 // The knowledge copilot example, self-verifying: ingests a small company handbook (Markdown,
 // HTML, PDF, JSONL, text) into `company-handbook` and a personal-data directory into
-// `people-directory`, shows the policy context a governed retrieval gets, and checks the policy
+// `people-directory`, shows the policy context a governed retrieval gets and the control plane's
+// decision on it (the copilot may search the handbook, not the pii directory), and checks the policy
 // copilot's scripted answers (agents/scripts/policy-copilot.script.yaml): every cited source must
 // be among the passages the agent's search returns, and every number in an answer must appear in
 // the passage it cites. Exits non-zero on any failure.
@@ -11,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compilePolicies, decide, loadPolicyFiles, type Authority } from '@aifactory/control';
 import { createKnowledgeBase, type CollectionDescription, type SearchResult } from '@aifactory/knowledge';
 import { minimalPdf } from '@aifactory/knowledge/testing';
 import { openStore } from '@aifactory/store';
@@ -46,12 +48,15 @@ export interface ScenarioCheck {
 /** What the example showed. */
 export interface ExampleReport {
   collections: CollectionDescription[];
+  /** The control plane's authority for a retrieval of each collection by the policy copilot. */
+  decisions: Record<string, Authority>;
   scenarios: ScenarioCheck[];
   maskedInPeopleDirectory: Record<string, number>;
 }
 
 interface AgentFile {
-  spec: { knowledge: Array<{ collection: string; top_k: number }>; model: { script: string } };
+  metadata: { name: string; team: string };
+  spec: { knowledge: Array<{ collection: string; top_k: number }>; model: { script: string }; policies: string[] };
 }
 
 interface ScriptFile {
@@ -91,6 +96,28 @@ export async function runExample(log: (line: string) => void = (line) => process
     log(`Policy context: ${collections.map((collection) => `${collection.name} [${collection.classifications.join(', ')}]`).join('; ')}.`);
     assert.deepEqual(collections.map((collection) => collection.classifications), [['internal'], ['confidential', 'pii']]);
 
+    // The control plane decides each retrieval with that context: the copilot's team may search
+    // the handbook on its own; the pii directory is denied to it.
+    const policies = compilePolicies(await loadPolicyFiles(agent.spec.policies.map((file) => path.resolve(path.dirname(agentFile), file))));
+    const decisions: Record<string, Authority> = {};
+    for (const collection of collections) {
+      const decision = decide(
+        policies,
+        {
+          kind: 'retrieval',
+          name: collection.name,
+          args: { query: 'example', collections: [collection.name] },
+          agent: { id: agent.metadata.name, team: agent.metadata.team },
+          principal: { id: 'employee@acme.example', roles: ['employee'] },
+          run: { id: 'run_example', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
+        },
+        { data: { classifications: collection.classifications, collections: [{ name: collection.name, classifications: collection.classifications }] } },
+      );
+      decisions[collection.name] = decision.authority;
+      log(`Decision for ${agent.metadata.name} searching ${collection.name}: ${decision.authority} (${decision.reason})`);
+    }
+    assert.deepEqual(decisions, { [knowledgeSpec.collection]: 'autonomous', 'people-directory': 'deny' });
+
     const scenarios: ScenarioCheck[] = [];
     for (const scenario of script.scenarios) {
       const question = scenario.when_user_contains ?? scenario.when_user_matches;
@@ -105,7 +132,7 @@ export async function runExample(log: (line: string) => void = (line) => process
       log(`A: ${answer.split('\n')[0]}`);
     }
     assert.equal(scenarios.length, 5, 'every scripted scenario with citations was checked');
-    return { collections, scenarios, maskedInPeopleDirectory: people.masked as Record<string, number> };
+    return { collections, decisions, scenarios, maskedInPeopleDirectory: people.masked as Record<string, number> };
   } finally {
     await knowledge.close();
     await store.close();
