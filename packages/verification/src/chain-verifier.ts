@@ -332,7 +332,7 @@ export class SealChainVerifier {
         return {
           ...report,
           ok: false,
-          problem: { seq: anchor.seq, kind: 'seal_chain_cut', message: `The seal chain ends at seal ${this.#expectedSeq - 1}, but this key sealed seal ${anchor.seq}: the newest sealed runs were removed.`, expected: String(anchor.seq), actual: String(this.#expectedSeq - 1) },
+          problem: { seq: anchor.seq, kind: 'seal_chain_cut', message: `The seal chain ends at seal ${this.#expectedSeq - 1}, but this key sealed seal ${anchor.seq}: the newest sealed runs were removed (if this store was reset on purpose, delete its entry from the seal key's .anchors.json).`, expected: String(anchor.seq), actual: String(this.#expectedSeq - 1) },
         };
       }
       if (found !== anchor.sealHash) {

@@ -144,7 +144,10 @@ for (const engine of engines('t_rec')) {
       expect(summary.problem).toBeUndefined();
       expect(summary).toMatchObject({ ok: true, pinned: true });
       expect(summary.sealChain.seals).toBe(summary.sealed);
-      for (const id of ids) expect(await verifyRun(store, id, { signers: [signer] })).toMatchObject({ ok: true, events: 17 });
+      for (const id of ids) expect(await verifyRun(store, id, { signers: [signer], pageSize: 4 })).toMatchObject({ ok: true, events: 17 });
+      // Small pages: runs span page boundaries and pages span runs; the verdict is the same.
+      const paged = await verifyAll(store, { signers: [signer], pageSize: 7 });
+      expect(paged).toEqual(summary);
     });
 
     it('refuses UPDATE and DELETE on events and seals, but lets erasure through', async () => {
