@@ -32,7 +32,7 @@ export interface ActionPrincipal {
 
 /** Counters of the run so far, before this action (CEL `run`). */
 export interface RunCounters {
-  /** Actions decided so far in this run. */
+  /** Agent steps so far (each model turn is a step). */
   steps: number;
   /** Tool calls made so far. */
   tool_calls: number;

@@ -5,7 +5,7 @@ export { AUTHORITIES, authorityRank, isAuthority, stricterAuthority } from './au
 export type { Authority } from './authority.ts';
 export { POLICY_API_VERSION, POLICY_KIND } from './policy.ts';
 export type { ApproverRequirement, ExpiryOutcome, LimitBehaviour, Policy, PolicyLimits, PolicyRule, RuleMatch, VerificationRequirements } from './policy.ts';
-export { durationMilliseconds, loadPolicyFiles, parsePolicy } from './parse-policy.ts';
+export { durationMilliseconds, loadPolicyFiles, parsePolicy, readPolicyFiles } from './parse-policy.ts';
 export { compilePolicies, LIMIT_NAMES } from './policy-set.ts';
 export type { KindDefault, LimitName, Limits, LimitSetting, PolicySet, Verification } from './policy-set.ts';
 export { decide, mergeApprovers } from './decide.ts';
@@ -14,6 +14,12 @@ export type { AutonomousDecision, Decision, DenyDecision, MatchedRule, NotifyHum
 export { checkLimits } from './limits.ts';
 export type { LimitCrossing } from './limits.ts';
 export { CONTEXT_VARIABLES } from './condition.ts';
-export { policyDocumentSchema, policyJsonSchema } from './policy-schema.ts';
+export { policyDocumentSchema, policyJsonSchema, policyJsonSchemaText } from './policy-schema.ts';
 export type { PolicyDocument } from './policy-schema.ts';
 export type { SourceProblem } from './yaml-source.ts';
+export { lintPolicies, lintPolicyFiles, parseToolSchemas } from './lint.ts';
+export type { LintCode, LintFinding, LintOptions, LintReport, LintSeverity, ToolSchema } from './lint.ts';
+export { actionInputSchema, completeAction, completeContext, contextInputSchema, runPolicyTests } from './policy-tests.ts';
+export type { PolicyTestCase, PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './policy-tests.ts';
+export { diffPolicies, sampleActions } from './policy-diff.ts';
+export type { DecisionChange, DiffOptions, PolicyDiff, RuleChange, RuleSummary } from './policy-diff.ts';

@@ -10,7 +10,7 @@ import type { Authority } from './authority.ts';
 import { closest, compileCondition, ConditionError, type CompiledCondition } from './condition.ts';
 import { compileNameGlob } from './name-glob.ts';
 import { POLICY_API_VERSION, POLICY_KIND, type ApproverRequirement, type Policy, type PolicyLimits, type PolicyRule, type VerificationRequirements } from './policy.ts';
-import { durationPattern, policyDocumentSchema, type ApproversDocument, type PolicyDocument } from './policy-schema.ts';
+import { durationPattern, policyDocumentSchema, ruleSchema, type ApproversDocument, type PolicyDocument, type RuleDocument } from './policy-schema.ts';
 import { formatPath, problemsError, YamlSource, type DocumentPath, type SourceProblem } from './yaml-source.ts';
 
 const compiledConditions = new WeakMap<PolicyRule, CompiledCondition>();
@@ -30,12 +30,20 @@ export function parsePolicy(text: string, file: string): Policy {
   if (source.problems.length > 0) throw problemsError(source.problems);
   const problems: SourceProblem[] = [];
   const policy = buildPolicy(source, problems);
-  if (problems.length > 0 || !policy) throw problemsError(problems);
+  if (problems.length > 0 || !policy) throw problemsError(sortProblems(problems));
   return policy;
 }
 
 /** Reads policy files and directories (recursively; YAML files of other kinds in a directory are skipped). Problems of every file are reported together. */
 export async function loadPolicyFiles(paths: string[]): Promise<Policy[]> {
+  const { policies, problems } = await readPolicyFiles(paths);
+  if (problems.length > 0) throw problemsError(problems, 'policy set');
+  if (policies.length === 0) throw new UserError(ErrorCode.PolicyInvalid, `No AutonomyPolicy documents found in ${paths.join(', ')}.`, { location: { file: paths[0] ?? '' } });
+  return policies;
+}
+
+/** Like loadPolicyFiles, but returns the problems instead of throwing (lint reports them all). */
+export async function readPolicyFiles(paths: readonly string[]): Promise<{ policies: Policy[]; problems: SourceProblem[]; files: string[] }> {
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
   const files: Array<{ file: string; explicit: boolean }> = [];
@@ -50,23 +58,34 @@ export async function loadPolicyFiles(paths: string[]): Promise<Policy[]> {
     if (isDirectory) for (const file of await yamlFilesUnder(path)) files.push({ file, explicit: false });
     else files.push({ file: path, explicit: true });
   }
+  const read: string[] = [];
   for (const { file, explicit } of files) {
-    const text = await readFile(file, 'utf8');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      problems.push({ message: `Cannot read ${file}: ${(error as Error).message}.`, location: { file } });
+      continue;
+    }
     const source = new YamlSource(text, file);
     if (!explicit && source.problems.length === 0 && (source.value as { kind?: unknown } | null)?.kind !== POLICY_KIND) continue;
+    read.push(file);
     if (source.problems.length > 0) {
       problems.push(...source.problems);
       continue;
     }
     const fileProblems: SourceProblem[] = [];
     const policy = buildPolicy(source, fileProblems);
-    problems.push(...fileProblems);
+    problems.push(...sortProblems(fileProblems));
     if (policy && fileProblems.length === 0) policies.push(policy);
   }
   problems.push(...duplicateNameProblems(policies));
-  if (problems.length > 0) throw problemsError(problems, 'policy set');
-  if (policies.length === 0) throw new UserError(ErrorCode.PolicyInvalid, `No AutonomyPolicy documents found in ${paths.join(', ')}.`, { location: { file: paths[0] ?? '' } });
-  return policies;
+  return { policies, problems, files: read };
+}
+
+/** Problems of one file in reading order. */
+function sortProblems(problems: SourceProblem[]): SourceProblem[] {
+  return problems.sort((left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0));
 }
 
 /** Problems for policies sharing a name (decisions name rules by policy and rule id). */
@@ -117,6 +136,14 @@ function buildPolicy(source: YamlSource, problems: SourceProblem[]): Policy | un
   const result = policyDocumentSchema.safeParse(value);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(...issueProblems(issue, source, value));
+    // Rules whose own shape is fine still get their conditions and globs checked, so one pass reports everything.
+    const rawRules = (document.spec as { rules?: unknown } | undefined)?.rules;
+    if (Array.isArray(rawRules)) {
+      rawRules.forEach((raw, index) => {
+        const rule = ruleSchema.safeParse(raw);
+        if (rule.success) buildRule(rule.data, index, source, problems);
+      });
+    }
     return undefined;
   }
   return semanticPolicy(result.data, source, problems);
@@ -127,47 +154,11 @@ function semanticPolicy(document: PolicyDocument, source: YamlSource, problems: 
   const rules: PolicyRule[] = [];
   const ruleIds = new Map<string, number>();
   (spec.rules ?? []).forEach((raw, index) => {
-    const path = ['spec', 'rules', index];
     const earlier = ruleIds.get(raw.id);
     if (earlier !== undefined) {
-      problems.push({ message: `Rule id '${raw.id}' is already used by spec.rules[${earlier}]; rule ids must be unique in a policy.`, location: source.locate([...path, 'id']) });
+      problems.push({ message: `Rule id '${raw.id}' is already used by spec.rules[${earlier}]; rule ids must be unique in a policy.`, location: source.locate(['spec', 'rules', index, 'id']) });
     } else ruleIds.set(raw.id, index);
-
-    const names = raw.match.name === undefined ? ['*'] : typeof raw.match.name === 'string' ? [raw.match.name] : raw.match.name;
-    names.forEach((name, nameIndex) => {
-      try {
-        compileNameGlob(name);
-      } catch (error) {
-        const namePath = typeof raw.match.name === 'string' ? [...path, 'match', 'name'] : [...path, 'match', 'name', nameIndex];
-        problems.push({ message: (error as Error).message, location: source.locate(namePath) });
-      }
-    });
-    const kinds: ActionKind[] = raw.match.kind === '*' ? [...ACTION_KINDS] : typeof raw.match.kind === 'string' ? [raw.match.kind] : [...new Set(raw.match.kind)];
-
-    let condition: CompiledCondition | undefined;
-    if (raw.when !== undefined) {
-      try {
-        condition = compileCondition(raw.when);
-      } catch (error) {
-        if (!(error instanceof ConditionError)) throw error;
-        for (const problem of error.problems) problems.push({ message: problem.message, location: conditionLocation(source, [...path, 'when'], raw.when, problem.start) });
-      }
-    }
-    const approvers = raw.approvers ? approverRequirement(raw.approvers, source, [...path, 'approvers'], problems) : undefined;
-    const rule: PolicyRule = {
-      id: raw.id,
-      ...(raw.description !== undefined ? { description: raw.description } : {}),
-      match: { kinds, names: [...new Set(names)] },
-      ...(raw.when !== undefined ? { when: raw.when } : {}),
-      authority: raw.authority,
-      ...(raw.reason !== undefined ? { reason: raw.reason } : {}),
-      notify: uniqueSorted(raw.notify ?? []),
-      ...(approvers ? { approvers } : {}),
-      redact: uniqueSorted((raw.redact ?? []).map((field, fieldIndex) => redactPath(field, source, [...path, 'redact', fieldIndex], problems))),
-      location: source.locate(path),
-    };
-    if (condition) compiledConditions.set(rule, condition);
-    rules.push(rule);
+    rules.push(buildRule(raw, index, source, problems));
   });
 
   const defaults: Partial<Record<ActionKind, Authority>> = {};
@@ -206,6 +197,44 @@ function semanticPolicy(document: PolicyDocument, source: YamlSource, problems: 
   };
 }
 
+function buildRule(raw: RuleDocument, index: number, source: YamlSource, problems: SourceProblem[]): PolicyRule {
+  const path = ['spec', 'rules', index];
+  const names = raw.match.name === undefined ? ['*'] : typeof raw.match.name === 'string' ? [raw.match.name] : raw.match.name;
+  names.forEach((name, nameIndex) => {
+    try {
+      compileNameGlob(name);
+    } catch (error) {
+      const namePath = typeof raw.match.name === 'string' ? [...path, 'match', 'name'] : [...path, 'match', 'name', nameIndex];
+      problems.push({ message: (error as Error).message, location: source.locate(namePath) });
+    }
+  });
+  const kinds: ActionKind[] = raw.match.kind === '*' ? [...ACTION_KINDS] : typeof raw.match.kind === 'string' ? [raw.match.kind] : [...new Set(raw.match.kind)];
+  let condition: CompiledCondition | undefined;
+  if (raw.when !== undefined) {
+    try {
+      condition = compileCondition(raw.when);
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      for (const problem of error.problems) problems.push({ message: problem.message, location: conditionLocation(source, [...path, 'when'], raw.when, problem.start) });
+    }
+  }
+  const approvers = raw.approvers ? approverRequirement(raw.approvers, source, [...path, 'approvers'], problems) : undefined;
+  const rule: PolicyRule = {
+    id: raw.id,
+    ...(raw.description !== undefined ? { description: raw.description } : {}),
+    match: { kinds, names: [...new Set(names)] },
+    ...(raw.when !== undefined ? { when: raw.when } : {}),
+    authority: raw.authority,
+    ...(raw.reason !== undefined ? { reason: raw.reason } : {}),
+    notify: uniqueSorted(raw.notify ?? []),
+    ...(approvers ? { approvers } : {}),
+    redact: uniqueSorted((raw.redact ?? []).map((field, fieldIndex) => redactPath(field, source, [...path, 'redact', fieldIndex], problems))),
+    location: source.locate(path),
+  };
+  if (condition) compiledConditions.set(rule, condition);
+  return rule;
+}
+
 function approverRequirement(raw: ApproversDocument, source: YamlSource, path: DocumentPath, problems: SourceProblem[]): ApproverRequirement {
   const requirement: ApproverRequirement = {
     roles: uniqueSorted(raw.roles ?? []),
@@ -242,6 +271,13 @@ function redactPath(field: string, source: YamlSource, path: DocumentPath, probl
 
 function uniqueSorted(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
+}
+
+/** File, line and column of an offset inside the condition of a policy's rule (by its index in spec.rules). */
+export function locateInCondition(policy: Policy, ruleIndex: number, offset: number): SourceProblem['location'] {
+  const rule = policy.rules[ruleIndex];
+  if (!rule?.when) return rule?.location ?? { file: policy.file };
+  return conditionLocation(new YamlSource(policy.source, policy.file), ['spec', 'rules', ruleIndex, 'when'], rule.when, offset);
 }
 
 /** Where a position inside a condition is in the file: aligns the parsed value with the raw scalar (quotes, escapes, folding). */
@@ -285,16 +321,16 @@ function issueProblems(issue: Issue, source: YamlSource, root: unknown): SourceP
     case 'invalid_type': {
       if (input === undefined) {
         const parent = path.slice(0, -1);
-        return [{ message: `${formatPath(parent) || 'The document'} is missing the required key '${String(path.at(-1))}'.`, location: { ...source.locate(parent), path: here } }];
+        return [{ message: `The required key '${String(path.at(-1))}' is missing.`, location: source.locate(parent) }];
       }
-      return [{ message: `${here} must be ${expectedWords(issue.expected)}, not ${describe(input)}.`, location: source.locate(path) }];
+      return [{ message: `Expected ${expectedWords(issue.expected)}, got ${describe(input)}.`, location: source.locate(path) }];
     }
     case 'invalid_value': {
       const values = issue.values.map((value) => String(value));
       if (path.at(-1) === 'authority' || path.at(-2) === 'default' || path.at(-1) === 'default') {
         return [{ message: `${describe(input)} is not an authority; use one of ${values.join(', ')}.`, location: source.locate(path) }];
       }
-      return [{ message: `${here} is ${describe(input)}; use ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}.`, location: source.locate(path) }];
+      return [{ message: `${describe(input)} is not allowed here; use ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}.`, location: source.locate(path) }];
     }
     case 'invalid_union': {
       // Report the branch that fits the input's type (e.g. the per-kind map of `default`).
@@ -305,18 +341,18 @@ function issueProblems(issue: Issue, source: YamlSource, root: unknown): SourceP
       if (path.at(-1) === 'default' && typeof input === 'string') {
         return [{ message: `${describe(input)} is not an authority; use one of autonomous, notify_human, require_approval, deny.`, location: source.locate(path) }];
       }
-      return [{ message: `${here} must be ${[...new Set(expected)].join(' or ')}, not ${describe(input)}.`, location: source.locate(path) }];
+      return [{ message: `Expected ${[...new Set(expected)].join(' or ')}, got ${describe(input)}.`, location: source.locate(path) }];
     }
     case 'too_small':
-      if (issue.origin === 'string') return [{ message: `${here} must not be empty.`, location: source.locate(path) }];
-      if (issue.origin === 'array') return [{ message: `${here} must list at least ${String(issue.minimum)}.`, location: source.locate(path) }];
-      return [{ message: `${here} must be at least ${String(issue.minimum)}, not ${describe(input)}.`, location: source.locate(path) }];
+      if (issue.origin === 'string') return [{ message: 'Must not be empty.', location: source.locate(path) }];
+      if (issue.origin === 'array') return [{ message: `Must list at least ${String(issue.minimum)}.`, location: source.locate(path) }];
+      return [{ message: `Must be at least ${String(issue.minimum)}, got ${describe(input)}.`, location: source.locate(path) }];
     case 'too_big':
-      return [{ message: `${here} must be at most ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}.`, location: source.locate(path) }];
+      return [{ message: `Must be at most ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}.`, location: source.locate(path) }];
     case 'invalid_format':
-      return [{ message: `${here} ${issue.message.startsWith('must') ? issue.message : `is malformed (${issue.message})`}; got ${describe(input)}.`, location: source.locate(path) }];
+      return [{ message: `${describe(input)} ${issue.message.startsWith('must') ? issue.message : `is malformed (${issue.message})`}.`, location: source.locate(path) }];
     default:
-      return [{ message: `${here}: ${issue.message.replace(/\.$/, '')}.`, location: source.locate(path) }];
+      return [{ message: `${issue.message.replace(/\.$/, '')}.`, location: source.locate(path) }];
   }
 }
 

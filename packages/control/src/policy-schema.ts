@@ -5,9 +5,13 @@ import { z } from 'zod';
 
 const authority = z
   .enum(['autonomous', 'notify_human', 'require_approval', 'deny'])
-  .describe('autonomous: act alone; notify_human: act and tell someone; require_approval: hold until approved; deny: never.');
+  .describe('autonomous: act alone; notify_human: act and tell someone; require_approval: hold until approved; deny: never.')
+  .meta({ id: 'Authority' });
 
-const actionKind = z.enum(['tool', 'model', 'retrieval', 'handoff', 'answer']).describe('The kind of action: tool call, model call, retrieval, hand-off to another agent, or final answer.');
+const actionKind = z
+  .enum(['tool', 'model', 'retrieval', 'handoff', 'answer'])
+  .describe('The kind of action: tool call, model call, retrieval, hand-off to another agent, or final answer.')
+  .meta({ id: 'ActionKind' });
 
 const identifier = z
   .string()
@@ -19,7 +23,8 @@ const identifier = z
 export const durationPattern = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
 const duration = z
   .union([z.string().regex(durationPattern, 'must be a duration such as 90s, 15m, 4h or 2d'), z.number().positive()])
-  .describe('A duration such as 90s, 15m, 4h, 2d or 500ms, or a number of seconds.');
+  .describe('A duration such as 90s, 15m, 4h, 2d or 500ms, or a number of seconds.')
+  .meta({ id: 'Duration' });
 
 const approvers = z
   .strictObject({
@@ -29,9 +34,13 @@ const approvers = z
     expires_in: duration.optional().describe('How long the approval stays open; omitted: it never expires.'),
     on_expiry: z.enum(['deny', 'approve']).optional().describe('What an expired approval resolves to (default deny).'),
   })
-  .describe('Who may approve a held action.');
+  .describe('Who may approve a held action.')
+  .meta({ id: 'Approvers' });
 
-const targets = z.array(z.string().min(1)).describe('Notification targets: e-mail addresses, channels (slack:#risk) or webhook names.');
+const targets = z
+  .array(z.string().min(1))
+  .describe('Notification targets: e-mail addresses, channels (slack:#risk) or webhook names.')
+  .meta({ id: 'NotifyTargets' });
 
 const match = z
   .strictObject({
@@ -43,7 +52,8 @@ const match = z
   })
   .describe('Which actions the rule applies to.');
 
-const rule = z
+/** zod schema of one rule. */
+export const ruleSchema = z
   .strictObject({
     id: identifier.describe('Rule id, unique within the policy.'),
     description: z.string().optional().describe('What the rule is for.'),
@@ -55,7 +65,8 @@ const rule = z
     approvers: approvers.optional(),
     redact: z.array(z.string().min(1)).optional().describe('Argument fields (paths under action.args, e.g. card.number) masked before anything is recorded.'),
   })
-  .describe('One rule: when an action matches (and its condition holds), the rule imposes its authority.');
+  .describe('One rule: when an action matches (and its condition holds), the rule imposes its authority.')
+  .meta({ id: 'Rule' });
 
 const limits = z
   .strictObject({
@@ -108,18 +119,25 @@ export const policyDocumentSchema = z
       notify: targets.optional().describe('Targets for notify_human defaults, and for rules that name none.'),
       limits: limits.optional(),
       verification: verification.optional(),
-      rules: z.array(rule).optional(),
+      rules: z.array(ruleSchema).optional(),
     }),
   })
   .describe('A bounded-autonomy policy: what agents may do alone, with notice, with approval, or never.');
 
 /** A policy document as YAML gives it, after the shape check. */
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
+/** A rule as written. */
+export type RuleDocument = z.infer<typeof ruleSchema>;
 /** The approvers block as written. */
 export type ApproversDocument = z.infer<typeof approvers>;
 
 /** The JSON Schema of the policy format, for editors (`# yaml-language-server: $schema=...`). */
 export function policyJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(policyDocumentSchema, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
-  return { $id: 'https://aifactory.dev/schema/autonomy-policy.schema.json', title: 'aifactory AutonomyPolicy', ...schema };
+  const { $schema, ...schema } = z.toJSONSchema(policyDocumentSchema, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+  return { $schema, $id: 'https://aifactory.dev/schema/autonomy-policy.schema.json', title: 'aifactory AutonomyPolicy', ...schema };
+}
+
+/** The JSON Schema as shipped in schema/autonomy-policy.schema.json (2-space JSON, trailing newline). */
+export function policyJsonSchemaText(): string {
+  return `${JSON.stringify(policyJsonSchema(), null, 2)}\n`;
 }
