@@ -1,0 +1,10 @@
+// Agent definitions of the execution plane: the format, its loaders and its JSON Schema. The
+// package barrel re-exports from here; anything exported here is public API.
+export { findAgent, loadAgentDefinition, loadAgents, locateAgentField, parseAgentDefinition } from './agent-definition.ts';
+export type { AgentDefinition, AgentLoadOptions } from './agent-definition.ts';
+export { agentDocumentSchema, agentJsonSchema, agentLimitsSchema, agentNamePattern, durationToMs } from './agent-schema.ts';
+export type { AgentDocument, AgentDocumentInput, AgentLimits } from './agent-schema.ts';
+export { expandVariables } from './template-variables.ts';
+export type { ExpandResult, TemplateContext } from './template-variables.ts';
+export { formatFieldPath } from './yaml-source.ts';
+export type { FieldPath } from './yaml-source.ts';
