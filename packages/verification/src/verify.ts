@@ -60,21 +60,25 @@ const defaultPageSize = 5000;
 const maxListed = 100;
 
 function toEvent(row: unknown[]): StoredEvent {
-  return {
-    runId: row[0] as string,
-    seq: Number(row[1]),
-    ts: toDate(row[2]),
-    type: row[3] as string,
-    actor: row[4] as string,
-    payloadText: (row[5] as string | null) ?? null,
-    payloadSalt: (row[6] as string | null) ?? null,
-    payloadHash: row[7] as string,
-    schemaVersion: Number(row[8]),
-    redactions: (row[9] as RedactionNote[] | null) ?? null,
-    erasedAt: row[10] === null || row[10] === undefined ? null : toDate(row[10]),
-    prevHash: row[11] as string,
-    hash: row[12] as string,
-  };
+  return fillEvent({} as StoredEvent, row);
+}
+
+/** Copies a row into an event object (reused by the verification scan, which keeps nothing of it). */
+function fillEvent(event: StoredEvent, row: unknown[]): StoredEvent {
+  event.runId = row[0] as string;
+  event.seq = Number(row[1]);
+  event.ts = toDate(row[2]);
+  event.type = row[3] as string;
+  event.actor = row[4] as string;
+  event.payloadText = (row[5] as string | null) ?? null;
+  event.payloadSalt = (row[6] as string | null) ?? null;
+  event.payloadHash = row[7] as string;
+  event.schemaVersion = Number(row[8]);
+  event.redactions = (row[9] as RedactionNote[] | null) ?? null;
+  event.erasedAt = row[10] === null || row[10] === undefined ? null : toDate(row[10]);
+  event.prevHash = row[11] as string;
+  event.hash = row[12] as string;
+  return event;
 }
 
 function toSeal(row: Record<string, unknown>): StoredSeal {
@@ -108,6 +112,11 @@ export interface EventScan {
 
 /** Pages of events in key order; the next page is requested before the current one is handed out. */
 export async function* eventPages(store: Store, options: EventScan = {}): AsyncGenerator<StoredEvent[]> {
+  for await (const rows of rowPages(store, options)) yield rows.map(toEvent);
+}
+
+/** The same pages as raw column arrays (the verification scan reads them without building objects). */
+async function* rowPages(store: Store, options: EventScan): AsyncGenerator<unknown[][]> {
   const size = options.pageSize ?? defaultPageSize;
   const upper = options.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const fetchPage = (afterRun: string, afterSeq: number) =>
@@ -127,7 +136,7 @@ export async function* eventPages(store: Store, options: EventScan = {}): AsyncG
       const last = rows[rows.length - 1]!;
       pending = fetchPage(last[0] as string, Number(last[1]));
     }
-    if (rows.length > 0) yield rows.map(toEvent);
+    if (rows.length > 0) yield rows;
   }
 }
 
@@ -182,8 +191,9 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
 /** Checks every run with events in a range of run ids, handing each run's report to take(). */
 export async function verifyEventRange(store: Store, range: { fromRun?: string; beforeRun?: string }, trusted: TrustedKeys, pageSize: number, take: (report: VerificationReport) => void): Promise<void> {
   let current: { verifier: RunChainVerifier; run: RunRow | undefined; seal: StoredSeal | undefined } | undefined;
-  for await (const page of eventPages(store, { ...range, pageSize })) {
-    const ids = [...new Set(page.map((event) => event.runId))];
+  const scratch = {} as StoredEvent;
+  for await (const page of rowPages(store, { ...range, pageSize })) {
+    const ids = [...new Set(page.map((row) => row[0] as string))];
     const idsJson = JSON.stringify(ids);
     const [runRows, sealRows] = await Promise.all([
       queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
@@ -191,7 +201,8 @@ export async function verifyEventRange(store: Store, range: { fromRun?: string; 
     ]);
     const runsById = new Map(runRows.map((row) => [row.id as string, toRunRow(row)]));
     const sealsByRun = new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)]));
-    for (const event of page) {
+    for (const row of page) {
+      const event = fillEvent(scratch, row);
       if (!current || current.verifier.runId !== event.runId) {
         if (current) take(current.verifier.finish(current.run, current.seal, trusted));
         current = { verifier: new RunChainVerifier(event.runId), run: runsById.get(event.runId), seal: sealsByRun.get(event.runId) };
