@@ -6,11 +6,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, UserError, contentHash, sha256Hex, type AiFactoryError, type SourceLocation } from '@aifactory/core';
+import { durationMilliseconds } from '@aifactory/control';
 import { dataHome } from '@aifactory/store';
 import type { z } from 'zod';
 import { resolvePackageBin } from '../tools/package-bin.ts';
 import type { McpServerConfig } from '../tools/tool-types.ts';
-import { agentDocumentSchema, agentNamePattern, durationToMs, type AgentDocument, type AgentLimits } from './agent-schema.ts';
+import { agentDocumentSchema, agentNamePattern, type AgentDocument, type AgentLimits } from './agent-schema.ts';
 import { expandVariables, type TemplateContext } from './template-variables.ts';
 import { formatFieldPath, parseYamlSource, type FieldPath, type YamlSource } from './yaml-source.ts';
 
@@ -161,6 +162,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
 
   const promptHash = sha256Hex(systemPrompt);
   const limits = spec.limits ?? {};
+  const maxDurationMs = limits.max_duration === undefined ? undefined : durationMilliseconds(limits.max_duration);
   const definition: AgentDefinition = {
     name: metadata.name,
     description: metadata.description,
@@ -182,7 +184,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     policies,
     handoffs: spec.handoffs,
     limits,
-    ...(limits.max_duration === undefined ? {} : { maxDurationMs: durationToMs(limits.max_duration) }),
+    ...(maxDurationMs === undefined ? {} : { maxDurationMs }),
     definitionHash: contentHash({ document, promptHash }),
     document,
   };

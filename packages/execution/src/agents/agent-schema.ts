@@ -9,7 +9,8 @@ import { serverNameProblem, serverNamePattern } from '../tools/tool-names.ts';
 export const agentNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const modelIdPattern = /^[a-z][a-z0-9-]*:\S+$/;
-const durationPattern = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+// The grammar of a policy's max_duration, so agent and policy limits read the same.
+const durationPattern = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
 const environmentNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const agentName = z
@@ -20,8 +21,8 @@ const agentName = z
 const modelId = z.string().regex(modelIdPattern, { error: 'must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo' });
 
 const duration = z
-  .union([z.number().positive(), z.string().regex(durationPattern, { error: 'must be a duration such as 90s, 5m, 1h30m or 500ms, or a number of seconds' })])
-  .describe('A duration: 90s, 5m, 1h30m, 500ms, or a number of seconds.');
+  .union([z.string().regex(durationPattern, { error: 'must be a duration such as 90s, 15m, 4h or 2d, or a number of seconds' }), z.number().positive()])
+  .describe('A duration: 500ms, 90s, 15m, 4h, 2d, or a number of seconds.');
 
 const model = z
   .strictObject({
@@ -90,6 +91,7 @@ export const agentLimitsSchema = z
     max_tokens: z.number().int().positive().optional().describe('Most tokens (input and output) per run.'),
     max_cost_usd: z.number().positive().optional().describe('Most model cost per run, in US dollars.'),
     max_duration: duration.optional().describe('Longest wall time of a run.'),
+    on_exceeded: z.enum(['stop', 'hold']).optional().describe('stop (default): the run ends as failed; hold: the run waits for an approver to let it go on.'),
   })
   .describe('Per-run limits; the strictest of these and the policies’ limits applies.');
 
@@ -143,13 +145,4 @@ export type AgentLimits = z.output<typeof agentLimitsSchema>;
 /** The JSON Schema of the agent format, for editors (`# yaml-language-server: $schema=...`). */
 export function agentJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(agentDocumentSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-}
-
-/** Milliseconds of a duration as the format writes it: `90s`, `5m`, `1h30m`, `500ms`, or a number of seconds. */
-export function durationToMs(value: string | number): number {
-  if (typeof value === 'number') return value * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * (units[match[2] as string] ?? 0);
-  return total;
 }

@@ -2,7 +2,7 @@
 // package barrel re-exports from here; anything exported here is public API.
 export { findAgent, loadAgentDefinition, loadAgents, locateAgentField, parseAgentDefinition } from './agent-definition.ts';
 export type { AgentDefinition, AgentLoadOptions } from './agent-definition.ts';
-export { agentDocumentSchema, agentJsonSchema, agentLimitsSchema, agentNamePattern, durationToMs } from './agent-schema.ts';
+export { agentDocumentSchema, agentJsonSchema, agentLimitsSchema, agentNamePattern } from './agent-schema.ts';
 export type { AgentDocument, AgentDocumentInput, AgentLimits } from './agent-schema.ts';
 export { expandVariables } from './template-variables.ts';
 export type { ExpandResult, TemplateContext } from './template-variables.ts';

@@ -50,7 +50,7 @@ spec:
   policies: [./policies/helper.yaml]
   knowledge: [{ collection: handbook, top_k: 3 }]
   handoffs: [researcher]
-  limits: { max_steps: 10, max_cost_usd: 0.5, max_duration: 1h30m }
+  limits: { max_steps: 10, max_cost_usd: 0.5, max_duration: 90m }
 `;
     const definition = parseAgentDefinition(text, path.join(folder, 'helper.yaml'));
     expect(definition).toMatchObject({
@@ -66,7 +66,7 @@ spec:
       policies: [path.join(folder, 'policies', 'helper.yaml')],
       knowledge: [{ collection: 'handbook', topK: 3 }],
       handoffs: ['researcher'],
-      limits: { max_steps: 10, max_cost_usd: 0.5, max_duration: '1h30m' },
+      limits: { max_steps: 10, max_cost_usd: 0.5, max_duration: '90m' },
       maxDurationMs: 5_400_000,
       tools: [],
     });
