@@ -258,6 +258,42 @@ for (const engine of engines) {
       await rebuilt.close();
     });
 
+    it('a second knowledge base over the same store sees another one\'s ingest (revision reload)', async () => {
+      const source = folder();
+      const dataDir = folder();
+      writeTree(source, { 'a.md': '# Apples\n\nApples grow on trees.' });
+      const writer = createKnowledgeBase(store, { dataDir });
+      const reader = createKnowledgeBase(store, { dataDir: folder() });
+      await writer.ingest(source, { collection: 'shared' });
+      expect((await reader.search('shared', 'apples trees', { topK: 1 }))[0]?.citation.source).toBe('a.md');
+      writeTree(source, { 'b.md': '# Bananas\n\nBananas grow in bunches.' });
+      await writer.ingest(source, { collection: 'shared' });
+      // The reader has its own index file (another machine): it reloads from the store's vectors.
+      expect((await reader.search('shared', 'bananas bunches', { topK: 1 }))[0]?.citation.source).toBe('b.md');
+      unlinkSync(path.join(source, 'a.md'));
+      await writer.ingest(source, { collection: 'shared' });
+      expect((await reader.search('shared', 'apples trees', { topK: 5 })).map((result) => result.citation.source)).toEqual(['b.md']);
+      await writer.close();
+      await reader.close();
+    });
+
+    it('stops after the current file when aborted, keeping what was committed and removing nothing', async () => {
+      const source = folder();
+      writeTree(source, Object.fromEntries(Array.from({ length: 5 }, (_, position) => [`f${position}.md`, `# File ${position}\n\nContent ${position}.`])));
+      const knowledge = createKnowledgeBase(store, { dataDir: folder() });
+      const controller = new AbortController();
+      const summary = await knowledge.ingest(source, {
+        collection: 'aborted',
+        signal: controller.signal,
+        onProgress: (event) => {
+          if (event.type === 'file.processed' && event.processed === 2) controller.abort();
+        },
+      });
+      expect(summary).toMatchObject({ added: 2, removed: 0 });
+      expect((await knowledge.ingest(source, { collection: 'aborted' })).added).toBe(3);
+      await knowledge.close();
+    });
+
     it('rebuild compacts deleted vectors and applies new index settings', async () => {
       const source = folder();
       writeTree(source, Object.fromEntries(Array.from({ length: 12 }, (_, position) => [`doc-${position}.md`, `# Topic ${position}\n\nNote number ${position} about subject ${position * 7}.`])));

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOpenAIEmbedder } from '../src/index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStore } from '@aifactory/store';
+import { createKnowledgeBase, createOpenAIEmbedder, embedderFromId } from '../src/index.ts';
 import { hashText } from '../src/hashing-embedder.ts';
 import { startEmbeddingsWireServer, type EmbeddingsWireServer } from '../src/testing/index.ts';
 
@@ -40,6 +44,27 @@ describe('OpenAI embedder through the official SDK against a local /v1/embedding
       expect(() => createOpenAIEmbedder({ model: 'text-embedding-3-small' })).toThrow(/needs an API key/);
     } finally {
       if (saved !== undefined) process.env.OPENAI_API_KEY = saved;
+    }
+  });
+
+  it('embeds a collection through the SDK; a later search recreates the embedder from the stored model id', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'aifactory-kn-openai-'));
+    const store = await openStore();
+    try {
+      writeFileSync(path.join(folder, 'guide.md'), '# Onboarding\n\nNew hires get a laptop on day one.\n\n## Badges\n\nBadges are printed at reception.');
+      const connection = { baseURL: server.baseURL, apiKey: 'sk-local' };
+      const first = createKnowledgeBase(store, { dataDir: path.join(folder, 'data'), embedder: createOpenAIEmbedder({ model: 'test-embed', dimensions: 64, ...connection }) });
+      const summary = await first.ingest(folder, { collection: 'remote' });
+      expect(summary).toMatchObject({ embeddingModel: 'openai:test-embed:64', added: 1, chunks: { embedded: 2 } });
+      await first.close();
+      const [info] = await createKnowledgeBase(store, { dataDir: path.join(folder, 'data') }).listCollections();
+      const second = createKnowledgeBase(store, { dataDir: path.join(folder, 'data'), embedder: embedderFromId(info!.embeddingModel, connection) });
+      const [badges] = await second.search('remote', 'where are badges printed', { topK: 1, mode: 'vector' });
+      expect(badges?.citation.location.headingPath).toEqual(['Onboarding', 'Badges']);
+      await second.close();
+    } finally {
+      await store.close();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });
