@@ -169,8 +169,29 @@ function rowsJson(rows: readonly PreparedRow[]): string {
   );
 }
 
-/** Inserts rows in one statement (one commit). */
-export async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Promise<void> {
+const insertEventSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
+VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)`;
+
+/** Inserts rows in one statement (one commit): a lone row as plain VALUES, several through one JSON parameter. */
+async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Promise<void> {
+  if (rows.length === 1) {
+    const row = rows[0]!;
+    await queryRows(store, insertEventSql, [
+      row.runId,
+      row.seq,
+      row.ts,
+      row.type,
+      row.actor,
+      row.payload,
+      row.salt,
+      row.payloadHash,
+      row.schemaVersion,
+      row.redactions ? JSON.stringify(row.redactions) : null,
+      row.prevHash,
+      row.hash,
+    ]);
+    return;
+  }
   await queryRows(store, insertEventsSql, [rowsJson(rows)]);
 }
 
