@@ -50,6 +50,7 @@ export class ServerUnavailableError extends Error {
 }
 
 const stderrTailLimit = 4000;
+const gracefulExitMs = 500;
 
 /** A connected client and the transport under it. */
 interface Live {
@@ -144,6 +145,15 @@ export class ServerConnection {
     if (live?.client === client) void this.#putDown(live);
   }
 
+  /** Replaces this server's URL in a message by its display form (no query string, no credentials). */
+  scrub(message: string): string {
+    const url = this.config.url;
+    if (!url) return message;
+    let scrubbed = message.split(url).join(displayUrl(url));
+    if (URL.canParse(url)) scrubbed = scrubbed.split(new URL(url).href).join(displayUrl(url));
+    return scrubbed;
+  }
+
   /** Closes the connection for good; a stdio server is stopped. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -153,7 +163,12 @@ export class ServerConnection {
     this.#live = undefined;
     if (!live) return;
     if (live.http) await live.http.terminateSession().catch(() => undefined);
+    // The SDK closes stdin and waits two seconds before SIGTERM; a server busy with a call
+    // rarely notices stdin closing, so ask it to stop sooner.
+    const pid = live.stdio?.pid;
+    const escalation = pid ? setTimeout(() => killProcess(pid, 'SIGTERM'), gracefulExitMs) : undefined;
     await live.client.close().catch(() => undefined);
+    clearTimeout(escalation);
   }
 
   async #connect(): Promise<Client> {
@@ -172,8 +187,8 @@ export class ServerConnection {
       if (live.stdio?.pid) killProcess(live.stdio.pid);
       await client.close().catch(() => undefined);
       const commandNotFound = (error as NodeJS.ErrnoException)?.code === 'ENOENT';
-      const what = this.transport === 'http' ? `at ${this.config.url}` : `with command '${this.config.command}'`;
-      const reason = commandNotFound ? 'the command was not found' : error instanceof Error ? error.message : String(error);
+      const what = this.transport === 'http' ? `at ${displayUrl(this.config.url as string)}` : `with command '${this.config.command}'`;
+      const reason = commandNotFound ? 'the command was not found' : this.scrub(error instanceof Error ? error.message : String(error));
       throw new ServerUnavailableError(`MCP server '${this.config.name}' could not be ${this.#everConnected ? 'restarted' : 'started'} ${what}: ${reason}.`, {
         cause: error,
         commandNotFound,
@@ -227,10 +242,20 @@ export class ServerConnection {
   }
 }
 
-function killProcess(pid: number): void {
+function killProcess(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(pid, signal);
   } catch {
     // Already gone.
+  }
+}
+
+/** A URL for messages: credentials and query strings (which often carry tokens) left out. */
+function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(invalid URL)';
   }
 }

@@ -32,6 +32,8 @@ export class ToolHost {
   readonly #defaultTimeoutMs: number;
   readonly #warnings: string[];
   #closed = false;
+  /** Aborted by close(), so calls in flight end at once. */
+  readonly #closing = new AbortController();
 
   private constructor(connections: Map<string, ServerConnection>, everything: ServerToolDescriptor[], warnings: string[], defaultTimeoutMs: number) {
     this.#connections = connections;
@@ -158,7 +160,7 @@ export class ToolHost {
     const connection = this.#connections.get(descriptor.server) as ServerConnection;
     const timeoutMs = options.timeoutMs ?? connection.config.timeoutMs ?? this.#defaultTimeoutMs;
     const deadline = new AbortController();
-    const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+    const signal = AbortSignal.any([deadline.signal, this.#closing.signal, ...(options.signal ? [options.signal] : [])]);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -193,11 +195,12 @@ export class ToolHost {
         connection.probeAfterTimeout(Math.min(timeoutMs, longestProbeMs));
         return fail('timeout', `Tool '${descriptor.name}' did not answer within ${timeoutMs} ms.`, { timeoutMs });
       }
+      if (this.#closed) return fail('host_closed', `The tool host was closed during the call to '${descriptor.name}'.`);
       if (options.signal?.aborted) return fail('cancelled', `The call to '${descriptor.name}' was cancelled.`);
       if (error instanceof ServerUnavailableError) {
         return fail('server_crashed', error.message, error.stderr ? { stderr: error.stderr } : undefined);
       }
-      const message = error instanceof Error ? error.message : String(error);
+      const message = connection.scrub(error instanceof Error ? error.message : String(error));
       const lost =
         (error instanceof McpError && error.code === McpErrorCode.ConnectionClosed) ||
         (client !== undefined && !connection.connected) ||
@@ -219,6 +222,7 @@ export class ToolHost {
   /** Stops every stdio server and ends every HTTP session. Calls after this fail with `host_closed`. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort(new Error('the tool host was closed'));
     await Promise.all([...this.#connections.values()].map((connection) => connection.close()));
   }
 
@@ -252,9 +256,10 @@ function checkConfigs(servers: McpServerConfig[]): void {
       try {
         url = new URL(config.url);
       } catch {
-        fail('url', `Server '${config.name}' has an invalid URL '${config.url}'.`);
+        fail('url', `Server '${config.name}' has an invalid URL.`);
       }
       if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('url', `Server '${config.name}' URL must be http or https, got '${url.protocol}'.`);
+      if (url && (url.username || url.password)) fail('url', `Server '${config.name}' URL must not carry credentials; send them in headers (e.g. Authorization).`);
     }
     if (config.timeoutMs !== undefined && !(Number.isFinite(config.timeoutMs) && config.timeoutMs > 0)) fail('timeoutMs', `Server '${config.name}' timeoutMs must be a positive number of milliseconds.`);
   });

@@ -57,6 +57,19 @@ describe('ToolHost with the everything server over stdio', () => {
     }
   });
 
+  it('ends a call in flight with host_closed when the host is closed under it', async () => {
+    const own = await ToolHost.connect([everythingServer({ allow: ['trigger-long-running-operation'] })]);
+    const pending = own.call('everything.trigger-long-running-operation', { duration: 5, steps: 5 });
+    const pid = own.status()[0]?.pid as number;
+    let closed: Promise<void> | undefined;
+    setTimeout(() => (closed = own.close()), 100);
+    const result = await pending;
+    expect(result).toMatchObject({ ok: false, error: { code: 'host_closed' } });
+    expect(result.durationMs).toBeLessThan(1_000);
+    await closed;
+    expect(isAlive(pid)).toBe(false);
+  });
+
   it('stops waiting when the caller aborts', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
@@ -122,6 +135,14 @@ describe('ToolHost.connect failures', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('never puts the query string of a URL (often a token) into a message', async () => {
+    const port = await freePort();
+    const error = await ToolHost.connect([{ name: 'crm', url: `http://127.0.0.1:${port}/mcp?token=s3cret` }], { connectTimeoutMs: 2_000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SystemError);
+    expect((error as SystemError).message).toMatch(new RegExp(`^MCP server 'crm' could not be started at http://127\\.0\\.0\\.1:${port}/mcp: `));
+    expect(JSON.stringify((error as SystemError).toJSON())).not.toContain('s3cret');
+  });
+
   it('rejects configurations that could never work, naming the field', async () => {
     const cases: Array<[Parameters<typeof ToolHost.connect>[0], string, RegExp]> = [
       [[{ name: 'fs.main', command: 'x' }], 'servers[0].name', /Server name 'fs\.main' is invalid/],
@@ -131,6 +152,7 @@ describe('ToolHost.connect failures', () => {
       [[{ name: 'a' }], 'servers[0]', /exactly one of/],
       [[{ name: 'a', url: 'ftp://example.com' }], 'servers[0].url', /must be http or https/],
       [[{ name: 'a', command: 'x', timeoutMs: 0 }], 'servers[0].timeoutMs', /positive/],
+      [[{ name: 'a', url: 'https://agent:hunter2@crm.example.com/mcp' }], 'servers[0].url', /must not carry credentials; send them in headers/],
     ];
     for (const [servers, path, message] of cases) {
       const error = await ToolHost.connect(servers).catch((caught: unknown) => caught);
