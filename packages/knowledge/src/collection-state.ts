@@ -1,7 +1,7 @@
 // A collection in memory: its vector index, keyword index and which document each label
 // belongs to. Loaded from the store plus the index file, reconciled with each other, and kept
 // current by this process's writes; reloaded when another process moves the revision on.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chunks, documents, type Store } from '@aifactory/store';
 import { and, eq, inArray } from 'drizzle-orm';
@@ -92,7 +92,9 @@ export class CollectionState {
       vectors: this.vectors.size,
       writtenAt: new Date().toISOString(),
     };
-    await writeFile(`${file}.json`, `${JSON.stringify(meta, null, 2)}\n`);
+    const temporary = `${file}.json.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(meta, null, 2)}\n`);
+    await rename(temporary, `${file}.json`);
   }
 }
 
