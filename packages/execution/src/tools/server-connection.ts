@@ -112,11 +112,15 @@ export class ServerConnection {
   async listTools(): Promise<Tool[]> {
     const client = await this.client();
     const tools: Tool[] = [];
+    const seen = new Set<string>();
     let cursor: string | undefined;
     do {
       const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.#settings.connectTimeoutMs });
       tools.push(...page.tools);
       cursor = page.nextCursor;
+      // A server that hands out a cursor twice would otherwise keep us listing forever.
+      if (cursor !== undefined && seen.has(cursor)) break;
+      if (cursor !== undefined) seen.add(cursor);
     } while (cursor);
     return tools;
   }
