@@ -42,12 +42,18 @@ const payload = { step: 1, name: 'payments.refund', call_id: 'call_01', args: { 
 if (process.argv[2] === '--child') {
   const [, , , task, url, schema] = process.argv;
   const store = await openStore({ databaseUrl: url!, schema: schema!, migrate: false, maxConnections: 2 });
-  const started = performance.now();
+  let started = performance.now();
   let events = 0;
+  let coldEventsPerSecond: number | undefined;
   if (task === 'verify') {
-    const summary = await verifyAll(store);
-    if (!summary.ok) throw new Error(`bench store does not verify: ${JSON.stringify(summary.problem)}`);
-    events = summary.events;
+    // Twice: the first pass pays for a cold JIT and cold caches; the second shows the steady rate.
+    for (let pass = 0; pass < 2; pass += 1) {
+      if (pass === 1) started = performance.now();
+      const summary = await verifyAll(store);
+      if (!summary.ok) throw new Error(`bench store does not verify: ${JSON.stringify(summary.problem)}`);
+      events = summary.events;
+      if (pass === 0) coldEventsPerSecond = Math.round(events / ((performance.now() - started) / 1000));
+    }
   } else {
     const output = createWriteStream('/dev/null');
     for await (const line of exportJsonl(store, {})) {
@@ -58,7 +64,7 @@ if (process.argv[2] === '--child') {
   }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
-  process.stdout.write(JSON.stringify({ events, seconds, eventsPerSecond: Math.round(events / seconds), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  process.stdout.write(JSON.stringify({ events, seconds, eventsPerSecond: Math.round(events / seconds), coldEventsPerSecond, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
   process.exit(0);
 }
 
@@ -174,10 +180,20 @@ async function bulkBuild(store: Store, signer: SealSigner, fromRun: number, toRu
   return sealState;
 }
 
-function child(task: 'verify' | 'export', schema: string): { events: number; seconds: number; eventsPerSecond: number; peakRssMiB: number } {
+interface ChildFigure {
+  events: number;
+  seconds: number;
+  /** verify: the second pass; export: the only pass. */
+  eventsPerSecond: number;
+  /** verify: the first pass (cold JIT and caches). */
+  coldEventsPerSecond?: number;
+  peakRssMiB: number;
+}
+
+function child(task: 'verify' | 'export', schema: string): ChildFigure {
   const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, databaseUrl, schema], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (result.status !== 0) throw new Error(`${task} child failed: ${result.stderr}`);
-  return JSON.parse(result.stdout) as { events: number; seconds: number; eventsPerSecond: number; peakRssMiB: number };
+  return JSON.parse(result.stdout) as ChildFigure;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,8 +259,10 @@ if (postgresAvailable) {
     };
     results.proof = proof;
     console.table([
-      { task: 'verify', events: verifySmall.events, 'ev/s': verifySmall.eventsPerSecond, 'peak RSS MiB': verifySmall.peakRssMiB },
-      { task: 'verify', events: verifyFull.events, 'ev/s': verifyFull.eventsPerSecond, 'peak RSS MiB': verifyFull.peakRssMiB },
+      { task: 'verify (first pass)', events: verifySmall.events, 'ev/s': verifySmall.coldEventsPerSecond, 'peak RSS MiB': verifySmall.peakRssMiB },
+      { task: 'verify (second pass)', events: verifySmall.events, 'ev/s': verifySmall.eventsPerSecond, 'peak RSS MiB': verifySmall.peakRssMiB },
+      { task: 'verify (first pass)', events: verifyFull.events, 'ev/s': verifyFull.coldEventsPerSecond, 'peak RSS MiB': verifyFull.peakRssMiB },
+      { task: 'verify (second pass)', events: verifyFull.events, 'ev/s': verifyFull.eventsPerSecond, 'peak RSS MiB': verifyFull.peakRssMiB },
       { task: 'export jsonl', events: exportSmall.events, 'ev/s': exportSmall.eventsPerSecond, 'peak RSS MiB': exportSmall.peakRssMiB },
       { task: 'export jsonl', events: exportFull.events, 'ev/s': exportFull.eventsPerSecond, 'peak RSS MiB': exportFull.peakRssMiB },
     ]);
@@ -256,6 +274,7 @@ if (postgresAvailable) {
 
 const postgres16 = append.find((figure) => figure.engine === 'postgres' && figure.runs === 16);
 const verifyFigure = (results.proof as { verify?: { atFull: { eventsPerSecond: number } } } | undefined)?.verify?.atFull.eventsPerSecond;
+results.load = (await import('node:os')).loadavg().map((value) => Number(value.toFixed(2)));
 results.targets = {
   chainedAtLeast80PercentOfPlainAt16RunsOnPostgres: postgres16 ? postgres16.ratio >= 0.8 : null,
   verifyAtLeast200kEventsPerSecond: verifyFigure !== undefined ? verifyFigure >= 200_000 : null,
