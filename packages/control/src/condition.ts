@@ -104,7 +104,7 @@ export function compileCondition(expression: string): CompiledCondition {
   }
   if (!checked.valid) throw new ConditionError([celProblem(checked.error, expression)]);
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
-    throw new ConditionError([{ message: `A condition must be true or false, but this one gives a ${checked.type}.`, start: 0, end: expression.length }]);
+    throw new ConditionError([{ message: `A condition must be true or false, but this one gives ${/^[aeiou]/.test(checked.type ?? '') ? 'an' : 'a'} ${checked.type}.`, start: 0, end: expression.length }]);
   }
   return { expression, evaluate: parsed as (activation: Record<string, unknown>) => unknown, paths: analysis.paths, readsNow: analysis.readsNow, ast: parsed.ast };
 }

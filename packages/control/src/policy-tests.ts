@@ -13,6 +13,7 @@ import type { Decision } from './decision.ts';
 import { readPolicyFiles } from './parse-policy.ts';
 import type { Policy } from './policy.ts';
 import { compilePolicies } from './policy-set.ts';
+import { issueProblems } from './schema-issues.ts';
 import { problemsError, YamlSource, type SourceProblem } from './yaml-source.ts';
 
 const actionKind = z.enum(['tool', 'model', 'retrieval', 'handoff', 'answer']);
@@ -171,10 +172,7 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
       }
       const parsed = testFileSchema.safeParse(source.value);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          const path = issue.path.filter((segment): segment is string | number => typeof segment !== 'symbol');
-          problems.push({ message: `${issue.message.replace(/\.$/, '')}.`, location: source.locate(path, { key: issue.code === 'unrecognized_keys' }) });
-        }
+        problems.push(...issueProblems(parsed.error.issues, source, source.value, testFileSchema));
         continue;
       }
       const policyPaths = parsed.data.policies ? parsed.data.policies.map((path) => resolve(dirname(file), path)) : suite.policyFiles;
