@@ -1,0 +1,25 @@
+// Lays out a throw-away copy of what the demo needs — the file-clerk agent, its script, its
+// policy and the shared folder it works on — so a run never writes into the repository.
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Paths of a prepared demo workspace. */
+export interface DemoWorkspace {
+  root: string;
+  agentsDir: string;
+  dataDir: string;
+  sharedFolder: string;
+}
+
+/** Copies agents/, policies/file-clerk and examples/demo/workspace into a fresh temporary folder. */
+export function prepareDemoWorkspace(root = mkdtempSync(path.join(tmpdir(), 'aifactory-demo-'))): DemoWorkspace {
+  cpSync(path.join(repositoryRoot, 'agents'), path.join(root, 'agents'), { recursive: true });
+  cpSync(path.join(repositoryRoot, 'policies'), path.join(root, 'policies'), { recursive: true });
+  cpSync(path.join(repositoryRoot, 'examples', 'demo', 'workspace'), path.join(root, 'examples', 'demo', 'workspace'), { recursive: true });
+  return { root, agentsDir: path.join(root, 'agents'), dataDir: path.join(root, '.factory'), sharedFolder: path.join(root, 'examples', 'demo', 'workspace') };
+}

@@ -1,0 +1,20 @@
+// @aifactory/execution public API: anything exported here is public API.
+// The execution plane: governed LangGraph agents, the model gateway, MCP tools, approvals,
+// notifications and the store-backed checkpointer.
+export * from './models/index.ts';
+export * from './tools/index.ts';
+export * from './agents/index.ts';
+export * from './approvals/index.ts';
+export * from './notifications/index.ts';
+export * from './checkpoint/index.ts';
+export { AgentRuntime } from './runtime/agent-runtime.ts';
+export type { AgentRuntimeOptions, Principal, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
+export { AgentState, createAgentGraph } from './runtime/agent-graph.ts';
+export type { AgentGraphDependencies, AgentStateValue, AgentToolbox, ApprovalResume, HeldAction, RunCounters, ToolOutcome } from './runtime/agent-graph.ts';
+export { GovernanceGate, decisionSummary, maskFields } from './runtime/governance-gate.ts';
+export type { EventDraft, Gate, GateRecorder, GateRunContext, ProposedAction, Verdict } from './runtime/governance-gate.ts';
+export type { RunEvent, RunEventListener } from './runtime/run-events.ts';
+export { createToolbox, modelToolName } from './runtime/toolbox.ts';
+export type { HandoffRunner, KnowledgeAccess } from './runtime/toolbox.ts';
+export { createWorkspaceRuntime, runtimeRecorder } from './runtime/workspace-runtime.ts';
+export type { WorkspaceRuntime, WorkspaceRuntimeOptions } from './runtime/workspace-runtime.ts';

@@ -1,0 +1,317 @@
+// Each agent is a LangGraph graph: a tool-calling loop (model -> tools -> model ...) whose every
+// action — the model call, each tool call, retrieval and hand-off, the final answer — passes the
+// governance gate. A held action parks the run in the `approval` node (LangGraph interrupt); the
+// checkpoint is persisted in the store, so any process can resume it after the approval.
+import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
+import { checkLimits, type Decision, type PolicySet } from '@aifactory/control';
+import { contentHash } from '@aifactory/core';
+import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
+import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
+import { decisionSummary } from './governance-gate.ts';
+import type { RunEvent } from './run-events.ts';
+
+/** Counters the policy's limits are checked against. */
+export interface RunCounters {
+  steps: number;
+  tool_calls: number;
+  tokens: number;
+  cost_usd: number;
+}
+
+/** An action parked until humans decide. */
+export interface HeldAction {
+  approvalId: string;
+  step: number;
+  kind: ProposedAction['kind'];
+  name: string;
+  args: Record<string, unknown>;
+  argsHash: string;
+  policyHash: string;
+  /** The graph node that asked, which runs the action once approved. */
+  node: 'model' | 'tools' | 'finish';
+}
+
+/** The state of one run, checkpointed by LangGraph. */
+export const AgentState = Annotation.Root({
+  runId: Annotation<string>(),
+  principal: Annotation<{ id: string; roles: string[] }>(),
+  startedAtMs: Annotation<number>(),
+  messages: Annotation<ChatMessage[]>({ reducer: (left, right) => left.concat(right), default: () => [] }),
+  pending: Annotation<ToolCall[]>({ reducer: (_left, right) => right, default: () => [] }),
+  held: Annotation<HeldAction | null>({ reducer: (_left, right) => right, default: () => null }),
+  /** An approved action the asking node may now run without deciding again: step + args hash. */
+  approved: Annotation<{ step: number; argsHash: string; approvalId: string; node: HeldAction['node'] } | null>({ reducer: (_left, right) => right, default: () => null }),
+  step: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
+  counters: Annotation<RunCounters>({ reducer: (_left, right) => right, default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }) }),
+  classifications: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
+  answer: Annotation<string | null>({ reducer: (_left, right) => right, default: () => null }),
+  status: Annotation<'running' | 'completed' | 'failed'>({ reducer: (_left, right) => right, default: () => 'running' }),
+  error: Annotation<string | null>({ reducer: (_left, right) => right, default: () => null }),
+});
+
+/** One run's state as nodes see it. */
+export type AgentStateValue = typeof AgentState.State;
+type Update = Partial<AgentStateValue>;
+
+/** What a resumed approval node receives. */
+export interface ApprovalResume {
+  approvalId: string;
+  outcome: 'approved' | 'rejected';
+  by: string[];
+  comment?: string;
+}
+
+/** The tools an agent may call, however they are served (MCP, knowledge, hand-offs). */
+export interface AgentToolbox {
+  /** Tool specs for the model, with model-safe names. */
+  specs(): ToolSpec[];
+  /** The governed action a model tool call stands for, or an error message for the model. */
+  resolve(call: ToolCall): { ok: true; action: ProposedAction; tool: string } | { ok: false; message: string };
+  /** Runs an approved call. Never throws: failures come back as { ok: false }. */
+  execute(call: ToolCall, resolved: { action: ProposedAction; tool: string }, run: { runId: string; principal: { id: string; roles: string[] }; step: number }): Promise<ToolOutcome>;
+}
+
+/** What running a tool produced. */
+export type ToolOutcome =
+  | { ok: true; content: string; event: EventDraft; classifications?: string[] }
+  | { ok: false; message: string; event: EventDraft };
+
+/** Everything the graph needs from the rest of the execution plane. */
+export interface AgentGraphDependencies {
+  agent: { id: string; team?: string; tags?: string[]; model: string; parameters?: Record<string, unknown>; systemPrompt: string };
+  gate: Gate;
+  models: ModelGateway;
+  toolbox: AgentToolbox;
+  /** Opens an approval for a held action and returns its id and expiry. */
+  requestApproval(held: Omit<HeldAction, 'approvalId' | 'node'>, decision: Decision, run: GateRunContext): Promise<{ id: string; expiresAt?: Date }>;
+  /** Queues notifications in the outbox (durable before the action runs). */
+  notify(runId: string, targets: string[], payload: Record<string, unknown>): Promise<void>;
+  /** Marks the run held (recorded) when it parks. */
+  markHeld(runId: string, held: HeldAction): Promise<void>;
+  /** Streams run events to whoever listens. */
+  emit(event: RunEvent): void;
+  checkpointer?: BaseCheckpointSaver;
+}
+
+/** Builds and compiles the governed graph of one agent. */
+export function createAgentGraph(dependencies: AgentGraphDependencies) {
+  const { agent, gate, models, toolbox, emit } = dependencies;
+
+  const runContext = (state: AgentStateValue): GateRunContext => ({
+    runId: state.runId,
+    agent: { id: agent.id, ...(agent.team ? { team: agent.team } : {}), ...(agent.tags ? { tags: agent.tags } : {}) },
+    principal: state.principal,
+    counters: state.counters,
+    startedAtMs: state.startedAtMs,
+    classifications: state.classifications,
+  });
+
+  /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
+  async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict | { kind: 'approved' }> {
+    const argsHash = contentHash(proposed.args);
+    if (state.approved && state.approved.step === step && state.approved.argsHash === argsHash) {
+      if (intent) await gate.commit(state.runId, [intent(proposed.args)]);
+      return { kind: 'approved' };
+    }
+    const verdict = await gate.govern(runContext(state), step, proposed, intent);
+    emit({ type: 'action.decided', runId: state.runId, step, kind: proposed.kind, name: proposed.name, args: proposed.args, ...decisionSummary(verdict.decision) });
+    if (verdict.kind === 'execute' && verdict.authority === 'notify_human') {
+      const targets = [...verdict.decision.obligations.notify];
+      if (targets.length > 0) {
+        await dependencies.notify(state.runId, targets, { step, action: { kind: proposed.kind, name: proposed.name }, rules: decisionSummary(verdict.decision).rules, reason: verdict.decision.reason });
+        gate.defer(state.runId, { type: 'notification.queued', actor: 'runtime', payload: { step, targets } });
+        emit({ type: 'notification.queued', runId: state.runId, step, targets });
+      }
+    }
+    return verdict;
+  }
+
+  async function hold(state: AgentStateValue, verdict: Extract<Verdict, { kind: 'hold' }>, proposed: ProposedAction, node: HeldAction['node']): Promise<Update> {
+    const base = { step: verdict.step, kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: verdict.argsHash, policyHash: policySetHash(gate.policySet) };
+    const approval = await dependencies.requestApproval(base, verdict.decision, runContext(state));
+    const held: HeldAction = { ...base, approvalId: approval.id, node };
+    await dependencies.markHeld(state.runId, held);
+    emit({
+      type: 'run.held',
+      runId: state.runId,
+      step: verdict.step,
+      approvalId: approval.id,
+      kind: proposed.kind,
+      name: proposed.name,
+      args: proposed.args,
+      approvers: verdict.decision.obligations.approvers ?? null,
+      ...(approval.expiresAt ? { expiresAt: approval.expiresAt.toISOString() } : {}),
+    });
+    return { held };
+  }
+
+  /** Stops the run when a limit is crossed and the policy says stop; returns undefined otherwise. */
+  async function enforceLimits(state: AgentStateValue): Promise<Update | undefined> {
+    const crossing = checkLimits(gate.policySet, { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs });
+    if (!crossing) return undefined;
+    await gate.commit(state.runId, [{ type: 'budget.exceeded', actor: 'control-plane', payload: crossing }]);
+    emit({ type: 'budget.exceeded', runId: state.runId, limit: crossing.limit, value: crossing.value, max: crossing.max, outcome: crossing.onExceeded });
+    return { status: 'failed', error: `Budget exceeded: ${crossing.limit} reached ${crossing.value} (max ${crossing.max}); the run is stopped.` };
+  }
+
+  async function modelNode(state: AgentStateValue): Promise<Update> {
+    const stopped = await enforceLimits(state);
+    if (stopped) return stopped;
+    const step = state.step + 1;
+    const messages: ChatMessage[] = [{ role: 'system', content: agent.systemPrompt }, ...state.messages];
+    const tools = toolbox.specs();
+    const request = { model: agent.model, messages, tools, ...(agent.parameters ? { parameters: agent.parameters } : {}) };
+    const [provider = agent.model, ...rest] = agent.model.split(':');
+    const proposed: ProposedAction = { kind: 'model', name: agent.model, args: { provider, model: rest.join(':'), message_count: messages.length, tools: tools.map((tool) => tool.name) } };
+    const verdict = await govern(state, step, proposed, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: contentHash(request) } }));
+    if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
+    if (verdict.kind === 'hold') return { step: step - 1, ...(await hold(state, verdict, proposed, 'model')) };
+    let response: ModelResponse;
+    try {
+      response = await models.call(request, {
+        onToken: (text) => emit({ type: 'token', runId: state.runId, text }),
+        attribution: { ...(agent.team ? { team: agent.team } : {}), agent: agent.id, runId: state.runId },
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      gate.defer(state.runId, { type: 'model.failed', actor: agent.id, payload: { step, error: message } });
+      return { step, status: 'failed', error: message, approved: null };
+    }
+    gate.defer(state.runId, {
+      type: 'model.responded',
+      actor: agent.id,
+      payload: {
+        step,
+        provider: response.provider,
+        model: response.model,
+        content: response.content,
+        tool_calls: response.toolCalls,
+        usage: response.usage,
+        cost_usd: response.costUsd,
+        finish_reason: response.finishReason,
+        latency_ms: response.latencyMs,
+        attempts: response.attempts,
+        fallback_used: response.fallbackUsed,
+      },
+    });
+    const counters: RunCounters = {
+      steps: state.counters.steps + 1,
+      tool_calls: state.counters.tool_calls,
+      tokens: state.counters.tokens + response.usage.inputTokens + response.usage.outputTokens,
+      cost_usd: state.counters.cost_usd + response.costUsd,
+    };
+    const assistant: ChatMessage = { role: 'assistant', content: response.content, ...(response.toolCalls.length > 0 ? { toolCalls: response.toolCalls } : {}) };
+    return { step, counters, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
+  }
+
+  async function toolsNode(state: AgentStateValue): Promise<Update> {
+    let step = state.step;
+    let counters = state.counters;
+    let classifications = state.classifications;
+    let approved = state.approved;
+    const pending = [...state.pending];
+    const messages: ChatMessage[] = [];
+    const view = (): AgentStateValue => ({ ...state, step, counters, classifications, approved });
+    while (pending.length > 0) {
+      const stopped = await enforceLimits(view());
+      if (stopped) return { ...stopped, messages, pending, step, counters };
+      const call = pending[0]!;
+      const resolved = toolbox.resolve(call);
+      if (!resolved.ok) {
+        // Invalid calls never reach the policy: nothing runs, and the model is told why.
+        gate.defer(state.runId, { type: 'tool.failed', actor: agent.id, payload: { step: step + 1, call_id: call.id, name: call.name, error: { code: 'invalid_call', message: resolved.message } } });
+        messages.push(toolMessage(call, `Error: ${resolved.message}`));
+        pending.shift();
+        continue;
+      }
+      const nextStep = step + 1;
+      const verdict = await govern(view(), nextStep, resolved.action, (args) => ({
+        type: resolved.action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
+        actor: agent.id,
+        payload: { step: nextStep, call_id: call.id, kind: resolved.action.kind, name: resolved.action.name, args },
+      }));
+      if (verdict.kind === 'hold') {
+        const update = await hold(view(), verdict, resolved.action, 'tools');
+        return { ...update, messages, pending, step, counters, classifications };
+      }
+      step = nextStep;
+      approved = null;
+      pending.shift();
+      if (verdict.kind === 'deny') {
+        messages.push(toolMessage(call, `Error: ${verdict.message}`));
+        continue;
+      }
+      const outcome = await toolbox.execute(call, resolved, { runId: state.runId, principal: state.principal, step });
+      gate.defer(state.runId, outcome.event);
+      counters = { ...counters, tool_calls: counters.tool_calls + 1 };
+      if (outcome.ok && outcome.classifications) classifications = [...new Set([...classifications, ...outcome.classifications])];
+      emit({ type: 'tool.returned', runId: state.runId, step, name: resolved.action.name, ok: outcome.ok, summary: summarize(outcome.ok ? outcome.content : outcome.message) });
+      messages.push(toolMessage(call, outcome.ok ? outcome.content : `Error: ${outcome.message}`));
+    }
+    return { messages, pending, step, counters, classifications, approved: null };
+  }
+
+  async function finishNode(state: AgentStateValue): Promise<Update> {
+    const text = state.answer ?? '';
+    const step = state.step + 1;
+    const proposed: ProposedAction = { kind: 'answer', name: 'answer', args: { text } };
+    const verdict = await govern(state, step, proposed, (args) => ({ type: 'answer.given', actor: agent.id, payload: { step, text: args.text } }));
+    if (verdict.kind === 'hold') return hold(state, verdict, proposed, 'finish');
+    if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
+    emit({ type: 'answer', runId: state.runId, text });
+    return { step, status: 'completed', approved: null };
+  }
+
+  function approvalNode(state: AgentStateValue): Update {
+    const held = state.held;
+    if (!held) return {};
+    // Nothing may happen before interrupt(): on resume LangGraph runs this node again from the top.
+    const resume = interrupt<{ approvalId: string; step: number; kind: string; name: string }, ApprovalResume>({
+      approvalId: held.approvalId,
+      step: held.step,
+      kind: held.kind,
+      name: held.name,
+    });
+    emit({ type: 'approval.applied', runId: state.runId, step: held.step, approvalId: held.approvalId, outcome: resume.outcome });
+    if (resume.outcome === 'approved') return { held: null, approved: { step: held.step, argsHash: held.argsHash, approvalId: held.approvalId, node: held.node } };
+    const reason = `The ${held.kind} '${held.name}' was rejected by ${resume.by.join(', ') || 'its approvers'}${resume.comment ? `: ${resume.comment}` : '.'}`;
+    if (held.node !== 'tools') return { held: null, step: held.step, status: 'failed', error: reason };
+    const [call, ...rest] = state.pending;
+    return { held: null, step: held.step, pending: rest, messages: call ? [toolMessage(call, `Error: ${reason}`)] : [] };
+  }
+
+  const afterModel = (state: AgentStateValue) => (state.status !== 'running' ? END : state.held ? 'approval' : state.pending.length > 0 ? 'tools' : 'finish');
+  const afterTools = (state: AgentStateValue) => (state.status !== 'running' ? END : state.held ? 'approval' : 'model');
+  const afterFinish = (state: AgentStateValue) => (state.held ? 'approval' : END);
+  const afterApproval = (state: AgentStateValue) => {
+    if (state.status !== 'running') return END;
+    if (state.approved) return state.approved.node;
+    return state.pending.length > 0 ? 'tools' : 'model';
+  };
+
+  const graph = new StateGraph(AgentState)
+    .addNode('model', modelNode)
+    .addNode('tools', toolsNode)
+    .addNode('finish', finishNode)
+    .addNode('approval', approvalNode)
+    .addEdge(START, 'model')
+    .addConditionalEdges('model', afterModel, ['tools', 'finish', 'approval', END])
+    .addConditionalEdges('tools', afterTools, ['model', 'approval', END])
+    .addConditionalEdges('finish', afterFinish, ['approval', END])
+    .addConditionalEdges('approval', afterApproval, ['model', 'tools', 'finish', END]);
+  return graph.compile(dependencies.checkpointer ? { checkpointer: dependencies.checkpointer } : {});
+}
+
+function toolMessage(call: ToolCall, content: string): ChatMessage {
+  return { role: 'tool', toolCallId: call.id, name: call.name, content };
+}
+
+function summarize(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+/** The content hash that names a policy set (what an approval is bound to). */
+export function policySetHash(set: PolicySet): string {
+  return set.hash;
+}

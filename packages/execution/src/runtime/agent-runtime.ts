@@ -1,0 +1,306 @@
+// The runtime: starts governed runs of agents, parks them when an action needs approval, and
+// resumes them — in this process or another one — once the approval is granted or rejected.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
+import { compilePolicies, loadPolicyFiles, type Decision, type PolicySet } from '@aifactory/control';
+import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
+import { artifacts, policyVersions, runs, type Store } from '@aifactory/store';
+import { eq } from 'drizzle-orm';
+import type { AgentDefinition } from '../agents/index.ts';
+import type { ModelGateway } from '../models/index.ts';
+import { ToolHost } from '../tools/index.ts';
+import { createAgentGraph, policySetHash, type AgentStateValue, type ApprovalResume, type HeldAction } from './agent-graph.ts';
+import { GovernanceGate, type EventDraft } from './governance-gate.ts';
+import type { RunEvent, RunEventListener } from './run-events.ts';
+import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
+
+/** The verification plane, as the runtime uses it. */
+export interface RuntimeRecorder {
+  startRun(run: { id?: string; agent: string; team?: string; principal: string; input?: unknown; metadata?: Record<string, unknown>; replayOf?: string; parentRunId?: string }): Promise<unknown>;
+  recordBatch(runId: string, events: EventDraft[]): Promise<unknown>;
+  setStatus(runId: string, status: 'running' | 'held'): Promise<void>;
+  finishRun(runId: string, outcome: { status: 'completed' | 'failed'; payload?: unknown }): Promise<unknown>;
+}
+
+/** Approvals, as the runtime uses them. */
+export interface RuntimeApprovals {
+  request(input: {
+    runId: string;
+    step: number;
+    action: { kind: string; name: string; args: Record<string, unknown> };
+    policyHash: string;
+    requirement: Record<string, unknown>;
+    requestedBy: string;
+  }): Promise<{ id: string; expiresAt?: Date | null }>;
+  consume(approvalId: string, binding: { runId: string; step: number; argsHash: string; policyHash: string }): Promise<{ outcome: 'approved' | 'rejected'; approvers: string[]; comment?: string }>;
+}
+
+/** Notifications, as the runtime uses them. */
+export type RuntimeNotifier = (input: { runId: string; target: string; payload: Record<string, unknown> }) => Promise<void>;
+
+/** Everything a runtime is made of. */
+export interface AgentRuntimeOptions {
+  store: Store;
+  recorder: RuntimeRecorder;
+  approvals: RuntimeApprovals;
+  notify: RuntimeNotifier;
+  models: ModelGateway;
+  checkpointer: BaseCheckpointSaver;
+  /** Resolves an agent by name (hand-offs, resumes); the runtime caches what it loads. */
+  loadAgent(reference: string): Promise<AgentDefinition>;
+  /** Policies applied to every agent in addition to its own (organisation-wide). */
+  basePolicyFiles?: string[];
+  /** Knowledge access for agents with collections. */
+  knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
+  /** Checkpoint durability: 'exit' writes at holds and ends (fast), 'sync' after every node. */
+  durability?: 'exit' | 'sync' | 'async';
+  clock?: () => Date;
+}
+
+/** Who starts or resumes a run. */
+export interface Principal {
+  id: string;
+  roles: string[];
+}
+
+/** How a run call ended. */
+export type RunResult =
+  | { runId: string; status: 'completed'; answer: string }
+  | { runId: string; status: 'held'; held: HeldAction }
+  | { runId: string; status: 'failed'; error: string };
+
+interface AgentSession {
+  definition: AgentDefinition;
+  policySet: PolicySet;
+  gate: GovernanceGate;
+  graph: ReturnType<typeof createAgentGraph>;
+  host?: ToolHost;
+}
+
+/** Runs governed agents. One instance per process; close() disconnects MCP servers. */
+export class AgentRuntime {
+  readonly #options: AgentRuntimeOptions;
+  readonly #sessions = new Map<string, Promise<AgentSession>>();
+  readonly #listeners = new Map<string, RunEventListener>();
+
+  constructor(options: AgentRuntimeOptions) {
+    this.#options = options;
+  }
+
+  /** Starts a run of `agent` on `input` and drives it until it completes, fails or is held. */
+  async start(agentReference: string, input: string, options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    const session = await this.#session(agentReference);
+    const definition = session.definition;
+    const runId = options.runId ?? `run_${randomUUID()}`;
+    const startedAt = this.#now();
+    await this.#remember(session);
+    await this.#options.recorder.startRun({
+      id: runId,
+      agent: definition.name,
+      ...(definition.team ? { team: definition.team } : {}),
+      principal: options.principal.id,
+      input: { text: input },
+      ...(options.parentRunId ? { parentRunId: options.parentRunId } : {}),
+      metadata: {
+        agent_file: definition.file,
+        definition_hash: definition.definitionHash,
+        prompt_hash: definition.promptHash,
+        model: definition.model.id,
+        principal_roles: options.principal.roles,
+        policies: session.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
+        policy_set_hash: policySetHash(session.policySet),
+      },
+    });
+    if (options.onEvent) this.#listeners.set(runId, options.onEvent);
+    this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
+    const initial: Partial<AgentStateValue> = {
+      runId,
+      principal: options.principal,
+      startedAtMs: startedAt.getTime(),
+      messages: [{ role: 'user', content: input }],
+    };
+    return this.#drive(session, runId, initial);
+  }
+
+  /**
+   * Resumes a held run with its approval. The approval is consumed here — bound to the run, the
+   * step, the hash of the held arguments and the policy set now in force — so it works once.
+   */
+  async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+    const metadata = row.metadata as { agent_file?: string };
+    const session = await this.#session(metadata.agent_file ?? row.agent);
+    const config = { configurable: { thread_id: runId } };
+    const snapshot = await session.graph.getState(config);
+    const held = (snapshot.values as AgentStateValue).held;
+    if (!held || snapshot.next.length === 0) throw new UserError(ErrorCode.Conflict, `Run '${runId}' is not waiting for an approval (status ${row.status}).`);
+    if (held.approvalId !== options.approvalId) {
+      throw new UserError(ErrorCode.ApprovalInvalid, `Run '${runId}' is waiting for approval '${held.approvalId}', not '${options.approvalId}'.`);
+    }
+    const consumed = await this.#options.approvals.consume(options.approvalId, {
+      runId,
+      step: held.step,
+      argsHash: contentHash(held.args),
+      policyHash: policySetHash(session.policySet),
+    });
+    if (options.onEvent) this.#listeners.set(runId, options.onEvent);
+    await this.#options.recorder.setStatus(runId, 'running');
+    await session.gate.commit(runId, [{ type: 'run.resumed', actor: 'runtime', payload: { approval_id: options.approvalId, step: held.step, outcome: consumed.outcome } }]);
+    const resume: ApprovalResume = { approvalId: options.approvalId, outcome: consumed.outcome, by: consumed.approvers, ...(consumed.comment ? { comment: consumed.comment } : {}) };
+    return this.#drive(session, runId, new Command({ resume }));
+  }
+
+  /** Disconnects every MCP server this runtime started. */
+  async close(): Promise<void> {
+    const sessions = await Promise.allSettled(this.#sessions.values());
+    await Promise.all(sessions.map(async (settled) => (settled.status === 'fulfilled' ? settled.value.host?.close() : undefined)));
+    this.#sessions.clear();
+  }
+
+  async #drive(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command): Promise<RunResult> {
+    const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000 };
+    try {
+      let state: AgentStateValue;
+      try {
+        state = (await session.graph.invoke(input as never, config)) as AgentStateValue;
+      } catch (error) {
+        // The action that was being governed did not run: every execution follows a recorded
+        // decision, so a failure to decide or record stops here (fail closed).
+        const message = error instanceof Error ? error.message : String(error);
+        await this.#finishQuietly(session, runId, 'failed', { error: message });
+        this.#emit({ type: 'run.failed', runId, reason: message });
+        if (error instanceof AiFactoryError) throw error;
+        throw new SystemError(ErrorCode.Internal, `Run '${runId}' failed: ${message}`, { cause: error });
+      }
+      if (state.held) {
+        await session.gate.flush(runId);
+        return { runId, status: 'held', held: state.held };
+      }
+      await session.gate.flush(runId);
+      if (state.status === 'completed') {
+        const answer = state.answer ?? '';
+        await this.#options.recorder.finishRun(runId, { status: 'completed', payload: { answer, counters: state.counters } });
+        this.#emit({ type: 'run.completed', runId, answer });
+        return { runId, status: 'completed', answer };
+      }
+      const error = state.error ?? `Run ended with status ${state.status}.`;
+      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, counters: state.counters } });
+      this.#emit({ type: 'run.failed', runId, reason: error });
+      return { runId, status: 'failed', error };
+    } finally {
+      this.#listeners.delete(runId);
+    }
+  }
+
+  async #finishQuietly(session: AgentSession, runId: string, status: 'failed', payload: Record<string, unknown>): Promise<void> {
+    try {
+      await session.gate.flush(runId);
+      await this.#options.recorder.finishRun(runId, { status, payload });
+    } catch {
+      // The store itself may be what failed; the caller still sees the original error.
+    }
+  }
+
+  #emit(event: RunEvent): void {
+    const listener = this.#listeners.get(event.runId);
+    if (!listener) return;
+    try {
+      listener(event);
+    } catch {
+      // A listener's failure must not change what the run does.
+    }
+  }
+
+  #now(): Date {
+    return this.#options.clock?.() ?? new Date();
+  }
+
+  /** Stores the agent definition, prompt and policies by content hash, so replay can find them. */
+  async #remember(session: AgentSession): Promise<void> {
+    const db = this.#options.store.db;
+    const now = this.#now();
+    const definition = session.definition;
+    const source = await readFile(definition.file, 'utf8').catch(() => JSON.stringify(definition));
+    await db
+      .insert(artifacts)
+      .values([
+        { hash: definition.definitionHash, kind: 'agent', name: definition.name, content: source, firstSeenAt: now },
+        { hash: definition.promptHash, kind: 'prompt', name: definition.name, content: definition.systemPrompt, firstSeenAt: now },
+      ])
+      .onConflictDoNothing();
+    const versions = session.policySet.policies.map((policy) => ({ hash: policy.hash, name: policy.name, version: String(policy.version), source: policy.source, file: policy.file ?? null, firstSeenAt: now }));
+    if (versions.length > 0) await db.insert(policyVersions).values(versions).onConflictDoNothing();
+  }
+
+  #session(reference: string): Promise<AgentSession> {
+    let session = this.#sessions.get(reference);
+    if (!session) {
+      session = this.#openSession(reference);
+      session.catch(() => this.#sessions.delete(reference));
+      this.#sessions.set(reference, session);
+    }
+    return session;
+  }
+
+  async #openSession(reference: string): Promise<AgentSession> {
+    const options = this.#options;
+    const definition = await options.loadAgent(reference);
+    const policySet = compilePolicies(await loadPolicyFiles([...(options.basePolicyFiles ?? []), ...definition.policies]));
+    const gate = new GovernanceGate({ policies: () => policySet, recorder: options.recorder, ...(options.clock ? { clock: options.clock } : {}) });
+    const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
+    const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;
+    const toolbox = createToolbox({
+      ...(host ? { host } : {}),
+      ...(knowledge ? { knowledge } : {}),
+      handoffs: definition.handoffs,
+      runHandoff: async (agent, task, parent) => {
+        const result = await this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId });
+        if (result.status === 'completed') return { runId: result.runId, status: 'completed', answer: result.answer };
+        if (result.status === 'held') return { runId: result.runId, status: 'held', error: `the child run is held for approval ${result.held.approvalId}` };
+        return { runId: result.runId, status: 'failed', error: result.error };
+      },
+    });
+    const graph = createAgentGraph({
+      agent: {
+        id: definition.name,
+        ...(definition.team ? { team: definition.team } : {}),
+        ...(definition.tags ? { tags: definition.tags } : {}),
+        model: definition.model.id,
+        ...(definition.model.parameters ? { parameters: definition.model.parameters } : {}),
+        systemPrompt: definition.systemPrompt,
+      },
+      gate,
+      models: options.models,
+      toolbox,
+      checkpointer: options.checkpointer,
+      emit: (event) => this.#emit(event),
+      requestApproval: async (held, decision: Decision, run) => {
+        const approvers = decision.obligations.approvers;
+        const approval = await options.approvals.request({
+          runId: run.runId,
+          step: held.step,
+          action: { kind: held.kind, name: held.name, args: held.args },
+          policyHash: held.policyHash,
+          requirement: (approvers ?? { roles: [], count: 1, separation_of_duties: true, on_expiry: 'deny' }) as unknown as Record<string, unknown>,
+          requestedBy: run.principal.id,
+        });
+        return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
+      },
+      notify: async (runId, targets, payload) => {
+        // Policies name people and channels (dpo@acme.example, slack:#ops); the outbox delivers
+        // webhooks and inboxes, so a bare name becomes the inbox of that name.
+        for (const target of targets) {
+          const deliverable = /^(webhook|inbox):|^log$/.test(target) ? target : `inbox:${target}`;
+          await options.notify({ runId, target: deliverable, payload: { ...payload, agent: definition.name } });
+        }
+      },
+      markHeld: async (runId, held) => {
+        await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name } }]);
+        await options.recorder.setStatus(runId, 'held');
+      },
+    });
+    return { definition, policySet, gate, graph, ...(host ? { host } : {}) };
+  }
+}

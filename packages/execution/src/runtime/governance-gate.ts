@@ -1,0 +1,191 @@
+// The one chokepoint of DESIGN.md: govern(action) -> decision -> record(decision) -> [hold |
+// execute] -> record(outcome). Every node of the agent graph asks this gate before it acts, and
+// nothing in the runtime calls a model or a tool except through a verdict of `execute` from it.
+import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, decide } from '@aifactory/control';
+import { contentHash } from '@aifactory/core';
+
+/** An event as the recorder takes it. */
+export interface EventDraft {
+  type: string;
+  actor: string;
+  payload: unknown;
+}
+
+/** What the gate needs from the verification plane: a durable, ordered append. */
+export interface GateRecorder {
+  recordBatch(runId: string, events: EventDraft[]): Promise<unknown>;
+}
+
+/** The action a node wants to take, before the gate adds who and where. */
+export interface ProposedAction {
+  kind: Action['kind'];
+  name: string;
+  args: Record<string, unknown>;
+  /** For retrievals: the collections it would read, with their classifications. */
+  collections?: Array<{ name: string; classifications: string[] }>;
+}
+
+/** The run facts a decision sees (CEL `agent`, `principal`, `run`, `data`). */
+export interface GateRunContext {
+  runId: string;
+  agent: { id: string; team?: string; tags?: string[] };
+  principal: { id: string; roles: string[] };
+  counters: { steps: number; tool_calls: number; tokens: number; cost_usd: number };
+  startedAtMs: number;
+  classifications: string[];
+  collections?: Array<{ name: string; classifications: string[] }>;
+}
+
+/** The gate's answer. A denial is an outcome, not an exception. */
+export type Verdict =
+  | { kind: 'execute'; authority: 'autonomous' | 'notify_human'; decision: Decision; step: number; argsHash: string }
+  | { kind: 'hold'; authority: 'require_approval'; decision: Decision; step: number; argsHash: string }
+  | { kind: 'deny'; authority: 'deny'; decision: Decision; step: number; argsHash: string; message: string };
+
+/** Summary of a decision small enough for events shown to people. */
+export function decisionSummary(decision: Decision): { authority: Authority; rules: string[]; reason: string } {
+  return { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason };
+}
+
+/** What the agent graph asks before every action; GovernanceGate is the one real implementation. */
+export interface Gate {
+  /** The policy set in force now. */
+  readonly policySet: PolicySet;
+  /** Decides and durably records before returning (see GovernanceGate.govern). */
+  govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft): Promise<Verdict>;
+  /** Buffers an outcome event for the run's next commit. */
+  defer(runId: string, event: EventDraft): void;
+  /** Commits buffered outcomes plus events durably. */
+  commit(runId: string, events: EventDraft[]): Promise<void>;
+  /** Commits buffered outcomes. */
+  flush(runId: string): Promise<void>;
+}
+
+/**
+ * Decides and records. Outcomes of executed actions are buffered (`defer`) and written in the
+ * same commit as the next write-ahead record, or on `flush` — group commit per run, so a tool
+ * step costs one durable commit for its decision and intent, while every decision is still
+ * committed before its action runs.
+ */
+export class GovernanceGate implements Gate {
+  readonly #policies: () => PolicySet;
+  readonly #recorder: GateRecorder;
+  readonly #clock: () => Date;
+  readonly #deferred = new Map<string, EventDraft[]>();
+
+  constructor(options: { policies: () => PolicySet; recorder: GateRecorder; clock?: () => Date }) {
+    this.#policies = options.policies;
+    this.#recorder = options.recorder;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** The policy set in force now (it may be reloaded between a hold and its approval). */
+  get policySet(): PolicySet {
+    return this.#policies();
+  }
+
+  /**
+   * Decides `proposed` for the run and records the decision (plus `intent`, e.g. tool.called,
+   * when the action may run) durably before returning. Throws only when the decision cannot be
+   * recorded, in which case the action must not run.
+   */
+  async govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft): Promise<Verdict> {
+    const now = this.#clock();
+    const action: Action = {
+      kind: proposed.kind,
+      name: proposed.name,
+      args: proposed.args,
+      agent: run.agent,
+      principal: run.principal,
+      run: { id: run.runId, ...run.counters, elapsed_ms: now.getTime() - run.startedAtMs },
+    };
+    // A retrieval shows the policy the collections it would read and their classifications.
+    const collections = proposed.collections ?? run.collections;
+    const classifications = proposed.collections ? [...new Set([...run.classifications, ...proposed.collections.flatMap((collection) => collection.classifications)])] : run.classifications;
+    const context: DecisionContext = { data: { classifications, ...(collections ? { collections } : {}) }, now };
+    const decision = decideFailClosed(this.#policies(), action, context);
+    const argsHash = contentHash(proposed.args);
+    const recordedArgs = maskFields(proposed.args, decision.obligations.redact);
+    const events: EventDraft[] = [
+      {
+        type: 'policy.decided',
+        actor: 'control-plane',
+        payload: { step, action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash }, decision },
+      },
+    ];
+    const executes = decision.authority === 'autonomous' || decision.authority === 'notify_human';
+    if (executes && intent) events.push(intent(recordedArgs));
+    await this.commit(run.runId, events);
+    if (decision.authority === 'deny') {
+      return { kind: 'deny', authority: 'deny', decision, step, argsHash, message: denialMessage(proposed, decision) };
+    }
+    if (decision.authority === 'require_approval') return { kind: 'hold', authority: 'require_approval', decision, step, argsHash };
+    return { kind: 'execute', authority: decision.authority as 'autonomous' | 'notify_human', decision, step, argsHash };
+  }
+
+  /** Buffers an outcome event; it is committed with the run's next record or on flush. */
+  defer(runId: string, event: EventDraft): void {
+    const queue = this.#deferred.get(runId);
+    if (queue) queue.push(event);
+    else this.#deferred.set(runId, [event]);
+  }
+
+  /** Commits buffered outcomes plus `events` in one durable batch. */
+  async commit(runId: string, events: EventDraft[]): Promise<void> {
+    const queue = this.#deferred.get(runId);
+    const batch = queue && queue.length > 0 ? [...queue, ...events] : events;
+    if (batch.length === 0) return;
+    await this.#recorder.recordBatch(runId, batch);
+    if (queue) this.#deferred.delete(runId);
+  }
+
+  /** Commits any buffered outcomes of the run. */
+  async flush(runId: string): Promise<void> {
+    await this.commit(runId, []);
+  }
+}
+
+/**
+ * decide() is pure and documented never to throw; if it ever does (a bug, a corrupt policy
+ * object), the action is denied with the error as its reason — unknown is denied.
+ */
+function decideFailClosed(policies: PolicySet, action: Action, context: DecisionContext): Decision {
+  try {
+    return decide(policies, action, context);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      authority: 'deny',
+      rules: [],
+      policies: [],
+      obligations: { notify: [], redact: [] },
+      reason: `The control plane could not decide (${message}); the action is denied.`,
+      defaulted: true,
+      skipped: [],
+    } as unknown as Decision;
+  }
+}
+
+function denialMessage(proposed: ProposedAction, decision: Decision): string {
+  const rule = decision.rules.find((candidate) => candidate.authority === 'deny');
+  const where = rule ? `rule '${rule.ruleId}' of policy '${rule.policy}'` : 'the default authority';
+  const reason = rule?.reason ?? decision.reason;
+  return `The ${proposed.kind} '${proposed.name}' was denied by ${where}: ${reason}`;
+}
+
+/** Replaces the named argument fields (dot paths) with a placeholder in what is recorded. */
+export function maskFields(args: Record<string, unknown>, paths: readonly string[] | undefined): Record<string, unknown> {
+  if (!paths || paths.length === 0) return args;
+  const copy = structuredClone(args);
+  for (const path of paths) {
+    const parts = path.replace(/^action\.args\./, '').replace(/^args\./, '').split('.');
+    let cursor: unknown = copy;
+    for (let index = 0; index < parts.length - 1; index += 1) {
+      const key = parts[index]!;
+      cursor = cursor && typeof cursor === 'object' && Object.hasOwn(cursor, key) ? (cursor as Record<string, unknown>)[key] : undefined;
+    }
+    const last = parts.at(-1)!;
+    if (cursor && typeof cursor === 'object' && Object.hasOwn(cursor, last)) (cursor as Record<string, unknown>)[last] = '[MASKED:policy]';
+  }
+  return copy;
+}

@@ -1,0 +1,92 @@
+// The composition root of the execution plane: one call wires a runtime over a store — the
+// verification recorder (signed seals, redaction), approvals, the notification outbox, the
+// LangGraph checkpointer, the model gateway and agent loading — the way the CLI, the demo and
+// the server all use it.
+import path from 'node:path';
+import type { Store } from '@aifactory/store';
+import { createRecorder, loadOrCreateSigner, loadRedactor, type EventType, type Recorder } from '@aifactory/verification';
+import { findAgent, type AgentDefinition } from '../agents/index.ts';
+import { createApprovalService, type ApprovalService } from '../approvals/index.ts';
+import { StoreCheckpointSaver } from '../checkpoint/index.ts';
+import { createModelGateway, modelGatewayConfigFromEnv, type ModelGateway, type ModelGatewayConfig } from '../models/index.ts';
+import { enqueueNotification } from '../notifications/index.ts';
+import { AgentRuntime, type AgentRuntimeOptions, type RuntimeRecorder } from './agent-runtime.ts';
+import type { KnowledgeAccess } from './toolbox.ts';
+
+/** Options of createWorkspaceRuntime. */
+export interface WorkspaceRuntimeOptions {
+  store: Store;
+  /** Data directory for the seal key and the redaction key. */
+  dataDir: string;
+  /** Folder agents are looked up in by name (default ./agents). */
+  agentsDir?: string;
+  /** Model gateway config; default from the environment plus each agent's script. */
+  models?: ModelGatewayConfig;
+  /** A ready gateway (tests, benchmarks); overrides `models`. */
+  gateway?: ModelGateway;
+  /** Organisation-wide policy files applied to every agent. */
+  basePolicyFiles?: string[];
+  knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
+  durability?: AgentRuntimeOptions['durability'];
+  /** A recorder of your own (default: one signed with the data directory's key, redacting secrets). */
+  recorder?: Recorder;
+}
+
+/** A runtime plus the services around it, sharing one store. */
+export interface WorkspaceRuntime {
+  runtime: AgentRuntime;
+  recorder: Recorder;
+  approvals: ApprovalService;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** Adapts the verification plane's typed recorder to the runtime's port (event types are checked there). */
+export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
+  return {
+    startRun: (run) => recorder.startRun(run),
+    recordBatch: (runId, events) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType }))),
+    setStatus: (runId, status) => recorder.setStatus(runId, status),
+    finishRun: (runId, outcome) => recorder.finishRun(runId, outcome),
+  };
+}
+
+/** Wires a runtime over `store` with the workspace's keys, agents and models. */
+export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): Promise<WorkspaceRuntime> {
+  const { store } = options;
+  const recorder =
+    options.recorder ??
+    createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor: await loadRedactor(options.dataDir) });
+  const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }) });
+  const agentsDir = options.agentsDir ?? path.resolve('agents');
+  const loaded = new Map<string, AgentDefinition>();
+  const loadAgent = async (reference: string): Promise<AgentDefinition> => {
+    const cached = loaded.get(reference);
+    if (cached) return cached;
+    const definition = await findAgent(reference, { directory: agentsDir });
+    loaded.set(reference, definition);
+    return definition;
+  };
+  const gateway = options.gateway ?? createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts') });
+  const runtime = new AgentRuntime({
+    store,
+    recorder: runtimeRecorder(recorder),
+    approvals,
+    notify: async (input) => {
+      await enqueueNotification(store, input);
+    },
+    models: gateway,
+    checkpointer: new StoreCheckpointSaver(store),
+    loadAgent,
+    ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
+    ...(options.knowledge ? { knowledge: options.knowledge } : {}),
+    ...(options.durability ? { durability: options.durability } : {}),
+  });
+  return {
+    runtime,
+    recorder,
+    approvals,
+    store,
+    close: () => runtime.close(),
+  };
+}
