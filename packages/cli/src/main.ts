@@ -6,6 +6,10 @@ import { registerKnowledgeCommands } from './commands/knowledge.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerToolsCommands } from './commands/tools.ts';
+import { registerNotificationsCommands } from './commands/notifications.ts';
+import { registerResumeCommand, registerRunCommand, resumeHeldRun } from './commands/run.ts';
+import { openWorkspaceRecorder } from './workspace.ts';
+import type { EventType } from '@aifactory/verification';
 
 /** Builds the `factory` program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
@@ -19,10 +23,20 @@ export function buildProgram(): Command {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') process.exit(ExitCode.Ok);
       process.exit(ExitCode.UserError);
     });
+  registerRunCommand(program);
   registerPolicyCommands(program);
-  registerRunsCommands(program);
+  const runs = registerRunsCommands(program);
+  registerResumeCommand(runs);
+  registerApprovalsCommands(program, {
+    recorder: async (store) => {
+      const recorder = await openWorkspaceRecorder(store);
+      return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
+    },
+    // A decided approval resumes its run at once, in this process.
+    onDecided: ({ approval, store, json }) => resumeHeldRun(store, approval.runId, approval.id, { json }),
+  });
+  registerNotificationsCommands(program);
   registerKnowledgeCommands(program);
-  registerApprovalsCommands(program);
   registerToolsCommands(program);
   return program;
 }

@@ -12,6 +12,7 @@ import { createModelGateway, modelGatewayConfigFromEnv, type ModelGateway, type 
 import { enqueueNotification } from '../notifications/index.ts';
 import { AgentRuntime, type AgentRuntimeOptions, type RuntimeRecorder } from './agent-runtime.ts';
 import type { KnowledgeAccess } from './toolbox.ts';
+import { knowledgeAccessFor } from './knowledge-access.ts';
 
 /** Options of createWorkspaceRuntime. */
 export interface WorkspaceRuntimeOptions {
@@ -68,6 +69,8 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     return definition;
   };
   const gateway = options.gateway ?? createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts') });
+  // Agents with collections search the workspace's knowledge base unless the caller brings its own.
+  const knowledge = options.knowledge ? undefined : knowledgeAccessFor(store, options.dataDir);
   const runtime = new AgentRuntime({
     store,
     recorder: runtimeRecorder(recorder),
@@ -79,7 +82,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     checkpointer: new StoreCheckpointSaver(store),
     loadAgent,
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
-    ...(options.knowledge ? { knowledge: options.knowledge } : {}),
+    knowledge: options.knowledge ?? knowledge!.resolve,
     ...(options.durability ? { durability: options.durability } : {}),
   });
   return {
@@ -87,6 +90,9 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     recorder,
     approvals,
     store,
-    close: () => runtime.close(),
+    close: async () => {
+      await runtime.close();
+      await knowledge?.close();
+    },
   };
 }

@@ -1,0 +1,164 @@
+// `factory run` and `factory runs resume`: start a governed run of an agent and watch it — the
+// answer as it streams and each governed action with its authority — and resume held runs.
+import path from 'node:path';
+import { ErrorCode, UserError } from '@aifactory/core';
+import { createWorkspaceRuntime, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
+import type { Store } from '@aifactory/store';
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
+import { openWorkspaceRecorder, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+
+interface RunOptions extends CommonOptions {
+  input: string;
+  as: string;
+  role: string[];
+  agents: string;
+}
+
+interface ResumeOptions extends CommonOptions {
+  approval?: string;
+  agents: string;
+}
+
+/** Opens a runtime over the workspace store with the workspace's signing key and redaction. */
+export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): Promise<WorkspaceRuntime> {
+  return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), recorder: await openWorkspaceRecorder(store) });
+}
+
+/** Prints run events as they happen (text mode). */
+export function renderRunEvent(event: RunEvent, write: (text: string) => void = (text) => process.stdout.write(text)): void {
+  switch (event.type) {
+    case 'run.started':
+      write(`${pc.dim(`run ${event.runId} · agent ${event.agent} · as ${event.principal}`)}\n`);
+      break;
+    case 'action.decided': {
+      if (event.kind === 'model' || event.kind === 'answer') {
+        if (event.authority !== 'autonomous') write(`${badge(event.authority)} ${event.kind} ${event.name} ${pc.dim(event.reason)}\n`);
+        break;
+      }
+      const args = JSON.stringify(event.args);
+      write(`${badge(event.authority)} ${event.kind} ${pc.bold(event.name)} ${pc.dim(args.length > 100 ? `${args.slice(0, 97)}...` : args)}${event.rules.length > 0 ? pc.dim(`  [${event.rules.join(', ')}]`) : ''}\n`);
+      if (event.authority === 'deny') write(`  ${pc.red('✗')} ${event.reason}\n`);
+      break;
+    }
+    case 'tool.returned':
+      write(`  ${event.ok ? pc.green('✓') : pc.red('✗')} ${pc.dim(event.summary)}\n`);
+      break;
+    case 'notification.queued':
+      write(`  ${pc.yellow('✉')} notified ${event.targets.join(', ')}\n`);
+      break;
+    case 'run.held':
+      write(`${pc.yellow('⏸ held')}: ${event.kind} ${event.name} waits for approval ${pc.bold(event.approvalId)}${event.expiresAt ? ` (expires ${event.expiresAt})` : ''}\n`);
+      write(`  approvers: ${JSON.stringify(event.approvers)}\n`);
+      write(`  approve:   pnpm factory approvals approve ${event.approvalId} --as <you> --role <role>\n`);
+      write(`  reject:    pnpm factory approvals reject ${event.approvalId} --as <you> --comment "<why>"\n`);
+      break;
+    case 'approval.applied':
+      write(`${event.outcome === 'approved' ? pc.green('▶ approved') : pc.red('■ rejected')}: approval ${event.approvalId} (step ${event.step})\n`);
+      break;
+    case 'budget.exceeded':
+      write(`${pc.red('budget')}: ${event.limit} reached ${event.value} (max ${event.max}); ${event.outcome}\n`);
+      break;
+    case 'answer':
+      write(`\n${event.text}\n`);
+      break;
+    case 'run.completed':
+      write(`${pc.green('✔ completed')} ${pc.dim(event.runId)}\n`);
+      break;
+    case 'run.failed':
+      write(`${pc.red('✖ failed')}: ${event.reason}\n`);
+      break;
+    default:
+      break;
+  }
+}
+
+function badge(authority: string): string {
+  if (authority === 'autonomous') return pc.green('● autonomous      ');
+  if (authority === 'notify_human') return pc.yellow('● notify_human    ');
+  if (authority === 'require_approval') return pc.magenta('● require_approval');
+  return pc.red('● deny            ');
+}
+
+function exitCodeOf(result: RunResult): number {
+  return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
+}
+
+/** Resumes the run an approval belongs to, printing what happens; used by `approvals approve|reject`. */
+export async function resumeHeldRun(store: Store, runId: string, approvalId: string, options: CommonOptions & { agents?: string }): Promise<number> {
+  const workspace = await openWorkspaceRuntime(store, options.agents);
+  try {
+    const events: RunEvent[] = [];
+    const result = await workspace.runtime.resume(runId, { approvalId, onEvent: (event) => (options.json ? events.push(event) : renderRunEvent(event)) });
+    if (options.json) emit(options, { ...result, events }, () => '');
+    return exitCodeOf(result);
+  } finally {
+    await workspace.close();
+  }
+}
+
+/** Registers `factory run`. */
+export function registerRunCommand(program: Command): void {
+  withJson(
+    program
+      .command('run')
+      .description('Run an agent under its policies: streams the answer and every governed action; held actions wait for approval.')
+      .argument('<agent>', 'agent name (looked up in --agents) or path to an agent YAML file')
+      .requiredOption('-i, --input <text>', 'the task for the agent')
+      .option('--as <principal>', 'who starts the run (the principal policies see)', process.env.USER ? `${process.env.USER}@local` : 'cli@local')
+      .option('--role <role...>', 'roles of the principal', [])
+      .option('--agents <dir>', 'folder of agent definitions', 'agents')
+      .addHelpText('after', '\nExit codes: 0 completed or held, 1 the run failed, 2 bad input, 3 store or system failure.\nThe store is PGlite under AIFACTORY_HOME (default ./.factory) or Postgres when DATABASE_URL is set.'),
+  ).action(
+    action(async (agent: string, options: RunOptions) => {
+      if (!options.input.trim()) throw new UserError(ErrorCode.InputInvalid, '--input is empty; give the agent a task.');
+      const store = await openWorkspaceStore();
+      try {
+        const workspace = await openWorkspaceRuntime(store, options.agents);
+        try {
+          const events: RunEvent[] = [];
+          const result = await workspace.runtime.start(agent, options.input, {
+            principal: { id: options.as, roles: options.role },
+            onEvent: (event) => (options.json ? events.push(event) : renderRunEvent(event)),
+          });
+          if (options.json) emit(options, { ...result, events }, () => '');
+          return exitCodeOf(result);
+        } finally {
+          await workspace.close();
+        }
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+}
+
+/** Adds `resume` to the `runs` command. */
+export function registerResumeCommand(runs: Command): void {
+  withJson(
+    runs
+      .command('resume')
+      .description('Resume a held run whose approval was decided (approve/reject usually resumes it for you).')
+      .argument('<run>', 'run id')
+      .option('--approval <id>', 'the approval the run waits for (default: the one recorded for it)')
+      .option('--agents <dir>', 'folder of agent definitions', 'agents'),
+  ).action(
+    action(async (runId: string, options: ResumeOptions) => {
+      const store = await openWorkspaceStore();
+      try {
+        let approvalId = options.approval;
+        if (!approvalId) {
+          const { approvals } = await import('@aifactory/store');
+          const { and, eq, ne } = await import('drizzle-orm');
+          const [row] = await store.db.select().from(approvals).where(and(eq(approvals.runId, runId), ne(approvals.status, 'pending'), ne(approvals.status, 'consumed')));
+          if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no decided approval waiting to be applied; list them with 'factory approvals list --run ${runId} --status all'.`);
+          approvalId = row.id;
+        }
+        return resumeHeldRun(store, runId, approvalId, options);
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+}
