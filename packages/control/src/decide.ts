@@ -208,10 +208,17 @@ function reasonFor(index: KindIndex, authority: Authority, name: string, applied
     const because = deciding.find((rule) => rule.reason)?.reason;
     text = `${phrases[authority]} by ${first.policy}/${first.ruleId}${more}${because ? `: ${trimPeriod(because)}` : ''}`;
   }
-  const failures = [...(applied ?? []), ...(skipped ?? [])].filter((rule) => rule.conditionError !== undefined);
-  for (const rule of failures) {
-    const outcome = skipped?.includes(rule) ? 'so the rule was skipped (it would have loosened the outcome)' : 'so the rule applied (fail closed)';
+  const failedApplied = applied?.filter((rule) => rule.conditionError !== undefined) ?? [];
+  const failedSkipped = skipped ?? [];
+  const failures = failedApplied.length + failedSkipped.length;
+  if (failures === 1) {
+    const rule = failedApplied[0] ?? failedSkipped[0]!;
+    const outcome = failedApplied.length === 1 ? 'so the rule applied (fail closed)' : 'so the rule was skipped (it would have loosened the outcome)';
     text += `; the condition of ${rule.policy}/${rule.ruleId} failed (${trimPeriod(rule.conditionError!)}), ${outcome}`;
+  } else if (failures > 1) {
+    const first = failedApplied[0] ?? failedSkipped[0]!;
+    const parts = [failedApplied.length > 0 ? `${failedApplied.length} applied (fail closed)` : '', failedSkipped.length > 0 ? `${failedSkipped.length} skipped (they would have loosened the outcome)` : ''].filter(Boolean);
+    text += `; ${failures} conditions failed (first: ${first.policy}/${first.ruleId}, ${trimPeriod(first.conditionError!)}), ${parts.join(', ')}`;
   }
   return `${text}.`;
 }

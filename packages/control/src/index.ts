@@ -19,7 +19,7 @@ export type { PolicyDocument } from './policy-schema.ts';
 export type { SourceProblem } from './yaml-source.ts';
 export { lintPolicies, lintPolicyFiles, parseToolSchemas } from './lint.ts';
 export type { LintCode, LintFinding, LintOptions, LintReport, LintSeverity, ToolSchema } from './lint.ts';
-export { actionInputSchema, completeAction, completeContext, contextInputSchema, runPolicyTests } from './policy-tests.ts';
+export { actionInputSchema, completeAction, completeContext, contextInputSchema, parseActionInput, parseContextInput, runPolicyTests } from './policy-tests.ts';
 export type { PolicyTestCase, PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './policy-tests.ts';
 export { diffPolicies, sampleActions } from './policy-diff.ts';
 export type { DecisionChange, DiffOptions, PolicyDiff, RuleChange, RuleSummary } from './policy-diff.ts';

@@ -144,6 +144,7 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
   const perTransition = options.examples ?? 3;
   const transitions: Record<string, number> = {};
   const examples: DecisionChange[] = [];
+  const exampleKeys = new Set<string>();
   let changed = 0;
   for (const { action, context } of sampleActions([...before, ...after], size, seed)) {
     const left = decide(beforeSet, action, context);
@@ -152,7 +153,9 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
     changed += 1;
     const transition = `${left.authority} -> ${right.authority}`;
     transitions[transition] = (transitions[transition] ?? 0) + 1;
-    if (transitions[transition]! <= perTransition) {
+    const key = canonicalJson([action.kind, action.name, action.args, action.agent, action.principal.roles, context.data?.classifications ?? [], context.now?.toISOString() ?? null]);
+    if (examples.filter((example) => `${example.before.authority} -> ${example.after.authority}` === transition).length < perTransition && !exampleKeys.has(key)) {
+      exampleKeys.add(key);
       const deciding = (decision: typeof left): string[] => decision.rules.filter((rule) => rule.authority === decision.authority).map((rule) => `${rule.policy}/${rule.ruleId}`);
       examples.push({
         action,

@@ -145,6 +145,24 @@ export function completeContext(input: z.infer<typeof contextInputSchema> | unde
   return context;
 }
 
+/** Parses an action written as JSON or YAML (agent, principal and run may be left out); throws UserError(INPUT_INVALID) naming the field. */
+export function parseActionInput(text: string, file: string): Action {
+  return completeAction(parseInput(text, file, actionInputSchema, 'action'));
+}
+
+/** Parses a decision context written as JSON or YAML (`now` as an ISO time); throws UserError(INPUT_INVALID) naming the field. */
+export function parseContextInput(text: string, file: string): DecisionContext {
+  return completeContext(parseInput(text, file, contextInputSchema, 'context'));
+}
+
+function parseInput<T extends z.ZodType>(text: string, file: string, schema: T, subject: string): z.infer<T> {
+  const source = new YamlSource(text, file);
+  if (source.problems.length > 0) throw problemsError(source.problems, subject, ErrorCode.InputInvalid);
+  const parsed = schema.safeParse(source.value);
+  if (!parsed.success) throw problemsError(issueProblems(parsed.error.issues, source, source.value, schema), subject, ErrorCode.InputInvalid);
+  return parsed.data;
+}
+
 /**
  * Finds every folder under `directory` (itself included) that has a `tests/` folder, and runs its
  * cases against the policies beside it. Throws UserError(POLICY_INVALID) listing every invalid

@@ -136,11 +136,11 @@ function yamlMessage(message: string): string {
 }
 
 /** The error parsePolicy and friends throw: the first problem as the message, all of them in details. */
-export function problemsError(problems: SourceProblem[], subject = 'policy'): UserError {
+export function problemsError(problems: SourceProblem[], subject = 'policy', code: ErrorCode = ErrorCode.PolicyInvalid): UserError {
   const [first] = problems;
-  if (!first) return new UserError(ErrorCode.PolicyInvalid, `The ${subject} is invalid.`);
+  if (!first) return new UserError(code, `The ${subject} is invalid.`);
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-  return new UserError(ErrorCode.PolicyInvalid, `${first.message.replace(/\.$/, '')}${more}.`, {
+  return new UserError(code, `${first.message.replace(/\.$/, '')}${more}.`, {
     location: first.location,
     details: { problems: problems.map((problem) => ({ message: problem.message, location: problem.location })) },
   });

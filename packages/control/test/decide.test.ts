@@ -61,7 +61,9 @@ describe('decide', () => {
     expect(decision.authority).toBe('require_approval');
     expect(decision.rules).toEqual([{ policy: 'finance-ops', ruleId: 'large-refunds', authority: 'require_approval', values: {}, conditionError: 'No such key: amount' }]);
     expect(decision.skipped).toEqual([{ policy: 'finance-ops', ruleId: 'small-refunds', authority: 'autonomous', values: {}, conditionError: 'No such key: amount' }]);
-    expect(decision.reason).toContain('the condition of finance-ops/small-refunds failed (No such key: amount), so the rule was skipped');
+    expect(decision.reason).toBe('Held for approval by finance-ops/large-refunds; 2 conditions failed (first: finance-ops/large-refunds, No such key: amount), 1 applied (fail closed), 1 skipped (they would have loosened the outcome).');
+    const single = decide(setOf(['one', finance.replace(/ {2}- id: large-refunds[\s\S]*?count: 2 }\n/, '')]), action('tool', 'payments.refund', {}));
+    expect(single.reason).toBe("Held for approval: no rule applied to tool 'payments.refund', so the default for tool actions applies (one); the condition of one/small-refunds failed (No such key: amount), so the rule was skipped (it would have loosened the outcome).");
   });
 
   it('treats a condition that gives something other than true or false as failed', () => {

@@ -1,0 +1,94 @@
+// `factory policy`, run as a real process (node packages/cli/src/main.ts) on the example policies.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function factory(...args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['packages/cli/src/main.ts', ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
+      resolve({ stdout, stderr, exitCode: error ? Number((error as { code?: number }).code ?? 1) : 0 });
+    });
+  });
+}
+
+describe('factory policy', () => {
+  it('lint passes the example policies and fails a condition that reads an argument the tool lacks, naming file, line and column', async () => {
+    const clean = await factory('policy', 'lint', 'policies/finance-ops', '--tools', 'policies/finance-ops/tools.json');
+    expect(clean).toMatchObject({ exitCode: 0, stdout: 'ok: 1 file, no findings\n' });
+
+    const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+    const text = (await readFile(join(root, 'policies/finance-ops/policy.yaml'), 'utf8')).replace('when: action.args.amount > 5000', 'when: action.args.amout > 5000');
+    await writeFile(join(directory, 'policy.yaml'), text);
+    const broken = await factory('policy', 'lint', join(directory, 'policy.yaml'), '--tools', 'policies/finance-ops/tools.json', '--json');
+    expect(broken.exitCode).toBe(1);
+    const report = JSON.parse(broken.stdout) as { errors: number; findings: Array<{ code: string; message: string; location: { line: number; column: number; path: string } }> };
+    expect(report.errors).toBe(2);
+    expect(report.findings[0]).toMatchObject({ code: 'unknown-argument', location: { line: 52, column: 25, path: 'spec.rules[3].when' } });
+    expect(report.findings[0]!.message).toContain("action.args has no field 'amout'; did you mean 'amount'?");
+  });
+
+  it('test runs every case under policies/ and exits 0, or 1 with the failing case named', async () => {
+    const passing = await factory('policy', 'test', 'policies');
+    expect(passing.exitCode).toBe(0);
+    expect(passing.stdout).toMatch(/ok {3}policies\/finance-ops \(\d+ cases\)/);
+    expect(passing.stdout).toMatch(/PASS: (\d+)\/\1\n$/);
+
+    const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+    await writeFile(join(directory, 'policy.yaml'), await readFile(join(root, 'policies/finance-ops/policy.yaml'), 'utf8'));
+    await import('node:fs/promises').then((fs) => fs.mkdir(join(directory, 'tests')));
+    await writeFile(join(directory, 'tests', 'autonomous.yaml'), 'cases:\n  - name: a big refund is not autonomous\n    action: { kind: tool, name: payments.refund, args: { amount: 9000, currency: EUR }, agent: { id: a, team: finance } }\n');
+    const failing = await factory('policy', 'test', directory);
+    expect(failing.exitCode).toBe(1);
+    expect(failing.stdout).toContain('FAIL a big refund is not autonomous');
+    expect(failing.stdout).toContain('expected autonomous, got require_approval: Held for approval by finance-ops/large-payments: Payments above 5,000 need two finance managers.');
+  });
+
+  it('explain prints the decision with the values the condition saw, as text and as JSON', async () => {
+    const actionJson = JSON.stringify({ kind: 'tool', name: 'payments.refund', args: { order_id: 'A-1', amount: 7200, currency: 'EUR' }, agent: { id: 'refund-bot', team: 'finance' } });
+    const [text, json] = await Promise.all([factory('policy', 'explain', 'policies/finance-ops', '--action', actionJson), factory('policy', 'explain', 'policies/finance-ops', '--action', actionJson, '--json')]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toContain("require_approval  tool 'payments.refund'");
+    expect(text.stdout).toContain('saw:    action.args.amount = 7200');
+    expect(text.stdout).toContain('approvers  2 with role finance-manager, not the requester; expires in 4h, then deny');
+
+    const body = JSON.parse(json.stdout) as { decision: { authority: string; rules: Array<{ ruleId: string; values: Record<string, unknown> }>; policies: Array<{ name: string; hash: string }> } };
+    expect(body.decision.authority).toBe('require_approval');
+    expect(body.decision.rules).toEqual([expect.objectContaining({ ruleId: 'large-payments', values: { 'action.args.amount': 7200 } })]);
+    expect(body.decision.policies[0]?.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('explain names the offending field of a bad action and exits 2 without a stack trace', async () => {
+    const result = await factory('policy', 'explain', 'policies/finance-ops', '--action', '{"kind":"tol","name":"x"}');
+    expect(result).toMatchObject({ exitCode: 2, stdout: '' });
+    expect(result.stderr).toBe("error: --action:1:9: kind: 'tol' is not allowed here; use one of tool, model, retrieval, handoff, answer.\n");
+  });
+
+  it('diff lists changed rules and the decisions that move on sampled actions; --exit-code fails a gate', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+    const proposed = (await readFile(join(root, 'policies/finance-ops/policy.yaml'), 'utf8')).replace('version: 3', 'version: 4').replace('when: action.args.amount > 5000', 'when: action.args.amount > 20000').replace('action.args.amount <= 5000', 'action.args.amount <= 20000');
+    await writeFile(join(directory, 'policy.yaml'), proposed);
+    const result = await factory('policy', 'diff', 'policies/finance-ops/policy.yaml', join(directory, 'policy.yaml'), '--json', '--exit-code');
+    expect(result.exitCode).toBe(1);
+    const diff = JSON.parse(result.stdout) as { rules: Array<{ ruleId: string; change: string }>; sample: { changed: number; transitions: Record<string, number> } };
+    expect(diff.rules.map((rule) => `${rule.change} ${rule.ruleId}`)).toEqual(['changed large-payments', 'changed mid-refunds']);
+    expect(Object.keys(diff.sample.transitions)).toEqual(['require_approval -> notify_human']);
+    expect(diff.sample.changed).toBeGreaterThan(0);
+  });
+
+  it('has --help everywhere and reports a broken policy with file, line and column', async () => {
+    const help = await factory('policy', 'diff', '--help');
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain('Usage: factory policy diff [options] <old> <new>');
+    expect(help.stdout).toContain('--json');
+    const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+    await writeFile(join(directory, 'p.yaml'), 'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: { name: p, version: 1 }\nspec:\n  default: alow\n');
+    const result = await factory('policy', 'explain', join(directory, 'p.yaml'), '--action', '{"kind":"tool","name":"x"}');
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(`error: ${join(directory, 'p.yaml')}:5:12: spec.default: 'alow' is not an authority; use one of autonomous, notify_human, require_approval, deny.\n`);
+  });
+});
