@@ -16,10 +16,15 @@ export interface DemoWorkspace {
   sharedFolder: string;
 }
 
-/** Copies agents/, policies/file-clerk and examples/demo/workspace into a fresh temporary folder. */
+/** Copies agents/, policies/, examples/demo/workspace and examples/knowledge-copilot into a fresh temporary folder. */
 export function prepareDemoWorkspace(root = mkdtempSync(path.join(tmpdir(), 'aifactory-demo-'))): DemoWorkspace {
   cpSync(path.join(repositoryRoot, 'agents'), path.join(root, 'agents'), { recursive: true });
   cpSync(path.join(repositoryRoot, 'policies'), path.join(root, 'policies'), { recursive: true });
   cpSync(path.join(repositoryRoot, 'examples', 'demo', 'workspace'), path.join(root, 'examples', 'demo', 'workspace'), { recursive: true });
+  // The knowledge copilot's policy and documents, for runs of agents/policy-copilot.yaml.
+  cpSync(path.join(repositoryRoot, 'examples', 'knowledge-copilot'), path.join(root, 'examples', 'knowledge-copilot'), {
+    recursive: true,
+    filter: (source) => !source.includes('node_modules'),
+  });
   return { root, agentsDir: path.join(root, 'agents'), dataDir: path.join(root, '.factory'), sharedFolder: path.join(root, 'examples', 'demo', 'workspace') };
 }

@@ -247,7 +247,10 @@ export class AgentRuntime {
   async #openSession(reference: string): Promise<AgentSession> {
     const options = this.#options;
     const definition = await options.loadAgent(reference);
-    const policySet = compilePolicies(await loadPolicyFiles([...(options.basePolicyFiles ?? []), ...definition.policies]));
+    const policyFiles = [...(options.basePolicyFiles ?? []), ...definition.policies];
+    // Bounded autonomy has no unbounded mode: an agent without any policy does not run.
+    if (policyFiles.length === 0) throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`);
+    const policySet = compilePolicies(await loadPolicyFiles(policyFiles));
     const gate = new GovernanceGate({ policies: () => policySet, recorder: options.recorder, ...(options.clock ? { clock: options.clock } : {}) });
     const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
     const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;
