@@ -171,6 +171,14 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       response = await models.call(request, {
         onToken: (text) => emit({ type: 'token', runId: state.runId, text }),
         attribution: { ...(agent.team ? { team: agent.team } : {}), agent: agent.id, runId: state.runId },
+        // A fallback model is another model call: it is decided and recorded like the first.
+        beforeFallback: async (fallback) => {
+          const [fallbackProvider = fallback.model, ...fallbackRest] = fallback.model.split(':');
+          const fallbackAction: ProposedAction = { kind: 'model', name: fallback.model, args: { ...proposed.args, provider: fallbackProvider, model: fallbackRest.join(':'), fallback_for: agent.model, reason: fallback.reason } };
+          const fallbackVerdict = await gate.govern(runContext(state), step, fallbackAction, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args } }));
+          emit({ type: 'action.decided', runId: state.runId, step, kind: 'model', name: fallback.model, args: fallbackAction.args, ...decisionSummary(fallbackVerdict.decision) });
+          return fallbackVerdict.kind === 'execute';
+        },
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
