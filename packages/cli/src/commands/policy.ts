@@ -2,7 +2,7 @@
 // policy, like `opa test`), explain (one decision and why), diff (what a change does before it
 // rolls out), schema (the JSON Schema for editors).
 import { readFile } from 'node:fs/promises';
-import { ErrorCode, UserError } from '@aifactory/core';
+import { ErrorCode, formatLocation, UserError, type SourceLocation } from '@aifactory/core';
 import {
   compilePolicies,
   decide,
@@ -95,7 +95,8 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .addHelpText('after', '\nExit codes: 0 all cases pass, 1 a case failed, 2 an invalid policy or test file.'),
   ).action(
     action(async (directory: string, options: TestOptions) => {
-      const report = await runPolicyTests(directory);
+      const report = await everyProblem(options, () => runPolicyTests(directory));
+      if (typeof report === 'number') return report;
       emit(options, testJson(report), (value) => renderTests(value, options.verbose === true));
       return report.failed > 0 ? ExitCode.CheckFailed : ExitCode.Ok;
     }),
@@ -111,11 +112,14 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .addHelpText('after', `\nExample:\n  factory policy explain policies/finance-ops --action '{"kind":"tool","name":"payments.refund","args":{"amount":40,"currency":"EUR"},"agent":{"id":"refund-bot","team":"finance"}}'`),
   ).action(
     action(async (paths: string[], options: ExplainOptions) => {
-      const set = compilePolicies(await loadPolicyFiles(paths));
+      const policies = await everyProblem(options, () => loadPolicyFiles(paths));
+      if (typeof policies === 'number') return policies;
+      const set = compilePolicies(policies);
       const subject = parseActionInput(await inputText(options.action, '--action'), labelOf(options.action, '--action'));
       const context = options.context ? parseContextInput(await inputText(options.context, '--context'), labelOf(options.context, '--context')) : {};
       const decision = decide(set, subject, context);
       emit(options, { action: subject, context, decision }, ({ decision: decided }) => renderDecision(decided, `${subject.kind} '${subject.name}'`));
+      return ExitCode.Ok;
     }),
   );
 
@@ -133,7 +137,9 @@ The format and the CEL context are documented in docs/policy-language.md.`,
     action(async (before: string, after: string, options: DiffOptions) => {
       const samples = positiveInteger(options.samples, '--samples');
       const seed = positiveInteger(options.seed, '--seed');
-      const diff = diffPolicies(await loadPolicyFiles([before]), await loadPolicyFiles([after]), { samples, seed });
+      const loaded = await everyProblem(options, () => Promise.all([loadPolicyFiles([before]), loadPolicyFiles([after])]));
+      if (typeof loaded === 'number') return loaded;
+      const diff = diffPolicies(loaded[0], loaded[1], { samples, seed });
       emit(options, diff, renderDiff);
       return options.exitCode && diff.sample.changed > 0 ? ExitCode.CheckFailed : ExitCode.Ok;
     }),
@@ -149,6 +155,23 @@ The format and the CEL context are documented in docs/policy-language.md.`,
     );
 
   return policy;
+}
+
+/**
+ * Runs a step that may reject several files at once: in text mode every problem gets its own
+ * `error:` line (file:line:column: path: message) and the command exits 2; --json keeps the
+ * usual error object, whose details.problems lists them all.
+ */
+async function everyProblem<T>(options: CommonOptions, run: () => Promise<T>): Promise<T | number> {
+  try {
+    return await run();
+  } catch (error) {
+    const problems = error instanceof UserError ? (error.details?.problems as Array<{ message: string; location: SourceLocation }> | undefined) : undefined;
+    if (options.json || !problems || problems.length < 2) throw error;
+    for (const problem of problems) process.stderr.write(`${pc.red('error')}: ${formatLocation(problem.location)}${problem.message}\n`);
+    process.stderr.write(`${problems.length} problems.\n`);
+    return ExitCode.UserError;
+  }
 }
 
 /** Reads a file named on the command line; a missing file is the caller's mistake. */
