@@ -76,7 +76,7 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .argument('<files...>', 'policy files or folders (folders are read recursively)')
       .option('--tools <schemas.json>', "type-check conditions against the tools' input schemas: [{name, inputSchema}] or an MCP tools/list result")
       .option('--strict', 'fail on warnings too')
-      .addHelpText('after', '\nExit codes: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 unreadable input.'),
+      .addHelpText('after', '\nThe files are linted as one policy set, the way an agent runs under them (shadowing across policies is found).\nExit codes: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 unreadable input.'),
   ).action(
     action(async (files: string[], options: LintOptions) => {
       const tools = options.tools ? parseToolSchemas(await readText(options.tools, '--tools'), options.tools) : undefined;
