@@ -23,3 +23,5 @@ export { actionInputSchema, completeAction, completeContext, contextInputSchema,
 export type { PolicyTestCase, PolicyTestReport, PolicyTestResult, PolicyTestSuite } from './policy-tests.ts';
 export { diffPolicies, sampleActions } from './policy-diff.ts';
 export type { DecisionChange, DiffOptions, PolicyDiff, RuleChange, RuleSummary } from './policy-diff.ts';
+export { IMPACT_GATES, aggregateImpact, decidingRules, impactFails, transitionRule } from './impact.ts';
+export type { AuthorityTransition, ImpactGate, ImpactRow, ImpactSummary } from './impact.ts';
