@@ -3,7 +3,7 @@
 // governance gate. A held action parks the run in the `approval` node (LangGraph interrupt); the
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
-import { checkLimits, type Decision, type PolicySet } from '@aifactory/control';
+import { checkLimits, DEFAULT_APPROVERS, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
@@ -44,6 +44,8 @@ export const AgentState = Annotation.Root({
   step: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
   counters: Annotation<RunCounters>({ reducer: (_left, right) => right, default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }) }),
   classifications: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
+  /** Limits an approver let the run go beyond. */
+  liftedLimits: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
   answer: Annotation<string | null>({ reducer: (_left, right) => right, default: () => null }),
   status: Annotation<'running' | 'completed' | 'failed'>({ reducer: (_left, right) => right, default: () => 'running' }),
   error: Annotation<string | null>({ reducer: (_left, right) => right, default: () => null }),
@@ -78,7 +80,7 @@ export type ToolOutcome =
 
 /** Everything the graph needs from the rest of the execution plane. */
 export interface AgentGraphDependencies {
-  agent: { id: string; team?: string; tags?: string[]; model: string; parameters?: Record<string, unknown>; systemPrompt: string };
+  agent: { id: string; team?: string; tags?: string[]; model: string; parameters?: Record<string, unknown>; systemPrompt: string; limits?: AgentLimitSettings };
   gate: Gate;
   models: ModelGateway;
   toolbox: AgentToolbox;
@@ -145,18 +147,43 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     return { held };
   }
 
-  /** Stops the run when a limit is crossed and the policy says stop; returns undefined otherwise. */
-  async function enforceLimits(state: AgentStateValue): Promise<Update | undefined> {
-    const crossing = checkLimits(gate.policySet, { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs });
-    if (!crossing) return undefined;
-    await gate.commit(state.runId, [{ type: 'budget.exceeded', actor: 'control-plane', payload: crossing }]);
+  /**
+   * Checks the policy's limits (and the agent's own) before an action. `stop` ends the run as
+   * failed; `hold` parks it on an approval to go on, which lifts that limit for the rest of the
+   * run once granted. Every crossing is recorded.
+   */
+  async function enforceLimits(state: AgentStateValue, node: HeldAction['node']): Promise<{ kind: 'go'; lifted: string[] } | { kind: 'stop' | 'hold'; update: Update }> {
+    const counters = { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs };
+    const crossing = checkLimits(gate.policySet, counters) ?? agentLimitCrossing(agent.limits, counters);
+    if (!crossing || state.liftedLimits.includes(crossing.limit)) return { kind: 'go', lifted: state.liftedLimits };
+    const step = state.step + 1;
+    const proposed: ProposedAction = { kind: 'model', name: `budget:${crossing.limit}`, args: { limit: crossing.limit, value: crossing.value, max: crossing.max } };
+    const argsHash = contentHash(proposed.args);
+    if (crossing.onExceeded === 'hold' && state.approved && state.approved.step === step && state.approved.argsHash === argsHash) {
+      return { kind: 'go', lifted: [...state.liftedLimits, crossing.limit] };
+    }
+    await gate.commit(state.runId, [{ type: 'budget.exceeded', actor: 'control-plane', payload: { step, ...crossing } }]);
     emit({ type: 'budget.exceeded', runId: state.runId, limit: crossing.limit, value: crossing.value, max: crossing.max, outcome: crossing.onExceeded });
-    return { status: 'failed', error: `Budget exceeded: ${crossing.limit} reached ${crossing.value} (max ${crossing.max}); the run is stopped.` };
+    if (crossing.onExceeded !== 'hold') {
+      return { kind: 'stop', update: { status: 'failed', error: `Budget exceeded: ${crossing.reason}` } };
+    }
+    const decision = {
+      authority: 'require_approval',
+      rules: [],
+      skipped: [],
+      policies: gate.policySet.refs,
+      obligations: { notify: [], redact: [], approvers: DEFAULT_APPROVERS },
+      reason: crossing.reason,
+      defaulted: false,
+    } as unknown as Decision;
+    const update = await hold(state, { kind: 'hold', authority: 'require_approval', decision, step, argsHash }, proposed, node);
+    return { kind: 'hold', update };
   }
 
   async function modelNode(state: AgentStateValue): Promise<Update> {
-    const stopped = await enforceLimits(state);
-    if (stopped) return stopped;
+    const limits = await enforceLimits(state, 'model');
+    if (limits.kind !== 'go') return limits.update;
+    const liftedLimits = limits.lifted;
     const step = state.step + 1;
     const messages: ChatMessage[] = [{ role: 'system', content: agent.systemPrompt }, ...state.messages];
     const tools = toolbox.specs();
@@ -209,7 +236,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       cost_usd: state.counters.cost_usd + response.costUsd,
     };
     const assistant: ChatMessage = { role: 'assistant', content: response.content, ...(response.toolCalls.length > 0 ? { toolCalls: response.toolCalls } : {}) };
-    return { step, counters, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
+    return { step, counters, liftedLimits, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {
@@ -217,12 +244,15 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     let counters = state.counters;
     let classifications = state.classifications;
     let approved = state.approved;
+    let liftedLimits = state.liftedLimits;
     const pending = [...state.pending];
     const messages: ChatMessage[] = [];
-    const view = (): AgentStateValue => ({ ...state, step, counters, classifications, approved });
+    const view = (): AgentStateValue => ({ ...state, step, counters, classifications, approved, liftedLimits });
     while (pending.length > 0) {
-      const stopped = await enforceLimits(view());
-      if (stopped) return { ...stopped, messages, pending, step, counters };
+      const limits = await enforceLimits(view(), 'tools');
+      if (limits.kind !== 'go') return { ...limits.update, messages, pending, step, counters, classifications, liftedLimits };
+      if (limits.lifted !== liftedLimits) approved = null;
+      liftedLimits = limits.lifted;
       const call = pending[0]!;
       const resolved = toolbox.resolve(call);
       if (!resolved.ok) {
@@ -240,7 +270,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       }));
       if (verdict.kind === 'hold') {
         const update = await hold(view(), verdict, resolved.action, 'tools');
-        return { ...update, messages, pending, step, counters, classifications };
+        return { ...update, messages, pending, step, counters, classifications, liftedLimits };
       }
       step = nextStep;
       approved = null;
@@ -256,7 +286,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       emit({ type: 'tool.returned', runId: state.runId, step, name: resolved.action.name, ok: outcome.ok, summary: summarize(outcome.ok ? outcome.content : outcome.message) });
       messages.push(toolMessage(call, outcome.ok ? outcome.content : `Error: ${outcome.message}`));
     }
-    return { messages, pending, step, counters, classifications, approved: null };
+    return { messages, pending, step, counters, classifications, liftedLimits, approved: null };
   }
 
   async function finishNode(state: AgentStateValue): Promise<Update> {
@@ -317,6 +347,36 @@ function toolMessage(call: ToolCall, content: string): ChatMessage {
 function summarize(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+/** An agent's own limits (spec.limits), applied alongside its policies' limits. */
+export interface AgentLimitSettings {
+  max_steps?: number;
+  max_tool_calls?: number;
+  max_tokens?: number;
+  max_cost_usd?: number;
+  max_duration_ms?: number;
+  on_exceeded?: 'stop' | 'hold';
+}
+
+const agentLimitCounters = [
+  ['max_steps', 'steps'],
+  ['max_tool_calls', 'tool_calls'],
+  ['max_tokens', 'tokens'],
+  ['max_cost_usd', 'cost_usd'],
+  ['max_duration_ms', 'elapsed_ms'],
+] as const;
+
+/** The first of the agent's own limits the run has reached, shaped like a policy limit crossing. */
+function agentLimitCrossing(limits: AgentLimitSettings | undefined, counters: RunCounters & { elapsed_ms: number }): LimitCrossing | undefined {
+  if (!limits) return undefined;
+  for (const [limit, counter] of agentLimitCounters) {
+    const max = limits[limit];
+    if (max === undefined || counters[counter] < max) continue;
+    const onExceeded = limits.on_exceeded ?? 'stop';
+    return { limit, value: counters[counter], max, onExceeded, policy: 'agent', reason: `The run reached ${counters[counter]} (${limit} ${max} set by the agent definition), so it ${onExceeded === 'stop' ? 'stops' : 'is held for approval to continue'}.` };
+  }
+  return undefined;
 }
 
 /** The content hash that names a policy set (what an approval is bound to). */
