@@ -87,6 +87,8 @@ describe('the invariant: every execution follows a durable decision', () => {
       if (copilot.status === 'completed') expect(copilot.answer).toMatch(/16 weeks/);
       const triage = await workspace.runtime.start('support-triage', 'Customer Globex reports that exports time out.', { principal, onEvent });
       expect(['completed', 'held']).toContain(triage.status);
+      const desk = await workspace.runtime.start('front-desk', 'What is in the shared folder?', { principal, onEvent });
+      expect(desk.status).toBe('completed');
       await workspace.close();
 
       expect([...authorities].sort()).toEqual(['autonomous', 'deny', 'notify_human', 'require_approval']);
