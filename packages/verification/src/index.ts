@@ -35,3 +35,7 @@ export { eventLine, exportFormat, exportJsonl, exportOtlp, exportVersion, traile
 export type { ExportOptions } from './export.ts';
 export { verifyExport, verifyExportFile } from './verify-export.ts';
 export type { ExportVerificationSummary, VerifyExportOptions } from './verify-export.ts';
+export { explainRun, renderExplanationMarkdown, renderExplanationText } from './explain.ts';
+export type { ExplainedAction, ExplainedInfluence, ExplainedRule, RunExplanation } from './explain.ts';
+export { parseArgumentCondition, searchRuns } from './run-search.ts';
+export type { ArgumentCondition, RunSearchHit, RunSearchQuery } from './run-search.ts';
