@@ -5,6 +5,8 @@ import { registerApprovalsCommands } from './commands/approvals.ts';
 import { registerKnowledgeCommands } from './commands/knowledge.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerRunsForensicsCommands } from './commands/runs-forensics.ts';
+import { registerPolicyImpactCommand } from './commands/policy-impact.ts';
 import { registerToolsCommands } from './commands/tools.ts';
 import { registerNotificationsCommands } from './commands/notifications.ts';
 import { registerResumeCommand, registerRunCommand, resumeHeldRun } from './commands/run.ts';
@@ -24,9 +26,11 @@ export function buildProgram(): Command {
       process.exit(ExitCode.UserError);
     });
   registerRunCommand(program);
-  registerPolicyCommands(program);
+  const policy = registerPolicyCommands(program);
+  registerPolicyImpactCommand(policy);
   const runs = registerRunsCommands(program);
   registerResumeCommand(runs);
+  registerRunsForensicsCommands(runs);
   registerApprovalsCommands(program, {
     recorder: async (store) => {
       const recorder = await openWorkspaceRecorder(store);
