@@ -1,0 +1,99 @@
+// The request schemas of the HTTP API. The same zod schemas validate requests and generate the
+// OpenAPI document (z.toJSONSchema), so the published contract cannot drift from what is enforced.
+import { z } from 'zod';
+
+/** POST /v1/runs: start a run of an agent. */
+export const startRunRequest = z
+  .strictObject({
+    agent: z.string().min(1).max(200).describe('Agent name (agents/<name>.yaml) as the server knows it.'),
+    input: z.string().min(1).max(100_000).describe('The user message the run starts with.'),
+  })
+  .describe('Start a run.');
+
+/** POST /v1/approvals/{id}/approve|reject. */
+export const voteRequest = z
+  .strictObject({
+    comment: z.string().max(2000).optional().describe('Why, in the approver\u2019s words.'),
+  })
+  .describe('A vote on a held action.');
+
+/** POST /v1/policies/validate. */
+export const validatePolicyRequest = z
+  .strictObject({
+    source: z.string().min(1).max(1_000_000).describe('Policy YAML.'),
+    file: z.string().max(500).optional().describe('File name used in error locations.'),
+  })
+  .describe('Validate a policy document.');
+
+/** GET /v1/runs query. */
+export const listRunsQuery = z.strictObject({
+  agent: z.string().max(200).optional(),
+  status: z.enum(['running', 'held', 'completed', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** GET /v1/approvals query. */
+export const listApprovalsQuery = z.strictObject({
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'consumed']).optional(),
+  runId: z.string().max(200).optional(),
+});
+
+/** The error body of every failed request. */
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable error code, e.g. INPUT_INVALID.'),
+      message: z.string(),
+      path: z.string().optional().describe('The offending field, when one is to blame.'),
+    }),
+  })
+  .describe('What went wrong.');
+
+/** One route of the API as documented. */
+export interface RouteDoc {
+  method: 'get' | 'post' | 'delete';
+  path: string;
+  summary: string;
+  roles: readonly string[];
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  stream?: boolean;
+}
+
+/** Builds the OpenAPI 3.1 document of `routes` from their zod schemas. */
+export function openApiDocument(routes: readonly RouteDoc[], info: { version: string }): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const error = { description: 'Error', content: { 'application/json': { schema: z.toJSONSchema(errorResponse) } } };
+  for (const route of routes) {
+    const openApiPath = route.path.replace(/:(\w+)/g, '{$1}');
+    const parameters: unknown[] = [...route.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: 'path', required: true, schema: { type: 'string' } }));
+    if (route.query) {
+      for (const [name, schema] of Object.entries(route.query.shape)) {
+        parameters.push({ name, in: 'query', required: false, schema: z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' }) });
+      }
+    }
+    const responses: Record<string, unknown> = {
+      '200': route.stream
+        ? { description: 'Server-sent events (text/event-stream) when Accept asks for them, JSON otherwise.', content: { 'text/event-stream': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } } }
+        : { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } },
+      ...(route.roles.length > 0 ? { '401': error, '404': error, '429': error } : {}),
+      ...(route.body ? { '400': error, '413': error } : {}),
+    };
+    paths[openApiPath] = {
+      ...paths[openApiPath],
+      [route.method]: {
+        summary: route.summary,
+        ...(route.roles.length > 0 ? { security: [{ bearer: [] }], 'x-roles': route.roles } : { security: [] }),
+        ...(parameters.length > 0 ? { parameters } : {}),
+        ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(route.body) } } } } : {}),
+        responses,
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'aifactory API', version: info.version, description: 'Governed agent runs, approvals, verification and policies. Every route but /healthz and /v1/openapi.json needs a bearer token.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token from `factory tokens create`.' } } },
+    paths,
+  };
+}

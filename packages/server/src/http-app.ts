@@ -1,0 +1,576 @@
+// The HTTP API: start runs and stream them (server-sent events), approvals, runs, verification
+// and policies, behind bearer tokens with roles. Hono routes over web-standard Request/Response,
+// so the same app serves Node (http-server.ts) and in-process tests (app.request).
+//
+// Access: no or a bad token gets 401 on every /v1 route before routing, so unauthenticated
+// callers learn nothing. An authenticated caller whose roles do not reach a route or resource
+// gets the same 404 an absent resource gets ("not visible to you"), so nobody learns whether a
+// run or approval exists without the right to see it. Every decision is counted and logged;
+// decisions about a held run are also recorded in its trace (auth.decided).
+import { randomUUID } from 'node:crypto';
+import { readPolicyFiles, parsePolicy } from '@aifactory/control';
+import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
+import { loadAgents, type Approval, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
+import { runs, type Store } from '@aifactory/store';
+import { listRuns, readRunEvents, verifyRun, type SealSigner } from '@aifactory/verification';
+import { eq } from 'drizzle-orm';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { z } from 'zod';
+import { authenticateApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
+import { listApprovalsQuery, listRunsQuery, openApiDocument, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { RunHub, type RunChannel } from './run-hub.ts';
+
+/** A structured log line (JSON); secrets never go in. */
+export type ServerLog = (line: Record<string, unknown>) => void;
+
+/** Handles MCP Streamable HTTP requests for an authenticated principal. */
+export type McpRequestHandler = (request: Request, principal: TokenPrincipal) => Promise<Response>;
+
+/** What the HTTP app is made of. */
+export interface HttpAppOptions {
+  /** The workspace runtime (runtime, approvals, recorder, store). */
+  workspace: WorkspaceRuntime;
+  /** Folder of agent definitions (GET /v1/agents). */
+  agentsDir: string;
+  /** Folder of policies (GET /v1/policies). */
+  policiesDir: string;
+  /** Metrics; /metrics is served when given. */
+  metrics?: ServerMetrics;
+  /** Serve /metrics without a token (for a scraper on a private network). Default false. */
+  publicMetrics?: boolean;
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** Per-token rate limit (default burst 120, 60/s). */
+  rateLimit?: RateLimitOptions;
+  /** Structured log sink (default: JSON lines on stderr). */
+  log?: ServerLog;
+  /** Seal signers whose keys verification trusts. */
+  signers?: SealSigner[];
+  /** MCP endpoint at /mcp (operator or admin). */
+  mcp?: McpRequestHandler;
+  /** How long a token lookup is cached (ms, default 2000); revocation through this server is immediate. */
+  tokenCacheMs?: number;
+}
+
+/** The app plus the handles a server needs to shut it down gracefully. */
+export interface HttpApp {
+  app: Hono<{ Variables: { principal: TokenPrincipal } }>;
+  hub: RunHub;
+  /** Runs this process is driving now. */
+  readonly inFlight: number;
+  /** Refuses new runs (503) and ends open streams with a server.closing event. */
+  beginShutdown(): void;
+  /** Resolves when every run in flight has reached a checkpoint (held, completed, failed) or the timeout passed; returns how many were still running. */
+  drain(timeoutMs: number): Promise<number>;
+  /** Forgets a revoked token at once. */
+  forgetToken(tokenId: string): void;
+}
+
+const everyRole: readonly ServerRole[] = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'];
+const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
+const approvalReaders: readonly ServerRole[] = ['approver', 'auditor', 'admin'];
+
+/** Every route with the roles it admits; also the source of the OpenAPI document. */
+export const apiRoutes: readonly RouteDoc[] = [
+  { method: 'get', path: '/healthz', summary: 'Liveness.', roles: [] },
+  { method: 'get', path: '/v1/openapi.json', summary: 'This document.', roles: [] },
+  { method: 'get', path: '/v1/me', summary: 'The principal and roles of the presented token.', roles: everyRole },
+  { method: 'get', path: '/v1/agents', summary: 'Agents this server can run.', roles: ['operator', 'auditor', 'risk_officer', 'admin'] },
+  { method: 'post', path: '/v1/runs', summary: 'Start a run; with Accept: text/event-stream its events stream until it completes, fails or is held.', roles: ['operator', 'admin'], body: startRunRequest, stream: true },
+  { method: 'get', path: '/v1/runs', summary: 'List runs (operators see their own).', roles: ['operator', ...runReaders], query: listRunsQuery },
+  { method: 'get', path: '/v1/runs/:id', summary: 'A run and its recorded events.', roles: ['operator', ...runReaders] },
+  { method: 'get', path: '/v1/runs/:id/events', summary: 'Stream a live run (SSE, resumable with Last-Event-ID) across holds until it ends.', roles: ['operator', ...runReaders], stream: true },
+  { method: 'post', path: '/v1/runs/:id/verify', summary: 'Verify a run\u2019s hash chain and seal.', roles: ['auditor', 'admin'] },
+  { method: 'get', path: '/v1/approvals', summary: 'List approvals (operators see those of their own runs).', roles: ['operator', ...approvalReaders], query: listApprovalsQuery },
+  { method: 'get', path: '/v1/approvals/:id', summary: 'One approval with its votes.', roles: ['operator', ...approvalReaders] },
+  { method: 'post', path: '/v1/approvals/:id/approve', summary: 'Vote yes; when enough votes are in, the run resumes.', roles: ['approver', 'admin'], body: voteRequest },
+  { method: 'post', path: '/v1/approvals/:id/reject', summary: 'Vote no; the run resumes without the held action.', roles: ['approver', 'admin'], body: voteRequest },
+  { method: 'get', path: '/v1/policies', summary: 'Policies in the server\u2019s policy folder.', roles: ['risk_officer', 'auditor', 'admin'] },
+  { method: 'post', path: '/v1/policies/validate', summary: 'Validate a policy document; problems name line and column.', roles: ['risk_officer', 'admin'], body: validatePolicyRequest },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
+  { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
+];
+
+/** An error answered with a status and a JSON body. */
+class HttpProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly path: string | undefined;
+  constructor(status: number, code: string, message: string, path?: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.path = path;
+  }
+}
+
+const notVisible = (what: string) => new HttpProblem(404, ErrorCode.NotFound, `No ${what} is visible to you.`);
+
+const statusByCode: Record<string, number> = {
+  [ErrorCode.InputInvalid]: 400,
+  [ErrorCode.PolicyInvalid]: 400,
+  [ErrorCode.AgentInvalid]: 400,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.ApprovalInvalid]: 409,
+  [ErrorCode.Forbidden]: 403,
+};
+
+const defaultLog: ServerLog = (line) => {
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...line })}\n`);
+};
+
+/** Creates the HTTP API over a workspace runtime. */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const { workspace } = options;
+  const store: Store = workspace.store;
+  const log = options.log ?? defaultLog;
+  const metrics = options.metrics;
+  const hub = new RunHub();
+  const limiter = new RateLimiter(options.rateLimit ?? { burst: 120, perSecond: 60 });
+  const tokenCacheMs = options.tokenCacheMs ?? 2000;
+  const tokenCache = new Map<string, { principal: TokenPrincipal; until: number }>();
+  const lastTouched = new Map<string, number>();
+  const inFlight = new Set<Promise<unknown>>();
+  const closing = new AbortController();
+  const app = new Hono<{ Variables: { principal: TokenPrincipal } }>();
+
+  const authDecided = (principal: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>) => {
+    metrics?.authDecisions.inc({ outcome, reason: String(details.reason ?? 'role') });
+    log({ event: 'auth.decided', principal, outcome, ...details });
+  };
+
+  /** Records an auth decision in a held run's trace (nothing else writes to it while it waits). */
+  const recordAgainstHeldRun = async (runId: string, payload: Record<string, unknown>) => {
+    try {
+      const [row] = await store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, runId));
+      if (row?.status === 'held') await workspace.recorder.record(runId, { type: 'auth.decided', actor: 'server', payload });
+    } catch (error) {
+      log({ event: 'auth.record_failed', runId, error: (error as Error).message });
+    }
+  };
+
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inFlight.add(promise);
+    const remove = () => inFlight.delete(promise);
+    promise.then(remove, remove);
+    return promise;
+  };
+
+  app.onError((error, c) => {
+    if (error instanceof HttpProblem) return c.json({ error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } }, error.status as 400);
+    if (error instanceof AiFactoryError && error instanceof UserError) {
+      const status = statusByCode[error.code] ?? 400;
+      const path = error.location?.path;
+      return c.json({ error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } }, status as 400);
+    }
+    const reference = randomUUID().slice(0, 8);
+    log({ event: 'request.failed', reference, method: c.req.method, path: c.req.path, error: error instanceof Error ? error.message : String(error) });
+    return c.json({ error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` } }, 500);
+  });
+
+  app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
+
+  app.use('*', async (c, next) => {
+    await next();
+    metrics?.httpRequests.inc({ method: c.req.method, route: c.req.routePath || 'unmatched', status: String(c.res.status) });
+  });
+
+  // Bodies past the limit are refused before they are read in full.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.bodyLimitBytes ?? 1024 * 1024,
+      // The rest of the body is never read, so the connection cannot be reused: say so.
+      onError: (c) => c.json({ error: { code: ErrorCode.InputInvalid, message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.` } }, 413, { Connection: 'close' }),
+    }),
+  );
+
+  const authenticate = async (c: Context): Promise<TokenPrincipal> => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const presented = match?.[1];
+    const now = Date.now();
+    let principal: TokenPrincipal | undefined;
+    if (presented) {
+      const key = sha256Hex(presented);
+      const cached = tokenCache.get(key);
+      if (cached && cached.until > now) principal = cached.principal;
+      else {
+        principal = await authenticateApiToken(store, presented);
+        if (principal) tokenCache.set(key, { principal, until: now + tokenCacheMs });
+        else tokenCache.delete(key);
+      }
+    }
+    if (!principal) {
+      authDecided('anonymous', 'denied', { reason: presented ? 'unknown_token' : 'no_token', method: c.req.method, path: c.req.path });
+      c.header('WWW-Authenticate', 'Bearer realm="aifactory"');
+      throw new HttpProblem(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>; see `factory tokens create`).');
+    }
+    const rate = limiter.take(principal.tokenId, now);
+    if (rate.kind === 'limited') {
+      authDecided(principal.id, 'denied', { reason: 'rate_limited', token: principal.tokenId, path: c.req.path });
+      c.header('Retry-After', String(rate.retryAfterSeconds));
+      throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests for token ${principal.tokenId}; retry after ${rate.retryAfterSeconds} s.`);
+    }
+    if ((lastTouched.get(principal.tokenId) ?? 0) < now - 60_000) {
+      lastTouched.set(principal.tokenId, now);
+      touchApiToken(store, principal.tokenId).catch((error: Error) => log({ event: 'token.touch_failed', token: principal.tokenId, error: error.message }));
+    }
+    return principal;
+  };
+
+  app.use('/v1/*', async (c, next) => {
+    if (c.req.path === '/v1/openapi.json') return next();
+    c.set('principal', await authenticate(c));
+    return next();
+  });
+
+  const hasRole = (principal: TokenPrincipal, roles: readonly string[]) => principal.roles.some((role) => roles.includes(role));
+
+  /** Admits a principal with one of `roles`, else answers as if nothing were there. */
+  const requireRole = (c: Context, roles: readonly ServerRole[], what = 'route'): TokenPrincipal => {
+    const principal = c.get('principal') as TokenPrincipal;
+    if (!hasRole(principal, roles)) {
+      authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, method: c.req.method, path: c.req.routePath, needs: roles });
+      throw notVisible(what);
+    }
+    return principal;
+  };
+
+  const readBody = async <T>(c: Context, schema: z.ZodType<T>): Promise<T> => {
+    const text = await c.req.text();
+    let value: unknown;
+    try {
+      value = text.length === 0 ? undefined : JSON.parse(text);
+    } catch (error) {
+      throw new HttpProblem(400, ErrorCode.InputInvalid, `The request body is not valid JSON: ${(error as Error).message}.`);
+    }
+    if (value === undefined) throw new HttpProblem(400, ErrorCode.InputInvalid, 'The request body is empty; send a JSON object.');
+    return parseWith(schema, value, 'body');
+  };
+
+  const readQuery = <T>(c: Context, schema: z.ZodType<T>): T => parseWith(schema, c.req.query(), 'query');
+
+  // ---------------------------------------------------------------- public
+  app.get('/healthz', (c) => c.json({ ok: true, closing: closing.signal.aborted }, closing.signal.aborted ? 503 : 200));
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument(apiRoutes, { version: '0.1.0' })));
+
+  app.get('/v1/me', (c) => {
+    const principal = c.get('principal');
+    return c.json({ principal: principal.id, roles: principal.roles, token: principal.tokenId });
+  });
+
+  app.get('/v1/agents', async (c) => {
+    requireRole(c, ['operator', 'auditor', 'risk_officer', 'admin']);
+    const agents = await loadAgents(options.agentsDir);
+    return c.json({
+      agents: agents.map((agent) => ({ name: agent.name, description: agent.description ?? null, team: agent.team ?? null, model: agent.model.id, tools: agent.tools.map((tool) => tool.name) })),
+    });
+  });
+
+  // ---------------------------------------------------------------- runs
+  /** Starts a run driven by this process; resolves once it has started (or failed to). */
+  const startRun = async (principal: TokenPrincipal, agent: string, input: string): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
+    if (closing.signal.aborted) throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
+    const runId = `run_${randomUUID()}`;
+    const channel = hub.open(runId);
+    let started!: () => void;
+    const firstEvent = new Promise<void>((resolve) => (started = resolve));
+    const done = track(
+      workspace.runtime.start(agent, input, {
+        principal: { id: principal.id, roles: principal.roles },
+        runId,
+        onEvent: (event) => {
+          channel.push(event);
+          started();
+        },
+      }),
+    );
+    done.then(
+      () => hub.settle(channel),
+      () => {
+        // A run that never started leaves nothing to follow.
+        if (channel.events.length === 0) hub.remove(channel.runId);
+        else hub.settle(channel);
+      },
+    );
+    await Promise.race([firstEvent, done]);
+    return { channel, done };
+  };
+
+  app.post('/v1/runs', async (c) => {
+    const principal = requireRole(c, ['operator', 'admin']);
+    const request = await readBody(c, startRunRequest);
+    const { channel, done } = await startRun(principal, request.agent, request.input);
+    if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
+    authDecided(principal.id, 'allowed', { reason: 'role', token: principal.tokenId, path: '/v1/runs', runId: channel.runId });
+    if (wantsEventStream(c)) return streamChannel(c, channel, 0, (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed');
+    return c.json(resultBody(await done));
+  });
+
+  /** The run row if `principal` may see it; 404 otherwise, alike for absent and hidden runs. */
+  const visibleRun = async (principal: TokenPrincipal, runId: string) => {
+    const [row] = await store.db.select().from(runs).where(eq(runs.id, runId));
+    const visible = row && (hasRole(principal, runReaders) || row.principal === principal.id);
+    if (!visible) {
+      authDecided(principal.id, 'denied', { reason: row ? 'not_owner' : 'absent', token: principal.tokenId, runId });
+      throw notVisible(`run '${runId}'`);
+    }
+    return row;
+  };
+
+  app.get('/v1/runs', async (c) => {
+    const principal = requireRole(c, ['operator', ...runReaders]);
+    const query = readQuery(c, listRunsQuery);
+    const ownOnly = !hasRole(principal, runReaders);
+    const list = [];
+    for await (const run of listRuns(store, {
+      ...(query.agent ? { agent: query.agent } : {}),
+      ...(query.status ? { status: query.status } : {}),
+      ...(ownOnly ? { principal: principal.id } : {}),
+      limit: query.limit ?? 100,
+    })) {
+      list.push(run);
+    }
+    return c.json({ runs: list });
+  });
+
+  app.get('/v1/runs/:id', async (c) => {
+    const principal = requireRole(c, ['operator', ...runReaders], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const events = [];
+    for await (const event of readRunEvents(store, row.id)) {
+      events.push({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payloadText === null ? null : JSON.parse(event.payloadText), erased: event.erasedAt !== null, hash: event.hash });
+      if (events.length >= 5000) break;
+    }
+    return c.json({
+      run: { id: row.id, agent: row.agent, team: row.team, principal: row.principal, status: row.status, startedAt: row.startedAt, endedAt: row.endedAt, metadata: row.metadata },
+      events,
+    });
+  });
+
+  app.get('/v1/runs/:id/events', async (c) => {
+    const principal = requireRole(c, ['operator', ...runReaders], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const channel = hub.get(row.id);
+    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    if (!channel) {
+      // Not driven by this process (or long ended): say where it is and stop.
+      return streamSSE(c, async (stream) => {
+        await stream.writeSSE({ event: 'run.status', data: JSON.stringify({ type: 'run.status', runId: row.id, status: row.status }) });
+      });
+    }
+    return streamChannel(c, channel, Number.isFinite(after) ? after : 0, (event) => event.type === 'run.completed' || event.type === 'run.failed');
+  });
+
+  app.post('/v1/runs/:id/verify', async (c) => {
+    const principal = requireRole(c, ['auditor', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const report = await verifyRun(store, row.id, options.signers ? { signers: options.signers } : {});
+    return c.json({ report });
+  });
+
+  // ---------------------------------------------------------------- approvals
+  const visibleApproval = async (principal: TokenPrincipal, approvalId: string): Promise<Approval> => {
+    let approval: Approval | undefined;
+    try {
+      approval = await workspace.approvals.get(approvalId);
+    } catch (error) {
+      if (!(error instanceof UserError && error.code === ErrorCode.NotFound)) throw error;
+    }
+    const visible = approval && (hasRole(principal, approvalReaders) || approval.requestedBy === principal.id);
+    if (!approval || !visible) {
+      authDecided(principal.id, 'denied', { reason: approval ? 'not_owner' : 'absent', token: principal.tokenId, approvalId });
+      throw notVisible(`approval '${approvalId}'`);
+    }
+    return approval;
+  };
+
+  app.get('/v1/approvals', async (c) => {
+    const principal = requireRole(c, ['operator', ...approvalReaders]);
+    const query = readQuery(c, listApprovalsQuery);
+    const list = await workspace.approvals.list({ ...(query.status ? { status: query.status } : {}), ...(query.runId ? { runId: query.runId } : {}) });
+    const visible = hasRole(principal, approvalReaders) ? list : list.filter((approval) => approval.requestedBy === principal.id);
+    return c.json({ approvals: visible });
+  });
+
+  app.get('/v1/approvals/:id', async (c) => {
+    const principal = requireRole(c, ['operator', ...approvalReaders], 'approval');
+    return c.json({ approval: await visibleApproval(principal, c.req.param('id')) });
+  });
+
+  const vote = (kind: 'approve' | 'reject') => async (c: Context) => {
+    const principal = requireRole(c, ['approver', 'admin'], 'approval');
+    const approval = await visibleApproval(principal, c.req.param('id') ?? '');
+    const request = await readBody(c, voteRequest);
+    const decision = { principal: principal.id, token: principal.tokenId, route: `/v1/approvals/:id/${kind}`, approval_id: approval.id };
+    // Separation of duties, enforced here too so the refusal is recorded: the run's own
+    // principal never decides its held action, whatever roles the token carries.
+    if (approval.requestedBy === principal.id) {
+      authDecided(principal.id, 'denied', { reason: 'separation_of_duties', ...decision });
+      await recordAgainstHeldRun(approval.runId, { ...decision, outcome: 'denied', reason: 'separation_of_duties' });
+      throw new HttpProblem(403, ErrorCode.Forbidden, `Separation of duties: ${principal.id} started run ${approval.runId} and cannot decide its held action.`);
+    }
+    let result;
+    try {
+      result = await workspace.approvals.vote(approval.id, { approver: { id: principal.id, roles: principal.roles }, vote: kind, ...(request.comment ? { comment: request.comment } : {}) });
+    } catch (error) {
+      if (error instanceof UserError && error.code === ErrorCode.Forbidden) {
+        authDecided(principal.id, 'denied', { reason: 'approver_rules', ...decision });
+        await recordAgainstHeldRun(approval.runId, { ...decision, outcome: 'denied', reason: 'approver_rules', message: error.message });
+      }
+      throw error;
+    }
+    authDecided(principal.id, 'allowed', { reason: 'approver', ...decision });
+    let resumed = false;
+    if (result.kind === 'approved' || result.kind === 'rejected') {
+      metrics?.timeToApprove.observe({ outcome: result.kind }, Math.max(0, (Date.now() - result.approval.requestedAt.getTime()) / 1000));
+      resumed = resumeRun(approval.runId, approval.id);
+    }
+    return c.json({ result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed });
+  };
+  app.post('/v1/approvals/:id/approve', vote('approve'));
+  app.post('/v1/approvals/:id/reject', vote('reject'));
+
+  /** Resumes a decided run in the background; its events go to the run's channel. */
+  const resumeRun = (runId: string, approvalId: string): boolean => {
+    if (closing.signal.aborted) return false; // the approval stays decided; resume it with `factory runs resume` or on restart
+    const channel = hub.open(runId);
+    const done = track(workspace.runtime.resume(runId, { approvalId, onEvent: (event) => channel.push(event) }));
+    done.then(
+      () => hub.settle(channel),
+      (error: Error) => {
+        log({ event: 'run.resume_failed', runId, approvalId, error: error.message });
+        hub.settle(channel);
+      },
+    );
+    return true;
+  };
+
+  // ---------------------------------------------------------------- policies
+  app.get('/v1/policies', async (c) => {
+    requireRole(c, ['risk_officer', 'auditor', 'admin']);
+    const { policies, problems } = await readPolicyFiles([options.policiesDir]);
+    return c.json({
+      policies: policies.map((policy) => ({ name: policy.name, version: policy.version, owner: policy.owner ?? null, file: policy.file, hash: policy.hash, rules: policy.rules.length })),
+      problems,
+    });
+  });
+
+  app.post('/v1/policies/validate', async (c) => {
+    requireRole(c, ['risk_officer', 'admin']);
+    const request = await readBody(c, validatePolicyRequest);
+    try {
+      const policy = parsePolicy(request.source, request.file ?? 'policy.yaml');
+      return c.json({ ok: true, policy: { name: policy.name, version: policy.version, hash: policy.hash, rules: policy.rules.length }, problems: [] });
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      const details = error.details as { problems?: unknown[] } | undefined;
+      return c.json({ ok: false, problems: details?.problems ?? [{ message: error.message, location: error.location ?? {} }] });
+    }
+  });
+
+  // ---------------------------------------------------------------- metrics, MCP
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      if (!options.publicMetrics) {
+        const principal = await authenticate(c);
+        if (!hasRole(principal, ['auditor', 'admin'])) {
+          authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: '/metrics' });
+          throw notVisible('route');
+        }
+      }
+      return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
+    });
+  }
+
+  if (options.mcp) {
+    const mcp = options.mcp;
+    app.all('/mcp', async (c) => {
+      const principal = await authenticate(c);
+      if (!hasRole(principal, ['operator', 'admin'])) {
+        authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: '/mcp' });
+        throw notVisible('route');
+      }
+      return mcp(c.req.raw, principal);
+    });
+  }
+
+  /** Streams a channel from `afterId` until `until` says the stream is done, the client leaves or the server closes. */
+  function streamChannel(c: Context, channel: RunChannel, afterId: number, until: (event: RunEvent) => boolean): Response {
+    return streamSSE(c, async (stream) => {
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      let writing: Promise<unknown> = Promise.resolve();
+      const write = (step: () => Promise<unknown>) => {
+        writing = writing.then(step).catch(() => finish());
+      };
+      const unsubscribe = channel.subscribe(afterId, (numbered) => {
+        write(() => stream.writeSSE({ id: String(numbered.id), event: numbered.event.type, data: JSON.stringify(numbered.event) }));
+        if (until(numbered.event)) write(async () => finish());
+      });
+      const heartbeat = setInterval(() => write(() => stream.write(': keep-alive\n\n')), 15_000);
+      const onClosing = () => write(() => stream.writeSSE({ event: 'server.closing', data: JSON.stringify({ type: 'server.closing', runId: channel.runId, lastEventId: channel.events.length }) }).then(finish));
+      closing.signal.addEventListener('abort', onClosing, { once: true });
+      stream.onAbort(finish);
+      await finished;
+      clearInterval(heartbeat);
+      unsubscribe();
+      closing.signal.removeEventListener('abort', onClosing);
+      await writing;
+    });
+  }
+
+  return {
+    app,
+    hub,
+    get inFlight() {
+      return inFlight.size;
+    },
+    beginShutdown() {
+      closing.abort();
+    },
+    async drain(timeoutMs: number): Promise<number> {
+      const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+      while (inFlight.size > 0) {
+        const settled = await Promise.race([Promise.allSettled([...inFlight]).then(() => 'settled' as const), deadline]);
+        if (settled === 'timeout') break;
+      }
+      return inFlight.size;
+    },
+    forgetToken(tokenId: string) {
+      for (const [key, entry] of tokenCache) if (entry.principal.tokenId === tokenId) tokenCache.delete(key);
+    },
+  };
+}
+
+/** Whether the client asked for server-sent events. */
+function wantsEventStream(c: Context): boolean {
+  return (c.req.header('accept') ?? '').includes('text/event-stream') || c.req.query('stream') === 'true';
+}
+
+/** A run result as the API returns it. */
+function resultBody(result: RunResult): Record<string, unknown> {
+  if (result.status === 'held') {
+    const { held } = result;
+    return { runId: result.runId, status: 'held', held: { approvalId: held.approvalId, step: held.step, kind: held.kind, name: held.name, args: held.args } };
+  }
+  return { ...result };
+}
+
+/** Validates `value`; a failure is a 400 naming every offending field. */
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join('.') : where;
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    return { field, message: `${field}: ${issue.message}${keys}` };
+  });
+  throw new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
+}

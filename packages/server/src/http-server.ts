@@ -1,0 +1,118 @@
+// `factory serve`: the HTTP API on a Node HTTP server over one workspace, with metrics, the MCP
+// endpoint and a graceful shutdown — new runs are refused, open streams told, runs in flight
+// reach a checkpoint (held, completed or failed; the trace and the LangGraph checkpoint are
+// durable at each), then connections close.
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createWorkspaceRuntime, loadAgents, type ModelGateway, type WorkspaceRuntime } from '@aifactory/execution';
+import type { Store } from '@aifactory/store';
+import { createRecorder, loadOrCreateSigner, loadRedactor } from '@aifactory/verification';
+import { serve } from '@hono/node-server';
+import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
+import { agentMcpHttpHandler } from './mcp-server.ts';
+import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
+
+/** Options of startServer. */
+export interface StartServerOptions {
+  store: Store;
+  /** Data directory (seal and redaction keys). */
+  dataDir: string;
+  /** Agents folder (default ./agents). */
+  agentsDir?: string;
+  /** Policies folder listed by GET /v1/policies (default ./policies). */
+  policiesDir?: string;
+  /** Port (default 8787; 0 picks a free one). */
+  port?: number;
+  /** Interface (default 127.0.0.1). */
+  host?: string;
+  /** A ready model gateway (tests, benchmarks). */
+  gateway?: ModelGateway;
+  /** Agents served at /mcp (names); default none (no MCP endpoint). */
+  mcpAgents?: string[];
+  /** How long shutdown waits for runs in flight (ms, default 30 s). */
+  shutdownTimeoutMs?: number;
+  log?: ServerLog;
+  publicMetrics?: boolean;
+  bodyLimitBytes?: number;
+  rateLimit?: HttpAppOptions['rateLimit'];
+  durability?: 'exit' | 'sync' | 'async';
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8787. */
+  url: string;
+  port: number;
+  http: HttpApp;
+  workspace: WorkspaceRuntime;
+  metrics: ServerMetrics;
+  /** Graceful shutdown; resolves with how many runs were still in flight at the deadline. */
+  close(): Promise<{ unfinishedRuns: number }>;
+}
+
+/** Starts the HTTP API over `store`. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const agentsDir = options.agentsDir ?? path.resolve('agents');
+  const metrics = createServerMetrics({ store: options.store });
+  const signer = await loadOrCreateSigner(options.dataDir);
+  const recorder = observingRecorder(createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir) }), metrics);
+  const workspace = await createWorkspaceRuntime({
+    store: options.store,
+    dataDir: options.dataDir,
+    agentsDir,
+    recorder,
+    ...(options.gateway ? { gateway: options.gateway } : {}),
+    ...(options.durability ? { durability: options.durability } : {}),
+  });
+  let mcp: ReturnType<typeof agentMcpHttpHandler> | undefined;
+  if (options.mcpAgents && options.mcpAgents.length > 0) {
+    const wanted = new Set(options.mcpAgents);
+    const agents = (await loadAgents(agentsDir)).filter((agent) => wanted.has(agent.name));
+    mcp = agentMcpHttpHandler({ runtime: workspace.runtime, approvals: workspace.approvals, agents });
+  }
+  const http = createHttpApp({
+    workspace,
+    agentsDir,
+    policiesDir: options.policiesDir ?? path.resolve('policies'),
+    metrics,
+    signers: [signer],
+    ...(mcp ? { mcp: (request, principal) => mcp.handle(request, principal) } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.publicMetrics ? { publicMetrics: true } : {}),
+    ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+  });
+  const host = options.host ?? '127.0.0.1';
+  const server = await new Promise<Server>((resolve, reject) => {
+    const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () => resolve(created as Server)) as Server;
+    created.once('error', reject);
+  });
+  // Streams are long-lived; Node's default request timeout would cut them.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<{ unfinishedRuns: number }> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    http,
+    workspace,
+    metrics,
+    close() {
+      closed ??= (async () => {
+        http.beginShutdown();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const unfinishedRuns = await http.drain(options.shutdownTimeoutMs ?? 30_000);
+        await mcp?.close();
+        server.closeAllConnections();
+        await stopped;
+        await workspace.close();
+        http.hub.clear();
+        return { unfinishedRuns };
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// @aifactory/server public API: anything exported here is public API.
+// Serving: the HTTP API (tokens, roles, SSE run streams, approvals, runs, policies, OpenAPI),
+// agents as MCP servers (stdio and Streamable HTTP) and Prometheus metrics.
+export { authenticateApiToken, createApiToken, listApiTokens, revokeApiToken, serverRoles, touchApiToken } from './api-tokens.ts';
+export type { ApiTokenInfo, CreatedApiToken, ServerRole, TokenPrincipal } from './api-tokens.ts';
+export { errorResponse, listApprovalsQuery, listRunsQuery, openApiDocument, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
+export type { RouteDoc } from './api-schemas.ts';
+export { apiRoutes, createHttpApp } from './http-app.ts';
+export type { HttpApp, HttpAppOptions, McpRequestHandler, ServerLog } from './http-app.ts';
+export { startServer } from './http-server.ts';
+export type { RunningServer, StartServerOptions } from './http-server.ts';
+export { agentMcpHttpHandler, createAgentMcpServer, serveAgentsOverStdio } from './mcp-server.ts';
+export type { AgentMcpOptions, PrincipalResolver } from './mcp-server.ts';
+export { createServerMetrics, observingRecorder } from './metrics.ts';
+export type { ServerMetrics } from './metrics.ts';
+export { RateLimiter } from './rate-limit.ts';
+export type { RateDecision, RateLimitOptions } from './rate-limit.ts';
+export { RunChannel, RunHub } from './run-hub.ts';
+export type { ChannelState, NumberedEvent } from './run-hub.ts';

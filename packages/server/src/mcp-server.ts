@@ -1,0 +1,162 @@
+// Agents as MCP servers: each served agent is one MCP tool taking `input`. A call is a governed
+// run with the MCP client's identity as principal (the API token's principal over HTTP, the
+// configured or client-announced identity over stdio). A held action does not block the call:
+// it returns at once with status pending_approval and the approval id, and `approval_status`
+// follows it.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, UserError } from '@aifactory/core';
+import type { AgentDefinition, AgentRuntime, ApprovalService, Principal, RunEvent, RunResult } from '@aifactory/execution';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { TokenPrincipal } from './api-tokens.ts';
+
+/** What an agents-as-MCP server is made of. */
+export interface AgentMcpOptions {
+  runtime: AgentRuntime;
+  approvals: ApprovalService;
+  /** The agents served, one tool each. */
+  agents: readonly AgentDefinition[];
+  /** Server name announced to clients (default aifactory-agents). */
+  name?: string;
+}
+
+/** Who calls, as the tool handler learns it. */
+export type PrincipalResolver = (extra: { authInfo?: { extra?: Record<string, unknown> } }) => Principal;
+
+const resultSchema = {
+  status: z.enum(['completed', 'pending_approval', 'failed']).describe('How the run ended for now.'),
+  runId: z.string(),
+  answer: z.string().optional().describe('The agent\u2019s answer (completed).'),
+  approvalId: z.string().optional().describe('The approval the held action waits for (pending_approval).'),
+  action: z.object({ kind: z.string(), name: z.string(), args: z.record(z.string(), z.unknown()) }).optional().describe('The held action.'),
+  error: z.string().optional(),
+};
+
+const toolNamePattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Builds an MCP server whose tools are the given agents, run governed as `principalOf(extra)`. */
+export function createAgentMcpServer(options: AgentMcpOptions, principalOf: PrincipalResolver): McpServer {
+  const server = new McpServer({ name: options.name ?? 'aifactory-agents', version: '0.1.0' }, { capabilities: { logging: {} } });
+  for (const agent of options.agents) {
+    if (!toolNamePattern.test(agent.name)) throw new UserError(ErrorCode.AgentInvalid, `Agent name '${agent.name}' cannot be an MCP tool name; use letters, digits, '_', '-' or '.'.`);
+    server.registerTool(
+      agent.name,
+      {
+        title: agent.name,
+        description: `${agent.description ?? `Runs the ${agent.name} agent.`} Runs under the agent's policies; an action that needs approval returns status pending_approval with the approval id.`,
+        inputSchema: { input: z.string().min(1).max(100_000).describe('The request for the agent.') },
+        outputSchema: resultSchema,
+      },
+      async ({ input }, extra): Promise<CallToolResult> => {
+        const principal = principalOf(extra as never);
+        const progressToken = extra._meta?.progressToken;
+        let progress = 0;
+        const onEvent = (event: RunEvent) => {
+          if (progressToken === undefined || event.type !== 'action.decided') return;
+          progress += 1;
+          extra
+            .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message: `${event.kind} ${event.name}: ${event.authority}` } })
+            .catch(() => undefined);
+        };
+        const result = await options.runtime.start(agent.name, input, { principal, runId: `run_${randomUUID()}`, onEvent });
+        return toolResult(agent.name, result);
+      },
+    );
+  }
+  server.registerTool(
+    'approval_status',
+    {
+      title: 'Approval status',
+      description: 'Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes.',
+      inputSchema: { approvalId: z.string().min(1).max(200) },
+      outputSchema: { approvalId: z.string(), status: z.string(), runId: z.string(), outcome: z.string().nullable(), votes: z.number() },
+    },
+    async ({ approvalId }, extra): Promise<CallToolResult> => {
+      const principal = principalOf(extra as never);
+      const approval = await options.approvals.get(approvalId).catch(() => undefined);
+      // Only the run's own principal follows its approval here; anyone else learns nothing.
+      if (!approval || approval.requestedBy !== principal.id) return { isError: true, content: [{ type: 'text', text: `No approval '${approvalId}' is visible to you.` }] };
+      const structured = { approvalId, status: approval.status, runId: approval.runId, outcome: approval.outcome, votes: approval.votes.length };
+      return { content: [{ type: 'text', text: `Approval ${approvalId} of run ${approval.runId} is ${approval.status}${approval.outcome ? ` (${approval.outcome})` : ''}.` }], structuredContent: structured };
+    },
+  );
+  return server;
+}
+
+/** The MCP result of a run. */
+function toolResult(agent: string, result: RunResult): CallToolResult {
+  if (result.status === 'completed') {
+    return { content: [{ type: 'text', text: result.answer }], structuredContent: { status: 'completed', runId: result.runId, answer: result.answer } };
+  }
+  if (result.status === 'held') {
+    const { held } = result;
+    const text =
+      `Pending approval: ${agent} wants to ${held.kind} '${held.name}', which needs approval ${held.approvalId} (run ${result.runId}). ` +
+      `An approver decides with \`factory approvals approve ${held.approvalId}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it.`;
+    return {
+      content: [{ type: 'text', text }],
+      structuredContent: { status: 'pending_approval', runId: result.runId, approvalId: held.approvalId, action: { kind: held.kind, name: held.name, args: held.args } },
+    };
+  }
+  return { isError: true, content: [{ type: 'text', text: `Run ${result.runId} failed: ${result.error}` }], structuredContent: { status: 'failed', runId: result.runId, error: result.error } };
+}
+
+/** Serves agents over stdio as `principal` (default: mcp:<client name> as the client announces it). */
+export async function serveAgentsOverStdio(options: AgentMcpOptions & { principal?: Principal }): Promise<McpServer> {
+  let server: McpServer | undefined = undefined;
+  server = createAgentMcpServer(options, () => {
+    if (options.principal) return options.principal;
+    const client = server?.server.getClientVersion();
+    return { id: `mcp:${client?.name ?? 'unknown-client'}`, roles: ['operator'] };
+  });
+  await server.connect(new StdioServerTransport());
+  return server;
+}
+
+/**
+ * A Streamable HTTP handler (stateful sessions) for an authenticated principal. A session is
+ * bound to the principal that opened it; another principal's requests for it get 404.
+ */
+export function agentMcpHttpHandler(options: AgentMcpOptions): { handle(request: Request, principal: TokenPrincipal): Promise<Response>; close(): Promise<void> } {
+  const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; principal: string }>();
+  const principalOf: PrincipalResolver = (extra) => {
+    const principal = extra.authInfo?.extra?.principal as Principal | undefined;
+    if (!principal) throw new UserError(ErrorCode.Forbidden, 'The MCP request carries no authenticated principal.');
+    return principal;
+  };
+  const authInfo = (principal: TokenPrincipal) => ({ token: principal.tokenId, clientId: principal.id, scopes: principal.roles, extra: { principal: { id: principal.id, roles: principal.roles } } });
+  return {
+    async handle(request, principal) {
+      const sessionId = request.headers.get('mcp-session-id');
+      if (sessionId) {
+        const session = sessions.get(sessionId);
+        if (!session || session.principal !== principal.id) {
+          return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found.' }, id: null }, { status: 404 });
+        }
+        return session.transport.handleRequest(request, { authInfo: authInfo(principal) });
+      }
+      const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, { transport, principal: principal.id });
+        },
+        onsessionclosed: (id) => {
+          sessions.delete(id);
+        },
+      });
+      transport.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      const server = createAgentMcpServer(options, principalOf);
+      await server.connect(transport);
+      return transport.handleRequest(request, { authInfo: authInfo(principal) });
+    },
+    async close() {
+      await Promise.allSettled([...sessions.values()].map((session) => session.transport.close()));
+      sessions.clear();
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// The HTTP API over a real server on loopback, PGlite and the order-desk copilot (scripted model):
+// tokens and roles, SSE streaming of a run through a hold, approval by a support lead that
+// resumes the run, separation of duties, uniform 404/401, bad input, limits and metrics.
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '@aifactory/store';
+import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
+import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+
+interface SseEvent {
+  id?: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads a whole SSE response into events (the stream ends when the server ends it). */
+async function readSse(response: Response): Promise<SseEvent[]> {
+  const text = await response.text();
+  const events: SseEvent[] = [];
+  for (const block of text.split('\n\n')) {
+    const fields: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const match = /^(\w+): ?(.*)$/.exec(line);
+      if (match) fields[match[1]!] = (fields[match[1]!] ? `${fields[match[1]!]}\n` : '') + match[2];
+    }
+    if (fields.data) events.push({ ...(fields.id ? { id: fields.id } : {}), event: fields.event ?? 'message', data: JSON.parse(fields.data) });
+  }
+  return events;
+}
+
+describe('the HTTP API', () => {
+  const workspace = prepareBusinessWorkspace();
+  let store: Store;
+  let server: RunningServer;
+  const logs: Array<Record<string, unknown>> = [];
+  const tokens: Record<string, string> = {};
+
+  beforeAll(async () => {
+    store = await openStore();
+    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: (line) => logs.push(line), rateLimit: { burst: 1000, perSecond: 1000 } });
+    const make = async (name: string, principal: string, roles: string[]) => {
+      tokens[name] = (await createApiToken(store, { principal, roles })).token;
+    };
+    await make('alice', 'alice@shop.example', ['operator']);
+    await make('mallory', 'mallory@shop.example', ['operator']);
+    await make('bob', 'bob@shop.example', ['approver', 'support-lead']);
+    await make('selfApprover', 'alice@shop.example', ['approver', 'support-lead']);
+    await make('carol', 'carol@shop.example', ['approver']);
+    await make('audrey', 'audrey@shop.example', ['auditor']);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+    rmSync(workspace.root, { recursive: true, force: true });
+  });
+
+  const call = (path: string, token: string | undefined, init: RequestInit = {}) =>
+    fetch(`${server.url}${path}`, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+
+  it('streams a run as server-sent events: run.started, tokens, the decision, the answer and run.completed', async () => {
+    const response = await call('/v1/runs', tokens.alice, { method: 'POST', headers: { accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const events = await readSse(response);
+    const types = events.map((event) => event.event);
+    expect(types[0]).toBe('run.started');
+    expect(types.at(-1)).toBe('run.completed');
+    expect(types.filter((type) => type === 'token').length).toBeGreaterThan(3);
+    const tokensText = events.filter((event) => event.event === 'token').map((event) => event.data.text).join('');
+    expect(tokensText).toContain('arrives on Friday');
+    expect(events.filter((event) => event.event === 'action.decided').map((event) => `${event.data.kind}:${event.data.authority}`)).toEqual(['model:autonomous', 'answer:autonomous']);
+    expect(events.map((event) => Number(event.id))).toEqual(events.map((_, index) => index + 1));
+  });
+
+  it('holds a refund for a support lead, refuses the requester, and resumes the run when another principal approves', async () => {
+    const response = await call('/v1/runs', tokens.alice, { method: 'POST', headers: { accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund for order 1042' }) });
+    const events = await readSse(response);
+    const held = events.at(-1)!;
+    expect(held.event).toBe('run.held');
+    const runId = String(held.data.runId);
+    const approvalId = String(held.data.approvalId);
+
+    // The operator sees their held action and its status; another operator learns nothing.
+    const mine = await call(`/v1/approvals/${approvalId}`, tokens.alice);
+    expect(mine.status).toBe(200);
+    expect(((await mine.json()) as { approval: { status: string } }).approval.status).toBe('pending');
+    const theirs = await call(`/v1/approvals/${approvalId}`, tokens.mallory);
+    const absent = await call('/v1/approvals/apr_doesnotexist', tokens.mallory);
+    expect(theirs.status).toBe(404);
+    expect(absent.status).toBe(404);
+    expect(((await theirs.json()) as { error: { code: string } }).error.code).toBe(((await absent.json()) as { error: { code: string } }).error.code);
+
+    // Watching the run follows it across the hold.
+    const watching = call(`/v1/runs/${runId}/events`, tokens.alice, { headers: { accept: 'text/event-stream' } }).then(readSse);
+
+    // Separation of duties: the run's principal cannot approve, whatever roles their token has; recorded in the run.
+    const self = await call(`/v1/approvals/${approvalId}/approve`, tokens.selfApprover, { method: 'POST', body: '{}' });
+    expect(self.status).toBe(403);
+    expect(((await self.json()) as { error: { message: string } }).error.message).toMatch(/Separation of duties/);
+    // An approver without the policy's approver role is refused by the approval rules.
+    const wrongRole = await call(`/v1/approvals/${approvalId}/approve`, tokens.carol, { method: 'POST', body: '{}' });
+    expect(wrongRole.status).toBe(403);
+    // An operator cannot vote at all: the route answers as if the approval were not there.
+    expect((await call(`/v1/approvals/${approvalId}/approve`, tokens.mallory, { method: 'POST', body: '{}' })).status).toBe(404);
+
+    const approved = await call(`/v1/approvals/${approvalId}/approve`, tokens.bob, { method: 'POST', body: JSON.stringify({ comment: 'goodwill refund' }) });
+    expect(approved.status).toBe(200);
+    expect(await approved.json()).toMatchObject({ result: 'approved', resumed: true });
+
+    const followed = await watching;
+    const followedTypes = followed.map((event) => event.event);
+    expect(followedTypes).toContain('run.held');
+    expect(followedTypes).toContain('approval.applied');
+    expect(followedTypes.at(-1)).toBe('run.completed');
+    expect(followed.at(-1)!.data.answer).toMatch(/refund 40 EUR/);
+    expect(followed.map((event) => Number(event.id))).toEqual(followed.map((_, index) => index + 1));
+
+    // The auditor verifies the run; its trace holds the refused attempt and the approval.
+    const verified = await call(`/v1/runs/${runId}/verify`, tokens.audrey, { method: 'POST' });
+    expect(verified.status).toBe(200);
+    expect(((await verified.json()) as { report: { ok: boolean } }).report.ok).toBe(true);
+    const shown = (await (await call(`/v1/runs/${runId}`, tokens.audrey)).json()) as { run: { status: string }; events: Array<{ type: string; payload: Record<string, unknown> }> };
+    expect(shown.run.status).toBe('completed');
+    const auth = shown.events.filter((event) => event.type === 'auth.decided');
+    expect(auth.map((event) => `${event.payload.principal}:${event.payload.outcome}:${event.payload.reason}`)).toEqual([
+      'alice@shop.example:denied:separation_of_duties',
+      'carol@shop.example:denied:approver_rules',
+    ]);
+    expect(shown.events.map((event) => event.type)).toContain('approval.granted');
+    // Operators cannot verify (404, as for a run that does not exist).
+    expect((await call(`/v1/runs/${runId}/verify`, tokens.alice, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('answers 401 alike to a missing, a malformed and a revoked token, before any routing', async () => {
+    for (const token of [undefined, 'nonsense', 'aif_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+      for (const path of ['/v1/runs/run_missing', '/v1/approvals', '/v1/nowhere']) {
+        const response = await call(path, token);
+        expect(response.status).toBe(401);
+        expect(response.headers.get('www-authenticate')).toMatch(/Bearer/);
+      }
+    }
+    expect(logs.some((line) => line.event === 'auth.decided' && line.outcome === 'denied' && line.reason === 'no_token')).toBe(true);
+    expect(JSON.stringify(logs)).not.toContain(tokens.alice);
+  });
+
+  it('hides other principals\u2019 runs from operators exactly like runs that do not exist', async () => {
+    const started = (await (await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'hello' }) })).json()) as { runId: string; status: string };
+    expect(started.status).toBe('completed');
+    const theirs = await call(`/v1/runs/${started.runId}`, tokens.mallory);
+    const missing = await call('/v1/runs/run_00000000-0000-0000-0000-000000000000', tokens.mallory);
+    expect(theirs.status).toBe(404);
+    expect(missing.status).toBe(404);
+    expect(((await theirs.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    const listed = (await (await call('/v1/runs', tokens.mallory)).json()) as { runs: Array<{ principal: string }> };
+    expect(listed.runs.every((run) => run.principal === 'mallory@shop.example')).toBe(true);
+    expect((await call(`/v1/runs/${started.runId}`, tokens.alice)).status).toBe(200);
+  });
+
+  it('rejects malformed requests with 400 naming what was wrong, and oversized bodies with 413', async () => {
+    const notJson = await call('/v1/runs', tokens.alice, { method: 'POST', body: '{"agent": ' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { message: string } }).error.message).toMatch(/not valid JSON/);
+    const missing = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk' }) });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ error: { code: 'INPUT_INVALID', path: 'input' } });
+    const extra = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'x', admin: true }) });
+    expect(((await extra.json()) as { error: { message: string } }).error.message).toMatch(/admin/);
+    const badQuery = await call('/v1/runs?status=sleeping', tokens.audrey);
+    expect(badQuery.status).toBe(400);
+    expect(((await badQuery.json()) as { error: { path: string } }).error.path).toBe('status');
+    const unknownAgent = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'no-such-agent', input: 'x' }) });
+    expect(unknownAgent.status).toBe(404);
+    expect(((await unknownAgent.json()) as { error: { message: string } }).error.message).toMatch(/no-such-agent/);
+    const huge = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'x'.repeat(1_100_000) }) });
+    expect(huge.status).toBe(413);
+  });
+
+  it('validates and lists policies for risk officers, and publishes an OpenAPI document of the same schemas', async () => {
+    const { token } = await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] });
+    const listed = (await (await call('/v1/policies', token)).json()) as { policies: Array<{ name: string }> };
+    expect(listed.policies.map((policy) => policy.name)).toEqual(['order-desk']);
+    const invalid = (await (await call('/v1/policies/validate', token, { method: 'POST', body: JSON.stringify({ source: 'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: {name: x, version: 1}\nspec:\n  default: maybe\n' }) })).json()) as {
+      ok: boolean;
+      problems: Array<{ location: { line?: number } }>;
+    };
+    expect(invalid.ok).toBe(false);
+    expect(invalid.problems[0]!.location.line).toBe(5);
+    const openapi = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
+    expect(openapi.paths['/v1/runs']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['agent', 'input']);
+    expect(Object.keys(openapi.paths)).toContain('/v1/approvals/{id}/approve');
+  });
+
+  it('exposes Prometheus metrics to auditors: decisions by authority and rule, model latency, tokens by team, pending approvals', async () => {
+    expect((await call('/metrics', tokens.alice)).status).toBe(404);
+    const response = await call('/metrics', tokens.audrey);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/aifactory_decisions_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead",kind="answer"\} [1-9]/);
+    expect(text).toMatch(/aifactory_model_latency_seconds_count\{provider="scripted",model="[^"]+"\} [1-9]/);
+    expect(text).toMatch(/aifactory_model_tokens_total\{team="web-shop",agent="order-desk",model="[^"]+",direction="output"\} [1-9]/);
+    expect(text).toMatch(/aifactory_approvals_pending \d/);
+    expect(text).toMatch(/aifactory_run_duration_seconds_count\{agent="order-desk",status="completed"\} [1-9]/);
+    expect(text).toMatch(/aifactory_approval_decision_seconds_count\{outcome="approved"\} 1/);
+  });
+
+  it('limits requests per token with 429 and Retry-After', async () => {
+    const limited = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, log: () => undefined, rateLimit: { burst: 3, perSecond: 0.5 } });
+    try {
+      const statuses = [];
+      for (let index = 0; index < 5; index += 1) statuses.push((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.audrey}` } })).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      // Another token has its own bucket.
+      expect((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.bob}` } })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
