@@ -1,0 +1,211 @@
+// `factory serve`, `factory tokens` and `factory mcp serve`: the HTTP API over the workspace
+// store, the API tokens it accepts, and agents served to MCP clients over stdio or HTTP.
+import path from 'node:path';
+import { ErrorCode, UserError } from '@aifactory/core';
+import { createWorkspaceRuntime, loadAgents } from '@aifactory/execution';
+import { createApiToken, listApiTokens, revokeApiToken, serveAgentsOverStdio, serverRoles, startServer, type ApiTokenInfo } from '@aifactory/server';
+import type { Store } from '@aifactory/store';
+import { Command } from 'commander';
+import pc from 'picocolors';
+import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { openWorkspaceRecorder, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+
+/** Hooks for tests. */
+export interface ServeCommandOptions {
+  /** Opens the store (default: the workspace store from the environment). */
+  openStore?: () => Promise<Store>;
+}
+
+interface ServeOptions {
+  port: string;
+  host: string;
+  agents: string;
+  policies: string;
+  mcp?: string[];
+  publicMetrics?: boolean;
+  shutdownTimeout: string;
+}
+
+interface TokenCreateOptions extends CommonOptions {
+  principal: string;
+  role: string[];
+  description?: string;
+}
+
+interface McpServeOptions {
+  http?: string;
+  host: string;
+  agents: string;
+  principal?: string;
+  role: string[];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((part) => part.trim()).filter(Boolean)];
+
+/** Parses a TCP port, naming the option on failure. */
+function portOf(value: string, option: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a port; give a number from 0 to 65535.`, { location: { path: option } });
+  return port;
+}
+
+/** Registers `factory serve`, `factory tokens` and `factory mcp`. */
+export function registerServeCommands(program: Command, options: ServeCommandOptions = {}): void {
+  const open = options.openStore ?? (() => openWorkspaceStore());
+
+  program
+    .command('serve')
+    .description('Serve the HTTP API over the workspace store: runs with SSE streams, approvals, runs, verification, policies, /metrics and OpenAPI at /v1/openapi.json.')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--agents <dir>', 'agents folder', 'agents')
+    .option('--policies <dir>', 'policies folder (GET /v1/policies)', 'policies')
+    .option('--mcp <agent>', 'also serve this agent at /mcp (repeatable or comma-separated)', collect)
+    .option('--public-metrics', 'serve /metrics without a token (private networks only)')
+    .option('--shutdown-timeout <ms>', 'how long shutdown waits for runs in flight', '30000')
+    .addHelpText('after', '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator`.\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.')
+    .action(
+      action(async (serveOptions: ServeOptions) => {
+        const port = portOf(serveOptions.port, '--port');
+        const shutdownTimeoutMs = Number(serveOptions.shutdownTimeout);
+        if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
+        const store = await open();
+        const server = await startServer({
+          store,
+          dataDir: workspaceDataDir(),
+          agentsDir: path.resolve(serveOptions.agents),
+          policiesDir: path.resolve(serveOptions.policies),
+          port,
+          host: serveOptions.host,
+          shutdownTimeoutMs,
+          ...(serveOptions.mcp ? { mcpAgents: serveOptions.mcp } : {}),
+          ...(serveOptions.publicMetrics ? { publicMetrics: true } : {}),
+        });
+        process.stderr.write(`${pc.green('serving')} ${server.url}  (OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            process.stderr.write(`${signal}: shutting down (runs in flight get ${shutdownTimeoutMs} ms to reach a checkpoint)\n`);
+            resolve();
+          };
+          process.once('SIGINT', () => stop('SIGINT'));
+          process.once('SIGTERM', () => stop('SIGTERM'));
+        });
+        const { unfinishedRuns } = await server.close();
+        await store.close();
+        if (unfinishedRuns > 0) process.stderr.write(`${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`);
+        process.stderr.write('stopped\n');
+      }),
+    );
+
+  const tokens = program
+    .command('tokens')
+    .description('Create, list and revoke API tokens of the HTTP API (stored as sha256 hashes; a token is shown once).')
+    .addHelpText('after', `\nServer roles: ${serverRoles.join(', ')}. A token may also carry policy roles (e.g. ops-lead) that approvals check.`);
+
+  withJson(
+    tokens
+      .command('create')
+      .description('Create a token bound to a principal and roles; prints the secret once.')
+      .requiredOption('--principal <id>', 'who the token acts for, e.g. alice@acme.example')
+      .requiredOption('--role <role>', `a role (repeatable or comma-separated): ${serverRoles.join(', ')} or a policy role`, collect)
+      .option('--description <text>', 'what the token is for'),
+  ).action(
+    action(async (createOptions: TokenCreateOptions) => {
+      const store = await open();
+      try {
+        const created = await createApiToken(store, { principal: createOptions.principal, roles: createOptions.role, ...(createOptions.description ? { description: createOptions.description } : {}) });
+        emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')})\n${value.token}\nStore it now: it is not shown again.`);
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
+  withJson(tokens.command('list').description('List tokens (never their secrets).')).action(
+    action(async (listOptions: CommonOptions) => {
+      const store = await open();
+      try {
+        const list = await listApiTokens(store);
+        emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map(tokenLine).join('\n')));
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
+  withJson(tokens.command('revoke').description('Revoke a token by id; requests with it get 401 at once on this store.').argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f')).action(
+    action(async (id: string, revokeOptions: CommonOptions) => {
+      const store = await open();
+      try {
+        const revoked = await revokeApiToken(store, id);
+        emit(revokeOptions, revoked, (value) => `${pc.green('revoked')} ${value.id} (${value.principal})`);
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
+  const mcp = program.command('mcp').description('Serve agents to MCP clients.');
+  mcp
+    .command('serve')
+    .description('Serve agents as MCP tools over stdio (default) or Streamable HTTP (--http <port>, at /mcp, bearer token required). Calls run governed; a held action returns pending_approval with the approval id.')
+    .argument('<agent...>', 'agent names in the agents folder')
+    .option('--http <port>', 'serve Streamable HTTP on this port instead of stdio')
+    .option('--host <host>', 'interface for --http', '127.0.0.1')
+    .option('--agents <dir>', 'agents folder', 'agents')
+    .option('--principal <id>', 'stdio: the principal calls run as (default mcp:<client name>)')
+    .option('--role <role>', 'stdio: roles of that principal (repeatable)', collect, [])
+    .addHelpText('after', '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s.')
+    .action(
+      action(async (names: string[], mcpOptions: McpServeOptions) => {
+        const agentsDir = path.resolve(mcpOptions.agents);
+        const agents = await loadAgents(agentsDir);
+        const unknown = names.filter((name) => !agents.some((agent) => agent.name === name));
+        if (unknown.length > 0) throw new UserError(ErrorCode.NotFound, `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`);
+        const store = await open();
+        if (mcpOptions.http !== undefined) {
+          const server = await startServer({ store, dataDir: workspaceDataDir(), agentsDir, port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names });
+          process.stderr.write(`${pc.green('serving')} MCP at ${server.url}/mcp (${names.join(', ')})\n`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', () => resolve());
+            process.once('SIGTERM', () => resolve());
+          });
+          await server.close();
+          await store.close();
+          return;
+        }
+        const workspace = await createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir, recorder: await openWorkspaceRecorder(store) });
+        const served = agents.filter((agent) => names.includes(agent.name));
+        const server = await serveAgentsOverStdio({
+          runtime: workspace.runtime,
+          approvals: workspace.approvals,
+          agents: served,
+          ...(mcpOptions.principal ? { principal: { id: mcpOptions.principal, roles: mcpOptions.role.length > 0 ? mcpOptions.role : ['operator'] } } : {}),
+        });
+        process.stderr.write(`serving ${names.join(', ')} over stdio\n`);
+        await new Promise<void>((resolve) => {
+          server.server.onclose = () => resolve();
+          process.stdin.once('end', () => resolve());
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await server.close().catch(() => undefined);
+        await workspace.close();
+        await store.close();
+      }),
+    );
+}
+
+/** A `factory` program with only these commands (tests spawn it; main.ts registers them with the rest). */
+export function serveProgram(options: ServeCommandOptions = {}): Command {
+  const program = new Command('factory');
+  registerServeCommands(program, options);
+  return program;
+}
+
+/** One line of `factory tokens list`. */
+function tokenLine(token: ApiTokenInfo): string {
+  const state = token.revokedAt ? pc.red(`revoked ${token.revokedAt.toISOString()}`) : pc.green('live');
+  const used = token.lastUsedAt ? `last used ${token.lastUsedAt.toISOString()}` : 'never used';
+  return `${token.id}  ${token.principal}  [${token.roles.join(', ')}]  ${state}  ${used}${token.description ? `  ${token.description}` : ''}`;
+}
