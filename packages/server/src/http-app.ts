@@ -16,6 +16,7 @@ import { listRuns, readRunEvents, verifyRun, type SealSigner } from '@aifactory/
 import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
 import { authenticateApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
@@ -52,6 +53,8 @@ export interface HttpAppOptions {
   signers?: SealSigner[];
   /** MCP endpoint at /mcp (operator or admin). */
   mcp?: McpRequestHandler;
+  /** Browser origins allowed to call the API (CORS), e.g. the business app embedding a copilot. */
+  corsOrigins?: string[];
   /** How long a token lookup is cached (ms, default 2000); revocation through this server is immediate. */
   tokenCacheMs?: number;
 }
@@ -174,6 +177,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
+
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.use('*', cors({ origin: options.corsOrigins, allowHeaders: ['authorization', 'content-type', 'last-event-id'], allowMethods: ['GET', 'POST'], maxAge: 600 }));
+  }
 
   app.use('*', async (c, next) => {
     await next();

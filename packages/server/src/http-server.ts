@@ -37,6 +37,8 @@ export interface StartServerOptions {
   bodyLimitBytes?: number;
   rateLimit?: HttpAppOptions['rateLimit'];
   durability?: 'exit' | 'sync' | 'async';
+  /** Browser origins allowed to call the API (CORS). */
+  corsOrigins?: string[];
 }
 
 /** A running server. */
@@ -82,6 +84,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.publicMetrics ? { publicMetrics: true } : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   });
   const host = options.host ?? '127.0.0.1';
   const server = await new Promise<Server>((resolve, reject) => {
