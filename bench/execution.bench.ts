@@ -72,6 +72,9 @@ function gateway(): ModelGateway {
 }
 
 /** The same graph with a gate that lets everything through and records nothing. */
+/** CPU milliseconds (user + system) this process spent per step in the last measured rounds. */
+const cpuPerStep: Record<string, number> = {};
+
 async function ungovernedMsPerStep(): Promise<number[]> {
   const host = await ToolHost.connect([{ name: 'echo', command: process.execPath, args: [path.join(here, 'fixtures', 'echo-mcp-server.ts')] }]);
   const policySet = compilePolicies([parsePolicy(policyText, 'policy.yaml')]);
@@ -96,12 +99,16 @@ async function ungovernedMsPerStep(): Promise<number[]> {
     emit: () => {},
   });
   const samples: number[] = [];
+  let cpu = process.cpuUsage();
   for (let round = 0; round < rounds + 1; round += 1) {
+    if (round === 1) cpu = process.cpuUsage();
     const started = performance.now();
     const state = await graph.invoke({ runId: `u${round}`, principal: { id: 'bench', roles: [] }, startedAtMs: Date.now(), messages: [{ role: 'user', content: 'go' }] }, { recursionLimit: 10_000 });
     if (state.status !== 'completed') throw new Error(`ungoverned run ended ${state.status}: ${state.error}`);
     if (round > 0) samples.push((performance.now() - started) / steps);
   }
+  const used = process.cpuUsage(cpu);
+  cpuPerStep.ungoverned = (used.user + used.system) / 1000 / (rounds * steps);
   await host.close();
   return samples;
 }
@@ -109,12 +116,16 @@ async function ungovernedMsPerStep(): Promise<number[]> {
 async function governedMsPerStep(store: Store): Promise<number[]> {
   const workspace = await createWorkspaceRuntime({ store, dataDir: path.join(work, 'data'), agentsDir: work, gateway: gateway() });
   const samples: number[] = [];
+  let cpu = process.cpuUsage();
   for (let round = 0; round < rounds + 1; round += 1) {
+    if (round === 1) cpu = process.cpuUsage();
     const started = performance.now();
     const result = await workspace.runtime.start(path.join(work, 'bench-agent.yaml'), 'go', { principal: { id: 'bench', roles: [] } });
     if (result.status !== 'completed') throw new Error(`governed run ended ${result.status}`);
     if (round > 0) samples.push((performance.now() - started) / steps);
   }
+  const used = process.cpuUsage(cpu);
+  cpuPerStep[store.kind] = (used.user + used.system) / 1000 / (rounds * steps);
   await workspace.close();
   return samples;
 }
@@ -126,7 +137,7 @@ const results: Record<string, unknown> = { steps, rounds };
 try {
   const ungoverned = median(await ungovernedMsPerStep());
   results.ungoverned_ms_per_step = ungoverned;
-  rows.push({ variant: 'ungoverned LangGraph agent', 'ms/step': ungoverned.toFixed(3), ratio: '1.00', 'added ms/tool call': '-' });
+  rows.push({ variant: 'ungoverned LangGraph agent', 'ms/step': ungoverned.toFixed(3), ratio: '1.00', 'added ms/tool call': '-', 'cpu ms/step': cpuPerStep.ungoverned!.toFixed(3) });
   const engines: Array<{ name: string; open: () => Promise<Store> }> = [
     { name: 'governed, PGlite (data dir)', open: () => openStore({ dataDir: path.join(work, 'pglite') }) },
     { name: 'governed, Postgres', open: () => openStore({ databaseUrl: postgresUrl, schema: `bench_exec_${randomUUID().slice(0, 8)}` }) },
@@ -141,8 +152,8 @@ try {
     }
     try {
       const governed = median(await governedMsPerStep(store));
-      results[engine.name] = { ms_per_step: governed, ratio: governed / ungoverned, added_ms_per_tool_call: governed - ungoverned };
-      rows.push({ variant: engine.name, 'ms/step': governed.toFixed(3), ratio: (governed / ungoverned).toFixed(2), 'added ms/tool call': (governed - ungoverned).toFixed(3) });
+      results[engine.name] = { ms_per_step: governed, ratio: governed / ungoverned, added_ms_per_tool_call: governed - ungoverned, cpu_ms_per_step: cpuPerStep[store.kind] };
+      rows.push({ variant: engine.name, 'ms/step': governed.toFixed(3), ratio: (governed / ungoverned).toFixed(2), 'added ms/tool call': (governed - ungoverned).toFixed(3), 'cpu ms/step': (cpuPerStep[store.kind] ?? 0).toFixed(3) });
     } finally {
       if (store.kind === 'postgres') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
       await store.close();
