@@ -108,6 +108,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const unfinishedRuns = await http.drain(options.shutdownTimeoutMs ?? 30_000);
+        // Responses of the drained runs are being written now; give them a moment to finish
+        // (the server closes each connection once its response is done), then cut the rest.
+        server.closeIdleConnections();
+        await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
         await mcp?.close();
         server.closeAllConnections();
         await stopped;
