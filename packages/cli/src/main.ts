@@ -8,6 +8,7 @@ import { registerRunsCommands } from './commands/runs.ts';
 import { registerRunsForensicsCommands } from './commands/runs-forensics.ts';
 import { registerPolicyImpactCommand } from './commands/policy-impact.ts';
 import { registerToolsCommands } from './commands/tools.ts';
+import { registerServeCommands } from './commands/serve.ts';
 import { registerNotificationsCommands } from './commands/notifications.ts';
 import { registerResumeCommand, registerRunCommand, resumeHeldRun } from './commands/run.ts';
 import { openWorkspaceRecorder } from './workspace.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerNotificationsCommands(program);
   registerKnowledgeCommands(program);
   registerToolsCommands(program);
+  registerServeCommands(program);
   return program;
 }
 
