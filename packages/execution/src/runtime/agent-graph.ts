@@ -190,7 +190,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const request = { model: agent.model, messages, tools, ...(agent.parameters ? { parameters: agent.parameters } : {}) };
     const [provider = agent.model, ...rest] = agent.model.split(':');
     const proposed: ProposedAction = { kind: 'model', name: agent.model, args: { provider, model: rest.join(':'), message_count: messages.length, tools: tools.map((tool) => tool.name) } };
-    const verdict = await govern(state, step, proposed, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: contentHash(request) } }));
+    const verdict = await govern(state, step, proposed, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: requestHash(request) } }));
     if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
     if (verdict.kind === 'hold') return { step: step - 1, ...(await hold(state, verdict, proposed, 'model')) };
     let response: ModelResponse;
@@ -338,6 +338,31 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     .addConditionalEdges('finish', afterFinish, ['approval', END])
     .addConditionalEdges('approval', afterApproval, ['model', 'tools', 'finish', END]);
   return graph.compile(dependencies.checkpointer ? { checkpointer: dependencies.checkpointer } : {});
+}
+
+const messageHashes = new WeakMap<object, string>();
+const toolListHashes = new WeakMap<object, string>();
+
+/**
+ * The hash a model request is recorded (and replayed) by: model, parameters, the tools offered
+ * and every message. Messages and tool lists are hashed once per object and cached, so a long
+ * conversation costs one small hash per step instead of re-serialising the whole request.
+ */
+export function requestHash(request: { model: string; messages: ChatMessage[]; tools: ToolSpec[]; parameters?: Record<string, unknown> }): string {
+  const messages = request.messages.map((message) => {
+    let hash = messageHashes.get(message);
+    if (hash === undefined) {
+      hash = contentHash(message);
+      messageHashes.set(message, hash);
+    }
+    return hash;
+  });
+  let tools = toolListHashes.get(request.tools);
+  if (tools === undefined) {
+    tools = contentHash(request.tools);
+    toolListHashes.set(request.tools, tools);
+  }
+  return contentHash({ model: request.model, parameters: request.parameters ?? null, tools, messages });
 }
 
 function toolMessage(call: ToolCall, content: string): ChatMessage {
