@@ -14,7 +14,7 @@ import { openStore } from '@aifactory/store';
 import { createWorkspaceRuntime, listNotifications, type RunEvent } from '@aifactory/execution';
 import { verifyRun } from '@aifactory/verification';
 import pc from 'picocolors';
-import { renderRunEvent } from '../../packages/cli/src/commands/run.ts';
+import { createRunRenderer } from '../../packages/cli/src/commands/run.ts';
 import { prepareDemoWorkspace } from './demo-workspace.ts';
 
 const problems: string[] = [];
@@ -44,9 +44,10 @@ try {
   process.stdout.write(pc.dim(`   model ${model ?? 'scripted (offline)'} · store PGlite at ${demo.dataDir} · MCP filesystem server over a copy of examples/demo/workspace\n`));
   const first = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
   const events: RunEvent[] = [];
+  const render = createRunRenderer();
   const onEvent = (event: RunEvent) => {
     events.push(event);
-    renderRunEvent(event);
+    render(event);
   };
   let result = await first.runtime.start('file-clerk', task, { principal: { id: 'alice@acme.example', roles: ['clerk'] }, onEvent });
   const runId = result.runId;

@@ -26,7 +26,29 @@ export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): 
   return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), recorder: await openWorkspaceRecorder(store) });
 }
 
-/** Prints run events as they happen (text mode). */
+/**
+ * Returns a printer of run events (text mode): model text streams as it arrives, each governed
+ * action gets a line with its authority and rules, holds say how to approve.
+ */
+export function createRunRenderer(write: (text: string) => void = (text) => process.stdout.write(text)): (event: RunEvent) => void {
+  let streamed = '';
+  return (event) => {
+    if (event.type === 'token') {
+      streamed += event.text;
+      write(event.text);
+      return;
+    }
+    const justStreamed = streamed;
+    if (streamed) {
+      write('\n');
+      streamed = '';
+    }
+    if (event.type === 'answer' && justStreamed.trim() === event.text.trim()) return;
+    renderRunEvent(event, write);
+  };
+}
+
+/** Prints one run event (text mode); see createRunRenderer for streaming text. */
 export function renderRunEvent(event: RunEvent, write: (text: string) => void = (text) => process.stdout.write(text)): void {
   switch (event.type) {
     case 'run.started':
@@ -90,7 +112,8 @@ export async function resumeHeldRun(store: Store, runId: string, approvalId: str
   const workspace = await openWorkspaceRuntime(store, options.agents);
   try {
     const events: RunEvent[] = [];
-    const result = await workspace.runtime.resume(runId, { approvalId, onEvent: (event) => (options.json ? events.push(event) : renderRunEvent(event)) });
+    const render = createRunRenderer();
+    const result = await workspace.runtime.resume(runId, { approvalId, onEvent: (event) => (options.json ? events.push(event) : render(event)) });
     if (options.json) emit(options, { ...result, events }, () => '');
     return exitCodeOf(result);
   } finally {
@@ -118,9 +141,10 @@ export function registerRunCommand(program: Command): void {
         const workspace = await openWorkspaceRuntime(store, options.agents);
         try {
           const events: RunEvent[] = [];
+          const render = createRunRenderer();
           const result = await workspace.runtime.start(agent, options.input, {
             principal: { id: options.as, roles: options.role },
-            onEvent: (event) => (options.json ? events.push(event) : renderRunEvent(event)),
+            onEvent: (event) => (options.json ? events.push(event) : render(event)),
           });
           if (options.json) emit(options, { ...result, events }, () => '');
           return exitCodeOf(result);
