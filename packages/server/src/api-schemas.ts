@@ -26,6 +26,22 @@ export const validatePolicyRequest = z
   .describe('Validate a policy document.');
 
 /** GET /v1/runs query. */
+/** Body of POST /v1/runs/:id/replay: without policies a replay, with them a what-if. */
+export const replayRequest = z
+  .strictObject({
+    policies: z.array(z.string().min(1).max(200_000)).max(20).optional().describe('Policy YAML sources to re-decide the run under (what-if).'),
+  })
+  .describe('Replay a recorded run, or re-decide it under other policies.');
+
+/** Body of POST /v1/policies/impact. */
+export const impactRequest = z
+  .strictObject({
+    policies: z.array(z.string().min(1).max(200_000)).min(1).max(20).describe('Policy YAML sources to re-decide recorded runs under.'),
+    agent: z.string().optional().describe('Only runs of this agent.'),
+    since: z.iso.datetime().optional().describe('Only runs started at or after this time.'),
+  })
+  .describe('Impact of a policy change on recorded runs.');
+
 export const listRunsQuery = z.strictObject({
   agent: z.string().max(200).optional(),
   status: z.enum(['running', 'held', 'completed', 'failed']).optional(),

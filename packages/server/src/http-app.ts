@@ -8,11 +8,11 @@
 // run or approval exists without the right to see it. Every decision is counted and logged;
 // decisions about a held run are also recorded in its trace (auth.decided).
 import { randomUUID } from 'node:crypto';
-import { readPolicyFiles, parsePolicy } from '@aifactory/control';
+import { compilePolicies, readPolicyFiles, parsePolicy } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
-import { loadAgents, type Approval, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
+import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
-import { listRuns, readRunEvents, verifyRun, type SealSigner } from '@aifactory/verification';
+import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown, verifyRun, type SealSigner } from '@aifactory/verification';
 import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -20,7 +20,7 @@ import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
 import { authenticateApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import { listApprovalsQuery, listRunsQuery, openApiDocument, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import { impactRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
@@ -88,6 +88,10 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/v1/runs/:id', summary: 'A run and its recorded events.', roles: ['operator', ...runReaders] },
   { method: 'get', path: '/v1/runs/:id/events', summary: 'Stream a live run (SSE, resumable with Last-Event-ID) across holds until it ends.', roles: ['operator', ...runReaders], stream: true },
   { method: 'post', path: '/v1/runs/:id/verify', summary: 'Verify a run\u2019s hash chain and seal.', roles: ['auditor', 'admin'] },
+  { method: 'get', path: '/v1/runs/:id/explain', summary: 'The proof of every action: what, why (policy, rule, values), which data, outcome (?format=markdown for reports).', roles: ['auditor', 'risk_officer', 'admin'] },
+  { method: 'get', path: '/v1/runs/:id/export', summary: 'OpenTelemetry GenAI spans of the run (OTLP JSON, one request per line).', roles: ['auditor', 'admin'] },
+  { method: 'post', path: '/v1/runs/:id/replay', summary: 'Replay the run from its recordings (identical or the first divergence), or re-decide it under other policies.', roles: ['auditor', 'risk_officer', 'admin'], body: replayRequest },
+  { method: 'post', path: '/v1/policies/impact', summary: 'Authority transitions per rule if recorded runs were decided under these policies.', roles: ['risk_officer', 'admin'], body: impactRequest },
   { method: 'get', path: '/v1/approvals', summary: 'List approvals (operators see those of their own runs).', roles: ['operator', ...approvalReaders], query: listApprovalsQuery },
   { method: 'get', path: '/v1/approvals/:id', summary: 'One approval with its votes.', roles: ['operator', ...approvalReaders] },
   { method: 'post', path: '/v1/approvals/:id/approve', summary: 'Vote yes; when enough votes are in, the run resumes.', roles: ['approver', 'admin'], body: voteRequest },
@@ -380,6 +384,43 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const row = await visibleRun(principal, c.req.param('id'));
     const report = await verifyRun(store, row.id, options.signers ? { signers: options.signers } : {});
     return c.json({ report });
+  });
+
+  app.get('/v1/runs/:id/explain', async (c) => {
+    const principal = requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const step = c.req.query('step');
+    if (step !== undefined && !/^\d+$/.test(step)) throw new HttpProblem(400, ErrorCode.InputInvalid, `query.step must be a step number, not '${step}'.`, 'query.step');
+    const explanation = await explainRun(store, row.id, step === undefined ? {} : { step: Number(step) });
+    if (c.req.query('format') === 'markdown') return c.text(renderExplanationMarkdown(explanation), 200, { 'content-type': 'text/markdown; charset=utf-8' });
+    return c.json({ explanation });
+  });
+
+  app.get('/v1/runs/:id/export', async (c) => {
+    const principal = requireRole(c, ['auditor', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const lines: string[] = [];
+    for await (const line of exportOtlp(store, { runIds: [row.id] })) lines.push(line);
+    return c.text(`${lines.join('\n')}\n`, 200, { 'content-type': 'application/x-ndjson' });
+  });
+
+  app.post('/v1/runs/:id/replay', async (c) => {
+    const principal = requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const request = await readBody(c, replayRequest);
+    if (request.policies && request.policies.length > 0) {
+      const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
+      return c.json({ whatIf: whatIf(await loadRecordedRun(store, row.id), policySet) });
+    }
+    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: options.agentsDir }) });
+  });
+
+  app.post('/v1/policies/impact', async (c) => {
+    requireRole(c, ['risk_officer', 'admin']);
+    const request = await readBody(c, impactRequest);
+    const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
+    const report = await policyImpact(store, policySet, { ...(request.agent ? { agent: request.agent } : {}), ...(request.since ? { since: new Date(request.since) } : {}) });
+    return c.json({ impact: report });
   });
 
   // ---------------------------------------------------------------- approvals
