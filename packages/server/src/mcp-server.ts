@@ -61,8 +61,37 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
             .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message: `${event.kind} ${event.name}: ${event.authority}` } })
             .catch(() => undefined);
         };
-        const result = await options.runtime.start(agent.name, input, { principal, runId: `run_${randomUUID()}`, onEvent });
-        return toolResult(agent.name, result);
+        let result = await options.runtime.start(agent.name, input, { principal, runId: `run_${randomUUID()}`, onEvent });
+        // Where the client supports elicitation, its user is asked directly. Their answer is a vote
+        // like any other: the policy's roles, count and separation of duties decide if it counts.
+        let note: string | undefined;
+        for (let round = 0; result.status === 'held' && round < 10 && server.server.getClientCapabilities()?.elicitation; round += 1) {
+          const held = result.held;
+          const answer = await server.server
+            .elicitInput({
+              message: `${agent.name} wants to ${held.kind} '${held.name}' with ${JSON.stringify(held.args).slice(0, 500)}. Approve (approval ${held.approvalId})?`,
+              requestedSchema: {
+                type: 'object',
+                properties: { approve: { type: 'boolean', title: 'Approve', description: 'Yes to let the action run, no to refuse it.' }, comment: { type: 'string', title: 'Comment' } },
+                required: ['approve'],
+              },
+            })
+            .catch(() => undefined);
+          if (!answer || answer.action !== 'accept' || typeof answer.content?.approve !== 'boolean') break;
+          const comment = typeof answer.content.comment === 'string' && answer.content.comment ? { comment: answer.content.comment } : {};
+          try {
+            const vote = await options.approvals.vote(held.approvalId, { approver: principal, vote: answer.content.approve ? 'approve' : 'reject', ...comment });
+            if (vote.kind === 'counted') {
+              note = `Your vote was counted; ${vote.remaining} more approval(s) are needed.`;
+              break;
+            }
+          } catch (error) {
+            note = `Your answer could not decide it: ${(error as Error).message}`;
+            break;
+          }
+          result = await options.runtime.resume(result.runId, { approvalId: held.approvalId, onEvent });
+        }
+        return toolResult(agent.name, result, note);
       },
     );
   }
@@ -87,7 +116,7 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
 }
 
 /** The MCP result of a run. */
-function toolResult(agent: string, result: RunResult): CallToolResult {
+function toolResult(agent: string, result: RunResult, note?: string): CallToolResult {
   if (result.status === 'completed') {
     return { content: [{ type: 'text', text: result.answer }], structuredContent: { status: 'completed', runId: result.runId, answer: result.answer } };
   }
@@ -95,7 +124,8 @@ function toolResult(agent: string, result: RunResult): CallToolResult {
     const { held } = result;
     const text =
       `Pending approval: ${agent} wants to ${held.kind} '${held.name}', which needs approval ${held.approvalId} (run ${result.runId}). ` +
-      `An approver decides with \`factory approvals approve ${held.approvalId}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it.`;
+      `An approver decides with \`factory approvals approve ${held.approvalId}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it.` +
+      (note ? ` ${note}` : '');
     return {
       content: [{ type: 'text', text }],
       structuredContent: { status: 'pending_approval', runId: result.runId, approvalId: held.approvalId, action: { kind: held.kind, name: held.name, args: held.args } },
