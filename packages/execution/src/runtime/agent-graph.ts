@@ -7,7 +7,7 @@ import { checkLimits, DEFAULT_APPROVERS, type Decision, type LimitCrossing, type
 import { contentHash } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
-import { decisionSummary } from './governance-gate.ts';
+import { decisionSummary, maskFields } from './governance-gate.ts';
 import type { RunEvent } from './run-events.ts';
 
 /** Counters the policy's limits are checked against. */
@@ -29,6 +29,8 @@ export interface HeldAction {
   policyHash: string;
   /** The graph node that asked, which runs the action once approved. */
   node: 'model' | 'tools' | 'finish';
+  /** Argument fields the decision said to mask in what is recorded. */
+  redact?: string[];
 }
 
 /** The state of one run, checkpointed by LangGraph. */
@@ -40,7 +42,7 @@ export const AgentState = Annotation.Root({
   pending: Annotation<ToolCall[]>({ reducer: (_left, right) => right, default: () => [] }),
   held: Annotation<HeldAction | null>({ reducer: (_left, right) => right, default: () => null }),
   /** An approved action the asking node may now run without deciding again: step + args hash. */
-  approved: Annotation<{ step: number; argsHash: string; approvalId: string; node: HeldAction['node'] } | null>({ reducer: (_left, right) => right, default: () => null }),
+  approved: Annotation<{ step: number; argsHash: string; approvalId: string; node: HeldAction['node']; redact?: string[] } | null>({ reducer: (_left, right) => right, default: () => null }),
   step: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
   counters: Annotation<RunCounters>({ reducer: (_left, right) => right, default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }) }),
   classifications: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
@@ -112,7 +114,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict | { kind: 'approved' }> {
     const argsHash = contentHash(proposed.args);
     if (state.approved && state.approved.step === step && state.approved.argsHash === argsHash) {
-      if (intent) await gate.commit(state.runId, [intent(proposed.args)]);
+      // The decision was recorded when the action was held; its masking obligations still apply.
+      if (intent) await gate.commit(state.runId, [intent(maskFields(proposed.args, state.approved.redact))]);
       return { kind: 'approved' };
     }
     const verdict = await gate.govern(runContext(state), step, proposed, intent);
@@ -131,7 +134,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   async function hold(state: AgentStateValue, verdict: Extract<Verdict, { kind: 'hold' }>, proposed: ProposedAction, node: HeldAction['node']): Promise<Update> {
     const base = { step: verdict.step, kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: verdict.argsHash, policyHash: policySetHash(gate.policySet) };
     const approval = await dependencies.requestApproval(base, verdict.decision, runContext(state));
-    const held: HeldAction = { ...base, approvalId: approval.id, node };
+    const held: HeldAction = { ...base, approvalId: approval.id, node, ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}) };
     await dependencies.markHeld(state.runId, held);
     emit({
       type: 'run.held',
@@ -311,7 +314,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       name: held.name,
     });
     emit({ type: 'approval.applied', runId: state.runId, step: held.step, approvalId: held.approvalId, outcome: resume.outcome });
-    if (resume.outcome === 'approved') return { held: null, approved: { step: held.step, argsHash: held.argsHash, approvalId: held.approvalId, node: held.node } };
+    if (resume.outcome === 'approved') return { held: null, approved: { step: held.step, argsHash: held.argsHash, approvalId: held.approvalId, node: held.node, ...(held.redact ? { redact: held.redact } : {}) } };
     const reason = `The ${held.kind} '${held.name}' was rejected by ${resume.by.join(', ') || 'its approvers'}${resume.comment ? `: ${resume.comment}` : '.'}`;
     if (held.node !== 'tools') return { held: null, step: held.step, status: 'failed', error: reason };
     const [call, ...rest] = state.pending;
