@@ -6,6 +6,7 @@ import { createApprovalService } from '@aifactory/execution/approvals';
 import { enqueueNotification } from '@aifactory/execution/notifications';
 import { registerApprovalsCommands, type ApprovalDecidedContext } from '../src/commands/approvals.ts';
 import { registerNotificationsCommands } from '../src/commands/notifications.ts';
+import { runProgram } from './run-program.ts';
 
 interface RecordedEvent {
   runId: string;
@@ -37,19 +38,7 @@ describe('factory approvals and factory notifications', () => {
     const openShared = async () => ({ ...store, close: async () => {} });
     registerApprovalsCommands(program, { openStore: openShared, recorder: () => record, onDecided: (context) => void decided.push(context) });
     registerNotificationsCommands(program, { openStore: openShared });
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, args);
   }
 
   it('lists pending approvals, refuses the run\'s own principal, and approves with a role and a comment', async () => {

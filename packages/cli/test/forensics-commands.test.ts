@@ -10,6 +10,7 @@ import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/execut
 import { registerRunsForensicsCommands } from '../src/commands/runs-forensics.ts';
 import { registerPolicyImpactCommand } from '../src/commands/policy-impact.ts';
 import { prepareDemoWorkspace, type DemoWorkspace } from '../../../examples/demo/demo-workspace.ts';
+import { runProgram } from './run-program.ts';
 
 describe('factory runs replay / explain / search and policy impact', () => {
   let demo: DemoWorkspace;
@@ -46,19 +47,7 @@ describe('factory runs replay / explain / search and policy impact', () => {
     const shared = { openStore: async () => ({ ...store, close: async () => {} }) };
     registerRunsForensicsCommands(program.command('runs'), { ...shared, agentsDir: demo.agentsDir });
     registerPolicyImpactCommand(program.command('policy'), shared);
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, args);
   }
 
   it('replays a run identical (exit 0) and records the replay; a perturbed prompt diverges at step 1 (exit 1)', async () => {

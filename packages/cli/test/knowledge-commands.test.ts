@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { openStore, type Store } from '@aifactory/store';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProgressRenderer, registerKnowledgeCommands } from '../src/commands/knowledge.ts';
+import { runProgram } from './run-program.ts';
 
 class Collector extends Writable {
   text = '';
@@ -44,19 +45,7 @@ describe('factory knowledge', () => {
     const program = new Command('factory').exitOverride();
     progress = new Collector(false);
     registerKnowledgeCommands(program, { openStore: async () => ({ ...store, close: async () => {} }), dataDir: () => path.join(root, 'data'), progressStream: progress });
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, args);
   }
 
   it('ingests a folder with plain progress lines, reports the skipped file, and exits 1 only with --strict', async () => {

@@ -1,9 +1,10 @@
 // factory tokens create | list | revoke, in-process against a real embedded store: the secret is
 // printed once and works against the API; only its hash is stored; a revoked token stops working.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiTokens, openStore, type Store } from '@aifactory/store';
 import { authenticateApiToken } from '@aifactory/server';
 import { serveProgram } from '../src/commands/serve.ts';
+import { runProgram } from './run-program.ts';
 
 describe('factory tokens', () => {
   let store: Store;
@@ -16,19 +17,7 @@ describe('factory tokens', () => {
 
   async function factory(...args: string[]) {
     const program = serveProgram({ openStore: async () => ({ ...store, close: async () => {} }) }).exitOverride();
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, args);
   }
 
   it('creates a token shown once, stores only its hash, lists it without secrets and revokes it', async () => {
