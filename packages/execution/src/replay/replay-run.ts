@@ -17,6 +17,7 @@ import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, type AgentStateValue, type AgentToolbox, type ApprovalResume, type ToolOutcome } from '../runtime/agent-graph.ts';
 import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type ProposedAction, type Verdict } from '../runtime/governance-gate.ts';
 import { createToolbox, type KnowledgeAccess } from '../runtime/toolbox.ts';
+import { graphAgentSpec } from '../runtime/agent-runtime.ts';
 import { eventAt, loadRecordedRun, type RecordedRun } from './recorded-run.ts';
 
 /** The recorder a replay is recorded with (the verification plane's Recorder fits). */
@@ -325,14 +326,8 @@ async function drive(
   };
 
   const graph = createAgentGraph({
-    agent: {
-      id: definition.name,
-      ...(definition.team ? { team: definition.team } : {}),
-      ...(definition.tags ? { tags: definition.tags } : {}),
-      model: definition.model.id,
-      ...(definition.model.parameters ? { parameters: definition.model.parameters } : {}),
-      systemPrompt: definition.systemPrompt,
-    },
+    // The same agent spec the runtime ran with, its own limits included.
+    agent: graphAgentSpec(definition),
     gate,
     models,
     toolbox,

@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, policySetHash, type AgentStateValue, type ApprovalResume, type HeldAction } from './agent-graph.ts';
+import { createAgentGraph, policySetHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type HeldAction } from './agent-graph.ts';
 import { GovernanceGate, type EventDraft } from './governance-gate.ts';
 import type { RunEvent, RunEventListener } from './run-events.ts';
 import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
@@ -56,6 +56,27 @@ export interface AgentRuntimeOptions {
   /** Checkpoint durability: 'exit' writes at holds and ends (fast), 'sync' after every node. */
   durability?: 'exit' | 'sync' | 'async';
   clock?: () => Date;
+}
+
+/** The graph's view of an agent definition: identity, model, prompt and its own limits. Replay builds the same. */
+export function graphAgentSpec(definition: AgentDefinition): AgentGraphDependencies['agent'] {
+  const limits = definition.limits;
+  return {
+    id: definition.name,
+    ...(definition.team ? { team: definition.team } : {}),
+    ...(definition.tags ? { tags: definition.tags } : {}),
+    model: definition.model.id,
+    ...(definition.model.parameters ? { parameters: definition.model.parameters } : {}),
+    systemPrompt: definition.systemPrompt,
+    limits: {
+      ...(limits.max_steps !== undefined ? { max_steps: limits.max_steps } : {}),
+      ...(limits.max_tool_calls !== undefined ? { max_tool_calls: limits.max_tool_calls } : {}),
+      ...(limits.max_tokens !== undefined ? { max_tokens: limits.max_tokens } : {}),
+      ...(limits.max_cost_usd !== undefined ? { max_cost_usd: limits.max_cost_usd } : {}),
+      ...(definition.maxDurationMs !== undefined ? { max_duration_ms: definition.maxDurationMs } : {}),
+      ...(limits.on_exceeded ? { on_exceeded: limits.on_exceeded } : {}),
+    },
+  };
 }
 
 /** Who starts or resumes a run. */
@@ -266,22 +287,7 @@ export class AgentRuntime {
       },
     });
     const graph = createAgentGraph({
-      agent: {
-        id: definition.name,
-        ...(definition.team ? { team: definition.team } : {}),
-        ...(definition.tags ? { tags: definition.tags } : {}),
-        model: definition.model.id,
-        ...(definition.model.parameters ? { parameters: definition.model.parameters } : {}),
-        systemPrompt: definition.systemPrompt,
-        limits: {
-          ...(definition.limits.max_steps !== undefined ? { max_steps: definition.limits.max_steps } : {}),
-          ...(definition.limits.max_tool_calls !== undefined ? { max_tool_calls: definition.limits.max_tool_calls } : {}),
-          ...(definition.limits.max_tokens !== undefined ? { max_tokens: definition.limits.max_tokens } : {}),
-          ...(definition.limits.max_cost_usd !== undefined ? { max_cost_usd: definition.limits.max_cost_usd } : {}),
-          ...(definition.maxDurationMs !== undefined ? { max_duration_ms: definition.maxDurationMs } : {}),
-          ...(definition.limits.on_exceeded ? { on_exceeded: definition.limits.on_exceeded } : {}),
-        },
-      },
+      agent: graphAgentSpec(definition),
       gate,
       models: options.models,
       toolbox,
