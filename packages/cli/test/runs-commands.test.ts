@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { createRecorder, loadOrCreateSigner, type SealSigner } from '@aifactory/verification';
 import { registerRunsCommands } from '../src/commands/runs.ts';
+import { runProgram } from './run-program.ts';
 
 describe('factory runs', () => {
   let store: Store;
@@ -40,19 +41,7 @@ describe('factory runs', () => {
   async function factory(...args: string[]) {
     const program = new Command('factory').exitOverride();
     registerRunsCommands(program, { openStore: async () => ({ ...store, close: async () => {} }), signer: async () => signer });
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', 'runs', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, ['runs', ...args]);
   }
 
   it('lists runs with filters, as text and as JSON', async () => {

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseToolSchemas } from '@aifactory/control';
 import { registerToolsCommands } from '../src/commands/tools.ts';
+import { runProgram } from './run-program.ts';
 
 describe('factory tools', () => {
   let folder: string;
@@ -30,19 +31,7 @@ describe('factory tools', () => {
   async function factory(...args: string[]) {
     const program = new Command('factory').exitOverride();
     registerToolsCommands(program, { agentsDirectory: folder });
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    process.exitCode = 0;
-    try {
-      await program.parseAsync(['node', 'factory', 'tools', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const exitCode = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return { stdout, stderr, exitCode };
+    return runProgram(program, ['tools', ...args]);
   }
 
   it('lists the allowed tools as JSON that policy lint reads as tool schemas', async () => {
