@@ -112,8 +112,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
 
   /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
   async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict | { kind: 'approved' }> {
-    const argsHash = contentHash(proposed.args);
-    if (state.approved && state.approved.step === step && state.approved.argsHash === argsHash) {
+    // Only an approved step needs the arguments hashed here; the gate hashes them for everything else.
+    if (state.approved && state.approved.step === step && state.approved.argsHash === contentHash(proposed.args)) {
       // The decision was recorded when the action was held; its masking obligations still apply.
       if (intent) await gate.commit(state.runId, [intent(maskFields(proposed.args, state.approved.redact))]);
       return { kind: 'approved' };
