@@ -7,7 +7,7 @@
 //
 // The chain covers the salted payload hash, not the payload, so erasing a payload and its salt
 // leaves every hash intact while the payload can no longer be guessed from its hash.
-import { hash, randomBytes } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { canonicalJson } from '@aifactory/core';
 
 /** prev_hash of a run's first event. */
@@ -35,9 +35,21 @@ export interface EventHeader {
   redactions?: readonly RedactionNote[] | null;
 }
 
+// Salts come from a pool refilled 256 at a time: the same CSPRNG bytes as randomBytes(16) per
+// event, for one getrandom call instead of 256 (a recorded step asks for several salts).
+const saltBytes = 16;
+const saltPool = Buffer.alloc(saltBytes * 256);
+let saltOffset = saltPool.length;
+
 /** A fresh random salt for one payload (128 bits, hex). */
 export function newSalt(): string {
-  return randomBytes(16).toString('hex');
+  if (saltOffset === saltPool.length) {
+    randomFillSync(saltPool);
+    saltOffset = 0;
+  }
+  const salt = saltPool.toString('hex', saltOffset, saltOffset + saltBytes);
+  saltOffset += saltBytes;
+  return salt;
 }
 
 // Verification recomputes two hashes per event, so both take the one-shot crypto.hash (the same

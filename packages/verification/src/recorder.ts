@@ -568,7 +568,7 @@ class GroupCommitter {
       if (this.#inFlight < this.#maxInFlight && !this.#scheduled) {
         // Let appends issued in the same turn of the event loop join this statement.
         this.#scheduled = true;
-        setImmediate(() => {
+        queueMicrotask(() => {
           this.#scheduled = false;
           this.#pump();
         });

@@ -137,17 +137,45 @@ export function createRedactor(options: RedactorOptions): Redactor {
     return { text: result, kinds };
   }
 
-  function walk(value: unknown, pathSoFar: string, notes: RedactionNote[]): unknown {
+  /** A step of the path to a value: a key, or an index in an array; joined only when a note needs it. */
+  type PathStep = { parent: PathStep | undefined; key: string | number } | undefined;
+
+  function pathText(step: PathStep): string {
+    let text = '';
+    for (let cursor = step; cursor; cursor = cursor.parent) {
+      text = typeof cursor.key === 'number' ? `[${cursor.key}]${text}` : cursor.parent ? `.${cursor.key}${text}` : `${cursor.key}${text}`;
+    }
+    return text || '$';
+  }
+
+  // Copy on write: a payload with nothing to redact (nearly all of them) is walked without
+  // allocating a copy or a path string; only the containers above a replaced string are copied.
+  function walk(value: unknown, at: PathStep, notes: RedactionNote[]): unknown {
     if (typeof value === 'string') {
       const { text, kinds } = redactText(value);
-      for (const kind of kinds) notes.push({ path: pathSoFar || '$', kind });
+      if (kinds.length > 0) {
+        const where = pathText(at);
+        for (const kind of kinds) notes.push({ path: where, kind });
+      }
       return text;
     }
-    if (Array.isArray(value)) return value.map((item, index) => walk(item, `${pathSoFar}[${index}]`, notes));
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      for (let index = 0; index < value.length; index += 1) {
+        const item: unknown = value[index];
+        const redacted = walk(item, { parent: at, key: index }, notes);
+        if (redacted !== item) (copy ??= [...value])[index] = redacted;
+      }
+      return copy ?? value;
+    }
     if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-      const copy: Record<string, unknown> = {};
-      for (const [name, item] of Object.entries(value)) copy[name] = walk(item, pathSoFar ? `${pathSoFar}.${name}` : name, notes);
-      return copy;
+      let copy: Record<string, unknown> | undefined;
+      for (const name of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[name];
+        const redacted = walk(item, { parent: at, key: name }, notes);
+        if (redacted !== item) (copy ??= { ...value })[name] = redacted;
+      }
+      return copy ?? value;
     }
     return value;
   }
@@ -155,7 +183,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
   return {
     redact<T>(value: T): Redacted<T> {
       const redactions: RedactionNote[] = [];
-      const redacted = walk(value, '', redactions) as T;
+      const redacted = walk(value, undefined, redactions) as T;
       return { value: redactions.length > 0 ? redacted : value, redactions };
     },
     redactText,
