@@ -54,6 +54,16 @@ for (const engine of engines) {
         'fs.write_file:require_approval',
       ]);
       expect(existsSync(path.join(demo.sharedFolder, 'reports', 'invoice-1042-summary.md'))).toBe(false);
+      // The next action is governed while LangGraph moves between nodes, yet the trace reads in
+      // the order things happened: each step's outcomes, then the next decision and its intent.
+      const heldTrace: string[] = [];
+      for await (const event of readRunEvents(store, started.runId)) heldTrace.push(event.type);
+      expect(heldTrace).toEqual([
+        'run.started',
+        ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'tool.called', 'tool.returned'],
+        ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'tool.called', 'notification.queued', 'tool.returned'],
+        ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'approval.requested', 'run.held'],
+      ]);
 
       // The requester cannot approve their own run; an ops lead can.
       await expect(first.approvals.vote(started.held.approvalId, { approver: { id: 'alice@acme.example', roles: ['ops-lead'] }, vote: 'approve' })).rejects.toThrow();

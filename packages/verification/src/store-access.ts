@@ -42,10 +42,14 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return details.code === '23505' && (constraint === undefined || details.constraint === undefined || details.constraint === constraint);
 }
 
-/** Wraps an unexpected database error as STORE_UNAVAILABLE, naming what was being done. */
+/**
+ * Wraps an unexpected database error as STORE_UNAVAILABLE, naming what was being done. The driver's
+ * own words follow in brackets: a store closed mid-statement can surface as an internal TypeError
+ * that means nothing to a user on its own.
+ */
 export function storeFailure(doing: string, error: unknown): SystemError | UserError {
   if (error instanceof UserError || error instanceof SystemError) return error;
-  return new SystemError(ErrorCode.StoreUnavailable, `Could not ${doing}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  return new SystemError(ErrorCode.StoreUnavailable, `Could not ${doing}: the store is unavailable (${(error as Error)?.message ?? String(error)}).`, { cause: error });
 }
 
 /** Timestamps from either driver as Date. */

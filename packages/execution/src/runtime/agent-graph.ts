@@ -4,7 +4,7 @@
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { checkLimits, DEFAULT_APPROVERS, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
-import { contentHash } from '@aifactory/core';
+import { ErrorCode, SystemError, contentHash } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
 import { decisionSummary, maskFields } from './governance-gate.ts';
@@ -110,6 +110,36 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     classifications: state.classifications,
   });
 
+  /**
+   * Governance started ahead, per run. As soon as a node knows the action the next node will take
+   * (the first tool call of a model response, or the model call after the last tool result), it
+   * starts deciding and durably recording it, so the commit overlaps LangGraph's work between the
+   * two nodes instead of following it. The next node awaits that verdict before it acts, so
+   * write-ahead is unchanged; it takes the verdict only for the step and action it was started
+   * for. In memory only: a run resumed in another process decides afresh.
+   */
+  const ahead = new Map<string, GovernedAhead>();
+
+  function startAhead(runId: string, entry: GovernedAhead): void {
+    // The node that takes it sees any failure; until then a rejection is not unhandled.
+    entry.verdict.catch(() => {});
+    ahead.delete(runId);
+    ahead.set(runId, entry);
+    // Only a run whose graph stopped between two nodes leaves an entry behind; keep them bounded.
+    if (ahead.size > maxAhead) ahead.delete(ahead.keys().next().value!);
+  }
+
+  /** The verdict started ahead for exactly this node, step and key, if any. */
+  async function takeAhead(runId: string, node: GovernedAhead['node'], step: number, key: string): Promise<GovernedAhead['verdict'] | undefined> {
+    const entry = ahead.get(runId);
+    if (!entry) return undefined;
+    ahead.delete(runId);
+    if (entry.node === node && entry.step === step && entry.key === key) return entry.verdict;
+    // Not the action this node takes (a bug if it happens): let its commit finish, then decide afresh.
+    await entry.verdict.catch(() => {});
+    return undefined;
+  }
+
   /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
   async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict | { kind: 'approved' }> {
     // Only an approved step needs the arguments hashed here; the gate hashes them for everything else.
@@ -150,6 +180,13 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     return { held };
   }
 
+  /** The limit the run has reached (and no approver lifted), if any; pure. */
+  function limitReached(state: AgentStateValue): LimitCrossing | undefined {
+    const counters = { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs };
+    const crossing = checkLimits(gate.policySet, counters) ?? agentLimitCrossing(agent.limits, counters);
+    return crossing && !state.liftedLimits.includes(crossing.limit) ? crossing : undefined;
+  }
+
   /**
    * Checks the policy's limits (and the agent's own) before an action. `stop` ends the run as
    * failed; `hold` parks it on an approval to go on, which lifts that limit for the rest of the
@@ -183,17 +220,37 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     return { kind: 'hold', update };
   }
 
-  async function modelNode(state: AgentStateValue): Promise<Update> {
-    const limits = await enforceLimits(state, 'model');
-    if (limits.kind !== 'go') return limits.update;
-    const liftedLimits = limits.lifted;
-    const step = state.step + 1;
+  /** The model call the model node makes in this state: the request, and the governed action standing for it. */
+  function modelCall(state: AgentStateValue, step: number) {
     const messages: ChatMessage[] = [{ role: 'system', content: agent.systemPrompt }, ...state.messages];
     const tools = toolbox.specs();
     const request = { model: agent.model, messages, tools, ...(agent.parameters ? { parameters: agent.parameters } : {}) };
     const [provider = agent.model, ...rest] = agent.model.split(':');
     const proposed: ProposedAction = { kind: 'model', name: agent.model, args: { provider, model: rest.join(':'), message_count: messages.length, tools: tools.map((tool) => tool.name) } };
-    const verdict = await govern(state, step, proposed, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: requestHash(request) } }));
+    const intent = (args: Record<string, unknown>): EventDraft => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: requestHash(request) } });
+    return { request, proposed, intent };
+  }
+
+  /** Starts governing the model call that follows, when nothing but that call can come next. */
+  function modelAhead(next: AgentStateValue): void {
+    if (next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
+    const step = next.step + 1;
+    const { proposed, intent } = modelCall(next, step);
+    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), verdict: govern(next, step, proposed, intent) });
+  }
+
+  async function modelNode(state: AgentStateValue): Promise<Update> {
+    const step = state.step + 1;
+    // Governed ahead only when no limit was reached, so there is nothing to enforce here then.
+    const early = await takeAhead(state.runId, 'model', step, String(state.messages.length));
+    let liftedLimits = state.liftedLimits;
+    if (!early) {
+      const limits = await enforceLimits(state, 'model');
+      if (limits.kind !== 'go') return limits.update;
+      liftedLimits = limits.lifted;
+    }
+    const { request, proposed, intent } = modelCall(state, step);
+    const verdict = early ? sameAction(await early, proposed) : await govern(state, step, proposed, intent);
     if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
     if (verdict.kind === 'hold') return { step: step - 1, ...(await hold(state, verdict, proposed, 'model')) };
     let response: ModelResponse;
@@ -239,7 +296,28 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       cost_usd: state.counters.cost_usd + response.costUsd,
     };
     const assistant: ChatMessage = { role: 'assistant', content: response.content, ...(response.toolCalls.length > 0 ? { toolCalls: response.toolCalls } : {}) };
-    return { step, counters, liftedLimits, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
+    const update = { step, counters, liftedLimits, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
+    if (update.pending.length > 0) toolAhead({ ...state, ...update, messages: state.messages });
+    return update;
+  }
+
+  /** The governed tool call for `call` at `step` (tool.called or handoff.started as its intent). */
+  function governToolCall(view: AgentStateValue, step: number, call: ToolCall, action: ProposedAction) {
+    return govern(view, step, action, (args) => ({
+      type: action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
+      actor: agent.id,
+      payload: { step, call_id: call.id, kind: action.kind, name: action.name, args },
+    }));
+  }
+
+  /** Starts governing the first tool call of a model response, when it is valid and no limit stands in its way. */
+  function toolAhead(next: AgentStateValue): void {
+    const call = next.pending[0];
+    if (!call || limitReached(next)) return;
+    const resolved = toolbox.resolve(call);
+    if (!resolved.ok) return;
+    const step = next.step + 1;
+    startAhead(next.runId, { node: 'tools', step, key: call.id, verdict: governToolCall(next, step, call, resolved.action) });
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {
@@ -251,11 +329,15 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const pending = [...state.pending];
     const messages: ChatMessage[] = [];
     const view = (): AgentStateValue => ({ ...state, step, counters, classifications, approved, liftedLimits });
+    // The first call may have been governed ahead by the model node (when no limit was reached).
+    let early = pending.length > 0 ? await takeAhead(state.runId, 'tools', step + 1, pending[0]!.id) : undefined;
     while (pending.length > 0) {
-      const limits = await enforceLimits(view(), 'tools');
-      if (limits.kind !== 'go') return { ...limits.update, messages, pending, step, counters, classifications, liftedLimits };
-      if (limits.lifted !== liftedLimits) approved = null;
-      liftedLimits = limits.lifted;
+      if (!early) {
+        const limits = await enforceLimits(view(), 'tools');
+        if (limits.kind !== 'go') return { ...limits.update, messages, pending, step, counters, classifications, liftedLimits };
+        if (limits.lifted !== liftedLimits) approved = null;
+        liftedLimits = limits.lifted;
+      }
       const call = pending[0]!;
       const resolved = toolbox.resolve(call);
       if (!resolved.ok) {
@@ -263,14 +345,12 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         gate.defer(state.runId, { type: 'tool.failed', actor: agent.id, payload: { step: step + 1, call_id: call.id, name: call.name, error: { code: 'invalid_call', message: resolved.message } } });
         messages.push(toolMessage(call, `Error: ${resolved.message}`));
         pending.shift();
+        early = undefined;
         continue;
       }
       const nextStep = step + 1;
-      const verdict = await govern(view(), nextStep, resolved.action, (args) => ({
-        type: resolved.action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
-        actor: agent.id,
-        payload: { step: nextStep, call_id: call.id, kind: resolved.action.kind, name: resolved.action.name, args },
-      }));
+      const verdict = early ? sameAction(await early, resolved.action) : await governToolCall(view(), nextStep, call, resolved.action);
+      early = undefined;
       if (verdict.kind === 'hold') {
         const update = await hold(view(), verdict, resolved.action, 'tools');
         return { ...update, messages, pending, step, counters, classifications, liftedLimits };
@@ -289,7 +369,9 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       emit({ type: 'tool.returned', runId: state.runId, step, name: resolved.action.name, ok: outcome.ok, summary: summarize(outcome.ok ? outcome.content : outcome.message) });
       messages.push(toolMessage(call, outcome.ok ? outcome.content : `Error: ${outcome.message}`));
     }
-    return { messages, pending, step, counters, classifications, liftedLimits, approved: null };
+    const update = { messages, pending, step, counters, classifications, liftedLimits, approved: null };
+    modelAhead({ ...state, ...update, messages: state.messages.concat(messages) });
+    return update;
   }
 
   async function finishNode(state: AgentStateValue): Promise<Update> {
@@ -341,6 +423,26 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     .addConditionalEdges('finish', afterFinish, ['approval', END])
     .addConditionalEdges('approval', afterApproval, ['model', 'tools', 'finish', END]);
   return graph.compile(dependencies.checkpointer ? { checkpointer: dependencies.checkpointer } : {});
+}
+
+/** A verdict being reached ahead of the node that acts on it (see createAgentGraph). */
+interface GovernedAhead {
+  node: 'model' | 'tools';
+  step: number;
+  /** What else identifies the action: the tool call's id, or the model's message count. */
+  key: string;
+  verdict: Promise<Verdict | { kind: 'approved' }>;
+}
+
+const maxAhead = 10_000;
+
+/**
+ * A verdict reached ahead must be for the very action the node now takes; the arguments hash
+ * proves it. Anything else is a fault of ours, and the action does not run (fail closed).
+ */
+function sameAction(verdict: Verdict | { kind: 'approved' }, proposed: ProposedAction): Verdict | { kind: 'approved' } {
+  if (verdict.kind === 'approved' || verdict.argsHash === contentHash(proposed.args)) return verdict;
+  throw new SystemError(ErrorCode.Internal, `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} differs from the action decided ahead for it; it does not run.`);
 }
 
 const messageHashes = new WeakMap<object, string>();
