@@ -1,8 +1,10 @@
 // The supervisor pattern: the front desk hands work to the file clerk. The hand-off is a governed
 // action of the parent run, and the clerk's work is a child run of its own, linked to the parent.
-import { rmSync } from 'node:fs';
+// When the clerk's work waits for an approval, the front desk waits with it and goes on after it.
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { openStore, runs } from '@aifactory/store';
 import { createWorkspaceRuntime, type RunEvent } from '@aifactory/execution';
 import { verifyAll } from '@aifactory/verification';
@@ -32,4 +34,43 @@ describe('hand-offs', () => {
     const summary = await verifyAll(store);
     expect(summary.ok).toBe(true);
   });
+
+  for (const via of ['child', 'parent'] as const) {
+    it(`holds the supervisor while the clerk's write waits for approval; resuming the ${via} run finishes both`, async () => {
+      const demo = prepareDemoWorkspace();
+      cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
+      const store = await openStore();
+      cleanups.push(() => store.close());
+      const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
+      cleanups.push(() => workspace.close());
+      const principal = { id: 'dana', roles: [] };
+      const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', { principal });
+      expect(desk.status).toBe('held');
+      if (desk.status !== 'held') return;
+      // The desk waits on its hand-off; the approval it names is the clerk's, for the write.
+      expect([desk.held.kind, desk.held.name]).toEqual(['handoff', 'file-clerk']);
+      const approval = await workspace.approvals.get(desk.held.approvalId);
+      const [clerk] = await store.db.select().from(runs).where(eq(runs.parentRunId, desk.runId));
+      expect(approval.runId).toBe(clerk!.id);
+      expect(approval.action.name).toBe('fs.write_file');
+      expect([clerk!.status, (await store.db.select().from(runs).where(eq(runs.id, desk.runId)))[0]!.status]).toEqual(['held', 'held']);
+      // The requester of the desk run is the requester of the clerk's too: dana cannot approve.
+      await expect(workspace.approvals.vote(approval.id, { approver: { id: 'dana', roles: ['ops-lead'] }, vote: 'approve' })).rejects.toThrow();
+      await workspace.approvals.vote(approval.id, { approver: { id: 'bob', roles: ['ops-lead'] }, vote: 'approve' });
+
+      const events: RunEvent[] = [];
+      const resumed = await workspace.runtime.resume(via === 'child' ? clerk!.id : desk.runId, { approvalId: approval.id, onEvent: (event) => events.push(event) });
+      expect(resumed.status).toBe('completed');
+      expect(resumed.runId).toBe(via === 'child' ? clerk!.id : desk.runId);
+      const ended = await store.db.select().from(runs).where(inArray(runs.id, [desk.runId, clerk!.id]));
+      expect(ended.map((run) => run.status)).toEqual(['completed', 'completed']);
+      const deskAnswer = events.find((event) => event.type === 'run.completed' && event.runId === desk.runId);
+      expect(deskAnswer?.type === 'run.completed' && deskAnswer.answer).toMatch(/The file clerk reports:[\s\S]*1006\.74 EUR/);
+      expect(readFileSync(path.join(demo.sharedFolder, 'reports', 'invoice-1042-summary.md'), 'utf8')).toMatch(/Invoice 1042/);
+      // The approval worked once, whichever run it is given to.
+      await expect(workspace.runtime.resume(desk.runId, { approvalId: approval.id })).rejects.toThrow(/not waiting/);
+      const summary = await verifyAll(store);
+      expect(summary.ok).toBe(true);
+    });
+  }
 });

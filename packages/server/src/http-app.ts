@@ -485,18 +485,26 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.post('/v1/approvals/:id/approve', vote('approve'));
   app.post('/v1/approvals/:id/reject', vote('reject'));
 
-  /** Resumes a decided run in the background; its events go to the run's channel. */
+  /**
+   * Resumes a decided run in the background. Its events go to the run's channel, and so do the
+   * events of a run that waited on it through a hand-off and goes on once it ends.
+   */
   const resumeRun = (runId: string, approvalId: string): boolean => {
     if (closing.signal.aborted) return false; // the approval stays decided; resume it with `factory runs resume` or on restart
-    const channel = hub.open(runId);
-    const done = track(workspace.runtime.resume(runId, { approvalId, onEvent: (event) => channel.push(event) }));
-    done.then(
-      () => hub.settle(channel),
-      (error: Error) => {
-        log({ event: 'run.resume_failed', runId, approvalId, error: error.message });
-        hub.settle(channel);
-      },
-    );
+    const channels = new Set<RunChannel>([hub.open(runId)]);
+    const onEvent = (event: RunEvent) => {
+      const channel = hub.open(event.runId);
+      channels.add(channel);
+      channel.push(event);
+    };
+    const settle = () => {
+      for (const channel of channels) hub.settle(channel);
+    };
+    const done = track(workspace.runtime.resume(runId, { approvalId, onEvent }));
+    done.then(settle, (error: Error) => {
+      log({ event: 'run.resume_failed', runId, approvalId, error: error.message });
+      settle();
+    });
     return true;
   };
 

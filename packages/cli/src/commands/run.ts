@@ -32,18 +32,21 @@ export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): 
  */
 export function createRunRenderer(write: (text: string) => void = (text) => process.stdout.write(text)): (event: RunEvent) => void {
   let streamed = '';
+  // The answer event follows the answer's own decision event, so keep the last streamed text
+  // until the next stream starts: an answer that was already streamed is not printed twice.
+  let lastStreamed = '';
   return (event) => {
     if (event.type === 'token') {
       streamed += event.text;
       write(event.text);
       return;
     }
-    const justStreamed = streamed;
     if (streamed) {
       write('\n');
+      lastStreamed = streamed;
       streamed = '';
     }
-    if (event.type === 'answer' && justStreamed.trim() === event.text.trim()) return;
+    if (event.type === 'answer' && lastStreamed.trim() === event.text.trim()) return;
     renderRunEvent(event, write);
   };
 }
@@ -72,7 +75,8 @@ export function renderRunEvent(event: RunEvent, write: (text: string) => void = 
       break;
     case 'run.held':
       write(`${pc.yellow('⏸ held')}: ${event.kind} ${event.name} waits for approval ${pc.bold(event.approvalId)}${event.expiresAt ? ` (expires ${event.expiresAt})` : ''}\n`);
-      write(`  approvers: ${JSON.stringify(event.approvers)}\n`);
+      if (event.childRunId) write(`  the hand-off's run ${event.childRunId} is held; see: pnpm factory approvals show ${event.approvalId}\n`);
+      else write(`  approvers: ${JSON.stringify(event.approvers)}\n`);
       write(`  approve:   pnpm factory approvals approve ${event.approvalId} --as <you> --role <role>\n`);
       write(`  reject:    pnpm factory approvals reject ${event.approvalId} --as <you> --comment "<why>"\n`);
       break;

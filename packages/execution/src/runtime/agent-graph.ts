@@ -31,6 +31,11 @@ export interface HeldAction {
   node: 'model' | 'tools' | 'finish';
   /** Argument fields the decision said to mask in what is recorded. */
   redact?: string[];
+  /**
+   * Set when the action already ran and waits on another run: a hand-off whose child run is held.
+   * The approval is then the child's; the run goes on with the child's outcome once it ends.
+   */
+  child?: { runId: string; callId: string; callName: string };
 }
 
 /** The state of one run, checkpointed by LangGraph. */
@@ -63,6 +68,16 @@ export interface ApprovalResume {
   outcome: 'approved' | 'rejected';
   by: string[];
   comment?: string;
+  /** For a run waiting on a held hand-off: how the child run ended. */
+  child?: ChildOutcome;
+}
+
+/** How a child run (a hand-off) ended. */
+export interface ChildOutcome {
+  runId: string;
+  status: 'completed' | 'failed';
+  answer?: string;
+  error?: string;
 }
 
 /** The tools an agent may call, however they are served (MCP, knowledge, hand-offs). */
@@ -78,7 +93,9 @@ export interface AgentToolbox {
 /** What running a tool produced. */
 export type ToolOutcome =
   | { ok: true; content: string; event: EventDraft; classifications?: string[] }
-  | { ok: false; message: string; event: EventDraft };
+  | { ok: false; message: string; event: EventDraft }
+  /** A hand-off whose child run is held for an approval: the calling run waits for it. */
+  | { ok: false; held: { runId: string; approvalId: string }; message: string };
 
 /** Everything the graph needs from the rest of the execution plane. */
 export interface AgentGraphDependencies {
@@ -363,6 +380,10 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         continue;
       }
       const outcome = await toolbox.execute(call, resolved, { runId: state.runId, principal: state.principal, step });
+      if ('held' in outcome) {
+        const held = await waitForChild(view(), call, resolved.action, verdict, outcome.held);
+        return { held, messages, pending, step, counters, classifications, liftedLimits };
+      }
       gate.defer(state.runId, outcome.event);
       counters = { ...counters, tool_calls: counters.tool_calls + 1 };
       if (outcome.ok && outcome.classifications) classifications = [...new Set([...classifications, ...outcome.classifications])];
@@ -385,6 +406,43 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     return { step, status: 'completed', approved: null };
   }
 
+  /**
+   * Parks the run on a hand-off that already ran and whose child run is held: the human approves
+   * the child's action (its approval id stands for this run's too), and this run goes on with the
+   * child's answer once the child ends.
+   */
+  async function waitForChild(state: AgentStateValue, call: ToolCall, action: ProposedAction, verdict: Verdict | { kind: 'approved' }, child: { runId: string; approvalId: string }): Promise<HeldAction> {
+    const argsHash = verdict.kind === 'approved' ? contentHash(action.args) : verdict.argsHash;
+    const held: HeldAction = {
+      approvalId: child.approvalId,
+      step: state.step,
+      kind: action.kind,
+      name: action.name,
+      args: action.args,
+      argsHash,
+      policyHash: policySetHash(gate.policySet),
+      node: 'tools',
+      child: { runId: child.runId, callId: call.id, callName: call.name },
+    };
+    await dependencies.markHeld(state.runId, held);
+    emit({ type: 'run.held', runId: state.runId, step: held.step, approvalId: child.approvalId, kind: action.kind, name: action.name, args: action.args, approvers: null, childRunId: child.runId });
+    return held;
+  }
+
+  /** The child run a waiting run was held on has ended: its answer (or failure) is the hand-off's result. */
+  function childEnded(state: AgentStateValue, held: HeldAction & { child: NonNullable<HeldAction['child']> }, child: ChildOutcome): Update {
+    const ok = child.status === 'completed';
+    const content = ok ? (child.answer ?? '') : `Hand-off to '${held.name}' ended ${child.status}${child.error ? `: ${child.error}` : ''}.`;
+    gate.defer(state.runId, {
+      type: ok ? 'tool.returned' : 'tool.failed',
+      actor: held.name,
+      payload: { step: held.step, call_id: held.child.callId, name: `handoff:${held.name}`, child_run: child.runId, status: child.status, ...(ok ? { content } : { error: { code: 'handoff_failed', message: content } }) },
+    });
+    emit({ type: 'tool.returned', runId: state.runId, step: held.step, name: held.name, ok, summary: summarize(content) });
+    const call = { id: held.child.callId, name: held.child.callName, args: held.args };
+    return { held: null, counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 }, messages: [toolMessage(call, ok ? content : `Error: ${content}`)] };
+  }
+
   function approvalNode(state: AgentStateValue): Update {
     const held = state.held;
     if (!held) return {};
@@ -396,6 +454,10 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       name: held.name,
     });
     emit({ type: 'approval.applied', runId: state.runId, step: held.step, approvalId: held.approvalId, outcome: resume.outcome });
+    if (held.child) {
+      if (!resume.child) return { held: null, step: held.step, status: 'failed', error: `Run '${state.runId}' waits for its hand-off to run '${held.child.runId}', and was resumed without that run's outcome.` };
+      return childEnded(state, { ...held, child: held.child }, resume.child);
+    }
     if (resume.outcome === 'approved') return { held: null, approved: { step: held.step, argsHash: held.argsHash, approvalId: held.approvalId, node: held.node, ...(held.redact ? { redact: held.redact } : {}) } };
     const reason = `The ${held.kind} '${held.name}' was rejected by ${resume.by.join(', ') || 'its approvers'}${resume.comment ? `: ${resume.comment}` : '.'}`;
     if (held.node !== 'tools') return { held: null, step: held.step, status: 'failed', error: reason };

@@ -2,6 +2,7 @@
 // resumes them — in this process or another one — once the approval is granted or rejected.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type Decision, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
@@ -10,7 +11,7 @@ import { eq } from 'drizzle-orm';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, policySetHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type HeldAction } from './agent-graph.ts';
+import { createAgentGraph, policySetHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
 import { GovernanceGate, type EventDraft } from './governance-gate.ts';
 import type { RunEvent, RunEventListener } from './run-events.ts';
 import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
@@ -91,6 +92,17 @@ export type RunResult =
   | { runId: string; status: 'held'; held: HeldAction }
   | { runId: string; status: 'failed'; error: string };
 
+/** How deep hand-offs may nest while runs wait on each other. */
+const maxHandoffDepth = 20;
+
+/** A run held for an approval, as resume() finds it. */
+interface HeldRun {
+  runId: string;
+  row: typeof runs.$inferSelect;
+  session: AgentSession;
+  held: HeldAction;
+}
+
 interface AgentSession {
   definition: AgentDefinition;
   policySet: PolicySet;
@@ -147,16 +159,51 @@ export class AgentRuntime {
   /**
    * Resumes a held run with its approval. The approval is consumed here — bound to the run, the
    * step, the hash of the held arguments and the policy set now in force — so it works once.
+   *
+   * Hand-offs nest: a run waiting on a held child run is resumed through that child (the approval
+   * is the child's), and a child that ends lets every run waiting on it go on with its outcome, so
+   * resuming either the child or the run above it with the child's approval continues both.
    */
   async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    let target = await this.#heldRun(runId);
+    for (let depth = 0; target.held.child; depth += 1) {
+      if (depth >= maxHandoffDepth) throw new SystemError(ErrorCode.Internal, `Run '${runId}' waits on hand-offs nested deeper than ${maxHandoffDepth} runs; refusing to follow them.`);
+      target = await this.#heldRun(target.held.child.runId);
+    }
+    const results = new Map<string, RunResult>();
+    let below = { run: target, result: await this.#resumeHeld(target, options) };
+    results.set(target.runId, below.result);
+    // A child run that ended lets the run waiting on it go on with its outcome, innermost first.
+    while (below.result.status !== 'held' && below.run.row.parentRunId) {
+      const parent = await this.#heldRun(below.run.row.parentRunId).catch(() => undefined);
+      if (parent?.held.child?.runId !== below.run.runId) break;
+      below = { run: parent, result: await this.#continueAfterChild(parent, below.result, options.onEvent) };
+      results.set(parent.runId, below.result);
+    }
+    const asked = results.get(runId);
+    if (asked) return asked;
+    // The run asked for still waits, on a run below it that is held again: now for that run's approval.
+    const last = below.result;
+    if (last.status !== 'held') throw new SystemError(ErrorCode.Internal, `Run '${last.runId}' ended, but run '${runId}' above it did not go on.`);
+    const waiting = await this.#heldRun(runId);
+    return { runId, status: 'held', held: { ...waiting.held, approvalId: last.held.approvalId } };
+  }
+
+  /** A held run: its row, its agent's session and the action it waits on. */
+  async #heldRun(runId: string): Promise<HeldRun> {
     const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
     const metadata = row.metadata as { agent_file?: string };
     const session = await this.#session(metadata.agent_file ?? row.agent);
-    const config = { configurable: { thread_id: runId } };
-    const snapshot = await session.graph.getState(config);
+    const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const held = (snapshot.values as AgentStateValue).held;
     if (!held || snapshot.next.length === 0) throw new UserError(ErrorCode.Conflict, `Run '${runId}' is not waiting for an approval (status ${row.status}).`);
+    return { runId, row, session, held };
+  }
+
+  /** Consumes the approval the run is held for and drives the run on. */
+  async #resumeHeld(run: HeldRun, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    const { runId, session, held } = run;
     if (held.approvalId !== options.approvalId) {
       throw new UserError(ErrorCode.ApprovalInvalid, `Run '${runId}' is waiting for approval '${held.approvalId}', not '${options.approvalId}'.`);
     }
@@ -171,6 +218,17 @@ export class AgentRuntime {
     await session.gate.commit(runId, [{ type: 'run.resumed', actor: 'runtime', payload: { approval_id: options.approvalId, step: held.step, outcome: consumed.outcome } }]);
     const resume: ApprovalResume = { approvalId: options.approvalId, outcome: consumed.outcome, by: consumed.approvers, ...(consumed.comment ? { comment: consumed.comment } : {}) };
     return this.#drive(session, runId, new Command({ resume }));
+  }
+
+  /** Drives a run that waited on a hand-off on, with the child run's outcome as the hand-off's result. */
+  async #continueAfterChild(run: HeldRun, child: RunResult, onEvent: RunEventListener | undefined): Promise<RunResult> {
+    if (child.status === 'held') throw new SystemError(ErrorCode.Internal, `Run '${child.runId}' is still held; run '${run.runId}' cannot go on yet.`);
+    const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.runId, status: 'completed', answer: child.answer } : { runId: child.runId, status: 'failed', error: child.error };
+    if (onEvent) this.#listeners.set(run.runId, onEvent);
+    await this.#options.recorder.setStatus(run.runId, 'running');
+    await run.session.gate.commit(run.runId, [{ type: 'run.resumed', actor: 'runtime', payload: { step: run.held.step, child_run: child.runId, child_status: child.status } }]);
+    const resume: ApprovalResume = { approvalId: run.held.approvalId, outcome: 'approved', by: [], child: outcome };
+    return this.#drive(run.session, run.runId, new Command({ resume }));
   }
 
   /** Disconnects every MCP server this runtime started. */
@@ -280,9 +338,12 @@ export class AgentRuntime {
       ...(knowledge ? { knowledge } : {}),
       handoffs: definition.handoffs,
       runHandoff: async (agent, task, parent) => {
-        const result = await this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId });
+        // The child is a run of its own, not a subgraph of this node: started outside the node's
+        // LangChain context, its holds park it (instead of unwinding through the parent's graph)
+        // and its checkpoints live under its own thread.
+        const result = await AsyncLocalStorageProviderSingleton.getInstance().run(undefined, () => this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId }));
         if (result.status === 'completed') return { runId: result.runId, status: 'completed', answer: result.answer };
-        if (result.status === 'held') return { runId: result.runId, status: 'held', error: `the child run is held for approval ${result.held.approvalId}` };
+        if (result.status === 'held') return { runId: result.runId, status: 'held', approvalId: result.held.approvalId };
         return { runId: result.runId, status: 'failed', error: result.error };
       },
     });
@@ -314,7 +375,7 @@ export class AgentRuntime {
         }
       },
       markHeld: async (runId, held) => {
-        await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name } }]);
+        await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name, ...(held.child ? { child_run: held.child.runId } : {}) } }]);
         await options.recorder.setStatus(runId, 'held');
       },
     });

@@ -19,7 +19,19 @@ export type RunEvent =
     }
   | { type: 'tool.returned'; runId: string; step: number; name: string; ok: boolean; summary: string }
   | { type: 'notification.queued'; runId: string; step: number; targets: string[] }
-  | { type: 'run.held'; runId: string; step: number; approvalId: string; kind: string; name: string; args: Record<string, unknown>; approvers: unknown; expiresAt?: string }
+  | {
+      type: 'run.held';
+      runId: string;
+      step: number;
+      approvalId: string;
+      kind: string;
+      name: string;
+      args: Record<string, unknown>;
+      approvers: unknown;
+      expiresAt?: string;
+      /** Set when the run waits on a hand-off's child run, which holds the approval. */
+      childRunId?: string;
+    }
   | { type: 'approval.applied'; runId: string; step: number; approvalId: string; outcome: 'approved' | 'rejected' }
   | { type: 'budget.exceeded'; runId: string; limit: string; value: number; max: number; outcome: string }
   | { type: 'answer'; runId: string; text: string }

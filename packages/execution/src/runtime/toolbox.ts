@@ -13,8 +13,12 @@ export interface KnowledgeAccess {
   search(collection: string, query: string, topK: number): Promise<Array<{ chunkId: string; contentHash: string; content: string; score: number; citation: { source: string; location?: unknown } }>>;
 }
 
-/** Runs another agent as a child run and returns its answer. */
-export type HandoffRunner = (agent: string, task: string, parent: { runId: string; principal: { id: string; roles: string[] } }) => Promise<{ runId: string; status: string; answer?: string; error?: string }>;
+/** Runs another agent as a child run and returns its answer, or the approval it is held for. */
+export type HandoffRunner = (
+  agent: string,
+  task: string,
+  parent: { runId: string; principal: { id: string; roles: string[] } },
+) => Promise<{ runId: string; status: string; answer?: string; error?: string; approvalId?: string }>;
 
 const handoffPrefix = 'handoff__';
 const knowledgeTool = 'knowledge__search';
@@ -123,9 +127,13 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
         }
       }
       if (resolved.action.kind === 'handoff' && options.runHandoff) {
-        const child: { runId: string; status: string; answer?: string; error?: string } = await options
+        const child: { runId: string; status: string; answer?: string; error?: string; approvalId?: string } = await options
           .runHandoff(resolved.action.name, String(resolved.action.args.task), run)
           .catch((error: unknown) => ({ runId: '', status: 'failed', error: error instanceof Error ? error.message : String(error) }));
+        // The child waits for a human: so does this run, on the child's approval.
+        if (child.status === 'held' && child.approvalId) {
+          return { ok: false, held: { runId: child.runId, approvalId: child.approvalId }, message: `Hand-off to '${resolved.action.name}' waits for approval ${child.approvalId} in run '${child.runId}'.` };
+        }
         const ok = child.status === 'completed';
         const event = { type: ok ? 'tool.returned' : 'tool.failed', actor: resolved.action.name, payload: { step: run.step, call_id: call.id, name: `handoff:${resolved.action.name}`, child_run: child.runId, status: child.status, ...(ok ? { content: child.answer ?? '' } : { error: { code: 'handoff_failed', message: child.error ?? child.status } }) } };
         return ok ? { ok: true, content: child.answer ?? '', event } : { ok: false, message: `Hand-off to '${resolved.action.name}' ended ${child.status}${child.error ? `: ${child.error}` : ''}.`, event };
