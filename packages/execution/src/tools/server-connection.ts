@@ -185,10 +185,23 @@ export class ServerConnection {
     // Transport hiccups (a dropped SSE stream, a write to a dead pipe) also surface as the
     // failure of the call in flight; here they only must not become unhandled errors.
     client.onerror = () => undefined;
+    // A handshake that times out makes the SDK start closing the transport, after which it no
+    // longer knows the child's pid, and its close waits seconds before any signal: a CLI that
+    // exits meanwhile would leave the server running. Keep the pid from the moment it exists.
+    let spawnedPid: number | null = null;
+    if (live.stdio) {
+      const stdio = live.stdio;
+      const start = stdio.start.bind(stdio);
+      stdio.start = async () => {
+        await start();
+        spawnedPid = stdio.pid;
+      };
+    }
     try {
       await client.connect(transport, { timeout: this.#settings.connectTimeoutMs });
     } catch (error) {
-      if (live.stdio?.pid) killProcess(live.stdio.pid);
+      const pid = live.stdio?.pid ?? spawnedPid;
+      if (pid) killProcess(pid);
       await client.close().catch(() => undefined);
       const commandNotFound = (error as NodeJS.ErrnoException)?.code === 'ENOENT';
       const what = this.transport === 'http' ? `at ${displayUrl(this.config.url as string)}` : `with command '${this.config.command}'`;

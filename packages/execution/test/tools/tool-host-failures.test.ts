@@ -1,8 +1,24 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AiFactoryError } from '@aifactory/core';
 import { SystemError, UserError } from '@aifactory/core';
 import { ToolHost } from '../../src/tools/index.ts';
 import { everythingServer, freePort, isAlive, startEverythingHttp } from './mcp-servers.ts';
+
+/** How many live processes have `marker` in their command line (Linux /proc; 0 elsewhere). */
+function processesRunning(marker: string): number {
+  if (!existsSync('/proc')) return 0;
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) count += 1;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return count;
+}
 
 describe('ToolHost with the everything server over stdio', () => {
   let host: ToolHost;
@@ -125,14 +141,17 @@ describe('ToolHost.connect failures', () => {
     expect((error as SystemError).details).toMatchObject({ stderr: expect.stringContaining('missing API token') });
   });
 
-  it('gives up on a server that never completes the handshake', async () => {
+  it('gives up on a server that never completes the handshake, and stops its process', async () => {
     const started = Date.now();
-    const error = await ToolHost.connect([{ name: 'mute', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }], { connectTimeoutMs: 500 }).catch(
+    const marker = `mute-${process.pid}-${Date.now()}`;
+    const error = await ToolHost.connect([{ name: 'mute', command: process.execPath, args: ['-e', `setInterval(() => {}, 1000) // ${marker}`] }], { connectTimeoutMs: 500 }).catch(
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(SystemError);
     expect((error as SystemError).message).toMatch(/^MCP server 'mute' could not be started .*timed out/i);
     expect(Date.now() - started).toBeLessThan(5_000);
+    // No orphan: the server process is gone once connect() has given up.
+    await expect.poll(() => processesRunning(marker), { timeout: 2_000 }).toBe(0);
   });
 
   it('never puts the query string of a URL (often a token) into a message', async () => {
