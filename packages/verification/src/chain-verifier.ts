@@ -22,6 +22,11 @@ export interface StoredEvent {
   hash: string;
 }
 
+/** An event as the chain check reads it: a stored event, or one whose ts is already the ISO text (Date#toISOString) its hash covers. */
+export interface ChainEvent extends Omit<StoredEvent, 'ts'> {
+  ts: Date | string;
+}
+
 /** A runs row, as far as verification compares it with the run's run.started event. */
 export interface RunRow {
   id: string;
@@ -133,7 +138,7 @@ export class RunChainVerifier {
   }
 
   /** Checks the next event of the run. */
-  add(event: StoredEvent): void {
+  add(event: ChainEvent): void {
     this.#events += 1;
     if (this.#problem) return;
     const at = { runId: this.runId, seq: event.seq };
@@ -173,7 +178,7 @@ export class RunChainVerifier {
     const computed = eventHash(event.prevHash, {
       runId: event.runId,
       seq: event.seq,
-      ts: event.ts.toISOString(),
+      ts: typeof event.ts === 'string' ? event.ts : event.ts.toISOString(),
       type: event.type,
       actor: event.actor,
       payloadHash: event.payloadHash,

@@ -84,6 +84,27 @@ export function canonicalHeader(header: EventHeader): string {
       ...(header.redactions && header.redactions.length > 0 ? { redactions: header.redactions } : {}),
     });
   }
+  if (
+    !(header.redactions && header.redactions.length > 0) &&
+    typeof header.actor === 'string' &&
+    typeof header.payloadHash === 'string' &&
+    typeof header.runId === 'string' &&
+    typeof header.ts === 'string' &&
+    typeof header.type === 'string'
+  ) {
+    // The common case as one JSON.stringify of an object whose keys are written in RFC 8785 order:
+    // the same text as the concatenation below, but built as one flat string, which sha256 reads
+    // without first flattening a tree of a dozen concatenated pieces (a quarter of that hash's cost).
+    return JSON.stringify({
+      actor: header.actor,
+      payload_hash: header.payloadHash,
+      run_id: header.runId,
+      schema_version: header.schemaVersion,
+      seq: header.seq,
+      ts: header.ts,
+      type: header.type,
+    });
+  }
   const redactions = header.redactions && header.redactions.length > 0 ? `,"redactions":${canonicalJson(header.redactions)}` : '';
   return (
     `{"actor":${JSON.stringify(header.actor)},"payload_hash":${JSON.stringify(header.payloadHash)}${redactions},` +

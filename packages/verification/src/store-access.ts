@@ -16,6 +16,26 @@ export async function queryArrays(store: Store, text: string, params: unknown[] 
   return (await store.driver.client.unsafe(text, params as never[], { prepare: true }).values()) as unknown as unknown[][];
 }
 
+/**
+ * Runs a statement with $1.. parameters, handing each row (an array of column values) to onRow.
+ * On Postgres the rows are handed over as they arrive, so a large result is never collected; PGlite
+ * returns the whole result first. onRow must not throw (on Postgres it runs inside the driver's
+ * socket handler); resolves with the number of rows.
+ */
+export async function forEachArray(store: Store, text: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<number> {
+  if (store.driver.kind === 'pglite') {
+    const { rows } = await store.driver.client.query<unknown[]>(text, params, { rowMode: 'array' });
+    for (const row of rows) onRow(row);
+    return rows.length;
+  }
+  let count = 0;
+  await store.driver.client.unsafe(text, params as never[], { prepare: true }).values().forEach((row) => {
+    count += 1;
+    onRow(row as unknown as unknown[]);
+  });
+  return count;
+}
+
 /** Postgres error fields we look at. */
 interface DatabaseError {
   code?: string;

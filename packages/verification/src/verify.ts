@@ -6,6 +6,7 @@ import {
   RunChainVerifier,
   SealChainVerifier,
   checkSealSignature,
+  type ChainEvent,
   type RunRow,
   type SealChainReport,
   type StoredEvent,
@@ -16,7 +17,7 @@ import {
 } from './chain-verifier.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import type { SealAnchor, SealSigner } from './seal-signer.ts';
-import { queryArrays, queryRows, storeKey, toDate } from './store-access.ts';
+import { forEachArray, queryArrays, queryRows, storeKey, toDate } from './store-access.ts';
 
 /** Options of verifyRun and verifyAll. */
 export interface VerifyOptions {
@@ -24,7 +25,7 @@ export interface VerifyOptions {
   trustedKeys?: readonly string[];
   /** Signers whose anchors (the last seal each made in this store) the seal chain must still reach; their keys are trusted too. */
   signers?: readonly SealSigner[];
-  /** Events per page read from the store (default 5000). */
+  /** Events (and seals) per page read from the store (default 5000; verifyAll's event scan, which holds no page, 20000). */
   pageSize?: number;
 }
 
@@ -55,30 +56,57 @@ export interface VerificationSummary {
 }
 
 const eventColumns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, erased_at, prev_hash, hash';
+// The verification scan takes ts as the text its hash covers, written by Postgres: parsing each
+// timestamptz into a Date and formatting it back with toISOString was a tenth of the scan's time
+// in Node. to_char (in UTC) writes what that Date path yields for years 100..9999: toISOString
+// writes later years with a sign and six digits, and the drivers' Date parsing reads years 1..99
+// as 19xx/20xx. Those, and sub-millisecond times (which the recorder never writes, so no rule for
+// dropping microseconds has to agree), come as a timestamptz and take the Date path as before:
+// both paths verify exactly the same. A test holds the two equal on both engines.
+const isoWritable = `ts >= '0100-01-01T00:00:00Z' AND ts < '10000-01-01T00:00:00Z' AND date_trunc('milliseconds', ts) = ts`;
+const scanColumns =
+  `run_id, seq, CASE WHEN ${isoWritable} THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS ts_text, ` +
+  `CASE WHEN ${isoWritable} THEN NULL ELSE ts END AS ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, erased_at, prev_hash, hash`;
 const sealColumns = 'seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
 const defaultPageSize = 5000;
+// The verification scan checks rows as they arrive and keeps none, so its pages can be larger:
+// fewer pauses between pages, in which Node waits for the first rows of the next.
+const defaultScanPageSize = 20_000;
 const maxListed = 100;
 
 function toEvent(row: unknown[]): StoredEvent {
-  return fillEvent({} as StoredEvent, row);
+  return {
+    runId: row[0] as string,
+    seq: Number(row[1]),
+    ts: toDate(row[2]),
+    type: row[3] as string,
+    actor: row[4] as string,
+    payloadText: (row[5] as string | null) ?? null,
+    payloadSalt: (row[6] as string | null) ?? null,
+    payloadHash: row[7] as string,
+    schemaVersion: Number(row[8]),
+    redactions: (row[9] as RedactionNote[] | null) ?? null,
+    erasedAt: row[10] === null || row[10] === undefined ? null : toDate(row[10]),
+    prevHash: row[11] as string,
+    hash: row[12] as string,
+  };
 }
 
-/** Copies a row into an event object (reused by the verification scan, which keeps nothing of it). */
-function fillEvent(event: StoredEvent, row: unknown[]): StoredEvent {
+/** Copies a row of scanColumns into the scan's one reusable event (the verifier keeps nothing of it). */
+function fillScanEvent(event: ChainEvent, row: unknown[]): void {
   event.runId = row[0] as string;
   event.seq = Number(row[1]);
-  event.ts = toDate(row[2]);
-  event.type = row[3] as string;
-  event.actor = row[4] as string;
-  event.payloadText = (row[5] as string | null) ?? null;
-  event.payloadSalt = (row[6] as string | null) ?? null;
-  event.payloadHash = row[7] as string;
-  event.schemaVersion = Number(row[8]);
-  event.redactions = (row[9] as RedactionNote[] | null) ?? null;
-  event.erasedAt = row[10] === null || row[10] === undefined ? null : toDate(row[10]);
-  event.prevHash = row[11] as string;
-  event.hash = row[12] as string;
-  return event;
+  event.ts = (row[2] as string | null) ?? toDate(row[3]);
+  event.type = row[4] as string;
+  event.actor = row[5] as string;
+  event.payloadText = (row[6] as string | null) ?? null;
+  event.payloadSalt = (row[7] as string | null) ?? null;
+  event.payloadHash = row[8] as string;
+  event.schemaVersion = Number(row[9]);
+  event.redactions = (row[10] as RedactionNote[] | null) ?? null;
+  event.erasedAt = row[11] === null || row[11] === undefined ? null : toDate(row[11]);
+  event.prevHash = row[12] as string;
+  event.hash = row[13] as string;
 }
 
 function toSeal(row: Record<string, unknown>): StoredSeal {
@@ -112,11 +140,6 @@ export interface EventScan {
 
 /** Pages of events in key order; the next page is requested before the current one is handed out. */
 export async function* eventPages(store: Store, options: EventScan = {}): AsyncGenerator<StoredEvent[]> {
-  for await (const rows of rowPages(store, options)) yield rows.map(toEvent);
-}
-
-/** The same pages as raw column arrays (the verification scan reads them without building objects). */
-async function* rowPages(store: Store, options: EventScan): AsyncGenerator<unknown[][]> {
   const size = options.pageSize ?? defaultPageSize;
   const upper = options.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const fetchPage = (afterRun: string, afterSeq: number) =>
@@ -136,7 +159,7 @@ async function* rowPages(store: Store, options: EventScan): AsyncGenerator<unkno
       const last = rows[rows.length - 1]!;
       pending = fetchPage(last[0] as string, Number(last[1]));
     }
-    if (rows.length > 0) yield rows;
+    if (rows.length > 0) yield rows.map(toEvent);
   }
 }
 
@@ -188,29 +211,99 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   return report;
 }
 
-/** Checks every run with events in a range of run ids, handing each run's report to take(). */
+/** The runs rows and seals of the runs that first appear in one page of the scan. */
+interface RunLookup {
+  ids: string[];
+  /** Set once the page is read: the query for those ids. */
+  result?: Promise<{ runs: Map<string, RunRow>; seals: Map<string, StoredSeal> }>;
+}
+
+/** A run whose events the scan is checking or has checked, and where its runs row and seal come from. */
+interface ScannedRun {
+  verifier: RunChainVerifier;
+  lookup: RunLookup;
+}
+
+async function lookUpRuns(store: Store, ids: string[]): Promise<{ runs: Map<string, RunRow>; seals: Map<string, StoredSeal> }> {
+  const idsJson = JSON.stringify(ids);
+  const [runRows, sealRows] = await Promise.all([
+    queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
+    queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
+  ]);
+  return { runs: new Map(runRows.map((row) => [row.id as string, toRunRow(row)])), seals: new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)])) };
+}
+
+/** Marks a promise as handled now (it is awaited later, and may settle while something else is awaited). */
+function awaitedLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/**
+ * Checks every run with events in a range of run ids, handing each run's report to take(), in key order.
+ *
+ * Events are checked as their rows arrive (keyset pages; on Postgres each row is checked inside the
+ * driver's read loop), so no page is ever held: memory stays flat, and few objects live long
+ * enough to cost the garbage collector. Each page is requested as soon as the previous one is
+ * read, so Postgres produces it while Node finishes runs. A run's runs row and seal are needed
+ * only once all its events are checked, so they are looked up per page after the next page is
+ * requested, and ended runs wait for that answer in a queue of at most two pages' runs.
+ */
 export async function verifyEventRange(store: Store, range: { fromRun?: string; beforeRun?: string }, trusted: TrustedKeys, pageSize: number, take: (report: VerificationReport) => void): Promise<void> {
-  let current: { verifier: RunChainVerifier; run: RunRow | undefined; seal: StoredSeal | undefined } | undefined;
-  const scratch = {} as StoredEvent;
-  for await (const page of rowPages(store, { ...range, pageSize })) {
-    const ids = [...new Set(page.map((row) => row[0] as string))];
-    const idsJson = JSON.stringify(ids);
-    const [runRows, sealRows] = await Promise.all([
-      queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
-      queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
-    ]);
-    const runsById = new Map(runRows.map((row) => [row.id as string, toRunRow(row)]));
-    const sealsByRun = new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)]));
-    for (const row of page) {
-      const event = fillEvent(scratch, row);
-      if (!current || current.verifier.runId !== event.runId) {
-        if (current) take(current.verifier.finish(current.run, current.seal, trusted));
-        current = { verifier: new RunChainVerifier(event.runId), run: runsById.get(event.runId), seal: sealsByRun.get(event.runId) };
+  const upper = range.beforeRun !== undefined ? ' AND run_id < $4' : '';
+  const text = `SELECT ${scanColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`;
+  const event: ChainEvent = { runId: '', seq: 0, ts: '', type: '', actor: '', payloadText: null, payloadSalt: null, payloadHash: '', schemaVersion: 0, redactions: null, erasedAt: null, prevHash: '', hash: '' };
+  const ended: ScannedRun[] = [];
+  let current: ScannedRun | undefined;
+  let lookup: RunLookup = { ids: [] };
+  let lastRun = range.fromRun ?? '';
+  let lastSeq = 0;
+  // The row handler runs inside the driver, which must not see it throw: a failure stops the scan
+  // and is rethrown once the page is read. Leaving early sets it too, so rows still in flight are ignored.
+  let failure: { error: unknown } | undefined;
+  const onRow = (row: unknown[]): void => {
+    if (failure) return;
+    try {
+      fillScanEvent(event, row);
+      lastRun = event.runId;
+      lastSeq = event.seq;
+      if (current === undefined || current.verifier.runId !== event.runId) {
+        if (current) ended.push(current);
+        current = { verifier: new RunChainVerifier(event.runId), lookup };
+        lookup.ids.push(event.runId);
       }
       current.verifier.add(event);
+    } catch (error) {
+      failure = { error };
     }
+  };
+  const readPage = () => awaitedLater(forEachArray(store, text, [lastRun, lastSeq, pageSize, ...(range.beforeRun !== undefined ? [range.beforeRun] : [])], onRow));
+  const finishEnded = async () => {
+    while (ended.length > 0 && ended[0]!.lookup.result) {
+      const run = ended.shift()!;
+      const { runs, seals } = await run.lookup.result!;
+      take(run.verifier.finish(runs.get(run.verifier.runId), seals.get(run.verifier.runId), trusted));
+    }
+  };
+
+  let page: Promise<number> | undefined = readPage();
+  try {
+    while (page) {
+      const count: number = await page;
+      if (failure) throw failure.error;
+      // The next page goes out first, so Postgres is producing it while this page's runs are looked
+      // up and finished (on a shared connection the lookup then waits behind that page).
+      const pageLookup = lookup;
+      lookup = { ids: [] };
+      page = count === pageSize ? readPage() : undefined;
+      if (pageLookup.ids.length > 0) pageLookup.result = awaitedLater(lookUpRuns(store, pageLookup.ids));
+      await finishEnded();
+    }
+  } finally {
+    failure ??= { error: undefined };
   }
-  if (current) take(current.verifier.finish(current.run, current.seal, trusted));
+  if (current) ended.push(current);
+  await finishEnded();
 }
 
 /** Verifies the whole store: the seal chain, every run's chain, and rows without a counterpart. */
@@ -253,7 +346,7 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
   summary.sealChain = chain.finish();
 
   // 2. Every run that has events, in key order.
-  await verifyEventRange(store, {}, trusted, pageSize, take);
+  await verifyEventRange(store, {}, trusted, options.pageSize ?? defaultScanPageSize, take);
 
   // 3. Runs rows and seals whose events are gone entirely.
   const orphanRuns = await queryRows(store, 'SELECT id, agent, team, principal, status FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id');
