@@ -1,21 +1,17 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ExitCode, reportError } from './command-kit.ts';
-import { registerApprovalsCommands } from './commands/approvals.ts';
-import { registerKnowledgeCommands } from './commands/knowledge.ts';
-import { registerPolicyCommands } from './commands/policy.ts';
-import { registerRunsCommands } from './commands/runs.ts';
-import { registerRunsForensicsCommands } from './commands/runs-forensics.ts';
-import { registerPolicyImpactCommand } from './commands/policy-impact.ts';
-import { registerToolsCommands } from './commands/tools.ts';
-import { registerServeCommands } from './commands/serve.ts';
-import { registerNotificationsCommands } from './commands/notifications.ts';
-import { registerResumeCommand, registerRunCommand, resumeHeldRun } from './commands/run.ts';
-import { openWorkspaceRecorder } from './workspace.ts';
 import type { EventType } from '@aifactory/verification';
 
-/** Builds the `factory` program; exported so tests can run commands in-process. */
-export function buildProgram(): Command {
+/** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
+export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp'] as const;
+
+/**
+ * Builds the `factory` program; exported so tests can run commands in-process. With `only`, just
+ * that group is registered: the planes take about a second to load, and `factory policy lint`
+ * should not wait for the runtime it never uses.
+ */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('factory')
     .description('aifactory: governed agents, bounded-autonomy policies and verifiable runs.')
     .version('0.1.0')
@@ -26,30 +22,39 @@ export function buildProgram(): Command {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') process.exit(ExitCode.Ok);
       process.exit(ExitCode.UserError);
     });
-  registerRunCommand(program);
-  const policy = registerPolicyCommands(program);
-  registerPolicyImpactCommand(policy);
-  const runs = registerRunsCommands(program);
-  registerResumeCommand(runs);
-  registerRunsForensicsCommands(runs);
-  registerApprovalsCommands(program, {
-    recorder: async (store) => {
-      const recorder = await openWorkspaceRecorder(store);
-      return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
-    },
-    // A decided approval resumes its run at once, in this process.
-    onDecided: ({ approval, store, json }) => resumeHeldRun(store, approval.runId, approval.id, { json }),
-  });
-  registerNotificationsCommands(program);
-  registerKnowledgeCommands(program);
-  registerToolsCommands(program);
-  registerServeCommands(program);
+  const wanted = (...groups: string[]) => only === undefined || groups.includes(only);
+  if (wanted('run')) (await import('./commands/run.ts')).registerRunCommand(program);
+  if (wanted('policy')) {
+    const policy = (await import('./commands/policy.ts')).registerPolicyCommands(program);
+    (await import('./commands/policy-impact.ts')).registerPolicyImpactCommand(policy);
+  }
+  if (wanted('runs')) {
+    const runs = (await import('./commands/runs.ts')).registerRunsCommands(program);
+    (await import('./commands/run.ts')).registerResumeCommand(runs);
+    (await import('./commands/runs-forensics.ts')).registerRunsForensicsCommands(runs);
+  }
+  if (wanted('approvals')) {
+    const { openWorkspaceRecorder } = await import('./workspace.ts');
+    (await import('./commands/approvals.ts')).registerApprovalsCommands(program, {
+      recorder: async (store) => {
+        const recorder = await openWorkspaceRecorder(store);
+        return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
+      },
+      // A decided approval resumes its run at once, in this process.
+      onDecided: async ({ approval, store, json }) => (await import('./commands/run.ts')).resumeHeldRun(store, approval.runId, approval.id, { json }),
+    });
+  }
+  if (wanted('notifications')) (await import('./commands/notifications.ts')).registerNotificationsCommands(program);
+  if (wanted('knowledge')) (await import('./commands/knowledge.ts')).registerKnowledgeCommands(program);
+  if (wanted('tools')) (await import('./commands/tools.ts')).registerToolsCommands(program);
+  if (wanted('serve', 'tokens', 'mcp')) (await import('./commands/serve.ts')).registerServeCommands(program);
   return program;
 }
 
 if (import.meta.main) {
-  buildProgram()
-    .parseAsync(process.argv)
+  const group = commandGroups.find((name) => name === process.argv[2]);
+  buildProgram(group)
+    .then((program) => program.parseAsync(process.argv))
     .catch((error: unknown) => {
       process.exitCode = reportError(error, process.argv.includes('--json'));
     });

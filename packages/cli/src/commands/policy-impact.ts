@@ -4,11 +4,10 @@
 import path from 'node:path';
 import { IMPACT_GATES, compilePolicies, impactFails, loadPolicyFiles, type ImpactGate } from '@aifactory/control';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { policyImpact, type PolicyImpactReport } from '@aifactory/execution/replay';
+import type { PolicyImpactReport } from '@aifactory/execution/replay';
 import type { Store } from '@aifactory/store';
 import { Option, type Command } from 'commander';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore } from '../workspace.ts';
 
 interface ImpactOptions extends CommonOptions {
   since?: string;
@@ -20,7 +19,8 @@ interface ImpactOptions extends CommonOptions {
 
 /** Adds `impact` to the `policy` command. */
 export function registerPolicyImpactCommand(policy: Command, options: { openStore?: () => Promise<Store> } = {}): void {
-  const openStore = options.openStore ?? (() => openWorkspaceStore());
+  // The store and the replay plane load when the command runs, so `factory policy lint` stays quick.
+  const openStore = options.openStore ?? (async () => (await import('../workspace.ts')).openWorkspaceStore());
   withJson(
     policy
       .command('impact')
@@ -39,6 +39,7 @@ export function registerPolicyImpactCommand(policy: Command, options: { openStor
         const store = await openStore();
         let report: PolicyImpactReport;
         try {
+          const { policyImpact } = await import('@aifactory/execution/replay');
           report = await policyImpact(store, policies, {
             ...(impactOptions.since ? { since: parseTime(impactOptions.since, 'since') } : {}),
             ...(impactOptions.until ? { until: parseTime(impactOptions.until, 'until') } : {}),
