@@ -24,7 +24,7 @@ export type { SealAnchor, SealFields, SealSigner } from './seal-signer.ts';
 export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, loadRedactor, luhnValid } from './redaction.ts';
 export type { BuiltInPii, Redacted, RedactionConfig, Redactor, RedactorOptions } from './redaction.ts';
 export { RunChainVerifier, SealChainVerifier, checkSealSignature } from './chain-verifier.ts';
-export type { RunRow, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
+export type { ChainEvent, RunRow, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
 export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';
 export type { VerificationSummary, VerifyOptions } from './verify.ts';
 export { erasePayloads } from './erasure.ts';
