@@ -15,14 +15,20 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A runtime over a fresh copy of the demo workspace and an in-memory store. */
+async function demoRuntime() {
+  const demo = prepareDemoWorkspace();
+  cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
+  const store = await openStore();
+  cleanups.push(() => store.close());
+  const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
+  cleanups.push(() => workspace.close());
+  return { demo, store, workspace };
+}
+
 describe('hand-offs', () => {
   it('governs the hand-off and runs the other agent as a linked child run', async () => {
-    const demo = prepareDemoWorkspace();
-    cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
-    const store = await openStore();
-    cleanups.push(() => store.close());
-    const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-    cleanups.push(() => workspace.close());
+    const { store, workspace } = await demoRuntime();
     const events: RunEvent[] = [];
     const result = await workspace.runtime.start('front-desk', 'What is in the shared folder?', { principal: { id: 'dana', roles: [] }, onEvent: (event) => events.push(event) });
     expect(result.status).toBe('completed');
@@ -37,12 +43,7 @@ describe('hand-offs', () => {
 
   for (const via of ['child', 'parent'] as const) {
     it(`holds the supervisor while the clerk's write waits for approval; resuming the ${via} run finishes both`, async () => {
-      const demo = prepareDemoWorkspace();
-      cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
-      const store = await openStore();
-      cleanups.push(() => store.close());
-      const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-      cleanups.push(() => workspace.close());
+      const { demo, store, workspace } = await demoRuntime();
       const principal = { id: 'dana', roles: [] };
       const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', { principal });
       expect(desk.status).toBe('held');
