@@ -382,7 +382,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       const outcome = await toolbox.execute(call, resolved, { runId: state.runId, principal: state.principal, step });
       if ('held' in outcome) {
         const held = await waitForChild(view(), call, resolved.action, verdict, outcome.held);
-        return { held, messages, pending, step, counters, classifications, liftedLimits };
+        return { held, messages, pending, step, counters, classifications, liftedLimits, approved: null };
       }
       gate.defer(state.runId, outcome.event);
       counters = { ...counters, tool_calls: counters.tool_calls + 1 };
