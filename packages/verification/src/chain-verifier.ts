@@ -175,10 +175,16 @@ export class RunChainVerifier {
         return;
       }
     }
+    // A ts no Date can hold (edited far out of range) is a changed field like any other, not a crash.
+    const ts = typeof event.ts === 'string' ? event.ts : Number.isNaN(event.ts.getTime()) ? undefined : event.ts.toISOString();
+    if (ts === undefined) {
+      this.#problem = { ...at, kind: 'hash_mismatch', message: `The event's ts cannot be read as a point in time (it was changed): its hash cannot match.`, actual: String(event.ts) };
+      return;
+    }
     const computed = eventHash(event.prevHash, {
       runId: event.runId,
       seq: event.seq,
-      ts: typeof event.ts === 'string' ? event.ts : event.ts.toISOString(),
+      ts,
       type: event.type,
       actor: event.actor,
       payloadHash: event.payloadHash,

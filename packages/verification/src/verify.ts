@@ -55,16 +55,15 @@ export interface VerificationSummary {
   pinned: boolean;
 }
 
-const eventColumns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, erased_at, prev_hash, hash';
-// The verification scan takes ts as the text its hash covers, written by Postgres: parsing each
-// timestamptz into a Date and formatting it back with toISOString was a tenth of the scan's time
-// in Node. to_char (in UTC) writes what that Date path yields for years 100..9999: toISOString
-// writes later years with a sign and six digits, and the drivers' Date parsing reads years 1..99
-// as 19xx/20xx. Those, and sub-millisecond times (which the recorder never writes, so no rule for
-// dropping microseconds has to agree), come as a timestamptz and take the Date path as before:
-// both paths verify exactly the same. A test holds the two equal on both engines.
-const isoWritable = `ts >= '0100-01-01T00:00:00Z' AND ts < '10000-01-01T00:00:00Z' AND date_trunc('milliseconds', ts) = ts`;
-const scanColumns =
+// Every read of events takes ts as the ISO text its hash covers, written by Postgres (to_char in
+// UTC), for whole-millisecond times in years 1..9999, where it is exactly what the recorder's
+// Date#toISOString wrote. The drivers' own timestamptz parsing reads years 1..99 as 19xx/20xx (or
+// not at all), so a ts moved back 2000 years would read as unchanged; and in the verification
+// scan, parsing a Date per event only to format it again was a tenth of the time. Other times
+// (sub-millisecond, which the recorder never writes; years past 9999) come as a timestamptz and
+// take the driver's Date. A test holds both paths to what the recorder hashed, on both engines.
+const isoWritable = `ts >= '0001-01-01T00:00:00Z' AND ts < '10000-01-01T00:00:00Z' AND date_trunc('milliseconds', ts) = ts`;
+const eventColumns =
   `run_id, seq, CASE WHEN ${isoWritable} THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS ts_text, ` +
   `CASE WHEN ${isoWritable} THEN NULL ELSE ts END AS ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, erased_at, prev_hash, hash`;
 const sealColumns = 'seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
@@ -78,21 +77,22 @@ function toEvent(row: unknown[]): StoredEvent {
   return {
     runId: row[0] as string,
     seq: Number(row[1]),
-    ts: toDate(row[2]),
-    type: row[3] as string,
-    actor: row[4] as string,
-    payloadText: (row[5] as string | null) ?? null,
-    payloadSalt: (row[6] as string | null) ?? null,
-    payloadHash: row[7] as string,
-    schemaVersion: Number(row[8]),
-    redactions: (row[9] as RedactionNote[] | null) ?? null,
-    erasedAt: row[10] === null || row[10] === undefined ? null : toDate(row[10]),
-    prevHash: row[11] as string,
-    hash: row[12] as string,
+    // An ISO 8601 date-time string is parsed by the standard, whatever its year.
+    ts: row[2] !== null && row[2] !== undefined ? new Date(row[2] as string) : toDate(row[3]),
+    type: row[4] as string,
+    actor: row[5] as string,
+    payloadText: (row[6] as string | null) ?? null,
+    payloadSalt: (row[7] as string | null) ?? null,
+    payloadHash: row[8] as string,
+    schemaVersion: Number(row[9]),
+    redactions: (row[10] as RedactionNote[] | null) ?? null,
+    erasedAt: row[11] === null || row[11] === undefined ? null : toDate(row[11]),
+    prevHash: row[12] as string,
+    hash: row[13] as string,
   };
 }
 
-/** Copies a row of scanColumns into the scan's one reusable event (the verifier keeps nothing of it). */
+/** Copies a row of eventColumns into the scan's one reusable event (the verifier keeps nothing of it). */
 function fillScanEvent(event: ChainEvent, row: unknown[]): void {
   event.runId = row[0] as string;
   event.seq = Number(row[1]);
@@ -251,7 +251,7 @@ function awaitedLater<T>(promise: Promise<T>): Promise<T> {
  */
 export async function verifyEventRange(store: Store, range: { fromRun?: string; beforeRun?: string }, trusted: TrustedKeys, pageSize: number, take: (report: VerificationReport) => void): Promise<void> {
   const upper = range.beforeRun !== undefined ? ' AND run_id < $4' : '';
-  const text = `SELECT ${scanColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`;
+  const text = `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`;
   const event: ChainEvent = { runId: '', seq: 0, ts: '', type: '', actor: '', payloadText: null, payloadSalt: null, payloadHash: '', schemaVersion: 0, redactions: null, erasedAt: null, prevHash: '', hash: '' };
   const ended: ScannedRun[] = [];
   let current: ScannedRun | undefined;

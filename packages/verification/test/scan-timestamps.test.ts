@@ -1,11 +1,12 @@
-// The verification scan has Postgres write each ts as the ISO text its hash covers (to_char) instead
-// of parsing a Date and formatting it again. These cases hold that it hashes exactly the text the
-// Date path (the driver's Date, then toISOString) yields, for random and edge timestamps on both
-// engines, including the ones to_char cannot write that way and which take the Date path instead.
+// Verification has Postgres write each ts as the ISO text its hash covers (to_char) instead of
+// parsing a Date and formatting it again. These cases hold that it hashes exactly the text a
+// recorder whose clock read that instant hashed (Date#toISOString), for random and edge timestamps
+// on both engines — years 1..99 included, which the drivers' own Date parsing misreads — and that
+// the times to_char does not write (sub-millisecond ones, never recorded) take the Date path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { sql, type Store } from '@aifactory/store';
-import { eventHash, genesisHash, newSalt, payloadHash, verifyAll } from '../src/index.ts';
+import { eventHash, genesisHash, newSalt, payloadHash, verifyAll, verifyRun } from '../src/index.ts';
 import { queryArrays, toDate } from '../src/store-access.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
@@ -45,21 +46,25 @@ for (const engine of engines('t_scants')) {
       if (store) await engine.dispose(store);
     });
 
-    /** Records a run whose events carry these timestamps, hashed over the text the Date path reads back; the count it recorded. */
-    async function recordRun(timestamps: string[]): Promise<number> {
+    /** Records a run whose events carry these timestamps, each hashed over the text a recorder would have; the run id and the count recorded. */
+    async function recordRun(timestamps: string[]): Promise<{ runId: string; recorded: number }> {
       const runId = `ts-${String(runs++).padStart(4, '0')}`;
       for (const [position, ts] of timestamps.entries()) await store.query(sql`INSERT INTO ts_probe VALUES (${runId}, ${position}, ${ts}::timestamptz)`);
-      // The reference: what the scan hashed before it read ts as text (timestamptz → Date → toISOString).
       const rows = await queryArrays(store, 'SELECT ts FROM ts_probe WHERE run_id = $1 ORDER BY position', [runId]);
       await store.query(sql`INSERT INTO runs (id, agent, principal, status, started_at) VALUES (${runId}, 'ts', 'ts', 'running', now())`);
       let previous = genesisHash;
       let seq = 0;
       for (const [position, row] of rows.entries()) {
+        // A whole-millisecond instant is what a recorder's clock gives: it hashed toISOString, the
+        // input itself. A recorder never writes finer times; for those the Date path is the reference.
         let text: string;
-        try {
-          text = toDate(row[0]).toISOString();
-        } catch {
-          continue; // Not a time the Date path can write either (no event can hold it and verify).
+        if (/\.\d{3}Z$/.test(timestamps[position]!)) text = timestamps[position]!;
+        else {
+          try {
+            text = toDate(row[0]).toISOString();
+          } catch {
+            continue; // Not a time the Date path can write either (no event can hold it and verify).
+          }
         }
         seq += 1;
         const salt = newSalt();
@@ -69,18 +74,18 @@ for (const engine of engines('t_scants')) {
           VALUES (${runId}, ${seq}, ${timestamps[position]!}::timestamptz, 'tool.called', 'ts', '{}', ${salt}, ${hashOfPayload}, 1, ${previous}, ${hash})`);
         previous = hash;
       }
-      return seq;
+      return { runId, recorded: seq };
     }
 
-    it('hashes every ts as the Date path does: edge years, whole and sub-millisecond times', async () => {
-      const recorded = await recordRun(edges);
+    it('hashes every ts as its recorder did: edge years, whole and sub-millisecond times', async () => {
+      const { recorded } = await recordRun(edges);
       expect(recorded).toBe(edges.length);
       const summary = await verifyAll(store);
       expect(summary.problem).toBeUndefined();
       expect(summary).toMatchObject({ ok: true, failed: 0 });
     });
 
-    it('hashes every ts as the Date path does, for random instants in years 1..9999', { timeout: 60_000 }, async () => {
+    it('hashes every ts as its recorder did, for random instants in years 1..9999', { timeout: 60_000 }, async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(timestamp, { minLength: 1, maxLength: 25 }), async (timestamps) => {
           await recordRun(timestamps);
@@ -90,6 +95,17 @@ for (const engine of engines('t_scants')) {
         }),
         { numRuns: 20 },
       );
+    });
+
+    it('detects a ts moved back 2000 years, which the drivers would read back as unchanged', async () => {
+      const { runId } = await recordRun(['2026-05-01T10:00:00.000Z', '2026-05-01T10:00:01.000Z']);
+      expect((await verifyRun(store, runId)).ok).toBe(true);
+      await store.query(sql.raw('ALTER TABLE events DISABLE TRIGGER USER'));
+      await store.query(sql`UPDATE events SET ts = ts - interval '2000 years' WHERE run_id = ${runId} AND seq = 2`);
+      const report = await verifyRun(store, runId);
+      expect(report.problem).toMatchObject({ kind: 'hash_mismatch', seq: 2 });
+      const summary = await verifyAll(store);
+      expect(summary.failures.map((failure) => [failure.runId, failure.problem?.kind])).toEqual([[runId, 'hash_mismatch']]);
     });
   });
 }
