@@ -105,6 +105,8 @@ interface HeldRun {
 
 interface AgentSession {
   definition: AgentDefinition;
+  /** Settles once the definition, prompt and policies are stored (see #remember). */
+  remembered?: Promise<void>;
   policySet: PolicySet;
   gate: GovernanceGate;
   graph: ReturnType<typeof createAgentGraph>;
@@ -296,8 +298,20 @@ export class AgentRuntime {
     return this.#options.clock?.() ?? new Date();
   }
 
-  /** Stores the agent definition, prompt and policies by content hash, so replay can find them. */
-  async #remember(session: AgentSession): Promise<void> {
+  /**
+   * Stores the agent definition, prompt and policies by content hash, so replay can find them —
+   * once per session: they are content-addressed and never change under their hash, so later runs
+   * of the same session have nothing to add (two round trips saved per run).
+   */
+  #remember(session: AgentSession): Promise<void> {
+    session.remembered ??= this.#store(session).catch((error: unknown) => {
+      session.remembered = undefined;
+      throw error;
+    });
+    return session.remembered;
+  }
+
+  async #store(session: AgentSession): Promise<void> {
     const db = this.#options.store.db;
     const now = this.#now();
     const definition = session.definition;
