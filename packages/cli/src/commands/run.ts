@@ -2,7 +2,7 @@
 // answer as it streams and each governed action with its authority — and resume held runs.
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { createWorkspaceRuntime, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
+import type { RunEvent, RunResult, WorkspaceRuntime } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -23,6 +23,8 @@ interface ResumeOptions extends CommonOptions {
 
 /** Opens a runtime over the workspace store with the workspace's signing key and redaction. */
 export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): Promise<WorkspaceRuntime> {
+  // The runtime loads here, not with the module: `factory runs list` registers `runs resume` too.
+  const { createWorkspaceRuntime } = await import('@aifactory/execution');
   return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), recorder: await openWorkspaceRecorder(store) });
 }
 

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { compilePolicies, loadPolicyFiles, type Authority } from '@aifactory/control';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { loadRecordedRun, replayRun, whatIf, type ReplayReport, type WhatIfReport } from '@aifactory/execution/replay';
+import type { ReplayReport, WhatIfReport } from '@aifactory/execution/replay';
 import type { Store } from '@aifactory/store';
 import { explainRun, parseArgumentCondition, renderExplanationMarkdown, renderExplanationText, searchRuns, type RunSearchHit } from '@aifactory/verification';
 import { Option, type Command } from 'commander';
@@ -66,11 +66,14 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
         withStore(async (store) => {
           if (replayOptions.policy && replayOptions.policy.length > 0) {
             const policies = compilePolicies(await loadPolicyFiles(replayOptions.policy.map((file) => path.resolve(file))));
+            const { loadRecordedRun, whatIf } = await import('@aifactory/execution/replay');
             const report = whatIf(await loadRecordedRun(store, runId), policies);
             emit(replayOptions, report, renderWhatIf);
             return report.changes.length > 0 ? ExitCode.CheckFailed : ExitCode.Ok;
           }
           const recorder = replayOptions.record === false ? undefined : await openWorkspaceRecorder(store);
+          // The replay plane loads when a replay runs, so the other `runs` commands start quickly.
+          const { replayRun } = await import('@aifactory/execution/replay');
           const report = await replayRun(store, { runId, ...(recorder ? { recorder } : {}), agentsDir: options.agentsDir ?? path.resolve('agents') });
           emit(replayOptions, report, renderReplay);
           if (report.outcome === 'unavailable') throw new UserError(ErrorCode.NotFound, `Run '${runId}' cannot be replayed: ${report.notes.at(-1) ?? 'its agent is not available'}`);
