@@ -210,9 +210,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
    * run once granted. Every crossing is recorded.
    */
   async function enforceLimits(state: AgentStateValue, node: HeldAction['node']): Promise<{ kind: 'go'; lifted: string[] } | { kind: 'stop' | 'hold'; update: Update }> {
-    const counters = { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs };
-    const crossing = checkLimits(gate.policySet, counters) ?? agentLimitCrossing(agent.limits, counters);
-    if (!crossing || state.liftedLimits.includes(crossing.limit)) return { kind: 'go', lifted: state.liftedLimits };
+    const crossing = limitReached(state);
+    if (!crossing) return { kind: 'go', lifted: state.liftedLimits };
     const step = state.step + 1;
     const proposed: ProposedAction = { kind: 'model', name: `budget:${crossing.limit}`, args: { limit: crossing.limit, value: crossing.value, max: crossing.max } };
     const argsHash = contentHash(proposed.args);
