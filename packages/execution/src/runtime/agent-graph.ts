@@ -8,6 +8,7 @@ import { ErrorCode, SystemError, contentHash } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
 import { decisionSummary, maskFields } from './governance-gate.ts';
+import { handoffOutcome } from './toolbox.ts';
 import type { RunEvent } from './run-events.ts';
 
 /** Counters the policy's limits are checked against. */
@@ -430,16 +431,12 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
 
   /** The child run a waiting run was held on has ended: its answer (or failure) is the hand-off's result. */
   function childEnded(state: AgentStateValue, held: HeldAction & { child: NonNullable<HeldAction['child']> }, child: ChildOutcome): Update {
-    const ok = child.status === 'completed';
-    const content = ok ? (child.answer ?? '') : `Hand-off to '${held.name}' ended ${child.status}${child.error ? `: ${child.error}` : ''}.`;
-    gate.defer(state.runId, {
-      type: ok ? 'tool.returned' : 'tool.failed',
-      actor: held.name,
-      payload: { step: held.step, call_id: held.child.callId, name: `handoff:${held.name}`, child_run: child.runId, status: child.status, ...(ok ? { content } : { error: { code: 'handoff_failed', message: content } }) },
-    });
-    emit({ type: 'tool.returned', runId: state.runId, step: held.step, name: held.name, ok, summary: summarize(content) });
+    const outcome = handoffOutcome(held.name, held.child.callId, held.step, child);
+    gate.defer(state.runId, outcome.event);
+    const content = outcome.ok ? outcome.content : outcome.message;
+    emit({ type: 'tool.returned', runId: state.runId, step: held.step, name: held.name, ok: outcome.ok, summary: summarize(content) });
     const call = { id: held.child.callId, name: held.child.callName, args: held.args };
-    return { held: null, counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 }, messages: [toolMessage(call, ok ? content : `Error: ${content}`)] };
+    return { held: null, counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 }, messages: [toolMessage(call, outcome.ok ? content : `Error: ${content}`)] };
   }
 
   function approvalNode(state: AgentStateValue): Update {

@@ -28,6 +28,16 @@ export function modelToolName(name: string): string {
   return name.replace(/[^a-zA-Z0-9_-]/g, '__').slice(0, 64);
 }
 
+/**
+ * What a hand-off produced once its child run ended: the child's answer, or its failure, as the
+ * tool result (the toolbox when the child ends at once; the graph when a held child ends later).
+ */
+export function handoffOutcome(agent: string, callId: string, step: number, child: { runId: string; status: string; answer?: string; error?: string }): Exclude<ToolOutcome, { held: unknown }> {
+  const ok = child.status === 'completed';
+  const event = { type: ok ? 'tool.returned' : 'tool.failed', actor: agent, payload: { step, call_id: callId, name: `handoff:${agent}`, child_run: child.runId, status: child.status, ...(ok ? { content: child.answer ?? '' } : { error: { code: 'handoff_failed', message: child.error ?? child.status } }) } };
+  return ok ? { ok: true, content: child.answer ?? '', event } : { ok: false, message: `Hand-off to '${agent}' ended ${child.status}${child.error ? `: ${child.error}` : ''}.`, event };
+}
+
 /** Builds the toolbox of one agent. */
 export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeAccess; handoffs?: string[]; runHandoff?: HandoffRunner }): AgentToolbox {
   const byModelName = new Map<string, { name: string; spec: ToolSpec }>();
@@ -134,9 +144,7 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
         if (child.status === 'held' && child.approvalId) {
           return { ok: false, held: { runId: child.runId, approvalId: child.approvalId }, message: `Hand-off to '${resolved.action.name}' waits for approval ${child.approvalId} in run '${child.runId}'.` };
         }
-        const ok = child.status === 'completed';
-        const event = { type: ok ? 'tool.returned' : 'tool.failed', actor: resolved.action.name, payload: { step: run.step, call_id: call.id, name: `handoff:${resolved.action.name}`, child_run: child.runId, status: child.status, ...(ok ? { content: child.answer ?? '' } : { error: { code: 'handoff_failed', message: child.error ?? child.status } }) } };
-        return ok ? { ok: true, content: child.answer ?? '', event } : { ok: false, message: `Hand-off to '${resolved.action.name}' ended ${child.status}${child.error ? `: ${child.error}` : ''}.`, event };
+        return handoffOutcome(resolved.action.name, call.id, run.step, child);
       }
       if (!options.host) return { ok: false, message: 'No tool host.', event: { type: 'tool.failed', actor: 'runtime', payload: { step: run.step, call_id: call.id, name: resolved.tool, error: { code: 'unknown_tool', message: 'No tool host.' } } } };
       const result = await options.host.call(resolved.tool, call.args);
