@@ -73,30 +73,20 @@ const defaultPageSize = 5000;
 const defaultScanPageSize = 20_000;
 const maxListed = 100;
 
+/** A row of eventColumns as a stored event, ts as a Date (one object per row: callers keep them). */
 function toEvent(row: unknown[]): StoredEvent {
-  return {
-    runId: row[0] as string,
-    seq: Number(row[1]),
-    // An ISO 8601 date-time string is parsed by the standard, whatever its year.
-    ts: row[2] !== null && row[2] !== undefined ? new Date(row[2] as string) : toDate(row[3]),
-    type: row[4] as string,
-    actor: row[5] as string,
-    payloadText: (row[6] as string | null) ?? null,
-    payloadSalt: (row[7] as string | null) ?? null,
-    payloadHash: row[8] as string,
-    schemaVersion: Number(row[9]),
-    redactions: (row[10] as RedactionNote[] | null) ?? null,
-    erasedAt: row[11] === null || row[11] === undefined ? null : toDate(row[11]),
-    prevHash: row[12] as string,
-    hash: row[13] as string,
-  };
+  const event = {} as ChainEvent;
+  fillScanEvent(event, row);
+  // An ISO 8601 date-time string is parsed by the standard, whatever its year.
+  if (typeof event.ts === 'string') event.ts = new Date(event.ts);
+  return event as StoredEvent;
 }
 
 /** Copies a row of eventColumns into the scan's one reusable event (the verifier keeps nothing of it). */
 function fillScanEvent(event: ChainEvent, row: unknown[]): void {
   event.runId = row[0] as string;
   event.seq = Number(row[1]);
-  event.ts = (row[2] as string | null) ?? toDate(row[3]);
+  event.ts = (row[2] as string | null | undefined) ?? toDate(row[3]);
   event.type = row[4] as string;
   event.actor = row[5] as string;
   event.payloadText = (row[6] as string | null) ?? null;
