@@ -167,28 +167,26 @@ export class AgentRuntime {
    * resuming either the child or the run above it with the child's approval continues both.
    */
   async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
-    let target = await this.#heldRun(runId);
+    const asked = await this.#heldRun(runId);
+    let target = asked;
     for (let depth = 0; target.held.child; depth += 1) {
       if (depth >= maxHandoffDepth) throw new SystemError(ErrorCode.Internal, `Run '${runId}' waits on hand-offs nested deeper than ${maxHandoffDepth} runs; refusing to follow them.`);
       target = await this.#heldRun(target.held.child.runId);
     }
-    const results = new Map<string, RunResult>();
     let below = { run: target, result: await this.#resumeHeld(target, options) };
-    results.set(target.runId, below.result);
+    let askedResult = target === asked ? below.result : undefined;
     // A child run that ended lets the run waiting on it go on with its outcome, innermost first.
     while (below.result.status !== 'held' && below.run.row.parentRunId) {
       const parent = await this.#heldRun(below.run.row.parentRunId).catch(() => undefined);
       if (parent?.held.child?.runId !== below.run.runId) break;
       below = { run: parent, result: await this.#continueAfterChild(parent, below.result, options.onEvent) };
-      results.set(parent.runId, below.result);
+      if (parent.runId === runId) askedResult = below.result;
     }
-    const asked = results.get(runId);
-    if (asked) return asked;
+    if (askedResult) return askedResult;
     // The run asked for still waits, on a run below it that is held again: now for that run's approval.
     const last = below.result;
     if (last.status !== 'held') throw new SystemError(ErrorCode.Internal, `Run '${last.runId}' ended, but run '${runId}' above it did not go on.`);
-    const waiting = await this.#heldRun(runId);
-    return { runId, status: 'held', held: { ...waiting.held, approvalId: last.held.approvalId } };
+    return { runId, status: 'held', held: { ...asked.held, approvalId: last.held.approvalId } };
   }
 
   /** A held run: its row, its agent's session and the action it waits on. */
