@@ -81,3 +81,23 @@ export const seals = pgTable('seals', {
   signature: text('signature').notNull(),
   ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
 });
+
+/**
+ * Who drives a running run: one owner at a time, holding a lease until `expires_at`. `epoch` is
+ * the fencing token: it grows by one at every take-over, and every append and tool execution of
+ * the owner checks it, so a process that lost its lease (paused past it) can do neither.
+ */
+export const runLeases = pgTable(
+  'run_leases',
+  {
+    runId: text('run_id').primaryKey(),
+    /** The owning process (`host:pid:random`). */
+    owner: text('owner').notNull(),
+    epoch: integer('epoch').notNull(),
+    /** driving, or recovering (taken over from a dead owner, not yet going on). */
+    state: text('state').notNull().default('driving'),
+    acquiredAt: timestamp('acquired_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [index('run_leases_expires_idx').on(table.expiresAt), index('run_leases_owner_idx').on(table.owner)],
+);
