@@ -3,7 +3,8 @@
 // migrate into any Postgres schema (tests isolate themselves in schemas of their own).
 // A migration adds triggers that refuse UPDATE and DELETE on events and seals for every role
 // (only the erasure update — payload and salt to null, erased_at set — passes).
-import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** One execution of one agent on one input (one LangGraph thread). */
 export const runs = pgTable(
@@ -65,22 +66,44 @@ export const events = pgTable(
   (table) => [primaryKey({ columns: [table.runId, table.seq] })],
 );
 
-/** A signature over a run's head hash; seals chain to each other so whole runs cannot vanish unnoticed. */
-export const seals = pgTable('seals', {
-  /** Position in the seal chain, from 1 without gaps. */
-  seq: bigint('seq', { mode: 'number' }).primaryKey(),
-  runId: text('run_id').notNull().unique(),
-  headSeq: integer('head_seq').notNull(),
-  headHash: text('head_hash').notNull(),
-  keyId: text('key_id').notNull(),
-  /** Ed25519 public key (SPKI, base64) the signature verifies with; trust comes from pinning its key id. */
-  publicKey: text('public_key').notNull(),
-  prevSealHash: text('prev_seal_hash').notNull(),
-  sealHash: text('seal_hash').notNull(),
-  /** Ed25519 signature (base64) over the canonical JSON of the seal's fields, prev_seal_hash included. */
-  signature: text('signature').notNull(),
-  ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
+/**
+ * The store's identity: one row, written by the migration that creates the table (a random UUID).
+ * Seal anchors and witnessed checkpoints are keyed by it, not by a URL, and every seal since it
+ * exists signs it, so a store reached through another URL is still the same store.
+ */
+export const storeIdentity = pgTable('store_identity', {
+  id: text('id').primaryKey(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
+
+/**
+ * A signature over a run's head hash; seals chain to each other so whole runs cannot vanish
+ * unnoticed. kind: `final` (the run ended; one per run), `start` (the run was started by a
+ * recorder holding the key) or `checkpoint` (a held or long run, sealed so far).
+ */
+export const seals = pgTable(
+  'seals',
+  {
+    /** Position in the seal chain, from 1 without gaps. */
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    runId: text('run_id').notNull(),
+    /** final | start | checkpoint; seals written before kinds existed are final. */
+    kind: text('kind').notNull().default('final'),
+    /** The store identity the seal signs (null on seals written before store identities). */
+    storeId: text('store_id'),
+    headSeq: integer('head_seq').notNull(),
+    headHash: text('head_hash').notNull(),
+    keyId: text('key_id').notNull(),
+    /** Ed25519 public key (SPKI, base64) the signature verifies with; trust comes from pinning its key id. */
+    publicKey: text('public_key').notNull(),
+    prevSealHash: text('prev_seal_hash').notNull(),
+    sealHash: text('seal_hash').notNull(),
+    /** Ed25519 signature (base64) over the canonical JSON of the seal's fields, prev_seal_hash included. */
+    signature: text('signature').notNull(),
+    ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [uniqueIndex('seals_run_id_unique').on(table.runId).where(sql`kind = 'final'`), index('seals_run_idx').on(table.runId, table.seq)],
+);
 
 /**
  * Who drives a running run: one owner at a time, holding a lease until `expires_at`. `epoch` is
