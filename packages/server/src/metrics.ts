@@ -1,17 +1,24 @@
 // Prometheus metrics of a serving process (prom-client, one registry per server). The durable
 // trace is the source: a recorder wrapper watches what the runtime records (policy.decided,
-// model.responded, run starts and ends), so every figure matches an event an auditor can find.
+// model.responded, budget.exceeded, approval outcomes, run starts and ends), so every figure
+// matches an event an auditor can find. Figures that span processes (runs a CLI or a worker made)
+// are read from the store when scraped.
 import { approvals, type Store } from '@aifactory/store';
-import type { Recorder } from '@aifactory/verification';
+import { countRuns, type Recorder } from '@aifactory/verification';
 import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics a server exposes at /metrics. */
 export interface ServerMetrics {
   registry: Registry;
-  decisions: Counter<'authority' | 'rule' | 'kind'>;
-  denials: Counter<'agent' | 'rule'>;
+  /** One per decision, under the authority that decided. */
+  decisions: Counter<'authority' | 'kind'>;
+  /** One per rule that applied to a decision, under that rule's own authority. */
+  ruleMatches: Counter<'authority' | 'rule'>;
+  /** The seed's ai_autonomy_boundary_violations: deny, budget breach, rejection, expiry. */
+  boundaryViolations: Counter<'agent' | 'kind' | 'rule'>;
   decisionLatency: Histogram<'authority'>;
+  /** The seed's ai_inference_latency: model call latency as the gateway measured it. */
   modelLatency: Histogram<'provider' | 'model'>;
   tokens: Counter<'team' | 'agent' | 'model' | 'direction'>;
   cost: Counter<'team' | 'agent' | 'model'>;
@@ -24,18 +31,36 @@ export interface ServerMetrics {
 }
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Model calls: a slow LLM answer takes minutes, so the buckets reach 10 minutes, not 10 s. */
+const inferenceBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 
-/** Creates the registry and its metrics; approvals gauges read the store when scraped. */
+/**
+ * prom-client's default Node.js gauges whose names end in _total, which Prometheus reserves for
+ * counters (`promtool check metrics` refuses them); its `nodejs_active_resources{type}` gauge,
+ * kept, carries the same figures.
+ */
+const gaugesNamedLikeCounters = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Creates the registry and its metrics; approvals and run gauges read the store when scraped. */
 export function createServerMetrics(options: { store?: Store; defaultMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'aifactory_process_' });
   const registers = [registry];
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'aifactory_' });
+    for (const name of gaugesNamedLikeCounters) registry.removeSingleMetric(`aifactory_${name}`);
+  }
   const metrics: ServerMetrics = {
     registry,
-    decisions: new Counter({ name: 'aifactory_decisions_total', help: 'Policy decisions by authority and matching rule (rule="none" when the default applied).', labelNames: ['authority', 'rule', 'kind'], registers }),
-    denials: new Counter({ name: 'aifactory_autonomy_denials_total', help: 'Autonomy boundary violations: actions an agent proposed that policy denied.', labelNames: ['agent', 'rule'], registers }),
+    decisions: new Counter({ name: 'aifactory_decisions_total', help: 'Policy decisions by the authority that decided and the action kind, one per decision.', labelNames: ['authority', 'kind'], registers }),
+    ruleMatches: new Counter({ name: 'aifactory_decision_rule_matches_total', help: 'Rules that applied to a decision, by the rule and its own authority (rule="none" when the default decided).', labelNames: ['authority', 'rule'], registers }),
+    boundaryViolations: new Counter({
+      name: 'aifactory_ai_autonomy_boundary_violations_total',
+      help: 'Autonomy boundary violations: a denied action, a budget breach, a rejected or an expired approval.',
+      labelNames: ['agent', 'kind', 'rule'],
+      registers,
+    }),
     decisionLatency: new Histogram({ name: 'aifactory_decision_latency_seconds', help: 'Time to make a decision durable (the write-ahead policy.decided record, decide() included).', labelNames: ['authority'], buckets: latencyBuckets, registers }),
-    modelLatency: new Histogram({ name: 'aifactory_model_latency_seconds', help: 'Model call latency as the gateway measured it.', labelNames: ['provider', 'model'], buckets: latencyBuckets, registers }),
+    modelLatency: new Histogram({ name: 'aifactory_ai_inference_latency_seconds', help: 'Model call latency as the gateway measured it.', labelNames: ['provider', 'model'], buckets: inferenceBuckets, registers }),
     tokens: new Counter({ name: 'aifactory_model_tokens_total', help: 'Model tokens by team, agent, model and direction (input/output).', labelNames: ['team', 'agent', 'model', 'direction'], registers }),
     cost: new Counter({ name: 'aifactory_model_cost_usd_total', help: 'Model cost in USD by team, agent and model.', labelNames: ['team', 'agent', 'model'], registers }),
     runDuration: new Histogram({ name: 'aifactory_run_duration_seconds', help: 'Run durations from start to completion or failure (held time included).', labelNames: ['agent', 'status'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers }),
@@ -47,6 +72,16 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
   };
   const store = options.store;
   if (store) {
+    new Gauge({
+      name: 'aifactory_runs',
+      help: 'Runs in the store by agent and status, whichever process made them (read from the store when scraped).',
+      labelNames: ['agent', 'status'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const { agent, status, count: value } of await countRuns(store)) this.set({ agent, status }, value);
+      },
+    });
     new Gauge({
       name: 'aifactory_approvals_pending',
       help: 'Approvals waiting for a decision.',
@@ -90,13 +125,22 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
     for (const event of events) {
       const payload = (event.payload ?? {}) as Record<string, unknown>;
       if (event.type === 'policy.decided') {
-        const decision = (payload.decision ?? {}) as { authority?: string; rules?: Array<{ policy?: string; ruleId?: string }> };
+        const decision = (payload.decision ?? {}) as { authority?: string; rules?: Array<{ policy?: string; ruleId?: string; authority?: string }> };
         const action = (payload.action ?? {}) as { kind?: string };
         const authority = decision.authority ?? 'unknown';
-        const rules = (decision.rules ?? []).map((rule) => `${rule.policy ?? 'unknown'}/${rule.ruleId ?? 'unknown'}`);
-        for (const rule of rules.length > 0 ? rules : ['none']) metrics.decisions.inc({ authority, rule, kind: action.kind ?? 'unknown' });
-        if (authority === 'deny') metrics.denials.inc({ agent: labels.agent, rule: rules[0] ?? 'none' });
+        const rules = (decision.rules ?? []).map((rule) => ({ authority: rule.authority ?? authority, rule: `${rule.policy ?? 'unknown'}/${rule.ruleId ?? 'unknown'}` }));
+        metrics.decisions.inc({ authority, kind: action.kind ?? 'unknown' });
+        for (const matched of rules.length > 0 ? rules : [{ authority, rule: 'none' }]) metrics.ruleMatches.inc(matched);
+        if (authority === 'deny') {
+          // The rule that denied: a deny rule when one applied, else whichever rule is listed first.
+          const denying = rules.find((matched) => matched.authority === 'deny') ?? rules[0];
+          metrics.boundaryViolations.inc({ agent: labels.agent, kind: 'deny', rule: denying?.rule ?? 'none' });
+        }
         metrics.decisionLatency.observe({ authority }, seconds);
+      } else if (event.type === 'budget.exceeded') {
+        metrics.boundaryViolations.inc({ agent: labels.agent, kind: 'budget', rule: `limit/${String(payload.limit ?? 'unknown')}` });
+      } else if (event.type === 'approval.rejected' || event.type === 'approval.expired') {
+        metrics.boundaryViolations.inc({ agent: labels.agent, kind: event.type === 'approval.rejected' ? 'rejection' : 'expiry', rule: 'none' });
       } else if (event.type === 'model.responded') {
         const model = String(payload.model ?? 'unknown');
         const usage = (payload.usage ?? {}) as { inputTokens?: number; outputTokens?: number };

@@ -197,8 +197,9 @@ describe('the HTTP API', () => {
     const response = await call('/metrics', tokens.audrey);
     expect(response.status).toBe(200);
     const text = await response.text();
-    expect(text).toMatch(/aifactory_decisions_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead",kind="answer"\} [1-9]/);
-    expect(text).toMatch(/aifactory_model_latency_seconds_count\{provider="scripted",model="[^"]+"\} [1-9]/);
+    expect(text).toMatch(/aifactory_decisions_total\{authority="require_approval",kind="answer"\} [1-9]/);
+    expect(text).toMatch(/aifactory_decision_rule_matches_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead"\} [1-9]/);
+    expect(text).toMatch(/aifactory_ai_inference_latency_seconds_count\{provider="scripted",model="[^"]+"\} [1-9]/);
     expect(text).toMatch(/aifactory_model_tokens_total\{team="web-shop",agent="order-desk",model="[^"]+",direction="output"\} [1-9]/);
     expect(text).toMatch(/aifactory_approvals_pending \d/);
     expect(text).toMatch(/aifactory_run_duration_seconds_count\{agent="order-desk",status="completed"\} [1-9]/);

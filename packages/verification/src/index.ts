@@ -31,6 +31,8 @@ export { erasePayloads } from './erasure.ts';
 export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { listRuns } from './run-query.ts';
 export type { RunFilter, RunSummary } from './run-query.ts';
+export { countRuns } from './run-counts.ts';
+export type { RunCount } from './run-counts.ts';
 export { eventLine, exportFormat, exportJsonl, exportOtlp, exportVersion, trailerMessage } from './export.ts';
 export type { ExportOptions } from './export.ts';
 export { verifyExport, verifyExportFile } from './verify-export.ts';
