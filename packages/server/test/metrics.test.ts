@@ -43,7 +43,7 @@ describe('server metrics', () => {
       { type: 'approval.rejected', actor: 'approvals', payload: { approval_id: 'apr_1', step: 5 } },
       { type: 'approval.expired', actor: 'approvals', payload: { approval_id: 'apr_2', step: 6 } },
     ]);
-    await recorder.finishRun(run.runId, { status: 'failed', error: 'budget' });
+    await recorder.finishRun(run.runId, { status: 'failed', payload: { error: 'budget' } });
     // Another process (a CLI run, a worker) writing to the same store, unseen by this server's recorder.
     const elsewhere = createRecorder(store);
     await elsewhere.startRun({ agent: 'cli-agent', principal: 'bob' });
