@@ -40,6 +40,42 @@ describe('factory tokens', () => {
     expect(JSON.parse((await factory('tokens', 'list', '--json')).stdout).tokens[0].revokedAt).not.toBeNull();
   });
 
+  it('gives a token a lifetime: list shows when it expires, and after that instant it is refused', async () => {
+    const created = await factory('tokens', 'create', '--principal', 'cron@acme.example', '--role', 'operator', '--expires', '30d', '--json');
+    expect(created.exitCode).toBe(0);
+    const { id, token, expiresAt } = JSON.parse(created.stdout) as { id: string; token: string; expiresAt: string };
+    const lifetime = new Date(expiresAt).getTime() - Date.now();
+    expect(lifetime).toBeGreaterThan(29.9 * 86_400_000);
+    expect(lifetime).toBeLessThanOrEqual(30 * 86_400_000);
+    expect((await factory('tokens', 'list')).stdout).toMatch(new RegExp(`${id} .*live, expires ${expiresAt.slice(0, 10)}`));
+    expect(await authenticateApiToken(store, token)).toMatchObject({ tokenId: id, expiresAt: new Date(expiresAt) });
+    expect(await authenticateApiToken(store, token, new Date(new Date(expiresAt).getTime() + 1))).toBeUndefined();
+    const badLifetime = await factory('tokens', 'create', '--principal', 'cron@acme.example', '--role', 'operator', '--expires', 'soon');
+    expect(badLifetime.exitCode).toBe(2);
+    expect(badLifetime.stderr).toMatch(/--expires 'soon' is not a token lifetime; give e.g. 30d/);
+  });
+
+  it('rotates a token: the successor keeps principal, roles and lifetime; the old one stops at once or after --grace', async () => {
+    const first = JSON.parse((await factory('tokens', 'create', '--principal', 'ci@acme.example', '--role', 'operator,auditor', '--expires', '7d', '--json')).stdout) as { id: string; token: string };
+    const rotated = await factory('tokens', 'rotate', first.id, '--json');
+    expect(rotated.exitCode).toBe(0);
+    const { created, previous } = JSON.parse(rotated.stdout) as { created: { id: string; token: string; roles: string[]; rotatedFrom: string; expiresAt: string }; previous: { revokedAt: string | null } };
+    expect(created).toMatchObject({ roles: ['operator', 'auditor'], rotatedFrom: first.id });
+    expect(new Date(created.expiresAt).getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    expect(previous.revokedAt).not.toBeNull();
+    expect(await authenticateApiToken(store, first.token)).toBeUndefined();
+    expect(await authenticateApiToken(store, created.token)).toMatchObject({ id: 'ci@acme.example', roles: ['operator', 'auditor'] });
+
+    const graced = JSON.parse((await factory('tokens', 'rotate', created.id, '--grace', '1h', '--expires', 'never', '--json')).stdout) as { created: { token: string; expiresAt: string | null } };
+    expect(graced.created.expiresAt).toBeNull();
+    expect(await authenticateApiToken(store, created.token)).toBeDefined(); // still works during the grace hour
+    expect(await authenticateApiToken(store, created.token, new Date(Date.now() + 3_601_000))).toBeUndefined();
+    expect((await factory('tokens', 'list')).stdout).toContain(`rotated from ${created.id}`);
+    const again = await factory('tokens', 'rotate', first.id);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(`No live token has id '${first.id}'`);
+  });
+
   it('refuses bad input with exit code 2 and a message naming it', async () => {
     const badRole = await factory('tokens', 'create', '--principal', 'eve', '--role', 'Super User');
     expect(badRole.exitCode).toBe(2);

@@ -1,7 +1,9 @@
 // API tokens: random bearer secrets shown once, stored only as their sha256, each bound to a
 // principal and its roles. A lookup hashes the presented token and finds the row by that hash,
-// so the secret itself is never stored, logged or compared.
+// so the secret itself is never stored, logged or compared. A token may expire; rotation issues a
+// successor with the same principal and roles and ends the old one (at once or after a grace period).
 import { randomBytes } from 'node:crypto';
+import { durationMilliseconds } from '@aifactory/control';
 import { ErrorCode, UserError, sha256Hex } from '@aifactory/core';
 import { apiTokens, type Store } from '@aifactory/store';
 import { and, asc, eq, isNull } from 'drizzle-orm';
@@ -20,6 +22,8 @@ export interface TokenPrincipal {
   id: string;
   /** Server roles plus any policy roles (ops-lead, finance-manager). */
   roles: string[];
+  /** When the credential stops being accepted (absent: never). */
+  expiresAt?: Date;
 }
 
 /** A token as listed: no secret, no hash. */
@@ -31,6 +35,10 @@ export interface ApiTokenInfo {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** After this instant the token is refused; null never expires. */
+  expiresAt: Date | null;
+  /** The token this one replaced (`factory tokens rotate`). */
+  rotatedFrom: string | null;
 }
 
 /** A newly created token; `token` is shown this once and cannot be recovered. */
@@ -41,8 +49,45 @@ export interface CreatedApiToken extends ApiTokenInfo {
 const rolePattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 const tokenPattern = /^aif_[A-Za-z0-9_-]{20,200}$/;
 
+/** Largest lifetime a token may be given (ten years); beyond it, say `never`. */
+const longestLifetimeMs = 10 * 366 * 86_400_000;
+
+/**
+ * Milliseconds of a token lifetime such as `30d`, `12h` or `90m`; undefined for `never`.
+ * Anything else is a UserError naming the option.
+ */
+export function tokenLifetimeMs(value: string, option = '--expires'): number | undefined {
+  if (value.trim().toLowerCase() === 'never') return undefined;
+  const milliseconds = durationMilliseconds(value.trim());
+  if (milliseconds === undefined || milliseconds > longestLifetimeMs) {
+    throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a token lifetime; give e.g. 30d, 12h or 90m (at most 3660d), or never.`, { location: { path: option } });
+  }
+  return milliseconds;
+}
+
 /** Creates a token for `principal` with `roles`; validates both before writing anything. */
-export async function createApiToken(store: Store, input: { principal: string; roles: string[]; description?: string; now?: Date }): Promise<CreatedApiToken> {
+export async function createApiToken(store: Store, input: TokenInput): Promise<CreatedApiToken> {
+  return issueToken(store.db, input);
+}
+
+/** What a new token is bound to. */
+export interface TokenInput {
+  /** Who the token acts for, e.g. alice@acme.example. */
+  principal: string;
+  /** Server roles and policy roles. */
+  roles: string[];
+  /** What the token is for. */
+  description?: string;
+  /** Creation time (default now). */
+  now?: Date;
+  /** Lifetime in ms (absent: never expires). */
+  expiresInMs?: number;
+  /** The token this one replaces. */
+  rotatedFrom?: string;
+}
+
+/** Validates and inserts a token through `db` (the store or a transaction). */
+async function issueToken(db: Pick<Store['db'], 'insert'>, input: TokenInput): Promise<CreatedApiToken> {
   const principal = input.principal.trim();
   if (principal.length === 0 || principal.length > 200) {
     throw new UserError(ErrorCode.InputInvalid, `Principal '${input.principal}' is not valid; give an id of 1 to 200 characters such as alice@acme.example.`, { location: { path: 'principal' } });
@@ -55,18 +100,61 @@ export async function createApiToken(store: Store, input: { principal: string; r
       throw new UserError(ErrorCode.InputInvalid, `Role '${role}' is not valid; use lower-case names such as ${serverRoles.join(', ')} or a policy role like ops-lead.`, { location: { path: 'roles' } });
     }
   }
+  if (input.expiresInMs !== undefined && !(Number.isFinite(input.expiresInMs) && input.expiresInMs > 0)) {
+    throw new UserError(ErrorCode.InputInvalid, `A token lifetime must be a positive number of milliseconds, not ${input.expiresInMs}.`, { location: { path: 'expires' } });
+  }
   const id = `tok_${randomBytes(6).toString('hex')}`;
   const token = `aif_${randomBytes(32).toString('base64url')}`;
   const createdAt = input.now ?? new Date();
+  const expiresAt = input.expiresInMs === undefined ? null : new Date(createdAt.getTime() + input.expiresInMs);
   const roles = [...new Set(input.roles)];
-  await store.db.insert(apiTokens).values({ id, tokenHash: sha256Hex(token), principal, roles, description: input.description ?? null, createdAt });
-  return { id, token, principal, roles, description: input.description ?? null, createdAt, lastUsedAt: null, revokedAt: null };
+  const rotatedFrom = input.rotatedFrom ?? null;
+  await db.insert(apiTokens).values({ id, tokenHash: sha256Hex(token), principal, roles, description: input.description ?? null, createdAt, expiresAt, rotatedFrom });
+  return { id, token, principal, roles, description: input.description ?? null, createdAt, lastUsedAt: null, revokedAt: null, expiresAt, rotatedFrom };
 }
 
-/** Every token, oldest first, revoked ones included (marked). */
-export async function listApiTokens(store: Store): Promise<ApiTokenInfo[]> {
-  const rows = await store.db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id));
-  return rows.map((row) => ({
+/** What rotation did: the successor (its secret shown once) and the old token as it now stands. */
+export interface RotatedApiToken {
+  created: CreatedApiToken;
+  previous: ApiTokenInfo;
+}
+
+/**
+ * Rotates a live token: a successor with the same principal, roles and description (and, unless
+ * `expiresInMs` says otherwise, the same lifetime), while the old one is revoked at once or, with
+ * `graceMs`, expires after that grace period so clients can switch. NOT_FOUND when no live token has that id.
+ */
+export async function rotateApiToken(store: Store, id: string, options: { now?: Date; expiresInMs?: number | null; graceMs?: number } = {}): Promise<RotatedApiToken> {
+  const now = options.now ?? new Date();
+  const graceMs = options.graceMs ?? 0;
+  if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new UserError(ErrorCode.InputInvalid, `A grace period must be zero or more milliseconds, not ${graceMs}.`, { location: { path: 'grace' } });
+  return store.db.transaction(async (tx) => {
+    const [old] = await tx.select().from(apiTokens).where(eq(apiTokens.id, id));
+    if (!old || old.revokedAt || (old.expiresAt && old.expiresAt <= now)) {
+      throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
+    }
+    const inherited = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : undefined;
+    const lifetime = options.expiresInMs === null ? undefined : (options.expiresInMs ?? inherited);
+    const created = await issueToken(tx, {
+      principal: old.principal,
+      roles: old.roles as string[],
+      ...(old.description ? { description: old.description } : {}),
+      now,
+      ...(lifetime === undefined ? {} : { expiresInMs: lifetime }),
+      rotatedFrom: old.id,
+    });
+    const graceEnd = new Date(now.getTime() + graceMs);
+    const [row] = await tx
+      .update(apiTokens)
+      .set(graceMs === 0 ? { revokedAt: now } : { expiresAt: old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd })
+      .where(eq(apiTokens.id, old.id))
+      .returning();
+    return { created, previous: tokenInfo(row!) };
+  });
+}
+
+function tokenInfo(row: typeof apiTokens.$inferSelect): ApiTokenInfo {
+  return {
     id: row.id,
     principal: row.principal,
     roles: row.roles as string[],
@@ -74,7 +162,15 @@ export async function listApiTokens(store: Store): Promise<ApiTokenInfo[]> {
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt,
     revokedAt: row.revokedAt,
-  }));
+    expiresAt: row.expiresAt,
+    rotatedFrom: row.rotatedFrom,
+  };
+}
+
+/** Every token, oldest first, revoked ones included (marked). */
+export async function listApiTokens(store: Store): Promise<ApiTokenInfo[]> {
+  const rows = await store.db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id));
+  return rows.map(tokenInfo);
 }
 
 /** Revokes a token by id; NOT_FOUND when no live token has that id. */
@@ -85,18 +181,24 @@ export async function revokeApiToken(store: Store, id: string, now = new Date())
     .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
     .returning();
   if (!row) throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
-  return { id: row.id, principal: row.principal, roles: row.roles as string[], description: row.description, createdAt: row.createdAt, lastUsedAt: row.lastUsedAt, revokedAt: row.revokedAt };
+  return tokenInfo(row);
 }
 
-/** The principal a presented token stands for, or undefined (unknown, malformed or revoked). */
-export async function authenticateApiToken(store: Store, token: string): Promise<TokenPrincipal | undefined> {
+/** Whether `token` has the shape of one of ours (`aif_…`), whatever its validity. */
+export function isApiTokenShaped(token: string): boolean {
+  return tokenPattern.test(token);
+}
+
+/** The principal a presented token stands for, or undefined (unknown, malformed, revoked or expired). */
+export async function authenticateApiToken(store: Store, token: string, now = new Date()): Promise<TokenPrincipal | undefined> {
   if (!tokenPattern.test(token)) return undefined;
   const [row] = await store.db
-    .select({ id: apiTokens.id, principal: apiTokens.principal, roles: apiTokens.roles, revokedAt: apiTokens.revokedAt })
+    .select({ id: apiTokens.id, principal: apiTokens.principal, roles: apiTokens.roles, revokedAt: apiTokens.revokedAt, expiresAt: apiTokens.expiresAt })
     .from(apiTokens)
     .where(eq(apiTokens.tokenHash, sha256Hex(token)));
   if (!row || row.revokedAt) return undefined;
-  return { tokenId: row.id, id: row.principal, roles: row.roles as string[] };
+  if (row.expiresAt && row.expiresAt <= now) return undefined;
+  return { tokenId: row.id, id: row.principal, roles: row.roles as string[], ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}) };
 }
 
 /** Notes that a token was used (best effort; callers throttle it). */

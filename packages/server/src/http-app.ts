@@ -213,7 +213,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       if (cached && cached.until > now) principal = cached.principal;
       else {
         principal = await authenticateApiToken(store, presented);
-        if (principal) tokenCache.set(key, { principal, until: now + tokenCacheMs });
+        if (principal) tokenCache.set(key, { principal, until: Math.min(now + tokenCacheMs, principal.expiresAt?.getTime() ?? Infinity) });
         else tokenCache.delete(key);
       }
     }

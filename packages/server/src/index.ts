@@ -1,8 +1,8 @@
 // @aifactory/server public API: anything exported here is public API.
 // Serving: the HTTP API (tokens, roles, SSE run streams, approvals, runs, policies, OpenAPI),
 // agents as MCP servers (stdio and Streamable HTTP) and Prometheus metrics.
-export { authenticateApiToken, createApiToken, listApiTokens, revokeApiToken, serverRoles, touchApiToken } from './api-tokens.ts';
-export type { ApiTokenInfo, CreatedApiToken, ServerRole, TokenPrincipal } from './api-tokens.ts';
+export { authenticateApiToken, createApiToken, isApiTokenShaped, listApiTokens, revokeApiToken, rotateApiToken, serverRoles, tokenLifetimeMs, touchApiToken } from './api-tokens.ts';
+export type { ApiTokenInfo, CreatedApiToken, RotatedApiToken, ServerRole, TokenInput, TokenPrincipal } from './api-tokens.ts';
 export { errorResponse, listApprovalsQuery, listRunsQuery, openApiDocument, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
 export type { RouteDoc } from './api-schemas.ts';
 export { apiRoutes, createHttpApp } from './http-app.ts';

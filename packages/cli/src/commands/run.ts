@@ -25,7 +25,7 @@ interface ResumeOptions extends CommonOptions {
 export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): Promise<WorkspaceRuntime> {
   // The runtime loads here, not with the module: `factory runs list` registers `runs resume` too.
   const { createWorkspaceRuntime } = await import('@aifactory/execution');
-  return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), recorder: await openWorkspaceRecorder(store) });
+  return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), agentPaths: true, recorder: await openWorkspaceRecorder(store) });
 }
 
 /**

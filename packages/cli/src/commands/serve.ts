@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { createWorkspaceRuntime, loadAgents } from '@aifactory/execution';
-import { createApiToken, listApiTokens, revokeApiToken, serveAgentsOverStdio, serverRoles, startServer, type ApiTokenInfo } from '@aifactory/server';
+import { createApiToken, listApiTokens, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo } from '@aifactory/server';
 import type { Store } from '@aifactory/store';
 import { Command } from 'commander';
 import pc from 'picocolors';
@@ -30,6 +30,12 @@ interface TokenCreateOptions extends CommonOptions {
   principal: string;
   role: string[];
   description?: string;
+  expires?: string;
+}
+
+interface TokenRotateOptions extends CommonOptions {
+  expires?: string;
+  grace?: string;
 }
 
 interface McpServeOptions {
@@ -99,7 +105,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
 
   const tokens = program
     .command('tokens')
-    .description('Create, list and revoke API tokens of the HTTP API (stored as sha256 hashes; a token is shown once).')
+    .description('Create, list, rotate and revoke API tokens of the HTTP API (stored as sha256 hashes; a token is shown once; tokens may expire).')
     .addHelpText('after', `\nServer roles: ${serverRoles.join(', ')}. A token may also carry policy roles (e.g. ops-lead) that approvals check.`);
 
   withJson(
@@ -108,13 +114,20 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       .description('Create a token bound to a principal and roles; prints the secret once.')
       .requiredOption('--principal <id>', 'who the token acts for, e.g. alice@acme.example')
       .requiredOption('--role <role>', `a role (repeatable or comma-separated): ${serverRoles.join(', ')} or a policy role`, collect)
-      .option('--description <text>', 'what the token is for'),
+      .option('--description <text>', 'what the token is for')
+      .option('--expires <duration>', 'lifetime, e.g. 30d, 12h or 90m, or never', 'never'),
   ).action(
     action(async (createOptions: TokenCreateOptions) => {
+      const expiresInMs = tokenLifetimeMs(createOptions.expires ?? 'never');
       const store = await open();
       try {
-        const created = await createApiToken(store, { principal: createOptions.principal, roles: createOptions.role, ...(createOptions.description ? { description: createOptions.description } : {}) });
-        emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')})\n${value.token}\nStore it now: it is not shown again.`);
+        const created = await createApiToken(store, {
+          principal: createOptions.principal,
+          roles: createOptions.role,
+          ...(createOptions.description ? { description: createOptions.description } : {}),
+          ...(expiresInMs === undefined ? {} : { expiresInMs }),
+        });
+        emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')}), ${expiryText(value)}\n${value.token}\nStore it now: it is not shown again.`);
       } finally {
         await store.close();
       }
@@ -126,7 +139,32 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       const store = await open();
       try {
         const list = await listApiTokens(store);
-        emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map(tokenLine).join('\n')));
+        emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map((row) => tokenLine(row)).join('\n')));
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
+  withJson(
+    tokens
+      .command('rotate')
+      .description('Replace a live token: a new secret with the same principal, roles and description; the old one is revoked (or expires after --grace).')
+      .argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f')
+      .option('--expires <duration>', 'lifetime of the new token, e.g. 30d, or never (default: the old token\'s lifetime)')
+      .option('--grace <duration>', 'keep the old token working this long so clients can switch, e.g. 1h (default: revoke at once)'),
+  ).action(
+    action(async (id: string, rotateOptions: TokenRotateOptions) => {
+      const expiresInMs = rotateOptions.expires === undefined ? undefined : (tokenLifetimeMs(rotateOptions.expires) ?? null);
+      const graceMs = rotateOptions.grace === undefined ? 0 : tokenLifetimeMs(rotateOptions.grace, '--grace');
+      if (graceMs === undefined) throw new UserError(ErrorCode.InputInvalid, "--grace 'never' would keep the old token forever; give a duration such as 1h, or revoke it.", { location: { path: '--grace' } });
+      const store = await open();
+      try {
+        const rotated = await rotateApiToken(store, id, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) });
+        emit(rotateOptions, rotated, ({ created, previous }) => {
+          const old = previous.revokedAt ? `${previous.id} revoked` : `${previous.id} ${expiryText(previous)}`;
+          return `${pc.green('rotated')} ${old}; ${created.id} for ${created.principal} (${created.roles.join(', ')}), ${expiryText(created)}\n${created.token}\nStore it now: it is not shown again.`;
+        });
       } finally {
         await store.close();
       }
@@ -204,8 +242,15 @@ export function serveProgram(options: ServeCommandOptions = {}): Command {
 }
 
 /** One line of `factory tokens list`. */
-function tokenLine(token: ApiTokenInfo): string {
-  const state = token.revokedAt ? pc.red(`revoked ${token.revokedAt.toISOString()}`) : pc.green('live');
+function tokenLine(token: ApiTokenInfo, now = new Date()): string {
+  const expired = token.expiresAt !== null && token.expiresAt <= now;
+  const state = token.revokedAt ? pc.red(`revoked ${token.revokedAt.toISOString()}`) : expired ? pc.red(`expired ${token.expiresAt!.toISOString()}`) : `${pc.green('live')}, ${expiryText(token)}`;
   const used = token.lastUsedAt ? `last used ${token.lastUsedAt.toISOString()}` : 'never used';
-  return `${token.id}  ${token.principal}  [${token.roles.join(', ')}]  ${state}  ${used}${token.description ? `  ${token.description}` : ''}`;
+  const rotated = token.rotatedFrom ? `  (rotated from ${token.rotatedFrom})` : '';
+  return `${token.id}  ${token.principal}  [${token.roles.join(', ')}]  ${state}  ${used}${rotated}${token.description ? `  ${token.description}` : ''}`;
+}
+
+/** When a token expires, in words. */
+function expiryText(token: Pick<ApiTokenInfo, 'expiresAt'>): string {
+  return token.expiresAt ? `expires ${token.expiresAt.toISOString()}` : 'never expires';
 }

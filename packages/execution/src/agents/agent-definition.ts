@@ -11,7 +11,7 @@ import { dataHome } from '@aifactory/store';
 import type { z } from 'zod';
 import { resolvePackageBin } from '../tools/package-bin.ts';
 import type { McpServerConfig } from '../tools/tool-types.ts';
-import { agentDocumentSchema, agentNamePattern, type AgentDocument, type AgentLimits } from './agent-schema.ts';
+import { agentDocumentSchema, type AgentDocument, type AgentLimits } from './agent-schema.ts';
 import { expandVariables, type TemplateContext } from './template-variables.ts';
 import { formatFieldPath, parseYamlSource, type FieldPath, type YamlSource } from './yaml-source.ts';
 
@@ -230,39 +230,13 @@ export async function loadAgents(directory: string, options: AgentLoadOptions = 
   return definitions;
 }
 
-/**
- * Finds an agent by name in `directory` (default `./agents`), or loads it from a path when the
- * reference ends in .yaml/.yml or contains a slash. Throws NOT_FOUND naming the agents there.
- */
-export async function findAgent(reference: string, options: AgentLoadOptions & { directory?: string } = {}): Promise<AgentDefinition> {
-  if (/\.ya?ml$/i.test(reference) || reference.includes('/') || reference.includes(path.sep)) return loadAgentDefinition(reference, options);
-  const directory = options.directory ?? 'agents';
-  if (!agentNamePattern.test(reference)) {
-    throw new UserError(ErrorCode.NotFound, `'${reference}' is neither an agent name nor a .yaml file.`);
-  }
-  // The usual layout is one file per agent named after it; read that one first.
-  for (const extension of ['.yaml', '.yml']) {
-    const candidate = path.join(directory, `${reference}${extension}`);
-    if (existsSync(candidate)) {
-      const definition = await loadAgentDefinition(candidate, options);
-      if (definition.name === reference) return definition;
-    }
-  }
-  const names: string[] = [];
-  for (const file of await agentFiles(directory)) {
-    const definition = await loadAgentDefinition(file, options);
-    if (definition.name === reference) return definition;
-    names.push(definition.name);
-  }
-  throw new UserError(ErrorCode.NotFound, `No agent named '${reference}' in ${directory}; agents there: ${names.join(', ') || 'none'}.`);
-}
-
 /** Where a field of a loaded definition is in its file (for errors found after loading). */
 export function locateAgentField(definition: AgentDefinition, fieldPath: FieldPath): SourceLocation {
   return locators.get(definition)?.(fieldPath) ?? { file: definition.file, path: formatFieldPath(fieldPath) };
 }
 
-async function agentFiles(directory: string): Promise<string[]> {
+/** The `*.yaml` / `*.yml` regular files directly in `directory` (symbolic links are not followed), sorted. */
+export async function agentFiles(directory: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(directory, { withFileTypes: true });

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Store } from '@aifactory/store';
 import { createRecorder, loadOrCreateSigner, loadRedactor, type EventType, type Recorder } from '@aifactory/verification';
-import { findAgent, type AgentDefinition } from '../agents/index.ts';
+import { findAgent, findAgentByName, isAgentName, loadAgentInFolder, type AgentDefinition } from '../agents/index.ts';
 import { createApprovalService, type ApprovalService } from '../approvals/index.ts';
 import { StoreCheckpointSaver } from '../checkpoint/index.ts';
 import { createModelGateway, modelGatewayConfigFromEnv, type ModelGateway, type ModelGatewayConfig } from '../models/index.ts';
@@ -21,6 +21,8 @@ export interface WorkspaceRuntimeOptions {
   dataDir: string;
   /** Folder agents are looked up in by name (default ./agents). */
   agentsDir?: string;
+  /** Also start agents by the path of a YAML file (a local admin's CLI only; default false: names in agentsDir only). */
+  agentPaths?: boolean;
   /** Model gateway config; default from the environment plus each agent's script. */
   models?: ModelGatewayConfig;
   /** A ready gateway (tests, benchmarks); overrides `models`. */
@@ -64,7 +66,13 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
   const loadAgent = async (reference: string): Promise<AgentDefinition> => {
     const cached = loaded.get(reference);
     if (cached) return cached;
-    const definition = await findAgent(reference, { directory: agentsDir });
+    // Names resolve inside agentsDir only; a path is either a local admin's (agentPaths) or the
+    // file a held run recorded, which must still lie in agentsDir.
+    const definition = options.agentPaths
+      ? await findAgent(reference, { directory: agentsDir })
+      : isAgentName(reference)
+        ? await findAgentByName(reference, { directory: agentsDir })
+        : await loadAgentInFolder(reference, { directory: agentsDir });
     loaded.set(reference, definition);
     return definition;
   };

@@ -11,4 +11,8 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  /** After this instant the token is refused; null never expires. */
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+  /** The token this one replaced by `factory tokens rotate`, if any. */
+  rotatedFrom: text('rotated_from'),
 });
