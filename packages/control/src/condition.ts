@@ -4,7 +4,9 @@
 // types, and (3) records which paths a condition reads, so a decision can show the values its
 // condition saw.
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
+import { bindEvaluator, CONDITION_COST_LIMIT, divide, installExtensions, meteredEvaluation } from './condition-extensions.ts';
 import { contextShape, describeShape, shapeAllows, shapeChild, shapeItems, type Shape, type ValueType } from './context-shape.ts';
+import { regexSyntaxProblem } from './safe-regex.ts';
 
 /** A problem in a condition, with its position inside the expression (0-based offsets). */
 export interface ConditionProblem {
@@ -28,7 +30,7 @@ export interface ConditionPath {
 export interface CompiledCondition {
   /** The CEL source. */
   expression: string;
-  /** Evaluates against an activation of the context variables; throws on run-time errors. */
+  /** Evaluates against an activation of the context variables, within the cost limit; throws on run-time errors (ConditionCostError when over the limit). */
   evaluate: (activation: Record<string, unknown>) => unknown;
   /** Paths the condition reads, for the values a decision reports. */
   paths: readonly ConditionPath[];
@@ -73,10 +75,12 @@ function createEnvironment(): Environment {
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'Decision time.' });
   for (const operator of numericOperators) {
     const apply = (left: number, right: number): number =>
-      operator === '+' ? left + right : operator === '-' ? left - right : operator === '*' ? left * right : left / right;
+      operator === '+' ? left + right : operator === '-' ? left - right : operator === '*' ? left * right : divide(left, right);
     environment.registerOperator(`double ${operator} int: double`, (left: number, right: bigint) => apply(left, Number(right)));
     environment.registerOperator(`int ${operator} double: double`, (left: bigint, right: number) => apply(Number(left), right));
   }
+  installExtensions(environment);
+  bindEvaluator(environment);
   return environment;
 }
 
@@ -106,7 +110,8 @@ export function compileCondition(expression: string): CompiledCondition {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw new ConditionError([{ message: `A condition must be true or false, but this one gives ${/^[aeiou]/.test(checked.type ?? '') ? 'an' : 'a'} ${checked.type}.`, start: 0, end: expression.length }]);
   }
-  return { expression, evaluate: parsed as (activation: Record<string, unknown>) => unknown, paths: analysis.paths, readsNow: analysis.readsNow, ast: parsed.ast };
+  const evaluate = (activation: Record<string, unknown>): unknown => meteredEvaluation(CONDITION_COST_LIMIT, () => parsed(activation));
+  return { expression, evaluate, paths: analysis.paths, readsNow: analysis.readsNow, ast: parsed.ast };
 }
 
 /** Turns an error from cel-js into a one-sentence problem with a position. */
@@ -270,6 +275,12 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
       }
     } else if (!(receiver.op === 'id' && receiver.args === 'cel')) visit(receiver, scope);
     for (const argument of args) visit(argument, scope);
+    // A literal pattern RE2 cannot compile is a mistake in the policy, not a run-time failure.
+    const pattern = args[0];
+    if (name === 'matches' && pattern?.op === 'value' && typeof pattern.args === 'string') {
+      const problem = regexSyntaxProblem(pattern.args);
+      if (problem) problems.push({ message: problem, start: pattern.range.start, end: pattern.range.end });
+    }
   }
 
   function visitMacro(node: ASTNode, scope: Scope): boolean {

@@ -2,9 +2,11 @@
 // caller gave none), and it never throws. Of all rules that apply, the strictest authority wins
 // (deny overrides), so neither rule order nor policy order can change an outcome. A condition
 // that fails at run time fails closed: the rule applies if it is at least as strict as the
-// default for the action kind, and is skipped otherwise; either way the decision says why.
+// default for the action kind, and is skipped otherwise; either way the decision says why. A
+// condition that exceeds its cost limit (condition-extensions.ts) denies the action outright.
 import type { Action, ActionKind, DecisionContext } from './action.ts';
 import { AUTHORITIES, type Authority } from './authority.ts';
+import { ConditionCostError } from './condition-extensions.ts';
 import { DEFAULT_APPROVERS, type Decision, type MatchedRule, type Obligations, type PolicyRef } from './decision.ts';
 import type { ApproverRequirement } from './policy.ts';
 import { candidatesFor, engineKey, type CompiledRule, type EnginePolicySet, type KindIndex, type PolicySet } from './policy-set.ts';
@@ -72,6 +74,8 @@ function evaluate(index: KindIndex, rules: readonly CompiledRule[], action: Acti
       result = condition.evaluate(activation);
       if (result !== true && result !== false) failure = `the condition gave ${describeResult(result)}, not true or false`;
     } catch (error) {
+      // Input that makes a condition this expensive is hostile or broken: nothing it asks is granted.
+      if (error instanceof ConditionCostError) return costDenial(rule, error, refs);
       failure = errorSummary(error);
     }
     if (failure === undefined && result === false) continue;
@@ -221,6 +225,18 @@ function reasonFor(index: KindIndex, authority: Authority, name: string, applied
     text += `; ${failures} conditions failed (first: ${first.policy}/${first.ruleId}, ${trimPeriod(first.conditionError!)}), ${parts.join(', ')}`;
   }
   return `${text}.`;
+}
+
+function costDenial(rule: CompiledRule, error: ConditionCostError, refs: readonly PolicyRef[]): Decision {
+  return {
+    authority: 'deny',
+    rules: [matched(rule, emptyValues, error.message)],
+    skipped: emptyList,
+    policies: refs,
+    obligations: { notify: emptyList, redact: rule.redact },
+    reason: `Denied: the condition of ${rule.policy}/${rule.ruleId} exceeded its cost limit of ${error.limit.toLocaleString('en-US')} units per evaluation, and what cannot be decided is denied.`,
+    defaulted: false,
+  };
 }
 
 function failure(set: PolicySet, why: string, refs?: readonly PolicyRef[]): Decision {

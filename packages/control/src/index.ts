@@ -14,6 +14,8 @@ export type { AutonomousDecision, Decision, DenyDecision, MatchedRule, NotifyHum
 export { checkLimits } from './limits.ts';
 export type { LimitCrossing } from './limits.ts';
 export { CONTEXT_VARIABLES } from './condition.ts';
+export { CONDITION_COST_LIMIT } from './condition-extensions.ts';
+export { hostWithin, isAbsolutePath, normalizeHost, normalizePath, normalizeUrl, pathWithin, urlHost, urlWithin } from './path-functions.ts';
 export { policyDocumentSchema, policyJsonSchema, policyJsonSchemaText } from './policy-schema.ts';
 export type { PolicyDocument } from './policy-schema.ts';
 export type { SourceProblem } from './yaml-source.ts';
