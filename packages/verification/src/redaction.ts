@@ -8,41 +8,18 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
 import type { RedactionNote } from './hash-chain.ts';
-
-/** A pattern that finds one kind of sensitive value. */
-interface Detector {
-  kind: string;
-  pattern: RegExp;
-  /** Capture group holding the value to replace (default: the whole match). */
-  group?: number;
-  /** Extra check of a candidate (checksums), to keep false positives down. */
-  accept?: (value: string) => boolean;
-}
-
-/** Secret formats that are always redacted. Order matters: the more specific prefix first. */
-const secretDetectors: Detector[] = [
-  { kind: 'private_key', pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g },
-  { kind: 'anthropic_key', pattern: /\bsk-ant-[A-Za-z0-9_-]{20,}/g },
-  { kind: 'openai_key', pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g },
-  { kind: 'aws_access_key', pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g },
-  { kind: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/g },
-  { kind: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g },
-  { kind: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: 'stripe_key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
-  { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
-  { kind: 'bearer_token', pattern: /\bBearer\s+([A-Za-z0-9\-._~+/]{16,}=*)/gi, group: 1 },
-];
+import { detectSpans, isSecretFieldName, secretDetectors, type DetectedSpan, type Detector } from './secret-detectors.ts';
 
 /** Built-in PII patterns a configuration may enable by name. */
 export const builtInPiiPatterns = {
-  email: { pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
+  email: { pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/dg },
   // International (+CC ...) or North American ((415) 555-0100, 415-555-0100) forms only, so
   // grouped digits such as order or card numbers are not taken for phone numbers.
-  phone: { pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4})\b/g },
-  iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, accept: ibanChecksumValid },
-  credit_card: { pattern: /\b\d(?:[ -]?\d){12,18}\b/g, accept: luhnValid },
-  us_ssn: { pattern: /\b\d{3}-\d{2}-\d{4}\b/g },
-  ipv4: { pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g },
+  phone: { pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4})\b/dg },
+  iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/dg, accept: ibanChecksumValid },
+  credit_card: { pattern: /\b\d(?:[ -]?\d){12,18}\b/dg, accept: luhnValid },
+  us_ssn: { pattern: /\b\d{3}-\d{2}-\d{4}\b/dg },
+  ipv4: { pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/dg },
 } satisfies Record<string, Omit<Detector, 'kind'>>;
 
 const piiPrecedence: Array<keyof typeof builtInPiiPatterns> = ['iban', 'credit_card', 'us_ssn', 'email', 'ipv4', 'phone'];
@@ -97,15 +74,17 @@ export function createRedactor(options: RedactorOptions): Redactor {
     }
     let pattern: RegExp;
     try {
-      pattern = new RegExp(entry.pattern, `${(entry.flags ?? '').replace(/g/g, '')}g`);
+      pattern = new RegExp(entry.pattern, `${(entry.flags ?? '').replace(/[gd]/g, '')}dg`);
     } catch (error) {
       throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern is not a valid regular expression: ${(error as Error).message}`, { location: { path: `piiPatterns[${index}].pattern` } });
     }
     if (pattern.test('')) throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern matches the empty string; it would redact nothing useful.`, { location: { path: `piiPatterns[${index}].pattern` } });
     detectors.push({ kind: entry.name, pattern });
   }
-  // Longest literal first, so a secret containing another is replaced whole.
+  // Longest literal first, so a secret containing another is replaced whole; one alternation,
+  // matched on the normalised text like every other detector.
   const literals = [...new Set((options.secrets ?? []).filter((secret) => secret.length >= 4))].sort((left, right) => right.length - left.length);
+  if (literals.length > 0) detectors.unshift({ kind: 'secret', pattern: new RegExp(literals.map(escapeRegExp).join('|'), 'dg') });
   const key = options.key;
 
   function placeholder(kind: string, value: string): string {
@@ -115,26 +94,30 @@ export function createRedactor(options: RedactorOptions): Redactor {
   function redactText(text: string): { text: string; kinds: string[] } {
     const kinds: string[] = [];
     let result = text;
-    for (const literal of literals) {
-      if (result.includes(literal)) {
-        result = result.split(literal).join(placeholder('secret', literal));
-        kinds.push('secret');
-      }
-    }
+    // Each detector sees the text the previous ones left, so the more specific one wins a value.
     for (const detector of detectors) {
-      detector.pattern.lastIndex = 0;
-      if (!detector.pattern.test(result)) continue;
-      detector.pattern.lastIndex = 0;
-      let hit = false;
-      result = result.replace(detector.pattern, (match: string, ...groups: unknown[]) => {
-        const value = detector.group ? String(groups[detector.group - 1] ?? '') : match;
-        if (!value || (detector.accept && !detector.accept(value))) return match;
-        hit = true;
-        return detector.group ? match.replace(value, placeholder(detector.kind, value)) : placeholder(detector.kind, value);
-      });
-      if (hit) kinds.push(detector.kind);
+      const spans = outsidePlaceholders(result, detectSpans(detector, result));
+      if (spans.length === 0) continue;
+      let rebuilt = '';
+      let cursor = 0;
+      for (const span of spans) {
+        if (span.start < cursor) continue;
+        rebuilt += result.slice(cursor, span.start) + placeholder(detector.kind, span.value);
+        cursor = span.end;
+      }
+      result = rebuilt + result.slice(cursor);
+      kinds.push(detector.kind);
     }
     return { text: result, kinds };
+  }
+
+  /** A string under a secret-named field (password, apiKey, aws_secret_access_key) is a secret, whatever it looks like. */
+  function redactField(name: string, text: string): { text: string; kinds: string[] } | undefined {
+    if (text.length < 4 || !isSecretFieldName(name) || /^\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]$/.test(text)) return undefined;
+    // When a detector recognises the value, its placeholder (and the rest, e.g. 'Bearer ') is kept.
+    const inner = redactText(text);
+    if (inner.kinds.length > 0) return inner;
+    return { text: placeholder('secret_field', text), kinds: ['secret_field'] };
   }
 
   /** A step of the path to a value: a key, or an index in an array; joined only when a note needs it. */
@@ -172,7 +155,12 @@ export function createRedactor(options: RedactorOptions): Redactor {
       let copy: Record<string, unknown> | undefined;
       for (const name of Object.keys(value)) {
         const item = (value as Record<string, unknown>)[name];
-        const redacted = walk(item, { parent: at, key: name }, notes);
+        const field = typeof item === 'string' ? redactField(name, item) : undefined;
+        if (field) {
+          const where = pathText({ parent: at, key: name });
+          for (const kind of field.kinds) notes.push({ path: where, kind });
+        }
+        const redacted = field ? field.text : walk(item, { parent: at, key: name }, notes);
         if (redacted !== item) (copy ??= { ...value })[name] = redacted;
       }
       return copy ?? value;
@@ -188,6 +176,19 @@ export function createRedactor(options: RedactorOptions): Redactor {
     },
     redactText,
   };
+}
+
+const placeholderPattern = /\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]/g;
+
+/** Drops spans that touch a placeholder already written, so no detector redacts a redaction. */
+function outsidePlaceholders(text: string, spans: DetectedSpan[]): DetectedSpan[] {
+  if (spans.length === 0 || !text.includes('[REDACTED:')) return spans;
+  const taken = [...text.matchAll(placeholderPattern)].map((match) => [match.index, match.index + match[0].length] as const);
+  return spans.filter((span) => !taken.some(([start, end]) => span.start < end && span.end > start));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Luhn checksum, so random digit runs are not taken for card numbers. */

@@ -61,6 +61,69 @@ describe('redaction', () => {
     expect(createRedactor({ key }).redact({ a: 1 }).redactions).toEqual([]);
   });
 
+  const awsSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  const openai = `sk-proj-${'Ab3d'.repeat(10)}`;
+
+  it.each([
+    ['aws_secret_key', `aws_secret_access_key = ${awsSecret}`, awsSecret],
+    ['aws_secret_key', `{"AccessKeyId":"ASIAY34FZKBOKMUTVV7A","SecretAccessKey":"${awsSecret}"}`, awsSecret],
+    ['aws_secret_key', `the key is ${'q8Zr/Tn3Kx0pVb+2Lm9YwHc4Rd7Gf1Js5Ue6Ai0O'} ok`, 'q8Zr/Tn3Kx0pVb+2Lm9YwHc4Rd7Gf1Js5Ue6Ai0O'],
+    ['aifactory_token', 'token aif_Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg used', 'aif_Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg'],
+    ['connection_password', 'postgres://app:S3cr3t-pw@db.internal:5432/app', 'S3cr3t-pw'],
+    ['connection_password', 'postgresql://app:p@ss@word@db/app?sslmode=require', 'p@ss@word'],
+    ['connection_password', 'mongodb+srv://reader:m0ngoPass@cluster0.abc.mongodb.net/db', 'm0ngoPass'],
+    ['connection_password', 'redis://:r3disPassw0rd@cache:6379/0', 'r3disPassw0rd'],
+    ['connection_password', 'amqps://guest:rabbitPass1@mq.internal/vhost', 'rabbitPass1'],
+    ['credential', 'Server=db;User Id=app;Password=Adonet-Pass9;', 'Adonet-Pass9'],
+    ['credential', 'export DB_PASSWORD="envPassw0rd!"', 'envPassw0rd!'],
+  ])('finds a %s in %j', (kind, text, secret) => {
+    const { text: redacted, kinds } = redactor.redactText(text);
+    expect(kinds).toContain(kind);
+    expect(redacted).not.toContain(secret);
+  });
+
+  it('keeps the user and host of a connection string and replaces only its password', () => {
+    expect(redactor.redactText('postgres://app:S3cr3t-pw@db.internal:5432/app').text).toMatch(/^postgres:\/\/app:\[REDACTED:connection_password:[0-9a-f]{8}\]@db\.internal:5432\/app$/);
+  });
+
+  it('normalises before matching: a key split by zero-width characters, percent-encoded or in full-width letters gets the plain key\'s placeholder', () => {
+    const plain = redactor.redactText(openai).text;
+    expect(plain).toMatch(/^\[REDACTED:openai_key:[0-9a-f]{8}\]$/);
+    const split = `${openai.slice(0, 10)}\u200B${openai.slice(10, 20)}\u2060${openai.slice(20)}`;
+    const encoded = encodeURIComponent(openai).replaceAll('-', '%2D');
+    const fullWidth = [...openai].map((character) => (/[A-Za-z0-9]/.test(character) ? String.fromCharCode(character.charCodeAt(0) + 0xfee0) : character)).join('');
+    for (const variant of [split, `key=${encoded}&x=1`, fullWidth, `AK\u200BIAIOSFODNN7EXAMPLE`]) {
+      const { text } = redactor.redactText(variant);
+      expect(text).not.toMatch(/Ab3d|AKIA|IOSFODNN/);
+      expect(text).toMatch(/\[REDACTED:(openai_key|aws_access_key):[0-9a-f]{8}\]/);
+    }
+    expect(redactor.redactText(split).text).toBe(plain);
+    expect(redactor.redactText(`key=${encoded}&x=1`).text).toBe(`key=${plain}&x=1`);
+  });
+
+  it('redacts the whole value of a secret-named field, whatever it looks like, and notes its path', () => {
+    const result = redactor.redact({ db: { password: 'hunter2', apiKey: 'plainword', aws_secret_access_key: awsSecret, passwordHint: 'pet name', token_id: 'tok_1' } });
+    expect(result.value.db.password).toMatch(/^\[REDACTED:secret_field:[0-9a-f]{8}\]$/);
+    expect(result.value.db.apiKey).toMatch(/^\[REDACTED:secret_field:[0-9a-f]{8}\]$/);
+    expect(result.value.db.aws_secret_access_key).toMatch(/^\[REDACTED:(secret_field|aws_secret_key):[0-9a-f]{8}\]$/);
+    expect(result.value.db.passwordHint).toBe('pet name');
+    expect(result.value.db.token_id).toBe('tok_1');
+    expect(result.redactions.map((note) => note.path)).toEqual(['db.password', 'db.apiKey', 'db.aws_secret_access_key']);
+  });
+
+  it('leaves look-alikes alone: sha1 hex, 40-character paths, prose about passwords, and its own placeholders', () => {
+    const quiet = createRedactor({ key });
+    for (const text of [
+      'commit 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12',
+      'src/components/button/index/helpers/abc12',
+      'Passwords must be rotated; the password policy is strict.',
+      'see https://example.com/docs/page?id=42',
+      '[REDACTED:secret:0a1b2c3d] and secret: [REDACTED:openai_key:0a1b2c3d]',
+    ]) {
+      expect(quiet.redactText(text)).toEqual({ text, kinds: [] });
+    }
+  });
+
   it('refuses bad configuration naming the entry', () => {
     expect(() => createRedactor({ key: Buffer.alloc(4) })).toThrow(/at least 16 bytes/);
     expect(() => createRedactor({ key, pii: ['passport' as never] })).toThrow(/Unknown PII pattern 'passport'; built-in ones are email, phone/);
