@@ -4,7 +4,7 @@ import { ExitCode, reportError } from './command-kit.ts';
 import type { EventType } from '@aifactory/verification';
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
-export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp'] as const;
+export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage'] as const;
 
 /**
  * Builds the `factory` program; exported so tests can run commands in-process. With `only`, just
@@ -47,6 +47,7 @@ export async function buildProgram(only?: string): Promise<Command> {
   if (wanted('notifications')) (await import('./commands/notifications.ts')).registerNotificationsCommands(program);
   if (wanted('knowledge')) (await import('./commands/knowledge.ts')).registerKnowledgeCommands(program);
   if (wanted('tools')) (await import('./commands/tools.ts')).registerToolsCommands(program);
+  if (wanted('usage')) (await import('./commands/usage.ts')).registerUsageCommand(program);
   if (wanted('serve', 'tokens', 'mcp')) (await import('./commands/serve.ts')).registerServeCommands(program);
   return program;
 }

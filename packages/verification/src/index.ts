@@ -32,6 +32,8 @@ export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { listRuns } from './run-query.ts';
 export type { RunFilter, RunSummary } from './run-query.ts';
 export { countRuns } from './run-counts.ts';
+export { parseUsageDimensions, summarizeUsage, usageDimensions } from './usage-report.ts';
+export type { UsageDimension, UsageQuery, UsageReport, UsageRow } from './usage-report.ts';
 export type { RunCount } from './run-counts.ts';
 export { eventLine, exportFormat, exportJsonl, exportOtlp, exportVersion, trailerMessage } from './export.ts';
 export type { ExportOptions } from './export.ts';

@@ -14,6 +14,7 @@ interface RunOptions extends CommonOptions {
   as: string;
   role: string[];
   agents: string;
+  feature?: string;
 }
 
 interface ResumeOptions extends CommonOptions {
@@ -138,6 +139,7 @@ export function registerRunCommand(program: Command): void {
       .option('--as <principal>', 'who starts the run (the principal policies see)', process.env.USER ? `${process.env.USER}@local` : 'cli@local')
       .option('--role <role...>', 'roles of the principal', [])
       .option('--agents <dir>', 'folder of agent definitions', 'agents')
+      .option('--feature <name>', "product feature the run's cost is attributed to (default the agent's metadata.feature)")
       .addHelpText('after', '\nExit codes: 0 completed or held, 1 the run failed, 2 bad input, 3 store or system failure.\nThe store is PGlite under AIFACTORY_HOME (default ./.factory) or Postgres when DATABASE_URL is set.'),
   ).action(
     action(async (agent: string, options: RunOptions) => {
@@ -150,6 +152,7 @@ export function registerRunCommand(program: Command): void {
           const render = createRunRenderer();
           const result = await workspace.runtime.start(agent, options.input, {
             principal: { id: options.as, roles: options.role },
+            ...(options.feature ? { feature: options.feature } : {}),
             onEvent: (event) => (options.json ? events.push(event) : render(event)),
           });
           if (options.json) emit(options, { ...result, events }, () => '');

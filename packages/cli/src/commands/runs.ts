@@ -29,6 +29,7 @@ import {
 } from '@aifactory/verification';
 import { Option, type Command } from 'commander';
 import pc from 'picocolors';
+import { parseTime } from './time-options.ts';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
 import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
 
@@ -281,16 +282,6 @@ export function parseFilter(options: FilterOptions, now = new Date()): RunFilter
     filter.limit = limit;
   }
   return filter;
-}
-
-const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-function parseTime(value: string, option: string, now: Date): Date {
-  const duration = /^(\d+)([smhdw])$/.exec(value.trim());
-  if (duration) return new Date(now.getTime() - Number(duration[1]) * durationUnits[duration[2]!]!);
-  const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a time; use an ISO time (2026-11-23T07:00:00Z) or a duration ago (30m, 24h, 7d).`);
-  return parsed;
 }
 
 /** Writes lines with backpressure; returns how many were written. */

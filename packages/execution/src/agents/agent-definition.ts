@@ -23,6 +23,8 @@ export interface AgentDefinition {
   description: string;
   /** Team its cost is attributed to. */
   team?: string;
+  /** Product feature its cost is attributed to, unless a run names another. */
+  feature?: string;
   /** Free-form tags, visible to policies as `agent.tags`. */
   tags: string[];
   /** Absolute path of the definition file (`<inline>` when parsed from text without one). */
@@ -167,6 +169,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     name: metadata.name,
     description: metadata.description,
     ...(metadata.team ? { team: metadata.team } : {}),
+    ...(metadata.feature ? { feature: metadata.feature } : {}),
     tags: metadata.tags ?? [],
     file: absoluteFile,
     directory,

@@ -129,6 +129,7 @@ export const agentDocumentSchema = z
       name: agentName,
       description: z.string().min(1).describe('What the agent does; shown to supervisors that may hand off to it.'),
       team: z.string().min(1).optional().describe('Team the agent’s cost is attributed to.'),
+      feature: z.string().min(1).optional().describe('Product feature the agent’s cost is attributed to (a run may name another).'),
       tags: z.array(z.string().min(1)).optional().describe('Free-form tags, visible to policies as agent.tags.'),
     }),
     spec,

@@ -124,10 +124,15 @@ export class AgentRuntime {
   }
 
   /** Starts a run of `agent` on `input` and drives it until it completes, fails or is held. */
-  async start(agentReference: string, input: string, options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener }): Promise<RunResult> {
+  async start(
+    agentReference: string,
+    input: string,
+    options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener; /** Product feature the run's cost is attributed to (default the agent's). */ feature?: string },
+  ): Promise<RunResult> {
     const session = await this.#session(agentReference);
     const definition = session.definition;
     const runId = options.runId ?? `run_${randomUUID()}`;
+    const feature = options.feature ?? definition.feature;
     const startedAt = this.#now();
     await this.#remember(session);
     await this.#options.recorder.startRun({
@@ -142,6 +147,7 @@ export class AgentRuntime {
         definition_hash: definition.definitionHash,
         prompt_hash: definition.promptHash,
         model: definition.model.id,
+        ...(feature ? { feature } : {}),
         principal_roles: options.principal.roles,
         policies: session.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
         policy_set_hash: policySetHash(session.policySet),
