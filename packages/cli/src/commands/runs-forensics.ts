@@ -173,6 +173,7 @@ function renderReplay(report: ReplayReport): string {
     for (const difference of divergence.differences) lines.push(`  ${difference.path}: ${pc.red(`- ${JSON.stringify(difference.recorded)}`)}  ${pc.green(`+ ${JSON.stringify(difference.replayed)}`)}`);
   }
   for (const note of report.notes) lines.push(`  note: ${note}`);
+  for (const child of report.children ?? []) lines.push(`  hand-off: child run ${child.runId} replayed ${child.outcome === 'identical' ? pc.green('identical') : pc.red(child.outcome)} (${child.steps} steps)`);
   if (report.replayRunId) lines.push(`  recorded as run ${report.replayRunId} (replay of ${report.runId})`);
   return lines.join('\n');
 }

@@ -6,11 +6,12 @@
 // recorded one at the same step (kind, name, arguments hash, model request hash, authority); the
 // first difference is the divergence. The replay is recorded as a run of its own (replay_of).
 import { existsSync } from 'node:fs';
+import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, parsePolicy, type Authority, type PolicySet } from '@aifactory/control';
-import { AiFactoryError, contentHash } from '@aifactory/core';
-import { artifacts, policyVersions, chunks, type Store } from '@aifactory/store';
-import { inArray } from 'drizzle-orm';
+import { AiFactoryError, canonicalJson, contentHash } from '@aifactory/core';
+import { artifacts, policyVersions, chunks, collections, runs, type Store } from '@aifactory/store';
+import { and, eq, inArray } from 'drizzle-orm';
 import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
@@ -37,7 +38,10 @@ export interface ReplayOptions {
   replayRunId?: string;
   /** Where to look the agent up by name when the recorded agent_file is gone. */
   agentsDir?: string;
-  /** Knowledge collections of the agent (only names and classifications are used; searches are served from the trace). */
+  /**
+   * Knowledge collections of the agent (only names and classifications are used; searches are
+   * served from the trace). Default: the agent's collections as the store describes them.
+   */
   knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
 }
 
@@ -91,6 +95,8 @@ export interface ReplayReport {
   divergence: ReplayDivergence | null;
   /** Plain statements about what could not be replayed exactly, or changed since. */
   notes: string[];
+  /** The replays of the run's hand-offs (its child runs), in the order the run made them. */
+  children: ReplayReport[];
   durationMs: number;
 }
 
@@ -124,6 +130,7 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
     policies: { recordedSetHash: metadata.policy_set_hash ?? null, setHash: null, source: 'none' },
     divergence: null,
     notes,
+    children: [],
     durationMs: 0,
   };
   const finish = (): ReplayReport => ({ ...report, durationMs: performance.now() - started });
@@ -153,7 +160,7 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
 
   const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
   try {
-    const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;
+    const knowledge = options.knowledge ? await options.knowledge(definition) : await recordedKnowledge(store, run, definition, notes);
     const replayRunId = options.replayRunId ?? `replay_${run.id}_${Date.now().toString(36)}`;
     const buffered: EventDraft[] = [];
     if (options.recorder) {
@@ -168,7 +175,18 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
       });
       report.replayRunId = replayRunId;
     }
-    const outcome = await drive(run, definition, policies.set, host, knowledge, store, buffered, notes);
+    // A hand-off's child run is replayed too (it is a run of its own, recorded on its own), and
+    // its outcome is the hand-off's: a child that parts from its recording parts the parent there.
+    const replayChild = async (childRunId: string): Promise<ReplayReport> => {
+      // Outside the parent node's LangChain context, so the child's holds park the child's graph
+      // instead of unwinding through the parent's (as the runtime starts a child).
+      const child = await AsyncLocalStorageProviderSingleton.getInstance().run(undefined, () =>
+        replayRun(store, { ...options, runId: childRunId, replayRunId: `${replayRunId}_${report.children.length + 1}` }),
+      );
+      report.children.push(child);
+      return child;
+    };
+    const outcome = await drive(run, definition, policies.set, host, knowledge, store, buffered, notes, replayChild);
     report.steps = outcome.steps;
     report.divergence = outcome.divergence;
     report.outcome = outcome.divergence ? 'diverged' : 'identical';
@@ -229,6 +247,7 @@ async function drive(
   store: Store,
   buffered: EventDraft[],
   notes: string[],
+  replayChild: (childRunId: string) => Promise<ReplayReport>,
 ): Promise<{ steps: number; divergence: ReplayDivergence | null }> {
   const decisions = new Map<number, Record<string, unknown>>();
   const decisionTimes = new Map<number, Date>();
@@ -322,7 +341,10 @@ async function drive(
   const toolbox: AgentToolbox = {
     specs: () => real.specs(),
     resolve: (call) => real.resolve(call),
-    execute: async (call, resolved, context): Promise<ToolOutcome> => servedOutcome(run, store, call, resolved.action, context.step, notes),
+    execute: async (call, resolved, context): Promise<ToolOutcome> => {
+      if (resolved.action.kind === 'handoff') await replayHandoff(run, store, resolved.action, context.step, replayChild);
+      return servedOutcome(run, store, call, resolved.action, context.step, notes);
+    },
   };
 
   const graph = createAgentGraph({
@@ -385,6 +407,57 @@ async function drive(
   }
 }
 
+/**
+ * The knowledge collections the agent searched, for the tool list the model saw: names and top_k
+ * from the definition, classifications as the store describes them now (a retrieval's recorded
+ * classifications are compared as its arguments, so a relabelled collection shows there).
+ */
+async function recordedKnowledge(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<KnowledgeAccess | undefined> {
+  if (definition.knowledge.length === 0) return undefined;
+  const names = definition.knowledge.map((entry) => entry.collection);
+  const rows = await store.db.select({ name: collections.name, own: collections.classifications, fromDocuments: collections.documentClassifications }).from(collections).where(inArray(collections.name, names));
+  const recordedRetrievals = run.events.filter((event) => event.type === 'policy.decided' && (event.payload?.action as { kind?: string } | undefined)?.kind === 'retrieval');
+  return {
+    collections: definition.knowledge.map((entry) => {
+      const row = rows.find((candidate) => candidate.name === entry.collection);
+      let classifications = row ? [...new Set([...row.own, ...row.fromDocuments])].sort() : undefined;
+      if (!classifications) {
+        // The collection is gone: take the labels the recorded retrievals of it carried alone.
+        const alone = recordedRetrievals.map((event) => (event.payload?.action as { args?: { collections?: string[]; classifications?: string[] } }).args).find((args) => args?.collections?.length === 1 && args.collections[0] === entry.collection);
+        classifications = alone?.classifications ?? [];
+        notes.push(`The collection '${entry.collection}' is no longer stored; its recorded classifications are used.`);
+      }
+      return { name: entry.collection, classifications, topK: entry.topK ?? 5 };
+    }),
+    search: async () => {
+      throw new Error('A replay serves searches from the trace.');
+    },
+  };
+}
+
+/** Replays the child run a hand-off at `step` started; a child that parts from its recording is the parent's divergence. */
+async function replayHandoff(run: RecordedRun, store: Store, action: ProposedAction, step: number, replayChild: (childRunId: string) => Promise<ReplayReport>): Promise<void> {
+  const recorded = run.events.find((event) => ['tool.returned', 'tool.failed', 'run.held'].includes(event.type) && event.payload?.step === step && typeof event.payload?.child_run === 'string')?.payload?.child_run as string | undefined;
+  // Older traces name no child in the outcome: the child is then the run whose parent this is, started for this agent.
+  const childRunId =
+    recorded ??
+    (await store.db.select({ id: runs.id, startedAt: runs.startedAt }).from(runs).where(and(eq(runs.parentRunId, run.id), eq(runs.agent, action.name))).orderBy(runs.startedAt))[0]?.id;
+  if (!childRunId) return;
+  const child = await replayChild(childRunId);
+  if (child.outcome === 'identical') return;
+  const replayed: ReplayedAction = { kind: action.kind, name: action.name, args: action.args, argsHash: contentHash(action.args) };
+  throw new DivergenceSignal({
+    step,
+    reason:
+      child.outcome === 'unavailable'
+        ? `At step ${step} the hand-off to '${action.name}' started run ${childRunId}, which cannot be replayed: ${child.notes.at(-1) ?? 'its agent is not available'}`
+        : `At step ${step} the hand-off to '${action.name}' started run ${childRunId}, whose replay diverges at its step ${child.divergence?.step}: ${child.divergence?.reason}`,
+    recorded: replayed,
+    replayed,
+    differences: [{ path: '(child run)', recorded: childRunId, replayed: child.outcome }],
+  });
+}
+
 function recordedView(run: RecordedRun, step: number, payload: Record<string, unknown>): ReplayedAction {
   const action = (payload.action ?? {}) as { kind?: string; name?: string; args?: Record<string, unknown>; args_hash?: string };
   const args = action.args ?? {};
@@ -419,7 +492,7 @@ async function servedOutcome(run: RecordedRun, store: Store, call: ToolCall, act
     const parts = recordedChunks.map((chunk, index) => {
       const row = byId.get(chunk.id);
       if (!row || row.contentHash !== chunk.content_hash) notes.push(`Chunk ${chunk.id} retrieved at step ${step} is ${row ? 'changed (content hash differs)' : 'no longer stored'}; the model request after it cannot match.`);
-      return `[${index + 1}] ${row?.content ?? ''}\n(source: ${chunk.source}${chunk.location ? ` ${JSON.stringify(chunk.location)}` : ''})`;
+      return `[${index + 1}] ${row?.content ?? ''}\n(source: ${chunk.source}${chunk.location ? ` ${canonicalJson(chunk.location)}` : ''})`;
     });
     const classifications = Array.isArray(action.args.classifications) ? action.args.classifications.map(String) : [];
     return { ok: true, content: parts.join('\n\n') || 'No matching passages.', classifications, event };

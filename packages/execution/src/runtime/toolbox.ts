@@ -1,6 +1,9 @@
 // The tools a governed agent sees: MCP tools (by allow-list), knowledge search (a retrieval
 // action) and hand-offs to other agents (the supervisor pattern). Tool names come from the
 // model, so they are looked up in our own maps by own property only.
+// Locations are printed in canonical JSON: the trace stores them as jsonb (keys reordered), and a
+// replay must print them as the run did.
+import { canonicalJson } from '@aifactory/core';
 import type { ToolCall, ToolSpec } from '../models/index.ts';
 import type { ToolHost } from '../tools/index.ts';
 import type { AgentToolbox, ToolOutcome } from './agent-graph.ts';
@@ -113,7 +116,7 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
           )
             .flat()
             .sort((left, right) => right.score - left.score);
-          const content = results.map((result, index) => `[${index + 1}] ${result.content}\n(source: ${result.citation.source}${result.citation.location ? ` ${JSON.stringify(result.citation.location)}` : ''})`).join('\n\n');
+          const content = results.map((result, index) => `[${index + 1}] ${result.content}\n(source: ${result.citation.source}${result.citation.location ? ` ${canonicalJson(result.citation.location)}` : ''})`).join('\n\n');
           return {
             ok: true,
             content: content || 'No matching passages.',
