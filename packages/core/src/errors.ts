@@ -5,6 +5,8 @@ export const ErrorCode = {
   InputInvalid: 'INPUT_INVALID',
   NotFound: 'NOT_FOUND',
   Conflict: 'CONFLICT',
+  /** A process acted on a run whose lease (fencing epoch) another process has taken over. */
+  LeaseLost: 'LEASE_LOST',
   Forbidden: 'FORBIDDEN',
   ApprovalInvalid: 'APPROVAL_INVALID',
   VerificationFailed: 'VERIFICATION_FAILED',

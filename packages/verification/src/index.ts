@@ -4,7 +4,9 @@
 export { eventPayloadSchemas, eventTypes, currentSchemaVersion, terminalEventTypes, isEventType } from './event-types.ts';
 export type { EventType } from './event-types.ts';
 export { createRecorder } from './recorder.ts';
-export type { Recorder, RecorderOptions, RecordedEvent, EventDraft, RunStart, RunOutcome, Seal } from './recorder.ts';
+export type { AppendOptions, Recorder, RecorderOptions, RecordedEvent, EventDraft, RunStart, RunOutcome, Seal, StartOptions } from './recorder.ts';
+export { acquireRunLease, findOrphanedRuns, leaseLostError, livenessSql, markRunLeaseDriving, releaseRunLease, renewRunLease, renewRunLeases } from './run-lease.ts';
+export type { LeaseAcquisition, LeaseGrant, LeaseState, Liveness, OrphanedRun, RunFence } from './run-lease.ts';
 export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
 export type { EventHeader, RedactionNote } from './hash-chain.ts';
 export {

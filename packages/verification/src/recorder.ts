@@ -4,7 +4,12 @@
 //
 // Throughput without giving up integrity:
 // - a per-run head cache makes an append one round trip (one INSERT); the (run_id, seq) primary
-//   key makes a second writer of the same run (another process) fail cleanly with CONFLICT;
+//   key catches a second writer of the same run (a vote, an expiry, another process): the loser
+//   reloads the head, chains its events after the winner's and commits again, so concurrent
+//   writers never make a run fail;
+// - an owner's appends carry its lease epoch (a fence): the INSERT commits only while that epoch
+//   still holds the run's lease row, locked FOR SHARE, so a take-over waits for appends in flight
+//   and an owner that lost its lease records nothing (LEASE_LOST);
 // - appends of one run are serialised in this process, appends of different runs never wait on
 //   each other, and concurrent appends across runs are group-committed: whatever is queued while
 //   a commit is in flight goes out as the next multi-row INSERT. A caller's promise resolves only
@@ -16,6 +21,7 @@ import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, ter
 import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
 import type { Redactor } from './redaction.ts';
 import { createSigner, genesisSealHash, sealHash, sealMessage, type SealSigner } from './seal-signer.ts';
+import { leaseLostError, type RunFence } from './run-lease.ts';
 import { isUniqueViolation, queryRows, storeFailure, storeKey, toDate } from './store-access.ts';
 
 /** An event as a caller hands it to the recorder. */
@@ -81,18 +87,30 @@ export interface RunOutcome {
   payload?: unknown;
 }
 
+/** How an append is made: by the run's owner (fenced by its lease epoch) or by anyone else (a vote). */
+export interface AppendOptions {
+  /** The owner's lease epoch; the append commits only while that epoch holds the lease (else LEASE_LOST). */
+  fence?: RunFence;
+}
+
+/** How a run is started. */
+export interface StartOptions {
+  /** Take the run's first lease (epoch 1) for this owner in the same commit. */
+  lease?: { owner: string; ttlMs: number };
+}
+
 /** The write side of the trace. */
 export interface Recorder {
-  /** Inserts the run and records `run.started` (seq 1) in one commit. */
-  startRun(run: RunStart): Promise<RecordedEvent>;
-  /** Records one event; resolves only when it is committed. CONFLICT when another writer took the seq. */
-  record(runId: string, event: EventDraft): Promise<RecordedEvent>;
+  /** Inserts the run and records `run.started` (seq 1) in one commit (and its first lease, when asked). */
+  startRun(run: RunStart, options?: StartOptions): Promise<RecordedEvent>;
+  /** Records one event; resolves only when it is committed, after any event a concurrent writer got in first. */
+  record(runId: string, event: EventDraft, options?: AppendOptions): Promise<RecordedEvent>;
   /** Records several events of one run in one commit (all or none). */
-  recordBatch(runId: string, events: EventDraft[]): Promise<RecordedEvent[]>;
+  recordBatch(runId: string, events: EventDraft[], options?: AppendOptions): Promise<RecordedEvent[]>;
   /** Marks a run held (waiting for a human) or running again. */
-  setStatus(runId: string, status: 'running' | 'held'): Promise<void>;
+  setStatus(runId: string, status: 'running' | 'held', options?: AppendOptions): Promise<void>;
   /** Records run.completed / run.failed, then seals the run. */
-  finishRun(runId: string, outcome: RunOutcome): Promise<{ event: RecordedEvent; seal: Seal }>;
+  finishRun(runId: string, outcome: RunOutcome, options?: AppendOptions): Promise<{ event: RecordedEvent; seal: Seal }>;
   /** Seals a run whose last event already ends it (a process died between the two). */
   sealRun(runId: string): Promise<Seal>;
   /** The run's head as this recorder knows it (loaded from the store on first use). */
@@ -127,6 +145,8 @@ interface PreparedRow {
   redactions: RedactionNote[] | null;
   prevHash: string;
   hash: string;
+  /** The owner's lease epoch the row is fenced by, if any. */
+  fence?: number;
 }
 
 /** A validated, redacted event before it gets its place in the chain. */
@@ -145,14 +165,20 @@ interface Head {
   ended: boolean;
 }
 
+/** A row is inserted only when it carries no fence, or its fence still holds the run's lease (locked until commit). */
+const fenceHolds = (runId: string, epoch: string) => `(${epoch} IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = ${runId} AND l.epoch = ${epoch} FOR SHARE))`;
+
 const insertEventsSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
 SELECT run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash
-FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)`;
+FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text, fence int)
+WHERE ${fenceHolds('x.run_id', 'x.fence')}
+RETURNING run_id`;
 
 /** The JSON rows json_to_recordset reads (column names as in the table). */
 function rowsJson(rows: readonly PreparedRow[]): string {
   return JSON.stringify(
     rows.map((row) => ({
+      fence: row.fence ?? null,
       run_id: row.runId,
       seq: row.seq,
       ts: row.ts,
@@ -170,13 +196,17 @@ function rowsJson(rows: readonly PreparedRow[]): string {
 }
 
 const insertEventSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
-VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)`;
+SELECT $1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12 WHERE ${fenceHolds('$1', '$13::int')}
+RETURNING run_id`;
 
-/** Inserts rows in one statement (one commit): a lone row as plain VALUES, several through one JSON parameter. */
-async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Promise<void> {
+/**
+ * Inserts rows in one statement (one commit): a lone row as plain values, several through one JSON
+ * parameter. Resolves the runs whose rows were inserted: a run missing there was fenced out.
+ */
+async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Promise<Set<string>> {
   if (rows.length === 1) {
     const row = rows[0]!;
-    await queryRows(store, insertEventSql, [
+    const inserted = await queryRows<{ run_id: string }>(store, insertEventSql, [
       row.runId,
       row.seq,
       row.ts,
@@ -189,10 +219,12 @@ async function insertEventRows(store: Store, rows: readonly PreparedRow[]): Prom
       row.redactions ? JSON.stringify(row.redactions) : null,
       row.prevHash,
       row.hash,
+      row.fence ?? null,
     ]);
-    return;
+    return new Set(inserted.map((insertedRow) => insertedRow.run_id));
   }
-  await queryRows(store, insertEventsSql, [rowsJson(rows)]);
+  const inserted = await queryRows<{ run_id: string }>(store, insertEventsSql, [rowsJson(rows)]);
+  return new Set(inserted.map((insertedRow) => insertedRow.run_id));
 }
 
 /** Creates the recorder over a store. */
@@ -201,6 +233,10 @@ export function createRecorder(store: Store, options: RecorderOptions = {}): Rec
 }
 
 const maxCachedHeads = 10_000;
+/** Attempts of one append racing other writers of the same run before it gives up. */
+const maxAppendAttempts = 50;
+/** What a unit is rejected with when its fence no longer held the run's lease. */
+const fencedOut = Symbol('fenced out');
 const runIdPattern = /^[\w.:@-]{1,200}$/;
 
 class TraceRecorder implements Recorder {
@@ -229,7 +265,7 @@ class TraceRecorder implements Recorder {
     return this.#signer.keyId;
   }
 
-  async startRun(run: RunStart): Promise<RecordedEvent> {
+  async startRun(run: RunStart, options: StartOptions = {}): Promise<RecordedEvent> {
     const id = run.id ?? `run_${randomUUID()}`;
     if (!runIdPattern.test(id)) throw new UserError(ErrorCode.InputInvalid, `Run id '${id}' is invalid; use 1-200 letters, digits and . _ : @ -.`, { location: { path: 'id' } });
     const payload: Record<string, unknown> = { agent: run.agent, principal: run.principal };
@@ -249,6 +285,7 @@ class TraceRecorder implements Recorder {
           `WITH run AS (
              INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
              VALUES ($1, $2, $3, $4, 'running', $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz) RETURNING id)
+           ${options.lease ? `, lease AS (INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) SELECT id, $18, 1, 'driving', now(), now() + $19 * interval '1 millisecond' FROM run)` : ''}
            INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
            SELECT id, 1, $9::timestamptz, 'run.started', $10, $11, $12, $13, $14, $15::jsonb, $16, $17 FROM run`,
           [
@@ -269,6 +306,7 @@ class TraceRecorder implements Recorder {
             row.redactions ? JSON.stringify(row.redactions) : null,
             row.prevHash,
             row.hash,
+            ...(options.lease ? [options.lease.owner, options.lease.ttlMs] : []),
           ],
         );
       } catch (error) {
@@ -280,40 +318,45 @@ class TraceRecorder implements Recorder {
     });
   }
 
-  async record(runId: string, event: EventDraft): Promise<RecordedEvent> {
+  async record(runId: string, event: EventDraft, options: AppendOptions = {}): Promise<RecordedEvent> {
     const checked = this.#checkAppendable(this.#check(event, 0), 0);
-    const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked]));
+    const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked], options.fence));
     return recorded!;
   }
 
-  async recordBatch(runId: string, events: EventDraft[]): Promise<RecordedEvent[]> {
+  async recordBatch(runId: string, events: EventDraft[], options: AppendOptions = {}): Promise<RecordedEvent[]> {
     if (!Array.isArray(events)) throw new UserError(ErrorCode.InputInvalid, 'recordBatch takes an array of events.');
     const checked = events.map((event, index) => this.#checkAppendable(this.#check(event, index), index));
     if (checked.length === 0) return [];
-    return this.#exclusive(runId, () => this.#append(runId, checked));
+    return this.#exclusive(runId, () => this.#append(runId, checked, options.fence));
   }
 
-  async setStatus(runId: string, status: 'running' | 'held'): Promise<void> {
+  async setStatus(runId: string, status: 'running' | 'held', options: AppendOptions = {}): Promise<void> {
     if (status !== 'running' && status !== 'held') throw new UserError(ErrorCode.InputInvalid, `Status '${String(status)}' cannot be set; use running or held (finishRun ends a run).`);
     let updated: unknown[];
     try {
-      updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') RETURNING id`, [runId, status]);
+      updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`, [runId, status, options.fence?.epoch ?? null]);
     } catch (error) {
       throw storeFailure(`set the status of run '${runId}'`, error);
     }
     if (updated.length > 0) return;
     const [row] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+    if (options.fence && (row.status === 'running' || row.status === 'held')) throw leaseLostError(runId, options.fence.epoch, `set its status to ${status}`);
     throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${row.status}); its status cannot change to ${status}.`);
   }
 
-  async finishRun(runId: string, outcome: RunOutcome): Promise<{ event: RecordedEvent; seal: Seal }> {
+  async finishRun(runId: string, outcome: RunOutcome, options: AppendOptions = {}): Promise<{ event: RecordedEvent; seal: Seal }> {
     if (outcome?.status !== 'completed' && outcome?.status !== 'failed') {
       throw new UserError(ErrorCode.InputInvalid, `A run finishes as completed or failed, not '${String(outcome?.status)}'.`);
     }
     const checked = this.#check({ type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} }, 0);
     return this.#exclusive(runId, async () => {
-      const [event] = await this.#append(runId, [checked]);
+      const [event] = await this.#append(runId, [checked], options.fence);
+      if (options.fence) {
+        // The run has ended: its lease is handed back (nothing is left to own).
+        await queryRows(this.#store, `UPDATE run_leases SET state = 'released', expires_at = now() WHERE run_id = $1 AND epoch = $2`, [runId, options.fence.epoch]).catch(() => undefined);
+      }
       const seal = await this.#seal(runId, { seq: event!.seq, hash: event!.hash, ended: true }, event!.type);
       return { event: event!, seal };
     });
@@ -369,36 +412,47 @@ class TraceRecorder implements Recorder {
     return { type: event.type, actor: event.actor, payload: redacted.value, payloadText, redactions: redacted.redactions };
   }
 
-  /** Appends checked drafts to a run; the caller holds the run's turn. */
-  async #append(runId: string, drafts: CheckedDraft[]): Promise<RecordedEvent[]> {
-    const head = await this.#head(runId);
-    if (head.ended) {
-      throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`, { details: { runId, headSeq: head.seq } });
-    }
-    const ts = this.#clock().toISOString();
-    const rows: PreparedRow[] = [];
-    let previous = head;
-    for (const draft of drafts) {
-      const row = chainRow(runId, previous, draft, ts);
-      rows.push(row);
-      previous = { seq: row.seq, hash: row.hash, ended: terminalEventTypes.has(draft.type) };
-    }
-    try {
-      await this.#committer.submit(rows);
-    } catch (error) {
-      this.#heads.delete(runId);
-      if (isUniqueViolation(error)) {
-        const current = await this.#head(runId).catch(() => undefined);
-        throw new UserError(
-          ErrorCode.Conflict,
-          `Run '${runId}' was appended to by another writer: seq ${head.seq + 1} is taken (the run's head is now seq ${current?.seq ?? 'unknown'}). Nothing was recorded; retry if the event still applies.`,
-          { details: { runId, seq: head.seq + 1, headSeq: current?.seq ?? null }, cause: error },
-        );
+  /**
+   * Appends checked drafts to a run; the caller holds the run's turn. When another writer took the
+   * next seq first, the drafts are chained again after its events and committed again: concurrent
+   * writers (a vote beside the owner, an expiry, a resume) never make a run fail.
+   */
+  async #append(runId: string, drafts: CheckedDraft[], fence?: RunFence): Promise<RecordedEvent[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      const head = await this.#head(runId);
+      if (head.ended) {
+        throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`, { details: { runId, headSeq: head.seq } });
       }
-      throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
+      const ts = this.#clock().toISOString();
+      const rows: PreparedRow[] = [];
+      let previous = head;
+      for (const draft of drafts) {
+        const row = chainRow(runId, previous, draft, ts);
+        if (fence) row.fence = fence.epoch;
+        rows.push(row);
+        previous = { seq: row.seq, hash: row.hash, ended: terminalEventTypes.has(draft.type) };
+      }
+      try {
+        await this.#committer.submit(rows);
+      } catch (error) {
+        this.#heads.delete(runId);
+        if (error === fencedOut) throw leaseLostError(runId, fence?.epoch ?? 0, `record ${drafts.map((draft) => draft.type).join(', ')}`);
+        if (isUniqueViolation(error)) {
+          if (attempt < maxAppendAttempts) {
+            // Another writer got in first; back off a little (more after each loss) and chain after it.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
+            continue;
+          }
+          throw new SystemError(ErrorCode.Conflict, `Run '${runId}' kept being appended to by other writers: ${maxAppendAttempts} attempts to record ${drafts.map((draft) => draft.type).join(', ')} lost the race. Nothing was recorded.`, {
+            details: { runId, headSeq: head.seq },
+            cause: error,
+          });
+        }
+        throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
+      }
+      this.#remember(runId, previous);
+      return rows.map((row, index) => toRecorded(row, drafts[index]!.payload));
     }
-    this.#remember(runId, previous);
-    return rows.map((row, index) => toRecorded(row, drafts[index]!.payload));
   }
 
   async #head(runId: string): Promise<Head> {
@@ -596,15 +650,22 @@ class GroupCommitter {
   async #flush(units: PendingUnit[]): Promise<void> {
     const rows = units.length === 1 ? units[0]!.rows : units.flatMap((unit) => unit.rows);
     try {
-      await insertEventRows(this.#store, rows);
-      for (const unit of units) unit.resolve();
+      settle(units, await insertEventRows(this.#store, rows));
     } catch (error) {
       if (units.length > 1 && isUniqueViolation(error)) {
         // One run lost a race with another writer; commit the other runs' units on their own.
-        await Promise.all(units.map((unit) => insertEventRows(this.#store, unit.rows).then(unit.resolve, unit.reject)));
+        await Promise.all(units.map((unit) => insertEventRows(this.#store, unit.rows).then((inserted) => settle([unit], inserted), unit.reject)));
         return;
       }
       for (const unit of units) unit.reject(error);
     }
+  }
+}
+
+/** Resolves each unit whose run's rows went in; a unit whose run is missing was fenced out. */
+function settle(units: readonly PendingUnit[], inserted: Set<string>): void {
+  for (const unit of units) {
+    if (inserted.has(unit.rows[0]!.runId)) unit.resolve();
+    else unit.reject(fencedOut);
   }
 }

@@ -29,6 +29,12 @@ import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 export interface StoreCheckpointSaverOptions {
   /** Serializer for checkpoints, metadata and writes (default: LangGraph's JsonPlusSerializer). */
   serde?: SerializerProtocol;
+  /**
+   * Called before anything of a thread (a run) is written; throwing refuses the write. The runtime
+   * checks there that this process still owns the run, so a process that lost its lease cannot
+   * leave a checkpoint behind that its new owner would resume from.
+   */
+  beforeWrite?: (threadId: string) => Promise<void>;
 }
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
@@ -40,10 +46,12 @@ type StoredCheckpoint = Omit<Checkpoint, 'channel_values'>;
 /** A LangGraph checkpointer that persists threads in the aifactory store. */
 export class StoreCheckpointSaver extends BaseCheckpointSaver {
   readonly #store: Store;
+  readonly #beforeWrite: ((threadId: string) => Promise<void>) | undefined;
 
   constructor(store: Store, options: StoreCheckpointSaverOptions = {}) {
     super(options.serde);
     this.#store = store;
+    this.#beforeWrite = options.beforeWrite;
   }
 
   /** Returns the checkpoint named by config, or the thread's latest when no checkpoint_id is given. */
@@ -98,6 +106,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   /** Stores a checkpoint, and the values of the channels named in newVersions. */
   async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     const threadId = requireThreadId(config, 'put a checkpoint');
+    await this.#beforeWrite?.(threadId);
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
     const parentCheckpointId = config.configurable?.checkpoint_id as string | undefined;
     const copy = copyCheckpoint(checkpoint);
@@ -137,6 +146,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   /** Stores a task's writes against a checkpoint; a regular write is kept once, special ones (errors, interrupts) are replaced. */
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
     const threadId = requireThreadId(config, 'put writes');
+    await this.#beforeWrite?.(threadId);
     const checkpointId = config.configurable?.checkpoint_id as unknown;
     if (checkpointId === undefined || checkpointId === null || checkpointId === '') {
       throw new UserError(ErrorCode.InputInvalid, 'Cannot put writes: the config has no configurable.checkpoint_id.');

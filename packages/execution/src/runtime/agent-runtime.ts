@@ -14,14 +14,23 @@ import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, policySetHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
 import { GovernanceGate, type EventDraft } from './governance-gate.ts';
 import type { RunEvent, RunEventListener } from './run-events.ts';
+import { RunOwnership } from './run-ownership.ts';
 import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
+
+/** How the runtime's writes to a run are fenced: by the lease epoch of the process that owns the run. */
+export interface RuntimeAppendOptions {
+  fence?: { epoch: number };
+}
 
 /** The verification plane, as the runtime uses it. */
 export interface RuntimeRecorder {
-  startRun(run: { id?: string; agent: string; team?: string; principal: string; input?: unknown; metadata?: Record<string, unknown>; replayOf?: string; parentRunId?: string }): Promise<unknown>;
-  recordBatch(runId: string, events: EventDraft[]): Promise<unknown>;
-  setStatus(runId: string, status: 'running' | 'held'): Promise<void>;
-  finishRun(runId: string, outcome: { status: 'completed' | 'failed'; payload?: unknown }): Promise<unknown>;
+  startRun(
+    run: { id?: string; agent: string; team?: string; principal: string; input?: unknown; metadata?: Record<string, unknown>; replayOf?: string; parentRunId?: string },
+    options?: { lease?: { owner: string; ttlMs: number } },
+  ): Promise<unknown>;
+  recordBatch(runId: string, events: EventDraft[], options?: RuntimeAppendOptions): Promise<unknown>;
+  setStatus(runId: string, status: 'running' | 'held', options?: RuntimeAppendOptions): Promise<void>;
+  finishRun(runId: string, outcome: { status: 'completed' | 'failed'; payload?: unknown }, options?: RuntimeAppendOptions): Promise<unknown>;
 }
 
 /** Approvals, as the runtime uses them. */
@@ -56,6 +65,8 @@ export interface AgentRuntimeOptions {
   knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
   /** Checkpoint durability: 'exit' writes at holds and ends (fast), 'sync' after every node. */
   durability?: 'exit' | 'sync' | 'async';
+  /** The leases of the runs this process drives (default: a lease of AIFACTORY_LEASE_MS or 30 s). */
+  ownership?: RunOwnership;
   clock?: () => Date;
 }
 
@@ -118,9 +129,24 @@ export class AgentRuntime {
   readonly #options: AgentRuntimeOptions;
   readonly #sessions = new Map<string, Promise<AgentSession>>();
   readonly #listeners = new Map<string, RunEventListener>();
+  readonly #ownership: RunOwnership;
+  /** The recorder as the governance gate uses it: every append fenced by this process's lease of the run. */
+  readonly #fenced: { recordBatch(runId: string, events: EventDraft[]): Promise<unknown> };
 
   constructor(options: AgentRuntimeOptions) {
     this.#options = options;
+    this.#ownership = options.ownership ?? new RunOwnership({ store: options.store });
+    this.#fenced = { recordBatch: (runId, events) => options.recorder.recordBatch(runId, events, this.#fence(runId)) };
+  }
+
+  /** The leases of the runs this runtime drives. */
+  get ownership(): RunOwnership {
+    return this.#ownership;
+  }
+
+  #fence(runId: string): RuntimeAppendOptions {
+    const fence = this.#ownership.fence(runId);
+    return fence ? { fence } : {};
   }
 
   /** Starts a run of `agent` on `input` and drives it until it completes, fails or is held. */
@@ -152,7 +178,8 @@ export class AgentRuntime {
         policies: session.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
         policy_set_hash: policySetHash(session.policySet),
       },
-    });
+    }, { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
+    this.#ownership.adopt(runId);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
     const initial: Partial<AgentStateValue> = {
@@ -213,14 +240,21 @@ export class AgentRuntime {
     if (held.approvalId !== options.approvalId) {
       throw new UserError(ErrorCode.ApprovalInvalid, `Run '${runId}' is waiting for approval '${held.approvalId}', not '${options.approvalId}'.`);
     }
-    const consumed = await this.#options.approvals.consume(options.approvalId, {
-      runId,
-      step: held.step,
-      argsHash: contentHash(held.args),
-      policyHash: policySetHash(session.policySet),
-    });
+    await this.#own(runId);
+    let consumed: Awaited<ReturnType<RuntimeApprovals['consume']>>;
+    try {
+      consumed = await this.#options.approvals.consume(options.approvalId, {
+        runId,
+        step: held.step,
+        argsHash: contentHash(held.args),
+        policyHash: policySetHash(session.policySet),
+      });
+    } catch (error) {
+      await this.#ownership.release(runId).catch(() => undefined);
+      throw error;
+    }
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
-    await this.#options.recorder.setStatus(runId, 'running');
+    await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
     await session.gate.commit(runId, [{ type: 'run.resumed', actor: 'runtime', payload: { approval_id: options.approvalId, step: held.step, outcome: consumed.outcome } }]);
     const resume: ApprovalResume = { approvalId: options.approvalId, outcome: consumed.outcome, by: consumed.approvers, ...(consumed.comment ? { comment: consumed.comment } : {}) };
     return this.#drive(session, runId, new Command({ resume }));
@@ -230,15 +264,30 @@ export class AgentRuntime {
   async #continueAfterChild(run: HeldRun, child: RunResult, onEvent: RunEventListener | undefined): Promise<RunResult> {
     if (child.status === 'held') throw new SystemError(ErrorCode.Internal, `Run '${child.runId}' is still held; run '${run.runId}' cannot go on yet.`);
     const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.runId, status: 'completed', answer: child.answer } : { runId: child.runId, status: 'failed', error: child.error };
+    await this.#own(run.runId);
     if (onEvent) this.#listeners.set(run.runId, onEvent);
-    await this.#options.recorder.setStatus(run.runId, 'running');
+    await this.#options.recorder.setStatus(run.runId, 'running', this.#fence(run.runId));
     await run.session.gate.commit(run.runId, [{ type: 'run.resumed', actor: 'runtime', payload: { step: run.held.step, child_run: child.runId, child_status: child.status } }]);
     const resume: ApprovalResume = { approvalId: run.held.approvalId, outcome: 'approved', by: [], child: outcome };
     return this.#drive(run.session, run.runId, new Command({ resume }));
   }
 
+  /**
+   * Takes the lease of a held run this process is about to drive on. The holder released it when
+   * the run parked; a short wait covers a holder still finishing its hold.
+   */
+  async #own(runId: string): Promise<void> {
+    if (this.#ownership.owns(runId)) return;
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      if ((await this.#ownership.takeOver(runId)) !== undefined) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new UserError(ErrorCode.Conflict, `Run '${runId}' is driven by another process right now; try again once it is held or has ended.`, { details: { runId } });
+  }
+
   /** Disconnects every MCP server this runtime started. */
   async close(): Promise<void> {
+    this.#ownership.close();
     const sessions = await Promise.allSettled(this.#sessions.values());
     await Promise.all(sessions.map(async (settled) => (settled.status === 'fulfilled' ? settled.value.host?.close() : undefined)));
     this.#sessions.clear();
@@ -251,6 +300,12 @@ export class AgentRuntime {
       try {
         state = (await session.graph.invoke(input as never, config)) as AgentStateValue;
       } catch (error) {
+        // Another process took the run over (this one was paused past its lease): it goes on
+        // there, and nothing more is recorded or done for it here.
+        if (error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost) {
+          this.#ownership.forget(runId);
+          throw error;
+        }
         // The action that was being governed did not run: every execution follows a recorded
         // decision, so a failure to decide or record stops here (fail closed).
         const message = error instanceof Error ? error.message : String(error);
@@ -261,17 +316,21 @@ export class AgentRuntime {
       }
       if (state.held) {
         await session.gate.flush(runId);
+        // Parked at a checkpoint: whichever process gets the approval drives it on.
+        await this.#ownership.release(runId);
         return { runId, status: 'held', held: state.held };
       }
       await session.gate.flush(runId);
       if (state.status === 'completed') {
         const answer = state.answer ?? '';
-        await this.#options.recorder.finishRun(runId, { status: 'completed', payload: { answer, counters: state.counters } });
+        await this.#options.recorder.finishRun(runId, { status: 'completed', payload: { answer, counters: state.counters } }, this.#fence(runId));
+        this.#ownership.forget(runId);
         this.#emit({ type: 'run.completed', runId, answer });
         return { runId, status: 'completed', answer };
       }
       const error = state.error ?? `Run ended with status ${state.status}.`;
-      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, counters: state.counters } });
+      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, counters: state.counters } }, this.#fence(runId));
+      this.#ownership.forget(runId);
       this.#emit({ type: 'run.failed', runId, reason: error });
       return { runId, status: 'failed', error };
     } finally {
@@ -282,7 +341,8 @@ export class AgentRuntime {
   async #finishQuietly(session: AgentSession, runId: string, status: 'failed', payload: Record<string, unknown>): Promise<void> {
     try {
       await session.gate.flush(runId);
-      await this.#options.recorder.finishRun(runId, { status, payload });
+      await this.#options.recorder.finishRun(runId, { status, payload }, this.#fence(runId));
+      this.#ownership.forget(runId);
     } catch {
       // The store itself may be what failed; the caller still sees the original error.
     }
@@ -348,7 +408,7 @@ export class AgentRuntime {
     // Bounded autonomy has no unbounded mode: an agent without any policy does not run.
     if (policyFiles.length === 0) throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`);
     const policySet = compilePolicies(await loadPolicyFiles(policyFiles));
-    const gate = new GovernanceGate({ policies: () => policySet, recorder: options.recorder, ...(options.clock ? { clock: options.clock } : {}) });
+    const gate = new GovernanceGate({ policies: () => policySet, recorder: this.#fenced, ...(options.clock ? { clock: options.clock } : {}) });
     const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
     const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;
     const toolbox = createToolbox({
@@ -365,11 +425,21 @@ export class AgentRuntime {
         return { runId: result.runId, status: 'failed', error: result.error };
       },
     });
+    // Every tool execution first checks that this process still owns the run (and extends its lease).
+    const ownership = this.#ownership;
+    const fencedToolbox: typeof toolbox = {
+      specs: () => toolbox.specs(),
+      resolve: (call) => toolbox.resolve(call),
+      async execute(call, resolved, run) {
+        await ownership.ensureCanAct(run.runId, `execute the ${resolved.action.kind} '${resolved.action.name}'`);
+        return toolbox.execute(call, resolved, run);
+      },
+    };
     const graph = createAgentGraph({
       agent: graphAgentSpec(definition),
       gate,
       models: options.models,
-      toolbox,
+      toolbox: fencedToolbox,
       checkpointer: options.checkpointer,
       emit: (event) => this.#emit(event),
       requestApproval: async (held, decision: Decision, run) => {
@@ -394,7 +464,7 @@ export class AgentRuntime {
       },
       markHeld: async (runId, held) => {
         await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name, ...(held.child ? { child_run: held.child.runId } : {}) } }]);
-        await options.recorder.setStatus(runId, 'held');
+        await options.recorder.setStatus(runId, 'held', this.#fence(runId));
       },
     });
     return { definition, policySet, gate, graph, ...(host ? { host } : {}) };

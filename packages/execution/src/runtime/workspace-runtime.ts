@@ -11,6 +11,7 @@ import { StoreCheckpointSaver } from '../checkpoint/index.ts';
 import { createModelGateway, modelGatewayConfigFromEnv, type ModelGateway, type ModelGatewayConfig } from '../models/index.ts';
 import { enqueueNotification } from '../notifications/index.ts';
 import { AgentRuntime, type AgentRuntimeOptions, type RuntimeRecorder } from './agent-runtime.ts';
+import { RunOwnership } from './run-ownership.ts';
 import type { KnowledgeAccess } from './toolbox.ts';
 import { knowledgeAccessFor } from './knowledge-access.ts';
 
@@ -33,6 +34,8 @@ export interface WorkspaceRuntimeOptions {
   durability?: AgentRuntimeOptions['durability'];
   /** A recorder of your own (default: one signed with the data directory's key, redacting secrets). */
   recorder?: Recorder;
+  /** The leases of the runs this process drives (default: AIFACTORY_LEASE_MS or 30 s). */
+  ownership?: RunOwnership;
 }
 
 /** A runtime plus the services around it, sharing one store. */
@@ -47,10 +50,10 @@ export interface WorkspaceRuntime {
 /** Adapts the verification plane's typed recorder to the runtime's port (event types are checked there). */
 export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
   return {
-    startRun: (run) => recorder.startRun(run),
-    recordBatch: (runId, events) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType }))),
-    setStatus: (runId, status) => recorder.setStatus(runId, status),
-    finishRun: (runId, outcome) => recorder.finishRun(runId, outcome),
+    startRun: (run, options) => recorder.startRun(run, options),
+    recordBatch: (runId, events, options) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType })), options),
+    setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
+    finishRun: (runId, outcome, options) => recorder.finishRun(runId, outcome, options),
   };
 }
 
@@ -79,7 +82,9 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
   const gateway = options.gateway ?? createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts') });
   // Agents with collections search the workspace's knowledge base unless the caller brings its own.
   const knowledge = options.knowledge ? undefined : knowledgeAccessFor(store, options.dataDir);
+  const ownership = options.ownership ?? new RunOwnership({ store });
   const runtime = new AgentRuntime({
+    ownership,
     store,
     recorder: runtimeRecorder(recorder),
     approvals,
@@ -87,7 +92,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
       await enqueueNotification(store, input);
     },
     models: gateway,
-    checkpointer: new StoreCheckpointSaver(store),
+    checkpointer: new StoreCheckpointSaver(store, { beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint') }),
     loadAgent,
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
     knowledge: options.knowledge ?? knowledge!.resolve,

@@ -1,0 +1,142 @@
+// Run ownership: one process drives a running run at a time, holding a lease in run_leases. The
+// lease's epoch is a fencing token: it grows at every take-over and is never reused (a released
+// lease keeps its row), and every fenced append (the recorder) and tool execution checks it, so
+// a process that lost its lease — paused past it, then woken — can neither record nor act.
+//
+// All times are the database's clock (now()), so processes with skewed clocks agree on expiry.
+import { ErrorCode, UserError } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import { queryRows, storeFailure, toDate } from './store-access.ts';
+
+/** The fencing token an owner passes with its appends. */
+export interface RunFence {
+  /** The lease epoch this process holds. */
+  epoch: number;
+}
+
+/** A lease held by this process. */
+export interface LeaseGrant {
+  runId: string;
+  owner: string;
+  epoch: number;
+  /** When it lapses unless renewed (database clock). */
+  expiresAt: Date;
+}
+
+/** How a lease is taken: a new run's first lease, or a take-over of a lapsed (or released) one. */
+export type LeaseAcquisition = 'new' | 'take-over';
+
+/** What an owner does with a lease it takes over: recover a dead owner's run, or drive a resumed one. */
+export type LeaseState = 'driving' | 'recovering';
+
+/** The error every fenced operation of a process that lost its lease throws. */
+export function leaseLostError(runId: string, epoch: number, doing: string): UserError {
+  return new UserError(ErrorCode.LeaseLost, `This process no longer owns run '${runId}' (its lease epoch ${epoch} was taken over), so it may not ${doing}; the run goes on in its new owner.`, {
+    details: { runId, epoch },
+  });
+}
+
+/**
+ * Takes the lease of a run. `new` inserts epoch 1 (a run's first owner); `take-over` succeeds only
+ * when the lease has lapsed or was released, and moves the epoch on by one. Resolves undefined when
+ * another owner still holds it.
+ */
+export async function acquireRunLease(store: Store, runId: string, owner: string, options: { ttlMs: number; state?: LeaseState; acquisition?: LeaseAcquisition }): Promise<LeaseGrant | undefined> {
+  const state = options.state ?? 'driving';
+  let rows: Array<{ epoch: number; expires_at: string | Date }>;
+  try {
+    rows = await queryRows(
+      store,
+      options.acquisition === 'new'
+        ? `INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) VALUES ($1, $2, 1, $3, now(), now() + $4 * interval '1 millisecond')
+           ON CONFLICT (run_id) DO NOTHING RETURNING epoch, expires_at`
+        : `INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) VALUES ($1, $2, 1, $3, now(), now() + $4 * interval '1 millisecond')
+           ON CONFLICT (run_id) DO UPDATE SET owner = EXCLUDED.owner, epoch = run_leases.epoch + 1, state = EXCLUDED.state, acquired_at = now(), expires_at = EXCLUDED.expires_at
+           WHERE run_leases.expires_at <= now() OR run_leases.state = 'released'
+           RETURNING epoch, expires_at`,
+      [runId, owner, state, options.ttlMs],
+    );
+  } catch (error) {
+    throw storeFailure(`take the lease of run '${runId}'`, error);
+  }
+  const [row] = rows;
+  return row ? { runId, owner, epoch: Number(row.epoch), expiresAt: toDate(row.expires_at) } : undefined;
+}
+
+/** Extends one lease if this epoch still holds it; resolves its new expiry, or undefined when it was lost. */
+export async function renewRunLease(store: Store, runId: string, fence: RunFence, ttlMs: number): Promise<Date | undefined> {
+  const rows = await queryRows<{ expires_at: string | Date }>(
+    store,
+    `UPDATE run_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING expires_at`,
+    [runId, fence.epoch, ttlMs],
+  ).catch((error: unknown) => {
+    throw storeFailure(`renew the lease of run '${runId}'`, error);
+  });
+  return rows[0] ? toDate(rows[0].expires_at) : undefined;
+}
+
+/** Extends every lease `owner` still holds among `runIds` in one statement; resolves the ones it kept. */
+export async function renewRunLeases(store: Store, owner: string, runIds: readonly string[], ttlMs: number): Promise<Map<string, { epoch: number; expiresAt: Date }>> {
+  if (runIds.length === 0) return new Map();
+  const rows = await queryRows<{ run_id: string; epoch: number; expires_at: string | Date }>(
+    store,
+    `UPDATE run_leases SET expires_at = now() + $3 * interval '1 millisecond'
+     WHERE owner = $1 AND state <> 'released' AND run_id IN (SELECT json_array_elements_text($2::json))
+     RETURNING run_id, epoch, expires_at`,
+    [owner, JSON.stringify(runIds), ttlMs],
+  ).catch((error: unknown) => {
+    throw storeFailure('renew run leases', error);
+  });
+  return new Map(rows.map((row) => [row.run_id, { epoch: Number(row.epoch), expiresAt: toDate(row.expires_at) }]));
+}
+
+/** Marks a lease taken over for recovery as driving again (the run goes on). */
+export async function markRunLeaseDriving(store: Store, runId: string, fence: RunFence): Promise<boolean> {
+  const rows = await queryRows(store, `UPDATE run_leases SET state = 'driving' WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`, [runId, fence.epoch]);
+  return rows.length > 0;
+}
+
+/** Hands a lease back (held, ended, or a graceful shutdown): any process may take it over at once. */
+export async function releaseRunLease(store: Store, runId: string, fence: RunFence): Promise<boolean> {
+  const rows = await queryRows(store, `UPDATE run_leases SET state = 'released', expires_at = now() WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`, [runId, fence.epoch]).catch(
+    (error: unknown) => {
+      throw storeFailure(`release the lease of run '${runId}'`, error);
+    },
+  );
+  return rows.length > 0;
+}
+
+/** A running run whose owner is gone: its lease lapsed or was handed back, or it never had one. */
+export interface OrphanedRun {
+  runId: string;
+  /** The owner that lapsed (null when the run never had a lease). */
+  lastOwner: string | null;
+  /** The epoch that lapsed (0 when none). */
+  epoch: number;
+  /** When the lease lapsed. */
+  expiredAt: Date | null;
+}
+
+/** Running runs whose lease lapsed (or was released, or never existed), oldest lapse first. */
+export async function findOrphanedRuns(store: Store, limit = 100): Promise<OrphanedRun[]> {
+  const rows = await queryRows<{ id: string; owner: string | null; epoch: number | null; expires_at: string | Date | null }>(
+    store,
+    `SELECT r.id, l.owner, l.epoch, l.expires_at FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id
+     WHERE r.status = 'running' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+     ORDER BY l.expires_at NULLS FIRST LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({ runId: row.id, lastOwner: row.owner, epoch: Number(row.epoch ?? 0), expiredAt: row.expires_at === null ? null : toDate(row.expires_at) }));
+}
+
+/** How a run's ownership reads in `runs list`: a live owner, none, or a new owner picking it up. */
+export type Liveness = 'running' | 'orphaned' | 'recovering';
+
+/**
+ * The SQL expression (over `runs r` left-joined to `run_leases l`) that shows a running run as
+ * running only while a live owner holds it: orphaned when its lease lapsed, recovering while a
+ * new owner picks it up. Other statuses read as they are.
+ */
+export const livenessSql = `CASE WHEN r.status <> 'running' THEN r.status
+  WHEN l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released' THEN 'orphaned'
+  WHEN l.state = 'recovering' THEN 'recovering' ELSE 'running' END`;
