@@ -17,6 +17,8 @@ export interface Shape {
   items?: Shape;
   /** The only values allowed, when known. */
   enum?: unknown[];
+  /** The JSON Schema `format` of a string (uri, hostname...), when the tool declares one. */
+  format?: string;
 }
 
 const any: Shape = { type: ['any'] };
@@ -116,6 +118,7 @@ export function shapeFromJsonSchema(schema: unknown, root: unknown = schema, dep
     else return any;
   }
   const shape: Shape = { type: types };
+  if (typeof node.format === 'string') shape.format = node.format;
   if (types.includes('map')) {
     const properties: Record<string, Shape> = {};
     if (node.properties && typeof node.properties === 'object') {

@@ -8,6 +8,7 @@ import { ACTION_KINDS, type ActionKind } from './action.ts';
 import { authorityRank } from './authority.ts';
 import { analyzeCondition, closest, compileCondition, type CompiledCondition, type ConditionProblem } from './condition.ts';
 import { contextShape, shapeChild, shapeFromJsonSchema, type JsonSchema, type Shape } from './context-shape.ts';
+import { LOCATION_FUNCTIONS, LOCATION_VARIANTS, locationComparisons, type LocationComparison } from './location-lint.ts';
 import { globCovers, compileNameGlob, matchesName, type NameGlob } from './name-glob.ts';
 import { locateInCondition, parsedCondition, readPolicyFiles } from './parse-policy.ts';
 import type { Policy, PolicyRule } from './policy.ts';
@@ -28,7 +29,8 @@ export type LintCode =
   | 'contradictory-limits'
   | 'unknown-tool'
   | 'unknown-argument'
-  | 'argument-type-mismatch';
+  | 'argument-type-mismatch'
+  | 'location-as-text';
 
 /** One lint finding. */
 export interface LintFinding {
@@ -119,6 +121,7 @@ export function lintPolicies(policies: readonly Policy[], options: LintOptions =
     }
   }
   findings.push(...limitFindings(policies));
+  findings.push(...locationFindings(entries, options.tools));
   const missing = ACTION_KINDS.filter((kind) => defaults[kind] === undefined);
   if (missing.length > 0 && policies.length > 0) {
     const first = policies[0]!;
@@ -289,6 +292,40 @@ function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[
         message: `${problem.message.replace(/\.$/, '')} (for tool${toolNames.length > 1 ? 's' : ''} ${toolNames.map((name) => `'${name}'`).join(', ')}).`,
         location: locateInCondition(policy, index, problem.start),
         ...where,
+      });
+    }
+  }
+  return findings;
+}
+
+/**
+ * Warnings for conditions that compare a path, URL or host argument as plain text: by its name
+ * always, by its schema format for the tools the rule matches.
+ */
+function locationFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[] | undefined): LintFinding[] {
+  const findings: LintFinding[] = [];
+  for (const { policy, rule, index, globs } of entries) {
+    const condition = conditionOf(rule);
+    if (!condition) continue;
+    const found = new Map<string, LocationComparison>();
+    const add = (comparison: LocationComparison): void => {
+      const key = `${comparison.start}:${comparison.field}`;
+      if (!found.has(key)) found.set(key, comparison);
+    };
+    for (const comparison of locationComparisons(condition.ast)) add(comparison);
+    if (tools && globs && rule.match.kinds.includes('tool')) {
+      for (const tool of tools.filter((candidate) => globs.some((glob) => matchesName(glob, candidate.name)))) {
+        for (const comparison of locationComparisons(condition.ast, shapeFromJsonSchema(tool.inputSchema))) add(comparison);
+      }
+    }
+    for (const comparison of found.values()) {
+      findings.push({
+        severity: 'warning',
+        code: 'location-as-text',
+        message: `Rule '${rule.id}' compares ${comparison.field} as text (${comparison.how}); a ${comparison.kind} can be written many ways (${LOCATION_VARIANTS[comparison.kind]}), so compare it with ${LOCATION_FUNCTIONS[comparison.kind]}.`,
+        location: locateInCondition(policy, index, comparison.start),
+        policy: policy.name,
+        rule: rule.id,
       });
     }
   }

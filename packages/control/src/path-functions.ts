@@ -17,6 +17,15 @@ export class AmbiguousLocationError extends Error {
 
 // %2e '.', %2f '/', %5c '\', %25 '%' (double encoding), %00 NUL, and overlong UTF-8 lead bytes.
 const encodedStructure = /%(?:2e|2f|5c|25|00|c0|c1|e0%80)/i;
+// Slashes and dots NFKC leaves alone but people (and some tools) read as separators.
+const lookAlikes = new Map([
+  ['\u2215', '/'],
+  ['\u2044', '/'],
+  ['\u29F8', '/'],
+  ['\u29F9', '\\'],
+  ['\u2216', '\\'],
+  ['\u2024', '.'],
+]);
 const nonAscii = /[^ -~\t\n\r]/u;
 
 function clip(text: string): string {
@@ -31,7 +40,7 @@ function assertUnambiguous(text: string, what: string): void {
   if (nonAscii.test(text)) {
     for (const character of text) {
       if (character.charCodeAt(0) < 0x80) continue;
-      const folded = character.normalize('NFKC');
+      const folded = lookAlikes.get(character) ?? character.normalize('NFKC');
       if (folded.includes('/') || folded.includes('.') || folded.includes('\\')) {
         throw new AmbiguousLocationError(`The ${what} ${clip(text)} contains '${character}', which some systems read as '${folded}'.`);
       }
