@@ -91,6 +91,20 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Agent names as the server accepts them (`agentNamePattern` of @aifactory/execution, which this
+ * browser-side package does not depend on; the OpenAPI document publishes the same pattern).
+ */
+const agentNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Refuses, before any request, a reference that is not an agent name (a path, say). */
+function checkAgentName(agent: string): void {
+  if (typeof agent !== 'string' || !agentNamePattern.test(agent)) {
+    const shown = JSON.stringify(String(agent).slice(0, 80));
+    throw new ApiError(400, 'INPUT_INVALID', `${shown} is not an agent name; agents are named (lowercase letters, digits and inner dashes, e.g. order-desk), never located by path.`, 'agent');
+  }
+}
+
 /** A client of one aifactory server. */
 export class AiFactoryClient {
   readonly #baseUrl: string;
@@ -105,11 +119,13 @@ export class AiFactoryClient {
 
   /** Opens a chat with a copilot (an agent). */
   chat(agent: string): CopilotChat {
+    checkAgentName(agent);
     return new CopilotChat(this, agent);
   }
 
   /** Starts a run and streams it until it completes, fails or is held. */
   async ask(agent: string, input: string, handlers: StreamHandlers = {}): Promise<ChatReply> {
+    checkAgentName(agent);
     const response = await this.#request('/v1/runs', { method: 'POST', body: JSON.stringify({ agent, input }), headers: { accept: 'text/event-stream' }, ...(handlers.signal ? { signal: handlers.signal } : {}) });
     return this.#follow(response, handlers);
   }

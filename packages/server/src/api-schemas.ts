@@ -1,11 +1,16 @@
 // The request schemas of the HTTP API. The same zod schemas validate requests and generate the
 // OpenAPI document (z.toJSONSchema), so the published contract cannot drift from what is enforced.
+import { agentNamePattern } from '@aifactory/execution/agents';
 import { z } from 'zod';
 
 /** POST /v1/runs: start a run of an agent. */
 export const startRunRequest = z
   .strictObject({
-    agent: z.string().min(1).max(200).describe('Agent name (agents/<name>.yaml) as the server knows it.'),
+    // A name, never a location: no path, separator, dot or encoding reaches the agents folder.
+    agent: z
+      .string()
+      .regex(agentNamePattern, { error: 'must be an agent name (lowercase letters, digits and inner dashes, e.g. file-clerk); agents are named, never located by path' })
+      .describe('Agent name as the server knows it (GET /v1/agents).'),
     input: z.string().min(1).max(100_000).describe('The user message the run starts with.'),
   })
   .describe('Start a run.');

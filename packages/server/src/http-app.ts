@@ -9,7 +9,7 @@
 // decisions about a held run are also recorded in its trace (auth.decided).
 import { randomUUID } from 'node:crypto';
 import { compilePolicies, readPolicyFiles, parsePolicy } from '@aifactory/control';
-import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
+import { AiFactoryError, ErrorCode, UserError } from '@aifactory/core';
 import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
 import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown, verifyRun, type SealSigner } from '@aifactory/verification';
@@ -19,9 +19,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
-import { authenticateApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
+import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
 import { impactRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
+import { hostGuard } from './host-guard.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { OidcOptions } from './oidc-auth.ts';
+import { bearerChallenge, registerProtectedResourceRoutes } from './protected-resource.ts';
+import { clientAddress, RequestAuthenticator } from './request-auth.ts';
+import { requestHygiene } from './request-hygiene.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
 
@@ -57,6 +63,16 @@ export interface HttpAppOptions {
   corsOrigins?: string[];
   /** How long a token lookup is cached (ms, default 2000); revocation through this server is immediate. */
   tokenCacheMs?: number;
+  /** Host names (no port) requests may name in Host; when given, other Hosts and foreign Origins get 403 (DNS-rebinding protection). */
+  allowedHosts?: readonly string[];
+  /** Also accept OIDC access tokens (JWTs) of this issuer. */
+  oidc?: OidcOptions;
+  /** Failed authentications allowed per client address (default burst 20, one forgiven every 5 s). */
+  failedAuthLimit?: FailedAuthLimitOptions;
+  /** The server's public base URL (protected-resource metadata); default the origin each request reached. */
+  publicUrl?: string;
+  /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+  trustProxy?: boolean;
 }
 
 /** The app plus the handles a server needs to shut it down gracefully. */
@@ -139,8 +155,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const metrics = options.metrics;
   const hub = new RunHub();
   const limiter = new RateLimiter(options.rateLimit ?? { burst: 120, perSecond: 60 });
-  const tokenCacheMs = options.tokenCacheMs ?? 2000;
-  const tokenCache = new Map<string, { principal: TokenPrincipal; until: number }>();
+  const authenticator = new RequestAuthenticator({
+    store,
+    ...(options.tokenCacheMs === undefined ? {} : { cacheMs: options.tokenCacheMs }),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
+  });
   const lastTouched = new Map<string, number>();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
@@ -182,6 +202,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
 
+  if (options.allowedHosts) {
+    app.use('*', hostGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] }, (refusal) => authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` })));
+  }
+
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.use('*', cors({ origin: options.corsOrigins, allowHeaders: ['authorization', 'content-type', 'last-event-id'], allowMethods: ['GET', 'POST'], maxAge: 600 }));
   }
@@ -200,35 +224,32 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       onError: (c) => c.json({ error: { code: ErrorCode.InputInvalid, message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.` } }, 413, { Connection: 'close' }),
     }),
   );
+  app.use('*', requestHygiene());
+  registerProtectedResourceRoutes(app, { ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}), issuer: () => authenticator.issuer, mcp: options.mcp !== undefined });
 
   const authenticate = async (c: Context): Promise<TokenPrincipal> => {
     const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const presented = match?.[1];
+    const presented = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     const now = Date.now();
-    let principal: TokenPrincipal | undefined;
-    if (presented) {
-      const key = sha256Hex(presented);
-      const cached = tokenCache.get(key);
-      if (cached && cached.until > now) principal = cached.principal;
-      else {
-        principal = await authenticateApiToken(store, presented);
-        if (principal) tokenCache.set(key, { principal, until: Math.min(now + tokenCacheMs, principal.expiresAt?.getTime() ?? Infinity) });
-        else tokenCache.delete(key);
-      }
+    const outcome = await authenticator.authenticate(presented, clientAddress(c, options.trustProxy), now);
+    if (outcome.kind === 'limited') {
+      authDecided('anonymous', 'denied', { reason: 'failed_auth_limited', method: c.req.method, path: c.req.path });
+      c.header('Retry-After', String(outcome.retryAfterSeconds));
+      throw new HttpProblem(429, 'RATE_LIMITED', `Too many failed authentications from this address; retry after ${outcome.retryAfterSeconds} s.`);
     }
-    if (!principal) {
-      authDecided('anonymous', 'denied', { reason: presented ? 'unknown_token' : 'no_token', method: c.req.method, path: c.req.path });
-      c.header('WWW-Authenticate', 'Bearer realm="aifactory"');
-      throw new HttpProblem(401, 'UNAUTHENTICATED', 'A valid bearer token is required (Authorization: Bearer <token>; see `factory tokens create`).');
+    if (outcome.kind === 'refused') {
+      authDecided('anonymous', 'denied', { reason: outcome.reason, method: c.req.method, path: c.req.path });
+      c.header('WWW-Authenticate', bearerChallenge(c, options.publicUrl ? { publicUrl: options.publicUrl } : {}, outcome.presented));
+      throw new HttpProblem(401, 'UNAUTHENTICATED', `A valid bearer token is required (Authorization: Bearer <token>; see \`factory tokens create\`${authenticator.issuer ? ` or an access token from ${authenticator.issuer}` : ''}).`);
     }
+    const { principal } = outcome;
     const rate = limiter.take(principal.tokenId, now);
     if (rate.kind === 'limited') {
       authDecided(principal.id, 'denied', { reason: 'rate_limited', token: principal.tokenId, path: c.req.path });
       c.header('Retry-After', String(rate.retryAfterSeconds));
       throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests for token ${principal.tokenId}; retry after ${rate.retryAfterSeconds} s.`);
     }
-    if ((lastTouched.get(principal.tokenId) ?? 0) < now - 60_000) {
+    if (outcome.via === 'api_token' && (lastTouched.get(principal.tokenId) ?? 0) < now - 60_000) {
       lastTouched.set(principal.tokenId, now);
       touchApiToken(store, principal.tokenId).catch((error: Error) => log({ event: 'token.touch_failed', token: principal.tokenId, error: error.message }));
     }
@@ -600,7 +621,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       return inFlight.size;
     },
     forgetToken(tokenId: string) {
-      for (const [key, entry] of tokenCache) if (entry.principal.tokenId === tokenId) tokenCache.delete(key);
+      authenticator.forget(tokenId);
     },
   };
 }

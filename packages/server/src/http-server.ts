@@ -6,10 +6,13 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createWorkspaceRuntime, loadAgents, type ModelGateway, type WorkspaceRuntime } from '@aifactory/execution';
+import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { createRecorder, loadOrCreateSigner, loadRedactor } from '@aifactory/verification';
 import { serve } from '@hono/node-server';
+import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
+import { validateOidcOptions } from './oidc-auth.ts';
 import { agentMcpHttpHandler } from './mcp-server.ts';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
 
@@ -39,6 +42,16 @@ export interface StartServerOptions {
   durability?: 'exit' | 'sync' | 'async';
   /** Browser origins allowed to call the API (CORS). */
   corsOrigins?: string[];
+  /** Host names requests may name in Host (besides localhost, 127.0.0.1 and [::1] on loopback); checked on loopback always, elsewhere when given. */
+  allowedHosts?: string[];
+  /** Accept OIDC access tokens (JWTs) of this issuer besides our own tokens. */
+  oidc?: HttpAppOptions['oidc'];
+  /** Failed authentications allowed per client address. */
+  failedAuthLimit?: HttpAppOptions['failedAuthLimit'];
+  /** The public base URL clients reach this server at (protected-resource metadata). */
+  publicUrl?: string;
+  /** Take client addresses from X-Forwarded-For (behind a proxy only). */
+  trustProxy?: boolean;
 }
 
 /** A running server. */
@@ -55,7 +68,11 @@ export interface RunningServer {
 
 /** Starts the HTTP API over `store`. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  if (options.oidc) validateOidcOptions(options.oidc); // before anything is opened
   const agentsDir = options.agentsDir ?? path.resolve('agents');
+  const host = options.host ?? '127.0.0.1';
+  // A loopback server is what DNS rebinding targets: it answers to its own names only.
+  const allowedHosts = isLoopbackHost(host) ? [...loopbackHostnames, ...(options.allowedHosts ?? [])] : options.allowedHosts;
   const metrics = createServerMetrics({ store: options.store });
   const signer = await loadOrCreateSigner(options.dataDir);
   const recorder = observingRecorder(createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir) }), metrics);
@@ -85,12 +102,33 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+    ...(allowedHosts ? { allowedHosts } : {}),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.trustProxy ? { trustProxy: true } : {}),
   });
-  const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () => resolve(created as Server)) as Server;
-    created.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () => resolve(created as Server)) as Server;
+      created.once('error', (error) => {
+        created.close();
+        reject(error);
+      });
+    });
+  } catch (error) {
+    await mcp?.close();
+    await workspace.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${host}:${options.port ?? 8787}`;
+    const reason =
+      code === 'EADDRINUSE' ? `${where} is already in use (another server?); choose another --port or stop that process`
+      : code === 'EACCES' ? `listening on ${where} is not permitted; use a port above 1023 or another --host`
+      : code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine; give another --host`
+      : (error as Error).message;
+    throw new SystemError(ErrorCode.Internal, `Cannot listen on ${where}: ${reason}.`, { cause: error });
+  }
   // Streams are long-lived; Node's default request timeout would cut them.
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;

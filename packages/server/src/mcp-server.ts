@@ -47,7 +47,7 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
       {
         title: agent.name,
         description: `${agent.description ?? `Runs the ${agent.name} agent.`} Runs under the agent's policies; an action that needs approval returns status pending_approval with the approval id.`,
-        inputSchema: { input: z.string().min(1).max(100_000).describe('The request for the agent.') },
+        inputSchema: { input: z.string().min(1).max(100_000).refine((value) => !value.includes('\u0000'), { error: 'must not contain a NUL character' }).describe('The request for the agent.') },
         outputSchema: resultSchema,
       },
       async ({ input }, extra): Promise<CallToolResult> => {
@@ -100,7 +100,7 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
     {
       title: 'Approval status',
       description: 'Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes.',
-      inputSchema: { approvalId: z.string().min(1).max(200) },
+      inputSchema: { approvalId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, { error: 'must be an approval id such as apr_9a0b1c2d3e4f5a6b' }) },
       outputSchema: { approvalId: z.string(), status: z.string(), runId: z.string(), outcome: z.string().nullable(), votes: z.number() },
     },
     async ({ approvalId }, extra): Promise<CallToolResult> => {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { createWorkspaceRuntime, loadAgents } from '@aifactory/execution';
-import { createApiToken, listApiTokens, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo } from '@aifactory/server';
+import { createApiToken, listApiTokens, oidcOptionsFromEnv, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo, type OidcOptions } from '@aifactory/server';
 import type { Store } from '@aifactory/store';
 import { Command } from 'commander';
 import pc from 'picocolors';
@@ -24,6 +24,14 @@ interface ServeOptions {
   mcp?: string[];
   publicMetrics?: boolean;
   shutdownTimeout: string;
+  allowedHost?: string[];
+  publicUrl?: string;
+  trustProxy?: boolean;
+  oidcIssuer?: string;
+  oidcAudience?: string[];
+  oidcRolesClaim?: string;
+  oidcPrincipalClaim?: string;
+  oidcJwksUri?: string;
 }
 
 interface TokenCreateOptions extends CommonOptions {
@@ -69,24 +77,50 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--mcp <agent>', 'also serve this agent at /mcp (repeatable or comma-separated)', collect)
     .option('--public-metrics', 'serve /metrics without a token (private networks only)')
     .option('--shutdown-timeout <ms>', 'how long shutdown waits for runs in flight', '30000')
-    .addHelpText('after', '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator`.\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.')
+    .option('--allowed-host <name>', 'a host name clients may reach this server by (Host header); on loopback only localhost, 127.0.0.1 and [::1] are allowed otherwise (repeatable)', collect)
+    .option('--public-url <url>', 'the base URL clients reach this server at (OAuth protected-resource metadata)')
+    .option('--trust-proxy', 'take client addresses from X-Forwarded-For (only behind a proxy that sets it)')
+    .option('--oidc-issuer <url>', 'also accept OAuth/OIDC access tokens (JWTs) from this issuer [AIFACTORY_OIDC_ISSUER]')
+    .option('--oidc-audience <aud>', 'audience such tokens must carry, e.g. this server\'s URL (repeatable) [AIFACTORY_OIDC_AUDIENCE]', collect)
+    .option('--oidc-roles-claim <path>', 'claim holding the roles, e.g. realm_access.roles (default roles) [AIFACTORY_OIDC_ROLES_CLAIM]')
+    .option('--oidc-principal-claim <name>', 'claim naming the principal (default sub) [AIFACTORY_OIDC_PRINCIPAL_CLAIM]')
+    .option('--oidc-jwks-uri <url>', 'the issuer\'s key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]')
+    .addHelpText(
+      'after',
+      '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator [--expires 30d]`,' +
+        '\nor, with --oidc-issuer, an access token of your identity provider (roles from --oidc-roles-claim).' +
+        '\nOn a loopback interface, requests naming another Host or a foreign Origin get 403 (DNS-rebinding protection).' +
+        '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable.' +
+        '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.',
+    )
     .action(
       action(async (serveOptions: ServeOptions) => {
         const port = portOf(serveOptions.port, '--port');
         const shutdownTimeoutMs = Number(serveOptions.shutdownTimeout);
         if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
+        const oidc = oidcOptionsOf(serveOptions);
         const store = await open();
-        const server = await startServer({
-          store,
-          dataDir: workspaceDataDir(),
-          agentsDir: path.resolve(serveOptions.agents),
-          policiesDir: path.resolve(serveOptions.policies),
-          port,
-          host: serveOptions.host,
-          shutdownTimeoutMs,
-          ...(serveOptions.mcp ? { mcpAgents: serveOptions.mcp } : {}),
-          ...(serveOptions.publicMetrics ? { publicMetrics: true } : {}),
-        });
+        let server;
+        try {
+          server = await startServer({
+            store,
+            dataDir: workspaceDataDir(),
+            agentsDir: path.resolve(serveOptions.agents),
+            policiesDir: path.resolve(serveOptions.policies),
+            port,
+            host: serveOptions.host,
+            shutdownTimeoutMs,
+            ...(serveOptions.mcp ? { mcpAgents: serveOptions.mcp } : {}),
+            ...(serveOptions.publicMetrics ? { publicMetrics: true } : {}),
+            ...(serveOptions.allowedHost ? { allowedHosts: serveOptions.allowedHost } : {}),
+            ...(serveOptions.publicUrl ? { publicUrl: serveOptions.publicUrl } : {}),
+            ...(serveOptions.trustProxy ? { trustProxy: true } : {}),
+            ...(oidc ? { oidc } : {}),
+          });
+        } catch (error) {
+          await store.close();
+          throw error;
+        }
         process.stderr.write(`${pc.green('serving')} ${server.url}  (OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
@@ -239,6 +273,28 @@ export function serveProgram(options: ServeCommandOptions = {}): Command {
   const program = new Command('factory');
   registerServeCommands(program, options);
   return program;
+}
+
+/** OIDC settings from the flags, each falling back to its AIFACTORY_OIDC_* variable. */
+function oidcOptionsOf(options: ServeOptions): OidcOptions | undefined {
+  const env = oidcOptionsFromEnv();
+  const issuer = options.oidcIssuer ?? env?.issuer;
+  if (!issuer) {
+    if (options.oidcAudience || options.oidcRolesClaim || options.oidcPrincipalClaim || options.oidcJwksUri) {
+      throw new UserError(ErrorCode.InputInvalid, 'The --oidc-* options need --oidc-issuer (or AIFACTORY_OIDC_ISSUER).', { location: { path: '--oidc-issuer' } });
+    }
+    return undefined;
+  }
+  const rolesClaim = options.oidcRolesClaim ?? env?.rolesClaim;
+  const principalClaim = options.oidcPrincipalClaim ?? env?.principalClaim;
+  const jwksUri = options.oidcJwksUri ?? env?.jwksUri;
+  return {
+    issuer,
+    audience: options.oidcAudience ?? env?.audience ?? [],
+    ...(rolesClaim ? { rolesClaim } : {}),
+    ...(principalClaim ? { principalClaim } : {}),
+    ...(jwksUri ? { jwksUri } : {}),
+  };
 }
 
 /** One line of `factory tokens list`. */

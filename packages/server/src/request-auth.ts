@@ -1,0 +1,109 @@
+// Who a request is: our own API tokens (`aif_…`, looked up by hash) or, when an issuer is
+// configured, the enterprise's OIDC access tokens (JWTs). Both are cached briefly by the token's
+// sha256 (never beyond their expiry), so a busy client costs one hash and a map lookup. Failed
+// attempts are counted per client address; an address past its allowance is refused before its
+// token is looked at.
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { sha256Hex } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import type { Context } from 'hono';
+import { authenticateApiToken, isApiTokenShaped, type TokenPrincipal } from './api-tokens.ts';
+import { FailedAuthLimiter, type FailedAuthLimitOptions } from './failed-auth-limit.ts';
+import { isJwtShaped, OidcVerifier, type OidcOptions } from './oidc-auth.ts';
+
+/** What authenticating a request gave. */
+export type AuthOutcome =
+  | { kind: 'authenticated'; principal: TokenPrincipal; via: 'api_token' | 'oidc' }
+  | { kind: 'refused'; reason: string; presented: boolean }
+  | { kind: 'limited'; retryAfterSeconds: number };
+
+/** Options of RequestAuthenticator. */
+export interface RequestAuthOptions {
+  store: Store;
+  /** How long a verified token is remembered (ms, default 2000; never past its expiry). */
+  cacheMs?: number;
+  /** Accept OIDC access tokens of this issuer. */
+  oidc?: OidcOptions;
+  /** Failed authentications allowed per client address. */
+  failedAuthLimit?: FailedAuthLimitOptions;
+}
+
+/** Authenticates bearer tokens of either kind, with a short cache and the failed-attempt limit. */
+export class RequestAuthenticator {
+  readonly #store: Store;
+  readonly #cacheMs: number;
+  readonly #cache = new Map<string, { principal: TokenPrincipal; via: 'api_token' | 'oidc'; until: number }>();
+  readonly #oidc: OidcVerifier | undefined;
+  readonly #failures: FailedAuthLimiter;
+
+  constructor(options: RequestAuthOptions) {
+    this.#store = options.store;
+    this.#cacheMs = options.cacheMs ?? 2000;
+    this.#oidc = options.oidc ? new OidcVerifier(options.oidc) : undefined;
+    this.#failures = new FailedAuthLimiter(options.failedAuthLimit);
+  }
+
+  /** The OIDC issuer whose tokens are accepted, if any. */
+  get issuer(): string | undefined {
+    return this.#oidc?.options.issuer;
+  }
+
+  /** Authenticates `presented` (the bearer token, if any) for a request from `address`. */
+  async authenticate(presented: string | undefined, address: string, now = Date.now()): Promise<AuthOutcome> {
+    const gate = this.#failures.check(address, now);
+    if (gate.kind === 'limited') return gate;
+    if (!presented) return this.#refuse(address, 'no_token', false, now);
+    const key = sha256Hex(presented);
+    const cached = this.#cache.get(key);
+    if (cached && cached.until > now) return { kind: 'authenticated', principal: cached.principal, via: cached.via };
+    this.#cache.delete(key);
+    let principal: TokenPrincipal | undefined;
+    let via: 'api_token' | 'oidc' = 'api_token';
+    let reason = 'unknown_token';
+    if (isApiTokenShaped(presented)) {
+      principal = await authenticateApiToken(this.#store, presented, new Date(now));
+    } else if (this.#oidc && isJwtShaped(presented)) {
+      via = 'oidc';
+      const outcome = await this.#oidc.verify(presented);
+      if (outcome.kind === 'verified') principal = outcome.principal;
+      else reason = outcome.reason;
+    }
+    if (!principal) return this.#refuse(address, reason, true, now);
+    if (this.#cache.size > 10_000) this.#prune(now);
+    this.#cache.set(key, { principal, via, until: Math.min(now + this.#cacheMs, principal.expiresAt?.getTime() ?? Infinity) });
+    return { kind: 'authenticated', principal, via };
+  }
+
+  /** Forgets a revoked token at once. */
+  forget(tokenId: string): void {
+    for (const [key, entry] of this.#cache) if (entry.principal.tokenId === tokenId) this.#cache.delete(key);
+  }
+
+  #refuse(address: string, reason: string, presented: boolean, now: number): AuthOutcome {
+    // The attempt that uses up the allowance is still answered 401; the ones after it get 429.
+    this.#failures.fail(address, now);
+    return { kind: 'refused', reason, presented };
+  }
+
+  #prune(now: number): void {
+    for (const [key, entry] of this.#cache) if (entry.until <= now) this.#cache.delete(key);
+  }
+}
+
+/**
+ * The client's address: the socket's peer, or with `trustProxy` the nearest X-Forwarded-For hop
+ * (set it only behind a proxy that writes that header). In-process requests have no socket.
+ */
+export function clientAddress(c: Context, trustProxy = false): string {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for');
+    const hops = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean);
+    const nearest = hops?.[hops.length - 1];
+    if (nearest) return nearest;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'in-process';
+  }
+}
