@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { createWorkspaceRuntime, loadAgents, type ModelGateway, type WorkspaceRuntime } from '@aifactory/execution';
 import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { createRecorder, loadOrCreateSigner, loadRedactor } from '@aifactory/verification';
+import { createRecorder, loadOrCreateSigner, loadRedactor, witnessFromEnvironment } from '@aifactory/verification';
 import { serve } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
@@ -75,7 +75,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const allowedHosts = isLoopbackHost(host) ? [...loopbackHostnames, ...(options.allowedHosts ?? [])] : options.allowedHosts;
   const metrics = createServerMetrics({ store: options.store });
   const signer = await loadOrCreateSigner(options.dataDir);
-  const recorder = observingRecorder(createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir) }), metrics);
+  const witness = witnessFromEnvironment();
+  const recorder = observingRecorder(createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir), ...(witness ? { witness } : {}) }), metrics);
   const workspace = await createWorkspaceRuntime({
     store: options.store,
     dataDir: options.dataDir,

@@ -182,6 +182,7 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
       return result;
     },
     sealRun: (runId) => recorder.sealRun(runId),
+    checkpoint: (runId) => recorder.checkpoint(runId),
     head: (runId) => recorder.head(runId),
   };
 }

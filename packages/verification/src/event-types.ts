@@ -35,6 +35,7 @@ export const eventPayloadSchemas = {
   'run.completed': z.looseObject({}),
   'run.failed': z.looseObject({ error: errorInfo.optional() }),
   'run.held': z.looseObject({ step, approval_id: nonEmpty.optional() }),
+  'resume.refused': z.looseObject({ reason: nonEmpty, problem: z.string().optional() }),
   'run.resumed': z.looseObject({ step, approval_id: nonEmpty.optional(), outcome: z.enum(['approved', 'rejected']).optional() }),
   'model.requested': z.looseObject({ step, request_hash: sha256.optional() }),
   'model.responded': z.looseObject({

@@ -9,17 +9,22 @@ import type { Store } from '@aifactory/store';
 import type { StoredEvent, StoredSeal } from './chain-verifier.ts';
 import { listRuns, type RunFilter, type RunSummary } from './run-query.ts';
 import type { SealSigner } from './seal-signer.ts';
-import { queryRows, toDate } from './store-access.ts';
+import { checkpointJson, signCheckpoint } from './checkpoint.ts';
+import { queryRows, readStoreId, toDate } from './store-access.ts';
 import { readRunEvents } from './verify.ts';
 
 /** Format name in the export header. */
 export const exportFormat = 'aifactory.trace';
-/** Export format version. */
-export const exportVersion = 1;
+/**
+ * Export format version. Version 2 adds the store identity and a signed checkpoint of the seal
+ * chain to the header, every seal of a run (start, checkpoint, final) right after its run line,
+ * and the count and digest of the exported run ids to the signed trailer.
+ */
+export const exportVersion = 2;
 
-/** The message an export trailer's signature covers. */
-export function trailerMessage(digest: string, lines: number): string {
-  return `${exportFormat}:v${exportVersion}:${lines}:${digest}`;
+/** The message an export trailer's signature covers (version 1: lines and digest; version 2: the run list too). */
+export function trailerMessage(digest: string, lines: number, runs?: { count: number; digest: string }, version = runs ? 2 : 1): string {
+  return version >= 2 && runs ? `${exportFormat}:v${version}:${lines}:${digest}:${runs.count}:${runs.digest}` : `${exportFormat}:v1:${lines}:${digest}`;
 }
 
 /** Options of exportJsonl. */
@@ -34,11 +39,12 @@ function isEmptyFilter(filter: RunFilter): boolean {
   return Object.values(filter).every((value) => value === undefined);
 }
 
-async function sealOf(store: Store, runId: string): Promise<StoredSeal | undefined> {
-  const [row] = await queryRows(store, 'SELECT seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts FROM seals WHERE run_id = $1', [runId]);
-  if (!row) return undefined;
-  return {
+async function sealsOf(store: Store, runId: string): Promise<StoredSeal[]> {
+  const rows = await queryRows(store, 'SELECT seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts FROM seals WHERE run_id = $1 ORDER BY seq', [runId]);
+  return rows.map((row) => ({
     seq: Number(row.seq),
+    kind: (row.kind as string | undefined) ?? 'final',
+    storeId: (row.store_id as string | null | undefined) ?? null,
     runId: row.run_id as string,
     headSeq: Number(row.head_seq),
     headHash: row.head_hash as string,
@@ -48,7 +54,7 @@ async function sealOf(store: Store, runId: string): Promise<StoredSeal | undefin
     sealHash: row.seal_hash as string,
     signature: row.signature as string,
     ts: toDate(row.ts),
-  };
+  }));
 }
 
 /** One event as an export line; the payload is spliced in as the exact canonical text that was hashed. */
@@ -79,6 +85,8 @@ function runLine(run: RunSummary): string {
 function sealLine(seal: StoredSeal): string {
   return JSON.stringify({
     kind: 'seal',
+    seal_kind: seal.kind ?? 'final',
+    store_id: seal.storeId ?? null,
     seq: seal.seq,
     run_id: seal.runId,
     head_seq: seal.headSeq,
@@ -105,6 +113,11 @@ export async function* exportJsonl(store: Store, filter: RunFilter = {}, options
   };
   const keys = await queryRows<{ key_id: string; public_key: string }>(store, 'SELECT DISTINCT key_id, public_key FROM seals ORDER BY key_id');
   if (options.signer && !keys.some((key) => key.key_id === options.signer!.keyId)) keys.push({ key_id: options.signer.keyId, public_key: options.signer.publicKey });
+  const storeId = await readStoreId(store, { fresh: true });
+  // The seal chain's head when the export began, signed: the exported seals must reach it.
+  const [head] = await queryRows<{ seq: number; seal_hash: string }>(store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
+  const checkpoint = options.signer && storeId && head ? signCheckpoint(options.signer, { storeId, sealSeq: Number(head.seq), sealHash: head.seal_hash, ...(options.now ? { ts: options.now } : {}) }) : undefined;
+  const [firstStart] = await queryRows<{ ts: string | null }>(store, `SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts FROM seals WHERE kind = 'start'`);
   yield emit(
     JSON.stringify({
       kind: 'header',
@@ -112,29 +125,35 @@ export async function* exportJsonl(store: Store, filter: RunFilter = {}, options
       version: exportVersion,
       exported_at: (options.now ?? new Date()).toISOString(),
       source: store.kind,
+      store_id: storeId,
       complete: isEmptyFilter(filter),
       selection: { ...filter, since: filter.since?.toISOString(), until: filter.until?.toISOString() },
       keys: keys.map((key) => ({ key_id: key.key_id, public_key: key.public_key })),
+      attested_since: firstStart?.ts ?? null,
+      checkpoint: checkpoint ? checkpointJson(checkpoint) : null,
     }),
   );
+  const runIds = createHash('sha256');
   for await (const run of listRuns(store, filter)) {
     counts.runs += 1;
+    runIds.update(`${run.id}\n`);
     yield emit(runLine(run));
+    // Seals first: a verifier then knows a run's checkpoints before it reads the events they cover.
+    for (const seal of await sealsOf(store, run.id)) {
+      counts.seals += 1;
+      yield emit(sealLine(seal));
+    }
     for await (const event of readRunEvents(store, run.id)) {
       counts.events += 1;
       yield emit(eventLine(event));
     }
-    const seal = await sealOf(store, run.id);
-    if (seal) {
-      counts.seals += 1;
-      yield emit(sealLine(seal));
-    }
   }
   const hex = digest.digest('hex');
-  const trailer: Record<string, unknown> = { kind: 'trailer', lines, ...counts, digest: hex };
+  const runsDigest = runIds.digest('hex');
+  const trailer: Record<string, unknown> = { kind: 'trailer', lines, ...counts, digest: hex, runs_digest: runsDigest };
   if (options.signer) {
     trailer.key_id = options.signer.keyId;
-    trailer.signature = options.signer.sign(trailerMessage(hex, lines));
+    trailer.signature = options.signer.sign(trailerMessage(hex, lines, { count: counts.runs, digest: runsDigest }));
   }
   yield `${JSON.stringify(trailer)}\n`;
 }

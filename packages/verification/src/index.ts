@@ -22,13 +22,20 @@ export {
   sealMessage,
   verifySealSignature,
 } from './seal-signer.ts';
-export type { SealAnchor, SealFields, SealSigner } from './seal-signer.ts';
+export type { SealAnchor, SealFields, SealKind, SealSigner } from './seal-signer.ts';
+export { checkpointJson, checkpointMessage, checkpointSignatureValid, parseCheckpoint, signCheckpoint } from './checkpoint.ts';
+export type { Checkpoint } from './checkpoint.ts';
+export { DirectoryWitness, HttpWitness, openWitness, parseWitnessLog, witnessFromEnvironment } from './witness.ts';
+export type { Witness } from './witness.ts';
+export { startWitnessServer } from './witness-server.ts';
+export type { WitnessServer, WitnessServerOptions } from './witness-server.ts';
+export { readStoreId } from './store-access.ts';
 export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, loadRedactor, luhnValid } from './redaction.ts';
 export type { BuiltInPii, Redacted, RedactionConfig, Redactor, RedactorOptions } from './redaction.ts';
-export { RunChainVerifier, SealChainVerifier, checkSealSignature } from './chain-verifier.ts';
-export type { ChainEvent, RunRow, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
+export { RunChainVerifier, SealChainVerifier, checkSealSignature, microsecondTime } from './chain-verifier.ts';
+export type { ChainAnchor, ChainEvent, RunRow, RunSeals, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
 export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';
-export type { VerificationSummary, VerifyOptions } from './verify.ts';
+export type { TailCheck, VerificationSummary, VerifyOptions } from './verify.ts';
 export { erasePayloads } from './erasure.ts';
 export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { listRuns } from './run-query.ts';

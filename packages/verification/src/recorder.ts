@@ -20,9 +20,12 @@ import type { Store } from '@aifactory/store';
 import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
 import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
 import type { Redactor } from './redaction.ts';
-import { createSigner, genesisSealHash, sealHash, sealMessage, type SealSigner } from './seal-signer.ts';
+import { createSigner, type SealKind, type SealSigner } from './seal-signer.ts';
 import { leaseLostError, type RunFence } from './run-lease.ts';
-import { isUniqueViolation, queryRows, storeFailure, storeKey, toDate } from './store-access.ts';
+import { SealWriter, sealInsertColumns, sealInsertValues } from './seal-writer.ts';
+import { isUniqueViolation, queryRows, storeFailure, toDate } from './store-access.ts';
+import { verifyRun } from './verify.ts';
+import type { Witness } from './witness.ts';
 
 /** An event as a caller hands it to the recorder. */
 export interface EventDraft {
@@ -54,6 +57,10 @@ export interface RecordedEvent {
 /** A run seal: an Ed25519 signature over the run's head hash, linked to the previous seal. */
 export interface Seal {
   seq: number;
+  /** final (the run ended), start, or checkpoint (a held or long run so far). */
+  kind: SealKind;
+  /** The store identity the seal signs. */
+  storeId: string;
   runId: string;
   headSeq: number;
   headHash: string;
@@ -107,12 +114,18 @@ export interface Recorder {
   record(runId: string, event: EventDraft, options?: AppendOptions): Promise<RecordedEvent>;
   /** Records several events of one run in one commit (all or none). */
   recordBatch(runId: string, events: EventDraft[], options?: AppendOptions): Promise<RecordedEvent[]>;
-  /** Marks a run held (waiting for a human) or running again. */
+  /**
+   * Marks a run held (waiting for a human; its head is checkpoint-sealed first) or running again.
+   * Before a held run runs again its chain is verified against its seals; a rewritten run is
+   * refused (VERIFICATION_FAILED), the refusal recorded, and the run stays held.
+   */
   setStatus(runId: string, status: 'running' | 'held', options?: AppendOptions): Promise<void>;
   /** Records run.completed / run.failed, then seals the run. */
   finishRun(runId: string, outcome: RunOutcome, options?: AppendOptions): Promise<{ event: RecordedEvent; seal: Seal }>;
-  /** Seals a run whose last event already ends it (a process died between the two). */
+  /** Seals a run whose last event already ends it (a process died between the two), once its chain verifies. */
   sealRun(runId: string): Promise<Seal>;
+  /** Checkpoint-seals a run's head now (what holds and the periodic checkpoints do). */
+  checkpoint(runId: string): Promise<Seal>;
   /** The run's head as this recorder knows it (loaded from the store on first use). */
   head(runId: string): Promise<{ seq: number; hash: string; ended: boolean }>;
   /** The signer's key id. */
@@ -129,6 +142,16 @@ export interface RecorderOptions {
   clock?: () => Date;
   /** Group commit: statements in flight at once (default 1 on PGlite, 2 on Postgres) and rows per statement (default 500). */
   groupCommit?: { maxInFlight?: number; maxRows?: number };
+  /** Where signed checkpoints are kept outside the database (see witnessFromEnvironment); default none. */
+  witness?: Witness;
+  /** Called when the witness could not take a checkpoint (the seal stands; the next checkpoint covers it). */
+  onWitnessError?: (error: unknown) => void;
+  /**
+   * Checkpoint seals of running runs: after every `everyEvents` events (default 500), and when
+   * `everySeconds` (default 60) have passed since a run's last seal with events not yet covered.
+   * false: only at start, hold and end.
+   */
+  checkpoints?: { everyEvents?: number; everySeconds?: number } | false;
 }
 
 /** An event ready to insert. */
@@ -167,6 +190,13 @@ interface Head {
 
 /** A row is inserted only when it carries no fence, or its fence still holds the run's lease (locked until commit). */
 const fenceHolds = (runId: string, epoch: string) => `(${epoch} IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = ${runId} AND l.epoch = ${epoch} FOR SHARE))`;
+
+/** Where a run's last seal (start or checkpoint) left it, for the periodic checkpoints. */
+interface Coverage {
+  seq: number;
+  at: number;
+  timer?: ReturnType<typeof setTimeout> | undefined;
+}
 
 const insertEventsSql = `INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
 SELECT run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash
@@ -247,14 +277,19 @@ class TraceRecorder implements Recorder {
   readonly #heads = new Map<string, Head>();
   readonly #tails = new Map<string, Promise<unknown>>();
   readonly #committer: GroupCommitter;
-  readonly #storeKey: string;
+  readonly #seals: SealWriter;
+  readonly #checkpointEvents: number;
+  readonly #checkpointMillis: number;
+  readonly #coverage = new Map<string, Coverage>();
 
   constructor(store: Store, options: RecorderOptions) {
     this.#store = store;
     this.#signer = options.signer ?? createSigner(generateKeyPairSync('ed25519').privateKey);
     this.#redactor = options.redactor;
     this.#clock = options.clock ?? (() => new Date());
-    this.#storeKey = storeKey(store);
+    this.#seals = new SealWriter(store, this.#signer, { witness: options.witness, clock: this.#clock, onWitnessError: options.onWitnessError });
+    this.#checkpointEvents = options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(1, options.checkpoints?.everyEvents ?? 500);
+    this.#checkpointMillis = options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(0.001, options.checkpoints?.everySeconds ?? 60) * 1000;
     this.#committer = new GroupCommitter(store, {
       maxInFlight: options.groupCommit?.maxInFlight ?? (store.kind === 'pglite' ? 1 : 2),
       maxRows: options.groupCommit?.maxRows ?? 500,
@@ -279,40 +314,47 @@ class TraceRecorder implements Recorder {
     const ts = this.#clock().toISOString();
     const row = chainRow(id, { seq: 0, hash: genesisHash, ended: false }, checked, ts);
     return this.#exclusive(id, async () => {
+      // The run, its first event and its start seal commit together (with its first lease, when
+      // asked): a run without a start seal was not started by a recorder holding the key.
+      const runParams = [
+        id,
+        recorded.agent,
+        recorded.team ?? null,
+        recorded.principal,
+        recorded.input === undefined ? null : JSON.stringify(recorded.input),
+        JSON.stringify(recorded.metadata ?? {}),
+        run.replayOf ?? null,
+        run.parentRunId ?? null,
+        ts,
+        row.actor,
+        row.payload,
+        row.salt,
+        row.payloadHash,
+        row.schemaVersion,
+        row.redactions ? JSON.stringify(row.redactions) : null,
+        row.prevHash,
+        row.hash,
+        ...(options.lease ? [options.lease.owner, options.lease.ttlMs] : []),
+      ];
+      // The seal's own parameters come first ($1..$12); the run's follow.
+      const shift = (text: string) => text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + 12}`);
       try {
-        await queryRows(
-          this.#store,
-          `WITH run AS (
+        await this.#seals.write({ kind: 'start', runId: id, headSeq: 1, headHash: row.hash }, (sealParams) => ({
+          text: `WITH run AS (
              INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
-             VALUES ($1, $2, $3, $4, 'running', $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz) RETURNING id)
-           ${options.lease ? `, lease AS (INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) SELECT id, $18, 1, 'driving', now(), now() + $19 * interval '1 millisecond' FROM run)` : ''}
-           INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
-           SELECT id, 1, $9::timestamptz, 'run.started', $10, $11, $12, $13, $14, $15::jsonb, $16, $17 FROM run`,
-          [
-            id,
-            recorded.agent,
-            recorded.team ?? null,
-            recorded.principal,
-            recorded.input === undefined ? null : JSON.stringify(recorded.input),
-            JSON.stringify(recorded.metadata ?? {}),
-            run.replayOf ?? null,
-            run.parentRunId ?? null,
-            ts,
-            row.actor,
-            row.payload,
-            row.salt,
-            row.payloadHash,
-            row.schemaVersion,
-            row.redactions ? JSON.stringify(row.redactions) : null,
-            row.prevHash,
-            row.hash,
-            ...(options.lease ? [options.lease.owner, options.lease.ttlMs] : []),
-          ],
-        );
+             VALUES ${shift("($1, $2, $3, $4, 'running', $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz)")} RETURNING id)
+           ${options.lease ? shift(`, lease AS (INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) SELECT id, $18, 1, 'driving', now(), now() + $19 * interval '1 millisecond' FROM run)`) : ''},
+           started AS (
+             INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
+             SELECT id, 1, ${shift("$9::timestamptz, 'run.started', $10, $11, $12, $13, $14, $15::jsonb, $16, $17")} FROM run RETURNING run_id)
+           INSERT INTO seals (${sealInsertColumns}) SELECT ${sealInsertValues} FROM started`,
+          params: [...sealParams, ...runParams],
+        }));
       } catch (error) {
         if (isUniqueViolation(error)) throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });
         throw storeFailure(`start run '${id}'`, error);
       }
+      this.#coverage.set(id, { seq: 1, at: Date.now() });
       this.#remember(id, { seq: 1, hash: row.hash, ended: false });
       return toRecorded(row, checked.payload);
     });
@@ -333,17 +375,47 @@ class TraceRecorder implements Recorder {
 
   async setStatus(runId: string, status: 'running' | 'held', options: AppendOptions = {}): Promise<void> {
     if (status !== 'running' && status !== 'held') throw new UserError(ErrorCode.InputInvalid, `Status '${String(status)}' cannot be set; use running or held (finishRun ends a run).`);
-    let updated: unknown[];
-    try {
-      updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`, [runId, status, options.fence?.epoch ?? null]);
-    } catch (error) {
-      throw storeFailure(`set the status of run '${runId}'`, error);
-    }
-    if (updated.length > 0) return;
-    const [row] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
-    if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
-    if (options.fence && (row.status === 'running' || row.status === 'held')) throw leaseLostError(runId, options.fence.epoch, `set its status to ${status}`);
-    throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${row.status}); its status cannot change to ${status}.`);
+    return this.#exclusive(runId, async () => {
+      let current: { status: string } | undefined;
+      try {
+        [current] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
+      } catch (error) {
+        throw storeFailure(`read the status of run '${runId}'`, error);
+      }
+      if (!current) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+      if (current.status !== 'running' && current.status !== 'held') throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${current.status}); its status cannot change to ${status}.`);
+      if (current.status === 'held' && status === 'running') await this.#verifyBeforeResume(runId);
+      let updated: unknown[];
+      try {
+        updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`, [runId, status, options.fence?.epoch ?? null]);
+      } catch (error) {
+        throw storeFailure(`set the status of run '${runId}'`, error);
+      }
+      if (updated.length === 0) {
+        const [row] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
+        if (options.fence && (row?.status === 'running' || row?.status === 'held')) throw leaseLostError(runId, options.fence.epoch, `set its status to ${status}`);
+        throw new UserError(ErrorCode.Conflict, `Run '${runId}' ended while its status was being set to ${status}.`);
+      }
+      // A held run waits hours for a human: seal its history so far before anyone waits on it.
+      if (status === 'held') await this.#checkpointSeal(runId, await this.#head(runId));
+    });
+  }
+
+  /**
+   * A held run is about to act again: its chain must still be the one its seals signed (the
+   * checkpoint made when it was held covers every event up to the hold). A rewritten run fails
+   * closed; the refusal is recorded in its trace (not sealed: nothing vouches for that chain).
+   */
+  async #verifyBeforeResume(runId: string): Promise<void> {
+    this.#heads.delete(runId);
+    const report = await verifyRun(this.#store, runId, { trustedKeys: [this.#signer.publicKey] });
+    if (report.ok && report.attested !== false) return;
+    const reason = report.problem?.message ?? 'the run carries no seal of a recorder holding the key (nothing vouches that it was started here).';
+    const refusal = this.#check({ type: 'resume.refused', actor: 'runtime', payload: { reason, ...(report.problem ? { problem: report.problem.kind, seq: report.problem.seq ?? null } : {}) } }, 0);
+    await this.#append(runId, [refusal], undefined, { skipCheckpoint: true }).catch(() => undefined);
+    throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' may not resume: its recorded history does not verify (${reason}) It stays held; run 'factory runs verify ${runId}'.`, {
+      details: { runId, ...(report.problem ? { problem: report.problem } : {}) },
+    });
   }
 
   async finishRun(runId: string, outcome: RunOutcome, options: AppendOptions = {}): Promise<{ event: RecordedEvent; seal: Seal }> {
@@ -362,6 +434,10 @@ class TraceRecorder implements Recorder {
     });
   }
 
+  checkpoint(runId: string): Promise<Seal> {
+    return this.#exclusive(runId, async () => this.#checkpointSeal(runId, await this.#head(runId)));
+  }
+
   head(runId: string): Promise<{ seq: number; hash: string; ended: boolean }> {
     return this.#exclusive(runId, async () => ({ ...(await this.#head(runId)) }));
   }
@@ -372,6 +448,15 @@ class TraceRecorder implements Recorder {
       if (!last) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no events.`);
       if (!terminalEventTypes.has(last.type as EventType)) {
         throw new UserError(ErrorCode.Conflict, `Run '${runId}' has not ended (its last event is ${last.type}); finish it with finishRun().`);
+      }
+      // A seal vouches for the whole chain: never sign one that does not verify, or that no
+      // recorder holding this key started (an invented run would become a clean one).
+      const report = await verifyRun(this.#store, runId, { trustedKeys: [this.#signer.publicKey] });
+      if (!report.ok) {
+        throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' is not sealed: its chain does not verify (${report.problem?.message ?? 'unknown break'}).`, { details: { runId, ...(report.problem ? { problem: report.problem } : {}) } });
+      }
+      if (report.attested === false) {
+        throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' is not sealed: it has no start or checkpoint seal, so nothing shows a recorder holding this key started it.`, { details: { runId } });
       }
       return this.#seal(runId, { seq: Number(last.seq), hash: last.hash, ended: true }, last.type as EventType);
     });
@@ -417,7 +502,7 @@ class TraceRecorder implements Recorder {
    * next seq first, the drafts are chained again after its events and committed again: concurrent
    * writers (a vote beside the owner, an expiry, a resume) never make a run fail.
    */
-  async #append(runId: string, drafts: CheckedDraft[], fence?: RunFence): Promise<RecordedEvent[]> {
+  async #append(runId: string, drafts: CheckedDraft[], fence?: RunFence, options: { skipCheckpoint?: boolean } = {}): Promise<RecordedEvent[]> {
     for (let attempt = 1; ; attempt += 1) {
       const head = await this.#head(runId);
       if (head.ended) {
@@ -451,6 +536,7 @@ class TraceRecorder implements Recorder {
         throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
       }
       this.#remember(runId, previous);
+      if (!previous.ended && !options.skipCheckpoint) await this.#maybeCheckpoint(runId, previous);
       return rows.map((row, index) => toRecorded(row, drafts[index]!.payload));
     }
   }
@@ -492,52 +578,66 @@ class TraceRecorder implements Recorder {
     return result;
   }
 
-  /** Signs the run's head and links it into the seal chain (optimistically: retry on a taken seq). */
+  /** Signs the run's end and links it into the seal chain; the runs row takes the seal's status, time and head. */
   async #seal(runId: string, head: Head, terminal: EventType): Promise<Seal> {
     const status = terminal === 'run.completed' ? 'completed' : 'failed';
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      let last: { seq: number; seal_hash: string } | undefined;
-      try {
-        [last] = await queryRows<{ seq: number; seal_hash: string }>(this.#store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
-      } catch (error) {
-        throw storeFailure('read the seal chain', error);
-      }
-      const ts = this.#clock();
-      const fields = {
-        seq: last ? Number(last.seq) + 1 : 1,
-        runId,
-        headSeq: head.seq,
-        headHash: head.hash,
-        prevSealHash: last?.seal_hash ?? genesisSealHash,
-        keyId: this.#signer.keyId,
-        ts: ts.toISOString(),
-      };
-      const message = sealMessage(fields);
-      const signature = this.#signer.sign(message);
-      const seal: Seal = { ...fields, ts, publicKey: this.#signer.publicKey, signature, sealHash: sealHash(message, signature) };
-      try {
-        await queryRows(
-          this.#store,
-          `WITH sealed AS (
-             INSERT INTO seals (seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz) RETURNING run_id)
-           UPDATE runs SET status = $11, ended_at = $10::timestamptz, head_seq = $3, head_hash = $4 WHERE id IN (SELECT run_id FROM sealed)`,
-          [seal.seq, runId, seal.headSeq, seal.headHash, seal.keyId, seal.publicKey, seal.prevSealHash, seal.sealHash, seal.signature, fields.ts, status],
-        );
-      } catch (error) {
-        if (isUniqueViolation(error, 'seals_run_id_unique')) throw new UserError(ErrorCode.Conflict, `Run '${runId}' is already sealed.`, { cause: error });
-        if (isUniqueViolation(error)) {
-          // Another run took this place in the seal chain first; link after it.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
-          continue;
-        }
-        throw storeFailure(`seal run '${runId}'`, error);
-      }
-      this.#heads.delete(runId);
-      await this.#signer.writeAnchor(this.#storeKey, { seq: seal.seq, sealHash: seal.sealHash });
-      return seal;
+    const seal = await this.#seals.write({ kind: 'final', runId, headSeq: head.seq, headHash: head.hash }, (sealParams) => ({
+      text: `WITH sealed AS (INSERT INTO seals (${sealInsertColumns}) VALUES (${sealInsertValues}) RETURNING run_id)
+             UPDATE runs SET status = $13, ended_at = $12::timestamptz, head_seq = $5, head_hash = $6 WHERE id IN (SELECT run_id FROM sealed)`,
+      params: [...sealParams, status],
+    }));
+    this.#heads.delete(runId);
+    this.#forgetCoverage(runId);
+    return seal;
+  }
+
+  /** Seals a run's head so far (held, or long): the events up to it can no longer be changed unseen. */
+  async #checkpointSeal(runId: string, head: Head): Promise<Seal> {
+    const seal = await this.#seals.write({ kind: 'checkpoint', runId, headSeq: head.seq, headHash: head.hash });
+    const coverage = this.#coverage.get(runId);
+    if (coverage?.timer) clearTimeout(coverage.timer);
+    this.#coverage.set(runId, { seq: head.seq, at: Date.now() });
+    return seal;
+  }
+
+  /**
+   * The periodic checkpoint, after an append (the caller holds the run's turn): at once when
+   * everyEvents events are uncovered, else a timer for when everySeconds will have passed.
+   */
+  async #maybeCheckpoint(runId: string, head: Head): Promise<void> {
+    if (!Number.isFinite(this.#checkpointEvents) && !Number.isFinite(this.#checkpointMillis)) return;
+    let coverage = this.#coverage.get(runId);
+    if (!coverage) {
+      // A run this recorder did not start (another process, or before a restart): count from here.
+      coverage = { seq: head.seq - 1, at: Date.now() };
+      this.#coverage.set(runId, coverage);
     }
-    throw new SystemError(ErrorCode.Conflict, `Could not seal run '${runId}': the seal chain kept moving under 100 attempts.`);
+    const uncovered = head.seq - coverage.seq;
+    if (uncovered <= 0) return;
+    if (uncovered >= this.#checkpointEvents || Date.now() - coverage.at >= this.#checkpointMillis) {
+      await this.#checkpointSeal(runId, head);
+      return;
+    }
+    if (!coverage.timer && Number.isFinite(this.#checkpointMillis)) {
+      const timer = setTimeout(() => {
+        const current = this.#coverage.get(runId);
+        if (current?.timer !== timer) return;
+        current.timer = undefined;
+        // Failures are left to the next append, which checkpoints again once it is due.
+        void this.#exclusive(runId, async () => {
+          const latest = await this.#head(runId);
+          if (!latest.ended && latest.seq > (this.#coverage.get(runId)?.seq ?? 0)) await this.#checkpointSeal(runId, latest);
+        }).catch(() => undefined);
+      }, Math.max(0, this.#checkpointMillis - (Date.now() - coverage.at)));
+      timer.unref?.();
+      coverage.timer = timer;
+    }
+  }
+
+  #forgetCoverage(runId: string): void {
+    const coverage = this.#coverage.get(runId);
+    if (coverage?.timer) clearTimeout(coverage.timer);
+    this.#coverage.delete(runId);
   }
 }
 

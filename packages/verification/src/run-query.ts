@@ -82,7 +82,7 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
       store,
       `SELECT r.id, r.agent, r.team, r.principal, r.status, r.started_at, r.ended_at, r.replay_of, r.parent_run_id,
               COALESCE((SELECT max(e.seq) FROM events e WHERE e.run_id = r.id), 0) AS events,
-              EXISTS (SELECT 1 FROM seals s WHERE s.run_id = r.id) AS sealed
+              EXISTS (SELECT 1 FROM seals s WHERE s.run_id = r.id AND s.kind = 'final') AS sealed
        FROM runs r ${pageConditions.length > 0 ? `WHERE ${pageConditions.join(' AND ')}` : ''}
        ORDER BY r.started_at, r.id LIMIT $${pageParams.length}`,
       pageParams,

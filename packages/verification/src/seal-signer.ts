@@ -9,6 +9,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as signByt
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError, canonicalJson, sha256Hex } from '@aifactory/core';
+import type { Checkpoint } from './checkpoint.ts';
 
 /** The last seal a signer made in one store: the chain must still reach it. */
 export interface SealAnchor {
@@ -16,6 +17,8 @@ export interface SealAnchor {
   seq: number;
   /** That seal's hash. */
   sealHash: string;
+  /** The signed checkpoint of that seal, when it was made by a version that signs checkpoints. */
+  checkpoint?: Checkpoint;
 }
 
 /** Signs seals; one Ed25519 key. */
@@ -26,14 +29,21 @@ export interface SealSigner {
   readonly publicKey: string;
   /** Signs a UTF-8 message; returns the signature in base64. */
   sign(message: string): string;
-  /** The last seal this signer made in the store named by storeKey, if it remembers one. */
+  /** The last seal this signer made in the store named by storeKey (`store:<store id>`, or a URL for anchors written before store identities), if it remembers one. */
   readAnchor(storeKey: string): Promise<SealAnchor | undefined>;
   /** Remembers a seal as the newest one in the store (kept if newer than the one remembered). */
   writeAnchor(storeKey: string, anchor: SealAnchor): Promise<void>;
 }
 
+/** What a seal vouches for: a run's end, its start, or its head so far (a held or long run). */
+export type SealKind = 'final' | 'start' | 'checkpoint';
+
 /** The fields a seal's signature covers. */
 export interface SealFields {
+  /** Absent on seals written before kinds existed (they are final). */
+  kind?: SealKind;
+  /** The store identity; absent on seals written before store identities (format v1). */
+  storeId?: string | null;
   seq: number;
   runId: string;
   headSeq: number;
@@ -47,8 +57,26 @@ export interface SealFields {
 /** prev_seal_hash of the first seal in a store. */
 export const genesisSealHash = '0'.repeat(64);
 
-/** The canonical message a seal's signature covers (the link to the previous seal included). */
+/**
+ * The canonical message a seal's signature covers (the link to the previous seal included).
+ * Version 2 adds the seal's kind and the store identity; a seal without a store id is version 1,
+ * as written before store identities existed (final seals only).
+ */
 export function sealMessage(fields: SealFields): string {
+  if (fields.storeId !== undefined && fields.storeId !== null) {
+    return canonicalJson({
+      v: 2,
+      kind: fields.kind ?? 'final',
+      store_id: fields.storeId,
+      seq: fields.seq,
+      run_id: fields.runId,
+      head_seq: fields.headSeq,
+      head_hash: fields.headHash,
+      prev_seal_hash: fields.prevSealHash,
+      key_id: fields.keyId,
+      ts: fields.ts,
+    });
+  }
   return canonicalJson({
     v: 1,
     seq: fields.seq,
@@ -188,7 +216,7 @@ export function createSigner(privateKey: KeyObject, anchorPath?: string): SealSi
         const all = await readFileAnchors();
         const current = all[storeKey];
         if (current && current.seq >= anchor.seq) return;
-        all[storeKey] = { seq: anchor.seq, sealHash: anchor.sealHash };
+        all[storeKey] = { seq: anchor.seq, sealHash: anchor.sealHash, ...(anchor.checkpoint ? { checkpoint: anchor.checkpoint } : {}) };
         const temporary = `${file}.${process.pid}.tmp`;
         await writeFile(temporary, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
         await rename(temporary, file);

@@ -93,3 +93,28 @@ export function storeKey(store: Store): string {
   }
   return `${store.kind}:${store.location}#${store.schemaName}`;
 }
+
+const storeIds = new WeakMap<object, Promise<string | null>>();
+
+/**
+ * The store's identity (store_identity.id, written once by the migration that created the table);
+ * null if the row is missing (it was removed: nothing the application does removes it).
+ * Cached per driver client: it never changes.
+ */
+export function readStoreId(store: Store, options: { fresh?: boolean } = {}): Promise<string | null> {
+  const client = store.driver.client as object;
+  let id = options.fresh ? undefined : storeIds.get(client);
+  if (!id) {
+    // Two rows would be two identities: none of them is the store's.
+    id = queryRows<{ id: string }>(store, 'SELECT id FROM store_identity ORDER BY id LIMIT 2').then((rows) => (rows.length === 1 ? rows[0]!.id : null));
+    if (options.fresh) return id;
+    id.catch(() => storeIds.delete(client));
+    storeIds.set(client, id);
+  }
+  return id;
+}
+
+/** The key a signer's anchor for a store is kept under: its identity (in-memory stores are marked so nothing is written to the anchor file for them). */
+export function anchorKey(store: Store, storeId: string): string {
+  return store.kind === 'pglite' && store.location === 'memory' ? `memory:store:${storeId}` : `store:${storeId}`;
+}

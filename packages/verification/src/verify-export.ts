@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ErrorCode, UserError, canonicalJson } from '@aifactory/core';
-import { RunChainVerifier, SealChainVerifier, type RunRow, type StoredEvent, type StoredSeal, type VerificationProblem, type VerificationReport } from './chain-verifier.ts';
+import { checkpointSignatureValid, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { RunChainVerifier, SealChainVerifier, type ChainAnchor, type RunRow, type StoredEvent, type StoredSeal, type VerificationProblem, type VerificationReport } from './chain-verifier.ts';
 import { exportFormat, exportVersion, trailerMessage } from './export.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import { keyIdOf, verifySealSignature } from './seal-signer.ts';
@@ -61,22 +62,28 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
     warnings: [],
     sealChain: { ok: true, seals: 0, keyIds: [] },
     pinned: options.trustedKeys !== undefined,
+    tail: { checkedBy: 'none', storeId: null, headSeq: 0, message: '' },
     keys: [],
     trailer: { present: false, signed: false, ok: false },
   };
   const digest = createHash('sha256');
   let lineNumber = 0;
   let complete = false;
+  let version = 1;
+  let storeId: string | null | undefined;
+  let attestedSince: string | undefined;
+  let headerCheckpoint: Checkpoint | undefined;
+  const runIds = createHash('sha256');
   let trusted: readonly string[] | undefined = options.trustedKeys;
   let exportProblem: VerificationProblem | undefined;
   const seals: StoredSeal[] = [];
-  let current: { verifier: RunChainVerifier; run: RunRow; seal: StoredSeal | undefined } | undefined;
+  let current: { verifier: RunChainVerifier; run: RunRow; seal: StoredSeal | undefined; latest: StoredSeal | undefined; events: number } | undefined;
   const invalid = (message: string) => {
     exportProblem ??= { kind: 'export_invalid', message: `Line ${lineNumber}: ${message}` };
   };
   const finishRun = () => {
     if (!current) return;
-    const report = current.verifier.finish(current.run, current.seal, trusted);
+    const report = current.verifier.finish(current.run, { final: current.seal, latest: current.latest }, trusted);
     summary.runs += 1;
     summary.events += report.events;
     summary.erased += report.erased;
@@ -109,11 +116,21 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
         invalid(`not an aifactory trace export (expected a header line with format '${exportFormat}').`);
         break;
       }
-      if (record.version !== exportVersion) {
-        invalid(`export version ${String(record.version)} is not supported (this verifier reads version ${exportVersion}).`);
+      if (record.version !== 1 && record.version !== exportVersion) {
+        invalid(`export version ${String(record.version)} is not supported (this verifier reads versions 1 and ${exportVersion}).`);
         break;
       }
+      version = record.version;
       complete = record.complete === true;
+      if (version >= 2) {
+        storeId = typeof record.store_id === 'string' ? record.store_id : null;
+        attestedSince = typeof record.attested_since === 'string' ? record.attested_since : undefined;
+        if (record.checkpoint !== null && record.checkpoint !== undefined) {
+          const parsed = parseCheckpoint(record.checkpoint);
+          if (typeof parsed === 'string') invalid(`the header's checkpoint is invalid: ${parsed}.`);
+          else headerCheckpoint = parsed;
+        }
+      }
       summary.keys = (Array.isArray(record.keys) ? (record.keys as Array<{ key_id: string; public_key: string }>) : []).map((key) => ({ keyId: key.key_id, publicKey: key.public_key }));
       for (const key of summary.keys) {
         if (keyIdOf(key.publicKey) !== key.keyId) invalid(`key ${key.keyId} does not match its public key.`);
@@ -124,10 +141,21 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
     switch (record.kind) {
       case 'run':
         finishRun();
+        runIds.update(`${String(record.id)}\n`);
         current = {
-          verifier: new RunChainVerifier(String(record.id)),
-          run: { id: String(record.id), agent: String(record.agent), team: (record.team as string | null) ?? null, principal: String(record.principal), status: String(record.status) },
+          verifier: new RunChainVerifier(String(record.id), { attestedSince }),
+          run: {
+            id: String(record.id),
+            agent: String(record.agent),
+            team: (record.team as string | null) ?? null,
+            principal: String(record.principal),
+            status: String(record.status),
+            ...(version >= 2 && typeof record.started_at === 'string' ? { startedAt: record.started_at } : {}),
+            ...(version >= 2 ? { replayOf: (record.replay_of as string | null) ?? null, parentRunId: (record.parent_run_id as string | null) ?? null } : {}),
+          },
           seal: undefined,
+          latest: undefined,
+          events: 0,
         };
         break;
       case 'event': {
@@ -150,12 +178,15 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
           prevHash: String(record.prev_hash),
           hash: String(record.hash),
         };
+        current.events += 1;
         current.verifier.add(event);
         break;
       }
       case 'seal': {
         const seal: StoredSeal = {
           seq: Number(record.seq),
+          kind: typeof record.seal_kind === 'string' ? record.seal_kind : 'final',
+          storeId: typeof record.store_id === 'string' ? record.store_id : null,
           runId: String(record.run_id),
           headSeq: Number(record.head_seq),
           headHash: String(record.head_hash),
@@ -170,7 +201,12 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
           invalid(`seal ${seal.seq} of run '${seal.runId}' is outside its run's block.`);
           break;
         }
-        current.seal = seal;
+        if (seal.kind === 'final') current.seal = seal;
+        else if (current.events > 0) invalid(`seal ${seal.seq} of run '${seal.runId}' follows the run's events (a version 2 export lists seals first).`);
+        else if (!current.latest || seal.headSeq >= current.latest.headSeq) {
+          current.latest = seal;
+          current.verifier.expectCheckpoint(seal);
+        }
         seals.push(seal);
         break;
       }
@@ -183,14 +219,23 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
           invalid(`the trailer does not match the file (it counts ${String(record.lines)} lines with digest ${String(record.digest)}; the file has ${expectedLines} lines with digest ${hex}): lines were removed, added or changed.`);
           break;
         }
+        const runs = version >= 2 ? { count: summary.runs, digest: runIds.digest('hex') } : undefined;
+        if (runs && (record.runs !== runs.count || record.runs_digest !== runs.digest)) {
+          invalid(`the trailer lists ${String(record.runs)} runs (digest ${String(record.runs_digest)}), the file holds ${runs.count} (digest ${runs.digest}): runs were dropped or added.`);
+          break;
+        }
         if (typeof record.signature === 'string') {
           summary.trailer.signed = true;
           const key = summary.keys.find((candidate) => candidate.keyId === record.key_id);
           const isTrusted = key && (!trusted || trusted.includes(key.publicKey) || trusted.includes(key.keyId));
-          if (!key || !isTrusted || !verifySealSignature(key.publicKey, trailerMessage(hex, expectedLines), record.signature)) {
+          if (!key || !isTrusted || !verifySealSignature(key.publicKey, trailerMessage(hex, expectedLines, runs, version), record.signature)) {
             invalid(`the trailer's signature by ${String(record.key_id)} does not verify with a trusted key.`);
             break;
           }
+        } else if (options.trustedKeys) {
+          // A pinned key vouches for nothing an unsigned trailer says: anyone could have written it.
+          invalid('the trailer is not signed, but a key was pinned: the file cannot be shown to come from that key (it was exported without one, or its signature was stripped).');
+          break;
         } else {
           summary.warnings.push('The export trailer is not signed: the file was exported without a seal key.');
         }
@@ -205,7 +250,16 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
   if (lineNumber === 0) invalid('the export is empty.');
   else if (!summary.trailer.present) exportProblem ??= { kind: 'export_invalid', message: `The export ends at line ${lineNumber} without its trailer: the file was cut.` };
 
-  const chain = new SealChainVerifier({ trusted, partial: !complete });
+  // The header's checkpoint: the seal chain's head when the export began, signed by a trusted key.
+  const anchors: ChainAnchor[] = [];
+  if (headerCheckpoint) {
+    const trustedKey = !trusted || trusted.includes(headerCheckpoint.publicKey) || trusted.includes(headerCheckpoint.keyId);
+    if (!trustedKey || !checkpointSignatureValid(headerCheckpoint) || headerCheckpoint.storeId !== storeId) exportProblem ??= { kind: 'export_invalid', message: "The header's checkpoint is not signed by a trusted key for this store." };
+    else if (complete) anchors.push({ seq: headerCheckpoint.sealSeq, sealHash: headerCheckpoint.sealHash, source: 'anchor' });
+  } else if (version >= 2 && complete && options.trustedKeys && seals.length > 0) {
+    exportProblem ??= { kind: 'export_invalid', message: 'The export claims to be complete but carries no signed checkpoint of the seal chain, so a removed newest run could not be seen.' };
+  }
+  const chain = new SealChainVerifier({ trusted, partial: !complete, anchors, ...(version >= 2 ? { storeId } : {}) });
   for (const seal of seals.sort((left, right) => left.seq - right.seq)) chain.add(seal);
   summary.sealChain = chain.finish();
   summary.ok = summary.failed === 0 && summary.sealChain.ok && exportProblem === undefined;

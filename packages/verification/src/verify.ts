@@ -2,12 +2,15 @@
 // fetched while the current one is checked), so memory stays flat however long the log is.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
+import { checkpointSignatureValid } from './checkpoint.ts';
 import {
   RunChainVerifier,
   SealChainVerifier,
   checkSealSignature,
+  type ChainAnchor,
   type ChainEvent,
   type RunRow,
+  type RunSeals,
   type SealChainReport,
   type StoredEvent,
   type StoredSeal,
@@ -16,15 +19,20 @@ import {
   type VerificationReport,
 } from './chain-verifier.ts';
 import type { RedactionNote } from './hash-chain.ts';
-import type { SealAnchor, SealSigner } from './seal-signer.ts';
-import { forEachArray, queryArrays, queryRows, storeKey, toDate } from './store-access.ts';
+import type { SealSigner } from './seal-signer.ts';
+import { anchorKey, forEachArray, queryArrays, queryRows, readStoreId, storeKey, toDate } from './store-access.ts';
+import type { Witness } from './witness.ts';
 
 /** Options of verifyRun and verifyAll. */
 export interface VerifyOptions {
   /** Trusted seal keys (public keys or key ids). Absent: any key that verifies is accepted and the result says keys were not pinned. */
   trustedKeys?: readonly string[];
-  /** Signers whose anchors (the last seal each made in this store) the seal chain must still reach; their keys are trusted too. */
+  /** Signers whose anchors (the last seal each made in this store) the seal chain must still reach; their keys are trusted too (unless trustedKeys are given). */
   signers?: readonly SealSigner[];
+  /** Signers whose anchors are checked, without trusting their keys (a workspace key beside pinned keys). */
+  anchorSigners?: readonly SealSigner[];
+  /** A witness holding the store's checkpoints: the seal chain must reach every one of them. */
+  witness?: Witness;
   /** Events (and seals) per page read from the store (default 5000; verifyAll's event scan, which holds no page, 20000). */
   pageSize?: number;
 }
@@ -53,6 +61,22 @@ export interface VerificationSummary {
   problem?: VerificationProblem;
   /** Whether seal keys were pinned (trusted keys given); unpinned results only prove self-consistency. */
   pinned: boolean;
+  /** How the tail of the seal chain (the newest runs) was checked. */
+  tail: TailCheck;
+}
+
+/** How far the newest seals could be checked: only a copy kept outside the database can show they were removed or rewritten. */
+export interface TailCheck {
+  /** witness: against checkpoints kept outside the database; anchor: against the seal key's own anchor file; none: not at all. */
+  checkedBy: 'witness' | 'anchor' | 'none';
+  /** The store identity. */
+  storeId: string | null;
+  /** The newest seal in the store. */
+  headSeq: number;
+  /** The newest seal the witness or anchor holds. */
+  checkedSeq?: number;
+  /** One sentence for the auditor. */
+  message: string;
 }
 
 // Every read of events takes ts as the ISO text its hash covers, written by Postgres (to_char in
@@ -66,7 +90,11 @@ const isoWritable = `ts >= '0001-01-01T00:00:00Z' AND ts < '10000-01-01T00:00:00
 const eventColumns =
   `run_id, seq, CASE WHEN ${isoWritable} THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS ts_text, ` +
   `CASE WHEN ${isoWritable} THEN NULL ELSE ts END AS ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, erased_at, prev_hash, hash`;
-const sealColumns = 'seq, run_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
+const sealColumns = 'seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
+// Every field of the runs row an auditor reads; times as microsecond text (the column's precision).
+const runColumns =
+  `id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, ` +
+  `to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_at_text, to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ended_at_text`;
 const defaultPageSize = 5000;
 // The verification scan checks rows as they arrive and keeps none, so its pages can be larger:
 // fewer pauses between pages, in which Node waits for the first rows of the next.
@@ -102,6 +130,8 @@ function fillScanEvent(event: ChainEvent, row: unknown[]): void {
 function toSeal(row: Record<string, unknown>): StoredSeal {
   return {
     seq: Number(row.seq),
+    kind: (row.kind as string | undefined) ?? 'final',
+    storeId: (row.store_id as string | null | undefined) ?? null,
     runId: row.run_id as string,
     headSeq: Number(row.head_seq),
     headHash: row.head_hash as string,
@@ -114,8 +144,35 @@ function toSeal(row: Record<string, unknown>): StoredSeal {
   };
 }
 
+function parsedJson(value: unknown): unknown {
+  // jsonb arrives parsed from postgres.js and PGlite; a string here is JSON text of a string value or a driver that did not parse.
+  return value ?? null;
+}
+
 function toRunRow(row: Record<string, unknown>): RunRow {
-  return { id: row.id as string, agent: row.agent as string, team: (row.team as string | null) ?? null, principal: row.principal as string, status: row.status as string };
+  return {
+    id: row.id as string,
+    agent: row.agent as string,
+    team: (row.team as string | null) ?? null,
+    principal: row.principal as string,
+    status: row.status as string,
+    input: parsedJson(row.input),
+    metadata: parsedJson(row.metadata),
+    replayOf: (row.replay_of as string | null) ?? null,
+    parentRunId: (row.parent_run_id as string | null) ?? null,
+    ...(typeof row.started_at_text === 'string' ? { startedAt: row.started_at_text } : {}),
+    endedAt: (row.ended_at_text as string | null) ?? null,
+  };
+}
+
+/** Splits a run's seals into its final seal and its newest start or checkpoint seal. */
+function runSeals(seals: readonly StoredSeal[]): RunSeals {
+  const result: RunSeals = {};
+  for (const seal of seals) {
+    if ((seal.kind ?? 'final') === 'final') result.final = seal;
+    else if (!result.latest || seal.headSeq > result.latest.headSeq || (seal.headSeq === result.latest.headSeq && seal.seq > result.latest.seq)) result.latest = seal;
+  }
+  return result;
 }
 
 /** Which events a scan reads: one run's, or every run's whose id lies in [fromRun, beforeRun). */
@@ -158,54 +215,178 @@ export async function* readRunEvents(store: Store, runId: string): AsyncGenerato
   for await (const page of eventPages(store, { runId })) yield* page;
 }
 
-async function trustAndAnchors(store: Store, options: VerifyOptions): Promise<{ trusted: TrustedKeys; anchors: SealAnchor[] }> {
-  const signers = options.signers ?? [];
-  const trusted = options.trustedKeys || signers.length > 0 ? [...(options.trustedKeys ?? []), ...signers.map((signer) => signer.publicKey)] : undefined;
-  const anchors: SealAnchor[] = [];
-  for (const signer of signers) {
-    const anchor = await signer.readAnchor(storeKey(store));
-    if (anchor) anchors.push(anchor);
-  }
-  return { trusted, anchors };
+/** What every verification starts from: the store identity, the trusted keys, and the places the chain must reach. */
+interface ProofContext {
+  storeId: string | null;
+  trusted: TrustedKeys;
+  anchors: ChainAnchor[];
+  /** Problems found before any seal is read (a missing identity, a witness checkpoint that does not verify). */
+  problems: VerificationProblem[];
+  warnings: string[];
+  /** When this store's first start seal was made (microsecond ISO), if any. */
+  attestedSince: string | undefined;
+  tail: Omit<TailCheck, 'headSeq' | 'message'> & { witness?: string };
 }
 
-/** Verifies one run: its chain, runs row, seal signature and the seal's links to its neighbours. */
-export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerificationReport> {
-  const { trusted } = await trustAndAnchors(store, options);
-  const [runRow] = await queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id = $1', [runId]);
-  const [sealRow] = await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id = $1`, [runId]);
-  const verifier = new RunChainVerifier(runId);
+async function proofContext(store: Store, options: VerifyOptions): Promise<ProofContext> {
+  const signers = options.signers ?? [];
+  const trusted = options.trustedKeys || signers.length > 0 ? [...(options.trustedKeys ?? []), ...(options.trustedKeys ? [] : signers.map((signer) => signer.publicKey))] : undefined;
+  const storeId = await readStoreId(store, { fresh: true });
+  const problems: VerificationProblem[] = [];
+  const warnings: string[] = [];
+  if (storeId === null) problems.push({ kind: 'store_identity_mismatch', message: `The store at ${store.location} has no identity (its store_identity row was removed or duplicated): seals and checkpoints cannot be tied to it.` });
+  const anchors: ChainAnchor[] = [];
+  let checkedBy: TailCheck['checkedBy'] = 'none';
+  let checkedSeq: number | undefined;
+  for (const signer of [...signers, ...(options.anchorSigners ?? [])]) {
+    const keys = [...(storeId ? [anchorKey(store, storeId)] : []), storeKey(store)];
+    for (const key of keys) {
+      const anchor = await signer.readAnchor(key);
+      if (!anchor) continue;
+      anchors.push({ seq: anchor.seq, sealHash: anchor.sealHash, source: 'anchor' });
+      checkedBy = 'anchor';
+      checkedSeq = Math.max(checkedSeq ?? 0, anchor.seq);
+    }
+  }
+  let witnessLocation: string | undefined;
+  if (options.witness && storeId) {
+    witnessLocation = options.witness.location;
+    const checkpoints = await options.witness.checkpoints(storeId);
+    let skipped = 0;
+    for (const checkpoint of checkpoints) {
+      const trustedKey = !trusted || trusted.some((key) => key === checkpoint.keyId || key === checkpoint.publicKey);
+      if (checkpoint.storeId !== storeId || !trustedKey || !checkpointSignatureValid(checkpoint)) {
+        skipped += 1;
+        continue;
+      }
+      anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
+      checkedSeq = Math.max(checkedSeq ?? 0, checkpoint.sealSeq);
+    }
+    if (skipped > 0) warnings.push(`The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.`);
+    checkedBy = anchors.some((anchor) => anchor.source === 'witness') ? 'witness' : checkedBy;
+    if (checkedBy !== 'witness') warnings.push(`Witness ${options.witness.location} holds no checkpoint of store ${storeId} signed by a trusted key.`);
+  }
+  const [first] = await queryRows<{ ts: string | null }>(store, `SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts FROM seals WHERE kind = 'start'`);
+  return {
+    storeId,
+    trusted,
+    anchors,
+    problems,
+    warnings,
+    attestedSince: first?.ts ?? undefined,
+    tail: { checkedBy, storeId, ...(checkedSeq !== undefined ? { checkedSeq } : {}), ...(witnessLocation ? { witness: witnessLocation } : {}) },
+  };
+}
+
+/** The auditor's sentence about the tail. */
+function tailCheck(context: ProofContext, headSeq: number): TailCheck {
+  const { witness, ...tail } = context.tail;
+  const storeName = `store ${context.storeId ?? '(no identity)'}`;
+  const message =
+    tail.checkedBy === 'witness'
+      ? `The seal chain (head: seal ${headSeq}) reaches every checkpoint witness ${witness} holds for ${storeName} (newest: seal ${tail.checkedSeq}).${headSeq > (tail.checkedSeq ?? 0) ? ` Seals ${(tail.checkedSeq ?? 0) + 1}..${headSeq} are newer than the witness's copy: their removal could not be seen.` : ''}`
+      : tail.checkedBy === 'anchor'
+        ? `The tail was checked only against the seal key's own anchor (seal ${tail.checkedSeq}): someone holding the key and its anchor file can rewrite it unseen. Give --witness to check it against a copy kept outside the database.`
+        : `The tail of the seal chain cannot be checked: no witness and no anchor for ${storeName}, so removing the newest runs (head: seal ${headSeq}) would go unseen. Give --witness <dir|url>.`;
+  return { ...tail, headSeq, message };
+}
+
+/** The newest start or checkpoint seal of every run that has no final seal: compared as the scan reaches its head. */
+async function openRunCheckpoints(store: Store): Promise<Map<string, StoredSeal>> {
+  const rows = await queryRows(
+    store,
+    `SELECT DISTINCT ON (run_id) ${sealColumns} FROM seals s WHERE kind <> 'final' AND NOT EXISTS (SELECT 1 FROM seals f WHERE f.run_id = s.run_id AND f.kind = 'final') ORDER BY run_id, head_seq DESC, seq DESC`,
+  );
+  return new Map(rows.map((row) => [row.run_id as string, toSeal(row)]));
+}
+
+/** Runs left running that no live process owns (no lease, or an expired one): a process that stopped left them. */
+async function unownedRuns(store: Store, runId?: string): Promise<string[]> {
+  try {
+    const rows = await queryRows<{ id: string; expires: string | null }>(
+      store,
+      `SELECT r.id, to_char(l.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id
+       WHERE r.status = 'running' AND (l.expires_at < now() OR (l.run_id IS NULL AND r.started_at < now() - interval '15 minutes'))${runId !== undefined ? ' AND r.id = $1' : ''} ORDER BY r.id LIMIT 100`,
+      runId !== undefined ? [runId] : [],
+    );
+    return rows.map((row) => `Run '${row.id}' is left running without an owner (${row.expires ? `its lease expired at ${row.expires}` : 'no process has held its lease for over 15 minutes'}): the process driving it stopped.`);
+  } catch {
+    return [];
+  }
+}
+
+/** Verifies one run: its chain, runs row and seals, their place in the seal chain, and the chain from there to its head against the anchors and witness. */
+export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerificationReport & { tail: TailCheck }> {
+  const context = await proofContext(store, options);
+  const { trusted } = context;
+  const [runRow] = await queryRows(store, `SELECT ${runColumns} FROM runs WHERE id = $1`, [runId]);
+  const ownSeals = (await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id = $1 ORDER BY seq`, [runId])).map(toSeal);
+  const seals = runSeals(ownSeals);
+  const verifier = new RunChainVerifier(runId, { checkpoint: seals.latest, attestedSince: context.attestedSince });
   for await (const page of eventPages(store, { runId, ...(options.pageSize ? { pageSize: options.pageSize } : {}) })) {
     for (const event of page) verifier.add(event);
   }
-  if (!runRow && !sealRow && verifier.broken === false) {
+  if (!runRow && ownSeals.length === 0 && verifier.broken === false) {
     const count = await queryRows<{ count: number }>(store, 'SELECT count(*)::int AS count FROM events WHERE run_id = $1', [runId]);
     if ((count[0]?.count ?? 0) === 0) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist in ${store.location}.`);
   }
-  const seal = sealRow ? toSeal(sealRow) : undefined;
-  const report = verifier.finish(runRow ? toRunRow(runRow) : undefined, seal, trusted);
-  if (!report.ok || !seal) return report;
-  // The seal's place in the chain: the seal before must be the one it links to, the one after must link to it.
-  const neighbours = (await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq IN ($1, $2)`, [seal.seq - 1, seal.seq + 1])).map(toSeal);
-  const before = neighbours.find((candidate) => candidate.seq === seal.seq - 1);
-  const after = neighbours.find((candidate) => candidate.seq === seal.seq + 1);
-  const expectedPrev = before?.sealHash ?? (seal.seq === 1 ? '0'.repeat(64) : undefined);
-  if (expectedPrev === undefined || seal.prevSealHash !== expectedPrev) {
-    return { ...report, ok: false, problem: { runId, seq: seal.seq, kind: 'seal_chain_broken', message: `The seal before this run's seal (seal ${seal.seq - 1}) is missing or was changed.`, ...(expectedPrev ? { expected: expectedPrev } : {}), actual: seal.prevSealHash } };
+  const report = verifier.finish(runRow ? toRunRow(runRow) : undefined, seals, trusted);
+  report.warnings.push(...context.warnings, ...(await unownedRuns(store, runId)));
+  const [head] = await queryRows<{ seq: number }>(store, 'SELECT seq FROM seals ORDER BY seq DESC LIMIT 1');
+  const result = { ...report, tail: tailCheck(context, Number(head?.seq ?? 0)) };
+  if (context.problems.length > 0) return { ...result, ok: false, problem: context.problems[0]! };
+  if (!report.ok || ownSeals.length === 0) {
+    if (ownSeals.length === 0 && report.ok) {
+      // No seal of its own to walk from: the tail is still checked against the anchors.
+      const tailProblem = await walkSealChain(store, context, undefined);
+      if (tailProblem) return { ...result, ok: false, problem: tailProblem };
+    }
+    return result;
   }
-  if (after && after.prevSealHash !== seal.sealHash) {
-    return { ...report, ok: false, problem: { runId, seq: seal.seq, kind: 'seal_chain_broken', message: `Seal ${after.seq} does not link to this run's seal.`, expected: seal.sealHash, actual: after.prevSealHash } };
+  // The run's seals in the seal chain: the one before its first seal must be the one it links to,
+  // and from there every seal up to the head must link (a removed checkpoint of this run shows as
+  // a gap), reaching every anchor and witnessed checkpoint on the way.
+  const first = ownSeals[0]!;
+  for (const seal of ownSeals) {
+    const problem = checkSealSignature(seal, trusted);
+    if (problem) return { ...result, ok: false, problem };
+  }
+  const [before] = first.seq > 1 ? (await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq = $1`, [first.seq - 1])).map(toSeal) : [];
+  const expectedPrev = before?.sealHash ?? (first.seq === 1 ? '0'.repeat(64) : undefined);
+  if (expectedPrev === undefined || first.prevSealHash !== expectedPrev) {
+    return { ...result, ok: false, problem: { runId, seq: first.seq, kind: 'seal_chain_broken', message: `The seal before this run's first seal (seal ${first.seq - 1}) is missing or was changed.`, ...(expectedPrev ? { expected: expectedPrev } : {}), actual: first.prevSealHash } };
   }
   const signatureProblem = before ? checkSealSignature(before, trusted) : undefined;
-  if (signatureProblem) return { ...report, ok: false, problem: signatureProblem };
-  return report;
+  if (signatureProblem) return { ...result, ok: false, problem: signatureProblem };
+  const walkProblem = await walkSealChain(store, context, first);
+  if (walkProblem) return { ...result, ok: false, problem: walkProblem };
+  return result;
+}
+
+/** Walks the seal chain from a seal (default: the whole chain) to its head: links, hashes, store identity and anchors. */
+async function walkSealChain(store: Store, context: ProofContext, from: StoredSeal | undefined): Promise<VerificationProblem | undefined> {
+  const start = from?.seq ?? 1;
+  const chain = new SealChainVerifier({
+    trusted: context.trusted,
+    storeId: context.storeId,
+    anchors: context.anchors.filter((anchor) => anchor.seq >= start),
+    signatures: false,
+    ...(from ? { from: { seq: from.seq, prevSealHash: from.prevSealHash } } : {}),
+  });
+  for (let after = start - 1; ; ) {
+    const rows = await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, defaultPageSize]);
+    for (const row of rows) chain.add(toSeal(row));
+    if (rows.length < defaultPageSize) break;
+    after = Number(rows[rows.length - 1]!.seq);
+  }
+  return chain.finish().problem;
 }
 
 /** The runs rows and seals of the runs that first appear in one page of the scan. */
 interface RunLookup {
   ids: string[];
   /** Set once the page is read: the query for those ids. */
-  result?: Promise<{ runs: Map<string, RunRow>; seals: Map<string, StoredSeal> }>;
+  result?: Promise<{ runs: Map<string, RunRow>; seals: Map<string, RunSeals> }>;
 }
 
 /** A run whose events the scan is checking or has checked, and where its runs row and seal come from. */
@@ -214,13 +395,20 @@ interface ScannedRun {
   lookup: RunLookup;
 }
 
-async function lookUpRuns(store: Store, ids: string[]): Promise<{ runs: Map<string, RunRow>; seals: Map<string, StoredSeal> }> {
+async function lookUpRuns(store: Store, ids: string[]): Promise<{ runs: Map<string, RunRow>; seals: Map<string, RunSeals> }> {
   const idsJson = JSON.stringify(ids);
   const [runRows, sealRows] = await Promise.all([
-    queryRows(store, 'SELECT id, agent, team, principal, status FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))', [idsJson]),
-    queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
+    queryRows(store, `SELECT ${runColumns} FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
+    queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json)) ORDER BY seq`, [idsJson]),
   ]);
-  return { runs: new Map(runRows.map((row) => [row.id as string, toRunRow(row)])), seals: new Map(sealRows.map((row) => [row.run_id as string, toSeal(row)])) };
+  const byRun = new Map<string, StoredSeal[]>();
+  for (const row of sealRows) {
+    const seal = toSeal(row);
+    const list = byRun.get(seal.runId);
+    if (list) list.push(seal);
+    else byRun.set(seal.runId, [seal]);
+  }
+  return { runs: new Map(runRows.map((row) => [row.id as string, toRunRow(row)])), seals: new Map([...byRun].map(([id, list]) => [id, runSeals(list)])) };
 }
 
 /** Marks a promise as handled now (it is awaited later, and may settle while something else is awaited). */
@@ -239,7 +427,14 @@ function awaitedLater<T>(promise: Promise<T>): Promise<T> {
  * only once all its events are checked, so they are looked up per page after the next page is
  * requested, and ended runs wait for that answer in a queue of at most two pages' runs.
  */
-export async function verifyEventRange(store: Store, range: { fromRun?: string; beforeRun?: string }, trusted: TrustedKeys, pageSize: number, take: (report: VerificationReport) => void): Promise<void> {
+export async function verifyEventRange(
+  store: Store,
+  range: { fromRun?: string; beforeRun?: string },
+  trusted: TrustedKeys,
+  pageSize: number,
+  take: (report: VerificationReport) => void,
+  runs: { checkpoints?: Map<string, StoredSeal>; attestedSince?: string | undefined } = {},
+): Promise<void> {
   const upper = range.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const text = `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`;
   const event: ChainEvent = { runId: '', seq: 0, ts: '', type: '', actor: '', payloadText: null, payloadSalt: null, payloadHash: '', schemaVersion: 0, redactions: null, erasedAt: null, prevHash: '', hash: '' };
@@ -259,7 +454,7 @@ export async function verifyEventRange(store: Store, range: { fromRun?: string; 
       lastSeq = event.seq;
       if (current === undefined || current.verifier.runId !== event.runId) {
         if (current) ended.push(current);
-        current = { verifier: new RunChainVerifier(event.runId), lookup };
+        current = { verifier: new RunChainVerifier(event.runId, { checkpoint: runs.checkpoints?.get(event.runId), attestedSince: runs.attestedSince }), lookup };
         lookup.ids.push(event.runId);
       }
       current.verifier.add(event);
@@ -298,7 +493,8 @@ export async function verifyEventRange(store: Store, range: { fromRun?: string; 
 
 /** Verifies the whole store: the seal chain, every run's chain, and rows without a counterpart. */
 export async function verifyAll(store: Store, options: VerifyOptions & { onReport?: (report: VerificationReport) => void } = {}): Promise<VerificationSummary> {
-  const { trusted, anchors } = await trustAndAnchors(store, options);
+  const context = await proofContext(store, options);
+  const { trusted, anchors } = context;
   const pageSize = options.pageSize ?? defaultPageSize;
   const summary: VerificationSummary = {
     ok: true,
@@ -311,7 +507,9 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
     warnings: [],
     sealChain: { ok: true, seals: 0, keyIds: [] },
     pinned: trusted !== undefined,
+    tail: { checkedBy: 'none', storeId: context.storeId, headSeq: 0, message: '' },
   };
+  summary.warnings.push(...context.warnings);
   const take = (report: VerificationReport) => {
     summary.runs += 1;
     summary.events += report.events;
@@ -326,7 +524,7 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
   };
 
   // 1. The seal chain, in seq order.
-  const chain = new SealChainVerifier({ trusted, anchors });
+  const chain = new SealChainVerifier({ trusted, anchors, storeId: context.storeId });
   for (let after = 0; ; ) {
     const rows = await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, pageSize]);
     for (const row of rows) chain.add(toSeal(row));
@@ -334,14 +532,17 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
     after = Number(rows[rows.length - 1]!.seq);
   }
   summary.sealChain = chain.finish();
+  summary.tail = tailCheck(context, summary.sealChain.head?.seq ?? 0);
 
-  // 2. Every run that has events, in key order.
-  await verifyEventRange(store, {}, trusted, options.pageSize ?? defaultScanPageSize, take);
+  // 2. Every run that has events, in key order; open runs against their newest start or checkpoint seal.
+  const checkpoints = await openRunCheckpoints(store);
+  await verifyEventRange(store, {}, trusted, options.pageSize ?? defaultScanPageSize, take, { checkpoints, attestedSince: context.attestedSince });
 
   // 3. Runs rows and seals whose events are gone entirely.
-  const orphanRuns = await queryRows(store, 'SELECT id, agent, team, principal, status FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id');
+  const orphanRuns = await queryRows(store, `SELECT ${runColumns} FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id`);
   const orphanSeals = (await queryRows(store, `SELECT ${sealColumns} FROM seals s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = s.run_id) ORDER BY seq`)).map(toSeal);
-  const orphanSealByRun = new Map(orphanSeals.map((seal) => [seal.runId, seal]));
+  const orphanSealByRun = new Map<string, StoredSeal>();
+  for (const seal of orphanSeals) if (!orphanSealByRun.has(seal.runId) || (seal.kind ?? 'final') === 'final') orphanSealByRun.set(seal.runId, seal);
   for (const row of orphanRuns) {
     const run = toRunRow(row);
     take(new RunChainVerifier(run.id).finish(run, orphanSealByRun.get(run.id), trusted));
@@ -352,7 +553,10 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
     take({ ...report, problem: { runId: seal.runId, seq: seal.seq, kind: 'seal_run_missing', message: `Seal ${seal.seq} seals run '${seal.runId}', whose events and runs row are gone.` } });
   }
 
-  summary.ok = summary.failed === 0 && summary.sealChain.ok;
-  summary.problem = summary.failures[0]?.problem ?? summary.sealChain.problem;
+  // 4. Runs no process drives any more.
+  for (const warning of await unownedRuns(store)) if (summary.warnings.length < maxListed) summary.warnings.push(warning);
+
+  summary.ok = summary.failed === 0 && summary.sealChain.ok && context.problems.length === 0;
+  summary.problem = context.problems[0] ?? summary.failures[0]?.problem ?? summary.sealChain.problem;
   return summary;
 }

@@ -21,8 +21,8 @@ describe('export format v1 fixture', () => {
   });
 
   it('refuses a future format version instead of guessing', async () => {
-    const text = readFileSync(fixture, 'utf8').replace('"version":1', '"version":2');
-    expect((await verifyExport(lines(text))).problem?.message).toMatch(/export version 2 is not supported \(this verifier reads version 1\)/);
+    const text = readFileSync(fixture, 'utf8').replace('"version":1', '"version":3');
+    expect((await verifyExport(lines(text))).problem?.message).toMatch(/export version 3 is not supported \(this verifier reads versions 1 and 2\)/);
   });
 
   it('catches a changed character in an event and a prototype key smuggled into a payload', async () => {

@@ -16,13 +16,16 @@ import {
   loadOrCreateSigner,
   publicKeyPem,
   readPublicKeyFile,
+  openWitness,
   readRunEvents,
   verifyAll,
+  witnessFromEnvironment,
   verifyExportFile,
   verifyRun,
   type RunFilter,
   type SealSigner,
   type StoredEvent,
+  type TailCheck,
   type VerificationProblem,
   type VerificationReport,
   type VerificationSummary,
@@ -56,6 +59,7 @@ interface VerifyOptions extends CommonOptions {
   all?: boolean;
   file?: string;
   key?: string[];
+  witness?: string;
 }
 
 interface ExportOptions extends FilterOptions {
@@ -143,7 +147,8 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       .argument('[run]', 'a run id (or --all)')
       .option('--all', 'verify every run and the seal chain')
       .option('--file <export.jsonl>', 'verify an export file offline, without the store')
-      .option('--key <pem...>', 'trust only these seal keys (PEM public or private key files); default: the workspace key'),
+      .option('--key <pem...>', 'trust only these seal keys (PEM public or private key files); default: the workspace key')
+      .option('--witness <dir|url>', 'check the seal chain against the checkpoints a witness keeps outside the database (default: AIFACTORY_WITNESS)'),
   ).action(
     action(async (runId: string | undefined, verifyOptions: VerifyOptions) => {
       const keys = await Promise.all((verifyOptions.key ?? []).map((file) => readPublicKeyFile(file)));
@@ -156,7 +161,15 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       if (!runId && !verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or --file <export.jsonl>.');
       if (runId && verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all, not both.');
       const local = await signer();
-      const trust = { ...(keys.length > 0 ? { trustedKeys: keys } : {}), ...(local && keys.length === 0 ? { signers: [local] } : {}) };
+      const witnessTarget = verifyOptions.witness ?? process.env.AIFACTORY_WITNESS;
+      const witness = witnessTarget ? openWitness(witnessTarget, process.env.AIFACTORY_WITNESS_TOKEN ? { token: process.env.AIFACTORY_WITNESS_TOKEN } : {}) : undefined;
+      // The workspace key's anchor is checked even when other keys are pinned (its key is then not trusted for that).
+      const trust = {
+        ...(keys.length > 0 ? { trustedKeys: keys } : {}),
+        ...(local && keys.length === 0 ? { signers: [local] } : {}),
+        ...(local && keys.length > 0 ? { anchorSigners: [local] } : {}),
+        ...(witness ? { witness } : {}),
+      };
       return withStore(async (store) => {
         if (runId) {
           const report = await verifyRun(store, runId, trust);
@@ -235,11 +248,27 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
     }),
   );
 
-  withJson(runs.command('seal').description('Seal a run that ended but was not sealed (its process stopped in between).').argument('<run>', 'run id')).action(
+  withJson(
+    runs
+      .command('seal')
+      .description('Seal a run that ended but was not sealed (its process stopped in between); refused, exit 1, unless its chain verifies and a recorder with this key started it.')
+      .argument('<run>', 'run id'),
+  ).action(
     action(async (runId: string, sealOptions: CommonOptions) => {
       const sealer = (await signer()) ?? (await loadOrCreateSigner(workspaceDataDir()));
-      const seal = await withStore((store) => createRecorder(store, { signer: sealer }).sealRun(runId));
+      const witness = witnessFromEnvironment();
+      let seal;
+      try {
+        seal = await withStore((store) => createRecorder(store, { signer: sealer, ...(witness ? { witness } : {}) }).sealRun(runId));
+      } catch (error) {
+        if (error instanceof UserError && error.code === ErrorCode.VerificationFailed) {
+          emit(sealOptions, { ok: false, error: { code: error.code, message: error.message } }, (value) => `${pc.red('✗')} ${value.error.message}`);
+          return ExitCode.CheckFailed;
+        }
+        throw error;
+      }
       emit(sealOptions, { ok: true, seal }, (value) => `Sealed ${runId} at seq ${value.seal.headSeq} (seal ${value.seal.seq}, key ${value.seal.keyId}).`);
+      return ExitCode.Ok;
     }),
   );
 
@@ -379,11 +408,12 @@ function describeProblem(problem: VerificationProblem): string {
   return lines.join('\n');
 }
 
-function renderReport(report: VerificationReport): string {
+function renderReport(report: VerificationReport & { tail?: TailCheck }): string {
   if (!report.ok) return `${pc.red('✗')} run ${report.runId}: ${describeProblem(report.problem!)}`;
   const lines = [
-    `${pc.green('✓')} run ${report.runId}: intact, ${report.events} events${report.erased > 0 ? ` with ${report.erased} erased payload(s)` : ''}, ${report.sealed ? `sealed by ${report.keyId}` : pc.yellow('not sealed')}`,
+    `${pc.green('✓')} run ${report.runId}: intact, ${report.events} events${report.erased > 0 ? ` with ${report.erased} erased payload(s)` : ''}, ${report.sealed ? `sealed by ${report.keyId}` : pc.yellow(`not sealed${report.coveredSeq ? ` (checkpoint-sealed up to seq ${report.coveredSeq})` : ''}`)}`,
   ];
+  if (report.tail) lines.push(`${report.tail.checkedBy === 'witness' ? pc.green('tail') : pc.yellow('tail')}: ${report.tail.message}`);
   for (const warning of report.warnings) lines.push(`${pc.yellow('warning')}: ${warning}`);
   return lines.join('\n');
 }
@@ -401,6 +431,7 @@ function renderSummary(summary: VerificationSummary, where: string): string {
     if (summary.sealChain.problem && summary.sealChain.problem !== summary.problem) lines.push(describeProblem(summary.sealChain.problem));
   }
   if (!summary.pinned) lines.push(`${pc.yellow('warning')}: seal keys were not pinned; compare ${summary.sealChain.keyIds.join(', ') || 'the key ids'} with the key your organisation published, or pass --key.`);
+  if (summary.tail.message) lines.push(`${summary.tail.checkedBy === 'witness' ? pc.green('tail') : pc.yellow('tail')}: ${summary.tail.message}`);
   for (const warning of summary.warnings.slice(0, 10)) lines.push(`${pc.yellow('warning')}: ${warning}`);
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@
 // the server all use it.
 import path from 'node:path';
 import type { Store } from '@aifactory/store';
-import { createRecorder, loadOrCreateSigner, loadRedactor, type EventType, type Recorder } from '@aifactory/verification';
+import { createRecorder, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Witness } from '@aifactory/verification';
 import { findAgent, findAgentByName, isAgentName, loadAgentInFolder, type AgentDefinition } from '../agents/index.ts';
 import { createApprovalService, type ApprovalService } from '../approvals/index.ts';
 import { StoreCheckpointSaver } from '../checkpoint/index.ts';
@@ -57,12 +57,18 @@ export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
   };
 }
 
+/** The witness named by AIFACTORY_WITNESS, as a recorder option (checkpoints kept outside the database). */
+function witnessOption(): { witness?: Witness } {
+  const witness = witnessFromEnvironment();
+  return witness ? { witness } : {};
+}
+
 /** Wires a runtime over `store` with the workspace's keys, agents and models. */
 export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): Promise<WorkspaceRuntime> {
   const { store } = options;
   const recorder =
     options.recorder ??
-    createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor: await loadRedactor(options.dataDir) });
+    createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor: await loadRedactor(options.dataDir), ...witnessOption() });
   const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }) });
   const agentsDir = options.agentsDir ?? path.resolve('agents');
   const loaded = new Map<string, AgentDefinition>();

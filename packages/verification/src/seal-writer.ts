@@ -1,0 +1,131 @@
+// Writes seals into the store's seal chain: a run's start, its head while it is held or long, and
+// its end. Each seal signs the store identity and links to the seal before it; the chain is
+// extended optimistically (read the newest seal, insert the next seq, retry when another writer
+// took that seq). After every seal the key signs a checkpoint of the chain's head, kept in the
+// anchor file beside the key and handed to the witness, when one is configured.
+import { ErrorCode, SystemError, UserError } from '@aifactory/core';
+import type { Store } from '@aifactory/store';
+import { signCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { genesisSealHash, sealHash, sealMessage, type SealKind, type SealSigner } from './seal-signer.ts';
+import { anchorKey, isUniqueViolation, queryRows, readStoreId, storeFailure } from './store-access.ts';
+import type { Witness } from './witness.ts';
+
+/** A seal as written. */
+export interface WrittenSeal {
+  seq: number;
+  kind: SealKind;
+  storeId: string;
+  runId: string;
+  headSeq: number;
+  headHash: string;
+  keyId: string;
+  publicKey: string;
+  prevSealHash: string;
+  sealHash: string;
+  signature: string;
+  ts: Date;
+}
+
+/** The columns of a seal insert, in the order of its parameters $1..$12 (ts last, as timestamptz). */
+export const sealInsertColumns = 'seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
+/** The parameter list of a seal insert. */
+export const sealInsertValues = '$1::bigint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::timestamptz';
+
+/** The statement that writes a seal (its own parameters are $1..$12; anything else from $13). */
+export type SealStatement = (sealParams: unknown[]) => { text: string; params: unknown[] };
+
+/** A plain seal insert. */
+export const insertSealOnly: SealStatement = (params) => ({ text: `INSERT INTO seals (${sealInsertColumns}) VALUES (${sealInsertValues})`, params });
+
+/** Options of SealWriter. */
+export interface SealWriterOptions {
+  witness?: Witness | undefined;
+  clock: () => Date;
+  /** Called when the witness could not take a checkpoint (the seal is kept; the next checkpoint covers it). */
+  onWitnessError?: ((error: unknown) => void) | undefined;
+}
+
+/** Extends one store's seal chain with one key. */
+export class SealWriter {
+  readonly #store: Store;
+  readonly #signer: SealSigner;
+  readonly #options: SealWriterOptions;
+
+  constructor(store: Store, signer: SealSigner, options: SealWriterOptions) {
+    this.#store = store;
+    this.#signer = signer;
+    this.#options = options;
+  }
+
+  /** The store identity seals sign; a store without one (its row was removed) cannot be sealed. */
+  async storeId(): Promise<string> {
+    const id = await readStoreId(this.#store).catch((error: unknown) => {
+      throw storeFailure('read the store identity', error);
+    });
+    if (!id) throw new SystemError(ErrorCode.VerificationFailed, `The store at ${this.#store.location} has no identity (its store_identity row was removed or duplicated); nothing can be sealed until it is restored.`);
+    return id;
+  }
+
+  /**
+   * Links a seal of the run's head into the chain with the given statement (default: the seal
+   * alone). Retries when another writer took the seal's place; a unique violation on anything
+   * else is the caller's to interpret.
+   */
+  async write(request: { kind: SealKind; runId: string; headSeq: number; headHash: string }, statement: SealStatement = insertSealOnly): Promise<WrittenSeal> {
+    const storeId = await this.storeId();
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      let last: { seq: number; seal_hash: string } | undefined;
+      try {
+        [last] = await queryRows<{ seq: number; seal_hash: string }>(this.#store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
+      } catch (error) {
+        throw storeFailure('read the seal chain', error);
+      }
+      const ts = this.#options.clock();
+      const fields = {
+        kind: request.kind,
+        storeId,
+        seq: last ? Number(last.seq) + 1 : 1,
+        runId: request.runId,
+        headSeq: request.headSeq,
+        headHash: request.headHash,
+        prevSealHash: last?.seal_hash ?? genesisSealHash,
+        keyId: this.#signer.keyId,
+        ts: ts.toISOString(),
+      };
+      const message = sealMessage(fields);
+      const signature = this.#signer.sign(message);
+      const seal: WrittenSeal = { ...fields, ts, publicKey: this.#signer.publicKey, signature, sealHash: sealHash(message, signature) };
+      const { text, params } = statement([seal.seq, seal.runId, seal.kind, storeId, seal.headSeq, seal.headHash, seal.keyId, seal.publicKey, seal.prevSealHash, seal.sealHash, seal.signature, fields.ts]);
+      try {
+        await queryRows(this.#store, text, params);
+      } catch (error) {
+        if (isUniqueViolation(error, 'seals_pkey')) {
+          // Another seal took this place in the chain first; link after it.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
+          continue;
+        }
+        if (isUniqueViolation(error, 'seals_run_id_unique')) throw new UserError(ErrorCode.Conflict, `Run '${request.runId}' is already sealed.`, { cause: error });
+        // Another unique key of the caller's statement (a run started twice): theirs to name.
+        if (isUniqueViolation(error)) throw error;
+        throw storeFailure(`seal run '${request.runId}'`, error);
+      }
+      await this.#checkpoint(storeId, seal);
+      return seal;
+    }
+    throw new SystemError(ErrorCode.Conflict, `Could not seal run '${request.runId}': the seal chain kept moving under 200 attempts.`);
+  }
+
+  /** Signs the chain's new head and keeps it beside the key and with the witness. */
+  async #checkpoint(storeId: string, seal: WrittenSeal): Promise<Checkpoint> {
+    const checkpoint = signCheckpoint(this.#signer, { storeId, sealSeq: seal.seq, sealHash: seal.sealHash, ts: seal.ts });
+    await this.#signer.writeAnchor(anchorKey(this.#store, storeId), { seq: seal.seq, sealHash: seal.sealHash, checkpoint });
+    if (this.#options.witness) {
+      try {
+        await this.#options.witness.submit(checkpoint);
+      } catch (error) {
+        this.#options.onWitnessError?.(error);
+      }
+    }
+    return checkpoint;
+  }
+}
