@@ -37,6 +37,10 @@ export const eventPayloadSchemas = {
   'run.held': z.looseObject({ step, approval_id: nonEmpty.optional() }),
   'resume.refused': z.looseObject({ reason: nonEmpty, problem: z.string().optional() }),
   'run.resumed': z.looseObject({ step, approval_id: nonEmpty.optional(), outcome: z.enum(['approved', 'rejected']).optional() }),
+  /** A live process took over a run whose owner died (its lease lapsed) and goes on from its last checkpoint. */
+  'run.recovered': z.looseObject({ epoch: z.number().int().positive(), owner: nonEmpty, previous_owner: z.string().nullable().optional() }),
+  /** A human settled an action whose outcome a crash left unknown: it happened (confirmed), run it again (retried), or fail the run. */
+  'action.resolved': z.looseObject({ step, call_id: z.string().optional(), name: nonEmpty, resolution: z.enum(['confirmed', 'retried', 'failed']), by: nonEmpty }),
   'model.requested': z.looseObject({ step, request_hash: sha256.optional() }),
   'model.responded': z.looseObject({
     step,

@@ -158,6 +158,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
       ...(url !== undefined ? { url } : {}),
       ...(headers ? { headers } : {}),
       ...(server.allow ? { allow: server.allow } : {}),
+      ...(server.idempotent ? { idempotent: server.idempotent } : {}),
       ...(server.timeout_ms ? { timeoutMs: server.timeout_ms } : {}),
     };
   });

@@ -57,6 +57,10 @@ const toolServer = z
     url: z.string().min(1).optional().describe('Streamable HTTP endpoint of a remote server; exclusive with package and command.'),
     headers: z.record(z.string(), z.string()).optional().describe('HTTP headers, e.g. Authorization: "Bearer ${env:CRM_TOKEN}".'),
     allow: z.array(z.string().min(1)).optional().describe('Globs over the tool names offered to the agent; all tools when absent, none when empty.'),
+    idempotent: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Globs over the tool names that are safe to run twice: when a crash leaves such a call\'s outcome unknown, the run retries it; any other tool holds the run (outcome_unknown) for a human.'),
     timeout_ms: z.number().int().positive().optional().describe('Timeout of one tool call, in milliseconds.'),
   })
   .superRefine((server, context) => {

@@ -6,15 +6,16 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type Decision, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
-import { artifacts, policyVersions, runs, type Store } from '@aifactory/store';
-import { eq } from 'drizzle-orm';
+import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, type Store } from '@aifactory/store';
+import { eq, sql } from 'drizzle-orm';
 import type { AgentDefinition } from '../agents/index.ts';
-import type { ModelGateway } from '../models/index.ts';
+import type { ModelGateway, ModelResponse } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, policySetHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
+import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
 import { GovernanceGate, type EventDraft } from './governance-gate.ts';
 import type { RunEvent, RunEventListener } from './run-events.ts';
 import { RunOwnership } from './run-ownership.ts';
+import { callKey, confirmedToolOutcome, isIdempotent, readRecoveryLedger, recordedToolOutcome, type InDoubtAction, type InDoubtResolution, type RecoveryLedger } from './run-recovery.ts';
 import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
 
 /** How the runtime's writes to a run are fenced: by the lease epoch of the process that owns the run. */
@@ -103,6 +104,14 @@ export type RunResult =
   | { runId: string; status: 'held'; held: HeldAction }
   | { runId: string; status: 'failed'; error: string };
 
+/** What became of a run this process tried to recover. */
+export type RecoveryResult =
+  | { runId: string; outcome: 'continued'; result: RunResult }
+  /** Held until a human settles actions a crash left in doubt (reason outcome_unknown). */
+  | { runId: string; outcome: 'held'; reason: 'outcome_unknown'; actions: InDoubtAction[] }
+  /** Another process owns it, or it is no longer running. */
+  | { runId: string; outcome: 'skipped'; reason: string };
+
 /** How deep hand-offs may nest while runs wait on each other. */
 const maxHandoffDepth = 20;
 
@@ -130,6 +139,10 @@ export class AgentRuntime {
   readonly #sessions = new Map<string, Promise<AgentSession>>();
   readonly #listeners = new Map<string, RunEventListener>();
   readonly #ownership: RunOwnership;
+  /** What the trace says about runs being recovered here (recorded outcomes and model responses to serve back). */
+  readonly #ledgers = new Map<string, RecoveryLedger>();
+  /** Runs being driven here right now, for a graceful hand-back. */
+  readonly #driving = new Map<string, Promise<unknown>>();
   /** The recorder as the governance gate uses it: every append fenced by this process's lease of the run. */
   readonly #fenced: { recordBatch(runId: string, events: EventDraft[]): Promise<unknown> };
 
@@ -285,6 +298,150 @@ export class AgentRuntime {
     throw new UserError(ErrorCode.Conflict, `Run '${runId}' is driven by another process right now; try again once it is held or has ended.`, { details: { runId } });
   }
 
+  /**
+   * Recovers a running run whose owner died (its lease lapsed or was handed back): takes the lease
+   * over, reads the trace, and goes on from the run's last checkpoint — serving back every
+   * recorded tool outcome and model response instead of calling again. An action whose outcome a
+   * crash left unknown is retried only when its tool is declared idempotent; otherwise the run is
+   * held with reason outcome_unknown for a human (resolveInDoubt).
+   */
+  async recover(runId: string, options: { onEvent?: RunEventListener } = {}): Promise<RecoveryResult> {
+    const [lease] = await this.#options.store.db.select().from(runLeases).where(eq(runLeases.runId, runId));
+    const epoch = await this.#ownership.takeOver(runId, 'recovering');
+    if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
+    try {
+      const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+      if (!row || row.status !== 'running') {
+        await this.#ownership.release(runId);
+        return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
+      }
+      const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
+      const ledger = await readRecoveryLedger(this.#options.store, runId);
+      const unknown = ledger.inDoubt.filter((action) => !isIdempotent(session.definition, action));
+      if (unknown.length > 0) {
+        await session.gate.commit(
+          runId,
+          unknown.map((action) => ({ type: 'run.held', actor: 'runtime', payload: { step: action.step, reason: 'outcome_unknown', kind: action.kind, name: action.name, ...(action.callId ? { call_id: action.callId } : {}), intent_seq: action.seq } })),
+        );
+        await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
+        await this.#ownership.release(runId);
+        return { runId, outcome: 'held', reason: 'outcome_unknown', actions: unknown };
+      }
+      const previousOwner = lease && lease.epoch < epoch ? lease.owner : null;
+      const retried = ledger.inDoubt.map((action) => ({ step: action.step, name: action.name, ...(action.callId ? { call_id: action.callId } : {}) }));
+      await session.gate.commit(runId, [{ type: 'run.recovered', actor: 'runtime', payload: { epoch, owner: this.#ownership.owner, previous_owner: previousOwner, retried } }]);
+      await this.#ownership.driving(runId);
+      return { runId, outcome: 'continued', result: await this.#goOn(session, runId, row, ledger, options.onEvent) };
+    } catch (error) {
+      if (this.#ownership.owns(runId) && !(error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost)) {
+        // Could not go on here (the store went away, the agent cannot load): let another try.
+        this.#ownership.forget(runId);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Settles the actions a crash left in doubt in a run held with reason outcome_unknown: they
+   * happened (`confirmed`, optionally with what they returned), run them again (`retried`), or
+   * fail the run (`failed`). Recorded as action.resolved; the run then goes on (or fails).
+   */
+  async resolveInDoubt(runId: string, request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    if (!['confirmed', 'retried', 'failed'].includes(request.resolution)) {
+      throw new UserError(ErrorCode.InputInvalid, `Resolution '${String(request.resolution)}' is unknown; use confirmed, retried or failed.`, { location: { path: 'resolution' } });
+    }
+    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+    const ledger = await readRecoveryLedger(this.#options.store, runId);
+    if (row.status !== 'held' || ledger.inDoubt.length === 0) {
+      throw new UserError(ErrorCode.Conflict, `Run '${runId}' has no action whose outcome is unknown (status ${row.status}); nothing to resolve.`, { details: { runId, status: row.status } });
+    }
+    await this.#own(runId);
+    const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
+    const events: EventDraft[] = ledger.inDoubt.map((action) => ({
+      type: 'action.resolved',
+      actor: request.by,
+      payload: { step: action.step, name: action.name, kind: action.kind, ...(action.callId ? { call_id: action.callId } : {}), resolution: request.resolution, by: request.by, ...(request.result !== undefined ? { result: request.result } : {}), ...(request.reason ? { reason: request.reason } : {}) },
+    }));
+    await session.gate.commit(runId, events);
+    for (const action of ledger.inDoubt) {
+      ledger.resolutions.set(callKey(action.step, action.callId), { resolution: request.resolution, by: request.by, ...(request.result !== undefined ? { result: request.result } : {}) });
+    }
+    if (request.resolution === 'failed') {
+      const error = `The outcome of ${ledger.inDoubt.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
+      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, reason: 'outcome_unknown' } }, this.#fence(runId));
+      this.#ownership.forget(runId);
+      this.#emit({ type: 'run.failed', runId, reason: error });
+      return { runId, status: 'failed', error };
+    }
+    await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
+    ledger.inDoubt = [];
+    return this.#goOn(session, runId, row, ledger, request.onEvent);
+  }
+
+  /** Drives a recovered run on from its last checkpoint, serving back what the trace recorded. */
+  async #goOn(session: AgentSession, runId: string, row: typeof runs.$inferSelect, ledger: RecoveryLedger, onEvent: RunEventListener | undefined): Promise<RunResult> {
+    const input = await this.#recoveryInput(session, runId, row);
+    if (input === 'parked') {
+      // Its approval has not been used: it waits for it like any held run.
+      await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
+      await this.#ownership.release(runId);
+      const held = (await session.graph.getState({ configurable: { thread_id: runId } })).values as AgentStateValue;
+      return { runId, status: 'held', held: held.held! };
+    }
+    if (onEvent) this.#listeners.set(runId, onEvent);
+    this.#ledgers.set(runId, ledger);
+    return this.#drive(session, runId, input);
+  }
+
+  /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with, or its input. */
+  async #recoveryInput(session: AgentSession, runId: string, row: typeof runs.$inferSelect): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
+    const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
+    const values = snapshot.values as Partial<AgentStateValue>;
+    if (!values.runId) {
+      // No checkpoint yet (they are written at holds and ends): start again from the input; the
+      // trace serves back every model response and tool outcome it recorded.
+      const metadata = row.metadata as { principal_roles?: string[] };
+      const input = row.input as { text?: string } | null;
+      return { runId, principal: { id: row.principal, roles: metadata.principal_roles ?? [] }, startedAtMs: row.startedAt.getTime(), messages: [{ role: 'user', content: input?.text ?? '' }] };
+    }
+    const held = values.held;
+    if (!held || snapshot.next.length === 0) return null;
+    if (held.child) {
+      const [child] = await this.#options.store.db.select().from(runs).where(eq(runs.id, held.child.runId));
+      if (!child || (child.status !== 'completed' && child.status !== 'failed')) return 'parked';
+      const ended = await this.#endOf(child.id);
+      const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.id, status: 'completed', answer: String(ended.answer ?? '') } : { runId: child.id, status: 'failed', error: String(ended.error ?? 'failed') };
+      return new Command({ resume: { approvalId: held.approvalId, outcome: 'approved', by: [], child: outcome } satisfies ApprovalResume });
+    }
+    const [approval] = await this.#options.store.db.select().from(approvals).where(eq(approvals.id, held.approvalId));
+    if (!approval || approval.status !== 'consumed' || (approval.outcome !== 'approved' && approval.outcome !== 'rejected')) return 'parked';
+    const votes = await this.#options.store.db.select().from(approvalVotes).where(eq(approvalVotes.approvalId, held.approvalId));
+    const by = votes.filter((vote) => vote.vote === (approval.outcome === 'approved' ? 'approve' : 'reject')).map((vote) => vote.approver);
+    return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
+  }
+
+  /** The payload of a run's last event (its run.completed or run.failed). */
+  async #endOf(runId: string): Promise<Record<string, unknown>> {
+    const rows = await this.#options.store.query<{ payload: string | null }>(sql`SELECT payload FROM events WHERE run_id = ${runId} ORDER BY seq DESC LIMIT 1`);
+    try {
+      return rows[0]?.payload ? (JSON.parse(rows[0].payload) as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /**
+   * Graceful shutdown: waits up to `graceMs` for the runs driven here to park or end, then hands
+   * back the leases of those still going, so a live process continues them from their last
+   * checkpoint at once instead of after the lease. Resolves the runs handed back.
+   */
+  async handBack(graceMs = 10_000): Promise<string[]> {
+    const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.#driving.values()]), deadline]);
+    return this.#ownership.releaseAll();
+  }
+
   /** Disconnects every MCP server this runtime started. */
   async close(): Promise<void> {
     this.#ownership.close();
@@ -293,7 +450,17 @@ export class AgentRuntime {
     this.#sessions.clear();
   }
 
-  async #drive(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command): Promise<RunResult> {
+  #drive(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command | null): Promise<RunResult> {
+    const driving = this.#driveOn(session, runId, input);
+    this.#driving.set(runId, driving);
+    void driving.then(
+      () => this.#driving.delete(runId),
+      () => this.#driving.delete(runId),
+    );
+    return driving;
+  }
+
+  async #driveOn(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command | null): Promise<RunResult> {
     const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000 };
     try {
       let state: AgentStateValue;
@@ -303,6 +470,12 @@ export class AgentRuntime {
         // Another process took the run over (this one was paused past its lease): it goes on
         // there, and nothing more is recorded or done for it here.
         if (error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost) {
+          this.#ownership.forget(runId);
+          throw error;
+        }
+        // The store went away mid-step: nothing can be recorded, so the run is not failed here.
+        // Its lease lapses and a live process recovers it from its checkpoint and trace.
+        if (error instanceof AiFactoryError && error.code === ErrorCode.StoreUnavailable) {
           this.#ownership.forget(runId);
           throw error;
         }
@@ -335,6 +508,7 @@ export class AgentRuntime {
       return { runId, status: 'failed', error };
     } finally {
       this.#listeners.delete(runId);
+      this.#ledgers.delete(runId);
     }
   }
 
@@ -344,6 +518,8 @@ export class AgentRuntime {
       await this.#options.recorder.finishRun(runId, { status, payload }, this.#fence(runId));
       this.#ownership.forget(runId);
     } catch {
+      // Not recorded as failed: stop renewing its lease, so it is recovered once the lease lapses.
+      this.#ownership.forget(runId);
       // The store itself may be what failed; the caller still sees the original error.
     }
   }
@@ -427,18 +603,45 @@ export class AgentRuntime {
     });
     // Every tool execution first checks that this process still owns the run (and extends its lease).
     const ownership = this.#ownership;
+    // In a recovered run, a call whose outcome the trace holds (or a human confirmed) is served
+    // back instead of being run again.
+    const ledgers = this.#ledgers;
     const fencedToolbox: typeof toolbox = {
       specs: () => toolbox.specs(),
       resolve: (call) => toolbox.resolve(call),
       async execute(call, resolved, run) {
+        const ledger = ledgers.get(run.runId);
+        if (ledger) {
+          const key = callKey(run.step, call.id);
+          const recorded = ledger.outcomes.get(key);
+          if (recorded) return recordedToolOutcome(recorded);
+          const resolution = ledger.resolutions.get(key);
+          if (resolution?.resolution === 'confirmed') return confirmedToolOutcome(run.step, call.id, resolved.action.name, resolution);
+        }
         await ownership.ensureCanAct(run.runId, `execute the ${resolved.action.kind} '${resolved.action.name}'`);
         return toolbox.execute(call, resolved, run);
+      },
+    };
+    // Model calls a recovered run already made and recorded are answered from the trace.
+    const models: ModelGateway = {
+      call(request, callOptions) {
+        const runId = callOptions?.attribution?.runId;
+        const ledger = runId ? ledgers.get(runId) : undefined;
+        if (ledger && ledger.modelResponses.size > 0) {
+          const hash = requestHash({ ...request, tools: request.tools ?? [] });
+          const recorded: ModelResponse | undefined = ledger.modelResponses.get(hash);
+          if (recorded) {
+            ledger.modelResponses.delete(hash);
+            return Promise.resolve(recorded);
+          }
+        }
+        return options.models.call(request, callOptions);
       },
     };
     const graph = createAgentGraph({
       agent: graphAgentSpec(definition),
       gate,
-      models: options.models,
+      models,
       toolbox: fencedToolbox,
       checkpointer: options.checkpointer,
       emit: (event) => this.#emit(event),

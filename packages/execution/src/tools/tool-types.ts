@@ -18,6 +18,8 @@ export interface McpServerConfig {
   headers?: Record<string, string>;
   /** Globs over the bare tool names that are listed and callable; all when absent, none when empty. */
   allow?: string[];
+  /** Globs over the bare tool names that are safe to run twice (retried when a crash leaves a call's outcome unknown). */
+  idempotent?: string[];
   /** Default timeout of one call to this server's tools, in milliseconds. */
   timeoutMs?: number;
 }

@@ -1,0 +1,153 @@
+// What a process taking over a run whose owner died learns from the run's trace, before it goes
+// on from the last checkpoint:
+// - the outcome of every action that ran and was recorded, so going on never runs it again;
+// - the model responses recorded, so the steps after the checkpoint see the same answers (and the
+//   same tool calls) they saw the first time — model calls that were not recorded are made again;
+// - actions in doubt: a tool call (or hand-off) whose intent was recorded but whose outcome was
+//   not. It may or may not have happened, so it is never run again silently: it is retried only
+//   when the agent declares the tool idempotent (or a human said retry); otherwise the run is
+//   held with reason outcome_unknown until a human confirms it happened, retries it, or fails it.
+import type { Store } from '@aifactory/store';
+import { readRunEvents } from '@aifactory/verification';
+import type { AgentDefinition } from '../agents/index.ts';
+import type { ModelResponse } from '../models/index.ts';
+import { compileAllowList } from '../tools/allow-list.ts';
+import type { ToolOutcome } from './agent-graph.ts';
+
+/** An action whose intent was recorded and whose outcome was not. */
+export interface InDoubtAction {
+  step: number;
+  callId?: string;
+  kind: 'tool' | 'handoff' | 'retrieval';
+  name: string;
+  /** Seq of its intent event (tool.called / handoff.started). */
+  seq: number;
+}
+
+/** How a human settled an action in doubt. */
+export type InDoubtResolution = 'confirmed' | 'retried' | 'failed';
+
+/** What the trace of a run tells its new owner. */
+export interface RecoveryLedger {
+  /** Recorded tool outcomes by `step:call_id`. */
+  outcomes: Map<string, { seq: number; type: 'tool.returned' | 'tool.failed'; actor: string; payload: Record<string, unknown> }>;
+  /** Human resolutions by `step:call_id`. */
+  resolutions: Map<string, { resolution: InDoubtResolution; by: string; result?: string }>;
+  /** Actions in doubt that no human has settled. */
+  inDoubt: InDoubtAction[];
+  /** Recorded model responses by the hash of their request. */
+  modelResponses: Map<string, ModelResponse>;
+}
+
+/** The key of one tool call of one step. */
+export function callKey(step: number, callId: string | undefined): string {
+  return `${step}:${callId ?? ''}`;
+}
+
+/** Reads the trace of a run into what recovery needs. */
+export async function readRecoveryLedger(store: Store, runId: string): Promise<RecoveryLedger> {
+  const intents = new Map<string, InDoubtAction>();
+  const outcomes: RecoveryLedger['outcomes'] = new Map();
+  const resolutions: RecoveryLedger['resolutions'] = new Map();
+  const requestHashes = new Map<number, string>();
+  const modelResponses = new Map<string, ModelResponse>();
+  for await (const event of readRunEvents(store, runId)) {
+    const payload = parsePayload(event.payloadText);
+    const step = typeof payload.step === 'number' ? payload.step : -1;
+    const key = callKey(step, typeof payload.call_id === 'string' ? payload.call_id : undefined);
+    switch (event.type) {
+      case 'tool.called':
+      case 'handoff.started': {
+        const kind = event.type === 'handoff.started' ? 'handoff' : payload.kind === 'retrieval' ? 'retrieval' : payload.kind === 'handoff' ? 'handoff' : 'tool';
+        // A call whose outcome is known (recorded, or confirmed by a human) is served back, never
+        // run, when a recovered run passes it again: that second intent is not in doubt.
+        if (outcomes.has(key) || resolutions.get(key)?.resolution === 'confirmed') break;
+        intents.set(key, { step, ...(typeof payload.call_id === 'string' ? { callId: payload.call_id } : {}), kind, name: String(payload.name ?? ''), seq: event.seq });
+        resolutions.delete(key);
+        break;
+      }
+      case 'tool.returned':
+      case 'tool.failed':
+        intents.delete(key);
+        outcomes.set(key, { seq: event.seq, type: event.type, actor: event.actor, payload });
+        break;
+      case 'retrieval.performed':
+        intents.delete(key);
+        break;
+      case 'action.resolved': {
+        const resolution = payload.resolution as InDoubtResolution;
+        resolutions.set(key, { resolution, by: String(payload.by ?? ''), ...(typeof payload.result === 'string' ? { result: payload.result } : {}) });
+        intents.delete(key);
+        break;
+      }
+      case 'model.requested':
+        if (typeof payload.request_hash === 'string') requestHashes.set(step, payload.request_hash);
+        break;
+      case 'model.responded': {
+        const hash = requestHashes.get(step);
+        if (hash && payload.content !== undefined) modelResponses.set(hash, responseOf(payload));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { outcomes, resolutions, inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq), modelResponses };
+}
+
+/** A recorded payload (canonical JSON text; null once erased) as an object. */
+function parsePayload(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A recorded model.responded payload as the model response it was. */
+function responseOf(payload: Record<string, unknown>): ModelResponse {
+  return {
+    provider: String(payload.provider ?? ''),
+    model: String(payload.model ?? ''),
+    content: String(payload.content ?? ''),
+    toolCalls: (payload.tool_calls as ModelResponse['toolCalls']) ?? [],
+    usage: (payload.usage as ModelResponse['usage']) ?? { inputTokens: 0, outputTokens: 0 },
+    costUsd: Number(payload.cost_usd ?? 0),
+    priced: true,
+    finishReason: String(payload.finish_reason ?? 'stop'),
+    latencyMs: 0,
+    attempts: 0,
+    fallbackUsed: payload.fallback_used === true,
+  };
+}
+
+/**
+ * Whether running the action again is safe: retrievals only read; a tool is when its server's
+ * `idempotent` globs name it; a hand-off never is (it starts another run).
+ */
+export function isIdempotent(definition: AgentDefinition, action: Pick<InDoubtAction, 'kind' | 'name'>): boolean {
+  if (action.kind === 'retrieval') return true;
+  if (action.kind !== 'tool') return false;
+  const dot = action.name.indexOf('.');
+  if (dot < 0) return false;
+  const server = definition.tools.find((candidate) => candidate.name === action.name.slice(0, dot));
+  if (!server?.idempotent) return false;
+  return compileAllowList(server.idempotent).allows(action.name.slice(dot + 1));
+}
+
+/** The outcome a tool call had, served back from the trace instead of running it again. */
+export function recordedToolOutcome(recorded: RecoveryLedger['outcomes'] extends Map<string, infer V> ? V : never): ToolOutcome {
+  const payload = { ...recorded.payload, recorded_seq: recorded.seq };
+  if (recorded.type === 'tool.returned') return { ok: true, content: String(recorded.payload.content ?? ''), event: { type: 'tool.returned', actor: recorded.actor, payload } };
+  const error = recorded.payload.error as { message?: string } | string | undefined;
+  const message = typeof error === 'string' ? error : (error?.message ?? 'The tool failed.');
+  return { ok: false, message, event: { type: 'tool.failed', actor: recorded.actor, payload } };
+}
+
+/** The outcome of an in-doubt call a human confirmed happened. */
+export function confirmedToolOutcome(step: number, callId: string, name: string, resolution: { by: string; result?: string }): ToolOutcome {
+  const content = resolution.result ?? `The call's outcome was not recorded; ${resolution.by} confirmed that it happened.`;
+  return { ok: true, content, event: { type: 'tool.returned', actor: name, payload: { step, call_id: callId, name, content, confirmed_by: resolution.by } } };
+}

@@ -1,0 +1,77 @@
+// Recovery of orphaned runs: every few moments a supervisor looks for running runs whose lease
+// lapsed (their owner died or was paused past it) and recovers them in this process. Several
+// processes may supervise one store: taking the lease over is the arbiter, so each run is
+// recovered by exactly one of them.
+import type { Store } from '@aifactory/store';
+import { findOrphanedRuns } from '@aifactory/verification';
+import type { AgentRuntime, RecoveryResult } from './agent-runtime.ts';
+
+/** Options of a RunSupervisor. */
+export interface RunSupervisorOptions {
+  store: Store;
+  runtime: AgentRuntime;
+  /** How often to look for orphaned runs (default 1 s). */
+  intervalMs?: number;
+  /** Runs recovered at once by this process (default 8). */
+  concurrency?: number;
+  /** Told what became of each recovery (logs, tests). */
+  onRecovery?: (result: RecoveryResult | { runId: string; outcome: 'error'; error: Error }) => void;
+}
+
+/** Looks for orphaned runs and recovers them. */
+export class RunSupervisor {
+  readonly #options: RunSupervisorOptions;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #scanning: Promise<void> | undefined;
+
+  constructor(options: RunSupervisorOptions) {
+    this.#options = options;
+  }
+
+  /** Starts looking, now and every intervalMs. */
+  start(): void {
+    if (this.#timer) return;
+    void this.scan();
+    this.#timer = setInterval(() => void this.scan(), this.#options.intervalMs ?? 1_000);
+    this.#timer.unref();
+  }
+
+  /** Stops looking; recoveries under way go on (close the runtime to stop them). */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One look: starts recovering orphaned runs, up to the concurrency. */
+  scan(): Promise<void> {
+    this.#scanning ??= this.#scan().finally(() => (this.#scanning = undefined));
+    return this.#scanning;
+  }
+
+  /** Waits for the recoveries under way. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  async #scan(): Promise<void> {
+    const room = (this.#options.concurrency ?? 8) - this.#inFlight.size;
+    if (room <= 0) return;
+    let orphans: Awaited<ReturnType<typeof findOrphanedRuns>>;
+    try {
+      orphans = await findOrphanedRuns(this.#options.store, room + this.#inFlight.size);
+    } catch {
+      return; // the store is unreachable; look again next time
+    }
+    for (const orphan of orphans.filter((candidate) => !this.#inFlight.has(candidate.runId)).slice(0, room)) {
+      const recovery = this.#options.runtime
+        .recover(orphan.runId)
+        .then(
+          (result) => this.#options.onRecovery?.(result),
+          (error: unknown) => this.#options.onRecovery?.({ runId: orphan.runId, outcome: 'error', error: error instanceof Error ? error : new Error(String(error)) }),
+        )
+        .finally(() => this.#inFlight.delete(orphan.runId));
+      this.#inFlight.set(orphan.runId, recovery);
+    }
+  }
+}
