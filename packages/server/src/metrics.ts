@@ -155,27 +155,28 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
     get keyId() {
       return recorder.keyId;
     },
-    async startRun(run) {
-      const event = await recorder.startRun(run);
+    async startRun(run, options) {
+      const event = await recorder.startRun(run, options);
       runs.set(event.runId, { agent: run.agent, team: run.team ?? 'none', startedAt: Date.now() });
       metrics.runsStarted.inc({ agent: run.agent });
       return event;
     },
-    async record(runId, event) {
+    async record(runId, event, options) {
       const started = performance.now();
-      const recorded = await recorder.record(runId, event);
+      const recorded = await recorder.record(runId, event, options);
       observe(runId, [event], (performance.now() - started) / 1000);
       return recorded;
     },
-    async recordBatch(runId, events) {
+    async recordBatch(runId, events, options) {
       const started = performance.now();
-      const recorded = await recorder.recordBatch(runId, events);
+      const recorded = await recorder.recordBatch(runId, events, options);
       observe(runId, events, (performance.now() - started) / 1000);
       return recorded;
     },
-    setStatus: (runId, status) => recorder.setStatus(runId, status),
-    async finishRun(runId, outcome) {
-      const result = await recorder.finishRun(runId, outcome);
+    // The options carry the run's lease fence: dropping them would fail every fenced append.
+    setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
+    async finishRun(runId, outcome, options) {
+      const result = await recorder.finishRun(runId, outcome, options);
       const labels = runs.get(runId);
       if (labels) metrics.runDuration.observe({ agent: labels.agent, status: outcome.status }, (Date.now() - labels.startedAt) / 1000);
       runs.delete(runId);
