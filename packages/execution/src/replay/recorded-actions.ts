@@ -75,6 +75,8 @@ export function recordedActions(run: RecordedRun, options: RecordedActionsOption
         break;
       }
       case 'policy.decided': {
+        // A call denied for arguments that failed the tool's schema never reached the policy: nothing to re-decide.
+        if (payload.arguments_invalid !== undefined) break;
         const recordedAction = (payload.action ?? {}) as { kind?: string; name?: string; args?: Record<string, unknown> };
         const decision = (payload.decision ?? {}) as { authority?: Authority; rules?: MatchedRule[]; reason?: string };
         const step = Number(payload.step);

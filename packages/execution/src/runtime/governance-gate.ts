@@ -1,7 +1,7 @@
 // The one chokepoint of DESIGN.md: govern(action) -> decision -> record(decision) -> [hold |
 // execute] -> record(outcome). Every node of the agent graph asks this gate before it acts, and
 // nothing in the runtime calls a model or a tool except through a verdict of `execute` from it.
-import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, decide } from '@aifactory/control';
+import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, argumentsDenied, decide } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 
 /** An event as the recorder takes it. */
@@ -23,6 +23,8 @@ export interface ProposedAction {
   args: Record<string, unknown>;
   /** For retrievals: the collections it would read, with their classifications. */
   collections?: Array<{ name: string; classifications: string[] }>;
+  /** Where the arguments fail the tool's input schema: the gate then denies before any rule. */
+  argumentErrors?: readonly string[];
 }
 
 /** The run facts a decision sees (CEL `agent`, `principal`, `run`, `data`). */
@@ -103,21 +105,25 @@ export class GovernanceGate implements Gate {
     const collections = proposed.collections ?? run.collections;
     const classifications = proposed.collections ? [...new Set([...run.classifications, ...proposed.collections.flatMap((collection) => collection.classifications)])] : run.classifications;
     const context: DecisionContext = { data: { classifications, ...(collections ? { collections } : {}) }, now };
-    const decision = decideFailClosed(this.#policies(), action, context);
+    // Arguments that fail the tool's schema never reach a rule (a "12345" must not meet a rule
+    // written for 12345); nor are they recorded, since no rule said which of them to mask.
+    const invalid = proposed.argumentErrors !== undefined && proposed.argumentErrors.length > 0 ? proposed.argumentErrors : undefined;
+    const decision = invalid ? argumentsDenied(this.#policies(), proposed.name, invalid) : decideFailClosed(this.#policies(), action, context);
     const argsHash = contentHash(proposed.args);
-    const recordedArgs = maskFields(proposed.args, decision.obligations.redact);
+    const recordedArgs = invalid ? {} : maskFields(proposed.args, decision.obligations.redact);
     const events: EventDraft[] = [
       {
         type: 'policy.decided',
         actor: 'control-plane',
-        payload: { step, action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash }, decision },
+        payload: { step, action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash }, decision, ...(invalid ? { arguments_invalid: [...invalid] } : {}) },
       },
     ];
     const executes = decision.authority === 'autonomous' || decision.authority === 'notify_human';
     if (executes && intent) events.push(intent(recordedArgs));
     await this.commit(run.runId, events);
     if (decision.authority === 'deny') {
-      return { kind: 'deny', authority: 'deny', decision, step, argsHash, message: denialMessage(proposed, decision) };
+      const message = invalid ? `The ${proposed.kind} '${proposed.name}' was denied before any rule: its arguments do not match its input schema: ${invalid.join('; ')}.` : denialMessage(proposed, decision);
+      return { kind: 'deny', authority: 'deny', decision, step, argsHash, message };
     }
     if (decision.authority === 'require_approval') return { kind: 'hold', authority: 'require_approval', decision, step, argsHash };
     return { kind: 'execute', authority: decision.authority as 'autonomous' | 'notify_human', decision, step, argsHash };

@@ -101,8 +101,9 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
       if (!entry || !options.host) {
         return { ok: false, message: `Model tried to call unavailable tool '${call.name}'. Available tools: ${specs.map((spec) => spec.name).join(', ') || 'none'}.` };
       }
+      // Arguments that fail the schema go to the gate all the same, which denies them before any rule and records it.
       const validation = options.host.validate(entry.name, call.args);
-      if (!validation.ok) return { ok: false, message: `Invalid arguments for '${entry.name}': ${validation.errors.join('; ')}` };
+      if (!validation.ok) return { ok: true, action: { kind: 'tool', name: entry.name, args: call.args, argumentErrors: validation.errors }, tool: entry.name };
       return { ok: true, action: { kind: 'tool', name: entry.name, args: call.args }, tool: entry.name };
     },
     async execute(call, resolved, run): Promise<ToolOutcome> {
