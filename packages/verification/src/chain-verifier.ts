@@ -132,6 +132,8 @@ export interface VerificationReport {
   attested?: boolean;
   /** The newest event a seal covers (its end, or its last start/checkpoint seal); later events of an open run are not yet covered. */
   coveredSeq?: number;
+  /** Unattested but recorded before this store's recorders sealed run starts (or before it had any): vouched for by nothing, and not failed for it. */
+  legacy?: boolean;
 }
 
 /** Which seal keys are trusted: public keys (SPKI base64) or key ids. Absent: any key that verifies, reported as unpinned. */
@@ -351,6 +353,7 @@ export class RunChainVerifier {
         return fail({ runId: this.runId, seq: 1, kind: 'run_unattested', message: `Run '${this.runId}' carries no seal at all, though it started after this store's recorders began sealing every run's start: no recorded process started it (it was written into the database directly). Nothing vouches for it; do not seal it.` });
       }
       report.warnings.push(message);
+      report.legacy = true;
       return report;
     }
     const ended = this.#lastType === 'run.completed' || this.#lastType === 'run.failed';

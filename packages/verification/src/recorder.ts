@@ -409,7 +409,8 @@ class TraceRecorder implements Recorder {
   async #verifyBeforeResume(runId: string): Promise<void> {
     this.#heads.delete(runId);
     const report = await verifyRun(this.#store, runId, { trustedKeys: [this.#signer.publicKey] });
-    if (report.ok && report.attested !== false) return;
+    // A run held before start seals existed (legacy) resumes on its chain alone.
+    if (report.ok && (report.attested !== false || report.legacy === true)) return;
     const reason = report.problem?.message ?? 'the run carries no seal of a recorder holding the key (nothing vouches that it was started here).';
     const refusal = this.#check({ type: 'resume.refused', actor: 'runtime', payload: { reason, ...(report.problem ? { problem: report.problem.kind, seq: report.problem.seq ?? null } : {}) } }, 0);
     await this.#append(runId, [refusal], undefined, { skipCheckpoint: true }).catch(() => undefined);
