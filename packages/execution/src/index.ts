@@ -25,4 +25,6 @@ export { createWorkspaceRuntime, runtimeRecorder } from './runtime/workspace-run
 export { RunOwnership, defaultLeaseMs, leaseMsFromEnv } from './runtime/run-ownership.ts';
 export type { RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { knowledgeAccessFor } from './runtime/knowledge-access.ts';
+export { eraseRunData } from './runtime/run-erasure.ts';
+export type { RunDataErasureResult } from './runtime/run-erasure.ts';
 export type { WorkspaceRuntime, WorkspaceRuntimeOptions } from './runtime/workspace-runtime.ts';

@@ -151,7 +151,9 @@ const defaultLog: ServerLog = (line) => {
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const { workspace } = options;
   const store: Store = workspace.store;
-  const log = options.log ?? defaultLog;
+  const write = options.log ?? defaultLog;
+  // Log lines carry error messages and ids from requests: the workspace redactor masks them first.
+  const log: ServerLog = (line) => write(workspace.redactor ? workspace.redactor.redact(line).value : line);
   const metrics = options.metrics;
   const hub = new RunHub();
   const limiter = new RateLimiter(options.rateLimit ?? { burst: 120, perSecond: 60 });

@@ -32,6 +32,8 @@ export type { WitnessServer, WitnessServerOptions } from './witness-server.ts';
 export { readStoreId } from './store-access.ts';
 export { builtInPiiPatterns, createRedactor, ibanChecksumValid, loadOrCreateRedactionKey, loadRedactor, luhnValid } from './redaction.ts';
 export type { BuiltInPii, Redacted, RedactionConfig, Redactor, RedactorOptions } from './redaction.ts';
+export { createAtRestCipher, isSealedAtRest, loadAtRestCipher } from './at-rest-cipher.ts';
+export type { AtRestCipher } from './at-rest-cipher.ts';
 export { RunChainVerifier, SealChainVerifier, checkSealSignature, microsecondTime } from './chain-verifier.ts';
 export type { ChainAnchor, ChainEvent, RunRow, RunSeals, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
 export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';

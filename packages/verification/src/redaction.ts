@@ -3,10 +3,11 @@
 // `[REDACTED:openai_key:3f9a1c2b]`, so equal values stay comparable for auditors without being
 // readable. The key (HMAC-SHA256) lives in the data directory; without it the short hash cannot
 // be brute-forced from guesses of the value.
-import { createHmac, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, SystemError, UserError } from '@aifactory/core';
+import { ErrorCode, UserError } from '@aifactory/core';
+import { loadOrCreateKeyFile } from './key-file.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import { detectSpans, isSecretFieldName, secretDetectors, type DetectedSpan, type Detector } from './secret-detectors.ts';
 
@@ -222,27 +223,8 @@ export function ibanChecksumValid(candidate: string): boolean {
 }
 
 /** Loads the redaction HMAC key from the data directory, generating it (mode 0600) on first use. */
-export async function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
-  const file = path.join(dataDir, 'keys', 'redaction.key');
-  try {
-    const mode = (await stat(file)).mode & 0o777;
-    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      throw new UserError(ErrorCode.Forbidden, `Redaction key '${file}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${file}'.`);
-    }
-    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
-    if (key.length < 16) throw new UserError(ErrorCode.InputInvalid, `Redaction key '${file}' is shorter than 16 bytes.`);
-    return key;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    await chmod(file, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new SystemError(ErrorCode.Internal, `Could not write the redaction key '${file}': ${(error as Error).message}`, { cause: error });
-  }
-  return loadOrCreateRedactionKey(dataDir);
+export function loadOrCreateRedactionKey(dataDir: string): Promise<Buffer> {
+  return loadOrCreateKeyFile(dataDir, 'redaction', 'Redaction key');
 }
 
 /** What `<data dir>/redaction.json` may hold. */

@@ -12,7 +12,8 @@ import {
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore } from '../workspace.ts';
+import { loadRedactor } from '@aifactory/verification';
+import { openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
 
 /** What happens after a vote decided an approval (the runtime resumes the held run here). */
 export interface ApprovalDecidedContext {
@@ -69,7 +70,9 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     const store = await (options.openStore ?? openWorkspaceStore)();
     try {
       const record = options.recorder ? await options.recorder(store) : unrecordedRecorder();
-      return await run(createApprovalService(store, { record }), store);
+      // Approvers see masked arguments, also of approvals written before masking existed.
+      const redactor = await loadRedactor(workspaceDataDir());
+      return await run(createApprovalService(store, { record, redact: (value) => redactor.redact(value).value }), store);
     } finally {
       await store.close();
     }
@@ -133,7 +136,7 @@ function renderList(items: Approval[], status: string): string {
   const lines = items.map((approval) => {
     const approvals = approval.votes.filter((vote) => vote.vote === 'approve').length;
     const needs = `${approvals}/${approval.requirement.count} of ${approval.requirement.roles.length > 0 ? approval.requirement.roles.join('|') : 'anyone'}`;
-    return [pc.bold(approval.id), colourStatus(approval.status), `${approval.runId} step ${approval.step}`, `${approval.action.kind} ${approval.action.name}`, needs, expiry(approval)]
+    return [pc.bold(approval.id), colourStatus(approval.status), `${approval.runId} step ${approval.step}`, `${approval.action.kind} ${approval.action.name}`, `args ${approval.argsHash.slice(0, 16)}`, needs, expiry(approval)]
       .filter(Boolean)
       .join('  ');
   });
@@ -149,7 +152,8 @@ function renderApproval(approval: Approval): string {
     `run        ${approval.runId} step ${approval.step}, started by ${approval.requestedBy}`,
     `action     ${approval.action.kind} ${approval.action.name}`,
     `arguments  ${JSON.stringify(approval.action.args)}`,
-    `bound to   args ${approval.argsHash.slice(0, 16)}…, policy ${approval.policyHash.slice(0, 16)}…`,
+    `args hash  ${approval.argsHash} (sha256 of the real arguments; secrets above are masked)`,
+    `policy     ${approval.policyHash}`,
     `needs      ${requirement.count} approver(s) with ${requirement.roles.length > 0 ? `one of: ${requirement.roles.join(', ')}` : 'any role'}${requirement.separation_of_duties ? ', not the run\'s principal' : ''}`,
     `expiry     ${approval.expiresAt ? `${approval.expiresAt.toISOString()} (then ${requirement.on_expiry})` : 'never'}`,
   ];

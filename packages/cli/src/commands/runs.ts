@@ -9,10 +9,10 @@ import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import {
   createRecorder,
-  erasePayloads,
   exportJsonl,
   exportOtlp,
   listRuns,
+  loadAtRestCipher,
   loadOrCreateSigner,
   publicKeyPem,
   readPublicKeyFile,
@@ -30,6 +30,7 @@ import {
   type VerificationReport,
   type VerificationSummary,
 } from '@aifactory/verification';
+import { eraseRunData } from '@aifactory/execution';
 import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { parseTime } from './time-options.ts';
@@ -219,7 +220,7 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   withJson(
     runs
       .command('erase')
-      .description("Erase payloads (a data subject's, or a run's) while the chain still verifies: each leaves a tombstone.")
+      .description("Erase payloads (a data subject's, or a run's) while the chain still verifies: each leaves a tombstone. The subject is also erased from checkpoints, approvals and notifications.")
       .argument('[run]', 'the run whose payloads to erase (all of them unless --seq or --subject narrow it)')
       .option('--subject <value>', 'only payloads containing this value (an email, a customer id, a redaction placeholder)')
       .option('--seq <n...>', 'only these events of the run')
@@ -233,18 +234,32 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         if (!Number.isInteger(seq) || seq < 1) throw new UserError(ErrorCode.InputInvalid, `--seq '${value}' is not a positive integer.`);
         return seq;
       });
+      const cipher = await loadAtRestCipher(workspaceDataDir());
       const result = await withStore((store) =>
-        erasePayloads(store, {
-          ...(runId ? { runId } : {}),
-          ...(seqs.length > 0 ? { seqs } : {}),
-          ...(eraseOptions.subject !== undefined ? { subject: eraseOptions.subject } : {}),
-        }),
+        eraseRunData(
+          store,
+          {
+            ...(runId ? { runId } : {}),
+            ...(seqs.length > 0 ? { seqs } : {}),
+            ...(eraseOptions.subject !== undefined ? { subject: eraseOptions.subject } : {}),
+          },
+          { cipher },
+        ),
       );
-      emit(eraseOptions, { ok: true, ...result }, (value) =>
-        value.erased.length === 0
-          ? 'Nothing to erase: no matching payload (or already erased).'
-          : `Erased ${value.erased.length} payload(s): ${value.erased.map((event) => `${event.runId}#${event.seq} ${event.type}`).join(', ')}.\nThe chain still verifies; 'factory runs verify' reports them as erased.`,
-      );
+      emit(eraseOptions, { ok: true, ...result }, (value) => {
+        const beyond = [
+          value.checkpointValuesRewritten > 0 ? `${value.checkpointValuesRewritten} checkpoint value(s) rewritten without it` : '',
+          value.checkpointsDeleted.length > 0 ? `checkpoints of ${value.checkpointsDeleted.join(', ')} deleted` : '',
+          value.checkpointsKept.length > 0 ? `checkpoints of ${value.checkpointsKept.join(', ')} kept (the run can still resume)` : '',
+          value.approvals > 0 ? `${value.approvals} approval(s)` : '',
+          value.notifications > 0 ? `${value.notifications} notification(s)` : '',
+        ].filter(Boolean);
+        const trace =
+          value.erased.length === 0
+            ? 'No matching trace payload (or already erased).'
+            : `Erased ${value.erased.length} payload(s): ${value.erased.map((event) => `${event.runId}#${event.seq} ${event.type}`).join(', ')}.\nThe chain still verifies; 'factory runs verify' reports them as erased.`;
+        return beyond.length > 0 ? `${trace}\nAlso erased: ${beyond.join('; ')}.` : trace;
+      });
     }),
   );
 

@@ -151,6 +151,12 @@ export interface ApprovalServiceOptions {
   record: ApprovalRecorder;
   /** Current time (tests); default the system clock. */
   clock?: () => Date;
+  /**
+   * Masks secrets and PII (the workspace redactor) in what is stored and shown: the action's
+   * arguments, the context and vote comments. The argument hash is taken over the real arguments
+   * first, so approvers see masked values and the exact hash of the call they approve.
+   */
+  redact?: (value: unknown) => unknown;
 }
 
 /** Approvals over the store. */
@@ -176,6 +182,17 @@ type VoteRow = typeof approvalVotes.$inferSelect;
 export function createApprovalService(store: Store, options: ApprovalServiceOptions): ApprovalService {
   const db = store.db;
   const now = () => options.clock?.() ?? new Date();
+  const redact = <T>(value: T): T => (options.redact ? (options.redact(value) as T) : value);
+  /** Masks what approvers read (arguments, context, comments); ids, principals and hashes stay as they are. */
+  const masked = (approval: Approval): Approval =>
+    options.redact
+      ? {
+          ...approval,
+          action: { ...approval.action, args: redact(approval.action.args) },
+          context: redact(approval.context),
+          votes: approval.votes.map((vote) => (vote.comment === undefined ? vote : { ...vote, comment: redact(vote.comment) })),
+        }
+      : approval;
 
   async function record(runId: string, type: string, actor: string, payload: Record<string, unknown>): Promise<void> {
     await options.record(runId, { type, actor, payload });
@@ -198,7 +215,8 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
       .from(approvalVotes)
       .where(inArray(approvalVotes.approvalId, rows.map((row) => row.id)))
       .orderBy(asc(approvalVotes.ts), asc(approvalVotes.approver));
-    return rows.map((row) => toApproval(row, votes.filter((vote) => vote.approvalId === row.id)));
+    // Masked again on the way out, so rows written before masking existed show no secret either.
+    return rows.map((row) => masked(toApproval(row, votes.filter((vote) => vote.approvalId === row.id))));
   }
 
   async function find(approvalId: string): Promise<Approval | undefined> {
@@ -274,18 +292,18 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
           id: `apr_${randomBytes(8).toString('hex')}`,
           runId: request.runId,
           step: request.step,
-          action: { kind: request.action.kind, name: request.action.name, args: request.action.args ?? {} },
+          action: { kind: request.action.kind, name: request.action.name, args: redact(request.action.args ?? {}) },
           argsHash,
           policyHash: request.policyHash,
           requirement,
           requestedBy: request.requestedBy,
-          context: request.context ?? {},
+          context: redact(request.context ?? {}),
           status: 'pending',
           requestedAt,
           expiresAt,
         })
         .returning();
-      const approval = toApproval(row!, []);
+      const approval = masked(toApproval(row!, []));
       await recordOrUndo(
         approval.runId,
         'approval.requested',
@@ -345,7 +363,7 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         if (earlier) {
           return { kind: 'refused' as const, row, error: new UserError(ErrorCode.Conflict, `${approverId} already voted ${earlier.vote} on approval '${approvalId}'; each approver votes once.`) };
         }
-        await transaction.insert(approvalVotes).values({ approvalId, approver: approverId, roles, vote: ballot.vote, comment: ballot.comment ?? null, ts: at });
+        await transaction.insert(approvalVotes).values({ approvalId, approver: approverId, roles, vote: ballot.vote, comment: ballot.comment === undefined ? null : redact(ballot.comment), ts: at });
         const approvers = new Set(previous.filter((vote) => vote.vote === 'approve').map((vote) => vote.approver));
         if (ballot.vote === 'approve') approvers.add(approverId);
         const outcome: ApprovalOutcome | null = ballot.vote === 'reject' ? 'rejected' : approvers.size >= requirement.count ? 'approved' : null;
@@ -429,7 +447,7 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         outcome,
         approvers: deciders.map((vote) => vote.approver),
         ...(comments.length > 0 ? { comment: comments.join('; ') } : {}),
-        approval: toApproval(row, approval.votes.map(toVoteRow(approvalId))),
+        approval: masked(toApproval(row, approval.votes.map(toVoteRow(approvalId)))),
       };
     },
 

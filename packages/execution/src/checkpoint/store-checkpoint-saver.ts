@@ -2,6 +2,10 @@
 // held for approval in one process can be resumed by another. The layout follows LangGraph's own
 // Postgres saver: the checkpoint row holds everything but the channel values, which are stored
 // once per channel version in checkpoint_blobs, so a step writes only the channels it changed.
+// Checkpoints hold the real arguments and tool results a held run resumes with, so they cannot be
+// redacted: every serialised value is encrypted (AES-256-GCM, the workspace's at-rest key) and
+// bound to its row, and the queryable copy of the metadata holds keyed hashes, not values. A row
+// in plain text is refused on read, never trusted.
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
@@ -21,12 +25,15 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
-import { ErrorCode, UserError } from '@aifactory/core';
+import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
 import { checkpointBlobs, checkpointWrites, checkpoints, type Store } from '@aifactory/store';
+import type { AtRestCipher } from '@aifactory/verification';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 
 /** Options of a StoreCheckpointSaver. */
 export interface StoreCheckpointSaverOptions {
+  /** Encrypts every stored value (see loadAtRestCipher); required, so nothing is written in plain text. */
+  cipher: AtRestCipher;
   /** Serializer for checkpoints, metadata and writes (default: LangGraph's JsonPlusSerializer). */
   serde?: SerializerProtocol;
   /**
@@ -36,6 +43,18 @@ export interface StoreCheckpointSaverOptions {
    */
   beforeWrite?: (threadId: string) => Promise<void>;
 }
+
+/** Type prefix of an encrypted value; the rest is the serializer's own type. */
+export const sealedTypePrefix = 'aes256gcm+';
+
+/** Where each stored value lives; the cipher binds a value to it, so rows cannot be swapped. */
+export const checkpointContexts = {
+  blob: (row: { threadId: string; checkpointNs: string; channel: string; version: string }) => `checkpoint_blobs|${JSON.stringify([row.threadId, row.checkpointNs, row.channel, row.version])}`,
+  checkpoint: (row: { threadId: string; checkpointNs: string; checkpointId: string }) => `checkpoints.checkpoint|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
+  metadata: (row: { threadId: string; checkpointNs: string; checkpointId: string }) => `checkpoints.metadata|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
+  write: (row: { threadId: string; checkpointNs: string; checkpointId: string; taskId: string; idx: number }) =>
+    `checkpoint_writes|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId, row.taskId, row.idx])}`,
+};
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
 type WriteRow = typeof checkpointWrites.$inferSelect;
@@ -47,11 +66,29 @@ type StoredCheckpoint = Omit<Checkpoint, 'channel_values'>;
 export class StoreCheckpointSaver extends BaseCheckpointSaver {
   readonly #store: Store;
   readonly #beforeWrite: ((threadId: string) => Promise<void>) | undefined;
+  readonly #cipher: AtRestCipher;
 
-  constructor(store: Store, options: StoreCheckpointSaverOptions = {}) {
-    super(options.serde);
+  constructor(store: Store, options: StoreCheckpointSaverOptions) {
+    super(options?.serde);
+    if (!options?.cipher) throw new UserError(ErrorCode.InputInvalid, 'StoreCheckpointSaver needs a cipher (loadAtRestCipher(dataDir)); checkpoints are never stored in plain text.');
     this.#store = store;
     this.#beforeWrite = options.beforeWrite;
+    this.#cipher = options.cipher;
+  }
+
+  /** Serialises and encrypts a value for the row named by context. */
+  async #dump(value: unknown, context: string): Promise<[string, Uint8Array]> {
+    const [type, bytes] = await this.serde.dumpsTyped(value);
+    const plain = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    return [`${sealedTypePrefix}${type}`, this.#cipher.seal(plain, context)];
+  }
+
+  /** Opens and deserialises a stored value; a plain-text row is refused. */
+  async #load(type: string | null, bytes: Uint8Array, context: string): Promise<unknown> {
+    if (!type?.startsWith(sealedTypePrefix)) {
+      throw new SystemError(ErrorCode.Internal, `The checkpoint value at ${context} is stored in plain text (type '${type ?? 'json'}'); only encrypted checkpoints are read.`);
+    }
+    return this.serde.loadsTyped(type.slice(sealedTypePrefix.length), this.#cipher.open(bytes, context));
   }
 
   /** Returns the checkpoint named by config, or the thread's latest when no checkpoint_id is given. */
@@ -88,7 +125,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     if (beforeId !== undefined && beforeId !== null) conditions.push(lt(checkpoints.checkpointId, String(beforeId)));
     for (const [key, value] of Object.entries(filter ?? {})) {
       // Exact equality per key, as LangGraph's in-memory saver does (jsonb `=` compares structure).
-      conditions.push(value === undefined ? sql`not (${checkpoints.metadataJson} ? ${key})` : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(value)}::jsonb`);
+      conditions.push(value === undefined ? sql`not (${checkpoints.metadataJson} ? ${key})` : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(this.#metadataDigest(value))}::jsonb`);
     }
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw new UserError(ErrorCode.InputInvalid, `Checkpoint list limit ${String(limit)} is invalid; use a whole number of at least 0.`);
@@ -114,11 +151,13 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const blobs = await Promise.all(
       Object.entries(newVersions).map(async ([channel, version]) => {
         const present = Object.prototype.hasOwnProperty.call(values, channel) && values[channel] !== undefined;
-        const [type, blob] = present ? await this.serde.dumpsTyped(values[channel]) : ['empty', null];
-        return { threadId, checkpointNs, channel, version: String(version), type, blob };
+        const key = { threadId, checkpointNs, channel, version: String(version) };
+        const [type, blob] = present ? await this.#dump(values[channel], checkpointContexts.blob(key)) : ['empty', null];
+        return { ...key, type, blob };
       }),
     );
-    const [[checkpointType, checkpointBytes], [metadataType, metadataBytes]] = await Promise.all([this.serde.dumpsTyped(stored), this.serde.dumpsTyped(metadata)]);
+    const rowKey = { threadId, checkpointNs, checkpointId: checkpoint.id };
+    const [[checkpointType, checkpointBytes], [metadataType, metadataBytes]] = await Promise.all([this.#dump(stored, checkpointContexts.checkpoint(rowKey)), this.#dump(metadata, checkpointContexts.metadata(rowKey))]);
     // Blobs first, then the checkpoint that points at them, without a transaction: a crash in
     // between leaves only unreferenced blobs, never a checkpoint missing its values.
     if (blobs.length > 0) await this.#store.db.insert(checkpointBlobs).values(blobs).onConflictDoNothing();
@@ -131,7 +170,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       checkpoint: checkpointBytes,
       metadataType,
       metadata: metadataBytes,
-      metadataJson: queryableMetadata(metadata),
+      metadataJson: this.#queryableMetadata(metadata),
     };
     await this.#store.db
       .insert(checkpoints)
@@ -154,9 +193,10 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
     const rows = await Promise.all(
       writes.map(async ([channel, value], index) => {
-        const [type, serialized] = await this.serde.dumpsTyped(value);
         const idx = WRITES_IDX_MAP[channel] ?? index;
-        return { threadId, checkpointNs, checkpointId: String(checkpointId), taskId, taskPath: taskPath ?? '', idx, channel, type, value: serialized };
+        const key = { threadId, checkpointNs, checkpointId: String(checkpointId), taskId, idx };
+        const [type, serialized] = await this.#dump(value, checkpointContexts.write(key));
+        return { ...key, taskPath: taskPath ?? '', channel, type, value: serialized };
       }),
     );
     // One statement cannot touch the same key twice, so keep the last write per index.
@@ -184,10 +224,32 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     });
   }
 
+  /**
+   * The jsonb copy of the metadata that list filters compare: each top-level value as a keyed hash
+   * of its canonical JSON, so equality filters work and no value is readable. Metadata that cannot
+   * be expressed as JSON is simply not filterable (the encrypted copy is complete).
+   */
+  #queryableMetadata(metadata: CheckpointMetadata): Record<string, string> {
+    const digests: Record<string, string> = {};
+    for (const [key, value] of Object.entries(metadata ?? {})) {
+      if (value === undefined) continue;
+      try {
+        digests[key.replaceAll('\0', '')] = this.#metadataDigest(value);
+      } catch {
+        // Not JSON (a function, a cycle): left out of the filterable copy.
+      }
+    }
+    return digests;
+  }
+
+  #metadataDigest(value: unknown): string {
+    return this.#cipher.digest(canonicalJson(value));
+  }
+
   /** Turns checkpoint rows into tuples with three queries in all: rows, their channel values, their writes. */
   async #toTuples(rows: CheckpointRow[]): Promise<CheckpointTuple[]> {
     if (rows.length === 0) return [];
-    const stored = await Promise.all(rows.map((row) => this.serde.loadsTyped(row.type ?? 'json', row.checkpoint) as Promise<StoredCheckpoint>));
+    const stored = await Promise.all(rows.map((row) => this.#load(row.type, row.checkpoint, checkpointContexts.checkpoint(row)) as Promise<StoredCheckpoint>));
     const [values, writes] = await Promise.all([this.#channelValues(rows, stored), this.#writes(rows)]);
     const parentSends = await this.#pendingSendsOfParents(rows, stored);
     return Promise.all(
@@ -199,7 +261,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
         const tuple: CheckpointTuple = {
           config: { configurable: { ...configurable, checkpoint_id: row.checkpointId } },
           checkpoint,
-          metadata: (await this.serde.loadsTyped(row.metadataType ?? 'json', row.metadata)) as CheckpointMetadata,
+          metadata: (await this.#load(row.metadataType, row.metadata, checkpointContexts.metadata(row))) as CheckpointMetadata,
           pendingWrites: await this.#loadWrites(writes.get(groupKey(row.threadId, row.checkpointNs, row.checkpointId)) ?? []),
         };
         if (row.parentCheckpointId) tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
@@ -241,7 +303,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
         for (const [channel, version] of Object.entries(stored[index]!.channel_versions ?? {})) {
           const blob = found.get(groupKey(row.threadId, row.checkpointNs, channel, String(version)));
           if (!blob || blob.type === 'empty' || blob.blob === null) continue;
-          entries.push([channel, await this.serde.loadsTyped(blob.type, blob.blob)]);
+          entries.push([channel, await this.#load(blob.type, blob.blob, checkpointContexts.blob({ threadId: row.threadId, checkpointNs: row.checkpointNs, channel, version: String(version) }))]);
         }
         // fromEntries defines own properties, so a channel named "__proto__" cannot reach the prototype.
         return Object.fromEntries(entries);
@@ -280,7 +342,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   }
 
   async #loadWrites(rows: WriteRow[]): Promise<CheckpointPendingWrite[]> {
-    return Promise.all(rows.map(async (row) => [row.taskId, row.channel, row.value === null ? undefined : await this.serde.loadsTyped(row.type ?? 'json', row.value)] as CheckpointPendingWrite));
+    return Promise.all(rows.map(async (row) => [row.taskId, row.channel, row.value === null ? undefined : await this.#load(row.type, row.value, checkpointContexts.write(row))] as CheckpointPendingWrite));
   }
 
   /** Checkpoints older than format 4 kept pending sends as writes on their parent. */
@@ -311,17 +373,4 @@ function requireThreadId(config: RunnableConfig, what: string): string {
 /** A collision-free map key for a tuple of strings. */
 function groupKey(...parts: string[]): string {
   return JSON.stringify(parts);
-}
-
-/**
- * A jsonb copy of the metadata for list filters. jsonb rejects NUL characters, and metadata that
- * cannot be expressed as JSON at all is simply not filterable (the exact bytes are stored apart).
- */
-function queryableMetadata(metadata: CheckpointMetadata): unknown {
-  try {
-    const text = JSON.stringify(metadata, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\0', '') : value));
-    return text === undefined ? {} : JSON.parse(text);
-  } catch {
-    return {};
-  }
 }

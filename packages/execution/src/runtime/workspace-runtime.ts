@@ -4,7 +4,7 @@
 // the server all use it.
 import path from 'node:path';
 import type { Store } from '@aifactory/store';
-import { createRecorder, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Witness } from '@aifactory/verification';
+import { createRecorder, loadAtRestCipher, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Redactor, type Witness } from '@aifactory/verification';
 import { findAgent, findAgentByName, isAgentName, loadAgentInFolder, type AgentDefinition } from '../agents/index.ts';
 import { createApprovalService, type ApprovalService } from '../approvals/index.ts';
 import { StoreCheckpointSaver } from '../checkpoint/index.ts';
@@ -44,6 +44,8 @@ export interface WorkspaceRuntime {
   recorder: Recorder;
   approvals: ApprovalService;
   store: Store;
+  /** The workspace redactor (secrets and configured PII), for anything else written or logged. */
+  redactor: Redactor;
   close(): Promise<void>;
 }
 
@@ -66,10 +68,11 @@ function witnessOption(): { witness?: Witness } {
 /** Wires a runtime over `store` with the workspace's keys, agents and models. */
 export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): Promise<WorkspaceRuntime> {
   const { store } = options;
-  const recorder =
-    options.recorder ??
-    createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor: await loadRedactor(options.dataDir), ...witnessOption() });
-  const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }) });
+  const redactor = await loadRedactor(options.dataDir);
+  const recorder = options.recorder ?? createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor, ...witnessOption() });
+  // Approvals and notifications are read by people: they hold masked values, like the trace.
+  const redact = (value: unknown) => redactor.redact(value).value;
+  const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }), redact });
   const agentsDir = options.agentsDir ?? path.resolve('agents');
   const loaded = new Map<string, AgentDefinition>();
   const loadAgent = async (reference: string): Promise<AgentDefinition> => {
@@ -95,10 +98,10 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     recorder: runtimeRecorder(recorder),
     approvals,
     notify: async (input) => {
-      await enqueueNotification(store, input);
+      await enqueueNotification(store, { ...input, payload: redact(input.payload) });
     },
     models: gateway,
-    checkpointer: new StoreCheckpointSaver(store, { beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint') }),
+    checkpointer: new StoreCheckpointSaver(store, { cipher: await loadAtRestCipher(options.dataDir), beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint') }),
     loadAgent,
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
     knowledge: options.knowledge ?? knowledge!.resolve,
@@ -109,6 +112,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     recorder,
     approvals,
     store,
+    redactor,
     close: async () => {
       await runtime.close();
       await knowledge?.close();

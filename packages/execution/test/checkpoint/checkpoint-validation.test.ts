@@ -4,6 +4,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, test 
 import { randomUUID } from 'node:crypto';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { StoreCheckpointSaver } from '../../src/checkpoint/index.ts';
+import { createAtRestCipher } from '@aifactory/verification';
+
+const cipher = createAtRestCipher(Buffer.alloc(32, 9));
 
 // The suite calls describe/it/expect as globals (it was written for vitest with globals on);
 // this repository imports them, so hand the suite the same functions before loading it.
@@ -36,7 +39,7 @@ for (const engine of engines) {
       },
       async createCheckpointer() {
         await store.query(sql`TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes`);
-        return new StoreCheckpointSaver(store);
+        return new StoreCheckpointSaver(store, { cipher });
       },
     };
     validate(initializer);

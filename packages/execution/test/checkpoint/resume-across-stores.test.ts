@@ -8,6 +8,9 @@ import path from 'node:path';
 import { Annotation, Command, END, START, StateGraph, interrupt } from '@langchain/langgraph';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { StoreCheckpointSaver } from '../../src/checkpoint/index.ts';
+import { createAtRestCipher } from '@aifactory/verification';
+
+const cipher = createAtRestCipher(Buffer.alloc(32, 9));
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 if (!postgresUrl) console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: checkpoint resume on Postgres is skipped (PGlite still runs).');
@@ -83,14 +86,14 @@ for (const engine of engines) {
       const config = { configurable: { thread_id: `run_${randomUUID()}` } };
 
       const firstStore = await pair.first();
-      const held = await buildGraph(new StoreCheckpointSaver(firstStore)).invoke({ log: ['start'] }, config);
+      const held = await buildGraph(new StoreCheckpointSaver(firstStore, { cipher })).invoke({ log: ['start'] }, config);
       expect(held.log).toEqual(['start', 'planned']);
       expect((held as { __interrupt__?: Array<{ value: unknown }> }).__interrupt__?.[0]?.value).toEqual({ question: 'refund 120 EUR?' });
       await firstStore.close();
 
       const secondStore = await pair.second();
       try {
-        const graph = buildGraph(new StoreCheckpointSaver(secondStore));
+        const graph = buildGraph(new StoreCheckpointSaver(secondStore, { cipher }));
         const snapshot = await graph.getState(config);
         expect(snapshot.next).toEqual(['hold']);
         expect(snapshot.values.log).toEqual(['start', 'planned']);
@@ -110,7 +113,7 @@ for (const engine of engines) {
       cleanups.push(pair.cleanup);
       const store = await pair.first();
       try {
-        const saver = new StoreCheckpointSaver(store);
+        const saver = new StoreCheckpointSaver(store, { cipher });
         const graph = buildGraph(saver);
         const kept = { configurable: { thread_id: 'kept' } };
         const deleted = { configurable: { thread_id: 'deleted' } };
@@ -121,6 +124,38 @@ for (const engine of engines) {
         expect((await graph.getState(kept)).values.log).toEqual(['a', 'planned']);
         const left = await store.query<{ thread_id: string }>(sql`select distinct thread_id from checkpoint_writes union select distinct thread_id from checkpoint_blobs`);
         expect(left.map((row) => row.thread_id)).toEqual(['kept']);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('stores every value encrypted and bound to its row: no state in plain text, a moved or plain row and another key are refused', async () => {
+      const pair = await engine.openPair();
+      cleanups.push(pair.cleanup);
+      const store = await pair.first();
+      try {
+        const marker = 'customer-4711-marker';
+        const graph = buildGraph(new StoreCheckpointSaver(store, { cipher }));
+        const config = { configurable: { thread_id: 'secretive' } };
+        await graph.invoke({ log: [marker] }, config);
+        const cells = await store.query<{ text: string }>(sql`
+          select encode(blob, 'escape') as text from checkpoint_blobs where blob is not null
+          union all select encode(value, 'escape') from checkpoint_writes where value is not null
+          union all select encode(checkpoint, 'escape') || encode(metadata, 'escape') || metadata_json::text from checkpoints`);
+        expect(cells.length).toBeGreaterThan(3);
+        for (const cell of cells) expect(cell.text).not.toMatch(/customer-4711|planned|refund 120|"source"\s*:\s*"(input|loop)"/);
+        // A list filter still matches on the keyed hash.
+        const inputs = [];
+        for await (const tuple of new StoreCheckpointSaver(store, { cipher }).list(config, { filter: { source: 'input' } })) inputs.push(tuple.metadata?.source);
+        expect(inputs).toEqual(['input']);
+
+        await expect(buildGraph(new StoreCheckpointSaver(store, { cipher: createAtRestCipher(Buffer.alloc(32, 3)) })).getState(config)).rejects.toThrow(/does not open with at-rest key/);
+        // Copy one blob's value over every other: each is bound to its own row, so none opens elsewhere.
+        await store.query(sql`update checkpoint_blobs set blob = (select blob from checkpoint_blobs b where b.thread_id = 'secretive' and b.blob is not null order by b.channel, b.version limit 1) where thread_id = 'secretive' and blob is not null`);
+        await expect(graph.getState(config)).rejects.toThrow(/altered or moved/);
+        await store.query(sql`update checkpoints set type = 'json' where thread_id = 'secretive'`);
+        await expect(graph.getState(config)).rejects.toThrow(/stored in plain text/);
+        expect(() => new StoreCheckpointSaver(store, undefined as never)).toThrow(/needs a cipher/);
       } finally {
         await store.close();
       }
