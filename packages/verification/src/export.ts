@@ -4,9 +4,9 @@
 // ExportTraceServiceRequest per line as the OTLP file exporter writes them). Both stream: memory
 // stays flat whatever the size of the selection.
 import { createHash } from 'node:crypto';
-import { sha256Hex } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import type { StoredEvent, StoredSeal } from './chain-verifier.ts';
+import { GenAiSpanKind, genAiSchemaUrl, rootSpan, runSpanId, runTraceId, spanSteps, type SpanAttributes } from './gen-ai-spans.ts';
 import { listRuns, type RunFilter, type RunSummary } from './run-query.ts';
 import type { SealSigner } from './seal-signer.ts';
 import { checkpointJson, signCheckpoint } from './checkpoint.ts';
@@ -159,7 +159,7 @@ export async function* exportJsonl(store: Store, filter: RunFilter = {}, options
 }
 
 // ---------------------------------------------------------------------------------------------
-// OTLP JSON (OpenTelemetry GenAI semantic conventions)
+// OTLP JSON (OpenTelemetry GenAI semantic conventions, mapped in gen-ai-spans.ts)
 
 type AttributeValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: AttributeValue[] } };
 interface Attribute {
@@ -179,7 +179,6 @@ interface OtlpSpan {
   status: { code: number; message?: string };
 }
 
-const SpanKind = { Internal: 1, Client: 3 } as const;
 const StatusCode = { Unset: 0, Ok: 1, Error: 2 } as const;
 
 function attributeValue(value: unknown): AttributeValue | undefined {
@@ -193,7 +192,7 @@ function attributeValue(value: unknown): AttributeValue | undefined {
   return undefined;
 }
 
-function attributes(record: Record<string, unknown>): Attribute[] {
+function attributes(record: SpanAttributes): Attribute[] {
   const result: Attribute[] = [];
   for (const [key, value] of Object.entries(record)) {
     const converted = value === undefined || value === null ? undefined : attributeValue(value);
@@ -216,163 +215,65 @@ function payloadOf(event: StoredEvent): Record<string, unknown> {
   }
 }
 
-function numberOf(...candidates: unknown[]): number | undefined {
-  for (const candidate of candidates) if (typeof candidate === 'number' && Number.isFinite(candidate)) return candidate;
-  return undefined;
-}
-
-/** Builds the spans of one run from its events: a root invoke_agent span, chat spans, execute_tool spans, and the governance events on the root. */
+/** Builds the spans of one run from its events: a root invoke_agent span, chat spans, execute_tool spans, and the governance events under the root. */
 class RunSpanBuilder {
+  readonly #runId: string;
   readonly #traceId: string;
   readonly #root: OtlpSpan;
-  readonly #open = new Map<string, { span: OtlpSpan; started: StoredEvent }>();
+  readonly #open = new Map<string, OtlpSpan>();
   readonly #done: OtlpSpan[] = [];
 
   constructor(run: RunSummary) {
-    this.#traceId = sha256Hex(`trace:${run.id}`).slice(0, 32);
+    this.#runId = run.id;
+    this.#traceId = runTraceId(run.id);
+    const root = rootSpan(run);
     this.#root = {
       traceId: this.#traceId,
-      spanId: this.#spanId('root'),
-      name: `invoke_agent ${run.agent}`,
-      kind: SpanKind.Internal,
+      spanId: runSpanId(run.id, 'root'),
+      name: root.name,
+      kind: GenAiSpanKind.Internal,
       startTimeUnixNano: nanos(run.startedAt),
       endTimeUnixNano: nanos(run.endedAt ?? run.startedAt),
-      attributes: attributes({
-        'gen_ai.operation.name': 'invoke_agent',
-        'gen_ai.agent.name': run.agent,
-        'gen_ai.conversation.id': run.id,
-        'aifactory.run.id': run.id,
-        'aifactory.run.status': run.status,
-        'aifactory.team': run.team,
-        'enduser.id': run.principal,
-      }),
+      attributes: attributes(root.attributes),
       events: [],
       status: { code: run.status === 'failed' ? StatusCode.Error : run.status === 'completed' ? StatusCode.Ok : StatusCode.Unset },
     };
   }
 
-  #spanId(key: string): string {
-    return sha256Hex(`span:${this.#traceId}:${key}`).slice(0, 16);
-  }
-
-  #start(key: string, event: StoredEvent, name: string, kind: number, attrs: Record<string, unknown>): void {
-    const span: OtlpSpan = {
+  #span(key: string, name: string, kind: number, at: Date, attrs: SpanAttributes): OtlpSpan {
+    return {
       traceId: this.#traceId,
-      spanId: this.#spanId(`${key}:${event.seq}`),
+      spanId: runSpanId(this.#runId, key),
       parentSpanId: this.#root.spanId,
       name,
       kind,
-      startTimeUnixNano: nanos(event.ts),
-      endTimeUnixNano: nanos(event.ts),
-      attributes: attributes({ ...attrs, 'aifactory.event.seq': event.seq }),
+      startTimeUnixNano: nanos(at),
+      endTimeUnixNano: nanos(at),
+      attributes: attributes(attrs),
       events: [],
       status: { code: StatusCode.Unset },
     };
-    this.#open.set(key, { span, started: event });
-  }
-
-  #end(key: string, event: StoredEvent, attrs: Record<string, unknown>, error?: string): void {
-    const open = this.#open.get(key);
-    if (!open) return;
-    this.#open.delete(key);
-    open.span.endTimeUnixNano = nanos(event.ts);
-    open.span.attributes.push(...attributes(attrs));
-    open.span.status = error === undefined ? { code: StatusCode.Ok } : { code: StatusCode.Error, message: error };
-    this.#done.push(open.span);
   }
 
   add(event: StoredEvent): void {
-    const payload = payloadOf(event);
     this.#root.endTimeUnixNano = nanos(event.ts);
-    const step = payload.step;
-    const errorText = (value: unknown) => (typeof value === 'string' ? value : typeof (value as { message?: unknown })?.message === 'string' ? (value as { message: string }).message : 'error');
-    switch (event.type) {
-      case 'model.requested': {
-        const model = (payload.model as string | undefined) || (payload.name as string | undefined) || 'model';
-        this.#start(`model:${String(step)}`, event, `chat ${model}`, SpanKind.Client, {
-          'gen_ai.operation.name': 'chat',
-          'gen_ai.provider.name': payload.provider,
-          'gen_ai.request.model': model,
-        });
-        return;
-      }
-      case 'model.responded': {
-        const usage = (payload.usage ?? {}) as Record<string, unknown>;
-        this.#end(`model:${String(step)}`, event, {
-          'gen_ai.response.model': payload.model,
-          'gen_ai.usage.input_tokens': numberOf(usage.inputTokens, usage.input_tokens),
-          'gen_ai.usage.output_tokens': numberOf(usage.outputTokens, usage.output_tokens),
-          'gen_ai.response.finish_reasons': typeof payload.finish_reason === 'string' ? [payload.finish_reason] : undefined,
-          'aifactory.cost_usd': numberOf(payload.cost_usd),
-        });
-        return;
-      }
-      case 'model.failed':
-        this.#end(`model:${String(step)}`, event, { 'error.type': 'model_failed' }, errorText(payload.error));
-        return;
-      case 'tool.called':
-      case 'handoff.started': {
-        const name = String(payload.name ?? 'tool');
-        const key = `tool:${String(payload.call_id ?? `${String(step)}:${name}`)}`;
-        if (event.type === 'handoff.started') {
-          this.#start(key, event, `invoke_agent ${name}`, SpanKind.Internal, { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': name, 'gen_ai.tool.call.id': payload.call_id });
-        } else {
-          this.#start(key, event, `execute_tool ${name}`, SpanKind.Internal, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': name, 'gen_ai.tool.type': 'function', 'gen_ai.tool.call.id': payload.call_id });
-        }
-        return;
-      }
-      case 'tool.returned':
-      case 'tool.failed': {
-        const name = String(payload.name ?? 'tool');
-        const key = `tool:${String(payload.call_id ?? `${String(step)}:${name}`)}`;
-        if (event.type === 'tool.failed') this.#end(key, event, { 'error.type': (payload.error as { code?: string })?.code ?? 'tool_failed' }, errorText(payload.error));
-        else this.#end(key, event, { 'aifactory.duration_ms': numberOf(payload.duration_ms) });
-        return;
-      }
-      case 'retrieval.performed': {
-        const key = `retrieval:${event.seq}`;
-        const chunks = Array.isArray(payload.chunks) ? (payload.chunks as Array<{ id?: unknown; content_hash?: unknown }>) : [];
-        this.#start(key, event, 'execute_tool retrieval', SpanKind.Internal, {
-          'gen_ai.operation.name': 'execute_tool',
-          'gen_ai.tool.name': 'retrieval',
-          'gen_ai.tool.type': 'datastore',
-          'gen_ai.tool.call.id': payload.call_id,
-          'aifactory.retrieval.collections': Array.isArray(payload.collections) ? payload.collections.map(String) : undefined,
-          'aifactory.retrieval.chunk_ids': chunks.map((chunk) => String(chunk.id)),
-          'aifactory.retrieval.content_hashes': chunks.map((chunk) => String(chunk.content_hash)),
-        });
-        const open = this.#open.get(key)!;
-        const duration = numberOf(payload.duration_ms);
-        if (duration !== undefined) open.span.startTimeUnixNano = `${BigInt(open.span.endTimeUnixNano) - BigInt(Math.round(duration)) * 1_000_000n}`;
-        this.#end(key, event, {});
-        return;
-      }
-      default: {
-        const decision = (payload.decision ?? {}) as Record<string, unknown>;
-        const action = (payload.action ?? {}) as Record<string, unknown>;
-        // Governance facts (decisions, approvals, notifications, budget, answer) become zero-length
-        // child spans, not events of the root span, so a long run's root span stays small.
-        this.#done.push({
-          traceId: this.#traceId,
-          spanId: this.#spanId(`event:${event.seq}`),
-          parentSpanId: this.#root.spanId,
-          name: event.type,
-          kind: SpanKind.Internal,
-          startTimeUnixNano: nanos(event.ts),
-          endTimeUnixNano: nanos(event.ts),
-          attributes: attributes({
-            'aifactory.event.seq': event.seq,
-            'aifactory.actor': event.actor,
-            'aifactory.step': typeof step === 'number' ? step : undefined,
-            'aifactory.authority': decision.authority,
-            'aifactory.action.kind': action.kind,
-            'aifactory.action.name': action.name,
-            'aifactory.approval.id': payload.approval_id,
-            'aifactory.erased': event.erasedAt ? true : undefined,
-          }),
-          events: [],
-          status: { code: event.type === 'budget.exceeded' || decision.authority === 'deny' ? StatusCode.Error : StatusCode.Unset },
-        });
+    const source = { seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: payloadOf(event), erased: event.erasedAt !== null };
+    for (const step of spanSteps(source)) {
+      if (step.op === 'start') {
+        this.#open.set(step.key, this.#span(`${step.key}:${event.seq}`, step.name, step.kind, event.ts, step.attributes));
+      } else if (step.op === 'end') {
+        const span = this.#open.get(step.key);
+        if (!span) continue;
+        this.#open.delete(step.key);
+        span.endTimeUnixNano = nanos(event.ts);
+        span.attributes.push(...attributes({ ...step.attributes, 'error.type': step.error?.type }));
+        span.status = step.error ? { code: StatusCode.Error, message: step.error.message } : { code: StatusCode.Ok };
+        this.#done.push(span);
+      } else {
+        const span = this.#span(step.key, step.name, step.kind, event.ts, step.attributes);
+        if (step.durationMs !== undefined) span.startTimeUnixNano = `${BigInt(span.endTimeUnixNano) - BigInt(Math.round(step.durationMs)) * 1_000_000n}`;
+        if (step.error !== undefined) span.status = { code: StatusCode.Error, message: step.error };
+        this.#done.push(span);
       }
     }
   }
@@ -384,8 +285,9 @@ class RunSpanBuilder {
 
   /** The root span and any spans left open (an action whose outcome was never recorded). */
   finish(): OtlpSpan[] {
-    for (const { span } of this.#open.values()) {
+    for (const span of this.#open.values()) {
       span.status = { code: StatusCode.Error, message: 'no outcome recorded' };
+      span.attributes.push(...attributes({ 'error.type': 'outcome_unknown' }));
       this.#done.push(span);
     }
     this.#open.clear();
@@ -393,20 +295,23 @@ class RunSpanBuilder {
   }
 }
 
-function otlpLine(spans: OtlpSpan[]): string {
+function otlpLine(spans: OtlpSpan[], serviceName: string): string {
   return `${JSON.stringify({
     resourceSpans: [
       {
-        resource: { attributes: attributes({ 'service.name': 'aifactory' }) },
-        scopeSpans: [{ scope: { name: '@aifactory/verification', version: '0.1.0' }, spans }],
+        resource: { attributes: attributes({ 'service.name': serviceName }) },
+        scopeSpans: [{ scope: { name: '@aifactory/verification', version: '0.1.0' }, spans, schemaUrl: genAiSchemaUrl }],
+        schemaUrl: genAiSchemaUrl,
       },
     ],
   })}\n`;
 }
 
 /** Streams the selected runs as OTLP JSON lines (one ExportTraceServiceRequest per line, at most spansPerLine spans each). */
-export async function* exportOtlp(store: Store, filter: RunFilter = {}, options: { spansPerLine?: number } = {}): AsyncGenerator<string> {
+export async function* exportOtlp(store: Store, filter: RunFilter = {}, options: { spansPerLine?: number; serviceName?: string } = {}): AsyncGenerator<string> {
   const limit = options.spansPerLine ?? 500;
+  // The service name operators give their telemetry (OTEL_SERVICE_NAME), as the live tracer uses it.
+  const serviceName = options.serviceName ?? (process.env.OTEL_SERVICE_NAME?.trim() || 'aifactory');
   for await (const run of listRuns(store, filter)) {
     const builder = new RunSpanBuilder(run);
     let pending: OtlpSpan[] = [];
@@ -414,11 +319,11 @@ export async function* exportOtlp(store: Store, filter: RunFilter = {}, options:
       builder.add(event);
       pending.push(...builder.drain());
       if (pending.length >= limit) {
-        yield otlpLine(pending);
+        yield otlpLine(pending, serviceName);
         pending = [];
       }
     }
     pending.push(...builder.finish());
-    for (let index = 0; index < pending.length; index += limit) yield otlpLine(pending.slice(index, index + limit));
+    for (let index = 0; index < pending.length; index += limit) yield otlpLine(pending.slice(index, index + limit), serviceName);
   }
 }
