@@ -15,6 +15,7 @@ import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from
 import { validateOidcOptions } from './oidc-auth.ts';
 import { agentMcpHttpHandler } from './mcp-server.ts';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
+import { startTelemetry } from './telemetry.ts';
 
 /** Options of startServer. */
 export interface StartServerOptions {
@@ -76,7 +77,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const metrics = createServerMetrics({ store: options.store });
   const signer = await loadOrCreateSigner(options.dataDir);
   const witness = witnessFromEnvironment();
-  const recorder = observingRecorder(createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir), ...(witness ? { witness } : {}) }), metrics);
+  // Live GenAI spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard OTEL_* variables).
+  const telemetry = await startTelemetry();
+  const durable = createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir), ...(witness ? { witness } : {}) });
+  const recorder = observingRecorder(telemetry ? telemetry.trace(durable) : durable, metrics);
   const workspace = await createWorkspaceRuntime({
     store: options.store,
     dataDir: options.dataDir,
@@ -155,6 +159,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         server.closeAllConnections();
         await stopped;
         await workspace.close();
+        await telemetry?.shutdown();
         http.hub.clear();
         return { unfinishedRuns };
       })();

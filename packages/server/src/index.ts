@@ -23,6 +23,8 @@ export { agentMcpHttpHandler, createAgentMcpServer, serveAgentsOverStdio } from 
 export type { AgentMcpOptions, PrincipalResolver } from './mcp-server.ts';
 export { createServerMetrics, observingRecorder } from './metrics.ts';
 export type { ServerMetrics } from './metrics.ts';
+export { startTelemetry, telemetryConfigured } from './telemetry.ts';
+export type { Telemetry } from './telemetry.ts';
 export { RateLimiter } from './rate-limit.ts';
 export type { RateDecision, RateLimitOptions } from './rate-limit.ts';
 export { RunChannel, RunHub } from './run-hub.ts';

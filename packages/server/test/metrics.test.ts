@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openStore, type Store } from '@aifactory/store';
-import { createRecorder } from '@aifactory/verification';
+import { acquireRunLease, createRecorder } from '@aifactory/verification';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from '../src/metrics.ts';
 
@@ -93,6 +93,17 @@ describe('server metrics', () => {
       expect(named.size).toBeGreaterThan(5);
       for (const name of named) expect(exposed, `${file} names ${name}`).toContain(name);
     }
+  });
+
+  it('passes the lease fence through: a process that lost its lease cannot append through the metrics wrapper', async () => {
+    const observed = observingRecorder(createRecorder(store), createServerMetrics({ defaultMetrics: false }));
+    await observed.startRun({ id: 'fenced-run', agent: 'refunder', principal: 'alice' }, { lease: { owner: 'first', ttlMs: 50 } });
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await acquireRunLease(store, 'fenced-run', 'second', { ttlMs: 60_000 })).toMatchObject({ epoch: 2 });
+    const late = { type: 'tool.called' as const, actor: 'first', payload: { step: 1, name: 'payments.refund' } };
+    await expect(observed.record('fenced-run', late, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await expect(observed.recordBatch('fenced-run', [late], { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await expect(observed.finishRun('fenced-run', { status: 'failed' }, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
   });
 
   it.skipIf(!promtool)('is an exposition promtool accepts', () => {

@@ -100,24 +100,25 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
     get keyId() {
       return recorder.keyId;
     },
-    async startRun(run) {
-      const event = await recorder.startRun(run);
+    async startRun(run, options) {
+      const event = await recorder.startRun(run, options);
       observe([event], run);
       return event;
     },
-    async record(runId, draft) {
-      const event = await recorder.record(runId, draft);
+    async record(runId, draft, options) {
+      const event = await recorder.record(runId, draft, options);
       observe([event]);
       return event;
     },
-    async recordBatch(runId, drafts) {
-      const events = await recorder.recordBatch(runId, drafts);
+    async recordBatch(runId, drafts, options) {
+      const events = await recorder.recordBatch(runId, drafts, options);
       observe(events);
       return events;
     },
-    setStatus: (runId, status) => recorder.setStatus(runId, status),
-    async finishRun(runId, outcome) {
-      const result = await recorder.finishRun(runId, outcome);
+    // Options (the lease's fencing epoch) pass through untouched.
+    setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
+    async finishRun(runId, outcome, options) {
+      const result = await recorder.finishRun(runId, outcome, options);
       observe([result.event]);
       return result;
     },
