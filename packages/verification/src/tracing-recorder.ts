@@ -123,6 +123,7 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
       return result;
     },
     sealRun: (runId) => recorder.sealRun(runId),
+    checkpoint: (runId) => recorder.checkpoint(runId),
     head: (runId) => recorder.head(runId),
   };
 }
