@@ -10,6 +10,12 @@
 // says which policies were satisfied (its diagnostics.reason): any forbid -> deny; else the
 // strictest authority among the satisfied permits; none -> the default for the kind. Every request
 // carries every field, so no condition errors and the two engines must agree exactly.
+//
+// RE2: the same rule list once more with its text conditions written as `matches` (RE2, re2js):
+// `agent.team.matches("^untrusted$")`, `principal.roles.exists(r, r.matches("^admin$"))`, so it
+// must reach the same decisions; its decisions per second beside the plain policy's give the
+// price of regular expressions in conditions. Then the worst case: `^(a+)+$` on a 10,000-character
+// argument (RE2) beside JavaScript's backtracking RegExp on 22 to 24 characters.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,8 +78,11 @@ function generateRules(count: number): { rules: BenchRule[]; exactNames: string[
   return { rules, exactNames, services: service };
 }
 
-function celCondition(condition: Condition): string | undefined {
+function celCondition(condition: Condition, re2 = false): string | undefined {
   if (!condition) return undefined;
+  if (re2 && condition.type === 'classification') return `data.classifications.exists(c, c.matches("^${condition.value}$"))`;
+  if (re2 && condition.type === 'role') return `principal.roles.exists(r, r.matches("^${condition.value}$"))`;
+  if (re2 && condition.type === 'team') return `agent.team.matches("^${condition.value}$")`;
   switch (condition.type) {
     case 'amount-gt':
       return `action.args.amount > ${condition.value}`;
@@ -88,12 +97,12 @@ function celCondition(condition: Condition): string | undefined {
   }
 }
 
-function policyYaml(rules: readonly BenchRule[]): string {
+function policyYaml(rules: readonly BenchRule[], re2 = false): string {
   const lines = ['apiVersion: aifactory/v1', 'kind: AutonomyPolicy', 'metadata: { name: bench, version: 1 }', 'spec:', '  default: { tool: require_approval, model: autonomous }', '  rules:'];
   for (const rule of rules) {
     const name = 'exact' in rule.name ? rule.name.exact : 'prefix' in rule.name ? `${rule.name.prefix}*` : '*';
     lines.push(`    - id: ${rule.id}`, `      match: { kind: ${rule.kind}, name: "${name}" }`);
-    const condition = celCondition(rule.condition);
+    const condition = celCondition(rule.condition, re2);
     if (condition) lines.push(`      when: '${condition}'`);
     lines.push(`      authority: ${rule.authority}`);
     if (rule.authority === 'deny') lines.push('      reason: Benchmark denial.');
@@ -251,6 +260,22 @@ for (const size of sizes) {
   }
   const oursPerSecond = decisions / ((performance.now() - started) / 1000);
 
+  // The same rules with their text conditions as RE2 `matches`: same decisions, then timed alike.
+  const re2Set = compilePolicies([parsePolicy(policyYaml(rules, true), `bench-${size}-re2.yaml`)]);
+  let re2Mismatches = 0;
+  for (let index = 0; index < requests.length; index += 1) if (decide(re2Set, requests[index]!.action, requests[index]!.context).authority !== ours[index]) re2Mismatches += 1;
+  totalMismatches += re2Mismatches;
+  for (let pass = 0; pass < 3; pass += 1) for (const request of requests) decide(re2Set, request.action, request.context);
+  globalThis.gc?.();
+  const re2Latency = latencies(requests.length, (index) => decide(re2Set, requests[index]!.action, requests[index]!.context));
+  let re2Decisions = 0;
+  started = performance.now();
+  while (performance.now() - started < throughputMilliseconds) {
+    for (let index = 0; index < requests.length; index += 1) decide(re2Set, requests[index]!.action, requests[index]!.context);
+    re2Decisions += requests.length;
+  }
+  const re2PerSecond = re2Decisions / ((performance.now() - started) / 1000);
+
   const warmup = Math.min(500, requests.length);
   for (let index = 0; index < warmup; index += 1) cedar.statefulIsAuthorized(requests[index]!.cedarCall);
   globalThis.gc?.();
@@ -267,14 +292,43 @@ for (const size of sizes) {
   const aifactory = figures(oursLatency, oursPerSecond, oursLoadMs);
   const cedarFigures = figures(cedarLatency, cedarPerSecond, cedarLoadMs);
   const speedup = rounded(oursPerSecond / cedarPerSecond, 1);
-  results.push({ rules: size, requests: requests.length, aifactory, cedar: cedarFigures, throughput_ratio: speedup, p50_ratio: rounded(cedarLatency.p50 / oursLatency.p50, 1), mismatches, mismatch_examples: examples, outcomes: distribution, cedar_outcomes: Object.fromEntries(AUTHORITIES.map((authority) => [authority, theirs.filter((value) => value === authority).length])) });
+  const re2Figures = figures(re2Latency, re2PerSecond, 0);
+  const re2Ratio = rounded(re2PerSecond / oursPerSecond, 2);
+  results.push({ rules: size, requests: requests.length, aifactory, aifactory_re2: { ...re2Figures, throughput_vs_plain: re2Ratio, mismatches_vs_plain: re2Mismatches }, cedar: cedarFigures, throughput_ratio: speedup, p50_ratio: rounded(cedarLatency.p50 / oursLatency.p50, 1), mismatches, mismatch_examples: examples, outcomes: distribution, cedar_outcomes: Object.fromEntries(AUTHORITIES.map((authority) => [authority, theirs.filter((value) => value === authority).length])) });
   table.push(
     { rules: size, engine: 'aifactory decide()', 'p50 µs': aifactory.p50_us, 'p99 µs': aifactory.p99_us, 'decisions/s': aifactory.decisions_per_second, 'load ms': aifactory.load_ms, 'same decisions': `${requests.length - mismatches}/${requests.length}` },
+    { rules: size, engine: 'aifactory, text conditions as RE2 matches', 'p50 µs': re2Figures.p50_us, 'p99 µs': re2Figures.p99_us, 'decisions/s': re2Figures.decisions_per_second, 'load ms': '', 'same decisions': `${requests.length - re2Mismatches}/${requests.length}, x${re2Ratio} of plain` },
     { rules: size, engine: 'Cedar (wasm, preparsed)', 'p50 µs': cedarFigures.p50_us, 'p99 µs': cedarFigures.p99_us, 'decisions/s': cedarFigures.decisions_per_second, 'load ms': cedarFigures.load_ms, 'same decisions': `x${speedup} throughput` },
   );
 }
 
 console.table(table);
+
+// The worst case the issue reported: a catastrophic pattern. RE2 on 10,000 characters, JavaScript's
+// RegExp (what CEL matches ran on before) on 22 to 24: each added character doubles its time.
+const guard = compilePolicies([
+  parsePolicy(
+    'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: { name: guard, version: 1 }\nspec:\n  default: autonomous\n  rules:\n    - id: runs-of-a\n      match: { kind: tool, name: echo }\n      when: action.args.text.matches("^(a+)+$")\n      authority: deny\n      reason: no\n',
+    'guard.yaml',
+  ),
+]);
+const hostile: Action = { kind: 'tool', name: 'echo', args: { text: `${'a'.repeat(10_000)}!` }, agent: { id: 'a' }, principal: { id: 'p', roles: [] }, run: { id: 'r', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 } };
+if (decide(guard, hostile).authority !== 'autonomous') throw new Error('The RE2 guard decided the hostile input wrongly.');
+const hostileRounds = quick ? 20 : 200;
+let hostileStarted = performance.now();
+for (let round = 0; round < hostileRounds; round += 1) decide(guard, hostile);
+const re2HostileUs = ((performance.now() - hostileStarted) / hostileRounds) * 1000;
+const backtracking: Record<string, number> = {};
+for (const length of quick ? [20, 21] : [22, 23, 24]) {
+  const text = `${'a'.repeat(length)}!`;
+  hostileStarted = performance.now();
+  // The pattern is the point: this is the backtracking the RE2 guard above is immune to.
+  /^(a+)+$/.test(text);
+  backtracking[`chars_${length}_ms`] = rounded(performance.now() - hostileStarted, 1);
+}
+const catastrophic = { pattern: '^(a+)+$', re2_10000_chars_us_per_decision: rounded(re2HostileUs, 1), javascript_regexp: backtracking };
+console.log(`\n^(a+)+$: decide() with RE2 on 10,000 characters ${catastrophic.re2_10000_chars_us_per_decision} µs per decision; JavaScript RegExp on ${Object.entries(backtracking).map(([key, value]) => `${key.replace('chars_', '').replace('_ms', '')} characters ${value} ms`).join(', ')}.`);
+
 const first = results[0] as { aifactory: EngineFigures };
 const last = results.at(-1) as { rules: number; aifactory: EngineFigures; throughput_ratio: number };
 const summary = {
@@ -282,6 +336,7 @@ const summary = {
   node: process.version,
   quick,
   requests: requestCount,
+  catastrophic_pattern: catastrophic,
   flatness_p50: rounded(last.aifactory.p50_us / first.aifactory.p50_us, 2),
   flatness_p99: rounded(last.aifactory.p99_us / first.aifactory.p99_us, 2),
   targets: {
