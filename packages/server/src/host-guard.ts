@@ -47,7 +47,9 @@ export function decideHost(host: string | undefined, origin: string | undefined,
 /** Hono middleware refusing (403) requests whose Host or Origin is not allowed. */
 export function hostGuard(options: HostGuardOptions, onRefused?: (decision: Extract<HostDecision, { kind: 'refused' }>) => void): MiddlewareHandler {
   return async (c, next) => {
-    const decision = decideHost(c.req.header('host'), c.req.header('origin'), options);
+    // Requests over a socket always carry Host (Node builds the URL from it); an in-process
+    // request (app.request) may not, and then its URL's host stands in.
+    const decision = decideHost(c.req.header('host') ?? new URL(c.req.url).host, c.req.header('origin'), options);
     if (decision.kind === 'refused') {
       onRefused?.(decision);
       return c.json({ error: { code: ErrorCode.Forbidden, message: decision.message } }, 403);

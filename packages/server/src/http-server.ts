@@ -53,6 +53,8 @@ export interface StartServerOptions {
   publicUrl?: string;
   /** Take client addresses from X-Forwarded-For (behind a proxy only). */
   trustProxy?: boolean;
+  /** How long a verified token is remembered (ms, default 2000). */
+  tokenCacheMs?: number;
 }
 
 /** A running server. */
@@ -112,6 +114,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.trustProxy ? { trustProxy: true } : {}),
+    ...(options.tokenCacheMs === undefined ? {} : { tokenCacheMs: options.tokenCacheMs }),
   });
   let server: Server;
   try {

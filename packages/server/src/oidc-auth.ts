@@ -144,7 +144,9 @@ function refusalReason(error: unknown): string {
   if (error instanceof errors.JWKSNoMatchingKey) return 'jwt_unknown_key';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'jwt_algorithm';
   if (error instanceof errors.JOSEError) return `jwt_${error.code}`;
-  return 'jwks_unavailable';
+  // Not a verdict on the token: the key set could not be had (discovery or JWKS unreachable).
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message.slice(0, 200)})` : '';
+  return `jwks_unavailable: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}${cause}`;
 }
 
 function isHttpUrl(value: string): boolean {
