@@ -143,28 +143,28 @@ for (const engine of engines('t_prop')) {
         }
         case 'replaceSeal': {
           const runId = runOf(change.run);
-          const [seal] = await rows<{ seq: number; head_seq: number; head_hash: string; prev_seal_hash: string; ts: string; signature: string }>(
-            sql`SELECT seq::int AS seq, head_seq, head_hash, prev_seal_hash, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts, signature FROM seals WHERE run_id = ${runId}`,
+          const [seal] = await rows<{ seq: number; store_id: string | null; head_seq: number; head_hash: string; prev_seal_hash: string; ts: string; signature: string }>(
+            sql`SELECT seq::int AS seq, store_id, head_seq, head_hash, prev_seal_hash, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts, signature FROM seals WHERE run_id = ${runId} AND kind = 'final'`,
           );
-          const fields = { seq: Number(seal!.seq), runId, headSeq: Number(seal!.head_seq), headHash: seal!.head_hash, prevSealHash: seal!.prev_seal_hash, ts: seal!.ts };
+          const fields = { kind: 'final' as const, storeId: seal!.store_id, seq: Number(seal!.seq), runId, headSeq: Number(seal!.head_seq), headHash: seal!.head_hash, prevSealHash: seal!.prev_seal_hash, ts: seal!.ts };
           if (change.variant === 0) {
             // Re-signed, unchanged, by a key nobody trusts.
             const message = sealMessage({ ...fields, keyId: attacker.keyId });
             const signature = attacker.sign(message);
-            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${sealHash(message, signature)} WHERE run_id = ${runId}`);
+            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${sealHash(message, signature)} WHERE run_id = ${runId} AND kind = 'final'`);
           } else if (change.variant === 1) {
             // Another seal's signature pasted in.
-            await store.query(sql`UPDATE seals SET signature = (SELECT signature FROM seals WHERE run_id <> ${runId} ORDER BY seq LIMIT 1) WHERE run_id = ${runId}`);
+            await store.query(sql`UPDATE seals SET signature = (SELECT signature FROM seals WHERE run_id <> ${runId} ORDER BY seq LIMIT 1) WHERE run_id = ${runId} AND kind = 'final'`);
           } else if (change.variant === 2) {
             // Pointed at an earlier head, to hide the events after it.
             const [earlier] = await rows<{ hash: string }>(sql`SELECT hash FROM events WHERE run_id = ${runId} AND seq = 2`);
-            await store.query(sql`UPDATE seals SET head_seq = 2, head_hash = ${earlier!.hash} WHERE run_id = ${runId}`);
+            await store.query(sql`UPDATE seals SET head_seq = 2, head_hash = ${earlier!.hash} WHERE run_id = ${runId} AND kind = 'final'`);
           } else {
             // A whole forged seal: the forger's key, a fresh seal hash, and the next seal relinked to it.
             const message = sealMessage({ ...fields, keyId: attacker.keyId, ts: new Date().toISOString() });
             const signature = attacker.sign(message);
             const forgedHash = sealHash(message, signature);
-            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${forgedHash} WHERE run_id = ${runId}`);
+            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${forgedHash} WHERE run_id = ${runId} AND kind = 'final'`);
             await store.query(sql`UPDATE seals SET prev_seal_hash = ${forgedHash} WHERE seq = ${fields.seq + 1}`);
           }
           return;
@@ -173,8 +173,11 @@ for (const engine of engines('t_prop')) {
           const first = runOf(change.first);
           let second = runOf(change.second);
           if (second === first) second = runOf(change.first + 1);
-          await store.query(sql`UPDATE seals SET seq = -seq WHERE run_id IN (${first}, ${second})`);
-          await store.query(sql`UPDATE seals SET seq = CASE WHEN run_id = ${first} THEN (SELECT -seq FROM seals WHERE run_id = ${second}) ELSE (SELECT -seq FROM seals WHERE run_id = ${first}) END WHERE run_id IN (${first}, ${second})`);
+          // Their final seals trade places in the chain.
+          await store.query(sql`UPDATE seals SET seq = -seq WHERE run_id IN (${first}, ${second}) AND kind = 'final'`);
+          await store.query(
+            sql`UPDATE seals SET seq = CASE WHEN run_id = ${first} THEN (SELECT -seq FROM seals WHERE run_id = ${second} AND kind = 'final') ELSE (SELECT -seq FROM seals WHERE run_id = ${first} AND kind = 'final') END WHERE run_id IN (${first}, ${second}) AND kind = 'final'`,
+          );
           return;
         }
       }
