@@ -20,7 +20,7 @@ import {
 } from './chain-verifier.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import type { SealSigner } from './seal-signer.ts';
-import { anchorKey, forEachArray, queryArrays, queryRows, readStoreId, storeKey, toDate } from './store-access.ts';
+import { anchorKey, forEachArray, queryArrays, queryRows, storeKey, toDate } from './store-access.ts';
 import type { Witness } from './witness.ts';
 
 /** Options of verifyRun and verifyAll. */
@@ -231,7 +231,14 @@ interface ProofContext {
 async function proofContext(store: Store, options: VerifyOptions): Promise<ProofContext> {
   const signers = options.signers ?? [];
   const trusted = options.trustedKeys || signers.length > 0 ? [...(options.trustedKeys ?? []), ...(options.trustedKeys ? [] : signers.map((signer) => signer.publicKey))] : undefined;
-  const storeId = await readStoreId(store, { fresh: true });
+  // One round trip for what every verification starts from: the identity, and when start seals began.
+  const [facts] = await queryRows<{ ids: string[] | null; first_start: string | null }>(
+    store,
+    `SELECT (SELECT array_agg(id) FROM (SELECT id FROM store_identity LIMIT 2) i) AS ids,
+            (SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM seals WHERE kind = 'start') AS first_start`,
+  );
+  // Two rows would be two identities: none of them is the store's.
+  const storeId = facts?.ids?.length === 1 ? facts.ids[0]! : null;
   const problems: VerificationProblem[] = [];
   const warnings: string[] = [];
   if (storeId === null) problems.push({ kind: 'store_identity_mismatch', message: `The store at ${store.location} has no identity (its store_identity row was removed or duplicated): seals and checkpoints cannot be tied to it.` });
@@ -266,14 +273,13 @@ async function proofContext(store: Store, options: VerifyOptions): Promise<Proof
     checkedBy = anchors.some((anchor) => anchor.source === 'witness') ? 'witness' : checkedBy;
     if (checkedBy !== 'witness') warnings.push(`Witness ${options.witness.location} holds no checkpoint of store ${storeId} signed by a trusted key.`);
   }
-  const [first] = await queryRows<{ ts: string | null }>(store, `SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts FROM seals WHERE kind = 'start'`);
   return {
     storeId,
     trusted,
     anchors,
     problems,
     warnings,
-    attestedSince: first?.ts ?? undefined,
+    attestedSince: facts?.first_start ?? undefined,
     tail: { checkedBy, storeId, ...(checkedSeq !== undefined ? { checkedSeq } : {}), ...(witnessLocation ? { witness: witnessLocation } : {}) },
   };
 }
