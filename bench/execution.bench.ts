@@ -23,13 +23,12 @@ import {
   createAgentGraph,
   createModelGateway,
   createToolbox,
-  createWorkspaceRuntime,
   parseScript,
   ToolHost,
   type Gate,
   type ModelGateway,
-  type WorkspaceRuntime,
 } from '@aifactory/execution';
+import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
 
 const quick = process.env.BENCH_QUICK === '1';
 const steps = quick ? 20 : 60;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compilePolicies, decide, loadPolicyFiles } from '@aifactory/control';
-import { createWorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { impactOfActions, loadRecordedRun, policyImpact, recordedActions, replayRun } from '@aifactory/execution/replay';
 import { openStore } from '@aifactory/store';
 import { createRecorder } from '@aifactory/verification';

@@ -21,6 +21,7 @@ import { openStore } from '@aifactory/store';
 import { createApiToken, startServer } from '@aifactory/server';
 import { parseServerSentEvents } from '@aifactory/client';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 const quick = process.env.BENCH_QUICK === '1';
 const calls = quick ? 40 : 400;
@@ -85,7 +86,7 @@ const percentile = (values: number[], p: number) => {
 
 const workspace = prepareBusinessWorkspace();
 const store = await openStore();
-const api = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, mcpAgents: ['order-desk'], log: () => undefined, rateLimit: { burst: 100_000, perSecond: 100_000 } });
+const api = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, mcpAgents: ['order-desk'], log: () => undefined, rateLimit: { burst: 100_000, perSecond: 100_000 } });
 const { token } = await createApiToken(store, { principal: 'bench@acme.example', roles: ['operator', 'auditor'] });
 const bare = await startBareServer();
 const auth = { authorization: `Bearer ${token}` };

@@ -3,7 +3,8 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '@aifactory/store';
-import { createWorkspaceRuntime, ToolHost } from '@aifactory/execution';
+import { ToolHost } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { createWorkspaceRuntime, listNotifications, type RunEvent } from '@aifactory/execution';
+import { listNotifications, type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { verifyRun, readRunEvents } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eq, inArray } from 'drizzle-orm';
 import { openStore, runs } from '@aifactory/store';
-import { createWorkspaceRuntime, type RunEvent } from '@aifactory/execution';
+import { type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { verifyAll } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 

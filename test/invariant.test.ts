@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { contentHash } from '@aifactory/core';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { createKnowledgeBase } from '@aifactory/knowledge';
-import { createModelGateway, createWorkspaceRuntime, findAgent, ToolHost, type ModelGateway, type RunEvent } from '@aifactory/execution';
+import { createModelGateway, findAgent, ToolHost, type ModelGateway, type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { prepareDemoWorkspace, repositoryRoot } from '../examples/demo/demo-workspace.ts';
 
 interface Violation {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
-import { createModelGateway, createWorkspaceRuntime, type RunEvent } from '@aifactory/execution';
+import { createModelGateway, type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { startAnthropicWireServer, startOpenAIWireServer, type WireServer } from '@aifactory/execution/testing';
 import { readRunEvents } from '@aifactory/verification';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { compilePolicies, loadPolicyFiles } from '@aifactory/control';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
 import { loadRecordedRun, policyImpact, replayRun, whatIf } from '../packages/execution/src/replay/index.ts';
 import { readRunEvents, verifyRun } from '@aifactory/verification';
 import { prepareDemoWorkspace, type DemoWorkspace } from '../examples/demo/demo-workspace.ts';

@@ -9,6 +9,7 @@ import { createApiToken, startServer, type RunningServer } from '@aifactory/serv
 import { parseServerSentEvents } from '@aifactory/client';
 import { verifyRun } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 const concurrent = 50;
 
@@ -20,7 +21,7 @@ describe('the HTTP API under concurrent streaming runs', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, log: () => undefined, rateLimit: { burst: 10_000, perSecond: 10_000 } });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined, rateLimit: { burst: 10_000, perSecond: 10_000 } });
     token = (await createApiToken(store, { principal: 'load@acme.example', roles: ['operator'] })).token;
   });
   afterAll(async () => {
@@ -59,7 +60,7 @@ describe('the HTTP API under concurrent streaming runs', () => {
   });
 
   it('shuts down gracefully: a run in flight finishes and is recorded, new runs are refused', async () => {
-    const extra = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, log: () => undefined });
+    const extra = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined });
     const streaming = fetch(`${extra.url}/v1/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

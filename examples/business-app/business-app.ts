@@ -13,6 +13,7 @@ import path from 'node:path';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { exampleRoot, prepareBusinessWorkspace, type BusinessWorkspace } from './business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 const sdkDir = path.resolve(exampleRoot, '..', '..', 'packages', 'client', 'src');
 
@@ -35,7 +36,7 @@ export async function startBusinessApp(): Promise<BusinessApp> {
   const page = createServer();
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   const pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
-  const api = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, corsOrigins: [pageUrl], log: () => undefined });
+  const api = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, corsOrigins: [pageUrl], log: () => undefined });
   const customer = await createApiToken(store, { principal: 'customer-7@shop.example', roles: ['operator'], description: 'shop page' });
   const lead = await createApiToken(store, { principal: 'lena@shop.example', roles: ['approver', 'support-lead'] });
   page.on('request', (request, response) => {

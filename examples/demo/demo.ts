@@ -10,9 +10,8 @@
 // and verifies.
 import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { openStore } from '@aifactory/store';
-import { createWorkspaceRuntime, listNotifications, type RunEvent } from '@aifactory/execution';
-import { verifyRun } from '@aifactory/verification';
+import { listNotifications, type RunEvent } from '@aifactory/execution';
+import { openWorkspace, openWorkspaceStore, workspaceConfigAt } from '@aifactory/workspace';
 import pc from 'picocolors';
 import { createRunRenderer } from '../../packages/cli/src/commands/run.ts';
 import { prepareDemoWorkspace } from './demo-workspace.ts';
@@ -37,36 +36,43 @@ if (model) {
   const agentFile = path.join(demo.agentsDir, 'file-clerk.yaml');
   writeFileSync(agentFile, readFileSync(agentFile, 'utf8').replace(/id: "scripted:[^"]+"/, `id: "${model}"`));
 }
-const store = await openStore({ dataDir: path.join(demo.dataDir, 'pglite') });
+// One configuration for every process of the demo: the store, the seal key and the agents folder.
+const config = workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir, policiesDir: path.join(demo.root, 'policies') });
+const store = await openWorkspaceStore(config);
 const task = 'Summarise invoice 1042 for finance, then archive the original.';
 try {
   heading(`1. alice (clerk) asks the file-clerk agent: "${task}"`);
   process.stdout.write(pc.dim(`   model ${model ?? 'scripted (offline)'} · store PGlite at ${demo.dataDir} · MCP filesystem server over a copy of examples/demo/workspace\n`));
-  const first = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
+  const first = await openWorkspace(config, { store });
   const events: RunEvent[] = [];
   const render = createRunRenderer();
   const onEvent = (event: RunEvent) => {
     events.push(event);
     render(event);
   };
-  let result = await first.runtime.start('file-clerk', task, { principal: { id: 'alice@acme.example', roles: ['clerk'] }, onEvent });
+  let result = await first.startRun({ agent: 'file-clerk', input: task, principal: { id: 'alice@acme.example', roles: ['clerk'] }, onEvent });
   const runId = result.runId;
 
   if (result.status === 'held') {
     const approvalId = result.held.approvalId;
     heading('2. alice tries to approve her own request (separation of duties)');
     try {
-      await first.approvals.vote(approvalId, { approver: { id: 'alice@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
+      await first.voteAndResume({ approvalId, ballot: { approver: { id: 'alice@acme.example', roles: ['ops-lead'] }, vote: 'approve' } });
       check(false, 'the requester could approve her own run');
     } catch (error) {
       process.stdout.write(`   ${pc.red('refused')}: ${(error as Error).message}\n`);
     }
-    heading('3. bob (ops-lead) approves; a fresh runtime resumes the run from its stored checkpoint');
-    const vote = await first.approvals.vote(approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve', comment: 'Summary looks right.' });
-    process.stdout.write(`   ${pc.green(vote.kind)} by bob@acme.example\n`);
+    heading('3. bob (ops-lead) approves in a fresh workspace (as another process would); it resumes the run from its stored checkpoint');
     await first.close();
-    const second = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-    result = await second.runtime.resume(runId, { approvalId, onEvent });
+    const second = await openWorkspace(config, { store });
+    const outcome = await second.voteAndResume({
+      approvalId,
+      ballot: { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve', comment: 'Summary looks right.' },
+      onVoted: (vote) => void process.stdout.write(`   ${pc.green(vote.kind)} by bob@acme.example\n`),
+      onEvent,
+    });
+    check(outcome.kind === 'decided' && outcome.resumed !== undefined, `bob's vote did not resume the run (${outcome.kind})`);
+    if (outcome.kind === 'decided' && outcome.resumed) result = await outcome.resumed;
     try {
       await second.runtime.resume(runId, { approvalId });
       check(false, 'an approval could be used twice');
@@ -83,7 +89,9 @@ try {
   for (const item of inbox) process.stdout.write(`   ✉ ${item.target}: ${JSON.stringify(item.payload)}\n`);
 
   heading('5. an auditor verifies the run');
-  const report = await verifyRun(store, runId);
+  const auditor = await openWorkspace(config, { store });
+  const report = await auditor.verifyRun(runId);
+  await auditor.close();
   process.stdout.write(`   ${report.ok ? pc.green('✓ intact') : pc.red('✗ broken')}: ${JSON.stringify({ run: runId, events: report.events, sealed: report.sealed, ...(report.problem ? { problem: report.problem } : {}) })}\n`);
   check(report.ok, `run ${runId} does not verify`);
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ExitCode, reportError } from './command-kit.ts';
-import type { EventType } from '@aifactory/verification';
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
 export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage', 'witness'] as const;
@@ -33,17 +32,7 @@ export async function buildProgram(only?: string): Promise<Command> {
     (await import('./commands/run.ts')).registerResumeCommand(runs);
     (await import('./commands/runs-forensics.ts')).registerRunsForensicsCommands(runs);
   }
-  if (wanted('approvals')) {
-    const { openWorkspaceRecorder } = await import('./workspace.ts');
-    (await import('./commands/approvals.ts')).registerApprovalsCommands(program, {
-      recorder: async (store) => {
-        const recorder = await openWorkspaceRecorder(store);
-        return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
-      },
-      // A decided approval resumes its run at once, in this process.
-      onDecided: async ({ approval, store, json }) => (await import('./commands/run.ts')).resumeHeldRun(store, approval.runId, approval.id, { json }),
-    });
-  }
+  if (wanted('approvals')) (await import('./commands/approvals.ts')).registerApprovalsCommands(program);
   if (wanted('notifications')) (await import('./commands/notifications.ts')).registerNotificationsCommands(program);
   if (wanted('knowledge')) (await import('./commands/knowledge.ts')).registerKnowledgeCommands(program);
   if (wanted('tools')) (await import('./commands/tools.ts')).registerToolsCommands(program);

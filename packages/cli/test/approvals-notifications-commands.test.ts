@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { openStore, type Store } from '@aifactory/store';
 import { createApprovalService } from '@aifactory/execution/approvals';
 import { enqueueNotification } from '@aifactory/execution/notifications';
-import { registerApprovalsCommands, type ApprovalDecidedContext } from '../src/commands/approvals.ts';
+import { voteAndResume } from '@aifactory/workspace';
+import { registerApprovalsCommands } from '../src/commands/approvals.ts';
 import { registerNotificationsCommands } from '../src/commands/notifications.ts';
 import { runProgram } from './run-program.ts';
 
@@ -18,7 +19,9 @@ describe('factory approvals and factory notifications', () => {
   let store: Store;
   const events: RecordedEvent[] = [];
   const record = async (runId: string, event: { type: string; actor: string }) => void events.push({ runId, type: event.type, actor: event.actor });
-  const decided: ApprovalDecidedContext[] = [];
+  // The runs a decided vote resumed (the runtime's part is tested with real runs in test/ and the server tests).
+  const resumed: Array<[string, string]> = [];
+  const runtime = { resume: async (runId: string, options: { approvalId: string }) => (resumed.push([runId, options.approvalId]), { runId, status: 'completed' as const, answer: 'done' }) };
 
   beforeAll(async () => {
     store = await openStore();
@@ -36,7 +39,11 @@ describe('factory approvals and factory notifications', () => {
     const program = new Command('factory').exitOverride();
     // Each command closes the store it opened; here they share one in-memory store.
     const openShared = async () => ({ ...store, close: async () => {} });
-    registerApprovalsCommands(program, { openStore: openShared, recorder: () => record, onDecided: (context) => void decided.push(context) });
+    registerApprovalsCommands(program, {
+      openStore: openShared,
+      recorder: () => record,
+      openWorkspace: async (open) => ({ voteAndResume: (request) => voteAndResume({ approvals: createApprovalService(open, { record }), runtime }, request), close: async () => {} }),
+    });
     registerNotificationsCommands(program, { openStore: openShared });
     return runProgram(program, args);
   }
@@ -65,8 +72,11 @@ describe('factory approvals and factory notifications', () => {
 
     const approved = await factory('approvals', 'approve', approval.id, '--as', 'erin', '--role', 'editor', '--comment', 'looks right', '--json');
     expect(approved.exitCode).toBe(0);
-    expect(JSON.parse(approved.stdout)).toMatchObject({ ok: true, result: 'approved', approval: { id: approval.id, status: 'approved' } });
-    expect(decided.map((context) => [context.approval.id, context.result.kind])).toEqual([[approval.id, 'approved']]);
+    // With --json a decided vote prints two documents: the vote, then the resumed run.
+    const [voted, run] = approved.stdout.split(/^}\n/m).filter(Boolean).map((document) => JSON.parse(`${document}}`));
+    expect(voted).toMatchObject({ ok: true, result: 'approved', approval: { id: approval.id, status: 'approved' } });
+    expect(run).toMatchObject({ runId: 'run_cli', status: 'completed', events: [] });
+    expect(resumed).toEqual([['run_cli', approval.id]]);
     expect(events.filter((event) => event.runId === 'run_cli').map((event) => event.type)).toEqual(['approval.requested', 'approval.refused', 'approval.granted']);
 
     const shown = await factory('approvals', 'show', approval.id);

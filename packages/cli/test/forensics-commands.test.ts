@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { openStore, type Store } from '@aifactory/store';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
 import { registerRunsForensicsCommands } from '../src/commands/runs-forensics.ts';
 import { registerPolicyImpactCommand } from '../src/commands/policy-impact.ts';
 import { prepareDemoWorkspace, type DemoWorkspace } from '../../../examples/demo/demo-workspace.ts';

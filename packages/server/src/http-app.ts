@@ -10,9 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicies, readPolicyFiles, parsePolicy } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, UserError } from '@aifactory/core';
-import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult, type WorkspaceRuntime } from '@aifactory/execution';
+import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
-import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown, verifyRun, type SealSigner } from '@aifactory/verification';
+import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
+import type { Workspace } from '@aifactory/workspace';
 import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -39,12 +40,8 @@ export type McpRequestHandler = (request: Request, principal: TokenPrincipal) =>
 
 /** What the HTTP app is made of. */
 export interface HttpAppOptions {
-  /** The workspace runtime (runtime, approvals, recorder, store). */
-  workspace: WorkspaceRuntime;
-  /** Folder of agent definitions (GET /v1/agents). */
-  agentsDir: string;
-  /** Folder of policies (GET /v1/policies). */
-  policiesDir: string;
+  /** The open workspace: its parts (store, runtime, approvals, recorder, seal key), folders and use cases. */
+  workspace: Workspace;
   /** Metrics; /metrics is served when given. */
   metrics?: ServerMetrics;
   /** Serve /metrics without a token (for a scraper on a private network). Default false. */
@@ -55,8 +52,6 @@ export interface HttpAppOptions {
   rateLimit?: RateLimitOptions;
   /** Structured log sink (default: JSON lines on stderr). */
   log?: ServerLog;
-  /** Seal signers whose keys verification trusts. */
-  signers?: SealSigner[];
   /** MCP endpoint at /mcp (operator or admin). */
   mcp?: McpRequestHandler;
   /** Browser origins allowed to call the API (CORS), e.g. the business app embedding a copilot. */
@@ -301,7 +296,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.get('/v1/agents', async (c) => {
     requireRole(c, ['operator', 'auditor', 'risk_officer', 'admin']);
-    const agents = await loadAgents(options.agentsDir);
+    const agents = await loadAgents(workspace.config.agentsDir);
     return c.json({
       agents: agents.map((agent) => ({ name: agent.name, description: agent.description ?? null, team: agent.team ?? null, model: agent.model.id, tools: agent.tools.map((tool) => tool.name) })),
     });
@@ -316,7 +311,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     let started!: () => void;
     const firstEvent = new Promise<void>((resolve) => (started = resolve));
     const done = track(
-      workspace.runtime.start(agent, input, {
+      workspace.startRun({
+        agent,
+        input,
         principal: { id: principal.id, roles: principal.roles },
         runId,
         onEvent: (event) => {
@@ -405,7 +402,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.post('/v1/runs/:id/verify', async (c) => {
     const principal = requireRole(c, ['auditor', 'admin'], 'run');
     const row = await visibleRun(principal, c.req.param('id'));
-    const report = await verifyRun(store, row.id, options.signers ? { signers: options.signers } : {});
+    const report = await workspace.verifyRun(row.id);
     return c.json({ report });
   });
 
@@ -435,7 +432,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
       return c.json({ whatIf: whatIf(await loadRecordedRun(store, row.id), policySet) });
     }
-    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: options.agentsDir }) });
+    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: workspace.config.agentsDir }) });
   });
 
   app.post('/v1/policies/impact', async (c) => {
@@ -487,9 +484,28 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       await recordAgainstHeldRun(approval.runId, { ...decision, outcome: 'denied', reason: 'separation_of_duties' });
       throw new HttpProblem(403, ErrorCode.Forbidden, `Separation of duties: ${principal.id} started run ${approval.runId} and cannot decide its held action.`);
     }
-    let result;
+    // A decided run resumes in the background; its events go to the run's channel, and so do the
+    // events of a run that waited on it through a hand-off and goes on once it ends. While the
+    // server shuts down the approval stays decided: `factory runs resume` or a restart applies it.
+    const channels = new Set<RunChannel>();
+    let outcome;
     try {
-      result = await workspace.approvals.vote(approval.id, { approver: { id: principal.id, roles: principal.roles }, vote: kind, ...(request.comment ? { comment: request.comment } : {}) });
+      outcome = await workspace.voteAndResume({
+        approvalId: approval.id,
+        ballot: { approver: { id: principal.id, roles: principal.roles }, vote: kind, ...(request.comment ? { comment: request.comment } : {}) },
+        resume: !closing.signal.aborted,
+        onVoted: (result) => {
+          authDecided(principal.id, 'allowed', { reason: 'approver', ...decision });
+          if (result.kind === 'counted') return;
+          metrics?.timeToApprove.observe({ outcome: result.kind }, Math.max(0, (Date.now() - result.approval.requestedAt.getTime()) / 1000));
+          if (!closing.signal.aborted) channels.add(hub.open(approval.runId));
+        },
+        onEvent: (event) => {
+          const channel = hub.open(event.runId);
+          channels.add(channel);
+          channel.push(event);
+        },
+      });
     } catch (error) {
       if (error instanceof UserError && error.code === ErrorCode.Forbidden) {
         authDecided(principal.id, 'denied', { reason: 'approver_rules', ...decision });
@@ -497,44 +513,25 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       }
       throw error;
     }
-    authDecided(principal.id, 'allowed', { reason: 'approver', ...decision });
-    let resumed = false;
-    if (result.kind === 'approved' || result.kind === 'rejected') {
-      metrics?.timeToApprove.observe({ outcome: result.kind }, Math.max(0, (Date.now() - result.approval.requestedAt.getTime()) / 1000));
-      resumed = resumeRun(approval.runId, approval.id);
+    const result = outcome.vote;
+    if (outcome.kind === 'decided' && outcome.resumed) {
+      const settle = () => {
+        for (const channel of channels) hub.settle(channel);
+      };
+      track(outcome.resumed).then(settle, (error: Error) => {
+        log({ event: 'run.resume_failed', runId: approval.runId, approvalId: approval.id, error: error.message });
+        settle();
+      });
     }
-    return c.json({ result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed });
+    return c.json({ result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed: outcome.kind === 'decided' && outcome.resumed !== undefined });
   };
   app.post('/v1/approvals/:id/approve', vote('approve'));
   app.post('/v1/approvals/:id/reject', vote('reject'));
 
-  /**
-   * Resumes a decided run in the background. Its events go to the run's channel, and so do the
-   * events of a run that waited on it through a hand-off and goes on once it ends.
-   */
-  const resumeRun = (runId: string, approvalId: string): boolean => {
-    if (closing.signal.aborted) return false; // the approval stays decided; resume it with `factory runs resume` or on restart
-    const channels = new Set<RunChannel>([hub.open(runId)]);
-    const onEvent = (event: RunEvent) => {
-      const channel = hub.open(event.runId);
-      channels.add(channel);
-      channel.push(event);
-    };
-    const settle = () => {
-      for (const channel of channels) hub.settle(channel);
-    };
-    const done = track(workspace.runtime.resume(runId, { approvalId, onEvent }));
-    done.then(settle, (error: Error) => {
-      log({ event: 'run.resume_failed', runId, approvalId, error: error.message });
-      settle();
-    });
-    return true;
-  };
-
   // ---------------------------------------------------------------- policies
   app.get('/v1/policies', async (c) => {
     requireRole(c, ['risk_officer', 'auditor', 'admin']);
-    const { policies, problems } = await readPolicyFiles([options.policiesDir]);
+    const { policies, problems } = await readPolicyFiles([workspace.config.policiesDir]);
     return c.json({
       policies: policies.map((policy) => ({ name: policy.name, version: policy.version, owner: policy.owner ?? null, file: policy.file, hash: policy.hash, rules: policy.rules.length })),
       problems,

@@ -2,13 +2,12 @@
 // endpoint and a graceful shutdown — new runs are refused, open streams told, runs in flight
 // reach a checkpoint (held, completed or failed; the trace and the LangGraph checkpoint are
 // durable at each), then connections close.
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createWorkspaceRuntime, loadAgents, type ModelGateway, type WorkspaceRuntime } from '@aifactory/execution';
+import { loadAgents, type ModelGateway } from '@aifactory/execution';
 import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { createRecorder, loadOrCreateSigner, loadRedactor, witnessFromEnvironment } from '@aifactory/verification';
+import { openWorkspace, openWorkspaceStore, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
 import { serve } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
@@ -19,13 +18,10 @@ import { startTelemetry } from './telemetry.ts';
 
 /** Options of startServer. */
 export interface StartServerOptions {
-  store: Store;
-  /** Data directory (seal and redaction keys). */
-  dataDir: string;
-  /** Agents folder (default ./agents). */
-  agentsDir?: string;
-  /** Policies folder listed by GET /v1/policies (default ./policies). */
-  policiesDir?: string;
+  /** The workspace served: store, seal key, redaction, agents and policies folders (`workspaceConfigFromEnv()` for `factory serve`). */
+  config: WorkspaceConfig;
+  /** An open store to serve (the caller closes it); default: opened from `config` and closed with the server. */
+  store?: Store;
   /** Port (default 8787; 0 picks a free one). */
   port?: number;
   /** Interface (default 127.0.0.1). */
@@ -63,7 +59,7 @@ export interface RunningServer {
   url: string;
   port: number;
   http: HttpApp;
-  workspace: WorkspaceRuntime;
+  workspace: Workspace;
   metrics: ServerMetrics;
   /** Graceful shutdown; resolves with how many runs were still in flight at the deadline. */
   close(): Promise<{ unfinishedRuns: number }>;
@@ -72,37 +68,33 @@ export interface RunningServer {
 /** Starts the HTTP API over `store`. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   if (options.oidc) validateOidcOptions(options.oidc); // before anything is opened
-  const agentsDir = options.agentsDir ?? path.resolve('agents');
   const host = options.host ?? '127.0.0.1';
   // A loopback server is what DNS rebinding targets: it answers to its own names only.
   const allowedHosts = isLoopbackHost(host) ? [...loopbackHostnames, ...(options.allowedHosts ?? [])] : options.allowedHosts;
-  const metrics = createServerMetrics({ store: options.store });
-  const signer = await loadOrCreateSigner(options.dataDir);
-  const witness = witnessFromEnvironment();
+  const store = options.store ?? (await openWorkspaceStore(options.config));
+  const metrics = createServerMetrics({ store });
   // Live GenAI spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard OTEL_* variables).
   const telemetry = await startTelemetry();
-  const durable = createRecorder(options.store, { signer, redactor: await loadRedactor(options.dataDir), ...(witness ? { witness } : {}) });
-  const recorder = observingRecorder(telemetry ? telemetry.trace(durable) : durable, metrics);
-  const workspace = await createWorkspaceRuntime({
-    store: options.store,
-    dataDir: options.dataDir,
-    agentsDir,
-    recorder,
+  // The one composition root builds the parts, so serve seals with the key `factory run` uses.
+  const workspace = await openWorkspace(options.config, {
+    store,
+    observeRecorder: (durable) => observingRecorder(telemetry ? telemetry.trace(durable) : durable, metrics),
     ...(options.gateway ? { gateway: options.gateway } : {}),
     ...(options.durability ? { durability: options.durability } : {}),
+  }).catch(async (error: unknown) => {
+    if (!options.store) await store.close();
+    throw error;
   });
+  const agentsDir = workspace.config.agentsDir;
   let mcp: ReturnType<typeof agentMcpHttpHandler> | undefined;
   if (options.mcpAgents && options.mcpAgents.length > 0) {
     const wanted = new Set(options.mcpAgents);
     const agents = (await loadAgents(agentsDir)).filter((agent) => wanted.has(agent.name));
-    mcp = agentMcpHttpHandler({ runtime: workspace.runtime, approvals: workspace.approvals, agents });
+    mcp = agentMcpHttpHandler({ workspace, agents });
   }
   const http = createHttpApp({
     workspace,
-    agentsDir,
-    policiesDir: options.policiesDir ?? path.resolve('policies'),
     metrics,
-    signers: [signer],
     ...(mcp ? { mcp: (request, principal) => mcp.handle(request, principal) } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.publicMetrics ? { publicMetrics: true } : {}),
@@ -128,6 +120,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } catch (error) {
     await mcp?.close();
     await workspace.close();
+    if (!options.store) await store.close();
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${host}:${options.port ?? 8787}`;
     const reason =
@@ -163,6 +156,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         await stopped;
         await workspace.close();
         await telemetry?.shutdown();
+        if (!options.store) await store.close();
         http.hub.clear();
         return { unfinishedRuns };
       })();

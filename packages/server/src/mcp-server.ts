@@ -5,7 +5,8 @@
 // follows it.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { AgentDefinition, AgentRuntime, ApprovalService, Principal, RunEvent, RunResult } from '@aifactory/execution';
+import type { AgentDefinition, Principal, RunEvent, RunResult } from '@aifactory/execution';
+import type { Workspace } from '@aifactory/workspace';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
@@ -15,8 +16,8 @@ import type { TokenPrincipal } from './api-tokens.ts';
 
 /** What an agents-as-MCP server is made of. */
 export interface AgentMcpOptions {
-  runtime: AgentRuntime;
-  approvals: ApprovalService;
+  /** The workspace whose use cases (start-run, vote-and-resume) the tools call, and whose approvals they read. */
+  workspace: Pick<Workspace, 'startRun' | 'voteAndResume' | 'approvals'>;
   /** The agents served, one tool each. */
   agents: readonly AgentDefinition[];
   /** Server name announced to clients (default aifactory-agents). */
@@ -61,7 +62,7 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
             .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message: `${event.kind} ${event.name}: ${event.authority}` } })
             .catch(() => undefined);
         };
-        let result = await options.runtime.start(agent.name, input, { principal, runId: `run_${randomUUID()}`, onEvent });
+        let result = await options.workspace.startRun({ agent: agent.name, input, principal, runId: `run_${randomUUID()}`, onEvent });
         // Where the client supports elicitation, its user is asked directly. Their answer is a vote
         // like any other: the policy's roles, count and separation of duties decide if it counts.
         let note: string | undefined;
@@ -79,17 +80,18 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
             .catch(() => undefined);
           if (!answer || answer.action !== 'accept' || typeof answer.content?.approve !== 'boolean') break;
           const comment = typeof answer.content.comment === 'string' && answer.content.comment ? { comment: answer.content.comment } : {};
+          let outcome;
           try {
-            const vote = await options.approvals.vote(held.approvalId, { approver: principal, vote: answer.content.approve ? 'approve' : 'reject', ...comment });
-            if (vote.kind === 'counted') {
-              note = `Your vote was counted; ${vote.remaining} more approval(s) are needed.`;
-              break;
-            }
+            outcome = await options.workspace.voteAndResume({ approvalId: held.approvalId, runId: result.runId, ballot: { approver: principal, vote: answer.content.approve ? 'approve' : 'reject', ...comment }, onEvent });
           } catch (error) {
             note = `Your answer could not decide it: ${(error as Error).message}`;
             break;
           }
-          result = await options.runtime.resume(result.runId, { approvalId: held.approvalId, onEvent });
+          if (outcome.kind === 'counted') {
+            note = `Your vote was counted; ${outcome.vote.remaining} more approval(s) are needed.`;
+            break;
+          }
+          result = await outcome.resumed!;
         }
         return toolResult(agent.name, result, note);
       },
@@ -105,7 +107,7 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
     },
     async ({ approvalId }, extra): Promise<CallToolResult> => {
       const principal = principalOf(extra as never);
-      const approval = await options.approvals.get(approvalId).catch(() => undefined);
+      const approval = await options.workspace.approvals.get(approvalId).catch(() => undefined);
       // Only the run's own principal follows its approval here; anyone else learns nothing.
       if (!approval || approval.requestedBy !== principal.id) return { isError: true, content: [{ type: 'text', text: `No approval '${approvalId}' is visible to you.` }] };
       const structured = { approvalId, status: approval.status, runId: approval.runId, outcome: approval.outcome, votes: approval.votes.length };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 describe('forensics routes', () => {
   const workspace = prepareBusinessWorkspace();
@@ -17,7 +18,7 @@ describe('forensics routes', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => {} });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {} });
     tokens.operator = (await createApiToken(store, { principal: 'ops@shop.example', roles: ['operator'] })).token;
     tokens.auditor = (await createApiToken(store, { principal: 'audrey@shop.example', roles: ['auditor'] })).token;
     tokens.risk = (await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] })).token;

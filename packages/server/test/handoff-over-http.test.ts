@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { prepareDemoWorkspace } from '../../../examples/demo/demo-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 interface SseEvent {
   event: string;
@@ -32,7 +33,7 @@ describe('a hand-off held for approval, over HTTP', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir, policiesDir: path.join(demo.root, 'policies'), port: 0, log: () => {} });
+    server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir, policiesDir: path.join(demo.root, 'policies') }), port: 0, log: () => {} });
     tokens.dana = (await createApiToken(store, { principal: 'dana@acme.example', roles: ['operator'] })).token;
     tokens.bob = (await createApiToken(store, { principal: 'bob@acme.example', roles: ['approver', 'ops-lead'] })).token;
   });

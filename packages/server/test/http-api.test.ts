@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 interface SseEvent {
   id?: string;
@@ -37,7 +38,7 @@ describe('the HTTP API', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: (line) => logs.push(line), rateLimit: { burst: 1000, perSecond: 1000 } });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line), rateLimit: { burst: 1000, perSecond: 1000 } });
     const make = async (name: string, principal: string, roles: string[]) => {
       tokens[name] = (await createApiToken(store, { principal, roles })).token;
     };
@@ -207,7 +208,7 @@ describe('the HTTP API', () => {
   });
 
   it('limits requests per token with 429 and Retry-After', async () => {
-    const limited = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, log: () => undefined, rateLimit: { burst: 3, perSecond: 0.5 } });
+    const limited = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined, rateLimit: { burst: 3, perSecond: 0.5 } });
     try {
       const statuses = [];
       for (let index = 0; index < 5; index += 1) statuses.push((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.audrey}` } })).status);

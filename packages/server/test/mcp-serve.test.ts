@@ -13,6 +13,7 @@ import { openStore, runs, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { eq } from 'drizzle-orm';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -24,7 +25,7 @@ describe('factory mcp serve over Streamable HTTP', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, port: 0, mcpAgents: ['order-desk'], log: () => undefined });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, mcpAgents: ['order-desk'], log: () => undefined });
     token = (await createApiToken(store, { principal: 'claude-desktop@shop.example', roles: ['operator'] })).token;
   });
   afterAll(async () => {

@@ -1,19 +1,31 @@
-// The composition root of the execution plane: one call wires a runtime over a store — the
+// The runtime half of the composition root: one call wires a runtime over an open store — the
 // verification recorder (signed seals, redaction), approvals, the notification outbox, the
-// LangGraph checkpointer, the model gateway and agent loading — the way the CLI, the demo and
-// the server all use it.
+// LangGraph checkpointer, the model gateway and agent loading. openWorkspace() calls it with the
+// configured keys; tests and benchmarks call it directly over a store of their own.
 import path from 'node:path';
+import {
+  AgentRuntime,
+  createApprovalService,
+  createModelGateway,
+  enqueueNotification,
+  findAgent,
+  findAgentByName,
+  isAgentName,
+  knowledgeAccessFor,
+  loadAgentInFolder,
+  modelGatewayConfigFromEnv,
+  RunOwnership,
+  StoreCheckpointSaver,
+  type AgentDefinition,
+  type AgentRuntimeOptions,
+  type ApprovalService,
+  type KnowledgeAccess,
+  type ModelGateway,
+  type ModelGatewayConfig,
+  type RuntimeRecorder,
+} from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import { createRecorder, loadAtRestCipher, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Redactor, type Witness } from '@aifactory/verification';
-import { findAgent, findAgentByName, isAgentName, loadAgentInFolder, type AgentDefinition } from '../agents/index.ts';
-import { createApprovalService, type ApprovalService } from '../approvals/index.ts';
-import { StoreCheckpointSaver } from '../checkpoint/index.ts';
-import { createModelGateway, modelGatewayConfigFromEnv, type ModelGateway, type ModelGatewayConfig } from '../models/index.ts';
-import { enqueueNotification } from '../notifications/index.ts';
-import { AgentRuntime, type AgentRuntimeOptions, type RuntimeRecorder } from './agent-runtime.ts';
-import { RunOwnership } from './run-ownership.ts';
-import type { KnowledgeAccess } from './toolbox.ts';
-import { knowledgeAccessFor } from './knowledge-access.ts';
 
 /** Options of createWorkspaceRuntime. */
 export interface WorkspaceRuntimeOptions {
@@ -32,10 +44,14 @@ export interface WorkspaceRuntimeOptions {
   basePolicyFiles?: string[];
   knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
   durability?: AgentRuntimeOptions['durability'];
-  /** A recorder of your own (default: one signed with the data directory's key, redacting secrets). */
+  /** A recorder of your own (default: one signed with the seal key, redacting secrets). */
   recorder?: Recorder;
   /** The leases of the runs this process drives (default: AIFACTORY_LEASE_MS or 30 s). */
   ownership?: RunOwnership;
+  /** The redactor (default: the data directory's key and redaction.json). */
+  redactor?: Redactor;
+  /** Seal key file for the default recorder (must exist); default `<dataDir>/keys/seal-ed25519.pem`, created on first use. */
+  sealKeyPath?: string;
 }
 
 /** A runtime plus the services around it, sharing one store. */
@@ -68,8 +84,14 @@ function witnessOption(): { witness?: Witness } {
 /** Wires a runtime over `store` with the workspace's keys, agents and models. */
 export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): Promise<WorkspaceRuntime> {
   const { store } = options;
-  const redactor = await loadRedactor(options.dataDir);
-  const recorder = options.recorder ?? createRecorder(store, { signer: await loadOrCreateSigner(options.dataDir), redactor, ...witnessOption() });
+  const redactor = options.redactor ?? (await loadRedactor(options.dataDir));
+  const recorder =
+    options.recorder ??
+    createRecorder(store, {
+      signer: await loadOrCreateSigner(options.dataDir, options.sealKeyPath ? { keyPath: options.sealKeyPath } : {}),
+      redactor,
+      ...witnessOption(),
+    });
   // Approvals and notifications are read by people: they hold masked values, like the trace.
   const redact = (value: unknown) => redactor.redact(value).value;
   const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }), redact });

@@ -1,6 +1,8 @@
 // `factory approvals`: list held actions waiting for humans, show one, approve or reject it.
 import { ErrorCode, UserError } from '@aifactory/core';
+import type { RunEvent } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
+import type { Workspace } from '@aifactory/workspace';
 import {
   approvalStatuses,
   createApprovalService,
@@ -11,30 +13,46 @@ import {
 } from '@aifactory/execution/approvals';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import type { EventType, Redactor } from '@aifactory/verification';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { loadRedactor } from '@aifactory/verification';
-import { openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+import { createRunRenderer, exitCodeOf } from './run.ts';
 
-/** What happens after a vote decided an approval (the runtime resumes the held run here). */
-export interface ApprovalDecidedContext {
-  /** The vote's result: approved or rejected. */
-  result: Extract<VoteResult, { kind: 'approved' | 'rejected' }>;
-  /** The decided approval. */
-  approval: Approval;
-  /** The open workspace store (closed after the hook returns). */
-  store: Store;
-  /** Whether the command prints JSON. */
-  json: boolean;
-}
+/** The part of a workspace a vote needs: the vote-and-resume use case, and closing it. */
+export type VotingWorkspace = Pick<Workspace, 'voteAndResume' | 'close'>;
 
 /** Hooks the approvals commands take from whoever wires the CLI together. */
 export interface ApprovalsCommandOptions {
-  /** The trace recorder for approval events (the verification plane's); default: none, with a warning. */
+  /** The trace recorder for approval events of list and show (expiries); default: the workspace's recorder. */
   recorder?: (store: Store) => ApprovalRecorder | Promise<ApprovalRecorder>;
-  /** Called once a vote decided an approval, e.g. to resume the held run; may return an exit code. */
-  onDecided?: (context: ApprovalDecidedContext) => Promise<number | void> | number | void;
+  /** Opens the workspace a vote goes through over the open store (default: openWorkspace configured from the environment). */
+  openWorkspace?: (store: Store) => Promise<VotingWorkspace>;
   /** Opens the store (default: the workspace store from the environment). */
   openStore?: () => Promise<Store>;
+}
+
+/** The workspace configured from the environment, over `store`; loads the runtime only when a vote needs it. */
+async function openEnvironmentWorkspace(store: Store): Promise<VotingWorkspace> {
+  const { openWorkspace, workspaceConfigFromEnv } = await import('@aifactory/workspace');
+  return openWorkspace(workspaceConfigFromEnv(), { store, agentPaths: true });
+}
+
+/** The workspace's recorder (its seal key and redaction), adapted to the approval service. */
+async function environmentRecorder(store: Store): Promise<ApprovalRecorder> {
+  const { openWorkspaceRecorder } = await import('@aifactory/workspace/config');
+  const recorder = await openWorkspaceRecorder(store);
+  return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
+}
+
+/** The workspace's redactor as configured by the environment. */
+async function workspaceRedactor(): Promise<Redactor> {
+  const config = await import('@aifactory/workspace/config');
+  return config.workspaceRedactor();
+}
+
+/** Opens the workspace's store as configured by the environment. */
+async function openEnvironmentStore(): Promise<Store> {
+  const { openWorkspaceStore } = await import('@aifactory/workspace/config');
+  return openWorkspaceStore();
 }
 
 interface ListOptions extends CommonOptions {
@@ -48,17 +66,6 @@ interface VoteOptions extends CommonOptions {
   comment?: string;
 }
 
-let warnedAboutRecorder = false;
-
-/** Until the verification plane's recorder is wired in, votes still work but say they are not traced. */
-function unrecordedRecorder(): ApprovalRecorder {
-  return async () => {
-    if (warnedAboutRecorder) return;
-    warnedAboutRecorder = true;
-    process.stderr.write(`${pc.yellow('warning')}: no trace recorder is wired into this CLI; approval events are not recorded in the run's trace.\n`);
-  };
-}
-
 /** Registers the `factory approvals` commands. */
 export function registerApprovalsCommands(program: Command, options: ApprovalsCommandOptions = {}): Command {
   const approvals = program
@@ -66,17 +73,22 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     .description('List held actions waiting for approval, show one, approve or reject it.')
     .addHelpText('after', '\nAn approval is bound to one call (run, step, argument hash, policy version) and works once.\nApprovers need a role the policy names; whoever started the run cannot approve its actions.');
 
-  async function withService<T>(run: (service: ReturnType<typeof createApprovalService>, store: Store) => Promise<T>): Promise<T> {
-    const store = await (options.openStore ?? openWorkspaceStore)();
+  async function withStore<T>(run: (store: Store) => Promise<T>): Promise<T> {
+    const store = await (options.openStore ?? openEnvironmentStore)();
     try {
-      const record = options.recorder ? await options.recorder(store) : unrecordedRecorder();
-      // Approvers see masked arguments, also of approvals written before masking existed.
-      const redactor = await loadRedactor(workspaceDataDir());
-      return await run(createApprovalService(store, { record, redact: (value) => redactor.redact(value).value }), store);
+      return await run(store);
     } finally {
       await store.close();
     }
   }
+
+  const withService = <T>(run: (service: ReturnType<typeof createApprovalService>) => Promise<T>): Promise<T> =>
+    withStore(async (store) => {
+      const record = await (options.recorder ?? environmentRecorder)(store);
+      // Approvers see masked arguments, also of approvals written before masking existed.
+      const redactor = await workspaceRedactor();
+      return run(createApprovalService(store, { record, redact: (value) => redactor.redact(value).value }));
+    });
 
   withJson(
     approvals
@@ -113,17 +125,25 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     else command.option('--comment <text>', 'why: recorded with the vote');
     withJson(command).action(
       action(async (id: string, voteOptions: VoteOptions) => {
-        return withService(async (service, store) => {
-          const result = await service.vote(id, {
-            approver: { id: voteOptions.as, roles: voteOptions.role ?? [] },
-            vote,
-            ...(voteOptions.comment ? { comment: voteOptions.comment } : {}),
-          });
-          emit(voteOptions, { ok: true, result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval }, () => renderVote(result));
-          if (result.kind !== 'counted' && options.onDecided) {
-            return options.onDecided({ result, approval: result.approval, store, json: voteOptions.json === true });
+        return withStore(async (store) => {
+          const workspace = await (options.openWorkspace ?? openEnvironmentWorkspace)(store);
+          try {
+            // A decided approval resumes its run at once, in this process (use case vote-and-resume).
+            const events: RunEvent[] = [];
+            const render = createRunRenderer();
+            const outcome = await workspace.voteAndResume({
+              approvalId: id,
+              ballot: { approver: { id: voteOptions.as, roles: voteOptions.role ?? [] }, vote, ...(voteOptions.comment ? { comment: voteOptions.comment } : {}) },
+              onVoted: (result) => emit(voteOptions, { ok: true, result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval }, () => renderVote(result)),
+              onEvent: (event) => (voteOptions.json ? events.push(event) : render(event)),
+            });
+            if (outcome.kind !== 'decided' || !outcome.resumed) return undefined;
+            const result = await outcome.resumed;
+            if (voteOptions.json) emit(voteOptions, { ...result, events }, () => '');
+            return exitCodeOf(result);
+          } finally {
+            await workspace.close();
           }
-          return undefined;
         });
       }),
     );

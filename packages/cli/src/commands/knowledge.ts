@@ -18,7 +18,7 @@ import type { Store } from '@aifactory/store';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+import { openWorkspaceStore, workspaceDataDir } from '@aifactory/workspace/config';
 
 /** What the knowledge commands take from whoever wires the CLI together (tests pass their own). */
 export interface KnowledgeCommandOptions {

@@ -13,7 +13,7 @@ import {
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore } from '../workspace.ts';
+import { openWorkspaceStore } from '@aifactory/workspace/config';
 
 /** Hooks the notifications commands take from whoever wires the CLI together. */
 export interface NotificationsCommandOptions {

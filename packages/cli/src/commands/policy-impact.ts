@@ -20,7 +20,7 @@ interface ImpactOptions extends CommonOptions {
 /** Adds `impact` to the `policy` command. */
 export function registerPolicyImpactCommand(policy: Command, options: { openStore?: () => Promise<Store> } = {}): void {
   // The store and the replay plane load when the command runs, so `factory policy lint` stays quick.
-  const openStore = options.openStore ?? (async () => (await import('../workspace.ts')).openWorkspaceStore());
+  const openStore = options.openStore ?? (async () => (await import('@aifactory/workspace/config')).openWorkspaceStore());
   withJson(
     policy
       .command('impact')

@@ -2,12 +2,12 @@
 // answer as it streams and each governed action with its authority — and resume held runs.
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { RunEvent, RunResult, WorkspaceRuntime } from '@aifactory/execution';
+import type { RunEvent, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
+import type { Workspace } from '@aifactory/workspace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceRecorder, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
 
 interface RunOptions extends CommonOptions {
   input: string;
@@ -22,11 +22,18 @@ interface ResumeOptions extends CommonOptions {
   agents: string;
 }
 
-/** Opens a runtime over the workspace store with the workspace's signing key and redaction. */
-export async function openWorkspaceRuntime(store: Store, agentsDir = 'agents'): Promise<WorkspaceRuntime> {
+/** Opens the workspace (configured from the environment) over an open store, with agents from `agentsDir`. */
+export async function openCliWorkspace(store: Store, agentsDir = 'agents'): Promise<Workspace> {
   // The runtime loads here, not with the module: `factory runs list` registers `runs resume` too.
-  const { createWorkspaceRuntime } = await import('@aifactory/execution');
-  return createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir: path.resolve(agentsDir), agentPaths: true, recorder: await openWorkspaceRecorder(store) });
+  const { openWorkspace, workspaceConfigFromEnv } = await import('@aifactory/workspace');
+  // A local admin's CLI may also start agents by the path of their file (agentPaths).
+  return openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(agentsDir) }), { store, agentPaths: true });
+}
+
+/** Opens the workspace's store as configured by the environment. */
+async function openCliStore(): Promise<Store> {
+  const { openWorkspaceStore } = await import('@aifactory/workspace/config');
+  return openWorkspaceStore();
 }
 
 /**
@@ -110,13 +117,14 @@ function badge(authority: string): string {
   return pc.red('● deny            ');
 }
 
-function exitCodeOf(result: RunResult): number {
+/** The exit code of a run: 1 when it failed, else 0 (completed or held). */
+export function exitCodeOf(result: RunResult): number {
   return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
 }
 
 /** Resumes the run an approval belongs to, printing what happens; used by `approvals approve|reject`. */
 export async function resumeHeldRun(store: Store, runId: string, approvalId: string, options: CommonOptions & { agents?: string }): Promise<number> {
-  const workspace = await openWorkspaceRuntime(store, options.agents);
+  const workspace = await openCliWorkspace(store, options.agents);
   try {
     const events: RunEvent[] = [];
     const render = createRunRenderer();
@@ -144,13 +152,15 @@ export function registerRunCommand(program: Command): void {
   ).action(
     action(async (agent: string, options: RunOptions) => {
       if (!options.input.trim()) throw new UserError(ErrorCode.InputInvalid, '--input is empty; give the agent a task.');
-      const store = await openWorkspaceStore();
+      const store = await openCliStore();
       try {
-        const workspace = await openWorkspaceRuntime(store, options.agents);
+        const workspace = await openCliWorkspace(store, options.agents);
         try {
           const events: RunEvent[] = [];
           const render = createRunRenderer();
-          const result = await workspace.runtime.start(agent, options.input, {
+          const result = await workspace.startRun({
+            agent,
+            input: options.input,
             principal: { id: options.as, roles: options.role },
             ...(options.feature ? { feature: options.feature } : {}),
             onEvent: (event) => (options.json ? events.push(event) : render(event)),
@@ -178,7 +188,7 @@ export function registerResumeCommand(runs: Command): void {
       .option('--agents <dir>', 'folder of agent definitions', 'agents'),
   ).action(
     action(async (runId: string, options: ResumeOptions) => {
-      const store = await openWorkspaceStore();
+      const store = await openCliStore();
       try {
         let approvalId = options.approval;
         if (!approvalId) {

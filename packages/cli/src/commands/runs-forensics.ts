@@ -11,7 +11,7 @@ import { explainRun, parseArgumentCondition, renderExplanationMarkdown, renderEx
 import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceRecorder, openWorkspaceStore } from '../workspace.ts';
+import { openWorkspaceRecorder, openWorkspaceStore } from '@aifactory/workspace/config';
 
 /** What the forensics commands take from whoever wires the CLI (tests pass their own store). */
 export interface RunsForensicsOptions {

@@ -13,13 +13,11 @@ import {
   exportOtlp,
   listRuns,
   loadAtRestCipher,
-  loadOrCreateSigner,
   publicKeyPem,
   readPublicKeyFile,
   openWitness,
   readRunEvents,
   verifyAll,
-  witnessFromEnvironment,
   verifyExportFile,
   verifyRun,
   type RunFilter,
@@ -35,7 +33,7 @@ import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { parseTime } from './time-options.ts';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir, workspaceSigner, workspaceWitness } from '@aifactory/workspace/config';
 
 /** What the runs commands take from whoever wires the CLI (tests pass their own store). */
 export interface RunsCommandOptions {
@@ -270,8 +268,8 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       .argument('<run>', 'run id'),
   ).action(
     action(async (runId: string, sealOptions: CommonOptions) => {
-      const sealer = (await signer()) ?? (await loadOrCreateSigner(workspaceDataDir()));
-      const witness = witnessFromEnvironment();
+      const sealer = (await signer()) ?? (await workspaceSigner());
+      const witness = workspaceWitness();
       let seal;
       try {
         seal = await withStore((store) => createRecorder(store, { signer: sealer, ...(witness ? { witness } : {}) }).sealRun(runId));

@@ -2,13 +2,14 @@
 // store, the API tokens it accepts, and agents served to MCP clients over stdio or HTTP.
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { createWorkspaceRuntime, loadAgents } from '@aifactory/execution';
+import { loadAgents } from '@aifactory/execution';
 import { createApiToken, listApiTokens, oidcOptionsFromEnv, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo, type OidcOptions } from '@aifactory/server';
 import type { Store } from '@aifactory/store';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceRecorder, openWorkspaceStore, workspaceDataDir } from '../workspace.ts';
+import { openWorkspace } from '@aifactory/workspace';
+import { openWorkspaceStore, workspaceConfigFromEnv } from '@aifactory/workspace/config';
 
 /** Hooks for tests. */
 export interface ServeCommandOptions {
@@ -104,9 +105,8 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         try {
           server = await startServer({
             store,
-            dataDir: workspaceDataDir(),
-            agentsDir: path.resolve(serveOptions.agents),
-            policiesDir: path.resolve(serveOptions.policies),
+            // The workspace configured from the environment, as `factory run` uses it: one store, one seal key.
+            config: workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies }),
             port,
             host: serveOptions.host,
             shutdownTimeoutMs,
@@ -236,7 +236,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         if (unknown.length > 0) throw new UserError(ErrorCode.NotFound, `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`);
         const store = await open();
         if (mcpOptions.http !== undefined) {
-          const server = await startServer({ store, dataDir: workspaceDataDir(), agentsDir, port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names });
+          const server = await startServer({ store, config: workspaceConfigFromEnv(process.env, { agentsDir }), port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names });
           process.stderr.write(`${pc.green('serving')} MCP at ${server.url}/mcp (${names.join(', ')})\n`);
           await new Promise<void>((resolve) => {
             process.once('SIGINT', () => resolve());
@@ -246,11 +246,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           await store.close();
           return;
         }
-        const workspace = await createWorkspaceRuntime({ store, dataDir: workspaceDataDir(), agentsDir, recorder: await openWorkspaceRecorder(store) });
+        const workspace = await openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir }), { store });
         const served = agents.filter((agent) => names.includes(agent.name));
         const server = await serveAgentsOverStdio({
-          runtime: workspace.runtime,
-          approvals: workspace.approvals,
+          workspace,
           agents: served,
           ...(mcpOptions.principal ? { principal: { id: mcpOptions.principal, roles: mcpOptions.role.length > 0 ? mcpOptions.role : ['operator'] } } : {}),
         });
