@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { openStore, runs, type Store } from '@aifactory/store';
 import { createKnowledgeBase } from '@aifactory/knowledge';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime, workspaceConfigAt, type WorkspaceRuntime } from '@aifactory/workspace';
 import { createApiToken, startServer } from '@aifactory/server';
 import { replayRun } from '../packages/execution/src/replay/index.ts';
 import { prepareDemoWorkspace, type DemoWorkspace } from '../examples/demo/demo-workspace.ts';
@@ -45,7 +45,7 @@ describe('replay of every example agent', () => {
   it('replays the policy-copilot run identical over HTTP too (the server builds replay with the knowledge base)', async () => {
     const run = await workspace.runtime.start('policy-copilot', 'How do I reset my VPN token?', { principal: { id: 'erin', roles: [] } });
     expect(run.status).toBe('completed');
-    const server = await startServer({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir, port: 0, log: () => {} });
+    const server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }), port: 0, log: () => {} });
     try {
       const { token } = await createApiToken(store, { principal: 'audrey', roles: ['auditor'] });
       const response = await fetch(`${server.url}/v1/runs/${run.runId}/replay`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
 import { readRunEvents, summarizeUsage, type UsageRow } from '@aifactory/verification';
 import { registerUsageCommand } from '../packages/cli/src/commands/usage.ts';
 import { runProgram } from '../packages/cli/test/run-program.ts';

@@ -4,7 +4,7 @@ import { summarizeUsage, parseUsageDimensions, type UsageReport, type UsageRow }
 import type { Store } from '@aifactory/store';
 import type { Command } from 'commander';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore } from '../workspace.ts';
+import { openWorkspaceStore } from '@aifactory/workspace/config';
 import { parseTime } from './time-options.ts';
 
 interface UsageOptions extends CommonOptions {
