@@ -22,6 +22,7 @@ import { openStore, runs, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { count } from 'drizzle-orm';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -69,7 +70,7 @@ describe('agents are named, never located', () => {
     symlinkSync(secretFile, path.join(workspace.agentsDir, 'leak.yaml'));
     mkdirSync(path.join(workspace.agentsDir, 'nested'));
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => {}, mcpAgents: ['order-desk'] });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {}, mcpAgents: ['order-desk'] });
     token = (await createApiToken(store, { principal: 'mallory@shop.example', roles: ['operator'] })).token;
   });
 
@@ -175,7 +176,7 @@ describe('HTTP hygiene', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: (line) => logs.push(line), mcpAgents: ['order-desk'], allowedHosts: ['factory.internal'], failedAuthLimit: { burst: 20 } });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line), mcpAgents: ['order-desk'], allowedHosts: ['factory.internal'], failedAuthLimit: { burst: 20 } });
     token = (await createApiToken(store, { principal: 'alice@shop.example', roles: ['operator', 'auditor'] })).token;
   });
 
