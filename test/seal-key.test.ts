@@ -93,5 +93,5 @@ describe('one seal key for every process of a workspace', () => {
     } finally {
       await store.close();
     }
-  }, 240_000);
+  }, 300_000);
 });
