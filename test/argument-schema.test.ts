@@ -6,7 +6,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '@aifactory/store';
-import { createWorkspaceRuntime, ToolHost, type RunEvent } from '@aifactory/execution';
+import { ToolHost, type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { readRunEvents } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { RunOwnership, createWorkspaceRuntime } from '@aifactory/execution';
+import { RunOwnership } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { readRunEvents, verifyRun } from '@aifactory/verification';
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;

@@ -12,6 +12,7 @@ import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { exportOtlp, genAiSchemaUrl, runTraceId } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 // The parts of opentelemetry-proto's trace and common schemas the assertions read, with the
 // official field numbers (opentelemetry/proto/collector/trace/v1, trace/v1, common/v1).
@@ -105,7 +106,7 @@ describe('live OpenTelemetry from factory serve', () => {
     process.env.OTEL_SERVICE_NAME = 'shop-copilot-api';
     process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => undefined });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined });
     const { token } = await createApiToken(store, { principal: 'alice@shop.example', roles: ['operator'] });
     const response = await fetch(`${server.url}/v1/runs`, {
       method: 'POST',

@@ -17,6 +17,7 @@ import { openStore, runs, type Store } from '@aifactory/store';
 import { startServer, type RunningServer } from '@aifactory/server';
 import { eq } from 'drizzle-orm';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 /** A free loopback port (the server's URL is its audience, so it must be known before it starts). */
 async function freePort(): Promise<number> {
@@ -76,9 +77,7 @@ describe('OIDC access tokens from a real provider', () => {
     store = await openStore();
     server = await startServer({
       store,
-      dataDir: workspace.dataDir,
-      agentsDir: workspace.agentsDir,
-      policiesDir: workspace.policiesDir,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
       port,
       log: (line) => logs.push(line),
       mcpAgents: ['order-desk'],

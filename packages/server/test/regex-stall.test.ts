@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { workspaceConfigAt } from '@aifactory/workspace';
 
 describe('a catastrophic pattern in a policy', () => {
   const workspace = prepareBusinessWorkspace();
@@ -28,7 +29,7 @@ describe('a catastrophic pattern in a policy', () => {
       'apiVersion: aifactory/v1\nkind: Agent\nmetadata: { name: echo, description: Echoes the user. }\nspec:\n  model: { id: "scripted:echo.script", script: ./scripts/echo.script.yaml }\n  system_prompt: Echo.\n  policies: [../policies/echo/policy.yaml]\n',
     );
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => undefined, rateLimit: { burst: 1000, perSecond: 1000 } });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined, rateLimit: { burst: 1000, perSecond: 1000 } });
     token = (await createApiToken(store, { principal: 'mallory@shop.example', roles: ['operator'] })).token;
   }, 180_000);
 
