@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { openStore } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
+import { workspaceConfigAt } from '@aifactory/workspace';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -45,7 +46,7 @@ const jwt = await new SignJWT({ roles: ['operator', 'auditor'] })
 
 const workspace = prepareBusinessWorkspace();
 const store = await openStore();
-const common = { store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => undefined, rateLimit: { burst: 1e9, perSecond: 1e9 }, oidc: { issuer, audience: [audience], jwksUri } };
+const common = { store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined, rateLimit: { burst: 1e9, perSecond: 1e9 }, oidc: { issuer, audience: [audience], jwksUri } };
 const cached = await startServer(common);
 const uncached = await startServer({ ...common, tokenCacheMs: 0 });
 const { token } = await createApiToken(store, { principal: 'bench@acme.example', roles: ['operator', 'auditor'] });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@aifactory/store';
-import { createWorkspaceRuntime } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { startTelemetry } from '@aifactory/server';
 import { createRecorder, loadOrCreateSigner } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';

@@ -10,7 +10,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contentHash } from '@aifactory/core';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { StoreCheckpointSaver, createWorkspaceRuntime, eraseRunData, listNotifications } from '@aifactory/execution';
+import { StoreCheckpointSaver, eraseRunData, listNotifications } from '@aifactory/execution';
+import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { loadAtRestCipher, verifyRun } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 
