@@ -19,6 +19,8 @@ export interface Shape {
   enum?: unknown[];
   /** The JSON Schema `format` of a string (uri, hostname...), when the tool declares one. */
   format?: string;
+  /** Whether the schema keeps a number above zero (`minimum` > 0 or `exclusiveMinimum` >= 0). */
+  positive?: boolean;
 }
 
 const any: Shape = { type: ['any'] };
@@ -119,6 +121,7 @@ export function shapeFromJsonSchema(schema: unknown, root: unknown = schema, dep
   }
   const shape: Shape = { type: types };
   if (typeof node.format === 'string') shape.format = node.format;
+  if ((typeof node.minimum === 'number' && node.minimum > 0) || (typeof node.exclusiveMinimum === 'number' && node.exclusiveMinimum >= 0)) shape.positive = true;
   if (types.includes('map')) {
     const properties: Record<string, Shape> = {};
     if (node.properties && typeof node.properties === 'object') {

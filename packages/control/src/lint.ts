@@ -8,7 +8,7 @@ import { ACTION_KINDS, type ActionKind } from './action.ts';
 import { authorityRank } from './authority.ts';
 import { analyzeCondition, closest, compileCondition, type CompiledCondition, type ConditionProblem } from './condition.ts';
 import { contextShape, shapeChild, shapeFromJsonSchema, type JsonSchema, type Shape } from './context-shape.ts';
-import { LOCATION_FUNCTIONS, LOCATION_VARIANTS, locationComparisons, type LocationComparison } from './location-lint.ts';
+import { LOCATION_FUNCTIONS, LOCATION_VARIANTS, locationComparisons, unboundedDivisors, type LocationComparison } from './location-lint.ts';
 import { globCovers, compileNameGlob, matchesName, type NameGlob } from './name-glob.ts';
 import { locateInCondition, parsedCondition, readPolicyFiles } from './parse-policy.ts';
 import type { Policy, PolicyRule } from './policy.ts';
@@ -30,7 +30,8 @@ export type LintCode =
   | 'unknown-tool'
   | 'unknown-argument'
   | 'argument-type-mismatch'
-  | 'location-as-text';
+  | 'location-as-text'
+  | 'unbounded-divisor';
 
 /** One lint finding. */
 export interface LintFinding {
@@ -283,6 +284,25 @@ function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[
             ...where,
           });
         }
+      }
+    }
+    if (condition) {
+      const divisors = new Map<string, string[]>();
+      for (const tool of matching) {
+        for (const divisor of unboundedDivisors(condition.ast, shapes.get(tool.name)!)) {
+          const key = `${divisor.start}\u0000${divisor.field}`;
+          divisors.set(key, [...(divisors.get(key) ?? []), tool.name]);
+        }
+      }
+      for (const [key, toolNames] of divisors) {
+        const [start, field] = key.split('\u0000') as [string, string];
+        findings.push({
+          severity: 'warning',
+          code: 'unbounded-divisor',
+          message: `Rule '${rule.id}' divides by ${field}, which the input schema of ${toolNames.map((name) => `'${name}'`).join(', ')} does not keep above zero: zero fails the condition (closed), but a negative value flips the comparison; add "exclusiveMinimum": 0 to the schema.`,
+          location: locateInCondition(policy, index, Number(start)),
+          ...where,
+        });
       }
     }
     for (const { problem, tools: toolNames, code } of byMessage.values()) {

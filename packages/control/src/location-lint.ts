@@ -49,7 +49,7 @@ function locationKindOfShape(shape: Shape | undefined): LocationKind | undefined
 }
 
 /** The `action.args...` path a node reads, when it is a plain chain of field reads. */
-function argumentPath(node: ASTNode): string[] | undefined {
+export function argumentPath(node: ASTNode): string[] | undefined {
   const segments: string[] = [];
   let cursor: ASTNode = node;
   for (;;) {
@@ -119,3 +119,38 @@ export const LOCATION_FUNCTIONS: Readonly<Record<LocationKind, string>> = {
   url: 'url.within(…, "https://host/base/"), url.host(…) or url.normalize(…)',
   host: 'host.within(…, "example.com") or host.normalize(…)',
 };
+
+/** A division or remainder by a tool argument the tool's schema does not keep above zero. */
+export interface UnboundedDivisor {
+  /** Offset of the division in the expression. */
+  start: number;
+  /** The divisor, e.g. `action.args.quantity`. */
+  field: string;
+}
+
+/**
+ * Divisions by arguments whose schema (`args`) allows zero or less: zero fails the condition
+ * (closed), but a negative divisor silently flips a comparison (`total / quantity > 1000`).
+ */
+export function unboundedDivisors(ast: ASTNode, args: Shape): UnboundedDivisor[] {
+  const found: UnboundedDivisor[] = [];
+  const visit = (node: ASTNode): void => {
+    if (node.op === '/' || node.op === '%') {
+      const divisor = (node.args as [ASTNode, ASTNode])[1];
+      const segments = argumentPath(divisor);
+      if (segments) {
+        let shape: Shape | undefined = args;
+        for (const segment of segments.slice(2)) shape = shape ? shapeChild(shape, segment) : undefined;
+        const numeric = shape?.type.some((type) => type === 'number' || type === 'integer' || type === 'any') ?? false;
+        if (shape && numeric && !shape.positive) found.push({ start: node.range.start, field: displayKey(segments) });
+      }
+    }
+    const each = (child: unknown): void => {
+      if (child && typeof child === 'object' && 'op' in child) visit(child as ASTNode);
+      else if (Array.isArray(child)) for (const item of child) each(item);
+    };
+    each(node.args as unknown);
+  };
+  visit(ast);
+  return found;
+}

@@ -2,7 +2,7 @@
 // arbitrarily expensive, slip a string or a list past a rule written for a number, or turn a
 // division into a value nobody intended. Each bypass reported in issue #13 has a case here.
 import { describe, expect, it } from 'vitest';
-import { decide, parsePolicy, CONDITION_COST_LIMIT } from '../src/index.ts';
+import { decide, lintPolicies, parsePolicy, CONDITION_COST_LIMIT } from '../src/index.ts';
 import { action, policyText, setOf } from './helpers.ts';
 
 const catastrophic = ['^(a+)+$', '(a|aa)+$', '^(a|a?)+$', '(.*a){12}$', '^([a-zA-Z0-9]+\\s?)*$', '(x+x+)+y'];
@@ -121,5 +121,19 @@ describe('division and NaN', () => {
       expect(decision.authority, String(amount)).toBe('deny');
       expect(decision.rules[0]!.conditionError).toMatch(/action.args.amount is (NaN|-?Infinity), not a number a policy can compare/);
     }
+  });
+});
+
+describe('negative divisors', () => {
+  const policy = () => parsePolicy(policyText('p', 'default: notify_human\nnotify: [ops@example.com]\nrules:\n  - id: expensive-items\n    match: { kind: tool, name: orders.place }\n    when: action.args.total / action.args.quantity > 1000\n    authority: require_approval'), 'p.yaml');
+  const tool = (quantity: Record<string, unknown>) => [{ name: 'orders.place', inputSchema: { type: 'object', properties: { total: { type: 'number' }, quantity } } }];
+
+  it('a negative quantity flips the comparison, which is why lint asks the schema to keep divisors above zero', () => {
+    expect(decide(setOf(['p', 'default: autonomous\nrules:\n  - id: r\n    match: { kind: tool, name: t }\n    when: action.args.total / action.args.quantity > 1000\n    authority: deny\n    reason: r']), action('tool', 't', { total: 5000, quantity: -1 })).authority).toBe('autonomous');
+    const [finding] = lintPolicies([policy()], { tools: tool({ type: 'integer' }) }).filter((candidate) => candidate.code === 'unbounded-divisor');
+    expect(finding).toMatchObject({ severity: 'warning', location: { line: 10, column: 13 } });
+    expect(finding!.message).toBe('Rule \'expensive-items\' divides by action.args.quantity, which the input schema of \'orders.place\' does not keep above zero: zero fails the condition (closed), but a negative value flips the comparison; add "exclusiveMinimum": 0 to the schema.');
+    expect(lintPolicies([policy()], { tools: tool({ type: 'integer', minimum: 1 }) }).filter((candidate) => candidate.code === 'unbounded-divisor')).toEqual([]);
+    expect(lintPolicies([policy()], { tools: tool({ type: 'number', exclusiveMinimum: 0 }) }).filter((candidate) => candidate.code === 'unbounded-divisor')).toEqual([]);
   });
 });
