@@ -4,6 +4,7 @@ import { ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core'
 import { approvals, type Store } from '@aifactory/store';
 import { eq } from 'drizzle-orm';
 import { createApprovalService, type ApprovalRequest, type ApprovalService } from '../../src/approvals/index.ts';
+import { createRedactor } from '@aifactory/verification';
 import { engines, memoryRecorder } from './engines.ts';
 
 const refundArgs = { order: 'A-1001', amount: 7200, currency: 'EUR' };
@@ -53,6 +54,28 @@ for (const engine of engines) {
       clock = new Date('2026-11-23T09:00:00.000Z');
       service = createApprovalService(store, { record: recorder.record, clock: () => clock });
       runId = `run_${randomUUID()}`;
+    });
+
+    it('stores and shows masked arguments, context and comments, bound to the hash of the real arguments, and consumes with that hash', async () => {
+      const redactor = createRedactor({ key: Buffer.alloc(32, 5) });
+      const masking = createApprovalService(store, { record: recorder.record, clock: () => clock, redact: (value) => redactor.redact(value).value });
+      const key = `sk-proj-${'Zq7w'.repeat(10)}`;
+      const args = { url: `https://api.example.com/?key=${key}`, headers: { authorization: `Bearer ${key}` } };
+      const approval = await masking.request(requestFor(runId, { roles: managers, count: 1 }, { action: { kind: 'tool', name: 'http.post', args }, context: { note: `uses ${key}` } }));
+      expect(approval.argsHash).toBe(contentHash(args));
+      expect(JSON.stringify(approval)).not.toContain(key);
+      expect(JSON.stringify(approval.action.args)).toMatch(/\[REDACTED:openai_key:[0-9a-f]{8}\]/);
+      await masking.vote(approval.id, { approver: { id: 'erin', roles: managers }, vote: 'approve', comment: `checked ${key}` });
+      const [row] = await store.db.select().from(approvals).where(eq(approvals.id, approval.id));
+      expect(JSON.stringify(row)).not.toContain(key);
+      expect(JSON.stringify(await masking.list({ runId }))).not.toContain(key);
+      // Rows written before masking existed are masked on the way out too.
+      const plain = await service.request(requestFor(runId, { roles: managers, count: 1 }, { step: 4, action: { kind: 'tool', name: 'http.post', args } }));
+      expect(JSON.stringify(plain)).toContain(key);
+      expect(JSON.stringify(await masking.get(plain.id))).not.toContain(key);
+      const used = await masking.consume(approval.id, { runId, step: 3, argsHash: contentHash(args), policyHash: 'policy-hash-v3' });
+      expect(used.outcome).toBe('approved');
+      expect(JSON.stringify(used)).not.toContain(key);
     });
 
     it('opens an approval bound to run, step, argument hash and policy, records it, and lists it as pending', async () => {
