@@ -142,7 +142,7 @@ export function registerRunCommand(program: Command): void {
     program
       .command('run')
       .description('Run an agent under its policies: streams the answer and every governed action; held actions wait for approval.')
-      .argument('<agent>', 'agent name (looked up in --agents) or path to an agent YAML file')
+      .argument('<agent>', 'agent name (looked up in --agents) or, run locally, the path of an agent YAML file (the server, MCP and the SDK take names only)')
       .requiredOption('-i, --input <text>', 'the task for the agent')
       .option('--as <principal>', 'who starts the run (the principal policies see)', process.env.USER ? `${process.env.USER}@local` : 'cli@local')
       .option('--role <role...>', 'roles of the principal', [])

@@ -227,7 +227,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--agents <dir>', 'agents folder', 'agents')
     .option('--principal <id>', 'stdio: the principal calls run as (default mcp:<client name>)')
     .option('--role <role>', 'stdio: roles of that principal (repeatable)', collect, [])
-    .addHelpText('after', '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s.')
+    .addHelpText('after', '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s, or with AIFACTORY_OIDC_ISSUER and AIFACTORY_OIDC_AUDIENCE set, an OIDC access token\'s (see docs/serving.md).')
     .action(
       action(async (names: string[], mcpOptions: McpServeOptions) => {
         const agentsDir = path.resolve(mcpOptions.agents);
@@ -236,7 +236,11 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         if (unknown.length > 0) throw new UserError(ErrorCode.NotFound, `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`);
         const store = await open();
         if (mcpOptions.http !== undefined) {
-          const server = await startServer({ store, config: workspaceConfigFromEnv(process.env, { agentsDir }), port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names });
+          const oidc = oidcOptionsFromEnv();
+          const server = await startServer({ store, config: workspaceConfigFromEnv(process.env, { agentsDir }), port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names, ...(oidc ? { oidc } : {}) }).catch(async (error: unknown) => {
+            await store.close();
+            throw error;
+          });
           process.stderr.write(`${pc.green('serving')} MCP at ${server.url}/mcp (${names.join(', ')})\n`);
           await new Promise<void>((resolve) => {
             process.once('SIGINT', () => resolve());
