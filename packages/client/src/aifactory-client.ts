@@ -6,14 +6,29 @@ import { parseServerSentEvents } from './sse.ts';
 /** Authority of a governed action, least to most restrictive. */
 export type Authority = 'autonomous' | 'notify_human' | 'require_approval' | 'deny';
 
-/** One thing that happened in a run (the server's RunEvent), plus stream notices. */
+/**
+ * One thing that happened in a run (the server's RunEvent, kept equal to it by a type test in
+ * test/client-package.test.ts), plus the stream's own notices.
+ */
 export type RunEvent =
   | { type: 'run.started'; runId: string; agent: string; principal: string }
   | { type: 'token'; runId: string; text: string }
   | { type: 'action.decided'; runId: string; step: number; kind: string; name: string; args: Record<string, unknown>; authority: Authority; rules: string[]; reason: string }
   | { type: 'tool.returned'; runId: string; step: number; name: string; ok: boolean; summary: string }
   | { type: 'notification.queued'; runId: string; step: number; targets: string[] }
-  | { type: 'run.held'; runId: string; step: number; approvalId: string; kind: string; name: string; args: Record<string, unknown>; approvers: unknown; expiresAt?: string }
+  | {
+      type: 'run.held';
+      runId: string;
+      step: number;
+      approvalId: string;
+      kind: string;
+      name: string;
+      args: Record<string, unknown>;
+      approvers: unknown;
+      expiresAt?: string;
+      /** Set when the run waits on a hand-off's child run, which holds the approval. */
+      childRunId?: string;
+    }
   | { type: 'approval.applied'; runId: string; step: number; approvalId: string; outcome: 'approved' | 'rejected' }
   | { type: 'budget.exceeded'; runId: string; limit: string; value: number; max: number; outcome: string }
   | { type: 'answer'; runId: string; text: string }
