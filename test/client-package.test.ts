@@ -13,6 +13,7 @@ import type { RunEvent as ClientRunEvent } from '@aifactory/client';
 import type { RunEvent as ServerRunEvent } from '@aifactory/execution';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
+import { workspaceConfigAt } from '@aifactory/workspace';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
 
 const repository = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,7 +59,7 @@ describe('@aifactory/client, packed and installed into an app outside the worksp
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir, port: 0, log: () => undefined });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined });
     tokens.customer = (await createApiToken(store, { principal: 'jane@shop.example', roles: ['operator'] })).token;
     tokens.supportLead = (await createApiToken(store, { principal: 'sam@shop.example', roles: ['approver', 'support-lead'] })).token;
     // pnpm pack runs prepack (tsc -p tsconfig.build.json) and applies publishConfig's exports.
