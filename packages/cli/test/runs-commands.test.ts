@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { createRecorder, loadOrCreateSigner, type SealSigner } from '@aifactory/verification';
+import { createRecorder, eventHash, genesisHash, loadOrCreateSigner, newSalt, openWitness, payloadHash, type SealSigner } from '@aifactory/verification';
 import { registerRunsCommands } from '../src/commands/runs.ts';
 import { runProgram } from './run-program.ts';
 
@@ -67,7 +67,8 @@ describe('factory runs', () => {
     const one = await factory('verify', 'run-refund');
     expect(one.exitCode).toBe(0);
     expect(one.stdout).toContain(`run run-refund: intact, 5 events, sealed by ${signer.keyId}`);
-    expect((await factory('verify', '--all')).stdout).toMatch(/2 run\(s\), 6 events intact; 1 sealed, seal chain of 1 intact/);
+    // Three seals: each run's start, and run-refund's end.
+    expect((await factory('verify', '--all')).stdout).toMatch(/2 run\(s\), 6 events intact; 1 sealed, seal chain of 3 intact/);
     expect((await factory('verify')).exitCode).toBe(2);
 
     await store.query(sql.raw('ALTER TABLE events DISABLE TRIGGER USER'));
@@ -90,7 +91,7 @@ describe('factory runs', () => {
   it('exports JSONL that verify --file checks offline with the printed key, and OTLP spans', async () => {
     const file = path.join(dataDir, 'export.jsonl');
     const exported = await factory('export', '--all', '--output', file);
-    expect(exported.stderr).toMatch(/Exported 11 lines \(jsonl\)/);
+    expect(exported.stderr).toMatch(/Exported 13 lines \(jsonl\)/);
     const keyFile = path.join(dataDir, 'auditor.pem');
     writeFileSync(keyFile, (await factory('key')).stdout);
     const offline = await factory('verify', '--file', file, '--key', keyFile);
@@ -112,5 +113,49 @@ describe('factory runs', () => {
     expect((await factory('verify', 'run-refund')).stdout).toContain('intact, 5 events with 1 erased payload(s)');
     expect((await factory('show', 'run-refund')).stdout).toContain('(payload erased)');
     expect((await factory('erase', '--all-runs')).stderr).toMatch(/--all-runs needs --subject/);
+  });
+
+  it('verify --witness checks the tail against the checkpoints a witness keeps, and says plainly what it could not check', async () => {
+    const witnessDir = mkdtempSync(path.join(tmpdir(), 'aifactory-runs-witness-'));
+    try {
+      const recorder = createRecorder(store, { signer, witness: openWitness(witnessDir) });
+      await recorder.startRun({ id: 'run-witnessed', agent: 'clerk', principal: 'carol' });
+      await recorder.finishRun('run-witnessed', { status: 'completed' });
+      const witnessed = await factory('verify', '--all', '--witness', witnessDir);
+      expect(witnessed.exitCode).toBe(0);
+      expect(witnessed.stdout).toMatch(/tail: The seal chain \(head: seal 5\) reaches every checkpoint witness .* holds for store/);
+      const json = JSON.parse((await factory('verify', 'run-witnessed', '--witness', witnessDir, '--json')).stdout) as { ok: boolean; tail: { checkedBy: string } };
+      expect(json).toMatchObject({ ok: true, tail: { checkedBy: 'witness' } });
+      expect((await factory('verify', '--all')).stdout).toMatch(/tail: The tail was checked only against the seal key's own anchor/);
+      expect((await factory('verify', '--all', '--witness', path.join(witnessDir, 'missing'))).stderr).toMatch(/Witness directory .* does not exist/);
+    } finally {
+      rmSync(witnessDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs seal refuses, with exit 1, a run it cannot vouch for', async () => {
+    // An ended run written straight into the tables: a valid chain, but no start seal.
+    const ts = new Date().toISOString();
+    const events = [
+      { type: 'run.started', payload: JSON.stringify({ agent: 'clerk', principal: 'mallory' }) },
+      { type: 'run.completed', payload: '{}' },
+    ];
+    let previous = genesisHash;
+    for (const [index, event] of events.entries()) {
+      const salt = newSalt();
+      const hashOfPayload = payloadHash(salt, event.payload);
+      const hash = eventHash(previous, { runId: 'run-invented', seq: index + 1, ts, type: event.type, actor: 'mallory', payloadHash: hashOfPayload, schemaVersion: 1 });
+      await store.query(sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash)
+        VALUES ('run-invented', ${index + 1}, ${ts}::timestamptz, ${event.type}, 'mallory', ${event.payload}, ${salt}, ${hashOfPayload}, 1, ${previous}, ${hash})`);
+      previous = hash;
+    }
+    await store.query(sql`INSERT INTO runs (id, agent, principal, status, started_at) VALUES ('run-invented', 'clerk', 'mallory', 'running', ${ts}::timestamptz)`);
+    const verified = await factory('verify', 'run-invented');
+    expect(verified.exitCode).toBe(1);
+    expect(verified.stdout).toMatch(/run_unattested/);
+    expect(verified.stdout).not.toMatch(/runs seal run-invented/);
+    const sealed = await factory('seal', 'run-invented');
+    expect(sealed.exitCode).toBe(1);
+    expect(sealed.stdout).toMatch(/is not sealed: .*no recorded process started it/);
   });
 });

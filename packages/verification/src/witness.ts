@@ -83,9 +83,10 @@ export class DirectoryWitness implements Witness {
   }
 
   async checkpoints(storeId: string): Promise<Checkpoint[]> {
+    const file = this.file(storeId);
     let text: string;
     try {
-      text = await readFile(this.file(storeId), 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         // A missing directory is a wrong path, not a witness that holds nothing yet.
