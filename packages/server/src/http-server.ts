@@ -90,7 +90,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mcpAgents && options.mcpAgents.length > 0) {
     const wanted = new Set(options.mcpAgents);
     const agents = (await loadAgents(agentsDir)).filter((agent) => wanted.has(agent.name));
-    mcp = agentMcpHttpHandler({ workspace, agents });
+    mcp = agentMcpHttpHandler({ workspace, agents, store: workspace.store });
   }
   const http = createHttpApp({
     workspace,

@@ -5,8 +5,11 @@
 // follows it.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { AgentDefinition, Principal, RunEvent, RunResult } from '@aifactory/execution';
+import { voteIneligibility, type AgentDefinition, type Approval, type Principal, type RunEvent, type RunResult } from '@aifactory/execution';
 import type { Workspace } from '@aifactory/workspace';
+import { runs, type Store } from '@aifactory/store';
+import { readRunEvents } from '@aifactory/verification';
+import { eq } from 'drizzle-orm';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
@@ -22,6 +25,8 @@ export interface AgentMcpOptions {
   agents: readonly AgentDefinition[];
   /** Server name announced to clients (default aifactory-agents). */
   name?: string;
+  /** The store the runs are recorded in: lets approval_status return a run's answer once it ends. */
+  store?: Store;
 }
 
 /** Who calls, as the tool handler learns it. */
@@ -68,6 +73,14 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
         let note: string | undefined;
         for (let round = 0; result.status === 'held' && round < 10 && server.server.getClientCapabilities()?.elicitation; round += 1) {
           const held = result.held;
+          // Ask only a caller whose vote could count: the requester under separation of duties, or
+          // a caller without a role the policy names, would be refused whatever they answer.
+          const approval = await options.workspace.approvals.get(held.approvalId).catch(() => undefined);
+          const refusal = approval ? voteIneligibility(approval, principal) : undefined;
+          if (refusal) {
+            note = `You are not asked: ${refusal.message}`;
+            break;
+          }
           const answer = await server.server
             .elicitInput({
               message: `${agent.name} wants to ${held.kind} '${held.name}' with ${JSON.stringify(held.args).slice(0, 500)}. Approve (approval ${held.approvalId})?`,
@@ -93,7 +106,8 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
           }
           result = await outcome.resumed!;
         }
-        return toolResult(agent.name, result, note);
+        const approval = result.status === 'held' ? await options.workspace.approvals.get(result.held.approvalId).catch(() => undefined) : undefined;
+        return toolResult(agent.name, result, note, approval);
       },
     );
   }
@@ -101,24 +115,74 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
     'approval_status',
     {
       title: 'Approval status',
-      description: 'Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes.',
+      description: "Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes; once the run has ended, the run's answer (or its error).",
       inputSchema: { approvalId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, { error: 'must be an approval id such as apr_9a0b1c2d3e4f5a6b' }) },
-      outputSchema: { approvalId: z.string(), status: z.string(), runId: z.string(), outcome: z.string().nullable(), votes: z.number() },
+      outputSchema: {
+        approvalId: z.string(),
+        status: z.string(),
+        runId: z.string(),
+        outcome: z.string().nullable(),
+        votes: z.number(),
+        run: z.object({ runId: z.string(), status: z.string(), answer: z.string().optional(), error: z.string().optional() }).optional().describe('The run the call started, once known: its status, and its answer when completed.'),
+      },
     },
     async ({ approvalId }, extra): Promise<CallToolResult> => {
       const principal = principalOf(extra as never);
       const approval = await options.workspace.approvals.get(approvalId).catch(() => undefined);
       // Only the run's own principal follows its approval here; anyone else learns nothing.
       if (!approval || approval.requestedBy !== principal.id) return { isError: true, content: [{ type: 'text', text: `No approval '${approvalId}' is visible to you.` }] };
-      const structured = { approvalId, status: approval.status, runId: approval.runId, outcome: approval.outcome, votes: approval.votes.length };
-      return { content: [{ type: 'text', text: `Approval ${approvalId} of run ${approval.runId} is ${approval.status}${approval.outcome ? ` (${approval.outcome})` : ''}.` }], structuredContent: structured };
+      const run = options.store ? await runOutcome(options.store, approval.runId) : undefined;
+      const structured = { approvalId, status: approval.status, runId: approval.runId, outcome: approval.outcome, votes: approval.votes.length, ...(run ? { run } : {}) };
+      const lines = [`Approval ${approvalId} of run ${approval.runId} is ${approval.status}${approval.outcome ? ` (${approval.outcome})` : ''}.`];
+      if (run?.status === 'completed') lines.push(`Run ${run.runId} completed: ${run.answer ?? ''}`);
+      else if (run?.status === 'failed') lines.push(`Run ${run.runId} failed: ${run.error ?? ''}`);
+      else if (run) lines.push(`Run ${run.runId} is ${run.status}.`);
+      return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
     },
   );
   return server;
 }
 
+/**
+ * How the run the MCP call started ended, read from the trace: a hand-off's approval belongs to a
+ * child run, so the answer is the top run's (the one the call returned).
+ */
+async function runOutcome(store: Store, runId: string): Promise<{ runId: string; status: string; answer?: string; error?: string } | undefined> {
+  let current = (await store.db.select({ id: runs.id, status: runs.status, parent: runs.parentRunId }).from(runs).where(eq(runs.id, runId)))[0];
+  for (let depth = 0; current?.parent && depth < 20; depth += 1) {
+    const parent = (await store.db.select({ id: runs.id, status: runs.status, parent: runs.parentRunId }).from(runs).where(eq(runs.id, current.parent)))[0];
+    if (!parent) break;
+    current = parent;
+  }
+  if (!current) return undefined;
+  if (current.status !== 'completed' && current.status !== 'failed') return { runId: current.id, status: current.status };
+  let payload: Record<string, unknown> | undefined;
+  for await (const event of readRunEvents(store, current.id)) if ((event.type === 'run.completed' || event.type === 'run.failed') && event.payloadText) payload = JSON.parse(event.payloadText) as Record<string, unknown>;
+  const error = payload?.error as { message?: string } | string | undefined;
+  return {
+    runId: current.id,
+    status: current.status,
+    ...(typeof payload?.answer === 'string' ? { answer: payload.answer } : {}),
+    ...(error ? { error: typeof error === 'string' ? error : String(error.message ?? '') } : {}),
+  };
+}
+
+/** A command an approver can paste: the approval's first role, the approver's own login name. */
+function approveHint(approvalId: string, approval: Approval | undefined): string {
+  const role = approval?.requirement.roles[0];
+  return `factory approvals approve ${approvalId} --as "$USER"${role ? ` --role ${role}` : ''}`;
+}
+
+/** Who may approve a held action, in one clause. */
+function whoMayApprove(approval: Approval | undefined): string {
+  if (!approval) return 'An approver';
+  const { roles, count, separation_of_duties: separation } = approval.requirement;
+  const who = roles.length > 0 ? `${count > 1 ? `${count} approvers` : 'An approver'} with role ${roles.join(' or ')}` : count > 1 ? `${count} approvers` : 'An approver';
+  return separation ? `${who} other than ${approval.requestedBy} (who started the run)` : who;
+}
+
 /** The MCP result of a run. */
-function toolResult(agent: string, result: RunResult, note?: string): CallToolResult {
+function toolResult(agent: string, result: RunResult, note?: string, approval?: Approval): CallToolResult {
   if (result.status === 'completed') {
     return { content: [{ type: 'text', text: result.answer }], structuredContent: { status: 'completed', runId: result.runId, answer: result.answer } };
   }
@@ -126,7 +190,7 @@ function toolResult(agent: string, result: RunResult, note?: string): CallToolRe
     const { held } = result;
     const text =
       `Pending approval: ${agent} wants to ${held.kind} '${held.name}', which needs approval ${held.approvalId} (run ${result.runId}). ` +
-      `An approver decides with \`factory approvals approve ${held.approvalId}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it.` +
+      `${whoMayApprove(approval)} decides with \`${approveHint(held.approvalId, approval)}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it and get the answer once the run ends.` +
       (note ? ` ${note}` : '');
     return {
       content: [{ type: 'text', text }],

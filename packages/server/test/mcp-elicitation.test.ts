@@ -1,7 +1,7 @@
 // A held action asked of the MCP client's user through elicitation: their answer is a vote under
 // the policy's approver rules. With separation of duties off and the right role, a yes resumes the
-// run to its end; with separation of duties on, the requester's yes is refused and the call comes
-// back pending, saying why.
+// run to its end; with separation of duties on, the requester is not asked at all (their yes would
+// be refused) and the call comes back pending, saying who may approve and how.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,11 +49,14 @@ describe('approvals through MCP elicitation', () => {
     expect(readFileSync(path.join(demo.sharedFolder, 'reports', 'invoice-1042-summary.md'), 'utf8')).toMatch(/Invoice 1042/);
   }, 90_000);
 
-  it('keeps the action held when separation of duties refuses the requester, and says why', async () => {
+  it('does not ask the requester when separation of duties would refuse them; it says who may approve and how', async () => {
     const { client, asked } = await connect(true);
     const result = await client.callTool({ name: 'file-clerk', arguments: { input: 'Summarise invoice 1042 for finance.' } }, undefined, { timeout: 60_000 });
-    expect(asked).toHaveLength(1);
+    expect(asked).toHaveLength(0);
     expect(result.structuredContent).toMatchObject({ status: 'pending_approval' });
-    expect(JSON.stringify(result.content)).toMatch(/separation of duties/);
+    const text = JSON.stringify(result.content);
+    expect(text).toMatch(/separation of duties/);
+    expect(text).toMatch(/An approver with role ops-lead other than lead@acme\.example/);
+    expect(text).toMatch(/factory approvals approve apr_[0-9a-f]+ --as \\"\$USER\\" --role ops-lead/);
   }, 90_000);
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { openStore, runs, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { eq } from 'drizzle-orm';
@@ -66,6 +67,37 @@ describe('factory mcp serve over Streamable HTTP', () => {
 
       const status = await client.callTool({ name: 'approval_status', arguments: { approvalId: structured.approvalId } });
       expect(status.structuredContent).toMatchObject({ status: 'pending', approvalId: structured.approvalId });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('asks through elicitation only a caller who may vote; the requester is told who may approve, and approval_status returns the answer once the run completes', async () => {
+    const client = new Client({ name: 'eliciting-client', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    const asked: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(String(request.params.message));
+      return { action: 'accept', content: { approve: true } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      const held = await client.callTool({ name: 'order-desk', arguments: { input: 'I need a refund' } });
+      const { approvalId } = held.structuredContent as { approvalId: string };
+      // The caller started the run and holds no support-lead role: asking them would be refused.
+      expect(asked).toEqual([]);
+      const text = (held.content as Array<{ text: string }>)[0]!.text;
+      expect(text).toMatch(/An approver with role support-lead other than claude-desktop@shop\.example/);
+      expect(text).toContain(`factory approvals approve ${approvalId} --as "$USER" --role support-lead`);
+
+      const lead = (await createApiToken(store, { principal: 'lena@shop.example', roles: ['approver', 'support-lead'] })).token;
+      const vote = await fetch(`${server.url}/v1/approvals/${approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' }, body: '{}' });
+      expect(vote.status).toBe(200);
+      let status: { status: string; run?: { status: string; answer?: string } } = { status: 'pending' };
+      for (let attempt = 0; attempt < 100 && status.run?.status !== 'completed'; attempt += 1) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await client.callTool({ name: 'approval_status', arguments: { approvalId } })).structuredContent as typeof status;
+      }
+      expect(status.run).toMatchObject({ status: 'completed', answer: expect.stringMatching(/refund/) });
     } finally {
       await client.close();
     }

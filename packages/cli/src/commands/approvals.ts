@@ -161,7 +161,8 @@ function renderList(items: Approval[], status: string): string {
       .join('  ');
   });
   const pending = items.find((approval) => approval.status === 'pending');
-  if (pending) lines.push('', pc.dim(`approve: factory approvals approve ${pending.id} --as <you> --role <role> [--comment "…"]`));
+  // A command a person can paste as printed: their login name for --as, the first role that may vote.
+  if (pending) lines.push('', pc.dim(`approve: factory approvals approve ${pending.id} --as "$USER"${pending.requirement.roles[0] ? ` --role ${pending.requirement.roles[0]}` : ''} --comment "ok"`));
   return lines.join('\n');
 }
 

@@ -87,8 +87,9 @@ export function renderRunEvent(event: RunEvent, write: (text: string) => void = 
       write(`${pc.yellow('⏸ held')}: ${event.kind} ${event.name} waits for approval ${pc.bold(event.approvalId)}${event.expiresAt ? ` (expires ${event.expiresAt})` : ''}\n`);
       if (event.childRunId) write(`  the hand-off's run ${event.childRunId} is held; see: pnpm factory approvals show ${event.approvalId}\n`);
       else write(`  approvers: ${JSON.stringify(event.approvers)}\n`);
-      write(`  approve:   pnpm factory approvals approve ${event.approvalId} --as <you> --role <role>\n`);
-      write(`  reject:    pnpm factory approvals reject ${event.approvalId} --as <you> --comment "<why>"\n`);
+      // Hints a person can paste as printed: their login name for --as, the first role that may vote.
+      write(`  approve:   pnpm factory approvals approve ${event.approvalId} --as "$USER"${hintRole(event.approvers)}\n`);
+      write(`  reject:    pnpm factory approvals reject ${event.approvalId} --as "$USER"${hintRole(event.approvers)} --comment "why"\n`);
       break;
     case 'approval.applied':
       write(`${event.outcome === 'approved' ? pc.green('▶ approved') : pc.red('■ rejected')}: approval ${event.approvalId} (step ${event.step})\n`);
@@ -134,6 +135,12 @@ export async function resumeHeldRun(store: Store, runId: string, approvalId: str
   } finally {
     await workspace.close();
   }
+}
+
+/** ` --role <role>` for the first role an approvers obligation names (none when any principal may vote). */
+function hintRole(approvers: unknown): string {
+  const roles = (approvers as { roles?: unknown } | null)?.roles;
+  return Array.isArray(roles) && typeof roles[0] === 'string' ? ` --role ${roles[0]}` : '';
 }
 
 /** Registers `factory run`. */

@@ -255,6 +255,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const server = await serveAgentsOverStdio({
           workspace,
           agents: served,
+          store,
           ...(mcpOptions.principal ? { principal: { id: mcpOptions.principal, roles: mcpOptions.role.length > 0 ? mcpOptions.role : ['operator'] } } : {}),
         });
         process.stderr.write(`serving ${names.join(', ')} over stdio\n`);

@@ -492,8 +492,13 @@ function rowSummary(row: ApprovalRow): Pick<Approval, 'id' | 'runId' | 'step'> {
   return { id: row.id, runId: row.runId, step: row.step };
 }
 
+/** Why `approver` may not cast `vote` on `approval` (separation of duties, roles), or undefined when they may. */
+export function voteIneligibility(approval: Pick<Approval, 'id' | 'runId' | 'requestedBy' | 'requirement'>, approver: { id: string; roles: readonly string[] }, vote: Ballot['vote'] = 'approve'): UserError | undefined {
+  return checkEligibility(approval, approval.requirement, approver.id, [...approver.roles], vote);
+}
+
 /** Why a principal may not cast this vote, or undefined when they may. */
-function checkEligibility(row: ApprovalRow, requirement: ApprovalRequirement, approver: string, roles: string[], vote: Ballot['vote']): UserError | undefined {
+function checkEligibility(row: Pick<ApprovalRow, 'id' | 'runId' | 'requestedBy'>, requirement: ApprovalRequirement, approver: string, roles: string[], vote: Ballot['vote']): UserError | undefined {
   const isRequester = approver === row.requestedBy;
   // Withdrawing one's own request is always allowed: a rejection never widens what the agent may do.
   if (vote === 'reject' && isRequester) return undefined;

@@ -1,5 +1,5 @@
 // Approvals of held actions, bound to the exact call and usable once: anything exported here is public API.
-export { approvalStatuses, createApprovalService } from './approval-service.ts';
+export { approvalStatuses, createApprovalService, voteIneligibility } from './approval-service.ts';
 export type {
   Approval,
   ApprovalAction,
