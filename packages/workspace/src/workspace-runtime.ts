@@ -52,6 +52,8 @@ export interface WorkspaceRuntimeOptions {
   redactor?: Redactor;
   /** Seal key file for the default recorder (must exist); default `<dataDir>/keys/seal-ed25519.pem`, created on first use. */
   sealKeyPath?: string;
+  /** The runtime's clock (tests): run limits, holds and decisions are timed with it. */
+  clock?: () => Date;
 }
 
 /** A runtime plus the services around it, sharing one store. */
@@ -128,6 +130,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
     knowledge: options.knowledge ?? knowledge!.resolve,
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   return {
     runtime,

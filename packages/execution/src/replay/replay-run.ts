@@ -261,6 +261,14 @@ async function drive(
     }
     lastRecordedStep = Math.max(lastRecordedStep, step);
   }
+  // The recorded waits for humans: from each run.held to the run.resumed of its step.
+  const holds: Array<{ from: number; to: number }> = [];
+  for (const event of run.events) {
+    if (event.type !== 'run.held') continue;
+    const resumed = run.events.find((later) => later.type === 'run.resumed' && later.seq > event.seq && later.payload?.step === event.payload?.step);
+    if (resumed) holds.push({ from: event.ts.getTime(), to: resumed.ts.getTime() });
+  }
+  const heldBefore = (at: Date): number => holds.reduce((sum, hold) => sum + (hold.to <= at.getTime() ? hold.to - hold.from : 0), 0);
   const compared = new Set<number>();
   let currentStep = 0;
   let clock = run.startedAt;
@@ -298,8 +306,9 @@ async function drive(
         });
       }
       clock = decisionTimes.get(step) ?? clock;
-      // Decide as of the recorded start, so conditions on run.elapsed_ms see the recorded clock.
-      const verdict = await inner.govern({ ...context, startedAtMs: run.startedAt.getTime() }, step, proposed, intent);
+      // Decide as of the recorded start, so conditions on run.elapsed_ms see the recorded clock
+      // (which stops while the run waits for a human).
+      const verdict = await inner.govern({ ...context, startedAtMs: run.startedAt.getTime() + heldBefore(clock) }, step, proposed, intent);
       compared.add(step);
       replayed.authority = verdict.decision.authority;
       if (recordedAction.authority && verdict.decision.authority !== recordedAction.authority) {

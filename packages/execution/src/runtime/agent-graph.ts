@@ -37,6 +37,8 @@ export interface HeldAction {
    * The approval is then the child's; the run goes on with the child's outcome once it ends.
    */
   child?: { runId: string; callId: string; callName: string };
+  /** When the run parked (ms since the epoch): the time until it resumes is not counted against max_duration. */
+  heldAtMs?: number;
 }
 
 /** The state of one run, checkpointed by LangGraph. */
@@ -44,6 +46,8 @@ export const AgentState = Annotation.Root({
   runId: Annotation<string>(),
   principal: Annotation<{ id: string; roles: string[] }>(),
   startedAtMs: Annotation<number>(),
+  /** Time spent waiting for humans (ms); run limits and run.elapsed_ms count only the rest. */
+  heldMs: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
   messages: Annotation<ChatMessage[]>({ reducer: (left, right) => left.concat(right), default: () => [] }),
   pending: Annotation<ToolCall[]>({ reducer: (_left, right) => right, default: () => [] }),
   held: Annotation<HeldAction | null>({ reducer: (_left, right) => right, default: () => null }),
@@ -113,18 +117,22 @@ export interface AgentGraphDependencies {
   /** Streams run events to whoever listens. */
   emit(event: RunEvent): void;
   checkpointer?: BaseCheckpointSaver;
+  /** The clock (ms since the epoch) limits and holds are timed with (default Date.now). */
+  now?: () => number;
 }
 
 /** Builds and compiles the governed graph of one agent. */
 export function createAgentGraph(dependencies: AgentGraphDependencies) {
   const { agent, gate, models, toolbox, emit } = dependencies;
+  const now = dependencies.now ?? Date.now;
 
   const runContext = (state: AgentStateValue): GateRunContext => ({
     runId: state.runId,
     agent: { id: agent.id, ...(agent.team ? { team: agent.team } : {}), ...(agent.tags ? { tags: agent.tags } : {}) },
     principal: state.principal,
     counters: state.counters,
-    startedAtMs: state.startedAtMs,
+    // The run's clock stops while it waits for a human: elapsed_ms is time spent working.
+    startedAtMs: state.startedAtMs + (state.heldMs ?? 0),
     classifications: state.classifications,
   });
 
@@ -182,7 +190,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   async function hold(state: AgentStateValue, verdict: Extract<Verdict, { kind: 'hold' }>, proposed: ProposedAction, node: HeldAction['node']): Promise<Update> {
     const base = { step: verdict.step, kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: verdict.argsHash, policyHash: policySetHash(gate.policySet) };
     const approval = await dependencies.requestApproval(base, verdict.decision, runContext(state));
-    const held: HeldAction = { ...base, approvalId: approval.id, node, ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}) };
+    const held: HeldAction = { ...base, approvalId: approval.id, node, heldAtMs: now(), ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}) };
     await dependencies.markHeld(state.runId, held);
     emit({
       type: 'run.held',
@@ -200,7 +208,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
 
   /** The limit the run has reached (and no approver lifted), if any; pure. */
   function limitReached(state: AgentStateValue): LimitCrossing | undefined {
-    const counters = { ...state.counters, elapsed_ms: Date.now() - state.startedAtMs };
+    const counters = { ...state.counters, elapsed_ms: now() - state.startedAtMs - (state.heldMs ?? 0) };
     const crossing = checkLimits(gate.policySet, counters) ?? agentLimitCrossing(agent.limits, counters);
     return crossing && !state.liftedLimits.includes(crossing.limit) ? crossing : undefined;
   }
@@ -423,6 +431,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       policyHash: policySetHash(gate.policySet),
       node: 'tools',
       child: { runId: child.runId, callId: call.id, callName: call.name },
+      heldAtMs: now(),
     };
     await dependencies.markHeld(state.runId, held);
     emit({ type: 'run.held', runId: state.runId, step: held.step, approvalId: child.approvalId, kind: action.kind, name: action.name, args: action.args, approvers: null, childRunId: child.runId });
@@ -439,9 +448,15 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     return { held: null, counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 }, messages: [toolMessage(call, outcome.ok ? content : `Error: ${content}`)] };
   }
 
+  /** Applies the human's answer; the time the run waited for it is added to heldMs. */
   function approvalNode(state: AgentStateValue): Update {
     const held = state.held;
     if (!held) return {};
+    const update = applyResume(state, held);
+    return held.heldAtMs === undefined ? update : { ...update, heldMs: (state.heldMs ?? 0) + Math.max(0, now() - held.heldAtMs) };
+  }
+
+  function applyResume(state: AgentStateValue, held: HeldAction): Update {
     // Nothing may happen before interrupt(): on resume LangGraph runs this node again from the top.
     const resume = interrupt<{ approvalId: string; step: number; kind: string; name: string }, ApprovalResume>({
       approvalId: held.approvalId,

@@ -641,6 +641,7 @@ export class AgentRuntime {
     const graph = createAgentGraph({
       agent: graphAgentSpec(definition),
       gate,
+      now: () => this.#now().getTime(),
       models,
       toolbox: fencedToolbox,
       checkpointer: options.checkpointer,
