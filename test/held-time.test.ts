@@ -38,7 +38,7 @@ describe('time held for approval and run limits', () => {
     await workspace.approvals.vote(started.held.approvalId, { approver: { id: 'bob', roles: ['ops-lead'] }, vote: 'approve' });
     const finished = await workspace.runtime.resume(started.runId, { approvalId: started.held.approvalId });
     expect(finished.status === 'failed' ? finished.error : finished.status).toBe('completed');
-  }, 60_000);
+  }, 180_000);
 
   it('time spent working still counts: a run that works past max_duration stops', async () => {
     const { workspace, advance } = await clerkWithClock();
@@ -59,5 +59,5 @@ describe('time held for approval and run limits', () => {
     });
     expect(finished.status).toBe('failed');
     if (finished.status === 'failed') expect(finished.error).toMatch(/max_duration/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -1,4 +1,5 @@
 // `factory runs`, run in-process against a real embedded store and a real seal key.
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,13 @@ describe('factory runs', () => {
     const text = await factory('list');
     expect(text.stdout).toMatch(/run-refund\s+clerk\s+\S*completed\S*\s+5\s+\S*sealed/);
     expect(text.stdout).toContain('run-open');
+    // Columns line up (no colour when piped): every field starts where its header does.
+    const lines = stripVTControlCharacters(text.stdout).trimEnd().split('\n');
+    for (const title of ['AGENT', 'STATUS', 'SEALED', 'STARTED', 'PRINCIPAL']) {
+      const column = lines[0]!.indexOf(title);
+      for (const line of lines.slice(1)) expect(line[column - 1], `${title} in ${JSON.stringify(line)}`).toBe(' ');
+      for (const line of lines.slice(1)) expect(line[column], `${title} in ${JSON.stringify(line)}`).not.toBe(' ');
+    }
     const json = JSON.parse((await factory('list', '--authority', 'require_approval', '--json')).stdout) as { runs: Array<{ id: string; events: number }> };
     expect(json.runs.map((run) => run.id)).toEqual(['run-refund']);
     expect((await factory('list', '--status', 'running', '--since', '1h')).stdout).not.toContain('run-refund');

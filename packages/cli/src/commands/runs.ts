@@ -21,6 +21,7 @@ import {
   verifyExportFile,
   verifyRun,
   type RunFilter,
+  type RunSummary,
   type SealSigner,
   type StoredEvent,
   type TailCheck,
@@ -97,17 +98,17 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       await withStore(async (store) => {
         let count = 0;
         if (listOptions.json) process.stdout.write('{"runs":[');
+        // Text: the first rows are held back to size the columns (padded before colouring, so
+        // they line up piped or not); later rows stream with those widths.
+        const table = createRunTable();
         for await (const run of listRuns(store, filter)) {
-          if (listOptions.json) {
-            process.stdout.write(`${count > 0 ? ',' : ''}\n  ${JSON.stringify(run)}`);
-          } else {
-            if (count === 0) process.stdout.write(`${pc.dim(['RUN', 'AGENT', 'STATUS', 'EVENTS', 'SEALED', 'STARTED', 'PRINCIPAL'].join('  '))}\n`);
-            process.stdout.write(`${[pc.bold(run.id), run.agent, colourStatus(run.status), String(run.events), run.sealed ? pc.green('sealed') : pc.dim('open'), run.startedAt.toISOString(), run.principal].join('  ')}\n`);
-          }
+          if (listOptions.json) process.stdout.write(`${count > 0 ? ',' : ''}\n  ${JSON.stringify(run)}`);
+          else table.add(run);
           count += 1;
         }
         if (listOptions.json) process.stdout.write(`${count > 0 ? '\n' : ''}]}\n`);
         else if (count === 0) process.stdout.write('No runs match.\n');
+        else table.end();
       });
     }),
   );
@@ -467,4 +468,34 @@ function colourType(type: string): string {
   if (type.endsWith('.failed') || type === 'budget.exceeded' || type === 'approval.rejected') return pc.red(type);
   if (type.startsWith('approval.') || type === 'run.held') return pc.yellow(type);
   return type;
+}
+
+/** The `runs list` table: columns sized by the first 500 rows, padded before they are coloured. */
+function createRunTable(): { add(run: RunSummary): void; end(): void } {
+  const header = ['RUN', 'AGENT', 'STATUS', 'EVENTS', 'SEALED', 'STARTED', 'PRINCIPAL'];
+  const cells = (run: RunSummary) => [run.id, run.agent, run.status, String(run.events), run.sealed ? 'sealed' : 'open', run.startedAt.toISOString(), run.principal];
+  const held: RunSummary[] = [];
+  let widths: number[] | undefined;
+  const line = (values: string[], colour: (value: string, column: number) => string) =>
+    values.map((value, column) => colour(column === values.length - 1 ? value : column === 3 ? value.padStart(widths![column]!) : value.padEnd(widths![column]!), column)).join('  ');
+  const colourCell = (run: RunSummary) => (value: string, column: number) => (column === 0 ? pc.bold(value) : column === 2 ? value.replace(run.status, colourStatus(run.status)) : column === 4 ? (run.sealed ? pc.green(value) : pc.dim(value)) : value);
+  const write = (run: RunSummary) => process.stdout.write(`${line(cells(run), colourCell(run))}\n`);
+  const flush = () => {
+    widths = header.map((title, column) => Math.max(title.length, ...held.map((run) => cells(run)[column]!.length)));
+    process.stdout.write(`${pc.dim(line(header, (value) => value))}\n`);
+    for (const run of held.splice(0)) write(run);
+  };
+  return {
+    add(run) {
+      if (widths) {
+        write(run);
+        return;
+      }
+      held.push(run);
+      if (held.length >= 500) flush();
+    },
+    end() {
+      if (!widths) flush();
+    },
+  };
 }
