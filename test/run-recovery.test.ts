@@ -11,9 +11,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { RunOwnership } from '@aifactory/execution';
-import { createWorkspaceRuntime } from '@aifactory/workspace';
-import { readRunEvents, verifyRun } from '@aifactory/verification';
+import { explainRun, listRuns, loadOrCreateSigner, readRunEvents, verifyRun } from '@aifactory/verification';
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 if (!postgresUrl) console.warn('[run-recovery] AIFACTORY_TEST_DATABASE_URL is not set: the recovery tests are skipped.');
@@ -47,7 +45,7 @@ function startWorker(config: Record<string, unknown>, env: Record<string, string
     child,
     lines,
     exited,
-    async waitFor(pattern, timeoutMs = 60_000) {
+    async waitFor(pattern, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const line = lines.find((candidate) => pattern.test(candidate));
@@ -94,6 +92,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
 
   beforeAll(async () => {
     store = await openStore({ databaseUrl: postgresUrl!, schema });
+    await loadOrCreateSigner(path.join(scratch, 'data'));
   });
   afterAll(async () => {
     for (const child of workers) {
@@ -107,10 +106,13 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  const base = (name: string) => ({ databaseUrl: postgresUrl!, schema, dataDir: path.join(scratch, name), agentsDir, leaseMs });
+  // Every process of one deployment shares the data directory's seal key (held runs are sealed, and
+  // a run resumes only from a history sealed by a trusted key).
+  const dataDir = path.join(scratch, 'data');
+  const base = (_name: string) => ({ databaseUrl: postgresUrl!, schema, dataDir, agentsDir, leaseMs });
   const envFor = (callsFile: string) => ({ NODE_BINARY: process.execPath, CALLS_FILE: callsFile });
 
-  it('a process paused past its lease is fenced out when it wakes: it records nothing and runs no tool; another process finishes the run', { timeout: 120_000 }, async () => {
+  it('a process paused past its lease is fenced out when it wakes: it records nothing and runs no tool; another process finishes the run', { timeout: 300_000 }, async () => {
     const callsFile = path.join(scratch, 'paused-calls.jsonl');
     const runId = `run_paused_${randomUUID().slice(0, 8)}`;
     const owner = startWorker({ ...base('owner'), mode: 'start', agent: 'ledger-keeper', input: 'keep the ledger', runId }, envFor(callsFile));
@@ -119,9 +121,14 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     await owner.waitFor(/"type":"action\.decided".*"name":"counter\.slow"/);
     owner.child.kill('SIGSTOP');
     const pausedAt = Date.now();
+    // Its lease lapses: `runs list` no longer shows the run running.
+    await waitUntil(async () => {
+      for await (const run of listRuns(store, { runIds: [runId] })) return run.status === 'orphaned';
+      return false;
+    }, 30_000, 'the run to read orphaned');
     const rescuer = startWorker({ ...base('rescuer'), mode: 'supervise' }, envFor(callsFile));
     workers.push(rescuer.child);
-    const recovered = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 60_000)).slice('recovery '.length)) as { outcome: string; result?: { status: string } };
+    const recovered = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 120_000)).slice('recovery '.length)) as { outcome: string; result?: { status: string } };
     expect(recovered).toMatchObject({ outcome: 'continued', result: { status: 'completed' } });
     const traceBefore = await trace(store, runId);
     // Wake the paused owner: its next append and its next tool call are refused.
@@ -142,7 +149,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     await rescuer.exited;
   });
 
-  it('a run killed while a non-idempotent call is in doubt is held (outcome_unknown), and goes on once a human confirms the call happened', { timeout: 120_000 }, async () => {
+  it('a run killed while a non-idempotent call is in doubt is held (outcome_unknown), and goes on once a human confirms the call happened', { timeout: 300_000 }, async () => {
     const callsFile = path.join(scratch, 'killed-calls.jsonl');
     const runId = `run_killed_${randomUUID().slice(0, 8)}`;
     const owner = startWorker({ ...base('owner2'), mode: 'start', agent: 'ledger-keeper', input: 'keep the ledger', runId }, envFor(callsFile));
@@ -154,7 +161,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     await owner.exited;
     const rescuer = startWorker({ ...base('rescuer2'), mode: 'supervise' }, envFor(callsFile));
     workers.push(rescuer.child);
-    const recovery = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 60_000)).slice('recovery '.length)) as { outcome: string; reason?: string };
+    const recovery = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 120_000)).slice('recovery '.length)) as { outcome: string; reason?: string };
     expect(recovery).toMatchObject({ outcome: 'held', reason: 'outcome_unknown' });
     expect(await runStatus(store, runId)).toBe('held');
     const held = (await trace(store, runId)).filter((event) => event.type === 'run.held');
@@ -162,20 +169,25 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     rescuer.child.kill('SIGTERM');
     await rescuer.exited;
 
-    // A human confirms the append happened; the run goes on in this process without running it again.
-    const ownership = new RunOwnership({ store, ttlMs: leaseMs });
-    process.env.NODE_BINARY = process.execPath;
-    process.env.CALLS_FILE = callsFile;
-    const workspace = await createWorkspaceRuntime({ store, dataDir: path.join(scratch, 'human'), agentsDir, ownership });
-    try {
-      const result = await workspace.runtime.resolveInDoubt(runId, { resolution: 'confirmed', by: 'ops@example.com', result: 'appended b' });
-      expect(result).toMatchObject({ status: 'completed' });
-    } finally {
-      await workspace.close();
-    }
+    // A human confirms with the CLI that the append happened; the run goes on without running it again.
+    const cli = spawn(process.execPath, [path.join(import.meta.dirname, '..', 'packages', 'cli', 'src', 'main.ts'), 'runs', 'resolve', runId, '--confirm', '--result', 'appended b', '--as', 'ops@example.com', '--agents', agentsDir, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...envFor(callsFile), DATABASE_URL: postgresUrl!, AIFACTORY_DB_SCHEMA: schema, AIFACTORY_HOME: dataDir, AIFACTORY_LEASE_MS: String(leaseMs) },
+    });
+    workers.push(cli);
+    let output = '';
+    cli.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    cli.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
+    expect(code, output).toBe(0);
+    expect(JSON.parse(output)).toMatchObject({ status: 'completed', resolution: 'confirmed', by: 'ops@example.com' });
     expect(toolCalls(callsFile).filter((call) => call.tool === 'append').map((call) => call.item)).toEqual(['a', 'b']);
     const resolved = (await trace(store, runId)).find((event) => event.type === 'action.resolved')!;
     expect(resolved.payload).toMatchObject({ resolution: 'confirmed', by: 'ops@example.com', name: 'counter.append' });
+    // `runs explain` tells the story: the call in doubt, who settled it, and that it was not run again.
+    const explanation = await explainRun(store, runId);
+    expect(explanation.custody.map((entry) => entry.kind)).toEqual(['in_doubt', 'resolved']);
+    expect(explanation.actions.some((action) => action.outcome.detail.includes('confirmed it happened'))).toBe(true);
     expect(await verifyRun(store, runId)).toMatchObject({ ok: true, sealed: true });
   });
 });

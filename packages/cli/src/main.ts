@@ -31,6 +31,7 @@ export async function buildProgram(only?: string): Promise<Command> {
     const runs = (await import('./commands/runs.ts')).registerRunsCommands(program);
     (await import('./commands/run.ts')).registerResumeCommand(runs);
     (await import('./commands/runs-forensics.ts')).registerRunsForensicsCommands(runs);
+    (await import('./commands/runs-recovery.ts')).registerRunsRecoveryCommands(runs);
   }
   if (wanted('approvals')) (await import('./commands/approvals.ts')).registerApprovalsCommands(program);
   if (wanted('notifications')) (await import('./commands/notifications.ts')).registerNotificationsCommands(program);

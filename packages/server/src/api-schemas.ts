@@ -31,6 +31,15 @@ export const validatePolicyRequest = z
   .describe('Validate a policy document.');
 
 /** GET /v1/runs query. */
+/** Body of POST /v1/runs/:id/resolve. */
+export const resolveRequest = z
+  .strictObject({
+    resolution: z.enum(['confirmed', 'retried', 'failed']).describe('The in-doubt call happened (confirmed), run it again (retried), or fail the run (failed).'),
+    result: z.string().max(100_000).optional().describe('With confirmed: what the call returned, as the agent will read it.'),
+    reason: z.string().max(2000).optional().describe('Why, in the resolver\u2019s words.'),
+  })
+  .describe('Settle the actions a crash left in doubt in a run held with reason outcome_unknown.');
+
 /** Body of POST /v1/runs/:id/replay: without policies a replay, with them a what-if. */
 export const replayRequest = z
   .strictObject({
@@ -49,7 +58,7 @@ export const impactRequest = z
 
 export const listRunsQuery = z.strictObject({
   agent: z.string().max(200).optional(),
-  status: z.enum(['running', 'held', 'completed', 'failed']).optional(),
+  status: z.enum(['running', 'orphaned', 'recovering', 'held', 'completed', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 

@@ -21,7 +21,7 @@ import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
 import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import { impactRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import { impactRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { hostGuard } from './host-guard.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -101,6 +101,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'post', path: '/v1/runs/:id/verify', summary: 'Verify a run\u2019s hash chain and seal.', roles: ['auditor', 'admin'] },
   { method: 'get', path: '/v1/runs/:id/explain', summary: 'The proof of every action: what, why (policy, rule, values), which data, outcome (?format=markdown for reports).', roles: ['auditor', 'risk_officer', 'admin'] },
   { method: 'get', path: '/v1/runs/:id/export', summary: 'OpenTelemetry GenAI spans of the run (OTLP JSON, one request per line).', roles: ['auditor', 'admin'] },
+  { method: 'post', path: '/v1/runs/:id/resolve', summary: 'Settle a run held with reason outcome_unknown: the in-doubt call happened, run it again, or fail the run; the run goes on in the background.', roles: ['approver', 'admin'], body: resolveRequest },
   { method: 'post', path: '/v1/runs/:id/replay', summary: 'Replay the run from its recordings (identical or the first divergence), or re-decide it under other policies.', roles: ['auditor', 'risk_officer', 'admin'], body: replayRequest },
   { method: 'post', path: '/v1/policies/impact', summary: 'Authority transitions per rule if recorded runs were decided under these policies.', roles: ['risk_officer', 'admin'], body: impactRequest },
   { method: 'get', path: '/v1/approvals', summary: 'List approvals (operators see those of their own runs).', roles: ['operator', ...approvalReaders], query: listApprovalsQuery },
@@ -422,6 +423,36 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const lines: string[] = [];
     for await (const line of exportOtlp(store, { runIds: [row.id] })) lines.push(line);
     return c.text(`${lines.join('\n')}\n`, 200, { 'content-type': 'application/x-ndjson' });
+  });
+
+  app.post('/v1/runs/:id/resolve', async (c) => {
+    const principal = requireRole(c, ['approver', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const request = await readBody(c, resolveRequest);
+    if (closing.signal.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
+    const channel = hub.open(row.id);
+    const started = workspace.runtime.resolveInDoubt(row.id, {
+      resolution: request.resolution,
+      by: principal.id,
+      ...(request.result !== undefined ? { result: request.result } : {}),
+      ...(request.reason ? { reason: request.reason } : {}),
+      onEvent: (event) => hub.open(event.runId).push(event),
+    });
+    // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
+    const first = await Promise.race([started.then((result) => ({ result }), (error: unknown) => ({ error })), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
+    if (first && 'error' in first) {
+      hub.settle(channel);
+      throw first.error;
+    }
+    const done = track(started);
+    done.then(
+      () => hub.settle(channel),
+      (error: Error) => {
+        log({ event: 'run.resolve_failed', runId: row.id, error: error.message });
+        hub.settle(channel);
+      },
+    );
+    return c.json({ runId: row.id, resolution: request.resolution, by: principal.id, ...(first ? { result: first.result } : { status: 'running' }) }, 202);
   });
 
   app.post('/v1/runs/:id/replay', async (c) => {

@@ -4,7 +4,7 @@
 // durable at each), then connections close.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { loadAgents, type ModelGateway } from '@aifactory/execution';
+import { RunSupervisor, loadAgents, type ModelGateway } from '@aifactory/execution';
 import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { openWorkspace, openWorkspaceStore, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
@@ -51,6 +51,8 @@ export interface StartServerOptions {
   trustProxy?: boolean;
   /** How long a verified token is remembered (ms, default 2000). */
   tokenCacheMs?: number;
+  /** Recover orphaned runs (owner gone, lease lapsed) in this process: how often to look (default every second); false to leave it to others. */
+  recovery?: { intervalMs?: number } | false;
 }
 
 /** A running server. */
@@ -86,6 +88,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   });
   const agentsDir = workspace.config.agentsDir;
+  // Runs whose process died are continued here once their lease lapses (any number of servers
+  // and workers may look at once: the lease take-over picks exactly one).
+  const supervisor =
+    options.recovery === false
+      ? undefined
+      : new RunSupervisor({
+          store,
+          runtime: workspace.runtime,
+          intervalMs: options.recovery?.intervalMs ?? 1_000,
+          onRecovery: (result) => (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({ event: 'run.recovery', runId: result.runId, outcome: result.outcome, ...('error' in result ? { error: result.error.message } : {}) }),
+        });
+  supervisor?.start();
   let mcp: ReturnType<typeof agentMcpHttpHandler> | undefined;
   if (options.mcpAgents && options.mcpAgents.length > 0) {
     const wanted = new Set(options.mcpAgents);
@@ -118,6 +132,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       });
     });
   } catch (error) {
+    supervisor?.stop();
     await mcp?.close();
     await workspace.close();
     if (!options.store) await store.close();
@@ -144,9 +159,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     close() {
       closed ??= (async () => {
         http.beginShutdown();
+        supervisor?.stop();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const unfinishedRuns = await http.drain(options.shutdownTimeoutMs ?? 30_000);
+        // Runs still going (streamed ones past the deadline, recovered ones) are handed back at
+        // their last checkpoint: their leases are released, so another process continues them at once.
+        await workspace.runtime.handBack(0);
         // Responses of the drained runs are being written now; give them a moment to finish
         // (the server closes each connection once its response is done), then cut the rest.
         server.closeIdleConnections();

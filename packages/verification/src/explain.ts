@@ -47,13 +47,23 @@ export interface ExplainedAction {
   notify: string[];
   influences: ExplainedInfluence[];
   /** What happened after the decision. */
-  outcome: { status: 'succeeded' | 'failed' | 'denied' | 'waiting' | 'rejected' | 'not_run'; detail: string; approval?: { id: string; outcome: string; approvers: string[] } };
+  outcome: { status: 'succeeded' | 'failed' | 'denied' | 'waiting' | 'rejected' | 'not_run' | 'in_doubt'; detail: string; approval?: { id: string; outcome: string; approvers: string[] } };
+}
+
+/** A change of hands in a run's life: a live process recovered it, or a crash left an action in doubt and a human settled it. */
+export interface ExplainedCustody {
+  seq: number;
+  ts: string;
+  kind: 'recovered' | 'in_doubt' | 'resolved';
+  detail: string;
 }
 
 /** The proof of a run. */
 export interface RunExplanation {
   run: { id: string; agent: string; principal: string; status: string; startedAt: string; endedAt: string | null; replayOf: string | null; definitionHash: string | null; promptHash: string | null; policySetHash: string | null };
   actions: ExplainedAction[];
+  /** Recoveries from dead owners and in-doubt actions, in order. */
+  custody: ExplainedCustody[];
   /** The commands that replay the run, as recorded and under other policies. */
   replay: { command: string; whatIf: string };
 }
@@ -76,9 +86,19 @@ export async function explainRun(store: Store, runId: string, options: { step?: 
   }
   const influences: ExplainedInfluence[] = [];
   const actions: ExplainedAction[] = [];
+  const custody: ExplainedCustody[] = [];
   for (const [index, event] of events.entries()) {
     const payload = event.payload;
     if (!payload) continue;
+    const at = { seq: event.seq, ts: event.ts.toISOString() };
+    if (event.type === 'run.recovered') {
+      const retried = Array.isArray(payload.retried) ? (payload.retried as Array<{ name?: string; step?: number }>) : [];
+      custody.push({ ...at, kind: 'recovered', detail: `Recovered by ${String(payload.owner)} (lease epoch ${String(payload.epoch)})${payload.previous_owner ? ` after ${String(payload.previous_owner)} stopped` : ''}; went on from its last checkpoint, recorded outcomes served back${retried.length > 0 ? `; retried as idempotent: ${retried.map((call) => `${String(call.name)} (step ${String(call.step)})`).join(', ')}` : ''}.` });
+    } else if (event.type === 'run.held' && payload.reason === 'outcome_unknown') {
+      custody.push({ ...at, kind: 'in_doubt', detail: `Held: the outcome of ${String(payload.name)} (step ${String(payload.step)}) is unknown — its process died after the call was decided and before its outcome was recorded; it is not idempotent, so it was not run again.` });
+    } else if (event.type === 'action.resolved') {
+      custody.push({ ...at, kind: 'resolved', detail: `${String(payload.by)} resolved ${String(payload.name)} (step ${String(payload.step)}) as ${String(payload.resolution)}${payload.reason ? `: ${String(payload.reason)}` : ''}.` });
+    }
     if (event.type === 'retrieval.performed') {
       const chunks = (Array.isArray(payload.chunks) ? payload.chunks : []) as Array<Record<string, unknown>>;
       influences.push({
@@ -130,6 +150,7 @@ export async function explainRun(store: Store, runId: string, options: { step?: 
       policySetHash: typeof metadata.policy_set_hash === 'string' ? metadata.policy_set_hash : null,
     },
     actions,
+    custody,
     replay: { command: `factory runs replay ${runId}`, whatIf: `factory runs replay ${runId} --policy <file...>` },
   };
 }
@@ -157,8 +178,15 @@ function outcomeOf(events: LoadedEvent[], from: number, step: number, kind: stri
   const types = outcomeTypes[kind] ?? [];
   const result = events.slice(from + 1).find((event) => types.includes(event.type) && event.payload?.step === step);
   const base = approval ? { approval } : {};
+  const inDoubt = events.slice(from).find((event) => event.type === 'run.held' && event.payload?.reason === 'outcome_unknown' && event.payload?.step === step);
+  const resolved = events.slice(from).find((event) => event.type === 'action.resolved' && event.payload?.step === step);
+  if (!result && inDoubt) {
+    const detail = resolved ? `Outcome unknown after a crash; ${String(resolved.payload?.by)} resolved it as ${String(resolved.payload?.resolution)}.` : 'Outcome unknown: the process died after the call was decided and before its outcome was recorded; held (outcome_unknown) for a human to confirm, retry or fail.';
+    return { status: 'in_doubt', detail, ...base };
+  }
   if (!result) return { status: 'not_run', detail: 'No outcome recorded (the run stopped before it).', ...base };
   const payload = result.payload ?? {};
+  if (typeof payload.confirmed_by === 'string') return { status: 'succeeded', detail: `Outcome unknown after a crash; ${payload.confirmed_by} confirmed it happened (not run again).`, ...base };
   if (result.type.endsWith('.failed')) {
     const error = payload.error as { message?: string } | string | undefined;
     return { status: 'failed', detail: typeof error === 'string' ? error : String(error?.message ?? 'failed'), ...base };
@@ -170,7 +198,8 @@ function outcomeOf(events: LoadedEvent[], from: number, step: number, kind: stri
   }
   if (result.type === 'retrieval.performed') return { status: 'succeeded', detail: `${Array.isArray(payload.chunks) ? payload.chunks.length : 0} chunks retrieved.`, ...base };
   if (result.type === 'answer.given') return { status: 'succeeded', detail: `Answered: ${firstLine(String(payload.text ?? ''))}`, ...base };
-  return { status: 'succeeded', detail: `Returned: ${firstLine(typeof payload.content === 'string' ? payload.content : JSON.stringify(payload.content ?? ''))}`, ...base };
+  const served = typeof payload.recorded_seq === 'number' ? ` (after recovery, served from the record at seq ${payload.recorded_seq}; not run again)` : '';
+  return { status: 'succeeded', detail: `Returned: ${firstLine(typeof payload.content === 'string' ? payload.content : JSON.stringify(payload.content ?? ''))}${served}`, ...base };
 }
 
 function firstLine(text: string): string {
@@ -203,6 +232,7 @@ export function renderExplanationText(explanation: RunExplanation): string {
     for (const influence of action.influences) lines.push(`  data: ${influenceText(influence)}`);
     lines.push(`  outcome: ${action.outcome.status}: ${action.outcome.detail}${action.outcome.approval ? ` (approval ${action.outcome.approval.id}: ${action.outcome.approval.outcome}${action.outcome.approval.approvers.length > 0 ? ` by ${action.outcome.approval.approvers.join(', ')}` : ''})` : ''}`, '');
   }
+  for (const entry of explanation.custody) lines.push(`seq ${entry.seq}  ${entry.kind}  (${entry.ts})`, `  ${entry.detail}`, '');
   lines.push(`Replay: ${explanation.replay.command}`, `What-if: ${explanation.replay.whatIf}`);
   return lines.join('\n');
 }
@@ -252,6 +282,11 @@ export function renderExplanationMarkdown(explanation: RunExplanation): string {
       lines.push('');
     }
     lines.push(`**Outcome:** ${action.outcome.status} — ${action.outcome.detail}${action.outcome.approval ? ` Approval ${action.outcome.approval.id}: ${action.outcome.approval.outcome}${action.outcome.approval.approvers.length > 0 ? ` (${action.outcome.approval.approvers.join(', ')})` : ''}.` : ''}`, '');
+  }
+  if (explanation.custody.length > 0) {
+    lines.push('## Custody', '');
+    for (const entry of explanation.custody) lines.push(`- seq ${entry.seq} (${entry.ts}), ${entry.kind}: ${cell(entry.detail)}`);
+    lines.push('');
   }
   lines.push(`Replay with \`${explanation.replay.command}\`; what-if with \`${explanation.replay.whatIf}\`.`);
   return lines.join('\n');

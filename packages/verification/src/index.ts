@@ -54,6 +54,6 @@ export type { ExportOptions } from './export.ts';
 export { verifyExport, verifyExportFile } from './verify-export.ts';
 export type { ExportVerificationSummary, VerifyExportOptions } from './verify-export.ts';
 export { explainRun, renderExplanationMarkdown, renderExplanationText } from './explain.ts';
-export type { ExplainedAction, ExplainedInfluence, ExplainedRule, RunExplanation } from './explain.ts';
+export type { ExplainedAction, ExplainedCustody, ExplainedInfluence, ExplainedRule, RunExplanation } from './explain.ts';
 export { parseArgumentCondition, searchRuns } from './run-search.ts';
 export type { ArgumentCondition, RunSearchHit, RunSearchQuery } from './run-search.ts';

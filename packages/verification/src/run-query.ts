@@ -2,6 +2,7 @@
 // start order a page at a time.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
+import { livenessSql } from './run-lease.ts';
 import { queryRows, toDate } from './store-access.ts';
 
 /** Which runs. */
@@ -11,7 +12,7 @@ export interface RunFilter {
   agent?: string;
   team?: string;
   principal?: string;
-  /** running, held, completed or failed. */
+  /** running (a live owner drives it), orphaned (its owner is gone), recovering, held, completed or failed. */
   status?: string;
   /** Started at or after. */
   since?: Date;
@@ -40,7 +41,7 @@ export interface RunSummary {
   sealed: boolean;
 }
 
-const statuses = ['running', 'held', 'completed', 'failed'];
+const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 
 /** Streams the runs matching a filter, oldest first. */
@@ -61,7 +62,7 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
   if (filter.agent !== undefined) add((p) => `r.agent = ${p}`, filter.agent);
   if (filter.team !== undefined) add((p) => `r.team = ${p}`, filter.team);
   if (filter.principal !== undefined) add((p) => `r.principal = ${p}`, filter.principal);
-  if (filter.status !== undefined) add((p) => `r.status = ${p}`, filter.status);
+  if (filter.status !== undefined) add((p) => `(${livenessSql}) = ${p}`, filter.status);
   if (filter.since) add((p) => `r.started_at >= ${p}::timestamptz`, filter.since.toISOString());
   if (filter.until) add((p) => `r.started_at < ${p}::timestamptz`, filter.until.toISOString());
   if (filter.authority !== undefined) {
@@ -80,10 +81,10 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
     pageParams.push(Math.min(pageSize, remaining));
     const rows = await queryRows(
       store,
-      `SELECT r.id, r.agent, r.team, r.principal, r.status, r.started_at, r.ended_at, r.replay_of, r.parent_run_id,
+      `SELECT r.id, r.agent, r.team, r.principal, ${livenessSql} AS status, r.started_at, r.ended_at, r.replay_of, r.parent_run_id,
               COALESCE((SELECT max(e.seq) FROM events e WHERE e.run_id = r.id), 0) AS events,
               EXISTS (SELECT 1 FROM seals s WHERE s.run_id = r.id AND s.kind = 'final') AS sealed
-       FROM runs r ${pageConditions.length > 0 ? `WHERE ${pageConditions.join(' AND ')}` : ''}
+       FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id ${pageConditions.length > 0 ? `WHERE ${pageConditions.join(' AND ')}` : ''}
        ORDER BY r.started_at, r.id LIMIT $${pageParams.length}`,
       pageParams,
     );
