@@ -11,6 +11,8 @@ export const ErrorCode = {
   ApprovalInvalid: 'APPROVAL_INVALID',
   VerificationFailed: 'VERIFICATION_FAILED',
   StoreUnavailable: 'STORE_UNAVAILABLE',
+  /** The embedded store is open in another live process (see details.owner). */
+  StoreBusy: 'STORE_BUSY',
   ModelFailed: 'MODEL_FAILED',
   ToolFailed: 'TOOL_FAILED',
   Internal: 'INTERNAL',

@@ -13,6 +13,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { acquireDirectoryLock, type AcquireOptions, type DirectoryLock } from './directory-lock.ts';
 import * as schema from './schema/index.ts';
 
 /** The drizzle database both stores expose; write queries against this type only. */
@@ -30,6 +31,8 @@ export interface StoreOptions {
   maxConnections?: number;
   /** Apply migrations on open (default true). */
   migrate?: boolean;
+  /** PGlite data directory only: how to wait for the process holding its lock (default: refuse at once). */
+  lock?: Pick<AcquireOptions, 'waitMs' | 'onBusy'>;
 }
 
 /** An open store: the drizzle database plus what callers need to know about it. */
@@ -73,7 +76,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (!schemaNamePattern.test(schemaName)) {
     throw new UserError(ErrorCode.InputInvalid, `Schema name '${schemaName}' is invalid; use lowercase letters, digits and underscores.`);
   }
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, schemaName, options) : await openPglite(options.dataDir, schemaName);
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, schemaName, options) : await openPglite(options.dataDir, schemaName, options.lock);
   if (options.migrate !== false) {
     try {
       await applyMigrations(store);
@@ -85,12 +88,25 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   return store;
 }
 
-async function openPglite(dataDir: string | undefined, schemaName: string): Promise<Store> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+/** The lock file of a PGlite data directory: beside it, since initdb wants the directory to itself. */
+export function storeLockFile(dataDir: string): string {
+  return `${path.resolve(dataDir).replace(/[/\\]+$/, '')}.lock`;
+}
+
+async function openPglite(dataDir: string | undefined, schemaName: string, lockOptions: StoreOptions['lock'] = {}): Promise<Store> {
+  let lock: DirectoryLock | undefined;
   let client: PGlite;
   try {
+    if (dataDir) {
+      mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true });
+      // Before anything touches the directory: two PGlite instances on one directory corrupt it.
+      lock = await acquireDirectoryLock(storeLockFile(dataDir), lockOptions);
+      mkdirSync(dataDir, { recursive: true });
+    }
     client = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
   } catch (error) {
+    lock?.release();
+    if (error instanceof SystemError || error instanceof UserError) throw error;
     throw new SystemError(ErrorCode.StoreUnavailable, `Could not open the embedded store at ${dataDir ?? 'memory'}: ${(error as Error).message}`, { cause: error });
   }
   if (schemaName !== 'public') {
@@ -108,7 +124,11 @@ async function openPglite(dataDir: string | undefined, schemaName: string): Prom
       return result.rows;
     },
     async close() {
-      if (!client.closed) await client.close();
+      try {
+        if (!client.closed) await client.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

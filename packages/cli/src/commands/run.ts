@@ -205,7 +205,9 @@ export function registerResumeCommand(runs: Command): void {
           if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no decided approval waiting to be applied; list them with 'factory approvals list --run ${runId} --status all'.`);
           approvalId = row.id;
         }
-        return resumeHeldRun(store, runId, approvalId, options);
+        // Awaited here: returning the bare promise would run `finally` (closing the store) while
+        // the resume still needs it.
+        return await resumeHeldRun(store, runId, approvalId, options);
       } finally {
         await store.close();
       }
