@@ -115,6 +115,8 @@ export function createRedactor(options: RedactorOptions): Redactor {
   /** A string under a secret-named field (password, apiKey, aws_secret_access_key) is a secret, whatever it looks like. */
   function redactField(name: string, text: string): { text: string; kinds: string[] } | undefined {
     if (text.length < 4 || !isSecretFieldName(name) || /^\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]$/.test(text)) return undefined;
+    // Our API tokens' ids (tok_ and 12 hex, as logs name them) identify a token; they are not one.
+    if (/^tok_[0-9a-f]{12}$/.test(text)) return undefined;
     // When a detector recognises the value, its placeholder (and the rest, e.g. 'Bearer ') is kept.
     const inner = redactText(text);
     if (inner.kinds.length > 0) return inner;

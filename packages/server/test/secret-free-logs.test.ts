@@ -1,0 +1,49 @@
+// The server's log lines pass through the workspace redactor: a key in a request path, a token
+// that failed authentication, an error message echoing input — none reaches the log, while the
+// ids operators need (token ids, routes) stay readable.
+import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '@aifactory/store';
+import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
+import { workspaceConfigAt } from '@aifactory/workspace';
+import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+
+describe('server logs', () => {
+  const workspace = prepareBusinessWorkspace();
+  let store: Store;
+  let server: RunningServer;
+  let token: string;
+  let tokenId: string;
+  const logs: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    store = await openStore();
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line) });
+    const created = await createApiToken(store, { principal: 'olga@shop.example', roles: ['operator'] });
+    token = created.token;
+    tokenId = created.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+    rmSync(workspace.root, { recursive: true, force: true });
+  });
+
+  it('masks keys and tokens that requests carry into log lines, and keeps token ids readable', async () => {
+    const key = `sk-proj-${randomBytes(24).toString('hex')}`;
+    const wrongToken = `aif_${randomBytes(32).toString('base64url')}`;
+    await fetch(`${server.url}/v1/runs/${key}`, { headers: { authorization: `Bearer ${wrongToken}` } });
+    await fetch(`${server.url}/v1/runs/${encodeURIComponent(key).replaceAll('-', '%2D')}`, { headers: { authorization: `Bearer ${wrongToken}` } });
+    // An operator may not run a policy impact: the refusal is logged with the token's id.
+    await fetch(`${server.url}/v1/policies/impact`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ policies: [key] }) });
+    const text = JSON.stringify(logs);
+    expect(logs.length).toBeGreaterThanOrEqual(3);
+    expect(text).not.toContain(key);
+    expect(text).not.toContain(key.slice(8));
+    expect(text).not.toContain(wrongToken);
+    expect(text).toMatch(/\[REDACTED:openai_key:[0-9a-f]{8}\]/);
+    expect(text).toContain(tokenId);
+  });
+});
