@@ -71,9 +71,17 @@ function traversal(text: string): number {
   return Math.ceil((1 + text.length) * 0.1);
 }
 
+interface Declaration {
+  signature: string;
+  handler: (...args: never[]) => unknown;
+}
+
 interface Evaluator {
   run(node: EvaluatedNode, context: unknown): unknown;
-  registry: { functionCandidates(receiver: boolean, name: string, arity: number): { declarations: Array<{ signature: string }> } };
+  registry: {
+    functionCandidates(receiver: boolean, name: string, arity: number): { declarations: Declaration[] };
+    operatorCandidates(operator: string): { declarations: Declaration[] };
+  };
 }
 
 interface EvaluatedNode {
@@ -195,9 +203,34 @@ export function bindEvaluator(environment: Environment): void {
               return regexMatches(text, pattern);
             },
           },
-        }) as { signature: string })
+        }) as Declaration)
       : declaration,
   );
+  // Membership is equality too: `"12345" in [12345]` is an error, not false, when no element of
+  // the list has the value's type (a list of mixed types is searched as CEL says).
+  const membership = evaluator.registry.operatorCandidates('in');
+  membership.declarations = membership.declarations.map((declaration) => {
+    if (declaration.signature !== 'V in list<V>: bool') return declaration;
+    const original = declaration.handler as (value: unknown, list: unknown, ...rest: unknown[]) => unknown;
+    return Object.create(declaration, {
+      handler: {
+        value: (value: unknown, list: unknown, ...rest: unknown[]): unknown => {
+          const found = original(value, list, ...rest);
+          if (found !== false || value === null || !(Array.isArray(list) || list instanceof Set)) return found;
+          const kind = valueWord(value);
+          let other: string | undefined;
+          for (const element of list as Iterable<unknown>) {
+            if (element === null) continue;
+            const elementKind = valueWord(element);
+            if (elementKind === kind) return found;
+            other ??= elementKind;
+          }
+          if (other !== undefined) refuseComparison(value, [...(list as Iterable<unknown>)].find((element) => element !== null));
+          return found;
+        },
+      },
+    }) as Declaration;
+  });
   verifyExtensions(environment);
 }
 
@@ -215,5 +248,12 @@ function verifyExtensions(environment: Environment): void {
   } catch (error) {
     metered = error instanceof ConditionCostError;
   }
-  if (!re2 || !metered) throw new Error(`cel-js did not take the ${re2 ? 'cost meter' : 'RE2 matches'} (control/src/condition-extensions.ts); conditions cannot be bounded.`);
+  let typedMembership = false;
+  try {
+    environment.evaluate('action.value in [1]', { action: { value: '1' } });
+  } catch {
+    typedMembership = true;
+  }
+  const missing = [re2 ? '' : 'RE2 matches', metered ? '' : 'cost meter', typedMembership ? '' : 'typed membership'].filter(Boolean);
+  if (missing.length > 0) throw new Error(`cel-js did not take the ${missing.join(', ')} (control/src/condition-extensions.ts); conditions cannot be bounded.`);
 }

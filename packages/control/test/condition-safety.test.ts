@@ -83,6 +83,18 @@ describe('type safety', () => {
     expect(decide(set, action('tool', 'payments.transfer', { account: 54321 })).authority).toBe('autonomous');
   });
 
+  it('denies "12345" under a rule listing numbers with in, and still finds members of mixed lists', () => {
+    const set = setOf(['p', 'default: autonomous\nrules:\n  - id: frozen-accounts\n    match: { kind: tool, name: payments.transfer }\n    when: action.args.account in [12345, 67890]\n    authority: deny\n    reason: Frozen.']);
+    expect(decide(set, action('tool', 'payments.transfer', { account: 12345 })).authority).toBe('deny');
+    expect(decide(set, action('tool', 'payments.transfer', { account: '12345' })).authority).toBe('deny');
+    expect(decide(set, action('tool', 'payments.transfer', { account: '12345' })).rules[0]!.conditionError).toBe('compares a number with a string, and values of different types are never compared');
+    expect(decide(set, action('tool', 'payments.transfer', { account: 11111 })).authority).toBe('autonomous');
+    const mixed = setOf(['p', 'default: autonomous\nrules:\n  - id: r\n    match: { kind: tool, name: t }\n    when: action.args.code in ["A", 1]\n    authority: deny\n    reason: r']);
+    expect(decide(mixed, action('tool', 't', { code: 'A' })).authority).toBe('deny');
+    expect(decide(mixed, action('tool', 't', { code: 'B' })).authority).toBe('autonomous');
+    expect(decide(set, action('tool', 'payments.transfer', { account: null })).authority).toBe('autonomous');
+  });
+
   it('does not grant through != on a value of another type', () => {
     const set = setOf(['p', 'default: require_approval\nrules:\n  - id: open-tickets\n    match: { kind: tool, name: tickets.set_status }\n    when: action.args.status != "closed"\n    authority: autonomous']);
     expect(decide(set, action('tool', 'tickets.set_status', { status: 'open' })).authority).toBe('autonomous');
