@@ -45,7 +45,7 @@ function startWorker(config: Record<string, unknown>, env: Record<string, string
     child,
     lines,
     exited,
-    async waitFor(pattern, timeoutMs = 120_000) {
+    async waitFor(pattern, timeoutMs = 180_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const line = lines.find((candidate) => pattern.test(candidate));
@@ -112,7 +112,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
   const base = (_name: string) => ({ databaseUrl: postgresUrl!, schema, dataDir, agentsDir, leaseMs });
   const envFor = (callsFile: string) => ({ NODE_BINARY: process.execPath, CALLS_FILE: callsFile });
 
-  it('a process paused past its lease is fenced out when it wakes: it records nothing and runs no tool; another process finishes the run', { timeout: 300_000 }, async () => {
+  it('a process paused past its lease is fenced out when it wakes: it records nothing and runs no tool; another process finishes the run', { timeout: 420_000 }, async () => {
     const callsFile = path.join(scratch, 'paused-calls.jsonl');
     const runId = `run_paused_${randomUUID().slice(0, 8)}`;
     const owner = startWorker({ ...base('owner'), mode: 'start', agent: 'ledger-keeper', input: 'keep the ledger', runId }, envFor(callsFile));
@@ -128,7 +128,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     }, 30_000, 'the run to read orphaned');
     const rescuer = startWorker({ ...base('rescuer'), mode: 'supervise' }, envFor(callsFile));
     workers.push(rescuer.child);
-    const recovered = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 120_000)).slice('recovery '.length)) as { outcome: string; result?: { status: string } };
+    const recovered = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 180_000)).slice('recovery '.length)) as { outcome: string; result?: { status: string } };
     expect(recovered).toMatchObject({ outcome: 'continued', result: { status: 'completed' } });
     const traceBefore = await trace(store, runId);
     // Wake the paused owner: its next append and its next tool call are refused.
@@ -140,16 +140,20 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     // Counted at the tool: "a" and "b" each ran once; the idempotent wait ran again after the take-over.
     const calls = toolCalls(callsFile);
     expect(calls.filter((call) => call.tool === 'append').map((call) => call.item)).toEqual(['a', 'b']);
-    expect(calls.filter((call) => call.tool === 'slow')).toHaveLength(2);
+    // The wait was in doubt when the owner stopped (unless a loaded machine let it finish and record
+    // first): then it was retried once, as an idempotent tool, and run.recovered says so.
     const recoveredEvent = traceBefore.find((event) => event.type === 'run.recovered')!;
-    expect(recoveredEvent.payload).toMatchObject({ epoch: 2, retried: [{ name: 'counter.slow' }] });
+    const retried = (recoveredEvent.payload.retried as Array<{ name: string }>).map((call) => call.name);
+    expect(calls.filter((call) => call.tool === 'slow')).toHaveLength(1 + retried.length);
+    expect(recoveredEvent.payload).toMatchObject({ epoch: 2 });
+    expect(retried.every((name) => name === 'counter.slow')).toBe(true);
     expect(Date.now() - pausedAt).toBeGreaterThan(leaseMs);
     expect(await verifyRun(store, runId)).toMatchObject({ ok: true, sealed: true });
     rescuer.child.kill('SIGTERM');
     await rescuer.exited;
   });
 
-  it('a run killed while a non-idempotent call is in doubt is held (outcome_unknown), and goes on once a human confirms the call happened', { timeout: 300_000 }, async () => {
+  it('a run killed while a non-idempotent call is in doubt is held (outcome_unknown), and goes on once a human confirms the call happened', { timeout: 420_000 }, async () => {
     const callsFile = path.join(scratch, 'killed-calls.jsonl');
     const runId = `run_killed_${randomUUID().slice(0, 8)}`;
     const owner = startWorker({ ...base('owner2'), mode: 'start', agent: 'ledger-keeper', input: 'keep the ledger', runId }, envFor(callsFile));
@@ -161,7 +165,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
     await owner.exited;
     const rescuer = startWorker({ ...base('rescuer2'), mode: 'supervise' }, envFor(callsFile));
     workers.push(rescuer.child);
-    const recovery = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 120_000)).slice('recovery '.length)) as { outcome: string; reason?: string };
+    const recovery = JSON.parse((await rescuer.waitFor(new RegExp(`recovery .*"runId":"${runId}"`), 180_000)).slice('recovery '.length)) as { outcome: string; reason?: string };
     expect(recovery).toMatchObject({ outcome: 'held', reason: 'outcome_unknown' });
     expect(await runStatus(store, runId)).toBe('held');
     const held = (await trace(store, runId)).filter((event) => event.type === 'run.held');

@@ -427,7 +427,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.post('/v1/runs/:id/resolve', async (c) => {
     const principal = requireRole(c, ['approver', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
+    // Approvers settle held runs they cannot otherwise read, like the approvals they decide.
+    const [row] = await store.db.select().from(runs).where(eq(runs.id, c.req.param('id')));
+    if (!row) throw notVisible(`run '${c.req.param('id')}'`);
     const request = await readBody(c, resolveRequest);
     if (closing.signal.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
     const channel = hub.open(row.id);
