@@ -31,9 +31,10 @@ import { clientAddress, RequestAuthenticator } from './request-auth.ts';
 import { requestHygiene } from './request-hygiene.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
+import { createServerLog, requestIdFrom, type ServerLog } from './server-log.ts';
 
 /** A structured log line (JSON); secrets never go in. */
-export type ServerLog = (line: Record<string, unknown>) => void;
+export type { ServerLog } from './server-log.ts';
 
 /** Handles MCP Streamable HTTP requests for an authenticated principal. */
 export type McpRequestHandler = (request: Request, principal: TokenPrincipal) => Promise<Response>;
@@ -139,15 +140,12 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.Forbidden]: 403,
 };
 
-const defaultLog: ServerLog = (line) => {
-  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...line })}\n`);
-};
 
 /** Creates the HTTP API over a workspace runtime. */
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const { workspace } = options;
   const store: Store = workspace.store;
-  const write = options.log ?? defaultLog;
+  const write = options.log ?? createServerLog();
   // Log lines carry error messages and ids from requests: the workspace redactor masks them first.
   const log: ServerLog = (line) => write(workspace.redactor ? workspace.redactor.redact(line).value : line);
   const metrics = options.metrics;
@@ -208,9 +206,17 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     app.use('*', cors({ origin: options.corsOrigins, allowHeaders: ['authorization', 'content-type', 'last-event-id'], allowMethods: ['GET', 'POST'], maxAge: 600 }));
   }
 
+  // Every request: a request id (the client's X-Request-Id when it is a plain token) on the
+  // response and in one log line with its outcome, and the request counted in the metrics.
   app.use('*', async (c, next) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(c.req.header('x-request-id'), () => randomUUID());
+    c.header('x-request-id', requestId);
     await next();
-    metrics?.httpRequests.inc({ method: c.req.method, route: c.req.routePath || 'unmatched', status: String(c.res.status) });
+    c.header('x-request-id', requestId);
+    const route = c.req.routePath || 'unmatched';
+    metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    log({ event: 'http.request', request_id: requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
   });
 
   // Bodies past the limit are refused before they are read in full.
