@@ -1,6 +1,6 @@
 // `factory policy`, run as a real process (node packages/cli/src/main.ts) on the example policies.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ function factory(...args: string[]): Promise<{ stdout: string; stderr: string; e
 describe('factory policy', () => {
   it('lint passes the example policies and fails a condition that reads an argument the tool lacks, naming file, line and column', async () => {
     const clean = await factory('policy', 'lint', 'policies/finance-ops', '--tools', 'policies/finance-ops/tools.json');
-    expect(clean).toMatchObject({ exitCode: 0, stdout: 'ok: 1 file, no findings\n' });
+    expect(clean).toMatchObject({ exitCode: 0, stdout: 'ok: 1 file (checked against 7 tools in policies/finance-ops/tools.json), no findings\n' });
 
     const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
     const text = (await readFile(join(root, 'policies/finance-ops/policy.yaml'), 'utf8')).replace('when: action.args.amount > 5000', 'when: action.args.amout > 5000');
@@ -90,5 +90,42 @@ describe('factory policy', () => {
     const result = await factory('policy', 'explain', join(directory, 'p.yaml'), '--action', '{"kind":"tool","name":"x"}');
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toBe(`error: ${join(directory, 'p.yaml')}:5:12: spec.default: 'alow' is not an authority; use one of autonomous, notify_human, require_approval, deny.\n`);
+  });
+
+  it('lint and test use the tools.json beside a policy: a misspelt argument or tool is an error with its field path, a case calling an unknown tool is refused', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'policy-tools-'));
+    await mkdir(join(directory, 'tests'));
+    await writeFile(join(directory, 'tools.json'), await readFile(join(root, 'policies/finance-ops/tools.json'), 'utf8'));
+    await writeFile(
+      join(directory, 'policy.yaml'),
+      [
+        'apiVersion: aifactory/v1',
+        'kind: AutonomyPolicy',
+        'metadata: { name: salaries, version: 1 }',
+        'spec:',
+        '  default: require_approval',
+        '  rules:',
+        '    - id: small-refunds',
+        '      match: { kind: tool, name: payments.refund }',
+        '      when: action.args.new_salry < 100',
+        '      authority: autonomous',
+        '    - id: no-drops',
+        '      match: { kind: tool, name: db.drop_tabel }',
+        '      authority: deny',
+        '      reason: never',
+        '',
+      ].join('\n'),
+    );
+    const linted = await factory('policy', 'lint', directory);
+    expect(linted.exitCode).toBe(1);
+    expect(linted.stdout).toContain(`${join(directory, 'policy.yaml')}:9:25: error spec.rules[0].when: action.args has no field 'new_salry'`);
+    expect(linted.stdout).toMatch(/error spec\.rules\[1\]\.match: Rule 'no-drops' matches none of the \d+ known tools \(db\.drop_tabel\); did you mean 'db\.drop_table'\?/);
+    expect(JSON.parse((await factory('policy', 'lint', directory, '--json')).stdout)).toMatchObject({ ok: false, toolsFile: join(directory, 'tools.json') });
+
+    await writeFile(join(directory, 'policy.yaml'), (await readFile(join(directory, 'policy.yaml'), 'utf8')).replace('new_salry', 'amount').replace('db.drop_tabel', 'db.drop_table'));
+    await writeFile(join(directory, 'tests', 'autonomous.yaml'), 'cases:\n  - name: a typo in the tool\n    action: { kind: tool, name: payments.refnd, args: { amount: 5 } }\n');
+    const tested = await factory('policy', 'test', directory);
+    expect(tested.exitCode).toBe(2);
+    expect(tested.stderr).toMatch(/autonomous\.yaml:3:\d+: cases\[0\]\.action\.name: Case 'a typo in the tool' calls tool 'payments\.refnd', which .*tools\.json does not list/);
   });
 });

@@ -219,28 +219,12 @@ function limitFindings(policies: readonly Policy[]): LintFinding[] {
       const allowing = policies.flatMap((candidate) => candidate.rules.filter((rule) => rule.match.kinds.includes('tool') && rule.authority !== 'deny'));
       if (allowing.length > 0) warn('max_tool_calls', `max_tool_calls is 0, yet rule '${allowing[0]!.id}' lets tool calls through; the limit makes that rule dead.`);
     }
-    if (limits.max_duration_ms !== undefined) {
-      for (const candidate of policies) {
-        for (const requirement of [candidate.approvers, ...candidate.rules.map((rule) => rule.approvers)]) {
-          if (requirement?.expires_in_ms !== undefined && requirement.expires_in_ms > limits.max_duration_ms) {
-            warn('max_duration', `Approvals in policy '${candidate.name}' may stay open for ${formatDuration(requirement.expires_in_ms)}, longer than max_duration ${formatDuration(limits.max_duration_ms)}: a held run reaches its time limit before the approval can expire.`);
-            break;
-          }
-        }
-      }
-    }
+    // No check of approval expiry against max_duration: time a run waits for a human does not count against it.
     if (limits.on_exceeded === 'hold' && !policies.some((candidate) => candidate.approvers)) {
       warn('on_exceeded', 'on_exceeded is hold, but no policy names spec.approvers to let a held run continue.');
     }
   }
   return findings;
-}
-
-function formatDuration(milliseconds: number): string {
-  if (milliseconds % 86_400_000 === 0) return `${milliseconds / 86_400_000}d`;
-  if (milliseconds % 3_600_000 === 0) return `${milliseconds / 3_600_000}h`;
-  if (milliseconds % 60_000 === 0) return `${milliseconds / 60_000}m`;
-  return milliseconds % 1000 === 0 ? `${milliseconds / 1000}s` : `${milliseconds}ms`;
 }
 
 function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[]): LintFinding[] {
@@ -252,8 +236,9 @@ function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[
     const where = { policy: policy.name, rule: rule.id };
     if (matching.length === 0) {
       const suggestion = closest(rule.match.names[0] ?? '', tools.map((tool) => tool.name));
+      // Given the agent's tools, a rule that matches none of them is a mistake (a misspelt name).
       findings.push({
-        severity: 'warning',
+        severity: 'error',
         code: 'unknown-tool',
         message: `Rule '${rule.id}' matches none of the ${tools.length} known tools (${rule.match.names.join(', ')})${suggestion ? `; did you mean '${suggestion}'?` : '.'}`,
         location: policy.locations[`spec.rules[${index}].match`] ?? rule.location,
@@ -277,7 +262,7 @@ function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[
       for (const field of rule.redact) {
         if (!redactFieldExists(shape, field)) {
           findings.push({
-            severity: 'warning',
+            severity: 'error',
             code: 'unknown-argument',
             message: `Rule '${rule.id}' redacts '${field}', which tool '${tool.name}' does not have; nothing is masked for it.`,
             location: policy.locations[`spec.rules[${index}].redact`] ?? rule.location,

@@ -2,6 +2,7 @@
 // expected outcome (tests/autonomous.yaml, tests/notify_human.yaml, tests/require_approval.yaml,
 // tests/deny.yaml). A case is an action (and context) in, an authority (and optionally the rules,
 // obligations, defaulted flag) out.
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
@@ -10,6 +11,7 @@ import type { Action, DecisionContext } from './action.ts';
 import { isAuthority, type Authority } from './authority.ts';
 import { decide } from './decide.ts';
 import type { Decision } from './decision.ts';
+import { lintPolicies, parseToolSchemas, type ToolSchema } from './lint.ts';
 import { readPolicyFiles } from './parse-policy.ts';
 import type { Policy } from './policy.ts';
 import { compilePolicies } from './policy-set.ts';
@@ -199,6 +201,25 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
       if (loaded.policies.length === 0 && loaded.problems.length === 0) problems.push({ message: `No policy found for the tests in ${file}; put the policy next to tests/ or list it under policies:.`, location: { file } });
       files.push({ file, expected, source, document: parsed.data, policies: loaded.policies, policyFiles: loaded.files });
     }
+    // The agent's tools, when kept beside the policy: cases and rules naming a tool or an argument
+    // they do not have are errors (a misspelt name would otherwise test, and pass, something else).
+    const toolsFile = join(suite.directory, 'tools.json');
+    if (existsSync(toolsFile)) {
+      const tools = parseToolSchemas(await readFile(toolsFile, 'utf8'), toolsFile);
+      const linted = new Set<Policy>();
+      for (const entry of files) {
+        for (const policy of entry.policies) {
+          if (linted.has(policy)) continue;
+          linted.add(policy);
+        }
+        problems.push(...caseToolProblems(entry.source, entry.document, tools, toolsFile));
+      }
+      const seen = new Set<string>();
+      const unique = [...linted].filter((policy) => !seen.has(policy.name) && seen.add(policy.name));
+      for (const finding of lintPolicies(unique, { tools })) {
+        if (finding.severity === 'error') problems.push({ message: `${finding.location.path ? `${finding.location.path}: ` : ''}${finding.message} (tools from ${toolsFile})`, location: finding.location });
+      }
+    }
     prepared.push({ directory: suite.directory, files });
   }
   if (problems.length > 0) throw problemsError(dedupe(problems), 'policy test');
@@ -222,6 +243,26 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
   }
   report.failed = report.total - report.passed;
   return report;
+}
+
+/** Cases whose tool action names a tool, or a top-level argument, that the tools file does not have. */
+function caseToolProblems(source: YamlSource, document: z.infer<typeof testFileSchema>, tools: readonly ToolSchema[], toolsFile: string): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  document.cases.forEach((testCase, index) => {
+    if (testCase.action.kind !== 'tool') return;
+    const tool = tools.find((candidate) => candidate.name === testCase.action.name);
+    if (!tool) {
+      problems.push({ message: `Case '${testCase.name}' calls tool '${testCase.action.name}', which ${toolsFile} does not list; known tools: ${tools.map((candidate) => candidate.name).join(', ')}.`, location: { ...source.locate(['cases', index, 'action', 'name']), path: `cases[${index}].action.name` } });
+      return;
+    }
+    const properties = (tool.inputSchema as { properties?: Record<string, unknown> }).properties;
+    if (!properties) return;
+    for (const field of Object.keys(testCase.action.args ?? {})) {
+      if (Object.hasOwn(properties, field)) continue;
+      problems.push({ message: `Case '${testCase.name}' passes argument '${field}', which tool '${tool.name}' does not have; its arguments: ${Object.keys(properties).join(', ')}.`, location: { ...source.locate(['cases', index, 'action', 'args', field]), path: `cases[${index}].action.args.${field}` } });
+    }
+  });
+  return problems;
 }
 
 function checkCase(testCase: PolicyTestCase, expected: Authority, decision: Decision): string[] {

@@ -36,7 +36,6 @@ describe('lint', () => {
       'warning contradictory-limits 7:13 max_steps is 0, so no run can take a single step; every run stops before it starts.',
       'warning contradictory-limits 7:27 max_tool_calls is 0, so no run can take a single tool call.',
       "warning contradictory-limits 7:27 max_tool_calls is 0, yet rule 'tools' lets tool calls through; the limit makes that rule dead.",
-      "warning contradictory-limits 7:46 Approvals in policy 'p' may stay open for 2d, longer than max_duration 1h: a held run reaches its time limit before the approval can expire.",
     ]);
   });
 
@@ -80,7 +79,7 @@ rules:
       'error argument-type-mismatch 14:13 Type mismatch: compares action.args.amount (a number) with "100" (a string) (for tool \'payments.refund\').',
       'error argument-type-mismatch 14:44 Type mismatch: "eur" is never one of the allowed values "EUR", "USD" (for tool \'payments.refund\').',
       'error argument-type-mismatch 14:105 Type mismatch: compares l.sku (a string) with 3 (a whole number) (for tool \'payments.refund\').',
-      "warning unknown-tool 23:7 Rule 'nowhere' matches none of the 2 known tools (payment.refund); did you mean 'payments.refund'?",
+      "error unknown-tool 23:7 Rule 'nowhere' matches none of the 2 known tools (payment.refund); did you mean 'payments.refund'?",
     ]);
   });
 

@@ -1,6 +1,8 @@
 // `factory policy`: the risk officer's tools. lint (with tool schemas), test (cases beside each
 // policy, like `opa test`), explain (one decision and why), diff (what a change does before it
 // rolls out), schema (the JSON Schema for editors).
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, formatLocation, UserError, type SourceLocation } from '@aifactory/core';
 import {
@@ -79,9 +81,11 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .addHelpText('after', '\nThe files are linted as one policy set, the way an agent runs under them (shadowing across policies is found).\nExit codes: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 unreadable input.'),
   ).action(
     action(async (files: string[], options: LintOptions) => {
-      const tools = options.tools ? parseToolSchemas(await readText(options.tools, '--tools'), options.tools) : undefined;
+      // Without --tools, the tools.json kept beside a policy (the agent's real tool schemas) is used.
+      const toolsFile = options.tools ?? besideToolsFile(files);
+      const tools = toolsFile ? parseToolSchemas(await readText(toolsFile, '--tools'), toolsFile) : undefined;
       const report = await lintPolicyFiles(files, tools ? { tools } : {});
-      emit(options, lintJson(report, tools?.length), renderLint);
+      emit(options, { ...lintJson(report, tools?.length), ...(toolsFile ? { toolsFile } : {}) }, renderLint);
       return report.errors > 0 || (options.strict && report.warnings > 0) ? ExitCode.CheckFailed : ExitCode.Ok;
     }),
   );
@@ -212,18 +216,31 @@ function lintJson(report: LintReport, tools: number | undefined) {
   };
 }
 
+/** The tools.json beside the policies linted (in a folder given, or next to a file given), if exactly one. */
+function besideToolsFile(files: readonly string[]): string | undefined {
+  const found = new Set<string>();
+  for (const file of files) {
+    const folder = existsSync(file) && statSync(file).isDirectory() ? file : path.dirname(file);
+    const candidate = path.join(folder, 'tools.json');
+    if (existsSync(candidate)) found.add(candidate);
+  }
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
 function where(finding: LintFinding): string {
   const { file, line, column } = finding.location;
   return [file, line, column].filter((part) => part !== undefined).join(':');
 }
 
-function renderLint(report: ReturnType<typeof lintJson>): string {
+function renderLint(report: ReturnType<typeof lintJson> & { toolsFile?: string }): string {
   const lines = report.findings.map((finding) => {
     const severity = finding.severity === 'error' ? pc.red('error') : pc.yellow('warning');
-    return `${where(finding)}: ${severity} ${finding.message} ${pc.dim(`[${finding.code}]`)}`;
+    const field = finding.location.path ? `${finding.location.path}: ` : '';
+    return `${where(finding)}: ${severity} ${field}${finding.message} ${pc.dim(`[${finding.code}]`)}`;
   });
   const files = `${report.files.length} file${report.files.length === 1 ? '' : 's'}`;
-  const summary = report.findings.length === 0 ? `${pc.green('ok')}: ${files}, no findings` : `${files}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
+  const checked = report.toolsFile ? ` (checked against ${report.tools} tools in ${report.toolsFile})` : '';
+  const summary = report.findings.length === 0 ? `${pc.green('ok')}: ${files}${checked}, no findings` : `${files}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
   return [...lines, summary].join('\n');
 }
 
