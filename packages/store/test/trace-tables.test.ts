@@ -52,5 +52,15 @@ for (const engine of engines) {
         { seq: 2, payload: '{"step":1}', payload_hash: 'ph', erased: false },
       ]);
     });
+
+    it('records one store identity at creation, which no role can change, remove or add to', async () => {
+      const identities = await store!.query<{ id: string }>(sql`SELECT id FROM store_identity`);
+      expect(identities).toEqual([{ id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/) }]);
+      await expect(store!.query(sql`UPDATE store_identity SET id = 'another-store'`)).rejects.toThrow();
+      await expect(store!.query(sql`DELETE FROM store_identity`)).rejects.toThrow();
+      await expect(store!.query(sql`TRUNCATE store_identity`)).rejects.toThrow();
+      await expect(store!.query(sql`INSERT INTO store_identity (id) VALUES (${identities[0]!.id})`)).rejects.toThrow();
+      expect(await store!.query(sql`SELECT id FROM store_identity`)).toEqual(identities);
+    });
   });
 }
