@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ExitCode, reportError } from './command-kit.ts';
+import { setServerOption } from './connection.ts';
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
 export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage', 'witness'] as const;
@@ -14,6 +15,15 @@ export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('factory')
     .description('aifactory: governed agents, bounded-autonomy policies and verifiable runs.')
     .version('0.1.0')
+    .option('--server <url>', "send commands to this aifactory server (or set AIFACTORY_URL), with AIFACTORY_TOKEN; they act as the token's principal")
+    .addHelpText(
+      'after',
+      "\nWhere commands go: with --server/AIFACTORY_URL, to that server as AIFACTORY_TOKEN's principal (--as is refused);\n" +
+        "else, while `factory serve` owns this home's embedded store, through it (its local credential; --as still counts);\n" +
+        'else straight to the store (PGlite under AIFACTORY_HOME, or Postgres with DATABASE_URL) as a local administrator.\n' +
+        'Commands the server cannot run refuse before writing anything and name the server. See docs/serving.md.',
+    )
+    .hook('preAction', (_root, command) => setServerOption(command.optsWithGlobals<{ server?: string }>().server))
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride((error) => {

@@ -22,6 +22,23 @@ export const voteRequest = z
   })
   .describe('A vote on a held action.');
 
+/** POST /v1/tokens. */
+export const createTokenRequest = z
+  .strictObject({
+    principal: z.string().min(1).max(320).describe('Who the token acts for, e.g. alice@acme.example.'),
+    roles: z.array(z.string().min(1).max(100)).min(1).max(50).describe('Server roles and policy roles the token carries.'),
+    description: z.string().max(500).optional().describe('What the token is for.'),
+    expiresInMs: z.number().int().positive().optional().describe('Lifetime in milliseconds (absent: never expires).'),
+  })
+  .describe('Create an API token; the secret is in the answer, once.');
+
+/** POST /v1/runs/:id/resume. */
+export const resumeRunRequest = z
+  .strictObject({
+    approvalId: z.string().min(1).max(200).optional().describe('The decided approval to apply (default: the one recorded for the run).'),
+  })
+  .describe('Resume a held run whose approval was decided.');
+
 /** POST /v1/policies/validate. */
 export const validatePolicyRequest = z
   .strictObject({

@@ -24,6 +24,8 @@ export interface TokenPrincipal {
   roles: string[];
   /** When the credential stops being accepted (absent: never). */
   expiresAt?: Date;
+  /** The server's local credential (the home's owner, a local administrator): every route admits it, and it may act as another principal. */
+  local?: true;
 }
 
 /** A token as listed: no secret, no hash. */

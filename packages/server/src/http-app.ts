@@ -7,9 +7,9 @@
 // gets the same 404 an absent resource gets ("not visible to you"), so nobody learns whether a
 // run or approval exists without the right to see it. Every decision is counted and logged;
 // decisions about a held run are also recorded in its trace (auth.decided).
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { compilePolicies, readPolicyFiles, parsePolicy } from '@aifactory/control';
-import { AiFactoryError, ErrorCode, UserError } from '@aifactory/core';
+import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
 import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
 import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
@@ -20,8 +20,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
-import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import { impactRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import { createApiToken, listApiTokens, revokeApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
+import { createTokenRequest, impactRequest, resumeRunRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { hostGuard } from './host-guard.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -59,6 +59,13 @@ export interface HttpAppOptions {
   corsOrigins?: string[];
   /** How long a token lookup is cached (ms, default 2000); revocation through this server is immediate. */
   tokenCacheMs?: number;
+  /**
+   * The local credential `factory serve` writes into the home (mode 0600) for the CLI beside it:
+   * it admits every route and may name the principal it acts for (X-Aifactory-As and
+   * X-Aifactory-Roles headers), as a local administrator with direct store access could. Never
+   * stored; it dies with the process.
+   */
+  localToken?: string;
   /** Host names (no port) requests may name in Host; when given, other Hosts and foreign Origins get 403 (DNS-rebinding protection). */
   allowedHosts?: readonly string[];
   /** Also accept OIDC access tokens (JWTs) of this issuer. */
@@ -109,6 +116,10 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/v1/approvals/:id', summary: 'One approval with its votes.', roles: ['operator', ...approvalReaders] },
   { method: 'post', path: '/v1/approvals/:id/approve', summary: 'Vote yes; when enough votes are in, the run resumes.', roles: ['approver', 'admin'], body: voteRequest },
   { method: 'post', path: '/v1/approvals/:id/reject', summary: 'Vote no; the run resumes without the held action.', roles: ['approver', 'admin'], body: voteRequest },
+  { method: 'post', path: '/v1/runs/:id/resume', summary: 'Resume a held run whose approval was decided (e.g. after the process that decided it stopped); answers with the result.', roles: ['operator', 'admin'], body: resumeRunRequest },
+  { method: 'get', path: '/v1/tokens', summary: 'List API tokens (never their secrets).', roles: ['admin'] },
+  { method: 'post', path: '/v1/tokens', summary: 'Create an API token; its secret is shown once.', roles: ['admin'], body: createTokenRequest },
+  { method: 'post', path: '/v1/tokens/:id/revoke', summary: 'Revoke a token; it is refused at once.', roles: ['admin'] },
   { method: 'get', path: '/v1/policies', summary: 'Policies in the server\u2019s policy folder.', roles: ['risk_officer', 'auditor', 'admin'] },
   { method: 'post', path: '/v1/policies/validate', summary: 'Validate a policy document; problems name line and column.', roles: ['risk_officer', 'admin'], body: validatePolicyRequest },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
@@ -235,6 +246,16 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const header = c.req.header('authorization') ?? '';
     const presented = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     const now = Date.now();
+    const actAs = c.req.header(actAsHeaders.principal);
+    if (presented && options.localToken && sameSecret(presented, options.localToken)) {
+      const roles = (c.req.header(actAsHeaders.roles) ?? '').split(',').map((role) => role.trim()).filter(Boolean);
+      return actAs ? { tokenId: 'local', id: actAs, roles, local: true } : { tokenId: 'local', id: 'local-admin', roles: ['admin'], local: true };
+    }
+    if (actAs !== undefined) {
+      // Over the network a request acts as its token's principal, never as a name it sends.
+      authDecided('anonymous', 'denied', { reason: 'act_as', method: c.req.method, path: c.req.path });
+      throw new HttpProblem(403, ErrorCode.Forbidden, `The ${actAsHeaders.principal} header is honoured only for the server's local credential; requests act as their token's principal.`);
+    }
     const outcome = await authenticator.authenticate(presented, clientAddress(c, options.trustProxy), now);
     if (outcome.kind === 'limited') {
       authDecided('anonymous', 'denied', { reason: 'failed_auth_limited', method: c.req.method, path: c.req.path });
@@ -266,7 +287,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     return next();
   });
 
-  const hasRole = (principal: TokenPrincipal, roles: readonly string[]) => principal.roles.some((role) => roles.includes(role));
+  // The local credential is the home's owner: a local administrator, admitted everywhere.
+  const hasRole = (principal: TokenPrincipal, roles: readonly string[]) => principal.local === true || principal.roles.some((role) => roles.includes(role));
 
   /** Admits a principal with one of `roles`, else answers as if nothing were there. */
   const requireRole = (c: Context, roles: readonly ServerRole[], what = 'route'): TokenPrincipal => {
@@ -386,8 +408,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       events.push({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payloadText === null ? null : JSON.parse(event.payloadText), erased: event.erasedAt !== null, hash: event.hash });
       if (events.length >= 5000) break;
     }
+    const summary = (await listRuns(store, { runIds: [row.id] }).next()).value;
     return c.json({
       run: { id: row.id, agent: row.agent, team: row.team, principal: row.principal, status: row.status, startedAt: row.startedAt, endedAt: row.endedAt, metadata: row.metadata },
+      ...(summary ? { summary } : {}),
       events,
     });
   });
@@ -404,6 +428,21 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       });
     }
     return streamChannel(c, channel, Number.isFinite(after) ? after : 0, (event) => event.type === 'run.completed' || event.type === 'run.failed');
+  });
+
+  app.post('/v1/runs/:id/resume', async (c) => {
+    const principal = requireRole(c, ['operator', 'admin'], 'run');
+    const row = await visibleRun(principal, c.req.param('id'));
+    const request = await readBody(c, resumeRunRequest);
+    let approvalId = request.approvalId;
+    if (!approvalId) {
+      const decided = (await workspace.approvals.list({ runId: row.id })).find((approval) => approval.status !== 'pending' && approval.status !== 'consumed');
+      if (!decided) throw new HttpProblem(404, ErrorCode.NotFound, `Run '${row.id}' has no decided approval waiting to be applied; list them with GET /v1/approvals?runId=${row.id}.`);
+      approvalId = decided.id;
+    }
+    const channel = hub.open(row.id);
+    const result = await track(workspace.runtime.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
+    return c.json(resultBody(result));
   });
 
   app.post('/v1/runs/:id/verify', async (c) => {
@@ -567,6 +606,33 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.post('/v1/approvals/:id/approve', vote('approve'));
   app.post('/v1/approvals/:id/reject', vote('reject'));
 
+  // ---------------------------------------------------------------- tokens
+  app.get('/v1/tokens', async (c) => {
+    requireRole(c, ['admin']);
+    return c.json({ tokens: await listApiTokens(store) });
+  });
+
+  app.post('/v1/tokens', async (c) => {
+    const principal = requireRole(c, ['admin']);
+    const request = await readBody(c, createTokenRequest);
+    const created = await createApiToken(store, {
+      principal: request.principal,
+      roles: request.roles,
+      ...(request.description ? { description: request.description } : {}),
+      ...(request.expiresInMs ? { expiresInMs: request.expiresInMs } : {}),
+    });
+    log({ event: 'token.created', by: principal.id, token: created.id, principal: created.principal, roles: created.roles });
+    return c.json(created, 201);
+  });
+
+  app.post('/v1/tokens/:id/revoke', async (c) => {
+    const principal = requireRole(c, ['admin']);
+    const revoked = await revokeApiToken(store, c.req.param('id'));
+    authenticator.forget(revoked.id);
+    log({ event: 'token.revoked', by: principal.id, token: revoked.id });
+    return c.json(revoked);
+  });
+
   // ---------------------------------------------------------------- policies
   app.get('/v1/policies', async (c) => {
     requireRole(c, ['risk_officer', 'auditor', 'admin']);
@@ -662,6 +728,14 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       authenticator.forget(tokenId);
     },
   };
+}
+
+/** Headers through which the local credential names the principal it acts for. */
+export const actAsHeaders = { principal: 'x-aifactory-as', roles: 'x-aifactory-roles' } as const;
+
+/** Compares two secrets in constant time (by their digests, so lengths leak nothing either). */
+function sameSecret(presented: string, expected: string): boolean {
+  return timingSafeEqual(Buffer.from(sha256Hex(presented), 'hex'), Buffer.from(sha256Hex(expected), 'hex'));
 }
 
 /** Whether the client asked for server-sent events. */

@@ -51,6 +51,8 @@ export interface StartServerOptions {
   trustProxy?: boolean;
   /** How long a verified token is remembered (ms, default 2000). */
   tokenCacheMs?: number;
+  /** The local credential's secret (see HttpAppOptions.localToken). */
+  localToken?: string;
   /** Recover orphaned runs (owner gone, lease lapsed) in this process: how often to look (default every second); false to leave it to others. */
   recovery?: { intervalMs?: number } | false;
 }
@@ -121,6 +123,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.trustProxy ? { trustProxy: true } : {}),
     ...(options.tokenCacheMs === undefined ? {} : { tokenCacheMs: options.tokenCacheMs }),
+    ...(options.localToken ? { localToken: options.localToken } : {}),
   });
   let server: Server;
   try {

@@ -6,8 +6,10 @@
 // AIFACTORY_WITNESS_TOKEN). Every adapter (serve, the CLI, the demo) builds its parts from one of these,
 // so they cannot disagree about a key or a store.
 import path from 'node:path';
-import { dataHome, openStore, storeOptionsFromEnv, type Store, type StoreOptions } from '@aifactory/store';
+import { ErrorCode, SystemError } from '@aifactory/core';
+import { dataHome, openStore, StoreBusyError, storeOptionsFromEnv, type Store, type StoreOptions } from '@aifactory/store';
 import { createRecorder, defaultKeyPath, loadOrCreateSigner, loadRedactor, loadSigner, openWitness, type Recorder, type Redactor, type SealSigner, type Witness } from '@aifactory/verification';
+import { readLocalCredential, ServedStoreError } from './local-credential.ts';
 
 /** Everything a workspace is opened from. */
 export interface WorkspaceConfig {
@@ -66,10 +68,25 @@ export function workspaceConfigAt(home: string, options: WorkspaceConfigOverride
   };
 }
 
-/** Opens the workspace's store. */
-export function openWorkspaceStore(config: WorkspaceConfig = workspaceConfigFromEnv()): Promise<Store> {
-  return openStore(config.store);
+/**
+ * Opens the workspace's store. The embedded store admits one process: finding it held, this waits
+ * up to AIFACTORY_STORE_WAIT_MS (default 15 s) for the holder to finish — but not for a
+ * `factory serve`, which is named at once (ServedStoreError) so the CLI can go through it.
+ */
+export async function openWorkspaceStore(config: WorkspaceConfig = workspaceConfigFromEnv()): Promise<Store> {
+  const waitMs = Number(process.env.AIFACTORY_STORE_WAIT_MS ?? 15_000);
+  try {
+    return await openStore({ ...config.store, lock: { waitMs: Number.isFinite(waitMs) && waitMs >= 0 ? waitMs : 15_000, onBusy: (owner) => readLocalCredential(config.home)?.pid === owner.pid } });
+  } catch (error) {
+    if (!(error instanceof StoreBusyError)) throw error;
+    const credential = readLocalCredential(config.home);
+    if (credential && credential.pid === error.owner.pid) throw new ServedStoreError(config.store.dataDir ?? 'memory', credential, error);
+    throw new SystemError(ErrorCode.StoreBusy, `${error.message} Wait for that command to finish and run this one again.`, { details: error.details, cause: error });
+  }
 }
+
+export { localCredentialFile, newLocalToken, readLocalCredential, removeLocalCredential, ServedStoreError, writeLocalCredential } from './local-credential.ts';
+export type { LocalCredential } from './local-credential.ts';
 
 /** The workspace data directory (keys, knowledge indexes, the embedded store). */
 export function workspaceDataDir(config: WorkspaceConfig = workspaceConfigFromEnv()): string {

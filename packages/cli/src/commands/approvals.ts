@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { EventType, Redactor } from '@aifactory/verification';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { actingAs, describeServer, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { createRunRenderer, exitCodeOf } from './run.ts';
 
 /** The part of a workspace a vote needs: the vote-and-resume use case, and closing it. */
@@ -61,7 +62,7 @@ interface ListOptions extends CommonOptions {
 }
 
 interface VoteOptions extends CommonOptions {
-  as: string;
+  as?: string;
   role?: string[];
   comment?: string;
 }
@@ -102,14 +103,24 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
       if (status !== undefined && !approvalStatuses.includes(status)) {
         throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${approvalStatuses.join(', ')} or all.`);
       }
-      const found = await withService((service) => service.list({ ...(status ? { status } : {}), ...(listOptions.run ? { runId: listOptions.run } : {}) }));
+      const filter = { ...(status ? { status } : {}), ...(listOptions.run ? { runId: listOptions.run } : {}) };
+      const found = await viaServerOrStore({
+        server: async (connection) => {
+          const query = new URLSearchParams(filter).toString();
+          return (await new ServerClient(connection).request<{ approvals: Approval[] }>('GET', `/v1/approvals${query ? `?${query}` : ''}`)).approvals.map(approvalWithDates);
+        },
+        store: () => withService((service) => service.list(filter)),
+      });
       emit(listOptions, { approvals: found }, ({ approvals: items }) => renderList(items, listOptions.status));
     }),
   );
 
   withJson(approvals.command('show').description('Show one approval: the held call, who may approve, the votes so far.').argument('<id>', 'approval id (apr_…)')).action(
     action(async (id: string, showOptions: CommonOptions) => {
-      const approval = await withService((service) => service.get(id));
+      const approval = await viaServerOrStore({
+        server: async (connection) => approvalWithDates((await new ServerClient(connection).request<{ approval: Approval }>('GET', `/v1/approvals/${encodeURIComponent(id)}`)).approval),
+        store: () => withService((service) => service.get(id)),
+      });
       emit(showOptions, { approval }, ({ approval: shown }) => renderApproval(shown));
     }),
   );
@@ -119,36 +130,70 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
       .command(vote)
       .description(vote === 'approve' ? 'Approve a held action (counts toward the approvers it needs).' : 'Reject a held action; one rejection decides.')
       .argument('<id>', 'approval id (apr_…)')
-      .requiredOption('--as <principal>', 'your identity, recorded with the vote')
+      .option('--as <principal>', 'your identity, recorded with the vote (required on the store; through a remote server the token says who you are)')
       .option('--role <role...>', 'the role(s) you act with; the policy names which may vote');
     if (vote === 'reject') command.requiredOption('--comment <text>', 'why: shown to the agent and recorded');
     else command.option('--comment <text>', 'why: recorded with the vote');
     withJson(command).action(
-      action(async (id: string, voteOptions: VoteOptions) => {
-        return withStore(async (store) => {
-          const workspace = await (options.openWorkspace ?? openEnvironmentWorkspace)(store);
-          try {
-            // A decided approval resumes its run at once, in this process (use case vote-and-resume).
-            const events: RunEvent[] = [];
-            const render = createRunRenderer();
-            const outcome = await workspace.voteAndResume({
-              approvalId: id,
-              ballot: { approver: { id: voteOptions.as, roles: voteOptions.role ?? [] }, vote, ...(voteOptions.comment ? { comment: voteOptions.comment } : {}) },
-              onVoted: (result) => emit(voteOptions, { ok: true, result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval }, () => renderVote(result)),
-              onEvent: (event) => (voteOptions.json ? events.push(event) : render(event)),
-            });
-            if (outcome.kind !== 'decided' || !outcome.resumed) return undefined;
-            const result = await outcome.resumed;
-            if (voteOptions.json) emit(voteOptions, { ...result, events }, () => '');
-            return exitCodeOf(result);
-          } finally {
-            await workspace.close();
-          }
-        });
-      }),
+      action(async (id: string, voteOptions: VoteOptions) =>
+        viaServerOrStore<number | void>({
+          server: (connection) => voteThroughServer(connection, id, vote, voteOptions),
+          store: () => voteOnStore(id, vote, voteOptions),
+        }),
+      ),
     );
   }
+
+  async function voteThroughServer(connection: ServerConnection, id: string, vote: 'approve' | 'reject', voteOptions: VoteOptions): Promise<number | void> {
+    if (connection.via === 'local' && voteOptions.as === undefined) throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', { location: { path: '--as' } });
+    const client = new ServerClient(connection, actingAs(connection, voteOptions.as, voteOptions.role, voteOptions.as !== undefined));
+    const answer = await client.request<{ result: VoteResult['kind']; remaining?: number; approval: Approval; resumed: boolean }>('POST', `/v1/approvals/${encodeURIComponent(id)}/${vote}`, voteOptions.comment ? { comment: voteOptions.comment } : {});
+    const approval = approvalWithDates(answer.approval);
+    const result = (answer.result === 'counted' ? { kind: 'counted', remaining: answer.remaining ?? 0, approval } : { kind: answer.result, approval }) as VoteResult;
+    // The server resumes the run itself: exactly one process drives it.
+    emit(voteOptions, { ok: true, result: answer.result, ...(answer.result === 'counted' ? { remaining: answer.remaining } : {}), approval, resumed: answer.resumed, server: connection.url }, () =>
+      `${renderVote(result)}${answer.resumed ? `\n${describeServer(connection)} resumes the run; follow it with 'factory runs show ${approval.runId}'.` : ''}`,
+    );
+  }
+
+  async function voteOnStore(id: string, vote: 'approve' | 'reject', voteOptions: VoteOptions): Promise<number | void> {
+    const as = voteOptions.as;
+    if (as === undefined) throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', { location: { path: '--as' } });
+    return withStore(async (store) => {
+      const workspace = await (options.openWorkspace ?? openEnvironmentWorkspace)(store);
+      try {
+        // A decided approval resumes its run at once, in this process (use case vote-and-resume).
+        const events: RunEvent[] = [];
+        const render = createRunRenderer();
+        const outcome = await workspace.voteAndResume({
+          approvalId: id,
+          ballot: { approver: { id: as, roles: voteOptions.role ?? [] }, vote, ...(voteOptions.comment ? { comment: voteOptions.comment } : {}) },
+          onVoted: (result) => emit(voteOptions, { ok: true, result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval }, () => renderVote(result)),
+          onEvent: (event) => (voteOptions.json ? events.push(event) : render(event)),
+        });
+        if (outcome.kind !== 'decided' || !outcome.resumed) return undefined;
+        const result = await outcome.resumed;
+        if (voteOptions.json) emit(voteOptions, { ...result, events }, () => '');
+        return exitCodeOf(result);
+      } finally {
+        await workspace.close();
+      }
+    });
+  }
   return approvals;
+}
+
+/** An approval read over HTTP carries ISO strings where the store gives dates. */
+function approvalWithDates(approval: Approval): Approval {
+  const date = (value: unknown) => (value === null || value === undefined ? value : new Date(value as string));
+  return {
+    ...approval,
+    requestedAt: date(approval.requestedAt) as Date,
+    expiresAt: date(approval.expiresAt) as Date | null,
+    decidedAt: date(approval.decidedAt) as Date | null,
+    consumedAt: date(approval.consumedAt) as Date | null,
+    votes: approval.votes.map((vote) => ({ ...vote, at: new Date(vote.at) })),
+  } as Approval;
 }
 
 function renderList(items: Approval[], status: string): string {

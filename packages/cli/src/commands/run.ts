@@ -8,6 +8,7 @@ import type { Workspace } from '@aifactory/workspace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
+import { actingAs, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 
 interface RunOptions extends CommonOptions {
   input: string;
@@ -157,31 +158,56 @@ export function registerRunCommand(program: Command): void {
       .option('--feature <name>', "product feature the run's cost is attributed to (default the agent's metadata.feature)")
       .addHelpText('after', '\nExit codes: 0 completed or held, 1 the run failed, 2 bad input, 3 store or system failure.\nThe store is PGlite under AIFACTORY_HOME (default ./.factory) or Postgres when DATABASE_URL is set.'),
   ).action(
-    action(async (agent: string, options: RunOptions) => {
+    action(async (agent: string, options: RunOptions, command: Command) => {
       if (!options.input.trim()) throw new UserError(ErrorCode.InputInvalid, '--input is empty; give the agent a task.');
-      const store = await openCliStore();
-      try {
-        const workspace = await openCliWorkspace(store, options.agents);
-        try {
-          const events: RunEvent[] = [];
-          const render = createRunRenderer();
-          const result = await workspace.startRun({
-            agent,
-            input: options.input,
-            principal: { id: options.as, roles: options.role },
-            ...(options.feature ? { feature: options.feature } : {}),
-            onEvent: (event) => (options.json ? events.push(event) : render(event)),
-          });
-          if (options.json) emit(options, { ...result, events }, () => '');
-          return exitCodeOf(result);
-        } finally {
-          await workspace.close();
-        }
-      } finally {
-        await store.close();
-      }
+      return viaServerOrStore({
+        server: (connection) => runThroughServer(connection, agent, options, command.getOptionValueSource('as') === 'cli'),
+        store: () => runOnStore(agent, options),
+      });
     }),
   );
+}
+
+/** Streams a run the server drives: its events print as they come, as they would locally. */
+async function runThroughServer(connection: ServerConnection, agent: string, options: RunOptions, explicitAs: boolean): Promise<number> {
+  if (options.agents !== 'agents') throw new UserError(ErrorCode.InputInvalid, `--agents does not apply through ${connection.url}: the server runs the agents of its own folder; name the agent only.`, { location: { path: '--agents' } });
+  if (options.feature) throw new UserError(ErrorCode.InputInvalid, `--feature does not apply through ${connection.url}: the server attributes the run's cost to the agent's metadata.feature.`, { location: { path: '--feature' } });
+  const client = new ServerClient(connection, actingAs(connection, options.as, options.role, explicitAs));
+  const events: RunEvent[] = [];
+  const render = createRunRenderer();
+  await client.stream('/v1/runs', { agent, input: options.input }, (event) => (options.json ? events.push(event as unknown as RunEvent) : render(event as unknown as RunEvent)));
+  const last = events.at(-1) as (RunEvent & Record<string, unknown>) | undefined;
+  const status = last?.type === 'run.completed' ? 'completed' : last?.type === 'run.failed' ? 'failed' : last?.type === 'run.held' ? 'held' : 'unknown';
+  if (options.json) {
+    const answer = [...events].reverse().find((event) => event.type === 'answer') as { text?: string } | undefined;
+    emit(options, { runId: events[0]?.runId, status, ...(answer?.text !== undefined ? { answer: answer.text } : {}), ...(last?.type === 'run.failed' ? { error: last.reason } : {}), events, server: connection.url }, () => '');
+  }
+  return status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
+}
+
+/** `factory run` on the store: this process drives the run. */
+async function runOnStore(agent: string, options: RunOptions): Promise<number> {
+  const store = await openCliStore();
+  try {
+    const workspace = await openCliWorkspace(store, options.agents);
+    try {
+      const events: RunEvent[] = [];
+      const render = createRunRenderer();
+      const result = await workspace.startRun({
+        agent,
+        input: options.input,
+        principal: { id: options.as, roles: options.role },
+        ...(options.feature ? { feature: options.feature } : {}),
+        onEvent: (event) => (options.json ? events.push(event) : render(event)),
+      });
+      if (options.json) emit(options, { ...result, events }, () => '');
+      return exitCodeOf(result);
+    } finally {
+      await workspace.close();
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 /** Adds `resume` to the `runs` command. */

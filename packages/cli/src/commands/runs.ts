@@ -34,6 +34,7 @@ import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { parseTime } from './time-options.ts';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir, workspaceSigner, workspaceWitness } from '@aifactory/workspace/config';
 
 /** What the runs commands take from whoever wires the CLI (tests pass their own store). */
@@ -95,13 +96,19 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   withJson(addFilters(runs.command('list').description('List runs, oldest first, with their status, event count and seal.'))).action(
     action(async (listOptions: FilterOptions) => {
       const filter = parseFilter(listOptions);
-      await withStore(async (store) => {
+      await viaServerOrStore({
+        server: (connection) => printRuns(serverRuns(connection, filter)),
+        store: () => withStore((store) => printRuns(listRuns(store, filter))),
+      });
+
+      /** Prints runs as a table or streamed JSON, from the store or a server. */
+      async function printRuns(found: AsyncIterable<RunSummary>): Promise<void> {
         let count = 0;
         if (listOptions.json) process.stdout.write('{"runs":[');
         // Text: the first rows are held back to size the columns (padded before colouring, so
         // they line up piped or not); later rows stream with those widths.
         const table = createRunTable();
-        for await (const run of listRuns(store, filter)) {
+        for await (const run of found) {
           if (listOptions.json) process.stdout.write(`${count > 0 ? ',' : ''}\n  ${JSON.stringify(run)}`);
           else table.add(run);
           count += 1;
@@ -109,7 +116,7 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         if (listOptions.json) process.stdout.write(`${count > 0 ? '\n' : ''}]}\n`);
         else if (count === 0) process.stdout.write('No runs match.\n');
         else table.end();
-      });
+      }
     }),
   );
 
@@ -295,6 +302,17 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   );
 
   return runs;
+}
+
+/** Runs the server lists; it filters by agent and status only, so other filters are refused rather than ignored. */
+async function* serverRuns(connection: ServerConnection, filter: RunFilter): AsyncGenerator<RunSummary> {
+  const unsupported = (['team', 'principal', 'since', 'until', 'authority', 'runIds'] as const).filter((key) => filter[key] !== undefined);
+  if (unsupported.length > 0) {
+    throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server filters runs by --agent, --status and --limit only.`);
+  }
+  const query = new URLSearchParams({ ...(filter.agent ? { agent: filter.agent } : {}), ...(filter.status ? { status: filter.status } : {}), ...(filter.limit ? { limit: String(filter.limit) } : {}) }).toString();
+  const answer = await new ServerClient(connection).request<{ runs: RunSummary[] }>('GET', `/v1/runs${query ? `?${query}` : ''}`);
+  for (const run of answer.runs) yield { ...run, startedAt: new Date(run.startedAt), endedAt: run.endedAt === null ? null : new Date(run.endedAt) };
 }
 
 function addFilters(command: Command): Command {

@@ -9,7 +9,8 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
 import { openWorkspace } from '@aifactory/workspace';
-import { openWorkspaceStore, workspaceConfigFromEnv } from '@aifactory/workspace/config';
+import { newLocalToken, openWorkspaceStore, removeLocalCredential, workspaceConfigFromEnv, writeLocalCredential } from '@aifactory/workspace/config';
+import { ServerClient, viaServerOrStore } from '../connection.ts';
 
 /** Hooks for tests. */
 export interface ServeCommandOptions {
@@ -67,6 +68,14 @@ function portOf(value: string, option: string): number {
 /** Registers `factory serve`, `factory tokens` and `factory mcp`. */
 export function registerServeCommands(program: Command, options: ServeCommandOptions = {}): void {
   const open = options.openStore ?? (() => openWorkspaceStore());
+  async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    const store = await open();
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  }
 
   program
     .command('serve')
@@ -91,7 +100,9 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator [--expires 30d]`,' +
         '\nor, with --oidc-issuer, an access token of your identity provider (roles from --oidc-roles-claim).' +
         '\nOn a loopback interface, requests naming another Host or a foreign Origin get 403 (DNS-rebinding protection).' +
-        '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable.' +
+        '\nOn the embedded store, serve owns it (no other process may open it) and writes a local credential, <home>/server.json' +
+        '\n(mode 0600: URL, pid, a secret), so `factory` commands in another terminal go through this server; see docs/serving.md.' +
+        '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable (or owned by another process).' +
         '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.',
     )
     .action(
@@ -101,10 +112,13 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
         const oidc = oidcOptionsOf(serveOptions);
         const store = await open();
+        // The CLI in another terminal goes through this server while it owns the embedded store.
+        const localToken = store.kind === 'pglite' ? newLocalToken() : undefined;
         let server;
         try {
           server = await startServer({
             store,
+            ...(localToken ? { localToken } : {}),
             // The workspace configured from the environment, as `factory run` uses it: one store, one seal key.
             config: workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies }),
             port,
@@ -121,6 +135,13 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           await store.close();
           throw error;
         }
+        const home = workspaceConfigFromEnv().home;
+        const forgetCredential = () => localToken && removeLocalCredential(home, localToken);
+        if (localToken) {
+          const loopback = /^(0\.0\.0\.0|::|\[::\])$/.test(serveOptions.host) ? server.url.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, '//127.0.0.1') : server.url;
+          writeLocalCredential(home, { url: loopback, token: localToken });
+          process.once('exit', forgetCredential);
+        }
         process.stderr.write(`${pc.green('serving')} ${server.url}  (OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
@@ -130,6 +151,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           process.once('SIGINT', () => stop('SIGINT'));
           process.once('SIGTERM', () => stop('SIGTERM'));
         });
+        forgetCredential();
         const { unfinishedRuns } = await server.close();
         await store.close();
         if (unfinishedRuns > 0) process.stderr.write(`${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`);
@@ -153,30 +175,27 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
   ).action(
     action(async (createOptions: TokenCreateOptions) => {
       const expiresInMs = tokenLifetimeMs(createOptions.expires ?? 'never');
-      const store = await open();
-      try {
-        const created = await createApiToken(store, {
-          principal: createOptions.principal,
-          roles: createOptions.role,
-          ...(createOptions.description ? { description: createOptions.description } : {}),
-          ...(expiresInMs === undefined ? {} : { expiresInMs }),
-        });
-        emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')}), ${expiryText(value)}\n${value.token}\nStore it now: it is not shown again.`);
-      } finally {
-        await store.close();
-      }
+      const input = {
+        principal: createOptions.principal,
+        roles: createOptions.role,
+        ...(createOptions.description ? { description: createOptions.description } : {}),
+        ...(expiresInMs === undefined ? {} : { expiresInMs }),
+      };
+      const created = await viaServerOrStore<CreatedToken>({
+        server: async (connection) => withDates(await new ServerClient(connection).request<CreatedToken>('POST', '/v1/tokens', input)),
+        store: () => withStore((store) => createApiToken(store, input)),
+      });
+      emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')}), ${expiryText(value)}\n${value.token}\nStore it now: it is not shown again.`);
     }),
   );
 
   withJson(tokens.command('list').description('List tokens (never their secrets).')).action(
     action(async (listOptions: CommonOptions) => {
-      const store = await open();
-      try {
-        const list = await listApiTokens(store);
-        emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map((row) => tokenLine(row)).join('\n')));
-      } finally {
-        await store.close();
-      }
+      const list = await viaServerOrStore<ApiTokenInfo[]>({
+        server: async (connection) => (await new ServerClient(connection).request<{ tokens: ApiTokenInfo[] }>('GET', '/v1/tokens')).tokens.map(withDates),
+        store: () => withStore((store) => listApiTokens(store)),
+      });
+      emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map((row) => tokenLine(row)).join('\n')));
     }),
   );
 
@@ -207,13 +226,11 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
 
   withJson(tokens.command('revoke').description('Revoke a token by id; requests with it get 401 at once on this store.').argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f')).action(
     action(async (id: string, revokeOptions: CommonOptions) => {
-      const store = await open();
-      try {
-        const revoked = await revokeApiToken(store, id);
-        emit(revokeOptions, revoked, (value) => `${pc.green('revoked')} ${value.id} (${value.principal})`);
-      } finally {
-        await store.close();
-      }
+      const revoked = await viaServerOrStore<ApiTokenInfo>({
+        server: async (connection) => withDates(await new ServerClient(connection).request<ApiTokenInfo>('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`)),
+        store: () => withStore((store) => revokeApiToken(store, id)),
+      });
+      emit(revokeOptions, revoked, (value) => `${pc.green('revoked')} ${value.id} (${value.principal})`);
     }),
   );
 
@@ -299,6 +316,14 @@ function oidcOptionsOf(options: ServeOptions): OidcOptions | undefined {
     ...(principalClaim ? { principalClaim } : {}),
     ...(jwksUri ? { jwksUri } : {}),
   };
+}
+
+type CreatedToken = Awaited<ReturnType<typeof createApiToken>>;
+
+/** A token read over HTTP carries ISO strings where the store gives dates. */
+function withDates<T extends ApiTokenInfo>(token: T): T {
+  const date = (value: Date | string | null) => (value === null ? null : new Date(value));
+  return { ...token, createdAt: date(token.createdAt)!, lastUsedAt: date(token.lastUsedAt), revokedAt: date(token.revokedAt), expiresAt: date(token.expiresAt) };
 }
 
 /** One line of `factory tokens list`. */
