@@ -74,7 +74,9 @@ function runLine(run: RunSummary): string {
     agent: run.agent,
     team: run.team,
     principal: run.principal,
-    status: run.status,
+    // The stored status, which the chain covers: whether a running run's owner is alive
+    // (orphaned, recovering) is a fact of the moment, not of the record.
+    status: run.status === 'orphaned' || run.status === 'recovering' ? 'running' : run.status,
     started_at: run.startedAt.toISOString(),
     ended_at: run.endedAt?.toISOString() ?? null,
     replay_of: run.replayOf,
