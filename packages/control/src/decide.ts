@@ -7,7 +7,7 @@
 import type { Action, ActionKind, DecisionContext } from './action.ts';
 import { AUTHORITIES, type Authority } from './authority.ts';
 import { ConditionCostError } from './condition-extensions.ts';
-import { DEFAULT_APPROVERS, type Decision, type MatchedRule, type Obligations, type PolicyRef } from './decision.ts';
+import { DEFAULT_APPROVERS, deniedDecision, type Decision, type MatchedRule, type Obligations, type PolicyRef } from './decision.ts';
 import type { ApproverRequirement } from './policy.ts';
 import { candidatesFor, engineKey, type CompiledRule, type EnginePolicySet, type KindIndex, type PolicySet } from './policy-set.ts';
 
@@ -240,15 +240,7 @@ function costDenial(rule: CompiledRule, error: ConditionCostError, refs: readonl
 }
 
 function failure(set: PolicySet, why: string, refs?: readonly PolicyRef[]): Decision {
-  return deepFreeze({
-    authority: 'deny',
-    rules: emptyList,
-    skipped: emptyList,
-    policies: refs ?? (Array.isArray(set?.refs) ? set.refs : emptyList),
-    obligations: { notify: emptyList, redact: emptyList },
-    reason: `Denied: ${why}, and what cannot be decided is denied.`,
-    defaulted: true,
-  });
+  return deepFreeze(deniedDecision(`Denied: ${why}, and what cannot be decided is denied.`, refs ?? (Array.isArray(set?.refs) ? set.refs : emptyList)));
 }
 
 function errorSummary(error: unknown): string {

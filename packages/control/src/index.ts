@@ -10,7 +10,7 @@ export { compilePolicies, LIMIT_NAMES } from './policy-set.ts';
 export type { KindDefault, LimitName, Limits, LimitSetting, PolicySet, Verification } from './policy-set.ts';
 export { decide, mergeApprovers } from './decide.ts';
 export { argumentsDenied } from './argument-denial.ts';
-export { DEFAULT_APPROVERS } from './decision.ts';
+export { DEFAULT_APPROVERS, deniedDecision, heldDecision } from './decision.ts';
 export type { AutonomousDecision, Decision, DenyDecision, MatchedRule, NotifyHumanDecision, Obligations, PolicyRef, RequireApprovalDecision } from './decision.ts';
 export { checkLimits } from './limits.ts';
 export type { LimitCrossing } from './limits.ts';

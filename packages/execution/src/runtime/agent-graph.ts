@@ -3,7 +3,7 @@
 // governance gate. A held action parks the run in the `approval` node (LangGraph interrupt); the
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
-import { checkLimits, DEFAULT_APPROVERS, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
+import { checkLimits, heldDecision, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
 import { ErrorCode, SystemError, contentHash } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
@@ -232,15 +232,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (crossing.onExceeded !== 'hold') {
       return { kind: 'stop', update: { status: 'failed', error: `Budget exceeded: ${crossing.reason}` } };
     }
-    const decision = {
-      authority: 'require_approval',
-      rules: [],
-      skipped: [],
-      policies: gate.policySet.refs,
-      obligations: { notify: [], redact: [], approvers: DEFAULT_APPROVERS },
-      reason: crossing.reason,
-      defaulted: false,
-    } as unknown as Decision;
+    const decision = heldDecision(crossing.reason, gate.policySet.refs);
     const update = await hold(state, { kind: 'hold', authority: 'require_approval', decision, step, argsHash }, proposed, node);
     return { kind: 'hold', update };
   }

@@ -108,7 +108,8 @@ export class GovernanceGate implements Gate {
     // Arguments that fail the tool's schema never reach a rule (a "12345" must not meet a rule
     // written for 12345); nor are they recorded, since no rule said which of them to mask.
     const invalid = proposed.argumentErrors !== undefined && proposed.argumentErrors.length > 0 ? proposed.argumentErrors : undefined;
-    const decision = invalid ? argumentsDenied(this.#policies(), proposed.name, invalid) : decideFailClosed(this.#policies(), action, context);
+    // decide() never throws: an unreadable policy set or action is itself a denial.
+    const decision = invalid ? argumentsDenied(this.#policies(), proposed.name, invalid) : decide(this.#policies(), action, context);
     const argsHash = contentHash(proposed.args);
     const recordedArgs = invalid ? {} : maskFields(proposed.args, decision.obligations.redact);
     const events: EventDraft[] = [
@@ -148,27 +149,6 @@ export class GovernanceGate implements Gate {
   /** Commits any buffered outcomes of the run. */
   async flush(runId: string): Promise<void> {
     await this.commit(runId, []);
-  }
-}
-
-/**
- * decide() is pure and documented never to throw; if it ever does (a bug, a corrupt policy
- * object), the action is denied with the error as its reason — unknown is denied.
- */
-function decideFailClosed(policies: PolicySet, action: Action, context: DecisionContext): Decision {
-  try {
-    return decide(policies, action, context);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return {
-      authority: 'deny',
-      rules: [],
-      policies: [],
-      obligations: { notify: [], redact: [] },
-      reason: `The control plane could not decide (${message}); the action is denied.`,
-      defaulted: true,
-      skipped: [],
-    } as unknown as Decision;
   }
 }
 
