@@ -1,4 +1,4 @@
-// The invariant of DESIGN.md: no code path executes a tool or calls a model without a recorded
+// The invariant of the product (docs/architecture.md): no code path executes a tool or calls a model without a recorded
 // decision. Every tool execution (ToolHost.call, the one door to MCP servers) and every model call
 // (the gateway) is instrumented to look in the store, at that moment, for a committed
 // `policy.decided` event of the same action; an execution without one fails the test. It runs

@@ -1,4 +1,4 @@
-// The one chokepoint of DESIGN.md: govern(action) -> decision -> record(decision) -> [hold |
+// The one chokepoint (docs/architecture.md): govern(action) -> decision -> record(decision) -> [hold |
 // execute] -> record(outcome). Every node of the agent graph asks this gate before it acts, and
 // nothing in the runtime calls a model or a tool except through a verdict of `execute` from it.
 import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, argumentsDenied, decide } from '@aifactory/control';
