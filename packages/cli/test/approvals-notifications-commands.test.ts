@@ -64,7 +64,8 @@ describe('factory approvals and factory notifications', () => {
     expect(JSON.parse(listed.stdout).approvals.map((item: { id: string; status: string }) => [item.id, item.status])).toEqual([[approval.id, 'pending']]);
     const text = await factory('approvals', 'list');
     expect(text.stdout).toContain(`${approval.id}`);
-    expect(text.stdout).toContain(`factory approvals approve ${approval.id} --as <you>`);
+    // The hint pastes as printed: a shell variable, not a placeholder, and the role the rule asks for.
+    expect(text.stdout).toContain(`factory approvals approve ${approval.id} --as "$USER" --role editor --comment "ok"`);
 
     const self = await factory('approvals', 'approve', approval.id, '--as', 'carol', '--role', 'editor');
     expect(self.exitCode).toBe(2);
