@@ -234,7 +234,7 @@ for (const engine of engines('t_rec')) {
       const future = [];
       for await (const run of listRuns(store, { since: new Date(Date.now() + 60_000) })) future.push(run);
       expect(future).toEqual([]);
-      await expect(listRuns(store, { status: 'paused' }).next()).rejects.toThrow(/Status 'paused' is unknown; use one of running, held, completed, failed/);
+      await expect(listRuns(store, { status: 'paused' }).next()).rejects.toThrow(/Status 'paused' is unknown; use one of running, orphaned, recovering, held, completed, failed/);
     });
 
     it('exports JSONL that verifies offline, and catches a cut, an edit or a foreign key', async () => {
