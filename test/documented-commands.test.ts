@@ -41,6 +41,13 @@ function shellWords(line: string): string[] {
 function commandFor(program: Command, words: string[]): { command: Command; rest: string[] } {
   let command = program;
   let index = 0;
+  // The program's own options (factory --server URL runs list) come before the command: each one
+  // must exist, and its value is skipped.
+  while (index < words.length && words[index]!.startsWith('-')) {
+    const option = program.options.find((candidate) => candidate.long === words[index]!.split('=')[0] || candidate.short === words[index]);
+    if (!option) break;
+    index += option.required && !words[index]!.includes('=') ? 2 : 1;
+  }
   for (; index < words.length; index += 1) {
     const next = command.commands.find((candidate) => candidate.name() === words[index] || candidate.aliases().includes(words[index]!));
     if (!next) break;
