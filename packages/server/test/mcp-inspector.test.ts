@@ -18,10 +18,10 @@ describe('factory mcp serve with the MCP Inspector CLI', () => {
   const demo = prepareDemoWorkspace();
   afterAll(() => rmSync(demo.root, { recursive: true, force: true }));
   const inspect = (...methodArgs: string[]) =>
-    run(process.execPath, [inspector, '--cli', process.execPath, factory, 'mcp', 'serve', 'file-clerk', '--agents', demo.agentsDir, '--principal', 'inspector@acme.example', ...methodArgs], {
+    run(process.execPath, [inspector, '--cli', '--connect-timeout', '60000', process.execPath, factory, 'mcp', 'serve', 'file-clerk', '--agents', demo.agentsDir, '--principal', 'inspector@acme.example', ...methodArgs], {
       cwd: demo.root,
       env: { ...process.env, AIFACTORY_HOME: demo.dataDir },
-      timeout: 60_000,
+      timeout: 90_000,
     });
 
   it('lists the agent as a tool and returns a held action as pending with its approval id', async () => {
@@ -30,5 +30,5 @@ describe('factory mcp serve with the MCP Inspector CLI', () => {
     const called = (await inspect('--method', 'tools/call', '--tool-name', 'file-clerk', '--tool-arg', 'input=Summarise invoice 1042 for finance.')).stdout;
     expect(called).toMatch(/pending_approval/);
     expect(called).toMatch(/apr_[0-9a-f]+/);
-  }, 90_000);
+  }, 200_000);
 });
