@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { compilePolicies, parsePolicy, type Decision } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 import { openStore, sql, type Store } from '@aifactory/store';
-import type { Recorder } from '@aifactory/verification';
+import { acquireRunLease, type Recorder } from '@aifactory/verification';
 import {
   createAgentGraph,
   createModelGateway,
@@ -126,7 +126,19 @@ async function ungovernedVariant(): Promise<Variant> {
   };
 }
 
-/** A recorder that accepts everything and writes nothing (the breakdown variant). */
+/**
+ * A recorder that writes no trace (the breakdown variant). It still takes the run's lease when
+ * asked, as the real one does in the start commit: every tool call checks that lease.
+ */
+const unrecordedOn = (store: Store) =>
+  ({
+    ...unrecorded,
+    startRun: async (run: { id?: string }, options?: { lease?: { owner: string; ttlMs: number } }) => {
+      if (run.id && options?.lease) await acquireRunLease(store, run.id, options.lease.owner, { ttlMs: options.lease.ttlMs, acquisition: 'new' });
+      return {};
+    },
+  }) as unknown as Recorder;
+
 const unrecorded = {
   keyId: 'none',
   startRun: async () => ({}),
@@ -173,7 +185,8 @@ const engines: Array<{ name: string; open: () => Promise<Store> }> = [
 ];
 for (const engine of engines) {
   try {
-    variants.push(await governedVariant(engine.name, await engine.open(), engine.name.startsWith('breakdown') ? unrecorded : undefined));
+    const opened = await engine.open();
+    variants.push(await governedVariant(engine.name, opened, engine.name.startsWith('breakdown') ? unrecordedOn(opened) : undefined));
   } catch (error) {
     skipped.push({ variant: engine.name, 'ms/step': `skipped: ${(error as Error).message}` });
   }
