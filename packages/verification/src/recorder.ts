@@ -20,9 +20,9 @@ import type { Store } from '@aifactory/store';
 import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
 import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
 import type { Redactor } from './redaction.ts';
-import { createSigner, type SealKind, type SealSigner } from './seal-signer.ts';
+import { createSigner, type SealSigner } from './seal-signer.ts';
 import { leaseLostError, type RunFence } from './run-lease.ts';
-import { SealWriter, sealInsertColumns, sealInsertValues } from './seal-writer.ts';
+import { SealWriter, sealInsertColumns, sealInsertValues, type WrittenSeal } from './seal-writer.ts';
 import { isUniqueViolation, queryRows, storeFailure, toDate } from './store-access.ts';
 import { verifyRun } from './verify.ts';
 import type { Witness } from './witness.ts';
@@ -54,23 +54,8 @@ export interface RecordedEvent {
   hash: string;
 }
 
-/** A run seal: an Ed25519 signature over the run's head hash, linked to the previous seal. */
-export interface Seal {
-  seq: number;
-  /** final (the run ended), start, or checkpoint (a held or long run so far). */
-  kind: SealKind;
-  /** The store identity the seal signs. */
-  storeId: string;
-  runId: string;
-  headSeq: number;
-  headHash: string;
-  keyId: string;
-  publicKey: string;
-  prevSealHash: string;
-  sealHash: string;
-  signature: string;
-  ts: Date;
-}
+/** A run seal: an Ed25519 signature over the run's head hash, linked to the previous seal (what the seal writer writes). */
+export type Seal = WrittenSeal;
 
 /** What a run starts with. */
 export interface RunStart {

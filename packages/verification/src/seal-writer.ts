@@ -13,7 +13,9 @@ import type { Witness } from './witness.ts';
 /** A seal as written. */
 export interface WrittenSeal {
   seq: number;
+  /** final (the run ended), start, or checkpoint (a held or long run so far). */
   kind: SealKind;
+  /** The store identity the seal signs. */
   storeId: string;
   runId: string;
   headSeq: number;
