@@ -136,6 +136,12 @@ describe('factory runs', () => {
       expect(json).toMatchObject({ ok: true, tail: { checkedBy: 'witness' } });
       expect((await factory('verify', '--all')).stdout).toMatch(/tail: The tail was checked only against the seal key's own anchor/);
       expect((await factory('verify', '--all', '--witness', path.join(witnessDir, 'missing'))).stderr).toMatch(/Witness directory .* does not exist/);
+      // An export checked offline against the same witness.
+      const file = path.join(witnessDir, 'all.jsonl');
+      expect((await factory('export', '--all', '--output', file)).exitCode).toBe(0);
+      const offline = await factory('verify', '--file', file, '--witness', witnessDir);
+      expect(offline.exitCode).toBe(0);
+      expect(offline.stdout).toMatch(/tail: The export's seal chain \(head: seal 5\) reaches every checkpoint witness .* holds for store/);
     } finally {
       rmSync(witnessDir, { recursive: true, force: true });
     }

@@ -11,6 +11,7 @@ import { exportFormat, exportVersion, trailerMessage } from './export.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import { keyIdOf, verifySealSignature } from './seal-signer.ts';
 import type { VerificationSummary } from './verify.ts';
+import type { Witness } from './witness.ts';
 
 /** The verdict on an export file. */
 export interface ExportVerificationSummary extends VerificationSummary {
@@ -26,6 +27,12 @@ export interface VerifyExportOptions {
   trustedKeys?: readonly string[];
   /** Per-run callback. */
   onReport?: (report: VerificationReport) => void;
+  /**
+   * A witness holding the store's checkpoints. A complete (`--all`) export must reach every
+   * checkpoint the witness holds up to the export's head; a selection must agree with every
+   * checkpoint of a seal it carries.
+   */
+  witness?: Witness;
 }
 
 /** Verifies an export file line by line (flat memory apart from one small entry per seal). */
@@ -259,10 +266,59 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
   } else if (version >= 2 && complete && options.trustedKeys && seals.length > 0) {
     exportProblem ??= { kind: 'export_invalid', message: 'The export claims to be complete but carries no signed checkpoint of the seal chain, so a removed newest run could not be seen.' };
   }
+  seals.sort((left, right) => left.seq - right.seq);
+  const exportHead = Math.max(headerCheckpoint?.sealSeq ?? 0, seals.at(-1)?.seq ?? 0);
+  if (options.witness) {
+    const takenAt = complete && headerCheckpoint && anchors.length > 0 ? Date.parse(headerCheckpoint.ts) : undefined;
+    const witnessed = await witnessAnchors(options.witness, storeId, trusted, { complete, exportHead, takenAt, carried: new Set(seals.map((seal) => seal.seq)) });
+    anchors.push(...witnessed.anchors);
+    summary.warnings.push(...witnessed.warnings);
+    summary.tail = { checkedBy: witnessed.anchors.length > 0 ? 'witness' : 'none', storeId: storeId ?? null, headSeq: exportHead, ...(witnessed.checkedSeq !== undefined ? { checkedSeq: witnessed.checkedSeq } : {}), message: witnessed.message };
+  }
   const chain = new SealChainVerifier({ trusted, partial: !complete, anchors, ...(version >= 2 ? { storeId } : {}) });
-  for (const seal of seals.sort((left, right) => left.seq - right.seq)) chain.add(seal);
+  for (const seal of seals) chain.add(seal);
   summary.sealChain = chain.finish();
   summary.ok = summary.failed === 0 && summary.sealChain.ok && exportProblem === undefined;
   summary.problem = exportProblem ?? summary.failures[0]?.problem ?? summary.sealChain.problem;
   return summary;
+}
+
+/** The witness's checkpoints an export must agree with, and the auditor's sentence about them. */
+async function witnessAnchors(
+  witness: Witness,
+  storeId: string | null | undefined,
+  trusted: readonly string[] | undefined,
+  scope: { complete: boolean; exportHead: number; takenAt: number | undefined; carried: ReadonlySet<number> },
+): Promise<{ anchors: ChainAnchor[]; warnings: string[]; checkedSeq?: number; message: string }> {
+  if (!storeId) {
+    return { anchors: [], warnings: [], message: `The export names no store identity (a version 1 export), so witness ${witness.location} cannot be consulted.` };
+  }
+  const warnings: string[] = [];
+  const anchors: ChainAnchor[] = [];
+  let newer = 0;
+  let skipped = 0;
+  for (const checkpoint of await witness.checkpoints(storeId)) {
+    const trustedKey = !trusted || trusted.includes(checkpoint.publicKey) || trusted.includes(checkpoint.keyId);
+    if (checkpoint.storeId !== storeId || !trustedKey || !checkpointSignatureValid(checkpoint)) {
+      skipped += 1;
+      continue;
+    }
+    // A complete export must reach every checkpoint witnessed before its signed head was taken: one
+    // past its head from before then means the newest runs were removed first. Seals newer than
+    // that were made after the export; a selection vouches only for the seals it carries.
+    const before = scope.takenAt !== undefined && Date.parse(checkpoint.ts) <= scope.takenAt;
+    if (scope.complete && (checkpoint.sealSeq <= scope.exportHead || before)) anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
+    else if (checkpoint.sealSeq > scope.exportHead) newer += 1;
+    else if (scope.carried.has(checkpoint.sealSeq)) anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
+  }
+  if (skipped > 0) warnings.push(`The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.`);
+  const checkedSeq = anchors.length > 0 ? Math.max(...anchors.map((anchor) => anchor.seq)) : undefined;
+  const later = newer > 0 ? ` The witness also holds ${newer} checkpoint(s) newer than the export (made after it was taken).` : '';
+  const message =
+    anchors.length === 0
+      ? `Witness ${witness.location} holds no checkpoint of store ${storeId} up to this export's head (seal ${scope.exportHead}) signed by a trusted key: the export was not checked against it.${later}`
+      : scope.complete
+        ? `The export's seal chain (head: seal ${scope.exportHead}) reaches every checkpoint witness ${witness.location} holds for store ${storeId} up to it (newest: seal ${checkedSeq}).${later}`
+        : `The ${anchors.length} seal(s) of this selection that witness ${witness.location} holds checkpoints of match them; a selection cannot show that other runs were removed.${later}`;
+  return { anchors, warnings, ...(checkedSeq !== undefined ? { checkedSeq } : {}), message };
 }

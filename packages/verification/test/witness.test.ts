@@ -6,8 +6,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '@aifactory/store';
-import { checkpointJson, createRecorder, createSigner, openWitness, signCheckpoint, startWitnessServer, verifyAll, verifyRun, type WitnessServer } from '../src/index.ts';
+import { openStore, sql, type Store } from '@aifactory/store';
+import { checkpointJson, createRecorder, createSigner, exportJsonl, openWitness, signCheckpoint, startWitnessServer, verifyAll, verifyExport, verifyRun, type WitnessServer } from '../src/index.ts';
 
 describe('a witness served over HTTP', () => {
   let directory: string;
@@ -76,5 +76,74 @@ describe('a witness served over HTTP', () => {
       rmSync(empty, { recursive: true, force: true });
     }
     expect(() => openWitness('ftp://example.com/w')).toThrow(/neither a directory nor an http\(s\) URL/);
+  });
+});
+
+describe('an export checked against a witness (runs verify --file --witness)', () => {
+  let directory: string;
+  let store: Store;
+  const signer = createSigner(generateKeyPairSync('ed25519').privateKey);
+  const lines = async (filter: Parameters<typeof exportJsonl>[1] = {}) => {
+    const all: string[] = [];
+    for await (const line of exportJsonl(store, filter, { signer })) all.push(line.trimEnd());
+    return all;
+  };
+  async function* iterate(all: string[]): AsyncGenerator<string> {
+    yield* all;
+  }
+
+  beforeAll(async () => {
+    directory = mkdtempSync(path.join(tmpdir(), 'aifactory-witness-export-'));
+    store = await openStore();
+    const recorder = createRecorder(store, { signer, witness: openWitness(directory) });
+    for (const id of ['x-1', 'x-2', 'x-3']) {
+      await recorder.startRun({ id, agent: 'clerk', principal: 'alice' });
+      await recorder.record(id, { type: 'tool.called', actor: 'clerk', payload: { step: 1, name: 'payments.refund', args: { amount: 40 } } });
+      await recorder.finishRun(id, { status: 'completed' });
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await store?.close();
+    if (directory) rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('passes a complete export that reaches every witnessed checkpoint, and says so', async () => {
+    const summary = await verifyExport(iterate(await lines()), { trustedKeys: [signer.keyId], witness: openWitness(directory) });
+    expect(summary.problem).toBeUndefined();
+    expect(summary.tail).toMatchObject({ checkedBy: 'witness', headSeq: 6, checkedSeq: 6 });
+    expect(summary.tail.message).toMatch(/reaches every checkpoint witness .* holds/);
+  });
+
+  it('fails a complete export made after the newest run was removed, which the pinned key alone passes', async () => {
+    let forged: string[];
+    await store.query(sql.raw('BEGIN'));
+    try {
+      await store.query(sql.raw('SET LOCAL session_replication_role = replica'));
+      await store.query(sql`DELETE FROM events WHERE run_id = 'x-3'`);
+      await store.query(sql`DELETE FROM seals WHERE run_id = 'x-3'`);
+      await store.query(sql`DELETE FROM runs WHERE id = 'x-3'`);
+      forged = await lines();
+    } finally {
+      await store.query(sql.raw('ROLLBACK'));
+    }
+    expect(forged.some((line) => line.includes('"x-3"'))).toBe(false);
+    expect((await verifyExport(iterate(forged), { trustedKeys: [signer.keyId] })).ok).toBe(true);
+    const summary = await verifyExport(iterate(forged), { trustedKeys: [signer.keyId], witness: openWitness(directory) });
+    expect(summary.ok).toBe(false);
+    expect(summary.problem).toMatchObject({ kind: 'witness_mismatch', seq: 5 });
+  });
+
+  it('checks a selection against the checkpoints of the seals it carries, and an older export against runs made since', async () => {
+    const selection = await lines({ runIds: ['x-2'] });
+    const selected = await verifyExport(iterate(selection), { trustedKeys: [signer.keyId], witness: openWitness(directory) });
+    expect(selected.problem).toBeUndefined();
+    expect(selected.tail.message).toMatch(/seal\(s\) of this selection .* match them/);
+    const older = await lines();
+    const recorder = createRecorder(store, { signer, witness: openWitness(directory) });
+    await recorder.startRun({ id: 'x-4', agent: 'clerk', principal: 'alice' });
+    await recorder.finishRun('x-4', { status: 'completed' });
+    const later = await verifyExport(iterate(older), { trustedKeys: [signer.keyId], witness: openWitness(directory) });
+    expect(later.problem).toBeUndefined();
+    expect(later.tail.message).toMatch(/2 checkpoint\(s\) newer than the export/);
   });
 });

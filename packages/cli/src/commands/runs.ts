@@ -159,17 +159,17 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   ).action(
     action(async (runId: string | undefined, verifyOptions: VerifyOptions) => {
       const keys = await Promise.all((verifyOptions.key ?? []).map((file) => readPublicKeyFile(file)));
+      const witnessTarget = verifyOptions.witness ?? process.env.AIFACTORY_WITNESS;
+      const witness = witnessTarget ? openWitness(witnessTarget, process.env.AIFACTORY_WITNESS_TOKEN ? { token: process.env.AIFACTORY_WITNESS_TOKEN } : {}) : undefined;
       if (verifyOptions.file) {
         if (runId || verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, '--file verifies the whole export; give no run id and no --all with it.');
-        const summary = await verifyExportFile(verifyOptions.file, keys.length > 0 ? { trustedKeys: keys } : {});
+        const summary = await verifyExportFile(verifyOptions.file, { ...(keys.length > 0 ? { trustedKeys: keys } : {}), ...(witness ? { witness } : {}) });
         emit(verifyOptions, summary, (value) => renderSummary(value, `export ${verifyOptions.file}`));
         return summary.ok ? ExitCode.Ok : ExitCode.CheckFailed;
       }
       if (!runId && !verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or --file <export.jsonl>.');
       if (runId && verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all, not both.');
       const local = await signer();
-      const witnessTarget = verifyOptions.witness ?? process.env.AIFACTORY_WITNESS;
-      const witness = witnessTarget ? openWitness(witnessTarget, process.env.AIFACTORY_WITNESS_TOKEN ? { token: process.env.AIFACTORY_WITNESS_TOKEN } : {}) : undefined;
       // The workspace key's anchor is checked even when other keys are pinned (its key is then not trusted for that).
       const trust = {
         ...(keys.length > 0 ? { trustedKeys: keys } : {}),
