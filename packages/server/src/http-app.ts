@@ -7,12 +7,14 @@
 // gets the same 404 an absent resource gets ("not visible to you"), so nobody learns whether a
 // run or approval exists without the right to see it. Every decision is counted and logged;
 // decisions about a held run are also recorded in its trace (auth.decided).
+//
+// This file is the composition root: options, the middleware every request passes (host guard,
+// CORS, request log, body limit, hygiene, authentication) and the shared RouteContext. The routes
+// live in routes/*.ts, one module per area, each a register...Routes(app, ctx) mounted below.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { compilePolicies, readPolicyFiles, parsePolicy } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
-import { loadAgents, loadRecordedRun, policyImpact, replayRun, whatIf, type Approval, type RunEvent, type RunResult } from '@aifactory/execution';
+import type { RunEvent } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
-import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
 import { eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
@@ -20,8 +22,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
-import { createApiToken, listApiTokens, revokeApiToken, touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import { createTokenRequest, impactRequest, resumeRunRequest, listApprovalsQuery, listRunsQuery, openApiDocument, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
+import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
+import { createTokenRequest, impactRequest, resumeRunRequest, listApprovalsQuery, listRunsQuery, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { hostGuard } from './host-guard.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -30,6 +32,13 @@ import { bearerChallenge, registerProtectedResourceRoutes } from './protected-re
 import { clientAddress, RequestAuthenticator } from './request-auth.ts';
 import { requestHygiene } from './request-hygiene.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { registerAgentRoutes } from './routes/agents.ts';
+import { registerApprovalRoutes } from './routes/approvals.ts';
+import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext } from './routes/context.ts';
+import { registerPolicyRoutes } from './routes/policies.ts';
+import { registerRunRoutes } from './routes/runs.ts';
+import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './routes/system.ts';
+import { registerTokenRoutes } from './routes/tokens.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
 import { createServerLog, requestIdFrom, type ServerLog } from './server-log.ts';
 
@@ -92,10 +101,6 @@ export interface HttpApp {
   forgetToken(tokenId: string): void;
 }
 
-const everyRole: readonly ServerRole[] = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'];
-const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
-const approvalReaders: readonly ServerRole[] = ['approver', 'auditor', 'admin'];
-
 /** Every route with the roles it admits; also the source of the OpenAPI document. */
 export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness.', roles: [] },
@@ -125,21 +130,6 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
   { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
 ];
-
-/** An error answered with a status and a JSON body. */
-class HttpProblem extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly path: string | undefined;
-  constructor(status: number, code: string, message: string, path?: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.path = path;
-  }
-}
-
-const notVisible = (what: string) => new HttpProblem(404, ErrorCode.NotFound, `No ${what} is visible to you.`);
 
 const statusByCode: Record<string, number> = {
   [ErrorCode.InputInvalid]: 400,
@@ -171,7 +161,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const lastTouched = new Map<string, number>();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
-  const app = new Hono<{ Variables: { principal: TokenPrincipal } }>();
+  const app: ApiApp = new Hono<{ Variables: { principal: TokenPrincipal } }>();
 
   const authDecided = (principal: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>) => {
     metrics?.authDecisions.inc({ outcome, reason: String(details.reason ?? 'role') });
@@ -314,65 +304,6 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   const readQuery = <T>(c: Context, schema: z.ZodType<T>): T => parseWith(schema, c.req.query(), 'query');
 
-  // ---------------------------------------------------------------- public
-  app.get('/healthz', (c) => c.json({ ok: true, closing: closing.signal.aborted }, closing.signal.aborted ? 503 : 200));
-  app.get('/v1/openapi.json', (c) => c.json(openApiDocument(apiRoutes, { version: '0.1.0' })));
-
-  app.get('/v1/me', (c) => {
-    const principal = c.get('principal');
-    return c.json({ principal: principal.id, roles: principal.roles, token: principal.tokenId });
-  });
-
-  app.get('/v1/agents', async (c) => {
-    requireRole(c, ['operator', 'auditor', 'risk_officer', 'admin']);
-    const agents = await loadAgents(workspace.config.agentsDir);
-    return c.json({
-      agents: agents.map((agent) => ({ name: agent.name, description: agent.description ?? null, team: agent.team ?? null, model: agent.model.id, tools: agent.tools.map((tool) => tool.name) })),
-    });
-  });
-
-  // ---------------------------------------------------------------- runs
-  /** Starts a run driven by this process; resolves once it has started (or failed to). */
-  const startRun = async (principal: TokenPrincipal, agent: string, input: string): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
-    if (closing.signal.aborted) throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
-    const runId = `run_${randomUUID()}`;
-    const channel = hub.open(runId);
-    let started!: () => void;
-    const firstEvent = new Promise<void>((resolve) => (started = resolve));
-    const done = track(
-      workspace.startRun({
-        agent,
-        input,
-        principal: { id: principal.id, roles: principal.roles },
-        runId,
-        onEvent: (event) => {
-          channel.push(event);
-          started();
-        },
-      }),
-    );
-    done.then(
-      () => hub.settle(channel),
-      () => {
-        // A run that never started leaves nothing to follow.
-        if (channel.events.length === 0) hub.remove(channel.runId);
-        else hub.settle(channel);
-      },
-    );
-    await Promise.race([firstEvent, done]);
-    return { channel, done };
-  };
-
-  app.post('/v1/runs', async (c) => {
-    const principal = requireRole(c, ['operator', 'admin']);
-    const request = await readBody(c, startRunRequest);
-    const { channel, done } = await startRun(principal, request.agent, request.input);
-    if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
-    authDecided(principal.id, 'allowed', { reason: 'role', token: principal.tokenId, path: '/v1/runs', runId: channel.runId });
-    if (wantsEventStream(c)) return streamChannel(c, channel, 0, (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed');
-    return c.json(resultBody(await done));
-  });
-
   /** The run row if `principal` may see it; 404 otherwise, alike for absent and hidden runs. */
   const visibleRun = async (principal: TokenPrincipal, runId: string) => {
     const [row] = await store.db.select().from(runs).where(eq(runs.id, runId));
@@ -383,304 +314,6 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     }
     return row;
   };
-
-  app.get('/v1/runs', async (c) => {
-    const principal = requireRole(c, ['operator', ...runReaders]);
-    const query = readQuery(c, listRunsQuery);
-    const ownOnly = !hasRole(principal, runReaders);
-    const list = [];
-    for await (const run of listRuns(store, {
-      ...(query.agent ? { agent: query.agent } : {}),
-      ...(query.status ? { status: query.status } : {}),
-      ...(ownOnly ? { principal: principal.id } : {}),
-      limit: query.limit ?? 100,
-    })) {
-      list.push(run);
-    }
-    return c.json({ runs: list });
-  });
-
-  app.get('/v1/runs/:id', async (c) => {
-    const principal = requireRole(c, ['operator', ...runReaders], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const events = [];
-    for await (const event of readRunEvents(store, row.id)) {
-      events.push({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payloadText === null ? null : JSON.parse(event.payloadText), erased: event.erasedAt !== null, hash: event.hash });
-      if (events.length >= 5000) break;
-    }
-    const summary = (await listRuns(store, { runIds: [row.id] }).next()).value;
-    return c.json({
-      run: { id: row.id, agent: row.agent, team: row.team, principal: row.principal, status: row.status, startedAt: row.startedAt, endedAt: row.endedAt, metadata: row.metadata },
-      ...(summary ? { summary } : {}),
-      events,
-    });
-  });
-
-  app.get('/v1/runs/:id/events', async (c) => {
-    const principal = requireRole(c, ['operator', ...runReaders], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const channel = hub.get(row.id);
-    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
-    if (!channel) {
-      // Not driven by this process (or long ended): say where it is and stop.
-      return streamSSE(c, async (stream) => {
-        await stream.writeSSE({ event: 'run.status', data: JSON.stringify({ type: 'run.status', runId: row.id, status: row.status }) });
-      });
-    }
-    return streamChannel(c, channel, Number.isFinite(after) ? after : 0, (event) => event.type === 'run.completed' || event.type === 'run.failed');
-  });
-
-  app.post('/v1/runs/:id/resume', async (c) => {
-    const principal = requireRole(c, ['operator', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const request = await readBody(c, resumeRunRequest);
-    let approvalId = request.approvalId;
-    if (!approvalId) {
-      const decided = (await workspace.approvals.list({ runId: row.id })).find((approval) => approval.status !== 'pending' && approval.status !== 'consumed');
-      if (!decided) throw new HttpProblem(404, ErrorCode.NotFound, `Run '${row.id}' has no decided approval waiting to be applied; list them with GET /v1/approvals?runId=${row.id}.`);
-      approvalId = decided.id;
-    }
-    const channel = hub.open(row.id);
-    const result = await track(workspace.runtime.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
-    return c.json(resultBody(result));
-  });
-
-  app.post('/v1/runs/:id/verify', async (c) => {
-    const principal = requireRole(c, ['auditor', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const report = await workspace.verifyRun(row.id);
-    return c.json({ report });
-  });
-
-  app.get('/v1/runs/:id/explain', async (c) => {
-    const principal = requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const step = c.req.query('step');
-    if (step !== undefined && !/^\d+$/.test(step)) throw new HttpProblem(400, ErrorCode.InputInvalid, `query.step must be a step number, not '${step}'.`, 'query.step');
-    const explanation = await explainRun(store, row.id, step === undefined ? {} : { step: Number(step) });
-    if (c.req.query('format') === 'markdown') return c.text(renderExplanationMarkdown(explanation), 200, { 'content-type': 'text/markdown; charset=utf-8' });
-    return c.json({ explanation });
-  });
-
-  app.get('/v1/runs/:id/export', async (c) => {
-    const principal = requireRole(c, ['auditor', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const lines: string[] = [];
-    for await (const line of exportOtlp(store, { runIds: [row.id] })) lines.push(line);
-    return c.text(`${lines.join('\n')}\n`, 200, { 'content-type': 'application/x-ndjson' });
-  });
-
-  app.post('/v1/runs/:id/resolve', async (c) => {
-    const principal = requireRole(c, ['approver', 'admin'], 'run');
-    // Approvers settle held runs they cannot otherwise read, like the approvals they decide.
-    const [row] = await store.db.select().from(runs).where(eq(runs.id, c.req.param('id')));
-    if (!row) throw notVisible(`run '${c.req.param('id')}'`);
-    const request = await readBody(c, resolveRequest);
-    if (closing.signal.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
-    const channel = hub.open(row.id);
-    const started = workspace.runtime.resolveInDoubt(row.id, {
-      resolution: request.resolution,
-      by: principal.id,
-      ...(request.result !== undefined ? { result: request.result } : {}),
-      ...(request.reason ? { reason: request.reason } : {}),
-      onEvent: (event) => hub.open(event.runId).push(event),
-    });
-    // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
-    const first = await Promise.race([started.then((result) => ({ result }), (error: unknown) => ({ error })), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
-    if (first && 'error' in first) {
-      hub.settle(channel);
-      throw first.error;
-    }
-    const done = track(started);
-    done.then(
-      () => hub.settle(channel),
-      (error: Error) => {
-        log({ event: 'run.resolve_failed', runId: row.id, error: error.message });
-        hub.settle(channel);
-      },
-    );
-    return c.json({ runId: row.id, resolution: request.resolution, by: principal.id, ...(first ? { result: first.result } : { status: 'running' }) }, 202);
-  });
-
-  app.post('/v1/runs/:id/replay', async (c) => {
-    const principal = requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
-    const row = await visibleRun(principal, c.req.param('id'));
-    const request = await readBody(c, replayRequest);
-    if (request.policies && request.policies.length > 0) {
-      const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
-      return c.json({ whatIf: whatIf(await loadRecordedRun(store, row.id), policySet) });
-    }
-    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: workspace.config.agentsDir }) });
-  });
-
-  app.post('/v1/policies/impact', async (c) => {
-    requireRole(c, ['risk_officer', 'admin']);
-    const request = await readBody(c, impactRequest);
-    const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
-    const report = await policyImpact(store, policySet, { ...(request.agent ? { agent: request.agent } : {}), ...(request.since ? { since: new Date(request.since) } : {}) });
-    return c.json({ impact: report });
-  });
-
-  // ---------------------------------------------------------------- approvals
-  const visibleApproval = async (principal: TokenPrincipal, approvalId: string): Promise<Approval> => {
-    let approval: Approval | undefined;
-    try {
-      approval = await workspace.approvals.get(approvalId);
-    } catch (error) {
-      if (!(error instanceof UserError && error.code === ErrorCode.NotFound)) throw error;
-    }
-    const visible = approval && (hasRole(principal, approvalReaders) || approval.requestedBy === principal.id);
-    if (!approval || !visible) {
-      authDecided(principal.id, 'denied', { reason: approval ? 'not_owner' : 'absent', token: principal.tokenId, approvalId });
-      throw notVisible(`approval '${approvalId}'`);
-    }
-    return approval;
-  };
-
-  app.get('/v1/approvals', async (c) => {
-    const principal = requireRole(c, ['operator', ...approvalReaders]);
-    const query = readQuery(c, listApprovalsQuery);
-    const list = await workspace.approvals.list({ ...(query.status ? { status: query.status } : {}), ...(query.runId ? { runId: query.runId } : {}) });
-    const visible = hasRole(principal, approvalReaders) ? list : list.filter((approval) => approval.requestedBy === principal.id);
-    return c.json({ approvals: visible });
-  });
-
-  app.get('/v1/approvals/:id', async (c) => {
-    const principal = requireRole(c, ['operator', ...approvalReaders], 'approval');
-    return c.json({ approval: await visibleApproval(principal, c.req.param('id')) });
-  });
-
-  const vote = (kind: 'approve' | 'reject') => async (c: Context) => {
-    const principal = requireRole(c, ['approver', 'admin'], 'approval');
-    const approval = await visibleApproval(principal, c.req.param('id') ?? '');
-    const request = await readBody(c, voteRequest);
-    const decision = { principal: principal.id, token: principal.tokenId, route: `/v1/approvals/:id/${kind}`, approval_id: approval.id };
-    // Separation of duties, enforced here too so the refusal is recorded: the run's own
-    // principal never decides its held action, whatever roles the token carries.
-    if (approval.requestedBy === principal.id) {
-      authDecided(principal.id, 'denied', { reason: 'separation_of_duties', ...decision });
-      await recordAgainstHeldRun(approval.runId, { ...decision, outcome: 'denied', reason: 'separation_of_duties' });
-      throw new HttpProblem(403, ErrorCode.Forbidden, `Separation of duties: ${principal.id} started run ${approval.runId} and cannot decide its held action.`);
-    }
-    // A decided run resumes in the background; its events go to the run's channel, and so do the
-    // events of a run that waited on it through a hand-off and goes on once it ends. While the
-    // server shuts down the approval stays decided: `factory runs resume` or a restart applies it.
-    const channels = new Set<RunChannel>();
-    let outcome;
-    try {
-      outcome = await workspace.voteAndResume({
-        approvalId: approval.id,
-        ballot: { approver: { id: principal.id, roles: principal.roles }, vote: kind, ...(request.comment ? { comment: request.comment } : {}) },
-        resume: !closing.signal.aborted,
-        onVoted: (result) => {
-          authDecided(principal.id, 'allowed', { reason: 'approver', ...decision });
-          if (result.kind === 'counted') return;
-          metrics?.timeToApprove.observe({ outcome: result.kind }, Math.max(0, (Date.now() - result.approval.requestedAt.getTime()) / 1000));
-          if (!closing.signal.aborted) channels.add(hub.open(approval.runId));
-        },
-        onEvent: (event) => {
-          const channel = hub.open(event.runId);
-          channels.add(channel);
-          channel.push(event);
-        },
-      });
-    } catch (error) {
-      if (error instanceof UserError && error.code === ErrorCode.Forbidden) {
-        authDecided(principal.id, 'denied', { reason: 'approver_rules', ...decision });
-        await recordAgainstHeldRun(approval.runId, { ...decision, outcome: 'denied', reason: 'approver_rules', message: error.message });
-      }
-      throw error;
-    }
-    const result = outcome.vote;
-    if (outcome.kind === 'decided' && outcome.resumed) {
-      const settle = () => {
-        for (const channel of channels) hub.settle(channel);
-      };
-      track(outcome.resumed).then(settle, (error: Error) => {
-        log({ event: 'run.resume_failed', runId: approval.runId, approvalId: approval.id, error: error.message });
-        settle();
-      });
-    }
-    return c.json({ result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed: outcome.kind === 'decided' && outcome.resumed !== undefined });
-  };
-  app.post('/v1/approvals/:id/approve', vote('approve'));
-  app.post('/v1/approvals/:id/reject', vote('reject'));
-
-  // ---------------------------------------------------------------- tokens
-  app.get('/v1/tokens', async (c) => {
-    requireRole(c, ['admin']);
-    return c.json({ tokens: await listApiTokens(store) });
-  });
-
-  app.post('/v1/tokens', async (c) => {
-    const principal = requireRole(c, ['admin']);
-    const request = await readBody(c, createTokenRequest);
-    const created = await createApiToken(store, {
-      principal: request.principal,
-      roles: request.roles,
-      ...(request.description ? { description: request.description } : {}),
-      ...(request.expiresInMs ? { expiresInMs: request.expiresInMs } : {}),
-    });
-    log({ event: 'token.created', by: principal.id, token: created.id, principal: created.principal, roles: created.roles });
-    return c.json(created, 201);
-  });
-
-  app.post('/v1/tokens/:id/revoke', async (c) => {
-    const principal = requireRole(c, ['admin']);
-    const revoked = await revokeApiToken(store, c.req.param('id'));
-    authenticator.forget(revoked.id);
-    log({ event: 'token.revoked', by: principal.id, token: revoked.id });
-    return c.json(revoked);
-  });
-
-  // ---------------------------------------------------------------- policies
-  app.get('/v1/policies', async (c) => {
-    requireRole(c, ['risk_officer', 'auditor', 'admin']);
-    const { policies, problems } = await readPolicyFiles([workspace.config.policiesDir]);
-    return c.json({
-      policies: policies.map((policy) => ({ name: policy.name, version: policy.version, owner: policy.owner ?? null, file: policy.file, hash: policy.hash, rules: policy.rules.length })),
-      problems,
-    });
-  });
-
-  app.post('/v1/policies/validate', async (c) => {
-    requireRole(c, ['risk_officer', 'admin']);
-    const request = await readBody(c, validatePolicyRequest);
-    try {
-      const policy = parsePolicy(request.source, request.file ?? 'policy.yaml');
-      return c.json({ ok: true, policy: { name: policy.name, version: policy.version, hash: policy.hash, rules: policy.rules.length }, problems: [] });
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      const details = error.details as { problems?: unknown[] } | undefined;
-      return c.json({ ok: false, problems: details?.problems ?? [{ message: error.message, location: error.location ?? {} }] });
-    }
-  });
-
-  // ---------------------------------------------------------------- metrics, MCP
-  if (metrics) {
-    app.get('/metrics', async (c) => {
-      if (!options.publicMetrics) {
-        const principal = await authenticate(c);
-        if (!hasRole(principal, ['auditor', 'admin'])) {
-          authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: '/metrics' });
-          throw notVisible('route');
-        }
-      }
-      return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
-    });
-  }
-
-  if (options.mcp) {
-    const mcp = options.mcp;
-    app.all('/mcp', async (c) => {
-      const principal = await authenticate(c);
-      if (!hasRole(principal, ['operator', 'admin'])) {
-        authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: '/mcp' });
-        throw notVisible('route');
-      }
-      return mcp(c.req.raw, principal);
-    });
-  }
 
   /** Streams a channel from `afterId` until `until` says the stream is done, the client leaves or the server closes. */
   function streamChannel(c: Context, channel: RunChannel, afterId: number, until: (event: RunEvent) => boolean): Response {
@@ -706,6 +339,18 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       await writing;
     });
   }
+
+  const ctx: RouteContext = { workspace, store, log, metrics, hub, closing: closing.signal, authDecided, recordAgainstHeldRun, track, authenticate, hasRole, requireRole, visibleRun, readBody, readQuery, streamChannel };
+
+  // ---------------------------------------------------------------- routes (one module each; mount new ones here)
+  registerSystemRoutes(app, ctx, apiRoutes);
+  registerAgentRoutes(app, ctx);
+  registerRunRoutes(app, ctx);
+  registerPolicyRoutes(app, ctx);
+  registerApprovalRoutes(app, ctx);
+  registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
+  registerMetricsRoute(app, ctx, options.publicMetrics === true);
+  registerMcpRoute(app, ctx, options.mcp);
 
   return {
     app,
@@ -738,28 +383,3 @@ function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(Buffer.from(sha256Hex(presented), 'hex'), Buffer.from(sha256Hex(expected), 'hex'));
 }
 
-/** Whether the client asked for server-sent events. */
-function wantsEventStream(c: Context): boolean {
-  return (c.req.header('accept') ?? '').includes('text/event-stream') || c.req.query('stream') === 'true';
-}
-
-/** A run result as the API returns it. */
-function resultBody(result: RunResult): Record<string, unknown> {
-  if (result.status === 'held') {
-    const { held } = result;
-    return { runId: result.runId, status: 'held', held: { approvalId: held.approvalId, step: held.step, kind: held.kind, name: held.name, args: held.args } };
-  }
-  return { ...result };
-}
-
-/** Validates `value`; a failure is a 400 naming every offending field. */
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => {
-    const field = issue.path.length > 0 ? issue.path.join('.') : where;
-    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-    return { field, message: `${field}: ${issue.message}${keys}` };
-  });
-  throw new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
-}

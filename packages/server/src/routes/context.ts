@@ -1,0 +1,83 @@
+// What every route module of the HTTP API is given: the workspace and its store, the run hub,
+// the log and metrics, and the shared request helpers (roles, visibility, bodies, streams).
+// createHttpApp (http-app.ts) builds one RouteContext and hands it to each register...Routes.
+import { ErrorCode } from '@aifactory/core';
+import type { RunEvent } from '@aifactory/execution';
+import type { runs, Store } from '@aifactory/store';
+import type { Workspace } from '@aifactory/workspace';
+import type { Context, Hono } from 'hono';
+import type { z } from 'zod';
+import type { ServerRole, TokenPrincipal } from '../api-tokens.ts';
+import type { ServerMetrics } from '../metrics.ts';
+import type { RunChannel, RunHub } from '../run-hub.ts';
+import type { ServerLog } from '../server-log.ts';
+
+/** The Hono app the routes are mounted on. */
+export type ApiApp = Hono<{ Variables: { principal: TokenPrincipal } }>;
+
+/** Roles that read every run (operators read their own). */
+export const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
+/** Roles that read every approval (operators read those of their own runs). */
+export const approvalReaders: readonly ServerRole[] = ['approver', 'auditor', 'admin'];
+/** Every server role. */
+export const everyRole: readonly ServerRole[] = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'];
+
+/** An error answered with a status and a JSON body. */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly path: string | undefined;
+  constructor(status: number, code: string, message: string, path?: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** The 404 answered alike for absent and hidden things. */
+export const notVisible = (what: string) => new HttpProblem(404, ErrorCode.NotFound, `No ${what} is visible to you.`);
+
+/** The run row as the store holds it. */
+export type RunRow = typeof runs.$inferSelect;
+
+/** What route modules share. */
+export interface RouteContext {
+  workspace: Workspace;
+  store: Store;
+  /** Redacted structured log. */
+  log: ServerLog;
+  metrics: ServerMetrics | undefined;
+  hub: RunHub;
+  /** Aborted when the server begins shutting down. */
+  closing: AbortSignal;
+  /** Counts and logs an auth decision. */
+  authDecided(principal: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>): void;
+  /** Records an auth decision in a held run's trace. */
+  recordAgainstHeldRun(runId: string, payload: Record<string, unknown>): Promise<void>;
+  /** Counts a run driven by this process until `promise` settles (for drain). */
+  track<T>(promise: Promise<T>): Promise<T>;
+  /** Authenticates the request's bearer token (for routes outside /v1). */
+  authenticate(c: Context): Promise<TokenPrincipal>;
+  hasRole(principal: TokenPrincipal, roles: readonly string[]): boolean;
+  /** Admits a principal with one of `roles`, else answers as if nothing were there. */
+  requireRole(c: Context, roles: readonly ServerRole[], what?: string): TokenPrincipal;
+  /** The run row if `principal` may see it; 404 otherwise, alike for absent and hidden runs. */
+  visibleRun(principal: TokenPrincipal, runId: string): Promise<RunRow>;
+  readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T>;
+  readQuery<T>(c: Context, schema: z.ZodType<T>): T;
+  /** Streams a channel from `afterId` until `until` says the stream is done, the client leaves or the server closes. */
+  streamChannel(c: Context, channel: RunChannel, afterId: number, until: (event: RunEvent) => boolean): Response;
+}
+
+/** Validates `value`; a failure is a 400 naming every offending field. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join('.') : where;
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    return { field, message: `${field}: ${issue.message}${keys}` };
+  });
+  throw new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
+}
