@@ -22,6 +22,52 @@ export interface RunFilter {
   authority?: string;
   /** At most this many runs. */
   limit?: number;
+  /** Oldest first (default) or newest first; both walk the (started_at, id) index. */
+  order?: 'oldest' | 'newest';
+  /** Only runs past this position in `order` (a page's cursor, see decodeRunCursor). */
+  after?: RunPosition;
+}
+
+/** Where a run sits in the listing order: its start time, then its id to break ties. */
+export interface RunPosition {
+  startedAt: Date;
+  id: string;
+}
+
+/** One page of runs and the opaque cursor of the next page (null on the last). */
+export interface RunPage {
+  runs: RunSummary[];
+  nextCursor: string | null;
+}
+
+/** The opaque cursor that continues a listing after `run`. */
+export function encodeRunCursor(run: RunPosition): string {
+  return Buffer.from(JSON.stringify({ t: run.startedAt.toISOString(), id: run.id }), 'utf8').toString('base64url');
+}
+
+/** Reads a cursor made by encodeRunCursor; anything else is a user error naming the cursor. */
+export function decodeRunCursor(cursor: string): RunPosition {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { t?: unknown; id?: unknown };
+    const startedAt = typeof value.t === 'string' ? new Date(value.t) : undefined;
+    if (startedAt && !Number.isNaN(startedAt.getTime()) && typeof value.id === 'string' && value.id.length > 0) return { startedAt, id: value.id };
+  } catch {
+    // fall through to the error below
+  }
+  throw new UserError(ErrorCode.InputInvalid, 'The cursor is not one this server gave out; pass the nextCursor of a previous page unchanged.', { location: { path: 'cursor' } });
+}
+
+/**
+ * One page of at most `filter.limit` runs (newest first unless `filter.order` says otherwise),
+ * with the cursor of the next. The cursor is a position, not an offset: runs started meanwhile
+ * never shift a page, so walking the cursors sees each run once.
+ */
+export async function listRunsPage(store: Store, filter: RunFilter & { limit: number }): Promise<RunPage> {
+  const found: RunSummary[] = [];
+  for await (const run of listRuns(store, { order: 'newest', ...filter, limit: filter.limit + 1 }, filter.limit + 1)) found.push(run);
+  const more = found.length > filter.limit;
+  const runs = more ? found.slice(0, filter.limit) : found;
+  return { runs, nextCursor: more ? encodeRunCursor(runs[runs.length - 1]!) : null };
 }
 
 /** A run as listed. */
@@ -44,7 +90,7 @@ export interface RunSummary {
 const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 
-/** Streams the runs matching a filter, oldest first. */
+/** Streams the runs matching a filter, oldest first unless `filter.order` is 'newest'. */
 export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize = 500): AsyncGenerator<RunSummary> {
   if (filter.status !== undefined && !statuses.includes(filter.status)) {
     throw new UserError(ErrorCode.InputInvalid, `Status '${filter.status}' is unknown; use one of ${statuses.join(', ')}.`, { location: { path: 'status' } });
@@ -70,13 +116,14 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
   }
   const fixed = params.length;
   let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
-  let after: { startedAt: string; id: string } | undefined;
+  const newest = filter.order === 'newest';
+  let after: { startedAt: string; id: string } | undefined = filter.after ? { startedAt: filter.after.startedAt.toISOString(), id: filter.after.id } : undefined;
   while (remaining > 0) {
     const pageParams = [...params];
     const pageConditions = [...conditions];
     if (after) {
       pageParams.push(after.startedAt, after.id);
-      pageConditions.push(`(r.started_at, r.id) > ($${fixed + 1}::timestamptz, $${fixed + 2})`);
+      pageConditions.push(`(r.started_at, r.id) ${newest ? '<' : '>'} ($${fixed + 1}::timestamptz, $${fixed + 2})`);
     }
     pageParams.push(Math.min(pageSize, remaining));
     const rows = await queryRows(
@@ -85,7 +132,7 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
               COALESCE((SELECT max(e.seq) FROM events e WHERE e.run_id = r.id), 0) AS events,
               EXISTS (SELECT 1 FROM seals s WHERE s.run_id = r.id AND s.kind = 'final') AS sealed
        FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id ${pageConditions.length > 0 ? `WHERE ${pageConditions.join(' AND ')}` : ''}
-       ORDER BY r.started_at, r.id LIMIT $${pageParams.length}`,
+       ORDER BY ${newest ? 'r.started_at DESC, r.id DESC' : 'r.started_at, r.id'} LIMIT $${pageParams.length}`,
       pageParams,
     );
     for (const row of rows) {

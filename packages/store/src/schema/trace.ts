@@ -30,7 +30,8 @@ export const runs = pgTable(
   (table) => [
     index('runs_agent_started_idx').on(table.agent, table.startedAt),
     index('runs_status_idx').on(table.status),
-    index('runs_started_idx').on(table.startedAt),
+    // Listing newest or oldest first walks (started_at, id); the id breaks ties for cursors.
+    index('runs_started_id_idx').on(table.startedAt, table.id),
   ],
 );
 
