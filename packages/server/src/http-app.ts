@@ -32,6 +32,8 @@ import { bearerChallenge, registerProtectedResourceRoutes } from './protected-re
 import { clientAddress, RequestAuthenticator } from './request-auth.ts';
 import { requestHygiene } from './request-hygiene.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { registerConsoleAssets } from './console-assets.ts';
+import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext } from './routes/context.ts';
@@ -85,6 +87,8 @@ export interface HttpAppOptions {
   publicUrl?: string;
   /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
   trustProxy?: boolean;
+  /** The console's built files (packages/console/dist), served at `/`; absent: no console. */
+  consoleDir?: string;
 }
 
 /** The app plus the handles a server needs to shut it down gracefully. */
@@ -129,6 +133,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'post', path: '/v1/policies/validate', summary: 'Validate a policy document; problems name line and column.', roles: ['risk_officer', 'admin'], body: validatePolicyRequest },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
   { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
+  ...consoleApiRoutes,
 ];
 
 const statusByCode: Record<string, number> = {
@@ -351,6 +356,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
+  registerConsoleRoutes(app, ctx);
+  if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
 
   return {
     app,

@@ -53,6 +53,8 @@ export interface StartServerOptions {
   tokenCacheMs?: number;
   /** The local credential's secret (see HttpAppOptions.localToken). */
   localToken?: string;
+  /** The console's built files, served at `/` (`factory serve` passes packages/console/dist). */
+  consoleDir?: string;
   /** Recover orphaned runs (owner gone, lease lapsed) in this process: how often to look (default every second); false to leave it to others. */
   recovery?: { intervalMs?: number } | false;
 }
@@ -124,6 +126,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.trustProxy ? { trustProxy: true } : {}),
     ...(options.tokenCacheMs === undefined ? {} : { tokenCacheMs: options.tokenCacheMs }),
     ...(options.localToken ? { localToken: options.localToken } : {}),
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
   });
   let server: Server;
   try {

@@ -29,3 +29,7 @@ export { RateLimiter } from './rate-limit.ts';
 export type { RateDecision, RateLimitOptions } from './rate-limit.ts';
 export { RunChannel, RunHub } from './run-hub.ts';
 export type { ChannelState, NumberedEvent } from './run-hub.ts';
+export { consoleContentSecurityPolicy, registerConsoleAssets } from './console-assets.ts';
+export type { ConsoleAssetsOptions } from './console-assets.ts';
+export { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
+export type { ConsoleRoutesOptions, InboxApproval } from './routes/console.ts';

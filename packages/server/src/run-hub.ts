@@ -20,9 +20,11 @@ export class RunChannel {
   readonly events: NumberedEvent[] = [];
   state: ChannelState = 'running';
   readonly #subscribers = new Set<Subscriber>();
+  readonly #onPush: ((event: RunEvent) => void) | undefined;
 
-  constructor(runId: string) {
+  constructor(runId: string, onPush?: (event: RunEvent) => void) {
     this.runId = runId;
+    this.#onPush = onPush;
   }
 
   /** Appends an event and hands it to every subscriber. */
@@ -34,6 +36,7 @@ export class RunChannel {
     else if (event.type === 'run.failed') this.state = 'failed';
     else if (event.type === 'approval.applied') this.state = 'running';
     for (const subscriber of this.#subscribers) subscriber(numbered);
+    this.#onPush?.(event);
   }
 
   /** Replays events after `afterId`, then follows live ones until unsubscribed. */
@@ -53,6 +56,7 @@ export class RunChannel {
 export class RunHub {
   readonly #channels = new Map<string, RunChannel>();
   readonly #retainMs: number;
+  readonly #watchers = new Set<(event: RunEvent) => void>();
 
   constructor(options: { retainMs?: number } = {}) {
     this.#retainMs = options.retainMs ?? 5 * 60_000;
@@ -62,10 +66,18 @@ export class RunHub {
   open(runId: string): RunChannel {
     let channel = this.#channels.get(runId);
     if (!channel) {
-      channel = new RunChannel(runId);
+      channel = new RunChannel(runId, (event) => {
+        for (const watcher of this.#watchers) watcher(event);
+      });
       this.#channels.set(runId, channel);
     }
     return channel;
+  }
+
+  /** Follows every event of every run this process drives (the approvals stream listens for holds and votes); returns the unsubscribe. */
+  watch(watcher: (event: RunEvent) => void): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
   }
 
   /** The channel of a run this process has seen, if any. */

@@ -57,3 +57,5 @@ export { explainRun, renderExplanationMarkdown, renderExplanationText } from './
 export type { ExplainedAction, ExplainedCustody, ExplainedInfluence, ExplainedRule, RunExplanation } from './explain.ts';
 export { parseArgumentCondition, searchRuns } from './run-search.ts';
 export type { ArgumentCondition, RunSearchHit, RunSearchQuery } from './run-search.ts';
+export { runStatistics } from './run-statistics.ts';
+export type { ApprovalLatency, DecisionBucket, RunStatistics, RunStatisticsQuery } from './run-statistics.ts';

@@ -1,6 +1,7 @@
 // `factory serve`, `factory tokens` and `factory mcp serve`: the HTTP API over the workspace
 // store, the API tokens it accepts, and agents served to MCP clients over stdio or HTTP.
 import path from 'node:path';
+import { consoleIsBuilt, ensureConsoleBuilt } from '@aifactory/console';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { loadAgents } from '@aifactory/execution';
 import { createApiToken, listApiTokens, oidcOptionsFromEnv, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo, type OidcOptions } from '@aifactory/server';
@@ -34,6 +35,7 @@ interface ServeOptions {
   oidcRolesClaim?: string;
   oidcPrincipalClaim?: string;
   oidcJwksUri?: string;
+  console: boolean;
 }
 
 interface TokenCreateOptions extends CommonOptions {
@@ -95,6 +97,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--oidc-roles-claim <path>', 'claim holding the roles, e.g. realm_access.roles (default roles) [AIFACTORY_OIDC_ROLES_CLAIM]')
     .option('--oidc-principal-claim <name>', 'claim naming the principal (default sub) [AIFACTORY_OIDC_PRINCIPAL_CLAIM]')
     .option('--oidc-jwks-uri <url>', 'the issuer\'s key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]')
+    .option('--no-console', 'serve the API only, not the console web app at /')
     .addHelpText(
       'after',
       '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator [--expires 30d]`,' +
@@ -111,6 +114,15 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const shutdownTimeoutMs = Number(serveOptions.shutdownTimeout);
         if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
         const oidc = oidcOptionsOf(serveOptions);
+        // The console is built by `pnpm install`; a checkout whose install skipped scripts builds it here, once.
+        let consoleDir: string | undefined;
+        if (serveOptions.console) {
+          if (!consoleIsBuilt()) process.stderr.write('building the console (packages/console) once…\n');
+          consoleDir = await ensureConsoleBuilt().catch((error: Error) => {
+            process.stderr.write(`${pc.yellow('warning')} the console could not be built (${error.message}); serving the API only.\n`);
+            return undefined;
+          });
+        }
         const store = await open();
         // The CLI in another terminal goes through this server while it owns the embedded store.
         const localToken = store.kind === 'pglite' ? newLocalToken() : undefined;
@@ -124,6 +136,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             port,
             host: serveOptions.host,
             shutdownTimeoutMs,
+            ...(consoleDir ? { consoleDir } : {}),
             ...(serveOptions.mcp ? { mcpAgents: serveOptions.mcp } : {}),
             ...(serveOptions.publicMetrics ? { publicMetrics: true } : {}),
             ...(serveOptions.allowedHost ? { allowedHosts: serveOptions.allowedHost } : {}),
@@ -142,7 +155,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           writeLocalCredential(home, { url: loopback, token: localToken });
           process.once('exit', forgetCredential);
         }
-        process.stderr.write(`${pc.green('serving')} ${server.url}  (OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
+        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             process.stderr.write(`${signal}: shutting down (runs in flight get ${shutdownTimeoutMs} ms to reach a checkpoint)\n`);

@@ -1,0 +1,136 @@
+// The shell: sign-in with an API token, then a header naming the principal and roles, the
+// navigation (only pages the token's roles can use), and the page of the current path.
+import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
+import { ApiError, hasRole, signIn, storedToken, storeToken, type Session } from './api.ts';
+import { Link, navigate, useLocation } from './router.tsx';
+import { InboxPage } from './pages/inbox-page.tsx';
+import { RunsPage } from './pages/runs-page.tsx';
+import { RunPage } from './pages/run-page.tsx';
+
+const PoliciesPage = lazy(() => import('./pages/policies-page.tsx'));
+const ChartsPage = lazy(() => import('./pages/charts-page.tsx'));
+
+/** Roles each page needs (the API's own: the page would only show its refusals otherwise). */
+const pages = [
+  { href: '/', label: 'Inbox', roles: ['operator', 'approver', 'auditor', 'risk_officer', 'admin'] },
+  { href: '/runs', label: 'Runs', roles: ['operator', 'auditor', 'risk_officer', 'admin'] },
+  { href: '/policies', label: 'Policies', roles: ['risk_officer', 'auditor', 'admin'] },
+  { href: '/charts', label: 'Charts', roles: ['auditor', 'risk_officer', 'admin'] },
+] as const;
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [checking, setChecking] = useState(() => storedToken() !== null);
+  useEffect(() => {
+    const token = storedToken();
+    if (!token) return;
+    signIn(token)
+      .then(setSession, () => storeToken(null))
+      .finally(() => setChecking(false));
+  }, []);
+  if (checking) return <p className="loading" role="status">Signing in…</p>;
+  if (!session) return <SignIn onSignedIn={setSession} />;
+  const signOut = () => {
+    storeToken(null);
+    setSession(null);
+    navigate('/');
+  };
+  return <Shell session={session} onSignOut={signOut} />;
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const session = await signIn(token.trim());
+      storeToken(session.token);
+      onSignedIn(session);
+    } catch (caught) {
+      setError(caught instanceof ApiError && caught.status === 401 ? 'The server does not accept this token (unknown, revoked or expired).' : (caught as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="sign-in">
+      <h1>aifactory console</h1>
+      <p>Approve held actions, follow and verify runs, preview policy changes. Sign in with an API token (<code>factory tokens create --principal you@example.com --role approver</code>).</p>
+      <form onSubmit={submit}>
+        <label htmlFor="token">API token</label>
+        <input id="token" name="token" type="password" autoComplete="off" required value={token} onChange={(event) => setToken(event.target.value)} />
+        <button type="submit" disabled={busy || token.trim() === ''}>
+          Sign in
+        </button>
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+  const { path } = useLocation();
+  const visible = pages.filter((page) => hasRole(session, page.roles));
+  const current = (href: string) => (href === '/' ? path === '/' : path === href || path.startsWith(`${href}/`));
+  useEffect(() => {
+    const page = pages.find((candidate) => current(candidate.href));
+    document.title = `${page?.label ?? 'Run'} · aifactory console`;
+  });
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand">aifactory</span>
+        <nav aria-label="Pages">
+          <ul>
+            {visible.map((page) => (
+              <li key={page.href}>
+                <Link href={page.href} aria-current={current(page.href) ? 'page' : undefined}>
+                  {page.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span className="who">
+          <span data-testid="principal">{session.principal}</span> <span className="roles">({session.roles.join(', ')})</span>
+        </span>
+        <button type="button" className="quiet" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Suspense fallback={<p role="status">Loading…</p>}>
+          <Page path={path} session={session} />
+        </Suspense>
+      </main>
+    </>
+  );
+}
+
+function Page({ path, session }: { path: string; session: Session }) {
+  const run = /^\/runs\/([^/]+)$/.exec(path);
+  if (run) return <RunPage session={session} runId={decodeURIComponent(run[1]!)} />;
+  if (path === '/runs') return <RunsPage session={session} />;
+  if (path === '/policies') return <PoliciesPage session={session} />;
+  if (path === '/charts') return <ChartsPage session={session} />;
+  if (path === '/') return <InboxPage session={session} />;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        The console has no page at <code>{path}</code>. <Link href="/">Go to the inbox.</Link>
+      </p>
+    </section>
+  );
+}

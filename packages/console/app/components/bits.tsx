@@ -1,0 +1,38 @@
+// Small pieces every page uses: JSON shown as text, times in the reader's locale with the exact
+// instant on hover, and an error line.
+
+/** A value as indented JSON. */
+export function Json({ value }: { value: unknown }) {
+  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+}
+
+/** A time in the reader's locale; the ISO instant in the title and dateTime. */
+export function Time({ value }: { value: string | null | undefined }) {
+  if (!value) return <span>—</span>;
+  const date = new Date(value);
+  return (
+    <time dateTime={date.toISOString()} title={date.toISOString()}>
+      {date.toLocaleString()}
+    </time>
+  );
+}
+
+/** An error said to screen readers at once. */
+export function ErrorLine({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+/** An authority as a labelled badge (colour is never the only cue: the word is always there). */
+export function AuthorityBadge({ authority }: { authority: string }) {
+  return <span className={`badge authority-${authority}`}>{authority}</span>;
+}
+
+/** A run status as a badge. */
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge status-${status}`}>{status}</span>;
+}

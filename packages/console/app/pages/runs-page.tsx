@@ -1,0 +1,180 @@
+// Runs: a filterable list (agent, status, principal, team, authority, time), a page at a time.
+// The filters the server's GET /v1/runs takes are read from its OpenAPI document, so the page
+// offers exactly what the API can answer; paging follows the cursor the API returns.
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, type Session } from '../api.ts';
+import { Link, navigate, useLocation } from '../router.tsx';
+import { ErrorLine, StatusBadge, Time } from '../components/bits.tsx';
+
+/** A run as GET /v1/runs lists it. */
+interface RunSummary {
+  id: string;
+  agent: string;
+  team: string | null;
+  principal: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  events: number;
+  sealed: boolean;
+}
+
+const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
+const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
+const filterNames = ['agent', 'status', 'principal', 'team', 'authority', 'since', 'until'] as const;
+type FilterName = (typeof filterNames)[number];
+
+let supportedFilters: Promise<Set<string>> | undefined;
+/** The query parameters GET /v1/runs accepts, from the OpenAPI document (read once). */
+function runQueryParameters(): Promise<Set<string>> {
+  supportedFilters ??= fetch('/v1/openapi.json')
+    .then((response) => response.json() as Promise<{ paths?: Record<string, { get?: { parameters?: Array<{ name: string; in: string }> } }> }>)
+    .then((document) => new Set((document.paths?.['/v1/runs']?.get?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name)))
+    .catch(() => new Set(['agent', 'status', 'limit']));
+  return supportedFilters;
+}
+
+const pageSize = 50;
+
+export function RunsPage({ session }: { session: Session }) {
+  const { query } = useLocation();
+  const [supported, setSupported] = useState<Set<string> | null>(null);
+  const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const search = query.toString();
+
+  useEffect(() => {
+    void runQueryParameters().then(setSupported);
+  }, []);
+
+  useEffect(() => {
+    if (!supported) return;
+    const abort = new AbortController();
+    const params = new URLSearchParams();
+    for (const name of [...filterNames, 'cursor']) {
+      const value = query.get(name);
+      if (!value || !supported.has(name)) continue;
+      params.set(name, name === 'since' || name === 'until' ? new Date(value).toISOString() : value);
+    }
+    if (supported.has('limit')) params.set('limit', String(pageSize));
+    if (supported.has('order')) params.set('order', 'desc');
+    setError(null);
+    api<{ runs: RunSummary[]; nextCursor?: string | null }>(session.token, `/v1/runs?${params}`, { signal: abort.signal }).then(
+      (body) => {
+        setRuns(body.runs);
+        setNext(body.nextCursor ?? null);
+      },
+      (caught: Error) => {
+        if (!abort.signal.aborted) setError(caught.message);
+      },
+    );
+    return () => abort.abort();
+    // The query string is the dependency: it holds every filter.
+  }, [session.token, supported, search]);
+
+  const apply = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const params = new URLSearchParams();
+    for (const name of filterNames) {
+      const value = String(form.get(name) ?? '').trim();
+      if (value) params.set(name, value);
+    }
+    navigate(`/runs${params.size > 0 ? `?${params}` : ''}`);
+  };
+  const offered = (name: FilterName) => supported?.has(name) ?? false;
+  const pageLink = (cursor: string) => {
+    const params = new URLSearchParams(query);
+    params.set('cursor', cursor);
+    return `/runs?${params}`;
+  };
+
+  return (
+    <section aria-labelledby="runs-heading">
+      <h1 id="runs-heading">Runs</h1>
+      <form className="filters" onSubmit={apply} key={search}>
+        <Filter name="agent" label="Agent" offered={offered('agent')} value={query.get('agent')} />
+        <div className="field">
+          <label htmlFor="filter-status">Status</label>
+          <select id="filter-status" name="status" defaultValue={query.get('status') ?? ''} disabled={!offered('status')}>
+            <option value="">any</option>
+            {statuses.map((status) => (
+              <option key={status}>{status}</option>
+            ))}
+          </select>
+        </div>
+        <Filter name="principal" label="Principal" offered={offered('principal')} value={query.get('principal')} />
+        <Filter name="team" label="Team" offered={offered('team')} value={query.get('team')} />
+        <div className="field">
+          <label htmlFor="filter-authority">Authority</label>
+          <select id="filter-authority" name="authority" defaultValue={query.get('authority') ?? ''} disabled={!offered('authority')}>
+            <option value="">any</option>
+            {authorities.map((authority) => (
+              <option key={authority}>{authority}</option>
+            ))}
+          </select>
+        </div>
+        <Filter name="since" label="Started after" type="datetime-local" offered={offered('since')} value={query.get('since')} />
+        <Filter name="until" label="Started before" type="datetime-local" offered={offered('until')} value={query.get('until')} />
+        <button type="submit">Filter</button>
+      </form>
+      {supported && filterNames.some((name) => !supported.has(name)) && (
+        <p className="note">This server filters runs by {filterNames.filter((name) => supported.has(name)).join(', ')} only; the other filters are disabled.</p>
+      )}
+      <ErrorLine error={error} />
+      {runs && runs.length === 0 && <p className="empty">No runs match.</p>}
+      {runs && runs.length > 0 && (
+        <table className="runs">
+          <caption className="visually-hidden">Runs matching the filters</caption>
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Principal</th>
+              <th scope="col">Status</th>
+              <th scope="col">Started</th>
+              <th scope="col">Events</th>
+              <th scope="col">Sealed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => (
+              <tr key={run.id}>
+                <td>
+                  <Link href={`/runs/${encodeURIComponent(run.id)}`}>{run.id}</Link>
+                </td>
+                <td>
+                  {run.agent}
+                  {run.team ? <span className="muted"> · {run.team}</span> : null}
+                </td>
+                <td>{run.principal}</td>
+                <td>
+                  <StatusBadge status={run.status} />
+                </td>
+                <td>
+                  <Time value={run.startedAt} />
+                </td>
+                <td>{run.events}</td>
+                <td>{run.sealed ? 'yes' : 'no'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <nav aria-label="Pages of runs" className="pager">
+        {query.get('cursor') && <Link href={`/runs${(() => { const params = new URLSearchParams(query); params.delete('cursor'); return params.size > 0 ? `?${params}` : ''; })()}`}>First page</Link>}
+        {next && <Link href={pageLink(next)}>Next page</Link>}
+      </nav>
+    </section>
+  );
+}
+
+function Filter({ name, label, offered, value, type = 'text' }: { name: FilterName; label: string; offered: boolean; value: string | null; type?: string }) {
+  return (
+    <div className="field">
+      <label htmlFor={`filter-${name}`}>{label}</label>
+      <input id={`filter-${name}`} name={name} type={type} defaultValue={value ?? ''} disabled={!offered} />
+    </div>
+  );
+}
