@@ -1,0 +1,17 @@
+// @aifactory/quality public API: anything exported here is public API.
+// The quality line: evaluation suites run as governed runs and checked against the record
+// (text, governance outcome, citations, an LLM judge, latency and cost), retrieval metrics, and
+// reports as a table, JSON and JUnit XML.
+export { EVAL_OUTCOMES, evalSuiteDocumentSchema, loadEvalSuite, parseEvalSuite } from './eval-suite.ts';
+export type { CaseExpectation, EvalCase, EvalOutcome, EvalSuite, JudgeExpectation, RetrievalQuery } from './eval-suite.ts';
+export { checkExpectations, outcomeOf } from './assertions.ts';
+export type { AssertionResult, JudgeAnswer, JudgeVerdict } from './assertions.ts';
+export { checkCitations, citesSource, parseCitations } from './citations.ts';
+export type { Citation, CitationCheck } from './citations.ts';
+export { traceFacts } from './run-observation.ts';
+export type { ObservedDecision, ObservedPassage, RunObservation } from './run-observation.ts';
+export { parseVerdict, runEvalSuite } from './eval-runner.ts';
+export type { CaseResult, EvalReport, EvalTarget, RunEvalOptions } from './eval-runner.ts';
+export { evaluateRetrieval } from './retrieval-eval.ts';
+export type { RetrievalQueryResult, RetrievalReport, SearchPassages } from './retrieval-eval.ts';
+export { renderEvalJunit, renderEvalTable } from './eval-report.ts';
