@@ -25,6 +25,8 @@ import type { z } from 'zod';
 import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
 import { createTokenRequest, impactRequest, resumeRunRequest, listApprovalsQuery, listRunsQuery, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
+import { registerGatewayRoutes } from './gateway/gateway-routes.ts';
+import type { LlmGateway } from './gateway/llm-gateway.ts';
 import { hostGuard } from './host-guard.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { OidcOptions } from './oidc-auth.ts';
@@ -89,6 +91,8 @@ export interface HttpAppOptions {
   trustProxy?: boolean;
   /** The console's built files (packages/console/dist), served at `/`; absent: no console. */
   consoleDir?: string;
+  /** The LLM gateway, served at /gateway/openai/v1 and /gateway/anthropic (see docs/gateway.md). */
+  llmGateway?: LlmGateway;
 }
 
 /** The app plus the handles a server needs to shut it down gracefully. */
@@ -237,9 +241,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.use('*', requestHygiene());
   registerProtectedResourceRoutes(app, { ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}), issuer: () => authenticator.issuer, mcp: options.mcp !== undefined });
 
-  const authenticate = async (c: Context): Promise<TokenPrincipal> => {
-    const header = c.req.header('authorization') ?? '';
-    const presented = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const authenticate = async (c: Context, presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]): Promise<TokenPrincipal> => {
     const now = Date.now();
     const actAs = c.req.header(actAsHeaders.principal);
     if (presented && options.localToken && sameSecret(presented, options.localToken)) {
@@ -275,6 +277,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     }
     return principal;
   };
+
+  // The LLM gateway (OpenAI and Anthropic wire protocols, its own auth header and error shapes).
+  if (options.llmGateway) registerGatewayRoutes(app, { gateway: options.llmGateway, authenticate, authDecided, log });
 
   app.use('/v1/*', async (c, next) => {
     if (c.req.path === '/v1/openapi.json') return next();

@@ -12,6 +12,8 @@ import { serve } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
 import { validateOidcOptions } from './oidc-auth.ts';
+import { loadGatewayConfig, type GatewayConfig } from './gateway/gateway-config.ts';
+import { LlmGateway } from './gateway/llm-gateway.ts';
 import { agentMcpHttpHandler } from './mcp-server.ts';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
 import { startTelemetry } from './telemetry.ts';
@@ -57,6 +59,8 @@ export interface StartServerOptions {
   consoleDir?: string;
   /** Recover orphaned runs (owner gone, lease lapsed) in this process: how often to look (default every second); false to leave it to others. */
   recovery?: { intervalMs?: number } | false;
+  /** The LLM gateway's configuration (default: AIFACTORY_GATEWAY_CONFIG, else <home>/gateway.yaml, over the environment's provider keys); false serves no gateway. */
+  llmGateway?: GatewayConfig | false;
 }
 
 /** A running server. */
@@ -67,6 +71,8 @@ export interface RunningServer {
   http: HttpApp;
   workspace: Workspace;
   metrics: ServerMetrics;
+  /** The LLM gateway, unless it was turned off. */
+  llmGateway?: LlmGateway;
   /** Graceful shutdown; resolves with how many runs were still in flight at the deadline. */
   close(): Promise<{ unfinishedRuns: number }>;
 }
@@ -92,6 +98,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   });
   const agentsDir = workspace.config.agentsDir;
+  const serverLog = options.log ?? ((line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(line)}\n`));
+  // Opened before recovery starts, so the gateway seals its own orphaned session runs first.
+  const llmGateway =
+    options.llmGateway === false
+      ? undefined
+      : await LlmGateway.open({
+          config: options.llmGateway ?? loadGatewayConfig({ home: workspace.config.home, policiesDir: workspace.config.policiesDir }),
+          store,
+          recorder: workspace.recorder,
+          redactor: workspace.redactor,
+          log: (line) => serverLog(workspace.redactor.redact(line).value as Record<string, unknown>),
+        }).catch(async (error: unknown) => {
+          await workspace.close();
+          if (!options.store) await store.close();
+          throw error;
+        });
   // Runs whose process died are continued here once their lease lapses (any number of servers
   // and workers may look at once: the lease take-over picks exactly one).
   const supervisor =
@@ -127,6 +149,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.tokenCacheMs === undefined ? {} : { tokenCacheMs: options.tokenCacheMs }),
     ...(options.localToken ? { localToken: options.localToken } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
+    ...(llmGateway ? { llmGateway } : {}),
   });
   let server: Server;
   try {
@@ -140,6 +163,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } catch (error) {
     supervisor?.stop();
     await mcp?.close();
+    await llmGateway?.close();
     await workspace.close();
     if (!options.store) await store.close();
     const code = (error as NodeJS.ErrnoException).code;
@@ -162,6 +186,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     http,
     workspace,
     metrics,
+    ...(llmGateway ? { llmGateway } : {}),
     close() {
       closed ??= (async () => {
         http.beginShutdown();
@@ -172,6 +197,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         // Runs still going (streamed ones past the deadline, recovered ones) are handed back at
         // their last checkpoint: their leases are released, so another process continues them at once.
         await workspace.runtime.handBack(0);
+        // Gateway requests in flight finish; every session run is sealed.
+        await llmGateway?.close();
         // Responses of the drained runs are being written now; give them a moment to finish
         // (the server closes each connection once its response is done), then cut the rest.
         server.closeIdleConnections();

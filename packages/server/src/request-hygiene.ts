@@ -14,6 +14,11 @@ const controlCharacter = /[\u0000-\u001f\u007f]/;
 const jsonNul = /(?:^|[^\\])(?:\\\\)*\\u0000|\u0000/i;
 const idRoute = /^\/v1\/(runs|approvals)\/([^/]+)/;
 
+/** Whether a JSON text carries a NUL (raw, or as an unescaped `\\u0000`), which Postgres text cannot hold. */
+export function hasJsonNul(text: string): boolean {
+  return jsonNul.test(text);
+}
+
 /** Hono middleware: 400 for control characters in the URL, malformed ids and NULs in JSON bodies under `/v1`. */
 export function requestHygiene(): MiddlewareHandler {
   return async (c, next) => {
@@ -36,7 +41,7 @@ export function requestHygiene(): MiddlewareHandler {
     if (c.req.path.startsWith('/v1/') && (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH')) {
       // Hono keeps the text it reads here for the route's own read.
       const text = await c.req.text();
-      if (jsonNul.test(text)) return refuse(c, 'The request body contains a NUL character (\\u0000), which no field accepts.', 'body');
+      if (hasJsonNul(text)) return refuse(c, 'The request body contains a NUL character (\\u0000), which no field accepts.', 'body');
     }
     return next();
   };

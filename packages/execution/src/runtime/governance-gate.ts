@@ -139,11 +139,19 @@ export class GovernanceGate implements Gate {
 
   /** Commits buffered outcomes plus `events` in one durable batch. */
   async commit(runId: string, events: EventDraft[]): Promise<void> {
+    // The queue is taken before the await, so two commits of one run in flight at once (a flush
+    // timer beside the next write-ahead record) never write the same outcome twice.
     const queue = this.#deferred.get(runId);
+    this.#deferred.delete(runId);
     const batch = queue && queue.length > 0 ? [...queue, ...events] : events;
     if (batch.length === 0) return;
-    await this.#recorder.recordBatch(runId, batch);
-    if (queue) this.#deferred.delete(runId);
+    try {
+      await this.#recorder.recordBatch(runId, batch);
+    } catch (error) {
+      // Not written: the outcomes go back to the front of the queue for the next commit.
+      if (queue && queue.length > 0) this.#deferred.set(runId, [...queue, ...(this.#deferred.get(runId) ?? [])]);
+      throw error;
+    }
   }
 
   /** Commits any buffered outcomes of the run. */

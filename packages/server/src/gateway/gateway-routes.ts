@@ -1,0 +1,78 @@
+// The gateway's HTTP routes, mounted beside the API (not under /v1, whose bearer-only
+// authentication and error shape are the API's): an app's SDK takes one of these base URLs
+//   OpenAI:    <server>/gateway/openai/v1      (POST /chat/completions; Authorization: Bearer <token>)
+//   Anthropic: <server>/gateway/anthropic      (POST /v1/messages; x-api-key: <token>, or Bearer)
+// and the factory token authenticates as on every route (same tokens, OIDC, limits and cache).
+// Every answer, errors included, is in the protocol's own shape, so the SDK raises its own errors.
+import { ErrorCode } from '@aifactory/core';
+import type { Context, Hono } from 'hono';
+import type { TokenPrincipal } from '../api-tokens.ts';
+import { hasJsonNul } from '../request-hygiene.ts';
+import { gatewayErrorResponse, type LlmGateway } from './llm-gateway.ts';
+import { anthropicWire, openAIWire, type GatewayErrorKind, type WireProtocol } from './wire-protocols.ts';
+
+/** Roles admitted to the gateway (besides the server's local credential). */
+export const gatewayRoles = ['gateway', 'operator', 'admin'] as const;
+
+/** The gateway's base paths, for documentation and help. */
+export const gatewayBasePaths = { openai: '/gateway/openai/v1', anthropic: '/gateway/anthropic' } as const;
+
+/** What the routes need from the app they are mounted on. */
+export interface GatewayRoutesOptions {
+  gateway: LlmGateway;
+  /** The server's authentication of a presented token (throws an HTTP problem with `status` and `message`). */
+  authenticate: (c: Context, presented: string | undefined) => Promise<TokenPrincipal>;
+  /** Counts and logs an auth decision. */
+  authDecided?: (principal: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>) => void;
+  /** Structured log (redacting). */
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** Mounts POST /gateway/openai/v1/chat/completions and POST /gateway/anthropic/v1/messages. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- mounted on the API app whatever its variables
+export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOptions): void {
+  const handle = async (protocol: WireProtocol, c: Context): Promise<Response> => {
+    const authorization = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    const presented = authorization ?? c.req.header('x-api-key')?.trim();
+    let principal: TokenPrincipal;
+    try {
+      principal = await options.authenticate(c, presented);
+    } catch (error) {
+      const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
+      const kind: GatewayErrorKind = status === 401 ? 'authentication' : status === 429 ? 'rate_limit' : status === 403 ? 'permission' : 'internal';
+      const message = status === 401 ? `A valid factory token is required (${protocol.wire === 'openai' ? 'the SDK\u2019s apiKey, sent as Authorization: Bearer <token>' : 'the SDK\u2019s apiKey, sent as x-api-key: <token>'}; see \`factory tokens create --role gateway --role team.<team>\`).` : error instanceof Error ? error.message : String(error);
+      const body = protocol.error(kind, message);
+      return c.body(JSON.stringify(body.body), status as 401, { 'content-type': 'application/json' });
+    }
+    c.set('principal', principal);
+    if (principal.local !== true && !principal.roles.some((role) => (gatewayRoles as readonly string[]).includes(role))) {
+      options.authDecided?.(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: c.req.path, needs: gatewayRoles });
+      return toContext(c, gatewayErrorResponse(protocol, 'permission', `Token ${principal.tokenId} may not call the gateway; it needs one of the roles ${gatewayRoles.join(', ')}.`));
+    }
+    const text = await c.req.text();
+    if (hasJsonNul(text)) return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body contains a NUL character (\\u0000), which no field accepts.'));
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', `The request body is not valid JSON: ${(error as Error).message}.`));
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body must be a JSON object.'));
+    try {
+      return toContext(c, await options.gateway.handle(protocol, { caller: { principal: principal.id, roles: principal.roles }, body: body as Record<string, unknown>, headers: c.req.raw.headers, signal: c.req.raw.signal }));
+    } catch (error) {
+      // Our fault (the trace could not be written, say): nothing was sent upstream without its record.
+      const reference = Math.random().toString(36).slice(2, 10);
+      options.log?.({ event: 'gateway.failed', reference, principal: principal.id, path: c.req.path, error: error instanceof Error ? error.message : String(error) });
+      return toContext(c, gatewayErrorResponse(protocol, 'internal', `The gateway failed to handle this request (${ErrorCode.Internal}, reference ${reference}); nothing was sent to the provider unrecorded.`));
+    }
+  };
+  app.post(`${gatewayBasePaths.openai}/chat/completions`, (c) => handle(openAIWire, c));
+  app.post(`${gatewayBasePaths.anthropic}/v1/messages`, (c) => handle(anthropicWire, c));
+}
+
+/** Hands a Response to Hono so headers the middleware set (request id) are kept. */
+function toContext(c: Context, response: Response): Response {
+  c.res = response;
+  return c.res;
+}

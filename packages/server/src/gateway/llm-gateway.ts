@@ -1,0 +1,454 @@
+// The LLM gateway: apps call OpenAI Chat Completions or Anthropic Messages here with their
+// official SDK and a factory token, and every request is a governed model action through the one
+// chokepoint (execution's GovernanceGate): decided by the policy on the model, the token's team,
+// the request's feature, data classifications and content; recorded write-ahead in the trace
+// (policy.decided + model.requested in one durable commit) before anything leaves; masked when
+// the decision obliges it; sent to the provider with the factory's credentials, with retries and
+// fallback among the models the policy allows; and its answer, usage and cost recorded against
+// the team and feature (model.responded), so `factory usage` sums it with agent runs.
+import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
+import { contentHash } from '@aifactory/core';
+import { computeCost, findPrice, GovernanceGate, RunOwnership, type EventDraft, type ProposedAction, type Verdict } from '@aifactory/execution';
+import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
+import { runs, type Store } from '@aifactory/store';
+import { and, eq } from 'drizzle-orm';
+import type { EventType, Recorder, Redactor } from '@aifactory/verification';
+import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
+import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
+import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
+import { callUpstream, passThroughEvents, type UpstreamResult } from './upstream-call.ts';
+import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
+
+/** Who is calling, as the server authenticated them. */
+export interface GatewayCaller {
+  /** Principal id of the token. */
+  principal: string;
+  /** Roles of the token; `team.<name>` names the team. */
+  roles: string[];
+}
+
+/** One request as the routes hand it over. */
+export interface GatewayRequest {
+  caller: GatewayCaller;
+  /** The parsed JSON body. */
+  body: Record<string, unknown>;
+  headers: Headers;
+  /** Aborted when the app goes away. */
+  signal: AbortSignal;
+}
+
+/** Structured log sink (already redacting). */
+export type GatewayLog = (line: Record<string, unknown>) => void;
+
+/** What the gateway is built from. */
+export interface LlmGatewayOptions {
+  config: GatewayConfig;
+  store: Store;
+  recorder: Recorder;
+  /** The workspace redactor: provider error bodies are redacted before an app or a log sees them. */
+  redactor?: Redactor;
+  log?: GatewayLog;
+  /** How long an answered request's outcome may wait for the session's next commit before it is written on its own (default 200 ms). */
+  flushDelayMs?: number;
+}
+
+/** Header naming the feature a request is for. */
+export const featureHeader = 'x-aifactory-feature';
+/** Header naming the data classifications of a request (comma-separated, e.g. `pii,confidential`). */
+export const classificationHeader = 'x-aifactory-data-classification';
+/** Role prefix naming a token's team (`team.payments`). */
+export const teamRolePrefix = 'team.';
+
+const labelPattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
+/** Redact obligations that mean "mask personal data in what is sent". */
+const maskingFields = new Set(['content', 'messages']);
+
+/** The team a token belongs to: its first `team.<name>` role. */
+export function teamOf(roles: readonly string[]): string | null {
+  const role = roles.find((candidate) => candidate.startsWith(teamRolePrefix) && candidate.length > teamRolePrefix.length);
+  return role ? role.slice(teamRolePrefix.length) : null;
+}
+
+/** The governed LLM gateway. */
+export class LlmGateway {
+  readonly config: GatewayConfig;
+  readonly #store: Store;
+  readonly #recorder: Recorder;
+  readonly #redactor: Redactor | undefined;
+  readonly #log: GatewayLog;
+  readonly #ownership: RunOwnership;
+  readonly #gate: GovernanceGate;
+  readonly #sessions: SessionRuns;
+  readonly #budgets: GatewayBudgets;
+  readonly #rates: GatewayRateLimits;
+  readonly #policies: PolicySet;
+  readonly #flushDelayMs: number;
+  readonly #flushTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #secrets: string[];
+  #closing = false;
+
+  private constructor(options: LlmGatewayOptions, policies: PolicySet) {
+    this.config = options.config;
+    this.#store = options.store;
+    this.#recorder = options.recorder;
+    this.#redactor = options.redactor;
+    this.#log = options.log ?? (() => undefined);
+    this.#policies = policies;
+    this.#flushDelayMs = options.flushDelayMs ?? 200;
+    this.#ownership = new RunOwnership({ store: options.store });
+    const recorder = options.recorder;
+    // Every append of a session run carries this process's lease epoch (a fence).
+    this.#gate = new GovernanceGate({ policies: () => this.#policies, recorder: { recordBatch: (runId, events) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType })), { ...fenceOf(this.#ownership, runId) }) } });
+    this.#sessions = new SessionRuns({ recorder, ownership: this.#ownership, limits: options.config.session, onRetire: (run) => this.#retire(run) });
+    this.#budgets = new GatewayBudgets(options.store, options.config.budgets);
+    this.#rates = new GatewayRateLimits(options.config.rateLimits);
+    this.#secrets = Object.values(options.config.providers).flatMap((provider) => (provider.apiKey && provider.apiKey.length >= 6 ? [provider.apiKey] : []));
+    this.#sweeper = setInterval(() => this.#sessions.sweep(), 60_000);
+    this.#sweeper.unref();
+  }
+
+  /** Builds the gateway, loading its policies (a policy that does not load is an error now, not a denial later). */
+  static async open(options: LlmGatewayOptions): Promise<LlmGateway> {
+    const policies = options.config.policyFiles.length > 0 ? compilePolicies(await loadPolicyFiles(options.config.policyFiles)) : compilePolicies([]);
+    const gateway = new LlmGateway(options, policies);
+    await gateway.#sealOrphans();
+    return gateway;
+  }
+
+  /**
+   * Session runs a gateway process left open when it died (their lease lapsed) are taken over and
+   * sealed as failed: nothing continues a session, and a request it recorded as sent without an
+   * answer stays visible as such. Runs another live gateway holds are left alone.
+   */
+  async #sealOrphans(): Promise<void> {
+    const open = await this.#store.db.select({ id: runs.id }).from(runs).where(and(eq(runs.agent, gatewayAgent), eq(runs.status, 'running')));
+    for (const { id } of open) {
+      try {
+        const epoch = await this.#ownership.takeOver(id);
+        if (epoch === undefined) continue;
+        await this.#recorder.finishRun(id, { status: 'failed', payload: { error: 'The gateway process serving this session ended before sealing it; a model.requested without its model.responded was in flight then.' } }, { fence: { epoch } });
+        this.#ownership.forget(id);
+      } catch (error) {
+        this.#log({ event: 'gateway.orphan_failed', run: id, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
+
+  /** Handles one request of `protocol`; always answers in that protocol's shape. */
+  async handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
+    if (this.#closing) return gatewayErrorResponse(protocol, 'upstream', 'The gateway is shutting down; retry against another instance.', { 'retry-after': '1' }, 503);
+    const work = this.#handle(protocol, request);
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  async #handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
+    const started = performance.now();
+    const { body, caller } = request;
+    const shapeProblem = protocol.problem(body);
+    if (shapeProblem) return gatewayErrorResponse(protocol, 'invalid_request', shapeProblem);
+    const team = teamOf(caller.roles);
+    const featureValue = request.headers.get(featureHeader) ?? metadataFeature(body);
+    if (featureValue !== undefined && !labelPattern.test(featureValue)) {
+      return gatewayErrorResponse(protocol, 'invalid_request', `The feature '${featureValue.slice(0, 80)}' is not valid; name it with letters, digits and . _ : / - (at most 100 characters) in the ${featureHeader} header.`);
+    }
+    const feature = featureValue ?? null;
+    const declared = (request.headers.get(classificationHeader) ?? '').split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+    if (declared.some((item) => !labelPattern.test(item))) return gatewayErrorResponse(protocol, 'invalid_request', `The ${classificationHeader} header lists classifications such as pii,confidential (letters, digits and . _ : / -).`);
+
+    const requested = body.model as string;
+    const resolved = this.#resolve(protocol, requested);
+    if ('problem' in resolved) return gatewayErrorResponse(protocol, resolved.kind, resolved.problem);
+
+    const rate = this.#rates.take(team, feature);
+    if (rate.limited) {
+      this.#log({ event: 'gateway.rate_limited', principal: caller.principal, team, feature, limit: rate.limit });
+      return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, { 'retry-after': String(rate.retryAfterSeconds) });
+    }
+
+    // What leaves: the app's body without the gateway's own metadata; PII is found once, and the
+    // masked copy is what goes out if the decision obliges masking.
+    const outgoing = withoutGatewayMetadata(body);
+    const found: Partial<Record<PiiKind, number>> = {};
+    const texts: string[] = [];
+    const masked = protocol.mapTexts(outgoing, (text) => {
+      texts.push(text);
+      const result = maskPii(text);
+      for (const [kind, count] of Object.entries(result.counts)) found[kind as PiiKind] = (found[kind as PiiKind] ?? 0) + count;
+      return result.text;
+    });
+    const classifications = [...new Set([...declared, ...(Object.keys(found).length > 0 ? ['pii'] : [])])].sort();
+    const stream = body.stream === true;
+    const baseArgs = {
+      endpoint: protocol.endpoint,
+      requested_model: requested,
+      team,
+      feature,
+      stream,
+      message_count: (body.messages as unknown[]).length,
+      tools: protocol.toolNames(body),
+      classifications,
+      content: texts.join('\n'),
+    };
+
+    const run = await this.#sessions.acquire({ principal: caller.principal, team, feature });
+    const step = (run.step += 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#sessions.release(run);
+    };
+    try {
+      const crossing = await this.#budgets.crossing(team, feature);
+      if (crossing) {
+        this.#cancelFlush(run.runId);
+        await this.#gate.commit(run.runId, [{ type: 'budget.exceeded', actor: gatewayAgent, payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature } }]);
+        release();
+        return gatewayErrorResponse(protocol, 'budget', `Budget spent (${crossing.limit}; ${crossing.value} USD so far); the gateway takes no more requests for it this period.`, { 'x-should-retry': 'false', ...runHeaders(run, step) });
+      }
+
+      const candidates = [resolved.id, ...(this.config.fallbacks[resolved.id] ?? [])];
+      let lastFailure: Extract<UpstreamResult, { kind: 'failed' }> | undefined;
+      let firstDenial: Verdict | undefined;
+      let attempts = 0;
+      let fallbackReason: string | undefined;
+      for (const [index, id] of candidates.entries()) {
+        const target = splitId(id);
+        const provider = this.config.providers[target.provider]!;
+        const proposed: ProposedAction = {
+          kind: 'model',
+          name: id,
+          args: { ...baseArgs, provider: target.provider, model: target.model, ...(index > 0 ? { fallback_for: resolved.id, reason: fallbackReason } : {}) },
+        };
+        this.#cancelFlush(run.runId);
+        const verdict = await this.#gate.govern(this.#runContext(run, caller, team, classifications), step, proposed, (recordedArgs) => ({
+          type: 'model.requested',
+          actor: gatewayAgent,
+          payload: { step, endpoint: protocol.endpoint, provider: target.provider, model: target.model, team, feature, request_hash: contentHash(outgoing), ...(recordedArgs.content !== baseArgs.content ? { content_masked: true } : {}) },
+        }));
+        if (verdict.kind !== 'execute') {
+          firstDenial ??= verdict;
+          if (index === 0) break;
+          continue;
+        }
+        const mask = verdict.decision.obligations.redact.some((field) => maskingFields.has(field.replace(/^(action\.)?args\./, '')));
+        const { body: upstreamBody, dropUsage } = protocol.upstreamBody(mask ? masked : outgoing, target.model);
+        const result = await callUpstream(protocol.upstreamUrl(provider), protocol.upstreamHeaders(provider, request.headers), JSON.stringify(upstreamBody), this.config, request.signal);
+        attempts += result.attempts;
+        if (result.kind === 'answered') {
+          const context = { run, step, protocol, provider, model: target.model, started, attempts, fallbackUsed: index > 0, team, feature, masked: mask ? found : undefined };
+          const headers = { ...runHeaders(run, step), 'x-aifactory-model': id };
+          if (stream && result.response.body) {
+            const reader = protocol.streamReader(dropUsage);
+            const events = passThroughEvents(result.response.body, reader, (outcome, error) => {
+              this.#recordOutcome(context, outcome, error);
+              release();
+            });
+            return new Response(events, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
+          }
+          const text = await result.response.text();
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          this.#recordOutcome(context, parsed === undefined ? { content: '', toolCalls: [], finishReason: null } : protocol.outcomeOf(parsed), parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined);
+          release();
+          return new Response(text, { status: 200, headers: { 'content-type': result.response.headers.get('content-type') ?? 'application/json', ...headers } });
+        }
+        lastFailure = result;
+        this.#gate.defer(run.runId, { type: 'model.failed', actor: gatewayAgent, payload: { step, provider: target.provider, model: target.model, error: `${id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`, attempts: result.attempts } });
+        if (!result.unavailable) break;
+        fallbackReason = `${id} ${result.what}`;
+      }
+      this.#scheduleFlush(run.runId);
+      release();
+      if (lastFailure) return this.#failureResponse(protocol, lastFailure, attempts, run, step);
+      return this.#denialResponse(protocol, firstDenial!, run, step);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Waits for requests in flight, then seals every session run. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    await Promise.allSettled([...this.#inFlight]);
+    for (const timer of this.#flushTimers.values()) clearTimeout(timer);
+    this.#flushTimers.clear();
+    await this.#sessions.closeAll();
+    this.#ownership.close();
+  }
+
+  /** Writes every outcome still waiting for its session's next commit (tests, shutdown). */
+  async flush(): Promise<void> {
+    const runs = [...this.#flushTimers.keys()];
+    for (const runId of runs) this.#cancelFlush(runId);
+    await Promise.all(runs.map((runId) => this.#gate.flush(runId)));
+  }
+
+  #resolve(protocol: WireProtocol, requested: string): { id: string } | { kind: GatewayErrorKind; problem: string } {
+    const alias = Object.hasOwn(this.config.models, requested) ? this.config.models[requested] : undefined;
+    let id = alias;
+    if (!id) {
+      const colon = requested.indexOf(':');
+      const prefix = colon > 0 ? requested.slice(0, colon) : '';
+      id = prefix && Object.hasOwn(this.config.providers, prefix) ? requested : `${protocol.wire}:${requested}`;
+    }
+    const target = splitId(id);
+    const provider = Object.hasOwn(this.config.providers, target.provider) ? this.config.providers[target.provider] : undefined;
+    if (!provider) return { kind: 'not_found', problem: `Model '${requested}' names no configured provider; providers: ${Object.keys(this.config.providers).join(', ')}.` };
+    if (provider.wire !== protocol.wire) {
+      const other = provider.wire === 'openai' ? '/gateway/openai/v1/chat/completions' : '/gateway/anthropic/v1/messages';
+      return { kind: 'invalid_request', problem: `Model '${requested}' is served by provider '${provider.name}', which speaks the ${provider.wire === 'openai' ? 'OpenAI Chat Completions' : 'Anthropic Messages'} protocol; call it at ${other}.` };
+    }
+    return { id };
+  }
+
+  #runContext(run: SessionRun, caller: GatewayCaller, team: string | null, classifications: string[]) {
+    return {
+      runId: run.runId,
+      agent: { id: gatewayAgent, ...(team ? { team } : {}) },
+      principal: { id: caller.principal, roles: caller.roles },
+      counters: { steps: run.step - 1, tool_calls: 0, tokens: run.tokens, cost_usd: run.costUsd },
+      startedAtMs: run.startedAtMs,
+      classifications,
+    };
+  }
+
+  #recordOutcome(
+    context: { run: SessionRun; step: number; protocol: WireProtocol; provider: GatewayProvider; model: string; started: number; attempts: number; fallbackUsed: boolean; team: string | null; feature: string | null; masked: Partial<Record<PiiKind, number>> | undefined },
+    outcome: WireOutcome,
+    error: string | undefined,
+  ): void {
+    const { run, step, provider, model } = context;
+    const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
+    const price = findPrice(this.config.prices, provider.name, model);
+    const costUsd = price ? computeCost(price, usage.inputTokens, usage.outputTokens) : 0;
+    run.tokens += usage.inputTokens + usage.outputTokens;
+    run.costUsd += costUsd;
+    this.#budgets.add(context.team, context.feature, costUsd);
+    const failure = error ?? outcome.streamError;
+    const event: EventDraft = {
+      type: 'model.responded',
+      actor: gatewayAgent,
+      payload: {
+        step,
+        provider: provider.name,
+        model,
+        content: outcome.content,
+        tool_calls: outcome.toolCalls,
+        usage: { ...usage, ...(outcome.usage ? {} : { estimated: true }) },
+        cost_usd: costUsd,
+        priced: price !== undefined,
+        finish_reason: outcome.finishReason,
+        latency_ms: Math.round(performance.now() - context.started),
+        attempts: context.attempts,
+        fallback_used: context.fallbackUsed,
+        ...(context.masked ? { masked: context.masked } : {}),
+        ...(failure ? { incomplete: failure } : {}),
+      },
+    };
+    this.#gate.defer(run.runId, event);
+    this.#scheduleFlush(run.runId);
+  }
+
+  #scheduleFlush(runId: string): void {
+    if (this.#flushTimers.has(runId)) return;
+    const timer = setTimeout(() => {
+      this.#flushTimers.delete(runId);
+      const flushing = this.#gate.flush(runId).catch((error: unknown) => this.#log({ event: 'gateway.record_failed', run: runId, error: error instanceof Error ? error.message : String(error) }));
+      this.#inFlight.add(flushing);
+      void flushing.finally(() => this.#inFlight.delete(flushing));
+    }, this.#flushDelayMs);
+    this.#flushTimers.set(runId, timer);
+  }
+
+  /** The next commit of the run carries whatever is deferred, so its timer is not needed. */
+  #cancelFlush(runId: string): void {
+    const timer = this.#flushTimers.get(runId);
+    if (timer) clearTimeout(timer);
+    this.#flushTimers.delete(runId);
+  }
+
+  async #retire(run: SessionRun): Promise<void> {
+    this.#cancelFlush(run.runId);
+    try {
+      await this.#gate.flush(run.runId);
+      await this.#recorder.finishRun(run.runId, { status: 'completed', payload: { requests: run.requests, reason: this.#closing ? 'shutdown' : 'session retired' } }, { ...fenceOf(this.#ownership, run.runId) });
+      this.#ownership.forget(run.runId);
+    } catch (error) {
+      this.#log({ event: 'gateway.retire_failed', run: run.runId, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  #failureResponse(protocol: WireProtocol, failure: Extract<UpstreamResult, { kind: 'failed' }>, attempts: number, run: SessionRun, step: number): Response {
+    const headers: Record<string, string> = { ...runHeaders(run, step), ...(attempts > 1 ? { 'x-should-retry': 'false' } : {}) };
+    // The provider's own error, in the protocol's shape, passes through (keys redacted): the app
+    // sees what it would have seen calling the provider, after the gateway's retries and fallbacks.
+    if (failure.status !== undefined && failure.bodyText) {
+      return new Response(this.#redact(failure.bodyText), { status: failure.status, headers: { 'content-type': failure.contentType ?? 'application/json', ...headers } });
+    }
+    return gatewayErrorResponse(protocol, 'upstream', `The model provider could not be reached after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${this.#redact(failure.what)}.`, headers);
+  }
+
+  #denialResponse(protocol: WireProtocol, verdict: Verdict, run: SessionRun, step: number): Response {
+    const hint = this.config.policyFiles.length === 0 ? ' No policy governs gateway traffic yet: add policies to <policies>/gateway or name them under `policies:` in the gateway configuration.' : '';
+    const message =
+      verdict.kind === 'hold'
+        ? `The model call '${verdict.decision.rules[0] ? `${verdict.decision.rules[0].policy}/${verdict.decision.rules[0].ruleId}` : 'default'}' holds for approval, which the gateway does not wait for: ${verdict.decision.reason}`
+        : verdict.kind === 'deny'
+          ? verdict.message
+          : verdict.decision.reason;
+    return gatewayErrorResponse(protocol, 'permission', `${message}${hint}`, runHeaders(run, step), undefined, verdict.kind === 'hold' ? 'approval_required' : 'policy_denied');
+  }
+
+  #redact(text: string): string {
+    let result = text;
+    for (const secret of this.#secrets) result = result.split(secret).join('[redacted]');
+    result = result.replace(/\b(sk|key)-[A-Za-z0-9_-]{8,}/g, '$1-[redacted]');
+    return this.#redactor ? String(this.#redactor.redact(result).value) : result;
+  }
+}
+
+function fenceOf(ownership: RunOwnership, runId: string): { fence?: { epoch: number } } {
+  const fence = ownership.fence(runId);
+  return fence ? { fence } : {};
+}
+
+function splitId(id: string): { provider: string; model: string } {
+  const colon = id.indexOf(':');
+  return { provider: id.slice(0, colon), model: id.slice(colon + 1) };
+}
+
+function runHeaders(run: SessionRun, step: number): Record<string, string> {
+  return { 'x-aifactory-run': run.runId, 'x-aifactory-step': String(step) };
+}
+
+/** The feature named in the body's metadata (`metadata.feature`), which never goes upstream. */
+function metadataFeature(body: Record<string, unknown>): string | undefined {
+  const metadata = body.metadata;
+  return metadata && typeof metadata === 'object' && !Array.isArray(metadata) && typeof (metadata as Record<string, unknown>).feature === 'string' ? ((metadata as Record<string, unknown>).feature as string) : undefined;
+}
+
+function withoutGatewayMetadata(body: Record<string, unknown>): Record<string, unknown> {
+  if (metadataFeature(body) === undefined) return body;
+  const { feature: _feature, ...rest } = body.metadata as Record<string, unknown>;
+  const copy = { ...body };
+  if (Object.keys(rest).length > 0) copy.metadata = rest;
+  else delete copy.metadata;
+  return copy;
+}
+
+/** An error in the protocol's shape. */
+export function gatewayErrorResponse(protocol: WireProtocol, kind: GatewayErrorKind, message: string, headers: Record<string, string> = {}, status?: number, code?: string): Response {
+  const error = protocol.error(kind, message, code);
+  return new Response(JSON.stringify(error.body), { status: status ?? error.status, headers: { 'content-type': 'application/json', ...headers } });
+}

@@ -1,0 +1,315 @@
+// The LLM gateway driven by the real `openai` and `@anthropic-ai/sdk` clients through `factory
+// serve` (a real server on loopback, PGlite) to local servers speaking each provider's wire
+// protocol: plain, streamed and tool-calling answers, upstream errors, retries and fallback, a
+// denial and a masked request, with the trace (decision before the call, usage and cost after,
+// attributed to the token's team and the request's feature) and the provider key kept out of it.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startAnthropicWireServer, startOpenAIWireServer, type WireReply, type WireRequest, type WireServer } from '@aifactory/execution/testing';
+import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
+import { openStore, sql, type Store } from '@aifactory/store';
+import { readRunEvents, summarizeUsage, verifyRun } from '@aifactory/verification';
+import { workspaceConfigAt } from '@aifactory/workspace';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const openAIKey = 'sk-provider-openai-0123456789abcdef';
+const anthropicKey = 'sk-ant-provider-0123456789abcdef';
+const backupKey = 'sk-provider-backup-0123456789abcdef';
+
+const policy = `apiVersion: aifactory/v1
+kind: AutonomyPolicy
+metadata: { name: gateway, version: 1, owner: platform@acme.example }
+spec:
+  default: { tool: deny, model: deny, retrieval: deny, handoff: deny, answer: deny }
+  rules:
+    - id: approved-models
+      match: { kind: model, name: ["openai:gpt-4o-mini", "openai:gpt-4o", "backup:*", "anthropic:claude-haiku-4-5"] }
+      authority: autonomous
+    - id: charged-to-a-team
+      match: { kind: model }
+      when: action.args.team == null
+      authority: deny
+      reason: Gateway calls are charged to a team; give the token a team.<name> role.
+    - id: no-project-names
+      match: { kind: model }
+      when: action.args.content.matches("(?i)project bluebird")
+      authority: deny
+      reason: Project Bluebird is not discussed with external models.
+    - id: no-fallback-to-the-expensive-one
+      match: { kind: model, name: "backup:gpt-4o-premium" }
+      authority: deny
+      reason: The premium backup model is not a fallback.
+    - id: mask-personal-data
+      match: { kind: model }
+      when: '"pii" in data.classifications'
+      authority: autonomous
+      redact: [content]
+`;
+
+type Handler = (request: WireRequest) => WireReply;
+
+describe('the LLM gateway', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'aif-gateway-'));
+  let store: Store;
+  let server: RunningServer;
+  let openAIUpstream: WireServer;
+  let anthropicUpstream: WireServer;
+  let backupUpstream: WireServer;
+  const handlers: { openai?: Handler; anthropic?: Handler; backup?: Handler } = {};
+  const logs: Array<Record<string, unknown>> = [];
+  let token: string;
+  let teamless: string;
+  let auditor: string;
+
+  beforeAll(async () => {
+    openAIUpstream = await startOpenAIWireServer({ apiKey: openAIKey, handler: (request) => handlers.openai?.(request) ?? { type: 'answer', text: 'Hello from OpenAI.' } });
+    anthropicUpstream = await startAnthropicWireServer({ apiKey: anthropicKey, handler: (request) => handlers.anthropic?.(request) ?? { type: 'answer', text: 'Hello from Claude.' } });
+    backupUpstream = await startOpenAIWireServer({ apiKey: backupKey, handler: (request) => handlers.backup?.(request) ?? { type: 'answer', text: 'Hello from the backup.' } });
+    const policies = path.join(root, 'policies', 'gateway');
+    mkdirSync(policies, { recursive: true });
+    writeFileSync(path.join(policies, 'policy.yaml'), policy);
+    const config = gatewayConfig(
+      {
+        providers: {
+          openai: { base_url: openAIUpstream.url, api_key_env: 'GW_OPENAI_KEY' },
+          anthropic: { base_url: anthropicUpstream.url, api_key_env: 'GW_ANTHROPIC_KEY' },
+          backup: { base_url: backupUpstream.url, api_key_env: 'GW_BACKUP_KEY' },
+        },
+        models: { fast: 'openai:gpt-4o-mini' },
+        fallbacks: { 'openai:gpt-4o': ['backup:gpt-4o-premium', 'backup:gpt-4o-mini'] },
+        policies: [policies],
+        max_retries: 1,
+        backoff: { initial_delay: '5ms', max_delay: '20ms' },
+        prices: { 'backup:gpt-4o-mini': { input_per_million: 1, output_per_million: 2 } },
+        budgets: [{ team: 'thrifty', max_cost_usd: 0.000001, period: 'day' }],
+      },
+      { env: { GW_OPENAI_KEY: openAIKey, GW_ANTHROPIC_KEY: anthropicKey, GW_BACKUP_KEY: backupKey } },
+    );
+    store = await openStore();
+    server = await startServer({ store, config: workspaceConfigAt(root, { policiesDir: path.join(root, 'policies'), agentsDir: path.join(root, 'agents') }), port: 0, log: (line) => logs.push(line), recovery: false, llmGateway: config });
+    token = (await createApiToken(store, { principal: 'checkout-app', roles: ['gateway', 'team.payments'] })).token;
+    teamless = (await createApiToken(store, { principal: 'stray-app', roles: ['gateway'] })).token;
+    auditor = (await createApiToken(store, { principal: 'audrey', roles: ['auditor', 'team.payments'] })).token;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+    await Promise.all([openAIUpstream?.close(), anthropicUpstream?.close(), backupUpstream?.close()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const openai = (apiKey = token, headers: Record<string, string> = { 'x-aifactory-feature': 'checkout-chat' }) => new OpenAI({ apiKey, baseURL: `${server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: headers });
+  const anthropic = (apiKey = token) => new Anthropic({ apiKey, baseURL: `${server.url}/gateway/anthropic`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'support-summaries' } });
+
+  /** The events of a run, parsed, after the gateway wrote what it deferred. */
+  async function trace(runId: string) {
+    await server.llmGateway!.flush();
+    const events: Array<{ type: string; payload: Record<string, unknown> }> = [];
+    for await (const event of readRunEvents(store, runId)) events.push({ type: event.type, payload: JSON.parse(event.payloadText ?? 'null') as Record<string, unknown> });
+    return events;
+  }
+
+  /** The events of one step of a run. */
+  const stepEvents = async (runId: string, step: number) => (await trace(runId)).filter((event) => event.payload?.step === step);
+
+  it('answers an OpenAI chat completion through the provider, with the provider key, recording the decision before the call and the usage after', async () => {
+    const before = openAIUpstream.requests.length;
+    const { data, response } = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] }).withResponse();
+    expect(data.choices[0]!.message.content).toBe('Hello from OpenAI.');
+    const upstream = openAIUpstream.requests[before]!;
+    expect(upstream.headers.authorization).toBe(`Bearer ${openAIKey}`);
+    expect(upstream.body?.model).toBe('gpt-4o-mini');
+    const runId = response.headers.get('x-aifactory-run')!;
+    const step = Number(response.headers.get('x-aifactory-step'));
+    const events = await stepEvents(runId, step);
+    expect(events.map((event) => event.type)).toEqual(['policy.decided', 'model.requested', 'model.responded']);
+    const decided = events[0]!.payload as { action: { name: string; args: Record<string, unknown> }; decision: { authority: string } };
+    expect(decided.action.name).toBe('openai:gpt-4o-mini');
+    expect(decided.action.args).toMatchObject({ team: 'payments', feature: 'checkout-chat', endpoint: 'openai.chat.completions', content: 'Hi there' });
+    expect(decided.decision.authority).toBe('autonomous');
+    expect(events[2]!.payload).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', content: 'Hello from OpenAI.', usage: { inputTokens: data.usage!.prompt_tokens, outputTokens: data.usage!.completion_tokens } });
+    expect(events[2]!.payload.cost_usd).toBeGreaterThan(0);
+    const usage = await summarizeUsage(store, { by: ['team', 'feature'] });
+    expect(usage.rows.find((row) => row.team === 'payments' && row.feature === 'checkout-chat')?.calls).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resolves model aliases and streams OpenAI tool calls chunk by chunk, keeping the usage chunk it asked for from an app that did not', async () => {
+    handlers.openai = () => ({ type: 'answer', text: 'Checking.', toolCalls: [{ id: 'call_1', name: 'lookup_order', args: { order: 'A-1042' } }], chunkSize: 3 });
+    try {
+      const before = openAIUpstream.requests.length;
+      const { data: stream, response } = await openai()
+        .chat.completions.create({
+        model: 'fast',
+        stream: true,
+        messages: [{ role: 'user', content: 'Where is order A-1042?' }],
+        tools: [{ type: 'function', function: { name: 'lookup_order', parameters: { type: 'object', properties: { order: { type: 'string' } } } } }],
+      })
+        .withResponse();
+      let text = '';
+      let args = '';
+      let chunks = 0;
+      let usageChunks = 0;
+      for await (const chunk of stream) {
+        chunks++;
+        if (chunk.usage) usageChunks++;
+        text += chunk.choices[0]?.delta.content ?? '';
+        args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+      }
+      expect(text).toBe('Checking.');
+      expect(JSON.parse(args)).toEqual({ order: 'A-1042' });
+      expect(chunks).toBeGreaterThan(5);
+      expect(usageChunks).toBe(0);
+      expect(openAIUpstream.requests[before]!.body).toMatchObject({ model: 'gpt-4o-mini', stream_options: { include_usage: true } });
+      const runId = response.headers.get('x-aifactory-run')!;
+      const responded = (await stepEvents(runId, Number(response.headers.get('x-aifactory-step')))).find((event) => event.type === 'model.responded')!;
+      expect(responded.payload).toMatchObject({ content: 'Checking.', tool_calls: [{ id: 'call_1', name: 'lookup_order', arguments: '{"order":"A-1042"}' }], finish_reason: 'tool_calls' });
+      expect((responded.payload.usage as { inputTokens: number }).inputTokens).toBeGreaterThan(0);
+    } finally {
+      delete handlers.openai;
+    }
+  });
+
+  it('answers Anthropic messages whole and streamed with tool use, authenticated by x-api-key', async () => {
+    const message = await anthropic().messages.create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hello' }] });
+    expect(message.content).toEqual([{ type: 'text', text: 'Hello from Claude.' }]);
+    expect(anthropicUpstream.requests.at(-1)!.headers['x-api-key']).toBe(anthropicKey);
+    handlers.anthropic = () => ({ type: 'answer', text: 'Let me look.', toolCalls: [{ id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } }] });
+    try {
+      const stream = anthropic().messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }] });
+      const deltas: string[] = [];
+      stream.on('text', (text) => deltas.push(text));
+      const final = await stream.finalMessage();
+      expect(deltas.join('')).toBe('Let me look.');
+      expect(final.content[1]).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'Paris' } });
+      expect(final.stop_reason).toBe('tool_use');
+      const { response } = await stream.withResponse();
+      const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
+      const responded = events.find((event) => event.type === 'model.responded')!;
+      expect(responded.payload).toMatchObject({ provider: 'anthropic', model: 'claude-haiku-4-5', content: 'Let me look.', tool_calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}'.replace(': ', ':') }], finish_reason: 'tool_use' });
+      const decided = events.find((event) => event.type === 'policy.decided')!.payload as { action: { args: Record<string, unknown> } };
+      expect(decided.action.args).toMatchObject({ feature: 'support-summaries', team: 'payments', tools: ['get_weather'] });
+    } finally {
+      delete handlers.anthropic;
+    }
+  });
+
+  it('denies with a 403 in the provider\u2019s error shape, sends nothing upstream, and records the denial', async () => {
+    const before = openAIUpstream.requests.length + anthropicUpstream.requests.length;
+    const denied = await openai()
+      .chat.completions.create({ model: 'gpt-4-forbidden', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
+    expect(denied).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((denied as InstanceType<typeof OpenAI.PermissionDeniedError>).status).toBe(403);
+    expect((denied as Error).message).toMatch(/denied by the default authority/);
+    const content = await anthropic()
+      .messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'Tell me about Project Bluebird.' }] })
+      .catch((error: unknown) => error);
+    expect(content).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect((content as Error).message).toMatch(/Project Bluebird is not discussed with external models/);
+    const teamlessError = await openai(teamless)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
+    expect((teamlessError as Error).message).toMatch(/charged to a team/);
+    expect(openAIUpstream.requests.length + anthropicUpstream.requests.length).toBe(before);
+    const headers = (denied as InstanceType<typeof OpenAI.PermissionDeniedError>).headers;
+    const events = await stepEvents(headers.get('x-aifactory-run')!, Number(headers.get('x-aifactory-step')));
+    expect(events.map((event) => event.type)).toEqual(['policy.decided']);
+    expect((events[0]!.payload.decision as { authority: string }).authority).toBe('deny');
+  });
+
+  it('masks personal data before it leaves when the decision obliges it: the provider never sees it, nor does the trace', async () => {
+    const before = openAIUpstream.requests.length;
+    const { response } = await openai()
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Refund jane.doe@example.com on card 4111 1111 1111 1111, thanks.' }] })
+      .withResponse();
+    const sent = JSON.stringify(openAIUpstream.requests[before]!.body);
+    expect(sent).not.toContain('jane.doe@example.com');
+    expect(sent).not.toContain('4111 1111 1111 1111');
+    expect(sent).toContain('Refund [EMAIL] on card [CARD], thanks.');
+    const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
+    const recorded = JSON.stringify(events);
+    expect(recorded).not.toContain('jane.doe@example.com');
+    expect(recorded).not.toContain('4111 1111 1111 1111');
+    const decided = events[0]!.payload as { action: { args: Record<string, unknown> }; decision: { obligations: { redact: string[] } } };
+    expect(decided.action.args.classifications).toEqual(['pii']);
+    expect(decided.decision.obligations.redact).toEqual(['content']);
+    expect(events.find((event) => event.type === 'model.responded')!.payload.masked).toEqual({ email: 1, card: 1 });
+  });
+
+  it('passes a provider\u2019s own 400 through, retries a failing provider, and answers with its error when nothing else may answer', async () => {
+    handlers.openai = () => ({ type: 'error', status: 400, message: "Invalid value for 'temperature'." });
+    try {
+      const bad = await openai()
+        .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+        .catch((error: unknown) => error);
+      expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((bad as Error).message).toContain("Invalid value for 'temperature'.");
+      handlers.openai = () => ({ type: 'error', status: 500, message: 'Boom.' });
+      const before = openAIUpstream.requests.length;
+      const failed = await openai()
+        .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+        .catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
+      expect(openAIUpstream.requests.length - before).toBe(2);
+      const headers = (failed as InstanceType<typeof OpenAI.InternalServerError>).headers;
+      expect(headers.get('x-should-retry')).toBe('false');
+      const events = await stepEvents(headers.get('x-aifactory-run')!, Number(headers.get('x-aifactory-step')));
+      expect(events.map((event) => event.type)).toEqual(['policy.decided', 'model.requested', 'model.failed']);
+      expect(events[2]!.payload.error).toMatch(/openai:gpt-4o-mini failed after 2 attempts: status 500/);
+    } finally {
+      delete handlers.openai;
+    }
+  });
+
+  it('falls back among the models the policy allows when the primary is unavailable, each decided and recorded', async () => {
+    handlers.openai = () => ({ type: 'error', status: 503, message: 'Overloaded.' });
+    try {
+      const backupBefore = backupUpstream.requests.length;
+      const { data, response } = await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+      expect(data.choices[0]!.message.content).toBe('Hello from the backup.');
+      expect(response.headers.get('x-aifactory-model')).toBe('backup:gpt-4o-mini');
+      expect(backupUpstream.requests.slice(backupBefore).map((request) => request.body?.model)).toEqual(['gpt-4o-mini']);
+      expect(backupUpstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${backupKey}`);
+      const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
+      const decisions = events.filter((event) => event.type === 'policy.decided').map((event) => `${(event.payload.action as { name: string }).name}:${(event.payload.decision as { authority: string }).authority}`);
+      expect(decisions).toEqual(['openai:gpt-4o:autonomous', 'backup:gpt-4o-premium:deny', 'backup:gpt-4o-mini:autonomous']);
+      expect(events.map((event) => event.type)).toEqual(['policy.decided', 'model.requested', 'model.failed', 'policy.decided', 'policy.decided', 'model.requested', 'model.responded']);
+      expect(events.at(-1)!.payload).toMatchObject({ provider: 'backup', model: 'gpt-4o-mini', fallback_used: true, attempts: 3 });
+    } finally {
+      delete handlers.openai;
+    }
+  });
+
+  it('refuses callers without a valid token or the gateway role, and a team whose budget is spent, in the provider\u2019s error shape', async () => {
+    const unauthenticated = await openai('aif_not-a-real-token-000000000000').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
+    expect(unauthenticated).toBeInstanceOf(OpenAI.AuthenticationError);
+    const noRole = await anthropic(auditor).messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
+    expect(noRole).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect((noRole as Error).message).toMatch(/needs one of the roles gateway, operator, admin/);
+    const thrifty = (await createApiToken(store, { principal: 'thrifty-app', roles: ['gateway', 'team.thrifty'] })).token;
+    await openai(thrifty).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+    const spent = await openai(thrifty).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi again' }] }).catch((error: unknown) => error);
+    expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((spent as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
+    expect((spent as Error).message).toMatch(/Budget spent \(team thrifty: 0\.000001 USD per day/);
+  });
+
+  it('keeps provider keys out of the trace and the log, and seals every session run it served when the server stops', async () => {
+    await server.llmGateway!.flush();
+    const runIds = (await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE agent = 'gateway'`)).map((row) => row.id);
+    expect(runIds.length).toBeGreaterThan(0);
+    const everything = JSON.stringify(await Promise.all(runIds.map((runId) => trace(runId)))) + JSON.stringify(logs);
+    for (const key of [openAIKey, anthropicKey, backupKey]) expect(everything).not.toContain(key);
+    await server.close();
+    for (const runId of runIds) {
+      const report = await verifyRun(store, runId, { trustedKeys: [server.workspace.signer.publicKey] });
+      expect(report.ok).toBe(true);
+      const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`);
+      expect(row?.status).toBe('completed');
+    }
+  });
+});
