@@ -128,4 +128,31 @@ describe('factory policy', () => {
     expect(tested.exitCode).toBe(2);
     expect(tested.stderr).toMatch(/autonomous\.yaml:3:\d+: cases\[0\]\.action\.name: Case 'a typo in the tool' calls tool 'payments\.refnd', which .*tools\.json does not list/);
   });
+  it('lint rejects notify targets it cannot deliver: a Slack channel notifications.yaml does not configure, a malformed or foreign address', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+    const text = (await readFile(join(root, 'policies/finance-ops/policy.yaml'), 'utf8')).replace('notify: [slack:#finance-ops, refunds-lead@acme.example]', 'notify: [slack:#finance, refunds-lead@acme, cfo@gmail.com]');
+    await writeFile(join(directory, 'policy.yaml'), text);
+    const broken = await factory('policy', 'lint', join(directory, 'policy.yaml'), '--json');
+    expect(broken.exitCode).toBe(1);
+    const report = JSON.parse(broken.stdout) as { notifications: string; findings: Array<{ code: string; severity: string; message: string; rule: string; location: { line: number; column: number; path: string } }> };
+    expect(report.notifications).toBe('notifications.yaml');
+    const undeliverable = report.findings.filter((finding) => finding.code === 'undeliverable-notify-target');
+    expect(undeliverable.map((finding) => [finding.severity, finding.rule, finding.location.path, finding.location.line, finding.location.column, finding.message])).toEqual([
+      ['error', 'mid-refunds', 'spec.rules[2].notify[0]', 46, 16, "Undeliverable notify target: Slack channel '#finance' is not configured in notifications.yaml; configured channels: #finance-ops, #data-governance, #support-leads."],
+      ['error', 'mid-refunds', 'spec.rules[2].notify[1]', 46, 32, "Undeliverable notify target: E-mail address 'refunds-lead@acme' in a notification target is malformed; expected name@domain.tld."],
+      ['error', 'mid-refunds', 'spec.rules[2].notify[2]', 46, 51, "Undeliverable notify target: E-mail address 'cfo@gmail.com' is outside the configured domains (acme.example)."],
+    ]);
+    // The text form names file:line:column and the field path, like every other finding.
+    const text_ = await factory('policy', 'lint', join(directory, 'policy.yaml'));
+    expect(text_.stdout).toContain(`${join(directory, 'policy.yaml')}:46:16: error spec.rules[2].notify[0]: Undeliverable notify target: Slack channel '#finance'`);
+
+    // Without a channels file nothing but inboxes, webhooks and the log is deliverable.
+    const none = await factory('policy', 'lint', 'policies/finance-ops', '--notifications', join(directory, 'missing.yaml'));
+    expect(none).toMatchObject({ exitCode: 2 });
+    expect(none.stderr).toContain('--notifications: cannot read');
+    await writeFile(join(directory, 'empty.yaml'), '{}\n');
+    const empty = await factory('policy', 'lint', 'policies/finance-ops', '--notifications', join(directory, 'empty.yaml'), '--json');
+    expect(empty.exitCode).toBe(1);
+    expect((JSON.parse(empty.stdout) as { errors: number }).errors).toBe(4);
+  });
 });

@@ -31,7 +31,8 @@ export type LintCode =
   | 'unknown-argument'
   | 'argument-type-mismatch'
   | 'location-as-text'
-  | 'unbounded-divisor';
+  | 'unbounded-divisor'
+  | 'undeliverable-notify-target';
 
 /** One lint finding. */
 export interface LintFinding {
@@ -61,6 +62,12 @@ export interface ToolSchema {
 export interface LintOptions {
   /** Tools the agents can call; conditions on tool actions are type-checked against them. */
   tools?: readonly ToolSchema[];
+  /**
+   * Why a `notify` target cannot be delivered (malformed, or a channel nobody configured), or
+   * undefined when it can; given, every target the policies name is checked with it and an
+   * undeliverable one is an error. The execution plane's undeliverableTarget is the usual one.
+   */
+  notifyTarget?: (target: string) => string | undefined;
 }
 
 /** Result of linting files. */
@@ -135,6 +142,38 @@ export function lintPolicies(policies: readonly Policy[], options: LintOptions =
     });
   }
   if (options.tools) findings.push(...toolFindings(entries, options.tools));
+  if (options.notifyTarget) for (const policy of policies) findings.push(...notifyTargetFindings(policy, options.notifyTarget));
+  return findings;
+}
+
+/** Every notify target as written (spec.notify and each rule's), checked where it stands in the file. */
+function notifyTargetFindings(policy: Policy, undeliverable: (target: string) => string | undefined): LintFinding[] {
+  const source = new YamlSource(policy.source, policy.file);
+  const spec = (source.value as { spec?: { notify?: unknown; rules?: unknown } } | undefined)?.spec;
+  const lists: Array<{ path: Array<string | number>; targets: unknown; rule?: string }> = [{ path: ['spec', 'notify'], targets: spec?.notify }];
+  if (Array.isArray(spec?.rules)) {
+    spec.rules.forEach((rule: unknown, index) => {
+      const raw = rule as { id?: unknown; notify?: unknown } | null;
+      lists.push({ path: ['spec', 'rules', index, 'notify'], targets: raw?.notify, ...(typeof raw?.id === 'string' ? { rule: raw.id } : {}) });
+    });
+  }
+  const findings: LintFinding[] = [];
+  for (const list of lists) {
+    if (!Array.isArray(list.targets)) continue;
+    list.targets.forEach((target: unknown, index) => {
+      if (typeof target !== 'string') return;
+      const problem = undeliverable(target);
+      if (problem === undefined) return;
+      findings.push({
+        severity: 'error',
+        code: 'undeliverable-notify-target',
+        message: `Undeliverable notify target: ${problem}`,
+        location: source.locate([...list.path, index]),
+        policy: policy.name,
+        ...(list.rule ? { rule: list.rule } : {}),
+      });
+    });
+  }
   return findings;
 }
 

@@ -3,7 +3,8 @@
 // the seal key (AIFACTORY_SEAL_KEY, else one generated in the data directory), the redaction
 // configuration (<home>/redaction.json and the environment variables it names) and the agents and
 // policies folders, and the witness checkpoints are handed to (AIFACTORY_WITNESS, with
-// AIFACTORY_WITNESS_TOKEN). Every adapter (serve, the CLI, the demo) builds its parts from one of these,
+// AIFACTORY_WITNESS_TOKEN), and the notification channels file (AIFACTORY_NOTIFICATIONS, default
+// ./notifications.yaml). Every adapter (serve, the CLI, the demo) builds its parts from one of these,
 // so they cannot disagree about a key or a store.
 import path from 'node:path';
 import { ErrorCode, SystemError } from '@aifactory/core';
@@ -27,6 +28,8 @@ export interface WorkspaceConfig {
   redactionEnv: Readonly<Record<string, string | undefined>>;
   /** Where signed checkpoints go besides the anchor file: a directory or an HTTP witness (AIFACTORY_WITNESS, AIFACTORY_WITNESS_TOKEN). */
   witness?: { target: string; token?: string };
+  /** The notification channels file: Slack channels and e-mail, naming the variables that hold their secrets (AIFACTORY_NOTIFICATIONS, default ./notifications.yaml). */
+  notificationsFile: string;
 }
 
 /** Folders a caller chooses (command-line options) over the defaults. */
@@ -35,6 +38,8 @@ export interface WorkspaceConfigOverrides {
   agentsDir?: string;
   /** Policies folder, resolved against the working directory. */
   policiesDir?: string;
+  /** Notification channels file, resolved against the working directory. */
+  notificationsFile?: string;
 }
 
 /** Reads the workspace configuration from `env` once; relative paths resolve against `cwd`. */
@@ -48,6 +53,7 @@ export function workspaceConfigFromEnv(env: NodeJS.ProcessEnv = process.env, ove
     agentsDir: path.resolve(cwd, overrides.agentsDir ?? 'agents'),
     policiesDir: path.resolve(cwd, overrides.policiesDir ?? 'policies'),
     redactionEnv: Object.freeze({ ...env }),
+    notificationsFile: path.resolve(cwd, overrides.notificationsFile ?? (env.AIFACTORY_NOTIFICATIONS?.trim() || 'notifications.yaml')),
     ...(witness ? { witness: { target: witness, ...(env.AIFACTORY_WITNESS_TOKEN ? { token: env.AIFACTORY_WITNESS_TOKEN } : {}) } } : {}),
   };
 }
@@ -65,6 +71,7 @@ export function workspaceConfigAt(home: string, options: WorkspaceConfigOverride
     agentsDir: path.resolve(options.agentsDir ?? 'agents'),
     policiesDir: path.resolve(options.policiesDir ?? 'policies'),
     redactionEnv: Object.freeze({ ...(options.redactionEnv ?? process.env) }),
+    notificationsFile: path.resolve(options.notificationsFile ?? 'notifications.yaml'),
   };
 }
 
@@ -87,6 +94,7 @@ export async function openWorkspaceStore(config: WorkspaceConfig = workspaceConf
 
 export { localCredentialFile, newLocalToken, readLocalCredential, removeLocalCredential, ServedStoreError, writeLocalCredential } from './local-credential.ts';
 export type { LocalCredential } from './local-credential.ts';
+export { workspaceNotificationChannels, workspaceNotificationDispatcher } from './workspace-notifications.ts';
 
 /** The workspace data directory (keys, knowledge indexes, the embedded store). */
 export function workspaceDataDir(config: WorkspaceConfig = workspaceConfigFromEnv()): string {

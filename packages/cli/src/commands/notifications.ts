@@ -1,19 +1,21 @@
-// `factory notifications`: read the inboxes the policies notify, mark items read, and deliver the
-// outbox (signed webhooks with retries) from the command line.
+// `factory notifications`: read the inboxes the policies notify, mark items read, see every
+// delivery's status, deliver the outbox (Slack, e-mail, signed webhooks, with retries), put dead
+// letters back in the queue, and check which channels notifications.yaml configures.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import {
-  createNotificationDispatcher,
   describeNotificationTarget,
   listNotifications,
   markNotificationsRead,
+  notificationTransports,
+  retryNotifications,
   type Notification,
   type NotificationStatus,
 } from '@aifactory/execution/notifications';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore } from '@aifactory/workspace/config';
+import { openWorkspaceStore, workspaceConfigFromEnv, workspaceNotificationChannels, workspaceNotificationDispatcher } from '@aifactory/workspace/config';
 
 /** Hooks the notifications commands take from whoever wires the CLI together. */
 export interface NotificationsCommandOptions {
@@ -46,8 +48,14 @@ const statuses: NotificationStatus[] = ['pending', 'delivered', 'failed'];
 export function registerNotificationsCommands(program: Command, options: NotificationsCommandOptions = {}): Command {
   const group = program
     .command('notifications')
-    .description('Read notification inboxes, mark items read, deliver pending webhooks.')
-    .addHelpText('after', '\nPolicies notify targets such as inbox:<name>, webhook:https://… or log. Inbox items are read here;\nwebhooks are signed (X-Aifactory-Signature, HMAC-SHA256 with AIFACTORY_WEBHOOK_SECRET) and retried.');
+    .description('Read notification inboxes, see delivery status, deliver Slack, e-mail and webhook notifications, retry dead letters.')
+    .addHelpText(
+      'after',
+      '\nPolicies notify e-mail addresses, slack:#channel, inbox:<name>, webhook:https://… or log. Inbox items are read here.' +
+        '\nSlack channels and e-mail are declared in notifications.yaml (AIFACTORY_NOTIFICATIONS), which names the environment' +
+        '\nvariables holding their secrets; webhooks are signed with AIFACTORY_WEBHOOK_SECRET. Failed deliveries are retried with' +
+        '\nbackoff, then kept as dead letters (status failed) that `notifications retry` puts back. See docs/approvals.md.',
+    );
 
   async function withStore<T>(run: (store: Store) => Promise<T>): Promise<T> {
     const store = await (options.openStore ?? openWorkspaceStore)();
@@ -61,10 +69,10 @@ export function registerNotificationsCommands(program: Command, options: Notific
   withJson(
     group
       .command('list')
-      .description('List inbox notifications, newest first.')
+      .description('List inbox notifications, newest first; with --all every delivery (Slack, e-mail, webhook, log) with its status, attempts and last error.')
       .option('--unread', 'only items nobody marked read')
       .option('--inbox <name>', 'only this inbox (the <name> of inbox:<name>)')
-      .option('--all', 'include webhook and log deliveries with their delivery status')
+      .option('--all', 'include Slack, e-mail, webhook and log deliveries with their delivery status')
       .option('--run <runId>', "only this run's notifications")
       .option('--status <status>', `only this delivery status: ${statuses.join(', ')}`)
       .option('--limit <n>', 'at most this many', '50'),
@@ -115,30 +123,74 @@ export function registerNotificationsCommands(program: Command, options: Notific
   withJson(
     group
       .command('deliver')
-      .description('Deliver pending webhook and log notifications now (signed with AIFACTORY_WEBHOOK_SECRET).')
+      .description('Deliver pending Slack, e-mail, webhook and log notifications now (factory serve does this in the background).')
       .option('--watch', 'keep delivering until interrupted')
-      .option('--max-attempts <n>', 'attempts before a notification is marked failed', '8'),
+      .option('--max-attempts <n>', 'attempts before a notification becomes a dead letter (status failed)', '8'),
   ).action(
     action(async (deliverOptions: DeliverOptions) => {
-      const secret = process.env.AIFACTORY_WEBHOOK_SECRET;
-      if (!secret) throw new UserError(ErrorCode.InputInvalid, 'AIFACTORY_WEBHOOK_SECRET is not set; webhooks are signed with it (16 characters or more).');
       const maxAttempts = Number(deliverOptions.maxAttempts);
       return withStore(async (store) => {
-        const dispatcher = createNotificationDispatcher(store, {
-          secret,
+        const dispatcher = await workspaceNotificationDispatcher(store, workspaceConfigFromEnv(), {
           maxAttempts,
           log: (line) => process.stdout.write(`${line}\n`),
           onError: (error) => process.stderr.write(`${pc.red('error')}: delivery round failed: ${(error as Error).message}\n`),
         });
         if (!deliverOptions.watch) {
           const report = await dispatcher.drainOnce();
+          await dispatcher.stop();
           emit(deliverOptions, report, (value) => `delivered ${value.delivered.length}, retrying ${value.retrying.length}, failed ${value.failed.length}`);
           return;
         }
         dispatcher.start();
         process.stderr.write(pc.dim('delivering notifications; Ctrl-C to stop\n'));
-        await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
         await dispatcher.stop();
+      });
+    }),
+  );
+
+  withJson(
+    group
+      .command('retry')
+      .description('Put dead letters (failed deliveries) back in the queue with a fresh attempt count, by id or all at once.')
+      .argument('[ids...]', 'notification ids (see factory notifications list --all --status failed)')
+      .option('--all', 'every failed notification'),
+  ).action(
+    action(async (ids: string[], retryOptions: ReadOptions) => {
+      if (ids.length === 0 && !retryOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to retry, or pass --all.');
+      if (ids.length > 0 && retryOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Pass notification ids or --all, not both.');
+      const numbers = ids.map((id) => {
+        const value = Number(id);
+        if (!Number.isSafeInteger(value) || value < 1) throw new UserError(ErrorCode.InputInvalid, `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list --all).`);
+        return value;
+      });
+      const requeued = await withStore((store) => retryNotifications(store, retryOptions.all ? { all: true } : { ids: numbers }));
+      emit(retryOptions, { requeued }, () => (requeued.length === 0 ? 'No failed notifications to retry.' : `Requeued ${requeued.length} notification(s): ${requeued.join(', ')}. Deliver with factory notifications deliver (or a running factory serve).`));
+    }),
+  );
+
+  withJson(group.command('channels').description('Show the Slack channels and e-mail server notifications.yaml configures, and whether their secrets are set (never their values).')).action(
+    action(async (channelsOptions: CommonOptions) => {
+      const config = workspaceConfigFromEnv();
+      const channels = await workspaceNotificationChannels(config);
+      const transports = notificationTransports(channels, process.env);
+      const result = {
+        file: channels.file ?? null,
+        slack: Object.entries(channels.slack).map(([channel, entry]) => ({ channel, env: entry.webhookUrlEnv, ready: Object.hasOwn(transports.slack, channel) })),
+        email: channels.email ? { from: channels.email.from, env: channels.email.smtpUrlEnv, domains: channels.email.domains ?? null, ready: transports.email !== undefined } : null,
+        webhooks: { signed: Boolean(process.env.AIFACTORY_WEBHOOK_SECRET) },
+      };
+      emit(channelsOptions, result, (value) => {
+        if (!value.file) return `No ${config.notificationsFile}: only inbox:, webhook: and log targets are deliverable.`;
+        const ready = (flag: boolean, env: string) => (flag ? pc.green('ready') : pc.yellow(`${env} not set`));
+        const lines = [`Channels from ${value.file}:`];
+        for (const entry of value.slack) lines.push(`  slack:${entry.channel}  ${ready(entry.ready, entry.env)}`);
+        lines.push(value.email ? `  e-mail from ${value.email.from}${value.email.domains ? ` to ${value.email.domains.map((domain) => `*@${domain}`).join(', ')}` : ''}  ${ready(value.email.ready, value.email.env)}` : '  e-mail: not configured');
+        lines.push(`  webhooks: ${value.webhooks.signed ? pc.green('signed') : pc.yellow('AIFACTORY_WEBHOOK_SECRET not set')}`);
+        return lines.join('\n');
       });
     }),
   );

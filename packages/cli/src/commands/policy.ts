@@ -24,6 +24,8 @@ import {
   type PolicyDiff,
   type PolicyTestReport,
 } from '@aifactory/control';
+import { readNotificationChannels, undeliverableTarget } from '@aifactory/execution/notifications';
+import { workspaceConfigFromEnv } from '@aifactory/workspace/config';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
@@ -31,6 +33,7 @@ import { action, emit, ExitCode, withJson, type CommonOptions } from '../command
 interface LintOptions extends CommonOptions {
   tools?: string;
   strict?: boolean;
+  notifications?: string;
 }
 
 interface TestOptions extends CommonOptions {
@@ -78,14 +81,23 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .argument('<files...>', 'policy files or folders (folders are read recursively)')
       .option('--tools <schemas.json>', "type-check conditions against the tools' input schemas: [{name, inputSchema}] or an MCP tools/list result")
       .option('--strict', 'fail on warnings too')
-      .addHelpText('after', '\nThe files are linted as one policy set, the way an agent runs under them (shadowing across policies is found).\nExit codes: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 unreadable input.'),
+      .option('--notifications <file>', 'the notification channels notify targets must be deliverable through (default: AIFACTORY_NOTIFICATIONS or ./notifications.yaml)')
+      .addHelpText(
+        'after',
+        '\nThe files are linted as one policy set, the way an agent runs under them (shadowing across policies is found).' +
+          '\nEvery notify target must be deliverable: a well-formed address or slack:#channel configured in notifications.yaml, inbox:<name>, webhook:https://… or log.' +
+          '\nExit codes: 0 no errors (warnings allowed unless --strict), 1 errors found, 2 unreadable input.',
+      ),
   ).action(
     action(async (files: string[], options: LintOptions) => {
       // Without --tools, the tools.json kept beside a policy (the agent's real tool schemas) is used.
       const toolsFile = options.tools ?? besideToolsFile(files);
       const tools = toolsFile ? parseToolSchemas(await readText(toolsFile, '--tools'), toolsFile) : undefined;
-      const report = await lintPolicyFiles(files, tools ? { tools } : {});
-      emit(options, { ...lintJson(report, tools?.length), ...(toolsFile ? { toolsFile } : {}) }, renderLint);
+      const notificationsFile = options.notifications ? path.resolve(options.notifications) : workspaceConfigFromEnv().notificationsFile;
+      if (options.notifications && !existsSync(notificationsFile)) throw new UserError(ErrorCode.InputInvalid, `--notifications: cannot read ${options.notifications} (ENOENT).`, { location: { file: options.notifications } });
+      const channels = await readNotificationChannels(path.relative(process.cwd(), notificationsFile) || notificationsFile);
+      const report = await lintPolicyFiles(files, { ...(tools ? { tools } : {}), notifyTarget: (target) => undeliverableTarget(target, channels) });
+      emit(options, { ...lintJson(report, tools?.length), ...(toolsFile ? { toolsFile } : {}), notifications: channels.file ?? null }, renderLint);
       return report.errors > 0 || (options.strict && report.warnings > 0) ? ExitCode.CheckFailed : ExitCode.Ok;
     }),
   );
@@ -149,10 +161,12 @@ The format and the CEL context are documented in docs/policy-language.md.`,
     }),
   );
 
-  policy
-    .command('schema')
-    .description('Print the JSON Schema of the policy format (editors: # yaml-language-server: $schema=<path to autonomy-policy.schema.json>).')
-    .action(
+  withJson(
+    policy
+      .command('schema')
+      .description('Print the JSON Schema of the policy format (editors: # yaml-language-server: $schema=<path to autonomy-policy.schema.json>).')
+      .addHelpText('after', '\nThe schema is JSON already; --json is accepted for symmetry with every other command and prints the same document.'),
+  ).action(
       action(() => {
         process.stdout.write(policyJsonSchemaText());
       }),

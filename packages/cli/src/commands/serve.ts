@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
 import { openWorkspace } from '@aifactory/workspace';
-import { newLocalToken, openWorkspaceStore, removeLocalCredential, workspaceConfigFromEnv, writeLocalCredential } from '@aifactory/workspace/config';
+import { newLocalToken, openWorkspaceStore, removeLocalCredential, workspaceConfigFromEnv, workspaceNotificationDispatcher, writeLocalCredential } from '@aifactory/workspace/config';
 import { ServerClient, viaServerOrStore } from '../connection.ts';
 
 /** Hooks for tests. */
@@ -19,7 +19,9 @@ export interface ServeCommandOptions {
   openStore?: () => Promise<Store>;
 }
 
-interface ServeOptions {
+interface ServeOptions extends CommonOptions {
+  /** false with --no-notifications. */
+  notifications: boolean;
   port: string;
   host: string;
   agents: string;
@@ -50,7 +52,7 @@ interface TokenRotateOptions extends CommonOptions {
   grace?: string;
 }
 
-interface McpServeOptions {
+interface McpServeOptions extends CommonOptions {
   http?: string;
   host: string;
   agents: string;
@@ -79,8 +81,8 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     }
   }
 
-  program
-    .command('serve')
+  withJson(program
+    .command('serve'))
     .description('Serve the HTTP API over the workspace store: runs with SSE streams, approvals, runs, verification, policies, /metrics and OpenAPI at /v1/openapi.json.')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
@@ -98,6 +100,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--oidc-principal-claim <name>', 'claim naming the principal (default sub) [AIFACTORY_OIDC_PRINCIPAL_CLAIM]')
     .option('--oidc-jwks-uri <url>', 'the issuer\'s key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]')
     .option('--no-console', 'serve the API only, not the console web app at /')
+    .option('--no-notifications', 'do not deliver the notification outbox from this server (another server or `factory notifications deliver --watch` does)')
     .addHelpText(
       'after',
       '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator [--expires 30d]`,' +
@@ -105,6 +108,8 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         '\nOn a loopback interface, requests naming another Host or a foreign Origin get 403 (DNS-rebinding protection).' +
         '\nOn the embedded store, serve owns it (no other process may open it) and writes a local credential, <home>/server.json' +
         '\n(mode 0600: URL, pid, a secret), so `factory` commands in another terminal go through this server; see docs/serving.md.' +
+        '\nThe server delivers notifications (Slack, e-mail, webhooks from notifications.yaml) in the background unless --no-notifications.' +
+        '\nWith --json, one line on stdout once listening: {"url","host","port","openapi","mcp","pid","console"}; logs stay on stderr.' +
         '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable (or owned by another process).' +
         '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.',
     )
@@ -123,6 +128,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             return undefined;
           });
         }
+        const config = workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies });
         const store = await open();
         // The CLI in another terminal goes through this server while it owns the embedded store.
         const localToken = store.kind === 'pglite' ? newLocalToken() : undefined;
@@ -132,7 +138,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             store,
             ...(localToken ? { localToken } : {}),
             // The workspace configured from the environment, as `factory run` uses it: one store, one seal key.
-            config: workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies }),
+            config,
             port,
             host: serveOptions.host,
             shutdownTimeoutMs,
@@ -155,7 +161,20 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           writeLocalCredential(home, { url: loopback, token: localToken });
           process.once('exit', forgetCredential);
         }
+        // Notifications reach people from here: the outbox is delivered in the background while the server runs.
+        const dispatcher = serveOptions.notifications
+          ? await workspaceNotificationDispatcher(store, config, {
+              log: (line) => process.stderr.write(`${line}\n`),
+              onError: (error) => process.stderr.write(`${pc.yellow('warning')}: notification delivery round failed: ${(error as Error).message}\n`),
+            }).catch(async (error: unknown) => {
+              await server.close();
+              await store.close();
+              throw error;
+            })
+          : undefined;
+        dispatcher?.start();
         process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
+        if (serveOptions.json) process.stdout.write(`${JSON.stringify({ ...listening(server.url, serveOptions.mcp ?? []), console: consoleDir ? `${server.url}/` : null })}\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             process.stderr.write(`${signal}: shutting down (runs in flight get ${shutdownTimeoutMs} ms to reach a checkpoint)\n`);
@@ -165,6 +184,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           process.once('SIGTERM', () => stop('SIGTERM'));
         });
         forgetCredential();
+        await dispatcher?.stop();
         const { unfinishedRuns } = await server.close();
         await store.close();
         if (unfinishedRuns > 0) process.stderr.write(`${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`);
@@ -248,8 +268,8 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
   );
 
   const mcp = program.command('mcp').description('Serve agents to MCP clients.');
-  mcp
-    .command('serve')
+  withJson(mcp
+    .command('serve'))
     .description('Serve agents as MCP tools over stdio (default) or Streamable HTTP (--http <port>, at /mcp, bearer token required). Calls run governed; a held action returns pending_approval with the approval id.')
     .argument('<agent...>', 'agent names in the agents folder')
     .option('--http <port>', 'serve Streamable HTTP on this port instead of stdio')
@@ -257,9 +277,14 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--agents <dir>', 'agents folder', 'agents')
     .option('--principal <id>', 'stdio: the principal calls run as (default mcp:<client name>)')
     .option('--role <role>', 'stdio: roles of that principal (repeatable)', collect, [])
-    .addHelpText('after', '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s, or with AIFACTORY_OIDC_ISSUER and AIFACTORY_OIDC_AUDIENCE set, an OIDC access token\'s (see docs/serving.md).')
+    .addHelpText(
+      'after',
+      '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s, or with AIFACTORY_OIDC_ISSUER and AIFACTORY_OIDC_AUDIENCE set, an OIDC access token\'s (see docs/serving.md).' +
+        '\nWith --http and --json, one line on stdout once listening: {"url","host","port","mcp","agents","pid"}. --json is refused over stdio, whose stdout carries MCP messages.',
+    )
     .action(
       action(async (names: string[], mcpOptions: McpServeOptions) => {
+        if (mcpOptions.json && mcpOptions.http === undefined) throw new UserError(ErrorCode.InputInvalid, '--json needs --http: over stdio, stdout carries only MCP messages.', { location: { path: '--json' } });
         const agentsDir = path.resolve(mcpOptions.agents);
         const agents = await loadAgents(agentsDir);
         const unknown = names.filter((name) => !agents.some((agent) => agent.name === name));
@@ -272,6 +297,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             throw error;
           });
           process.stderr.write(`${pc.green('serving')} MCP at ${server.url}/mcp (${names.join(', ')})\n`);
+          if (mcpOptions.json) process.stdout.write(`${JSON.stringify({ ...listening(server.url, names), agents: names })}\n`);
           await new Promise<void>((resolve) => {
             process.once('SIGINT', () => resolve());
             process.once('SIGTERM', () => resolve());
@@ -307,6 +333,12 @@ export function serveProgram(options: ServeCommandOptions = {}): Command {
   const program = new Command('factory');
   registerServeCommands(program, options);
   return program;
+}
+
+/** The line `serve --json` prints once listening: where to reach the server. */
+function listening(url: string, mcpAgents: string[]): { url: string; host: string; port: number; openapi: string; mcp: string | null; pid: number } {
+  const parsed = new URL(url);
+  return { url, host: parsed.hostname, port: Number(parsed.port), openapi: `${url}/v1/openapi.json`, mcp: mcpAgents.length > 0 ? `${url}/mcp` : null, pid: process.pid };
 }
 
 /** OIDC settings from the flags, each falling back to its AIFACTORY_OIDC_* variable. */

@@ -1,16 +1,23 @@
-// Delivers the outbox: signed webhooks with retries and exponential backoff, and log lines.
+// Delivers the outbox: signed webhooks, Slack incoming webhooks, e-mail over SMTP and log lines,
+// with retries, exponential backoff (or the delay a receiver asks for with Retry-After) and a
+// dead-letter state: after maxAttempts, or at once for a failure no retry can mend (a Slack 4xx,
+// an SMTP 5xx, a channel nobody configured), a notification is `failed` and kept with its last error.
 //
 // Claiming a notification bumps its attempt count and pushes next_attempt_at out by a lease, in
 // one UPDATE over rows picked with FOR UPDATE SKIP LOCKED, so several dispatchers (processes,
-// workers) share the outbox without sending one notification twice at once. If a dispatcher dies
-// mid-delivery the lease runs out and another one retries: delivery is at least once, and the
-// X-Aifactory-Delivery header (the outbox id) lets a receiver drop the rare duplicate. Once a
-// delivery succeeded it is marked delivered and never sent again.
+// workers) share the outbox without sending one notification twice at once. Delivery is at least
+// once: if a dispatcher dies after the receiver accepted a message but before it marked the row
+// delivered, the lease runs out and another dispatcher sends it again — once more, not in a loop,
+// because a delivered row is never claimed again. Receivers can drop that rare duplicate by the
+// outbox id: the X-Aifactory-Delivery header of webhooks and e-mails, an e-mail's Message-ID, and
+// the "aifactory notification <id>" line of a Slack message.
 import { ErrorCode, UserError } from '@aifactory/core';
 import { notifications, type Store } from '@aifactory/store';
 import { and, asc, eq, inArray, lte, notLike, sql } from 'drizzle-orm';
 import { toNotification, type Notification } from './notification-outbox.ts';
 import { describeNotificationTarget, parseNotificationTarget } from './notification-target.ts';
+import { createEmailTransport, retryAfterMs, sendEmail, sendSlack, type Attempt, type EmailTransport } from './channel-delivery.ts';
+import type { NotificationTransports } from './notification-channels.ts';
 import { deliveryHeader, signWebhook, signatureHeader } from './webhook-signature.ts';
 
 /** Delay before retry number `attempt` (1 after the first failure). */
@@ -18,8 +25,10 @@ export type Backoff = { initialMs?: number; maxMs?: number; factor?: number } | 
 
 /** Options of a notification dispatcher. */
 export interface NotificationDispatcherOptions {
-  /** HMAC-SHA256 key webhooks are signed with; receivers verify with verifyWebhookSignature. */
-  secret: string;
+  /** HMAC-SHA256 key webhooks are signed with; receivers verify with verifyWebhookSignature. Without it, webhook targets fail (and are retried) until one is configured. */
+  secret?: string;
+  /** Slack webhook URLs and the SMTP server, resolved from the workspace's notifications.yaml and environment (see notificationTransports). */
+  channels?: NotificationTransports;
   /** fetch implementation (default the global one). */
   fetch?: typeof globalThis.fetch;
   /** Attempts before a notification is marked failed (default 8). */
@@ -58,16 +67,13 @@ export interface NotificationDispatcher {
   drainOnce(): Promise<DrainReport>;
   /** Keeps delivering in the background until stop(). */
   start(): void;
-  /** Stops the background loop and waits for the round in flight. */
+  /** Stops the background loop, waits for the round in flight and closes the SMTP connection. */
   stop(): Promise<void>;
 }
 
-/** One attempt's result. */
-type Attempt = { ok: true } | { ok: false; error: string };
-
 /** Creates a dispatcher over the store's outbox. */
 export function createNotificationDispatcher(store: Store, options: NotificationDispatcherOptions): NotificationDispatcher {
-  if (typeof options.secret !== 'string' || options.secret.length < 16) {
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 16)) {
     throw new UserError(ErrorCode.InputInvalid, 'The webhook signing secret must be at least 16 characters (set AIFACTORY_WEBHOOK_SECRET).');
   }
   const maxAttempts = options.maxAttempts ?? 8;
@@ -80,6 +86,8 @@ export function createNotificationDispatcher(store: Store, options: Notification
   const now = () => options.clock?.() ?? new Date();
   const delay = backoffFunction(options.backoff);
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const channels = options.channels;
+  let email: EmailTransport | undefined;
 
   async function claim(): Promise<Notification[]> {
     const at = now();
@@ -110,6 +118,27 @@ export function createNotificationDispatcher(store: Store, options: Notification
       return { ok: true };
     }
     if (target.kind === 'inbox') return { ok: true };
+    if (target.kind === 'slack') {
+      const url = channels?.slack[target.channel];
+      if (!url) {
+        const missing = channels?.missing[`slack:${target.channel}`];
+        return missing ? { ok: false, error: missing } : { ok: false, error: `Slack channel ${target.channel} is not configured in notifications.yaml.`, permanent: true };
+      }
+      return sendSlack(notification, target.channel, url, { fetch: fetchImplementation, timeoutMs, now: now() });
+    }
+    if (target.kind === 'email') {
+      const configured = channels?.email;
+      if (!configured) {
+        const missing = channels?.missing.email;
+        return missing ? { ok: false, error: missing } : { ok: false, error: 'E-mail is not configured in notifications.yaml.', permanent: true };
+      }
+      const domain = target.address.slice(target.address.lastIndexOf('@') + 1);
+      if (configured.domains && !configured.domains.includes(domain)) return { ok: false, error: `${target.address} is outside the configured domains (${configured.domains.join(', ')}).`, permanent: true };
+      email ??= createEmailTransport(configured.smtpUrl, configured.from, { timeoutMs });
+      return sendEmail(notification, target.address, email, { timeoutMs });
+    }
+    if (options.secret === undefined) return { ok: false, error: `AIFACTORY_WEBHOOK_SECRET is not set, so webhooks cannot be signed (${describeNotificationTarget(notification.target)})` };
+    const secret = options.secret;
     const body = JSON.stringify({ id: notification.id, run_id: notification.runId, created_at: notification.createdAt.toISOString(), payload: notification.payload });
     try {
       const response = await fetchImplementation(target.url, {
@@ -117,7 +146,7 @@ export function createNotificationDispatcher(store: Store, options: Notification
         headers: {
           'content-type': 'application/json',
           'user-agent': 'aifactory-notifications',
-          [signatureHeader]: signWebhook({ secret: options.secret, body, timestamp: Math.floor(now().getTime() / 1000) }),
+          [signatureHeader]: signWebhook({ secret, body, timestamp: Math.floor(now().getTime() / 1000) }),
           [deliveryHeader]: String(notification.id),
           'X-Aifactory-Attempt': String(notification.attempts),
         },
@@ -128,7 +157,8 @@ export function createNotificationDispatcher(store: Store, options: Notification
       });
       await response.body?.cancel().catch(() => undefined);
       if (response.status >= 200 && response.status < 300) return { ok: true };
-      return { ok: false, error: `HTTP ${response.status} from ${describeNotificationTarget(notification.target)}` };
+      const retryAfter = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), now()) : undefined;
+      return { ok: false, error: `HTTP ${response.status} from ${describeNotificationTarget(notification.target)}`, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const reason = (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
@@ -142,13 +172,13 @@ export function createNotificationDispatcher(store: Store, options: Notification
     if (attempt.ok) {
       await store.db.update(notifications).set({ status: 'delivered', deliveredAt: at, lastError: null }).where(mine);
       report.delivered.push(notification.id);
-    } else if (notification.attempts >= maxAttempts) {
+    } else if (attempt.permanent || notification.attempts >= maxAttempts) {
       await store.db.update(notifications).set({ status: 'failed', lastError: attempt.error }).where(mine);
       report.failed.push(notification.id);
     } else {
       await store.db
         .update(notifications)
-        .set({ lastError: attempt.error, nextAttemptAt: new Date(at.getTime() + delay(notification.attempts)) })
+        .set({ lastError: attempt.error, nextAttemptAt: new Date(at.getTime() + Math.max(delay(notification.attempts), attempt.retryAfterMs ?? 0)) })
         .where(mine);
       report.retrying.push(notification.id);
     }
@@ -198,6 +228,8 @@ export function createNotificationDispatcher(store: Store, options: Notification
       wake?.();
       await inFlight;
       inFlight = undefined;
+      email?.transporter.close();
+      email = undefined;
     },
   };
 }

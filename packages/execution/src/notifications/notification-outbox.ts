@@ -4,9 +4,9 @@
 import { ErrorCode, UserError } from '@aifactory/core';
 import { notifications, type Database, type Store } from '@aifactory/store';
 import { and, asc, desc, eq, inArray, isNull, like, type SQL } from 'drizzle-orm';
-import { parseNotificationTarget } from './notification-target.ts';
+import { parseNotificationTarget, targetKind, type NotificationTargetKind } from './notification-target.ts';
 
-/** Where a notification is: pending delivery, delivered (or readable, for an inbox), or failed for good. */
+/** Where a notification is: pending delivery, delivered (or readable, for an inbox), or failed for good (the dead letters). */
 export type NotificationStatus = 'pending' | 'delivered' | 'failed';
 
 /** A notification as stored. */
@@ -15,10 +15,10 @@ export interface Notification {
   id: number;
   /** The run that caused it. */
   runId: string;
-  /** `webhook:<url>`, `inbox:<name>` or `log`. */
+  /** `webhook:<url>`, `inbox:<name>`, `slack:#channel`, `email:<address>` or `log`. */
   target: string;
   /** The target's kind. */
-  kind: 'webhook' | 'inbox' | 'log';
+  kind: NotificationTargetKind;
   /** The JSON body. */
   payload: unknown;
   /** Delivery state. */
@@ -41,7 +41,7 @@ export interface Notification {
 export interface NotificationInput {
   /** The run that causes it. */
   runId: string;
-  /** `webhook:https://…`, `inbox:<name>` or `log`. */
+  /** `webhook:https://…`, `inbox:<name>`, `slack:#channel`, `email:<address>` or `log`. */
   target: string;
   /** JSON body: what happened, in the run, and why. */
   payload: unknown;
@@ -137,6 +137,22 @@ export async function markNotificationsRead(store: Store, selection: { ids: numb
   return marked.map((row) => row.id).sort((left, right) => left - right);
 }
 
+/** Puts dead letters (failed notifications) back in the queue with a fresh attempt count, by id or all at once; returns the ids requeued. */
+export async function retryNotifications(store: Store, selection: { ids: number[] } | { all: true }, options: { now?: Date } = {}): Promise<number[]> {
+  const conditions: SQL[] = [eq(notifications.status, 'failed')];
+  if ('ids' in selection) {
+    if (selection.ids.length === 0) return [];
+    if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
+    conditions.push(inArray(notifications.id, selection.ids));
+  }
+  const requeued = await store.db
+    .update(notifications)
+    .set({ status: 'pending', attempts: 0, nextAttemptAt: options.now ?? new Date() })
+    .where(and(...conditions))
+    .returning({ id: notifications.id });
+  return requeued.map((row) => row.id).sort((left, right) => left - right);
+}
+
 /** Reads one notification by id. */
 export async function getNotification(store: Store, id: number): Promise<Notification | undefined> {
   const [row] = await store.db.select().from(notifications).where(eq(notifications.id, id)).orderBy(asc(notifications.id));
@@ -149,7 +165,7 @@ export function toNotification(row: typeof notifications.$inferSelect): Notifica
     id: row.id,
     runId: row.runId,
     target: row.target,
-    kind: row.target === 'log' ? 'log' : row.target.startsWith('inbox:') ? 'inbox' : 'webhook',
+    kind: targetKind(row.target),
     payload: row.payload,
     status: row.status as NotificationStatus,
     attempts: row.attempts,

@@ -10,6 +10,7 @@ import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, t
 import { eq, sql } from 'drizzle-orm';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelResponse } from '../models/index.ts';
+import { outboxTarget } from '../notifications/notification-target.ts';
 import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
 import { GovernanceGate, type EventDraft } from './governance-gate.ts';
@@ -659,11 +660,10 @@ export class AgentRuntime {
         return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
       },
       notify: async (runId, targets, payload) => {
-        // Policies name people and channels (dpo@acme.example, slack:#ops); the outbox delivers
-        // webhooks and inboxes, so a bare name becomes the inbox of that name.
+        // Policies name people and channels (dpo@acme.example, slack:#ops): an address becomes
+        // an e-mail, a bare name the inbox of that name.
         for (const target of targets) {
-          const deliverable = /^(webhook|inbox):|^log$/.test(target) ? target : `inbox:${target}`;
-          await options.notify({ runId, target: deliverable, payload: { ...payload, agent: definition.name } });
+          await options.notify({ runId, target: outboxTarget(target), payload: { ...payload, agent: definition.name } });
         }
       },
       markHeld: async (runId, held) => {

@@ -157,10 +157,12 @@ for (const engine of engines) {
           () => new UserError(ErrorCode.Internal, 'the target was accepted'),
           (error: unknown) => error as UserError,
         );
-      const unknown = await attempt('email:risk@example.com');
+      const unknown = await attempt('pager:risk-team');
       expect(unknown).toBeInstanceOf(UserError);
       expect(unknown.code).toBe(ErrorCode.InputInvalid);
-      expect(unknown.message).toBe("Notification target 'email:risk@example.com' is unknown; use webhook:https://…, inbox:<name> or log.");
+      expect(unknown.message).toBe("Notification target 'pager:risk-team' is unknown; use an e-mail address, slack:#channel, inbox:<name>, webhook:https://… or log.");
+      expect((await attempt('email:risk@@example')).message).toBe("E-mail address 'risk@@example' in a notification target is malformed; expected name@domain.tld.");
+      expect((await attempt('slack:finance ops')).message).toMatch(/Slack channel 'finance ops' .* is invalid/);
       expect((await attempt('webhook:file:///etc/passwd')).message).toMatch(/scheme 'file:' is not supported/);
       expect((await attempt('inbox:')).message).toMatch(/Inbox name '' .* is invalid/);
       expect(() => createNotificationDispatcher(store, { secret: 'short' })).toThrow(/at least 16 characters/);
