@@ -1,19 +1,34 @@
-// Governance overhead per agent step (issue #4): the same LangGraph agent — scripted model, a
+// Governance overhead per agent step (issues #4 and #21): the same LangGraph agent — a model, a
 // trivial MCP tool over stdio — run ungoverned (no decision, no record, no checkpointer) and
-// governed (decide, durable write-ahead record, outcomes group-committed, checkpoint at exit)
-// on PGlite (data directory) and on Postgres, in one process. A fourth variant, for the breakdown
-// only, runs the governed runtime on Postgres with a recorder that writes nothing: what deciding,
-// the gate and the runtime cost without the durable trace.
+// governed (decide, durable write-ahead record, outcomes group-committed, checkpoint at exit),
+// in one process. Three parts:
+//
+// 1. One run at a time, scripted model: ungoverned, governed on PGlite (data directory) and on
+//    Postgres, and, for the breakdown only, the governed runtime on Postgres with a recorder that
+//    writes nothing (what deciding, the gate and the runtime cost without the durable trace).
+// 2. One run at a time, the model reached over HTTP through the official `openai` SDK, at a local
+//    OpenAI-compatible server in a process of its own: a realistic step. Ungoverned and Postgres.
+// 3. 16 runs at once on Postgres (scripted model): steps per second, governed against ungoverned.
 //
 // The variants take turns run by run (the order rotating each round), so drift in a shared
 // machine's speed falls on all of them alike; each round yields a paired ratio governed /
 // ungoverned, and the figure reported is the median over rounds. Reports ms per tool step, the
-// ratio, the milliseconds governance adds per tool call and CPU milliseconds per step.
-// BENCH_QUICK=1 runs fewer rounds.
+// ratio, the milliseconds governance adds per tool call, this process's CPU milliseconds per step
+// (process.cpuUsage, user + system, over every measured run) and the CPU a governed action costs
+// beyond the ungoverned agent: a run of N steps governs 2N + 2 actions (N + 1 model calls, N tool
+// calls, the answer), each decided and durably recorded.
+//
+// BENCH_QUICK=1 runs fewer rounds. BENCH_VARIANTS=postgres,pglite,breakdown keeps only the part-1
+// variants whose names contain one of the words, plus part 2 with `http` and part 3 with
+// `concurrent` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
+// writes a V8 CPU profile of the governed variants of part 1 (after warm-up), for `node --cpu-prof`
+// without the start-up.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { compilePolicies, parsePolicy, type Decision } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
@@ -33,10 +48,19 @@ import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/worksp
 const quick = process.env.BENCH_QUICK === '1';
 const steps = quick ? 20 : 60;
 const rounds = quick ? 5 : 41;
+const httpRounds = quick ? 3 : 15;
+const concurrency = 16;
+const concurrentRounds = quick ? 3 : 11;
+/** Governed actions per run: N + 1 model calls, N tool calls and the answer. */
+const actionsPerRun = 2 * steps + 2;
 const postgresUrl = process.env.AIFACTORY_BENCH_DATABASE_URL ?? process.env.AIFACTORY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), 'aifactory-bench-exec-'));
 const echoServer = path.join(here, 'fixtures', 'echo-mcp-server.ts');
+const only = process.env.BENCH_VARIANTS?.split(',')
+  .map((word) => word.trim().toLowerCase())
+  .filter(Boolean);
+const wanted = (name: string) => !only || only.some((word) => name.toLowerCase().includes(word));
 
 const turns = [
   ...Array.from({ length: steps }, (_, index) => ({ tool_calls: [{ name: 'echo.echo', args: { text: `step ${index}` } }] })),
@@ -56,19 +80,25 @@ spec:
     - id: models
       match: { kind: model, name: "scripted:*" }
       authority: autonomous
+    - id: local-models
+      match: { kind: model, name: "local:*" }
+      authority: autonomous
     - id: answers
       match: { kind: answer }
       authority: autonomous
 `;
 writeFileSync(path.join(work, 'policy.yaml'), policyText);
-const agentFile = path.join(work, 'bench-agent.yaml');
-writeFileSync(
-  agentFile,
-  `apiVersion: aifactory/v1
+
+/** An agent file for a model id: the same agent whatever its model. */
+function agentFileFor(name: string, modelId: string): string {
+  const file = path.join(work, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `apiVersion: aifactory/v1
 kind: Agent
-metadata: { name: bench-agent, description: Echoes in a loop., team: bench }
+metadata: { name: ${name}, description: Echoes in a loop., team: bench }
 spec:
-  model: { id: "scripted:bench" }
+  model: { id: "${modelId}" }
   system_prompt: Echo.
   tools:
     - server: echo
@@ -76,16 +106,50 @@ spec:
       args: [${JSON.stringify(echoServer)}]
   policies: [./policy.yaml]
 `,
-);
+  );
+  return file;
+}
 
-function gateway(): ModelGateway {
-  return createModelGateway({ scripts: { bench: parseScript(scriptText, 'bench.script') } });
+/** Where the model is: a script in this process, or an OpenAI-compatible server over HTTP. */
+interface Workload {
+  name: string;
+  modelId: string;
+  agentFile: string;
+  gateway(): ModelGateway;
+}
+
+const scripted: Workload = {
+  name: 'scripted model',
+  modelId: 'scripted:bench',
+  agentFile: agentFileFor('bench-agent', 'scripted:bench'),
+  gateway: () => createModelGateway({ scripts: { bench: parseScript(scriptText, 'bench.script') } }),
+};
+
+/** Starts the local OpenAI-compatible server (bench/fixtures/openai-echo-server.ts) in its own process. */
+async function startModelServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [path.join(here, 'fixtures', 'openai-echo-server.ts')], { env: { ...process.env, STEPS: String(steps) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the OpenAI-compatible server exited (${code}) before it listened`)));
+  });
+  lines.close();
+  return { url, child };
+}
+
+function httpWorkload(url: string): Workload {
+  return {
+    name: 'openai SDK over HTTP',
+    modelId: 'local:bench',
+    agentFile: agentFileFor('bench-agent-http', 'local:bench'),
+    gateway: () => createModelGateway({ providers: { local: { kind: 'openai-compatible', baseURL: url } }, maxRetries: 0 }),
+  };
 }
 
 /** One way of running the agent once, start to end. */
 interface Variant {
   name: string;
-  run(round: number): Promise<void>;
+  run(round: number, index?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,7 +157,7 @@ interface Variant {
  * The same graph with a gate that lets everything through and records nothing. Its verdicts
  * carry the arguments' hash, as the Gate contract says (a microsecond or two per action).
  */
-async function ungovernedVariant(): Promise<Variant> {
+async function ungovernedVariant(workload: Workload): Promise<Variant> {
   const host = await ToolHost.connect([{ name: 'echo', command: process.execPath, args: [echoServer] }]);
   const policySet = compilePolicies([parsePolicy(policyText, 'policy.yaml')]);
   const decision = { authority: 'autonomous', rules: [], skipped: [], policies: [], obligations: { notify: [], redact: [] }, reason: 'ungoverned', defaulted: true } as unknown as Decision;
@@ -105,9 +169,9 @@ async function ungovernedVariant(): Promise<Variant> {
     flush: async () => {},
   };
   const graph = createAgentGraph({
-    agent: { id: 'bench-agent', model: 'scripted:bench', systemPrompt: 'Echo.' },
+    agent: { id: 'bench-agent', model: workload.modelId, systemPrompt: 'Echo.' },
     gate,
-    models: gateway(),
+    models: workload.gateway(),
     toolbox: createToolbox({ host }),
     requestApproval: async () => {
       throw new Error('never held');
@@ -118,8 +182,8 @@ async function ungovernedVariant(): Promise<Variant> {
   });
   return {
     name: 'ungoverned LangGraph agent',
-    async run(round) {
-      const state = await graph.invoke({ runId: `u${round}`, principal: { id: 'bench', roles: [] }, startedAtMs: Date.now(), messages: [{ role: 'user', content: 'go' }] }, { recursionLimit: 10_000 });
+    async run(round, index = 0) {
+      const state = await graph.invoke({ runId: `u${round}_${index}`, principal: { id: 'bench', roles: [] }, startedAtMs: Date.now(), messages: [{ role: 'user', content: 'go' }] }, { recursionLimit: 10_000 });
       if (state.status !== 'completed') throw new Error(`ungoverned run ended ${state.status}: ${state.error}`);
     },
     close: () => host.close(),
@@ -151,19 +215,19 @@ const unrecorded = {
 } as unknown as Recorder;
 
 /** The governed runtime over a store: what `factory run` does. */
-async function governedVariant(name: string, store: Store, recorder?: Recorder): Promise<Variant> {
+async function governedVariant(name: string, workload: Workload, store: Store, recorder?: Recorder): Promise<Variant> {
   const workspace: WorkspaceRuntime = await createWorkspaceRuntime({
     store,
     dataDir: path.join(work, `data-${variantCount++}`),
     agentsDir: work,
-    gateway: gateway(),
+    gateway: workload.gateway(),
     ...(recorder ? { recorder } : {}),
   });
   return {
     name,
     async run() {
-      const result = await workspace.runtime.start(agentFile, 'go', { principal: { id: 'bench', roles: [] } });
-      if (result.status !== 'completed') throw new Error(`governed run on ${store.kind} ended ${result.status}`);
+      const result = await workspace.runtime.start(workload.agentFile, 'go', { principal: { id: 'bench', roles: [] } });
+      if (result.status !== 'completed') throw new Error(`governed run on ${store.kind} ended ${result.status}${result.status === 'failed' ? `: ${result.error}` : ''}`);
     },
     async close() {
       await workspace.close();
@@ -175,31 +239,50 @@ async function governedVariant(name: string, store: Store, recorder?: Recorder):
 
 let variantCount = 0;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const openPostgres = () => openStore({ databaseUrl: postgresUrl, schema: `bench_exec_${randomUUID().slice(0, 8)}`, maxConnections: 10 });
 
-const variants: Variant[] = [await ungovernedVariant()];
-const skipped: Array<Record<string, string>> = [];
-const engines: Array<{ name: string; open: () => Promise<Store> }> = [
-  { name: 'governed, PGlite (data dir)', open: () => openStore({ dataDir: path.join(work, 'pglite') }) },
-  { name: 'governed, Postgres', open: () => openStore({ databaseUrl: postgresUrl, schema: `bench_exec_${randomUUID().slice(0, 8)}` }) },
-  { name: 'breakdown: governed, trace not written', open: () => openStore({ databaseUrl: postgresUrl, schema: `bench_exec_${randomUUID().slice(0, 8)}` }) },
-];
-for (const engine of engines) {
-  try {
-    const opened = await engine.open();
-    variants.push(await governedVariant(engine.name, opened, engine.name.startsWith('breakdown') ? unrecordedOn(opened) : undefined));
-  } catch (error) {
-    skipped.push({ variant: engine.name, 'ms/step': `skipped: ${(error as Error).message}` });
+/** Opens the governed variants asked for; a store that cannot be opened is reported as skipped. */
+async function governedVariants(workload: Workload, engines: Array<{ name: string; open: () => Promise<Store>; unrecorded?: boolean }>, skipped: Array<Record<string, string>>, filtered = false): Promise<Variant[]> {
+  const variants: Variant[] = [];
+  for (const engine of engines) {
+    if (filtered && !wanted(engine.name)) continue;
+    try {
+      const opened = await engine.open();
+      variants.push(await governedVariant(engine.name, workload, opened, engine.unrecorded ? unrecordedOn(opened) : undefined));
+    } catch (error) {
+      skipped.push({ variant: engine.name, 'ms/step': `skipped: ${(error as Error).message}` });
+    }
   }
+  return variants;
 }
 
-const wall = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
-const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
-const results: Record<string, unknown> = { steps, rounds };
-const rows: Array<Record<string, string>> = [];
-try {
+/**
+ * BENCH_CPU_PROFILE=<file>: a V8 CPU profile of the governed variants only (with BENCH_VARIANTS
+ * to pick them), over as many runs as the measured rounds and after warm-up, so start-up does not
+ * drown the steps.
+ */
+async function profileGoverned(variants: Variant[], file: string): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  for (let round = 0; round < rounds; round += 1) for (const variant of variants.slice(1)) await variant.run(10_000 + round);
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(file, JSON.stringify(profile));
+  session.disconnect();
+  console.log(`CPU profile of ${variants.slice(1).map((variant) => variant.name).join(', ')} (${rounds} runs each): ${file}`);
+}
+
+/** One run at a time, variants taking turns; rows for the table, figures for the JSON. */
+async function measureSerial(part: string, variants: Variant[], partRounds: number, results: Record<string, unknown>): Promise<Array<Record<string, string>>> {
+  const wall = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
+  const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
   // Warm-up: JIT, prepared statements, MCP connections.
   for (const variant of variants) for (let index = 0; index < 2; index += 1) await variant.run(-1 - index);
-  for (let round = 0; round < rounds; round += 1) {
+  if (process.env.BENCH_CPU_PROFILE && part === scripted.name) await profileGoverned(variants, process.env.BENCH_CPU_PROFILE);
+  for (let round = 0; round < partRounds; round += 1) {
     for (let offset = 0; offset < variants.length; offset += 1) {
       const variant = variants[(round + offset) % variants.length]!;
       const cpuBefore = process.cpuUsage();
@@ -207,32 +290,124 @@ try {
       await variant.run(round);
       wall.get(variant.name)!.push((performance.now() - started) / steps);
       const used = process.cpuUsage(cpuBefore);
-      cpu.set(variant.name, cpu.get(variant.name)! + (used.user + used.system) / 1000 / steps);
+      cpu.set(variant.name, cpu.get(variant.name)! + (used.user + used.system) / 1000);
     }
   }
   const baseline = wall.get(variants[0]!.name)!;
+  const baselineCpuPerRun = cpu.get(variants[0]!.name)! / partRounds;
+  const rows: Array<Record<string, string>> = [];
   for (const variant of variants) {
     const samples = wall.get(variant.name)!;
     const msPerStep = median(samples);
     const ratio = median(samples.map((value, index) => value / baseline[index]!));
     const added = median(samples.map((value, index) => value - baseline[index]!));
-    const cpuPerStep = cpu.get(variant.name)! / rounds;
-    results[variant.name] = { ms_per_step: msPerStep, ratio, added_ms_per_tool_call: added, cpu_ms_per_step: cpuPerStep };
+    const cpuPerRun = cpu.get(variant.name)! / partRounds;
+    const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
+    results[`${part}: ${variant.name}`] = { ms_per_step: msPerStep, ratio, added_ms_per_tool_call: added, cpu_ms_per_step: cpuPerRun / steps, cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction };
     rows.push({
+      workload: part,
       variant: variant.name,
       'ms/step': msPerStep.toFixed(3),
       ratio: ratio.toFixed(2),
       'added ms/tool call': variant === variants[0] ? '-' : added.toFixed(3),
-      'cpu ms/step': cpuPerStep.toFixed(3),
+      'cpu ms/step': (cpuPerRun / steps).toFixed(3),
+      'cpu ms/governed action': variant === variants[0] ? '-' : cpuPerAction.toFixed(3),
     });
   }
+  return rows;
+}
+
+/** `concurrency` runs at once, ungoverned and governed taking turns; steps per second of each. */
+async function measureConcurrent(part: string, variants: Variant[], results: Record<string, unknown>): Promise<Array<Record<string, string>>> {
+  const rates = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
+  const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
+  const runAll = (variant: Variant, round: number) => Promise.all(Array.from({ length: concurrency }, (_, index) => variant.run(round, index)));
+  for (const variant of variants) await runAll(variant, -1);
+  for (let round = 0; round < concurrentRounds; round += 1) {
+    for (let offset = 0; offset < variants.length; offset += 1) {
+      const variant = variants[(round + offset) % variants.length]!;
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      await runAll(variant, 20_000 + round);
+      rates.get(variant.name)!.push((concurrency * steps) / ((performance.now() - started) / 1000));
+      const used = process.cpuUsage(cpuBefore);
+      cpu.set(variant.name, cpu.get(variant.name)! + (used.user + used.system) / 1000);
+    }
+  }
+  const baseline = rates.get(variants[0]!.name)!;
+  const baselineCpuPerRun = cpu.get(variants[0]!.name)! / (concurrentRounds * concurrency);
+  return variants.map((variant) => {
+    const samples = rates.get(variant.name)!;
+    const share = median(samples.map((value, index) => value / baseline[index]!));
+    const cpuPerRun = cpu.get(variant.name)! / (concurrentRounds * concurrency);
+    const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
+    results[`${part}: ${variant.name}`] = { steps_per_second: median(samples), share_of_ungoverned: share, cpu_ms_per_step: cpuPerRun / steps, cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction };
+    return {
+      workload: part,
+      variant: variant.name,
+      'steps/s': median(samples).toFixed(0),
+      'share of ungoverned': variant === variants[0] ? '1.00' : share.toFixed(2),
+      'cpu ms/step': (cpuPerRun / steps).toFixed(3),
+      'cpu ms/governed action': variant === variants[0] ? '-' : cpuPerAction.toFixed(3),
+    };
+  });
+}
+
+const results: Record<string, unknown> = { steps, rounds, http_rounds: httpRounds, concurrency, concurrent_rounds: concurrentRounds, actions_per_run: actionsPerRun };
+const serialRows: Array<Record<string, string>> = [];
+const concurrentRows: Array<Record<string, string>> = [];
+const skipped: Array<Record<string, string>> = [];
+const opened: Variant[] = [];
+let modelServer: ChildProcess | undefined;
+try {
+  // Part 1: scripted model, one run at a time.
+  const part1 = [await ungovernedVariant(scripted)];
+  opened.push(part1[0]!);
+  const part1Governed = await governedVariants(
+    scripted,
+    [
+      { name: 'governed, PGlite (data dir)', open: () => openStore({ dataDir: path.join(work, 'pglite') }) },
+      { name: 'governed, Postgres', open: openPostgres },
+      { name: 'breakdown: governed, trace not written', open: openPostgres, unrecorded: true },
+    ],
+    skipped,
+    true,
+  );
+  opened.push(...part1Governed);
+  part1.push(...part1Governed);
+  if (part1.length > 1) serialRows.push(...(await measureSerial(scripted.name, part1, rounds, results)));
+
+  // Part 2: the model over HTTP through the openai SDK, one run at a time.
+  if (!only || only.some((word) => ['http', 'openai'].includes(word))) {
+    const server = await startModelServer();
+    modelServer = server.child;
+    const http = httpWorkload(server.url);
+    const part2 = [await ungovernedVariant(http)];
+    opened.push(part2[0]!);
+    const part2Governed = await governedVariants(http, [{ name: 'governed, Postgres', open: openPostgres }], skipped);
+    opened.push(...part2Governed);
+    part2.push(...part2Governed);
+    if (part2.length > 1) serialRows.push(...(await measureSerial(http.name, part2, httpRounds, results)));
+  }
+
+  // Part 3: 16 runs at once on Postgres, scripted model.
+  if (!only || only.includes('concurrent')) {
+    const part3 = [await ungovernedVariant(scripted)];
+    opened.push(part3[0]!);
+    const part3Governed = await governedVariants(scripted, [{ name: `governed, Postgres, ${concurrency} runs at once`, open: openPostgres }], skipped);
+    opened.push(...part3Governed);
+    part3.push(...part3Governed);
+    if (part3.length > 1) concurrentRows.push(...(await measureConcurrent(`${scripted.name}, ${concurrency} at once`, part3, results)));
+  }
 } finally {
-  for (const variant of variants) await variant.close();
+  for (const variant of opened) await variant.close();
+  modelServer?.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
-console.table([...rows, ...skipped]);
+console.table([...serialRows, ...skipped]);
+if (concurrentRows.length > 0) console.table(concurrentRows);
 console.log(
-  'A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. Target: governed <= 1.3x on Postgres.',
+  `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
 );
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'execution.json'), `${JSON.stringify(results, null, 2)}\n`);
