@@ -196,6 +196,16 @@ export class ServerConnection {
         await start();
         spawnedPid = stdio.pid;
       };
+      // The SDK waits for 'drain' with a listener per write that met a full pipe: many runs calling
+      // one server at once stack them up (MaxListenersExceededWarning). Writes wait their turn
+      // here instead, in order, so at most one waits for the pipe.
+      const send = stdio.send.bind(stdio);
+      let writing: Promise<unknown> = Promise.resolve();
+      stdio.send = (message) => {
+        const sent = writing.then(() => send(message));
+        writing = sent.catch(() => undefined);
+        return sent;
+      };
     }
     try {
       await client.connect(transport, { timeout: this.#settings.connectTimeoutMs });
