@@ -22,7 +22,7 @@ export type { RunEvent, RunEventListener } from './runtime/run-events.ts';
 export { createToolbox, modelToolName } from './runtime/toolbox.ts';
 export type { HandoffRunner, KnowledgeAccess } from './runtime/toolbox.ts';
 export { RunOwnership, defaultLeaseMs, leaseMsFromEnv } from './runtime/run-ownership.ts';
-export type { RunOwnershipOptions } from './runtime/run-ownership.ts';
+export type { LeaseStamp, RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { knowledgeAccessFor } from './runtime/knowledge-access.ts';
 export { eraseRunData } from './runtime/run-erasure.ts';
 export type { RunDataErasureResult } from './runtime/run-erasure.ts';

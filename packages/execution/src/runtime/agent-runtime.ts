@@ -175,6 +175,7 @@ export class AgentRuntime {
     const feature = options.feature ?? definition.feature;
     const startedAt = this.#now();
     await this.#remember(session);
+    const leaseAskedAt = this.#ownership.stamp();
     await this.#options.recorder.startRun({
       id: runId,
       agent: definition.name,
@@ -193,7 +194,7 @@ export class AgentRuntime {
         policy_set_hash: policySetHash(session.policySet),
       },
     }, { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
-    this.#ownership.adopt(runId);
+    this.#ownership.adopt(runId, 1, leaseAskedAt);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
     const initial: Partial<AgentStateValue> = {

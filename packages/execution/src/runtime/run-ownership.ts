@@ -3,6 +3,14 @@
 // whose lease another process took over is marked lost here, and from then on every fenced append
 // is refused by the store and every tool execution by ensureCanAct(), so a process that was paused
 // past its lease and woke up can neither record nor act.
+//
+// A lease is only ever taken over once it has lapsed (or its holder handed it back), so a renewal
+// the store confirmed bounds it from below: the lease holds at least until ttl after the renewal
+// was asked for. ensureCanAct() goes to the store only when that bound is getting short (half the
+// lease gone, on both the monotonic clock — which runs on while the process is paused — and the
+// wall clock); the heartbeat renews every third of a lease, so a live owner's tool calls
+// normally cost no round trip, while a process that was paused, or whose heartbeats failed,
+// checks with the store before it acts.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Store } from '@aifactory/store';
@@ -24,6 +32,14 @@ interface Held {
   epoch: number;
   /** Another process took the lease over: nothing more may be done for the run here. */
   lost: boolean;
+  /** When the last renewal the store confirmed was asked for: the lease holds at least ttl from then. */
+  renewedAt?: LeaseStamp;
+}
+
+/** A moment on both clocks: monotonic (runs on while the process is paused) and wall (runs on while the machine sleeps). */
+export interface LeaseStamp {
+  monotonicMs: number;
+  wallMs: number;
 }
 
 /** The leases of the runs this process drives. */
@@ -60,17 +76,27 @@ export class RunOwnership {
     return [...this.#held].filter(([, held]) => !held.lost).map(([runId]) => runId);
   }
 
-  /** Records that this process took the first lease of a run it started (epoch 1, in startRun's commit). */
-  adopt(runId: string, epoch = 1): void {
-    this.#held.set(runId, { epoch, lost: false });
+  /** Now, on both clocks: take it before asking the store for a lease, and pass it to adopt(). */
+  stamp(): LeaseStamp {
+    return { monotonicMs: performance.now(), wallMs: Date.now() };
+  }
+
+  /**
+   * Records that this process took the first lease of a run it started (epoch 1, in startRun's
+   * commit). `askedAt`: a stamp taken before that commit was asked for (the lease then holds at
+   * least ttl from it); without it the next ensureCanAct() checks with the store.
+   */
+  adopt(runId: string, epoch = 1, askedAt?: LeaseStamp): void {
+    this.#held.set(runId, { epoch, lost: false, ...(askedAt ? { renewedAt: askedAt } : {}) });
     this.#startHeartbeat();
   }
 
   /** Takes over a lapsed or released lease; resolves the new epoch, or undefined while another owner holds it. */
   async takeOver(runId: string, state: LeaseState = 'driving'): Promise<number | undefined> {
+    const askedAt = this.stamp();
     const grant = await acquireRunLease(this.#store, runId, this.owner, { ttlMs: this.ttlMs, state, acquisition: 'take-over' });
     if (!grant) return undefined;
-    this.adopt(runId, grant.epoch);
+    this.adopt(runId, grant.epoch, askedAt);
     return grant.epoch;
   }
 
@@ -82,15 +108,37 @@ export class RunOwnership {
 
   /**
    * Checks, right before the run acts on the world (a tool call), that this process still holds
-   * the lease, and extends it so the action has a whole lease to run in. Throws LEASE_LOST when
-   * another process took it over (this process was paused past its lease).
+   * the lease with at least half of it left to run the action in: at once when a renewal the store
+   * confirmed is that recent, else by renewing it in the store. Throws LEASE_LOST when another
+   * process took it over (this process was paused past its lease).
    */
   async ensureCanAct(runId: string, doing: string): Promise<void> {
     const held = this.#held.get(runId);
     if (!held) return;
-    if (!held.lost && (await renewRunLease(this.#store, runId, { epoch: held.epoch }, this.ttlMs))) return;
+    if (!held.lost && held.renewedAt && this.#fresh(held.renewedAt)) return;
+    const askedAt = this.stamp();
+    if (!held.lost && (await renewRunLease(this.#store, runId, { epoch: held.epoch }, this.ttlMs))) {
+      this.#confirm(runId, held.epoch, askedAt);
+      return;
+    }
     this.#lose(runId);
     throw leaseLostError(runId, held.epoch, doing);
+  }
+
+  /** Whether a lease renewed at `renewedAt` still has more than half of its length left, by both clocks. */
+  #fresh(renewedAt: LeaseStamp): boolean {
+    const half = this.ttlMs / 2;
+    const monotonic = performance.now() - renewedAt.monotonicMs;
+    const wall = Date.now() - renewedAt.wallMs;
+    // A wall clock set back makes `wall` negative: then only the monotonic clock is trusted.
+    return monotonic >= 0 && monotonic < half && wall < half;
+  }
+
+  /** Notes a renewal of the epoch the store confirmed, asked for at `askedAt`. */
+  #confirm(runId: string, epoch: number, askedAt: LeaseStamp): void {
+    const held = this.#held.get(runId);
+    if (!held || held.lost || held.epoch !== epoch) return;
+    if (!held.renewedAt || held.renewedAt.monotonicMs < askedAt.monotonicMs) held.renewedAt = askedAt;
   }
 
   /** Hands a run's lease back (held for a human, or a graceful shutdown) and forgets it. */
@@ -138,6 +186,7 @@ export class RunOwnership {
   async #beat(): Promise<void> {
     const runs = this.runs();
     if (runs.length === 0) return;
+    const askedAt = this.stamp();
     let kept: Map<string, { epoch: number }>;
     try {
       kept = await renewRunLeases(this.#store, this.owner, runs, this.ttlMs);
@@ -149,6 +198,7 @@ export class RunOwnership {
       const renewed = kept.get(runId);
       const held = this.#held.get(runId);
       if (held && (!renewed || renewed.epoch !== held.epoch)) this.#lose(runId);
+      else if (held) this.#confirm(runId, held.epoch, askedAt);
     }
   }
 }
