@@ -112,9 +112,36 @@ export function createRedactor(options: RedactorOptions): Redactor {
     return { text: result, kinds };
   }
 
+  // Most strings of a trace recur step after step (rule ids, reasons, hashes, model and tool
+  // names) and hold nothing to redact: remember those, and only those, so a recurring string costs
+  // one lookup instead of every detector. A string in which anything was found is never kept (the
+  // cache holds no secret), nor is a long one. Bounded; the oldest entry goes first.
+  const clean = new Set<string>();
+  const maxCleanEntries = 4096;
+  const maxCleanLength = 256;
+  function redactRecurring(text: string): { text: string; kinds: string[] } {
+    if (clean.has(text)) return { text, kinds: [] };
+    const result = redactText(text);
+    if (result.kinds.length === 0 && text.length <= maxCleanLength) {
+      if (clean.size >= maxCleanEntries) clean.delete(clean.values().next().value!);
+      clean.add(text);
+    }
+    return result;
+  }
+  const secretNames = new Map<string, boolean>();
+  const isSecretName = (name: string): boolean => {
+    let secret = secretNames.get(name);
+    if (secret === undefined) {
+      secret = isSecretFieldName(name);
+      if (secretNames.size >= maxCleanEntries) secretNames.clear();
+      secretNames.set(name, secret);
+    }
+    return secret;
+  };
+
   /** A string under a secret-named field (password, apiKey, aws_secret_access_key) is a secret, whatever it looks like. */
   function redactField(name: string, text: string): { text: string; kinds: string[] } | undefined {
-    if (text.length < 4 || !isSecretFieldName(name) || /^\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]$/.test(text)) return undefined;
+    if (text.length < 4 || !isSecretName(name) || /^\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]$/.test(text)) return undefined;
     // Our API tokens' ids (tok_ and 12 hex, as logs name them) identify a token; they are not one.
     if (/^tok_[0-9a-f]{12}$/.test(text)) return undefined;
     // When a detector recognises the value, its placeholder (and the rest, e.g. 'Bearer ') is kept.
@@ -138,7 +165,8 @@ export function createRedactor(options: RedactorOptions): Redactor {
   // allocating a copy or a path string; only the containers above a replaced string are copied.
   function walk(value: unknown, at: PathStep, notes: RedactionNote[]): unknown {
     if (typeof value === 'string') {
-      const { text, kinds } = redactText(value);
+      // Strings under secret-named fields went through redactField, which never uses the cache.
+      const { text, kinds } = redactRecurring(value);
       if (kinds.length > 0) {
         const where = pathText(at);
         for (const kind of kinds) notes.push({ path: where, kind });
