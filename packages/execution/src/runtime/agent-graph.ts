@@ -155,12 +155,12 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (ahead.size > maxAhead) ahead.delete(ahead.keys().next().value!);
   }
 
-  /** The verdict started ahead for exactly this node, step and key, if any. */
-  async function takeAhead(runId: string, node: GovernedAhead['node'], step: number, key: string): Promise<GovernedAhead['verdict'] | undefined> {
+  /** The governance started ahead for exactly this node, step and key, if any. */
+  async function takeAhead(runId: string, node: GovernedAhead['node'], step: number, key: string): Promise<GovernedAhead | undefined> {
     const entry = ahead.get(runId);
     if (!entry) return undefined;
     ahead.delete(runId);
-    if (entry.node === node && entry.step === step && entry.key === key) return entry.verdict;
+    if (entry.node === node && entry.step === step && entry.key === key) return entry;
     // Not the action this node takes (a bug if it happens): let its commit finish, then decide afresh.
     await entry.verdict.catch(() => {});
     return undefined;
@@ -253,7 +253,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
     const step = next.step + 1;
     const { proposed, intent } = modelCall(next, step);
-    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), verdict: govern(next, step, proposed, intent) });
+    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), args: proposed.args, verdict: govern(next, step, proposed, intent) });
   }
 
   async function modelNode(state: AgentStateValue): Promise<Update> {
@@ -267,7 +267,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       liftedLimits = limits.lifted;
     }
     const { request, proposed, intent } = modelCall(state, step);
-    const verdict = early ? sameAction(await early, proposed) : await govern(state, step, proposed, intent);
+    const verdict = early ? sameAction(await early.verdict, early.args, proposed) : await govern(state, step, proposed, intent);
     if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
     if (verdict.kind === 'hold') return { step: step - 1, ...(await hold(state, verdict, proposed, 'model')) };
     let response: ModelResponse;
@@ -334,7 +334,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const resolved = toolbox.resolve(call);
     if (!resolved.ok) return;
     const step = next.step + 1;
-    startAhead(next.runId, { node: 'tools', step, key: call.id, verdict: governToolCall(next, step, call, resolved.action) });
+    startAhead(next.runId, { node: 'tools', step, key: call.id, args: resolved.action.args, verdict: governToolCall(next, step, call, resolved.action) });
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {
@@ -366,7 +366,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         continue;
       }
       const nextStep = step + 1;
-      const verdict = early ? sameAction(await early, resolved.action) : await governToolCall(view(), nextStep, call, resolved.action);
+      const verdict = early ? sameAction(await early.verdict, early.args, resolved.action) : await governToolCall(view(), nextStep, call, resolved.action);
       early = undefined;
       if (verdict.kind === 'hold') {
         const update = await hold(view(), verdict, resolved.action, 'tools');
@@ -496,18 +496,44 @@ interface GovernedAhead {
   step: number;
   /** What else identifies the action: the tool call's id, or the model's message count. */
   key: string;
+  /** The arguments it was decided on. */
+  args: Record<string, unknown>;
   verdict: Promise<Verdict | { kind: 'approved' }>;
 }
 
 const maxAhead = 10_000;
 
 /**
- * A verdict reached ahead must be for the very action the node now takes; the arguments hash
- * proves it. Anything else is a fault of ours, and the action does not run (fail closed).
+ * A verdict reached ahead must be for the very action the node now takes: the same arguments (the
+ * same object, or equal JSON), else the arguments hash proves it. Anything else is a fault of
+ * ours, and the action does not run (fail closed).
  */
-function sameAction(verdict: Verdict | { kind: 'approved' }, proposed: ProposedAction): Verdict | { kind: 'approved' } {
-  if (verdict.kind === 'approved' || verdict.argsHash === contentHash(proposed.args)) return verdict;
+function sameAction(verdict: Verdict | { kind: 'approved' }, decidedArgs: Record<string, unknown>, proposed: ProposedAction): Verdict | { kind: 'approved' } {
+  if (verdict.kind === 'approved' || decidedArgs === proposed.args || jsonEqual(decidedArgs, proposed.args) || verdict.argsHash === contentHash(proposed.args)) return verdict;
   throw new SystemError(ErrorCode.Internal, `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} differs from the action decided ahead for it; it does not run.`);
+}
+
+/**
+ * Whether two values of plain JSON (objects, arrays, strings, finite numbers, booleans, null) are
+ * equal, so their canonical JSON is too. Anything else (undefined, a Date, a class instance) is
+ * reported unequal, for the caller to compare hashes instead; a few microseconds cheaper than two
+ * canonical serialisations on every step.
+ */
+function jsonEqual(left: unknown, right: unknown, depth = 0): boolean {
+  if (left === right) return left === null || typeof left === 'string' || typeof left === 'boolean' || (typeof left === 'number' && Number.isFinite(left));
+  if (depth > 32 || left === null || right === null || typeof left !== 'object' || typeof right !== 'object') return false;
+  if (Array.isArray(left)) {
+    if (!Array.isArray(right) || left.length !== right.length) return false;
+    for (let index = 0; index < left.length; index += 1) if (!jsonEqual(left[index], right[index], depth + 1)) return false;
+    return true;
+  }
+  if (Array.isArray(right) || Object.getPrototypeOf(left) !== Object.prototype || Object.getPrototypeOf(right) !== Object.prototype) return false;
+  const keys = Object.keys(left);
+  if (keys.length !== Object.keys(right).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(right, key) || !jsonEqual((left as Record<string, unknown>)[key], (right as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 const messageHashes = new WeakMap<object, string>();

@@ -97,7 +97,8 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
         const task = typeof call.args.task === 'string' ? call.args.task : JSON.stringify(call.args);
         return { ok: true, action: { kind: 'handoff', name: agent, args: { task } }, tool: call.name };
       }
-      const entry = Object.hasOwn(Object.fromEntries(byModelName), call.name) ? byModelName.get(call.name) : undefined;
+      // call.name is model-controlled: a Map lookup sees only the tools put in it, never a prototype key.
+      const entry = byModelName.get(call.name);
       if (!entry || !options.host) {
         return { ok: false, message: `Model tried to call unavailable tool '${call.name}'. Available tools: ${specs.map((spec) => spec.name).join(', ') || 'none'}.` };
       }
