@@ -18,7 +18,7 @@
 // beyond the ungoverned agent: a run of N steps governs 2N + 2 actions (N + 1 model calls, N tool
 // calls, the answer), each decided and durably recorded.
 //
-// BENCH_QUICK=1 runs fewer rounds. BENCH_VARIANTS=postgres,pglite,breakdown keeps only the part-1
+// BENCH_QUICK=1 runs fewer rounds (BENCH_ROUNDS=n sets part 1's). BENCH_VARIANTS=postgres,pglite,breakdown keeps only the part-1
 // variants whose names contain one of the words, plus part 2 with `http` and part 3 with
 // `concurrent` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
 // writes a V8 CPU profile of the governed variants of part 1 (after warm-up), for `node --cpu-prof`
@@ -47,7 +47,7 @@ import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/worksp
 
 const quick = process.env.BENCH_QUICK === '1';
 const steps = quick ? 20 : 60;
-const rounds = quick ? 5 : 41;
+const rounds = Number(process.env.BENCH_ROUNDS) || (quick ? 5 : 41);
 const httpRounds = quick ? 3 : 15;
 const concurrency = 16;
 const concurrentRounds = quick ? 3 : 11;
