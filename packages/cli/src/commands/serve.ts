@@ -38,6 +38,7 @@ interface ServeOptions extends CommonOptions {
   oidcPrincipalClaim?: string;
   oidcJwksUri?: string;
   console: boolean;
+  gateway: boolean;
 }
 
 interface TokenCreateOptions extends CommonOptions {
@@ -101,6 +102,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--oidc-jwks-uri <url>', 'the issuer\'s key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]')
     .option('--no-console', 'serve the API only, not the console web app at /')
     .option('--no-notifications', 'do not deliver the notification outbox from this server (another server or `factory notifications deliver --watch` does)')
+    .option('--no-gateway', 'serve no LLM gateway at /gateway/openai/v1 and /gateway/anthropic')
     .addHelpText(
       'after',
       '\nEvery /v1 route needs a bearer token: create one with `factory tokens create --principal <id> --role operator [--expires 30d]`,' +
@@ -111,7 +113,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         '\nThe server delivers notifications (Slack, e-mail, webhooks from notifications.yaml) in the background unless --no-notifications.' +
         '\nWith --json, one line on stdout once listening: {"url","host","port","openapi","mcp","pid","console"}; logs stay on stderr.' +
         '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable (or owned by another process).' +
-        '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.',
+        '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.' +
+        '\nLLM gateway (docs/gateway.md): apps point the OpenAI SDK at <url>/gateway/openai/v1 and the Anthropic SDK at <url>/gateway/anthropic,' +
+        '\nwith a token made by `factory tokens create --principal <app> --role gateway --role team.<team>`; provider keys come from' +
+        '\nOPENAI_API_KEY / ANTHROPIC_API_KEY or AIFACTORY_GATEWAY_CONFIG (else <home>/gateway.yaml); <policies>/gateway governs it.',
     )
     .action(
       action(async (serveOptions: ServeOptions) => {
@@ -149,6 +154,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             ...(serveOptions.publicUrl ? { publicUrl: serveOptions.publicUrl } : {}),
             ...(serveOptions.trustProxy ? { trustProxy: true } : {}),
             ...(oidc ? { oidc } : {}),
+            ...(serveOptions.gateway ? {} : { llmGateway: false as const }),
           });
         } catch (error) {
           await store.close();
@@ -173,7 +179,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             })
           : undefined;
         dispatcher?.start();
-        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''})\n`);
+        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''}${server.llmGateway ? `, LLM gateway ${server.url}/gateway/openai/v1 and ${server.url}/gateway/anthropic` : ''})\n`);
         if (serveOptions.json) process.stdout.write(`${JSON.stringify({ ...listening(server.url, serveOptions.mcp ?? []), console: consoleDir ? `${server.url}/` : null })}\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {

@@ -1,0 +1,235 @@
+// `pnpm bench gateway`: the latency the LLM gateway adds to a model call, with its durable record
+// (policy.decided + model.requested committed before the call, model.responded after), measured
+// with the real `openai` SDK against a local mock provider (the OpenAI wire server the tests use),
+// beside @portkey-ai/gateway run locally in front of the same mock, in one run:
+//   direct   SDK -> mock
+//   factory  SDK -> factory serve /gateway/openai/v1 -> mock      (PGlite; and Postgres when
+//            AIFACTORY_TEST_DATABASE_URL or DATABASE_URL is set)
+//   portkey  SDK -> @portkey-ai/gateway (x-portkey-provider: openai, custom host) -> mock
+// Requests go one at a time, the paths interleaved round by round (so a load spike on the shared
+// machine falls on all of them), whole and streamed. Added latency = a path's percentile minus the
+// direct path's. Targets (issue #19): p50 added <= 1 ms with the durable record; p99 added no
+// worse than Portkey's. Figures go to bench/results/gateway.json with the load average.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startOpenAIWireServer } from '@aifactory/execution/testing';
+import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
+import { openStore, sql, type Store } from '@aifactory/store';
+import OpenAI from 'openai';
+
+const quick = process.env.BENCH_QUICK === '1';
+const rounds = quick ? 300 : 3000;
+const warmup = quick ? 50 : 300;
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+
+const policy = `apiVersion: aifactory/v1
+kind: AutonomyPolicy
+metadata: { name: gateway-bench, version: 1 }
+spec:
+  default: { tool: deny, model: deny, retrieval: deny, handoff: deny, answer: deny }
+  rules:
+    - id: approved-models
+      match: { kind: model, name: "openai:gpt-4o-mini" }
+      when: action.args.team != null
+      authority: autonomous
+    - id: mask-personal-data
+      match: { kind: model }
+      when: '"pii" in data.classifications'
+      authority: autonomous
+      redact: [content]
+`;
+
+const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+  { role: 'system', content: 'You are the checkout assistant of an online shop. Answer briefly.' },
+  { role: 'user', content: 'Where is my order A-1042? It was due yesterday.' },
+];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts @portkey-ai/gateway's Node server; resolves its base URL, or why it cannot run here. */
+async function startPortkey(): Promise<{ url: string; child: ChildProcess } | { unavailable: string }> {
+  let entry: string;
+  try {
+    entry = path.join(path.dirname(createRequire(import.meta.url).resolve('@portkey-ai/gateway/package.json')), 'build', 'start-server.js');
+  } catch (error) {
+    return { unavailable: `@portkey-ai/gateway is not installed (${(error as Error).message})` };
+  }
+  const port = await freePort();
+  const child = spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return { unavailable: `@portkey-ai/gateway exited with ${child.exitCode}: ${output.slice(-400)}` };
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return { url: `http://127.0.0.1:${port}/v1`, child };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  child.kill('SIGTERM');
+  return { unavailable: `@portkey-ai/gateway did not listen within 30 s: ${output.slice(-400)}` };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
+
+interface Path {
+  name: string;
+  client: OpenAI;
+}
+
+async function callOnce(client: OpenAI, stream: boolean): Promise<number> {
+  const started = performance.now();
+  if (stream) {
+    const chunks = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true });
+    let text = '';
+    for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? '';
+    if (!text) throw new Error('empty streamed answer');
+  } else {
+    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
+    if (!completion.choices[0]?.message.content) throw new Error('empty answer');
+  }
+  return performance.now() - started;
+}
+
+/** Runs every path `rounds` times, interleaved; returns latencies by path. */
+async function measure(paths: Path[], stream: boolean): Promise<Record<string, number[]>> {
+  const samples: Record<string, number[]> = Object.fromEntries(paths.map((entry) => [entry.name, []]));
+  for (let round = 0; round < warmup + rounds; round++) {
+    for (let offset = 0; offset < paths.length; offset++) {
+      const entry = paths[(round + offset) % paths.length]!;
+      const milliseconds = await callOnce(entry.client, stream);
+      if (round >= warmup) samples[entry.name]!.push(milliseconds);
+    }
+  }
+  return samples;
+}
+
+async function factoryServer(store: Store, root: string, upstream: string): Promise<{ server: RunningServer; token: string }> {
+  const policies = path.join(root, 'policies', 'gateway');
+  mkdirSync(policies, { recursive: true });
+  writeFileSync(path.join(policies, 'policy.yaml'), policy);
+  const { workspaceConfigAt } = await import('@aifactory/workspace');
+  const server = await startServer({
+    store,
+    config: workspaceConfigAt(root, { policiesDir: path.join(root, 'policies'), agentsDir: path.join(root, 'agents') }),
+    port: 0,
+    log: () => undefined,
+    recovery: false,
+    rateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
+    llmGateway: gatewayConfig({ providers: { openai: { base_url: upstream } }, policies: [policies], max_retries: 0 }, { env: {} }),
+  });
+  const token = (await createApiToken(store, { principal: 'bench-app', roles: ['gateway', 'team.bench'] })).token;
+  return { server, token };
+}
+
+const mock = await startOpenAIWireServer({ handler: () => ({ type: 'answer', text: 'Your order A-1042 left the warehouse yesterday and arrives on Friday.', chunkSize: 16 }) });
+const portkey = await startPortkey();
+const stores: Array<{ engine: string; store: Store; root: string; server: RunningServer; token: string; schema?: string }> = [];
+try {
+  for (const engine of ['pglite', ...(postgresUrl ? ['postgres'] : [])]) {
+    const root = mkdtempSync(path.join(tmpdir(), `aif-gateway-bench-${engine}-`));
+    const schema = engine === 'postgres' ? `bench_gateway_${randomUUID().replace(/-/g, '').slice(0, 10)}` : undefined;
+    const store = engine === 'postgres' ? await openStore({ databaseUrl: postgresUrl!, schema: schema! }) : await openStore({ dataDir: path.join(root, 'pglite') });
+    const { server, token } = await factoryServer(store, root, mock.url);
+    stores.push({ engine, store, root, server, token, ...(schema ? { schema } : {}) });
+  }
+  const paths: Path[] = [{ name: 'direct', client: new OpenAI({ apiKey: 'not-needed', baseURL: mock.url, maxRetries: 0 }) }];
+  for (const entry of stores) {
+    paths.push({ name: `factory (${entry.engine})`, client: new OpenAI({ apiKey: entry.token, baseURL: `${entry.server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'bench' } }) });
+  }
+  if ('url' in portkey) {
+    paths.push({ name: 'portkey', client: new OpenAI({ apiKey: 'not-needed', baseURL: portkey.url, maxRetries: 0, defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url } }) });
+  }
+
+  const results: Record<string, unknown> = { rounds, warmup, portkey: 'url' in portkey ? 'ran locally (@portkey-ai/gateway, Node build, headless)' : portkey.unavailable };
+  const table: Array<Record<string, unknown>> = [];
+  for (const stream of [false, true]) {
+    let modePaths = paths;
+    const peer = paths.find((entry) => entry.name === 'portkey');
+    if (peer) {
+      // A peer that fails this mode is left out of it, with the reason, rather than failing the bench.
+      const failure = await callOnce(peer.client, stream).then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      if (failure) {
+        modePaths = paths.filter((entry) => entry !== peer);
+        results[`portkey_${stream ? 'streamed' : 'whole'}`] = `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
+      }
+    }
+    const samples = await measure(modePaths, stream);
+    const direct = samples.direct!;
+    const mode = stream ? 'streamed' : 'whole';
+    const rows: Record<string, unknown> = {};
+    for (const entry of modePaths) {
+      const values = samples[entry.name]!;
+      const row = {
+        mode,
+        path: entry.name,
+        p50_ms: round3(percentile(values, 50)),
+        p99_ms: round3(percentile(values, 99)),
+        added_p50_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 50) - percentile(direct, 50)),
+        added_p99_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 99) - percentile(direct, 99)),
+      };
+      rows[entry.name] = row;
+      table.push(row);
+    }
+    results[mode] = rows;
+  }
+  // Every factory request left its record: the trace holds one model.responded per request made.
+  for (const entry of stores) {
+    await entry.server.llmGateway!.flush();
+    const [row] = await entry.store.query<{ count: string | number }>(sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`);
+    results[`recorded_answers_${entry.engine}`] = Number(row?.count ?? 0);
+  }
+  const targets: Record<string, string> = {};
+  for (const mode of ['whole', 'streamed']) {
+    const rows = results[mode] as Record<string, { added_p50_ms: number; added_p99_ms: number }>;
+    for (const entry of stores) {
+      const ours = rows[`factory (${entry.engine})`]!;
+      targets[`${mode} ${entry.engine}: p50 added <= 1 ms`] = `${ours.added_p50_ms} ms: ${ours.added_p50_ms <= 1 ? 'met' : 'NOT met'}`;
+      if (rows.portkey) targets[`${mode} ${entry.engine}: p99 added <= portkey's`] = `${ours.added_p99_ms} vs ${rows.portkey.added_p99_ms} ms: ${ours.added_p99_ms <= rows.portkey.added_p99_ms ? 'met' : 'NOT met'}`;
+    }
+  }
+  results.targets = targets;
+  results.loadavg = loadavg().map((value) => Number(value.toFixed(2)));
+  console.table(table);
+  console.table(targets);
+  if (!('url' in portkey)) process.stdout.write(`Portkey not measured: ${portkey.unavailable}\n`);
+  process.stdout.write(`load average ${(results.loadavg as number[]).join(' ')}\n`);
+  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+  writeFileSync(path.join(benchDir, 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  for (const entry of stores) {
+    await entry.server.close();
+    if (entry.schema) await entry.store.query(sql.raw(`DROP SCHEMA IF EXISTS "${entry.schema}" CASCADE`));
+    await entry.store.close();
+    rmSync(entry.root, { recursive: true, force: true });
+  }
+  if ('child' in portkey) portkey.child.kill('SIGTERM');
+  await mock.close();
+}
