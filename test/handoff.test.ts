@@ -9,6 +9,7 @@ import { openStore, runs } from '@aifactory/store';
 import { type RunEvent } from '@aifactory/execution';
 import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { verifyAll } from '@aifactory/verification';
+import { renderRunEvent } from '../packages/cli/src/commands/run.ts';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -40,6 +41,21 @@ describe('hand-offs', () => {
     expect(children.map((child) => [child.agent, child.status])).toEqual([['file-clerk', 'completed']]);
     const summary = await verifyAll(store);
     expect(summary.ok).toBe(true);
+  });
+
+  it("prints a hold on a hand-off with the child's approvers and hints that name a role that may vote", async () => {
+    const { workspace } = await demoRuntime();
+    const events: RunEvent[] = [];
+    const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', { principal: { id: 'dana', roles: [] }, onEvent: (event) => events.push(event) });
+    expect(desk.status).toBe('held');
+    const held = events.find((event) => event.type === 'run.held' && event.runId === desk.runId);
+    expect(held).toMatchObject({ childRunId: expect.stringMatching(/^run_/), approvers: { roles: ['ops-lead'] } });
+    let printed = '';
+    renderRunEvent(held!, (text) => (printed += text));
+    // Pasted as printed, the hint names a role the approval accepts (no "--role required" or refusal).
+    const approvalId = (held as { approvalId: string }).approvalId;
+    expect(printed).toContain(`approve:   pnpm factory approvals approve ${approvalId} --as "$USER" --role ops-lead\n`);
+    expect(printed).toContain(`reject:    pnpm factory approvals reject ${approvalId} --as "$USER" --role ops-lead --comment "why"\n`);
   });
 
   for (const via of ['child', 'parent'] as const) {

@@ -191,13 +191,14 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   );
 
   addFilters(
-    runs
-      .command('export')
+    withJson(runs
+      .command('export'))
       .description('Export runs as JSONL (verifiable offline with `runs verify --file`) or as OTLP JSON spans (GenAI semantic conventions).')
       .argument('[run]', 'a run id; or select runs with --all or the filters')
       .option('--all', 'export every run (the file then proves the seal chain is complete)')
       .addOption(new Option('--format <format>', 'jsonl or otlp').choices(['jsonl', 'otlp']).default('jsonl'))
-      .option('--output <file>', 'write to this file instead of stdout'),
+      .option('--output <file>', 'write to this file instead of stdout')
+      .addHelpText('after', '\nThe export is JSON lines already. With --output and --json, a JSON summary is printed on stdout instead of the sentence on stderr: {output, format, lines, signed}.'),
   ).action(
     action(async (runId: string | undefined, exportOptions: ExportOptions) => {
       const filter = parseFilter(exportOptions);
@@ -217,7 +218,8 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         if (exportOptions.output) {
           output.end();
           await once(output, 'finish');
-          process.stderr.write(`Exported ${written} lines (${exportOptions.format}) to ${exportOptions.output}.${!local && exportOptions.format === 'jsonl' ? ' No seal key here: the trailer is unsigned.' : ''}\n`);
+          if (exportOptions.json) process.stdout.write(`${JSON.stringify({ output: exportOptions.output, format: exportOptions.format, lines: written, signed: exportOptions.format === 'jsonl' ? Boolean(local) : null })}\n`);
+          else process.stderr.write(`Exported ${written} lines (${exportOptions.format}) to ${exportOptions.output}.${!local && exportOptions.format === 'jsonl' ? ' No seal key here: the trailer is unsigned.' : ''}\n`);
         }
       });
     }),

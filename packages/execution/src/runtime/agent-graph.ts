@@ -100,7 +100,7 @@ export type ToolOutcome =
   | { ok: true; content: string; event: EventDraft; classifications?: string[] }
   | { ok: false; message: string; event: EventDraft }
   /** A hand-off whose child run is held for an approval: the calling run waits for it. */
-  | { ok: false; held: { runId: string; approvalId: string }; message: string };
+  | { ok: false; held: { runId: string; approvalId: string; approvers?: unknown }; message: string };
 
 /** Everything the graph needs from the rest of the execution plane. */
 export interface AgentGraphDependencies {
@@ -411,7 +411,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
    * the child's action (its approval id stands for this run's too), and this run goes on with the
    * child's answer once the child ends.
    */
-  async function waitForChild(state: AgentStateValue, call: ToolCall, action: ProposedAction, verdict: Verdict | { kind: 'approved' }, child: { runId: string; approvalId: string }): Promise<HeldAction> {
+  async function waitForChild(state: AgentStateValue, call: ToolCall, action: ProposedAction, verdict: Verdict | { kind: 'approved' }, child: { runId: string; approvalId: string; approvers?: unknown }): Promise<HeldAction> {
     const argsHash = verdict.kind === 'approved' ? contentHash(action.args) : verdict.argsHash;
     const held: HeldAction = {
       approvalId: child.approvalId,
@@ -426,7 +426,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       heldAtMs: now(),
     };
     await dependencies.markHeld(state.runId, held);
-    emit({ type: 'run.held', runId: state.runId, step: held.step, approvalId: child.approvalId, kind: action.kind, name: action.name, args: action.args, approvers: null, childRunId: child.runId });
+    emit({ type: 'run.held', runId: state.runId, step: held.step, approvalId: child.approvalId, kind: action.kind, name: action.name, args: action.args, approvers: child.approvers ?? null, childRunId: child.runId });
     return held;
   }
 

@@ -46,6 +46,8 @@ export interface RuntimeApprovals {
     requestedBy: string;
   }): Promise<{ id: string; expiresAt?: Date | null }>;
   consume(approvalId: string, binding: { runId: string; step: number; argsHash: string; policyHash: string }): Promise<{ outcome: 'approved' | 'rejected'; approvers: string[]; comment?: string }>;
+  /** Reads an approval (who may approve it); used to say who may approve a hand-off's held child. */
+  get?(approvalId: string): Promise<{ requirement: unknown }>;
 }
 
 /** Notifications, as the runtime uses them. */
@@ -599,7 +601,14 @@ export class AgentRuntime {
         // and its checkpoints live under its own thread.
         const result = await AsyncLocalStorageProviderSingleton.getInstance().run(undefined, () => this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId }));
         if (result.status === 'completed') return { runId: result.runId, status: 'completed', answer: result.answer };
-        if (result.status === 'held') return { runId: result.runId, status: 'held', approvalId: result.held.approvalId };
+        if (result.status === 'held') {
+          // Who may approve the child's action, so the parent's hold can say it (and its hint name a role).
+          const approvers = await options.approvals.get?.(result.held.approvalId).then(
+            (approval) => approval.requirement,
+            () => undefined,
+          );
+          return { runId: result.runId, status: 'held', approvalId: result.held.approvalId, ...(approvers !== undefined ? { approvers } : {}) };
+        }
         return { runId: result.runId, status: 'failed', error: result.error };
       },
     });

@@ -21,7 +21,7 @@ export type HandoffRunner = (
   agent: string,
   task: string,
   parent: { runId: string; principal: { id: string; roles: string[] } },
-) => Promise<{ runId: string; status: string; answer?: string; error?: string; approvalId?: string }>;
+) => Promise<{ runId: string; status: string; answer?: string; error?: string; approvalId?: string; approvers?: unknown }>;
 
 const handoffPrefix = 'handoff__';
 const knowledgeTool = 'knowledge__search';
@@ -142,12 +142,12 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
         }
       }
       if (resolved.action.kind === 'handoff' && options.runHandoff) {
-        const child: { runId: string; status: string; answer?: string; error?: string; approvalId?: string } = await options
+        const child: { runId: string; status: string; answer?: string; error?: string; approvalId?: string; approvers?: unknown } = await options
           .runHandoff(resolved.action.name, String(resolved.action.args.task), run)
           .catch((error: unknown) => ({ runId: '', status: 'failed', error: error instanceof Error ? error.message : String(error) }));
         // The child waits for a human: so does this run, on the child's approval.
         if (child.status === 'held' && child.approvalId) {
-          return { ok: false, held: { runId: child.runId, approvalId: child.approvalId }, message: `Hand-off to '${resolved.action.name}' waits for approval ${child.approvalId} in run '${child.runId}'.` };
+          return { ok: false, held: { runId: child.runId, approvalId: child.approvalId, ...(child.approvers !== undefined ? { approvers: child.approvers } : {}) }, message: `Hand-off to '${resolved.action.name}' waits for approval ${child.approvalId} in run '${child.runId}'.` };
         }
         return handoffOutcome(resolved.action.name, call.id, run.step, child);
       }
