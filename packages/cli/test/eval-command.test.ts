@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEvalCommand } from '../src/commands/eval.ts';
+import { registerFeedbackCommands } from '../src/commands/feedback.ts';
 import { runProgram } from './run-program.ts';
 
 const repository = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -35,6 +36,12 @@ describe('factory eval', () => {
     const program = new Command('factory').exitOverride();
     registerEvalCommand(program);
     return runProgram(program, ['eval', ...args]);
+  }
+
+  async function feedback(...args: string[]) {
+    const program = new Command('factory').exitOverride();
+    registerFeedbackCommands(program);
+    return runProgram(program, ['feedback', ...args]);
   }
 
   it('runs the shipped order-desk suite: every case a governed run, JSON with run ids, JUnit written, exit 0', async () => {
@@ -85,5 +92,24 @@ describe('factory eval', () => {
     const unknownCase = await factory('order-desk', '--suite', path.join(repository, 'evals', 'order-desk.yaml'), '--case', 'nope');
     expect(unknownCase.stderr).toContain("No case 'nope' in");
     expect(existsSync(path.join(home, 'report.xml'))).toBe(true);
+  });
+
+  it('takes feedback on an eval run, finds it by sentiment, and exports its correction as a case that fails until the agent changes', async () => {
+    const suiteFile = path.join(repository, 'evals', 'order-desk.yaml');
+    const ran = JSON.parse((await factory('order-desk', '--suite', suiteFile, '--agents', agents, '--case', 'where-is-my-order', '--json')).stdout) as { cases: Array<{ runId: string }> };
+    const runId = ran.cases[0]!.runId;
+    const given = await feedback('give', runId, '--score', 'down', '--comment', 'Which Friday?', '--correction', 'arrives on Friday 12 June', '--as', 'erin@shop.example');
+    expect(given.exitCode).toBe(0);
+    expect(given.stdout).toMatch(/^Recorded negative feedback \(score -1\) on run_\S+ as fb_\S+, bound to its head #\d+\.$/m);
+    expect((await feedback('give', runId, '--score', '3')).stderr).toContain("--score: '3' is not a number from -1 (bad) to 1 (good), up or down.");
+    const listed = JSON.parse((await feedback('list', '--sentiment', 'negative', '--json')).stdout) as { feedback: Array<{ runId: string; by: string; comment: string }> };
+    expect(listed.feedback).toEqual([expect.objectContaining({ runId, by: 'erin@shop.example', comment: 'Which Friday?' })]);
+    expect((await feedback('list', '--sentiment', 'positive')).stdout).toContain('No feedback matches.');
+    const exported = path.join(home, 'feedback-suite.yaml');
+    const result = await feedback('export', '--agent', 'order-desk', '--to-suite', exported, '--assert', 'contains');
+    expect(result.stdout).toMatch(/^1 case added to .*feedback-suite\.yaml: feedback-[0-9a-f]{8}\.$/m);
+    const evaluated = await factory('order-desk', '--suite', exported, '--agents', agents);
+    expect(evaluated.exitCode).toBe(1);
+    expect(evaluated.stdout).toContain("contains: Expected the answer to contain 'arrives on Friday 12 June'");
   });
 });

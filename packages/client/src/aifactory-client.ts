@@ -120,6 +120,31 @@ function checkAgentName(agent: string): void {
   }
 }
 
+/** Feedback on a run, as given. */
+export interface FeedbackInput {
+  /** From -1 (bad) to 1 (good); 1 and -1 for thumbs up and down. */
+  score: number;
+  /** What you thought of the answer. */
+  comment?: string;
+  /** The answer you expected instead. */
+  correction?: string;
+}
+
+/** Feedback as the server recorded it. */
+export interface Feedback extends FeedbackInput {
+  /** The feedback record's id (a sealed chain of its own). */
+  id: string;
+  runId: string;
+  /** The agent of the run. */
+  agent: string;
+  /** Who gave it (the token's principal). */
+  by: string;
+  sentiment: 'positive' | 'neutral' | 'negative';
+  givenAt: string;
+  /** The run's head (seq and hash) the feedback is bound to. */
+  runHead: { seq: number; hash: string };
+}
+
 /** A client of one aifactory server. */
 export class AiFactoryClient {
   readonly #baseUrl: string;
@@ -166,6 +191,16 @@ export class AiFactoryClient {
   async vote(approvalId: string, vote: 'approve' | 'reject', comment?: string): Promise<{ result: 'counted' | 'approved' | 'rejected'; remaining?: number; approval: Approval; resumed: boolean }> {
     const response = await this.#request(`/v1/approvals/${encodeURIComponent(approvalId)}/${vote}`, { method: 'POST', body: JSON.stringify(comment ? { comment } : {}) });
     return (await response.json()) as { result: 'counted' | 'approved' | 'rejected'; remaining?: number; approval: Approval; resumed: boolean };
+  }
+
+  /**
+   * Gives feedback on a run you can see: a score from -1 (bad) to 1 (good), a comment, and the
+   * answer you expected (a correction). The server records it as a sealed feedback record bound
+   * to the run's head; corrections become evaluation cases with `factory feedback export`.
+   */
+  async feedback(runId: string, feedback: FeedbackInput): Promise<Feedback> {
+    const response = await this.#request(`/v1/runs/${encodeURIComponent(runId)}/feedback`, { method: 'POST', body: JSON.stringify(feedback) });
+    return ((await response.json()) as { feedback: Feedback }).feedback;
   }
 
   async #request(path: string, init: RequestInit = {}): Promise<Response> {

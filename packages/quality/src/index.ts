@@ -15,3 +15,7 @@ export type { CaseResult, EvalReport, EvalTarget, RunEvalOptions } from './eval-
 export { evaluateRetrieval } from './retrieval-eval.ts';
 export type { RetrievalQueryResult, RetrievalReport, SearchPassages } from './retrieval-eval.ts';
 export { renderEvalJunit, renderEvalTable } from './eval-report.ts';
+export { countFeedback, FEEDBACK_AGENT, listFeedback, recordFeedback, sentimentOf, validateFeedback } from './feedback.ts';
+export type { FeedbackFilter, FeedbackRecord, FeedbackRequest, Sentiment } from './feedback.ts';
+export { correctionCase, correctionCaseId, correctionsToSuite, readSuiteIfPresent } from './feedback-export.ts';
+export type { CorrectionAssertion, CorrectionExportOptions } from './feedback-export.ts';

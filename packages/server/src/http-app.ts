@@ -38,6 +38,7 @@ import { registerConsoleAssets } from './console-assets.ts';
 import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
+import { feedbackApiRoutes, registerFeedbackRoutes } from './routes/feedback.ts';
 import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext } from './routes/context.ts';
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerRunRoutes } from './routes/runs.ts';
@@ -138,6 +139,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
   { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
   ...consoleApiRoutes,
+  ...feedbackApiRoutes,
 ];
 
 const statusByCode: Record<string, number> = {
@@ -362,6 +364,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);
+  registerFeedbackRoutes(app, ctx);
   if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
 
   return {

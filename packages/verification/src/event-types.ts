@@ -75,6 +75,20 @@ export const eventPayloadSchemas = {
   'answer.given': z.looseObject({ step, text: z.string() }),
   'budget.exceeded': z.looseObject({ limit: nonEmpty, value: z.number(), max: z.number() }),
   'auth.decided': z.looseObject({ principal: nonEmpty, outcome: z.enum(['allowed', 'denied']) }),
+  /**
+   * A person's feedback on a run. Recorded in a feedback record of its own (a sealed chain whose
+   * run.started names the run and the head it had), never appended to the run: a run's chain ends
+   * with its seal and feedback mostly comes after (see @aifactory/quality feedback.ts).
+   */
+  'feedback.given': z.looseObject({
+    run_id: nonEmpty,
+    run_head: z.looseObject({ seq: z.number().int().nonnegative(), hash: sha256 }),
+    by: nonEmpty,
+    score: z.number().min(-1).max(1),
+    sentiment: z.enum(['positive', 'neutral', 'negative']),
+    comment: z.string().optional(),
+    correction: z.string().optional(),
+  }),
 } as const;
 
 /** Every event type a run's trace may hold. */

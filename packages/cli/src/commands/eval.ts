@@ -48,7 +48,7 @@ export function registerEvalCommand(program: Command): void {
       const suite = await loadEvalSuite(options.suite);
       const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)) {
-        throw new UserError(ErrorCode.InputInvalid, `--concurrency '${options.concurrency}' is not a whole number from 1 to 64.`, { location: { path: '--concurrency' } });
+        throw new UserError(ErrorCode.InputInvalid, `'${options.concurrency}' is not a whole number from 1 to 64.`, { location: { path: '--concurrency' } });
       }
       if (suite.agent && suite.agent !== agent && !agent.endsWith('.yaml') && !agent.endsWith('.yml')) {
         throw new UserError(ErrorCode.InputInvalid, `The suite '${suite.name}' is written for agent '${suite.agent}', not '${agent}'; run 'factory eval ${suite.agent} --suite ${options.suite}'.`, { location: { file: options.suite, path: 'spec.agent' } });
