@@ -4,6 +4,7 @@
 // revalidated on every load so a new build is picked up at once. Every answer carries a
 // Content-Security-Policy that admits only this origin's scripts and connections: the console
 // talks to the API it is served by and nothing else.
+import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Env, Hono } from 'hono';
@@ -14,7 +15,7 @@ export interface ConsoleAssetsOptions {
   dir: string;
 }
 
-/** The policy every console response carries: scripts, styles, images and fetches from this origin only; no frames, no plugins, no foreign forms. */
+/** The policy every console response carries: scripts, stylesheets, images and fetches from this origin only; no frames, no plugins, no foreign forms. */
 export const consoleContentSecurityPolicy = [
   "default-src 'self'",
   "script-src 'self'",
@@ -85,6 +86,15 @@ export function registerConsoleAssets<E extends Env>(app: Hono<E>, options: Cons
     } catch {
       return c.text('The console is not built: run `pnpm install` (or `pnpm --filter @aifactory/console build`).', 503, { 'cache-control': 'no-store' });
     }
-    return c.body(new Uint8Array(html), 200, { ...securityHeaders, 'content-type': contentTypes['.html']!, 'cache-control': 'no-cache' });
+    // The code editor (CodeMirror) writes its theme into a <style> element: the page admits exactly
+    // the one carrying this load's nonce, which it reads from a meta tag. Injected markup cannot know it.
+    const nonce = randomBytes(16).toString('base64');
+    const page = html.toString('utf8').replace('<head>', `<head>\n    <meta name="csp-nonce" content="${nonce}" />`);
+    return c.body(page, 200, {
+      ...securityHeaders,
+      'content-security-policy': consoleContentSecurityPolicy.replace("style-src 'self'", `style-src 'self' 'nonce-${nonce}'`),
+      'content-type': contentTypes['.html']!,
+      'cache-control': 'no-cache',
+    });
   });
 }

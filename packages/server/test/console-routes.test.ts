@@ -21,7 +21,7 @@ describe('the console at / and its API routes', () => {
 
   beforeAll(async () => {
     mkdirSync(path.join(assets, 'assets'));
-    writeFileSync(path.join(assets, 'index.html'), '<!doctype html><title>console</title><script type="module" src="/assets/index-abc123.js"></script>');
+    writeFileSync(path.join(assets, 'index.html'), '<!doctype html><html><head><title>console</title><script type="module" src="/assets/index-abc123.js"></script></head><body></body></html>');
     writeFileSync(path.join(assets, 'assets', 'index-abc123.js'), 'console.log("hi");');
     writeFileSync(path.join(assets, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     store = await openStore();
@@ -47,12 +47,19 @@ describe('the console at / and its API routes', () => {
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toMatch(/text\/html/);
     expect(index.headers.get('cache-control')).toBe('no-cache');
-    expect(index.headers.get('content-security-policy')).toBe(consoleContentSecurityPolicy);
+    // index.html admits one <style> element per load, by a fresh nonce it also names in a meta tag.
+    const policy = index.headers.get('content-security-policy') ?? '';
+    const nonce = /style-src 'self' 'nonce-([A-Za-z0-9+/=]+)'/.exec(policy)?.[1];
+    expect(nonce).toBeDefined();
+    expect(await index.text()).toContain(`<meta name="csp-nonce" content="${nonce}" />`);
+    expect(policy.replace(` 'nonce-${nonce}'`, '')).toBe(consoleContentSecurityPolicy);
+    expect((await call('/')).headers.get('content-security-policy')).not.toContain(nonce);
     expect(consoleContentSecurityPolicy).toContain("script-src 'self'");
     expect(index.headers.get('x-content-type-options')).toBe('nosniff');
     const asset = await call('/assets/index-abc123.js');
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(asset.headers.get('content-type')).toMatch(/text\/javascript/);
+    expect(asset.headers.get('content-security-policy')).toBe(consoleContentSecurityPolicy);
     const deep = await call('/runs/run_123');
     expect(await deep.text()).toContain('<title>console</title>');
     expect((await call('/assets/index-gone.js')).status).toBe(404);

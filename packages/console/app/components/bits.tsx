@@ -3,7 +3,12 @@
 
 /** A value as indented JSON. */
 export function Json({ value }: { value: unknown }) {
-  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+  // Focusable: a long value scrolls, and a keyboard user must be able to scroll it too.
+  return (
+    <pre className="json" tabIndex={0}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
 }
 
 /** A time in the reader's locale; the ISO instant in the title and dateTime. */

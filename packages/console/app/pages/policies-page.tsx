@@ -94,6 +94,8 @@ export default function PoliciesPage({ session }: { session: Session }) {
           EditorState.readOnly.of(!editor),
           keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
           EditorView.contentAttributes.of({ 'aria-label': 'Policy YAML', 'aria-multiline': 'true' }),
+          // The server's CSP admits the editor's <style> element by this page load's nonce.
+          EditorView.cspNonce.of(document.querySelector<HTMLMetaElement>('meta[name=csp-nonce]')?.content ?? ''),
         ],
       }),
     });
