@@ -52,6 +52,7 @@ export async function buildProgram(only?: string): Promise<Command> {
   if (wanted('eval')) (await import('./commands/eval.ts')).registerEvalCommand(program);
   if (wanted('feedback')) (await import('./commands/feedback.ts')).registerFeedbackCommands(program);
   if (wanted('serve', 'tokens', 'mcp')) (await import('./commands/serve.ts')).registerServeCommands(program);
+  if (wanted('mcp')) (await import('./commands/mcp-proxy.ts')).registerMcpProxyCommand(program);
   return program;
 }
 

@@ -17,6 +17,8 @@ export type { InDoubtAction, InDoubtResolution, RecoveryLedger } from './runtime
 export { AgentState, createAgentGraph } from './runtime/agent-graph.ts';
 export type { AgentGraphDependencies, AgentStateValue, AgentToolbox, ApprovalResume, HeldAction, RunCounters, ToolOutcome } from './runtime/agent-graph.ts';
 export { GovernanceGate, decisionSummary, maskFields } from './runtime/governance-gate.ts';
+export { GovernedSession } from './runtime/governed-session.ts';
+export type { ActionIo, GovernedOutcome, GovernedSessionOptions } from './runtime/governed-session.ts';
 export type { EventDraft, Gate, GateRecorder, GateRunContext, ProposedAction, Verdict } from './runtime/governance-gate.ts';
 export type { RunEvent, RunEventListener } from './runtime/run-events.ts';
 export { createToolbox, modelToolName } from './runtime/toolbox.ts';

@@ -10,7 +10,7 @@ import type { Store } from '@aifactory/store';
 import { openWorkspace, openWorkspaceStore, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
 import { serve } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
-import { createHttpApp, type HttpApp, type HttpAppOptions, type ServerLog } from './http-app.ts';
+import { createHttpApp, type HttpApp, type HttpAppOptions, type McpRequestHandler, type ServerLog } from './http-app.ts';
 import { validateOidcOptions } from './oidc-auth.ts';
 import { loadGatewayConfig, type GatewayConfig } from './gateway/gateway-config.ts';
 import { LlmGateway } from './gateway/llm-gateway.ts';
@@ -32,6 +32,8 @@ export interface StartServerOptions {
   gateway?: ModelGateway;
   /** Agents served at /mcp (names); default none (no MCP endpoint). */
   mcpAgents?: string[];
+  /** Another MCP endpoint to serve at /mcp (e.g. the governing proxy), built over the server's workspace; instead of mcpAgents. */
+  mcpEndpoint?: (workspace: Workspace) => { handle: McpRequestHandler; close(): Promise<void> };
   /** How long shutdown waits for runs in flight (ms, default 30 s). */
   shutdownTimeoutMs?: number;
   log?: ServerLog;
@@ -126,8 +128,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           onRecovery: (result) => (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({ event: 'run.recovery', runId: result.runId, outcome: result.outcome, ...('error' in result ? { error: result.error.message } : {}) }),
         });
   supervisor?.start();
-  let mcp: ReturnType<typeof agentMcpHttpHandler> | undefined;
-  if (options.mcpAgents && options.mcpAgents.length > 0) {
+  let mcp: { handle: McpRequestHandler; close(): Promise<void> } | undefined;
+  if (options.mcpEndpoint) mcp = options.mcpEndpoint(workspace);
+  else if (options.mcpAgents && options.mcpAgents.length > 0) {
     const wanted = new Set(options.mcpAgents);
     const agents = (await loadAgents(agentsDir)).filter((agent) => wanted.has(agent.name));
     mcp = agentMcpHttpHandler({ workspace, agents, store: workspace.store });

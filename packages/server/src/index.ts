@@ -29,6 +29,12 @@ export { anthropicWire, openAIWire, wireProtocol } from './gateway/wire-protocol
 export type { GatewayErrorKind, StreamReader, WireOutcome, WireProtocol, WireUsage } from './gateway/wire-protocols.ts';
 export { agentMcpHttpHandler, createAgentMcpServer, serveAgentsOverStdio } from './mcp-server.ts';
 export type { AgentMcpOptions, PrincipalResolver } from './mcp-server.ts';
+export { GoverningMcpProxy, governanceMetaKey, toolChangedPrefix } from './mcp-proxy/governing-proxy.ts';
+export type { GoverningProxyOptions, ProxyPrincipalResolver, ProxySession, ProxyWorkspace } from './mcp-proxy/governing-proxy.ts';
+export { proxyHttpEndpoint, serveProxySession } from './mcp-proxy/proxy-transports.ts';
+export type { McpHttpEndpoint } from './mcp-proxy/proxy-transports.ts';
+export { connectUpstream, parseUpstream, splitCommandLine } from './mcp-proxy/upstream.ts';
+export type { Upstream, UpstreamSpec } from './mcp-proxy/upstream.ts';
 export { createServerMetrics, observingRecorder } from './metrics.ts';
 export type { ServerMetrics } from './metrics.ts';
 export { startTelemetry, telemetryConfigured } from './telemetry.ts';

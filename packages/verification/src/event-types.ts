@@ -89,6 +89,10 @@ export const eventPayloadSchemas = {
     comment: z.string().optional(),
     correction: z.string().optional(),
   }),
+  /** An MCP tool's definition (description, schemas) was pinned on first sight: its hash is what later listings are held to. */
+  'tool.pinned': z.looseObject({ server: nonEmpty, tool: nonEmpty, definition_hash: sha256 }),
+  /** An MCP tool's definition differs from its pin (possible tool poisoning); what the policy decided follows in policy.decided. */
+  'tool.changed': z.looseObject({ server: nonEmpty, tool: nonEmpty, pinned_hash: sha256, definition_hash: sha256, changed: z.array(z.string()) }),
 } as const;
 
 /** Every event type a run's trace may hold. */

@@ -273,7 +273,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     }),
   );
 
-  const mcp = program.command('mcp').description('Serve agents to MCP clients.');
+  const mcp = program.command('mcp').description('Serve agents to MCP clients, or govern an MCP server as a proxy (mcp proxy).');
   withJson(mcp
     .command('serve'))
     .description('Serve agents as MCP tools over stdio (default) or Streamable HTTP (--http <port>, at /mcp, bearer token required). Calls run governed; a held action returns pending_approval with the approval id.')

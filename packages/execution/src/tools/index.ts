@@ -8,3 +8,6 @@ export { fromModelToolName, modelToolNamePattern, reservedServerNames, serverNam
 export { compileAllowList } from './allow-list.ts';
 export type { AllowList } from './allow-list.ts';
 export { resolvePackageBin } from './package-bin.ts';
+export { ToolPinStore, changedFields, pinnedDefinition, pinnedFields, toolDefinitionHash } from './tool-pins.ts';
+export type { PinnedToolDefinition, ToolPin } from './tool-pins.ts';
+export { ArgumentValidator } from './argument-validator.ts';

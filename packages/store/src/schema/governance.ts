@@ -81,3 +81,27 @@ export const notifications = pgTable(
   },
   (table) => [index('notifications_status_idx').on(table.status, table.nextAttemptAt), index('notifications_target_idx').on(table.target, table.id)],
 );
+
+/**
+ * Tool definitions pinned on first sight (the MCP proxy's defence against tool poisoning): the
+ * hash of each tool's description and schemas as first seen, per upstream server. A later change
+ * is a governed event (recorded in the run that saw it); only an allowed or approved change moves
+ * the pin.
+ */
+export const toolPins = pgTable(
+  'tool_pins',
+  {
+    /** The upstream server's name, as the proxy names it. */
+    server: text('server').notNull(),
+    /** The tool's name on that server. */
+    tool: text('tool').notNull(),
+    /** sha256 of the canonical JSON of the pinned definition (name, title, description, schemas, annotations). */
+    definitionHash: text('definition_hash').notNull(),
+    /** The pinned definition, as first seen (or last accepted). */
+    definition: jsonb('definition').notNull(),
+    /** The run that pinned it (its trace holds the tool.pinned event). */
+    runId: text('run_id').notNull(),
+    pinnedAt: timestamp('pinned_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.server, table.tool] })],
+);

@@ -34,6 +34,9 @@ export async function voteAndResume(parts: { approvals: Pick<ApprovalService, 'v
   await request.onVoted?.(vote);
   if (vote.kind === 'counted') return { kind: 'counted', vote };
   if (request.resume === false) return { kind: 'decided', vote };
+  // An action held in a governed session (the MCP proxy, the LangChain middleware) has no agent run
+  // to resume: its caller asks again and the session consumes the approval then.
+  if (vote.approval.context['resumed_by'] === 'caller') return { kind: 'decided', vote };
   const resumed = parts.runtime.resume(request.runId ?? vote.approval.runId, { approvalId: vote.approval.id, ...(request.onEvent ? { onEvent: request.onEvent } : {}) });
   return { kind: 'decided', vote, resumed };
 }
