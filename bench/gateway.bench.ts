@@ -8,11 +8,12 @@
 //   portkey  SDK -> @portkey-ai/gateway (x-portkey-provider: openai, custom host) -> mock
 // Requests go one at a time, the paths interleaved round by round (so a load spike on the shared
 // machine falls on all of them), whole and streamed. Added latency = a path's percentile minus the
-// direct path's. Targets (issue #19): p50 added <= 1 ms with the durable record; p99 added no
+// direct path's; added CPU = CPU time per request (this process, plus the peer's process for Portkey;
+// not the Postgres server's) minus the direct path's. Targets (issue #19): p50 added <= 1 ms with the durable record; p99 added no
 // worse than Portkey's. Figures go to bench/results/gateway.json with the load average.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -99,6 +100,8 @@ const round3 = (value: number) => Math.round(value * 1000) / 1000;
 interface Path {
   name: string;
   client: OpenAI;
+  /** A peer's process, whose CPU time counts too. */
+  pid?: number;
 }
 
 async function callOnce(client: OpenAI, stream: boolean): Promise<number> {
@@ -115,17 +118,40 @@ async function callOnce(client: OpenAI, stream: boolean): Promise<number> {
   return performance.now() - started;
 }
 
-/** Runs every path `rounds` times, interleaved; returns latencies by path. */
-async function measure(paths: Path[], stream: boolean): Promise<Record<string, number[]>> {
+/** CPU time (ms) a child process has used so far, from /proc (Linux), or undefined. */
+function childCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs every path `rounds` times, interleaved; returns latencies by path, and the CPU time each
+ * request cost this process (the SDK, the mock and, in process, the factory) plus the peer's process.
+ * CPU time is what a loaded machine does not inflate the way it inflates wall time.
+ */
+async function measure(paths: Path[], stream: boolean): Promise<{ samples: Record<string, number[]>; cpuMs: Record<string, number> }> {
   const samples: Record<string, number[]> = Object.fromEntries(paths.map((entry) => [entry.name, []]));
+  const cpu: Record<string, number> = Object.fromEntries(paths.map((entry) => [entry.name, 0]));
   for (let round = 0; round < warmup + rounds; round++) {
     for (let offset = 0; offset < paths.length; offset++) {
       const entry = paths[(round + offset) % paths.length]!;
+      const cpuBefore = process.cpuUsage();
+      const childBefore = childCpuMs(entry.pid);
       const milliseconds = await callOnce(entry.client, stream);
-      if (round >= warmup) samples[entry.name]!.push(milliseconds);
+      if (round >= warmup) {
+        samples[entry.name]!.push(milliseconds);
+        const used = process.cpuUsage(cpuBefore);
+        cpu[entry.name]! += (used.user + used.system) / 1000 + ((childCpuMs(entry.pid) ?? 0) - (childBefore ?? 0));
+      }
     }
   }
-  return samples;
+  return { samples, cpuMs: Object.fromEntries(Object.entries(cpu).map(([name, total]) => [name, total / rounds])) };
 }
 
 async function factoryServer(store: Store, root: string, upstream: string): Promise<{ server: RunningServer; token: string }> {
@@ -162,7 +188,7 @@ try {
     paths.push({ name: `factory (${entry.engine})`, client: new OpenAI({ apiKey: entry.token, baseURL: `${entry.server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'bench' } }) });
   }
   if ('url' in portkey) {
-    paths.push({ name: 'portkey', client: new OpenAI({ apiKey: 'not-needed', baseURL: portkey.url, maxRetries: 0, defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url } }) });
+    paths.push({ name: 'portkey', ...(portkey.child.pid ? { pid: portkey.child.pid } : {}), client: new OpenAI({ apiKey: 'not-needed', baseURL: portkey.url, maxRetries: 0, defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url } }) });
   }
 
   const results: Record<string, unknown> = { rounds, warmup, portkey: 'url' in portkey ? 'ran locally (@portkey-ai/gateway, Node build, headless)' : portkey.unavailable };
@@ -181,7 +207,7 @@ try {
         results[`portkey_${stream ? 'streamed' : 'whole'}`] = `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
       }
     }
-    const samples = await measure(modePaths, stream);
+    const { samples, cpuMs } = await measure(modePaths, stream);
     const direct = samples.direct!;
     const mode = stream ? 'streamed' : 'whole';
     const rows: Record<string, unknown> = {};
@@ -194,6 +220,8 @@ try {
         p99_ms: round3(percentile(values, 99)),
         added_p50_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 50) - percentile(direct, 50)),
         added_p99_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 99) - percentile(direct, 99)),
+        cpu_ms_per_request: round3(cpuMs[entry.name]!),
+        added_cpu_ms: entry.name === 'direct' ? 0 : round3(cpuMs[entry.name]! - cpuMs.direct!),
       };
       rows[entry.name] = row;
       table.push(row);
