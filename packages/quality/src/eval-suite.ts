@@ -125,6 +125,9 @@ export interface EvalSuite {
 
 const defaultPrincipal = { id: 'eval@factory.local', roles: [] as string[] };
 
+/** One compiler for every suite: an Ajv instance is costly to build, and it caches compiled schemas. */
+let schemaCompiler: Ajv2020 | undefined;
+
 /** Parses a suite from YAML text; throws a UserError naming file, line and column of every problem. */
 export function parseEvalSuite(text: string, file = '<inline>'): EvalSuite {
   const source = new YamlSource(text, file);
@@ -202,7 +205,7 @@ function expectationProblems(expect: CaseExpectation, source: YamlSource, path: 
   }
   if (expect.json_schema !== undefined) {
     try {
-      new Ajv2020({ strict: false }).compile(expect.json_schema);
+      (schemaCompiler ??= new Ajv2020({ strict: false })).compile(expect.json_schema);
     } catch (error) {
       problems.push({ message: `The JSON Schema does not compile: ${error instanceof Error ? error.message : String(error)}.`, location: source.locate([...path, 'json_schema']) });
     }
