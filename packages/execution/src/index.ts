@@ -8,7 +8,7 @@ export * from './approvals/index.ts';
 export * from './notifications/index.ts';
 export * from './checkpoint/index.ts';
 export * from './replay/index.ts';
-export { AgentRuntime } from './runtime/agent-runtime.ts';
+export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
 export type { AgentRuntimeOptions, Principal, RecoveryResult, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';

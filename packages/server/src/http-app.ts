@@ -39,7 +39,8 @@ import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { feedbackApiRoutes, registerFeedbackRoutes } from './routes/feedback.ts';
-import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext } from './routes/context.ts';
+import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
+export type { RunDriver } from './routes/context.ts';
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerRunRoutes } from './routes/runs.ts';
 import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './routes/system.ts';
@@ -94,6 +95,8 @@ export interface HttpAppOptions {
   consoleDir?: string;
   /** The LLM gateway, served at /gateway/openai/v1 and /gateway/anthropic (see docs/gateway.md). */
   llmGateway?: LlmGateway;
+  /** Who drives started and approved runs (default this process; `factory serve --queue`: workers, through the job queue). */
+  runs?: RunDriver;
 }
 
 /** The app plus the handles a server needs to shut it down gracefully. */
@@ -352,7 +355,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     });
   }
 
-  const ctx: RouteContext = { workspace, store, log, metrics, hub, closing: closing.signal, authDecided, recordAgainstHeldRun, track, authenticate, hasRole, requireRole, visibleRun, readBody, readQuery, streamChannel };
+  // Runs are driven here, or (serve --queue) by workers through the job queue.
+  const runDriver: RunDriver = options.runs ?? { start: (request) => workspace.startRun(request), resume: (runId, resume) => workspace.runtime.resume(runId, resume) };
+  const ctx: RouteContext = { workspace, runs: runDriver, store, log, metrics, hub, closing: closing.signal, authDecided, recordAgainstHeldRun, track, authenticate, hasRole, requireRole, visibleRun, readBody, readQuery, streamChannel };
 
   // ---------------------------------------------------------------- routes (one module each; mount new ones here)
   registerSystemRoutes(app, ctx, apiRoutes);

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { RunSupervisor, loadAgents, type ModelGateway } from '@aifactory/execution';
 import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { openWorkspace, openWorkspaceStore, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
+import { openWorkspace, openWorkspaceStore, type RunQueue, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
 import { serve } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type McpRequestHandler, type ServerLog } from './http-app.ts';
@@ -16,6 +16,7 @@ import { loadGatewayConfig, type GatewayConfig } from './gateway/gateway-config.
 import { LlmGateway } from './gateway/llm-gateway.ts';
 import { agentMcpHttpHandler } from './mcp-server.ts';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
+import { QueuedRuns } from './queued-runs.ts';
 import { startTelemetry } from './telemetry.ts';
 
 /** Options of startServer. */
@@ -63,6 +64,12 @@ export interface StartServerOptions {
   recovery?: { intervalMs?: number } | false;
   /** The LLM gateway's configuration (default: AIFACTORY_GATEWAY_CONFIG, else <home>/gateway.yaml, over the environment's provider keys); false serves no gateway. */
   llmGateway?: GatewayConfig | false;
+  /**
+   * Hand runs to `factory worker` processes through this job queue instead of driving them here
+   * (`factory serve --queue`, Postgres only): starts, resumes after approval and recoveries become
+   * jobs; the server records each start and streams the trace the worker writes. The caller closes it.
+   */
+  queue?: RunQueue;
 }
 
 /** A running server. */
@@ -95,6 +102,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     observeRecorder: (durable) => observingRecorder(telemetry ? telemetry.trace(durable) : durable, metrics),
     ...(options.gateway ? { gateway: options.gateway } : {}),
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.queue ? { queue: options.queue } : {}),
   }).catch(async (error: unknown) => {
     if (!options.store) await store.close();
     throw error;
@@ -116,6 +124,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           if (!options.store) await store.close();
           throw error;
         });
+  const queue = options.queue;
+  const queued = queue ? new QueuedRuns({ workspace, enqueue: (job) => queue.enqueueDrive(job) }) : undefined;
   // Runs whose process died are continued here once their lease lapses (any number of servers
   // and workers may look at once: the lease take-over picks exactly one).
   const supervisor =
@@ -125,6 +135,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           store,
           runtime: workspace.runtime,
           intervalMs: options.recovery?.intervalMs ?? 1_000,
+          ...(queue ? { dispatch: (runId: string, reason: 'orphaned' | 'stalled') => queue.enqueueDrive({ runId, reason }) } : {}),
           onRecovery: (result) => (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({ event: 'run.recovery', runId: result.runId, outcome: result.outcome, ...('error' in result ? { error: result.error.message } : {}) }),
         });
   supervisor?.start();
@@ -153,6 +164,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.localToken ? { localToken: options.localToken } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(llmGateway ? { llmGateway } : {}),
+    ...(queued ? { runs: { start: (request) => queued.start(request), resume: (runId, resume) => queued.resume(runId, resume) } } : {}),
   });
   let server: Server;
   try {
@@ -197,9 +209,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const unfinishedRuns = await http.drain(options.shutdownTimeoutMs ?? 30_000);
-        // Runs still going (streamed ones past the deadline, recovered ones) are handed back at
-        // their last checkpoint: their leases are released, so another process continues them at once.
-        await workspace.runtime.handBack(0);
+        // Runs still going (streamed ones past the deadline, recovered ones) stop at their next step
+        // boundary with a fresh checkpoint and are handed back: their leases are released, so
+        // another process continues them at once.
+        await workspace.runtime.drain(options.shutdownTimeoutMs === undefined ? 2_000 : Math.min(2_000, options.shutdownTimeoutMs));
+        queued?.close();
         // Gateway requests in flight finish; every session run is sealed.
         await llmGateway?.close();
         // Responses of the drained runs are being written now; give them a moment to finish

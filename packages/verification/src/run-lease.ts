@@ -140,3 +140,33 @@ export type Liveness = 'running' | 'orphaned' | 'recovering';
 export const livenessSql = `CASE WHEN r.status <> 'running' THEN r.status
   WHEN l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released' THEN 'orphaned'
   WHEN l.state = 'recovering' THEN 'recovering' ELSE 'running' END`;
+
+/** A held run whose approval was decided (or consumed) while nobody went on with it. */
+export interface StalledHeldRun {
+  runId: string;
+  /** The approval it waits on: decided but not applied, or consumed by a process that died before going on. */
+  approvalId: string;
+  approvalStatus: string;
+}
+
+/**
+ * Held runs nobody drives whose latest approval was decided (approved, rejected or expired) at least
+ * `graceMs` ago but never applied, or was consumed by a process that died before the run went on
+ * (its last event is still approval.consumed). The voter resumes a run itself within milliseconds;
+ * these are the ones whose resumer died, or that were decided while no process could resume them.
+ */
+export async function findStalledHeldRuns(store: Store, options: { graceMs?: number; limit?: number } = {}): Promise<StalledHeldRun[]> {
+  const rows = await queryRows<{ id: string; approval_id: string; approval_status: string }>(
+    store,
+    `SELECT r.id, a.id AS approval_id, a.status AS approval_status FROM runs r
+     JOIN LATERAL (SELECT id, status, decided_at, consumed_at FROM approvals WHERE run_id = r.id ORDER BY requested_at DESC LIMIT 1) a ON true
+     LEFT JOIN run_leases l ON l.run_id = r.id
+     WHERE r.status = 'held' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+       AND ((a.status IN ('approved', 'rejected', 'expired') AND a.decided_at <= now() - $1 * interval '1 millisecond')
+         OR (a.status = 'consumed' AND a.consumed_at <= now() - $1 * interval '1 millisecond'
+             AND (SELECT e.type FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1) = 'approval.consumed'))
+     LIMIT $2`,
+    [options.graceMs ?? 2_000, options.limit ?? 100],
+  );
+  return rows.map((row) => ({ runId: row.id, approvalId: row.approval_id, approvalStatus: row.approval_status }));
+}

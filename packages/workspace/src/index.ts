@@ -22,3 +22,5 @@ export type { StartRunRequest } from './use-cases/start-run.ts';
 export { voteAndResume } from './use-cases/vote-and-resume.ts';
 export type { VoteAndResumeRequest, VoteAndResumeResult } from './use-cases/vote-and-resume.ts';
 export { verifyWorkspaceRun } from './use-cases/verify-run.ts';
+export { RunQueue, queueSchemaFor, driveRunTask, deliverNotificationsTask } from './run-queue.ts';
+export type { DriveReason, DriveRunJob, QueueWorker, QueueWorkerOptions, RunQueueOptions } from './run-queue.ts';

@@ -27,6 +27,8 @@ export interface OpenWorkspaceOptions {
   basePolicyFiles?: string[];
   /** Also start agents by the path of a YAML file (a local admin's CLI only; default false: names in the agents folder only). */
   agentPaths?: boolean;
+  /** The job queue of a Postgres store (workers, `serve --queue`): notifications are delivered through it. */
+  queue?: WorkspaceRuntimeOptions['queue'];
 }
 
 /** An open workspace: its parts, and the use cases adapters call. */
@@ -64,6 +66,7 @@ export async function openWorkspace(config: WorkspaceConfig, options: OpenWorksp
       ...(options.durability ? { durability: options.durability } : {}),
       ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
       ...(options.agentPaths ? { agentPaths: true } : {}),
+      ...(options.queue ? { queue: options.queue } : {}),
     });
     let closed: Promise<void> | undefined;
     const workspace: Workspace = {

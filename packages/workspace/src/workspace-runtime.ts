@@ -25,6 +25,7 @@ import {
   type RuntimeRecorder,
 } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
+import type { RunQueue } from './run-queue.ts';
 import { createRecorder, loadAtRestCipher, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Redactor, type Witness } from '@aifactory/verification';
 
 /** Options of createWorkspaceRuntime. */
@@ -54,6 +55,8 @@ export interface WorkspaceRuntimeOptions {
   sealKeyPath?: string;
   /** The runtime's clock (tests): run limits, holds and decisions are timed with it. */
   clock?: () => Date;
+  /** The job queue (Postgres): a notification and the job that delivers it then commit together. */
+  queue?: RunQueue;
 }
 
 /** A runtime plus the services around it, sharing one store. */
@@ -122,7 +125,17 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     recorder: runtimeRecorder(recorder),
     approvals,
     notify: async (input) => {
-      await enqueueNotification(store, { ...input, payload: redact(input.payload) });
+      const notification = { ...input, payload: redact(input.payload) };
+      const queue = options.queue;
+      if (!queue) {
+        await enqueueNotification(store, notification);
+        return;
+      }
+      // A transactional outbox: the notification and the job that delivers it commit together.
+      await store.db.transaction(async (transaction) => {
+        await enqueueNotification(transaction, notification);
+        await transaction.execute(queue.deliveryJobSql());
+      });
     },
     models: gateway,
     checkpointer: new StoreCheckpointSaver(store, { cipher: await loadAtRestCipher(options.dataDir), beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint') }),

@@ -9,7 +9,7 @@ import type { Store } from '@aifactory/store';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspace } from '@aifactory/workspace';
+import { openWorkspace, RunQueue } from '@aifactory/workspace';
 import { newLocalToken, openWorkspaceStore, removeLocalCredential, workspaceConfigFromEnv, workspaceNotificationDispatcher, writeLocalCredential } from '@aifactory/workspace/config';
 import { ServerClient, viaServerOrStore } from '../connection.ts';
 
@@ -39,6 +39,7 @@ interface ServeOptions extends CommonOptions {
   oidcJwksUri?: string;
   console: boolean;
   gateway: boolean;
+  queue?: boolean;
 }
 
 interface TokenCreateOptions extends CommonOptions {
@@ -92,6 +93,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--mcp <agent>', 'also serve this agent at /mcp (repeatable or comma-separated)', collect)
     .option('--public-metrics', 'serve /metrics without a token (private networks only)')
     .option('--shutdown-timeout <ms>', 'how long shutdown waits for runs in flight', '30000')
+    .option('--queue', 'hand runs to `factory worker` processes through the Postgres job queue instead of driving them here (needs DATABASE_URL)')
     .option('--allowed-host <name>', 'a host name clients may reach this server by (Host header); on loopback only localhost, 127.0.0.1 and [::1] are allowed otherwise (repeatable)', collect)
     .option('--public-url <url>', 'the base URL clients reach this server at (OAuth protected-resource metadata)')
     .option('--trust-proxy', 'take client addresses from X-Forwarded-For (only behind a proxy that sets it)')
@@ -113,7 +115,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         '\nThe server delivers notifications (Slack, e-mail, webhooks from notifications.yaml) in the background unless --no-notifications.' +
         '\nWith --json, one line on stdout once listening: {"url","host","port","openapi","mcp","pid","console"}; logs stay on stderr.' +
         '\nExit codes: 2 bad options, 3 the port is taken or the store is unavailable (or owned by another process).' +
-        '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight reach a checkpoint, then the server exits.' +
+        '\nWith --queue (Postgres), runs are queued for `factory worker` processes: the server records each start, streams what the' +
+        '\nworker records, and queues resumes and recoveries; see docs/deployment.md.' +
+        '\nCtrl-C (SIGINT) or SIGTERM shuts down gracefully: new runs are refused, runs in flight get --shutdown-timeout to park or end,' +
+        '\nthen those still going stop at their next step with a fresh checkpoint and are handed back to other processes.' +
         '\nLLM gateway (docs/gateway.md): apps point the OpenAI SDK at <url>/gateway/openai/v1 and the Anthropic SDK at <url>/gateway/anthropic,' +
         '\nwith a token made by `factory tokens create --principal <app> --role gateway --role team.<team>`; provider keys come from' +
         '\nOPENAI_API_KEY / ANTHROPIC_API_KEY or AIFACTORY_GATEWAY_CONFIG (else <home>/gateway.yaml); <policies>/gateway governs it.',
@@ -124,6 +129,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const shutdownTimeoutMs = Number(serveOptions.shutdownTimeout);
         if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
         const oidc = oidcOptionsOf(serveOptions);
+        // Refused before the store is opened: the embedded store cannot be shared with workers.
+        if (serveOptions.queue && !process.env.DATABASE_URL?.trim()) {
+          throw new UserError(ErrorCode.InputInvalid, '--queue needs a Postgres store (set DATABASE_URL): workers are other processes, and the embedded store belongs to one process. Without --queue, serve drives runs itself.', { location: { path: '--queue' } });
+        }
         // The console is built by `pnpm install`; a checkout whose install skipped scripts builds it here, once.
         let consoleDir: string | undefined;
         if (serveOptions.console) {
@@ -135,6 +144,15 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         }
         const config = workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies });
         const store = await open();
+        let queue: RunQueue | undefined;
+        if (serveOptions.queue) {
+          try {
+            queue = await RunQueue.forStore(store, { databaseUrl: workspaceConfigFromEnv().store.databaseUrl, what: 'factory serve --queue' });
+          } catch (error) {
+            await store.close();
+            throw error;
+          }
+        }
         // The CLI in another terminal goes through this server while it owns the embedded store.
         const localToken = store.kind === 'pglite' ? newLocalToken() : undefined;
         let server;
@@ -155,8 +173,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             ...(serveOptions.trustProxy ? { trustProxy: true } : {}),
             ...(oidc ? { oidc } : {}),
             ...(serveOptions.gateway ? {} : { llmGateway: false as const }),
+            ...(queue ? { queue } : {}),
           });
         } catch (error) {
+          await queue?.close();
           await store.close();
           throw error;
         }
@@ -179,7 +199,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             })
           : undefined;
         dispatcher?.start();
-        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''}${server.llmGateway ? `, LLM gateway ${server.url}/gateway/openai/v1 and ${server.url}/gateway/anthropic` : ''})\n`);
+        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''}${server.llmGateway ? `, LLM gateway ${server.url}/gateway/openai/v1 and ${server.url}/gateway/anthropic` : ''}${queue ? `, runs queued for workers in ${queue.schema}` : ''})\n`);
         if (serveOptions.json) process.stdout.write(`${JSON.stringify({ ...listening(server.url, serveOptions.mcp ?? []), console: consoleDir ? `${server.url}/` : null })}\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
@@ -192,6 +212,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         forgetCredential();
         await dispatcher?.stop();
         const { unfinishedRuns } = await server.close();
+        await queue?.close();
         await store.close();
         if (unfinishedRuns > 0) process.stderr.write(`${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`);
         process.stderr.write('stopped\n');

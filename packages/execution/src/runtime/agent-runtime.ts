@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
-import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
+import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type Decision, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
 import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, type Store } from '@aifactory/store';
@@ -115,6 +115,11 @@ export type RecoveryResult =
   /** Another process owns it, or it is no longer running. */
   | { runId: string; outcome: 'skipped'; reason: string };
 
+/** The error a run driven here gets when a graceful shutdown stopped it at a checkpoint and handed it back. */
+export function handedBackError(runId: string): UserError {
+  return new UserError(ErrorCode.Conflict, `Run '${runId}' was handed back at a checkpoint (this process is shutting down); a live process goes on with it.`, { details: { runId, handedBack: true } });
+}
+
 /** How deep hand-offs may nest while runs wait on each other. */
 const maxHandoffDepth = 20;
 
@@ -126,10 +131,16 @@ interface HeldRun {
   held: HeldAction;
 }
 
-interface AgentSession {
+/** An agent's definition and the policies it runs under: what a run's start records, without its tool servers. */
+interface AgentPlan {
   definition: AgentDefinition;
   /** Settles once the definition, prompt and policies are stored (see #remember). */
   remembered?: Promise<void>;
+  policySet: PolicySet;
+}
+
+interface AgentSession {
+  definition: AgentDefinition;
   policySet: PolicySet;
   gate: GovernanceGate;
   graph: ReturnType<typeof createAgentGraph>;
@@ -140,6 +151,10 @@ interface AgentSession {
 export class AgentRuntime {
   readonly #options: AgentRuntimeOptions;
   readonly #sessions = new Map<string, Promise<AgentSession>>();
+  readonly #plans = new Map<string, Promise<AgentPlan>>();
+  /** The drain switch of each run driven here: a graceful shutdown stops it at its next checkpoint. */
+  readonly #controls = new Map<string, RunControl>();
+  #draining = false;
   readonly #listeners = new Map<string, RunEventListener>();
   readonly #ownership: RunOwnership;
   /** What the trace says about runs being recovered here (recorded outcomes and model responses to serve back). */
@@ -176,26 +191,10 @@ export class AgentRuntime {
     const runId = options.runId ?? `run_${randomUUID()}`;
     const feature = options.feature ?? definition.feature;
     const startedAt = this.#now();
-    await this.#remember(session);
+    const plan = await this.#plan(agentReference);
+    await this.#remember(plan);
     const leaseAskedAt = this.#ownership.stamp();
-    await this.#options.recorder.startRun({
-      id: runId,
-      agent: definition.name,
-      ...(definition.team ? { team: definition.team } : {}),
-      principal: options.principal.id,
-      input: { text: input },
-      ...(options.parentRunId ? { parentRunId: options.parentRunId } : {}),
-      metadata: {
-        agent_file: definition.file,
-        definition_hash: definition.definitionHash,
-        prompt_hash: definition.promptHash,
-        model: definition.model.id,
-        ...(feature ? { feature } : {}),
-        principal_roles: options.principal.roles,
-        policies: session.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
-        policy_set_hash: policySetHash(session.policySet),
-      },
-    }, { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
+    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, feature, options.parentRunId), { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
     this.#ownership.adopt(runId, 1, leaseAskedAt);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
@@ -206,6 +205,78 @@ export class AgentRuntime {
       messages: [{ role: 'user', content: input }],
     };
     return this.#drive(session, runId, initial);
+  }
+
+  /**
+   * Records a run of `agent` on `input` as started — its row, `run.started` and its metadata — without
+   * driving it and without taking its lease: a worker drives it (drive()), or, should none pick it up,
+   * any process recovering orphaned runs does. Nothing of the agent runs here (its tool servers are
+   * not even started), so an API server can accept runs that workers execute.
+   */
+  async open(agentReference: string, input: string, options: { principal: Principal; runId?: string; feature?: string }): Promise<{ runId: string; agent: string }> {
+    const plan = await this.#plan(agentReference);
+    const definition = plan.definition;
+    const runId = options.runId ?? `run_${randomUUID()}`;
+    await this.#remember(plan);
+    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature));
+    return { runId, agent: definition.name };
+  }
+
+  /** What the recorder stores of a run's start. */
+  #startRecord(plan: AgentPlan, runId: string, input: string, principal: Principal, feature: string | undefined, parentRunId?: string): Parameters<RuntimeRecorder['startRun']>[0] {
+    const definition = plan.definition;
+    return {
+      id: runId,
+      agent: definition.name,
+      ...(definition.team ? { team: definition.team } : {}),
+      principal: principal.id,
+      input: { text: input },
+      ...(parentRunId ? { parentRunId } : {}),
+      metadata: {
+        agent_file: definition.file,
+        definition_hash: definition.definitionHash,
+        prompt_hash: definition.promptHash,
+        model: definition.model.id,
+        ...(feature ? { feature } : {}),
+        principal_roles: principal.roles,
+        policies: plan.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
+        policy_set_hash: policySetHash(plan.policySet),
+      },
+    };
+  }
+
+  /**
+   * Drives a run on for a job of the queue, whatever brought it there: a run opened by a server
+   * (its first drive), a run whose owner died (recovery), a held run whose approval was decided
+   * but not applied (resume), or one whose approval was consumed by a process that died before the
+   * run went on. Taking the run's lease arbitrates, so a job delivered twice, or a job racing a
+   * process that resumes the run itself, drives the run once; the other gets `skipped`.
+   */
+  async drive(runId: string, options: { approvalId?: string; onEvent?: RunEventListener } = {}): Promise<RecoveryResult> {
+    // Shutting down: the job goes back to the queue for a live worker.
+    if (this.#draining) throw handedBackError(runId);
+    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    if (!row) return { runId, outcome: 'skipped', reason: 'it does not exist' };
+    if (row.status === 'running') return this.recover(runId, options);
+    if (row.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${row.status}` };
+    const held = await this.#heldRun(runId).catch(() => undefined);
+    if (!held) return { runId, outcome: 'skipped', reason: 'it is held, but not for an approval' };
+    let waitingOn = held;
+    for (let depth = 0; waitingOn.held.child && depth < maxHandoffDepth; depth += 1) {
+      const child = await this.#heldRun(waitingOn.held.child.runId).catch(() => undefined);
+      if (!child) break;
+      waitingOn = child;
+    }
+    const [approval] = await this.#options.store.db.select().from(approvals).where(eq(approvals.id, waitingOn.held.approvalId));
+    if (!approval || approval.status === 'pending') return { runId, outcome: 'skipped', reason: 'it waits for its approval' };
+    if (approval.status === 'consumed') return this.recover(waitingOn.runId, { ...options, appliedApproval: true });
+    try {
+      return { runId, outcome: 'continued', result: await this.resume(runId, { approvalId: options.approvalId ?? waitingOn.held.approvalId, ...(options.onEvent ? { onEvent: options.onEvent } : {}) }) };
+    } catch (error) {
+      // Another process applied it first (the approval is single-use) or drives the run now.
+      if (error instanceof UserError && (error.code === ErrorCode.ApprovalInvalid || error.code === ErrorCode.Conflict)) return { runId, outcome: 'skipped', reason: error.message };
+      throw error;
+    }
   }
 
   /**
@@ -309,16 +380,20 @@ export class AgentRuntime {
    * crash left unknown is retried only when its tool is declared idempotent; otherwise the run is
    * held with reason outcome_unknown for a human (resolveInDoubt).
    */
-  async recover(runId: string, options: { onEvent?: RunEventListener } = {}): Promise<RecoveryResult> {
+  async recover(runId: string, options: { onEvent?: RunEventListener; /** The run is held, but its approval was consumed by a process that died before it went on. */ appliedApproval?: boolean } = {}): Promise<RecoveryResult> {
     const [lease] = await this.#options.store.db.select().from(runLeases).where(eq(runLeases.runId, runId));
-    const epoch = await this.#ownership.takeOver(runId, 'recovering');
+    // A run opened for a worker never had a lease: its first owner drives it, nothing is recovered.
+    const firstDrive = lease === undefined;
+    const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
       const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
-      if (!row || row.status !== 'running') {
+      const resumable = row?.status === 'running' || (options.appliedApproval === true && row?.status === 'held' && (await this.#lastEventType(runId)) === 'approval.consumed');
+      if (!row || !resumable) {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
       }
+      if (row.status === 'held') await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
       const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
       const ledger = await readRecoveryLedger(this.#options.store, runId);
       const unknown = ledger.inDoubt.filter((action) => !isIdempotent(session.definition, action));
@@ -331,10 +406,12 @@ export class AgentRuntime {
         await this.#ownership.release(runId);
         return { runId, outcome: 'held', reason: 'outcome_unknown', actions: unknown };
       }
-      const previousOwner = lease && lease.epoch < epoch ? lease.owner : null;
-      const retried = ledger.inDoubt.map((action) => ({ step: action.step, name: action.name, ...(action.callId ? { call_id: action.callId } : {}) }));
-      await session.gate.commit(runId, [{ type: 'run.recovered', actor: 'runtime', payload: { epoch, owner: this.#ownership.owner, previous_owner: previousOwner, retried } }]);
-      await this.#ownership.driving(runId);
+      if (!firstDrive) {
+        const previousOwner = lease && lease.epoch < epoch ? lease.owner : null;
+        const retried = ledger.inDoubt.map((action) => ({ step: action.step, name: action.name, ...(action.callId ? { call_id: action.callId } : {}) }));
+        await session.gate.commit(runId, [{ type: 'run.recovered', actor: 'runtime', payload: { epoch, owner: this.#ownership.owner, previous_owner: previousOwner, retried } }]);
+        await this.#ownership.driving(runId);
+      }
       return { runId, outcome: 'continued', result: await this.#goOn(session, runId, row, ledger, options.onEvent) };
     } catch (error) {
       if (this.#ownership.owns(runId) && !(error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost)) {
@@ -425,6 +502,12 @@ export class AgentRuntime {
     return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
   }
 
+  /** The type of a run's last event. */
+  async #lastEventType(runId: string): Promise<string | undefined> {
+    const rows = await this.#options.store.query<{ type: string }>(sql`SELECT type FROM events WHERE run_id = ${runId} ORDER BY seq DESC LIMIT 1`);
+    return rows[0]?.type;
+  }
+
   /** The payload of a run's last event (its run.completed or run.failed). */
   async #endOf(runId: string): Promise<Record<string, unknown>> {
     const rows = await this.#options.store.query<{ payload: string | null }>(sql`SELECT payload FROM events WHERE run_id = ${runId} ORDER BY seq DESC LIMIT 1`);
@@ -446,6 +529,24 @@ export class AgentRuntime {
     return this.#ownership.releaseAll();
   }
 
+  /**
+   * Stops every run driven here at its next checkpoint and hands it back (a graceful shutdown):
+   * each graph finishes the step it is in (a tool call in flight completes and is recorded), its
+   * LangGraph checkpoint is written, its deferred events are committed and its lease is released,
+   * so another process goes on from exactly there at once. Runs that do not reach a step boundary
+   * within `graceMs` have their leases released anyway (they go on from their last checkpoint).
+   * No new run is started or resumed here afterwards. Resolves the runs handed back.
+   */
+  async drain(graceMs = 10_000): Promise<string[]> {
+    this.#draining = true;
+    for (const control of this.#controls.values()) control.requestDrain('shutdown');
+    const handedBack = [...this.#controls.keys()];
+    const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.#driving.values()]), deadline]);
+    const released = await this.#ownership.releaseAll();
+    return [...new Set([...handedBack, ...released])];
+  }
+
   /** Disconnects every MCP server this runtime started. */
   async close(): Promise<void> {
     this.#ownership.close();
@@ -465,12 +566,22 @@ export class AgentRuntime {
   }
 
   async #driveOn(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command | null): Promise<RunResult> {
-    const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000 };
+    const control = new RunControl();
+    if (this.#draining) control.requestDrain('shutdown');
+    this.#controls.set(runId, control);
+    const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000, control };
     try {
       let state: AgentStateValue;
       try {
         state = (await session.graph.invoke(input as never, config)) as AgentStateValue;
       } catch (error) {
+        // A graceful shutdown stopped the graph between two steps: its checkpoint is written (the
+        // graph saves it as it exits); commit what the last step deferred and hand the run back.
+        if (isGraphDrained(error)) {
+          await session.gate.flush(runId);
+          await this.#ownership.release(runId);
+          throw handedBackError(runId);
+        }
         // Another process took the run over (this one was paused past its lease): it goes on
         // there, and nothing more is recorded or done for it here.
         if (error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost) {
@@ -511,6 +622,7 @@ export class AgentRuntime {
       this.#emit({ type: 'run.failed', runId, reason: error });
       return { runId, status: 'failed', error };
     } finally {
+      this.#controls.delete(runId);
       this.#listeners.delete(runId);
       this.#ledgers.delete(runId);
     }
@@ -547,7 +659,7 @@ export class AgentRuntime {
    * once per session: they are content-addressed and never change under their hash, so later runs
    * of the same session have nothing to add (two round trips saved per run).
    */
-  #remember(session: AgentSession): Promise<void> {
+  #remember(session: AgentPlan): Promise<void> {
     session.remembered ??= this.#store(session).catch((error: unknown) => {
       session.remembered = undefined;
       throw error;
@@ -555,7 +667,7 @@ export class AgentRuntime {
     return session.remembered;
   }
 
-  async #store(session: AgentSession): Promise<void> {
+  async #store(session: AgentPlan): Promise<void> {
     const db = this.#options.store.db;
     const now = this.#now();
     const definition = session.definition;
@@ -581,13 +693,28 @@ export class AgentRuntime {
     return session;
   }
 
-  async #openSession(reference: string): Promise<AgentSession> {
+  #plan(reference: string): Promise<AgentPlan> {
+    let plan = this.#plans.get(reference);
+    if (!plan) {
+      plan = this.#loadPlan(reference);
+      plan.catch(() => this.#plans.delete(reference));
+      this.#plans.set(reference, plan);
+    }
+    return plan;
+  }
+
+  async #loadPlan(reference: string): Promise<AgentPlan> {
     const options = this.#options;
     const definition = await options.loadAgent(reference);
     const policyFiles = [...(options.basePolicyFiles ?? []), ...definition.policies];
     // Bounded autonomy has no unbounded mode: an agent without any policy does not run.
     if (policyFiles.length === 0) throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`);
-    const policySet = compilePolicies(await loadPolicyFiles(policyFiles));
+    return { definition, policySet: compilePolicies(await loadPolicyFiles(policyFiles)) };
+  }
+
+  async #openSession(reference: string): Promise<AgentSession> {
+    const options = this.#options;
+    const { definition, policySet } = await this.#plan(reference);
     const gate = new GovernanceGate({ policies: () => policySet, recorder: this.#fenced, ...(options.clock ? { clock: options.clock } : {}) });
     const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
     const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;

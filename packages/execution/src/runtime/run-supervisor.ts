@@ -1,9 +1,11 @@
 // Recovery of orphaned runs: every few moments a supervisor looks for running runs whose lease
-// lapsed (their owner died or was paused past it) and recovers them in this process. Several
-// processes may supervise one store: taking the lease over is the arbiter, so each run is
-// recovered by exactly one of them.
+// lapsed (their owner died or was paused past it), and for held runs whose approval was decided
+// but that nobody went on with (the process that should have resumed them died), and recovers
+// them — in this process, or, with `dispatch`, by handing each to the job queue so whichever
+// worker is free drives it. Several processes may supervise one store: taking the lease over is
+// the arbiter, so each run is driven by exactly one of them.
 import type { Store } from '@aifactory/store';
-import { findOrphanedRuns } from '@aifactory/verification';
+import { findOrphanedRuns, findStalledHeldRuns } from '@aifactory/verification';
 import type { AgentRuntime, RecoveryResult } from './agent-runtime.ts';
 
 /** Options of a RunSupervisor. */
@@ -14,6 +16,13 @@ export interface RunSupervisorOptions {
   intervalMs?: number;
   /** Runs recovered at once by this process (default 8). */
   concurrency?: number;
+  /**
+   * Hand each run found to a job queue instead of recovering it here (`factory worker` and a
+   * `factory serve --queue`): the queue's job key keeps one job per run however many supervisors look.
+   */
+  dispatch?: (runId: string, reason: 'orphaned' | 'stalled') => Promise<void>;
+  /** How long a decided approval may wait for its voter to resume the run before the supervisor does (default 2 s). */
+  stalledGraceMs?: number;
   /** Told what became of each recovery (logs, tests). */
   onRecovery?: (result: RecoveryResult | { runId: string; outcome: 'error'; error: Error }) => void;
 }
@@ -55,6 +64,17 @@ export class RunSupervisor {
   }
 
   async #scan(): Promise<void> {
+    const dispatch = this.#options.dispatch;
+    if (dispatch) {
+      try {
+        const orphans = await findOrphanedRuns(this.#options.store, 200);
+        const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: 200 });
+        await Promise.all([...orphans.map((orphan) => dispatch(orphan.runId, 'orphaned')), ...stalled.map((run) => dispatch(run.runId, 'stalled'))]);
+      } catch {
+        // The store or the queue is unreachable; look again next time.
+      }
+      return;
+    }
     const room = (this.#options.concurrency ?? 8) - this.#inFlight.size;
     if (room <= 0) return;
     let orphans: Awaited<ReturnType<typeof findOrphanedRuns>>;
@@ -63,9 +83,12 @@ export class RunSupervisor {
     } catch {
       return; // the store is unreachable; look again next time
     }
-    for (const orphan of orphans.filter((candidate) => !this.#inFlight.has(candidate.runId)).slice(0, room)) {
+    const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: room }).catch(() => []);
+    const found = [...orphans.map((orphan) => orphan.runId), ...stalled.map((run) => run.runId)];
+    for (const runId of [...new Set(found)].filter((candidate) => !this.#inFlight.has(candidate)).slice(0, room)) {
+      const orphan = { runId };
       const recovery = this.#options.runtime
-        .recover(orphan.runId)
+        .drive(orphan.runId)
         .then(
           (result) => this.#options.onRecovery?.(result),
           (error: unknown) => this.#options.onRecovery?.({ runId: orphan.runId, outcome: 'error', error: error instanceof Error ? error : new Error(String(error)) }),

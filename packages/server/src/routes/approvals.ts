@@ -1,6 +1,7 @@
 // Approvals: list, read, and vote (approve or reject); a decided vote resumes the run.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Approval } from '@aifactory/execution';
+import { voteAndResume } from '@aifactory/workspace';
 import type { Context } from 'hono';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import { listApprovalsQuery, voteRequest } from '../api-schemas.ts';
@@ -56,7 +57,7 @@ export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
     const channels = new Set<RunChannel>();
     let outcome;
     try {
-      outcome = await workspace.voteAndResume({
+      outcome = await voteAndResume({ approvals: workspace.approvals, runtime: ctx.runs }, {
         approvalId: approval.id,
         ballot: { approver: { id: principal.id, roles: principal.roles }, vote: kind, ...(request.comment ? { comment: request.comment } : {}) },
         resume: !closing.aborted,

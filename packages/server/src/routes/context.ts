@@ -41,9 +41,17 @@ export const notVisible = (what: string) => new HttpProblem(404, ErrorCode.NotFo
 /** The run row as the store holds it. */
 export type RunRow = typeof runs.$inferSelect;
 
+/** Starts and resumes runs: in this process (the workspace's runtime), or through the job queue (QueuedRuns, `serve --queue`). */
+export interface RunDriver {
+  start: Workspace['startRun'];
+  resume: Workspace['runtime']['resume'];
+}
+
 /** What route modules share. */
 export interface RouteContext {
   workspace: Workspace;
+  /** Who drives the runs the routes start and resume. */
+  runs: RunDriver;
   store: Store;
   /** Redacted structured log. */
   log: ServerLog;

@@ -25,7 +25,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     let started!: () => void;
     const firstEvent = new Promise<void>((resolve) => (started = resolve));
     const done = ctx.track(
-      workspace.startRun({
+      ctx.runs.start({
         agent,
         input,
         principal: { id: principal.id, roles: principal.roles },
@@ -115,7 +115,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       approvalId = decided.id;
     }
     const channel = hub.open(row.id);
-    const result = await ctx.track(workspace.runtime.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
+    const result = await ctx.track(ctx.runs.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
     return c.json(resultBody(result));
   });
 

@@ -1,0 +1,205 @@
+// Runs an API server hands to workers (`factory serve --queue`): the server records a run's start
+// itself (so its first event is durable and streamed at once), queues the run for `factory worker`
+// processes, and follows the run's trace in the store to stream what the worker records. Resumes
+// after an approval go through the queue the same way. Nothing of an agent runs in the server.
+import type { Principal, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
+import type { DriveRunJob, Workspace } from '@aifactory/workspace';
+import { sql } from 'drizzle-orm';
+
+/** What a QueuedRuns needs. */
+export interface QueuedRunsOptions {
+  workspace: Pick<Workspace, 'runtime' | 'store'>;
+  /** Queues a drive of a run (the RunQueue's enqueueDrive). */
+  enqueue(job: DriveRunJob): Promise<void>;
+  /** How often the trace of followed runs is read (default 25 ms). */
+  pollMs?: number;
+}
+
+interface Follower {
+  runId: string;
+  afterSeq: number;
+  onEvent?: RunEventListener;
+  /** The run's events after afterSeq end the follow when this says so. */
+  settle(result: RunResult): void;
+  fail(error: Error): void;
+}
+
+/** Starts and resumes runs through the job queue and follows them in the store. */
+export class QueuedRuns {
+  readonly #options: QueuedRunsOptions;
+  readonly #followers = new Map<string, Follower>();
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+
+  constructor(options: QueuedRunsOptions) {
+    this.#options = options;
+  }
+
+  /** Records the run as started, queues it, and resolves once a worker completed, failed or held it. */
+  async start(request: { agent: string; input: string; principal: Principal; runId?: string; onEvent?: RunEventListener; feature?: string }): Promise<RunResult> {
+    const opened = await this.#options.workspace.runtime.open(request.agent, request.input, {
+      principal: request.principal,
+      ...(request.runId ? { runId: request.runId } : {}),
+      ...(request.feature ? { feature: request.feature } : {}),
+    });
+    const done = this.#follow(opened.runId, 1, request.onEvent);
+    request.onEvent?.({ type: 'run.started', runId: opened.runId, agent: opened.agent, principal: request.principal.id });
+    // Should the queue be unreachable now, the run is still recorded as running without an owner:
+    // the supervisor of any server or worker queues it once it finds it.
+    await this.#options.enqueue({ runId: opened.runId, reason: 'start' }).catch(() => undefined);
+    return done;
+  }
+
+  /** Queues the resume of a held run whose approval was decided; resolves once it completed, failed or is held again. */
+  async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
+    const rows = await this.#options.workspace.store.query<{ seq: number | null }>(sql`SELECT max(seq) AS seq FROM events WHERE run_id = ${runId}`);
+    const done = this.#follow(runId, Number(rows[0]?.seq ?? 0), options.onEvent);
+    await this.#options.enqueue({ runId, reason: 'resume', approvalId: options.approvalId });
+    return done;
+  }
+
+  /** Stops following (shutdown); pending follows are left unsettled. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#followers.clear();
+  }
+
+  #follow(runId: string, afterSeq: number, onEvent: RunEventListener | undefined): Promise<RunResult> {
+    return new Promise<RunResult>((resolve, reject) => {
+      const follower: Follower = {
+        runId,
+        afterSeq,
+        ...(onEvent ? { onEvent } : {}),
+        settle: (result) => {
+          this.#followers.delete(runId);
+          resolve(result);
+        },
+        fail: (error) => {
+          this.#followers.delete(runId);
+          reject(error);
+        },
+      };
+      this.#followers.set(runId, follower);
+      this.#timer ??= setInterval(() => void this.#poll(), this.#options.pollMs ?? 25);
+    });
+  }
+
+  /** One read of every followed run's new events, in one statement. */
+  async #poll(): Promise<void> {
+    if (this.#polling) return;
+    if (this.#followers.size === 0) {
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    this.#polling = true;
+    try {
+      const cursors = [...this.#followers.values()].map((follower) => ({ run_id: follower.runId, seq: follower.afterSeq }));
+      const rows = await this.#options.workspace.store.query<{ run_id: string; seq: number; type: string; payload: string | null }>(
+        sql`SELECT e.run_id, e.seq, e.type, e.payload FROM events e JOIN json_to_recordset(${JSON.stringify(cursors)}::json) AS c(run_id text, seq int) ON e.run_id = c.run_id AND e.seq > c.seq ORDER BY e.run_id, e.seq`,
+      );
+      for (const row of rows) {
+        const follower = this.#followers.get(row.run_id);
+        if (!follower) continue;
+        follower.afterSeq = Number(row.seq);
+        const payload = parsePayload(row.payload);
+        const event = runEventOf(row.run_id, row.type, payload);
+        if (event) {
+          try {
+            follower.onEvent?.(event);
+          } catch {
+            // A listener's failure must not stop the follow.
+          }
+        }
+        const result = resultOf(row.run_id, row.type, payload);
+        if (result) follower.settle(result);
+      }
+    } catch {
+      // The store is unreachable for a moment: read again next time.
+    } finally {
+      this.#polling = false;
+    }
+  }
+}
+
+/** A recorded payload as an object. */
+function parsePayload(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** What a streamed run event is for a recorded trace event (undefined: nothing to stream). */
+function runEventOf(runId: string, type: string, payload: Record<string, unknown>): RunEvent | undefined {
+  const step = Number(payload.step ?? 0);
+  switch (type) {
+    case 'policy.decided': {
+      const action = (payload.action ?? {}) as { kind?: string; name?: string; args?: Record<string, unknown> };
+      const decision = (payload.decision ?? {}) as { authority?: string; rules?: unknown[]; reason?: string };
+      return {
+        type: 'action.decided',
+        runId,
+        step,
+        kind: String(action.kind ?? ''),
+        name: String(action.name ?? ''),
+        args: action.args ?? {},
+        authority: decision.authority as never,
+        rules: (decision.rules ?? []).map((rule) => (typeof rule === 'string' ? rule : String((rule as { id?: string }).id ?? ''))),
+        reason: String(decision.reason ?? ''),
+      };
+    }
+    case 'tool.returned':
+    case 'tool.failed':
+      return { type: 'tool.returned', runId, step, name: String(payload.name ?? ''), ok: type === 'tool.returned', summary: summary(type === 'tool.returned' ? payload.content : payload.error) };
+    case 'notification.queued':
+      return { type: 'notification.queued', runId, step, targets: Array.isArray(payload.targets) ? payload.targets.map(String) : [] };
+    case 'run.held':
+      return {
+        type: 'run.held',
+        runId,
+        step,
+        approvalId: String(payload.approval_id ?? ''),
+        kind: String(payload.kind ?? ''),
+        name: String(payload.name ?? ''),
+        args: {},
+        approvers: null,
+        ...(typeof payload.child_run === 'string' ? { childRunId: payload.child_run } : {}),
+      };
+    case 'run.resumed':
+      return typeof payload.approval_id === 'string' && (payload.outcome === 'approved' || payload.outcome === 'rejected')
+        ? { type: 'approval.applied', runId, step, approvalId: payload.approval_id, outcome: payload.outcome }
+        : undefined;
+    case 'run.completed':
+      return { type: 'run.completed', runId, answer: String(payload.answer ?? '') };
+    case 'run.failed':
+      return { type: 'run.failed', runId, reason: failure(payload) };
+    default:
+      return undefined;
+  }
+}
+
+/** The run's result when the event ends a drive: completed, failed, or held. */
+function resultOf(runId: string, type: string, payload: Record<string, unknown>): RunResult | undefined {
+  if (type === 'run.completed') return { runId, status: 'completed', answer: String(payload.answer ?? '') };
+  if (type === 'run.failed') return { runId, status: 'failed', error: failure(payload) };
+  if (type === 'run.held') {
+    const held = { step: Number(payload.step ?? 0), approvalId: String(payload.approval_id ?? ''), kind: String(payload.kind ?? ''), name: String(payload.name ?? ''), args: {} };
+    return { runId, status: 'held', held: held as never };
+  }
+  return undefined;
+}
+
+function failure(payload: Record<string, unknown>): string {
+  const error = payload.error as { message?: string } | string | undefined;
+  return typeof error === 'string' ? error : (error?.message ?? 'failed');
+}
+
+function summary(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}

@@ -1,0 +1,230 @@
+// The job queue that carries runs from the processes that accept them (`factory serve --queue`) to
+// the processes that drive them (`factory worker`), on the deployment's Postgres. Every piece of
+// background work is a job here: a run's first drive, its resume once an approval is decided, its
+// recovery once its owner died, and the delivery of notifications committed by a run.
+//
+// The queue is graphile-worker, not pg-boss, because:
+// - a job is picked up the moment it commits (LISTEN/NOTIFY), where pg-boss polls (no faster than
+//   every half second), which alone would cost a governed run more than its whole first step;
+// - `add_job` is a SQL function, so a job can be added in the same transaction as the write it must
+//   follow (the notification outbox below) — a side effect is queued if and only if it committed;
+// - job keys keep one pending job per run however many processes ask for it, and a job whose worker
+//   is still running it gets a fresh successor instead of being lost;
+// - it lives in a schema of its own, so tenants and tests sharing one database never see each
+//   other's jobs.
+// What graphile-worker does not do is notice a crashed worker quickly (its lock on a job lapses only
+// after four hours). It does not need to: exactly-once effects per run step come from the run's
+// lease and fencing epoch (run_leases), and the supervisor each worker runs notices a lapsed lease
+// within a lease and queues a new job for the run, which the next free worker takes.
+import { ErrorCode, SystemError, UserError } from '@aifactory/core';
+import type { RecoveryResult } from '@aifactory/execution';
+import type { Store } from '@aifactory/store';
+import { Logger, makeWorkerUtils, run, type Runner, type Task, type WorkerUtils } from 'graphile-worker';
+import { sql } from 'drizzle-orm';
+
+/** The task that drives one run on. */
+export const driveRunTask = 'aifactory_drive_run';
+/** The task that delivers the notification outbox. */
+export const deliverNotificationsTask = 'aifactory_deliver_notifications';
+
+/** Why a run is queued. */
+export type DriveReason = 'start' | 'resume' | 'orphaned' | 'stalled' | 'handed-back' | 'resolve';
+
+/** The payload of a drive job. */
+export interface DriveRunJob {
+  runId: string;
+  reason: DriveReason;
+  /** The approval to apply (a resume). */
+  approvalId?: string;
+}
+
+/** Options of RunQueue.open. */
+export interface RunQueueOptions {
+  /** The Postgres the store lives in. */
+  databaseUrl: string;
+  /** The store's schema; the queue lives beside it in `<schema>_jobs` (`aifactory_jobs` for public). */
+  storeSchema: string;
+  /** Connections the queue may hold (default 4). */
+  maxConnections?: number;
+  /** Where the queue's own warnings and errors go (default: stderr as JSON lines). */
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** What a worker does with each job. */
+export interface QueueWorkerOptions {
+  /** Drives a run on (the workspace runtime's drive()). */
+  drive(job: DriveRunJob): Promise<RecoveryResult>;
+  /** Delivers due notifications (absent: notification jobs complete without delivering). */
+  deliverNotifications?: () => Promise<unknown>;
+  /** Jobs run at once in this process (default 8). */
+  concurrency?: number;
+  /** Told what became of each job (logs, tests). */
+  onJob?: (report: { task: string; runId?: string; reason?: string; outcome: string; error?: string }) => void;
+}
+
+/** A worker taking jobs off the queue. */
+export interface QueueWorker {
+  /** Stops taking jobs and waits for those in flight (run drain() on the runtime first to hand runs back quickly). */
+  stop(): Promise<void>;
+  /** Settles when the worker stops (or fails). */
+  readonly done: Promise<void>;
+}
+
+/** The schema the queue's tables live in for a store schema. */
+export function queueSchemaFor(storeSchema: string): string {
+  return storeSchema === 'public' ? 'aifactory_jobs' : `${storeSchema}_jobs`.slice(0, 63);
+}
+
+/** The job queue of one Postgres store. */
+export class RunQueue {
+  /** The schema the queue's tables live in. */
+  readonly schema: string;
+  readonly #options: RunQueueOptions;
+  readonly #utils: WorkerUtils;
+  readonly #logger: Logger;
+
+  private constructor(options: RunQueueOptions, schema: string, utils: WorkerUtils, logger: Logger) {
+    this.#options = options;
+    this.schema = schema;
+    this.#utils = utils;
+    this.#logger = logger;
+  }
+
+  /** Opens the queue of the store at `databaseUrl`, creating or migrating its schema. */
+  static async open(options: RunQueueOptions): Promise<RunQueue> {
+    const schema = queueSchemaFor(options.storeSchema);
+    const logger = queueLogger(options.log);
+    let utils: WorkerUtils | undefined;
+    try {
+      utils = await makeWorkerUtils({ connectionString: options.databaseUrl, schema, logger, maxPoolSize: options.maxConnections ?? 4 });
+      // Several processes may start at once on a fresh database: the loser of a concurrent
+      // migration finds it done on its next try.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await utils.migrate();
+          break;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
+      }
+    } catch (error) {
+      await Promise.resolve(utils?.release()).catch(() => undefined);
+      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot open the job queue (schema ${schema}): ${(error as Error).message}.`, { cause: error });
+    }
+    return new RunQueue(options, schema, utils, logger);
+  }
+
+  /** The queue of the store a workspace opened, or a clear refusal on the embedded store. */
+  static async forStore(store: Store, options: { databaseUrl?: string; what: string; log?: RunQueueOptions['log'] }): Promise<RunQueue> {
+    if (store.kind !== 'postgres' || !options.databaseUrl) {
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `${options.what} needs a Postgres store (set DATABASE_URL): the embedded store belongs to one process by design, so runs on it are driven by that process (\`factory serve\` alone does everything).`,
+      );
+    }
+    return RunQueue.open({ databaseUrl: options.databaseUrl, storeSchema: store.schemaName, ...(options.log ? { log: options.log } : {}) });
+  }
+
+  /** Queues a drive of the run. One pending job per run: a second request before it is taken replaces the first. */
+  async enqueueDrive(job: DriveRunJob): Promise<void> {
+    await this.#utils.addJob(driveRunTask, job, { jobKey: `run:${job.runId}`, maxAttempts: 5 });
+  }
+
+  /**
+   * The SQL that queues a notification delivery, to run inside the transaction that writes the
+   * notification (a transactional outbox: the delivery job commits if and only if the notification does).
+   */
+  deliveryJobSql() {
+    return sql`SELECT ${sql.identifier(this.schema)}.add_job(${deliverNotificationsTask}, '{}'::json, job_key => 'notifications', job_key_mode => 'preserve_run_at', max_attempts => 3)`;
+  }
+
+  /** Queues a delivery of the notification outbox (a later retry, or one asked for by an operator). */
+  async enqueueDelivery(options: { runAt?: Date } = {}): Promise<void> {
+    await this.#utils.addJob(deliverNotificationsTask, {}, { jobKey: 'notifications', jobKeyMode: 'preserve_run_at', maxAttempts: 3, ...(options.runAt ? { runAt: options.runAt } : {}) });
+  }
+
+  /** Jobs waiting or running, by task (metrics, tests). */
+  async pending(): Promise<Record<string, number>> {
+    const { rows } = await this.#utils.withPgClient((client) =>
+      client.query<{ task: string; count: string }>(`SELECT t.identifier AS task, count(*) AS count FROM ${quoteIdent(this.schema)}._private_jobs j JOIN ${quoteIdent(this.schema)}._private_tasks t ON t.id = j.task_id WHERE j.attempts < j.max_attempts GROUP BY t.identifier`),
+    );
+    return Object.fromEntries(rows.map((row) => [row.task, Number(row.count)]));
+  }
+
+  /** Starts taking jobs in this process. */
+  async work(options: QueueWorkerOptions): Promise<QueueWorker> {
+    const report = options.onJob ?? (() => undefined);
+    const drive: Task = async (payload) => {
+      const job = payload as DriveRunJob;
+      if (typeof job?.runId !== 'string') {
+        report({ task: driveRunTask, outcome: 'invalid' });
+        return;
+      }
+      try {
+        const result = await options.drive(job);
+        report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: result.outcome === 'continued' ? result.result.status : result.outcome });
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const details = (error as { details?: { handedBack?: boolean } }).details;
+        // Handed back at a checkpoint by a graceful shutdown: the next free worker goes on at once.
+        if (details?.handedBack) {
+          await this.enqueueDrive({ runId: job.runId, reason: 'handed-back' }).catch(() => undefined);
+          report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'handed-back' });
+          return;
+        }
+        // Another process owns the run now: nothing is left to do here.
+        if (code === ErrorCode.LeaseLost) {
+          report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'lease-lost' });
+          return;
+        }
+        report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'error', error: (error as Error).message });
+        // The job is retried with backoff; the supervisor also requeues the run once its lease lapses.
+        throw error;
+      }
+    };
+    const deliver: Task = async () => {
+      if (!options.deliverNotifications) return;
+      await options.deliverNotifications();
+      report({ task: deliverNotificationsTask, outcome: 'delivered' });
+    };
+    let runner: Runner;
+    try {
+      runner = await run({
+        connectionString: this.#options.databaseUrl,
+        schema: this.schema,
+        concurrency: options.concurrency ?? 8,
+        maxPoolSize: (options.concurrency ?? 8) + 2,
+        // Jobs arrive by LISTEN/NOTIFY; polling only finds retries and jobs scheduled for later.
+        pollInterval: 1_000,
+        noHandleSignals: true,
+        logger: this.#logger,
+        taskList: { [driveRunTask]: drive, [deliverNotificationsTask]: deliver },
+      });
+    } catch (error) {
+      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot start taking jobs from the queue (schema ${this.schema}): ${(error as Error).message}.`, { cause: error });
+    }
+    return {
+      stop: () => runner.stop(),
+      done: runner.promise,
+    };
+  }
+
+  /** Releases the queue's connections. */
+  async close(): Promise<void> {
+    await Promise.resolve(this.#utils.release());
+  }
+}
+
+/** graphile-worker's log lines, warnings and errors only, as JSON on stderr (or to `log`). */
+function queueLogger(log: RunQueueOptions['log']): Logger {
+  const write = log ?? ((line: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify(line)}\n`));
+  return new Logger(() => (level, message) => {
+    if (level === 'error' || level === 'warning') write({ event: 'queue.log', level, message });
+  });
+}
+
+/** A Postgres identifier, quoted (schema names are validated by the store, but quote anyway). */
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
