@@ -46,6 +46,7 @@ import { registerRunRoutes } from './routes/runs.ts';
 import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './routes/system.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
+import { operatorRouteDocs, registerOperatorRoutes } from './operator-routes.ts';
 import { createServerLog, requestIdFrom, type ServerLog } from './server-log.ts';
 
 /** A structured log line (JSON); secrets never go in. */
@@ -143,6 +144,7 @@ export const apiRoutes: readonly RouteDoc[] = [
   { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
   ...consoleApiRoutes,
   ...feedbackApiRoutes,
+  ...operatorRouteDocs,
 ];
 
 const statusByCode: Record<string, number> = {
@@ -366,6 +368,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerPolicyRoutes(app, ctx);
   registerApprovalRoutes(app, ctx);
   registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
+  // Token rotation and verifying every run, for the CLI through this server.
+  registerOperatorRoutes(app, { store, signer: workspace.signer, requireRole, readBody, forgetToken: (tokenId) => authenticator.forget(tokenId), log });
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);

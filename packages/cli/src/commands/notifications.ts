@@ -16,6 +16,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
 import { openWorkspaceStore, workspaceConfigFromEnv, workspaceNotificationChannels, workspaceNotificationDispatcher } from '@aifactory/workspace/config';
+import { ServerClient, viaServerOrStore } from '../connection.ts';
 
 /** Hooks the notifications commands take from whoever wires the CLI together. */
 export interface NotificationsCommandOptions {
@@ -82,16 +83,25 @@ export function registerNotificationsCommands(program: Command, options: Notific
       if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit '${listOptions.limit}' is invalid; use a whole number of at least 1.`);
       const status = listOptions.status as NotificationStatus | undefined;
       if (status !== undefined && !statuses.includes(status)) throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${statuses.join(', ')}.`);
-      const found = await withStore((store) =>
-        listNotifications(store, {
-          limit,
-          ...(listOptions.unread ? { unread: true } : {}),
-          ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}),
-          ...(listOptions.all ? { all: true } : {}),
-          ...(listOptions.run ? { runId: listOptions.run } : {}),
-          ...(status ? { status } : {}),
-        }),
-      );
+      const filter = {
+        limit,
+        ...(listOptions.unread ? { unread: true } : {}),
+        ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}),
+        ...(listOptions.all ? { all: true } : {}),
+        ...(listOptions.run ? { runId: listOptions.run } : {}),
+        ...(status ? { status } : {}),
+      };
+      const found = await viaServerOrStore<Notification[]>({
+        server: async (connection) => {
+          // The server lists inbox items by inbox and unread; delivery status needs the store.
+          const unsupported = (['all', 'run', 'status'] as const).filter((key) => listOptions[key] !== undefined);
+          if (unsupported.length > 0) throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server lists inbox items by --inbox, --unread and --limit only.`);
+          const query = new URLSearchParams({ limit: String(limit), ...(listOptions.unread ? { unread: 'true' } : {}), ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}) }).toString();
+          const answer = await new ServerClient(connection).request<{ notifications: Notification[] }>('GET', `/v1/notifications?${query}`);
+          return answer.notifications.map(withNotificationDates);
+        },
+        store: () => withStore((store) => listNotifications(store, filter)),
+      });
       const shown = found.map((notification) => ({ ...notification, target: describeNotificationTarget(notification.target) }));
       emit(listOptions, { notifications: shown }, ({ notifications }) => renderList(notifications, listOptions));
     }),
@@ -113,9 +123,11 @@ export function registerNotificationsCommands(program: Command, options: Notific
         if (!Number.isSafeInteger(value) || value < 1) throw new UserError(ErrorCode.InputInvalid, `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list).`);
         return value;
       });
-      const marked = await withStore((store) =>
-        markNotificationsRead(store, readOptions.all ? { all: true, ...(readOptions.inbox ? { inbox: readOptions.inbox } : {}) } : { ids: numbers }),
-      );
+      const selection = readOptions.all ? { all: true as const, ...(readOptions.inbox ? { inbox: readOptions.inbox } : {}) } : { ids: numbers };
+      const marked = await viaServerOrStore<number[]>({
+        server: async (connection) => (await new ServerClient(connection).request<{ marked: number[] }>('POST', '/v1/notifications/read', selection)).marked,
+        store: () => withStore((store) => markNotificationsRead(store, selection)),
+      });
       emit(readOptions, { marked }, () => (marked.length === 0 ? 'Nothing to mark read.' : `Marked ${marked.length} notification(s) read: ${marked.join(', ')}.`));
     }),
   );
@@ -213,4 +225,13 @@ function summary(payload: unknown): string {
   if (payload && typeof payload === 'object' && 'message' in payload && typeof (payload as { message: unknown }).message === 'string') return (payload as { message: string }).message;
   const text = JSON.stringify(payload);
   return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}
+
+/** A notification read over HTTP carries ISO strings where the store gives dates. */
+function withNotificationDates(notification: Notification): Notification {
+  const date = (value: Date | string | null | undefined) => (value === null || value === undefined ? null : new Date(value));
+  const record = notification as unknown as Record<string, unknown>;
+  const dated: Record<string, unknown> = { ...record };
+  for (const key of ['createdAt', 'deliveredAt', 'readAt', 'nextAttemptAt']) if (key in record) dated[key] = date(record[key] as string | null);
+  return dated as unknown as Notification;
 }

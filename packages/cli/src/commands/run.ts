@@ -220,7 +220,30 @@ export function registerResumeCommand(runs: Command): void {
       .option('--approval <id>', 'the approval the run waits for (default: the one recorded for it)')
       .option('--agents <dir>', 'folder of agent definitions', 'agents'),
   ).action(
-    action(async (runId: string, options: ResumeOptions) => {
+    action(async (runId: string, options: ResumeOptions) =>
+      viaServerOrStore({ server: (connection) => resumeThroughServer(connection, runId, options), store: () => resumeOnStore(runId, options) }),
+    ),
+  );
+}
+
+/** `runs resume` through a server: POST /v1/runs/:id/resume; the server (or its workers) drives the run. */
+async function resumeThroughServer(connection: ServerConnection, runId: string, options: ResumeOptions): Promise<number> {
+  if (options.agents !== 'agents') throw new UserError(ErrorCode.InputInvalid, `--agents does not apply through ${connection.url}: the server resumes runs with the agents of its own folder.`, { location: { path: '--agents' } });
+  const result = await new ServerClient(connection).request<{ runId: string; status: RunResult['status']; answer?: string; error?: string; held?: { approvalId: string; name: string } }>(
+    'POST',
+    `/v1/runs/${encodeURIComponent(runId)}/resume`,
+    options.approval ? { approvalId: options.approval } : {},
+  );
+  emit(options, { ...result, server: connection.url }, (value) =>
+    value.status === 'completed' ? `${pc.green('✔ completed')} ${pc.dim(value.runId)}${value.answer ? `\n${value.answer}` : ''}`
+    : value.status === 'held' ? `${pc.magenta('⏸ held again')} ${pc.dim(value.runId)}: ${value.held?.name ?? 'an action'} waits for approval ${value.held?.approvalId ?? ''}`
+    : `${pc.red('✖ failed')}: ${value.error ?? ''}`,
+  );
+  return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
+}
+
+/** `runs resume` on the store: this process drives the run on. */
+async function resumeOnStore(runId: string, options: ResumeOptions): Promise<number> {
       const store = await openCliStore();
       try {
         let approvalId = options.approval;
@@ -237,6 +260,4 @@ export function registerResumeCommand(runs: Command): void {
       } finally {
         await store.close();
       }
-    }),
-  );
 }

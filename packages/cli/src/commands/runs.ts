@@ -34,7 +34,7 @@ import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { parseTime } from './time-options.ts';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
+import { resolveConnection, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { findWorkspaceSigner, openWorkspaceStore, workspaceDataDir, workspaceSigner, workspaceWitness } from '@aifactory/workspace/config';
 
 /** What the runs commands take from whoever wires the CLI (tests pass their own store). */
@@ -122,6 +122,12 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
 
   withJson(runs.command('show').description('Show a run as a readable timeline of its events.').argument('<run>', 'run id')).action(
     action(async (runId: string, showOptions: CommonOptions) => {
+      await viaServerOrStore({ server: (connection) => showThroughServer(connection, runId, showOptions), store: () => showOnStore(runId, showOptions) });
+    }),
+  );
+
+  /** `runs show` on the store. */
+  async function showOnStore(runId: string, showOptions: CommonOptions): Promise<void> {
       await withStore(async (store) => {
         const found = [];
         for await (const run of listRuns(store, { runIds: [runId] })) found.push(run);
@@ -144,8 +150,32 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
           process.stdout.write(`${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`);
         }
       });
-    }),
-  );
+  }
+
+  /** `runs show` through a server: GET /v1/runs/:id (its first 5000 events). */
+  async function showThroughServer(connection: ServerConnection, runId: string, showOptions: CommonOptions): Promise<void> {
+    const answer = await new ServerClient(connection).request<{ run: Record<string, unknown>; summary?: RunSummary; events: Array<{ seq: number; ts: string; type: string; actor: string; payload: unknown; erased: boolean; hash: string }> }>(
+      'GET',
+      `/v1/runs/${encodeURIComponent(runId)}`,
+    );
+    const run = answer.summary ? { ...answer.summary, startedAt: new Date(answer.summary.startedAt), endedAt: answer.summary.endedAt === null ? null : new Date(answer.summary.endedAt) } : undefined;
+    if (!run) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
+    if (showOptions.json) {
+      emit(showOptions, { run, events: answer.events.map((event) => ({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payload, erased: event.erased, hash: event.hash })) }, () => '');
+      return;
+    }
+    process.stdout.write(
+      `${pc.bold(run.id)}  ${colourStatus(run.status)}  agent ${run.agent}${run.team ? ` (team ${run.team})` : ''}, principal ${run.principal}\n` +
+        `started ${run.startedAt.toISOString()}${run.endedAt ? `, ended ${run.endedAt.toISOString()}` : ''}, ${run.events} events, ${run.sealed ? pc.green('sealed') : pc.yellow('not sealed')}` +
+        `${run.parentRunId ? `, handed off from ${run.parentRunId}` : ''}${run.replayOf ? `, replay of ${run.replayOf}` : ''}  ${pc.dim(`(through ${connection.url})`)}\n\n`,
+    );
+    const startedAt = run.startedAt.getTime();
+    for (const raw of answer.events) {
+      const event = { seq: raw.seq, ts: new Date(raw.ts), type: raw.type, actor: raw.actor, payloadText: raw.erased || raw.payload === null ? null : JSON.stringify(raw.payload) } as StoredEvent;
+      const offset = `+${((event.ts.getTime() - startedAt) / 1000).toFixed(3)}s`;
+      process.stdout.write(`${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`);
+    }
+  }
 
   withJson(
     runs
@@ -169,6 +199,22 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       }
       if (!runId && !verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or --file <export.jsonl>.');
       if (runId && verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all, not both.');
+      const connection = resolveConnection();
+      if (connection.kind === 'server') {
+        // The server verifies against its own seal key; pinning other keys or a witness needs the store (or an export: --file).
+        if (keys.length > 0 || verifyOptions.witness) {
+          throw new UserError(ErrorCode.InputInvalid, `--key and --witness cannot be applied through ${connection.url}: the server verifies against its own seal key. Export the runs (factory runs export) and verify the file with --file, or run this where the store is.`);
+        }
+        const client = new ServerClient(connection);
+        if (runId) {
+          const { report } = await client.request<{ report: VerificationReport }>('POST', `/v1/runs/${encodeURIComponent(runId)}/verify`);
+          emit(verifyOptions, report, (value) => renderReport(value));
+          return report.ok ? ExitCode.Ok : ExitCode.CheckFailed;
+        }
+        const { summary } = await client.request<{ summary: VerificationSummary }>('POST', '/v1/runs/verify');
+        emit(verifyOptions, summary, (value) => renderSummary(value, connection.url));
+        return summary.ok ? ExitCode.Ok : ExitCode.CheckFailed;
+      }
       const local = await signer();
       // The workspace key's anchor is checked even when other keys are pinned (its key is then not trusted for that).
       const trust = {

@@ -271,16 +271,18 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       const expiresInMs = rotateOptions.expires === undefined ? undefined : (tokenLifetimeMs(rotateOptions.expires) ?? null);
       const graceMs = rotateOptions.grace === undefined ? 0 : tokenLifetimeMs(rotateOptions.grace, '--grace');
       if (graceMs === undefined) throw new UserError(ErrorCode.InputInvalid, "--grace 'never' would keep the old token forever; give a duration such as 1h, or revoke it.", { location: { path: '--grace' } });
-      const store = await open();
-      try {
-        const rotated = await rotateApiToken(store, id, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) });
-        emit(rotateOptions, rotated, ({ created, previous }) => {
-          const old = previous.revokedAt ? `${previous.id} revoked` : `${previous.id} ${expiryText(previous)}`;
-          return `${pc.green('rotated')} ${old}; ${created.id} for ${created.principal} (${created.roles.join(', ')}), ${expiryText(created)}\n${created.token}\nStore it now: it is not shown again.`;
-        });
-      } finally {
-        await store.close();
-      }
+      type Rotated = Awaited<ReturnType<typeof rotateApiToken>>;
+      const rotated = await viaServerOrStore<Rotated>({
+        server: async (connection) => {
+          const answer = await new ServerClient(connection).request<Rotated>('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) });
+          return { created: withDates(answer.created), previous: withDates(answer.previous) };
+        },
+        store: () => withStore((store) => rotateApiToken(store, id, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) })),
+      });
+      emit(rotateOptions, rotated, ({ created, previous }) => {
+        const old = previous.revokedAt ? `${previous.id} revoked` : `${previous.id} ${expiryText(previous)}`;
+        return `${pc.green('rotated')} ${old}; ${created.id} for ${created.principal} (${created.roles.join(', ')}), ${expiryText(created)}\n${created.token}\nStore it now: it is not shown again.`;
+      });
     }),
   );
 
