@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+    // test/restart/ restarts the machine's Postgres: it runs alone, after the rest (vitest.restart.config.ts, `pnpm test:restart`).
+    exclude: [...configDefaults.exclude, 'test/restart/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores on CI: PGlite (wasm) and child-process tests are CPU-heavy.

@@ -27,7 +27,9 @@ interface Follower {
 /** Starts and resumes runs through the job queue and follows them in the store. */
 export class QueuedRuns {
   readonly #options: QueuedRunsOptions;
-  readonly #followers = new Map<string, Follower>();
+  /** Followed runs by follow id (one run may be followed twice: a start and a resume racing it). */
+  readonly #followers = new Map<number, Follower>();
+  #nextFollow = 0;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
 
@@ -36,7 +38,14 @@ export class QueuedRuns {
   }
 
   /** Records the run as started, queues it, and resolves once a worker completed, failed or held it. */
-  async start(request: { agent: string; input: string; principal: Principal; runId?: string; onEvent?: RunEventListener; feature?: string }): Promise<RunResult> {
+  async start(request: {
+    agent: string;
+    input: string;
+    principal: Principal;
+    runId?: string;
+    onEvent?: RunEventListener;
+    feature?: string;
+  }): Promise<RunResult> {
     const opened = await this.#options.workspace.runtime.open(request.agent, request.input, {
       principal: request.principal,
       ...(request.runId ? { runId: request.runId } : {}),
@@ -52,7 +61,9 @@ export class QueuedRuns {
 
   /** Queues the resume of a held run whose approval was decided; resolves once it completed, failed or is held again. */
   async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
-    const rows = await this.#options.workspace.store.query<{ seq: number | null }>(sql`SELECT max(seq) AS seq FROM events WHERE run_id = ${runId}`);
+    const rows = await this.#options.workspace.store.query<{ seq: number | null }>(
+      sql`SELECT max(seq) AS seq FROM events WHERE run_id = ${runId}`,
+    );
     const done = this.#follow(runId, Number(rows[0]?.seq ?? 0), options.onEvent);
     await this.#options.enqueue({ runId, reason: 'resume', approvalId: options.approvalId });
     return done;
@@ -66,21 +77,22 @@ export class QueuedRuns {
   }
 
   #follow(runId: string, afterSeq: number, onEvent: RunEventListener | undefined): Promise<RunResult> {
+    const id = this.#nextFollow++;
     return new Promise<RunResult>((resolve, reject) => {
       const follower: Follower = {
         runId,
         afterSeq,
         ...(onEvent ? { onEvent } : {}),
         settle: (result) => {
-          this.#followers.delete(runId);
+          this.#followers.delete(id);
           resolve(result);
         },
         fail: (error) => {
-          this.#followers.delete(runId);
+          this.#followers.delete(id);
           reject(error);
         },
       };
-      this.#followers.set(runId, follower);
+      this.#followers.set(id, follower);
       this.#timer ??= setInterval(() => void this.#poll(), this.#options.pollMs ?? 25);
     });
   }
@@ -95,31 +107,41 @@ export class QueuedRuns {
     }
     this.#polling = true;
     try {
-      const cursors = [...this.#followers.values()].map((follower) => ({ run_id: follower.runId, seq: follower.afterSeq }));
+      // One cursor per run: the lowest position any of its followers is at.
+      const lowest = new Map<string, number>();
+      for (const follower of this.#followers.values())
+        lowest.set(follower.runId, Math.min(lowest.get(follower.runId) ?? Infinity, follower.afterSeq));
+      const cursors = [...lowest].map(([run_id, seq]) => ({ run_id, seq }));
       const rows = await this.#options.workspace.store.query<{ run_id: string; seq: number; type: string; payload: string | null }>(
         sql`SELECT e.run_id, e.seq, e.type, e.payload FROM events e JOIN json_to_recordset(${JSON.stringify(cursors)}::json) AS c(run_id text, seq int) ON e.run_id = c.run_id AND e.seq > c.seq ORDER BY e.run_id, e.seq`,
       );
+      const byRun = new Map<string, Follower[]>();
+      for (const follower of this.#followers.values()) byRun.set(follower.runId, [...(byRun.get(follower.runId) ?? []), follower]);
       for (const row of rows) {
-        const follower = this.#followers.get(row.run_id);
-        if (!follower) continue;
-        follower.afterSeq = Number(row.seq);
-        const payload = parsePayload(row.payload);
-        const event = runEventOf(row.run_id, row.type, payload);
-        if (event) {
-          try {
-            follower.onEvent?.(event);
-          } catch {
-            // A listener's failure must not stop the follow.
-          }
-        }
-        const result = resultOf(row.run_id, row.type, payload);
-        if (result) follower.settle(result);
+        for (const follower of byRun.get(row.run_id) ?? []) this.#deliver(follower, row);
       }
     } catch {
       // The store is unreachable for a moment: read again next time.
     } finally {
       this.#polling = false;
     }
+  }
+
+  /** Hands one recorded event to a follower that has not seen it. */
+  #deliver(follower: Follower, row: { run_id: string; seq: number; type: string; payload: string | null }): void {
+    if (Number(row.seq) <= follower.afterSeq) return;
+    follower.afterSeq = Number(row.seq);
+    const payload = parsePayload(row.payload);
+    const event = runEventOf(row.run_id, row.type, payload);
+    if (event) {
+      try {
+        follower.onEvent?.(event);
+      } catch {
+        // A listener's failure must not stop the follow.
+      }
+    }
+    const result = resultOf(row.run_id, row.type, payload);
+    if (result) follower.settle(result);
   }
 }
 
@@ -155,7 +177,14 @@ function runEventOf(runId: string, type: string, payload: Record<string, unknown
     }
     case 'tool.returned':
     case 'tool.failed':
-      return { type: 'tool.returned', runId, step, name: String(payload.name ?? ''), ok: type === 'tool.returned', summary: summary(type === 'tool.returned' ? payload.content : payload.error) };
+      return {
+        type: 'tool.returned',
+        runId,
+        step,
+        name: String(payload.name ?? ''),
+        ok: type === 'tool.returned',
+        summary: summary(type === 'tool.returned' ? payload.content : payload.error),
+      };
     case 'notification.queued':
       return { type: 'notification.queued', runId, step, targets: Array.isArray(payload.targets) ? payload.targets.map(String) : [] };
     case 'run.held':
@@ -188,7 +217,13 @@ function resultOf(runId: string, type: string, payload: Record<string, unknown>)
   if (type === 'run.completed') return { runId, status: 'completed', answer: String(payload.answer ?? '') };
   if (type === 'run.failed') return { runId, status: 'failed', error: failure(payload) };
   if (type === 'run.held') {
-    const held = { step: Number(payload.step ?? 0), approvalId: String(payload.approval_id ?? ''), kind: String(payload.kind ?? ''), name: String(payload.name ?? ''), args: {} };
+    const held = {
+      step: Number(payload.step ?? 0),
+      approvalId: String(payload.approval_id ?? ''),
+      kind: String(payload.kind ?? ''),
+      name: String(payload.name ?? ''),
+      args: {},
+    };
     return { runId, status: 'held', held: held as never };
   }
   return undefined;

@@ -38,7 +38,7 @@ export function registerWorkerCommand(program: Command): void {
       '\nNeeds DATABASE_URL (Postgres; AIFACTORY_DB_SCHEMA optional): the embedded store belongs to one process, so on it' +
         '\n`factory serve` drives its runs itself. Pair workers with `factory serve --queue`, which accepts and streams runs and' +
         '\nleaves driving them to workers. The queue (graphile-worker) lives in the schema <schema>_jobs (aifactory_jobs for public).' +
-        '\nWebhook notifications are delivered when AIFACTORY_WEBHOOK_SECRET is set. Logs are JSON lines on stderr.' +
+        '\nNotifications (Slack, e-mail, webhooks: notifications.yaml) are delivered by jobs the runs queue. Logs are JSON lines on stderr.' +
         '\nSIGTERM/SIGINT: no new jobs are taken; each run is stopped at its next step with a fresh checkpoint and handed back,' +
         '\nso another worker goes on with it at once. Exit codes: 2 bad options or no Postgres, 3 the store or queue is unavailable.' +
         '\nSee docs/deployment.md.',
@@ -57,7 +57,8 @@ export function registerWorkerCommand(program: Command): void {
         }
         const path = await import('node:path');
         const { openWorkspace, workspaceConfigFromEnv, openWorkspaceStore, RunQueue } = await import('@aifactory/workspace');
-        const { RunSupervisor, createNotificationDispatcher } = await import('@aifactory/execution');
+        const { workspaceNotificationDispatcher } = await import('@aifactory/workspace/config');
+        const { RunSupervisor } = await import('@aifactory/execution');
         const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), pid: process.pid, ...line })}\n`);
         const config = workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(options.agents) });
         const store = await openWorkspaceStore(config);
@@ -73,8 +74,14 @@ export function registerWorkerCommand(program: Command): void {
           await store.close();
           throw error;
         });
-        const secret = process.env.AIFACTORY_WEBHOOK_SECRET;
-        const dispatcher = secret && secret.length >= 16 ? createNotificationDispatcher(store, { secret, onError: (error) => log({ event: 'notifications.error', error: (error as Error).message }) }) : undefined;
+        // The outbox's delivery jobs: Slack, e-mail and webhooks as notifications.yaml configures them.
+        const dispatcher = await workspaceNotificationDispatcher(store, config, {
+          log: (line) => log({ event: 'notification.log', line }),
+          onError: (error) => log({ event: 'notifications.error', error: (error as Error).message }),
+        }).catch((error: unknown) => {
+          log({ event: 'notifications.unavailable', error: (error as Error).message });
+          return undefined;
+        });
         const worker = await queue
           .work({
             concurrency,

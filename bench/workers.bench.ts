@@ -1,0 +1,197 @@
+// Workers on Postgres, as real processes on loopback (`factory serve --queue` + `factory worker`):
+//  1. governed runs per second with 1, 2 and 4 workers (4 runs at once each), against the same
+//     runs driven in-process by a plain `factory serve` on the same Postgres (the peer);
+//  2. time to the first event and to completion, p50/p95, of N concurrent streaming runs over HTTP
+//     (POST /v1/runs, SSE) with 4 workers (target: first event p95 <= 250 ms);
+//  3. recovery time: a worker SIGKILLed in the middle of a step, until another worker has taken the
+//     run over (run.recovered) and until the run's next tool call (target: p95 <= lease + 2 s).
+// Needs Postgres (AIFACTORY_TEST_DATABASE_URL or DATABASE_URL); without it, says so and exits 0.
+// BENCH_QUICK=1 uses small sizes. Figures go to bench/results/workers.json.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseServerSentEvents } from '@aifactory/client';
+import { openStore, type Store } from '@aifactory/store';
+import { sql } from 'drizzle-orm';
+import { createCourierWorkspace, createToken, startUntil, waitFor, type CourierWorkspace, type FactoryProcess } from '../test/fixtures/courier-workspace.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const runsPerSize = quick ? 16 : 120;
+const workerCounts = quick ? [1, 2] : [1, 2, 4];
+const streamingRuns = quick ? 30 : 200;
+const recoveries = quick ? 2 : 6;
+const leaseMs = 2000;
+
+if (!databaseUrl) {
+  process.stdout.write('workers bench skipped: set AIFACTORY_TEST_DATABASE_URL (Postgres) to run it.\n');
+  process.exit(0);
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+};
+
+/** A fresh deployment: a schema, its API server (queued or not) and its workers. */
+interface Deployment {
+  workspace: CourierWorkspace;
+  store: Store;
+  url: string;
+  operator: string;
+  processes: FactoryProcess[];
+  close(): Promise<void>;
+}
+
+async function deploy(options: { workers: number; queue: boolean; waitMs?: number }): Promise<Deployment> {
+  const schema = `b_workers_${randomBytes(4).toString('hex')}`;
+  const workspace = createCourierWorkspace({ databaseUrl: databaseUrl!, schema, leaseMs, waitMs: options.waitMs ?? 3000 });
+  const store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
+  const processes: FactoryProcess[] = [];
+  const operator = await createToken(workspace, 'bench@acme.example', ['operator']);
+  const serve = await startUntil(workspace, ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'], /serving\S*\s+(http:\/\/\S+)/);
+  processes.push(serve);
+  const workers = await Promise.all(Array.from({ length: options.workers }, () => startUntil(workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/)));
+  processes.push(...workers);
+  return {
+    workspace,
+    store,
+    url: serve.match[1]!,
+    operator,
+    processes,
+    async close() {
+      await Promise.all(processes.map((process) => process.stop('SIGKILL')));
+      await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
+      await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+      await store.close();
+      workspace.remove();
+    },
+  };
+}
+
+/** Starts one run over HTTP and waits for its result. */
+async function runOnce(deployment: Deployment, input: string): Promise<string> {
+  const response = await fetch(`${deployment.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'courier', input }) });
+  return ((await response.json()) as { status: string }).status;
+}
+
+/** Governed runs per second: `total` runs, `parallel` in flight. */
+async function throughput(deployment: Deployment, total: number, parallel: number): Promise<number> {
+  // One warm-up run per worker slot: tool servers started, agent loaded.
+  await Promise.all(Array.from({ length: parallel }, (_, index) => runOnce(deployment, `k-warm-${index}`)));
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < total) {
+        const index = next++;
+        const status = await runOnce(deployment, `k-${index}`);
+        if (status !== 'completed') throw new Error(`run k-${index} ended ${status}`);
+      }
+    }),
+  );
+  return total / ((performance.now() - started) / 1000);
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { quick, loadAverage: loadavg().map((value) => Number(value.toFixed(2))), leaseMs };
+
+  // 1. Runs per second.
+  const peer = await deploy({ workers: 0, queue: false });
+  let inProcess: number;
+  try {
+    inProcess = await throughput(peer, runsPerSize, 4);
+  } finally {
+    await peer.close();
+  }
+  process.stdout.write(`in-process serve (peer): ${inProcess.toFixed(1)} runs/s\n`);
+  const perWorkers: Record<string, number> = {};
+  for (const workers of workerCounts) {
+    const deployment = await deploy({ workers, queue: true });
+    try {
+      perWorkers[workers] = await throughput(deployment, runsPerSize, 4 * workers);
+    } finally {
+      await deployment.close();
+    }
+    process.stdout.write(`${workers} worker(s): ${perWorkers[workers]!.toFixed(1)} runs/s (${(perWorkers[workers]! / inProcess).toFixed(2)}x the in-process peer)\n`);
+  }
+  results.runsPerSecond = { inProcessServe: inProcess, workers: perWorkers };
+
+  // 2. First event and completion of concurrent streaming runs.
+  const streaming = await deploy({ workers: quick ? 2 : 4, queue: true });
+  try {
+    await runOnce(streaming, 'k-warm');
+    const firstEvent: number[] = [];
+    const completion: number[] = [];
+    await Promise.all(
+      Array.from({ length: streamingRuns }, async (_, index) => {
+        const started = performance.now();
+        const response = await fetch(`${streaming.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'courier', input: `k-stream-${index}` }) });
+        let first = true;
+        for await (const message of parseServerSentEvents(response.body!)) {
+          if (first) {
+            firstEvent.push(performance.now() - started);
+            first = false;
+          }
+          if (message.data.includes('"run.completed"') || message.data.includes('"run.failed"')) break;
+        }
+        completion.push(performance.now() - started);
+      }),
+    );
+    results.streaming = {
+      runs: streamingRuns,
+      workers: quick ? 2 : 4,
+      firstEventMs: { p50: percentile(firstEvent, 50), p95: percentile(firstEvent, 95) },
+      completionMs: { p50: percentile(completion, 50), p95: percentile(completion, 95) },
+    };
+    process.stdout.write(`${streamingRuns} concurrent streaming runs: first event p50 ${percentile(firstEvent, 50).toFixed(0)} ms, p95 ${percentile(firstEvent, 95).toFixed(0)} ms (target 250); completion p50 ${percentile(completion, 50).toFixed(0)} ms, p95 ${percentile(completion, 95).toFixed(0)} ms\n`);
+  } finally {
+    await streaming.close();
+  }
+
+  // 3. Recovery after a SIGKILL mid-step.
+  const recovery = await deploy({ workers: 2, queue: true, waitMs: 2000 });
+  try {
+    const takeOver: number[] = [];
+    const goingOn: number[] = [];
+    for (let round = 0; round < recoveries; round += 1) {
+      const key = `s-recover-${round}`;
+      const reply = fetch(`${recovery.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${recovery.operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'courier', input: key }) }).then((response) => response.text());
+      await waitFor(() => recovery.workspace.calls().some((call) => call.key === key && call.tool === 'wait'), 'the run to be mid-step', 300_000, 10);
+      const driver = recovery.processes.find((process) => process.pid === recovery.workspace.calls().find((call) => call.key === key && call.tool === 'wait')!.pid)!;
+      process.kill(driver.pid, 'SIGKILL');
+      const killedAt = performance.now();
+      const [run] = await recovery.store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
+      await waitFor(async () => (await recovery.store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${run!.id} AND type = 'run.recovered'`))[0]!.n > 0, 'the take-over', 300_000, 10);
+      takeOver.push(performance.now() - killedAt);
+      // The killed wait was in doubt (idempotent, so retried): going on is the next call at the tool.
+      const before = recovery.workspace.calls().filter((call) => call.key === key).length;
+      await waitFor(() => recovery.workspace.calls().filter((call) => call.key === key).length > before, 'the run to go on', 300_000, 10);
+      goingOn.push(performance.now() - killedAt);
+      await reply;
+      // Replace the killed worker.
+      recovery.processes.splice(recovery.processes.indexOf(driver), 1);
+      recovery.processes.push(await startUntil(recovery.workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/));
+    }
+    results.recovery = {
+      rounds: recoveries,
+      leaseMs,
+      takeOverMs: { p50: percentile(takeOver, 50), p95: percentile(takeOver, 95) },
+      goingOnMs: { p50: percentile(goingOn, 50), p95: percentile(goingOn, 95) },
+      targetMs: leaseMs + 2000,
+    };
+    process.stdout.write(`recovery after SIGKILL (lease ${leaseMs} ms): taken over p50 ${percentile(takeOver, 50).toFixed(0)} ms, p95 ${percentile(takeOver, 95).toFixed(0)} ms; going on p50 ${percentile(goingOn, 50).toFixed(0)} ms, p95 ${percentile(goingOn, 95).toFixed(0)} ms (target ${leaseMs + 2000})\n`);
+  } finally {
+    await recovery.close();
+  }
+
+  results.loadAverageAfter = loadavg().map((value) => Number(value.toFixed(2)));
+  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+  writeFileSync(path.join(benchDir, 'results', 'workers.json'), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+await main();
+process.exit(0);
