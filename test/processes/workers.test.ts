@@ -97,6 +97,10 @@ describe.skipIf(!databaseUrl)('workers on Postgres (real processes)', () => {
     expect(writes.every((call) => workers.some((worker) => worker.pid === call.pid))).toBe(true);
     const verified = await runIn(workspace, ['runs', 'verify', '--all']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    // The streamed run's notification and the job that delivers it committed together (the outbox).
+    const inbox = await runIn(workspace, ['notifications', 'list', '--inbox', 'ops', '--json']);
+    expect(inbox.code, inbox.stderr).toBe(0);
+    expect((JSON.parse(inbox.stdout) as { notifications: unknown[] }).notifications).toHaveLength(1);
 
     for (const worker of workers) {
       const { code } = await worker.stop('SIGTERM');
