@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: streamingRuns }, async (_, index) => {
         const started = performance.now();
-        const response = await fetch(`${streaming.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'courier', input: `k-stream-${index}` }) });
+        const response = await fetch(`${streaming.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }) });
         let first = true;
         for await (const message of parseServerSentEvents(response.body!)) {
           if (first) {
