@@ -19,7 +19,7 @@ describe('the CLI through factory serve', () => {
     workspace?.remove();
   });
 
-  it('runs show, verify, resume, tokens rotate and notifications work through the server that owns the store', { timeout: 900_000 }, async () => {
+  it('runs show, verify, resume, tokens rotate and notifications work through the server that owns the store', { timeout: 1_800_000 }, async () => {
     serve = await startServe(workspace);
     const started = await factory(workspace, ['run', 'tally-clerk', '-i', 'k1', '--as', 'alice@acme.example', '--json']);
     expect(started.code, started.stderr).toBe(0);

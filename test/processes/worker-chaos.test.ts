@@ -18,7 +18,7 @@ const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 const killTarget = Number(process.env.AIFACTORY_CHAOS_KILLS ?? 200);
 /** Worker processes alive at once. */
 const slots = 4;
-const leaseMs = 1500;
+const leaseMs = 2000;
 
 describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random while runs go on (Postgres)', () => {
   let workspace: CourierWorkspace;
@@ -78,7 +78,9 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random whi
     // First, one worker paused in the middle of a step (its wait) past its lease: another worker
     // takes the run over; then it is woken up.
     submit('s-paused');
-    await waitFor(() => workspace.calls().some((call) => call.key === 's-paused' && call.tool === 'wait'), 'the run to be waiting in a worker', 600_000);
+    await waitFor(() => workspace.calls().some((call) => call.key === 's-paused' && call.tool === 'wait'), 'the run to be waiting in a worker', 600_000).catch((error: Error) => {
+      throw new Error(`${error.message}\nserve: ${serve.stderr().slice(-2000)}\nworkers: ${[...workers].map((worker) => worker.stderr().slice(-1000)).join('\n---\n')}`);
+    });
     const waitCall = workspace.calls().find((call) => call.key === 's-paused' && call.tool === 'wait')!;
     const zombie = [...workers].find((candidate) => candidate.pid === waitCall.pid)!;
     expect(zombie).toBeDefined();
@@ -147,7 +149,10 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random whi
       'every run to complete',
       900_000,
       500,
-    );
+    ).catch(async (error: Error) => {
+      const open = await store.query<{ id: string; status: string; input: string }>(sql`SELECT id, status, input->>'text' AS input FROM runs WHERE status <> 'completed'`);
+      throw new Error(`${error.message}\nopen runs: ${JSON.stringify(open)}\nworkers: ${[...workers].map((worker) => worker.stderr().slice(-800)).join('\n---\n')}`);
+    });
     await Promise.all(submitted);
 
     expect(kills).toBeGreaterThanOrEqual(killTarget);

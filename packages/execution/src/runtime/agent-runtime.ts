@@ -384,6 +384,13 @@ export class AgentRuntime {
     const [lease] = await this.#options.store.db.select().from(runLeases).where(eq(runLeases.runId, runId));
     // A run opened for a worker never had a lease: its first owner drives it, nothing is recovered.
     const firstDrive = lease === undefined;
+    // The agent's session (its tool servers started, its policies compiled) is opened before the
+    // lease is taken: a cold process may take seconds to start them, and a lease held meanwhile
+    // would lapse for nothing.
+    const [before] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    if (!before) return { runId, outcome: 'skipped', reason: 'it does not exist' };
+    if (before.status !== 'running' && before.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${before.status}` };
+    await this.#session((before.metadata as { agent_file?: string }).agent_file ?? before.agent);
     const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
