@@ -99,10 +99,14 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random whi
 
     // Then the stream of runs, in three waves, while workers are SIGKILLed at random moments.
     let kills = 0;
+    let waves = 1;
     for (const input of inputs.slice(0, 20)) submit(input);
     while (kills < killTarget) {
-      if (kills === Math.floor(killTarget / 3)) for (const input of inputs.slice(20, 40)) submit(input);
-      if (kills === Math.floor((2 * killTarget) / 3)) for (const input of inputs.slice(40)) submit(input);
+      // The second and third waves, once a third and two thirds of the kills are done (each once).
+      if (waves < 3 && kills >= Math.floor((waves * killTarget) / 3)) {
+        for (const input of inputs.slice(waves * 20, (waves + 1) * 20)) submit(input);
+        waves += 1;
+      }
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 180));
       const candidates = [...workers].filter(ready);
       if (candidates.length === 0) continue;
