@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     // test/restart/ restarts the machine's Postgres: it runs alone, after the rest (vitest.restart.config.ts, `pnpm test:restart`).
-    exclude: [...configDefaults.exclude, 'test/restart/**'],
+    // test/chaos/ (200 SIGKILLs of real workers) runs in a step of its own too: `pnpm test:chaos`.
+    exclude: [...configDefaults.exclude, 'test/restart/**', 'test/chaos/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores on CI: PGlite (wasm) and child-process tests are CPU-heavy.

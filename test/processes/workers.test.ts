@@ -54,7 +54,7 @@ describe.skipIf(!databaseUrl)('workers on Postgres (real processes)', () => {
     return process;
   };
 
-  it('serve --queue accepts and streams runs that two workers drive; an approval over HTTP is applied by a worker; every write happens once and every run verifies', { timeout: 600_000 }, async () => {
+  it('serve --queue accepts and streams runs that two workers drive; an approval over HTTP is applied by a worker; every write happens once and every run verifies', { timeout: 1_800_000 }, async () => {
     const operator = await createToken(workspace, 'alice@acme.example', ['operator']);
     const approver = await createToken(workspace, 'bob@acme.example', ['approver', 'ops-lead']);
     const serve = track(await startUntil(workspace, ['serve', '--queue', '--port', '0', '--shutdown-timeout', '5000'], /serving\S*\s+(http:\/\/\S+)/));
@@ -110,7 +110,7 @@ describe.skipIf(!databaseUrl)('workers on Postgres (real processes)', () => {
     await serve.stop('SIGTERM');
   });
 
-  it('SIGTERM mid-step: the worker finishes the step, writes a fresh checkpoint, hands the run back, and another worker finishes it without repeating a step', { timeout: 600_000 }, async () => {
+  it('SIGTERM mid-step: the worker finishes the step, writes a fresh checkpoint, hands the run back, and another worker finishes it without repeating a step', { timeout: 1_800_000 }, async () => {
     const operator = await createToken(workspace, 'carol@acme.example', ['operator']);
     const serve = track(await startUntil(workspace, ['serve', '--queue', '--port', '0'], /serving\S*\s+(http:\/\/\S+)/));
     const url = serve.match[1]!;
