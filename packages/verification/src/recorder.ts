@@ -19,6 +19,7 @@ import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/cor
 import type { Store } from '@aifactory/store';
 import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
 import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
+import { acceptsFast } from './payload-fast-check.ts';
 import type { Redactor } from './redaction.ts';
 import { createSigner, type SealSigner } from './seal-signer.ts';
 import { leaseLostError, type RunFence } from './run-lease.ts';
@@ -467,7 +468,8 @@ class TraceRecorder implements Recorder {
     if (typeof event.actor !== 'string' || event.actor.length === 0) {
       throw new UserError(ErrorCode.InputInvalid, `Event ${event.type} needs an actor (a non-empty string).`, { location: { path: `${where}.actor` } });
     }
-    const parsed = eventPayloadSchemas[event.type].safeParse(event.payload);
+    // The hot payloads are accepted without zod when they plainly fit; anything else zod decides.
+    const parsed = acceptsFast(event.type, event.payload) ? { success: true as const } : eventPayloadSchemas[event.type].safeParse(event.payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.length > 0 ? `payload.${issue.path.join('.')}` : 'payload';
