@@ -4,7 +4,7 @@
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { checkLimits, heldDecision, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
-import { ErrorCode, SystemError, contentHash } from '@aifactory/core';
+import { ErrorCode, SystemError, canonicalJson, contentHash, sha256Hex } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
 import { decisionSummary, maskFields } from './governance-gate.ts';
@@ -558,8 +558,16 @@ export function requestHash(request: { model: string; messages: ChatMessage[]; t
     tools = contentHash(request.tools);
     toolListHashes.set(request.tools, tools);
   }
-  return contentHash({ model: request.model, parameters: request.parameters ?? null, tools, messages });
+  // contentHash({ model, parameters, tools, messages }) written out directly: its canonical JSON is
+  // these keys in this order, and hex hashes need no escaping — the list of message hashes grows
+  // with the conversation, so this skips copying and checking it string by string every step.
+  const model = JSON.stringify(request.model);
+  if (!wellFormedText(request.model)) return contentHash({ model: request.model, parameters: request.parameters ?? null, tools, messages });
+  return sha256Hex(`{"messages":[${messages.length > 0 ? `"${messages.join('","')}"` : ''}],"model":${model},"parameters":${canonicalJson(request.parameters ?? null)},"tools":"${tools}"}`);
 }
+
+/** No lone surrogate (canonical JSON refuses those; contentHash then says why). */
+const wellFormedText = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 function toolMessage(call: ToolCall, content: string): ChatMessage {
   return { role: 'tool', toolCallId: call.id, name: call.name, content };
