@@ -25,6 +25,8 @@ const filterNames = ['agent', 'status', 'principal', 'team', 'authority', 'since
 type FilterName = (typeof filterNames)[number];
 
 let supportedFilters: Promise<Set<string>> | undefined;
+// Asked for as soon as the app loads: the runs page should not wait for it.
+queueMicrotask(() => void runQueryParameters());
 /** The query parameters GET /v1/runs accepts, from the OpenAPI document (read once). */
 function runQueryParameters(): Promise<Set<string>> {
   supportedFilters ??= fetch('/v1/openapi.json')
@@ -43,24 +45,29 @@ export function RunsPage({ session }: { session: Session }) {
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const search = query.toString();
+  const baseline = new Set(['agent', 'status', 'limit']);
 
   useEffect(() => {
     void runQueryParameters().then(setSupported);
   }, []);
 
+  // The request's query: filters the server takes (agent, status and limit until its OpenAPI
+  // document says more), so the first page is asked for at once, not after the document.
+  const known = supported ?? baseline;
+  const params = new URLSearchParams();
+  for (const name of [...filterNames, 'cursor']) {
+    const value = query.get(name);
+    if (!value || !known.has(name)) continue;
+    params.set(name, name === 'since' || name === 'until' ? new Date(value).toISOString() : value);
+  }
+  if (known.has('limit')) params.set('limit', String(pageSize));
+  if (known.has('order')) params.set('order', 'desc');
+  const request = params.toString();
+
   useEffect(() => {
-    if (!supported) return;
     const abort = new AbortController();
-    const params = new URLSearchParams();
-    for (const name of [...filterNames, 'cursor']) {
-      const value = query.get(name);
-      if (!value || !supported.has(name)) continue;
-      params.set(name, name === 'since' || name === 'until' ? new Date(value).toISOString() : value);
-    }
-    if (supported.has('limit')) params.set('limit', String(pageSize));
-    if (supported.has('order')) params.set('order', 'desc');
     setError(null);
-    api<{ runs: RunSummary[]; nextCursor?: string | null }>(session.token, `/v1/runs?${params}`, { signal: abort.signal }).then(
+    api<{ runs: RunSummary[]; nextCursor?: string | null }>(session.token, `/v1/runs?${request}`, { signal: abort.signal }).then(
       (body) => {
         setRuns(body.runs);
         setNext(body.nextCursor ?? null);
@@ -70,8 +77,7 @@ export function RunsPage({ session }: { session: Session }) {
       },
     );
     return () => abort.abort();
-    // The query string is the dependency: it holds every filter.
-  }, [session.token, supported, search]);
+  }, [session.token, request]);
 
   const apply = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
