@@ -63,6 +63,40 @@ const labelPattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
 /** Redact obligations that mean "mask personal data in what is sent". */
 const maskingFields = new Set(['content', 'messages']);
 
+/** What an answer's record needs to know of its request. */
+interface OutcomeContext {
+  run: SessionRun;
+  step: number;
+  protocol: WireProtocol;
+  provider: GatewayProvider;
+  model: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+  attempts: number;
+  fallbackUsed: boolean;
+  team: string | null;
+  feature: string | null;
+  /** What was masked, when the decision obliged masking. */
+  masked: Partial<Record<PiiKind, number>> | undefined;
+}
+
+/** A request validated, with what the policy is asked about. */
+interface Prepared {
+  team: string | null;
+  feature: string | null;
+  /** The `provider:model` asked for. */
+  id: string;
+  /** The body as it goes out unmasked, and masked. */
+  outgoing: Record<string, unknown>;
+  masked: Record<string, unknown>;
+  /** Personal data found, by kind. */
+  found: Partial<Record<PiiKind, number>>;
+  classifications: string[];
+  stream: boolean;
+  /** The model action's arguments, before provider and model are added. */
+  baseArgs: Record<string, unknown> & { content: string };
+}
+
 /** The team a token belongs to: its first `team.<name>` role. */
 export function teamOf(roles: readonly string[]): string | null {
   const role = roles.find((candidate) => candidate.startsWith(teamRolePrefix) && candidate.length > teamRolePrefix.length);
@@ -145,8 +179,8 @@ export class LlmGateway {
     return work;
   }
 
-  async #handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
-    const started = performance.now();
+  /** Validates a request and works out what the policy is asked about; an error Response when it cannot go on. */
+  #prepare(protocol: WireProtocol, request: GatewayRequest): Prepared | Response {
     const { body, caller } = request;
     const shapeProblem = protocol.problem(body);
     if (shapeProblem) return gatewayErrorResponse(protocol, 'invalid_request', shapeProblem);
@@ -158,17 +192,9 @@ export class LlmGateway {
     const feature = featureValue ?? null;
     const declared = (request.headers.get(classificationHeader) ?? '').split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
     if (declared.some((item) => !labelPattern.test(item))) return gatewayErrorResponse(protocol, 'invalid_request', `The ${classificationHeader} header lists classifications such as pii,confidential (letters, digits and . _ : / -).`);
-
     const requested = body.model as string;
     const resolved = this.#resolve(protocol, requested);
     if ('problem' in resolved) return gatewayErrorResponse(protocol, resolved.kind, resolved.problem);
-
-    const rate = this.#rates.take(team, feature);
-    if (rate.limited) {
-      this.#log({ event: 'gateway.rate_limited', principal: caller.principal, team, feature, limit: rate.limit });
-      return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, { 'retry-after': String(rate.retryAfterSeconds) });
-    }
-
     // What leaves: the app's body without the gateway's own metadata; PII is found once, and the
     // masked copy is what goes out if the decision obliges masking.
     const outgoing = withoutGatewayMetadata(body);
@@ -193,7 +219,21 @@ export class LlmGateway {
       classifications,
       content: texts.join('\n'),
     };
+    return { team, feature, id: resolved.id, outgoing, masked, found, classifications, stream, baseArgs };
+  }
 
+  async #handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
+    const started = performance.now();
+    const { caller } = request;
+    const prepared = this.#prepare(protocol, request);
+    if (prepared instanceof Response) return prepared;
+    const { team, feature, outgoing, masked, found, classifications, stream, baseArgs } = prepared;
+    const resolved = { id: prepared.id };
+    const rate = this.#rates.take(team, feature);
+    if (rate.limited) {
+      this.#log({ event: 'gateway.rate_limited', principal: caller.principal, team, feature, limit: rate.limit });
+      return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, { 'retry-after': String(rate.retryAfterSeconds) });
+    }
     const run = await this.#sessions.acquire({ principal: caller.principal, team, feature });
     const step = (run.step += 1);
     let released = false;
@@ -241,25 +281,7 @@ export class LlmGateway {
         attempts += result.attempts;
         if (result.kind === 'answered') {
           const context = { run, step, protocol, provider, model: target.model, started, attempts, fallbackUsed: index > 0, team, feature, masked: mask ? found : undefined };
-          const headers = { ...runHeaders(run, step), 'x-aifactory-model': id };
-          if (stream && result.response.body) {
-            const reader = protocol.streamReader(dropUsage);
-            const events = passThroughEvents(result.response.body, reader, (outcome, error) => {
-              this.#recordOutcome(context, outcome, error);
-              release();
-            });
-            return new Response(events, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
-          }
-          const text = await result.response.text();
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            parsed = undefined;
-          }
-          this.#recordOutcome(context, parsed === undefined ? { content: '', toolCalls: [], finishReason: null } : protocol.outcomeOf(parsed), parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined);
-          release();
-          return new Response(text, { status: 200, headers: { 'content-type': result.response.headers.get('content-type') ?? 'application/json', ...headers } });
+          return this.#deliver(context, result.response, { stream, dropUsage, answeredBy: id, release });
         }
         lastFailure = result;
         this.#gate.defer(run.runId, { type: 'model.failed', actor: gatewayAgent, payload: { step, provider: target.provider, model: target.model, error: `${id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`, attempts: result.attempts } });
@@ -274,6 +296,29 @@ export class LlmGateway {
       release();
       throw error;
     }
+  }
+
+  /** Passes the provider's answer to the app (streamed event by event, or whole) and records what it said. */
+  async #deliver(context: OutcomeContext, response: Response, options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void }): Promise<Response> {
+    const { protocol } = context;
+    const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
+    if (options.stream && response.body) {
+      const events = passThroughEvents(response.body, protocol.streamReader(options.dropUsage), (outcome, error) => {
+        this.#recordOutcome(context, outcome, error);
+        options.release();
+      });
+      return new Response(events, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    this.#recordOutcome(context, parsed === undefined ? { content: '', toolCalls: [], finishReason: null } : protocol.outcomeOf(parsed), parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined);
+    options.release();
+    return new Response(text, { status: 200, headers: { 'content-type': response.headers.get('content-type') ?? 'application/json', ...headers } });
   }
 
   /** Waits for requests in flight, then seals every session run. */
@@ -323,11 +368,7 @@ export class LlmGateway {
     };
   }
 
-  #recordOutcome(
-    context: { run: SessionRun; step: number; protocol: WireProtocol; provider: GatewayProvider; model: string; started: number; attempts: number; fallbackUsed: boolean; team: string | null; feature: string | null; masked: Partial<Record<PiiKind, number>> | undefined },
-    outcome: WireOutcome,
-    error: string | undefined,
-  ): void {
+  #recordOutcome(context: OutcomeContext, outcome: WireOutcome, error: string | undefined): void {
     const { run, step, provider, model } = context;
     const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
     const price = findPrice(this.config.prices, provider.name, model);
