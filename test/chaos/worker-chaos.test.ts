@@ -90,7 +90,8 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random whi
     const [pausedRun] = await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = 's-paused'`);
     await waitFor(async () => {
       const recovered = await store.query<{ payload: string }>(sql`SELECT payload FROM events WHERE run_id = ${pausedRun!.id} AND type = 'run.recovered'`);
-      return recovered.some((event) => !event.payload.includes(`:${zombie.pid}:`));
+      // Taken over by another process (the payload's owner; its previous_owner is the paused one).
+      return recovered.some((event) => !String((JSON.parse(event.payload) as { owner?: string }).owner ?? '').includes(`:${zombie.pid}:`));
     }, 'another worker to take the paused run over', 600_000, 100);
     process.kill(zombie.pid, 'SIGCONT');
     await waitFor(async () => (await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${pausedRun!.id}`))[0]?.status === 'completed', 'the paused run to complete in its new worker', 600_000);
