@@ -67,9 +67,13 @@ describe('the CLI through factory serve', () => {
     expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(401);
     expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${replacement.created.token}` } })).status).toBe(200);
 
-    const listed = await factory(workspace, ['notifications', 'list', '--all', '--json']);
+    const listed = await factory(workspace, ['notifications', 'list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(json<{ notifications: unknown[] }>(listed.stdout).notifications).toEqual([]);
+    // Delivery status needs the store: through the server the CLI says so instead of guessing.
+    const everything = await factory(workspace, ['notifications', 'list', '--all']);
+    expect(everything.code).toBe(2);
+    expect(everything.stderr).toContain('--all cannot be applied through');
     const marked = await factory(workspace, ['notifications', 'read', '--all', '--json']);
     expect(marked.code, marked.stderr).toBe(0);
     expect(json<{ marked: number[] }>(marked.stdout).marked).toEqual([]);
