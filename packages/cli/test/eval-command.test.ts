@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEvalCommand } from '../src/commands/eval.ts';
 import { registerFeedbackCommands } from '../src/commands/feedback.ts';
+import { registerRunsCommands } from '../src/commands/runs.ts';
 import { runProgram } from './run-program.ts';
 
 const repository = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -105,6 +106,10 @@ describe('factory eval', () => {
     const listed = JSON.parse((await feedback('list', '--sentiment', 'negative', '--json')).stdout) as { feedback: Array<{ runId: string; by: string; comment: string }> };
     expect(listed.feedback).toEqual([expect.objectContaining({ runId, by: 'erin@shop.example', comment: 'Which Friday?' })]);
     expect((await feedback('list', '--sentiment', 'positive')).stdout).toContain('No feedback matches.');
+    const runsProgram = new Command('factory').exitOverride();
+    registerRunsCommands(runsProgram);
+    const judged = JSON.parse((await runProgram(runsProgram, ['runs', 'list', '--feedback', 'negative', '--json'])).stdout) as { runs: Array<{ id: string }> };
+    expect(judged.runs.map((run) => run.id)).toEqual([runId]);
     const exported = path.join(home, 'feedback-suite.yaml');
     const result = await feedback('export', '--agent', 'order-desk', '--to-suite', exported, '--assert', 'contains');
     expect(result.stdout).toMatch(/^1 case added to .*feedback-suite\.yaml: feedback-[0-9a-f]{8}\.$/m);

@@ -153,6 +153,15 @@ async function findFeedback(options: ListOptions): Promise<FeedbackRecord[]> {
   });
 }
 
+/** Ids of the runs that received feedback of `sentiment` (or `any`), for `factory runs list --feedback`. */
+export async function runsWithFeedback(sentiment: string): Promise<Set<string>> {
+  if (sentiment !== 'any' && !(sentiments as readonly string[]).includes(sentiment)) {
+    throw new UserError(ErrorCode.InputInvalid, `'${sentiment}' is not one of ${sentiments.join(', ')} or any.`, { location: { path: '--feedback' } });
+  }
+  const records = await findFeedback({ limit: '1000', ...(sentiment === 'any' ? {} : { sentiment }) });
+  return new Set(records.map((record) => record.runId));
+}
+
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   const { openWorkspaceStore } = await import('@aifactory/workspace/config');
   const store = await openWorkspaceStore();

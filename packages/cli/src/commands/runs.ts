@@ -93,12 +93,21 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
     }
   }
 
-  withJson(addFilters(runs.command('list').description('List runs, oldest first, with their status, event count and seal.'))).action(
-    action(async (listOptions: FilterOptions) => {
+  withJson(
+    addFilters(runs.command('list').description('List runs, oldest first, with their status, event count and seal.')).option(
+      '--feedback <sentiment>',
+      'only runs that received feedback of this sentiment: positive, neutral, negative or any (see factory feedback)',
+    ),
+  ).action(
+    action(async (listOptions: FilterOptions & { feedback?: string }) => {
       const filter = parseFilter(listOptions);
+      // Feedback is kept in sealed feedback records beside the runs (@aifactory/quality); --feedback narrows to the runs they name.
+      const judged = listOptions.feedback === undefined ? undefined : await (await import('./feedback.ts')).runsWithFeedback(listOptions.feedback);
+      if (judged) filter.runIds = [...judged];
+      const only = (found: AsyncIterable<RunSummary>) => (judged ? onlyRuns(found, judged) : found);
       await viaServerOrStore({
-        server: (connection) => printRuns(serverRuns(connection, filter)),
-        store: () => withStore((store) => printRuns(listRuns(store, filter))),
+        server: (connection) => printRuns(only(serverRuns(connection, filter))),
+        store: () => withStore((store) => printRuns(only(listRuns(store, filter)))),
       });
 
       /** Prints runs as a table or streamed JSON, from the store or a server. */
@@ -373,6 +382,11 @@ function addFilters(command: Command): Command {
     .option('--until <time>', 'started before: an ISO time, or a duration ago')
     .option('--authority <authority>', 'runs with a policy decision of this authority: autonomous, notify_human, require_approval, deny')
     .option('--limit <n>', 'at most n runs');
+}
+
+/** The runs of `found` whose ids are in `ids` (the server's listing has no id filter). */
+async function* onlyRuns(found: AsyncIterable<RunSummary>, ids: ReadonlySet<string>): AsyncIterable<RunSummary> {
+  for await (const run of found) if (ids.has(run.id)) yield run;
 }
 
 /** Turns filter options into a RunFilter; bad values name the option. */
