@@ -90,7 +90,7 @@ export async function runExample(workspace: Workspace): Promise<ExampleOutcome> 
 if (import.meta.main) {
   const home = mkdtempSync(path.join(tmpdir(), 'aifactory-langchain-example-'));
   const workspace = await openWorkspace(workspaceConfigAt(home));
-  let code = 0;
+  let code: number;
   try {
     const outcome = await runExample(workspace);
     const checks: Array<[string, boolean]> = [
