@@ -129,6 +129,8 @@ function runnableWords(text: string): string[] {
 const longRunning: Array<{ match: (words: string[]) => boolean; why: string }> = [
   { match: (words) => words[0] === 'serve', why: 'serves until stopped (test/processes/serve-and-cli, notifications-reach-people run it)' },
   { match: (words) => words[0] === 'mcp' && words[1] === 'serve', why: 'serves until stopped (packages/server/test/mcp-serve runs it)' },
+  { match: (words) => words[0] === 'mcp' && words[1] === 'proxy', why: 'proxies an upstream MCP server until stopped (packages/server tests run it)' },
+  { match: (words) => words[0] === 'worker', why: 'works the job queue until stopped' },
   { match: (words) => words[0] === 'witness' && words[1] === 'serve', why: 'serves until stopped (packages/cli/test/witness-commands runs it)' },
   { match: (words) => words[0] === 'witness' && words[1] === 'show', why: 'reads a witness a server keeps (packages/cli/test/witness-commands)' },
   { match: (words) => words[0] === '--server', why: 'talks to a remote server at a documented example address' },
