@@ -141,6 +141,7 @@ const longRunning: Array<{ match: (words: string[]) => boolean; why: string }> =
 const expectedExit: Array<{ match: (words: string[]) => boolean; code: number; why: string }> = [
   { match: (words) => words[0] === 'runs' && words[1] === 'resolve', code: 2, why: 'the run is not in doubt (nothing crashed mid-call)' },
   { match: (words) => words[0] === 'runs' && words[1] === 'seal', code: 2, why: 'the run is held, not left unsealed by a crash' },
+  { match: (words) => words[0] === 'feedback' && words[1] === 'export', code: 2, why: "no feedback was given on that agent's runs here, so the exported suite would evaluate nothing" },
   { match: (words) => words[0] === 'runs' && words[1] === 'replay' && words.includes('--policy'), code: 1, why: 'decisions change under the proposed policy, and a what-if exits 1 when they do' },
 ];
 
@@ -199,7 +200,7 @@ describe('documented commands, run', () => {
             ids.token = String(created.id);
           }
           words = words.map((word) =>
-            word === '<run>' ? ids.run : word === '<id>' || /^apr_[0-9a-f]{16}$/.test(word) ? ids.approval : /^tok_[0-9a-f]{12}$/.test(word) ? ids.token : word.startsWith('/path/to/current/') ? `policies/${word.slice('/path/to/current/'.length)}` : word,
+            word === '<run>' || word === '<run-id>' || /^run_\d+$/.test(word) ? ids.run : word === '<id>' || /^apr_[0-9a-f]{16}$/.test(word) ? ids.approval : /^tok_[0-9a-f]{12}$/.test(word) ? ids.token : word.startsWith('/path/to/current/') ? `policies/${word.slice('/path/to/current/'.length)}` : word,
           );
           if (words[0] === 'notifications' && words[1] === 'read') words = ['notifications', 'read', ids.notification];
           // A file an earlier line would have written: an export to verify offline.
