@@ -173,3 +173,45 @@ describe('factory runs', () => {
     expect(sealed.stdout).toMatch(/is not sealed: .*no recorded process started it/);
   });
 });
+
+describe('factory runs list, page by page', () => {
+  let store: Store;
+  let signer: SealSigner;
+  let dataDir: string;
+  beforeAll(async () => {
+    store = await openStore();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-runs-pages-'));
+    signer = await loadOrCreateSigner(dataDir);
+  });
+  afterAll(async () => {
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    process.exitCode = 0;
+  });
+  async function factory(...args: string[]) {
+    const program = new Command('factory').exitOverride();
+    registerRunsCommands(program, { openStore: async () => ({ ...store, close: async () => {} }), signer: async () => signer });
+    return runProgram(program, ['runs', ...args]);
+  }
+
+  it('lists newest first a page at a time: --limit, --cursor, and nextCursor in --json', async () => {
+    const recorder = createRecorder(store, { signer });
+    for (const id of ['run-page-1', 'run-page-2', 'run-page-3']) {
+      await recorder.startRun({ id, agent: 'pager', principal: 'carol' });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct start times
+    }
+    const first = JSON.parse((await factory('list', '--agent', 'pager', '--limit', '2', '--json')).stdout) as { runs: Array<{ id: string }>; nextCursor: string | null };
+    expect(first.runs.map((run) => run.id)).toEqual(['run-page-3', 'run-page-2']);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const text = await factory('list', '--agent', 'pager', '--limit', '2');
+    expect(stripVTControlCharacters(text.stdout)).toContain(`More runs: factory runs list --cursor ${first.nextCursor} --limit 2`);
+    const second = JSON.parse((await factory('list', '--agent', 'pager', '--limit', '2', '--cursor', first.nextCursor!, '--json')).stdout) as { runs: Array<{ id: string }>; nextCursor: string | null };
+    expect(second).toEqual({ runs: [expect.objectContaining({ id: 'run-page-1' })], nextCursor: null });
+    const bad = await factory('list', '--cursor', 'garbage');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/cursor is not one this server gave out/);
+  });
+
+});

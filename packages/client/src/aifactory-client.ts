@@ -69,6 +69,75 @@ export interface Approval {
   votes: Array<{ approver: string; vote: 'approve' | 'reject'; comment?: string; at: string }>;
 }
 
+/** A run as listed. */
+export interface RunSummary {
+  id: string;
+  agent: string;
+  team: string | null;
+  principal: string;
+  /** running, orphaned, recovering, held, completed or failed. */
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  replayOf: string | null;
+  parentRunId: string | null;
+  /** Events in the run. */
+  events: number;
+  /** Whether the run's final seal exists. */
+  sealed: boolean;
+}
+
+/** One page of runs, newest first, and the cursor of the next (null on the last). */
+export interface RunPage {
+  runs: RunSummary[];
+  nextCursor: string | null;
+}
+
+/** Which runs to list. Times are ISO instants or durations ago such as 30m, 24h, 7d. */
+export interface RunListFilter {
+  agent?: string;
+  status?: 'running' | 'orphaned' | 'recovering' | 'held' | 'completed' | 'failed';
+  /** Started at or after. */
+  since?: string;
+  /** Started before. */
+  until?: string;
+  /** The nextCursor of the previous page. */
+  cursor?: string;
+  /** Runs per page (1-1000, default 100). */
+  limit?: number;
+}
+
+/** What usage can be grouped by. */
+export type UsageDimension = 'team' | 'feature' | 'agent' | 'model';
+
+/** Figures of a usage group. */
+export interface UsageFigures {
+  /** Runs that made at least one of the calls. */
+  runs: number;
+  /** Model calls answered. */
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** Usage of one group: the dimensions grouped by (null when unknown) and its figures. */
+export interface UsageRow extends UsageFigures {
+  team?: string | null;
+  feature?: string | null;
+  agent?: string | null;
+  model?: string | null;
+}
+
+/** Cost and tokens of the recorded model calls, by descending cost. */
+export interface UsageReport {
+  by: UsageDimension[];
+  since: string | null;
+  until: string | null;
+  rows: UsageRow[];
+  total: UsageFigures;
+}
+
 /** Options of the client. */
 export interface ClientOptions {
   /** The server's base URL, e.g. https://factory.acme.example. */
@@ -145,6 +214,13 @@ export interface Feedback extends FeedbackInput {
   runHead: { seq: number; hash: string };
 }
 
+/** `?a=1&b=2` of the defined values, or nothing. */
+function queryString(values: object): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(values)) if (value !== undefined && value !== null) query.set(key, String(value));
+  return query.size > 0 ? `?${query}` : '';
+}
+
 /** A client of one aifactory server. */
 export class AiFactoryClient {
   readonly #baseUrl: string;
@@ -201,6 +277,27 @@ export class AiFactoryClient {
   async feedback(runId: string, feedback: FeedbackInput): Promise<Feedback> {
     const response = await this.#request(`/v1/runs/${encodeURIComponent(runId)}/feedback`, { method: 'POST', body: JSON.stringify(feedback) });
     return ((await response.json()) as { feedback: Feedback }).feedback;
+  }
+
+  /** One page of runs, newest first (operators see their own); pass `nextCursor` back as `cursor` for the next. */
+  async runs(filter: RunListFilter = {}): Promise<RunPage> {
+    return (await (await this.#request(`/v1/runs${queryString(filter)}`)).json()) as RunPage;
+  }
+
+  /** Every run matching `filter`, newest first, walking the pages. */
+  async *eachRun(filter: Omit<RunListFilter, 'cursor'> = {}): AsyncGenerator<RunSummary> {
+    let cursor: string | null | undefined;
+    do {
+      const page = await this.runs({ ...filter, ...(cursor ? { cursor } : {}) });
+      yield* page.runs;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  /** Cost and tokens by team, feature, agent or model (auditors and admins). */
+  async usage(filter: { by?: UsageDimension[]; since?: string; until?: string } = {}): Promise<UsageReport> {
+    const query = queryString({ ...(filter.by ? { by: filter.by.join(',') } : {}), ...(filter.since ? { since: filter.since } : {}), ...(filter.until ? { until: filter.until } : {}) });
+    return (await (await this.#request(`/v1/usage${query}`)).json()) as UsageReport;
   }
 
   async #request(path: string, init: RequestInit = {}): Promise<Response> {

@@ -1,7 +1,96 @@
-// The request schemas of the HTTP API. The same zod schemas validate requests and generate the
-// OpenAPI document (z.toJSONSchema), so the published contract cannot drift from what is enforced.
+// The schemas of the HTTP API: requests and responses. The routes (routes/*.ts) are defined with
+// @hono/zod-openapi's createRoute over these schemas, so the same zod objects validate requests,
+// type the handlers' answers, and generate the OpenAPI document at /v1/openapi.json: the
+// published contract cannot drift from what is enforced and returned.
+import { z } from '@hono/zod-openapi';
 import { agentNamePattern } from '@aifactory/execution/agents';
-import { z } from 'zod';
+
+// ---------------------------------------------------------------- shared pieces
+
+/** An instant as the API writes it (ISO 8601, UTC). */
+const instant = z.string().openapi({ format: 'date-time', example: '2026-03-01T09:30:00.000Z' });
+
+/** A time bound of a query: an ISO instant, or a duration ago such as 30m, 24h, 7d. */
+export const timeBound = z
+  .string()
+  .max(64)
+  .refine((value) => /^\d{1,6}[smhd]$/.test(value) || !Number.isNaN(Date.parse(value)), { error: 'must be an ISO time (2026-03-01T00:00:00Z) or a duration ago such as 30m, 24h, 7d' })
+  .openapi({ example: '7d', description: 'An ISO 8601 time, or a duration ago such as 30m, 24h, 7d.' });
+
+/** The instant a time bound names, relative to `now`. */
+export function resolveTimeBound(value: string, now = new Date()): Date {
+  const duration = /^(\d{1,6})([smhd])$/.exec(value);
+  if (!duration) return new Date(value);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as 's' | 'm' | 'h' | 'd'];
+  return new Date(now.getTime() - Number(duration[1]) * unit);
+}
+
+/** The error body of every failed request. */
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ description: 'Stable error code, e.g. INPUT_INVALID, UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, CONFLICT, RATE_LIMITED.', example: 'NOT_FOUND' }),
+      message: z.string().openapi({ description: 'What went wrong and what to do, in words.' }),
+      path: z.string().optional().openapi({ description: 'The offending field, when one is to blame.' }),
+    }),
+  })
+  .openapi('Error', { description: 'What went wrong.' });
+
+const problem = (description: string) => ({ description, content: { 'application/json': { schema: errorResponse } } });
+
+/** Answers every authenticated route can give besides its own. */
+export const authenticatedResponses = {
+  401: problem('No valid bearer token (see the WWW-Authenticate header).'),
+  403: problem('Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential.'),
+  404: problem('Absent, or not visible to the token\u2019s roles: both answer alike, so nothing leaks.'),
+  429: problem('Too many requests for this token or failed authentications from this address; see Retry-After.'),
+} as const;
+
+/** Answers of routes that read a JSON body. */
+export const bodyResponses = {
+  400: problem('The body or query is invalid; the message names each offending field.'),
+  413: problem('The body is larger than the server accepts.'),
+  415: problem('The body is not application/json.'),
+} as const;
+
+/** Answers of routes that read a query. */
+export const queryResponses = { 400: problem('The query is invalid; the message names each offending field.') } as const;
+
+/** 409: the request conflicts with the current state. */
+export const conflictResponse = { 409: problem('Conflicts with the current state (e.g. the approval was decided already, the approver voted already).') } as const;
+
+/** 403 with a reason of its own. */
+export const forbiddenResponse = (why: string) => ({ 403: problem(why) }) as const;
+
+/** 503: the server is shutting down. */
+export const closingResponse = { 503: problem('The server is shutting down and takes no new work; retry on another instance.') } as const;
+
+/** A JSON answer. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** The route parameter `id`. */
+export const idParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: 'id', in: 'path' }, example: 'run_0f8fad5b-d9cb-469f-a165-70867728950e' }) });
+
+/** The `security` of routes that need a bearer token. */
+export const bearer = [{ bearer: [] }];
+
+// ---------------------------------------------------------------- system
+
+export const healthResponse = z.object({ ok: z.boolean(), closing: z.boolean().openapi({ description: 'True while the server shuts down (then 503).' }) }).openapi('Health');
+
+export const meResponse = z
+  .object({ principal: z.string(), roles: z.array(z.string()), token: z.string().openapi({ description: 'Id of the token presented (never its secret).' }) })
+  .openapi('Me');
+
+export const agentsResponse = z
+  .object({
+    agents: z.array(
+      z.object({ name: z.string(), description: z.string().nullable(), team: z.string().nullable(), model: z.string(), tools: z.array(z.string()) }).openapi('Agent'),
+    ),
+  })
+  .openapi('AgentList');
+
+// ---------------------------------------------------------------- runs
 
 /** POST /v1/runs: start a run of an agent. */
 export const startRunRequest = z
@@ -10,93 +99,317 @@ export const startRunRequest = z
     agent: z
       .string()
       .regex(agentNamePattern, { error: 'must be an agent name (lowercase letters, digits and inner dashes, e.g. file-clerk); agents are named, never located by path' })
-      .describe('Agent name as the server knows it (GET /v1/agents).'),
-    input: z.string().min(1).max(100_000).describe('The user message the run starts with.'),
+      .openapi({ description: 'Agent name as the server knows it (GET /v1/agents).', example: 'order-desk' }),
+    input: z.string().min(1).max(100_000).openapi({ description: 'The user message the run starts with.', example: 'Where is my order 1042?' }),
   })
-  .describe('Start a run.');
+  .openapi('StartRun', { description: 'Start a run.' });
 
-/** POST /v1/approvals/{id}/approve|reject. */
-export const voteRequest = z
-  .strictObject({
-    comment: z.string().max(2000).optional().describe('Why, in the approver\u2019s words.'),
-  })
-  .describe('A vote on a held action.');
+const authority = z.enum(['autonomous', 'notify_human', 'require_approval', 'deny']).openapi('Authority');
 
-/** POST /v1/tokens. */
-export const createTokenRequest = z
-  .strictObject({
-    principal: z.string().min(1).max(320).describe('Who the token acts for, e.g. alice@acme.example.'),
-    roles: z.array(z.string().min(1).max(100)).min(1).max(50).describe('Server roles and policy roles the token carries.'),
-    description: z.string().max(500).optional().describe('What the token is for.'),
-    expiresInMs: z.number().int().positive().optional().describe('Lifetime in milliseconds (absent: never expires).'),
+/** One thing that happened in a run, as streamed (kept equal to @aifactory/execution's RunEvent by a type test). */
+export const runEvent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('run.started'), runId: z.string(), agent: z.string(), principal: z.string() }),
+    z.object({ type: z.literal('token'), runId: z.string(), text: z.string() }),
+    z.object({ type: z.literal('action.decided'), runId: z.string(), step: z.number(), kind: z.string(), name: z.string(), args: z.record(z.string(), z.unknown()), authority, rules: z.array(z.string()), reason: z.string() }),
+    z.object({ type: z.literal('tool.returned'), runId: z.string(), step: z.number(), name: z.string(), ok: z.boolean(), summary: z.string() }),
+    z.object({ type: z.literal('notification.queued'), runId: z.string(), step: z.number(), targets: z.array(z.string()) }),
+    z.object({
+      type: z.literal('run.held'),
+      runId: z.string(),
+      step: z.number(),
+      approvalId: z.string(),
+      kind: z.string(),
+      name: z.string(),
+      args: z.record(z.string(), z.unknown()),
+      approvers: z.unknown(),
+      expiresAt: z.string().optional(),
+      childRunId: z.string().optional().openapi({ description: 'Set when the run waits on a hand-off\u2019s child run, which holds the approval.' }),
+    }),
+    z.object({ type: z.literal('approval.applied'), runId: z.string(), step: z.number(), approvalId: z.string(), outcome: z.enum(['approved', 'rejected']) }),
+    z.object({ type: z.literal('budget.exceeded'), runId: z.string(), limit: z.string(), value: z.number(), max: z.number(), outcome: z.string() }),
+    z.object({ type: z.literal('answer'), runId: z.string(), text: z.string() }),
+    z.object({ type: z.literal('run.completed'), runId: z.string(), answer: z.string() }),
+    z.object({ type: z.literal('run.failed'), runId: z.string(), reason: z.string() }),
+  ])
+  .openapi('RunEvent');
+
+/** Notices the stream itself adds to a run's events. */
+export const streamNotice = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('run.status'), runId: z.string(), status: z.string() }).openapi({ description: 'The run is not driven by this server: where it is, then the stream ends.' }),
+    z.object({ type: z.literal('server.closing'), runId: z.string(), lastEventId: z.number() }).openapi({ description: 'The server shuts down; follow again (Last-Event-ID) elsewhere.' }),
+  ])
+  .openapi('StreamNotice');
+
+/** How a run ended (for now). */
+export const runResult = z
+  .discriminatedUnion('status', [
+    z.object({ runId: z.string(), status: z.literal('completed'), answer: z.string() }),
+    z.object({
+      runId: z.string(),
+      status: z.literal('held'),
+      held: z.object({ approvalId: z.string(), step: z.number(), kind: z.string(), name: z.string(), args: z.unknown() }).openapi('HeldAction'),
+    }),
+    z.object({ runId: z.string(), status: z.literal('failed'), error: z.string() }),
+  ])
+  .openapi('RunResult');
+
+/** Documentation of a run event stream (SSE). */
+export const eventStream = (what: string) => ({
+  'text/event-stream': {
+    schema: z.string().openapi({
+      description: `${what} Server-sent events: each message has \`event:\` the event type, \`data:\` one JSON RunEvent (or StreamNotice), and \`id:\` its number in the run (1, 2, …). Resume after a dropped connection with the Last-Event-ID header (or ?after=N): the stream continues after that event, each event once. Comment lines (\`: keep-alive\`) come every 15 s.`,
+      example: 'id: 1\nevent: run.started\ndata: {"type":"run.started","runId":"run_…","agent":"order-desk","principal":"alice@shop.example"}\n\n',
+      // What each message's data holds, for generators and readers.
+      'x-event-data': { oneOf: [{ $ref: '#/components/schemas/RunEvent' }, { $ref: '#/components/schemas/StreamNotice' }] },
+    }),
+  },
+});
+
+const runStatus = z.enum(['running', 'orphaned', 'recovering', 'held', 'completed', 'failed']);
+
+/** A run as listed. */
+export const runSummary = z
+  .object({
+    id: z.string(),
+    agent: z.string(),
+    team: z.string().nullable(),
+    principal: z.string(),
+    status: z.string().openapi({ description: 'running, orphaned, recovering, held, completed or failed.' }),
+    startedAt: instant,
+    endedAt: instant.nullable(),
+    replayOf: z.string().nullable(),
+    parentRunId: z.string().nullable(),
+    events: z.number().int().openapi({ description: 'Events in the run (its head seq).' }),
+    sealed: z.boolean().openapi({ description: 'Whether the run\u2019s final seal exists.' }),
   })
-  .describe('Create an API token; the secret is in the answer, once.');
+  .openapi('RunSummary');
+
+/** GET /v1/runs query. */
+export const listRunsQuery = z.strictObject({
+  agent: z.string().max(200).optional().openapi({ description: 'Only runs of this agent.' }),
+  status: runStatus.optional().openapi({ description: 'Only runs in this state.' }),
+  since: timeBound.optional().openapi({ description: 'Only runs started at or after (ISO time or a duration ago: 30m, 24h, 7d).' }),
+  until: timeBound.optional().openapi({ description: 'Only runs started before (ISO time or a duration ago).' }),
+  cursor: z.string().max(500).optional().openapi({ description: 'The nextCursor of the previous page, unchanged.' }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'Runs per page (default 100).', example: 100 }),
+});
+
+export const runListResponse = z
+  .object({
+    runs: z.array(runSummary).openapi({ description: 'Newest first.' }),
+    nextCursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next page; null on the last. Runs started meanwhile never shift the pages.' }),
+  })
+  .openapi('RunList');
+
+export const runDetailResponse = z
+  .object({
+    run: z.object({ id: z.string(), agent: z.string(), team: z.string().nullable(), principal: z.string(), status: z.string(), startedAt: instant, endedAt: instant.nullable(), metadata: z.unknown() }),
+    summary: runSummary.optional(),
+    events: z.array(
+      z
+        .object({ seq: z.number().int(), ts: instant, type: z.string(), actor: z.string(), payload: z.unknown(), erased: z.boolean(), hash: z.string() })
+        .openapi('RecordedEvent', { description: 'One event of the run\u2019s hash-chained log (first 5,000).' }),
+    ),
+  })
+  .openapi('RunDetail');
+
+/** A report or document this API returns whole; its shape is described where it is produced. */
+const document = (name: string, description: string) => z.record(z.string(), z.unknown()).openapi(name, { description });
+
+export const verifyResponse = z.object({ report: document('VerificationReport', 'Whether every hash and signature of the run checks out (ok), and the first problem if not.') });
+export const explainResponse = z.object({ explanation: document('Explanation', 'Each action: what, why (policy, rule, values), which data, and the outcome.') });
+export const replayResponse = z.union([
+  z.object({ replay: document('ReplayReport', 'The replay from the recordings: identical, or the first divergence.') }),
+  z.object({ whatIf: document('WhatIfReport', 'How the run would have been decided under the given policies.') }),
+]);
+export const impactResponse = z.object({ impact: document('ImpactReport', 'Authority transitions per rule over the recorded runs.') });
 
 /** POST /v1/runs/:id/resume. */
 export const resumeRunRequest = z
   .strictObject({
-    approvalId: z.string().min(1).max(200).optional().describe('The decided approval to apply (default: the one recorded for the run).'),
+    approvalId: z.string().min(1).max(200).optional().openapi({ description: 'The decided approval to apply (default: the one recorded for the run).' }),
   })
-  .describe('Resume a held run whose approval was decided.');
+  .openapi('ResumeRun', { description: 'Resume a held run whose approval was decided.' });
 
-/** POST /v1/policies/validate. */
-export const validatePolicyRequest = z
-  .strictObject({
-    source: z.string().min(1).max(1_000_000).describe('Policy YAML.'),
-    file: z.string().max(500).optional().describe('File name used in error locations.'),
-  })
-  .describe('Validate a policy document.');
-
-/** GET /v1/runs query. */
 /** Body of POST /v1/runs/:id/resolve. */
 export const resolveRequest = z
   .strictObject({
-    resolution: z.enum(['confirmed', 'retried', 'failed']).describe('The in-doubt call happened (confirmed), run it again (retried), or fail the run (failed).'),
-    result: z.string().max(100_000).optional().describe('With confirmed: what the call returned, as the agent will read it.'),
-    reason: z.string().max(2000).optional().describe('Why, in the resolver\u2019s words.'),
+    resolution: z.enum(['confirmed', 'retried', 'failed']).openapi({ description: 'The in-doubt call happened (confirmed), run it again (retried), or fail the run (failed).' }),
+    result: z.string().max(100_000).optional().openapi({ description: 'With confirmed: what the call returned, as the agent will read it.' }),
+    reason: z.string().max(2000).optional().openapi({ description: 'Why, in the resolver\u2019s words.' }),
   })
-  .describe('Settle the actions a crash left in doubt in a run held with reason outcome_unknown.');
+  .openapi('ResolveRun', { description: 'Settle the actions a crash left in doubt in a run held with reason outcome_unknown.' });
+
+export const resolveResponse = z
+  .object({
+    runId: z.string(),
+    resolution: z.enum(['confirmed', 'retried', 'failed']),
+    by: z.string(),
+    result: runResult.optional().openapi({ description: 'How the run went on, when it settled within 200 ms.' }),
+    status: z.literal('running').optional().openapi({ description: 'The run goes on in the background.' }),
+  })
+  .openapi('Resolution');
 
 /** Body of POST /v1/runs/:id/replay: without policies a replay, with them a what-if. */
 export const replayRequest = z
   .strictObject({
-    policies: z.array(z.string().min(1).max(200_000)).max(20).optional().describe('Policy YAML sources to re-decide the run under (what-if).'),
+    policies: z.array(z.string().min(1).max(200_000)).max(20).optional().openapi({ description: 'Policy YAML sources to re-decide the run under (what-if).' }),
   })
-  .describe('Replay a recorded run, or re-decide it under other policies.');
+  .openapi('Replay', { description: 'Replay a recorded run, or re-decide it under other policies.' });
 
 /** Body of POST /v1/policies/impact. */
 export const impactRequest = z
   .strictObject({
-    policies: z.array(z.string().min(1).max(200_000)).min(1).max(20).describe('Policy YAML sources to re-decide recorded runs under.'),
-    agent: z.string().optional().describe('Only runs of this agent.'),
-    since: z.iso.datetime().optional().describe('Only runs started at or after this time.'),
+    policies: z.array(z.string().min(1).max(200_000)).min(1).max(20).openapi({ description: 'Policy YAML sources to re-decide recorded runs under.' }),
+    agent: z.string().optional().openapi({ description: 'Only runs of this agent.' }),
+    since: z.iso.datetime().optional().openapi({ description: 'Only runs started at or after this time.' }),
   })
-  .describe('Impact of a policy change on recorded runs.');
+  .openapi('PolicyImpact', { description: 'Impact of a policy change on recorded runs.' });
 
-export const listRunsQuery = z.strictObject({
-  agent: z.string().max(200).optional(),
-  status: z.enum(['running', 'orphaned', 'recovering', 'held', 'completed', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-});
+// ---------------------------------------------------------------- approvals
+
+/** POST /v1/approvals/{id}/approve|reject. */
+export const voteRequest = z
+  .strictObject({
+    comment: z.string().max(2000).optional().openapi({ description: 'Why, in the approver\u2019s words.' }),
+  })
+  .openapi('Vote', { description: 'A vote on a held action.' });
+
+const approvalStatus = z.enum(['pending', 'approved', 'rejected', 'expired', 'consumed']);
+
+/** An approval and its votes. */
+export const approvalSchema = z
+  .object({
+    id: z.string().openapi({ example: 'apr_3f9c2a1b7d4e5f60' }),
+    runId: z.string(),
+    step: z.number().int(),
+    action: z.object({ kind: z.string(), name: z.string(), args: z.unknown() }).openapi({ description: 'The held action with its exact arguments.' }),
+    argsHash: z.string(),
+    policyHash: z.string(),
+    requirement: z.record(z.string(), z.unknown()).openapi({ description: 'Who may approve, how many, and what expiry does.' }),
+    requestedBy: z.string().openapi({ description: 'The run\u2019s principal (who cannot approve under separation of duties).' }),
+    context: z.record(z.string(), z.unknown()),
+    status: approvalStatus,
+    outcome: z.enum(['approved', 'rejected']).nullable(),
+    requestedAt: instant,
+    expiresAt: instant.nullable(),
+    decidedAt: instant.nullable(),
+    consumedAt: instant.nullable(),
+    votes: z.array(z.object({ approver: z.string(), roles: z.array(z.string()), vote: z.enum(['approve', 'reject']), comment: z.string().optional(), at: instant }).openapi('ApprovalVote')),
+  })
+  .openapi('Approval');
 
 /** GET /v1/approvals query. */
 export const listApprovalsQuery = z.strictObject({
-  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'consumed']).optional(),
+  status: approvalStatus.optional(),
   runId: z.string().max(200).optional(),
 });
 
-/** The error body of every failed request. */
-export const errorResponse = z
+export const approvalListResponse = z.object({ approvals: z.array(approvalSchema) }).openapi('ApprovalList');
+export const approvalResponse = z.object({ approval: approvalSchema });
+export const voteResponse = z
   .object({
-    error: z.object({
-      code: z.string().describe('Stable error code, e.g. INPUT_INVALID.'),
-      message: z.string(),
-      path: z.string().optional().describe('The offending field, when one is to blame.'),
-    }),
+    result: z.enum(['counted', 'approved', 'rejected']).openapi({ description: 'counted: more votes are needed; approved or rejected: decided.' }),
+    remaining: z.number().int().optional().openapi({ description: 'With counted: votes still needed.' }),
+    approval: approvalSchema,
+    resumed: z.boolean().openapi({ description: 'Whether the decided run resumed on this server (follow it with GET /v1/runs/{id}/events).' }),
   })
-  .describe('What went wrong.');
+  .openapi('VoteResult');
 
-/** One route of the API as documented. */
+// ---------------------------------------------------------------- tokens
+
+/** POST /v1/tokens. */
+export const createTokenRequest = z
+  .strictObject({
+    principal: z.string().min(1).max(320).openapi({ description: 'Who the token acts for.', example: 'alice@acme.example' }),
+    roles: z.array(z.string().min(1).max(100)).min(1).max(50).openapi({ description: 'Server roles and policy roles the token carries.', example: ['operator'] }),
+    description: z.string().max(500).optional().openapi({ description: 'What the token is for.' }),
+    expiresInMs: z.number().int().positive().optional().openapi({ description: 'Lifetime in milliseconds (absent: never expires).' }),
+  })
+  .openapi('CreateToken', { description: 'Create an API token; the secret is in the answer, once.' });
+
+const tokenFields = {
+  id: z.string(),
+  principal: z.string(),
+  roles: z.array(z.string()),
+  description: z.string().nullable(),
+  createdAt: instant,
+  lastUsedAt: instant.nullable(),
+  revokedAt: instant.nullable(),
+  expiresAt: instant.nullable(),
+  rotatedFrom: z.string().nullable(),
+};
+export const tokenInfo = z.object(tokenFields).openapi('Token', { description: 'An API token, never its secret.' });
+export const createdToken = z.object({ ...tokenFields, token: z.string().openapi({ description: 'The secret, shown this once.' }) }).openapi('CreatedToken');
+export const tokenListResponse = z.object({ tokens: z.array(tokenInfo) }).openapi('TokenList');
+
+// ---------------------------------------------------------------- policies
+
+/** POST /v1/policies/validate. */
+export const validatePolicyRequest = z
+  .strictObject({
+    source: z.string().min(1).max(1_000_000).openapi({ description: 'Policy YAML.' }),
+    file: z.string().max(500).optional().openapi({ description: 'File name used in error locations.' }),
+  })
+  .openapi('ValidatePolicy', { description: 'Validate a policy document.' });
+
+const policyProblem = z.unknown().openapi({ description: 'A problem with its message and location (file, line, column, path).' });
+export const policyListResponse = z
+  .object({
+    policies: z.array(z.object({ name: z.string(), version: z.union([z.string(), z.number()]), owner: z.string().nullable(), file: z.string(), hash: z.string(), rules: z.number().int() }).openapi('PolicyInfo')),
+    problems: z.array(policyProblem),
+  })
+  .openapi('PolicyList');
+export const policyValidationResponse = z
+  .object({
+    ok: z.boolean(),
+    policy: z.object({ name: z.string(), version: z.union([z.string(), z.number()]), hash: z.string(), rules: z.number().int() }).optional(),
+    problems: z.array(policyProblem),
+  })
+  .openapi('PolicyValidation');
+
+// ---------------------------------------------------------------- usage
+
+/** GET /v1/usage query. */
+export const usageQuery = z.strictObject({
+  by: z.string().max(100).optional().openapi({ description: 'Comma-separated dimensions to group by: team, feature, agent, model (default team,feature).', example: 'team,feature' }),
+  since: timeBound.optional().openapi({ description: 'Calls answered at or after (ISO time or a duration ago: 30d).' }),
+  until: timeBound.optional().openapi({ description: 'Calls answered before.' }),
+});
+
+const usageFigures = {
+  runs: z.number().int().openapi({ description: 'Runs that made at least one of these calls.' }),
+  calls: z.number().int().openapi({ description: 'Model calls answered.' }),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  costUsd: z.number(),
+};
+export const usageResponse = z
+  .object({
+    by: z.array(z.enum(['team', 'feature', 'agent', 'model'])),
+    since: instant.nullable(),
+    until: instant.nullable(),
+    rows: z.array(
+      z
+        .object({ team: z.string().nullable().optional(), feature: z.string().nullable().optional(), agent: z.string().nullable().optional(), model: z.string().nullable().optional(), ...usageFigures })
+        .openapi('UsageRow', { description: 'One group: the dimensions grouped by (null when unknown), and its figures.' }),
+    ),
+    total: z.object(usageFigures),
+  })
+  .openapi('UsageReport', { description: 'Cost and tokens of the model calls recorded in the trace, by descending cost.' });
+
+/** Every server role, as x-roles lists them. */
+export const everyRoleNames = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'];
+
+// ---------------------------------------------------------------- routes described the older way
+
+/**
+ * A route described by a plain list entry (modules whose handlers are plain Hono routes, e.g.
+ * routes/console.ts and routes/feedback.ts): documentedRoute turns it into an OpenAPI operation.
+ * New routes should use createRoute and app.openapi instead, for typed answers.
+ */
 export interface RouteDoc {
   method: 'get' | 'post' | 'delete';
   path: string;
@@ -107,40 +420,26 @@ export interface RouteDoc {
   stream?: boolean;
 }
 
-/** Builds the OpenAPI 3.1 document of `routes` from their zod schemas. */
-export function openApiDocument(routes: readonly RouteDoc[], info: { version: string }): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
-  const error = { description: 'Error', content: { 'application/json': { schema: z.toJSONSchema(errorResponse) } } };
-  for (const route of routes) {
-    const openApiPath = route.path.replace(/:(\w+)/g, '{$1}');
-    const parameters: unknown[] = [...route.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: 'path', required: true, schema: { type: 'string' } }));
-    if (route.query) {
-      for (const [name, schema] of Object.entries(route.query.shape)) {
-        parameters.push({ name, in: 'query', required: false, schema: z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' }) });
-      }
-    }
-    const responses: Record<string, unknown> = {
-      '200': route.stream
-        ? { description: 'Server-sent events (text/event-stream) when Accept asks for them, JSON otherwise.', content: { 'text/event-stream': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } } }
-        : { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } },
-      ...(route.roles.length > 0 ? { '401': error, '404': error, '429': error } : {}),
-      ...(route.body ? { '400': error, '413': error } : {}),
-    };
-    paths[openApiPath] = {
-      ...paths[openApiPath],
-      [route.method]: {
-        summary: route.summary,
-        ...(route.roles.length > 0 ? { security: [{ bearer: [] }], 'x-roles': route.roles } : { security: [] }),
-        ...(parameters.length > 0 ? { parameters } : {}),
-        ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(route.body) } } } } : {}),
-        responses,
-      },
-    };
-  }
+/** The OpenAPI operation of a RouteDoc: parameters, body, and every status an authenticated route answers. */
+export function documentedRoute(doc: RouteDoc) {
+  const openApiPath = doc.path.replace(/:(\w+)/g, '{$1}');
+  const names = [...doc.path.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+  const operationId = `${doc.method}${openApiPath.replace(/[{}]/g, '').split(/[/_.-]/).filter(Boolean).map((part) => part[0]!.toUpperCase() + part.slice(1)).join('')}`;
+  const ok = doc.stream
+    ? { description: 'Server-sent events.', content: { 'text/event-stream': { schema: z.string().openapi({ description: 'Server-sent events; each message\u2019s data is one JSON object.' }) } } }
+    : json(z.record(z.string(), z.unknown()).openapi({ description: 'A JSON object.' }), 'OK');
   return {
-    openapi: '3.1.0',
-    info: { title: 'aifactory API', version: info.version, description: 'Governed agent runs, approvals, verification and policies. Every route but /healthz and /v1/openapi.json needs a bearer token.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token from `factory tokens create`.' } } },
-    paths,
+    method: doc.method,
+    path: openApiPath,
+    operationId,
+    summary: doc.summary,
+    security: doc.roles.length > 0 ? bearer : [],
+    'x-roles': [...doc.roles],
+    request: {
+      ...(names.length > 0 ? { params: z.object(Object.fromEntries(names.map((name) => [name, z.string().max(200)]))) } : {}),
+      ...(doc.query ? { query: doc.query } : {}),
+      ...(doc.body ? { body: { required: true, content: { 'application/json': { schema: doc.body } } } } : {}),
+    },
+    responses: { 200: ok, ...authenticatedResponses, ...(doc.body ? bodyResponses : doc.query ? queryResponses : {}) },
   };
 }

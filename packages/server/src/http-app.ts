@@ -17,13 +17,15 @@ import type { RunEvent } from '@aifactory/execution';
 import { runs, type Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
 import { eq } from 'drizzle-orm';
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
+import { documentedRoute } from './api-schemas.ts';
 import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import { createTokenRequest, impactRequest, resumeRunRequest, listApprovalsQuery, listRunsQuery, replayRequest, resolveRequest, startRunRequest, validatePolicyRequest, voteRequest, type RouteDoc } from './api-schemas.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { registerGatewayRoutes } from './gateway/gateway-routes.ts';
 import type { LlmGateway } from './gateway/llm-gateway.ts';
@@ -39,15 +41,24 @@ import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { feedbackApiRoutes, registerFeedbackRoutes } from './routes/feedback.ts';
+<<<<<<< HEAD
 import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
 export type { RunDriver } from './routes/context.ts';
+=======
+import { HttpProblem, notVisible, parseWith, runReaders, validationProblem, type ApiApp, type RouteContext } from './routes/context.ts';
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerRunRoutes } from './routes/runs.ts';
 import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './routes/system.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { registerUsageRoutes } from './routes/usage.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
+<<<<<<< HEAD
 import { operatorRouteDocs, registerOperatorRoutes } from './operator-routes.ts';
 import { createServerLog, requestIdFrom, type ServerLog } from './server-log.ts';
+=======
+import { createServerLog, requestIdFrom, traceIdsOf, type ServerLog } from './server-log.ts';
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 
 /** A structured log line (JSON); secrets never go in. */
 export type { ServerLog } from './server-log.ts';
@@ -102,7 +113,7 @@ export interface HttpAppOptions {
 
 /** The app plus the handles a server needs to shut it down gracefully. */
 export interface HttpApp {
-  app: Hono<{ Variables: { principal: TokenPrincipal } }>;
+  app: ApiApp;
   hub: RunHub;
   /** Runs this process is driving now. */
   readonly inFlight: number;
@@ -114,6 +125,7 @@ export interface HttpApp {
   forgetToken(tokenId: string): void;
 }
 
+<<<<<<< HEAD
 /** Every route with the roles it admits; also the source of the OpenAPI document. */
 export const apiRoutes: readonly RouteDoc[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness.', roles: [] },
@@ -147,6 +159,8 @@ export const apiRoutes: readonly RouteDoc[] = [
   ...operatorRouteDocs,
 ];
 
+=======
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 const statusByCode: Record<string, number> = {
   [ErrorCode.InputInvalid]: 400,
   [ErrorCode.PolicyInvalid]: 400,
@@ -177,7 +191,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const lastTouched = new Map<string, number>();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
-  const app: ApiApp = new Hono<{ Variables: { principal: TokenPrincipal } }>();
+  // Requests that fail their route's schema are answered like every other problem: 400 naming each field.
+  const validationTargets: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header' };
+  const app: ApiApp = new OpenAPIHono<{ Variables: { principal: TokenPrincipal } }>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error, validationTargets[result.target] ?? result.target);
+    },
+  });
 
   const authDecided = (principal: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>) => {
     metrics?.authDecisions.inc({ outcome, reason: String(details.reason ?? 'role') });
@@ -202,6 +222,11 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   };
 
   app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      // From the request validators: a body that is not JSON (400) or not declared JSON (415).
+      const message = error.status === 400 ? `The request body is not valid JSON (${error.message}).` : error.status === 415 ? 'Send the request body as application/json.' : error.message;
+      return c.json({ error: { code: error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.InputInvalid, message } }, error.status);
+    }
     if (error instanceof HttpProblem) return c.json({ error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } }, error.status as 400);
     if (error instanceof AiFactoryError && error instanceof UserError) {
       const status = statusByCode[error.code] ?? 400;
@@ -224,7 +249,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   }
 
   // Every request: a request id (the client's X-Request-Id when it is a plain token) on the
-  // response and in one log line with its outcome, and the request counted in the metrics.
+  // response and in one log line with its outcome and, when it is part of an OpenTelemetry trace
+  // (traceparent, or an active span), its trace_id and span_id; and the request counted in the metrics.
   app.use('*', async (c, next) => {
     const started = performance.now();
     const requestId = requestIdFrom(c.req.header('x-request-id'), () => randomUUID());
@@ -233,7 +259,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     c.header('x-request-id', requestId);
     const route = c.req.routePath || 'unmatched';
     metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    log({ event: 'http.request', request_id: requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
+    log({ event: 'http.request', request_id: requestId, ...traceIdsOf(c.req.header('traceparent')), method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
   });
 
   // Bodies past the limit are refused before they are read in full.
@@ -362,18 +388,24 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const ctx: RouteContext = { workspace, runs: runDriver, store, log, metrics, hub, closing: closing.signal, authDecided, recordAgainstHeldRun, track, authenticate, hasRole, requireRole, visibleRun, readBody, readQuery, streamChannel };
 
   // ---------------------------------------------------------------- routes (one module each; mount new ones here)
-  registerSystemRoutes(app, ctx, apiRoutes);
+  registerSystemRoutes(app, ctx, { version: '0.1.0', ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) });
   registerAgentRoutes(app, ctx);
   registerRunRoutes(app, ctx);
   registerPolicyRoutes(app, ctx);
   registerApprovalRoutes(app, ctx);
   registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
+<<<<<<< HEAD
   // Token rotation and verifying every run, for the CLI through this server.
   registerOperatorRoutes(app, { store, signer: workspace.signer, requireRole, readBody, forgetToken: (tokenId) => authenticator.forget(tokenId), log });
+=======
+  registerUsageRoutes(app, ctx);
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);
   registerFeedbackRoutes(app, ctx);
+  // Modules whose handlers are plain routes describe them in a list; the document includes them.
+  for (const doc of [...consoleApiRoutes, ...feedbackApiRoutes]) app.openAPIRegistry.registerPath(documentedRoute(doc));
   if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
 
   return {

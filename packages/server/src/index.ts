@@ -3,9 +3,9 @@
 // agents as MCP servers (stdio and Streamable HTTP) and Prometheus metrics.
 export { authenticateApiToken, createApiToken, isApiTokenShaped, listApiTokens, revokeApiToken, rotateApiToken, serverRoles, tokenLifetimeMs, touchApiToken } from './api-tokens.ts';
 export type { ApiTokenInfo, CreatedApiToken, RotatedApiToken, ServerRole, TokenInput, TokenPrincipal } from './api-tokens.ts';
-export { createTokenRequest, errorResponse, listApprovalsQuery, resumeRunRequest, listRunsQuery, openApiDocument, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
+export { createTokenRequest, documentedRoute, errorResponse, listApprovalsQuery, resumeRunRequest, listRunsQuery, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
 export type { RouteDoc } from './api-schemas.ts';
-export { actAsHeaders, apiRoutes, createHttpApp } from './http-app.ts';
+export { actAsHeaders, createHttpApp } from './http-app.ts';
 export type { HttpApp, HttpAppOptions, McpRequestHandler, ServerLog } from './http-app.ts';
 export { startServer } from './http-server.ts';
 export { decideHost, hostGuard, isLoopbackHost, loopbackHostnames } from './host-guard.ts';

@@ -1,6 +1,7 @@
 // The server's log: pino JSON lines on stderr, one per request and one per notable event, each
 // with a level, an ISO time and the request id it belongs to. Lines pass the workspace redactor
 // before they are written (http-app does that), so no secret or PII pattern reaches the log.
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Level } from 'pino';
 
 /** A log line: `event` names what happened; the other fields say to what. */
@@ -53,4 +54,26 @@ export function createServerLog(options: ServerLogOptions = {}): ServerLog {
 /** A request id from the client's `X-Request-Id` when it is a plain token, else a fresh one. */
 export function requestIdFrom(header: string | undefined, fresh: () => string): string {
   return header !== undefined && /^[A-Za-z0-9._:-]{1,64}$/.test(header) ? header : fresh();
+}
+
+/** The trace a request belongs to: trace id and the span id it runs under. */
+export interface TraceIds {
+  trace_id: string;
+  span_id: string;
+}
+
+const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/**
+ * The OpenTelemetry trace a request is part of, for its log line: the active span's ids when the
+ * process has one, else the W3C `traceparent` the caller sent (its trace id and the caller's span
+ * id, under which this request runs). Undefined when the request is part of no trace; malformed
+ * or all-zero ids are ignored, as the W3C Trace Context spec says.
+ */
+export function traceIdsOf(traceparent: string | undefined): TraceIds | undefined {
+  const active = trace.getActiveSpan()?.spanContext();
+  if (active && isSpanContextValid(active)) return { trace_id: active.traceId, span_id: active.spanId };
+  const match = traceparent === undefined ? null : traceparentPattern.exec(traceparent.trim());
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!) || traceparent!.startsWith('ff')) return undefined;
+  return { trace_id: match[1]!, span_id: match[2]! };
 }

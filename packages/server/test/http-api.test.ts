@@ -188,8 +188,12 @@ describe('the HTTP API', () => {
     };
     expect(invalid.ok).toBe(false);
     expect(invalid.problems[0]!.location.line).toBe(5);
-    const openapi = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
-    expect(openapi.paths['/v1/runs']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['agent', 'input']);
+    const openapi = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref?: string } }> } }>>;
+      components: { schemas: Record<string, { required?: string[] }> };
+    };
+    const startRun = openapi.paths['/v1/runs']!.post!.requestBody!.content['application/json']!.schema.$ref!;
+    expect(openapi.components.schemas[startRun.replace('#/components/schemas/', '')]!.required).toEqual(['agent', 'input']);
     expect(Object.keys(openapi.paths)).toContain('/v1/approvals/{id}/approve');
   });
 

@@ -10,8 +10,10 @@ import type { Store } from '@aifactory/store';
 import {
   createRecorder,
   exportJsonl,
+  decodeRunCursor,
   exportOtlp,
   listRuns,
+  listRunsPage,
   loadAtRestCipher,
   publicKeyPem,
   readPublicKeyFile,
@@ -21,6 +23,7 @@ import {
   verifyExportFile,
   verifyRun,
   type RunFilter,
+  type RunPage,
   type RunSummary,
   type SealSigner,
   type StoredEvent,
@@ -94,37 +97,38 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   }
 
   withJson(
-    addFilters(runs.command('list').description('List runs, oldest first, with their status, event count and seal.')).option(
-      '--feedback <sentiment>',
-      'only runs that received feedback of this sentiment: positive, neutral, negative or any (see factory feedback)',
-    ),
+    addFilters(runs.command('list').description('List runs, newest first, a page at a time, with their status, event count and seal.'))
+      .option('--feedback <sentiment>', 'only runs that received feedback of this sentiment: positive, neutral, negative or any (see factory feedback)')
+      .option('--cursor <cursor>', 'continue after the previous page (its nextCursor)')
+      .addHelpText('after', '\nA page holds --limit runs (default 100); --json prints {"runs": [...], "nextCursor": "..."}, and the text\nnames the command for the next page. Runs started meanwhile never shift the pages.'),
   ).action(
-    action(async (listOptions: FilterOptions & { feedback?: string }) => {
+    action(async (listOptions: FilterOptions & { feedback?: string; cursor?: string }) => {
       const filter = parseFilter(listOptions);
+      const limit = filter.limit ?? 100;
       // Feedback is kept in sealed feedback records beside the runs (@aifactory/quality); --feedback narrows to the runs they name.
       const judged = listOptions.feedback === undefined ? undefined : await (await import('./feedback.ts')).runsWithFeedback(listOptions.feedback);
       if (judged) filter.runIds = [...judged];
-      const only = (found: AsyncIterable<RunSummary>) => (judged ? onlyRuns(found, judged) : found);
+      const only = (page: RunPage): RunPage => (judged ? { runs: page.runs.filter((run) => judged.has(run.id)), nextCursor: page.nextCursor } : page);
       await viaServerOrStore({
-        server: (connection) => printRuns(only(serverRuns(connection, filter))),
-        store: () => withStore((store) => printRuns(only(listRuns(store, filter)))),
+        server: async (connection) => printRuns(only(await serverRuns(connection, filter, limit, listOptions.cursor))),
+        store: () => withStore(async (store) => printRuns(only(await listRunsPage(store, { ...filter, limit, ...(listOptions.cursor ? { after: decodeRunCursor(listOptions.cursor) } : {}) })))),
       });
 
-      /** Prints runs as a table or streamed JSON, from the store or a server. */
-      async function printRuns(found: AsyncIterable<RunSummary>): Promise<void> {
-        let count = 0;
-        if (listOptions.json) process.stdout.write('{"runs":[');
-        // Text: the first rows are held back to size the columns (padded before colouring, so
-        // they line up piped or not); later rows stream with those widths.
-        const table = createRunTable();
-        for await (const run of found) {
-          if (listOptions.json) process.stdout.write(`${count > 0 ? ',' : ''}\n  ${JSON.stringify(run)}`);
-          else table.add(run);
-          count += 1;
+      /** Prints a page of runs as a table or JSON, from the store or a server. */
+      function printRuns(page: RunPage): void {
+        if (listOptions.json) {
+          process.stdout.write(`{"runs":[${page.runs.map((run) => `\n  ${JSON.stringify(run)}`).join(',')}${page.runs.length > 0 ? '\n' : ''}],"nextCursor":${JSON.stringify(page.nextCursor)}}\n`);
+          return;
         }
-        if (listOptions.json) process.stdout.write(`${count > 0 ? '\n' : ''}]}\n`);
-        else if (count === 0) process.stdout.write('No runs match.\n');
-        else table.end();
+        if (page.runs.length === 0) {
+          process.stdout.write('No runs match.\n');
+          return;
+        }
+        // The first rows size the columns (padded before colouring, so they line up piped or not).
+        const table = createRunTable();
+        for (const run of page.runs) table.add(run);
+        table.end();
+        if (page.nextCursor) process.stdout.write(pc.dim(`More runs: factory runs list --cursor ${page.nextCursor}${filter.limit ? ` --limit ${filter.limit}` : ''} (with the same filters)\n`));
       }
     }),
   );
@@ -362,14 +366,21 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
 }
 
 /** Runs the server lists; it filters by agent and status only, so other filters are refused rather than ignored. */
-async function* serverRuns(connection: ServerConnection, filter: RunFilter): AsyncGenerator<RunSummary> {
-  const unsupported = (['team', 'principal', 'since', 'until', 'authority', 'runIds'] as const).filter((key) => filter[key] !== undefined);
+async function serverRuns(connection: ServerConnection, filter: RunFilter, limit: number, cursor: string | undefined): Promise<RunPage> {
+  const unsupported = (['team', 'principal', 'authority', 'runIds'] as const).filter((key) => filter[key] !== undefined);
   if (unsupported.length > 0) {
-    throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server filters runs by --agent, --status and --limit only.`);
+    throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server filters runs by --agent, --status, --since, --until, --cursor and --limit only.`);
   }
-  const query = new URLSearchParams({ ...(filter.agent ? { agent: filter.agent } : {}), ...(filter.status ? { status: filter.status } : {}), ...(filter.limit ? { limit: String(filter.limit) } : {}) }).toString();
-  const answer = await new ServerClient(connection).request<{ runs: RunSummary[] }>('GET', `/v1/runs${query ? `?${query}` : ''}`);
-  for (const run of answer.runs) yield { ...run, startedAt: new Date(run.startedAt), endedAt: run.endedAt === null ? null : new Date(run.endedAt) };
+  const query = new URLSearchParams({
+    ...(filter.agent ? { agent: filter.agent } : {}),
+    ...(filter.status ? { status: filter.status } : {}),
+    ...(filter.since ? { since: filter.since.toISOString() } : {}),
+    ...(filter.until ? { until: filter.until.toISOString() } : {}),
+    ...(cursor ? { cursor } : {}),
+    limit: String(limit),
+  }).toString();
+  const answer = await new ServerClient(connection).request<{ runs: RunSummary[]; nextCursor: string | null }>('GET', `/v1/runs?${query}`);
+  return { runs: answer.runs.map((run) => ({ ...run, startedAt: new Date(run.startedAt), endedAt: run.endedAt === null ? null : new Date(run.endedAt) })), nextCursor: answer.nextCursor };
 }
 
 function addFilters(command: Command): Command {
@@ -382,11 +393,6 @@ function addFilters(command: Command): Command {
     .option('--until <time>', 'started before: an ISO time, or a duration ago')
     .option('--authority <authority>', 'runs with a policy decision of this authority: autonomous, notify_human, require_approval, deny')
     .option('--limit <n>', 'at most n runs');
-}
-
-/** The runs of `found` whose ids are in `ids` (the server's listing has no id filter). */
-async function* onlyRuns(found: AsyncIterable<RunSummary>, ids: ReadonlySet<string>): AsyncIterable<RunSummary> {
-  for await (const run of found) if (ids.has(run.id)) yield run;
 }
 
 /** Turns filter options into a RunFilter; bad values name the option. */

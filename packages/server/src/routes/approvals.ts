@@ -1,12 +1,55 @@
 // Approvals: list, read, and vote (approve or reject); a decided vote resumes the run.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Approval } from '@aifactory/execution';
+<<<<<<< HEAD
 import { voteAndResume } from '@aifactory/workspace';
+=======
+import { createRoute } from '@hono/zod-openapi';
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 import type { Context } from 'hono';
 import type { TokenPrincipal } from '../api-tokens.ts';
-import { listApprovalsQuery, voteRequest } from '../api-schemas.ts';
+import { approvalListResponse, approvalResponse, authenticatedResponses, bearer, bodyResponses, conflictResponse, forbiddenResponse, idParam, json, listApprovalsQuery, queryResponses, voteRequest, voteResponse } from '../api-schemas.ts';
 import type { RunChannel } from '../run-hub.ts';
 import { approvalReaders, HttpProblem, notVisible, type ApiApp, type RouteContext } from './context.ts';
+
+const tags = ['approvals'];
+const voteRoute = (kind: 'approve' | 'reject') =>
+  createRoute({
+    method: 'post',
+    path: `/v1/approvals/{id}/${kind}`,
+    operationId: kind === 'approve' ? 'approveApproval' : 'rejectApproval',
+    tags,
+    security: bearer,
+    'x-roles': ['approver', 'admin'],
+    summary: kind === 'approve' ? 'Vote yes on a held action' : 'Vote no on a held action',
+    description: kind === 'approve' ? 'When enough votes are in, the run resumes on this server.' : 'The run resumes without the held action.',
+    request: { params: idParam, body: { required: false, content: { 'application/json': { schema: voteRequest } } } },
+    responses: {
+      200: json(voteResponse, 'The vote was counted, or decided the approval.'),
+      ...authenticatedResponses,
+      ...bodyResponses,
+      ...forbiddenResponse('Separation of duties (the run\u2019s own principal), or the approver rules do not admit this approver.'),
+      ...conflictResponse,
+    },
+  });
+
+/** The routes of this module, as the OpenAPI document describes them. */
+export const approvalRoutes = {
+  list: createRoute({
+    method: 'get', path: '/v1/approvals', operationId: 'listApprovals', tags, security: bearer, 'x-roles': ['operator', 'approver', 'auditor', 'admin'],
+    summary: 'List approvals', description: 'Operators see those of their own runs.',
+    request: { query: listApprovalsQuery },
+    responses: { 200: json(approvalListResponse, 'The approvals.'), ...authenticatedResponses, ...queryResponses },
+  }),
+  get: createRoute({
+    method: 'get', path: '/v1/approvals/{id}', operationId: 'getApproval', tags, security: bearer, 'x-roles': ['operator', 'approver', 'auditor', 'admin'],
+    summary: 'One approval with its votes',
+    request: { params: idParam },
+    responses: { 200: json(approvalResponse, 'The approval.'), ...authenticatedResponses },
+  }),
+  approve: voteRoute('approve'),
+  reject: voteRoute('reject'),
+};
 
 export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
   const { workspace, hub, closing, metrics, log } = ctx;
@@ -26,23 +69,22 @@ export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
     return approval;
   };
 
-  app.get('/v1/approvals', async (c) => {
+  app.openapi(approvalRoutes.list, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...approvalReaders]);
-    const query = ctx.readQuery(c, listApprovalsQuery);
+    const query = c.req.valid('query');
     const list = await workspace.approvals.list({ ...(query.status ? { status: query.status } : {}), ...(query.runId ? { runId: query.runId } : {}) });
     const visible = ctx.hasRole(principal, approvalReaders) ? list : list.filter((approval) => approval.requestedBy === principal.id);
-    return c.json({ approvals: visible });
+    return c.json({ approvals: visible }, 200);
   });
 
-  app.get('/v1/approvals/:id', async (c) => {
+  app.openapi(approvalRoutes.get, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...approvalReaders], 'approval');
-    return c.json({ approval: await visibleApproval(principal, c.req.param('id')) });
+    return c.json({ approval: await visibleApproval(principal, c.req.param('id')) }, 200);
   });
 
-  const vote = (kind: 'approve' | 'reject') => async (c: Context) => {
+  const vote = async (c: Context, kind: 'approve' | 'reject', approvalId: string, request: { comment?: string | undefined }) => {
     const principal = ctx.requireRole(c, ['approver', 'admin'], 'approval');
-    const approval = await visibleApproval(principal, c.req.param('id') ?? '');
-    const request = await ctx.readBody(c, voteRequest);
+    const approval = await visibleApproval(principal, approvalId);
     const decision = { principal: principal.id, token: principal.tokenId, route: `/v1/approvals/:id/${kind}`, approval_id: approval.id };
     // Separation of duties, enforced here too so the refusal is recorded: the run's own
     // principal never decides its held action, whatever roles the token carries.
@@ -90,8 +132,8 @@ export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
         settle();
       });
     }
-    return c.json({ result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed: outcome.kind === 'decided' && outcome.resumed !== undefined });
+    return { result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval, resumed: outcome.kind === 'decided' && outcome.resumed !== undefined };
   };
-  app.post('/v1/approvals/:id/approve', vote('approve'));
-  app.post('/v1/approvals/:id/reject', vote('reject'));
+  app.openapi(approvalRoutes.approve, async (c) => c.json(await vote(c, 'approve', c.req.valid('param').id, c.req.valid('json')), 200));
+  app.openapi(approvalRoutes.reject, async (c) => c.json(await vote(c, 'reject', c.req.valid('param').id, c.req.valid('json')), 200));
 }

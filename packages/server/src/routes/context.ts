@@ -5,7 +5,8 @@ import { ErrorCode } from '@aifactory/core';
 import type { RunEvent } from '@aifactory/execution';
 import type { runs, Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
-import type { Context, Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { ServerRole, TokenPrincipal } from '../api-tokens.ts';
 import type { ServerMetrics } from '../metrics.ts';
@@ -13,7 +14,7 @@ import type { RunChannel, RunHub } from '../run-hub.ts';
 import type { ServerLog } from '../server-log.ts';
 
 /** The Hono app the routes are mounted on. */
-export type ApiApp = Hono<{ Variables: { principal: TokenPrincipal } }>;
+export type ApiApp = OpenAPIHono<{ Variables: { principal: TokenPrincipal } }>;
 
 /** Roles that read every run (operators read their own). */
 export const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
@@ -72,7 +73,9 @@ export interface RouteContext {
   requireRole(c: Context, roles: readonly ServerRole[], what?: string): TokenPrincipal;
   /** The run row if `principal` may see it; 404 otherwise, alike for absent and hidden runs. */
   visibleRun(principal: TokenPrincipal, runId: string): Promise<RunRow>;
+  /** Reads and validates a JSON body (for routes not defined with app.openapi, which validates itself). */
   readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T>;
+  /** Validates the query (for routes not defined with app.openapi). */
   readQuery<T>(c: Context, schema: z.ZodType<T>): T;
   /** Streams a channel from `afterId` until `until` says the stream is done, the client leaves or the server closes. */
   streamChannel(c: Context, channel: RunChannel, afterId: number, until: (event: RunEvent) => boolean): Response;
@@ -82,10 +85,15 @@ export interface RouteContext {
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => {
+  throw validationProblem(parsed.error, where);
+}
+
+/** A failed validation as a 400 naming every offending field. */
+export function validationProblem(error: z.ZodError, where: string): HttpProblem {
+  const issues = error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join('.') : where;
     const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
     return { field, message: `${field}: ${issue.message}${keys}` };
   });
-  throw new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
+  return new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
 }

@@ -5,17 +5,128 @@ import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
 import { loadRecordedRun, replayRun, whatIf, type RunResult } from '@aifactory/execution';
 import { runs } from '@aifactory/store';
-import { explainRun, exportOtlp, listRuns, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
+import { decodeRunCursor, explainRun, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
 import { eq } from 'drizzle-orm';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { TokenPrincipal } from '../api-tokens.ts';
-import { listRunsQuery, replayRequest, resolveRequest, resumeRunRequest, startRunRequest } from '../api-schemas.ts';
+import {
+  authenticatedResponses,
+  bearer,
+  bodyResponses,
+  closingResponse,
+  conflictResponse,
+  eventStream,
+  explainResponse,
+  idParam,
+  json,
+  listRunsQuery,
+  queryResponses,
+  replayRequest,
+  replayResponse,
+  resolveRequest,
+  resolveResponse,
+  resolveTimeBound,
+  resumeRunRequest,
+  runDetailResponse,
+  runListResponse,
+  runEvent,
+  runResult,
+  startRunRequest,
+  streamNotice,
+  verifyResponse,
+} from '../api-schemas.ts';
 import type { RunChannel } from '../run-hub.ts';
 import { HttpProblem, notVisible, runReaders, type ApiApp, type RouteContext } from './context.ts';
 
+const tags = ['runs'];
+const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
+const roles = (...names: string[]) => ({ 'x-roles': names });
+
+/** The routes of this module, as the OpenAPI document describes them. */
+export const runRoutes = {
+  start: createRoute({
+    method: 'post', path: '/v1/runs', operationId: 'startRun', tags, security: bearer, ...roles('operator', 'admin'),
+    summary: 'Start a run',
+    description: 'Starts a run of an agent. With Accept: text/event-stream (or ?stream=true) its events stream until it completes, fails or is held; otherwise the answer is the run\u2019s result.',
+    request: { body: body(startRunRequest), query: z.object({ stream: z.enum(['true', 'false']).optional().openapi({ description: 'Stream events (as Accept: text/event-stream does).' }) }) },
+    responses: { 200: { description: 'The run\u2019s events (SSE), or its result (JSON).', content: { ...eventStream('The run\u2019s events until it completes, fails or is held.'), 'application/json': { schema: runResult } } }, ...authenticatedResponses, ...bodyResponses, ...closingResponse },
+  }),
+  list: createRoute({
+    method: 'get', path: '/v1/runs', operationId: 'listRuns', tags, security: bearer, ...roles('operator', ...runReaders),
+    summary: 'List runs, newest first',
+    description: 'A page of runs, newest first (operators see their own). Walk the pages with the opaque nextCursor: runs started meanwhile never shift them, so each run is seen once.',
+    request: { query: listRunsQuery },
+    responses: { 200: json(runListResponse, 'A page of runs and the cursor of the next.'), ...authenticatedResponses, ...queryResponses },
+  }),
+  get: createRoute({
+    method: 'get', path: '/v1/runs/{id}', operationId: 'getRun', tags, security: bearer, ...roles('operator', ...runReaders),
+    summary: 'A run and its recorded events',
+    request: { params: idParam },
+    responses: { 200: json(runDetailResponse, 'The run, its summary and its first 5,000 events.'), ...authenticatedResponses },
+  }),
+  events: createRoute({
+    method: 'get', path: '/v1/runs/{id}/events', operationId: 'streamRunEvents', tags, security: bearer, ...roles('operator', ...runReaders),
+    summary: 'Follow a live run (SSE)',
+    description: 'Streams a run this server drives, across holds, until it completes or fails. Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run this server does not drive gets one run.status event.',
+    request: {
+      params: idParam,
+      query: z.object({ after: z.string().regex(/^\d+$/).optional().openapi({ description: 'Continue after this event number (as Last-Event-ID).' }) }),
+      headers: z.object({ 'last-event-id': z.string().optional().openapi({ description: 'The id of the last event received; the stream continues after it.' }) }),
+    },
+    responses: { 200: { description: 'The run\u2019s events.', content: eventStream('The run\u2019s events from the given one until it completes or fails.') }, ...authenticatedResponses },
+  }),
+  resume: createRoute({
+    method: 'post', path: '/v1/runs/{id}/resume', operationId: 'resumeRun', tags, security: bearer, ...roles('operator', 'admin'),
+    summary: 'Resume a held run whose approval was decided',
+    description: 'For a run whose approval was decided while no server drove it (e.g. the deciding process stopped); answers with the result.',
+    request: { params: idParam, body: body(resumeRunRequest, false) },
+    responses: { 200: json(runResult, 'How the run ended (for now).'), ...authenticatedResponses, ...bodyResponses, ...conflictResponse },
+  }),
+  verify: createRoute({
+    method: 'post', path: '/v1/runs/{id}/verify', operationId: 'verifyRun', tags, security: bearer, ...roles('auditor', 'admin'),
+    summary: 'Verify a run\u2019s hash chain and seal',
+    request: { params: idParam },
+    responses: { 200: json(verifyResponse, 'The verification report.'), ...authenticatedResponses },
+  }),
+  explain: createRoute({
+    method: 'get', path: '/v1/runs/{id}/explain', operationId: 'explainRun', tags, security: bearer, ...roles('auditor', 'risk_officer', 'admin'),
+    summary: 'The proof of every action',
+    description: 'What, why (policy, rule, values), which data, and the outcome of each action; ?format=markdown for reports.',
+    request: { params: idParam, query: z.object({ step: z.string().optional().openapi({ description: 'Only this step.' }), format: z.enum(['json', 'markdown']).optional() }) },
+    responses: {
+      200: { description: 'The explanation.', content: { 'application/json': { schema: explainResponse }, 'text/markdown': { schema: z.string() } } },
+      ...authenticatedResponses,
+      ...queryResponses,
+    },
+  }),
+  export: createRoute({
+    method: 'get', path: '/v1/runs/{id}/export', operationId: 'exportRun', tags, security: bearer, ...roles('auditor', 'admin'),
+    summary: 'OpenTelemetry GenAI spans of the run',
+    request: { params: idParam },
+    responses: { 200: { description: 'OTLP JSON export requests, one per line.', content: { 'application/x-ndjson': { schema: z.string() } } }, ...authenticatedResponses },
+  }),
+  resolve: createRoute({
+    method: 'post', path: '/v1/runs/{id}/resolve', operationId: 'resolveRun', tags, security: bearer, ...roles('approver', 'admin'),
+    summary: 'Settle a run held with reason outcome_unknown',
+    description: 'The in-doubt call happened, run it again, or fail the run; the run goes on in the background.',
+    request: { params: idParam, body: body(resolveRequest) },
+    responses: { 202: json(resolveResponse, 'Accepted; the run goes on.'), ...authenticatedResponses, ...bodyResponses, ...conflictResponse, ...closingResponse },
+  }),
+  replay: createRoute({
+    method: 'post', path: '/v1/runs/{id}/replay', operationId: 'replayRun', tags, security: bearer, ...roles('auditor', 'risk_officer', 'admin'),
+    summary: 'Replay a run, or re-decide it under other policies',
+    request: { params: idParam, body: body(replayRequest, false) },
+    responses: { 200: json(replayResponse, 'The replay (identical or the first divergence), or the what-if.'), ...authenticatedResponses, ...bodyResponses },
+  }),
+};
+
 export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   const { workspace, store, hub, closing, log } = ctx;
+  // What the event streams carry, as components apps can generate types from.
+  app.openAPIRegistry.register('RunEvent', runEvent);
+  app.openAPIRegistry.register('StreamNotice', streamNotice);
 
   /** Starts a run driven by this process; resolves once it has started (or failed to). */
   const startRun = async (principal: TokenPrincipal, agent: string, input: string): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
@@ -48,33 +159,34 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     return { channel, done };
   };
 
-  app.post('/v1/runs', async (c) => {
+  app.openapi(runRoutes.start, async (c) => {
     const principal = ctx.requireRole(c, ['operator', 'admin']);
-    const request = await ctx.readBody(c, startRunRequest);
+    const request = c.req.valid('json');
     const { channel, done } = await startRun(principal, request.agent, request.input);
     if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
     ctx.authDecided(principal.id, 'allowed', { reason: 'role', token: principal.tokenId, path: '/v1/runs', runId: channel.runId });
     if (wantsEventStream(c)) return ctx.streamChannel(c, channel, 0, (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed');
-    return c.json(resultBody(await done));
+    return c.json(resultBody(await done), 200);
   });
 
-  app.get('/v1/runs', async (c) => {
+  app.openapi(runRoutes.list, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...runReaders]);
-    const query = ctx.readQuery(c, listRunsQuery);
+    const query = c.req.valid('query');
     const ownOnly = !ctx.hasRole(principal, runReaders);
-    const list = [];
-    for await (const run of listRuns(store, {
+    const now = new Date();
+    const page = await listRunsPage(store, {
       ...(query.agent ? { agent: query.agent } : {}),
       ...(query.status ? { status: query.status } : {}),
       ...(ownOnly ? { principal: principal.id } : {}),
+      ...(query.since ? { since: resolveTimeBound(query.since, now) } : {}),
+      ...(query.until ? { until: resolveTimeBound(query.until, now) } : {}),
+      ...(query.cursor ? { after: decodeRunCursor(query.cursor) } : {}),
       limit: query.limit ?? 100,
-    })) {
-      list.push(run);
-    }
-    return c.json({ runs: list });
+    });
+    return c.json(page, 200);
   });
 
-  app.get('/v1/runs/:id', async (c) => {
+  app.openapi(runRoutes.get, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...runReaders], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const events = [];
@@ -87,10 +199,10 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       run: { id: row.id, agent: row.agent, team: row.team, principal: row.principal, status: row.status, startedAt: row.startedAt, endedAt: row.endedAt, metadata: row.metadata },
       ...(summary ? { summary } : {}),
       events,
-    });
+    }, 200);
   });
 
-  app.get('/v1/runs/:id/events', async (c) => {
+  app.openapi(runRoutes.events, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...runReaders], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const channel = hub.get(row.id);
@@ -104,10 +216,10 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     return ctx.streamChannel(c, channel, Number.isFinite(after) ? after : 0, (event) => event.type === 'run.completed' || event.type === 'run.failed');
   });
 
-  app.post('/v1/runs/:id/resume', async (c) => {
+  app.openapi(runRoutes.resume, async (c) => {
     const principal = ctx.requireRole(c, ['operator', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
-    const request = await ctx.readBody(c, resumeRunRequest);
+    const request = c.req.valid('json');
     let approvalId = request.approvalId;
     if (!approvalId) {
       const decided = (await workspace.approvals.list({ runId: row.id })).find((approval) => approval.status !== 'pending' && approval.status !== 'consumed');
@@ -115,41 +227,47 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       approvalId = decided.id;
     }
     const channel = hub.open(row.id);
+<<<<<<< HEAD
     const result = await ctx.track(ctx.runs.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
     return c.json(resultBody(result));
+=======
+    const result = await ctx.track(workspace.runtime.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
+    return c.json(resultBody(result), 200);
+>>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
   });
 
-  app.post('/v1/runs/:id/verify', async (c) => {
+  app.openapi(runRoutes.verify, async (c) => {
     const principal = ctx.requireRole(c, ['auditor', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const report = await workspace.verifyRun(row.id);
-    return c.json({ report });
+    return c.json({ report }, 200);
   });
 
-  app.get('/v1/runs/:id/explain', async (c) => {
+  app.openapi(runRoutes.explain, async (c) => {
     const principal = ctx.requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const step = c.req.query('step');
     if (step !== undefined && !/^\d+$/.test(step)) throw new HttpProblem(400, ErrorCode.InputInvalid, `query.step must be a step number, not '${step}'.`, 'query.step');
     const explanation = await explainRun(store, row.id, step === undefined ? {} : { step: Number(step) });
     if (c.req.query('format') === 'markdown') return c.text(renderExplanationMarkdown(explanation), 200, { 'content-type': 'text/markdown; charset=utf-8' });
-    return c.json({ explanation });
+    return c.json({ explanation }, 200);
   });
 
-  app.get('/v1/runs/:id/export', async (c) => {
+  app.openapi(runRoutes.export, async (c) => {
     const principal = ctx.requireRole(c, ['auditor', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const lines: string[] = [];
     for await (const line of exportOtlp(store, { runIds: [row.id] })) lines.push(line);
-    return c.text(`${lines.join('\n')}\n`, 200, { 'content-type': 'application/x-ndjson' });
+    // NDJSON is not a media type the typed answers know: a plain Response.
+    return new Response(`${lines.join('\n')}\n`, { status: 200, headers: { 'content-type': 'application/x-ndjson' } }) as never;
   });
 
-  app.post('/v1/runs/:id/resolve', async (c) => {
+  app.openapi(runRoutes.resolve, async (c) => {
     const principal = ctx.requireRole(c, ['approver', 'admin'], 'run');
     // Approvers settle held runs they cannot otherwise read, like the approvals they decide.
     const [row] = await store.db.select().from(runs).where(eq(runs.id, c.req.param('id')));
     if (!row) throw notVisible(`run '${c.req.param('id')}'`);
-    const request = await ctx.readBody(c, resolveRequest);
+    const request = c.req.valid('json');
     if (closing.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
     const channel = hub.open(row.id);
     const started = workspace.runtime.resolveInDoubt(row.id, {
@@ -173,18 +291,18 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
         hub.settle(channel);
       },
     );
-    return c.json({ runId: row.id, resolution: request.resolution, by: principal.id, ...(first ? { result: first.result } : { status: 'running' }) }, 202);
+    return c.json({ runId: row.id, resolution: request.resolution, by: principal.id, ...(first ? { result: resultBody(first.result) } : { status: 'running' as const }) }, 202);
   });
 
-  app.post('/v1/runs/:id/replay', async (c) => {
+  app.openapi(runRoutes.replay, async (c) => {
     const principal = ctx.requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
-    const request = await ctx.readBody(c, replayRequest);
+    const request = c.req.valid('json');
     if (request.policies && request.policies.length > 0) {
       const policySet = compilePolicies(request.policies.map((source, index) => parsePolicy(source, `policies[${index}]`)));
-      return c.json({ whatIf: whatIf(await loadRecordedRun(store, row.id), policySet) });
+      return c.json({ whatIf: whatIf(await loadRecordedRun(store, row.id), policySet) }, 200);
     }
-    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: workspace.config.agentsDir }) });
+    return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: workspace.config.agentsDir }) }, 200);
   });
 }
 
@@ -194,7 +312,7 @@ function wantsEventStream(c: Context): boolean {
 }
 
 /** A run result as the API returns it. */
-function resultBody(result: RunResult): Record<string, unknown> {
+function resultBody(result: RunResult): z.infer<typeof runResult> {
   if (result.status === 'held') {
     const { held } = result;
     return { runId: result.runId, status: 'held', held: { approvalId: held.approvalId, step: held.step, kind: held.kind, name: held.name, args: held.args } };
