@@ -41,24 +41,16 @@ import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { feedbackApiRoutes, registerFeedbackRoutes } from './routes/feedback.ts';
-<<<<<<< HEAD
-import { approvalReaders, everyRole, HttpProblem, notVisible, parseWith, runReaders, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
+import { HttpProblem, notVisible, parseWith, runReaders, validationProblem, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
 export type { RunDriver } from './routes/context.ts';
-=======
-import { HttpProblem, notVisible, parseWith, runReaders, validationProblem, type ApiApp, type RouteContext } from './routes/context.ts';
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerRunRoutes } from './routes/runs.ts';
 import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './routes/system.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
 import { registerUsageRoutes } from './routes/usage.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
-<<<<<<< HEAD
 import { operatorRouteDocs, registerOperatorRoutes } from './operator-routes.ts';
-import { createServerLog, requestIdFrom, type ServerLog } from './server-log.ts';
-=======
 import { createServerLog, requestIdFrom, traceIdsOf, type ServerLog } from './server-log.ts';
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 
 /** A structured log line (JSON); secrets never go in. */
 export type { ServerLog } from './server-log.ts';
@@ -125,42 +117,6 @@ export interface HttpApp {
   forgetToken(tokenId: string): void;
 }
 
-<<<<<<< HEAD
-/** Every route with the roles it admits; also the source of the OpenAPI document. */
-export const apiRoutes: readonly RouteDoc[] = [
-  { method: 'get', path: '/healthz', summary: 'Liveness.', roles: [] },
-  { method: 'get', path: '/v1/openapi.json', summary: 'This document.', roles: [] },
-  { method: 'get', path: '/v1/me', summary: 'The principal and roles of the presented token.', roles: everyRole },
-  { method: 'get', path: '/v1/agents', summary: 'Agents this server can run.', roles: ['operator', 'auditor', 'risk_officer', 'admin'] },
-  { method: 'post', path: '/v1/runs', summary: 'Start a run; with Accept: text/event-stream its events stream until it completes, fails or is held.', roles: ['operator', 'admin'], body: startRunRequest, stream: true },
-  { method: 'get', path: '/v1/runs', summary: 'List runs (operators see their own).', roles: ['operator', ...runReaders], query: listRunsQuery },
-  { method: 'get', path: '/v1/runs/:id', summary: 'A run and its recorded events.', roles: ['operator', ...runReaders] },
-  { method: 'get', path: '/v1/runs/:id/events', summary: 'Stream a live run (SSE, resumable with Last-Event-ID) across holds until it ends.', roles: ['operator', ...runReaders], stream: true },
-  { method: 'post', path: '/v1/runs/:id/verify', summary: 'Verify a run\u2019s hash chain and seal.', roles: ['auditor', 'admin'] },
-  { method: 'get', path: '/v1/runs/:id/explain', summary: 'The proof of every action: what, why (policy, rule, values), which data, outcome (?format=markdown for reports).', roles: ['auditor', 'risk_officer', 'admin'] },
-  { method: 'get', path: '/v1/runs/:id/export', summary: 'OpenTelemetry GenAI spans of the run (OTLP JSON, one request per line).', roles: ['auditor', 'admin'] },
-  { method: 'post', path: '/v1/runs/:id/resolve', summary: 'Settle a run held with reason outcome_unknown: the in-doubt call happened, run it again, or fail the run; the run goes on in the background.', roles: ['approver', 'admin'], body: resolveRequest },
-  { method: 'post', path: '/v1/runs/:id/replay', summary: 'Replay the run from its recordings (identical or the first divergence), or re-decide it under other policies.', roles: ['auditor', 'risk_officer', 'admin'], body: replayRequest },
-  { method: 'post', path: '/v1/policies/impact', summary: 'Authority transitions per rule if recorded runs were decided under these policies.', roles: ['risk_officer', 'admin'], body: impactRequest },
-  { method: 'get', path: '/v1/approvals', summary: 'List approvals (operators see those of their own runs).', roles: ['operator', ...approvalReaders], query: listApprovalsQuery },
-  { method: 'get', path: '/v1/approvals/:id', summary: 'One approval with its votes.', roles: ['operator', ...approvalReaders] },
-  { method: 'post', path: '/v1/approvals/:id/approve', summary: 'Vote yes; when enough votes are in, the run resumes.', roles: ['approver', 'admin'], body: voteRequest },
-  { method: 'post', path: '/v1/approvals/:id/reject', summary: 'Vote no; the run resumes without the held action.', roles: ['approver', 'admin'], body: voteRequest },
-  { method: 'post', path: '/v1/runs/:id/resume', summary: 'Resume a held run whose approval was decided (e.g. after the process that decided it stopped); answers with the result.', roles: ['operator', 'admin'], body: resumeRunRequest },
-  { method: 'get', path: '/v1/tokens', summary: 'List API tokens (never their secrets).', roles: ['admin'] },
-  { method: 'post', path: '/v1/tokens', summary: 'Create an API token; its secret is shown once.', roles: ['admin'], body: createTokenRequest },
-  { method: 'post', path: '/v1/tokens/:id/revoke', summary: 'Revoke a token; it is refused at once.', roles: ['admin'] },
-  { method: 'get', path: '/v1/policies', summary: 'Policies in the server\u2019s policy folder.', roles: ['risk_officer', 'auditor', 'admin'] },
-  { method: 'post', path: '/v1/policies/validate', summary: 'Validate a policy document; problems name line and column.', roles: ['risk_officer', 'admin'], body: validatePolicyRequest },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics.', roles: ['auditor', 'admin'] },
-  { method: 'post', path: '/mcp', summary: 'MCP Streamable HTTP: each served agent is a tool.', roles: ['operator', 'admin'] },
-  ...consoleApiRoutes,
-  ...feedbackApiRoutes,
-  ...operatorRouteDocs,
-];
-
-=======
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 const statusByCode: Record<string, number> = {
   [ErrorCode.InputInvalid]: 400,
   [ErrorCode.PolicyInvalid]: 400,
@@ -394,18 +350,15 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerPolicyRoutes(app, ctx);
   registerApprovalRoutes(app, ctx);
   registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
-<<<<<<< HEAD
   // Token rotation and verifying every run, for the CLI through this server.
   registerOperatorRoutes(app, { store, signer: workspace.signer, requireRole, readBody, forgetToken: (tokenId) => authenticator.forget(tokenId), log });
-=======
   registerUsageRoutes(app, ctx);
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);
   registerFeedbackRoutes(app, ctx);
   // Modules whose handlers are plain routes describe them in a list; the document includes them.
-  for (const doc of [...consoleApiRoutes, ...feedbackApiRoutes]) app.openAPIRegistry.registerPath(documentedRoute(doc));
+  for (const doc of [...consoleApiRoutes, ...feedbackApiRoutes, ...operatorRouteDocs]) app.openAPIRegistry.registerPath(documentedRoute(doc));
   if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
 
   return {

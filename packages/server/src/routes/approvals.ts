@@ -1,11 +1,8 @@
 // Approvals: list, read, and vote (approve or reject); a decided vote resumes the run.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Approval } from '@aifactory/execution';
-<<<<<<< HEAD
 import { voteAndResume } from '@aifactory/workspace';
-=======
 import { createRoute } from '@hono/zod-openapi';
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
 import type { Context } from 'hono';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import { approvalListResponse, approvalResponse, authenticatedResponses, bearer, bodyResponses, conflictResponse, forbiddenResponse, idParam, json, listApprovalsQuery, queryResponses, voteRequest, voteResponse } from '../api-schemas.ts';

@@ -227,13 +227,8 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       approvalId = decided.id;
     }
     const channel = hub.open(row.id);
-<<<<<<< HEAD
     const result = await ctx.track(ctx.runs.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
-    return c.json(resultBody(result));
-=======
-    const result = await ctx.track(workspace.runtime.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
     return c.json(resultBody(result), 200);
->>>>>>> 01da086 (API contract: routes defined with @hono/zod-openapi (typed answers, operationIds, servers, x-roles, 400/401/403/404/409/413/415/429/503, SSE as text/event-stream with RunEvent), @redocly/cli lint clean and offline in a test with a checked-in redocly.yaml, client types checked against openapi-typescript output; GET /v1/runs newest first with since/until/cursor in HTTP, client and factory runs list; GET /v1/usage; trace_id/span_id in http.request log lines (issue #16))
   });
 
   app.openapi(runRoutes.verify, async (c) => {
