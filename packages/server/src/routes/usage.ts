@@ -19,7 +19,8 @@ export const usageRoutes = {
 export function registerUsageRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openapi(usageRoutes.report, async (c) => {
     ctx.requireRole(c, ['auditor', 'admin']);
-    const query = c.req.valid('query');
+    // Validated by the route already; parsed again here for its type.
+    const query = usageQuery.parse(c.req.query());
     const now = new Date();
     const report = await summarizeUsage(ctx.store, {
       ...(query.by ? { by: parseUsageDimensions(query.by) } : {}),
