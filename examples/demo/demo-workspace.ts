@@ -16,10 +16,12 @@ export interface DemoWorkspace {
   sharedFolder: string;
 }
 
-/** Copies agents/, policies/, examples/demo/workspace and examples/knowledge-copilot into a fresh temporary folder. */
+/** Copies agents/, policies/, evals/judges/, examples/demo/workspace and examples/knowledge-copilot into a fresh temporary folder. */
 export function prepareDemoWorkspace(root = mkdtempSync(path.join(tmpdir(), 'aifactory-demo-'))): DemoWorkspace {
   cpSync(path.join(repositoryRoot, 'agents'), path.join(root, 'agents'), { recursive: true });
   cpSync(path.join(repositoryRoot, 'policies'), path.join(root, 'policies'), { recursive: true });
+  // The answer judge (agents/answer-judge.yaml) keeps its policy beside the eval suites.
+  cpSync(path.join(repositoryRoot, 'evals', 'judges'), path.join(root, 'evals', 'judges'), { recursive: true });
   cpSync(path.join(repositoryRoot, 'examples', 'demo', 'workspace'), path.join(root, 'examples', 'demo', 'workspace'), { recursive: true });
   // The knowledge copilot's policy and documents, for runs of agents/policy-copilot.yaml.
   cpSync(path.join(repositoryRoot, 'examples', 'knowledge-copilot'), path.join(root, 'examples', 'knowledge-copilot'), {
