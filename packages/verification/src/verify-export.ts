@@ -11,7 +11,7 @@ import { exportFormat, exportVersion, trailerMessage } from './export.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import { keyIdOf, verifySealSignature } from './seal-signer.ts';
 import type { VerificationSummary } from './verify.ts';
-import type { Witness } from './witness.ts';
+import { trustedCheckpoints, type Witness } from './witness.ts';
 
 /** The verdict on an export file. */
 export interface ExportVerificationSummary extends VerificationSummary {
@@ -296,13 +296,8 @@ async function witnessAnchors(
   const warnings: string[] = [];
   const anchors: ChainAnchor[] = [];
   let newer = 0;
-  let skipped = 0;
-  for (const checkpoint of await witness.checkpoints(storeId)) {
-    const trustedKey = !trusted || trusted.includes(checkpoint.publicKey) || trusted.includes(checkpoint.keyId);
-    if (checkpoint.storeId !== storeId || !trustedKey || !checkpointSignatureValid(checkpoint)) {
-      skipped += 1;
-      continue;
-    }
+  const { checkpoints, skippedWarning } = await trustedCheckpoints(witness, storeId, trusted);
+  for (const checkpoint of checkpoints) {
     // A complete export must reach every checkpoint witnessed before its signed head was taken: one
     // past its head from before then means the newest runs were removed first. Seals newer than
     // that were made after the export; a selection vouches only for the seals it carries.
@@ -311,7 +306,7 @@ async function witnessAnchors(
     else if (checkpoint.sealSeq > scope.exportHead) newer += 1;
     else if (scope.carried.has(checkpoint.sealSeq)) anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
   }
-  if (skipped > 0) warnings.push(`The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.`);
+  if (skippedWarning) warnings.push(skippedWarning);
   const checkedSeq = anchors.length > 0 ? Math.max(...anchors.map((anchor) => anchor.seq)) : undefined;
   const later = newer > 0 ? ` The witness also holds ${newer} checkpoint(s) newer than the export (made after it was taken).` : '';
   const message =

@@ -2,7 +2,6 @@
 // fetched while the current one is checked), so memory stays flat however long the log is.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { checkpointSignatureValid } from './checkpoint.ts';
 import {
   RunChainVerifier,
   SealChainVerifier,
@@ -21,7 +20,7 @@ import {
 import type { RedactionNote } from './hash-chain.ts';
 import type { SealSigner } from './seal-signer.ts';
 import { anchorKey, forEachArray, queryArrays, queryRows, storeKey, toDate } from './store-access.ts';
-import type { Witness } from './witness.ts';
+import { trustedCheckpoints, type Witness } from './witness.ts';
 
 /** Options of verifyRun and verifyAll. */
 export interface VerifyOptions {
@@ -258,18 +257,12 @@ async function proofContext(store: Store, options: VerifyOptions): Promise<Proof
   let witnessLocation: string | undefined;
   if (options.witness && storeId) {
     witnessLocation = options.witness.location;
-    const checkpoints = await options.witness.checkpoints(storeId);
-    let skipped = 0;
+    const { checkpoints, skippedWarning } = await trustedCheckpoints(options.witness, storeId, trusted);
     for (const checkpoint of checkpoints) {
-      const trustedKey = !trusted || trusted.some((key) => key === checkpoint.keyId || key === checkpoint.publicKey);
-      if (checkpoint.storeId !== storeId || !trustedKey || !checkpointSignatureValid(checkpoint)) {
-        skipped += 1;
-        continue;
-      }
       anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
       checkedSeq = Math.max(checkedSeq ?? 0, checkpoint.sealSeq);
     }
-    if (skipped > 0) warnings.push(`The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.`);
+    if (skippedWarning) warnings.push(skippedWarning);
     checkedBy = anchors.some((anchor) => anchor.source === 'witness') ? 'witness' : checkedBy;
     if (checkedBy !== 'witness') warnings.push(`Witness ${options.witness.location} holds no checkpoint of store ${storeId} signed by a trusted key.`);
   }

@@ -6,7 +6,7 @@
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
-import { checkpointJson, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { checkpointJson, checkpointSignatureValid, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 
 /** Where checkpoints are kept outside the database. */
 export interface Witness {
@@ -16,6 +16,23 @@ export interface Witness {
   submit(checkpoint: Checkpoint): Promise<void>;
   /** Every checkpoint the witness keeps for a store, in the order received. */
   checkpoints(storeId: string): Promise<Checkpoint[]>;
+}
+
+/**
+ * The checkpoints a witness holds for a store that can vouch for it: of this store, signed by a
+ * trusted key (any key when none is pinned), the signature verifying. The rest are only counted,
+ * and the sentence a verifier warns with when there are any.
+ */
+export async function trustedCheckpoints(witness: Witness, storeId: string, trusted: readonly string[] | undefined): Promise<{ checkpoints: Checkpoint[]; skippedWarning?: string }> {
+  const checkpoints: Checkpoint[] = [];
+  let skipped = 0;
+  for (const checkpoint of await witness.checkpoints(storeId)) {
+    const trustedKey = !trusted || trusted.includes(checkpoint.keyId) || trusted.includes(checkpoint.publicKey);
+    if (checkpoint.storeId === storeId && trustedKey && checkpointSignatureValid(checkpoint)) checkpoints.push(checkpoint);
+    else skipped += 1;
+  }
+  if (skipped === 0) return { checkpoints };
+  return { checkpoints, skippedWarning: `The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.` };
 }
 
 /** Opens a witness: an http(s) URL, or else a directory path (created on first write). */
