@@ -15,9 +15,9 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, type AgentStateValue, type AgentToolbox, type ApprovalResume, type ToolOutcome } from '../runtime/agent-graph.ts';
-import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type ProposedAction, type Verdict } from '../runtime/governance-gate.ts';
-import { createToolbox, type KnowledgeAccess } from '../runtime/toolbox.ts';
+import { createAgentGraph, type AgentStateValue, type AgentToolbox, type ApprovalResume, type ToolOutcome } from '../graph/agent-graph.ts';
+import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type ProposedAction, type Verdict } from '../governance/gate.ts';
+import { createToolbox, type KnowledgeAccess } from '../toolbox/toolbox.ts';
 import { graphAgentSpec } from '../runtime/agent-runtime.ts';
 import { eventAt, loadRecordedRun, type RecordedRun } from './recorded-run.ts';
 

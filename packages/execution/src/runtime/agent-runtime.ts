@@ -12,12 +12,12 @@ import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelResponse } from '../models/index.ts';
 import { outboxTarget } from '../notifications/notification-target.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from './agent-graph.ts';
-import { GovernanceGate, type EventDraft } from './governance-gate.ts';
-import type { RunEvent, RunEventListener } from './run-events.ts';
+import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from '../graph/agent-graph.ts';
+import { GovernanceGate, type EventDraft } from '../governance/gate.ts';
+import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
 import { RunOwnership } from './run-ownership.ts';
 import { callKey, confirmedToolOutcome, isIdempotent, readRecoveryLedger, recordedToolOutcome, type InDoubtAction, type InDoubtResolution, type RecoveryLedger } from './run-recovery.ts';
-import { createToolbox, type KnowledgeAccess } from './toolbox.ts';
+import { createToolbox, type KnowledgeAccess } from '../toolbox/toolbox.ts';
 
 /** How the runtime's writes to a run are fenced: by the lease epoch of the process that owns the run. */
 export interface RuntimeAppendOptions {

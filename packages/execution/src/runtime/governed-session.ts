@@ -14,7 +14,7 @@ import { contentHash } from '@aifactory/core';
 import { policyVersions, type Store } from '@aifactory/store';
 import type { Approval, ApprovalService } from '../approvals/approval-service.ts';
 import type { Principal, RuntimeRecorder } from './agent-runtime.ts';
-import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from './governance-gate.ts';
+import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from '../governance/gate.ts';
 import type { RunOwnership } from './run-ownership.ts';
 
 /** What a governed session is made of. */

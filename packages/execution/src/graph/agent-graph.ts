@@ -6,9 +6,9 @@ import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver
 import { checkLimits, heldDecision, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
 import { ErrorCode, SystemError, canonicalJson, contentHash, sha256Hex } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
-import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from './governance-gate.ts';
-import { decisionSummary, maskFields } from './governance-gate.ts';
-import { handoffOutcome } from './toolbox.ts';
+import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from '../governance/gate.ts';
+import { decisionSummary, maskFields } from '../governance/gate.ts';
+import { handoffOutcome } from '../toolbox/toolbox.ts';
 import type { RunEvent } from './run-events.ts';
 
 /** Counters the policy's limits are checked against. */

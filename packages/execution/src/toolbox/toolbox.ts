@@ -6,8 +6,8 @@
 import { canonicalJson } from '@aifactory/core';
 import type { ToolCall, ToolSpec } from '../models/index.ts';
 import type { ToolHost } from '../tools/index.ts';
-import type { AgentToolbox, ToolOutcome } from './agent-graph.ts';
-import type { ProposedAction } from './governance-gate.ts';
+import type { AgentToolbox, ToolOutcome } from '../graph/agent-graph.ts';
+import type { ProposedAction } from '../governance/gate.ts';
 
 /** A knowledge search the toolbox can offer as a retrieval action. */
 export interface KnowledgeAccess {
