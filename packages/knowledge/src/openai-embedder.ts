@@ -1,7 +1,7 @@
 // Embeddings from OpenAI, or any server that speaks its /v1/embeddings (vLLM, Ollama, LiteLLM),
 // through the official SDK.
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Embedder } from './embedder.ts';
 
 /** Options of the OpenAI embedder. */
@@ -42,12 +42,20 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
   const shortened = options.dimensions !== undefined && options.dimensions !== known;
   const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
   if (!apiKey) throw new UserError(ErrorCode.InputInvalid, 'OpenAI embedder needs an API key: set OPENAI_API_KEY or pass apiKey (local servers accept any value).');
-  const client = new OpenAI({
-    apiKey,
-    ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-    maxRetries: options.maxRetries ?? 2,
-    timeout: options.timeoutMs ?? 60_000,
-  });
+  // The SDK is loaded on the first embedding, not with this module: every process that opens a
+  // workspace imports the knowledge package, and most never embed remotely (a worker's start is
+  // measured in SIGKILL recoveries; the SDK is a few hundred modules).
+  let client: Promise<OpenAI> | undefined;
+  const connect = () =>
+    (client ??= import('openai').then(
+      ({ default: Client }) =>
+        new Client({
+          apiKey,
+          ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+          maxRetries: options.maxRetries ?? 2,
+          timeout: options.timeoutMs ?? 60_000,
+        }),
+    ));
   const batchSize = Math.min(Math.max(1, options.batchSize ?? 256), 2048);
   const id = options.id ?? `openai:${model}${shortened ? `:${dimensions}` : ''}`;
   const where = options.baseURL ?? 'the OpenAI API';
@@ -62,7 +70,7 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
         const input = texts.slice(start, start + batchSize).map((text) => (text.length === 0 ? ' ' : text));
         let response: OpenAI.Embeddings.CreateEmbeddingResponse;
         try {
-          response = await client.embeddings.create({ model, input, ...(shortened ? { dimensions } : {}) });
+          response = await (await connect()).embeddings.create({ model, input, ...(shortened ? { dimensions } : {}) });
         } catch (error) {
           throw new SystemError(ErrorCode.ModelFailed, `Embedding request to ${where} with model '${model}' failed: ${(error as Error).message}`, { cause: error });
         }

@@ -4,12 +4,10 @@
 // runtime asks the control plane before calling it.
 import { join } from 'node:path';
 import { AiFactoryError, ErrorCode, SystemError, UserError } from '@aifactory/core';
-import { createAnthropicAdapter } from './anthropic-provider.ts';
 import type { ModelGatewayConfig, ProviderConfig, ProviderKind } from './gateway-config.ts';
 import type { ModelScript } from './model-script.ts';
 import { loadScript } from './model-script.ts';
 import type { MeteredModelGateway, ModelCallOptions, ModelRequest, ModelResponse, UsageFilter, UsageRecord } from './model-types.ts';
-import { createOpenAIAdapter } from './openai-provider.ts';
 import type { PriceTable } from './price-table.ts';
 import { computeCost, defaultPrices, findPrice } from './price-table.ts';
 import type { ProviderAdapter, ProviderReply } from './provider-adapter.ts';
@@ -133,7 +131,11 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
       }
       const apiKey = settings.apiKey ?? placeholderKey;
       const headers = settings.headers ? { headers: settings.headers } : {};
-      adapter = kind === 'anthropic' ? createAnthropicAdapter({ apiKey, baseURL, defaultMaxTokens, ...headers }) : createOpenAIAdapter({ apiKey, baseURL, official: kind === 'openai', ...headers });
+      adapter = lazyAdapter(async () =>
+        kind === 'anthropic'
+          ? (await import('./anthropic-provider.ts')).createAnthropicAdapter({ apiKey, baseURL, defaultMaxTokens, ...headers })
+          : (await import('./openai-provider.ts')).createOpenAIAdapter({ apiKey, baseURL, official: kind === 'openai', ...headers }),
+      );
     }
     adapters.set(provider, adapter);
     return adapter;
@@ -360,4 +362,19 @@ function sleep(milliseconds: number, signal: AbortSignal | undefined): Promise<v
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * An adapter whose provider SDK is loaded on its first call. The SDKs are hundreds of modules each;
+ * a process whose agents call no provider (scripted models) or only one never loads the others,
+ * which keeps a worker's start, and so the recovery after it was killed, short.
+ */
+function lazyAdapter(load: () => Promise<ProviderAdapter>): ProviderAdapter {
+  let adapter: Promise<ProviderAdapter> | undefined;
+  return {
+    async attempt(attempt) {
+      adapter ??= load();
+      return (await adapter).attempt(attempt);
+    },
+  };
 }

@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import type { AiFactoryError } from '@aifactory/core';
 import { SystemError, UserError } from '@aifactory/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createModelGateway } from '../../src/models/index.ts';
 import type { ModelGatewayConfig, ModelRequest } from '../../src/models/index.ts';
 import { startOpenAIWireServer } from '../../src/testing/index.ts';
@@ -159,8 +159,11 @@ describe('model gateway over the OpenAI wire protocol', () => {
   it('rejects with the abort reason when the caller cancels, without retrying', async () => {
     const { server, gateway } = await setup({ handler: () => ({ type: 'hang' }) });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('user pressed stop')), 50);
-    await expect(gateway.call(hello, { signal: controller.signal })).rejects.toThrow('user pressed stop');
+    const call = gateway.call(hello, { signal: controller.signal });
+    // Cancelled while the request is with the server (the SDK loads on the first call, so no fixed delay).
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 30_000 });
+    controller.abort(new Error('user pressed stop'));
+    await expect(call).rejects.toThrow('user pressed stop');
     expect(server.requests).toHaveLength(1);
   });
 
