@@ -386,60 +386,134 @@ const usageFigures = {
   outputTokens: z.number().int(),
   costUsd: z.number(),
 };
+const usageRow = z
+  .object({ team: z.string().nullable().optional(), feature: z.string().nullable().optional(), agent: z.string().nullable().optional(), model: z.string().nullable().optional(), ...usageFigures })
+  .openapi('UsageRow', { description: 'One group: the dimensions grouped by (null when unknown), and its figures.' });
+const usageTotal = z.object(usageFigures);
 export const usageResponse = z
   .object({
     by: z.array(z.enum(['team', 'feature', 'agent', 'model'])),
     since: instant.nullable(),
     until: instant.nullable(),
-    rows: z.array(
-      z
-        .object({ team: z.string().nullable().optional(), feature: z.string().nullable().optional(), agent: z.string().nullable().optional(), model: z.string().nullable().optional(), ...usageFigures })
-        .openapi('UsageRow', { description: 'One group: the dimensions grouped by (null when unknown), and its figures.' }),
-    ),
-    total: z.object(usageFigures),
+    rows: z.array(usageRow),
+    total: usageTotal,
   })
   .openapi('UsageReport', { description: 'Cost and tokens of the model calls recorded in the trace, by descending cost.' });
 
 /** Every server role, as x-roles lists them. */
 export const everyRoleNames = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'];
 
-// ---------------------------------------------------------------- routes described the older way
+// ---------------------------------------------------------------- console: approvals inbox, notifications, policy source, stats
 
-/**
- * A route described by a plain list entry (modules whose handlers are plain Hono routes, e.g.
- * routes/console.ts and routes/feedback.ts): documentedRoute turns it into an OpenAPI operation.
- * New routes should use createRoute and app.openapi instead, for typed answers.
- */
-export interface RouteDoc {
-  method: 'get' | 'post' | 'delete';
-  path: string;
-  summary: string;
-  roles: readonly string[];
-  body?: z.ZodType;
-  query?: z.ZodObject;
-  stream?: boolean;
-}
+/** The decision recorded at a held step (approvals do not carry its rules; the trace does). */
+const holdingDecision = z
+  .object({ authority: z.string(), reason: z.string().optional(), rules: z.array(z.unknown()) })
+  .openapi('HoldingDecision', { description: 'The decision that held the action: its authority, reason and matched rules.' });
 
-/** The OpenAPI operation of a RouteDoc: parameters, body, and every status an authenticated route answers. */
-export function documentedRoute(doc: RouteDoc) {
-  const openApiPath = doc.path.replace(/:(\w+)/g, '{$1}');
-  const names = [...doc.path.matchAll(/:(\w+)/g)].map((match) => match[1]!);
-  const operationId = `${doc.method}${openApiPath.replace(/[{}]/g, '').split(/[/_.-]/).filter(Boolean).map((part) => part[0]!.toUpperCase() + part.slice(1)).join('')}`;
-  const ok = doc.stream
-    ? { description: 'Server-sent events.', content: { 'text/event-stream': { schema: z.string().openapi({ description: 'Server-sent events; each message\u2019s data is one JSON object.' }) } } }
-    : json(z.record(z.string(), z.unknown()).openapi({ description: 'A JSON object.' }), 'OK');
-  return {
-    method: doc.method,
-    path: openApiPath,
-    operationId,
-    summary: doc.summary,
-    security: doc.roles.length > 0 ? bearer : [],
-    'x-roles': [...doc.roles],
-    request: {
-      ...(names.length > 0 ? { params: z.object(Object.fromEntries(names.map((name) => [name, z.string().max(200)]))) } : {}),
-      ...(doc.query ? { query: doc.query } : {}),
-      ...(doc.body ? { body: { required: true, content: { 'application/json': { schema: doc.body } } } } : {}),
-    },
-    responses: { 200: ok, ...authenticatedResponses, ...(doc.body ? bodyResponses : doc.query ? queryResponses : {}) },
-  };
-}
+/** A pending approval as the inbox shows it to one principal. */
+export const inboxApprovalSchema = approvalSchema
+  .extend({
+    decision: holdingDecision.nullable(),
+    agent: z.string().nullable().openapi({ description: 'The agent of the held run.' }),
+    eligibility: z
+      .object({ mayVote: z.boolean(), reason: z.string().optional().openapi({ description: 'Why not, and who may (separation of duties, roles).' }) })
+      .openapi({ description: 'Whether the principal watching may vote on it.' }),
+  })
+  .openapi('InboxApproval');
+
+/** What each message of GET /v1/streams/approvals carries. */
+export const approvalInboxMessage = z
+  .object({ approvals: z.array(inboxApprovalSchema).openapi({ description: 'Every pending approval the principal may see, whole (replace, do not merge).' }) })
+  .openapi('ApprovalInbox');
+
+/** An inbox notification. */
+export const notificationSchema = z
+  .object({
+    id: z.number().int().openapi({ description: 'Outbox id; also sent as the X-Aifactory-Delivery header.' }),
+    runId: z.string(),
+    target: z.string().openapi({ description: 'webhook:<url>, inbox:<name>, slack:#channel, email:<address> or log.' }),
+    kind: z.enum(['webhook', 'inbox', 'slack', 'email', 'log']),
+    payload: z.unknown().openapi({ description: 'The JSON body delivered.' }),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    nextAttemptAt: instant,
+    lastError: z.string().nullable(),
+    createdAt: instant,
+    deliveredAt: instant.nullable(),
+    readAt: instant.nullable(),
+  })
+  .openapi('Notification');
+
+export const notificationListResponse = z.object({ notifications: z.array(notificationSchema).openapi({ description: 'Newest first.' }) }).openapi('NotificationList');
+export const notificationsReadResponse = z.object({ marked: z.array(z.number().int()).openapi({ description: 'Ids of the items marked read now.' }) }).openapi('NotificationsRead');
+
+export const policySourceResponse = z
+  .object({ policy: z.object({ name: z.string(), version: z.string(), hash: z.string(), file: z.string(), source: z.string().openapi({ description: 'The policy file\u2019s YAML text.' }) }) })
+  .openapi('PolicySource');
+
+export const statsResponse = z
+  .object({
+    stats: z.object({
+      since: instant,
+      until: instant,
+      bucket: z.enum(['hour', 'day']),
+      decisions: z.array(z.object({ at: instant, authority: z.string(), count: z.number().int() })).openapi({ description: 'Decisions by authority per bucket.' }),
+      approvalLatencies: z
+        .array(z.object({ approvalId: z.string(), runId: z.string(), outcome: z.enum(['granted', 'rejected', 'expired']), requestedAt: instant, seconds: z.number() }))
+        .openapi({ description: 'The latest decided approvals in the window (at most 1,000), oldest first.' }),
+      runsByStatus: z.record(z.string(), z.number().int()).openapi({ description: 'Runs started in the window, by status.' }),
+      costByTeamAndFeature: z.array(usageRow),
+      costTotal: usageTotal,
+    }),
+  })
+  .openapi('Stats', { description: 'What the console charts.' });
+
+// ---------------------------------------------------------------- feedback
+
+/** A feedback record. */
+export const feedbackSchema = z
+  .object({
+    id: z.string().openapi({ description: 'The feedback record\u2019s own id (a sealed chain).' }),
+    runId: z.string(),
+    agent: z.string().openapi({ description: 'The agent of the run the feedback is about.' }),
+    by: z.string(),
+    score: z.number(),
+    sentiment: z.enum(['positive', 'neutral', 'negative']),
+    comment: z.string().optional(),
+    correction: z.string().optional(),
+    input: z.string().optional().openapi({ description: 'The run\u2019s input text, when it had one.' }),
+    givenAt: instant,
+    runHead: z.object({ seq: z.number().int(), hash: z.string() }).openapi({ description: 'The run\u2019s head when the feedback was given.' }),
+  })
+  .openapi('Feedback');
+
+export const feedbackResponse = z.object({ feedback: feedbackSchema });
+export const feedbackListResponse = z.object({ feedback: z.array(feedbackSchema).openapi({ description: 'Newest first.' }) }).openapi('FeedbackList');
+
+// ---------------------------------------------------------------- operator routes: token rotation, verify all
+
+export const rotatedTokenResponse = z
+  .object({ created: createdToken.openapi({ description: 'The new token and its secret, shown this once.' }), previous: tokenInfo.openapi({ description: 'The old token, revoked now or expiring after the grace period.' }) })
+  .openapi('RotatedToken');
+
+export const verifyAllResponse = z
+  .object({
+    summary: z
+      .object({
+        ok: z.boolean().openapi({ description: 'True when every run and the seal chain verify.' }),
+        runs: z.number().int(),
+        events: z.number().int(),
+        erased: z.number().int(),
+        sealed: z.number().int(),
+        failed: z.number().int(),
+        failures: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'The failing runs\u2019 verification reports (at most 100).' }),
+        warnings: z.array(z.string()),
+        sealChain: z.record(z.string(), z.unknown()).openapi({ description: 'The seal chain\u2019s verdict.' }),
+        problem: z.record(z.string(), z.unknown()).optional().openapi({ description: 'The first break anywhere, when not ok.' }),
+        pinned: z.boolean().openapi({ description: 'Whether seal keys were pinned; unpinned results only prove self-consistency.' }),
+        tail: z.record(z.string(), z.unknown()).openapi({ description: 'How the newest seals were checked (witness, anchor or none).' }),
+      })
+      .openapi('VerificationSummary'),
+    location: z.literal('server'),
+  })
+  .openapi('VerifyAll');

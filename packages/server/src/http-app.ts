@@ -24,7 +24,6 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { z } from 'zod';
-import { documentedRoute } from './api-schemas.ts';
 import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { registerGatewayRoutes } from './gateway/gateway-routes.ts';
@@ -37,10 +36,11 @@ import { clientAddress, RequestAuthenticator } from './request-auth.ts';
 import { requestHygiene } from './request-hygiene.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { registerConsoleAssets } from './console-assets.ts';
-import { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
+import { registerConsoleRoutes } from './routes/console.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
-import { feedbackApiRoutes, registerFeedbackRoutes } from './routes/feedback.ts';
+import { registerFeedbackRoutes } from './routes/feedback.ts';
+import { documentGatewayRoutes } from './routes/gateway-docs.ts';
 import { HttpProblem, notVisible, parseWith, runReaders, validationProblem, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
 export type { RunDriver } from './routes/context.ts';
 import { registerPolicyRoutes } from './routes/policies.ts';
@@ -49,7 +49,7 @@ import { registerMcpRoute, registerMetricsRoute, registerSystemRoutes } from './
 import { registerTokenRoutes } from './routes/tokens.ts';
 import { registerUsageRoutes } from './routes/usage.ts';
 import { RunHub, type RunChannel } from './run-hub.ts';
-import { operatorRouteDocs, registerOperatorRoutes } from './operator-routes.ts';
+import { registerOperatorRoutes } from './operator-routes.ts';
 import { createServerLog, requestIdFrom, traceIdsOf, type ServerLog } from './server-log.ts';
 
 /** A structured log line (JSON); secrets never go in. */
@@ -268,7 +268,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   };
 
   // The LLM gateway (OpenAI and Anthropic wire protocols, its own auth header and error shapes).
-  if (options.llmGateway) registerGatewayRoutes(app, { gateway: options.llmGateway, authenticate, authDecided, log });
+  if (options.llmGateway) {
+    registerGatewayRoutes(app, { gateway: options.llmGateway, authenticate, authDecided, log });
+    documentGatewayRoutes(app);
+  }
 
   app.use('/v1/*', async (c, next) => {
     if (c.req.path === '/v1/openapi.json') return next();
@@ -351,14 +354,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerApprovalRoutes(app, ctx);
   registerTokenRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
   // Token rotation and verifying every run, for the CLI through this server.
-  registerOperatorRoutes(app, { store, signer: workspace.signer, requireRole, readBody, forgetToken: (tokenId) => authenticator.forget(tokenId), log });
+  registerOperatorRoutes(app, ctx, (tokenId) => authenticator.forget(tokenId));
   registerUsageRoutes(app, ctx);
   registerMetricsRoute(app, ctx, options.publicMetrics === true);
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);
   registerFeedbackRoutes(app, ctx);
-  // Modules whose handlers are plain routes describe them in a list; the document includes them.
-  for (const doc of [...consoleApiRoutes, ...feedbackApiRoutes, ...operatorRouteDocs]) app.openAPIRegistry.registerPath(documentedRoute(doc));
   if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
 
   return {

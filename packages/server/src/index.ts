@@ -3,8 +3,7 @@
 // agents as MCP servers (stdio and Streamable HTTP) and Prometheus metrics.
 export { authenticateApiToken, createApiToken, isApiTokenShaped, listApiTokens, revokeApiToken, rotateApiToken, serverRoles, tokenLifetimeMs, touchApiToken } from './api-tokens.ts';
 export type { ApiTokenInfo, CreatedApiToken, RotatedApiToken, ServerRole, TokenInput, TokenPrincipal } from './api-tokens.ts';
-export { createTokenRequest, documentedRoute, errorResponse, listApprovalsQuery, resumeRunRequest, listRunsQuery, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
-export type { RouteDoc } from './api-schemas.ts';
+export { createTokenRequest, errorResponse, listApprovalsQuery, resumeRunRequest, listRunsQuery, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
 export { actAsHeaders, createHttpApp } from './http-app.ts';
 export type { HttpApp, HttpAppOptions, McpRequestHandler, ServerLog } from './http-app.ts';
 export { startServer } from './http-server.ts';
@@ -45,5 +44,5 @@ export { RunChannel, RunHub } from './run-hub.ts';
 export type { ChannelState, NumberedEvent } from './run-hub.ts';
 export { consoleContentSecurityPolicy, registerConsoleAssets } from './console-assets.ts';
 export type { ConsoleAssetsOptions } from './console-assets.ts';
-export { consoleApiRoutes, registerConsoleRoutes } from './routes/console.ts';
+export { consoleRoutes, registerConsoleRoutes } from './routes/console.ts';
 export type { ConsoleRoutesOptions, InboxApproval } from './routes/console.ts';

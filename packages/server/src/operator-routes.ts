@@ -1,13 +1,10 @@
 // Routes the CLI needs to work through a running server the way it works on the store: rotate a
 // token, and verify every run and the seal chain (the notification inboxes are routes/console.ts).
-// Mounted by http-app.ts with the app's own role check and body parser.
-import type { Store } from '@aifactory/store';
-import { verifyAll, type SealSigner } from '@aifactory/verification';
-import type { Context, Hono } from 'hono';
-import { z } from 'zod';
-import { rotateApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
-import type { RouteDoc } from './api-schemas.ts';
-import type { ServerLog } from './server-log.ts';
+import { verifyAll } from '@aifactory/verification';
+import { createRoute, z } from '@hono/zod-openapi';
+import { rotateApiToken } from './api-tokens.ts';
+import { authenticatedResponses, bearer, bodyResponses, idParam, json, rotatedTokenResponse, verifyAllResponse } from './api-schemas.ts';
+import type { ApiApp, RouteContext } from './routes/context.ts';
 
 /** POST /v1/tokens/:id/rotate. */
 export const rotateTokenRequest = z
@@ -15,44 +12,44 @@ export const rotateTokenRequest = z
     expiresInMs: z.number().int().positive().nullable().optional().describe("Lifetime of the new token in milliseconds; null: never expires; absent: the old token's lifetime."),
     graceMs: z.number().int().min(0).optional().describe('Keep the old token working this long (default 0: revoked at once).'),
   })
-  .describe('Rotate a token: a new secret with the same principal and roles.');
+  .openapi('RotateToken', { description: 'Rotate a token: a new secret with the same principal and roles.' });
 
-/** The routes of this module, for the OpenAPI document. */
-export const operatorRouteDocs: readonly RouteDoc[] = [
-  { method: 'post', path: '/v1/tokens/:id/rotate', summary: 'Rotate a live token: a new secret, same principal and roles; the old one is revoked (or after a grace).', roles: ['admin'], body: rotateTokenRequest },
-  { method: 'post', path: '/v1/runs/verify', summary: 'Verify every run and the seal chain against this server\'s seal key.', roles: ['auditor', 'admin'] },
-];
+/** The routes of this module, as the OpenAPI document describes them. */
+export const operatorRoutes = {
+  rotateToken: createRoute({
+    method: 'post', path: '/v1/tokens/{id}/rotate', operationId: 'rotateToken', tags: ['tokens'], security: bearer, 'x-roles': ['admin'],
+    summary: 'Rotate a live token',
+    description: 'A new secret with the same principal and roles; the old token is revoked at once, or expires after the grace period.',
+    request: { params: idParam, body: { required: true, content: { 'application/json': { schema: rotateTokenRequest } } } },
+    responses: { 201: json(rotatedTokenResponse, 'The new token (its secret shown once) and the old one.'), ...authenticatedResponses, ...bodyResponses },
+  }),
+  verifyAll: createRoute({
+    method: 'post', path: '/v1/runs/verify', operationId: 'verifyAllRuns', tags: ['runs'], security: bearer, 'x-roles': ['auditor', 'admin'],
+    summary: 'Verify every run and the seal chain',
+    description: 'Against this server\u2019s seal key, as `factory runs verify --all` does on the store.',
+    responses: { 200: json(verifyAllResponse, 'The summary of every run\u2019s verification.'), ...authenticatedResponses },
+  }),
+};
 
-/** What the routes take from the app. */
-export interface OperatorRouteDependencies {
-  store: Store;
-  signer: SealSigner;
-  requireRole(c: Context, roles: readonly ServerRole[], what?: string): TokenPrincipal;
-  readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T>;
-  /** Forgets a token the server may have cached (revoked by a rotation). */
-  forgetToken(tokenId: string): void;
-  log: ServerLog;
-}
+/** Mounts the routes on `app`; `forgetToken` drops a token the server may have cached (revoked by a rotation). */
+export function registerOperatorRoutes(app: ApiApp, ctx: RouteContext, forgetToken: (tokenId: string) => void): void {
+  const { store, log } = ctx;
 
-/** Mounts the routes on `app`. */
-export function registerOperatorRoutes(app: Hono<{ Variables: { principal: TokenPrincipal } }>, deps: OperatorRouteDependencies): void {
-  const { store } = deps;
-
-  app.post('/v1/tokens/:id/rotate', async (c) => {
-    const principal = deps.requireRole(c, ['admin']);
-    const request = await deps.readBody(c, rotateTokenRequest);
-    const rotated = await rotateApiToken(store, c.req.param('id'), {
+  app.openapi(operatorRoutes.rotateToken, async (c) => {
+    const principal = ctx.requireRole(c, ['admin']);
+    const request = c.req.valid('json');
+    const rotated = await rotateApiToken(store, c.req.valid('param').id, {
       ...(request.graceMs === undefined ? {} : { graceMs: request.graceMs }),
       ...(request.expiresInMs === undefined ? {} : { expiresInMs: request.expiresInMs }),
     });
-    deps.forgetToken(rotated.previous.id);
-    deps.log({ event: 'token.rotated', by: principal.id, token: rotated.previous.id, replacement: rotated.created.id });
+    forgetToken(rotated.previous.id);
+    log({ event: 'token.rotated', by: principal.id, token: rotated.previous.id, replacement: rotated.created.id });
     return c.json(rotated, 201);
   });
 
-  app.post('/v1/runs/verify', async (c) => {
-    deps.requireRole(c, ['auditor', 'admin']);
-    const summary = await verifyAll(store, { signers: [deps.signer] });
-    return c.json({ summary, location: 'server' });
+  app.openapi(operatorRoutes.verifyAll, async (c) => {
+    ctx.requireRole(c, ['auditor', 'admin']);
+    const summary = await verifyAll(store, { signers: [ctx.workspace.signer] });
+    return c.json({ summary, location: 'server' as const }, 200);
   });
 }

@@ -3,6 +3,46 @@
 // packages/server/test/api-contract.test.ts fails when this file and the server's routes differ, and
 // packages/client/test/openapi-contract.ts fails typecheck when the client's own types drift from it.
 export interface paths {
+    "/gateway/openai/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI chat completions through the governed gateway
+         * @description Point the openai SDK's baseURL at /gateway/openai/v1 with a factory token as its apiKey. Each call is decided by the gateway policy and recorded before it is sent; the answer is the provider's.
+         */
+        post: operations["gatewayChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/gateway/anthropic/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic Messages through the governed gateway
+         * @description Point the @anthropic-ai/sdk's baseURL at /gateway/anthropic with a factory token as its apiKey (sent as x-api-key, or Authorization: Bearer). Each call is decided by the gateway policy and recorded before it is sent; the answer is the provider's.
+         */
+        post: operations["gatewayMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -421,6 +461,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tokens/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a live token
+         * @description A new secret with the same principal and roles; the old token is revoked at once, or expires after the grace period.
+         */
+        post: operations["rotateToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify every run and the seal chain
+         * @description Against this server’s seal key, as `factory runs verify --all` does on the store.
+         */
+        post: operations["verifyAllRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -468,8 +548,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pending approvals you may see, live (SSE): the whole list on connect and whenever it changes, each with whether you may vote and why not. */
-        get: operations["getV1StreamsApprovals"];
+        /**
+         * Pending approvals you may see, live (SSE)
+         * @description The whole list on connect and whenever it changes, each with whether you may vote and why not. Operators see those of their own runs.
+         */
+        get: operations["streamApprovals"];
         put?: never;
         post?: never;
         delete?: never;
@@ -485,8 +568,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Inbox notifications, newest first. */
-        get: operations["getV1Notifications"];
+        /** Inbox notifications, newest first */
+        get: operations["listNotifications"];
         put?: never;
         post?: never;
         delete?: never;
@@ -504,8 +587,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark inbox notifications read. */
-        post: operations["postV1NotificationsRead"];
+        /** Mark inbox notifications read */
+        post: operations["markNotificationsRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -519,8 +602,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The source text of a policy in the server’s policy folder, by name (the console’s editor opens it). */
-        get: operations["getV1PoliciesNameSource"];
+        /**
+         * The source text of a policy, by name
+         * @description Policies in the server’s policy folder are named, never located by path (the console’s editor opens them).
+         */
+        get: operations["getPolicySource"];
         put?: never;
         post?: never;
         delete?: never;
@@ -536,8 +622,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Decisions by authority over time, approval latency, runs by status and cost by team and feature (the console’s charts). */
-        get: operations["getV1Stats"];
+        /**
+         * The figures the console charts
+         * @description Decisions by authority over time, approval latency, runs by status and cost by team and feature.
+         */
+        get: operations["getStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -555,8 +644,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Give feedback on a run (score -1..1, comment, correction); recorded as a sealed feedback record bound to the run’s head. */
-        post: operations["postV1RunsIdFeedback"];
+        /**
+         * Give feedback on a run
+         * @description A score from -1 to 1, a comment and a correction, recorded as a sealed feedback record bound to the run’s head. Operators give feedback on their own runs.
+         */
+        post: operations["giveFeedback"];
         delete?: never;
         options?: never;
         head?: never;
@@ -570,44 +662,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search feedback, newest first, by run, agent, sentiment or correction. */
-        get: operations["getV1Feedback"];
+        /**
+         * Search feedback, newest first
+         * @description By run, agent, sentiment, or only feedback that carries a correction.
+         */
+        get: operations["listFeedback"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/tokens/{id}/rotate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Rotate a live token: a new secret, same principal and roles; the old one is revoked (or after a grace). */
-        post: operations["postV1TokensIdRotate"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/runs/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Verify every run and the seal chain against this server's seal key. */
-        post: operations["postV1RunsVerify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -715,6 +776,198 @@ export interface components {
             type: "server.closing";
             runId: string;
             lastEventId: number;
+        };
+        ApprovalInbox: {
+            /** @description Every pending approval the principal may see, whole (replace, do not merge). */
+            approvals: components["schemas"]["InboxApproval"][];
+        };
+        InboxApproval: components["schemas"]["Approval"] & {
+            decision: components["schemas"]["HoldingDecision"];
+            /** @description The agent of the held run. */
+            agent: string | null;
+            /** @description Whether the principal watching may vote on it. */
+            eligibility: {
+                mayVote: boolean;
+                /** @description Why not, and who may (separation of duties, roles). */
+                reason?: string;
+            };
+        };
+        ApprovalVote: {
+            approver: string;
+            roles: string[];
+            /** @enum {string} */
+            vote: "approve" | "reject";
+            comment?: string;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+        };
+        /** @description The decision that held the action: its authority, reason and matched rules. */
+        HoldingDecision: {
+            authority: string;
+            reason?: string;
+            rules: unknown[];
+        } | null;
+        Approval: {
+            /** @example apr_3f9c2a1b7d4e5f60 */
+            id: string;
+            runId: string;
+            step: number;
+            /** @description The held action with its exact arguments. */
+            action: {
+                kind: string;
+                name: string;
+                args?: unknown;
+            };
+            argsHash: string;
+            policyHash: string;
+            /** @description Who may approve, how many, and what expiry does. */
+            requirement: {
+                [key: string]: unknown;
+            };
+            /** @description The run’s principal (who cannot approve under separation of duties). */
+            requestedBy: string;
+            context: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected" | "expired" | "consumed";
+            /** @enum {string|null} */
+            outcome: "approved" | "rejected" | null;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            requestedAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            decidedAt: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            consumedAt: string | null;
+            votes: components["schemas"]["ApprovalVote"][];
+        };
+        /** @description The provider’s answer, as the provider gave it (masked where the policy obliges). */
+        ChatCompletion: {
+            id: string;
+            /** @enum {string} */
+            object: "chat.completion";
+            created: number;
+            model: string;
+            choices: ({
+                index: number;
+                message: {
+                    role: string;
+                    content?: unknown;
+                } & {
+                    [key: string]: unknown;
+                };
+                finish_reason: string | null;
+            } & {
+                [key: string]: unknown;
+            })[];
+            usage?: {
+                prompt_tokens: number;
+                completion_tokens: number;
+                total_tokens: number;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description An error in the OpenAI wire shape. */
+        OpenAIError: {
+            error: {
+                message: string;
+                type: string;
+                param: string | null;
+                code: string | null;
+            };
+        };
+        /** @description An OpenAI chat completion request; fields the gateway does not read are passed on unchanged. */
+        ChatCompletionRequest: {
+            /**
+             * @description A model the gateway routes (gateway.yaml), e.g. gpt-4o-mini.
+             * @example gpt-4o-mini
+             */
+            model: string;
+            messages: ({
+                role: string;
+                content?: unknown;
+            } & {
+                [key: string]: unknown;
+            })[];
+            /** @description Stream chunks as server-sent events, as the provider does. */
+            stream?: boolean;
+            /** @description Function tools; their names are governed like any other action. */
+            tools?: unknown[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The provider’s answer, as the provider gave it (masked where the policy obliges). */
+        MessagesAnswer: {
+            id: string;
+            /** @enum {string} */
+            type: "message";
+            /** @enum {string} */
+            role: "assistant";
+            model: string;
+            content: ({
+                type: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            stop_reason: string | null;
+            usage: {
+                input_tokens: number;
+                output_tokens: number;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description An error in the Anthropic wire shape. */
+        AnthropicError: {
+            /** @enum {string} */
+            type: "error";
+            error: {
+                type: string;
+                message: string;
+            };
+        };
+        /** @description An Anthropic Messages request; fields the gateway does not read are passed on unchanged. */
+        MessagesRequest: {
+            /**
+             * @description A model the gateway routes (gateway.yaml), e.g. claude-haiku-4-5.
+             * @example claude-haiku-4-5
+             */
+            model: string;
+            messages: ({
+                role: string;
+                content?: unknown;
+            } & {
+                [key: string]: unknown;
+            })[];
+            max_tokens: number;
+            system?: unknown;
+            /** @description Stream events as server-sent events, as the provider does. */
+            stream?: boolean;
+            tools?: unknown[];
+        } & {
+            [key: string]: unknown;
         };
         Health: {
             ok: boolean;
@@ -951,66 +1204,6 @@ export interface components {
         ApprovalList: {
             approvals: components["schemas"]["Approval"][];
         };
-        Approval: {
-            /** @example apr_3f9c2a1b7d4e5f60 */
-            id: string;
-            runId: string;
-            step: number;
-            /** @description The held action with its exact arguments. */
-            action: {
-                kind: string;
-                name: string;
-                args?: unknown;
-            };
-            argsHash: string;
-            policyHash: string;
-            /** @description Who may approve, how many, and what expiry does. */
-            requirement: {
-                [key: string]: unknown;
-            };
-            /** @description The run’s principal (who cannot approve under separation of duties). */
-            requestedBy: string;
-            context: {
-                [key: string]: unknown;
-            };
-            /** @enum {string} */
-            status: "pending" | "approved" | "rejected" | "expired" | "consumed";
-            /** @enum {string|null} */
-            outcome: "approved" | "rejected" | null;
-            /**
-             * Format: date-time
-             * @example 2026-03-01T09:30:00.000Z
-             */
-            requestedAt: string;
-            /**
-             * Format: date-time
-             * @example 2026-03-01T09:30:00.000Z
-             */
-            expiresAt: string | null;
-            /**
-             * Format: date-time
-             * @example 2026-03-01T09:30:00.000Z
-             */
-            decidedAt: string | null;
-            /**
-             * Format: date-time
-             * @example 2026-03-01T09:30:00.000Z
-             */
-            consumedAt: string | null;
-            votes: components["schemas"]["ApprovalVote"][];
-        };
-        ApprovalVote: {
-            approver: string;
-            roles: string[];
-            /** @enum {string} */
-            vote: "approve" | "reject";
-            comment?: string;
-            /**
-             * Format: date-time
-             * @example 2026-03-01T09:30:00.000Z
-             */
-            at: string;
-        };
         VoteResult: {
             /**
              * @description counted: more votes are needed; approved or rejected: decided.
@@ -1107,6 +1300,50 @@ export interface components {
             /** @description Lifetime in milliseconds (absent: never expires). */
             expiresInMs?: number;
         };
+        RotatedToken: {
+            created: components["schemas"]["CreatedToken"] & unknown;
+            previous: components["schemas"]["Token"] & unknown;
+        };
+        /** @description Rotate a token: a new secret with the same principal and roles. */
+        RotateToken: {
+            /** @description Lifetime of the new token in milliseconds; null: never expires; absent: the old token's lifetime. */
+            expiresInMs?: number | null;
+            /** @description Keep the old token working this long (default 0: revoked at once). */
+            graceMs?: number;
+        };
+        VerifyAll: {
+            summary: components["schemas"]["VerificationSummary"];
+            /** @enum {string} */
+            location: "server";
+        };
+        VerificationSummary: {
+            /** @description True when every run and the seal chain verify. */
+            ok: boolean;
+            runs: number;
+            events: number;
+            erased: number;
+            sealed: number;
+            failed: number;
+            /** @description The failing runs’ verification reports (at most 100). */
+            failures: {
+                [key: string]: unknown;
+            }[];
+            warnings: string[];
+            /** @description The seal chain’s verdict. */
+            sealChain: {
+                [key: string]: unknown;
+            };
+            /** @description The first break anywhere, when not ok. */
+            problem?: {
+                [key: string]: unknown;
+            };
+            /** @description Whether seal keys were pinned; unpinned results only prove self-consistency. */
+            pinned: boolean;
+            /** @description How the newest seals were checked (witness, anchor or none). */
+            tail: {
+                [key: string]: unknown;
+            };
+        };
         /** @description Cost and tokens of the model calls recorded in the trace, by descending cost. */
         UsageReport: {
             by: ("team" | "feature" | "agent" | "model")[];
@@ -1145,6 +1382,142 @@ export interface components {
             outputTokens: number;
             costUsd: number;
         };
+        NotificationList: {
+            /** @description Newest first. */
+            notifications: components["schemas"]["Notification"][];
+        };
+        Notification: {
+            /** @description Outbox id; also sent as the X-Aifactory-Delivery header. */
+            id: number;
+            runId: string;
+            /** @description webhook:<url>, inbox:<name>, slack:#channel, email:<address> or log. */
+            target: string;
+            /** @enum {string} */
+            kind: "webhook" | "inbox" | "slack" | "email" | "log";
+            /** @description The JSON body delivered. */
+            payload?: unknown;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            nextAttemptAt: string;
+            lastError: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            deliveredAt: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            readAt: string | null;
+        };
+        NotificationsRead: {
+            /** @description Ids of the items marked read now. */
+            marked: number[];
+        };
+        PolicySource: {
+            policy: {
+                name: string;
+                version: string;
+                hash: string;
+                file: string;
+                /** @description The policy file’s YAML text. */
+                source: string;
+            };
+        };
+        /** @description What the console charts. */
+        Stats: {
+            stats: {
+                /**
+                 * Format: date-time
+                 * @example 2026-03-01T09:30:00.000Z
+                 */
+                since: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-03-01T09:30:00.000Z
+                 */
+                until: string;
+                /** @enum {string} */
+                bucket: "hour" | "day";
+                /** @description Decisions by authority per bucket. */
+                decisions: {
+                    /**
+                     * Format: date-time
+                     * @example 2026-03-01T09:30:00.000Z
+                     */
+                    at: string;
+                    authority: string;
+                    count: number;
+                }[];
+                /** @description The latest decided approvals in the window (at most 1,000), oldest first. */
+                approvalLatencies: {
+                    approvalId: string;
+                    runId: string;
+                    /** @enum {string} */
+                    outcome: "granted" | "rejected" | "expired";
+                    /**
+                     * Format: date-time
+                     * @example 2026-03-01T09:30:00.000Z
+                     */
+                    requestedAt: string;
+                    seconds: number;
+                }[];
+                /** @description Runs started in the window, by status. */
+                runsByStatus: {
+                    [key: string]: number;
+                };
+                costByTeamAndFeature: components["schemas"]["UsageRow"][];
+                costTotal: {
+                    /** @description Runs that made at least one of these calls. */
+                    runs: number;
+                    /** @description Model calls answered. */
+                    calls: number;
+                    inputTokens: number;
+                    outputTokens: number;
+                    costUsd: number;
+                };
+            };
+        };
+        Feedback: {
+            /** @description The feedback record’s own id (a sealed chain). */
+            id: string;
+            runId: string;
+            /** @description The agent of the run the feedback is about. */
+            agent: string;
+            by: string;
+            score: number;
+            /** @enum {string} */
+            sentiment: "positive" | "neutral" | "negative";
+            comment?: string;
+            correction?: string;
+            /** @description The run’s input text, when it had one. */
+            input?: string;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            givenAt: string;
+            /** @description The run’s head when the feedback was given. */
+            runHead: {
+                seq: number;
+                hash: string;
+            };
+        };
+        FeedbackList: {
+            /** @description Newest first. */
+            feedback: components["schemas"]["Feedback"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1154,6 +1527,222 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    gatewayChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The feature the call is for (cost attribution); also read from metadata.feature in the body. */
+                "x-aifactory-feature"?: string;
+                /** @description Data classifications the request carries, comma-separated (policies may deny or mask on them). */
+                "x-aifactory-data-classification"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description The completion (or its chunks). */
+            200: {
+                headers: {
+                    /** @description The gateway session run that recorded the call. */
+                    "x-aifactory-run"?: string;
+                    /** @description The step of that run. */
+                    "x-aifactory-step"?: string;
+                    /** @description The model that answered (after fallbacks). */
+                    "x-aifactory-model"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The body is not a request of this protocol (the message names the field), or a header is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No valid factory token (the SDK’s apiKey). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The token lacks a gateway role, or the policy denies the call or would hold it (the gateway cannot wait for an approval). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The model is not one the gateway routes. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Too many requests, or a budget of the team or feature is spent. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The gateway failed; nothing was sent to the provider unrecorded. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider failed or could not be reached (after the configured retries and fallbacks). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The gateway is shutting down; retry against another instance. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    gatewayMessages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The feature the call is for (cost attribution); also read from metadata.feature in the body. */
+                "x-aifactory-feature"?: string;
+                /** @description Data classifications the request carries, comma-separated (policies may deny or mask on them). */
+                "x-aifactory-data-classification"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagesRequest"];
+            };
+        };
+        responses: {
+            /** @description The message (or its events). */
+            200: {
+                headers: {
+                    /** @description The gateway session run that recorded the call. */
+                    "x-aifactory-run"?: string;
+                    /** @description The step of that run. */
+                    "x-aifactory-step"?: string;
+                    /** @description The model that answered (after fallbacks). */
+                    "x-aifactory-model"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagesAnswer"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The body is not a request of this protocol (the message names the field), or a header is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No valid factory token (the SDK’s apiKey). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The token lacks a gateway role, or the policy denies the call or would hold it (the gateway cannot wait for an approval). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The model is not one the gateway routes. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Too many requests, or a budget of the team or feature is spent. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The gateway failed; nothing was sent to the provider unrecorded. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The provider failed or could not be reached (after the configured retries and fallbacks). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The gateway is shutting down; retry against another instance. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -2882,6 +3471,151 @@ export interface operations {
             };
         };
     };
+    rotateToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateToken"];
+            };
+        };
+        responses: {
+            /** @description The new token (its secret shown once) and the old one. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedToken"];
+                };
+            };
+            /** @description The body or query is invalid; the message names each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid bearer token (see the WWW-Authenticate header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verifyAllRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The summary of every run’s verification. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyAll"];
+                };
+            };
+            /** @description No valid bearer token (see the WWW-Authenticate header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getUsage: {
         parameters: {
             query?: {
@@ -3010,7 +3744,7 @@ export interface operations {
             };
         };
     };
-    getV1StreamsApprovals: {
+    streamApprovals: {
         parameters: {
             query?: never;
             header?: never;
@@ -3019,7 +3753,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events. */
+            /** @description The pending approvals, as they change. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3066,7 +3800,7 @@ export interface operations {
             };
         };
     };
-    getV1Notifications: {
+    listNotifications: {
         parameters: {
             query?: {
                 /** @description Only this inbox (the <name> of inbox:<name>). */
@@ -3081,15 +3815,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The notifications. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotificationList"];
                 };
             };
             /** @description The query is invalid; the message names each offending field. */
@@ -3139,7 +3871,7 @@ export interface operations {
             };
         };
     };
-    postV1NotificationsRead: {
+    markNotificationsRead: {
         parameters: {
             query?: never;
             header?: never;
@@ -3161,15 +3893,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description The items marked read now. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotificationsRead"];
                 };
             };
             /** @description The body or query is invalid; the message names each offending field. */
@@ -3237,7 +3967,7 @@ export interface operations {
             };
         };
     };
-    getV1PoliciesNameSource: {
+    getPolicySource: {
         parameters: {
             query?: never;
             header?: never;
@@ -3248,15 +3978,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The policy and its YAML text. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PolicySource"];
                 };
             };
             /** @description No valid bearer token (see the WWW-Authenticate header). */
@@ -3297,7 +4025,7 @@ export interface operations {
             };
         };
     };
-    getV1Stats: {
+    getStats: {
         parameters: {
             query?: {
                 /** @description Start of the window (default: 7 days ago). */
@@ -3312,15 +4040,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The figures of the window. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Stats"];
                 };
             };
             /** @description The query is invalid; the message names each offending field. */
@@ -3370,7 +4096,7 @@ export interface operations {
             };
         };
     };
-    postV1RunsIdFeedback: {
+    giveFeedback: {
         parameters: {
             query?: never;
             header?: never;
@@ -3392,14 +4118,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
+            /** @description The feedback as recorded. */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        feedback: components["schemas"]["Feedback"];
                     };
                 };
             };
@@ -3468,7 +4194,7 @@ export interface operations {
             };
         };
     };
-    getV1Feedback: {
+    listFeedback: {
         parameters: {
             query?: {
                 /** @description Feedback on this run only. */
@@ -3488,15 +4214,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The feedback. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FeedbackList"];
                 };
             };
             /** @description The query is invalid; the message names each offending field. */
@@ -3506,160 +4230,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No valid bearer token (see the WWW-Authenticate header). */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postV1TokensIdRotate: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description Lifetime of the new token in milliseconds; null: never expires; absent: the old token's lifetime. */
-                    expiresInMs?: number | null;
-                    /** @description Keep the old token working this long (default 0: revoked at once). */
-                    graceMs?: number;
-                };
-            };
-        };
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description The body or query is invalid; the message names each offending field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No valid bearer token (see the WWW-Authenticate header). */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body is larger than the server accepts. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body is not application/json. */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postV1RunsVerify: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
                 };
             };
             /** @description No valid bearer token (see the WWW-Authenticate header). */

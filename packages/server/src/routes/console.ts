@@ -16,9 +16,9 @@ import { runStatistics, summarizeUsage } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
 import { events, runs } from '@aifactory/store';
 import { and, desc, eq } from 'drizzle-orm';
+import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
-import type { RouteDoc } from '../api-schemas.ts';
+import { approvalInboxMessage, authenticatedResponses, bearer, bodyResponses, json, notificationListResponse, notificationsReadResponse, policySourceResponse, queryResponses, statsResponse } from '../api-schemas.ts';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import { HttpProblem, notVisible, type ApiApp, type RouteContext } from './context.ts';
 import type { RunHub } from '../run-hub.ts';
@@ -51,14 +51,58 @@ const inboxReaders = ['approver', 'auditor', 'risk_officer', 'admin'] as const;
 const statsReaders = ['auditor', 'risk_officer', 'admin'] as const;
 const policyReaders = ['risk_officer', 'auditor', 'admin'] as const;
 
-/** The console's routes, for the OpenAPI document. */
-export const consoleApiRoutes: readonly RouteDoc[] = [
-  { method: 'get', path: '/v1/streams/approvals', summary: 'Pending approvals you may see, live (SSE): the whole list on connect and whenever it changes, each with whether you may vote and why not.', roles: [...approvalWatchers], stream: true },
-  { method: 'get', path: '/v1/notifications', summary: 'Inbox notifications, newest first.', roles: [...inboxReaders], query: listNotificationsQuery },
-  { method: 'post', path: '/v1/notifications/read', summary: 'Mark inbox notifications read.', roles: [...inboxReaders], body: readNotificationsRequest },
-  { method: 'get', path: '/v1/policies/:name/source', summary: 'The source text of a policy in the server\u2019s policy folder, by name (the console\u2019s editor opens it).', roles: [...policyReaders] },
-  { method: 'get', path: '/v1/stats', summary: 'Decisions by authority over time, approval latency, runs by status and cost by team and feature (the console\u2019s charts).', roles: [...statsReaders], query: statsQuery },
-];
+const tags = ['console'];
+const roles = (names: readonly string[]) => ({ security: bearer, 'x-roles': [...names] });
+
+/** The console's routes, as the OpenAPI document describes them. */
+export const consoleRoutes = {
+  approvalsStream: createRoute({
+    method: 'get', path: '/v1/streams/approvals', operationId: 'streamApprovals', tags, ...roles(approvalWatchers),
+    summary: 'Pending approvals you may see, live (SSE)',
+    description: 'The whole list on connect and whenever it changes, each with whether you may vote and why not. Operators see those of their own runs.',
+    responses: {
+      200: {
+        description: 'The pending approvals, as they change.',
+        content: {
+          'text/event-stream': {
+            schema: z.string().openapi({
+              description: 'Server-sent events: each message has `event: approvals` and `data:` one JSON ApprovalInbox, the whole list (replace, do not merge). A reconnect needs no Last-Event-ID. Comment lines (`: keep-alive`) come every 15 s.',
+              example: 'event: approvals\ndata: {"approvals":[]}\n\n',
+              'x-event-data': { $ref: '#/components/schemas/ApprovalInbox' },
+            }),
+          },
+        },
+      },
+      ...authenticatedResponses,
+    },
+  }),
+  notifications: createRoute({
+    method: 'get', path: '/v1/notifications', operationId: 'listNotifications', tags, ...roles(inboxReaders),
+    summary: 'Inbox notifications, newest first',
+    request: { query: listNotificationsQuery },
+    responses: { 200: json(notificationListResponse, 'The notifications.'), ...authenticatedResponses, ...queryResponses },
+  }),
+  markRead: createRoute({
+    method: 'post', path: '/v1/notifications/read', operationId: 'markNotificationsRead', tags, ...roles(inboxReaders),
+    summary: 'Mark inbox notifications read',
+    request: { body: { required: true, content: { 'application/json': { schema: readNotificationsRequest } } } },
+    responses: { 200: json(notificationsReadResponse, 'The items marked read now.'), ...authenticatedResponses, ...bodyResponses },
+  }),
+  policySource: createRoute({
+    method: 'get', path: '/v1/policies/{name}/source', operationId: 'getPolicySource', tags, ...roles(policyReaders),
+    summary: 'The source text of a policy, by name',
+    description: 'Policies in the server\u2019s policy folder are named, never located by path (the console\u2019s editor opens them).',
+    request: { params: z.object({ name: z.string().min(1).max(200).openapi({ param: { name: 'name', in: 'path' }, example: 'finance-ops' }) }) },
+    responses: { 200: json(policySourceResponse, 'The policy and its YAML text.'), ...authenticatedResponses },
+  }),
+  stats: createRoute({
+    method: 'get', path: '/v1/stats', operationId: 'getStats', tags, ...roles(statsReaders),
+    summary: 'The figures the console charts',
+    description: 'Decisions by authority over time, approval latency, runs by status and cost by team and feature.',
+    request: { query: statsQuery },
+    responses: { 200: json(statsResponse, 'The figures of the window.'), ...authenticatedResponses, ...queryResponses },
+  }),
+};
 
 /** Options of the console's routes. */
 export interface ConsoleRoutesOptions {
@@ -82,8 +126,10 @@ type PendingApproval = Approval & { decision: HoldingDecision | null; agent: str
 export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: ConsoleRoutesOptions = {}): void {
   const { workspace, hasRole } = ctx;
   const pending = new PendingApprovals(workspace, ctx.hub, options.pollMs ?? 2_000);
+  // What each message of the approvals stream carries, as a component apps can generate types from.
+  app.openAPIRegistry.register('ApprovalInbox', approvalInboxMessage);
 
-  app.get('/v1/streams/approvals', (c) => {
+  app.openapi(consoleRoutes.approvalsStream, (c) => {
     const principal = ctx.requireRole(c, [...approvalWatchers]);
     return streamSSE(c, async (stream) => {
       let last = '';
@@ -112,37 +158,37 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
     });
   });
 
-  app.get('/v1/notifications', async (c) => {
+  app.openapi(consoleRoutes.notifications, async (c) => {
     ctx.requireRole(c, [...inboxReaders]);
-    const query = ctx.readQuery(c, listNotificationsQuery);
+    const query = c.req.valid('query');
     const items = await listNotifications(workspace.store, {
       limit: query.limit ?? 50,
       ...(query.inbox ? { inbox: query.inbox } : {}),
       ...(query.unread === 'true' ? { unread: true } : {}),
     });
-    return c.json({ notifications: items });
+    return c.json({ notifications: items }, 200);
   });
 
-  app.post('/v1/notifications/read', async (c) => {
+  app.openapi(consoleRoutes.markRead, async (c) => {
     ctx.requireRole(c, [...inboxReaders]);
-    const { ids, all, inbox } = await ctx.readBody(c, readNotificationsRequest);
+    const { ids, all, inbox } = c.req.valid('json');
     if (!ids && !all) throw new HttpProblem(400, ErrorCode.InputInvalid, 'Say which items to mark read: {"ids": [1, 2]} or {"all": true}.', 'body');
     const marked = await markNotificationsRead(workspace.store, ids ? { ids } : { all: true, ...(inbox ? { inbox } : {}) });
-    return c.json({ marked });
+    return c.json({ marked }, 200);
   });
 
-  app.get('/v1/policies/:name/source', async (c) => {
+  app.openapi(consoleRoutes.policySource, async (c) => {
     ctx.requireRole(c, [...policyReaders], 'policy');
     // Policies are named, never located: the name is looked up among the folder's policies.
     const { policies } = await readPolicyFiles([workspace.config.policiesDir]);
     const policy = policies.find((candidate) => candidate.name === c.req.param('name'));
     if (!policy) throw notVisible(`policy named '${c.req.param('name').slice(0, 100)}' (GET /v1/policies lists them)`);
-    return c.json({ policy: { name: policy.name, version: policy.version, hash: policy.hash, file: policy.file, source: policy.source } });
+    return c.json({ policy: { name: policy.name, version: policy.version, hash: policy.hash, file: policy.file, source: policy.source } }, 200);
   });
 
-  app.get('/v1/stats', async (c) => {
+  app.openapi(consoleRoutes.stats, async (c) => {
     ctx.requireRole(c, [...statsReaders]);
-    const query = ctx.readQuery(c, statsQuery);
+    const query = c.req.valid('query');
     const window = {
       ...(query.since ? { since: new Date(query.since) } : {}),
       ...(query.until ? { until: new Date(query.until) } : {}),
@@ -150,7 +196,7 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
     };
     const statistics = await runStatistics(workspace.store, window);
     const usage = await summarizeUsage(workspace.store, { by: ['team', 'feature'], since: new Date(statistics.since), until: new Date(statistics.until) });
-    return c.json({ stats: { ...statistics, costByTeamAndFeature: usage.rows, costTotal: usage.total } });
+    return c.json({ stats: { ...statistics, costByTeamAndFeature: usage.rows, costTotal: usage.total } }, 200);
   });
 }
 

@@ -4,8 +4,8 @@
 // aifactory_feedback gauge counts feedback in the store by agent and sentiment.
 import { countFeedback, listFeedback, recordFeedback } from '@aifactory/quality';
 import { Gauge } from 'prom-client';
-import { z } from 'zod';
-import type { RouteDoc } from '../api-schemas.ts';
+import { createRoute, z } from '@hono/zod-openapi';
+import { authenticatedResponses, bearer, bodyResponses, feedbackListResponse, feedbackResponse, idParam, json, queryResponses } from '../api-schemas.ts';
 import { runReaders, type ApiApp, type RouteContext } from './context.ts';
 
 /** The body of POST /v1/runs/:id/feedback. */
@@ -29,27 +29,41 @@ export const listFeedbackQuery = z.strictObject({
 /** Who may give feedback on a run: whoever may read it (operators their own runs). */
 const feedbackGivers = ['operator', ...runReaders] as const;
 
-/** The feedback routes, for the OpenAPI document. */
-export const feedbackApiRoutes: readonly RouteDoc[] = [
-  { method: 'post', path: '/v1/runs/:id/feedback', summary: 'Give feedback on a run (score -1..1, comment, correction); recorded as a sealed feedback record bound to the run\u2019s head.', roles: [...feedbackGivers], body: feedbackRequest },
-  { method: 'get', path: '/v1/feedback', summary: 'Search feedback, newest first, by run, agent, sentiment or correction.', roles: [...runReaders], query: listFeedbackQuery },
-];
+const tags = ['feedback'];
+
+/** The feedback routes, as the OpenAPI document describes them. */
+export const feedbackRoutes = {
+  give: createRoute({
+    method: 'post', path: '/v1/runs/{id}/feedback', operationId: 'giveFeedback', tags, security: bearer, 'x-roles': [...feedbackGivers],
+    summary: 'Give feedback on a run',
+    description: 'A score from -1 to 1, a comment and a correction, recorded as a sealed feedback record bound to the run\u2019s head. Operators give feedback on their own runs.',
+    request: { params: idParam, body: { required: true, content: { 'application/json': { schema: feedbackRequest } } } },
+    responses: { 201: json(feedbackResponse, 'The feedback as recorded.'), ...authenticatedResponses, ...bodyResponses },
+  }),
+  list: createRoute({
+    method: 'get', path: '/v1/feedback', operationId: 'listFeedback', tags, security: bearer, 'x-roles': [...runReaders],
+    summary: 'Search feedback, newest first',
+    description: 'By run, agent, sentiment, or only feedback that carries a correction.',
+    request: { query: listFeedbackQuery },
+    responses: { 200: json(feedbackListResponse, 'The feedback.'), ...authenticatedResponses, ...queryResponses },
+  }),
+};
 
 /** Mounts the feedback routes and, with metrics, the aifactory_feedback gauge. */
 export function registerFeedbackRoutes(app: ApiApp, ctx: RouteContext): void {
   const { workspace, store, metrics } = ctx;
 
-  app.post('/v1/runs/:id/feedback', async (c) => {
+  app.openapi(feedbackRoutes.give, async (c) => {
     const principal = ctx.requireRole(c, feedbackGivers, 'run');
-    const row = await ctx.visibleRun(principal, c.req.param('id'));
-    const request = await ctx.readBody(c, feedbackRequest);
+    const row = await ctx.visibleRun(principal, c.req.valid('param').id);
+    const request = c.req.valid('json');
     const feedback = await recordFeedback(workspace, { runId: row.id, by: principal.id, ...request });
     return c.json({ feedback }, 201);
   });
 
-  app.get('/v1/feedback', async (c) => {
+  app.openapi(feedbackRoutes.list, async (c) => {
     ctx.requireRole(c, runReaders);
-    const query = ctx.readQuery(c, listFeedbackQuery);
+    const query = c.req.valid('query');
     const feedback = await listFeedback(store, {
       ...(query.runId ? { runId: query.runId } : {}),
       ...(query.agent ? { agent: query.agent } : {}),
@@ -57,7 +71,7 @@ export function registerFeedbackRoutes(app: ApiApp, ctx: RouteContext): void {
       ...(query.corrections === 'true' ? { withCorrection: true } : {}),
       ...(query.limit ? { limit: query.limit } : {}),
     });
-    return c.json({ feedback });
+    return c.json({ feedback }, 200);
   });
 
   // One gauge per registry, read from the store when scraped: feedback given through any process counts.

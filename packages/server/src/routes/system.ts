@@ -66,6 +66,9 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
         { name: 'tokens', description: 'API tokens (admin).' },
         { name: 'usage', description: 'Cost and tokens by team, feature, agent and model.' },
         { name: 'system', description: 'Liveness, this document, identity, metrics, MCP.' },
+        { name: 'console', description: 'What the console reads: the live approvals inbox, notification inboxes, policy sources, charts.' },
+        { name: 'feedback', description: 'People\u2019s scores, comments and corrections on runs.' },
+        { name: 'gateway', description: 'The LLM gateway: OpenAI and Anthropic wire protocols, governed and recorded (served when the server runs a gateway).' },
       ],
     });
     return c.json(document as unknown as Record<string, unknown>, 200);
