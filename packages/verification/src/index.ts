@@ -5,7 +5,7 @@ export { eventPayloadSchemas, eventTypes, currentSchemaVersion, terminalEventTyp
 export type { EventType } from './event-types.ts';
 export { createRecorder } from './recorder.ts';
 export type { AppendOptions, Recorder, RecorderOptions, RecordedEvent, EventDraft, RunStart, RunOutcome, Seal, StartOptions } from './recorder.ts';
-export { acquireRunLease, findOrphanedRuns, findStalledHeldRuns, leaseLostError, livenessSql, markRunLeaseDriving, releaseRunLease, renewRunLease, renewRunLeases } from './run-lease.ts';
+export { acquireRunLease, findOrphanedRuns, findStalledHeldRuns, leaseLostError, msUntilNextLeaseLapse, livenessSql, markRunLeaseDriving, releaseRunLease, renewRunLease, renewRunLeases } from './run-lease.ts';
 export type { LeaseAcquisition, LeaseGrant, LeaseState, Liveness, OrphanedRun, RunFence, StalledHeldRun } from './run-lease.ts';
 export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
 export type { EventHeader, RedactionNote } from './hash-chain.ts';

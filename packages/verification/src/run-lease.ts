@@ -129,6 +129,20 @@ export async function findOrphanedRuns(store: Store, limit = 100): Promise<Orpha
   return rows.map((row) => ({ runId: row.id, lastOwner: row.owner, epoch: Number(row.epoch ?? 0), expiredAt: row.expires_at === null ? null : toDate(row.expires_at) }));
 }
 
+/**
+ * Milliseconds until the soonest live lease of a running run lapses (0 when one already has), or
+ * null when none is held: a supervisor looks again right then instead of up to a whole interval
+ * later, so an owner's death is noticed when its lease ends, not a polling period after.
+ */
+export async function msUntilNextLeaseLapse(store: Store): Promise<number | null> {
+  const [row] = await queryRows<{ ms: string | number | null }>(
+    store,
+    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(l.expires_at) - now())) * 1000) AS ms FROM run_leases l JOIN runs r ON r.id = l.run_id
+     WHERE r.status = 'running' AND l.state <> 'released'`,
+  );
+  return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
+}
+
 /** How a run's ownership reads in `runs list`: a live owner, none, or a new owner picking it up. */
 export type Liveness = 'running' | 'orphaned' | 'recovering';
 

@@ -5,7 +5,7 @@
 // worker is free drives it. Several processes may supervise one store: taking the lease over is
 // the arbiter, so each run is driven by exactly one of them.
 import type { Store } from '@aifactory/store';
-import { findOrphanedRuns, findStalledHeldRuns } from '@aifactory/verification';
+import { findOrphanedRuns, findStalledHeldRuns, msUntilNextLeaseLapse } from '@aifactory/verification';
 import type { AgentRuntime, RecoveryResult } from './agent-runtime.ts';
 
 /** Options of a RunSupervisor. */
@@ -32,6 +32,8 @@ export class RunSupervisor {
   readonly #options: RunSupervisorOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
+  /** A look scheduled for the moment the soonest lease lapses (sooner than the next interval). */
+  #wake: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
 
   constructor(options: RunSupervisorOptions) {
@@ -49,18 +51,40 @@ export class RunSupervisor {
   /** Stops looking; recoveries under way go on (close the runtime to stop them). */
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#wake) clearTimeout(this.#wake);
     this.#timer = undefined;
+    this.#wake = undefined;
   }
 
   /** One look: starts recovering orphaned runs, up to the concurrency. */
   scan(): Promise<void> {
-    this.#scanning ??= this.#scan().finally(() => (this.#scanning = undefined));
+    this.#scanning ??= this.#scan()
+      .then(() => this.#wakeAtNextLapse())
+      .finally(() => (this.#scanning = undefined));
     return this.#scanning;
   }
 
   /** Waits for the recoveries under way. */
   async idle(): Promise<void> {
     await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /**
+   * Schedules a look for when the soonest lease lapses, when that comes before the next interval:
+   * a dead owner's run is picked up a few milliseconds after its lease ends (recovery within
+   * lease + a little), while the interval stays a slow, cheap poll.
+   */
+  async #wakeAtNextLapse(): Promise<void> {
+    if (!this.#timer || this.#wake) return;
+    const interval = this.#options.intervalMs ?? 1_000;
+    const ms = await msUntilNextLeaseLapse(this.#options.store).catch(() => null);
+    if (ms === null || ms >= interval || !this.#timer || this.#wake) return;
+    // A few ms past the lapse: the store's clock decides, and it must see the lease as ended.
+    this.#wake = setTimeout(() => {
+      this.#wake = undefined;
+      void this.scan();
+    }, Math.ceil(ms) + 15);
+    this.#wake.unref();
   }
 
   async #scan(): Promise<void> {
