@@ -117,6 +117,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           config: options.llmGateway ?? loadGatewayConfig({ home: workspace.config.home, policiesDir: workspace.config.policiesDir }),
           store,
           recorder: workspace.recorder,
+          approvals: workspace.approvals,
           redactor: workspace.redactor,
           log: (line) => serverLog(workspace.redactor.redact(line).value as Record<string, unknown>),
         }).catch(async (error: unknown) => {

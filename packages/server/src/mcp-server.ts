@@ -16,6 +16,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { TokenPrincipal } from './api-tokens.ts';
+import { approveHint, whoMayApprove } from './approval-hints.ts';
 
 /** What an agents-as-MCP server is made of. */
 export interface AgentMcpOptions {
@@ -167,20 +168,6 @@ async function runOutcome(store: Store, runId: string): Promise<{ runId: string;
   };
 }
 
-/** A command an approver can paste: the approval's first role, the approver's own login name. */
-function approveHint(approvalId: string, approval: Approval | undefined): string {
-  const role = approval?.requirement.roles[0];
-  return `factory approvals approve ${approvalId} --as "$USER"${role ? ` --role ${role}` : ''}`;
-}
-
-/** Who may approve a held action, in one clause. */
-function whoMayApprove(approval: Approval | undefined): string {
-  if (!approval) return 'An approver';
-  const { roles, count, separation_of_duties: separation } = approval.requirement;
-  const who = roles.length > 0 ? `${count > 1 ? `${count} approvers` : 'An approver'} with role ${roles.join(' or ')}` : count > 1 ? `${count} approvers` : 'An approver';
-  return separation ? `${who} other than ${approval.requestedBy} (who started the run)` : who;
-}
-
 /** The MCP result of a run. */
 function toolResult(agent: string, result: RunResult, note?: string, approval?: Approval): CallToolResult {
   if (result.status === 'completed') {
@@ -190,7 +177,7 @@ function toolResult(agent: string, result: RunResult, note?: string, approval?: 
     const { held } = result;
     const text =
       `Pending approval: ${agent} wants to ${held.kind} '${held.name}', which needs approval ${held.approvalId} (run ${result.runId}). ` +
-      `${whoMayApprove(approval)} decides with \`${approveHint(held.approvalId, approval)}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it and get the answer once the run ends.` +
+      `${whoMayApprove(approval)}${approval?.requirement.separation_of_duties ? ' (who started the run)' : ''} decides with \`${approveHint(held.approvalId, approval)}\` or POST /v1/approvals/${held.approvalId}/approve; call approval_status to follow it and get the answer once the run ends.` +
       (note ? ` ${note}` : '');
     return {
       content: [{ type: 'text', text }],

@@ -13,7 +13,7 @@ import { openStore, sql, type Store } from '@aifactory/store';
 import { readRunEvents, summarizeUsage, verifyRun } from '@aifactory/verification';
 import { workspaceConfigAt } from '@aifactory/workspace';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const openAIKey = 'sk-provider-openai-0123456789abcdef';
 const anthropicKey = 'sk-ant-provider-0123456789abcdef';
@@ -42,6 +42,12 @@ spec:
       match: { kind: model, name: "backup:gpt-4o-premium" }
       authority: deny
       reason: The premium backup model is not a fallback.
+    - id: board-reports-need-a-lead
+      match: { kind: model }
+      when: action.args.feature == "board-report"
+      authority: require_approval
+      approvers: { roles: [ai-lead], expires_in: 2h }
+      reason: Board reports are read by an AI lead before they go to a model.
     - id: mask-personal-data
       match: { kind: model }
       when: '"pii" in data.classifications'
@@ -296,6 +302,80 @@ describe('the LLM gateway', () => {
     expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
     expect((spent as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
     expect((spent as Error).message).toMatch(/Budget spent \(team thrifty: 0\.000001 USD per day/);
+  });
+
+  /** A vote through the HTTP API, as an approver casts it. */
+  async function vote(approvalId: string, kind: 'approve' | 'reject', comment?: string) {
+    const lead = (await createApiToken(store, { principal: `lead-${kind}@acme.example`, roles: ['approver', 'ai-lead'] })).token;
+    const response = await fetch(`${server.url}/v1/approvals/${approvalId}/${kind}`, { method: 'POST', headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' }, body: JSON.stringify(comment ? { comment } : {}) });
+    expect(response.status).toBe(200);
+  }
+
+  it('holds a request the policy holds for approval: answers at once with the approval an SDK user can act on, and lets exactly that request through once when it is sent again approved', async () => {
+    const board = openai(token, { 'x-aifactory-feature': 'board-report' });
+    const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Summarise Q3 for the board.' }] };
+    const before = openAIUpstream.requests.length;
+    const held = (await board.chat.completions.create(ask).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    expect(held).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(held.code).toBe('approval_required');
+    const approval = (held.error as { approval: { id: string; status: string; expires_at: string; approvers: { roles: string[] }; retry_header: string } }).approval;
+    expect(approval).toMatchObject({ status: 'pending', approvers: { roles: ['ai-lead'] }, retry_header: 'x-aifactory-approval' });
+    expect(held.headers.get('x-aifactory-approval')).toBe(approval.id);
+    expect(new Date(approval.expires_at).getTime() - Date.now()).toBeGreaterThan(100 * 60_000);
+    expect(held.message).toMatch(new RegExp(`held for approval ${approval.id} \\(rule 'board-reports-need-a-lead'.*An approver with role ai-lead other than checkout-app decides.*x-aifactory-approval: ${approval.id}`));
+    expect(openAIUpstream.requests.length).toBe(before);
+    const runId = held.headers.get('x-aifactory-run')!;
+    const step = Number(held.headers.get('x-aifactory-step'));
+    expect((await stepEvents(runId, step)).map((event) => event.type)).toEqual(['policy.decided', 'approval.requested']);
+    expect((await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`))[0]?.status).toBe('held');
+
+    // Sent again before anyone decided: still held, nothing sent.
+    const retry = { headers: { 'x-aifactory-approval': approval.id } };
+    const pending = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    expect(pending.code).toBe('approval_pending');
+    // The approval lets only the request it was given for through.
+    const other = (await board.chat.completions.create({ ...ask, messages: [{ role: 'user', content: 'Something else entirely.' }] }, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(other).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(other.code).toBe('approval_mismatch');
+    const stranger = (await createApiToken(store, { principal: 'other-app', roles: ['gateway', 'team.payments'] })).token;
+    const foreign = (await openai(stranger, { 'x-aifactory-feature': 'board-report' }).chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    expect(foreign.message).toMatch(/another principal/);
+    expect(openAIUpstream.requests.length).toBe(before);
+
+    await vote(approval.id, 'approve');
+    const { data, response } = await board.chat.completions.create(ask, retry).withResponse();
+    expect(data.choices[0]!.message.content).toBe('Hello from OpenAI.');
+    expect(openAIUpstream.requests.length).toBe(before + 1);
+    expect(response.headers.get('x-aifactory-run')).toBe(runId);
+    const events = await stepEvents(runId, step);
+    expect(events.map((event) => event.type)).toEqual(['policy.decided', 'approval.requested', 'approval.granted', 'approval.consumed', 'model.requested', 'model.responded']);
+    expect(events[4]!.payload.approval_id).toBe(approval.id);
+    // The held run served that one request and ends with it.
+    await vi.waitFor(async () => expect((await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`))[0]?.status).toBe('completed'));
+
+    // Single use: the same approval does not let the request through twice.
+    const again = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    expect(again.code).toBe('approval_used');
+    expect(openAIUpstream.requests.length).toBe(before + 1);
+  });
+
+  it('refuses a held Anthropic request once its approval is rejected, with who rejected it and why, and ends its run', async () => {
+    const client = new Anthropic({ apiKey: token, baseURL: `${server.url}/gateway/anthropic`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'board-report' } });
+    const ask = { model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user' as const, content: 'Draft the board letter.' }] };
+    const held = (await client.messages.create(ask).catch((error: unknown) => error)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
+    expect(held).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    const body = held.error as { error: { code: string; approval: { id: string } } };
+    expect(body.error.code).toBe('approval_required');
+    const approvalId = body.error.approval.id;
+    await vote(approvalId, 'reject', 'Not before the audit closes.');
+    const before = anthropicUpstream.requests.length;
+    const refused = (await client.messages.create(ask, { headers: { 'x-aifactory-approval': approvalId } }).catch((error: unknown) => error)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
+    expect(refused).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(refused.message).toMatch(/rejected by lead-reject@acme\.example \(lead-reject@acme\.example: Not before the audit closes\.\)/);
+    expect(anthropicUpstream.requests.length).toBe(before);
+    const runId = refused.headers.get('x-aifactory-run')!;
+    const types = (await trace(runId)).map((event) => event.type);
+    expect(types.slice(-4)).toEqual(['approval.requested', 'approval.rejected', 'approval.consumed', 'run.completed']);
   });
 
   it('keeps provider keys out of the trace and the log, and seals every session run it served when the server stops', async () => {

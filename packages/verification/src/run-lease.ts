@@ -168,14 +168,17 @@ export interface StalledHeldRun {
  * `graceMs` ago but never applied, or was consumed by a process that died before the run went on
  * (its last event is still approval.consumed). The voter resumes a run itself within milliseconds;
  * these are the ones whose resumer died, or that were decided while no process could resume them.
+ * Approvals their caller uses by asking again (resumed_by = caller: the LLM gateway's held requests)
+ * have no run to resume and are never stalled.
  */
 export async function findStalledHeldRuns(store: Store, options: { graceMs?: number; limit?: number } = {}): Promise<StalledHeldRun[]> {
   const rows = await queryRows<{ id: string; approval_id: string; approval_status: string }>(
     store,
     `SELECT r.id, a.id AS approval_id, a.status AS approval_status FROM runs r
-     JOIN LATERAL (SELECT id, status, decided_at, consumed_at FROM approvals WHERE run_id = r.id ORDER BY requested_at DESC LIMIT 1) a ON true
+     JOIN LATERAL (SELECT id, status, decided_at, consumed_at, context FROM approvals WHERE run_id = r.id ORDER BY requested_at DESC LIMIT 1) a ON true
      LEFT JOIN run_leases l ON l.run_id = r.id
      WHERE r.status = 'held' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+       AND coalesce(a.context->>'resumed_by', '') <> 'caller'
        AND ((a.status IN ('approved', 'rejected', 'expired') AND a.decided_at <= now() - $1 * interval '1 millisecond')
          OR (a.status = 'consumed' AND a.consumed_at <= now() - $1 * interval '1 millisecond'
              AND (SELECT e.type FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1) = 'approval.consumed'))

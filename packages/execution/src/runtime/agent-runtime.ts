@@ -113,7 +113,19 @@ export type RecoveryResult =
   /** Held until a human settles actions a crash left in doubt (reason outcome_unknown). */
   | { runId: string; outcome: 'held'; reason: 'outcome_unknown'; actions: InDoubtAction[] }
   /** Another process owns it, or it is no longer running. */
-  | { runId: string; outcome: 'skipped'; reason: string };
+  | { runId: string; outcome: 'skipped'; reason: string }
+  /** A session another program drove (MCP proxy, LLM gateway, LangChain middleware) whose process died: ended as failed, its actions in doubt listed. */
+  | { runId: string; outcome: 'closed'; reason: string; inDoubt: InDoubtAction[] };
+
+/**
+ * Whether a run records a session another program drove through us — the MCP proxy's and the
+ * LangChain middleware's GovernedSession (metadata.governed = external), the LLM gateway's session
+ * runs — rather than one of our agents: recovery ends such a run, never continues it.
+ */
+export function isExternalSession(row: { metadata: unknown }): boolean {
+  const metadata = (row.metadata ?? {}) as Record<string, unknown>;
+  return metadata['governed'] === 'external' || metadata['session'] === 'gateway';
+}
 
 /** The error a run driven here gets when a graceful shutdown stopped it at a checkpoint and handed it back. */
 export function handedBackError(runId: string): UserError {
@@ -259,6 +271,8 @@ export class AgentRuntime {
     if (!row) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (row.status === 'running') return this.recover(runId, options);
     if (row.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${row.status}` };
+    // A held request of the gateway or the proxy goes on when its caller asks again with the approval.
+    if (isExternalSession(row)) return { runId, outcome: 'skipped', reason: 'its caller sends the held action again once it is decided' };
     const held = await this.#heldRun(runId).catch(() => undefined);
     if (!held) return { runId, outcome: 'skipped', reason: 'it is held, but not for an approval' };
     let waitingOn = held;
@@ -308,6 +322,42 @@ export class AgentRuntime {
     const last = below.result;
     if (last.status !== 'held') throw new SystemError(ErrorCode.Internal, `Run '${last.runId}' ended, but run '${runId}' above it did not go on.`);
     return { runId, status: 'held', held: { ...asked.held, approvalId: last.held.approvalId } };
+  }
+
+  /**
+   * Ends a session another program drove through us, whose process died: no agent of ours can go on
+   * with it (the program that proposed its actions is gone), so trying to recover it would fail on
+   * every look, forever. It is ended as failed, once, under a taken-over lease, and the actions it
+   * left in doubt (intent recorded, outcome not) are named in run.failed for a human to check.
+   */
+  async #closeExternal(runId: string, agent: string): Promise<RecoveryResult> {
+    const epoch = await this.#ownership.takeOver(runId, 'recovering');
+    if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
+    try {
+      const [row] = await this.#options.store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, runId));
+      if (row?.status !== 'running') {
+        await this.#ownership.release(runId);
+        return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
+      }
+      const { inDoubt } = await readRecoveryLedger(this.#options.store, runId);
+      const reason = `the process that governed this ${agent} session ended without closing it, and a session another program drove cannot be continued here`;
+      await this.#options.recorder.finishRun(
+        runId,
+        {
+          status: 'failed',
+          payload: {
+            error: `Closed by recovery: ${reason}.`,
+            ...(inDoubt.length > 0 ? { in_doubt: inDoubt.map((action) => ({ step: action.step, kind: action.kind, name: action.name, ...(action.callId ? { call_id: action.callId } : {}), intent_seq: action.seq })) } : {}),
+          },
+        },
+        this.#fence(runId),
+      );
+      this.#ownership.forget(runId);
+      return { runId, outcome: 'closed', reason, inDoubt };
+    } catch (error) {
+      if (this.#ownership.owns(runId)) await this.#ownership.release(runId).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** A held run: its row, its agent's session and the action it waits on. */
@@ -390,6 +440,7 @@ export class AgentRuntime {
     const [before] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
     if (!before) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (before.status !== 'running' && before.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${before.status}` };
+    if (isExternalSession(before)) return this.#closeExternal(runId, before.agent);
     await this.#session((before.metadata as { agent_file?: string }).agent_file ?? before.agent);
     const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };

@@ -75,6 +75,8 @@ export interface GatewayConfig {
   prices: PriceTable;
   /** Session runs: a run is sealed and a new one begun after this many requests or this age. */
   session: { maxRequests: number; maxAgeMs: number };
+  /** Held requests: how long an approval may stay undecided when the policy names no expiry (default 1 h). */
+  approvals: { expiresInMs: number };
   /** Where the configuration came from (for messages). */
   source: string;
 }
@@ -105,6 +107,7 @@ const fileSchema = z.strictObject({
   timeout: z.string().optional(),
   prices: z.record(z.string(), z.strictObject({ input_per_million: z.number().nonnegative(), output_per_million: z.number().nonnegative() })).optional(),
   session: z.strictObject({ max_requests: z.number().int().positive().optional(), max_age: z.string().optional() }).optional(),
+  approvals: z.strictObject({ expires_in: z.string().optional() }).optional(),
 });
 
 /** What a gateway configuration file holds (snake_case, as policies are written). */
@@ -214,6 +217,7 @@ export function gatewayConfig(content: GatewayConfigFile, options: { env?: Recor
     timeoutMs: millis(file.timeout, 60_000, 'timeout'),
     prices,
     session: { maxRequests: file.session?.max_requests ?? 1000, maxAgeMs: millis(file.session?.max_age, 3_600_000, 'session.max_age') },
+    approvals: { expiresInMs: millis(file.approvals?.expires_in, 3_600_000, 'approvals.expires_in') },
     source,
   };
 }

@@ -15,6 +15,7 @@ import { and, eq } from 'drizzle-orm';
 import type { EventType, Recorder, Redactor } from '@aifactory/verification';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
+import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
 import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
 import { callUpstream, passThroughEvents, type UpstreamResult } from './upstream-call.ts';
 import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
@@ -45,6 +46,8 @@ export interface LlmGatewayOptions {
   config: GatewayConfig;
   store: Store;
   recorder: Recorder;
+  /** The workspace's approvals: a held request asks for one, and its retry uses it. */
+  approvals: GatewayApprovals;
   /** The workspace redactor: provider error bodies are redacted before an app or a log sees them. */
   redactor?: Redactor;
   log?: GatewayLog;
@@ -113,6 +116,7 @@ export class LlmGateway {
   readonly #ownership: RunOwnership;
   readonly #gate: GovernanceGate;
   readonly #sessions: SessionRuns;
+  readonly #held: HeldRequests;
   readonly #budgets: GatewayBudgets;
   readonly #rates: GatewayRateLimits;
   readonly #policies: PolicySet;
@@ -136,10 +140,23 @@ export class LlmGateway {
     // Every append of a session run carries this process's lease epoch (a fence).
     this.#gate = new GovernanceGate({ policies: () => this.#policies, recorder: { recordBatch: (runId, events) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType })), { ...fenceOf(this.#ownership, runId) }) } });
     this.#sessions = new SessionRuns({ recorder, ownership: this.#ownership, limits: options.config.session, onRetire: (run) => this.#retire(run) });
+    this.#held = new HeldRequests({
+      store: options.store,
+      recorder,
+      approvals: options.approvals,
+      ownership: this.#ownership,
+      gate: this.#gate,
+      sessions: this.#sessions,
+      expiresInMs: options.config.approvals.expiresInMs,
+      claimWithinMs: options.config.approvals.expiresInMs,
+    });
     this.#budgets = new GatewayBudgets(options.store, options.config.budgets);
     this.#rates = new GatewayRateLimits(options.config.rateLimits);
     this.#secrets = Object.values(options.config.providers).flatMap((provider) => (provider.apiKey && provider.apiKey.length >= 6 ? [provider.apiKey] : []));
-    this.#sweeper = setInterval(() => this.#sessions.sweep(), 60_000);
+    this.#sweeper = setInterval(() => {
+      this.#sessions.sweep();
+      this.#track(this.#held.sweep().catch((error: unknown) => this.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) })));
+    }, 60_000);
     this.#sweeper.unref();
   }
 
@@ -148,6 +165,8 @@ export class LlmGateway {
     const policies = options.config.policyFiles.length > 0 ? compilePolicies(await loadPolicyFiles(options.config.policyFiles)) : compilePolicies([]);
     const gateway = new LlmGateway(options, policies);
     await gateway.#sealOrphans();
+    // Held requests a stopped gateway left settled but unclaimed are ended now, not in a minute.
+    await gateway.#held.sweep().catch((error: unknown) => gateway.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) }));
     return gateway;
   }
 
@@ -174,8 +193,7 @@ export class LlmGateway {
   async handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
     if (this.#closing) return gatewayErrorResponse(protocol, 'upstream', 'The gateway is shutting down; retry against another instance.', { 'retry-after': '1' }, 503);
     const work = this.#handle(protocol, request);
-    this.#inFlight.add(work);
-    void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);
+    this.#track(work);
     return work;
   }
 
@@ -234,6 +252,8 @@ export class LlmGateway {
       this.#log({ event: 'gateway.rate_limited', principal: caller.principal, team, feature, limit: rate.limit });
       return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, { 'retry-after': String(rate.retryAfterSeconds) });
     }
+    const approvalId = request.headers.get(approvalHeader);
+    if (approvalId !== null) return this.#handleApproved(protocol, request, prepared, approvalId.trim(), started);
     const run = await this.#sessions.acquire({ principal: caller.principal, team, feature });
     const step = (run.step += 1);
     let released = false;
@@ -270,12 +290,18 @@ export class LlmGateway {
           actor: gatewayAgent,
           payload: { step, endpoint: protocol.endpoint, provider: target.provider, model: target.model, team, feature, request_hash: contentHash(outgoing), ...(recordedArgs.content !== baseArgs.content ? { content_masked: true } : {}) },
         }));
+        if (verdict.kind === 'hold' && index === 0) {
+          this.#cancelFlush(run.runId);
+          const approval = await this.#held.hold(run, step, caller.principal, proposed, verdict.decision, obligesMasking(verdict.decision), { endpoint: protocol.endpoint, team, feature });
+          released = true;
+          return gatewayErrorResponse(protocol, 'permission', heldMessage(id, verdict.decision, approval), { ...runHeaders(run, step), [approvalHeader]: approval.id, 'x-should-retry': 'false' }, undefined, 'approval_required', approvalDetails(approval));
+        }
         if (verdict.kind !== 'execute') {
           firstDenial ??= verdict;
           if (index === 0) break;
           continue;
         }
-        const mask = verdict.decision.obligations.redact.some((field) => maskingFields.has(field.replace(/^(action\.)?args\./, '')));
+        const mask = obligesMasking(verdict.decision);
         const { body: upstreamBody, dropUsage } = protocol.upstreamBody(mask ? masked : outgoing, target.model);
         const result = await callUpstream(protocol.upstreamUrl(provider), protocol.upstreamHeaders(provider, request.headers), JSON.stringify(upstreamBody), this.config, request.signal);
         attempts += result.attempts;
@@ -296,6 +322,68 @@ export class LlmGateway {
       release();
       throw error;
     }
+  }
+
+  /**
+   * A retry carrying the approval its request was held for (held-requests.ts): refused while the
+   * approval is pending, rejected, used or given for another request; approved, the held run is
+   * taken over, the approval consumed, model.requested committed, and the request sent to the
+   * model approved (no fallback: another model would be another request); the run then ends.
+   */
+  async #handleApproved(protocol: WireProtocol, request: GatewayRequest, prepared: Prepared, approvalId: string, started: number): Promise<Response> {
+    const { team, feature, outgoing, masked, found, stream, baseArgs } = prepared;
+    const target = splitId(prepared.id);
+    const provider = this.config.providers[target.provider]!;
+    const proposed: ProposedAction = { kind: 'model', name: prepared.id, args: { ...baseArgs, provider: target.provider, model: target.model } };
+    const claim = await this.#held.claim(approvalId, request.caller.principal, proposed);
+    if (claim.kind === 'refused') return refusalResponse(protocol, claim);
+    const { run, approval } = claim;
+    const step = approval.step;
+    try {
+      const crossing = approval.outcome === 'approved' ? await this.#budgets.crossing(team, feature) : undefined;
+      if (crossing) {
+        await this.#gate.commit(run.runId, [{ type: 'budget.exceeded', actor: gatewayAgent, payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature, approval_id: approval.id } }]);
+        await this.#held.putBack(run);
+        return gatewayErrorResponse(protocol, 'budget', `Budget spent (${crossing.limit}; ${crossing.value} USD so far); approval ${approval.id} stays unused until the budget allows the request.`, { 'x-should-retry': 'false', ...runHeaders(run, step) });
+      }
+    } catch (error) {
+      await this.#held.putBack(run).catch(() => undefined);
+      throw error;
+    }
+    const used = await this.#held.consume(claim);
+    if (used.kind === 'refused') return refusalResponse(protocol, used);
+    const end = (payload: Record<string, unknown>) => {
+      this.#cancelFlush(run.runId);
+      this.#track(this.#held.end(run, { approval_id: approval.id, ...payload }).catch((error: unknown) => this.#log({ event: 'gateway.retire_failed', run: run.runId, error: error instanceof Error ? error.message : String(error) })));
+    };
+    try {
+      const mask = approval.context['mask'] === true;
+      await this.#gate.commit(run.runId, [
+        {
+          type: 'model.requested',
+          actor: gatewayAgent,
+          payload: { step, endpoint: protocol.endpoint, provider: target.provider, model: target.model, team, feature, request_hash: contentHash(outgoing), approval_id: approval.id, ...(mask ? { content_masked: true } : {}) },
+        },
+      ]);
+      const { body: upstreamBody, dropUsage } = protocol.upstreamBody(mask ? masked : outgoing, target.model);
+      const result = await callUpstream(protocol.upstreamUrl(provider), protocol.upstreamHeaders(provider, request.headers), JSON.stringify(upstreamBody), this.config, request.signal);
+      if (result.kind === 'answered') {
+        const context = { run, step, protocol, provider, model: target.model, started, attempts: result.attempts, fallbackUsed: false, team, feature, masked: mask ? found : undefined };
+        return await this.#deliver(context, result.response, { stream, dropUsage, answeredBy: prepared.id, release: () => end({ held_request: 'answered' }) });
+      }
+      this.#gate.defer(run.runId, { type: 'model.failed', actor: gatewayAgent, payload: { step, provider: target.provider, model: target.model, error: `${prepared.id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`, attempts: result.attempts, approval_id: approval.id } });
+      end({ held_request: 'failed upstream' });
+      return this.#failureResponse(protocol, result, result.attempts, run, step);
+    } catch (error) {
+      end({ held_request: 'failed', error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  /** Keeps a background write in the set close() waits for. */
+  #track(work: Promise<unknown>): void {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);
   }
 
   /** Passes the provider's answer to the app (streamed event by event, or whole) and records what it said. */
@@ -444,7 +532,7 @@ export class LlmGateway {
     const hint = this.config.policyFiles.length === 0 ? ' No policy governs gateway traffic yet: add policies to <policies>/gateway or name them under `policies:` in the gateway configuration.' : '';
     const message =
       verdict.kind === 'hold'
-        ? `The model call '${verdict.decision.rules[0] ? `${verdict.decision.rules[0].policy}/${verdict.decision.rules[0].ruleId}` : 'default'}' holds for approval, which the gateway does not wait for: ${verdict.decision.reason}`
+        ? `The fallback model call '${verdict.decision.rules[0] ? `${verdict.decision.rules[0].policy}/${verdict.decision.rules[0].ruleId}` : 'default'}' holds for approval, which a fallback does not wait for: ${verdict.decision.reason}`
         : verdict.kind === 'deny'
           ? verdict.message
           : verdict.decision.reason;
@@ -488,8 +576,24 @@ function withoutGatewayMetadata(body: Record<string, unknown>): Record<string, u
   return copy;
 }
 
-/** An error in the protocol's shape. */
-export function gatewayErrorResponse(protocol: WireProtocol, kind: GatewayErrorKind, message: string, headers: Record<string, string> = {}, status?: number, code?: string): Response {
-  const error = protocol.error(kind, message, code);
+/** Whether a decision obliges masking personal data in what is sent. */
+function obligesMasking(decision: Verdict['decision']): boolean {
+  return decision.obligations.redact.some((field) => maskingFields.has(field.replace(/^(action\.)?args\./, '')));
+}
+
+/** A held request's retry refused, in the protocol's shape, with the approval it named. */
+function refusalResponse(protocol: WireProtocol, refusal: HeldRefusal): Response {
+  const { approval } = refusal;
+  const headers: Record<string, string> = {
+    ...(approval ? { [approvalHeader]: approval.id, 'x-aifactory-run': approval.runId, 'x-aifactory-step': String(approval.step) } : {}),
+    'x-should-retry': refusal.status === 409 ? 'true' : 'false',
+    ...refusal.headers,
+  };
+  return gatewayErrorResponse(protocol, refusal.errorKind, refusal.message, headers, refusal.status, refusal.code, approval ? approvalDetails(approval) : undefined);
+}
+
+/** An error in the protocol's shape; `extra` adds fields to its error object (e.g. the approval). */
+export function gatewayErrorResponse(protocol: WireProtocol, kind: GatewayErrorKind, message: string, headers: Record<string, string> = {}, status?: number, code?: string, extra?: Record<string, unknown>): Response {
+  const error = protocol.error(kind, message, code, extra);
   return new Response(JSON.stringify(error.body), { status: status ?? error.status, headers: { 'content-type': 'application/json', ...headers } });
 }

@@ -81,6 +81,12 @@ export class SessionRuns {
     else this.#idle.set(run.key, [run]);
   }
 
+  /** Takes a run out of its session for good (it holds a request for approval and ends with it). */
+  detach(run: SessionRun): void {
+    this.#busy.delete(run);
+    run.requests += 1;
+  }
+
   /** Retires idle runs past their age (called now and then). */
   sweep(now = Date.now()): void {
     for (const [key, pool] of this.#idle) {

@@ -59,7 +59,7 @@ export interface WireProtocol {
   /** A reader for one streamed response. */
   streamReader(dropUsage: boolean): StreamReader;
   /** The error body and status an SDK of this protocol understands. */
-  error(kind: GatewayErrorKind, message: string, code?: string): { status: number; body: unknown };
+  error(kind: GatewayErrorKind, message: string, code?: string, extra?: Record<string, unknown>): { status: number; body: unknown };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -191,8 +191,8 @@ export const openAIWire: WireProtocol = {
       outcome: () => ({ content, toolCalls: calls.filter(Boolean), finishReason, ...(usage ? { usage } : {}), ...(streamError ? { streamError } : {}) }),
     };
   },
-  error(kind, message, code) {
-    return { status: statusOf[kind], body: { error: { message, type: openAIErrorTypes[kind], param: null, code: code ?? (kind === 'authentication' ? 'invalid_api_key' : kind === 'budget' ? 'insufficient_quota' : null) } } };
+  error(kind, message, code, extra) {
+    return { status: statusOf[kind], body: { error: { message, type: openAIErrorTypes[kind], param: null, code: code ?? (kind === 'authentication' ? 'invalid_api_key' : kind === 'budget' ? 'insufficient_quota' : null), ...extra } } };
   },
 };
 
@@ -326,8 +326,8 @@ export const anthropicWire: WireProtocol = {
       }),
     };
   },
-  error(kind, message) {
-    return { status: statusOf[kind], body: { type: 'error', error: { type: anthropicErrorTypes[kind], message } } };
+  error(kind, message, code, extra) {
+    return { status: statusOf[kind], body: { type: 'error', error: { type: anthropicErrorTypes[kind], message, ...(code ? { code } : {}), ...extra } } };
   },
 };
 

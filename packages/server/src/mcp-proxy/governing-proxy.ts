@@ -18,6 +18,7 @@ import { runtimeRecorder } from '@aifactory/workspace';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode as McpErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Upstream } from './upstream.ts';
+import { whoMayApprove } from '../approval-hints.ts';
 
 /** The metadata key under which the proxy explains a result it produced itself (denied, pending, failed). */
 export const governanceMetaKey = 'io.aifactory/governance';
@@ -356,11 +357,4 @@ function recordedResult(result: CallToolResult, limit: number): Record<string, u
   const isError = result.isError === true;
   if (text.length <= limit) return { is_error: isError, content: result.content, ...(result.structuredContent ? { structured_content: result.structuredContent } : {}) };
   return { is_error: isError, result_hash: contentHash(JSON.parse(text) as unknown), result_chars: text.length };
-}
-
-/** Who may approve, in one clause. */
-function whoMayApprove(approval: Approval): string {
-  const { roles, count, separation_of_duties: separation } = approval.requirement;
-  const who = roles.length > 0 ? `${count > 1 ? `${count} approvers` : 'An approver'} with role ${roles.join(' or ')}` : count > 1 ? `${count} approvers` : 'An approver';
-  return separation ? `${who} other than ${approval.requestedBy}` : who;
 }
