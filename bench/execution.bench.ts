@@ -163,7 +163,10 @@ async function ungovernedVariant(workload: Workload): Promise<Variant> {
   const decision = { authority: 'autonomous', rules: [], skipped: [], policies: [], obligations: { notify: [], redact: [] }, reason: 'ungoverned', defaulted: true } as unknown as Decision;
   const gate: Gate = {
     policySet,
-    govern: async (_run, step, proposed) => ({ kind: 'execute', authority: 'autonomous', decision, step, argsHash: contentHash(proposed.args) }),
+    govern: async (_run, step, proposed) => ({ kind: 'execute', authority: 'autonomous', decision, step, argsHash: contentHash(proposed.args), notified: [] }),
+    hold: async () => {
+      throw new Error('never held');
+    },
     defer: () => {},
     commit: async () => {},
     flush: async () => {},
@@ -173,10 +176,6 @@ async function ungovernedVariant(workload: Workload): Promise<Variant> {
     gate,
     models: workload.gateway(),
     toolbox: createToolbox({ host }),
-    requestApproval: async () => {
-      throw new Error('never held');
-    },
-    notify: async () => {},
     markHeld: async () => {},
     emit: () => {},
   });

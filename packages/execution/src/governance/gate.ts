@@ -1,7 +1,9 @@
-// The one chokepoint (docs/architecture.md): govern(action) -> decision -> record(decision) -> [hold |
-// execute] -> record(outcome). Every node of the agent graph asks this gate before it acts, and
-// nothing in the runtime calls a model or a tool except through a verdict of `execute` from it.
-import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, argumentsDenied, decide } from '@aifactory/control';
+// The one chokepoint (docs/architecture.md): govern(action) -> decision -> record(decision) ->
+// obligations (notify, approvers) -> [hold | execute | deny] -> record(outcome). Every node of the
+// agent graph asks this gate before it acts, and nothing in the runtime calls a model or a tool
+// except through a verdict of `execute` from it. The gate carries out every obligation a decision
+// names: it masks what is recorded, queues the notifications and opens the approval of a hold.
+import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, type RequireApprovalDecision, argumentsDenied, decide } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 
 /** An event as the recorder takes it. */
@@ -38,23 +40,78 @@ export interface GateRunContext {
   collections?: Array<{ name: string; classifications: string[] }>;
 }
 
+/** What the gate carried out besides recording, on every verdict. */
+interface VerdictObligations {
+  /** The notify targets queued in the outbox (durable before the verdict returns); empty when none. */
+  notified: readonly string[];
+}
+
+/** The approval a held action waits on, as the gate opened it. */
+export interface OpenedApproval {
+  id: string;
+  expiresAt?: Date;
+}
+
 /** The gate's answer. A denial is an outcome, not an exception. */
 export type Verdict =
-  | { kind: 'execute'; authority: 'autonomous' | 'notify_human'; decision: Decision; step: number; argsHash: string }
-  | { kind: 'hold'; authority: 'require_approval'; decision: Decision; step: number; argsHash: string }
-  | { kind: 'deny'; authority: 'deny'; decision: Decision; step: number; argsHash: string; message: string };
+  | ({ kind: 'execute'; authority: 'autonomous' | 'notify_human'; decision: Decision; step: number; argsHash: string } & VerdictObligations)
+  /** `approval` is set when the gate has approvals to open one with (the LLM gateway has none: it refuses holds). */
+  | ({ kind: 'hold'; authority: 'require_approval'; decision: Decision; step: number; argsHash: string; approval?: OpenedApproval } & VerdictObligations)
+  | ({ kind: 'deny'; authority: 'deny'; decision: Decision; step: number; argsHash: string; message: string } & VerdictObligations);
+
+/** An approval for a held action, as the gate asks for it. */
+export interface GateApprovalRequest {
+  runId: string;
+  step: number;
+  action: { kind: string; name: string; args: Record<string, unknown> };
+  /** The policy set the hold was decided under (an approval is bound to it). */
+  policyHash: string;
+  /** Who may approve: the decision's approvers obligation. */
+  requirement: Record<string, unknown>;
+  requestedBy: string;
+}
+
+/** What a notification the gate queues says (notification-message.ts renders it). */
+export interface GateNotificationPayload {
+  step: number;
+  action: { kind: string; name: string };
+  /** The authority decided, so a reader knows whether the action ran, waits or was refused. */
+  authority: Authority;
+  rules: string[];
+  reason: string;
+  agent: string;
+}
+
+/** How the gate carries out the obligations beyond masking; each is optional (a gate without one does not carry it out). */
+export interface GateObligations {
+  /** Queues one notification per target in the outbox, durably. */
+  notify?(runId: string, targets: readonly string[], payload: GateNotificationPayload): Promise<void>;
+  /** Opens an approval for a held action (the decision's approvers obligation). */
+  requestApproval?(request: GateApprovalRequest, decision: RequireApprovalDecision): Promise<OpenedApproval>;
+}
 
 /** Summary of a decision small enough for events shown to people. */
 export function decisionSummary(decision: Decision): { authority: Authority; rules: string[]; reason: string } {
   return { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason };
 }
 
+/** How a caller takes a verdict. */
+export interface GovernOptions {
+  /**
+   * False to leave a hold's approval unopened: a fallback model mid-call cannot wait and refuses a
+   * hold; a verdict reached ahead of its node opens it with `hold` once the node takes it. Default true.
+   */
+  openApproval?: boolean;
+}
+
 /** What the agent graph asks before every action; GovernanceGate is the one real implementation. */
 export interface Gate {
   /** The policy set in force now. */
   readonly policySet: PolicySet;
-  /** Decides and durably records before returning (see GovernanceGate.govern). */
-  govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft): Promise<Verdict>;
+  /** Decides, durably records and carries out the decision's obligations before returning (see GovernanceGate.govern). */
+  govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict>;
+  /** Holds an action no rule held (a limit that holds for a human): opens its approval like a held verdict's. */
+  hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision): Promise<Extract<Verdict, { kind: 'hold' }>>;
   /** Buffers an outcome event for the run's next commit. */
   defer(runId: string, event: EventDraft): void;
   /** Commits buffered outcomes plus events durably. */
@@ -73,12 +130,14 @@ export class GovernanceGate implements Gate {
   readonly #policies: () => PolicySet;
   readonly #recorder: GateRecorder;
   readonly #clock: () => Date;
+  readonly #obligations: GateObligations;
   readonly #deferred = new Map<string, EventDraft[]>();
 
-  constructor(options: { policies: () => PolicySet; recorder: GateRecorder; clock?: () => Date }) {
+  constructor(options: { policies: () => PolicySet; recorder: GateRecorder; clock?: () => Date; obligations?: GateObligations }) {
     this.#policies = options.policies;
     this.#recorder = options.recorder;
     this.#clock = options.clock ?? (() => new Date());
+    this.#obligations = options.obligations ?? {};
   }
 
   /** The policy set in force now (it may be reloaded between a hold and its approval). */
@@ -88,10 +147,12 @@ export class GovernanceGate implements Gate {
 
   /**
    * Decides `proposed` for the run and records the decision (plus `intent`, e.g. tool.called,
-   * when the action may run) durably before returning. Throws only when the decision cannot be
-   * recorded, in which case the action must not run.
+   * when the action may run) durably, then carries out its obligations: the notify targets are
+   * queued whatever the authority (a denial a policy asks to be told of is told), and a hold opens
+   * its approval. Throws only when the decision cannot be recorded or an obligation cannot be
+   * carried out, in which case the action must not run.
    */
-  async govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft): Promise<Verdict> {
+  async govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft, options: GovernOptions = {}): Promise<Verdict> {
     const now = this.#clock();
     const action: Action = {
       kind: proposed.kind,
@@ -122,12 +183,48 @@ export class GovernanceGate implements Gate {
     const executes = decision.authority === 'autonomous' || decision.authority === 'notify_human';
     if (executes && intent) events.push(intent(recordedArgs));
     await this.commit(run.runId, events);
+    const notified = await this.#notify(run, step, proposed, decision);
     if (decision.authority === 'deny') {
       const message = invalid ? `The ${proposed.kind} '${proposed.name}' was denied before any rule: its arguments do not match its input schema: ${invalid.join('; ')}.` : denialMessage(proposed, decision);
-      return { kind: 'deny', authority: 'deny', decision, step, argsHash, message };
+      return { kind: 'deny', authority: 'deny', decision, step, argsHash, message, notified };
     }
-    if (decision.authority === 'require_approval') return { kind: 'hold', authority: 'require_approval', decision, step, argsHash };
-    return { kind: 'execute', authority: decision.authority as 'autonomous' | 'notify_human', decision, step, argsHash };
+    if (decision.authority === 'require_approval') {
+      if (options.openApproval === false) return { kind: 'hold', authority: 'require_approval', decision, step, argsHash, notified };
+      return this.#hold(run, step, proposed, decision, argsHash, notified);
+    }
+    return { kind: 'execute', authority: decision.authority, decision, step, argsHash, notified };
+  }
+
+  /** Holds an action no rule held (a limit that holds for a human) and opens its approval. */
+  async hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision): Promise<Extract<Verdict, { kind: 'hold' }>> {
+    return this.#hold(run, step, proposed, decision, contentHash(proposed.args), []);
+  }
+
+  async #hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision, argsHash: string, notified: readonly string[]): Promise<Extract<Verdict, { kind: 'hold' }>> {
+    const verdict = { kind: 'hold' as const, authority: 'require_approval' as const, decision, step, argsHash, notified };
+    if (!this.#obligations.requestApproval) return verdict;
+    const approval = await this.#obligations.requestApproval(
+      {
+        runId: run.runId,
+        step,
+        action: { kind: proposed.kind, name: proposed.name, args: proposed.args },
+        policyHash: this.#policies().hash,
+        requirement: { ...decision.obligations.approvers },
+        requestedBy: run.principal.id,
+      },
+      decision,
+    );
+    return { ...verdict, approval };
+  }
+
+  /** Queues the decision's notify targets in the outbox and, with the run's next commit, notification.queued. */
+  async #notify(run: GateRunContext, step: number, proposed: ProposedAction, decision: Decision): Promise<readonly string[]> {
+    const targets = decision.obligations.notify;
+    if (targets.length === 0 || !this.#obligations.notify) return [];
+    const payload: GateNotificationPayload = { step, action: { kind: proposed.kind, name: proposed.name }, authority: decision.authority, rules: decisionSummary(decision).rules, reason: decision.reason, agent: run.agent.id };
+    await this.#obligations.notify(run.runId, targets, payload);
+    this.defer(run.runId, { type: 'notification.queued', actor: 'runtime', payload: { step, targets: [...targets] } });
+    return [...targets];
   }
 
   /** Buffers an outcome event; it is committed with the run's next record or on flush. */

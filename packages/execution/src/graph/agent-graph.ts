@@ -3,12 +3,13 @@
 // governance gate. A held action parks the run in the `approval` node (LangGraph interrupt); the
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
-import { checkLimits, heldDecision, type Decision, type LimitCrossing, type PolicySet } from '@aifactory/control';
+import { checkLimits, heldDecision, type LimitCrossing, type PolicySet } from '@aifactory/control';
 import { ErrorCode, SystemError, canonicalJson, contentHash, sha256Hex } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
-import type { EventDraft, Gate, GateRunContext, ProposedAction, Verdict } from '../governance/gate.ts';
+import type { EventDraft, Gate, GateRunContext, GovernOptions, ProposedAction, Verdict } from '../governance/gate.ts';
 import { decisionSummary, maskFields } from '../governance/gate.ts';
-import { handoffOutcome } from '../toolbox/toolbox.ts';
+import { handoffOutcome } from '../toolbox/handoff.ts';
+import type { AgentToolbox } from '../toolbox/toolbox-port.ts';
 import type { RunEvent } from './run-events.ts';
 
 /** Counters the policy's limits are checked against. */
@@ -85,33 +86,12 @@ export interface ChildOutcome {
   error?: string;
 }
 
-/** The tools an agent may call, however they are served (MCP, knowledge, hand-offs). */
-export interface AgentToolbox {
-  /** Tool specs for the model, with model-safe names. */
-  specs(): ToolSpec[];
-  /** The governed action a model tool call stands for, or an error message for the model. */
-  resolve(call: ToolCall): { ok: true; action: ProposedAction; tool: string } | { ok: false; message: string };
-  /** Runs an approved call. Never throws: failures come back as { ok: false }. */
-  execute(call: ToolCall, resolved: { action: ProposedAction; tool: string }, run: { runId: string; principal: { id: string; roles: string[] }; step: number }): Promise<ToolOutcome>;
-}
-
-/** What running a tool produced. */
-export type ToolOutcome =
-  | { ok: true; content: string; event: EventDraft; classifications?: string[] }
-  | { ok: false; message: string; event: EventDraft }
-  /** A hand-off whose child run is held for an approval: the calling run waits for it. */
-  | { ok: false; held: { runId: string; approvalId: string; approvers?: unknown }; message: string };
-
 /** Everything the graph needs from the rest of the execution plane. */
 export interface AgentGraphDependencies {
   agent: { id: string; team?: string; tags?: string[]; model: string; parameters?: Record<string, unknown>; systemPrompt: string; limits?: AgentLimitSettings };
   gate: Gate;
   models: ModelGateway;
   toolbox: AgentToolbox;
-  /** Opens an approval for a held action and returns its id and expiry. */
-  requestApproval(held: Omit<HeldAction, 'approvalId' | 'node'>, decision: Decision, run: GateRunContext): Promise<{ id: string; expiresAt?: Date }>;
-  /** Queues notifications in the outbox (durable before the action runs). */
-  notify(runId: string, targets: string[], payload: Record<string, unknown>): Promise<void>;
   /** Marks the run held (recorded) when it parks. */
   markHeld(runId: string, held: HeldAction): Promise<void>;
   /** Streams run events to whoever listens. */
@@ -167,29 +147,26 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   }
 
   /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
-  async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict | { kind: 'approved' }> {
+  async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict | { kind: 'approved' }> {
     // Only an approved step needs the arguments hashed here; the gate hashes them for everything else.
     if (state.approved && state.approved.step === step && state.approved.argsHash === contentHash(proposed.args)) {
       // The decision was recorded when the action was held; its masking obligations still apply.
       if (intent) await gate.commit(state.runId, [intent(maskFields(proposed.args, state.approved.redact))]);
       return { kind: 'approved' };
     }
-    const verdict = await gate.govern(runContext(state), step, proposed, intent);
+    const verdict = await gate.govern(runContext(state), step, proposed, intent, options);
     emit({ type: 'action.decided', runId: state.runId, step, kind: proposed.kind, name: proposed.name, args: proposed.args, ...decisionSummary(verdict.decision) });
-    if (verdict.kind === 'execute' && verdict.authority === 'notify_human') {
-      const targets = [...verdict.decision.obligations.notify];
-      if (targets.length > 0) {
-        await dependencies.notify(state.runId, targets, { step, action: { kind: proposed.kind, name: proposed.name }, rules: decisionSummary(verdict.decision).rules, reason: verdict.decision.reason });
-        gate.defer(state.runId, { type: 'notification.queued', actor: 'runtime', payload: { step, targets } });
-        emit({ type: 'notification.queued', runId: state.runId, step, targets });
-      }
-    }
+    // The gate queued the decision's notifications (whatever its authority); watchers are told.
+    if (verdict.notified.length > 0) emit({ type: 'notification.queued', runId: state.runId, step, targets: [...verdict.notified] });
     return verdict;
   }
 
+  /** Parks the run on the approval the gate opened for a held verdict. */
   async function hold(state: AgentStateValue, verdict: Extract<Verdict, { kind: 'hold' }>, proposed: ProposedAction, node: HeldAction['node']): Promise<Update> {
+    // A verdict reached ahead leaves its approval to be opened now, when the run parks on it.
+    const approval = verdict.approval ?? (verdict.decision.authority === 'require_approval' ? (await gate.hold(runContext(state), verdict.step, proposed, verdict.decision)).approval : undefined);
+    if (!approval) throw new SystemError(ErrorCode.Internal, `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} is held, and the gate opened no approval for it (it has no approvals to open one with).`);
     const base = { step: verdict.step, kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: verdict.argsHash, policyHash: policySetHash(gate.policySet) };
-    const approval = await dependencies.requestApproval(base, verdict.decision, runContext(state));
     const held: HeldAction = { ...base, approvalId: approval.id, node, heldAtMs: now(), ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}) };
     await dependencies.markHeld(state.runId, held);
     emit({
@@ -232,8 +209,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (crossing.onExceeded !== 'hold') {
       return { kind: 'stop', update: { status: 'failed', error: `Budget exceeded: ${crossing.reason}` } };
     }
-    const decision = heldDecision(crossing.reason, gate.policySet.refs);
-    const update = await hold(state, { kind: 'hold', authority: 'require_approval', decision, step, argsHash }, proposed, node);
+    const verdict = await gate.hold(runContext(state), step, proposed, heldDecision(crossing.reason, gate.policySet.refs));
+    const update = await hold(state, verdict, proposed, node);
     return { kind: 'hold', update };
   }
 
@@ -253,7 +230,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
     const step = next.step + 1;
     const { proposed, intent } = modelCall(next, step);
-    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), args: proposed.args, verdict: govern(next, step, proposed, intent) });
+    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), args: proposed.args, verdict: govern(next, step, proposed, intent, { openApproval: false }) });
   }
 
   async function modelNode(state: AgentStateValue): Promise<Update> {
@@ -279,8 +256,10 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         beforeFallback: async (fallback) => {
           const [fallbackProvider = fallback.model, ...fallbackRest] = fallback.model.split(':');
           const fallbackAction: ProposedAction = { kind: 'model', name: fallback.model, args: { ...proposed.args, provider: fallbackProvider, model: fallbackRest.join(':'), fallback_for: agent.model, reason: fallback.reason } };
-          const fallbackVerdict = await gate.govern(runContext(state), step, fallbackAction, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args } }));
+          // The model call is under way and cannot wait for a human: a fallback that would be held is refused.
+          const fallbackVerdict = await gate.govern(runContext(state), step, fallbackAction, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args } }), { openApproval: false });
           emit({ type: 'action.decided', runId: state.runId, step, kind: 'model', name: fallback.model, args: fallbackAction.args, ...decisionSummary(fallbackVerdict.decision) });
+          if (fallbackVerdict.notified.length > 0) emit({ type: 'notification.queued', runId: state.runId, step, targets: [...fallbackVerdict.notified] });
           return fallbackVerdict.kind === 'execute';
         },
       });
@@ -319,12 +298,18 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   }
 
   /** The governed tool call for `call` at `step` (tool.called or handoff.started as its intent). */
-  function governToolCall(view: AgentStateValue, step: number, call: ToolCall, action: ProposedAction) {
-    return govern(view, step, action, (args) => ({
-      type: action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
-      actor: agent.id,
-      payload: { step, call_id: call.id, kind: action.kind, name: action.name, args },
-    }));
+  function governToolCall(view: AgentStateValue, step: number, call: ToolCall, action: ProposedAction, options?: GovernOptions) {
+    return govern(
+      view,
+      step,
+      action,
+      (args) => ({
+        type: action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
+        actor: agent.id,
+        payload: { step, call_id: call.id, kind: action.kind, name: action.name, args },
+      }),
+      options,
+    );
   }
 
   /** Starts governing the first tool call of a model response, when it is valid and no limit stands in its way. */
@@ -334,7 +319,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const resolved = toolbox.resolve(call);
     if (!resolved.ok) return;
     const step = next.step + 1;
-    startAhead(next.runId, { node: 'tools', step, key: call.id, args: resolved.action.args, verdict: governToolCall(next, step, call, resolved.action) });
+    startAhead(next.runId, { node: 'tools', step, key: call.id, args: resolved.action.args, verdict: governToolCall(next, step, call, resolved.action, { openApproval: false }) });
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {

@@ -15,9 +15,11 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, type AgentStateValue, type AgentToolbox, type ApprovalResume, type ToolOutcome } from '../graph/agent-graph.ts';
-import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type ProposedAction, type Verdict } from '../governance/gate.ts';
-import { createToolbox, type KnowledgeAccess } from '../toolbox/toolbox.ts';
+import { createAgentGraph, type AgentStateValue, type ApprovalResume } from '../graph/agent-graph.ts';
+import type { AgentToolbox, ToolOutcome } from '../toolbox/toolbox-port.ts';
+import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type GovernOptions, type ProposedAction, type Verdict } from '../governance/gate.ts';
+import type { KnowledgeAccess } from '../toolbox/knowledge-search.ts';
+import { createToolbox } from '../toolbox/toolbox.ts';
 import { graphAgentSpec } from '../runtime/agent-runtime.ts';
 import { eventAt, loadRecordedRun, type RecordedRun } from './recorded-run.ts';
 
@@ -272,13 +274,22 @@ async function drive(
   const compared = new Set<number>();
   let currentStep = 0;
   let clock = run.startedAt;
-  const inner = new GovernanceGate({ policies: () => policySet, recorder: { recordBatch: async (_runId, events) => void buffered.push(...events) }, clock: () => clock });
+  const inner = new GovernanceGate({
+    policies: () => policySet,
+    recorder: { recordBatch: async (_runId, events) => void buffered.push(...events) },
+    clock: () => clock,
+    // A replay tells no one and asks no one: a hold parks on the approval the run recorded.
+    obligations: {
+      notify: async () => {},
+      requestApproval: async (request) => ({ id: String(eventAt(run, 'run.held', request.step)?.payload?.approval_id ?? `replay-approval-${request.step}`) }),
+    },
+  });
 
   const gate: Gate = {
     get policySet() {
       return policySet;
     },
-    async govern(context: GateRunContext, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft): Promise<Verdict> {
+    async govern(context: GateRunContext, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict> {
       currentStep = step;
       const recorded = decisions.get(step);
       const replayed: ReplayedAction = { kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: contentHash(proposed.args) };
@@ -308,7 +319,7 @@ async function drive(
       clock = decisionTimes.get(step) ?? clock;
       // Decide as of the recorded start, so conditions on run.elapsed_ms see the recorded clock
       // (which stops while the run waits for a human).
-      const verdict = await inner.govern({ ...context, startedAtMs: run.startedAt.getTime() + heldBefore(clock) }, step, proposed, intent);
+      const verdict = await inner.govern({ ...context, startedAtMs: run.startedAt.getTime() + heldBefore(clock) }, step, proposed, intent, options);
       compared.add(step);
       replayed.authority = verdict.decision.authority;
       if (recordedAction.authority && verdict.decision.authority !== recordedAction.authority) {
@@ -316,6 +327,7 @@ async function drive(
       }
       return verdict;
     },
+    hold: (context, step, proposed, decision) => inner.hold(context, step, proposed, decision),
     defer: (runId, event) => inner.defer(runId, event),
     commit: (runId, events) => inner.commit(runId, events),
     flush: (runId) => inner.flush(runId),
@@ -364,11 +376,6 @@ async function drive(
     toolbox,
     checkpointer: new MemorySaver(),
     emit: () => {},
-    requestApproval: async (held) => {
-      const recordedHold = eventAt(run, 'run.held', held.step)?.payload;
-      return { id: String(recordedHold?.approval_id ?? `replay-approval-${held.step}`) };
-    },
-    notify: async () => {},
     markHeld: async (runId, held) => {
       await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name } }]);
     },

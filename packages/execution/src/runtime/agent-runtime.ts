@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
-import { compilePolicies, loadPolicyFiles, type Decision, type PolicySet } from '@aifactory/control';
+import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
 import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, type Store } from '@aifactory/store';
 import { eq, sql } from 'drizzle-orm';
@@ -17,7 +17,8 @@ import { GovernanceGate, type EventDraft } from '../governance/gate.ts';
 import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
 import { RunOwnership } from './run-ownership.ts';
 import { callKey, confirmedToolOutcome, isIdempotent, readRecoveryLedger, recordedToolOutcome, type InDoubtAction, type InDoubtResolution, type RecoveryLedger } from './run-recovery.ts';
-import { createToolbox, type KnowledgeAccess } from '../toolbox/toolbox.ts';
+import type { KnowledgeAccess } from '../toolbox/knowledge-search.ts';
+import { createToolbox } from '../toolbox/toolbox.ts';
 
 /** How the runtime's writes to a run are fenced: by the lease epoch of the process that owns the run. */
 export interface RuntimeAppendOptions {
@@ -773,7 +774,22 @@ export class AgentRuntime {
   async #openSession(reference: string): Promise<AgentSession> {
     const options = this.#options;
     const { definition, policySet } = await this.#plan(reference);
-    const gate = new GovernanceGate({ policies: () => policySet, recorder: this.#fenced, ...(options.clock ? { clock: options.clock } : {}) });
+    const gate = new GovernanceGate({
+      policies: () => policySet,
+      recorder: this.#fenced,
+      ...(options.clock ? { clock: options.clock } : {}),
+      obligations: {
+        // Policies name people and channels (dpo@acme.example, slack:#ops): an address becomes
+        // an e-mail, a bare name the inbox of that name.
+        notify: async (runId, targets, payload) => {
+          for (const target of targets) await options.notify({ runId, target: outboxTarget(target), payload: { ...payload } });
+        },
+        requestApproval: async (request) => {
+          const approval = await options.approvals.request(request);
+          return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
+        },
+      },
+    });
     const host = definition.tools.length > 0 ? await ToolHost.connect(definition.tools) : undefined;
     const knowledge = options.knowledge ? await options.knowledge(definition) : undefined;
     const toolbox = createToolbox({
@@ -842,25 +858,6 @@ export class AgentRuntime {
       toolbox: fencedToolbox,
       checkpointer: options.checkpointer,
       emit: (event) => this.#emit(event),
-      requestApproval: async (held, decision: Decision, run) => {
-        const approvers = decision.obligations.approvers;
-        const approval = await options.approvals.request({
-          runId: run.runId,
-          step: held.step,
-          action: { kind: held.kind, name: held.name, args: held.args },
-          policyHash: held.policyHash,
-          requirement: (approvers ?? { roles: [], count: 1, separation_of_duties: true, on_expiry: 'deny' }) as unknown as Record<string, unknown>,
-          requestedBy: run.principal.id,
-        });
-        return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
-      },
-      notify: async (runId, targets, payload) => {
-        // Policies name people and channels (dpo@acme.example, slack:#ops): an address becomes
-        // an e-mail, a bare name the inbox of that name.
-        for (const target of targets) {
-          await options.notify({ runId, target: outboxTarget(target), payload: { ...payload, agent: definition.name } });
-        }
-      },
       markHeld: async (runId, held) => {
         await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name, ...(held.child ? { child_run: held.child.runId } : {}) } }]);
         await options.recorder.setStatus(runId, 'held', this.#fence(runId));

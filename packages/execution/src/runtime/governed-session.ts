@@ -76,6 +76,8 @@ export class GovernedSession {
   readonly #options: GovernedSessionOptions;
   readonly #gate: GovernanceGate;
   readonly #held = new Map<string, HeldEntry>();
+  /** Approvals the gate opened for this session, by id, until act() hands them to the caller. */
+  readonly #opened = new Map<string, Approval>();
   readonly #startedAtMs: number;
   readonly #counters = { steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 };
   #step = 0;
@@ -95,6 +97,17 @@ export class GovernedSession {
         },
       },
       ...(options.clock ? { clock: options.clock } : {}),
+      obligations: {
+        requestApproval: async (request, decision) => {
+          const approval = await options.approvals.request({
+            ...request,
+            // resumed_by: the caller asks again once it is decided; no agent run waits to be resumed.
+            context: { agent: options.agent.id, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason, resumed_by: 'caller' },
+          });
+          this.#opened.set(approval.id, approval);
+          return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
+        },
+      },
     });
   }
 
@@ -146,7 +159,9 @@ export class GovernedSession {
     const verdict = await this.#gate.govern(this.#context(), step, proposed, (args) => io.intent(args, step));
     if (verdict.kind === 'deny') return { kind: 'denied', step, decision: verdict.decision, message: verdict.message };
     if (verdict.kind === 'hold') {
-      const approval = await this.#requestApproval(step, proposed, verdict.decision);
+      // The gate opened the approval (the decision's approvers obligation) through the port above.
+      const approval = this.#opened.get(verdict.approval!.id)!;
+      this.#opened.delete(approval.id);
       this.#held.set(key, { approvalId: approval.id, step, argsHash: verdict.argsHash, decision: verdict.decision });
       return { kind: 'held', step, decision: verdict.decision, approval };
     }
@@ -196,20 +211,6 @@ export class GovernedSession {
       startedAtMs: this.#startedAtMs,
       classifications: [],
     };
-  }
-
-  async #requestApproval(step: number, proposed: ProposedAction, decision: Decision): Promise<Approval> {
-    const approvers = decision.obligations.approvers;
-    return this.#options.approvals.request({
-      runId: this.runId,
-      step,
-      action: { kind: proposed.kind, name: proposed.name, args: proposed.args },
-      policyHash: this.#gate.policySet.hash,
-      requirement: (approvers ?? { roles: [], count: 1, separation_of_duties: true, on_expiry: 'deny' }) as unknown as Record<string, unknown>,
-      requestedBy: this.#options.principal.id,
-      // resumed_by: the caller asks again once it is decided; no agent run waits to be resumed.
-      context: { agent: this.#options.agent.id, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason, resumed_by: 'caller' },
-    });
   }
 
   /** Uses the approval of an action asked again: undefined when it should be decided afresh. */

@@ -12,7 +12,7 @@ import { readRunEvents } from '@aifactory/verification';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelResponse } from '../models/index.ts';
 import { compileAllowList } from '../tools/allow-list.ts';
-import type { ToolOutcome } from '../graph/agent-graph.ts';
+import type { ToolOutcome } from '../toolbox/toolbox-port.ts';
 
 /** An action whose intent was recorded and whose outcome was not. */
 export interface InDoubtAction {

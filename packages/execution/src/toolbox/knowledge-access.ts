@@ -3,7 +3,7 @@
 import { createKnowledgeBase, type KnowledgeBase } from '@aifactory/knowledge';
 import type { Store } from '@aifactory/store';
 import type { AgentDefinition } from '../agents/index.ts';
-import type { KnowledgeAccess } from './toolbox.ts';
+import type { KnowledgeAccess } from './knowledge-search.ts';
 
 /** Returns a resolver that opens the knowledge base once and describes each agent's collections. */
 export function knowledgeAccessFor(store: Store, dataDir: string): { resolve: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>; close: () => Promise<void> } {
