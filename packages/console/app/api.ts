@@ -22,26 +22,64 @@ export class ApiError extends Error {
 }
 
 const storageKey = 'aifactory.console.token';
+const sessionKey = 'aifactory.console.session';
 
 /** The token kept for this tab (sessionStorage: it goes when the tab closes). */
 export function storedToken(): string | null {
   return sessionStorage.getItem(storageKey);
 }
 
-/** Keeps or forgets the tab's token. */
+/** Keeps or forgets the tab's token (and with it the session last read for it). */
 export function storeToken(token: string | null): void {
+  sessionStorage.removeItem(sessionKey);
   if (token === null) sessionStorage.removeItem(storageKey);
   else sessionStorage.setItem(storageKey, token);
 }
 
+/**
+ * The session GET /v1/me last answered for the tab's token, so a reload shows the page at once
+ * while /v1/me is asked again (a revoked token then signs out). It only decides which links to
+ * show: every request still carries the token and the API still decides.
+ */
+export function storedSession(): Session | null {
+  const token = storedToken();
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(sessionKey) ?? 'null') as Session | null;
+    return kept && kept.token === token && typeof kept.principal === 'string' && Array.isArray(kept.roles) ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps the session read for the tab's token. */
+export function storeSession(session: Session): void {
+  sessionStorage.setItem(storageKey, session.token);
+  sessionStorage.setItem(sessionKey, JSON.stringify(session));
+}
+
+// GET requests started before the page that needs them renders (see preload), by path.
+const preloaded = new Map<string, { token: string; response: Promise<Response> }>();
+
+/** Starts a GET now, for the page about to render to pick up (used once, by the same token and path). */
+export function preload(token: string, path: string): void {
+  const response = fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  response.catch(() => undefined);
+  preloaded.set(path, { token, response });
+}
+
 /** Calls the API; a non-2xx answer throws ApiError with the server's message. */
 export async function api<T>(token: string, path: string, init: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
-  const response = await fetch(path, {
-    method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    ...(init.signal ? { signal: init.signal } : {}),
-  });
+  const early = (init.method ?? 'GET') === 'GET' ? preloaded.get(path) : undefined;
+  preloaded.delete(path);
+  const response =
+    early && early.token === token
+      ? await early.response
+      : await fetch(path, {
+          method: init.method ?? 'GET',
+          headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+          ...(init.signal ? { signal: init.signal } : {}),
+        });
   if (!response.ok) throw await errorOf(response);
   return (await response.json()) as T;
 }

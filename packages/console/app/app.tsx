@@ -1,7 +1,7 @@
 // The shell: sign-in with an API token, then a header naming the principal and roles, the
 // navigation (only pages the token's roles can use), and the page of the current path.
 import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, hasRole, signIn, storedToken, storeToken, type Session } from './api.ts';
+import { ApiError, hasRole, signIn, storedSession, storedToken, storeSession, storeToken, type Session } from './api.ts';
 import { Link, navigate, useLocation } from './router.tsx';
 import { InboxPage } from './pages/inbox-page.tsx';
 import { RunsPage } from './pages/runs-page.tsx';
@@ -19,13 +19,27 @@ const pages = [
 ] as const;
 
 export function App() {
-  const [session, setSession] = useState<Session | null>(null);
-  const [checking, setChecking] = useState(() => storedToken() !== null);
+  // A reload shows the page at once with the session kept for this tab, while /v1/me is asked
+  // again: a token revoked or expired meanwhile signs out, and changed roles are taken.
+  const [session, setSession] = useState<Session | null>(storedSession);
+  const [checking, setChecking] = useState(() => storedToken() !== null && storedSession() === null);
   useEffect(() => {
     const token = storedToken();
     if (!token) return;
     signIn(token)
-      .then(setSession, () => storeToken(null))
+      .then(
+        (fresh) => {
+          storeSession(fresh);
+          setSession((kept) => (kept && kept.principal === fresh.principal && kept.roles.join() === fresh.roles.join() ? kept : fresh));
+        },
+        (caught: unknown) => {
+          // Only the API's refusal signs out; a server briefly away keeps the tab signed in.
+          if (caught instanceof ApiError && caught.status === 401) {
+            storeToken(null);
+            setSession(null);
+          }
+        },
+      )
       .finally(() => setChecking(false));
   }, []);
   if (checking) return <p className="loading" role="status">Signing in…</p>;
@@ -48,7 +62,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
     setError(null);
     try {
       const session = await signIn(token.trim());
-      storeToken(session.token);
+      storeSession(session);
       onSignedIn(session);
     } catch (caught) {
       setError(caught instanceof ApiError && caught.status === 401 ? 'The server does not accept this token (unknown, revoked or expired).' : (caught as Error).message);

@@ -1,11 +1,12 @@
 // The console end to end, in Debian's Chromium (playwright-core) against a real `factory serve`,
 // on the embedded store and on Postgres: sign in with a token; a refund the order desk holds
 // appears in the inbox live, with the rule and reason that held it; approve it with a comment and
-// watch the run complete on its page; verify it and read its proof; edit the policy and see lint
-// at line:column, then preview the change as a transition table; every chart draws data. axe-core
+// watch the run complete on its page, reject another; verify it, read its proof and export its
+// signed trace; filter the runs by team and authority; edit the policy and see lint at
+// line:column, then preview the change as a transition table; every chart draws data. axe-core
 // finds no serious or critical violation on any page, the pages' controls are reached with Tab,
 // and nothing breaks the Content-Security-Policy.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -103,6 +104,14 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
       // Decided: the card leaves the pending list (the stream sends the list without it).
       await card.waitFor({ state: 'detached', timeout: 15_000 });
 
+      // Another refund, rejected: a boundary the agent ran into, charted below.
+      const refused = await server.startRun('A refund for order 1043, please');
+      const refusedCard = page.locator(`[data-approval-id="${refused.held!.approvalId}"]`);
+      await refusedCard.waitFor({ timeout: 15_000 });
+      await refusedCard.locator('textarea').fill('Not eligible: the order was delivered intact.');
+      await refusedCard.getByRole('button', { name: 'Reject' }).click();
+      await refusedCard.waitFor({ state: 'detached', timeout: 15_000 });
+
       // The run's page: it completes (followed live), verifies, and explains itself.
       await page.goto(`${server.url}/runs/${held.runId}`);
       await page.waitForSelector('[data-testid=run-status][data-status=completed]', { timeout: 30_000 });
@@ -112,14 +121,32 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
       await page.getByRole('button', { name: 'Explain' }).click();
       await page.waitForSelector('#explain-heading');
       expect(await page.locator('.explain').textContent()).toMatch(/Held for approval by order-desk\/refunds-need-a-support-lead.*approval apr_\w+: approved/);
-      expect(await unreachedByTab(page, ['Verify', 'Explain', 'Replay', 'Export OTLP'])).toEqual([]);
+      expect(await unreachedByTab(page, ['Verify', 'Explain', 'Replay', 'Export JSONL', 'Export OTLP'])).toEqual([]);
+      // The signed trace downloads as JSONL: the run's events, then the trailer.
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Export JSONL' }).click();
+      const exported = await download;
+      expect(exported.suggestedFilename()).toBe(`${held.runId}.jsonl`);
+      const exportedLines = readFileSync((await exported.path())!, 'utf8').trimEnd().split('\n');
+      expect(exportedLines.some((line) => line.includes(held.runId))).toBe(true);
+      expect(exportedLines.at(-1)).toContain('trailer');
       expect(await seriousViolations(page)).toEqual([]);
 
       // The runs list, by navigation (the SPA's own links).
       await page.getByRole('link', { name: 'Runs', exact: true }).click();
       await page.waitForSelector('table.runs');
-      expect(await page.locator('table.runs tbody tr').count()).toBeGreaterThanOrEqual(2);
+      expect(await page.locator('table.runs tbody tr').count()).toBeGreaterThanOrEqual(3);
       expect(await seriousViolations(page)).toEqual([]);
+      // Filtered by team and authority: the two held refunds, not the question about the order.
+      await page.fill('#filter-team', 'web-shop');
+      await page.selectOption('#filter-authority', 'require_approval');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await expect.poll(() => page.locator('table.runs tbody tr').count(), { timeout: 15_000 }).toBe(2);
+      expect(new URL(page.url()).search).toBe('?team=web-shop&authority=require_approval');
+      expect(await page.locator('table.runs').textContent()).toContain(held.runId);
+      await page.fill('#filter-team', 'no-such-team');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForSelector('text=No runs match.');
 
       // Policies: lint at line:column, then a stricter default previewed over the recorded runs.
       await page.getByRole('link', { name: 'Policies' }).click();
@@ -151,7 +178,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
 
       // Charts: each one has data.
       await page.getByRole('link', { name: 'Charts' }).click();
-      for (const chart of ['decisions', 'latency', 'cost', 'status']) {
+      for (const chart of ['decisions', 'violations', 'latency', 'cost', 'status']) {
         await page.waitForSelector(`[data-testid=chart-${chart}]`);
         expect(Number(await page.getAttribute(`[data-testid=chart-${chart}]`, 'data-points')), chart).toBeGreaterThan(0);
         expect(await page.locator(`[data-testid=chart-${chart}] svg`).count(), chart).toBe(1);

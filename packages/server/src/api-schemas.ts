@@ -190,6 +190,9 @@ export const runSummary = z
 export const listRunsQuery = z.strictObject({
   agent: z.string().max(200).optional().openapi({ description: 'Only runs of this agent.' }),
   status: runStatus.optional().openapi({ description: 'Only runs in this state.' }),
+  principal: z.string().max(320).optional().openapi({ description: 'Only runs started by this principal (operators see only their own whatever they ask).' }),
+  team: z.string().max(200).optional().openapi({ description: 'Only runs of agents of this team.' }),
+  authority: authority.optional().openapi({ description: 'Only runs with at least one decision of this authority (deny: runs that met a boundary).' }),
   since: timeBound.optional().openapi({ description: 'Only runs started at or after (ISO time or a duration ago: 30m, 24h, 7d).' }),
   until: timeBound.optional().openapi({ description: 'Only runs started before (ISO time or a duration ago).' }),
   cursor: z.string().max(500).optional().openapi({ description: 'The nextCursor of the previous page, unchanged.' }),

@@ -2,7 +2,7 @@
 // revalidated, any app path answered with index.html, API paths never), a Content-Security-Policy
 // on every answer, and the API routes it needs — the live approvals stream (a held run appears,
 // with the rule that held it and whether the reader may vote), notifications, a policy's
-// source by name, and the charts' figures — each behind the API's roles.
+// source by name, and the charts' figures (boundary violations among them) — each behind the API's roles.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -125,10 +125,14 @@ describe('the console at / and its API routes', () => {
     expect((await call('/v1/policies/no-such/source', tokens.auditor)).status).toBe(404);
     expect((await call('/v1/policies/order-desk/source', tokens.operator)).status).toBe(404);
 
+    // A refund the support lead rejects: a boundary the agent ran into, charted with the denials.
+    const refused = (await (await call('/v1/runs', tokens.operator, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'A refund, now' }) })).json()) as { held: { approvalId: string } };
+    expect((await call(`/v1/approvals/${refused.held.approvalId}/reject`, tokens.lead, { method: 'POST', body: JSON.stringify({ comment: 'Not eligible.' }) })).status).toBe(200);
     const stats = await call('/v1/stats', tokens.auditor);
     expect(stats.status).toBe(200);
-    const figures = ((await stats.json()) as { stats: { decisions: Array<{ authority: string; count: number }>; runsByStatus: Record<string, number> } }).stats;
+    const figures = ((await stats.json()) as { stats: { decisions: Array<{ authority: string; count: number }>; violations: Array<{ kind: string; count: number }>; runsByStatus: Record<string, number> } }).stats;
     expect(figures.decisions.some((row) => row.authority === 'require_approval' && row.count >= 1)).toBe(true);
+    expect(figures.violations).toEqual([expect.objectContaining({ kind: 'rejection', count: 1 })]);
     expect(figures.runsByStatus.held).toBeGreaterThanOrEqual(1);
     expect((await call('/v1/stats?since=yesterday', tokens.auditor)).status).toBe(400);
     expect((await call('/v1/stats', tokens.operator)).status).toBe(404);

@@ -1,5 +1,5 @@
 // The auditor's and risk officer's routes over HTTP: explain a run (JSON and Markdown), export its
-// OpenTelemetry spans, replay it identical, re-decide it under another policy (what-if) and measure
+// OpenTelemetry spans and its signed JSONL trace, replay it identical, re-decide it under another policy (what-if) and measure
 // a policy change's impact on recorded runs — each behind its roles, with bad input named.
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
+import { verifyExport } from '@aifactory/verification';
 import { workspaceConfigAt } from '@aifactory/workspace';
+
+async function* toAsync(lines: string[]): AsyncGenerator<string> {
+  yield* lines;
+}
 
 describe('forensics routes', () => {
   const workspace = prepareBusinessWorkspace();
@@ -52,6 +57,17 @@ describe('forensics routes', () => {
     const exported = await call(`/v1/runs/${runId}/export`, tokens.auditor!);
     expect(exported.status).toBe(200);
     expect(await exported.text()).toContain('gen_ai.');
+    // The trace itself, as JSONL with a signed trailer: it verifies offline, and an edited line does not.
+    const jsonl = await call(`/v1/runs/${runId}/export?format=jsonl`, tokens.auditor!);
+    expect(jsonl.status).toBe(200);
+    expect(jsonl.headers.get('content-disposition')).toContain(`"${runId}.jsonl"`);
+    const lines = (await jsonl.text()).trimEnd().split('\n');
+    const summary = await verifyExport(toAsync(lines));
+    expect(summary).toMatchObject({ ok: true, runs: 1, trailer: { present: true, signed: true, ok: true } });
+    const edited = lines.map((line) => line.replace('Where is my order?', 'Where is my money?'));
+    expect(edited).not.toEqual(lines);
+    expect((await verifyExport(toAsync(edited))).ok).toBe(false);
+    expect((await call(`/v1/runs/${runId}/export?format=pdf`, tokens.auditor!)).status).toBe(400);
     const replay = await call(`/v1/runs/${runId}/replay`, tokens.auditor!, { method: 'POST', body: '{}' });
     expect(replay.status).toBe(200);
     expect(((await replay.json()) as { replay: { outcome: string } }).replay.outcome).toBe('identical');

@@ -156,7 +156,38 @@ describe('the HTTP API', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
     const listed = (await (await call('/v1/runs', tokens.mallory)).json()) as { runs: Array<{ principal: string }> };
     expect(listed.runs.every((run) => run.principal === 'mallory@shop.example')).toBe(true);
+    // Asking for another principal's runs does not widen an operator's view.
+    const asked = (await (await call('/v1/runs?principal=alice%40shop.example', tokens.mallory)).json()) as { runs: Array<{ principal: string }> };
+    expect(asked.runs.every((run) => run.principal === 'mallory@shop.example')).toBe(true);
     expect((await call(`/v1/runs/${started.runId}`, tokens.alice)).status).toBe(200);
+  });
+
+  it('filters runs by principal, team and authority for auditors, a cursor page at a time', async () => {
+    const ask = async (query: string) => (await (await call(`/v1/runs?${query}`, tokens.audrey)).json()) as { runs: Array<{ id: string; principal: string; team: string | null }>; nextCursor: string | null };
+    await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'where is my parcel' }) });
+    const held = (await (await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'a refund please' }) })).json()) as { runId: string; status: string };
+    expect(held.status).toBe('held');
+    const everything = await ask('limit=1000');
+    const byAlice = await ask('principal=alice%40shop.example');
+    expect(byAlice.runs.length).toBeGreaterThanOrEqual(2);
+    expect(byAlice.runs.every((run) => run.principal === 'alice@shop.example')).toBe(true);
+    expect((await ask('team=web-shop')).runs.length).toBe(everything.runs.length);
+    expect((await ask('team=another-team')).runs).toEqual([]);
+    const heldRuns = await ask('authority=require_approval');
+    expect(heldRuns.runs.map((run) => run.id)).toContain(held.runId);
+    expect(heldRuns.runs.length).toBeLessThan(everything.runs.length);
+    // One run a page: walking the cursors visits each held run once.
+    const walked: string[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page = await ask(`authority=require_approval&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      walked.push(...page.runs.map((run) => run.id));
+      cursor = page.nextCursor;
+    }
+    expect(walked).toEqual(heldRuns.runs.map((run) => run.id));
+    const badAuthority = await call('/v1/runs?authority=sometimes', tokens.audrey);
+    expect(badAuthority.status).toBe(400);
+    expect(((await badAuthority.json()) as { error: { path: string } }).error.path).toBe('authority');
   });
 
   it('rejects malformed requests with 400 naming what was wrong, and oversized bodies with 413', async () => {

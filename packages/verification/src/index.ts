@@ -58,4 +58,4 @@ export type { ExplainedAction, ExplainedCustody, ExplainedInfluence, ExplainedRu
 export { parseArgumentCondition, searchRuns } from './run-search.ts';
 export type { ArgumentCondition, RunSearchHit, RunSearchQuery } from './run-search.ts';
 export { runStatistics } from './run-statistics.ts';
-export type { ApprovalLatency, DecisionBucket, RunStatistics, RunStatisticsQuery } from './run-statistics.ts';
+export type { ApprovalLatency, DecisionBucket, RunStatistics, RunStatisticsQuery, ViolationBucket, ViolationKind } from './run-statistics.ts';

@@ -88,6 +88,7 @@ export interface RunSummary {
 }
 
 const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
+const storedStatuses = new Set(['held', 'completed', 'failed']);
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 
 /** Streams the runs matching a filter, oldest first unless `filter.order` is 'newest'. */
@@ -108,7 +109,9 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
   if (filter.agent !== undefined) add((p) => `r.agent = ${p}`, filter.agent);
   if (filter.team !== undefined) add((p) => `r.team = ${p}`, filter.team);
   if (filter.principal !== undefined) add((p) => `r.principal = ${p}`, filter.principal);
-  if (filter.status !== undefined) add((p) => `(${livenessSql}) = ${p}`, filter.status);
+  // An ended or held status is the stored one (liveness only tells running runs apart), and a
+  // plain column comparison lets the planner use it; the others need the lease.
+  if (filter.status !== undefined) add((p) => (storedStatuses.has(filter.status!) ? `r.status = ${p}` : `(${livenessSql}) = ${p}`), filter.status);
   if (filter.since) add((p) => `r.started_at >= ${p}::timestamptz`, filter.since.toISOString());
   if (filter.until) add((p) => `r.started_at < ${p}::timestamptz`, filter.until.toISOString());
   if (filter.authority !== undefined) {

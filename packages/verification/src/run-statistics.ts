@@ -1,6 +1,6 @@
-// Figures the console charts, read from the trace itself: policy decisions by authority over time
-// (deny is a boundary the agents ran into), how long held actions waited for a human, and runs by
-// status. Each is one grouped scan; erased payloads drop out, like usage.
+// Figures the console charts, read from the trace itself: policy decisions by authority over time,
+// boundary violations over time (denied actions, budgets breached, held actions rejected or left
+// to expire), how long held actions waited for a human, and runs by status. Each is one grouped scan; erased payloads drop out, like usage.
 import type { Store } from '@aifactory/store';
 import { livenessSql } from './run-lease.ts';
 import { queryRows, toDate } from './store-access.ts';
@@ -34,12 +34,25 @@ export interface ApprovalLatency {
   seconds: number;
 }
 
+/** The boundaries agents run into: a denied action, a budget breached, a held action rejected or left to expire. */
+export type ViolationKind = 'deny' | 'budget' | 'rejection' | 'expiry';
+
+/** Boundary violations of one kind in one bucket. */
+export interface ViolationBucket {
+  /** Start of the bucket (ISO). */
+  at: string;
+  kind: ViolationKind;
+  count: number;
+}
+
 /** What the console charts. */
 export interface RunStatistics {
   since: string;
   until: string;
   bucket: 'hour' | 'day';
   decisions: DecisionBucket[];
+  /** Boundary violations by kind over time: deny decisions, budget.exceeded, approval.rejected, approval.expired. */
+  violations: ViolationBucket[];
   /** The latest decided approvals in the window (at most 1000), oldest first. */
   approvalLatencies: ApprovalLatency[];
   /** Runs started in the window, by status (running, orphaned, recovering, held, completed, failed). */
@@ -57,6 +70,18 @@ export async function runStatistics(store: Store, query: RunStatisticsQuery = {}
     `SELECT date_trunc('${bucket}', e.ts) AS at, e.payload::jsonb #>> '{decision,authority}' AS authority, count(*) AS count
        FROM events e
       WHERE e.type = 'policy.decided' AND e.payload IS NOT NULL AND e.ts >= $1::timestamptz AND e.ts < $2::timestamptz
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    window,
+  );
+  const violations = await queryRows(
+    store,
+    `SELECT date_trunc('${bucket}', e.ts) AS at,
+            CASE e.type WHEN 'policy.decided' THEN 'deny' WHEN 'budget.exceeded' THEN 'budget' WHEN 'approval.rejected' THEN 'rejection' ELSE 'expiry' END AS kind,
+            count(*) AS count
+       FROM events e
+      WHERE e.ts >= $1::timestamptz AND e.ts < $2::timestamptz
+        AND (e.type IN ('budget.exceeded', 'approval.rejected', 'approval.expired')
+             OR (e.type = 'policy.decided' AND e.payload IS NOT NULL AND e.payload::jsonb #>> '{decision,authority}' = 'deny'))
       GROUP BY 1, 2 ORDER BY 1, 2`,
     window,
   );
@@ -84,6 +109,7 @@ export async function runStatistics(store: Store, query: RunStatisticsQuery = {}
     until: until.toISOString(),
     bucket,
     decisions: decisions.map((row) => ({ at: toDate(row.at).toISOString(), authority: String(row.authority), count: Number(row.count) })),
+    violations: violations.map((row) => ({ at: toDate(row.at).toISOString(), kind: String(row.kind) as ViolationKind, count: Number(row.count) })),
     approvalLatencies: latencies.map((row) => {
       const requestedAt = toDate(row.requested_at);
       return {

@@ -11,13 +11,17 @@ export function Json({ value }: { value: unknown }) {
   );
 }
 
+// One formatter for every time shown (toLocaleString builds a new one per call, which a page of
+// runs notices).
+const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+
 /** A time in the reader's locale; the ISO instant in the title and dateTime. */
 export function Time({ value }: { value: string | null | undefined }) {
   if (!value) return <span>—</span>;
   const date = new Date(value);
   return (
     <time dateTime={date.toISOString()} title={date.toISOString()}>
-      {date.toLocaleString()}
+      {localTime.format(date)}
     </time>
   );
 }

@@ -1,6 +1,7 @@
-// Charts where people would rather look than read: decisions by authority over time (deny is a
-// boundary an agent ran into), how long held actions waited for a human, cost by team and
-// feature, runs by status. Plain SVG: four chart shapes do not need a charting library's weight,
+// Charts where people would rather look than read: decisions by authority over time, boundary
+// violations over time (denied actions, budgets breached, held actions rejected or expired), how
+// long held actions waited for a human, cost by team and feature, runs by status. Plain SVG: a few
+// chart shapes do not need a charting library's weight,
 // and each chart carries its figures as a table for screen readers and for copying.
 import { useEffect, useState } from 'react';
 import { api, type Session } from '../api.ts';
@@ -11,6 +12,7 @@ interface Stats {
   until: string;
   bucket: 'hour' | 'day';
   decisions: Array<{ at: string; authority: string; count: number }>;
+  violations: Array<{ at: string; kind: 'deny' | 'budget' | 'rejection' | 'expiry'; count: number }>;
   approvalLatencies: Array<{ approvalId: string; outcome: string; seconds: number }>;
   runsByStatus: Record<string, number>;
   costByTeamAndFeature: Array<{ team?: string | null; feature?: string | null; costUsd: number; calls: number; runs: number }>;
@@ -18,6 +20,12 @@ interface Stats {
 }
 
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'] as const;
+const violationKinds = [
+  { key: 'deny', label: 'denied actions', fill: 'deny' },
+  { key: 'budget', label: 'budgets breached', fill: 'budget' },
+  { key: 'rejection', label: 'held actions rejected', fill: 'rejection' },
+  { key: 'expiry', label: 'held actions expired', fill: 'expiry' },
+] as const;
 const windows = [
   { label: 'Last 24 hours', hours: 24 },
   { label: 'Last 7 days', hours: 24 * 7 },
@@ -52,7 +60,22 @@ export default function ChartsPage({ session }: { session: Session }) {
       {!stats && !error && <p role="status">Loading figures…</p>}
       {stats && (
         <div className="chart-grid">
-          <DecisionsChart stats={stats} />
+          <StackedChart
+            id="decisions"
+            title={`Decisions by authority per ${stats.bucket}`}
+            bucket={stats.bucket}
+            rows={stats.decisions.map((row) => ({ at: row.at, key: row.authority, count: row.count }))}
+            series={authorities.map((authority) => ({ key: authority, label: authority, fill: authority }))}
+            empty="No decisions in this window."
+          />
+          <StackedChart
+            id="violations"
+            title={`Boundary violations per ${stats.bucket}`}
+            bucket={stats.bucket}
+            rows={stats.violations.map((row) => ({ at: row.at, key: row.kind, count: row.count }))}
+            series={violationKinds}
+            empty="No boundary met in this window: nothing denied, no budget breached, no held action rejected or expired."
+          />
           <LatencyChart stats={stats} />
           <Bars
             id="cost"
@@ -72,35 +95,36 @@ const width = 520;
 const height = 220;
 const margin = { top: 10, right: 10, bottom: 40, left: 44 };
 
-function DecisionsChart({ stats }: { stats: Stats }) {
-  const buckets = [...new Set(stats.decisions.map((row) => row.at))].sort();
-  const totals = buckets.map((at) => stats.decisions.filter((row) => row.at === at).reduce((sum, row) => sum + row.count, 0));
+/** Counts per time bucket, stacked by series (decisions by authority, violations by kind). */
+function StackedChart({ id, title, bucket, rows, series, empty }: { id: string; title: string; bucket: Stats['bucket']; rows: Array<{ at: string; key: string; count: number }>; series: ReadonlyArray<{ key: string; label: string; fill: string }>; empty: string }) {
+  const buckets = [...new Set(rows.map((row) => row.at))].sort();
+  const totals = buckets.map((at) => rows.filter((row) => row.at === at).reduce((sum, row) => sum + row.count, 0));
   const max = Math.max(1, ...totals);
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   const barWidth = buckets.length > 0 ? Math.max(2, plotWidth / buckets.length - 4) : 0;
-  const label = (at: string) => (stats.bucket === 'hour' ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : new Date(at).toLocaleDateString());
+  const label = (at: string) => (bucket === 'hour' ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : new Date(at).toLocaleDateString());
   return (
-    <figure className="chart" data-testid="chart-decisions" data-points={stats.decisions.length}>
-      <figcaption id="chart-decisions-title">Decisions by authority per {stats.bucket}</figcaption>
+    <figure className="chart" data-testid={`chart-${id}`} data-points={rows.length}>
+      <figcaption id={`chart-${id}-title`}>{title}</figcaption>
       {buckets.length === 0 ? (
-        <p className="empty">No decisions in this window.</p>
+        <p className="empty">{empty}</p>
       ) : (
-        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-decisions-title">
+        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby={`chart-${id}-title`}>
           <Axis max={max} />
           {buckets.map((at, index) => {
             let y = margin.top + plotHeight;
             const x = margin.left + index * (plotWidth / buckets.length) + 2;
             return (
               <g key={at}>
-                {authorities.map((authority) => {
-                  const count = stats.decisions.find((row) => row.at === at && row.authority === authority)?.count ?? 0;
+                {series.map(({ key, label: name, fill }) => {
+                  const count = rows.find((row) => row.at === at && row.key === key)?.count ?? 0;
                   if (count === 0) return null;
                   const barHeight = (count / max) * plotHeight;
                   y -= barHeight;
                   return (
-                    <rect key={authority} className={`fill-${authority}`} x={x} y={y} width={barWidth} height={barHeight}>
-                      <title>{`${label(at)}: ${count} ${authority}`}</title>
+                    <rect key={key} className={`fill-${fill}`} x={x} y={y} width={barWidth} height={barHeight}>
+                      <title>{`${label(at)}: ${count} ${name}`}</title>
                     </rect>
                   );
                 })}
@@ -115,9 +139,9 @@ function DecisionsChart({ stats }: { stats: Stats }) {
         </svg>
       )}
       <ul className="legend">
-        {authorities.map((authority) => (
-          <li key={authority}>
-            <span className={`swatch fill-${authority}`} aria-hidden="true" /> {authority}: {stats.decisions.filter((row) => row.authority === authority).reduce((sum, row) => sum + row.count, 0)}
+        {series.map(({ key, label: name, fill }) => (
+          <li key={key}>
+            <span className={`swatch fill-${fill}`} aria-hidden="true" /> {name}: {rows.filter((row) => row.key === key).reduce((sum, row) => sum + row.count, 0)}
           </li>
         ))}
       </ul>

@@ -1,7 +1,8 @@
 // One run: its timeline (every recorded event; each decision with its authority, rules, the
 // values the conditions saw and the reason; retrievals with their citations; outcomes; model
 // cost), followed live while the run goes on; the Verify button; the explain view (the
-// auditor's proof of every action); replay with its divergence as a diff; exports.
+// auditor's proof of every action); replay with its divergence as a diff; exports (the signed
+// JSONL trace, verifiable offline with `factory runs verify --file`, and OTLP spans).
 import { useCallback, useEffect, useState } from 'react';
 import { api, apiText, download, follow, hasRole, type Session } from '../api.ts';
 import { AuthorityBadge, ErrorLine, Json, StatusBadge, Time } from '../components/bits.tsx';
@@ -213,7 +214,12 @@ function Tools({ session, runId, status }: { session: Session; runId: string; st
           </button>
         )}
         {auditor && (
-          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('export', async () => download(`${runId}.otlp.jsonl`, await apiText(session.token, `${path}/export`), 'application/x-ndjson'))}>
+          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('export', async () => download(`${runId}.jsonl`, await apiText(session.token, `${path}/export?format=jsonl`), 'application/x-ndjson'))}>
+            Export JSONL
+          </button>
+        )}
+        {auditor && (
+          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('export', async () => download(`${runId}.otlp.jsonl`, await apiText(session.token, `${path}/export?format=otlp`), 'application/x-ndjson'))}>
             Export OTLP
           </button>
         )}

@@ -1,6 +1,6 @@
 // Runs: a filterable list (agent, status, principal, team, authority, time), a page at a time.
-// The filters the server's GET /v1/runs takes are read from its OpenAPI document, so the page
-// offers exactly what the API can answer; paging follows the cursor the API returns.
+// Paging follows the cursor the API returns (a position, so runs started meanwhile never shift a
+// page); the query lives in the URL, so a filtered page can be shared and reloaded.
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, type Session } from '../api.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
@@ -24,50 +24,34 @@ const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 const filterNames = ['agent', 'status', 'principal', 'team', 'authority', 'since', 'until'] as const;
 type FilterName = (typeof filterNames)[number];
 
-let supportedFilters: Promise<Set<string>> | undefined;
-// Asked for as soon as the app loads: the runs page should not wait for it.
-queueMicrotask(() => void runQueryParameters());
-/** The query parameters GET /v1/runs accepts, from the OpenAPI document (read once). */
-function runQueryParameters(): Promise<Set<string>> {
-  supportedFilters ??= fetch('/v1/openapi.json')
-    .then((response) => response.json() as Promise<{ paths?: Record<string, { get?: { parameters?: Array<{ name: string; in: string }> } }> }>)
-    .then((document) => new Set((document.paths?.['/v1/runs']?.get?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name)))
-    .catch(() => new Set(['agent', 'status', 'limit']));
-  return supportedFilters;
-}
-
 const pageSize = 50;
+
+/** The GET /v1/runs request for the console's /runs?… query (also preloaded by main.tsx on a full load). */
+export function runsRequest(search: string): string {
+  const query = new URLSearchParams(search);
+  const params = new URLSearchParams();
+  for (const name of [...filterNames, 'cursor']) {
+    const value = query.get(name);
+    if (!value) continue;
+    // datetime-local values are local times without a zone: the API takes instants.
+    params.set(name, (name === 'since' || name === 'until') && !Number.isNaN(new Date(value).getTime()) ? new Date(value).toISOString() : value);
+  }
+  params.set('limit', String(pageSize));
+  return `/v1/runs?${params}`;
+}
 
 export function RunsPage({ session }: { session: Session }) {
   const { query } = useLocation();
-  const [supported, setSupported] = useState<Set<string> | null>(null);
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const search = query.toString();
-  const baseline = new Set(['agent', 'status', 'limit']);
-
-  useEffect(() => {
-    void runQueryParameters().then(setSupported);
-  }, []);
-
-  // The request's query: filters the server takes (agent, status and limit until its OpenAPI
-  // document says more), so the first page is asked for at once, not after the document.
-  const known = supported ?? baseline;
-  const params = new URLSearchParams();
-  for (const name of [...filterNames, 'cursor']) {
-    const value = query.get(name);
-    if (!value || !known.has(name)) continue;
-    params.set(name, name === 'since' || name === 'until' ? new Date(value).toISOString() : value);
-  }
-  if (known.has('limit')) params.set('limit', String(pageSize));
-  if (known.has('order')) params.set('order', 'desc');
-  const request = params.toString();
+  const request = runsRequest(search);
 
   useEffect(() => {
     const abort = new AbortController();
     setError(null);
-    api<{ runs: RunSummary[]; nextCursor?: string | null }>(session.token, `/v1/runs?${request}`, { signal: abort.signal }).then(
+    api<{ runs: RunSummary[]; nextCursor?: string | null }>(session.token, request, { signal: abort.signal }).then(
       (body) => {
         setRuns(body.runs);
         setNext(body.nextCursor ?? null);
@@ -89,7 +73,6 @@ export function RunsPage({ session }: { session: Session }) {
     }
     navigate(`/runs${params.size > 0 ? `?${params}` : ''}`);
   };
-  const offered = (name: FilterName) => supported?.has(name) ?? false;
   const pageLink = (cursor: string) => {
     const params = new URLSearchParams(query);
     params.set('cursor', cursor);
@@ -100,34 +83,31 @@ export function RunsPage({ session }: { session: Session }) {
     <section aria-labelledby="runs-heading">
       <h1 id="runs-heading">Runs</h1>
       <form className="filters" onSubmit={apply} key={search}>
-        <Filter name="agent" label="Agent" offered={offered('agent')} value={query.get('agent')} />
+        <Filter name="agent" label="Agent" value={query.get('agent')} />
         <div className="field">
           <label htmlFor="filter-status">Status</label>
-          <select id="filter-status" name="status" defaultValue={query.get('status') ?? ''} disabled={!offered('status')}>
+          <select id="filter-status" name="status" defaultValue={query.get('status') ?? ''}>
             <option value="">any</option>
             {statuses.map((status) => (
               <option key={status}>{status}</option>
             ))}
           </select>
         </div>
-        <Filter name="principal" label="Principal" offered={offered('principal')} value={query.get('principal')} />
-        <Filter name="team" label="Team" offered={offered('team')} value={query.get('team')} />
+        <Filter name="principal" label="Principal" value={query.get('principal')} />
+        <Filter name="team" label="Team" value={query.get('team')} />
         <div className="field">
           <label htmlFor="filter-authority">Authority</label>
-          <select id="filter-authority" name="authority" defaultValue={query.get('authority') ?? ''} disabled={!offered('authority')}>
+          <select id="filter-authority" name="authority" defaultValue={query.get('authority') ?? ''}>
             <option value="">any</option>
             {authorities.map((authority) => (
               <option key={authority}>{authority}</option>
             ))}
           </select>
         </div>
-        <Filter name="since" label="Started after" type="datetime-local" offered={offered('since')} value={query.get('since')} />
-        <Filter name="until" label="Started before" type="datetime-local" offered={offered('until')} value={query.get('until')} />
+        <Filter name="since" label="Started after" type="datetime-local" value={query.get('since')} />
+        <Filter name="until" label="Started before" type="datetime-local" value={query.get('until')} />
         <button type="submit">Filter</button>
       </form>
-      {supported && filterNames.some((name) => !supported.has(name)) && (
-        <p className="note">This server filters runs by {filterNames.filter((name) => supported.has(name)).join(', ')} only; the other filters are disabled.</p>
-      )}
       <ErrorLine error={error} />
       {runs && runs.length === 0 && <p className="empty">No runs match.</p>}
       {runs && runs.length > 0 && (
@@ -176,11 +156,11 @@ export function RunsPage({ session }: { session: Session }) {
   );
 }
 
-function Filter({ name, label, offered, value, type = 'text' }: { name: FilterName; label: string; offered: boolean; value: string | null; type?: string }) {
+function Filter({ name, label, value, type = 'text' }: { name: FilterName; label: string; value: string | null; type?: string }) {
   return (
     <div className="field">
       <label htmlFor={`filter-${name}`}>{label}</label>
-      <input id={`filter-${name}`} name={name} type={type} defaultValue={value ?? ''} disabled={!offered} />
+      <input id={`filter-${name}`} name={name} type={type} defaultValue={value ?? ''} />
     </div>
   );
 }

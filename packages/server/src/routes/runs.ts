@@ -5,7 +5,7 @@ import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
 import { loadRecordedRun, replayRun, whatIf, type RunResult } from '@aifactory/execution';
 import { runs } from '@aifactory/store';
-import { decodeRunCursor, explainRun, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
+import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
 import { eq } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -103,9 +103,10 @@ export const runRoutes = {
   }),
   export: createRoute({
     method: 'get', path: '/v1/runs/{id}/export', operationId: 'exportRun', tags, security: bearer, ...roles('auditor', 'admin'),
-    summary: 'OpenTelemetry GenAI spans of the run',
-    request: { params: idParam },
-    responses: { 200: { description: 'OTLP JSON export requests, one per line.', content: { 'application/x-ndjson': { schema: z.string() } } }, ...authenticatedResponses },
+    summary: 'Export the run: OpenTelemetry GenAI spans, or its signed JSONL trace',
+    description: 'format=otlp (default): OTLP JSON export requests, one per line, for observability tools. format=jsonl: the run\u2019s events and seals as `factory runs export` writes them, ending in a trailer signed with the server\u2019s seal key, verifiable offline with `factory runs verify --file`.',
+    request: { params: idParam, query: z.object({ format: z.enum(['otlp', 'jsonl']).optional().openapi({ description: 'otlp (default) or jsonl.' }) }) },
+    responses: { 200: { description: 'JSON lines: OTLP export requests, or the trace export.', content: { 'application/x-ndjson': { schema: z.string() } } }, ...authenticatedResponses, ...queryResponses },
   }),
   resolve: createRoute({
     method: 'post', path: '/v1/runs/{id}/resolve', operationId: 'resolveRun', tags, security: bearer, ...roles('approver', 'admin'),
@@ -177,7 +178,10 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const page = await listRunsPage(store, {
       ...(query.agent ? { agent: query.agent } : {}),
       ...(query.status ? { status: query.status } : {}),
-      ...(ownOnly ? { principal: principal.id } : {}),
+      ...(query.team ? { team: query.team } : {}),
+      ...(query.authority ? { authority: query.authority } : {}),
+      // Operators list their own runs only, whatever principal they ask for.
+      ...(ownOnly ? { principal: principal.id } : query.principal ? { principal: query.principal } : {}),
       ...(query.since ? { since: resolveTimeBound(query.since, now) } : {}),
       ...(query.until ? { until: resolveTimeBound(query.until, now) } : {}),
       ...(query.cursor ? { after: decodeRunCursor(query.cursor) } : {}),
@@ -251,10 +255,12 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openapi(runRoutes.export, async (c) => {
     const principal = ctx.requireRole(c, ['auditor', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
-    const lines: string[] = [];
-    for await (const line of exportOtlp(store, { runIds: [row.id] })) lines.push(line);
+    const format = c.req.valid('query').format ?? 'otlp';
+    let text = '';
+    if (format === 'jsonl') for await (const line of exportJsonl(store, { runIds: [row.id] }, { signer: workspace.signer })) text += line;
+    else for await (const line of exportOtlp(store, { runIds: [row.id] })) text += `${line}\n`;
     // NDJSON is not a media type the typed answers know: a plain Response.
-    return new Response(`${lines.join('\n')}\n`, { status: 200, headers: { 'content-type': 'application/x-ndjson' } }) as never;
+    return new Response(text, { status: 200, headers: { 'content-type': 'application/x-ndjson', 'content-disposition': `attachment; filename="${row.id}${format === 'otlp' ? '.otlp' : ''}.jsonl"` } }) as never;
   });
 
   app.openapi(runRoutes.resolve, async (c) => {
