@@ -114,7 +114,7 @@ describe('the API contract', () => {
     expect(events.parameters!.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual(expect.arrayContaining(['path:id', 'query:after', 'header:last-event-id']));
     expect(Object.keys(document.paths['/v1/approvals/{id}/approve']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '403', '404', '409', '415']));
     expect(Object.keys(document.paths['/metrics']!.get!.responses['200']!.content!)).toEqual(['text/plain']);
-    expect(document.paths['/v1/runs']!.get!.parameters!.map((parameter) => parameter.name)).toEqual(['agent', 'status', 'since', 'until', 'cursor', 'limit']);
+    expect(document.paths['/v1/runs']!.get!.parameters!.map((parameter) => parameter.name)).toEqual(['agent', 'status', 'principal', 'team', 'authority', 'since', 'until', 'cursor', 'limit']);
     expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['RunEvent', 'RunSummary', 'RunList', 'Approval', 'VoteResult', 'UsageReport', 'Error']));
   });
 

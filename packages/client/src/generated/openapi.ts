@@ -239,7 +239,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** OpenTelemetry GenAI spans of the run */
+        /**
+         * Export the run: OpenTelemetry GenAI spans, or its signed JSONL trace
+         * @description format=otlp (default): OTLP JSON export requests, one per line, for observability tools. format=jsonl: the run’s events and seals as `factory runs export` writes them, ending in a trailer signed with the server’s seal key, verifiable offline with `factory runs verify --file`.
+         */
         get: operations["exportRun"];
         put?: never;
         post?: never;
@@ -1931,6 +1934,12 @@ export interface operations {
                 agent?: string;
                 /** @description Only runs in this state. */
                 status?: "running" | "orphaned" | "recovering" | "held" | "completed" | "failed";
+                /** @description Only runs started by this principal (operators see only their own whatever they ask). */
+                principal?: string;
+                /** @description Only runs of agents of this team. */
+                team?: string;
+                /** @description Only runs with at least one decision of this authority (deny: runs that met a boundary). */
+                authority?: components["schemas"]["Authority"] & unknown;
                 /** @description Only runs started at or after (ISO time or a duration ago: 30m, 24h, 7d). */
                 since?: string;
                 /** @description Only runs started before (ISO time or a duration ago). */
@@ -2458,7 +2467,10 @@ export interface operations {
     };
     exportRun: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description otlp (default) or jsonl. */
+                format?: "otlp" | "jsonl";
+            };
             header?: never;
             path: {
                 id: string;
@@ -2467,13 +2479,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OTLP JSON export requests, one per line. */
+            /** @description JSON lines: OTLP export requests, or the trace export. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description The query is invalid; the message names each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No valid bearer token (see the WWW-Authenticate header). */
