@@ -9,6 +9,9 @@
 // 2. One run at a time, the model reached over HTTP through the official `openai` SDK, at a local
 //    OpenAI-compatible server in a process of its own: a realistic step. Ungoverned and Postgres.
 // 3. 16 runs at once on Postgres (scripted model): steps per second, governed against ungoverned.
+// Beside them, the floor: the client CPU of a bare one-row prepared INSERT through the same driver
+// in the same run, since a governed step cannot commit less than twice (write-ahead of its model
+// call and of its tool call).
 //
 // The variants take turns run by run (the order rotating each round), so drift in a shared
 // machine's speed falls on all of them alike; each round yields a paired ratio governed /
@@ -19,10 +22,11 @@
 // calls, the answer), each decided and durably recorded.
 //
 // BENCH_QUICK=1 runs fewer rounds (BENCH_ROUNDS=n sets part 1's). BENCH_VARIANTS=postgres,pglite,breakdown keeps only the part-1
-// variants whose names contain one of the words, plus part 2 with `http` and part 3 with
-// `concurrent` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
+// variants whose names contain one of the words, plus part 2 with `http`, part 3 with
+// `concurrent` and the INSERT floor with `postgres` or `floor` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
 // writes a V8 CPU profile of the governed variants of part 1 (after warm-up), for `node --cpu-prof`
-// without the start-up.
+// without the start-up, and one of the ungoverned peer over as many runs beside it
+// (<file>.ungoverned.cpuprofile), so the two can be compared frame by frame.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -270,8 +274,14 @@ async function profileGoverned(variants: Variant[], file: string): Promise<void>
   for (let round = 0; round < rounds; round += 1) for (const variant of variants.slice(1)) await variant.run(10_000 + round);
   const { profile } = await session.post('Profiler.stop');
   writeFileSync(file, JSON.stringify(profile));
+  // The ungoverned peer's profile beside it, so the two can be compared frame by frame.
+  await session.post('Profiler.start');
+  for (let round = 0; round < rounds; round += 1) await variants[0]!.run(10_000 + round);
+  const { profile: peer } = await session.post('Profiler.stop');
+  const peerFile = file.replace(/(\.cpuprofile)?$/, '.ungoverned.cpuprofile');
+  writeFileSync(peerFile, JSON.stringify(peer));
   session.disconnect();
-  console.log(`CPU profile of ${variants.slice(1).map((variant) => variant.name).join(', ')} (${rounds} runs each): ${file}`);
+  console.log(`CPU profile of ${variants.slice(1).map((variant) => variant.name).join(', ')} (${rounds} runs each): ${file}; of the ungoverned peer: ${peerFile}`);
 }
 
 /** One run at a time, variants taking turns; rows for the table, figures for the JSON. */
@@ -352,6 +362,30 @@ async function measureConcurrent(part: string, variants: Variant[], results: Rec
   });
 }
 
+/** Client CPU of a bare one-row prepared INSERT on Postgres (postgres.js), ms per statement: what any durable append costs at least. */
+async function insertFloor(): Promise<string> {
+  const store = await openPostgres();
+  try {
+    if (store.driver.kind !== 'postgres') return 'skipped: not Postgres';
+    const client = store.driver.client;
+    await client.unsafe('CREATE TABLE floor (run_id text, seq int, payload text)');
+    const payload = 'x'.repeat(300);
+    const insert = (seq: number) => client.unsafe('INSERT INTO floor VALUES ($1, $2, $3)', ['run', seq, payload], { prepare: true });
+    for (let seq = 0; seq < 200; seq += 1) await insert(seq);
+    const count = quick ? 1000 : 4000;
+    const before = process.cpuUsage();
+    for (let seq = 0; seq < count; seq += 1) await insert(seq);
+    const used = process.cpuUsage(before);
+    const perStatement = (used.user + used.system) / 1000 / count;
+    results['floor: one-row prepared INSERT on Postgres'] = { cpu_ms_per_statement: perStatement };
+    return perStatement.toFixed(3);
+  } finally {
+    await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+    await store.close();
+  }
+}
+
+let floor: string | undefined;
 const results: Record<string, unknown> = { steps, rounds, http_rounds: httpRounds, concurrency, concurrent_rounds: concurrentRounds, actions_per_run: actionsPerRun };
 const serialRows: Array<Record<string, string>> = [];
 const concurrentRows: Array<Record<string, string>> = [];
@@ -375,6 +409,10 @@ try {
   opened.push(...part1Governed);
   part1.push(...part1Governed);
   if (part1.length > 1) serialRows.push(...(await measureSerial(scripted.name, part1, rounds, results)));
+
+  // The floor under a durable record on Postgres: one prepared one-row INSERT through the same
+  // driver, committed and awaited, as the recorder's append is; client CPU per statement.
+  if (!only || only.some((word) => word === 'postgres' || word === 'floor')) floor = await insertFloor().catch((error: Error) => `skipped: ${error.message}`);
 
   // Part 2: the model over HTTP through the openai SDK, one run at a time.
   if (!only || only.some((word) => ['http', 'openai'].includes(word))) {
@@ -408,5 +446,6 @@ if (concurrentRows.length > 0) console.table(concurrentRows);
 console.log(
   `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
 );
+if (floor !== undefined) console.log(`Floor: a bare one-row prepared INSERT on the same Postgres through the same driver costs ${floor} ms of client CPU per statement in this run; a governed step commits twice (before its model call and before its tool call).`);
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'execution.json'), `${JSON.stringify(results, null, 2)}\n`);

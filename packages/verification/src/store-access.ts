@@ -10,6 +10,12 @@ export async function queryRows<Row = Record<string, unknown>>(store: Store, tex
   return (await store.driver.client.unsafe(text, params as never[], { prepare: true })) as unknown as Row[];
 }
 
+/** Runs a statement with $1.. parameters that returns no rows; resolves how many rows it changed. */
+export async function executeCount(store: Store, text: string, params: unknown[] = []): Promise<number> {
+  if (store.driver.kind === 'pglite') return (await store.driver.client.query(text, params)).affectedRows ?? 0;
+  return (await store.driver.client.unsafe(text, params as never[], { prepare: true })).count;
+}
+
 /** Runs a statement with $1.. parameters; rows as arrays of column values (faster to build). */
 export async function queryArrays(store: Store, text: string, params: unknown[] = []): Promise<unknown[][]> {
   if (store.driver.kind === 'pglite') return (await store.driver.client.query<unknown[]>(text, params, { rowMode: 'array' })).rows;
