@@ -21,6 +21,7 @@ import { engines } from '../../verification/test/engines.ts';
 const repositoryRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const executionPackage = path.join(repositoryRoot, 'packages', 'execution');
 const memoryServer = resolvePackageBin('@modelcontextprotocol/server-memory', { from: [executionPackage] }).script;
+const everythingServer = resolvePackageBin('@modelcontextprotocol/server-everything', { from: [executionPackage] }).script;
 const shiftingServer = path.join(import.meta.dirname, 'fixtures', 'shifting-mcp-server.ts');
 // Postgres when the test database is configured (the production store), else embedded PGlite.
 const engine = engines('mcpproxy').find((candidate) => candidate.name === 'postgres' && !candidate.skip) ?? engines('mcpproxy')[0]!;
@@ -54,6 +55,29 @@ spec:
       match: {kind: tool, name: "tool_changed.*"}
       authority: deny
       reason: A tool whose description or schema changed since it was pinned is not trusted until reviewed.
+`;
+
+const documentsPolicy = `apiVersion: aifactory/v1
+kind: AutonomyPolicy
+metadata: {name: documents-proxy, version: 1, owner: risk@example.com}
+spec:
+  default: deny
+  rules:
+    - id: static-documents
+      match: {kind: retrieval, name: "docs.resource:demo://resource/static/document/*"}
+      authority: autonomous
+    - id: dynamic-resources-need-a-lead
+      match: {kind: retrieval, name: "docs.resource:demo://resource/dynamic/*"}
+      authority: require_approval
+      approvers: {roles: [lead], count: 1, separation_of_duties: true}
+    - id: prompts
+      match: {kind: retrieval, name: ["docs.prompt:simple-prompt", "docs.prompt:args-prompt"]}
+      authority: autonomous
+    - id: no-atlantis
+      match: {kind: retrieval, name: "docs.prompt:args-prompt"}
+      when: action.args.city == "Atlantis"
+      authority: deny
+      reason: Atlantis is not a place we write about.
 `;
 
 function policySet(text: string): PolicySet {
@@ -115,6 +139,52 @@ describe(`governing MCP proxy (${engine.name})`, () => {
     await session.close();
     return runId;
   }
+
+  it('passes resources and prompts through governed as retrievals: lists what the policy allows, records each read before it runs, holds and denies like tool calls', async () => {
+    const { client, session } = await connect({ name: 'docs', command: [everythingServer], policy: documentsPolicy });
+    expect(client.getServerCapabilities()).toMatchObject({ tools: {}, resources: {}, prompts: {} });
+    const resources = (await client.listResources()).resources.map((resource) => resource.uri);
+    expect(resources.length).toBeGreaterThan(0);
+    expect(resources.every((uri) => uri.startsWith('demo://resource/static/document/'))).toBe(true);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((template) => template.uriTemplate)).toContain('demo://resource/dynamic/text/{resourceId}');
+    expect((await client.listPrompts()).prompts.map((prompt) => prompt.name).sort()).toEqual(['args-prompt', 'simple-prompt']);
+
+    const read = await client.readResource({ uri: resources[0]! });
+    expect(read.contents[0]).toMatchObject({ uri: resources[0] });
+    const prompt = await client.getPrompt({ name: 'args-prompt', arguments: { city: 'Lisbon', state: 'Lisboa' } });
+    expect(JSON.stringify(prompt.messages)).toMatch(/Lisbon/);
+
+    const denied = (await client.getPrompt({ name: 'args-prompt', arguments: { city: 'Atlantis' } }).catch((error: unknown) => error)) as { message: string; data: Record<string, { status: string }> };
+    expect(denied.message).toMatch(/Atlantis is not a place we write about/);
+    expect(denied.data[governanceMetaKey]!.status).toBe('denied');
+    const unlisted = (await client.getPrompt({ name: 'resource-prompt', arguments: { resourceType: 'Text', resourceId: '1' } }).catch((error: unknown) => error)) as { message: string };
+    expect(unlisted.message).toMatch(/denied by the default authority/);
+
+    const dynamic = 'demo://resource/dynamic/text/7';
+    const held = (await client.readResource({ uri: dynamic }).catch((error: unknown) => error)) as { message: string; data: Record<string, { status: string; approvalId: string }> };
+    const pending = held.data[governanceMetaKey]!;
+    expect(pending.status).toBe('pending_approval');
+    expect(held.message).toMatch(new RegExp(`needs approval ${pending.approvalId}.*An approver with role lead other than alice@example.com`));
+    await workspace.voteAndResume({ approvalId: pending.approvalId, ballot: { approver: { id: 'lee@example.com', roles: ['lead'] }, vote: 'approve' } });
+    const approved = await client.readResource({ uri: dynamic });
+    expect(approved.contents[0]).toMatchObject({ uri: dynamic });
+
+    const runId = await endSession(client, session);
+    const trace = await events(runId);
+    const retrievals = trace.filter((event) => event.type === 'tool.called' || event.type === 'retrieval.performed').map((event) => `${event.type} ${String(event.payload.name)}`);
+    expect(retrievals).toEqual([
+      `tool.called docs.resource:${resources[0]}`,
+      `retrieval.performed docs.resource:${resources[0]}`,
+      'tool.called docs.prompt:args-prompt',
+      'retrieval.performed docs.prompt:args-prompt',
+      `tool.called docs.resource:${dynamic}`,
+      `retrieval.performed docs.resource:${dynamic}`,
+    ]);
+    const performed = trace.find((event) => event.type === 'retrieval.performed')!.payload as { chunks: Array<{ id: string; content_hash: string }> };
+    expect(performed.chunks[0]).toMatchObject({ id: resources[0], content_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(trace.filter((event) => event.type === 'policy.decided').map((event) => (event.payload.decision as { authority: string }).authority)).toEqual(['autonomous', 'autonomous', 'deny', 'deny', 'require_approval']);
+    expect(trace.some((event) => event.type === 'approval.consumed')).toBe(true);
+  });
 
   it('passes allowed calls through recorded, keeps denied ones from the upstream, holds deletions until approved, and the run verifies', async () => {
     const { client, session } = await connect({ name: 'mem', command: [memoryServer], env: { MEMORY_FILE_PATH: memoryFile }, policy: memoryPolicy });

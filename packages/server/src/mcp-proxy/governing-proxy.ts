@@ -9,6 +9,15 @@
 // from its pin is governed as the action `tool_changed.<server>.<tool>` (see docs/mcp-proxy.md):
 // allowed, the pin moves; held, the tool stays hidden and uncallable until approved; denied, it
 // stays hidden and every call to it is refused.
+//
+// Resources and prompts pass through when the upstream offers them, governed as retrievals (what
+// they return goes into a model's context): resources/read is the action `retrieval`
+// `<server>.resource:<uri>` with args {uri}, prompts/get is `retrieval` `<server>.prompt:<name>` with
+// the prompt's arguments. Each is decided, recorded write-ahead (tool.called with kind retrieval),
+// run and recorded (retrieval.performed, the content hashed), held or denied like a tool call — a
+// held or denied one is a JSON-RPC error naming the approval or the rule, since neither result has
+// an error form. The lists hide what the policy denies the caller whatever the arguments; resource
+// templates pass through as they are (a template names no resource until it is read).
 import { decide, type Decision, type PolicySet } from '@aifactory/control';
 import { ArgumentValidator, GovernedSession, RunOwnership, ToolPinStore, changedFields, toolDefinitionHash, voteIneligibility, type ActionIo, type Approval, type ApprovalService, type GovernedOutcome, type Principal, type ToolPin } from '@aifactory/execution';
 import { contentHash } from '@aifactory/core';
@@ -16,12 +25,36 @@ import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
 import { runtimeRecorder } from '@aifactory/workspace';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode as McpErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode as McpErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Upstream } from './upstream.ts';
 import { whoMayApprove } from '../approval-hints.ts';
 
 /** The metadata key under which the proxy explains a result it produced itself (denied, pending, failed). */
 export const governanceMetaKey = 'io.aifactory/governance';
+
+/** The action name of reading resource `uri` of server `server`. */
+export function resourceActionName(server: string, uri: string): string {
+  return `${server}.resource:${uri}`;
+}
+
+/** The action name of getting prompt `prompt` of server `server`. */
+export function promptActionName(server: string, prompt: string): string {
+  return `${server}.prompt:${prompt}`;
+}
 
 /** The action name prefix under which a changed tool definition is decided. */
 export const toolChangedPrefix = 'tool_changed.';
@@ -94,6 +127,12 @@ export class GoverningMcpProxy {
       this.#tools = undefined;
       for (const session of this.#sessions) void session.server.sendToolListChanged().catch(() => undefined);
     });
+    options.upstream.onListChanged('resources', () => {
+      for (const session of this.#sessions) void session.server.sendResourceListChanged().catch(() => undefined);
+    });
+    options.upstream.onListChanged('prompts', () => {
+      for (const session of this.#sessions) void session.server.sendPromptListChanged().catch(() => undefined);
+    });
   }
 
   /** The server's name in policies. */
@@ -106,7 +145,7 @@ export class GoverningMcpProxy {
     const upstreamVersion = this.#options.upstream.serverVersion();
     const server = new Server(
       { name: `aifactory-proxy:${this.#options.name}`, version: upstreamVersion?.version ?? '0.1.0' },
-      { capabilities: { tools: { listChanged: true } }, instructions: `Tools of ${upstreamVersion?.name ?? this.#options.name}, governed by aifactory: each call is decided by policy and recorded; a call that needs approval returns the approval id, and asking again with the same arguments once it is approved runs it.` },
+      { capabilities: this.#capabilities(), instructions: `Tools of ${upstreamVersion?.name ?? this.#options.name}, governed by aifactory: each call is decided by policy and recorded; a call that needs approval returns the approval id, and asking again with the same arguments once it is approved runs it.` },
     );
     const state: SessionState = { server, changes: new Map() };
     this.#sessions.add(state);
@@ -115,6 +154,37 @@ export class GoverningMcpProxy {
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
       this.#callTool(state, principal(extra as never), request.params.name, request.params.arguments ?? {}, { requestId: String(extra.requestId), signal: extra.signal }),
     );
+    const upstreamOffers = this.#options.upstream.capabilities() ?? {};
+    if (upstreamOffers.resources) {
+      server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
+        const caller = principal(extra as never);
+        const governed = await this.#governed(state, caller);
+        const resources = await this.#options.upstream.listResources();
+        return { resources: resources.filter((resource) => !this.#hiddenByPolicy(governed, 'retrieval', resourceActionName(this.#options.name, resource.uri), caller)) };
+      });
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: await this.#options.upstream.listResourceTemplates() }));
+      server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
+        this.#retrieve<ReadResourceResult>(state, principal(extra as never), resourceActionName(this.#options.name, request.params.uri), { uri: request.params.uri }, { requestId: String(extra.requestId), signal: extra.signal }, {
+          fetch: (signal) => this.#options.upstream.readResource(request.params.uri, { signal }),
+          chunks: (result) => result.contents.map((content) => ({ id: content.uri, content_hash: contentHash(content) })),
+        }),
+      );
+    }
+    if (upstreamOffers.prompts) {
+      server.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
+        const caller = principal(extra as never);
+        const governed = await this.#governed(state, caller);
+        const prompts = await this.#options.upstream.listPrompts();
+        return { prompts: prompts.filter((prompt) => !this.#hiddenByPolicy(governed, 'retrieval', promptActionName(this.#options.name, prompt.name), caller)) };
+      });
+      server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+        const args = request.params.arguments ?? {};
+        return this.#retrieve<GetPromptResult>(state, principal(extra as never), promptActionName(this.#options.name, request.params.name), args, { requestId: String(extra.requestId), signal: extra.signal }, {
+          fetch: (signal) => this.#options.upstream.getPrompt(request.params.name, args, { signal }),
+          chunks: (result) => result.messages.map((message, index) => ({ id: `${request.params.name}#${index}`, content_hash: contentHash(message) })),
+        });
+      });
+    }
     return {
       server,
       runId: () => state.runId,
@@ -133,6 +203,52 @@ export class GoverningMcpProxy {
   async close(): Promise<void> {
     this.#sessions.clear();
     await this.#options.upstream.close().catch(() => undefined);
+  }
+
+  /** What a client session offers: tools always; resources and prompts when the upstream offers them. */
+  #capabilities(): { tools: { listChanged: true }; resources?: { listChanged: true }; prompts?: { listChanged: true } } {
+    const offered = this.#options.upstream.capabilities() ?? {};
+    return { tools: { listChanged: true }, ...(offered.resources ? { resources: { listChanged: true as const } } : {}), ...(offered.prompts ? { prompts: { listChanged: true as const } } : {}) };
+  }
+
+  /**
+   * Governs a resource read or a prompt get as a retrieval (see the file header): decided, its intent
+   * recorded before the upstream is asked, its content recorded by hash after. Held or denied, the
+   * client gets a JSON-RPC error that names the approval (ask again once approved) or the rule.
+   */
+  async #retrieve<T>(
+    state: SessionState,
+    principal: Principal,
+    name: string,
+    args: Record<string, unknown>,
+    call: { requestId: string; signal: AbortSignal },
+    source: { fetch: (signal: AbortSignal) => Promise<T>; chunks: (result: T) => Array<{ id: string; content_hash: string }> },
+  ): Promise<T> {
+    const governed = await this.#governed(state, principal);
+    const actor = this.#agent().id;
+    const io: ActionIo<T> = {
+      intent: (recordedArgs, step, approvalId) => ({ type: 'tool.called', actor, payload: { step, name, kind: 'retrieval', call_id: call.requestId, args: recordedArgs, ...(approvalId ? { approval_id: approvalId } : {}) } }),
+      execute: () => source.fetch(call.signal),
+      returned: (result, step) => ({ type: 'retrieval.performed', actor, payload: { step, name, call_id: call.requestId, chunks: source.chunks(result) } }),
+      failed: (error, step) => ({ type: 'tool.failed', actor, payload: { step, name, call_id: call.requestId, error: { code: 'upstream_failed', message: (error as Error).message } } }),
+    };
+    const outcome = await governed.act({ kind: 'retrieval', name, args }, io);
+    switch (outcome.kind) {
+      case 'executed':
+        return outcome.value;
+      case 'failed':
+        throw outcome.error instanceof McpError ? outcome.error : new McpError(McpErrorCode.InternalError, `'${name}' failed upstream: ${(outcome.error as Error).message}`);
+      case 'denied':
+        throw new McpError(McpErrorCode.InvalidRequest, outcome.message, { [governanceMetaKey]: { status: 'denied', runId: governed.runId, step: outcome.step, ...decisionMeta(outcome.decision) } });
+      case 'held': {
+        const approval = await ((await this.#parts).workspace.approvals as ApprovalService).get(outcome.approval.id).catch(() => outcome.approval);
+        throw new McpError(
+          McpErrorCode.InvalidRequest,
+          `Pending approval: '${name}' needs approval ${approval.id} (run ${governed.runId}). ${whoMayApprove(approval)} decides with \`factory approvals approve ${approval.id}\` or POST /v1/approvals/${approval.id}/approve; ask again with the same arguments once it is approved.`,
+          { [governanceMetaKey]: { status: 'pending_approval', runId: governed.runId, step: outcome.step, approvalId: approval.id, ...decisionMeta(outcome.decision) } },
+        );
+      }
+    }
   }
 
   /** The session's governed run, started on first use. */
@@ -186,7 +302,7 @@ export class GoverningMcpProxy {
     const pinned: Array<{ type: string; actor: string; payload: unknown }> = [];
     for (const tool of tools) {
       const accepted = await this.#definitionAccepted(state, governed, tool, pinned);
-      if (accepted.accepted && !this.#hiddenByPolicy(governed, tool.name, principal)) listed.push(tool);
+      if (accepted.accepted && !this.#hiddenByPolicy(governed, 'tool', `${this.#options.name}.${tool.name}`, principal)) listed.push(tool);
     }
     if (pinned.length > 0) await governed.record(pinned as never);
     return listed;
@@ -247,11 +363,11 @@ export class GoverningMcpProxy {
     }
   }
 
-  /** A tool is listed unless the policy denies it to this caller whatever its arguments. */
-  #hiddenByPolicy(governed: GovernedSession, tool: string, principal: Principal): boolean {
+  /** A tool, resource or prompt is listed unless the policy denies it to this caller whatever its arguments. */
+  #hiddenByPolicy(governed: GovernedSession, kind: 'tool' | 'retrieval', name: string, principal: Principal): boolean {
     const decision = decide(governed.policySet, {
-      kind: 'tool',
-      name: `${this.#options.name}.${tool}`,
+      kind,
+      name,
       args: {},
       agent: this.#agent(),
       principal,

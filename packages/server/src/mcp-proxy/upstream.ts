@@ -4,7 +4,19 @@ import { ErrorCode, UserError } from '@aifactory/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type GetPromptResult,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 
 /** Where the upstream server is. */
 export type UpstreamSpec = { kind: 'stdio'; command: string; args: string[]; env?: Record<string, string>; cwd?: string } | { kind: 'http'; url: URL; headers?: Record<string, string> };
@@ -70,6 +82,20 @@ export interface Upstream {
   serverVersion(): { name: string; version: string } | undefined;
   /** Called when the upstream says its tool list changed. */
   onToolsChanged(listener: () => void): void;
+  /** What the server offers, as it announced it (resources and prompts are passed through only when it offers them). */
+  capabilities(): ServerCapabilities | undefined;
+  /** Its resources, every page. */
+  listResources(): Promise<Resource[]>;
+  /** Its resource templates, every page. */
+  listResourceTemplates(): Promise<ResourceTemplate[]>;
+  /** Reads one resource. */
+  readResource(uri: string, options?: { signal?: AbortSignal }): Promise<ReadResourceResult>;
+  /** Its prompts, every page. */
+  listPrompts(): Promise<Prompt[]>;
+  /** Gets one prompt with its arguments filled in. */
+  getPrompt(name: string, args: Record<string, string>, options?: { signal?: AbortSignal }): Promise<GetPromptResult>;
+  /** Called when the upstream says its resource or prompt list changed. */
+  onListChanged(list: 'resources' | 'prompts', listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +105,13 @@ export async function connectUpstream(spec: UpstreamSpec, options: { clientName?
   const listeners: Array<() => void> = [];
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     for (const listener of listeners) listener();
+  });
+  const listListeners = { resources: [] as Array<() => void>, prompts: [] as Array<() => void> };
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+    for (const listener of listListeners.resources) listener();
+  });
+  client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+    for (const listener of listListeners.prompts) listener();
   });
   const transport =
     spec.kind === 'stdio'
@@ -119,6 +152,37 @@ export async function connectUpstream(spec: UpstreamSpec, options: { clientName?
     onToolsChanged(listener) {
       listeners.push(listener);
     },
+    capabilities: () => client.getServerCapabilities(),
+    listResources: () => everyPage(async (cursor) => {
+      const page = await client.listResources(cursor ? { cursor } : {});
+      return { items: page.resources, nextCursor: page.nextCursor };
+    }),
+    listResourceTemplates: () => everyPage(async (cursor) => {
+      const page = await client.listResourceTemplates(cursor ? { cursor } : {});
+      return { items: page.resourceTemplates, nextCursor: page.nextCursor };
+    }),
+    readResource: (uri, callOptions = {}) => client.readResource({ uri }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
+    listPrompts: () => everyPage(async (cursor) => {
+      const page = await client.listPrompts(cursor ? { cursor } : {});
+      return { items: page.prompts, nextCursor: page.nextCursor };
+    }),
+    getPrompt: (name, args, callOptions = {}) => client.getPrompt({ name, arguments: args }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
+    onListChanged(list, listener) {
+      listListeners[list].push(listener);
+    },
     close: () => client.close(),
   };
+}
+
+/** Every item of a paginated list (at most 100 pages, as tools are listed). */
+async function everyPage<T>(page: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let index = 0; index < 100; index += 1) {
+    const listed = await page(cursor);
+    items.push(...listed.items);
+    cursor = listed.nextCursor;
+    if (!cursor) break;
+  }
+  return items;
 }
