@@ -9,7 +9,7 @@ export * from './notifications/index.ts';
 export * from './checkpoint/index.ts';
 export * from './replay/index.ts';
 export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
-export type { AgentRuntimeOptions, Principal, RecoveryResult, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
+export type { AgentRuntimeOptions, CallerTrace, Principal, RecoveryResult, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';
 export { isIdempotent, readRecoveryLedger } from './runtime/run-recovery.ts';

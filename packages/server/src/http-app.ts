@@ -215,7 +215,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     c.header('x-request-id', requestId);
     const route = c.req.routePath || 'unmatched';
     metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    log({ event: 'http.request', request_id: requestId, ...traceIdsOf(c.req.header('traceparent')), method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
+    // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).
+    const traced = traceIdsOf(c.req.header('traceparent')) ?? traceIdsOf(c.res.headers.get('traceresponse') ?? undefined);
+    log({ event: 'http.request', request_id: requestId, ...traced, method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
   });
 
   // Bodies past the limit are refused before they are read in full.

@@ -99,7 +99,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // The one composition root builds the parts, so serve seals with the key `factory run` uses.
   const workspace = await openWorkspace(options.config, {
     store,
-    observeRecorder: (durable) => observingRecorder(telemetry ? telemetry.trace(durable) : durable, metrics),
+    observeRecorder: (durable) => observingRecorder(telemetry ? telemetry.trace(durable, store) : durable, metrics),
     ...(options.gateway ? { gateway: options.gateway } : {}),
     ...(options.durability ? { durability: options.durability } : {}),
     ...(options.queue ? { queue: options.queue } : {}),

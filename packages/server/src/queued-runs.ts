@@ -2,7 +2,7 @@
 // itself (so its first event is durable and streamed at once), queues the run for `factory worker`
 // processes, and follows the run's trace in the store to stream what the worker records. Resumes
 // after an approval go through the queue the same way. Nothing of an agent runs in the server.
-import type { Principal, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
+import type { CallerTrace, Principal, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
 import { sql } from 'drizzle-orm';
 
@@ -45,11 +45,13 @@ export class QueuedRuns {
     runId?: string;
     onEvent?: RunEventListener;
     feature?: string;
+    trace?: CallerTrace;
   }): Promise<RunResult> {
     const opened = await this.#options.workspace.runtime.open(request.agent, request.input, {
       principal: request.principal,
       ...(request.runId ? { runId: request.runId } : {}),
       ...(request.feature ? { feature: request.feature } : {}),
+      ...(request.trace ? { trace: request.trace } : {}),
     });
     const done = this.#follow(opened.runId, 1, request.onEvent);
     request.onEvent?.({ type: 'run.started', runId: opened.runId, agent: opened.agent, principal: request.principal.id });

@@ -3,12 +3,13 @@
 // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_BSP_*). Off unless an
 // OTLP endpoint is set; only traces are exported (metrics are scraped at /metrics).
 import { trace } from '@opentelemetry/api';
-import { genAiSchemaUrl, tracingRecorder, type Recorder } from '@aifactory/verification';
+import type { Store } from '@aifactory/store';
+import { genAiSchemaUrl, recordedRunTrace, tracingRecorder, type Recorder } from '@aifactory/verification';
 
 /** Live tracing, when the environment asks for it. */
 export interface Telemetry {
-  /** Wraps a recorder so each recorded event becomes GenAI spans as it happens. */
-  trace(recorder: Recorder): Recorder;
+  /** Wraps a recorder so each recorded event becomes GenAI spans as it happens; with `store`, a run resumed here joins the caller's trace its start recorded. */
+  trace(recorder: Recorder, store?: Store): Recorder;
   /** Flushes spans still buffered and stops the SDK. */
   shutdown(): Promise<void>;
 }
@@ -33,7 +34,7 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
   });
   const tracer = trace.getTracerProvider().getTracer('@aifactory/verification', '0.1.0', { schemaUrl: genAiSchemaUrl });
   return {
-    trace: (recorder) => tracingRecorder(recorder, tracer),
+    trace: (recorder, store) => tracingRecorder(recorder, tracer, store ? { traceOf: (runId) => recordedRunTrace(store, runId) } : {}),
     shutdown: () => sdk.shutdown(),
   };
 }

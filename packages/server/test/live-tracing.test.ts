@@ -1,7 +1,9 @@
 // Live OpenTelemetry: with the standard OTEL_* variables set, `factory serve` exports each run's
 // GenAI spans as it happens, over OTLP/HTTP protobuf, to a local receiver that decodes them with
 // protobufjs against the OTLP trace schema. The spans carry the run's trace id (the one
-// `runs export --format otlp` gives it), the GenAI attributes, and no secret from the input.
+// `runs export --format otlp` gives it), the GenAI attributes, and no secret from the input. A run
+// started by a request that is part of a trace (traceparent) goes in that trace, live and in the
+// export, and the request's log line carries that trace id.
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -10,7 +12,7 @@ import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
-import { exportOtlp, genAiSchemaUrl, runTraceId } from '@aifactory/verification';
+import { exportOtlp, genAiSchemaUrl, runSpanId, runTraceId } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
 import { workspaceConfigAt } from '@aifactory/workspace';
 
@@ -63,6 +65,13 @@ describe('live OpenTelemetry from factory serve', () => {
   let store: Store;
   let server: RunningServer;
   let runId: string;
+  let tracedRunId: string;
+  const logs: Array<Record<string, unknown>> = [];
+  const responses = new Map<string, Headers>();
+  // The caller's trace: an app's request span, as its traceparent header names it.
+  const callerTrace = '0af7651916cd43dd8448eb211c80319c';
+  const callerSpan = 'b7ad6b7169203331';
+  const ownRun = (span: { traceId: string }) => span.traceId === runTraceId(runId);
   const savedEnv = { ...process.env };
 
   beforeAll(async () => {
@@ -106,15 +115,16 @@ describe('live OpenTelemetry from factory serve', () => {
     process.env.OTEL_SERVICE_NAME = 'shop-copilot-api';
     process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined });
+    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line) });
     const { token } = await createApiToken(store, { principal: 'alice@shop.example', roles: ['operator'] });
-    const response = await fetch(`${server.url}/v1/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order? My key is sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd' }),
-    });
-    expect(response.status).toBeLessThan(300);
-    runId = ((await response.json()) as { runId: string }).runId;
+    const start = async (input: string, headers: Record<string, string>) => {
+      const response = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ agent: 'order-desk', input }) });
+      expect(response.status).toBeLessThan(300);
+      responses.set(headers['x-request-id']!, response.headers);
+      return ((await response.json()) as { runId: string }).runId;
+    };
+    runId = await start('Where is my order? My key is sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd', { 'x-request-id': 'own-trace' });
+    tracedRunId = await start('Where is my order 1042?', { 'x-request-id': 'caller-trace', traceparent: `00-${callerTrace}-${callerSpan}-01` });
     // Closing the server shuts the SDK down, which flushes what is still buffered.
     await server.close();
   });
@@ -128,8 +138,9 @@ describe('live OpenTelemetry from factory serve', () => {
 
   it('exports the run as GenAI spans under its own trace id, over OTLP/HTTP protobuf', () => {
     expect([...contentTypes]).toEqual(['application/x-protobuf']);
-    const runSpans = spans.filter((span) => span.traceId === runTraceId(runId));
-    expect(runSpans.length).toBe(spans.length);
+    const runSpans = spans.filter(ownRun);
+    expect(runSpans.length).toBeGreaterThan(0);
+    expect(spans.every((span) => ownRun(span) || span.traceId === callerTrace)).toBe(true);
     const agent = runSpans.find((span) => span.name === 'invoke_agent order-desk')!;
     expect(agent.attributes).toMatchObject({ 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'order-desk', 'gen_ai.conversation.id': runId, 'enduser.id': 'alice@shop.example' });
     expect(agent.status.code).toBe(1);
@@ -158,8 +169,31 @@ describe('live OpenTelemetry from factory serve', () => {
     }
     expect(resourceService).toBe('shop-copilot-api');
     expect(new Set(exported.map((span) => span.traceId))).toEqual(new Set([runTraceId(runId)]));
-    const liveNames = spans.map((span) => span.name).sort();
+    const liveNames = spans.filter(ownRun).map((span) => span.name).sort();
     expect(exported.map((span) => span.name).sort()).toEqual(liveNames);
+  });
+
+  it('puts a run started by a request with a traceparent into that trace, live and exported, and logs the trace id the spans carry', async () => {
+    const live = spans.filter((span) => span.traceId === callerTrace);
+    const agent = live.find((span) => span.name === 'invoke_agent order-desk')!;
+    expect(agent.attributes['gen_ai.conversation.id']).toBe(tracedRunId);
+    // Under the run's root span, which hangs under the caller's span (the export writes it).
+    expect(agent.parentSpanId).toBe(runSpanId(tracedRunId, 'root'));
+    expect(live.filter((span) => span.attributes['gen_ai.operation.name'] === 'chat').length).toBeGreaterThan(0);
+    expect(spans.filter((span) => span.attributes['gen_ai.conversation.id'] === tracedRunId).every((span) => span.traceId === callerTrace)).toBe(true);
+    const exported: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string }> = [];
+    for await (const line of exportOtlp(store, { runIds: [tracedRunId] })) {
+      const request = JSON.parse(line) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: typeof exported }> }> };
+      exported.push(...request.resourceSpans[0]!.scopeSpans[0]!.spans);
+    }
+    expect(new Set(exported.map((span) => span.traceId))).toEqual(new Set([callerTrace]));
+    expect(exported.find((span) => span.spanId === runSpanId(tracedRunId, 'root'))!.parentSpanId).toBe(callerSpan);
+    // The request's log line and its traceresponse name the trace the spans are in.
+    const logged = (id: string) => logs.find((line) => line.event === 'http.request' && line.request_id === id);
+    expect(logged('caller-trace')).toMatchObject({ trace_id: callerTrace, route: '/v1/runs', status: 200 });
+    expect(responses.get('caller-trace')!.get('traceresponse')).toBe(`00-${callerTrace}-${runSpanId(tracedRunId, 'root')}-01`);
+    // Without a traceparent the run has its own trace, and the log line says which.
+    expect(logged('own-trace')).toMatchObject({ trace_id: runTraceId(runId), route: '/v1/runs' });
   });
 
   it('sends no secret from the input in any span', () => {

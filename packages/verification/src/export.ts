@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Store } from '@aifactory/store';
 import type { StoredEvent, StoredSeal } from './chain-verifier.ts';
-import { GenAiSpanKind, genAiSchemaUrl, rootSpan, runSpanId, runTraceId, spanSteps, type SpanAttributes } from './gen-ai-spans.ts';
+import { GenAiSpanKind, genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, spanSteps, type SpanAttributes } from './gen-ai-spans.ts';
 import { listRuns, type RunFilter, type RunSummary } from './run-query.ts';
 import type { SealSigner } from './seal-signer.ts';
 import { checkpointJson, signCheckpoint } from './checkpoint.ts';
@@ -220,18 +220,19 @@ function payloadOf(event: StoredEvent): Record<string, unknown> {
 /** Builds the spans of one run from its events: a root invoke_agent span, chat spans, execute_tool spans, and the governance events under the root. */
 class RunSpanBuilder {
   readonly #runId: string;
-  readonly #traceId: string;
+  #traceId: string;
   readonly #root: OtlpSpan;
   readonly #open = new Map<string, OtlpSpan>();
   readonly #done: OtlpSpan[] = [];
 
   constructor(run: RunSummary) {
     this.#runId = run.id;
-    this.#traceId = runTraceId(run.id);
+    const own = runTrace(run.id);
+    this.#traceId = own.traceId;
     const root = rootSpan(run);
     this.#root = {
       traceId: this.#traceId,
-      spanId: runSpanId(run.id, 'root'),
+      spanId: own.rootSpanId,
       name: root.name,
       kind: GenAiSpanKind.Internal,
       startTimeUnixNano: nanos(run.startedAt),
@@ -260,6 +261,15 @@ class RunSpanBuilder {
   add(event: StoredEvent): void {
     this.#root.endTimeUnixNano = nanos(event.ts);
     const source = { seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: payloadOf(event), erased: event.erasedAt !== null };
+    // The first event: a run started in a caller's trace (an HTTP request's) is exported in that trace, as it was live.
+    if (event.type === 'run.started') {
+      const parent = recordedTraceParent(source.payload.metadata);
+      if (parent) {
+        this.#traceId = parent.trace_id;
+        this.#root.traceId = parent.trace_id;
+        this.#root.parentSpanId = parent.parent_span_id;
+      }
+    }
     for (const step of spanSteps(source)) {
       if (step.op === 'start') {
         this.#open.set(step.key, this.#span(`${step.key}:${event.seq}`, step.name, step.kind, event.ts, step.attributes));

@@ -1,7 +1,9 @@
 // The one mapping of a run's trace onto OpenTelemetry GenAI spans (semantic conventions for
 // generative AI): what each recorded event opens, closes or marks. `runs export --format otlp`
 // builds OTLP JSON from it after the fact; the live tracer builds SDK spans from it as events
-// are recorded. Trace and span ids derive from the run id, so both give a run the same trace id.
+// are recorded. Span ids derive from the run id; the trace id is the run's own (derived from its
+// id) unless the run was started inside a caller's trace (an HTTP request with a traceparent),
+// which its run.started metadata records (`trace`), so both give a run the same trace id.
 import { sha256Hex } from '@aifactory/core';
 
 /** The semantic-conventions version the attribute names follow (the OTLP schema URL). */
@@ -42,9 +44,40 @@ export interface SpanSourceRun {
   status?: string;
 }
 
-/** The run's trace id (32 hex), the same in every process and in exports. */
+/** The run's own trace id (32 hex), the same in every process and in exports, when no caller's trace was recorded. */
 export function runTraceId(runId: string): string {
   return sha256Hex(`trace:${runId}`).slice(0, 32);
+}
+
+/** The caller's trace a run was started in, as its run.started metadata records it. */
+export interface RecordedTraceParent {
+  /** The caller's trace id (32 hex). */
+  trace_id: string;
+  /** The caller's span the run's root span hangs under (16 hex). */
+  parent_span_id: string;
+}
+
+/** Where a run's spans go: its trace id, its root span id, and the caller's span above the root (when started in a caller's trace). */
+export interface RunTrace {
+  traceId: string;
+  rootSpanId: string;
+  parentSpanId?: string;
+}
+
+/** The recorded caller trace of a run.started payload's metadata; undefined when absent or malformed. */
+export function recordedTraceParent(metadata: unknown): RecordedTraceParent | undefined {
+  const traced = metadata !== null && typeof metadata === 'object' ? (metadata as { trace?: unknown }).trace : undefined;
+  if (traced === null || typeof traced !== 'object') return undefined;
+  const { trace_id: traceId, parent_span_id: parentSpanId } = traced as Record<string, unknown>;
+  if (typeof traceId !== 'string' || !/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) return undefined;
+  if (typeof parentSpanId !== 'string' || !/^[0-9a-f]{16}$/.test(parentSpanId) || /^0+$/.test(parentSpanId)) return undefined;
+  return { trace_id: traceId, parent_span_id: parentSpanId };
+}
+
+/** The trace a run's spans go in: the caller's when one was recorded, else the run's own. */
+export function runTrace(runId: string, parent?: RecordedTraceParent): RunTrace {
+  const rootSpanId = runSpanId(runId, 'root');
+  return parent ? { traceId: parent.trace_id, rootSpanId, parentSpanId: parent.parent_span_id } : { traceId: runTraceId(runId), rootSpanId };
 }
 
 /** A span id (16 hex) for `key` within the run's trace; the root span's key is 'root'. */

@@ -1,12 +1,16 @@
 // Live OpenTelemetry: a recorder wrapper that turns each event, once it is durable, into GenAI
 // spans through the same mapping `runs export --format otlp` uses (gen-ai-spans.ts). Spans are
 // built from what was recorded (after redaction), never from the drafts, so no secret reaches a
-// span. Every span of a run carries the run's trace id; each process that drives the run (the
-// one that starts it, the one that resumes it after an approval) adds one invoke_agent span under
-// the run's root span id, so the pieces join in any tracing backend.
+// span. Every span of a run carries the run's trace id (the caller's, when the run was started in
+// an HTTP request's trace and its run.started metadata records it; else the run's own); each
+// process that drives the run (the one that starts it, the one that resumes it after an approval)
+// adds one invoke_agent span under the run's root span id, so the pieces join in any tracing
+// backend. A process that meets a run mid-way (a resume) asks `traceOf` for the recorded trace.
 import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { rootSpan, runSpanId, runTraceId, spanSteps, type SpanAttributes } from './gen-ai-spans.ts';
+import { recordedTraceParent, rootSpan, runTrace, spanSteps, type RecordedTraceParent, type SpanAttributes } from './gen-ai-spans.ts';
 import type { RecordedEvent, Recorder } from './recorder.ts';
+import { runs as runTable, type Store } from '@aifactory/store';
+import { eq } from 'drizzle-orm';
 
 interface LiveRun {
   segment: Span;
@@ -24,6 +28,12 @@ function payloadRecord(payload: unknown): Record<string, unknown> {
   return payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
 }
 
+/** The caller's trace a run was started in, as its row's metadata records it (for tracingRecorder's traceOf). */
+export async function recordedRunTrace(store: Store, runId: string): Promise<RecordedTraceParent | undefined> {
+  const [row] = await store.db.select({ metadata: runTable.metadata }).from(runTable).where(eq(runTable.id, runId));
+  return row ? recordedTraceParent(row.metadata) : undefined;
+}
+
 const kinds: Record<number, SpanKind> = { 1: SpanKind.INTERNAL, 3: SpanKind.CLIENT };
 
 /**
@@ -31,16 +41,20 @@ const kinds: Record<number, SpanKind> = { 1: SpanKind.INTERNAL, 3: SpanKind.CLIE
  * behaves exactly like the original: spans are made after each commit, and a tracing failure
  * never fails a recording.
  */
-export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
+export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }: { traceOf?: (runId: string) => Promise<RecordedTraceParent | undefined> } = {}): Recorder {
   const runs = new Map<string, LiveRun>();
+  /** Recorded caller traces of runs met mid-way, looked up once per run. */
+  const callerTraces = new Map<string, RecordedTraceParent | undefined>();
 
   /** The run's span in this process: opened on the run's first event here (a start or a resume). */
-  const liveRun = (event: RecordedEvent, run?: { agent: string; team?: string | null; principal: string }): LiveRun => {
+  const liveRun = (event: RecordedEvent, run?: { agent: string; team?: string | null; principal: string; metadata?: unknown }): LiveRun => {
     const existing = runs.get(event.runId);
     if (existing) return existing;
+    const where = runTrace(event.runId, run ? recordedTraceParent(run.metadata) : callerTraces.get(event.runId));
+    callerTraces.delete(event.runId);
     const remoteRoot = trace.setSpanContext(context.active(), {
-      traceId: runTraceId(event.runId),
-      spanId: runSpanId(event.runId, 'root'),
+      traceId: where.traceId,
+      spanId: where.rootSpanId,
       traceFlags: TraceFlags.SAMPLED,
       isRemote: true,
     });
@@ -51,7 +65,17 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
     return live;
   };
 
-  const observe = (events: RecordedEvent[], run?: { agent: string; team?: string | null; principal: string }) => {
+  /** Before the first event of a run this process did not start: the caller's trace it was started in, if any. */
+  const lookUp = async (runId: string) => {
+    if (!traceOf || runs.has(runId) || callerTraces.has(runId)) return;
+    try {
+      callerTraces.set(runId, await traceOf(runId));
+    } catch {
+      callerTraces.set(runId, undefined);
+    }
+  };
+
+  const observe = (events: RecordedEvent[], run?: { agent: string; team?: string | null; principal: string; metadata?: unknown }) => {
     try {
       for (const event of events) {
         const live = liveRun(event, run);
@@ -107,11 +131,13 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
     },
     async record(runId, draft, options) {
       const event = await recorder.record(runId, draft, options);
+      await lookUp(runId);
       observe([event]);
       return event;
     },
     async recordBatch(runId, drafts, options) {
       const events = await recorder.recordBatch(runId, drafts, options);
+      await lookUp(runId);
       observe(events);
       return events;
     },
@@ -119,6 +145,7 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer): Recorder {
     setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
     async finishRun(runId, outcome, options) {
       const result = await recorder.finishRun(runId, outcome, options);
+      await lookUp(runId);
       observe([result.event]);
       return result;
     },

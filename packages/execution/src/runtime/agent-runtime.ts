@@ -97,6 +97,14 @@ export function graphAgentSpec(definition: AgentDefinition): AgentGraphDependenc
 }
 
 /** Who starts or resumes a run. */
+/** A caller's W3C trace context a run is started in (the trace id, and the caller's span the run hangs under). */
+export interface CallerTrace {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** 16 lowercase hex digits. */
+  spanId: string;
+}
+
 export interface Principal {
   id: string;
   roles: string[];
@@ -197,7 +205,7 @@ export class AgentRuntime {
   async start(
     agentReference: string,
     input: string,
-    options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener; /** Product feature the run's cost is attributed to (default the agent's). */ feature?: string },
+    options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener; /** Product feature the run's cost is attributed to (default the agent's). */ feature?: string; /** The caller's trace the run joins (an HTTP request's traceparent), recorded in its metadata. */ trace?: CallerTrace },
   ): Promise<RunResult> {
     const session = await this.#session(agentReference);
     const definition = session.definition;
@@ -207,7 +215,7 @@ export class AgentRuntime {
     const plan = await this.#plan(agentReference);
     await this.#remember(plan);
     const leaseAskedAt = this.#ownership.stamp();
-    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, feature, options.parentRunId), { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
+    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, feature, options.parentRunId, options.trace), { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
     this.#ownership.adopt(runId, 1, leaseAskedAt);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
@@ -226,17 +234,17 @@ export class AgentRuntime {
    * any process recovering orphaned runs does. Nothing of the agent runs here (its tool servers are
    * not even started), so an API server can accept runs that workers execute.
    */
-  async open(agentReference: string, input: string, options: { principal: Principal; runId?: string; feature?: string }): Promise<{ runId: string; agent: string }> {
+  async open(agentReference: string, input: string, options: { principal: Principal; runId?: string; feature?: string; trace?: CallerTrace }): Promise<{ runId: string; agent: string }> {
     const plan = await this.#plan(agentReference);
     const definition = plan.definition;
     const runId = options.runId ?? `run_${randomUUID()}`;
     await this.#remember(plan);
-    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature));
+    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature, undefined, options.trace));
     return { runId, agent: definition.name };
   }
 
   /** What the recorder stores of a run's start. */
-  #startRecord(plan: AgentPlan, runId: string, input: string, principal: Principal, feature: string | undefined, parentRunId?: string): Parameters<RuntimeRecorder['startRun']>[0] {
+  #startRecord(plan: AgentPlan, runId: string, input: string, principal: Principal, feature: string | undefined, parentRunId?: string, trace?: CallerTrace): Parameters<RuntimeRecorder['startRun']>[0] {
     const definition = plan.definition;
     return {
       id: runId,
@@ -254,6 +262,8 @@ export class AgentRuntime {
         principal_roles: principal.roles,
         policies: plan.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
         policy_set_hash: policySetHash(plan.policySet),
+        // The caller's trace (W3C ids), so live spans in every process and `runs export` put the run there.
+        ...(trace ? { trace: { trace_id: trace.traceId, parent_span_id: trace.spanId } } : {}),
       },
     };
   }

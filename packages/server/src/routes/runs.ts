@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
-import { loadRecordedRun, replayRun, whatIf, type RunResult } from '@aifactory/execution';
+import { loadRecordedRun, replayRun, whatIf, type CallerTrace, type RunResult } from '@aifactory/execution';
 import { runs } from '@aifactory/store';
-import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown } from '@aifactory/verification';
+import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown, runTrace } from '@aifactory/verification';
 import { eq } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -38,6 +38,7 @@ import {
   verifyResponse,
 } from '../api-schemas.ts';
 import type { RunChannel } from '../run-hub.ts';
+import { traceIdsOf } from '../server-log.ts';
 import { HttpProblem, notVisible, runReaders, type ApiApp, type RouteContext } from './context.ts';
 
 const tags = ['runs'];
@@ -130,7 +131,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openAPIRegistry.register('StreamNotice', streamNotice);
 
   /** Starts a run driven by this process; resolves once it has started (or failed to). */
-  const startRun = async (principal: TokenPrincipal, agent: string, input: string): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
+  const startRun = async (principal: TokenPrincipal, agent: string, input: string, trace?: CallerTrace): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
     if (closing.aborted) throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
     const runId = `run_${randomUUID()}`;
     const channel = hub.open(runId);
@@ -142,6 +143,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
         input,
         principal: { id: principal.id, roles: principal.roles },
         runId,
+        ...(trace ? { trace } : {}),
         onEvent: (event) => {
           channel.push(event);
           started();
@@ -163,7 +165,12 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openapi(runRoutes.start, async (c) => {
     const principal = ctx.requireRole(c, ['operator', 'admin']);
     const request = c.req.valid('json');
-    const { channel, done } = await startRun(principal, request.agent, request.input);
+    // A request that is part of a trace (traceparent) starts a run in that trace; otherwise the run
+    // has its own. Either way traceresponse names it, and the request's log line carries its ids.
+    const caller = traceIdsOf(c.req.header('traceparent'));
+    const { channel, done } = await startRun(principal, request.agent, request.input, caller ? { traceId: caller.trace_id, spanId: caller.span_id } : undefined);
+    const where = runTrace(channel.runId, caller ? { trace_id: caller.trace_id, parent_span_id: caller.span_id } : undefined);
+    c.header('traceresponse', `00-${where.traceId}-${where.rootSpanId}-01`);
     if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
     ctx.authDecided(principal.id, 'allowed', { reason: 'role', token: principal.tokenId, path: '/v1/runs', runId: channel.runId });
     if (wantsEventStream(c)) return ctx.streamChannel(c, channel, 0, (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed');

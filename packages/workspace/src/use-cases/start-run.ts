@@ -1,6 +1,6 @@
 // Use case: start a governed run of an agent on one input, as a principal. The HTTP API, the
 // CLI, agents served over MCP and the demo all start runs through here.
-import type { AgentRuntime, Principal, RunEventListener, RunResult } from '@aifactory/execution';
+import type { AgentRuntime, CallerTrace, Principal, RunEventListener, RunResult } from '@aifactory/execution';
 
 /** What starting a run takes. */
 export interface StartRunRequest {
@@ -16,6 +16,8 @@ export interface StartRunRequest {
   onEvent?: RunEventListener;
   /** Product feature the run's cost is attributed to (default the agent's). */
   feature?: string;
+  /** The caller's trace the run joins (an HTTP request's traceparent); recorded, so every process traces the run there. */
+  trace?: CallerTrace;
 }
 
 /** Starts a run and resolves when it completes, fails or is held. */
@@ -25,5 +27,6 @@ export function startRun(parts: { runtime: AgentRuntime }, request: StartRunRequ
     ...(request.runId ? { runId: request.runId } : {}),
     ...(request.onEvent ? { onEvent: request.onEvent } : {}),
     ...(request.feature ? { feature: request.feature } : {}),
+    ...(request.trace ? { trace: request.trace } : {}),
   });
 }
