@@ -4,7 +4,8 @@ import { rmSync } from 'node:fs';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
+import { createApiToken, startServer } from '@aifactory/server';
+import { createWorkspaceRuntime, workspaceConfigAt, type WorkspaceRuntime } from '@aifactory/workspace';
 import { readRunEvents, summarizeUsage, type UsageRow } from '@aifactory/verification';
 import { registerUsageCommand } from '../packages/cli/src/commands/usage.ts';
 import { runProgram } from '../packages/cli/test/run-program.ts';
@@ -101,5 +102,39 @@ describe('usage by team and feature', () => {
     const bad = await runProgram(program(), ['usage', '--by', 'team,colour']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/cannot be grouped by 'colour'; use any of team, feature, agent, model/);
+  });
+
+  it('prints the same report through a server (--server with AIFACTORY_TOKEN), for auditors only', async () => {
+    const server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }), port: 0, log: () => undefined, llmGateway: false });
+    const saved = { url: process.env.AIFACTORY_URL, token: process.env.AIFACTORY_TOKEN };
+    const program = () => {
+      const command = new Command('factory').exitOverride();
+      // Were the command to open a store instead of asking the server, it would find none.
+      registerUsageCommand(command, { openStore: () => Promise.reject(new Error('the store was opened although a server was named')) });
+      return command;
+    };
+    try {
+      process.env.AIFACTORY_URL = server.url;
+      process.env.AIFACTORY_TOKEN = (await createApiToken(store, { principal: 'audrey', roles: ['auditor'] })).token;
+      const json = await runProgram(program(), ['usage', '--by', 'team,feature', '--since', '1h', '--json']);
+      expect(json.stderr).toBe('');
+      expect(json.exitCode).toBe(0);
+      const report = JSON.parse(json.stdout) as { since: string; rows: UsageRow[] };
+      expect(report).toEqual(JSON.parse(JSON.stringify(await summarizeUsage(store, { by: ['team', 'feature'], since: new Date(report.since) }))));
+      expect(report.rows.find((row) => row.feature === 'month-end')!.runs).toBe(2);
+      const text = await runProgram(program(), ['usage', '--by', 'team,feature']);
+      expect(text.stdout).toMatch(/^back-office\s+month-end\s+2\s+\d+/m);
+      // An operator's token does not reach the report: the server answers as if it were not there.
+      process.env.AIFACTORY_TOKEN = (await createApiToken(store, { principal: 'olly', roles: ['operator'] })).token;
+      const refused = await runProgram(program(), ['usage', '--json']);
+      expect(refused.exitCode).not.toBe(0);
+      expect(`${refused.stdout}${refused.stderr}`).toMatch(/"code": "NOT_FOUND"[\s\S]*No route is visible to you/);
+    } finally {
+      for (const [key, value] of [['AIFACTORY_URL', saved.url], ['AIFACTORY_TOKEN', saved.token]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      await server.close();
+    }
   });
 });
