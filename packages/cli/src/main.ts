@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { enableCompileCache } from 'node:module';
 import { Command } from 'commander';
 import { ExitCode, reportError } from './command-kit.ts';
 import { setServerOption } from './connection.ts';
@@ -57,8 +58,20 @@ export async function buildProgram(only?: string): Promise<Command> {
   return program;
 }
 
+/** The command group named on a command line: its first word that is neither an option nor `--server`'s value. */
+export function commandGroupOf(args: readonly string[]): string | undefined {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg === '--server') index++;
+    else if (!arg.startsWith('-')) return commandGroups.find((name) => name === arg);
+  }
+  return undefined;
+}
+
 if (import.meta.main) {
-  const group = commandGroups.find((name) => name === process.argv[2]);
+  // Node's on-disk compile cache: each command loads hundreds of modules, and a CLI starts often.
+  enableCompileCache();
+  const group = commandGroupOf(process.argv.slice(2));
   buildProgram(group)
     .then((program) => program.parseAsync(process.argv))
     .catch((error: unknown) => {

@@ -32,7 +32,6 @@ import {
   type VerificationReport,
   type VerificationSummary,
 } from '@aifactory/verification';
-import { eraseRunData } from '@aifactory/execution';
 import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { parseTime } from './time-options.ts';
@@ -302,6 +301,8 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         return seq;
       });
       const cipher = await loadAtRestCipher(workspaceDataDir());
+      // The execution plane (LangGraph and all) loads only for erasure, not for every `runs` command.
+      const { eraseRunData } = await import('@aifactory/execution');
       const result = await withStore((store) =>
         eraseRunData(
           store,

@@ -3,7 +3,7 @@
 // receiver asked for, if any), or a permanent one that goes straight to the dead letters. Secrets
 // (the webhook URL, the SMTP URL and password) never appear in an Attempt's error: messages name
 // the channel, never the URL.
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Notification } from './notification-outbox.ts';
 import { notificationMessage } from './notification-message.ts';
 
@@ -67,8 +67,8 @@ export async function sendSlack(
 
 /** An SMTP transport and the addresses it sends from. */
 export interface EmailTransport {
-  /** The nodemailer transporter. */
-  transporter: Transporter;
+  /** The nodemailer transporter; nodemailer loads with the first e-mail, not with every command that reads notifications.yaml. */
+  transporter: Promise<Transporter>;
   /** The From: header. */
   from: string;
   /** Strings to mask in errors (the SMTP URL and its password). */
@@ -83,9 +83,12 @@ export function createEmailTransport(smtpUrl: string, from: string, options: { t
   } catch {
     password = undefined;
   }
-  const transporter = nodemailer.createTransport(smtpUrl, {});
-  // Per-connection timeouts: a stuck server must not hold a claimed notification past its lease.
-  Object.assign(transporter.options, { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs });
+  const transporter = import('nodemailer').then(({ default: nodemailer }) => {
+    const created = nodemailer.createTransport(smtpUrl, {});
+    // Per-connection timeouts: a stuck server must not hold a claimed notification past its lease.
+    Object.assign(created.options, { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs });
+    return created;
+  });
   return { transporter, from, secrets: [smtpUrl, ...(password ? [password, encodeURIComponent(password)] : [])] };
 }
 
@@ -94,7 +97,7 @@ export async function sendEmail(notification: Notification, address: string, tra
   const message = notificationMessage(notification);
   const domain = transport.from.match(/@([^>\s]+)/)?.[1] ?? 'aifactory.local';
   try {
-    await transport.transporter.sendMail({
+    await (await transport.transporter).sendMail({
       from: transport.from,
       to: address,
       subject: `[aifactory] ${message.subject}`,

@@ -228,7 +228,7 @@ export function createNotificationDispatcher(store: Store, options: Notification
       wake?.();
       await inFlight;
       inFlight = undefined;
-      email?.transporter.close();
+      void email?.transporter.then((transporter) => transporter.close());
       email = undefined;
     },
   };
