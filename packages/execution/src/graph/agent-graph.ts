@@ -8,6 +8,7 @@ import { ErrorCode, SystemError, canonicalJson, contentHash, sha256Hex } from '@
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, GovernOptions, ProposedAction, Verdict } from '../governance/gate.ts';
 import { decisionSummary, maskFields } from '../governance/gate.ts';
+import { GovernedAhead } from '../governance/governed-ahead.ts';
 import { handoffOutcome } from '../toolbox/handoff.ts';
 import type { AgentToolbox } from '../toolbox/toolbox-port.ts';
 import type { RunEvent } from './run-events.ts';
@@ -97,6 +98,8 @@ export interface AgentGraphDependencies {
   /** Streams run events to whoever listens. */
   emit(event: RunEvent): void;
   checkpointer?: BaseCheckpointSaver;
+  /** Whether to govern the next action while LangGraph moves between nodes (default true; governance/governed-ahead.ts). */
+  governAhead?: boolean;
   /** The clock (ms since the epoch) limits and holds are timed with (default Date.now). */
   now?: () => number;
 }
@@ -116,35 +119,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     classifications: state.classifications,
   });
 
-  /**
-   * Governance started ahead, per run. As soon as a node knows the action the next node will take
-   * (the first tool call of a model response, or the model call after the last tool result), it
-   * starts deciding and durably recording it, so the commit overlaps LangGraph's work between the
-   * two nodes instead of following it. The next node awaits that verdict before it acts, so
-   * write-ahead is unchanged; it takes the verdict only for the step and action it was started
-   * for. In memory only: a run resumed in another process decides afresh.
-   */
-  const ahead = new Map<string, GovernedAhead>();
-
-  function startAhead(runId: string, entry: GovernedAhead): void {
-    // The node that takes it sees any failure; until then a rejection is not unhandled.
-    entry.verdict.catch(() => {});
-    ahead.delete(runId);
-    ahead.set(runId, entry);
-    // Only a run whose graph stopped between two nodes leaves an entry behind; keep them bounded.
-    if (ahead.size > maxAhead) ahead.delete(ahead.keys().next().value!);
-  }
-
-  /** The governance started ahead for exactly this node, step and key, if any. */
-  async function takeAhead(runId: string, node: GovernedAhead['node'], step: number, key: string): Promise<GovernedAhead | undefined> {
-    const entry = ahead.get(runId);
-    if (!entry) return undefined;
-    ahead.delete(runId);
-    if (entry.node === node && entry.step === step && entry.key === key) return entry;
-    // Not the action this node takes (a bug if it happens): let its commit finish, then decide afresh.
-    await entry.verdict.catch(() => {});
-    return undefined;
-  }
+  // Governance started ahead (governance/governed-ahead.ts), unless the caller turned it off.
+  const ahead = dependencies.governAhead === false ? undefined : new GovernedAhead();
 
   /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
   async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict | { kind: 'approved' }> {
@@ -227,16 +203,16 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
 
   /** Starts governing the model call that follows, when nothing but that call can come next. */
   function modelAhead(next: AgentStateValue): void {
-    if (next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
+    if (!ahead || next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
     const step = next.step + 1;
     const { proposed, intent } = modelCall(next, step);
-    startAhead(next.runId, { node: 'model', step, key: String(next.messages.length), args: proposed.args, verdict: govern(next, step, proposed, intent, { openApproval: false }) });
+    ahead.start(next.runId, { node: 'model', step, key: String(next.messages.length) }, proposed.args, govern(next, step, proposed, intent, { openApproval: false }));
   }
 
   async function modelNode(state: AgentStateValue): Promise<Update> {
     const step = state.step + 1;
     // Governed ahead only when no limit was reached, so there is nothing to enforce here then.
-    const early = await takeAhead(state.runId, 'model', step, String(state.messages.length));
+    const early = await ahead?.take(state.runId, { node: 'model', step, key: String(state.messages.length) });
     let liftedLimits = state.liftedLimits;
     if (!early) {
       const limits = await enforceLimits(state, 'model');
@@ -244,7 +220,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       liftedLimits = limits.lifted;
     }
     const { request, proposed, intent } = modelCall(state, step);
-    const verdict = early ? sameAction(await early.verdict, early.args, proposed) : await govern(state, step, proposed, intent);
+    const verdict = early ? await early(proposed) : await govern(state, step, proposed, intent);
     if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
     if (verdict.kind === 'hold') return { step: step - 1, ...(await hold(state, verdict, proposed, 'model')) };
     let response: ModelResponse;
@@ -315,11 +291,11 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   /** Starts governing the first tool call of a model response, when it is valid and no limit stands in its way. */
   function toolAhead(next: AgentStateValue): void {
     const call = next.pending[0];
-    if (!call || limitReached(next)) return;
+    if (!ahead || !call || limitReached(next)) return;
     const resolved = toolbox.resolve(call);
     if (!resolved.ok) return;
     const step = next.step + 1;
-    startAhead(next.runId, { node: 'tools', step, key: call.id, args: resolved.action.args, verdict: governToolCall(next, step, call, resolved.action, { openApproval: false }) });
+    ahead.start(next.runId, { node: 'tools', step, key: call.id }, resolved.action.args, governToolCall(next, step, call, resolved.action, { openApproval: false }));
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {
@@ -332,7 +308,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const messages: ChatMessage[] = [];
     const view = (): AgentStateValue => ({ ...state, step, counters, classifications, approved, liftedLimits });
     // The first call may have been governed ahead by the model node (when no limit was reached).
-    let early = pending.length > 0 ? await takeAhead(state.runId, 'tools', step + 1, pending[0]!.id) : undefined;
+    let early = pending.length > 0 ? await ahead?.take(state.runId, { node: 'tools', step: step + 1, key: pending[0]!.id }) : undefined;
     while (pending.length > 0) {
       if (!early) {
         const limits = await enforceLimits(view(), 'tools');
@@ -351,7 +327,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         continue;
       }
       const nextStep = step + 1;
-      const verdict = early ? sameAction(await early.verdict, early.args, resolved.action) : await governToolCall(view(), nextStep, call, resolved.action);
+      const verdict = early ? await early(resolved.action) : await governToolCall(view(), nextStep, call, resolved.action);
       early = undefined;
       if (verdict.kind === 'hold') {
         const update = await hold(view(), verdict, resolved.action, 'tools');
@@ -473,52 +449,6 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     .addConditionalEdges('finish', afterFinish, ['approval', END])
     .addConditionalEdges('approval', afterApproval, ['model', 'tools', 'finish', END]);
   return graph.compile(dependencies.checkpointer ? { checkpointer: dependencies.checkpointer } : {});
-}
-
-/** A verdict being reached ahead of the node that acts on it (see createAgentGraph). */
-interface GovernedAhead {
-  node: 'model' | 'tools';
-  step: number;
-  /** What else identifies the action: the tool call's id, or the model's message count. */
-  key: string;
-  /** The arguments it was decided on. */
-  args: Record<string, unknown>;
-  verdict: Promise<Verdict | { kind: 'approved' }>;
-}
-
-const maxAhead = 10_000;
-
-/**
- * A verdict reached ahead must be for the very action the node now takes: the same arguments (the
- * same object, or equal JSON), else the arguments hash proves it. Anything else is a fault of
- * ours, and the action does not run (fail closed).
- */
-function sameAction(verdict: Verdict | { kind: 'approved' }, decidedArgs: Record<string, unknown>, proposed: ProposedAction): Verdict | { kind: 'approved' } {
-  if (verdict.kind === 'approved' || decidedArgs === proposed.args || jsonEqual(decidedArgs, proposed.args) || verdict.argsHash === contentHash(proposed.args)) return verdict;
-  throw new SystemError(ErrorCode.Internal, `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} differs from the action decided ahead for it; it does not run.`);
-}
-
-/**
- * Whether two values of plain JSON (objects, arrays, strings, finite numbers, booleans, null) are
- * equal, so their canonical JSON is too. Anything else (undefined, a Date, a class instance) is
- * reported unequal, for the caller to compare hashes instead; a few microseconds cheaper than two
- * canonical serialisations on every step.
- */
-function jsonEqual(left: unknown, right: unknown, depth = 0): boolean {
-  if (left === right) return left === null || typeof left === 'string' || typeof left === 'boolean' || (typeof left === 'number' && Number.isFinite(left));
-  if (depth > 32 || left === null || right === null || typeof left !== 'object' || typeof right !== 'object') return false;
-  if (Array.isArray(left)) {
-    if (!Array.isArray(right) || left.length !== right.length) return false;
-    for (let index = 0; index < left.length; index += 1) if (!jsonEqual(left[index], right[index], depth + 1)) return false;
-    return true;
-  }
-  if (Array.isArray(right) || Object.getPrototypeOf(left) !== Object.prototype || Object.getPrototypeOf(right) !== Object.prototype) return false;
-  const keys = Object.keys(left);
-  if (keys.length !== Object.keys(right).length) return false;
-  for (const key of keys) {
-    if (!Object.hasOwn(right, key) || !jsonEqual((left as Record<string, unknown>)[key], (right as Record<string, unknown>)[key], depth + 1)) return false;
-  }
-  return true;
 }
 
 const messageHashes = new WeakMap<object, string>();
