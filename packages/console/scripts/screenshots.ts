@@ -1,6 +1,6 @@
 // Regenerates the console's screenshots in docs/console/: a real `factory serve` on a throw-away
 // workspace (the business app's order desk), a few runs — answered, one held refund approved, one
-// waiting in the inbox — and each page in Debian's Chromium.
+// rejected, one waiting in the inbox — and each page in Debian's Chromium.
 //   pnpm --filter @aifactory/console screenshots
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +26,10 @@ try {
   const approved = await server.startRun('I want a refund, the filters are broken');
   const vote = await fetch(`${server.url}/v1/approvals/${approved.held!.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' }, body: '{"comment":"Faulty filters: refund approved."}' });
   if (!vote.ok) throw new Error(`approve answered ${vote.status}`);
+  // A refund the support lead rejects: a boundary violation for the charts.
+  const refused = await server.startRun('A refund for order 1044, please');
+  const rejection = await fetch(`${server.url}/v1/approvals/${refused.held!.approvalId}/reject`, { method: 'POST', headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' }, body: '{"comment":"Delivered intact: no refund."}' });
+  if (!rejection.ok) throw new Error(`reject answered ${rejection.status}`);
   const waiting = await server.startRun('Please refund my order 1043, it arrived broken');
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
@@ -65,6 +69,8 @@ try {
   await page.getByRole('link', { name: 'Policies' }).click();
   const editor = page.locator('.cm-content');
   await editor.waitFor();
+  // The editor opens empty and is filled when the policy's text arrives: paste only after that.
+  for (let tries = 0; tries < 100 && !((await editor.textContent()) ?? '').includes('refunds-need-a-support-lead'); tries += 1) await page.waitForTimeout(100);
   // A stricter default, pasted in, to show lint and the transition table.
   const source = ((await (await fetch(`${server.url}/v1/policies/order-desk/source`, { headers: { authorization: `Bearer ${server.leadToken}` } })).json()) as { policy: { source: string } }).policy.source;
   await editor.click();
@@ -75,6 +81,12 @@ try {
   await page.waitForSelector('[data-testid=impact]');
   await page.locator('[data-testid=impact]').scrollIntoViewIfNeeded();
   await shot('policies');
+  await page.getByRole('button', { name: 'Run policy tests' }).click();
+  await page.waitForSelector('[data-testid=policy-tests] table');
+  await page.getByRole('button', { name: 'Review changes' }).click();
+  await page.waitForSelector('[data-testid=policy-diff]');
+  await page.locator('[data-testid=policy-tests]').scrollIntoViewIfNeeded();
+  await shot('policy-review');
 
   await page.getByRole('link', { name: 'Charts' }).click();
   await page.waitForSelector('[data-testid=chart-status] svg');

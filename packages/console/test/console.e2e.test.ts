@@ -2,8 +2,9 @@
 // on the embedded store and on Postgres: sign in with a token; a refund the order desk holds
 // appears in the inbox live, with the rule and reason that held it; approve it with a comment and
 // watch the run complete on its page, reject another; verify it, read its proof and export its
-// signed trace; filter the runs by team and authority; edit the policy and see lint at
-// line:column, then preview the change as a transition table; every chart draws data. axe-core
+// signed trace; filter the runs by team and authority; edit the policy with completion from its
+// JSON Schema, see lint at line:column, preview the change as a transition table, run the
+// policy's tests against it and review its diff; every chart draws data. axe-core
 // finds no serious or critical violation on any page, the pages' controls are reached with Tab,
 // and nothing breaks the Content-Security-Policy.
 import { existsSync, readFileSync } from 'node:fs';
@@ -153,6 +154,14 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
       const editor = page.locator('.cm-content');
       await editor.waitFor();
       await expect.poll(() => editor.textContent()).toContain('refunds-need-a-support-lead');
+      // Completion from the policy format's JSON Schema: a top-level key being typed is offered.
+      await editor.click();
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.type('ki');
+      const completion = page.locator('.cm-tooltip-autocomplete');
+      await completion.waitFor({ timeout: 15_000 });
+      expect(await completion.textContent()).toContain('kind');
+      await page.keyboard.press('Escape');
       const source = ((await (await fetch(`${server.url}/v1/policies/order-desk/source`, { headers: { authorization: `Bearer ${server.leadToken}` } })).json()) as { policy: { source: string } }).policy.source;
       expect(source).toContain('default: autonomous');
       // Replace the text as a user pasting it would (typing runs of spaces into a contenteditable
@@ -174,6 +183,14 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
       const impact = (await page.locator('[data-testid=impact]').textContent()) ?? '';
       expect(impact).toContain('autonomous');
       expect(impact).toContain('require_approval');
+      // The policy's own cases, run against the edit: the two that expect autonomy now fail.
+      await page.getByRole('button', { name: 'Run policy tests' }).click();
+      await page.waitForSelector('[data-testid=policy-tests][data-failed="2"]', { timeout: 30_000 });
+      expect(await page.locator('[data-testid=policy-tests]').textContent()).toContain('1 of 3 case(s) pass');
+      // Then the diff to review: exactly the changed default.
+      await page.getByRole('button', { name: 'Review changes' }).click();
+      const diff = (await page.locator('[data-testid=policy-diff] pre').textContent()) ?? '';
+      expect(diff.split('\n').filter((line) => line.startsWith('+') || line.startsWith('-'))).toEqual(['-   default: autonomous', '+   default: require_approval']);
       expect(await seriousViolations(page)).toEqual([]);
 
       // Charts: each one has data.
@@ -188,7 +205,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
 
       expect(problems).toEqual([]);
       await context.close();
-    }, 120_000);
+    }, 300_000);
 
     it.skipIf(skip)('shows an operator only what the API lets them see, and says why they cannot approve their own run', async () => {
       const context = await browser.newContext();

@@ -373,6 +373,40 @@ export const policyValidationResponse = z
   })
   .openapi('PolicyValidation');
 
+/** POST /v1/policies/test body. */
+export const testPolicyRequest = z
+  .strictObject({
+    name: z.string().min(1).max(200).openapi({ description: 'The policy (in the server\u2019s policy folder) whose test cases to run.' }),
+    source: z.string().min(1).max(1_000_000).optional().openapi({ description: 'Edited policy YAML to run the cases against instead of the file (nothing is saved).' }),
+  })
+  .openapi('TestPolicy', { description: 'Run a policy\u2019s test cases (its folder\u2019s tests/<authority>.yaml), as `factory policy test` does.' });
+
+export const policyTestResponse = z
+  .object({
+    report: z
+      .object({
+        total: z.number().int(),
+        passed: z.number().int(),
+        failed: z.number().int(),
+        results: z.array(
+          z.object({
+            name: z.string(),
+            file: z.string().openapi({ description: 'The test file, relative to the policy folder.' }),
+            line: z.number().int(),
+            expected: authority,
+            actual: authority,
+            passed: z.boolean(),
+            failures: z.array(z.string()),
+            rules: z.array(z.string()).openapi({ description: 'policy/rule ids of the rules that matched.' }),
+          }),
+        ),
+      })
+      .nullable()
+      .openapi({ description: 'null when the policy has no test cases (see message).' }),
+    message: z.string().optional(),
+  })
+  .openapi('PolicyTestReport');
+
 // ---------------------------------------------------------------- usage
 
 /** GET /v1/usage query. */

@@ -1,7 +1,8 @@
 // The HTTP API over a real server on loopback, PGlite and the order-desk copilot (scripted model):
 // tokens and roles, SSE streaming of a run through a hold, approval by a support lead that
 // resumes the run, separation of duties, uniform 404/401, bad input, limits and metrics.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
@@ -226,6 +227,31 @@ describe('the HTTP API', () => {
     const startRun = openapi.paths['/v1/runs']!.post!.requestBody!.content['application/json']!.schema.$ref!;
     expect(openapi.components.schemas[startRun.replace('#/components/schemas/', '')]!.required).toEqual(['agent', 'input']);
     expect(Object.keys(openapi.paths)).toContain('/v1/approvals/{id}/approve');
+  });
+
+  it('runs a policy\u2019s test cases against an edited source without saving it, and serves the policy JSON Schema for editors', async () => {
+    const { token } = await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] });
+    const schema = (await (await call('/v1/policies/schema', token)).json()) as { properties: { spec: { properties: Record<string, unknown> } } };
+    expect(Object.keys(schema.properties.spec.properties)).toEqual(expect.arrayContaining(['default', 'rules', 'limits']));
+    type Report = { report: { total: number; passed: number; failed: number; results: Array<{ name: string; file: string; passed: boolean; expected: string; actual: string }> } | null };
+    const test = async (body: unknown) => call('/v1/policies/test', token, { method: 'POST', body: JSON.stringify(body) });
+    const asFiled = (await (await test({ name: 'order-desk' })).json()) as Report;
+    expect(asFiled.report).toMatchObject({ total: 3, passed: 3, failed: 0 });
+    const file = path.join(workspace.policiesDir, 'order-desk', 'policy.yaml');
+    const source = readFileSync(file, 'utf8');
+    const stricter = (await (await test({ name: 'order-desk', source: source.replace('default: autonomous', 'default: require_approval') })).json()) as Report;
+    expect(stricter.report).toMatchObject({ total: 3, passed: 1, failed: 2 });
+    expect(stricter.report!.results.filter((result) => !result.passed)).toEqual([
+      expect.objectContaining({ file: path.join('tests', 'autonomous.yaml'), expected: 'autonomous', actual: 'require_approval' }),
+      expect.objectContaining({ file: path.join('tests', 'autonomous.yaml'), expected: 'autonomous', actual: 'require_approval' }),
+    ]);
+    // Nothing was saved, and a broken edit is the caller's mistake, named without server paths.
+    expect(readFileSync(file, 'utf8')).toBe(source);
+    const broken = await test({ name: 'order-desk', source: source.replace('default: autonomous', 'default: sometimes') });
+    expect(broken.status).toBe(400);
+    expect(await broken.text()).not.toContain('aifactory-policy-test-');
+    expect((await test({ name: 'no-such-policy' })).status).toBe(404);
+    expect((await call('/v1/policies/test', tokens.audrey, { method: 'POST', body: JSON.stringify({ name: 'order-desk' }) })).status).toBe(404);
   });
 
   it('exposes Prometheus metrics to auditors: decisions by authority and rule, model latency, tokens by team, pending approvals', async () => {

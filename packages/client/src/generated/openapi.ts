@@ -326,6 +326,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The JSON Schema of the policy format
+         * @description As `factory policy schema` prints it; editors (the console’s among them) complete policy YAML from it.
+         */
+        get: operations["getPolicySchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a policy’s test cases, optionally against an edited source
+         * @description Runs the cases in tests/<authority>.yaml beside the named policy, as `factory policy test` does; with `source`, against that text instead of the file. Nothing is saved.
+         */
+        post: operations["testPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/policies/validate": {
         parameters: {
             query?: never;
@@ -1186,6 +1226,38 @@ export interface components {
             file: string;
             hash: string;
             rules: number;
+        };
+        /** @description A JSON Schema (draft-07) document: the policy format. */
+        PolicyJsonSchema: {
+            [key: string]: unknown;
+        };
+        PolicyTestReport: {
+            /** @description null when the policy has no test cases (see message). */
+            report: {
+                total: number;
+                passed: number;
+                failed: number;
+                results: {
+                    name: string;
+                    /** @description The test file, relative to the policy folder. */
+                    file: string;
+                    line: number;
+                    expected: components["schemas"]["Authority"];
+                    actual: components["schemas"]["Authority"];
+                    passed: boolean;
+                    failures: string[];
+                    /** @description policy/rule ids of the rules that matched. */
+                    rules: string[];
+                }[];
+            } | null;
+            message?: string;
+        };
+        /** @description Run a policy’s test cases (its folder’s tests/<authority>.yaml), as `factory policy test` does. */
+        TestPolicy: {
+            /** @description The policy (in the server’s policy folder) whose test cases to run. */
+            name: string;
+            /** @description Edited policy YAML to run the cases against instead of the file (nothing is saved). */
+            source?: string;
         };
         PolicyValidation: {
             ok: boolean;
@@ -2862,6 +2934,149 @@ export interface operations {
             };
             /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPolicySchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JSON Schema. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyJsonSchema"];
+                };
+            };
+            /** @description No valid bearer token (see the WWW-Authenticate header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests for this token or failed authentications from this address; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    testPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestPolicy"];
+            };
+        };
+        responses: {
+            /** @description The results, or null and why there are none. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyTestReport"];
+                };
+            };
+            /** @description The body or query is invalid; the message names each offending field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid bearer token (see the WWW-Authenticate header). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused outright: a foreign Host or Origin, or an act-as header from a token other than the local credential. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Absent, or not visible to the token’s roles: both answer alike, so nothing leaks. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

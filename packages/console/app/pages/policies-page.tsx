@@ -1,15 +1,20 @@
-// Policies: the server's policies, a YAML editor (CodeMirror 6) with live lint from
-// POST /v1/policies/validate (each problem at its line and column, in the gutter and in a list),
-// and a what-if preview over recorded runs (POST /v1/policies/impact) shown as a transition
-// table, before anything is saved. The page never writes a policy: changes go through review.
+// Policies: the server's policies, a YAML editor (CodeMirror 6) with completion from the policy
+// format's JSON Schema (GET /v1/policies/schema), live lint from POST /v1/policies/validate (each
+// problem at its line and column, in the gutter and in a list), the policy's own test cases run
+// against the edit (POST /v1/policies/test), a what-if preview over recorded runs
+// (POST /v1/policies/impact) shown as a transition table, and the diff to review. The page never
+// writes a policy: the reviewed diff goes into the repository's review like any change.
 import { useEffect, useRef, useState } from 'react';
+import { autocompletion } from '@codemirror/autocomplete';
+import { diffLines } from 'diff';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { yaml } from '@codemirror/lang-yaml';
 import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { EditorState } from '@codemirror/state';
 import { EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
-import { api, hasRole, type Session } from '../api.ts';
+import { api, download, hasRole, type Session } from '../api.ts';
+import { schemaCompletion, type JsonSchema } from '../schema-completion.ts';
 import { AuthorityBadge, ErrorLine } from '../components/bits.tsx';
 
 interface PolicyInfo {
@@ -23,6 +28,13 @@ interface PolicyInfo {
 interface Problem {
   message: string;
   location: { line?: number; column?: number; path?: string };
+}
+
+interface PolicyTestReport {
+  total: number;
+  passed: number;
+  failed: number;
+  results: Array<{ name: string; file: string; line: number; expected: string; actual: string; passed: boolean; failures: string[]; rules: string[] }>;
 }
 
 interface ImpactReport {
@@ -41,6 +53,9 @@ export default function PoliciesPage({ session }: { session: Session }) {
   const [original, setOriginal] = useState<string>('');
   const [problems, setProblems] = useState<Problem[] | null>(null);
   const [impact, setImpact] = useState<ImpactReport | null>(null);
+  const [tests, setTests] = useState<{ report: PolicyTestReport | null; message?: string } | null>(null);
+  const [review, setReview] = useState<string | null>(null);
+  const schema = useRef<JsonSchema | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const host = useRef<HTMLDivElement>(null);
@@ -54,6 +69,14 @@ export default function PoliciesPage({ session }: { session: Session }) {
         if (body.policies[0]) setSelected(body.policies[0].name);
       },
       (caught: Error) => setError(caught.message),
+    );
+  }, [session.token]);
+
+  useEffect(() => {
+    // Completion works once it arrives; the editor does not wait for it.
+    api<JsonSchema>(session.token, '/v1/policies/schema').then(
+      (body) => (schema.current = body),
+      () => undefined,
     );
   }, [session.token]);
 
@@ -89,6 +112,7 @@ export default function PoliciesPage({ session }: { session: Session }) {
           bracketMatching(),
           syntaxHighlighting(defaultHighlightStyle),
           yaml(),
+          autocompletion({ override: [schemaCompletion(() => schema.current)] }),
           lintGutter(),
           lint,
           EditorState.readOnly.of(!editor),
@@ -115,6 +139,19 @@ export default function PoliciesPage({ session }: { session: Session }) {
       const others = await Promise.all((policies ?? []).filter((policy) => policy.name !== selected).map(async (policy) => (await api<{ policy: { source: string } }>(session.token, `/v1/policies/${encodeURIComponent(policy.name)}/source`)).policy.source));
       const body = await api<{ impact: ImpactReport }>(session.token, '/v1/policies/impact', { method: 'POST', body: { policies: [source, ...others] } });
       setImpact(body.impact);
+    } catch (caught) {
+      setError((caught as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const edited = () => view.current?.state.doc.toString() ?? '';
+  const runTests = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setTests(await api<{ report: PolicyTestReport | null; message?: string }>(session.token, '/v1/policies/test', { method: 'POST', body: { name: selected, source: edited() } }));
     } catch (caught) {
       setError((caught as Error).message);
     } finally {
@@ -154,12 +191,22 @@ export default function PoliciesPage({ session }: { session: Session }) {
         </div>
       )}
       {editor && (
-        <button type="button" onClick={() => void preview()} disabled={busy}>
-          Preview impact on recorded runs
-        </button>
+        <div className="buttons">
+          <button type="button" onClick={() => void runTests()} disabled={busy}>
+            Run policy tests
+          </button>
+          <button type="button" onClick={() => void preview()} disabled={busy}>
+            Preview impact on recorded runs
+          </button>
+          <button type="button" onClick={() => setReview(edited())} disabled={busy}>
+            Review changes
+          </button>
+        </div>
       )}
-      {busy && <p role="status">Re-deciding recorded actions…</p>}
+      {busy && <p role="status">Working…</p>}
+      {tests && <TestResults tests={tests} />}
       {impact && <ImpactTable impact={impact} />}
+      {review !== null && <ReviewDiff original={original} edited={review} file={policies?.find((policy) => policy.name === selected)?.file ?? `${selected}.yaml`} />}
     </section>
   );
 }
@@ -170,6 +217,88 @@ function toDiagnostic(state: EditorState, problem: Problem): Diagnostic {
   const line = state.doc.line(lineNumber);
   const from = Math.min(line.from + Math.max((problem.location.column ?? 1) - 1, 0), line.to);
   return { from, to: line.to > from ? line.to : from, severity: 'error', message: problem.message };
+}
+
+function TestResults({ tests }: { tests: { report: PolicyTestReport | null; message?: string } }) {
+  const { report } = tests;
+  return (
+    <section aria-labelledby="tests-heading" className="tests" data-testid="policy-tests" data-failed={report?.failed ?? 0}>
+      <h2 id="tests-heading">Policy tests</h2>
+      {!report ? (
+        <p>{tests.message}</p>
+      ) : (
+        <>
+          <p className={report.failed === 0 ? 'ok' : 'error'}>
+            {report.passed} of {report.total} case(s) pass{report.failed > 0 ? `; ${report.failed} fail under the edited policy` : ''}.
+          </p>
+          <table>
+            <caption className="visually-hidden">Test cases and their outcomes</caption>
+            <thead>
+              <tr>
+                <th scope="col">Case</th>
+                <th scope="col">Where</th>
+                <th scope="col">Expected</th>
+                <th scope="col">Decided</th>
+                <th scope="col">Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              {report.results.map((result) => (
+                <tr key={`${result.file}:${result.line}`} className={result.passed ? '' : 'failed'}>
+                  <td>{result.name}</td>
+                  <td>
+                    <code>
+                      {result.file}:{result.line}
+                    </code>
+                  </td>
+                  <td>
+                    <AuthorityBadge authority={result.expected} />
+                  </td>
+                  <td>
+                    <AuthorityBadge authority={result.actual} />
+                  </td>
+                  <td>{result.passed ? 'pass' : `FAIL: ${result.failures.join(' ')}`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function ReviewDiff({ original, edited, file }: { original: string; edited: string; file: string }) {
+  const parts = diffLines(original, edited);
+  const changed = parts.some((part) => part.added || part.removed);
+  const name = file.split(/[\\/]/).pop() ?? 'policy.yaml';
+  return (
+    <section aria-labelledby="review-heading" className="review" data-testid="policy-diff">
+      <h2 id="review-heading">Review changes</h2>
+      {!changed ? (
+        <p>No changes to review.</p>
+      ) : (
+        <>
+          <pre className="diff" tabIndex={0} aria-label={`Changes to ${name}`}>
+            {parts.flatMap((part, index) =>
+              part.value
+                .replace(/\n$/, '')
+                .split('\n')
+                .map((line, lineIndex) => (
+                  <span key={`${index}-${lineIndex}`} className={part.added ? 'ins' : part.removed ? 'del' : 'same'}>
+                    {`${part.added ? '+' : part.removed ? '-' : ' '} ${line}\n`}
+                  </span>
+                )),
+            )}
+          </pre>
+          <p className="note">Nothing is saved here: propose the change for review in the repository (download the edited file).</p>
+          <button type="button" className="quiet" onClick={() => download(name, edited, 'application/yaml')}>
+            Download {name}
+          </button>
+        </>
+      )}
+    </section>
+  );
 }
 
 function ImpactTable({ impact }: { impact: ImpactReport }) {
