@@ -143,6 +143,8 @@ const expectedExit: Array<{ match: (words: string[]) => boolean; code: number; w
   { match: (words) => words[0] === 'runs' && words[1] === 'seal', code: 2, why: 'the run is held, not left unsealed by a crash' },
   { match: (words) => words[0] === 'feedback' && words[1] === 'export', code: 2, why: "no feedback was given on that agent's runs here, so the exported suite would evaluate nothing" },
   { match: (words) => words[0] === 'runs' && words[1] === 'replay' && words.includes('--policy'), code: 1, why: 'decisions change under the proposed policy, and a what-if exits 1 when they do' },
+  { match: (words) => words[0] === 'prompts' && words[1] === 'promote' && words.includes('production'), code: 1, why: 'the promotion policy holds a production promotion for a prompt owner (exit 1, recorded)' },
+  { match: (words) => words[0] === 'prompts' && words[1] === 'rollback', code: 2, why: 'the label has pointed at one version only in a fresh home, so there is nothing to roll back to' },
 ];
 
 describe('documented commands, run', () => {

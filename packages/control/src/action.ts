@@ -83,6 +83,40 @@ export interface DecisionContext {
     /** The collections read so far, each with its classifications. */
     collections?: CollectionClassification[];
   };
+  /** The model registry's entry of the model a `model` action calls (CEL `model`); `{registered: false}` when the registry has none. */
+  model?: ModelRegistryEntry;
+  /** The latest recorded evaluation of what a promotion promotes (CEL `eval`); `{found: false, passed: false}` when there is none. */
+  eval?: EvalContext;
   /** The decision time; pass the recorded clock so a replay decides the same. Defaults to the current time when a condition reads `now`. */
   now?: Date;
+}
+
+/** A model as the model registry describes it (CEL `model`). */
+export interface ModelRegistryEntry {
+  /** Whether `models/*.yaml` registers the model. */
+  registered: boolean;
+  /** `provider:model`. */
+  id?: string;
+  /** The registered version. */
+  version?: string;
+  /** Who answers for the model. */
+  owner?: string;
+  /** Data classifications the model is cleared for, e.g. `public`, `internal`, `pii`. */
+  classifications?: string[];
+  /** Where the provider processes data, e.g. `eu`, `us`. */
+  residency?: string[];
+}
+
+/** An evaluation's result as a promotion sees it (CEL `eval`). */
+export interface EvalContext {
+  /** Whether an evaluation of the promoted version was recorded. */
+  found: boolean;
+  /** Whether it met every threshold of its suite. */
+  passed: boolean;
+  /** Its scores by name (`accuracy`, assertion names, `recall_at_k`, `mrr`). */
+  scores: Record<string, number>;
+  /** The suite's name. */
+  suite?: string;
+  /** The eval record's id. */
+  record?: string;
 }

@@ -52,7 +52,7 @@ export class ConditionError extends Error {
 }
 
 /** The variables a condition can read. */
-export const CONTEXT_VARIABLES = ['action', 'agent', 'principal', 'run', 'data', 'now'] as const;
+export const CONTEXT_VARIABLES = ['action', 'agent', 'principal', 'run', 'data', 'model', 'eval', 'now'] as const;
 
 const numericOperators = ['+', '-', '*', '/'] as const;
 
@@ -72,6 +72,8 @@ function createEnvironment(): Environment {
     .registerVariable('principal', 'map', { description: 'On whose behalf: id, roles.' })
     .registerVariable('run', 'map', { description: 'Run counters: steps, tool_calls, tokens, cost_usd, elapsed_ms.' })
     .registerVariable('data', 'map', { description: 'Data touched so far: classifications, collections.' })
+    .registerVariable('model', 'map', { description: 'The model registry entry of the model a model action calls: registered, id, version, owner, classifications, residency.' })
+    .registerVariable('eval', 'map', { description: 'The recorded evaluation of what a promotion promotes: found, passed, scores, suite, record.' })
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'Decision time.' });
   for (const operator of numericOperators) {
     const apply = (left: number, right: number): number =>

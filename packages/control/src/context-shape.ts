@@ -43,6 +43,8 @@ export function contextShape(args: Shape = { type: ['map'], additional: any }): 
       classifications: stringList,
       collections: { type: ['list'], items: closedMap({ name: string, classifications: stringList }) },
     }),
+    model: closedMap({ registered: { type: ['boolean'] }, id: string, version: string, owner: string, classifications: stringList, residency: stringList }),
+    eval: closedMap({ found: { type: ['boolean'] }, passed: { type: ['boolean'] }, scores: { type: ['map'], additional: { type: ['number'] } }, suite: string, record: string }),
     now: { type: ['timestamp'] },
   };
 }

@@ -14,6 +14,9 @@ import { candidatesFor, engineKey, type CompiledRule, type EnginePolicySet, type
 const emptyValues: Readonly<Record<string, unknown>> = Object.freeze({});
 const emptyList: readonly never[] = Object.freeze([]);
 const emptyData = Object.freeze({ classifications: emptyList, collections: emptyList });
+// Absent facts read as the safe answer: a model nobody registered, an evaluation that never ran.
+const unregisteredModel = Object.freeze({ registered: false, classifications: emptyList, residency: emptyList });
+const noEval = Object.freeze({ found: false, passed: false, scores: Object.freeze({}) });
 
 const phrases: Record<Authority, string> = {
   autonomous: 'Allowed without a human',
@@ -65,6 +68,8 @@ function evaluate(index: KindIndex, rules: readonly CompiledRule[], action: Acti
       principal: action.principal,
       run: action.run,
       data: context?.data ?? emptyData,
+      model: context?.model ?? unregisteredModel,
+      eval: context?.eval ?? noEval,
       now: context?.now,
     };
     if (condition.readsNow && activation.now === undefined) activation.now = new Date();

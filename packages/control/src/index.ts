@@ -1,6 +1,6 @@
 // Anything exported here is public API of @aifactory/control: add with care, never remove lightly.
 export { ACTION_KINDS, isActionKind } from './action.ts';
-export type { Action, ActionAgent, ActionKind, ActionPrincipal, ActionRun, CollectionClassification, DecisionContext, RunCounters } from './action.ts';
+export type { Action, ActionAgent, ActionKind, ActionPrincipal, ActionRun, CollectionClassification, DecisionContext, EvalContext, ModelRegistryEntry, RunCounters } from './action.ts';
 export { AUTHORITIES, authorityRank, isAuthority, stricterAuthority } from './authority.ts';
 export type { Authority } from './authority.ts';
 export { POLICY_API_VERSION, POLICY_KIND } from './policy.ts';

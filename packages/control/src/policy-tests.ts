@@ -47,6 +47,25 @@ export const contextInputSchema = z.strictObject({
       collections: z.array(z.strictObject({ name: z.string(), classifications: z.array(z.string()) })).optional(),
     })
     .optional(),
+  model: z
+    .strictObject({
+      registered: z.boolean(),
+      id: z.string().optional(),
+      version: z.string().optional(),
+      owner: z.string().optional(),
+      classifications: z.array(z.string()).optional(),
+      residency: z.array(z.string()).optional(),
+    })
+    .optional(),
+  eval: z
+    .strictObject({
+      found: z.boolean().optional(),
+      passed: z.boolean(),
+      scores: z.record(z.string(), z.number()).optional(),
+      suite: z.string().optional(),
+      record: z.string().optional(),
+    })
+    .optional(),
   now: z.union([z.iso.datetime({ offset: true }), z.date()]).optional(),
 });
 
@@ -143,6 +162,8 @@ export function completeAction(input: z.infer<typeof actionInputSchema>): Action
 export function completeContext(input: z.infer<typeof contextInputSchema> | undefined): DecisionContext {
   const context: DecisionContext = {};
   if (input?.data) context.data = { classifications: input.data.classifications ?? [], ...(input.data.collections ? { collections: input.data.collections } : {}) };
+  if (input?.model) context.model = { ...input.model, classifications: input.model.classifications ?? [], residency: input.model.residency ?? [] };
+  if (input?.eval) context.eval = { found: input.eval.found ?? true, passed: input.eval.passed, scores: input.eval.scores ?? {}, ...(input.eval.suite ? { suite: input.eval.suite } : {}), ...(input.eval.record ? { record: input.eval.record } : {}) };
   if (input?.now !== undefined) context.now = input.now instanceof Date ? input.now : new Date(input.now);
   return context;
 }

@@ -19,3 +19,26 @@ export { countFeedback, FEEDBACK_AGENT, listFeedback, recordFeedback, sentimentO
 export type { FeedbackFilter, FeedbackRecord, FeedbackRequest, Sentiment } from './feedback.ts';
 export { correctionCase, correctionCaseId, correctionsToSuite, readSuiteIfPresent } from './feedback-export.ts';
 export type { CorrectionAssertion, CorrectionExportOptions } from './feedback-export.ts';
+export { recordEvalResult } from './eval-record.ts';
+export type { EvalSubject } from './eval-record.ts';
+export { loadPromptDocument, parsePromptDocument, promptContentHash, promptDocumentSchema, promptLabelPattern, promptNamePattern, renderPrompt } from './prompts/prompt-document.ts';
+export type { PromptDocument } from './prompts/prompt-document.ts';
+export {
+  EVAL_RECORD_AGENT,
+  labelHistory,
+  latestEval,
+  PROMOTE_ACTION,
+  PROMPT_REGISTRY_AGENT,
+  promotePrompt,
+  promptLabels,
+  promptVersion,
+  promptVersions,
+  publishedPromptNames,
+  publishPrompt,
+  refusedPromotions,
+  resolvePrompt,
+  rollbackPrompt,
+} from './prompts/prompt-registry.ts';
+export type { LabelMove, PromotionRequest, PromotionResult, PromptVersion, PromptVersionContent, RegistryParts } from './prompts/prompt-registry.ts';
+export { compareEvalReports, renderEvalComparison } from './eval-compare.ts';
+export type { CaseComparison, EvalComparison } from './eval-compare.ts';

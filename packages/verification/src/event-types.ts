@@ -89,6 +89,17 @@ export const eventPayloadSchemas = {
     comment: z.string().optional(),
     correction: z.string().optional(),
   }),
+  /**
+   * The quality line's records (@aifactory/quality): each lives in a sealed record of its own, like
+   * feedback. A prompt version was published (its template is immutable from here on).
+   */
+  'prompt.published': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), content_hash: sha256, template: z.string(), by: nonEmpty }),
+  /** A label (production, staging...) was moved to a prompt version, after its promotion was decided (or by a rollback). */
+  'prompt.promoted': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), label: nonEmpty, previous_version: z.number().int().positive().nullable(), by: nonEmpty }),
+  /** A promotion was refused: the policy denied it, or its approval was rejected or invalid. */
+  'prompt.promotion_refused': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), label: nonEmpty, by: nonEmpty, reason: nonEmpty }),
+  /** An evaluation suite ran: its verdict and scores, and the prompt and model versions it tested. */
+  'eval.completed': z.looseObject({ suite: nonEmpty, agent: nonEmpty, passed: z.boolean(), scores: z.record(z.string(), z.number()), cases: z.number().int().nonnegative() }),
   /** An MCP tool's definition (description, schemas) was pinned on first sight: its hash is what later listings are held to. */
   'tool.pinned': z.looseObject({ server: nonEmpty, tool: nonEmpty, definition_hash: sha256 }),
   /** An MCP tool's definition differs from its pin (possible tool poisoning); what the policy decided follows in policy.decided. */

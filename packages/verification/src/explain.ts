@@ -60,7 +60,7 @@ export interface ExplainedCustody {
 
 /** The proof of a run. */
 export interface RunExplanation {
-  run: { id: string; agent: string; principal: string; status: string; startedAt: string; endedAt: string | null; replayOf: string | null; definitionHash: string | null; promptHash: string | null; policySetHash: string | null };
+  run: { id: string; agent: string; principal: string; status: string; startedAt: string; endedAt: string | null; replayOf: string | null; definitionHash: string | null; promptHash: string | null; /** The registry prompt version the run used (`spec.prompt`), when it named one. */ prompt: { name: string; version: number; label: string | null } | null; policySetHash: string | null };
   actions: ExplainedAction[];
   /** Recoveries from dead owners and in-doubt actions, in order. */
   custody: ExplainedCustody[];
@@ -147,6 +147,7 @@ export async function explainRun(store: Store, runId: string, options: { step?: 
       replayOf: (row.replay_of as string | null) ?? null,
       definitionHash: typeof metadata.definition_hash === 'string' ? metadata.definition_hash : null,
       promptHash: typeof metadata.prompt_hash === 'string' ? metadata.prompt_hash : null,
+      prompt: promptOf(metadata.prompt),
       policySetHash: typeof metadata.policy_set_hash === 'string' ? metadata.policy_set_hash : null,
     },
     actions,
@@ -220,7 +221,8 @@ function valuesText(values: Record<string, unknown>): string {
 export function renderExplanationText(explanation: RunExplanation): string {
   const { run } = explanation;
   const lines = [`Run ${run.id}: agent ${run.agent}, principal ${run.principal}, ${run.status}, started ${run.startedAt}${run.replayOf ? `, replay of ${run.replayOf}` : ''}`];
-  lines.push(`  agent definition ${shortHash(run.definitionHash)}, prompt ${shortHash(run.promptHash)}, policy set ${shortHash(run.policySetHash)}`, '');
+  const prompt = run.prompt ? ` (${run.prompt.name} v${run.prompt.version}${run.prompt.label ? ` via @${run.prompt.label}` : ''})` : '';
+  lines.push(`  agent definition ${shortHash(run.definitionHash)}, prompt ${shortHash(run.promptHash)}${prompt}, policy set ${shortHash(run.policySetHash)}`, '');
   for (const action of explanation.actions) {
     lines.push(`step ${action.step}  ${action.kind} ${action.name}  ${action.authority}  (${action.decidedAt})`);
     if (Object.keys(action.args).length > 0) lines.push(`  args: ${JSON.stringify(action.args)}${action.argsHash ? ` (hash ${shortHash(action.argsHash)})` : ''}`);
@@ -260,6 +262,7 @@ export function renderExplanationMarkdown(explanation: RunExplanation): string {
     `| started | ${run.startedAt} |`,
     `| agent definition | \`${run.definitionHash ?? '-'}\` |`,
     `| prompt | \`${run.promptHash ?? '-'}\` |`,
+    ...(run.prompt ? [`| prompt version | ${run.prompt.name} v${run.prompt.version}${run.prompt.label ? ` (@${run.prompt.label})` : ''} |`] : []),
     `| policy set | \`${run.policySetHash ?? '-'}\` |`,
     ...(run.replayOf ? [`| replay of | ${run.replayOf} |`] : []),
     '',
@@ -290,4 +293,11 @@ export function renderExplanationMarkdown(explanation: RunExplanation): string {
   }
   lines.push(`Replay with \`${explanation.replay.command}\`; what-if with \`${explanation.replay.whatIf}\`.`);
   return lines.join('\n');
+}
+
+/** The registry prompt a run recorded (run.started metadata `prompt`), if any. */
+function promptOf(value: unknown): { name: string; version: number; label: string | null } | null {
+  const prompt = value as { name?: unknown; version?: unknown; label?: unknown } | null | undefined;
+  if (!prompt || typeof prompt.name !== 'string' || typeof prompt.version !== 'number') return null;
+  return { name: prompt.name, version: prompt.version, label: typeof prompt.label === 'string' ? prompt.label : null };
 }

@@ -29,6 +29,8 @@ export interface OpenWorkspaceOptions {
   agentPaths?: boolean;
   /** The job queue of a Postgres store (workers, `serve --queue`): notifications are delivered through it. */
   queue?: WorkspaceRuntimeOptions['queue'];
+  /** Changes a loaded agent before it runs (evaluation variants). */
+  adaptAgent?: WorkspaceRuntimeOptions['adaptAgent'];
 }
 
 /** An open workspace: its parts, and the use cases adapters call. */
@@ -67,6 +69,7 @@ export async function openWorkspace(config: WorkspaceConfig, options: OpenWorksp
       ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
       ...(options.agentPaths ? { agentPaths: true } : {}),
       ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.adaptAgent ? { adaptAgent: options.adaptAgent } : {}),
     });
     let closed: Promise<void> | undefined;
     const workspace: Workspace = {

@@ -13,9 +13,11 @@ import {
   isAgentName,
   knowledgeAccessFor,
   loadAgentInFolder,
+  loadModelRegistry,
   modelGatewayConfigFromEnv,
   RunOwnership,
   StoreCheckpointSaver,
+  withResolvedPrompt,
   type AgentDefinition,
   type AgentRuntimeOptions,
   type ApprovalService,
@@ -57,6 +59,10 @@ export interface WorkspaceRuntimeOptions {
   clock?: () => Date;
   /** The job queue (Postgres): a notification and the job that delivers it then commit together. */
   queue?: RunQueue;
+  /** The model registry folder (`models/*.yaml`; default `models` beside the agents folder); none when it does not exist. */
+  modelsDir?: string;
+  /** Changes a loaded agent before it runs (evaluation variants: another prompt version, model or top_k); its registry prompt is resolved after. */
+  adaptAgent?: (definition: AgentDefinition) => AgentDefinition;
 }
 
 /** A runtime plus the services around it, sharing one store. */
@@ -86,6 +92,25 @@ function witnessOption(): { witness?: Witness } {
   return witness ? { witness } : {};
 }
 
+/**
+ * Resolves an agent's registry prompt (`spec.prompt: <name>@<label or version>`) from the prompt
+ * registry in the store: the version's sealed template, rendered with the agent's variables. The
+ * version (and the label it came through) is recorded with every run. A process resolves a label
+ * when it first loads the agent, so a long-running server picks up a promotion when it restarts.
+ */
+async function resolveRegistryPrompt(store: Store, definition: AgentDefinition): Promise<AgentDefinition> {
+  const reference = definition.promptReference;
+  if (!reference) return definition;
+  const { resolvePrompt } = await import('@aifactory/quality');
+  const resolved = await resolvePrompt(store, reference.name, reference.ref, reference.variables);
+  return withResolvedPrompt(definition, resolved.text, {
+    name: reference.name,
+    version: resolved.version.version,
+    ...(resolved.label ? { label: resolved.label } : {}),
+    contentHash: resolved.version.contentHash,
+  });
+}
+
 /** Wires a runtime over `store` with the workspace's keys, agents and models. */
 export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): Promise<WorkspaceRuntime> {
   const { store } = options;
@@ -112,10 +137,16 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
       : isAgentName(reference)
         ? await findAgentByName(reference, { directory: agentsDir })
         : await loadAgentInFolder(reference, { directory: agentsDir });
-    loaded.set(reference, definition);
-    return definition;
+    const resolved = await resolveRegistryPrompt(store, options.adaptAgent ? options.adaptAgent(definition) : definition);
+    loaded.set(reference, resolved);
+    return resolved;
   };
-  const gateway = options.gateway ?? createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts') });
+  // The model registry, when the workspace has one: policies see a model call's entry (CEL
+  // `model`) and the gateway falls back to registered models only.
+  const modelRegistry = await loadModelRegistry(options.modelsDir ?? path.join(path.dirname(agentsDir), 'models'));
+  const gateway =
+    options.gateway ??
+    createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts'), ...(modelRegistry ? { registry: modelRegistry } : {}) });
   // Agents with collections search the workspace's knowledge base unless the caller brings its own.
   const knowledge = options.knowledge ? undefined : knowledgeAccessFor(store, options.dataDir);
   const ownership = options.ownership ?? new RunOwnership({ store });
@@ -144,6 +175,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     knowledge: options.knowledge ?? knowledge!.resolve,
     ...(options.durability ? { durability: options.durability } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(modelRegistry ? { modelRegistry } : {}),
   });
   return {
     runtime,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { RunEvent, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
-import type { Workspace } from '@aifactory/workspace';
+import type { OpenWorkspaceOptions, Workspace } from '@aifactory/workspace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
@@ -24,11 +24,11 @@ interface ResumeOptions extends CommonOptions {
 }
 
 /** Opens the workspace (configured from the environment) over an open store, with agents from `agentsDir`. */
-export async function openCliWorkspace(store: Store, agentsDir = 'agents'): Promise<Workspace> {
+export async function openCliWorkspace(store: Store, agentsDir = 'agents', options: Pick<OpenWorkspaceOptions, 'adaptAgent'> = {}): Promise<Workspace> {
   // The runtime loads here, not with the module: `factory runs list` registers `runs resume` too.
   const { openWorkspace, workspaceConfigFromEnv } = await import('@aifactory/workspace');
   // A local admin's CLI may also start agents by the path of their file (agentPaths).
-  return openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(agentsDir) }), { store, agentPaths: true });
+  return openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(agentsDir) }), { store, agentPaths: true, ...options });
 }
 
 /** Opens the workspace's store as configured by the environment. */

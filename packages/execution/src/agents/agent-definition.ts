@@ -48,6 +48,10 @@ export interface AgentDefinition {
   systemPromptFile?: string;
   /** sha256 (hex) of the system prompt text, recorded with every run. */
   promptHash: string;
+  /** The registry prompt the agent names (`spec.prompt`); the workspace resolves it before a run starts. */
+  promptReference?: { name: string; ref: string; variables: Record<string, string> };
+  /** The registry prompt version the system prompt was resolved from, recorded with every run. */
+  prompt?: ResolvedPromptInfo;
   /** MCP servers, ready for `ToolHost.connect` (variables expanded, packages resolved to `node <bin>`). */
   tools: McpServerConfig[];
   /** Knowledge collections the agent may search. */
@@ -64,6 +68,32 @@ export interface AgentDefinition {
   definitionHash: string;
   /** The validated document as written. */
   document: AgentDocument;
+}
+
+/** Which registry prompt version an agent's system prompt comes from. */
+export interface ResolvedPromptInfo {
+  /** Prompt name. */
+  name: string;
+  /** The version resolved. */
+  version: number;
+  /** The label it was resolved through, when the reference named one. */
+  label?: string;
+  /** sha256 of the published template. */
+  contentHash: string;
+}
+
+/** The definition with its registry prompt resolved: the text to run with, its hash, and the version it came from. */
+export function withResolvedPrompt(definition: AgentDefinition, text: string, prompt: ResolvedPromptInfo): AgentDefinition {
+  const promptHash = sha256Hex(text);
+  const resolved: AgentDefinition = { ...definition, systemPrompt: text, promptHash, prompt, definitionHash: contentHash({ document: definition.document, promptHash }) };
+  const locate = locators.get(definition);
+  if (locate) locators.set(resolved, locate);
+  return resolved;
+}
+
+function promptReferenceOf(reference: string, variables: Record<string, string>): NonNullable<AgentDefinition['promptReference']> {
+  const at = reference.lastIndexOf('@');
+  return { name: reference.slice(0, at), ref: reference.slice(at + 1), variables };
 }
 
 /** Options of the loaders. */
@@ -110,6 +140,10 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     systemPromptFile = existingFile(['spec', 'system_prompt_file'], spec.system_prompt_file, 'Prompt file');
     systemPrompt = readFileSync(systemPromptFile, 'utf8');
     if (systemPrompt.trim() === '') fail(['spec', 'system_prompt_file'], `Prompt file '${spec.system_prompt_file}' is empty.`);
+  } else if (spec.prompt !== undefined) {
+    // Resolved when a run starts (the workspace's prompt registry); empty until then, and the
+    // runtime refuses to run a definition whose reference was never resolved.
+    systemPrompt = '';
   } else {
     systemPrompt = spec.system_prompt as string;
   }
@@ -183,6 +217,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     systemPrompt,
     ...(systemPromptFile ? { systemPromptFile } : {}),
     promptHash,
+    ...(spec.prompt !== undefined ? { promptReference: promptReferenceOf(spec.prompt, spec.prompt_variables ?? {}) } : {}),
     tools,
     knowledge: spec.knowledge.map((entry) => ({ collection: entry.collection, ...(entry.top_k === undefined ? {} : { topK: entry.top_k }) })),
     policies,

@@ -9,6 +9,8 @@ import { serverNameProblem, serverNamePattern } from '../tools/tool-names.ts';
 export const agentNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const modelIdPattern = /^[a-z][a-z0-9-]*:\S+$/;
+/** A registry prompt reference: `<name>@<label or version>`. */
+export const promptReferencePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?@(?:[1-9][0-9]{0,8}|[a-z][a-z0-9-]{0,31})$/;
 // The grammar of a policy's max_duration, so agent and policy limits read the same.
 const durationPattern = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
 const environmentNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -104,6 +106,12 @@ const spec = z
     model,
     system_prompt: z.string().min(1).optional().describe('The system prompt (exclusive with system_prompt_file).'),
     system_prompt_file: z.string().min(1).optional().describe('File holding the system prompt, relative to this file.'),
+    prompt: z
+      .string()
+      .regex(promptReferencePattern, { error: 'must be <prompt>@<label or version>, e.g. policy-copilot@production or policy-copilot@3' })
+      .optional()
+      .describe('A prompt of the registry (prompts/<name>.yaml), as <name>@<label or version>; resolved when a run starts and recorded with it.'),
+    prompt_variables: z.record(z.string(), z.string()).optional().describe("Values of the registry prompt's variables."),
     tools: z.array(toolServer).default([]).describe('MCP servers the agent takes tools from.'),
     knowledge: z.array(knowledge).default([]).describe('Knowledge collections the agent may search.'),
     policies: z.array(z.string().min(1)).default([]).describe('Autonomy policy files that apply, relative to this file.'),
@@ -111,9 +119,9 @@ const spec = z
     limits: agentLimitsSchema.optional(),
   })
   .superRefine((value, context) => {
-    if ((value.system_prompt === undefined) === (value.system_prompt_file === undefined)) {
-      context.addIssue({ code: 'custom', path: [], message: 'needs exactly one of system_prompt or system_prompt_file' });
-    }
+    const prompts = [value.system_prompt, value.system_prompt_file, value.prompt].filter((prompt) => prompt !== undefined).length;
+    if (prompts !== 1) context.addIssue({ code: 'custom', path: [], message: 'needs exactly one of system_prompt, system_prompt_file or prompt' });
+    if (value.prompt_variables !== undefined && value.prompt === undefined) context.addIssue({ code: 'custom', path: ['prompt_variables'], message: 'applies with prompt only' });
     const seen = new Map<string, number>();
     value.tools.forEach((server, index) => {
       if (seen.has(server.server)) context.addIssue({ code: 'custom', path: ['tools', index, 'server'], message: `'${server.server}' is already the name of tools[${seen.get(server.server)}]` });

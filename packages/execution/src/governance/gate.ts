@@ -3,7 +3,7 @@
 // agent graph asks this gate before it acts, and nothing in the runtime calls a model or a tool
 // except through a verdict of `execute` from it. The gate carries out every obligation a decision
 // names: it masks what is recorded, queues the notifications and opens the approval of a hold.
-import { type Action, type Authority, type Decision, type DecisionContext, type PolicySet, type RequireApprovalDecision, argumentsDenied, decide } from '@aifactory/control';
+import { type Action, type Authority, type Decision, type DecisionContext, type ModelRegistryEntry, type PolicySet, type RequireApprovalDecision, argumentsDenied, decide } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 
 /** An event as the recorder takes it. */
@@ -132,8 +132,17 @@ export class GovernanceGate implements Gate {
   readonly #clock: () => Date;
   readonly #obligations: GateObligations;
   readonly #deferred = new Map<string, EventDraft[]>();
+  readonly #modelEntry: ((id: string) => ModelRegistryEntry) | undefined;
 
-  constructor(options: { policies: () => PolicySet; recorder: GateRecorder; clock?: () => Date; obligations?: GateObligations }) {
+  constructor(options: {
+    policies: () => PolicySet;
+    recorder: GateRecorder;
+    clock?: () => Date;
+    obligations?: GateObligations;
+    /** The model registry's entry of a model (CEL `model` on model actions). */
+    modelEntry?: (id: string) => ModelRegistryEntry;
+  }) {
+    this.#modelEntry = options.modelEntry;
     this.#policies = options.policies;
     this.#recorder = options.recorder;
     this.#clock = options.clock ?? (() => new Date());
@@ -165,7 +174,10 @@ export class GovernanceGate implements Gate {
     // A retrieval shows the policy the collections it would read and their classifications.
     const collections = proposed.collections ?? run.collections;
     const classifications = proposed.collections ? [...new Set([...run.classifications, ...proposed.collections.flatMap((collection) => collection.classifications)])] : run.classifications;
-    const context: DecisionContext = { data: { classifications, ...(collections ? { collections } : {}) }, now };
+    // A model call shows the policy the registry's entry of its model (budget crossings, named
+    // budget:<limit>, are not models and read as unregistered).
+    const model = proposed.kind === 'model' && this.#modelEntry && !proposed.name.startsWith('budget:') ? this.#modelEntry(proposed.name) : undefined;
+    const context: DecisionContext = { data: { classifications, ...(collections ? { collections } : {}) }, ...(model ? { model } : {}), now };
     // Arguments that fail the tool's schema never reach a rule (a "12345" must not meet a rule
     // written for 12345); nor are they recorded, since no rule said which of them to mask.
     const invalid = proposed.argumentErrors !== undefined && proposed.argumentErrors.length > 0 ? proposed.argumentErrors : undefined;

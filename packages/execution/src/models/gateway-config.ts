@@ -45,6 +45,8 @@ export interface ModelGatewayConfig {
   prices?: PriceTable;
   /** `max_tokens` for Anthropic when a request sets none (default 4096). */
   defaultMaxTokens?: number;
+  /** The model registry: when set, a fallback is called only when it is a registered model. */
+  registry?: { find(id: string): unknown };
 }
 
 /** Reads OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL into a gateway configuration. */

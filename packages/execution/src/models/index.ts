@@ -22,3 +22,5 @@ export type { ModelPrice, PriceTable } from './price-table.ts';
 export { computeCost, defaultPrices, findPrice } from './price-table.ts';
 export type { ModelScript, ScriptScenario, ScriptToolCall, ScriptTurn, ScriptedAnswer } from './model-script.ts';
 export { UnexpectedModelCallError, loadScript, parseScript, playScript } from './model-script.ts';
+export type { ModelRegistry, RegisteredModel } from './model-registry.ts';
+export { createModelRegistry, loadModelRegistry, modelDocumentSchema, parseModelDocument } from './model-registry.ts';

@@ -309,6 +309,10 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
         const target = fallbackFor(options);
         const useFallback = target && !first.streamed && first.unavailable && `${target.provider}:${target.model}` !== `${primary.provider}:${primary.model}`;
         if (!useFallback) throw toError(first);
+        // Only an approved model may stand in: with a registry, an unregistered fallback is never called.
+        if (config.registry && config.registry.find(`${target.provider}:${target.model}`) === undefined) {
+          throw toError({ ...first, what: `${first.what}; fallback ${target.provider}:${target.model} is not in the model registry (models/*.yaml), so it was not called` });
+        }
         const fallbackModel = `${target.provider}:${target.model}`;
         const fallbackReason = redact(`${primary.provider}:${primary.model} failed after ${first.attempts} attempt${first.attempts === 1 ? '' : 's'}: ${first.what}`);
         if (options.beforeFallback && (await options.beforeFallback({ model: fallbackModel, reason: fallbackReason })) !== true) throw toError(first);

@@ -9,7 +9,7 @@ import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '
 import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, type Store } from '@aifactory/store';
 import { eq, sql } from 'drizzle-orm';
 import type { AgentDefinition } from '../agents/index.ts';
-import type { ModelGateway, ModelResponse } from '../models/index.ts';
+import type { ModelGateway, ModelRegistry, ModelResponse } from '../models/index.ts';
 import { outboxTarget } from '../notifications/notification-target.ts';
 import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from '../graph/agent-graph.ts';
@@ -73,6 +73,8 @@ export interface AgentRuntimeOptions {
   /** The leases of the runs this process drives (default: a lease of AIFACTORY_LEASE_MS or 30 s). */
   ownership?: RunOwnership;
   clock?: () => Date;
+  /** The model registry (`models/*.yaml`): policies read a model call's entry as CEL `model`. */
+  modelRegistry?: Pick<ModelRegistry, 'entry'>;
 }
 
 /** The graph's view of an agent definition: identity, model, prompt and its own limits. Replay builds the same. */
@@ -257,6 +259,7 @@ export class AgentRuntime {
         agent_file: definition.file,
         definition_hash: definition.definitionHash,
         prompt_hash: definition.promptHash,
+        ...(definition.prompt ? { prompt: { name: definition.prompt.name, version: definition.prompt.version, ...(definition.prompt.label ? { label: definition.prompt.label } : {}), content_hash: definition.prompt.contentHash } } : {}),
         model: definition.model.id,
         ...(feature ? { feature } : {}),
         principal_roles: principal.roles,
@@ -775,6 +778,10 @@ export class AgentRuntime {
   async #loadPlan(reference: string): Promise<AgentPlan> {
     const options = this.#options;
     const definition = await options.loadAgent(reference);
+    // An agent naming a registry prompt has no prompt of its own: never run it with an empty one.
+    if (definition.promptReference && !definition.prompt) {
+      throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names the registry prompt '${definition.promptReference.name}@${definition.promptReference.ref}', which this process did not resolve; open it through a workspace (openWorkspace), which reads the prompt registry.`);
+    }
     const policyFiles = [...(options.basePolicyFiles ?? []), ...definition.policies];
     // Bounded autonomy has no unbounded mode: an agent without any policy does not run.
     if (policyFiles.length === 0) throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`);
@@ -784,10 +791,12 @@ export class AgentRuntime {
   async #openSession(reference: string): Promise<AgentSession> {
     const options = this.#options;
     const { definition, policySet } = await this.#plan(reference);
+    const registry = options.modelRegistry;
     const gate = new GovernanceGate({
       policies: () => policySet,
       recorder: this.#fenced,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(registry ? { modelEntry: (id: string) => registry.entry(id) } : {}),
       obligations: {
         // Policies name people and channels (dpo@acme.example, slack:#ops): an address becomes
         // an e-mail, a bare name the inbox of that name.
