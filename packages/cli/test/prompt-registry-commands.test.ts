@@ -87,6 +87,7 @@ describe('factory prompts', () => {
     registerApprovalsCommands(program);
     registerRunsForensicsCommands(registerRunsCommands(program));
     const result = await runProgram(program, args);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the JSON document its command prints
     return { ...result, json: () => JSON.parse(result.stdout) as Record<string, any> };
   }
   const promptsCommand = (...args: string[]) => factory('prompts', ...args, '--prompts', prompts);
