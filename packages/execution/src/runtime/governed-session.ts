@@ -148,11 +148,14 @@ export class GovernedSession {
    * (its outcome recorded with the next commit), is held (an approval is requested) or is denied.
    */
   async act<T>(proposed: ProposedAction, io: ActionIo<T>): Promise<GovernedOutcome<T>> {
-    const key = heldKey(proposed);
-    const held = this.#held.get(key);
-    if (held) {
-      const settled = await this.#settleHeld(key, held, proposed, io);
-      if (settled) return settled;
+    // The key hashes the arguments; a session with nothing held (the usual case) skips that work.
+    if (this.#held.size > 0) {
+      const key = heldKey(proposed);
+      const held = this.#held.get(key);
+      if (held) {
+        const settled = await this.#settleHeld(key, held, proposed, io);
+        if (settled) return settled;
+      }
     }
     const step = ++this.#step;
     this.#counters.steps += 1;
@@ -162,7 +165,7 @@ export class GovernedSession {
       // The gate opened the approval (the decision's approvers obligation) through the port above.
       const approval = this.#opened.get(verdict.approval!.id)!;
       this.#opened.delete(approval.id);
-      this.#held.set(key, { approvalId: approval.id, step, argsHash: verdict.argsHash, decision: verdict.decision });
+      this.#held.set(`${proposed.kind}\u0000${proposed.name}\u0000${verdict.argsHash}`, { approvalId: approval.id, step, argsHash: verdict.argsHash, decision: verdict.decision });
       return { kind: 'held', step, decision: verdict.decision, approval };
     }
     return this.#execute(step, proposed, io, verdict.decision);
@@ -251,7 +254,7 @@ export class GovernedSession {
   }
 }
 
-/** One key per action: kind, name and the canonical hash of its arguments. */
+/** One key per action: kind, name and the canonical hash of its arguments (the gate's argsHash, written as act() keys a hold). */
 function heldKey(proposed: Pick<ProposedAction, 'kind' | 'name' | 'args'>): string {
   return `${proposed.kind}\u0000${proposed.name}\u0000${contentHash(proposed.args)}`;
 }

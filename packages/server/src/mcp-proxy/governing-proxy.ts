@@ -111,6 +111,8 @@ export class GoverningMcpProxy {
   readonly #options: GoverningProxyOptions;
   readonly #parts: Promise<{ workspace: ProxyWorkspace; pinStore: ToolPinStore; ownership: RunOwnership }>;
   readonly #validator = new ArgumentValidator();
+  /** Definition hashes by listed tool object: a listing's objects are reused until the upstream lists anew, so each is hashed once, not twice per call. */
+  readonly #definitionHashes = new WeakMap<Tool, string>();
   readonly #sessions = new Set<SessionState>();
   #tools: Promise<Map<string, Tool>> | undefined;
   #pins: Promise<Map<string, ToolPin>> | undefined;
@@ -203,6 +205,15 @@ export class GoverningMcpProxy {
   async close(): Promise<void> {
     this.#sessions.clear();
     await this.#options.upstream.close().catch(() => undefined);
+  }
+
+  #definitionHash(tool: Tool): string {
+    let hash = this.#definitionHashes.get(tool);
+    if (hash === undefined) {
+      hash = toolDefinitionHash(tool);
+      this.#definitionHashes.set(tool, hash);
+    }
+    return hash;
   }
 
   /** What a client session offers: tools always; resources and prompts when the upstream offers them. */
@@ -314,7 +325,7 @@ export class GoverningMcpProxy {
    */
   async #definitionAccepted(state: SessionState, governed: GovernedSession, tool: Tool, pinned: Array<{ type: string; actor: string; payload: unknown }>): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
     const pins = await this.#loadPins();
-    const hash = toolDefinitionHash(tool);
+    const hash = this.#definitionHash(tool);
     let pin = pins.get(tool.name);
     if (!pin) {
       pin = await (await this.#parts).pinStore.pinFirst(this.#options.name, tool, governed.runId);
@@ -389,7 +400,7 @@ export class GoverningMcpProxy {
     if (pinned.length > 0) await governed.record(pinned as never);
     if (!definition.accepted) return governanceResult(definition.held ? 'pending_approval' : 'denied', governed.runId, definition.message);
     const policyName = `${this.#options.name}.${name}`;
-    const validation = this.#validator.validate(`${name}\u0000${toolDefinitionHash(tool)}`, (tool.inputSchema ?? { type: 'object' }) as Record<string, unknown>, args);
+    const validation = this.#validator.validate(`${name}\u0000${this.#definitionHash(tool)}`, (tool.inputSchema ?? { type: 'object' }) as Record<string, unknown>, args);
     const proposed = { kind: 'tool' as const, name: policyName, args, ...(validation.ok ? {} : { argumentErrors: validation.errors }) };
     const actor = this.#agent().id;
     const limit = this.#options.maxRecordedResultChars ?? 65_536;
