@@ -2,6 +2,34 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const canonicalize = { name: 'canonicalize', message: 'Use canonicalJson from @aifactory/core.' };
+
+// One owner per table: a package reads and writes a table only through its owner's functions, and
+// within the owner only *-rows.ts files import the drizzle schema, so a table's queries live in one
+// place. Keep this map in step with packages/store/src/schema/index.ts.
+const tableOwners = {
+  verification: ['runs', 'events', 'seals', 'storeIdentity', 'runLeases'],
+  execution: ['approvals', 'approvalVotes', 'policyVersions', 'artifacts', 'notifications', 'toolPins', 'checkpoints', 'checkpointBlobs', 'checkpointWrites'],
+  knowledge: ['collections', 'documents', 'chunks'],
+  server: ['apiTokens'],
+};
+// Owner files that still query their own tables outside a *-rows.ts file: split each (its queries
+// into a *-rows.ts beside it) and strike it off; nothing may be added here.
+const notYetSplit = {
+  execution: [
+    'packages/execution/src/approvals/approval-service.ts',
+    'packages/execution/src/checkpoint/checkpoint-erasure.ts',
+    'packages/execution/src/checkpoint/store-checkpoint-saver.ts',
+    'packages/execution/src/notifications/notification-dispatcher.ts',
+    'packages/execution/src/notifications/notification-outbox.ts',
+    'packages/execution/src/runtime/run-erasure.ts',
+    'packages/execution/src/tools/tool-pins.ts',
+  ],
+  knowledge: ['packages/knowledge/src/collection-state.ts', 'packages/knowledge/src/ingest.ts', 'packages/knowledge/src/knowledge-base.ts', 'packages/knowledge/src/knowledge-context.ts', 'packages/knowledge/src/search.ts'],
+  server: ['packages/server/src/api-tokens.ts'],
+};
+const schemaMessage = "Only an owning package's *-rows.ts files import the store schema: call the owner's functions (see tableOwners in eslint.config.js).";
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', '.factory/**'] },
   js.configs.recommended,
@@ -25,10 +53,30 @@ export default tseslint.config(
   },
   {
     // Hashing must see exactly one serialisation: RFC 8785 through @aifactory/core's canonicalJson.
+    // One owner per table: no source file imports the store schema (see tableOwners below).
     files: ['packages/*/src/**/*.ts'],
     ignores: ['packages/core/src/canonical-json.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'canonicalize', message: 'Use canonicalJson from @aifactory/core.' }] }],
-    },
+    rules: { 'no-restricted-imports': ['error', { paths: [canonicalize, { name: '@aifactory/store/schema', message: schemaMessage }] }] },
   },
+  // An owner's *-rows.ts files (and its files not yet split into one) import its own tables, never another's.
+  ...Object.entries(tableOwners).map(([owner, tables]) => ({
+    files: [`packages/${owner}/src/**/*-rows.ts`, ...(notYetSplit[owner] ?? [])],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            canonicalize,
+            {
+              name: '@aifactory/store/schema',
+              importNames: Object.values(tableOwners)
+                .flat()
+                .filter((table) => !tables.includes(table)),
+              message: `@aifactory/${owner} owns only ${tables.join(', ')}: read another package's table through its owner's functions.`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
 );

@@ -1,7 +1,8 @@
 // factory tokens create | list | revoke, in-process against a real embedded store: the secret is
 // printed once and works against the API; only its hash is stored; a revoked token stops working.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiTokens, openStore, type Store } from '@aifactory/store';
+import { openStore, type Store } from '@aifactory/store';
+import { apiTokens } from '@aifactory/store/schema';
 import { authenticateApiToken } from '@aifactory/server';
 import { serveProgram } from '../src/commands/serve.ts';
 import { runProgram } from './run-program.ts';

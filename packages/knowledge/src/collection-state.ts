@@ -3,7 +3,8 @@
 // current by this process's writes; reloaded when another process moves the revision on.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chunks, documents, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { chunks, documents } from '@aifactory/store/schema';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Embedder } from './embedder.ts';
 import { bytesToVector, embedChecked, vectorToBytes } from './embedder.ts';

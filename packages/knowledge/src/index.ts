@@ -2,6 +2,7 @@
 export { createKnowledgeBase } from './knowledge-base.ts';
 export type { CollectionDescription, CollectionInfo, KnowledgeBase, KnowledgeBaseOptions, RebuildSummary } from './knowledge-base.ts';
 export type { FileOutcome, IngestOptions, IngestProgress, IngestSummary } from './ingest.ts';
+export { chunkContents, collectionClassifications } from './knowledge-rows.ts';
 export { formatCitation } from './search.ts';
 export type { Citation, SearchFilter, SearchMode, SearchOptions, SearchResult } from './search.ts';
 export type { Embedder } from './embedder.ts';

@@ -3,7 +3,8 @@
 // document in one transaction with its lineage. Files gone from a folder source are removed.
 import { readFile } from 'node:fs/promises';
 import { contentHash, ErrorCode, sha256Hex, UserError } from '@aifactory/core';
-import { chunks, collections, documents, sql } from '@aifactory/store';
+import { sql } from '@aifactory/store';
+import { chunks, collections, documents } from '@aifactory/store/schema';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { KnowledgeContext } from './knowledge-context.ts';
 import type { CollectionSettings } from './collection-settings.ts';

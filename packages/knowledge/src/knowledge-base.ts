@@ -2,7 +2,8 @@
 // directory holding one HNSW index file per collection.
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { chunks, collections, documents, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { chunks, collections, documents } from '@aifactory/store/schema';
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { CollectionSettings } from './collection-settings.ts';
 import { mergeSettings, validateCollectionName } from './collection-settings.ts';

@@ -1,7 +1,7 @@
 // What the parts of a knowledge base share: the store, the data directory, the embedder and the
 // loaded collections, with a per-collection lock so one process never interleaves two writers.
 import type { Store } from '@aifactory/store';
-import type { collections } from '@aifactory/store';
+import type { collections } from '@aifactory/store/schema';
 import type { CollectionState } from './collection-state.ts';
 import type { Embedder } from './embedder.ts';
 

@@ -2,7 +2,7 @@
 // scores or reciprocal ranks), collapsed by content hash, and returned with citations that say
 // where each chunk came from (source, heading path / page / lines / record, document version).
 import { ErrorCode, UserError } from '@aifactory/core';
-import { chunks, collections, documents } from '@aifactory/store';
+import { chunks, collections, documents } from '@aifactory/store/schema';
 import { and, eq, inArray, or } from 'drizzle-orm';
 import type { KnowledgeContext } from './knowledge-context.ts';
 import type { CollectionState } from './collection-state.ts';

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chunks, documents, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { chunks, documents } from '@aifactory/store/schema';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHashingEmbedder, createKnowledgeBase, type Embedder, type IngestProgress } from '../src/index.ts';

@@ -12,9 +12,8 @@
 // the runs row's metadata holds the score and sentiment for searching.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { runs, type Store } from '@aifactory/store';
-import { readRunEvents, type Recorder } from '@aifactory/verification';
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Store } from '@aifactory/store';
+import { countRunsByMetadata, findRun, findRunsById, findRunsWhere, readRunEvents, type Recorder } from '@aifactory/verification';
 
 /** The agent name feedback records are filed under. */
 export const FEEDBACK_AGENT = 'feedback';
@@ -75,7 +74,7 @@ export function validateFeedback(request: FeedbackRequest): void {
 /** Records feedback on a run as a sealed feedback record; NOT_FOUND when the run does not exist. */
 export async function recordFeedback(parts: { store: Store; recorder: Recorder }, request: FeedbackRequest): Promise<FeedbackRecord> {
   validateFeedback(request);
-  const [run] = await parts.store.db.select().from(runs).where(eq(runs.id, request.runId));
+  const run = await findRun(parts.store, request.runId);
   if (!run) throw new UserError(ErrorCode.NotFound, `Run '${request.runId}' does not exist; run 'factory runs list' to see the runs.`, { location: { path: 'runId' } });
   if (run.agent === FEEDBACK_AGENT) throw new UserError(ErrorCode.InputInvalid, `Run '${request.runId}' is itself a feedback record; give feedback on the run it is about (${run.parentRunId ?? 'unknown'}).`);
   const head = await parts.recorder.head(request.runId);
@@ -134,21 +133,15 @@ export interface FeedbackFilter {
 
 /** Lists feedback, newest first, with comments and corrections read from the recorded events. */
 export async function listFeedback(store: Store, filter: FeedbackFilter = {}): Promise<FeedbackRecord[]> {
-  const conditions: SQL[] = [eq(runs.agent, FEEDBACK_AGENT)];
-  if (filter.runId) conditions.push(eq(runs.parentRunId, filter.runId));
-  if (filter.agent) conditions.push(sql`${runs.metadata}->>'agent_of_run' = ${filter.agent}`);
-  if (filter.sentiment) conditions.push(sql`${runs.metadata}->>'sentiment' = ${filter.sentiment}`);
-  if (filter.withCorrection) conditions.push(sql`${runs.metadata}->>'has_correction' = 'true'`);
-  const rows = await store.db
-    .select()
-    .from(runs)
-    .where(and(...conditions))
-    .orderBy(desc(runs.startedAt), desc(runs.id))
-    .limit(Math.max(1, Math.min(filter.limit ?? 100, 10_000)));
+  const metadata: Record<string, string> = {};
+  if (filter.agent) metadata['agent_of_run'] = filter.agent;
+  if (filter.sentiment) metadata['sentiment'] = filter.sentiment;
+  if (filter.withCorrection) metadata['has_correction'] = 'true';
+  const rows = await findRunsWhere(store, { agent: FEEDBACK_AGENT, ...(filter.runId ? { parentRunId: filter.runId } : {}), metadata }, { limit: Math.max(1, Math.min(filter.limit ?? 100, 10_000)) });
   const parents = [...new Set(rows.map((row) => row.parentRunId).filter((id): id is string => typeof id === 'string'))];
   const inputs = new Map<string, string>();
   if (parents.length > 0) {
-    for (const parent of await store.db.select({ id: runs.id, input: runs.input }).from(runs).where(inArray(runs.id, parents))) {
+    for (const parent of await findRunsById(store, parents)) {
       const text = inputText(parent.input);
       if (text !== undefined) inputs.set(parent.id, text);
     }
@@ -181,14 +174,8 @@ export async function listFeedback(store: Store, filter: FeedbackFilter = {}): P
 
 /** Counts feedback by the agent of the run and sentiment (for metrics). */
 export async function countFeedback(store: Store): Promise<Array<{ agent: string; sentiment: string; count: number }>> {
-  const agent = sql<string>`coalesce(${runs.metadata}->>'agent_of_run', 'unknown')`;
-  const sentiment = sql<string>`coalesce(${runs.metadata}->>'sentiment', 'unknown')`;
-  const rows = await store.db
-    .select({ agent, sentiment, count: sql<number>`count(*)` })
-    .from(runs)
-    .where(eq(runs.agent, FEEDBACK_AGENT))
-    .groupBy(agent, sentiment);
-  return rows.map((row) => ({ agent: String(row.agent), sentiment: String(row.sentiment), count: Number(row.count) }));
+  const rows = await countRunsByMetadata(store, { agent: FEEDBACK_AGENT }, ['agent_of_run', 'sentiment']);
+  return rows.map((row) => ({ agent: row.values[0], sentiment: row.values[1], count: row.count }));
 }
 
 /** The text of a run's recorded input ({text} as runs start), if any. */

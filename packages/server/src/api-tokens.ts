@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { durationMilliseconds } from '@aifactory/control';
 import { ErrorCode, UserError, sha256Hex } from '@aifactory/core';
-import { apiTokens, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { apiTokens } from '@aifactory/store/schema';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 
 /** Roles the server itself grants access by; tokens may carry more (policy approver roles). */

@@ -14,9 +14,9 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { AiFactoryError, ErrorCode, UserError, sha256Hex } from '@aifactory/core';
 import type { RunEvent } from '@aifactory/execution';
-import { runs, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { findRun } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
-import { eq } from 'drizzle-orm';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -163,7 +163,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   /** Records an auth decision in a held run's trace (nothing else writes to it while it waits). */
   const recordAgainstHeldRun = async (runId: string, payload: Record<string, unknown>) => {
     try {
-      const [row] = await store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, runId));
+      const row = await findRun(store, runId);
       if (row?.status === 'held') await workspace.recorder.record(runId, { type: 'auth.decided', actor: 'server', payload });
     } catch (error) {
       log({ event: 'auth.record_failed', runId, error: (error as Error).message });
@@ -310,7 +310,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   /** The run row if `principal` may see it; 404 otherwise, alike for absent and hidden runs. */
   const visibleRun = async (principal: TokenPrincipal, runId: string) => {
-    const [row] = await store.db.select().from(runs).where(eq(runs.id, runId));
+    const row = await findRun(store, runId);
     const visible = row && (hasRole(principal, runReaders) || row.principal === principal.id);
     if (!visible) {
       authDecided(principal.id, 'denied', { reason: row ? 'not_owner' : 'absent', token: principal.tokenId, runId });

@@ -7,9 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { voteIneligibility, type AgentDefinition, type Approval, type Principal, type RunEvent, type RunResult } from '@aifactory/execution';
 import type { Workspace } from '@aifactory/workspace';
-import { runs, type Store } from '@aifactory/store';
-import { readRunEvents } from '@aifactory/verification';
-import { eq } from 'drizzle-orm';
+import type { Store } from '@aifactory/store';
+import { findRun, readRunEvents } from '@aifactory/verification';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
@@ -149,9 +148,9 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
  * child run, so the answer is the top run's (the one the call returned).
  */
 async function runOutcome(store: Store, runId: string): Promise<{ runId: string; status: string; answer?: string; error?: string } | undefined> {
-  let current = (await store.db.select({ id: runs.id, status: runs.status, parent: runs.parentRunId }).from(runs).where(eq(runs.id, runId)))[0];
-  for (let depth = 0; current?.parent && depth < 20; depth += 1) {
-    const parent = (await store.db.select({ id: runs.id, status: runs.status, parent: runs.parentRunId }).from(runs).where(eq(runs.id, current.parent)))[0];
+  let current = await findRun(store, runId);
+  for (let depth = 0; current?.parentRunId && depth < 20; depth += 1) {
+    const parent = await findRun(store, current.parentRunId);
     if (!parent) break;
     current = parent;
   }

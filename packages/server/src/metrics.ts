@@ -3,9 +3,9 @@
 // model.responded, budget.exceeded, approval outcomes, run starts and ends), so every figure
 // matches an event an auditor can find. Figures that span processes (runs a CLI or a worker made)
 // are read from the store when scraped.
-import { approvals, type Store } from '@aifactory/store';
+import { pendingApprovalStats } from '@aifactory/execution/approvals';
+import type { Store } from '@aifactory/store';
 import { countRuns, type Recorder } from '@aifactory/verification';
-import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics a server exposes at /metrics. */
@@ -87,8 +87,7 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
       help: 'Approvals waiting for a decision.',
       registers,
       async collect() {
-        const [row] = await store.db.select({ value: count() }).from(approvals).where(eq(approvals.status, 'pending'));
-        this.set(Number(row?.value ?? 0));
+        this.set((await pendingApprovalStats(store)).pending);
       },
     });
     new Gauge({
@@ -96,8 +95,7 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
       help: 'Age of the oldest pending approval (0 when none).',
       registers,
       async collect() {
-        const [row] = await store.db.select({ oldest: min(approvals.requestedAt) }).from(approvals).where(eq(approvals.status, 'pending'));
-        const oldest = row?.oldest ? new Date(row.oldest as unknown as string) : undefined;
+        const oldest = (await pendingApprovalStats(store)).oldestRequestedAt;
         this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
       },
     });

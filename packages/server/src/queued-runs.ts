@@ -4,7 +4,7 @@
 // after an approval go through the queue the same way. Nothing of an agent runs in the server.
 import type { CallerTrace, Principal, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
-import { sql } from 'drizzle-orm';
+import { findEventsAfter, findLastEvent } from '@aifactory/verification';
 
 /** What a QueuedRuns needs. */
 export interface QueuedRunsOptions {
@@ -63,10 +63,7 @@ export class QueuedRuns {
 
   /** Queues the resume of a held run whose approval was decided; resolves once it completed, failed or is held again. */
   async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
-    const rows = await this.#options.workspace.store.query<{ seq: number | null }>(
-      sql`SELECT max(seq) AS seq FROM events WHERE run_id = ${runId}`,
-    );
-    const done = this.#follow(runId, Number(rows[0]?.seq ?? 0), options.onEvent);
+    const done = this.#follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, options.onEvent);
     await this.#options.enqueue({ runId, reason: 'resume', approvalId: options.approvalId });
     return done;
   }
@@ -113,14 +110,11 @@ export class QueuedRuns {
       const lowest = new Map<string, number>();
       for (const follower of this.#followers.values())
         lowest.set(follower.runId, Math.min(lowest.get(follower.runId) ?? Infinity, follower.afterSeq));
-      const cursors = [...lowest].map(([run_id, seq]) => ({ run_id, seq }));
-      const rows = await this.#options.workspace.store.query<{ run_id: string; seq: number; type: string; payload: string | null }>(
-        sql`SELECT e.run_id, e.seq, e.type, e.payload FROM events e JOIN json_to_recordset(${JSON.stringify(cursors)}::json) AS c(run_id text, seq int) ON e.run_id = c.run_id AND e.seq > c.seq ORDER BY e.run_id, e.seq`,
-      );
+      const rows = await findEventsAfter(this.#options.workspace.store, [...lowest].map(([runId, seq]) => ({ runId, seq })));
       const byRun = new Map<string, Follower[]>();
       for (const follower of this.#followers.values()) byRun.set(follower.runId, [...(byRun.get(follower.runId) ?? []), follower]);
       for (const row of rows) {
-        for (const follower of byRun.get(row.run_id) ?? []) this.#deliver(follower, row);
+        for (const follower of byRun.get(row.runId) ?? []) this.#deliver(follower, row);
       }
     } catch {
       // The store is unreachable for a moment: read again next time.
@@ -130,11 +124,11 @@ export class QueuedRuns {
   }
 
   /** Hands one recorded event to a follower that has not seen it. */
-  #deliver(follower: Follower, row: { run_id: string; seq: number; type: string; payload: string | null }): void {
+  #deliver(follower: Follower, row: { runId: string; seq: number; type: string; payload: string | null }): void {
     if (Number(row.seq) <= follower.afterSeq) return;
     follower.afterSeq = Number(row.seq);
     const payload = parsePayload(row.payload);
-    const event = runEventOf(row.run_id, row.type, payload);
+    const event = runEventOf(row.runId, row.type, payload);
     if (event) {
       try {
         follower.onEvent?.(event);
@@ -142,7 +136,7 @@ export class QueuedRuns {
         // A listener's failure must not stop the follow.
       }
     }
-    const result = resultOf(row.run_id, row.type, payload);
+    const result = resultOf(row.runId, row.type, payload);
     if (result) follower.settle(result);
   }
 }

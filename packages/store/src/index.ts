@@ -3,5 +3,5 @@ export { openStore, storeOptionsFromEnv, storeLockFile, dataHome, migrationsFold
 export { StoreBusyError, acquireDirectoryLock, isAlive, processStartTime, readLockOwner } from './directory-lock.ts';
 export type { AcquireOptions, DirectoryLock, LockOwner } from './directory-lock.ts';
 export type { Database, Store, StoreOptions } from './open-store.ts';
-export * as schema from './schema/index.ts';
-export * from './schema/index.ts';
+// The tables are not part of this surface: each has one owning package, whose *-rows.ts files
+// import them from '@aifactory/store/schema' (eslint.config.js enforces it).

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { migrationsFolder, openStore, runs, sql, type Store } from '../src/index.ts';
+import { migrationsFolder, openStore, sql, type Store } from '../src/index.ts';
+import { runs } from '../src/schema/index.ts';
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 if (!postgresUrl) console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres store tests are skipped (PGlite tests still run).');

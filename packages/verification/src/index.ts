@@ -43,6 +43,8 @@ export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { decodeRunCursor, encodeRunCursor, listRuns, listRunsPage } from './run-query.ts';
 export type { RunFilter, RunPage, RunPosition, RunSummary } from './run-query.ts';
 export { countRuns } from './run-counts.ts';
+export { countRunsByMetadata, findEventsAfter, findEventsOfType, findLastEvent, findRun, findRunLease, findRunsById, findRunsWhere, firstChildRun, rewriteRunInputsContaining } from './run-rows.ts';
+export type { RunLeaseRecord, RunRecord, RunRowFilter } from './run-rows.ts';
 export { genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, runTraceId, spanSteps } from './gen-ai-spans.ts';
 export type { RecordedTraceParent, RunTrace, SpanAttributes, SpanSourceEvent, SpanSourceRun, SpanStep } from './gen-ai-spans.ts';
 export { recordedRunTrace, tracingRecorder } from './tracing-recorder.ts';

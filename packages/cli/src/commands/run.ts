@@ -248,9 +248,8 @@ async function resumeOnStore(runId: string, options: ResumeOptions): Promise<num
       try {
         let approvalId = options.approval;
         if (!approvalId) {
-          const { approvals } = await import('@aifactory/store');
-          const { and, eq, ne } = await import('drizzle-orm');
-          const [row] = await store.db.select().from(approvals).where(and(eq(approvals.runId, runId), ne(approvals.status, 'pending'), ne(approvals.status, 'consumed')));
+          const { findDecidedApprovalOfRun } = await import('@aifactory/execution/approvals');
+          const row = await findDecidedApprovalOfRun(store, runId);
           if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no decided approval waiting to be applied; list them with 'factory approvals list --run ${runId} --status all'.`);
           approvalId = row.id;
         }

@@ -12,7 +12,8 @@
 // window is the one gap, and it leaves the action held, never executed).
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
-import { approvalVotes, approvals, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { approvalVotes, approvals } from '@aifactory/store/schema';
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { normalizeRequirement, type ApprovalRequirement, type ApprovalRequirementInput } from './approval-requirement.ts';
 

@@ -2,7 +2,8 @@
 // stored value of the chosen threads is opened, every string containing the subject has it
 // replaced by [ERASED], and the value is sealed again in place (same row, same binding), so a
 // held run still resumes — without the subject.
-import { checkpointBlobs, checkpointWrites, checkpoints, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { checkpointBlobs, checkpointWrites, checkpoints } from '@aifactory/store/schema';
 import type { AtRestCipher } from '@aifactory/verification';
 import { and, eq, inArray } from 'drizzle-orm';
 import { checkpointContexts, sealedTypePrefix } from './store-checkpoint-saver.ts';

@@ -26,7 +26,8 @@ import {
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
-import { checkpointBlobs, checkpointWrites, checkpoints, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { checkpointBlobs, checkpointWrites, checkpoints } from '@aifactory/store/schema';
 import type { AtRestCipher } from '@aifactory/verification';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 

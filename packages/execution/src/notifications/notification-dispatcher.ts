@@ -12,7 +12,8 @@
 // outbox id: the X-Aifactory-Delivery header of webhooks and e-mails, an e-mail's Message-ID, and
 // the "aifactory notification <id>" line of a Slack message.
 import { ErrorCode, UserError } from '@aifactory/core';
-import { notifications, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { notifications } from '@aifactory/store/schema';
 import { and, asc, eq, inArray, lte, notLike, sql } from 'drizzle-orm';
 import { toNotification, type Notification } from './notification-outbox.ts';
 import { describeNotificationTarget, parseNotificationTarget } from './notification-target.ts';

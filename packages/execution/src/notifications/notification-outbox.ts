@@ -2,7 +2,8 @@
 // (in the caller's transaction when it has one), and delivered after by the dispatcher. A crash
 // between the two loses nothing: delivery resumes from the table.
 import { ErrorCode, UserError } from '@aifactory/core';
-import { notifications, type Database, type Store } from '@aifactory/store';
+import type { Database, Store } from '@aifactory/store';
+import { notifications } from '@aifactory/store/schema';
 import { and, asc, desc, eq, inArray, isNull, like, type SQL } from 'drizzle-orm';
 import { parseNotificationTarget, targetKind, type NotificationTargetKind } from './notification-target.ts';
 

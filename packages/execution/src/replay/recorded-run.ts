@@ -1,9 +1,8 @@
 // A recorded run as replay, what-if and impact read it: the run row, its metadata (agent and
 // prompt hashes, policies in force) and its events with parsed payloads, indexed by step.
 import { ErrorCode, UserError } from '@aifactory/core';
-import { runs, type Store } from '@aifactory/store';
-import { readRunEvents } from '@aifactory/verification';
-import { eq } from 'drizzle-orm';
+import type { Store } from '@aifactory/store';
+import { findRun, readRunEvents } from '@aifactory/verification';
 
 /** What the runtime writes to runs.metadata when a run starts. */
 export interface RecordedRunMetadata {
@@ -45,7 +44,7 @@ export interface RecordedRun {
 
 /** Loads a run and all its events; NOT_FOUND names the run when it does not exist. */
 export async function loadRecordedRun(store: Store, runId: string): Promise<RecordedRun> {
-  const [row] = await store.db.select().from(runs).where(eq(runs.id, runId));
+  const row = await findRun(store, runId);
   if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
   const events: RecordedRunEvent[] = [];
   for await (const event of readRunEvents(store, runId)) {

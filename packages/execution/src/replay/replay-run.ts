@@ -10,9 +10,11 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, parsePolicy, type Authority, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, canonicalJson, contentHash } from '@aifactory/core';
-import { artifacts, policyVersions, chunks, collections, runs, type Store } from '@aifactory/store';
-import { and, eq, inArray } from 'drizzle-orm';
+import { chunkContents, collectionClassifications } from '@aifactory/knowledge';
+import type { Store } from '@aifactory/store';
+import { firstChildRun } from '@aifactory/verification';
 import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/index.ts';
+import { findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, type AgentStateValue, type ApprovalResume } from '../graph/agent-graph.ts';
@@ -138,8 +140,7 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
   const finish = (): ReplayReport => ({ ...report, durationMs: performance.now() - started });
 
   if (metadata.definition_hash) {
-    const stored = await store.db.select({ hash: artifacts.hash }).from(artifacts).where(inArray(artifacts.hash, [metadata.definition_hash]));
-    report.agent.definitionStored = stored.length > 0;
+    report.agent.definitionStored = (await storedArtifactHashes(store, [metadata.definition_hash])).has(metadata.definition_hash);
   }
   const definition = await resolveAgent(run, options, notes);
   if (!definition) return finish();
@@ -226,7 +227,7 @@ async function resolveAgent(run: RecordedRun, options: ReplayOptions, notes: str
 async function recordedPolicies(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<{ set: PolicySet; source: 'recorded' | 'current' }> {
   const refs = run.metadata.policies ?? [];
   if (refs.length > 0) {
-    const rows = await store.db.select().from(policyVersions).where(inArray(policyVersions.hash, refs.map((ref) => ref.hash)));
+    const rows = await findPolicyVersions(store, refs.map((ref) => ref.hash));
     if (rows.length === refs.length) {
       const set = compilePolicies(rows.map((row) => parsePolicy(row.source, row.file ?? `${row.name}@${row.version}`)));
       if (!run.metadata.policy_set_hash || set.hash === run.metadata.policy_set_hash) return { set, source: 'recorded' };
@@ -431,12 +432,11 @@ async function drive(
 async function recordedKnowledge(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<KnowledgeAccess | undefined> {
   if (definition.knowledge.length === 0) return undefined;
   const names = definition.knowledge.map((entry) => entry.collection);
-  const rows = await store.db.select({ name: collections.name, own: collections.classifications, fromDocuments: collections.documentClassifications }).from(collections).where(inArray(collections.name, names));
+  const stored = await collectionClassifications(store, names);
   const recordedRetrievals = run.events.filter((event) => event.type === 'policy.decided' && (event.payload?.action as { kind?: string } | undefined)?.kind === 'retrieval');
   return {
     collections: definition.knowledge.map((entry) => {
-      const row = rows.find((candidate) => candidate.name === entry.collection);
-      let classifications = row ? [...new Set([...row.own, ...row.fromDocuments])].sort() : undefined;
+      let classifications = stored.get(entry.collection);
       if (!classifications) {
         // The collection is gone: take the labels the recorded retrievals of it carried alone.
         const alone = recordedRetrievals.map((event) => (event.payload?.action as { args?: { collections?: string[]; classifications?: string[] } }).args).find((args) => args?.collections?.length === 1 && args.collections[0] === entry.collection);
@@ -457,7 +457,7 @@ async function replayHandoff(run: RecordedRun, store: Store, action: ProposedAct
   // Older traces name no child in the outcome: the child is then the run whose parent this is, started for this agent.
   const childRunId =
     recorded ??
-    (await store.db.select({ id: runs.id, startedAt: runs.startedAt }).from(runs).where(and(eq(runs.parentRunId, run.id), eq(runs.agent, action.name))).orderBy(runs.startedAt))[0]?.id;
+    (await firstChildRun(store, run.id, action.name))?.id;
   if (!childRunId) return;
   const child = await replayChild(childRunId);
   if (child.outcome === 'identical') return;
@@ -503,8 +503,7 @@ async function servedOutcome(run: RecordedRun, store: Store, call: ToolCall, act
   }
   if (outcome.type === 'retrieval.performed') {
     const recordedChunks = (payload.chunks ?? []) as Array<{ id: string; content_hash: string; source: string; location: unknown }>;
-    const rows = recordedChunks.length > 0 ? await store.db.select({ id: chunks.id, content: chunks.content, contentHash: chunks.contentHash }).from(chunks).where(inArray(chunks.id, recordedChunks.map((chunk) => chunk.id))) : [];
-    const byId = new Map(rows.map((row) => [row.id, row]));
+    const byId = await chunkContents(store, recordedChunks.map((chunk) => chunk.id));
     const parts = recordedChunks.map((chunk, index) => {
       const row = byId.get(chunk.id);
       if (!row || row.contentHash !== chunk.content_hash) notes.push(`Chunk ${chunk.id} retrieved at step ${step} is ${row ? 'changed (content hash differs)' : 'no longer stored'}; the model request after it cannot match.`);

@@ -6,8 +6,10 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
-import { approvalVotes, approvals, artifacts, policyVersions, runLeases, runs, type Store } from '@aifactory/store';
-import { eq, sql } from 'drizzle-orm';
+import type { Store } from '@aifactory/store';
+import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification';
+import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
+import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRegistry, ModelResponse } from '../models/index.ts';
 import { outboxTarget } from '../notifications/notification-target.ts';
@@ -149,7 +151,7 @@ const maxHandoffDepth = 20;
 /** A run held for an approval, as resume() finds it. */
 interface HeldRun {
   runId: string;
-  row: typeof runs.$inferSelect;
+  row: RunRecord;
   session: AgentSession;
   held: HeldAction;
 }
@@ -281,7 +283,7 @@ export class AgentRuntime {
   async drive(runId: string, options: { approvalId?: string; onEvent?: RunEventListener } = {}): Promise<RecoveryResult> {
     // Shutting down: the job goes back to the queue for a live worker.
     if (this.#draining) throw handedBackError(runId);
-    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    const row = await findRun(this.#options.store, runId);
     if (!row) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (row.status === 'running') return this.recover(runId, options);
     if (row.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${row.status}` };
@@ -295,7 +297,7 @@ export class AgentRuntime {
       if (!child) break;
       waitingOn = child;
     }
-    const [approval] = await this.#options.store.db.select().from(approvals).where(eq(approvals.id, waitingOn.held.approvalId));
+    const approval = await findApprovalRecord(this.#options.store, waitingOn.held.approvalId);
     if (!approval || approval.status === 'pending') return { runId, outcome: 'skipped', reason: 'it waits for its approval' };
     if (approval.status === 'consumed') return this.recover(waitingOn.runId, { ...options, appliedApproval: true });
     try {
@@ -376,7 +378,7 @@ export class AgentRuntime {
 
   /** A held run: its row, its agent's session and the action it waits on. */
   async #heldRun(runId: string): Promise<HeldRun> {
-    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    const row = await findRun(this.#options.store, runId);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
     const metadata = row.metadata as { agent_file?: string };
     const session = await this.#session(metadata.agent_file ?? row.agent);
@@ -445,13 +447,13 @@ export class AgentRuntime {
    * held with reason outcome_unknown for a human (resolveInDoubt).
    */
   async recover(runId: string, options: { onEvent?: RunEventListener; /** The run is held, but its approval was consumed by a process that died before it went on. */ appliedApproval?: boolean } = {}): Promise<RecoveryResult> {
-    const [lease] = await this.#options.store.db.select().from(runLeases).where(eq(runLeases.runId, runId));
+    const lease = await findRunLease(this.#options.store, runId);
     // A run opened for a worker never had a lease: its first owner drives it, nothing is recovered.
     const firstDrive = lease === undefined;
     // The agent's session (its tool servers started, its policies compiled) is opened before the
     // lease is taken: a cold process may take seconds to start them, and a lease held meanwhile
     // would lapse for nothing.
-    const [before] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    const before = await findRun(this.#options.store, runId);
     if (!before) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (before.status !== 'running' && before.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${before.status}` };
     if (isExternalSession(before)) return this.#closeExternal(runId, before.agent);
@@ -459,7 +461,7 @@ export class AgentRuntime {
     const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
-      const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+      const row = await findRun(this.#options.store, runId);
       const resumable = row?.status === 'running' || (options.appliedApproval === true && row?.status === 'held' && (await this.#lastEventType(runId)) === 'approval.consumed');
       if (!row || !resumable) {
         await this.#ownership.release(runId);
@@ -503,7 +505,7 @@ export class AgentRuntime {
     if (!['confirmed', 'retried', 'failed'].includes(request.resolution)) {
       throw new UserError(ErrorCode.InputInvalid, `Resolution '${String(request.resolution)}' is unknown; use confirmed, retried or failed.`, { location: { path: 'resolution' } });
     }
-    const [row] = await this.#options.store.db.select().from(runs).where(eq(runs.id, runId));
+    const row = await findRun(this.#options.store, runId);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
     const ledger = await readRecoveryLedger(this.#options.store, runId);
     if (row.status !== 'held' || ledger.inDoubt.length === 0) {
@@ -533,7 +535,7 @@ export class AgentRuntime {
   }
 
   /** Drives a recovered run on from its last checkpoint, serving back what the trace recorded. */
-  async #goOn(session: AgentSession, runId: string, row: typeof runs.$inferSelect, ledger: RecoveryLedger, onEvent: RunEventListener | undefined): Promise<RunResult> {
+  async #goOn(session: AgentSession, runId: string, row: RunRecord, ledger: RecoveryLedger, onEvent: RunEventListener | undefined): Promise<RunResult> {
     const input = await this.#recoveryInput(session, runId, row);
     if (input === 'parked') {
       // Its approval has not been used: it waits for it like any held run.
@@ -548,7 +550,7 @@ export class AgentRuntime {
   }
 
   /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with, or its input. */
-  async #recoveryInput(session: AgentSession, runId: string, row: typeof runs.$inferSelect): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
+  async #recoveryInput(session: AgentSession, runId: string, row: RunRecord): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const values = snapshot.values as Partial<AgentStateValue>;
     if (!values.runId) {
@@ -561,30 +563,29 @@ export class AgentRuntime {
     const held = values.held;
     if (!held || snapshot.next.length === 0) return null;
     if (held.child) {
-      const [child] = await this.#options.store.db.select().from(runs).where(eq(runs.id, held.child.runId));
+      const child = await findRun(this.#options.store, held.child.runId);
       if (!child || (child.status !== 'completed' && child.status !== 'failed')) return 'parked';
       const ended = await this.#endOf(child.id);
       const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.id, status: 'completed', answer: String(ended.answer ?? '') } : { runId: child.id, status: 'failed', error: String(ended.error ?? 'failed') };
       return new Command({ resume: { approvalId: held.approvalId, outcome: 'approved', by: [], child: outcome } satisfies ApprovalResume });
     }
-    const [approval] = await this.#options.store.db.select().from(approvals).where(eq(approvals.id, held.approvalId));
+    const approval = await findApprovalRecord(this.#options.store, held.approvalId);
     if (!approval || approval.status !== 'consumed' || (approval.outcome !== 'approved' && approval.outcome !== 'rejected')) return 'parked';
-    const votes = await this.#options.store.db.select().from(approvalVotes).where(eq(approvalVotes.approvalId, held.approvalId));
+    const votes = await findApprovalVoteRecords(this.#options.store, held.approvalId);
     const by = votes.filter((vote) => vote.vote === (approval.outcome === 'approved' ? 'approve' : 'reject')).map((vote) => vote.approver);
     return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
   }
 
   /** The type of a run's last event. */
   async #lastEventType(runId: string): Promise<string | undefined> {
-    const rows = await this.#options.store.query<{ type: string }>(sql`SELECT type FROM events WHERE run_id = ${runId} ORDER BY seq DESC LIMIT 1`);
-    return rows[0]?.type;
+    return (await findLastEvent(this.#options.store, runId))?.type;
   }
 
   /** The payload of a run's last event (its run.completed or run.failed). */
   async #endOf(runId: string): Promise<Record<string, unknown>> {
-    const rows = await this.#options.store.query<{ payload: string | null }>(sql`SELECT payload FROM events WHERE run_id = ${runId} ORDER BY seq DESC LIMIT 1`);
+    const last = await findLastEvent(this.#options.store, runId);
     try {
-      return rows[0]?.payload ? (JSON.parse(rows[0].payload) as Record<string, unknown>) : {};
+      return last?.payload ? (JSON.parse(last.payload) as Record<string, unknown>) : {};
     } catch {
       return {};
     }
@@ -740,19 +741,18 @@ export class AgentRuntime {
   }
 
   async #store(session: AgentPlan): Promise<void> {
-    const db = this.#options.store.db;
     const now = this.#now();
     const definition = session.definition;
     const source = await readFile(definition.file, 'utf8').catch(() => JSON.stringify(definition));
-    await db
-      .insert(artifacts)
-      .values([
-        { hash: definition.definitionHash, kind: 'agent', name: definition.name, content: source, firstSeenAt: now },
-        { hash: definition.promptHash, kind: 'prompt', name: definition.name, content: definition.systemPrompt, firstSeenAt: now },
-      ])
-      .onConflictDoNothing();
-    const versions = session.policySet.policies.map((policy) => ({ hash: policy.hash, name: policy.name, version: String(policy.version), source: policy.source, file: policy.file ?? null, firstSeenAt: now }));
-    if (versions.length > 0) await db.insert(policyVersions).values(versions).onConflictDoNothing();
+    await rememberArtifacts(
+      this.#options.store,
+      [
+        { hash: definition.definitionHash, kind: 'agent', name: definition.name, content: source },
+        { hash: definition.promptHash, kind: 'prompt', name: definition.name, content: definition.systemPrompt },
+      ],
+      now,
+    );
+    await rememberPolicies(this.#options.store, session.policySet, now);
   }
 
   #session(reference: string): Promise<AgentSession> {

@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Decision, PolicySet } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
-import { policyVersions, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { rememberPolicies } from '../agents/definition-rows.ts';
 import type { Approval, ApprovalService } from '../approvals/approval-service.ts';
 import type { Principal, RuntimeRecorder } from './agent-runtime.ts';
 import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from '../governance/gate.ts';
@@ -257,10 +258,4 @@ export class GovernedSession {
 /** One key per action: kind, name and the canonical hash of its arguments (the gate's argsHash, written as act() keys a hold). */
 function heldKey(proposed: Pick<ProposedAction, 'kind' | 'name' | 'args'>): string {
   return `${proposed.kind}\u0000${proposed.name}\u0000${contentHash(proposed.args)}`;
-}
-
-/** Keeps the source of every policy in force (what explain and what-if read a decision's policy from). */
-async function rememberPolicies(store: Store, policySet: PolicySet, now: Date): Promise<void> {
-  const versions = policySet.policies.map((policy) => ({ hash: policy.hash, name: policy.name, version: String(policy.version), source: policy.source, file: policy.file ?? null, firstSeenAt: now }));
-  if (versions.length > 0) await store.db.insert(policyVersions).values(versions).onConflictDoNothing();
 }

@@ -1,8 +1,9 @@
 // `runs erase` across everything the runtime wrote, not only the trace: the events (tombstones,
 // the chain still verifies), the encrypted checkpoints (opened, the subject replaced, sealed
 // again), the approvals approvers read, and the notification outbox.
-import { approvalVotes, approvals, checkpointBlobs, checkpointWrites, checkpoints, notifications, runs, type Store } from '@aifactory/store';
-import { erasePayloads, type AtRestCipher, type ErasureRequest, type ErasureResult } from '@aifactory/verification';
+import type { Store } from '@aifactory/store';
+import { approvalVotes, approvals, checkpointBlobs, checkpointWrites, checkpoints, notifications } from '@aifactory/store/schema';
+import { erasePayloads, findRun, rewriteRunInputsContaining, type AtRestCipher, type ErasureRequest, type ErasureResult } from '@aifactory/verification';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { eraseSubjectFromCheckpoints, eraseSubjectInValue, erasedMarker } from '../checkpoint/checkpoint-erasure.ts';
 
@@ -64,11 +65,7 @@ export async function eraseRunData(store: Store, request: ErasureRequest, option
     }
     result.notifications = notificationRows.length;
     // The runs row's input copy, for runs whose run.started payload was not erased (erased from a run's later events only).
-    const inputs = await db
-      .select({ id: runs.id, input: runs.input })
-      .from(runs)
-      .where(and(runIds ? inArray(runs.id, runIds) : undefined, sql`strpos(${runs.input}::text, ${needle}) > 0`));
-    for (const row of inputs) await db.update(runs).set({ input: eraseSubjectInValue(row.input, subject) }).where(eq(runs.id, row.id));
+    await rewriteRunInputsContaining(store, needle, runIds, (input) => eraseSubjectInValue(input, subject));
     return result;
   }
   if (request.runId !== undefined && (request.seqs ?? []).length === 0) {
@@ -88,7 +85,7 @@ export async function eraseRunData(store: Store, request: ErasureRequest, option
     }
     result.approvals = erasedApprovals.length;
     result.notifications = (await db.update(notifications).set({ payload: { erased: true }, lastError: null }).where(eq(notifications.runId, runId)).returning({ id: notifications.id })).length;
-    const [run] = await db.select({ status: runs.status }).from(runs).where(eq(runs.id, runId));
+    const run = await findRun(store, runId);
     if (run && (run.status === 'held' || run.status === 'running')) {
       result.checkpointsKept.push(runId);
     } else {

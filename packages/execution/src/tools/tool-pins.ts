@@ -4,7 +4,8 @@
 // that pin, and a difference is a governed event (see server/src/mcp-proxy). Pins live in the
 // store's tool_pins table, one row per (server, tool); only an allowed or approved change moves one.
 import { contentHash } from '@aifactory/core';
-import { toolPins, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { toolPins } from '@aifactory/store/schema';
 import { and, eq } from 'drizzle-orm';
 
 /** The parts of an MCP tool a model reads, and so the parts that are pinned. */

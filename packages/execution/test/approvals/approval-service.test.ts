@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
-import { approvals, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import { approvals } from '@aifactory/store/schema';
 import { eq } from 'drizzle-orm';
 import { createApprovalService, type ApprovalRequest, type ApprovalService } from '../../src/approvals/index.ts';
 import { createRedactor } from '@aifactory/verification';

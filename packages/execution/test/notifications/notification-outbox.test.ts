@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { notifications, openStore, type Store } from '@aifactory/store';
+import { openStore, type Store } from '@aifactory/store';
+import { notifications } from '@aifactory/store/schema';
 import { eq } from 'drizzle-orm';
 import {
   createNotificationDispatcher,

@@ -10,9 +10,8 @@ import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/con
 import { contentHash } from '@aifactory/core';
 import { computeCost, findPrice, GovernanceGate, RunOwnership, type EventDraft, type ProposedAction, type Verdict } from '@aifactory/execution';
 import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
-import { runs, type Store } from '@aifactory/store';
-import { and, eq } from 'drizzle-orm';
-import type { EventType, Recorder, Redactor } from '@aifactory/verification';
+import type { Store } from '@aifactory/store';
+import { findRunsWhere, type EventType, type Recorder, type Redactor } from '@aifactory/verification';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
@@ -176,7 +175,7 @@ export class LlmGateway {
    * answer stays visible as such. Runs another live gateway holds are left alone.
    */
   async #sealOrphans(): Promise<void> {
-    const open = await this.#store.db.select({ id: runs.id }).from(runs).where(and(eq(runs.agent, gatewayAgent), eq(runs.status, 'running')));
+    const open = await findRunsWhere(this.#store, { agent: gatewayAgent, status: 'running' });
     for (const { id } of open) {
       try {
         const epoch = await this.#ownership.takeOver(id);

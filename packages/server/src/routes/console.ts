@@ -12,10 +12,8 @@ import { ErrorCode } from '@aifactory/core';
 import type { Approval } from '@aifactory/execution';
 import { voteIneligibility } from '@aifactory/execution/approvals';
 import { listNotifications, markNotificationsRead } from '@aifactory/execution/notifications';
-import { runStatistics, summarizeUsage } from '@aifactory/verification';
+import { findEventsOfType, findRun, runStatistics, summarizeUsage } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
-import { events, runs } from '@aifactory/store';
-import { and, desc, eq } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { approvalInboxMessage, authenticatedResponses, bearer, bodyResponses, json, notificationListResponse, notificationsReadResponse, policySourceResponse, queryResponses, statsResponse } from '../api-schemas.ts';
@@ -269,8 +267,8 @@ class PendingApprovals {
     const known = this.#decisions.get(approval.id);
     if (known) return known;
     const store = this.#workspace.store;
-    const [run] = await store.db.select({ agent: runs.agent }).from(runs).where(eq(runs.id, approval.runId));
-    const rows = await store.db.select({ seq: events.seq, payload: events.payload }).from(events).where(and(eq(events.runId, approval.runId), eq(events.type, 'policy.decided'))).orderBy(desc(events.seq));
+    const run = await findRun(store, approval.runId);
+    const rows = await findEventsOfType(store, approval.runId, 'policy.decided');
     let decision: HoldingDecision | null = null;
     for (const row of rows) {
       if (row.payload === null) continue;

@@ -3,7 +3,8 @@
 // createHttpApp (http-app.ts) builds one RouteContext and hands it to each register...Routes.
 import { ErrorCode } from '@aifactory/core';
 import type { RunEvent } from '@aifactory/execution';
-import type { runs, Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
+import type { RunRecord } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -40,7 +41,7 @@ export class HttpProblem extends Error {
 export const notVisible = (what: string) => new HttpProblem(404, ErrorCode.NotFound, `No ${what} is visible to you.`);
 
 /** The run row as the store holds it. */
-export type RunRow = typeof runs.$inferSelect;
+export type RunRow = RunRecord;
 
 /** Starts and resumes runs: in this process (the workspace's runtime), or through the job queue (QueuedRuns, `serve --queue`). */
 export interface RunDriver {

@@ -4,9 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
 import { loadRecordedRun, replayRun, whatIf, type CallerTrace, type RunResult } from '@aifactory/execution';
-import { runs } from '@aifactory/store';
-import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown, runTrace } from '@aifactory/verification';
-import { eq } from 'drizzle-orm';
+import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, findRun, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown, runTrace } from '@aifactory/verification';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -273,7 +271,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openapi(runRoutes.resolve, async (c) => {
     const principal = ctx.requireRole(c, ['approver', 'admin'], 'run');
     // Approvers settle held runs they cannot otherwise read, like the approvals they decide.
-    const [row] = await store.db.select().from(runs).where(eq(runs.id, c.req.param('id')));
+    const row = await findRun(store, c.req.param('id'));
     if (!row) throw notVisible(`run '${c.req.param('id')}'`);
     const request = c.req.valid('json');
     if (closing.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
