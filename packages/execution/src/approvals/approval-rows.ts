@@ -1,7 +1,7 @@
 // The execution plane owns the approvals tables (approvals, approval_votes). Readers outside the
 // approval service (metrics, the runtime's recovery, `factory runs resume`) go through these
 // functions instead of querying the tables themselves.
-import { and, count, eq, min, ne } from 'drizzle-orm';
+import { and, count, eq, inArray, min, ne, sql } from 'drizzle-orm';
 import type { Store } from '@aifactory/store';
 import { approvalVotes, approvals } from '@aifactory/store/schema';
 
@@ -40,4 +40,23 @@ export async function findDecidedApprovalOfRun(store: Store, runId: string): Pro
     .from(approvals)
     .where(and(eq(approvals.runId, runId), ne(approvals.status, 'pending'), ne(approvals.status, 'consumed')));
   return row;
+}
+
+/**
+ * Approvals of `runIds` that nobody will use any more: rejected, consumed, or decided at or
+ * before `decidedBy` (an approval left unclaimed past its window), at most `limit`.
+ */
+export async function findSettledApprovalsOfRuns(store: Store, runIds: readonly string[], decidedBy: Date, limit = 100): Promise<ApprovalRecord[]> {
+  if (runIds.length === 0) return [];
+  return store.db
+    .select()
+    .from(approvals)
+    .where(
+      and(
+        inArray(approvals.runId, [...runIds]),
+        sql`${approvals.status} <> 'pending'`,
+        sql`(${approvals.outcome} = 'rejected' OR ${approvals.status} = 'consumed' OR ${approvals.decidedAt} <= ${decidedBy.toISOString()}::timestamptz)`,
+      ),
+    )
+    .limit(limit);
 }

@@ -350,7 +350,7 @@ export class AgentRuntime {
     const epoch = await this.#ownership.takeOver(runId, 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
-      const [row] = await this.#options.store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, runId));
+      const row = await findRun(this.#options.store, runId);
       if (row?.status !== 'running') {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };

@@ -15,9 +15,9 @@
 import type { Decision } from '@aifactory/control';
 import { ErrorCode, UserError, contentHash } from '@aifactory/core';
 import type { Approval, ApprovalService, GovernanceGate, ProposedAction, RunOwnership } from '@aifactory/execution';
-import { approvals, runs, type Store } from '@aifactory/store';
-import type { Recorder } from '@aifactory/verification';
-import { and, eq, sql } from 'drizzle-orm';
+import { findSettledApprovalsOfRuns } from '@aifactory/execution/approvals';
+import type { Store } from '@aifactory/store';
+import { findRun, findRunsWhere, type Recorder } from '@aifactory/verification';
 import { maskPii } from '@aifactory/knowledge/pii-masking';
 import { approveHint, whoMayApprove } from '../approval-hints.ts';
 import { gatewayAgent, type SessionRun, type SessionRuns } from './session-runs.ts';
@@ -192,7 +192,7 @@ export class HeldRequests {
         { 'retry-after': '1' },
       );
     }
-    const [row] = await store.db.select({ status: runs.status, startedAt: runs.startedAt }).from(runs).where(eq(runs.id, approval.runId));
+    const row = await findRun(store, approval.runId);
     if (row?.status !== 'held') {
       await ownership.release(approval.runId);
       return refusal(
@@ -276,19 +276,8 @@ export class HeldRequests {
   async sweep(now = new Date()): Promise<number> {
     const { store, ownership } = this.#options;
     const cutoff = new Date(now.getTime() - this.#options.claimWithinMs);
-    const due = await store.db
-      .select({ runId: runs.id, approvalId: approvals.id, status: approvals.status, outcome: approvals.outcome })
-      .from(runs)
-      .innerJoin(approvals, eq(approvals.runId, runs.id))
-      .where(
-        and(
-          eq(runs.agent, gatewayAgent),
-          eq(runs.status, 'held'),
-          sql`${approvals.status} <> 'pending'`,
-          sql`(${approvals.outcome} = 'rejected' OR ${approvals.status} = 'consumed' OR ${approvals.decidedAt} <= ${cutoff.toISOString()}::timestamptz)`,
-        ),
-      )
-      .limit(100);
+    const held = await findRunsWhere(store, { agent: gatewayAgent, status: 'held' });
+    const due = (await findSettledApprovalsOfRuns(store, held.map((run) => run.id), cutoff)).map((approval) => ({ runId: approval.runId, approvalId: approval.id, status: approval.status, outcome: approval.outcome }));
     let ended = 0;
     for (const row of due) {
       const epoch = await ownership.takeOver(row.runId).catch(() => undefined);
