@@ -9,8 +9,8 @@
 import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { recordedTraceParent, rootSpan, runTrace, spanSteps, type RecordedTraceParent, type SpanAttributes } from './gen-ai-spans.ts';
 import type { RecordedEvent, Recorder } from './recorder.ts';
-import { runs as runTable, type Store } from '@aifactory/store';
-import { eq } from 'drizzle-orm';
+import type { Store } from '@aifactory/store';
+import { findRun } from './run-rows.ts';
 
 interface LiveRun {
   segment: Span;
@@ -30,7 +30,7 @@ function payloadRecord(payload: unknown): Record<string, unknown> {
 
 /** The caller's trace a run was started in, as its row's metadata records it (for tracingRecorder's traceOf). */
 export async function recordedRunTrace(store: Store, runId: string): Promise<RecordedTraceParent | undefined> {
-  const [row] = await store.db.select({ metadata: runTable.metadata }).from(runTable).where(eq(runTable.id, runId));
+  const row = await findRun(store, runId);
   return row ? recordedTraceParent(row.metadata) : undefined;
 }
 
