@@ -180,8 +180,8 @@ function applyVariant(definition: AgentDefinition, variant: Variant): AgentDefin
 async function testedSubject(store: Store, report: EvalReport): Promise<EvalSubject> {
   const runId = report.cases.find((result) => result.runId)?.runId;
   if (!runId) return {};
-  const [{ runs }, { eq }] = await Promise.all([import('@aifactory/store'), import('drizzle-orm')]);
-  const [row] = await store.db.select({ metadata: runs.metadata }).from(runs).where(eq(runs.id, runId));
+  const { findRun } = await import('@aifactory/verification');
+  const row = await findRun(store, runId);
   const metadata = (row?.metadata ?? {}) as { prompt?: { name?: unknown; version?: unknown }; model?: unknown };
   const prompt = metadata.prompt && typeof metadata.prompt.name === 'string' && typeof metadata.prompt.version === 'number' ? { name: metadata.prompt.name, version: metadata.prompt.version } : undefined;
   return { ...(prompt ? { prompt } : {}), ...(typeof metadata.model === 'string' ? { model: metadata.model } : {}) };
