@@ -135,6 +135,8 @@ try {
     peerLoadsInPage.push(Number(await page.evaluate('window.__rowsAt')));
   }
   await page.unroute(`${server.url}/bench-peer`);
+  await page.goto(`${server.url}/runs`);
+  await page.waitForSelector('table.runs tbody tr');
 
   // ---------------------------------------------------------------- inbox: hold → card on screen
   await page.getByRole('link', { name: 'Inbox' }).click();
