@@ -5,7 +5,7 @@ import { ExitCode, reportError } from './command-kit.ts';
 import { setServerOption } from './connection.ts';
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
-export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage', 'witness', 'eval', 'prompts', 'feedback', 'worker'] as const;
+export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage', 'witness', 'eval', 'prompts', 'models', 'feedback', 'worker'] as const;
 
 /**
  * Builds the `factory` program; exported so tests can run commands in-process. With `only`, just
@@ -52,6 +52,7 @@ export async function buildProgram(only?: string): Promise<Command> {
   if (wanted('witness')) (await import('./commands/witness.ts')).registerWitnessCommands(program);
   if (wanted('eval')) (await import('./commands/eval.ts')).registerEvalCommand(program);
   if (wanted('prompts')) (await import('./commands/prompts.ts')).registerPromptsCommands(program);
+  if (wanted('models')) (await import('./commands/models.ts')).registerModelsCommands(program);
   if (wanted('feedback')) (await import('./commands/feedback.ts')).registerFeedbackCommands(program);
   if (wanted('worker')) (await import('./commands/worker.ts')).registerWorkerCommand(program);
   if (wanted('serve', 'tokens', 'mcp')) (await import('./commands/serve.ts')).registerServeCommands(program);
