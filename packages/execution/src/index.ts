@@ -1,33 +1,74 @@
 // @aifactory/execution public API: anything exported here is public API.
 // The execution plane: governed LangGraph agents, the model gateway, MCP tools, approvals,
-// notifications and the store-backed checkpointer.
-export * from './models/index.ts';
-export * from './tools/index.ts';
-export * from './agents/index.ts';
-export * from './approvals/index.ts';
-export * from './notifications/index.ts';
-export * from './checkpoint/index.ts';
-export * from './replay/index.ts';
+// notifications and the store-backed checkpointer. Named exports only: this root holds what
+// running governed agents takes; each area's fuller surface is its subpath (./models is not one:
+// its names are here) — ./agents, ./tools, ./approvals, ./notifications, ./checkpoint, ./replay,
+// ./testing.
+
+// Runs: start, resume, recover; runs proposed from outside; what a run tells its watchers.
 export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
 export type { AgentRuntimeOptions, CallerTrace, Principal, RecoveryResult, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';
 export { isIdempotent, readRecoveryLedger } from './runtime/run-recovery.ts';
 export type { InDoubtAction, InDoubtResolution, RecoveryLedger } from './runtime/run-recovery.ts';
-export { AgentState, createAgentGraph } from './graph/agent-graph.ts';
-export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldAction, RunCounters } from './graph/agent-graph.ts';
-export type { AgentToolbox, ToolOutcome } from './toolbox/toolbox-port.ts';
-export { GovernanceGate, decisionSummary, maskFields } from './governance/gate.ts';
+export { RunOwnership, defaultLeaseMs, leaseMsFromEnv } from './runtime/run-ownership.ts';
+export type { LeaseStamp, RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { GovernedSession } from './runtime/governed-session.ts';
 export type { ActionIo, GovernedOutcome, GovernedSessionOptions } from './runtime/governed-session.ts';
-export type { EventDraft, Gate, GateRecorder, GateRunContext, ProposedAction, Verdict } from './governance/gate.ts';
+export { eraseRunData } from './runtime/run-erasure.ts';
+export type { RunDataErasureResult } from './runtime/run-erasure.ts';
 export type { RunEvent, RunEventListener } from './graph/run-events.ts';
+
+// The chokepoint: the gate and what it decides, records and carries out.
+export { GovernanceGate, decisionSummary, maskFields } from './governance/gate.ts';
+export type { EventDraft, Gate, GateApprovalRequest, GateNotificationPayload, GateObligations, GateRecorder, GateRunContext, GovernOptions, OpenedApproval, ProposedAction, Verdict } from './governance/gate.ts';
+
+// The agent graph, for callers that drive LangGraph themselves.
+export { AgentState, createAgentGraph } from './graph/agent-graph.ts';
+export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldAction, RunCounters } from './graph/agent-graph.ts';
+
+// What an agent may call.
 export { createToolbox } from './toolbox/toolbox.ts';
+export type { AgentToolbox, ResolvedCall, ToolOutcome, ToolRun } from './toolbox/toolbox-port.ts';
 export { modelToolName } from './toolbox/handoff.ts';
 export type { HandoffRunner } from './toolbox/handoff.ts';
 export type { KnowledgeAccess } from './toolbox/knowledge-search.ts';
-export { RunOwnership, defaultLeaseMs, leaseMsFromEnv } from './runtime/run-ownership.ts';
-export type { LeaseStamp, RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { knowledgeAccessFor } from './toolbox/knowledge-access.ts';
-export { eraseRunData } from './runtime/run-erasure.ts';
-export type { RunDataErasureResult } from './runtime/run-erasure.ts';
+
+// Models (no subpath of their own).
+export { computeCost, createModelGateway, defaultPrices, findPrice, modelGatewayConfigFromEnv, parseModelId, parseScript, UnexpectedModelCallError } from './models/index.ts';
+export type {
+  BackoffConfig,
+  ChatMessage,
+  MeteredModelGateway,
+  ModelAttribution,
+  ModelCallOptions,
+  ModelGateway,
+  ModelGatewayConfig,
+  ModelPrice,
+  ModelRequest,
+  ModelResponse,
+  ModelScript,
+  ModelUsage,
+  PriceTable,
+  ProviderConfig,
+  ProviderKind,
+  ToolCall,
+  ToolSpec,
+  UsageFilter,
+  UsageRecord,
+} from './models/index.ts';
+
+// The main entry of each area with a subpath of its own.
+export { ArgumentValidator, ToolHost, ToolPinStore, changedFields, resolvePackageBin, serverNameProblem, toolDefinitionHash } from './tools/index.ts';
+export type { McpServerConfig, ToolDescriptor, ToolHostOptions, ToolPin, ToolResult } from './tools/index.ts';
+export { findAgent, findAgentByName, isAgentName, loadAgentDefinition, loadAgentInFolder, loadAgents } from './agents/index.ts';
+export type { AgentDefinition } from './agents/index.ts';
+export { createApprovalService, voteIneligibility } from './approvals/index.ts';
+export type { Approval, ApprovalService, ApprovalServiceOptions, Ballot, VoteResult } from './approvals/index.ts';
+export { enqueueNotification, listNotifications, notificationMessage } from './notifications/index.ts';
+export type { Notification, NotificationFilter } from './notifications/index.ts';
+export { StoreCheckpointSaver } from './checkpoint/index.ts';
+export { loadRecordedRun, policyImpact, replayRun, whatIf } from './replay/index.ts';
+export type { PolicyImpactReport, ReplayOptions, ReplayReport, WhatIfReport } from './replay/index.ts';
