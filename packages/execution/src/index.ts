@@ -37,7 +37,7 @@ export type { KnowledgeAccess } from './toolbox/knowledge-search.ts';
 export { knowledgeAccessFor } from './toolbox/knowledge-access.ts';
 
 // Models (no subpath of their own).
-export { computeCost, createModelGateway, defaultPrices, findPrice, modelGatewayConfigFromEnv, parseModelId, parseScript, UnexpectedModelCallError } from './models/index.ts';
+export { computeCost, createModelGateway, createModelRegistry, defaultPrices, findPrice, loadModelRegistry, modelGatewayConfigFromEnv, parseModelId, parseScript, UnexpectedModelCallError } from './models/index.ts';
 export type {
   BackoffConfig,
   ChatMessage,
@@ -49,11 +49,13 @@ export type {
   ModelPrice,
   ModelRequest,
   ModelResponse,
+  ModelRegistry,
   ModelScript,
   ModelUsage,
   PriceTable,
   ProviderConfig,
   ProviderKind,
+  RegisteredModel,
   ToolCall,
   ToolSpec,
   UsageFilter,
@@ -63,7 +65,7 @@ export type {
 // The main entry of each area with a subpath of its own.
 export { ArgumentValidator, ToolHost, ToolPinStore, changedFields, resolvePackageBin, serverNameProblem, toolDefinitionHash } from './tools/index.ts';
 export type { McpServerConfig, ToolDescriptor, ToolHostOptions, ToolPin, ToolResult } from './tools/index.ts';
-export { findAgent, findAgentByName, isAgentName, loadAgentDefinition, loadAgentInFolder, loadAgents } from './agents/index.ts';
+export { findAgent, findAgentByName, isAgentName, loadAgentDefinition, loadAgentInFolder, loadAgents, withResolvedPrompt } from './agents/index.ts';
 export type { AgentDefinition } from './agents/index.ts';
 export { createApprovalService, voteIneligibility } from './approvals/index.ts';
 export type { Approval, ApprovalService, ApprovalServiceOptions, Ballot, VoteResult } from './approvals/index.ts';
