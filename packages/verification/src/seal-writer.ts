@@ -131,11 +131,17 @@ export class SealWriter {
           const written: WrittenSeal[] = [];
           for (const pending of batch) {
             const seal = this.#seal(storeId, pending.request, previous);
-            const { text, params } = pending.statement(sealParameters(seal));
-            await run(text, params);
             written.push(seal);
             previous = seal;
           }
+          // Sent together (postgres.js pipelines a transaction's statements that are in flight at
+          // once), so a batch costs a round trip or two however many seals it links, not one each.
+          await Promise.all(
+            batch.map((pending, index) => {
+              const { text, params } = pending.statement(sealParameters(written[index]!));
+              return run(text, params);
+            }),
+          );
           return written;
         });
         await this.#checkpoint(storeId, seals.at(-1)!);
