@@ -88,6 +88,8 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
     { timeout: 1_500_000 },
     async () => {
       const started = Date.now();
+      // Where the test is, on stderr as it goes: a timeout then says which phase it was in.
+      const note = (phase: string) => process.stderr.write(`chaos +${((Date.now() - started) / 1000).toFixed(0)} s: ${phase}\n`);
       const operator = await createToken(workspace, 'alice@acme.example', ['operator']);
       const approver = await createToken(workspace, 'bob@acme.example', ['approver', 'ops-lead']);
       // Node's compile cache, shared by every process of the test: 200 worker starts parse the same modules.
@@ -112,6 +114,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       keepServing(serve);
       const serverUrl = () => /serving\S*\s+(http:\/\/\S+)/.exec(serve.stderr())?.[1];
       await waitFor(() => serverUrl() !== undefined, 'the API server', 300_000);
+      note('API server up');
       const headers = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
       const workers = new Set<FactoryProcess>();
@@ -156,14 +159,24 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       // takes the run over; then it is woken up and stays alive to the end, so it has every chance
       // to (wrongly) act on the run it lost.
       submit('s-paused');
+      // A worker that exits on its own (before the kills start) is replaced, as a process manager would.
+      const topUp = () => {
+        while (workers.size < slots) spawnWorker();
+      };
       await waitFor(
-        () => workspace.calls().some((call) => call.key === 's-paused' && call.tool === 'wait'),
+        () => {
+          topUp();
+          return workspace.calls().some((call) => call.key === 's-paused' && call.tool === 'wait');
+        },
         'the run to be waiting in a worker',
         300_000,
         20,
       ).catch((error: Error) => {
         throw new Error(
-          `${error.message}\nserve: ${serve.stderr().slice(-2000)}\nworkers: ${[...workers].map((worker) => worker.stderr().slice(-1000)).join('\n---\n')}`,
+          `${error.message}\nserve: ${serve.stderr().slice(-2000)}\nprocesses: ${everyProcess
+            .slice(-6)
+            .map((process) => process.stderr().slice(-1000))
+            .join('\n---\n')}`,
         );
       });
       const waitCall = workspace.calls().find((call) => call.key === 's-paused' && call.tool === 'wait')!;
@@ -174,6 +187,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       const [pausedRun] = await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = 's-paused'`);
       await waitFor(
         async () => {
+          topUp();
           const recovered = await store.query<{ payload: string }>(
             sql`SELECT payload FROM events WHERE run_id = ${pausedRun!.id} AND type = 'run.recovered'`,
           );
@@ -187,6 +201,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
         50,
       );
       process.kill(zombie.pid, 'SIGCONT');
+      note('the paused worker was fenced out and woken');
 
       // Then the stream of runs, in three waves, while the kill slots SIGKILL workers at random points.
       const inputs: string[] = [];
@@ -216,6 +231,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
             try {
               process.kill(worker.pid, 'SIGKILL');
               kills += 1;
+              if (kills % 20 === 0) note(`${kills} SIGKILLs`);
             } catch {
               // it exited on its own meanwhile
             }
@@ -240,6 +256,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
         if (!restarted && kills >= killTarget / 2) {
           restarted = true;
           restartPostgres();
+          note('Postgres restarted');
           await waitFor(() => reachable(), 'Postgres to be back', 120_000, 100);
         }
         await sleep(50);
@@ -247,6 +264,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       await slotsDone;
       for (const input of inputs.slice(waves * 20)) submit(input);
       const chaosEnded = Date.now();
+      note('kills done; approving and settling');
 
       // The operator's part: approve what waits for approval, settle what a kill left in doubt.
       const settled = new Set<string>();
