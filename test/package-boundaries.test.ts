@@ -24,7 +24,7 @@ const allowedImports: Record<string, string[]> = {
   knowledge: ['core', 'store'],
   execution: ['control', 'core', 'knowledge', 'store', 'verification'],
   quality: ['control', 'core', 'execution', 'store', 'verification'],
-  workspace: ['core', 'execution', 'store', 'verification'],
+  workspace: ['core', 'execution', 'quality', 'store', 'verification'],
   server: ['control', 'core', 'execution', 'knowledge', 'quality', 'store', 'verification', 'workspace'],
   langchain: ['control', 'core', 'execution', 'store', 'workspace'],
   client: [],
