@@ -76,7 +76,8 @@ export class QueuedRuns {
   async resolve(runId: string, decision: { resolution: InDoubtResolution; by: string; result?: string; reason?: string }): Promise<RunResult> {
     const settled = await this.#options.workspace.runtime.settleInDoubt(runId, decision);
     if (settled.status !== 'running') return settled;
-    const done = this.#follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, undefined);
+    const rows = await this.#options.workspace.store.query<{ seq: number | null }>(sql`SELECT max(seq) AS seq FROM events WHERE run_id = ${runId}`);
+    const done = this.#follow(runId, Number(rows[0]?.seq ?? 0), undefined);
     // Should the queue be unreachable now, the run is still running without an owner: a supervisor queues it.
     await this.#options.enqueue({ runId, reason: 'resolve' }).catch(() => undefined);
     return done;

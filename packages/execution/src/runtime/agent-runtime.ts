@@ -547,7 +547,7 @@ export class AgentRuntime {
   }
 
   /** The run and its ledger, when it is held with actions in doubt; a clear refusal otherwise. */
-  async #inDoubt(runId: string, request: { resolution: InDoubtResolution }): Promise<[RunRecord, RecoveryLedger]> {
+  async #inDoubt(runId: string, request: { resolution: InDoubtResolution }): Promise<[typeof runs.$inferSelect, RecoveryLedger]> {
     if (!['confirmed', 'retried', 'failed'].includes(request.resolution)) {
       throw new UserError(ErrorCode.InputInvalid, `Resolution '${String(request.resolution)}' is unknown; use confirmed, retried or failed.`, { location: { path: 'resolution' } });
     }
