@@ -276,14 +276,13 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const request = c.req.valid('json');
     if (closing.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
     const channel = hub.open(row.id);
-    const decision = {
+    const started = workspace.runtime.resolveInDoubt(row.id, {
       resolution: request.resolution,
       by: principal.id,
       ...(request.result !== undefined ? { result: request.result } : {}),
       ...(request.reason ? { reason: request.reason } : {}),
-    };
-    // With workers (serve --queue) the decision is recorded here and the run goes on in a worker, like any resume.
-    const started = ctx.runs.resolve ? ctx.runs.resolve(row.id, decision) : workspace.runtime.resolveInDoubt(row.id, { ...decision, onEvent: (event) => hub.open(event.runId).push(event) });
+      onEvent: (event) => hub.open(event.runId).push(event),
+    });
     // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
     const first = await Promise.race([started.then((result) => ({ result }), (error: unknown) => ({ error })), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
     if (first && 'error' in first) {
