@@ -46,7 +46,14 @@ const jwt = await new SignJWT({ roles: ['operator', 'auditor'] })
 
 const workspace = prepareBusinessWorkspace();
 const store = await openStore();
-const common = { store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined, rateLimit: { burst: 1e9, perSecond: 1e9 }, oidc: { issuer, audience: [audience], jwksUri } };
+const common = {
+  store,
+  config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+  port: 0,
+  log: () => undefined,
+  rateLimit: { burst: 1e9, perSecond: 1e9 },
+  oidc: { issuer, audience: [audience], jwksUri },
+};
 const cached = await startServer(common);
 const uncached = await startServer({ ...common, tokenCacheMs: 0 });
 const { token } = await createApiToken(store, { principal: 'bench@acme.example', roles: ['operator', 'auditor'] });

@@ -36,8 +36,13 @@ const round = (value: number) => Math.round(value * 10) / 10;
 
 // ---------------------------------------------------------------- initial JavaScript, from the build
 const indexHtml = readFileSync(path.join(consoleAssetsDir, 'index.html'), 'utf8');
-const initialScripts = [...indexHtml.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/([^"]+\.js)"/g)].map((match) => match[1]!);
-const initialGzipBytes = initialScripts.reduce((sum, file) => sum + gzipSync(readFileSync(path.join(consoleAssetsDir, file)), { level: 9 }).length, 0);
+const initialScripts = [...indexHtml.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="\/([^"]+\.js)"/g)].map(
+  (match) => match[1]!,
+);
+const initialGzipBytes = initialScripts.reduce(
+  (sum, file) => sum + gzipSync(readFileSync(path.join(consoleAssetsDir, file)), { level: 9 }).length,
+  0,
+);
 
 // ---------------------------------------------------------------- a store with many runs
 const seedStarted = performance.now();
@@ -56,14 +61,27 @@ const server = await startConsoleServer({
 });
 const seedMs = performance.now() - seedStarted;
 
-const browser = await chromium.launch({ executablePath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
 const results: Record<string, unknown> = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const fetchedScripts: Array<{ url: string; bytes: number }> = [];
   page.on('response', async (response) => {
-    if (response.url().endsWith('.js')) fetchedScripts.push({ url: new URL(response.url()).pathname, bytes: (await response.body().catch(() => Buffer.alloc(0))).length });
+    if (response.url().endsWith('.js'))
+      fetchedScripts.push({ url: new URL(response.url()).pathname, bytes: (await response.body().catch(() => Buffer.alloc(0))).length });
   });
   await page.goto(`${server.url}/`);
   await page.fill('#token', server.leadToken);
@@ -127,7 +145,9 @@ try {
         }
       });
   </script></body></html>`;
-  await page.route(`${server.url}/bench-peer`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: peerHtml }));
+  await page.route(`${server.url}/bench-peer`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: peerHtml }),
+  );
   const peerLoadsInPage: number[] = [];
   for (let index = 0; index < navigations; index += 1) {
     await page.goto(`${server.url}/bench-peer`);
@@ -156,7 +176,9 @@ try {
     if (held.status !== 'held' || !held.held) throw new Error(`expected a held run, got ${held.status}`);
     await page.waitForSelector(`[data-approval-id="${held.held.approvalId}"]`, { timeout: 30_000 });
     const seenAt = Number(await page.evaluate(`window.__seen[${JSON.stringify(held.held.approvalId)}]`));
-    const run = (await (await fetch(`${server.url}/v1/runs/${held.runId}`, { headers: { authorization: `Bearer ${server.leadToken}` } })).json()) as { events: Array<{ type: string; ts: string }> };
+    const run = (await (
+      await fetch(`${server.url}/v1/runs/${held.runId}`, { headers: { authorization: `Bearer ${server.leadToken}` } })
+    ).json()) as { events: Array<{ type: string; ts: string }> };
     const heldAt = Date.parse(run.events.find((event) => event.type === 'run.held')!.ts);
     holdToCard.push(seenAt - heldAt);
   }
@@ -166,7 +188,13 @@ try {
     quick,
     seeded_runs: seededRuns,
     seed_ms: Math.round(seedMs),
-    initial_js: { files: initialScripts, gzip_kb: round(initialGzipBytes / 1024), fetched_to_show_inbox: scriptsForInbox, target_kb: 300, target_met: initialGzipBytes <= 300 * 1024 },
+    initial_js: {
+      files: initialScripts,
+      gzip_kb: round(initialGzipBytes / 1024),
+      fetched_to_show_inbox: scriptsForInbox,
+      target_kb: 300,
+      target_met: initialGzipBytes <= 300 * 1024,
+    },
     runs_list_first_page_ms: {
       full_load_in_page_median: round(median(fullLoadsInPage)),
       full_load_in_page_all: fullLoadsInPage.map(round),
@@ -183,7 +211,13 @@ try {
       target_ms: 300,
       target_met: median(fullLoadsInPage) <= 300 && median(clicksInPage) <= 300,
     },
-    inbox_hold_to_card_ms: { median: round(median(holdToCard)), max: round(Math.max(...holdToCard)), all: holdToCard.map(round), target_ms: 1000, target_met: Math.max(...holdToCard) <= 1000 },
+    inbox_hold_to_card_ms: {
+      median: round(median(holdToCard)),
+      max: round(Math.max(...holdToCard)),
+      all: holdToCard.map(round),
+      target_ms: 1000,
+      target_met: Math.max(...holdToCard) <= 1000,
+    },
     loadavg: loadavg().map((value) => Number(value.toFixed(2))),
   });
 } finally {

@@ -19,7 +19,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AUTHORITIES, compilePolicies, decide, parsePolicy, type Action, type Authority, type DecisionContext } from '../packages/control/src/index.ts';
+import {
+  AUTHORITIES,
+  compilePolicies,
+  decide,
+  parsePolicy,
+  type Action,
+  type Authority,
+  type DecisionContext,
+} from '../packages/control/src/index.ts';
 
 import * as cedar from '../packages/control/node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm.js';
 
@@ -40,7 +48,8 @@ function random(seed: number): () => number {
   };
 }
 
-type Condition = { type: 'amount-gt' | 'amount-le'; value: number } | { type: 'classification' | 'role' | 'team'; value: string } | undefined;
+type Condition =
+  { type: 'amount-gt' | 'amount-le'; value: number } | { type: 'classification' | 'role' | 'team'; value: string } | undefined;
 interface BenchRule {
   id: string;
   kind: 'tool' | 'model';
@@ -59,17 +68,41 @@ function generateRules(count: number): { rules: BenchRule[]; exactNames: string[
   let service = 0;
   while (rules.length < count) {
     const prefix = `svc${service}.`;
-    rules.push({ id: `s${service}-pii`, kind: 'tool', name: { prefix }, condition: { type: 'classification', value: 'pii' }, authority: service % 2 === 0 ? 'deny' : 'require_approval' });
+    rules.push({
+      id: `s${service}-pii`,
+      kind: 'tool',
+      name: { prefix },
+      condition: { type: 'classification', value: 'pii' },
+      authority: service % 2 === 0 ? 'deny' : 'require_approval',
+    });
     for (let operation = 0; operation < 3 && rules.length < count; operation += 1) {
       const name = `${prefix}op${operation}`;
       exactNames.push(name);
       const threshold = 100 * (1 + ((service * 3 + operation) % 50));
       const perOperation: BenchRule[] = [
-        { id: `s${service}-o${operation}-small`, kind: 'tool', name: { exact: name }, condition: { type: 'amount-le', value: threshold }, authority: 'autonomous' },
-        { id: `s${service}-o${operation}-large`, kind: 'tool', name: { exact: name }, condition: { type: 'amount-gt', value: threshold * 10 }, authority: 'require_approval' },
+        {
+          id: `s${service}-o${operation}-small`,
+          kind: 'tool',
+          name: { exact: name },
+          condition: { type: 'amount-le', value: threshold },
+          authority: 'autonomous',
+        },
+        {
+          id: `s${service}-o${operation}-large`,
+          kind: 'tool',
+          name: { exact: name },
+          condition: { type: 'amount-gt', value: threshold * 10 },
+          authority: 'require_approval',
+        },
         operation === 2
           ? { id: `s${service}-o${operation}-notice`, kind: 'tool', name: { exact: name }, condition: undefined, authority: 'notify_human' }
-          : { id: `s${service}-o${operation}-admins`, kind: 'tool', name: { exact: name }, condition: { type: 'role', value: 'admin' }, authority: 'notify_human' },
+          : {
+              id: `s${service}-o${operation}-admins`,
+              kind: 'tool',
+              name: { exact: name },
+              condition: { type: 'role', value: 'admin' },
+              authority: 'notify_human',
+            },
       ];
       for (const rule of perOperation) if (rules.length < count) rules.push(rule);
     }
@@ -98,7 +131,14 @@ function celCondition(condition: Condition, re2 = false): string | undefined {
 }
 
 function policyYaml(rules: readonly BenchRule[], re2 = false): string {
-  const lines = ['apiVersion: aifactory/v1', 'kind: AutonomyPolicy', 'metadata: { name: bench, version: 1 }', 'spec:', '  default: { tool: require_approval, model: autonomous }', '  rules:'];
+  const lines = [
+    'apiVersion: aifactory/v1',
+    'kind: AutonomyPolicy',
+    'metadata: { name: bench, version: 1 }',
+    'spec:',
+    '  default: { tool: require_approval, model: autonomous }',
+    '  rules:',
+  ];
   for (const rule of rules) {
     const name = 'exact' in rule.name ? rule.name.exact : 'prefix' in rule.name ? `${rule.name.prefix}*` : '*';
     lines.push(`    - id: ${rule.id}`, `      match: { kind: ${rule.kind}, name: "${name}" }`);
@@ -138,7 +178,13 @@ function generateRequests(count: number, exactNames: readonly string[], services
     const roll = next();
     const kind: 'tool' | 'model' = roll < 0.05 ? 'model' : 'tool';
     const name =
-      kind === 'model' ? 'openai:gpt-4.1-mini' : roll < 0.85 ? exactNames[Math.floor(next() * exactNames.length)]! : roll < 0.95 ? `svc${Math.floor(next() * services)}.other` : `misc.tool${Math.floor(next() * 20)}`;
+      kind === 'model'
+        ? 'openai:gpt-4.1-mini'
+        : roll < 0.85
+          ? exactNames[Math.floor(next() * exactNames.length)]!
+          : roll < 0.95
+            ? `svc${Math.floor(next() * services)}.other`
+            : `misc.tool${Math.floor(next() * 20)}`;
     const amount = Math.floor(Math.exp(next() * Math.log(60_000)));
     const classifications = next() < 0.2 ? ['pii'] : next() < 0.5 ? ['public'] : [];
     const roles = next() < 0.3 ? ['admin', 'analyst'] : ['analyst'];
@@ -212,7 +258,9 @@ for (const size of sizes) {
 
   const policySetId = `bench-${size}`;
   started = performance.now();
-  const preparsed = cedar.preparsePolicySet(policySetId, { staticPolicies: Object.fromEntries(rules.map((rule) => [rule.id, cedarPolicy(rule)])) });
+  const preparsed = cedar.preparsePolicySet(policySetId, {
+    staticPolicies: Object.fromEntries(rules.map((rule) => [rule.id, cedarPolicy(rule)])),
+  });
   const cedarLoadMs = performance.now() - started;
   if (preparsed.type !== 'success') throw new Error(`Cedar could not parse the policy set: ${JSON.stringify(preparsed.errors[0])}`);
 
@@ -222,7 +270,8 @@ for (const size of sizes) {
     if (answer.type !== 'success') throw new Error(`Cedar failed: ${JSON.stringify(answer.errors[0])}`);
     const { decision, diagnostics } = answer.response;
     if (diagnostics.errors.length > 0) throw new Error(`Cedar policy errors: ${JSON.stringify(diagnostics.errors[0])}`);
-    if (decision === 'deny') return diagnostics.reason.length > 0 ? 'deny' : request.action.kind === 'model' ? 'autonomous' : 'require_approval';
+    if (decision === 'deny')
+      return diagnostics.reason.length > 0 ? 'deny' : request.action.kind === 'model' ? 'autonomous' : 'require_approval';
     let best: Authority = 'autonomous';
     for (const id of diagnostics.reason) {
       const authority = byId.get(id)!.authority;
@@ -263,7 +312,8 @@ for (const size of sizes) {
   // The same rules with their text conditions as RE2 `matches`: same decisions, then timed alike.
   const re2Set = compilePolicies([parsePolicy(policyYaml(rules, true), `bench-${size}-re2.yaml`)]);
   let re2Mismatches = 0;
-  for (let index = 0; index < requests.length; index += 1) if (decide(re2Set, requests[index]!.action, requests[index]!.context).authority !== ours[index]) re2Mismatches += 1;
+  for (let index = 0; index < requests.length; index += 1)
+    if (decide(re2Set, requests[index]!.action, requests[index]!.context).authority !== ours[index]) re2Mismatches += 1;
   totalMismatches += re2Mismatches;
   for (let pass = 0; pass < 3; pass += 1) for (const request of requests) decide(re2Set, request.action, request.context);
   globalThis.gc?.();
@@ -294,11 +344,47 @@ for (const size of sizes) {
   const speedup = rounded(oursPerSecond / cedarPerSecond, 1);
   const re2Figures = figures(re2Latency, re2PerSecond, 0);
   const re2Ratio = rounded(re2PerSecond / oursPerSecond, 2);
-  results.push({ rules: size, requests: requests.length, aifactory, aifactory_re2: { ...re2Figures, throughput_vs_plain: re2Ratio, mismatches_vs_plain: re2Mismatches }, cedar: cedarFigures, throughput_ratio: speedup, p50_ratio: rounded(cedarLatency.p50 / oursLatency.p50, 1), mismatches, mismatch_examples: examples, outcomes: distribution, cedar_outcomes: Object.fromEntries(AUTHORITIES.map((authority) => [authority, theirs.filter((value) => value === authority).length])) });
+  results.push({
+    rules: size,
+    requests: requests.length,
+    aifactory,
+    aifactory_re2: { ...re2Figures, throughput_vs_plain: re2Ratio, mismatches_vs_plain: re2Mismatches },
+    cedar: cedarFigures,
+    throughput_ratio: speedup,
+    p50_ratio: rounded(cedarLatency.p50 / oursLatency.p50, 1),
+    mismatches,
+    mismatch_examples: examples,
+    outcomes: distribution,
+    cedar_outcomes: Object.fromEntries(AUTHORITIES.map((authority) => [authority, theirs.filter((value) => value === authority).length])),
+  });
   table.push(
-    { rules: size, engine: 'aifactory decide()', 'p50 µs': aifactory.p50_us, 'p99 µs': aifactory.p99_us, 'decisions/s': aifactory.decisions_per_second, 'load ms': aifactory.load_ms, 'same decisions': `${requests.length - mismatches}/${requests.length}` },
-    { rules: size, engine: 'aifactory, text conditions as RE2 matches', 'p50 µs': re2Figures.p50_us, 'p99 µs': re2Figures.p99_us, 'decisions/s': re2Figures.decisions_per_second, 'load ms': '', 'same decisions': `${requests.length - re2Mismatches}/${requests.length}, x${re2Ratio} of plain` },
-    { rules: size, engine: 'Cedar (wasm, preparsed)', 'p50 µs': cedarFigures.p50_us, 'p99 µs': cedarFigures.p99_us, 'decisions/s': cedarFigures.decisions_per_second, 'load ms': cedarFigures.load_ms, 'same decisions': `x${speedup} throughput` },
+    {
+      rules: size,
+      engine: 'aifactory decide()',
+      'p50 µs': aifactory.p50_us,
+      'p99 µs': aifactory.p99_us,
+      'decisions/s': aifactory.decisions_per_second,
+      'load ms': aifactory.load_ms,
+      'same decisions': `${requests.length - mismatches}/${requests.length}`,
+    },
+    {
+      rules: size,
+      engine: 'aifactory, text conditions as RE2 matches',
+      'p50 µs': re2Figures.p50_us,
+      'p99 µs': re2Figures.p99_us,
+      'decisions/s': re2Figures.decisions_per_second,
+      'load ms': '',
+      'same decisions': `${requests.length - re2Mismatches}/${requests.length}, x${re2Ratio} of plain`,
+    },
+    {
+      rules: size,
+      engine: 'Cedar (wasm, preparsed)',
+      'p50 µs': cedarFigures.p50_us,
+      'p99 µs': cedarFigures.p99_us,
+      'decisions/s': cedarFigures.decisions_per_second,
+      'load ms': cedarFigures.load_ms,
+      'same decisions': `x${speedup} throughput`,
+    },
   );
 }
 
@@ -312,7 +398,14 @@ const guard = compilePolicies([
     'guard.yaml',
   ),
 ]);
-const hostile: Action = { kind: 'tool', name: 'echo', args: { text: `${'a'.repeat(10_000)}!` }, agent: { id: 'a' }, principal: { id: 'p', roles: [] }, run: { id: 'r', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 } };
+const hostile: Action = {
+  kind: 'tool',
+  name: 'echo',
+  args: { text: `${'a'.repeat(10_000)}!` },
+  agent: { id: 'a' },
+  principal: { id: 'p', roles: [] },
+  run: { id: 'r', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
+};
 if (decide(guard, hostile).authority !== 'autonomous') throw new Error('The RE2 guard decided the hostile input wrongly.');
 const hostileRounds = quick ? 20 : 200;
 let hostileStarted = performance.now();
@@ -327,7 +420,13 @@ for (const length of quick ? [20, 21] : [22, 23, 24]) {
   backtracking[`chars_${length}_ms`] = rounded(performance.now() - hostileStarted, 1);
 }
 const catastrophic = { pattern: '^(a+)+$', re2_10000_chars_us_per_decision: rounded(re2HostileUs, 1), javascript_regexp: backtracking };
-console.log(`\n^(a+)+$: decide() with RE2 on 10,000 characters ${catastrophic.re2_10000_chars_us_per_decision} µs per decision; JavaScript RegExp on ${Object.entries(backtracking).map(([key, value]) => `${key.replace('chars_', '').replace('_ms', '')} characters ${value} ms`).join(', ')}.`);
+console.log(
+  `\n^(a+)+$: decide() with RE2 on 10,000 characters ${catastrophic.re2_10000_chars_us_per_decision} µs per decision; JavaScript RegExp on ${Object.entries(
+    backtracking,
+  )
+    .map(([key, value]) => `${key.replace('chars_', '').replace('_ms', '')} characters ${value} ms`)
+    .join(', ')}.`,
+);
 
 const first = results[0] as { aifactory: EngineFigures };
 const last = results.at(-1) as { rules: number; aifactory: EngineFigures; throughput_ratio: number };

@@ -34,21 +34,43 @@ const script = `scenarios:
 `;
 
 function suiteText(): string {
-  const lines = ['apiVersion: aifactory/v1', 'kind: EvalSuite', 'metadata: { name: bench }', 'spec:', '  agent: bench-desk', `  concurrency: ${concurrency}`, '  thresholds: { pass_rate: 1 }', '  defaults: { max_latency_ms: 60000 }', '  cases:'];
+  const lines = [
+    'apiVersion: aifactory/v1',
+    'kind: EvalSuite',
+    'metadata: { name: bench }',
+    'spec:',
+    '  agent: bench-desk',
+    `  concurrency: ${concurrency}`,
+    '  thresholds: { pass_rate: 1 }',
+    '  defaults: { max_latency_ms: 60000 }',
+    '  cases:',
+  ];
   for (let index = 0; index < cases; index += 1) {
     if (index % 10 === 0) lines.push(`    - { id: refund-${index}, input: "Please refund order ${index}", expect: { outcome: held } }`);
-    else if (index % 3 === 0) lines.push(`    - { id: ticket-${index}, input: "Open a ticket for order ${index}", expect: { outcome: autonomous, json_schema: { type: object, required: [ticket, priority] } } }`);
-    else lines.push(`    - { id: echo-${index}, input: "Where is order ${index}?", expect: { outcome: autonomous, contains: "order ${index}", regex: "^Thanks for your message" } }`);
+    else if (index % 3 === 0)
+      lines.push(
+        `    - { id: ticket-${index}, input: "Open a ticket for order ${index}", expect: { outcome: autonomous, json_schema: { type: object, required: [ticket, priority] } } }`,
+      );
+    else
+      lines.push(
+        `    - { id: echo-${index}, input: "Where is order ${index}?", expect: { outcome: autonomous, contains: "order ${index}", regex: "^Thanks for your message" } }`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }
 
 async function openBenchStore(): Promise<{ store: Store; engine: 'postgres' | 'pglite' }> {
   try {
-    const store = await openStore({ databaseUrl, schema: `bench_eval_${Date.now().toString(36)}`, maxConnections: Math.max(4, concurrency) });
+    const store = await openStore({
+      databaseUrl,
+      schema: `bench_eval_${Date.now().toString(36)}`,
+      maxConnections: Math.max(4, concurrency),
+    });
     return { store, engine: 'postgres' };
   } catch (error) {
-    console.warn(`Postgres at ${new URL(databaseUrl).host} is unavailable (${error instanceof Error ? error.message : String(error)}); measuring on PGlite.`);
+    console.warn(
+      `Postgres at ${new URL(databaseUrl).host} is unavailable (${error instanceof Error ? error.message : String(error)}); measuring on PGlite.`,
+    );
     return { store: await openStore(), engine: 'pglite' };
   }
 }
@@ -88,7 +110,10 @@ try {
   const workspace = await createWorkspaceRuntime({ store, dataDir: path.join(root, '.factory'), agentsDir });
   const target = {
     startRun: (request: { agent: string; input: string; principal: { id: string; roles: string[] }; feature?: string }) =>
-      workspace.runtime.start(request.agent, request.input, { principal: request.principal, ...(request.feature ? { feature: request.feature } : {}) }),
+      workspace.runtime.start(request.agent, request.input, {
+        principal: request.principal,
+        ...(request.feature ? { feature: request.feature } : {}),
+      }),
     loadRun: (runId: string) => loadRecordedRun(store, runId),
   };
   const parseStarted = performance.now();
@@ -98,7 +123,10 @@ try {
   await runEvalSuite(target, 'bench-desk', { ...suite, cases: suite.cases.slice(0, concurrency) });
 
   const report = await runEvalSuite(target, 'bench-desk', suite);
-  if (!report.passed) throw new Error(`the bench suite failed: ${report.failures.join(' ')} ${JSON.stringify(report.cases.find((result) => !result.passed))}`);
+  if (!report.passed)
+    throw new Error(
+      `the bench suite failed: ${report.failures.join(' ')} ${JSON.stringify(report.cases.find((result) => !result.passed))}`,
+    );
   const held = report.cases.filter((result) => result.status === 'held').length;
 
   // Peers, as concurrently: (1) the same inputs as governed, recorded runs started directly (no
@@ -114,9 +142,19 @@ try {
     );
     return performance.now() - started;
   };
-  const directMs = await concurrently((input) => workspace.runtime.start('bench-desk', input, { principal: { id: 'eval@factory.local', roles: [] } }));
+  const directMs = await concurrently((input) =>
+    workspace.runtime.start('bench-desk', input, { principal: { id: 'eval@factory.local', roles: [] } }),
+  );
   const gateway = createModelGateway({ scriptDirectory: path.join(agentsDir, 'scripts') });
-  const peerMs = await concurrently((input) => gateway.call({ model: 'scripted:bench-desk.script', messages: [{ role: 'system', content: 'Answer questions about orders.' }, { role: 'user', content: input }] }));
+  const peerMs = await concurrently((input) =>
+    gateway.call({
+      model: 'scripted:bench-desk.script',
+      messages: [
+        { role: 'system', content: 'Answer questions about orders.' },
+        { role: 'user', content: input },
+      ],
+    }),
+  );
   await workspace.close();
 
   const results = {
@@ -128,25 +166,48 @@ try {
     parseMs: Number(parseMs.toFixed(1)),
     evalMs: Math.round(report.durationMs),
     casesPerSecond: Math.round(report.totals.cases / (report.durationMs / 1000)),
-    directRuns: { name: 'the same inputs as governed, recorded runs started directly (no harness)', ms: Math.round(directMs), runsPerSecond: Math.round(suite.cases.length / (directMs / 1000)) },
+    directRuns: {
+      name: 'the same inputs as governed, recorded runs started directly (no harness)',
+      ms: Math.round(directMs),
+      runsPerSecond: Math.round(suite.cases.length / (directMs / 1000)),
+    },
     harnessToDirectRatio: Number((report.durationMs / directMs).toFixed(2)),
-    bareModel: { name: 'the same inputs, scripted model through the gateway alone (ungoverned, unrecorded)', ms: Math.round(peerMs), callsPerSecond: Math.round(suite.cases.length / (peerMs / 1000)) },
+    bareModel: {
+      name: 'the same inputs, scripted model through the gateway alone (ungoverned, unrecorded)',
+      ms: Math.round(peerMs),
+      callsPerSecond: Math.round(suite.cases.length / (peerMs / 1000)),
+    },
     targetMs: quick ? null : 10_000,
     withinTarget: quick ? null : report.durationMs < 10_000,
     promptfoo: 'not run: see docs/quality.md (benchmark)',
     loadAverage: loadavg().map((value) => Number(value.toFixed(2))),
   };
   console.table([
-    { figure: `${results.cases} eval cases, governed and recorded on ${engine} (${held} held)`, ms: results.evalMs, 'cases/s': results.casesPerSecond },
-    { figure: 'peer: the same inputs as governed runs started directly (no harness)', ms: results.directRuns.ms, 'cases/s': results.directRuns.runsPerSecond },
-    { figure: 'the same inputs, scripted model through the gateway alone', ms: results.bareModel.ms, 'cases/s': results.bareModel.callsPerSecond },
+    {
+      figure: `${results.cases} eval cases, governed and recorded on ${engine} (${held} held)`,
+      ms: results.evalMs,
+      'cases/s': results.casesPerSecond,
+    },
+    {
+      figure: 'peer: the same inputs as governed runs started directly (no harness)',
+      ms: results.directRuns.ms,
+      'cases/s': results.directRuns.runsPerSecond,
+    },
+    {
+      figure: 'the same inputs, scripted model through the gateway alone',
+      ms: results.bareModel.ms,
+      'cases/s': results.bareModel.callsPerSecond,
+    },
     { figure: `parsing the ${results.cases}-case suite`, ms: results.parseMs, 'cases/s': '' },
   ]);
-  console.log(`harness / direct governed runs: ${results.harnessToDirectRatio}x; target < 10 s for 1,000 cases: ${results.withinTarget ?? 'n/a (quick)'}; load average ${results.loadAverage.join(' ')}`);
+  console.log(
+    `harness / direct governed runs: ${results.harnessToDirectRatio}x; target < 10 s for 1,000 cases: ${results.withinTarget ?? 'n/a (quick)'}; load average ${results.loadAverage.join(' ')}`,
+  );
   mkdirSync(path.join(repository, 'bench', 'results'), { recursive: true });
   writeFileSync(path.join(repository, 'bench', 'results', 'eval.json'), `${JSON.stringify(results, null, 2)}\n`);
 } finally {
-  if (engine === 'postgres' && store.schemaName !== 'public') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+  if (engine === 'postgres' && store.schemaName !== 'public')
+    await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
   await store.close();
   rmSync(root, { recursive: true, force: true });
 }

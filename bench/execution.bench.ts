@@ -57,7 +57,8 @@ const concurrency = 16;
 const concurrentRounds = quick ? 3 : 11;
 /** Governed actions per run: N + 1 model calls, N tool calls and the answer. */
 const actionsPerRun = 2 * steps + 2;
-const postgresUrl = process.env.AIFACTORY_BENCH_DATABASE_URL ?? process.env.AIFACTORY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUrl =
+  process.env.AIFACTORY_BENCH_DATABASE_URL ?? process.env.AIFACTORY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), 'aifactory-bench-exec-'));
 const echoServer = path.join(here, 'fixtures', 'echo-mcp-server.ts');
@@ -131,7 +132,10 @@ const scripted: Workload = {
 
 /** Starts the local OpenAI-compatible server (bench/fixtures/openai-echo-server.ts) in its own process. */
 async function startModelServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(here, 'fixtures', 'openai-echo-server.ts')], { env: { ...process.env, STEPS: String(steps) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(here, 'fixtures', 'openai-echo-server.ts')], {
+    env: { ...process.env, STEPS: String(steps) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -164,10 +168,25 @@ interface Variant {
 async function ungovernedVariant(workload: Workload): Promise<Variant> {
   const host = await ToolHost.connect([{ name: 'echo', command: process.execPath, args: [echoServer] }]);
   const policySet = compilePolicies([parsePolicy(policyText, 'policy.yaml')]);
-  const decision = { authority: 'autonomous', rules: [], skipped: [], policies: [], obligations: { notify: [], redact: [] }, reason: 'ungoverned', defaulted: true } as unknown as Decision;
+  const decision = {
+    authority: 'autonomous',
+    rules: [],
+    skipped: [],
+    policies: [],
+    obligations: { notify: [], redact: [] },
+    reason: 'ungoverned',
+    defaulted: true,
+  } as unknown as Decision;
   const gate: Gate = {
     policySet,
-    govern: async (_run, step, proposed) => ({ kind: 'execute', authority: 'autonomous', decision, step, argsHash: contentHash(proposed.args), notified: [] }),
+    govern: async (_run, step, proposed) => ({
+      kind: 'execute',
+      authority: 'autonomous',
+      decision,
+      step,
+      argsHash: contentHash(proposed.args),
+      notified: [],
+    }),
     hold: async () => {
       throw new Error('never held');
     },
@@ -186,7 +205,15 @@ async function ungovernedVariant(workload: Workload): Promise<Variant> {
   return {
     name: 'ungoverned LangGraph agent',
     async run(round, index = 0) {
-      const state = await graph.invoke({ runId: `u${round}_${index}`, principal: { id: 'bench', roles: [] }, startedAtMs: Date.now(), messages: [{ role: 'user', content: 'go' }] }, { recursionLimit: 10_000 });
+      const state = await graph.invoke(
+        {
+          runId: `u${round}_${index}`,
+          principal: { id: 'bench', roles: [] },
+          startedAtMs: Date.now(),
+          messages: [{ role: 'user', content: 'go' }],
+        },
+        { recursionLimit: 10_000 },
+      );
       if (state.status !== 'completed') throw new Error(`ungoverned run ended ${state.status}: ${state.error}`);
     },
     close: () => host.close(),
@@ -201,7 +228,8 @@ const unrecordedOn = (store: Store) =>
   ({
     ...unrecorded,
     startRun: async (run: { id?: string }, options?: { lease?: { owner: string; ttlMs: number } }) => {
-      if (run.id && options?.lease) await acquireRunLease(store, run.id, options.lease.owner, { ttlMs: options.lease.ttlMs, acquisition: 'new' });
+      if (run.id && options?.lease)
+        await acquireRunLease(store, run.id, options.lease.owner, { ttlMs: options.lease.ttlMs, acquisition: 'new' });
       return {};
     },
   }) as unknown as Recorder;
@@ -230,7 +258,8 @@ async function governedVariant(name: string, workload: Workload, store: Store, r
     name,
     async run() {
       const result = await workspace.runtime.start(workload.agentFile, 'go', { principal: { id: 'bench', roles: [] } });
-      if (result.status !== 'completed') throw new Error(`governed run on ${store.kind} ended ${result.status}${result.status === 'failed' ? `: ${result.error}` : ''}`);
+      if (result.status !== 'completed')
+        throw new Error(`governed run on ${store.kind} ended ${result.status}${result.status === 'failed' ? `: ${result.error}` : ''}`);
     },
     async close() {
       await workspace.close();
@@ -245,7 +274,12 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const openPostgres = () => openStore({ databaseUrl: postgresUrl, schema: `bench_exec_${randomUUID().slice(0, 8)}`, maxConnections: 10 });
 
 /** Opens the governed variants asked for; a store that cannot be opened is reported as skipped. */
-async function governedVariants(workload: Workload, engines: Array<{ name: string; open: () => Promise<Store>; unrecorded?: boolean }>, skipped: Array<Record<string, string>>, filtered = false): Promise<Variant[]> {
+async function governedVariants(
+  workload: Workload,
+  engines: Array<{ name: string; open: () => Promise<Store>; unrecorded?: boolean }>,
+  skipped: Array<Record<string, string>>,
+  filtered = false,
+): Promise<Variant[]> {
   const variants: Variant[] = [];
   for (const engine of engines) {
     if (filtered && !wanted(engine.name)) continue;
@@ -281,11 +315,21 @@ async function profileGoverned(variants: Variant[], file: string): Promise<void>
   const peerFile = file.replace(/(\.cpuprofile)?$/, '.ungoverned.cpuprofile');
   writeFileSync(peerFile, JSON.stringify(peer));
   session.disconnect();
-  console.log(`CPU profile of ${variants.slice(1).map((variant) => variant.name).join(', ')} (${rounds} runs each): ${file}; of the ungoverned peer: ${peerFile}`);
+  console.log(
+    `CPU profile of ${variants
+      .slice(1)
+      .map((variant) => variant.name)
+      .join(', ')} (${rounds} runs each): ${file}; of the ungoverned peer: ${peerFile}`,
+  );
 }
 
 /** One run at a time, variants taking turns; rows for the table, figures for the JSON. */
-async function measureSerial(part: string, variants: Variant[], partRounds: number, results: Record<string, unknown>): Promise<Array<Record<string, string>>> {
+async function measureSerial(
+  part: string,
+  variants: Variant[],
+  partRounds: number,
+  results: Record<string, unknown>,
+): Promise<Array<Record<string, string>>> {
   const wall = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
   // Warm-up: JIT, prepared statements, MCP connections.
@@ -312,7 +356,13 @@ async function measureSerial(part: string, variants: Variant[], partRounds: numb
     const added = median(samples.map((value, index) => value - baseline[index]!));
     const cpuPerRun = cpu.get(variant.name)! / partRounds;
     const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
-    results[`${part}: ${variant.name}`] = { ms_per_step: msPerStep, ratio, added_ms_per_tool_call: added, cpu_ms_per_step: cpuPerRun / steps, cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction };
+    results[`${part}: ${variant.name}`] = {
+      ms_per_step: msPerStep,
+      ratio,
+      added_ms_per_tool_call: added,
+      cpu_ms_per_step: cpuPerRun / steps,
+      cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction,
+    };
     rows.push({
       workload: part,
       variant: variant.name,
@@ -327,10 +377,15 @@ async function measureSerial(part: string, variants: Variant[], partRounds: numb
 }
 
 /** `concurrency` runs at once, ungoverned and governed taking turns; steps per second of each. */
-async function measureConcurrent(part: string, variants: Variant[], results: Record<string, unknown>): Promise<Array<Record<string, string>>> {
+async function measureConcurrent(
+  part: string,
+  variants: Variant[],
+  results: Record<string, unknown>,
+): Promise<Array<Record<string, string>>> {
   const rates = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
-  const runAll = (variant: Variant, round: number) => Promise.all(Array.from({ length: concurrency }, (_, index) => variant.run(round, index)));
+  const runAll = (variant: Variant, round: number) =>
+    Promise.all(Array.from({ length: concurrency }, (_, index) => variant.run(round, index)));
   for (const variant of variants) await runAll(variant, -1);
   for (let round = 0; round < concurrentRounds; round += 1) {
     for (let offset = 0; offset < variants.length; offset += 1) {
@@ -350,7 +405,12 @@ async function measureConcurrent(part: string, variants: Variant[], results: Rec
     const share = median(samples.map((value, index) => value / baseline[index]!));
     const cpuPerRun = cpu.get(variant.name)! / (concurrentRounds * concurrency);
     const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
-    results[`${part}: ${variant.name}`] = { steps_per_second: median(samples), share_of_ungoverned: share, cpu_ms_per_step: cpuPerRun / steps, cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction };
+    results[`${part}: ${variant.name}`] = {
+      steps_per_second: median(samples),
+      share_of_ungoverned: share,
+      cpu_ms_per_step: cpuPerRun / steps,
+      cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction,
+    };
     return {
       workload: part,
       variant: variant.name,
@@ -386,7 +446,14 @@ async function insertFloor(): Promise<string> {
 }
 
 let floor: string | undefined;
-const results: Record<string, unknown> = { steps, rounds, http_rounds: httpRounds, concurrency, concurrent_rounds: concurrentRounds, actions_per_run: actionsPerRun };
+const results: Record<string, unknown> = {
+  steps,
+  rounds,
+  http_rounds: httpRounds,
+  concurrency,
+  concurrent_rounds: concurrentRounds,
+  actions_per_run: actionsPerRun,
+};
 const serialRows: Array<Record<string, string>> = [];
 const concurrentRows: Array<Record<string, string>> = [];
 const skipped: Array<Record<string, string>> = [];
@@ -412,7 +479,8 @@ try {
 
   // The floor under a durable record on Postgres: one prepared one-row INSERT through the same
   // driver, committed and awaited, as the recorder's append is; client CPU per statement.
-  if (!only || only.some((word) => word === 'postgres' || word === 'floor')) floor = await insertFloor().catch((error: Error) => `skipped: ${error.message}`);
+  if (!only || only.some((word) => word === 'postgres' || word === 'floor'))
+    floor = await insertFloor().catch((error: Error) => `skipped: ${error.message}`);
 
   // Part 2: the model over HTTP through the openai SDK, one run at a time.
   if (!only || only.some((word) => ['http', 'openai'].includes(word))) {
@@ -431,7 +499,11 @@ try {
   if (!only || only.includes('concurrent')) {
     const part3 = [await ungovernedVariant(scripted)];
     opened.push(part3[0]!);
-    const part3Governed = await governedVariants(scripted, [{ name: `governed, Postgres, ${concurrency} runs at once`, open: openPostgres }], skipped);
+    const part3Governed = await governedVariants(
+      scripted,
+      [{ name: `governed, Postgres, ${concurrency} runs at once`, open: openPostgres }],
+      skipped,
+    );
     opened.push(...part3Governed);
     part3.push(...part3Governed);
     if (part3.length > 1) concurrentRows.push(...(await measureConcurrent(`${scripted.name}, ${concurrency} at once`, part3, results)));
@@ -446,6 +518,9 @@ if (concurrentRows.length > 0) console.table(concurrentRows);
 console.log(
   `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
 );
-if (floor !== undefined) console.log(`Floor: a bare one-row prepared INSERT on the same Postgres through the same driver costs ${floor} ms of client CPU per statement in this run; a governed step commits twice (before its model call and before its tool call).`);
+if (floor !== undefined)
+  console.log(
+    `Floor: a bare one-row prepared INSERT on the same Postgres through the same driver costs ${floor} ms of client CPU per statement in this run; a governed step commits twice (before its model call and before its tool call).`,
+  );
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'execution.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -172,26 +172,52 @@ async function factoryServer(store: Store, root: string, upstream: string): Prom
   return { server, token };
 }
 
-const mock = await startOpenAIWireServer({ handler: () => ({ type: 'answer', text: 'Your order A-1042 left the warehouse yesterday and arrives on Friday.', chunkSize: 16 }) });
+const mock = await startOpenAIWireServer({
+  handler: () => ({ type: 'answer', text: 'Your order A-1042 left the warehouse yesterday and arrives on Friday.', chunkSize: 16 }),
+});
 const portkey = await startPortkey();
 const stores: Array<{ engine: string; store: Store; root: string; server: RunningServer; token: string; schema?: string }> = [];
 try {
   for (const engine of ['pglite', ...(postgresUrl ? ['postgres'] : [])]) {
     const root = mkdtempSync(path.join(tmpdir(), `aif-gateway-bench-${engine}-`));
     const schema = engine === 'postgres' ? `bench_gateway_${randomUUID().replace(/-/g, '').slice(0, 10)}` : undefined;
-    const store = engine === 'postgres' ? await openStore({ databaseUrl: postgresUrl!, schema: schema! }) : await openStore({ dataDir: path.join(root, 'pglite') });
+    const store =
+      engine === 'postgres'
+        ? await openStore({ databaseUrl: postgresUrl!, schema: schema! })
+        : await openStore({ dataDir: path.join(root, 'pglite') });
     const { server, token } = await factoryServer(store, root, mock.url);
     stores.push({ engine, store, root, server, token, ...(schema ? { schema } : {}) });
   }
   const paths: Path[] = [{ name: 'direct', client: new OpenAI({ apiKey: 'not-needed', baseURL: mock.url, maxRetries: 0 }) }];
   for (const entry of stores) {
-    paths.push({ name: `factory (${entry.engine})`, client: new OpenAI({ apiKey: entry.token, baseURL: `${entry.server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'bench' } }) });
+    paths.push({
+      name: `factory (${entry.engine})`,
+      client: new OpenAI({
+        apiKey: entry.token,
+        baseURL: `${entry.server.url}/gateway/openai/v1`,
+        maxRetries: 0,
+        defaultHeaders: { 'x-aifactory-feature': 'bench' },
+      }),
+    });
   }
   if ('url' in portkey) {
-    paths.push({ name: 'portkey', ...(portkey.child.pid ? { pid: portkey.child.pid } : {}), client: new OpenAI({ apiKey: 'not-needed', baseURL: portkey.url, maxRetries: 0, defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url } }) });
+    paths.push({
+      name: 'portkey',
+      ...(portkey.child.pid ? { pid: portkey.child.pid } : {}),
+      client: new OpenAI({
+        apiKey: 'not-needed',
+        baseURL: portkey.url,
+        maxRetries: 0,
+        defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url },
+      }),
+    });
   }
 
-  const results: Record<string, unknown> = { rounds, warmup, portkey: 'url' in portkey ? 'ran locally (@portkey-ai/gateway, Node build, headless)' : portkey.unavailable };
+  const results: Record<string, unknown> = {
+    rounds,
+    warmup,
+    portkey: 'url' in portkey ? 'ran locally (@portkey-ai/gateway, Node build, headless)' : portkey.unavailable,
+  };
   const table: Array<Record<string, unknown>> = [];
   for (const stream of [false, true]) {
     let modePaths = paths;
@@ -204,7 +230,8 @@ try {
       );
       if (failure) {
         modePaths = paths.filter((entry) => entry !== peer);
-        results[`portkey_${stream ? 'streamed' : 'whole'}`] = `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
+        results[`portkey_${stream ? 'streamed' : 'whole'}`] =
+          `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
       }
     }
     const { samples, cpuMs } = await measure(modePaths, stream);
@@ -231,7 +258,9 @@ try {
   // Every factory request left its record: the trace holds one model.responded per request made.
   for (const entry of stores) {
     await entry.server.llmGateway!.flush();
-    const [row] = await entry.store.query<{ count: string | number }>(sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`);
+    const [row] = await entry.store.query<{ count: string | number }>(
+      sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`,
+    );
     results[`recorded_answers_${entry.engine}`] = Number(row?.count ?? 0);
   }
   const targets: Record<string, string> = {};
@@ -240,7 +269,9 @@ try {
     for (const entry of stores) {
       const ours = rows[`factory (${entry.engine})`]!;
       targets[`${mode} ${entry.engine}: p50 added <= 1 ms`] = `${ours.added_p50_ms} ms: ${ours.added_p50_ms <= 1 ? 'met' : 'NOT met'}`;
-      if (rows.portkey) targets[`${mode} ${entry.engine}: p99 added <= portkey's`] = `${ours.added_p99_ms} vs ${rows.portkey.added_p99_ms} ms: ${ours.added_p99_ms <= rows.portkey.added_p99_ms ? 'met' : 'NOT met'}`;
+      if (rows.portkey)
+        targets[`${mode} ${entry.engine}: p99 added <= portkey's`] =
+          `${ours.added_p99_ms} vs ${rows.portkey.added_p99_ms} ms: ${ours.added_p99_ms <= rows.portkey.added_p99_ms ? 'met' : 'NOT met'}`;
     }
   }
   results.targets = targets;

@@ -72,7 +72,11 @@ function percentile(sorted: number[], fraction: number): number {
 
 function latencyStats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
   const sorted = [...samples].sort((left, right) => left - right);
-  return { p50Ms: round(percentile(sorted, 0.5), 4), p99Ms: round(percentile(sorted, 0.99), 4), meanMs: round(samples.reduce((sum, value) => sum + value, 0) / samples.length, 4) };
+  return {
+    p50Ms: round(percentile(sorted, 0.5), 4),
+    p99Ms: round(percentile(sorted, 0.99), 4),
+    meanMs: round(samples.reduce((sum, value) => sum + value, 0) / samples.length, 4),
+  };
 }
 
 function round(value: number, digits = 3): number {
@@ -107,10 +111,17 @@ type WorkerMessage = { type: 'built'; buildSeconds: number; indexFileMB: number 
  */
 async function indexWorker(dataset: 'clustered' | 'uniform', workDir: string): Promise<void> {
   const port = parentPort!;
-  const sets = dataset === 'clustered' ? clusteredSets(vectorCount, queryCount, 42) : { data: uniformSet(vectorCount, 1), queries: uniformSet(queryCount, 2) };
+  const sets =
+    dataset === 'clustered'
+      ? clusteredSets(vectorCount, queryCount, 42)
+      : { data: uniformSet(vectorCount, 1), queries: uniformSet(queryCount, 2) };
   const { data, queries } = sets;
   const buildStarted = performance.now();
-  const index = VectorIndex.create(dimensions, dataset === 'uniform' ? { ...settings, efConstruction: uniformEfConstruction } : settings, data.length);
+  const index = VectorIndex.create(
+    dimensions,
+    dataset === 'uniform' ? { ...settings, efConstruction: uniformEfConstruction } : settings,
+    data.length,
+  );
   for (const [label, vector] of data.entries()) index.add(label, vector);
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   const file = path.join(workDir, `${dataset}.hnsw`);
@@ -150,7 +161,9 @@ async function indexWorker(dataset: 'clustered' | 'uniform', workDir: string): P
     const best = stats.reduce((left, right) => (right.p99Ms < left.p99Ms ? right : left));
     return { recallAt10: round(found / (queries.length * 10), 4), ...best, roundsP99Ms: stats.map((entry) => entry.p99Ms) };
   };
-  const sweep = efSweep.map((efSearch) => ({ efSearch, ...measure(efSearch, 1) })).map(({ efSearch, recallAt10, p50Ms, p99Ms }) => ({ efSearch, recallAt10, p50Ms, p99Ms }));
+  const sweep = efSweep
+    .map((efSearch) => ({ efSearch, ...measure(efSearch, 1) }))
+    .map(({ efSearch, recallAt10, p50Ms, p99Ms }) => ({ efSearch, recallAt10, p50Ms, p99Ms }));
   const main = measure(settings.efSearch, latencyRounds);
   const brute = latencyStats(bruteSamples);
   const figures: IndexFigures = {
@@ -211,13 +224,19 @@ async function benchIndexes(workDir: string): Promise<{ figures: IndexFigures[];
 function writeCorpus(folder: string, files: number): void {
   const next = random(7);
   const vocabulary =
-    'policy leave travel expense invoice contract customer refund order shipment laptop security password access badge office remote holiday salary payroll benefit pension insurance training onboarding manager approval budget report audit compliance privacy data retention incident vendor purchase meeting calendar parking canteen'.split(' ');
+    'policy leave travel expense invoice contract customer refund order shipment laptop security password access badge office remote holiday salary payroll benefit pension insurance training onboarding manager approval budget report audit compliance privacy data retention incident vendor purchase meeting calendar parking canteen'.split(
+      ' ',
+    );
   const sentence = () => {
     const words = Array.from({ length: 8 + Math.floor(next() * 10) }, () => vocabulary[Math.floor(next() * vocabulary.length)]!);
     return `${words[0]![0]!.toUpperCase()}${words.join(' ').slice(1)} ${Math.floor(next() * 1000)}.`;
   };
   for (let file = 0; file < files; file++) {
-    const sections = Array.from({ length: 8 }, (_, section) => `## Section ${section + 1}\n\n${Array.from({ length: 6 }, sentence).join(' ')}\n\n${Array.from({ length: 5 }, sentence).join(' ')}`);
+    const sections = Array.from(
+      { length: 8 },
+      (_, section) =>
+        `## Section ${section + 1}\n\n${Array.from({ length: 6 }, sentence).join(' ')}\n\n${Array.from({ length: 5 }, sentence).join(' ')}`,
+    );
     writeFileSync(path.join(folder, `doc-${String(file).padStart(4, '0')}.md`), `# Document ${file}\n\n${sections.join('\n\n')}\n`);
   }
 }
@@ -251,7 +270,9 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { quick, settings, startedAt: new Date().toISOString() };
   try {
     // 1. Index against brute force.
-    process.stdout.write(`Index: ${vectorCount} x ${dimensions}, ${queryCount} queries, M=${settings.m} efConstruction=${settings.efConstruction} efSearch=${settings.efSearch}; both sets built in parallel worker threads\n`);
+    process.stdout.write(
+      `Index: ${vectorCount} x ${dimensions}, ${queryCount} queries, M=${settings.m} efConstruction=${settings.efConstruction} efSearch=${settings.efSearch}; both sets built in parallel worker threads\n`,
+    );
     const indexes = await benchIndexes(workDir);
     const [clusteredFigures, uniformFigures] = indexes.figures as [IndexFigures, IndexFigures];
     results.index = indexes.figures;
@@ -271,7 +292,9 @@ async function main(): Promise<void> {
         'file MB': figures.indexFileMB,
       })),
     );
-    console.table([clusteredFigures, uniformFigures].flatMap((figures) => figures.efSweep.map((entry) => ({ dataset: figures.dataset, ...entry }))));
+    console.table(
+      [clusteredFigures, uniformFigures].flatMap((figures) => figures.efSweep.map((entry) => ({ dataset: figures.dataset, ...entry }))),
+    );
 
     // 2. Ingestion with the local embedder.
     const corpusFiles = quick ? 60 : 400;
@@ -279,7 +302,11 @@ async function main(): Promise<void> {
     mkdirSync(corpus);
     writeCorpus(corpus, corpusFiles);
     const embedder = createHashingEmbedder();
-    const sampleTexts = Array.from({ length: 2000 }, (_, position) => `Section ${position}: policy leave travel expense invoice contract customer refund order ${position} shipment laptop security password access badge office remote holiday.`);
+    const sampleTexts = Array.from(
+      { length: 2000 },
+      (_, position) =>
+        `Section ${position}: policy leave travel expense invoice contract customer refund order ${position} shipment laptop security password access badge office remote holiday.`,
+    );
     const embedStarted = performance.now();
     for (const text of sampleTexts) hashText(text, dimensions);
     const embedderChunksPerSecond = Math.round(sampleTexts.length / ((performance.now() - embedStarted) / 1000));
@@ -299,7 +326,11 @@ async function main(): Promise<void> {
         const postgresRun = await benchIngest('postgres', postgres, corpus, path.join(workDir, 'postgres-data'));
         ingestion.push(postgresRun.figures);
         const knowledge = postgresRun.knowledge;
-        const queries = Array.from({ length: quick ? 200 : 500 }, (_, position) => `${['refund policy', 'travel expense', 'laptop security', 'holiday leave', 'payroll pension'][position % 5]} ${position % 997}`);
+        const queries = Array.from(
+          { length: quick ? 200 : 500 },
+          (_, position) =>
+            `${['refund policy', 'travel expense', 'laptop security', 'holiday leave', 'payroll pension'][position % 5]} ${position % 997}`,
+        );
         for (const query of queries.slice(0, 30)) await knowledge.search('bench', query, { topK: 5 });
         // The durable record: the verification plane's recorder, committing to the same Postgres.
         const recorder = createRecorder(postgres);
@@ -307,7 +338,9 @@ async function main(): Promise<void> {
         const runId = run.runId;
         let step = 0;
         // The decision: the control plane's decide() under the knowledge copilot example's policy.
-        const policies = compilePolicies(await loadPolicyFiles([path.join(benchDir, '..', 'examples', 'knowledge-copilot', 'policy.yaml')]));
+        const policies = compilePolicies(
+          await loadPolicyFiles([path.join(benchDir, '..', 'examples', 'knowledge-copilot', 'policy.yaml')]),
+        );
         const rounds: Array<{ describe: number[]; decide: number[]; search: number[]; record: number[]; total: number[] }> = [];
         let denied = 0;
         let cited = 0;
@@ -317,7 +350,13 @@ async function main(): Promise<void> {
           const decideSamples: number[] = [];
           const recordSamples: number[] = [];
           const totalSamples: number[] = [];
-          rounds.push({ describe: describeSamples, decide: decideSamples, search: searchSamples, record: recordSamples, total: totalSamples });
+          rounds.push({
+            describe: describeSamples,
+            decide: decideSamples,
+            search: searchSamples,
+            record: recordSamples,
+            total: totalSamples,
+          });
           for (const query of queries) {
             const started = performance.now();
             // What the governed retrieval action needs before the gate decides: the collections' labels.
@@ -332,13 +371,26 @@ async function main(): Promise<void> {
               run: { id: runId, steps: step, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
             };
             const classifications = described.flatMap((collection) => collection.classifications);
-            const decision = decide(policies, action, { data: { classifications, collections: described.map(({ name, classifications: labels }) => ({ name, classifications: labels })) } });
+            const decision = decide(policies, action, {
+              data: {
+                classifications,
+                collections: described.map(({ name, classifications: labels }) => ({ name, classifications: labels })),
+              },
+            });
             const afterDecide = performance.now();
             // Write-ahead: the decision is committed before the search runs.
             await recorder.record(runId, {
               type: 'policy.decided',
               actor: 'control-plane',
-              payload: { step, action: { kind: action.kind, name: action.name, args_hash: contentHash(action.args) }, decision: { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason } },
+              payload: {
+                step,
+                action: { kind: action.kind, name: action.name, args_hash: contentHash(action.args) },
+                decision: {
+                  authority: decision.authority,
+                  rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`),
+                  reason: decision.reason,
+                },
+              },
             });
             const afterDecisionRecord = performance.now();
             if (decision.authority !== 'autonomous') {
@@ -352,10 +404,27 @@ async function main(): Promise<void> {
             await recorder.record(runId, {
               type: 'retrieval.performed',
               actor: 'knowledge',
-              payload: { step: step++, collections: ['bench'], query, chunks: provenance.map((entry) => ({ id: entry.chunkId, content_hash: entry.contentHash, score: entry.score, source: entry.source, document_version: entry.documentVersion })) },
+              payload: {
+                step: step++,
+                collections: ['bench'],
+                query,
+                chunks: provenance.map((entry) => ({
+                  id: entry.chunkId,
+                  content_hash: entry.contentHash,
+                  score: entry.score,
+                  source: entry.source,
+                  document_version: entry.documentVersion,
+                })),
+              },
             });
             const finished = performance.now();
-            if (round === 0 && described.length === 1 && provenance.length > 0 && results.every((result) => result.citation.source && result.contentHash)) cited++;
+            if (
+              round === 0 &&
+              described.length === 1 &&
+              provenance.length > 0 &&
+              results.every((result) => result.citation.source && result.contentHash)
+            )
+              cited++;
             describeSamples.push(afterDescribe - started);
             decideSamples.push(afterDecide - afterDescribe);
             searchSamples.push(afterSearch - afterDecisionRecord);

@@ -27,7 +27,9 @@ const warmup = quick ? 30 : 200;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repositoryRoot = path.resolve(benchDir, '..');
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-const everything = resolvePackageBin('@modelcontextprotocol/server-everything', { from: [path.join(repositoryRoot, 'packages', 'execution')] }).script;
+const everything = resolvePackageBin('@modelcontextprotocol/server-everything', {
+  from: [path.join(repositoryRoot, 'packages', 'execution')],
+}).script;
 
 const policy = `apiVersion: aifactory/v1
 kind: AutonomyPolicy
@@ -56,7 +58,12 @@ async function measure(engine: 'postgres' | 'pglite'): Promise<Record<string, un
   const direct = new Client({ name: 'bench-direct', version: '1.0.0' });
   await direct.connect(new StdioClientTransport({ command: process.execPath, args: [everything, 'stdio'], stderr: 'ignore' }));
   const upstream = await connectUpstream({ kind: 'stdio', command: process.execPath, args: [everything, 'stdio'] });
-  const proxy = new GoverningMcpProxy({ workspace, upstream, name: 'everything', policies: () => compilePolicies([parsePolicy(policy, 'policy.yaml')]) });
+  const proxy = new GoverningMcpProxy({
+    workspace,
+    upstream,
+    name: 'everything',
+    policies: () => compilePolicies([parsePolicy(policy, 'policy.yaml')]),
+  });
   const [clientSide, proxySide] = InMemoryTransport.createLinkedPair();
   const { session } = await serveProxySession(proxy, { transport: proxySide, principal: { id: 'bench@example.com', roles: ['operator'] } });
   const proxied = new Client({ name: 'bench-proxied', version: '1.0.0' });
@@ -65,7 +72,16 @@ async function measure(engine: 'postgres' | 'pglite'): Promise<Record<string, un
   const times = { direct: [] as number[], proxied: [] as number[] };
   try {
     for (let round = 0; round < warmup + rounds; round += 1) {
-      const order: Array<['direct' | 'proxied', Client]> = round % 2 === 0 ? [['direct', direct], ['proxied', proxied]] : [['proxied', proxied], ['direct', direct]];
+      const order: Array<['direct' | 'proxied', Client]> =
+        round % 2 === 0
+          ? [
+              ['direct', direct],
+              ['proxied', proxied],
+            ]
+          : [
+              ['proxied', proxied],
+              ['direct', direct],
+            ];
       for (const [name, client] of order) {
         const started = performance.now();
         const result = await client.callTool({ name: 'echo', arguments: { message: `ping ${round}` } });
@@ -78,8 +94,14 @@ async function measure(engine: 'postgres' | 'pglite'): Promise<Record<string, un
     await proxied.close();
     await session.close();
     const verified = await workspace.verifyRun(runId);
-    const [counted] = await store.query<{ count: number }>(sql`SELECT count(*)::int AS count FROM events WHERE run_id = ${runId} AND type = 'tool.called'`);
-    const row = (values: number[]) => ({ p50_ms: round3(percentile(values, 50)), p99_ms: round3(percentile(values, 99)), mean_ms: round3(values.reduce((sum, value) => sum + value, 0) / values.length) });
+    const [counted] = await store.query<{ count: number }>(
+      sql`SELECT count(*)::int AS count FROM events WHERE run_id = ${runId} AND type = 'tool.called'`,
+    );
+    const row = (values: number[]) => ({
+      p50_ms: round3(percentile(values, 50)),
+      p99_ms: round3(percentile(values, 99)),
+      mean_ms: round3(values.reduce((sum, value) => sum + value, 0) / values.length),
+    });
     return {
       direct: row(times.direct),
       proxied: row(times.proxied),
@@ -101,7 +123,8 @@ async function measure(engine: 'postgres' | 'pglite'): Promise<Record<string, un
 const results: Record<string, unknown> = {
   rounds,
   warmup,
-  setup: 'SDK client -> upstream (server-everything echo, stdio) directly, vs SDK client -> in-memory link -> GoverningMcpProxy (decide, durable policy.decided + tool.called, outcome recorded) -> same upstream kind over stdio',
+  setup:
+    'SDK client -> upstream (server-everything echo, stdio) directly, vs SDK client -> in-memory link -> GoverningMcpProxy (decide, durable policy.decided + tool.called, outcome recorded) -> same upstream kind over stdio',
 };
 const targets: Record<string, string> = {};
 for (const engine of ['postgres', 'pglite'] as const) {
@@ -112,7 +135,9 @@ for (const engine of ['postgres', 'pglite'] as const) {
   const measured = await measure(engine);
   results[engine] = measured;
   process.stdout.write(`${engine}: ${JSON.stringify(measured)}\n`);
-  if (engine === 'postgres') targets['postgres: p50 added <= 1.5 ms'] = `${String(measured.added_p50_ms)} ms: ${(measured.added_p50_ms as number) <= 1.5 ? 'met' : 'NOT met'}`;
+  if (engine === 'postgres')
+    targets['postgres: p50 added <= 1.5 ms'] =
+      `${String(measured.added_p50_ms)} ms: ${(measured.added_p50_ms as number) <= 1.5 ? 'met' : 'NOT met'}`;
 }
 results.targets = targets;
 results.loadavg = loadavg().map((value) => Number(value.toFixed(2)));

@@ -47,7 +47,9 @@ spec:
   );
   const turns: string[] = [];
   for (let turn = 0; turn < modelTurns; turn += 1) {
-    turns.push(`      - say: Turn ${turn}.\n        tool_calls:\n${Array.from({ length: callsPerTurn }, () => '          - name: fs.list_directory\n            args: { path: "." }\n').join('')}`);
+    turns.push(
+      `      - say: Turn ${turn}.\n        tool_calls:\n${Array.from({ length: callsPerTurn }, () => '          - name: fs.list_directory\n            args: { path: "." }\n').join('')}`,
+    );
   }
   turns.push('      - say: Done listing.\n');
   writeFileSync(path.join(agentsDir, 'scripts', 'looper.script.yaml'), `scenarios:\n  - turns:\n${turns.join('')}`);
@@ -89,21 +91,46 @@ spec:
   const finance = path.join(repository, 'policies', 'finance-ops', 'policy.yaml');
   const current = compilePolicies(await loadPolicyFiles([finance]));
   const stricterFile = path.join(root, 'finance-stricter.yaml');
-  writeFileSync(stricterFile, readFileSync(finance, 'utf8').replace('action.args.amount > 100 && action.args.amount <= 5000', 'action.args.amount > 50 && action.args.amount <= 1000').replace('when: action.args.amount > 5000', 'when: action.args.amount > 1000'));
+  writeFileSync(
+    stricterFile,
+    readFileSync(finance, 'utf8')
+      .replace('action.args.amount > 100 && action.args.amount <= 5000', 'action.args.amount > 50 && action.args.amount <= 1000')
+      .replace('when: action.args.amount > 5000', 'when: action.args.amount > 1000'),
+  );
   const stricter = compilePolicies(await loadPolicyFiles([stricterFile]));
   const writeStarted = performance.now();
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let runIndex = 0; runIndex < impactRuns; runIndex += 1) {
     const runId = `impact-${runIndex}`;
-    await recorder.startRun({ id: runId, agent: 'refund-bot', team: 'finance', principal: `clerk-${runIndex % 7}`, metadata: { principal_roles: ['clerk'] } });
+    await recorder.startRun({
+      id: runId,
+      agent: 'refund-bot',
+      team: 'finance',
+      principal: `clerk-${runIndex % 7}`,
+      metadata: { principal_roles: ['clerk'] },
+    });
     const events = [];
     for (let step = 1; step <= actionsPerRun; step += 1) {
       const name = random() < 0.8 ? 'payments.refund' : 'payments.get_balance';
-      const args = name === 'payments.refund' ? { order: runIndex * 1000 + step, amount: Math.round(random() * 8000), currency: 'EUR' } : { account: 'main' };
-      const action = { kind: 'tool' as const, name, args, agent: { id: 'refund-bot', team: 'finance' }, principal: { id: `clerk-${runIndex % 7}`, roles: ['clerk'] }, run: { id: runId, steps: step - 1, tool_calls: step - 1, tokens: 0, cost_usd: 0, elapsed_ms: 0 } };
+      const args =
+        name === 'payments.refund'
+          ? { order: runIndex * 1000 + step, amount: Math.round(random() * 8000), currency: 'EUR' }
+          : { account: 'main' };
+      const action = {
+        kind: 'tool' as const,
+        name,
+        args,
+        agent: { id: 'refund-bot', team: 'finance' },
+        principal: { id: `clerk-${runIndex % 7}`, roles: ['clerk'] },
+        run: { id: runId, steps: step - 1, tool_calls: step - 1, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
+      };
       const decision = decide(current, action, { data: { classifications: [] }, now: new Date() });
-      events.push({ type: 'policy.decided' as const, actor: 'control-plane', payload: { step, action: { kind: 'tool', name, args }, decision } });
+      events.push({
+        type: 'policy.decided' as const,
+        actor: 'control-plane',
+        payload: { step, action: { kind: 'tool', name, args }, decision },
+      });
       events.push({ type: 'tool.returned' as const, actor: name, payload: { step, name, content: 'ok' } });
     }
     await recorder.recordBatch(runId, events);
@@ -113,7 +140,8 @@ spec:
   const impact = await policyImpact(impactStore, stricter, {});
   // Peer: decide() alone over the same rebuilt actions, and the analysis again on loaded actions.
   const loaded = [];
-  for (let runIndex = 0; runIndex < impactRuns; runIndex += 1) loaded.push(...recordedActions(await loadRecordedRun(impactStore, `impact-${runIndex}`)));
+  for (let runIndex = 0; runIndex < impactRuns; runIndex += 1)
+    loaded.push(...recordedActions(await loadRecordedRun(impactStore, `impact-${runIndex}`)));
   const decideStarted = performance.now();
   for (const entry of loaded) decide(stricter, entry.action, entry.context);
   const decideMs = performance.now() - decideStarted;
@@ -151,9 +179,19 @@ spec:
     loadAverage: (await import('node:os')).loadavg().map((value) => Number(value.toFixed(2))),
   };
   console.table([
-    { figure: `replay of ${actions} recorded actions (recorded as a run)`, ms: results.replay.replayMs, peer: `recording it: ${results.replay.recordMs} ms`, ratio: results.replay.replayToRecordRatio },
+    {
+      figure: `replay of ${actions} recorded actions (recorded as a run)`,
+      ms: results.replay.replayMs,
+      peer: `recording it: ${results.replay.recordMs} ms`,
+      ratio: results.replay.replayToRecordRatio,
+    },
     { figure: 'replay, not recorded', ms: results.replay.replayUnrecordedMs, peer: '', ratio: '' },
-    { figure: `impact over ${impact.actions} actions (beyond loading)`, ms: results.impact.analyseMs, peer: `bare decide(): ${results.impact.bareDecideMs} ms`, ratio: results.impact.analyseToDecideRatio },
+    {
+      figure: `impact over ${impact.actions} actions (beyond loading)`,
+      ms: results.impact.analyseMs,
+      peer: `bare decide(): ${results.impact.bareDecideMs} ms`,
+      ratio: results.impact.analyseToDecideRatio,
+    },
     { figure: 'loading those actions', ms: results.impact.loadMs, peer: '', ratio: '' },
   ]);
   console.table(impact.rows);

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2).filter((argument) => !argument.startsWith('-'));
 if (process.argv.includes('--help')) {
-  process.stdout.write('Usage: pnpm bench [name...]\nRuns bench/<name>.bench.ts files (all by default). Set BENCH_QUICK=1 for smaller sizes.\nFigures are printed and written to bench/results/<name>.json.\n');
+  process.stdout.write(
+    'Usage: pnpm bench [name...]\nRuns bench/<name>.bench.ts files (all by default). Set BENCH_QUICK=1 for smaller sizes.\nFigures are printed and written to bench/results/<name>.json.\n',
+  );
   process.exit(0);
 }
 const files = readdirSync(benchDir)
@@ -17,7 +19,11 @@ const files = readdirSync(benchDir)
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
   .sort();
 if (files.length === 0) {
-  process.stderr.write(`No benchmark matches ${filters.join(', ')}; available: ${readdirSync(benchDir).filter((file) => file.endsWith('.bench.ts')).join(', ')}\n`);
+  process.stderr.write(
+    `No benchmark matches ${filters.join(', ')}; available: ${readdirSync(benchDir)
+      .filter((file) => file.endsWith('.bench.ts'))
+      .join(', ')}\n`,
+  );
   process.exit(2);
 }
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
@@ -26,7 +32,9 @@ for (const file of files) {
   process.stdout.write(`\n=== ${file} ===\n`);
   const started = Date.now();
   const result = spawnSync(process.execPath, ['--expose-gc', path.join(benchDir, file)], { stdio: 'inherit', env: process.env });
-  process.stdout.write(`--- ${file}: ${result.status === 0 ? 'done' : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `--- ${file}: ${result.status === 0 ? 'done' : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   if (result.status !== 0) failed.push(file);
 }
 process.stdout.write(`\nFigures: ${path.join('bench', 'results')}/*.json\n`);

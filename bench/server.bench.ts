@@ -36,9 +36,14 @@ async function startBareServer(): Promise<{ url: string; close(): Promise<void> 
       const id = request.headers['mcp-session-id'];
       const existing = typeof id === 'string' ? sessions.get(id) : undefined;
       if (existing) return existing.handleRequest(request, response);
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, transport) });
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void sessions.set(sessionId, transport),
+      });
       const mcp = new McpServer({ name: 'bare', version: '1.0.0' });
-      mcp.registerTool('order-desk', { inputSchema: { input: z.string() } }, async () => ({ content: [{ type: 'text', text: 'Order 1042 left our warehouse yesterday and arrives on Friday.' }] }));
+      mcp.registerTool('order-desk', { inputSchema: { input: z.string() } }, async () => ({
+        content: [{ type: 'text', text: 'Order 1042 left our warehouse yesterday and arrives on Friday.' }],
+      }));
       await mcp.connect(transport);
       return transport.handleRequest(request, response);
     })();
@@ -86,7 +91,14 @@ const percentile = (values: number[], p: number) => {
 
 const workspace = prepareBusinessWorkspace();
 const store = await openStore();
-const api = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, mcpAgents: ['order-desk'], log: () => undefined, rateLimit: { burst: 100_000, perSecond: 100_000 } });
+const api = await startServer({
+  store,
+  config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }),
+  port: 0,
+  mcpAgents: ['order-desk'],
+  log: () => undefined,
+  rateLimit: { burst: 100_000, perSecond: 100_000 },
+});
 const { token } = await createApiToken(store, { principal: 'bench@acme.example', roles: ['operator', 'auditor'] });
 const bare = await startBareServer();
 const auth = { authorization: `Bearer ${token}` };
@@ -108,7 +120,11 @@ await Promise.all(
   Array.from({ length: concurrentRuns }, async (_, index) => {
     const started = performance.now();
     try {
-      const response = await fetch(`${api.url}/v1/runs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'order-desk', input: `Customer ${index} asks: where is my order?` }) });
+      const response = await fetch(`${api.url}/v1/runs`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ agent: 'order-desk', input: `Customer ${index} asks: where is my order?` }),
+      });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       const ids: number[] = [];
       let last = '';

@@ -42,7 +42,12 @@ import {
 const quick = process.env.BENCH_QUICK === '1';
 const databaseUrl = process.env.AIFACTORY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const payload = { step: 1, name: 'payments.refund', call_id: 'call_01', args: { order: 'ord_42', amount: 40, currency: 'EUR', reason: 'damaged on arrival' } };
+const payload = {
+  step: 1,
+  name: 'payments.refund',
+  call_id: 'call_01',
+  args: { order: 'ord_42', amount: 40, currency: 'EUR', reason: 'damaged on arrival' },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Child mode: verify or export a schema, report time and peak RSS as JSON on stdout.
@@ -73,7 +78,15 @@ if (process.argv[2] === '--child') {
   }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
-  process.stdout.write(JSON.stringify({ events, seconds, eventsPerSecond: Math.round(events / seconds), coldEventsPerSecond, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  process.stdout.write(
+    JSON.stringify({
+      events,
+      seconds,
+      eventsPerSecond: Math.round(events / seconds),
+      coldEventsPerSecond,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    }),
+  );
   process.exit(0);
 }
 
@@ -105,7 +118,11 @@ async function plainAppend(store: Store, runId: string, count: number): Promise<
 const appendWitnessDir = mkdtempSync(path.join(tmpdir(), 'aifactory-bench-witness-'));
 
 async function chainedAppend(store: Store, signer: SealSigner, runIds: string[], perRun: number): Promise<number> {
-  const recorder = createRecorder(store, { signer, witness: openWitness(appendWitnessDir), checkpoints: { everyEvents: 50, everySeconds: 60 } });
+  const recorder = createRecorder(store, {
+    signer,
+    witness: openWitness(appendWitnessDir),
+    checkpoints: { everyEvents: 50, everySeconds: 60 },
+  });
   await Promise.all(runIds.map((id) => recorder.startRun({ id, agent: 'bench', principal: 'bench' })));
   const started = performance.now();
   await Promise.all(
@@ -127,10 +144,24 @@ async function measureAppend(engine: string, store: Store, runs: number, perRun:
     const started = performance.now();
     await Promise.all(plainIds.map((id) => plainAppend(store, id, perRun - 1)));
     plain.push((runs * (perRun - 1)) / ((performance.now() - started) / 1000));
-    chained.push(await chainedAppend(store, signer, Array.from({ length: runs }, (_, index) => `chain-${tag}-${round}-${index}`), perRun));
+    chained.push(
+      await chainedAppend(
+        store,
+        signer,
+        Array.from({ length: runs }, (_, index) => `chain-${tag}-${round}-${index}`),
+        perRun,
+      ),
+    );
   }
   const best = (values: number[]) => Math.round(Math.max(...values));
-  return { engine, runs, events: runs * (perRun - 1), chainedPerSecond: best(chained), plainPerSecond: best(plain), ratio: Number((best(chained) / best(plain)).toFixed(2)) };
+  return {
+    engine,
+    runs,
+    events: runs * (perRun - 1),
+    chainedPerSecond: best(chained),
+    plainPerSecond: best(plain),
+    ratio: Number((best(chained) / best(plain)).toFixed(2)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +173,15 @@ function csv(value: string | number | null): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-async function bulkBuild(store: Store, signer: SealSigner, witnessDir: string, fromRun: number, toRun: number, perRun: number, seal: { seq: number; hash: string }): Promise<{ seq: number; hash: string }> {
+async function bulkBuild(
+  store: Store,
+  signer: SealSigner,
+  witnessDir: string,
+  fromRun: number,
+  toRun: number,
+  perRun: number,
+  seal: { seq: number; hash: string },
+): Promise<{ seq: number; hash: string }> {
   if (store.driver.kind !== 'postgres') throw new Error('bulk build is for Postgres');
   const storeId = (await readStoreId(store))!;
   const witnessLines: string[] = [];
@@ -174,14 +213,30 @@ async function bulkBuild(store: Store, signer: SealSigner, witnessDir: string, f
       }
       const endedAt = new Date(base + run * 60_000 + perRun).toISOString();
       runLines.push([runId, 'bench', 'bench', 'completed', startedAt, endedAt, perRun, previous].map(csv).join(','));
-      const fields = { kind: 'final' as const, storeId, seq: sealState.seq + 1, runId, headSeq: perRun, headHash: previous, prevSealHash: sealState.hash, keyId: signer.keyId, ts: endedAt };
+      const fields = {
+        kind: 'final' as const,
+        storeId,
+        seq: sealState.seq + 1,
+        runId,
+        headSeq: perRun,
+        headHash: previous,
+        prevSealHash: sealState.hash,
+        keyId: signer.keyId,
+        ts: endedAt,
+      };
       const message = sealMessage(fields);
       const signature = signer.sign(message);
       const hash = sealHash(message, signature);
-      sealLines.push([fields.seq, runId, 'final', storeId, perRun, previous, signer.keyId, signer.publicKey, sealState.hash, hash, signature, endedAt].map(csv).join(','));
+      sealLines.push(
+        [fields.seq, runId, 'final', storeId, perRun, previous, signer.keyId, signer.publicKey, sealState.hash, hash, signature, endedAt]
+          .map(csv)
+          .join(','),
+      );
       sealState = { seq: fields.seq, hash };
       // What a recorder hands its witness after every seal.
-      witnessLines.push(JSON.stringify(checkpointJson(signCheckpoint(signer, { storeId, sealSeq: fields.seq, sealHash: hash, ts: new Date(endedAt) }))));
+      witnessLines.push(
+        JSON.stringify(checkpointJson(signCheckpoint(signer, { storeId, sealSeq: fields.seq, sealHash: hash, ts: new Date(endedAt) }))),
+      );
     }
     const copy = async (statement: string, lines: string[]) => {
       const writable = await client.unsafe(statement).writable();
@@ -189,9 +244,18 @@ async function bulkBuild(store: Store, signer: SealSigner, witnessDir: string, f
       writable.end();
       await once(writable, 'finish');
     };
-    await copy('COPY events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash) FROM STDIN WITH (FORMAT csv)', eventLines);
-    await copy('COPY runs (id, agent, principal, status, started_at, ended_at, head_seq, head_hash) FROM STDIN WITH (FORMAT csv)', runLines);
-    await copy('COPY seals (seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts) FROM STDIN WITH (FORMAT csv)', sealLines);
+    await copy(
+      'COPY events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash) FROM STDIN WITH (FORMAT csv)',
+      eventLines,
+    );
+    await copy(
+      'COPY runs (id, agent, principal, status, started_at, ended_at, head_seq, head_hash) FROM STDIN WITH (FORMAT csv)',
+      runLines,
+    );
+    await copy(
+      'COPY seals (seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts) FROM STDIN WITH (FORMAT csv)',
+      sealLines,
+    );
   }
   appendFileSync(path.join(witnessDir, `${storeId}.jsonl`), `${witnessLines.join('\n')}\n`);
   return sealState;
@@ -208,7 +272,11 @@ interface ChildFigure {
 }
 
 function child(task: 'verify' | 'export', schema: string, witnessDir: string, publicKey: string): ChildFigure {
-  const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, databaseUrl, schema, witnessDir, publicKey], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const result = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--child', task, databaseUrl, schema, witnessDir, publicKey],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
   if (result.status !== 0) throw new Error(`${task} child failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as ChildFigure;
 }
@@ -246,7 +314,16 @@ try {
   process.stderr.write(`Postgres at ${databaseUrl} unavailable, its figures are skipped: ${(error as Error).message}\n`);
 }
 results.append = append;
-console.table(append.map((figure) => ({ engine: figure.engine, runs: figure.runs, events: figure.events, 'chained ev/s': figure.chainedPerSecond, 'plain ev/s': figure.plainPerSecond, ratio: figure.ratio })));
+console.table(
+  append.map((figure) => ({
+    engine: figure.engine,
+    runs: figure.runs,
+    events: figure.events,
+    'chained ev/s': figure.chainedPerSecond,
+    'plain ev/s': figure.plainPerSecond,
+    ratio: figure.ratio,
+  })),
+);
 
 if (postgresAvailable) {
   const total = quick ? 50_000 : 1_000_000;
@@ -277,10 +354,30 @@ if (postgresAvailable) {
     };
     results.proof = proof;
     console.table([
-      { task: 'verify (first pass)', events: verifySmall.events, 'ev/s': verifySmall.coldEventsPerSecond, 'peak RSS MiB': verifySmall.peakRssMiB },
-      { task: 'verify (second pass)', events: verifySmall.events, 'ev/s': verifySmall.eventsPerSecond, 'peak RSS MiB': verifySmall.peakRssMiB },
-      { task: 'verify (first pass)', events: verifyFull.events, 'ev/s': verifyFull.coldEventsPerSecond, 'peak RSS MiB': verifyFull.peakRssMiB },
-      { task: 'verify (second pass)', events: verifyFull.events, 'ev/s': verifyFull.eventsPerSecond, 'peak RSS MiB': verifyFull.peakRssMiB },
+      {
+        task: 'verify (first pass)',
+        events: verifySmall.events,
+        'ev/s': verifySmall.coldEventsPerSecond,
+        'peak RSS MiB': verifySmall.peakRssMiB,
+      },
+      {
+        task: 'verify (second pass)',
+        events: verifySmall.events,
+        'ev/s': verifySmall.eventsPerSecond,
+        'peak RSS MiB': verifySmall.peakRssMiB,
+      },
+      {
+        task: 'verify (first pass)',
+        events: verifyFull.events,
+        'ev/s': verifyFull.coldEventsPerSecond,
+        'peak RSS MiB': verifyFull.peakRssMiB,
+      },
+      {
+        task: 'verify (second pass)',
+        events: verifyFull.events,
+        'ev/s': verifyFull.eventsPerSecond,
+        'peak RSS MiB': verifyFull.peakRssMiB,
+      },
       { task: 'export jsonl', events: exportSmall.events, 'ev/s': exportSmall.eventsPerSecond, 'peak RSS MiB': exportSmall.peakRssMiB },
       { task: 'export jsonl', events: exportFull.events, 'ev/s': exportFull.eventsPerSecond, 'peak RSS MiB': exportFull.peakRssMiB },
     ]);

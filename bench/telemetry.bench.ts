@@ -41,8 +41,18 @@ const workspace = prepareBusinessWorkspace();
 const databaseUrl = process.env.AIFACTORY_BENCH_DATABASE_URL;
 const store = await openStore(databaseUrl ? { databaseUrl, schema: `bench_otel_${process.pid}` } : {});
 const signer = await loadOrCreateSigner(workspace.dataDir);
-const plain = await createWorkspaceRuntime({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, recorder: createRecorder(store, { signer }) });
-const traced = await createWorkspaceRuntime({ store, dataDir: workspace.dataDir, agentsDir: workspace.agentsDir, recorder: telemetry.trace(createRecorder(store, { signer })) });
+const plain = await createWorkspaceRuntime({
+  store,
+  dataDir: workspace.dataDir,
+  agentsDir: workspace.agentsDir,
+  recorder: createRecorder(store, { signer }),
+});
+const traced = await createWorkspaceRuntime({
+  store,
+  dataDir: workspace.dataDir,
+  agentsDir: workspace.agentsDir,
+  recorder: telemetry.trace(createRecorder(store, { signer })),
+});
 const variants = { plain, traced } as const;
 const principal = { id: 'alice@shop.example', roles: ['operator'] };
 
@@ -78,15 +88,23 @@ const results = {
   store: databaseUrl ? 'postgres' : 'pglite',
   rounds,
   runsPerRound,
-  plain: { runsPerSecond: median(figures.plain.map((item) => item.runsPerSecond)), cpuMsPerRun: median(figures.plain.map((item) => item.cpuMsPerRun)) },
-  traced: { runsPerSecond: median(figures.traced.map((item) => item.runsPerSecond)), cpuMsPerRun: median(figures.traced.map((item) => item.cpuMsPerRun)) },
+  plain: {
+    runsPerSecond: median(figures.plain.map((item) => item.runsPerSecond)),
+    cpuMsPerRun: median(figures.plain.map((item) => item.cpuMsPerRun)),
+  },
+  traced: {
+    runsPerSecond: median(figures.traced.map((item) => item.runsPerSecond)),
+    cpuMsPerRun: median(figures.traced.map((item) => item.cpuMsPerRun)),
+  },
   ratio: median(ratios),
   ratios,
   target: 0.95,
   receiver: { exports, bytes },
 };
 console.table({ plain: results.plain, traced: results.traced });
-console.log(`traced / plain runs per second: median ${results.ratio.toFixed(3)} over ${rounds} rounds (target >= 0.95); the receiver got ${exports} exports, ${bytes} bytes`);
+console.log(
+  `traced / plain runs per second: median ${results.ratio.toFixed(3)} over ${rounds} rounds (target >= 0.95); the receiver got ${exports} exports, ${bytes} bytes`,
+);
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
 writeFileSync(path.join(benchDir, 'results', 'telemetry.json'), `${JSON.stringify(results, null, 2)}\n`);
 if (exports === 0) throw new Error('the receiver got no spans: live tracing is not exporting');

@@ -15,7 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { parseServerSentEvents } from '@aifactory/client';
 import { openStore, type Store } from '@aifactory/store';
 import { sql } from 'drizzle-orm';
-import { createCourierWorkspace, createToken, startUntil, waitFor, type CourierWorkspace, type FactoryProcess } from '../test/fixtures/courier-workspace.ts';
+import {
+  createCourierWorkspace,
+  createToken,
+  startUntil,
+  waitFor,
+  type CourierWorkspace,
+  type FactoryProcess,
+} from '../test/fixtures/courier-workspace.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
 const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
@@ -52,9 +59,15 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
   const store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
   const processes: FactoryProcess[] = [];
   const operator = await createToken(workspace, 'bench@acme.example', ['operator']);
-  const serve = await startUntil(workspace, ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'], /serving\S*\s+(http:\/\/\S+)/);
+  const serve = await startUntil(
+    workspace,
+    ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'],
+    /serving\S*\s+(http:\/\/\S+)/,
+  );
   processes.push(serve);
-  const workers = await Promise.all(Array.from({ length: options.workers }, () => startUntil(workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/)));
+  const workers = await Promise.all(
+    Array.from({ length: options.workers }, () => startUntil(workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/)),
+  );
   processes.push(...workers);
   return {
     workspace,
@@ -74,7 +87,11 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
 
 /** Starts one run over HTTP and waits for its result. */
 async function runOnce(deployment: Deployment, input: string): Promise<string> {
-  const response = await fetch(`${deployment.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'courier', input }) });
+  const response = await fetch(`${deployment.url}/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agent: 'courier', input }),
+  });
   return ((await response.json()) as { status: string }).status;
 }
 
@@ -116,7 +133,9 @@ async function main(): Promise<void> {
     } finally {
       await deployment.close();
     }
-    process.stdout.write(`${workers} worker(s): ${perWorkers[workers]!.toFixed(1)} runs/s (${(perWorkers[workers]! / inProcess).toFixed(2)}x the in-process peer)\n`);
+    process.stdout.write(
+      `${workers} worker(s): ${perWorkers[workers]!.toFixed(1)} runs/s (${(perWorkers[workers]! / inProcess).toFixed(2)}x the in-process peer)\n`,
+    );
   }
   results.runsPerSecond = { inProcessServe: inProcess, workers: perWorkers };
 
@@ -129,7 +148,11 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: streamingRuns }, async (_, index) => {
         const started = performance.now();
-        const response = await fetch(`${streaming.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }) });
+        const response = await fetch(`${streaming.url}/v1/runs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }),
+        });
         let first = true;
         for await (const message of parseServerSentEvents(response.body!)) {
           if (first) {
@@ -147,7 +170,9 @@ async function main(): Promise<void> {
       firstEventMs: { p50: percentile(firstEvent, 50), p95: percentile(firstEvent, 95) },
       completionMs: { p50: percentile(completion, 50), p95: percentile(completion, 95) },
     };
-    process.stdout.write(`${streamingRuns} concurrent streaming runs: first event p50 ${percentile(firstEvent, 50).toFixed(0)} ms, p95 ${percentile(firstEvent, 95).toFixed(0)} ms (target 250); completion p50 ${percentile(completion, 50).toFixed(0)} ms, p95 ${percentile(completion, 95).toFixed(0)} ms\n`);
+    process.stdout.write(
+      `${streamingRuns} concurrent streaming runs: first event p50 ${percentile(firstEvent, 50).toFixed(0)} ms, p95 ${percentile(firstEvent, 95).toFixed(0)} ms (target 250); completion p50 ${percentile(completion, 50).toFixed(0)} ms, p95 ${percentile(completion, 95).toFixed(0)} ms\n`,
+    );
   } finally {
     await streaming.close();
   }
@@ -159,13 +184,34 @@ async function main(): Promise<void> {
     const goingOn: number[] = [];
     for (let round = 0; round < recoveries; round += 1) {
       const key = `s-recover-${round}`;
-      const reply = fetch(`${recovery.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${recovery.operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'courier', input: key }) }).then((response) => response.text());
-      await waitFor(() => recovery.workspace.calls().some((call) => call.key === key && call.tool === 'wait'), 'the run to be mid-step', 300_000, 10);
-      const driver = recovery.processes.find((process) => process.pid === recovery.workspace.calls().find((call) => call.key === key && call.tool === 'wait')!.pid)!;
+      const reply = fetch(`${recovery.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${recovery.operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'courier', input: key }),
+      }).then((response) => response.text());
+      await waitFor(
+        () => recovery.workspace.calls().some((call) => call.key === key && call.tool === 'wait'),
+        'the run to be mid-step',
+        300_000,
+        10,
+      );
+      const driver = recovery.processes.find(
+        (process) => process.pid === recovery.workspace.calls().find((call) => call.key === key && call.tool === 'wait')!.pid,
+      )!;
       process.kill(driver.pid, 'SIGKILL');
       const killedAt = performance.now();
       const [run] = await recovery.store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
-      await waitFor(async () => (await recovery.store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${run!.id} AND type = 'run.recovered'`))[0]!.n > 0, 'the take-over', 300_000, 10);
+      await waitFor(
+        async () =>
+          (
+            await recovery.store.query<{ n: number }>(
+              sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${run!.id} AND type = 'run.recovered'`,
+            )
+          )[0]!.n > 0,
+        'the take-over',
+        300_000,
+        10,
+      );
       takeOver.push(performance.now() - killedAt);
       // The killed wait was in doubt (idempotent, so retried): going on is the next call at the tool.
       const before = recovery.workspace.calls().filter((call) => call.key === key).length;
@@ -183,7 +229,9 @@ async function main(): Promise<void> {
       goingOnMs: { p50: percentile(goingOn, 50), p95: percentile(goingOn, 95) },
       targetMs: leaseMs + 2000,
     };
-    process.stdout.write(`recovery after SIGKILL (lease ${leaseMs} ms): taken over p50 ${percentile(takeOver, 50).toFixed(0)} ms, p95 ${percentile(takeOver, 95).toFixed(0)} ms; going on p50 ${percentile(goingOn, 50).toFixed(0)} ms, p95 ${percentile(goingOn, 95).toFixed(0)} ms (target ${leaseMs + 2000})\n`);
+    process.stdout.write(
+      `recovery after SIGKILL (lease ${leaseMs} ms): taken over p50 ${percentile(takeOver, 50).toFixed(0)} ms, p95 ${percentile(takeOver, 95).toFixed(0)} ms; going on p50 ${percentile(goingOn, 50).toFixed(0)} ms, p95 ${percentile(goingOn, 95).toFixed(0)} ms (target ${leaseMs + 2000})\n`,
+    );
   } finally {
     await recovery.close();
   }

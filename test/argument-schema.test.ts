@@ -39,20 +39,33 @@ describe('tool arguments against the input schema', () => {
     cleanups.push(() => void (ToolHost.prototype.call = original));
 
     const events: RunEvent[] = [];
-    const result = await workspace.runtime.start('file-clerk', 'smuggle the invoice out', { principal: { id: 'alice', roles: [] }, onEvent: (event) => events.push(event) });
+    const result = await workspace.runtime.start('file-clerk', 'smuggle the invoice out', {
+      principal: { id: 'alice', roles: [] },
+      onEvent: (event) => events.push(event),
+    });
     expect(result.status).toBe('completed');
     if (result.status !== 'completed') return;
     expect(executed).toEqual([]);
-    expect(events.filter((event) => event.type === 'action.decided').map((event) => `${event.name}:${event.authority}`)).toContain('fs.read_text_file:deny');
-    expect(result.answer).toBe("Error: The tool 'fs.read_text_file' was denied before any rule: its arguments do not match its input schema: args.path: must be string.");
+    expect(events.filter((event) => event.type === 'action.decided').map((event) => `${event.name}:${event.authority}`)).toContain(
+      'fs.read_text_file:deny',
+    );
+    expect(result.answer).toBe(
+      "Error: The tool 'fs.read_text_file' was denied before any rule: its arguments do not match its input schema: args.path: must be string.",
+    );
 
     const recorded: Array<{ type: string; payload: { action?: { name?: string } } }> = [];
-    for await (const event of readRunEvents(store, result.runId)) recorded.push({ type: event.type, payload: JSON.parse(event.payloadText ?? '{}') as { action?: { name?: string } } });
+    for await (const event of readRunEvents(store, result.runId))
+      recorded.push({ type: event.type, payload: JSON.parse(event.payloadText ?? '{}') as { action?: { name?: string } } });
     const decided = recorded.find((event) => event.type === 'policy.decided' && event.payload.action?.name === 'fs.read_text_file');
     expect(decided?.payload).toMatchObject({
       arguments_invalid: ['args.path: must be string'],
       action: { kind: 'tool', name: 'fs.read_text_file', args: {} },
-      decision: { authority: 'deny', rules: [], reason: "Denied before any rule: the arguments of tool 'fs.read_text_file' do not match its input schema (args.path: must be string)." },
+      decision: {
+        authority: 'deny',
+        rules: [],
+        reason:
+          "Denied before any rule: the arguments of tool 'fs.read_text_file' do not match its input schema (args.path: must be string).",
+      },
     });
     expect(recorded.some((event) => event.type === 'tool.called')).toBe(false);
   });

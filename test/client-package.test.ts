@@ -59,7 +59,12 @@ describe('@aifactory/client, packed and installed into an app outside the worksp
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => undefined,
+    });
     tokens.customer = (await createApiToken(store, { principal: 'jane@shop.example', roles: ['operator'] })).token;
     tokens.supportLead = (await createApiToken(store, { principal: 'sam@shop.example', roles: ['approver', 'support-lead'] })).token;
     // pnpm pack runs prepack (tsc -p tsconfig.build.json) and applies publishConfig's exports.
@@ -73,25 +78,47 @@ describe('@aifactory/client, packed and installed into an app outside the worksp
 
   it('ships compiled ESM and type declarations only, with exports pointing at them', () => {
     const tarball = readdirSync(packDir).find((name) => name.endsWith('.tgz'))!;
-    const listing = execFileSync('tar', ['tzf', path.join(packDir, tarball)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    const listing = execFileSync('tar', ['tzf', path.join(packDir, tarball)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .sort();
     expect(listing).toContain('package/dist/index.js');
     expect(listing).toContain('package/dist/index.d.ts');
     expect(listing.filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))).toEqual([]);
-    const manifest = JSON.parse(execFileSync('tar', ['xzOf', path.join(packDir, tarball), 'package/package.json'], { encoding: 'utf8' })) as { private?: boolean; exports: unknown };
+    const manifest = JSON.parse(
+      execFileSync('tar', ['xzOf', path.join(packDir, tarball), 'package/package.json'], { encoding: 'utf8' }),
+    ) as { private?: boolean; exports: unknown };
     expect(manifest.private).toBeUndefined();
     expect(manifest.exports).toEqual({ '.': { types: './dist/index.d.ts', default: './dist/index.js' } });
   });
 
   it('installs with npm, type-checks in a strict app, and takes a held refund through approval to its answer', async () => {
-    const tarball = path.join(packDir, readdirSync(packDir).find((name) => name.endsWith('.tgz'))!);
+    const tarball = path.join(
+      packDir,
+      readdirSync(packDir).find((name) => name.endsWith('.tgz'))!,
+    );
     writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({ name: 'shop-app', private: true, type: 'module' }));
     // The client has no dependencies, so the install needs nothing but the tarball.
     execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: appDir, stdio: 'pipe' });
-    expect(JSON.parse(readFileSync(path.join(appDir, 'node_modules', '@aifactory', 'client', 'package.json'), 'utf8')).version).toBe('0.1.0');
+    expect(JSON.parse(readFileSync(path.join(appDir, 'node_modules', '@aifactory', 'client', 'package.json'), 'utf8')).version).toBe(
+      '0.1.0',
+    );
     writeFileSync(path.join(appDir, 'app.ts'), app);
     writeFileSync(
       path.join(appDir, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, lib: ['ES2023', 'DOM'], types: [], skipLibCheck: false }, files: ['app.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2023',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          lib: ['ES2023', 'DOM'],
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['app.ts'],
+      }),
     );
     const checked = spawnSync(process.execPath, [tsc, '-p', appDir], { encoding: 'utf8' });
     expect(checked.stdout + checked.stderr).toBe('');
@@ -104,7 +131,14 @@ describe('@aifactory/client, packed and installed into an app outside the worksp
       env: { ...process.env, FACTORY_URL: server.url, CUSTOMER_TOKEN: tokens.customer, SUPPORT_LEAD_TOKEN: tokens.supportLead },
     });
     expect(ran.stderr).not.toMatch(/Error/);
-    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as { held: string; pending: string; vote: string; done: { status: string; answer?: string }; seen: string[]; refused: string };
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as {
+      held: string;
+      pending: string;
+      vote: string;
+      done: { status: string; answer?: string };
+      seen: string[];
+      refused: string;
+    };
     expect(result.held).toBe('answer');
     expect(result.pending).toBe('pending');
     expect(result.vote).toBe('approved');

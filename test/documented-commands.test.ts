@@ -13,7 +13,12 @@ import { buildProgram } from '../packages/cli/src/main.ts';
 import { runProgram } from '../packages/cli/test/run-program.ts';
 import { repositoryRoot } from '../examples/demo/demo-workspace.ts';
 
-const documents = ['README.md', ...readdirSync(path.join(repositoryRoot, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const documents = [
+  'README.md',
+  ...readdirSync(path.join(repositoryRoot, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** `factory …` command lines of a Markdown file (fenced sh blocks and indented blocks), without comments. */
 function documentedCommands(file: string): Array<{ line: number; words: string[]; text: string }> {
@@ -61,7 +66,9 @@ function commandFor(program: Command, words: string[]): { command: Command; rest
 describe('documented commands', () => {
   it('every code fence in README.md and docs/ is closed', () => {
     for (const file of documents) {
-      const fences = readFileSync(path.join(repositoryRoot, file), 'utf8').split('\n').filter((line) => /^\s*```/.test(line));
+      const fences = readFileSync(path.join(repositoryRoot, file), 'utf8')
+        .split('\n')
+        .filter((line) => /^\s*```/.test(line));
       expect(fences.length % 2, `${file} has an unclosed code fence`).toBe(0);
     }
   });
@@ -82,7 +89,8 @@ describe('documented commands', () => {
         for (const word of rest) {
           if (!word.startsWith('-')) continue;
           const flag = word.split('=')[0]!;
-          if (!known.has(flag) && flag !== '--help' && flag !== '-h') problems.push(`${file}:${line}: '${command.name()}' has no option ${flag} (${text})`);
+          if (!known.has(flag) && flag !== '--help' && flag !== '-h')
+            problems.push(`${file}:${line}: '${command.name()}' has no option ${flag} (${text})`);
         }
       }
     }
@@ -91,7 +99,9 @@ describe('documented commands', () => {
   }, 60_000);
 
   it("the README's risk-officer commands run as printed and exit 0", async () => {
-    const lines = documentedCommands('README.md').filter(({ words }) => words[0] === 'policy' && ['lint', 'test', 'explain'].includes(words[1]!));
+    const lines = documentedCommands('README.md').filter(
+      ({ words }) => words[0] === 'policy' && ['lint', 'test', 'explain'].includes(words[1]!),
+    );
     expect(lines.length).toBeGreaterThanOrEqual(3);
     const previous = process.cwd();
     process.chdir(repositoryRoot);
@@ -129,34 +139,79 @@ function runnableWords(text: string): string[] {
 const longRunning: Array<{ match: (words: string[]) => boolean; why: string }> = [
   { match: (words) => words[0] === 'serve', why: 'serves until stopped (test/processes/serve-and-cli, notifications-reach-people run it)' },
   { match: (words) => words[0] === 'mcp' && words[1] === 'serve', why: 'serves until stopped (packages/server/test/mcp-serve runs it)' },
-  { match: (words) => words[0] === 'mcp' && words[1] === 'proxy', why: 'proxies an upstream MCP server until stopped (packages/server tests run it)' },
+  {
+    match: (words) => words[0] === 'mcp' && words[1] === 'proxy',
+    why: 'proxies an upstream MCP server until stopped (packages/server tests run it)',
+  },
   { match: (words) => words[0] === 'worker', why: 'works the job queue until stopped' },
-  { match: (words) => words[0] === 'witness' && words[1] === 'serve', why: 'serves until stopped (packages/cli/test/witness-commands runs it)' },
-  { match: (words) => words[0] === 'witness' && words[1] === 'show', why: 'reads a witness a server keeps (packages/cli/test/witness-commands)' },
+  {
+    match: (words) => words[0] === 'witness' && words[1] === 'serve',
+    why: 'serves until stopped (packages/cli/test/witness-commands runs it)',
+  },
+  {
+    match: (words) => words[0] === 'witness' && words[1] === 'show',
+    why: 'reads a witness a server keeps (packages/cli/test/witness-commands)',
+  },
   { match: (words) => words[0] === '--server', why: 'talks to a remote server at a documented example address' },
-  { match: (words) => words[0] === 'notifications' && words[1] === 'deliver', why: 'delivers to the configured Slack and SMTP peers (test/processes/notifications-reach-people)' },
+  {
+    match: (words) => words[0] === 'notifications' && words[1] === 'deliver',
+    why: 'delivers to the configured Slack and SMTP peers (test/processes/notifications-reach-people)',
+  },
 ];
 
 /** Exit codes other than 0 that a documented line rightly gives in a fresh home, and why. */
 const expectedExit: Array<{ match: (words: string[]) => boolean; code: number; why: string }> = [
   { match: (words) => words[0] === 'runs' && words[1] === 'resolve', code: 2, why: 'the run is not in doubt (nothing crashed mid-call)' },
   { match: (words) => words[0] === 'runs' && words[1] === 'seal', code: 2, why: 'the run is held, not left unsealed by a crash' },
-  { match: (words) => words[0] === 'feedback' && words[1] === 'export', code: 2, why: "no feedback was given on that agent's runs here, so the exported suite would evaluate nothing" },
-  { match: (words) => words[0] === 'runs' && words[1] === 'replay' && words.includes('--policy'), code: 1, why: 'decisions change under the proposed policy, and a what-if exits 1 when they do' },
-  { match: (words) => words[0] === 'prompts' && words[1] === 'promote' && words.includes('production'), code: 1, why: 'the promotion policy holds a production promotion for a prompt owner (exit 1, recorded)' },
-  { match: (words) => words[0] === 'prompts' && words[1] === 'rollback', code: 2, why: 'the label has pointed at one version only in a fresh home, so there is nothing to roll back to' },
+  {
+    match: (words) => words[0] === 'feedback' && words[1] === 'export',
+    code: 2,
+    why: "no feedback was given on that agent's runs here, so the exported suite would evaluate nothing",
+  },
+  {
+    match: (words) => words[0] === 'runs' && words[1] === 'replay' && words.includes('--policy'),
+    code: 1,
+    why: 'decisions change under the proposed policy, and a what-if exits 1 when they do',
+  },
+  {
+    match: (words) => words[0] === 'prompts' && words[1] === 'promote' && words.includes('production'),
+    code: 1,
+    why: 'the promotion policy holds a production promotion for a prompt owner (exit 1, recorded)',
+  },
+  {
+    match: (words) => words[0] === 'prompts' && words[1] === 'rollback',
+    code: 2,
+    why: 'the label has pointed at one version only in a fresh home, so there is nothing to roll back to',
+  },
 ];
 
 describe('documented commands, run', () => {
   it('runs every documented factory command in a temporary home, with real ids for the placeholders', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'aif-docs-'));
-    for (const folder of ['agents', 'policies', 'evals', 'prompts', 'models', 'docs', 'examples/knowledge-copilot', 'examples/business-app/workspace', 'examples/demo/workspace']) {
-      if (existsSync(path.join(repositoryRoot, folder))) cpSync(path.join(repositoryRoot, folder), path.join(work, folder), { recursive: true });
+    for (const folder of [
+      'agents',
+      'policies',
+      'evals',
+      'prompts',
+      'models',
+      'docs',
+      'examples/knowledge-copilot',
+      'examples/business-app/workspace',
+      'examples/demo/workspace',
+    ]) {
+      if (existsSync(path.join(repositoryRoot, folder)))
+        cpSync(path.join(repositoryRoot, folder), path.join(work, folder), { recursive: true });
     }
     cpSync(path.join(repositoryRoot, 'notifications.yaml'), path.join(work, 'notifications.yaml'));
     // The files the docs compare or propose: an old and a new version of a policy.
-    for (const name of ['old.yaml', 'new.yaml', 'new-policy.yaml']) cpSync(path.join(repositoryRoot, 'policies/finance-ops/policy.yaml'), path.join(work, name));
-    const saved = { cwd: process.cwd(), home: process.env.AIFACTORY_HOME, user: process.env.USER, wait: process.env.AIFACTORY_STORE_WAIT_MS };
+    for (const name of ['old.yaml', 'new.yaml', 'new-policy.yaml'])
+      cpSync(path.join(repositoryRoot, 'policies/finance-ops/policy.yaml'), path.join(work, name));
+    const saved = {
+      cwd: process.cwd(),
+      home: process.env.AIFACTORY_HOME,
+      user: process.env.USER,
+      wait: process.env.AIFACTORY_STORE_WAIT_MS,
+    };
     process.chdir(work);
     process.env.AIFACTORY_HOME = path.join(work, '.factory');
     process.env.USER = 'tester';
@@ -202,11 +257,20 @@ describe('documented commands, run', () => {
             ids.token = String(created.id);
           }
           words = words.map((word) =>
-            word === '<run>' || word === '<run-id>' || /^run_\d+$/.test(word) ? ids.run : word === '<id>' || /^apr_[0-9a-f]{16}$/.test(word) ? ids.approval : /^tok_[0-9a-f]{12}$/.test(word) ? ids.token : word.startsWith('/path/to/current/') ? `policies/${word.slice('/path/to/current/'.length)}` : word,
+            word === '<run>' || word === '<run-id>' || /^run_\d+$/.test(word)
+              ? ids.run
+              : word === '<id>' || /^apr_[0-9a-f]{16}$/.test(word)
+                ? ids.approval
+                : /^tok_[0-9a-f]{12}$/.test(word)
+                  ? ids.token
+                  : word.startsWith('/path/to/current/')
+                    ? `policies/${word.slice('/path/to/current/'.length)}`
+                    : word,
           );
           if (words[0] === 'notifications' && words[1] === 'read') words = ['notifications', 'read', ids.notification];
           // A file an earlier line would have written: an export to verify offline.
-          if (words.includes('--file') && !existsSync(words[words.indexOf('--file') + 1]!)) await runProgram(await program(), ['runs', 'export', ids.run, '--output', words[words.indexOf('--file') + 1]!]);
+          if (words.includes('--file') && !existsSync(words[words.indexOf('--file') + 1]!))
+            await runProgram(await program(), ['runs', 'export', ids.run, '--output', words[words.indexOf('--file') + 1]!]);
           const result = await runProgram(await program(), words);
           // `> file` in the docs: the next lines read what this one wrote.
           const redirect = /\s>\s*(\S+)/.exec(text.replace(/\s+#\s.*$/, ''));
@@ -214,19 +278,33 @@ describe('documented commands, run', () => {
           const expected = expectedExit.find((entry) => entry.match(words));
           const code = expected?.code ?? 0;
           ran.push(`${where} factory ${words.join(' ')} -> ${result.exitCode}`);
-          if (result.exitCode !== code) failures.push(`${where}: factory ${words.join(' ')} exited ${result.exitCode}, expected ${code}${expected ? ` (${expected.why})` : ''}\n${(result.stdout + result.stderr).slice(0, 600)}`);
+          if (result.exitCode !== code)
+            failures.push(
+              `${where}: factory ${words.join(' ')} exited ${result.exitCode}, expected ${code}${expected ? ` (${expected.why})` : ''}\n${(result.stdout + result.stderr).slice(0, 600)}`,
+            );
           // Key output the text beside the command promises.
           if (code === 0 && result.exitCode === 0) {
             const output = result.stdout + result.stderr;
             const promise =
-              words[0] === 'runs' && words[1] === 'verify' ? /intact/ : words[0] === 'runs' && words[1] === 'replay' && !words.includes('--policy') ? /identical/i : words[0] === 'policy' && words[1] === 'explain' ? /^notify_human|^autonomous|^require_approval|^deny/m : undefined;
-            if (promise && !promise.test(output)) failures.push(`${where}: factory ${words.join(' ')} printed nothing matching ${String(promise)}\n${output.slice(0, 600)}`);
+              words[0] === 'runs' && words[1] === 'verify'
+                ? /intact/
+                : words[0] === 'runs' && words[1] === 'replay' && !words.includes('--policy')
+                  ? /identical/i
+                  : words[0] === 'policy' && words[1] === 'explain'
+                    ? /^notify_human|^autonomous|^require_approval|^deny/m
+                    : undefined;
+            if (promise && !promise.test(output))
+              failures.push(`${where}: factory ${words.join(' ')} printed nothing matching ${String(promise)}\n${output.slice(0, 600)}`);
           }
         }
       }
     } finally {
       process.chdir(saved.cwd);
-      for (const [key, value] of [['AIFACTORY_HOME', saved.home], ['USER', saved.user], ['AIFACTORY_STORE_WAIT_MS', saved.wait]] as const) {
+      for (const [key, value] of [
+        ['AIFACTORY_HOME', saved.home],
+        ['USER', saved.user],
+        ['AIFACTORY_STORE_WAIT_MS', saved.wait],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }

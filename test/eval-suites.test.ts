@@ -30,7 +30,11 @@ describe(`the shipped evaluation suites on ${postgresUrl ? 'Postgres' : 'PGlite'
     cpSync(path.join(repositoryRoot, 'evals'), path.join(demo.root, 'evals'), { recursive: true });
     store = await openStore(postgresUrl ? { databaseUrl: postgresUrl, schema: freshSchema('t_evals') } : {});
     knowledge = createKnowledgeBase(store, { dataDir: demo.dataDir });
-    await knowledge.ingest(path.join(demo.root, 'examples', 'knowledge-copilot', 'docs'), { collection: 'company-handbook', classifications: ['internal'], jsonl: { textField: 'answer', titleField: 'question' } });
+    await knowledge.ingest(path.join(demo.root, 'examples', 'knowledge-copilot', 'docs'), {
+      collection: 'company-handbook',
+      classifications: ['internal'],
+      jsonl: { textField: 'answer', titleField: 'question' },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -49,9 +53,17 @@ describe(`the shipped evaluation suites on ${postgresUrl ? 'Postgres' : 'PGlite'
     }
     const runtime = workspace.runtime;
     return {
-      startRun: (request) => runtime.start(request.agent, request.input, { principal: request.principal, ...(request.feature ? { feature: request.feature } : {}) }),
+      startRun: (request) =>
+        runtime.start(request.agent, request.input, {
+          principal: request.principal,
+          ...(request.feature ? { feature: request.feature } : {}),
+        }),
       loadRun: (runId) => loadRecordedRun(store, runId),
-      search: async (collection, query, k) => (await knowledge.search(collection, query, { topK: k })).map((result) => ({ source: result.citation.source, citation: result.citation.text ?? result.citation.source })),
+      search: async (collection, query, k) =>
+        (await knowledge.search(collection, query, { topK: k })).map((result) => ({
+          source: result.citation.source,
+          citation: result.citation.text ?? result.citation.source,
+        })),
     };
   }
 
@@ -65,7 +77,18 @@ describe(`the shipped evaluation suites on ${postgresUrl ? 'Postgres' : 'PGlite'
     const suite = await loadEvalSuite(path.join(demo.root, 'evals', file));
     const agentsDir = suite.agent === 'order-desk' ? businessAgents : demo.agentsDir;
     const report = await runEvalSuite(await target(agentsDir), suite.agent!, suite);
-    const failures = report.cases.filter((result) => !result.passed).map((result) => `${result.id}: ${result.error ?? result.assertions.filter((assertion) => !assertion.passed).map((assertion) => assertion.message).join(' | ')}`);
+    const failures = report.cases
+      .filter((result) => !result.passed)
+      .map(
+        (result) =>
+          `${result.id}: ${
+            result.error ??
+            result.assertions
+              .filter((assertion) => !assertion.passed)
+              .map((assertion) => assertion.message)
+              .join(' | ')
+          }`,
+      );
     expect(failures).toEqual([]);
     expect(report.failures).toEqual([]);
     expect(report.passed).toBe(true);
@@ -77,7 +100,9 @@ describe(`the shipped evaluation suites on ${postgresUrl ? 'Postgres' : 'PGlite'
     if (suite.name === 'policy-copilot') {
       expect(report.scores).toMatchObject({ citations: 1, grounded: 0.9, recall_at_k: 1 });
       expect(report.retrieval?.queries).toHaveLength(6);
-      const judged = report.cases.find((result) => result.id === 'parental-leave')!.assertions.find((assertion) => assertion.name === 'grounded')!;
+      const judged = report.cases
+        .find((result) => result.id === 'parental-leave')!
+        .assertions.find((assertion) => assertion.name === 'grounded')!;
       const judgeRun = /in run (run_\S+):/.exec(judged.message ?? '')?.[1];
       expect(judgeRun).toBeDefined();
       const recorded = await loadRecordedRun(store, judgeRun!);

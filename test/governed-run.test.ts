@@ -17,7 +17,11 @@ if (!postgresUrl) console.warn('[governed-run] AIFACTORY_TEST_DATABASE_URL is no
 
 const engines = [
   { name: 'pglite', skip: false, open: () => openStore() },
-  { name: 'postgres', skip: !postgresUrl, open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_e2e_${randomUUID().slice(0, 8)}` }) },
+  {
+    name: 'postgres',
+    skip: !postgresUrl,
+    open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_e2e_${randomUUID().slice(0, 8)}` }),
+  },
 ];
 
 for (const engine of engines) {
@@ -62,19 +66,36 @@ for (const engine of engines) {
       expect(heldTrace).toEqual([
         'run.started',
         ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'tool.called', 'tool.returned'],
-        ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'tool.called', 'notification.queued', 'tool.returned'],
+        ...[
+          'policy.decided',
+          'model.requested',
+          'model.responded',
+          'policy.decided',
+          'tool.called',
+          'notification.queued',
+          'tool.returned',
+        ],
         ...['policy.decided', 'model.requested', 'model.responded', 'policy.decided', 'approval.requested', 'run.held'],
       ]);
 
       // The requester cannot approve their own run; an ops lead can.
-      await expect(first.approvals.vote(started.held.approvalId, { approver: { id: 'alice@acme.example', roles: ['ops-lead'] }, vote: 'approve' })).rejects.toThrow();
-      const vote = await first.approvals.vote(started.held.approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve', comment: 'fine' });
+      await expect(
+        first.approvals.vote(started.held.approvalId, { approver: { id: 'alice@acme.example', roles: ['ops-lead'] }, vote: 'approve' }),
+      ).rejects.toThrow();
+      const vote = await first.approvals.vote(started.held.approvalId, {
+        approver: { id: 'bob@acme.example', roles: ['ops-lead'] },
+        vote: 'approve',
+        comment: 'fine',
+      });
       expect(vote.kind).toBe('approved');
 
       const second = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
       cleanups.push(() => second.close());
       const resumedEvents: RunEvent[] = [];
-      const finished = await second.runtime.resume(started.runId, { approvalId: started.held.approvalId, onEvent: (event) => resumedEvents.push(event) });
+      const finished = await second.runtime.resume(started.runId, {
+        approvalId: started.held.approvalId,
+        onEvent: (event) => resumedEvents.push(event),
+      });
       expect(finished.status).toBe('completed');
       if (finished.status !== 'completed') return;
       expect(finished.answer).toMatch(/1006\.74 EUR/);

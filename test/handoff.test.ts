@@ -33,11 +33,16 @@ describe('hand-offs', () => {
   it('governs the hand-off and runs the other agent as a linked child run', async () => {
     const { store, workspace } = await demoRuntime();
     const events: RunEvent[] = [];
-    const result = await workspace.runtime.start('front-desk', 'What is in the shared folder?', { principal: { id: 'dana', roles: [] }, onEvent: (event) => events.push(event) });
+    const result = await workspace.runtime.start('front-desk', 'What is in the shared folder?', {
+      principal: { id: 'dana', roles: [] },
+      onEvent: (event) => events.push(event),
+    });
     expect(result.status).toBe('completed');
     if (result.status !== 'completed') return;
     expect(result.answer).toMatch(/invoice-1042\.txt/);
-    expect(events.flatMap((event) => (event.type === 'action.decided' && event.kind === 'handoff' ? [`${event.name}:${event.authority}`] : []))).toEqual(['file-clerk:autonomous']);
+    expect(
+      events.flatMap((event) => (event.type === 'action.decided' && event.kind === 'handoff' ? [`${event.name}:${event.authority}`] : [])),
+    ).toEqual(['file-clerk:autonomous']);
     const children = await store.db.select().from(runs).where(eq(runs.parentRunId, result.runId));
     expect(children.map((child) => [child.agent, child.status])).toEqual([['file-clerk', 'completed']]);
     const summary = await verifyAll(store);
@@ -47,7 +52,10 @@ describe('hand-offs', () => {
   it("prints a hold on a hand-off with the child's approvers and hints that name a role that may vote", async () => {
     const { workspace } = await demoRuntime();
     const events: RunEvent[] = [];
-    const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', { principal: { id: 'dana', roles: [] }, onEvent: (event) => events.push(event) });
+    const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', {
+      principal: { id: 'dana', roles: [] },
+      onEvent: (event) => events.push(event),
+    });
     expect(desk.status).toBe('held');
     const held = events.find((event) => event.type === 'run.held' && event.runId === desk.runId);
     expect(held).toMatchObject({ childRunId: expect.stringMatching(/^run_/), approvers: { roles: ['ops-lead'] } });
@@ -74,14 +82,22 @@ describe('hand-offs', () => {
       expect(approval.action.name).toBe('fs.write_file');
       expect([clerk!.status, (await store.db.select().from(runs).where(eq(runs.id, desk.runId)))[0]!.status]).toEqual(['held', 'held']);
       // The requester of the desk run is the requester of the clerk's too: dana cannot approve.
-      await expect(workspace.approvals.vote(approval.id, { approver: { id: 'dana', roles: ['ops-lead'] }, vote: 'approve' })).rejects.toThrow();
+      await expect(
+        workspace.approvals.vote(approval.id, { approver: { id: 'dana', roles: ['ops-lead'] }, vote: 'approve' }),
+      ).rejects.toThrow();
       await workspace.approvals.vote(approval.id, { approver: { id: 'bob', roles: ['ops-lead'] }, vote: 'approve' });
 
       const events: RunEvent[] = [];
-      const resumed = await workspace.runtime.resume(via === 'child' ? clerk!.id : desk.runId, { approvalId: approval.id, onEvent: (event) => events.push(event) });
+      const resumed = await workspace.runtime.resume(via === 'child' ? clerk!.id : desk.runId, {
+        approvalId: approval.id,
+        onEvent: (event) => events.push(event),
+      });
       expect(resumed.status).toBe('completed');
       expect(resumed.runId).toBe(via === 'child' ? clerk!.id : desk.runId);
-      const ended = await store.db.select().from(runs).where(inArray(runs.id, [desk.runId, clerk!.id]));
+      const ended = await store.db
+        .select()
+        .from(runs)
+        .where(inArray(runs.id, [desk.runId, clerk!.id]));
       expect(ended.map((run) => run.status)).toEqual(['completed', 'completed']);
       const deskAnswer = events.find((event) => event.type === 'run.completed' && event.runId === desk.runId);
       expect(deskAnswer?.type === 'run.completed' && deskAnswer.answer).toMatch(/The file clerk reports:[\s\S]*1006\.74 EUR/);

@@ -28,7 +28,9 @@ async function clerkWithClock() {
 describe('time held for approval and run limits', () => {
   it('an approval 50 minutes later resumes the run to completion: held time does not count against max_duration (2m)', async () => {
     const { workspace, advance } = await clerkWithClock();
-    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', { principal: { id: 'alice', roles: ['clerk'] } });
+    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', {
+      principal: { id: 'alice', roles: ['clerk'] },
+    });
     expect(started.status).toBe('held');
     if (started.status !== 'held') return;
     const approval = await workspace.approvals.get(started.held.approvalId);
@@ -42,7 +44,9 @@ describe('time held for approval and run limits', () => {
 
   it('time spent working still counts: a run that works past max_duration stops', async () => {
     const { workspace, advance } = await clerkWithClock();
-    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', { principal: { id: 'alice', roles: ['clerk'] } });
+    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', {
+      principal: { id: 'alice', roles: ['clerk'] },
+    });
     expect(started.status).toBe('held');
     if (started.status !== 'held') return;
     await workspace.approvals.vote(started.held.approvalId, { approver: { id: 'bob', roles: ['ops-lead'] }, vote: 'approve' });

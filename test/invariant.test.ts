@@ -80,13 +80,19 @@ describe('the invariant: every execution follows a durable decision', () => {
       const clerk = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 and archive it.', { principal, onEvent });
       expect(clerk.status).toBe('held');
       if (clerk.status === 'held') {
-        await workspace.approvals.vote(clerk.held.approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
+        await workspace.approvals.vote(clerk.held.approvalId, {
+          approver: { id: 'bob@acme.example', roles: ['ops-lead'] },
+          vote: 'approve',
+        });
         expect((await workspace.runtime.resume(clerk.runId, { approvalId: clerk.held.approvalId, onEvent })).status).toBe('completed');
       }
       const copilot = await workspace.runtime.start('policy-copilot', 'How much parental leave do I get?', { principal, onEvent });
       expect(copilot.status).toBe('completed');
       if (copilot.status === 'completed') expect(copilot.answer).toMatch(/16 weeks/);
-      const triage = await workspace.runtime.start('support-triage', 'Customer Globex reports that exports time out.', { principal, onEvent });
+      const triage = await workspace.runtime.start('support-triage', 'Customer Globex reports that exports time out.', {
+        principal,
+        onEvent,
+      });
       expect(['completed', 'held']).toContain(triage.status);
       const desk = await workspace.runtime.start('front-desk', 'What is in the shared folder?', { principal, onEvent });
       expect(desk.status).toBe('completed');

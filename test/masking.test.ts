@@ -19,7 +19,10 @@ describe('redact obligations', () => {
     cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
     const policyFile = path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml');
     const source = readFileSync(policyFile, 'utf8');
-    const masked = source.replace('      reason: Anything the agent writes is checked by an operations lead first.\n', '      reason: Anything the agent writes is checked by an operations lead first.\n      redact: [action.args.content]\n');
+    const masked = source.replace(
+      '      reason: Anything the agent writes is checked by an operations lead first.\n',
+      '      reason: Anything the agent writes is checked by an operations lead first.\n      redact: [action.args.content]\n',
+    );
     expect(masked).not.toBe(source);
     writeFileSync(policyFile, masked);
     const store = await openStore();
@@ -34,7 +37,8 @@ describe('redact obligations', () => {
     expect(readFileSync(path.join(demo.sharedFolder, 'reports', 'invoice-1042-summary.md'), 'utf8')).toMatch(/1006\.74 EUR/);
     const writes: Array<{ type: string; payload: unknown }> = [];
     for await (const event of readRunEvents(store, held.runId)) {
-      if ((event.payloadText ?? '').includes('fs.write_file') && (event.type === 'policy.decided' || event.type === 'tool.called')) writes.push({ type: event.type, payload: event.payloadText });
+      if ((event.payloadText ?? '').includes('fs.write_file') && (event.type === 'policy.decided' || event.type === 'tool.called'))
+        writes.push({ type: event.type, payload: event.payloadText });
     }
     expect(writes.map((write) => write.type)).toEqual(['policy.decided', 'tool.called']);
     for (const write of writes) {

@@ -48,9 +48,15 @@ spec:
   );
   const openai: WireServer = await startOpenAIWireServer({ replies: [{ type: 'error', status: 500, message: 'primary down' }] });
   const anthropic: WireServer = await startAnthropicWireServer({ replies: [{ type: 'answer', text: 'Hello from the fallback.' }] });
-  cleanups.push(() => openai.close(), () => anthropic.close());
+  cleanups.push(
+    () => openai.close(),
+    () => anthropic.close(),
+  );
   const gateway = createModelGateway({
-    providers: { openai: { apiKey: 'sk-test-openai-key-000000000000', baseURL: openai.url }, anthropic: { apiKey: 'sk-ant-test-key-0000000000', baseURL: anthropic.url } },
+    providers: {
+      openai: { apiKey: 'sk-test-openai-key-000000000000', baseURL: openai.url },
+      anthropic: { apiKey: 'sk-ant-test-key-0000000000', baseURL: anthropic.url },
+    },
     maxRetries: 0,
     fallback: 'anthropic:claude-haiku-4-5',
     backoff: { initialDelayMs: 1, maxDelayMs: 1 },
@@ -66,7 +72,10 @@ describe('governed model calls through the official SDKs', () => {
   it('decides and records the fallback model before calling it', async () => {
     const { workspace, store, anthropic } = await setUp('notify_human');
     const events: RunEvent[] = [];
-    const result = await workspace.runtime.start('helper', 'Say hello.', { principal: { id: 'ann', roles: [] }, onEvent: (event) => events.push(event) });
+    const result = await workspace.runtime.start('helper', 'Say hello.', {
+      principal: { id: 'ann', roles: [] },
+      onEvent: (event) => events.push(event),
+    });
     expect(result).toMatchObject({ status: 'completed', answer: 'Hello from the fallback.' });
     expect(anthropic.requests).toHaveLength(1);
     const decided = events.flatMap((event) => (event.type === 'action.decided' ? [`${event.name}:${event.authority}`] : []));

@@ -76,7 +76,8 @@ describe('notify obligations', () => {
 
     // The trace says so, after each decision it follows.
     const trace: Array<{ type: string; payload: unknown }> = [];
-    for await (const event of readRunEvents(store, held.runId)) trace.push({ type: event.type, payload: event.payloadText === null ? null : JSON.parse(event.payloadText) });
+    for await (const event of readRunEvents(store, held.runId))
+      trace.push({ type: event.type, payload: event.payloadText === null ? null : JSON.parse(event.payloadText) });
     const queued = trace
       .filter((event) => event.type === 'notification.queued')
       .map((event) => (event.payload as { targets: string[] }).targets);

@@ -23,7 +23,11 @@ describe('replay of every example agent', () => {
     demo = prepareDemoWorkspace();
     store = await openStore();
     const knowledge = createKnowledgeBase(store, { dataDir: demo.dataDir });
-    await knowledge.ingest(path.join(demo.root, 'examples', 'knowledge-copilot', 'docs'), { collection: 'company-handbook', classifications: ['internal'], jsonl: { textField: 'answer', titleField: 'question' } });
+    await knowledge.ingest(path.join(demo.root, 'examples', 'knowledge-copilot', 'docs'), {
+      collection: 'company-handbook',
+      classifications: ['internal'],
+      jsonl: { textField: 'answer', titleField: 'question' },
+    });
     await knowledge.close();
     workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
   }, 60_000);
@@ -35,7 +39,9 @@ describe('replay of every example agent', () => {
   });
 
   it('replays a policy-copilot run that searched the handbook identical, its retrieval compared and served from the trace', async () => {
-    const run = await workspace.runtime.start('policy-copilot', 'How much parental leave do I get?', { principal: { id: 'erin', roles: [] } });
+    const run = await workspace.runtime.start('policy-copilot', 'How much parental leave do I get?', {
+      principal: { id: 'erin', roles: [] },
+    });
     expect(run.status).toBe('completed');
     const report = await replayRun(store, { runId: run.runId, recorder: workspace.recorder, agentsDir: demo.agentsDir });
     expect(report.divergence).toBeNull();
@@ -46,10 +52,19 @@ describe('replay of every example agent', () => {
   it('replays the policy-copilot run identical over HTTP too (the server builds replay with the knowledge base)', async () => {
     const run = await workspace.runtime.start('policy-copilot', 'How do I reset my VPN token?', { principal: { id: 'erin', roles: [] } });
     expect(run.status).toBe('completed');
-    const server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }), port: 0, log: () => {} });
+    const server = await startServer({
+      store,
+      config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }),
+      port: 0,
+      log: () => {},
+    });
     try {
       const { token } = await createApiToken(store, { principal: 'audrey', roles: ['auditor'] });
-      const response = await fetch(`${server.url}/v1/runs/${run.runId}/replay`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+      const response = await fetch(`${server.url}/v1/runs/${run.runId}/replay`, {
+        method: 'POST',
+        body: '{}',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
       expect(response.status).toBe(200);
       const { replay } = (await response.json()) as { replay: { outcome: string; divergence: unknown } };
       expect(replay.divergence).toBeNull();
@@ -60,7 +75,9 @@ describe('replay of every example agent', () => {
   });
 
   it('replays a support-triage run identical', async () => {
-    const run = await workspace.runtime.start('support-triage', 'Globex cannot log in after a password reset.', { principal: { id: 'erin', roles: [] } });
+    const run = await workspace.runtime.start('support-triage', 'Globex cannot log in after a password reset.', {
+      principal: { id: 'erin', roles: [] },
+    });
     expect(run.status).toBe('completed');
     const report = await replayRun(store, { runId: run.runId, agentsDir: demo.agentsDir });
     expect(report.divergence).toBeNull();
@@ -81,7 +98,9 @@ describe('replay of every example agent', () => {
   });
 
   it('replays a front-desk run whose hand-off waited for an approval, and the held child, identical', async () => {
-    const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', { principal: { id: 'dana', roles: [] } });
+    const desk = await workspace.runtime.start('front-desk', 'Please summarise invoice 1042 for finance.', {
+      principal: { id: 'dana', roles: [] },
+    });
     expect(desk.status).toBe('held');
     if (desk.status !== 'held') return;
     await workspace.approvals.vote(desk.held.approvalId, { approver: { id: 'bob', roles: ['ops-lead'] }, vote: 'approve' });

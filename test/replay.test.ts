@@ -22,13 +22,17 @@ describe('replay of a recorded governed run', () => {
     demo = prepareDemoWorkspace();
     store = await openStore();
     workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', { principal: { id: 'alice@acme.example', roles: ['clerk'] } });
+    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', {
+      principal: { id: 'alice@acme.example', roles: ['clerk'] },
+    });
     if (started.status !== 'held') throw new Error(`expected a held run, got ${started.status}`);
     await workspace.approvals.vote(started.held.approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
     const finished = await workspace.runtime.resume(started.runId, { approvalId: started.held.approvalId });
     expect(finished.status).toBe('completed');
     heldRunId = started.runId;
-    const listed = await workspace.runtime.start('file-clerk', 'What files are in the folder?', { principal: { id: 'carol@acme.example', roles: ['clerk'] } });
+    const listed = await workspace.runtime.start('file-clerk', 'What files are in the folder?', {
+      principal: { id: 'carol@acme.example', roles: ['clerk'] },
+    });
     expect(listed.status).toBe('completed');
     listRunId = listed.runId;
   }, 60_000);
@@ -101,11 +105,22 @@ describe('replay of a recorded governed run', () => {
   it('what-if lists the decisions another policy would change and stops where the path changes', async () => {
     const file = path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml');
     const stricter = path.join(demo.root, 'stricter.yaml');
-    writeFileSync(stricter, readFileSync(file, 'utf8').replace('version: 1', 'version: 2').replace('authority: notify_human', 'authority: require_approval\n      approvers: { roles: [finance-lead] }'));
+    writeFileSync(
+      stricter,
+      readFileSync(file, 'utf8')
+        .replace('version: 1', 'version: 2')
+        .replace('authority: notify_human', 'authority: require_approval\n      approvers: { roles: [finance-lead] }'),
+    );
     const policies = compilePolicies(await loadPolicyFiles([stricter]));
     const report = whatIf(await loadRecordedRun(store, heldRunId), policies);
     expect(report.changes).toHaveLength(1);
-    expect(report.changes[0]).toMatchObject({ step: 4, name: 'fs.read_text_file', from: 'notify_human', to: 'require_approval', altersPath: true });
+    expect(report.changes[0]).toMatchObject({
+      step: 4,
+      name: 'fs.read_text_file',
+      from: 'notify_human',
+      to: 'require_approval',
+      altersPath: true,
+    });
     expect(report.pathAltered?.step).toBe(4);
     expect(report.decided).toBe(4);
     expect(report.recorded).toBe(10);
@@ -118,8 +133,14 @@ describe('replay of a recorded governed run', () => {
     writeFileSync(
       looser,
       readFileSync(file, 'utf8')
-        .replace('match: { kind: tool, name: [fs.write_file, fs.create_directory, fs.edit_file] }\n      authority: require_approval', 'match: { kind: tool, name: [fs.write_file, fs.create_directory, fs.edit_file] }\n      authority: autonomous')
-        .replace('    - id: look-around', '    - id: trees-need-a-look\n      match: { kind: tool, name: fs.directory_tree }\n      authority: require_approval\n\n    - id: look-around'),
+        .replace(
+          'match: { kind: tool, name: [fs.write_file, fs.create_directory, fs.edit_file] }\n      authority: require_approval',
+          'match: { kind: tool, name: [fs.write_file, fs.create_directory, fs.edit_file] }\n      authority: autonomous',
+        )
+        .replace(
+          '    - id: look-around',
+          '    - id: trees-need-a-look\n      match: { kind: tool, name: fs.directory_tree }\n      authority: require_approval\n\n    - id: look-around',
+        ),
     );
     const policies = compilePolicies(await loadPolicyFiles([looser]));
     const report = await policyImpact(store, policies, {});
@@ -133,6 +154,8 @@ describe('replay of a recorded governed run', () => {
     expect(report.newApprovals).toBe(1);
     expect(report.newDenies).toBe(0);
     expect(report.affectedRuns.sort()).toEqual([heldRunId, listRunId].sort());
-    expect(report.pathChanges).toEqual([{ runId: listRunId, step: 2, from: 'autonomous', to: 'require_approval', name: 'fs.directory_tree' }]);
+    expect(report.pathChanges).toEqual([
+      { runId: listRunId, step: 2, from: 'autonomous', to: 'require_approval', name: 'fs.directory_tree' },
+    ]);
   });
 });

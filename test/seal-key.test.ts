@@ -42,17 +42,29 @@ describe('one seal key for every process of a workspace', () => {
   });
 
   it('seals runs started by `factory run` and through `factory serve` with the configured AIFACTORY_SEAL_KEY', async () => {
-    const run = await factory(['run', 'order-desk', '--input', 'Where is my order?', '--agents', workspace.agentsDir, '--json'], env, workspace.root);
+    const run = await factory(
+      ['run', 'order-desk', '--input', 'Where is my order?', '--agents', workspace.agentsDir, '--json'],
+      env,
+      workspace.root,
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const cliRun = JSON.parse(run.stdout) as { runId: string; status: string };
     expect(cliRun.status).toBe('completed');
 
-    const created = await factory(['tokens', 'create', '--principal', 'alice@shop.example', '--role', 'operator', '--json'], env, workspace.root);
+    const created = await factory(
+      ['tokens', 'create', '--principal', 'alice@shop.example', '--role', 'operator', '--json'],
+      env,
+      workspace.root,
+    );
     expect(created.code).toBe(0);
     const { token } = JSON.parse(created.stdout) as { token: string };
 
-    const server = spawn(process.execPath, [cli, 'serve', '--port', '0', '--agents', workspace.agentsDir, '--policies', workspace.policiesDir], { env, cwd: workspace.root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = spawn(
+      process.execPath,
+      [cli, 'serve', '--port', '0', '--agents', workspace.agentsDir, '--policies', workspace.policiesDir],
+      { env, cwd: workspace.root, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
     let served: { runId: string; status: string };
     try {
@@ -88,7 +100,12 @@ describe('one seal key for every process of a workspace', () => {
     try {
       for (const runId of [cliRun.runId, served.runId]) {
         const report = await verifyRun(store, runId, { trustedKeys: [configuredKeyId] });
-        expect({ runId, ok: report.ok, sealed: report.sealed, keyId: report.keyId }).toEqual({ runId, ok: true, sealed: true, keyId: configuredKeyId });
+        expect({ runId, ok: report.ok, sealed: report.sealed, keyId: report.keyId }).toEqual({
+          runId,
+          ok: true,
+          sealed: true,
+          keyId: configuredKeyId,
+        });
       }
     } finally {
       await store.close();

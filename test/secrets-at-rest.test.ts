@@ -58,11 +58,23 @@ function makeMarkers(): Marker[] {
     { kind: 'bearer_token', written: `Authorization: Bearer ${'tok'}${random(30)}`, needles: [] },
     { kind: 'private_key', written: pem, needles: [pem.split('\n')[1]!] },
     { kind: 'connection_password', written: `postgres://app:${passwords.postgres}@db.internal:5432/app`, needles: [passwords.postgres] },
-    { kind: 'connection_password', written: `mongodb+srv://reader:${passwords.mongo}@cluster0.example.mongodb.net/db`, needles: [passwords.mongo] },
+    {
+      kind: 'connection_password',
+      written: `mongodb+srv://reader:${passwords.mongo}@cluster0.example.mongodb.net/db`,
+      needles: [passwords.mongo],
+    },
     { kind: 'connection_password', written: `redis://:${passwords.redis}@cache:6379/0`, needles: [passwords.redis] },
     { kind: 'connection_password', written: `amqp://guest:${passwords.amqp}@mq.internal/vhost`, needles: [passwords.amqp] },
-    { kind: 'url_encoded_key', written: `https://api.example.com/v1?key=${encodeURIComponent(encodedKey).replaceAll('-', '%2D')}`, needles: [encodedKey, encodedKey.slice(8)] },
-    { kind: 'zero_width_split_key', written: `${splitKey.slice(0, 14)}\u200B${splitKey.slice(14, 30)}\u2060${splitKey.slice(30)}`, needles: [splitKey, splitKey.slice(14, 30)] },
+    {
+      kind: 'url_encoded_key',
+      written: `https://api.example.com/v1?key=${encodeURIComponent(encodedKey).replaceAll('-', '%2D')}`,
+      needles: [encodedKey, encodedKey.slice(8)],
+    },
+    {
+      kind: 'zero_width_split_key',
+      written: `${splitKey.slice(0, 14)}\u200B${splitKey.slice(14, 30)}\u2060${splitKey.slice(30)}`,
+      needles: [splitKey, splitKey.slice(14, 30)],
+    },
     single('secret', literal),
     single('email', `jane.${random(10).toLowerCase()}@example.com`),
     single('iban', 'DE89 3704 0044 0532 0130 00'),
@@ -74,7 +86,9 @@ function makeMarkers(): Marker[] {
 
 /** Drops invisible characters and decodes percent-escapes, as someone hunting for a key would. */
 function normalise(text: string): string {
-  return text.replace(/[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/g, '').replace(/%([0-9A-Fa-f]{2})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return text
+    .replace(/[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/g, '')
+    .replace(/%([0-9A-Fa-f]{2})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /** Every needle found in text, with where. */
@@ -98,7 +112,9 @@ async function scanTables(store: Store, markers: Marker[]): Promise<{ found: str
   for (const column of columns) {
     const reference = `"${schema}"."${column.table_name}"."${column.column_name}"`;
     const expression = column.data_type === 'bytea' ? `encode("${column.column_name}", 'escape')` : `"${column.column_name}"::text`;
-    const rows = await store.query<{ value: string | null }>(sql.raw(`select ${expression} as value from "${schema}"."${column.table_name}"`));
+    const rows = await store.query<{ value: string | null }>(
+      sql.raw(`select ${expression} as value from "${schema}"."${column.table_name}"`),
+    );
     for (const row of rows) {
       if (row.value === null) continue;
       cells += 1;
@@ -158,11 +174,17 @@ for (const engine of engines) {
       cleanups.push(() => {
         delete process.env[variable];
       });
-      writeFileSync(path.join(demo.dataDir, 'redaction.json'), JSON.stringify({ pii: ['email', 'phone', 'iban', 'credit_card', 'us_ssn'], secretEnv: [variable] }));
+      writeFileSync(
+        path.join(demo.dataDir, 'redaction.json'),
+        JSON.stringify({ pii: ['email', 'phone', 'iban', 'credit_card', 'us_ssn'], secretEnv: [variable] }),
+      );
       // An agent of our own over the real filesystem MCP server: read the statement (notifies
       // finance), write its secrets into a report (held for an ops lead), answer with the result.
       const fileClerk = readFileSync(path.join(demo.agentsDir, 'file-clerk.yaml'), 'utf8');
-      writeFileSync(path.join(demo.agentsDir, 'secrets-clerk.yaml'), fileClerk.replace('name: file-clerk', 'name: secrets-clerk').replaceAll('file-clerk.script', 'secrets-clerk.script'));
+      writeFileSync(
+        path.join(demo.agentsDir, 'secrets-clerk.yaml'),
+        fileClerk.replace('name: file-clerk', 'name: secrets-clerk').replaceAll('file-clerk.script', 'secrets-clerk.script'),
+      );
       const writeArgs = { path: `reports/${statement}`, content: `Copied for ${subject}:\n${secretsText}` };
       const script = {
         description: 'Copies a statement full of secrets into a report.',
@@ -178,7 +200,10 @@ for (const engine of engines) {
       };
       writeFileSync(path.join(demo.agentsDir, 'scripts', 'secrets-clerk.script.yaml'), JSON.stringify(script, null, 2));
 
-      const store: Store = engine.name === 'postgres' ? await openStore({ databaseUrl: postgresUrl!, schema: `t_secrets_${randomUUID().slice(0, 8)}` }) : await openStore({ dataDir: path.join(demo.dataDir, 'pglite') });
+      const store: Store =
+        engine.name === 'postgres'
+          ? await openStore({ databaseUrl: postgresUrl!, schema: `t_secrets_${randomUUID().slice(0, 8)}` })
+          : await openStore({ dataDir: path.join(demo.dataDir, 'pglite') });
       let closed = false;
       cleanups.push(async () => {
         if (closed) return;
@@ -200,7 +225,11 @@ for (const engine of engines) {
       expect(JSON.stringify(approval.action.args)).toMatch(/\[REDACTED:openai_key:[0-9a-f]{8}\]/);
       expect(await listNotifications(store, { inbox: 'finance' })).toHaveLength(1);
 
-      await first.approvals.vote(started.held.approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve', comment: `ok, contains ${markers[0]!.written}` });
+      await first.approvals.vote(started.held.approvalId, {
+        approver: { id: 'bob@acme.example', roles: ['ops-lead'] },
+        vote: 'approve',
+        comment: `ok, contains ${markers[0]!.written}`,
+      });
       const second = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
       cleanups.push(() => (closed ? undefined : second.close()));
       const finished = await second.runtime.resume(started.runId, { approvalId: started.held.approvalId });
@@ -213,7 +242,9 @@ for (const engine of engines) {
       expect(before.cells).toBeGreaterThan(100);
       expect(before.found).toEqual([]);
       // The subject is not a secret: the trace keeps it, so erasure has something to find.
-      expect((await store.query<{ n: number }>(sql`select count(*)::int as n from events where strpos(payload, ${subject}) > 0`))[0]!.n).toBeGreaterThan(0);
+      expect(
+        (await store.query<{ n: number }>(sql`select count(*)::int as n from events where strpos(payload, ${subject}) > 0`))[0]!.n,
+      ).toBeGreaterThan(0);
 
       const erased = await eraseRunData(store, { subject }, { cipher: await loadAtRestCipher(demo.dataDir) });
       expect(erased.erased.length).toBeGreaterThan(0);

@@ -21,7 +21,13 @@ describe('the HTTP API under concurrent streaming runs', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined, rateLimit: { burst: 10_000, perSecond: 10_000 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }),
+      port: 0,
+      log: () => undefined,
+      rateLimit: { burst: 10_000, perSecond: 10_000 },
+    });
     token = (await createApiToken(store, { principal: 'load@acme.example', roles: ['operator'] })).token;
   });
   afterAll(async () => {
@@ -40,7 +46,8 @@ describe('the HTTP API under concurrent streaming runs', () => {
         });
         expect(response.status).toBe(200);
         const events: Array<{ id: number; type: string; runId: string; answer?: string }> = [];
-        for await (const message of parseServerSentEvents(response.body!)) events.push({ id: Number(message.id), ...(JSON.parse(message.data) as { type: string; runId: string; answer?: string }) });
+        for await (const message of parseServerSentEvents(response.body!))
+          events.push({ id: Number(message.id), ...(JSON.parse(message.data) as { type: string; runId: string; answer?: string }) });
         return events;
       }),
     );
@@ -54,13 +61,20 @@ describe('the HTTP API under concurrent streaming runs', () => {
     }
     expect(runIds.size).toBe(concurrent);
     for (const runId of [...runIds].slice(0, 10)) expect((await verifyRun(store, runId)).ok).toBe(true);
-    const listed = (await (await fetch(`${server.url}/v1/runs?status=completed&limit=1000`, { headers: { authorization: `Bearer ${token}` } })).json()) as { runs: Array<{ id: string }> };
+    const listed = (await (
+      await fetch(`${server.url}/v1/runs?status=completed&limit=1000`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { runs: Array<{ id: string }> };
     expect(listed.runs.filter((run) => runIds.has(run.id))).toHaveLength(concurrent);
     expect(server.http.inFlight).toBe(0);
   });
 
   it('shuts down gracefully: a run in flight finishes and is recorded, new runs are refused', async () => {
-    const extra = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined });
+    const extra = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }),
+      port: 0,
+      log: () => undefined,
+    });
     const streaming = fetch(`${extra.url}/v1/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -73,7 +87,11 @@ describe('the HTTP API under concurrent streaming runs', () => {
     expect(result.status).toBe('completed');
     expect((await verifyRun(store, result.runId)).ok).toBe(true);
     await expect(fetch(`${extra.url}/healthz`)).rejects.toThrow();
-    const refused = await extra.http.app.request('/v1/runs', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'order-desk', input: 'late' }) });
+    const refused = await extra.http.app.request('/v1/runs', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'late' }),
+    });
     expect(refused.status).toBe(503);
   });
 });

@@ -46,7 +46,10 @@ describe('usage by team and feature', () => {
     for (const [runId, feature] of runFeatures) {
       for await (const event of readRunEvents(store, runId)) {
         if (event.type !== 'model.responded') continue;
-        const payload = JSON.parse(event.payloadText ?? '{}') as { usage?: { inputTokens?: number; outputTokens?: number }; cost_usd?: number };
+        const payload = JSON.parse(event.payloadText ?? '{}') as {
+          usage?: { inputTokens?: number; outputTokens?: number };
+          cost_usd?: number;
+        };
         const tally = tallies.get(feature) ?? { calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, runs: new Set<string>() };
         tally.calls += 1;
         tally.inputTokens += payload.usage?.inputTokens ?? 0;
@@ -68,7 +71,13 @@ describe('usage by team and feature', () => {
     for (const [feature, tally] of tallies) {
       const row = byFeature.get(feature)!;
       expect(row.team).toBe('back-office');
-      expect({ runs: row.runs, calls: row.calls, inputTokens: row.inputTokens, outputTokens: row.outputTokens, costUsd: row.costUsd }).toEqual({
+      expect({
+        runs: row.runs,
+        calls: row.calls,
+        inputTokens: row.inputTokens,
+        outputTokens: row.outputTokens,
+        costUsd: row.costUsd,
+      }).toEqual({
         runs: tally.runs.size,
         calls: tally.calls,
         inputTokens: tally.inputTokens,
@@ -105,7 +114,13 @@ describe('usage by team and feature', () => {
   });
 
   it('prints the same report through a server (--server with AIFACTORY_TOKEN), for auditors only', async () => {
-    const server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }), port: 0, log: () => undefined, llmGateway: false });
+    const server = await startServer({
+      store,
+      config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir }),
+      port: 0,
+      log: () => undefined,
+      llmGateway: false,
+    });
     const saved = { url: process.env.AIFACTORY_URL, token: process.env.AIFACTORY_TOKEN };
     const program = () => {
       const command = new Command('factory').exitOverride();
@@ -120,7 +135,9 @@ describe('usage by team and feature', () => {
       expect(json.stderr).toBe('');
       expect(json.exitCode).toBe(0);
       const report = JSON.parse(json.stdout) as { since: string; rows: UsageRow[] };
-      expect(report).toEqual(JSON.parse(JSON.stringify(await summarizeUsage(store, { by: ['team', 'feature'], since: new Date(report.since) }))));
+      expect(report).toEqual(
+        JSON.parse(JSON.stringify(await summarizeUsage(store, { by: ['team', 'feature'], since: new Date(report.since) }))),
+      );
       expect(report.rows.find((row) => row.feature === 'month-end')!.runs).toBe(2);
       const text = await runProgram(program(), ['usage', '--by', 'team,feature']);
       expect(text.stdout).toMatch(/^back-office\s+month-end\s+2\s+\d+/m);
@@ -130,7 +147,10 @@ describe('usage by team and feature', () => {
       expect(refused.exitCode).not.toBe(0);
       expect(`${refused.stdout}${refused.stderr}`).toMatch(/"code": "NOT_FOUND"[\s\S]*No route is visible to you/);
     } finally {
-      for (const [key, value] of [['AIFACTORY_URL', saved.url], ['AIFACTORY_TOKEN', saved.token]] as const) {
+      for (const [key, value] of [
+        ['AIFACTORY_URL', saved.url],
+        ['AIFACTORY_TOKEN', saved.token],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }

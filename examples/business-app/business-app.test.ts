@@ -9,7 +9,8 @@ import { startBusinessApp, type BusinessApp } from './business-app.ts';
 
 const executablePath = '/usr/bin/chromium';
 const haveChromium = existsSync(executablePath);
-if (!haveChromium && !process.env.CI) console.warn(`[business-app] ${executablePath} is missing: the browser test is skipped (apt-get install -y chromium).`);
+if (!haveChromium && !process.env.CI)
+  console.warn(`[business-app] ${executablePath} is missing: the browser test is skipped (apt-get install -y chromium).`);
 
 describe.skipIf(!haveChromium && !process.env.CI)('the business app embedding a copilot, in headless Chromium', () => {
   let app: BusinessApp;
@@ -20,7 +21,16 @@ describe.skipIf(!haveChromium && !process.env.CI)('the business app embedding a 
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -51,7 +61,11 @@ describe.skipIf(!haveChromium && !process.env.CI)('the business app embedding a 
     expect(await page.locator('#actions li').allTextContents()).toContain('answer answer: require_approval');
     expect(await page.textContent('#answer')).toBe('');
 
-    const vote = await fetch(`${app.api.url}/v1/approvals/${approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${app.supportLeadToken}`, 'content-type': 'application/json' }, body: '{"comment":"ok"}' });
+    const vote = await fetch(`${app.api.url}/v1/approvals/${approvalId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.supportLeadToken}`, 'content-type': 'application/json' },
+      body: '{"comment":"ok"}',
+    });
     expect(vote.status).toBe(200);
     await page.waitForSelector('#status[data-state="completed"]', { timeout: 15_000 });
     expect(await page.textContent('#answer')).toContain('refund 40 EUR');

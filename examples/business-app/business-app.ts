@@ -36,7 +36,13 @@ export async function startBusinessApp(): Promise<BusinessApp> {
   const page = createServer();
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   const pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
-  const api = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, corsOrigins: [pageUrl], log: () => undefined });
+  const api = await startServer({
+    store,
+    config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+    port: 0,
+    corsOrigins: [pageUrl],
+    log: () => undefined,
+  });
   const customer = await createApiToken(store, { principal: 'customer-7@shop.example', roles: ['operator'], description: 'shop page' });
   const lead = await createApiToken(store, { principal: 'lena@shop.example', roles: ['approver', 'support-lead'] });
   page.on('request', (request, response) => {
@@ -66,8 +72,10 @@ export async function startBusinessApp(): Promise<BusinessApp> {
 
 async function serve(url: string, config: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
   const pathname = new URL(url, 'http://x').pathname;
-  if (pathname === '/' || pathname === '/index.html') return { status: 200, type: 'text/html; charset=utf-8', body: await readFile(path.join(exampleRoot, 'public', 'index.html'), 'utf8') };
-  if (pathname === '/app.js') return { status: 200, type: 'text/javascript', body: await readFile(path.join(exampleRoot, 'public', 'app.js'), 'utf8') };
+  if (pathname === '/' || pathname === '/index.html')
+    return { status: 200, type: 'text/html; charset=utf-8', body: await readFile(path.join(exampleRoot, 'public', 'index.html'), 'utf8') };
+  if (pathname === '/app.js')
+    return { status: 200, type: 'text/javascript', body: await readFile(path.join(exampleRoot, 'public', 'app.js'), 'utf8') };
   if (pathname === '/config.json') return { status: 200, type: 'application/json', body: JSON.stringify(config) };
   const sdk = /^\/sdk\/([a-z-]+)\.js$/.exec(pathname);
   if (sdk) {
@@ -82,7 +90,9 @@ async function serve(url: string, config: Record<string, string>): Promise<{ sta
 
 if (import.meta.main) {
   const app = await startBusinessApp();
-  process.stdout.write(`Acme Shop: ${app.url}\nAPI: ${app.api.url}\nApprove held refunds with:\n  curl -X POST -H 'authorization: Bearer ${app.supportLeadToken}' ${app.api.url}/v1/approvals/<approval id>/approve\n`);
+  process.stdout.write(
+    `Acme Shop: ${app.url}\nAPI: ${app.api.url}\nApprove held refunds with:\n  curl -X POST -H 'authorization: Bearer ${app.supportLeadToken}' ${app.api.url}/v1/approvals/<approval id>/approve\n`,
+  );
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   await app.close();
 }

@@ -28,5 +28,10 @@ export function prepareDemoWorkspace(root = mkdtempSync(path.join(tmpdir(), 'aif
     recursive: true,
     filter: (source) => !source.includes('node_modules'),
   });
-  return { root, agentsDir: path.join(root, 'agents'), dataDir: path.join(root, '.factory'), sharedFolder: path.join(root, 'examples', 'demo', 'workspace') };
+  return {
+    root,
+    agentsDir: path.join(root, 'agents'),
+    dataDir: path.join(root, '.factory'),
+    sharedFolder: path.join(root, 'examples', 'demo', 'workspace'),
+  };
 }

@@ -42,7 +42,11 @@ const store = await openWorkspaceStore(config);
 const task = 'Summarise invoice 1042 for finance, then archive the original.';
 try {
   heading(`1. alice (clerk) asks the file-clerk agent: "${task}"`);
-  process.stdout.write(pc.dim(`   model ${model ?? 'scripted (offline)'} · store PGlite at ${demo.dataDir} · MCP filesystem server over a copy of examples/demo/workspace\n`));
+  process.stdout.write(
+    pc.dim(
+      `   model ${model ?? 'scripted (offline)'} · store PGlite at ${demo.dataDir} · MCP filesystem server over a copy of examples/demo/workspace\n`,
+    ),
+  );
   const first = await openWorkspace(config, { store });
   const events: RunEvent[] = [];
   const render = createRunRenderer();
@@ -50,7 +54,12 @@ try {
     events.push(event);
     render(event);
   };
-  let result = await first.startRun({ agent: 'file-clerk', input: task, principal: { id: 'alice@acme.example', roles: ['clerk'] }, onEvent });
+  let result = await first.startRun({
+    agent: 'file-clerk',
+    input: task,
+    principal: { id: 'alice@acme.example', roles: ['clerk'] },
+    onEvent,
+  });
   const runId = result.runId;
 
   if (result.status === 'held') {
@@ -92,19 +101,26 @@ try {
   const auditor = await openWorkspace(config, { store });
   const report = await auditor.verifyRun(runId);
   await auditor.close();
-  process.stdout.write(`   ${report.ok ? pc.green('✓ intact') : pc.red('✗ broken')}: ${JSON.stringify({ run: runId, events: report.events, sealed: report.sealed, ...(report.problem ? { problem: report.problem } : {}) })}\n`);
+  process.stdout.write(
+    `   ${report.ok ? pc.green('✓ intact') : pc.red('✗ broken')}: ${JSON.stringify({ run: runId, events: report.events, sealed: report.sealed, ...(report.problem ? { problem: report.problem } : {}) })}\n`,
+  );
   check(report.ok, `run ${runId} does not verify`);
 
-  const authorities = new Set<string>(events.filter((event) => event.type === 'action.decided').map((event) => (event.type === 'action.decided' ? event.authority : '')));
+  const authorities = new Set<string>(
+    events.filter((event) => event.type === 'action.decided').map((event) => (event.type === 'action.decided' ? event.authority : '')),
+  );
   check(result.status === 'completed', `the run ended ${result.status}`);
   if (!model) {
-    for (const authority of ['autonomous', 'notify_human', 'require_approval', 'deny']) check(authorities.has(authority), `no ${authority} decision was shown`);
+    for (const authority of ['autonomous', 'notify_human', 'require_approval', 'deny'])
+      check(authorities.has(authority), `no ${authority} decision was shown`);
     check(inbox.length === 1, `finance has ${inbox.length} notifications, expected 1`);
     check(existsSync(path.join(demo.sharedFolder, 'reports', 'invoice-1042-summary.md')), 'the approved summary was not written');
     check(existsSync(path.join(demo.sharedFolder, 'invoices', 'invoice-1042.txt')), 'the denied move happened');
   }
   heading('next');
-  process.stdout.write(`   run it yourself:  pnpm factory run file-clerk --input "${task}"\n   then:             pnpm factory approvals list · pnpm factory runs show <run> · pnpm factory runs verify --all\n`);
+  process.stdout.write(
+    `   run it yourself:  pnpm factory run file-clerk --input "${task}"\n   then:             pnpm factory approvals list · pnpm factory runs show <run> · pnpm factory runs verify --all\n`,
+  );
 } finally {
   await store.close();
   rmSync(demo.root, { recursive: true, force: true });

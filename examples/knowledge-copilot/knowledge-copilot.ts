@@ -31,7 +31,11 @@ export function travelPolicyPdf(): Uint8Array {
         'Trains are preferred for trips under 600 km; book second class.',
         'Flights under six hours are booked in economy class.',
       ],
-      ['Hotels', 'Hotel nights are reimbursed up to 140 EUR in Berlin and 120 EUR elsewhere.', 'Acme provides travel insurance for all business trips.'],
+      [
+        'Hotels',
+        'Hotel nights are reimbursed up to 140 EUR in Berlin and 120 EUR elsewhere.',
+        'Acme provides travel insurance for all business trips.',
+      ],
     ],
     { title: 'Travel policy' },
   );
@@ -60,12 +64,20 @@ interface AgentFile {
 }
 
 interface ScriptFile {
-  scenarios: Array<{ when_user_contains?: string; when_user_matches?: string; turns: Array<{ say?: string; tool_calls?: Array<{ name: string; args?: { query?: string } }> }> }>;
+  scenarios: Array<{
+    when_user_contains?: string;
+    when_user_matches?: string;
+    turns: Array<{ say?: string; tool_calls?: Array<{ name: string; args?: { query?: string } }> }>;
+  }>;
 }
 
 /** Runs the example; throws on the first failed check. */
 export async function runExample(log: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<ExampleReport> {
-  assert.deepEqual(readFileSync(path.join(here, 'docs', 'handbook', 'travel-policy.pdf')), Buffer.from(travelPolicyPdf()), 'docs/handbook/travel-policy.pdf differs from travelPolicyPdf(); regenerate it.');
+  assert.deepEqual(
+    readFileSync(path.join(here, 'docs', 'handbook', 'travel-policy.pdf')),
+    Buffer.from(travelPolicyPdf()),
+    'docs/handbook/travel-policy.pdf differs from travelPolicyPdf(); regenerate it.',
+  );
   const agentFile = path.join(repository, 'agents', 'policy-copilot.yaml');
   const agent = parseYaml(readFileSync(agentFile, 'utf8')) as AgentFile;
   const [knowledgeSpec] = agent.spec.knowledge;
@@ -85,7 +97,11 @@ export async function runExample(log: (line: string) => void = (line) => process
     assert.equal(handbook.skipped, 0, `handbook files skipped: ${JSON.stringify(handbook.errors)}`);
     assert.equal(handbook.added, 6);
 
-    const people = await knowledge.ingest(path.join(here, 'people'), { collection: 'people-directory', classifications: ['confidential'], piiMasking: true });
+    const people = await knowledge.ingest(path.join(here, 'people'), {
+      collection: 'people-directory',
+      classifications: ['confidential'],
+      piiMasking: true,
+    });
     log(`Ingested the people directory with PII masked: ${JSON.stringify(people.masked)}.`);
     assert.deepEqual(people.masked, { email: 2, phone: 2 });
     const [contact] = await knowledge.search('people-directory', 'People Ops on call', { topK: 1 });
@@ -94,7 +110,10 @@ export async function runExample(log: (line: string) => void = (line) => process
     // What the execution plane's gate puts in the decision context (CEL `data.collections`).
     const collections = await knowledge.describeCollections([knowledgeSpec.collection, 'people-directory']);
     log(`Policy context: ${collections.map((collection) => `${collection.name} [${collection.classifications.join(', ')}]`).join('; ')}.`);
-    assert.deepEqual(collections.map((collection) => collection.classifications), [['internal'], ['confidential', 'pii']]);
+    assert.deepEqual(
+      collections.map((collection) => collection.classifications),
+      [['internal'], ['confidential', 'pii']],
+    );
 
     // The control plane decides each retrieval with that context: the copilot's team may search
     // the handbook on its own; the pii directory is denied to it.
@@ -111,7 +130,12 @@ export async function runExample(log: (line: string) => void = (line) => process
           principal: { id: 'employee@acme.example', roles: ['employee'] },
           run: { id: 'run_example', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
         },
-        { data: { classifications: collection.classifications, collections: [{ name: collection.name, classifications: collection.classifications }] } },
+        {
+          data: {
+            classifications: collection.classifications,
+            collections: [{ name: collection.name, classifications: collection.classifications }],
+          },
+        },
       );
       decisions[collection.name] = decision.authority;
       log(`Decision for ${agent.metadata.name} searching ${collection.name}: ${decision.authority} (${decision.reason})`);
@@ -128,7 +152,8 @@ export async function runExample(log: (line: string) => void = (line) => process
       const check = checkAnswer(answer, results);
       scenarios.push({ question, query, cited: check.cited, retrieved: results.map((result) => result.citation.text) });
       log(`\nQ (${question}): search "${query}"`);
-      for (const [position, result] of results.entries()) log(`  [${position + 1}] ${result.citation.text}  score ${result.score.toFixed(3)}`);
+      for (const [position, result] of results.entries())
+        log(`  [${position + 1}] ${result.citation.text}  score ${result.score.toFixed(3)}`);
       log(`A: ${answer.split('\n')[0]}`);
     }
     assert.equal(scenarios.length, 5, 'every scripted scenario with citations was checked');
@@ -145,12 +170,18 @@ function checkAnswer(answer: string, results: SearchResult[]): { cited: string[]
   const [body, sources] = answer.split('Sources:');
   assert.ok(body && sources, 'an answer ends with a Sources: block');
   const cited = new Map<number, SearchResult>();
-  for (const line of sources.split('\n').map((entry) => entry.trim()).filter(Boolean)) {
+  for (const line of sources
+    .split('\n')
+    .map((entry) => entry.trim())
+    .filter(Boolean)) {
     const match = /^\[(\d+)\] (.+)$/.exec(line);
     assert.ok(match, `source line '${line}' reads [n] <source>`);
     // The cited text is the citation up to its location in parentheses, which an answer may leave out.
     const result = results.find((candidate) => candidate.citation.text === match[2] || candidate.citation.text.startsWith(`${match[2]} (`));
-    assert.ok(result, `cited source '${match[2]}' is not among the retrieved passages: ${results.map((candidate) => candidate.citation.text).join(' | ')}`);
+    assert.ok(
+      result,
+      `cited source '${match[2]}' is not among the retrieved passages: ${results.map((candidate) => candidate.citation.text).join(' | ')}`,
+    );
     cited.set(Number(match[1]), result);
   }
   // Every number stated in a sentence must be in the passage that sentence cites.

@@ -30,13 +30,20 @@ describe(`LangChain agent governed by one middleware line (${engine.name})`, () 
 
   it('records every decision before acting, denies, holds through an interrupt, runs once after approval, and verifies', async () => {
     const outcome = await runExample(workspace);
-    expect(outcome.interrupt).toMatchObject({ kind: 'aifactory.approval', approvalId: expect.stringMatching(/^apr_/), action: { kind: 'tool', name: 'refund_order' } });
+    expect(outcome.interrupt).toMatchObject({
+      kind: 'aifactory.approval',
+      approvalId: expect.stringMatching(/^apr_/),
+      action: { kind: 'tool', name: 'refund_order' },
+    });
     expect(outcome.refunds).toEqual([250]);
     expect(outcome.deletions).toBe(0);
     expect(outcome.verified).toBe(true);
     const trace: Array<{ type: string; payload: Record<string, unknown> }> = [];
-    for await (const event of readRunEvents(store, outcome.runId)) trace.push({ type: event.type, payload: event.payloadText ? (JSON.parse(event.payloadText) as Record<string, unknown>) : {} });
-    const decided = (name: string) => trace.find((event) => event.type === 'policy.decided' && (event.payload.action as { name: string }).name === name)?.payload.decision as { authority: string } | undefined;
+    for await (const event of readRunEvents(store, outcome.runId))
+      trace.push({ type: event.type, payload: event.payloadText ? (JSON.parse(event.payloadText) as Record<string, unknown>) : {} });
+    const decided = (name: string) =>
+      trace.find((event) => event.type === 'policy.decided' && (event.payload.action as { name: string }).name === name)?.payload
+        .decision as { authority: string } | undefined;
     expect(decided('lookup_order')?.authority).toBe('autonomous');
     expect(decided('delete_customer')?.authority).toBe('deny');
     expect(decided('refund_order')?.authority).toBe('require_approval');

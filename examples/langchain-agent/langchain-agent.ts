@@ -36,7 +36,11 @@ export interface ExampleOutcome {
 export async function runExample(workspace: Workspace): Promise<ExampleOutcome> {
   const refunds: number[] = [];
   let deletions = 0;
-  const lookupOrder = tool(async ({ orderId }) => `Order ${orderId}: 2 items, paid 250.00 EUR, delivered damaged.`, { name: 'lookup_order', description: 'Looks an order up.', schema: z.object({ orderId: z.string() }) });
+  const lookupOrder = tool(async ({ orderId }) => `Order ${orderId}: 2 items, paid 250.00 EUR, delivered damaged.`, {
+    name: 'lookup_order',
+    description: 'Looks an order up.',
+    schema: z.object({ orderId: z.string() }),
+  });
   const refundOrder = tool(
     async ({ orderId, amount }) => {
       refunds.push(amount);
@@ -59,7 +63,12 @@ export async function runExample(workspace: Workspace): Promise<ExampleOutcome> 
       [],
     ],
   });
-  const governed = governance({ workspace, policies: [path.join(here, 'policy.yaml')], agent: 'support-agent', principal: { id: 'support-app', roles: ['agent'] } });
+  const governed = governance({
+    workspace,
+    policies: [path.join(here, 'policy.yaml')],
+    agent: 'support-agent',
+    principal: { id: 'support-app', roles: ['agent'] },
+  });
   const agent = createAgent({
     model,
     tools: [lookupOrder, refundOrder, deleteCustomer],
@@ -68,14 +77,22 @@ export async function runExample(workspace: Workspace): Promise<ExampleOutcome> 
   });
 
   const config = { configurable: { thread_id: 'ticket-1042' } };
-  const first = await agent.invoke({ messages: [{ role: 'user', content: 'Order A-1042 arrived damaged; refund it and close the customer account.' }] }, config);
+  const first = await agent.invoke(
+    { messages: [{ role: 'user', content: 'Order A-1042 arrived damaged; refund it and close the customer account.' }] },
+    config,
+  );
   const interrupts = (first as { __interrupt__?: Array<{ value: GovernanceInterrupt }> }).__interrupt__ ?? [];
   const interrupt = interrupts[0]?.value;
-  if (!interrupt || interrupt.kind !== 'aifactory.approval') throw new Error(`expected the refund to be held for approval, got ${JSON.stringify(first).slice(0, 300)}`);
+  if (!interrupt || interrupt.kind !== 'aifactory.approval')
+    throw new Error(`expected the refund to be held for approval, got ${JSON.stringify(first).slice(0, 300)}`);
   if (refunds.length !== 0) throw new Error('the held refund ran before its approval');
 
   // A support lead approves (the CLI, the HTTP API and the console do the same).
-  await workspace.approvals.vote(interrupt.approvalId, { approver: { id: 'lena@example.com', roles: ['support-lead'] }, vote: 'approve', comment: 'damaged on delivery' });
+  await workspace.approvals.vote(interrupt.approvalId, {
+    approver: { id: 'lena@example.com', roles: ['support-lead'] },
+    vote: 'approve',
+    comment: 'damaged on delivery',
+  });
   const resumed = await agent.invoke(new Command({ resume: true }), config);
   const messages = (resumed as { messages: Array<{ content: unknown }> }).messages;
   const answer = String(messages.at(-1)?.content ?? '');
@@ -98,7 +115,12 @@ if (import.meta.main) {
       ['the refund ran once, after approval', outcome.refunds.length === 1 && outcome.refunds[0] === 250],
       ['the denied deletion never ran', outcome.deletions === 0],
       ['the run is sealed and verifies', outcome.verified],
-      ['the record holds decisions, the approval and the outcome', ['policy.decided', 'tool.called', 'approval.granted', 'approval.consumed', 'tool.returned', 'run.completed'].every((type) => outcome.events.includes(type))],
+      [
+        'the record holds decisions, the approval and the outcome',
+        ['policy.decided', 'tool.called', 'approval.granted', 'approval.consumed', 'tool.returned', 'run.completed'].every((type) =>
+          outcome.events.includes(type),
+        ),
+      ],
     ];
     for (const [what, ok] of checks) process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
     process.stdout.write(`run ${outcome.runId}: ${outcome.events.length} events\n`);

@@ -19,70 +19,87 @@ describe('the CLI through factory serve', () => {
     workspace?.remove();
   });
 
-  it('runs show, verify, resume, tokens rotate and notifications work through the server that owns the store', { timeout: 1_800_000 }, async () => {
-    serve = await startServe(workspace);
-    const started = await factory(workspace, ['run', 'tally-clerk', '-i', 'k1', '--as', 'alice@acme.example', '--json']);
-    expect(started.code, started.stderr).toBe(0);
-    const held = json<{ runId: string; status: string; events: Array<{ type: string; approvalId?: string }> }>(started.stdout);
-    expect(held.status).toBe('held');
-    const approvalId = held.events.find((event) => event.type === 'run.held')!.approvalId!;
+  it(
+    'runs show, verify, resume, tokens rotate and notifications work through the server that owns the store',
+    { timeout: 1_800_000 },
+    async () => {
+      serve = await startServe(workspace);
+      const started = await factory(workspace, ['run', 'tally-clerk', '-i', 'k1', '--as', 'alice@acme.example', '--json']);
+      expect(started.code, started.stderr).toBe(0);
+      const held = json<{ runId: string; status: string; events: Array<{ type: string; approvalId?: string }> }>(started.stdout);
+      expect(held.status).toBe('held');
+      const approvalId = held.events.find((event) => event.type === 'run.held')!.approvalId!;
 
-    const shown = await factory(workspace, ['runs', 'show', held.runId, '--json']);
-    expect(shown.code, shown.stderr).toBe(0);
-    const show = json<{ run: { id: string; status: string }; events: Array<{ type: string }> }>(shown.stdout);
-    expect(show.run).toMatchObject({ id: held.runId, status: 'held' });
-    expect(show.events.map((event) => event.type)).toContain('run.held');
-    const text = await factory(workspace, ['runs', 'show', held.runId]);
-    expect(text.stdout).toContain(`(through ${serve.url})`);
-    expect(text.stdout).toContain('run.held');
+      const shown = await factory(workspace, ['runs', 'show', held.runId, '--json']);
+      expect(shown.code, shown.stderr).toBe(0);
+      const show = json<{ run: { id: string; status: string }; events: Array<{ type: string }> }>(shown.stdout);
+      expect(show.run).toMatchObject({ id: held.runId, status: 'held' });
+      expect(show.events.map((event) => event.type)).toContain('run.held');
+      const text = await factory(workspace, ['runs', 'show', held.runId]);
+      expect(text.stdout).toContain(`(through ${serve.url})`);
+      expect(text.stdout).toContain('run.held');
 
-    // Nothing decided yet: the server says so (its own message), not the store lock.
-    const early = await factory(workspace, ['runs', 'resume', held.runId]);
-    expect(early.code).toBe(2);
-    expect(early.stderr).toContain(`Run '${held.runId}' has no decided approval waiting to be applied`);
-    expect(early.stderr).not.toContain('STORE_BUSY');
+      // Nothing decided yet: the server says so (its own message), not the store lock.
+      const early = await factory(workspace, ['runs', 'resume', held.runId]);
+      expect(early.code).toBe(2);
+      expect(early.stderr).toContain(`Run '${held.runId}' has no decided approval waiting to be applied`);
+      expect(early.stderr).not.toContain('STORE_BUSY');
 
-    const approved = await factory(workspace, ['approvals', 'approve', approvalId, '--as', 'bob@acme.example', '--role', 'ops-lead', '--json']);
-    expect(approved.code, approved.stderr).toBe(0);
-    await waitForStatus(workspace, held.runId, 'completed');
-    // Applied once: resuming again is refused by the server.
-    const again = await factory(workspace, ['runs', 'resume', held.runId, '--approval', approvalId]);
-    expect(again.code).toBe(2);
+      const approved = await factory(workspace, [
+        'approvals',
+        'approve',
+        approvalId,
+        '--as',
+        'bob@acme.example',
+        '--role',
+        'ops-lead',
+        '--json',
+      ]);
+      expect(approved.code, approved.stderr).toBe(0);
+      await waitForStatus(workspace, held.runId, 'completed');
+      // Applied once: resuming again is refused by the server.
+      const again = await factory(workspace, ['runs', 'resume', held.runId, '--approval', approvalId]);
+      expect(again.code).toBe(2);
 
-    const verified = await factory(workspace, ['runs', 'verify', held.runId, '--json']);
-    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    expect(json<{ ok: boolean; runId: string }>(verified.stdout)).toMatchObject({ ok: true });
-    const all = await factory(workspace, ['runs', 'verify', '--all']);
-    expect(all.code, all.stdout + all.stderr).toBe(0);
-    expect(all.stdout).toContain(serve.url);
-    const pinned = await factory(workspace, ['runs', 'verify', '--all', '--key', 'nowhere.pem']);
-    expect(pinned.code).toBe(2);
+      const verified = await factory(workspace, ['runs', 'verify', held.runId, '--json']);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      expect(json<{ ok: boolean; runId: string }>(verified.stdout)).toMatchObject({ ok: true });
+      const all = await factory(workspace, ['runs', 'verify', '--all']);
+      expect(all.code, all.stdout + all.stderr).toBe(0);
+      expect(all.stdout).toContain(serve.url);
+      const pinned = await factory(workspace, ['runs', 'verify', '--all', '--key', 'nowhere.pem']);
+      expect(pinned.code).toBe(2);
 
-    const created = json<{ id: string; token: string }>((await factory(workspace, ['tokens', 'create', '--principal', 'erin@acme.example', '--role', 'auditor', '--json'])).stdout);
-    const rotated = await factory(workspace, ['tokens', 'rotate', created.id, '--json']);
-    expect(rotated.code, rotated.stderr).toBe(0);
-    const replacement = json<{ created: { token: string; principal: string }; previous: { id: string; revokedAt: string | null } }>(rotated.stdout);
-    expect(replacement.created.principal).toBe('erin@acme.example');
-    expect(replacement.previous.revokedAt).not.toBeNull();
-    expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(401);
-    expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${replacement.created.token}` } })).status).toBe(200);
+      const created = json<{ id: string; token: string }>(
+        (await factory(workspace, ['tokens', 'create', '--principal', 'erin@acme.example', '--role', 'auditor', '--json'])).stdout,
+      );
+      const rotated = await factory(workspace, ['tokens', 'rotate', created.id, '--json']);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const replacement = json<{ created: { token: string; principal: string }; previous: { id: string; revokedAt: string | null } }>(
+        rotated.stdout,
+      );
+      expect(replacement.created.principal).toBe('erin@acme.example');
+      expect(replacement.previous.revokedAt).not.toBeNull();
+      expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(401);
+      expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${replacement.created.token}` } })).status).toBe(200);
 
-    const listed = await factory(workspace, ['notifications', 'list', '--json']);
-    expect(listed.code, listed.stderr).toBe(0);
-    expect(json<{ notifications: unknown[] }>(listed.stdout).notifications).toEqual([]);
-    // Delivery status needs the store: through the server the CLI says so instead of guessing.
-    const everything = await factory(workspace, ['notifications', 'list', '--all']);
-    expect(everything.code).toBe(2);
-    expect(everything.stderr).toContain('--all cannot be applied through');
-    const marked = await factory(workspace, ['notifications', 'read', '--all', '--json']);
-    expect(marked.code, marked.stderr).toBe(0);
-    expect(json<{ marked: number[] }>(marked.stdout).marked).toEqual([]);
+      const listed = await factory(workspace, ['notifications', 'list', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(json<{ notifications: unknown[] }>(listed.stdout).notifications).toEqual([]);
+      // Delivery status needs the store: through the server the CLI says so instead of guessing.
+      const everything = await factory(workspace, ['notifications', 'list', '--all']);
+      expect(everything.code).toBe(2);
+      expect(everything.stderr).toContain('--all cannot be applied through');
+      const marked = await factory(workspace, ['notifications', 'read', '--all', '--json']);
+      expect(marked.code, marked.stderr).toBe(0);
+      expect(json<{ marked: number[] }>(marked.stdout).marked).toEqual([]);
 
-    expect(workspace.calls().filter((call) => call.tool === 'write')).toHaveLength(1);
-    const stopped = await serve.stop('SIGTERM');
-    expect(stopped.code).toBe(0);
-    serve = undefined;
-  });
+      expect(workspace.calls().filter((call) => call.tool === 'write')).toHaveLength(1);
+      const stopped = await serve.stop('SIGTERM');
+      expect(stopped.code).toBe(0);
+      serve = undefined;
+    },
+  );
 });
 
 /** Polls `runs list` (through the server) until the run reads `status`. */

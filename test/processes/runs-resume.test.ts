@@ -16,14 +16,22 @@ describe('factory runs resume', () => {
   it('resumes a run whose approval was decided by a process that died before resuming it', { timeout: 900_000 }, async () => {
     const started = await factory(workspace, ['run', 'tally-clerk', '-i', 'entry', '--as', 'alice@acme.example', '--json']);
     expect(started.code, started.stderr).toBe(0);
-    const held = JSON.parse(started.stdout) as { runId: string; status: string; approvalId?: string; events: Array<{ type: string; approvalId?: string }> };
+    const held = JSON.parse(started.stdout) as {
+      runId: string;
+      status: string;
+      approvalId?: string;
+      events: Array<{ type: string; approvalId?: string }>;
+    };
     expect(held.status).toBe('held');
     const approvalId = held.events.find((event) => event.type === 'run.held')!.approvalId!;
 
     // The vote is counted and decides the approval; the process that cast it is gone before it resumes.
     const store = await openStore(storeOptionsFromEnv(workspace.env(), workspace.dir));
     try {
-      const decided = await createApprovalService(store, { record: async () => {} }).vote(approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
+      const decided = await createApprovalService(store, { record: async () => {} }).vote(approvalId, {
+        approver: { id: 'bob@acme.example', roles: ['ops-lead'] },
+        vote: 'approve',
+      });
       expect(decided.kind).toBe('approved');
     } finally {
       await store.close();

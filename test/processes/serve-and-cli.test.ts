@@ -55,17 +55,34 @@ describe('factory serve with the CLI beside it', () => {
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ principal: 'carol@acme.example' });
     // Over the network, a request acts as its token's principal: naming another is refused.
-    const spoofed = await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${created.token}`, 'x-aifactory-as': 'root@acme.example' } });
+    const spoofed = await fetch(`${serve.url}/v1/me`, {
+      headers: { authorization: `Bearer ${created.token}`, 'x-aifactory-as': 'root@acme.example' },
+    });
     expect(spoofed.status).toBe(403);
 
     const pending = await factory(workspace, ['approvals', 'list', '--json']);
-    expect(json<{ approvals: Array<{ id: string }> }>(pending.stdout).approvals.map((approval) => approval.id).sort()).toEqual([approval1, approval2].sort());
+    expect(
+      json<{ approvals: Array<{ id: string }> }>(pending.stdout)
+        .approvals.map((approval) => approval.id)
+        .sort(),
+    ).toEqual([approval1, approval2].sort());
 
     // Two approvers approve the same held write at the same moment, and k2's write is rejected.
     const [bob, dave, rejected] = await Promise.all([
       factory(workspace, ['approvals', 'approve', approval1, '--as', 'bob@acme.example', '--role', 'ops-lead', '--json']),
       factory(workspace, ['approvals', 'approve', approval1, '--as', 'dave@acme.example', '--role', 'ops-lead', '--json']),
-      factory(workspace, ['approvals', 'reject', approval2, '--as', 'bob@acme.example', '--role', 'ops-lead', '--comment', 'not today', '--json']),
+      factory(workspace, [
+        'approvals',
+        'reject',
+        approval2,
+        '--as',
+        'bob@acme.example',
+        '--role',
+        'ops-lead',
+        '--comment',
+        'not today',
+        '--json',
+      ]),
     ]);
     expect(rejected.code, rejected.stderr).toBe(0);
     const votes = [bob, dave];
@@ -82,16 +99,22 @@ describe('factory serve with the CLI beside it', () => {
     expect(erase.stderr).toContain(`factory serve (pid ${serve.pid}) at ${serve.url} owns the embedded store`);
     expect(erase.stderr).toMatch(/Stop the server/);
     // Through a remote server (--server + AIFACTORY_TOKEN) --as is refused, never trusted.
-    const remoteVote = await factory(workspace, ['--server', serve.url, 'approvals', 'approve', approval2, '--as', 'root@acme.example'], { env: { AIFACTORY_TOKEN: created.token } });
+    const remoteVote = await factory(workspace, ['--server', serve.url, 'approvals', 'approve', approval2, '--as', 'root@acme.example'], {
+      env: { AIFACTORY_TOKEN: created.token },
+    });
     expect(remoteVote.code).toBe(2);
     expect(remoteVote.stderr).toMatch(/--as is not trusted over the network/);
-    const remoteList = await factory(workspace, ['runs', 'list', '--json'], { env: { AIFACTORY_URL: serve.url, AIFACTORY_TOKEN: created.token } });
+    const remoteList = await factory(workspace, ['runs', 'list', '--json'], {
+      env: { AIFACTORY_URL: serve.url, AIFACTORY_TOKEN: created.token },
+    });
     expect(remoteList.code, remoteList.stderr).toBe(0);
 
     // Both runs reach their end in the server; then it stops.
     const deadline = Date.now() + 600_000;
     for (;;) {
-      const runs = json<{ runs: Array<{ id: string; status: string }> }>((await factory(workspace, ['runs', 'list', '--json'])).stdout).runs;
+      const runs = json<{ runs: Array<{ id: string; status: string }> }>(
+        (await factory(workspace, ['runs', 'list', '--json'])).stdout,
+      ).runs;
       if (runs.every((run) => run.status === 'completed' || run.status === 'failed')) break;
       if (Date.now() > deadline) throw new Error(`runs did not finish: ${JSON.stringify(runs)}`);
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -102,9 +125,13 @@ describe('factory serve with the CLI beside it', () => {
     expect(existsSync(credentialFile)).toBe(false);
 
     // Everything reported done is in the store, read directly now.
-    const tokens = json<{ tokens: Array<{ id: string; principal: string }> }>((await factory(workspace, ['tokens', 'list', '--json'])).stdout).tokens;
+    const tokens = json<{ tokens: Array<{ id: string; principal: string }> }>(
+      (await factory(workspace, ['tokens', 'list', '--json'])).stdout,
+    ).tokens;
     expect(tokens.map((row) => row.id)).toContain(created.id);
-    const runs = json<{ runs: Array<{ id: string; status: string; sealed: boolean }> }>((await factory(workspace, ['runs', 'list', '--json'])).stdout).runs;
+    const runs = json<{ runs: Array<{ id: string; status: string; sealed: boolean }> }>(
+      (await factory(workspace, ['runs', 'list', '--json'])).stdout,
+    ).runs;
     expect(runs.map((run) => [run.id, run.status, run.sealed]).sort()).toEqual(
       [
         [held1.runId, 'completed', true],

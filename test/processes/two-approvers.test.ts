@@ -23,7 +23,9 @@ describe.skipIf(!databaseUrl)('two approvers in two processes', () => {
     const approvalId = held.events.find((event) => event.type === 'run.held')!.approvalId!;
 
     const votes = await Promise.all(
-      ['bob@acme.example', 'dave@acme.example'].map((approver) => factory(workspace, ['approvals', 'approve', approvalId, '--as', approver, '--role', 'ops-lead', '--json'], { env })),
+      ['bob@acme.example', 'dave@acme.example'].map((approver) =>
+        factory(workspace, ['approvals', 'approve', approvalId, '--as', approver, '--role', 'ops-lead', '--json'], { env }),
+      ),
     );
     for (const vote of votes) expect(vote.code, vote.stdout + vote.stderr).toBe(0);
     // Each process prints its vote's JSON first; the deciding one then the resumed run's.
@@ -32,7 +34,9 @@ describe.skipIf(!databaseUrl)('two approvers in two processes', () => {
     const decider = votes[results.findIndex((result) => result.result === 'approved')]!;
     expect(decider.stdout).toContain('"status": "completed"');
 
-    const runs = JSON.parse((await factory(workspace, ['runs', 'list', '--json'], { env })).stdout) as { runs: Array<{ id: string; status: string }> };
+    const runs = JSON.parse((await factory(workspace, ['runs', 'list', '--json'], { env })).stdout) as {
+      runs: Array<{ id: string; status: string }>;
+    };
     expect(runs.runs).toEqual([expect.objectContaining({ id: held.runId, status: 'completed' })]);
     expect(workspace.calls().filter((call) => call.tool === 'write')).toHaveLength(1);
     const verified = await factory(workspace, ['runs', 'verify', held.runId], { env });

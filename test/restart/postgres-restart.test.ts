@@ -13,7 +13,15 @@ import { randomBytes } from 'node:crypto';
 import { openStore, type Store } from '@aifactory/store';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCourierWorkspace, createToken, runIn, spawnIn, waitFor, type CourierWorkspace, type FactoryProcess } from '../fixtures/courier-workspace.ts';
+import {
+  createCourierWorkspace,
+  createToken,
+  runIn,
+  spawnIn,
+  waitFor,
+  type CourierWorkspace,
+  type FactoryProcess,
+} from '../fixtures/courier-workspace.ts';
 
 const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 const cluster = (process.env.AIFACTORY_PG_CLUSTER ?? '15 main').split(' ');
@@ -90,10 +98,20 @@ describe.skipIf(!databaseUrl)('Postgres restarted while workers drive runs', () 
     await waitFor(() => workers.every((worker) => /worker\S* ready/.test(worker.current.stderr())), 'the workers', 600_000);
     const headers = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
-    const inputs = Array.from({ length: 24 }, (_, index) => (index % 4 === 0 ? `h-${index}` : index % 4 === 1 || index % 4 === 2 ? `s-${index}` : `k-${index}`));
-    const submitted = inputs.map((input) => fetch(`${url}/v1/runs`, { method: 'POST', headers: headers(operator), body: JSON.stringify({ agent: 'courier', input }) }).then((response) => response.text()).catch(() => undefined));
+    const inputs = Array.from({ length: 24 }, (_, index) =>
+      index % 4 === 0 ? `h-${index}` : index % 4 === 1 || index % 4 === 2 ? `s-${index}` : `k-${index}`,
+    );
+    const submitted = inputs.map((input) =>
+      fetch(`${url}/v1/runs`, { method: 'POST', headers: headers(operator), body: JSON.stringify({ agent: 'courier', input }) })
+        .then((response) => response.text())
+        .catch(() => undefined),
+    );
     // Every run is recorded (so none is lost to a refused request), then Postgres restarts while runs are mid-step.
-    await waitFor(async () => (await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM runs`))[0]!.n === inputs.length, 'every run to be recorded', 600_000);
+    await waitFor(
+      async () => (await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM runs`))[0]!.n === inputs.length,
+      'every run to be recorded',
+      600_000,
+    );
     await waitFor(() => workspace.calls().filter((call) => call.tool === 'wait').length >= 3, 'runs to be mid-step', 600_000);
     restartPostgres();
     await waitFor(
@@ -116,28 +134,42 @@ describe.skipIf(!databaseUrl)('Postgres restarted while workers drive runs', () 
       async () => {
         let rows: Array<{ id: string; status: string; input: string }>;
         try {
-          rows = await store.query<{ id: string; status: string; input: string }>(sql`SELECT id, status, input->>'text' AS input FROM runs`);
+          rows = await store.query<{ id: string; status: string; input: string }>(
+            sql`SELECT id, status, input->>'text' AS input FROM runs`,
+          );
         } catch {
           return false;
         }
         const open = rows.filter((row) => row.status !== 'completed');
         if (rows.length === inputs.length && open.length === 0) return true;
         for (const row of open.filter((candidate) => candidate.status === 'held')) {
-          const [pending] = await store.query<{ id: string }>(sql`SELECT id FROM approvals WHERE run_id = ${row.id} AND status = 'pending'`);
+          const [pending] = await store.query<{ id: string }>(
+            sql`SELECT id FROM approvals WHERE run_id = ${row.id} AND status = 'pending'`,
+          );
           if (pending && !settled.has(pending.id)) {
             settled.add(pending.id);
-            await fetch(`${serverUrl() ?? url}/v1/approvals/${pending.id}/approve`, { method: 'POST', headers: headers(approver), body: '{}' })
+            await fetch(`${serverUrl() ?? url}/v1/approvals/${pending.id}/approve`, {
+              method: 'POST',
+              headers: headers(approver),
+              body: '{}',
+            })
               .then((response) => response.ok || settled.delete(pending.id))
               .catch(() => settled.delete(pending.id));
             continue;
           }
-          const [last] = await store.query<{ payload: string }>(sql`SELECT payload FROM events WHERE run_id = ${row.id} AND type = 'run.held' ORDER BY seq DESC LIMIT 1`);
+          const [last] = await store.query<{ payload: string }>(
+            sql`SELECT payload FROM events WHERE run_id = ${row.id} AND type = 'run.held' ORDER BY seq DESC LIMIT 1`,
+          );
           const [seqRow] = await store.query<{ seq: number }>(sql`SELECT max(seq)::int AS seq FROM events WHERE run_id = ${row.id}`);
           const marker = `${row.id}@${seqRow?.seq}`;
           if (last && last.payload.includes('outcome_unknown') && !settled.has(marker)) {
             settled.add(marker);
             const wrote = workspace.calls().some((call) => call.tool === 'write' && call.key === row.input);
-            await fetch(`${serverUrl() ?? url}/v1/runs/${row.id}/resolve`, { method: 'POST', headers: headers(approver), body: JSON.stringify(wrote ? { resolution: 'confirmed', result: `wrote ${row.input}` } : { resolution: 'retried' }) })
+            await fetch(`${serverUrl() ?? url}/v1/runs/${row.id}/resolve`, {
+              method: 'POST',
+              headers: headers(approver),
+              body: JSON.stringify(wrote ? { resolution: 'confirmed', result: `wrote ${row.input}` } : { resolution: 'retried' }),
+            })
               .then((response) => response.ok || settled.delete(marker))
               .catch(() => settled.delete(marker));
           }
@@ -150,15 +182,20 @@ describe.skipIf(!databaseUrl)('Postgres restarted while workers drive runs', () 
     );
     await Promise.all(submitted);
 
-    const completions = await store.query<{ run_id: string; n: number }>(sql`SELECT run_id, count(*)::int AS n FROM events WHERE type = 'run.completed' GROUP BY run_id`);
+    const completions = await store.query<{ run_id: string; n: number }>(
+      sql`SELECT run_id, count(*)::int AS n FROM events WHERE type = 'run.completed' GROUP BY run_id`,
+    );
     expect(completions).toHaveLength(inputs.length);
     expect(completions.every((row) => row.n === 1)).toBe(true);
     const writes = new Map<string, number>();
-    for (const call of workspace.calls().filter((candidate) => candidate.tool === 'write')) writes.set(call.key, (writes.get(call.key) ?? 0) + 1);
+    for (const call of workspace.calls().filter((candidate) => candidate.tool === 'write'))
+      writes.set(call.key, (writes.get(call.key) ?? 0) + 1);
     expect([...writes.keys()].sort()).toEqual([...inputs].sort());
     expect([...writes.values()].every((count) => count === 1)).toBe(true);
     const verified = await runIn(workspace, ['runs', 'verify', '--all']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    process.stderr.write(`postgres restart: ${inputs.length} runs completed, ${settled.size} approvals and resolutions, ${restarts} process restart(s)\n`);
+    process.stderr.write(
+      `postgres restart: ${inputs.length} runs completed, ${settled.size} approvals and resolutions, ${restarts} process restart(s)\n`,
+    );
   });
 });

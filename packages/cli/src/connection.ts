@@ -37,10 +37,17 @@ export function resolveConnection(env: NodeJS.ProcessEnv = process.env): Connect
   if (remote) {
     const via = serverOption ? 'option' : 'environment';
     if (!URL.canParse(remote) || !/^https?:$/.test(new URL(remote).protocol)) {
-      throw new UserError(ErrorCode.InputInvalid, `${via === 'option' ? '--server' : 'AIFACTORY_URL'} '${remote}' is not an http(s) URL; give the server's base URL, e.g. http://127.0.0.1:8787.`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `${via === 'option' ? '--server' : 'AIFACTORY_URL'} '${remote}' is not an http(s) URL; give the server's base URL, e.g. http://127.0.0.1:8787.`,
+      );
     }
     const token = env.AIFACTORY_TOKEN?.trim();
-    if (!token) throw new UserError(ErrorCode.InputInvalid, `AIFACTORY_TOKEN is not set; a command sent to ${remote} needs an API token (the server's admin creates one with 'factory tokens create').`);
+    if (!token)
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `AIFACTORY_TOKEN is not set; a command sent to ${remote} needs an API token (the server's admin creates one with 'factory tokens create').`,
+      );
     return { kind: 'server', url: remote.replace(/\/+$/, ''), token, via };
   }
   // Postgres takes many processes: no need to go through a server.
@@ -69,10 +76,19 @@ export interface ActingAs {
  * right); through a remote server none, since the token decides — an explicit --as is refused
  * rather than silently ignored.
  */
-export function actingAs(connection: ServerConnection, as: string | undefined, roles: string[] | undefined, explicit: boolean): ActingAs | undefined {
+export function actingAs(
+  connection: ServerConnection,
+  as: string | undefined,
+  roles: string[] | undefined,
+  explicit: boolean,
+): ActingAs | undefined {
   if (connection.via !== 'local') {
     if (explicit && as !== undefined) {
-      throw new UserError(ErrorCode.InputInvalid, `--as is not trusted over the network: requests to ${connection.url} act as the principal of AIFACTORY_TOKEN; drop --as (and --role), or use a token of '${as}'.`, { location: { path: '--as' } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `--as is not trusted over the network: requests to ${connection.url} act as the principal of AIFACTORY_TOKEN; drop --as (and --role), or use a token of '${as}'.`,
+        { location: { path: '--as' } },
+      );
     }
     return undefined;
   }
@@ -118,9 +134,15 @@ export class ServerClient {
     }
     let response: Response;
     try {
-      response = await fetch(`${this.connection.url}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      response = await fetch(`${this.connection.url}${route}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot reach ${describeServer(this.connection)}: ${(error as Error).message}.`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot reach ${describeServer(this.connection)}: ${(error as Error).message}.`, {
+        cause: error,
+      });
     }
     if (response.ok) return response;
     let problem: { code?: string; message?: string } = {};
@@ -130,8 +152,13 @@ export class ServerClient {
       // Not a JSON error body.
     }
     const message = problem.message ?? `HTTP ${response.status}`;
-    if (response.status === 401) throw new UserError(ErrorCode.Forbidden, `${describeServer(this.connection)} refused the token (401): ${message}`);
-    const code = Object.values(ErrorCode).includes(problem.code as ErrorCode) ? (problem.code as ErrorCode) : response.status >= 500 ? ErrorCode.Internal : ErrorCode.InputInvalid;
+    if (response.status === 401)
+      throw new UserError(ErrorCode.Forbidden, `${describeServer(this.connection)} refused the token (401): ${message}`);
+    const code = Object.values(ErrorCode).includes(problem.code as ErrorCode)
+      ? (problem.code as ErrorCode)
+      : response.status >= 500
+        ? ErrorCode.Internal
+        : ErrorCode.InputInvalid;
     if (response.status >= 500) throw new SystemError(code, `${describeServer(this.connection)} failed: ${message}`);
     throw new UserError(code, message, { details: { status: response.status, server: this.connection.url } });
   }
@@ -142,7 +169,10 @@ export class ServerClient {
  * out to be owned by a `factory serve` that started meanwhile (its lock is held and its
  * credential appeared), the command goes through it: nothing was written by then.
  */
-export async function viaServerOrStore<T>(work: { server: (connection: ServerConnection) => Promise<T>; store: () => Promise<T> }, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+export async function viaServerOrStore<T>(
+  work: { server: (connection: ServerConnection) => Promise<T>; store: () => Promise<T> },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
   const connection = resolveConnection(env);
   if (connection.kind === 'server') return work.server(connection);
   try {

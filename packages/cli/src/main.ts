@@ -5,7 +5,25 @@ import { ExitCode, reportError } from './command-kit.ts';
 import { setServerOption } from './connection.ts';
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
-export const commandGroups = ['run', 'policy', 'runs', 'approvals', 'notifications', 'knowledge', 'tools', 'serve', 'tokens', 'mcp', 'usage', 'witness', 'eval', 'prompts', 'models', 'feedback', 'worker'] as const;
+export const commandGroups = [
+  'run',
+  'policy',
+  'runs',
+  'approvals',
+  'notifications',
+  'knowledge',
+  'tools',
+  'serve',
+  'tokens',
+  'mcp',
+  'usage',
+  'witness',
+  'eval',
+  'prompts',
+  'models',
+  'feedback',
+  'worker',
+] as const;
 
 /**
  * Builds the `factory` program; exported so tests can run commands in-process. With `only`, just
@@ -16,7 +34,10 @@ export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('factory')
     .description('aifactory: governed agents, bounded-autonomy policies and verifiable runs.')
     .version('0.1.0')
-    .option('--server <url>', "send commands to this aifactory server (or set AIFACTORY_URL), with AIFACTORY_TOKEN; they act as the token's principal")
+    .option(
+      '--server <url>',
+      "send commands to this aifactory server (or set AIFACTORY_URL), with AIFACTORY_TOKEN; they act as the token's principal",
+    )
     .addHelpText(
       'after',
       "\nWhere commands go: with --server/AIFACTORY_URL, to that server as AIFACTORY_TOKEN's principal (--as is refused);\n" +
@@ -29,7 +50,8 @@ export async function buildProgram(only?: string): Promise<Command> {
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride((error) => {
       // commander's own errors (unknown option, missing argument) are the caller's mistake.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') process.exit(ExitCode.Ok);
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
+        process.exit(ExitCode.Ok);
       process.exit(ExitCode.UserError);
     });
   const wanted = (...groups: string[]) => only === undefined || groups.includes(only);

@@ -18,10 +18,16 @@ interface RecordedEvent {
 describe('factory approvals and factory notifications', () => {
   let store: Store;
   const events: RecordedEvent[] = [];
-  const record = async (runId: string, event: { type: string; actor: string }) => void events.push({ runId, type: event.type, actor: event.actor });
+  const record = async (runId: string, event: { type: string; actor: string }) =>
+    void events.push({ runId, type: event.type, actor: event.actor });
   // The runs a decided vote resumed (the runtime's part is tested with real runs in test/ and the server tests).
   const resumed: Array<[string, string]> = [];
-  const runtime = { resume: async (runId: string, options: { approvalId: string }) => (resumed.push([runId, options.approvalId]), { runId, status: 'completed' as const, answer: 'done' }) };
+  const runtime = {
+    resume: async (runId: string, options: { approvalId: string }) => (
+      resumed.push([runId, options.approvalId]),
+      { runId, status: 'completed' as const, answer: 'done' }
+    ),
+  };
 
   beforeAll(async () => {
     store = await openStore();
@@ -42,13 +48,16 @@ describe('factory approvals and factory notifications', () => {
     registerApprovalsCommands(program, {
       openStore: openShared,
       recorder: () => record,
-      openWorkspace: async (open) => ({ voteAndResume: (request) => voteAndResume({ approvals: createApprovalService(open, { record }), runtime }, request), close: async () => {} }),
+      openWorkspace: async (open) => ({
+        voteAndResume: (request) => voteAndResume({ approvals: createApprovalService(open, { record }), runtime }, request),
+        close: async () => {},
+      }),
     });
     registerNotificationsCommands(program, { openStore: openShared });
     return runProgram(program, args);
   }
 
-  it('lists pending approvals, refuses the run\'s own principal, and approves with a role and a comment', async () => {
+  it("lists pending approvals, refuses the run's own principal, and approves with a role and a comment", async () => {
     const service = createApprovalService(store, { record });
     const approval = await service.request({
       runId: 'run_cli',
@@ -61,7 +70,9 @@ describe('factory approvals and factory notifications', () => {
 
     const listed = await factory('approvals', 'list', '--json');
     expect(listed.exitCode).toBe(0);
-    expect(JSON.parse(listed.stdout).approvals.map((item: { id: string; status: string }) => [item.id, item.status])).toEqual([[approval.id, 'pending']]);
+    expect(JSON.parse(listed.stdout).approvals.map((item: { id: string; status: string }) => [item.id, item.status])).toEqual([
+      [approval.id, 'pending'],
+    ]);
     const text = await factory('approvals', 'list');
     expect(text.stdout).toContain(`${approval.id}`);
     // The hint pastes as printed: a shell variable, not a placeholder, and the role the rule asks for.
@@ -71,14 +82,32 @@ describe('factory approvals and factory notifications', () => {
     expect(self.exitCode).toBe(2);
     expect(self.stderr).toMatch(/carol started run 'run_cli' and cannot approve its actions \(separation of duties\)/);
 
-    const approved = await factory('approvals', 'approve', approval.id, '--as', 'erin', '--role', 'editor', '--comment', 'looks right', '--json');
+    const approved = await factory(
+      'approvals',
+      'approve',
+      approval.id,
+      '--as',
+      'erin',
+      '--role',
+      'editor',
+      '--comment',
+      'looks right',
+      '--json',
+    );
     expect(approved.exitCode).toBe(0);
     // With --json a decided vote prints two documents: the vote, then the resumed run.
-    const [voted, run] = approved.stdout.split(/^}\n/m).filter(Boolean).map((document) => JSON.parse(`${document}}`));
+    const [voted, run] = approved.stdout
+      .split(/^}\n/m)
+      .filter(Boolean)
+      .map((document) => JSON.parse(`${document}}`));
     expect(voted).toMatchObject({ ok: true, result: 'approved', approval: { id: approval.id, status: 'approved' } });
     expect(run).toMatchObject({ runId: 'run_cli', status: 'completed', events: [] });
     expect(resumed).toEqual([['run_cli', approval.id]]);
-    expect(events.filter((event) => event.runId === 'run_cli').map((event) => event.type)).toEqual(['approval.requested', 'approval.refused', 'approval.granted']);
+    expect(events.filter((event) => event.runId === 'run_cli').map((event) => event.type)).toEqual([
+      'approval.requested',
+      'approval.refused',
+      'approval.granted',
+    ]);
 
     const shown = await factory('approvals', 'show', approval.id);
     expect(shown.stdout).toMatch(/vote {7}erin approved at .*: looks right/);
@@ -95,9 +124,21 @@ describe('factory approvals and factory notifications', () => {
   });
 
   it('reads the inbox, lists unread items and marks them read', async () => {
-    const first = await enqueueNotification(store, { runId: 'run_inbox', target: 'inbox:approvers', payload: { message: 'fs.write_file held for approval' } });
-    const second = await enqueueNotification(store, { runId: 'run_inbox', target: 'inbox:approvers', payload: { message: 'refund approved' } });
-    await enqueueNotification(store, { runId: 'run_inbox', target: 'webhook:https://user:pw@hooks.example.com/in?token=secret', payload: {} });
+    const first = await enqueueNotification(store, {
+      runId: 'run_inbox',
+      target: 'inbox:approvers',
+      payload: { message: 'fs.write_file held for approval' },
+    });
+    const second = await enqueueNotification(store, {
+      runId: 'run_inbox',
+      target: 'inbox:approvers',
+      payload: { message: 'refund approved' },
+    });
+    await enqueueNotification(store, {
+      runId: 'run_inbox',
+      target: 'webhook:https://user:pw@hooks.example.com/in?token=secret',
+      payload: {},
+    });
 
     const unread = await factory('notifications', 'list', '--unread', '--json');
     expect(JSON.parse(unread.stdout).notifications.map((item: { id: number }) => item.id)).toEqual([second.id, first.id]);

@@ -14,19 +14,35 @@ afterEach(() => setServerOption(undefined));
 
 describe('resolveConnection', () => {
   it('sends commands to --server or AIFACTORY_URL with AIFACTORY_TOKEN, and names what is missing', () => {
-    expect(resolveConnection({ AIFACTORY_URL: 'http://127.0.0.1:8787/', AIFACTORY_TOKEN: 'aif_x', AIFACTORY_HOME: home })).toEqual({ kind: 'server', url: 'http://127.0.0.1:8787', token: 'aif_x', via: 'environment' });
+    expect(resolveConnection({ AIFACTORY_URL: 'http://127.0.0.1:8787/', AIFACTORY_TOKEN: 'aif_x', AIFACTORY_HOME: home })).toEqual({
+      kind: 'server',
+      url: 'http://127.0.0.1:8787',
+      token: 'aif_x',
+      via: 'environment',
+    });
     setServerOption('http://factory.example:9000');
-    expect(resolveConnection({ AIFACTORY_URL: 'http://ignored', AIFACTORY_TOKEN: 'aif_y', AIFACTORY_HOME: home })).toMatchObject({ url: 'http://factory.example:9000', via: 'option' });
+    expect(resolveConnection({ AIFACTORY_URL: 'http://ignored', AIFACTORY_TOKEN: 'aif_y', AIFACTORY_HOME: home })).toMatchObject({
+      url: 'http://factory.example:9000',
+      via: 'option',
+    });
     expect(() => resolveConnection({ AIFACTORY_HOME: home })).toThrow(/AIFACTORY_TOKEN is not set/);
     setServerOption('ftp://nope');
-    expect(() => resolveConnection({ AIFACTORY_TOKEN: 'aif_y', AIFACTORY_HOME: home })).toThrow(/--server 'ftp:\/\/nope' is not an http\(s\) URL/);
+    expect(() => resolveConnection({ AIFACTORY_TOKEN: 'aif_y', AIFACTORY_HOME: home })).toThrow(
+      /--server 'ftp:\/\/nope' is not an http\(s\) URL/,
+    );
   });
 
   it('goes through the home\u2019s live server by its 0600 credential, and passes over a dead one', () => {
     expect(resolveConnection({ AIFACTORY_HOME: home })).toEqual({ kind: 'store' });
     const written = writeLocalCredential(home, { url: 'http://127.0.0.1:8787', token: 'aifl_secret' });
     expect(statSync(localCredentialFile(home)).mode & 0o777).toBe(0o600);
-    expect(resolveConnection({ AIFACTORY_HOME: home })).toEqual({ kind: 'server', url: 'http://127.0.0.1:8787', token: 'aifl_secret', via: 'local', pid: process.pid });
+    expect(resolveConnection({ AIFACTORY_HOME: home })).toEqual({
+      kind: 'server',
+      url: 'http://127.0.0.1:8787',
+      token: 'aifl_secret',
+      via: 'local',
+      pid: process.pid,
+    });
     // Postgres takes many processes: no detour through the server.
     expect(resolveConnection({ AIFACTORY_HOME: home, DATABASE_URL: 'postgres://x@127.0.0.1/db' })).toEqual({ kind: 'store' });
     // A credential naming a pid that is gone, or a reused pid (another start time), is ignored.
@@ -46,6 +62,8 @@ describe('resolveConnection', () => {
     const remote: ServerConnection = { kind: 'server', url: 'https://factory.example', token: 't', via: 'environment' };
     expect(actingAs(local, 'bob@acme.example', ['ops-lead'], true)).toEqual({ id: 'bob@acme.example', roles: ['ops-lead'] });
     expect(actingAs(remote, 'cli@local', [], false)).toBeUndefined();
-    expect(() => actingAs(remote, 'root@acme.example', [], true)).toThrow(/--as is not trusted over the network: requests to https:\/\/factory.example act as the principal of AIFACTORY_TOKEN/);
+    expect(() => actingAs(remote, 'root@acme.example', [], true)).toThrow(
+      /--as is not trusted over the network: requests to https:\/\/factory.example act as the principal of AIFACTORY_TOKEN/,
+    );
   });
 });

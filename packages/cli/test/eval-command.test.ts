@@ -26,7 +26,11 @@ describe('factory eval', () => {
     delete process.env.AIFACTORY_URL;
   });
   afterAll(() => {
-    for (const [key, value] of [['AIFACTORY_HOME', saved.home], ['DATABASE_URL', saved.database], ['AIFACTORY_URL', saved.url]] as const) {
+    for (const [key, value] of [
+      ['AIFACTORY_HOME', saved.home],
+      ['DATABASE_URL', saved.database],
+      ['AIFACTORY_URL', saved.url],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
@@ -47,10 +51,23 @@ describe('factory eval', () => {
 
   it('runs the shipped order-desk suite: every case a governed run, JSON with run ids, JUnit written, exit 0', async () => {
     const junit = path.join(home, 'report.xml');
-    const result = await factory('order-desk', '--suite', path.join(repository, 'evals', 'order-desk.yaml'), '--agents', agents, '--json', '--junit', junit);
+    const result = await factory(
+      'order-desk',
+      '--suite',
+      path.join(repository, 'evals', 'order-desk.yaml'),
+      '--agents',
+      agents,
+      '--json',
+      '--junit',
+      junit,
+    );
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
-    const report = JSON.parse(result.stdout) as { passed: boolean; cases: Array<{ id: string; status: string; runId: string; passed: boolean }>; scores: Record<string, number> };
+    const report = JSON.parse(result.stdout) as {
+      passed: boolean;
+      cases: Array<{ id: string; status: string; runId: string; passed: boolean }>;
+      scores: Record<string, number>;
+    };
     expect(report.passed).toBe(true);
     expect(report.cases.map((entry) => [entry.id, entry.status, entry.passed])).toEqual([
       ['where-is-my-order', 'completed', true],
@@ -79,15 +96,21 @@ describe('factory eval', () => {
 
   it('refuses a bad suite with file:line:column before any run, exit 2', async () => {
     const suite = path.join(home, 'bad.yaml');
-    writeFileSync(suite, 'apiVersion: aifactory/v1\nkind: EvalSuite\nmetadata: { name: bad }\nspec:\n  cases:\n    - id: one\n      input: hi\n      expect: { outcom: held }\n');
+    writeFileSync(
+      suite,
+      'apiVersion: aifactory/v1\nkind: EvalSuite\nmetadata: { name: bad }\nspec:\n  cases:\n    - id: one\n      input: hi\n      expect: { outcom: held }\n',
+    );
     const text = await factory('order-desk', '--suite', suite, '--agents', agents);
     expect(text.exitCode).toBe(2);
     expect(text.stderr).toContain(`${suite}:8:17`);
     expect(text.stderr).toContain("Unknown key 'outcom' in spec.cases[0].expect; did you mean 'outcome'?");
     const json = await factory('order-desk', '--suite', suite, '--agents', agents, '--json');
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'INPUT_INVALID', location: { line: 8, column: 17, path: 'spec.cases[0].expect.outcom' } } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'INPUT_INVALID', location: { line: 8, column: 17, path: 'spec.cases[0].expect.outcom' } },
+    });
     const missing = await factory('order-desk', '--suite', path.join(home, 'nope.yaml'));
-    expect(missing).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("Cannot read the evaluation suite") });
+    expect(missing).toMatchObject({ exitCode: 2, stderr: expect.stringContaining('Cannot read the evaluation suite') });
     const wrongAgent = await factory('file-clerk', '--suite', path.join(repository, 'evals', 'order-desk.yaml'));
     expect(wrongAgent.stderr).toContain("The suite 'order-desk' is written for agent 'order-desk', not 'file-clerk'");
     const unknownCase = await factory('order-desk', '--suite', path.join(repository, 'evals', 'order-desk.yaml'), '--case', 'nope');
@@ -97,18 +120,37 @@ describe('factory eval', () => {
 
   it('takes feedback on an eval run, finds it by sentiment, and exports its correction as a case that fails until the agent changes', async () => {
     const suiteFile = path.join(repository, 'evals', 'order-desk.yaml');
-    const ran = JSON.parse((await factory('order-desk', '--suite', suiteFile, '--agents', agents, '--case', 'where-is-my-order', '--json')).stdout) as { cases: Array<{ runId: string }> };
+    const ran = JSON.parse(
+      (await factory('order-desk', '--suite', suiteFile, '--agents', agents, '--case', 'where-is-my-order', '--json')).stdout,
+    ) as { cases: Array<{ runId: string }> };
     const runId = ran.cases[0]!.runId;
-    const given = await feedback('give', runId, '--score', 'down', '--comment', 'Which Friday?', '--correction', 'arrives on Friday 12 June', '--as', 'erin@shop.example');
+    const given = await feedback(
+      'give',
+      runId,
+      '--score',
+      'down',
+      '--comment',
+      'Which Friday?',
+      '--correction',
+      'arrives on Friday 12 June',
+      '--as',
+      'erin@shop.example',
+    );
     expect(given.exitCode).toBe(0);
     expect(given.stdout).toMatch(/^Recorded negative feedback \(score -1\) on run_\S+ as fb_\S+, bound to its head #\d+\.$/m);
-    expect((await feedback('give', runId, '--score', '3')).stderr).toContain("--score: '3' is not a number from -1 (bad) to 1 (good), up or down.");
-    const listed = JSON.parse((await feedback('list', '--sentiment', 'negative', '--json')).stdout) as { feedback: Array<{ runId: string; by: string; comment: string }> };
+    expect((await feedback('give', runId, '--score', '3')).stderr).toContain(
+      "--score: '3' is not a number from -1 (bad) to 1 (good), up or down.",
+    );
+    const listed = JSON.parse((await feedback('list', '--sentiment', 'negative', '--json')).stdout) as {
+      feedback: Array<{ runId: string; by: string; comment: string }>;
+    };
     expect(listed.feedback).toEqual([expect.objectContaining({ runId, by: 'erin@shop.example', comment: 'Which Friday?' })]);
     expect((await feedback('list', '--sentiment', 'positive')).stdout).toContain('No feedback matches.');
     const runsProgram = new Command('factory').exitOverride();
     registerRunsCommands(runsProgram);
-    const judged = JSON.parse((await runProgram(runsProgram, ['runs', 'list', '--feedback', 'negative', '--json'])).stdout) as { runs: Array<{ id: string }> };
+    const judged = JSON.parse((await runProgram(runsProgram, ['runs', 'list', '--feedback', 'negative', '--json'])).stdout) as {
+      runs: Array<{ id: string }>;
+    };
     expect(judged.runs.map((run) => run.id)).toEqual([runId]);
     const exported = path.join(home, 'feedback-suite.yaml');
     const result = await feedback('export', '--agent', 'order-desk', '--to-suite', exported, '--assert', 'contains');

@@ -24,7 +24,9 @@ describe('factory runs replay / explain / search and policy impact', () => {
     process.env.AIFACTORY_HOME = demo.dataDir;
     store = await openStore();
     workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', { principal: { id: 'alice@acme.example', roles: ['clerk'] } });
+    const started = await workspace.runtime.start('file-clerk', 'Summarise invoice 1042 for finance and archive the original.', {
+      principal: { id: 'alice@acme.example', roles: ['clerk'] },
+    });
     if (started.status !== 'held') throw new Error('expected a held run');
     await workspace.approvals.vote(started.held.approvalId, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
     await workspace.runtime.resume(started.runId, { approvalId: started.held.approvalId });
@@ -72,7 +74,13 @@ describe('factory runs replay / explain / search and policy impact', () => {
 
   it('what-if with --policy lists changed decisions and where the path changes', async () => {
     const candidate = path.join(demo.root, 'deny-reads.yaml');
-    writeFileSync(candidate, readFileSync(path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml'), 'utf8').replace('authority: notify_human', 'authority: deny'));
+    writeFileSync(
+      candidate,
+      readFileSync(path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml'), 'utf8').replace(
+        'authority: notify_human',
+        'authority: deny',
+      ),
+    );
     const result = await factory('runs', 'replay', runId, '--policy', candidate);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/step 4\s+tool fs\.read_text_file\s+\S*notify_human\S* -> \S*deny/);
@@ -105,7 +113,14 @@ describe('factory runs replay / explain / search and policy impact', () => {
     const gated = await factory('policy', 'impact', candidate, '--fail-on', 'new-deny');
     expect(gated.exitCode).toBe(1);
     expect(gated.stdout).toMatch(/file-clerk\/invoices-are-finance-data\s+1\s+notify_human -> deny/);
-    const ungated = await factory('policy', 'impact', path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml'), '--fail-on', 'any-change', '--json');
+    const ungated = await factory(
+      'policy',
+      'impact',
+      path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml'),
+      '--fail-on',
+      'any-change',
+      '--json',
+    );
     expect(ungated.exitCode).toBe(0);
     expect(JSON.parse(ungated.stdout).changed).toBe(0);
   });

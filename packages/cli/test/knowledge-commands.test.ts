@@ -44,12 +44,28 @@ describe('factory knowledge', () => {
   async function factory(...args: string[]) {
     const program = new Command('factory').exitOverride();
     progress = new Collector(false);
-    registerKnowledgeCommands(program, { openStore: async () => ({ ...store, close: async () => {} }), dataDir: () => path.join(root, 'data'), progressStream: progress });
+    registerKnowledgeCommands(program, {
+      openStore: async () => ({ ...store, close: async () => {} }),
+      dataDir: () => path.join(root, 'data'),
+      progressStream: progress,
+    });
     return runProgram(program, args);
   }
 
   it('ingests a folder with plain progress lines, reports the skipped file, and exits 1 only with --strict', async () => {
-    const ingest = await factory('knowledge', 'ingest', path.join(root, 'docs'), '--collection', 'handbook', '--text-field', 'a', '--title-field', 'q', '--classification', 'internal');
+    const ingest = await factory(
+      'knowledge',
+      'ingest',
+      path.join(root, 'docs'),
+      '--collection',
+      'handbook',
+      '--text-field',
+      'a',
+      '--title-field',
+      'q',
+      '--classification',
+      'internal',
+    );
     expect(ingest.exitCode).toBe(0);
     expect(progress.text).toContain('[1/3] skipped broken.pdf: broken PDF');
     expect(progress.text).toContain('[3/3] added leave.md (1 chunks)');
@@ -70,12 +86,23 @@ describe('factory knowledge', () => {
     const json = await factory('knowledge', 'search', 'handbook', 'VPN token', '--json', '-k', '1');
     const body = JSON.parse(json.stdout);
     expect(body.results).toHaveLength(1);
-    expect(body.results[0]).toMatchObject({ citation: { source: 'faq.jsonl', location: { record: { line: 1, id: 'vpn' } }, documentVersion: 1 }, contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(body.results[0]).toMatchObject({
+      citation: { source: 'faq.jsonl', location: { record: { line: 1, id: 'vpn' } }, documentVersion: 1 },
+      contentHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   });
 
   it('lists and rebuilds collections', async () => {
     const list = JSON.parse((await factory('knowledge', 'list', '--json')).stdout);
-    expect(list.collections).toEqual([expect.objectContaining({ name: 'handbook', documents: 2, chunks: 2, classifications: ['internal'], embeddingModel: 'local:hashing-v1-384' })]);
+    expect(list.collections).toEqual([
+      expect.objectContaining({
+        name: 'handbook',
+        documents: 2,
+        chunks: 2,
+        classifications: ['internal'],
+        embeddingModel: 'local:hashing-v1-384',
+      }),
+    ]);
     const rebuilt = await factory('knowledge', 'rebuild', 'handbook', '--ef-search', '64', '--json');
     expect(JSON.parse(rebuilt.stdout)).toMatchObject({ collection: 'handbook', vectors: 2 });
     const after = JSON.parse((await factory('knowledge', 'list', '--json')).stdout);
@@ -92,7 +119,15 @@ describe('factory knowledge', () => {
     const missing = await factory('knowledge', 'ingest', path.join(root, 'no-such-folder'), '--collection', 'handbook');
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/Source '.*no-such-folder' does not exist/);
-    const model = await factory('knowledge', 'ingest', path.join(root, 'docs'), '--collection', 'handbook', '--embedding-model', 'local:hashing-v1-128');
+    const model = await factory(
+      'knowledge',
+      'ingest',
+      path.join(root, 'docs'),
+      '--collection',
+      'handbook',
+      '--embedding-model',
+      'local:hashing-v1-128',
+    );
     expect(model.exitCode).toBe(2);
     expect(model.stderr).toMatch(/models cannot be mixed in one collection/);
     const deletion = await factory('knowledge', 'delete', 'handbook');
@@ -107,7 +142,16 @@ describe('ingest progress renderer', () => {
     const render = createProgressRenderer(stream, () => clock);
     render({ type: 'ingest.started', collection: 'c', root: '/r', files: 2 });
     clock = 500;
-    render({ type: 'file.processed', path: 'a.md', outcome: 'skipped', chunks: 0, reason: 'broken', processed: 1, files: 2, chunksWritten: 0 });
+    render({
+      type: 'file.processed',
+      path: 'a.md',
+      outcome: 'skipped',
+      chunks: 0,
+      reason: 'broken',
+      processed: 1,
+      files: 2,
+      chunksWritten: 0,
+    });
     clock = 1000;
     render({ type: 'file.processed', path: 'b.md', outcome: 'added', chunks: 4, processed: 2, files: 2, chunksWritten: 4 });
     expect(stream.text).toContain('skipped a.md: broken\n');

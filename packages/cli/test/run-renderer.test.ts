@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '@aifactory/execution';
 import { createRunRenderer } from '../src/commands/run.ts';
 
-const decided = (kind: string, name: string): RunEvent => ({ type: 'action.decided', runId: 'r', step: 1, kind, name, args: {}, authority: 'autonomous', rules: [], reason: 'ok' });
+const decided = (kind: string, name: string): RunEvent => ({
+  type: 'action.decided',
+  runId: 'r',
+  step: 1,
+  kind,
+  name,
+  args: {},
+  authority: 'autonomous',
+  rules: [],
+  reason: 'ok',
+});
 
 describe('the run renderer', () => {
   it('prints a streamed answer once, though its decision comes between the stream and the answer', () => {

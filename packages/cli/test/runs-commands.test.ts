@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { createRecorder, eventHash, genesisHash, loadOrCreateSigner, newSalt, openWitness, payloadHash, type SealSigner } from '@aifactory/verification';
+import {
+  createRecorder,
+  eventHash,
+  genesisHash,
+  loadOrCreateSigner,
+  newSalt,
+  openWitness,
+  payloadHash,
+  type SealSigner,
+} from '@aifactory/verification';
 import { registerRunsCommands } from '../src/commands/runs.ts';
 import { runProgram } from './run-program.ts';
 
@@ -20,11 +29,28 @@ describe('factory runs', () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-runs-cli-'));
     signer = await loadOrCreateSigner(dataDir);
     const recorder = createRecorder(store, { signer });
-    await recorder.startRun({ id: 'run-refund', agent: 'clerk', principal: 'alice', input: { text: 'refund order 42 for jane@example.com' } });
+    await recorder.startRun({
+      id: 'run-refund',
+      agent: 'clerk',
+      principal: 'alice',
+      input: { text: 'refund order 42 for jane@example.com' },
+    });
     await recorder.recordBatch('run-refund', [
       { type: 'model.requested', actor: 'clerk', payload: { step: 1, provider: 'openai', model: 'gpt-5-mini' } },
-      { type: 'model.responded', actor: 'clerk', payload: { step: 1, model: 'gpt-5-mini', usage: { inputTokens: 812, outputTokens: 40 }, cost_usd: 0.0012 } },
-      { type: 'policy.decided', actor: 'control-plane', payload: { step: 2, action: { kind: 'tool', name: 'payments.refund' }, decision: { authority: 'require_approval', rules: [{ policy: 'finance-ops', ruleId: 'large-refunds' }] } } },
+      {
+        type: 'model.responded',
+        actor: 'clerk',
+        payload: { step: 1, model: 'gpt-5-mini', usage: { inputTokens: 812, outputTokens: 40 }, cost_usd: 0.0012 },
+      },
+      {
+        type: 'policy.decided',
+        actor: 'control-plane',
+        payload: {
+          step: 2,
+          action: { kind: 'tool', name: 'payments.refund' },
+          decision: { authority: 'require_approval', rules: [{ policy: 'finance-ops', ruleId: 'large-refunds' }] },
+        },
+      },
     ]);
     await recorder.finishRun('run-refund', { status: 'completed', payload: { answer: 'Refunded.' } });
     await recorder.startRun({ id: 'run-open', agent: 'support', principal: 'bob' });
@@ -56,7 +82,9 @@ describe('factory runs', () => {
       for (const line of lines.slice(1)) expect(line[column - 1], `${title} in ${JSON.stringify(line)}`).toBe(' ');
       for (const line of lines.slice(1)) expect(line[column], `${title} in ${JSON.stringify(line)}`).not.toBe(' ');
     }
-    const json = JSON.parse((await factory('list', '--authority', 'require_approval', '--json')).stdout) as { runs: Array<{ id: string; events: number }> };
+    const json = JSON.parse((await factory('list', '--authority', 'require_approval', '--json')).stdout) as {
+      runs: Array<{ id: string; events: number }>;
+    };
     expect(json.runs.map((run) => run.id)).toEqual(['run-refund']);
     expect((await factory('list', '--status', 'running', '--since', '1h')).stdout).not.toContain('run-refund');
     const bad = await factory('list', '--since', 'yesterday');
@@ -110,7 +138,10 @@ describe('factory runs', () => {
     expect(tampered.exitCode).toBe(1);
     expect(tampered.stdout).toMatch(/run-refund, seq 5 \(payload_mismatch\)/);
     const otlp = await factory('export', 'run-refund', '--format', 'otlp');
-    const spans = otlp.stdout.trim().split('\n').flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as Array<{ name: string }>);
+    const spans = otlp.stdout
+      .trim()
+      .split('\n')
+      .flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as Array<{ name: string }>);
     expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(['chat gpt-5-mini', 'invoke_agent clerk', 'policy.decided']));
     expect((await factory('export')).exitCode).toBe(2);
   });
@@ -132,10 +163,15 @@ describe('factory runs', () => {
       const witnessed = await factory('verify', '--all', '--witness', witnessDir);
       expect(witnessed.exitCode).toBe(0);
       expect(witnessed.stdout).toMatch(/tail: The seal chain \(head: seal 5\) reaches every checkpoint witness .* holds for store/);
-      const json = JSON.parse((await factory('verify', 'run-witnessed', '--witness', witnessDir, '--json')).stdout) as { ok: boolean; tail: { checkedBy: string } };
+      const json = JSON.parse((await factory('verify', 'run-witnessed', '--witness', witnessDir, '--json')).stdout) as {
+        ok: boolean;
+        tail: { checkedBy: string };
+      };
       expect(json).toMatchObject({ ok: true, tail: { checkedBy: 'witness' } });
       expect((await factory('verify', '--all')).stdout).toMatch(/tail: The tail was checked only against the seal key's own anchor/);
-      expect((await factory('verify', '--all', '--witness', path.join(witnessDir, 'missing'))).stderr).toMatch(/Witness directory .* does not exist/);
+      expect((await factory('verify', '--all', '--witness', path.join(witnessDir, 'missing'))).stderr).toMatch(
+        /Witness directory .* does not exist/,
+      );
       // An export checked offline against the same witness.
       const file = path.join(witnessDir, 'all.jsonl');
       expect((await factory('export', '--all', '--output', file)).exitCode).toBe(0);
@@ -158,12 +194,22 @@ describe('factory runs', () => {
     for (const [index, event] of events.entries()) {
       const salt = newSalt();
       const hashOfPayload = payloadHash(salt, event.payload);
-      const hash = eventHash(previous, { runId: 'run-invented', seq: index + 1, ts, type: event.type, actor: 'mallory', payloadHash: hashOfPayload, schemaVersion: 1 });
+      const hash = eventHash(previous, {
+        runId: 'run-invented',
+        seq: index + 1,
+        ts,
+        type: event.type,
+        actor: 'mallory',
+        payloadHash: hashOfPayload,
+        schemaVersion: 1,
+      });
       await store.query(sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash)
         VALUES ('run-invented', ${index + 1}, ${ts}::timestamptz, ${event.type}, 'mallory', ${event.payload}, ${salt}, ${hashOfPayload}, 1, ${previous}, ${hash})`);
       previous = hash;
     }
-    await store.query(sql`INSERT INTO runs (id, agent, principal, status, started_at) VALUES ('run-invented', 'clerk', 'mallory', 'running', ${ts}::timestamptz)`);
+    await store.query(
+      sql`INSERT INTO runs (id, agent, principal, status, started_at) VALUES ('run-invented', 'clerk', 'mallory', 'running', ${ts}::timestamptz)`,
+    );
     const verified = await factory('verify', 'run-invented');
     expect(verified.exitCode).toBe(1);
     expect(verified.stdout).toMatch(/run_unattested/);
@@ -202,16 +248,20 @@ describe('factory runs list, page by page', () => {
       await recorder.startRun({ id, agent: 'pager', principal: 'carol' });
       await new Promise((resolve) => setTimeout(resolve, 5)); // distinct start times
     }
-    const first = JSON.parse((await factory('list', '--agent', 'pager', '--limit', '2', '--json')).stdout) as { runs: Array<{ id: string }>; nextCursor: string | null };
+    const first = JSON.parse((await factory('list', '--agent', 'pager', '--limit', '2', '--json')).stdout) as {
+      runs: Array<{ id: string }>;
+      nextCursor: string | null;
+    };
     expect(first.runs.map((run) => run.id)).toEqual(['run-page-3', 'run-page-2']);
     expect(first.nextCursor).toEqual(expect.any(String));
     const text = await factory('list', '--agent', 'pager', '--limit', '2');
     expect(stripVTControlCharacters(text.stdout)).toContain(`More runs: factory runs list --cursor ${first.nextCursor} --limit 2`);
-    const second = JSON.parse((await factory('list', '--agent', 'pager', '--limit', '2', '--cursor', first.nextCursor!, '--json')).stdout) as { runs: Array<{ id: string }>; nextCursor: string | null };
+    const second = JSON.parse(
+      (await factory('list', '--agent', 'pager', '--limit', '2', '--cursor', first.nextCursor!, '--json')).stdout,
+    ) as { runs: Array<{ id: string }>; nextCursor: string | null };
     expect(second).toEqual({ runs: [expect.objectContaining({ id: 'run-page-1' })], nextCursor: null });
     const bad = await factory('list', '--cursor', 'garbage');
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/cursor is not one this server gave out/);
   });
-
 });

@@ -22,7 +22,17 @@ describe('factory tokens', () => {
   }
 
   it('creates a token shown once, stores only its hash, lists it without secrets and revokes it', async () => {
-    const created = await factory('tokens', 'create', '--principal', 'bob@acme.example', '--role', 'approver,ops-lead', '--description', 'inbox bot', '--json');
+    const created = await factory(
+      'tokens',
+      'create',
+      '--principal',
+      'bob@acme.example',
+      '--role',
+      'approver,ops-lead',
+      '--description',
+      'inbox bot',
+      '--json',
+    );
     expect(created.exitCode).toBe(0);
     const { id, token, roles } = JSON.parse(created.stdout) as { id: string; token: string; roles: string[] };
     expect(token).toMatch(/^aif_/);
@@ -42,7 +52,17 @@ describe('factory tokens', () => {
   });
 
   it('gives a token a lifetime: list shows when it expires, and after that instant it is refused', async () => {
-    const created = await factory('tokens', 'create', '--principal', 'cron@acme.example', '--role', 'operator', '--expires', '30d', '--json');
+    const created = await factory(
+      'tokens',
+      'create',
+      '--principal',
+      'cron@acme.example',
+      '--role',
+      'operator',
+      '--expires',
+      '30d',
+      '--json',
+    );
     expect(created.exitCode).toBe(0);
     const { id, token, expiresAt } = JSON.parse(created.stdout) as { id: string; token: string; expiresAt: string };
     const lifetime = new Date(expiresAt).getTime() - Date.now();
@@ -57,17 +77,25 @@ describe('factory tokens', () => {
   });
 
   it('rotates a token: the successor keeps principal, roles and lifetime; the old one stops at once or after --grace', async () => {
-    const first = JSON.parse((await factory('tokens', 'create', '--principal', 'ci@acme.example', '--role', 'operator,auditor', '--expires', '7d', '--json')).stdout) as { id: string; token: string };
+    const first = JSON.parse(
+      (await factory('tokens', 'create', '--principal', 'ci@acme.example', '--role', 'operator,auditor', '--expires', '7d', '--json'))
+        .stdout,
+    ) as { id: string; token: string };
     const rotated = await factory('tokens', 'rotate', first.id, '--json');
     expect(rotated.exitCode).toBe(0);
-    const { created, previous } = JSON.parse(rotated.stdout) as { created: { id: string; token: string; roles: string[]; rotatedFrom: string; expiresAt: string }; previous: { revokedAt: string | null } };
+    const { created, previous } = JSON.parse(rotated.stdout) as {
+      created: { id: string; token: string; roles: string[]; rotatedFrom: string; expiresAt: string };
+      previous: { revokedAt: string | null };
+    };
     expect(created).toMatchObject({ roles: ['operator', 'auditor'], rotatedFrom: first.id });
     expect(new Date(created.expiresAt).getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
     expect(previous.revokedAt).not.toBeNull();
     expect(await authenticateApiToken(store, first.token)).toBeUndefined();
     expect(await authenticateApiToken(store, created.token)).toMatchObject({ id: 'ci@acme.example', roles: ['operator', 'auditor'] });
 
-    const graced = JSON.parse((await factory('tokens', 'rotate', created.id, '--grace', '1h', '--expires', 'never', '--json')).stdout) as { created: { token: string; expiresAt: string | null } };
+    const graced = JSON.parse((await factory('tokens', 'rotate', created.id, '--grace', '1h', '--expires', 'never', '--json')).stdout) as {
+      created: { token: string; expiresAt: string | null };
+    };
     expect(graced.created.expiresAt).toBeNull();
     expect(await authenticateApiToken(store, created.token)).toBeDefined(); // still works during the grace hour
     expect(await authenticateApiToken(store, created.token, new Date(Date.now() + 3_601_000))).toBeUndefined();

@@ -17,7 +17,10 @@ describe('factory tools', () => {
       `apiVersion: aifactory/v1\nkind: Agent\nmetadata: { name: ${name}, description: Test agent. }\nspec:\n  model: { id: "scripted:test" }\n  system_prompt: Test.\n  tools:\n${tools}`;
     writeFileSync(
       path.join(folder, 'reader.yaml'),
-      agent('reader', `    - server: fs\n      package: "@modelcontextprotocol/server-filesystem"\n      args: ["\${agentDir}"]\n      allow: [read_text_file, list_directory, nothing_*]\n`),
+      agent(
+        'reader',
+        `    - server: fs\n      package: "@modelcontextprotocol/server-filesystem"\n      args: ["\${agentDir}"]\n      allow: [read_text_file, list_directory, nothing_*]\n`,
+      ),
     );
     writeFileSync(path.join(folder, 'ghost.yaml'), agent('ghost', '    - server: ghost\n      command: aifactory-no-such-command\n'));
   });
@@ -37,10 +40,17 @@ describe('factory tools', () => {
   it('lists the allowed tools as JSON that policy lint reads as tool schemas', async () => {
     const result = await factory('list', 'reader', '--json');
     expect(result.exitCode).toBe(0);
-    const output = JSON.parse(result.stdout) as { agent: string; tools: Array<{ name: string; description: string; inputSchema: object }>; warnings: string[] };
+    const output = JSON.parse(result.stdout) as {
+      agent: string;
+      tools: Array<{ name: string; description: string; inputSchema: object }>;
+      warnings: string[];
+    };
     expect(output.agent).toBe('reader');
     expect(output.tools.map((tool) => tool.name)).toEqual(['fs.read_text_file', 'fs.list_directory']);
-    expect(output.tools[0]).toMatchObject({ description: expect.stringContaining('Read the complete contents'), inputSchema: { type: 'object', required: ['path'] } });
+    expect(output.tools[0]).toMatchObject({
+      description: expect.stringContaining('Read the complete contents'),
+      inputSchema: { type: 'object', required: ['path'] },
+    });
     expect(output.warnings).toEqual([expect.stringContaining("allow pattern 'nothing_*' matches none")]);
     const schemas = parseToolSchemas(result.stdout, 'tools.json');
     expect(schemas.map((schema) => schema.name)).toEqual(['fs.read_text_file', 'fs.list_directory']);
@@ -62,6 +72,9 @@ describe('factory tools', () => {
     expect(unknown.stderr).toMatch(/No agent named 'nobody' in .*; agents there: ghost, reader\./);
     const ghost = await factory('list', 'ghost', '--json');
     expect(ghost.exitCode).toBe(2);
-    expect(JSON.parse(ghost.stdout)).toMatchObject({ ok: false, error: { code: 'TOOL_FAILED', message: expect.stringContaining("MCP server 'ghost' could not be started") } });
+    expect(JSON.parse(ghost.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'TOOL_FAILED', message: expect.stringContaining("MCP server 'ghost' could not be started") },
+    });
   });
 });

@@ -31,7 +31,9 @@ describe('factory witness', () => {
 
   it('shows the checkpoints a witness holds for a store, as text and JSON', async () => {
     expect((await factory('show', directory, 'store-1')).stdout).toContain(`seal 4  ${'a'.repeat(64)}`);
-    const json = JSON.parse((await factory('show', directory, 'store-1', '--json')).stdout) as { checkpoints: Array<{ sealSeq: number; keyId: string }> };
+    const json = JSON.parse((await factory('show', directory, 'store-1', '--json')).stdout) as {
+      checkpoints: Array<{ sealSeq: number; keyId: string }>;
+    };
     expect(json.checkpoints).toEqual([expect.objectContaining({ sealSeq: 4, keyId: signer.keyId })]);
     expect((await factory('show', directory, 'store-2')).stdout).toContain('No checkpoints for store store-2.');
   });

@@ -13,7 +13,17 @@ export type Authority = 'autonomous' | 'notify_human' | 'require_approval' | 'de
 export type RunEvent =
   | { type: 'run.started'; runId: string; agent: string; principal: string }
   | { type: 'token'; runId: string; text: string }
-  | { type: 'action.decided'; runId: string; step: number; kind: string; name: string; args: Record<string, unknown>; authority: Authority; rules: string[]; reason: string }
+  | {
+      type: 'action.decided';
+      runId: string;
+      step: number;
+      kind: string;
+      name: string;
+      args: Record<string, unknown>;
+      authority: Authority;
+      rules: string[];
+      reason: string;
+    }
   | { type: 'tool.returned'; runId: string; step: number; name: string; ok: boolean; summary: string }
   | { type: 'notification.queued'; runId: string; step: number; targets: string[] }
   | {
@@ -185,7 +195,12 @@ const agentNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 function checkAgentName(agent: string): void {
   if (typeof agent !== 'string' || !agentNamePattern.test(agent)) {
     const shown = JSON.stringify(String(agent).slice(0, 80));
-    throw new ApiError(400, 'INPUT_INVALID', `${shown} is not an agent name; agents are named (lowercase letters, digits and inner dashes, e.g. order-desk), never located by path.`, 'agent');
+    throw new ApiError(
+      400,
+      'INPUT_INVALID',
+      `${shown} is not an agent name; agents are named (lowercase letters, digits and inner dashes, e.g. order-desk), never located by path.`,
+      'agent',
+    );
   }
 }
 
@@ -242,13 +257,21 @@ export class AiFactoryClient {
   /** Starts a run and streams it until it completes, fails or is held. */
   async ask(agent: string, input: string, handlers: StreamHandlers = {}): Promise<ChatReply> {
     checkAgentName(agent);
-    const response = await this.#request('/v1/runs', { method: 'POST', body: JSON.stringify({ agent, input }), headers: { accept: 'text/event-stream' }, ...(handlers.signal ? { signal: handlers.signal } : {}) });
+    const response = await this.#request('/v1/runs', {
+      method: 'POST',
+      body: JSON.stringify({ agent, input }),
+      headers: { accept: 'text/event-stream' },
+      ...(handlers.signal ? { signal: handlers.signal } : {}),
+    });
     return this.#follow(response, handlers);
   }
 
   /** Follows a run this server drives (across holds) until it completes or fails. */
   async follow(runId: string, handlers: StreamHandlers & { afterId?: number } = {}): Promise<ChatReply> {
-    const response = await this.#request(`/v1/runs/${encodeURIComponent(runId)}/events${handlers.afterId ? `?after=${handlers.afterId}` : ''}`, { headers: { accept: 'text/event-stream' }, ...(handlers.signal ? { signal: handlers.signal } : {}) });
+    const response = await this.#request(
+      `/v1/runs/${encodeURIComponent(runId)}/events${handlers.afterId ? `?after=${handlers.afterId}` : ''}`,
+      { headers: { accept: 'text/event-stream' }, ...(handlers.signal ? { signal: handlers.signal } : {}) },
+    );
     return this.#follow(response, handlers);
   }
 
@@ -260,13 +283,26 @@ export class AiFactoryClient {
   /** Approvals, optionally by status or run. */
   async approvals(filter: { status?: Approval['status']; runId?: string } = {}): Promise<Approval[]> {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-    return ((await (await this.#request(`/v1/approvals${query.size > 0 ? `?${query}` : ''}`)).json()) as { approvals: Approval[] }).approvals;
+    return ((await (await this.#request(`/v1/approvals${query.size > 0 ? `?${query}` : ''}`)).json()) as { approvals: Approval[] })
+      .approvals;
   }
 
   /** Votes on a held action (approvers); a deciding vote resumes the run on the server. */
-  async vote(approvalId: string, vote: 'approve' | 'reject', comment?: string): Promise<{ result: 'counted' | 'approved' | 'rejected'; remaining?: number; approval: Approval; resumed: boolean }> {
-    const response = await this.#request(`/v1/approvals/${encodeURIComponent(approvalId)}/${vote}`, { method: 'POST', body: JSON.stringify(comment ? { comment } : {}) });
-    return (await response.json()) as { result: 'counted' | 'approved' | 'rejected'; remaining?: number; approval: Approval; resumed: boolean };
+  async vote(
+    approvalId: string,
+    vote: 'approve' | 'reject',
+    comment?: string,
+  ): Promise<{ result: 'counted' | 'approved' | 'rejected'; remaining?: number; approval: Approval; resumed: boolean }> {
+    const response = await this.#request(`/v1/approvals/${encodeURIComponent(approvalId)}/${vote}`, {
+      method: 'POST',
+      body: JSON.stringify(comment ? { comment } : {}),
+    });
+    return (await response.json()) as {
+      result: 'counted' | 'approved' | 'rejected';
+      remaining?: number;
+      approval: Approval;
+      resumed: boolean;
+    };
   }
 
   /**
@@ -275,7 +311,10 @@ export class AiFactoryClient {
    * to the run's head; corrections become evaluation cases with `factory feedback export`.
    */
   async feedback(runId: string, feedback: FeedbackInput): Promise<Feedback> {
-    const response = await this.#request(`/v1/runs/${encodeURIComponent(runId)}/feedback`, { method: 'POST', body: JSON.stringify(feedback) });
+    const response = await this.#request(`/v1/runs/${encodeURIComponent(runId)}/feedback`, {
+      method: 'POST',
+      body: JSON.stringify(feedback),
+    });
     return ((await response.json()) as { feedback: Feedback }).feedback;
   }
 
@@ -296,18 +335,32 @@ export class AiFactoryClient {
 
   /** Cost and tokens by team, feature, agent or model (auditors and admins). */
   async usage(filter: { by?: UsageDimension[]; since?: string; until?: string } = {}): Promise<UsageReport> {
-    const query = queryString({ ...(filter.by ? { by: filter.by.join(',') } : {}), ...(filter.since ? { since: filter.since } : {}), ...(filter.until ? { until: filter.until } : {}) });
+    const query = queryString({
+      ...(filter.by ? { by: filter.by.join(',') } : {}),
+      ...(filter.since ? { since: filter.since } : {}),
+      ...(filter.until ? { until: filter.until } : {}),
+    });
     return (await (await this.#request(`/v1/usage${query}`)).json()) as UsageReport;
   }
 
   async #request(path: string, init: RequestInit = {}): Promise<Response> {
     const response = await this.#fetch(`${this.#baseUrl}${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${this.#token}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        authorization: `Bearer ${this.#token}`,
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+        ...(init.headers as Record<string, string> | undefined),
+      },
     });
     if (!response.ok) {
-      const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string; path?: string } } | undefined;
-      throw new ApiError(response.status, body?.error?.code ?? `HTTP_${response.status}`, body?.error?.message ?? `The server answered ${response.status}.`, body?.error?.path);
+      const body = (await response.json().catch(() => undefined)) as
+        { error?: { code?: string; message?: string; path?: string } } | undefined;
+      throw new ApiError(
+        response.status,
+        body?.error?.code ?? `HTTP_${response.status}`,
+        body?.error?.message ?? `The server answered ${response.status}.`,
+        body?.error?.path,
+      );
     }
     return response;
   }
@@ -325,9 +378,18 @@ export class AiFactoryClient {
       if (event.type === 'token') handlers.onToken?.(event.text);
       else if (event.type === 'run.completed') return ended({ runId, status: 'completed', answer: event.answer });
       else if (event.type === 'run.failed') return ended({ runId, status: 'failed', error: event.reason });
-      else if (event.type === 'run.held') return ended({ runId, status: 'held', held: { approvalId: event.approvalId, kind: event.kind, name: event.name, args: event.args } });
-      else if (event.type === 'run.status') return event.status === 'held' ? { runId, status: 'failed', error: 'The run is held but not followed by this server.' } : { runId, status: 'failed', error: `The run is ${event.status}; this server does not drive it.` };
-      else if (event.type === 'server.closing') return { runId, status: 'failed', error: 'The server is shutting down; follow the run again to continue.' };
+      else if (event.type === 'run.held')
+        return ended({
+          runId,
+          status: 'held',
+          held: { approvalId: event.approvalId, kind: event.kind, name: event.name, args: event.args },
+        });
+      else if (event.type === 'run.status')
+        return event.status === 'held'
+          ? { runId, status: 'failed', error: 'The run is held but not followed by this server.' }
+          : { runId, status: 'failed', error: `The run is ${event.status}; this server does not drive it.` };
+      else if (event.type === 'server.closing')
+        return { runId, status: 'failed', error: 'The server is shutting down; follow the run again to continue.' };
     }
     throw new ApiError(0, 'STREAM_ENDED', `The event stream of run ${runId || '(unknown)'} ended before the run did.`);
   }

@@ -15,7 +15,8 @@ function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
 
 describe('parseServerSentEvents', () => {
   it('yields the same events whatever the chunking, skipping comments', async () => {
-    const text = ': keep-alive\n\nid: 1\nevent: token\ndata: {"text":"Hé"}\n\nid: 2\r\nevent: run.completed\r\ndata: line one\r\ndata: line two\r\n\r\n';
+    const text =
+      ': keep-alive\n\nid: 1\nevent: token\ndata: {"text":"Hé"}\n\nid: 2\r\nevent: run.completed\r\ndata: line one\r\ndata: line two\r\n\r\n';
     const whole = [];
     for await (const event of parseServerSentEvents(streamOf([text]))) whole.push(event);
     expect(whole).toEqual([

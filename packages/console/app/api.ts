@@ -68,7 +68,11 @@ export function preload(token: string, path: string): void {
 }
 
 /** Calls the API; a non-2xx answer throws ApiError with the server's message. */
-export async function api<T>(token: string, path: string, init: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+export async function api<T>(
+  token: string,
+  path: string,
+  init: { method?: 'GET' | 'POST'; body?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
   const early = (init.method ?? 'GET') === 'GET' ? preloaded.get(path) : undefined;
   preloaded.delete(path);
   const response =
@@ -121,7 +125,13 @@ export interface StreamEvent {
  * Follows an SSE endpoint until `signal` aborts, reconnecting after a drop (1 s, then backing off
  * to 10 s). `onState` reports whether the stream is live, for the page to say so.
  */
-export async function follow(token: string, path: string, onEvent: (event: StreamEvent) => void, signal: AbortSignal, onState?: (live: boolean) => void): Promise<void> {
+export async function follow(
+  token: string,
+  path: string,
+  onEvent: (event: StreamEvent) => void,
+  signal: AbortSignal,
+  onState?: (live: boolean) => void,
+): Promise<void> {
   let delay = 1000;
   while (!signal.aborted) {
     try {

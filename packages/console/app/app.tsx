@@ -42,7 +42,12 @@ export function App() {
       )
       .finally(() => setChecking(false));
   }, []);
-  if (checking) return <p className="loading" role="status">Signing in…</p>;
+  if (checking)
+    return (
+      <p className="loading" role="status">
+        Signing in…
+      </p>
+    );
   if (!session) return <SignIn onSignedIn={setSession} />;
   const signOut = () => {
     storeToken(null);
@@ -65,7 +70,11 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
       storeSession(session);
       onSignedIn(session);
     } catch (caught) {
-      setError(caught instanceof ApiError && caught.status === 401 ? 'The server does not accept this token (unknown, revoked or expired).' : (caught as Error).message);
+      setError(
+        caught instanceof ApiError && caught.status === 401
+          ? 'The server does not accept this token (unknown, revoked or expired).'
+          : (caught as Error).message,
+      );
     } finally {
       setBusy(false);
     }
@@ -73,10 +82,21 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   return (
     <main className="sign-in">
       <h1>aifactory console</h1>
-      <p>Approve held actions, follow and verify runs, preview policy changes. Sign in with an API token (<code>factory tokens create --principal you@example.com --role approver</code>).</p>
+      <p>
+        Approve held actions, follow and verify runs, preview policy changes. Sign in with an API token (
+        <code>factory tokens create --principal you@example.com --role approver</code>).
+      </p>
       <form onSubmit={submit}>
         <label htmlFor="token">API token</label>
-        <input id="token" name="token" type="password" autoComplete="off" required value={token} onChange={(event) => setToken(event.target.value)} />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          required
+          value={token}
+          onChange={(event) => setToken(event.target.value)}
+        />
         <button type="submit" disabled={busy || token.trim() === ''}>
           Sign in
         </button>

@@ -19,16 +19,36 @@ if (!consoleIsBuilt()) await buildConsole();
 mkdirSync(outDir, { recursive: true });
 
 const server = await startConsoleServer({ engine: 'pglite' });
-const browser = await chromium.launch({ executablePath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
 try {
   await server.startRun('Where is my order?');
   await server.startRun('Do you ship to Norway?');
   const approved = await server.startRun('I want a refund, the filters are broken');
-  const vote = await fetch(`${server.url}/v1/approvals/${approved.held!.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' }, body: '{"comment":"Faulty filters: refund approved."}' });
+  const vote = await fetch(`${server.url}/v1/approvals/${approved.held!.approvalId}/approve`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' },
+    body: '{"comment":"Faulty filters: refund approved."}',
+  });
   if (!vote.ok) throw new Error(`approve answered ${vote.status}`);
   // A refund the support lead rejects: a boundary violation for the charts.
   const refused = await server.startRun('A refund for order 1044, please');
-  const rejection = await fetch(`${server.url}/v1/approvals/${refused.held!.approvalId}/reject`, { method: 'POST', headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' }, body: '{"comment":"Delivered intact: no refund."}' });
+  const rejection = await fetch(`${server.url}/v1/approvals/${refused.held!.approvalId}/reject`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.leadToken}`, 'content-type': 'application/json' },
+    body: '{"comment":"Delivered intact: no refund."}',
+  });
   if (!rejection.ok) throw new Error(`reject answered ${rejection.status}`);
   const waiting = await server.startRun('Please refund my order 1043, it arrived broken');
 
@@ -52,7 +72,9 @@ try {
 
   // Wait for the approved run to finish in the background before showing it.
   for (let tries = 0; tries < 100; tries += 1) {
-    const body = (await (await fetch(`${server.url}/v1/runs/${approved.runId}`, { headers: { authorization: `Bearer ${server.leadToken}` } })).json()) as { run: { status: string } };
+    const body = (await (
+      await fetch(`${server.url}/v1/runs/${approved.runId}`, { headers: { authorization: `Bearer ${server.leadToken}` } })
+    ).json()) as { run: { status: string } };
     if (body.run.status === 'completed') break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -70,12 +92,24 @@ try {
   const editor = page.locator('.cm-content');
   await editor.waitFor();
   // The editor opens empty and is filled when the policy's text arrives: paste only after that.
-  for (let tries = 0; tries < 100 && !((await editor.textContent()) ?? '').includes('refunds-need-a-support-lead'); tries += 1) await page.waitForTimeout(100);
+  for (let tries = 0; tries < 100 && !((await editor.textContent()) ?? '').includes('refunds-need-a-support-lead'); tries += 1)
+    await page.waitForTimeout(100);
   // A stricter default, pasted in, to show lint and the transition table.
-  const source = ((await (await fetch(`${server.url}/v1/policies/order-desk/source`, { headers: { authorization: `Bearer ${server.leadToken}` } })).json()) as { policy: { source: string } }).policy.source;
+  const source = (
+    (await (
+      await fetch(`${server.url}/v1/policies/order-desk/source`, { headers: { authorization: `Bearer ${server.leadToken}` } })
+    ).json()) as { policy: { source: string } }
+  ).policy.source;
   await editor.click();
   await page.keyboard.press('Control+a');
-  await editor.evaluate(new Function('element', 'pasted', "const data = new DataTransfer(); data.setData('text/plain', pasted); element.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));") as (element: unknown, pasted: string) => void, source.replace('default: autonomous', 'default: notify_human'));
+  await editor.evaluate(
+    new Function(
+      'element',
+      'pasted',
+      "const data = new DataTransfer(); data.setData('text/plain', pasted); element.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));",
+    ) as (element: unknown, pasted: string) => void,
+    source.replace('default: autonomous', 'default: notify_human'),
+  );
   await page.waitForSelector('[data-testid=lint][data-problems="0"]');
   await page.getByRole('button', { name: 'Preview impact on recorded runs' }).click();
   await page.waitForSelector('[data-testid=impact]');

@@ -22,7 +22,12 @@ export async function buildConsole(options: { outDir?: string } = {}): Promise<s
   // Vite is loaded only when a build is needed, never by a server that just serves the files.
   const { build } = await import('vite');
   const outDir = options.outDir ?? consoleAssetsDir;
-  await build({ configFile: path.join(consolePackageDir, 'vite.config.ts'), root: path.join(consolePackageDir, 'app'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  await build({
+    configFile: path.join(consolePackageDir, 'vite.config.ts'),
+    root: path.join(consolePackageDir, 'app'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
+  });
   return outDir;
 }
 

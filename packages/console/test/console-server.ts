@@ -51,7 +51,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     env.DATABASE_URL = options.databaseUrl;
     env.AIFACTORY_DB_SCHEMA = schema;
   }
-  const openSeedStore = () => (options.engine === 'postgres' ? openStore({ databaseUrl: options.databaseUrl!, schema: schema! }) : openStore({ dataDir: path.join(workspace.dataDir, 'pglite') }));
+  const openSeedStore = () =>
+    options.engine === 'postgres'
+      ? openStore({ databaseUrl: options.databaseUrl!, schema: schema! })
+      : openStore({ dataDir: path.join(workspace.dataDir, 'pglite') });
   const store = await openSeedStore();
   let customerToken: string;
   let leadToken: string;
@@ -63,7 +66,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     await store.close();
   }
 
-  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--port', '0', '--agents', workspace.agentsDir, '--policies', workspace.policiesDir], { env, cwd: workspace.root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [cli, 'serve', '--port', '0', '--agents', workspace.agentsDir, '--policies', workspace.policiesDir],
+    { env, cwd: workspace.root, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -92,14 +99,21 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     leadToken,
     pid: child.pid!,
     async startRun(input) {
-      const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${customerToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'order-desk', input }) });
+      const response = await fetch(`${url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${customerToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'order-desk', input }),
+      });
       if (!response.ok) throw new Error(`POST /v1/runs answered ${response.status}: ${await response.text()}`);
       return (await response.json()) as { runId: string; status: string; held?: { approvalId: string } };
     },
     async close() {
       if (child.exitCode === null && child.signalCode === null) {
         process.kill(child.pid!, 'SIGTERM');
-        const killer = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(child.pid!, 'SIGKILL'), 15_000);
+        const killer = setTimeout(
+          () => child.exitCode === null && child.signalCode === null && process.kill(child.pid!, 'SIGKILL'),
+          15_000,
+        );
         await exited;
         clearTimeout(killer);
       }

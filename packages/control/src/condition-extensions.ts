@@ -13,7 +13,16 @@
 // environment's registry gets the RE2 handler. verifyExtensions() proves both took effect when
 // the environment is built, so a cel-js upgrade that moves them fails loudly, never silently.
 import type { Environment } from '@marcbachmann/cel-js';
-import { hostWithin, isAbsolutePath, normalizeHost, normalizePath, normalizeUrl, pathWithin, urlHost, urlWithin } from './path-functions.ts';
+import {
+  hostWithin,
+  isAbsolutePath,
+  normalizeHost,
+  normalizePath,
+  normalizeUrl,
+  pathWithin,
+  urlHost,
+  urlWithin,
+} from './path-functions.ts';
 import { regexMatches } from './safe-regex.ts';
 
 /** Cost units one condition may spend per evaluation; cel-go's unit (Kubernetes allows 1,000,000 per expression). */
@@ -121,7 +130,12 @@ const typeWords: Record<string, string> = {
 const numericTypes = new Set(['int', 'uint', 'double']);
 
 function valueWord(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'bigint' || (value !== null && typeof value === 'object' && 'valueOf' in value && typeof value.valueOf() === 'bigint')) return 'a number';
+  if (
+    typeof value === 'number' ||
+    typeof value === 'bigint' ||
+    (value !== null && typeof value === 'object' && 'valueOf' in value && typeof value.valueOf() === 'bigint')
+  )
+    return 'a number';
   if (typeof value === 'string') return 'a string';
   if (typeof value === 'boolean') return 'true or false';
   if (Array.isArray(value) || value instanceof Set) return 'a list';
@@ -160,23 +174,43 @@ export function installExtensions(environment: Environment): void {
   environment.registerType('aifactory.path', PathFunctions).registerConstant('path', 'aifactory.path', new PathFunctions());
   environment.registerType('aifactory.url', UrlFunctions).registerConstant('url', 'aifactory.url', new UrlFunctions());
   environment.registerType('aifactory.host', HostFunctions).registerConstant('host', 'aifactory.host', new HostFunctions());
-  const unary = <T>(apply: (text: string) => T) => (_namespace: unknown, text: string): T => {
-    charge(traversal(text));
-    return apply(text);
-  };
-  const binary = <T>(apply: (text: string, base: string) => T) => (_namespace: unknown, text: string, base: string): T => {
-    charge(traversal(text) + traversal(base));
-    return apply(text, base);
-  };
+  const unary =
+    <T>(apply: (text: string) => T) =>
+    (_namespace: unknown, text: string): T => {
+      charge(traversal(text));
+      return apply(text);
+    };
+  const binary =
+    <T>(apply: (text: string, base: string) => T) =>
+    (_namespace: unknown, text: string, base: string): T => {
+      charge(traversal(text) + traversal(base));
+      return apply(text, base);
+    };
   environment
-    .registerFunction('aifactory.path.normalize(string): string', unary(normalizePath), { description: 'A path with ./, duplicate slashes and .. resolved; fails on encoded or look-alike separators.' })
-    .registerFunction('aifactory.path.within(string, string): bool', binary(pathWithin), { description: 'Whether a path is the base or inside it, both normalised.' })
-    .registerFunction('aifactory.path.isAbsolute(string): bool', unary(isAbsolutePath), { description: 'Whether a path is absolute (/, ~ or a drive).' })
-    .registerFunction('aifactory.url.normalize(string): string', unary(normalizeUrl), { description: 'The WHATWG normal form of an absolute URL.' })
-    .registerFunction('aifactory.url.host(string): string', unary(urlHost), { description: 'The host of a URL, lower case, IDNA, no trailing dot.' })
-    .registerFunction('aifactory.url.within(string, string): bool', binary(urlWithin), { description: 'Whether a URL has the base URL\'s scheme, host and port and a path at or below its path.' })
-    .registerFunction('aifactory.host.normalize(string): string', unary(normalizeHost), { description: 'A host name lower case, IDNA, no trailing dot.' })
-    .registerFunction('aifactory.host.within(string, string): bool', binary(hostWithin), { description: 'Whether a host is the domain or one of its subdomains.' });
+    .registerFunction('aifactory.path.normalize(string): string', unary(normalizePath), {
+      description: 'A path with ./, duplicate slashes and .. resolved; fails on encoded or look-alike separators.',
+    })
+    .registerFunction('aifactory.path.within(string, string): bool', binary(pathWithin), {
+      description: 'Whether a path is the base or inside it, both normalised.',
+    })
+    .registerFunction('aifactory.path.isAbsolute(string): bool', unary(isAbsolutePath), {
+      description: 'Whether a path is absolute (/, ~ or a drive).',
+    })
+    .registerFunction('aifactory.url.normalize(string): string', unary(normalizeUrl), {
+      description: 'The WHATWG normal form of an absolute URL.',
+    })
+    .registerFunction('aifactory.url.host(string): string', unary(urlHost), {
+      description: 'The host of a URL, lower case, IDNA, no trailing dot.',
+    })
+    .registerFunction('aifactory.url.within(string, string): bool', binary(urlWithin), {
+      description: "Whether a URL has the base URL's scheme, host and port and a path at or below its path.",
+    })
+    .registerFunction('aifactory.host.normalize(string): string', unary(normalizeHost), {
+      description: 'A host name lower case, IDNA, no trailing dot.',
+    })
+    .registerFunction('aifactory.host.within(string, string): bool', binary(hostWithin), {
+      description: 'Whether a host is the domain or one of its subdomains.',
+    });
 }
 
 /** Wires the RE2 `matches` and the metered evaluator into a built environment, and proves both work. */
@@ -225,7 +259,11 @@ export function bindEvaluator(environment: Environment): void {
             if (elementKind === kind) return found;
             other ??= elementKind;
           }
-          if (other !== undefined) refuseComparison(value, [...(list as Iterable<unknown>)].find((element) => element !== null));
+          if (other !== undefined)
+            refuseComparison(
+              value,
+              [...(list as Iterable<unknown>)].find((element) => element !== null),
+            );
           return found;
         },
       },
@@ -255,5 +293,6 @@ function verifyExtensions(environment: Environment): void {
     typedMembership = true;
   }
   const missing = [re2 ? '' : 'RE2 matches', metered ? '' : 'cost meter', typedMembership ? '' : 'typed membership'].filter(Boolean);
-  if (missing.length > 0) throw new Error(`cel-js did not take the ${missing.join(', ')} (control/src/condition-extensions.ts); conditions cannot be bounded.`);
+  if (missing.length > 0)
+    throw new Error(`cel-js did not take the ${missing.join(', ')} (control/src/condition-extensions.ts); conditions cannot be bounded.`);
 }

@@ -72,8 +72,13 @@ function createEnvironment(): Environment {
     .registerVariable('principal', 'map', { description: 'On whose behalf: id, roles.' })
     .registerVariable('run', 'map', { description: 'Run counters: steps, tool_calls, tokens, cost_usd, elapsed_ms.' })
     .registerVariable('data', 'map', { description: 'Data touched so far: classifications, collections.' })
-    .registerVariable('model', 'map', { description: 'The model registry entry of the model a model action calls: registered, id, version, owner, classifications, residency.' })
-    .registerVariable('eval', 'map', { description: 'The recorded evaluation of what a promotion promotes: found, passed, scores, suite, record.' })
+    .registerVariable('model', 'map', {
+      description:
+        'The model registry entry of the model a model action calls: registered, id, version, owner, classifications, residency.',
+    })
+    .registerVariable('eval', 'map', {
+      description: 'The recorded evaluation of what a promotion promotes: found, passed, scores, suite, record.',
+    })
     .registerVariable('now', 'google.protobuf.Timestamp', { description: 'Decision time.' });
   for (const operator of numericOperators) {
     const apply = (left: number, right: number): number =>
@@ -110,7 +115,13 @@ export function compileCondition(expression: string): CompiledCondition {
   }
   if (!checked.valid) throw new ConditionError([celProblem(checked.error, expression)]);
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
-    throw new ConditionError([{ message: `A condition must be true or false, but this one gives ${/^[aeiou]/.test(checked.type ?? '') ? 'an' : 'a'} ${checked.type}.`, start: 0, end: expression.length }]);
+    throw new ConditionError([
+      {
+        message: `A condition must be true or false, but this one gives ${/^[aeiou]/.test(checked.type ?? '') ? 'an' : 'a'} ${checked.type}.`,
+        start: 0,
+        end: expression.length,
+      },
+    ]);
   }
   const evaluate = (activation: Record<string, unknown>): unknown => meteredEvaluation(CONDITION_COST_LIMIT, () => parsed(activation));
   return { expression, evaluate, paths: analysis.paths, readsNow: analysis.readsNow, ast: parsed.ast };
@@ -158,7 +169,11 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
         const [object, field] = cursor.args as [ASTNode, string];
         chain.unshift({ name: field, node: cursor, optional: cursor.op === '.?' });
         cursor = object;
-      } else if ((cursor.op === '[]' || cursor.op === '[?]') && (cursor.args as [ASTNode, ASTNode])[1].op === 'value' && typeof (cursor.args as [ASTNode, ASTNode])[1].args === 'string') {
+      } else if (
+        (cursor.op === '[]' || cursor.op === '[?]') &&
+        (cursor.args as [ASTNode, ASTNode])[1].op === 'value' &&
+        typeof (cursor.args as [ASTNode, ASTNode])[1].args === 'string'
+      ) {
         const [object, index] = cursor.args as [ASTNode, ASTNode];
         chain.unshift({ name: index.args as string, node: cursor, optional: cursor.op === '[?]' });
         cursor = object;
@@ -191,7 +206,8 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
           const fields = shape.properties ? Object.keys(shape.properties) : [];
           const suggestion = closest(step.name, fields);
           const end = step.node.range.end;
-          const start = step.node.op === '.' || step.node.op === '.?' ? Math.max(step.node.range.start, end - step.name.length) : step.node.range.start;
+          const start =
+            step.node.op === '.' || step.node.op === '.?' ? Math.max(step.node.range.start, end - step.name.length) : step.node.range.start;
           problems.push({
             message: `${walked} has no field '${step.name}'${suggestion ? `; did you mean '${suggestion}'?` : '.'}${fields.length > 0 ? ` Fields: ${fields.join(', ')}.` : ''}`,
             start,
@@ -210,7 +226,9 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
   function operandType(node: ASTNode, scope: Scope): { shape: Shape; label: string } | undefined {
     if (node.op === 'value') {
       const type = literalType(node.args);
-      return type ? { shape: { type: [type], ...(type === 'null' ? {} : { enum: [normalizeLiteral(node.args)] }) }, label: literalLabel(node.args) } : undefined;
+      return type
+        ? { shape: { type: [type], ...(type === 'null' ? {} : { enum: [normalizeLiteral(node.args)] }) }, label: literalLabel(node.args) }
+        : undefined;
     }
     if (node.op === '-_' && (node.args as ASTNode).op === 'value') {
       const type = literalType((node.args as ASTNode).args);
@@ -220,7 +238,10 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
       const items = (node.args as ASTNode[]).map((item) => operandType(item, scope));
       const itemTypes = items.every(Boolean) ? [...new Set(items.flatMap((item) => item!.shape.type))] : undefined;
       const values = items.every((item) => item?.shape.enum) ? items.flatMap((item) => item!.shape.enum!) : undefined;
-      return { shape: { type: ['list'], ...(itemTypes ? { items: { type: itemTypes, ...(values ? { enum: values } : {}) } } : {}) }, label: 'a list' };
+      return {
+        shape: { type: ['list'], ...(itemTypes ? { items: { type: itemTypes, ...(values ? { enum: values } : {}) } } : {}) },
+        label: 'a list',
+      };
     }
     if (node.op === '.' || node.op === '.?' || node.op === '[]' || node.op === '[?]' || node.op === 'id') {
       const shape = resolve(node, scope, false);
@@ -239,7 +260,12 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
     if (operator === 'in') {
       if (right.shape.type.includes('list') && right.shape.items && !right.shape.items.type.includes('any')) {
         if (!compatible(left.shape.type, right.shape.items.type)) {
-          problems.push(mismatch(node, `${left.label} (${describeShape(left.shape)}) can never be in ${right.label}, which holds ${describeShape(right.shape.items)} values`));
+          problems.push(
+            mismatch(
+              node,
+              `${left.label} (${describeShape(left.shape)}) can never be in ${right.label}, which holds ${describeShape(right.shape.items)} values`,
+            ),
+          );
         } else checkEnum(node, left.shape, right.shape.items, left.label, right.label);
       } else if (right.shape.type.every((type) => type !== 'list' && type !== 'map' && type !== 'string' && type !== 'any')) {
         problems.push(mismatch(node, `'in' needs a list or map on its right, but ${right.label} is ${describeShape(right.shape)}`));
@@ -247,19 +273,25 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
       return;
     }
     if (!compatible(left.shape.type, right.shape.type)) {
-      problems.push(mismatch(node, `compares ${left.label} (${describeShape(left.shape)}) with ${right.label} (${describeShape(right.shape)})`));
+      problems.push(
+        mismatch(node, `compares ${left.label} (${describeShape(left.shape)}) with ${right.label} (${describeShape(right.shape)})`),
+      );
       return;
     }
     if (operator === '==' || operator === '!=') checkEnum(node, left.shape, right.shape, left.label, right.label);
     else if (left.shape.type.every((type) => type === 'boolean' || type === 'map' || type === 'list' || type === 'null')) {
-      problems.push(mismatch(node, `orders ${left.label}, which is ${describeShape(left.shape)}; only numbers, strings and times can be ordered`));
+      problems.push(
+        mismatch(node, `orders ${left.label}, which is ${describeShape(left.shape)}; only numbers, strings and times can be ordered`),
+      );
     }
   }
 
   function checkEnum(node: ASTNode, left: Shape, right: Shape, leftLabel: string, rightLabel: string): void {
     if (left.enum && right.enum && !left.enum.some((value) => right.enum!.some((other) => literalEquals(value, other)))) {
       const [field, literal] = left.enum.length > right.enum.length ? [left, rightLabel] : [right, leftLabel];
-      problems.push(mismatch(node, `${literal} is never one of the allowed values ${field.enum!.map((value) => JSON.stringify(value)).join(', ')}`));
+      problems.push(
+        mismatch(node, `${literal} is never one of the allowed values ${field.enum!.map((value) => JSON.stringify(value)).join(', ')}`),
+      );
     }
   }
 
@@ -273,7 +305,9 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
     if (expected && !(receiver.op === 'id' && receiver.args === 'cel')) {
       const typed = operandType(receiver, scope);
       if (typed && !typed.shape.type.some((type) => expected.includes(type))) {
-        problems.push(mismatch(node, `${name}() is called on ${typed.label}, which is ${describeShape(typed.shape)}, not ${expected.join(' or ')}`));
+        problems.push(
+          mismatch(node, `${name}() is called on ${typed.label}, which is ${describeShape(typed.shape)}, not ${expected.join(' or ')}`),
+        );
       }
     } else if (!(receiver.op === 'id' && receiver.args === 'cel')) visit(receiver, scope);
     for (const argument of args) visit(argument, scope);
@@ -383,7 +417,8 @@ export function analyzeCondition(ast: ASTNode, shapes: Readonly<Record<string, S
         return;
       default: {
         const args = node.args as unknown;
-        if (Array.isArray(args)) for (const child of args) if (child && typeof child === 'object' && 'op' in child) visit(child as ASTNode, scope);
+        if (Array.isArray(args))
+          for (const child of args) if (child && typeof child === 'object' && 'op' in child) visit(child as ASTNode, scope);
       }
     }
   }

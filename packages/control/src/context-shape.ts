@@ -38,13 +38,33 @@ export function contextShape(args: Shape = { type: ['map'], additional: any }): 
     action: closedMap({ kind: { type: ['string'], enum: ['tool', 'model', 'retrieval', 'handoff', 'answer'] }, name: string, args }),
     agent: closedMap({ id: string, team: string, tags: stringList }),
     principal: closedMap({ id: string, roles: stringList }),
-    run: closedMap({ id: string, steps: integer, tool_calls: integer, tokens: integer, cost_usd: { type: ['number'] }, elapsed_ms: integer }),
+    run: closedMap({
+      id: string,
+      steps: integer,
+      tool_calls: integer,
+      tokens: integer,
+      cost_usd: { type: ['number'] },
+      elapsed_ms: integer,
+    }),
     data: closedMap({
       classifications: stringList,
       collections: { type: ['list'], items: closedMap({ name: string, classifications: stringList }) },
     }),
-    model: closedMap({ registered: { type: ['boolean'] }, id: string, version: string, owner: string, classifications: stringList, residency: stringList }),
-    eval: closedMap({ found: { type: ['boolean'] }, passed: { type: ['boolean'] }, scores: { type: ['map'], additional: { type: ['number'] } }, suite: string, record: string }),
+    model: closedMap({
+      registered: { type: ['boolean'] },
+      id: string,
+      version: string,
+      owner: string,
+      classifications: stringList,
+      residency: stringList,
+    }),
+    eval: closedMap({
+      found: { type: ['boolean'] },
+      passed: { type: ['boolean'] },
+      scores: { type: ['map'], additional: { type: ['number'] } },
+      suite: string,
+      record: string,
+    }),
     now: { type: ['timestamp'] },
   };
 }
@@ -85,7 +105,11 @@ const typeWords: Record<ValueType, string> = {
 /** `a number`, `a string or null`, `a list of strings`. */
 export function describeShape(shape: Shape): string {
   return shape.type
-    .map((type) => (type === 'list' && shape.items && !shape.items.type.includes('any') ? `a list of ${describeShape(shape.items).replace(/^an? /, '')}s` : typeWords[type]))
+    .map((type) =>
+      type === 'list' && shape.items && !shape.items.type.includes('any')
+        ? `a list of ${describeShape(shape.items).replace(/^an? /, '')}s`
+        : typeWords[type],
+    )
     .join(' or ');
 }
 
@@ -123,11 +147,13 @@ export function shapeFromJsonSchema(schema: unknown, root: unknown = schema, dep
   }
   const shape: Shape = { type: types };
   if (typeof node.format === 'string') shape.format = node.format;
-  if ((typeof node.minimum === 'number' && node.minimum > 0) || (typeof node.exclusiveMinimum === 'number' && node.exclusiveMinimum >= 0)) shape.positive = true;
+  if ((typeof node.minimum === 'number' && node.minimum > 0) || (typeof node.exclusiveMinimum === 'number' && node.exclusiveMinimum >= 0))
+    shape.positive = true;
   if (types.includes('map')) {
     const properties: Record<string, Shape> = {};
     if (node.properties && typeof node.properties === 'object') {
-      for (const [name, child] of Object.entries(node.properties as Record<string, unknown>)) properties[name] = shapeFromJsonSchema(child, root, depth + 1);
+      for (const [name, child] of Object.entries(node.properties as Record<string, unknown>))
+        properties[name] = shapeFromJsonSchema(child, root, depth + 1);
     }
     shape.properties = properties;
     const additional = node.additionalProperties;

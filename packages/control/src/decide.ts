@@ -32,7 +32,8 @@ export function decide(set: PolicySet, action: Action, context?: DecisionContext
     if (!engine) return failure(set, 'the policy set was not built by compilePolicies()');
     const kind = action?.kind;
     const index = typeof kind === 'string' && Object.hasOwn(engine.byKind, kind) ? engine.byKind[kind as ActionKind] : undefined;
-    if (!index) return failure(set, `the action kind ${JSON.stringify(kind)} is not one of tool, model, retrieval, handoff, answer`, engine.refs);
+    if (!index)
+      return failure(set, `the action kind ${JSON.stringify(kind)} is not one of tool, model, retrieval, handoff, answer`, engine.refs);
     const name = action.name;
     if (typeof name !== 'string') return failure(set, 'the action has no name', engine.refs);
     const candidates = candidatesFor(index, name);
@@ -46,7 +47,13 @@ export function decide(set: PolicySet, action: Action, context?: DecisionContext
   }
 }
 
-function evaluate(index: KindIndex, rules: readonly CompiledRule[], action: Action, context: DecisionContext | undefined, refs: readonly PolicyRef[]): Decision {
+function evaluate(
+  index: KindIndex,
+  rules: readonly CompiledRule[],
+  action: Action,
+  context: DecisionContext | undefined,
+  refs: readonly PolicyRef[],
+): Decision {
   let applied: MatchedRule[] | undefined;
   let appliedRules: CompiledRule[] | undefined;
   let skipped: MatchedRule[] | undefined;
@@ -137,7 +144,13 @@ function valuesSeen(rule: CompiledRule, activation: Record<string, unknown>): Re
   return values;
 }
 
-function mergeObligations(index: KindIndex, authority: Authority, applied: CompiledRule[] | undefined, skipped: CompiledRule[] | undefined, defaulted: boolean): Obligations {
+function mergeObligations(
+  index: KindIndex,
+  authority: Authority,
+  applied: CompiledRule[] | undefined,
+  skipped: CompiledRule[] | undefined,
+  defaulted: boolean,
+): Obligations {
   let notify: readonly string[] = emptyList;
   let redact: readonly string[] = emptyList;
   let approvers: ApproverRequirement | undefined;
@@ -149,7 +162,8 @@ function mergeObligations(index: KindIndex, authority: Authority, applied: Compi
     if (authority === 'require_approval') {
       const requirements: ApproverRequirement[] = [];
       for (const rule of applied) if (rule.authority === 'require_approval' && rule.approvers) requirements.push(rule.approvers);
-      approvers = requirements.length === 0 ? DEFAULT_APPROVERS : requirements.length === 1 ? requirements[0]! : mergeApprovers(requirements);
+      approvers =
+        requirements.length === 0 ? DEFAULT_APPROVERS : requirements.length === 1 ? requirements[0]! : mergeApprovers(requirements);
     }
   }
   // Masking more is the safe side, so skipped rules' redactions count too.
@@ -188,7 +202,10 @@ export function mergeApprovers(requirements: readonly ApproverRequirement[]): Ap
     if (shared.length > 0) roles = shared;
     else {
       roles = [...new Set(restricted.flatMap((requirement) => requirement.roles))].sort();
-      count = Math.max(count, restricted.reduce((sum, requirement) => sum + requirement.count, 0));
+      count = Math.max(
+        count,
+        restricted.reduce((sum, requirement) => sum + requirement.count, 0),
+      );
     }
   }
   const expiries = requirements.map((requirement) => requirement.expires_in_ms).filter((value): value is number => value !== undefined);
@@ -202,7 +219,14 @@ export function mergeApprovers(requirements: readonly ApproverRequirement[]): Ap
   return merged;
 }
 
-function reasonFor(index: KindIndex, authority: Authority, name: string, applied: MatchedRule[] | undefined, skipped: MatchedRule[] | undefined, defaulted: boolean): string {
+function reasonFor(
+  index: KindIndex,
+  authority: Authority,
+  name: string,
+  applied: MatchedRule[] | undefined,
+  skipped: MatchedRule[] | undefined,
+  defaulted: boolean,
+): string {
   let text: string;
   if (defaulted) {
     const subject = `no rule applied to ${index.kind} '${clip(name)}'`;
@@ -222,11 +246,15 @@ function reasonFor(index: KindIndex, authority: Authority, name: string, applied
   const failures = failedApplied.length + failedSkipped.length;
   if (failures === 1) {
     const rule = failedApplied[0] ?? failedSkipped[0]!;
-    const outcome = failedApplied.length === 1 ? 'so the rule applied (fail closed)' : 'so the rule was skipped (it would have loosened the outcome)';
+    const outcome =
+      failedApplied.length === 1 ? 'so the rule applied (fail closed)' : 'so the rule was skipped (it would have loosened the outcome)';
     text += `; the condition of ${rule.policy}/${rule.ruleId} failed (${trimPeriod(rule.conditionError!)}), ${outcome}`;
   } else if (failures > 1) {
     const first = failedApplied[0] ?? failedSkipped[0]!;
-    const parts = [failedApplied.length > 0 ? `${failedApplied.length} applied (fail closed)` : '', failedSkipped.length > 0 ? `${failedSkipped.length} skipped (they would have loosened the outcome)` : ''].filter(Boolean);
+    const parts = [
+      failedApplied.length > 0 ? `${failedApplied.length} applied (fail closed)` : '',
+      failedSkipped.length > 0 ? `${failedSkipped.length} skipped (they would have loosened the outcome)` : '',
+    ].filter(Boolean);
     text += `; ${failures} conditions failed (first: ${first.policy}/${first.ruleId}, ${trimPeriod(first.conditionError!)}), ${parts.join(', ')}`;
   }
   return `${text}.`;
@@ -245,7 +273,9 @@ function costDenial(rule: CompiledRule, error: ConditionCostError, refs: readonl
 }
 
 function failure(set: PolicySet, why: string, refs?: readonly PolicyRef[]): Decision {
-  return deepFreeze(deniedDecision(`Denied: ${why}, and what cannot be decided is denied.`, refs ?? (Array.isArray(set?.refs) ? set.refs : emptyList)));
+  return deepFreeze(
+    deniedDecision(`Denied: ${why}, and what cannot be decided is denied.`, refs ?? (Array.isArray(set?.refs) ? set.refs : emptyList)),
+  );
 }
 
 function errorSummary(error: unknown): string {

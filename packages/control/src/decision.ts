@@ -81,7 +81,12 @@ export interface DenyDecision extends DecisionFields {
 export type Decision = AutonomousDecision | NotifyHumanDecision | RequireApprovalDecision | DenyDecision;
 
 /** Approvers used when an action is held but no rule or policy names any: one approver, any role, not the principal, denied on expiry. */
-export const DEFAULT_APPROVERS: Readonly<ApproverRequirement> = Object.freeze({ roles: [], count: 1, separation_of_duties: true, on_expiry: 'deny' });
+export const DEFAULT_APPROVERS: Readonly<ApproverRequirement> = Object.freeze({
+  roles: [],
+  count: 1,
+  separation_of_duties: true,
+  on_expiry: 'deny',
+});
 
 /**
  * A denial no rule made: the control plane could not decide (unreadable policy set or action), or
@@ -92,6 +97,18 @@ export function deniedDecision(reason: string, policies: readonly PolicyRef[] = 
 }
 
 /** A hold no rule made (a budget that holds for a human): the action waits for `approvers` (default DEFAULT_APPROVERS). */
-export function heldDecision(reason: string, policies: readonly PolicyRef[], approvers: ApproverRequirement = DEFAULT_APPROVERS): RequireApprovalDecision {
-  return { authority: 'require_approval', rules: [], skipped: [], policies, obligations: { notify: [], redact: [], approvers }, reason, defaulted: false };
+export function heldDecision(
+  reason: string,
+  policies: readonly PolicyRef[],
+  approvers: ApproverRequirement = DEFAULT_APPROVERS,
+): RequireApprovalDecision {
+  return {
+    authority: 'require_approval',
+    rules: [],
+    skipped: [],
+    policies,
+    obligations: { notify: [], redact: [], approvers },
+    reason,
+    defaulted: false,
+  };
 }

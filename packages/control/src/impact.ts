@@ -89,8 +89,22 @@ export function aggregateImpact(transitions: readonly AuthorityTransition[], tot
   }
   const table = [...rows.values()]
     .map(({ runIds, ...row }) => ({ ...row, runs: runIds.size }))
-    .sort((left, right) => right.count - left.count || left.rule.localeCompare(right.rule) || left.from.localeCompare(right.from) || left.to.localeCompare(right.to));
-  return { actions: totals.actions, runs: totals.runs, changed: transitions.length, newDenies, newApprovals, rows: table, affectedRuns: [...affected] };
+    .sort(
+      (left, right) =>
+        right.count - left.count ||
+        left.rule.localeCompare(right.rule) ||
+        left.from.localeCompare(right.from) ||
+        left.to.localeCompare(right.to),
+    );
+  return {
+    actions: totals.actions,
+    runs: totals.runs,
+    changed: transitions.length,
+    newDenies,
+    newApprovals,
+    rows: table,
+    affectedRuns: [...affected],
+  };
 }
 
 /** Whether an impact summary trips a CI gate. */

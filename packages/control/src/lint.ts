@@ -103,13 +103,28 @@ export function lintPolicies(policies: readonly Policy[], options: LintOptions =
     const { policy, rule } = entry;
     const where = { location: rule.location, policy: policy.name, rule: rule.id };
     if (rule.authority === 'deny' && !rule.reason) {
-      findings.push({ severity: 'warning', code: 'deny-without-reason', message: `Rule '${rule.id}' denies without a reason; agents, approvers and auditors will not know why.`, ...where });
+      findings.push({
+        severity: 'warning',
+        code: 'deny-without-reason',
+        message: `Rule '${rule.id}' denies without a reason; agents, approvers and auditors will not know why.`,
+        ...where,
+      });
     }
     if (rule.authority === 'require_approval' && !rule.approvers && !policy.approvers) {
-      findings.push({ severity: 'warning', code: 'approval-without-approvers', message: `Rule '${rule.id}' requires approval but names no approvers (nor does spec.approvers), so any one principal other than the requester may approve.`, ...where });
+      findings.push({
+        severity: 'warning',
+        code: 'approval-without-approvers',
+        message: `Rule '${rule.id}' requires approval but names no approvers (nor does spec.approvers), so any one principal other than the requester may approve.`,
+        ...where,
+      });
     }
     if (rule.authority === 'notify_human' && rule.notify.length === 0 && policy.notify.length === 0) {
-      findings.push({ severity: 'warning', code: 'notify-without-targets', message: `Rule '${rule.id}' notifies a human but names no targets (nor does spec.notify), so nobody is told.`, ...where });
+      findings.push({
+        severity: 'warning',
+        code: 'notify-without-targets',
+        message: `Rule '${rule.id}' notifies a human but names no targets (nor does spec.notify), so nobody is told.`,
+        ...where,
+      });
     }
     const shadow = shadowingRule(entry, entries);
     if (shadow) {
@@ -150,11 +165,17 @@ export function lintPolicies(policies: readonly Policy[], options: LintOptions =
 function notifyTargetFindings(policy: Policy, undeliverable: (target: string) => string | undefined): LintFinding[] {
   const source = new YamlSource(policy.source, policy.file);
   const spec = (source.value as { spec?: { notify?: unknown; rules?: unknown } } | undefined)?.spec;
-  const lists: Array<{ path: Array<string | number>; targets: unknown; rule?: string }> = [{ path: ['spec', 'notify'], targets: spec?.notify }];
+  const lists: Array<{ path: Array<string | number>; targets: unknown; rule?: string }> = [
+    { path: ['spec', 'notify'], targets: spec?.notify },
+  ];
   if (Array.isArray(spec?.rules)) {
     spec.rules.forEach((rule: unknown, index) => {
       const raw = rule as { id?: unknown; notify?: unknown } | null;
-      lists.push({ path: ['spec', 'rules', index, 'notify'], targets: raw?.notify, ...(typeof raw?.id === 'string' ? { rule: raw.id } : {}) });
+      lists.push({
+        path: ['spec', 'rules', index, 'notify'],
+        targets: raw?.notify,
+        ...(typeof raw?.id === 'string' ? { rule: raw.id } : {}),
+      });
     });
   }
   const findings: LintFinding[] = [];
@@ -185,9 +206,18 @@ export function parseToolSchemas(text: string, file: string): ToolSchema[] {
     throw new UserError(ErrorCode.InputInvalid, `Tool schemas: ${first.message}`, { location: first.location });
   }
   const value = source.value as unknown;
-  const list = Array.isArray(value) ? value : value && typeof value === 'object' && Array.isArray((value as { tools?: unknown }).tools) ? (value as { tools: unknown[] }).tools : undefined;
+  const list = Array.isArray(value)
+    ? value
+    : value && typeof value === 'object' && Array.isArray((value as { tools?: unknown }).tools)
+      ? (value as { tools: unknown[] }).tools
+      : undefined;
   const prefix: Array<string | number> = Array.isArray(value) ? [] : ['tools'];
-  if (!list) throw new UserError(ErrorCode.InputInvalid, 'Tool schemas must be a list of {name, inputSchema} or an MCP tools/list result {tools: [...]}.', { location: source.locate([]) });
+  if (!list)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'Tool schemas must be a list of {name, inputSchema} or an MCP tools/list result {tools: [...]}.',
+      { location: source.locate([]) },
+    );
   return list.map((item, index) => {
     const tool = item as { name?: unknown; inputSchema?: unknown; input_schema?: unknown } | null;
     if (!tool || typeof tool !== 'object' || typeof tool.name !== 'string' || tool.name === '') {
@@ -195,7 +225,9 @@ export function parseToolSchemas(text: string, file: string): ToolSchema[] {
     }
     const schema = tool.inputSchema ?? tool.input_schema;
     if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
-      throw new UserError(ErrorCode.InputInvalid, `Tool '${tool.name}' has no inputSchema object.`, { location: source.locate([...prefix, index]) });
+      throw new UserError(ErrorCode.InputInvalid, `Tool '${tool.name}' has no inputSchema object.`, {
+        location: source.locate([...prefix, index]),
+      });
     }
     return { name: tool.name, inputSchema: schema as JsonSchema };
   });
@@ -247,16 +279,27 @@ function limitFindings(policies: readonly Policy[]): LintFinding[] {
   const findings: LintFinding[] = [];
   for (const policy of policies) {
     const limits = policy.limits;
-    const at = (key: string): SourceLocation => policy.locations[`spec.limits.${key}`] ?? policy.locations['spec.limits'] ?? { file: policy.file };
+    const at = (key: string): SourceLocation =>
+      policy.locations[`spec.limits.${key}`] ?? policy.locations['spec.limits'] ?? { file: policy.file };
     const warn = (key: string, message: string): void => {
       findings.push({ severity: 'warning', code: 'contradictory-limits', message, location: at(key), policy: policy.name });
     };
     for (const key of ['max_steps', 'max_tool_calls', 'max_tokens', 'max_cost_usd'] as const) {
-      if (limits[key] === 0) warn(key, `${key} is 0, so no run can take a single ${key === 'max_tool_calls' ? 'tool call' : 'step'}${key === 'max_tool_calls' ? '' : '; every run stops before it starts'}.`);
+      if (limits[key] === 0)
+        warn(
+          key,
+          `${key} is 0, so no run can take a single ${key === 'max_tool_calls' ? 'tool call' : 'step'}${key === 'max_tool_calls' ? '' : '; every run stops before it starts'}.`,
+        );
     }
     if (limits.max_tool_calls === 0) {
-      const allowing = policies.flatMap((candidate) => candidate.rules.filter((rule) => rule.match.kinds.includes('tool') && rule.authority !== 'deny'));
-      if (allowing.length > 0) warn('max_tool_calls', `max_tool_calls is 0, yet rule '${allowing[0]!.id}' lets tool calls through; the limit makes that rule dead.`);
+      const allowing = policies.flatMap((candidate) =>
+        candidate.rules.filter((rule) => rule.match.kinds.includes('tool') && rule.authority !== 'deny'),
+      );
+      if (allowing.length > 0)
+        warn(
+          'max_tool_calls',
+          `max_tool_calls is 0, yet rule '${allowing[0]!.id}' lets tool calls through; the limit makes that rule dead.`,
+        );
     }
     // No check of approval expiry against max_duration: time a run waits for a human does not count against it.
     if (limits.on_exceeded === 'hold' && !policies.some((candidate) => candidate.approvers)) {
@@ -274,7 +317,10 @@ function toolFindings(entries: readonly RuleEntry[], tools: readonly ToolSchema[
     const matching = tools.filter((tool) => globs.some((glob) => matchesName(glob, tool.name)));
     const where = { policy: policy.name, rule: rule.id };
     if (matching.length === 0) {
-      const suggestion = closest(rule.match.names[0] ?? '', tools.map((tool) => tool.name));
+      const suggestion = closest(
+        rule.match.names[0] ?? '',
+        tools.map((tool) => tool.name),
+      );
       // Given the agent's tools, a rule that matches none of them is a mistake (a misspelt name).
       findings.push({
         severity: 'error',

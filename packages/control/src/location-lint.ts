@@ -26,14 +26,31 @@ const comparisons = new Set(['==', '!=', 'in']);
 
 const urlWords = new Set(['url', 'urls', 'uri', 'uris', 'href', 'endpoint', 'link', 'links']);
 const hostWords = new Set(['host', 'hosts', 'hostname', 'hostnames', 'domain', 'domains']);
-const pathWords = new Set(['path', 'paths', 'filepath', 'file', 'files', 'filename', 'filenames', 'dir', 'dirs', 'directory', 'folder', 'folders']);
+const pathWords = new Set([
+  'path',
+  'paths',
+  'filepath',
+  'file',
+  'files',
+  'filename',
+  'filenames',
+  'dir',
+  'dirs',
+  'directory',
+  'folder',
+  'folders',
+]);
 const urlFormats = new Set(['uri', 'uri-reference', 'iri', 'iri-reference', 'url']);
 const hostFormats = new Set(['hostname', 'idn-hostname']);
 
 /** The location kind a field name suggests: `path`, `file_path`, `sourceFile`, `target_url`, `host`... */
 export function locationKindOfName(name: string): LocationKind | undefined {
   // The last word of snake_case, kebab-case or camelCase: `profile` is not a file, `source_file` is.
-  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[_\-.\s]+/).filter(Boolean);
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[_\-.\s]+/)
+    .filter(Boolean);
   const last = words.at(-1) ?? '';
   if (urlWords.has(last)) return 'url';
   if (hostWords.has(last)) return 'host';
@@ -57,7 +74,11 @@ export function argumentPath(node: ASTNode): string[] | undefined {
       const [object, field] = cursor.args as [ASTNode, string];
       segments.unshift(field);
       cursor = object;
-    } else if ((cursor.op === '[]' || cursor.op === '[?]') && (cursor.args as [ASTNode, ASTNode])[1].op === 'value' && typeof (cursor.args as [ASTNode, ASTNode])[1].args === 'string') {
+    } else if (
+      (cursor.op === '[]' || cursor.op === '[?]') &&
+      (cursor.args as [ASTNode, ASTNode])[1].op === 'value' &&
+      typeof (cursor.args as [ASTNode, ASTNode])[1].args === 'string'
+    ) {
       const [object, index] = cursor.args as [ASTNode, ASTNode];
       segments.unshift(index.args as string);
       cursor = object;

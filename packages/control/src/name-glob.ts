@@ -31,7 +31,9 @@ export function compileNameGlob(pattern: string): NameGlob {
   try {
     regex = picomatch.makeRe(toPicomatchSubject(pattern), picomatchOptions);
   } catch (error) {
-    throw new Error(`The name glob ${JSON.stringify(pattern)} is malformed: ${(error as Error).message.replace(/\.$/, '')}.`, { cause: error });
+    throw new Error(`The name glob ${JSON.stringify(pattern)} is malformed: ${(error as Error).message.replace(/\.$/, '')}.`, {
+      cause: error,
+    });
   }
   if (regex.source === '$^') throw new Error(`The name glob ${JSON.stringify(pattern)} can never match a name.`);
   return { kind: 'pattern', pattern, test: (name) => regex.test(toPicomatchSubject(name)) };

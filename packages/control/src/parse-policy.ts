@@ -8,8 +8,23 @@ import { ACTION_KINDS, type ActionKind } from './action.ts';
 import type { Authority } from './authority.ts';
 import { compileCondition, ConditionError, type CompiledCondition } from './condition.ts';
 import { compileNameGlob } from './name-glob.ts';
-import { POLICY_API_VERSION, POLICY_KIND, type ApproverRequirement, type Policy, type PolicyLimits, type PolicyRule, type VerificationRequirements } from './policy.ts';
-import { durationPattern, policyDocumentSchema, ruleSchema, type ApproversDocument, type PolicyDocument, type RuleDocument } from './policy-schema.ts';
+import {
+  POLICY_API_VERSION,
+  POLICY_KIND,
+  type ApproverRequirement,
+  type Policy,
+  type PolicyLimits,
+  type PolicyRule,
+  type VerificationRequirements,
+} from './policy.ts';
+import {
+  durationPattern,
+  policyDocumentSchema,
+  ruleSchema,
+  type ApproversDocument,
+  type PolicyDocument,
+  type RuleDocument,
+} from './policy-schema.ts';
 import { describeValue, issueProblems } from './schema-issues.ts';
 import { formatPath, problemsError, YamlSource, type DocumentPath, type SourceProblem } from './yaml-source.ts';
 
@@ -38,12 +53,17 @@ export function parsePolicy(text: string, file: string): Policy {
 export async function loadPolicyFiles(paths: string[]): Promise<Policy[]> {
   const { policies, problems } = await readPolicyFiles(paths);
   if (problems.length > 0) throw problemsError(problems, 'policy set');
-  if (policies.length === 0) throw new UserError(ErrorCode.PolicyInvalid, `No AutonomyPolicy documents found in ${paths.join(', ')}.`, { location: { file: paths[0] ?? '' } });
+  if (policies.length === 0)
+    throw new UserError(ErrorCode.PolicyInvalid, `No AutonomyPolicy documents found in ${paths.join(', ')}.`, {
+      location: { file: paths[0] ?? '' },
+    });
   return policies;
 }
 
 /** Like loadPolicyFiles, but returns the problems instead of throwing (lint reports them all). */
-export async function readPolicyFiles(paths: readonly string[]): Promise<{ policies: Policy[]; problems: SourceProblem[]; files: string[] }> {
+export async function readPolicyFiles(
+  paths: readonly string[],
+): Promise<{ policies: Policy[]; problems: SourceProblem[]; files: string[] }> {
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
   const files: Array<{ file: string; explicit: boolean }> = [];
@@ -85,7 +105,9 @@ export async function readPolicyFiles(paths: readonly string[]): Promise<{ polic
 
 /** Problems of one file in reading order. */
 function sortProblems(problems: SourceProblem[]): SourceProblem[] {
-  return problems.sort((left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0));
+  return problems.sort(
+    (left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0),
+  );
 }
 
 /** Problems for policies sharing a name (decisions name rules by policy and rule id). */
@@ -118,7 +140,10 @@ async function yamlFilesUnder(directory: string): Promise<string[]> {
 function buildPolicy(source: YamlSource, problems: SourceProblem[]): Policy | undefined {
   const value = source.value;
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
-    problems.push({ message: `A policy file holds one AutonomyPolicy document (apiVersion, kind, metadata, spec), not ${describeValue(value)}.`, location: source.locate([]) });
+    problems.push({
+      message: `A policy file holds one AutonomyPolicy document (apiVersion, kind, metadata, spec), not ${describeValue(value)}.`,
+      location: source.locate([]),
+    });
     return undefined;
   }
   const document = value as Record<string, unknown>;
@@ -156,7 +181,10 @@ function semanticPolicy(document: PolicyDocument, source: YamlSource, problems: 
   (spec.rules ?? []).forEach((raw, index) => {
     const earlier = ruleIds.get(raw.id);
     if (earlier !== undefined) {
-      problems.push({ message: `Rule id '${raw.id}' is already used by spec.rules[${earlier}]; rule ids must be unique in a policy.`, location: source.locate(['spec', 'rules', index, 'id']) });
+      problems.push({
+        message: `Rule id '${raw.id}' is already used by spec.rules[${earlier}]; rule ids must be unique in a policy.`,
+        location: source.locate(['spec', 'rules', index, 'id']),
+      });
     } else ruleIds.set(raw.id, index);
     rules.push(buildRule(raw, index, source, problems));
   });
@@ -171,7 +199,11 @@ function semanticPolicy(document: PolicyDocument, source: YamlSource, problems: 
     Object.assign(limits, counts);
     if (max_duration !== undefined) {
       const milliseconds = durationMilliseconds(max_duration);
-      if (milliseconds === undefined) problems.push({ message: `max_duration ${JSON.stringify(max_duration)} is not a duration; use e.g. 90s, 15m, 4h or 2d.`, location: source.locate(['spec', 'limits', 'max_duration']) });
+      if (milliseconds === undefined)
+        problems.push({
+          message: `max_duration ${JSON.stringify(max_duration)} is not a duration; use e.g. 90s, 15m, 4h or 2d.`,
+          location: source.locate(['spec', 'limits', 'max_duration']),
+        });
       else limits.max_duration_ms = milliseconds;
     }
   }
@@ -208,14 +240,16 @@ function buildRule(raw: RuleDocument, index: number, source: YamlSource, problem
       problems.push({ message: (error as Error).message, location: source.locate(namePath) });
     }
   });
-  const kinds: ActionKind[] = raw.match.kind === '*' ? [...ACTION_KINDS] : typeof raw.match.kind === 'string' ? [raw.match.kind] : [...new Set(raw.match.kind)];
+  const kinds: ActionKind[] =
+    raw.match.kind === '*' ? [...ACTION_KINDS] : typeof raw.match.kind === 'string' ? [raw.match.kind] : [...new Set(raw.match.kind)];
   let condition: CompiledCondition | undefined;
   if (raw.when !== undefined) {
     try {
       condition = compileCondition(raw.when);
     } catch (error) {
       if (!(error instanceof ConditionError)) throw error;
-      for (const problem of error.problems) problems.push({ message: problem.message, location: conditionLocation(source, [...path, 'when'], raw.when, problem.start) });
+      for (const problem of error.problems)
+        problems.push({ message: problem.message, location: conditionLocation(source, [...path, 'when'], raw.when, problem.start) });
     }
   }
   const approvers = raw.approvers ? approverRequirement(raw.approvers, source, [...path, 'approvers'], problems) : undefined;
@@ -228,14 +262,21 @@ function buildRule(raw: RuleDocument, index: number, source: YamlSource, problem
     ...(raw.reason !== undefined ? { reason: raw.reason } : {}),
     notify: uniqueSorted(raw.notify ?? []),
     ...(approvers ? { approvers } : {}),
-    redact: uniqueSorted((raw.redact ?? []).map((field, fieldIndex) => redactPath(field, source, [...path, 'redact', fieldIndex], problems))),
+    redact: uniqueSorted(
+      (raw.redact ?? []).map((field, fieldIndex) => redactPath(field, source, [...path, 'redact', fieldIndex], problems)),
+    ),
     location: source.locate(path),
   };
   if (condition) compiledConditions.set(rule, condition);
   return rule;
 }
 
-function approverRequirement(raw: ApproversDocument, source: YamlSource, path: DocumentPath, problems: SourceProblem[]): ApproverRequirement {
+function approverRequirement(
+  raw: ApproversDocument,
+  source: YamlSource,
+  path: DocumentPath,
+  problems: SourceProblem[],
+): ApproverRequirement {
   const requirement: ApproverRequirement = {
     roles: uniqueSorted(raw.roles ?? []),
     count: raw.count ?? 1,
@@ -244,7 +285,11 @@ function approverRequirement(raw: ApproversDocument, source: YamlSource, path: D
   };
   if (raw.expires_in !== undefined) {
     const milliseconds = durationMilliseconds(raw.expires_in);
-    if (milliseconds === undefined) problems.push({ message: `expires_in ${JSON.stringify(raw.expires_in)} is not a duration; use e.g. 15m, 4h or 2d.`, location: source.locate([...path, 'expires_in']) });
+    if (milliseconds === undefined)
+      problems.push({
+        message: `expires_in ${JSON.stringify(raw.expires_in)} is not a duration; use e.g. 15m, 4h or 2d.`,
+        location: source.locate([...path, 'expires_in']),
+      });
     else requirement.expires_in_ms = milliseconds;
   }
   return requirement;
@@ -264,7 +309,10 @@ export function durationMilliseconds(value: string | number): number | undefined
 function redactPath(field: string, source: YamlSource, path: DocumentPath, problems: SourceProblem[]): string {
   const stripped = field.replace(/^action\.args\./, '').replace(/^args\./, '');
   if (stripped.split('.').some((segment) => segment.trim() === '')) {
-    problems.push({ message: `redact field ${JSON.stringify(field)} is not a dot path under action.args (e.g. card.number).`, location: source.locate(path) });
+    problems.push({
+      message: `redact field ${JSON.stringify(field)} is not a dot path under action.args (e.g. card.number).`,
+      location: source.locate(path),
+    });
   }
   return stripped;
 }

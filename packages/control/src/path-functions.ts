@@ -35,8 +35,12 @@ function clip(text: string): string {
 /** Throws unless `text` has one reading: no NUL, no backslash, no encoded or look-alike separator or dot. */
 function assertUnambiguous(text: string, what: string): void {
   if (text.includes('\u0000')) throw new AmbiguousLocationError(`The ${what} ${clip(text)} contains a NUL character.`);
-  if (text.includes('\\')) throw new AmbiguousLocationError(`The ${what} ${clip(text)} contains a backslash, which some systems read as a separator.`);
-  if (encodedStructure.test(text)) throw new AmbiguousLocationError(`The ${what} ${clip(text)} contains an encoded separator, dot or percent sign, which tools decode differently.`);
+  if (text.includes('\\'))
+    throw new AmbiguousLocationError(`The ${what} ${clip(text)} contains a backslash, which some systems read as a separator.`);
+  if (encodedStructure.test(text))
+    throw new AmbiguousLocationError(
+      `The ${what} ${clip(text)} contains an encoded separator, dot or percent sign, which tools decode differently.`,
+    );
   if (nonAscii.test(text)) {
     for (const character of text) {
       if (character.charCodeAt(0) < 0x80) continue;
@@ -101,7 +105,10 @@ function parseUrl(text: string): URL {
   }
   // The WHATWG parser resolves `.`, `..` and `%2e` segments and reads `\` as `/` for http(s);
   // what it leaves encoded (%2F, %5C, %25) some servers decode and others do not.
-  if (/%(?:2f|5c|25|00)/i.test(url.pathname)) throw new AmbiguousLocationError(`The URL ${clip(text)} has an encoded separator or percent sign in its path, which servers decode differently.`);
+  if (/%(?:2f|5c|25|00)/i.test(url.pathname))
+    throw new AmbiguousLocationError(
+      `The URL ${clip(text)} has an encoded separator or percent sign in its path, which servers decode differently.`,
+    );
   return url;
 }
 
@@ -131,7 +138,8 @@ export function urlHost(text: string): string {
 export function urlWithin(text: string, baseText: string): boolean {
   const url = parseUrl(text);
   const base = parseUrl(baseText);
-  if (url.protocol !== base.protocol || canonicalHost(url.hostname) !== canonicalHost(base.hostname) || url.port !== base.port) return false;
+  if (url.protocol !== base.protocol || canonicalHost(url.hostname) !== canonicalHost(base.hostname) || url.port !== base.port)
+    return false;
   const basePath = base.pathname === '' ? '/' : base.pathname;
   const path = url.pathname === '' ? '/' : url.pathname;
   if (basePath.endsWith('/')) return path.startsWith(basePath) || path === basePath.slice(0, -1);
@@ -140,14 +148,16 @@ export function urlWithin(text: string, baseText: string): boolean {
 
 /** A host name as DNS compares it: lower case, IDNA ASCII, no trailing dot. Throws on anything that is not a bare host. */
 export function normalizeHost(text: string): string {
-  if (text === '' || text.includes('\u0000') || /[\s/\\@?#%]/.test(text)) throw new AmbiguousLocationError(`${clip(text)} is not a host name.`);
+  if (text === '' || text.includes('\u0000') || /[\s/\\@?#%]/.test(text))
+    throw new AmbiguousLocationError(`${clip(text)} is not a host name.`);
   let url: URL;
   try {
     url = new URL(`http://${text}/`);
   } catch {
     throw new AmbiguousLocationError(`${clip(text)} is not a host name.`);
   }
-  if (url.port !== '' || text.includes(':') && !text.startsWith('[')) throw new AmbiguousLocationError(`${clip(text)} is not a host name (it has a port).`);
+  if (url.port !== '' || (text.includes(':') && !text.startsWith('[')))
+    throw new AmbiguousLocationError(`${clip(text)} is not a host name (it has a port).`);
   return canonicalHost(url.hostname);
 }
 

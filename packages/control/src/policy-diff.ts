@@ -55,7 +55,11 @@ export interface DecisionChange {
 /** The full comparison. */
 export interface PolicyDiff {
   /** Policies present only after, only before, or with a different hash. */
-  policies: { added: string[]; removed: string[]; changed: Array<{ name: string; before: { version: string; hash: string }; after: { version: string; hash: string } }> };
+  policies: {
+    added: string[];
+    removed: string[];
+    changed: Array<{ name: string; before: { version: string; hash: string }; after: { version: string; hash: string } }>;
+  };
   /** Rule changes, by policy then rule id. */
   rules: RuleChange[];
   /** Default authorities that changed, per action kind. */
@@ -98,7 +102,11 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
       .filter((policy) => beforeByName.has(policy.name) && beforeByName.get(policy.name)!.hash !== policy.hash)
       .map((policy) => {
         const old = beforeByName.get(policy.name)!;
-        return { name: policy.name, before: { version: old.version, hash: old.hash }, after: { version: policy.version, hash: policy.hash } };
+        return {
+          name: policy.name,
+          before: { version: old.version, hash: old.hash },
+          after: { version: policy.version, hash: policy.hash },
+        };
       })
       .sort((left, right) => left.name.localeCompare(right.name)),
   };
@@ -113,7 +121,9 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
     else {
       const left = summarize(old);
       const right = summarize(rule);
-      const fields = (Object.keys({ ...left, ...right }) as Array<keyof RuleSummary>).filter((field) => canonicalJson(left[field] ?? null) !== canonicalJson(right[field] ?? null));
+      const fields = (Object.keys({ ...left, ...right }) as Array<keyof RuleSummary>).filter(
+        (field) => canonicalJson(left[field] ?? null) !== canonicalJson(right[field] ?? null),
+      );
       if (fields.length > 0) rules.push({ policy, ruleId, change: 'changed', fields, before: left, after: right });
     }
   }
@@ -135,7 +145,11 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
     const left = beforeSet.limits[limit];
     const right = afterSet.limits[limit];
     if (left?.max !== right?.max || left?.on_exceeded !== right?.on_exceeded) {
-      limits.push({ limit, ...(left ? { before: { max: left.max, on_exceeded: left.on_exceeded } } : {}), ...(right ? { after: { max: right.max, on_exceeded: right.on_exceeded } } : {}) });
+      limits.push({
+        limit,
+        ...(left ? { before: { max: left.max, on_exceeded: left.on_exceeded } } : {}),
+        ...(right ? { after: { max: right.max, on_exceeded: right.on_exceeded } } : {}),
+      });
     }
   }
 
@@ -153,13 +167,28 @@ export function diffPolicies(before: readonly Policy[], after: readonly Policy[]
     changed += 1;
     const transition = `${left.authority} -> ${right.authority}`;
     transitions[transition] = (transitions[transition] ?? 0) + 1;
-    const key = canonicalJson([action.kind, action.name, action.args, action.agent, action.principal.roles, context.data?.classifications ?? [], context.now?.toISOString() ?? null]);
-    if (examples.filter((example) => `${example.before.authority} -> ${example.after.authority}` === transition).length < perTransition && !exampleKeys.has(key)) {
+    const key = canonicalJson([
+      action.kind,
+      action.name,
+      action.args,
+      action.agent,
+      action.principal.roles,
+      context.data?.classifications ?? [],
+      context.now?.toISOString() ?? null,
+    ]);
+    if (
+      examples.filter((example) => `${example.before.authority} -> ${example.after.authority}` === transition).length < perTransition &&
+      !exampleKeys.has(key)
+    ) {
       exampleKeys.add(key);
-      const deciding = (decision: typeof left): string[] => decision.rules.filter((rule) => rule.authority === decision.authority).map((rule) => `${rule.policy}/${rule.ruleId}`);
+      const deciding = (decision: typeof left): string[] =>
+        decision.rules.filter((rule) => rule.authority === decision.authority).map((rule) => `${rule.policy}/${rule.ruleId}`);
       examples.push({
         action,
-        context: { ...(context.data ? { data: { classifications: [...context.data.classifications] } } : {}), ...(context.now ? { now: context.now.toISOString() } : {}) },
+        context: {
+          ...(context.data ? { data: { classifications: [...context.data.classifications] } } : {}),
+          ...(context.now ? { now: context.now.toISOString() } : {}),
+        },
         before: { authority: left.authority, rules: deciding(left), reason: left.reason },
         after: { authority: right.authority, rules: deciding(right), reason: right.reason },
       });
@@ -291,7 +320,11 @@ function collectLiterals(ast: ASTNode, addValue: (path: string, value: unknown) 
   const pathOf = (node: ASTNode): string | undefined => {
     const parts: string[] = [];
     let cursor = node;
-    while (cursor.op === '.' || cursor.op === '.?' || ((cursor.op === '[]' || cursor.op === '[?]') && (cursor.args as [ASTNode, ASTNode])[1].op === 'value')) {
+    while (
+      cursor.op === '.' ||
+      cursor.op === '.?' ||
+      ((cursor.op === '[]' || cursor.op === '[?]') && (cursor.args as [ASTNode, ASTNode])[1].op === 'value')
+    ) {
       const [object, field] = cursor.args as [ASTNode, string | ASTNode];
       parts.unshift(typeof field === 'string' ? field : String(field.args));
       cursor = object;

@@ -28,7 +28,10 @@ const duration = z
 
 const approvers = z
   .strictObject({
-    roles: z.array(z.string().min(1)).optional().describe('Roles that may approve; an approver needs one of them. Omitted or empty: any principal.'),
+    roles: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Roles that may approve; an approver needs one of them. Omitted or empty: any principal.'),
     count: z.int().min(1).max(100).optional().describe('How many distinct approvers must approve (default 1).'),
     separation_of_duties: z.boolean().optional().describe('When true (default), whoever the run acts for cannot approve its actions.'),
     expires_in: duration.optional().describe('How long the approval stays open; omitted: it never expires.'),
@@ -44,7 +47,9 @@ const targets = z
 
 const match = z
   .strictObject({
-    kind: z.union([actionKind, z.literal('*'), z.array(actionKind).min(1)]).describe('Action kind, a list of kinds, or "*" for every kind.'),
+    kind: z
+      .union([actionKind, z.literal('*'), z.array(actionKind).min(1)])
+      .describe('Action kind, a list of kinds, or "*" for every kind.'),
     name: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
@@ -63,7 +68,10 @@ export const ruleSchema = z
     reason: z.string().min(1).optional().describe('Why; shown to the agent, to approvers and to auditors.'),
     notify: targets.optional(),
     approvers: approvers.optional(),
-    redact: z.array(z.string().min(1)).optional().describe('Argument fields (paths under action.args, e.g. card.number) masked before anything is recorded.'),
+    redact: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Argument fields (paths under action.args, e.g. card.number) masked before anything is recorded.'),
   })
   .describe('One rule: when an action matches (and its condition holds), the rule imposes its authority.')
   .meta({ id: 'Rule' });
@@ -75,7 +83,10 @@ const limits = z
     max_tokens: z.int().min(0).optional().describe('Most model tokens a run may spend.'),
     max_cost_usd: z.number().min(0).optional().describe('Most money a run may spend, in US dollars.'),
     max_duration: duration.optional().describe('Longest a run may take.'),
-    on_exceeded: z.enum(['stop', 'hold']).optional().describe('stop (default): the run ends as failed; hold: the run waits for an approver to let it go on.'),
+    on_exceeded: z
+      .enum(['stop', 'hold'])
+      .optional()
+      .describe('stop (default): the run ends as failed; hold: the run waits for an approver to let it go on.'),
   })
   .describe('Run limits; when several policies set one, the smallest wins.');
 

@@ -16,7 +16,13 @@ import { problemsError } from './yaml-source.ts';
 export type LimitName = 'max_steps' | 'max_tool_calls' | 'max_tokens' | 'max_cost_usd' | 'max_duration_ms';
 
 /** Every limit, in the order checkLimits reports them. */
-export const LIMIT_NAMES: readonly LimitName[] = Object.freeze(['max_steps', 'max_tool_calls', 'max_tokens', 'max_cost_usd', 'max_duration_ms'] as const);
+export const LIMIT_NAMES: readonly LimitName[] = Object.freeze([
+  'max_steps',
+  'max_tool_calls',
+  'max_tokens',
+  'max_cost_usd',
+  'max_duration_ms',
+] as const);
 
 /** One merged limit: the smallest maximum any policy sets, and what happens when a run reaches it. */
 export interface LimitSetting {
@@ -154,7 +160,10 @@ export function compilePolicies(policies: Policy[]): PolicySet {
       if (value && (!authority || authorityRank(value) > authorityRank(authority))) authority = value;
     }
     const sources = authority ? sorted.filter((policy) => policy.defaults[kind] === authority) : [];
-    const kindDefault: KindDefault = Object.freeze({ authority: authority ?? 'deny', policies: Object.freeze(sources.map((policy) => policy.name)) });
+    const kindDefault: KindDefault = Object.freeze({
+      authority: authority ?? 'deny',
+      policies: Object.freeze(sources.map((policy) => policy.name)),
+    });
     defaults[kind] = kindDefault;
     byKind[kind] = {
       kind,
@@ -209,7 +218,9 @@ function compileRule(policy: Policy, rule: PolicyRule, ordinal: number): Compile
         condition = compileCondition(rule.when);
       } catch (error) {
         const message = error instanceof ConditionError ? error.message : String(error);
-        throw new UserError(ErrorCode.PolicyInvalid, `Rule '${rule.id}' of policy '${policy.name}' has an invalid condition: ${message}`, { location: rule.location });
+        throw new UserError(ErrorCode.PolicyInvalid, `Rule '${rule.id}' of policy '${policy.name}' has an invalid condition: ${message}`, {
+          location: rule.location,
+        });
       }
     }
   }

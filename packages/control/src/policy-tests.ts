@@ -145,7 +145,11 @@ export function completeAction(input: z.infer<typeof actionInputSchema>): Action
     kind: input.kind,
     name: input.name,
     args: input.args ?? {},
-    agent: { id: input.agent?.id ?? 'test-agent', ...(input.agent?.team !== undefined ? { team: input.agent.team } : {}), ...(input.agent?.tags ? { tags: input.agent.tags } : {}) },
+    agent: {
+      id: input.agent?.id ?? 'test-agent',
+      ...(input.agent?.team !== undefined ? { team: input.agent.team } : {}),
+      ...(input.agent?.tags ? { tags: input.agent.tags } : {}),
+    },
     principal: { id: input.principal?.id ?? 'test-principal', roles: input.principal?.roles ?? [] },
     run: {
       id: input.run?.id ?? 'test-run',
@@ -161,9 +165,21 @@ export function completeAction(input: z.infer<typeof actionInputSchema>): Action
 /** Turns a context input into a DecisionContext. */
 export function completeContext(input: z.infer<typeof contextInputSchema> | undefined): DecisionContext {
   const context: DecisionContext = {};
-  if (input?.data) context.data = { classifications: input.data.classifications ?? [], ...(input.data.collections ? { collections: input.data.collections } : {}) };
-  if (input?.model) context.model = { ...input.model, classifications: input.model.classifications ?? [], residency: input.model.residency ?? [] };
-  if (input?.eval) context.eval = { found: input.eval.found ?? true, passed: input.eval.passed, scores: input.eval.scores ?? {}, ...(input.eval.suite ? { suite: input.eval.suite } : {}), ...(input.eval.record ? { record: input.eval.record } : {}) };
+  if (input?.data)
+    context.data = {
+      classifications: input.data.classifications ?? [],
+      ...(input.data.collections ? { collections: input.data.collections } : {}),
+    };
+  if (input?.model)
+    context.model = { ...input.model, classifications: input.model.classifications ?? [], residency: input.model.residency ?? [] };
+  if (input?.eval)
+    context.eval = {
+      found: input.eval.found ?? true,
+      passed: input.eval.passed,
+      scores: input.eval.scores ?? {},
+      ...(input.eval.suite ? { suite: input.eval.suite } : {}),
+      ...(input.eval.record ? { record: input.eval.record } : {}),
+    };
   if (input?.now !== undefined) context.now = input.now instanceof Date ? input.now : new Date(input.now);
   return context;
 }
@@ -182,7 +198,8 @@ function parseInput<T extends z.ZodType>(text: string, file: string, schema: T, 
   const source = new YamlSource(text, file);
   if (source.problems.length > 0) throw problemsError(source.problems, subject, ErrorCode.InputInvalid);
   const parsed = schema.safeParse(source.value);
-  if (!parsed.success) throw problemsError(issueProblems(parsed.error.issues, source, source.value, schema), subject, ErrorCode.InputInvalid);
+  if (!parsed.success)
+    throw problemsError(issueProblems(parsed.error.issues, source, source.value, schema), subject, ErrorCode.InputInvalid);
   return parsed.data;
 }
 
@@ -194,17 +211,34 @@ function parseInput<T extends z.ZodType>(text: string, file: string, schema: T, 
 export async function runPolicyTests(directory: string): Promise<PolicyTestReport> {
   const suites = await findSuites(directory);
   if (suites.length === 0) {
-    throw new UserError(ErrorCode.NotFound, `No policy tests under ${directory}: put cases in <policy folder>/tests/<expected authority>.yaml.`, { location: { file: directory } });
+    throw new UserError(
+      ErrorCode.NotFound,
+      `No policy tests under ${directory}: put cases in <policy folder>/tests/<expected authority>.yaml.`,
+      { location: { file: directory } },
+    );
   }
   const problems: SourceProblem[] = [];
-  const prepared: Array<{ directory: string; files: Array<{ file: string; expected: Authority; source: YamlSource; document: z.infer<typeof testFileSchema>; policies: Policy[]; policyFiles: string[] }> }> = [];
+  const prepared: Array<{
+    directory: string;
+    files: Array<{
+      file: string;
+      expected: Authority;
+      source: YamlSource;
+      document: z.infer<typeof testFileSchema>;
+      policies: Policy[];
+      policyFiles: string[];
+    }>;
+  }> = [];
   for (const suite of suites) {
     const files: (typeof prepared)[number]['files'] = [];
     for (const file of suite.testFiles) {
       const expected = basename(file, extname(file));
       const source = new YamlSource(await readFile(file, 'utf8'), file);
       if (!isAuthority(expected)) {
-        problems.push({ message: `Test files are named after the outcome their cases expect (autonomous.yaml, notify_human.yaml, require_approval.yaml, deny.yaml), not '${basename(file)}'.`, location: { file } });
+        problems.push({
+          message: `Test files are named after the outcome their cases expect (autonomous.yaml, notify_human.yaml, require_approval.yaml, deny.yaml), not '${basename(file)}'.`,
+          location: { file },
+        });
         continue;
       }
       if (source.problems.length > 0) {
@@ -219,7 +253,11 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
       const policyPaths = parsed.data.policies ? parsed.data.policies.map((path) => resolve(dirname(file), path)) : suite.policyFiles;
       const loaded = await readPolicyFiles(policyPaths);
       problems.push(...loaded.problems);
-      if (loaded.policies.length === 0 && loaded.problems.length === 0) problems.push({ message: `No policy found for the tests in ${file}; put the policy next to tests/ or list it under policies:.`, location: { file } });
+      if (loaded.policies.length === 0 && loaded.problems.length === 0)
+        problems.push({
+          message: `No policy found for the tests in ${file}; put the policy next to tests/ or list it under policies:.`,
+          location: { file },
+        });
       files.push({ file, expected, source, document: parsed.data, policies: loaded.policies, policyFiles: loaded.files });
     }
     // The agent's tools, when kept beside the policy: cases and rules naming a tool or an argument
@@ -238,7 +276,11 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
       const seen = new Set<string>();
       const unique = [...linted].filter((policy) => !seen.has(policy.name) && seen.add(policy.name));
       for (const finding of lintPolicies(unique, { tools })) {
-        if (finding.severity === 'error') problems.push({ message: `${finding.location.path ? `${finding.location.path}: ` : ''}${finding.message} (tools from ${toolsFile})`, location: finding.location });
+        if (finding.severity === 'error')
+          problems.push({
+            message: `${finding.location.path ? `${finding.location.path}: ` : ''}${finding.message} (tools from ${toolsFile})`,
+            location: finding.location,
+          });
       }
     }
     prepared.push({ directory: suite.directory, files });
@@ -255,7 +297,16 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
       document.cases.forEach((testCase, index) => {
         const decision = decide(set, completeAction(testCase.action), completeContext(testCase.context));
         const failures = checkCase(testCase, expected, decision);
-        results.push({ name: testCase.name, file, line: source.locate(['cases', index]).line ?? 0, expected, actual: decision.authority, passed: failures.length === 0, failures, decision });
+        results.push({
+          name: testCase.name,
+          file,
+          line: source.locate(['cases', index]).line ?? 0,
+          expected,
+          actual: decision.authority,
+          passed: failures.length === 0,
+          failures,
+          decision,
+        });
       });
     }
     report.suites.push({ directory: suite.directory, policies: [...policyFiles], results });
@@ -267,20 +318,31 @@ export async function runPolicyTests(directory: string): Promise<PolicyTestRepor
 }
 
 /** Cases whose tool action names a tool, or a top-level argument, that the tools file does not have. */
-function caseToolProblems(source: YamlSource, document: z.infer<typeof testFileSchema>, tools: readonly ToolSchema[], toolsFile: string): SourceProblem[] {
+function caseToolProblems(
+  source: YamlSource,
+  document: z.infer<typeof testFileSchema>,
+  tools: readonly ToolSchema[],
+  toolsFile: string,
+): SourceProblem[] {
   const problems: SourceProblem[] = [];
   document.cases.forEach((testCase, index) => {
     if (testCase.action.kind !== 'tool') return;
     const tool = tools.find((candidate) => candidate.name === testCase.action.name);
     if (!tool) {
-      problems.push({ message: `Case '${testCase.name}' calls tool '${testCase.action.name}', which ${toolsFile} does not list; known tools: ${tools.map((candidate) => candidate.name).join(', ')}.`, location: { ...source.locate(['cases', index, 'action', 'name']), path: `cases[${index}].action.name` } });
+      problems.push({
+        message: `Case '${testCase.name}' calls tool '${testCase.action.name}', which ${toolsFile} does not list; known tools: ${tools.map((candidate) => candidate.name).join(', ')}.`,
+        location: { ...source.locate(['cases', index, 'action', 'name']), path: `cases[${index}].action.name` },
+      });
       return;
     }
     const properties = (tool.inputSchema as { properties?: Record<string, unknown> }).properties;
     if (!properties) return;
     for (const field of Object.keys(testCase.action.args ?? {})) {
       if (Object.hasOwn(properties, field)) continue;
-      problems.push({ message: `Case '${testCase.name}' passes argument '${field}', which tool '${tool.name}' does not have; its arguments: ${Object.keys(properties).join(', ')}.`, location: { ...source.locate(['cases', index, 'action', 'args', field]), path: `cases[${index}].action.args.${field}` } });
+      problems.push({
+        message: `Case '${testCase.name}' passes argument '${field}', which tool '${tool.name}' does not have; its arguments: ${Object.keys(properties).join(', ')}.`,
+        location: { ...source.locate(['cases', index, 'action', 'args', field]), path: `cases[${index}].action.args.${field}` },
+      });
     }
   });
   return problems;
@@ -294,26 +356,34 @@ function checkCase(testCase: PolicyTestCase, expected: Authority, decision: Deci
   const ruleNames = (rules: Decision['rules']): string[] => rules.map((rule) => `${rule.policy}/${rule.ruleId}`);
   if (expect.rules) {
     const actual = ruleNames(decision.rules);
-    const wanted = expect.rules.map((rule) => (rule.includes('/') ? rule : actual.find((name) => name.endsWith(`/${rule}`)) ?? rule));
+    const wanted = expect.rules.map((rule) => (rule.includes('/') ? rule : (actual.find((name) => name.endsWith(`/${rule}`)) ?? rule)));
     if (!sameSet(actual, wanted)) failures.push(`expected rules [${expect.rules.join(', ')}], got [${actual.join(', ')}]`);
   }
-  if (expect.defaulted !== undefined && decision.defaulted !== expect.defaulted) failures.push(`expected defaulted ${expect.defaulted}, got ${decision.defaulted}`);
-  if (expect.notify && !sameSet([...decision.obligations.notify], expect.notify)) failures.push(`expected notify [${expect.notify.join(', ')}], got [${decision.obligations.notify.join(', ')}]`);
-  if (expect.redact && !sameSet([...decision.obligations.redact], expect.redact)) failures.push(`expected redact [${expect.redact.join(', ')}], got [${decision.obligations.redact.join(', ')}]`);
+  if (expect.defaulted !== undefined && decision.defaulted !== expect.defaulted)
+    failures.push(`expected defaulted ${expect.defaulted}, got ${decision.defaulted}`);
+  if (expect.notify && !sameSet([...decision.obligations.notify], expect.notify))
+    failures.push(`expected notify [${expect.notify.join(', ')}], got [${decision.obligations.notify.join(', ')}]`);
+  if (expect.redact && !sameSet([...decision.obligations.redact], expect.redact))
+    failures.push(`expected redact [${expect.redact.join(', ')}], got [${decision.obligations.redact.join(', ')}]`);
   if (expect.approvers) {
     const actual = decision.obligations.approvers;
     if (!actual) failures.push('expected approvers, but the decision names none');
     else {
-      if (expect.approvers.roles && !sameSet(actual.roles, expect.approvers.roles)) failures.push(`expected approver roles [${expect.approvers.roles.join(', ')}], got [${actual.roles.join(', ')}]`);
+      if (expect.approvers.roles && !sameSet(actual.roles, expect.approvers.roles))
+        failures.push(`expected approver roles [${expect.approvers.roles.join(', ')}], got [${actual.roles.join(', ')}]`);
       for (const key of ['count', 'separation_of_duties', 'on_expiry'] as const) {
-        if (expect.approvers[key] !== undefined && actual[key] !== expect.approvers[key]) failures.push(`expected approvers ${key} ${String(expect.approvers[key])}, got ${String(actual[key])}`);
+        if (expect.approvers[key] !== undefined && actual[key] !== expect.approvers[key])
+          failures.push(`expected approvers ${key} ${String(expect.approvers[key])}, got ${String(actual[key])}`);
       }
     }
   }
   if (expect.condition_errors) {
     const actual = ruleNames([...decision.rules, ...decision.skipped].filter((rule) => rule.conditionError !== undefined));
-    const wanted = expect.condition_errors.map((rule) => (rule.includes('/') ? rule : actual.find((name) => name.endsWith(`/${rule}`)) ?? rule));
-    if (!sameSet(actual, wanted)) failures.push(`expected failing conditions [${expect.condition_errors.join(', ')}], got [${actual.join(', ')}]`);
+    const wanted = expect.condition_errors.map((rule) =>
+      rule.includes('/') ? rule : (actual.find((name) => name.endsWith(`/${rule}`)) ?? rule),
+    );
+    if (!sameSet(actual, wanted))
+      failures.push(`expected failing conditions [${expect.condition_errors.join(', ')}], got [${actual.join(', ')}]`);
   }
   return failures;
 }
@@ -339,19 +409,26 @@ async function findSuites(directory: string): Promise<Array<{ directory: string;
   } catch {
     throw new UserError(ErrorCode.NotFound, `No such directory: ${directory}.`, { location: { file: directory } });
   }
-  if (!info.isDirectory()) throw new UserError(ErrorCode.InputInvalid, `${directory} is a file; give the folder that holds the policy and its tests/ folder.`, { location: { file: directory } });
+  if (!info.isDirectory())
+    throw new UserError(ErrorCode.InputInvalid, `${directory} is a file; give the folder that holds the policy and its tests/ folder.`, {
+      location: { file: directory },
+    });
   const suites: Array<{ directory: string; testFiles: string[]; policyFiles: string[] }> = [];
   const visit = async (folder: string): Promise<void> => {
     const entries = (await readdir(folder, { withFileTypes: true })).sort((left, right) => left.name.localeCompare(right.name));
     const tests = entries.find((entry) => entry.isDirectory() && entry.name === 'tests');
     if (tests) {
       const testFolder = join(folder, 'tests');
-      const testFiles = (await readdir(testFolder)).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => join(testFolder, name));
+      const testFiles = (await readdir(testFolder))
+        .filter((name) => /\.ya?ml$/.test(name))
+        .sort()
+        .map((name) => join(testFolder, name));
       const policyFiles = entries.filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name)).map((entry) => join(folder, entry.name));
       if (testFiles.length > 0) suites.push({ directory: folder, testFiles, policyFiles });
     }
     for (const entry of entries) {
-      if (entry.isDirectory() && entry.name !== 'tests' && !entry.name.startsWith('.') && entry.name !== 'node_modules') await visit(join(folder, entry.name));
+      if (entry.isDirectory() && entry.name !== 'tests' && !entry.name.startsWith('.') && entry.name !== 'node_modules')
+        await visit(join(folder, entry.name));
     }
   };
   await visit(directory);

@@ -36,18 +36,41 @@ function oneIssue(issue: Issue, source: YamlSource, root: unknown, schema: unkno
     case 'invalid_value': {
       const values = issue.values.map((value) => String(value));
       if (path.at(-1) === 'authority' || path.at(-2) === 'default' || path.at(-1) === 'default') {
-        return [{ message: `${describeValue(input)} is not an authority; use one of ${values.join(', ')}.`, location: source.locate(path) }];
+        return [
+          { message: `${describeValue(input)} is not an authority; use one of ${values.join(', ')}.`, location: source.locate(path) },
+        ];
       }
-      return [{ message: `${describeValue(input)} is not allowed here; use ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}.`, location: source.locate(path) }];
+      return [
+        {
+          message: `${describeValue(input)} is not allowed here; use ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}.`,
+          location: source.locate(path),
+        },
+      ];
     }
     case 'invalid_union': {
       // Report the branch that fits the input's type (e.g. the per-kind map of `default`).
       const branches = issue.errors.filter((branch) => branch.length > 0);
-      const fitting = branches.find((branch) => branch.every((inner) => inner.code !== 'invalid_type' || inner.path.length > 0)) ?? branches.find((branch) => branch.some((inner) => inner.path.length > 0));
-      if (fitting) return fitting.flatMap((inner) => oneIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue, source, root, schema));
-      const expected = branches.flatMap((branch) => branch.map((inner) => (inner.code === 'invalid_type' ? expectedWords(inner.expected) : inner.code === 'invalid_value' ? `one of ${inner.values.join(', ')}` : inner.message)));
+      const fitting =
+        branches.find((branch) => branch.every((inner) => inner.code !== 'invalid_type' || inner.path.length > 0)) ??
+        branches.find((branch) => branch.some((inner) => inner.path.length > 0));
+      if (fitting)
+        return fitting.flatMap((inner) => oneIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue, source, root, schema));
+      const expected = branches.flatMap((branch) =>
+        branch.map((inner) =>
+          inner.code === 'invalid_type'
+            ? expectedWords(inner.expected)
+            : inner.code === 'invalid_value'
+              ? `one of ${inner.values.join(', ')}`
+              : inner.message,
+        ),
+      );
       if (path.at(-1) === 'default' && typeof input === 'string') {
-        return [{ message: `${describeValue(input)} is not an authority; use one of autonomous, notify_human, require_approval, deny.`, location: source.locate(path) }];
+        return [
+          {
+            message: `${describeValue(input)} is not an authority; use one of autonomous, notify_human, require_approval, deny.`,
+            location: source.locate(path),
+          },
+        ];
       }
       return [{ message: `Expected ${[...new Set(expected)].join(' or ')}, got ${describeValue(input)}.`, location: source.locate(path) }];
     }
@@ -56,16 +79,34 @@ function oneIssue(issue: Issue, source: YamlSource, root: unknown, schema: unkno
       if (issue.origin === 'array') return [{ message: `Must list at least ${String(issue.minimum)}.`, location: source.locate(path) }];
       return [{ message: `Must be at least ${String(issue.minimum)}, got ${describeValue(input)}.`, location: source.locate(path) }];
     case 'too_big':
-      return [{ message: `Must be at most ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}.`, location: source.locate(path) }];
+      return [
+        {
+          message: `Must be at most ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}.`,
+          location: source.locate(path),
+        },
+      ];
     case 'invalid_format':
-      return [{ message: `${describeValue(input)} ${issue.message.startsWith('must') ? issue.message : `is malformed (${issue.message})`}.`, location: source.locate(path) }];
+      return [
+        {
+          message: `${describeValue(input)} ${issue.message.startsWith('must') ? issue.message : `is malformed (${issue.message})`}.`,
+          location: source.locate(path),
+        },
+      ];
     default:
       return [{ message: `${issue.message.replace(/\.$/, '')}.`, location: source.locate(path) }];
   }
 }
 
 function expectedWords(expected: string): string {
-  const words: Record<string, string> = { string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', object: 'a mapping', array: 'a list', record: 'a mapping' };
+  const words: Record<string, string> = {
+    string: 'text',
+    number: 'a number',
+    int: 'a whole number',
+    boolean: 'true or false',
+    object: 'a mapping',
+    array: 'a list',
+    record: 'a mapping',
+  };
   return words[expected] ?? expected;
 }
 
@@ -108,7 +149,9 @@ function unwrap(schema: unknown): unknown {
     if (current.shape || current.element) return current;
     if (typeof current.unwrap === 'function') current = current.unwrap() as typeof current;
     else if (Array.isArray(current.options)) {
-      const withShape = current.options.find((option) => (option as { shape?: unknown; element?: unknown }).shape || (option as { element?: unknown }).element);
+      const withShape = current.options.find(
+        (option) => (option as { shape?: unknown; element?: unknown }).shape || (option as { element?: unknown }).element,
+      );
       if (!withShape) return current;
       current = withShape as typeof current;
     } else return current;

@@ -53,7 +53,10 @@ export class YamlSource {
         // Aliases are expanded a bounded number of times (YAML "billion laughs").
         value = this.#document.toJS({ maxAliasCount: 100 });
       } catch (error) {
-        this.problems.push({ message: `${yamlMessage(error instanceof Error ? error.message : String(error))}.`, location: { file, line: 1, column: 1 } });
+        this.problems.push({
+          message: `${yamlMessage(error instanceof Error ? error.message : String(error))}.`,
+          location: { file, line: 1, column: 1 },
+        });
       }
     }
     this.value = value;
@@ -65,7 +68,11 @@ export class YamlSource {
     let keyNode: Node | undefined;
     for (const segment of path) {
       if (isMap(node)) {
-        const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === segment || (isScalar(item.key) && String(item.key.value) === String(segment)));
+        const pair = node.items.find(
+          (item) =>
+            (isScalar(item.key) ? item.key.value : item.key) === segment ||
+            (isScalar(item.key) && String(item.key.value) === String(segment)),
+        );
         if (!pair) break;
         keyNode = pair.key as Node;
         node = pair.value;
@@ -75,7 +82,7 @@ export class YamlSource {
         keyNode = undefined;
       } else break;
     }
-    const target = options.key && keyNode ? keyNode : ((node as Node | null)?.range ? (node as Node) : keyNode);
+    const target = options.key && keyNode ? keyNode : (node as Node | null)?.range ? (node as Node) : keyNode;
     const offset = target?.range?.[0] ?? 0;
     return { file: this.file, ...this.#position(offset), path: formatPath(path) };
   }

@@ -12,10 +12,18 @@ describe('bench/control.bench.ts (BENCH_QUICK=1)', () => {
     const output = join(await mkdtemp(join(tmpdir(), 'control-bench-')), 'control.json');
     const root = fileURLToPath(new URL('../../../', import.meta.url));
     const exitCode = await new Promise<number>((resolve) => {
-      execFile(process.execPath, ['--expose-gc', 'bench/control.bench.ts'], { cwd: root, env: { ...process.env, BENCH_QUICK: '1', BENCH_RESULTS_FILE: output } }, (error) => resolve(error ? Number((error as { code?: number }).code ?? 1) : 0));
+      execFile(
+        process.execPath,
+        ['--expose-gc', 'bench/control.bench.ts'],
+        { cwd: root, env: { ...process.env, BENCH_QUICK: '1', BENCH_RESULTS_FILE: output } },
+        (error) => resolve(error ? Number((error as { code?: number }).code ?? 1) : 0),
+      );
     });
     expect(exitCode).toBe(0);
-    const results = JSON.parse(await readFile(output, 'utf8')) as { targets: { mismatches: number }; sizes: Array<{ rules: number; requests: number; mismatches: number; outcomes: Record<string, number> }> };
+    const results = JSON.parse(await readFile(output, 'utf8')) as {
+      targets: { mismatches: number };
+      sizes: Array<{ rules: number; requests: number; mismatches: number; outcomes: Record<string, number> }>;
+    };
     expect(results.targets.mismatches).toBe(0);
     expect(results.sizes.map((size) => size.rules)).toEqual([10, 100]);
     for (const size of results.sizes) {

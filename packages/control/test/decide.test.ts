@@ -42,14 +42,21 @@ describe('decide', () => {
 
   it('falls back to the default for the kind, and denies kinds no policy gives a default', () => {
     const only = setOf(['team', 'default: { tool: notify_human }\nnotify: [ops@example.com]']);
-    expect(decide(only, action('tool', 'anything'))).toMatchObject({ authority: 'notify_human', defaulted: true, obligations: { notify: ['ops@example.com'] } });
+    expect(decide(only, action('tool', 'anything'))).toMatchObject({
+      authority: 'notify_human',
+      defaulted: true,
+      obligations: { notify: ['ops@example.com'] },
+    });
     const model = decide(only, action('model', 'openai:gpt'));
     expect(model).toMatchObject({ authority: 'deny', defaulted: true });
     expect(model.reason).toBe("Denied: no rule applied to model 'openai:gpt' and no policy sets a default for model actions.");
   });
 
   it('lets deny override everything, across policies', () => {
-    const layered = setOf(['org', 'rules:\n  - id: no-exports\n    match: { kind: tool, name: "*.export" }\n    authority: deny\n    reason: No exports.'], ['team', 'rules:\n  - id: team-exports\n    match: { kind: tool, name: warehouse.export }\n    authority: autonomous']);
+    const layered = setOf(
+      ['org', 'rules:\n  - id: no-exports\n    match: { kind: tool, name: "*.export" }\n    authority: deny\n    reason: No exports.'],
+      ['team', 'rules:\n  - id: team-exports\n    match: { kind: tool, name: warehouse.export }\n    authority: autonomous'],
+    );
     const decision = decide(layered, action('tool', 'warehouse.export'));
     expect(decision.authority).toBe('deny');
     expect(decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`)).toEqual(['org/no-exports', 'team/team-exports']);
@@ -59,22 +66,39 @@ describe('decide', () => {
   it('fails closed: a restricting rule whose condition fails applies, a loosening one is skipped, and the decision says why', () => {
     const decision = decide(set, action('tool', 'payments.refund', { currency: 'EUR' }));
     expect(decision.authority).toBe('require_approval');
-    expect(decision.rules).toEqual([{ policy: 'finance-ops', ruleId: 'large-refunds', authority: 'require_approval', values: {}, conditionError: 'No such key: amount' }]);
-    expect(decision.skipped).toEqual([{ policy: 'finance-ops', ruleId: 'small-refunds', authority: 'autonomous', values: {}, conditionError: 'No such key: amount' }]);
-    expect(decision.reason).toBe('Held for approval by finance-ops/large-refunds; 2 conditions failed (first: finance-ops/large-refunds, No such key: amount), 1 applied (fail closed), 1 skipped (they would have loosened the outcome).');
-    const single = decide(setOf(['one', finance.replace(/ {2}- id: large-refunds[\s\S]*?count: 2 }\n/, '')]), action('tool', 'payments.refund', {}));
-    expect(single.reason).toBe("Held for approval: no rule applied to tool 'payments.refund', so the default for tool actions applies (one); the condition of one/small-refunds failed (No such key: amount), so the rule was skipped (it would have loosened the outcome).");
+    expect(decision.rules).toEqual([
+      { policy: 'finance-ops', ruleId: 'large-refunds', authority: 'require_approval', values: {}, conditionError: 'No such key: amount' },
+    ]);
+    expect(decision.skipped).toEqual([
+      { policy: 'finance-ops', ruleId: 'small-refunds', authority: 'autonomous', values: {}, conditionError: 'No such key: amount' },
+    ]);
+    expect(decision.reason).toBe(
+      'Held for approval by finance-ops/large-refunds; 2 conditions failed (first: finance-ops/large-refunds, No such key: amount), 1 applied (fail closed), 1 skipped (they would have loosened the outcome).',
+    );
+    const single = decide(
+      setOf(['one', finance.replace(/ {2}- id: large-refunds[\s\S]*?count: 2 }\n/, '')]),
+      action('tool', 'payments.refund', {}),
+    );
+    expect(single.reason).toBe(
+      "Held for approval: no rule applied to tool 'payments.refund', so the default for tool actions applies (one); the condition of one/small-refunds failed (No such key: amount), so the rule was skipped (it would have loosened the outcome).",
+    );
   });
 
   it('treats a condition that gives something other than true or false as failed', () => {
-    const odd = setOf(['odd', 'default: deny\nrules:\n  - id: dyn\n    match: { kind: tool }\n    when: action.args.flag\n    authority: autonomous']);
+    const odd = setOf([
+      'odd',
+      'default: deny\nrules:\n  - id: dyn\n    match: { kind: tool }\n    when: action.args.flag\n    authority: autonomous',
+    ]);
     const decision = decide(odd, action('tool', 'x', { flag: 'yes' }));
     expect(decision.authority).toBe('deny');
     expect(decision.skipped[0]?.conditionError).toBe('the condition gave the text "yes", not true or false');
   });
 
   it('never reads arguments off prototypes', () => {
-    const guarded = setOf(['p', 'default: require_approval\nrules:\n  - id: admin\n    match: { kind: tool }\n    when: action.args.isAdmin == true\n    authority: autonomous\n  - id: block\n    match: { kind: tool }\n    when: action.args.toString != null\n    authority: deny']);
+    const guarded = setOf([
+      'p',
+      'default: require_approval\nrules:\n  - id: admin\n    match: { kind: tool }\n    when: action.args.isAdmin == true\n    authority: autonomous\n  - id: block\n    match: { kind: tool }\n    when: action.args.toString != null\n    authority: deny',
+    ]);
     const args = Object.create({ isAdmin: true }) as Record<string, unknown>;
     const decision = decide(guarded, action('tool', 'x', args));
     expect(decision.authority).toBe('deny');
@@ -108,7 +132,11 @@ rules:
       obligations: { notify: ['dpo@example.com'] },
     });
     expect(decide(context, action('answer', 'answer')).authority).toBe('autonomous');
-    expect(decide(context, action('retrieval', 'docs'), { data: { classifications: [], collections: [{ name: 'docs', classifications: ['restricted'] }] } }).authority).toBe('deny');
+    expect(
+      decide(context, action('retrieval', 'docs'), {
+        data: { classifications: [], collections: [{ name: 'docs', classifications: ['restricted'] }] },
+      }).authority,
+    ).toBe('deny');
     const night = decide(context, action('tool', 'x'), { now: new Date('2025-01-01T23:00:00Z') });
     expect(night).toMatchObject({ authority: 'require_approval', rules: [{ values: { now: new Date('2025-01-01T23:00:00Z') } }] });
     expect(decide(context, action('tool', 'x'), { now: new Date('2025-01-01T09:00:00Z') }).authority).toBe('autonomous');
@@ -139,7 +167,10 @@ rules:
   });
 
   it('matches names as names, not paths: * matches slashes, leading dots and newlines', () => {
-    const all = setOf(['all', 'default: autonomous\nrules:\n  - id: everything\n    match: { kind: tool, name: "*" }\n    authority: deny\n    reason: r\n  - id: fs\n    match: { kind: tool, name: "fs?read" }\n    authority: notify_human']);
+    const all = setOf([
+      'all',
+      'default: autonomous\nrules:\n  - id: everything\n    match: { kind: tool, name: "*" }\n    authority: deny\n    reason: r\n  - id: fs\n    match: { kind: tool, name: "fs?read" }\n    authority: notify_human',
+    ]);
     for (const name of ['a/b', '../etc/passwd', '.hidden', '..', '', 'line\nbreak', 'ünïcode']) {
       expect(decide(all, action('tool', name)).authority).toBe('deny');
     }
@@ -160,10 +191,21 @@ rules:
   });
 
   it('never throws and always returns one of the four authorities, whatever the action holds', () => {
-    const anything = fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withTypedArray: true });
+    const anything = fc.anything({
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withTypedArray: true,
+    });
     fc.assert(
       fc.property(
-        fc.record({ kind: fc.oneof(fc.constantFrom('tool', 'model', 'answer'), anything), name: fc.oneof(fc.constantFrom('payments.refund', 'db.drop_x'), fc.string(), anything), args: fc.oneof(fc.dictionary(fc.string(), anything), anything) }),
+        fc.record({
+          kind: fc.oneof(fc.constantFrom('tool', 'model', 'answer'), anything),
+          name: fc.oneof(fc.constantFrom('payments.refund', 'db.drop_x'), fc.string(), anything),
+          args: fc.oneof(fc.dictionary(fc.string(), anything), anything),
+        }),
         fc.oneof(fc.constant(undefined), fc.record({ data: anything, now: anything })),
         (raw, context) => {
           const decision = decide(set, { ...action('tool', 'x'), ...(raw as object) } as Action, context as never);
@@ -186,7 +228,10 @@ describe('rule order never changes an outcome', () => {
     'id: r6\n  match: { kind: tool, name: pay.refund }\n  authority: notify_human\n  redact: [card]',
   ];
   const policyOf = (name: string, picked: string[], defaultAuthority: Authority): string =>
-    policyText(name, `default: ${defaultAuthority}\nrules:${picked.length === 0 ? ' []' : ''}\n${picked.map((rule) => `  - ${rule.replaceAll('\n', '\n  ')}`).join('\n')}`);
+    policyText(
+      name,
+      `default: ${defaultAuthority}\nrules:${picked.length === 0 ? ' []' : ''}\n${picked.map((rule) => `  - ${rule.replaceAll('\n', '\n  ')}`).join('\n')}`,
+    );
 
   it('gives identical decisions for any order of rules and of policies', () => {
     fc.assert(
@@ -194,14 +239,29 @@ describe('rule order never changes an outcome', () => {
         fc.shuffledSubarray(rules, { minLength: 1 }),
         fc.integer({ min: 0, max: 5 }),
         fc.constantFrom<Authority>(...AUTHORITIES),
-        fc.record({ amount: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.constant(undefined)), currency: fc.constantFrom('EUR', 'JPY'), team: fc.constantFrom('finance', 'support'), cost: fc.double({ min: 0, max: 3, noNaN: true }), name: fc.constantFrom('pay.refund', 'pay.void', 'db.read') }),
+        fc.record({
+          amount: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.constant(undefined)),
+          currency: fc.constantFrom('EUR', 'JPY'),
+          team: fc.constantFrom('finance', 'support'),
+          cost: fc.double({ min: 0, max: 3, noNaN: true }),
+          name: fc.constantFrom('pay.refund', 'pay.void', 'db.read'),
+        }),
         (picked, split, defaultAuthority, input) => {
           const cut = Math.min(split, picked.length);
-          const forward = compilePolicies([parsePolicy(policyOf('a', picked.slice(0, cut), defaultAuthority), 'a.yaml'), parsePolicy(policyOf('b', picked.slice(cut), defaultAuthority), 'b.yaml')]);
-          const reversed = compilePolicies([parsePolicy(policyOf('b', picked.slice(cut).reverse(), defaultAuthority), 'b.yaml'), parsePolicy(policyOf('a', picked.slice(0, cut).reverse(), defaultAuthority), 'a.yaml')]);
+          const forward = compilePolicies([
+            parsePolicy(policyOf('a', picked.slice(0, cut), defaultAuthority), 'a.yaml'),
+            parsePolicy(policyOf('b', picked.slice(cut), defaultAuthority), 'b.yaml'),
+          ]);
+          const reversed = compilePolicies([
+            parsePolicy(policyOf('b', picked.slice(cut).reverse(), defaultAuthority), 'b.yaml'),
+            parsePolicy(policyOf('a', picked.slice(0, cut).reverse(), defaultAuthority), 'a.yaml'),
+          ]);
           const args: Record<string, unknown> = { currency: input.currency };
           if (input.amount !== undefined) args.amount = input.amount;
-          const subject = action('tool', input.name, args, { agent: { id: 'x', team: input.team }, run: { id: 'r', steps: 0, tool_calls: 0, tokens: 0, cost_usd: input.cost, elapsed_ms: 0 } });
+          const subject = action('tool', input.name, args, {
+            agent: { id: 'x', team: input.team },
+            run: { id: 'r', steps: 0, tool_calls: 0, tokens: 0, cost_usd: input.cost, elapsed_ms: 0 },
+          });
           const left = decide(forward, subject);
           const right = decide(reversed, subject);
           expect(withoutHashes(right)).toEqual(withoutHashes(left));

@@ -21,7 +21,9 @@ async function lint(directory: string) {
 
 /** The authorities a folder's policy can decide: its defaults' and its rules'. */
 function producible(directory: string): string[] {
-  const policy = parse(readFileSync(join(directory, 'policy.yaml'), 'utf8')) as { spec: { default?: Record<string, string>; rules?: Array<{ authority: string }> } };
+  const policy = parse(readFileSync(join(directory, 'policy.yaml'), 'utf8')) as {
+    spec: { default?: Record<string, string>; rules?: Array<{ authority: string }> };
+  };
   return [...new Set([...Object.values(policy.spec.default ?? {}), ...(policy.spec.rules ?? []).map((rule) => rule.authority)])].sort();
 }
 
@@ -47,7 +49,11 @@ describe('example policies', () => {
 
     it('passes every case, with cases for every outcome it can produce', async () => {
       const report = await runPolicyTests(directory);
-      const failures = report.suites.flatMap((suite) => suite.results.filter((result) => !result.passed).map((result) => `${result.file}:${result.line} ${result.name}: ${result.failures.join('; ')}`));
+      const failures = report.suites.flatMap((suite) =>
+        suite.results
+          .filter((result) => !result.passed)
+          .map((result) => `${result.file}:${result.line} ${result.name}: ${result.failures.join('; ')}`),
+      );
       expect(failures).toEqual([]);
       expect(report.total).toBeGreaterThan(0);
       const outcomes = new Set(report.suites.flatMap((suite) => suite.results.map((result) => result.expected)));

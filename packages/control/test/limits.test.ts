@@ -7,7 +7,10 @@ const counters = { steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 
 describe('limits', () => {
   const set = setOf(
     ['org', 'limits: { max_steps: 40, max_cost_usd: 5, max_duration: 1h }\nverification: { audit_trail: true, retention_days: 400 }'],
-    ['team', 'limits: { max_steps: 20, max_tool_calls: 10, on_exceeded: hold }\nverification: { replay: true, seal: true, retention_days: 30 }'],
+    [
+      'team',
+      'limits: { max_steps: 20, max_tool_calls: 10, on_exceeded: hold }\nverification: { replay: true, seal: true, retention_days: 30 }',
+    ],
   );
 
   it('merges the smallest maximum of every policy, with the behaviour of the policy that set it', () => {
@@ -20,7 +23,13 @@ describe('limits', () => {
   });
 
   it('merges verification requirements: any policy asking makes it required, the longest retention wins', () => {
-    expect(set.verification).toEqual({ audit_trail: true, replay: true, seal: true, retention_days: 400, required_by: { audit_trail: ['org'], replay: ['team'], seal: ['team'], retention_days: ['org', 'team'] } });
+    expect(set.verification).toEqual({
+      audit_trail: true,
+      replay: true,
+      seal: true,
+      retention_days: 400,
+      required_by: { audit_trail: ['org'], replay: ['team'], seal: ['team'], retention_days: ['org', 'team'] },
+    });
   });
 
   it('reports nothing below the limits and a crossing once a counter reaches its maximum', () => {
@@ -41,7 +50,10 @@ describe('limits', () => {
   });
 
   it('treats an unreadable counter as reached (fail closed)', () => {
-    expect(checkLimits(set, { ...counters, cost_usd: Number.NaN })).toMatchObject({ limit: 'max_cost_usd', reason: expect.stringContaining('an unreadable value') });
+    expect(checkLimits(set, { ...counters, cost_usd: Number.NaN })).toMatchObject({
+      limit: 'max_cost_usd',
+      reason: expect.stringContaining('an unreadable value'),
+    });
     expect(checkLimits(set, undefined as never)).toMatchObject({ limit: 'max_cost_usd' });
   });
 

@@ -15,7 +15,9 @@ function problems(text: string): string[] {
     parsePolicy(text, 'policy.yaml');
   } catch (error) {
     expect(error).toBeInstanceOf(UserError);
-    const details = (error as UserError).details as { problems: Array<{ message: string; location: { file: string; line: number; column: number; path?: string } }> };
+    const details = (error as UserError).details as {
+      problems: Array<{ message: string; location: { file: string; line: number; column: number; path?: string } }>;
+    };
     expect((error as UserError).code).toBe('POLICY_INVALID');
     return details.problems.map((problem) => {
       expect(problem.location.file).toBe('policy.yaml');
@@ -32,9 +34,28 @@ describe('parsePolicy', () => {
     expect(policy.name).toBe('complete-v1');
     expect(policy.version).toBe('1');
     expect(policy.hash).toBe(sha256Hex(text));
-    expect(policy.defaults).toEqual({ tool: 'require_approval', model: 'autonomous', retrieval: 'notify_human', handoff: 'deny', answer: 'autonomous' });
-    expect(policy.approvers).toEqual({ roles: ['risk-officer'], count: 1, separation_of_duties: true, expires_in_ms: 5_400_000, on_expiry: 'deny' });
-    expect(policy.limits).toEqual({ max_steps: 10, max_tool_calls: 5, max_tokens: 1000, max_cost_usd: 0.5, max_duration_ms: 600_000, on_exceeded: 'hold' });
+    expect(policy.defaults).toEqual({
+      tool: 'require_approval',
+      model: 'autonomous',
+      retrieval: 'notify_human',
+      handoff: 'deny',
+      answer: 'autonomous',
+    });
+    expect(policy.approvers).toEqual({
+      roles: ['risk-officer'],
+      count: 1,
+      separation_of_duties: true,
+      expires_in_ms: 5_400_000,
+      on_expiry: 'deny',
+    });
+    expect(policy.limits).toEqual({
+      max_steps: 10,
+      max_tool_calls: 5,
+      max_tokens: 1000,
+      max_cost_usd: 0.5,
+      max_duration_ms: 600_000,
+      on_exceeded: 'hold',
+    });
     expect(policy.verification).toEqual({ audit_trail: true, replay: true, seal: true, retention_days: 30 });
     const [everything, allKinds] = policy.rules;
     expect(everything).toMatchObject({
@@ -49,12 +70,18 @@ describe('parsePolicy', () => {
   });
 
   it('names file, line, column and path of a YAML syntax error', () => {
-    expect(problems('apiVersion: aifactory/v1\nkind: AutonomyPolicy\nspec:\n  rules: [1, 2\n')).toEqual([expect.stringMatching(/^\d+:\d+ : YAML: /)]);
+    expect(problems('apiVersion: aifactory/v1\nkind: AutonomyPolicy\nspec:\n  rules: [1, 2\n')).toEqual([
+      expect.stringMatching(/^\d+:\d+ : YAML: /),
+    ]);
   });
 
   it('reports unknown keys at the key, with a suggestion and the valid keys', () => {
-    const found = problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    authority: deny\n    reason: r\n    whn: "true"'));
-    expect(found).toEqual(["10:7 spec.rules[0].whn: Unknown key 'whn' in spec.rules[0]; did you mean 'when'? Valid keys: id, description, match, when, authority, reason, notify, approvers, redact."]);
+    const found = problems(
+      policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    authority: deny\n    reason: r\n    whn: "true"'),
+    );
+    expect(found).toEqual([
+      "10:7 spec.rules[0].whn: Unknown key 'whn' in spec.rules[0]; did you mean 'when'? Valid keys: id, description, match, when, authority, reason, notify, approvers, redact.",
+    ]);
   });
 
   it('reports an unknown authority with the valid ones', () => {
@@ -70,40 +97,57 @@ describe('parsePolicy', () => {
   });
 
   it('reports duplicate rule ids at the second id', () => {
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    authority: deny\n    reason: r\n  - id: a\n    match: { kind: model }\n    authority: deny\n    reason: r'))).toEqual([
-      "10:11 spec.rules[1].id: Rule id 'a' is already used by spec.rules[0]; rule ids must be unique in a policy.",
-    ]);
+    expect(
+      problems(
+        policyText(
+          'p',
+          'rules:\n  - id: a\n    match: { kind: tool }\n    authority: deny\n    reason: r\n  - id: a\n    match: { kind: model }\n    authority: deny\n    reason: r',
+        ),
+      ),
+    ).toEqual(["10:11 spec.rules[1].id: Rule id 'a' is already used by spec.rules[0]; rule ids must be unique in a policy."]);
   });
 
   it('reports bad globs at the glob', () => {
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool, name: [ok.*, "pay[ments"] }\n    authority: deny'))).toEqual([
-      expect.stringMatching(/^7:41 spec\.rules\[0\]\.match\.name\[1\]: The name glob "pay\[ments" is malformed/),
-    ]);
+    expect(
+      problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool, name: [ok.*, "pay[ments"] }\n    authority: deny')),
+    ).toEqual([expect.stringMatching(/^7:41 spec\.rules\[0\]\.match\.name\[1\]: The name glob "pay\[ments" is malformed/)]);
   });
 
   it('maps an invalid CEL position inside a plain, a quoted and a block condition to the file', () => {
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: action.args.amount >\n    authority: deny'))).toEqual([
-      '8:33 spec.rules[0].when: CEL: Unexpected token: EOF.',
+    expect(
+      problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: action.args.amount >\n    authority: deny')),
+    ).toEqual(['8:33 spec.rules[0].when: CEL: Unexpected token: EOF.']);
+    expect(
+      problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: "agent.teem == \\"x\\""\n    authority: deny')),
+    ).toEqual(["8:20 spec.rules[0].when: agent has no field 'teem'; did you mean 'team'? Fields: id, team, tags."]);
+    const block = policyText(
+      'p',
+      'rules:\n  - id: a\n    match: { kind: tool }\n    when: |\n      action.args.amount > 5000 &&\n        principal.rolez == []\n    authority: deny',
+    );
+    expect(problems(block)).toEqual([
+      expect.stringMatching(/^10:21 spec\.rules\[0\]\.when: principal has no field 'rolez'; did you mean 'roles'\?/),
     ]);
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: "agent.teem == \\"x\\""\n    authority: deny'))).toEqual([
-      "8:20 spec.rules[0].when: agent has no field 'teem'; did you mean 'team'? Fields: id, team, tags.",
-    ]);
-    const block = policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: |\n      action.args.amount > 5000 &&\n        principal.rolez == []\n    authority: deny');
-    expect(problems(block)).toEqual([expect.stringMatching(/^10:21 spec\.rules\[0\]\.when: principal has no field 'rolez'; did you mean 'roles'\?/)]);
   });
 
   it('type-checks conditions against the documented context', () => {
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: run.steps > "3"\n    authority: deny'))).toEqual([
-      '8:13 spec.rules[0].when: Type mismatch: compares run.steps (a whole number) with "3" (a string).',
+    expect(
+      problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: run.steps > "3"\n    authority: deny')),
+    ).toEqual(['8:13 spec.rules[0].when: Type mismatch: compares run.steps (a whole number) with "3" (a string).']);
+    expect(
+      problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: size(action.args) + 1\n    authority: deny')),
+    ).toEqual(['8:13 spec.rules[0].when: A condition must be true or false, but this one gives an int.']);
+    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: budget > 3\n    authority: deny'))).toEqual([
+      '8:13 spec.rules[0].when: CEL: Unknown variable: budget.',
     ]);
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: size(action.args) + 1\n    authority: deny'))).toEqual([
-      '8:13 spec.rules[0].when: A condition must be true or false, but this one gives an int.',
-    ]);
-    expect(problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: budget > 3\n    authority: deny'))).toEqual(['8:13 spec.rules[0].when: CEL: Unknown variable: budget.']);
   });
 
   it('reports every problem of a document in one pass, in reading order', () => {
-    const found = problems(policyText('p', 'rules:\n  - id: a\n    match: { kind: tool }\n    when: agent.nam == "x"\n    authority: autonomous\n  - id: b\n    match: { kind: toool }\n    authority: deny'));
+    const found = problems(
+      policyText(
+        'p',
+        'rules:\n  - id: a\n    match: { kind: tool }\n    when: agent.nam == "x"\n    authority: autonomous\n  - id: b\n    match: { kind: toool }\n    authority: deny',
+      ),
+    );
     expect(found.map((line) => line.split(' ')[0])).toEqual(['8:19', '11:22']);
   });
 
@@ -116,7 +160,9 @@ describe('parsePolicy', () => {
       }
       return undefined;
     })();
-    expect(error?.format()).toBe("future.yaml:1:13: apiVersion: apiVersion 'aifactory/v2' is not supported; this build reads aifactory/v1.");
+    expect(error?.format()).toBe(
+      "future.yaml:1:13: apiVersion: apiVersion 'aifactory/v2' is not supported; this build reads aifactory/v1.",
+    );
   });
 
   it('rejects prototype keys as unknown keys and pollutes nothing', () => {
@@ -147,7 +193,10 @@ describe('loadPolicyFiles', () => {
     const directory = await mkdtemp(join(tmpdir(), 'policies-'));
     await mkdir(join(directory, 'team', 'tests'), { recursive: true });
     await writeFile(join(directory, 'org.yaml'), policyText('org', 'default: deny'));
-    await writeFile(join(directory, 'team', 'team.yaml'), policyText('team', 'rules:\n  - id: a\n    match: { kind: tool }\n    authority: autonomous'));
+    await writeFile(
+      join(directory, 'team', 'team.yaml'),
+      policyText('team', 'rules:\n  - id: a\n    match: { kind: tool }\n    authority: autonomous'),
+    );
     await writeFile(join(directory, 'team', 'tests', 'deny.yaml'), 'cases: []\n');
     const policies = await loadPolicyFiles([directory]);
     expect(policies.map((policy) => policy.name)).toEqual(['org', 'team']);

@@ -1,7 +1,17 @@
 // Paths, URLs and hosts compared the way a risk officer means them: every spelling of the same
 // file gets the same authority, and a spelling tools could read two ways fails closed.
 import { describe, expect, it } from 'vitest';
-import { decide, hostWithin, lintPolicies, normalizePath, normalizeUrl, parsePolicy, pathWithin, urlHost, urlWithin } from '../src/index.ts';
+import {
+  decide,
+  hostWithin,
+  lintPolicies,
+  normalizePath,
+  normalizeUrl,
+  parsePolicy,
+  pathWithin,
+  urlHost,
+  urlWithin,
+} from '../src/index.ts';
 import { action, policyText, setOf } from './helpers.ts';
 
 describe('path.normalize and path.within', () => {
@@ -25,7 +35,17 @@ describe('path.normalize and path.within', () => {
   });
 
   it('refuses what tools could read two ways: encoded separators and dots, double encoding, backslashes, NUL, look-alike slashes', () => {
-    for (const path of ['invoices%2Fx.txt', 'invoices%2fx.txt', '%2e%2e/secrets', 'invoices%252Fx', 'invoices\\x.txt', 'invoices/x\u0000.txt', 'invoices\uFF0Fx.txt', 'invoices\u2215x.txt', 'invoices/%c0%af']) {
+    for (const path of [
+      'invoices%2Fx.txt',
+      'invoices%2fx.txt',
+      '%2e%2e/secrets',
+      'invoices%252Fx',
+      'invoices\\x.txt',
+      'invoices/x\u0000.txt',
+      'invoices\uFF0Fx.txt',
+      'invoices\u2215x.txt',
+      'invoices/%c0%af',
+    ]) {
       expect(() => normalizePath(path), JSON.stringify(path)).toThrowError(/path/);
     }
     expect(normalizePath('100% done.txt')).toBe('100% done.txt');
@@ -41,7 +61,9 @@ describe('url and host functions', () => {
     expect(urlWithin('http://files.example.com/shared/x', 'https://files.example.com/shared/')).toBe(false);
     expect(urlWithin('https://files.example.com:8443/shared/x', 'https://files.example.com/shared/')).toBe(false);
     expect(urlWithin('https://files.example.com:443/shared/x', 'https://files.example.com/shared/')).toBe(true);
-    expect(() => urlWithin('https://files.example.com/shared/..%2Fprivate', 'https://files.example.com/shared/')).toThrowError(/encoded separator/);
+    expect(() => urlWithin('https://files.example.com/shared/..%2Fprivate', 'https://files.example.com/shared/')).toThrowError(
+      /encoded separator/,
+    );
     expect(() => urlWithin('files.example.com/shared', 'https://files.example.com/')).toThrowError(/not an absolute URL/);
   });
 
@@ -87,27 +109,46 @@ rules:
 
   it('reports a path that cannot be read one way as the condition error', () => {
     const decision = decide(setOf(['clerk', clerk]), action('tool', 'fs.read_text_file', { path: 'invoices%2Finvoice-1042.txt' }));
-    expect(decision.rules.find((rule) => rule.ruleId === 'plain-paths')?.conditionError).toBe('The path "invoices%2Finvoice-1042.txt" contains an encoded separator, dot or percent sign, which tools decode differently');
+    expect(decision.rules.find((rule) => rule.ruleId === 'plain-paths')?.conditionError).toBe(
+      'The path "invoices%2Finvoice-1042.txt" contains an encoded separator, dot or percent sign, which tools decode differently',
+    );
   });
 });
 
 describe('lint', () => {
   const lint = (when: string, tools?: Parameters<typeof lintPolicies>[1]) =>
-    lintPolicies([parsePolicy(policyText('p', `default: require_approval\nrules:\n  - id: r\n    match: { kind: tool, name: t }\n    when: '${when}'\n    authority: notify_human\n    notify: [x@example.com]`), 'p.yaml')], tools).filter((finding) => finding.code === 'location-as-text');
+    lintPolicies(
+      [
+        parsePolicy(
+          policyText(
+            'p',
+            `default: require_approval\nrules:\n  - id: r\n    match: { kind: tool, name: t }\n    when: '${when}'\n    authority: notify_human\n    notify: [x@example.com]`,
+          ),
+          'p.yaml',
+        ),
+      ],
+      tools,
+    ).filter((finding) => finding.code === 'location-as-text');
 
   it('warns, at line and column, when a path, URL or host argument is compared as text', () => {
     const [finding] = lint('action.args.path.startsWith("invoices/")');
     expect(finding).toMatchObject({ severity: 'warning', location: { line: 9, column: 14 }, rule: 'r' });
-    expect(finding!.message).toBe('Rule \'r\' compares action.args.path as text (startsWith()); a path can be written many ways (./, .., // and encoded separators), so compare it with path.within(…, "folder") or path.normalize(…).');
+    expect(finding!.message).toBe(
+      'Rule \'r\' compares action.args.path as text (startsWith()); a path can be written many ways (./, .., // and encoded separators), so compare it with path.within(…, "folder") or path.normalize(…).',
+    );
     expect(lint('action.args.target_url == "https://x.example/"')[0]!.message).toMatch(/url\.within/);
     expect(lint('action.args.host in ["a.example", "b.example"]')[0]!.message).toMatch(/host\.within/);
     expect(lint('action.args.source_file.endsWith(".csv")')).toHaveLength(1);
   });
 
   it('warns for an argument whose tool schema says it is a URI or host name', () => {
-    const tools = { tools: [{ name: 't', inputSchema: { type: 'object', properties: { destination: { type: 'string', format: 'uri' } } } }] };
+    const tools = {
+      tools: [{ name: 't', inputSchema: { type: 'object', properties: { destination: { type: 'string', format: 'uri' } } } }],
+    };
     expect(lint('action.args.destination.startsWith("s3://internal/")')).toEqual([]);
-    expect(lint('action.args.destination.startsWith("s3://internal/")', tools)[0]!.message).toMatch(/compares action\.args\.destination as text/);
+    expect(lint('action.args.destination.startsWith("s3://internal/")', tools)[0]!.message).toMatch(
+      /compares action\.args\.destination as text/,
+    );
   });
 
   it('is quiet when the functions are used, for null checks, and for fields that are not locations', () => {

@@ -26,13 +26,17 @@ describe('diffPolicies', () => {
     const before = version(100, '\n  - id: old\n    match: { kind: model }\n    authority: autonomous');
     const after = version(500, '\n  - id: new\n    match: { kind: answer }\n    authority: notify_human\n    notify: [x]', 'max_steps: 20');
     const diff = diffPolicies([before], [after], { samples: 300 });
-    expect(diff.policies.changed).toEqual([{ name: 'finance', before: { version: '1', hash: before.hash }, after: { version: '1', hash: after.hash } }]);
+    expect(diff.policies.changed).toEqual([
+      { name: 'finance', before: { version: '1', hash: before.hash }, after: { version: '1', hash: after.hash } },
+    ]);
     expect(diff.rules.map((rule) => [rule.ruleId, rule.change, rule.fields])).toEqual([
       ['new', 'added', []],
       ['old', 'removed', []],
       ['small-refunds', 'changed', ['when']],
     ]);
-    expect(diff.limits).toEqual([{ limit: 'max_steps', before: { max: 40, on_exceeded: 'stop' }, after: { max: 20, on_exceeded: 'stop' } }]);
+    expect(diff.limits).toEqual([
+      { limit: 'max_steps', before: { max: 40, on_exceeded: 'stop' }, after: { max: 20, on_exceeded: 'stop' } },
+    ]);
   });
 
   it('finds the decisions a threshold change moves, on samples built around the thresholds', () => {

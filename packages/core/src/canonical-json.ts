@@ -57,7 +57,8 @@ function sortedPlain(value: unknown, depth: number): unknown {
         const copy: unknown[] = new Array(value.length);
         for (let index = 0; index < value.length; index += 1) {
           const element: unknown = value[index];
-          copy[index] = element === undefined || typeof element === 'function' || typeof element === 'symbol' ? null : sortedPlain(element, depth + 1);
+          copy[index] =
+            element === undefined || typeof element === 'function' || typeof element === 'symbol' ? null : sortedPlain(element, depth + 1);
         }
         return copy;
       }

@@ -23,8 +23,16 @@ function ours(value: unknown): { text: string | undefined } | { throws: true } {
 }
 
 // Strings with what the canonical form must get right: escapes, non-BMP characters, lone surrogates.
-const awkwardString = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', '\u2028', '"\\', '\ud800', 'a\udc00b', '😀', '\u0000\u001f', '__proto__', 'constructor'));
-const awkwardNumber = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(-0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY));
+const awkwardString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.constantFrom('', '\u2028', '"\\', '\ud800', 'a\udc00b', '😀', '\u0000\u001f', '__proto__', 'constructor'),
+);
+const awkwardNumber = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(-0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY),
+);
 
 describe('canonicalJson', () => {
   it('sorts keys and normalises numbers as RFC 8785 requires', () => {
@@ -50,7 +58,17 @@ describe('canonicalJson', () => {
         fc.array(tie('value')),
         fc.dictionary(awkwardString, tie('value')),
         fc.dictionary(awkwardString, tie('value'), { noNullPrototype: false }),
-        fc.anything({ withBoxedValues: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withObjectString: true, withSparseArray: true, withTypedArray: true, withBigInt: false }),
+        fc.anything({
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withBigInt: false,
+        }),
       ),
     }));
     fc.assert(

@@ -7,7 +7,16 @@
 
 // Runs: start, resume, recover; runs proposed from outside; what a run tells its watchers.
 export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
-export type { AgentRuntimeOptions, CallerTrace, Principal, RecoveryResult, RunResult, RuntimeApprovals, RuntimeNotifier, RuntimeRecorder } from './runtime/agent-runtime.ts';
+export type {
+  AgentRuntimeOptions,
+  CallerTrace,
+  Principal,
+  RecoveryResult,
+  RunResult,
+  RuntimeApprovals,
+  RuntimeNotifier,
+  RuntimeRecorder,
+} from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';
 export { isIdempotent, readRecoveryLedger } from './runtime/run-recovery.ts';
@@ -22,7 +31,19 @@ export type { RunEvent, RunEventListener } from './graph/run-events.ts';
 
 // The chokepoint: the gate and what it decides, records and carries out.
 export { GovernanceGate, decisionSummary, maskFields } from './governance/gate.ts';
-export type { EventDraft, Gate, GateApprovalRequest, GateNotificationPayload, GateObligations, GateRecorder, GateRunContext, GovernOptions, OpenedApproval, ProposedAction, Verdict } from './governance/gate.ts';
+export type {
+  EventDraft,
+  Gate,
+  GateApprovalRequest,
+  GateNotificationPayload,
+  GateObligations,
+  GateRecorder,
+  GateRunContext,
+  GovernOptions,
+  OpenedApproval,
+  ProposedAction,
+  Verdict,
+} from './governance/gate.ts';
 
 // The agent graph, for callers that drive LangGraph themselves.
 export { AgentState, createAgentGraph } from './graph/agent-graph.ts';
@@ -37,7 +58,18 @@ export type { KnowledgeAccess } from './toolbox/knowledge-search.ts';
 export { knowledgeAccessFor } from './toolbox/knowledge-access.ts';
 
 // Models (no subpath of their own).
-export { computeCost, createModelGateway, createModelRegistry, defaultPrices, findPrice, loadModelRegistry, modelGatewayConfigFromEnv, parseModelId, parseScript, UnexpectedModelCallError } from './models/index.ts';
+export {
+  computeCost,
+  createModelGateway,
+  createModelRegistry,
+  defaultPrices,
+  findPrice,
+  loadModelRegistry,
+  modelGatewayConfigFromEnv,
+  parseModelId,
+  parseScript,
+  UnexpectedModelCallError,
+} from './models/index.ts';
 export type {
   BackoffConfig,
   ChatMessage,
@@ -63,9 +95,25 @@ export type {
 } from './models/index.ts';
 
 // The main entry of each area with a subpath of its own.
-export { ArgumentValidator, ToolHost, ToolPinStore, changedFields, resolvePackageBin, serverNameProblem, toolDefinitionHash } from './tools/index.ts';
+export {
+  ArgumentValidator,
+  ToolHost,
+  ToolPinStore,
+  changedFields,
+  resolvePackageBin,
+  serverNameProblem,
+  toolDefinitionHash,
+} from './tools/index.ts';
 export type { McpServerConfig, ToolDescriptor, ToolHostOptions, ToolPin, ToolResult } from './tools/index.ts';
-export { findAgent, findAgentByName, isAgentName, loadAgentDefinition, loadAgentInFolder, loadAgents, withResolvedPrompt } from './agents/index.ts';
+export {
+  findAgent,
+  findAgentByName,
+  isAgentName,
+  loadAgentDefinition,
+  loadAgentInFolder,
+  loadAgents,
+  withResolvedPrompt,
+} from './agents/index.ts';
 export type { AgentDefinition } from './agents/index.ts';
 export { createApprovalService, voteIneligibility } from './approvals/index.ts';
 export type { Approval, ApprovalService, ApprovalServiceOptions, Ballot, VoteResult } from './approvals/index.ts';

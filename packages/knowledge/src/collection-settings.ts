@@ -22,7 +22,12 @@ export interface CollectionSettings {
 }
 
 /** Settings of a new collection. */
-export const defaultCollectionSettings: CollectionSettings = { index: defaultIndexSettings, chunking: defaultChunking, piiMasking: false, jsonl: {} };
+export const defaultCollectionSettings: CollectionSettings = {
+  index: defaultIndexSettings,
+  chunking: defaultChunking,
+  piiMasking: false,
+  jsonl: {},
+};
 
 const collectionNamePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const classificationPattern = /^[a-z0-9][a-z0-9_.:-]{0,62}$/;
@@ -30,7 +35,10 @@ const classificationPattern = /^[a-z0-9][a-z0-9_.:-]{0,62}$/;
 /** Checks a collection name (it names index files too). */
 export function validateCollectionName(name: string): string {
   if (typeof name !== 'string' || !collectionNamePattern.test(name)) {
-    throw new UserError(ErrorCode.InputInvalid, `Collection name '${String(name)}' is invalid; use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit.`);
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Collection name '${String(name)}' is invalid; use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit.`,
+    );
   }
   return name;
 }
@@ -41,7 +49,10 @@ export function normalizeClassifications(labels: readonly unknown[], where: stri
   for (const label of labels) {
     const clean = String(label).trim().toLowerCase();
     if (!classificationPattern.test(clean)) {
-      throw new UserError(ErrorCode.InputInvalid, `Classification '${String(label)}' in ${where} is invalid; use lowercase letters, digits, '.', ':', '_' or '-' (e.g. public, internal, pii).`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Classification '${String(label)}' in ${where} is invalid; use lowercase letters, digits, '.', ':', '_' or '-' (e.g. public, internal, pii).`,
+      );
     }
     result.add(clean);
   }
@@ -68,19 +79,24 @@ export function mergeSettings(
   integerIn('chunking.overlap', settings.chunking.overlap, 0, settings.chunking.size - 1);
   if (typeof settings.piiMasking === 'object') {
     for (const kind of settings.piiMasking.kinds ?? []) {
-      if (!piiKinds.includes(kind)) throw new UserError(ErrorCode.InputInvalid, `PII kind '${String(kind)}' is unknown; known kinds: ${piiKinds.join(', ')}.`);
+      if (!piiKinds.includes(kind))
+        throw new UserError(ErrorCode.InputInvalid, `PII kind '${String(kind)}' is unknown; known kinds: ${piiKinds.join(', ')}.`);
     }
   }
   for (const field of ['textField', 'titleField', 'idField'] as const) {
     const value = settings.jsonl[field];
-    if (value !== undefined && (typeof value !== 'string' || !value)) throw new UserError(ErrorCode.InputInvalid, `jsonl.${field} must be a non-empty field name.`);
+    if (value !== undefined && (typeof value !== 'string' || !value))
+      throw new UserError(ErrorCode.InputInvalid, `jsonl.${field} must be a non-empty field name.`);
   }
   return settings;
 }
 
 function integerIn(field: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UserError(ErrorCode.InputInvalid, `Collection setting ${field} must be an integer from ${min} to ${max}; got ${String(value)}.`);
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Collection setting ${field} must be an integer from ${min} to ${max}; got ${String(value)}.`,
+    );
   }
 }
 

@@ -112,11 +112,25 @@ export interface LoadReport {
 /** Loads a collection from the store and its index file (or builds the index from stored vectors). */
 export async function loadCollectionState(
   store: Store,
-  options: { name: string; revision: number; embeddingModel: string; dimensions: number; settings: IndexSettings; dataDir: string; embedder: Embedder; forceRebuild?: boolean },
+  options: {
+    name: string;
+    revision: number;
+    embeddingModel: string;
+    dimensions: number;
+    settings: IndexSettings;
+    dataDir: string;
+    embedder: Embedder;
+    forceRebuild?: boolean;
+  },
 ): Promise<{ state: CollectionState; report: LoadReport }> {
   const { name } = options;
   const documentRows = await store.db
-    .select({ id: documents.id, sourcePath: documents.sourcePath, mediaType: documents.mediaType, classifications: documents.classifications })
+    .select({
+      id: documents.id,
+      sourcePath: documents.sourcePath,
+      mediaType: documents.mediaType,
+      classifications: documents.classifications,
+    })
     .from(documents)
     .where(eq(documents.collection, name));
   const chunkRows = await store.db
@@ -144,7 +158,11 @@ export async function loadCollectionState(
   vectors ??= VectorIndex.create(options.dimensions, options.settings, Math.ceil(chunkRows.length * 1.25) + 16);
   const state = new CollectionState(name, options.revision, vectors);
   for (const row of documentRows) {
-    state.documents.set(row.id, { sourcePath: row.sourcePath, mediaType: row.mediaType as MediaType, classifications: row.classifications });
+    state.documents.set(row.id, {
+      sourcePath: row.sourcePath,
+      mediaType: row.mediaType as MediaType,
+      classifications: row.classifications,
+    });
   }
   for (const row of chunkRows) {
     state.keywords.add(row.label, row.content);
@@ -170,7 +188,10 @@ async function addStoredVectors(store: Store, state: CollectionState, name: stri
       .where(and(eq(chunks.collection, name), inArray(chunks.label, slice)));
     const withoutVector = rows.filter((row) => !row.embedding || row.embedding.byteLength !== state.vectors.dimensions * 4);
     if (withoutVector.length > 0) {
-      const vectors = await embedChecked(embedder, withoutVector.map((row) => row.content));
+      const vectors = await embedChecked(
+        embedder,
+        withoutVector.map((row) => row.content),
+      );
       for (const [position, row] of withoutVector.entries()) {
         const vector = vectors[position]!;
         row.embedding = vectorToBytes(vector);

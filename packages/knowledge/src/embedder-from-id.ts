@@ -33,5 +33,8 @@ export function embedderFromId(id: string, connection: EmbedderConnection = {}, 
       ...(baseURL ? { baseURL } : {}),
     });
   }
-  throw new UserError(ErrorCode.InputInvalid, `Embedding model '${id}' is unknown; use local, local:hashing-v1-<dimensions>, openai:<model> or openai:<model>:<dimensions>.`);
+  throw new UserError(
+    ErrorCode.InputInvalid,
+    `Embedding model '${id}' is unknown; use local, local:hashing-v1-<dimensions>, openai:<model> or openai:<model>:<dimensions>.`,
+  );
 }

@@ -21,10 +21,14 @@ export async function embedChecked(embedder: Embedder, texts: string[]): Promise
   }
   for (const [position, vector] of vectors.entries()) {
     if (vector.length !== embedder.dimensions) {
-      throw new SystemError(ErrorCode.Internal, `Embedder '${embedder.id}' returned a vector of ${vector.length} dimensions at position ${position}; it declares ${embedder.dimensions}.`);
+      throw new SystemError(
+        ErrorCode.Internal,
+        `Embedder '${embedder.id}' returned a vector of ${vector.length} dimensions at position ${position}; it declares ${embedder.dimensions}.`,
+      );
     }
     for (const value of vector) {
-      if (!Number.isFinite(value)) throw new SystemError(ErrorCode.Internal, `Embedder '${embedder.id}' returned a non-finite value at position ${position}.`);
+      if (!Number.isFinite(value))
+        throw new SystemError(ErrorCode.Internal, `Embedder '${embedder.id}' returned a non-finite value at position ${position}.`);
     }
   }
   return vectors;

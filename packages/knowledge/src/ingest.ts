@@ -52,7 +52,16 @@ export type FileOutcome = 'added' | 'updated' | 'unchanged' | 'skipped';
 /** Progress of an ingest, as events. */
 export type IngestProgress =
   | { type: 'ingest.started'; collection: string; root: string; files: number }
-  | { type: 'file.processed'; path: string; outcome: FileOutcome; chunks: number; reason?: string; processed: number; files: number; chunksWritten: number }
+  | {
+      type: 'file.processed';
+      path: string;
+      outcome: FileOutcome;
+      chunks: number;
+      reason?: string;
+      processed: number;
+      files: number;
+      chunksWritten: number;
+    }
   | { type: 'document.removed'; path: string; chunks: number }
   | { type: 'ingest.completed'; summary: IngestSummary };
 
@@ -116,9 +125,17 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
       errors: [],
       durationMs: 0,
     };
-    const existingRows = await context.store.db.select().from(documents).where(and(eq(documents.collection, name), eq(documents.sourceRoot, listing.root)));
+    const existingRows = await context.store.db
+      .select()
+      .from(documents)
+      .where(and(eq(documents.collection, name), eq(documents.sourceRoot, listing.root)));
     const existing = new Map(existingRows.map((row) => [row.sourcePath, row]));
-    const settingsHash = contentHash({ model: context.embedder.id, chunking: settings.chunking, piiMasking: settings.piiMasking, jsonl: settings.jsonl }).slice(0, 16);
+    const settingsHash = contentHash({
+      model: context.embedder.id,
+      chunking: settings.chunking,
+      piiMasking: settings.piiMasking,
+      jsonl: settings.jsonl,
+    }).slice(0, 16);
     options.onProgress?.({ type: 'ingest.started', collection: name, root: listing.root, files: listing.files.length });
     const seen = new Set<string>();
     let processed = 0;
@@ -126,7 +143,16 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
     for (const file of listing.files) {
       if (options.signal?.aborted) break;
       seen.add(file.relativePath);
-      const result = await ingestFile(context, state, settings, settingsHash, classifications, listing.root, file, existing.get(file.relativePath));
+      const result = await ingestFile(
+        context,
+        state,
+        settings,
+        settingsHash,
+        classifications,
+        listing.root,
+        file,
+        existing.get(file.relativePath),
+      );
       processed++;
       summary[result.outcome]++;
       if (result.outcome === 'skipped') summary.errors.push({ path: file.relativePath, reason: result.reason ?? 'unknown' });
@@ -135,7 +161,8 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
       summary.chunks.removed += result.chunksRemoved;
       summary.chunks.embedded += result.embedded;
       summary.chunks.reused += result.reused;
-      for (const [kind, count] of Object.entries(result.masked)) summary.masked[kind as PiiKind] = (summary.masked[kind as PiiKind] ?? 0) + count;
+      for (const [kind, count] of Object.entries(result.masked))
+        summary.masked[kind as PiiKind] = (summary.masked[kind as PiiKind] ?? 0) + count;
       options.onProgress?.({
         type: 'file.processed',
         path: file.relativePath,
@@ -264,7 +291,10 @@ async function ingestFile(
   }
   let documentLabels: string[];
   try {
-    documentLabels = normalizeClassifications([...classifications, ...(extracted.classifications ?? [])], `the front matter of ${file.relativePath}`);
+    documentLabels = normalizeClassifications(
+      [...classifications, ...(extracted.classifications ?? [])],
+      `the front matter of ${file.relativePath}`,
+    );
   } catch (error) {
     return { ...empty, outcome: 'skipped', reason: (error as Error).message };
   }
@@ -275,7 +305,11 @@ async function ingestFile(
       await tx.update(documents).set({ classifications: documentLabels }).where(eq(documents.id, previous.id));
       const [row] = await tx
         .update(collections)
-        .set({ revision: sql`${collections.revision} + 1`, documentClassifications: withLabels(documentLabels), updatedAt: context.clock() })
+        .set({
+          revision: sql`${collections.revision} + 1`,
+          documentClassifications: withLabels(documentLabels),
+          updatedAt: context.clock(),
+        })
         .where(eq(collections.name, state.name))
         .returning({ revision: collections.revision });
       return row?.revision ?? state.revision;
@@ -311,11 +345,21 @@ async function ingestFile(
 
   const now = context.clock();
   const version = previous ? previous.version + (previous.contentHash === documentHash ? 0 : 1) : 1;
-  const metadata = { ...(extracted.title ? { title: extracted.title } : {}), settingsHash, chunks: drafts.length, ...(Object.keys(masked).length > 0 ? { masked } : {}) };
+  const metadata = {
+    ...(extracted.title ? { title: extracted.title } : {}),
+    settingsHash,
+    chunks: drafts.length,
+    ...(Object.keys(masked).length > 0 ? { masked } : {}),
+  };
   const written = await context.store.db.transaction(async (tx) => {
     const [labels] = await tx
       .update(collections)
-      .set({ nextLabel: sql`${collections.nextLabel} + ${drafts.length}`, revision: sql`${collections.revision} + 1`, documentClassifications: withLabels(documentLabels), updatedAt: now })
+      .set({
+        nextLabel: sql`${collections.nextLabel} + ${drafts.length}`,
+        revision: sql`${collections.revision} + 1`,
+        documentClassifications: withLabels(documentLabels),
+        updatedAt: now,
+      })
       .where(eq(collections.name, state.name))
       .returning({ nextLabel: collections.nextLabel, revision: collections.revision });
     if (!labels) throw new UserError(ErrorCode.Conflict, `Collection '${state.name}' was deleted while being ingested into.`);
@@ -363,7 +407,8 @@ async function ingestFile(
   // The store has committed; bring this process's indexes level with it.
   const removedFromIndex = previous ? state.removeDocument(previous.id) : 0;
   state.documents.set(written.documentId, { sourcePath: file.relativePath, mediaType: file.mediaType, classifications: documentLabels });
-  for (const [ordinal, draft] of drafts.entries()) state.addChunk(written.documentId, written.firstLabel + ordinal, known.get(hashes[ordinal]!)!, draft.content);
+  for (const [ordinal, draft] of drafts.entries())
+    state.addChunk(written.documentId, written.firstLabel + ordinal, known.get(hashes[ordinal]!)!, draft.content);
   state.revision = written.revision;
   return {
     outcome: previous ? 'updated' : 'added',
@@ -417,14 +462,22 @@ async function storedEmbeddings(context: KnowledgeContext, collection: string, h
       .from(chunks)
       .where(and(eq(chunks.collection, collection), inArray(chunks.contentHash, hashes.slice(start, start + 1000))));
     for (const row of rows) {
-      if (row.embedding && row.embedding.byteLength === dimensions * 4 && !found.has(row.contentHash)) found.set(row.contentHash, bytesToVector(row.embedding));
+      if (row.embedding && row.embedding.byteLength === dimensions * 4 && !found.has(row.contentHash))
+        found.set(row.contentHash, bytesToVector(row.embedding));
     }
   }
   return found;
 }
 
 /** Stable chunk id: the same document content cut the same way gets the same ids. */
-function chunkId(collection: string, root: string, sourcePath: string, documentHash: string, settingsHash: string, ordinal: number): string {
+function chunkId(
+  collection: string,
+  root: string,
+  sourcePath: string,
+  documentHash: string,
+  settingsHash: string,
+  ordinal: number,
+): string {
   return `ch_${sha256Hex(`${collection}\n${root}\n${sourcePath}\n${documentHash}\n${settingsHash}\n${ordinal}`).slice(0, 24)}`;
 }
 

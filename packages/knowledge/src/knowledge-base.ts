@@ -153,7 +153,10 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
     const [row] = await store.db.select().from(collections).where(eq(collections.name, name));
     if (!row) {
       const known = (await store.db.select({ name: collections.name }).from(collections)).map((entry) => entry.name);
-      throw new UserError(ErrorCode.NotFound, `Collection '${name}' does not exist; known collections: ${known.length > 0 ? known.join(', ') : '(none yet: ingest first)'}.`);
+      throw new UserError(
+        ErrorCode.NotFound,
+        `Collection '${name}' does not exist; known collections: ${known.length > 0 ? known.join(', ') : '(none yet: ingest first)'}.`,
+      );
     }
     return row;
   }
@@ -214,11 +217,20 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
       if (unique.length === 0) return [];
       // One indexed lookup: this runs before every governed retrieval.
       const rows = await store.db
-        .select({ name: collections.name, embeddingModel: collections.embeddingModel, own: collections.classifications, fromDocuments: collections.documentClassifications })
+        .select({
+          name: collections.name,
+          embeddingModel: collections.embeddingModel,
+          own: collections.classifications,
+          fromDocuments: collections.documentClassifications,
+        })
         .from(collections)
         .where(inArray(collections.name, unique));
       const missing = unique.filter((name) => !rows.some((row) => row.name === name));
-      if (missing.length > 0) throw new UserError(ErrorCode.NotFound, `Collection '${missing[0]}' does not exist; a retrieval can only name existing collections.`);
+      if (missing.length > 0)
+        throw new UserError(
+          ErrorCode.NotFound,
+          `Collection '${missing[0]}' does not exist; a retrieval can only name existing collections.`,
+        );
       return unique.map((name) => {
         const row = rows.find((entry) => entry.name === name)!;
         return { name, classifications: [...new Set([...row.own, ...row.fromDocuments])].sort(), embeddingModel: row.embeddingModel };
@@ -232,8 +244,15 @@ export function createKnowledgeBase(store: Store, options: KnowledgeBaseOptions)
       return context.lock(name, async () => {
         // Read again under the lock: an ingest may have changed the settings meanwhile.
         const row = await collectionRow(name);
-        const settings = mergeSettings(row.config as Partial<CollectionSettings>, rebuildOptions.index ? { index: rebuildOptions.index } : {});
-        if (rebuildOptions.index) await store.db.update(collections).set({ config: settings as unknown as Record<string, unknown>, updatedAt: clock() }).where(eq(collections.name, name));
+        const settings = mergeSettings(
+          row.config as Partial<CollectionSettings>,
+          rebuildOptions.index ? { index: rebuildOptions.index } : {},
+        );
+        if (rebuildOptions.index)
+          await store.db
+            .update(collections)
+            .set({ config: settings as unknown as Record<string, unknown>, updatedAt: clock() })
+            .where(eq(collections.name, name));
         const before = states.get(name)?.vectors.allocated;
         if (rebuildOptions.reembed) await clearStoredEmbeddings(store, name);
         const [current] = await store.db.select().from(collections).where(eq(collections.name, name));

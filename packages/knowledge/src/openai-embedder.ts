@@ -37,11 +37,18 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
   const known = Object.hasOwn(knownDimensions, model) ? knownDimensions[model] : undefined;
   const dimensions = options.dimensions ?? known;
   if (dimensions === undefined || !Number.isInteger(dimensions) || dimensions <= 0) {
-    throw new UserError(ErrorCode.InputInvalid, `OpenAI embedder does not know the dimensions of model '${model}'; pass dimensions (known models: ${Object.keys(knownDimensions).join(', ')}).`);
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `OpenAI embedder does not know the dimensions of model '${model}'; pass dimensions (known models: ${Object.keys(knownDimensions).join(', ')}).`,
+    );
   }
   const shortened = options.dimensions !== undefined && options.dimensions !== known;
   const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
-  if (!apiKey) throw new UserError(ErrorCode.InputInvalid, 'OpenAI embedder needs an API key: set OPENAI_API_KEY or pass apiKey (local servers accept any value).');
+  if (!apiKey)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'OpenAI embedder needs an API key: set OPENAI_API_KEY or pass apiKey (local servers accept any value).',
+    );
   // The SDK is loaded on the first embedding, not with this module: every process that opens a
   // workspace imports the knowledge package, and most never embed remotely (a worker's start is
   // measured in SIGKILL recoveries; the SDK is a few hundred modules).
@@ -72,11 +79,18 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
         try {
           response = await (await connect()).embeddings.create({ model, input, ...(shortened ? { dimensions } : {}) });
         } catch (error) {
-          throw new SystemError(ErrorCode.ModelFailed, `Embedding request to ${where} with model '${model}' failed: ${(error as Error).message}`, { cause: error });
+          throw new SystemError(
+            ErrorCode.ModelFailed,
+            `Embedding request to ${where} with model '${model}' failed: ${(error as Error).message}`,
+            { cause: error },
+          );
         }
         const data = [...response.data].sort((left, right) => left.index - right.index);
         if (data.length !== input.length) {
-          throw new SystemError(ErrorCode.ModelFailed, `Embedding response from ${where} had ${data.length} vectors for ${input.length} inputs.`);
+          throw new SystemError(
+            ErrorCode.ModelFailed,
+            `Embedding response from ${where} had ${data.length} vectors for ${input.length} inputs.`,
+          );
         }
         for (const item of data) vectors.push(Float32Array.from(item.embedding));
       }

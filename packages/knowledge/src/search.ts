@@ -89,21 +89,32 @@ interface Candidate {
 }
 
 /** Searches one or more collections. */
-export async function searchCollections(context: KnowledgeContext, names: string | string[], query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
+export async function searchCollections(
+  context: KnowledgeContext,
+  names: string | string[],
+  query: string,
+  options: SearchOptions = {},
+): Promise<SearchResult[]> {
   const requested = [...new Set(Array.isArray(names) ? names : [names])];
   if (requested.length === 0) throw new UserError(ErrorCode.InputInvalid, 'Search needs at least one collection.');
-  if (typeof query !== 'string' || !query.trim()) throw new UserError(ErrorCode.InputInvalid, 'Search query is empty; give the words to look for.');
+  if (typeof query !== 'string' || !query.trim())
+    throw new UserError(ErrorCode.InputInvalid, 'Search query is empty; give the words to look for.');
   const topK = options.topK ?? 5;
-  if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw new UserError(ErrorCode.InputInvalid, `topK must be an integer from 1 to 100; got ${String(topK)}.`);
+  if (!Number.isInteger(topK) || topK < 1 || topK > 100)
+    throw new UserError(ErrorCode.InputInvalid, `topK must be an integer from 1 to 100; got ${String(topK)}.`);
   const mode = options.mode ?? 'hybrid';
-  if (!['hybrid', 'vector', 'keyword'].includes(mode)) throw new UserError(ErrorCode.InputInvalid, `Search mode '${String(mode)}' is unknown; use hybrid, vector or keyword.`);
+  if (!['hybrid', 'vector', 'keyword'].includes(mode))
+    throw new UserError(ErrorCode.InputInvalid, `Search mode '${String(mode)}' is unknown; use hybrid, vector or keyword.`);
   const candidates = Math.max(options.candidates ?? Math.max(50, topK * 5), topK);
 
   const rows = await context.store.db.select().from(collections).where(inArray(collections.name, requested));
   const missing = requested.filter((name) => !rows.some((row) => row.name === name));
   if (missing.length > 0) {
     const known = (await context.store.db.select({ name: collections.name }).from(collections)).map((row) => row.name);
-    throw new UserError(ErrorCode.NotFound, `Collection '${missing[0]}' does not exist; known collections: ${known.length > 0 ? known.join(', ') : '(none yet: ingest first)'}.`);
+    throw new UserError(
+      ErrorCode.NotFound,
+      `Collection '${missing[0]}' does not exist; known collections: ${known.length > 0 ? known.join(', ') : '(none yet: ingest first)'}.`,
+    );
   }
   for (const row of rows) context.assertSameModel(row);
   const states = await Promise.all(rows.map((row) => context.stateFor(row)));
@@ -113,8 +124,12 @@ export async function searchCollections(context: KnowledgeContext, names: string
   const queryVector = mode === 'keyword' ? undefined : (await embedChecked(context.embedder, [query]))[0]!;
   for (const state of states) {
     const accept = acceptFor(state, options.filter);
-    if (queryVector) for (const hit of state.vectors.search(queryVector, candidates, accept)) vectorLists.push({ collection: state.name, label: hit.label, score: 0, vector: hit.similarity });
-    if (mode !== 'vector') for (const hit of state.keywords.search(query, candidates, accept)) keywordLists.push({ collection: state.name, label: hit.label, score: 0, keyword: hit.score });
+    if (queryVector)
+      for (const hit of state.vectors.search(queryVector, candidates, accept))
+        vectorLists.push({ collection: state.name, label: hit.label, score: 0, vector: hit.similarity });
+    if (mode !== 'vector')
+      for (const hit of state.keywords.search(query, candidates, accept))
+        keywordLists.push({ collection: state.name, label: hit.label, score: 0, keyword: hit.score });
   }
   vectorLists.sort((left, right) => right.vector! - left.vector!);
   keywordLists.sort((left, right) => right.keyword! - left.keyword!);
@@ -122,7 +137,8 @@ export async function searchCollections(context: KnowledgeContext, names: string
   const vectorWeight = options.vectorWeight ?? 1;
   const keywordWeight = options.keywordWeight ?? 1;
   const fusion = options.fusion ?? 'weighted';
-  if (fusion !== 'weighted' && fusion !== 'rrf') throw new UserError(ErrorCode.InputInvalid, `Fusion '${String(fusion)}' is unknown; use weighted or rrf.`);
+  if (fusion !== 'weighted' && fusion !== 'rrf')
+    throw new UserError(ErrorCode.InputInvalid, `Fusion '${String(fusion)}' is unknown; use weighted or rrf.`);
   const vectorHits = vectorLists.slice(0, candidates);
   const keywordHits = keywordLists.slice(0, candidates);
   // Weighted fusion: a convex combination of min-max normalised scores (Bruch, Gai and Ingber,
@@ -149,7 +165,9 @@ export async function searchCollections(context: KnowledgeContext, names: string
     else if (fusion === 'rrf') entry.score += keywordWeight / (rrfK + rank + 1);
     else entry.score += (keywordWeight / weightSum) * (keywordMax > 0 ? hit.keyword! / keywordMax : 0);
   }
-  const ranked = [...fused.values()].sort((left, right) => right.score - left.score || left.collection.localeCompare(right.collection) || left.label - right.label);
+  const ranked = [...fused.values()].sort(
+    (left, right) => right.score - left.score || left.collection.localeCompare(right.collection) || left.label - right.label,
+  );
   // Fetch a few more than asked, so collapsing identical chunks still fills topK.
   const shortlist = ranked.slice(0, topK * 3);
   const details = await loadChunks(context, shortlist);
@@ -279,7 +297,13 @@ export function formatCitation(source: string, location: ChunkLocation): string 
   if (location.headingPath?.length) text += ` › ${location.headingPath.join(' › ')}`;
   const where: string[] = [];
   if (location.page !== undefined) where.push(`page ${location.page}`);
-  if (location.record) where.push(location.record.id !== undefined ? `record ${location.record.id}, line ${location.record.line}` : `line ${location.record.line}`);
-  if (location.lines) where.push(location.lines.from === location.lines.to ? `line ${location.lines.from}` : `lines ${location.lines.from}-${location.lines.to}`);
+  if (location.record)
+    where.push(
+      location.record.id !== undefined ? `record ${location.record.id}, line ${location.record.line}` : `line ${location.record.line}`,
+    );
+  if (location.lines)
+    where.push(
+      location.lines.from === location.lines.to ? `line ${location.lines.from}` : `lines ${location.lines.from}-${location.lines.to}`,
+    );
   return where.length > 0 ? `${text} (${where.join(', ')})` : text;
 }

@@ -5,9 +5,11 @@ const wordPattern = /[\p{L}\p{N}]+/gu;
 
 /** English function words that carry no topic; dropped from unigram features and keyword terms. */
 export const stopWords: ReadonlySet<string> = new Set(
-  ('a an and are as at be been but by can could did do does for from had has have how i if in into is it its ' +
+  (
+    'a an and are as at be been but by can could did do does for from had has have how i if in into is it its ' +
     'may me my no not of on or our should so than that the their them then there these they this to was we ' +
-    'were what when where which who why will with would you your').split(' '),
+    'were what when where which who why will with would you your'
+  ).split(' '),
 );
 
 /** Lower-cased words (letters and digits of any script), NFKC-normalised. */

@@ -51,7 +51,12 @@ export class VectorIndex {
    * file has but the store does not are marked deleted; the labels it lacks are returned, for
    * the caller to add (a crash between a store commit and the file write leaves such gaps).
    */
-  static async read(file: string, dimensions: number, settings: IndexSettings, liveLabels: Iterable<number>): Promise<{ index: VectorIndex; missing: number[] }> {
+  static async read(
+    file: string,
+    dimensions: number,
+    settings: IndexSettings,
+    liveLabels: Iterable<number>,
+  ): Promise<{ index: VectorIndex; missing: number[] }> {
     const graph = new hnswlib.HierarchicalNSW('cosine', dimensions);
     await graph.readIndex(file);
     graph.setEf(settings.efSearch);
@@ -91,7 +96,8 @@ export class VectorIndex {
 
   /** Adds a vector under a new label, doubling the capacity when full. */
   add(label: number, vector: Float32Array): void {
-    if (vector.length !== this.dimensions) throw new RangeError(`Vector has ${vector.length} dimensions; the index has ${this.dimensions}.`);
+    if (vector.length !== this.dimensions)
+      throw new RangeError(`Vector has ${vector.length} dimensions; the index has ${this.dimensions}.`);
     if (this.labels.has(label)) this.remove(label);
     const capacity = this.graph.getMaxElements();
     if (this.graph.getCurrentCount() >= capacity) this.graph.resizeIndex(capacity * 2);

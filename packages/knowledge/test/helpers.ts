@@ -19,7 +19,8 @@ export const engines: Array<{ name: string; skip: boolean; open: (tag: string) =
 
 /** Drops a test's Postgres schema and closes the store. */
 export async function disposeStore(store: Store): Promise<void> {
-  if (store.kind === 'postgres' && store.schemaName !== 'public') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+  if (store.kind === 'postgres' && store.schemaName !== 'public')
+    await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
   await store.close();
 }
 

@@ -8,7 +8,8 @@ import { createHashingEmbedder, createKnowledgeBase, type Embedder, type IngestP
 import { minimalPdf } from '../src/testing/index.ts';
 import { disposeStore, engines, postgresUrl, temporaryFolder, writeTree } from './helpers.ts';
 
-if (!postgresUrl) console.warn('[knowledge] AIFACTORY_TEST_DATABASE_URL is not set: Postgres knowledge tests are skipped (PGlite tests still run).');
+if (!postgresUrl)
+  console.warn('[knowledge] AIFACTORY_TEST_DATABASE_URL is not set: Postgres knowledge tests are skipped (PGlite tests still run).');
 
 /** The real hashing embedder, counting the texts it is asked to embed. */
 function countingEmbedder(dimensions = 384): Embedder & { texts: string[] } {
@@ -48,9 +49,19 @@ const handbook = {
     '<html><head><title>Security</title><script>var x = "ignored";</script></head><body><h1>Security basics</h1><p>Lock your screen &amp; use the password manager.</p><h2>Laptops</h2><ul><li>Encrypt every disk.</li></ul></body></html>',
   'faq.jsonl': [
     JSON.stringify({ id: 'vpn', question: 'How do I reset my VPN token?', answer: 'Open the self-service portal and choose Reset token.' }),
-    JSON.stringify({ id: 'expenses', question: 'Where is the expense form?', answer: 'The expense form is in the finance portal under Forms.' }),
+    JSON.stringify({
+      id: 'expenses',
+      question: 'Where is the expense form?',
+      answer: 'The expense form is in the finance portal under Forms.',
+    }),
   ].join('\n'),
-  'travel.pdf': minimalPdf([['Travel policy', 'Book economy class for flights under six hours.'], ['Trains', 'Prefer trains for trips under 600 km.']], { title: 'Travel' }),
+  'travel.pdf': minimalPdf(
+    [
+      ['Travel policy', 'Book economy class for flights under six hours.'],
+      ['Trains', 'Prefer trains for trips under 600 km.'],
+    ],
+    { title: 'Travel' },
+  ),
 };
 
 for (const engine of engines) {
@@ -86,13 +97,23 @@ for (const engine of engines) {
       expect(events.at(-1)?.type).toBe('ingest.completed');
 
       const [parental] = await knowledge.search('formats', 'how many weeks of parental leave', { topK: 1 });
-      expect(parental?.citation).toMatchObject({ source: 'policies/leave.md', location: { headingPath: ['Leave policy', 'Parental leave'], lines: { from: 9, to: 11 } }, documentVersion: 1, title: 'Leave policy' });
+      expect(parental?.citation).toMatchObject({
+        source: 'policies/leave.md',
+        location: { headingPath: ['Leave policy', 'Parental leave'], lines: { from: 9, to: 11 } },
+        documentVersion: 1,
+        title: 'Leave policy',
+      });
       expect(parental?.citation.text).toBe('policies/leave.md › Leave policy › Parental leave (lines 9-11)');
       expect(parental?.classifications).toEqual(['internal']);
       expect(parental?.contentHash).toMatch(/^[0-9a-f]{64}$/);
 
       const [trains] = await knowledge.search('formats', 'trains for trips', { topK: 1 });
-      expect(trains?.citation).toMatchObject({ source: 'travel.pdf', location: { page: 2 }, mediaType: 'application/pdf', title: 'Travel' });
+      expect(trains?.citation).toMatchObject({
+        source: 'travel.pdf',
+        location: { page: 2 },
+        mediaType: 'application/pdf',
+        title: 'Travel',
+      });
 
       const [vpn] = await knowledge.search('formats', 'reset VPN token', { topK: 1 });
       expect(vpn?.citation.location).toEqual({ record: { line: 1, id: 'vpn' } });
@@ -110,12 +131,18 @@ for (const engine of engines) {
 
     it('re-ingest leaves unchanged documents untouched, re-embeds changed ones and removes deleted ones', async () => {
       const source = folder();
-      writeTree(source, { 'a.md': '# A\n\nAlpha apples are red.', 'b.md': '# B\n\nBeta bananas are yellow.', 'c.md': '# C\n\nGamma grapes are green.' });
+      writeTree(source, {
+        'a.md': '# A\n\nAlpha apples are red.',
+        'b.md': '# B\n\nBeta bananas are yellow.',
+        'c.md': '# C\n\nGamma grapes are green.',
+      });
       const embedder = countingEmbedder();
       const knowledge = createKnowledgeBase(store, { dataDir: folder(), embedder });
       await knowledge.ingest(source, { collection: 'incremental' });
       const [before] = await store.db.select().from(documents).where(eq(documents.sourcePath, 'a.md'));
-      const idsBefore = (await store.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, before!.id))).map((row) => row.id);
+      const idsBefore = (await store.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, before!.id))).map(
+        (row) => row.id,
+      );
       embedder.texts.length = 0;
 
       writeTree(source, { 'b.md': '# B\n\nBeta bananas are now brown.', 'd.md': '# D\n\nDelta dates are sweet.' });
@@ -125,14 +152,18 @@ for (const engine of engines) {
       expect(summary.chunks).toMatchObject({ added: 2, removed: 2, embedded: 2, total: 3 });
       expect(embedder.texts.sort()).toEqual(['# B\n\nBeta bananas are now brown.', '# D\n\nDelta dates are sweet.']);
 
-      const idsAfter = (await store.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, before!.id))).map((row) => row.id);
+      const idsAfter = (await store.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, before!.id))).map(
+        (row) => row.id,
+      );
       expect(idsAfter).toEqual(idsBefore);
       const [changed] = await knowledge.search('incremental', 'bananas', { topK: 1 });
       expect(changed?.content).toContain('brown');
       expect(changed?.citation.documentVersion).toBe(2);
       const grapes = await knowledge.search('incremental', 'gamma grapes green', { topK: 3 });
       expect(grapes.map((result) => result.citation.source)).not.toContain('c.md');
-      expect((await store.db.select().from(documents).where(eq(documents.collection, 'incremental'))).map((row) => row.sourcePath).sort()).toEqual(['a.md', 'b.md', 'd.md']);
+      expect(
+        (await store.db.select().from(documents).where(eq(documents.collection, 'incremental'))).map((row) => row.sourcePath).sort(),
+      ).toEqual(['a.md', 'b.md', 'd.md']);
 
       const third = await knowledge.ingest(source, { collection: 'incremental' });
       expect(third).toMatchObject({ added: 0, updated: 0, removed: 0, unchanged: 3 });
@@ -186,7 +217,8 @@ for (const engine of engines) {
       const first = createKnowledgeBase(store, { dataDir });
       await first.ingest(source, { collection: 'one-model' });
       const other = createKnowledgeBase(store, { dataDir, embedder: createHashingEmbedder({ dimensions: 256 }) });
-      const message = /Collection 'one-model' is embedded with 'local:hashing-v1-384' \(384 dimensions\), but this knowledge base embeds with 'local:hashing-v1-256' \(256\); models cannot be mixed/;
+      const message =
+        /Collection 'one-model' is embedded with 'local:hashing-v1-384' \(384 dimensions\), but this knowledge base embeds with 'local:hashing-v1-256' \(256\); models cannot be mixed/;
       await expect(other.ingest(source, { collection: 'one-model' })).rejects.toThrow(message);
       await expect(other.search('one-model', 'something')).rejects.toMatchObject({ code: 'CONFLICT' });
       expect((await first.listCollections()).find((entry) => entry.name === 'one-model')?.embeddingModel).toBe('local:hashing-v1-384');
@@ -197,7 +229,8 @@ for (const engine of engines) {
     it('hybrid search ranks an exact identifier first where vector search alone does not', async () => {
       const source = folder();
       writeTree(source, {
-        'refunds.md': '# Refunds\n\nRefund policy for an order: a refund for an order is paid within 14 days. Refund order policy questions go to the refund desk.',
+        'refunds.md':
+          '# Refunds\n\nRefund policy for an order: a refund for an order is paid within 14 days. Refund order policy questions go to the refund desk.',
         'refund-faq.md': '# Refund questions\n\nCan I get a refund for my order? Our refund policy covers every order.',
         'returns.md': '# Returns\n\nReturn an order within 30 days for a refund under the returns policy.',
         'incident.md':
@@ -205,10 +238,12 @@ for (const engine of engines) {
         'shipping.md': '# Shipping\n\nWe ship worldwide with tracked couriers.',
         // A realistic corpus: the query's common words are everywhere, the identifier in one place.
         ...Object.fromEntries(
-          ['gift cards', 'sale items', 'damaged goods', 'late delivery', 'bulk orders', 'subscriptions', 'vouchers', 'store credit'].map((topic) => [
-            `policy/${topic.replace(' ', '-')}.md`,
-            `# ${topic}\n\nOur refund policy for ${topic}: each order of ${topic} follows the standard order refund policy.`,
-          ]),
+          ['gift cards', 'sale items', 'damaged goods', 'late delivery', 'bulk orders', 'subscriptions', 'vouchers', 'store credit'].map(
+            (topic) => [
+              `policy/${topic.replace(' ', '-')}.md`,
+              `# ${topic}\n\nOur refund policy for ${topic}: each order of ${topic} follows the standard order refund policy.`,
+            ],
+          ),
         ),
       });
       const knowledge = createKnowledgeBase(store, { dataDir: folder() });
@@ -230,7 +265,10 @@ for (const engine of engines) {
       await first.ingest(source, { collection: 'persisted', jsonl: { textField: 'answer' } });
       const file = path.join(dataDir, 'knowledge', 'persisted.hnsw');
       expect(existsSync(file)).toBe(true);
-      expect(JSON.parse((await import('node:fs')).readFileSync(`${file}.json`, 'utf8'))).toMatchObject({ embeddingModel: 'local:hashing-v1-384', dimensions: 384 });
+      expect(JSON.parse((await import('node:fs')).readFileSync(`${file}.json`, 'utf8'))).toMatchObject({
+        embeddingModel: 'local:hashing-v1-384',
+        dimensions: 384,
+      });
       const expected = await first.search('persisted', 'parental leave weeks', { topK: 3 });
       await first.close();
       const stale = path.join(dataDir, 'stale.hnsw');
@@ -254,12 +292,14 @@ for (const engine of engines) {
       rmSync(file);
       writeFileSync(`${file}.json`, 'not json');
       const rebuilt = createKnowledgeBase(store, { dataDir });
-      expect((await rebuilt.search('persisted', 'parental leave weeks', { topK: 3 })).map((result) => result.chunkId)).toEqual(expected.map((result) => result.chunkId));
+      expect((await rebuilt.search('persisted', 'parental leave weeks', { topK: 3 })).map((result) => result.chunkId)).toEqual(
+        expected.map((result) => result.chunkId),
+      );
       expect(existsSync(file)).toBe(true);
       await rebuilt.close();
     });
 
-    it('a second knowledge base over the same store sees another one\'s ingest (revision reload)', async () => {
+    it("a second knowledge base over the same store sees another one's ingest (revision reload)", async () => {
       const source = folder();
       const dataDir = folder();
       writeTree(source, { 'a.md': '# Apples\n\nApples grow on trees.' });
@@ -280,7 +320,10 @@ for (const engine of engines) {
 
     it('stops after the current file when aborted, keeping what was committed and removing nothing', async () => {
       const source = folder();
-      writeTree(source, Object.fromEntries(Array.from({ length: 5 }, (_, position) => [`f${position}.md`, `# File ${position}\n\nContent ${position}.`])));
+      writeTree(
+        source,
+        Object.fromEntries(Array.from({ length: 5 }, (_, position) => [`f${position}.md`, `# File ${position}\n\nContent ${position}.`])),
+      );
       const knowledge = createKnowledgeBase(store, { dataDir: folder() });
       const controller = new AbortController();
       const summary = await knowledge.ingest(source, {
@@ -297,7 +340,15 @@ for (const engine of engines) {
 
     it('rebuild compacts deleted vectors and applies new index settings', async () => {
       const source = folder();
-      writeTree(source, Object.fromEntries(Array.from({ length: 12 }, (_, position) => [`doc-${position}.md`, `# Topic ${position}\n\nNote number ${position} about subject ${position * 7}.`])));
+      writeTree(
+        source,
+        Object.fromEntries(
+          Array.from({ length: 12 }, (_, position) => [
+            `doc-${position}.md`,
+            `# Topic ${position}\n\nNote number ${position} about subject ${position * 7}.`,
+          ]),
+        ),
+      );
       const knowledge = createKnowledgeBase(store, { dataDir: folder() });
       await knowledge.ingest(source, { collection: 'rebuilt' });
       for (let position = 0; position < 5; position++) unlinkSync(path.join(source, `doc-${position}.md`));
@@ -317,12 +368,15 @@ for (const engine of engines) {
       const source = folder();
       writeTree(source, {
         'public/intro.md': '# Welcome\n\nWelcome to Acme. Our support line answers every question.',
-        'people/contacts.md': '---\nclassifications: [pii]\n---\n# Contacts\n\nMail jane.doe@example.com or call +44 20 7946 0958 for support questions. Card 4111 1111 1111 1111.',
+        'people/contacts.md':
+          '---\nclassifications: [pii]\n---\n# Contacts\n\nMail jane.doe@example.com or call +44 20 7946 0958 for support questions. Card 4111 1111 1111 1111.',
       });
       const knowledge = createKnowledgeBase(store, { dataDir: folder() });
       const summary = await knowledge.ingest(source, { collection: 'labelled', classifications: ['Internal'], piiMasking: true });
       expect(summary.masked).toEqual({ email: 1, phone: 1, card: 1 });
-      expect(await knowledge.describeCollections(['labelled'])).toEqual([{ name: 'labelled', classifications: ['internal', 'pii'], embeddingModel: 'local:hashing-v1-384' }]);
+      expect(await knowledge.describeCollections(['labelled'])).toEqual([
+        { name: 'labelled', classifications: ['internal', 'pii'], embeddingModel: 'local:hashing-v1-384' },
+      ]);
       const stored = await store.db.select({ content: chunks.content }).from(chunks).where(eq(chunks.collection, 'labelled'));
       expect(stored.map((row) => row.content).join('\n')).not.toMatch(/jane\.doe|7946|4111/);
       expect(stored.map((row) => row.content).join('\n')).toContain('Mail [EMAIL] or call [PHONE]');
@@ -346,7 +400,9 @@ for (const engine of engines) {
       unlinkSync(path.join(source, 'people/contacts.md'));
       expect((await knowledge.ingest(source, { collection: 'labelled' })).removed).toBe(1);
       expect((await knowledge.describeCollections(['labelled']))[0]?.classifications).toEqual(['confidential', 'internal']);
-      await expect(knowledge.ingest(source, { collection: 'labelled', classifications: ['not ok!'] })).rejects.toThrow(/Classification 'not ok!' in the ingest options is invalid/);
+      await expect(knowledge.ingest(source, { collection: 'labelled', classifications: ['not ok!'] })).rejects.toThrow(
+        /Classification 'not ok!' in the ingest options is invalid/,
+      );
       await knowledge.close();
     });
 
@@ -361,7 +417,9 @@ for (const engine of engines) {
       const results = await knowledge.search(['multi-hr', 'multi-it'], 'laptops replaced years', { topK: 2 });
       expect(results[0]?.citation).toMatchObject({ collection: 'multi-it', source: 'laptops.md' });
       expect(results.map((result) => result.citation.collection).sort()).toEqual(['multi-hr', 'multi-it']);
-      await expect(knowledge.search(['multi-hr', 'multi-nope'], 'x')).rejects.toThrow(/Collection 'multi-nope' does not exist; known collections: .*multi-hr/);
+      await expect(knowledge.search(['multi-hr', 'multi-nope'], 'x')).rejects.toThrow(
+        /Collection 'multi-nope' does not exist; known collections: .*multi-hr/,
+      );
       await expect(knowledge.search('multi-hr', '   ')).rejects.toThrow(/query is empty/);
       await expect(knowledge.search('multi-hr', 'x', { topK: 0 })).rejects.toThrow(/topK must be an integer from 1 to 100/);
       expect(await knowledge.deleteCollection('multi-it')).toBe(true);

@@ -8,7 +8,7 @@ import { temporaryFolder } from './helpers.ts';
 const settings = { m: 16, efConstruction: 100, efSearch: 50 };
 
 function randomUnit(dimensions: number, seed: number): Float32Array {
-  let state = seed * 2654435761 >>> 0;
+  let state = (seed * 2654435761) >>> 0;
   const vector = new Float32Array(dimensions);
   for (let position = 0; position < dimensions; position++) {
     state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
@@ -46,7 +46,12 @@ describe('VectorIndex', () => {
       const { index: read, missing } = await VectorIndex.read(file, 8, settings, [0, 1, 2, 7]);
       expect(missing).toEqual([7]);
       expect(read.size).toBe(3);
-      expect(read.search(randomUnit(8, 4), 5).map((hit) => hit.label).sort()).toEqual([0, 1, 2]);
+      expect(
+        read
+          .search(randomUnit(8, 4), 5)
+          .map((hit) => hit.label)
+          .sort(),
+      ).toEqual([0, 1, 2]);
     } finally {
       folder.remove();
     }
@@ -56,7 +61,11 @@ describe('VectorIndex', () => {
 describe('hashing embedder', () => {
   it('is deterministic, unit length, and scores shared words and word pieces above unrelated text', async () => {
     const embedder = createHashingEmbedder();
-    const [policy, policies, weather] = await embedder.embed(['The travel policy for trains', 'travel policies about trains', 'sunny weather tomorrow']);
+    const [policy, policies, weather] = await embedder.embed([
+      'The travel policy for trains',
+      'travel policies about trains',
+      'sunny weather tomorrow',
+    ]);
     const dot = (left: Float32Array, right: Float32Array) => left.reduce((sum, value, position) => sum + value * right[position]!, 0);
     expect(Array.from(policy!)).toEqual(Array.from(hashText('The travel policy for trains', 384)));
     expect(dot(policy!, policy!)).toBeCloseTo(1, 5);

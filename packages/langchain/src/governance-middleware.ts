@@ -56,13 +56,18 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
   const runIds = new Map<string, string>();
   const ownership = new RunOwnership({ store: options.workspace.store as Store });
   let policySet: Promise<PolicySet> | undefined;
-  const policies = () => (policySet ??= Array.isArray(options.policies) ? loadPolicyFiles(options.policies).then(compilePolicies) : Promise.resolve(options.policies));
+  const policies = () =>
+    (policySet ??= Array.isArray(options.policies)
+      ? loadPolicyFiles(options.policies).then(compilePolicies)
+      : Promise.resolve(options.policies));
   const principal = options.principal ?? { id: 'langchain', roles: [] };
   const agentId = options.agent;
 
   const threadId = (): string => {
     const configurable = (getConfig()?.configurable ?? {}) as { thread_id?: unknown };
-    return typeof configurable.thread_id === 'string' || typeof configurable.thread_id === 'number' ? String(configurable.thread_id) : 'default';
+    return typeof configurable.thread_id === 'string' || typeof configurable.thread_id === 'number'
+      ? String(configurable.thread_id)
+      : 'default';
   };
   const sessionFor = async (thread: string): Promise<GovernedSession> => {
     let session = sessions.get(thread);
@@ -89,11 +94,21 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
   };
 
   /** Acts; a hold interrupts the graph (LangGraph re-runs the node on resume, and the session then finds the decided approval). */
-  async function governed<T>(session: GovernedSession, proposed: { kind: 'tool' | 'model'; name: string; args: Record<string, unknown> }, io: ActionIo<T>): Promise<GovernedOutcome<T>> {
+  async function governed<T>(
+    session: GovernedSession,
+    proposed: { kind: 'tool' | 'model'; name: string; args: Record<string, unknown> },
+    io: ActionIo<T>,
+  ): Promise<GovernedOutcome<T>> {
     const outcome = await session.act(proposed, io);
     if (outcome.kind !== 'held') return outcome;
     await session.flush();
-    const request: GovernanceInterrupt = { kind: 'aifactory.approval', approvalId: outcome.approval.id, runId: session.runId, action: { kind: proposed.kind, name: proposed.name }, reason: outcome.decision?.reason ?? 'held for approval' };
+    const request: GovernanceInterrupt = {
+      kind: 'aifactory.approval',
+      approvalId: outcome.approval.id,
+      runId: session.runId,
+      action: { kind: proposed.kind, name: proposed.name },
+      reason: outcome.decision?.reason ?? 'held for approval',
+    };
     interrupt(request);
     // Resumed while the approval is still pending: ask again, which interrupts anew if it still is.
     return session.act(proposed, io);
@@ -106,10 +121,22 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
       const call = request.toolCall;
       const args = (call.args ?? {}) as Record<string, unknown>;
       const io: ActionIo<ToolMessage | unknown> = {
-        intent: (recorded, step, approvalId) => ({ type: 'tool.called', actor: agentId, payload: { step, name: call.name, call_id: call.id, args: recorded, ...(approvalId ? { approval_id: approvalId } : {}) } }),
+        intent: (recorded, step, approvalId) => ({
+          type: 'tool.called',
+          actor: agentId,
+          payload: { step, name: call.name, call_id: call.id, args: recorded, ...(approvalId ? { approval_id: approvalId } : {}) },
+        }),
         execute: async () => handler(request),
-        returned: (value, step) => ({ type: 'tool.returned', actor: call.name, payload: { step, name: call.name, call_id: call.id, content: value instanceof ToolMessage ? value.content : '[command]' } }),
-        failed: (error, step) => ({ type: 'tool.failed', actor: call.name, payload: { step, name: call.name, call_id: call.id, error: { code: 'tool_failed', message: (error as Error).message } } }),
+        returned: (value, step) => ({
+          type: 'tool.returned',
+          actor: call.name,
+          payload: { step, name: call.name, call_id: call.id, content: value instanceof ToolMessage ? value.content : '[command]' },
+        }),
+        failed: (error, step) => ({
+          type: 'tool.failed',
+          actor: call.name,
+          payload: { step, name: call.name, call_id: call.id, error: { code: 'tool_failed', message: (error as Error).message } },
+        }),
       };
       const outcome = await governed(session, { kind: 'tool', name: call.name, args }, io);
       switch (outcome.kind) {
@@ -120,7 +147,12 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
         case 'denied':
           return new ToolMessage({ content: outcome.message, tool_call_id: call.id ?? '', name: call.name, status: 'error' });
         case 'held':
-          return new ToolMessage({ content: `The call is still waiting for approval ${outcome.approval.id}.`, tool_call_id: call.id ?? '', name: call.name, status: 'error' });
+          return new ToolMessage({
+            content: `The call is still waiting for approval ${outcome.approval.id}.`,
+            tool_call_id: call.id ?? '',
+            name: call.name,
+            status: 'error',
+          });
       }
     },
     wrapModelCall: async (request, handler) => {
@@ -129,10 +161,34 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
       const model = modelName(request.model);
       const requestHash = contentHash(request.messages.map((message) => ({ type: message.getType(), content: message.content })));
       const io: ActionIo<unknown> = {
-        intent: (_recorded, step) => ({ type: 'model.requested', actor: agentId, payload: { step, model, request_hash: requestHash, messages: request.messages.length } }),
+        intent: (_recorded, step) => ({
+          type: 'model.requested',
+          actor: agentId,
+          payload: { step, model, request_hash: requestHash, messages: request.messages.length },
+        }),
         execute: () => Promise.resolve(handler(request)),
-        returned: (value, step) => ({ type: 'model.responded', actor: model, payload: { step, model, ...(value instanceof AIMessage ? { text: typeof value.content === 'string' ? value.content : JSON.stringify(value.content), tool_calls: value.tool_calls?.map((toolCall) => toolCall.name) ?? [], ...(value.usage_metadata ? { usage: { input_tokens: value.usage_metadata.input_tokens, output_tokens: value.usage_metadata.output_tokens } } : {}) } : {}) } }),
-        failed: (error, step) => ({ type: 'model.failed', actor: model, payload: { step, error: { code: 'model_failed', message: (error as Error).message } } }),
+        returned: (value, step) => ({
+          type: 'model.responded',
+          actor: model,
+          payload: {
+            step,
+            model,
+            ...(value instanceof AIMessage
+              ? {
+                  text: typeof value.content === 'string' ? value.content : JSON.stringify(value.content),
+                  tool_calls: value.tool_calls?.map((toolCall) => toolCall.name) ?? [],
+                  ...(value.usage_metadata
+                    ? { usage: { input_tokens: value.usage_metadata.input_tokens, output_tokens: value.usage_metadata.output_tokens } }
+                    : {}),
+                }
+              : {}),
+          },
+        }),
+        failed: (error, step) => ({
+          type: 'model.failed',
+          actor: model,
+          payload: { step, error: { code: 'model_failed', message: (error as Error).message } },
+        }),
       };
       const outcome = await governed(session, { kind: 'model', name: model, args: {} }, io);
       switch (outcome.kind) {

@@ -53,7 +53,12 @@ export function outcomeOf(observation: RunObservation): { matches: (expected: Ev
 }
 
 /** Checks every expectation of a case; the judge, when asked for, runs last and only on an answer. */
-export async function checkExpectations(expect: CaseExpectation, observation: RunObservation, question: string, judgeAnswer?: JudgeAnswer): Promise<AssertionResult[]> {
+export async function checkExpectations(
+  expect: CaseExpectation,
+  observation: RunObservation,
+  question: string,
+  judgeAnswer?: JudgeAnswer,
+): Promise<AssertionResult[]> {
   const results: AssertionResult[] = [];
   const pass = (name: string, passed: boolean, failure: () => string): void => {
     results.push({ name, passed, score: passed ? 1 : 0, ...(passed ? {} : { message: failure() }) });
@@ -61,42 +66,88 @@ export async function checkExpectations(expect: CaseExpectation, observation: Ru
   const answer = observation.answer ?? '';
   if (expect.outcome !== undefined) {
     const outcome = outcomeOf(observation);
-    pass('outcome', outcome.matches(expect.outcome), () => `Expected the run to be ${expect.outcome}; it was ${outcome.describe}${observation.error ? ` (${observation.error})` : ''}.`);
+    pass(
+      'outcome',
+      outcome.matches(expect.outcome),
+      () => `Expected the run to be ${expect.outcome}; it was ${outcome.describe}${observation.error ? ` (${observation.error})` : ''}.`,
+    );
   }
-  if (expect.equals !== undefined) pass('equals', answer.trim() === expect.equals.trim(), () => `Expected the answer to equal ${quote(expect.equals!)}; got ${quote(answer)}.`);
+  if (expect.equals !== undefined)
+    pass(
+      'equals',
+      answer.trim() === expect.equals.trim(),
+      () => `Expected the answer to equal ${quote(expect.equals!)}; got ${quote(answer)}.`,
+    );
   for (const text of list(expect.contains)) {
-    pass('contains', answer.toLowerCase().includes(text.toLowerCase()), () => `Expected the answer to contain ${quote(text)}; got ${quote(answer)}.`);
+    pass(
+      'contains',
+      answer.toLowerCase().includes(text.toLowerCase()),
+      () => `Expected the answer to contain ${quote(text)}; got ${quote(answer)}.`,
+    );
   }
   for (const text of list(expect.not_contains)) {
     pass('not_contains', !answer.toLowerCase().includes(text.toLowerCase()), () => `Expected the answer not to contain ${quote(text)}.`);
   }
-  if (expect.regex !== undefined) pass('regex', compileRegex(expect.regex).test(answer), () => `Expected the answer to match /${expect.regex}/; got ${quote(answer)}.`);
+  if (expect.regex !== undefined)
+    pass('regex', compileRegex(expect.regex).test(answer), () => `Expected the answer to match /${expect.regex}/; got ${quote(answer)}.`);
   if (expect.json_schema !== undefined) {
     const problem = jsonProblem(answer, expect.json_schema);
     pass('json_schema', problem === undefined, () => problem!);
   }
   if (expect.citations !== undefined && expect.citations !== false) {
-    const options = expect.citations === true ? {} : { ...(expect.citations.sources ? { sources: expect.citations.sources } : {}), ...(expect.citations.min !== undefined ? { min: expect.citations.min } : {}) };
+    const options =
+      expect.citations === true
+        ? {}
+        : {
+            ...(expect.citations.sources ? { sources: expect.citations.sources } : {}),
+            ...(expect.citations.min !== undefined ? { min: expect.citations.min } : {}),
+          };
     const check = checkCitations(answer, observation.passages, options);
     pass('citations', check.supported, () => check.problems.join(' '));
   }
-  if (expect.max_latency_ms !== undefined) pass('latency', observation.latencyMs <= expect.max_latency_ms, () => `The run took ${Math.round(observation.latencyMs)} ms; the ceiling is ${expect.max_latency_ms} ms.`);
-  if (expect.max_cost_usd !== undefined) pass('cost', observation.costUsd <= expect.max_cost_usd, () => `The run cost ${observation.costUsd.toFixed(6)} USD; the ceiling is ${expect.max_cost_usd} USD.`);
+  if (expect.max_latency_ms !== undefined)
+    pass(
+      'latency',
+      observation.latencyMs <= expect.max_latency_ms,
+      () => `The run took ${Math.round(observation.latencyMs)} ms; the ceiling is ${expect.max_latency_ms} ms.`,
+    );
+  if (expect.max_cost_usd !== undefined)
+    pass(
+      'cost',
+      observation.costUsd <= expect.max_cost_usd,
+      () => `The run cost ${observation.costUsd.toFixed(6)} USD; the ceiling is ${expect.max_cost_usd} USD.`,
+    );
   if (expect.judge !== undefined) results.push(await judged(expect.judge, question, observation, judgeAnswer));
   return results;
 }
 
-async function judged(judge: JudgeExpectation, question: string, observation: RunObservation, judgeAnswer: JudgeAnswer | undefined): Promise<AssertionResult> {
+async function judged(
+  judge: JudgeExpectation,
+  question: string,
+  observation: RunObservation,
+  judgeAnswer: JudgeAnswer | undefined,
+): Promise<AssertionResult> {
   const name = judge.name ?? 'judge';
   const minimum = judge.min_score ?? 0.7;
-  if (observation.answer === undefined) return { name, passed: false, score: 0, message: `No answer to judge: the run is ${observation.status}.` };
+  if (observation.answer === undefined)
+    return { name, passed: false, score: 0, message: `No answer to judge: the run is ${observation.status}.` };
   if (!judgeAnswer) return { name, passed: false, score: 0, message: 'No judge is available to this evaluation.' };
   try {
     const verdict = await judgeAnswer(judge, question, observation.answer);
     const passed = verdict.score >= minimum;
-    return { name, passed, score: verdict.score, message: `${judge.agent} scored ${verdict.score} (minimum ${minimum}) in run ${verdict.runId}: ${verdict.reason}` };
+    return {
+      name,
+      passed,
+      score: verdict.score,
+      message: `${judge.agent} scored ${verdict.score} (minimum ${minimum}) in run ${verdict.runId}: ${verdict.reason}`,
+    };
   } catch (error) {
-    return { name, passed: false, score: 0, message: `The judge ${judge.agent} failed: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      name,
+      passed: false,
+      score: 0,
+      message: `The judge ${judge.agent} failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 

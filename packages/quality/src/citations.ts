@@ -37,18 +37,30 @@ export function parseCitations(answer: string): { body: string; citations: Citat
 }
 
 /** Checks an answer's citations against the passages its run retrieved; `sources` must each be cited. */
-export function checkCitations(answer: string, passages: readonly ObservedPassage[], options: { sources?: readonly string[]; min?: number } = {}): CitationCheck {
+export function checkCitations(
+  answer: string,
+  passages: readonly ObservedPassage[],
+  options: { sources?: readonly string[]; min?: number } = {},
+): CitationCheck {
   const { body, citations } = parseCitations(answer);
   const problems: string[] = [];
   const min = options.min ?? 1;
-  if (citations.length < min) problems.push(`The answer cites ${citations.length} source${citations.length === 1 ? '' : 's'}; at least ${min} expected in a "Sources:" block.`);
+  if (citations.length < min)
+    problems.push(
+      `The answer cites ${citations.length} source${citations.length === 1 ? '' : 's'}; at least ${min} expected in a "Sources:" block.`,
+    );
   const listed = new Set(citations.map((citation) => citation.number));
   const unlisted = [...new Set([...body.matchAll(marker)].map((match) => Number(match[1])))].filter((number) => !listed.has(number));
-  if (unlisted.length > 0) problems.push(`The answer marks [${unlisted.join('], [')}] but its Sources block does not list ${unlisted.length === 1 ? 'it' : 'them'}.`);
+  if (unlisted.length > 0)
+    problems.push(
+      `The answer marks [${unlisted.join('], [')}] but its Sources block does not list ${unlisted.length === 1 ? 'it' : 'them'}.`,
+    );
   const retrieved = [...new Set(passages.map((passage) => passage.source))];
   for (const citation of citations) {
     if (!retrieved.some((source) => citesSource(citation.text, source))) {
-      problems.push(`Cited source '${citation.text}' is not among the passages the run retrieved${retrieved.length > 0 ? ` (${retrieved.join(', ')})` : ' (it retrieved none)'}.`);
+      problems.push(
+        `Cited source '${citation.text}' is not among the passages the run retrieved${retrieved.length > 0 ? ` (${retrieved.join(', ')})` : ' (it retrieved none)'}.`,
+      );
     }
   }
   for (const wanted of options.sources ?? []) {

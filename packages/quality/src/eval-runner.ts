@@ -85,7 +85,14 @@ export async function runEvalSuite(target: EvalTarget, agent: string, suite: Eva
   return summarise(suite, agent, results, retrieval, startedAt, now() - started);
 }
 
-async function runCase(target: EvalTarget, agent: string, evalCase: EvalCase, feature: string, judge: JudgeAnswer, now: () => number): Promise<CaseResult> {
+async function runCase(
+  target: EvalTarget,
+  agent: string,
+  evalCase: EvalCase,
+  feature: string,
+  judge: JudgeAnswer,
+  now: () => number,
+): Promise<CaseResult> {
   const base = { id: evalCase.id, input: evalCase.input, line: evalCase.line, tags: evalCase.tags };
   const started = now();
   let observation: RunObservation;
@@ -122,9 +129,20 @@ async function runCase(target: EvalTarget, agent: string, evalCase: EvalCase, fe
 /** A judge is an agent: its run is governed and recorded like any other, and its answer carries the score. */
 function judgeThrough(target: EvalTarget, feature: string): JudgeAnswer {
   return async (judge: JudgeExpectation, question: string, answer: string): Promise<JudgeVerdict> => {
-    const input = [`Rubric: ${judge.rubric}`, `Question: ${question}`, `Answer: ${answer}`, 'Reply with JSON only: {"score": <number from 0 to 1>, "reason": "<one sentence>"}.'].join('\n\n');
-    const result = await target.startRun({ agent: judge.agent, input, principal: { id: 'eval-judge@factory.local', roles: ['judge'] }, feature: `${feature}:judge` });
-    if (result.status !== 'completed') throw new Error(`its run ${result.runId} is ${result.status}${result.status === 'failed' ? `: ${result.error}` : ''}`);
+    const input = [
+      `Rubric: ${judge.rubric}`,
+      `Question: ${question}`,
+      `Answer: ${answer}`,
+      'Reply with JSON only: {"score": <number from 0 to 1>, "reason": "<one sentence>"}.',
+    ].join('\n\n');
+    const result = await target.startRun({
+      agent: judge.agent,
+      input,
+      principal: { id: 'eval-judge@factory.local', roles: ['judge'] },
+      feature: `${feature}:judge`,
+    });
+    if (result.status !== 'completed')
+      throw new Error(`its run ${result.runId} is ${result.status}${result.status === 'failed' ? `: ${result.error}` : ''}`);
     return { ...parseVerdict(result.answer), runId: result.runId };
   };
 }
@@ -135,7 +153,8 @@ export function parseVerdict(answer: string): { score: number; reason: string } 
   if (json) {
     try {
       const value = JSON.parse(json) as { score?: unknown; reason?: unknown };
-      if (typeof value.score === 'number' && value.score >= 0 && value.score <= 1) return { score: value.score, reason: typeof value.reason === 'string' ? value.reason : '' };
+      if (typeof value.score === 'number' && value.score >= 0 && value.score <= 1)
+        return { score: value.score, reason: typeof value.reason === 'string' ? value.reason : '' };
     } catch {
       // fall through to the plain-word forms
     }
@@ -146,12 +165,20 @@ export function parseVerdict(answer: string): { score: number; reason: string } 
   throw new Error(`its answer is not a verdict ({"score": 0..1, "reason": ...}): '${answer.slice(0, 80)}'`);
 }
 
-function summarise(suite: EvalSuite, agent: string, cases: CaseResult[], retrieval: RetrievalReport | undefined, startedAt: Date, durationMs: number): EvalReport {
+function summarise(
+  suite: EvalSuite,
+  agent: string,
+  cases: CaseResult[],
+  retrieval: RetrievalReport | undefined,
+  startedAt: Date,
+  durationMs: number,
+): EvalReport {
   const passed = cases.filter((result) => result.passed).length;
   const scores: Record<string, number> = {};
   if (cases.length > 0) scores.accuracy = passed / cases.length;
   const byName = new Map<string, number[]>();
-  for (const result of cases) for (const assertion of result.assertions) byName.set(assertion.name, [...(byName.get(assertion.name) ?? []), assertion.score]);
+  for (const result of cases)
+    for (const assertion of result.assertions) byName.set(assertion.name, [...(byName.get(assertion.name) ?? []), assertion.score]);
   for (const [name, values] of byName) scores[name] = values.reduce((sum, value) => sum + value, 0) / values.length;
   if (retrieval) {
     scores.recall_at_k = retrieval.recallAtK;
@@ -159,7 +186,10 @@ function summarise(suite: EvalSuite, agent: string, cases: CaseResult[], retriev
   }
   const failures: string[] = [];
   const passRate = cases.length > 0 ? passed / cases.length : 1;
-  if (passRate < suite.thresholds.passRate) failures.push(`${passed} of ${cases.length} cases passed (${percent(passRate)}); the suite needs ${percent(suite.thresholds.passRate)}.`);
+  if (passRate < suite.thresholds.passRate)
+    failures.push(
+      `${passed} of ${cases.length} cases passed (${percent(passRate)}); the suite needs ${percent(suite.thresholds.passRate)}.`,
+    );
   for (const [name, minimum] of Object.entries(suite.thresholds.scores)) {
     const score = scores[name];
     if (score === undefined) failures.push(`Score '${name}' was not measured; measured: ${Object.keys(scores).join(', ') || 'none'}.`);

@@ -37,7 +37,9 @@ const expectation = z.strictObject({
   not_contains: texts.optional(),
   regex: z.string().min(1).optional(),
   json_schema: z.record(z.string(), z.unknown()).optional(),
-  citations: z.union([z.boolean(), z.strictObject({ sources: z.array(z.string().min(1)).optional(), min: z.int().min(0).optional() })]).optional(),
+  citations: z
+    .union([z.boolean(), z.strictObject({ sources: z.array(z.string().min(1)).optional(), min: z.int().min(0).optional() })])
+    .optional(),
   judge: judge.optional(),
   max_latency_ms: z.number().positive().optional(),
   max_cost_usd: z.number().min(0).optional(),
@@ -54,9 +56,7 @@ const evalCase = z.strictObject({
 const retrieval = z.strictObject({
   collection: name,
   k: z.int().min(1).max(100).optional(),
-  queries: z
-    .array(z.strictObject({ id: name.optional(), query: z.string().min(1), relevant: z.array(z.string().min(1)).min(1) }))
-    .min(1),
+  queries: z.array(z.strictObject({ id: name.optional(), query: z.string().min(1), relevant: z.array(z.string().min(1)).min(1) })).min(1),
 });
 
 /** The document shape of an evaluation suite. */
@@ -133,7 +133,12 @@ export function parseEvalSuite(text: string, file = '<inline>'): EvalSuite {
   const source = new YamlSource(text, file);
   if (source.problems.length > 0) throw problemsError(source.problems, 'evaluation suite', ErrorCode.InputInvalid);
   const result = evalSuiteDocumentSchema.safeParse(source.value);
-  if (!result.success) throw problemsError(issueProblems(result.error.issues, source, source.value, evalSuiteDocumentSchema), 'evaluation suite', ErrorCode.InputInvalid);
+  if (!result.success)
+    throw problemsError(
+      issueProblems(result.error.issues, source, source.value, evalSuiteDocumentSchema),
+      'evaluation suite',
+      ErrorCode.InputInvalid,
+    );
   const document = result.data;
   const problems = semanticProblems(document, source);
   if (problems.length > 0) throw problemsError(problems, 'evaluation suite', ErrorCode.InputInvalid);
@@ -161,7 +166,11 @@ export function parseEvalSuite(text: string, file = '<inline>'): EvalSuite {
           retrieval: {
             collection: spec.retrieval.collection,
             k: spec.retrieval.k ?? 5,
-            queries: spec.retrieval.queries.map((query, index) => ({ id: query.id ?? `query-${index + 1}`, query: query.query, relevant: query.relevant })),
+            queries: spec.retrieval.queries.map((query, index) => ({
+              id: query.id ?? `query-${index + 1}`,
+              query: query.query,
+              relevant: query.relevant,
+            })),
           },
         }
       : {}),
@@ -174,7 +183,11 @@ export async function loadEvalSuite(file: string): Promise<EvalSuite> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UserError(ErrorCode.NotFound, `Cannot read the evaluation suite '${file}': ${(error as NodeJS.ErrnoException).code ?? String(error)}; give the path of an evals/<name>.yaml file.`, { location: { file } });
+    throw new UserError(
+      ErrorCode.NotFound,
+      `Cannot read the evaluation suite '${file}': ${(error as NodeJS.ErrnoException).code ?? String(error)}; give the path of an evals/<name>.yaml file.`,
+      { location: { file } },
+    );
   }
   return parseEvalSuite(text, file);
 }
@@ -189,7 +202,11 @@ function semanticProblems(document: SuiteDocument, source: YamlSource): SourcePr
   const seen = new Map<string, number>();
   (spec.cases ?? []).forEach((raw, index) => {
     const first = seen.get(raw.id);
-    if (first !== undefined) problems.push({ message: `Case id '${raw.id}' is used twice (first at spec.cases[${first}]); ids name cases in reports and must be unique.`, location: source.locate(['spec', 'cases', index, 'id']) });
+    if (first !== undefined)
+      problems.push({
+        message: `Case id '${raw.id}' is used twice (first at spec.cases[${first}]); ids name cases in reports and must be unique.`,
+        location: source.locate(['spec', 'cases', index, 'id']),
+      });
     else seen.set(raw.id, index);
     if (raw.expect) problems.push(...expectationProblems(raw.expect, source, ['spec', 'cases', index, 'expect']));
   });
@@ -207,7 +224,10 @@ function expectationProblems(expect: CaseExpectation, source: YamlSource, path: 
     try {
       (schemaCompiler ??= new Ajv2020({ strict: false })).compile(expect.json_schema);
     } catch (error) {
-      problems.push({ message: `The JSON Schema does not compile: ${error instanceof Error ? error.message : String(error)}.`, location: source.locate([...path, 'json_schema']) });
+      problems.push({
+        message: `The JSON Schema does not compile: ${error instanceof Error ? error.message : String(error)}.`,
+        location: source.locate([...path, 'json_schema']),
+      });
     }
   }
   return problems;

@@ -29,7 +29,10 @@ export function correctionCaseId(record: Pick<FeedbackRecord, 'id'>): string {
 }
 
 /** The eval case of one correction. */
-export function correctionCase(record: FeedbackRecord, options: Pick<CorrectionExportOptions, 'assert' | 'judge'> = {}): Record<string, unknown> {
+export function correctionCase(
+  record: FeedbackRecord,
+  options: Pick<CorrectionExportOptions, 'assert' | 'judge'> = {},
+): Record<string, unknown> {
   const correction = record.correction!;
   const assertion = options.assert ?? 'judge';
   const expect =
@@ -37,7 +40,14 @@ export function correctionCase(record: FeedbackRecord, options: Pick<CorrectionE
       ? { equals: correction }
       : assertion === 'contains'
         ? { contains: correction }
-        : { judge: { agent: options.judge ?? 'answer-judge', name: 'agrees_with_correction', rubric: `The answer agrees with what the user said it should be: ${correction}`, min_score: 0.7 } };
+        : {
+            judge: {
+              agent: options.judge ?? 'answer-judge',
+              name: 'agrees_with_correction',
+              rubric: `The answer agrees with what the user said it should be: ${correction}`,
+              min_score: 0.7,
+            },
+          };
   return { id: correctionCaseId(record), input: record.input!, tags: ['feedback', `run:${record.runId}`], expect };
 }
 
@@ -46,7 +56,12 @@ export function correctionCase(record: FeedbackRecord, options: Pick<CorrectionE
  * Returns the new text and the ids added; corrections without the run's input, or already in the
  * suite, are skipped and named.
  */
-export function correctionsToSuite(records: readonly FeedbackRecord[], existing: string | undefined, file: string, options: CorrectionExportOptions): { text: string; added: string[]; skipped: Array<{ id: string; reason: string }> } {
+export function correctionsToSuite(
+  records: readonly FeedbackRecord[],
+  existing: string | undefined,
+  file: string,
+  options: CorrectionExportOptions,
+): { text: string; added: string[]; skipped: Array<{ id: string; reason: string }> } {
   const skipped: Array<{ id: string; reason: string }> = [];
   const present = new Set(existing === undefined ? [] : parseEvalSuite(existing, file).cases.map((evalCase) => evalCase.id));
   const cases: Array<Record<string, unknown>> = [];
@@ -73,9 +88,11 @@ export function correctionsToSuite(records: readonly FeedbackRecord[], existing:
   }
   const document = parseDocument(existing);
   const spec = document.get('spec', true);
-  if (!isMap(spec)) throw new UserError(ErrorCode.InputInvalid, `${file} has no spec mapping to add cases to.`, { location: { file, path: 'spec' } });
+  if (!isMap(spec))
+    throw new UserError(ErrorCode.InputInvalid, `${file} has no spec mapping to add cases to.`, { location: { file, path: 'spec' } });
   const list = spec.get('cases', true);
-  if (list !== undefined && !isSeq(list)) throw new UserError(ErrorCode.InputInvalid, `spec.cases in ${file} is not a list.`, { location: { file, path: 'spec.cases' } });
+  if (list !== undefined && !isSeq(list))
+    throw new UserError(ErrorCode.InputInvalid, `spec.cases in ${file} is not a list.`, { location: { file, path: 'spec.cases' } });
   if (cases.length > 0) {
     if (list === undefined) spec.set('cases', document.createNode(cases));
     else for (const evalCase of cases) list.add(document.createNode(evalCase));

@@ -63,11 +63,20 @@ export function sentimentOf(score: number): Sentiment {
 /** Validates a request before anything is written; one sentence per mistake. */
 export function validateFeedback(request: FeedbackRequest): void {
   if (typeof request.score !== 'number' || !Number.isFinite(request.score) || request.score < -1 || request.score > 1) {
-    throw new UserError(ErrorCode.InputInvalid, `Feedback score ${JSON.stringify(request.score)} is not a number from -1 (bad) to 1 (good); use 1 or -1 for thumbs up or down.`, { location: { path: 'score' } });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Feedback score ${JSON.stringify(request.score)} is not a number from -1 (bad) to 1 (good); use 1 or -1 for thumbs up or down.`,
+      { location: { path: 'score' } },
+    );
   }
-  if (request.comment !== undefined && request.comment.length > maxComment) throw new UserError(ErrorCode.InputInvalid, `The comment is ${request.comment.length} characters; at most ${maxComment}.`, { location: { path: 'comment' } });
+  if (request.comment !== undefined && request.comment.length > maxComment)
+    throw new UserError(ErrorCode.InputInvalid, `The comment is ${request.comment.length} characters; at most ${maxComment}.`, {
+      location: { path: 'comment' },
+    });
   if (request.correction !== undefined && (request.correction.trim() === '' || request.correction.length > maxCorrection)) {
-    throw new UserError(ErrorCode.InputInvalid, `The correction must hold the expected answer, 1 to ${maxCorrection} characters.`, { location: { path: 'correction' } });
+    throw new UserError(ErrorCode.InputInvalid, `The correction must hold the expected answer, 1 to ${maxCorrection} characters.`, {
+      location: { path: 'correction' },
+    });
   }
 }
 
@@ -75,8 +84,15 @@ export function validateFeedback(request: FeedbackRequest): void {
 export async function recordFeedback(parts: { store: Store; recorder: Recorder }, request: FeedbackRequest): Promise<FeedbackRecord> {
   validateFeedback(request);
   const run = await findRun(parts.store, request.runId);
-  if (!run) throw new UserError(ErrorCode.NotFound, `Run '${request.runId}' does not exist; run 'factory runs list' to see the runs.`, { location: { path: 'runId' } });
-  if (run.agent === FEEDBACK_AGENT) throw new UserError(ErrorCode.InputInvalid, `Run '${request.runId}' is itself a feedback record; give feedback on the run it is about (${run.parentRunId ?? 'unknown'}).`);
+  if (!run)
+    throw new UserError(ErrorCode.NotFound, `Run '${request.runId}' does not exist; run 'factory runs list' to see the runs.`, {
+      location: { path: 'runId' },
+    });
+  if (run.agent === FEEDBACK_AGENT)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Run '${request.runId}' is itself a feedback record; give feedback on the run it is about (${run.parentRunId ?? 'unknown'}).`,
+    );
   const head = await parts.recorder.head(request.runId);
   const sentiment = sentimentOf(request.score);
   const id = `fb_${randomUUID()}`;
@@ -86,7 +102,15 @@ export async function recordFeedback(parts: { store: Store; recorder: Recorder }
     ...(run.team ? { team: run.team } : {}),
     principal: request.by,
     parentRunId: request.runId,
-    metadata: { kind: 'feedback', feedback_of: request.runId, agent_of_run: run.agent, score: request.score, sentiment, has_correction: request.correction !== undefined, run_head: { seq: head.seq, hash: head.hash } },
+    metadata: {
+      kind: 'feedback',
+      feedback_of: request.runId,
+      agent_of_run: run.agent,
+      score: request.score,
+      sentiment,
+      has_correction: request.correction !== undefined,
+      run_head: { seq: head.seq, hash: head.hash },
+    },
   });
   await parts.recorder.record(id, {
     type: 'feedback.given',
@@ -137,7 +161,11 @@ export async function listFeedback(store: Store, filter: FeedbackFilter = {}): P
   if (filter.agent) metadata['agent_of_run'] = filter.agent;
   if (filter.sentiment) metadata['sentiment'] = filter.sentiment;
   if (filter.withCorrection) metadata['has_correction'] = 'true';
-  const rows = await findRunsWhere(store, { agent: FEEDBACK_AGENT, ...(filter.runId ? { parentRunId: filter.runId } : {}), metadata }, { limit: Math.max(1, Math.min(filter.limit ?? 100, 10_000)) });
+  const rows = await findRunsWhere(
+    store,
+    { agent: FEEDBACK_AGENT, ...(filter.runId ? { parentRunId: filter.runId } : {}), metadata },
+    { limit: Math.max(1, Math.min(filter.limit ?? 100, 10_000)) },
+  );
   const parents = [...new Set(rows.map((row) => row.parentRunId).filter((id): id is string => typeof id === 'string'))];
   const inputs = new Map<string, string>();
   if (parents.length > 0) {
@@ -148,7 +176,12 @@ export async function listFeedback(store: Store, filter: FeedbackFilter = {}): P
   }
   const records: FeedbackRecord[] = [];
   for (const row of rows) {
-    const metadata = (row.metadata ?? {}) as { agent_of_run?: string; score?: number; sentiment?: Sentiment; run_head?: { seq: number; hash: string } };
+    const metadata = (row.metadata ?? {}) as {
+      agent_of_run?: string;
+      score?: number;
+      sentiment?: Sentiment;
+      run_head?: { seq: number; hash: string };
+    };
     let given: Record<string, unknown> | undefined;
     for await (const event of readRunEvents(store, row.id)) {
       if (event.type === 'feedback.given' && event.payloadText !== null) given = JSON.parse(event.payloadText) as Record<string, unknown>;

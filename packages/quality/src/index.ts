@@ -21,7 +21,15 @@ export { correctionCase, correctionCaseId, correctionsToSuite, readSuiteIfPresen
 export type { CorrectionAssertion, CorrectionExportOptions } from './feedback-export.ts';
 export { recordEvalResult } from './eval-record.ts';
 export type { EvalSubject } from './eval-record.ts';
-export { loadPromptDocument, parsePromptDocument, promptContentHash, promptDocumentSchema, promptLabelPattern, promptNamePattern, renderPrompt } from './prompts/prompt-document.ts';
+export {
+  loadPromptDocument,
+  parsePromptDocument,
+  promptContentHash,
+  promptDocumentSchema,
+  promptLabelPattern,
+  promptNamePattern,
+  renderPrompt,
+} from './prompts/prompt-document.ts';
 export type { PromptDocument } from './prompts/prompt-document.ts';
 export {
   EVAL_RECORD_AGENT,
@@ -39,6 +47,13 @@ export {
   resolvePrompt,
   rollbackPrompt,
 } from './prompts/prompt-registry.ts';
-export type { LabelMove, PromotionRequest, PromotionResult, PromptVersion, PromptVersionContent, RegistryParts } from './prompts/prompt-registry.ts';
+export type {
+  LabelMove,
+  PromotionRequest,
+  PromotionResult,
+  PromptVersion,
+  PromptVersionContent,
+  RegistryParts,
+} from './prompts/prompt-registry.ts';
 export { compareEvalReports, renderEvalComparison } from './eval-compare.ts';
 export type { CaseComparison, EvalComparison } from './eval-compare.ts';

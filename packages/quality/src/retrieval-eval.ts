@@ -33,13 +33,19 @@ export interface RetrievalReport {
 }
 
 /** Scores every labelled query; with no search function (no knowledge base) it throws a clear error. */
-export async function evaluateRetrieval(spec: { collection: string; k: number; queries: RetrievalQuery[] }, search: SearchPassages | undefined): Promise<RetrievalReport> {
+export async function evaluateRetrieval(
+  spec: { collection: string; k: number; queries: RetrievalQuery[] },
+  search: SearchPassages | undefined,
+): Promise<RetrievalReport> {
   if (!search) throw new Error(`The suite evaluates retrieval from '${spec.collection}', but no knowledge base is available to search.`);
   const queries: RetrievalQueryResult[] = [];
   for (const labelled of spec.queries) {
     const results = (await search(spec.collection, labelled.query, spec.k)).slice(0, spec.k);
-    const isRelevant = (result: { source: string; citation: string }) => labelled.relevant.some((relevant) => result.source === relevant || citesSource(result.citation, relevant));
-    const found = labelled.relevant.filter((relevant) => results.some((result) => result.source === relevant || citesSource(result.citation, relevant)));
+    const isRelevant = (result: { source: string; citation: string }) =>
+      labelled.relevant.some((relevant) => result.source === relevant || citesSource(result.citation, relevant));
+    const found = labelled.relevant.filter((relevant) =>
+      results.some((result) => result.source === relevant || citesSource(result.citation, relevant)),
+    );
     const rank = results.findIndex(isRelevant);
     queries.push({
       id: labelled.id,

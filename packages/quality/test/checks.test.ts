@@ -2,20 +2,45 @@
 // JSON checks, citations against what the run retrieved, judge verdicts, retrieval metrics and
 // the JUnit report. Failure-safe: what cannot be checked fails, it never passes by default.
 import { describe, expect, it } from 'vitest';
-import { checkCitations, checkExpectations, evaluateRetrieval, parseVerdict, renderEvalJunit, renderEvalTable, traceFacts, type EvalReport, type RunObservation } from '../src/index.ts';
+import {
+  checkCitations,
+  checkExpectations,
+  evaluateRetrieval,
+  parseVerdict,
+  renderEvalJunit,
+  renderEvalTable,
+  traceFacts,
+  type EvalReport,
+  type RunObservation,
+} from '../src/index.ts';
 
 function observation(overrides: Partial<RunObservation> = {}): RunObservation {
-  return { runId: 'run_1', status: 'completed', answer: 'ok', decisions: [{ kind: 'model', name: 'scripted:x', authority: 'autonomous' }], costUsd: 0, latencyMs: 10, passages: [], ...overrides };
+  return {
+    runId: 'run_1',
+    status: 'completed',
+    answer: 'ok',
+    decisions: [{ kind: 'model', name: 'scripted:x', authority: 'autonomous' }],
+    costUsd: 0,
+    latencyMs: 10,
+    passages: [],
+    ...overrides,
+  };
 }
 
-const answer = 'Birth parents get 16 weeks [1]; second parents 4 weeks [2].\n\nSources:\n[1] handbook/leave-policy.md › Leave policy › Parental leave\n[2] handbook/leave-policy.md (section 2)\n';
+const answer =
+  'Birth parents get 16 weeks [1]; second parents 4 weeks [2].\n\nSources:\n[1] handbook/leave-policy.md › Leave policy › Parental leave\n[2] handbook/leave-policy.md (section 2)\n';
 
 describe('checkExpectations', () => {
   it('tells the governance outcomes apart: autonomous, held, denied, completed under a notification, failed', async () => {
-    const names = async (expected: 'autonomous' | 'held' | 'denied' | 'completed' | 'failed', seen: RunObservation) => (await checkExpectations({ outcome: expected }, seen, 'q'))[0]!.passed;
+    const names = async (expected: 'autonomous' | 'held' | 'denied' | 'completed' | 'failed', seen: RunObservation) =>
+      (await checkExpectations({ outcome: expected }, seen, 'q'))[0]!.passed;
     const notified = observation({ decisions: [{ kind: 'tool', name: 'memory.create_entities', authority: 'notify_human' }] });
     const denied = observation({ decisions: [{ kind: 'tool', name: 'fs.move_file', authority: 'deny' }] });
-    const held = observation({ status: 'held', answer: undefined, decisions: [{ kind: 'tool', name: 'fs.write_file', authority: 'require_approval' }] });
+    const held = observation({
+      status: 'held',
+      answer: undefined,
+      decisions: [{ kind: 'tool', name: 'fs.write_file', authority: 'require_approval' }],
+    });
     expect(await names('autonomous', observation())).toBe(true);
     expect(await names('autonomous', notified)).toBe(false);
     expect(await names('completed', notified)).toBe(true);
@@ -67,23 +92,38 @@ describe('checkExpectations', () => {
 
   it('asks the judge for a score, passes at its minimum, and fails when the judge fails or there is nothing to judge', async () => {
     const judge = { agent: 'answer-judge', rubric: 'cites sources', min_score: 0.8, name: 'grounded' };
-    const [scored] = await checkExpectations({ judge }, observation(), 'q', async () => ({ score: 0.8, reason: 'fine', runId: 'run_judge' }));
+    const [scored] = await checkExpectations({ judge }, observation(), 'q', async () => ({
+      score: 0.8,
+      reason: 'fine',
+      runId: 'run_judge',
+    }));
     expect(scored).toMatchObject({ name: 'grounded', passed: true, score: 0.8, message: expect.stringContaining('run_judge') });
     const [low] = await checkExpectations({ judge }, observation(), 'q', async () => ({ score: 0.3, reason: 'weak', runId: 'run_judge' }));
     expect(low).toMatchObject({ passed: false, score: 0.3 });
     const [broken] = await checkExpectations({ judge }, observation(), 'q', async () => Promise.reject(new Error('its run run_j is held')));
     expect(broken).toMatchObject({ passed: false, score: 0, message: 'The judge answer-judge failed: its run run_j is held' });
-    const [none] = await checkExpectations({ judge }, observation({ status: 'failed', answer: undefined }), 'q', async () => ({ score: 1, reason: '', runId: 'r' }));
+    const [none] = await checkExpectations({ judge }, observation({ status: 'failed', answer: undefined }), 'q', async () => ({
+      score: 1,
+      reason: '',
+      runId: 'r',
+    }));
     expect(none).toMatchObject({ passed: false, message: 'No answer to judge: the run is failed.' });
   });
 });
 
 describe('citations', () => {
-  const retrieved = [{ source: 'handbook/leave-policy.md › Leave policy › Parental leave', location: null }, { source: 'handbook/leave-policy.md', location: { section: 2 } }];
+  const retrieved = [
+    { source: 'handbook/leave-policy.md › Leave policy › Parental leave', location: null },
+    { source: 'handbook/leave-policy.md', location: { section: 2 } },
+  ];
 
   it('are supported when every cited source is among the passages the run retrieved and every [n] is listed', () => {
     const check = checkCitations(answer, retrieved, { sources: ['handbook/leave-policy.md'] });
-    expect(check).toEqual({ supported: true, problems: [], citations: [expect.objectContaining({ number: 1 }), expect.objectContaining({ number: 2 })] });
+    expect(check).toEqual({
+      supported: true,
+      problems: [],
+      citations: [expect.objectContaining({ number: 1 }), expect.objectContaining({ number: 2 })],
+    });
   });
 
   it('are unsupported when a cited source was never retrieved, a marker is unlisted, or there are none', () => {
@@ -93,7 +133,9 @@ describe('citations', () => {
       'The answer marks [3] but its Sources block does not list it.',
       "Cited source 'handbook/made-up.md' is not among the passages the run retrieved (handbook/leave-policy.md › Leave policy › Parental leave, handbook/leave-policy.md).",
     ]);
-    expect(checkCitations('No sources here.', retrieved).problems).toEqual(['The answer cites 0 sources; at least 1 expected in a "Sources:" block.']);
+    expect(checkCitations('No sources here.', retrieved).problems).toEqual([
+      'The answer cites 0 sources; at least 1 expected in a "Sources:" block.',
+    ]);
     expect(checkCitations(answer, [], {}).problems[0]).toContain('(it retrieved none)');
     expect(checkCitations(answer, retrieved, { sources: ['it/faq.jsonl'] }).problems).toEqual(["The answer does not cite 'it/faq.jsonl'."]);
   });
@@ -103,14 +145,32 @@ describe('trace facts', () => {
   it('read decisions, model cost and retrieved passages from recorded events, skipping erased payloads', () => {
     const facts = traceFacts({
       events: [
-        { seq: 1, ts: new Date(), type: 'policy.decided', actor: 'control-plane', redacted: false, payload: { step: 1, action: { kind: 'retrieval', name: 'company-handbook' }, decision: { authority: 'autonomous', rules: [] } } },
+        {
+          seq: 1,
+          ts: new Date(),
+          type: 'policy.decided',
+          actor: 'control-plane',
+          redacted: false,
+          payload: { step: 1, action: { kind: 'retrieval', name: 'company-handbook' }, decision: { authority: 'autonomous', rules: [] } },
+        },
         { seq: 2, ts: new Date(), type: 'model.responded', actor: 'agent', redacted: false, payload: { step: 1, cost_usd: 0.25 } },
         { seq: 3, ts: new Date(), type: 'model.responded', actor: 'agent', redacted: false, payload: { step: 2, cost_usd: 0.5 } },
-        { seq: 4, ts: new Date(), type: 'retrieval.performed', actor: 'knowledge', redacted: false, payload: { step: 2, chunks: [{ id: 'c', content_hash: 'h', source: 'it/faq.jsonl', location: { line: 1 } }] } },
+        {
+          seq: 4,
+          ts: new Date(),
+          type: 'retrieval.performed',
+          actor: 'knowledge',
+          redacted: false,
+          payload: { step: 2, chunks: [{ id: 'c', content_hash: 'h', source: 'it/faq.jsonl', location: { line: 1 } }] },
+        },
         { seq: 5, ts: new Date(), type: 'tool.returned', actor: 'agent', redacted: false, payload: null },
       ],
     });
-    expect(facts).toEqual({ decisions: [{ kind: 'retrieval', name: 'company-handbook', authority: 'autonomous' }], costUsd: 0.75, passages: [{ source: 'it/faq.jsonl', location: { line: 1 } }] });
+    expect(facts).toEqual({
+      decisions: [{ kind: 'retrieval', name: 'company-handbook', authority: 'autonomous' }],
+      costUsd: 0.75,
+      passages: [{ source: 'it/faq.jsonl', location: { line: 1 } }],
+    });
   });
 });
 
@@ -163,9 +223,43 @@ describe('reports', () => {
     startedAt: '2026-01-01T00:00:00.000Z',
     durationMs: 1234,
     cases: [
-      { id: 'ok', input: 'a', line: 7, tags: [], passed: true, runId: 'run_a', status: 'completed', answer: 'fine', latencyMs: 12, costUsd: 0, assertions: [{ name: 'contains', passed: true, score: 1 }] },
-      { id: 'bad <one>', input: 'b', line: 9, tags: [], passed: false, runId: 'run_b', status: 'held', latencyMs: 20, costUsd: 0.001, assertions: [{ name: 'outcome', passed: false, score: 0, message: 'Expected the run to be autonomous; it was held & waiting.' }] },
-      { id: 'crashed', input: 'c', line: 11, tags: [], passed: false, status: 'error', latencyMs: 1, costUsd: 0, assertions: [], error: 'No agent named x' },
+      {
+        id: 'ok',
+        input: 'a',
+        line: 7,
+        tags: [],
+        passed: true,
+        runId: 'run_a',
+        status: 'completed',
+        answer: 'fine',
+        latencyMs: 12,
+        costUsd: 0,
+        assertions: [{ name: 'contains', passed: true, score: 1 }],
+      },
+      {
+        id: 'bad <one>',
+        input: 'b',
+        line: 9,
+        tags: [],
+        passed: false,
+        runId: 'run_b',
+        status: 'held',
+        latencyMs: 20,
+        costUsd: 0.001,
+        assertions: [{ name: 'outcome', passed: false, score: 0, message: 'Expected the run to be autonomous; it was held & waiting.' }],
+      },
+      {
+        id: 'crashed',
+        input: 'c',
+        line: 11,
+        tags: [],
+        passed: false,
+        status: 'error',
+        latencyMs: 1,
+        costUsd: 0,
+        assertions: [],
+        error: 'No agent named x',
+      },
     ],
     scores: { accuracy: 0.3333 },
     totals: { cases: 3, passed: 1, failed: 2, costUsd: 0.001 },

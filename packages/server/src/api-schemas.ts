@@ -14,7 +14,9 @@ const instant = z.string().openapi({ format: 'date-time', example: '2026-03-01T0
 export const timeBound = z
   .string()
   .max(64)
-  .refine((value) => /^\d{1,6}[smhd]$/.test(value) || !Number.isNaN(Date.parse(value)), { error: 'must be an ISO time (2026-03-01T00:00:00Z) or a duration ago such as 30m, 24h, 7d' })
+  .refine((value) => /^\d{1,6}[smhd]$/.test(value) || !Number.isNaN(Date.parse(value)), {
+    error: 'must be an ISO time (2026-03-01T00:00:00Z) or a duration ago such as 30m, 24h, 7d',
+  })
   .openapi({ example: '7d', description: 'An ISO 8601 time, or a duration ago such as 30m, 24h, 7d.' });
 
 /** The instant a time bound names, relative to `now`. */
@@ -29,7 +31,12 @@ export function resolveTimeBound(value: string, now = new Date()): Date {
 export const errorResponse = z
   .object({
     error: z.object({
-      code: z.string().openapi({ description: 'Stable error code, e.g. INPUT_INVALID, UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, CONFLICT, RATE_LIMITED.', example: 'NOT_FOUND' }),
+      code: z
+        .string()
+        .openapi({
+          description: 'Stable error code, e.g. INPUT_INVALID, UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, CONFLICT, RATE_LIMITED.',
+          example: 'NOT_FOUND',
+        }),
       message: z.string().openapi({ description: 'What went wrong and what to do, in words.' }),
       path: z.string().optional().openapi({ description: 'The offending field, when one is to blame.' }),
     }),
@@ -57,7 +64,9 @@ export const bodyResponses = {
 export const queryResponses = { 400: problem('The query is invalid; the message names each offending field.') } as const;
 
 /** 409: the request conflicts with the current state. */
-export const conflictResponse = { 409: problem('Conflicts with the current state (e.g. the approval was decided already, the approver voted already).') } as const;
+export const conflictResponse = {
+  409: problem('Conflicts with the current state (e.g. the approval was decided already, the approver voted already).'),
+} as const;
 
 /** 403 with a reason of its own. */
 export const forbiddenResponse = (why: string) => ({ 403: problem(why) }) as const;
@@ -69,23 +78,43 @@ export const closingResponse = { 503: problem('The server is shutting down and t
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 /** The route parameter `id`. */
-export const idParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: 'id', in: 'path' }, example: 'run_0f8fad5b-d9cb-469f-a165-70867728950e' }) });
+export const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'run_0f8fad5b-d9cb-469f-a165-70867728950e' }),
+});
 
 /** The `security` of routes that need a bearer token. */
 export const bearer = [{ bearer: [] }];
 
 // ---------------------------------------------------------------- system
 
-export const healthResponse = z.object({ ok: z.boolean(), closing: z.boolean().openapi({ description: 'True while the server shuts down (then 503).' }) }).openapi('Health');
+export const healthResponse = z
+  .object({ ok: z.boolean(), closing: z.boolean().openapi({ description: 'True while the server shuts down (then 503).' }) })
+  .openapi('Health');
 
 export const meResponse = z
-  .object({ principal: z.string(), roles: z.array(z.string()), token: z.string().openapi({ description: 'Id of the token presented (never its secret).' }) })
+  .object({
+    principal: z.string(),
+    roles: z.array(z.string()),
+    token: z.string().openapi({ description: 'Id of the token presented (never its secret).' }),
+  })
   .openapi('Me');
 
 export const agentsResponse = z
   .object({
     agents: z.array(
-      z.object({ name: z.string(), description: z.string().nullable(), team: z.string().nullable(), model: z.string(), tools: z.array(z.string()) }).openapi('Agent'),
+      z
+        .object({
+          name: z.string(),
+          description: z.string().nullable(),
+          team: z.string().nullable(),
+          model: z.string(),
+          tools: z.array(z.string()),
+        })
+        .openapi('Agent'),
     ),
   })
   .openapi('AgentList');
@@ -98,9 +127,16 @@ export const startRunRequest = z
     // A name, never a location: no path, separator, dot or encoding reaches the agents folder.
     agent: z
       .string()
-      .regex(agentNamePattern, { error: 'must be an agent name (lowercase letters, digits and inner dashes, e.g. file-clerk); agents are named, never located by path' })
+      .regex(agentNamePattern, {
+        error:
+          'must be an agent name (lowercase letters, digits and inner dashes, e.g. file-clerk); agents are named, never located by path',
+      })
       .openapi({ description: 'Agent name as the server knows it (GET /v1/agents).', example: 'order-desk' }),
-    input: z.string().min(1).max(100_000).openapi({ description: 'The user message the run starts with.', example: 'Where is my order 1042?' }),
+    input: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .openapi({ description: 'The user message the run starts with.', example: 'Where is my order 1042?' }),
   })
   .openapi('StartRun', { description: 'Start a run.' });
 
@@ -111,8 +147,25 @@ export const runEvent = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('run.started'), runId: z.string(), agent: z.string(), principal: z.string() }),
     z.object({ type: z.literal('token'), runId: z.string(), text: z.string() }),
-    z.object({ type: z.literal('action.decided'), runId: z.string(), step: z.number(), kind: z.string(), name: z.string(), args: z.record(z.string(), z.unknown()), authority, rules: z.array(z.string()), reason: z.string() }),
-    z.object({ type: z.literal('tool.returned'), runId: z.string(), step: z.number(), name: z.string(), ok: z.boolean(), summary: z.string() }),
+    z.object({
+      type: z.literal('action.decided'),
+      runId: z.string(),
+      step: z.number(),
+      kind: z.string(),
+      name: z.string(),
+      args: z.record(z.string(), z.unknown()),
+      authority,
+      rules: z.array(z.string()),
+      reason: z.string(),
+    }),
+    z.object({
+      type: z.literal('tool.returned'),
+      runId: z.string(),
+      step: z.number(),
+      name: z.string(),
+      ok: z.boolean(),
+      summary: z.string(),
+    }),
     z.object({ type: z.literal('notification.queued'), runId: z.string(), step: z.number(), targets: z.array(z.string()) }),
     z.object({
       type: z.literal('run.held'),
@@ -124,10 +177,26 @@ export const runEvent = z
       args: z.record(z.string(), z.unknown()),
       approvers: z.unknown(),
       expiresAt: z.string().optional(),
-      childRunId: z.string().optional().openapi({ description: 'Set when the run waits on a hand-off\u2019s child run, which holds the approval.' }),
+      childRunId: z
+        .string()
+        .optional()
+        .openapi({ description: 'Set when the run waits on a hand-off\u2019s child run, which holds the approval.' }),
     }),
-    z.object({ type: z.literal('approval.applied'), runId: z.string(), step: z.number(), approvalId: z.string(), outcome: z.enum(['approved', 'rejected']) }),
-    z.object({ type: z.literal('budget.exceeded'), runId: z.string(), limit: z.string(), value: z.number(), max: z.number(), outcome: z.string() }),
+    z.object({
+      type: z.literal('approval.applied'),
+      runId: z.string(),
+      step: z.number(),
+      approvalId: z.string(),
+      outcome: z.enum(['approved', 'rejected']),
+    }),
+    z.object({
+      type: z.literal('budget.exceeded'),
+      runId: z.string(),
+      limit: z.string(),
+      value: z.number(),
+      max: z.number(),
+      outcome: z.string(),
+    }),
     z.object({ type: z.literal('answer'), runId: z.string(), text: z.string() }),
     z.object({ type: z.literal('run.completed'), runId: z.string(), answer: z.string() }),
     z.object({ type: z.literal('run.failed'), runId: z.string(), reason: z.string() }),
@@ -137,8 +206,12 @@ export const runEvent = z
 /** Notices the stream itself adds to a run's events. */
 export const streamNotice = z
   .discriminatedUnion('type', [
-    z.object({ type: z.literal('run.status'), runId: z.string(), status: z.string() }).openapi({ description: 'The run is not driven by this server: where it is, then the stream ends.' }),
-    z.object({ type: z.literal('server.closing'), runId: z.string(), lastEventId: z.number() }).openapi({ description: 'The server shuts down; follow again (Last-Event-ID) elsewhere.' }),
+    z
+      .object({ type: z.literal('run.status'), runId: z.string(), status: z.string() })
+      .openapi({ description: 'The run is not driven by this server: where it is, then the stream ends.' }),
+    z
+      .object({ type: z.literal('server.closing'), runId: z.string(), lastEventId: z.number() })
+      .openapi({ description: 'The server shuts down; follow again (Last-Event-ID) elsewhere.' }),
   ])
   .openapi('StreamNotice');
 
@@ -149,7 +222,9 @@ export const runResult = z
     z.object({
       runId: z.string(),
       status: z.literal('held'),
-      held: z.object({ approvalId: z.string(), step: z.number(), kind: z.string(), name: z.string(), args: z.unknown() }).openapi('HeldAction'),
+      held: z
+        .object({ approvalId: z.string(), step: z.number(), kind: z.string(), name: z.string(), args: z.unknown() })
+        .openapi('HeldAction'),
     }),
     z.object({ runId: z.string(), status: z.literal('failed'), error: z.string() }),
   ])
@@ -160,7 +235,8 @@ export const eventStream = (what: string) => ({
   'text/event-stream': {
     schema: z.string().openapi({
       description: `${what} Server-sent events: each message has \`event:\` the event type, \`data:\` one JSON RunEvent (or StreamNotice), and \`id:\` its number in the run (1, 2, …). Resume after a dropped connection with the Last-Event-ID header (or ?after=N): the stream continues after that event, each event once. Comment lines (\`: keep-alive\`) come every 15 s.`,
-      example: 'id: 1\nevent: run.started\ndata: {"type":"run.started","runId":"run_…","agent":"order-desk","principal":"alice@shop.example"}\n\n',
+      example:
+        'id: 1\nevent: run.started\ndata: {"type":"run.started","runId":"run_…","agent":"order-desk","principal":"alice@shop.example"}\n\n',
       // What each message's data holds, for generators and readers.
       'x-event-data': { oneOf: [{ $ref: '#/components/schemas/RunEvent' }, { $ref: '#/components/schemas/StreamNotice' }] },
     }),
@@ -190,9 +266,15 @@ export const runSummary = z
 export const listRunsQuery = z.strictObject({
   agent: z.string().max(200).optional().openapi({ description: 'Only runs of this agent.' }),
   status: runStatus.optional().openapi({ description: 'Only runs in this state.' }),
-  principal: z.string().max(320).optional().openapi({ description: 'Only runs started by this principal (operators see only their own whatever they ask).' }),
+  principal: z
+    .string()
+    .max(320)
+    .optional()
+    .openapi({ description: 'Only runs started by this principal (operators see only their own whatever they ask).' }),
   team: z.string().max(200).optional().openapi({ description: 'Only runs of agents of this team.' }),
-  authority: authority.optional().openapi({ description: 'Only runs with at least one decision of this authority (deny: runs that met a boundary).' }),
+  authority: authority
+    .optional()
+    .openapi({ description: 'Only runs with at least one decision of this authority (deny: runs that met a boundary).' }),
   since: timeBound.optional().openapi({ description: 'Only runs started at or after (ISO time or a duration ago: 30m, 24h, 7d).' }),
   until: timeBound.optional().openapi({ description: 'Only runs started before (ISO time or a duration ago).' }),
   cursor: z.string().max(500).optional().openapi({ description: 'The nextCursor of the previous page, unchanged.' }),
@@ -202,17 +284,37 @@ export const listRunsQuery = z.strictObject({
 export const runListResponse = z
   .object({
     runs: z.array(runSummary).openapi({ description: 'Newest first.' }),
-    nextCursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next page; null on the last. Runs started meanwhile never shift the pages.' }),
+    nextCursor: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Pass as ?cursor= for the next page; null on the last. Runs started meanwhile never shift the pages.' }),
   })
   .openapi('RunList');
 
 export const runDetailResponse = z
   .object({
-    run: z.object({ id: z.string(), agent: z.string(), team: z.string().nullable(), principal: z.string(), status: z.string(), startedAt: instant, endedAt: instant.nullable(), metadata: z.unknown() }),
+    run: z.object({
+      id: z.string(),
+      agent: z.string(),
+      team: z.string().nullable(),
+      principal: z.string(),
+      status: z.string(),
+      startedAt: instant,
+      endedAt: instant.nullable(),
+      metadata: z.unknown(),
+    }),
     summary: runSummary.optional(),
     events: z.array(
       z
-        .object({ seq: z.number().int(), ts: instant, type: z.string(), actor: z.string(), payload: z.unknown(), erased: z.boolean(), hash: z.string() })
+        .object({
+          seq: z.number().int(),
+          ts: instant,
+          type: z.string(),
+          actor: z.string(),
+          payload: z.unknown(),
+          erased: z.boolean(),
+          hash: z.string(),
+        })
         .openapi('RecordedEvent', { description: 'One event of the run\u2019s hash-chained log (first 5,000).' }),
     ),
   })
@@ -221,8 +323,12 @@ export const runDetailResponse = z
 /** A report or document this API returns whole; its shape is described where it is produced. */
 const document = (name: string, description: string) => z.record(z.string(), z.unknown()).openapi(name, { description });
 
-export const verifyResponse = z.object({ report: document('VerificationReport', 'Whether every hash and signature of the run checks out (ok), and the first problem if not.') });
-export const explainResponse = z.object({ explanation: document('Explanation', 'Each action: what, why (policy, rule, values), which data, and the outcome.') });
+export const verifyResponse = z.object({
+  report: document('VerificationReport', 'Whether every hash and signature of the run checks out (ok), and the first problem if not.'),
+});
+export const explainResponse = z.object({
+  explanation: document('Explanation', 'Each action: what, why (policy, rule, values), which data, and the outcome.'),
+});
 export const replayResponse = z.union([
   z.object({ replay: document('ReplayReport', 'The replay from the recordings: identical, or the first divergence.') }),
   z.object({ whatIf: document('WhatIfReport', 'How the run would have been decided under the given policies.') }),
@@ -232,15 +338,26 @@ export const impactResponse = z.object({ impact: document('ImpactReport', 'Autho
 /** POST /v1/runs/:id/resume. */
 export const resumeRunRequest = z
   .strictObject({
-    approvalId: z.string().min(1).max(200).optional().openapi({ description: 'The decided approval to apply (default: the one recorded for the run).' }),
+    approvalId: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'The decided approval to apply (default: the one recorded for the run).' }),
   })
   .openapi('ResumeRun', { description: 'Resume a held run whose approval was decided.' });
 
 /** Body of POST /v1/runs/:id/resolve. */
 export const resolveRequest = z
   .strictObject({
-    resolution: z.enum(['confirmed', 'retried', 'failed']).openapi({ description: 'The in-doubt call happened (confirmed), run it again (retried), or fail the run (failed).' }),
-    result: z.string().max(100_000).optional().openapi({ description: 'With confirmed: what the call returned, as the agent will read it.' }),
+    resolution: z
+      .enum(['confirmed', 'retried', 'failed'])
+      .openapi({ description: 'The in-doubt call happened (confirmed), run it again (retried), or fail the run (failed).' }),
+    result: z
+      .string()
+      .max(100_000)
+      .optional()
+      .openapi({ description: 'With confirmed: what the call returned, as the agent will read it.' }),
     reason: z.string().max(2000).optional().openapi({ description: 'Why, in the resolver\u2019s words.' }),
   })
   .openapi('ResolveRun', { description: 'Settle the actions a crash left in doubt in a run held with reason outcome_unknown.' });
@@ -258,14 +375,22 @@ export const resolveResponse = z
 /** Body of POST /v1/runs/:id/replay: without policies a replay, with them a what-if. */
 export const replayRequest = z
   .strictObject({
-    policies: z.array(z.string().min(1).max(200_000)).max(20).optional().openapi({ description: 'Policy YAML sources to re-decide the run under (what-if).' }),
+    policies: z
+      .array(z.string().min(1).max(200_000))
+      .max(20)
+      .optional()
+      .openapi({ description: 'Policy YAML sources to re-decide the run under (what-if).' }),
   })
   .openapi('Replay', { description: 'Replay a recorded run, or re-decide it under other policies.' });
 
 /** Body of POST /v1/policies/impact. */
 export const impactRequest = z
   .strictObject({
-    policies: z.array(z.string().min(1).max(200_000)).min(1).max(20).openapi({ description: 'Policy YAML sources to re-decide recorded runs under.' }),
+    policies: z
+      .array(z.string().min(1).max(200_000))
+      .min(1)
+      .max(20)
+      .openapi({ description: 'Policy YAML sources to re-decide recorded runs under.' }),
     agent: z.string().optional().openapi({ description: 'Only runs of this agent.' }),
     since: z.iso.datetime().optional().openapi({ description: 'Only runs started at or after this time.' }),
   })
@@ -288,7 +413,9 @@ export const approvalSchema = z
     id: z.string().openapi({ example: 'apr_3f9c2a1b7d4e5f60' }),
     runId: z.string(),
     step: z.number().int(),
-    action: z.object({ kind: z.string(), name: z.string(), args: z.unknown() }).openapi({ description: 'The held action with its exact arguments.' }),
+    action: z
+      .object({ kind: z.string(), name: z.string(), args: z.unknown() })
+      .openapi({ description: 'The held action with its exact arguments.' }),
     argsHash: z.string(),
     policyHash: z.string(),
     requirement: z.record(z.string(), z.unknown()).openapi({ description: 'Who may approve, how many, and what expiry does.' }),
@@ -300,7 +427,17 @@ export const approvalSchema = z
     expiresAt: instant.nullable(),
     decidedAt: instant.nullable(),
     consumedAt: instant.nullable(),
-    votes: z.array(z.object({ approver: z.string(), roles: z.array(z.string()), vote: z.enum(['approve', 'reject']), comment: z.string().optional(), at: instant }).openapi('ApprovalVote')),
+    votes: z.array(
+      z
+        .object({
+          approver: z.string(),
+          roles: z.array(z.string()),
+          vote: z.enum(['approve', 'reject']),
+          comment: z.string().optional(),
+          at: instant,
+        })
+        .openapi('ApprovalVote'),
+    ),
   })
   .openapi('Approval');
 
@@ -314,10 +451,14 @@ export const approvalListResponse = z.object({ approvals: z.array(approvalSchema
 export const approvalResponse = z.object({ approval: approvalSchema });
 export const voteResponse = z
   .object({
-    result: z.enum(['counted', 'approved', 'rejected']).openapi({ description: 'counted: more votes are needed; approved or rejected: decided.' }),
+    result: z
+      .enum(['counted', 'approved', 'rejected'])
+      .openapi({ description: 'counted: more votes are needed; approved or rejected: decided.' }),
     remaining: z.number().int().optional().openapi({ description: 'With counted: votes still needed.' }),
     approval: approvalSchema,
-    resumed: z.boolean().openapi({ description: 'Whether the decided run resumed on this server (follow it with GET /v1/runs/{id}/events).' }),
+    resumed: z
+      .boolean()
+      .openapi({ description: 'Whether the decided run resumed on this server (follow it with GET /v1/runs/{id}/events).' }),
   })
   .openapi('VoteResult');
 
@@ -327,7 +468,11 @@ export const voteResponse = z
 export const createTokenRequest = z
   .strictObject({
     principal: z.string().min(1).max(320).openapi({ description: 'Who the token acts for.', example: 'alice@acme.example' }),
-    roles: z.array(z.string().min(1).max(100)).min(1).max(50).openapi({ description: 'Server roles and policy roles the token carries.', example: ['operator'] }),
+    roles: z
+      .array(z.string().min(1).max(100))
+      .min(1)
+      .max(50)
+      .openapi({ description: 'Server roles and policy roles the token carries.', example: ['operator'] }),
     description: z.string().max(500).optional().openapi({ description: 'What the token is for.' }),
     expiresInMs: z.number().int().positive().optional().openapi({ description: 'Lifetime in milliseconds (absent: never expires).' }),
   })
@@ -345,7 +490,9 @@ const tokenFields = {
   rotatedFrom: z.string().nullable(),
 };
 export const tokenInfo = z.object(tokenFields).openapi('Token', { description: 'An API token, never its secret.' });
-export const createdToken = z.object({ ...tokenFields, token: z.string().openapi({ description: 'The secret, shown this once.' }) }).openapi('CreatedToken');
+export const createdToken = z
+  .object({ ...tokenFields, token: z.string().openapi({ description: 'The secret, shown this once.' }) })
+  .openapi('CreatedToken');
 export const tokenListResponse = z.object({ tokens: z.array(tokenInfo) }).openapi('TokenList');
 
 // ---------------------------------------------------------------- policies
@@ -361,14 +508,27 @@ export const validatePolicyRequest = z
 const policyProblem = z.unknown().openapi({ description: 'A problem with its message and location (file, line, column, path).' });
 export const policyListResponse = z
   .object({
-    policies: z.array(z.object({ name: z.string(), version: z.union([z.string(), z.number()]), owner: z.string().nullable(), file: z.string(), hash: z.string(), rules: z.number().int() }).openapi('PolicyInfo')),
+    policies: z.array(
+      z
+        .object({
+          name: z.string(),
+          version: z.union([z.string(), z.number()]),
+          owner: z.string().nullable(),
+          file: z.string(),
+          hash: z.string(),
+          rules: z.number().int(),
+        })
+        .openapi('PolicyInfo'),
+    ),
     problems: z.array(policyProblem),
   })
   .openapi('PolicyList');
 export const policyValidationResponse = z
   .object({
     ok: z.boolean(),
-    policy: z.object({ name: z.string(), version: z.union([z.string(), z.number()]), hash: z.string(), rules: z.number().int() }).optional(),
+    policy: z
+      .object({ name: z.string(), version: z.union([z.string(), z.number()]), hash: z.string(), rules: z.number().int() })
+      .optional(),
     problems: z.array(policyProblem),
   })
   .openapi('PolicyValidation');
@@ -377,9 +537,16 @@ export const policyValidationResponse = z
 export const testPolicyRequest = z
   .strictObject({
     name: z.string().min(1).max(200).openapi({ description: 'The policy (in the server\u2019s policy folder) whose test cases to run.' }),
-    source: z.string().min(1).max(1_000_000).optional().openapi({ description: 'Edited policy YAML to run the cases against instead of the file (nothing is saved).' }),
+    source: z
+      .string()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: 'Edited policy YAML to run the cases against instead of the file (nothing is saved).' }),
   })
-  .openapi('TestPolicy', { description: 'Run a policy\u2019s test cases (its folder\u2019s tests/<authority>.yaml), as `factory policy test` does.' });
+  .openapi('TestPolicy', {
+    description: 'Run a policy\u2019s test cases (its folder\u2019s tests/<authority>.yaml), as `factory policy test` does.',
+  });
 
 export const policyTestResponse = z
   .object({
@@ -411,7 +578,14 @@ export const policyTestResponse = z
 
 /** GET /v1/usage query. */
 export const usageQuery = z.strictObject({
-  by: z.string().max(100).optional().openapi({ description: 'Comma-separated dimensions to group by: team, feature, agent, model (default team,feature).', example: 'team,feature' }),
+  by: z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({
+      description: 'Comma-separated dimensions to group by: team, feature, agent, model (default team,feature).',
+      example: 'team,feature',
+    }),
   since: timeBound.optional().openapi({ description: 'Calls answered at or after (ISO time or a duration ago: 30d).' }),
   until: timeBound.optional().openapi({ description: 'Calls answered before.' }),
 });
@@ -424,7 +598,13 @@ const usageFigures = {
   costUsd: z.number(),
 };
 const usageRow = z
-  .object({ team: z.string().nullable().optional(), feature: z.string().nullable().optional(), agent: z.string().nullable().optional(), model: z.string().nullable().optional(), ...usageFigures })
+  .object({
+    team: z.string().nullable().optional(),
+    feature: z.string().nullable().optional(),
+    agent: z.string().nullable().optional(),
+    model: z.string().nullable().optional(),
+    ...usageFigures,
+  })
   .openapi('UsageRow', { description: 'One group: the dimensions grouped by (null when unknown), and its figures.' });
 const usageTotal = z.object(usageFigures);
 export const usageResponse = z
@@ -453,14 +633,21 @@ export const inboxApprovalSchema = approvalSchema
     decision: holdingDecision.nullable(),
     agent: z.string().nullable().openapi({ description: 'The agent of the held run.' }),
     eligibility: z
-      .object({ mayVote: z.boolean(), reason: z.string().optional().openapi({ description: 'Why not, and who may (separation of duties, roles).' }) })
+      .object({
+        mayVote: z.boolean(),
+        reason: z.string().optional().openapi({ description: 'Why not, and who may (separation of duties, roles).' }),
+      })
       .openapi({ description: 'Whether the principal watching may vote on it.' }),
   })
   .openapi('InboxApproval');
 
 /** What each message of GET /v1/streams/approvals carries. */
 export const approvalInboxMessage = z
-  .object({ approvals: z.array(inboxApprovalSchema).openapi({ description: 'Every pending approval the principal may see, whole (replace, do not merge).' }) })
+  .object({
+    approvals: z
+      .array(inboxApprovalSchema)
+      .openapi({ description: 'Every pending approval the principal may see, whole (replace, do not merge).' }),
+  })
   .openapi('ApprovalInbox');
 
 /** An inbox notification. */
@@ -481,11 +668,23 @@ export const notificationSchema = z
   })
   .openapi('Notification');
 
-export const notificationListResponse = z.object({ notifications: z.array(notificationSchema).openapi({ description: 'Newest first.' }) }).openapi('NotificationList');
-export const notificationsReadResponse = z.object({ marked: z.array(z.number().int()).openapi({ description: 'Ids of the items marked read now.' }) }).openapi('NotificationsRead');
+export const notificationListResponse = z
+  .object({ notifications: z.array(notificationSchema).openapi({ description: 'Newest first.' }) })
+  .openapi('NotificationList');
+export const notificationsReadResponse = z
+  .object({ marked: z.array(z.number().int()).openapi({ description: 'Ids of the items marked read now.' }) })
+  .openapi('NotificationsRead');
 
 export const policySourceResponse = z
-  .object({ policy: z.object({ name: z.string(), version: z.string(), hash: z.string(), file: z.string(), source: z.string().openapi({ description: 'The policy file\u2019s YAML text.' }) }) })
+  .object({
+    policy: z.object({
+      name: z.string(),
+      version: z.string(),
+      hash: z.string(),
+      file: z.string(),
+      source: z.string().openapi({ description: 'The policy file\u2019s YAML text.' }),
+    }),
+  })
   .openapi('PolicySource');
 
 export const statsResponse = z
@@ -494,9 +693,19 @@ export const statsResponse = z
       since: instant,
       until: instant,
       bucket: z.enum(['hour', 'day']),
-      decisions: z.array(z.object({ at: instant, authority: z.string(), count: z.number().int() })).openapi({ description: 'Decisions by authority per bucket.' }),
+      decisions: z
+        .array(z.object({ at: instant, authority: z.string(), count: z.number().int() }))
+        .openapi({ description: 'Decisions by authority per bucket.' }),
       approvalLatencies: z
-        .array(z.object({ approvalId: z.string(), runId: z.string(), outcome: z.enum(['granted', 'rejected', 'expired']), requestedAt: instant, seconds: z.number() }))
+        .array(
+          z.object({
+            approvalId: z.string(),
+            runId: z.string(),
+            outcome: z.enum(['granted', 'rejected', 'expired']),
+            requestedAt: instant,
+            seconds: z.number(),
+          }),
+        )
         .openapi({ description: 'The latest decided approvals in the window (at most 1,000), oldest first.' }),
       runsByStatus: z.record(z.string(), z.number().int()).openapi({ description: 'Runs started in the window, by status.' }),
       costByTeamAndFeature: z.array(usageRow),
@@ -520,17 +729,24 @@ export const feedbackSchema = z
     correction: z.string().optional(),
     input: z.string().optional().openapi({ description: 'The run\u2019s input text, when it had one.' }),
     givenAt: instant,
-    runHead: z.object({ seq: z.number().int(), hash: z.string() }).openapi({ description: 'The run\u2019s head when the feedback was given.' }),
+    runHead: z
+      .object({ seq: z.number().int(), hash: z.string() })
+      .openapi({ description: 'The run\u2019s head when the feedback was given.' }),
   })
   .openapi('Feedback');
 
 export const feedbackResponse = z.object({ feedback: feedbackSchema });
-export const feedbackListResponse = z.object({ feedback: z.array(feedbackSchema).openapi({ description: 'Newest first.' }) }).openapi('FeedbackList');
+export const feedbackListResponse = z
+  .object({ feedback: z.array(feedbackSchema).openapi({ description: 'Newest first.' }) })
+  .openapi('FeedbackList');
 
 // ---------------------------------------------------------------- operator routes: token rotation, verify all
 
 export const rotatedTokenResponse = z
-  .object({ created: createdToken.openapi({ description: 'The new token and its secret, shown this once.' }), previous: tokenInfo.openapi({ description: 'The old token, revoked now or expiring after the grace period.' }) })
+  .object({
+    created: createdToken.openapi({ description: 'The new token and its secret, shown this once.' }),
+    previous: tokenInfo.openapi({ description: 'The old token, revoked now or expiring after the grace period.' }),
+  })
   .openapi('RotatedToken');
 
 export const verifyAllResponse = z
@@ -543,7 +759,9 @@ export const verifyAllResponse = z
         erased: z.number().int(),
         sealed: z.number().int(),
         failed: z.number().int(),
-        failures: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'The failing runs\u2019 verification reports (at most 100).' }),
+        failures: z
+          .array(z.record(z.string(), z.unknown()))
+          .openapi({ description: 'The failing runs\u2019 verification reports (at most 100).' }),
         warnings: z.array(z.string()),
         sealChain: z.record(z.string(), z.unknown()).openapi({ description: 'The seal chain\u2019s verdict.' }),
         problem: z.record(z.string(), z.unknown()).optional().openapi({ description: 'The first break anywhere, when not ok.' }),

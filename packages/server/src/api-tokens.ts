@@ -63,7 +63,11 @@ export function tokenLifetimeMs(value: string, option = '--expires'): number | u
   if (value.trim().toLowerCase() === 'never') return undefined;
   const milliseconds = durationMilliseconds(value.trim());
   if (milliseconds === undefined || milliseconds > longestLifetimeMs) {
-    throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a token lifetime; give e.g. 30d, 12h or 90m (at most 3660d), or never.`, { location: { path: option } });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `${option} '${value}' is not a token lifetime; give e.g. 30d, 12h or 90m (at most 3660d), or never.`,
+      { location: { path: option } },
+    );
   }
   return milliseconds;
 }
@@ -93,18 +97,30 @@ export interface TokenInput {
 async function issueToken(db: Pick<Store['db'], 'insert'>, input: TokenInput): Promise<CreatedApiToken> {
   const principal = input.principal.trim();
   if (principal.length === 0 || principal.length > 200) {
-    throw new UserError(ErrorCode.InputInvalid, `Principal '${input.principal}' is not valid; give an id of 1 to 200 characters such as alice@acme.example.`, { location: { path: 'principal' } });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Principal '${input.principal}' is not valid; give an id of 1 to 200 characters such as alice@acme.example.`,
+      { location: { path: 'principal' } },
+    );
   }
   if (input.roles.length === 0) {
-    throw new UserError(ErrorCode.InputInvalid, `A token needs at least one role; server roles are ${serverRoles.join(', ')}.`, { location: { path: 'roles' } });
+    throw new UserError(ErrorCode.InputInvalid, `A token needs at least one role; server roles are ${serverRoles.join(', ')}.`, {
+      location: { path: 'roles' },
+    });
   }
   for (const role of input.roles) {
     if (!rolePattern.test(role)) {
-      throw new UserError(ErrorCode.InputInvalid, `Role '${role}' is not valid; use lower-case names such as ${serverRoles.join(', ')} or a policy role like ops-lead.`, { location: { path: 'roles' } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Role '${role}' is not valid; use lower-case names such as ${serverRoles.join(', ')} or a policy role like ops-lead.`,
+        { location: { path: 'roles' } },
+      );
     }
   }
   if (input.expiresInMs !== undefined && !(Number.isFinite(input.expiresInMs) && input.expiresInMs > 0)) {
-    throw new UserError(ErrorCode.InputInvalid, `A token lifetime must be a positive number of milliseconds, not ${input.expiresInMs}.`, { location: { path: 'expires' } });
+    throw new UserError(ErrorCode.InputInvalid, `A token lifetime must be a positive number of milliseconds, not ${input.expiresInMs}.`, {
+      location: { path: 'expires' },
+    });
   }
   const id = `tok_${randomBytes(6).toString('hex')}`;
   const token = `aif_${randomBytes(32).toString('base64url')}`;
@@ -112,8 +128,30 @@ async function issueToken(db: Pick<Store['db'], 'insert'>, input: TokenInput): P
   const expiresAt = input.expiresInMs === undefined ? null : new Date(createdAt.getTime() + input.expiresInMs);
   const roles = [...new Set(input.roles)];
   const rotatedFrom = input.rotatedFrom ?? null;
-  await db.insert(apiTokens).values({ id, tokenHash: sha256Hex(token), principal, roles, description: input.description ?? null, createdAt, expiresAt, rotatedFrom });
-  return { id, token, principal, roles, description: input.description ?? null, createdAt, lastUsedAt: null, revokedAt: null, expiresAt, rotatedFrom };
+  await db
+    .insert(apiTokens)
+    .values({
+      id,
+      tokenHash: sha256Hex(token),
+      principal,
+      roles,
+      description: input.description ?? null,
+      createdAt,
+      expiresAt,
+      rotatedFrom,
+    });
+  return {
+    id,
+    token,
+    principal,
+    roles,
+    description: input.description ?? null,
+    createdAt,
+    lastUsedAt: null,
+    revokedAt: null,
+    expiresAt,
+    rotatedFrom,
+  };
 }
 
 /** What rotation did: the successor (its secret shown once) and the old token as it now stands. */
@@ -127,10 +165,17 @@ export interface RotatedApiToken {
  * `expiresInMs` says otherwise, the same lifetime), while the old one is revoked at once or, with
  * `graceMs`, expires after that grace period so clients can switch. NOT_FOUND when no live token has that id.
  */
-export async function rotateApiToken(store: Store, id: string, options: { now?: Date; expiresInMs?: number | null; graceMs?: number } = {}): Promise<RotatedApiToken> {
+export async function rotateApiToken(
+  store: Store,
+  id: string,
+  options: { now?: Date; expiresInMs?: number | null; graceMs?: number } = {},
+): Promise<RotatedApiToken> {
   const now = options.now ?? new Date();
   const graceMs = options.graceMs ?? 0;
-  if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new UserError(ErrorCode.InputInvalid, `A grace period must be zero or more milliseconds, not ${graceMs}.`, { location: { path: 'grace' } });
+  if (!(Number.isFinite(graceMs) && graceMs >= 0))
+    throw new UserError(ErrorCode.InputInvalid, `A grace period must be zero or more milliseconds, not ${graceMs}.`, {
+      location: { path: 'grace' },
+    });
   return store.db.transaction(async (tx) => {
     const [old] = await tx.select().from(apiTokens).where(eq(apiTokens.id, id));
     if (!old || old.revokedAt || (old.expiresAt && old.expiresAt <= now)) {
@@ -183,7 +228,8 @@ export async function revokeApiToken(store: Store, id: string, now = new Date())
     .set({ revokedAt: now })
     .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
     .returning();
-  if (!row) throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
+  if (!row)
+    throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
   return tokenInfo(row);
 }
 
@@ -196,7 +242,13 @@ export function isApiTokenShaped(token: string): boolean {
 export async function authenticateApiToken(store: Store, token: string, now = new Date()): Promise<TokenPrincipal | undefined> {
   if (!tokenPattern.test(token)) return undefined;
   const [row] = await store.db
-    .select({ id: apiTokens.id, principal: apiTokens.principal, roles: apiTokens.roles, revokedAt: apiTokens.revokedAt, expiresAt: apiTokens.expiresAt })
+    .select({
+      id: apiTokens.id,
+      principal: apiTokens.principal,
+      roles: apiTokens.roles,
+      revokedAt: apiTokens.revokedAt,
+      expiresAt: apiTokens.expiresAt,
+    })
     .from(apiTokens)
     .where(eq(apiTokens.tokenHash, sha256Hex(token)));
   if (!row || row.revokedAt) return undefined;

@@ -64,7 +64,10 @@ export function registerConsoleAssets<E extends Env>(app: Hono<E>, options: Cons
     const pathname = c.req.path;
     if (apiPath.test(pathname)) return c.notFound();
     // The URL's path names a file under root only after normalisation, and only if it stays inside.
-    const relative = path.normalize(decodeURIComponent(pathname)).replace(/^(\.\.[/\\])+/, '').replace(/^[/\\]+/, '');
+    const relative = path
+      .normalize(decodeURIComponent(pathname))
+      .replace(/^(\.\.[/\\])+/, '')
+      .replace(/^[/\\]+/, '');
     const file = path.join(root, relative);
     if (relative !== '' && file.startsWith(root + path.sep)) {
       const info = await stat(file).catch(() => undefined);
@@ -84,7 +87,9 @@ export function registerConsoleAssets<E extends Env>(app: Hono<E>, options: Cons
     try {
       html = await readIndex();
     } catch {
-      return c.text('The console is not built: run `pnpm install` (or `pnpm --filter @aifactory/console build`).', 503, { 'cache-control': 'no-store' });
+      return c.text('The console is not built: run `pnpm install` (or `pnpm --filter @aifactory/console build`).', 503, {
+        'cache-control': 'no-store',
+      });
     }
     // The code editor (CodeMirror) writes its theme into a <style> element: the page admits exactly
     // the one carrying this load's nonce, which it reads from a meta tag. Injected markup cannot know it.

@@ -32,20 +32,31 @@ export function decideHost(host: string | undefined, origin: string | undefined,
   const allowed = new Set(options.allowedHosts.map((name) => name.toLowerCase()));
   const hostname = hostnameOf(host === undefined ? undefined : `http://${host}`);
   if (!hostname || !allowed.has(hostname)) {
-    return { kind: 'refused', reason: 'host', message: `Host ${JSON.stringify(String(host ?? '').slice(0, 100))} is not one this server answers to; allowed: ${[...allowed].join(', ')} (see --allowed-host).` };
+    return {
+      kind: 'refused',
+      reason: 'host',
+      message: `Host ${JSON.stringify(String(host ?? '').slice(0, 100))} is not one this server answers to; allowed: ${[...allowed].join(', ')} (see --allowed-host).`,
+    };
   }
   if (origin !== undefined && origin !== '') {
     const originHostname = hostnameOf(origin);
     const exact = options.allowedOrigins?.includes(origin) ?? false;
     if (!exact && (!originHostname || !allowed.has(originHostname))) {
-      return { kind: 'refused', reason: 'origin', message: `Origin ${JSON.stringify(origin.slice(0, 100))} may not call this server; allow it with --cors-origin or --allowed-host.` };
+      return {
+        kind: 'refused',
+        reason: 'origin',
+        message: `Origin ${JSON.stringify(origin.slice(0, 100))} may not call this server; allow it with --cors-origin or --allowed-host.`,
+      };
     }
   }
   return { kind: 'allowed' };
 }
 
 /** Hono middleware refusing (403) requests whose Host or Origin is not allowed. */
-export function hostGuard(options: HostGuardOptions, onRefused?: (decision: Extract<HostDecision, { kind: 'refused' }>) => void): MiddlewareHandler {
+export function hostGuard(
+  options: HostGuardOptions,
+  onRefused?: (decision: Extract<HostDecision, { kind: 'refused' }>) => void,
+): MiddlewareHandler {
   return async (c, next) => {
     // Requests over a socket always carry Host (Node builds the URL from it); an in-process
     // request (app.request) may not, and then its URL's host stands in.

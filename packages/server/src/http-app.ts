@@ -41,7 +41,16 @@ import { registerAgentRoutes } from './routes/agents.ts';
 import { registerApprovalRoutes } from './routes/approvals.ts';
 import { registerFeedbackRoutes } from './routes/feedback.ts';
 import { documentGatewayRoutes } from './routes/gateway-docs.ts';
-import { HttpProblem, notVisible, parseWith, runReaders, validationProblem, type ApiApp, type RouteContext, type RunDriver } from './routes/context.ts';
+import {
+  HttpProblem,
+  notVisible,
+  parseWith,
+  runReaders,
+  validationProblem,
+  type ApiApp,
+  type RouteContext,
+  type RunDriver,
+} from './routes/context.ts';
 export type { RunDriver } from './routes/context.ts';
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerRunRoutes } from './routes/runs.ts';
@@ -127,7 +136,6 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.Forbidden]: 403,
 };
 
-
 /** Creates the HTTP API over a workspace runtime. */
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const { workspace } = options;
@@ -180,28 +188,59 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) {
       // From the request validators: a body that is not JSON (400) or not declared JSON (415).
-      const message = error.status === 400 ? `The request body is not valid JSON (${error.message}).` : error.status === 415 ? 'Send the request body as application/json.' : error.message;
+      const message =
+        error.status === 400
+          ? `The request body is not valid JSON (${error.message}).`
+          : error.status === 415
+            ? 'Send the request body as application/json.'
+            : error.message;
       return c.json({ error: { code: error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.InputInvalid, message } }, error.status);
     }
-    if (error instanceof HttpProblem) return c.json({ error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } }, error.status as 400);
+    if (error instanceof HttpProblem)
+      return c.json(
+        { error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } },
+        error.status as 400,
+      );
     if (error instanceof AiFactoryError && error instanceof UserError) {
       const status = statusByCode[error.code] ?? 400;
       const path = error.location?.path;
       return c.json({ error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } }, status as 400);
     }
     const reference = randomUUID().slice(0, 8);
-    log({ event: 'request.failed', reference, method: c.req.method, path: c.req.path, error: error instanceof Error ? error.message : String(error) });
-    return c.json({ error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` } }, 500);
+    log({
+      event: 'request.failed',
+      reference,
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return c.json(
+      { error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` } },
+      500,
+    );
   });
 
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
 
   if (options.allowedHosts) {
-    app.use('*', hostGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] }, (refusal) => authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` })));
+    app.use(
+      '*',
+      hostGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] }, (refusal) =>
+        authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` }),
+      ),
+    );
   }
 
   if (options.corsOrigins && options.corsOrigins.length > 0) {
-    app.use('*', cors({ origin: options.corsOrigins, allowHeaders: ['authorization', 'content-type', 'last-event-id'], allowMethods: ['GET', 'POST'], maxAge: 600 }));
+    app.use(
+      '*',
+      cors({
+        origin: options.corsOrigins,
+        allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+        allowMethods: ['GET', 'POST'],
+        maxAge: 600,
+      }),
+    );
   }
 
   // Every request: a request id (the client's X-Request-Id when it is a plain token) on the
@@ -217,7 +256,17 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).
     const traced = traceIdsOf(c.req.header('traceparent')) ?? traceIdsOf(c.res.headers.get('traceresponse') ?? undefined);
-    log({ event: 'http.request', request_id: requestId, ...traced, method: c.req.method, route, path: c.req.path, status: c.res.status, duration_ms: Math.round((performance.now() - started) * 10) / 10, principal: c.get('principal')?.id });
+    log({
+      event: 'http.request',
+      request_id: requestId,
+      ...traced,
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      principal: c.get('principal')?.id,
+    });
   });
 
   // Bodies past the limit are refused before they are read in full.
@@ -226,45 +275,85 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     bodyLimit({
       maxSize: options.bodyLimitBytes ?? 1024 * 1024,
       // The rest of the body is never read, so the connection cannot be reused: say so.
-      onError: (c) => c.json({ error: { code: ErrorCode.InputInvalid, message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.` } }, 413, { Connection: 'close' }),
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              code: ErrorCode.InputInvalid,
+              message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.`,
+            },
+          },
+          413,
+          { Connection: 'close' },
+        ),
     }),
   );
   app.use('*', requestHygiene());
-  registerProtectedResourceRoutes(app, { ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}), issuer: () => authenticator.issuer, mcp: options.mcp !== undefined });
+  registerProtectedResourceRoutes(app, {
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    issuer: () => authenticator.issuer,
+    mcp: options.mcp !== undefined,
+  });
 
-  const authenticate = async (c: Context, presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]): Promise<TokenPrincipal> => {
+  const authenticate = async (
+    c: Context,
+    presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
+  ): Promise<TokenPrincipal> => {
     const now = Date.now();
     const actAs = c.req.header(actAsHeaders.principal);
     if (presented && options.localToken && sameSecret(presented, options.localToken)) {
-      const roles = (c.req.header(actAsHeaders.roles) ?? '').split(',').map((role) => role.trim()).filter(Boolean);
-      return actAs ? { tokenId: 'local', id: actAs, roles, local: true } : { tokenId: 'local', id: 'local-admin', roles: ['admin'], local: true };
+      const roles = (c.req.header(actAsHeaders.roles) ?? '')
+        .split(',')
+        .map((role) => role.trim())
+        .filter(Boolean);
+      return actAs
+        ? { tokenId: 'local', id: actAs, roles, local: true }
+        : { tokenId: 'local', id: 'local-admin', roles: ['admin'], local: true };
     }
     if (actAs !== undefined) {
       // Over the network a request acts as its token's principal, never as a name it sends.
       authDecided('anonymous', 'denied', { reason: 'act_as', method: c.req.method, path: c.req.path });
-      throw new HttpProblem(403, ErrorCode.Forbidden, `The ${actAsHeaders.principal} header is honoured only for the server's local credential; requests act as their token's principal.`);
+      throw new HttpProblem(
+        403,
+        ErrorCode.Forbidden,
+        `The ${actAsHeaders.principal} header is honoured only for the server's local credential; requests act as their token's principal.`,
+      );
     }
     const outcome = await authenticator.authenticate(presented, clientAddress(c, options.trustProxy), now);
     if (outcome.kind === 'limited') {
       authDecided('anonymous', 'denied', { reason: 'failed_auth_limited', method: c.req.method, path: c.req.path });
       c.header('Retry-After', String(outcome.retryAfterSeconds));
-      throw new HttpProblem(429, 'RATE_LIMITED', `Too many failed authentications from this address; retry after ${outcome.retryAfterSeconds} s.`);
+      throw new HttpProblem(
+        429,
+        'RATE_LIMITED',
+        `Too many failed authentications from this address; retry after ${outcome.retryAfterSeconds} s.`,
+      );
     }
     if (outcome.kind === 'refused') {
       authDecided('anonymous', 'denied', { reason: outcome.reason, method: c.req.method, path: c.req.path });
       c.header('WWW-Authenticate', bearerChallenge(c, options.publicUrl ? { publicUrl: options.publicUrl } : {}, outcome.presented));
-      throw new HttpProblem(401, 'UNAUTHENTICATED', `A valid bearer token is required (Authorization: Bearer <token>; see \`factory tokens create\`${authenticator.issuer ? ` or an access token from ${authenticator.issuer}` : ''}).`);
+      throw new HttpProblem(
+        401,
+        'UNAUTHENTICATED',
+        `A valid bearer token is required (Authorization: Bearer <token>; see \`factory tokens create\`${authenticator.issuer ? ` or an access token from ${authenticator.issuer}` : ''}).`,
+      );
     }
     const { principal } = outcome;
     const rate = limiter.take(principal.tokenId, now);
     if (rate.kind === 'limited') {
       authDecided(principal.id, 'denied', { reason: 'rate_limited', token: principal.tokenId, path: c.req.path });
       c.header('Retry-After', String(rate.retryAfterSeconds));
-      throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests for token ${principal.tokenId}; retry after ${rate.retryAfterSeconds} s.`);
+      throw new HttpProblem(
+        429,
+        'RATE_LIMITED',
+        `Too many requests for token ${principal.tokenId}; retry after ${rate.retryAfterSeconds} s.`,
+      );
     }
     if (outcome.via === 'api_token' && (lastTouched.get(principal.tokenId) ?? 0) < now - 60_000) {
       lastTouched.set(principal.tokenId, now);
-      touchApiToken(store, principal.tokenId).catch((error: Error) => log({ event: 'token.touch_failed', token: principal.tokenId, error: error.message }));
+      touchApiToken(store, principal.tokenId).catch((error: Error) =>
+        log({ event: 'token.touch_failed', token: principal.tokenId, error: error.message }),
+      );
     }
     return principal;
   };
@@ -282,13 +371,20 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   // The local credential is the home's owner: a local administrator, admitted everywhere.
-  const hasRole = (principal: TokenPrincipal, roles: readonly string[]) => principal.local === true || principal.roles.some((role) => roles.includes(role));
+  const hasRole = (principal: TokenPrincipal, roles: readonly string[]) =>
+    principal.local === true || principal.roles.some((role) => roles.includes(role));
 
   /** Admits a principal with one of `roles`, else answers as if nothing were there. */
   const requireRole = (c: Context, roles: readonly ServerRole[], what = 'route'): TokenPrincipal => {
     const principal = c.get('principal') as TokenPrincipal;
     if (!hasRole(principal, roles)) {
-      authDecided(principal.id, 'denied', { reason: 'role', token: principal.tokenId, method: c.req.method, path: c.req.routePath, needs: roles });
+      authDecided(principal.id, 'denied', {
+        reason: 'role',
+        token: principal.tokenId,
+        method: c.req.method,
+        path: c.req.routePath,
+        needs: roles,
+      });
       throw notVisible(what);
     }
     return principal;
@@ -333,7 +429,15 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         if (until(numbered.event)) write(async () => finish());
       });
       const heartbeat = setInterval(() => write(() => stream.write(': keep-alive\n\n')), 15_000);
-      const onClosing = () => write(() => stream.writeSSE({ event: 'server.closing', data: JSON.stringify({ type: 'server.closing', runId: channel.runId, lastEventId: channel.events.length }) }).then(finish));
+      const onClosing = () =>
+        write(() =>
+          stream
+            .writeSSE({
+              event: 'server.closing',
+              data: JSON.stringify({ type: 'server.closing', runId: channel.runId, lastEventId: channel.events.length }),
+            })
+            .then(finish),
+        );
       closing.signal.addEventListener('abort', onClosing, { once: true });
       stream.onAbort(finish);
       await finished;
@@ -345,8 +449,29 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   }
 
   // Runs are driven here, or (serve --queue) by workers through the job queue.
-  const runDriver: RunDriver = options.runs ?? { start: (request) => workspace.startRun(request), resume: (runId, resume) => workspace.runtime.resume(runId, resume) };
-  const ctx: RouteContext = { workspace, runs: runDriver, store, log, metrics, hub, closing: closing.signal, authDecided, recordAgainstHeldRun, track, authenticate, hasRole, requireRole, visibleRun, readBody, readQuery, streamChannel };
+  const runDriver: RunDriver = options.runs ?? {
+    start: (request) => workspace.startRun(request),
+    resume: (runId, resume) => workspace.runtime.resume(runId, resume),
+  };
+  const ctx: RouteContext = {
+    workspace,
+    runs: runDriver,
+    store,
+    log,
+    metrics,
+    hub,
+    closing: closing.signal,
+    authDecided,
+    recordAgainstHeldRun,
+    track,
+    authenticate,
+    hasRole,
+    requireRole,
+    visibleRun,
+    readBody,
+    readQuery,
+    streamChannel,
+  };
 
   // ---------------------------------------------------------------- routes (one module each; mount new ones here)
   registerSystemRoutes(app, ctx, { version: '0.1.0', ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) });
@@ -394,4 +519,3 @@ export const actAsHeaders = { principal: 'x-aifactory-as', roles: 'x-aifactory-r
 function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(Buffer.from(sha256Hex(presented), 'hex'), Buffer.from(sha256Hex(expected), 'hex'));
 }
-

@@ -137,7 +137,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           runtime: workspace.runtime,
           intervalMs: options.recovery?.intervalMs ?? 1_000,
           ...(queue ? { dispatch: (runId: string, reason: 'orphaned' | 'stalled') => queue.enqueueDrive({ runId, reason }) } : {}),
-          onRecovery: (result) => (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({ event: 'run.recovery', runId: result.runId, outcome: result.outcome, ...('error' in result ? { error: result.error.message } : {}) }),
+          onRecovery: (result) =>
+            (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({
+              event: 'run.recovery',
+              runId: result.runId,
+              outcome: result.outcome,
+              ...('error' in result ? { error: result.error.message } : {}),
+            }),
         });
   supervisor?.start();
   let mcp: { handle: McpRequestHandler; close(): Promise<void> } | undefined;
@@ -170,7 +176,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () => resolve(created as Server)) as Server;
+      const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () =>
+        resolve(created as Server),
+      ) as Server;
       created.once('error', (error) => {
         created.close();
         reject(error);
@@ -185,10 +193,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${host}:${options.port ?? 8787}`;
     const reason =
-      code === 'EADDRINUSE' ? `${where} is already in use (another server?); choose another --port or stop that process`
-      : code === 'EACCES' ? `listening on ${where} is not permitted; use a port above 1023 or another --host`
-      : code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine; give another --host`
-      : (error as Error).message;
+      code === 'EADDRINUSE'
+        ? `${where} is already in use (another server?); choose another --port or stop that process`
+        : code === 'EACCES'
+          ? `listening on ${where} is not permitted; use a port above 1023 or another --host`
+          : code === 'EADDRNOTAVAIL'
+            ? `${host} is not an address of this machine; give another --host`
+            : (error as Error).message;
     throw new SystemError(ErrorCode.Internal, `Cannot listen on ${where}: ${reason}.`, { cause: error });
   }
   // Streams are long-lived; Node's default request timeout would cut them.

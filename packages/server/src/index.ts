@@ -1,9 +1,28 @@
 // @aifactory/server public API: anything exported here is public API.
 // Serving: the HTTP API (tokens, roles, SSE run streams, approvals, runs, policies, OpenAPI),
 // agents as MCP servers (stdio and Streamable HTTP) and Prometheus metrics.
-export { authenticateApiToken, createApiToken, isApiTokenShaped, listApiTokens, revokeApiToken, rotateApiToken, serverRoles, tokenLifetimeMs, touchApiToken } from './api-tokens.ts';
+export {
+  authenticateApiToken,
+  createApiToken,
+  isApiTokenShaped,
+  listApiTokens,
+  revokeApiToken,
+  rotateApiToken,
+  serverRoles,
+  tokenLifetimeMs,
+  touchApiToken,
+} from './api-tokens.ts';
 export type { ApiTokenInfo, CreatedApiToken, RotatedApiToken, ServerRole, TokenInput, TokenPrincipal } from './api-tokens.ts';
-export { createTokenRequest, errorResponse, listApprovalsQuery, resumeRunRequest, listRunsQuery, startRunRequest, validatePolicyRequest, voteRequest } from './api-schemas.ts';
+export {
+  createTokenRequest,
+  errorResponse,
+  listApprovalsQuery,
+  resumeRunRequest,
+  listRunsQuery,
+  startRunRequest,
+  validatePolicyRequest,
+  voteRequest,
+} from './api-schemas.ts';
 export { actAsHeaders, createHttpApp } from './http-app.ts';
 export type { HttpApp, HttpAppOptions, McpRequestHandler, ServerLog } from './http-app.ts';
 export { startServer } from './http-server.ts';
@@ -19,7 +38,15 @@ export type { AuthOutcome, RequestAuthOptions } from './request-auth.ts';
 export { idPattern, requestHygiene } from './request-hygiene.ts';
 export type { RunningServer, StartServerOptions } from './http-server.ts';
 export { gatewayConfig, loadGatewayConfig } from './gateway/gateway-config.ts';
-export type { GatewayBudget, GatewayConfig, GatewayConfigFile, GatewayConfigSources, GatewayProvider, GatewayRateLimit, GatewayWire } from './gateway/gateway-config.ts';
+export type {
+  GatewayBudget,
+  GatewayConfig,
+  GatewayConfigFile,
+  GatewayConfigSources,
+  GatewayProvider,
+  GatewayRateLimit,
+  GatewayWire,
+} from './gateway/gateway-config.ts';
 export { LlmGateway, classificationHeader, featureHeader, gatewayErrorResponse, teamOf, teamRolePrefix } from './gateway/llm-gateway.ts';
 export type { GatewayCaller, GatewayLog, GatewayRequest, LlmGatewayOptions } from './gateway/llm-gateway.ts';
 export { gatewayBasePaths, gatewayRoles, registerGatewayRoutes } from './gateway/gateway-routes.ts';

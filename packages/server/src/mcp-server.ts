@@ -5,7 +5,14 @@
 // follows it.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { voteIneligibility, type AgentDefinition, type Approval, type Principal, type RunEvent, type RunResult } from '@aifactory/execution';
+import {
+  voteIneligibility,
+  type AgentDefinition,
+  type Approval,
+  type Principal,
+  type RunEvent,
+  type RunResult,
+} from '@aifactory/execution';
 import type { Workspace } from '@aifactory/workspace';
 import type { Store } from '@aifactory/store';
 import { findRun, readRunEvents } from '@aifactory/verification';
@@ -37,7 +44,10 @@ const resultSchema = {
   runId: z.string(),
   answer: z.string().optional().describe('The agent\u2019s answer (completed).'),
   approvalId: z.string().optional().describe('The approval the held action waits for (pending_approval).'),
-  action: z.object({ kind: z.string(), name: z.string(), args: z.record(z.string(), z.unknown()) }).optional().describe('The held action.'),
+  action: z
+    .object({ kind: z.string(), name: z.string(), args: z.record(z.string(), z.unknown()) })
+    .optional()
+    .describe('The held action.'),
   error: z.string().optional(),
 };
 
@@ -47,13 +57,24 @@ const toolNamePattern = /^[A-Za-z0-9_.-]{1,64}$/;
 export function createAgentMcpServer(options: AgentMcpOptions, principalOf: PrincipalResolver): McpServer {
   const server = new McpServer({ name: options.name ?? 'aifactory-agents', version: '0.1.0' }, { capabilities: { logging: {} } });
   for (const agent of options.agents) {
-    if (!toolNamePattern.test(agent.name)) throw new UserError(ErrorCode.AgentInvalid, `Agent name '${agent.name}' cannot be an MCP tool name; use letters, digits, '_', '-' or '.'.`);
+    if (!toolNamePattern.test(agent.name))
+      throw new UserError(
+        ErrorCode.AgentInvalid,
+        `Agent name '${agent.name}' cannot be an MCP tool name; use letters, digits, '_', '-' or '.'.`,
+      );
     server.registerTool(
       agent.name,
       {
         title: agent.name,
         description: `${agent.description ?? `Runs the ${agent.name} agent.`} Runs under the agent's policies; an action that needs approval returns status pending_approval with the approval id.`,
-        inputSchema: { input: z.string().min(1).max(100_000).refine((value) => !value.includes('\u0000'), { error: 'must not contain a NUL character' }).describe('The request for the agent.') },
+        inputSchema: {
+          input: z
+            .string()
+            .min(1)
+            .max(100_000)
+            .refine((value) => !value.includes('\u0000'), { error: 'must not contain a NUL character' })
+            .describe('The request for the agent.'),
+        },
         outputSchema: resultSchema,
       },
       async ({ input }, extra): Promise<CallToolResult> => {
@@ -64,7 +85,10 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
           if (progressToken === undefined || event.type !== 'action.decided') return;
           progress += 1;
           extra
-            .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message: `${event.kind} ${event.name}: ${event.authority}` } })
+            .sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken, progress, message: `${event.kind} ${event.name}: ${event.authority}` },
+            })
             .catch(() => undefined);
         };
         let result = await options.workspace.startRun({ agent: agent.name, input, principal, runId: `run_${randomUUID()}`, onEvent });
@@ -86,7 +110,10 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
               message: `${agent.name} wants to ${held.kind} '${held.name}' with ${JSON.stringify(held.args).slice(0, 500)}. Approve (approval ${held.approvalId})?`,
               requestedSchema: {
                 type: 'object',
-                properties: { approve: { type: 'boolean', title: 'Approve', description: 'Yes to let the action run, no to refuse it.' }, comment: { type: 'string', title: 'Comment' } },
+                properties: {
+                  approve: { type: 'boolean', title: 'Approve', description: 'Yes to let the action run, no to refuse it.' },
+                  comment: { type: 'string', title: 'Comment' },
+                },
                 required: ['approve'],
               },
             })
@@ -95,7 +122,12 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
           const comment = typeof answer.content.comment === 'string' && answer.content.comment ? { comment: answer.content.comment } : {};
           let outcome;
           try {
-            outcome = await options.workspace.voteAndResume({ approvalId: held.approvalId, runId: result.runId, ballot: { approver: principal, vote: answer.content.approve ? 'approve' : 'reject', ...comment }, onEvent });
+            outcome = await options.workspace.voteAndResume({
+              approvalId: held.approvalId,
+              runId: result.runId,
+              ballot: { approver: principal, vote: answer.content.approve ? 'approve' : 'reject', ...comment },
+              onEvent,
+            });
           } catch (error) {
             note = `Your answer could not decide it: ${(error as Error).message}`;
             break;
@@ -106,7 +138,8 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
           }
           result = await outcome.resumed!;
         }
-        const approval = result.status === 'held' ? await options.workspace.approvals.get(result.held.approvalId).catch(() => undefined) : undefined;
+        const approval =
+          result.status === 'held' ? await options.workspace.approvals.get(result.held.approvalId).catch(() => undefined) : undefined;
         return toolResult(agent.name, result, note, approval);
       },
     );
@@ -115,25 +148,43 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
     'approval_status',
     {
       title: 'Approval status',
-      description: "Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes; once the run has ended, the run's answer (or its error).",
-      inputSchema: { approvalId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, { error: 'must be an approval id such as apr_9a0b1c2d3e4f5a6b' }) },
+      description:
+        "Where an approval of one of your held runs is: pending, approved, rejected, expired or consumed, with its votes; once the run has ended, the run's answer (or its error).",
+      inputSchema: {
+        approvalId: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, { error: 'must be an approval id such as apr_9a0b1c2d3e4f5a6b' }),
+      },
       outputSchema: {
         approvalId: z.string(),
         status: z.string(),
         runId: z.string(),
         outcome: z.string().nullable(),
         votes: z.number(),
-        run: z.object({ runId: z.string(), status: z.string(), answer: z.string().optional(), error: z.string().optional() }).optional().describe('The run the call started, once known: its status, and its answer when completed.'),
+        run: z
+          .object({ runId: z.string(), status: z.string(), answer: z.string().optional(), error: z.string().optional() })
+          .optional()
+          .describe('The run the call started, once known: its status, and its answer when completed.'),
       },
     },
     async ({ approvalId }, extra): Promise<CallToolResult> => {
       const principal = principalOf(extra as never);
       const approval = await options.workspace.approvals.get(approvalId).catch(() => undefined);
       // Only the run's own principal follows its approval here; anyone else learns nothing.
-      if (!approval || approval.requestedBy !== principal.id) return { isError: true, content: [{ type: 'text', text: `No approval '${approvalId}' is visible to you.` }] };
+      if (!approval || approval.requestedBy !== principal.id)
+        return { isError: true, content: [{ type: 'text', text: `No approval '${approvalId}' is visible to you.` }] };
       const run = options.store ? await runOutcome(options.store, approval.runId) : undefined;
-      const structured = { approvalId, status: approval.status, runId: approval.runId, outcome: approval.outcome, votes: approval.votes.length, ...(run ? { run } : {}) };
-      const lines = [`Approval ${approvalId} of run ${approval.runId} is ${approval.status}${approval.outcome ? ` (${approval.outcome})` : ''}.`];
+      const structured = {
+        approvalId,
+        status: approval.status,
+        runId: approval.runId,
+        outcome: approval.outcome,
+        votes: approval.votes.length,
+        ...(run ? { run } : {}),
+      };
+      const lines = [
+        `Approval ${approvalId} of run ${approval.runId} is ${approval.status}${approval.outcome ? ` (${approval.outcome})` : ''}.`,
+      ];
       if (run?.status === 'completed') lines.push(`Run ${run.runId} completed: ${run.answer ?? ''}`);
       else if (run?.status === 'failed') lines.push(`Run ${run.runId} failed: ${run.error ?? ''}`);
       else if (run) lines.push(`Run ${run.runId} is ${run.status}.`);
@@ -147,7 +198,10 @@ export function createAgentMcpServer(options: AgentMcpOptions, principalOf: Prin
  * How the run the MCP call started ended, read from the trace: a hand-off's approval belongs to a
  * child run, so the answer is the top run's (the one the call returned).
  */
-async function runOutcome(store: Store, runId: string): Promise<{ runId: string; status: string; answer?: string; error?: string } | undefined> {
+async function runOutcome(
+  store: Store,
+  runId: string,
+): Promise<{ runId: string; status: string; answer?: string; error?: string } | undefined> {
   let current = await findRun(store, runId);
   for (let depth = 0; current?.parentRunId && depth < 20; depth += 1) {
     const parent = await findRun(store, current.parentRunId);
@@ -157,7 +211,9 @@ async function runOutcome(store: Store, runId: string): Promise<{ runId: string;
   if (!current) return undefined;
   if (current.status !== 'completed' && current.status !== 'failed') return { runId: current.id, status: current.status };
   let payload: Record<string, unknown> | undefined;
-  for await (const event of readRunEvents(store, current.id)) if ((event.type === 'run.completed' || event.type === 'run.failed') && event.payloadText) payload = JSON.parse(event.payloadText) as Record<string, unknown>;
+  for await (const event of readRunEvents(store, current.id))
+    if ((event.type === 'run.completed' || event.type === 'run.failed') && event.payloadText)
+      payload = JSON.parse(event.payloadText) as Record<string, unknown>;
   const error = payload?.error as { message?: string } | string | undefined;
   return {
     runId: current.id,
@@ -170,7 +226,10 @@ async function runOutcome(store: Store, runId: string): Promise<{ runId: string;
 /** The MCP result of a run. */
 function toolResult(agent: string, result: RunResult, note?: string, approval?: Approval): CallToolResult {
   if (result.status === 'completed') {
-    return { content: [{ type: 'text', text: result.answer }], structuredContent: { status: 'completed', runId: result.runId, answer: result.answer } };
+    return {
+      content: [{ type: 'text', text: result.answer }],
+      structuredContent: { status: 'completed', runId: result.runId, answer: result.answer },
+    };
   }
   if (result.status === 'held') {
     const { held } = result;
@@ -180,10 +239,19 @@ function toolResult(agent: string, result: RunResult, note?: string, approval?: 
       (note ? ` ${note}` : '');
     return {
       content: [{ type: 'text', text }],
-      structuredContent: { status: 'pending_approval', runId: result.runId, approvalId: held.approvalId, action: { kind: held.kind, name: held.name, args: held.args } },
+      structuredContent: {
+        status: 'pending_approval',
+        runId: result.runId,
+        approvalId: held.approvalId,
+        action: { kind: held.kind, name: held.name, args: held.args },
+      },
     };
   }
-  return { isError: true, content: [{ type: 'text', text: `Run ${result.runId} failed: ${result.error}` }], structuredContent: { status: 'failed', runId: result.runId, error: result.error } };
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `Run ${result.runId} failed: ${result.error}` }],
+    structuredContent: { status: 'failed', runId: result.runId, error: result.error },
+  };
 }
 
 /** Serves agents over stdio as `principal` (default: mcp:<client name> as the client announces it). */
@@ -202,14 +270,22 @@ export async function serveAgentsOverStdio(options: AgentMcpOptions & { principa
  * A Streamable HTTP handler (stateful sessions) for an authenticated principal. A session is
  * bound to the principal that opened it; another principal's requests for it get 404.
  */
-export function agentMcpHttpHandler(options: AgentMcpOptions): { handle(request: Request, principal: TokenPrincipal): Promise<Response>; close(): Promise<void> } {
+export function agentMcpHttpHandler(options: AgentMcpOptions): {
+  handle(request: Request, principal: TokenPrincipal): Promise<Response>;
+  close(): Promise<void>;
+} {
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; principal: string }>();
   const principalOf: PrincipalResolver = (extra) => {
     const principal = extra.authInfo?.extra?.principal as Principal | undefined;
     if (!principal) throw new UserError(ErrorCode.Forbidden, 'The MCP request carries no authenticated principal.');
     return principal;
   };
-  const authInfo = (principal: TokenPrincipal) => ({ token: principal.tokenId, clientId: principal.id, scopes: principal.roles, extra: { principal: { id: principal.id, roles: principal.roles } } });
+  const authInfo = (principal: TokenPrincipal) => ({
+    token: principal.tokenId,
+    clientId: principal.id,
+    scopes: principal.roles,
+    extra: { principal: { id: principal.id, roles: principal.roles } },
+  });
   return {
     async handle(request, principal) {
       const sessionId = request.headers.get('mcp-session-id');

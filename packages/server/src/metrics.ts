@@ -51,24 +51,83 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
   }
   const metrics: ServerMetrics = {
     registry,
-    decisions: new Counter({ name: 'aifactory_decisions_total', help: 'Policy decisions by the authority that decided and the action kind, one per decision.', labelNames: ['authority', 'kind'], registers }),
-    ruleMatches: new Counter({ name: 'aifactory_decision_rule_matches_total', help: 'Rules that applied to a decision, by the rule and its own authority (rule="none" when the default decided).', labelNames: ['authority', 'rule'], registers }),
+    decisions: new Counter({
+      name: 'aifactory_decisions_total',
+      help: 'Policy decisions by the authority that decided and the action kind, one per decision.',
+      labelNames: ['authority', 'kind'],
+      registers,
+    }),
+    ruleMatches: new Counter({
+      name: 'aifactory_decision_rule_matches_total',
+      help: 'Rules that applied to a decision, by the rule and its own authority (rule="none" when the default decided).',
+      labelNames: ['authority', 'rule'],
+      registers,
+    }),
     boundaryViolations: new Counter({
       name: 'aifactory_ai_autonomy_boundary_violations_total',
       help: 'Autonomy boundary violations: a denied action, a budget breach, a rejected or an expired approval.',
       labelNames: ['agent', 'kind', 'rule'],
       registers,
     }),
-    decisionLatency: new Histogram({ name: 'aifactory_decision_latency_seconds', help: 'Time to make a decision durable (the write-ahead policy.decided record, decide() included).', labelNames: ['authority'], buckets: latencyBuckets, registers }),
-    modelLatency: new Histogram({ name: 'aifactory_ai_inference_latency_seconds', help: 'Model call latency as the gateway measured it.', labelNames: ['provider', 'model'], buckets: inferenceBuckets, registers }),
-    tokens: new Counter({ name: 'aifactory_model_tokens_total', help: 'Model tokens by team, agent, model and direction (input/output).', labelNames: ['team', 'agent', 'model', 'direction'], registers }),
-    cost: new Counter({ name: 'aifactory_model_cost_usd_total', help: 'Model cost in USD by team, agent and model.', labelNames: ['team', 'agent', 'model'], registers }),
-    runDuration: new Histogram({ name: 'aifactory_run_duration_seconds', help: 'Run durations from start to completion or failure (held time included).', labelNames: ['agent', 'status'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers }),
+    decisionLatency: new Histogram({
+      name: 'aifactory_decision_latency_seconds',
+      help: 'Time to make a decision durable (the write-ahead policy.decided record, decide() included).',
+      labelNames: ['authority'],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    modelLatency: new Histogram({
+      name: 'aifactory_ai_inference_latency_seconds',
+      help: 'Model call latency as the gateway measured it.',
+      labelNames: ['provider', 'model'],
+      buckets: inferenceBuckets,
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'aifactory_model_tokens_total',
+      help: 'Model tokens by team, agent, model and direction (input/output).',
+      labelNames: ['team', 'agent', 'model', 'direction'],
+      registers,
+    }),
+    cost: new Counter({
+      name: 'aifactory_model_cost_usd_total',
+      help: 'Model cost in USD by team, agent and model.',
+      labelNames: ['team', 'agent', 'model'],
+      registers,
+    }),
+    runDuration: new Histogram({
+      name: 'aifactory_run_duration_seconds',
+      help: 'Run durations from start to completion or failure (held time included).',
+      labelNames: ['agent', 'status'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+      registers,
+    }),
     runsStarted: new Counter({ name: 'aifactory_runs_started_total', help: 'Runs started by agent.', labelNames: ['agent'], registers }),
-    traceWriteLatency: new Histogram({ name: 'aifactory_trace_write_seconds', help: 'Trace write lag: time for a batch of events to become durable.', buckets: latencyBuckets, registers }),
-    timeToApprove: new Histogram({ name: 'aifactory_approval_decision_seconds', help: 'Time from an approval request to its decision.', labelNames: ['outcome'], buckets: [1, 10, 60, 300, 1800, 3600, 14_400, 86_400], registers }),
-    httpRequests: new Counter({ name: 'aifactory_http_requests_total', help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'], registers }),
-    authDecisions: new Counter({ name: 'aifactory_auth_decisions_total', help: 'Authentication and authorisation decisions.', labelNames: ['outcome', 'reason'], registers }),
+    traceWriteLatency: new Histogram({
+      name: 'aifactory_trace_write_seconds',
+      help: 'Trace write lag: time for a batch of events to become durable.',
+      buckets: latencyBuckets,
+      registers,
+    }),
+    timeToApprove: new Histogram({
+      name: 'aifactory_approval_decision_seconds',
+      help: 'Time from an approval request to its decision.',
+      labelNames: ['outcome'],
+      buckets: [1, 10, 60, 300, 1800, 3600, 14_400, 86_400],
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'aifactory_http_requests_total',
+      help: 'HTTP requests by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    authDecisions: new Counter({
+      name: 'aifactory_auth_decisions_total',
+      help: 'Authentication and authorisation decisions.',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
   };
   const store = options.store;
   if (store) {
@@ -123,10 +182,16 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
     for (const event of events) {
       const payload = (event.payload ?? {}) as Record<string, unknown>;
       if (event.type === 'policy.decided') {
-        const decision = (payload.decision ?? {}) as { authority?: string; rules?: Array<{ policy?: string; ruleId?: string; authority?: string }> };
+        const decision = (payload.decision ?? {}) as {
+          authority?: string;
+          rules?: Array<{ policy?: string; ruleId?: string; authority?: string }>;
+        };
         const action = (payload.action ?? {}) as { kind?: string };
         const authority = decision.authority ?? 'unknown';
-        const rules = (decision.rules ?? []).map((rule) => ({ authority: rule.authority ?? authority, rule: `${rule.policy ?? 'unknown'}/${rule.ruleId ?? 'unknown'}` }));
+        const rules = (decision.rules ?? []).map((rule) => ({
+          authority: rule.authority ?? authority,
+          rule: `${rule.policy ?? 'unknown'}/${rule.ruleId ?? 'unknown'}`,
+        }));
         metrics.decisions.inc({ authority, kind: action.kind ?? 'unknown' });
         for (const matched of rules.length > 0 ? rules : [{ authority, rule: 'none' }]) metrics.ruleMatches.inc(matched);
         if (authority === 'deny') {
@@ -138,14 +203,21 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
       } else if (event.type === 'budget.exceeded') {
         metrics.boundaryViolations.inc({ agent: labels.agent, kind: 'budget', rule: `limit/${String(payload.limit ?? 'unknown')}` });
       } else if (event.type === 'approval.rejected' || event.type === 'approval.expired') {
-        metrics.boundaryViolations.inc({ agent: labels.agent, kind: event.type === 'approval.rejected' ? 'rejection' : 'expiry', rule: 'none' });
+        metrics.boundaryViolations.inc({
+          agent: labels.agent,
+          kind: event.type === 'approval.rejected' ? 'rejection' : 'expiry',
+          rule: 'none',
+        });
       } else if (event.type === 'model.responded') {
         const model = String(payload.model ?? 'unknown');
         const usage = (payload.usage ?? {}) as { inputTokens?: number; outputTokens?: number };
-        if (typeof payload.latency_ms === 'number') metrics.modelLatency.observe({ provider: String(payload.provider ?? 'unknown'), model }, payload.latency_ms / 1000);
+        if (typeof payload.latency_ms === 'number')
+          metrics.modelLatency.observe({ provider: String(payload.provider ?? 'unknown'), model }, payload.latency_ms / 1000);
         if (usage.inputTokens) metrics.tokens.inc({ team: labels.team, agent: labels.agent, model, direction: 'input' }, usage.inputTokens);
-        if (usage.outputTokens) metrics.tokens.inc({ team: labels.team, agent: labels.agent, model, direction: 'output' }, usage.outputTokens);
-        if (typeof payload.cost_usd === 'number' && payload.cost_usd > 0) metrics.cost.inc({ team: labels.team, agent: labels.agent, model }, payload.cost_usd);
+        if (usage.outputTokens)
+          metrics.tokens.inc({ team: labels.team, agent: labels.agent, model, direction: 'output' }, usage.outputTokens);
+        if (typeof payload.cost_usd === 'number' && payload.cost_usd > 0)
+          metrics.cost.inc({ team: labels.team, agent: labels.agent, model }, payload.cost_usd);
       }
     }
   };

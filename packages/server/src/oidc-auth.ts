@@ -34,7 +34,10 @@ const rolePattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 export function oidcOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OidcOptions | undefined {
   const issuer = env.AIFACTORY_OIDC_ISSUER?.trim();
   if (!issuer) return undefined;
-  const audience = (env.AIFACTORY_OIDC_AUDIENCE ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+  const audience = (env.AIFACTORY_OIDC_AUDIENCE ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   return {
     issuer,
     audience,
@@ -46,12 +49,22 @@ export function oidcOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OidcOp
 
 /** Checks OIDC settings before the server starts: an issuer URL and at least one audience. */
 export function validateOidcOptions(options: OidcOptions): OidcOptions {
-  if (!isHttpUrl(options.issuer)) throw new UserError(ErrorCode.InputInvalid, `OIDC issuer '${options.issuer}' is not an http(s) URL.`, { location: { path: '--oidc-issuer' } });
+  if (!isHttpUrl(options.issuer))
+    throw new UserError(ErrorCode.InputInvalid, `OIDC issuer '${options.issuer}' is not an http(s) URL.`, {
+      location: { path: '--oidc-issuer' },
+    });
   if (options.audience.length === 0) {
     // Without an audience check a token the provider issued for any other API would be accepted here.
-    throw new UserError(ErrorCode.InputInvalid, 'An OIDC issuer needs an audience: give --oidc-audience (or AIFACTORY_OIDC_AUDIENCE) with the identifier tokens for this server carry in `aud`.', { location: { path: '--oidc-audience' } });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'An OIDC issuer needs an audience: give --oidc-audience (or AIFACTORY_OIDC_AUDIENCE) with the identifier tokens for this server carry in `aud`.',
+      { location: { path: '--oidc-audience' } },
+    );
   }
-  if (options.jwksUri !== undefined && !isHttpUrl(options.jwksUri)) throw new UserError(ErrorCode.InputInvalid, `JWKS URL '${options.jwksUri}' is not an http(s) URL.`, { location: { path: '--oidc-jwks-uri' } });
+  if (options.jwksUri !== undefined && !isHttpUrl(options.jwksUri))
+    throw new UserError(ErrorCode.InputInvalid, `JWKS URL '${options.jwksUri}' is not an http(s) URL.`, {
+      location: { path: '--oidc-jwks-uri' },
+    });
   return options;
 }
 

@@ -9,7 +9,13 @@ import type { ApiApp, RouteContext } from './routes/context.ts';
 /** POST /v1/tokens/:id/rotate. */
 export const rotateTokenRequest = z
   .strictObject({
-    expiresInMs: z.number().int().positive().nullable().optional().describe("Lifetime of the new token in milliseconds; null: never expires; absent: the old token's lifetime."),
+    expiresInMs: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .optional()
+      .describe("Lifetime of the new token in milliseconds; null: never expires; absent: the old token's lifetime."),
     graceMs: z.number().int().min(0).optional().describe('Keep the old token working this long (default 0: revoked at once).'),
   })
   .openapi('RotateToken', { description: 'Rotate a token: a new secret with the same principal and roles.' });
@@ -17,14 +23,28 @@ export const rotateTokenRequest = z
 /** The routes of this module, as the OpenAPI document describes them. */
 export const operatorRoutes = {
   rotateToken: createRoute({
-    method: 'post', path: '/v1/tokens/{id}/rotate', operationId: 'rotateToken', tags: ['tokens'], security: bearer, 'x-roles': ['admin'],
+    method: 'post',
+    path: '/v1/tokens/{id}/rotate',
+    operationId: 'rotateToken',
+    tags: ['tokens'],
+    security: bearer,
+    'x-roles': ['admin'],
     summary: 'Rotate a live token',
     description: 'A new secret with the same principal and roles; the old token is revoked at once, or expires after the grace period.',
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: rotateTokenRequest } } } },
-    responses: { 201: json(rotatedTokenResponse, 'The new token (its secret shown once) and the old one.'), ...authenticatedResponses, ...bodyResponses },
+    responses: {
+      201: json(rotatedTokenResponse, 'The new token (its secret shown once) and the old one.'),
+      ...authenticatedResponses,
+      ...bodyResponses,
+    },
   }),
   verifyAll: createRoute({
-    method: 'post', path: '/v1/runs/verify', operationId: 'verifyAllRuns', tags: ['runs'], security: bearer, 'x-roles': ['auditor', 'admin'],
+    method: 'post',
+    path: '/v1/runs/verify',
+    operationId: 'verifyAllRuns',
+    tags: ['runs'],
+    security: bearer,
+    'x-roles': ['auditor', 'admin'],
     summary: 'Verify every run and the seal chain',
     description: 'Against this server\u2019s seal key, as `factory runs verify --all` does on the store.',
     responses: { 200: json(verifyAllResponse, 'The summary of every run\u2019s verification.'), ...authenticatedResponses },

@@ -42,8 +42,16 @@ export function bearerChallenge(c: Context, options: Pick<ProtectedResourceOptio
 
 /** Serves the metadata of the API (and of /mcp when it is served); public, like OpenID discovery. */
 export function registerProtectedResourceRoutes<E extends Env>(app: Hono<E>, options: ProtectedResourceOptions): void {
-  app.get(protectedResourcePath, (c) => c.json(protectedResourceMetadata(publicBase(c, options.publicUrl), options.issuer?.(), 'aifactory API'), 200, { 'cache-control': 'max-age=300' }));
+  app.get(protectedResourcePath, (c) =>
+    c.json(protectedResourceMetadata(publicBase(c, options.publicUrl), options.issuer?.(), 'aifactory API'), 200, {
+      'cache-control': 'max-age=300',
+    }),
+  );
   if (options.mcp) {
-    app.get(`${protectedResourcePath}/mcp`, (c) => c.json(protectedResourceMetadata(`${publicBase(c, options.publicUrl)}/mcp`, options.issuer?.(), 'aifactory agents (MCP)'), 200, { 'cache-control': 'max-age=300' }));
+    app.get(`${protectedResourcePath}/mcp`, (c) =>
+      c.json(protectedResourceMetadata(`${publicBase(c, options.publicUrl)}/mcp`, options.issuer?.(), 'aifactory agents (MCP)'), 200, {
+        'cache-control': 'max-age=300',
+      }),
+    );
   }
 }

@@ -110,7 +110,10 @@ export class QueuedRuns {
       const lowest = new Map<string, number>();
       for (const follower of this.#followers.values())
         lowest.set(follower.runId, Math.min(lowest.get(follower.runId) ?? Infinity, follower.afterSeq));
-      const rows = await findEventsAfter(this.#options.workspace.store, [...lowest].map(([runId, seq]) => ({ runId, seq })));
+      const rows = await findEventsAfter(
+        this.#options.workspace.store,
+        [...lowest].map(([runId, seq]) => ({ runId, seq })),
+      );
       const byRun = new Map<string, Follower[]>();
       for (const follower of this.#followers.values()) byRun.set(follower.runId, [...(byRun.get(follower.runId) ?? []), follower]);
       for (const row of rows) {

@@ -97,7 +97,10 @@ export class RequestAuthenticator {
 export function clientAddress(c: Context, trustProxy = false): string {
   if (trustProxy) {
     const forwarded = c.req.header('x-forwarded-for');
-    const hops = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean);
+    const hops = forwarded
+      ?.split(',')
+      .map((hop) => hop.trim())
+      .filter(Boolean);
     const nearest = hops?.[hops.length - 1];
     if (nearest) return nearest;
   }

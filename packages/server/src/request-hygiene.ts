@@ -36,7 +36,11 @@ export function requestHygiene(): MiddlewareHandler {
     const idMatch = idRoute.exec(decodedPath);
     if (idMatch && !idPattern.test(idMatch[2]!)) {
       const what = idMatch[1] === 'runs' ? 'run' : 'approval';
-      return refuse(c, `${JSON.stringify(idMatch[2]!.slice(0, 80))} is not a ${what} id; ids are letters, digits, '_', '.', ':' and '-' (e.g. ${what === 'run' ? 'run_2f1c…' : 'apr_9a0b…'}).`, 'params.id');
+      return refuse(
+        c,
+        `${JSON.stringify(idMatch[2]!.slice(0, 80))} is not a ${what} id; ids are letters, digits, '_', '.', ':' and '-' (e.g. ${what === 'run' ? 'run_2f1c…' : 'apr_9a0b…'}).`,
+        'params.id',
+      );
     }
     if (c.req.path.startsWith('/v1/') && (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH')) {
       // Hono keeps the text it reads here for the route's own read.

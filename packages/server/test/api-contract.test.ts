@@ -24,8 +24,18 @@ const repository = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 const generatedTypes = path.join(repository, 'packages', 'client', 'src', 'generated', 'openapi.ts');
 const redocly = path.join(repository, 'packages', 'server', 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
 
-type Operation = { operationId?: string; security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }> };
-type OpenApi = { openapi: string; servers: Array<{ url: string }>; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: Array<{ name: string; in: string }>;
+  responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }>;
+};
+type OpenApi = {
+  openapi: string;
+  servers: Array<{ url: string }>;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
 
 /** Runs a command; resolves with its exit code and output. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -60,7 +70,13 @@ describe('the API contract', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line), rateLimit: { burst: 1000, perSecond: 1000 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: (line) => logs.push(line),
+      rateLimit: { burst: 1000, perSecond: 1000 },
+    });
     const make = async (name: string, principal: string, roles: string[]) => {
       tokens[name] = (await createApiToken(store, { principal, roles })).token;
     };
@@ -80,7 +96,9 @@ describe('the API contract', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(document.servers[0]!.url).toBe(server.url);
     expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    const operations = Object.entries(document.paths).flatMap(([route, methods]) => Object.entries(methods).map(([method, operation]) => ({ route, method, operation })));
+    const operations = Object.entries(document.paths).flatMap(([route, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ route, method, operation })),
+    );
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
@@ -91,31 +109,84 @@ describe('the API contract', () => {
       for (const [status, response] of Object.entries(operation.responses)) {
         const schema = response.content?.['application/json']?.schema;
         if (!schema || route === '/v1/openapi.json') continue;
-        expect('$ref' in schema || 'properties' in schema || 'oneOf' in schema || 'anyOf' in schema, `${route} ${status}: ${JSON.stringify(schema)}`).toBe(true);
+        expect(
+          '$ref' in schema || 'properties' in schema || 'oneOf' in schema || 'anyOf' in schema,
+          `${route} ${status}: ${JSON.stringify(schema)}`,
+        ).toBe(true);
       }
     }
-    expect(ids).toEqual(expect.arrayContaining(['startRun', 'listRuns', 'getRun', 'streamRunEvents', 'approveApproval', 'rejectApproval', 'createToken', 'getUsage', 'getMetrics']));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'startRun',
+        'listRuns',
+        'getRun',
+        'streamRunEvents',
+        'approveApproval',
+        'rejectApproval',
+        'createToken',
+        'getUsage',
+        'getMetrics',
+      ]),
+    );
     // The console's, feedback and operator routes are typed like the rest, and so is the LLM gateway.
-    expect(ids).toEqual(expect.arrayContaining(['streamApprovals', 'listNotifications', 'markNotificationsRead', 'getPolicySource', 'getStats', 'giveFeedback', 'listFeedback', 'rotateToken', 'verifyAllRuns', 'gatewayChatCompletion', 'gatewayMessages']));
-    expect(document.paths['/v1/streams/approvals']!.get!.responses['200']!.content!['text/event-stream']!.schema).toMatchObject({ 'x-event-data': { $ref: '#/components/schemas/ApprovalInbox' } });
-    expect(document.paths['/v1/runs/{id}/feedback']!.post!.responses['201']!.content!['application/json']!.schema).toMatchObject({ properties: { feedback: { $ref: '#/components/schemas/Feedback' } } });
-    expect(document.paths['/v1/tokens/{id}/rotate']!.post!.responses['201']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/RotatedToken' });
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'streamApprovals',
+        'listNotifications',
+        'markNotificationsRead',
+        'getPolicySource',
+        'getStats',
+        'giveFeedback',
+        'listFeedback',
+        'rotateToken',
+        'verifyAllRuns',
+        'gatewayChatCompletion',
+        'gatewayMessages',
+      ]),
+    );
+    expect(document.paths['/v1/streams/approvals']!.get!.responses['200']!.content!['text/event-stream']!.schema).toMatchObject({
+      'x-event-data': { $ref: '#/components/schemas/ApprovalInbox' },
+    });
+    expect(document.paths['/v1/runs/{id}/feedback']!.post!.responses['201']!.content!['application/json']!.schema).toMatchObject({
+      properties: { feedback: { $ref: '#/components/schemas/Feedback' } },
+    });
+    expect(document.paths['/v1/tokens/{id}/rotate']!.post!.responses['201']!.content!['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/RotatedToken',
+    });
     const chat = document.paths['/gateway/openai/v1/chat/completions']!.post!;
     expect(Object.keys(chat.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '404', '429', '502', '503']));
     expect(chat.responses['400']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/OpenAIError' });
     expect(Object.keys(chat.responses['200']!.content!)).toEqual(['application/json', 'text/event-stream']);
-    expect(document.paths['/gateway/anthropic/v1/messages']!.post!.responses['403']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/AnthropicError' });
+    expect(document.paths['/gateway/anthropic/v1/messages']!.post!.responses['403']!.content!['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/AnthropicError',
+    });
     const start = document.paths['/v1/runs']!.post!;
     expect(Object.keys(start.responses['200']!.content!)).toEqual(['text/event-stream', 'application/json']);
     expect(start.responses['200']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/RunResult' });
     const events = document.paths['/v1/runs/{id}/events']!.get!;
     expect(Object.keys(events.responses['200']!.content!)).toEqual(['text/event-stream']);
     expect(JSON.stringify(events.responses['200']!.content!['text/event-stream']!.schema)).toMatch(/Last-Event-ID/);
-    expect(events.parameters!.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual(expect.arrayContaining(['path:id', 'query:after', 'header:last-event-id']));
-    expect(Object.keys(document.paths['/v1/approvals/{id}/approve']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '403', '404', '409', '415']));
+    expect(events.parameters!.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual(
+      expect.arrayContaining(['path:id', 'query:after', 'header:last-event-id']),
+    );
+    expect(Object.keys(document.paths['/v1/approvals/{id}/approve']!.post!.responses)).toEqual(
+      expect.arrayContaining(['200', '400', '403', '404', '409', '415']),
+    );
     expect(Object.keys(document.paths['/metrics']!.get!.responses['200']!.content!)).toEqual(['text/plain']);
-    expect(document.paths['/v1/runs']!.get!.parameters!.map((parameter) => parameter.name)).toEqual(['agent', 'status', 'principal', 'team', 'authority', 'since', 'until', 'cursor', 'limit']);
-    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['RunEvent', 'RunSummary', 'RunList', 'Approval', 'VoteResult', 'UsageReport', 'Error']));
+    expect(document.paths['/v1/runs']!.get!.parameters!.map((parameter) => parameter.name)).toEqual([
+      'agent',
+      'status',
+      'principal',
+      'team',
+      'authority',
+      'since',
+      'until',
+      'cursor',
+      'limit',
+    ]);
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(['RunEvent', 'RunSummary', 'RunList', 'Approval', 'VoteResult', 'UsageReport', 'Error']),
+    );
   });
 
   it('passes @redocly/cli lint with the checked-in redocly.yaml, without touching the network', async () => {
@@ -132,8 +203,21 @@ describe('the API contract', () => {
     try {
       const file = path.join(dir, 'openapi.json');
       writeFileSync(file, JSON.stringify(document, null, 2));
-      const env = { PATH: process.env.PATH, HOME: dir, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy, HTTPS_PROXY: proxy, NO_PROXY: '' };
-      const result = await run(process.execPath, [redocly, 'lint', file, '--config', path.join(repository, 'redocly.yaml'), '--format', 'stylish'], env);
+      const env = {
+        PATH: process.env.PATH,
+        HOME: dir,
+        REDOCLY_TELEMETRY: 'off',
+        REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true',
+        NODE_USE_ENV_PROXY: '1',
+        HTTP_PROXY: proxy,
+        HTTPS_PROXY: proxy,
+        NO_PROXY: '',
+      };
+      const result = await run(
+        process.execPath,
+        [redocly, 'lint', file, '--config', path.join(repository, 'redocly.yaml'), '--format', 'stylish'],
+        env,
+      );
       expect(`${result.stdout}\n${result.stderr}`, `${result.stdout}\n${result.stderr}`).toMatch(/Your API description is valid/);
       expect(result.code).toBe(0);
       expect(`${result.stdout}${result.stderr}`, `${result.stdout}${result.stderr}`).not.toMatch(/warning/i);
@@ -147,14 +231,20 @@ describe('the API contract', () => {
   it('matches the client-facing types generated from it (checked in, so any drift fails)', async () => {
     const types = generatedTypesFile(astToString(await openapiTS(document as never)));
     if (process.env.UPDATE_OPENAPI_TYPES === '1') writeFileSync(generatedTypes, types);
-    expect(readFileSync(generatedTypes, 'utf8'), 'packages/client/src/generated/openapi.ts is stale: regenerate it (see its header)').toBe(types);
+    expect(readFileSync(generatedTypes, 'utf8'), 'packages/client/src/generated/openapi.ts is stale: regenerate it (see its header)').toBe(
+      types,
+    );
   });
 
   it('lists runs newest first, a page at a time with an opaque cursor, each run once while new runs start', async () => {
     const alice = client('alice');
     const started: string[] = [];
     const startOne = async (who = 'alice') => {
-      const response = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+      const response = await fetch(`${server.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+      });
       expect(response.status).toBe(200);
       return ((await response.json()) as { runId: string }).runId;
     };
@@ -182,7 +272,10 @@ describe('the API contract', () => {
     const third = (await client('audrey').runs({ limit: 100 })).runs.find((run) => run.id === started[2])!;
     const until = await alice.runs({ until: third.startedAt, limit: 100 });
     expect(until.runs.map((run) => run.id)).toEqual(started.slice(0, 2).reverse());
-    expect((await alice.runs({ since: third.startedAt, limit: 100 })).runs.map((run) => run.id)).toEqual([newer, ...started.slice(2).reverse()]);
+    expect((await alice.runs({ since: third.startedAt, limit: 100 })).runs.map((run) => run.id)).toEqual([
+      newer,
+      ...started.slice(2).reverse(),
+    ]);
     expect((await alice.runs({ since: '1h', limit: 100 })).runs).toHaveLength(8);
     expect((await alice.runs({ until: '1h' })).runs).toEqual([]);
 
@@ -204,9 +297,15 @@ describe('the API contract', () => {
   });
 
   it('answers with bodies its schemas describe, and refuses a body that is not JSON', async () => {
-    const approvals = (await (await fetch(`${server.url}/v1/approvals`, { headers: { authorization: `Bearer ${tokens.audrey}` } })).json()) as { approvals: unknown[] };
+    const approvals = (await (
+      await fetch(`${server.url}/v1/approvals`, { headers: { authorization: `Bearer ${tokens.audrey}` } })
+    ).json()) as { approvals: unknown[] };
     for (const approval of approvals.approvals) approvalSchema.parse(approval);
-    const form = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'text/plain' }, body: 'agent=order-desk' });
+    const form = await fetch(`${server.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'text/plain' },
+      body: 'agent=order-desk',
+    });
     expect(form.status).toBe(415);
     expect(await form.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
@@ -214,8 +313,12 @@ describe('the API contract', () => {
   it('carries the trace id of a request that is part of an OpenTelemetry trace into its log line', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const spanId = '00f067aa0ba902b7';
-    await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.alice}`, traceparent: `00-${traceId}-${spanId}-01`, 'x-request-id': 'traced-1' } });
-    await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.alice}`, traceparent: `00-${'0'.repeat(32)}-${spanId}-01`, 'x-request-id': 'traced-2' } });
+    await fetch(`${server.url}/v1/me`, {
+      headers: { authorization: `Bearer ${tokens.alice}`, traceparent: `00-${traceId}-${spanId}-01`, 'x-request-id': 'traced-1' },
+    });
+    await fetch(`${server.url}/v1/me`, {
+      headers: { authorization: `Bearer ${tokens.alice}`, traceparent: `00-${'0'.repeat(32)}-${spanId}-01`, 'x-request-id': 'traced-2' },
+    });
     await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.alice}`, 'x-request-id': 'traced-3' } });
     const line = (id: string) => logs.find((entry) => entry.event === 'http.request' && entry.request_id === id);
     expect(line('traced-1')).toMatchObject({ trace_id: traceId, span_id: spanId, route: '/v1/me', status: 200 });

@@ -21,11 +21,20 @@ describe('the console at / and its API routes', () => {
 
   beforeAll(async () => {
     mkdirSync(path.join(assets, 'assets'));
-    writeFileSync(path.join(assets, 'index.html'), '<!doctype html><html><head><title>console</title><script type="module" src="/assets/index-abc123.js"></script></head><body></body></html>');
+    writeFileSync(
+      path.join(assets, 'index.html'),
+      '<!doctype html><html><head><title>console</title><script type="module" src="/assets/index-abc123.js"></script></head><body></body></html>',
+    );
     writeFileSync(path.join(assets, 'assets', 'index-abc123.js'), 'console.log("hi");');
     writeFileSync(path.join(assets, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {}, consoleDir: assets });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => {},
+      consoleDir: assets,
+    });
     tokens.operator = (await createApiToken(store, { principal: 'customer@shop.example', roles: ['operator'] })).token;
     tokens.lead = (await createApiToken(store, { principal: 'lena@shop.example', roles: ['approver', 'support-lead'] })).token;
     tokens.clerk = (await createApiToken(store, { principal: 'carl@shop.example', roles: ['approver'] })).token;
@@ -40,7 +49,10 @@ describe('the console at / and its API routes', () => {
   });
 
   const call = (route: string, token?: string, init: RequestInit = {}) =>
-    fetch(`${server.url}${route}`, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' } });
+    fetch(`${server.url}${route}`, {
+      ...init,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+    });
 
   it('serves the built files with the right caching and a strict CSP, index.html for app paths, and never shadows the API', async () => {
     const index = await call('/');
@@ -73,7 +85,10 @@ describe('the console at / and its API routes', () => {
 
   it('streams pending approvals live: a held run appears with the rule that held it, and who may vote', async () => {
     const abort = new AbortController();
-    const response = await fetch(`${server.url}/v1/streams/approvals`, { headers: { authorization: `Bearer ${tokens.clerk}`, accept: 'text/event-stream' }, signal: abort.signal });
+    const response = await fetch(`${server.url}/v1/streams/approvals`, {
+      headers: { authorization: `Bearer ${tokens.clerk}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
     expect(response.status).toBe(200);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
@@ -93,13 +108,24 @@ describe('the console at / and its API routes', () => {
       }
     };
     expect(await nextList()).toEqual([]);
-    const started = await call('/v1/runs', tokens.operator, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund' }) });
+    const started = await call('/v1/runs', tokens.operator, {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund' }),
+    });
     const held = (await started.json()) as { status: string; held: { approvalId: string } };
     expect(held.status).toBe('held');
     const [approval] = await nextList();
     abort.abort();
-    expect(approval).toMatchObject({ id: held.held.approvalId, agent: 'order-desk', requestedBy: 'customer@shop.example', action: { kind: 'answer' } });
-    expect(approval!.decision).toMatchObject({ authority: 'require_approval', rules: [expect.objectContaining({ ruleId: 'refunds-need-a-support-lead' })] });
+    expect(approval).toMatchObject({
+      id: held.held.approvalId,
+      agent: 'order-desk',
+      requestedBy: 'customer@shop.example',
+      action: { kind: 'answer' },
+    });
+    expect(approval!.decision).toMatchObject({
+      authority: 'require_approval',
+      rules: [expect.objectContaining({ ruleId: 'refunds-need-a-support-lead' })],
+    });
     // carl is an approver but not a support lead: the stream says so before he tries.
     expect(approval!.eligibility).toMatchObject({ mayVote: false, reason: expect.stringContaining('support-lead') });
 
@@ -126,11 +152,28 @@ describe('the console at / and its API routes', () => {
     expect((await call('/v1/policies/order-desk/source', tokens.operator)).status).toBe(404);
 
     // A refund the support lead rejects: a boundary the agent ran into, charted with the denials.
-    const refused = (await (await call('/v1/runs', tokens.operator, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'A refund, now' }) })).json()) as { held: { approvalId: string } };
-    expect((await call(`/v1/approvals/${refused.held.approvalId}/reject`, tokens.lead, { method: 'POST', body: JSON.stringify({ comment: 'Not eligible.' }) })).status).toBe(200);
+    const refused = (await (
+      await call('/v1/runs', tokens.operator, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'A refund, now' }) })
+    ).json()) as { held: { approvalId: string } };
+    expect(
+      (
+        await call(`/v1/approvals/${refused.held.approvalId}/reject`, tokens.lead, {
+          method: 'POST',
+          body: JSON.stringify({ comment: 'Not eligible.' }),
+        })
+      ).status,
+    ).toBe(200);
     const stats = await call('/v1/stats', tokens.auditor);
     expect(stats.status).toBe(200);
-    const figures = ((await stats.json()) as { stats: { decisions: Array<{ authority: string; count: number }>; violations: Array<{ kind: string; count: number }>; runsByStatus: Record<string, number> } }).stats;
+    const figures = (
+      (await stats.json()) as {
+        stats: {
+          decisions: Array<{ authority: string; count: number }>;
+          violations: Array<{ kind: string; count: number }>;
+          runsByStatus: Record<string, number>;
+        };
+      }
+    ).stats;
     expect(figures.decisions.some((row) => row.authority === 'require_approval' && row.count >= 1)).toBe(true);
     expect(figures.violations).toEqual([expect.objectContaining({ kind: 'rejection', count: 1 })]);
     expect(figures.runsByStatus.held).toBeGreaterThanOrEqual(1);

@@ -19,7 +19,12 @@ describe('feedback routes', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {} });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => {},
+    });
     for (const [name, principal, roles] of [
       ['operator', 'ops@shop.example', ['operator']],
       ['other', 'other@shop.example', ['operator']],
@@ -40,10 +45,24 @@ describe('feedback routes', () => {
   });
 
   it("records an operator's feedback on their own run as a sealed record bound to the run's head", async () => {
-    const feedback = await clients.operator!.feedback(runId, { score: -1, comment: 'Which Friday?', correction: 'Order 1042 arrives on Friday 12 June.' });
-    expect(feedback).toMatchObject({ runId, agent: 'order-desk', by: 'ops@shop.example', score: -1, sentiment: 'negative', correction: 'Order 1042 arrives on Friday 12 June.' });
+    const feedback = await clients.operator!.feedback(runId, {
+      score: -1,
+      comment: 'Which Friday?',
+      correction: 'Order 1042 arrives on Friday 12 June.',
+    });
+    expect(feedback).toMatchObject({
+      runId,
+      agent: 'order-desk',
+      by: 'ops@shop.example',
+      score: -1,
+      sentiment: 'negative',
+      correction: 'Order 1042 arrives on Friday 12 June.',
+    });
     expect(feedback.runHead.hash).toMatch(/^[0-9a-f]{64}$/);
-    const response = await fetch(`${server.url}/v1/runs/${feedback.id}/verify`, { method: 'POST', headers: { authorization: `Bearer ${tokens.auditor}` } });
+    const response = await fetch(`${server.url}/v1/runs/${feedback.id}/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.auditor}` },
+    });
     expect(((await response.json()) as { report: { ok: boolean } }).report.ok).toBe(true);
   });
 
@@ -56,7 +75,8 @@ describe('feedback routes', () => {
 
   it('lets readers search feedback by sentiment and counts it in /metrics', async () => {
     await clients.operator!.feedback(runId, { score: 1 });
-    const search = async (query: string, token = tokens.auditor!) => fetch(`${server.url}/v1/feedback?${query}`, { headers: { authorization: `Bearer ${token}` } });
+    const search = async (query: string, token = tokens.auditor!) =>
+      fetch(`${server.url}/v1/feedback?${query}`, { headers: { authorization: `Bearer ${token}` } });
     const negative = (await (await search('sentiment=negative')).json()) as { feedback: Array<{ comment?: string; runId: string }> };
     expect(negative.feedback).toEqual([expect.objectContaining({ runId, comment: 'Which Friday?' })]);
     const all = (await (await search(`runId=${runId}`)).json()) as { feedback: unknown[] };

@@ -23,11 +23,19 @@ describe('forensics routes', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {} });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => {},
+    });
     tokens.operator = (await createApiToken(store, { principal: 'ops@shop.example', roles: ['operator'] })).token;
     tokens.auditor = (await createApiToken(store, { principal: 'audrey@shop.example', roles: ['auditor'] })).token;
     tokens.risk = (await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] })).token;
-    const started = await call('/v1/runs', tokens.operator!, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+    const started = await call('/v1/runs', tokens.operator!, {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+    });
     expect(started.status).toBe(200);
     runId = ((await started.json()) as { runId: string }).runId;
   });
@@ -85,6 +93,8 @@ describe('forensics routes', () => {
     expect(impact.status).toBe(200);
     const bad = await call('/v1/policies/impact', tokens.risk!, { method: 'POST', body: JSON.stringify({ policies: ['kind: Nope'] }) });
     expect(bad.status).toBe(400);
-    expect((await call('/v1/policies/impact', tokens.auditor!, { method: 'POST', body: JSON.stringify({ policies: [stricter] }) })).status).toBe(404);
+    expect(
+      (await call('/v1/policies/impact', tokens.auditor!, { method: 'POST', body: JSON.stringify({ policies: [stricter] }) })).status,
+    ).toBe(404);
   });
 });

@@ -33,7 +33,12 @@ describe('a hand-off held for approval, over HTTP', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir, policiesDir: path.join(demo.root, 'policies') }), port: 0, log: () => {} });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(demo.dataDir, { agentsDir: demo.agentsDir, policiesDir: path.join(demo.root, 'policies') }),
+      port: 0,
+      log: () => {},
+    });
     tokens.dana = (await createApiToken(store, { principal: 'dana@acme.example', roles: ['operator'] })).token;
     tokens.bob = (await createApiToken(store, { principal: 'bob@acme.example', roles: ['approver', 'ops-lead'] })).token;
   });
@@ -45,10 +50,19 @@ describe('a hand-off held for approval, over HTTP', () => {
   });
 
   const call = (route: string, token: string, init: RequestInit = {}) =>
-    fetch(`${server.url}${route}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(`${server.url}${route}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+    });
 
   it('holds the front desk on the clerk’s approval and streams it to its answer once granted', async () => {
-    const started = await readSse(await call('/v1/runs', tokens.dana!, { method: 'POST', headers: { accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'front-desk', input: 'Summarise invoice 1042 for finance.' }) }));
+    const started = await readSse(
+      await call('/v1/runs', tokens.dana!, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream' },
+        body: JSON.stringify({ agent: 'front-desk', input: 'Summarise invoice 1042 for finance.' }),
+      }),
+    );
     const held = started.at(-1)!;
     expect(held.event).toBe('run.held');
     expect([held.data.kind, held.data.name]).toEqual(['handoff', 'file-clerk']);
@@ -57,7 +71,10 @@ describe('a hand-off held for approval, over HTTP', () => {
     expect(held.data.childRunId).toEqual(expect.stringMatching(/^run_/));
 
     const watching = call(`/v1/runs/${deskRun}/events`, tokens.dana!, { headers: { accept: 'text/event-stream' } }).then(readSse);
-    const approved = await call(`/v1/approvals/${approvalId}/approve`, tokens.bob!, { method: 'POST', body: JSON.stringify({ comment: 'report is fine' }) });
+    const approved = await call(`/v1/approvals/${approvalId}/approve`, tokens.bob!, {
+      method: 'POST',
+      body: JSON.stringify({ comment: 'report is fine' }),
+    });
     expect(approved.status).toBe(200);
     expect(await approved.json()).toMatchObject({ result: 'approved', resumed: true });
 

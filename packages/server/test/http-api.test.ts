@@ -25,7 +25,8 @@ async function readSse(response: Response): Promise<SseEvent[]> {
       const match = /^(\w+): ?(.*)$/.exec(line);
       if (match) fields[match[1]!] = (fields[match[1]!] ? `${fields[match[1]!]}\n` : '') + match[2];
     }
-    if (fields.data) events.push({ ...(fields.id ? { id: fields.id } : {}), event: fields.event ?? 'message', data: JSON.parse(fields.data) });
+    if (fields.data)
+      events.push({ ...(fields.id ? { id: fields.id } : {}), event: fields.event ?? 'message', data: JSON.parse(fields.data) });
   }
   return events;
 }
@@ -39,7 +40,13 @@ describe('the HTTP API', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line), rateLimit: { burst: 1000, perSecond: 1000 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: (line) => logs.push(line),
+      rateLimit: { burst: 1000, perSecond: 1000 },
+    });
     const make = async (name: string, principal: string, roles: string[]) => {
       tokens[name] = (await createApiToken(store, { principal, roles })).token;
     };
@@ -58,10 +65,21 @@ describe('the HTTP API', () => {
   });
 
   const call = (path: string, token: string | undefined, init: RequestInit = {}) =>
-    fetch(`${server.url}${path}`, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(`${server.url}${path}`, {
+      ...init,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+      },
+    });
 
   it('streams a run as server-sent events: run.started, tokens, the decision, the answer and run.completed', async () => {
-    const response = await call('/v1/runs', tokens.alice, { method: 'POST', headers: { accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+    const response = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const events = await readSse(response);
@@ -69,14 +87,23 @@ describe('the HTTP API', () => {
     expect(types[0]).toBe('run.started');
     expect(types.at(-1)).toBe('run.completed');
     expect(types.filter((type) => type === 'token').length).toBeGreaterThan(3);
-    const tokensText = events.filter((event) => event.event === 'token').map((event) => event.data.text).join('');
+    const tokensText = events
+      .filter((event) => event.event === 'token')
+      .map((event) => event.data.text)
+      .join('');
     expect(tokensText).toContain('arrives on Friday');
-    expect(events.filter((event) => event.event === 'action.decided').map((event) => `${event.data.kind}:${event.data.authority}`)).toEqual(['model:autonomous', 'answer:autonomous']);
+    expect(events.filter((event) => event.event === 'action.decided').map((event) => `${event.data.kind}:${event.data.authority}`)).toEqual(
+      ['model:autonomous', 'answer:autonomous'],
+    );
     expect(events.map((event) => Number(event.id))).toEqual(events.map((_, index) => index + 1));
   });
 
   it('holds a refund for a support lead, refuses the requester, and resumes the run when another principal approves', async () => {
-    const response = await call('/v1/runs', tokens.alice, { method: 'POST', headers: { accept: 'text/event-stream' }, body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund for order 1042' }) });
+    const response = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund for order 1042' }),
+    });
     const events = await readSse(response);
     const held = events.at(-1)!;
     expect(held.event).toBe('run.held');
@@ -91,7 +118,9 @@ describe('the HTTP API', () => {
     const absent = await call('/v1/approvals/apr_doesnotexist', tokens.mallory);
     expect(theirs.status).toBe(404);
     expect(absent.status).toBe(404);
-    expect(((await theirs.json()) as { error: { code: string } }).error.code).toBe(((await absent.json()) as { error: { code: string } }).error.code);
+    expect(((await theirs.json()) as { error: { code: string } }).error.code).toBe(
+      ((await absent.json()) as { error: { code: string } }).error.code,
+    );
 
     // Watching the run follows it across the hold.
     const watching = call(`/v1/runs/${runId}/events`, tokens.alice, { headers: { accept: 'text/event-stream' } }).then(readSse);
@@ -106,7 +135,10 @@ describe('the HTTP API', () => {
     // An operator cannot vote at all: the route answers as if the approval were not there.
     expect((await call(`/v1/approvals/${approvalId}/approve`, tokens.mallory, { method: 'POST', body: '{}' })).status).toBe(404);
 
-    const approved = await call(`/v1/approvals/${approvalId}/approve`, tokens.bob, { method: 'POST', body: JSON.stringify({ comment: 'goodwill refund' }) });
+    const approved = await call(`/v1/approvals/${approvalId}/approve`, tokens.bob, {
+      method: 'POST',
+      body: JSON.stringify({ comment: 'goodwill refund' }),
+    });
     expect(approved.status).toBe(200);
     expect(await approved.json()).toMatchObject({ result: 'approved', resumed: true });
 
@@ -122,7 +154,10 @@ describe('the HTTP API', () => {
     const verified = await call(`/v1/runs/${runId}/verify`, tokens.audrey, { method: 'POST' });
     expect(verified.status).toBe(200);
     expect(((await verified.json()) as { report: { ok: boolean } }).report.ok).toBe(true);
-    const shown = (await (await call(`/v1/runs/${runId}`, tokens.audrey)).json()) as { run: { status: string }; events: Array<{ type: string; payload: Record<string, unknown> }> };
+    const shown = (await (await call(`/v1/runs/${runId}`, tokens.audrey)).json()) as {
+      run: { status: string };
+      events: Array<{ type: string; payload: Record<string, unknown> }>;
+    };
     expect(shown.run.status).toBe('completed');
     const auth = shown.events.filter((event) => event.type === 'auth.decided');
     expect(auth.map((event) => `${event.payload.principal}:${event.payload.outcome}:${event.payload.reason}`)).toEqual([
@@ -147,7 +182,9 @@ describe('the HTTP API', () => {
   });
 
   it('hides other principals\u2019 runs from operators exactly like runs that do not exist', async () => {
-    const started = (await (await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'hello' }) })).json()) as { runId: string; status: string };
+    const started = (await (
+      await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'hello' }) })
+    ).json()) as { runId: string; status: string };
     expect(started.status).toBe('completed');
     const theirs = await call(`/v1/runs/${started.runId}`, tokens.mallory);
     const missing = await call('/v1/runs/run_00000000-0000-0000-0000-000000000000', tokens.mallory);
@@ -158,15 +195,23 @@ describe('the HTTP API', () => {
     const listed = (await (await call('/v1/runs', tokens.mallory)).json()) as { runs: Array<{ principal: string }> };
     expect(listed.runs.every((run) => run.principal === 'mallory@shop.example')).toBe(true);
     // Asking for another principal's runs does not widen an operator's view.
-    const asked = (await (await call('/v1/runs?principal=alice%40shop.example', tokens.mallory)).json()) as { runs: Array<{ principal: string }> };
+    const asked = (await (await call('/v1/runs?principal=alice%40shop.example', tokens.mallory)).json()) as {
+      runs: Array<{ principal: string }>;
+    };
     expect(asked.runs.every((run) => run.principal === 'mallory@shop.example')).toBe(true);
     expect((await call(`/v1/runs/${started.runId}`, tokens.alice)).status).toBe(200);
   });
 
   it('filters runs by principal, team and authority for auditors, a cursor page at a time', async () => {
-    const ask = async (query: string) => (await (await call(`/v1/runs?${query}`, tokens.audrey)).json()) as { runs: Array<{ id: string; principal: string; team: string | null }>; nextCursor: string | null };
+    const ask = async (query: string) =>
+      (await (await call(`/v1/runs?${query}`, tokens.audrey)).json()) as {
+        runs: Array<{ id: string; principal: string; team: string | null }>;
+        nextCursor: string | null;
+      };
     await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'where is my parcel' }) });
-    const held = (await (await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'a refund please' }) })).json()) as { runId: string; status: string };
+    const held = (await (
+      await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'a refund please' }) })
+    ).json()) as { runId: string; status: string };
     expect(held.status).toBe('held');
     const everything = await ask('limit=1000');
     const byAlice = await ask('principal=alice%40shop.example');
@@ -198,15 +243,24 @@ describe('the HTTP API', () => {
     const missing = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk' }) });
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: { code: 'INPUT_INVALID', path: 'input' } });
-    const extra = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'x', admin: true }) });
+    const extra = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'order-desk', input: 'x', admin: true }),
+    });
     expect(((await extra.json()) as { error: { message: string } }).error.message).toMatch(/admin/);
     const badQuery = await call('/v1/runs?status=sleeping', tokens.audrey);
     expect(badQuery.status).toBe(400);
     expect(((await badQuery.json()) as { error: { path: string } }).error.path).toBe('status');
-    const unknownAgent = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'no-such-agent', input: 'x' }) });
+    const unknownAgent = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'no-such-agent', input: 'x' }),
+    });
     expect(unknownAgent.status).toBe(404);
     expect(((await unknownAgent.json()) as { error: { message: string } }).error.message).toMatch(/no-such-agent/);
-    const huge = await call('/v1/runs', tokens.alice, { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'x'.repeat(1_100_000) }) });
+    const huge = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'order-desk', input: 'x'.repeat(1_100_000) }),
+    });
     expect(huge.status).toBe(413);
   });
 
@@ -214,7 +268,14 @@ describe('the HTTP API', () => {
     const { token } = await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] });
     const listed = (await (await call('/v1/policies', token)).json()) as { policies: Array<{ name: string }> };
     expect(listed.policies.map((policy) => policy.name)).toEqual(['order-desk']);
-    const invalid = (await (await call('/v1/policies/validate', token, { method: 'POST', body: JSON.stringify({ source: 'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: {name: x, version: 1}\nspec:\n  default: maybe\n' }) })).json()) as {
+    const invalid = (await (
+      await call('/v1/policies/validate', token, {
+        method: 'POST',
+        body: JSON.stringify({
+          source: 'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: {name: x, version: 1}\nspec:\n  default: maybe\n',
+        }),
+      })
+    ).json()) as {
       ok: boolean;
       problems: Array<{ location: { line?: number } }>;
     };
@@ -231,15 +292,26 @@ describe('the HTTP API', () => {
 
   it('runs a policy\u2019s test cases against an edited source without saving it, and serves the policy JSON Schema for editors', async () => {
     const { token } = await createApiToken(store, { principal: 'rita@shop.example', roles: ['risk_officer'] });
-    const schema = (await (await call('/v1/policies/schema', token)).json()) as { properties: { spec: { properties: Record<string, unknown> } } };
+    const schema = (await (await call('/v1/policies/schema', token)).json()) as {
+      properties: { spec: { properties: Record<string, unknown> } };
+    };
     expect(Object.keys(schema.properties.spec.properties)).toEqual(expect.arrayContaining(['default', 'rules', 'limits']));
-    type Report = { report: { total: number; passed: number; failed: number; results: Array<{ name: string; file: string; passed: boolean; expected: string; actual: string }> } | null };
+    type Report = {
+      report: {
+        total: number;
+        passed: number;
+        failed: number;
+        results: Array<{ name: string; file: string; passed: boolean; expected: string; actual: string }>;
+      } | null;
+    };
     const test = async (body: unknown) => call('/v1/policies/test', token, { method: 'POST', body: JSON.stringify(body) });
     const asFiled = (await (await test({ name: 'order-desk' })).json()) as Report;
     expect(asFiled.report).toMatchObject({ total: 3, passed: 3, failed: 0 });
     const file = path.join(workspace.policiesDir, 'order-desk', 'policy.yaml');
     const source = readFileSync(file, 'utf8');
-    const stricter = (await (await test({ name: 'order-desk', source: source.replace('default: autonomous', 'default: require_approval') })).json()) as Report;
+    const stricter = (await (
+      await test({ name: 'order-desk', source: source.replace('default: autonomous', 'default: require_approval') })
+    ).json()) as Report;
     expect(stricter.report).toMatchObject({ total: 3, passed: 1, failed: 2 });
     expect(stricter.report!.results.filter((result) => !result.passed)).toEqual([
       expect.objectContaining({ file: path.join('tests', 'autonomous.yaml'), expected: 'autonomous', actual: 'require_approval' }),
@@ -251,7 +323,9 @@ describe('the HTTP API', () => {
     expect(broken.status).toBe(400);
     expect(await broken.text()).not.toContain('aifactory-policy-test-');
     expect((await test({ name: 'no-such-policy' })).status).toBe(404);
-    expect((await call('/v1/policies/test', tokens.audrey, { method: 'POST', body: JSON.stringify({ name: 'order-desk' }) })).status).toBe(404);
+    expect((await call('/v1/policies/test', tokens.audrey, { method: 'POST', body: JSON.stringify({ name: 'order-desk' }) })).status).toBe(
+      404,
+    );
   });
 
   it('exposes Prometheus metrics to auditors: decisions by authority and rule, model latency, tokens by team, pending approvals', async () => {
@@ -260,7 +334,9 @@ describe('the HTTP API', () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toMatch(/aifactory_decisions_total\{authority="require_approval",kind="answer"\} [1-9]/);
-    expect(text).toMatch(/aifactory_decision_rule_matches_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead"\} [1-9]/);
+    expect(text).toMatch(
+      /aifactory_decision_rule_matches_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead"\} [1-9]/,
+    );
     expect(text).toMatch(/aifactory_ai_inference_latency_seconds_count\{provider="scripted",model="[^"]+"\} [1-9]/);
     expect(text).toMatch(/aifactory_model_tokens_total\{team="web-shop",agent="order-desk",model="[^"]+",direction="output"\} [1-9]/);
     expect(text).toMatch(/aifactory_approvals_pending \d/);
@@ -269,10 +345,17 @@ describe('the HTTP API', () => {
   });
 
   it('limits requests per token with 429 and Retry-After', async () => {
-    const limited = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, log: () => undefined, rateLimit: { burst: 3, perSecond: 0.5 } });
+    const limited = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }),
+      port: 0,
+      log: () => undefined,
+      rateLimit: { burst: 3, perSecond: 0.5 },
+    });
     try {
       const statuses = [];
-      for (let index = 0; index < 5; index += 1) statuses.push((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.audrey}` } })).status);
+      for (let index = 0; index < 5; index += 1)
+        statuses.push((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.audrey}` } })).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       // Another token has its own bucket.
       expect((await fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.bob}` } })).status).toBe(200);

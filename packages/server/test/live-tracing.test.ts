@@ -18,7 +18,9 @@ import { workspaceConfigAt } from '@aifactory/workspace';
 
 // The parts of opentelemetry-proto's trace and common schemas the assertions read, with the
 // official field numbers (opentelemetry/proto/collector/trace/v1, trace/v1, common/v1).
-const otlpSchema = protobuf.parse(`
+const otlpSchema = protobuf
+  .parse(
+    `
 syntax = "proto3";
 package otlp;
 message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
@@ -37,7 +39,9 @@ message AnyValue {
   oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; ArrayValue array_value = 5; bytes bytes_value = 7; }
 }
 message ArrayValue { repeated AnyValue values = 1; }
-`).root.lookupType('otlp.ExportTraceServiceRequest');
+`,
+  )
+  .root.lookupType('otlp.ExportTraceServiceRequest');
 
 interface ReceivedSpan {
   traceId: string;
@@ -51,10 +55,23 @@ interface ReceivedSpan {
   scopeSchemaUrl: string;
 }
 
-type AnyValue = { stringValue?: string; boolValue?: boolean; intValue?: string | number; doubleValue?: number; arrayValue?: { values?: AnyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string | number;
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+};
 const plain = (value: AnyValue | undefined): unknown =>
-  value === undefined ? undefined : value.stringValue ?? value.boolValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ?? value.arrayValue?.values?.map(plain);
-const attributesOf = (list: Array<{ key: string; value?: AnyValue }> = []) => Object.fromEntries(list.map((item) => [item.key, plain(item.value)]));
+  value === undefined
+    ? undefined
+    : (value.stringValue ??
+      value.boolValue ??
+      (value.intValue !== undefined ? Number(value.intValue) : undefined) ??
+      value.doubleValue ??
+      value.arrayValue?.values?.map(plain));
+const attributesOf = (list: Array<{ key: string; value?: AnyValue }> = []) =>
+  Object.fromEntries(list.map((item) => [item.key, plain(item.value)]));
 
 describe('live OpenTelemetry from factory serve', () => {
   const workspace = prepareBusinessWorkspace();
@@ -84,7 +101,10 @@ describe('live OpenTelemetry from factory serve', () => {
           bodies.push(body);
           contentTypes.add(String(request.headers['content-type']));
           const decoded = otlpSchema.toObject(otlpSchema.decode(body), { longs: String, bytes: String, defaults: false }) as {
-            resourceSpans?: Array<{ resource?: { attributes?: Array<{ key: string; value?: AnyValue }> }; scopeSpans?: Array<{ schemaUrl?: string; spans?: Array<Record<string, unknown>> }> }>;
+            resourceSpans?: Array<{
+              resource?: { attributes?: Array<{ key: string; value?: AnyValue }> };
+              scopeSpans?: Array<{ schemaUrl?: string; spans?: Array<Record<string, unknown>> }>;
+            }>;
           };
           for (const resourceSpans of decoded.resourceSpans ?? []) {
             const serviceName = attributesOf(resourceSpans.resource?.attributes)['service.name'];
@@ -98,7 +118,10 @@ describe('live OpenTelemetry from factory serve', () => {
                   name: String(span.name),
                   kind: Number(span.kind ?? 0),
                   attributes: attributesOf(span.attributes as Array<{ key: string; value?: AnyValue }>),
-                  status: { code: Number((span.status as { code?: number } | undefined)?.code ?? 0), message: String((span.status as { message?: string } | undefined)?.message ?? '') },
+                  status: {
+                    code: Number((span.status as { code?: number } | undefined)?.code ?? 0),
+                    message: String((span.status as { message?: string } | undefined)?.message ?? ''),
+                  },
                   serviceName,
                   scopeSchemaUrl: scopeSpans.schemaUrl ?? '',
                 });
@@ -115,16 +138,28 @@ describe('live OpenTelemetry from factory serve', () => {
     process.env.OTEL_SERVICE_NAME = 'shop-copilot-api';
     process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line) });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: (line) => logs.push(line),
+    });
     const { token } = await createApiToken(store, { principal: 'alice@shop.example', roles: ['operator'] });
     const start = async (input: string, headers: Record<string, string>) => {
-      const response = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ agent: 'order-desk', input }) });
+      const response = await fetch(`${server.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ agent: 'order-desk', input }),
+      });
       expect(response.status).toBeLessThan(300);
       responses.set(headers['x-request-id']!, response.headers);
       return ((await response.json()) as { runId: string }).runId;
     };
     runId = await start('Where is my order? My key is sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd', { 'x-request-id': 'own-trace' });
-    tracedRunId = await start('Where is my order 1042?', { 'x-request-id': 'caller-trace', traceparent: `00-${callerTrace}-${callerSpan}-01` });
+    tracedRunId = await start('Where is my order 1042?', {
+      'x-request-id': 'caller-trace',
+      traceparent: `00-${callerTrace}-${callerSpan}-01`,
+    });
     // Closing the server shuts the SDK down, which flushes what is still buffered.
     await server.close();
   });
@@ -142,7 +177,12 @@ describe('live OpenTelemetry from factory serve', () => {
     expect(runSpans.length).toBeGreaterThan(0);
     expect(spans.every((span) => ownRun(span) || span.traceId === callerTrace)).toBe(true);
     const agent = runSpans.find((span) => span.name === 'invoke_agent order-desk')!;
-    expect(agent.attributes).toMatchObject({ 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'order-desk', 'gen_ai.conversation.id': runId, 'enduser.id': 'alice@shop.example' });
+    expect(agent.attributes).toMatchObject({
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'order-desk',
+      'gen_ai.conversation.id': runId,
+      'enduser.id': 'alice@shop.example',
+    });
     expect(agent.status.code).toBe(1);
     const chat = runSpans.filter((span) => span.attributes['gen_ai.operation.name'] === 'chat');
     expect(chat.length).toBeGreaterThan(0);
@@ -163,13 +203,21 @@ describe('live OpenTelemetry from factory serve', () => {
     const exported: Array<{ name: string; traceId: string }> = [];
     let resourceService: unknown;
     for await (const line of exportOtlp(store, { runIds: [runId] })) {
-      const request = JSON.parse(line) as { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: AnyValue }> }; scopeSpans: Array<{ spans: Array<{ name: string; traceId: string }> }> }> };
+      const request = JSON.parse(line) as {
+        resourceSpans: Array<{
+          resource: { attributes: Array<{ key: string; value: AnyValue }> };
+          scopeSpans: Array<{ spans: Array<{ name: string; traceId: string }> }>;
+        }>;
+      };
       resourceService = attributesOf(request.resourceSpans[0]!.resource.attributes)['service.name'];
       for (const span of request.resourceSpans[0]!.scopeSpans[0]!.spans) exported.push(span);
     }
     expect(resourceService).toBe('shop-copilot-api');
     expect(new Set(exported.map((span) => span.traceId))).toEqual(new Set([runTraceId(runId)]));
-    const liveNames = spans.filter(ownRun).map((span) => span.name).sort();
+    const liveNames = spans
+      .filter(ownRun)
+      .map((span) => span.name)
+      .sort();
     expect(exported.map((span) => span.name).sort()).toEqual(liveNames);
   });
 
@@ -180,7 +228,9 @@ describe('live OpenTelemetry from factory serve', () => {
     // Under the run's root span, which hangs under the caller's span (the export writes it).
     expect(agent.parentSpanId).toBe(runSpanId(tracedRunId, 'root'));
     expect(live.filter((span) => span.attributes['gen_ai.operation.name'] === 'chat').length).toBeGreaterThan(0);
-    expect(spans.filter((span) => span.attributes['gen_ai.conversation.id'] === tracedRunId).every((span) => span.traceId === callerTrace)).toBe(true);
+    expect(
+      spans.filter((span) => span.attributes['gen_ai.conversation.id'] === tracedRunId).every((span) => span.traceId === callerTrace),
+    ).toBe(true);
     const exported: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string }> = [];
     for await (const line of exportOtlp(store, { runIds: [tracedRunId] })) {
       const request = JSON.parse(line) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: typeof exported }> }> };

@@ -7,7 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { startAnthropicWireServer, startOpenAIWireServer, type WireReply, type WireRequest, type WireServer } from '@aifactory/execution/testing';
+import {
+  startAnthropicWireServer,
+  startOpenAIWireServer,
+  type WireReply,
+  type WireRequest,
+  type WireServer,
+} from '@aifactory/execution/testing';
 import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { readRunEvents, summarizeUsage, verifyRun } from '@aifactory/verification';
@@ -71,9 +77,18 @@ describe('the LLM gateway', () => {
   let auditor: string;
 
   beforeAll(async () => {
-    openAIUpstream = await startOpenAIWireServer({ apiKey: openAIKey, handler: (request) => handlers.openai?.(request) ?? { type: 'answer', text: 'Hello from OpenAI.' } });
-    anthropicUpstream = await startAnthropicWireServer({ apiKey: anthropicKey, handler: (request) => handlers.anthropic?.(request) ?? { type: 'answer', text: 'Hello from Claude.' } });
-    backupUpstream = await startOpenAIWireServer({ apiKey: backupKey, handler: (request) => handlers.backup?.(request) ?? { type: 'answer', text: 'Hello from the backup.' } });
+    openAIUpstream = await startOpenAIWireServer({
+      apiKey: openAIKey,
+      handler: (request) => handlers.openai?.(request) ?? { type: 'answer', text: 'Hello from OpenAI.' },
+    });
+    anthropicUpstream = await startAnthropicWireServer({
+      apiKey: anthropicKey,
+      handler: (request) => handlers.anthropic?.(request) ?? { type: 'answer', text: 'Hello from Claude.' },
+    });
+    backupUpstream = await startOpenAIWireServer({
+      apiKey: backupKey,
+      handler: (request) => handlers.backup?.(request) ?? { type: 'answer', text: 'Hello from the backup.' },
+    });
     const policies = path.join(root, 'policies', 'gateway');
     mkdirSync(policies, { recursive: true });
     writeFileSync(path.join(policies, 'policy.yaml'), policy);
@@ -95,7 +110,14 @@ describe('the LLM gateway', () => {
       { env: { GW_OPENAI_KEY: openAIKey, GW_ANTHROPIC_KEY: anthropicKey, GW_BACKUP_KEY: backupKey } },
     );
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(root, { policiesDir: path.join(root, 'policies'), agentsDir: path.join(root, 'agents') }), port: 0, log: (line) => logs.push(line), recovery: false, llmGateway: config });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(root, { policiesDir: path.join(root, 'policies'), agentsDir: path.join(root, 'agents') }),
+      port: 0,
+      log: (line) => logs.push(line),
+      recovery: false,
+      llmGateway: config,
+    });
     token = (await createApiToken(store, { principal: 'checkout-app', roles: ['gateway', 'team.payments'] })).token;
     teamless = (await createApiToken(store, { principal: 'stray-app', roles: ['gateway'] })).token;
     auditor = (await createApiToken(store, { principal: 'audrey', roles: ['auditor', 'team.payments'] })).token;
@@ -108,14 +130,22 @@ describe('the LLM gateway', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const openai = (apiKey = token, headers: Record<string, string> = { 'x-aifactory-feature': 'checkout-chat' }) => new OpenAI({ apiKey, baseURL: `${server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: headers });
-  const anthropic = (apiKey = token) => new Anthropic({ apiKey, baseURL: `${server.url}/gateway/anthropic`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'support-summaries' } });
+  const openai = (apiKey = token, headers: Record<string, string> = { 'x-aifactory-feature': 'checkout-chat' }) =>
+    new OpenAI({ apiKey, baseURL: `${server.url}/gateway/openai/v1`, maxRetries: 0, defaultHeaders: headers });
+  const anthropic = (apiKey = token) =>
+    new Anthropic({
+      apiKey,
+      baseURL: `${server.url}/gateway/anthropic`,
+      maxRetries: 0,
+      defaultHeaders: { 'x-aifactory-feature': 'support-summaries' },
+    });
 
   /** The events of a run, parsed, after the gateway wrote what it deferred. */
   async function trace(runId: string) {
     await server.llmGateway!.flush();
     const events: Array<{ type: string; payload: Record<string, unknown> }> = [];
-    for await (const event of readRunEvents(store, runId)) events.push({ type: event.type, payload: JSON.parse(event.payloadText ?? 'null') as Record<string, unknown> });
+    for await (const event of readRunEvents(store, runId))
+      events.push({ type: event.type, payload: JSON.parse(event.payloadText ?? 'null') as Record<string, unknown> });
     return events;
   }
 
@@ -124,7 +154,9 @@ describe('the LLM gateway', () => {
 
   it('answers an OpenAI chat completion through the provider, with the provider key, recording the decision before the call and the usage after', async () => {
     const before = openAIUpstream.requests.length;
-    const { data, response } = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] }).withResponse();
+    const { data, response } = await openai()
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] })
+      .withResponse();
     expect(data.choices[0]!.message.content).toBe('Hello from OpenAI.');
     const upstream = openAIUpstream.requests[before]!;
     expect(upstream.headers.authorization).toBe(`Bearer ${openAIKey}`);
@@ -135,25 +167,45 @@ describe('the LLM gateway', () => {
     expect(events.map((event) => event.type)).toEqual(['policy.decided', 'model.requested', 'model.responded']);
     const decided = events[0]!.payload as { action: { name: string; args: Record<string, unknown> }; decision: { authority: string } };
     expect(decided.action.name).toBe('openai:gpt-4o-mini');
-    expect(decided.action.args).toMatchObject({ team: 'payments', feature: 'checkout-chat', endpoint: 'openai.chat.completions', content: 'Hi there' });
+    expect(decided.action.args).toMatchObject({
+      team: 'payments',
+      feature: 'checkout-chat',
+      endpoint: 'openai.chat.completions',
+      content: 'Hi there',
+    });
     expect(decided.decision.authority).toBe('autonomous');
-    expect(events[2]!.payload).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', content: 'Hello from OpenAI.', usage: { inputTokens: data.usage!.prompt_tokens, outputTokens: data.usage!.completion_tokens } });
+    expect(events[2]!.payload).toMatchObject({
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      content: 'Hello from OpenAI.',
+      usage: { inputTokens: data.usage!.prompt_tokens, outputTokens: data.usage!.completion_tokens },
+    });
     expect(events[2]!.payload.cost_usd).toBeGreaterThan(0);
     const usage = await summarizeUsage(store, { by: ['team', 'feature'] });
     expect(usage.rows.find((row) => row.team === 'payments' && row.feature === 'checkout-chat')?.calls).toBeGreaterThanOrEqual(1);
   });
 
   it('resolves model aliases and streams OpenAI tool calls chunk by chunk, keeping the usage chunk it asked for from an app that did not', async () => {
-    handlers.openai = () => ({ type: 'answer', text: 'Checking.', toolCalls: [{ id: 'call_1', name: 'lookup_order', args: { order: 'A-1042' } }], chunkSize: 3 });
+    handlers.openai = () => ({
+      type: 'answer',
+      text: 'Checking.',
+      toolCalls: [{ id: 'call_1', name: 'lookup_order', args: { order: 'A-1042' } }],
+      chunkSize: 3,
+    });
     try {
       const before = openAIUpstream.requests.length;
       const { data: stream, response } = await openai()
         .chat.completions.create({
-        model: 'fast',
-        stream: true,
-        messages: [{ role: 'user', content: 'Where is order A-1042?' }],
-        tools: [{ type: 'function', function: { name: 'lookup_order', parameters: { type: 'object', properties: { order: { type: 'string' } } } } }],
-      })
+          model: 'fast',
+          stream: true,
+          messages: [{ role: 'user', content: 'Where is order A-1042?' }],
+          tools: [
+            {
+              type: 'function',
+              function: { name: 'lookup_order', parameters: { type: 'object', properties: { order: { type: 'string' } } } },
+            },
+          ],
+        })
         .withResponse();
       let text = '';
       let args = '';
@@ -171,8 +223,14 @@ describe('the LLM gateway', () => {
       expect(usageChunks).toBe(0);
       expect(openAIUpstream.requests[before]!.body).toMatchObject({ model: 'gpt-4o-mini', stream_options: { include_usage: true } });
       const runId = response.headers.get('x-aifactory-run')!;
-      const responded = (await stepEvents(runId, Number(response.headers.get('x-aifactory-step')))).find((event) => event.type === 'model.responded')!;
-      expect(responded.payload).toMatchObject({ content: 'Checking.', tool_calls: [{ id: 'call_1', name: 'lookup_order', arguments: '{"order":"A-1042"}' }], finish_reason: 'tool_calls' });
+      const responded = (await stepEvents(runId, Number(response.headers.get('x-aifactory-step')))).find(
+        (event) => event.type === 'model.responded',
+      )!;
+      expect(responded.payload).toMatchObject({
+        content: 'Checking.',
+        tool_calls: [{ id: 'call_1', name: 'lookup_order', arguments: '{"order":"A-1042"}' }],
+        finish_reason: 'tool_calls',
+      });
       expect((responded.payload.usage as { inputTokens: number }).inputTokens).toBeGreaterThan(0);
     } finally {
       delete handlers.openai;
@@ -180,12 +238,25 @@ describe('the LLM gateway', () => {
   });
 
   it('answers Anthropic messages whole and streamed with tool use, authenticated by x-api-key', async () => {
-    const message = await anthropic().messages.create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hello' }] });
+    const message = await anthropic().messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
     expect(message.content).toEqual([{ type: 'text', text: 'Hello from Claude.' }]);
     expect(anthropicUpstream.requests.at(-1)!.headers['x-api-key']).toBe(anthropicKey);
-    handlers.anthropic = () => ({ type: 'answer', text: 'Let me look.', toolCalls: [{ id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } }] });
+    handlers.anthropic = () => ({
+      type: 'answer',
+      text: 'Let me look.',
+      toolCalls: [{ id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } }],
+    });
     try {
-      const stream = anthropic().messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }] });
+      const stream = anthropic().messages.stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+        tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+      });
       const deltas: string[] = [];
       stream.on('text', (text) => deltas.push(text));
       const final = await stream.finalMessage();
@@ -195,7 +266,13 @@ describe('the LLM gateway', () => {
       const { response } = await stream.withResponse();
       const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
       const responded = events.find((event) => event.type === 'model.responded')!;
-      expect(responded.payload).toMatchObject({ provider: 'anthropic', model: 'claude-haiku-4-5', content: 'Let me look.', tool_calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}'.replace(': ', ':') }], finish_reason: 'tool_use' });
+      expect(responded.payload).toMatchObject({
+        provider: 'anthropic',
+        model: 'claude-haiku-4-5',
+        content: 'Let me look.',
+        tool_calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}'.replace(': ', ':') }],
+        finish_reason: 'tool_use',
+      });
       const decided = events.find((event) => event.type === 'policy.decided')!.payload as { action: { args: Record<string, unknown> } };
       expect(decided.action.args).toMatchObject({ feature: 'support-summaries', team: 'payments', tools: ['get_weather'] });
     } finally {
@@ -212,7 +289,11 @@ describe('the LLM gateway', () => {
     expect((denied as InstanceType<typeof OpenAI.PermissionDeniedError>).status).toBe(403);
     expect((denied as Error).message).toMatch(/denied by the default authority/);
     const content = await anthropic()
-      .messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'Tell me about Project Bluebird.' }] })
+      .messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'Tell me about Project Bluebird.' }],
+      })
       .catch((error: unknown) => error);
     expect(content).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((content as Error).message).toMatch(/Project Bluebird is not discussed with external models/);
@@ -230,7 +311,10 @@ describe('the LLM gateway', () => {
   it('masks personal data before it leaves when the decision obliges it: the provider never sees it, nor does the trace', async () => {
     const before = openAIUpstream.requests.length;
     const { response } = await openai()
-      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Refund jane.doe@example.com on card 4111 1111 1111 1111, thanks.' }] })
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Refund jane.doe@example.com on card 4111 1111 1111 1111, thanks.' }],
+      })
       .withResponse();
     const sent = JSON.stringify(openAIUpstream.requests[before]!.body);
     expect(sent).not.toContain('jane.doe@example.com');
@@ -275,15 +359,29 @@ describe('the LLM gateway', () => {
     handlers.openai = () => ({ type: 'error', status: 503, message: 'Overloaded.' });
     try {
       const backupBefore = backupUpstream.requests.length;
-      const { data, response } = await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+      const { data, response } = await openai()
+        .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })
+        .withResponse();
       expect(data.choices[0]!.message.content).toBe('Hello from the backup.');
       expect(response.headers.get('x-aifactory-model')).toBe('backup:gpt-4o-mini');
       expect(backupUpstream.requests.slice(backupBefore).map((request) => request.body?.model)).toEqual(['gpt-4o-mini']);
       expect(backupUpstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${backupKey}`);
       const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
-      const decisions = events.filter((event) => event.type === 'policy.decided').map((event) => `${(event.payload.action as { name: string }).name}:${(event.payload.decision as { authority: string }).authority}`);
+      const decisions = events
+        .filter((event) => event.type === 'policy.decided')
+        .map(
+          (event) => `${(event.payload.action as { name: string }).name}:${(event.payload.decision as { authority: string }).authority}`,
+        );
       expect(decisions).toEqual(['openai:gpt-4o:autonomous', 'backup:gpt-4o-premium:deny', 'backup:gpt-4o-mini:autonomous']);
-      expect(events.map((event) => event.type)).toEqual(['policy.decided', 'model.requested', 'model.failed', 'policy.decided', 'policy.decided', 'model.requested', 'model.responded']);
+      expect(events.map((event) => event.type)).toEqual([
+        'policy.decided',
+        'model.requested',
+        'model.failed',
+        'policy.decided',
+        'policy.decided',
+        'model.requested',
+        'model.responded',
+      ]);
       expect(events.at(-1)!.payload).toMatchObject({ provider: 'backup', model: 'gpt-4o-mini', fallback_used: true, attempts: 3 });
     } finally {
       delete handlers.openai;
@@ -291,14 +389,20 @@ describe('the LLM gateway', () => {
   });
 
   it('refuses callers without a valid token or the gateway role, and a team whose budget is spent, in the provider\u2019s error shape', async () => {
-    const unauthenticated = await openai('aif_not-a-real-token-000000000000').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
+    const unauthenticated = await openai('aif_not-a-real-token-000000000000')
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
     expect(unauthenticated).toBeInstanceOf(OpenAI.AuthenticationError);
-    const noRole = await anthropic(auditor).messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
+    const noRole = await anthropic(auditor)
+      .messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
     expect(noRole).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((noRole as Error).message).toMatch(/needs one of the roles gateway, operator, admin/);
     const thrifty = (await createApiToken(store, { principal: 'thrifty-app', roles: ['gateway', 'team.thrifty'] })).token;
     await openai(thrifty).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
-    const spent = await openai(thrifty).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi again' }] }).catch((error: unknown) => error);
+    const spent = await openai(thrifty)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi again' }] })
+      .catch((error: unknown) => error);
     expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
     expect((spent as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
     expect((spent as Error).message).toMatch(/Budget spent \(team thrifty: 0\.000001 USD per day/);
@@ -307,7 +411,11 @@ describe('the LLM gateway', () => {
   /** A vote through the HTTP API, as an approver casts it. */
   async function vote(approvalId: string, kind: 'approve' | 'reject', comment?: string) {
     const lead = (await createApiToken(store, { principal: `lead-${kind}@acme.example`, roles: ['approver', 'ai-lead'] })).token;
-    const response = await fetch(`${server.url}/v1/approvals/${approvalId}/${kind}`, { method: 'POST', headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' }, body: JSON.stringify(comment ? { comment } : {}) });
+    const response = await fetch(`${server.url}/v1/approvals/${approvalId}/${kind}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' },
+      body: JSON.stringify(comment ? { comment } : {}),
+    });
     expect(response.status).toBe(200);
   }
 
@@ -315,14 +423,22 @@ describe('the LLM gateway', () => {
     const board = openai(token, { 'x-aifactory-feature': 'board-report' });
     const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Summarise Q3 for the board.' }] };
     const before = openAIUpstream.requests.length;
-    const held = (await board.chat.completions.create(ask).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const held = (await board.chat.completions.create(ask).catch((error: unknown) => error)) as InstanceType<
+      typeof OpenAI.PermissionDeniedError
+    >;
     expect(held).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(held.code).toBe('approval_required');
-    const approval = (held.error as { approval: { id: string; status: string; expires_at: string; approvers: { roles: string[] }; retry_header: string } }).approval;
+    const approval = (
+      held.error as { approval: { id: string; status: string; expires_at: string; approvers: { roles: string[] }; retry_header: string } }
+    ).approval;
     expect(approval).toMatchObject({ status: 'pending', approvers: { roles: ['ai-lead'] }, retry_header: 'x-aifactory-approval' });
     expect(held.headers.get('x-aifactory-approval')).toBe(approval.id);
     expect(new Date(approval.expires_at).getTime() - Date.now()).toBeGreaterThan(100 * 60_000);
-    expect(held.message).toMatch(new RegExp(`held for approval ${approval.id} \\(rule 'board-reports-need-a-lead'.*An approver with role ai-lead other than checkout-app decides.*x-aifactory-approval: ${approval.id}`));
+    expect(held.message).toMatch(
+      new RegExp(
+        `held for approval ${approval.id} \\(rule 'board-reports-need-a-lead'.*An approver with role ai-lead other than checkout-app decides.*x-aifactory-approval: ${approval.id}`,
+      ),
+    );
     expect(openAIUpstream.requests.length).toBe(before);
     const runId = held.headers.get('x-aifactory-run')!;
     const step = Number(held.headers.get('x-aifactory-step'));
@@ -331,14 +447,20 @@ describe('the LLM gateway', () => {
 
     // Sent again before anyone decided: still held, nothing sent.
     const retry = { headers: { 'x-aifactory-approval': approval.id } };
-    const pending = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const pending = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<
+      typeof OpenAI.PermissionDeniedError
+    >;
     expect(pending.code).toBe('approval_pending');
     // The approval lets only the request it was given for through.
-    const other = (await board.chat.completions.create({ ...ask, messages: [{ role: 'user', content: 'Something else entirely.' }] }, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.BadRequestError>;
+    const other = (await board.chat.completions
+      .create({ ...ask, messages: [{ role: 'user', content: 'Something else entirely.' }] }, retry)
+      .catch((error: unknown) => error)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(other).toBeInstanceOf(OpenAI.BadRequestError);
     expect(other.code).toBe('approval_mismatch');
     const stranger = (await createApiToken(store, { principal: 'other-app', roles: ['gateway', 'team.payments'] })).token;
-    const foreign = (await openai(stranger, { 'x-aifactory-feature': 'board-report' }).chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const foreign = (await openai(stranger, { 'x-aifactory-feature': 'board-report' })
+      .chat.completions.create(ask, retry)
+      .catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
     expect(foreign.message).toMatch(/another principal/);
     expect(openAIUpstream.requests.length).toBe(before);
 
@@ -348,28 +470,48 @@ describe('the LLM gateway', () => {
     expect(openAIUpstream.requests.length).toBe(before + 1);
     expect(response.headers.get('x-aifactory-run')).toBe(runId);
     const events = await stepEvents(runId, step);
-    expect(events.map((event) => event.type)).toEqual(['policy.decided', 'approval.requested', 'approval.granted', 'approval.consumed', 'model.requested', 'model.responded']);
+    expect(events.map((event) => event.type)).toEqual([
+      'policy.decided',
+      'approval.requested',
+      'approval.granted',
+      'approval.consumed',
+      'model.requested',
+      'model.responded',
+    ]);
     expect(events[4]!.payload.approval_id).toBe(approval.id);
     // The held run served that one request and ends with it.
-    await vi.waitFor(async () => expect((await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`))[0]?.status).toBe('completed'));
+    await vi.waitFor(async () =>
+      expect((await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`))[0]?.status).toBe('completed'),
+    );
 
     // Single use: the same approval does not let the request through twice.
-    const again = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<typeof OpenAI.PermissionDeniedError>;
+    const again = (await board.chat.completions.create(ask, retry).catch((error: unknown) => error)) as InstanceType<
+      typeof OpenAI.PermissionDeniedError
+    >;
     expect(again.code).toBe('approval_used');
     expect(openAIUpstream.requests.length).toBe(before + 1);
   });
 
   it('refuses a held Anthropic request once its approval is rejected, with who rejected it and why, and ends its run', async () => {
-    const client = new Anthropic({ apiKey: token, baseURL: `${server.url}/gateway/anthropic`, maxRetries: 0, defaultHeaders: { 'x-aifactory-feature': 'board-report' } });
+    const client = new Anthropic({
+      apiKey: token,
+      baseURL: `${server.url}/gateway/anthropic`,
+      maxRetries: 0,
+      defaultHeaders: { 'x-aifactory-feature': 'board-report' },
+    });
     const ask = { model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user' as const, content: 'Draft the board letter.' }] };
-    const held = (await client.messages.create(ask).catch((error: unknown) => error)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
+    const held = (await client.messages.create(ask).catch((error: unknown) => error)) as InstanceType<
+      typeof Anthropic.PermissionDeniedError
+    >;
     expect(held).toBeInstanceOf(Anthropic.PermissionDeniedError);
     const body = held.error as { error: { code: string; approval: { id: string } } };
     expect(body.error.code).toBe('approval_required');
     const approvalId = body.error.approval.id;
     await vote(approvalId, 'reject', 'Not before the audit closes.');
     const before = anthropicUpstream.requests.length;
-    const refused = (await client.messages.create(ask, { headers: { 'x-aifactory-approval': approvalId } }).catch((error: unknown) => error)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
+    const refused = (await client.messages
+      .create(ask, { headers: { 'x-aifactory-approval': approvalId } })
+      .catch((error: unknown) => error)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
     expect(refused).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect(refused.message).toMatch(/rejected by lead-reject@acme\.example \(lead-reject@acme\.example: Not before the audit closes\.\)/);
     expect(anthropicUpstream.requests.length).toBe(before);

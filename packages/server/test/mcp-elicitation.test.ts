@@ -20,7 +20,13 @@ async function connect(separationOfDuties: boolean) {
   const demo = prepareDemoWorkspace();
   cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
   const policyFile = path.join(demo.root, 'policies', 'file-clerk', 'policy.yaml');
-  writeFileSync(policyFile, readFileSync(policyFile, 'utf8').replace('roles: [ops-lead], count: 1, separation_of_duties: true, expires_in: 1h', `roles: [ops-lead], count: 1, separation_of_duties: ${separationOfDuties}, expires_in: 1h`));
+  writeFileSync(
+    policyFile,
+    readFileSync(policyFile, 'utf8').replace(
+      'roles: [ops-lead], count: 1, separation_of_duties: true, expires_in: 1h',
+      `roles: [ops-lead], count: 1, separation_of_duties: ${separationOfDuties}, expires_in: 1h`,
+    ),
+  );
   const client = new Client({ name: 'elicitation-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
   const asked: string[] = [];
   client.setRequestHandler(ElicitRequestSchema, async (request) => {
@@ -42,7 +48,9 @@ async function connect(separationOfDuties: boolean) {
 describe('approvals through MCP elicitation', () => {
   it('resumes the run when the client user may approve and says yes', async () => {
     const { client, asked, demo } = await connect(false);
-    const result = await client.callTool({ name: 'file-clerk', arguments: { input: 'Summarise invoice 1042 for finance.' } }, undefined, { timeout: 60_000 });
+    const result = await client.callTool({ name: 'file-clerk', arguments: { input: 'Summarise invoice 1042 for finance.' } }, undefined, {
+      timeout: 60_000,
+    });
     expect(asked).toHaveLength(1);
     expect(asked[0]).toMatch(/fs\.write_file/);
     expect(result.structuredContent).toMatchObject({ status: 'completed' });
@@ -51,7 +59,9 @@ describe('approvals through MCP elicitation', () => {
 
   it('does not ask the requester when separation of duties would refuse them; it says who may approve and how', async () => {
     const { client, asked } = await connect(true);
-    const result = await client.callTool({ name: 'file-clerk', arguments: { input: 'Summarise invoice 1042 for finance.' } }, undefined, { timeout: 60_000 });
+    const result = await client.callTool({ name: 'file-clerk', arguments: { input: 'Summarise invoice 1042 for finance.' } }, undefined, {
+      timeout: 60_000,
+    });
     expect(asked).toHaveLength(0);
     expect(result.structuredContent).toMatchObject({ status: 'pending_approval' });
     const text = JSON.stringify(result.content);

@@ -11,23 +11,50 @@ import { prepareDemoWorkspace, repositoryRoot } from '../../../examples/demo/dem
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
-const inspector = path.join(path.dirname(require.resolve('@modelcontextprotocol/inspector/package.json')), 'clients', 'launcher', 'build', 'index.js');
+const inspector = path.join(
+  path.dirname(require.resolve('@modelcontextprotocol/inspector/package.json')),
+  'clients',
+  'launcher',
+  'build',
+  'index.js',
+);
 const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
 
 describe('factory mcp serve with the MCP Inspector CLI', () => {
   const demo = prepareDemoWorkspace();
   afterAll(() => rmSync(demo.root, { recursive: true, force: true }));
   const inspect = (...methodArgs: string[]) =>
-    run(process.execPath, [inspector, '--cli', '--connect-timeout', '60000', process.execPath, factory, 'mcp', 'serve', 'file-clerk', '--agents', demo.agentsDir, '--principal', 'inspector@acme.example', ...methodArgs], {
-      cwd: demo.root,
-      env: { ...process.env, AIFACTORY_HOME: demo.dataDir },
-      timeout: 90_000,
-    });
+    run(
+      process.execPath,
+      [
+        inspector,
+        '--cli',
+        '--connect-timeout',
+        '60000',
+        process.execPath,
+        factory,
+        'mcp',
+        'serve',
+        'file-clerk',
+        '--agents',
+        demo.agentsDir,
+        '--principal',
+        'inspector@acme.example',
+        ...methodArgs,
+      ],
+      {
+        cwd: demo.root,
+        env: { ...process.env, AIFACTORY_HOME: demo.dataDir },
+        timeout: 90_000,
+      },
+    );
 
   it('lists the agent as a tool and returns a held action as pending with its approval id', async () => {
     const listed = JSON.parse((await inspect('--method', 'tools/list')).stdout) as { tools: Array<{ name: string }> };
     expect(listed.tools.map((tool) => tool.name)).toContain('file-clerk');
-    const called = (await inspect('--method', 'tools/call', '--tool-name', 'file-clerk', '--tool-arg', 'input=Summarise invoice 1042 for finance.')).stdout;
+    const called = (
+      await inspect('--method', 'tools/call', '--tool-name', 'file-clerk', '--tool-arg', 'input=Summarise invoice 1042 for finance.')
+    ).stdout;
     expect(called).toMatch(/pending_approval/);
     expect(called).toMatch(/apr_[0-9a-f]+/);
   }, 200_000);

@@ -19,7 +19,15 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
-import { GoverningMcpProxy, connectUpstream, createApiToken, governanceMetaKey, proxyHttpEndpoint, startServer, type RunningServer } from '../src/index.ts';
+import {
+  GoverningMcpProxy,
+  connectUpstream,
+  createApiToken,
+  governanceMetaKey,
+  proxyHttpEndpoint,
+  startServer,
+  type RunningServer,
+} from '../src/index.ts';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -27,7 +35,13 @@ const repositoryRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const executionPackage = path.join(repositoryRoot, 'packages', 'execution');
 const everythingServer = resolvePackageBin('@modelcontextprotocol/server-everything', { from: [executionPackage] }).script;
 const memoryServer = resolvePackageBin('@modelcontextprotocol/server-memory', { from: [executionPackage] }).script;
-const inspector = path.join(path.dirname(require.resolve('@modelcontextprotocol/inspector/package.json')), 'clients', 'launcher', 'build', 'index.js');
+const inspector = path.join(
+  path.dirname(require.resolve('@modelcontextprotocol/inspector/package.json')),
+  'clients',
+  'launcher',
+  'build',
+  'index.js',
+);
 const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
 
 const policy = `apiVersion: aifactory/v1
@@ -71,7 +85,10 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
 
   beforeAll(async () => {
     const port = await freePort();
-    upstreamProcess = spawn(process.execPath, [everythingServer, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    upstreamProcess = spawn(process.execPath, [everythingServer, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await new Promise<void>((resolve, reject) => {
       upstreamProcess.stderr!.on('data', (chunk: Buffer) => {
         if (/listening on port/i.test(chunk.toString())) resolve();
@@ -87,7 +104,12 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
       port: 0,
       log: () => undefined,
       mcpEndpoint: (workspace) => {
-        proxy = new GoverningMcpProxy({ workspace, upstream, name: 'everything', policies: () => compilePolicies([parsePolicy(policy, 'policy.yaml')]) });
+        proxy = new GoverningMcpProxy({
+          workspace,
+          upstream,
+          name: 'everything',
+          policies: () => compilePolicies([parsePolicy(policy, 'policy.yaml')]),
+        });
         const endpoint = proxyHttpEndpoint(proxy);
         return { handle: (request, principal) => endpoint.handle(request, principal), close: () => endpoint.close() };
       },
@@ -105,7 +127,9 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
     const token = (await createApiToken(store, { principal: 'app@example.com', roles: ['operator'] })).token;
     const checker = (await createApiToken(store, { principal: 'carol@example.com', roles: ['approver', 'checker'] })).token;
     const auditor = (await createApiToken(store, { principal: 'audrey@example.com', roles: ['auditor'] })).token;
-    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
     const client = new Client({ name: 'http-proxy-test', version: '1.0.0' });
     await client.connect(transport);
     expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['echo', 'get-sum']);
@@ -114,7 +138,11 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
     const held = await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } });
     const meta = (held._meta as Record<string, { status: string; approvalId: string; runId: string }>)[governanceMetaKey]!;
     expect(meta.status).toBe('pending_approval');
-    const vote = await fetch(`${server.url}/v1/approvals/${meta.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' }, body: '{}' });
+    const vote = await fetch(`${server.url}/v1/approvals/${meta.approvalId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(vote.status).toBe(200);
     expect(await vote.json()).toMatchObject({ result: 'approved', resumed: false });
     expect(text(await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } }))).toMatch(/5/);
@@ -132,7 +160,10 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
       status = (await store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, meta.runId)))[0]?.status;
     }
     expect(status).toBe('completed');
-    const verified = await fetch(`${server.url}/v1/runs/${meta.runId}/verify`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } });
+    const verified = await fetch(`${server.url}/v1/runs/${meta.runId}/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${auditor}` },
+    });
     expect(await verified.json()).toMatchObject({ report: { ok: true, sealed: true, status: 'completed' } });
   }, 60_000);
 });
@@ -157,7 +188,8 @@ spec:
   // files. Either way the store is migrated once here, so each proxy process opens it in moments.
   const schema = postgresUrl ? freshSchema('mcpproxyinsp') : undefined;
   const storeEnv: Record<string, string> = schema ? { DATABASE_URL: postgresUrl!, AIFACTORY_DB_SCHEMA: schema } : {};
-  const openTestStore = () => (schema ? openStore({ databaseUrl: postgresUrl!, schema }) : openStore({ dataDir: path.join(home, 'data', 'pglite') }));
+  const openTestStore = () =>
+    schema ? openStore({ databaseUrl: postgresUrl!, schema }) : openStore({ dataDir: path.join(home, 'data', 'pglite') });
   beforeAll(async () => {
     await (await openTestStore()).close();
   }, 120_000);
@@ -219,7 +251,11 @@ spec:
     const store = await openTestStore();
     try {
       const [approval] = await store.db.select().from(approvals).where(eq(approvals.id, approvalId!));
-      expect(approval).toMatchObject({ status: 'pending', requestedBy: 'inspector@example.com', action: { kind: 'tool', name: 'mem.delete_entities', args: { entityNames: ['Ada'] } } });
+      expect(approval).toMatchObject({
+        status: 'pending',
+        requestedBy: 'inspector@example.com',
+        action: { kind: 'tool', name: 'mem.delete_entities', args: { entityNames: ['Ada'] } },
+      });
       const recorded = await store.db.select({ agent: runs.agent }).from(runs);
       expect(recorded.length).toBeGreaterThanOrEqual(3);
       expect(recorded.every((row) => row.agent === 'mcp:mem')).toBe(true);

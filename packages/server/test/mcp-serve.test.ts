@@ -27,7 +27,13 @@ describe('factory mcp serve over Streamable HTTP', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }), port: 0, mcpAgents: ['order-desk'], log: () => undefined });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir }),
+      port: 0,
+      mcpAgents: ['order-desk'],
+      log: () => undefined,
+    });
     token = (await createApiToken(store, { principal: 'claude-desktop@shop.example', roles: ['operator'] })).token;
   });
   afterAll(async () => {
@@ -38,7 +44,10 @@ describe('factory mcp serve over Streamable HTTP', () => {
 
   const connect = async (bearer?: string) => {
     const client = new Client({ name: 'sdk-test-client', version: '1.0.0' });
-    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), bearer ? { requestInit: { headers: { authorization: `Bearer ${bearer}` } } } : {});
+    const transport = new StreamableHTTPClientTransport(
+      new URL(`${server.url}/mcp`),
+      bearer ? { requestInit: { headers: { authorization: `Bearer ${bearer}` } } } : {},
+    );
     await client.connect(transport);
     return client;
   };
@@ -51,7 +60,9 @@ describe('factory mcp serve over Streamable HTTP', () => {
       expect(tools.find((tool) => tool.name === 'order-desk')!.inputSchema.required).toEqual(['input']);
 
       const progress: string[] = [];
-      const answered = await client.callTool({ name: 'order-desk', arguments: { input: 'Where is my parcel?' } }, undefined, { onprogress: (note) => void progress.push(note.message ?? '') });
+      const answered = await client.callTool({ name: 'order-desk', arguments: { input: 'Where is my parcel?' } }, undefined, {
+        onprogress: (note) => void progress.push(note.message ?? ''),
+      });
       expect(answered.isError).toBeFalsy();
       expect(answered.structuredContent).toMatchObject({ status: 'completed', answer: expect.stringMatching(/arrives on Friday/) });
       expect(progress).toEqual(expect.arrayContaining([expect.stringMatching(/^answer answer: autonomous$/)]));
@@ -80,7 +91,9 @@ describe('factory mcp serve over Streamable HTTP', () => {
       asked.push(String(request.params.message));
       return { action: 'accept', content: { approve: true } };
     });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+    );
     try {
       const held = await client.callTool({ name: 'order-desk', arguments: { input: 'I need a refund' } });
       const { approvalId } = held.structuredContent as { approvalId: string };
@@ -91,7 +104,11 @@ describe('factory mcp serve over Streamable HTTP', () => {
       expect(text).toContain(`factory approvals approve ${approvalId} --as "$USER" --role support-lead`);
 
       const lead = (await createApiToken(store, { principal: 'lena@shop.example', roles: ['approver', 'support-lead'] })).token;
-      const vote = await fetch(`${server.url}/v1/approvals/${approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' }, body: '{}' });
+      const vote = await fetch(`${server.url}/v1/approvals/${approvalId}/approve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${lead}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(vote.status).toBe(200);
       let status: { status: string; run?: { status: string; answer?: string } } = { status: 'pending' };
       for (let attempt = 0; attempt < 100 && status.run?.status !== 'completed'; attempt += 1) {
@@ -117,7 +134,16 @@ describe('factory mcp serve over stdio', () => {
   it('serves the agent to the SDK client over stdio with the configured principal', async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [path.join(here, 'fixtures', 'factory-cli.ts'), 'mcp', 'serve', 'order-desk', '--agents', workspace.agentsDir, '--principal', 'ops-bot@shop.example'],
+      args: [
+        path.join(here, 'fixtures', 'factory-cli.ts'),
+        'mcp',
+        'serve',
+        'order-desk',
+        '--agents',
+        workspace.agentsDir,
+        '--principal',
+        'ops-bot@shop.example',
+      ],
       env: { PATH: process.env.PATH ?? '', AIFACTORY_HOME: workspace.dataDir },
       stderr: 'pipe',
     });

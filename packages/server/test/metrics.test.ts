@@ -9,13 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from '../src/metrics.ts';
 
 const promtool = spawnSync('promtool', ['--version']).status === 0;
-if (!promtool && process.env.CI) throw new Error('promtool is missing: CI installs Debian\'s prometheus package for the metrics check.');
+if (!promtool && process.env.CI) throw new Error("promtool is missing: CI installs Debian's prometheus package for the metrics check.");
 if (!promtool) console.warn('[metrics] promtool is not installed (apt-get install prometheus): the exposition check is skipped.');
 
 const decided = (step: number, authority: string, rules: Array<{ ruleId: string; authority: string }>) => ({
   type: 'policy.decided' as const,
   actor: 'control-plane',
-  payload: { step, action: { kind: 'tool', name: 'payments.refund' }, decision: { authority, rules: rules.map((rule) => ({ policy: 'finance-ops', ...rule })) } },
+  payload: {
+    step,
+    action: { kind: 'tool', name: 'payments.refund' },
+    decision: { authority, rules: rules.map((rule) => ({ policy: 'finance-ops', ...rule })) },
+  },
 });
 
 describe('server metrics', () => {
@@ -63,8 +67,12 @@ describe('server metrics', () => {
   });
 
   it('counts denials, budget breaches, rejections and expiries as autonomy boundary violations', () => {
-    expect(text).toMatch(/^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="deny",rule="finance-ops\/no-drops"\} 1$/m);
-    expect(text).toMatch(/^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="budget",rule="limit\/max_cost_usd"\} 1$/m);
+    expect(text).toMatch(
+      /^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="deny",rule="finance-ops\/no-drops"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="budget",rule="limit\/max_cost_usd"\} 1$/m,
+    );
     expect(text).toMatch(/^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="rejection",rule="none"\} 1$/m);
     expect(text).toMatch(/^aifactory_ai_autonomy_boundary_violations_total\{agent="refunder",kind="expiry",rule="none"\} 1$/m);
   });
@@ -103,7 +111,9 @@ describe('server metrics', () => {
     const late = { type: 'tool.called' as const, actor: 'first', payload: { step: 1, name: 'payments.refund' } };
     await expect(observed.record('fenced-run', late, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
     await expect(observed.recordBatch('fenced-run', [late], { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
-    await expect(observed.finishRun('fenced-run', { status: 'failed' }, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await expect(observed.finishRun('fenced-run', { status: 'failed' }, { fence: { epoch: 1 } })).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+    });
   });
 
   it.skipIf(!promtool)('is an exposition promtool accepts', () => {

@@ -99,7 +99,10 @@ describe('OIDC access tokens from a real provider', () => {
     const secret = client === 'ci-bot' ? secrets.ci : secrets.mcp;
     const response = await fetch(`${issuer}/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${client}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'agents' }),
     });
     const body = (await response.json()) as { access_token?: string; error?: string; error_description?: string };
@@ -118,7 +121,11 @@ describe('OIDC access tokens from a real provider', () => {
     expect(body).toMatchObject({ principal: 'ci-bot', roles: ['operator', 'auditor'] });
     expect(body.token).toMatch(/^jwt:/);
     // Roles decide as they do for our own tokens: an operator may start a run and list it.
-    const run = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+    const run = await fetch(`${server.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+    });
     expect(run.status, await run.clone().text()).toBe(200);
     const { runId } = (await run.json()) as { runId: string };
     const [row] = await store.db.select().from(runs).where(eq(runs.id, runId));
@@ -139,12 +146,16 @@ describe('OIDC access tokens from a real provider', () => {
       .sign(foreignKey);
     const valid = await accessToken('ci-bot', apiAudience);
     const [header, payload, signature] = valid.split('.') as [string, string, string];
-    const escalated = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), roles: ['admin'] })).toString('base64url');
+    const escalated = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), roles: ['admin'] }),
+    ).toString('base64url');
     await new Promise((resolve) => setTimeout(resolve, 2100));
     for (const [name, token] of Object.entries({ otherAudience, expiring, forged, tampered: `${header}.${escalated}.${signature}` })) {
       const response = await me(token);
       expect(response.status, name).toBe(401);
-      expect(response.headers.get('www-authenticate'), name).toBe(`Bearer realm="aifactory", resource_metadata="${apiAudience}/.well-known/oauth-protected-resource", error="invalid_token"`);
+      expect(response.headers.get('www-authenticate'), name).toBe(
+        `Bearer realm="aifactory", resource_metadata="${apiAudience}/.well-known/oauth-protected-resource", error="invalid_token"`,
+      );
     }
     const reasons = logs.filter((line) => line.event === 'auth.decided' && line.outcome === 'denied').map((line) => line.reason);
     expect(reasons).toEqual(expect.arrayContaining(['jwt_claim_aud', 'jwt_expired', 'jwt_signature']));
@@ -155,13 +166,24 @@ describe('OIDC access tokens from a real provider', () => {
     expect(api).toMatchObject({ resource: apiAudience, authorization_servers: [issuer], bearer_methods_supported: ['header'] });
     const mcp = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json()) as Record<string, unknown>;
     expect(mcp).toMatchObject({ resource: mcpResource, authorization_servers: [issuer] });
-    const challenge = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const challenge = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{}',
+    });
     expect(challenge.status).toBe(401);
-    expect(challenge.headers.get('www-authenticate')).toBe(`Bearer realm="aifactory", resource_metadata="${mcpResource.replace('/mcp', '')}/.well-known/oauth-protected-resource/mcp"`);
+    expect(challenge.headers.get('www-authenticate')).toBe(
+      `Bearer realm="aifactory", resource_metadata="${mcpResource.replace('/mcp', '')}/.well-known/oauth-protected-resource/mcp"`,
+    );
   });
 
   it('lets the official MCP SDK client discover the provider, obtain a token for /mcp on its own and call an agent', async () => {
-    const authProvider = new ClientCredentialsProvider({ clientId: 'desk-bot', clientSecret: secrets.mcp, scope: 'agents', expectedIssuer: issuer });
+    const authProvider = new ClientCredentialsProvider({
+      clientId: 'desk-bot',
+      clientSecret: secrets.mcp,
+      scope: 'agents',
+      expectedIssuer: issuer,
+    });
     const client = new Client({ name: 'desk-bot', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(new URL(mcpResource), { authProvider });
     try {

@@ -23,13 +23,22 @@ describe('a catastrophic pattern in a policy', () => {
       path.join(workspace.policiesDir, 'echo', 'policy.yaml'),
       'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: { name: echo, version: 1 }\nspec:\n  default: autonomous\n  rules:\n    - id: no-runs-of-a\n      match: { kind: answer }\n      when: action.args.text.matches("(a+)+$")\n      authority: deny\n      reason: Answers ending in a run of a are refused.\n',
     );
-    writeFileSync(path.join(workspace.agentsDir, 'scripts', 'echo.script.yaml'), 'description: Echoes the user.\nscenarios:\n  - turns:\n      - say: "{{last_user_message}}"\n');
+    writeFileSync(
+      path.join(workspace.agentsDir, 'scripts', 'echo.script.yaml'),
+      'description: Echoes the user.\nscenarios:\n  - turns:\n      - say: "{{last_user_message}}"\n',
+    );
     writeFileSync(
       path.join(workspace.agentsDir, 'echo.yaml'),
       'apiVersion: aifactory/v1\nkind: Agent\nmetadata: { name: echo, description: Echoes the user. }\nspec:\n  model: { id: "scripted:echo.script", script: ./scripts/echo.script.yaml }\n  system_prompt: Echo.\n  policies: [../policies/echo/policy.yaml]\n',
     );
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => undefined, rateLimit: { burst: 1000, perSecond: 1000 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => undefined,
+      rateLimit: { burst: 1000, perSecond: 1000 },
+    });
     token = (await createApiToken(store, { principal: 'mallory@shop.example', roles: ['operator'] })).token;
   }, 180_000);
 
@@ -41,7 +50,11 @@ describe('a catastrophic pattern in a policy', () => {
 
   const startRun = async (input: string): Promise<{ status: string; error?: string }> => {
     console.log('RUN', input.length, input.at(-1));
-    const response = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'echo', input }) });
+    const response = await fetch(`${server.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'echo', input }),
+    });
     expect(response.status, await response.clone().text()).toBe(200);
     return (await response.json()) as { status: string; error?: string };
   };

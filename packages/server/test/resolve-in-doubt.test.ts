@@ -22,7 +22,13 @@ describe('settling an in-doubt action over HTTP', () => {
     process.env.NODE_BINARY = process.execPath;
     process.env.CALLS_FILE = path.join(scratch, 'calls.jsonl');
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(scratch, { agentsDir }), port: 0, log: () => {}, recovery: { intervalMs: 100 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(scratch, { agentsDir }),
+      port: 0,
+      log: () => {},
+      recovery: { intervalMs: 100 },
+    });
     tokens.olga = (await createApiToken(store, { principal: 'olga@example.com', roles: ['operator'] })).token;
     tokens.bob = (await createApiToken(store, { principal: 'bob@example.com', roles: ['approver'] })).token;
   });
@@ -34,13 +40,27 @@ describe('settling an in-doubt action over HTTP', () => {
   });
 
   const call = (route: string, token: string, init: RequestInit = {}) =>
-    fetch(`${server.url}${route}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(`${server.url}${route}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+    });
 
   it('holds a run whose owner died mid-call, and lets an approver fail it with a reason', { timeout: 120_000 }, async () => {
     // A process that died: it started the run, recorded the append's intent, and never its outcome.
     const recorder = createRecorder(store);
-    await recorder.startRun({ id: 'run_died', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } }, { lease: { owner: 'dead-process', ttlMs: 50 } });
-    await recorder.record('run_died', { type: 'tool.called', actor: 'ledger-keeper', payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'a' } } }, { fence: { epoch: 1 } });
+    await recorder.startRun(
+      { id: 'run_died', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
+      { lease: { owner: 'dead-process', ttlMs: 50 } },
+    );
+    await recorder.record(
+      'run_died',
+      {
+        type: 'tool.called',
+        actor: 'ledger-keeper',
+        payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'a' } },
+      },
+      { fence: { epoch: 1 } },
+    );
     // The server's own recovery finds it and holds it: the append may or may not have happened.
     for (let waited = 0; ; waited += 100) {
       const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_died'`);
@@ -48,12 +68,22 @@ describe('settling an in-doubt action over HTTP', () => {
       if (waited > 60_000) throw new Error(`run_died is still ${row?.status}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect((await call('/v1/runs/run_died/resolve', tokens.olga!, { method: 'POST', body: JSON.stringify({ resolution: 'failed' }) })).status).toBe(404);
+    expect(
+      (await call('/v1/runs/run_died/resolve', tokens.olga!, { method: 'POST', body: JSON.stringify({ resolution: 'failed' }) })).status,
+    ).toBe(404);
     const bad = await call('/v1/runs/run_died/resolve', tokens.bob!, { method: 'POST', body: JSON.stringify({ resolution: 'maybe' }) });
     expect(bad.status).toBe(400);
-    const resolved = await call('/v1/runs/run_died/resolve', tokens.bob!, { method: 'POST', body: JSON.stringify({ resolution: 'failed', reason: 'the ledger shows no a' }) });
+    const resolved = await call('/v1/runs/run_died/resolve', tokens.bob!, {
+      method: 'POST',
+      body: JSON.stringify({ resolution: 'failed', reason: 'the ledger shows no a' }),
+    });
     expect(resolved.status).toBe(202);
-    expect(await resolved.json()).toMatchObject({ runId: 'run_died', resolution: 'failed', by: 'bob@example.com', result: { status: 'failed' } });
+    expect(await resolved.json()).toMatchObject({
+      runId: 'run_died',
+      resolution: 'failed',
+      by: 'bob@example.com',
+      result: { status: 'failed' },
+    });
     const types: string[] = [];
     for await (const event of readRunEvents(store, 'run_died')) types.push(event.type);
     expect(types).toEqual(['run.started', 'tool.called', 'run.held', 'action.resolved', 'run.failed']);

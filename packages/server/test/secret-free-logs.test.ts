@@ -19,7 +19,12 @@ describe('server logs', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line) });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: (line) => logs.push(line),
+    });
     const created = await createApiToken(store, { principal: 'olga@shop.example', roles: ['operator'] });
     token = created.token;
     tokenId = created.id;
@@ -35,9 +40,15 @@ describe('server logs', () => {
     const key = `sk-proj-${randomBytes(24).toString('hex')}`;
     const wrongToken = `aif_${randomBytes(32).toString('base64url')}`;
     await fetch(`${server.url}/v1/runs/${key}`, { headers: { authorization: `Bearer ${wrongToken}` } });
-    await fetch(`${server.url}/v1/runs/${encodeURIComponent(key).replaceAll('-', '%2D')}`, { headers: { authorization: `Bearer ${wrongToken}` } });
+    await fetch(`${server.url}/v1/runs/${encodeURIComponent(key).replaceAll('-', '%2D')}`, {
+      headers: { authorization: `Bearer ${wrongToken}` },
+    });
     // An operator may not run a policy impact: the refusal is logged with the token's id.
-    await fetch(`${server.url}/v1/policies/impact`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ policies: [key] }) });
+    await fetch(`${server.url}/v1/policies/impact`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ policies: [key] }),
+    });
     const text = JSON.stringify(logs);
     expect(logs.length).toBeGreaterThanOrEqual(3);
     expect(text).not.toContain(key);

@@ -31,7 +31,12 @@ describe('the server log', () => {
     log({ event: 'http.request', status: 200 });
     log({ event: 'debug.detail', level: 'debug' });
     await new Promise((resolve) => setImmediate(resolve));
-    expect(lines.map((line) => `${String(line.level)} ${String(line.event)}`)).toEqual(['error request.failed', 'warn auth.decided', 'error http.request', 'info http.request']);
+    expect(lines.map((line) => `${String(line.level)} ${String(line.event)}`)).toEqual([
+      'error request.failed',
+      'warn auth.decided',
+      'error http.request',
+      'info http.request',
+    ]);
     expect(lines[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(lines[0]).toMatchObject({ service: 'aifactory', reference: 'abc' });
     expect(levelOf({ event: 'http.request', status: 404 })).toBe('warn');
@@ -46,7 +51,12 @@ describe('the server log', () => {
 
     beforeAll(async () => {
       store = await openStore();
-      server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: createServerLog({ destination: stream }) });
+      server = await startServer({
+        store,
+        config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+        port: 0,
+        log: createServerLog({ destination: stream }),
+      });
       token = (await createApiToken(store, { principal: 'audrey@shop.example', roles: ['auditor'] })).token;
     });
     afterAll(async () => {
@@ -59,21 +69,32 @@ describe('the server log', () => {
       const ok = await fetch(`${server.url}/v1/runs`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'checkout-7f3a' } });
       expect(ok.status).toBe(200);
       expect(ok.headers.get('x-request-id')).toBe('checkout-7f3a');
-      const hostile = await fetch(`${server.url}/v1/runs`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'x"}{"level":"fatal' } });
+      const hostile = await fetch(`${server.url}/v1/runs`, {
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': 'x"}{"level":"fatal' },
+      });
       const fresh = hostile.headers.get('x-request-id')!;
       expect(fresh).toMatch(/^[0-9a-f-]{36}$/);
       const anonymous = await fetch(`${server.url}/v1/runs`);
       expect(anonymous.status).toBe(401);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const requests = lines.filter((line) => line.event === 'http.request');
-      expect(requests.find((line) => line.request_id === 'checkout-7f3a')).toMatchObject({ level: 'info', method: 'GET', route: '/v1/runs', status: 200, principal: 'audrey@shop.example', duration_ms: expect.any(Number) });
+      expect(requests.find((line) => line.request_id === 'checkout-7f3a')).toMatchObject({
+        level: 'info',
+        method: 'GET',
+        route: '/v1/runs',
+        status: 200,
+        principal: 'audrey@shop.example',
+        duration_ms: expect.any(Number),
+      });
       expect(requests.filter((line) => line.request_id === fresh)).toHaveLength(1);
       expect(requests.find((line) => line.status === 401)).toMatchObject({ level: 'warn' });
       expect(lines.some((line) => line.level === 'fatal')).toBe(false);
     });
 
     it('redacts secrets that reach a log line through a request', async () => {
-      await fetch(`${server.url}/v1/runs/sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd`, { headers: { authorization: `Bearer ${token}` } });
+      await fetch(`${server.url}/v1/runs/sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       await new Promise((resolve) => setTimeout(resolve, 50));
       const text = JSON.stringify(lines);
       expect(text).toContain('/v1/runs/');

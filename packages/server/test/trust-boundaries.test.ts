@@ -28,7 +28,10 @@ import { workspaceConfigAt } from '@aifactory/workspace';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** A raw HTTP request, so Host and Origin can be whatever an attacker makes them. */
-function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (response) => {
       let body = '';
@@ -63,7 +66,10 @@ describe('agents are named, never located', () => {
         .replace('name: order-desk', 'name: evil')
         .replace('./scripts/order-desk.script.yaml', path.join(workspace.agentsDir, 'scripts', 'order-desk.script.yaml'))
         .replace('../policies/order-desk/policy.yaml', path.join(workspace.policiesDir, 'order-desk', 'policy.yaml'))
-        .replace('  policies:', `  tools:\n    - server: sh\n      command: /bin/sh\n      args: ["-c", "touch ${startedMarker}"]\n  policies:`)
+        .replace(
+          '  policies:',
+          `  tools:\n    - server: sh\n      command: /bin/sh\n      args: ["-c", "touch ${startedMarker}"]\n  policies:`,
+        )
         .concat(`# ${marker}\n`),
     );
     // Symbolic links in the agents folder pointing out of it: one to the agent, one to the secret.
@@ -71,7 +77,13 @@ describe('agents are named, never located', () => {
     symlinkSync(secretFile, path.join(workspace.agentsDir, 'leak.yaml'));
     mkdirSync(path.join(workspace.agentsDir, 'nested'));
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: () => {}, mcpAgents: ['order-desk'] });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => {},
+      mcpAgents: ['order-desk'],
+    });
     token = (await createApiToken(store, { principal: 'mallory@shop.example', roles: ['operator'] })).token;
   });
 
@@ -106,7 +118,11 @@ describe('agents are named, never located', () => {
   it('answers every path, traversal, link and encoding with 400 or 404, reads nothing outside and starts nothing', async () => {
     const before = await runCount();
     for (const agent of hostile) {
-      const response = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent, input: 'hello' }) });
+      const response = await fetch(`${server.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent, input: 'hello' }),
+      });
       const body = await response.text();
       expect([400, 404], `agent ${JSON.stringify(agent)} answered ${response.status}: ${body}`).toContain(response.status);
       expect(body).not.toContain(marker);
@@ -115,40 +131,54 @@ describe('agents are named, never located', () => {
     expect(await runCount()).toBe(before);
     expect(existsSync(startedMarker)).toBe(false);
     // The symbolic links are not agents of the folder: the listing shows only the real one.
-    const listed = (await (await fetch(`${server.url}/v1/agents`, { headers: { authorization: `Bearer ${token}` } })).json()) as { agents: Array<{ name: string }> };
+    const listed = (await (await fetch(`${server.url}/v1/agents`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      agents: Array<{ name: string }>;
+    };
     expect(listed.agents.map((agent) => agent.name)).toEqual(['order-desk']);
   });
 
   it('refuses paths in the runtime itself, not only at the HTTP door', async () => {
     const before = await runCount();
     for (const agent of [outsideAgent, 'evil', '../evil', secretFile]) {
-      const error = await server.workspace.runtime.start(agent, 'hello', { principal: { id: 'mallory@shop.example', roles: ['operator'] } }).then(
-        () => undefined,
-        (thrown: Error & { code?: string }) => thrown,
-      );
+      const error = await server.workspace.runtime
+        .start(agent, 'hello', { principal: { id: 'mallory@shop.example', roles: ['operator'] } })
+        .then(
+          () => undefined,
+          (thrown: Error & { code?: string }) => thrown,
+        );
       expect(error?.code, `agent ${agent}`).toMatch(/^(NOT_FOUND|INPUT_INVALID)$/);
       expect(error?.message).not.toContain(marker);
     }
     expect(await runCount()).toBe(before);
     expect(existsSync(startedMarker)).toBe(false);
     // The named agent still runs.
-    const ok = await fetch(`${server.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }) });
+    const ok = await fetch(`${server.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+    });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { status: string }).status).toBe('completed');
   });
 
   it('offers MCP clients the configured agents only: a path as a tool name is an unknown tool', async () => {
     const client = new Client({ name: 'mallory', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+    );
     try {
       expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['approval_status', 'order-desk']);
       const before = await runCount();
       for (const name of [outsideAgent, '../evil', 'evil']) {
-        const result = await client.callTool({ name, arguments: { input: 'hello' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+        const result = await client
+          .callTool({ name, arguments: { input: 'hello' } })
+          .catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
         expect(result.isError).toBe(true);
         expect(JSON.stringify(result)).not.toContain(marker);
       }
-      const nul = await client.callTool({ name: 'order-desk', arguments: { input: 'hello\u0000world' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+      const nul = await client
+        .callTool({ name: 'order-desk', arguments: { input: 'hello\u0000world' } })
+        .catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
       expect(nul.isError).toBe(true);
       expect(await runCount()).toBe(before);
     } finally {
@@ -159,7 +189,11 @@ describe('agents are named, never located', () => {
 
   it('has the client SDK refuse a non-name before sending anything', async () => {
     const sent: string[] = [];
-    const client = new AiFactoryClient({ baseUrl: server.url, token, fetch: async (input, init) => (sent.push(String(input)), fetch(input, init)) });
+    const client = new AiFactoryClient({
+      baseUrl: server.url,
+      token,
+      fetch: async (input, init) => (sent.push(String(input)), fetch(input, init)),
+    });
     for (const agent of [outsideAgent, '../evil', 'a/b', 'x\u0000']) {
       expect(() => client.chat(agent)).toThrow(ApiError);
       await expect(client.ask(agent, 'hello')).rejects.toMatchObject({ status: 400, code: 'INPUT_INVALID', path: 'agent' });
@@ -177,7 +211,15 @@ describe('HTTP hygiene', () => {
 
   beforeAll(async () => {
     store = await openStore();
-    server = await startServer({ store, config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }), port: 0, log: (line) => logs.push(line), mcpAgents: ['order-desk'], allowedHosts: ['factory.internal'], failedAuthLimit: { burst: 20 } });
+    server = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: (line) => logs.push(line),
+      mcpAgents: ['order-desk'],
+      allowedHosts: ['factory.internal'],
+      failedAuthLimit: { burst: 20 },
+    });
     token = (await createApiToken(store, { principal: 'alice@shop.example', roles: ['operator', 'auditor'] })).token;
   });
 
@@ -196,7 +238,9 @@ describe('HTTP hygiene', () => {
     }
     const rebound = await rawRequest(`${server.url}/v1/me`, { headers: { ...auth, host: `evil.example.com:${server.port}` } });
     expect(rebound.status).toBe(403);
-    const foreignOrigin = await rawRequest(`${server.url}/v1/me`, { headers: { ...auth, host: `127.0.0.1:${server.port}`, origin: 'http://evil.example.com' } });
+    const foreignOrigin = await rawRequest(`${server.url}/v1/me`, {
+      headers: { ...auth, host: `127.0.0.1:${server.port}`, origin: 'http://evil.example.com' },
+    });
     expect(foreignOrigin.status).toBe(403);
     expect(JSON.parse(foreignOrigin.body).error.message).toMatch(/Origin "http:\/\/evil.example.com" may not call this server/);
     for (const host of ['local host/../x', 'user@localhost', 'localhost/evil']) {
@@ -206,17 +250,27 @@ describe('HTTP hygiene', () => {
     for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, 'factory.internal']) {
       expect((await rawRequest(`${server.url}/v1/me`, { headers: { ...auth, host } })).status, host).toBe(200);
     }
-    expect((await rawRequest(`${server.url}/v1/me`, { headers: { ...auth, host: `localhost:${server.port}`, origin: `http://localhost:${server.port}` } })).status).toBe(200);
+    expect(
+      (
+        await rawRequest(`${server.url}/v1/me`, {
+          headers: { ...auth, host: `localhost:${server.port}`, origin: `http://localhost:${server.port}` },
+        })
+      ).status,
+    ).toBe(200);
     expect(logs.some((line) => line.event === 'auth.decided' && line.reason === 'bad_host')).toBe(true);
   });
 
   it('answers NULs in input, ids or queries and malformed ids with 400 naming the problem, never 500', async () => {
-    const call = (route: string, init: RequestInit = {}) => fetch(`${server.url}${route}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+    const call = (route: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${route}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
     const nulInput = await call('/v1/runs', { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'refund\u0000please' }) });
     expect(nulInput.status).toBe(400);
     expect(((await nulInput.json()) as { error: { message: string } }).error.message).toMatch(/NUL/);
     // An escaped backslash before u0000 is text, not a NUL.
-    const notNul = await call('/v1/runs', { method: 'POST', body: JSON.stringify({ agent: 'order-desk', input: 'path C:\\u0000 is fine' }) });
+    const notNul = await call('/v1/runs', {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'order-desk', input: 'path C:\\u0000 is fine' }),
+    });
     expect(notNul.status).toBe(200);
     const cases: Array<[string, RegExp]> = [
       ['/v1/runs/run_1%00x', /control character/],
@@ -229,7 +283,10 @@ describe('HTTP hygiene', () => {
     ];
     for (const [route, message] of cases) {
       // node:http sends the path as written (fetch would resolve %2E%2E before sending it).
-      const response = await rawRequest(`${server.url}${route}`, { method: route.endsWith('/verify') ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}` } });
+      const response = await rawRequest(`${server.url}${route}`, {
+        method: route.endsWith('/verify') ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${token}` },
+      });
       const body = JSON.parse(response.body) as { error: { code: string; message: string } };
       expect(response.status, route).toBe(400);
       expect(body.error.code).toBe('INPUT_INVALID');
@@ -254,7 +311,9 @@ describe('HTTP hygiene', () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let attempt = 0; attempt < 300; attempt += 1) {
-      const response = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer aif_${String(attempt).padStart(43, 'x')}` } });
+      const response = await fetch(`${server.url}/v1/me`, {
+        headers: { authorization: `Bearer aif_${String(attempt).padStart(43, 'x')}` },
+      });
       statuses.push(response.status);
       if (response.status === 429) retryAfter ??= response.headers.get('retry-after');
       await response.arrayBuffer();
@@ -267,7 +326,15 @@ describe('HTTP hygiene', () => {
     expect((await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(429);
     expect(logs.filter((line) => line.reason === 'failed_auth_limited').length).toBeGreaterThanOrEqual(280);
     // /mcp is behind the same door.
-    expect((await fetch(`${server.url}/mcp`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' })).status).toBe(429);
+    expect(
+      (
+        await fetch(`${server.url}/mcp`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).status,
+    ).toBe(429);
   });
 });
 
@@ -287,10 +354,23 @@ describe('factory serve on a taken port', () => {
 
   it('exits 3 with a message naming the port instead of running on', async () => {
     const port = (blocker.address() as AddressInfo).port;
-    const child = spawn(process.execPath, [path.join(here, 'fixtures', 'factory-cli.ts'), 'serve', '--port', String(port), '--agents', workspace.agentsDir, '--policies', workspace.policiesDir], {
-      env: { PATH: process.env.PATH ?? '', AIFACTORY_HOME: workspace.dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(here, 'fixtures', 'factory-cli.ts'),
+        'serve',
+        '--port',
+        String(port),
+        '--agents',
+        workspace.agentsDir,
+        '--policies',
+        workspace.policiesDir,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', AIFACTORY_HOME: workspace.dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     // Generous: the embedded store is created first, which is slow on a loaded machine.

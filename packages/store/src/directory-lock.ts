@@ -77,7 +77,11 @@ export async function acquireDirectoryLock(file: string, options: AcquireOptions
     if (holder === 'unreadable' || !isAlive(holder)) {
       // Recovered, or another process is recovering it right now: either way, look again shortly.
       if (!recoverDeadLock(file, holder)) await new Promise((resolve) => setTimeout(resolve, 10));
-      if (attempt > 1000) throw new SystemError(ErrorCode.StoreUnavailable, `Could not recover the store lock ${file} from its dead holder; delete the file if no process uses the store.`);
+      if (attempt > 1000)
+        throw new SystemError(
+          ErrorCode.StoreUnavailable,
+          `Could not recover the store lock ${file} from its dead holder; delete the file if no process uses the store.`,
+        );
       continue;
     }
     if ((await options.onBusy?.(holder)) === true || Date.now() >= deadline) throw new StoreBusyError(file, holder);
@@ -161,7 +165,10 @@ function currentOwner(command?: string): LockOwner {
 /** "factory serve --port 8787" rather than two absolute paths. */
 function describeCommand(argv: readonly string[]): string {
   const script = argv[1] ?? '';
-  const name = /packages[/\\]cli[/\\]src[/\\]main\.ts$/.test(script) || /[/\\]factory$/.test(script) ? 'factory' : script.split(/[/\\]/).pop() || 'node';
+  const name =
+    /packages[/\\]cli[/\\]src[/\\]main\.ts$/.test(script) || /[/\\]factory$/.test(script)
+      ? 'factory'
+      : script.split(/[/\\]/).pop() || 'node';
   return [name, ...argv.slice(2)].join(' ').slice(0, 200);
 }
 
@@ -174,7 +181,9 @@ function tryCreate(file: string, owner: LockOwner): boolean {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new SystemError(ErrorCode.StoreUnavailable, `Cannot create the store lock ${file}: ${(error as Error).message}`, { cause: error });
+    throw new SystemError(ErrorCode.StoreUnavailable, `Cannot create the store lock ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     unlinkSync(scratch);
   }

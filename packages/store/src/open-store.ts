@@ -76,13 +76,17 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (!schemaNamePattern.test(schemaName)) {
     throw new UserError(ErrorCode.InputInvalid, `Schema name '${schemaName}' is invalid; use lowercase letters, digits and underscores.`);
   }
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, schemaName, options) : await openPglite(options.dataDir, schemaName, options.lock);
+  const store = options.databaseUrl
+    ? await openPostgres(options.databaseUrl, schemaName, options)
+    : await openPglite(options.dataDir, schemaName, options.lock);
   if (options.migrate !== false) {
     try {
       await applyMigrations(store);
     } catch (error) {
       await store.close();
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not migrate the store at ${store.location}: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Could not migrate the store at ${store.location}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   // PGlite runs no autovacuum, so nothing else gathers the planner's statistics: without them a
@@ -112,7 +116,11 @@ async function openPglite(dataDir: string | undefined, schemaName: string, lockO
   } catch (error) {
     lock?.release();
     if (error instanceof SystemError || error instanceof UserError) throw error;
-    throw new SystemError(ErrorCode.StoreUnavailable, `Could not open the embedded store at ${dataDir ?? 'memory'}: ${(error as Error).message}`, { cause: error });
+    throw new SystemError(
+      ErrorCode.StoreUnavailable,
+      `Could not open the embedded store at ${dataDir ?? 'memory'}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   if (schemaName !== 'public') {
     await client.exec(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"; SET search_path TO "${schemaName}";`);
@@ -152,7 +160,9 @@ async function openPostgres(databaseUrl: string, schemaName: string, options: St
     try {
       await admin.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`);
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       await admin.end();
     }
@@ -166,7 +176,9 @@ async function openPostgres(databaseUrl: string, schemaName: string, options: St
     await client`select 1`;
   } catch (error) {
     await client.end();
-    throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, { cause: error });
+    throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const db = drizzlePostgres(client, { schema }) as unknown as Database;
   const store: Store & StoreInternals = {

@@ -14,7 +14,10 @@ const root = mkdtempSync(path.join(tmpdir(), 'aif-lock-'));
 const started: ChildProcess[] = [];
 
 /** Starts a process that opens the store and reports its first line. */
-function hold(dataDir: string, note?: string): { child: ChildProcess; first: Promise<{ open?: number; error?: string; message?: string; pid?: number }> } {
+function hold(
+  dataDir: string,
+  note?: string,
+): { child: ChildProcess; first: Promise<{ open?: number; error?: string; message?: string; pid?: number }> } {
   const child = spawn(process.execPath, [holder, dataDir, ...(note ? [note] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child);
   const first = new Promise<{ open?: number; error?: string; message?: string }>((resolve, reject) => {
@@ -87,7 +90,14 @@ describe('the embedded store lock', { timeout: 300_000 }, () => {
     const dataDir = path.join(root, 'reuse', 'pglite');
     const lockFile = storeLockFile(dataDir);
     mkdirSync(path.dirname(lockFile), { recursive: true });
-    const alive = { pid: process.pid, startTime: '1', bootId: null, host: '', command: 'factory serve', acquiredAt: '2026-01-01T00:00:00.000Z' };
+    const alive = {
+      pid: process.pid,
+      startTime: '1',
+      bootId: null,
+      host: '',
+      command: 'factory serve',
+      acquiredAt: '2026-01-01T00:00:00.000Z',
+    };
     writeFileSync(lockFile, JSON.stringify(alive));
     const store = await openStore({ dataDir, migrate: false });
     await store.close();
@@ -105,6 +115,7 @@ describe('the embedded store lock', { timeout: 300_000 }, () => {
     const refused = outcomes.filter((outcome) => outcome.error !== undefined);
     expect(refused).toHaveLength(3);
     const winner = outcomes.find((outcome) => outcome.open !== undefined)!.open;
-    for (const outcome of refused) expect(outcome).toMatchObject({ error: 'STORE_BUSY', message: expect.stringContaining(`process ${winner}`) });
+    for (const outcome of refused)
+      expect(outcome).toMatchObject({ error: 'STORE_BUSY', message: expect.stringContaining(`process ${winner}`) });
   });
 });

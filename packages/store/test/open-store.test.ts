@@ -8,7 +8,8 @@ import { migrationsFolder, openStore, sql, type Store } from '../src/index.ts';
 import { runs } from '../src/schema/index.ts';
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
-if (!postgresUrl) console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres store tests are skipped (PGlite tests still run).');
+if (!postgresUrl)
+  console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres store tests are skipped (PGlite tests still run).');
 
 const engines: Array<{ name: string; open: () => Promise<Store>; skip: boolean }> = [
   { name: 'pglite', open: () => openStore(), skip: false },
@@ -24,7 +25,8 @@ for (const engine of engines) {
     const opened: Store[] = [];
     afterAll(async () => {
       for (const store of opened) {
-        if (store.kind === 'postgres' && store.schemaName !== 'public') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+        if (store.kind === 'postgres' && store.schemaName !== 'public')
+          await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
         await store.close();
       }
     });
@@ -33,14 +35,18 @@ for (const engine of engines) {
       const store = await engine.open();
       opened.push(store);
       const startedAt = new Date('2026-11-23T07:00:00.123Z');
-      await store.db.insert(runs).values({ id: 'run-1', agent: 'clerk', principal: 'alice', status: 'running', startedAt, metadata: { k: 1 } });
+      await store.db
+        .insert(runs)
+        .values({ id: 'run-1', agent: 'clerk', principal: 'alice', status: 'running', startedAt, metadata: { k: 1 } });
       const [row] = await store.db.select().from(runs).where(eq(runs.id, 'run-1'));
       expect(row?.startedAt.toISOString()).toBe(startedAt.toISOString());
       expect(row?.metadata).toEqual({ k: 1 });
       const tables = await store.query<{ table_name: string }>(
         sql`select table_name from information_schema.tables where table_schema = ${store.schemaName} order by table_name`,
       );
-      expect(tables.map((table) => table.table_name)).toEqual(expect.arrayContaining(['events', 'runs', 'seals', 'approvals', 'checkpoints', 'kn_chunks']));
+      expect(tables.map((table) => table.table_name)).toEqual(
+        expect.arrayContaining(['events', 'runs', 'seals', 'approvals', 'checkpoints', 'kn_chunks']),
+      );
     });
 
     it('opening twice applies migrations once', async () => {
@@ -49,7 +55,9 @@ for (const engine of engines) {
       if (first.kind === 'pglite') return; // in-memory PGlite instances do not share state
       const second = await openStore({ databaseUrl: postgresUrl!, schema: first.schemaName });
       opened.push(second);
-      const applied = await second.query<{ count: number }>(sql.raw(`select count(*)::int as count from "${first.schemaName}".__aifactory_migrations`));
+      const applied = await second.query<{ count: number }>(
+        sql.raw(`select count(*)::int as count from "${first.schemaName}".__aifactory_migrations`),
+      );
       // Each migration once, not once per open.
       const journal = JSON.parse(readFileSync(path.join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
       expect(applied[0]?.count).toBe(journal.entries.length);
@@ -74,6 +82,8 @@ describe('openStore with a data directory', () => {
   });
 
   it('names the unreachable server in its error', async () => {
-    await expect(openStore({ databaseUrl: 'postgres://nobody:secret@127.0.0.1:1/none' })).rejects.toThrow(/Could not reach Postgres at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+    await expect(openStore({ databaseUrl: 'postgres://nobody:secret@127.0.0.1:1/none' })).rejects.toThrow(
+      /Could not reach Postgres at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/,
+    );
   });
 });

@@ -5,11 +5,16 @@ import { randomUUID } from 'node:crypto';
 import { openStore, sql, type Store } from '../src/index.ts';
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
-if (!postgresUrl) console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres trace-table tests are skipped (PGlite tests still run).');
+if (!postgresUrl)
+  console.warn('[store] AIFACTORY_TEST_DATABASE_URL is not set: Postgres trace-table tests are skipped (PGlite tests still run).');
 
 const engines: Array<{ name: string; open: () => Promise<Store>; skip: boolean }> = [
   { name: 'pglite', open: () => openStore(), skip: false },
-  { name: 'postgres', open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_trace_${randomUUID().slice(0, 8)}` }), skip: !postgresUrl },
+  {
+    name: 'postgres',
+    open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_trace_${randomUUID().slice(0, 8)}` }),
+    skip: !postgresUrl,
+  },
 ];
 
 const row = (seq: number) => sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, prev_hash, hash)
@@ -36,17 +41,23 @@ for (const engine of engines) {
         VALUES (1, 'run-g', 2, 'h2', 'k', 'pk', 'p', 's', 'sig', now())`);
       await expect(store.query(sql`UPDATE seals SET head_seq = 1`)).rejects.toThrow();
       await expect(store.query(sql`DELETE FROM seals`)).rejects.toThrow();
-      const counts = await store.query<{ events: number; seals: number }>(sql`SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM seals) AS seals`);
+      const counts = await store.query<{ events: number; seals: number }>(
+        sql`SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM seals) AS seals`,
+      );
       expect(counts[0]).toEqual({ events: 2, seals: 1 });
     });
 
     it('lets exactly the erasure update through: payload and salt to null, erased_at set, nothing else', async () => {
       await expect(store!.query(sql`UPDATE events SET payload = NULL, payload_salt = NULL WHERE seq = 1`)).rejects.toThrow();
-      await expect(store!.query(sql`UPDATE events SET payload = NULL, payload_salt = NULL, erased_at = now(), hash = 'x' WHERE seq = 1`)).rejects.toThrow();
+      await expect(
+        store!.query(sql`UPDATE events SET payload = NULL, payload_salt = NULL, erased_at = now(), hash = 'x' WHERE seq = 1`),
+      ).rejects.toThrow();
       await store!.query(sql`UPDATE events SET payload = NULL, payload_salt = NULL, erased_at = now() WHERE seq = 1`);
       // An erased event stays erased: the tombstone cannot be rewritten.
       await expect(store!.query(sql`UPDATE events SET erased_at = now() WHERE seq = 1`)).rejects.toThrow();
-      const rows = await store!.query<{ seq: number; payload: string | null; payload_hash: string; erased: boolean }>(sql`SELECT seq, payload, payload_hash, erased_at IS NOT NULL AS erased FROM events ORDER BY seq`);
+      const rows = await store!.query<{ seq: number; payload: string | null; payload_hash: string; erased: boolean }>(
+        sql`SELECT seq, payload, payload_hash, erased_at IS NOT NULL AS erased FROM events ORDER BY seq`,
+      );
       expect(rows).toEqual([
         { seq: 1, payload: null, payload_hash: 'ph', erased: true },
         { seq: 2, payload: '{"step":1}', payload_hash: 'ph', erased: false },

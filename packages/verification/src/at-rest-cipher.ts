@@ -50,7 +50,10 @@ export function createAtRestCipher(masterKey: Buffer): AtRestCipher {
     open(sealed, context) {
       const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
       if (!isSealedAtRest(bytes)) {
-        throw new SystemError(ErrorCode.Internal, `The value stored at ${context} is not encrypted (or not in the at-rest format); plain-text rows are refused.`);
+        throw new SystemError(
+          ErrorCode.Internal,
+          `The value stored at ${context} is not encrypted (or not in the at-rest format); plain-text rows are refused.`,
+        );
       }
       const iv = bytes.subarray(magic.length, magic.length + ivLength);
       const tag = bytes.subarray(bytes.length - tagLength);
@@ -60,7 +63,11 @@ export function createAtRestCipher(masterKey: Buffer): AtRestCipher {
       try {
         return Buffer.concat([decipher.update(bytes.subarray(magic.length + ivLength, bytes.length - tagLength)), decipher.final()]);
       } catch (error) {
-        throw new SystemError(ErrorCode.Internal, `The value stored at ${context} does not open with at-rest key ${keyId}: another key wrote it, or it was altered or moved.`, { cause: error });
+        throw new SystemError(
+          ErrorCode.Internal,
+          `The value stored at ${context} does not open with at-rest key ${keyId}: another key wrote it, or it was altered or moved.`,
+          { cause: error },
+        );
       }
     },
     digest(text) {

@@ -209,8 +209,20 @@ export class RunChainVerifier {
     if (event.seq !== this.#expectedSeq) {
       this.#problem =
         event.seq > this.#expectedSeq
-          ? { ...at, kind: 'seq_gap', message: `Events are missing: expected seq ${this.#expectedSeq}, found seq ${event.seq}.`, expected: String(this.#expectedSeq), actual: String(event.seq) }
-          : { ...at, kind: 'seq_gap', message: `Seq ${event.seq} appears out of order or twice (expected ${this.#expectedSeq}).`, expected: String(this.#expectedSeq), actual: String(event.seq) };
+          ? {
+              ...at,
+              kind: 'seq_gap',
+              message: `Events are missing: expected seq ${this.#expectedSeq}, found seq ${event.seq}.`,
+              expected: String(this.#expectedSeq),
+              actual: String(event.seq),
+            }
+          : {
+              ...at,
+              kind: 'seq_gap',
+              message: `Seq ${event.seq} appears out of order or twice (expected ${this.#expectedSeq}).`,
+              expected: String(this.#expectedSeq),
+              actual: String(event.seq),
+            };
       return;
     }
     if (event.prevHash !== this.#prevHash) {
@@ -230,19 +242,34 @@ export class RunChainVerifier {
       }
       this.#erased += 1;
     } else if (event.payloadText === null || event.payloadSalt === null) {
-      this.#problem = { ...at, kind: 'erasure_inconsistent', message: 'The payload is missing but the event carries no erasure tombstone (erased_at).' };
+      this.#problem = {
+        ...at,
+        kind: 'erasure_inconsistent',
+        message: 'The payload is missing but the event carries no erasure tombstone (erased_at).',
+      };
       return;
     } else {
       const computed = payloadHash(event.payloadSalt, event.payloadText);
       if (computed !== event.payloadHash) {
-        this.#problem = { ...at, kind: 'payload_mismatch', message: `The payload of ${event.type} differs from what was recorded (its salted hash does not match).`, expected: event.payloadHash, actual: computed };
+        this.#problem = {
+          ...at,
+          kind: 'payload_mismatch',
+          message: `The payload of ${event.type} differs from what was recorded (its salted hash does not match).`,
+          expected: event.payloadHash,
+          actual: computed,
+        };
         return;
       }
     }
     // A ts no Date can hold (edited far out of range) is a changed field like any other, not a crash.
     const ts = typeof event.ts === 'string' ? event.ts : Number.isNaN(event.ts.getTime()) ? undefined : event.ts.toISOString();
     if (ts === undefined) {
-      this.#problem = { ...at, kind: 'hash_mismatch', message: `The event's ts cannot be read as a point in time (it was changed): its hash cannot match.`, actual: String(event.ts) };
+      this.#problem = {
+        ...at,
+        kind: 'hash_mismatch',
+        message: `The event's ts cannot be read as a point in time (it was changed): its hash cannot match.`,
+        actual: String(event.ts),
+      };
       return;
     }
     const computed = eventHash(event.prevHash, {
@@ -295,24 +322,46 @@ export class RunChainVerifier {
 
   /** Finishes the run: compares the runs row and the seals with the chain; returns the report. */
   finish(run: RunRow | undefined, seals: RunSeals | StoredSeal | undefined, trusted: TrustedKeys): VerificationReport {
-    const { final: seal, latest } = seals === undefined ? {} : 'signature' in seals ? { final: seals as StoredSeal, latest: undefined } : (seals as RunSeals);
+    const { final: seal, latest } =
+      seals === undefined ? {} : 'signature' in seals ? { final: seals as StoredSeal, latest: undefined } : (seals as RunSeals);
     const checkpoint = latest ?? this.#checkpoint;
-    const report: VerificationReport = { runId: this.runId, ok: true, events: this.#events, erased: this.#erased, sealed: seal !== undefined, warnings: [], attested: seal !== undefined || checkpoint !== undefined };
+    const report: VerificationReport = {
+      runId: this.runId,
+      ok: true,
+      events: this.#events,
+      erased: this.#erased,
+      sealed: seal !== undefined,
+      warnings: [],
+      attested: seal !== undefined || checkpoint !== undefined,
+    };
     if (run) report.status = run.status;
     if (seal) report.keyId = seal.keyId;
     const fail = (problem: VerificationProblem): VerificationReport => ({ ...report, ok: false, problem });
     if (this.#problem) return fail(this.#problem);
     const lastSeq = this.#expectedSeq - 1;
     if (this.#events === 0) {
-      return fail({ runId: this.runId, kind: 'events_missing', message: run ? `Run '${this.runId}' has a runs row but no events (its log was removed).` : `Run '${this.runId}' is sealed but has no events.` });
+      return fail({
+        runId: this.runId,
+        kind: 'events_missing',
+        message: run
+          ? `Run '${this.runId}' has a runs row but no events (its log was removed).`
+          : `Run '${this.runId}' is sealed but has no events.`,
+      });
     }
-    if (!run) return fail({ runId: this.runId, kind: 'run_missing', message: `Run '${this.runId}' has events but its runs row is missing.` });
+    if (!run)
+      return fail({ runId: this.runId, kind: 'run_missing', message: `Run '${this.runId}' has events but its runs row is missing.` });
     const rowProblem = this.#compareRow(run, seal, lastSeq);
     if (rowProblem) return fail(rowProblem);
     if (checkpoint) {
       const checkpointProblem = checkSealSignature(checkpoint, trusted);
       if (checkpointProblem) return fail(checkpointProblem);
-      if (checkpoint.runId !== this.runId) return fail({ runId: this.runId, seq: checkpoint.seq, kind: 'checkpoint_mismatch', message: `Seal ${checkpoint.seq} belongs to run '${checkpoint.runId}'.` });
+      if (checkpoint.runId !== this.runId)
+        return fail({
+          runId: this.runId,
+          seq: checkpoint.seq,
+          kind: 'checkpoint_mismatch',
+          message: `Seal ${checkpoint.seq} belongs to run '${checkpoint.runId}'.`,
+        });
       if (checkpoint.headSeq > lastSeq) {
         return fail({
           runId: this.runId,
@@ -326,7 +375,14 @@ export class RunChainVerifier {
       if (!this.#checkpointSeen && this.#checkpoint === undefined) {
         // Seals known only now (an export): the head at the checkpoint was not kept, so compare what is left.
         if (checkpoint.headSeq === lastSeq && checkpoint.headHash !== this.#prevHash) {
-          return fail({ runId: this.runId, seq: lastSeq, kind: 'checkpoint_mismatch', message: `The run's head differs from the one its ${checkpoint.kind ?? 'checkpoint'} seal signed.`, expected: checkpoint.headHash, actual: this.#prevHash });
+          return fail({
+            runId: this.runId,
+            seq: lastSeq,
+            kind: 'checkpoint_mismatch',
+            message: `The run's head differs from the one its ${checkpoint.kind ?? 'checkpoint'} seal signed.`,
+            expected: checkpoint.headHash,
+            actual: this.#prevHash,
+          });
         }
       }
       report.coveredSeq = checkpoint.headSeq;
@@ -341,7 +397,14 @@ export class RunChainVerifier {
             : seal.headSeq < lastSeq
               ? `${lastSeq - seal.headSeq} event(s) follow the seal (seq ${seal.headSeq + 1}..${lastSeq}).`
               : `The run's head hash differs from the one its seal signed.`;
-        return fail({ runId: this.runId, seq: Math.min(seal.headSeq, lastSeq), kind: 'seal_head_mismatch', message, expected: `${seal.headSeq}:${seal.headHash}`, actual: `${lastSeq}:${this.#prevHash}` });
+        return fail({
+          runId: this.runId,
+          seq: Math.min(seal.headSeq, lastSeq),
+          kind: 'seal_head_mismatch',
+          message,
+          expected: `${seal.headSeq}:${seal.headHash}`,
+          actual: `${lastSeq}:${this.#prevHash}`,
+        });
       }
       report.coveredSeq = seal.headSeq;
       return report;
@@ -350,7 +413,12 @@ export class RunChainVerifier {
       const message = `Run '${this.runId}' carries no seal at all: no recorded process started it (a run recorded before start seals existed, or one written into the database directly). Nothing vouches for it; do not seal it.`;
       const startedAt = this.#startedTs === undefined ? undefined : microsecondTime(this.#startedTs);
       if (this.#attestedSince !== undefined && (startedAt === undefined || startedAt >= this.#attestedSince)) {
-        return fail({ runId: this.runId, seq: 1, kind: 'run_unattested', message: `Run '${this.runId}' carries no seal at all, though it started after this store's recorders began sealing every run's start: no recorded process started it (it was written into the database directly). Nothing vouches for it; do not seal it.` });
+        return fail({
+          runId: this.runId,
+          seq: 1,
+          kind: 'run_unattested',
+          message: `Run '${this.runId}' carries no seal at all, though it started after this store's recorders began sealing every run's start: no recorded process started it (it was written into the database directly). Nothing vouches for it; do not seal it.`,
+        });
       }
       report.warnings.push(message);
       report.legacy = true;
@@ -358,9 +426,13 @@ export class RunChainVerifier {
     }
     const ended = this.#lastType === 'run.completed' || this.#lastType === 'run.failed';
     if (ended) {
-      report.warnings.push(`Run '${this.runId}' ended but is not sealed (the process stopped before sealing); its chain verifies, so 'factory runs seal ${this.runId}' can seal it.`);
+      report.warnings.push(
+        `Run '${this.runId}' ended but is not sealed (the process stopped before sealing); its chain verifies, so 'factory runs seal ${this.runId}' can seal it.`,
+      );
     } else if ((report.coveredSeq ?? 0) < lastSeq) {
-      report.warnings.push(`Run '${this.runId}' is open: events ${(report.coveredSeq ?? 0) + 1}..${lastSeq} are not covered by a seal yet (they are checkpoint-sealed when the run is held, every N events or T seconds, and at its end).`);
+      report.warnings.push(
+        `Run '${this.runId}' is open: events ${(report.coveredSeq ?? 0) + 1}..${lastSeq} are not covered by a seal yet (they are checkpoint-sealed when the run is held, every N events or T seconds, and at its end).`,
+      );
     }
     return report;
   }
@@ -371,7 +443,7 @@ export class RunChainVerifier {
       runId: this.runId,
       seq,
       kind: 'run_row_mismatch',
-      message: `The runs row's ${field} differs from ${seq === 1 ? 'the run.started event' : 'the run\'s recorded end'}.`,
+      message: `The runs row's ${field} differs from ${seq === 1 ? 'the run.started event' : "the run's recorded end"}.`,
       expected: typeof expected === 'string' ? expected : JSON.stringify(expected ?? null),
       actual: typeof actual === 'string' ? actual : JSON.stringify(actual ?? null),
     });
@@ -381,22 +453,33 @@ export class RunChainVerifier {
         const stored = run[field] ?? null;
         if (recorded !== stored) return mismatch(field, String(recorded), String(stored));
       }
-      if (run.input !== undefined && canonicalOrNull(run.input) !== canonicalOrNull(this.#started.input)) return mismatch('input', this.#started.input ?? null, run.input);
-      if (run.metadata !== undefined && canonicalOrNull(run.metadata) !== canonicalOrNull(this.#started.metadata ?? {})) return mismatch('metadata', this.#started.metadata ?? {}, run.metadata);
-      if (run.replayOf !== undefined && (run.replayOf ?? null) !== (this.#started.replay_of ?? null)) return mismatch('replay_of', this.#started.replay_of ?? null, run.replayOf);
-      if (run.parentRunId !== undefined && (run.parentRunId ?? null) !== (this.#started.parent_run_id ?? null)) return mismatch('parent_run_id', this.#started.parent_run_id ?? null, run.parentRunId);
+      if (run.input !== undefined && canonicalOrNull(run.input) !== canonicalOrNull(this.#started.input))
+        return mismatch('input', this.#started.input ?? null, run.input);
+      if (run.metadata !== undefined && canonicalOrNull(run.metadata) !== canonicalOrNull(this.#started.metadata ?? {}))
+        return mismatch('metadata', this.#started.metadata ?? {}, run.metadata);
+      if (run.replayOf !== undefined && (run.replayOf ?? null) !== (this.#started.replay_of ?? null))
+        return mismatch('replay_of', this.#started.replay_of ?? null, run.replayOf);
+      if (run.parentRunId !== undefined && (run.parentRunId ?? null) !== (this.#started.parent_run_id ?? null))
+        return mismatch('parent_run_id', this.#started.parent_run_id ?? null, run.parentRunId);
     }
-    if (run.startedAt !== undefined && this.#startedTs !== undefined && microsecondTime(run.startedAt) !== microsecondTime(this.#startedTs)) {
+    if (
+      run.startedAt !== undefined &&
+      this.#startedTs !== undefined &&
+      microsecondTime(run.startedAt) !== microsecondTime(this.#startedTs)
+    ) {
       return mismatch('started_at', this.#startedTs, run.startedAt);
     }
     const ended = this.#lastType === 'run.completed' ? 'completed' : this.#lastType === 'run.failed' ? 'failed' : undefined;
     if (seal) {
       if (run.status !== ended) return mismatch('status', ended ?? 'an ended status', run.status, lastSeq);
-      if (run.endedAt !== undefined && microsecondTime(run.endedAt ?? '') !== microsecondTime(seal.ts)) return mismatch('ended_at', seal.ts.toISOString(), run.endedAt ?? null, lastSeq);
+      if (run.endedAt !== undefined && microsecondTime(run.endedAt ?? '') !== microsecondTime(seal.ts))
+        return mismatch('ended_at', seal.ts.toISOString(), run.endedAt ?? null, lastSeq);
     } else {
       // Unsealed: running or held (a run whose process died before its seal may have recorded its end).
-      if (run.status !== 'running' && run.status !== 'held') return mismatch('status', ended ? `running (ended, not sealed)` : 'running or held', run.status, lastSeq);
-      if (run.endedAt !== undefined && run.endedAt !== null) return mismatch('ended_at', 'none (the run is not sealed)', run.endedAt, lastSeq);
+      if (run.status !== 'running' && run.status !== 'held')
+        return mismatch('status', ended ? `running (ended, not sealed)` : 'running or held', run.status, lastSeq);
+      if (run.endedAt !== undefined && run.endedAt !== null)
+        return mismatch('ended_at', 'none (the run is not sealed)', run.endedAt, lastSeq);
     }
     return undefined;
   }
@@ -414,22 +497,57 @@ function canonicalOrNull(value: unknown): string {
 export function checkSealSignature(seal: StoredSeal, trusted: TrustedKeys): VerificationProblem | undefined {
   const at = { runId: seal.runId, seq: seal.seq };
   if (keyIdOf(seal.publicKey) !== seal.keyId) {
-    return { ...at, kind: 'seal_signature_invalid', message: `Seal ${seal.seq} names key ${seal.keyId} but carries a different public key.`, expected: keyIdOf(seal.publicKey), actual: seal.keyId };
+    return {
+      ...at,
+      kind: 'seal_signature_invalid',
+      message: `Seal ${seal.seq} names key ${seal.keyId} but carries a different public key.`,
+      expected: keyIdOf(seal.publicKey),
+      actual: seal.keyId,
+    };
   }
   if (!isTrusted(trusted, seal.keyId, seal.publicKey)) {
-    return { ...at, kind: 'seal_key_untrusted', message: `Seal ${seal.seq} is signed by key ${seal.keyId}, which is not a trusted key.`, actual: seal.keyId };
+    return {
+      ...at,
+      kind: 'seal_key_untrusted',
+      message: `Seal ${seal.seq} is signed by key ${seal.keyId}, which is not a trusted key.`,
+      actual: seal.keyId,
+    };
   }
   if ((seal.storeId === null || seal.storeId === undefined) && (seal.kind ?? 'final') !== 'final') {
     // Seals of format v1 (before store identities) are all final; a kind without a store id was set afterwards.
-    return { ...at, kind: 'seal_signature_invalid', message: `Seal ${seal.seq} is marked ${seal.kind} but signs no store identity (only final seals were written without one): it was changed.` };
+    return {
+      ...at,
+      kind: 'seal_signature_invalid',
+      message: `Seal ${seal.seq} is marked ${seal.kind} but signs no store identity (only final seals were written without one): it was changed.`,
+    };
   }
-  const message = sealMessage({ kind: (seal.kind ?? 'final') as SealKind, storeId: seal.storeId ?? null, seq: seal.seq, runId: seal.runId, headSeq: seal.headSeq, headHash: seal.headHash, prevSealHash: seal.prevSealHash, keyId: seal.keyId, ts: seal.ts.toISOString() });
+  const message = sealMessage({
+    kind: (seal.kind ?? 'final') as SealKind,
+    storeId: seal.storeId ?? null,
+    seq: seal.seq,
+    runId: seal.runId,
+    headSeq: seal.headSeq,
+    headHash: seal.headHash,
+    prevSealHash: seal.prevSealHash,
+    keyId: seal.keyId,
+    ts: seal.ts.toISOString(),
+  });
   if (!verifySealSignature(seal.publicKey, message, seal.signature)) {
-    return { ...at, kind: 'seal_signature_invalid', message: `Seal ${seal.seq} of run '${seal.runId}' has an invalid signature (the seal's fields were changed).` };
+    return {
+      ...at,
+      kind: 'seal_signature_invalid',
+      message: `Seal ${seal.seq} of run '${seal.runId}' has an invalid signature (the seal's fields were changed).`,
+    };
   }
   const computed = sealHash(message, seal.signature);
   if (computed !== seal.sealHash) {
-    return { ...at, kind: 'seal_chain_broken', message: `Seal ${seal.seq}'s seal_hash does not match its fields.`, expected: computed, actual: seal.sealHash };
+    return {
+      ...at,
+      kind: 'seal_chain_broken',
+      message: `Seal ${seal.seq}'s seal_hash does not match its fields.`,
+      expected: computed,
+      actual: seal.sealHash,
+    };
   }
   return undefined;
 }
@@ -504,14 +622,23 @@ export class SealChainVerifier {
       this.#problem = {
         ...at,
         kind: 'seal_chain_broken',
-        message: seal.seq > this.#expectedSeq ? `Seals ${this.#expectedSeq}..${seal.seq - 1} are missing (runs were removed).` : `Seal ${seal.seq} appears out of order or twice.`,
+        message:
+          seal.seq > this.#expectedSeq
+            ? `Seals ${this.#expectedSeq}..${seal.seq - 1} are missing (runs were removed).`
+            : `Seal ${seal.seq} appears out of order or twice.`,
         expected: String(this.#expectedSeq),
         actual: String(seal.seq),
       };
       return;
     }
     if (contiguous && seal.prevSealHash !== this.#prevHash) {
-      this.#problem = { ...at, kind: 'seal_chain_broken', message: `Seal ${seal.seq} does not link to seal ${seal.seq - 1} (a seal was replaced, or runs were reordered).`, expected: this.#prevHash, actual: seal.prevSealHash };
+      this.#problem = {
+        ...at,
+        kind: 'seal_chain_broken',
+        message: `Seal ${seal.seq} does not link to seal ${seal.seq - 1} (a seal was replaced, or runs were reordered).`,
+        expected: this.#prevHash,
+        actual: seal.prevSealHash,
+      };
       return;
     }
     if (seal.storeId !== null && seal.storeId !== undefined && this.#storeId !== undefined && seal.storeId !== this.#storeId) {
@@ -533,7 +660,13 @@ export class SealChainVerifier {
     } else {
       const computed = sealHash(sealMessageOf(seal), seal.signature);
       if (computed !== seal.sealHash) {
-        this.#problem = { ...at, kind: 'seal_chain_broken', message: `Seal ${seal.seq}'s seal_hash does not match its fields.`, expected: computed, actual: seal.sealHash };
+        this.#problem = {
+          ...at,
+          kind: 'seal_chain_broken',
+          message: `Seal ${seal.seq}'s seal_hash does not match its fields.`,
+          expected: computed,
+          actual: seal.sealHash,
+        };
         return;
       }
     }
@@ -545,7 +678,12 @@ export class SealChainVerifier {
 
   /** The verdict, anchors included. */
   finish(): SealChainReport {
-    const report: SealChainReport = { ok: true, seals: this.#count, keyIds: [...this.#keyIds].sort(), ...(this.#head ? { head: this.#head } : {}) };
+    const report: SealChainReport = {
+      ok: true,
+      seals: this.#count,
+      keyIds: [...this.#keyIds].sort(),
+      ...(this.#head ? { head: this.#head } : {}),
+    };
     if (this.#problem) return { ...report, ok: false, problem: this.#problem };
     for (const anchor of this.#anchors) {
       const found = this.#anchorHashes.get(anchor.seq);
@@ -587,5 +725,15 @@ export class SealChainVerifier {
 
 /** The message a stored seal's signature covers (v1 or v2, by whether it signs a store id). */
 export function sealMessageOf(seal: StoredSeal): string {
-  return sealMessage({ kind: (seal.kind ?? 'final') as SealKind, storeId: seal.storeId ?? null, seq: seal.seq, runId: seal.runId, headSeq: seal.headSeq, headHash: seal.headHash, prevSealHash: seal.prevSealHash, keyId: seal.keyId, ts: seal.ts.toISOString() });
+  return sealMessage({
+    kind: (seal.kind ?? 'final') as SealKind,
+    storeId: seal.storeId ?? null,
+    seq: seal.seq,
+    runId: seal.runId,
+    headSeq: seal.headSeq,
+    headHash: seal.headHash,
+    prevSealHash: seal.prevSealHash,
+    keyId: seal.keyId,
+    ts: seal.ts.toISOString(),
+  });
 }

@@ -25,12 +25,26 @@ export interface Checkpoint {
 
 /** The canonical message a checkpoint's signature covers. */
 export function checkpointMessage(checkpoint: Pick<Checkpoint, 'storeId' | 'sealSeq' | 'sealHash' | 'ts' | 'keyId'>): string {
-  return canonicalJson({ v: 1, kind: 'aifactory.checkpoint', store_id: checkpoint.storeId, seal_seq: checkpoint.sealSeq, seal_hash: checkpoint.sealHash, ts: checkpoint.ts, key_id: checkpoint.keyId });
+  return canonicalJson({
+    v: 1,
+    kind: 'aifactory.checkpoint',
+    store_id: checkpoint.storeId,
+    seal_seq: checkpoint.sealSeq,
+    seal_hash: checkpoint.sealHash,
+    ts: checkpoint.ts,
+    key_id: checkpoint.keyId,
+  });
 }
 
 /** Signs the head of a store's seal chain. */
 export function signCheckpoint(signer: SealSigner, head: { storeId: string; sealSeq: number; sealHash: string; ts?: Date }): Checkpoint {
-  const unsigned = { storeId: head.storeId, sealSeq: head.sealSeq, sealHash: head.sealHash, ts: (head.ts ?? new Date()).toISOString(), keyId: signer.keyId };
+  const unsigned = {
+    storeId: head.storeId,
+    sealSeq: head.sealSeq,
+    sealHash: head.sealHash,
+    ts: (head.ts ?? new Date()).toISOString(),
+    keyId: signer.keyId,
+  };
   return { ...unsigned, publicKey: signer.publicKey, signature: signer.sign(checkpointMessage(unsigned)) };
 }
 
@@ -55,7 +69,8 @@ export function parseCheckpoint(value: unknown): Checkpoint | string {
   if (typeof record.seal_hash !== 'string' || !hex64.test(record.seal_hash)) return 'seal_hash must be a lower-case hex sha256';
   if (typeof record.ts !== 'string' || Number.isNaN(Date.parse(record.ts))) return 'ts must be an ISO 8601 time';
   for (const field of ['key_id', 'public_key', 'signature'] as const) {
-    if (typeof record[field] !== 'string' || (record[field] as string).length === 0 || (record[field] as string).length > 400) return `${field} must be a non-empty string`;
+    if (typeof record[field] !== 'string' || (record[field] as string).length === 0 || (record[field] as string).length > 400)
+      return `${field} must be a non-empty string`;
   }
   return {
     storeId,

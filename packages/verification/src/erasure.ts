@@ -29,14 +29,21 @@ export interface ErasureResult {
 /** Erases matching payloads; idempotent (already-erased events are left as they are). */
 export async function erasePayloads(store: Store, request: ErasureRequest): Promise<ErasureResult> {
   if (request.runId === undefined && (request.subject === undefined || request.subject === '')) {
-    throw new UserError(ErrorCode.InputInvalid, 'Erasure needs a run id, a subject, or both; erasing every payload in the store is not offered.');
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'Erasure needs a run id, a subject, or both; erasing every payload in the store is not offered.',
+    );
   }
   if (request.subject !== undefined && request.subject.length < 3) {
-    throw new UserError(ErrorCode.InputInvalid, `Subject '${request.subject}' is too short to match safely; give at least 3 characters.`, { location: { path: 'subject' } });
+    throw new UserError(ErrorCode.InputInvalid, `Subject '${request.subject}' is too short to match safely; give at least 3 characters.`, {
+      location: { path: 'subject' },
+    });
   }
-  if (request.seqs && request.runId === undefined) throw new UserError(ErrorCode.InputInvalid, 'Erasing by seq needs the run id.', { location: { path: 'seqs' } });
+  if (request.seqs && request.runId === undefined)
+    throw new UserError(ErrorCode.InputInvalid, 'Erasing by seq needs the run id.', { location: { path: 'seqs' } });
   for (const seq of request.seqs ?? []) {
-    if (!Number.isInteger(seq) || seq < 1) throw new UserError(ErrorCode.InputInvalid, `Seq '${seq}' is not a positive integer.`, { location: { path: 'seqs' } });
+    if (!Number.isInteger(seq) || seq < 1)
+      throw new UserError(ErrorCode.InputInvalid, `Seq '${seq}' is not a positive integer.`, { location: { path: 'seqs' } });
   }
   const conditions = ['erased_at IS NULL'];
   const params: unknown[] = [];
@@ -64,10 +71,14 @@ export async function erasePayloads(store: Store, request: ErasureRequest): Prom
     const started = [...new Set(erased.filter((row) => Number(row.seq) === 1).map((row) => row.run_id))];
     if (started.length > 0) {
       // The runs row keeps a copy of run.started's input; it goes with the payload.
-      await queryRows(store, 'UPDATE runs SET input = NULL WHERE id IN (SELECT json_array_elements_text($1::json))', [JSON.stringify(started)]);
+      await queryRows(store, 'UPDATE runs SET input = NULL WHERE id IN (SELECT json_array_elements_text($1::json))', [
+        JSON.stringify(started),
+      ]);
     }
     return {
-      erased: erased.map((row) => ({ runId: row.run_id, seq: Number(row.seq), type: row.type })).sort((left, right) => left.runId.localeCompare(right.runId) || left.seq - right.seq),
+      erased: erased
+        .map((row) => ({ runId: row.run_id, seq: Number(row.seq), type: row.type }))
+        .sort((left, right) => left.runId.localeCompare(right.runId) || left.seq - right.seq),
       inputsCleared: started,
     };
   } catch (error) {

@@ -40,7 +40,13 @@ export const eventPayloadSchemas = {
   /** A live process took over a run whose owner died (its lease lapsed) and goes on from its last checkpoint. */
   'run.recovered': z.looseObject({ epoch: z.number().int().positive(), owner: nonEmpty, previous_owner: z.string().nullable().optional() }),
   /** A human settled an action whose outcome a crash left unknown: it happened (confirmed), run it again (retried), or fail the run. */
-  'action.resolved': z.looseObject({ step, call_id: z.string().optional(), name: nonEmpty, resolution: z.enum(['confirmed', 'retried', 'failed']), by: nonEmpty }),
+  'action.resolved': z.looseObject({
+    step,
+    call_id: z.string().optional(),
+    name: nonEmpty,
+    resolution: z.enum(['confirmed', 'retried', 'failed']),
+    by: nonEmpty,
+  }),
   'model.requested': z.looseObject({ step, request_hash: sha256.optional() }),
   'model.responded': z.looseObject({
     step,
@@ -51,7 +57,12 @@ export const eventPayloadSchemas = {
   'model.failed': z.looseObject({ step, error: errorInfo }),
   'policy.decided': z.looseObject({
     step,
-    action: z.looseObject({ kind: nonEmpty, name: nonEmpty, args: z.record(z.string(), z.unknown()).optional(), args_hash: sha256.optional() }),
+    action: z.looseObject({
+      kind: nonEmpty,
+      name: nonEmpty,
+      args: z.record(z.string(), z.unknown()).optional(),
+      args_hash: sha256.optional(),
+    }),
     decision: z.looseObject({ authority, rules: z.array(z.unknown()), reason: z.string().optional() }),
   }),
   'approval.requested': approvalBase,
@@ -93,17 +104,47 @@ export const eventPayloadSchemas = {
    * The quality line's records (@aifactory/quality): each lives in a sealed record of its own, like
    * feedback. A prompt version was published (its template is immutable from here on).
    */
-  'prompt.published': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), content_hash: sha256, template: z.string(), by: nonEmpty }),
+  'prompt.published': z.looseObject({
+    prompt: nonEmpty,
+    version: z.number().int().positive(),
+    content_hash: sha256,
+    template: z.string(),
+    by: nonEmpty,
+  }),
   /** A label (production, staging...) was moved to a prompt version, after its promotion was decided (or by a rollback). */
-  'prompt.promoted': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), label: nonEmpty, previous_version: z.number().int().positive().nullable(), by: nonEmpty }),
+  'prompt.promoted': z.looseObject({
+    prompt: nonEmpty,
+    version: z.number().int().positive(),
+    label: nonEmpty,
+    previous_version: z.number().int().positive().nullable(),
+    by: nonEmpty,
+  }),
   /** A promotion was refused: the policy denied it, or its approval was rejected or invalid. */
-  'prompt.promotion_refused': z.looseObject({ prompt: nonEmpty, version: z.number().int().positive(), label: nonEmpty, by: nonEmpty, reason: nonEmpty }),
+  'prompt.promotion_refused': z.looseObject({
+    prompt: nonEmpty,
+    version: z.number().int().positive(),
+    label: nonEmpty,
+    by: nonEmpty,
+    reason: nonEmpty,
+  }),
   /** An evaluation suite ran: its verdict and scores, and the prompt and model versions it tested. */
-  'eval.completed': z.looseObject({ suite: nonEmpty, agent: nonEmpty, passed: z.boolean(), scores: z.record(z.string(), z.number()), cases: z.number().int().nonnegative() }),
+  'eval.completed': z.looseObject({
+    suite: nonEmpty,
+    agent: nonEmpty,
+    passed: z.boolean(),
+    scores: z.record(z.string(), z.number()),
+    cases: z.number().int().nonnegative(),
+  }),
   /** An MCP tool's definition (description, schemas) was pinned on first sight: its hash is what later listings are held to. */
   'tool.pinned': z.looseObject({ server: nonEmpty, tool: nonEmpty, definition_hash: sha256 }),
   /** An MCP tool's definition differs from its pin (possible tool poisoning); what the policy decided follows in policy.decided. */
-  'tool.changed': z.looseObject({ server: nonEmpty, tool: nonEmpty, pinned_hash: sha256, definition_hash: sha256, changed: z.array(z.string()) }),
+  'tool.changed': z.looseObject({
+    server: nonEmpty,
+    tool: nonEmpty,
+    pinned_hash: sha256,
+    definition_hash: sha256,
+    changed: z.array(z.string()),
+  }),
 } as const;
 
 /** Every event type a run's trace may hold. */

@@ -6,7 +6,16 @@
 import { createHash } from 'node:crypto';
 import type { Store } from '@aifactory/store';
 import type { StoredEvent, StoredSeal } from './chain-verifier.ts';
-import { GenAiSpanKind, genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, spanSteps, type SpanAttributes } from './gen-ai-spans.ts';
+import {
+  GenAiSpanKind,
+  genAiSchemaUrl,
+  recordedTraceParent,
+  rootSpan,
+  runSpanId,
+  runTrace,
+  spanSteps,
+  type SpanAttributes,
+} from './gen-ai-spans.ts';
 import { listRuns, type RunFilter, type RunSummary } from './run-query.ts';
 import type { SealSigner } from './seal-signer.ts';
 import { checkpointJson, signCheckpoint } from './checkpoint.ts';
@@ -24,7 +33,9 @@ export const exportVersion = 2;
 
 /** The message an export trailer's signature covers (version 1: lines and digest; version 2: the run list too). */
 export function trailerMessage(digest: string, lines: number, runs?: { count: number; digest: string }, version = runs ? 2 : 1): string {
-  return version >= 2 && runs ? `${exportFormat}:v${version}:${lines}:${digest}:${runs.count}:${runs.digest}` : `${exportFormat}:v1:${lines}:${digest}`;
+  return version >= 2 && runs
+    ? `${exportFormat}:v${version}:${lines}:${digest}:${runs.count}:${runs.digest}`
+    : `${exportFormat}:v1:${lines}:${digest}`;
 }
 
 /** Options of exportJsonl. */
@@ -40,7 +51,11 @@ function isEmptyFilter(filter: RunFilter): boolean {
 }
 
 async function sealsOf(store: Store, runId: string): Promise<StoredSeal[]> {
-  const rows = await queryRows(store, 'SELECT seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts FROM seals WHERE run_id = $1 ORDER BY seq', [runId]);
+  const rows = await queryRows(
+    store,
+    'SELECT seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts FROM seals WHERE run_id = $1 ORDER BY seq',
+    [runId],
+  );
   return rows.map((row) => ({
     seq: Number(row.seq),
     kind: (row.kind as string | undefined) ?? 'final',
@@ -113,13 +128,28 @@ export async function* exportJsonl(store: Store, filter: RunFilter = {}, options
     lines += 1;
     return text;
   };
-  const keys = await queryRows<{ key_id: string; public_key: string }>(store, 'SELECT DISTINCT key_id, public_key FROM seals ORDER BY key_id');
-  if (options.signer && !keys.some((key) => key.key_id === options.signer!.keyId)) keys.push({ key_id: options.signer.keyId, public_key: options.signer.publicKey });
+  const keys = await queryRows<{ key_id: string; public_key: string }>(
+    store,
+    'SELECT DISTINCT key_id, public_key FROM seals ORDER BY key_id',
+  );
+  if (options.signer && !keys.some((key) => key.key_id === options.signer!.keyId))
+    keys.push({ key_id: options.signer.keyId, public_key: options.signer.publicKey });
   const storeId = await readStoreId(store, { fresh: true });
   // The seal chain's head when the export began, signed: the exported seals must reach it.
   const [head] = await queryRows<{ seq: number; seal_hash: string }>(store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
-  const checkpoint = options.signer && storeId && head ? signCheckpoint(options.signer, { storeId, sealSeq: Number(head.seq), sealHash: head.seal_hash, ...(options.now ? { ts: options.now } : {}) }) : undefined;
-  const [firstStart] = await queryRows<{ ts: string | null }>(store, `SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts FROM seals WHERE kind = 'start'`);
+  const checkpoint =
+    options.signer && storeId && head
+      ? signCheckpoint(options.signer, {
+          storeId,
+          sealSeq: Number(head.seq),
+          sealHash: head.seal_hash,
+          ...(options.now ? { ts: options.now } : {}),
+        })
+      : undefined;
+  const [firstStart] = await queryRows<{ ts: string | null }>(
+    store,
+    `SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts FROM seals WHERE kind = 'start'`,
+  );
   yield emit(
     JSON.stringify({
       kind: 'header',
@@ -163,7 +193,12 @@ export async function* exportJsonl(store: Store, filter: RunFilter = {}, options
 // ---------------------------------------------------------------------------------------------
 // OTLP JSON (OpenTelemetry GenAI semantic conventions, mapped in gen-ai-spans.ts)
 
-type AttributeValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: AttributeValue[] } };
+type AttributeValue =
+  | { stringValue: string }
+  | { intValue: string }
+  | { doubleValue: number }
+  | { boolValue: boolean }
+  | { arrayValue: { values: AttributeValue[] } };
 interface Attribute {
   key: string;
   value: AttributeValue;
@@ -260,7 +295,14 @@ class RunSpanBuilder {
 
   add(event: StoredEvent): void {
     this.#root.endTimeUnixNano = nanos(event.ts);
-    const source = { seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: payloadOf(event), erased: event.erasedAt !== null };
+    const source = {
+      seq: event.seq,
+      ts: event.ts,
+      type: event.type,
+      actor: event.actor,
+      payload: payloadOf(event),
+      erased: event.erasedAt !== null,
+    };
     // The first event: a run started in a caller's trace (an HTTP request's) is exported in that trace, as it was live.
     if (event.type === 'run.started') {
       const parent = recordedTraceParent(source.payload.metadata);
@@ -283,7 +325,8 @@ class RunSpanBuilder {
         this.#done.push(span);
       } else {
         const span = this.#span(step.key, step.name, step.kind, event.ts, step.attributes);
-        if (step.durationMs !== undefined) span.startTimeUnixNano = `${BigInt(span.endTimeUnixNano) - BigInt(Math.round(step.durationMs)) * 1_000_000n}`;
+        if (step.durationMs !== undefined)
+          span.startTimeUnixNano = `${BigInt(span.endTimeUnixNano) - BigInt(Math.round(step.durationMs)) * 1_000_000n}`;
         if (step.error !== undefined) span.status = { code: StatusCode.Error, message: step.error };
         this.#done.push(span);
       }
@@ -320,7 +363,11 @@ function otlpLine(spans: OtlpSpan[], serviceName: string): string {
 }
 
 /** Streams the selected runs as OTLP JSON lines (one ExportTraceServiceRequest per line, at most spansPerLine spans each). */
-export async function* exportOtlp(store: Store, filter: RunFilter = {}, options: { spansPerLine?: number; serviceName?: string } = {}): AsyncGenerator<string> {
+export async function* exportOtlp(
+  store: Store,
+  filter: RunFilter = {},
+  options: { spansPerLine?: number; serviceName?: string } = {},
+): AsyncGenerator<string> {
   const limit = options.spansPerLine ?? 500;
   // The service name operators give their telemetry (OTEL_SERVICE_NAME), as the live tracer uses it.
   const serviceName = options.serviceName ?? (process.env.OTEL_SERVICE_NAME?.trim() || 'aifactory');

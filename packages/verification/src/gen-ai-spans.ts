@@ -77,7 +77,9 @@ export function recordedTraceParent(metadata: unknown): RecordedTraceParent | un
 /** The trace a run's spans go in: the caller's when one was recorded, else the run's own. */
 export function runTrace(runId: string, parent?: RecordedTraceParent): RunTrace {
   const rootSpanId = runSpanId(runId, 'root');
-  return parent ? { traceId: parent.trace_id, rootSpanId, parentSpanId: parent.parent_span_id } : { traceId: runTraceId(runId), rootSpanId };
+  return parent
+    ? { traceId: parent.trace_id, rootSpanId, parentSpanId: parent.parent_span_id }
+    : { traceId: runTraceId(runId), rootSpanId };
 }
 
 /** A span id (16 hex) for `key` within the run's trace; the root span's key is 'root'. */
@@ -164,15 +166,49 @@ export function spanSteps(event: SpanSourceEvent): SpanStep[] {
       ];
     }
     case 'model.failed':
-      return [{ op: 'end', key: `model:${String(step)}`, attributes: {}, error: { type: errorType(payload.error, 'model_failed'), message: errorText(payload.error) } }];
+      return [
+        {
+          op: 'end',
+          key: `model:${String(step)}`,
+          attributes: {},
+          error: { type: errorType(payload.error, 'model_failed'), message: errorText(payload.error) },
+        },
+      ];
     case 'tool.called':
     case 'handoff.started': {
       const name = String(payload.name ?? 'tool');
       const key = `tool:${String(payload.call_id ?? `${String(step)}:${name}`)}`;
       const callId = stringOf(payload.call_id);
       return event.type === 'handoff.started'
-        ? [{ op: 'start', key, name: `invoke_agent ${name}`, kind: GenAiSpanKind.Internal, attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': name, 'gen_ai.tool.call.id': callId, 'aifactory.event.seq': event.seq } }]
-        : [{ op: 'start', key, name: `execute_tool ${name}`, kind: GenAiSpanKind.Internal, attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': name, 'gen_ai.tool.type': 'function', 'gen_ai.tool.call.id': callId, 'aifactory.event.seq': event.seq } }];
+        ? [
+            {
+              op: 'start',
+              key,
+              name: `invoke_agent ${name}`,
+              kind: GenAiSpanKind.Internal,
+              attributes: {
+                'gen_ai.operation.name': 'invoke_agent',
+                'gen_ai.agent.name': name,
+                'gen_ai.tool.call.id': callId,
+                'aifactory.event.seq': event.seq,
+              },
+            },
+          ]
+        : [
+            {
+              op: 'start',
+              key,
+              name: `execute_tool ${name}`,
+              kind: GenAiSpanKind.Internal,
+              attributes: {
+                'gen_ai.operation.name': 'execute_tool',
+                'gen_ai.tool.name': name,
+                'gen_ai.tool.type': 'function',
+                'gen_ai.tool.call.id': callId,
+                'aifactory.event.seq': event.seq,
+              },
+            },
+          ];
     }
     case 'tool.returned':
     case 'tool.failed': {
@@ -228,7 +264,9 @@ export function spanSteps(event: SpanSourceEvent): SpanStep[] {
             'aifactory.erased': event.erased ? true : undefined,
             'error.type': event.type === 'budget.exceeded' ? 'budget_exceeded' : decision.authority === 'deny' ? 'denied' : undefined,
           },
-          ...(failed ? { error: event.type === 'budget.exceeded' ? 'budget exceeded' : String(decision.reason ?? 'denied by policy') } : {}),
+          ...(failed
+            ? { error: event.type === 'budget.exceeded' ? 'budget exceeded' : String(decision.reason ?? 'denied by policy') }
+            : {}),
         },
       ];
     }

@@ -4,8 +4,29 @@
 export { eventPayloadSchemas, eventTypes, currentSchemaVersion, terminalEventTypes, isEventType } from './event-types.ts';
 export type { EventType } from './event-types.ts';
 export { createRecorder } from './recorder.ts';
-export type { AppendOptions, Recorder, RecorderOptions, RecordedEvent, EventDraft, RunStart, RunOutcome, Seal, StartOptions } from './recorder.ts';
-export { acquireRunLease, findOrphanedRuns, findStalledHeldRuns, leaseLostError, msUntilNextLeaseLapse, livenessSql, markRunLeaseDriving, releaseRunLease, renewRunLease, renewRunLeases } from './run-lease.ts';
+export type {
+  AppendOptions,
+  Recorder,
+  RecorderOptions,
+  RecordedEvent,
+  EventDraft,
+  RunStart,
+  RunOutcome,
+  Seal,
+  StartOptions,
+} from './recorder.ts';
+export {
+  acquireRunLease,
+  findOrphanedRuns,
+  findStalledHeldRuns,
+  leaseLostError,
+  msUntilNextLeaseLapse,
+  livenessSql,
+  markRunLeaseDriving,
+  releaseRunLease,
+  renewRunLease,
+  renewRunLeases,
+} from './run-lease.ts';
 export type { LeaseAcquisition, LeaseGrant, LeaseState, Liveness, OrphanedRun, RunFence, StalledHeldRun } from './run-lease.ts';
 export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
 export type { EventHeader, RedactionNote } from './hash-chain.ts';
@@ -35,7 +56,18 @@ export type { BuiltInPii, Redacted, RedactionConfig, Redactor, RedactorOptions }
 export { createAtRestCipher, isSealedAtRest, loadAtRestCipher } from './at-rest-cipher.ts';
 export type { AtRestCipher } from './at-rest-cipher.ts';
 export { RunChainVerifier, SealChainVerifier, checkSealSignature, microsecondTime } from './chain-verifier.ts';
-export type { ChainAnchor, ChainEvent, RunRow, RunSeals, SealChainReport, StoredEvent, StoredSeal, TrustedKeys, VerificationProblem, VerificationReport } from './chain-verifier.ts';
+export type {
+  ChainAnchor,
+  ChainEvent,
+  RunRow,
+  RunSeals,
+  SealChainReport,
+  StoredEvent,
+  StoredSeal,
+  TrustedKeys,
+  VerificationProblem,
+  VerificationReport,
+} from './chain-verifier.ts';
 export { eventPages, readRunEvents, verifyAll, verifyRun } from './verify.ts';
 export type { TailCheck, VerificationSummary, VerifyOptions } from './verify.ts';
 export { erasePayloads } from './erasure.ts';
@@ -43,7 +75,18 @@ export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { decodeRunCursor, encodeRunCursor, listRuns, listRunsPage } from './run-query.ts';
 export type { RunFilter, RunPage, RunPosition, RunSummary } from './run-query.ts';
 export { countRuns } from './run-counts.ts';
-export { countRunsByMetadata, findEventsAfter, findEventsOfType, findLastEvent, findRun, findRunLease, findRunsById, findRunsWhere, firstChildRun, rewriteRunInputsContaining } from './run-rows.ts';
+export {
+  countRunsByMetadata,
+  findEventsAfter,
+  findEventsOfType,
+  findLastEvent,
+  findRun,
+  findRunLease,
+  findRunsById,
+  findRunsWhere,
+  firstChildRun,
+  rewriteRunInputsContaining,
+} from './run-rows.ts';
 export type { RunLeaseRecord, RunRecord, RunRowFilter } from './run-rows.ts';
 export { genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, runTraceId, spanSteps } from './gen-ai-spans.ts';
 export type { RecordedTraceParent, RunTrace, SpanAttributes, SpanSourceEvent, SpanSourceRun, SpanStep } from './gen-ai-spans.ts';
@@ -60,4 +103,11 @@ export type { ExplainedAction, ExplainedCustody, ExplainedInfluence, ExplainedRu
 export { parseArgumentCondition, searchRuns } from './run-search.ts';
 export type { ArgumentCondition, RunSearchHit, RunSearchQuery } from './run-search.ts';
 export { runStatistics } from './run-statistics.ts';
-export type { ApprovalLatency, DecisionBucket, RunStatistics, RunStatisticsQuery, ViolationBucket, ViolationKind } from './run-statistics.ts';
+export type {
+  ApprovalLatency,
+  DecisionBucket,
+  RunStatistics,
+  RunStatisticsQuery,
+  ViolationBucket,
+  ViolationKind,
+} from './run-statistics.ts';

@@ -11,7 +11,10 @@ export async function loadOrCreateKeyFile(dataDir: string, name: string, label: 
   try {
     const mode = (await stat(file)).mode & 0o777;
     if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      throw new UserError(ErrorCode.Forbidden, `${label} '${file}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${file}'.`);
+      throw new UserError(
+        ErrorCode.Forbidden,
+        `${label} '${file}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${file}'.`,
+      );
     }
     const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
     if (key.length < 16) throw new UserError(ErrorCode.InputInvalid, `${label} '${file}' is shorter than 16 bytes.`);
@@ -24,7 +27,10 @@ export async function loadOrCreateKeyFile(dataDir: string, name: string, label: 
     await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     await chmod(file, 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new SystemError(ErrorCode.Internal, `Could not write the ${label.toLowerCase()} '${file}': ${(error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw new SystemError(ErrorCode.Internal, `Could not write the ${label.toLowerCase()} '${file}': ${(error as Error).message}`, {
+        cause: error,
+      });
   }
   return loadOrCreateKeyFile(dataDir, name, label);
 }

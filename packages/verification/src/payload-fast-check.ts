@@ -17,7 +17,11 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 function isPlainRecord(value: unknown): boolean {
   if (!isObject(value)) return false;
   const prototype = Object.getPrototypeOf(value);
-  return (prototype === Object.prototype || prototype === null) && !Object.hasOwn(value, 'constructor') && Object.getOwnPropertySymbols(value).length === 0;
+  return (
+    (prototype === Object.prototype || prototype === null) &&
+    !Object.hasOwn(value, 'constructor') &&
+    Object.getOwnPropertySymbols(value).length === 0
+  );
 }
 
 const isStep = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -28,9 +32,14 @@ const isSha256 = (value: unknown): boolean => typeof value === 'string' && sha25
 const authorities: ReadonlySet<unknown> = new Set(['autonomous', 'notify_human', 'require_approval', 'deny']);
 const optional = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || check(value);
 const optionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
-const isErrorInfo = (value: unknown): boolean => isNonEmpty(value) || (isObject(value) && typeof value.message === 'string' && optionalString(value.code));
+const isErrorInfo = (value: unknown): boolean =>
+  isNonEmpty(value) || (isObject(value) && typeof value.message === 'string' && optionalString(value.code));
 const isUsage = (value: unknown): boolean =>
-  isObject(value) && optional(value.inputTokens, isNonNegative) && optional(value.outputTokens, isNonNegative) && optional(value.input_tokens, isNonNegative) && optional(value.output_tokens, isNonNegative);
+  isObject(value) &&
+  optional(value.inputTokens, isNonNegative) &&
+  optional(value.outputTokens, isNonNegative) &&
+  optional(value.input_tokens, isNonNegative) &&
+  optional(value.output_tokens, isNonNegative);
 
 const checks: Partial<Record<EventType, Check>> = {
   'policy.decided': (payload) => {
@@ -50,11 +59,17 @@ const checks: Partial<Record<EventType, Check>> = {
     );
   },
   'model.requested': (payload) => isObject(payload) && isStep(payload.step) && optional(payload.request_hash, isSha256),
-  'model.responded': (payload) => isObject(payload) && isStep(payload.step) && optionalString(payload.model) && optional(payload.usage, isUsage) && optional(payload.cost_usd, isNonNegative),
+  'model.responded': (payload) =>
+    isObject(payload) &&
+    isStep(payload.step) &&
+    optionalString(payload.model) &&
+    optional(payload.usage, isUsage) &&
+    optional(payload.cost_usd, isNonNegative),
   'model.failed': (payload) => isObject(payload) && isStep(payload.step) && isErrorInfo(payload.error),
   'tool.called': (payload) => isObject(payload) && isStep(payload.step) && isNonEmpty(payload.name) && optionalString(payload.call_id),
   'tool.returned': (payload) => isObject(payload) && isStep(payload.step) && isNonEmpty(payload.name) && optionalString(payload.call_id),
-  'tool.failed': (payload) => isObject(payload) && isStep(payload.step) && isNonEmpty(payload.name) && optionalString(payload.call_id) && isErrorInfo(payload.error),
+  'tool.failed': (payload) =>
+    isObject(payload) && isStep(payload.step) && isNonEmpty(payload.name) && optionalString(payload.call_id) && isErrorInfo(payload.error),
   'answer.given': (payload) => isObject(payload) && isStep(payload.step) && typeof payload.text === 'string',
 };
 

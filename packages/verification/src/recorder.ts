@@ -175,7 +175,8 @@ interface Head {
 }
 
 /** A row is inserted only when it carries no fence, or its fence still holds the run's lease (locked until commit). */
-const fenceHolds = (runId: string, epoch: string) => `(${epoch} IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = ${runId} AND l.epoch = ${epoch} FOR SHARE))`;
+const fenceHolds = (runId: string, epoch: string) =>
+  `(${epoch} IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = ${runId} AND l.epoch = ${epoch} FOR SHARE))`;
 
 /** Where a run's last seal (start or checkpoint) left it, for the periodic checkpoints. */
 interface Coverage {
@@ -325,9 +326,15 @@ class TraceRecorder implements Recorder {
     this.#signer = options.signer ?? createSigner(generateKeyPairSync('ed25519').privateKey);
     this.#redactor = options.redactor;
     this.#clock = options.clock ?? (() => new Date());
-    this.#seals = new SealWriter(store, this.#signer, { witness: options.witness, clock: this.#clock, onWitnessError: options.onWitnessError });
-    this.#checkpointEvents = options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(1, options.checkpoints?.everyEvents ?? 500);
-    this.#checkpointMillis = options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(0.001, options.checkpoints?.everySeconds ?? 60) * 1000;
+    this.#seals = new SealWriter(store, this.#signer, {
+      witness: options.witness,
+      clock: this.#clock,
+      onWitnessError: options.onWitnessError,
+    });
+    this.#checkpointEvents =
+      options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(1, options.checkpoints?.everyEvents ?? 500);
+    this.#checkpointMillis =
+      options.checkpoints === false ? Number.POSITIVE_INFINITY : Math.max(0.001, options.checkpoints?.everySeconds ?? 60) * 1000;
     this.#committer = new GroupCommitter(store, {
       maxInFlight: options.groupCommit?.maxInFlight ?? (store.kind === 'pglite' ? 1 : 2),
       maxRows: options.groupCommit?.maxRows ?? 500,
@@ -340,7 +347,10 @@ class TraceRecorder implements Recorder {
 
   async startRun(run: RunStart, options: StartOptions = {}): Promise<RecordedEvent> {
     const id = run.id ?? `run_${randomUUID()}`;
-    if (!runIdPattern.test(id)) throw new UserError(ErrorCode.InputInvalid, `Run id '${id}' is invalid; use 1-200 letters, digits and . _ : @ -.`, { location: { path: 'id' } });
+    if (!runIdPattern.test(id))
+      throw new UserError(ErrorCode.InputInvalid, `Run id '${id}' is invalid; use 1-200 letters, digits and . _ : @ -.`, {
+        location: { path: 'id' },
+      });
     const payload: Record<string, unknown> = { agent: run.agent, principal: run.principal };
     if (run.team !== undefined) payload.team = run.team;
     if (run.input !== undefined) payload.input = run.input;
@@ -348,7 +358,13 @@ class TraceRecorder implements Recorder {
     if (run.replayOf !== undefined) payload.replay_of = run.replayOf;
     if (run.parentRunId !== undefined) payload.parent_run_id = run.parentRunId;
     const checked = this.#check({ type: 'run.started', actor: run.principal, payload }, 0);
-    const recorded = checked.payload as { agent: string; principal: string; team?: string; input?: unknown; metadata?: Record<string, unknown> };
+    const recorded = checked.payload as {
+      agent: string;
+      principal: string;
+      team?: string;
+      input?: unknown;
+      metadata?: Record<string, unknown>;
+    };
     const at = this.#clock();
     const ts = at.toISOString();
     const row = chainRow(id, { seq: 0, hash: genesisHash, ended: false }, checked, ts);
@@ -390,7 +406,8 @@ class TraceRecorder implements Recorder {
           params: [...sealParams, ...runParams],
         }));
       } catch (error) {
-        if (isUniqueViolation(error)) throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });
+        if (isUniqueViolation(error))
+          throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });
         throw storeFailure(`start run '${id}'`, error);
       }
       this.#coverage.set(id, { seq: 1, at: Date.now() });
@@ -413,7 +430,8 @@ class TraceRecorder implements Recorder {
   }
 
   async setStatus(runId: string, status: 'running' | 'held', options: AppendOptions = {}): Promise<void> {
-    if (status !== 'running' && status !== 'held') throw new UserError(ErrorCode.InputInvalid, `Status '${String(status)}' cannot be set; use running or held (finishRun ends a run).`);
+    if (status !== 'running' && status !== 'held')
+      throw new UserError(ErrorCode.InputInvalid, `Status '${String(status)}' cannot be set; use running or held (finishRun ends a run).`);
     return this.#exclusive(runId, async () => {
       let current: { status: string } | undefined;
       try {
@@ -422,17 +440,23 @@ class TraceRecorder implements Recorder {
         throw storeFailure(`read the status of run '${runId}'`, error);
       }
       if (!current) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
-      if (current.status !== 'running' && current.status !== 'held') throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${current.status}); its status cannot change to ${status}.`);
+      if (current.status !== 'running' && current.status !== 'held')
+        throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (${current.status}); its status cannot change to ${status}.`);
       if (current.status === 'held' && status === 'running') await this.#verifyBeforeResume(runId);
       let updated: unknown[];
       try {
-        updated = await queryRows(this.#store, `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`, [runId, status, options.fence?.epoch ?? null]);
+        updated = await queryRows(
+          this.#store,
+          `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`,
+          [runId, status, options.fence?.epoch ?? null],
+        );
       } catch (error) {
         throw storeFailure(`set the status of run '${runId}'`, error);
       }
       if (updated.length === 0) {
         const [row] = await queryRows<{ status: string }>(this.#store, 'SELECT status FROM runs WHERE id = $1', [runId]);
-        if (options.fence && (row?.status === 'running' || row?.status === 'held')) throw leaseLostError(runId, options.fence.epoch, `set its status to ${status}`);
+        if (options.fence && (row?.status === 'running' || row?.status === 'held'))
+          throw leaseLostError(runId, options.fence.epoch, `set its status to ${status}`);
         throw new UserError(ErrorCode.Conflict, `Run '${runId}' ended while its status was being set to ${status}.`);
       }
       // A held run waits hours for a human: seal its history so far before anyone waits on it.
@@ -450,19 +474,34 @@ class TraceRecorder implements Recorder {
     const report = await verifyRun(this.#store, runId, { trustedKeys: [this.#signer.publicKey] });
     // A run held before start seals existed (legacy) resumes on its chain alone.
     if (report.ok && (report.attested !== false || report.legacy === true)) return;
-    const reason = report.problem?.message ?? 'the run carries no seal of a recorder holding the key (nothing vouches that it was started here).';
-    const refusal = this.#check({ type: 'resume.refused', actor: 'runtime', payload: { reason, ...(report.problem ? { problem: report.problem.kind, seq: report.problem.seq ?? null } : {}) } }, 0);
+    const reason =
+      report.problem?.message ?? 'the run carries no seal of a recorder holding the key (nothing vouches that it was started here).';
+    const refusal = this.#check(
+      {
+        type: 'resume.refused',
+        actor: 'runtime',
+        payload: { reason, ...(report.problem ? { problem: report.problem.kind, seq: report.problem.seq ?? null } : {}) },
+      },
+      0,
+    );
     await this.#append(runId, [refusal], undefined, { skipCheckpoint: true }).catch(() => undefined);
-    throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' may not resume: its recorded history does not verify (${reason}) It stays held; run 'factory runs verify ${runId}'.`, {
-      details: { runId, ...(report.problem ? { problem: report.problem } : {}) },
-    });
+    throw new UserError(
+      ErrorCode.VerificationFailed,
+      `Run '${runId}' may not resume: its recorded history does not verify (${reason}) It stays held; run 'factory runs verify ${runId}'.`,
+      {
+        details: { runId, ...(report.problem ? { problem: report.problem } : {}) },
+      },
+    );
   }
 
   async finishRun(runId: string, outcome: RunOutcome, options: AppendOptions = {}): Promise<{ event: RecordedEvent; seal: Seal }> {
     if (outcome?.status !== 'completed' && outcome?.status !== 'failed') {
       throw new UserError(ErrorCode.InputInvalid, `A run finishes as completed or failed, not '${String(outcome?.status)}'.`);
     }
-    const checked = this.#check({ type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} }, 0);
+    const checked = this.#check(
+      { type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} },
+      0,
+    );
     return this.#exclusive(runId, async () => {
       const [event] = await this.#append(runId, [checked], options.fence);
       // The run has ended: its lease is handed back (nothing is left to own) in the seal's commit.
@@ -481,19 +520,34 @@ class TraceRecorder implements Recorder {
 
   async sealRun(runId: string): Promise<Seal> {
     return this.#exclusive(runId, async () => {
-      const [last] = await queryRows<{ seq: number; hash: string; type: string }>(this.#store, 'SELECT seq, hash, type FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId]);
+      const [last] = await queryRows<{ seq: number; hash: string; type: string }>(
+        this.#store,
+        'SELECT seq, hash, type FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1',
+        [runId],
+      );
       if (!last) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no events.`);
       if (!terminalEventTypes.has(last.type as EventType)) {
-        throw new UserError(ErrorCode.Conflict, `Run '${runId}' has not ended (its last event is ${last.type}); finish it with finishRun().`);
+        throw new UserError(
+          ErrorCode.Conflict,
+          `Run '${runId}' has not ended (its last event is ${last.type}); finish it with finishRun().`,
+        );
       }
       // A seal vouches for the whole chain: never sign one that does not verify, or that no
       // recorder holding this key started (an invented run would become a clean one).
       const report = await verifyRun(this.#store, runId, { trustedKeys: [this.#signer.publicKey] });
       if (!report.ok) {
-        throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' is not sealed: its chain does not verify (${report.problem?.message ?? 'unknown break'}).`, { details: { runId, ...(report.problem ? { problem: report.problem } : {}) } });
+        throw new UserError(
+          ErrorCode.VerificationFailed,
+          `Run '${runId}' is not sealed: its chain does not verify (${report.problem?.message ?? 'unknown break'}).`,
+          { details: { runId, ...(report.problem ? { problem: report.problem } : {}) } },
+        );
       }
       if (report.attested === false) {
-        throw new UserError(ErrorCode.VerificationFailed, `Run '${runId}' is not sealed: it has no start or checkpoint seal, so nothing shows a recorder holding this key started it.`, { details: { runId } });
+        throw new UserError(
+          ErrorCode.VerificationFailed,
+          `Run '${runId}' is not sealed: it has no start or checkpoint seal, so nothing shows a recorder holding this key started it.`,
+          { details: { runId } },
+        );
       }
       return this.#seal(runId, { seq: Number(last.seq), hash: last.hash, ended: true }, last.type as EventType);
     });
@@ -501,9 +555,14 @@ class TraceRecorder implements Recorder {
 
   /** run.started and the terminal events have their own methods, which keep the runs row and seal in step. */
   #checkAppendable(draft: CheckedDraft, index: number): CheckedDraft {
-    if (draft.type === 'run.started') throw new UserError(ErrorCode.InputInvalid, 'run.started is recorded by startRun(), not record().', { location: { path: `events[${index}].type` } });
+    if (draft.type === 'run.started')
+      throw new UserError(ErrorCode.InputInvalid, 'run.started is recorded by startRun(), not record().', {
+        location: { path: `events[${index}].type` },
+      });
     if (terminalEventTypes.has(draft.type)) {
-      throw new UserError(ErrorCode.InputInvalid, `${draft.type} is recorded by finishRun(), which also seals the run.`, { location: { path: `events[${index}].type` } });
+      throw new UserError(ErrorCode.InputInvalid, `${draft.type} is recorded by finishRun(), which also seals the run.`, {
+        location: { path: `events[${index}].type` },
+      });
     }
     return draft;
   }
@@ -513,24 +572,36 @@ class TraceRecorder implements Recorder {
     const where = `events[${index}]`;
     if (event === null || typeof event !== 'object') throw new UserError(ErrorCode.InputInvalid, `${where} is not an event object.`);
     if (!isEventType(event.type)) {
-      throw new UserError(ErrorCode.InputInvalid, `Unknown event type '${String(event.type)}'; known types: ${eventTypes.join(', ')}.`, { location: { path: `${where}.type` } });
+      throw new UserError(ErrorCode.InputInvalid, `Unknown event type '${String(event.type)}'; known types: ${eventTypes.join(', ')}.`, {
+        location: { path: `${where}.type` },
+      });
     }
     if (typeof event.actor !== 'string' || event.actor.length === 0) {
-      throw new UserError(ErrorCode.InputInvalid, `Event ${event.type} needs an actor (a non-empty string).`, { location: { path: `${where}.actor` } });
+      throw new UserError(ErrorCode.InputInvalid, `Event ${event.type} needs an actor (a non-empty string).`, {
+        location: { path: `${where}.actor` },
+      });
     }
     // The hot payloads are accepted without zod when they plainly fit; anything else zod decides.
-    const parsed = acceptsFast(event.type, event.payload) ? { success: true as const } : eventPayloadSchemas[event.type].safeParse(event.payload);
+    const parsed = acceptsFast(event.type, event.payload)
+      ? { success: true as const }
+      : eventPayloadSchemas[event.type].safeParse(event.payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.length > 0 ? `payload.${issue.path.join('.')}` : 'payload';
-      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} is invalid at ${field}: ${issue.message}.`, { location: { path: `${where}.${field}` }, details: { type: event.type } });
+      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} is invalid at ${field}: ${issue.message}.`, {
+        location: { path: `${where}.${field}` },
+        details: { type: event.type },
+      });
     }
     const redacted = this.#redactor ? this.#redactor.redact(event.payload) : { value: event.payload, redactions: [] };
     let payloadText: string;
     try {
       payloadText = canonicalJson(redacted.value);
     } catch (error) {
-      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} cannot be recorded as JSON: ${(error as Error).message}`, { location: { path: `${where}.payload` }, cause: error });
+      throw new UserError(ErrorCode.InputInvalid, `Payload of ${event.type} cannot be recorded as JSON: ${(error as Error).message}`, {
+        location: { path: `${where}.payload` },
+        cause: error,
+      });
     }
     return { type: event.type, actor: event.actor, payload: redacted.value, payloadText, redactions: redacted.redactions };
   }
@@ -540,11 +611,20 @@ class TraceRecorder implements Recorder {
    * next seq first, the drafts are chained again after its events and committed again: concurrent
    * writers (a vote beside the owner, an expiry, a resume) never make a run fail.
    */
-  async #append(runId: string, drafts: CheckedDraft[], fence?: RunFence, options: { skipCheckpoint?: boolean } = {}): Promise<RecordedEvent[]> {
+  async #append(
+    runId: string,
+    drafts: CheckedDraft[],
+    fence?: RunFence,
+    options: { skipCheckpoint?: boolean } = {},
+  ): Promise<RecordedEvent[]> {
     for (let attempt = 1; ; attempt += 1) {
       const head = await this.#head(runId);
       if (head.ended) {
-        throw new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`, { details: { runId, headSeq: head.seq } });
+        throw new UserError(
+          ErrorCode.Conflict,
+          `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`,
+          { details: { runId, headSeq: head.seq } },
+        );
       }
       const at = this.#clock();
       const ts = at.toISOString();
@@ -567,10 +647,14 @@ class TraceRecorder implements Recorder {
             await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
             continue;
           }
-          throw new SystemError(ErrorCode.Conflict, `Run '${runId}' kept being appended to by other writers: ${maxAppendAttempts} attempts to record ${drafts.map((draft) => draft.type).join(', ')} lost the race. Nothing was recorded.`, {
-            details: { runId, headSeq: head.seq },
-            cause: error,
-          });
+          throw new SystemError(
+            ErrorCode.Conflict,
+            `Run '${runId}' kept being appended to by other writers: ${maxAppendAttempts} attempts to record ${drafts.map((draft) => draft.type).join(', ')} lost the race. Nothing was recorded.`,
+            {
+              details: { runId, headSeq: head.seq },
+              cause: error,
+            },
+          );
         }
         throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
       }
@@ -659,16 +743,19 @@ class TraceRecorder implements Recorder {
       return;
     }
     if (!coverage.timer && Number.isFinite(this.#checkpointMillis)) {
-      const timer = setTimeout(() => {
-        const current = this.#coverage.get(runId);
-        if (current?.timer !== timer) return;
-        current.timer = undefined;
-        // Failures are left to the next append, which checkpoints again once it is due.
-        void this.#exclusive(runId, async () => {
-          const latest = await this.#head(runId);
-          if (!latest.ended && latest.seq > (this.#coverage.get(runId)?.seq ?? 0)) await this.#checkpointSeal(runId, latest);
-        }).catch(() => undefined);
-      }, Math.max(0, this.#checkpointMillis - (Date.now() - coverage.at)));
+      const timer = setTimeout(
+        () => {
+          const current = this.#coverage.get(runId);
+          if (current?.timer !== timer) return;
+          current.timer = undefined;
+          // Failures are left to the next append, which checkpoints again once it is due.
+          void this.#exclusive(runId, async () => {
+            const latest = await this.#head(runId);
+            if (!latest.ended && latest.seq > (this.#coverage.get(runId)?.seq ?? 0)) await this.#checkpointSeal(runId, latest);
+          }).catch(() => undefined);
+        },
+        Math.max(0, this.#checkpointMillis - (Date.now() - coverage.at)),
+      );
       timer.unref?.();
       coverage.timer = timer;
     }
@@ -795,7 +882,9 @@ class GroupCommitter {
     } catch (error) {
       if (units.length > 1 && isUniqueViolation(error)) {
         // One run lost a race with another writer; commit the other runs' units on their own.
-        await Promise.all(units.map((unit) => insertEventRows(this.#store, unit.rows, 1).then((inserted) => settle([unit], inserted), unit.reject)));
+        await Promise.all(
+          units.map((unit) => insertEventRows(this.#store, unit.rows, 1).then((inserted) => settle([unit], inserted), unit.reject)),
+        );
         return;
       }
       for (const unit of units) unit.reject(error);

@@ -16,7 +16,10 @@ export const builtInPiiPatterns = {
   email: { pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/dg },
   // International (+CC ...) or North American ((415) 555-0100, 415-555-0100) forms only, so
   // grouped digits such as order or card numbers are not taken for phone numbers.
-  phone: { pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4})\b/dg },
+  phone: {
+    pattern:
+      /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4})\b/dg,
+  },
   iban: { pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/dg, accept: ibanChecksumValid },
   credit_card: { pattern: /\b\d(?:[ -]?\d){12,18}\b/dg, accept: luhnValid },
   us_ssn: { pattern: /\b\d{3}-\d{2}-\d{4}\b/dg },
@@ -61,30 +64,52 @@ const kindPattern = /^[a-z][a-z0-9_]{0,40}$/;
 /** Builds a redactor; invalid configuration is refused with the offending entry named. */
 export function createRedactor(options: RedactorOptions): Redactor {
   if (!Buffer.isBuffer(options.key) || options.key.length < 16) {
-    throw new UserError(ErrorCode.InputInvalid, 'Redaction key must be a Buffer of at least 16 bytes; use loadOrCreateRedactionKey(dataDir).');
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'Redaction key must be a Buffer of at least 16 bytes; use loadOrCreateRedactionKey(dataDir).',
+    );
   }
   const detectors: Detector[] = [...secretDetectors];
   for (const name of options.pii ?? []) {
-    if (!Object.hasOwn(builtInPiiPatterns, name)) throw new UserError(ErrorCode.InputInvalid, `Unknown PII pattern '${String(name)}'; built-in ones are ${Object.keys(builtInPiiPatterns).join(', ')}.`);
+    if (!Object.hasOwn(builtInPiiPatterns, name))
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Unknown PII pattern '${String(name)}'; built-in ones are ${Object.keys(builtInPiiPatterns).join(', ')}.`,
+      );
   }
   // Checksummed and specific patterns before the looser ones, whatever order the configuration names them in.
   for (const name of piiPrecedence) if (options.pii?.includes(name)) detectors.push({ kind: name, ...builtInPiiPatterns[name] });
   for (const [index, entry] of (options.piiPatterns ?? []).entries()) {
     if (!kindPattern.test(entry.name)) {
-      throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].name '${entry.name}' is invalid; use lower-case letters, digits and underscores.`, { location: { path: `piiPatterns[${index}].name` } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `piiPatterns[${index}].name '${entry.name}' is invalid; use lower-case letters, digits and underscores.`,
+        { location: { path: `piiPatterns[${index}].name` } },
+      );
     }
     let pattern: RegExp;
     try {
       pattern = new RegExp(entry.pattern, `${(entry.flags ?? '').replace(/[gd]/g, '')}dg`);
     } catch (error) {
-      throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern is not a valid regular expression: ${(error as Error).message}`, { location: { path: `piiPatterns[${index}].pattern` } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `piiPatterns[${index}].pattern is not a valid regular expression: ${(error as Error).message}`,
+        { location: { path: `piiPatterns[${index}].pattern` } },
+      );
     }
-    if (pattern.test('')) throw new UserError(ErrorCode.InputInvalid, `piiPatterns[${index}].pattern matches the empty string; it would redact nothing useful.`, { location: { path: `piiPatterns[${index}].pattern` } });
+    if (pattern.test(''))
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `piiPatterns[${index}].pattern matches the empty string; it would redact nothing useful.`,
+        { location: { path: `piiPatterns[${index}].pattern` } },
+      );
     detectors.push({ kind: entry.name, pattern });
   }
   // Longest literal first, so a secret containing another is replaced whole; one alternation,
   // matched on the normalised text like every other detector.
-  const literals = [...new Set((options.secrets ?? []).filter((secret) => secret.length >= 4))].sort((left, right) => right.length - left.length);
+  const literals = [...new Set((options.secrets ?? []).filter((secret) => secret.length >= 4))].sort(
+    (left, right) => right.length - left.length,
+  );
   if (literals.length > 0) detectors.unshift({ kind: 'secret', pattern: new RegExp(literals.map(escapeRegExp).join('|'), 'dg') });
   const key = options.key;
 
@@ -283,14 +308,18 @@ export async function loadRedactor(dataDir: string, env: NodeJS.ProcessEnv = pro
     } catch (error) {
       throw new UserError(ErrorCode.InputInvalid, `${file} is not valid JSON: ${(error as Error).message}`, { location: { file } });
     }
-    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new UserError(ErrorCode.InputInvalid, `${file} must hold a JSON object.`, { location: { file } });
+    if (config === null || typeof config !== 'object' || Array.isArray(config))
+      throw new UserError(ErrorCode.InputInvalid, `${file} must hold a JSON object.`, { location: { file } });
     for (const field of ['pii', 'piiPatterns', 'secrets', 'secretEnv'] as const) {
-      if (config[field] !== undefined && !Array.isArray(config[field])) throw new UserError(ErrorCode.InputInvalid, `${field} must be an array.`, { location: { file, path: field } });
+      if (config[field] !== undefined && !Array.isArray(config[field]))
+        throw new UserError(ErrorCode.InputInvalid, `${field} must be an array.`, { location: { file, path: field } });
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const fromEnv = (config.secretEnv ?? []).map((name) => env[name]).filter((value): value is string => typeof value === 'string' && value.length > 0);
+  const fromEnv = (config.secretEnv ?? [])
+    .map((name) => env[name])
+    .filter((value): value is string => typeof value === 'string' && value.length > 0);
   try {
     return createRedactor({
       key: await loadOrCreateRedactionKey(dataDir),
@@ -299,7 +328,10 @@ export async function loadRedactor(dataDir: string, env: NodeJS.ProcessEnv = pro
       ...(config.piiPatterns ? { piiPatterns: config.piiPatterns } : {}),
     });
   } catch (error) {
-    if (error instanceof UserError && !error.location?.file) throw new UserError(error.code, error.message, { location: { file, ...(error.location?.path ? { path: error.location.path } : {}) } });
+    if (error instanceof UserError && !error.location?.file)
+      throw new UserError(error.code, error.message, {
+        location: { file, ...(error.location?.path ? { path: error.location.path } : {}) },
+      });
     throw error;
   }
 }

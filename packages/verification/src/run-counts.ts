@@ -12,6 +12,10 @@ export interface RunCount {
 
 /** Counts the store's runs by agent and status (one grouped scan of the runs table). */
 export async function countRuns(store: Store): Promise<RunCount[]> {
-  const rows = await queryRows(store, 'SELECT agent, status, count(*) AS count FROM runs GROUP BY agent, status ORDER BY agent, status', []);
+  const rows = await queryRows(
+    store,
+    'SELECT agent, status, count(*) AS count FROM runs GROUP BY agent, status ORDER BY agent, status',
+    [],
+  );
   return rows.map((row) => ({ agent: row.agent as string, status: row.status as string, count: Number(row.count) }));
 }

@@ -31,9 +31,13 @@ export type LeaseState = 'driving' | 'recovering';
 
 /** The error every fenced operation of a process that lost its lease throws. */
 export function leaseLostError(runId: string, epoch: number, doing: string): UserError {
-  return new UserError(ErrorCode.LeaseLost, `This process no longer owns run '${runId}' (its lease epoch ${epoch} was taken over), so it may not ${doing}; the run goes on in its new owner.`, {
-    details: { runId, epoch },
-  });
+  return new UserError(
+    ErrorCode.LeaseLost,
+    `This process no longer owns run '${runId}' (its lease epoch ${epoch} was taken over), so it may not ${doing}; the run goes on in its new owner.`,
+    {
+      details: { runId, epoch },
+    },
+  );
 }
 
 /**
@@ -41,7 +45,12 @@ export function leaseLostError(runId: string, epoch: number, doing: string): Use
  * when the lease has lapsed or was released, and moves the epoch on by one. Resolves undefined when
  * another owner still holds it.
  */
-export async function acquireRunLease(store: Store, runId: string, owner: string, options: { ttlMs: number; state?: LeaseState; acquisition?: LeaseAcquisition }): Promise<LeaseGrant | undefined> {
+export async function acquireRunLease(
+  store: Store,
+  runId: string,
+  owner: string,
+  options: { ttlMs: number; state?: LeaseState; acquisition?: LeaseAcquisition },
+): Promise<LeaseGrant | undefined> {
   const state = options.state ?? 'driving';
   let rows: Array<{ epoch: number; expires_at: string | Date }>;
   try {
@@ -76,7 +85,12 @@ export async function renewRunLease(store: Store, runId: string, fence: RunFence
 }
 
 /** Extends every lease `owner` still holds among `runIds` in one statement; resolves the ones it kept. */
-export async function renewRunLeases(store: Store, owner: string, runIds: readonly string[], ttlMs: number): Promise<Map<string, { epoch: number; expiresAt: Date }>> {
+export async function renewRunLeases(
+  store: Store,
+  owner: string,
+  runIds: readonly string[],
+  ttlMs: number,
+): Promise<Map<string, { epoch: number; expiresAt: Date }>> {
   if (runIds.length === 0) return new Map();
   const rows = await queryRows<{ run_id: string; epoch: number; expires_at: string | Date }>(
     store,
@@ -92,17 +106,23 @@ export async function renewRunLeases(store: Store, owner: string, runIds: readon
 
 /** Marks a lease taken over for recovery as driving again (the run goes on). */
 export async function markRunLeaseDriving(store: Store, runId: string, fence: RunFence): Promise<boolean> {
-  const rows = await queryRows(store, `UPDATE run_leases SET state = 'driving' WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`, [runId, fence.epoch]);
+  const rows = await queryRows(
+    store,
+    `UPDATE run_leases SET state = 'driving' WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`,
+    [runId, fence.epoch],
+  );
   return rows.length > 0;
 }
 
 /** Hands a lease back (held, ended, or a graceful shutdown): any process may take it over at once. */
 export async function releaseRunLease(store: Store, runId: string, fence: RunFence): Promise<boolean> {
-  const rows = await queryRows(store, `UPDATE run_leases SET state = 'released', expires_at = now() WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`, [runId, fence.epoch]).catch(
-    (error: unknown) => {
-      throw storeFailure(`release the lease of run '${runId}'`, error);
-    },
-  );
+  const rows = await queryRows(
+    store,
+    `UPDATE run_leases SET state = 'released', expires_at = now() WHERE run_id = $1 AND epoch = $2 AND state <> 'released' RETURNING run_id`,
+    [runId, fence.epoch],
+  ).catch((error: unknown) => {
+    throw storeFailure(`release the lease of run '${runId}'`, error);
+  });
   return rows.length > 0;
 }
 
@@ -126,7 +146,12 @@ export async function findOrphanedRuns(store: Store, limit = 100): Promise<Orpha
      ORDER BY l.expires_at NULLS FIRST LIMIT $1`,
     [limit],
   );
-  return rows.map((row) => ({ runId: row.id, lastOwner: row.owner, epoch: Number(row.epoch ?? 0), expiredAt: row.expires_at === null ? null : toDate(row.expires_at) }));
+  return rows.map((row) => ({
+    runId: row.id,
+    lastOwner: row.owner,
+    epoch: Number(row.epoch ?? 0),
+    expiredAt: row.expires_at === null ? null : toDate(row.expires_at),
+  }));
 }
 
 /**

@@ -50,11 +50,16 @@ export function decodeRunCursor(cursor: string): RunPosition {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { t?: unknown; id?: unknown };
     const startedAt = typeof value.t === 'string' ? new Date(value.t) : undefined;
-    if (startedAt && !Number.isNaN(startedAt.getTime()) && typeof value.id === 'string' && value.id.length > 0) return { startedAt, id: value.id };
+    if (startedAt && !Number.isNaN(startedAt.getTime()) && typeof value.id === 'string' && value.id.length > 0)
+      return { startedAt, id: value.id };
   } catch {
     // fall through to the error below
   }
-  throw new UserError(ErrorCode.InputInvalid, 'The cursor is not one this server gave out; pass the nextCursor of a previous page unchanged.', { location: { path: 'cursor' } });
+  throw new UserError(
+    ErrorCode.InputInvalid,
+    'The cursor is not one this server gave out; pass the nextCursor of a previous page unchanged.',
+    { location: { path: 'cursor' } },
+  );
 }
 
 /**
@@ -94,10 +99,14 @@ const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 /** Streams the runs matching a filter, oldest first unless `filter.order` is 'newest'. */
 export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize = 500): AsyncGenerator<RunSummary> {
   if (filter.status !== undefined && !statuses.includes(filter.status)) {
-    throw new UserError(ErrorCode.InputInvalid, `Status '${filter.status}' is unknown; use one of ${statuses.join(', ')}.`, { location: { path: 'status' } });
+    throw new UserError(ErrorCode.InputInvalid, `Status '${filter.status}' is unknown; use one of ${statuses.join(', ')}.`, {
+      location: { path: 'status' },
+    });
   }
   if (filter.authority !== undefined && !authorities.includes(filter.authority)) {
-    throw new UserError(ErrorCode.InputInvalid, `Authority '${filter.authority}' is unknown; use one of ${authorities.join(', ')}.`, { location: { path: 'authority' } });
+    throw new UserError(ErrorCode.InputInvalid, `Authority '${filter.authority}' is unknown; use one of ${authorities.join(', ')}.`, {
+      location: { path: 'authority' },
+    });
   }
   const conditions: string[] = [];
   const params: unknown[] = [];
@@ -111,16 +120,23 @@ export async function* listRuns(store: Store, filter: RunFilter = {}, pageSize =
   if (filter.principal !== undefined) add((p) => `r.principal = ${p}`, filter.principal);
   // An ended or held status is the stored one (liveness only tells running runs apart), and a
   // plain column comparison lets the planner use it; the others need the lease.
-  if (filter.status !== undefined) add((p) => (storedStatuses.has(filter.status!) ? `r.status = ${p}` : `(${livenessSql}) = ${p}`), filter.status);
+  if (filter.status !== undefined)
+    add((p) => (storedStatuses.has(filter.status!) ? `r.status = ${p}` : `(${livenessSql}) = ${p}`), filter.status);
   if (filter.since) add((p) => `r.started_at >= ${p}::timestamptz`, filter.since.toISOString());
   if (filter.until) add((p) => `r.started_at < ${p}::timestamptz`, filter.until.toISOString());
   if (filter.authority !== undefined) {
-    add((p) => `EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.type = 'policy.decided' AND e.payload IS NOT NULL AND (e.payload::jsonb #>> '{decision,authority}') = ${p})`, filter.authority);
+    add(
+      (p) =>
+        `EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.type = 'policy.decided' AND e.payload IS NOT NULL AND (e.payload::jsonb #>> '{decision,authority}') = ${p})`,
+      filter.authority,
+    );
   }
   const fixed = params.length;
   let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
   const newest = filter.order === 'newest';
-  let after: { startedAt: string; id: string } | undefined = filter.after ? { startedAt: filter.after.startedAt.toISOString(), id: filter.after.id } : undefined;
+  let after: { startedAt: string; id: string } | undefined = filter.after
+    ? { startedAt: filter.after.startedAt.toISOString(), id: filter.after.id }
+    : undefined;
   while (remaining > 0) {
     const pageParams = [...params];
     const pageConditions = [...conditions];

@@ -58,16 +58,27 @@ const conditionPattern = /^\s*([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)\s*(>=|<=|!=|
 /** Parses `amount>1000` into a condition; INPUT_INVALID names the text when it is not one. */
 export function parseArgumentCondition(text: string): ArgumentCondition {
   const match = conditionPattern.exec(text);
-  if (!match) throw new UserError(ErrorCode.InputInvalid, `'${text}' is not an argument condition; write <path><op><value> with op one of > >= < <= = !=, e.g. amount>1000.`, { location: { path: 'where' } });
+  if (!match)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `'${text}' is not an argument condition; write <path><op><value> with op one of > >= < <= = !=, e.g. amount>1000.`,
+      { location: { path: 'where' } },
+    );
   const raw = match[3]!.replace(/^["']|["']$/g, '');
   const number = Number(raw.replace(/,/g, ''));
-  return { path: match[1]!, operator: match[2] as ArgumentCondition['operator'], value: raw !== '' && Number.isFinite(number) ? number : raw };
+  return {
+    path: match[1]!,
+    operator: match[2] as ArgumentCondition['operator'],
+    value: raw !== '' && Number.isFinite(number) ? number : raw,
+  };
 }
 
 /** Finds recorded decisions matching `query`, oldest first. */
 export async function searchRuns(store: Store, query: RunSearchQuery): Promise<RunSearchHit[]> {
   if (query.authority !== undefined && !authorities.includes(query.authority)) {
-    throw new UserError(ErrorCode.InputInvalid, `Authority '${query.authority}' is unknown; use one of ${authorities.join(', ')}.`, { location: { path: 'authority' } });
+    throw new UserError(ErrorCode.InputInvalid, `Authority '${query.authority}' is unknown; use one of ${authorities.join(', ')}.`, {
+      location: { path: 'authority' },
+    });
   }
   const conditions = [`e.type = 'policy.decided'`, 'e.payload IS NOT NULL'];
   const params: unknown[] = [];
@@ -76,27 +87,45 @@ export async function searchRuns(store: Store, query: RunSearchQuery): Promise<R
     conditions.push(condition(`$${params.length}`));
   };
   if (!query.includeReplays) conditions.push('r.replay_of IS NULL');
-  if (query.tool !== undefined) add((p) => `(e.payload::jsonb #>> '{action,name}') LIKE ${p}`, query.tool.replace(/[\\%_]/g, (character) => `\\${character}`).replace(/\*/g, '%'));
+  if (query.tool !== undefined)
+    add(
+      (p) => `(e.payload::jsonb #>> '{action,name}') LIKE ${p}`,
+      query.tool.replace(/[\\%_]/g, (character) => `\\${character}`).replace(/\*/g, '%'),
+    );
   if (query.kind !== undefined) add((p) => `(e.payload::jsonb #>> '{action,kind}') = ${p}`, query.kind);
   if (query.authority !== undefined) add((p) => `(e.payload::jsonb #>> '{decision,authority}') = ${p}`, query.authority);
   if (query.rule !== undefined) {
-    add((p) => `EXISTS (SELECT 1 FROM jsonb_array_elements(e.payload::jsonb #> '{decision,rules}') rule WHERE rule->>'ruleId' = ${p} OR (rule->>'policy') || '/' || (rule->>'ruleId') = ${p})`, query.rule);
+    add(
+      (p) =>
+        `EXISTS (SELECT 1 FROM jsonb_array_elements(e.payload::jsonb #> '{decision,rules}') rule WHERE rule->>'ruleId' = ${p} OR (rule->>'policy') || '/' || (rule->>'ruleId') = ${p})`,
+      query.rule,
+    );
   }
   if (query.principal !== undefined) add((p) => `r.principal = ${p}`, query.principal);
   if (query.agent !== undefined) add((p) => `r.agent = ${p}`, query.agent);
   if (query.since) add((p) => `e.ts >= ${p}::timestamptz`, query.since.toISOString());
   if (query.until) add((p) => `e.ts < ${p}::timestamptz`, query.until.toISOString());
-  if (query.text !== undefined) add((p) => `((e.payload::jsonb #> '{action,args}')::text) ILIKE ${p}`, `%${query.text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`);
+  if (query.text !== undefined)
+    add(
+      (p) => `((e.payload::jsonb #> '{action,args}')::text) ILIKE ${p}`,
+      `%${query.text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`,
+    );
   for (const condition of query.where ?? []) {
     if (!conditionPattern.test(`${condition.path}=x`) || !['>', '>=', '<', '<=', '=', '!='].includes(condition.operator)) {
-      throw new UserError(ErrorCode.InputInvalid, `Argument condition on '${condition.path}' is not valid.`, { location: { path: 'where' } });
+      throw new UserError(ErrorCode.InputInvalid, `Argument condition on '${condition.path}' is not valid.`, {
+        location: { path: 'where' },
+      });
     }
     // The path is validated above (letters, digits, _ and - between dots), and still passed as a parameter.
     params.push(`{action,args,${condition.path.split('.').join(',')}}`);
     const path = `$${params.length}::text[]`;
     const operator = condition.operator === '!=' ? '<>' : condition.operator;
     if (typeof condition.value === 'number') {
-      add((p) => `(CASE WHEN jsonb_typeof(e.payload::jsonb #> ${path}) = 'number' THEN (e.payload::jsonb #>> ${path})::numeric ${operator} ${p}::numeric ELSE false END)`, condition.value);
+      add(
+        (p) =>
+          `(CASE WHEN jsonb_typeof(e.payload::jsonb #> ${path}) = 'number' THEN (e.payload::jsonb #>> ${path})::numeric ${operator} ${p}::numeric ELSE false END)`,
+        condition.value,
+      );
     } else add((p) => `(e.payload::jsonb #>> ${path}) ${operator} ${p}`, condition.value);
   }
   params.push(query.limit ?? 200);
@@ -109,7 +138,11 @@ export async function searchRuns(store: Store, query: RunSearchQuery): Promise<R
     params,
   );
   return rows.map((row) => {
-    const payload = JSON.parse(String(row.payload)) as { step: number; action: { kind: string; name: string; args?: Record<string, unknown> }; decision: { authority: string; rules?: Array<{ policy: string; ruleId: string }> } };
+    const payload = JSON.parse(String(row.payload)) as {
+      step: number;
+      action: { kind: string; name: string; args?: Record<string, unknown> };
+      decision: { authority: string; rules?: Array<{ policy: string; ruleId: string }> };
+    };
     return {
       runId: String(row.run_id),
       agent: String(row.agent),

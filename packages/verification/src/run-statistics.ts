@@ -109,7 +109,11 @@ export async function runStatistics(store: Store, query: RunStatisticsQuery = {}
     until: until.toISOString(),
     bucket,
     decisions: decisions.map((row) => ({ at: toDate(row.at).toISOString(), authority: String(row.authority), count: Number(row.count) })),
-    violations: violations.map((row) => ({ at: toDate(row.at).toISOString(), kind: String(row.kind) as ViolationKind, count: Number(row.count) })),
+    violations: violations.map((row) => ({
+      at: toDate(row.at).toISOString(),
+      kind: String(row.kind) as ViolationKind,
+      count: Number(row.count),
+    })),
     approvalLatencies: latencies.map((row) => {
       const requestedAt = toDate(row.requested_at);
       return {

@@ -5,7 +5,14 @@
 // Beside the key the signer keeps an anchor per store: the last seal it made. The seal chain is
 // signed link by link, so removing a run anywhere but at the end breaks a link nobody can re-sign;
 // the anchor is what shows a removed *last* run (the tail of the seal chain).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as signBytes,
+  verify as verifyBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError, canonicalJson, sha256Hex } from '@aifactory/core';
@@ -134,7 +141,11 @@ export function defaultKeyPath(dataDir: string): string {
 export async function loadOrCreateSigner(dataDir: string, options: { keyPath?: string } = {}): Promise<SealSigner> {
   if (options.keyPath) {
     const signer = await loadSigner(options.keyPath);
-    if (!signer) throw new UserError(ErrorCode.NotFound, `Seal key '${options.keyPath}' does not exist; give the path of an Ed25519 private key in PEM (PKCS#8).`);
+    if (!signer)
+      throw new UserError(
+        ErrorCode.NotFound,
+        `Seal key '${options.keyPath}' does not exist; give the path of an Ed25519 private key in PEM (PKCS#8).`,
+      );
     return signer;
   }
   const keyPath = defaultKeyPath(dataDir);
@@ -148,7 +159,9 @@ export async function loadOrCreateSigner(dataDir: string, options: { keyPath?: s
     await writeFile(keyPath, pem, { mode: 0o600, flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new SystemError(ErrorCode.Internal, `Could not write the seal key to '${keyPath}': ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.Internal, `Could not write the seal key to '${keyPath}': ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   const created = await loadSigner(keyPath);
@@ -167,13 +180,18 @@ export async function loadSigner(keyPath: string): Promise<SealSigner | undefine
   }
   const mode = (await stat(keyPath)).mode & 0o777;
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new UserError(ErrorCode.Forbidden, `Seal key '${keyPath}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${keyPath}'.`);
+    throw new UserError(
+      ErrorCode.Forbidden,
+      `Seal key '${keyPath}' is readable by others (mode ${mode.toString(8)}); run 'chmod 600 ${keyPath}'.`,
+    );
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
   } catch (error) {
-    throw new UserError(ErrorCode.InputInvalid, `Seal key '${keyPath}' is not a PEM private key: ${(error as Error).message}`, { cause: error });
+    throw new UserError(ErrorCode.InputInvalid, `Seal key '${keyPath}' is not a PEM private key: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
     throw new UserError(ErrorCode.InputInvalid, `Seal key '${keyPath}' is a ${privateKey.asymmetricKeyType} key; seals need Ed25519.`);
@@ -193,7 +211,9 @@ export function createSigner(privateKey: KeyObject, anchorPath?: string): SealSi
       return JSON.parse(await readFile(anchorPath, 'utf8')) as Record<string, SealAnchor>;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw new SystemError(ErrorCode.Internal, `Seal anchors '${anchorPath}' are unreadable: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.Internal, `Seal anchors '${anchorPath}' are unreadable: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   return {
@@ -240,11 +260,15 @@ export async function readPublicKeyFile(file: string): Promise<string> {
     if (key.asymmetricKeyType !== 'ed25519') throw new Error(`a ${key.asymmetricKeyType} key, not Ed25519`);
     return key.export({ format: 'der', type: 'spki' }).toString('base64');
   } catch (error) {
-    throw new UserError(ErrorCode.InputInvalid, `Key file '${file}' holds no Ed25519 key in PEM: ${(error as Error).message}`, { cause: error });
+    throw new UserError(ErrorCode.InputInvalid, `Key file '${file}' holds no Ed25519 key in PEM: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
 /** A public key (SPKI DER base64) as PEM text, for sharing with auditors. */
 export function publicKeyPem(publicKey: string): string {
-  return createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+  return createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' })
+    .export({ format: 'pem', type: 'spki' })
+    .toString();
 }

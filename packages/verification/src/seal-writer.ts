@@ -34,15 +34,20 @@ export interface WrittenSeal {
 }
 
 /** The columns of a seal insert, in the order of its parameters $1..$12 (ts last, as timestamptz). */
-export const sealInsertColumns = 'seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
+export const sealInsertColumns =
+  'seq, run_id, kind, store_id, head_seq, head_hash, key_id, public_key, prev_seal_hash, seal_hash, signature, ts';
 /** The parameter list of a seal insert. */
-export const sealInsertValues = '$1::bigint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::timestamptz';
+export const sealInsertValues =
+  '$1::bigint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::timestamptz';
 
 /** The statement that writes a seal (its own parameters are $1..$12; anything else from $13). */
 export type SealStatement = (sealParams: unknown[]) => { text: string; params: unknown[] };
 
 /** A plain seal insert. */
-export const insertSealOnly: SealStatement = (params) => ({ text: `INSERT INTO seals (${sealInsertColumns}) VALUES (${sealInsertValues})`, params });
+export const insertSealOnly: SealStatement = (params) => ({
+  text: `INSERT INTO seals (${sealInsertColumns}) VALUES (${sealInsertValues})`,
+  params,
+});
 
 /** Options of SealWriter. */
 export interface SealWriterOptions {
@@ -72,7 +77,11 @@ export class SealWriter {
     const id = await readStoreId(this.#store).catch((error: unknown) => {
       throw storeFailure('read the store identity', error);
     });
-    if (!id) throw new SystemError(ErrorCode.VerificationFailed, `The store at ${this.#store.location} has no identity (its store_identity row was removed or duplicated); nothing can be sealed until it is restored.`);
+    if (!id)
+      throw new SystemError(
+        ErrorCode.VerificationFailed,
+        `The store at ${this.#store.location} has no identity (its store_identity row was removed or duplicated); nothing can be sealed until it is restored.`,
+      );
     return id;
   }
 
@@ -105,11 +114,7 @@ export class SealWriter {
             // below, so each fails or succeeds on its own and says why.
           }
         }
-        await Promise.all(
-          batch.map((pending) =>
-            this.#writeOne(pending.request, pending.statement).then(pending.resolve, pending.reject),
-          ),
-        );
+        await Promise.all(batch.map((pending) => this.#writeOne(pending.request, pending.statement).then(pending.resolve, pending.reject)));
       }
     } finally {
       this.#writing = false;
@@ -179,11 +184,18 @@ export class SealWriter {
     for (let attempt = 0; attempt < 200; attempt += 1) {
       let last: { seq: number; seal_hash: string } | undefined;
       try {
-        [last] = await queryRows<{ seq: number; seal_hash: string }>(this.#store, 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
+        [last] = await queryRows<{ seq: number; seal_hash: string }>(
+          this.#store,
+          'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1',
+        );
       } catch (error) {
         throw storeFailure('read the seal chain', error);
       }
-      const seal = this.#seal(storeId, request, last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash });
+      const seal = this.#seal(
+        storeId,
+        request,
+        last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash },
+      );
       const { text, params } = statement(sealParameters(seal));
       try {
         await queryRows(this.#store, text, params);
@@ -193,7 +205,8 @@ export class SealWriter {
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
           continue;
         }
-        if (isUniqueViolation(error, 'seals_run_id_unique')) throw new UserError(ErrorCode.Conflict, `Run '${request.runId}' is already sealed.`, { cause: error });
+        if (isUniqueViolation(error, 'seals_run_id_unique'))
+          throw new UserError(ErrorCode.Conflict, `Run '${request.runId}' is already sealed.`, { cause: error });
         // Another unique key of the caller's statement (a run started twice): theirs to name.
         if (isUniqueViolation(error)) throw error;
         throw storeFailure(`seal run '${request.runId}'`, error);
@@ -235,15 +248,36 @@ const maxBatch = 256;
 
 /** A seal's statement parameters $1..$12, in the order of sealInsertColumns. */
 function sealParameters(seal: WrittenSeal): unknown[] {
-  return [seal.seq, seal.runId, seal.kind, seal.storeId, seal.headSeq, seal.headHash, seal.keyId, seal.publicKey, seal.prevSealHash, seal.sealHash, seal.signature, seal.ts.toISOString()];
+  return [
+    seal.seq,
+    seal.runId,
+    seal.kind,
+    seal.storeId,
+    seal.headSeq,
+    seal.headHash,
+    seal.keyId,
+    seal.publicKey,
+    seal.prevSealHash,
+    seal.sealHash,
+    seal.signature,
+    seal.ts.toISOString(),
+  ];
 }
 
 /** Runs `body` in one transaction on either engine, handing it a statement runner. */
-async function transaction<T>(store: Store, body: (run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>) => Promise<T>): Promise<T> {
+async function transaction<T>(
+  store: Store,
+  body: (run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>) => Promise<T>,
+): Promise<T> {
   if (store.driver.kind === 'pglite') {
-    return store.driver.client.transaction(async (tx) => body(async <Row>(text: string, params: unknown[] = []) => (await tx.query<Row>(text, params)).rows));
+    return store.driver.client.transaction(async (tx) =>
+      body(async <Row>(text: string, params: unknown[] = []) => (await tx.query<Row>(text, params)).rows),
+    );
   }
   return (await store.driver.client.begin(async (tx) =>
-    body(async <Row>(text: string, params: unknown[] = []) => (await tx.unsafe(text, params as never[], { prepare: true })) as unknown as Row[]),
+    body(
+      async <Row>(text: string, params: unknown[] = []) =>
+        (await tx.unsafe(text, params as never[], { prepare: true })) as unknown as Row[],
+    ),
   )) as T;
 }

@@ -20,13 +20,22 @@ export const secretDetectors: Detector[] = [
   { kind: 'private_key', pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/dg },
   // A password inside a URL's authority: postgres://user:pass@host, mongodb+srv://, redis://:pass@,
   // amqp://, jdbc:mysql://… The greedy class backs off to the authority's last '@'.
-  { kind: 'connection_password', pattern: /\b[a-z][a-z0-9+.-]{1,30}:\/\/[^\s:/?#@"'<>]*:([^\s/?#"'<>]+)@(?=[^\s@/?#"'<>])/dgi, group: 1, accept: (value) => !value.startsWith('[REDACTED:') },
+  {
+    kind: 'connection_password',
+    pattern: /\b[a-z][a-z0-9+.-]{1,30}:\/\/[^\s:/?#@"'<>]*:([^\s/?#"'<>]+)@(?=[^\s@/?#"'<>])/dgi,
+    group: 1,
+    accept: (value) => !value.startsWith('[REDACTED:'),
+  },
   { kind: 'aifactory_token', pattern: /\baif_[A-Za-z0-9_-]{20,200}/dg },
   { kind: 'anthropic_key', pattern: /\bsk-ant-[A-Za-z0-9_-]{20,}/dg },
   { kind: 'openai_key', pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/dg },
   { kind: 'aws_access_key', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[0-9A-Z]{16}\b/dg },
   // An AWS secret access key named as one (aws_secret_access_key=…, "SecretAccessKey": "…").
-  { kind: 'aws_secret_key', pattern: /(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi, group: 1 },
+  {
+    kind: 'aws_secret_key',
+    pattern: /(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+    group: 1,
+  },
   { kind: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/dg },
   { kind: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/dg },
   { kind: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/dg },
@@ -36,7 +45,8 @@ export const secretDetectors: Detector[] = [
   // A credential assigned in text: password=…, DB_PASSWORD: …, api_key="…", Password=…; (ADO.NET).
   {
     kind: 'credential',
-    pattern: /(?<![A-Za-z0-9])(?:password|passwd|pwd|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|secret)["']?\s*[:=]\s*["']?(?!\[REDACTED:)([^\s"',;&<>]{6,})/dgi,
+    pattern:
+      /(?<![A-Za-z0-9])(?:password|passwd|pwd|client[_-]?secret|api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|secret)["']?\s*[:=]\s*["']?(?!\[REDACTED:)([^\s"',;&<>]{6,})/dgi,
     group: 1,
   },
   // An unlabelled AWS secret access key: 40 characters of its alphabet, standing alone, with a
@@ -71,7 +81,10 @@ export function isSecretFieldName(name: string): boolean {
   const compact = name.toLowerCase().replace(/[-_ ]/g, '');
   if (secretFieldNames.has(compact)) return true;
   // A qualified name (db_password, stripeApiKey): its last word or two.
-  return /(?:password|passwd|secret|apikey|secretkey|accesstoken|refreshtoken|authtoken|privatekey)$/.test(compact) && !/(?:hash|id|name|ref|path|file|url)$/.test(compact);
+  return (
+    /(?:password|passwd|secret|apikey|secretkey|accesstoken|refreshtoken|authtoken|privatekey)$/.test(compact) &&
+    !/(?:hash|id|name|ref|path|file|url)$/.test(compact)
+  );
 }
 
 function looksLikeAwsSecret(value: string): boolean {

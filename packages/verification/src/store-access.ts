@@ -35,10 +35,13 @@ export async function forEachArray(store: Store, text: string, params: unknown[]
     return rows.length;
   }
   let count = 0;
-  await store.driver.client.unsafe(text, params as never[], { prepare: true }).values().forEach((row) => {
-    count += 1;
-    onRow(row as unknown as unknown[]);
-  });
+  await store.driver.client
+    .unsafe(text, params as never[], { prepare: true })
+    .values()
+    .forEach((row) => {
+      count += 1;
+      onRow(row as unknown as unknown[]);
+    });
   return count;
 }
 
@@ -75,7 +78,11 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
  */
 export function storeFailure(doing: string, error: unknown): SystemError | UserError {
   if (error instanceof UserError || error instanceof SystemError) return error;
-  return new SystemError(ErrorCode.StoreUnavailable, `Could not ${doing}: the store is unavailable (${(error as Error)?.message ?? String(error)}).`, { cause: error });
+  return new SystemError(
+    ErrorCode.StoreUnavailable,
+    `Could not ${doing}: the store is unavailable (${(error as Error)?.message ?? String(error)}).`,
+    { cause: error },
+  );
 }
 
 /** Timestamps from either driver as Date. */
@@ -112,7 +119,9 @@ export function readStoreId(store: Store, options: { fresh?: boolean } = {}): Pr
   let id = options.fresh ? undefined : storeIds.get(client);
   if (!id) {
     // Two rows would be two identities: none of them is the store's.
-    id = queryRows<{ id: string }>(store, 'SELECT id FROM store_identity ORDER BY id LIMIT 2').then((rows) => (rows.length === 1 ? rows[0]!.id : null));
+    id = queryRows<{ id: string }>(store, 'SELECT id FROM store_identity ORDER BY id LIMIT 2').then((rows) =>
+      rows.length === 1 ? rows[0]!.id : null,
+    );
     if (options.fresh) return id;
     id.catch(() => storeIds.delete(client));
     storeIds.set(client, id);

@@ -6,7 +6,17 @@
 // process that drives the run (the one that starts it, the one that resumes it after an approval)
 // adds one invoke_agent span under the run's root span id, so the pieces join in any tracing
 // backend. A process that meets a run mid-way (a resume) asks `traceOf` for the recorded trace.
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { recordedTraceParent, rootSpan, runTrace, spanSteps, type RecordedTraceParent, type SpanAttributes } from './gen-ai-spans.ts';
 import type { RecordedEvent, Recorder } from './recorder.ts';
 import type { Store } from '@aifactory/store';
@@ -41,7 +51,11 @@ const kinds: Record<number, SpanKind> = { 1: SpanKind.INTERNAL, 3: SpanKind.CLIE
  * behaves exactly like the original: spans are made after each commit, and a tracing failure
  * never fails a recording.
  */
-export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }: { traceOf?: (runId: string) => Promise<RecordedTraceParent | undefined> } = {}): Recorder {
+export function tracingRecorder(
+  recorder: Recorder,
+  tracer: Tracer,
+  { traceOf }: { traceOf?: (runId: string) => Promise<RecordedTraceParent | undefined> } = {},
+): Recorder {
   const runs = new Map<string, LiveRun>();
   /** Recorded caller traces of runs met mid-way, looked up once per run. */
   const callerTraces = new Map<string, RecordedTraceParent | undefined>();
@@ -58,8 +72,21 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }:
       traceFlags: TraceFlags.SAMPLED,
       isRemote: true,
     });
-    const root = rootSpan({ id: event.runId, agent: run?.agent ?? String(payloadRecord(event.payload).agent ?? 'agent'), team: run?.team ?? null, principal: run?.principal ?? event.actor });
-    const segment = tracer.startSpan(root.name, { kind: SpanKind.INTERNAL, attributes: otelAttributes({ ...root.attributes, 'aifactory.event.seq': event.seq }), startTime: event.ts }, remoteRoot);
+    const root = rootSpan({
+      id: event.runId,
+      agent: run?.agent ?? String(payloadRecord(event.payload).agent ?? 'agent'),
+      team: run?.team ?? null,
+      principal: run?.principal ?? event.actor,
+    });
+    const segment = tracer.startSpan(
+      root.name,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: otelAttributes({ ...root.attributes, 'aifactory.event.seq': event.seq }),
+        startTime: event.ts,
+      },
+      remoteRoot,
+    );
     const live = { segment, context: trace.setSpan(remoteRoot, segment), open: new Map<string, Span>() };
     runs.set(event.runId, live);
     return live;
@@ -82,7 +109,14 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }:
         const source = { seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: payloadRecord(event.payload) };
         for (const step of spanSteps(source)) {
           if (step.op === 'start') {
-            live.open.set(step.key, tracer.startSpan(step.name, { kind: kinds[step.kind] ?? SpanKind.INTERNAL, attributes: otelAttributes(step.attributes), startTime: event.ts }, live.context));
+            live.open.set(
+              step.key,
+              tracer.startSpan(
+                step.name,
+                { kind: kinds[step.kind] ?? SpanKind.INTERNAL, attributes: otelAttributes(step.attributes), startTime: event.ts },
+                live.context,
+              ),
+            );
           } else if (step.op === 'end') {
             const span = live.open.get(step.key);
             if (!span) continue;
@@ -92,7 +126,11 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }:
             span.end(event.ts);
           } else {
             const startTime = step.durationMs !== undefined ? new Date(event.ts.getTime() - step.durationMs) : event.ts;
-            const span = tracer.startSpan(step.name, { kind: kinds[step.kind] ?? SpanKind.INTERNAL, attributes: otelAttributes(step.attributes), startTime }, live.context);
+            const span = tracer.startSpan(
+              step.name,
+              { kind: kinds[step.kind] ?? SpanKind.INTERNAL, attributes: otelAttributes(step.attributes), startTime },
+              live.context,
+            );
             if (step.error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: step.error });
             span.end(event.ts);
           }
@@ -114,7 +152,10 @@ export function tracingRecorder(recorder: Recorder, tracer: Tracer, { traceOf }:
       span.setAttribute('error.type', 'outcome_unknown');
       span.end(event.ts);
     }
-    live.segment.setAttribute('aifactory.run.status', event.type === 'run.held' ? 'held' : event.type === 'run.completed' ? 'completed' : 'failed');
+    live.segment.setAttribute(
+      'aifactory.run.status',
+      event.type === 'run.held' ? 'held' : event.type === 'run.completed' ? 'completed' : 'failed',
+    );
     if (event.type === 'run.failed') live.segment.setStatus({ code: SpanStatusCode.ERROR, message: 'run failed' });
     else if (event.type === 'run.completed') live.segment.setStatus({ code: SpanStatusCode.OK });
     live.segment.end(event.ts);

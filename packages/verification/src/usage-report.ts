@@ -46,11 +46,19 @@ export interface UsageReport {
 
 /** Parses `team,feature` into dimensions, naming the one that is not a dimension. */
 export function parseUsageDimensions(value: string): UsageDimension[] {
-  const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
-  if (names.length === 0) throw new UserError(ErrorCode.InputInvalid, `Group usage by at least one of ${usageDimensions.join(', ')}.`, { location: { path: 'by' } });
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  if (names.length === 0)
+    throw new UserError(ErrorCode.InputInvalid, `Group usage by at least one of ${usageDimensions.join(', ')}.`, {
+      location: { path: 'by' },
+    });
   for (const name of names) {
     if (!(usageDimensions as readonly string[]).includes(name)) {
-      throw new UserError(ErrorCode.InputInvalid, `Usage cannot be grouped by '${name}'; use any of ${usageDimensions.join(', ')}.`, { location: { path: 'by' } });
+      throw new UserError(ErrorCode.InputInvalid, `Usage cannot be grouped by '${name}'; use any of ${usageDimensions.join(', ')}.`, {
+        location: { path: 'by' },
+      });
     }
   }
   return [...new Set(names)] as UsageDimension[];
@@ -129,6 +137,11 @@ export async function summarizeUsage(store: Store, query: UsageQuery = {}): Prom
 /** postgres.js returns text[] as an array; PGlite too, but older drivers give '{a,b}'. */
 function parseTextArray(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
-  if (typeof value === 'string') return value.replace(/^\{|\}$/g, '').split(',').filter((item) => item.length > 0).map((item) => item.replace(/^"|"$/g, ''));
+  if (typeof value === 'string')
+    return value
+      .replace(/^\{|\}$/g, '')
+      .split(',')
+      .filter((item) => item.length > 0)
+      .map((item) => item.replace(/^"|"$/g, ''));
   return [];
 }

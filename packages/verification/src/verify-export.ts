@@ -6,7 +6,16 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ErrorCode, UserError, canonicalJson } from '@aifactory/core';
 import { checkpointSignatureValid, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { RunChainVerifier, SealChainVerifier, type ChainAnchor, type RunRow, type StoredEvent, type StoredSeal, type VerificationProblem, type VerificationReport } from './chain-verifier.ts';
+import {
+  RunChainVerifier,
+  SealChainVerifier,
+  type ChainAnchor,
+  type RunRow,
+  type StoredEvent,
+  type StoredSeal,
+  type VerificationProblem,
+  type VerificationReport,
+} from './chain-verifier.ts';
 import { exportFormat, exportVersion, trailerMessage } from './export.ts';
 import type { RedactionNote } from './hash-chain.ts';
 import { keyIdOf, verifySealSignature } from './seal-signer.ts';
@@ -84,7 +93,8 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
   let trusted: readonly string[] | undefined = options.trustedKeys;
   let exportProblem: VerificationProblem | undefined;
   const seals: StoredSeal[] = [];
-  let current: { verifier: RunChainVerifier; run: RunRow; seal: StoredSeal | undefined; latest: StoredSeal | undefined; events: number } | undefined;
+  let current:
+    { verifier: RunChainVerifier; run: RunRow; seal: StoredSeal | undefined; latest: StoredSeal | undefined; events: number } | undefined;
   const invalid = (message: string) => {
     exportProblem ??= { kind: 'export_invalid', message: `Line ${lineNumber}: ${message}` };
   };
@@ -138,7 +148,10 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
           else headerCheckpoint = parsed;
         }
       }
-      summary.keys = (Array.isArray(record.keys) ? (record.keys as Array<{ key_id: string; public_key: string }>) : []).map((key) => ({ keyId: key.key_id, publicKey: key.public_key }));
+      summary.keys = (Array.isArray(record.keys) ? (record.keys as Array<{ key_id: string; public_key: string }>) : []).map((key) => ({
+        keyId: key.key_id,
+        publicKey: key.public_key,
+      }));
       for (const key of summary.keys) {
         if (keyIdOf(key.publicKey) !== key.keyId) invalid(`key ${key.keyId} does not match its public key.`);
       }
@@ -158,7 +171,9 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
             principal: String(record.principal),
             status: String(record.status),
             ...(version >= 2 && typeof record.started_at === 'string' ? { startedAt: record.started_at } : {}),
-            ...(version >= 2 ? { replayOf: (record.replay_of as string | null) ?? null, parentRunId: (record.parent_run_id as string | null) ?? null } : {}),
+            ...(version >= 2
+              ? { replayOf: (record.replay_of as string | null) ?? null, parentRunId: (record.parent_run_id as string | null) ?? null }
+              : {}),
           },
           seal: undefined,
           latest: undefined,
@@ -209,7 +224,8 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
           break;
         }
         if (seal.kind === 'final') current.seal = seal;
-        else if (current.events > 0) invalid(`seal ${seal.seq} of run '${seal.runId}' follows the run's events (a version 2 export lists seals first).`);
+        else if (current.events > 0)
+          invalid(`seal ${seal.seq} of run '${seal.runId}' follows the run's events (a version 2 export lists seals first).`);
         else if (!current.latest || seal.headSeq >= current.latest.headSeq) {
           current.latest = seal;
           current.verifier.expectCheckpoint(seal);
@@ -223,25 +239,35 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
         const expectedLines = lineNumber - 1;
         const hex = digest.digest('hex');
         if (record.lines !== expectedLines || record.digest !== hex) {
-          invalid(`the trailer does not match the file (it counts ${String(record.lines)} lines with digest ${String(record.digest)}; the file has ${expectedLines} lines with digest ${hex}): lines were removed, added or changed.`);
+          invalid(
+            `the trailer does not match the file (it counts ${String(record.lines)} lines with digest ${String(record.digest)}; the file has ${expectedLines} lines with digest ${hex}): lines were removed, added or changed.`,
+          );
           break;
         }
         const runs = version >= 2 ? { count: summary.runs, digest: runIds.digest('hex') } : undefined;
         if (runs && (record.runs !== runs.count || record.runs_digest !== runs.digest)) {
-          invalid(`the trailer lists ${String(record.runs)} runs (digest ${String(record.runs_digest)}), the file holds ${runs.count} (digest ${runs.digest}): runs were dropped or added.`);
+          invalid(
+            `the trailer lists ${String(record.runs)} runs (digest ${String(record.runs_digest)}), the file holds ${runs.count} (digest ${runs.digest}): runs were dropped or added.`,
+          );
           break;
         }
         if (typeof record.signature === 'string') {
           summary.trailer.signed = true;
           const key = summary.keys.find((candidate) => candidate.keyId === record.key_id);
           const isTrusted = key && (!trusted || trusted.includes(key.publicKey) || trusted.includes(key.keyId));
-          if (!key || !isTrusted || !verifySealSignature(key.publicKey, trailerMessage(hex, expectedLines, runs, version), record.signature)) {
+          if (
+            !key ||
+            !isTrusted ||
+            !verifySealSignature(key.publicKey, trailerMessage(hex, expectedLines, runs, version), record.signature)
+          ) {
             invalid(`the trailer's signature by ${String(record.key_id)} does not verify with a trusted key.`);
             break;
           }
         } else if (options.trustedKeys) {
           // A pinned key vouches for nothing an unsigned trailer says: anyone could have written it.
-          invalid('the trailer is not signed, but a key was pinned: the file cannot be shown to come from that key (it was exported without one, or its signature was stripped).');
+          invalid(
+            'the trailer is not signed, but a key was pinned: the file cannot be shown to come from that key (it was exported without one, or its signature was stripped).',
+          );
           break;
         } else {
           summary.warnings.push('The export trailer is not signed: the file was exported without a seal key.');
@@ -255,25 +281,42 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
   }
   finishRun();
   if (lineNumber === 0) invalid('the export is empty.');
-  else if (!summary.trailer.present) exportProblem ??= { kind: 'export_invalid', message: `The export ends at line ${lineNumber} without its trailer: the file was cut.` };
+  else if (!summary.trailer.present)
+    exportProblem ??= { kind: 'export_invalid', message: `The export ends at line ${lineNumber} without its trailer: the file was cut.` };
 
   // The header's checkpoint: the seal chain's head when the export began, signed by a trusted key.
   const anchors: ChainAnchor[] = [];
   if (headerCheckpoint) {
     const trustedKey = !trusted || trusted.includes(headerCheckpoint.publicKey) || trusted.includes(headerCheckpoint.keyId);
-    if (!trustedKey || !checkpointSignatureValid(headerCheckpoint) || headerCheckpoint.storeId !== storeId) exportProblem ??= { kind: 'export_invalid', message: "The header's checkpoint is not signed by a trusted key for this store." };
+    if (!trustedKey || !checkpointSignatureValid(headerCheckpoint) || headerCheckpoint.storeId !== storeId)
+      exportProblem ??= { kind: 'export_invalid', message: "The header's checkpoint is not signed by a trusted key for this store." };
     else if (complete) anchors.push({ seq: headerCheckpoint.sealSeq, sealHash: headerCheckpoint.sealHash, source: 'anchor' });
   } else if (version >= 2 && complete && options.trustedKeys && seals.length > 0) {
-    exportProblem ??= { kind: 'export_invalid', message: 'The export claims to be complete but carries no signed checkpoint of the seal chain, so a removed newest run could not be seen.' };
+    exportProblem ??= {
+      kind: 'export_invalid',
+      message:
+        'The export claims to be complete but carries no signed checkpoint of the seal chain, so a removed newest run could not be seen.',
+    };
   }
   seals.sort((left, right) => left.seq - right.seq);
   const exportHead = Math.max(headerCheckpoint?.sealSeq ?? 0, seals.at(-1)?.seq ?? 0);
   if (options.witness) {
     const takenAt = complete && headerCheckpoint && anchors.length > 0 ? Date.parse(headerCheckpoint.ts) : undefined;
-    const witnessed = await witnessAnchors(options.witness, storeId, trusted, { complete, exportHead, takenAt, carried: new Set(seals.map((seal) => seal.seq)) });
+    const witnessed = await witnessAnchors(options.witness, storeId, trusted, {
+      complete,
+      exportHead,
+      takenAt,
+      carried: new Set(seals.map((seal) => seal.seq)),
+    });
     anchors.push(...witnessed.anchors);
     summary.warnings.push(...witnessed.warnings);
-    summary.tail = { checkedBy: witnessed.anchors.length > 0 ? 'witness' : 'none', storeId: storeId ?? null, headSeq: exportHead, ...(witnessed.checkedSeq !== undefined ? { checkedSeq: witnessed.checkedSeq } : {}), message: witnessed.message };
+    summary.tail = {
+      checkedBy: witnessed.anchors.length > 0 ? 'witness' : 'none',
+      storeId: storeId ?? null,
+      headSeq: exportHead,
+      ...(witnessed.checkedSeq !== undefined ? { checkedSeq: witnessed.checkedSeq } : {}),
+      message: witnessed.message,
+    };
   }
   const chain = new SealChainVerifier({ trusted, partial: !complete, anchors, ...(version >= 2 ? { storeId } : {}) });
   for (const seal of seals) chain.add(seal);
@@ -291,7 +334,11 @@ async function witnessAnchors(
   scope: { complete: boolean; exportHead: number; takenAt: number | undefined; carried: ReadonlySet<number> },
 ): Promise<{ anchors: ChainAnchor[]; warnings: string[]; checkedSeq?: number; message: string }> {
   if (!storeId) {
-    return { anchors: [], warnings: [], message: `The export names no store identity (a version 1 export), so witness ${witness.location} cannot be consulted.` };
+    return {
+      anchors: [],
+      warnings: [],
+      message: `The export names no store identity (a version 1 export), so witness ${witness.location} cannot be consulted.`,
+    };
   }
   const warnings: string[] = [];
   const anchors: ChainAnchor[] = [];
@@ -302,9 +349,11 @@ async function witnessAnchors(
     // past its head from before then means the newest runs were removed first. Seals newer than
     // that were made after the export; a selection vouches only for the seals it carries.
     const before = scope.takenAt !== undefined && Date.parse(checkpoint.ts) <= scope.takenAt;
-    if (scope.complete && (checkpoint.sealSeq <= scope.exportHead || before)) anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
+    if (scope.complete && (checkpoint.sealSeq <= scope.exportHead || before))
+      anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
     else if (checkpoint.sealSeq > scope.exportHead) newer += 1;
-    else if (scope.carried.has(checkpoint.sealSeq)) anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
+    else if (scope.carried.has(checkpoint.sealSeq))
+      anchors.push({ seq: checkpoint.sealSeq, sealHash: checkpoint.sealHash, source: 'witness' });
   }
   if (skippedWarning) warnings.push(skippedWarning);
   const checkedSeq = anchors.length > 0 ? Math.max(...anchors.map((anchor) => anchor.seq)) : undefined;

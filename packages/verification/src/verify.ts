@@ -169,7 +169,12 @@ function runSeals(seals: readonly StoredSeal[]): RunSeals {
   const result: RunSeals = {};
   for (const seal of seals) {
     if ((seal.kind ?? 'final') === 'final') result.final = seal;
-    else if (!result.latest || seal.headSeq > result.latest.headSeq || (seal.headSeq === result.latest.headSeq && seal.seq > result.latest.seq)) result.latest = seal;
+    else if (
+      !result.latest ||
+      seal.headSeq > result.latest.headSeq ||
+      (seal.headSeq === result.latest.headSeq && seal.seq > result.latest.seq)
+    )
+      result.latest = seal;
   }
   return result;
 }
@@ -190,7 +195,11 @@ export async function* eventPages(store: Store, options: EventScan = {}): AsyncG
   const upper = options.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const fetchPage = (afterRun: string, afterSeq: number) =>
     options.runId !== undefined
-      ? queryArrays(store, `SELECT ${eventColumns} FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [options.runId, afterSeq, size])
+      ? queryArrays(store, `SELECT ${eventColumns} FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [
+          options.runId,
+          afterSeq,
+          size,
+        ])
       : queryArrays(store, `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`, [
           afterRun,
           afterSeq,
@@ -229,7 +238,10 @@ interface ProofContext {
 
 async function proofContext(store: Store, options: VerifyOptions): Promise<ProofContext> {
   const signers = options.signers ?? [];
-  const trusted = options.trustedKeys || signers.length > 0 ? [...(options.trustedKeys ?? []), ...(options.trustedKeys ? [] : signers.map((signer) => signer.publicKey))] : undefined;
+  const trusted =
+    options.trustedKeys || signers.length > 0
+      ? [...(options.trustedKeys ?? []), ...(options.trustedKeys ? [] : signers.map((signer) => signer.publicKey))]
+      : undefined;
   // One round trip for what every verification starts from: the identity, and when start seals began.
   const [facts] = await queryRows<{ ids: string[] | null; first_start: string | null }>(
     store,
@@ -240,7 +252,11 @@ async function proofContext(store: Store, options: VerifyOptions): Promise<Proof
   const storeId = facts?.ids?.length === 1 ? facts.ids[0]! : null;
   const problems: VerificationProblem[] = [];
   const warnings: string[] = [];
-  if (storeId === null) problems.push({ kind: 'store_identity_mismatch', message: `The store at ${store.location} has no identity (its store_identity row was removed or duplicated): seals and checkpoints cannot be tied to it.` });
+  if (storeId === null)
+    problems.push({
+      kind: 'store_identity_mismatch',
+      message: `The store at ${store.location} has no identity (its store_identity row was removed or duplicated): seals and checkpoints cannot be tied to it.`,
+    });
   const anchors: ChainAnchor[] = [];
   let checkedBy: TailCheck['checkedBy'] = 'none';
   let checkedSeq: number | undefined;
@@ -264,7 +280,8 @@ async function proofContext(store: Store, options: VerifyOptions): Promise<Proof
     }
     if (skippedWarning) warnings.push(skippedWarning);
     checkedBy = anchors.some((anchor) => anchor.source === 'witness') ? 'witness' : checkedBy;
-    if (checkedBy !== 'witness') warnings.push(`Witness ${options.witness.location} holds no checkpoint of store ${storeId} signed by a trusted key.`);
+    if (checkedBy !== 'witness')
+      warnings.push(`Witness ${options.witness.location} holds no checkpoint of store ${storeId} signed by a trusted key.`);
   }
   return {
     storeId,
@@ -273,7 +290,12 @@ async function proofContext(store: Store, options: VerifyOptions): Promise<Proof
     problems,
     warnings,
     attestedSince: facts?.first_start ?? undefined,
-    tail: { checkedBy, storeId, ...(checkedSeq !== undefined ? { checkedSeq } : {}), ...(witnessLocation ? { witness: witnessLocation } : {}) },
+    tail: {
+      checkedBy,
+      storeId,
+      ...(checkedSeq !== undefined ? { checkedSeq } : {}),
+      ...(witnessLocation ? { witness: witnessLocation } : {}),
+    },
   };
 }
 
@@ -308,14 +330,21 @@ async function unownedRuns(store: Store, runId?: string): Promise<string[]> {
        WHERE r.status = 'running' AND (l.expires_at < now() OR (l.run_id IS NULL AND r.started_at < now() - interval '15 minutes'))${runId !== undefined ? ' AND r.id = $1' : ''} ORDER BY r.id LIMIT 100`,
       runId !== undefined ? [runId] : [],
     );
-    return rows.map((row) => `Run '${row.id}' is left running without an owner (${row.expires ? `its lease expired at ${row.expires}` : 'no process has held its lease for over 15 minutes'}): the process driving it stopped.`);
+    return rows.map(
+      (row) =>
+        `Run '${row.id}' is left running without an owner (${row.expires ? `its lease expired at ${row.expires}` : 'no process has held its lease for over 15 minutes'}): the process driving it stopped.`,
+    );
   } catch {
     return [];
   }
 }
 
 /** Verifies one run: its chain, runs row and seals, their place in the seal chain, and the chain from there to its head against the anchors and witness. */
-export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerificationReport & { tail: TailCheck }> {
+export async function verifyRun(
+  store: Store,
+  runId: string,
+  options: VerifyOptions = {},
+): Promise<VerificationReport & { tail: TailCheck }> {
   const context = await proofContext(store, options);
   const { trusted } = context;
   const [runRow] = await queryRows(store, `SELECT ${runColumns} FROM runs WHERE id = $1`, [runId]);
@@ -350,10 +379,22 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     const problem = checkSealSignature(seal, trusted);
     if (problem) return { ...result, ok: false, problem };
   }
-  const [before] = first.seq > 1 ? (await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq = $1`, [first.seq - 1])).map(toSeal) : [];
+  const [before] =
+    first.seq > 1 ? (await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq = $1`, [first.seq - 1])).map(toSeal) : [];
   const expectedPrev = before?.sealHash ?? (first.seq === 1 ? '0'.repeat(64) : undefined);
   if (expectedPrev === undefined || first.prevSealHash !== expectedPrev) {
-    return { ...result, ok: false, problem: { runId, seq: first.seq, kind: 'seal_chain_broken', message: `The seal before this run's first seal (seal ${first.seq - 1}) is missing or was changed.`, ...(expectedPrev ? { expected: expectedPrev } : {}), actual: first.prevSealHash } };
+    return {
+      ...result,
+      ok: false,
+      problem: {
+        runId,
+        seq: first.seq,
+        kind: 'seal_chain_broken',
+        message: `The seal before this run's first seal (seal ${first.seq - 1}) is missing or was changed.`,
+        ...(expectedPrev ? { expected: expectedPrev } : {}),
+        actual: first.prevSealHash,
+      },
+    };
   }
   const signatureProblem = before ? checkSealSignature(before, trusted) : undefined;
   if (signatureProblem) return { ...result, ok: false, problem: signatureProblem };
@@ -372,7 +413,7 @@ async function walkSealChain(store: Store, context: ProofContext, from: StoredSe
     signatures: false,
     ...(from ? { from: { seq: from.seq, prevSealHash: from.prevSealHash } } : {}),
   });
-  for (let after = start - 1; ; ) {
+  for (let after = start - 1; ;) {
     const rows = await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, defaultPageSize]);
     for (const row of rows) chain.add(toSeal(row));
     if (rows.length < defaultPageSize) break;
@@ -398,7 +439,9 @@ async function lookUpRuns(store: Store, ids: string[]): Promise<{ runs: Map<stri
   const idsJson = JSON.stringify(ids);
   const [runRows, sealRows] = await Promise.all([
     queryRows(store, `SELECT ${runColumns} FROM runs WHERE id IN (SELECT json_array_elements_text($1::json))`, [idsJson]),
-    queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json)) ORDER BY seq`, [idsJson]),
+    queryRows(store, `SELECT ${sealColumns} FROM seals WHERE run_id IN (SELECT json_array_elements_text($1::json)) ORDER BY seq`, [
+      idsJson,
+    ]),
   ]);
   const byRun = new Map<string, StoredSeal[]>();
   for (const row of sealRows) {
@@ -407,7 +450,10 @@ async function lookUpRuns(store: Store, ids: string[]): Promise<{ runs: Map<stri
     if (list) list.push(seal);
     else byRun.set(seal.runId, [seal]);
   }
-  return { runs: new Map(runRows.map((row) => [row.id as string, toRunRow(row)])), seals: new Map([...byRun].map(([id, list]) => [id, runSeals(list)])) };
+  return {
+    runs: new Map(runRows.map((row) => [row.id as string, toRunRow(row)])),
+    seals: new Map([...byRun].map(([id, list]) => [id, runSeals(list)])),
+  };
 }
 
 /** Marks a promise as handled now (it is awaited later, and may settle while something else is awaited). */
@@ -436,7 +482,21 @@ export async function verifyEventRange(
 ): Promise<void> {
   const upper = range.beforeRun !== undefined ? ' AND run_id < $4' : '';
   const text = `SELECT ${eventColumns} FROM events WHERE (run_id, seq) > ($1, $2)${upper} ORDER BY run_id, seq LIMIT $3`;
-  const event: ChainEvent = { runId: '', seq: 0, ts: '', type: '', actor: '', payloadText: null, payloadSalt: null, payloadHash: '', schemaVersion: 0, redactions: null, erasedAt: null, prevHash: '', hash: '' };
+  const event: ChainEvent = {
+    runId: '',
+    seq: 0,
+    ts: '',
+    type: '',
+    actor: '',
+    payloadText: null,
+    payloadSalt: null,
+    payloadHash: '',
+    schemaVersion: 0,
+    redactions: null,
+    erasedAt: null,
+    prevHash: '',
+    hash: '',
+  };
   const ended: ScannedRun[] = [];
   let current: ScannedRun | undefined;
   let lookup: RunLookup = { ids: [] };
@@ -453,7 +513,13 @@ export async function verifyEventRange(
       lastSeq = event.seq;
       if (current === undefined || current.verifier.runId !== event.runId) {
         if (current) ended.push(current);
-        current = { verifier: new RunChainVerifier(event.runId, { checkpoint: runs.checkpoints?.get(event.runId), attestedSince: runs.attestedSince }), lookup };
+        current = {
+          verifier: new RunChainVerifier(event.runId, {
+            checkpoint: runs.checkpoints?.get(event.runId),
+            attestedSince: runs.attestedSince,
+          }),
+          lookup,
+        };
         lookup.ids.push(event.runId);
       }
       current.verifier.add(event);
@@ -461,7 +527,10 @@ export async function verifyEventRange(
       failure = { error };
     }
   };
-  const readPage = () => awaitedLater(forEachArray(store, text, [lastRun, lastSeq, pageSize, ...(range.beforeRun !== undefined ? [range.beforeRun] : [])], onRow));
+  const readPage = () =>
+    awaitedLater(
+      forEachArray(store, text, [lastRun, lastSeq, pageSize, ...(range.beforeRun !== undefined ? [range.beforeRun] : [])], onRow),
+    );
   const finishEnded = async () => {
     while (ended.length > 0 && ended[0]!.lookup.result) {
       const run = ended.shift()!;
@@ -491,7 +560,10 @@ export async function verifyEventRange(
 }
 
 /** Verifies the whole store: the seal chain, every run's chain, and rows without a counterpart. */
-export async function verifyAll(store: Store, options: VerifyOptions & { onReport?: (report: VerificationReport) => void } = {}): Promise<VerificationSummary> {
+export async function verifyAll(
+  store: Store,
+  options: VerifyOptions & { onReport?: (report: VerificationReport) => void } = {},
+): Promise<VerificationSummary> {
   const context = await proofContext(store, options);
   const { trusted, anchors } = context;
   const pageSize = options.pageSize ?? defaultPageSize;
@@ -524,7 +596,7 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
 
   // 1. The seal chain, in seq order.
   const chain = new SealChainVerifier({ trusted, anchors, storeId: context.storeId });
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await queryRows(store, `SELECT ${sealColumns} FROM seals WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, pageSize]);
     for (const row of rows) chain.add(toSeal(row));
     if (rows.length < pageSize) break;
@@ -535,13 +607,25 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
 
   // 2. Every run that has events, in key order; open runs against their newest start or checkpoint seal.
   const checkpoints = await openRunCheckpoints(store);
-  await verifyEventRange(store, {}, trusted, options.pageSize ?? defaultScanPageSize, take, { checkpoints, attestedSince: context.attestedSince });
+  await verifyEventRange(store, {}, trusted, options.pageSize ?? defaultScanPageSize, take, {
+    checkpoints,
+    attestedSince: context.attestedSince,
+  });
 
   // 3. Runs rows and seals whose events are gone entirely.
-  const orphanRuns = await queryRows(store, `SELECT ${runColumns} FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id`);
-  const orphanSeals = (await queryRows(store, `SELECT ${sealColumns} FROM seals s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = s.run_id) ORDER BY seq`)).map(toSeal);
+  const orphanRuns = await queryRows(
+    store,
+    `SELECT ${runColumns} FROM runs r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id) ORDER BY id`,
+  );
+  const orphanSeals = (
+    await queryRows(
+      store,
+      `SELECT ${sealColumns} FROM seals s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = s.run_id) ORDER BY seq`,
+    )
+  ).map(toSeal);
   const orphanSealByRun = new Map<string, StoredSeal>();
-  for (const seal of orphanSeals) if (!orphanSealByRun.has(seal.runId) || (seal.kind ?? 'final') === 'final') orphanSealByRun.set(seal.runId, seal);
+  for (const seal of orphanSeals)
+    if (!orphanSealByRun.has(seal.runId) || (seal.kind ?? 'final') === 'final') orphanSealByRun.set(seal.runId, seal);
   for (const row of orphanRuns) {
     const run = toRunRow(row);
     take(new RunChainVerifier(run.id).finish(run, orphanSealByRun.get(run.id), trusted));
@@ -549,7 +633,15 @@ export async function verifyAll(store: Store, options: VerifyOptions & { onRepor
   }
   for (const seal of orphanSealByRun.values()) {
     const report = new RunChainVerifier(seal.runId).finish(undefined, seal, trusted);
-    take({ ...report, problem: { runId: seal.runId, seq: seal.seq, kind: 'seal_run_missing', message: `Seal ${seal.seq} seals run '${seal.runId}', whose events and runs row are gone.` } });
+    take({
+      ...report,
+      problem: {
+        runId: seal.runId,
+        seq: seal.seq,
+        kind: 'seal_run_missing',
+        message: `Seal ${seal.seq} seals run '${seal.runId}', whose events and runs row are gone.`,
+      },
+    });
   }
 
   // 4. Runs no process drives any more.

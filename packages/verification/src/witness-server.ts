@@ -59,7 +59,8 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
   };
 
   const accept = async (checkpoint: Checkpoint): Promise<{ status: number; body: Record<string, unknown> }> => {
-    if (!checkpointSignatureValid(checkpoint)) return { status: 400, body: { error: 'The checkpoint signature does not verify with the key it names.' } };
+    if (!checkpointSignatureValid(checkpoint))
+      return { status: 400, body: { error: 'The checkpoint signature does not verify with the key it names.' } };
     if (options.trustedKeys && !options.trustedKeys.some((key) => key === checkpoint.keyId || key === checkpoint.publicKey)) {
       return { status: 403, body: { error: `Key ${checkpoint.keyId} is not one this witness accepts.` } };
     }
@@ -70,8 +71,16 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
     const held = log.bySeq.get(checkpoint.sealSeq);
     if (held === checkpoint.sealHash) return { status: 200, body: { ok: true, kept: 'already' } };
     if (held !== undefined) {
-      await appendFile(`${directory.file(checkpoint.storeId).replace(/\.jsonl$/, '')}.conflicts.jsonl`, `${JSON.stringify({ ...checkpointJson(checkpoint), received_at: new Date().toISOString(), held_seal_hash: held })}\n`);
-      return { status: 409, body: { error: `Seal ${checkpoint.sealSeq} of store ${checkpoint.storeId} is already witnessed with seal hash ${held}; a different one is a rewritten history.` } };
+      await appendFile(
+        `${directory.file(checkpoint.storeId).replace(/\.jsonl$/, '')}.conflicts.jsonl`,
+        `${JSON.stringify({ ...checkpointJson(checkpoint), received_at: new Date().toISOString(), held_seal_hash: held })}\n`,
+      );
+      return {
+        status: 409,
+        body: {
+          error: `Seal ${checkpoint.sealSeq} of store ${checkpoint.storeId} is already witnessed with seal hash ${held}; a different one is a rewritten history.`,
+        },
+      };
     }
     await directory.submit(checkpoint);
     log.bySeq.set(checkpoint.sealSeq, checkpoint.sealHash);
@@ -86,7 +95,8 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
       response.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     if (request.method === 'POST' && url.pathname === '/v1/checkpoints') {
-      if (options.token && request.headers.authorization !== `Bearer ${options.token}`) return send(401, { error: 'A bearer token is required to submit checkpoints.' });
+      if (options.token && request.headers.authorization !== `Bearer ${options.token}`)
+        return send(401, { error: 'A bearer token is required to submit checkpoints.' });
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of request) {
@@ -119,7 +129,9 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
         return send(400, { error: 'Invalid store id.' });
       }
       await turn;
-      const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) =>
+        error.code === 'ENOENT' ? undefined : Promise.reject(error),
+      );
       if (text === undefined) return send(404, { error: `No checkpoints for store ${storeId}.` });
       return send(200, text, 'application/x-ndjson');
     }

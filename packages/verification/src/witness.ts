@@ -23,7 +23,11 @@ export interface Witness {
  * trusted key (any key when none is pinned), the signature verifying. The rest are only counted,
  * and the sentence a verifier warns with when there are any.
  */
-export async function trustedCheckpoints(witness: Witness, storeId: string, trusted: readonly string[] | undefined): Promise<{ checkpoints: Checkpoint[]; skippedWarning?: string }> {
+export async function trustedCheckpoints(
+  witness: Witness,
+  storeId: string,
+  trusted: readonly string[] | undefined,
+): Promise<{ checkpoints: Checkpoint[]; skippedWarning?: string }> {
   const checkpoints: Checkpoint[] = [];
   let skipped = 0;
   for (const checkpoint of await witness.checkpoints(storeId)) {
@@ -32,14 +36,19 @@ export async function trustedCheckpoints(witness: Witness, storeId: string, trus
     else skipped += 1;
   }
   if (skipped === 0) return { checkpoints };
-  return { checkpoints, skippedWarning: `The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.` };
+  return {
+    checkpoints,
+    skippedWarning: `The witness holds ${skipped} checkpoint(s) for this store that are not signed by a trusted key; they were not used.`,
+  };
 }
 
 /** Opens a witness: an http(s) URL, or else a directory path (created on first write). */
 export function openWitness(target: string, options: { token?: string; fetch?: typeof fetch } = {}): Witness {
-  if (typeof target !== 'string' || target.trim() === '') throw new UserError(ErrorCode.InputInvalid, 'A witness is a directory path or an http(s) URL; got an empty value.');
+  if (typeof target !== 'string' || target.trim() === '')
+    throw new UserError(ErrorCode.InputInvalid, 'A witness is a directory path or an http(s) URL; got an empty value.');
   if (/^https?:\/\//i.test(target)) return new HttpWitness(target, options.token, options.fetch ?? fetch);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) throw new UserError(ErrorCode.InputInvalid, `Witness '${target}' is neither a directory nor an http(s) URL.`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target))
+    throw new UserError(ErrorCode.InputInvalid, `Witness '${target}' is neither a directory nor an http(s) URL.`);
   return new DirectoryWitness(target);
 }
 
@@ -54,7 +63,8 @@ const storeIdPattern = /^[\w.:-]{1,100}$/;
 
 function checkStoreId(storeId: string): void {
   // The store id names a file: never a path.
-  if (!storeIdPattern.test(storeId) || storeId.includes('..')) throw new UserError(ErrorCode.InputInvalid, `Store id '${storeId}' is invalid; use 1-100 letters, digits and . _ : -.`);
+  if (!storeIdPattern.test(storeId) || storeId.includes('..'))
+    throw new UserError(ErrorCode.InputInvalid, `Store id '${storeId}' is invalid; use 1-100 letters, digits and . _ : -.`);
 }
 
 /** Parses a witness log (JSONL of checkpoints); lines that are not checkpoints are skipped (they cannot vouch for anything). */
@@ -93,9 +103,15 @@ export class DirectoryWitness implements Witness {
     try {
       await mkdir(this.location, { recursive: true });
       // One write per line with O_APPEND: lines of concurrent writers never interleave.
-      await appendFile(file, `${JSON.stringify({ ...checkpointJson(checkpoint), received_at: new Date().toISOString() })}\n`, { flag: 'a' });
+      await appendFile(file, `${JSON.stringify({ ...checkpointJson(checkpoint), received_at: new Date().toISOString() })}\n`, {
+        flag: 'a',
+      });
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not write a checkpoint to witness '${this.location}': ${(error as Error).message}`, { cause: error });
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `Could not write a checkpoint to witness '${this.location}': ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -111,7 +127,9 @@ export class DirectoryWitness implements Witness {
         if (!directory?.isDirectory()) throw new UserError(ErrorCode.NotFound, `Witness directory '${this.location}' does not exist.`);
         return [];
       }
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not read witness '${this.location}': ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Could not read witness '${this.location}': ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return parseWitnessLog(text);
   }
@@ -143,12 +161,21 @@ export class HttpWitness implements Witness {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} is unreachable: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} is unreachable: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     if (!response.ok) {
       const body = await response.text().catch(() => '');
-      if (response.status === 409) throw new UserError(ErrorCode.Conflict, `Witness ${this.location} refused checkpoint ${checkpoint.sealSeq}: it keeps a different seal at that place (${body.slice(0, 200)}).`);
-      throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} answered ${response.status} to a checkpoint: ${body.slice(0, 200)}`);
+      if (response.status === 409)
+        throw new UserError(
+          ErrorCode.Conflict,
+          `Witness ${this.location} refused checkpoint ${checkpoint.sealSeq}: it keeps a different seal at that place (${body.slice(0, 200)}).`,
+        );
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `Witness ${this.location} answered ${response.status} to a checkpoint: ${body.slice(0, 200)}`,
+      );
     }
   }
 
@@ -156,12 +183,21 @@ export class HttpWitness implements Witness {
     checkStoreId(storeId);
     let response: Response;
     try {
-      response = await this.#fetch(`${this.location}/v1/stores/${encodeURIComponent(storeId)}/checkpoints`, { headers: this.#headers(), signal: AbortSignal.timeout(30_000) });
+      response = await this.#fetch(`${this.location}/v1/stores/${encodeURIComponent(storeId)}/checkpoints`, {
+        headers: this.#headers(),
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} is unreachable: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} is unreachable: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     if (response.status === 404) return [];
-    if (!response.ok) throw new SystemError(ErrorCode.StoreUnavailable, `Witness ${this.location} answered ${response.status} when asked for store ${storeId}'s checkpoints.`);
+    if (!response.ok)
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `Witness ${this.location} answered ${response.status} when asked for store ${storeId}'s checkpoints.`,
+      );
     return parseWitnessLog(await response.text());
   }
 }

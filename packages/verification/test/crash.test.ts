@@ -16,7 +16,10 @@ warnIfNoPostgres('verification');
 const childScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'append-child.ts');
 
 /** Starts a child, waits until it has appended a while, SIGKILLs it; returns every seq it reported resolved. */
-async function appendAndKill(config: Record<string, unknown>, killAfterMs: number): Promise<{ acknowledged: Array<[string, number]>; sealed: string[] }> {
+async function appendAndKill(
+  config: Record<string, unknown>,
+  killAfterMs: number,
+): Promise<{ acknowledged: Array<[string, number]>; sealed: string[] }> {
   const child = spawn(process.execPath, [childScript, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -34,13 +37,19 @@ async function appendAndKill(config: Record<string, unknown>, killAfterMs: numbe
   // Only complete lines count: a line cut by the kill was never fully reported.
   const lines = stdout.split('\n').slice(0, -1);
   return {
-    acknowledged: lines.filter((line) => line.startsWith('ok ')).map((line) => [line.split(' ')[1]!, Number(line.split(' ')[2])] as [string, number]),
+    acknowledged: lines
+      .filter((line) => line.startsWith('ok '))
+      .map((line) => [line.split(' ')[1]!, Number(line.split(' ')[2])] as [string, number]),
     sealed: lines.filter((line) => line.startsWith('sealed ')).map((line) => line.split(' ')[1]!),
   };
 }
 
 const targets: Array<{ name: string; skip: boolean; options: () => StoreOptions }> = [
-  { name: 'pglite (data directory)', skip: false, options: () => ({ dataDir: path.join(mkdtempSync(path.join(tmpdir(), 'aifactory-crash-')), 'pglite') }) },
+  {
+    name: 'pglite (data directory)',
+    skip: false,
+    options: () => ({ dataDir: path.join(mkdtempSync(path.join(tmpdir(), 'aifactory-crash-')), 'pglite') }),
+  },
   { name: 'postgres', skip: !postgresUrl, options: () => ({ databaseUrl: postgresUrl!, schema: freshSchema('t_crash') }) },
 ];
 
@@ -71,12 +80,16 @@ for (const target of targets) {
         const summary = await verifyAll(store, { signers: [signer] });
         expect(summary.problem).toBeUndefined();
         expect(summary.ok).toBe(true);
-        const heads = await store.query<{ run_id: string; head: number }>(sql`SELECT run_id, max(seq)::int AS head FROM events GROUP BY run_id`);
+        const heads = await store.query<{ run_id: string; head: number }>(
+          sql`SELECT run_id, max(seq)::int AS head FROM events GROUP BY run_id`,
+        );
         const headOf = new Map(heads.map((row) => [row.run_id, Number(row.head)]));
         const lost = [...acknowledged].filter(([runId, seq]) => (headOf.get(runId) ?? 0) < seq);
         expect(lost).toEqual([]);
         // Every acknowledged run is gap-free up to its head (verify checks the chain; this checks the count).
-        const counts = await store.query<{ run_id: string; count: number }>(sql`SELECT run_id, count(*)::int AS count FROM events GROUP BY run_id`);
+        const counts = await store.query<{ run_id: string; count: number }>(
+          sql`SELECT run_id, count(*)::int AS count FROM events GROUP BY run_id`,
+        );
         for (const row of counts) expect(Number(row.count)).toBe(headOf.get(row.run_id));
       } finally {
         if (store.kind === 'postgres') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));

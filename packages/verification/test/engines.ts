@@ -36,7 +36,12 @@ export function engines(prefix: string): Engine[] {
     {
       name: 'postgres',
       skip: !postgresUrl,
-      open: (options = {}) => openStore({ databaseUrl: postgresUrl!, schema: options.schema ?? freshSchema(prefix), ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) }),
+      open: (options = {}) =>
+        openStore({
+          databaseUrl: postgresUrl!,
+          schema: options.schema ?? freshSchema(prefix),
+          ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+        }),
       async dispose(store) {
         if (store.schemaName !== 'public') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
         await store.close();

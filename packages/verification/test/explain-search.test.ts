@@ -2,12 +2,34 @@
 // a result) and a small one, written through the real recorder on PGlite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '@aifactory/store';
-import { createRecorder, explainRun, parseArgumentCondition, renderExplanationMarkdown, renderExplanationText, searchRuns } from '../src/index.ts';
+import {
+  createRecorder,
+  explainRun,
+  parseArgumentCondition,
+  renderExplanationMarkdown,
+  renderExplanationText,
+  searchRuns,
+} from '../src/index.ts';
 
 const policy = { name: 'finance-ops', version: '3', hash: 'a'.repeat(64) };
 
 function decided(step: number, name: string, args: Record<string, unknown>, authority: string, rules: unknown[], kind = 'tool') {
-  return { type: 'policy.decided' as const, actor: 'control-plane', payload: { step, action: { kind, name, args, args_hash: 'b'.repeat(64) }, decision: { authority, reason: `${name} is ${authority}.`, rules, policies: [policy], obligations: { notify: [], redact: [] }, defaulted: rules.length === 0 } } };
+  return {
+    type: 'policy.decided' as const,
+    actor: 'control-plane',
+    payload: {
+      step,
+      action: { kind, name, args, args_hash: 'b'.repeat(64) },
+      decision: {
+        authority,
+        reason: `${name} is ${authority}.`,
+        rules,
+        policies: [policy],
+        obligations: { notify: [], redact: [] },
+        defaulted: rules.length === 0,
+      },
+    },
+  };
 }
 
 describe('explain and search over recorded runs', () => {
@@ -15,11 +37,26 @@ describe('explain and search over recorded runs', () => {
   beforeAll(async () => {
     store = await openStore();
     const recorder = createRecorder(store);
-    await recorder.startRun({ id: 'run-big', agent: 'refund-bot', principal: 'alice', metadata: { definition_hash: 'c'.repeat(64), policy_set_hash: 'd'.repeat(64) } });
+    await recorder.startRun({
+      id: 'run-big',
+      agent: 'refund-bot',
+      principal: 'alice',
+      metadata: { definition_hash: 'c'.repeat(64), policy_set_hash: 'd'.repeat(64) },
+    });
     await recorder.recordBatch('run-big', [
       decided(1, 'handbook', { query: 'refund rules' }, 'autonomous', [], 'retrieval'),
-      { type: 'retrieval.performed', actor: 'knowledge', payload: { step: 1, call_id: 'c1', chunks: [{ id: 'chunk-7', content_hash: 'e'.repeat(64), score: 0.9, source: 'handbook/refunds.md' }] } },
-      decided(2, 'payments.refund', { order: 42, amount: 5200, currency: 'EUR' }, 'require_approval', [{ policy: 'finance-ops', ruleId: 'large-refunds', authority: 'require_approval', values: { 'action.args.amount': 5200 } }]),
+      {
+        type: 'retrieval.performed',
+        actor: 'knowledge',
+        payload: {
+          step: 1,
+          call_id: 'c1',
+          chunks: [{ id: 'chunk-7', content_hash: 'e'.repeat(64), score: 0.9, source: 'handbook/refunds.md' }],
+        },
+      },
+      decided(2, 'payments.refund', { order: 42, amount: 5200, currency: 'EUR' }, 'require_approval', [
+        { policy: 'finance-ops', ruleId: 'large-refunds', authority: 'require_approval', values: { 'action.args.amount': 5200 } },
+      ]),
       { type: 'run.held', actor: 'runtime', payload: { step: 2, approval_id: 'apr-1' } },
       { type: 'approval.voted', actor: 'bob', payload: { step: 2, approval_id: 'apr-1', approver: 'bob', vote: 'approve' } },
       { type: 'run.resumed', actor: 'runtime', payload: { step: 2, approval_id: 'apr-1', outcome: 'approved' } },
@@ -31,8 +68,12 @@ describe('explain and search over recorded runs', () => {
     await recorder.finishRun('run-big', { status: 'completed' });
     await recorder.startRun({ id: 'run-small', agent: 'refund-bot', principal: 'carol' });
     await recorder.recordBatch('run-small', [
-      decided(1, 'payments.refund', { order: 7, amount: 80, currency: 'EUR' }, 'autonomous', [{ policy: 'finance-ops', ruleId: 'small-refunds', authority: 'autonomous', values: { 'action.args.amount': 80 } }]),
-      decided(2, 'db.drop_table', { table: 'orders' }, 'deny', [{ policy: 'finance-ops', ruleId: 'no-drops', authority: 'deny', values: {} }]),
+      decided(1, 'payments.refund', { order: 7, amount: 80, currency: 'EUR' }, 'autonomous', [
+        { policy: 'finance-ops', ruleId: 'small-refunds', authority: 'autonomous', values: { 'action.args.amount': 80 } },
+      ]),
+      decided(2, 'db.drop_table', { table: 'orders' }, 'deny', [
+        { policy: 'finance-ops', ruleId: 'no-drops', authority: 'deny', values: {} },
+      ]),
     ]);
     await recorder.finishRun('run-small', { status: 'completed' });
   });
@@ -40,11 +81,22 @@ describe('explain and search over recorded runs', () => {
 
   it('explains each action: rule with the values its condition saw, policy hash, earlier data, approval and outcome', async () => {
     const explanation = await explainRun(store, 'run-big');
-    expect(explanation.actions.map((action) => `${action.step}:${action.name}:${action.outcome.status}`)).toEqual(['1:handbook:succeeded', '2:payments.refund:succeeded', '3:answer:succeeded']);
+    expect(explanation.actions.map((action) => `${action.step}:${action.name}:${action.outcome.status}`)).toEqual([
+      '1:handbook:succeeded',
+      '2:payments.refund:succeeded',
+      '3:answer:succeeded',
+    ]);
     const refund = explanation.actions[1]!;
     expect(refund.rules[0]).toMatchObject({ policy: 'finance-ops', ruleId: 'large-refunds', values: { 'action.args.amount': 5200 } });
     expect(refund.policies[0]?.hash).toBe(policy.hash);
-    expect(refund.influences).toEqual([{ step: 1, kind: 'retrieval', name: 'knowledge', chunks: [{ id: 'chunk-7', source: 'handbook/refunds.md', contentHash: 'e'.repeat(64), score: 0.9 }] }]);
+    expect(refund.influences).toEqual([
+      {
+        step: 1,
+        kind: 'retrieval',
+        name: 'knowledge',
+        chunks: [{ id: 'chunk-7', source: 'handbook/refunds.md', contentHash: 'e'.repeat(64), score: 0.9 }],
+      },
+    ]);
     expect(refund.outcome.approval).toEqual({ id: 'apr-1', outcome: 'approved', approvers: ['bob (approve)'] });
     expect(explanation.actions[2]!.influences.map((influence) => influence.kind)).toEqual(['retrieval', 'tool_result']);
     const text = renderExplanationText(explanation);
@@ -69,7 +121,9 @@ describe('explain and search over recorded runs', () => {
     expect((await searchRuns(store, { rule: 'no-drops' })).map((hit) => hit.name)).toEqual(['db.drop_table']);
     expect((await searchRuns(store, { rule: 'finance-ops/small-refunds' })).map((hit) => hit.runId)).toEqual(['run-small']);
     expect((await searchRuns(store, { authority: 'require_approval' })).map((hit) => hit.args.amount)).toEqual([5200]);
-    expect((await searchRuns(store, { principal: 'carol', where: [parseArgumentCondition('currency=EUR')] })).map((hit) => hit.args.order)).toEqual([7]);
+    expect(
+      (await searchRuns(store, { principal: 'carol', where: [parseArgumentCondition('currency=EUR')] })).map((hit) => hit.args.order),
+    ).toEqual([7]);
     expect((await searchRuns(store, { text: 'ORDERS' })).map((hit) => hit.name)).toEqual(['db.drop_table']);
     expect(await searchRuns(store, { since: new Date(Date.now() + 60_000) })).toEqual([]);
     expect(() => parseArgumentCondition('amount >> 3')).toThrow(/not an argument condition/);

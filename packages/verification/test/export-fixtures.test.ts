@@ -17,12 +17,22 @@ describe('export format v1 fixture', () => {
   it('verifies offline: a sealed run with a redaction and an erased payload, pinned to its key id', async () => {
     const summary = await verifyExportFile(fixture, { trustedKeys: [keyId] });
     expect(summary.problem).toBeUndefined();
-    expect(summary).toMatchObject({ ok: true, runs: 1, events: 7, erased: 1, sealed: 1, pinned: true, trailer: { present: true, signed: true, ok: true } });
+    expect(summary).toMatchObject({
+      ok: true,
+      runs: 1,
+      events: 7,
+      erased: 1,
+      sealed: 1,
+      pinned: true,
+      trailer: { present: true, signed: true, ok: true },
+    });
   });
 
   it('refuses a future format version instead of guessing', async () => {
     const text = readFileSync(fixture, 'utf8').replace('"version":1', '"version":3');
-    expect((await verifyExport(lines(text))).problem?.message).toMatch(/export version 3 is not supported \(this verifier reads versions 1 and 2\)/);
+    expect((await verifyExport(lines(text))).problem?.message).toMatch(
+      /export version 3 is not supported \(this verifier reads versions 1 and 2\)/,
+    );
   });
 
   it('catches a changed character in an event and a prototype key smuggled into a payload', async () => {

@@ -20,7 +20,11 @@ describe('export verification with a pinned key', () => {
     const recorder = createRecorder(store, { signer });
     for (const id of ['e-1', 'e-2', 'e-3']) {
       await recorder.startRun({ id, agent: 'clerk', principal: 'alice' });
-      await recorder.record(id, { type: 'tool.called', actor: 'clerk', payload: { step: 1, name: 'payments.refund', args: { amount: 40 } } });
+      await recorder.record(id, {
+        type: 'tool.called',
+        actor: 'clerk',
+        payload: { step: 1, name: 'payments.refund', args: { amount: 40 } },
+      });
       await recorder.finishRun(id, { status: 'completed' });
     }
     all = [];
@@ -41,10 +45,14 @@ describe('export verification with a pinned key', () => {
     const trailer = JSON.parse(all.at(-1)!) as Record<string, unknown>;
     const { signature: _signature, key_id: _keyId, ...unsigned } = trailer;
     const stripped = [...all.slice(0, -1), JSON.stringify(unsigned)];
-    expect((await verifyExport(iterate(stripped), { trustedKeys: [signer.keyId] })).problem?.message).toMatch(/trailer is not signed, but a key was pinned/);
+    expect((await verifyExport(iterate(stripped), { trustedKeys: [signer.keyId] })).problem?.message).toMatch(
+      /trailer is not signed, but a key was pinned/,
+    );
     // Unpinned, the same file only warns (nothing was promised).
     expect((await verifyExport(iterate(stripped))).warnings.join('\n')).toMatch(/trailer is not signed/);
-    expect((await verifyExport(iterate(all.slice(0, -1)), { trustedKeys: [signer.keyId] })).problem?.message).toMatch(/without its trailer/);
+    expect((await verifyExport(iterate(all.slice(0, -1)), { trustedKeys: [signer.keyId] })).problem?.message).toMatch(
+      /without its trailer/,
+    );
   });
 
   it('fails a complete export that drops a run or adds an invented one, even with the digest recomputed', async () => {
@@ -59,7 +67,15 @@ describe('export verification with a pinned key', () => {
     for (const line of body) digest.update(`${line}\n`);
     const runs = createHash('sha256');
     for (const line of body) if (line.startsWith('{"kind":"run"')) runs.update(`${(JSON.parse(line) as { id: string }).id}\n`);
-    const forgedTrailer = JSON.stringify({ kind: 'trailer', lines: body.length, runs: 2, events: 6, seals: 4, digest: digest.digest('hex'), runs_digest: runs.digest('hex') });
+    const forgedTrailer = JSON.stringify({
+      kind: 'trailer',
+      lines: body.length,
+      runs: 2,
+      events: 6,
+      seals: 4,
+      digest: digest.digest('hex'),
+      runs_digest: runs.digest('hex'),
+    });
     const forged = await verifyExport(iterate([...body, forgedTrailer]), { trustedKeys: [signer.keyId] });
     expect(forged.ok).toBe(false);
     expect(forged.problem?.message).toMatch(/not signed, but a key was pinned|checkpoint/);

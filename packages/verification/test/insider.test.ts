@@ -49,7 +49,11 @@ for (const engine of engines('t_insider')) {
       recorder = createRecorder(store, { signer, witness, checkpoints: { everyEvents: 4 } });
       for (const id of ['done-1', 'done-2']) {
         await recorder.startRun({ id, agent: 'clerk', principal: 'alice', input: { text: `refund ${id}` } });
-        await recorder.record(id, { type: 'tool.called', actor: 'clerk', payload: { step: 1, name: 'payments.refund', args: { amount: 40 } } });
+        await recorder.record(id, {
+          type: 'tool.called',
+          actor: 'clerk',
+          payload: { step: 1, name: 'payments.refund', args: { amount: 40 } },
+        });
         await recorder.finishRun(id, { status: 'completed', payload: { answer: 'Refunded.' } });
       }
       // A held run: its decision was notify_human; it waits for a human, checkpoint-sealed.
@@ -57,16 +61,25 @@ for (const engine of engines('t_insider')) {
       await recorder.record('held-1', {
         type: 'policy.decided',
         actor: 'control-plane',
-        payload: { step: 1, action: { kind: 'tool', name: 'payments.refund', args: { amount: 900 } }, decision: { authority: 'notify_human', rules: ['mid-refunds'] } },
+        payload: {
+          step: 1,
+          action: { kind: 'tool', name: 'payments.refund', args: { amount: 900 } },
+          decision: { authority: 'notify_human', rules: ['mid-refunds'] },
+        },
       });
       await recorder.record('held-1', { type: 'run.held', actor: 'runtime', payload: { step: 1, approval_id: 'ap-1' } });
       await recorder.setStatus('held-1', 'held');
       // A long running run, checkpoint-sealed every 4 events.
       await recorder.startRun({ id: 'open-1', agent: 'clerk', principal: 'carol' });
-      for (let step = 1; step <= 9; step += 1) await recorder.record('open-1', { type: 'tool.called', actor: 'clerk', payload: { step, name: 'ledger.read' } });
+      for (let step = 1; step <= 9; step += 1)
+        await recorder.record('open-1', { type: 'tool.called', actor: 'clerk', payload: { step, name: 'ledger.read' } });
       // The newest sealed run: the tail of the seal chain.
       await recorder.startRun({ id: 'done-3', agent: 'clerk', principal: 'dave', input: { text: 'refund 12' } });
-      await recorder.record('done-3', { type: 'tool.called', actor: 'clerk', payload: { step: 1, name: 'payments.refund', args: { amount: 12 } } });
+      await recorder.record('done-3', {
+        type: 'tool.called',
+        actor: 'clerk',
+        payload: { step: 1, name: 'payments.refund', args: { amount: 12 } },
+      });
       await recorder.finishRun('done-3', { status: 'completed', payload: { answer: 'Refunded 12.' } });
     }, 180_000);
     afterAll(async () => {
@@ -102,7 +115,11 @@ for (const engine of engines('t_insider')) {
     }
 
     /** Rewrites a run's events from seq `from` on with new payloads, recomputing every hash after it (what a forger with the database can do). */
-    async function rewriteAndRehash(runId: string, from: number, edit: (payload: Record<string, unknown>, seq: number) => Record<string, unknown>): Promise<void> {
+    async function rewriteAndRehash(
+      runId: string,
+      from: number,
+      edit: (payload: Record<string, unknown>, seq: number) => Record<string, unknown>,
+    ): Promise<void> {
       const rows = await store.query<{ seq: number; ts: string; type: string; actor: string; payload: string; schema_version: number }>(
         sql`SELECT seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts, type, actor, payload, schema_version FROM events WHERE run_id = ${runId} ORDER BY seq`,
       );
@@ -116,8 +133,18 @@ for (const engine of engines('t_insider')) {
         const payload = JSON.stringify(edit(JSON.parse(row.payload) as Record<string, unknown>, Number(row.seq)));
         const salt = newSalt();
         const hashOfPayload = payloadHash(salt, payload);
-        const hash = eventHash(previous, { runId, seq: Number(row.seq), ts: row.ts, type: row.type, actor: row.actor, payloadHash: hashOfPayload, schemaVersion: Number(row.schema_version) });
-        await store.query(sql`UPDATE events SET payload = ${payload}, payload_salt = ${salt}, payload_hash = ${hashOfPayload}, prev_hash = ${previous}, hash = ${hash} WHERE run_id = ${runId} AND seq = ${row.seq}`);
+        const hash = eventHash(previous, {
+          runId,
+          seq: Number(row.seq),
+          ts: row.ts,
+          type: row.type,
+          actor: row.actor,
+          payloadHash: hashOfPayload,
+          schemaVersion: Number(row.schema_version),
+        });
+        await store.query(
+          sql`UPDATE events SET payload = ${payload}, payload_salt = ${salt}, payload_hash = ${hashOfPayload}, prev_hash = ${previous}, hash = ${hash} WHERE run_id = ${runId} AND seq = ${row.seq}`,
+        );
         previous = hash;
       }
     }
@@ -135,12 +162,22 @@ for (const engine of engines('t_insider')) {
         const text = JSON.stringify(event.payload);
         const salt = newSalt();
         const hashOfPayload = payloadHash(salt, text);
-        const hash = eventHash(previous, { runId, seq: index + 1, ts, type: event.type, actor: 'mallory', payloadHash: hashOfPayload, schemaVersion: 1 });
+        const hash = eventHash(previous, {
+          runId,
+          seq: index + 1,
+          ts,
+          type: event.type,
+          actor: 'mallory',
+          payloadHash: hashOfPayload,
+          schemaVersion: 1,
+        });
         await store.query(sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash)
           VALUES (${runId}, ${index + 1}, ${ts}::timestamptz, ${event.type}, 'mallory', ${text}, ${salt}, ${hashOfPayload}, 1, ${previous}, ${hash})`);
         previous = hash;
       }
-      await store.query(sql`INSERT INTO runs (id, agent, principal, status, input, started_at) VALUES (${runId}, 'clerk', 'mallory', 'running', ${JSON.stringify({ text: 'pay me' })}::jsonb, ${ts}::timestamptz)`);
+      await store.query(
+        sql`INSERT INTO runs (id, agent, principal, status, input, started_at) VALUES (${runId}, 'clerk', 'mallory', 'running', ${JSON.stringify({ text: 'pay me' })}::jsonb, ${ts}::timestamptz)`,
+      );
     }
 
     it('starts from a store that verifies, its tail checked against the witness', async () => {
@@ -155,7 +192,9 @@ for (const engine of engines('t_insider')) {
         const attack = async () => {
           for (const runId of victims) await dropRun(runId);
           // The start and checkpoint seals of other runs made after it go too, so the chain ends cleanly.
-          await store.query(sql`DELETE FROM seals WHERE seq > (SELECT min(seq) FROM seals WHERE run_id IN (SELECT json_array_elements_text(${JSON.stringify(victims)}::json)))`);
+          await store.query(
+            sql`DELETE FROM seals WHERE seq > (SELECT min(seq) FROM seals WHERE run_id IN (SELECT json_array_elements_text(${JSON.stringify(victims)}::json)))`,
+          );
         };
         const witnessed = await asInsider(attack, withWitness);
         note(`delete newest ${victims.length} run(s), witness`, witnessed);
@@ -174,7 +213,13 @@ for (const engine of engines('t_insider')) {
     });
 
     it("deleting a held run's last event is caught by its hold seal", async () => {
-      const summary = await asInsider(() => store.query(sql`DELETE FROM events WHERE run_id = 'held-1' AND seq = (SELECT max(seq) FROM events WHERE run_id = 'held-1')`).then(() => undefined), fromFreshHome);
+      const summary = await asInsider(
+        () =>
+          store
+            .query(sql`DELETE FROM events WHERE run_id = 'held-1' AND seq = (SELECT max(seq) FROM events WHERE run_id = 'held-1')`)
+            .then(() => undefined),
+        fromFreshHome,
+      );
       note("delete a held run's last event", summary);
       expect(summary.failures[0]?.problem).toMatchObject({ runId: 'held-1', kind: 'checkpoint_mismatch' });
       // And with its hold seal removed too (it is the newest seal of the run, not of the chain): a gap.
@@ -205,7 +250,11 @@ for (const engine of engines('t_insider')) {
         );
         return { error, last };
       });
-      table.push({ attack: 'resume a rewritten held run', engine: engine.name, detected: refusal.error ? `refused (${refusal.error.code})` : 'NO' });
+      table.push({
+        attack: 'resume a rewritten held run',
+        engine: engine.name,
+        detected: refusal.error ? `refused (${refusal.error.code})` : 'NO',
+      });
       expect(refusal.error).toMatchObject({ code: 'VERIFICATION_FAILED' });
       expect(refusal.error?.message).toMatch(/may not resume: its recorded history does not verify/);
       expect(refusal.last).toEqual({ type: 'resume.refused', status: 'held' });
@@ -221,12 +270,17 @@ for (const engine of engines('t_insider')) {
       }
       const sealing = await asInsider(
         () => invent('invented-done', true),
-        () => recorder.sealRun('invented-done').then(
-          () => 'sealed',
-          (error: { code?: string }) => error.code,
-        ),
+        () =>
+          recorder.sealRun('invented-done').then(
+            () => 'sealed',
+            (error: { code?: string }) => error.code,
+          ),
       );
-      table.push({ attack: 'runs seal an invented completed run', engine: engine.name, detected: sealing === 'sealed' ? 'NO' : `refused (${sealing})` });
+      table.push({
+        attack: 'runs seal an invented completed run',
+        engine: engine.name,
+        detected: sealing === 'sealed' ? 'NO' : `refused (${sealing})`,
+      });
       expect(sealing).toBe('VERIFICATION_FAILED');
     });
 
@@ -288,7 +342,10 @@ for (const engine of engines('t_insider')) {
     });
 
     it('replacing the store identity, or removing it, breaks every seal that signed it', async () => {
-      const replaced = await asInsider(() => store.query(sql`UPDATE store_identity SET id = 'another-store'`).then(() => undefined), fromFreshHome);
+      const replaced = await asInsider(
+        () => store.query(sql`UPDATE store_identity SET id = 'another-store'`).then(() => undefined),
+        fromFreshHome,
+      );
       note('replace the store identity', replaced);
       expect(replaced.problem?.kind).toBe('store_identity_mismatch');
       const removed = await asInsider(() => store.query(sql`DELETE FROM store_identity`).then(() => undefined), fromFreshHome);

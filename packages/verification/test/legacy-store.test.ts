@@ -20,7 +20,9 @@ interface Fixture {
   seals: Array<Record<string, unknown>>;
 }
 
-const fixture = JSON.parse(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-v0.json'), 'utf8')) as Fixture;
+const fixture = JSON.parse(
+  readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-v0.json'), 'utf8'),
+) as Fixture;
 
 async function load(store: Store): Promise<void> {
   for (const run of fixture.runs) {
@@ -81,7 +83,11 @@ for (const engine of engines('t_legacy')) {
       const signer = createSigner(generateKeyPairSync('ed25519').privateKey);
       const recorder = createRecorder(store, { signer });
       await recorder.setStatus('legacy-held', 'running');
-      await recorder.record('legacy-held', { type: 'run.resumed', actor: 'runtime', payload: { step: 1, approval_id: 'ap2', outcome: 'approved' } });
+      await recorder.record('legacy-held', {
+        type: 'run.resumed',
+        actor: 'runtime',
+        payload: { step: 1, approval_id: 'ap2', outcome: 'approved' },
+      });
       await recorder.finishRun('legacy-held', { status: 'completed', payload: { answer: 'Refunded 9000.' } });
       await recorder.startRun({ id: 'after-upgrade', agent: 'clerk', principal: 'dora' });
       await recorder.finishRun('after-upgrade', { status: 'completed' });

@@ -11,10 +11,30 @@ const runtimePayloads = {
   'policy.decided': {
     step: 1,
     action: { kind: 'tool', name: 'echo.echo', args: { text: 'step 0' }, args_hash: hash },
-    decision: { authority: 'autonomous', rules: [{ policy: 'bench', ruleId: 'echo', authority: 'autonomous', values: {} }], skipped: [], policies: [{ name: 'bench', version: '1', hash }], obligations: { notify: [], redact: [] }, reason: 'Allowed.', defaulted: false },
+    decision: {
+      authority: 'autonomous',
+      rules: [{ policy: 'bench', ruleId: 'echo', authority: 'autonomous', values: {} }],
+      skipped: [],
+      policies: [{ name: 'bench', version: '1', hash }],
+      obligations: { notify: [], redact: [] },
+      reason: 'Allowed.',
+      defaulted: false,
+    },
   },
   'model.requested': { step: 1, provider: 'scripted', model: 'bench', message_count: 2, tools: ['echo__echo'], request_hash: hash },
-  'model.responded': { step: 1, provider: 'scripted', model: 'bench', content: '', tool_calls: [{ id: 'call_0', name: 'echo__echo', args: { text: 'x' } }], usage: { inputTokens: 41, outputTokens: 9 }, cost_usd: 0, finish_reason: 'tool_calls', latency_ms: 15, attempts: 1, fallback_used: false },
+  'model.responded': {
+    step: 1,
+    provider: 'scripted',
+    model: 'bench',
+    content: '',
+    tool_calls: [{ id: 'call_0', name: 'echo__echo', args: { text: 'x' } }],
+    usage: { inputTokens: 41, outputTokens: 9 },
+    cost_usd: 0,
+    finish_reason: 'tool_calls',
+    latency_ms: 15,
+    attempts: 1,
+    fallback_used: false,
+  },
   'model.failed': { step: 3, error: 'The provider answered 500.' },
   'tool.called': { step: 2, call_id: 'call_0', kind: 'tool', name: 'echo.echo', args: { text: 'step 0' } },
   'tool.returned': { step: 2, call_id: 'call_0', name: 'echo.echo', content: 'step 0', duration_ms: 74.5 },
@@ -24,8 +44,37 @@ const runtimePayloads = {
 
 /** Values near and far from what each field wants: right types, wrong types, edge numbers, odd objects. */
 const anyValue = fc.oneof(
-  fc.constantFrom(0, -0, 1, -1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, '', 'x', hash, hash.toUpperCase(), 'autonomous', 'deny', 'maybe', null, undefined, true, [], {}),
-  fc.anything({ withBoxedValues: true, withDate: true, withMap: true, withNullPrototype: true, withObjectString: true, withSparseArray: true, maxDepth: 2 }),
+  fc.constantFrom(
+    0,
+    -0,
+    1,
+    -1,
+    1.5,
+    2 ** 53,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    '',
+    'x',
+    hash,
+    hash.toUpperCase(),
+    'autonomous',
+    'deny',
+    'maybe',
+    null,
+    undefined,
+    true,
+    [],
+    {},
+  ),
+  fc.anything({
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withNullPrototype: true,
+    withObjectString: true,
+    withSparseArray: true,
+    maxDepth: 2,
+  }),
   fc.constant(Object.create({ inherited: 1 }) as unknown),
   fc.constant(Object.assign(Object.create(null) as object, { [Symbol('s')]: 1 }) as unknown),
   fc.constant({ constructor: 1 } as unknown),
@@ -34,13 +83,24 @@ const anyValue = fc.oneof(
 /** A payload made from a runtime one by replacing, removing or adding fields, at the top and one level down. */
 function mutated(base: Record<string, unknown>): fc.Arbitrary<unknown> {
   const keys = [...Object.keys(base), 'extra'];
-  const edit = fc.record({ key: fc.constantFrom(...keys), inner: fc.option(fc.constantFrom('args', 'kind', 'name', 'args_hash', 'authority', 'rules', 'reason', 'inputTokens', 'message', 'code', 'extra'), { nil: undefined }), value: anyValue, remove: fc.boolean() });
+  const edit = fc.record({
+    key: fc.constantFrom(...keys),
+    inner: fc.option(
+      fc.constantFrom('args', 'kind', 'name', 'args_hash', 'authority', 'rules', 'reason', 'inputTokens', 'message', 'code', 'extra'),
+      { nil: undefined },
+    ),
+    value: anyValue,
+    remove: fc.boolean(),
+  });
   return fc.oneof(
     anyValue,
     fc.array(edit, { minLength: 1, maxLength: 4 }).map((edits) => {
       const copy = structuredClone(base);
       for (const { key, inner, value, remove } of edits) {
-        const target = inner && copy[key] !== null && typeof copy[key] === 'object' && !Array.isArray(copy[key]) ? (copy[key] as Record<string, unknown>) : copy;
+        const target =
+          inner && copy[key] !== null && typeof copy[key] === 'object' && !Array.isArray(copy[key])
+            ? (copy[key] as Record<string, unknown>)
+            : copy;
         const field = target === copy ? key : inner!;
         if (remove) delete target[field];
         else target[field] = value;

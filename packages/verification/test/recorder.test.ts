@@ -65,12 +65,23 @@ for (const engine of engines('t_rec')) {
     });
 
     it('records a run in order, seals it, and verifies it with the pinned key', async () => {
-      const started = await recorder.startRun({ id: 'r-basic', agent: 'clerk', team: 'finance', principal: 'alice', input: { text: 'refund order 42' }, metadata: { policy_set_hash: 'abc' } });
+      const started = await recorder.startRun({
+        id: 'r-basic',
+        agent: 'clerk',
+        team: 'finance',
+        principal: 'alice',
+        input: { text: 'refund order 42' },
+        metadata: { policy_set_hash: 'abc' },
+      });
       expect(started).toMatchObject({ seq: 1, type: 'run.started', prevHash: '0'.repeat(64) });
       const decided = await recorder.record('r-basic', {
         type: 'policy.decided',
         actor: 'control-plane',
-        payload: { step: 1, action: { kind: 'tool', name: 'payments.refund', args: { amount: 40 } }, decision: { authority: 'autonomous', rules: [], reason: 'small refund' } },
+        payload: {
+          step: 1,
+          action: { kind: 'tool', name: 'payments.refund', args: { amount: 40 } },
+          decision: { authority: 'autonomous', rules: [], reason: 'small refund' },
+        },
       });
       expect(decided).toMatchObject({ seq: 2, prevHash: started.hash });
       const batch = await recorder.recordBatch('r-basic', [
@@ -86,20 +97,41 @@ for (const engine of engines('t_rec')) {
       expect(report).toMatchObject({ ok: true, events: 5, erased: 0, sealed: true, status: 'completed', keyId: signer.keyId });
       const events = [];
       for await (const stored of readRunEvents(store, 'r-basic')) events.push(stored);
-      expect(events.map((stored) => stored.type)).toEqual(['run.started', 'policy.decided', 'tool.called', 'tool.returned', 'run.completed']);
+      expect(events.map((stored) => stored.type)).toEqual([
+        'run.started',
+        'policy.decided',
+        'tool.called',
+        'tool.returned',
+        'run.completed',
+      ]);
       expect(JSON.parse(events[1]!.payloadText!)).toMatchObject({ decision: { authority: 'autonomous' } });
     });
 
     it('refuses unknown types, malformed payloads and appends after the end, before writing anything', async () => {
       await recorder.startRun({ id: 'r-refuse', agent: 'clerk', principal: 'alice' });
-      await expect(recorder.record('r-refuse', { type: 'tool.exploded' as never, actor: 'x', payload: {} })).rejects.toThrow(/Unknown event type 'tool\.exploded'; known types: run\.started/);
-      await expect(recorder.record('r-refuse', { type: 'model.responded', actor: 'x', payload: { step: 'one' } })).rejects.toThrow(/Payload of model\.responded is invalid at payload\.step/);
-      await expect(recorder.record('r-refuse', { type: 'retrieval.performed', actor: 'x', payload: { step: 1, chunks: [{ id: 'c' }] } })).rejects.toThrow(/payload\.chunks\.0\.content_hash/);
-      await expect(recorder.recordBatch('r-refuse', [{ type: 'tool.called', actor: 'a', payload: { step: 1, name: 't' } }, { type: 'run.completed', actor: 'a', payload: {} }])).rejects.toThrow(/finishRun/);
-      await expect(recorder.record('r-nowhere', { type: 'tool.called', actor: 'a', payload: { step: 1, name: 't' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(recorder.record('r-refuse', { type: 'tool.exploded' as never, actor: 'x', payload: {} })).rejects.toThrow(
+        /Unknown event type 'tool\.exploded'; known types: run\.started/,
+      );
+      await expect(recorder.record('r-refuse', { type: 'model.responded', actor: 'x', payload: { step: 'one' } })).rejects.toThrow(
+        /Payload of model\.responded is invalid at payload\.step/,
+      );
+      await expect(
+        recorder.record('r-refuse', { type: 'retrieval.performed', actor: 'x', payload: { step: 1, chunks: [{ id: 'c' }] } }),
+      ).rejects.toThrow(/payload\.chunks\.0\.content_hash/);
+      await expect(
+        recorder.recordBatch('r-refuse', [
+          { type: 'tool.called', actor: 'a', payload: { step: 1, name: 't' } },
+          { type: 'run.completed', actor: 'a', payload: {} },
+        ]),
+      ).rejects.toThrow(/finishRun/);
+      await expect(
+        recorder.record('r-nowhere', { type: 'tool.called', actor: 'a', payload: { step: 1, name: 't' } }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
       expect((await recorder.head('r-refuse')).seq).toBe(1);
       await recorder.finishRun('r-refuse', { status: 'failed', payload: { error: 'stopped' } });
-      await expect(recorder.record('r-refuse', { type: 'tool.called', actor: 'a', payload: { step: 2, name: 't' } })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(recorder.record('r-refuse', { type: 'tool.called', actor: 'a', payload: { step: 2, name: 't' } })).rejects.toMatchObject(
+        { code: 'CONFLICT' },
+      );
       await expect(recorder.startRun({ id: 'r-refuse', agent: 'clerk', principal: 'alice' })).rejects.toMatchObject({ code: 'CONFLICT' });
       expect(await verifyRun(store, 'r-refuse', { signers: [signer] })).toMatchObject({ ok: true, events: 2, status: 'failed' });
     });
@@ -134,7 +166,8 @@ for (const engine of engines('t_rec')) {
       await Promise.all(
         ids.map(async (id) => {
           await recorder.startRun({ id, agent: 'bulk', principal: 'bob' });
-          for (let step = 1; step <= 15; step += 1) await recorder.record(id, { type: 'tool.called', actor: 'bulk', payload: { step, name: 'n' } });
+          for (let step = 1; step <= 15; step += 1)
+            await recorder.record(id, { type: 'tool.called', actor: 'bulk', payload: { step, name: 'n' } });
           await recorder.finishRun(id, { status: 'completed' });
         }),
       );
@@ -153,13 +186,22 @@ for (const engine of engines('t_rec')) {
       await expect(store.query(sql`UPDATE events SET actor = 'mallory' WHERE run_id = 'r-basic' AND seq = 2`)).rejects.toThrow();
       await expect(store.query(sql`DELETE FROM events WHERE run_id = 'r-basic'`)).rejects.toThrow();
       await expect(store.query(sql`DELETE FROM seals`)).rejects.toThrow();
-      await expect(store.query(sql`UPDATE events SET payload = NULL, payload_salt = NULL, erased_at = now(), actor = 'x' WHERE run_id = 'r-basic' AND seq = 2`)).rejects.toThrow();
+      await expect(
+        store.query(
+          sql`UPDATE events SET payload = NULL, payload_salt = NULL, erased_at = now(), actor = 'x' WHERE run_id = 'r-basic' AND seq = 2`,
+        ),
+      ).rejects.toThrow();
       expect(await verifyRun(store, 'r-basic', { signers: [signer] })).toMatchObject({ ok: true });
     });
 
     it('catches what a superuser changes behind the triggers, naming run, seq and what differs', async () => {
       await recorder.startRun({ id: 'r-tamper', agent: 'clerk', principal: 'alice' });
-      for (let step = 1; step <= 4; step += 1) await recorder.record('r-tamper', { type: 'tool.called', actor: 'clerk', payload: { step, name: 'fs.read', args: { amount: 10 } } });
+      for (let step = 1; step <= 4; step += 1)
+        await recorder.record('r-tamper', {
+          type: 'tool.called',
+          actor: 'clerk',
+          payload: { step, name: 'fs.read', args: { amount: 10 } },
+        });
       await recorder.finishRun('r-tamper', { status: 'completed' });
       await asSuperuser(store, `UPDATE events SET payload = replace(payload, '10', '99') WHERE run_id = 'r-tamper' AND seq = 3`);
       const report = await verifyRun(store, 'r-tamper', { signers: [signer] });
@@ -169,24 +211,37 @@ for (const engine of engines('t_rec')) {
       expect(summary.failures.map((failure) => failure.runId)).toEqual(['r-tamper']);
     });
 
-    it('erases a subject\'s payloads and still verifies as intact with N erased payloads', async () => {
+    it("erases a subject's payloads and still verifies as intact with N erased payloads", async () => {
       await recorder.startRun({ id: 'r-erase', agent: 'support', principal: 'carol', input: { text: 'I am jane@example.com' } });
-      await recorder.record('r-erase', { type: 'tool.called', actor: 'support', payload: { step: 1, name: 'crm.lookup', args: { email: 'jane@example.com' } } });
-      await recorder.record('r-erase', { type: 'tool.returned', actor: 'crm', payload: { step: 1, name: 'crm.lookup', content: 'plan: gold' } });
+      await recorder.record('r-erase', {
+        type: 'tool.called',
+        actor: 'support',
+        payload: { step: 1, name: 'crm.lookup', args: { email: 'jane@example.com' } },
+      });
+      await recorder.record('r-erase', {
+        type: 'tool.returned',
+        actor: 'crm',
+        payload: { step: 1, name: 'crm.lookup', content: 'plan: gold' },
+      });
       await recorder.finishRun('r-erase', { status: 'completed', payload: { answer: 'Jane is on gold.' } });
       const result = await erasePayloads(store, { runId: 'r-erase', subject: 'jane@example.com' });
       expect(result.erased.map((event) => event.seq)).toEqual([1, 2]);
       expect(result.inputsCleared).toEqual(['r-erase']);
       const report = await verifyRun(store, 'r-erase', { signers: [signer] });
       expect(report).toMatchObject({ ok: true, erased: 2, events: 4 });
-      const rows = await store.query<{ payload: string | null; erased_at: Date | null; payload_hash: string }>(sql`SELECT payload, erased_at, payload_hash FROM events WHERE run_id = 'r-erase' ORDER BY seq`);
+      const rows = await store.query<{ payload: string | null; erased_at: Date | null; payload_hash: string }>(
+        sql`SELECT payload, erased_at, payload_hash FROM events WHERE run_id = 'r-erase' ORDER BY seq`,
+      );
       expect(rows.map((row) => row.payload === null)).toEqual([true, true, false, false]);
       expect(rows[0]!.erased_at).not.toBeNull();
       expect(JSON.stringify(rows)).not.toContain('jane@');
       // Erasure is idempotent, and a tombstone cannot hide other tampering.
       expect((await erasePayloads(store, { runId: 'r-erase', subject: 'jane@example.com' })).erased).toEqual([]);
       await asSuperuser(store, `UPDATE events SET actor = 'mallory' WHERE run_id = 'r-erase' AND seq = 2`);
-      expect(await verifyRun(store, 'r-erase', { signers: [signer] })).toMatchObject({ ok: false, problem: { seq: 2, kind: 'hash_mismatch' } });
+      expect(await verifyRun(store, 'r-erase', { signers: [signer] })).toMatchObject({
+        ok: false,
+        problem: { seq: 2, kind: 'hash_mismatch' },
+      });
       await expect(erasePayloads(store, {})).rejects.toThrow(/needs a run id, a subject, or both/);
     });
 
@@ -204,7 +259,9 @@ for (const engine of engines('t_rec')) {
         { path: 'args.headers.authorization', kind: 'openai_key' },
         { path: 'args.note', kind: 'secret' },
       ]);
-      const [row] = await store.query<{ payload: string; redactions: unknown }>(sql`SELECT payload, redactions FROM events WHERE run_id = 'r-redact' AND seq = 2`);
+      const [row] = await store.query<{ payload: string; redactions: unknown }>(
+        sql`SELECT payload, redactions FROM events WHERE run_id = 'r-redact' AND seq = 2`,
+      );
       expect(row!.payload).not.toContain(key);
       expect(row!.payload).not.toContain('hunter2-literal');
       expect(row!.payload).toMatch(/Bearer \[REDACTED:openai_key:[0-9a-f]{8}\]/);
@@ -214,7 +271,10 @@ for (const engine of engines('t_rec')) {
       expect(await verifyRun(store, 'r-redact', { signers: [signer] })).toMatchObject({ ok: true });
       // The redaction note is covered by the hash: dropping it is tampering.
       await asSuperuser(store, `UPDATE events SET redactions = NULL WHERE run_id = 'r-redact' AND seq = 2`);
-      expect(await verifyRun(store, 'r-redact', { signers: [signer] })).toMatchObject({ ok: false, problem: { seq: 2, kind: 'hash_mismatch' } });
+      expect(await verifyRun(store, 'r-redact', { signers: [signer] })).toMatchObject({
+        ok: false,
+        problem: { seq: 2, kind: 'hash_mismatch' },
+      });
     });
 
     it('lists runs by agent, status, time and authority', async () => {
@@ -234,12 +294,19 @@ for (const engine of engines('t_rec')) {
       const future = [];
       for await (const run of listRuns(store, { since: new Date(Date.now() + 60_000) })) future.push(run);
       expect(future).toEqual([]);
-      await expect(listRuns(store, { status: 'paused' }).next()).rejects.toThrow(/Status 'paused' is unknown; use one of running, orphaned, recovering, held, completed, failed/);
+      await expect(listRuns(store, { status: 'paused' }).next()).rejects.toThrow(
+        /Status 'paused' is unknown; use one of running, orphaned, recovering, held, completed, failed/,
+      );
     });
 
     it('exports JSONL that verifies offline, and catches a cut, an edit or a foreign key', async () => {
       const exported = await collect(exportJsonl(store, { runIds: ['r-basic', 'r-erase'] }, { signer }));
-      expect(JSON.parse(exported[0]!)).toMatchObject({ kind: 'header', format: 'aifactory.trace', version: 2, keys: [{ key_id: signer.keyId, public_key: signer.publicKey }] });
+      expect(JSON.parse(exported[0]!)).toMatchObject({
+        kind: 'header',
+        format: 'aifactory.trace',
+        version: 2,
+        keys: [{ key_id: signer.keyId, public_key: signer.publicKey }],
+      });
       const offline = await verifyExport(iterate(exported), { trustedKeys: [signer.publicKey] });
       // r-erase was tampered with above (actor of seq 2), r-basic is intact.
       expect(offline.runs).toBe(2);
@@ -247,7 +314,13 @@ for (const engine of engines('t_rec')) {
       expect(offline.trailer).toEqual({ present: true, signed: true, ok: true });
 
       const clean = await collect(exportJsonl(store, { runIds: ['r-basic'] }, { signer }));
-      expect(await verifyExport(iterate(clean), { trustedKeys: [signer.keyId] })).toMatchObject({ ok: true, runs: 1, events: 5, sealed: 1, pinned: true });
+      expect(await verifyExport(iterate(clean), { trustedKeys: [signer.keyId] })).toMatchObject({
+        ok: true,
+        runs: 1,
+        events: 5,
+        sealed: 1,
+        pinned: true,
+      });
       expect((await verifyExport(iterate(clean.slice(0, -2)))).problem?.message).toMatch(/without its trailer: the file was cut/);
       const edited = clean.map((line) => line.replace('"amount":40', '"amount":4000'));
       expect(edited).not.toEqual(clean);
@@ -263,16 +336,43 @@ for (const engine of engines('t_rec')) {
       await recorder.startRun({ id: 'r-otel', agent: 'analyst', principal: 'dana' });
       await recorder.recordBatch('r-otel', [
         { type: 'model.requested', actor: 'analyst', payload: { step: 1, provider: 'openai', model: 'gpt-5-mini' } },
-        { type: 'model.responded', actor: 'analyst', payload: { step: 1, model: 'gpt-5-mini-2026', usage: { inputTokens: 120, outputTokens: 30 }, cost_usd: 0.0004, finish_reason: 'tool_calls' } },
-        { type: 'policy.decided', actor: 'control-plane', payload: { step: 2, action: { kind: 'tool', name: 'sql.query' }, decision: { authority: 'notify_human', rules: [] } } },
+        {
+          type: 'model.responded',
+          actor: 'analyst',
+          payload: {
+            step: 1,
+            model: 'gpt-5-mini-2026',
+            usage: { inputTokens: 120, outputTokens: 30 },
+            cost_usd: 0.0004,
+            finish_reason: 'tool_calls',
+          },
+        },
+        {
+          type: 'policy.decided',
+          actor: 'control-plane',
+          payload: { step: 2, action: { kind: 'tool', name: 'sql.query' }, decision: { authority: 'notify_human', rules: [] } },
+        },
         { type: 'tool.called', actor: 'analyst', payload: { step: 2, name: 'sql.query', call_id: 'call_1' } },
-        { type: 'tool.failed', actor: 'sql', payload: { step: 2, name: 'sql.query', call_id: 'call_1', error: { code: 'timeout', message: 'took too long' } } },
+        {
+          type: 'tool.failed',
+          actor: 'sql',
+          payload: { step: 2, name: 'sql.query', call_id: 'call_1', error: { code: 'timeout', message: 'took too long' } },
+        },
         { type: 'retrieval.performed', actor: 'knowledge', payload: { step: 3, chunks: [{ id: 'ch1', content_hash: 'h1' }] } },
       ]);
       await recorder.finishRun('r-otel', { status: 'completed' });
       const lines = await collect(exportOtlp(store, { runIds: ['r-otel'] }));
-      const spans = lines.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as Array<{ name: string; attributes: Array<{ key: string; value: Record<string, unknown> }>; status: { code: number }; traceId: string }>);
-      const attribute = (span: (typeof spans)[number], key: string) => Object.values(span.attributes.find((entry) => entry.key === key)?.value ?? {})[0];
+      const spans = lines.flatMap(
+        (line) =>
+          JSON.parse(line).resourceSpans[0].scopeSpans[0].spans as Array<{
+            name: string;
+            attributes: Array<{ key: string; value: Record<string, unknown> }>;
+            status: { code: number };
+            traceId: string;
+          }>,
+      );
+      const attribute = (span: (typeof spans)[number], key: string) =>
+        Object.values(span.attributes.find((entry) => entry.key === key)?.value ?? {})[0];
       const chat = spans.find((span) => span.name === 'chat gpt-5-mini')!;
       expect(attribute(chat, 'gen_ai.operation.name')).toBe('chat');
       expect(attribute(chat, 'gen_ai.request.model')).toBe('gpt-5-mini');
@@ -302,10 +402,14 @@ describe.skipIf(!postgresUrl)('two processes appending to one Postgres run', () 
       const outputs = children.map(() => ({ text: '' }));
       children.forEach((child, index) => child.stdout.on('data', (chunk: Buffer) => (outputs[index]!.text += chunk.toString())));
       const waitFor = async (pattern: RegExp) => {
-        for (let tries = 0; tries < 400 && !outputs.every((output) => pattern.test(output.text)); tries += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        for (let tries = 0; tries < 400 && !outputs.every((output) => pattern.test(output.text)); tries += 1)
+          await new Promise((resolve) => setTimeout(resolve, 50));
       };
       await waitFor(/head shared 1/);
-      expect(outputs.map((output) => output.text)).toEqual([expect.stringContaining('head shared 1'), expect.stringContaining('head shared 1')]);
+      expect(outputs.map((output) => output.text)).toEqual([
+        expect.stringContaining('head shared 1'),
+        expect.stringContaining('head shared 1'),
+      ]);
       for (const child of children) child.stdin.write('go\n');
       await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))));
       const results = outputs.map((output) => output.text.split('\n').find((line) => /^(ok|conflict|error)/.test(line)));

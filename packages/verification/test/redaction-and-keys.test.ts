@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canonicalJson, sha256Hex } from '@aifactory/core';
-import { canonicalHeader, createRedactor, eventHash, ibanChecksumValid, loadOrCreateRedactionKey, loadOrCreateSigner, luhnValid, readPublicKeyFile, sealMessage, verifySealSignature } from '../src/index.ts';
+import {
+  canonicalHeader,
+  createRedactor,
+  eventHash,
+  ibanChecksumValid,
+  loadOrCreateRedactionKey,
+  loadOrCreateSigner,
+  luhnValid,
+  readPublicKeyFile,
+  sealMessage,
+  verifySealSignature,
+} from '../src/index.ts';
 
 const key = Buffer.alloc(32, 1);
 
@@ -83,15 +94,19 @@ describe('redaction', () => {
   });
 
   it('keeps the user and host of a connection string and replaces only its password', () => {
-    expect(redactor.redactText('postgres://app:S3cr3t-pw@db.internal:5432/app').text).toMatch(/^postgres:\/\/app:\[REDACTED:connection_password:[0-9a-f]{8}\]@db\.internal:5432\/app$/);
+    expect(redactor.redactText('postgres://app:S3cr3t-pw@db.internal:5432/app').text).toMatch(
+      /^postgres:\/\/app:\[REDACTED:connection_password:[0-9a-f]{8}\]@db\.internal:5432\/app$/,
+    );
   });
 
-  it('normalises before matching: a key split by zero-width characters, percent-encoded or in full-width letters gets the plain key\'s placeholder', () => {
+  it("normalises before matching: a key split by zero-width characters, percent-encoded or in full-width letters gets the plain key's placeholder", () => {
     const plain = redactor.redactText(openai).text;
     expect(plain).toMatch(/^\[REDACTED:openai_key:[0-9a-f]{8}\]$/);
     const split = `${openai.slice(0, 10)}\u200B${openai.slice(10, 20)}\u2060${openai.slice(20)}`;
     const encoded = encodeURIComponent(openai).replaceAll('-', '%2D');
-    const fullWidth = [...openai].map((character) => (/[A-Za-z0-9]/.test(character) ? String.fromCharCode(character.charCodeAt(0) + 0xfee0) : character)).join('');
+    const fullWidth = [...openai]
+      .map((character) => (/[A-Za-z0-9]/.test(character) ? String.fromCharCode(character.charCodeAt(0) + 0xfee0) : character))
+      .join('');
     for (const variant of [split, `key=${encoded}&x=1`, fullWidth, `AK\u200BIAIOSFODNN7EXAMPLE`]) {
       const { text } = redactor.redactText(variant);
       expect(text).not.toMatch(/Ab3d|AKIA|IOSFODNN/);
@@ -102,7 +117,9 @@ describe('redaction', () => {
   });
 
   it('redacts the whole value of a secret-named field, whatever it looks like, and notes its path', () => {
-    const result = redactor.redact({ db: { password: 'hunter2', apiKey: 'plainword', aws_secret_access_key: awsSecret, passwordHint: 'pet name', token_id: 'tok_1' } });
+    const result = redactor.redact({
+      db: { password: 'hunter2', apiKey: 'plainword', aws_secret_access_key: awsSecret, passwordHint: 'pet name', token_id: 'tok_1' },
+    });
     expect(result.value.db.password).toMatch(/^\[REDACTED:secret_field:[0-9a-f]{8}\]$/);
     expect(result.value.db.apiKey).toMatch(/^\[REDACTED:secret_field:[0-9a-f]{8}\]$/);
     expect(result.value.db.aws_secret_access_key).toMatch(/^\[REDACTED:(secret_field|aws_secret_key):[0-9a-f]{8}\]$/);
@@ -126,9 +143,15 @@ describe('redaction', () => {
 
   it('refuses bad configuration naming the entry', () => {
     expect(() => createRedactor({ key: Buffer.alloc(4) })).toThrow(/at least 16 bytes/);
-    expect(() => createRedactor({ key, pii: ['passport' as never] })).toThrow(/Unknown PII pattern 'passport'; built-in ones are email, phone/);
-    expect(() => createRedactor({ key, piiPatterns: [{ name: 'emp', pattern: '(' }] })).toThrow(/piiPatterns\[0\]\.pattern is not a valid regular expression/);
-    expect(() => createRedactor({ key, piiPatterns: [{ name: 'Bad Name', pattern: 'x' }] })).toThrow(/piiPatterns\[0\]\.name 'Bad Name' is invalid/);
+    expect(() => createRedactor({ key, pii: ['passport' as never] })).toThrow(
+      /Unknown PII pattern 'passport'; built-in ones are email, phone/,
+    );
+    expect(() => createRedactor({ key, piiPatterns: [{ name: 'emp', pattern: '(' }] })).toThrow(
+      /piiPatterns\[0\]\.pattern is not a valid regular expression/,
+    );
+    expect(() => createRedactor({ key, piiPatterns: [{ name: 'Bad Name', pattern: 'x' }] })).toThrow(
+      /piiPatterns\[0\]\.name 'Bad Name' is invalid/,
+    );
     const custom = createRedactor({ key, piiPatterns: [{ name: 'employee_id', pattern: 'EMP-\\d{6}' }] });
     expect(custom.redactText('EMP-123456 asked').text).toMatch(/^\[REDACTED:employee_id:[0-9a-f]{8}\] asked$/);
   });
@@ -144,7 +167,15 @@ describe('keys in the data directory', () => {
       const second = await loadOrCreateSigner(dataDir);
       expect(second.keyId).toBe(first.keyId);
       expect(first.keyId).toMatch(/^ed25519:[0-9a-f]{16}$/);
-      const message = sealMessage({ seq: 1, runId: 'r', headSeq: 2, headHash: 'h', prevSealHash: '0'.repeat(64), keyId: first.keyId, ts: new Date(0).toISOString() });
+      const message = sealMessage({
+        seq: 1,
+        runId: 'r',
+        headSeq: 2,
+        headHash: 'h',
+        prevSealHash: '0'.repeat(64),
+        keyId: first.keyId,
+        ts: new Date(0).toISOString(),
+      });
       expect(verifySealSignature(second.publicKey, message, first.sign(message))).toBe(true);
       expect(verifySealSignature(second.publicKey, `${message} `, first.sign(message))).toBe(false);
       expect(await readPublicKeyFile(keyFile)).toBe(first.publicKey);

@@ -2,7 +2,17 @@
 // take-over waits for the lease to lapse, and writers that are not the owner (votes) still land.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
-import { acquireRunLease, createRecorder, findOrphanedRuns, readRunEvents, releaseRunLease, renewRunLease, renewRunLeases, verifyRun, type Recorder } from '../src/index.ts';
+import {
+  acquireRunLease,
+  createRecorder,
+  findOrphanedRuns,
+  readRunEvents,
+  releaseRunLease,
+  renewRunLease,
+  renewRunLeases,
+  verifyRun,
+  type Recorder,
+} from '../src/index.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
 warnIfNoPostgres('verification');
@@ -37,25 +47,44 @@ for (const engine of engines('t_lease')) {
       const taken = await acquireRunLease(store, 'fenced', 'second', { ttlMs: 5_000, state: 'recovering' });
       expect(taken).toMatchObject({ epoch: 2, owner: 'second' });
       // The first owner wakes up: every fenced write is refused, before anything is written.
-      await expect(recorder.record('fenced', { type: 'tool.returned', actor: 'first', payload: { step: 1, name: 't' } }, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await expect(
+        recorder.record('fenced', { type: 'tool.returned', actor: 'first', payload: { step: 1, name: 't' } }, { fence: { epoch: 1 } }),
+      ).rejects.toMatchObject({ code: 'LEASE_LOST' });
       await expect(recorder.setStatus('fenced', 'held', { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
-      await expect(recorder.finishRun('fenced', { status: 'failed' }, { fence: { epoch: 1 } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await expect(recorder.finishRun('fenced', { status: 'failed' }, { fence: { epoch: 1 } })).rejects.toMatchObject({
+        code: 'LEASE_LOST',
+      });
       expect(await renewRunLease(store, 'fenced', { epoch: 1 }, 5_000)).toBeUndefined();
       // Writers that are not the owner (a vote) and the new owner go on.
-      await recorder.record('fenced', { type: 'approval.voted', actor: 'bob', payload: { approval_id: 'apr_1', step: 1, approver: 'bob', vote: 'approve' } });
+      await recorder.record('fenced', {
+        type: 'approval.voted',
+        actor: 'bob',
+        payload: { approval_id: 'apr_1', step: 1, approver: 'bob', vote: 'approve' },
+      });
       await recorder.record('fenced', { type: 'tool.returned', actor: 'second', payload: { step: 1, name: 't' } }, { fence: { epoch: 2 } });
       await recorder.finishRun('fenced', { status: 'completed' }, { fence: { epoch: 2 } });
-      expect(await eventTypes(store, 'fenced')).toEqual(['run.started:alice', 'tool.called:first', 'approval.voted:bob', 'tool.returned:second', 'run.completed:runtime']);
+      expect(await eventTypes(store, 'fenced')).toEqual([
+        'run.started:alice',
+        'tool.called:first',
+        'approval.voted:bob',
+        'tool.returned:second',
+        'run.completed:runtime',
+      ]);
       expect(await verifyRun(store, 'fenced')).toMatchObject({ ok: true });
     });
 
     it('commits the other runs of a group commit when one of them is fenced out', async () => {
       const ids = ['group-a', 'group-b', 'group-c'];
-      for (const id of ids) await recorder.startRun({ id, agent: 'clerk', principal: 'alice' }, { lease: { owner: 'grouped', ttlMs: 60_000 } });
+      for (const id of ids)
+        await recorder.startRun({ id, agent: 'clerk', principal: 'alice' }, { lease: { owner: 'grouped', ttlMs: 60_000 } });
       // group-b changes owner behind the recorder's back (released, then taken).
       await releaseRunLease(store, 'group-b', { epoch: 1 });
       expect(await acquireRunLease(store, 'group-b', 'other', { ttlMs: 60_000 })).toMatchObject({ epoch: 2 });
-      const outcomes = await Promise.allSettled(ids.map((id) => recorder.record(id, { type: 'tool.called', actor: 'grouped', payload: { step: 1, name: 't' } }, { fence: { epoch: 1 } })));
+      const outcomes = await Promise.allSettled(
+        ids.map((id) =>
+          recorder.record(id, { type: 'tool.called', actor: 'grouped', payload: { step: 1, name: 't' } }, { fence: { epoch: 1 } }),
+        ),
+      );
       expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LEASE_LOST' });
       expect(await eventTypes(store, 'group-b')).toEqual(['run.started:alice']);

@@ -53,7 +53,17 @@ for (const engine of engines('t_pages')) {
       const until = new Date(base + 5 * 60_000);
       const page = await listRunsPage(store, { agent: 'pager', since, until, limit: 100 });
       // Minutes 2, 3 and 4: runs 6..14.
-      expect(page.runs.map((run) => run.id)).toEqual(['old-0014', 'old-0013', 'old-0012', 'old-0011', 'old-0010', 'old-0009', 'old-0008', 'old-0007', 'old-0006']);
+      expect(page.runs.map((run) => run.id)).toEqual([
+        'old-0014',
+        'old-0013',
+        'old-0012',
+        'old-0011',
+        'old-0010',
+        'old-0009',
+        'old-0008',
+        'old-0007',
+        'old-0006',
+      ]);
       expect(page.nextCursor).toBeNull();
       const exact = await listRunsPage(store, { agent: 'pager', since, until, limit: 9 });
       expect(exact.nextCursor).toBeNull();

@@ -30,8 +30,13 @@ const edges = [
 
 /** A ts as text: any instant in years 1..9999, whole milliseconds or with microseconds. */
 const timestamp = fc
-  .tuple(fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), fc.option(fc.integer({ min: 1, max: 999 }), { nil: undefined }))
-  .map(([date, microseconds]) => (microseconds === undefined ? date.toISOString() : `${date.toISOString().slice(0, 23)}${String(microseconds).padStart(3, '0')}Z`));
+  .tuple(
+    fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+    fc.option(fc.integer({ min: 1, max: 999 }), { nil: undefined }),
+  )
+  .map(([date, microseconds]) =>
+    microseconds === undefined ? date.toISOString() : `${date.toISOString().slice(0, 23)}${String(microseconds).padStart(3, '0')}Z`,
+  );
 
 for (const engine of engines('t_scants')) {
   describe.skipIf(engine.skip)(`verification scan timestamps on ${engine.name}`, () => {
@@ -49,7 +54,8 @@ for (const engine of engines('t_scants')) {
     /** Records a run whose events carry these timestamps, each hashed over the text a recorder would have; the run id and the count recorded. */
     async function recordRun(timestamps: string[]): Promise<{ runId: string; recorded: number }> {
       const runId = `ts-${String(runs++).padStart(4, '0')}`;
-      for (const [position, ts] of timestamps.entries()) await store.query(sql`INSERT INTO ts_probe VALUES (${runId}, ${position}, ${ts}::timestamptz)`);
+      for (const [position, ts] of timestamps.entries())
+        await store.query(sql`INSERT INTO ts_probe VALUES (${runId}, ${position}, ${ts}::timestamptz)`);
       const rows = await queryArrays(store, 'SELECT ts FROM ts_probe WHERE run_id = $1 ORDER BY position', [runId]);
       await store.query(sql`INSERT INTO runs (id, agent, principal, status, started_at) VALUES (${runId}, 'ts', 'ts', 'running', now())`);
       let previous = genesisHash;
@@ -69,7 +75,15 @@ for (const engine of engines('t_scants')) {
         seq += 1;
         const salt = newSalt();
         const hashOfPayload = payloadHash(salt, '{}');
-        const hash = eventHash(previous, { runId, seq, ts: text, type: 'tool.called', actor: 'ts', payloadHash: hashOfPayload, schemaVersion: 1 });
+        const hash = eventHash(previous, {
+          runId,
+          seq,
+          ts: text,
+          type: 'tool.called',
+          actor: 'ts',
+          payloadHash: hashOfPayload,
+          schemaVersion: 1,
+        });
         await store.query(sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash)
           VALUES (${runId}, ${seq}, ${timestamps[position]!}::timestamptz, 'tool.called', 'ts', '{}', ${salt}, ${hashOfPayload}, 1, ${previous}, ${hash})`);
         previous = hash;

@@ -5,7 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { generateKeyPairSync } from 'node:crypto';
 import { sql, type Store } from '@aifactory/store';
-import { createRecorder, createSigner, erasePayloads, eventHash, genesisHash, newSalt, payloadHash, sealHash, sealMessage, verifyAll, type SealSigner } from '../src/index.ts';
+import {
+  createRecorder,
+  createSigner,
+  erasePayloads,
+  eventHash,
+  genesisHash,
+  newSalt,
+  payloadHash,
+  sealHash,
+  sealMessage,
+  verifyAll,
+  type SealSigner,
+} from '../src/index.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
 warnIfNoPostgres('verification');
@@ -23,8 +35,19 @@ type Mutation =
 
 const index = fc.nat(1000);
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('editPayloadByte' as const), run: index, event: index, position: fc.nat(10_000), char: fc.integer({ min: 32, max: 126 }) }),
-  fc.record({ kind: fc.constant('editField' as const), run: index, event: index, field: fc.constantFrom('actor' as const, 'ts' as const, 'type' as const, 'payload_hash' as const) }),
+  fc.record({
+    kind: fc.constant('editPayloadByte' as const),
+    run: index,
+    event: index,
+    position: fc.nat(10_000),
+    char: fc.integer({ min: 32, max: 126 }),
+  }),
+  fc.record({
+    kind: fc.constant('editField' as const),
+    run: index,
+    event: index,
+    field: fc.constantFrom('actor' as const, 'ts' as const, 'type' as const, 'payload_hash' as const),
+  }),
   fc.record({ kind: fc.constant('deleteEvent' as const), run: index, event: index }),
   fc.record({ kind: fc.constant('swapEvents' as const), run: index, first: index, second: index }),
   fc.record({ kind: fc.constant('insertEvent' as const), run: index, position: index }),
@@ -51,7 +74,11 @@ for (const engine of engines('t_prop')) {
       for (const [position, runId] of runIds.entries()) {
         await recorder.startRun({ id: runId, agent: 'prop', principal: 'auditor', input: { text: `case ${position}` } });
         for (let step = 1; step < runLengths[position]! - 1; step += 1) {
-          await recorder.record(runId, { type: 'tool.called', actor: 'prop', payload: { step, name: 'ledger.post', args: { amount: step * 17, memo: `entry ${step}` } } });
+          await recorder.record(runId, {
+            type: 'tool.called',
+            actor: 'prop',
+            payload: { step, name: 'ledger.post', args: { amount: step * 17, memo: `entry ${step}` } },
+          });
         }
         await recorder.finishRun(runId, { status: 'completed', payload: { answer: `done ${position}` } });
       }
@@ -72,7 +99,9 @@ for (const engine of engines('t_prop')) {
         case 'editPayloadByte': {
           const runId = runOf(change.run);
           const seq = (change.event % lengthOf(runId)) + 1;
-          const [row] = await rows<{ payload: string | null; payload_hash: string }>(sql`SELECT payload, payload_hash FROM events WHERE run_id = ${runId} AND seq = ${seq}`);
+          const [row] = await rows<{ payload: string | null; payload_hash: string }>(
+            sql`SELECT payload, payload_hash FROM events WHERE run_id = ${runId} AND seq = ${seq}`,
+          );
           // An erased event has no payload left to edit; edit its payload hash instead.
           const column = row!.payload === null ? 'payload_hash' : 'payload';
           const text = row!.payload ?? row!.payload_hash;
@@ -123,7 +152,15 @@ for (const engine of engines('t_prop')) {
           const salt = newSalt();
           const ts = new Date().toISOString();
           const hashOfPayload = payloadHash(salt, payload);
-          const hash = eventHash(prevHash, { runId, seq: position, ts, type: 'tool.called', actor: 'forger', payloadHash: hashOfPayload, schemaVersion: 1 });
+          const hash = eventHash(prevHash, {
+            runId,
+            seq: position,
+            ts,
+            type: 'tool.called',
+            actor: 'forger',
+            payloadHash: hashOfPayload,
+            schemaVersion: 1,
+          });
           await store.query(sql`INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, prev_hash, hash)
             VALUES (${runId}, ${position}, ${ts}::timestamptz, 'tool.called', 'forger', ${payload}, ${salt}, ${hashOfPayload}, 1, ${prevHash}, ${hash})`);
           return;
@@ -143,18 +180,39 @@ for (const engine of engines('t_prop')) {
         }
         case 'replaceSeal': {
           const runId = runOf(change.run);
-          const [seal] = await rows<{ seq: number; store_id: string | null; head_seq: number; head_hash: string; prev_seal_hash: string; ts: string; signature: string }>(
+          const [seal] = await rows<{
+            seq: number;
+            store_id: string | null;
+            head_seq: number;
+            head_hash: string;
+            prev_seal_hash: string;
+            ts: string;
+            signature: string;
+          }>(
             sql`SELECT seq::int AS seq, store_id, head_seq, head_hash, prev_seal_hash, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts, signature FROM seals WHERE run_id = ${runId} AND kind = 'final'`,
           );
-          const fields = { kind: 'final' as const, storeId: seal!.store_id, seq: Number(seal!.seq), runId, headSeq: Number(seal!.head_seq), headHash: seal!.head_hash, prevSealHash: seal!.prev_seal_hash, ts: seal!.ts };
+          const fields = {
+            kind: 'final' as const,
+            storeId: seal!.store_id,
+            seq: Number(seal!.seq),
+            runId,
+            headSeq: Number(seal!.head_seq),
+            headHash: seal!.head_hash,
+            prevSealHash: seal!.prev_seal_hash,
+            ts: seal!.ts,
+          };
           if (change.variant === 0) {
             // Re-signed, unchanged, by a key nobody trusts.
             const message = sealMessage({ ...fields, keyId: attacker.keyId });
             const signature = attacker.sign(message);
-            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${sealHash(message, signature)} WHERE run_id = ${runId} AND kind = 'final'`);
+            await store.query(
+              sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${sealHash(message, signature)} WHERE run_id = ${runId} AND kind = 'final'`,
+            );
           } else if (change.variant === 1) {
             // Another seal's signature pasted in.
-            await store.query(sql`UPDATE seals SET signature = (SELECT signature FROM seals WHERE run_id <> ${runId} ORDER BY seq LIMIT 1) WHERE run_id = ${runId} AND kind = 'final'`);
+            await store.query(
+              sql`UPDATE seals SET signature = (SELECT signature FROM seals WHERE run_id <> ${runId} ORDER BY seq LIMIT 1) WHERE run_id = ${runId} AND kind = 'final'`,
+            );
           } else if (change.variant === 2) {
             // Pointed at an earlier head, to hide the events after it.
             const [earlier] = await rows<{ hash: string }>(sql`SELECT hash FROM events WHERE run_id = ${runId} AND seq = 2`);
@@ -164,7 +222,9 @@ for (const engine of engines('t_prop')) {
             const message = sealMessage({ ...fields, keyId: attacker.keyId, ts: new Date().toISOString() });
             const signature = attacker.sign(message);
             const forgedHash = sealHash(message, signature);
-            await store.query(sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${forgedHash} WHERE run_id = ${runId} AND kind = 'final'`);
+            await store.query(
+              sql`UPDATE seals SET key_id = ${attacker.keyId}, public_key = ${attacker.publicKey}, signature = ${signature}, seal_hash = ${forgedHash} WHERE run_id = ${runId} AND kind = 'final'`,
+            );
             await store.query(sql`UPDATE seals SET prev_seal_hash = ${forgedHash} WHERE seq = ${fields.seq + 1}`);
           }
           return;

@@ -7,7 +7,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { checkpointJson, createRecorder, createSigner, exportJsonl, openWitness, signCheckpoint, startWitnessServer, verifyAll, verifyExport, verifyRun, type WitnessServer } from '../src/index.ts';
+import {
+  checkpointJson,
+  createRecorder,
+  createSigner,
+  exportJsonl,
+  openWitness,
+  signCheckpoint,
+  startWitnessServer,
+  verifyAll,
+  verifyExport,
+  verifyRun,
+  type WitnessServer,
+} from '../src/index.ts';
 
 describe('a witness served over HTTP', () => {
   let directory: string;
@@ -41,14 +53,20 @@ describe('a witness served over HTTP', () => {
     expect(summary.tail).toMatchObject({ checkedBy: 'witness', headSeq: 3, checkedSeq: 3 });
     const checkpoints = await openWitness(server.url).checkpoints(summary.tail.storeId!);
     expect(checkpoints.map((checkpoint) => checkpoint.sealSeq)).toEqual([1, 2, 3]);
-    expect((await verifyRun(store, 'w-1', { trustedKeys: [signer.publicKey], witness: openWitness(server.url) })).tail.checkedBy).toBe('witness');
+    expect((await verifyRun(store, 'w-1', { trustedKeys: [signer.publicKey], witness: openWitness(server.url) })).tail.checkedBy).toBe(
+      'witness',
+    );
   });
 
   it('refuses a submission without its token, a forged signature, a foreign key, and a second seal at a place it holds (kept as evidence)', async () => {
     const summary = await verifyAll(store, { trustedKeys: [signer.publicKey] });
     const storeId = summary.tail.storeId!;
     const post = (body: unknown, token = 'witness-token') =>
-      fetch(`${server.url}/v1/checkpoints`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      fetch(`${server.url}/v1/checkpoints`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
     const genuine = checkpointJson(signCheckpoint(signer, { storeId, sealSeq: 3, sealHash: summary.sealChain.head!.sealHash }));
     expect((await post(genuine)).status).toBe(200);
     expect((await post(genuine, 'wrong')).status).toBe(401);
@@ -66,7 +84,9 @@ describe('a witness served over HTTP', () => {
   });
 
   it('says plainly when a witness directory does not exist, and when a store has no checkpoint there', async () => {
-    await expect(openWitness(path.join(directory, 'missing')).checkpoints('some-store')).rejects.toThrow(/Witness directory .* does not exist/);
+    await expect(openWitness(path.join(directory, 'missing')).checkpoints('some-store')).rejects.toThrow(
+      /Witness directory .* does not exist/,
+    );
     const empty = mkdtempSync(path.join(tmpdir(), 'aifactory-witness-empty-'));
     try {
       const summary = await verifyAll(store, { trustedKeys: [signer.publicKey], witness: openWitness(empty) });
@@ -98,7 +118,11 @@ describe('an export checked against a witness (runs verify --file --witness)', (
     const recorder = createRecorder(store, { signer, witness: openWitness(directory) });
     for (const id of ['x-1', 'x-2', 'x-3']) {
       await recorder.startRun({ id, agent: 'clerk', principal: 'alice' });
-      await recorder.record(id, { type: 'tool.called', actor: 'clerk', payload: { step: 1, name: 'payments.refund', args: { amount: 40 } } });
+      await recorder.record(id, {
+        type: 'tool.called',
+        actor: 'clerk',
+        payload: { step: 1, name: 'payments.refund', args: { amount: 40 } },
+      });
       await recorder.finishRun(id, { status: 'completed' });
     }
   }, 120_000);

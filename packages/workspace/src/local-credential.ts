@@ -35,7 +35,12 @@ export function newLocalToken(): string {
 
 /** Writes the credential atomically with mode 0600 (never visible with wider permissions). */
 export function writeLocalCredential(home: string, credential: Omit<LocalCredential, 'pid' | 'startTime' | 'startedAt'>): LocalCredential {
-  const full: LocalCredential = { ...credential, pid: process.pid, startTime: processStartTime(process.pid), startedAt: new Date().toISOString() };
+  const full: LocalCredential = {
+    ...credential,
+    pid: process.pid,
+    startTime: processStartTime(process.pid),
+    startedAt: new Date().toISOString(),
+  };
   const file = localCredentialFile(home);
   const scratch = `${file}.${process.pid}.tmp`;
   writeFileSync(scratch, `${JSON.stringify(full, null, 2)}\n`, { mode: 0o600 });
@@ -52,8 +57,21 @@ export function readLocalCredential(home: string): LocalCredential | undefined {
     return undefined;
   }
   if (typeof value.url !== 'string' || typeof value.token !== 'string' || typeof value.pid !== 'number') return undefined;
-  const credential: LocalCredential = { url: value.url, token: value.token, pid: value.pid, startTime: value.startTime ?? null, startedAt: value.startedAt ?? '' };
-  const owner: LockOwner = { pid: credential.pid, startTime: credential.startTime, bootId: null, host: '', command: 'factory serve', acquiredAt: credential.startedAt };
+  const credential: LocalCredential = {
+    url: value.url,
+    token: value.token,
+    pid: value.pid,
+    startTime: value.startTime ?? null,
+    startedAt: value.startedAt ?? '',
+  };
+  const owner: LockOwner = {
+    pid: credential.pid,
+    startTime: credential.startTime,
+    bootId: null,
+    host: '',
+    command: 'factory serve',
+    acquiredAt: credential.startedAt,
+  };
   return isAlive(owner) ? credential : undefined;
 }
 

@@ -110,7 +110,9 @@ export class RunQueue {
       }
     } catch (error) {
       await Promise.resolve(utils?.release()).catch(() => undefined);
-      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot open the job queue (schema ${schema}): ${(error as Error).message}.`, { cause: error });
+      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot open the job queue (schema ${schema}): ${(error as Error).message}.`, {
+        cause: error,
+      });
     }
     return new RunQueue(options, schema, utils, logger);
   }
@@ -141,13 +143,19 @@ export class RunQueue {
 
   /** Queues a delivery of the notification outbox (a later retry, or one asked for by an operator). */
   async enqueueDelivery(options: { runAt?: Date } = {}): Promise<void> {
-    await this.#utils.addJob(deliverNotificationsTask, {}, { jobKey: 'notifications', jobKeyMode: 'preserve_run_at', maxAttempts: 3, ...(options.runAt ? { runAt: options.runAt } : {}) });
+    await this.#utils.addJob(
+      deliverNotificationsTask,
+      {},
+      { jobKey: 'notifications', jobKeyMode: 'preserve_run_at', maxAttempts: 3, ...(options.runAt ? { runAt: options.runAt } : {}) },
+    );
   }
 
   /** Jobs waiting or running, by task (metrics, tests). */
   async pending(): Promise<Record<string, number>> {
     const { rows } = await this.#utils.withPgClient((client) =>
-      client.query<{ task: string; count: string }>(`SELECT t.identifier AS task, count(*) AS count FROM ${quoteIdent(this.schema)}._private_jobs j JOIN ${quoteIdent(this.schema)}._private_tasks t ON t.id = j.task_id WHERE j.attempts < j.max_attempts GROUP BY t.identifier`),
+      client.query<{ task: string; count: string }>(
+        `SELECT t.identifier AS task, count(*) AS count FROM ${quoteIdent(this.schema)}._private_jobs j JOIN ${quoteIdent(this.schema)}._private_tasks t ON t.id = j.task_id WHERE j.attempts < j.max_attempts GROUP BY t.identifier`,
+      ),
     );
     return Object.fromEntries(rows.map((row) => [row.task, Number(row.count)]));
   }
@@ -163,7 +171,12 @@ export class RunQueue {
       }
       try {
         const result = await options.drive(job);
-        report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: result.outcome === 'continued' ? result.result.status : result.outcome });
+        report({
+          task: driveRunTask,
+          runId: job.runId,
+          reason: job.reason,
+          outcome: result.outcome === 'continued' ? result.result.status : result.outcome,
+        });
       } catch (error) {
         const code = (error as { code?: string }).code;
         const details = (error as { details?: { handedBack?: boolean } }).details;
@@ -202,7 +215,11 @@ export class RunQueue {
         taskList: { [driveRunTask]: drive, [deliverNotificationsTask]: deliver },
       });
     } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Cannot start taking jobs from the queue (schema ${this.schema}): ${(error as Error).message}.`, { cause: error });
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `Cannot start taking jobs from the queue (schema ${this.schema}): ${(error as Error).message}.`,
+        { cause: error },
+      );
     }
     return {
       stop: () => runner.stop(),

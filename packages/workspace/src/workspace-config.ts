@@ -9,7 +9,18 @@
 import path from 'node:path';
 import { ErrorCode, SystemError } from '@aifactory/core';
 import { dataHome, openStore, StoreBusyError, storeOptionsFromEnv, type Store, type StoreOptions } from '@aifactory/store';
-import { createRecorder, defaultKeyPath, loadOrCreateSigner, loadRedactor, loadSigner, openWitness, type Recorder, type Redactor, type SealSigner, type Witness } from '@aifactory/verification';
+import {
+  createRecorder,
+  defaultKeyPath,
+  loadOrCreateSigner,
+  loadRedactor,
+  loadSigner,
+  openWitness,
+  type Recorder,
+  type Redactor,
+  type SealSigner,
+  type Witness,
+} from '@aifactory/verification';
 import { readLocalCredential, ServedStoreError } from './local-credential.ts';
 
 /** Everything a workspace is opened from. */
@@ -43,7 +54,11 @@ export interface WorkspaceConfigOverrides {
 }
 
 /** Reads the workspace configuration from `env` once; relative paths resolve against `cwd`. */
-export function workspaceConfigFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: WorkspaceConfigOverrides = {}, cwd = process.cwd()): WorkspaceConfig {
+export function workspaceConfigFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: WorkspaceConfigOverrides = {},
+  cwd = process.cwd(),
+): WorkspaceConfig {
   const sealKey = env.AIFACTORY_SEAL_KEY?.trim();
   const witness = env.AIFACTORY_WITNESS?.trim();
   return {
@@ -62,7 +77,10 @@ export function workspaceConfigFromEnv(env: NodeJS.ProcessEnv = process.env, ove
  * A configuration spelled out instead of read from the environment (tests, examples, embedding
  * apps): the data directory, the store (default PGlite in `<home>/pglite`) and the folders.
  */
-export function workspaceConfigAt(home: string, options: WorkspaceConfigOverrides & { store?: StoreOptions; sealKeyPath?: string; redactionEnv?: NodeJS.ProcessEnv } = {}): WorkspaceConfig {
+export function workspaceConfigAt(
+  home: string,
+  options: WorkspaceConfigOverrides & { store?: StoreOptions; sealKeyPath?: string; redactionEnv?: NodeJS.ProcessEnv } = {},
+): WorkspaceConfig {
   const root = path.resolve(home);
   return {
     home: root,
@@ -83,16 +101,32 @@ export function workspaceConfigAt(home: string, options: WorkspaceConfigOverride
 export async function openWorkspaceStore(config: WorkspaceConfig = workspaceConfigFromEnv()): Promise<Store> {
   const waitMs = Number(process.env.AIFACTORY_STORE_WAIT_MS ?? 15_000);
   try {
-    return await openStore({ ...config.store, lock: { waitMs: Number.isFinite(waitMs) && waitMs >= 0 ? waitMs : 15_000, onBusy: (owner) => readLocalCredential(config.home)?.pid === owner.pid } });
+    return await openStore({
+      ...config.store,
+      lock: {
+        waitMs: Number.isFinite(waitMs) && waitMs >= 0 ? waitMs : 15_000,
+        onBusy: (owner) => readLocalCredential(config.home)?.pid === owner.pid,
+      },
+    });
   } catch (error) {
     if (!(error instanceof StoreBusyError)) throw error;
     const credential = readLocalCredential(config.home);
     if (credential && credential.pid === error.owner.pid) throw new ServedStoreError(config.store.dataDir ?? 'memory', credential, error);
-    throw new SystemError(ErrorCode.StoreBusy, `${error.message} Wait for that command to finish and run this one again.`, { details: error.details, cause: error });
+    throw new SystemError(ErrorCode.StoreBusy, `${error.message} Wait for that command to finish and run this one again.`, {
+      details: error.details,
+      cause: error,
+    });
   }
 }
 
-export { localCredentialFile, newLocalToken, readLocalCredential, removeLocalCredential, ServedStoreError, writeLocalCredential } from './local-credential.ts';
+export {
+  localCredentialFile,
+  newLocalToken,
+  readLocalCredential,
+  removeLocalCredential,
+  ServedStoreError,
+  writeLocalCredential,
+} from './local-credential.ts';
 export type { LocalCredential } from './local-credential.ts';
 export { workspaceNotificationChannels, workspaceNotificationDispatcher } from './workspace-notifications.ts';
 
@@ -124,5 +158,9 @@ export function workspaceWitness(config: WorkspaceConfig = workspaceConfigFromEn
 /** The workspace's trace recorder over `store`: seals signed with the workspace key, secrets redacted, checkpoints to its witness. */
 export async function openWorkspaceRecorder(store: Store, config: WorkspaceConfig = workspaceConfigFromEnv()): Promise<Recorder> {
   const witness = workspaceWitness(config);
-  return createRecorder(store, { signer: await workspaceSigner(config), redactor: await workspaceRedactor(config), ...(witness ? { witness } : {}) });
+  return createRecorder(store, {
+    signer: await workspaceSigner(config),
+    redactor: await workspaceRedactor(config),
+    ...(witness ? { witness } : {}),
+  });
 }

@@ -27,5 +27,9 @@ export async function workspaceNotificationDispatcher(
 ): Promise<NotificationDispatcher> {
   const channels = await workspaceNotificationChannels(config);
   const secret = config.redactionEnv.AIFACTORY_WEBHOOK_SECRET;
-  return createNotificationDispatcher(store, { ...options, channels: notificationTransports(channels, config.redactionEnv), ...(secret ? { secret } : {}) });
+  return createNotificationDispatcher(store, {
+    ...options,
+    channels: notificationTransports(channels, config.redactionEnv),
+    ...(secret ? { secret } : {}),
+  });
 }

@@ -28,7 +28,17 @@ import {
 } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import type { RunQueue } from './run-queue.ts';
-import { createRecorder, loadAtRestCipher, loadOrCreateSigner, loadRedactor, witnessFromEnvironment, type EventType, type Recorder, type Redactor, type Witness } from '@aifactory/verification';
+import {
+  createRecorder,
+  loadAtRestCipher,
+  loadOrCreateSigner,
+  loadRedactor,
+  witnessFromEnvironment,
+  type EventType,
+  type Recorder,
+  type Redactor,
+  type Witness,
+} from '@aifactory/verification';
 
 /** Options of createWorkspaceRuntime. */
 export interface WorkspaceRuntimeOptions {
@@ -80,7 +90,12 @@ export interface WorkspaceRuntime {
 export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
   return {
     startRun: (run, options) => recorder.startRun(run, options),
-    recordBatch: (runId, events, options) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType })), options),
+    recordBatch: (runId, events, options) =>
+      recorder.recordBatch(
+        runId,
+        events.map((event) => ({ ...event, type: event.type as EventType })),
+        options,
+      ),
     setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
     finishRun: (runId, outcome, options) => recorder.finishRun(runId, outcome, options),
   };
@@ -124,7 +139,10 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     });
   // Approvals and notifications are read by people: they hold masked values, like the trace.
   const redact = (value: unknown) => redactor.redact(value).value;
-  const approvals = createApprovalService(store, { record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }), redact });
+  const approvals = createApprovalService(store, {
+    record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }),
+    redact,
+  });
   const agentsDir = options.agentsDir ?? path.resolve('agents');
   const loaded = new Map<string, AgentDefinition>();
   const loadAgent = async (reference: string): Promise<AgentDefinition> => {
@@ -146,7 +164,12 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
   const modelRegistry = await loadModelRegistry(options.modelsDir ?? path.join(path.dirname(agentsDir), 'models'));
   const gateway =
     options.gateway ??
-    createModelGateway({ ...modelGatewayConfigFromEnv(), ...options.models, scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts'), ...(modelRegistry ? { registry: modelRegistry } : {}) });
+    createModelGateway({
+      ...modelGatewayConfigFromEnv(),
+      ...options.models,
+      scriptDirectory: options.models?.scriptDirectory ?? path.join(agentsDir, 'scripts'),
+      ...(modelRegistry ? { registry: modelRegistry } : {}),
+    });
   // Agents with collections search the workspace's knowledge base unless the caller brings its own.
   const knowledge = options.knowledge ? undefined : knowledgeAccessFor(store, options.dataDir);
   const ownership = options.ownership ?? new RunOwnership({ store });
@@ -169,7 +192,10 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
       });
     },
     models: gateway,
-    checkpointer: new StoreCheckpointSaver(store, { cipher: await loadAtRestCipher(options.dataDir), beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint') }),
+    checkpointer: new StoreCheckpointSaver(store, {
+      cipher: await loadAtRestCipher(options.dataDir),
+      beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint'),
+    }),
     loadAgent,
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),
     knowledge: options.knowledge ?? knowledge!.resolve,

@@ -13,7 +13,16 @@ describe('workspace configuration', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('reads the store, the seal key and the folders from the environment, relative to the working directory', () => {
-    const config = workspaceConfigFromEnv({ AIFACTORY_HOME: 'data', AIFACTORY_SEAL_KEY: 'keys/seal.pem', DATABASE_URL: 'postgres://db.example/app', AIFACTORY_DB_SCHEMA: 'tenant_a' }, { agentsDir: 'my-agents' }, root);
+    const config = workspaceConfigFromEnv(
+      {
+        AIFACTORY_HOME: 'data',
+        AIFACTORY_SEAL_KEY: 'keys/seal.pem',
+        DATABASE_URL: 'postgres://db.example/app',
+        AIFACTORY_DB_SCHEMA: 'tenant_a',
+      },
+      { agentsDir: 'my-agents' },
+      root,
+    );
     expect(config).toMatchObject({
       home: path.join(root, 'data'),
       store: { databaseUrl: 'postgres://db.example/app', schema: 'tenant_a' },
@@ -38,6 +47,8 @@ describe('workspace configuration', () => {
       await workspace.close();
     }
     const missing = path.join(root, 'absent.pem');
-    await expect(openWorkspace({ ...workspaceConfigAt(path.join(root, 'home'), { sealKeyPath: missing }), store: {} })).rejects.toThrow(`Seal key '${missing}' does not exist`);
+    await expect(openWorkspace({ ...workspaceConfigAt(path.join(root, 'home'), { sealKeyPath: missing }), store: {} })).rejects.toThrow(
+      `Seal key '${missing}' does not exist`,
+    );
   });
 });

@@ -72,7 +72,10 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
   const approvals = program
     .command('approvals')
     .description('List held actions waiting for approval, show one, approve or reject it.')
-    .addHelpText('after', '\nAn approval is bound to one call (run, step, argument hash, policy version) and works once.\nApprovers need a role the policy names; whoever started the run cannot approve its actions.');
+    .addHelpText(
+      'after',
+      '\nAn approval is bound to one call (run, step, argument hash, policy version) and works once.\nApprovers need a role the policy names; whoever started the run cannot approve its actions.',
+    );
 
   async function withStore<T>(run: (store: Store) => Promise<T>): Promise<T> {
     const store = await (options.openStore ?? openEnvironmentStore)();
@@ -101,13 +104,18 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     action(async (listOptions: ListOptions) => {
       const status = listOptions.status === 'all' ? undefined : (listOptions.status as ApprovalStatus);
       if (status !== undefined && !approvalStatuses.includes(status)) {
-        throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${approvalStatuses.join(', ')} or all.`);
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          `--status '${listOptions.status}' is unknown; use one of ${approvalStatuses.join(', ')} or all.`,
+        );
       }
       const filter = { ...(status ? { status } : {}), ...(listOptions.run ? { runId: listOptions.run } : {}) };
       const found = await viaServerOrStore({
         server: async (connection) => {
           const query = new URLSearchParams(filter).toString();
-          return (await new ServerClient(connection).request<{ approvals: Approval[] }>('GET', `/v1/approvals${query ? `?${query}` : ''}`)).approvals.map(approvalWithDates);
+          return (
+            await new ServerClient(connection).request<{ approvals: Approval[] }>('GET', `/v1/approvals${query ? `?${query}` : ''}`)
+          ).approvals.map(approvalWithDates);
         },
         store: () => withService((service) => service.list(filter)),
       });
@@ -115,10 +123,18 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     }),
   );
 
-  withJson(approvals.command('show').description('Show one approval: the held call, who may approve, the votes so far.').argument('<id>', 'approval id (apr_…)')).action(
+  withJson(
+    approvals
+      .command('show')
+      .description('Show one approval: the held call, who may approve, the votes so far.')
+      .argument('<id>', 'approval id (apr_…)'),
+  ).action(
     action(async (id: string, showOptions: CommonOptions) => {
       const approval = await viaServerOrStore({
-        server: async (connection) => approvalWithDates((await new ServerClient(connection).request<{ approval: Approval }>('GET', `/v1/approvals/${encodeURIComponent(id)}`)).approval),
+        server: async (connection) =>
+          approvalWithDates(
+            (await new ServerClient(connection).request<{ approval: Approval }>('GET', `/v1/approvals/${encodeURIComponent(id)}`)).approval,
+          ),
         store: () => withService((service) => service.get(id)),
       });
       emit(showOptions, { approval }, ({ approval: shown }) => renderApproval(shown));
@@ -128,9 +144,16 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
   for (const vote of ['approve', 'reject'] as const) {
     const command = approvals
       .command(vote)
-      .description(vote === 'approve' ? 'Approve a held action (counts toward the approvers it needs).' : 'Reject a held action; one rejection decides.')
+      .description(
+        vote === 'approve'
+          ? 'Approve a held action (counts toward the approvers it needs).'
+          : 'Reject a held action; one rejection decides.',
+      )
       .argument('<id>', 'approval id (apr_…)')
-      .option('--as <principal>', 'your identity, recorded with the vote (required on the store; through a remote server the token says who you are)')
+      .option(
+        '--as <principal>',
+        'your identity, recorded with the vote (required on the store; through a remote server the token says who you are)',
+      )
       .option('--role <role...>', 'the role(s) you act with; the policy names which may vote');
     if (vote === 'reject') command.requiredOption('--comment <text>', 'why: shown to the agent and recorded');
     else command.option('--comment <text>', 'why: recorded with the vote');
@@ -144,21 +167,48 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
     );
   }
 
-  async function voteThroughServer(connection: ServerConnection, id: string, vote: 'approve' | 'reject', voteOptions: VoteOptions): Promise<number | void> {
-    if (connection.via === 'local' && voteOptions.as === undefined) throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', { location: { path: '--as' } });
+  async function voteThroughServer(
+    connection: ServerConnection,
+    id: string,
+    vote: 'approve' | 'reject',
+    voteOptions: VoteOptions,
+  ): Promise<number | void> {
+    if (connection.via === 'local' && voteOptions.as === undefined)
+      throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', {
+        location: { path: '--as' },
+      });
     const client = new ServerClient(connection, actingAs(connection, voteOptions.as, voteOptions.role, voteOptions.as !== undefined));
-    const answer = await client.request<{ result: VoteResult['kind']; remaining?: number; approval: Approval; resumed: boolean }>('POST', `/v1/approvals/${encodeURIComponent(id)}/${vote}`, voteOptions.comment ? { comment: voteOptions.comment } : {});
+    const answer = await client.request<{ result: VoteResult['kind']; remaining?: number; approval: Approval; resumed: boolean }>(
+      'POST',
+      `/v1/approvals/${encodeURIComponent(id)}/${vote}`,
+      voteOptions.comment ? { comment: voteOptions.comment } : {},
+    );
     const approval = approvalWithDates(answer.approval);
-    const result = (answer.result === 'counted' ? { kind: 'counted', remaining: answer.remaining ?? 0, approval } : { kind: answer.result, approval }) as VoteResult;
+    const result = (
+      answer.result === 'counted' ? { kind: 'counted', remaining: answer.remaining ?? 0, approval } : { kind: answer.result, approval }
+    ) as VoteResult;
     // The server resumes the run itself: exactly one process drives it.
-    emit(voteOptions, { ok: true, result: answer.result, ...(answer.result === 'counted' ? { remaining: answer.remaining } : {}), approval, resumed: answer.resumed, server: connection.url }, () =>
-      `${renderVote(result)}${answer.resumed ? `\n${describeServer(connection)} resumes the run; follow it with 'factory runs show ${approval.runId}'.` : ''}`,
+    emit(
+      voteOptions,
+      {
+        ok: true,
+        result: answer.result,
+        ...(answer.result === 'counted' ? { remaining: answer.remaining } : {}),
+        approval,
+        resumed: answer.resumed,
+        server: connection.url,
+      },
+      () =>
+        `${renderVote(result)}${answer.resumed ? `\n${describeServer(connection)} resumes the run; follow it with 'factory runs show ${approval.runId}'.` : ''}`,
     );
   }
 
   async function voteOnStore(id: string, vote: 'approve' | 'reject', voteOptions: VoteOptions): Promise<number | void> {
     const as = voteOptions.as;
-    if (as === undefined) throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', { location: { path: '--as' } });
+    if (as === undefined)
+      throw new UserError(ErrorCode.InputInvalid, '--as is required: say who votes (e.g. --as bob@acme.example --role ops-lead).', {
+        location: { path: '--as' },
+      });
     return withStore(async (store) => {
       const workspace = await (options.openWorkspace ?? openEnvironmentWorkspace)(store);
       try {
@@ -167,8 +217,22 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
         const render = createRunRenderer();
         const outcome = await workspace.voteAndResume({
           approvalId: id,
-          ballot: { approver: { id: as, roles: voteOptions.role ?? [] }, vote, ...(voteOptions.comment ? { comment: voteOptions.comment } : {}) },
-          onVoted: (result) => emit(voteOptions, { ok: true, result: result.kind, ...(result.kind === 'counted' ? { remaining: result.remaining } : {}), approval: result.approval }, () => renderVote(result)),
+          ballot: {
+            approver: { id: as, roles: voteOptions.role ?? [] },
+            vote,
+            ...(voteOptions.comment ? { comment: voteOptions.comment } : {}),
+          },
+          onVoted: (result) =>
+            emit(
+              voteOptions,
+              {
+                ok: true,
+                result: result.kind,
+                ...(result.kind === 'counted' ? { remaining: result.remaining } : {}),
+                approval: result.approval,
+              },
+              () => renderVote(result),
+            ),
           onEvent: (event) => (voteOptions.json ? events.push(event) : render(event)),
         });
         if (outcome.kind !== 'decided' || !outcome.resumed) return undefined;
@@ -201,13 +265,27 @@ function renderList(items: Approval[], status: string): string {
   const lines = items.map((approval) => {
     const approvals = approval.votes.filter((vote) => vote.vote === 'approve').length;
     const needs = `${approvals}/${approval.requirement.count} of ${approval.requirement.roles.length > 0 ? approval.requirement.roles.join('|') : 'anyone'}`;
-    return [pc.bold(approval.id), colourStatus(approval.status), `${approval.runId} step ${approval.step}`, `${approval.action.kind} ${approval.action.name}`, `args ${approval.argsHash.slice(0, 16)}`, needs, expiry(approval)]
+    return [
+      pc.bold(approval.id),
+      colourStatus(approval.status),
+      `${approval.runId} step ${approval.step}`,
+      `${approval.action.kind} ${approval.action.name}`,
+      `args ${approval.argsHash.slice(0, 16)}`,
+      needs,
+      expiry(approval),
+    ]
       .filter(Boolean)
       .join('  ');
   });
   const pending = items.find((approval) => approval.status === 'pending');
   // A command a person can paste as printed: their login name for --as, the first role that may vote.
-  if (pending) lines.push('', pc.dim(`approve: factory approvals approve ${pending.id} --as "$USER"${pending.requirement.roles[0] ? ` --role ${pending.requirement.roles[0]}` : ''} --comment "ok"`));
+  if (pending)
+    lines.push(
+      '',
+      pc.dim(
+        `approve: factory approvals approve ${pending.id} --as "$USER"${pending.requirement.roles[0] ? ` --role ${pending.requirement.roles[0]}` : ''} --comment "ok"`,
+      ),
+    );
   return lines.join('\n');
 }
 
@@ -220,18 +298,22 @@ function renderApproval(approval: Approval): string {
     `arguments  ${JSON.stringify(approval.action.args)}`,
     `args hash  ${approval.argsHash} (sha256 of the real arguments; secrets above are masked)`,
     `policy     ${approval.policyHash}`,
-    `needs      ${requirement.count} approver(s) with ${requirement.roles.length > 0 ? `one of: ${requirement.roles.join(', ')}` : 'any role'}${requirement.separation_of_duties ? ', not the run\'s principal' : ''}`,
+    `needs      ${requirement.count} approver(s) with ${requirement.roles.length > 0 ? `one of: ${requirement.roles.join(', ')}` : 'any role'}${requirement.separation_of_duties ? ", not the run's principal" : ''}`,
     `expiry     ${approval.expiresAt ? `${approval.expiresAt.toISOString()} (then ${requirement.on_expiry})` : 'never'}`,
   ];
   if (Object.keys(approval.context).length > 0) lines.push(`context    ${JSON.stringify(approval.context)}`);
-  for (const vote of approval.votes) lines.push(`vote       ${vote.approver} ${vote.vote === 'approve' ? pc.green('approved') : pc.red('rejected')} at ${vote.at.toISOString()}${vote.comment ? `: ${vote.comment}` : ''}`);
+  for (const vote of approval.votes)
+    lines.push(
+      `vote       ${vote.approver} ${vote.vote === 'approve' ? pc.green('approved') : pc.red('rejected')} at ${vote.at.toISOString()}${vote.comment ? `: ${vote.comment}` : ''}`,
+    );
   return lines.join('\n');
 }
 
 function renderVote(result: VoteResult): string {
   const approval = result.approval;
   if (result.kind === 'counted') return `Vote counted on ${approval.id}; ${result.remaining} more approval(s) needed.`;
-  if (result.kind === 'approved') return `${pc.green('Approved')} ${approval.id} (${approval.action.kind} ${approval.action.name} in ${approval.runId}); the run may resume once.`;
+  if (result.kind === 'approved')
+    return `${pc.green('Approved')} ${approval.id} (${approval.action.kind} ${approval.action.name} in ${approval.runId}); the run may resume once.`;
   return `${pc.red('Rejected')} ${approval.id} (${approval.action.kind} ${approval.action.name} in ${approval.runId}); the agent is told it was refused.`;
 }
 

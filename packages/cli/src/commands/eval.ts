@@ -36,7 +36,9 @@ export function registerEvalCommand(program: Command): void {
   withJson(
     program
       .command('eval')
-      .description("Evaluate an agent with a suite: every case is a governed run on the record, checked against the suite's expectations; reports a table, JSON or JUnit XML.")
+      .description(
+        "Evaluate an agent with a suite: every case is a governed run on the record, checked against the suite's expectations; reports a table, JSON or JUnit XML.",
+      )
       .argument('<agent>', 'agent name (looked up in --agents) or the path of an agent YAML file')
       .requiredOption('-s, --suite <file>', 'the evaluation suite, e.g. evals/policy-copilot.yaml')
       .option('--agents <dir>', 'folder of agent definitions', 'agents')
@@ -44,9 +46,12 @@ export function registerEvalCommand(program: Command): void {
       .option('--case <id...>', 'run only these cases (retrieval queries are skipped)')
       .option('--junit <file>', 'also write the report as JUnit XML to this file')
       .option('--prompt <name@version>', 'run the agent with this registry prompt version or label instead of its own prompt')
-      .option('--model <provider:model>', "run the agent with this model instead of its own")
+      .option('--model <provider:model>', 'run the agent with this model instead of its own')
       .option('--top-k <n>', "retrieve this many passages per search instead of the agent's top_k")
-      .option('--compare <variant...>', 'run the suite twice, side by side, under two variants: prompt=<name@version>, model=<provider:model> or top_k=<n>')
+      .option(
+        '--compare <variant...>',
+        'run the suite twice, side by side, under two variants: prompt=<name@version>, model=<provider:model> or top_k=<n>',
+      )
       .option('--as <principal>', 'who the eval record names', process.env.USER ? `${process.env.USER}@local` : 'cli@local')
       .addHelpText(
         'after',
@@ -70,13 +75,24 @@ export function registerEvalCommand(program: Command): void {
       const suite = await loadEvalSuite(options.suite);
       const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)) {
-        throw new UserError(ErrorCode.InputInvalid, `'${options.concurrency}' is not a whole number from 1 to 64.`, { location: { path: '--concurrency' } });
+        throw new UserError(ErrorCode.InputInvalid, `'${options.concurrency}' is not a whole number from 1 to 64.`, {
+          location: { path: '--concurrency' },
+        });
       }
       if (suite.agent && suite.agent !== agent && !agent.endsWith('.yaml') && !agent.endsWith('.yml')) {
-        throw new UserError(ErrorCode.InputInvalid, `The suite '${suite.name}' is written for agent '${suite.agent}', not '${agent}'; run 'factory eval ${suite.agent} --suite ${options.suite}'.`, { location: { file: options.suite, path: 'spec.agent' } });
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          `The suite '${suite.name}' is written for agent '${suite.agent}', not '${agent}'; run 'factory eval ${suite.agent} --suite ${options.suite}'.`,
+          { location: { file: options.suite, path: 'spec.agent' } },
+        );
       }
       const unknown = (options.case ?? []).filter((id) => !suite.cases.some((evalCase) => evalCase.id === id));
-      if (unknown.length > 0) throw new UserError(ErrorCode.InputInvalid, `No case '${unknown[0]}' in ${options.suite}; cases: ${suite.cases.map((evalCase) => evalCase.id).join(', ')}.`, { location: { path: '--case' } });
+      if (unknown.length > 0)
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          `No case '${unknown[0]}' in ${options.suite}; cases: ${suite.cases.map((evalCase) => evalCase.id).join(', ')}.`,
+          { location: { path: '--case' } },
+        );
       const base: Variant = {
         ...(options.prompt !== undefined ? { prompt: parseVariant(`prompt=${options.prompt}`).prompt! } : {}),
         ...(options.model !== undefined ? { model: parseVariant(`model=${options.model}`).model! } : {}),
@@ -84,22 +100,42 @@ export function registerEvalCommand(program: Command): void {
       };
       let variants: Variant[] = [base];
       if (options.compare !== undefined) {
-        if (options.compare.length !== 2) throw new UserError(ErrorCode.InputInvalid, `--compare takes exactly two variants (found ${options.compare.length}), e.g. --compare prompt=policy-copilot@1 prompt=policy-copilot@2.`, { location: { path: '--compare' } });
+        if (options.compare.length !== 2)
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `--compare takes exactly two variants (found ${options.compare.length}), e.g. --compare prompt=policy-copilot@1 prompt=policy-copilot@2.`,
+            { location: { path: '--compare' } },
+          );
         variants = options.compare.map((text) => ({ ...base, ...parseVariant(text) }));
       }
-      if (options.compare !== undefined && options.junit) throw new UserError(ErrorCode.InputInvalid, '--junit writes one report; run the variants one at a time to get JUnit XML for each.', { location: { path: '--junit' } });
+      if (options.compare !== undefined && options.junit)
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          '--junit writes one report; run the variants one at a time to get JUnit XML for each.',
+          { location: { path: '--junit' } },
+        );
       return viaServerOrStore({
         server: (connection) => {
-          throw new UserError(ErrorCode.InputInvalid, `'factory eval' drives the suite's runs in this process on the store and cannot run through ${describeServer(connection)}; stop it, or point DATABASE_URL at the shared Postgres store.`);
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `'factory eval' drives the suite's runs in this process on the store and cannot run through ${describeServer(connection)}; stop it, or point DATABASE_URL at the shared Postgres store.`,
+          );
         },
-        store: () => evaluateOnStore(agent, suite, variants, { ...options, ...(concurrency !== undefined ? { concurrencyValue: concurrency } : {}) }),
+        store: () =>
+          evaluateOnStore(agent, suite, variants, { ...options, ...(concurrency !== undefined ? { concurrencyValue: concurrency } : {}) }),
       });
     }),
   );
 }
 
-async function evaluateOnStore(agent: string, suite: EvalSuite, variants: Variant[], options: EvalOptions & { concurrencyValue?: number }): Promise<number> {
-  const [{ compareEvalReports, recordEvalResult, renderEvalComparison, renderEvalJunit, renderEvalTable }, { openWorkspaceStore }] = await Promise.all([import('@aifactory/quality'), import('@aifactory/workspace/config')]);
+async function evaluateOnStore(
+  agent: string,
+  suite: EvalSuite,
+  variants: Variant[],
+  options: EvalOptions & { concurrencyValue?: number },
+): Promise<number> {
+  const [{ compareEvalReports, recordEvalResult, renderEvalComparison, renderEvalJunit, renderEvalTable }, { openWorkspaceStore }] =
+    await Promise.all([import('@aifactory/quality'), import('@aifactory/workspace/config')]);
   const store = await openWorkspaceStore();
   try {
     const reports: Array<{ report: EvalReport; record: string; variant: Variant }> = [];
@@ -116,7 +152,11 @@ async function evaluateOnStore(agent: string, suite: EvalSuite, variants: Varian
     if (reports.length === 2) {
       const [first, second] = reports as [(typeof reports)[0], (typeof reports)[0]];
       const comparison = compareEvalReports(first.report, second.report, [describeVariant(first.variant), describeVariant(second.variant)]);
-      emit(options, { ...comparison, records: [first.record, second.record], reports: [first.report, second.report] }, renderEvalComparison);
+      emit(
+        options,
+        { ...comparison, records: [first.record, second.record], reports: [first.report, second.report] },
+        renderEvalComparison,
+      );
       // What a comparison gates on is the difference: B regressing a case, or failing where A passed.
       return comparison.totals.regressed > 0 || (comparison.passed[0] && !comparison.passed[1]) ? ExitCode.CheckFailed : ExitCode.Ok;
     }
@@ -130,10 +170,18 @@ async function evaluateOnStore(agent: string, suite: EvalSuite, variants: Varian
 }
 
 /** Runs the suite once under one variant, each case a governed run on the record. */
-async function evaluateVariant(store: Store, agent: string, suite: EvalSuite, variant: Variant, options: EvalOptions & { concurrencyValue?: number }): Promise<EvalReport> {
+async function evaluateVariant(
+  store: Store,
+  agent: string,
+  suite: EvalSuite,
+  variant: Variant,
+  options: EvalOptions & { concurrencyValue?: number },
+): Promise<EvalReport> {
   const [{ runEvalSuite }, { loadRecordedRun }] = await Promise.all([import('@aifactory/quality'), import('@aifactory/execution/replay')]);
   const workspace = await openCliWorkspace(store, options.agents, { adaptAgent: (definition) => applyVariant(definition, variant) });
-  const knowledge = suite.retrieval ? (await import('@aifactory/knowledge')).createKnowledgeBase(store, { dataDir: workspace.config.home }) : undefined;
+  const knowledge = suite.retrieval
+    ? (await import('@aifactory/knowledge')).createKnowledgeBase(store, { dataDir: workspace.config.home })
+    : undefined;
   try {
     const progress = !options.json && process.stderr.isTTY;
     const topK = variant.topK;
@@ -144,7 +192,10 @@ async function evaluateVariant(store: Store, agent: string, suite: EvalSuite, va
         ...(knowledge
           ? {
               search: async (collection: string, query: string, k: number) =>
-                (await knowledge.search(collection, query, { topK: topK ?? k })).map((result) => ({ source: result.citation.source, citation: result.citation.text ?? result.citation.source })),
+                (await knowledge.search(collection, query, { topK: topK ?? k })).map((result) => ({
+                  source: result.citation.source,
+                  citation: result.citation.text ?? result.citation.source,
+                })),
             }
           : {}),
       },
@@ -169,10 +220,18 @@ function applyVariant(definition: AgentDefinition, variant: Variant): AgentDefin
   let adapted = definition;
   if (variant.prompt !== undefined) {
     const at = variant.prompt.lastIndexOf('@');
-    adapted = { ...adapted, promptReference: { name: variant.prompt.slice(0, at), ref: variant.prompt.slice(at + 1), variables: definition.promptReference?.variables ?? {} } };
+    adapted = {
+      ...adapted,
+      promptReference: {
+        name: variant.prompt.slice(0, at),
+        ref: variant.prompt.slice(at + 1),
+        variables: definition.promptReference?.variables ?? {},
+      },
+    };
   }
   if (variant.model !== undefined) adapted = { ...adapted, model: { ...adapted.model, id: variant.model } };
-  if (variant.topK !== undefined) adapted = { ...adapted, knowledge: adapted.knowledge.map((entry) => ({ ...entry, topK: variant.topK! })) };
+  if (variant.topK !== undefined)
+    adapted = { ...adapted, knowledge: adapted.knowledge.map((entry) => ({ ...entry, topK: variant.topK! })) };
   return adapted;
 }
 
@@ -183,7 +242,10 @@ async function testedSubject(store: Store, report: EvalReport): Promise<EvalSubj
   const { findRun } = await import('@aifactory/verification');
   const row = await findRun(store, runId);
   const metadata = (row?.metadata ?? {}) as { prompt?: { name?: unknown; version?: unknown }; model?: unknown };
-  const prompt = metadata.prompt && typeof metadata.prompt.name === 'string' && typeof metadata.prompt.version === 'number' ? { name: metadata.prompt.name, version: metadata.prompt.version } : undefined;
+  const prompt =
+    metadata.prompt && typeof metadata.prompt.name === 'string' && typeof metadata.prompt.version === 'number'
+      ? { name: metadata.prompt.name, version: metadata.prompt.version }
+      : undefined;
   return { ...(prompt ? { prompt } : {}), ...(typeof metadata.model === 'string' ? { model: metadata.model } : {}) };
 }
 
@@ -199,9 +261,21 @@ function parseVariant(text: string): Variant {
   if (key === 'prompt' && promptReference.test(value)) return { prompt: value };
   if (key === 'model' && /^[a-z][a-z0-9-]*:\S+$/.test(value)) return { model: value };
   if ((key === 'top_k' || key === 'top-k') && /^[1-9][0-9]?$/.test(value)) return { topK: Number(value) };
-  throw new UserError(ErrorCode.InputInvalid, `'${text}' is not a variant; use prompt=<name>@<version or label>, model=<provider:model> or top_k=<1-99>.`, { location: { path: '--compare' } });
+  throw new UserError(
+    ErrorCode.InputInvalid,
+    `'${text}' is not a variant; use prompt=<name>@<version or label>, model=<provider:model> or top_k=<1-99>.`,
+    { location: { path: '--compare' } },
+  );
 }
 
 function describeVariant(variant: Variant): string {
-  return [variant.prompt ? `prompt=${variant.prompt}` : '', variant.model ? `model=${variant.model}` : '', variant.topK ? `top_k=${variant.topK}` : ''].filter(Boolean).join(' ') || 'as defined';
+  return (
+    [
+      variant.prompt ? `prompt=${variant.prompt}` : '',
+      variant.model ? `model=${variant.model}` : '',
+      variant.topK ? `top_k=${variant.topK}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ') || 'as defined'
+  );
 }

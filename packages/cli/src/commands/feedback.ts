@@ -55,7 +55,9 @@ export function registerFeedbackCommands(program: Command): void {
   withJson(
     feedback
       .command('give')
-      .description("Give feedback on a run: a score from -1 (bad) to 1 (good), or up/down, with an optional comment and the answer you expected.")
+      .description(
+        'Give feedback on a run: a score from -1 (bad) to 1 (good), or up/down, with an optional comment and the answer you expected.',
+      )
       .argument('<run>', 'run id')
       .requiredOption('--score <score>', 'from -1 (bad) to 1 (good), or up / down')
       .option('--comment <text>', 'what you thought of the answer')
@@ -64,19 +66,32 @@ export function registerFeedbackCommands(program: Command): void {
   ).action(
     action(async (runId: string, options: GiveOptions, command: Command) => {
       const score = parseScore(options.score);
-      const request = { score, ...(options.comment !== undefined ? { comment: options.comment } : {}), ...(options.correction !== undefined ? { correction: options.correction } : {}) };
+      const request = {
+        score,
+        ...(options.comment !== undefined ? { comment: options.comment } : {}),
+        ...(options.correction !== undefined ? { correction: options.correction } : {}),
+      };
       const record = await viaServerOrStore<FeedbackRecord>({
         server: async (connection) => {
           const client = new ServerClient(connection, actingAs(connection, options.as, [], command.getOptionValueSource('as') === 'cli'));
-          return (await client.request<{ feedback: FeedbackRecord }>('POST', `/v1/runs/${encodeURIComponent(runId)}/feedback`, request)).feedback;
+          return (await client.request<{ feedback: FeedbackRecord }>('POST', `/v1/runs/${encodeURIComponent(runId)}/feedback`, request))
+            .feedback;
         },
         store: () =>
           withStore(async (store) => {
-            const [{ recordFeedback }, { openWorkspaceRecorder }] = await Promise.all([import('@aifactory/quality'), import('@aifactory/workspace/config')]);
+            const [{ recordFeedback }, { openWorkspaceRecorder }] = await Promise.all([
+              import('@aifactory/quality'),
+              import('@aifactory/workspace/config'),
+            ]);
             return recordFeedback({ store, recorder: await openWorkspaceRecorder(store) }, { runId, by: options.as, ...request });
           }),
       });
-      emit(options, { feedback: record }, ({ feedback: given }) => `Recorded ${given.sentiment} feedback (score ${given.score}) on ${given.runId} as ${given.id}, bound to its head #${given.runHead.seq}.`);
+      emit(
+        options,
+        { feedback: record },
+        ({ feedback: given }) =>
+          `Recorded ${given.sentiment} feedback (score ${given.score}) on ${given.runId} as ${given.id}, bound to its head #${given.runHead.seq}.`,
+      );
     }),
   );
 
@@ -93,21 +108,39 @@ export function registerFeedbackCommands(program: Command): void {
     listOptions(
       feedback
         .command('export')
-        .description('Turn corrections into evaluation cases: appended to the suite (kept comments; already exported ones skipped) or written as a new suite.')
-        .requiredOption('--to-suite <file>', 'the suite to add the cases to, e.g. evals/policy-copilot-feedback.yaml (created when missing)')
+        .description(
+          'Turn corrections into evaluation cases: appended to the suite (kept comments; already exported ones skipped) or written as a new suite.',
+        )
+        .requiredOption(
+          '--to-suite <file>',
+          'the suite to add the cases to, e.g. evals/policy-copilot-feedback.yaml (created when missing)',
+        )
         .option('--assert <how>', 'how a case checks the correction: judge (answer-judge scores agreement), equals or contains', 'judge')
         .option('--judge <agent>', 'the judge agent for --assert judge', 'answer-judge'),
     ),
   ).action(
     action(async (options: ExportOptions) => {
-      if (!['judge', 'equals', 'contains'].includes(options.assert)) throw new UserError(ErrorCode.InputInvalid, `'${options.assert}' is not one of judge, equals, contains.`, { location: { path: '--assert' } });
+      if (!['judge', 'equals', 'contains'].includes(options.assert))
+        throw new UserError(ErrorCode.InputInvalid, `'${options.assert}' is not one of judge, equals, contains.`, {
+          location: { path: '--assert' },
+        });
       const records = await findFeedback({ ...options, corrections: true });
       const agents = [...new Set(records.map((record) => record.agent))];
-      if (agents.length > 1) throw new UserError(ErrorCode.InputInvalid, `Corrections of several agents match (${agents.join(', ')}); a suite tests one agent, so name it with --agent.`, { location: { path: '--agent' } });
+      if (agents.length > 1)
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          `Corrections of several agents match (${agents.join(', ')}); a suite tests one agent, so name it with --agent.`,
+          { location: { path: '--agent' } },
+        );
       const { correctionsToSuite, readSuiteIfPresent } = await import('@aifactory/quality');
       const existing = await readSuiteIfPresent(options.toSuite);
       const agent = options.agent ?? agents[0] ?? 'unknown';
-      const result = correctionsToSuite(records, existing, options.toSuite, { suiteName: path.basename(options.toSuite).replace(/\.ya?ml$/, ''), agent, assert: options.assert as 'judge' | 'equals' | 'contains', judge: options.judge });
+      const result = correctionsToSuite(records, existing, options.toSuite, {
+        suiteName: path.basename(options.toSuite).replace(/\.ya?ml$/, ''),
+        agent,
+        assert: options.assert as 'judge' | 'equals' | 'contains',
+        judge: options.judge,
+      });
       if (result.added.length > 0 || existing === undefined) await writeFile(options.toSuite, result.text);
       emit(options, { suite: options.toSuite, added: result.added, skipped: result.skipped }, (value) =>
         [
@@ -133,10 +166,15 @@ function listOptions(command: Command): Command {
 
 async function findFeedback(options: ListOptions): Promise<FeedbackRecord[]> {
   if (options.sentiment !== undefined && !(sentiments as readonly string[]).includes(options.sentiment)) {
-    throw new UserError(ErrorCode.InputInvalid, `'${options.sentiment}' is not one of ${sentiments.join(', ')}.`, { location: { path: '--sentiment' } });
+    throw new UserError(ErrorCode.InputInvalid, `'${options.sentiment}' is not one of ${sentiments.join(', ')}.`, {
+      location: { path: '--sentiment' },
+    });
   }
   const limit = Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UserError(ErrorCode.InputInvalid, `'${options.limit}' is not a whole number from 1 to 1000.`, { location: { path: '--limit' } });
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new UserError(ErrorCode.InputInvalid, `'${options.limit}' is not a whole number from 1 to 1000.`, {
+      location: { path: '--limit' },
+    });
   const filter: FeedbackFilter = {
     ...(options.run ? { runId: options.run } : {}),
     ...(options.agent ? { agent: options.agent } : {}),
@@ -146,7 +184,13 @@ async function findFeedback(options: ListOptions): Promise<FeedbackRecord[]> {
   };
   return viaServerOrStore({
     server: async (connection) => {
-      const query = new URLSearchParams({ ...(filter.runId ? { runId: filter.runId } : {}), ...(filter.agent ? { agent: filter.agent } : {}), ...(filter.sentiment ? { sentiment: filter.sentiment } : {}), ...(filter.withCorrection ? { corrections: 'true' } : {}), limit: String(limit) });
+      const query = new URLSearchParams({
+        ...(filter.runId ? { runId: filter.runId } : {}),
+        ...(filter.agent ? { agent: filter.agent } : {}),
+        ...(filter.sentiment ? { sentiment: filter.sentiment } : {}),
+        ...(filter.withCorrection ? { corrections: 'true' } : {}),
+        limit: String(limit),
+      });
       return (await new ServerClient(connection).request<{ feedback: FeedbackRecord[] }>('GET', `/v1/feedback?${query}`)).feedback;
     },
     store: () => withStore(async (store) => (await import('@aifactory/quality')).listFeedback(store, filter)),
@@ -156,7 +200,9 @@ async function findFeedback(options: ListOptions): Promise<FeedbackRecord[]> {
 /** Ids of the runs that received feedback of `sentiment` (or `any`), for `factory runs list --feedback`. */
 export async function runsWithFeedback(sentiment: string): Promise<Set<string>> {
   if (sentiment !== 'any' && !(sentiments as readonly string[]).includes(sentiment)) {
-    throw new UserError(ErrorCode.InputInvalid, `'${sentiment}' is not one of ${sentiments.join(', ')} or any.`, { location: { path: '--feedback' } });
+    throw new UserError(ErrorCode.InputInvalid, `'${sentiment}' is not one of ${sentiments.join(', ')} or any.`, {
+      location: { path: '--feedback' },
+    });
   }
   const records = await findFeedback({ limit: '1000', ...(sentiment === 'any' ? {} : { sentiment }) });
   return new Set(records.map((record) => record.runId));
@@ -176,7 +222,9 @@ function parseScore(text: string): number {
   const word = text.trim().toLowerCase();
   const score = Object.hasOwn(thumbs, word) ? thumbs[word]! : Number(word);
   if (word === '' || !Number.isFinite(score) || score < -1 || score > 1) {
-    throw new UserError(ErrorCode.InputInvalid, `'${text}' is not a number from -1 (bad) to 1 (good), up or down.`, { location: { path: '--score' } });
+    throw new UserError(ErrorCode.InputInvalid, `'${text}' is not a number from -1 (bad) to 1 (good), up or down.`, {
+      location: { path: '--score' },
+    });
   }
   return score;
 }

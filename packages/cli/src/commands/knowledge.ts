@@ -62,7 +62,11 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
   const dataDir = options.dataDir ?? (() => workspaceDataDir());
 
   /** Opens the store and a knowledge base embedding with the collection's own model (or the one asked for). */
-  async function withKnowledge<T>(collection: string | undefined, requestedModel: string | undefined, run: (knowledge: KnowledgeBase) => Promise<T>): Promise<T> {
+  async function withKnowledge<T>(
+    collection: string | undefined,
+    requestedModel: string | undefined,
+    run: (knowledge: KnowledgeBase) => Promise<T>,
+  ): Promise<T> {
     const store = await openStore();
     try {
       const directory = dataDir();
@@ -96,15 +100,23 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
   withJson(
     knowledge
       .command('ingest')
-      .description(`Ingest a folder (recursively) or a file into a collection: ${supportedExtensions.join(' ')}. Unchanged files are skipped, changed ones re-embedded, deleted ones removed.`)
+      .description(
+        `Ingest a folder (recursively) or a file into a collection: ${supportedExtensions.join(' ')}. Unchanged files are skipped, changed ones re-embedded, deleted ones removed.`,
+      )
       .argument('<source>', 'folder or file to ingest')
       .requiredOption('-c, --collection <name>', 'collection to ingest into (created on first use)')
       .option('--classification <label...>', 'label every document of this ingest (public, internal, pii, ...)')
-      .option('--mask-pii', 'mask emails, phone numbers, card numbers, IBANs, SSNs and IP addresses before indexing (kept for later ingests)')
+      .option(
+        '--mask-pii',
+        'mask emails, phone numbers, card numbers, IBANs, SSNs and IP addresses before indexing (kept for later ingests)',
+      )
       .option('--text-field <field>', 'JSONL: field holding the text (default: text)')
       .option('--title-field <field>', 'JSONL: field prepended as a title, e.g. question')
       .option('--id-field <field>', 'JSONL: field naming the record in citations (default: id)')
-      .option('--embedding-model <id>', 'embedding model of a new collection: local (default), local:hashing-v1-<dims>, openai:<model>[:<dims>] (OPENAI_API_KEY, OPENAI_BASE_URL)')
+      .option(
+        '--embedding-model <id>',
+        'embedding model of a new collection: local (default), local:hashing-v1-<dims>, openai:<model>[:<dims>] (OPENAI_API_KEY, OPENAI_BASE_URL)',
+      )
       .option('--chunk-size <characters>', 'target chunk length (default 1000)')
       .option('--chunk-overlap <characters>', 'characters repeated between chunks (default 150)')
       .option('--strict', 'exit 1 when any file was skipped'),
@@ -146,12 +158,20 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
       .option('--exclude <label...>', 'leave out documents carrying any of these classifications'),
   ).action(
     action(async (collectionArgument: string, query: string, commandOptions: SearchCommandOptions) => {
-      const names = collectionArgument.split(',').map((name) => name.trim()).filter(Boolean);
+      const names = collectionArgument
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
       const topK = integerOption('--top-k', commandOptions.topK);
-      if (!['hybrid', 'vector', 'keyword'].includes(commandOptions.mode)) throw new UserError(ErrorCode.InputInvalid, `--mode '${commandOptions.mode}' is unknown; use hybrid, vector or keyword.`);
+      if (!['hybrid', 'vector', 'keyword'].includes(commandOptions.mode))
+        throw new UserError(ErrorCode.InputInvalid, `--mode '${commandOptions.mode}' is unknown; use hybrid, vector or keyword.`);
       const started = performance.now();
       const results = await withKnowledge(names[0], undefined, (base) =>
-        base.search(names, query, { topK, mode: commandOptions.mode as SearchMode, ...(commandOptions.exclude ? { filter: { excludeClassifications: commandOptions.exclude } } : {}) }),
+        base.search(names, query, {
+          topK,
+          mode: commandOptions.mode as SearchMode,
+          ...(commandOptions.exclude ? { filter: { excludeClassifications: commandOptions.exclude } } : {}),
+        }),
       );
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       emit(commandOptions, { query, collections: names, results, durationMs }, (value) => renderSearchResults(value.results, value.query));
@@ -168,7 +188,9 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
   withJson(
     knowledge
       .command('rebuild')
-      .description("Rebuild a collection's vector index from the vectors in the store: drops deleted entries and applies new HNSW settings.")
+      .description(
+        "Rebuild a collection's vector index from the vectors in the store: drops deleted entries and applies new HNSW settings.",
+      )
       .argument('<collection>', 'collection to rebuild')
       .option('--m <n>', 'HNSW links per node (default 16)')
       .option('--ef-construction <n>', 'HNSW build candidate list (default 200)')
@@ -178,14 +200,22 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
     action(async (collection: string, commandOptions: RebuildCommandOptions) => {
       const index = {
         ...(commandOptions.m !== undefined ? { m: integerOption('--m', commandOptions.m) } : {}),
-        ...(commandOptions.efConstruction !== undefined ? { efConstruction: integerOption('--ef-construction', commandOptions.efConstruction) } : {}),
+        ...(commandOptions.efConstruction !== undefined
+          ? { efConstruction: integerOption('--ef-construction', commandOptions.efConstruction) }
+          : {}),
         ...(commandOptions.efSearch !== undefined ? { efSearch: integerOption('--ef-search', commandOptions.efSearch) } : {}),
       };
       const summary = await withKnowledge(collection, undefined, (base) =>
-        base.rebuild(collection, { ...(Object.keys(index).length > 0 ? { index } : {}), ...(commandOptions.reembed ? { reembed: true } : {}) }),
+        base.rebuild(collection, {
+          ...(Object.keys(index).length > 0 ? { index } : {}),
+          ...(commandOptions.reembed ? { reembed: true } : {}),
+        }),
       );
-      emit(commandOptions, summary, (value) =>
-        `Rebuilt ${pc.bold(value.collection)}: ${value.vectors} vectors, ${value.reclaimed} deleted entries dropped, ${value.embedded} chunks embedded, in ${formatDuration(value.durationMs)}.`,
+      emit(
+        commandOptions,
+        summary,
+        (value) =>
+          `Rebuilt ${pc.bold(value.collection)}: ${value.vectors} vectors, ${value.reclaimed} deleted entries dropped, ${value.embedded} chunks embedded, in ${formatDuration(value.durationMs)}.`,
       );
     }),
   );
@@ -198,7 +228,8 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
       .option('--yes', 'confirm the deletion'),
   ).action(
     action(async (collection: string, commandOptions: CommonOptions & { yes?: boolean }) => {
-      if (!commandOptions.yes) throw new UserError(ErrorCode.InputInvalid, `Deleting collection '${collection}' cannot be undone; add --yes to confirm.`);
+      if (!commandOptions.yes)
+        throw new UserError(ErrorCode.InputInvalid, `Deleting collection '${collection}' cannot be undone; add --yes to confirm.`);
       const existed = await withKnowledge(undefined, undefined, (base) => base.deleteCollection(collection));
       if (!existed) throw new UserError(ErrorCode.NotFound, `Collection '${collection}' does not exist.`);
       emit(commandOptions, { deleted: collection }, () => `Deleted collection ${pc.bold(collection)}.`);
@@ -208,7 +239,8 @@ export function registerKnowledgeCommands(program: Command, options: KnowledgeCo
 
 function integerOption(flag: string, value: string): number {
   const parsed = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new UserError(ErrorCode.InputInvalid, `${flag} must be a whole number; got '${value}'.`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed))
+    throw new UserError(ErrorCode.InputInvalid, `${flag} must be a whole number; got '${value}'.`);
   return parsed;
 }
 
@@ -217,7 +249,10 @@ function integerOption(flag: string, value: string): number {
  * file otherwise (logs, CI). Hand-written rather than cli-progress because it is a dozen lines
  * and the workspace does not otherwise depend on it.
  */
-export function createProgressRenderer(stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, now: () => number = () => performance.now()): (event: IngestProgress) => void {
+export function createProgressRenderer(
+  stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+  now: () => number = () => performance.now(),
+): (event: IngestProgress) => void {
   const tty = stream.isTTY === true;
   let started = now();
   let lastDraw = 0;
@@ -229,7 +264,8 @@ export function createProgressRenderer(stream: NodeJS.WritableStream & { isTTY?:
         return;
       case 'file.processed': {
         if (!tty) {
-          const detail = event.outcome === 'skipped' ? `: ${event.reason}` : event.outcome === 'unchanged' ? '' : ` (${event.chunks} chunks)`;
+          const detail =
+            event.outcome === 'skipped' ? `: ${event.reason}` : event.outcome === 'unchanged' ? '' : ` (${event.chunks} chunks)`;
           stream.write(`[${event.processed}/${event.files}] ${event.outcome} ${event.path}${detail}\n`);
           return;
         }
@@ -277,7 +313,9 @@ function renderSearchResults(results: SearchResult[], query: string): string {
       return [
         `${pc.bold(`${position + 1}.`)} ${pc.cyan(result.citation.text)}${labels}  ${pc.dim(`score ${result.score.toFixed(3)}`)}`,
         `   ${excerpt}`,
-        pc.dim(`   ${result.chunkId} · ${result.citation.collection} · v${result.citation.documentVersion} · sha256:${result.contentHash.slice(0, 12)}`),
+        pc.dim(
+          `   ${result.chunkId} · ${result.citation.collection} · v${result.citation.documentVersion} · sha256:${result.contentHash.slice(0, 12)}`,
+        ),
       ].join('\n');
     })
     .join('\n\n');
@@ -285,10 +323,21 @@ function renderSearchResults(results: SearchResult[], query: string): string {
 
 function renderCollections(collections: CollectionInfo[]): string {
   if (collections.length === 0) return 'No collections yet: factory knowledge ingest <folder> --collection <name>';
-  const rows = collections.map((entry) => [entry.name, entry.embeddingModel, String(entry.documents), String(entry.chunks), entry.classifications.join(', ') || '-', displayPath(entry.indexFile)]);
+  const rows = collections.map((entry) => [
+    entry.name,
+    entry.embeddingModel,
+    String(entry.documents),
+    String(entry.chunks),
+    entry.classifications.join(', ') || '-',
+    displayPath(entry.indexFile),
+  ]);
   const header = ['NAME', 'MODEL', 'DOCS', 'CHUNKS', 'LABELS', 'INDEX'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const format = (row: string[]) => row.map((cell, column) => (column === 2 || column === 3 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
+  const format = (row: string[]) =>
+    row
+      .map((cell, column) => (column === 2 || column === 3 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   return [pc.bold(format(header)), ...rows.map(format)].join('\n');
 }
 

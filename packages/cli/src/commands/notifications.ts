@@ -15,7 +15,12 @@ import {
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
-import { openWorkspaceStore, workspaceConfigFromEnv, workspaceNotificationChannels, workspaceNotificationDispatcher } from '@aifactory/workspace/config';
+import {
+  openWorkspaceStore,
+  workspaceConfigFromEnv,
+  workspaceNotificationChannels,
+  workspaceNotificationDispatcher,
+} from '@aifactory/workspace/config';
 import { ServerClient, viaServerOrStore } from '../connection.ts';
 
 /** Hooks the notifications commands take from whoever wires the CLI together. */
@@ -70,7 +75,9 @@ export function registerNotificationsCommands(program: Command, options: Notific
   withJson(
     group
       .command('list')
-      .description('List inbox notifications, newest first; with --all every delivery (Slack, e-mail, webhook, log) with its status, attempts and last error.')
+      .description(
+        'List inbox notifications, newest first; with --all every delivery (Slack, e-mail, webhook, log) with its status, attempts and last error.',
+      )
       .option('--unread', 'only items nobody marked read')
       .option('--inbox <name>', 'only this inbox (the <name> of inbox:<name>)')
       .option('--all', 'include Slack, e-mail, webhook and log deliveries with their delivery status')
@@ -80,9 +87,11 @@ export function registerNotificationsCommands(program: Command, options: Notific
   ).action(
     action(async (listOptions: ListOptions) => {
       const limit = Number(listOptions.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit '${listOptions.limit}' is invalid; use a whole number of at least 1.`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UserError(ErrorCode.InputInvalid, `--limit '${listOptions.limit}' is invalid; use a whole number of at least 1.`);
       const status = listOptions.status as NotificationStatus | undefined;
-      if (status !== undefined && !statuses.includes(status)) throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${statuses.join(', ')}.`);
+      if (status !== undefined && !statuses.includes(status))
+        throw new UserError(ErrorCode.InputInvalid, `--status '${listOptions.status}' is unknown; use one of ${statuses.join(', ')}.`);
       const filter = {
         limit,
         ...(listOptions.unread ? { unread: true } : {}),
@@ -95,8 +104,16 @@ export function registerNotificationsCommands(program: Command, options: Notific
         server: async (connection) => {
           // The server lists inbox items by inbox and unread; delivery status needs the store.
           const unsupported = (['all', 'run', 'status'] as const).filter((key) => listOptions[key] !== undefined);
-          if (unsupported.length > 0) throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server lists inbox items by --inbox, --unread and --limit only.`);
-          const query = new URLSearchParams({ limit: String(limit), ...(listOptions.unread ? { unread: 'true' } : {}), ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}) }).toString();
+          if (unsupported.length > 0)
+            throw new UserError(
+              ErrorCode.InputInvalid,
+              `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server lists inbox items by --inbox, --unread and --limit only.`,
+            );
+          const query = new URLSearchParams({
+            limit: String(limit),
+            ...(listOptions.unread ? { unread: 'true' } : {}),
+            ...(listOptions.inbox ? { inbox: listOptions.inbox } : {}),
+          }).toString();
           const answer = await new ServerClient(connection).request<{ notifications: Notification[] }>('GET', `/v1/notifications?${query}`);
           return answer.notifications.map(withNotificationDates);
         },
@@ -116,19 +133,29 @@ export function registerNotificationsCommands(program: Command, options: Notific
       .option('--inbox <name>', 'with --all: only this inbox'),
   ).action(
     action(async (ids: string[], readOptions: ReadOptions) => {
-      if (ids.length === 0 && !readOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to mark read, or pass --all.');
+      if (ids.length === 0 && !readOptions.all)
+        throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to mark read, or pass --all.');
       if (ids.length > 0 && readOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Pass notification ids or --all, not both.');
       const numbers = ids.map((id) => {
         const value = Number(id);
-        if (!Number.isSafeInteger(value) || value < 1) throw new UserError(ErrorCode.InputInvalid, `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list).`);
+        if (!Number.isSafeInteger(value) || value < 1)
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list).`,
+          );
         return value;
       });
-      const selection = readOptions.all ? { all: true as const, ...(readOptions.inbox ? { inbox: readOptions.inbox } : {}) } : { ids: numbers };
+      const selection = readOptions.all
+        ? { all: true as const, ...(readOptions.inbox ? { inbox: readOptions.inbox } : {}) }
+        : { ids: numbers };
       const marked = await viaServerOrStore<number[]>({
-        server: async (connection) => (await new ServerClient(connection).request<{ marked: number[] }>('POST', '/v1/notifications/read', selection)).marked,
+        server: async (connection) =>
+          (await new ServerClient(connection).request<{ marked: number[] }>('POST', '/v1/notifications/read', selection)).marked,
         store: () => withStore((store) => markNotificationsRead(store, selection)),
       });
-      emit(readOptions, { marked }, () => (marked.length === 0 ? 'Nothing to mark read.' : `Marked ${marked.length} notification(s) read: ${marked.join(', ')}.`));
+      emit(readOptions, { marked }, () =>
+        marked.length === 0 ? 'Nothing to mark read.' : `Marked ${marked.length} notification(s) read: ${marked.join(', ')}.`,
+      );
     }),
   );
 
@@ -150,7 +177,11 @@ export function registerNotificationsCommands(program: Command, options: Notific
         if (!deliverOptions.watch) {
           const report = await dispatcher.drainOnce();
           await dispatcher.stop();
-          emit(deliverOptions, report, (value) => `delivered ${value.delivered.length}, retrying ${value.retrying.length}, failed ${value.failed.length}`);
+          emit(
+            deliverOptions,
+            report,
+            (value) => `delivered ${value.delivered.length}, retrying ${value.retrying.length}, failed ${value.failed.length}`,
+          );
           return;
         }
         dispatcher.start();
@@ -172,27 +203,53 @@ export function registerNotificationsCommands(program: Command, options: Notific
       .option('--all', 'every failed notification'),
   ).action(
     action(async (ids: string[], retryOptions: ReadOptions) => {
-      if (ids.length === 0 && !retryOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to retry, or pass --all.');
+      if (ids.length === 0 && !retryOptions.all)
+        throw new UserError(ErrorCode.InputInvalid, 'Name the notification ids to retry, or pass --all.');
       if (ids.length > 0 && retryOptions.all) throw new UserError(ErrorCode.InputInvalid, 'Pass notification ids or --all, not both.');
       const numbers = ids.map((id) => {
         const value = Number(id);
-        if (!Number.isSafeInteger(value) || value < 1) throw new UserError(ErrorCode.InputInvalid, `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list --all).`);
+        if (!Number.isSafeInteger(value) || value < 1)
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `Notification id '${id}' is invalid; ids are whole numbers (see factory notifications list --all).`,
+          );
         return value;
       });
       const requeued = await withStore((store) => retryNotifications(store, retryOptions.all ? { all: true } : { ids: numbers }));
-      emit(retryOptions, { requeued }, () => (requeued.length === 0 ? 'No failed notifications to retry.' : `Requeued ${requeued.length} notification(s): ${requeued.join(', ')}. Deliver with factory notifications deliver (or a running factory serve).`));
+      emit(retryOptions, { requeued }, () =>
+        requeued.length === 0
+          ? 'No failed notifications to retry.'
+          : `Requeued ${requeued.length} notification(s): ${requeued.join(', ')}. Deliver with factory notifications deliver (or a running factory serve).`,
+      );
     }),
   );
 
-  withJson(group.command('channels').description('Show the Slack channels and e-mail server notifications.yaml configures, and whether their secrets are set (never their values).')).action(
+  withJson(
+    group
+      .command('channels')
+      .description(
+        'Show the Slack channels and e-mail server notifications.yaml configures, and whether their secrets are set (never their values).',
+      ),
+  ).action(
     action(async (channelsOptions: CommonOptions) => {
       const config = workspaceConfigFromEnv();
       const channels = await workspaceNotificationChannels(config);
       const transports = notificationTransports(channels, process.env);
       const result = {
         file: channels.file ?? null,
-        slack: Object.entries(channels.slack).map(([channel, entry]) => ({ channel, env: entry.webhookUrlEnv, ready: Object.hasOwn(transports.slack, channel) })),
-        email: channels.email ? { from: channels.email.from, env: channels.email.smtpUrlEnv, domains: channels.email.domains ?? null, ready: transports.email !== undefined } : null,
+        slack: Object.entries(channels.slack).map(([channel, entry]) => ({
+          channel,
+          env: entry.webhookUrlEnv,
+          ready: Object.hasOwn(transports.slack, channel),
+        })),
+        email: channels.email
+          ? {
+              from: channels.email.from,
+              env: channels.email.smtpUrlEnv,
+              domains: channels.email.domains ?? null,
+              ready: transports.email !== undefined,
+            }
+          : null,
         webhooks: { signed: Boolean(process.env.AIFACTORY_WEBHOOK_SECRET) },
       };
       emit(channelsOptions, result, (value) => {
@@ -200,7 +257,11 @@ export function registerNotificationsCommands(program: Command, options: Notific
         const ready = (flag: boolean, env: string) => (flag ? pc.green('ready') : pc.yellow(`${env} not set`));
         const lines = [`Channels from ${value.file}:`];
         for (const entry of value.slack) lines.push(`  slack:${entry.channel}  ${ready(entry.ready, entry.env)}`);
-        lines.push(value.email ? `  e-mail from ${value.email.from}${value.email.domains ? ` to ${value.email.domains.map((domain) => `*@${domain}`).join(', ')}` : ''}  ${ready(value.email.ready, value.email.env)}` : '  e-mail: not configured');
+        lines.push(
+          value.email
+            ? `  e-mail from ${value.email.from}${value.email.domains ? ` to ${value.email.domains.map((domain) => `*@${domain}`).join(', ')}` : ''}  ${ready(value.email.ready, value.email.env)}`
+            : '  e-mail: not configured',
+        );
         lines.push(`  webhooks: ${value.webhooks.signed ? pc.green('signed') : pc.yellow('AIFACTORY_WEBHOOK_SECRET not set')}`);
         return lines.join('\n');
       });
@@ -213,8 +274,18 @@ function renderList(items: Array<Notification & { target: string }>, options: Li
   if (items.length === 0) return options.unread ? 'No unread notifications.' : 'No notifications.';
   return items
     .map((item) => {
-      const flag = item.kind === 'inbox' ? (item.readAt ? pc.dim('read  ') : pc.yellow('unread')) : item.status === 'failed' ? pc.red('failed') : item.status === 'pending' ? pc.yellow('pending') : pc.green('sent  ');
-      const delivery = item.kind === 'inbox' ? '' : pc.dim(` attempts ${item.attempts}${item.lastError ? `, last error: ${item.lastError}` : ''}`);
+      const flag =
+        item.kind === 'inbox'
+          ? item.readAt
+            ? pc.dim('read  ')
+            : pc.yellow('unread')
+          : item.status === 'failed'
+            ? pc.red('failed')
+            : item.status === 'pending'
+              ? pc.yellow('pending')
+              : pc.green('sent  ');
+      const delivery =
+        item.kind === 'inbox' ? '' : pc.dim(` attempts ${item.attempts}${item.lastError ? `, last error: ${item.lastError}` : ''}`);
       return `${String(item.id).padStart(5)}  ${flag}  ${item.createdAt.toISOString()}  ${item.target}  ${item.runId}  ${summary(item.payload)}${delivery}`;
     })
     .join('\n');
@@ -222,7 +293,8 @@ function renderList(items: Array<Notification & { target: string }>, options: Li
 
 /** One line of the payload: its message when it has one, else compact JSON. */
 function summary(payload: unknown): string {
-  if (payload && typeof payload === 'object' && 'message' in payload && typeof (payload as { message: unknown }).message === 'string') return (payload as { message: string }).message;
+  if (payload && typeof payload === 'object' && 'message' in payload && typeof (payload as { message: unknown }).message === 'string')
+    return (payload as { message: string }).message;
   const text = JSON.stringify(payload);
   return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
@@ -232,6 +304,7 @@ function withNotificationDates(notification: Notification): Notification {
   const date = (value: Date | string | null | undefined) => (value === null || value === undefined ? null : new Date(value));
   const record = notification as unknown as Record<string, unknown>;
   const dated: Record<string, unknown> = { ...record };
-  for (const key of ['createdAt', 'deliveredAt', 'readAt', 'nextAttemptAt']) if (key in record) dated[key] = date(record[key] as string | null);
+  for (const key of ['createdAt', 'deliveredAt', 'readAt', 'nextAttemptAt'])
+    if (key in record) dated[key] = date(record[key] as string | null);
   return dated as unknown as Notification;
 }

@@ -24,7 +24,9 @@ export function registerPolicyImpactCommand(policy: Command, options: { openStor
   withJson(
     policy
       .command('impact')
-      .description('Re-decide recorded actions under candidate policies: authority transitions per rule, the runs affected, where their path would change.')
+      .description(
+        'Re-decide recorded actions under candidate policies: authority transitions per rule, the runs affected, where their path would change.',
+      )
       .argument('<file...>', 'candidate policy files or folders (the whole set that would be in force)')
       .option('--since <time>', 'runs started at or after (ISO date/time, or 7d / 24h ago)')
       .option('--until <time>', 'runs started before')
@@ -32,7 +34,10 @@ export function registerPolicyImpactCommand(policy: Command, options: { openStor
       .option('--runs <id...>', 'these runs only')
       .addOption(new Option('--fail-on <change>', 'exit 1 when the change happens').choices([...IMPACT_GATES])),
   )
-    .addHelpText('after', '\nExample (CI): factory policy impact policies/finance-ops --since 30d --fail-on new-deny\nnew-approval also fails on new denials; any-change fails on every changed decision.')
+    .addHelpText(
+      'after',
+      '\nExample (CI): factory policy impact policies/finance-ops --since 30d --fail-on new-deny\nnew-approval also fails on new denials; any-change fails on every changed decision.',
+    )
     .action(
       action(async (files: string[], impactOptions: ImpactOptions) => {
         const policies = compilePolicies(await loadPolicyFiles(files.map((file) => path.resolve(file))));
@@ -60,20 +65,27 @@ function parseTime(text: string, option: string): Date {
   const span = /^(\d+)\s*([dhm])$/.exec(text.trim());
   if (span) return new Date(Date.now() - Number(span[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[span[2] as 'd' | 'h' | 'm']);
   const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new UserError(ErrorCode.InputInvalid, `--${option} '${text}' is neither a date/time (2025-06-01) nor a span like 7d or 24h.`, { location: { path: option } });
+  if (Number.isNaN(date.getTime()))
+    throw new UserError(ErrorCode.InputInvalid, `--${option} '${text}' is neither a date/time (2025-06-01) nor a span like 7d or 24h.`, {
+      location: { path: option },
+    });
   return date;
 }
 
 function renderImpact(report: PolicyImpactReport & { failOn: ImpactGate | null; failed: boolean }): string {
-  const lines = [`${report.changed} of ${report.actions} recorded actions in ${report.runs} runs would change (${report.affectedRuns.length} runs affected; ${report.newDenies} new denials, ${report.newApprovals} new approvals).`];
+  const lines = [
+    `${report.changed} of ${report.actions} recorded actions in ${report.runs} runs would change (${report.affectedRuns.length} runs affected; ${report.newDenies} new denials, ${report.newApprovals} new approvals).`,
+  ];
   if (report.rows.length > 0) {
     const width = Math.max(4, ...report.rows.map((row) => row.rule.length));
     lines.push('', `${'rule'.padEnd(width)}  ${'count'.padStart(5)}  transition                         runs`);
-    for (const row of report.rows) lines.push(`${row.rule.padEnd(width)}  ${String(row.count).padStart(5)}  ${`${row.from} -> ${row.to}`.padEnd(33)}  ${row.runs}`);
+    for (const row of report.rows)
+      lines.push(`${row.rule.padEnd(width)}  ${String(row.count).padStart(5)}  ${`${row.from} -> ${row.to}`.padEnd(33)}  ${row.runs}`);
   }
   if (report.pathChanges.length > 0) {
     lines.push('', 'Runs whose path would change:');
-    for (const change of report.pathChanges) lines.push(`  ${change.runId}  step ${change.step}  ${change.name}  ${change.from} -> ${change.to}`);
+    for (const change of report.pathChanges)
+      lines.push(`  ${change.runId}  step ${change.step}  ${change.name}  ${change.from} -> ${change.to}`);
   }
   if (report.failOn) lines.push('', report.failed ? `FAIL: --fail-on ${report.failOn}` : `ok: no ${report.failOn}`);
   return lines.join('\n');

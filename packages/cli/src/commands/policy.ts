@@ -79,9 +79,15 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .command('lint')
       .description('Check policies for mistakes: invalid documents (errors) and rules that cannot mean what they say (warnings).')
       .argument('<files...>', 'policy files or folders (folders are read recursively)')
-      .option('--tools <schemas.json>', "type-check conditions against the tools' input schemas: [{name, inputSchema}] or an MCP tools/list result")
+      .option(
+        '--tools <schemas.json>',
+        "type-check conditions against the tools' input schemas: [{name, inputSchema}] or an MCP tools/list result",
+      )
       .option('--strict', 'fail on warnings too')
-      .option('--notifications <file>', 'the notification channels notify targets must be deliverable through (default: AIFACTORY_NOTIFICATIONS or ./notifications.yaml)')
+      .option(
+        '--notifications <file>',
+        'the notification channels notify targets must be deliverable through (default: AIFACTORY_NOTIFICATIONS or ./notifications.yaml)',
+      )
       .addHelpText(
         'after',
         '\nThe files are linted as one policy set, the way an agent runs under them (shadowing across policies is found).' +
@@ -94,10 +100,20 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       const toolsFile = options.tools ?? besideToolsFile(files);
       const tools = toolsFile ? parseToolSchemas(await readText(toolsFile, '--tools'), toolsFile) : undefined;
       const notificationsFile = options.notifications ? path.resolve(options.notifications) : workspaceConfigFromEnv().notificationsFile;
-      if (options.notifications && !existsSync(notificationsFile)) throw new UserError(ErrorCode.InputInvalid, `--notifications: cannot read ${options.notifications} (ENOENT).`, { location: { file: options.notifications } });
+      if (options.notifications && !existsSync(notificationsFile))
+        throw new UserError(ErrorCode.InputInvalid, `--notifications: cannot read ${options.notifications} (ENOENT).`, {
+          location: { file: options.notifications },
+        });
       const channels = await readNotificationChannels(path.relative(process.cwd(), notificationsFile) || notificationsFile);
-      const report = await lintPolicyFiles(files, { ...(tools ? { tools } : {}), notifyTarget: (target) => undeliverableTarget(target, channels) });
-      emit(options, { ...lintJson(report, tools?.length), ...(toolsFile ? { toolsFile } : {}), notifications: channels.file ?? null }, renderLint);
+      const report = await lintPolicyFiles(files, {
+        ...(tools ? { tools } : {}),
+        notifyTarget: (target) => undeliverableTarget(target, channels),
+      });
+      emit(
+        options,
+        { ...lintJson(report, tools?.length), ...(toolsFile ? { toolsFile } : {}), notifications: channels.file ?? null },
+        renderLint,
+      );
       return report.errors > 0 || (options.strict && report.warnings > 0) ? ExitCode.CheckFailed : ExitCode.Ok;
     }),
   );
@@ -125,16 +141,23 @@ The format and the CEL context are documented in docs/policy-language.md.`,
       .argument('<policy...>', 'policy files or folders, combined as one set')
       .requiredOption('--action <json|file>', 'the action as JSON, or a JSON/YAML file: {kind, name, args, agent?, principal?, run?}')
       .option('--context <json|file>', 'the context as JSON, or a JSON/YAML file: {data?: {classifications, collections}, now?}')
-      .addHelpText('after', `\nExample:\n  factory policy explain policies/finance-ops --action '{"kind":"tool","name":"payments.refund","args":{"amount":40,"currency":"EUR"},"agent":{"id":"refund-bot","team":"finance"}}'`),
+      .addHelpText(
+        'after',
+        `\nExample:\n  factory policy explain policies/finance-ops --action '{"kind":"tool","name":"payments.refund","args":{"amount":40,"currency":"EUR"},"agent":{"id":"refund-bot","team":"finance"}}'`,
+      ),
   ).action(
     action(async (paths: string[], options: ExplainOptions) => {
       const policies = await everyProblem(options, () => loadPolicyFiles(paths));
       if (typeof policies === 'number') return policies;
       const set = compilePolicies(policies);
       const subject = parseActionInput(await inputText(options.action, '--action'), labelOf(options.action, '--action'));
-      const context = options.context ? parseContextInput(await inputText(options.context, '--context'), labelOf(options.context, '--context')) : {};
+      const context = options.context
+        ? parseContextInput(await inputText(options.context, '--context'), labelOf(options.context, '--context'))
+        : {};
       const decision = decide(set, subject, context);
-      emit(options, { action: subject, context, decision }, ({ decision: decided }) => renderDecision(decided, `${subject.kind} '${subject.name}'`));
+      emit(options, { action: subject, context, decision }, ({ decision: decided }) =>
+        renderDecision(decided, `${subject.kind} '${subject.name}'`),
+      );
       return ExitCode.Ok;
     }),
   );
@@ -142,13 +165,18 @@ The format and the CEL context are documented in docs/policy-language.md.`,
   withJson(
     policy
       .command('diff')
-      .description('Compare two versions of a policy set: rules added, removed and changed, and which decisions change on a generated sample of actions.')
+      .description(
+        'Compare two versions of a policy set: rules added, removed and changed, and which decisions change on a generated sample of actions.',
+      )
       .argument('<old>', 'the current policy file or folder')
       .argument('<new>', 'the proposed policy file or folder')
       .option('--samples <n>', 'actions to sample', '1000')
       .option('--seed <n>', 'seed of the sample (same seed, same actions)', '1')
       .option('--exit-code', 'exit 1 when any sampled decision changes (for CI gates)')
-      .addHelpText('after', '\nSamples are built from the literals both versions compare against (amount 5000 -> 4999, 5000, 5001), so thresholds are exercised.'),
+      .addHelpText(
+        'after',
+        '\nSamples are built from the literals both versions compare against (amount 5000 -> 4999, 5000, 5001), so thresholds are exercised.',
+      ),
   ).action(
     action(async (before: string, after: string, options: DiffOptions) => {
       const samples = positiveInteger(options.samples, '--samples');
@@ -164,13 +192,18 @@ The format and the CEL context are documented in docs/policy-language.md.`,
   withJson(
     policy
       .command('schema')
-      .description('Print the JSON Schema of the policy format (editors: # yaml-language-server: $schema=<path to autonomy-policy.schema.json>).')
-      .addHelpText('after', '\nThe schema is JSON already; --json is accepted for symmetry with every other command and prints the same document.'),
+      .description(
+        'Print the JSON Schema of the policy format (editors: # yaml-language-server: $schema=<path to autonomy-policy.schema.json>).',
+      )
+      .addHelpText(
+        'after',
+        '\nThe schema is JSON already; --json is accepted for symmetry with every other command and prints the same document.',
+      ),
   ).action(
-      action(() => {
-        process.stdout.write(policyJsonSchemaText());
-      }),
-    );
+    action(() => {
+      process.stdout.write(policyJsonSchemaText());
+    }),
+  );
 
   return policy;
 }
@@ -184,7 +217,10 @@ async function everyProblem<T>(options: CommonOptions, run: () => Promise<T>): P
   try {
     return await run();
   } catch (error) {
-    const problems = error instanceof UserError ? (error.details?.problems as Array<{ message: string; location: SourceLocation }> | undefined) : undefined;
+    const problems =
+      error instanceof UserError
+        ? (error.details?.problems as Array<{ message: string; location: SourceLocation }> | undefined)
+        : undefined;
     if (options.json || !problems || problems.length < 2) throw error;
     for (const problem of problems) process.stderr.write(`${pc.red('error')}: ${formatLocation(problem.location)}${problem.message}\n`);
     process.stderr.write(`${problems.length} problems.\n`);
@@ -197,7 +233,11 @@ async function readText(path: string, option: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UserError(ErrorCode.InputInvalid, `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, { location: { file: path } });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+      { location: { file: path } },
+    );
   }
 }
 
@@ -254,7 +294,10 @@ function renderLint(report: ReturnType<typeof lintJson> & { toolsFile?: string }
   });
   const files = `${report.files.length} file${report.files.length === 1 ? '' : 's'}`;
   const checked = report.toolsFile ? ` (checked against ${report.tools} tools in ${report.toolsFile})` : '';
-  const summary = report.findings.length === 0 ? `${pc.green('ok')}: ${files}${checked}, no findings` : `${files}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
+  const summary =
+    report.findings.length === 0
+      ? `${pc.green('ok')}: ${files}${checked}, no findings`
+      : `${files}: ${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
   return [...lines, summary].join('\n');
 }
 
@@ -296,7 +339,11 @@ function renderTests(report: ReturnType<typeof testJson>, verbose: boolean): str
     }
   }
   lines.push('-'.repeat(40));
-  lines.push(report.failed === 0 ? `${pc.green('PASS')}: ${report.passed}/${report.total}` : `${pc.red('FAIL')}: ${report.failed}/${report.total} failed, ${report.passed} passed`);
+  lines.push(
+    report.failed === 0
+      ? `${pc.green('PASS')}: ${report.passed}/${report.total}`
+      : `${pc.red('FAIL')}: ${report.failed}/${report.total} failed, ${report.passed} passed`,
+  );
   return lines.join('\n');
 }
 
@@ -327,18 +374,29 @@ export function renderDecision(decision: Decision, subject: string): string {
   const lines = [`${colours[decision.authority](pc.bold(decision.authority))}  ${subject}`, decision.reason, ''];
   if (decision.rules.length > 0) lines.push('rules that applied', ...decision.rules.flatMap(renderRule), '');
   else lines.push(`no rule applied: the default for the action kind decided`, '');
-  if (decision.skipped.length > 0) lines.push('rules skipped (their condition failed and they would have loosened the outcome)', ...decision.skipped.flatMap(renderRule), '');
+  if (decision.skipped.length > 0)
+    lines.push(
+      'rules skipped (their condition failed and they would have loosened the outcome)',
+      ...decision.skipped.flatMap(renderRule),
+      '',
+    );
   const { approvers, notify, redact } = decision.obligations;
   const obligations: string[] = [];
   if (approvers) {
     const roles = approvers.roles.length > 0 ? `with role ${approvers.roles.join(' or ')}` : 'with any role';
-    const expiry = approvers.expires_in_ms !== undefined ? `expires in ${humanDuration(approvers.expires_in_ms)}, then ${approvers.on_expiry}` : 'never expires';
+    const expiry =
+      approvers.expires_in_ms !== undefined
+        ? `expires in ${humanDuration(approvers.expires_in_ms)}, then ${approvers.on_expiry}`
+        : 'never expires';
     obligations.push(`  approvers  ${approvers.count} ${roles}${approvers.separation_of_duties ? ', not the requester' : ''}; ${expiry}`);
   }
   if (notify.length > 0) obligations.push(`  notify     ${notify.join(', ')}`);
   if (redact.length > 0) obligations.push(`  redact     ${redact.map((field) => `action.args.${field}`).join(', ')}`);
   if (obligations.length > 0) lines.push('obligations', ...obligations, '');
-  lines.push('policies', ...decision.policies.map((entry) => `  ${entry.name} v${entry.version}  ${pc.dim(`sha256:${entry.hash.slice(0, 16)}`)}`));
+  lines.push(
+    'policies',
+    ...decision.policies.map((entry) => `  ${entry.name} v${entry.version}  ${pc.dim(`sha256:${entry.hash.slice(0, 16)}`)}`),
+  );
   return lines.join('\n');
 }
 
@@ -347,24 +405,43 @@ function renderDiff(diff: PolicyDiff): string {
   const { added, removed, changed } = diff.policies;
   for (const name of added) lines.push(`${pc.green('+')} policy ${name}`);
   for (const name of removed) lines.push(`${pc.red('-')} policy ${name}`);
-  for (const entry of changed) lines.push(`${pc.yellow('~')} policy ${entry.name} v${entry.before.version} -> v${entry.after.version} ${pc.dim(`(${entry.before.hash.slice(0, 12)} -> ${entry.after.hash.slice(0, 12)})`)}`);
+  for (const entry of changed)
+    lines.push(
+      `${pc.yellow('~')} policy ${entry.name} v${entry.before.version} -> v${entry.after.version} ${pc.dim(`(${entry.before.hash.slice(0, 12)} -> ${entry.after.hash.slice(0, 12)})`)}`,
+    );
   if (diff.rules.length > 0) {
     lines.push('', 'rules');
     for (const rule of diff.rules) {
       const mark = rule.change === 'added' ? pc.green('+') : rule.change === 'removed' ? pc.red('-') : pc.yellow('~');
       const detail =
         rule.change === 'changed'
-          ? rule.fields.map((field) => `${field}: ${formatValue(rule.before?.[field as keyof typeof rule.before] ?? null)} -> ${formatValue(rule.after?.[field as keyof typeof rule.after] ?? null)}`).join('; ')
+          ? rule.fields
+              .map(
+                (field) =>
+                  `${field}: ${formatValue(rule.before?.[field as keyof typeof rule.before] ?? null)} -> ${formatValue(rule.after?.[field as keyof typeof rule.after] ?? null)}`,
+              )
+              .join('; ')
           : `${(rule.after ?? rule.before)!.authority}${(rule.after ?? rule.before)!.when ? ` when ${(rule.after ?? rule.before)!.when}` : ''}`;
       lines.push(`  ${mark} ${rule.policy}/${rule.ruleId}  ${detail}`);
     }
   }
-  if (diff.defaults.length > 0) lines.push('', 'defaults', ...diff.defaults.map((entry) => `  ${entry.kind}: ${entry.before} -> ${entry.after}`));
+  if (diff.defaults.length > 0)
+    lines.push('', 'defaults', ...diff.defaults.map((entry) => `  ${entry.kind}: ${entry.before} -> ${entry.after}`));
   if (diff.limits.length > 0) {
-    lines.push('', 'limits', ...diff.limits.map((entry) => `  ${entry.limit}: ${entry.before ? `${entry.before.max} (${entry.before.on_exceeded})` : 'none'} -> ${entry.after ? `${entry.after.max} (${entry.after.on_exceeded})` : 'none'}`));
+    lines.push(
+      '',
+      'limits',
+      ...diff.limits.map(
+        (entry) =>
+          `  ${entry.limit}: ${entry.before ? `${entry.before.max} (${entry.before.on_exceeded})` : 'none'} -> ${entry.after ? `${entry.after.max} (${entry.after.on_exceeded})` : 'none'}`,
+      ),
+    );
   }
   if (lines.length === 0) lines.push('no changes to policies, rules, defaults or limits');
-  lines.push('', `sampled ${diff.sample.size} actions (seed ${diff.sample.seed}): ${diff.sample.changed === 0 ? 'no decision changes' : `${diff.sample.changed} decision${diff.sample.changed === 1 ? '' : 's'} change`}`);
+  lines.push(
+    '',
+    `sampled ${diff.sample.size} actions (seed ${diff.sample.seed}): ${diff.sample.changed === 0 ? 'no decision changes' : `${diff.sample.changed} decision${diff.sample.changed === 1 ? '' : 's'} change`}`,
+  );
   for (const [transition, count] of Object.entries(diff.sample.transitions).sort((left, right) => right[1] - left[1])) {
     const [from = 'deny', to = 'deny'] = transition.split(' -> ') as [Authority, Authority];
     lines.push(`  ${String(count).padStart(5)}  ${colours[from](from)} -> ${colours[to](to)}`);

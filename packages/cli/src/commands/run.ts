@@ -24,11 +24,19 @@ interface ResumeOptions extends CommonOptions {
 }
 
 /** Opens the workspace (configured from the environment) over an open store, with agents from `agentsDir`. */
-export async function openCliWorkspace(store: Store, agentsDir = 'agents', options: Pick<OpenWorkspaceOptions, 'adaptAgent'> = {}): Promise<Workspace> {
+export async function openCliWorkspace(
+  store: Store,
+  agentsDir = 'agents',
+  options: Pick<OpenWorkspaceOptions, 'adaptAgent'> = {},
+): Promise<Workspace> {
   // The runtime loads here, not with the module: `factory runs list` registers `runs resume` too.
   const { openWorkspace, workspaceConfigFromEnv } = await import('@aifactory/workspace');
   // A local admin's CLI may also start agents by the path of their file (agentPaths).
-  return openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(agentsDir) }), { store, agentPaths: true, ...options });
+  return openWorkspace(workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(agentsDir) }), {
+    store,
+    agentPaths: true,
+    ...options,
+  });
 }
 
 /** Opens the workspace's store as configured by the environment. */
@@ -74,7 +82,9 @@ export function renderRunEvent(event: RunEvent, write: (text: string) => void = 
         break;
       }
       const args = JSON.stringify(event.args);
-      write(`${badge(event.authority)} ${event.kind} ${pc.bold(event.name)} ${pc.dim(args.length > 100 ? `${args.slice(0, 97)}...` : args)}${event.rules.length > 0 ? pc.dim(`  [${event.rules.join(', ')}]`) : ''}\n`);
+      write(
+        `${badge(event.authority)} ${event.kind} ${pc.bold(event.name)} ${pc.dim(args.length > 100 ? `${args.slice(0, 97)}...` : args)}${event.rules.length > 0 ? pc.dim(`  [${event.rules.join(', ')}]`) : ''}\n`,
+      );
       if (event.authority === 'deny') write(`  ${pc.red('✗')} ${event.reason}\n`);
       break;
     }
@@ -85,15 +95,20 @@ export function renderRunEvent(event: RunEvent, write: (text: string) => void = 
       write(`  ${pc.yellow('✉')} notified ${event.targets.join(', ')}\n`);
       break;
     case 'run.held':
-      write(`${pc.yellow('⏸ held')}: ${event.kind} ${event.name} waits for approval ${pc.bold(event.approvalId)}${event.expiresAt ? ` (expires ${event.expiresAt})` : ''}\n`);
-      if (event.childRunId) write(`  the hand-off's run ${event.childRunId} is held; see: pnpm factory approvals show ${event.approvalId}\n`);
+      write(
+        `${pc.yellow('⏸ held')}: ${event.kind} ${event.name} waits for approval ${pc.bold(event.approvalId)}${event.expiresAt ? ` (expires ${event.expiresAt})` : ''}\n`,
+      );
+      if (event.childRunId)
+        write(`  the hand-off's run ${event.childRunId} is held; see: pnpm factory approvals show ${event.approvalId}\n`);
       else write(`  approvers: ${JSON.stringify(event.approvers)}\n`);
       // Hints a person can paste as printed: their login name for --as, the first role that may vote.
       write(`  approve:   pnpm factory approvals approve ${event.approvalId} --as "$USER"${hintRole(event.approvers)}\n`);
       write(`  reject:    pnpm factory approvals reject ${event.approvalId} --as "$USER"${hintRole(event.approvers)} --comment "why"\n`);
       break;
     case 'approval.applied':
-      write(`${event.outcome === 'approved' ? pc.green('▶ approved') : pc.red('■ rejected')}: approval ${event.approvalId} (step ${event.step})\n`);
+      write(
+        `${event.outcome === 'approved' ? pc.green('▶ approved') : pc.red('■ rejected')}: approval ${event.approvalId} (step ${event.step})\n`,
+      );
       break;
     case 'budget.exceeded':
       write(`${pc.red('budget')}: ${event.limit} reached ${event.value} (max ${event.max}); ${event.outcome}\n`);
@@ -125,12 +140,20 @@ export function exitCodeOf(result: RunResult): number {
 }
 
 /** Resumes the run an approval belongs to, printing what happens; used by `approvals approve|reject`. */
-export async function resumeHeldRun(store: Store, runId: string, approvalId: string, options: CommonOptions & { agents?: string }): Promise<number> {
+export async function resumeHeldRun(
+  store: Store,
+  runId: string,
+  approvalId: string,
+  options: CommonOptions & { agents?: string },
+): Promise<number> {
   const workspace = await openCliWorkspace(store, options.agents);
   try {
     const events: RunEvent[] = [];
     const render = createRunRenderer();
-    const result = await workspace.runtime.resume(runId, { approvalId, onEvent: (event) => (options.json ? events.push(event) : render(event)) });
+    const result = await workspace.runtime.resume(runId, {
+      approvalId,
+      onEvent: (event) => (options.json ? events.push(event) : render(event)),
+    });
     if (options.json) emit(options, { ...result, events }, () => '');
     return exitCodeOf(result);
   } finally {
@@ -150,13 +173,23 @@ export function registerRunCommand(program: Command): void {
     program
       .command('run')
       .description('Run an agent under its policies: streams the answer and every governed action; held actions wait for approval.')
-      .argument('<agent>', 'agent name (looked up in --agents) or, run locally, the path of an agent YAML file (the server, MCP and the SDK take names only)')
+      .argument(
+        '<agent>',
+        'agent name (looked up in --agents) or, run locally, the path of an agent YAML file (the server, MCP and the SDK take names only)',
+      )
       .requiredOption('-i, --input <text>', 'the task for the agent')
-      .option('--as <principal>', 'who starts the run (the principal policies see)', process.env.USER ? `${process.env.USER}@local` : 'cli@local')
+      .option(
+        '--as <principal>',
+        'who starts the run (the principal policies see)',
+        process.env.USER ? `${process.env.USER}@local` : 'cli@local',
+      )
       .option('--role <role...>', 'roles of the principal', [])
       .option('--agents <dir>', 'folder of agent definitions', 'agents')
       .option('--feature <name>', "product feature the run's cost is attributed to (default the agent's metadata.feature)")
-      .addHelpText('after', '\nExit codes: 0 completed or held, 1 the run failed, 2 bad input, 3 store or system failure.\nThe store is PGlite under AIFACTORY_HOME (default ./.factory) or Postgres when DATABASE_URL is set.'),
+      .addHelpText(
+        'after',
+        '\nExit codes: 0 completed or held, 1 the run failed, 2 bad input, 3 store or system failure.\nThe store is PGlite under AIFACTORY_HOME (default ./.factory) or Postgres when DATABASE_URL is set.',
+      ),
   ).action(
     action(async (agent: string, options: RunOptions, command: Command) => {
       if (!options.input.trim()) throw new UserError(ErrorCode.InputInvalid, '--input is empty; give the agent a task.');
@@ -170,17 +203,41 @@ export function registerRunCommand(program: Command): void {
 
 /** Streams a run the server drives: its events print as they come, as they would locally. */
 async function runThroughServer(connection: ServerConnection, agent: string, options: RunOptions, explicitAs: boolean): Promise<number> {
-  if (options.agents !== 'agents') throw new UserError(ErrorCode.InputInvalid, `--agents does not apply through ${connection.url}: the server runs the agents of its own folder; name the agent only.`, { location: { path: '--agents' } });
-  if (options.feature) throw new UserError(ErrorCode.InputInvalid, `--feature does not apply through ${connection.url}: the server attributes the run's cost to the agent's metadata.feature.`, { location: { path: '--feature' } });
+  if (options.agents !== 'agents')
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `--agents does not apply through ${connection.url}: the server runs the agents of its own folder; name the agent only.`,
+      { location: { path: '--agents' } },
+    );
+  if (options.feature)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `--feature does not apply through ${connection.url}: the server attributes the run's cost to the agent's metadata.feature.`,
+      { location: { path: '--feature' } },
+    );
   const client = new ServerClient(connection, actingAs(connection, options.as, options.role, explicitAs));
   const events: RunEvent[] = [];
   const render = createRunRenderer();
-  await client.stream('/v1/runs', { agent, input: options.input }, (event) => (options.json ? events.push(event as unknown as RunEvent) : render(event as unknown as RunEvent)));
+  await client.stream('/v1/runs', { agent, input: options.input }, (event) =>
+    options.json ? events.push(event as unknown as RunEvent) : render(event as unknown as RunEvent),
+  );
   const last = events.at(-1) as (RunEvent & Record<string, unknown>) | undefined;
-  const status = last?.type === 'run.completed' ? 'completed' : last?.type === 'run.failed' ? 'failed' : last?.type === 'run.held' ? 'held' : 'unknown';
+  const status =
+    last?.type === 'run.completed' ? 'completed' : last?.type === 'run.failed' ? 'failed' : last?.type === 'run.held' ? 'held' : 'unknown';
   if (options.json) {
     const answer = [...events].reverse().find((event) => event.type === 'answer') as { text?: string } | undefined;
-    emit(options, { runId: events[0]?.runId, status, ...(answer?.text !== undefined ? { answer: answer.text } : {}), ...(last?.type === 'run.failed' ? { error: last.reason } : {}), events, server: connection.url }, () => '');
+    emit(
+      options,
+      {
+        runId: events[0]?.runId,
+        status,
+        ...(answer?.text !== undefined ? { answer: answer.text } : {}),
+        ...(last?.type === 'run.failed' ? { error: last.reason } : {}),
+        events,
+        server: connection.url,
+      },
+      () => '',
+    );
   }
   return status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
 }
@@ -221,42 +278,58 @@ export function registerResumeCommand(runs: Command): void {
       .option('--agents <dir>', 'folder of agent definitions', 'agents'),
   ).action(
     action(async (runId: string, options: ResumeOptions) =>
-      viaServerOrStore({ server: (connection) => resumeThroughServer(connection, runId, options), store: () => resumeOnStore(runId, options) }),
+      viaServerOrStore({
+        server: (connection) => resumeThroughServer(connection, runId, options),
+        store: () => resumeOnStore(runId, options),
+      }),
     ),
   );
 }
 
 /** `runs resume` through a server: POST /v1/runs/:id/resume; the server (or its workers) drives the run. */
 async function resumeThroughServer(connection: ServerConnection, runId: string, options: ResumeOptions): Promise<number> {
-  if (options.agents !== 'agents') throw new UserError(ErrorCode.InputInvalid, `--agents does not apply through ${connection.url}: the server resumes runs with the agents of its own folder.`, { location: { path: '--agents' } });
-  const result = await new ServerClient(connection).request<{ runId: string; status: RunResult['status']; answer?: string; error?: string; held?: { approvalId: string; name: string } }>(
-    'POST',
-    `/v1/runs/${encodeURIComponent(runId)}/resume`,
-    options.approval ? { approvalId: options.approval } : {},
-  );
+  if (options.agents !== 'agents')
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `--agents does not apply through ${connection.url}: the server resumes runs with the agents of its own folder.`,
+      { location: { path: '--agents' } },
+    );
+  const result = await new ServerClient(connection).request<{
+    runId: string;
+    status: RunResult['status'];
+    answer?: string;
+    error?: string;
+    held?: { approvalId: string; name: string };
+  }>('POST', `/v1/runs/${encodeURIComponent(runId)}/resume`, options.approval ? { approvalId: options.approval } : {});
   emit(options, { ...result, server: connection.url }, (value) =>
-    value.status === 'completed' ? `${pc.green('✔ completed')} ${pc.dim(value.runId)}${value.answer ? `\n${value.answer}` : ''}`
-    : value.status === 'held' ? `${pc.magenta('⏸ held again')} ${pc.dim(value.runId)}: ${value.held?.name ?? 'an action'} waits for approval ${value.held?.approvalId ?? ''}`
-    : `${pc.red('✖ failed')}: ${value.error ?? ''}`,
+    value.status === 'completed'
+      ? `${pc.green('✔ completed')} ${pc.dim(value.runId)}${value.answer ? `\n${value.answer}` : ''}`
+      : value.status === 'held'
+        ? `${pc.magenta('⏸ held again')} ${pc.dim(value.runId)}: ${value.held?.name ?? 'an action'} waits for approval ${value.held?.approvalId ?? ''}`
+        : `${pc.red('✖ failed')}: ${value.error ?? ''}`,
   );
   return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
 }
 
 /** `runs resume` on the store: this process drives the run on. */
 async function resumeOnStore(runId: string, options: ResumeOptions): Promise<number> {
-      const store = await openCliStore();
-      try {
-        let approvalId = options.approval;
-        if (!approvalId) {
-          const { findDecidedApprovalOfRun } = await import('@aifactory/execution/approvals');
-          const row = await findDecidedApprovalOfRun(store, runId);
-          if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' has no decided approval waiting to be applied; list them with 'factory approvals list --run ${runId} --status all'.`);
-          approvalId = row.id;
-        }
-        // Awaited here: returning the bare promise would run `finally` (closing the store) while
-        // the resume still needs it.
-        return await resumeHeldRun(store, runId, approvalId, options);
-      } finally {
-        await store.close();
-      }
+  const store = await openCliStore();
+  try {
+    let approvalId = options.approval;
+    if (!approvalId) {
+      const { findDecidedApprovalOfRun } = await import('@aifactory/execution/approvals');
+      const row = await findDecidedApprovalOfRun(store, runId);
+      if (!row)
+        throw new UserError(
+          ErrorCode.NotFound,
+          `Run '${runId}' has no decided approval waiting to be applied; list them with 'factory approvals list --run ${runId} --status all'.`,
+        );
+      approvalId = row.id;
+    }
+    // Awaited here: returning the bare promise would run `finally` (closing the store) while
+    // the resume still needs it.
+    return await resumeHeldRun(store, runId, approvalId, options);
+  } finally {
+    await store.close();
+  }
 }

@@ -7,7 +7,14 @@ import { compilePolicies, loadPolicyFiles, type Authority } from '@aifactory/con
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { ReplayReport, WhatIfReport } from '@aifactory/execution/replay';
 import type { Store } from '@aifactory/store';
-import { explainRun, parseArgumentCondition, renderExplanationMarkdown, renderExplanationText, searchRuns, type RunSearchHit } from '@aifactory/verification';
+import {
+  explainRun,
+  parseArgumentCondition,
+  renderExplanationMarkdown,
+  renderExplanationText,
+  searchRuns,
+  type RunSearchHit,
+} from '@aifactory/verification';
 import { Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { ExitCode, action, emit, withJson, type CommonOptions } from '../command-kit.ts';
@@ -55,12 +62,17 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
   withJson(
     runs
       .command('replay')
-      .description('Replay a run from its trace (recorded model outputs, tool results, approvals and clock; no model is called, no tool runs) and report identical or the first divergence; with --policy, list the decisions other policies would change.')
+      .description(
+        'Replay a run from its trace (recorded model outputs, tool results, approvals and clock; no model is called, no tool runs) and report identical or the first divergence; with --policy, list the decisions other policies would change.',
+      )
       .argument('<run>', 'run id')
       .option('--policy <file...>', 'what-if: re-decide every recorded action under these policy files or folders')
       .option('--no-record', 'do not record the replay as a run of its own'),
   )
-    .addHelpText('after', '\nExit code 0 when the replay is identical (or, with --policy, when no decision changes), 1 when it diverges (or decisions change), 2 when the run or a policy is wrong.')
+    .addHelpText(
+      'after',
+      '\nExit code 0 when the replay is identical (or, with --policy, when no decision changes), 1 when it diverges (or decisions change), 2 when the run or a policy is wrong.',
+    )
     .action(
       action(async (runId: string, replayOptions: ReplayCommandOptions) =>
         withStore(async (store) => {
@@ -74,9 +86,17 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
           const recorder = replayOptions.record === false ? undefined : await openWorkspaceRecorder(store);
           // The replay plane loads when a replay runs, so the other `runs` commands start quickly.
           const { replayRun } = await import('@aifactory/execution/replay');
-          const report = await replayRun(store, { runId, ...(recorder ? { recorder } : {}), agentsDir: options.agentsDir ?? path.resolve('agents') });
+          const report = await replayRun(store, {
+            runId,
+            ...(recorder ? { recorder } : {}),
+            agentsDir: options.agentsDir ?? path.resolve('agents'),
+          });
           emit(replayOptions, report, renderReplay);
-          if (report.outcome === 'unavailable') throw new UserError(ErrorCode.NotFound, `Run '${runId}' cannot be replayed: ${report.notes.at(-1) ?? 'its agent is not available'}`);
+          if (report.outcome === 'unavailable')
+            throw new UserError(
+              ErrorCode.NotFound,
+              `Run '${runId}' cannot be replayed: ${report.notes.at(-1) ?? 'its agent is not available'}`,
+            );
           return report.outcome === 'identical' ? ExitCode.Ok : ExitCode.CheckFailed;
         }),
       ),
@@ -84,7 +104,9 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
 
   runs
     .command('explain')
-    .description('The proof of every action of a run: what occurred, why it was allowed (policy, version, hash, rule, the values its condition saw), what data influenced it, whether it succeeded, how to replay it.')
+    .description(
+      'The proof of every action of a run: what occurred, why it was allowed (policy, version, hash, rule, the values its condition saw), what data influenced it, whether it succeeded, how to replay it.',
+    )
     .argument('<run>', 'run id')
     .option('--step <n>', 'only the action at this step')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
@@ -93,11 +115,17 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
       action(async (runId: string, explainOptions: CommonOptions & { step?: string; format: 'text' | 'markdown' | 'json' }) =>
         withStore(async (store) => {
           const step = explainOptions.step === undefined ? undefined : Number(explainOptions.step);
-          if (step !== undefined && (!Number.isInteger(step) || step < 1)) throw new UserError(ErrorCode.InputInvalid, `--step must be a positive whole number, not '${explainOptions.step}'.`, { location: { path: 'step' } });
+          if (step !== undefined && (!Number.isInteger(step) || step < 1))
+            throw new UserError(ErrorCode.InputInvalid, `--step must be a positive whole number, not '${explainOptions.step}'.`, {
+              location: { path: 'step' },
+            });
           const explanation = await explainRun(store, runId, step === undefined ? {} : { step });
           const format = explainOptions.json ? 'json' : explainOptions.format;
           if (format === 'json') process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
-          else process.stdout.write(`${format === 'markdown' ? renderExplanationMarkdown(explanation) : renderExplanationText(explanation)}\n`);
+          else
+            process.stdout.write(
+              `${format === 'markdown' ? renderExplanationMarkdown(explanation) : renderExplanationText(explanation)}\n`,
+            );
         }),
       ),
     );
@@ -105,7 +133,9 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
   withJson(
     runs
       .command('search')
-      .description('Find governed actions across recorded runs by tool, authority, rule, principal, time range, text and argument conditions.')
+      .description(
+        'Find governed actions across recorded runs by tool, authority, rule, principal, time range, text and argument conditions.',
+      )
       .option('--tool <name>', 'action name; * matches anything (payments.*)')
       .option('--kind <kind>', 'tool, model, retrieval, handoff or answer')
       .option('--authority <authority>', 'autonomous, notify_human, require_approval or deny')
@@ -119,12 +149,18 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
       .option('--replays', 'include replay runs')
       .option('--limit <n>', 'at most this many actions', '200'),
   )
-    .addHelpText('after', '\nExample: which runs refunded more than 1,000 last week?\n  factory runs search --tool "payments.refund" --where "amount>1000" --since 7d')
+    .addHelpText(
+      'after',
+      '\nExample: which runs refunded more than 1,000 last week?\n  factory runs search --tool "payments.refund" --where "amount>1000" --since 7d',
+    )
     .action(
       action(async (searchOptions: SearchOptions) =>
         withStore(async (store) => {
           const limit = Number(searchOptions.limit ?? 200);
-          if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit must be a positive whole number, not '${searchOptions.limit}'.`, { location: { path: 'limit' } });
+          if (!Number.isInteger(limit) || limit < 1)
+            throw new UserError(ErrorCode.InputInvalid, `--limit must be a positive whole number, not '${searchOptions.limit}'.`, {
+              location: { path: 'limit' },
+            });
           const hits = await searchRuns(store, {
             ...(searchOptions.tool ? { tool: searchOptions.tool } : {}),
             ...(searchOptions.kind ? { kind: searchOptions.kind } : {}),
@@ -150,11 +186,21 @@ function parseTime(text: string, option: string): Date {
   const span = /^(\d+)\s*([dhm])$/.exec(text.trim());
   if (span) return new Date(Date.now() - Number(span[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[span[2] as 'd' | 'h' | 'm']);
   const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new UserError(ErrorCode.InputInvalid, `--${option} '${text}' is neither a date/time (2025-06-01, 2025-06-01T12:00Z) nor a span like 7d or 24h.`, { location: { path: option } });
+  if (Number.isNaN(date.getTime()))
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `--${option} '${text}' is neither a date/time (2025-06-01, 2025-06-01T12:00Z) nor a span like 7d or 24h.`,
+      { location: { path: option } },
+    );
   return date;
 }
 
-const authorityColour: Record<Authority, (text: string) => string> = { autonomous: pc.green, notify_human: pc.cyan, require_approval: pc.yellow, deny: pc.red };
+const authorityColour: Record<Authority, (text: string) => string> = {
+  autonomous: pc.green,
+  notify_human: pc.cyan,
+  require_approval: pc.yellow,
+  deny: pc.red,
+};
 
 function colour(authority: string): string {
   return Object.hasOwn(authorityColour, authority) ? authorityColour[authority as Authority](authority) : authority;
@@ -162,26 +208,40 @@ function colour(authority: string): string {
 
 function renderReplay(report: ReplayReport): string {
   const lines: string[] = [];
-  if (report.outcome === 'identical') lines.push(`${pc.green('identical')}: run ${report.runId} replayed ${report.steps} governed steps the same.`);
+  if (report.outcome === 'identical')
+    lines.push(`${pc.green('identical')}: run ${report.runId} replayed ${report.steps} governed steps the same.`);
   else if (report.outcome === 'unavailable') lines.push(`${pc.red('unavailable')}: run ${report.runId} cannot be replayed.`);
   else if (report.divergence) {
     const divergence = report.divergence;
     lines.push(`${pc.red('diverged')} at step ${divergence.step}: ${divergence.reason}`);
-    const view = (label: string, value: typeof divergence.recorded) => lines.push(`  ${label}: ${value ? `${value.kind} ${value.name} ${JSON.stringify(value.args)}${value.authority ? ` (${colour(value.authority)})` : ''}` : '(none)'}`);
+    const view = (label: string, value: typeof divergence.recorded) =>
+      lines.push(
+        `  ${label}: ${value ? `${value.kind} ${value.name} ${JSON.stringify(value.args)}${value.authority ? ` (${colour(value.authority)})` : ''}` : '(none)'}`,
+      );
     view('recorded', divergence.recorded);
     view('replayed', divergence.replayed);
-    for (const difference of divergence.differences) lines.push(`  ${difference.path}: ${pc.red(`- ${JSON.stringify(difference.recorded)}`)}  ${pc.green(`+ ${JSON.stringify(difference.replayed)}`)}`);
+    for (const difference of divergence.differences)
+      lines.push(
+        `  ${difference.path}: ${pc.red(`- ${JSON.stringify(difference.recorded)}`)}  ${pc.green(`+ ${JSON.stringify(difference.replayed)}`)}`,
+      );
   }
   for (const note of report.notes) lines.push(`  note: ${note}`);
-  for (const child of report.children ?? []) lines.push(`  hand-off: child run ${child.runId} replayed ${child.outcome === 'identical' ? pc.green('identical') : pc.red(child.outcome)} (${child.steps} steps)`);
+  for (const child of report.children ?? [])
+    lines.push(
+      `  hand-off: child run ${child.runId} replayed ${child.outcome === 'identical' ? pc.green('identical') : pc.red(child.outcome)} (${child.steps} steps)`,
+    );
   if (report.replayRunId) lines.push(`  recorded as run ${report.replayRunId} (replay of ${report.runId})`);
   return lines.join('\n');
 }
 
 function renderWhatIf(report: WhatIfReport): string {
-  const lines = [`What-if for run ${report.runId} under ${report.policies.map((policy) => `${policy.name} v${policy.version}`).join(', ')}: ${report.changes.length} of ${report.decided} re-decided actions would change.`];
+  const lines = [
+    `What-if for run ${report.runId} under ${report.policies.map((policy) => `${policy.name} v${policy.version}`).join(', ')}: ${report.changes.length} of ${report.decided} re-decided actions would change.`,
+  ];
   for (const change of report.changes) {
-    lines.push(`  step ${change.step}  ${change.kind} ${change.name}  ${colour(change.from)} -> ${colour(change.to)}  (${change.toRules.join(', ')})${change.altersPath ? pc.bold('  path changes') : ''}${change.maskedArgs ? '  [masked arguments]' : ''}`);
+    lines.push(
+      `  step ${change.step}  ${change.kind} ${change.name}  ${colour(change.from)} -> ${colour(change.to)}  (${change.toRules.join(', ')})${change.altersPath ? pc.bold('  path changes') : ''}${change.maskedArgs ? '  [masked arguments]' : ''}`,
+    );
   }
   if (report.pathAltered) lines.push(`  ${report.pathAltered.explanation}`);
   else if (report.changes.length === 0) lines.push('  The run would have gone the same way.');
@@ -190,7 +250,10 @@ function renderWhatIf(report: WhatIfReport): string {
 
 function renderHits(hits: RunSearchHit[]): string {
   if (hits.length === 0) return 'No actions match.';
-  const lines = hits.map((hit) => `${hit.decidedAt.toISOString()}  ${hit.runId}  step ${hit.step}  ${hit.principal}  ${hit.kind} ${hit.name}  ${colour(hit.authority)}  ${hit.rules.join(', ') || '(default)'}  ${JSON.stringify(hit.args).slice(0, 80)}`);
+  const lines = hits.map(
+    (hit) =>
+      `${hit.decidedAt.toISOString()}  ${hit.runId}  step ${hit.step}  ${hit.principal}  ${hit.kind} ${hit.name}  ${colour(hit.authority)}  ${hit.rules.join(', ') || '(default)'}  ${JSON.stringify(hit.args).slice(0, 80)}`,
+  );
   lines.push(`${hits.length} actions in ${new Set(hits.map((hit) => hit.runId)).size} runs.`);
   return lines.join('\n');
 }

@@ -82,7 +82,10 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   const runs = program
     .command('runs')
     .description('List, show, verify, export and erase recorded runs.')
-    .addHelpText('after', '\nEvery run is an append-only, hash-chained log of events, sealed with an Ed25519 signature when it ends.\nVerification recomputes every hash and signature; `factory runs key` prints the key auditors pin.');
+    .addHelpText(
+      'after',
+      '\nEvery run is an append-only, hash-chained log of events, sealed with an Ed25519 signature when it ends.\nVerification recomputes every hash and signature; `factory runs key` prints the key auditors pin.',
+    );
 
   const openStore = options.openStore ?? (() => openWorkspaceStore());
   const signer = options.signer ?? (() => findWorkspaceSigner());
@@ -97,26 +100,47 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
 
   withJson(
     addFilters(runs.command('list').description('List runs, newest first, a page at a time, with their status, event count and seal.'))
-      .option('--feedback <sentiment>', 'only runs that received feedback of this sentiment: positive, neutral, negative or any (see factory feedback)')
+      .option(
+        '--feedback <sentiment>',
+        'only runs that received feedback of this sentiment: positive, neutral, negative or any (see factory feedback)',
+      )
       .option('--cursor <cursor>', 'continue after the previous page (its nextCursor)')
-      .addHelpText('after', '\nA page holds --limit runs (default 100); --json prints {"runs": [...], "nextCursor": "..."}, and the text\nnames the command for the next page. Runs started meanwhile never shift the pages.'),
+      .addHelpText(
+        'after',
+        '\nA page holds --limit runs (default 100); --json prints {"runs": [...], "nextCursor": "..."}, and the text\nnames the command for the next page. Runs started meanwhile never shift the pages.',
+      ),
   ).action(
     action(async (listOptions: FilterOptions & { feedback?: string; cursor?: string }) => {
       const filter = parseFilter(listOptions);
       const limit = filter.limit ?? 100;
       // Feedback is kept in sealed feedback records beside the runs (@aifactory/quality); --feedback narrows to the runs they name.
-      const judged = listOptions.feedback === undefined ? undefined : await (await import('./feedback.ts')).runsWithFeedback(listOptions.feedback);
+      const judged =
+        listOptions.feedback === undefined ? undefined : await (await import('./feedback.ts')).runsWithFeedback(listOptions.feedback);
       if (judged) filter.runIds = [...judged];
-      const only = (page: RunPage): RunPage => (judged ? { runs: page.runs.filter((run) => judged.has(run.id)), nextCursor: page.nextCursor } : page);
+      const only = (page: RunPage): RunPage =>
+        judged ? { runs: page.runs.filter((run) => judged.has(run.id)), nextCursor: page.nextCursor } : page;
       await viaServerOrStore({
         server: async (connection) => printRuns(only(await serverRuns(connection, filter, limit, listOptions.cursor))),
-        store: () => withStore(async (store) => printRuns(only(await listRunsPage(store, { ...filter, limit, ...(listOptions.cursor ? { after: decodeRunCursor(listOptions.cursor) } : {}) })))),
+        store: () =>
+          withStore(async (store) =>
+            printRuns(
+              only(
+                await listRunsPage(store, {
+                  ...filter,
+                  limit,
+                  ...(listOptions.cursor ? { after: decodeRunCursor(listOptions.cursor) } : {}),
+                }),
+              ),
+            ),
+          ),
       });
 
       /** Prints a page of runs as a table or JSON, from the store or a server. */
       function printRuns(page: RunPage): void {
         if (listOptions.json) {
-          process.stdout.write(`{"runs":[${page.runs.map((run) => `\n  ${JSON.stringify(run)}`).join(',')}${page.runs.length > 0 ? '\n' : ''}],"nextCursor":${JSON.stringify(page.nextCursor)}}\n`);
+          process.stdout.write(
+            `{"runs":[${page.runs.map((run) => `\n  ${JSON.stringify(run)}`).join(',')}${page.runs.length > 0 ? '\n' : ''}],"nextCursor":${JSON.stringify(page.nextCursor)}}\n`,
+          );
           return;
         }
         if (page.runs.length === 0) {
@@ -127,53 +151,85 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         const table = createRunTable();
         for (const run of page.runs) table.add(run);
         table.end();
-        if (page.nextCursor) process.stdout.write(pc.dim(`More runs: factory runs list --cursor ${page.nextCursor}${filter.limit ? ` --limit ${filter.limit}` : ''} (with the same filters)\n`));
+        if (page.nextCursor)
+          process.stdout.write(
+            pc.dim(
+              `More runs: factory runs list --cursor ${page.nextCursor}${filter.limit ? ` --limit ${filter.limit}` : ''} (with the same filters)\n`,
+            ),
+          );
       }
     }),
   );
 
   withJson(runs.command('show').description('Show a run as a readable timeline of its events.').argument('<run>', 'run id')).action(
     action(async (runId: string, showOptions: CommonOptions) => {
-      await viaServerOrStore({ server: (connection) => showThroughServer(connection, runId, showOptions), store: () => showOnStore(runId, showOptions) });
+      await viaServerOrStore({
+        server: (connection) => showThroughServer(connection, runId, showOptions),
+        store: () => showOnStore(runId, showOptions),
+      });
     }),
   );
 
   /** `runs show` on the store. */
   async function showOnStore(runId: string, showOptions: CommonOptions): Promise<void> {
-      await withStore(async (store) => {
-        const found = [];
-        for await (const run of listRuns(store, { runIds: [runId] })) found.push(run);
-        const run = found[0];
-        if (!run) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
-        if (showOptions.json) {
-          const events = [];
-          for await (const event of readRunEvents(store, runId)) events.push(eventJson(event));
-          emit(showOptions, { run, events }, () => '');
-          return;
-        }
+    await withStore(async (store) => {
+      const found = [];
+      for await (const run of listRuns(store, { runIds: [runId] })) found.push(run);
+      const run = found[0];
+      if (!run) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
+      if (showOptions.json) {
+        const events = [];
+        for await (const event of readRunEvents(store, runId)) events.push(eventJson(event));
+        emit(showOptions, { run, events }, () => '');
+        return;
+      }
+      process.stdout.write(
+        `${pc.bold(run.id)}  ${colourStatus(run.status)}  agent ${run.agent}${run.team ? ` (team ${run.team})` : ''}, principal ${run.principal}\n` +
+          `started ${run.startedAt.toISOString()}${run.endedAt ? `, ended ${run.endedAt.toISOString()}` : ''}, ${run.events} events, ${run.sealed ? pc.green('sealed') : pc.yellow('not sealed')}` +
+          `${run.parentRunId ? `, handed off from ${run.parentRunId}` : ''}${run.replayOf ? `, replay of ${run.replayOf}` : ''}\n\n`,
+      );
+      const startedAt = run.startedAt.getTime();
+      for await (const event of readRunEvents(store, runId)) {
+        const offset = `+${((event.ts.getTime() - startedAt) / 1000).toFixed(3)}s`;
         process.stdout.write(
-          `${pc.bold(run.id)}  ${colourStatus(run.status)}  agent ${run.agent}${run.team ? ` (team ${run.team})` : ''}, principal ${run.principal}\n` +
-            `started ${run.startedAt.toISOString()}${run.endedAt ? `, ended ${run.endedAt.toISOString()}` : ''}, ${run.events} events, ${run.sealed ? pc.green('sealed') : pc.yellow('not sealed')}` +
-            `${run.parentRunId ? `, handed off from ${run.parentRunId}` : ''}${run.replayOf ? `, replay of ${run.replayOf}` : ''}\n\n`,
+          `${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`,
         );
-        const startedAt = run.startedAt.getTime();
-        for await (const event of readRunEvents(store, runId)) {
-          const offset = `+${((event.ts.getTime() - startedAt) / 1000).toFixed(3)}s`;
-          process.stdout.write(`${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`);
-        }
-      });
+      }
+    });
   }
 
   /** `runs show` through a server: GET /v1/runs/:id (its first 5000 events). */
   async function showThroughServer(connection: ServerConnection, runId: string, showOptions: CommonOptions): Promise<void> {
-    const answer = await new ServerClient(connection).request<{ run: Record<string, unknown>; summary?: RunSummary; events: Array<{ seq: number; ts: string; type: string; actor: string; payload: unknown; erased: boolean; hash: string }> }>(
-      'GET',
-      `/v1/runs/${encodeURIComponent(runId)}`,
-    );
-    const run = answer.summary ? { ...answer.summary, startedAt: new Date(answer.summary.startedAt), endedAt: answer.summary.endedAt === null ? null : new Date(answer.summary.endedAt) } : undefined;
+    const answer = await new ServerClient(connection).request<{
+      run: Record<string, unknown>;
+      summary?: RunSummary;
+      events: Array<{ seq: number; ts: string; type: string; actor: string; payload: unknown; erased: boolean; hash: string }>;
+    }>('GET', `/v1/runs/${encodeURIComponent(runId)}`);
+    const run = answer.summary
+      ? {
+          ...answer.summary,
+          startedAt: new Date(answer.summary.startedAt),
+          endedAt: answer.summary.endedAt === null ? null : new Date(answer.summary.endedAt),
+        }
+      : undefined;
     if (!run) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
     if (showOptions.json) {
-      emit(showOptions, { run, events: answer.events.map((event) => ({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payload, erased: event.erased, hash: event.hash })) }, () => '');
+      emit(
+        showOptions,
+        {
+          run,
+          events: answer.events.map((event) => ({
+            seq: event.seq,
+            ts: event.ts,
+            type: event.type,
+            actor: event.actor,
+            payload: event.payload,
+            erased: event.erased,
+            hash: event.hash,
+          })),
+        },
+        () => '',
+      );
       return;
     }
     process.stdout.write(
@@ -183,9 +239,17 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
     );
     const startedAt = run.startedAt.getTime();
     for (const raw of answer.events) {
-      const event = { seq: raw.seq, ts: new Date(raw.ts), type: raw.type, actor: raw.actor, payloadText: raw.erased || raw.payload === null ? null : JSON.stringify(raw.payload) } as StoredEvent;
+      const event = {
+        seq: raw.seq,
+        ts: new Date(raw.ts),
+        type: raw.type,
+        actor: raw.actor,
+        payloadText: raw.erased || raw.payload === null ? null : JSON.stringify(raw.payload),
+      } as StoredEvent;
       const offset = `+${((event.ts.getTime() - startedAt) / 1000).toFixed(3)}s`;
-      process.stdout.write(`${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`);
+      process.stdout.write(
+        `${pc.dim(`#${String(event.seq).padStart(3)}`)} ${pc.dim(offset.padStart(10))}  ${colourType(event.type).padEnd(30)} ${event.actor.padEnd(16)} ${summarize(event)}\n`,
+      );
     }
   }
 
@@ -197,15 +261,24 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       .option('--all', 'verify every run and the seal chain')
       .option('--file <export.jsonl>', 'verify an export file offline, without the store')
       .option('--key <pem...>', 'trust only these seal keys (PEM public or private key files); default: the workspace key')
-      .option('--witness <dir|url>', 'check the seal chain against the checkpoints a witness keeps outside the database (default: AIFACTORY_WITNESS)'),
+      .option(
+        '--witness <dir|url>',
+        'check the seal chain against the checkpoints a witness keeps outside the database (default: AIFACTORY_WITNESS)',
+      ),
   ).action(
     action(async (runId: string | undefined, verifyOptions: VerifyOptions) => {
       const keys = await Promise.all((verifyOptions.key ?? []).map((file) => readPublicKeyFile(file)));
       const witnessTarget = verifyOptions.witness ?? process.env.AIFACTORY_WITNESS;
-      const witness = witnessTarget ? openWitness(witnessTarget, process.env.AIFACTORY_WITNESS_TOKEN ? { token: process.env.AIFACTORY_WITNESS_TOKEN } : {}) : undefined;
+      const witness = witnessTarget
+        ? openWitness(witnessTarget, process.env.AIFACTORY_WITNESS_TOKEN ? { token: process.env.AIFACTORY_WITNESS_TOKEN } : {})
+        : undefined;
       if (verifyOptions.file) {
-        if (runId || verifyOptions.all) throw new UserError(ErrorCode.InputInvalid, '--file verifies the whole export; give no run id and no --all with it.');
-        const summary = await verifyExportFile(verifyOptions.file, { ...(keys.length > 0 ? { trustedKeys: keys } : {}), ...(witness ? { witness } : {}) });
+        if (runId || verifyOptions.all)
+          throw new UserError(ErrorCode.InputInvalid, '--file verifies the whole export; give no run id and no --all with it.');
+        const summary = await verifyExportFile(verifyOptions.file, {
+          ...(keys.length > 0 ? { trustedKeys: keys } : {}),
+          ...(witness ? { witness } : {}),
+        });
         emit(verifyOptions, summary, (value) => renderSummary(value, `export ${verifyOptions.file}`));
         return summary.ok ? ExitCode.Ok : ExitCode.CheckFailed;
       }
@@ -215,7 +288,10 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
       if (connection.kind === 'server') {
         // The server verifies against its own seal key; pinning other keys or a witness needs the store (or an export: --file).
         if (keys.length > 0 || verifyOptions.witness) {
-          throw new UserError(ErrorCode.InputInvalid, `--key and --witness cannot be applied through ${connection.url}: the server verifies against its own seal key. Export the runs (factory runs export) and verify the file with --file, or run this where the store is.`);
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `--key and --witness cannot be applied through ${connection.url}: the server verifies against its own seal key. Export the runs (factory runs export) and verify the file with --file, or run this where the store is.`,
+          );
         }
         const client = new ServerClient(connection);
         if (runId) {
@@ -249,20 +325,26 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   );
 
   addFilters(
-    withJson(runs
-      .command('export'))
-      .description('Export runs as JSONL (verifiable offline with `runs verify --file`) or as OTLP JSON spans (GenAI semantic conventions).')
+    withJson(runs.command('export'))
+      .description(
+        'Export runs as JSONL (verifiable offline with `runs verify --file`) or as OTLP JSON spans (GenAI semantic conventions).',
+      )
       .argument('[run]', 'a run id; or select runs with --all or the filters')
       .option('--all', 'export every run (the file then proves the seal chain is complete)')
       .addOption(new Option('--format <format>', 'jsonl or otlp').choices(['jsonl', 'otlp']).default('jsonl'))
       .option('--output <file>', 'write to this file instead of stdout')
-      .addHelpText('after', '\nThe export is JSON lines already. With --output and --json, a JSON summary is printed on stdout instead of the sentence on stderr: {output, format, lines, signed}.'),
+      .addHelpText(
+        'after',
+        '\nThe export is JSON lines already. With --output and --json, a JSON summary is printed on stdout instead of the sentence on stderr: {output, format, lines, signed}.',
+      ),
   ).action(
     action(async (runId: string | undefined, exportOptions: ExportOptions) => {
       const filter = parseFilter(exportOptions);
       const filtered = Object.keys(filter).length > 0;
-      if (!runId && !exportOptions.all && !filtered) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or a filter such as --since 24h.');
-      if (runId && (exportOptions.all || filtered)) throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all/filters, not both.');
+      if (!runId && !exportOptions.all && !filtered)
+        throw new UserError(ErrorCode.InputInvalid, 'Give a run id, --all, or a filter such as --since 24h.');
+      if (runId && (exportOptions.all || filtered))
+        throw new UserError(ErrorCode.InputInvalid, 'Give either a run id or --all/filters, not both.');
       const selection: RunFilter = runId ? { runIds: [runId] } : filter;
       const local = await signer();
       await withStore(async (store) => {
@@ -270,14 +352,21 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
           const found = await listRuns(store, { runIds: [runId] }).next();
           if (found.done) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
         }
-        const lines = exportOptions.format === 'otlp' ? exportOtlp(store, selection) : exportJsonl(store, selection, local ? { signer: local } : {});
+        const lines =
+          exportOptions.format === 'otlp' ? exportOtlp(store, selection) : exportJsonl(store, selection, local ? { signer: local } : {});
         const output = exportOptions.output ? createWriteStream(exportOptions.output) : process.stdout;
         const written = await writeLines(lines, output);
         if (exportOptions.output) {
           output.end();
           await once(output, 'finish');
-          if (exportOptions.json) process.stdout.write(`${JSON.stringify({ output: exportOptions.output, format: exportOptions.format, lines: written, signed: exportOptions.format === 'jsonl' ? Boolean(local) : null })}\n`);
-          else process.stderr.write(`Exported ${written} lines (${exportOptions.format}) to ${exportOptions.output}.${!local && exportOptions.format === 'jsonl' ? ' No seal key here: the trailer is unsigned.' : ''}\n`);
+          if (exportOptions.json)
+            process.stdout.write(
+              `${JSON.stringify({ output: exportOptions.output, format: exportOptions.format, lines: written, signed: exportOptions.format === 'jsonl' ? Boolean(local) : null })}\n`,
+            );
+          else
+            process.stderr.write(
+              `Exported ${written} lines (${exportOptions.format}) to ${exportOptions.output}.${!local && exportOptions.format === 'jsonl' ? ' No seal key here: the trailer is unsigned.' : ''}\n`,
+            );
         }
       });
     }),
@@ -286,7 +375,9 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   withJson(
     runs
       .command('erase')
-      .description("Erase payloads (a data subject's, or a run's) while the chain still verifies: each leaves a tombstone. The subject is also erased from checkpoints, approvals and notifications.")
+      .description(
+        "Erase payloads (a data subject's, or a run's) while the chain still verifies: each leaves a tombstone. The subject is also erased from checkpoints, approvals and notifications.",
+      )
       .argument('[run]', 'the run whose payloads to erase (all of them unless --seq or --subject narrow it)')
       .option('--subject <value>', 'only payloads containing this value (an email, a customer id, a redaction placeholder)')
       .option('--seq <n...>', 'only these events of the run')
@@ -294,7 +385,8 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   ).action(
     action(async (runId: string | undefined, eraseOptions: EraseOptions) => {
       if (!runId && !eraseOptions.allRuns) throw new UserError(ErrorCode.InputInvalid, 'Give a run id, or --all-runs with --subject.');
-      if (eraseOptions.allRuns && !eraseOptions.subject) throw new UserError(ErrorCode.InputInvalid, '--all-runs needs --subject: erasing every payload in the store is not offered.');
+      if (eraseOptions.allRuns && !eraseOptions.subject)
+        throw new UserError(ErrorCode.InputInvalid, '--all-runs needs --subject: erasing every payload in the store is not offered.');
       const seqs = (eraseOptions.seq ?? []).map((value) => {
         const seq = Number(value);
         if (!Number.isInteger(seq) || seq < 1) throw new UserError(ErrorCode.InputInvalid, `--seq '${value}' is not a positive integer.`);
@@ -334,7 +426,9 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   withJson(
     runs
       .command('seal')
-      .description('Seal a run that ended but was not sealed (its process stopped in between); refused, exit 1, unless its chain verifies and a recorder with this key started it.')
+      .description(
+        'Seal a run that ended but was not sealed (its process stopped in between); refused, exit 1, unless its chain verifies and a recorder with this key started it.',
+      )
       .argument('<run>', 'run id'),
   ).action(
     action(async (runId: string, sealOptions: CommonOptions) => {
@@ -345,12 +439,20 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
         seal = await withStore((store) => createRecorder(store, { signer: sealer, ...(witness ? { witness } : {}) }).sealRun(runId));
       } catch (error) {
         if (error instanceof UserError && error.code === ErrorCode.VerificationFailed) {
-          emit(sealOptions, { ok: false, error: { code: error.code, message: error.message } }, (value) => `${pc.red('✗')} ${value.error.message}`);
+          emit(
+            sealOptions,
+            { ok: false, error: { code: error.code, message: error.message } },
+            (value) => `${pc.red('✗')} ${value.error.message}`,
+          );
           return ExitCode.CheckFailed;
         }
         throw error;
       }
-      emit(sealOptions, { ok: true, seal }, (value) => `Sealed ${runId} at seq ${value.seal.headSeq} (seal ${value.seal.seq}, key ${value.seal.keyId}).`);
+      emit(
+        sealOptions,
+        { ok: true, seal },
+        (value) => `Sealed ${runId} at seq ${value.seal.headSeq} (seal ${value.seal.seq}, key ${value.seal.keyId}).`,
+      );
       return ExitCode.Ok;
     }),
   );
@@ -358,8 +460,13 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
   withJson(runs.command('key').description('Print the seal public key and its key id, for auditors to pin (`runs verify --key`).')).action(
     action(async (keyOptions: CommonOptions) => {
       const local = await signer();
-      if (!local) throw new UserError(ErrorCode.NotFound, 'This workspace has no seal key yet; it is created when the first run is recorded.');
-      emit(keyOptions, { keyId: local.keyId, publicKey: local.publicKey, pem: publicKeyPem(local.publicKey) }, (value) => `# ${value.keyId}\n${value.pem}`);
+      if (!local)
+        throw new UserError(ErrorCode.NotFound, 'This workspace has no seal key yet; it is created when the first run is recorded.');
+      emit(
+        keyOptions,
+        { keyId: local.keyId, publicKey: local.publicKey, pem: publicKeyPem(local.publicKey) },
+        (value) => `# ${value.keyId}\n${value.pem}`,
+      );
     }),
   );
 
@@ -370,7 +477,10 @@ export function registerRunsCommands(program: Command, options: RunsCommandOptio
 async function serverRuns(connection: ServerConnection, filter: RunFilter, limit: number, cursor: string | undefined): Promise<RunPage> {
   const unsupported = (['team', 'principal', 'authority', 'runIds'] as const).filter((key) => filter[key] !== undefined);
   if (unsupported.length > 0) {
-    throw new UserError(ErrorCode.InputInvalid, `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server filters runs by --agent, --status, --since, --until, --cursor and --limit only.`);
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `${unsupported.map((key) => `--${key}`).join(', ')} cannot be applied through ${connection.url}: the server filters runs by --agent, --status, --since, --until, --cursor and --limit only.`,
+    );
   }
   const query = new URLSearchParams({
     ...(filter.agent ? { agent: filter.agent } : {}),
@@ -381,7 +491,14 @@ async function serverRuns(connection: ServerConnection, filter: RunFilter, limit
     limit: String(limit),
   }).toString();
   const answer = await new ServerClient(connection).request<{ runs: RunSummary[]; nextCursor: string | null }>('GET', `/v1/runs?${query}`);
-  return { runs: answer.runs.map((run) => ({ ...run, startedAt: new Date(run.startedAt), endedAt: run.endedAt === null ? null : new Date(run.endedAt) })), nextCursor: answer.nextCursor };
+  return {
+    runs: answer.runs.map((run) => ({
+      ...run,
+      startedAt: new Date(run.startedAt),
+      endedAt: run.endedAt === null ? null : new Date(run.endedAt),
+    })),
+    nextCursor: answer.nextCursor,
+  };
 }
 
 function addFilters(command: Command): Command {
@@ -408,7 +525,8 @@ export function parseFilter(options: FilterOptions, now = new Date()): RunFilter
   if (options.until) filter.until = parseTime(options.until, '--until', now);
   if (options.limit !== undefined) {
     const limit = Number(options.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `--limit '${options.limit}' is not a positive integer.`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new UserError(ErrorCode.InputInvalid, `--limit '${options.limit}' is not a positive integer.`);
     filter.limit = limit;
   }
   return filter;
@@ -450,7 +568,10 @@ function summarize(event: StoredEvent): string {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     return text === undefined ? '' : text.length > length ? `${text.slice(0, length - 1)}…` : text;
   };
-  const redacted = event.redactions && event.redactions.length > 0 ? pc.yellow(` [redacted: ${event.redactions.map((note) => `${note.path} ${note.kind}`).join(', ')}]`) : '';
+  const redacted =
+    event.redactions && event.redactions.length > 0
+      ? pc.yellow(` [redacted: ${event.redactions.map((note) => `${note.path} ${note.kind}`).join(', ')}]`)
+      : '';
   const usage = (payload.usage ?? {}) as Record<string, number | undefined>;
   const decision = (payload.decision ?? {}) as { authority?: string; rules?: Array<{ ruleId?: string; policy?: string }>; reason?: string };
   const action = (payload.action ?? {}) as { kind?: string; name?: string };
@@ -502,7 +623,9 @@ function summarize(event: StoredEvent): string {
 }
 
 function describeProblem(problem: VerificationProblem): string {
-  const where = [problem.runId ? `run ${problem.runId}` : undefined, problem.seq !== undefined ? `seq ${problem.seq}` : undefined].filter(Boolean).join(', ');
+  const where = [problem.runId ? `run ${problem.runId}` : undefined, problem.seq !== undefined ? `seq ${problem.seq}` : undefined]
+    .filter(Boolean)
+    .join(', ');
   const lines = [`${pc.red('broken')}${where ? ` at ${where}` : ''} (${problem.kind}): ${problem.message}`];
   if (problem.expected !== undefined) lines.push(`  expected ${problem.expected}`);
   if (problem.actual !== undefined) lines.push(`  found    ${problem.actual}`);
@@ -526,13 +649,20 @@ function renderSummary(summary: VerificationSummary, where: string): string {
       `${pc.green('✓')} ${where}: ${summary.runs} run(s), ${summary.events} events intact${summary.erased > 0 ? ` with ${summary.erased} erased payload(s)` : ''}; ${summary.sealed} sealed, seal chain of ${summary.sealChain.seals} intact.`,
     );
   } else {
-    lines.push(`${pc.red('✗')} ${where}: ${summary.failed} of ${summary.runs} run(s) failed verification${summary.sealChain.ok ? '' : ', and the seal chain is broken'}.`);
+    lines.push(
+      `${pc.red('✗')} ${where}: ${summary.failed} of ${summary.runs} run(s) failed verification${summary.sealChain.ok ? '' : ', and the seal chain is broken'}.`,
+    );
     if (summary.problem) lines.push(describeProblem(summary.problem));
-    for (const failure of summary.failures.slice(0, 10)) if (failure.problem !== summary.problem) lines.push(describeProblem(failure.problem!));
+    for (const failure of summary.failures.slice(0, 10))
+      if (failure.problem !== summary.problem) lines.push(describeProblem(failure.problem!));
     if (summary.sealChain.problem && summary.sealChain.problem !== summary.problem) lines.push(describeProblem(summary.sealChain.problem));
   }
-  if (!summary.pinned) lines.push(`${pc.yellow('warning')}: seal keys were not pinned; compare ${summary.sealChain.keyIds.join(', ') || 'the key ids'} with the key your organisation published, or pass --key.`);
-  if (summary.tail.message) lines.push(`${summary.tail.checkedBy === 'witness' ? pc.green('tail') : pc.yellow('tail')}: ${summary.tail.message}`);
+  if (!summary.pinned)
+    lines.push(
+      `${pc.yellow('warning')}: seal keys were not pinned; compare ${summary.sealChain.keyIds.join(', ') || 'the key ids'} with the key your organisation published, or pass --key.`,
+    );
+  if (summary.tail.message)
+    lines.push(`${summary.tail.checkedBy === 'witness' ? pc.green('tail') : pc.yellow('tail')}: ${summary.tail.message}`);
   for (const warning of summary.warnings.slice(0, 10)) lines.push(`${pc.yellow('warning')}: ${warning}`);
   return lines.join('\n');
 }
@@ -560,12 +690,36 @@ function colourType(type: string): string {
 /** The `runs list` table: columns sized by the first 500 rows, padded before they are coloured. */
 function createRunTable(): { add(run: RunSummary): void; end(): void } {
   const header = ['RUN', 'AGENT', 'STATUS', 'EVENTS', 'SEALED', 'STARTED', 'PRINCIPAL'];
-  const cells = (run: RunSummary) => [run.id, run.agent, run.status, String(run.events), run.sealed ? 'sealed' : 'open', run.startedAt.toISOString(), run.principal];
+  const cells = (run: RunSummary) => [
+    run.id,
+    run.agent,
+    run.status,
+    String(run.events),
+    run.sealed ? 'sealed' : 'open',
+    run.startedAt.toISOString(),
+    run.principal,
+  ];
   const held: RunSummary[] = [];
   let widths: number[] | undefined;
   const line = (values: string[], colour: (value: string, column: number) => string) =>
-    values.map((value, column) => colour(column === values.length - 1 ? value : column === 3 ? value.padStart(widths![column]!) : value.padEnd(widths![column]!), column)).join('  ');
-  const colourCell = (run: RunSummary) => (value: string, column: number) => (column === 0 ? pc.bold(value) : column === 2 ? value.replace(run.status, colourStatus(run.status)) : column === 4 ? (run.sealed ? pc.green(value) : pc.dim(value)) : value);
+    values
+      .map((value, column) =>
+        colour(
+          column === values.length - 1 ? value : column === 3 ? value.padStart(widths![column]!) : value.padEnd(widths![column]!),
+          column,
+        ),
+      )
+      .join('  ');
+  const colourCell = (run: RunSummary) => (value: string, column: number) =>
+    column === 0
+      ? pc.bold(value)
+      : column === 2
+        ? value.replace(run.status, colourStatus(run.status))
+        : column === 4
+          ? run.sealed
+            ? pc.green(value)
+            : pc.dim(value)
+          : value;
   const write = (run: RunSummary) => process.stdout.write(`${line(cells(run), colourCell(run))}\n`);
   const flush = () => {
     widths = header.map((title, column) => Math.max(title.length, ...held.map((run) => cells(run)[column]!.length)));

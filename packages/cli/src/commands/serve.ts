@@ -4,13 +4,32 @@ import path from 'node:path';
 import { consoleIsBuilt, ensureConsoleBuilt } from '@aifactory/console';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { loadAgents } from '@aifactory/execution';
-import { createApiToken, listApiTokens, oidcOptionsFromEnv, revokeApiToken, rotateApiToken, serveAgentsOverStdio, serverRoles, startServer, tokenLifetimeMs, type ApiTokenInfo, type OidcOptions } from '@aifactory/server';
+import {
+  createApiToken,
+  listApiTokens,
+  oidcOptionsFromEnv,
+  revokeApiToken,
+  rotateApiToken,
+  serveAgentsOverStdio,
+  serverRoles,
+  startServer,
+  tokenLifetimeMs,
+  type ApiTokenInfo,
+  type OidcOptions,
+} from '@aifactory/server';
 import type { Store } from '@aifactory/store';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
 import { openWorkspace, RunQueue } from '@aifactory/workspace';
-import { newLocalToken, openWorkspaceStore, removeLocalCredential, workspaceConfigFromEnv, workspaceNotificationDispatcher, writeLocalCredential } from '@aifactory/workspace/config';
+import {
+  newLocalToken,
+  openWorkspaceStore,
+  removeLocalCredential,
+  workspaceConfigFromEnv,
+  workspaceNotificationDispatcher,
+  writeLocalCredential,
+} from '@aifactory/workspace/config';
 import { ServerClient, viaServerOrStore } from '../connection.ts';
 
 /** Hooks for tests. */
@@ -62,12 +81,21 @@ interface McpServeOptions extends CommonOptions {
   role: string[];
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((part) => part.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean),
+];
 
 /** Parses a TCP port, naming the option on failure. */
 function portOf(value: string, option: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a port; give a number from 0 to 65535.`, { location: { path: option } });
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a port; give a number from 0 to 65535.`, {
+      location: { path: option },
+    });
   return port;
 }
 
@@ -83,9 +111,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     }
   }
 
-  withJson(program
-    .command('serve'))
-    .description('Serve the HTTP API over the workspace store: runs with SSE streams, approvals, runs, verification, policies, /metrics and OpenAPI at /v1/openapi.json.')
+  withJson(program.command('serve'))
+    .description(
+      'Serve the HTTP API over the workspace store: runs with SSE streams, approvals, runs, verification, policies, /metrics and OpenAPI at /v1/openapi.json.',
+    )
     .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--agents <dir>', 'agents folder', 'agents')
@@ -93,17 +122,31 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--mcp <agent>', 'also serve this agent at /mcp (repeatable or comma-separated)', collect)
     .option('--public-metrics', 'serve /metrics without a token (private networks only)')
     .option('--shutdown-timeout <ms>', 'how long shutdown waits for runs in flight', '30000')
-    .option('--queue', 'hand runs to `factory worker` processes through the Postgres job queue instead of driving them here (needs DATABASE_URL)')
-    .option('--allowed-host <name>', 'a host name clients may reach this server by (Host header); on loopback only localhost, 127.0.0.1 and [::1] are allowed otherwise (repeatable)', collect)
+    .option(
+      '--queue',
+      'hand runs to `factory worker` processes through the Postgres job queue instead of driving them here (needs DATABASE_URL)',
+    )
+    .option(
+      '--allowed-host <name>',
+      'a host name clients may reach this server by (Host header); on loopback only localhost, 127.0.0.1 and [::1] are allowed otherwise (repeatable)',
+      collect,
+    )
     .option('--public-url <url>', 'the base URL clients reach this server at (OAuth protected-resource metadata)')
     .option('--trust-proxy', 'take client addresses from X-Forwarded-For (only behind a proxy that sets it)')
     .option('--oidc-issuer <url>', 'also accept OAuth/OIDC access tokens (JWTs) from this issuer [AIFACTORY_OIDC_ISSUER]')
-    .option('--oidc-audience <aud>', 'audience such tokens must carry, e.g. this server\'s URL (repeatable) [AIFACTORY_OIDC_AUDIENCE]', collect)
+    .option(
+      '--oidc-audience <aud>',
+      "audience such tokens must carry, e.g. this server's URL (repeatable) [AIFACTORY_OIDC_AUDIENCE]",
+      collect,
+    )
     .option('--oidc-roles-claim <path>', 'claim holding the roles, e.g. realm_access.roles (default roles) [AIFACTORY_OIDC_ROLES_CLAIM]')
     .option('--oidc-principal-claim <name>', 'claim naming the principal (default sub) [AIFACTORY_OIDC_PRINCIPAL_CLAIM]')
-    .option('--oidc-jwks-uri <url>', 'the issuer\'s key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]')
+    .option('--oidc-jwks-uri <url>', "the issuer's key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]")
     .option('--no-console', 'serve the API only, not the console web app at /')
-    .option('--no-notifications', 'do not deliver the notification outbox from this server (another server or `factory notifications deliver --watch` does)')
+    .option(
+      '--no-notifications',
+      'do not deliver the notification outbox from this server (another server or `factory notifications deliver --watch` does)',
+    )
     .option('--no-gateway', 'serve no LLM gateway at /gateway/openai/v1 and /gateway/anthropic')
     .addHelpText(
       'after',
@@ -127,11 +170,19 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       action(async (serveOptions: ServeOptions) => {
         const port = portOf(serveOptions.port, '--port');
         const shutdownTimeoutMs = Number(serveOptions.shutdownTimeout);
-        if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) throw new UserError(ErrorCode.InputInvalid, `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`);
+        if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0)
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            `--shutdown-timeout '${serveOptions.shutdownTimeout}' is not a number of milliseconds.`,
+          );
         const oidc = oidcOptionsOf(serveOptions);
         // Refused before the store is opened: the embedded store cannot be shared with workers.
         if (serveOptions.queue && !process.env.DATABASE_URL?.trim()) {
-          throw new UserError(ErrorCode.InputInvalid, '--queue needs a Postgres store (set DATABASE_URL): workers are other processes, and the embedded store belongs to one process. Without --queue, serve drives runs itself.', { location: { path: '--queue' } });
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            '--queue needs a Postgres store (set DATABASE_URL): workers are other processes, and the embedded store belongs to one process. Without --queue, serve drives runs itself.',
+            { location: { path: '--queue' } },
+          );
         }
         // The console is built by `pnpm install`; a checkout whose install skipped scripts builds it here, once.
         let consoleDir: string | undefined;
@@ -147,7 +198,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         let queue: RunQueue | undefined;
         if (serveOptions.queue) {
           try {
-            queue = await RunQueue.forStore(store, { databaseUrl: workspaceConfigFromEnv().store.databaseUrl, what: 'factory serve --queue' });
+            queue = await RunQueue.forStore(store, {
+              databaseUrl: workspaceConfigFromEnv().store.databaseUrl,
+              what: 'factory serve --queue',
+            });
           } catch (error) {
             await store.close();
             throw error;
@@ -183,7 +237,9 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const home = workspaceConfigFromEnv().home;
         const forgetCredential = () => localToken && removeLocalCredential(home, localToken);
         if (localToken) {
-          const loopback = /^(0\.0\.0\.0|::|\[::\])$/.test(serveOptions.host) ? server.url.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, '//127.0.0.1') : server.url;
+          const loopback = /^(0\.0\.0\.0|::|\[::\])$/.test(serveOptions.host)
+            ? server.url.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, '//127.0.0.1')
+            : server.url;
           writeLocalCredential(home, { url: loopback, token: localToken });
           process.once('exit', forgetCredential);
         }
@@ -191,7 +247,8 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const dispatcher = serveOptions.notifications
           ? await workspaceNotificationDispatcher(store, config, {
               log: (line) => process.stderr.write(`${line}\n`),
-              onError: (error) => process.stderr.write(`${pc.yellow('warning')}: notification delivery round failed: ${(error as Error).message}\n`),
+              onError: (error) =>
+                process.stderr.write(`${pc.yellow('warning')}: notification delivery round failed: ${(error as Error).message}\n`),
             }).catch(async (error: unknown) => {
               await server.close();
               await store.close();
@@ -199,8 +256,13 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             })
           : undefined;
         dispatcher?.start();
-        process.stderr.write(`${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''}${server.llmGateway ? `, LLM gateway ${server.url}/gateway/openai/v1 and ${server.url}/gateway/anthropic` : ''}${queue ? `, runs queued for workers in ${queue.schema}` : ''})\n`);
-        if (serveOptions.json) process.stdout.write(`${JSON.stringify({ ...listening(server.url, serveOptions.mcp ?? []), console: consoleDir ? `${server.url}/` : null })}\n`);
+        process.stderr.write(
+          `${pc.green('serving')} ${server.url}  (${consoleDir ? `console ${server.url}/, ` : ''}OpenAPI ${server.url}/v1/openapi.json${serveOptions.mcp ? `, MCP ${server.url}/mcp` : ''}${server.llmGateway ? `, LLM gateway ${server.url}/gateway/openai/v1 and ${server.url}/gateway/anthropic` : ''}${queue ? `, runs queued for workers in ${queue.schema}` : ''})\n`,
+        );
+        if (serveOptions.json)
+          process.stdout.write(
+            `${JSON.stringify({ ...listening(server.url, serveOptions.mcp ?? []), console: consoleDir ? `${server.url}/` : null })}\n`,
+          );
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             process.stderr.write(`${signal}: shutting down (runs in flight get ${shutdownTimeoutMs} ms to reach a checkpoint)\n`);
@@ -214,15 +276,23 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         const { unfinishedRuns } = await server.close();
         await queue?.close();
         await store.close();
-        if (unfinishedRuns > 0) process.stderr.write(`${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`);
+        if (unfinishedRuns > 0)
+          process.stderr.write(
+            `${pc.yellow('warning')}: ${unfinishedRuns} run(s) were still in flight; they resume from their last checkpoint.\n`,
+          );
         process.stderr.write('stopped\n');
       }),
     );
 
   const tokens = program
     .command('tokens')
-    .description('Create, list, rotate and revoke API tokens of the HTTP API (stored as sha256 hashes; a token is shown once; tokens may expire).')
-    .addHelpText('after', `\nServer roles: ${serverRoles.join(', ')}. A token may also carry policy roles (e.g. ops-lead) that approvals check.`);
+    .description(
+      'Create, list, rotate and revoke API tokens of the HTTP API (stored as sha256 hashes; a token is shown once; tokens may expire).',
+    )
+    .addHelpText(
+      'after',
+      `\nServer roles: ${serverRoles.join(', ')}. A token may also carry policy roles (e.g. ops-lead) that approvals check.`,
+    );
 
   withJson(
     tokens
@@ -245,36 +315,54 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
         server: async (connection) => withDates(await new ServerClient(connection).request<CreatedToken>('POST', '/v1/tokens', input)),
         store: () => withStore((store) => createApiToken(store, input)),
       });
-      emit(createOptions, created, (value) => `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')}), ${expiryText(value)}\n${value.token}\nStore it now: it is not shown again.`);
+      emit(
+        createOptions,
+        created,
+        (value) =>
+          `${pc.green('created')} ${value.id} for ${value.principal} (${value.roles.join(', ')}), ${expiryText(value)}\n${value.token}\nStore it now: it is not shown again.`,
+      );
     }),
   );
 
   withJson(tokens.command('list').description('List tokens (never their secrets).')).action(
     action(async (listOptions: CommonOptions) => {
       const list = await viaServerOrStore<ApiTokenInfo[]>({
-        server: async (connection) => (await new ServerClient(connection).request<{ tokens: ApiTokenInfo[] }>('GET', '/v1/tokens')).tokens.map(withDates),
+        server: async (connection) =>
+          (await new ServerClient(connection).request<{ tokens: ApiTokenInfo[] }>('GET', '/v1/tokens')).tokens.map(withDates),
         store: () => withStore((store) => listApiTokens(store)),
       });
-      emit(listOptions, { tokens: list }, ({ tokens: rows }) => (rows.length === 0 ? 'No tokens.' : rows.map((row) => tokenLine(row)).join('\n')));
+      emit(listOptions, { tokens: list }, ({ tokens: rows }) =>
+        rows.length === 0 ? 'No tokens.' : rows.map((row) => tokenLine(row)).join('\n'),
+      );
     }),
   );
 
   withJson(
     tokens
       .command('rotate')
-      .description('Replace a live token: a new secret with the same principal, roles and description; the old one is revoked (or expires after --grace).')
+      .description(
+        'Replace a live token: a new secret with the same principal, roles and description; the old one is revoked (or expires after --grace).',
+      )
       .argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f')
-      .option('--expires <duration>', 'lifetime of the new token, e.g. 30d, or never (default: the old token\'s lifetime)')
+      .option('--expires <duration>', "lifetime of the new token, e.g. 30d, or never (default: the old token's lifetime)")
       .option('--grace <duration>', 'keep the old token working this long so clients can switch, e.g. 1h (default: revoke at once)'),
   ).action(
     action(async (id: string, rotateOptions: TokenRotateOptions) => {
       const expiresInMs = rotateOptions.expires === undefined ? undefined : (tokenLifetimeMs(rotateOptions.expires) ?? null);
       const graceMs = rotateOptions.grace === undefined ? 0 : tokenLifetimeMs(rotateOptions.grace, '--grace');
-      if (graceMs === undefined) throw new UserError(ErrorCode.InputInvalid, "--grace 'never' would keep the old token forever; give a duration such as 1h, or revoke it.", { location: { path: '--grace' } });
+      if (graceMs === undefined)
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          "--grace 'never' would keep the old token forever; give a duration such as 1h, or revoke it.",
+          { location: { path: '--grace' } },
+        );
       type Rotated = Awaited<ReturnType<typeof rotateApiToken>>;
       const rotated = await viaServerOrStore<Rotated>({
         server: async (connection) => {
-          const answer = await new ServerClient(connection).request<Rotated>('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) });
+          const answer = await new ServerClient(connection).request<Rotated>('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, {
+            graceMs,
+            ...(expiresInMs === undefined ? {} : { expiresInMs }),
+          });
           return { created: withDates(answer.created), previous: withDates(answer.previous) };
         },
         store: () => withStore((store) => rotateApiToken(store, id, { graceMs, ...(expiresInMs === undefined ? {} : { expiresInMs }) })),
@@ -286,10 +374,16 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     }),
   );
 
-  withJson(tokens.command('revoke').description('Revoke a token by id; requests with it get 401 at once on this store.').argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f')).action(
+  withJson(
+    tokens
+      .command('revoke')
+      .description('Revoke a token by id; requests with it get 401 at once on this store.')
+      .argument('<id>', 'token id, e.g. tok_1a2b3c4d5e6f'),
+  ).action(
     action(async (id: string, revokeOptions: CommonOptions) => {
       const revoked = await viaServerOrStore<ApiTokenInfo>({
-        server: async (connection) => withDates(await new ServerClient(connection).request<ApiTokenInfo>('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`)),
+        server: async (connection) =>
+          withDates(await new ServerClient(connection).request<ApiTokenInfo>('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`)),
         store: () => withStore((store) => revokeApiToken(store, id)),
       });
       emit(revokeOptions, revoked, (value) => `${pc.green('revoked')} ${value.id} (${value.principal})`);
@@ -297,9 +391,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
   );
 
   const mcp = program.command('mcp').description('Serve agents to MCP clients, or govern an MCP server as a proxy (mcp proxy).');
-  withJson(mcp
-    .command('serve'))
-    .description('Serve agents as MCP tools over stdio (default) or Streamable HTTP (--http <port>, at /mcp, bearer token required). Calls run governed; a held action returns pending_approval with the approval id.')
+  withJson(mcp.command('serve'))
+    .description(
+      'Serve agents as MCP tools over stdio (default) or Streamable HTTP (--http <port>, at /mcp, bearer token required). Calls run governed; a held action returns pending_approval with the approval id.',
+    )
     .argument('<agent...>', 'agent names in the agents folder')
     .option('--http <port>', 'serve Streamable HTTP on this port instead of stdio')
     .option('--host <host>', 'interface for --http', '127.0.0.1')
@@ -308,20 +403,34 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--role <role>', 'stdio: roles of that principal (repeatable)', collect, [])
     .addHelpText(
       'after',
-      '\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token\'s, or with AIFACTORY_OIDC_ISSUER and AIFACTORY_OIDC_AUDIENCE set, an OIDC access token\'s (see docs/serving.md).' +
+      "\nstdio writes only MCP messages on stdout; diagnostics go to stderr. Over HTTP the principal is the API token's, or with AIFACTORY_OIDC_ISSUER and AIFACTORY_OIDC_AUDIENCE set, an OIDC access token's (see docs/serving.md)." +
         '\nWith --http and --json, one line on stdout once listening: {"url","host","port","mcp","agents","pid"}. --json is refused over stdio, whose stdout carries MCP messages.',
     )
     .action(
       action(async (names: string[], mcpOptions: McpServeOptions) => {
-        if (mcpOptions.json && mcpOptions.http === undefined) throw new UserError(ErrorCode.InputInvalid, '--json needs --http: over stdio, stdout carries only MCP messages.', { location: { path: '--json' } });
+        if (mcpOptions.json && mcpOptions.http === undefined)
+          throw new UserError(ErrorCode.InputInvalid, '--json needs --http: over stdio, stdout carries only MCP messages.', {
+            location: { path: '--json' },
+          });
         const agentsDir = path.resolve(mcpOptions.agents);
         const agents = await loadAgents(agentsDir);
         const unknown = names.filter((name) => !agents.some((agent) => agent.name === name));
-        if (unknown.length > 0) throw new UserError(ErrorCode.NotFound, `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`);
+        if (unknown.length > 0)
+          throw new UserError(
+            ErrorCode.NotFound,
+            `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`,
+          );
         const store = await open();
         if (mcpOptions.http !== undefined) {
           const oidc = oidcOptionsFromEnv();
-          const server = await startServer({ store, config: workspaceConfigFromEnv(process.env, { agentsDir }), port: portOf(mcpOptions.http, '--http'), host: mcpOptions.host, mcpAgents: names, ...(oidc ? { oidc } : {}) }).catch(async (error: unknown) => {
+          const server = await startServer({
+            store,
+            config: workspaceConfigFromEnv(process.env, { agentsDir }),
+            port: portOf(mcpOptions.http, '--http'),
+            host: mcpOptions.host,
+            mcpAgents: names,
+            ...(oidc ? { oidc } : {}),
+          }).catch(async (error: unknown) => {
             await store.close();
             throw error;
           });
@@ -341,7 +450,9 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           workspace,
           agents: served,
           store,
-          ...(mcpOptions.principal ? { principal: { id: mcpOptions.principal, roles: mcpOptions.role.length > 0 ? mcpOptions.role : ['operator'] } } : {}),
+          ...(mcpOptions.principal
+            ? { principal: { id: mcpOptions.principal, roles: mcpOptions.role.length > 0 ? mcpOptions.role : ['operator'] } }
+            : {}),
         });
         process.stderr.write(`serving ${names.join(', ')} over stdio\n`);
         await new Promise<void>((resolve) => {
@@ -365,9 +476,19 @@ export function serveProgram(options: ServeCommandOptions = {}): Command {
 }
 
 /** The line `serve --json` prints once listening: where to reach the server. */
-function listening(url: string, mcpAgents: string[]): { url: string; host: string; port: number; openapi: string; mcp: string | null; pid: number } {
+function listening(
+  url: string,
+  mcpAgents: string[],
+): { url: string; host: string; port: number; openapi: string; mcp: string | null; pid: number } {
   const parsed = new URL(url);
-  return { url, host: parsed.hostname, port: Number(parsed.port), openapi: `${url}/v1/openapi.json`, mcp: mcpAgents.length > 0 ? `${url}/mcp` : null, pid: process.pid };
+  return {
+    url,
+    host: parsed.hostname,
+    port: Number(parsed.port),
+    openapi: `${url}/v1/openapi.json`,
+    mcp: mcpAgents.length > 0 ? `${url}/mcp` : null,
+    pid: process.pid,
+  };
 }
 
 /** OIDC settings from the flags, each falling back to its AIFACTORY_OIDC_* variable. */
@@ -376,7 +497,9 @@ function oidcOptionsOf(options: ServeOptions): OidcOptions | undefined {
   const issuer = options.oidcIssuer ?? env?.issuer;
   if (!issuer) {
     if (options.oidcAudience || options.oidcRolesClaim || options.oidcPrincipalClaim || options.oidcJwksUri) {
-      throw new UserError(ErrorCode.InputInvalid, 'The --oidc-* options need --oidc-issuer (or AIFACTORY_OIDC_ISSUER).', { location: { path: '--oidc-issuer' } });
+      throw new UserError(ErrorCode.InputInvalid, 'The --oidc-* options need --oidc-issuer (or AIFACTORY_OIDC_ISSUER).', {
+        location: { path: '--oidc-issuer' },
+      });
     }
     return undefined;
   }
@@ -397,13 +520,23 @@ type CreatedToken = Awaited<ReturnType<typeof createApiToken>>;
 /** A token read over HTTP carries ISO strings where the store gives dates. */
 function withDates<T extends ApiTokenInfo>(token: T): T {
   const date = (value: Date | string | null) => (value === null ? null : new Date(value));
-  return { ...token, createdAt: date(token.createdAt)!, lastUsedAt: date(token.lastUsedAt), revokedAt: date(token.revokedAt), expiresAt: date(token.expiresAt) };
+  return {
+    ...token,
+    createdAt: date(token.createdAt)!,
+    lastUsedAt: date(token.lastUsedAt),
+    revokedAt: date(token.revokedAt),
+    expiresAt: date(token.expiresAt),
+  };
 }
 
 /** One line of `factory tokens list`. */
 function tokenLine(token: ApiTokenInfo, now = new Date()): string {
   const expired = token.expiresAt !== null && token.expiresAt <= now;
-  const state = token.revokedAt ? pc.red(`revoked ${token.revokedAt.toISOString()}`) : expired ? pc.red(`expired ${token.expiresAt!.toISOString()}`) : `${pc.green('live')}, ${expiryText(token)}`;
+  const state = token.revokedAt
+    ? pc.red(`revoked ${token.revokedAt.toISOString()}`)
+    : expired
+      ? pc.red(`expired ${token.expiresAt!.toISOString()}`)
+      : `${pc.green('live')}, ${expiryText(token)}`;
   const used = token.lastUsedAt ? `last used ${token.lastUsedAt.toISOString()}` : 'never used';
   const rotated = token.rotatedFrom ? `  (rotated from ${token.rotatedFrom})` : '';
   return `${token.id}  ${token.principal}  [${token.roles.join(', ')}]  ${state}  ${used}${rotated}${token.description ? `  ${token.description}` : ''}`;

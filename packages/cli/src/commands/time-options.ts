@@ -8,6 +8,10 @@ export function parseTime(value: string, option: string, now: Date): Date {
   const duration = /^(\d+)([smhdw])$/.exec(value.trim());
   if (duration) return new Date(now.getTime() - Number(duration[1]) * durationUnits[duration[2]!]!);
   const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is not a time; use an ISO time (2026-11-23T07:00:00Z) or a duration ago (30m, 24h, 7d).`);
+  if (Number.isNaN(parsed.getTime()))
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `${option} '${value}' is not a time; use an ISO time (2026-11-23T07:00:00Z) or a duration ago (30m, 24h, 7d).`,
+    );
   return parsed;
 }

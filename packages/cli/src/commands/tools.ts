@@ -35,7 +35,7 @@ interface ListedTool {
 export function registerToolsCommands(program: Command, options: ToolsCommandOptions = {}): Command {
   const tools = program
     .command('tools')
-    .description("Inspect the MCP tools an agent gets from its servers.")
+    .description('Inspect the MCP tools an agent gets from its servers.')
     .addHelpText(
       'after',
       '\nExamples:\n  factory tools list file-clerk\n  factory tools list agents/support-triage.yaml --all\n  factory tools list file-clerk --json > tools.json && factory policy lint policies/file-clerk.yaml --tools tools.json',
@@ -66,7 +66,13 @@ export function registerToolsCommands(program: Command, options: ToolsCommandOpt
         }));
         const warnings = host?.warnings ?? [];
         if (!commandOptions.json) for (const warning of warnings) process.stderr.write(`${pc.yellow('warning')}: ${warning}\n`);
-        emit(commandOptions, { agent: definition.name, tools: listed, ...(warnings.length > 0 ? { warnings } : {}) }, () => renderTools(definition.name, definition.tools.map((server) => server.name), descriptors));
+        emit(commandOptions, { agent: definition.name, tools: listed, ...(warnings.length > 0 ? { warnings } : {}) }, () =>
+          renderTools(
+            definition.name,
+            definition.tools.map((server) => server.name),
+            descriptors,
+          ),
+        );
       } finally {
         await host?.close();
       }
@@ -82,7 +88,9 @@ function renderTools(agent: string, servers: string[], descriptors: Array<ToolDe
   for (const tool of descriptors) {
     const refused = 'allowed' in tool && !tool.allowed;
     lines.push('');
-    lines.push(`${refused ? pc.dim(tool.name) : pc.bold(tool.name)}  ${pc.dim(`model name ${tool.modelName}`)}${refused ? pc.yellow('  not allowed') : ''}`);
+    lines.push(
+      `${refused ? pc.dim(tool.name) : pc.bold(tool.name)}  ${pc.dim(`model name ${tool.modelName}`)}${refused ? pc.yellow('  not allowed') : ''}`,
+    );
     const summary = firstSentence(tool.description ?? '');
     if (summary) lines.push(`  ${summary}`);
     lines.push(`  args: ${describeArguments(tool.inputSchema)}`);
@@ -91,7 +99,11 @@ function renderTools(agent: string, servers: string[], descriptors: Array<ToolDe
 }
 
 function firstSentence(text: string): string {
-  const paragraph = text.trim().split(/\n\s*\n/)[0]?.replace(/\s+/g, ' ') ?? '';
+  const paragraph =
+    text
+      .trim()
+      .split(/\n\s*\n/)[0]
+      ?.replace(/\s+/g, ' ') ?? '';
   const sentence = /^(.+?[.!?])(\s|$)/.exec(paragraph)?.[1] ?? paragraph;
   return sentence.length > 140 ? `${sentence.slice(0, 137)}...` : sentence;
 }

@@ -27,10 +27,17 @@ export function registerUsageCommand(program: Command, hooks: UsageCommandOption
     program
       .command('usage')
       .description('Model cost and tokens by team, feature, agent and model, summed from the recorded trace.')
-      .option('--by <dimensions>', 'group by any of team, feature, agent, model (comma-separated, in that order of columns)', 'team,feature')
+      .option(
+        '--by <dimensions>',
+        'group by any of team, feature, agent, model (comma-separated, in that order of columns)',
+        'team,feature',
+      )
       .option('--since <time>', 'calls answered at or after: an ISO time, or a duration ago such as 24h, 7d, 30d', '30d')
       .option('--until <time>', 'calls answered before: an ISO time, or a duration ago')
-      .addHelpText('after', '\nExamples:\n  factory usage --by team,feature --since 30d\n  factory usage --by agent,model --since 7d --json\n  factory usage --server https://factory.example.com --by team --json   (AIFACTORY_TOKEN: an auditor token)\n\nRuns carry their team from the agent (metadata.team) and their feature from the agent\n(metadata.feature) or the run (factory run --feature, POST /v1/runs {"feature": …}).\nErased runs no longer say what they cost and drop out of the figures.'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  factory usage --by team,feature --since 30d\n  factory usage --by agent,model --since 7d --json\n  factory usage --server https://factory.example.com --by team --json   (AIFACTORY_TOKEN: an auditor token)\n\nRuns carry their team from the agent (metadata.team) and their feature from the agent\n(metadata.feature) or the run (factory run --feature, POST /v1/runs {"feature": …}).\nErased runs no longer say what they cost and drop out of the figures.',
+      ),
   ).action(
     action(async (options: UsageOptions) => {
       const now = new Date();
@@ -40,7 +47,11 @@ export function registerUsageCommand(program: Command, hooks: UsageCommandOption
       const report = await viaServerOrStore<UsageReport>({
         // The window is resolved here, so a duration means the same instant either way.
         server: async (connection) => {
-          const query = new URLSearchParams({ by: by.join(','), since: since.toISOString(), ...(until ? { until: until.toISOString() } : {}) });
+          const query = new URLSearchParams({
+            by: by.join(','),
+            since: since.toISOString(),
+            ...(until ? { until: until.toISOString() } : {}),
+          });
           return new ServerClient(connection).request<UsageReport>('GET', `/v1/usage?${query.toString()}`);
         },
         store: async () => {
@@ -73,6 +84,11 @@ export function renderUsage(report: UsageReport): string {
   const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
   const numeric = (column: number) => column >= report.by.length;
   return lines
-    .map((line) => line.map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd())
+    .map((line) =>
+      line
+        .map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

@@ -19,7 +19,10 @@ export function registerWitnessCommands(program: Command): Command {
   const witness = program
     .command('witness')
     .description('Keep signed checkpoints of seal chains outside the database, so removed or rewritten runs are seen.')
-    .addHelpText('after', '\nA witness keeps every checkpoint it is given and refuses a second, different seal at a place it holds.\nPoint recorders at it with AIFACTORY_WITNESS=<url|dir> (and AIFACTORY_WITNESS_TOKEN); verify with `factory runs verify --all --witness <url|dir>`.');
+    .addHelpText(
+      'after',
+      '\nA witness keeps every checkpoint it is given and refuses a second, different seal at a place it holds.\nPoint recorders at it with AIFACTORY_WITNESS=<url|dir> (and AIFACTORY_WITNESS_TOKEN); verify with `factory runs verify --all --witness <url|dir>`.',
+    );
 
   withJson(
     witness
@@ -29,15 +32,29 @@ export function registerWitnessCommands(program: Command): Command {
       .option('--port <port>', 'port to listen on (0 picks a free one)', '8790')
       .option('--host <host>', 'interface to listen on', '127.0.0.1')
       .option('--key <pem...>', 'accept checkpoints only from these seal keys (PEM files); default: the first key seen per store')
-      .addHelpText('after', '\nSubmitting needs `Authorization: Bearer $AIFACTORY_WITNESS_TOKEN` when that variable is set; reading is open (checkpoints are hashes).\nCtrl-C (SIGINT) or SIGTERM stops it.'),
+      .addHelpText(
+        'after',
+        '\nSubmitting needs `Authorization: Bearer $AIFACTORY_WITNESS_TOKEN` when that variable is set; reading is open (checkpoints are hashes).\nCtrl-C (SIGINT) or SIGTERM stops it.',
+      ),
   ).action(
     action(async (options: ServeOptions) => {
       const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(ErrorCode.InputInvalid, `--port '${options.port}' is not a port number (0-65535).`);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535)
+        throw new UserError(ErrorCode.InputInvalid, `--port '${options.port}' is not a port number (0-65535).`);
       const trustedKeys = options.key ? await Promise.all(options.key.map((file) => readPublicKeyFile(file))) : undefined;
       const token = process.env.AIFACTORY_WITNESS_TOKEN;
-      const server = await startWitnessServer({ directory: options.dir, port, host: options.host, ...(trustedKeys ? { trustedKeys } : {}), ...(token ? { token } : {}) });
-      emit(options, { ok: true, url: server.url, dir: options.dir }, (value) => `Witness listening on ${value.url}, keeping checkpoints in ${value.dir}.`);
+      const server = await startWitnessServer({
+        directory: options.dir,
+        port,
+        host: options.host,
+        ...(trustedKeys ? { trustedKeys } : {}),
+        ...(token ? { token } : {}),
+      });
+      emit(
+        options,
+        { ok: true, url: server.url, dir: options.dir },
+        (value) => `Witness listening on ${value.url}, keeping checkpoints in ${value.dir}.`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -51,14 +68,20 @@ export function registerWitnessCommands(program: Command): Command {
   withJson(
     witness
       .command('show')
-      .description("List the checkpoints a witness holds for a store (its id: `factory runs verify --all --json` prints it as tail.storeId).")
+      .description(
+        'List the checkpoints a witness holds for a store (its id: `factory runs verify --all --json` prints it as tail.storeId).',
+      )
       .argument('<witness>', 'the witness: a directory or an http(s) URL')
       .argument('<store>', 'store id'),
   ).action(
     action(async (target: string, storeId: string, options: CommonOptions) => {
       const checkpoints = await openWitness(target).checkpoints(storeId);
       emit(options, { storeId, checkpoints }, (value) =>
-        value.checkpoints.length === 0 ? `No checkpoints for store ${storeId}.` : value.checkpoints.map((checkpoint) => `seal ${checkpoint.sealSeq}  ${checkpoint.sealHash}  ${checkpoint.ts}  ${checkpoint.keyId}`).join('\n'),
+        value.checkpoints.length === 0
+          ? `No checkpoints for store ${storeId}.`
+          : value.checkpoints
+              .map((checkpoint) => `seal ${checkpoint.sealSeq}  ${checkpoint.sealHash}  ${checkpoint.ts}  ${checkpoint.keyId}`)
+              .join('\n'),
       );
     }),
   );

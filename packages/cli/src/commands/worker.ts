@@ -19,7 +19,10 @@ interface WorkerOptions {
 /** A whole number within bounds, naming the option on failure. */
 function integerOption(value: string, option: string, min: number, max: number): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < min || number > max) throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is invalid; give a whole number from ${min} to ${max}.`, { location: { path: option } });
+  if (!Number.isInteger(number) || number < min || number > max)
+    throw new UserError(ErrorCode.InputInvalid, `${option} '${value}' is invalid; give a whole number from ${min} to ${max}.`, {
+      location: { path: option },
+    });
   return number;
 }
 
@@ -27,10 +30,16 @@ function integerOption(value: string, option: string, min: number, max: number):
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('Drive governed runs from the Postgres job queue: starts, resumes after approval, recovery of orphaned runs, notification delivery.')
+    .description(
+      'Drive governed runs from the Postgres job queue: starts, resumes after approval, recovery of orphaned runs, notification delivery.',
+    )
     .option('--concurrency <n>', 'runs driven at once by this process', '8')
     .option('--agents <dir>', 'agents folder (the same definitions the API servers use)', 'agents')
-    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long the step each run is in may take before its lease is handed back anyway', '10000')
+    .option(
+      '--shutdown-timeout <ms>',
+      'on SIGTERM, how long the step each run is in may take before its lease is handed back anyway',
+      '10000',
+    )
     .option('--recovery-interval <ms>', 'how often to look for runs whose owner died or whose decided approval nobody applied', '1000')
     .option('--quiet', 'do not log each job (errors are still logged)')
     .addHelpText(
@@ -59,7 +68,8 @@ export function registerWorkerCommand(program: Command): void {
         const { openWorkspace, workspaceConfigFromEnv, openWorkspaceStore, RunQueue } = await import('@aifactory/workspace');
         const { workspaceNotificationDispatcher } = await import('@aifactory/workspace/config');
         const { RunSupervisor } = await import('@aifactory/execution');
-        const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), pid: process.pid, ...line })}\n`);
+        const log = (line: Record<string, unknown>) =>
+          process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), pid: process.pid, ...line })}\n`);
         const config = workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(options.agents) });
         const store = await openWorkspaceStore(config);
         let queue;
@@ -112,7 +122,9 @@ export function registerWorkerCommand(program: Command): void {
           dispatch: (runId, reason) => queue.enqueueDrive({ runId, reason }),
         });
         supervisor.start();
-        process.stderr.write(`${pc.green('worker')} ready: pid ${process.pid}, concurrency ${concurrency}, queue ${queue.schema}, lease ${workspace.runtime.ownership.ttlMs} ms\n`);
+        process.stderr.write(
+          `${pc.green('worker')} ready: pid ${process.pid}, concurrency ${concurrency}, queue ${queue.schema}, lease ${workspace.runtime.ownership.ttlMs} ms\n`,
+        );
         const signal = await new Promise<string>((resolve) => {
           process.once('SIGINT', () => resolve('SIGINT'));
           process.once('SIGTERM', () => resolve('SIGTERM'));

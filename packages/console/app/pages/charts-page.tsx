@@ -80,11 +80,20 @@ export default function ChartsPage({ session }: { session: Session }) {
           <Bars
             id="cost"
             title="Cost by team and feature (USD)"
-            rows={stats.costByTeamAndFeature.map((row) => ({ label: `${row.team ?? '(no team)'} / ${row.feature ?? '(no feature)'}`, value: row.costUsd }))}
+            rows={stats.costByTeamAndFeature.map((row) => ({
+              label: `${row.team ?? '(no team)'} / ${row.feature ?? '(no feature)'}`,
+              value: row.costUsd,
+            }))}
             format={(value) => `$${value.toFixed(4)}`}
             empty="No model calls in this window."
           />
-          <Bars id="status" title="Runs by status" rows={Object.entries(stats.runsByStatus).map(([label, value]) => ({ label, value }))} format={(value) => String(value)} empty="No runs started in this window." />
+          <Bars
+            id="status"
+            title="Runs by status"
+            rows={Object.entries(stats.runsByStatus).map(([label, value]) => ({ label, value }))}
+            format={(value) => String(value)}
+            empty="No runs started in this window."
+          />
         </div>
       )}
     </section>
@@ -96,14 +105,29 @@ const height = 220;
 const margin = { top: 10, right: 10, bottom: 40, left: 44 };
 
 /** Counts per time bucket, stacked by series (decisions by authority, violations by kind). */
-function StackedChart({ id, title, bucket, rows, series, empty }: { id: string; title: string; bucket: Stats['bucket']; rows: Array<{ at: string; key: string; count: number }>; series: ReadonlyArray<{ key: string; label: string; fill: string }>; empty: string }) {
+function StackedChart({
+  id,
+  title,
+  bucket,
+  rows,
+  series,
+  empty,
+}: {
+  id: string;
+  title: string;
+  bucket: Stats['bucket'];
+  rows: Array<{ at: string; key: string; count: number }>;
+  series: ReadonlyArray<{ key: string; label: string; fill: string }>;
+  empty: string;
+}) {
   const buckets = [...new Set(rows.map((row) => row.at))].sort();
   const totals = buckets.map((at) => rows.filter((row) => row.at === at).reduce((sum, row) => sum + row.count, 0));
   const max = Math.max(1, ...totals);
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   const barWidth = buckets.length > 0 ? Math.max(2, plotWidth / buckets.length - 4) : 0;
-  const label = (at: string) => (bucket === 'hour' ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : new Date(at).toLocaleDateString());
+  const label = (at: string) =>
+    bucket === 'hour' ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : new Date(at).toLocaleDateString();
   return (
     <figure className="chart" data-testid={`chart-${id}`} data-points={rows.length}>
       <figcaption id={`chart-${id}-title`}>{title}</figcaption>
@@ -141,7 +165,8 @@ function StackedChart({ id, title, bucket, rows, series, empty }: { id: string; 
       <ul className="legend">
         {series.map(({ key, label: name, fill }) => (
           <li key={key}>
-            <span className={`swatch fill-${fill}`} aria-hidden="true" /> {name}: {rows.filter((row) => row.key === key).reduce((sum, row) => sum + row.count, 0)}
+            <span className={`swatch fill-${fill}`} aria-hidden="true" /> {name}:{' '}
+            {rows.filter((row) => row.key === key).reduce((sum, row) => sum + row.count, 0)}
           </li>
         ))}
       </ul>
@@ -161,7 +186,10 @@ const latencyBuckets = [
 function LatencyChart({ stats }: { stats: Stats }) {
   const seconds = stats.approvalLatencies.map((row) => row.seconds).sort((a, b) => a - b);
   const median = seconds.length > 0 ? seconds[Math.floor(seconds.length / 2)]! : undefined;
-  const rows = latencyBuckets.map((bucket, index) => ({ label: bucket.label, value: seconds.filter((value) => value < bucket.upTo && (index === 0 || value >= latencyBuckets[index - 1]!.upTo)).length }));
+  const rows = latencyBuckets.map((bucket, index) => ({
+    label: bucket.label,
+    value: seconds.filter((value) => value < bucket.upTo && (index === 0 || value >= latencyBuckets[index - 1]!.upTo)).length,
+  }));
   return (
     <Bars
       id="latency"
@@ -179,7 +207,19 @@ function formatSeconds(value: number): string {
   return `${(value / 3600).toFixed(1)} h`;
 }
 
-function Bars({ id, title, rows, format, empty }: { id: string; title: string; rows: Array<{ label: string; value: number }>; format: (value: number) => string; empty: string }) {
+function Bars({
+  id,
+  title,
+  rows,
+  format,
+  empty,
+}: {
+  id: string;
+  title: string;
+  rows: Array<{ label: string; value: number }>;
+  format: (value: number) => string;
+  empty: string;
+}) {
   const max = Math.max(0, ...rows.map((row) => row.value));
   const rowHeight = 24;
   const labelWidth = 170;
@@ -200,7 +240,13 @@ function Bars({ id, title, rows, format, empty }: { id: string; title: string; r
                   <text x={labelWidth - 6} y={y + 15} textAnchor="end" className="tick">
                     {row.label.length > 26 ? `${row.label.slice(0, 25)}…` : row.label}
                   </text>
-                  <rect className={`fill-bar fill-${row.label}`} x={labelWidth} y={y + 2} width={Math.max(barWidth, row.value > 0 ? 2 : 0)} height={rowHeight - 6}>
+                  <rect
+                    className={`fill-bar fill-${row.label}`}
+                    x={labelWidth}
+                    y={y + 2}
+                    width={Math.max(barWidth, row.value > 0 ? 2 : 0)}
+                    height={rowHeight - 6}
+                  >
                     <title>{`${row.label}: ${format(row.value)}`}</title>
                   </rect>
                   <text x={labelWidth + barWidth + 6} y={y + 15} className="tick">

@@ -99,12 +99,27 @@ function ApprovalCard({ approval, session }: { approval: InboxApproval; session:
     setBusy(true);
     setOutcome(null);
     try {
-      const result = await api<{ result: string; remaining?: number }>(session.token, `/v1/approvals/${encodeURIComponent(approval.id)}/${kind}`, { method: 'POST', body: comment.trim() ? { comment: comment.trim() } : {} });
-      setOutcome({ kind: 'ok', text: result.result === 'counted' ? `Your vote counts; ${result.remaining} more needed.` : `Decided: ${result.result}. The run goes on.` });
+      const result = await api<{ result: string; remaining?: number }>(
+        session.token,
+        `/v1/approvals/${encodeURIComponent(approval.id)}/${kind}`,
+        { method: 'POST', body: comment.trim() ? { comment: comment.trim() } : {} },
+      );
+      setOutcome({
+        kind: 'ok',
+        text:
+          result.result === 'counted'
+            ? `Your vote counts; ${result.remaining} more needed.`
+            : `Decided: ${result.result}. The run goes on.`,
+      });
     } catch (caught) {
       const message = (caught as Error).message;
       const separation = caught instanceof ApiError && caught.status === 403 && /separation of duties/i.test(message);
-      setOutcome({ kind: 'refused', text: separation ? `${message} The person who started a run never decides its held actions, so one person cannot both ask and approve.` : message });
+      setOutcome({
+        kind: 'refused',
+        text: separation
+          ? `${message} The person who started a run never decides its held actions, so one person cannot both ask and approve.`
+          : message,
+      });
     } finally {
       setBusy(false);
     }
@@ -125,17 +140,30 @@ function ApprovalCard({ approval, session }: { approval: InboxApproval; session:
         </dd>
         <dt>Held by</dt>
         <dd>
-          {rules.length > 0 ? rules.map((rule) => <code key={`${rule.policy}/${rule.ruleId}`}>{`${rule.policy}/${rule.ruleId}`}</code>) : <span>the policy</span>}
+          {rules.length > 0 ? (
+            rules.map((rule) => <code key={`${rule.policy}/${rule.ruleId}`}>{`${rule.policy}/${rule.ruleId}`}</code>)
+          ) : (
+            <span>the policy</span>
+          )}
           {approval.decision?.reason ? <span className="reason"> — {approval.decision.reason}</span> : null}
         </dd>
         <dt>Who may approve</dt>
         <dd>
-          {approval.requirement.count} of {approval.requirement.roles.length > 0 ? `role ${approval.requirement.roles.join(' or ')}` : 'any principal'}
+          {approval.requirement.count} of{' '}
+          {approval.requirement.roles.length > 0 ? `role ${approval.requirement.roles.join(' or ')}` : 'any principal'}
           {approval.requirement.separation_of_duties ? ', not the run\u2019s own principal' : ''}
           {approval.votes.length > 0 ? ` · votes so far: ${approval.votes.map((vote) => `${vote.approver} ${vote.vote}`).join(', ')}` : ''}
         </dd>
         <dt>Deadline</dt>
-        <dd>{approval.expiresAt ? <><Time value={approval.expiresAt} /> (then {approval.requirement.on_expiry})</> : 'none'}</dd>
+        <dd>
+          {approval.expiresAt ? (
+            <>
+              <Time value={approval.expiresAt} /> (then {approval.requirement.on_expiry})
+            </>
+          ) : (
+            'none'
+          )}
+        </dd>
         <dt>Requested</dt>
         <dd>
           <Time value={approval.requestedAt} />
@@ -183,7 +211,9 @@ function Notifications({ session }: { session: Session }) {
     return () => clearInterval(timer);
   }, [session.token]);
   const markRead = async (ids: number[]) => {
-    await api(session.token, '/v1/notifications/read', { method: 'POST', body: { ids } }).catch((caught: Error) => setError(caught.message));
+    await api(session.token, '/v1/notifications/read', { method: 'POST', body: { ids } }).catch((caught: Error) =>
+      setError(caught.message),
+    );
     await load();
   };
   const unread = items?.filter((item) => item.readAt === null) ?? [];
@@ -210,7 +240,12 @@ function Notifications({ session }: { session: Session }) {
             <p>{describe(item.payload)}</p>
             <Link href={`/runs/${encodeURIComponent(item.runId)}`}>{item.runId}</Link>
             {!item.readAt && (
-              <button type="button" className="quiet" onClick={() => void markRead([item.id])} aria-label={`Mark notification ${item.id} read`}>
+              <button
+                type="button"
+                className="quiet"
+                onClick={() => void markRead([item.id])}
+                aria-label={`Mark notification ${item.id} read`}
+              >
                 Mark read
               </button>
             )}
@@ -223,6 +258,10 @@ function Notifications({ session }: { session: Session }) {
 
 function describe(payload: Record<string, unknown>): string {
   const action = payload.action as { kind?: string; name?: string } | undefined;
-  const parts = [action ? `${action.kind ?? ''} ${action.name ?? ''}`.trim() : undefined, typeof payload.reason === 'string' ? payload.reason : undefined, typeof payload.agent === 'string' ? `agent ${payload.agent}` : undefined];
+  const parts = [
+    action ? `${action.kind ?? ''} ${action.name ?? ''}`.trim() : undefined,
+    typeof payload.reason === 'string' ? payload.reason : undefined,
+    typeof payload.agent === 'string' ? `agent ${payload.agent}` : undefined,
+  ];
   return parts.filter(Boolean).join(' — ') || JSON.stringify(payload).slice(0, 200);
 }

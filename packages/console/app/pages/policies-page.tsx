@@ -34,7 +34,16 @@ interface PolicyTestReport {
   total: number;
   passed: number;
   failed: number;
-  results: Array<{ name: string; file: string; line: number; expected: string; actual: string; passed: boolean; failures: string[]; rules: string[] }>;
+  results: Array<{
+    name: string;
+    file: string;
+    line: number;
+    expected: string;
+    actual: string;
+    passed: boolean;
+    failures: string[];
+    rules: string[];
+  }>;
 }
 
 interface ImpactReport {
@@ -95,7 +104,10 @@ export default function PoliciesPage({ session }: { session: Session }) {
         if (!editor) return [];
         const source = target.state.doc.toString();
         if (source.trim() === '') return [];
-        const result = await api<{ ok: boolean; problems: Problem[] }>(session.token, '/v1/policies/validate', { method: 'POST', body: { source, file: `${selected || 'policy'}.yaml` } }).catch((caught: Error) => ({ ok: false, problems: [{ message: caught.message, location: {} }] }));
+        const result = await api<{ ok: boolean; problems: Problem[] }>(session.token, '/v1/policies/validate', {
+          method: 'POST',
+          body: { source, file: `${selected || 'policy'}.yaml` },
+        }).catch((caught: Error) => ({ ok: false, problems: [{ message: caught.message, location: {} }] }));
         setProblems(result.problems);
         return result.problems.map((problem) => toDiagnostic(target.state, problem));
       },
@@ -136,8 +148,19 @@ export default function PoliciesPage({ session }: { session: Session }) {
     setError(null);
     try {
       // The edited policy replaces the one it was opened from; the others stay as they are in force.
-      const others = await Promise.all((policies ?? []).filter((policy) => policy.name !== selected).map(async (policy) => (await api<{ policy: { source: string } }>(session.token, `/v1/policies/${encodeURIComponent(policy.name)}/source`)).policy.source));
-      const body = await api<{ impact: ImpactReport }>(session.token, '/v1/policies/impact', { method: 'POST', body: { policies: [source, ...others] } });
+      const others = await Promise.all(
+        (policies ?? [])
+          .filter((policy) => policy.name !== selected)
+          .map(
+            async (policy) =>
+              (await api<{ policy: { source: string } }>(session.token, `/v1/policies/${encodeURIComponent(policy.name)}/source`)).policy
+                .source,
+          ),
+      );
+      const body = await api<{ impact: ImpactReport }>(session.token, '/v1/policies/impact', {
+        method: 'POST',
+        body: { policies: [source, ...others] },
+      });
       setImpact(body.impact);
     } catch (caught) {
       setError((caught as Error).message);
@@ -151,7 +174,12 @@ export default function PoliciesPage({ session }: { session: Session }) {
     setBusy(true);
     setError(null);
     try {
-      setTests(await api<{ report: PolicyTestReport | null; message?: string }>(session.token, '/v1/policies/test', { method: 'POST', body: { name: selected, source: edited() } }));
+      setTests(
+        await api<{ report: PolicyTestReport | null; message?: string }>(session.token, '/v1/policies/test', {
+          method: 'POST',
+          body: { name: selected, source: edited() },
+        }),
+      );
     } catch (caught) {
       setError((caught as Error).message);
     } finally {
@@ -206,7 +234,13 @@ export default function PoliciesPage({ session }: { session: Session }) {
       {busy && <p role="status">Working…</p>}
       {tests && <TestResults tests={tests} />}
       {impact && <ImpactTable impact={impact} />}
-      {review !== null && <ReviewDiff original={original} edited={review} file={policies?.find((policy) => policy.name === selected)?.file ?? `${selected}.yaml`} />}
+      {review !== null && (
+        <ReviewDiff
+          original={original}
+          edited={review}
+          file={policies?.find((policy) => policy.name === selected)?.file ?? `${selected}.yaml`}
+        />
+      )}
     </section>
   );
 }
@@ -306,7 +340,8 @@ function ImpactTable({ impact }: { impact: ImpactReport }) {
     <section aria-labelledby="impact-heading" className="impact" data-testid="impact">
       <h2 id="impact-heading">What would change</h2>
       <p>
-        {impact.actions} recorded action(s) in {impact.runs} run(s) re-decided: {impact.changed} change authority ({impact.newDenies} newly denied, {impact.newApprovals} newly held for approval), in {impact.affectedRuns.length} run(s).
+        {impact.actions} recorded action(s) in {impact.runs} run(s) re-decided: {impact.changed} change authority ({impact.newDenies} newly
+        denied, {impact.newApprovals} newly held for approval), in {impact.affectedRuns.length} run(s).
       </p>
       {impact.rows.length > 0 ? (
         <table>

@@ -34,7 +34,10 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
   const [body, setBody] = useState<RunBody | null>(null);
   const [error, setError] = useState<string | null>(null);
   const path = `/v1/runs/${encodeURIComponent(runId)}`;
-  const load = useCallback(() => api<RunBody>(session.token, path).then(setBody, (caught: Error) => setError(caught.message)), [session.token, path]);
+  const load = useCallback(
+    () => api<RunBody>(session.token, path).then(setBody, (caught: Error) => setError(caught.message)),
+    [session.token, path],
+  );
   useEffect(() => {
     void load();
   }, [load]);
@@ -51,7 +54,10 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
   if (error) return <ErrorLine error={error} />;
   if (!body) return <p role="status">Loading run…</p>;
   const { run } = body;
-  const cost = body.events.reduce((sum, event) => sum + (event.type === 'model.responded' && typeof event.payload?.cost_usd === 'number' ? event.payload.cost_usd : 0), 0);
+  const cost = body.events.reduce(
+    (sum, event) => sum + (event.type === 'model.responded' && typeof event.payload?.cost_usd === 'number' ? event.payload.cost_usd : 0),
+    0,
+  );
   return (
     <article aria-labelledby="run-heading" className="run">
       <h1 id="run-heading">
@@ -71,7 +77,12 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
         </dd>
         <dt>Started</dt>
         <dd>
-          <Time value={run.startedAt} /> {run.endedAt ? <>· ended <Time value={run.endedAt} /></> : null}
+          <Time value={run.startedAt} />{' '}
+          {run.endedAt ? (
+            <>
+              · ended <Time value={run.endedAt} />
+            </>
+          ) : null}
         </dd>
         <dt>Cost</dt>
         <dd>${cost.toFixed(6)} in model calls</dd>
@@ -99,19 +110,32 @@ function EventLine({ event }: { event: RunEventRow }) {
   );
   if (event.type === 'policy.decided') {
     const action = payload.action as { kind: string; name: string; args?: unknown };
-    const decision = payload.decision as { authority: string; reason?: string; rules: Array<{ policy: string; ruleId: string; authority: string; reason?: string; values?: Record<string, unknown> }> };
+    const decision = payload.decision as {
+      authority: string;
+      reason?: string;
+      rules: Array<{ policy: string; ruleId: string; authority: string; reason?: string; values?: Record<string, unknown> }>;
+    };
     return (
       <>
         {head}
         <p>
-          <AuthorityBadge authority={decision.authority} /> {action.kind} <strong>{action.name}</strong> — {decision.reason ?? 'no reason given'}
+          <AuthorityBadge authority={decision.authority} /> {action.kind} <strong>{action.name}</strong> —{' '}
+          {decision.reason ?? 'no reason given'}
         </p>
         {decision.rules.length > 0 && (
           <ul className="rules">
             {decision.rules.map((rule) => (
               <li key={`${rule.policy}/${rule.ruleId}`}>
                 <code>{`${rule.policy}/${rule.ruleId}`}</code> → {rule.authority}
-                {rule.values && Object.keys(rule.values).length > 0 ? <span className="values"> saw {Object.entries(rule.values).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ')}</span> : null}
+                {rule.values && Object.keys(rule.values).length > 0 ? (
+                  <span className="values">
+                    {' '}
+                    saw{' '}
+                    {Object.entries(rule.values)
+                      .map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
+                      .join(', ')}
+                  </span>
+                ) : null}
               </li>
             ))}
           </ul>
@@ -147,8 +171,8 @@ function EventLine({ event }: { event: RunEventRow }) {
       <>
         {head}
         <p>
-          {String(payload.model ?? 'model')} answered · {usage.inputTokens ?? usage.input_tokens ?? 0} in / {usage.outputTokens ?? usage.output_tokens ?? 0} out tokens · $
-          {Number(payload.cost_usd ?? 0).toFixed(6)}
+          {String(payload.model ?? 'model')} answered · {usage.inputTokens ?? usage.input_tokens ?? 0} in /{' '}
+          {usage.outputTokens ?? usage.output_tokens ?? 0} out tokens · ${Number(payload.cost_usd ?? 0).toFixed(6)}
         </p>
       </>
     );
@@ -199,36 +223,96 @@ function Tools({ session, runId, status }: { session: Session; runId: string; st
     <section aria-label="Verification and exports" className="tools">
       <div className="buttons">
         {auditor && (
-          <button type="button" disabled={busy !== null} onClick={() => void run('verify', async () => setReport((await api<{ report: VerifyReport }>(session.token, `${path}/verify`, { method: 'POST' })).report))}>
+          <button
+            type="button"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('verify', async () =>
+                setReport((await api<{ report: VerifyReport }>(session.token, `${path}/verify`, { method: 'POST' })).report),
+              )
+            }
+          >
             Verify
           </button>
         )}
         {reader && (
-          <button type="button" disabled={busy !== null} onClick={() => void run('explain', async () => setExplanation((await api<{ explanation: Explanation }>(session.token, `${path}/explain`)).explanation))}>
+          <button
+            type="button"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('explain', async () =>
+                setExplanation((await api<{ explanation: Explanation }>(session.token, `${path}/explain`)).explanation),
+              )
+            }
+          >
             Explain
           </button>
         )}
         {reader && ended(status) && (
-          <button type="button" disabled={busy !== null} onClick={() => void run('replay', async () => setReplay((await api<{ replay: ReplayReport }>(session.token, `${path}/replay`, { method: 'POST', body: {} })).replay))}>
+          <button
+            type="button"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('replay', async () =>
+                setReplay((await api<{ replay: ReplayReport }>(session.token, `${path}/replay`, { method: 'POST', body: {} })).replay),
+              )
+            }
+          >
             Replay
           </button>
         )}
         {auditor && (
-          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('export', async () => download(`${runId}.jsonl`, await apiText(session.token, `${path}/export?format=jsonl`), 'application/x-ndjson'))}>
+          <button
+            type="button"
+            className="quiet"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('export', async () =>
+                download(`${runId}.jsonl`, await apiText(session.token, `${path}/export?format=jsonl`), 'application/x-ndjson'),
+              )
+            }
+          >
             Export JSONL
           </button>
         )}
         {auditor && (
-          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('export', async () => download(`${runId}.otlp.jsonl`, await apiText(session.token, `${path}/export?format=otlp`), 'application/x-ndjson'))}>
+          <button
+            type="button"
+            className="quiet"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('export', async () =>
+                download(`${runId}.otlp.jsonl`, await apiText(session.token, `${path}/export?format=otlp`), 'application/x-ndjson'),
+              )
+            }
+          >
             Export OTLP
           </button>
         )}
         {reader && (
-          <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('markdown', async () => download(`${runId}.proof.md`, await apiText(session.token, `${path}/explain?format=markdown`), 'text/markdown'))}>
+          <button
+            type="button"
+            className="quiet"
+            disabled={busy !== null}
+            onClick={() =>
+              void run('markdown', async () =>
+                download(`${runId}.proof.md`, await apiText(session.token, `${path}/explain?format=markdown`), 'text/markdown'),
+              )
+            }
+          >
             Proof (Markdown)
           </button>
         )}
-        <button type="button" className="quiet" disabled={busy !== null} onClick={() => void run('json', async () => download(`${runId}.json`, JSON.stringify(await api(session.token, path), null, 2), 'application/json'))}>
+        <button
+          type="button"
+          className="quiet"
+          disabled={busy !== null}
+          onClick={() =>
+            void run('json', async () =>
+              download(`${runId}.json`, JSON.stringify(await api(session.token, path), null, 2), 'application/json'),
+            )
+          }
+        >
           Events (JSON)
         </button>
       </div>
@@ -294,23 +378,36 @@ function ExplainView({ explanation }: { explanation: Explanation }) {
                 {action.rules.map((rule) => (
                   <li key={`${rule.policy}/${rule.ruleId}`}>
                     <code>{`${rule.policy}/${rule.ruleId}`}</code> → {rule.authority}
-                    {Object.keys(rule.values).length > 0 ? ` with ${Object.entries(rule.values).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ')}` : ''}
+                    {Object.keys(rule.values).length > 0
+                      ? ` with ${Object.entries(rule.values)
+                          .map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
+                          .join(', ')}`
+                      : ''}
                   </li>
                 ))}
               </ul>
             )}
             <p>
-              <strong>Under:</strong> {action.policies.map((policy) => `${policy.name} v${policy.version} (${policy.hash.slice(0, 12)})`).join(', ')}
+              <strong>Under:</strong>{' '}
+              {action.policies.map((policy) => `${policy.name} v${policy.version} (${policy.hash.slice(0, 12)})`).join(', ')}
             </p>
             {action.influences.length > 0 && (
               <p>
                 <strong>Data it drew on:</strong>{' '}
-                {action.influences.map((influence) => (influence.chunks ? influence.chunks.map((chunk) => chunk.source).join(', ') : `${influence.name} (step ${influence.step})`)).join('; ')}
+                {action.influences
+                  .map((influence) =>
+                    influence.chunks
+                      ? influence.chunks.map((chunk) => chunk.source).join(', ')
+                      : `${influence.name} (step ${influence.step})`,
+                  )
+                  .join('; ')}
               </p>
             )}
             <p>
               <strong>Outcome:</strong> {action.outcome.status} — {action.outcome.detail}
-              {action.outcome.approval ? ` (approval ${action.outcome.approval.id}: ${action.outcome.approval.outcome} by ${action.outcome.approval.approvers.join(', ') || 'nobody'})` : ''}
+              {action.outcome.approval
+                ? ` (approval ${action.outcome.approval.id}: ${action.outcome.approval.outcome} by ${action.outcome.approval.approvers.join(', ') || 'nobody'})`
+                : ''}
             </p>
           </li>
         ))}
@@ -357,8 +454,12 @@ function ReplayView({ replay }: { replay: ReplayReport }) {
             <tbody>
               <tr>
                 <th scope="row">action</th>
-                <td className="del">{replay.divergence.recorded ? `${replay.divergence.recorded.kind} ${replay.divergence.recorded.name}` : '—'}</td>
-                <td className="ins">{replay.divergence.replayed ? `${replay.divergence.replayed.kind} ${replay.divergence.replayed.name}` : '—'}</td>
+                <td className="del">
+                  {replay.divergence.recorded ? `${replay.divergence.recorded.kind} ${replay.divergence.recorded.name}` : '—'}
+                </td>
+                <td className="ins">
+                  {replay.divergence.replayed ? `${replay.divergence.replayed.kind} ${replay.divergence.replayed.name}` : '—'}
+                </td>
               </tr>
               {replay.divergence.differences.map((difference) => (
                 <tr key={difference.path}>

@@ -34,7 +34,10 @@ export function runsRequest(search: string): string {
     const value = query.get(name);
     if (!value) continue;
     // datetime-local values are local times without a zone: the API takes instants.
-    params.set(name, (name === 'since' || name === 'until') && !Number.isNaN(new Date(value).getTime()) ? new Date(value).toISOString() : value);
+    params.set(
+      name,
+      (name === 'since' || name === 'until') && !Number.isNaN(new Date(value).getTime()) ? new Date(value).toISOString() : value,
+    );
   }
   params.set('limit', String(pageSize));
   return `/v1/runs?${params}`;
@@ -149,7 +152,17 @@ export function RunsPage({ session }: { session: Session }) {
         </table>
       )}
       <nav aria-label="Pages of runs" className="pager">
-        {query.get('cursor') && <Link href={`/runs${(() => { const params = new URLSearchParams(query); params.delete('cursor'); return params.size > 0 ? `?${params}` : ''; })()}`}>First page</Link>}
+        {query.get('cursor') && (
+          <Link
+            href={`/runs${(() => {
+              const params = new URLSearchParams(query);
+              params.delete('cursor');
+              return params.size > 0 ? `?${params}` : '';
+            })()}`}
+          >
+            First page
+          </Link>
+        )}
         {next && <Link href={pageLink(next)}>Next page</Link>}
       </nav>
     </section>

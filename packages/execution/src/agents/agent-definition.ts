@@ -85,7 +85,13 @@ export interface ResolvedPromptInfo {
 /** The definition with its registry prompt resolved: the text to run with, its hash, and the version it came from. */
 export function withResolvedPrompt(definition: AgentDefinition, text: string, prompt: ResolvedPromptInfo): AgentDefinition {
   const promptHash = sha256Hex(text);
-  const resolved: AgentDefinition = { ...definition, systemPrompt: text, promptHash, prompt, definitionHash: contentHash({ document: definition.document, promptHash }) };
+  const resolved: AgentDefinition = {
+    ...definition,
+    systemPrompt: text,
+    promptHash,
+    prompt,
+    definitionHash: contentHash({ document: definition.document, promptHash }),
+  };
   const locate = locators.get(definition);
   if (locate) locators.set(resolved, locate);
   return resolved;
@@ -125,7 +131,11 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
   const absoluteFile = inline ? file : path.resolve(file);
   const directory = inline ? path.resolve(options.directory ?? '.') : path.dirname(absoluteFile);
   const env = options.env ?? process.env;
-  const context: TemplateContext = { agentDir: directory, dataDir: path.resolve(options.dataDirectory ?? dataHome(env as NodeJS.ProcessEnv)), env };
+  const context: TemplateContext = {
+    agentDir: directory,
+    dataDir: path.resolve(options.dataDirectory ?? dataHome(env as NodeJS.ProcessEnv)),
+    env,
+  };
   const existingFile = (fieldPath: FieldPath, relative: string, what: string): string => {
     const absolute = path.resolve(directory, relative);
     if (!existsSync(absolute)) fail(fieldPath, `${what} '${relative}' does not exist (looked for ${absolute}).`);
@@ -160,7 +170,9 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
       return expanded.ok ? expanded.value : fail(fieldPath, `Cannot expand '${value}': ${expanded.message}.`);
     };
     const expandRecord = (record: Record<string, string> | undefined, field: string): Record<string, string> | undefined =>
-      record === undefined ? undefined : Object.fromEntries(Object.entries(record).map(([key, value]) => [key, expand(value, at(field, key))]));
+      record === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(record).map(([key, value]) => [key, expand(value, at(field, key))]));
     const env = expandRecord(server.env, 'env');
     const headers = expandRecord(server.headers, 'headers');
     const args = (server.args ?? []).map((value, argIndex) => expand(value, at('args', argIndex)));
@@ -169,7 +181,10 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     let commandArgs = args;
     if (server.package !== undefined) {
       try {
-        const bin = resolvePackageBin(server.package, { from: [directory, ...(options.packageSearchPaths ?? [executionPackageDirectory])], ...(server.bin ? { bin: server.bin } : {}) });
+        const bin = resolvePackageBin(server.package, {
+          from: [directory, ...(options.packageSearchPaths ?? [executionPackageDirectory])],
+          ...(server.bin ? { bin: server.bin } : {}),
+        });
         command = process.execPath;
         commandArgs = [bin.script, ...args];
       } catch (error) {
@@ -182,7 +197,8 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     if (server.url !== undefined) {
       url = expand(server.url, at('url'));
       const parsedUrl = URL.canParse(url) ? new URL(url) : undefined;
-      if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:')) fail(at('url'), `URL '${server.url}' must be an http or https URL.`);
+      if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:'))
+        fail(at('url'), `URL '${server.url}' must be an http or https URL.`);
     }
     return {
       name: server.server,
@@ -219,7 +235,10 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     promptHash,
     ...(spec.prompt !== undefined ? { promptReference: promptReferenceOf(spec.prompt, spec.prompt_variables ?? {}) } : {}),
     tools,
-    knowledge: spec.knowledge.map((entry) => ({ collection: entry.collection, ...(entry.top_k === undefined ? {} : { topK: entry.top_k }) })),
+    knowledge: spec.knowledge.map((entry) => ({
+      collection: entry.collection,
+      ...(entry.top_k === undefined ? {} : { topK: entry.top_k }),
+    })),
     policies,
     handoffs: spec.handoffs,
     limits,
@@ -262,7 +281,11 @@ export async function loadAgents(directory: string, options: AgentLoadOptions = 
   for (const definition of definitions) {
     definition.handoffs.forEach((target, index) => {
       if (!byName.has(target)) {
-        throw locatedError(definition, ['spec', 'handoffs', index], `Hand-off target '${target}' is not an agent in ${directory}; agents there: ${[...byName.keys()].join(', ')}.`);
+        throw locatedError(
+          definition,
+          ['spec', 'handoffs', index],
+          `Hand-off target '${target}' is not an agent in ${directory}; agents there: ${[...byName.keys()].join(', ')}.`,
+        );
       }
     });
   }
@@ -296,7 +319,9 @@ function locatedError(definition: AgentDefinition, fieldPath: FieldPath, message
 /** One UserError for all schema problems: the first in the file as the message, all in details. */
 function validationError(issues: z.core.$ZodIssue[], source: YamlSource): UserError {
   const problems = issues.flatMap((issue) => describeIssue(issue, source));
-  problems.sort((left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0));
+  problems.sort(
+    (left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0),
+  );
   const first = problems[0] as { location: SourceLocation; message: string };
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
   return new UserError(ErrorCode.AgentInvalid, `${first.message.replace(/\.$/, '')}${more}.`, {
@@ -316,10 +341,17 @@ function describeIssue(issue: z.core.$ZodIssue, source: YamlSource): Array<{ loc
   }
   const present = valueAt(source.value, issuePath);
   if (issue.code === 'invalid_type' && issuePath.length === 0) {
-    return [{ location: source.locate([]), message: `An agent definition must be a mapping with apiVersion, kind, metadata and spec, not ${source.value == null ? 'an empty document' : describeValue(source.value)}.` }];
+    return [
+      {
+        location: source.locate([]),
+        message: `An agent definition must be a mapping with apiVersion, kind, metadata and spec, not ${source.value == null ? 'an empty document' : describeValue(source.value)}.`,
+      },
+    ];
   }
   if (issue.code === 'invalid_type' && !present.found) {
-    return [{ location: { ...source.locate(issuePath.slice(0, -1)), path: formatFieldPath(issuePath) }, message: 'Required field is missing.' }];
+    return [
+      { location: { ...source.locate(issuePath.slice(0, -1)), path: formatFieldPath(issuePath) }, message: 'Required field is missing.' },
+    ];
   }
   let message = issue.message.replace(/^Invalid input: /, '');
   if (issue.code === 'invalid_type') message = `Expected ${issue.expected}, got ${describeValue(present.value)}.`;
@@ -327,7 +359,8 @@ function describeIssue(issue: z.core.$ZodIssue, source: YamlSource): Array<{ loc
     message = `${message.charAt(0).toUpperCase()}${message.slice(1)}`;
     message = message.replace(/\.$/, '');
     // Our own (custom) messages already say what is wrong with the value.
-    if (issue.code !== 'custom' && present.found && (typeof present.value !== 'object' || present.value === null)) message += `, got ${describeValue(present.value)}`;
+    if (issue.code !== 'custom' && present.found && (typeof present.value !== 'object' || present.value === null))
+      message += `, got ${describeValue(present.value)}`;
     message += '.';
   }
   return [{ location: source.locate(issuePath), message }];
@@ -369,7 +402,8 @@ function allowedKeys(fieldPath: FieldPath): string[] {
       const shape = (schema as { _zod: { def: { shape: Record<string, unknown> } } })._zod.def.shape;
       return Object.keys(shape);
     }
-    if (typeof segment === 'string') schema = ((schema as { _zod: { def: { shape?: Record<string, unknown> } } })._zod.def.shape ?? {})[segment];
+    if (typeof segment === 'string')
+      schema = ((schema as { _zod: { def: { shape?: Record<string, unknown> } } })._zod.def.shape ?? {})[segment];
   }
   return [];
 }

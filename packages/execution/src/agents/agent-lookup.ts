@@ -28,9 +28,13 @@ export function isAgentName(reference: string): boolean {
 export async function findAgentByName(name: string, options: AgentLookupOptions = {}): Promise<AgentDefinition> {
   if (!isAgentName(name)) {
     // The reference is the caller's own input; quote a bounded, printable form of it only.
-    throw new UserError(ErrorCode.InputInvalid, `${quoteReference(name)} is not an agent name; agents are named (lowercase letters, digits and inner dashes, e.g. file-clerk), never located by path.`, {
-      location: { path: 'agent' },
-    });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `${quoteReference(name)} is not an agent name; agents are named (lowercase letters, digits and inner dashes, e.g. file-clerk), never located by path.`,
+      {
+        location: { path: 'agent' },
+      },
+    );
   }
   const directory = path.resolve(options.directory ?? 'agents');
   const root = await realpath(directory).catch(() => directory);
@@ -49,7 +53,9 @@ export async function findAgentByName(name: string, options: AgentLookupOptions 
     if (definition.name === name) return definition;
     names.push(definition.name);
   }
-  throw new UserError(ErrorCode.NotFound, `No agent named '${name}' in ${directory}; agents there: ${names.join(', ') || 'none'}.`, { location: { path: 'agent' } });
+  throw new UserError(ErrorCode.NotFound, `No agent named '${name}' in ${directory}; agents there: ${names.join(', ') || 'none'}.`, {
+    location: { path: 'agent' },
+  });
 }
 
 /**
@@ -60,7 +66,10 @@ export async function loadAgentInFolder(file: string, options: AgentLookupOption
   const root = await realpath(path.resolve(options.directory ?? 'agents')).catch(() => path.resolve(options.directory ?? 'agents'));
   const real = path.isAbsolute(file) ? await realpath(file).catch(() => undefined) : undefined;
   if (!real || !isInside(root, real)) {
-    throw new UserError(ErrorCode.NotFound, `The agent file ${quoteReference(file).replace('Agent reference ', '')} is not in the agents folder ${root}; this process runs agents from there only.`);
+    throw new UserError(
+      ErrorCode.NotFound,
+      `The agent file ${quoteReference(file).replace('Agent reference ', '')} is not in the agents folder ${root}; this process runs agents from there only.`,
+    );
   }
   return loadAgentDefinition(file, options);
 }
@@ -71,8 +80,10 @@ export async function loadAgentInFolder(file: string, options: AgentLookupOption
  * anything serving other principals uses findAgentByName.
  */
 export async function findAgent(reference: string, options: AgentLookupOptions = {}): Promise<AgentDefinition> {
-  if (/\.ya?ml$/i.test(reference) || reference.includes('/') || reference.includes(path.sep)) return loadAgentDefinition(reference, options);
-  if (!isAgentName(reference)) throw new UserError(ErrorCode.NotFound, `${quoteReference(reference)} is neither an agent name nor a .yaml file.`);
+  if (/\.ya?ml$/i.test(reference) || reference.includes('/') || reference.includes(path.sep))
+    return loadAgentDefinition(reference, options);
+  if (!isAgentName(reference))
+    throw new UserError(ErrorCode.NotFound, `${quoteReference(reference)} is neither an agent name nor a .yaml file.`);
   return findAgentByName(reference, options);
 }
 

@@ -20,10 +20,17 @@ const agentName = z
   .regex(agentNamePattern, { error: 'must be lowercase letters, digits and inner dashes (at most 63 characters), e.g. file-clerk' })
   .describe('Agent name: lowercase letters, digits and inner dashes.');
 
-const modelId = z.string().regex(modelIdPattern, { error: 'must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo' });
+const modelId = z
+  .string()
+  .regex(modelIdPattern, {
+    error: 'must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo',
+  });
 
 const duration = z
-  .union([z.string().regex(durationPattern, { error: 'must be a duration such as 90s, 15m, 4h or 2d, or a number of seconds' }), z.number().positive()])
+  .union([
+    z.string().regex(durationPattern, { error: 'must be a duration such as 90s, 15m, 4h or 2d, or a number of seconds' }),
+    z.number().positive(),
+  ])
   .describe('A duration: 500ms, 90s, 15m, 4h, 2d, or a number of seconds.');
 
 const model = z
@@ -48,37 +55,57 @@ const toolServer = z
     server: z
       .string()
       .regex(serverNamePattern, { error: "must start with a letter and use letters, digits and '-' (at most 32 characters)", abort: true })
-      .refine((name) => serverNameProblem(name) === undefined, { error: 'is a reserved name: the runtime’s own tools use the prefixes knowledge and handoff' })
+      .refine((name) => serverNameProblem(name) === undefined, {
+        error: 'is a reserved name: the runtime’s own tools use the prefixes knowledge and handoff',
+      })
       .describe('Server name; its tools are called <server>.<tool>.'),
-    package: z.string().min(1).optional().describe('npm package whose bin is run with the current Node (stdio); exclusive with command and url.'),
-    bin: z.string().min(1).optional().describe("Which bin of the package to run, when it has several."),
+    package: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('npm package whose bin is run with the current Node (stdio); exclusive with command and url.'),
+    bin: z.string().min(1).optional().describe('Which bin of the package to run, when it has several.'),
     command: z.string().min(1).optional().describe('Executable of a stdio server; exclusive with package and url.'),
     args: z.array(z.string()).optional().describe('Arguments; may use ${agentDir}, ${dataDir} and ${env:NAME}.'),
-    env: z.record(z.string().regex(environmentNamePattern, { error: 'must be an environment variable name' }), z.string()).optional().describe('Environment of the server process (nothing else is inherited beyond HOME, PATH, USER and the like).'),
+    env: z
+      .record(z.string().regex(environmentNamePattern, { error: 'must be an environment variable name' }), z.string())
+      .optional()
+      .describe('Environment of the server process (nothing else is inherited beyond HOME, PATH, USER and the like).'),
     cwd: z.string().min(1).optional().describe('Working directory of the server process, relative to this file.'),
     url: z.string().min(1).optional().describe('Streamable HTTP endpoint of a remote server; exclusive with package and command.'),
     headers: z.record(z.string(), z.string()).optional().describe('HTTP headers, e.g. Authorization: "Bearer ${env:CRM_TOKEN}".'),
-    allow: z.array(z.string().min(1)).optional().describe('Globs over the tool names offered to the agent; all tools when absent, none when empty.'),
+    allow: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Globs over the tool names offered to the agent; all tools when absent, none when empty.'),
     idempotent: z
       .array(z.string().min(1))
       .optional()
-      .describe('Globs over the tool names that are safe to run twice: when a crash leaves such a call\'s outcome unknown, the run retries it; any other tool holds the run (outcome_unknown) for a human.'),
+      .describe(
+        "Globs over the tool names that are safe to run twice: when a crash leaves such a call's outcome unknown, the run retries it; any other tool holds the run (outcome_unknown) for a human.",
+      ),
     timeout_ms: z.number().int().positive().optional().describe('Timeout of one tool call, in milliseconds.'),
   })
   .superRefine((server, context) => {
     const ways = (['package', 'command', 'url'] as const).filter((key) => server[key] !== undefined);
     if (ways.length !== 1) {
-      context.addIssue({ code: 'custom', path: [], message: `needs exactly one of package, command or url (found ${ways.length === 0 ? 'none' : ways.join(' and ')})` });
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message: `needs exactly one of package, command or url (found ${ways.length === 0 ? 'none' : ways.join(' and ')})`,
+      });
       return;
     }
     if (server.url !== undefined) {
       for (const key of ['args', 'env', 'cwd', 'bin'] as const) {
-        if (server[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: `applies to stdio servers (package or command), not to a url` });
+        if (server[key] !== undefined)
+          context.addIssue({ code: 'custom', path: [key], message: `applies to stdio servers (package or command), not to a url` });
       }
     } else if (server.headers !== undefined) {
       context.addIssue({ code: 'custom', path: ['headers'], message: 'applies to url servers only' });
     }
-    if (server.bin !== undefined && server.package === undefined) context.addIssue({ code: 'custom', path: ['bin'], message: 'applies with package only' });
+    if (server.bin !== undefined && server.package === undefined)
+      context.addIssue({ code: 'custom', path: ['bin'], message: 'applies with package only' });
   })
   .describe('An MCP server the agent takes tools from.');
 
@@ -97,7 +124,10 @@ export const agentLimitsSchema = z
     max_tokens: z.number().int().positive().optional().describe('Most tokens (input and output) per run.'),
     max_cost_usd: z.number().positive().optional().describe('Most model cost per run, in US dollars.'),
     max_duration: duration.optional().describe('Longest wall time of a run.'),
-    on_exceeded: z.enum(['stop', 'hold']).optional().describe('stop (default): the run ends as failed; hold: the run waits for an approver to let it go on.'),
+    on_exceeded: z
+      .enum(['stop', 'hold'])
+      .optional()
+      .describe('stop (default): the run ends as failed; hold: the run waits for an approver to let it go on.'),
   })
   .describe('Per-run limits; the strictest of these and the policies’ limits applies.');
 
@@ -110,7 +140,9 @@ const spec = z
       .string()
       .regex(promptReferencePattern, { error: 'must be <prompt>@<label or version>, e.g. policy-copilot@production or policy-copilot@3' })
       .optional()
-      .describe('A prompt of the registry (prompts/<name>.yaml), as <name>@<label or version>; resolved when a run starts and recorded with it.'),
+      .describe(
+        'A prompt of the registry (prompts/<name>.yaml), as <name>@<label or version>; resolved when a run starts and recorded with it.',
+      ),
     prompt_variables: z.record(z.string(), z.string()).optional().describe("Values of the registry prompt's variables."),
     tools: z.array(toolServer).default([]).describe('MCP servers the agent takes tools from.'),
     knowledge: z.array(knowledge).default([]).describe('Knowledge collections the agent may search.'),
@@ -120,15 +152,23 @@ const spec = z
   })
   .superRefine((value, context) => {
     const prompts = [value.system_prompt, value.system_prompt_file, value.prompt].filter((prompt) => prompt !== undefined).length;
-    if (prompts !== 1) context.addIssue({ code: 'custom', path: [], message: 'needs exactly one of system_prompt, system_prompt_file or prompt' });
-    if (value.prompt_variables !== undefined && value.prompt === undefined) context.addIssue({ code: 'custom', path: ['prompt_variables'], message: 'applies with prompt only' });
+    if (prompts !== 1)
+      context.addIssue({ code: 'custom', path: [], message: 'needs exactly one of system_prompt, system_prompt_file or prompt' });
+    if (value.prompt_variables !== undefined && value.prompt === undefined)
+      context.addIssue({ code: 'custom', path: ['prompt_variables'], message: 'applies with prompt only' });
     const seen = new Map<string, number>();
     value.tools.forEach((server, index) => {
-      if (seen.has(server.server)) context.addIssue({ code: 'custom', path: ['tools', index, 'server'], message: `'${server.server}' is already the name of tools[${seen.get(server.server)}]` });
+      if (seen.has(server.server))
+        context.addIssue({
+          code: 'custom',
+          path: ['tools', index, 'server'],
+          message: `'${server.server}' is already the name of tools[${seen.get(server.server)}]`,
+        });
       seen.set(server.server, index);
     });
     value.handoffs.forEach((agent, index) => {
-      if (value.handoffs.indexOf(agent) !== index) context.addIssue({ code: 'custom', path: ['handoffs', index], message: `'${agent}' is listed twice` });
+      if (value.handoffs.indexOf(agent) !== index)
+        context.addIssue({ code: 'custom', path: ['handoffs', index], message: `'${agent}' is listed twice` });
     });
   });
 
@@ -146,7 +186,10 @@ export const agentDocumentSchema = z
     }),
     spec,
   })
-  .meta({ title: 'aifactory agent definition', description: 'An agent: its model, prompt, MCP tools, knowledge, policies, hand-offs and limits.' });
+  .meta({
+    title: 'aifactory agent definition',
+    description: 'An agent: its model, prompt, MCP tools, knowledge, policies, hand-offs and limits.',
+  });
 
 /** An agent definition document as written (before defaults). */
 export type AgentDocumentInput = z.input<typeof agentDocumentSchema>;

@@ -16,7 +16,10 @@ export interface YamlSource {
 
 /** Renders a field path the way messages show it: `spec.tools[0].args[1]`. */
 export function formatFieldPath(path: FieldPath): string {
-  return path.reduce<string>((text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment), '');
+  return path.reduce<string>(
+    (text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment),
+    '',
+  );
 }
 
 /** Parses YAML text; a syntax error becomes a UserError with `code` naming file, line and column. */
@@ -29,7 +32,9 @@ export function parseYamlSource(text: string, file: string, code: ErrorCode, wha
   };
   const firstError = document.errors[0];
   if (firstError) {
-    throw new UserError(code, `${what} is not valid YAML: ${firstError.message.split('\n')[0]}`, { location: { file, ...positionOf(firstError.pos[0]) } });
+    throw new UserError(code, `${what} is not valid YAML: ${firstError.message.split('\n')[0]}`, {
+      location: { file, ...positionOf(firstError.pos[0]) },
+    });
   }
   let value: unknown;
   try {

@@ -71,13 +71,15 @@ export function normalizeRequirement(input: unknown): ApprovalRequirement {
 function expiryMilliseconds(raw: Record<string, unknown>): number | undefined {
   if (raw.expires_in_ms !== undefined && raw.expires_in_ms !== null) {
     const value = raw.expires_in_ms;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid('expires_in_ms', `is ${JSON.stringify(value)}; use a positive number of milliseconds`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw invalid('expires_in_ms', `is ${JSON.stringify(value)}; use a positive number of milliseconds`);
     return Math.round(value);
   }
   const value = raw.expires_in;
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value <= 0) throw invalid('expires_in', `is ${value}; use a positive number of seconds or a duration such as 15m`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw invalid('expires_in', `is ${value}; use a positive number of seconds or a duration such as 15m`);
     return Math.round(value * 1000);
   }
   const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value) : null;

@@ -46,7 +46,12 @@ export async function findDecidedApprovalOfRun(store: Store, runId: string): Pro
  * Approvals of `runIds` that nobody will use any more: rejected, consumed, or decided at or
  * before `decidedBy` (an approval left unclaimed past its window), at most `limit`.
  */
-export async function findSettledApprovalsOfRuns(store: Store, runIds: readonly string[], decidedBy: Date, limit = 100): Promise<ApprovalRecord[]> {
+export async function findSettledApprovalsOfRuns(
+  store: Store,
+  runIds: readonly string[],
+  decidedBy: Date,
+  limit = 100,
+): Promise<ApprovalRecord[]> {
   if (runIds.length === 0) return [];
   return store.db
     .select()

@@ -200,12 +200,22 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
   }
 
   /** Records an event; when that fails, undoes the change it describes and throws. */
-  async function recordOrUndo(runId: string, type: string, actor: string, payload: Record<string, unknown>, undo: () => Promise<unknown>): Promise<void> {
+  async function recordOrUndo(
+    runId: string,
+    type: string,
+    actor: string,
+    payload: Record<string, unknown>,
+    undo: () => Promise<unknown>,
+  ): Promise<void> {
     try {
       await record(runId, type, actor, payload);
     } catch (error) {
       await undo().catch(() => undefined);
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not record ${type} for run '${runId}', so the change was undone: ${(error as Error).message}`, { cause: error });
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `Could not record ${type} for run '${runId}', so the change was undone: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -214,10 +224,22 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
     const votes = await db
       .select()
       .from(approvalVotes)
-      .where(inArray(approvalVotes.approvalId, rows.map((row) => row.id)))
+      .where(
+        inArray(
+          approvalVotes.approvalId,
+          rows.map((row) => row.id),
+        ),
+      )
       .orderBy(asc(approvalVotes.ts), asc(approvalVotes.approver));
     // Masked again on the way out, so rows written before masking existed show no secret either.
-    return rows.map((row) => masked(toApproval(row, votes.filter((vote) => vote.approvalId === row.id))));
+    return rows.map((row) =>
+      masked(
+        toApproval(
+          row,
+          votes.filter((vote) => vote.approvalId === row.id),
+        ),
+      ),
+    );
   }
 
   async function find(approvalId: string): Promise<Approval | undefined> {
@@ -227,7 +249,11 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
 
   async function mustFind(approvalId: string): Promise<Approval> {
     const approval = await find(approvalId);
-    if (!approval) throw new UserError(ErrorCode.NotFound, `Approval '${approvalId}' does not exist; run 'factory approvals list' to see the open ones.`);
+    if (!approval)
+      throw new UserError(
+        ErrorCode.NotFound,
+        `Approval '${approvalId}' does not exist; run 'factory approvals list' to see the open ones.`,
+      );
     return approval;
   }
 
@@ -238,7 +264,11 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
     if (approvalId !== undefined) conditions.push(eq(approvals.id, approvalId));
     const expired = await db
       .update(approvals)
-      .set({ status: 'expired', outcome: sql`case when ${approvals.requirement}->>'on_expiry' = 'approve' then 'approved' else 'rejected' end`, decidedAt: at })
+      .set({
+        status: 'expired',
+        outcome: sql`case when ${approvals.requirement}->>'on_expiry' = 'approve' then 'approved' else 'rejected' end`,
+        decidedAt: at,
+      })
       .where(and(...conditions))
       .returning();
     expired.sort((left, right) => left.requestedAt.getTime() - right.requestedAt.getTime() || left.id.localeCompare(right.id));
@@ -248,18 +278,45 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         approval.runId,
         'approval.expired',
         'system',
-        { approval_id: approval.id, step: approval.step, on_expiry: approval.requirement.on_expiry, outcome: approval.outcome, expired_at: at.toISOString() },
-        () => db.update(approvals).set({ status: 'pending', outcome: null, decidedAt: null }).where(and(eq(approvals.id, approval.id), eq(approvals.status, 'expired'))),
+        {
+          approval_id: approval.id,
+          step: approval.step,
+          on_expiry: approval.requirement.on_expiry,
+          outcome: approval.outcome,
+          expired_at: at.toISOString(),
+        },
+        () =>
+          db
+            .update(approvals)
+            .set({ status: 'pending', outcome: null, decidedAt: null })
+            .where(and(eq(approvals.id, approval.id), eq(approvals.status, 'expired'))),
       );
     }
     return loaded;
   }
 
-  async function refuse(approval: Pick<Approval, 'id' | 'runId' | 'step'>, stage: 'vote' | 'consume', actor: string, error: UserError, extra: Record<string, unknown> = {}): Promise<never> {
+  async function refuse(
+    approval: Pick<Approval, 'id' | 'runId' | 'step'>,
+    stage: 'vote' | 'consume',
+    actor: string,
+    error: UserError,
+    extra: Record<string, unknown> = {},
+  ): Promise<never> {
     try {
-      await record(approval.runId, 'approval.refused', actor, { approval_id: approval.id, step: approval.step, stage, code: error.code, reason: error.message, ...extra });
+      await record(approval.runId, 'approval.refused', actor, {
+        approval_id: approval.id,
+        step: approval.step,
+        stage,
+        code: error.code,
+        reason: error.message,
+        ...extra,
+      });
     } catch (recordError) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `${error.message} (and the refusal could not be recorded: ${(recordError as Error).message})`, { cause: recordError });
+      throw new SystemError(
+        ErrorCode.StoreUnavailable,
+        `${error.message} (and the refusal could not be recorded: ${(recordError as Error).message})`,
+        { cause: recordError },
+      );
     }
     throw error;
   }
@@ -330,7 +387,10 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
 
     async list(filter = {}) {
       if (filter.status !== undefined && !approvalStatuses.includes(filter.status)) {
-        throw new UserError(ErrorCode.InputInvalid, `Approval status '${String(filter.status)}' is unknown; use one of ${approvalStatuses.join(', ')}.`);
+        throw new UserError(
+          ErrorCode.InputInvalid,
+          `Approval status '${String(filter.status)}' is unknown; use one of ${approvalStatuses.join(', ')}.`,
+        );
       }
       await expire();
       const conditions = [];
@@ -362,40 +422,93 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         const previous = await transaction.select().from(approvalVotes).where(eq(approvalVotes.approvalId, approvalId));
         const earlier = previous.find((vote) => vote.approver === approverId);
         if (earlier) {
-          return { kind: 'refused' as const, row, error: new UserError(ErrorCode.Conflict, `${approverId} already voted ${earlier.vote} on approval '${approvalId}'; each approver votes once.`) };
+          return {
+            kind: 'refused' as const,
+            row,
+            error: new UserError(
+              ErrorCode.Conflict,
+              `${approverId} already voted ${earlier.vote} on approval '${approvalId}'; each approver votes once.`,
+            ),
+          };
         }
-        await transaction.insert(approvalVotes).values({ approvalId, approver: approverId, roles, vote: ballot.vote, comment: ballot.comment === undefined ? null : redact(ballot.comment), ts: at });
+        await transaction
+          .insert(approvalVotes)
+          .values({
+            approvalId,
+            approver: approverId,
+            roles,
+            vote: ballot.vote,
+            comment: ballot.comment === undefined ? null : redact(ballot.comment),
+            ts: at,
+          });
         const approvers = new Set(previous.filter((vote) => vote.vote === 'approve').map((vote) => vote.approver));
         if (ballot.vote === 'approve') approvers.add(approverId);
-        const outcome: ApprovalOutcome | null = ballot.vote === 'reject' ? 'rejected' : approvers.size >= requirement.count ? 'approved' : null;
+        const outcome: ApprovalOutcome | null =
+          ballot.vote === 'reject' ? 'rejected' : approvers.size >= requirement.count ? 'approved' : null;
         if (outcome) {
-          await transaction.update(approvals).set({ status: outcome, outcome, decidedAt: at }).where(and(eq(approvals.id, approvalId), eq(approvals.status, 'pending')));
+          await transaction
+            .update(approvals)
+            .set({ status: outcome, outcome, decidedAt: at })
+            .where(and(eq(approvals.id, approvalId), eq(approvals.status, 'pending')));
         }
         return { kind: 'voted' as const, row, outcome, remaining: Math.max(0, requirement.count - approvers.size) };
       });
-      if (settled.kind === 'missing') throw new UserError(ErrorCode.NotFound, `Approval '${approvalId}' does not exist; run 'factory approvals list' to see the open ones.`);
-      if (settled.kind === 'refused') return refuse(rowSummary(settled.row), 'vote', approverId, settled.error, { approver: approverId, roles });
+      if (settled.kind === 'missing')
+        throw new UserError(
+          ErrorCode.NotFound,
+          `Approval '${approvalId}' does not exist; run 'factory approvals list' to see the open ones.`,
+        );
+      if (settled.kind === 'refused')
+        return refuse(rowSummary(settled.row), 'vote', approverId, settled.error, { approver: approverId, roles });
       const approval = await mustFind(approvalId);
-      const votes = approval.votes.map((vote) => ({ approver: vote.approver, roles: vote.roles, vote: vote.vote, ...(vote.comment ? { comment: vote.comment } : {}) }));
+      const votes = approval.votes.map((vote) => ({
+        approver: vote.approver,
+        roles: vote.roles,
+        vote: vote.vote,
+        ...(vote.comment ? { comment: vote.comment } : {}),
+      }));
       // Undo: take the vote back and, if it decided, reopen the approval (unless already consumed).
       const undo = async () => {
         await db.delete(approvalVotes).where(and(eq(approvalVotes.approvalId, approvalId), eq(approvalVotes.approver, approverId)));
-        if (settled.outcome) await db.update(approvals).set({ status: 'pending', outcome: null, decidedAt: null }).where(and(eq(approvals.id, approvalId), eq(approvals.status, settled.outcome)));
+        if (settled.outcome)
+          await db
+            .update(approvals)
+            .set({ status: 'pending', outcome: null, decidedAt: null })
+            .where(and(eq(approvals.id, approvalId), eq(approvals.status, settled.outcome)));
       };
       const base = { approval_id: approvalId, step: approval.step };
       if (settled.outcome === 'approved') {
-        await recordOrUndo(approval.runId, 'approval.granted', approverId, { ...base, approvers: votes.filter((vote) => vote.vote === 'approve').map((vote) => vote.approver), votes }, undo);
+        await recordOrUndo(
+          approval.runId,
+          'approval.granted',
+          approverId,
+          { ...base, approvers: votes.filter((vote) => vote.vote === 'approve').map((vote) => vote.approver), votes },
+          undo,
+        );
         return { kind: 'approved', approval };
       }
       if (settled.outcome === 'rejected') {
-        await recordOrUndo(approval.runId, 'approval.rejected', approverId, { ...base, rejected_by: approverId, ...(ballot.comment ? { comment: ballot.comment } : {}), votes }, undo);
+        await recordOrUndo(
+          approval.runId,
+          'approval.rejected',
+          approverId,
+          { ...base, rejected_by: approverId, ...(ballot.comment ? { comment: ballot.comment } : {}), votes },
+          undo,
+        );
         return { kind: 'rejected', approval };
       }
       await recordOrUndo(
         approval.runId,
         'approval.voted',
         approverId,
-        { ...base, approver: approverId, roles, vote: ballot.vote, ...(ballot.comment ? { comment: ballot.comment } : {}), remaining: settled.remaining },
+        {
+          ...base,
+          approver: approverId,
+          roles,
+          vote: ballot.vote,
+          ...(ballot.comment ? { comment: ballot.comment } : {}),
+          remaining: settled.remaining,
+        },
         undo,
       );
       return { kind: 'counted', approval, remaining: settled.remaining };
@@ -407,7 +520,13 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
       const approval = await find(approvalId);
       const offered = { run_id: binding.runId, step: binding.step, args_hash: binding.argsHash, policy_hash: binding.policyHash };
       if (!approval) {
-        return refuse({ id: approvalId, runId: binding.runId, step: binding.step }, 'consume', 'runtime', new UserError(ErrorCode.ApprovalInvalid, `Approval '${approvalId}' does not exist.`), { offered });
+        return refuse(
+          { id: approvalId, runId: binding.runId, step: binding.step },
+          'consume',
+          'runtime',
+          new UserError(ErrorCode.ApprovalInvalid, `Approval '${approvalId}' does not exist.`),
+          { offered },
+        );
       }
       const problem = bindingProblem(approval, binding);
       if (problem) return refuse(approval, 'consume', 'runtime', problem, { offered });
@@ -431,7 +550,9 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         .returning();
       if (!row) {
         const current = await find(approvalId);
-        const error = current ? (bindingProblem(current, binding) ?? notPending(current)) : new UserError(ErrorCode.ApprovalInvalid, `Approval '${approvalId}' does not exist.`);
+        const error = current
+          ? (bindingProblem(current, binding) ?? notPending(current))
+          : new UserError(ErrorCode.ApprovalInvalid, `Approval '${approvalId}' does not exist.`);
         return refuse(approval, 'consume', 'runtime', toApprovalInvalid(error), { offered });
       }
       const outcome = (row.outcome as ApprovalOutcome | null) ?? 'rejected';
@@ -440,8 +561,19 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
         approval.runId,
         'approval.consumed',
         'runtime',
-        { approval_id: approvalId, step: approval.step, args_hash: binding.argsHash, policy_hash: binding.policyHash, outcome, decided_as: previous },
-        () => db.update(approvals).set({ status: previous, consumedAt: null }).where(and(eq(approvals.id, approvalId), eq(approvals.status, 'consumed'), eq(approvals.consumedAt, at))),
+        {
+          approval_id: approvalId,
+          step: approval.step,
+          args_hash: binding.argsHash,
+          policy_hash: binding.policyHash,
+          outcome,
+          decided_as: previous,
+        },
+        () =>
+          db
+            .update(approvals)
+            .set({ status: previous, consumedAt: null })
+            .where(and(eq(approvals.id, approvalId), eq(approvals.status, 'consumed'), eq(approvals.consumedAt, at))),
       );
       const comments = deciders.filter((vote) => vote.comment).map((vote) => `${vote.approver}: ${vote.comment}`);
       return {
@@ -486,7 +618,14 @@ function toApproval(row: ApprovalRow, votes: VoteRow[]): Approval {
 }
 
 function toVoteRow(approvalId: string) {
-  return (vote: ApprovalVote): VoteRow => ({ approvalId, approver: vote.approver, roles: vote.roles, vote: vote.vote, comment: vote.comment ?? null, ts: vote.at });
+  return (vote: ApprovalVote): VoteRow => ({
+    approvalId,
+    approver: vote.approver,
+    roles: vote.roles,
+    vote: vote.vote,
+    comment: vote.comment ?? null,
+    ts: vote.at,
+  });
 }
 
 function rowSummary(row: ApprovalRow): Pick<Approval, 'id' | 'runId' | 'step'> {
@@ -494,29 +633,54 @@ function rowSummary(row: ApprovalRow): Pick<Approval, 'id' | 'runId' | 'step'> {
 }
 
 /** Why `approver` may not cast `vote` on `approval` (separation of duties, roles), or undefined when they may. */
-export function voteIneligibility(approval: Pick<Approval, 'id' | 'runId' | 'requestedBy' | 'requirement'>, approver: { id: string; roles: readonly string[] }, vote: Ballot['vote'] = 'approve'): UserError | undefined {
+export function voteIneligibility(
+  approval: Pick<Approval, 'id' | 'runId' | 'requestedBy' | 'requirement'>,
+  approver: { id: string; roles: readonly string[] },
+  vote: Ballot['vote'] = 'approve',
+): UserError | undefined {
   return checkEligibility(approval, approval.requirement, approver.id, [...approver.roles], vote);
 }
 
 /** Why a principal may not cast this vote, or undefined when they may. */
-function checkEligibility(row: Pick<ApprovalRow, 'id' | 'runId' | 'requestedBy'>, requirement: ApprovalRequirement, approver: string, roles: string[], vote: Ballot['vote']): UserError | undefined {
+function checkEligibility(
+  row: Pick<ApprovalRow, 'id' | 'runId' | 'requestedBy'>,
+  requirement: ApprovalRequirement,
+  approver: string,
+  roles: string[],
+  vote: Ballot['vote'],
+): UserError | undefined {
   const isRequester = approver === row.requestedBy;
   // Withdrawing one's own request is always allowed: a rejection never widens what the agent may do.
   if (vote === 'reject' && isRequester) return undefined;
   if (vote === 'approve' && isRequester && requirement.separation_of_duties) {
-    return new UserError(ErrorCode.Forbidden, `${approver} started run '${row.runId}' and cannot approve its actions (separation of duties); ask another approver.`);
+    return new UserError(
+      ErrorCode.Forbidden,
+      `${approver} started run '${row.runId}' and cannot approve its actions (separation of duties); ask another approver.`,
+    );
   }
   if (requirement.roles.length > 0 && !roles.some((role) => requirement.roles.includes(role))) {
     const held = roles.length > 0 ? `holds ${roles.join(', ')}` : 'holds no role';
-    return new UserError(ErrorCode.Forbidden, `${approver} ${held} and cannot vote on approval '${row.id}'; it needs one of: ${requirement.roles.join(', ')}.`);
+    return new UserError(
+      ErrorCode.Forbidden,
+      `${approver} ${held} and cannot vote on approval '${row.id}'; it needs one of: ${requirement.roles.join(', ')}.`,
+    );
   }
   return undefined;
 }
 
 function notPending(row: Pick<ApprovalRow, 'id' | 'status' | 'outcome'>): UserError {
-  if (row.status === 'consumed') return new UserError(ErrorCode.ApprovalInvalid, `Approval '${row.id}' was already used (${row.outcome ?? 'decided'}); an approval works once.`);
-  if (row.status === 'expired') return new UserError(ErrorCode.Conflict, `Approval '${row.id}' expired (resolved as ${row.outcome ?? 'rejected'}); it can no longer be voted on.`);
-  if (row.status === 'pending') return new UserError(ErrorCode.ApprovalInvalid, `Approval '${row.id}' is still pending; it cannot be used before it is decided.`);
+  if (row.status === 'consumed')
+    return new UserError(
+      ErrorCode.ApprovalInvalid,
+      `Approval '${row.id}' was already used (${row.outcome ?? 'decided'}); an approval works once.`,
+    );
+  if (row.status === 'expired')
+    return new UserError(
+      ErrorCode.Conflict,
+      `Approval '${row.id}' expired (resolved as ${row.outcome ?? 'rejected'}); it can no longer be voted on.`,
+    );
+  if (row.status === 'pending')
+    return new UserError(ErrorCode.ApprovalInvalid, `Approval '${row.id}' is still pending; it cannot be used before it is decided.`);
   return new UserError(ErrorCode.Conflict, `Approval '${row.id}' is already ${row.status}; it can no longer be voted on.`);
 }
 
@@ -525,19 +689,27 @@ function bindingProblem(approval: Approval, binding: ApprovalBinding): UserError
   const mismatches: string[] = [];
   if (approval.runId !== binding.runId) mismatches.push(`run '${binding.runId}' (approved for '${approval.runId}')`);
   if (approval.step !== binding.step) mismatches.push(`step ${binding.step} (approved for step ${approval.step})`);
-  if (approval.argsHash !== binding.argsHash) mismatches.push(`arguments hashing to ${binding.argsHash.slice(0, 12)}… (approved ${approval.argsHash.slice(0, 12)}…)`);
-  if (approval.policyHash !== binding.policyHash) mismatches.push(`policy ${binding.policyHash.slice(0, 12)}… (approved under ${approval.policyHash.slice(0, 12)}…)`);
+  if (approval.argsHash !== binding.argsHash)
+    mismatches.push(`arguments hashing to ${binding.argsHash.slice(0, 12)}… (approved ${approval.argsHash.slice(0, 12)}…)`);
+  if (approval.policyHash !== binding.policyHash)
+    mismatches.push(`policy ${binding.policyHash.slice(0, 12)}… (approved under ${approval.policyHash.slice(0, 12)}…)`);
   if (mismatches.length > 0) {
-    return new UserError(ErrorCode.ApprovalInvalid, `Approval '${approval.id}' is bound to another call: this one has ${mismatches.join(', ')}.`, {
-      details: { mismatches },
-    });
+    return new UserError(
+      ErrorCode.ApprovalInvalid,
+      `Approval '${approval.id}' is bound to another call: this one has ${mismatches.join(', ')}.`,
+      {
+        details: { mismatches },
+      },
+    );
   }
   if (approval.status === 'pending' || approval.status === 'consumed') return toApprovalInvalid(notPending(approval));
   return undefined;
 }
 
 function toApprovalInvalid(error: UserError): UserError {
-  return error.code === ErrorCode.ApprovalInvalid ? error : new UserError(ErrorCode.ApprovalInvalid, error.message, { ...(error.details ? { details: error.details } : {}) });
+  return error.code === ErrorCode.ApprovalInvalid
+    ? error
+    : new UserError(ErrorCode.ApprovalInvalid, error.message, { ...(error.details ? { details: error.details } : {}) });
 }
 
 function validateRequest(request: ApprovalRequest): void {
@@ -546,17 +718,20 @@ function validateRequest(request: ApprovalRequest): void {
   if (!Number.isInteger(request?.step) || request.step < 0) problems.push('step must be a whole number of at least 0');
   if (!request?.action || !isText(request.action.kind) || !isText(request.action.name)) problems.push('action needs a kind and a name');
   if (!isText(request?.policyHash)) problems.push('policyHash must be a non-empty string');
-  if (!isText(request?.requestedBy)) problems.push('requestedBy must name the run\'s principal');
+  if (!isText(request?.requestedBy)) problems.push("requestedBy must name the run's principal");
   if (problems.length > 0) throw new UserError(ErrorCode.InputInvalid, `Approval request is invalid: ${problems.join('; ')}.`);
 }
 
 function validateBallot(ballot: Ballot): void {
-  if (!ballot?.approver || !isText(ballot.approver.id)) throw new UserError(ErrorCode.InputInvalid, 'A vote needs the approver\'s identity (approver.id).');
+  if (!ballot?.approver || !isText(ballot.approver.id))
+    throw new UserError(ErrorCode.InputInvalid, "A vote needs the approver's identity (approver.id).");
   if (!Array.isArray(ballot.approver.roles) || ballot.approver.roles.some((role) => !isText(role))) {
     throw new UserError(ErrorCode.InputInvalid, 'approver.roles must be a list of role names.');
   }
-  if (ballot.vote !== 'approve' && ballot.vote !== 'reject') throw new UserError(ErrorCode.InputInvalid, `Vote '${String(ballot.vote)}' is invalid; use approve or reject.`);
-  if (ballot.comment !== undefined && typeof ballot.comment !== 'string') throw new UserError(ErrorCode.InputInvalid, 'A vote comment must be text.');
+  if (ballot.vote !== 'approve' && ballot.vote !== 'reject')
+    throw new UserError(ErrorCode.InputInvalid, `Vote '${String(ballot.vote)}' is invalid; use approve or reject.`);
+  if (ballot.comment !== undefined && typeof ballot.comment !== 'string')
+    throw new UserError(ErrorCode.InputInvalid, 'A vote comment must be text.');
 }
 
 function validateBinding(binding: ApprovalBinding): void {

@@ -15,7 +15,13 @@ export type {
   ConsumedApproval,
   VoteResult,
 } from './approval-service.ts';
-export { findApprovalRecord, findApprovalVoteRecords, findDecidedApprovalOfRun, findSettledApprovalsOfRuns, pendingApprovalStats } from './approval-rows.ts';
+export {
+  findApprovalRecord,
+  findApprovalVoteRecords,
+  findDecidedApprovalOfRun,
+  findSettledApprovalsOfRuns,
+  pendingApprovalStats,
+} from './approval-rows.ts';
 export type { ApprovalRecord, ApprovalVoteRecord } from './approval-rows.ts';
 export { normalizeRequirement } from './approval-requirement.ts';
 export type { ApprovalRequirement, ApprovalRequirementInput, ExpiryOutcome } from './approval-requirement.ts';

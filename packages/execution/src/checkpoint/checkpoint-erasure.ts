@@ -42,7 +42,13 @@ export function eraseSubjectInValue(value: unknown, subject: string): unknown {
 }
 
 /** Opens one stored value, erases the subject from it, and seals it again; undefined when the subject is absent. */
-function rewrite(cipher: AtRestCipher, type: string | null, bytes: Uint8Array | null, context: string, subject: string): Uint8Array | undefined {
+function rewrite(
+  cipher: AtRestCipher,
+  type: string | null,
+  bytes: Uint8Array | null,
+  context: string,
+  subject: string,
+): Uint8Array | undefined {
   if (bytes === null || !type?.startsWith(sealedTypePrefix)) return undefined;
   const text = Buffer.from(cipher.open(bytes, context)).toString('utf8');
   const escaped = JSON.stringify(subject).slice(1, -1);
@@ -57,20 +63,38 @@ function rewrite(cipher: AtRestCipher, type: string | null, bytes: Uint8Array | 
 }
 
 /** Erases subject from every checkpoint value of the given threads (runs), or of all threads. */
-export async function eraseSubjectFromCheckpoints(store: Store, cipher: AtRestCipher, subject: string, threadIds?: string[]): Promise<CheckpointErasureResult> {
+export async function eraseSubjectFromCheckpoints(
+  store: Store,
+  cipher: AtRestCipher,
+  subject: string,
+  threadIds?: string[],
+): Promise<CheckpointErasureResult> {
   const db = store.db;
   let valuesRewritten = 0;
-  const blobs = await db.select().from(checkpointBlobs).where(threadIds ? inArray(checkpointBlobs.threadId, threadIds) : undefined);
+  const blobs = await db
+    .select()
+    .from(checkpointBlobs)
+    .where(threadIds ? inArray(checkpointBlobs.threadId, threadIds) : undefined);
   for (const row of blobs) {
     const blob = rewrite(cipher, row.type, row.blob, checkpointContexts.blob(row), subject);
     if (!blob) continue;
     await db
       .update(checkpointBlobs)
       .set({ blob })
-      .where(and(eq(checkpointBlobs.threadId, row.threadId), eq(checkpointBlobs.checkpointNs, row.checkpointNs), eq(checkpointBlobs.channel, row.channel), eq(checkpointBlobs.version, row.version)));
+      .where(
+        and(
+          eq(checkpointBlobs.threadId, row.threadId),
+          eq(checkpointBlobs.checkpointNs, row.checkpointNs),
+          eq(checkpointBlobs.channel, row.channel),
+          eq(checkpointBlobs.version, row.version),
+        ),
+      );
     valuesRewritten += 1;
   }
-  const writes = await db.select().from(checkpointWrites).where(threadIds ? inArray(checkpointWrites.threadId, threadIds) : undefined);
+  const writes = await db
+    .select()
+    .from(checkpointWrites)
+    .where(threadIds ? inArray(checkpointWrites.threadId, threadIds) : undefined);
   for (const row of writes) {
     const value = rewrite(cipher, row.type, row.value, checkpointContexts.write(row), subject);
     if (!value) continue;
@@ -88,7 +112,10 @@ export async function eraseSubjectFromCheckpoints(store: Store, cipher: AtRestCi
       );
     valuesRewritten += 1;
   }
-  const rows = await db.select().from(checkpoints).where(threadIds ? inArray(checkpoints.threadId, threadIds) : undefined);
+  const rows = await db
+    .select()
+    .from(checkpoints)
+    .where(threadIds ? inArray(checkpoints.threadId, threadIds) : undefined);
   for (const row of rows) {
     const checkpoint = rewrite(cipher, row.type, row.checkpoint, checkpointContexts.checkpoint(row), subject);
     const metadata = rewrite(cipher, row.metadataType, row.metadata, checkpointContexts.metadata(row), subject);
@@ -96,7 +123,13 @@ export async function eraseSubjectFromCheckpoints(store: Store, cipher: AtRestCi
     await db
       .update(checkpoints)
       .set({ ...(checkpoint ? { checkpoint } : {}), ...(metadata ? { metadata } : {}) })
-      .where(and(eq(checkpoints.threadId, row.threadId), eq(checkpoints.checkpointNs, row.checkpointNs), eq(checkpoints.checkpointId, row.checkpointId)));
+      .where(
+        and(
+          eq(checkpoints.threadId, row.threadId),
+          eq(checkpoints.checkpointNs, row.checkpointNs),
+          eq(checkpoints.checkpointId, row.checkpointId),
+        ),
+      );
     valuesRewritten += (checkpoint ? 1 : 0) + (metadata ? 1 : 0);
   }
   return { valuesRewritten };

@@ -50,9 +50,12 @@ export const sealedTypePrefix = 'aes256gcm+';
 
 /** Where each stored value lives; the cipher binds a value to it, so rows cannot be swapped. */
 export const checkpointContexts = {
-  blob: (row: { threadId: string; checkpointNs: string; channel: string; version: string }) => `checkpoint_blobs|${JSON.stringify([row.threadId, row.checkpointNs, row.channel, row.version])}`,
-  checkpoint: (row: { threadId: string; checkpointNs: string; checkpointId: string }) => `checkpoints.checkpoint|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
-  metadata: (row: { threadId: string; checkpointNs: string; checkpointId: string }) => `checkpoints.metadata|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
+  blob: (row: { threadId: string; checkpointNs: string; channel: string; version: string }) =>
+    `checkpoint_blobs|${JSON.stringify([row.threadId, row.checkpointNs, row.channel, row.version])}`,
+  checkpoint: (row: { threadId: string; checkpointNs: string; checkpointId: string }) =>
+    `checkpoints.checkpoint|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
+  metadata: (row: { threadId: string; checkpointNs: string; checkpointId: string }) =>
+    `checkpoints.metadata|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId])}`,
   write: (row: { threadId: string; checkpointNs: string; checkpointId: string; taskId: string; idx: number }) =>
     `checkpoint_writes|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId, row.taskId, row.idx])}`,
 };
@@ -71,7 +74,11 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
 
   constructor(store: Store, options: StoreCheckpointSaverOptions) {
     super(options?.serde);
-    if (!options?.cipher) throw new UserError(ErrorCode.InputInvalid, 'StoreCheckpointSaver needs a cipher (loadAtRestCipher(dataDir)); checkpoints are never stored in plain text.');
+    if (!options?.cipher)
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        'StoreCheckpointSaver needs a cipher (loadAtRestCipher(dataDir)); checkpoints are never stored in plain text.',
+      );
     this.#store = store;
     this.#beforeWrite = options.beforeWrite;
     this.#cipher = options.cipher;
@@ -87,7 +94,10 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   /** Opens and deserialises a stored value; a plain-text row is refused. */
   async #load(type: string | null, bytes: Uint8Array, context: string): Promise<unknown> {
     if (!type?.startsWith(sealedTypePrefix)) {
-      throw new SystemError(ErrorCode.Internal, `The checkpoint value at ${context} is stored in plain text (type '${type ?? 'json'}'); only encrypted checkpoints are read.`);
+      throw new SystemError(
+        ErrorCode.Internal,
+        `The checkpoint value at ${context} is stored in plain text (type '${type ?? 'json'}'); only encrypted checkpoints are read.`,
+      );
     }
     return this.serde.loadsTyped(type.slice(sealedTypePrefix.length), this.#cipher.open(bytes, context));
   }
@@ -126,7 +136,11 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     if (beforeId !== undefined && beforeId !== null) conditions.push(lt(checkpoints.checkpointId, String(beforeId)));
     for (const [key, value] of Object.entries(filter ?? {})) {
       // Exact equality per key, as LangGraph's in-memory saver does (jsonb `=` compares structure).
-      conditions.push(value === undefined ? sql`not (${checkpoints.metadataJson} ? ${key})` : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(this.#metadataDigest(value))}::jsonb`);
+      conditions.push(
+        value === undefined
+          ? sql`not (${checkpoints.metadataJson} ? ${key})`
+          : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(this.#metadataDigest(value))}::jsonb`,
+      );
     }
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw new UserError(ErrorCode.InputInvalid, `Checkpoint list limit ${String(limit)} is invalid; use a whole number of at least 0.`);
@@ -142,7 +156,12 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   }
 
   /** Stores a checkpoint, and the values of the channels named in newVersions. */
-  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
     const threadId = requireThreadId(config, 'put a checkpoint');
     await this.#beforeWrite?.(threadId);
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
@@ -158,7 +177,10 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       }),
     );
     const rowKey = { threadId, checkpointNs, checkpointId: checkpoint.id };
-    const [[checkpointType, checkpointBytes], [metadataType, metadataBytes]] = await Promise.all([this.#dump(stored, checkpointContexts.checkpoint(rowKey)), this.#dump(metadata, checkpointContexts.metadata(rowKey))]);
+    const [[checkpointType, checkpointBytes], [metadataType, metadataBytes]] = await Promise.all([
+      this.#dump(stored, checkpointContexts.checkpoint(rowKey)),
+      this.#dump(metadata, checkpointContexts.metadata(rowKey)),
+    ]);
     // Blobs first, then the checkpoint that points at them, without a transaction: a crash in
     // between leaves only unreferenced blobs, never a checkpoint missing its values.
     if (blobs.length > 0) await this.#store.db.insert(checkpointBlobs).values(blobs).onConflictDoNothing();
@@ -178,7 +200,13 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       .values(row)
       .onConflictDoUpdate({
         target: [checkpoints.threadId, checkpoints.checkpointNs, checkpoints.checkpointId],
-        set: { type: row.type, checkpoint: row.checkpoint, metadataType: row.metadataType, metadata: row.metadata, metadataJson: row.metadataJson },
+        set: {
+          type: row.type,
+          checkpoint: row.checkpoint,
+          metadataType: row.metadataType,
+          metadata: row.metadata,
+          metadataJson: row.metadataJson,
+        },
       });
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
@@ -210,7 +238,13 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
         .insert(checkpointWrites)
         .values(special)
         .onConflictDoUpdate({
-          target: [checkpointWrites.threadId, checkpointWrites.checkpointNs, checkpointWrites.checkpointId, checkpointWrites.taskId, checkpointWrites.idx],
+          target: [
+            checkpointWrites.threadId,
+            checkpointWrites.checkpointNs,
+            checkpointWrites.checkpointId,
+            checkpointWrites.taskId,
+            checkpointWrites.idx,
+          ],
           set: { channel: sql`excluded.channel`, type: sql`excluded.type`, value: sql`excluded.value`, taskPath: sql`excluded.task_path` },
         });
     }
@@ -250,13 +284,17 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   /** Turns checkpoint rows into tuples with three queries in all: rows, their channel values, their writes. */
   async #toTuples(rows: CheckpointRow[]): Promise<CheckpointTuple[]> {
     if (rows.length === 0) return [];
-    const stored = await Promise.all(rows.map((row) => this.#load(row.type, row.checkpoint, checkpointContexts.checkpoint(row)) as Promise<StoredCheckpoint>));
+    const stored = await Promise.all(
+      rows.map((row) => this.#load(row.type, row.checkpoint, checkpointContexts.checkpoint(row)) as Promise<StoredCheckpoint>),
+    );
     const [values, writes] = await Promise.all([this.#channelValues(rows, stored), this.#writes(rows)]);
     const parentSends = await this.#pendingSendsOfParents(rows, stored);
     return Promise.all(
       rows.map(async (row, index) => {
         const checkpoint: Checkpoint = { ...stored[index]!, channel_values: values[index]! };
-        const sends = row.parentCheckpointId ? parentSends.get(groupKey(row.threadId, row.checkpointNs, row.parentCheckpointId)) : undefined;
+        const sends = row.parentCheckpointId
+          ? parentSends.get(groupKey(row.threadId, row.checkpointNs, row.parentCheckpointId))
+          : undefined;
         if (checkpoint.v < 4 && sends && sends.length > 0) await this.#migratePendingSends(checkpoint, sends);
         const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
         const tuple: CheckpointTuple = {
@@ -294,7 +332,13 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
           const blobs = await this.#store.db
             .select()
             .from(checkpointBlobs)
-            .where(and(eq(checkpointBlobs.threadId, group.threadId), eq(checkpointBlobs.checkpointNs, group.checkpointNs), sql`(${checkpointBlobs.channel}, ${checkpointBlobs.version}) in (${pairs})`));
+            .where(
+              and(
+                eq(checkpointBlobs.threadId, group.threadId),
+                eq(checkpointBlobs.checkpointNs, group.checkpointNs),
+                sql`(${checkpointBlobs.channel}, ${checkpointBlobs.version}) in (${pairs})`,
+              ),
+            );
           for (const blob of blobs) found.set(groupKey(blob.threadId, blob.checkpointNs, blob.channel, blob.version), blob);
         }),
     );
@@ -304,7 +348,14 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
         for (const [channel, version] of Object.entries(stored[index]!.channel_versions ?? {})) {
           const blob = found.get(groupKey(row.threadId, row.checkpointNs, channel, String(version)));
           if (!blob || blob.type === 'empty' || blob.blob === null) continue;
-          entries.push([channel, await this.#load(blob.type, blob.blob, checkpointContexts.blob({ threadId: row.threadId, checkpointNs: row.checkpointNs, channel, version: String(version) }))]);
+          entries.push([
+            channel,
+            await this.#load(
+              blob.type,
+              blob.blob,
+              checkpointContexts.blob({ threadId: row.threadId, checkpointNs: row.checkpointNs, channel, version: String(version) }),
+            ),
+          ]);
         }
         // fromEntries defines own properties, so a channel named "__proto__" cannot reach the prototype.
         return Object.fromEntries(entries);
@@ -313,7 +364,10 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   }
 
   /** Loads the writes of the given checkpoints, grouped by checkpoint. */
-  async #writes(rows: Array<Pick<CheckpointRow, 'threadId' | 'checkpointNs' | 'checkpointId'>>, channel?: string): Promise<Map<string, WriteRow[]>> {
+  async #writes(
+    rows: Array<Pick<CheckpointRow, 'threadId' | 'checkpointNs' | 'checkpointId'>>,
+    channel?: string,
+  ): Promise<Map<string, WriteRow[]>> {
     const groups = new Map<string, { threadId: string; checkpointNs: string; ids: Set<string> }>();
     for (const row of rows) {
       const key = groupKey(row.threadId, row.checkpointNs);
@@ -324,9 +378,16 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const byCheckpoint = new Map<string, WriteRow[]>();
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        const conditions = [eq(checkpointWrites.threadId, group.threadId), eq(checkpointWrites.checkpointNs, group.checkpointNs), inArray(checkpointWrites.checkpointId, [...group.ids])];
+        const conditions = [
+          eq(checkpointWrites.threadId, group.threadId),
+          eq(checkpointWrites.checkpointNs, group.checkpointNs),
+          inArray(checkpointWrites.checkpointId, [...group.ids]),
+        ];
         if (channel !== undefined) conditions.push(eq(checkpointWrites.channel, channel));
-        const writes = await this.#store.db.select().from(checkpointWrites).where(and(...conditions));
+        const writes = await this.#store.db
+          .select()
+          .from(checkpointWrites)
+          .where(and(...conditions));
         for (const write of writes) {
           const key = groupKey(write.threadId, write.checkpointNs, write.checkpointId);
           const list = byCheckpoint.get(key);
@@ -337,13 +398,24 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     );
     // LangGraph replays a superstep's writes in (task_path, task_id, idx) order; so must we.
     for (const list of byCheckpoint.values()) {
-      list.sort((left, right) => compareWritesSortKeys(writesSortKey(left.taskPath, left.taskId, left.idx), writesSortKey(right.taskPath, right.taskId, right.idx)));
+      list.sort((left, right) =>
+        compareWritesSortKeys(writesSortKey(left.taskPath, left.taskId, left.idx), writesSortKey(right.taskPath, right.taskId, right.idx)),
+      );
     }
     return byCheckpoint;
   }
 
   async #loadWrites(rows: WriteRow[]): Promise<CheckpointPendingWrite[]> {
-    return Promise.all(rows.map(async (row) => [row.taskId, row.channel, row.value === null ? undefined : await this.#load(row.type, row.value, checkpointContexts.write(row))] as CheckpointPendingWrite));
+    return Promise.all(
+      rows.map(
+        async (row) =>
+          [
+            row.taskId,
+            row.channel,
+            row.value === null ? undefined : await this.#load(row.type, row.value, checkpointContexts.write(row)),
+          ] as CheckpointPendingWrite,
+      ),
+    );
   }
 
   /** Checkpoints older than format 4 kept pending sends as writes on their parent. */
@@ -359,14 +431,20 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const values = await this.#loadWrites(sends);
     checkpoint.channel_values[TASKS] = values.map(([, , value]) => value);
     const versions = Object.values(checkpoint.channel_versions);
-    checkpoint.channel_versions = { ...checkpoint.channel_versions, [TASKS]: versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined) };
+    checkpoint.channel_versions = {
+      ...checkpoint.channel_versions,
+      [TASKS]: versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined),
+    };
   }
 }
 
 function requireThreadId(config: RunnableConfig, what: string): string {
   const threadId = config.configurable?.thread_id as unknown;
   if (threadId === undefined || threadId === null || threadId === '') {
-    throw new UserError(ErrorCode.InputInvalid, `Cannot ${what}: the config has no configurable.thread_id; pass { configurable: { thread_id } }.`);
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Cannot ${what}: the config has no configurable.thread_id; pass { configurable: { thread_id } }.`,
+    );
   }
   return String(threadId);
 }

@@ -3,7 +3,17 @@
 // agent graph asks this gate before it acts, and nothing in the runtime calls a model or a tool
 // except through a verdict of `execute` from it. The gate carries out every obligation a decision
 // names: it masks what is recorded, queues the notifications and opens the approval of a hold.
-import { type Action, type Authority, type Decision, type DecisionContext, type ModelRegistryEntry, type PolicySet, type RequireApprovalDecision, argumentsDenied, decide } from '@aifactory/control';
+import {
+  type Action,
+  type Authority,
+  type Decision,
+  type DecisionContext,
+  type ModelRegistryEntry,
+  type PolicySet,
+  type RequireApprovalDecision,
+  argumentsDenied,
+  decide,
+} from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 
 /** An event as the recorder takes it. */
@@ -56,7 +66,14 @@ export interface OpenedApproval {
 export type Verdict =
   | ({ kind: 'execute'; authority: 'autonomous' | 'notify_human'; decision: Decision; step: number; argsHash: string } & VerdictObligations)
   /** `approval` is set when the gate has approvals to open one with (the LLM gateway has none: it refuses holds). */
-  | ({ kind: 'hold'; authority: 'require_approval'; decision: Decision; step: number; argsHash: string; approval?: OpenedApproval } & VerdictObligations)
+  | ({
+      kind: 'hold';
+      authority: 'require_approval';
+      decision: Decision;
+      step: number;
+      argsHash: string;
+      approval?: OpenedApproval;
+    } & VerdictObligations)
   | ({ kind: 'deny'; authority: 'deny'; decision: Decision; step: number; argsHash: string; message: string } & VerdictObligations);
 
 /** An approval for a held action, as the gate asks for it. */
@@ -109,9 +126,20 @@ export interface Gate {
   /** The policy set in force now. */
   readonly policySet: PolicySet;
   /** Decides, durably records and carries out the decision's obligations before returning (see GovernanceGate.govern). */
-  govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict>;
+  govern(
+    run: GateRunContext,
+    step: number,
+    proposed: ProposedAction,
+    intent?: (redactedArgs: Record<string, unknown>) => EventDraft,
+    options?: GovernOptions,
+  ): Promise<Verdict>;
   /** Holds an action no rule held (a limit that holds for a human): opens its approval like a held verdict's. */
-  hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision): Promise<Extract<Verdict, { kind: 'hold' }>>;
+  hold(
+    run: GateRunContext,
+    step: number,
+    proposed: ProposedAction,
+    decision: RequireApprovalDecision,
+  ): Promise<Extract<Verdict, { kind: 'hold' }>>;
   /** Buffers an outcome event for the run's next commit. */
   defer(runId: string, event: EventDraft): void;
   /** Commits buffered outcomes plus events durably. */
@@ -161,7 +189,13 @@ export class GovernanceGate implements Gate {
    * its approval. Throws only when the decision cannot be recorded or an obligation cannot be
    * carried out, in which case the action must not run.
    */
-  async govern(run: GateRunContext, step: number, proposed: ProposedAction, intent?: (redactedArgs: Record<string, unknown>) => EventDraft, options: GovernOptions = {}): Promise<Verdict> {
+  async govern(
+    run: GateRunContext,
+    step: number,
+    proposed: ProposedAction,
+    intent?: (redactedArgs: Record<string, unknown>) => EventDraft,
+    options: GovernOptions = {},
+  ): Promise<Verdict> {
     const now = this.#clock();
     const action: Action = {
       kind: proposed.kind,
@@ -173,11 +207,18 @@ export class GovernanceGate implements Gate {
     };
     // A retrieval shows the policy the collections it would read and their classifications.
     const collections = proposed.collections ?? run.collections;
-    const classifications = proposed.collections ? [...new Set([...run.classifications, ...proposed.collections.flatMap((collection) => collection.classifications)])] : run.classifications;
+    const classifications = proposed.collections
+      ? [...new Set([...run.classifications, ...proposed.collections.flatMap((collection) => collection.classifications)])]
+      : run.classifications;
     // A model call shows the policy the registry's entry of its model (budget crossings, named
     // budget:<limit>, are not models and read as unregistered).
-    const model = proposed.kind === 'model' && this.#modelEntry && !proposed.name.startsWith('budget:') ? this.#modelEntry(proposed.name) : undefined;
-    const context: DecisionContext = { data: { classifications, ...(collections ? { collections } : {}) }, ...(model ? { model } : {}), now };
+    const model =
+      proposed.kind === 'model' && this.#modelEntry && !proposed.name.startsWith('budget:') ? this.#modelEntry(proposed.name) : undefined;
+    const context: DecisionContext = {
+      data: { classifications, ...(collections ? { collections } : {}) },
+      ...(model ? { model } : {}),
+      now,
+    };
     // Arguments that fail the tool's schema never reach a rule (a "12345" must not meet a rule
     // written for 12345); nor are they recorded, since no rule said which of them to mask.
     const invalid = proposed.argumentErrors !== undefined && proposed.argumentErrors.length > 0 ? proposed.argumentErrors : undefined;
@@ -189,7 +230,12 @@ export class GovernanceGate implements Gate {
       {
         type: 'policy.decided',
         actor: 'control-plane',
-        payload: { step, action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash }, decision, ...(invalid ? { arguments_invalid: [...invalid] } : {}) },
+        payload: {
+          step,
+          action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash },
+          decision,
+          ...(invalid ? { arguments_invalid: [...invalid] } : {}),
+        },
       },
     ];
     const executes = decision.authority === 'autonomous' || decision.authority === 'notify_human';
@@ -197,7 +243,9 @@ export class GovernanceGate implements Gate {
     await this.commit(run.runId, events);
     const notified = await this.#notify(run, step, proposed, decision);
     if (decision.authority === 'deny') {
-      const message = invalid ? `The ${proposed.kind} '${proposed.name}' was denied before any rule: its arguments do not match its input schema: ${invalid.join('; ')}.` : denialMessage(proposed, decision);
+      const message = invalid
+        ? `The ${proposed.kind} '${proposed.name}' was denied before any rule: its arguments do not match its input schema: ${invalid.join('; ')}.`
+        : denialMessage(proposed, decision);
       return { kind: 'deny', authority: 'deny', decision, step, argsHash, message, notified };
     }
     if (decision.authority === 'require_approval') {
@@ -208,11 +256,23 @@ export class GovernanceGate implements Gate {
   }
 
   /** Holds an action no rule held (a limit that holds for a human) and opens its approval. */
-  async hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision): Promise<Extract<Verdict, { kind: 'hold' }>> {
+  async hold(
+    run: GateRunContext,
+    step: number,
+    proposed: ProposedAction,
+    decision: RequireApprovalDecision,
+  ): Promise<Extract<Verdict, { kind: 'hold' }>> {
     return this.#hold(run, step, proposed, decision, contentHash(proposed.args), []);
   }
 
-  async #hold(run: GateRunContext, step: number, proposed: ProposedAction, decision: RequireApprovalDecision, argsHash: string, notified: readonly string[]): Promise<Extract<Verdict, { kind: 'hold' }>> {
+  async #hold(
+    run: GateRunContext,
+    step: number,
+    proposed: ProposedAction,
+    decision: RequireApprovalDecision,
+    argsHash: string,
+    notified: readonly string[],
+  ): Promise<Extract<Verdict, { kind: 'hold' }>> {
     const verdict = { kind: 'hold' as const, authority: 'require_approval' as const, decision, step, argsHash, notified };
     if (!this.#obligations.requestApproval) return verdict;
     const approval = await this.#obligations.requestApproval(
@@ -233,7 +293,14 @@ export class GovernanceGate implements Gate {
   async #notify(run: GateRunContext, step: number, proposed: ProposedAction, decision: Decision): Promise<readonly string[]> {
     const targets = decision.obligations.notify;
     if (targets.length === 0 || !this.#obligations.notify) return [];
-    const payload: GateNotificationPayload = { step, action: { kind: proposed.kind, name: proposed.name }, authority: decision.authority, rules: decisionSummary(decision).rules, reason: decision.reason, agent: run.agent.id };
+    const payload: GateNotificationPayload = {
+      step,
+      action: { kind: proposed.kind, name: proposed.name },
+      authority: decision.authority,
+      rules: decisionSummary(decision).rules,
+      reason: decision.reason,
+      agent: run.agent.id,
+    };
     await this.#obligations.notify(run.runId, targets, payload);
     this.defer(run.runId, { type: 'notification.queued', actor: 'runtime', payload: { step, targets: [...targets] } });
     return [...targets];
@@ -281,7 +348,10 @@ export function maskFields(args: Record<string, unknown>, paths: readonly string
   if (!paths || paths.length === 0) return args;
   const copy = structuredClone(args);
   for (const path of paths) {
-    const parts = path.replace(/^action\.args\./, '').replace(/^args\./, '').split('.');
+    const parts = path
+      .replace(/^action\.args\./, '')
+      .replace(/^args\./, '')
+      .split('.');
     let cursor: unknown = copy;
     for (let index = 0; index < parts.length - 1; index += 1) {
       const key = parts[index]!;

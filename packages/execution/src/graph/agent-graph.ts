@@ -54,9 +54,15 @@ export const AgentState = Annotation.Root({
   pending: Annotation<ToolCall[]>({ reducer: (_left, right) => right, default: () => [] }),
   held: Annotation<HeldAction | null>({ reducer: (_left, right) => right, default: () => null }),
   /** An approved action the asking node may now run without deciding again: step + args hash. */
-  approved: Annotation<{ step: number; argsHash: string; approvalId: string; node: HeldAction['node']; redact?: string[] } | null>({ reducer: (_left, right) => right, default: () => null }),
+  approved: Annotation<{ step: number; argsHash: string; approvalId: string; node: HeldAction['node']; redact?: string[] } | null>({
+    reducer: (_left, right) => right,
+    default: () => null,
+  }),
   step: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
-  counters: Annotation<RunCounters>({ reducer: (_left, right) => right, default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }) }),
+  counters: Annotation<RunCounters>({
+    reducer: (_left, right) => right,
+    default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }),
+  }),
   classifications: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
   /** Limits an approver let the run go beyond. */
   liftedLimits: Annotation<string[]>({ reducer: (_left, right) => right, default: () => [] }),
@@ -89,7 +95,15 @@ export interface ChildOutcome {
 
 /** Everything the graph needs from the rest of the execution plane. */
 export interface AgentGraphDependencies {
-  agent: { id: string; team?: string; tags?: string[]; model: string; parameters?: Record<string, unknown>; systemPrompt: string; limits?: AgentLimitSettings };
+  agent: {
+    id: string;
+    team?: string;
+    tags?: string[];
+    model: string;
+    parameters?: Record<string, unknown>;
+    systemPrompt: string;
+    limits?: AgentLimitSettings;
+  };
   gate: Gate;
   models: ModelGateway;
   toolbox: AgentToolbox;
@@ -123,7 +137,13 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
   const ahead = dependencies.governAhead === false ? undefined : new GovernedAhead();
 
   /** Decides (or takes the approval that was granted for exactly this step and these arguments). */
-  async function govern(state: AgentStateValue, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict | { kind: 'approved' }> {
+  async function govern(
+    state: AgentStateValue,
+    step: number,
+    proposed: ProposedAction,
+    intent?: (args: Record<string, unknown>) => EventDraft,
+    options?: GovernOptions,
+  ): Promise<Verdict | { kind: 'approved' }> {
     // Only an approved step needs the arguments hashed here; the gate hashes them for everything else.
     if (state.approved && state.approved.step === step && state.approved.argsHash === contentHash(proposed.args)) {
       // The decision was recorded when the action was held; its masking obligations still apply.
@@ -131,19 +151,53 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       return { kind: 'approved' };
     }
     const verdict = await gate.govern(runContext(state), step, proposed, intent, options);
-    emit({ type: 'action.decided', runId: state.runId, step, kind: proposed.kind, name: proposed.name, args: proposed.args, ...decisionSummary(verdict.decision) });
+    emit({
+      type: 'action.decided',
+      runId: state.runId,
+      step,
+      kind: proposed.kind,
+      name: proposed.name,
+      args: proposed.args,
+      ...decisionSummary(verdict.decision),
+    });
     // The gate queued the decision's notifications (whatever its authority); watchers are told.
     if (verdict.notified.length > 0) emit({ type: 'notification.queued', runId: state.runId, step, targets: [...verdict.notified] });
     return verdict;
   }
 
   /** Parks the run on the approval the gate opened for a held verdict. */
-  async function hold(state: AgentStateValue, verdict: Extract<Verdict, { kind: 'hold' }>, proposed: ProposedAction, node: HeldAction['node']): Promise<Update> {
+  async function hold(
+    state: AgentStateValue,
+    verdict: Extract<Verdict, { kind: 'hold' }>,
+    proposed: ProposedAction,
+    node: HeldAction['node'],
+  ): Promise<Update> {
     // A verdict reached ahead leaves its approval to be opened now, when the run parks on it.
-    const approval = verdict.approval ?? (verdict.decision.authority === 'require_approval' ? (await gate.hold(runContext(state), verdict.step, proposed, verdict.decision)).approval : undefined);
-    if (!approval) throw new SystemError(ErrorCode.Internal, `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} is held, and the gate opened no approval for it (it has no approvals to open one with).`);
-    const base = { step: verdict.step, kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: verdict.argsHash, policyHash: policySetHash(gate.policySet) };
-    const held: HeldAction = { ...base, approvalId: approval.id, node, heldAtMs: now(), ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}) };
+    const approval =
+      verdict.approval ??
+      (verdict.decision.authority === 'require_approval'
+        ? (await gate.hold(runContext(state), verdict.step, proposed, verdict.decision)).approval
+        : undefined);
+    if (!approval)
+      throw new SystemError(
+        ErrorCode.Internal,
+        `The ${proposed.kind} '${proposed.name}' at step ${verdict.step} is held, and the gate opened no approval for it (it has no approvals to open one with).`,
+      );
+    const base = {
+      step: verdict.step,
+      kind: proposed.kind,
+      name: proposed.name,
+      args: proposed.args,
+      argsHash: verdict.argsHash,
+      policyHash: policySetHash(gate.policySet),
+    };
+    const held: HeldAction = {
+      ...base,
+      approvalId: approval.id,
+      node,
+      heldAtMs: now(),
+      ...(verdict.decision.obligations.redact.length > 0 ? { redact: [...verdict.decision.obligations.redact] } : {}),
+    };
     await dependencies.markHeld(state.runId, held);
     emit({
       type: 'run.held',
@@ -171,17 +225,31 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
    * failed; `hold` parks it on an approval to go on, which lifts that limit for the rest of the
    * run once granted. Every crossing is recorded.
    */
-  async function enforceLimits(state: AgentStateValue, node: HeldAction['node']): Promise<{ kind: 'go'; lifted: string[] } | { kind: 'stop' | 'hold'; update: Update }> {
+  async function enforceLimits(
+    state: AgentStateValue,
+    node: HeldAction['node'],
+  ): Promise<{ kind: 'go'; lifted: string[] } | { kind: 'stop' | 'hold'; update: Update }> {
     const crossing = limitReached(state);
     if (!crossing) return { kind: 'go', lifted: state.liftedLimits };
     const step = state.step + 1;
-    const proposed: ProposedAction = { kind: 'model', name: `budget:${crossing.limit}`, args: { limit: crossing.limit, value: crossing.value, max: crossing.max } };
+    const proposed: ProposedAction = {
+      kind: 'model',
+      name: `budget:${crossing.limit}`,
+      args: { limit: crossing.limit, value: crossing.value, max: crossing.max },
+    };
     const argsHash = contentHash(proposed.args);
     if (crossing.onExceeded === 'hold' && state.approved && state.approved.step === step && state.approved.argsHash === argsHash) {
       return { kind: 'go', lifted: [...state.liftedLimits, crossing.limit] };
     }
     await gate.commit(state.runId, [{ type: 'budget.exceeded', actor: 'control-plane', payload: { step, ...crossing } }]);
-    emit({ type: 'budget.exceeded', runId: state.runId, limit: crossing.limit, value: crossing.value, max: crossing.max, outcome: crossing.onExceeded });
+    emit({
+      type: 'budget.exceeded',
+      runId: state.runId,
+      limit: crossing.limit,
+      value: crossing.value,
+      max: crossing.max,
+      outcome: crossing.onExceeded,
+    });
     if (crossing.onExceeded !== 'hold') {
       return { kind: 'stop', update: { status: 'failed', error: `Budget exceeded: ${crossing.reason}` } };
     }
@@ -196,8 +264,16 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const tools = toolbox.specs();
     const request = { model: agent.model, messages, tools, ...(agent.parameters ? { parameters: agent.parameters } : {}) };
     const [provider = agent.model, ...rest] = agent.model.split(':');
-    const proposed: ProposedAction = { kind: 'model', name: agent.model, args: { provider, model: rest.join(':'), message_count: messages.length, tools: tools.map((tool) => tool.name) } };
-    const intent = (args: Record<string, unknown>): EventDraft => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args, request_hash: requestHash(request) } });
+    const proposed: ProposedAction = {
+      kind: 'model',
+      name: agent.model,
+      args: { provider, model: rest.join(':'), message_count: messages.length, tools: tools.map((tool) => tool.name) },
+    };
+    const intent = (args: Record<string, unknown>): EventDraft => ({
+      type: 'model.requested',
+      actor: agent.id,
+      payload: { step, ...args, request_hash: requestHash(request) },
+    });
     return { request, proposed, intent };
   }
 
@@ -206,7 +282,12 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     if (!ahead || next.status !== 'running' || next.held || next.approved || limitReached(next)) return;
     const step = next.step + 1;
     const { proposed, intent } = modelCall(next, step);
-    ahead.start(next.runId, { node: 'model', step, key: String(next.messages.length) }, proposed.args, govern(next, step, proposed, intent, { openApproval: false }));
+    ahead.start(
+      next.runId,
+      { node: 'model', step, key: String(next.messages.length) },
+      proposed.args,
+      govern(next, step, proposed, intent, { openApproval: false }),
+    );
   }
 
   async function modelNode(state: AgentStateValue): Promise<Update> {
@@ -231,11 +312,36 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         // A fallback model is another model call: it is decided and recorded like the first.
         beforeFallback: async (fallback) => {
           const [fallbackProvider = fallback.model, ...fallbackRest] = fallback.model.split(':');
-          const fallbackAction: ProposedAction = { kind: 'model', name: fallback.model, args: { ...proposed.args, provider: fallbackProvider, model: fallbackRest.join(':'), fallback_for: agent.model, reason: fallback.reason } };
+          const fallbackAction: ProposedAction = {
+            kind: 'model',
+            name: fallback.model,
+            args: {
+              ...proposed.args,
+              provider: fallbackProvider,
+              model: fallbackRest.join(':'),
+              fallback_for: agent.model,
+              reason: fallback.reason,
+            },
+          };
           // The model call is under way and cannot wait for a human: a fallback that would be held is refused.
-          const fallbackVerdict = await gate.govern(runContext(state), step, fallbackAction, (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args } }), { openApproval: false });
-          emit({ type: 'action.decided', runId: state.runId, step, kind: 'model', name: fallback.model, args: fallbackAction.args, ...decisionSummary(fallbackVerdict.decision) });
-          if (fallbackVerdict.notified.length > 0) emit({ type: 'notification.queued', runId: state.runId, step, targets: [...fallbackVerdict.notified] });
+          const fallbackVerdict = await gate.govern(
+            runContext(state),
+            step,
+            fallbackAction,
+            (args) => ({ type: 'model.requested', actor: agent.id, payload: { step, ...args } }),
+            { openApproval: false },
+          );
+          emit({
+            type: 'action.decided',
+            runId: state.runId,
+            step,
+            kind: 'model',
+            name: fallback.model,
+            args: fallbackAction.args,
+            ...decisionSummary(fallbackVerdict.decision),
+          });
+          if (fallbackVerdict.notified.length > 0)
+            emit({ type: 'notification.queued', runId: state.runId, step, targets: [...fallbackVerdict.notified] });
           return fallbackVerdict.kind === 'execute';
         },
       });
@@ -267,8 +373,20 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       tokens: state.counters.tokens + response.usage.inputTokens + response.usage.outputTokens,
       cost_usd: state.counters.cost_usd + response.costUsd,
     };
-    const assistant: ChatMessage = { role: 'assistant', content: response.content, ...(response.toolCalls.length > 0 ? { toolCalls: response.toolCalls } : {}) };
-    const update = { step, counters, liftedLimits, messages: [assistant], pending: response.toolCalls, answer: response.toolCalls.length === 0 ? response.content : null, approved: null };
+    const assistant: ChatMessage = {
+      role: 'assistant',
+      content: response.content,
+      ...(response.toolCalls.length > 0 ? { toolCalls: response.toolCalls } : {}),
+    };
+    const update = {
+      step,
+      counters,
+      liftedLimits,
+      messages: [assistant],
+      pending: response.toolCalls,
+      answer: response.toolCalls.length === 0 ? response.content : null,
+      approved: null,
+    };
     if (update.pending.length > 0) toolAhead({ ...state, ...update, messages: state.messages });
     return update;
   }
@@ -295,7 +413,12 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const resolved = toolbox.resolve(call);
     if (!resolved.ok) return;
     const step = next.step + 1;
-    ahead.start(next.runId, { node: 'tools', step, key: call.id }, resolved.action.args, governToolCall(next, step, call, resolved.action, { openApproval: false }));
+    ahead.start(
+      next.runId,
+      { node: 'tools', step, key: call.id },
+      resolved.action.args,
+      governToolCall(next, step, call, resolved.action, { openApproval: false }),
+    );
   }
 
   async function toolsNode(state: AgentStateValue): Promise<Update> {
@@ -320,7 +443,11 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       const resolved = toolbox.resolve(call);
       if (!resolved.ok) {
         // Invalid calls never reach the policy: nothing runs, and the model is told why.
-        gate.defer(state.runId, { type: 'tool.failed', actor: agent.id, payload: { step: step + 1, call_id: call.id, name: call.name, error: { code: 'invalid_call', message: resolved.message } } });
+        gate.defer(state.runId, {
+          type: 'tool.failed',
+          actor: agent.id,
+          payload: { step: step + 1, call_id: call.id, name: call.name, error: { code: 'invalid_call', message: resolved.message } },
+        });
         messages.push(toolMessage(call, `Error: ${resolved.message}`));
         pending.shift();
         early = undefined;
@@ -348,7 +475,14 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       gate.defer(state.runId, outcome.event);
       counters = { ...counters, tool_calls: counters.tool_calls + 1 };
       if (outcome.ok && outcome.classifications) classifications = [...new Set([...classifications, ...outcome.classifications])];
-      emit({ type: 'tool.returned', runId: state.runId, step, name: resolved.action.name, ok: outcome.ok, summary: summarize(outcome.ok ? outcome.content : outcome.message) });
+      emit({
+        type: 'tool.returned',
+        runId: state.runId,
+        step,
+        name: resolved.action.name,
+        ok: outcome.ok,
+        summary: summarize(outcome.ok ? outcome.content : outcome.message),
+      });
       messages.push(toolMessage(call, outcome.ok ? outcome.content : `Error: ${outcome.message}`));
     }
     const update = { messages, pending, step, counters, classifications, liftedLimits, approved: null };
@@ -360,7 +494,11 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const text = state.answer ?? '';
     const step = state.step + 1;
     const proposed: ProposedAction = { kind: 'answer', name: 'answer', args: { text } };
-    const verdict = await govern(state, step, proposed, (args) => ({ type: 'answer.given', actor: agent.id, payload: { step, text: args.text } }));
+    const verdict = await govern(state, step, proposed, (args) => ({
+      type: 'answer.given',
+      actor: agent.id,
+      payload: { step, text: args.text },
+    }));
     if (verdict.kind === 'hold') return hold(state, verdict, proposed, 'finish');
     if (verdict.kind === 'deny') return { step, status: 'failed', error: verdict.message };
     emit({ type: 'answer', runId: state.runId, text });
@@ -372,7 +510,13 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
    * the child's action (its approval id stands for this run's too), and this run goes on with the
    * child's answer once the child ends.
    */
-  async function waitForChild(state: AgentStateValue, call: ToolCall, action: ProposedAction, verdict: Verdict | { kind: 'approved' }, child: { runId: string; approvalId: string; approvers?: unknown }): Promise<HeldAction> {
+  async function waitForChild(
+    state: AgentStateValue,
+    call: ToolCall,
+    action: ProposedAction,
+    verdict: Verdict | { kind: 'approved' },
+    child: { runId: string; approvalId: string; approvers?: unknown },
+  ): Promise<HeldAction> {
     const argsHash = verdict.kind === 'approved' ? contentHash(action.args) : verdict.argsHash;
     const held: HeldAction = {
       approvalId: child.approvalId,
@@ -387,7 +531,17 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       heldAtMs: now(),
     };
     await dependencies.markHeld(state.runId, held);
-    emit({ type: 'run.held', runId: state.runId, step: held.step, approvalId: child.approvalId, kind: action.kind, name: action.name, args: action.args, approvers: child.approvers ?? null, childRunId: child.runId });
+    emit({
+      type: 'run.held',
+      runId: state.runId,
+      step: held.step,
+      approvalId: child.approvalId,
+      kind: action.kind,
+      name: action.name,
+      args: action.args,
+      approvers: child.approvers ?? null,
+      childRunId: child.runId,
+    });
     return held;
   }
 
@@ -398,7 +552,11 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     const content = outcome.ok ? outcome.content : outcome.message;
     emit({ type: 'tool.returned', runId: state.runId, step: held.step, name: held.name, ok: outcome.ok, summary: summarize(content) });
     const call = { id: held.child.callId, name: held.child.callName, args: held.args };
-    return { held: null, counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 }, messages: [toolMessage(call, outcome.ok ? content : `Error: ${content}`)] };
+    return {
+      held: null,
+      counters: { ...state.counters, tool_calls: state.counters.tool_calls + 1 },
+      messages: [toolMessage(call, outcome.ok ? content : `Error: ${content}`)],
+    };
   }
 
   /** Applies the human's answer; the time the run waited for it is added to heldMs. */
@@ -419,17 +577,34 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
     });
     emit({ type: 'approval.applied', runId: state.runId, step: held.step, approvalId: held.approvalId, outcome: resume.outcome });
     if (held.child) {
-      if (!resume.child) return { held: null, step: held.step, status: 'failed', error: `Run '${state.runId}' waits for its hand-off to run '${held.child.runId}', and was resumed without that run's outcome.` };
+      if (!resume.child)
+        return {
+          held: null,
+          step: held.step,
+          status: 'failed',
+          error: `Run '${state.runId}' waits for its hand-off to run '${held.child.runId}', and was resumed without that run's outcome.`,
+        };
       return childEnded(state, { ...held, child: held.child }, resume.child);
     }
-    if (resume.outcome === 'approved') return { held: null, approved: { step: held.step, argsHash: held.argsHash, approvalId: held.approvalId, node: held.node, ...(held.redact ? { redact: held.redact } : {}) } };
+    if (resume.outcome === 'approved')
+      return {
+        held: null,
+        approved: {
+          step: held.step,
+          argsHash: held.argsHash,
+          approvalId: held.approvalId,
+          node: held.node,
+          ...(held.redact ? { redact: held.redact } : {}),
+        },
+      };
     const reason = `The ${held.kind} '${held.name}' was rejected by ${resume.by.join(', ') || 'its approvers'}${resume.comment ? `: ${resume.comment}` : '.'}`;
     if (held.node !== 'tools') return { held: null, step: held.step, status: 'failed', error: reason };
     const [call, ...rest] = state.pending;
     return { held: null, step: held.step, pending: rest, messages: call ? [toolMessage(call, `Error: ${reason}`)] : [] };
   }
 
-  const afterModel = (state: AgentStateValue) => (state.status !== 'running' ? END : state.held ? 'approval' : state.pending.length > 0 ? 'tools' : 'finish');
+  const afterModel = (state: AgentStateValue) =>
+    state.status !== 'running' ? END : state.held ? 'approval' : state.pending.length > 0 ? 'tools' : 'finish';
   const afterTools = (state: AgentStateValue) => (state.status !== 'running' ? END : state.held ? 'approval' : 'model');
   const afterFinish = (state: AgentStateValue) => (state.held ? 'approval' : END);
   const afterApproval = (state: AgentStateValue) => {
@@ -459,7 +634,12 @@ const toolListHashes = new WeakMap<object, string>();
  * and every message. Messages and tool lists are hashed once per object and cached, so a long
  * conversation costs one small hash per step instead of re-serialising the whole request.
  */
-export function requestHash(request: { model: string; messages: ChatMessage[]; tools: ToolSpec[]; parameters?: Record<string, unknown> }): string {
+export function requestHash(request: {
+  model: string;
+  messages: ChatMessage[];
+  tools: ToolSpec[];
+  parameters?: Record<string, unknown>;
+}): string {
   const messages = request.messages.map((message) => {
     let hash = messageHashes.get(message);
     if (hash === undefined) {
@@ -478,7 +658,9 @@ export function requestHash(request: { model: string; messages: ChatMessage[]; t
   // with the conversation, so this skips copying and checking it string by string every step.
   const model = JSON.stringify(request.model);
   if (!wellFormedText(request.model)) return contentHash({ model: request.model, parameters: request.parameters ?? null, tools, messages });
-  return sha256Hex(`{"messages":[${messages.length > 0 ? `"${messages.join('","')}"` : ''}],"model":${model},"parameters":${canonicalJson(request.parameters ?? null)},"tools":"${tools}"}`);
+  return sha256Hex(
+    `{"messages":[${messages.length > 0 ? `"${messages.join('","')}"` : ''}],"model":${model},"parameters":${canonicalJson(request.parameters ?? null)},"tools":"${tools}"}`,
+  );
 }
 
 /** No lone surrogate (canonical JSON refuses those; contentHash then says why). */
@@ -512,13 +694,23 @@ const agentLimitCounters = [
 ] as const;
 
 /** The first of the agent's own limits the run has reached, shaped like a policy limit crossing. */
-function agentLimitCrossing(limits: AgentLimitSettings | undefined, counters: RunCounters & { elapsed_ms: number }): LimitCrossing | undefined {
+function agentLimitCrossing(
+  limits: AgentLimitSettings | undefined,
+  counters: RunCounters & { elapsed_ms: number },
+): LimitCrossing | undefined {
   if (!limits) return undefined;
   for (const [limit, counter] of agentLimitCounters) {
     const max = limits[limit];
     if (max === undefined || counters[counter] < max) continue;
     const onExceeded = limits.on_exceeded ?? 'stop';
-    return { limit, value: counters[counter], max, onExceeded, policy: 'agent', reason: `The run reached ${counters[counter]} (${limit} ${max} set by the agent definition), so it ${onExceeded === 'stop' ? 'stops' : 'is held for approval to continue'}.` };
+    return {
+      limit,
+      value: counters[counter],
+      max,
+      onExceeded,
+      policy: 'agent',
+      reason: `The run reached ${counters[counter]} (${limit} ${max} set by the agent definition), so it ${onExceeded === 'stop' ? 'stops' : 'is held for approval to continue'}.`,
+    };
   }
   return undefined;
 }

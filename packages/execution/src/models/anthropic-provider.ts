@@ -108,10 +108,12 @@ function fromMessage(message: Message): ProviderReply {
   const toolCalls: ToolCall[] = [];
   for (const block of message.content) {
     if (block.type === 'text') content += block.text;
-    else if (block.type === 'tool_use') toolCalls.push({ id: block.id, name: block.name, args: (block.input ?? {}) as Record<string, unknown> });
+    else if (block.type === 'tool_use')
+      toolCalls.push({ id: block.id, name: block.name, args: (block.input ?? {}) as Record<string, unknown> });
   }
   const usage: ModelUsage = {
-    inputTokens: message.usage.input_tokens + (message.usage.cache_creation_input_tokens ?? 0) + (message.usage.cache_read_input_tokens ?? 0),
+    inputTokens:
+      message.usage.input_tokens + (message.usage.cache_creation_input_tokens ?? 0) + (message.usage.cache_read_input_tokens ?? 0),
     outputTokens: message.usage.output_tokens,
   };
   return { content, toolCalls, usage, finishReason: normaliseStop(message.stop_reason) };
@@ -136,11 +138,16 @@ function toFailure(error: unknown): unknown {
   if (error instanceof ProviderFailure || error instanceof Anthropic.APIUserAbortError) return error;
   if (isNetworkError(error)) return new ProviderFailure('connection', (error as Error).message, { cause: error });
   // No status: the connection failed, or the stream broke off (an SSE `error` event).
-  if (error instanceof Anthropic.APIError && error.status === undefined) return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
+  if (error instanceof Anthropic.APIError && error.status === undefined)
+    return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
   if (error instanceof Anthropic.APIError) {
     const detail = apiErrorDetail(error.apiMessage ?? error.message, `HTTP ${error.status}`);
     const retryAfterMs = retryAfterFrom(error.headers);
-    return new ProviderFailure('status', detail, { status: error.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), cause: error });
+    return new ProviderFailure('status', detail, {
+      status: error.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      cause: error,
+    });
   }
   return error;
 }

@@ -31,7 +31,10 @@ export interface ModelTarget {
 export function parseModelId(id: string): ModelTarget {
   const colon = id.indexOf(':');
   if (colon <= 0 || colon === id.length - 1) {
-    throw new UserError(ErrorCode.ModelFailed, `Model '${id}' must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo.`);
+    throw new UserError(
+      ErrorCode.ModelFailed,
+      `Model '${id}' must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo.`,
+    );
   }
   return { provider: id.slice(0, colon), model: id.slice(colon + 1) };
 }
@@ -66,9 +69,18 @@ class TargetFailed extends Error {
 export function createModelGateway(config: ModelGatewayConfig = {}): MeteredModelGateway {
   const providers = config.providers ?? {};
   for (const [name, provider] of Object.entries(providers)) {
-    if (name === scriptedProvider) throw new UserError(ErrorCode.InputInvalid, `Provider name 'scripted' is reserved for the scripted provider; rename providers.scripted.`, { location: { path: 'providers.scripted' } });
+    if (name === scriptedProvider)
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Provider name 'scripted' is reserved for the scripted provider; rename providers.scripted.`,
+        { location: { path: 'providers.scripted' } },
+      );
     if (kindOf(name, provider) === 'openai-compatible' && !provider.baseURL) {
-      throw new UserError(ErrorCode.InputInvalid, `Provider '${name}' is OpenAI-compatible and needs a baseURL, e.g. http://localhost:11434/v1.`, { location: { path: `providers.${name}.baseURL` } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Provider '${name}' is OpenAI-compatible and needs a baseURL, e.g. http://localhost:11434/v1.`,
+        { location: { path: `providers.${name}.baseURL` } },
+      );
     }
   }
   const timeoutMs = nonNegative(config.timeoutMs, 120_000, 'timeoutMs');
@@ -88,9 +100,18 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
   const ledger = new Map<string, UsageRecord>();
 
   function knownProvider(target: ModelTarget): void {
-    if (target.provider === scriptedProvider || target.provider === 'openai' || target.provider === 'anthropic' || Object.hasOwn(providers, target.provider)) return;
+    if (
+      target.provider === scriptedProvider ||
+      target.provider === 'openai' ||
+      target.provider === 'anthropic' ||
+      Object.hasOwn(providers, target.provider)
+    )
+      return;
     const names = [...new Set(['openai', 'anthropic', ...Object.keys(providers), scriptedProvider])];
-    throw new UserError(ErrorCode.ModelFailed, `Unknown model provider '${target.provider}' in '${target.provider}:${target.model}'; configured providers: ${names.join(', ')}.`);
+    throw new UserError(
+      ErrorCode.ModelFailed,
+      `Unknown model provider '${target.provider}' in '${target.provider}:${target.model}'; configured providers: ${names.join(', ')}.`,
+    );
   }
 
   function resolveScript(name: string): Promise<ModelScript> {
@@ -110,7 +131,10 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
     }
     const known = Object.keys(scripts);
     return Promise.reject(
-      new UserError(ErrorCode.ModelFailed, `No model script named '${name}'${known.length > 0 ? `; known scripts: ${known.join(', ')}` : ''}${directory ? `, and ${join(directory, `${name}.yaml`)} is not a valid script name` : '; configure scripts or scriptDirectory'}.`),
+      new UserError(
+        ErrorCode.ModelFailed,
+        `No model script named '${name}'${known.length > 0 ? `; known scripts: ${known.join(', ')}` : ''}${directory ? `, and ${join(directory, `${name}.yaml`)} is not a valid script name` : '; configure scripts or scriptDirectory'}.`,
+      ),
     );
   }
 
@@ -127,7 +151,10 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
       // The real services need a key; a configured base URL may be a server that needs none.
       if (!settings.apiKey && !settings.baseURL) {
         const variable = kind === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY';
-        throw new UserError(ErrorCode.ModelFailed, `No API key for provider '${provider}'; set ${variable} or providers.${provider}.apiKey.`);
+        throw new UserError(
+          ErrorCode.ModelFailed,
+          `No API key for provider '${provider}'; set ${variable} or providers.${provider}.apiKey.`,
+        );
       }
       const apiKey = settings.apiKey ?? placeholderKey;
       const headers = settings.headers ? { headers: settings.headers } : {};
@@ -149,7 +176,11 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
   }
 
   /** Calls one target with retries; resolves with the reply and the attempts it took. */
-  async function callTarget(target: ModelTarget, request: ModelRequest, options: ModelCallOptions): Promise<{ reply: ProviderReply; attempts: number }> {
+  async function callTarget(
+    target: ModelTarget,
+    request: ModelRequest,
+    options: ModelCallOptions,
+  ): Promise<{ reply: ProviderReply; attempts: number }> {
     const adapter = adapterFor(target.provider);
     for (let attempt = 1; ; attempt++) {
       const controller = new AbortController();
@@ -198,7 +229,14 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
         case 'status': {
           const status = error.status ?? 0;
           const unavailable = status === 408 || status === 409 || status === 429 || status >= 500;
-          return { ...base, what: `status ${status} (${detail})`, status, unavailable, retryable: unavailable, userFault: !unavailable && status >= 400 && status < 500 };
+          return {
+            ...base,
+            what: `status ${status} (${detail})`,
+            status,
+            unavailable,
+            retryable: unavailable,
+            userFault: !unavailable && status >= 400 && status < 500,
+          };
         }
         case 'connection':
           return { ...base, what: `connection failed (${detail})`, unavailable: true, retryable: true };
@@ -221,7 +259,8 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
   }
 
   function toError(primary: TargetFailure, secondary?: TargetFailure): AiFactoryError {
-    const describe = (failure: TargetFailure) => `${failure.target.provider}:${failure.target.model} failed after ${failure.attempts} attempt${failure.attempts === 1 ? '' : 's'}: ${failure.what}`;
+    const describe = (failure: TargetFailure) =>
+      `${failure.target.provider}:${failure.target.model} failed after ${failure.attempts} attempt${failure.attempts === 1 ? '' : 's'}: ${failure.what}`;
     const detailsOf = (failure: TargetFailure) => ({
       provider: failure.target.provider,
       model: failure.target.model,
@@ -236,7 +275,9 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
     message = `${redact(message).replace(/\.$/, '')}.`;
     const details = { ...detailsOf(primary), ...(secondary ? { fallback: detailsOf(secondary) } : {}) };
     const userFault = primary.userFault && (!secondary || secondary.userFault);
-    return userFault ? new UserError(ErrorCode.ModelFailed, message, { details }) : new SystemError(ErrorCode.ModelFailed, message, { details });
+    return userFault
+      ? new UserError(ErrorCode.ModelFailed, message, { details })
+      : new SystemError(ErrorCode.ModelFailed, message, { details });
   }
 
   function book(response: ModelResponse): void {
@@ -263,7 +304,11 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
     record.costUsd = Math.round((record.costUsd + response.costUsd) * 1e9) / 1e9;
   }
 
-  function respond(target: ModelTarget, reply: ProviderReply, extra: { attempts: number; started: number; fallbackReason?: string; options: ModelCallOptions }): ModelResponse {
+  function respond(
+    target: ModelTarget,
+    reply: ProviderReply,
+    extra: { attempts: number; started: number; fallbackReason?: string; options: ModelCallOptions },
+  ): ModelResponse {
     const scripted = target.provider === scriptedProvider;
     const price = scripted ? { inputPerMillion: 0, outputPerMillion: 0 } : findPrice(prices, target.provider, target.model);
     const response: ModelResponse = {
@@ -307,15 +352,22 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
         if (!(error instanceof TargetFailed)) throw error;
         const first = error.failure;
         const target = fallbackFor(options);
-        const useFallback = target && !first.streamed && first.unavailable && `${target.provider}:${target.model}` !== `${primary.provider}:${primary.model}`;
+        const useFallback =
+          target && !first.streamed && first.unavailable && `${target.provider}:${target.model}` !== `${primary.provider}:${primary.model}`;
         if (!useFallback) throw toError(first);
         // Only an approved model may stand in: with a registry, an unregistered fallback is never called.
         if (config.registry && config.registry.find(`${target.provider}:${target.model}`) === undefined) {
-          throw toError({ ...first, what: `${first.what}; fallback ${target.provider}:${target.model} is not in the model registry (models/*.yaml), so it was not called` });
+          throw toError({
+            ...first,
+            what: `${first.what}; fallback ${target.provider}:${target.model} is not in the model registry (models/*.yaml), so it was not called`,
+          });
         }
         const fallbackModel = `${target.provider}:${target.model}`;
-        const fallbackReason = redact(`${primary.provider}:${primary.model} failed after ${first.attempts} attempt${first.attempts === 1 ? '' : 's'}: ${first.what}`);
-        if (options.beforeFallback && (await options.beforeFallback({ model: fallbackModel, reason: fallbackReason })) !== true) throw toError(first);
+        const fallbackReason = redact(
+          `${primary.provider}:${primary.model} failed after ${first.attempts} attempt${first.attempts === 1 ? '' : 's'}: ${first.what}`,
+        );
+        if (options.beforeFallback && (await options.beforeFallback({ model: fallbackModel, reason: fallbackReason })) !== true)
+          throw toError(first);
         try {
           const { reply, attempts } = await callTarget(target, { ...request, model: fallbackModel }, options);
           return respond(target, reply, { attempts: first.attempts + attempts, started, fallbackReason, options });
@@ -328,7 +380,12 @@ export function createModelGateway(config: ModelGatewayConfig = {}): MeteredMode
 
     usage(filter: UsageFilter = {}): UsageRecord[] {
       return [...ledger.values()]
-        .filter((record) => (filter.team === undefined || record.team === filter.team) && (filter.agent === undefined || record.agent === filter.agent) && (filter.runId === undefined || record.runId === filter.runId))
+        .filter(
+          (record) =>
+            (filter.team === undefined || record.team === filter.team) &&
+            (filter.agent === undefined || record.agent === filter.agent) &&
+            (filter.runId === undefined || record.runId === filter.runId),
+        )
         .map((record) => ({ ...record }))
         .sort((left, right) => compareKeys(left, right));
     },
@@ -349,7 +406,8 @@ function kindOf(name: string, provider: ProviderConfig): ProviderKind {
 
 function nonNegative(value: number | undefined, fallback: number, path: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new UserError(ErrorCode.InputInvalid, `${path} must be a non-negative number, got ${value}.`, { location: { path } });
+  if (!Number.isFinite(value) || value < 0)
+    throw new UserError(ErrorCode.InputInvalid, `${path} must be a non-negative number, got ${value}.`, { location: { path } });
   return value;
 }
 

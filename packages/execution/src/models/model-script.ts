@@ -94,7 +94,14 @@ export interface ScriptToolCall {
 
 /** The answer a script gives to one call. */
 export type ScriptedAnswer =
-  | { kind: 'answer'; turnIndex: number; content: string; toolCalls: ToolCall[]; finishReason: string; usage?: { inputTokens: number; outputTokens: number } }
+  | {
+      kind: 'answer';
+      turnIndex: number;
+      content: string;
+      toolCalls: ToolCall[];
+      finishReason: string;
+      usage?: { inputTokens: number; outputTokens: number };
+    }
   | { kind: 'error'; turnIndex: number; message: string };
 
 /** Thrown when a script has no turn for a call: it ran out, or no scenario matched. */
@@ -112,7 +119,9 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (node: Node | Pair | null | undefined, path: string): SourceLocation => {
-    const offset = (node && 'range' in node ? node.range?.[0] : undefined) ?? (node && 'key' in node && isScalar(node.key) ? node.key.range?.[0] : undefined);
+    const offset =
+      (node && 'range' in node ? node.range?.[0] : undefined) ??
+      (node && 'key' in node && isScalar(node.key) ? node.key.range?.[0] : undefined);
     if (offset === undefined) return { file, path };
     const position = lineCounter.linePos(offset);
     return { file, line: position.line, column: position.col, path };
@@ -135,7 +144,8 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
     for (const pair of map.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
       const keyPath = path ? `${path}.${key}` : String(key);
-      if (key === undefined || !allowed.includes(key)) fail(pair.key as Node, keyPath, `Unknown key '${String(key)}'; expected one of: ${allowed.join(', ')}.`);
+      if (key === undefined || !allowed.includes(key))
+        fail(pair.key as Node, keyPath, `Unknown key '${String(key)}'; expected one of: ${allowed.join(', ')}.`);
       found.set(key as string, pair);
     }
     return found;
@@ -155,7 +165,8 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
   };
   const checkArgTemplates = (node: unknown, path: string) => {
     if (isScalar(node) && typeof node.value === 'string') checkTemplates(node.value, node, path);
-    else if (isMap(node)) for (const pair of node.items) checkArgTemplates(pair.value, `${path}.${isScalar(pair.key) ? String(pair.key.value) : '?'}`);
+    else if (isMap(node))
+      for (const pair of node.items) checkArgTemplates(pair.value, `${path}.${isScalar(pair.key) ? String(pair.key.value) : '?'}`);
     else if (isSeq(node)) node.items.forEach((item, index) => checkArgTemplates(item, `${path}[${index}]`));
   };
   const count = (pair: Pair<unknown, unknown>, path: string): number => {
@@ -201,16 +212,25 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
     if (finishReason) turn.finishReason = stringAt(finishReason, `${path}.finish_reason`);
     const usage = keys.get('usage');
     if (usage) {
-      if (!isMap(usage.value)) return fail((usage.value as Node) ?? usage, `${path}.usage`, `${path}.usage must be a mapping with input_tokens and output_tokens.`);
+      if (!isMap(usage.value))
+        return fail(
+          (usage.value as Node) ?? usage,
+          `${path}.usage`,
+          `${path}.usage must be a mapping with input_tokens and output_tokens.`,
+        );
       const usageKeys = entries(usage.value, `${path}.usage`, ['input_tokens', 'output_tokens']);
       const input = usageKeys.get('input_tokens');
       const output = usageKeys.get('output_tokens');
-      turn.usage = { inputTokens: input ? count(input, `${path}.usage.input_tokens`) : 0, outputTokens: output ? count(output, `${path}.usage.output_tokens`) : 0 };
+      turn.usage = {
+        inputTokens: input ? count(input, `${path}.usage.input_tokens`) : 0,
+        outputTokens: output ? count(output, `${path}.usage.output_tokens`) : 0,
+      };
     }
     const error = keys.get('error');
     if (error) {
       turn.error = stringAt(error, `${path}.error`);
-      if (say || toolCalls) fail(error.key as Node, `${path}.error`, `${path} has \`error\` and an answer; a turn either fails or answers.`);
+      if (say || toolCalls)
+        fail(error.key as Node, `${path}.error`, `${path} has \`error\` and an answer; a turn either fails or answers.`);
     }
     if (!say && !toolCalls && !error) fail(node, path, `${path} needs \`say\`, \`tool_calls\` or \`error\`.`);
     return turn;
@@ -231,7 +251,8 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
   if (turns) script.turns = parseTurns(turns, 'turns');
   else if (scenarios) {
     const list = scenarios.value;
-    if (!isSeq(list) || list.items.length === 0) return fail((list as Node) ?? scenarios, 'scenarios', 'scenarios must be a non-empty list.');
+    if (!isSeq(list) || list.items.length === 0)
+      return fail((list as Node) ?? scenarios, 'scenarios', 'scenarios must be a non-empty list.');
     script.scenarios = list.items.map((item, index) => {
       const path = `scenarios[${index}]`;
       if (!isMap(item)) return fail(item as Node, path, `${path} must be a mapping with \`turns\`.`);
@@ -247,7 +268,11 @@ export function parseScript(text: string, file = '<inline>'): ModelScript {
         try {
           new RegExp(scenario.whenUserMatches, 'i');
         } catch (error) {
-          fail(matches.value as Node, `${path}.when_user_matches`, `${path}.when_user_matches is not a valid regular expression: ${(error as Error).message}.`);
+          fail(
+            matches.value as Node,
+            `${path}.when_user_matches`,
+            `${path}.when_user_matches is not a valid regular expression: ${(error as Error).message}.`,
+          );
         }
       }
       return scenario;
@@ -274,13 +299,16 @@ function offeredToolName(name: string): string {
 }
 
 function render(template: string, variables: Record<(typeof templateVariables)[number], string>): string {
-  return template.replace(templatePattern, (whole, variable: string) => (Object.hasOwn(variables, variable) ? variables[variable as keyof typeof variables] : whole));
+  return template.replace(templatePattern, (whole, variable: string) =>
+    Object.hasOwn(variables, variable) ? variables[variable as keyof typeof variables] : whole,
+  );
 }
 
 function renderArgs(value: unknown, variables: Record<(typeof templateVariables)[number], string>): unknown {
   if (typeof value === 'string') return render(value, variables);
   if (Array.isArray(value)) return value.map((item) => renderArgs(item, variables));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderArgs(item, variables)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderArgs(item, variables)]));
   return value;
 }
 
@@ -314,7 +342,10 @@ export function playScript(script: ModelScript, request: Pick<ModelRequest, 'mes
         (candidate.whenUserMatches === undefined || new RegExp(candidate.whenUserMatches, 'i').test(lastUser)),
     );
     if (!scenario) {
-      throw new UnexpectedModelCallError(`${label} has no scenario for the user message '${truncate(lastUser)}'; add one, or one without a condition as the default.`, location);
+      throw new UnexpectedModelCallError(
+        `${label} has no scenario for the user message '${truncate(lastUser)}'; add one, or one without a condition as the default.`,
+        location,
+      );
     }
     turns = scenario.turns;
     turnIndex = messages.slice(userIndex + 1).filter((message) => message.role === 'assistant').length;
@@ -336,8 +367,13 @@ export function playScript(script: ModelScript, request: Pick<ModelRequest, 'mes
   const toolCalls: ToolCall[] = (turn.toolCalls ?? []).map((call, index) => {
     // A script may name a tool as the agent definition does (`fs.read_file`); the runtime offers
     // it as `fs__read_file`. Use the offered name when that is the one that exists.
-    const name = offered.size > 0 && !offered.has(call.name) && offered.has(offeredToolName(call.name)) ? offeredToolName(call.name) : call.name;
-    return { id: call.id ?? `call_${assistantCount}_${index}`, name, args: (renderArgs(call.args ?? {}, variables) as Record<string, unknown>) };
+    const name =
+      offered.size > 0 && !offered.has(call.name) && offered.has(offeredToolName(call.name)) ? offeredToolName(call.name) : call.name;
+    return {
+      id: call.id ?? `call_${assistantCount}_${index}`,
+      name,
+      args: renderArgs(call.args ?? {}, variables) as Record<string, unknown>,
+    };
   });
   return {
     kind: 'answer',

@@ -3,7 +3,16 @@
 import OpenAI from 'openai';
 import type { ChatMessage, ModelRequest, ModelUsage, ToolCall } from './model-types.ts';
 import type { ProviderAdapter, ProviderAttempt, ProviderReply } from './provider-adapter.ts';
-import { ProviderFailure, apiErrorDetail, isNetworkError, passThroughParameters, estimateRequestTokens, estimateTokens, parseToolArguments, retryAfterFrom } from './provider-adapter.ts';
+import {
+  ProviderFailure,
+  apiErrorDetail,
+  isNetworkError,
+  passThroughParameters,
+  estimateRequestTokens,
+  estimateTokens,
+  parseToolArguments,
+  retryAfterFrom,
+} from './provider-adapter.ts';
 
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ToolParam = OpenAI.Chat.Completions.ChatCompletionFunctionTool;
@@ -38,7 +47,9 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
     async attempt(attempt: ProviderAttempt): Promise<ProviderReply> {
       const body = toCreateParams(attempt.model, attempt.request, options.official);
       try {
-        return attempt.onToken ? await streamed(client, body, attempt.signal, attempt.onToken, attempt.request) : await whole(client, body, attempt.signal, attempt.request);
+        return attempt.onToken
+          ? await streamed(client, body, attempt.signal, attempt.onToken, attempt.request)
+          : await whole(client, body, attempt.signal, attempt.request);
       } catch (error) {
         throw toFailure(error);
       }
@@ -71,7 +82,11 @@ function toMessageParam(message: ChatMessage): MessageParam {
       return {
         role: 'assistant',
         content: message.content === '' ? null : message.content,
-        tool_calls: toolCalls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: JSON.stringify(call.args) } })),
+        tool_calls: toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: JSON.stringify(call.args) },
+        })),
       };
     }
   }
@@ -87,13 +102,24 @@ async function whole(client: OpenAI, body: CreateParams, signal: AbortSignal, re
     if (call.type !== 'function') continue;
     toolCalls.push({ id: call.id, name: call.function.name, args: parseToolArguments(call.function.name, call.function.arguments) });
   }
-  return { content, toolCalls, usage: usageOf(completion.usage, request, content, toolCalls), finishReason: normaliseFinish(choice.finish_reason) };
+  return {
+    content,
+    toolCalls,
+    usage: usageOf(completion.usage, request, content, toolCalls),
+    finishReason: normaliseFinish(choice.finish_reason),
+  };
 }
 
 // Assembled by hand rather than with the SDK's ChatCompletionStream helper: the helper rejects
 // chunks carrying fields it does not know, which OpenAI-compatible servers (vLLM's
 // `reasoning_content`, Ollama's extras) routinely send.
-async function streamed(client: OpenAI, body: CreateParams, signal: AbortSignal, onToken: (text: string) => void, request: ModelRequest): Promise<ProviderReply> {
+async function streamed(
+  client: OpenAI,
+  body: CreateParams,
+  signal: AbortSignal,
+  onToken: (text: string) => void,
+  request: ModelRequest,
+): Promise<ProviderReply> {
   const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal });
   let content = '';
   let finishReason: string | null = null;
@@ -125,9 +151,18 @@ async function streamed(client: OpenAI, body: CreateParams, signal: AbortSignal,
   return { content, toolCalls, usage: usageOf(usage, request, content, toolCalls), finishReason: normaliseFinish(finishReason) };
 }
 
-function usageOf(usage: OpenAI.CompletionUsage | null | undefined, request: ModelRequest, content: string, toolCalls: ToolCall[]): ModelUsage {
+function usageOf(
+  usage: OpenAI.CompletionUsage | null | undefined,
+  request: ModelRequest,
+  content: string,
+  toolCalls: ToolCall[],
+): ModelUsage {
   if (usage) return { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens };
-  return { inputTokens: estimateRequestTokens(request), outputTokens: estimateTokens(content + JSON.stringify(toolCalls.map((call) => call.args))), estimated: true };
+  return {
+    inputTokens: estimateRequestTokens(request),
+    outputTokens: estimateTokens(content + JSON.stringify(toolCalls.map((call) => call.args))),
+    estimated: true,
+  };
 }
 
 function normaliseFinish(reason: string | null | undefined): string {
@@ -139,12 +174,17 @@ function toFailure(error: unknown): unknown {
   if (error instanceof ProviderFailure || error instanceof OpenAI.APIUserAbortError) return error;
   if (isNetworkError(error)) return new ProviderFailure('connection', (error as Error).message, { cause: error });
   // No status: the connection failed, or the stream broke off (an SSE `error` event).
-  if (error instanceof OpenAI.APIError && error.status === undefined) return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
+  if (error instanceof OpenAI.APIError && error.status === undefined)
+    return new ProviderFailure('connection', apiErrorDetail(error.message, 'connection error'), { cause: error });
   if (error instanceof OpenAI.APIError) {
     const body = error.error as { message?: unknown } | undefined;
     const detail = apiErrorDetail(typeof body?.message === 'string' ? body.message : error.message, `HTTP ${error.status}`);
     const retryAfterMs = retryAfterFrom(error.headers);
-    return new ProviderFailure('status', detail, { status: error.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), cause: error });
+    return new ProviderFailure('status', detail, {
+      status: error.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      cause: error,
+    });
   }
   return error;
 }

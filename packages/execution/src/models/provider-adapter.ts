@@ -78,7 +78,8 @@ export function estimateRequestTokens(request: Pick<ModelRequest, 'messages' | '
     characters += message.content.length;
     for (const call of message.toolCalls ?? []) characters += call.name.length + JSON.stringify(call.args).length;
   }
-  for (const tool of request.tools ?? []) characters += tool.name.length + (tool.description?.length ?? 0) + JSON.stringify(tool.inputSchema).length;
+  for (const tool of request.tools ?? [])
+    characters += tool.name.length + (tool.description?.length ?? 0) + JSON.stringify(tool.inputSchema).length;
   return Math.ceil(characters / 4);
 }
 
@@ -103,7 +104,16 @@ export function apiErrorDetail(message: string | null | undefined, fallback: str
   return detail === '' ? fallback : detail;
 }
 
-const networkCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const networkCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
 
 /** True for errors of the network itself, e.g. undici's `TypeError: terminated` when a stream is cut. */
 export function isNetworkError(error: unknown): boolean {

@@ -37,7 +37,13 @@ export async function sendSlack(
   const body = JSON.stringify({
     text: message.text,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${slackEscape(headline ?? message.subject)}*${details.length > 0 ? `\n${details.map(slackEscape).join('\n')}` : ''}` } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*${slackEscape(headline ?? message.subject)}*${details.length > 0 ? `\n${details.map(slackEscape).join('\n')}` : ''}`,
+        },
+      },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `aifactory notification ${notification.id}` }] },
     ],
   });
@@ -86,18 +92,29 @@ export function createEmailTransport(smtpUrl: string, from: string, options: { t
   const transporter = import('nodemailer').then(({ default: nodemailer }) => {
     const created = nodemailer.createTransport(smtpUrl, {});
     // Per-connection timeouts: a stuck server must not hold a claimed notification past its lease.
-    Object.assign(created.options, { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs });
+    Object.assign(created.options, {
+      connectionTimeout: options.timeoutMs,
+      greetingTimeout: options.timeoutMs,
+      socketTimeout: options.timeoutMs,
+    });
     return created;
   });
   return { transporter, from, secrets: [smtpUrl, ...(password ? [password, encodeURIComponent(password)] : [])] };
 }
 
 /** Sends a notification as one e-mail. The Message-ID is derived from the outbox id, so a rare duplicate (at-least-once) threads with the first. */
-export async function sendEmail(notification: Notification, address: string, transport: EmailTransport, options: { timeoutMs: number }): Promise<Attempt> {
+export async function sendEmail(
+  notification: Notification,
+  address: string,
+  transport: EmailTransport,
+  options: { timeoutMs: number },
+): Promise<Attempt> {
   const message = notificationMessage(notification);
   const domain = transport.from.match(/@([^>\s]+)/)?.[1] ?? 'aifactory.local';
   try {
-    await (await transport.transporter).sendMail({
+    await (
+      await transport.transporter
+    ).sendMail({
       from: transport.from,
       to: address,
       subject: `[aifactory] ${message.subject}`,
@@ -109,7 +126,11 @@ export async function sendEmail(notification: Notification, address: string, tra
   } catch (error) {
     const smtp = error as { responseCode?: number; code?: string; message?: string };
     const text = (smtp.message ?? '').replace(/\s+/g, ' ').slice(0, 160);
-    const reason = smtp.responseCode ? `SMTP ${smtp.responseCode}: ${text}` : smtp.code ? `${smtp.code}: ${text}` : networkReason(error, options.timeoutMs);
+    const reason = smtp.responseCode
+      ? `SMTP ${smtp.responseCode}: ${text}`
+      : smtp.code
+        ? `${smtp.code}: ${text}`
+        : networkReason(error, options.timeoutMs);
     // 5xx replies (no such mailbox, relay refused, authentication failed) are final; 4xx and
     // connection failures are worth another try.
     const permanent = smtp.responseCode !== undefined && smtp.responseCode >= 500;
@@ -119,7 +140,8 @@ export async function sendEmail(notification: Notification, address: string, tra
 
 function networkReason(error: unknown, timeoutMs: number): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if ((error as Error).name === 'TimeoutError' || (error as { code?: string }).code === 'ETIMEDOUT') return `timed out after ${timeoutMs} ms`;
+  if ((error as Error).name === 'TimeoutError' || (error as { code?: string }).code === 'ETIMEDOUT')
+    return `timed out after ${timeoutMs} ms`;
   return cause?.code ?? (error as { code?: string }).code ?? cause?.message ?? (error as Error).message;
 }
 

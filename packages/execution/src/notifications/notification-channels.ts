@@ -22,7 +22,10 @@ const channelsSchema = z
       .object({
         from: z.string().min(3).describe('The From: of every notification e-mail.'),
         smtp_url_env: envName.describe('Environment variable holding smtp://user:password@host:port (smtps:// for TLS).'),
-        domains: z.array(z.string().regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'Expected a lower-case domain name.')).min(1).optional(),
+        domains: z
+          .array(z.string().regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'Expected a lower-case domain name.'))
+          .min(1)
+          .optional(),
       })
       .strict()
       .optional(),
@@ -73,7 +76,9 @@ export async function readNotificationChannels(file: string): Promise<Notificati
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return noNotificationChannels;
-    throw new UserError(ErrorCode.InputInvalid, `Notification channels file ${file} cannot be read: ${(error as Error).message}`, { cause: error });
+    throw new UserError(ErrorCode.InputInvalid, `Notification channels file ${file} cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return parseNotificationChannels(text, file);
 }
@@ -96,10 +101,12 @@ export function undeliverableTarget(policyTarget: string, channels: Notification
     return `Slack channel '${target.channel}' is not configured ${where}; ${known.length > 0 ? `configured channels: ${known.join(', ')}` : 'add it under slack: with the variable holding its webhook URL'}.`;
   }
   if (target.kind === 'email') {
-    if (!channels.email) return `E-mail to '${target.address}' cannot be delivered: e-mail is not configured ${where} (add email: {from, smtp_url_env}).`;
+    if (!channels.email)
+      return `E-mail to '${target.address}' cannot be delivered: e-mail is not configured ${where} (add email: {from, smtp_url_env}).`;
     const domains = channels.email.domains;
     const domain = target.address.slice(target.address.lastIndexOf('@') + 1);
-    if (domains && !domains.includes(domain)) return `E-mail address '${target.address}' is outside the configured domains (${domains.join(', ')}).`;
+    if (domains && !domains.includes(domain))
+      return `E-mail address '${target.address}' is outside the configured domains (${domains.join(', ')}).`;
   }
   return undefined;
 }
@@ -115,7 +122,10 @@ export interface NotificationTransports {
 }
 
 /** Resolves the channels' environment variables; an unset one makes that channel fail with a message naming the variable. */
-export function notificationTransports(channels: NotificationChannelsConfig, env: Readonly<Record<string, string | undefined>> = process.env): NotificationTransports {
+export function notificationTransports(
+  channels: NotificationChannelsConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): NotificationTransports {
   const slack: Record<string, string> = {};
   const missing: Record<string, string> = {};
   for (const [channel, entry] of Object.entries(channels.slack)) {

@@ -75,10 +75,14 @@ export interface NotificationDispatcher {
 /** Creates a dispatcher over the store's outbox. */
 export function createNotificationDispatcher(store: Store, options: NotificationDispatcherOptions): NotificationDispatcher {
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 16)) {
-    throw new UserError(ErrorCode.InputInvalid, 'The webhook signing secret must be at least 16 characters (set AIFACTORY_WEBHOOK_SECRET).');
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'The webhook signing secret must be at least 16 characters (set AIFACTORY_WEBHOOK_SECRET).',
+    );
   }
   const maxAttempts = options.maxAttempts ?? 8;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new UserError(ErrorCode.InputInvalid, `maxAttempts ${String(options.maxAttempts)} is invalid; use a whole number of at least 1.`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new UserError(ErrorCode.InputInvalid, `maxAttempts ${String(options.maxAttempts)} is invalid; use a whole number of at least 1.`);
   const fetchImplementation = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
@@ -123,7 +127,9 @@ export function createNotificationDispatcher(store: Store, options: Notification
       const url = channels?.slack[target.channel];
       if (!url) {
         const missing = channels?.missing[`slack:${target.channel}`];
-        return missing ? { ok: false, error: missing } : { ok: false, error: `Slack channel ${target.channel} is not configured in notifications.yaml.`, permanent: true };
+        return missing
+          ? { ok: false, error: missing }
+          : { ok: false, error: `Slack channel ${target.channel} is not configured in notifications.yaml.`, permanent: true };
       }
       return sendSlack(notification, target.channel, url, { fetch: fetchImplementation, timeoutMs, now: now() });
     }
@@ -131,16 +137,32 @@ export function createNotificationDispatcher(store: Store, options: Notification
       const configured = channels?.email;
       if (!configured) {
         const missing = channels?.missing.email;
-        return missing ? { ok: false, error: missing } : { ok: false, error: 'E-mail is not configured in notifications.yaml.', permanent: true };
+        return missing
+          ? { ok: false, error: missing }
+          : { ok: false, error: 'E-mail is not configured in notifications.yaml.', permanent: true };
       }
       const domain = target.address.slice(target.address.lastIndexOf('@') + 1);
-      if (configured.domains && !configured.domains.includes(domain)) return { ok: false, error: `${target.address} is outside the configured domains (${configured.domains.join(', ')}).`, permanent: true };
+      if (configured.domains && !configured.domains.includes(domain))
+        return {
+          ok: false,
+          error: `${target.address} is outside the configured domains (${configured.domains.join(', ')}).`,
+          permanent: true,
+        };
       email ??= createEmailTransport(configured.smtpUrl, configured.from, { timeoutMs });
       return sendEmail(notification, target.address, email, { timeoutMs });
     }
-    if (options.secret === undefined) return { ok: false, error: `AIFACTORY_WEBHOOK_SECRET is not set, so webhooks cannot be signed (${describeNotificationTarget(notification.target)})` };
+    if (options.secret === undefined)
+      return {
+        ok: false,
+        error: `AIFACTORY_WEBHOOK_SECRET is not set, so webhooks cannot be signed (${describeNotificationTarget(notification.target)})`,
+      };
     const secret = options.secret;
-    const body = JSON.stringify({ id: notification.id, run_id: notification.runId, created_at: notification.createdAt.toISOString(), payload: notification.payload });
+    const body = JSON.stringify({
+      id: notification.id,
+      run_id: notification.runId,
+      created_at: notification.createdAt.toISOString(),
+      payload: notification.payload,
+    });
     try {
       const response = await fetchImplementation(target.url, {
         method: 'POST',
@@ -158,18 +180,30 @@ export function createNotificationDispatcher(store: Store, options: Notification
       });
       await response.body?.cancel().catch(() => undefined);
       if (response.status >= 200 && response.status < 300) return { ok: true };
-      const retryAfter = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), now()) : undefined;
-      return { ok: false, error: `HTTP ${response.status} from ${describeNotificationTarget(notification.target)}`, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
+      const retryAfter =
+        response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), now()) : undefined;
+      return {
+        ok: false,
+        error: `HTTP ${response.status} from ${describeNotificationTarget(notification.target)}`,
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+      };
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `timed out after ${timeoutMs} ms`
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
       return { ok: false, error: `${reason} (${describeNotificationTarget(notification.target)})` };
     }
   }
 
   async function settle(notification: Notification, attempt: Attempt, report: DrainReport): Promise<void> {
     const at = now();
-    const mine = and(eq(notifications.id, notification.id), eq(notifications.status, 'pending'), eq(notifications.attempts, notification.attempts));
+    const mine = and(
+      eq(notifications.id, notification.id),
+      eq(notifications.status, 'pending'),
+      eq(notifications.attempts, notification.attempts),
+    );
     if (attempt.ok) {
       await store.db.update(notifications).set({ status: 'delivered', deliveredAt: at, lastError: null }).where(mine);
       report.delivered.push(notification.id);
@@ -179,7 +213,10 @@ export function createNotificationDispatcher(store: Store, options: Notification
     } else {
       await store.db
         .update(notifications)
-        .set({ lastError: attempt.error, nextAttemptAt: new Date(at.getTime() + Math.max(delay(notification.attempts), attempt.retryAfterMs ?? 0)) })
+        .set({
+          lastError: attempt.error,
+          nextAttemptAt: new Date(at.getTime() + Math.max(delay(notification.attempts), attempt.retryAfterMs ?? 0)),
+        })
         .where(mine);
       report.retrying.push(notification.id);
     }

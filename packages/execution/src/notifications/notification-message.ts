@@ -18,7 +18,9 @@ export function notificationMessage(notification: Pick<Notification, 'id' | 'run
   const agent = text(payload.agent);
   const actionName = text(action.name);
   const actionKind = text(action.kind);
-  const rules = Array.isArray(payload.rules) ? payload.rules.map((rule) => (typeof rule === 'string' ? rule : text((rule as Record<string, unknown>)?.id) ?? JSON.stringify(rule))) : [];
+  const rules = Array.isArray(payload.rules)
+    ? payload.rules.map((rule) => (typeof rule === 'string' ? rule : (text((rule as Record<string, unknown>)?.id) ?? JSON.stringify(rule))))
+    : [];
   const message = text(payload.message);
   // The gate tells of every authority a policy asks it to (a denial, a hold, a notice); older payloads carry none.
   const did = payload.authority === 'deny' ? 'was denied' : payload.authority === 'require_approval' ? 'waits for approval to run' : 'ran';

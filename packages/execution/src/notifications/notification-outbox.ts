@@ -52,7 +52,11 @@ export interface NotificationInput {
 export type NotificationWriter = Store | Database;
 
 /** Queues a notification in the outbox; an inbox item is readable at once. Returns its row. */
-export async function enqueueNotification(writer: NotificationWriter, input: NotificationInput, options: { now?: Date } = {}): Promise<Notification> {
+export async function enqueueNotification(
+  writer: NotificationWriter,
+  input: NotificationInput,
+  options: { now?: Date } = {},
+): Promise<Notification> {
   if (!input || typeof input.runId !== 'string' || input.runId.trim() === '') {
     throw new UserError(ErrorCode.InputInvalid, 'A notification needs the runId of the run that causes it.');
   }
@@ -61,7 +65,11 @@ export async function enqueueNotification(writer: NotificationWriter, input: Not
   try {
     payload = JSON.parse(JSON.stringify(input.payload ?? {}));
   } catch (error) {
-    throw new UserError(ErrorCode.InputInvalid, `Notification payload for '${target.kind}' cannot be written as JSON: ${(error as Error).message}`, { cause: error });
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `Notification payload for '${target.kind}' cannot be written as JSON: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const now = options.now ?? new Date();
   const readable = target.kind === 'inbox';
@@ -104,7 +112,8 @@ export interface NotificationFilter {
 /** Lists notifications, newest first: inbox items by default, every target with `all`. */
 export async function listNotifications(store: Store, filter: NotificationFilter = {}): Promise<Notification[]> {
   const limit = filter.limit ?? 100;
-  if (!Number.isInteger(limit) || limit < 1) throw new UserError(ErrorCode.InputInvalid, `Notification limit ${String(filter.limit)} is invalid; use a whole number of at least 1.`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UserError(ErrorCode.InputInvalid, `Notification limit ${String(filter.limit)} is invalid; use a whole number of at least 1.`);
   const conditions: SQL[] = [];
   if (filter.inbox !== undefined) conditions.push(eq(notifications.target, `inbox:${filter.inbox}`));
   else if (!filter.all) conditions.push(like(notifications.target, 'inbox:%'));
@@ -121,11 +130,16 @@ export async function listNotifications(store: Store, filter: NotificationFilter
 }
 
 /** Marks inbox items read (by id, or every unread item of an inbox); returns the ids it marked. */
-export async function markNotificationsRead(store: Store, selection: { ids: number[] } | { inbox?: string; all: true }, options: { now?: Date } = {}): Promise<number[]> {
+export async function markNotificationsRead(
+  store: Store,
+  selection: { ids: number[] } | { inbox?: string; all: true },
+  options: { now?: Date } = {},
+): Promise<number[]> {
   const conditions: SQL[] = [isNull(notifications.readAt), like(notifications.target, 'inbox:%')];
   if ('ids' in selection) {
     if (selection.ids.length === 0) return [];
-    if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
+    if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1))
+      throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
     conditions.push(inArray(notifications.id, selection.ids));
   } else if (selection.inbox !== undefined) {
     conditions.push(eq(notifications.target, `inbox:${selection.inbox}`));
@@ -139,11 +153,16 @@ export async function markNotificationsRead(store: Store, selection: { ids: numb
 }
 
 /** Puts dead letters (failed notifications) back in the queue with a fresh attempt count, by id or all at once; returns the ids requeued. */
-export async function retryNotifications(store: Store, selection: { ids: number[] } | { all: true }, options: { now?: Date } = {}): Promise<number[]> {
+export async function retryNotifications(
+  store: Store,
+  selection: { ids: number[] } | { all: true },
+  options: { now?: Date } = {},
+): Promise<number[]> {
   const conditions: SQL[] = [eq(notifications.status, 'failed')];
   if ('ids' in selection) {
     if (selection.ids.length === 0) return [];
-    if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
+    if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1))
+      throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
     conditions.push(inArray(notifications.id, selection.ids));
   }
   const requeued = await store.db

@@ -23,7 +23,8 @@ const inboxName = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 const slackChannel = /^#[a-z0-9][a-z0-9_-]{0,79}$/;
 // A deliberately plain address check (local@domain.tld, no quoting, no IP literals): an address
 // the policy author mistyped is caught by lint rather than bounced by a server later.
-const emailAddress = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+const emailAddress =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 
 /** Parses `webhook:https://…`, `inbox:<name>`, `slack:#channel`, `email:<address>` or `log`; anything else is an error naming the valid forms. */
 export function parseNotificationTarget(target: string): NotificationTarget {
@@ -32,14 +33,20 @@ export function parseNotificationTarget(target: string): NotificationTarget {
   if (target.startsWith('inbox:')) {
     const name = target.slice('inbox:'.length);
     if (!inboxName.test(name)) {
-      throw new UserError(ErrorCode.InputInvalid, `Inbox name '${name}' in notification target '${target}' is invalid; use letters, digits and . _ @ + - (up to 128).`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Inbox name '${name}' in notification target '${target}' is invalid; use letters, digits and . _ @ + - (up to 128).`,
+      );
     }
     return { kind: 'inbox', name };
   }
   if (target.startsWith('slack:')) {
     const channel = target.slice('slack:'.length);
     if (!slackChannel.test(channel)) {
-      throw new UserError(ErrorCode.InputInvalid, `Slack channel '${channel}' in notification target '${target}' is invalid; use slack:#name with lower-case letters, digits, - and _ (up to 80).`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Slack channel '${channel}' in notification target '${target}' is invalid; use slack:#name with lower-case letters, digits, - and _ (up to 80).`,
+      );
     }
     return { kind: 'slack', channel };
   }
@@ -54,10 +61,16 @@ export function parseNotificationTarget(target: string): NotificationTarget {
     try {
       url = new URL(raw);
     } catch {
-      throw new UserError(ErrorCode.InputInvalid, `Webhook URL '${redactUrl(raw)}' in a notification target is not a valid URL; expected webhook:https://host/path.`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Webhook URL '${redactUrl(raw)}' in a notification target is not a valid URL; expected webhook:https://host/path.`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new UserError(ErrorCode.InputInvalid, `Webhook URL scheme '${url.protocol}' is not supported; use https: (or http: for local receivers).`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Webhook URL scheme '${url.protocol}' is not supported; use https: (or http: for local receivers).`,
+      );
     }
     return { kind: 'webhook', url };
   }
@@ -100,7 +113,10 @@ function redactUrl(raw: string): string {
 }
 
 function invalidAddress(address: string): UserError {
-  return new UserError(ErrorCode.InputInvalid, `E-mail address '${address}' in a notification target is malformed; expected name@domain.tld.`);
+  return new UserError(
+    ErrorCode.InputInvalid,
+    `E-mail address '${address}' in a notification target is malformed; expected name@domain.tld.`,
+  );
 }
 
 function unknownTarget(target: string): UserError {

@@ -50,7 +50,8 @@ export function verifyWebhookSignature(options: VerifyWebhookOptions): WebhookVe
   if (signatures.length === 0) return { valid: false, reason: 'signature header has no v1 signature' };
   const tolerance = options.toleranceSeconds ?? 300;
   const nowSeconds = Math.floor((options.now ?? Date.now()) / 1000);
-  if (Math.abs(nowSeconds - timestamp) > tolerance) return { valid: false, reason: `signature timestamp is ${nowSeconds - timestamp}s away from now (tolerance ${tolerance}s)` };
+  if (Math.abs(nowSeconds - timestamp) > tolerance)
+    return { valid: false, reason: `signature timestamp is ${nowSeconds - timestamp}s away from now (tolerance ${tolerance}s)` };
   const expected = Buffer.from(hmac(options.secret, timestamp, options.body), 'hex');
   // Several v1 values may be present while a secret is rotated; any match is enough.
   const matches = signatures.some((signature) => timingSafeEqual(Buffer.from(signature, 'hex'), expected));

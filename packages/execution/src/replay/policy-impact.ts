@@ -20,13 +20,25 @@ export interface PolicyImpactReport extends ImpactSummary {
 }
 
 /** Re-decides already loaded actions (runs grouped by runId) and aggregates; pure apart from the clock. */
-export function impactOfActions(actions: readonly RecordedAction[], policies: PolicySet, runCount: number): Omit<PolicyImpactReport, 'timings'> {
+export function impactOfActions(
+  actions: readonly RecordedAction[],
+  policies: PolicySet,
+  runCount: number,
+): Omit<PolicyImpactReport, 'timings'> {
   const transitions: AuthorityTransition[] = [];
   const pathChanges: PolicyImpactReport['pathChanges'] = [];
   const altered = new Set<string>();
   for (const { entry, change } of redecide(actions, policies)) {
     if (!change) continue;
-    transitions.push({ runId: entry.runId, step: change.step, kind: change.kind, name: change.name, from: change.from, to: change.to, rule: change.rule });
+    transitions.push({
+      runId: entry.runId,
+      step: change.step,
+      kind: change.kind,
+      name: change.name,
+      from: change.from,
+      to: change.to,
+      rule: change.rule,
+    });
     if (change.altersPath && !altered.has(entry.runId)) {
       altered.add(entry.runId);
       pathChanges.push({ runId: entry.runId, step: change.step, from: change.from, to: change.to, name: change.name });

@@ -95,7 +95,13 @@ export function recordedActions(run: RecordedRun, options: RecordedActionsOption
           const read = Array.isArray(args.classifications) ? args.classifications.map(String) : [];
           const names = Array.isArray(args.collections) ? args.collections.map(String) : [action.name];
           retrievalClassifications.set(step, read);
-          context = { data: { classifications: [...new Set([...classifications, ...read])], collections: names.map((name) => ({ name, classifications: read })) }, now: event.ts };
+          context = {
+            data: {
+              classifications: [...new Set([...classifications, ...read])],
+              collections: names.map((name) => ({ name, classifications: read })),
+            },
+            now: event.ts,
+          };
         }
         const entry: RecordedAction = {
           runId: run.id,

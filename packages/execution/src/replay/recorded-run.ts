@@ -74,5 +74,7 @@ export async function loadRecordedRun(store: Store, runId: string): Promise<Reco
 
 /** The first event of `type` recorded for `step` (and call id, when given). */
 export function eventAt(run: RecordedRun, type: string, step: number, callId?: string): RecordedRunEvent | undefined {
-  return run.events.find((event) => event.type === type && event.payload?.step === step && (callId === undefined || event.payload?.call_id === callId));
+  return run.events.find(
+    (event) => event.type === type && event.payload?.step === step && (callId === undefined || event.payload?.call_id === callId),
+  );
 }

@@ -19,7 +19,15 @@ import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../mod
 import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph, type AgentStateValue, type ApprovalResume } from '../graph/agent-graph.ts';
 import type { AgentToolbox, ToolOutcome } from '../toolbox/toolbox-port.ts';
-import { GovernanceGate, type EventDraft, type Gate, type GateRunContext, type GovernOptions, type ProposedAction, type Verdict } from '../governance/gate.ts';
+import {
+  GovernanceGate,
+  type EventDraft,
+  type Gate,
+  type GateRunContext,
+  type GovernOptions,
+  type ProposedAction,
+  type Verdict,
+} from '../governance/gate.ts';
 import type { KnowledgeAccess } from '../toolbox/knowledge-search.ts';
 import { createToolbox } from '../toolbox/toolbox.ts';
 import { graphAgentSpec } from '../runtime/agent-runtime.ts';
@@ -27,7 +35,15 @@ import { eventAt, loadRecordedRun, type RecordedRun } from './recorded-run.ts';
 
 /** The recorder a replay is recorded with (the verification plane's Recorder fits). */
 export interface ReplayRecorder {
-  startRun(run: { id?: string; agent: string; team?: string; principal: string; input?: unknown; metadata?: Record<string, unknown>; replayOf?: string }): Promise<{ runId: string } | unknown>;
+  startRun(run: {
+    id?: string;
+    agent: string;
+    team?: string;
+    principal: string;
+    input?: unknown;
+    metadata?: Record<string, unknown>;
+    replayOf?: string;
+  }): Promise<{ runId: string } | unknown>;
   recordBatch(runId: string, events: Array<{ type: never; actor: string; payload: unknown }>): Promise<unknown>;
   finishRun(runId: string, outcome: { status: 'completed' | 'failed'; payload?: unknown }): Promise<unknown>;
 }
@@ -147,7 +163,8 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
   report.agent.file = definition.file;
   report.agent.definitionHash = definition.definitionHash;
   report.agent.promptHash = definition.promptHash;
-  if (!metadata.definition_hash) notes.push('The run does not record the hash of its agent definition; the current definition is replayed unchecked.');
+  if (!metadata.definition_hash)
+    notes.push('The run does not record the hash of its agent definition; the current definition is replayed unchecked.');
   else if (metadata.definition_hash !== definition.definitionHash) {
     notes.push(
       `The agent definition changed since the run: recorded ${short(metadata.definition_hash)}, now ${short(definition.definitionHash)} (${definition.file})${report.agent.definitionStored ? '; the recorded source is kept in the artifacts table' : '; the recorded source is not stored'}. The replay runs the current definition and shows where its behaviour parts.`,
@@ -174,7 +191,13 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
         principal: run.principal,
         input: run.input,
         replayOf: run.id,
-        metadata: { ...metadata, replay_of: run.id, definition_hash: definition.definitionHash, prompt_hash: definition.promptHash, policy_set_hash: policies.set.hash },
+        metadata: {
+          ...metadata,
+          replay_of: run.id,
+          definition_hash: definition.definitionHash,
+          prompt_hash: definition.promptHash,
+          policy_set_hash: policies.set.hash,
+        },
       });
       report.replayRunId = replayRunId;
     }
@@ -199,7 +222,15 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
       }
       await options.recorder.finishRun(replayRunId, {
         status: 'completed',
-        payload: { replay: { of: run.id, outcome: report.outcome, steps: report.steps, ...(report.divergence ? { divergence: report.divergence } : {}), notes } },
+        payload: {
+          replay: {
+            of: run.id,
+            outcome: report.outcome,
+            steps: report.steps,
+            ...(report.divergence ? { divergence: report.divergence } : {}),
+            notes,
+          },
+        },
       });
     }
   } finally {
@@ -216,27 +247,43 @@ async function resolveAgent(run: RecordedRun, options: ReplayOptions, notes: str
       if (file) notes.push(`The recorded agent file ${file} is gone; the agent '${run.agent}' is looked up in ${options.agentsDir}.`);
       return await findAgent(run.agent, { directory: options.agentsDir });
     }
-    notes.push(file ? `The recorded agent file ${file} is gone and no agents folder was given, so the agent cannot be rebuilt.` : `The run does not record its agent file, so the agent '${run.agent}' cannot be rebuilt.`);
+    notes.push(
+      file
+        ? `The recorded agent file ${file} is gone and no agents folder was given, so the agent cannot be rebuilt.`
+        : `The run does not record its agent file, so the agent '${run.agent}' cannot be rebuilt.`,
+    );
   } catch (error) {
-    notes.push(`The agent '${run.agent}' cannot be loaded: ${error instanceof AiFactoryError ? error.format() : String((error as Error)?.message ?? error)}`);
+    notes.push(
+      `The agent '${run.agent}' cannot be loaded: ${error instanceof AiFactoryError ? error.format() : String((error as Error)?.message ?? error)}`,
+    );
   }
   return undefined;
 }
 
 /** The policy set recorded for the run, by content hash; the agent's current policies when it is not stored. */
-async function recordedPolicies(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<{ set: PolicySet; source: 'recorded' | 'current' }> {
+async function recordedPolicies(
+  store: Store,
+  run: RecordedRun,
+  definition: AgentDefinition,
+  notes: string[],
+): Promise<{ set: PolicySet; source: 'recorded' | 'current' }> {
   const refs = run.metadata.policies ?? [];
   if (refs.length > 0) {
-    const rows = await findPolicyVersions(store, refs.map((ref) => ref.hash));
+    const rows = await findPolicyVersions(
+      store,
+      refs.map((ref) => ref.hash),
+    );
     if (rows.length === refs.length) {
       const set = compilePolicies(rows.map((row) => parsePolicy(row.source, row.file ?? `${row.name}@${row.version}`)));
       if (!run.metadata.policy_set_hash || set.hash === run.metadata.policy_set_hash) return { set, source: 'recorded' };
-      notes.push(`The stored policies hash to ${short(set.hash)}, not the recorded policy set ${short(run.metadata.policy_set_hash)}; the agent's current policies are used.`);
+      notes.push(
+        `The stored policies hash to ${short(set.hash)}, not the recorded policy set ${short(run.metadata.policy_set_hash)}; the agent's current policies are used.`,
+      );
     } else {
       const missing = refs.filter((ref) => !rows.some((row) => row.hash === ref.hash)).map((ref) => `${ref.name}@${ref.version}`);
       notes.push(`The recorded policies ${missing.join(', ')} are not stored; the agent's current policies are used.`);
     }
-  } else notes.push('The run does not record its policies; the agent\'s current policies are used.');
+  } else notes.push("The run does not record its policies; the agent's current policies are used.");
   return { set: compilePolicies(await loadPolicyFiles(definition.policies)), source: 'current' };
 }
 
@@ -268,7 +315,9 @@ async function drive(
   const holds: Array<{ from: number; to: number }> = [];
   for (const event of run.events) {
     if (event.type !== 'run.held') continue;
-    const resumed = run.events.find((later) => later.type === 'run.resumed' && later.seq > event.seq && later.payload?.step === event.payload?.step);
+    const resumed = run.events.find(
+      (later) => later.type === 'run.resumed' && later.seq > event.seq && later.payload?.step === event.payload?.step,
+    );
     if (resumed) holds.push({ from: event.ts.getTime(), to: resumed.ts.getTime() });
   }
   const heldBefore = (at: Date): number => holds.reduce((sum, hold) => sum + (hold.to <= at.getTime() ? hold.to - hold.from : 0), 0);
@@ -282,7 +331,9 @@ async function drive(
     // A replay tells no one and asks no one: a hold parks on the approval the run recorded.
     obligations: {
       notify: async () => {},
-      requestApproval: async (request) => ({ id: String(eventAt(run, 'run.held', request.step)?.payload?.approval_id ?? `replay-approval-${request.step}`) }),
+      requestApproval: async (request) => ({
+        id: String(eventAt(run, 'run.held', request.step)?.payload?.approval_id ?? `replay-approval-${request.step}`),
+      }),
     },
   });
 
@@ -290,22 +341,51 @@ async function drive(
     get policySet() {
       return policySet;
     },
-    async govern(context: GateRunContext, step: number, proposed: ProposedAction, intent?: (args: Record<string, unknown>) => EventDraft, options?: GovernOptions): Promise<Verdict> {
+    async govern(
+      context: GateRunContext,
+      step: number,
+      proposed: ProposedAction,
+      intent?: (args: Record<string, unknown>) => EventDraft,
+      options?: GovernOptions,
+    ): Promise<Verdict> {
       currentStep = step;
       const recorded = decisions.get(step);
-      const replayed: ReplayedAction = { kind: proposed.kind, name: proposed.name, args: proposed.args, argsHash: contentHash(proposed.args) };
-      if (proposed.kind === 'model' && intent) replayed.requestHash = (intent(proposed.args).payload as { request_hash?: string }).request_hash;
-      if (!recorded) throw new DivergenceSignal({ step, reason: `The replay takes a ${proposed.kind} action '${proposed.name}' at step ${step}, where the recorded run took none (it ended after step ${lastRecordedStep}).`, recorded: null, replayed, differences: [] });
+      const replayed: ReplayedAction = {
+        kind: proposed.kind,
+        name: proposed.name,
+        args: proposed.args,
+        argsHash: contentHash(proposed.args),
+      };
+      if (proposed.kind === 'model' && intent)
+        replayed.requestHash = (intent(proposed.args).payload as { request_hash?: string }).request_hash;
+      if (!recorded)
+        throw new DivergenceSignal({
+          step,
+          reason: `The replay takes a ${proposed.kind} action '${proposed.name}' at step ${step}, where the recorded run took none (it ended after step ${lastRecordedStep}).`,
+          recorded: null,
+          replayed,
+          differences: [],
+        });
       const recordedAction = recordedView(run, step, recorded);
       const differences: ArgumentDifference[] = [];
-      if (recordedAction.kind !== replayed.kind) differences.push({ path: '(kind)', recorded: recordedAction.kind, replayed: replayed.kind });
-      if (recordedAction.name !== replayed.name) differences.push({ path: '(name)', recorded: recordedAction.name, replayed: replayed.name });
+      if (recordedAction.kind !== replayed.kind)
+        differences.push({ path: '(kind)', recorded: recordedAction.kind, replayed: replayed.kind });
+      if (recordedAction.name !== replayed.name)
+        differences.push({ path: '(name)', recorded: recordedAction.name, replayed: replayed.name });
       if (recordedAction.argsHash !== replayed.argsHash) {
         const fields = diffArguments(recordedAction.args, replayed.args);
-        differences.push(...(fields.length > 0 ? fields : [{ path: '(args hash)', recorded: recordedAction.argsHash, replayed: replayed.argsHash }]));
+        differences.push(
+          ...(fields.length > 0 ? fields : [{ path: '(args hash)', recorded: recordedAction.argsHash, replayed: replayed.argsHash }]),
+        );
       }
       if (differences.length > 0) {
-        throw new DivergenceSignal({ step, reason: `At step ${step} the recorded run took the ${recordedAction.kind} '${recordedAction.name}' and the replay takes the ${replayed.kind} '${replayed.name}'${recordedAction.kind === replayed.kind && recordedAction.name === replayed.name ? ' with other arguments' : ''}.`, recorded: recordedAction, replayed, differences });
+        throw new DivergenceSignal({
+          step,
+          reason: `At step ${step} the recorded run took the ${recordedAction.kind} '${recordedAction.name}' and the replay takes the ${replayed.kind} '${replayed.name}'${recordedAction.kind === replayed.kind && recordedAction.name === replayed.name ? ' with other arguments' : ''}.`,
+          recorded: recordedAction,
+          replayed,
+          differences,
+        });
       }
       if (recordedAction.requestHash && replayed.requestHash && recordedAction.requestHash !== replayed.requestHash) {
         const promptChanged = run.metadata.prompt_hash && run.metadata.prompt_hash !== definition.promptHash;
@@ -320,11 +400,23 @@ async function drive(
       clock = decisionTimes.get(step) ?? clock;
       // Decide as of the recorded start, so conditions on run.elapsed_ms see the recorded clock
       // (which stops while the run waits for a human).
-      const verdict = await inner.govern({ ...context, startedAtMs: run.startedAt.getTime() + heldBefore(clock) }, step, proposed, intent, options);
+      const verdict = await inner.govern(
+        { ...context, startedAtMs: run.startedAt.getTime() + heldBefore(clock) },
+        step,
+        proposed,
+        intent,
+        options,
+      );
       compared.add(step);
       replayed.authority = verdict.decision.authority;
       if (recordedAction.authority && verdict.decision.authority !== recordedAction.authority) {
-        throw new DivergenceSignal({ step, reason: `At step ${step} the ${proposed.kind} '${proposed.name}' was decided ${recordedAction.authority} and is now decided ${verdict.decision.authority} under the same policies.`, recorded: recordedAction, replayed, differences: [{ path: '(authority)', recorded: recordedAction.authority, replayed: verdict.decision.authority }] });
+        throw new DivergenceSignal({
+          step,
+          reason: `At step ${step} the ${proposed.kind} '${proposed.name}' was decided ${recordedAction.authority} and is now decided ${verdict.decision.authority} under the same policies.`,
+          recorded: recordedAction,
+          replayed,
+          differences: [{ path: '(authority)', recorded: recordedAction.authority, replayed: verdict.decision.authority }],
+        });
       }
       return verdict;
     },
@@ -354,8 +446,17 @@ async function drive(
         };
       }
       const failed = eventAt(run, 'model.failed', currentStep)?.payload;
-      if (failed) throw new Error(typeof failed.error === 'string' ? failed.error : String((failed.error as { message?: string })?.message ?? 'model failed'));
-      throw new DivergenceSignal({ step: currentStep, reason: `The recorded run has no model output for step ${currentStep}.`, recorded: null, replayed: null, differences: [] });
+      if (failed)
+        throw new Error(
+          typeof failed.error === 'string' ? failed.error : String((failed.error as { message?: string })?.message ?? 'model failed'),
+        );
+      throw new DivergenceSignal({
+        step: currentStep,
+        reason: `The recorded run has no model output for step ${currentStep}.`,
+        recorded: null,
+        replayed: null,
+        differences: [],
+      });
     },
   };
 
@@ -378,30 +479,57 @@ async function drive(
     checkpointer: new MemorySaver(),
     emit: () => {},
     markHeld: async (runId, held) => {
-      await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name } }]);
+      await gate.commit(runId, [
+        {
+          type: 'run.held',
+          actor: 'runtime',
+          payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name },
+        },
+      ]);
     },
   });
 
-  const input = typeof run.input === 'object' && run.input !== null && 'text' in run.input ? String((run.input as { text: unknown }).text) : typeof run.input === 'string' ? run.input : '';
+  const input =
+    typeof run.input === 'object' && run.input !== null && 'text' in run.input
+      ? String((run.input as { text: unknown }).text)
+      : typeof run.input === 'string'
+        ? run.input
+        : '';
   const config = { configurable: { thread_id: run.id }, recursionLimit: 100_000 };
   const roles = Array.isArray(run.metadata.principal_roles) ? run.metadata.principal_roles.map(String) : [];
   try {
     let state = (await graph.invoke(
-      { runId: run.id, principal: { id: run.principal, roles }, startedAtMs: Date.now(), messages: [{ role: 'user', content: input }] } as never,
+      {
+        runId: run.id,
+        principal: { id: run.principal, roles },
+        startedAtMs: Date.now(),
+        messages: [{ role: 'user', content: input }],
+      } as never,
       config,
     )) as AgentStateValue;
     while (state.held) {
       const held = state.held;
-      const resumed = run.events.find((event) => event.type === 'run.resumed' && event.payload?.step === held.step && (event.payload?.approval_id === undefined || event.payload.approval_id === held.approvalId));
+      const resumed = run.events.find(
+        (event) =>
+          event.type === 'run.resumed' &&
+          event.payload?.step === held.step &&
+          (event.payload?.approval_id === undefined || event.payload.approval_id === held.approvalId),
+      );
       if (!resumed?.payload) {
         notes.push(`The recorded run is still waiting for approval ${held.approvalId} at step ${held.step}; the replay stops there too.`);
         return { steps: compared.size, divergence: null };
       }
       const outcome = resumed.payload.outcome === 'rejected' ? 'rejected' : 'approved';
       const by = run.events
-        .filter((event) => event.type === 'approval.voted' && event.payload?.approval_id === held.approvalId && event.payload?.vote === (outcome === 'approved' ? 'approve' : 'reject'))
+        .filter(
+          (event) =>
+            event.type === 'approval.voted' &&
+            event.payload?.approval_id === held.approvalId &&
+            event.payload?.vote === (outcome === 'approved' ? 'approve' : 'reject'),
+        )
         .map((event) => String(event.payload?.approver));
-      const comment = run.events.find((event) => event.type === 'approval.rejected' && event.payload?.approval_id === held.approvalId)?.payload?.comment;
+      const comment = run.events.find((event) => event.type === 'approval.rejected' && event.payload?.approval_id === held.approvalId)
+        ?.payload?.comment;
       await gate.commit(run.id, [{ type: 'run.resumed', actor: 'runtime', payload: resumed.payload }]);
       const resume: ApprovalResume = { approvalId: held.approvalId, outcome, by, ...(typeof comment === 'string' ? { comment } : {}) };
       state = (await graph.invoke(new Command({ resume }) as never, config)) as AgentStateValue;
@@ -412,12 +540,23 @@ async function drive(
       const recordedAction = recordedView(run, missed, decisions.get(missed)!);
       return {
         steps: compared.size,
-        divergence: { step: missed, reason: `The replay ended (${state.status}${state.error ? `: ${state.error}` : ''}) before step ${missed}, where the recorded run took the ${recordedAction.kind} '${recordedAction.name}'.`, recorded: recordedAction, replayed: null, differences: [] },
+        divergence: {
+          step: missed,
+          reason: `The replay ended (${state.status}${state.error ? `: ${state.error}` : ''}) before step ${missed}, where the recorded run took the ${recordedAction.kind} '${recordedAction.name}'.`,
+          recorded: recordedAction,
+          replayed: null,
+          differences: [],
+        },
       };
     }
     return { steps: compared.size, divergence: null };
   } catch (error) {
-    const signal = error instanceof DivergenceSignal ? error : (error as { cause?: unknown })?.cause instanceof DivergenceSignal ? ((error as { cause: DivergenceSignal }).cause) : undefined;
+    const signal =
+      error instanceof DivergenceSignal
+        ? error
+        : (error as { cause?: unknown })?.cause instanceof DivergenceSignal
+          ? (error as { cause: DivergenceSignal }).cause
+          : undefined;
     if (!signal) throw error;
     await gate.flush(run.id).catch(() => {});
     return { steps: compared.size, divergence: signal.divergence };
@@ -429,17 +568,26 @@ async function drive(
  * from the definition, classifications as the store describes them now (a retrieval's recorded
  * classifications are compared as its arguments, so a relabelled collection shows there).
  */
-async function recordedKnowledge(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<KnowledgeAccess | undefined> {
+async function recordedKnowledge(
+  store: Store,
+  run: RecordedRun,
+  definition: AgentDefinition,
+  notes: string[],
+): Promise<KnowledgeAccess | undefined> {
   if (definition.knowledge.length === 0) return undefined;
   const names = definition.knowledge.map((entry) => entry.collection);
   const stored = await collectionClassifications(store, names);
-  const recordedRetrievals = run.events.filter((event) => event.type === 'policy.decided' && (event.payload?.action as { kind?: string } | undefined)?.kind === 'retrieval');
+  const recordedRetrievals = run.events.filter(
+    (event) => event.type === 'policy.decided' && (event.payload?.action as { kind?: string } | undefined)?.kind === 'retrieval',
+  );
   return {
     collections: definition.knowledge.map((entry) => {
       let classifications = stored.get(entry.collection);
       if (!classifications) {
         // The collection is gone: take the labels the recorded retrievals of it carried alone.
-        const alone = recordedRetrievals.map((event) => (event.payload?.action as { args?: { collections?: string[]; classifications?: string[] } }).args).find((args) => args?.collections?.length === 1 && args.collections[0] === entry.collection);
+        const alone = recordedRetrievals
+          .map((event) => (event.payload?.action as { args?: { collections?: string[]; classifications?: string[] } }).args)
+          .find((args) => args?.collections?.length === 1 && args.collections[0] === entry.collection);
         classifications = alone?.classifications ?? [];
         notes.push(`The collection '${entry.collection}' is no longer stored; its recorded classifications are used.`);
       }
@@ -452,12 +600,21 @@ async function recordedKnowledge(store: Store, run: RecordedRun, definition: Age
 }
 
 /** Replays the child run a hand-off at `step` started; a child that parts from its recording is the parent's divergence. */
-async function replayHandoff(run: RecordedRun, store: Store, action: ProposedAction, step: number, replayChild: (childRunId: string) => Promise<ReplayReport>): Promise<void> {
-  const recorded = run.events.find((event) => ['tool.returned', 'tool.failed', 'run.held'].includes(event.type) && event.payload?.step === step && typeof event.payload?.child_run === 'string')?.payload?.child_run as string | undefined;
+async function replayHandoff(
+  run: RecordedRun,
+  store: Store,
+  action: ProposedAction,
+  step: number,
+  replayChild: (childRunId: string) => Promise<ReplayReport>,
+): Promise<void> {
+  const recorded = run.events.find(
+    (event) =>
+      ['tool.returned', 'tool.failed', 'run.held'].includes(event.type) &&
+      event.payload?.step === step &&
+      typeof event.payload?.child_run === 'string',
+  )?.payload?.child_run as string | undefined;
   // Older traces name no child in the outcome: the child is then the run whose parent this is, started for this agent.
-  const childRunId =
-    recorded ??
-    (await firstChildRun(store, run.id, action.name))?.id;
+  const childRunId = recorded ?? (await firstChildRun(store, run.id, action.name))?.id;
   if (!childRunId) return;
   const child = await replayChild(childRunId);
   if (child.outcome === 'identical') return;
@@ -490,10 +647,28 @@ function recordedView(run: RecordedRun, step: number, payload: Record<string, un
 }
 
 /** Serves the recorded outcome of a tool call, retrieval or hand-off at `step`. */
-async function servedOutcome(run: RecordedRun, store: Store, call: ToolCall, action: ProposedAction, step: number, notes: string[]): Promise<ToolOutcome> {
-  const outcome = run.events.find((event) => ['tool.returned', 'tool.failed', 'retrieval.performed'].includes(event.type) && event.payload?.step === step && (event.payload?.call_id === undefined || event.payload.call_id === call.id));
+async function servedOutcome(
+  run: RecordedRun,
+  store: Store,
+  call: ToolCall,
+  action: ProposedAction,
+  step: number,
+  notes: string[],
+): Promise<ToolOutcome> {
+  const outcome = run.events.find(
+    (event) =>
+      ['tool.returned', 'tool.failed', 'retrieval.performed'].includes(event.type) &&
+      event.payload?.step === step &&
+      (event.payload?.call_id === undefined || event.payload.call_id === call.id),
+  );
   if (!outcome?.payload) {
-    throw new DivergenceSignal({ step, reason: `The recorded run has no outcome for the ${action.kind} '${action.name}' at step ${step}.`, recorded: null, replayed: { kind: action.kind, name: action.name, args: action.args, argsHash: contentHash(action.args) }, differences: [] });
+    throw new DivergenceSignal({
+      step,
+      reason: `The recorded run has no outcome for the ${action.kind} '${action.name}' at step ${step}.`,
+      recorded: null,
+      replayed: { kind: action.kind, name: action.name, args: action.args, argsHash: contentHash(action.args) },
+      differences: [],
+    });
   }
   const payload = outcome.payload;
   const event: EventDraft = { type: outcome.type, actor: outcome.actor, payload };
@@ -503,10 +678,16 @@ async function servedOutcome(run: RecordedRun, store: Store, call: ToolCall, act
   }
   if (outcome.type === 'retrieval.performed') {
     const recordedChunks = (payload.chunks ?? []) as Array<{ id: string; content_hash: string; source: string; location: unknown }>;
-    const byId = await chunkContents(store, recordedChunks.map((chunk) => chunk.id));
+    const byId = await chunkContents(
+      store,
+      recordedChunks.map((chunk) => chunk.id),
+    );
     const parts = recordedChunks.map((chunk, index) => {
       const row = byId.get(chunk.id);
-      if (!row || row.contentHash !== chunk.content_hash) notes.push(`Chunk ${chunk.id} retrieved at step ${step} is ${row ? 'changed (content hash differs)' : 'no longer stored'}; the model request after it cannot match.`);
+      if (!row || row.contentHash !== chunk.content_hash)
+        notes.push(
+          `Chunk ${chunk.id} retrieved at step ${step} is ${row ? 'changed (content hash differs)' : 'no longer stored'}; the model request after it cannot match.`,
+        );
       return `[${index + 1}] ${row?.content ?? ''}\n(source: ${chunk.source}${chunk.location ? ` ${canonicalJson(chunk.location)}` : ''})`;
     });
     const classifications = Array.isArray(action.args.classifications) ? action.args.classifications.map(String) : [];
@@ -518,12 +699,20 @@ async function servedOutcome(run: RecordedRun, store: Store, call: ToolCall, act
 /** Field-level differences between two argument objects (paths like `path`, `items[2].sku`). */
 export function diffArguments(recorded: unknown, replayed: unknown, path = ''): ArgumentDifference[] {
   if (contentHash(recorded ?? null) === contentHash(replayed ?? null)) return [];
-  const bothObjects = recorded !== null && replayed !== null && typeof recorded === 'object' && typeof replayed === 'object' && Array.isArray(recorded) === Array.isArray(replayed);
-  if (!bothObjects) return [{ path: path || '(args)', ...(recorded === undefined ? {} : { recorded }), ...(replayed === undefined ? {} : { replayed }) }];
+  const bothObjects =
+    recorded !== null &&
+    replayed !== null &&
+    typeof recorded === 'object' &&
+    typeof replayed === 'object' &&
+    Array.isArray(recorded) === Array.isArray(replayed);
+  if (!bothObjects)
+    return [{ path: path || '(args)', ...(recorded === undefined ? {} : { recorded }), ...(replayed === undefined ? {} : { replayed }) }];
   const left = recorded as Record<string, unknown>;
   const right = replayed as Record<string, unknown>;
   const keys = [...new Set([...Object.keys(left), ...Object.keys(right)])].sort();
-  return keys.flatMap((key) => diffArguments(left[key], right[key], Array.isArray(recorded) ? `${path}[${key}]` : path ? `${path}.${key}` : key));
+  return keys.flatMap((key) =>
+    diffArguments(left[key], right[key], Array.isArray(recorded) ? `${path}[${key}]` : path ? `${path}.${key}` : key),
+  );
 }
 
 function short(hash: string | undefined): string {

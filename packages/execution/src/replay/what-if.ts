@@ -59,7 +59,10 @@ export function altersPath(entry: Pick<RecordedAction, 'approval'>, from: Author
 }
 
 /** Re-decides `actions` under `policies`, each change with its rule; all of them, no stop. */
-export function redecide(actions: readonly RecordedAction[], policies: PolicySet): Array<{ entry: RecordedAction; change: DecisionChange | null }> {
+export function redecide(
+  actions: readonly RecordedAction[],
+  policies: PolicySet,
+): Array<{ entry: RecordedAction; change: DecisionChange | null }> {
   return actions.map((entry) => {
     const decision = decide(policies, entry.action, entry.context);
     if (decision.authority === entry.recorded.authority) return { entry, change: null };
@@ -96,13 +99,23 @@ export function whatIf(run: RecordedRun, policies: PolicySet, options: RecordedA
       break;
     }
   }
-  return { runId: run.id, policies: [...policies.policies], policySetHash: policies.hash, decided, recorded: actions.length, changes, pathAltered };
+  return {
+    runId: run.id,
+    policies: [...policies.policies],
+    policySetHash: policies.hash,
+    decided,
+    recorded: actions.length,
+    changes,
+    pathAltered,
+  };
 }
 
 function pathExplanation(change: DecisionChange): string {
   const subject = `the ${change.kind} '${change.name}' at step ${change.step}`;
-  if (change.to === 'deny') return `${subject} would be denied (${change.toRules.join(', ')}); the run would have gone differently from here, so later steps are not re-decided.`;
-  if (change.to === 'require_approval') return `${subject} would wait for approval (${change.toRules.join(', ')}); what follows depends on that approval, so later steps are not re-decided.`;
+  if (change.to === 'deny')
+    return `${subject} would be denied (${change.toRules.join(', ')}); the run would have gone differently from here, so later steps are not re-decided.`;
+  if (change.to === 'require_approval')
+    return `${subject} would wait for approval (${change.toRules.join(', ')}); what follows depends on that approval, so later steps are not re-decided.`;
   const was = authorityRank(change.from) >= authorityRank('deny') ? 'denied' : 'held and not approved';
   return `${subject} was ${was} but would now run; its outcome was never recorded, so later steps are not re-decided.`;
 }

@@ -14,11 +14,29 @@ import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRegistry, ModelResponse } from '../models/index.ts';
 import { outboxTarget } from '../notifications/notification-target.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, policySetHash, requestHash, type AgentGraphDependencies, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from '../graph/agent-graph.ts';
+import {
+  createAgentGraph,
+  policySetHash,
+  requestHash,
+  type AgentGraphDependencies,
+  type AgentStateValue,
+  type ApprovalResume,
+  type ChildOutcome,
+  type HeldAction,
+} from '../graph/agent-graph.ts';
 import { GovernanceGate, type EventDraft } from '../governance/gate.ts';
 import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
 import { RunOwnership } from './run-ownership.ts';
-import { callKey, confirmedToolOutcome, isIdempotent, readRecoveryLedger, recordedToolOutcome, type InDoubtAction, type InDoubtResolution, type RecoveryLedger } from './run-recovery.ts';
+import {
+  callKey,
+  confirmedToolOutcome,
+  isIdempotent,
+  readRecoveryLedger,
+  recordedToolOutcome,
+  type InDoubtAction,
+  type InDoubtResolution,
+  type RecoveryLedger,
+} from './run-recovery.ts';
 import type { KnowledgeAccess } from '../toolbox/knowledge-search.ts';
 import { createToolbox } from '../toolbox/toolbox.ts';
 
@@ -30,12 +48,25 @@ export interface RuntimeAppendOptions {
 /** The verification plane, as the runtime uses it. */
 export interface RuntimeRecorder {
   startRun(
-    run: { id?: string; agent: string; team?: string; principal: string; input?: unknown; metadata?: Record<string, unknown>; replayOf?: string; parentRunId?: string },
+    run: {
+      id?: string;
+      agent: string;
+      team?: string;
+      principal: string;
+      input?: unknown;
+      metadata?: Record<string, unknown>;
+      replayOf?: string;
+      parentRunId?: string;
+    },
     options?: { lease?: { owner: string; ttlMs: number } },
   ): Promise<unknown>;
   recordBatch(runId: string, events: EventDraft[], options?: RuntimeAppendOptions): Promise<unknown>;
   setStatus(runId: string, status: 'running' | 'held', options?: RuntimeAppendOptions): Promise<void>;
-  finishRun(runId: string, outcome: { status: 'completed' | 'failed'; payload?: unknown }, options?: RuntimeAppendOptions): Promise<unknown>;
+  finishRun(
+    runId: string,
+    outcome: { status: 'completed' | 'failed'; payload?: unknown },
+    options?: RuntimeAppendOptions,
+  ): Promise<unknown>;
 }
 
 /** Approvals, as the runtime uses them. */
@@ -48,7 +79,10 @@ export interface RuntimeApprovals {
     requirement: Record<string, unknown>;
     requestedBy: string;
   }): Promise<{ id: string; expiresAt?: Date | null }>;
-  consume(approvalId: string, binding: { runId: string; step: number; argsHash: string; policyHash: string }): Promise<{ outcome: 'approved' | 'rejected'; approvers: string[]; comment?: string }>;
+  consume(
+    approvalId: string,
+    binding: { runId: string; step: number; argsHash: string; policyHash: string },
+  ): Promise<{ outcome: 'approved' | 'rejected'; approvers: string[]; comment?: string }>;
   /** Reads an approval (who may approve it); used to say who may approve a hand-off's held child. */
   get?(approvalId: string): Promise<{ requirement: unknown }>;
 }
@@ -142,7 +176,11 @@ export function isExternalSession(row: { metadata: unknown }): boolean {
 
 /** The error a run driven here gets when a graceful shutdown stopped it at a checkpoint and handed it back. */
 export function handedBackError(runId: string): UserError {
-  return new UserError(ErrorCode.Conflict, `Run '${runId}' was handed back at a checkpoint (this process is shutting down); a live process goes on with it.`, { details: { runId, handedBack: true } });
+  return new UserError(
+    ErrorCode.Conflict,
+    `Run '${runId}' was handed back at a checkpoint (this process is shutting down); a live process goes on with it.`,
+    { details: { runId, handedBack: true } },
+  );
 }
 
 /** How deep hand-offs may nest while runs wait on each other. */
@@ -209,7 +247,14 @@ export class AgentRuntime {
   async start(
     agentReference: string,
     input: string,
-    options: { principal: Principal; runId?: string; parentRunId?: string; onEvent?: RunEventListener; /** Product feature the run's cost is attributed to (default the agent's). */ feature?: string; /** The caller's trace the run joins (an HTTP request's traceparent), recorded in its metadata. */ trace?: CallerTrace },
+    options: {
+      principal: Principal;
+      runId?: string;
+      parentRunId?: string;
+      onEvent?: RunEventListener;
+      /** Product feature the run's cost is attributed to (default the agent's). */ feature?: string;
+      /** The caller's trace the run joins (an HTTP request's traceparent), recorded in its metadata. */ trace?: CallerTrace;
+    },
   ): Promise<RunResult> {
     const session = await this.#session(agentReference);
     const definition = session.definition;
@@ -219,7 +264,10 @@ export class AgentRuntime {
     const plan = await this.#plan(agentReference);
     await this.#remember(plan);
     const leaseAskedAt = this.#ownership.stamp();
-    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, feature, options.parentRunId, options.trace), { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } });
+    await this.#options.recorder.startRun(
+      this.#startRecord(plan, runId, input, options.principal, feature, options.parentRunId, options.trace),
+      { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } },
+    );
     this.#ownership.adopt(runId, 1, leaseAskedAt);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
@@ -238,17 +286,31 @@ export class AgentRuntime {
    * any process recovering orphaned runs does. Nothing of the agent runs here (its tool servers are
    * not even started), so an API server can accept runs that workers execute.
    */
-  async open(agentReference: string, input: string, options: { principal: Principal; runId?: string; feature?: string; trace?: CallerTrace }): Promise<{ runId: string; agent: string }> {
+  async open(
+    agentReference: string,
+    input: string,
+    options: { principal: Principal; runId?: string; feature?: string; trace?: CallerTrace },
+  ): Promise<{ runId: string; agent: string }> {
     const plan = await this.#plan(agentReference);
     const definition = plan.definition;
     const runId = options.runId ?? `run_${randomUUID()}`;
     await this.#remember(plan);
-    await this.#options.recorder.startRun(this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature, undefined, options.trace));
+    await this.#options.recorder.startRun(
+      this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature, undefined, options.trace),
+    );
     return { runId, agent: definition.name };
   }
 
   /** What the recorder stores of a run's start. */
-  #startRecord(plan: AgentPlan, runId: string, input: string, principal: Principal, feature: string | undefined, parentRunId?: string, trace?: CallerTrace): Parameters<RuntimeRecorder['startRun']>[0] {
+  #startRecord(
+    plan: AgentPlan,
+    runId: string,
+    input: string,
+    principal: Principal,
+    feature: string | undefined,
+    parentRunId?: string,
+    trace?: CallerTrace,
+  ): Parameters<RuntimeRecorder['startRun']>[0] {
     const definition = plan.definition;
     return {
       id: runId,
@@ -261,7 +323,16 @@ export class AgentRuntime {
         agent_file: definition.file,
         definition_hash: definition.definitionHash,
         prompt_hash: definition.promptHash,
-        ...(definition.prompt ? { prompt: { name: definition.prompt.name, version: definition.prompt.version, ...(definition.prompt.label ? { label: definition.prompt.label } : {}), content_hash: definition.prompt.contentHash } } : {}),
+        ...(definition.prompt
+          ? {
+              prompt: {
+                name: definition.prompt.name,
+                version: definition.prompt.version,
+                ...(definition.prompt.label ? { label: definition.prompt.label } : {}),
+                content_hash: definition.prompt.contentHash,
+              },
+            }
+          : {}),
         model: definition.model.id,
         ...(feature ? { feature } : {}),
         principal_roles: principal.roles,
@@ -301,10 +372,18 @@ export class AgentRuntime {
     if (!approval || approval.status === 'pending') return { runId, outcome: 'skipped', reason: 'it waits for its approval' };
     if (approval.status === 'consumed') return this.recover(waitingOn.runId, { ...options, appliedApproval: true });
     try {
-      return { runId, outcome: 'continued', result: await this.resume(runId, { approvalId: options.approvalId ?? waitingOn.held.approvalId, ...(options.onEvent ? { onEvent: options.onEvent } : {}) }) };
+      return {
+        runId,
+        outcome: 'continued',
+        result: await this.resume(runId, {
+          approvalId: options.approvalId ?? waitingOn.held.approvalId,
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        }),
+      };
     } catch (error) {
       // Another process applied it first (the approval is single-use) or drives the run now.
-      if (error instanceof UserError && (error.code === ErrorCode.ApprovalInvalid || error.code === ErrorCode.Conflict)) return { runId, outcome: 'skipped', reason: error.message };
+      if (error instanceof UserError && (error.code === ErrorCode.ApprovalInvalid || error.code === ErrorCode.Conflict))
+        return { runId, outcome: 'skipped', reason: error.message };
       throw error;
     }
   }
@@ -321,7 +400,11 @@ export class AgentRuntime {
     const asked = await this.#heldRun(runId);
     let target = asked;
     for (let depth = 0; target.held.child; depth += 1) {
-      if (depth >= maxHandoffDepth) throw new SystemError(ErrorCode.Internal, `Run '${runId}' waits on hand-offs nested deeper than ${maxHandoffDepth} runs; refusing to follow them.`);
+      if (depth >= maxHandoffDepth)
+        throw new SystemError(
+          ErrorCode.Internal,
+          `Run '${runId}' waits on hand-offs nested deeper than ${maxHandoffDepth} runs; refusing to follow them.`,
+        );
       target = await this.#heldRun(target.held.child.runId);
     }
     let below = { run: target, result: await this.#resumeHeld(target, options) };
@@ -336,7 +419,8 @@ export class AgentRuntime {
     if (askedResult) return askedResult;
     // The run asked for still waits, on a run below it that is held again: now for that run's approval.
     const last = below.result;
-    if (last.status !== 'held') throw new SystemError(ErrorCode.Internal, `Run '${last.runId}' ended, but run '${runId}' above it did not go on.`);
+    if (last.status !== 'held')
+      throw new SystemError(ErrorCode.Internal, `Run '${last.runId}' ended, but run '${runId}' above it did not go on.`);
     return { runId, status: 'held', held: { ...asked.held, approvalId: last.held.approvalId } };
   }
 
@@ -363,7 +447,17 @@ export class AgentRuntime {
           status: 'failed',
           payload: {
             error: `Closed by recovery: ${reason}.`,
-            ...(inDoubt.length > 0 ? { in_doubt: inDoubt.map((action) => ({ step: action.step, kind: action.kind, name: action.name, ...(action.callId ? { call_id: action.callId } : {}), intent_seq: action.seq })) } : {}),
+            ...(inDoubt.length > 0
+              ? {
+                  in_doubt: inDoubt.map((action) => ({
+                    step: action.step,
+                    kind: action.kind,
+                    name: action.name,
+                    ...(action.callId ? { call_id: action.callId } : {}),
+                    intent_seq: action.seq,
+                  })),
+                }
+              : {}),
           },
         },
         this.#fence(runId),
@@ -384,7 +478,8 @@ export class AgentRuntime {
     const session = await this.#session(metadata.agent_file ?? row.agent);
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const held = (snapshot.values as AgentStateValue).held;
-    if (!held || snapshot.next.length === 0) throw new UserError(ErrorCode.Conflict, `Run '${runId}' is not waiting for an approval (status ${row.status}).`);
+    if (!held || snapshot.next.length === 0)
+      throw new UserError(ErrorCode.Conflict, `Run '${runId}' is not waiting for an approval (status ${row.status}).`);
     return { runId, row, session, held };
   }
 
@@ -392,7 +487,10 @@ export class AgentRuntime {
   async #resumeHeld(run: HeldRun, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
     const { runId, session, held } = run;
     if (held.approvalId !== options.approvalId) {
-      throw new UserError(ErrorCode.ApprovalInvalid, `Run '${runId}' is waiting for approval '${held.approvalId}', not '${options.approvalId}'.`);
+      throw new UserError(
+        ErrorCode.ApprovalInvalid,
+        `Run '${runId}' is waiting for approval '${held.approvalId}', not '${options.approvalId}'.`,
+      );
     }
     await this.#own(runId);
     let consumed: Awaited<ReturnType<RuntimeApprovals['consume']>>;
@@ -409,19 +507,32 @@ export class AgentRuntime {
     }
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
-    await session.gate.commit(runId, [{ type: 'run.resumed', actor: 'runtime', payload: { approval_id: options.approvalId, step: held.step, outcome: consumed.outcome } }]);
-    const resume: ApprovalResume = { approvalId: options.approvalId, outcome: consumed.outcome, by: consumed.approvers, ...(consumed.comment ? { comment: consumed.comment } : {}) };
+    await session.gate.commit(runId, [
+      { type: 'run.resumed', actor: 'runtime', payload: { approval_id: options.approvalId, step: held.step, outcome: consumed.outcome } },
+    ]);
+    const resume: ApprovalResume = {
+      approvalId: options.approvalId,
+      outcome: consumed.outcome,
+      by: consumed.approvers,
+      ...(consumed.comment ? { comment: consumed.comment } : {}),
+    };
     return this.#drive(session, runId, new Command({ resume }));
   }
 
   /** Drives a run that waited on a hand-off on, with the child run's outcome as the hand-off's result. */
   async #continueAfterChild(run: HeldRun, child: RunResult, onEvent: RunEventListener | undefined): Promise<RunResult> {
-    if (child.status === 'held') throw new SystemError(ErrorCode.Internal, `Run '${child.runId}' is still held; run '${run.runId}' cannot go on yet.`);
-    const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.runId, status: 'completed', answer: child.answer } : { runId: child.runId, status: 'failed', error: child.error };
+    if (child.status === 'held')
+      throw new SystemError(ErrorCode.Internal, `Run '${child.runId}' is still held; run '${run.runId}' cannot go on yet.`);
+    const outcome: ChildOutcome =
+      child.status === 'completed'
+        ? { runId: child.runId, status: 'completed', answer: child.answer }
+        : { runId: child.runId, status: 'failed', error: child.error };
     await this.#own(run.runId);
     if (onEvent) this.#listeners.set(run.runId, onEvent);
     await this.#options.recorder.setStatus(run.runId, 'running', this.#fence(run.runId));
-    await run.session.gate.commit(run.runId, [{ type: 'run.resumed', actor: 'runtime', payload: { step: run.held.step, child_run: child.runId, child_status: child.status } }]);
+    await run.session.gate.commit(run.runId, [
+      { type: 'run.resumed', actor: 'runtime', payload: { step: run.held.step, child_run: child.runId, child_status: child.status } },
+    ]);
     const resume: ApprovalResume = { approvalId: run.held.approvalId, outcome: 'approved', by: [], child: outcome };
     return this.#drive(run.session, run.runId, new Command({ resume }));
   }
@@ -436,7 +547,11 @@ export class AgentRuntime {
       if ((await this.#ownership.takeOver(runId)) !== undefined) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new UserError(ErrorCode.Conflict, `Run '${runId}' is driven by another process right now; try again once it is held or has ended.`, { details: { runId } });
+    throw new UserError(
+      ErrorCode.Conflict,
+      `Run '${runId}' is driven by another process right now; try again once it is held or has ended.`,
+      { details: { runId } },
+    );
   }
 
   /**
@@ -446,7 +561,13 @@ export class AgentRuntime {
    * crash left unknown is retried only when its tool is declared idempotent; otherwise the run is
    * held with reason outcome_unknown for a human (resolveInDoubt).
    */
-  async recover(runId: string, options: { onEvent?: RunEventListener; /** The run is held, but its approval was consumed by a process that died before it went on. */ appliedApproval?: boolean } = {}): Promise<RecoveryResult> {
+  async recover(
+    runId: string,
+    options: {
+      onEvent?: RunEventListener;
+      /** The run is held, but its approval was consumed by a process that died before it went on. */ appliedApproval?: boolean;
+    } = {},
+  ): Promise<RecoveryResult> {
     const lease = await findRunLease(this.#options.store, runId);
     // A run opened for a worker never had a lease: its first owner drives it, nothing is recovered.
     const firstDrive = lease === undefined;
@@ -462,7 +583,9 @@ export class AgentRuntime {
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
       const row = await findRun(this.#options.store, runId);
-      const resumable = row?.status === 'running' || (options.appliedApproval === true && row?.status === 'held' && (await this.#lastEventType(runId)) === 'approval.consumed');
+      const resumable =
+        row?.status === 'running' ||
+        (options.appliedApproval === true && row?.status === 'held' && (await this.#lastEventType(runId)) === 'approval.consumed');
       if (!row || !resumable) {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
@@ -474,7 +597,18 @@ export class AgentRuntime {
       if (unknown.length > 0) {
         await session.gate.commit(
           runId,
-          unknown.map((action) => ({ type: 'run.held', actor: 'runtime', payload: { step: action.step, reason: 'outcome_unknown', kind: action.kind, name: action.name, ...(action.callId ? { call_id: action.callId } : {}), intent_seq: action.seq } })),
+          unknown.map((action) => ({
+            type: 'run.held',
+            actor: 'runtime',
+            payload: {
+              step: action.step,
+              reason: 'outcome_unknown',
+              kind: action.kind,
+              name: action.name,
+              ...(action.callId ? { call_id: action.callId } : {}),
+              intent_seq: action.seq,
+            },
+          })),
         );
         await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
         await this.#ownership.release(runId);
@@ -482,8 +616,18 @@ export class AgentRuntime {
       }
       if (!firstDrive) {
         const previousOwner = lease && lease.epoch < epoch ? lease.owner : null;
-        const retried = ledger.inDoubt.map((action) => ({ step: action.step, name: action.name, ...(action.callId ? { call_id: action.callId } : {}) }));
-        await session.gate.commit(runId, [{ type: 'run.recovered', actor: 'runtime', payload: { epoch, owner: this.#ownership.owner, previous_owner: previousOwner, retried } }]);
+        const retried = ledger.inDoubt.map((action) => ({
+          step: action.step,
+          name: action.name,
+          ...(action.callId ? { call_id: action.callId } : {}),
+        }));
+        await session.gate.commit(runId, [
+          {
+            type: 'run.recovered',
+            actor: 'runtime',
+            payload: { epoch, owner: this.#ownership.owner, previous_owner: previousOwner, retried },
+          },
+        ]);
         await this.#ownership.driving(runId);
       }
       return { runId, outcome: 'continued', result: await this.#goOn(session, runId, row, ledger, options.onEvent) };
@@ -501,30 +645,58 @@ export class AgentRuntime {
    * happened (`confirmed`, optionally with what they returned), run them again (`retried`), or
    * fail the run (`failed`). Recorded as action.resolved; the run then goes on (or fails).
    */
-  async resolveInDoubt(runId: string, request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener }): Promise<RunResult> {
+  async resolveInDoubt(
+    runId: string,
+    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+  ): Promise<RunResult> {
     if (!['confirmed', 'retried', 'failed'].includes(request.resolution)) {
-      throw new UserError(ErrorCode.InputInvalid, `Resolution '${String(request.resolution)}' is unknown; use confirmed, retried or failed.`, { location: { path: 'resolution' } });
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Resolution '${String(request.resolution)}' is unknown; use confirmed, retried or failed.`,
+        { location: { path: 'resolution' } },
+      );
     }
     const row = await findRun(this.#options.store, runId);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
     const ledger = await readRecoveryLedger(this.#options.store, runId);
     if (row.status !== 'held' || ledger.inDoubt.length === 0) {
-      throw new UserError(ErrorCode.Conflict, `Run '${runId}' has no action whose outcome is unknown (status ${row.status}); nothing to resolve.`, { details: { runId, status: row.status } });
+      throw new UserError(
+        ErrorCode.Conflict,
+        `Run '${runId}' has no action whose outcome is unknown (status ${row.status}); nothing to resolve.`,
+        { details: { runId, status: row.status } },
+      );
     }
     await this.#own(runId);
     const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
     const events: EventDraft[] = ledger.inDoubt.map((action) => ({
       type: 'action.resolved',
       actor: request.by,
-      payload: { step: action.step, name: action.name, kind: action.kind, ...(action.callId ? { call_id: action.callId } : {}), resolution: request.resolution, by: request.by, ...(request.result !== undefined ? { result: request.result } : {}), ...(request.reason ? { reason: request.reason } : {}) },
+      payload: {
+        step: action.step,
+        name: action.name,
+        kind: action.kind,
+        ...(action.callId ? { call_id: action.callId } : {}),
+        resolution: request.resolution,
+        by: request.by,
+        ...(request.result !== undefined ? { result: request.result } : {}),
+        ...(request.reason ? { reason: request.reason } : {}),
+      },
     }));
     await session.gate.commit(runId, events);
     for (const action of ledger.inDoubt) {
-      ledger.resolutions.set(callKey(action.step, action.callId), { resolution: request.resolution, by: request.by, ...(request.result !== undefined ? { result: request.result } : {}) });
+      ledger.resolutions.set(callKey(action.step, action.callId), {
+        resolution: request.resolution,
+        by: request.by,
+        ...(request.result !== undefined ? { result: request.result } : {}),
+      });
     }
     if (request.resolution === 'failed') {
       const error = `The outcome of ${ledger.inDoubt.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
-      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, reason: 'outcome_unknown' } }, this.#fence(runId));
+      await this.#options.recorder.finishRun(
+        runId,
+        { status: 'failed', payload: { error, reason: 'outcome_unknown' } },
+        this.#fence(runId),
+      );
       this.#ownership.forget(runId);
       this.#emit({ type: 'run.failed', runId, reason: error });
       return { runId, status: 'failed', error };
@@ -535,7 +707,13 @@ export class AgentRuntime {
   }
 
   /** Drives a recovered run on from its last checkpoint, serving back what the trace recorded. */
-  async #goOn(session: AgentSession, runId: string, row: RunRecord, ledger: RecoveryLedger, onEvent: RunEventListener | undefined): Promise<RunResult> {
+  async #goOn(
+    session: AgentSession,
+    runId: string,
+    row: RunRecord,
+    ledger: RecoveryLedger,
+    onEvent: RunEventListener | undefined,
+  ): Promise<RunResult> {
     const input = await this.#recoveryInput(session, runId, row);
     if (input === 'parked') {
       // Its approval has not been used: it waits for it like any held run.
@@ -550,7 +728,11 @@ export class AgentRuntime {
   }
 
   /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with, or its input. */
-  async #recoveryInput(session: AgentSession, runId: string, row: RunRecord): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
+  async #recoveryInput(
+    session: AgentSession,
+    runId: string,
+    row: RunRecord,
+  ): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const values = snapshot.values as Partial<AgentStateValue>;
     if (!values.runId) {
@@ -558,7 +740,12 @@ export class AgentRuntime {
       // trace serves back every model response and tool outcome it recorded.
       const metadata = row.metadata as { principal_roles?: string[] };
       const input = row.input as { text?: string } | null;
-      return { runId, principal: { id: row.principal, roles: metadata.principal_roles ?? [] }, startedAtMs: row.startedAt.getTime(), messages: [{ role: 'user', content: input?.text ?? '' }] };
+      return {
+        runId,
+        principal: { id: row.principal, roles: metadata.principal_roles ?? [] },
+        startedAtMs: row.startedAt.getTime(),
+        messages: [{ role: 'user', content: input?.text ?? '' }],
+      };
     }
     const held = values.held;
     if (!held || snapshot.next.length === 0) return null;
@@ -566,11 +753,15 @@ export class AgentRuntime {
       const child = await findRun(this.#options.store, held.child.runId);
       if (!child || (child.status !== 'completed' && child.status !== 'failed')) return 'parked';
       const ended = await this.#endOf(child.id);
-      const outcome: ChildOutcome = child.status === 'completed' ? { runId: child.id, status: 'completed', answer: String(ended.answer ?? '') } : { runId: child.id, status: 'failed', error: String(ended.error ?? 'failed') };
+      const outcome: ChildOutcome =
+        child.status === 'completed'
+          ? { runId: child.id, status: 'completed', answer: String(ended.answer ?? '') }
+          : { runId: child.id, status: 'failed', error: String(ended.error ?? 'failed') };
       return new Command({ resume: { approvalId: held.approvalId, outcome: 'approved', by: [], child: outcome } satisfies ApprovalResume });
     }
     const approval = await findApprovalRecord(this.#options.store, held.approvalId);
-    if (!approval || approval.status !== 'consumed' || (approval.outcome !== 'approved' && approval.outcome !== 'rejected')) return 'parked';
+    if (!approval || approval.status !== 'consumed' || (approval.outcome !== 'approved' && approval.outcome !== 'rejected'))
+      return 'parked';
     const votes = await findApprovalVoteRecords(this.#options.store, held.approvalId);
     const by = votes.filter((vote) => vote.vote === (approval.outcome === 'approved' ? 'approve' : 'reject')).map((vote) => vote.approver);
     return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
@@ -684,7 +875,11 @@ export class AgentRuntime {
       await session.gate.flush(runId);
       if (state.status === 'completed') {
         const answer = state.answer ?? '';
-        await this.#options.recorder.finishRun(runId, { status: 'completed', payload: { answer, counters: state.counters } }, this.#fence(runId));
+        await this.#options.recorder.finishRun(
+          runId,
+          { status: 'completed', payload: { answer, counters: state.counters } },
+          this.#fence(runId),
+        );
         this.#ownership.forget(runId);
         this.#emit({ type: 'run.completed', runId, answer });
         return { runId, status: 'completed', answer };
@@ -780,11 +975,18 @@ export class AgentRuntime {
     const definition = await options.loadAgent(reference);
     // An agent naming a registry prompt has no prompt of its own: never run it with an empty one.
     if (definition.promptReference && !definition.prompt) {
-      throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names the registry prompt '${definition.promptReference.name}@${definition.promptReference.ref}', which this process did not resolve; open it through a workspace (openWorkspace), which reads the prompt registry.`);
+      throw new UserError(
+        ErrorCode.AgentInvalid,
+        `Agent '${definition.name}' (${definition.file}) names the registry prompt '${definition.promptReference.name}@${definition.promptReference.ref}', which this process did not resolve; open it through a workspace (openWorkspace), which reads the prompt registry.`,
+      );
     }
     const policyFiles = [...(options.basePolicyFiles ?? []), ...definition.policies];
     // Bounded autonomy has no unbounded mode: an agent without any policy does not run.
-    if (policyFiles.length === 0) throw new UserError(ErrorCode.AgentInvalid, `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`);
+    if (policyFiles.length === 0)
+      throw new UserError(
+        ErrorCode.AgentInvalid,
+        `Agent '${definition.name}' (${definition.file}) names no policies; add spec.policies so its actions can be decided.`,
+      );
     return { definition, policySet: compilePolicies(await loadPolicyFiles(policyFiles)) };
   }
 
@@ -819,7 +1021,9 @@ export class AgentRuntime {
         // The child is a run of its own, not a subgraph of this node: started outside the node's
         // LangChain context, its holds park it (instead of unwinding through the parent's graph)
         // and its checkpoints live under its own thread.
-        const result = await AsyncLocalStorageProviderSingleton.getInstance().run(undefined, () => this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId }));
+        const result = await AsyncLocalStorageProviderSingleton.getInstance().run(undefined, () =>
+          this.start(agent, task, { principal: parent.principal, parentRunId: parent.runId }),
+        );
         if (result.status === 'completed') return { runId: result.runId, status: 'completed', answer: result.answer };
         if (result.status === 'held') {
           // Who may approve the child's action, so the parent's hold can say it (and its hint name a role).
@@ -827,7 +1031,12 @@ export class AgentRuntime {
             (approval) => approval.requirement,
             () => undefined,
           );
-          return { runId: result.runId, status: 'held', approvalId: result.held.approvalId, ...(approvers !== undefined ? { approvers } : {}) };
+          return {
+            runId: result.runId,
+            status: 'held',
+            approvalId: result.held.approvalId,
+            ...(approvers !== undefined ? { approvers } : {}),
+          };
         }
         return { runId: result.runId, status: 'failed', error: result.error };
       },
@@ -878,7 +1087,19 @@ export class AgentRuntime {
       checkpointer: options.checkpointer,
       emit: (event) => this.#emit(event),
       markHeld: async (runId, held) => {
-        await gate.commit(runId, [{ type: 'run.held', actor: 'runtime', payload: { step: held.step, approval_id: held.approvalId, kind: held.kind, name: held.name, ...(held.child ? { child_run: held.child.runId } : {}) } }]);
+        await gate.commit(runId, [
+          {
+            type: 'run.held',
+            actor: 'runtime',
+            payload: {
+              step: held.step,
+              approval_id: held.approvalId,
+              kind: held.kind,
+              name: held.name,
+              ...(held.child ? { child_run: held.child.runId } : {}),
+            },
+          },
+        ]);
         await options.recorder.setStatus(runId, 'held', this.#fence(runId));
       },
     });

@@ -103,7 +103,12 @@ export class GovernedSession {
           const approval = await options.approvals.request({
             ...request,
             // resumed_by: the caller asks again once it is decided; no agent run waits to be resumed.
-            context: { agent: options.agent.id, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason, resumed_by: 'caller' },
+            context: {
+              agent: options.agent.id,
+              rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`),
+              reason: decision.reason,
+              resumed_by: 'caller',
+            },
           });
           this.#opened.set(approval.id, approval);
           return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
@@ -166,7 +171,12 @@ export class GovernedSession {
       // The gate opened the approval (the decision's approvers obligation) through the port above.
       const approval = this.#opened.get(verdict.approval!.id)!;
       this.#opened.delete(approval.id);
-      this.#held.set(`${proposed.kind}\u0000${proposed.name}\u0000${verdict.argsHash}`, { approvalId: approval.id, step, argsHash: verdict.argsHash, decision: verdict.decision });
+      this.#held.set(`${proposed.kind}\u0000${proposed.name}\u0000${verdict.argsHash}`, {
+        approvalId: approval.id,
+        step,
+        argsHash: verdict.argsHash,
+        decision: verdict.decision,
+      });
       return { kind: 'held', step, decision: verdict.decision, approval };
     }
     return this.#execute(step, proposed, io, verdict.decision);
@@ -196,7 +206,10 @@ export class GovernedSession {
         const open = [...this.#held.values()].map((entry) => entry.approvalId);
         await this.#options.recorder.finishRun(
           this.runId,
-          { status: outcome.status, payload: { ...outcome.payload, counters: { ...this.#counters }, ...(open.length > 0 ? { unresolved_approvals: open } : {}) } },
+          {
+            status: outcome.status,
+            payload: { ...outcome.payload, counters: { ...this.#counters }, ...(open.length > 0 ? { unresolved_approvals: open } : {}) },
+          },
           fence ? { fence } : {},
         );
       } finally {
@@ -228,20 +241,39 @@ export class GovernedSession {
     this.#held.delete(key);
     let consumed;
     try {
-      consumed = await this.#options.approvals.consume(held.approvalId, { runId: this.runId, step: held.step, argsHash: held.argsHash, policyHash: this.#gate.policySet.hash });
+      consumed = await this.#options.approvals.consume(held.approvalId, {
+        runId: this.runId,
+        step: held.step,
+        argsHash: held.argsHash,
+        policyHash: this.#gate.policySet.hash,
+      });
     } catch {
       // Bound to another policy set (it changed since the hold) or used already: decide again.
       return undefined;
     }
     if (consumed.outcome !== 'approved') {
       const who = consumed.approvers.length > 0 ? ` by ${consumed.approvers.join(', ')}` : ' (it expired)';
-      return { kind: 'denied', step: held.step, decision: held.decision, approvalId: held.approvalId, message: `The ${proposed.kind} '${proposed.name}' was rejected${who}${consumed.comment ? `: ${consumed.comment}` : ''}.` };
+      return {
+        kind: 'denied',
+        step: held.step,
+        decision: held.decision,
+        approvalId: held.approvalId,
+        message: `The ${proposed.kind} '${proposed.name}' was rejected${who}${consumed.comment ? `: ${consumed.comment}` : ''}.`,
+      };
     }
-    await this.#gate.commit(this.runId, [io.intent(maskFields(proposed.args, held.decision.obligations.redact), held.step, held.approvalId)]);
+    await this.#gate.commit(this.runId, [
+      io.intent(maskFields(proposed.args, held.decision.obligations.redact), held.step, held.approvalId),
+    ]);
     return this.#execute(held.step, proposed, io, held.decision, held.approvalId);
   }
 
-  async #execute<T>(step: number, proposed: ProposedAction, io: ActionIo<T>, decision: Decision, approvalId?: string): Promise<GovernedOutcome<T>> {
+  async #execute<T>(
+    step: number,
+    proposed: ProposedAction,
+    io: ActionIo<T>,
+    decision: Decision,
+    approvalId?: string,
+  ): Promise<GovernedOutcome<T>> {
     if (proposed.kind === 'tool') this.#counters.tool_calls += 1;
     const via = approvalId ? { approvalId } : {};
     try {

@@ -3,7 +3,14 @@
 // again), the approvals approvers read, and the notification outbox.
 import type { Store } from '@aifactory/store';
 import { approvalVotes, approvals, checkpointBlobs, checkpointWrites, checkpoints, notifications } from '@aifactory/store/schema';
-import { erasePayloads, findRun, rewriteRunInputsContaining, type AtRestCipher, type ErasureRequest, type ErasureResult } from '@aifactory/verification';
+import {
+  erasePayloads,
+  findRun,
+  rewriteRunInputsContaining,
+  type AtRestCipher,
+  type ErasureRequest,
+  type ErasureResult,
+} from '@aifactory/verification';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { eraseSubjectFromCheckpoints, eraseSubjectInValue, erasedMarker } from '../checkpoint/checkpoint-erasure.ts';
 
@@ -26,10 +33,21 @@ export interface RunDataErasureResult extends ErasureResult {
  * payloads through erasePayloads, then the same subject or run in checkpoints, approvals and
  * notifications. Validation is erasePayloads's, before anything changes.
  */
-export async function eraseRunData(store: Store, request: ErasureRequest, options: { cipher: AtRestCipher }): Promise<RunDataErasureResult> {
+export async function eraseRunData(
+  store: Store,
+  request: ErasureRequest,
+  options: { cipher: AtRestCipher },
+): Promise<RunDataErasureResult> {
   const trace = await erasePayloads(store, request);
   const db = store.db;
-  const result: RunDataErasureResult = { ...trace, checkpointValuesRewritten: 0, checkpointsDeleted: [], checkpointsKept: [], approvals: 0, notifications: 0 };
+  const result: RunDataErasureResult = {
+    ...trace,
+    checkpointValuesRewritten: 0,
+    checkpointsDeleted: [],
+    checkpointsKept: [],
+    approvals: 0,
+    notifications: 0,
+  };
   const runIds = request.runId !== undefined ? [request.runId] : undefined;
   const subject = request.subject;
   if (subject !== undefined) {
@@ -39,7 +57,12 @@ export async function eraseRunData(store: Store, request: ErasureRequest, option
     const approvalRows = await db
       .select()
       .from(approvals)
-      .where(and(runIds ? inArray(approvals.runId, runIds) : undefined, sql`strpos(${approvals.action}::text || ${approvals.context}::text, ${needle}) > 0`));
+      .where(
+        and(
+          runIds ? inArray(approvals.runId, runIds) : undefined,
+          sql`strpos(${approvals.action}::text || ${approvals.context}::text, ${needle}) > 0`,
+        ),
+      );
     for (const row of approvalRows) {
       await db
         .update(approvals)
@@ -50,17 +73,30 @@ export async function eraseRunData(store: Store, request: ErasureRequest, option
     const comments = await db
       .update(approvalVotes)
       .set({ comment: sql`replace(${approvalVotes.comment}, ${subject}, ${erasedMarker})` })
-      .where(and(sql`strpos(${approvalVotes.comment}, ${subject}) > 0`, runApprovals ? inArray(approvalVotes.approvalId, runApprovals) : undefined))
+      .where(
+        and(
+          sql`strpos(${approvalVotes.comment}, ${subject}) > 0`,
+          runApprovals ? inArray(approvalVotes.approvalId, runApprovals) : undefined,
+        ),
+      )
       .returning({ id: approvalVotes.approvalId });
     result.approvals = new Set([...approvalRows.map((row) => row.id), ...comments.map((row) => row.id)]).size;
     const notificationRows = await db
       .select()
       .from(notifications)
-      .where(and(runIds ? inArray(notifications.runId, runIds) : undefined, sql`strpos(${notifications.payload}::text || coalesce(${notifications.lastError}, ''), ${needle}) > 0`));
+      .where(
+        and(
+          runIds ? inArray(notifications.runId, runIds) : undefined,
+          sql`strpos(${notifications.payload}::text || coalesce(${notifications.lastError}, ''), ${needle}) > 0`,
+        ),
+      );
     for (const row of notificationRows) {
       await db
         .update(notifications)
-        .set({ payload: eraseSubjectInValue(row.payload, subject), lastError: row.lastError === null ? null : row.lastError.replaceAll(subject, erasedMarker) })
+        .set({
+          payload: eraseSubjectInValue(row.payload, subject),
+          lastError: row.lastError === null ? null : row.lastError.replaceAll(subject, erasedMarker),
+        })
         .where(eq(notifications.id, row.id));
     }
     result.notifications = notificationRows.length;
@@ -81,10 +117,24 @@ export async function eraseRunData(store: Store, request: ErasureRequest, option
       await db
         .update(approvalVotes)
         .set({ comment: erasedMarker })
-        .where(and(inArray(approvalVotes.approvalId, erasedApprovals.map((row) => row.id)), sql`${approvalVotes.comment} is not null`));
+        .where(
+          and(
+            inArray(
+              approvalVotes.approvalId,
+              erasedApprovals.map((row) => row.id),
+            ),
+            sql`${approvalVotes.comment} is not null`,
+          ),
+        );
     }
     result.approvals = erasedApprovals.length;
-    result.notifications = (await db.update(notifications).set({ payload: { erased: true }, lastError: null }).where(eq(notifications.runId, runId)).returning({ id: notifications.id })).length;
+    result.notifications = (
+      await db
+        .update(notifications)
+        .set({ payload: { erased: true }, lastError: null })
+        .where(eq(notifications.runId, runId))
+        .returning({ id: notifications.id })
+    ).length;
     const run = await findRun(store, runId);
     if (run && (run.status === 'held' || run.status === 'running')) {
       result.checkpointsKept.push(runId);

@@ -14,7 +14,16 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Store } from '@aifactory/store';
-import { acquireRunLease, leaseLostError, markRunLeaseDriving, releaseRunLease, renewRunLease, renewRunLeases, type LeaseState, type RunFence } from '@aifactory/verification';
+import {
+  acquireRunLease,
+  leaseLostError,
+  markRunLeaseDriving,
+  releaseRunLease,
+  renewRunLease,
+  renewRunLeases,
+  type LeaseState,
+  type RunFence,
+} from '@aifactory/verification';
 
 /** Default lease: a run whose owner died is taken over about this long after its last heartbeat. */
 export const defaultLeaseMs = 30_000;

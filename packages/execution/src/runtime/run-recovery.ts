@@ -58,11 +58,24 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
     switch (event.type) {
       case 'tool.called':
       case 'handoff.started': {
-        const kind = event.type === 'handoff.started' ? 'handoff' : payload.kind === 'retrieval' ? 'retrieval' : payload.kind === 'handoff' ? 'handoff' : 'tool';
+        const kind =
+          event.type === 'handoff.started'
+            ? 'handoff'
+            : payload.kind === 'retrieval'
+              ? 'retrieval'
+              : payload.kind === 'handoff'
+                ? 'handoff'
+                : 'tool';
         // A call whose outcome is known (recorded, or confirmed by a human) is served back, never
         // run, when a recovered run passes it again: that second intent is not in doubt.
         if (outcomes.has(key) || resolutions.get(key)?.resolution === 'confirmed') break;
-        intents.set(key, { step, ...(typeof payload.call_id === 'string' ? { callId: payload.call_id } : {}), kind, name: String(payload.name ?? ''), seq: event.seq });
+        intents.set(key, {
+          step,
+          ...(typeof payload.call_id === 'string' ? { callId: payload.call_id } : {}),
+          kind,
+          name: String(payload.name ?? ''),
+          seq: event.seq,
+        });
         resolutions.delete(key);
         break;
       }
@@ -76,7 +89,11 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
         break;
       case 'action.resolved': {
         const resolution = payload.resolution as InDoubtResolution;
-        resolutions.set(key, { resolution, by: String(payload.by ?? ''), ...(typeof payload.result === 'string' ? { result: payload.result } : {}) });
+        resolutions.set(key, {
+          resolution,
+          by: String(payload.by ?? ''),
+          ...(typeof payload.result === 'string' ? { result: payload.result } : {}),
+        });
         intents.delete(key);
         break;
       }
@@ -140,7 +157,8 @@ export function isIdempotent(definition: AgentDefinition, action: Pick<InDoubtAc
 /** The outcome a tool call had, served back from the trace instead of running it again. */
 export function recordedToolOutcome(recorded: RecoveryLedger['outcomes'] extends Map<string, infer V> ? V : never): ToolOutcome {
   const payload = { ...recorded.payload, recorded_seq: recorded.seq };
-  if (recorded.type === 'tool.returned') return { ok: true, content: String(recorded.payload.content ?? ''), event: { type: 'tool.returned', actor: recorded.actor, payload } };
+  if (recorded.type === 'tool.returned')
+    return { ok: true, content: String(recorded.payload.content ?? ''), event: { type: 'tool.returned', actor: recorded.actor, payload } };
   const error = recorded.payload.error as { message?: string } | string | undefined;
   const message = typeof error === 'string' ? error : (error?.message ?? 'The tool failed.');
   return { ok: false, message, event: { type: 'tool.failed', actor: recorded.actor, payload } };
@@ -149,5 +167,9 @@ export function recordedToolOutcome(recorded: RecoveryLedger['outcomes'] extends
 /** The outcome of an in-doubt call a human confirmed happened. */
 export function confirmedToolOutcome(step: number, callId: string, name: string, resolution: { by: string; result?: string }): ToolOutcome {
   const content = resolution.result ?? `The call's outcome was not recorded; ${resolution.by} confirmed that it happened.`;
-  return { ok: true, content, event: { type: 'tool.returned', actor: name, payload: { step, call_id: callId, name, content, confirmed_by: resolution.by } } };
+  return {
+    ok: true,
+    content,
+    event: { type: 'tool.returned', actor: name, payload: { step, call_id: callId, name, content, confirmed_by: resolution.by } },
+  };
 }

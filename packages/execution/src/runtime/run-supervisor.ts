@@ -80,10 +80,13 @@ export class RunSupervisor {
     const ms = await msUntilNextLeaseLapse(this.#options.store).catch(() => null);
     if (ms === null || ms >= interval || !this.#timer || this.#wake) return;
     // A few ms past the lapse: the store's clock decides, and it must see the lease as ended.
-    this.#wake = setTimeout(() => {
-      this.#wake = undefined;
-      void this.scan();
-    }, Math.ceil(ms) + 15);
+    this.#wake = setTimeout(
+      () => {
+        this.#wake = undefined;
+        void this.scan();
+      },
+      Math.ceil(ms) + 15,
+    );
     this.#wake.unref();
   }
 
@@ -93,7 +96,10 @@ export class RunSupervisor {
       try {
         const orphans = await findOrphanedRuns(this.#options.store, 200);
         const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: 200 });
-        await Promise.all([...orphans.map((orphan) => dispatch(orphan.runId, 'orphaned')), ...stalled.map((run) => dispatch(run.runId, 'stalled'))]);
+        await Promise.all([
+          ...orphans.map((orphan) => dispatch(orphan.runId, 'orphaned')),
+          ...stalled.map((run) => dispatch(run.runId, 'stalled')),
+        ]);
       } catch {
         // The store or the queue is unreachable; look again next time.
       }
@@ -107,7 +113,9 @@ export class RunSupervisor {
     } catch {
       return; // the store is unreachable; look again next time
     }
-    const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: room }).catch(() => []);
+    const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: room }).catch(
+      () => [],
+    );
     const found = [...orphans.map((orphan) => orphan.runId), ...stalled.map((run) => run.runId)];
     for (const runId of [...new Set(found)].filter((candidate) => !this.#inFlight.has(candidate)).slice(0, room)) {
       const orphan = { runId };
@@ -115,7 +123,12 @@ export class RunSupervisor {
         .drive(orphan.runId)
         .then(
           (result) => this.#options.onRecovery?.(result),
-          (error: unknown) => this.#options.onRecovery?.({ runId: orphan.runId, outcome: 'error', error: error instanceof Error ? error : new Error(String(error)) }),
+          (error: unknown) =>
+            this.#options.onRecovery?.({
+              runId: orphan.runId,
+              outcome: 'error',
+              error: error instanceof Error ? error : new Error(String(error)),
+            }),
         )
         .finally(() => this.#inFlight.delete(orphan.runId));
       this.#inFlight.set(orphan.runId, recovery);

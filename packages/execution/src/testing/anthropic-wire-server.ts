@@ -51,7 +51,8 @@ const anthropicProtocol: WireProtocol = {
       json: call.rawArguments ?? JSON.stringify(call.args ?? {}),
     }));
     const stopReason = reply.finishReason ?? (calls.length > 0 ? 'tool_use' : 'end_turn');
-    const inputTokens = reply.usage?.inputTokens ?? roughTokens(JSON.stringify(request.body?.['messages'] ?? []) + String(request.body?.['system'] ?? ''));
+    const inputTokens =
+      reply.usage?.inputTokens ?? roughTokens(JSON.stringify(request.body?.['messages'] ?? []) + String(request.body?.['system'] ?? ''));
     const outputTokens = reply.usage?.outputTokens ?? roughTokens(text + calls.map((call) => call.name + call.json).join(''));
     const usage = { input_tokens: inputTokens, output_tokens: outputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
     if (request.body?.['stream'] !== true) {
@@ -59,28 +60,52 @@ const anthropicProtocol: WireProtocol = {
         ...(text === '' ? [] : [{ type: 'text', text }]),
         ...calls.map((call) => ({ type: 'tool_use', id: call.id, name: call.name, input: call.input })),
       ];
-      return writeJson(response, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage });
+      return writeJson(response, 200, {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content,
+        stop_reason: stopReason,
+        stop_sequence: null,
+        usage,
+      });
     }
     const size = reply.chunkSize ?? 4;
     const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
     const events = [
-      event('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } }),
+      event('message_start', {
+        message: {
+          id,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...usage, output_tokens: 1 },
+        },
+      }),
       event('ping', {}),
     ];
     let index = 0;
     if (text !== '') {
       events.push(event('content_block_start', { index, content_block: { type: 'text', text: '' } }));
-      for (const part of fragments(text, size)) events.push(event('content_block_delta', { index, delta: { type: 'text_delta', text: part } }));
+      for (const part of fragments(text, size))
+        events.push(event('content_block_delta', { index, delta: { type: 'text_delta', text: part } }));
       events.push(event('content_block_stop', { index }));
       index++;
     }
     for (const call of calls) {
       events.push(event('content_block_start', { index, content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} } }));
-      for (const part of fragments(call.json, size)) events.push(event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: part } }));
+      for (const part of fragments(call.json, size))
+        events.push(event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: part } }));
       events.push(event('content_block_stop', { index }));
       index++;
     }
-    events.push(event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }));
+    events.push(
+      event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }),
+    );
     events.push(event('message_stop', {}));
     return writeEvents(response, events, reply);
   },

@@ -24,7 +24,12 @@ const openAIProtocol: WireProtocol = {
   },
   writeError(response, status, message, headers = {}) {
     const type = errorTypes[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
-    writeJson(response, status, { error: { message, type, param: null, code: status === 401 ? 'invalid_api_key' : null } }, { 'x-request-id': `req_${Date.now()}`, ...headers });
+    writeJson(
+      response,
+      status,
+      { error: { message, type, param: null, code: status === 401 ? 'invalid_api_key' : null } },
+      { 'x-request-id': `req_${Date.now()}`, ...headers },
+    );
   },
   lastUserText(request) {
     const messages = (request.body?.['messages'] ?? []) as Array<{ role?: string; content?: unknown }>;
@@ -48,13 +53,30 @@ const openAIProtocol: WireProtocol = {
         role: 'assistant',
         content: text === '' && calls.length > 0 ? null : text,
         refusal: null,
-        ...(calls.length > 0 ? { tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })) } : {}),
+        ...(calls.length > 0
+          ? {
+              tool_calls: calls.map((call) => ({
+                id: call.id,
+                type: 'function',
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            }
+          : {}),
       };
-      return writeJson(response, 200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }], usage });
+      return writeJson(response, 200, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
+        usage,
+      });
     }
     const size = reply.chunkSize ?? 4;
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...extra })}\n\n`;
-    const delta = (value: Record<string, unknown>, finish: string | null = null) => chunk([{ index: 0, delta: value, logprobs: null, finish_reason: finish }]);
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...extra })}\n\n`;
+    const delta = (value: Record<string, unknown>, finish: string | null = null) =>
+      chunk([{ index: 0, delta: value, logprobs: null, finish_reason: finish }]);
     const events = [delta({ role: 'assistant', content: '', refusal: null })];
     for (const part of fragments(text, size)) events.push(delta({ content: part }));
     calls.forEach((call, index) => {
@@ -79,4 +101,3 @@ function usageOf(request: WireRequest, reply: Answer, output: string) {
 export function startOpenAIWireServer(options: WireServerOptions = {}): Promise<WireServer> {
   return startWireServer(openAIProtocol, options);
 }
-

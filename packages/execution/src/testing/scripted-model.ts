@@ -3,7 +3,14 @@
 import { createModelGateway } from '../models/model-gateway.ts';
 import type { ModelScript, ScriptTurn } from '../models/model-script.ts';
 import { parseScript } from '../models/model-script.ts';
-import type { MeteredModelGateway, ModelCallOptions, ModelRequest, ModelResponse, UsageFilter, UsageRecord } from '../models/model-types.ts';
+import type {
+  MeteredModelGateway,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  UsageFilter,
+  UsageRecord,
+} from '../models/model-types.ts';
 
 /**
  * A model gateway that plays one script for every call, whatever `request.model` says, so an

@@ -131,11 +131,21 @@ export async function startWireServer(protocol: WireProtocol, options: WireServe
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(incoming.headers)) if (typeof value === 'string') headers[name] = value;
-    const request: WireRequest = { method: incoming.method ?? 'GET', path: (incoming.url ?? '/').split('?')[0] ?? '/', headers, body, index: requests.length };
+    const request: WireRequest = {
+      method: incoming.method ?? 'GET',
+      path: (incoming.url ?? '/').split('?')[0] ?? '/',
+      headers,
+      body,
+      index: requests.length,
+    };
     requests.push(request);
 
     if (request.method !== 'POST' || request.path !== protocol.path) {
-      return protocol.writeError(response, 404, `This wire server serves POST ${protocol.path} only, not ${request.method} ${request.path}.`);
+      return protocol.writeError(
+        response,
+        404,
+        `This wire server serves POST ${protocol.path} only, not ${request.method} ${request.path}.`,
+      );
     }
     if (options.apiKey !== undefined) {
       const key = protocol.keyOf(request);
@@ -147,7 +157,12 @@ export async function startWireServer(protocol: WireProtocol, options: WireServe
     if (options.handler) reply = await options.handler(request);
     else if (options.replies) {
       const next = options.replies[request.index];
-      if (!next) return protocol.writeError(response, 500, `The wire server has ${options.replies.length} replies and this is request #${request.index + 1}.`);
+      if (!next)
+        return protocol.writeError(
+          response,
+          500,
+          `The wire server has ${options.replies.length} replies and this is request #${request.index + 1}.`,
+        );
       reply = next;
     } else reply = { type: 'answer', text: `You said: ${protocol.lastUserText(request)}` };
 
@@ -200,7 +215,11 @@ export function writeJson(response: ServerResponse, status: number, value: unkno
 }
 
 /** Writes server-sent events one by one, with optional delays and an optional cut. */
-export async function writeEvents(response: ServerResponse, events: string[], reply: { delayMs?: number; breakAfterEvents?: number }): Promise<void> {
+export async function writeEvents(
+  response: ServerResponse,
+  events: string[],
+  reply: { delayMs?: number; breakAfterEvents?: number },
+): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   for (const [index, event] of events.entries()) {
     if (reply.breakAfterEvents !== undefined && index >= reply.breakAfterEvents) {

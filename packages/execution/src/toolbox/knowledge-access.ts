@@ -6,7 +6,10 @@ import type { AgentDefinition } from '../agents/index.ts';
 import type { KnowledgeAccess } from './knowledge-search.ts';
 
 /** Returns a resolver that opens the knowledge base once and describes each agent's collections. */
-export function knowledgeAccessFor(store: Store, dataDir: string): { resolve: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>; close: () => Promise<void> } {
+export function knowledgeAccessFor(
+  store: Store,
+  dataDir: string,
+): { resolve: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>; close: () => Promise<void> } {
   let base: KnowledgeBase | undefined;
   return {
     async resolve(agent) {

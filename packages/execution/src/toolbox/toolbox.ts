@@ -8,11 +8,20 @@ import { McpTools } from './mcp-tools.ts';
 import type { AgentToolbox, ToolOutcome } from './toolbox-port.ts';
 
 /** Builds the toolbox of one agent. */
-export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeAccess; handoffs?: string[]; runHandoff?: HandoffRunner }): AgentToolbox {
+export function createToolbox(options: {
+  host?: ToolHost;
+  knowledge?: KnowledgeAccess;
+  handoffs?: string[];
+  runHandoff?: HandoffRunner;
+}): AgentToolbox {
   const mcp = options.host ? new McpTools(options.host) : undefined;
   const knowledge = options.knowledge ? new KnowledgeSearch(options.knowledge) : undefined;
   const handoffs = new HandoffTools(options.handoffs ?? [], options.runHandoff);
-  const specs: ToolSpec[] = [...(mcp?.specs() ?? []), ...(options.knowledge && options.knowledge.collections.length > 0 ? [knowledge!.spec()] : []), ...handoffs.specs()];
+  const specs: ToolSpec[] = [
+    ...(mcp?.specs() ?? []),
+    ...(options.knowledge && options.knowledge.collections.length > 0 ? [knowledge!.spec()] : []),
+    ...handoffs.specs(),
+  ];
 
   return {
     specs: () => specs,
@@ -21,12 +30,24 @@ export function createToolbox(options: { host?: ToolHost; knowledge?: KnowledgeA
       if (handoffs.claims(call)) return handoffs.resolve(call);
       const resolved = mcp?.resolve(call);
       if (resolved) return resolved;
-      return { ok: false, message: `Model tried to call unavailable tool '${call.name}'. Available tools: ${specs.map((spec) => spec.name).join(', ') || 'none'}.` };
+      return {
+        ok: false,
+        message: `Model tried to call unavailable tool '${call.name}'. Available tools: ${specs.map((spec) => spec.name).join(', ') || 'none'}.`,
+      };
     },
     async execute(call, resolved, run): Promise<ToolOutcome> {
       if (resolved.action.kind === 'retrieval' && knowledge) return knowledge.execute(call, resolved, run);
       if (resolved.action.kind === 'handoff' && handoffs.runnable) return handoffs.execute(call, resolved, run);
-      if (!mcp) return { ok: false, message: 'No tool host.', event: { type: 'tool.failed', actor: 'runtime', payload: { step: run.step, call_id: call.id, name: resolved.tool, error: { code: 'unknown_tool', message: 'No tool host.' } } } };
+      if (!mcp)
+        return {
+          ok: false,
+          message: 'No tool host.',
+          event: {
+            type: 'tool.failed',
+            actor: 'runtime',
+            payload: { step: run.step, call_id: call.id, name: resolved.tool, error: { code: 'unknown_tool', message: 'No tool host.' } },
+          },
+        };
       return mcp.execute(call, resolved, run);
     },
   };

@@ -28,21 +28,30 @@ export class ArgumentValidator {
   /** Validates `args` against `schema`; `key` identifies the schema in the cache (the tool name). */
   validate(key: string, schema: Record<string, unknown>, args: unknown): ValidationResult {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-      return { ok: false, errors: [`args: must be an object, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`] };
+      return {
+        ok: false,
+        errors: [`args: must be an object, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`],
+      };
     }
     let entry = this.#compiled.get(key);
     if (!entry) {
       entry = this.#compile(schema);
       this.#compiled.set(key, entry);
     }
-    if ('problem' in entry) return { ok: false, errors: [`the tool's input schema cannot be used, so no call is accepted: ${entry.problem}`] };
+    if ('problem' in entry)
+      return { ok: false, errors: [`the tool's input schema cannot be used, so no call is accepted: ${entry.problem}`] };
     if (entry.validate(args)) return { ok: true };
     return { ok: false, errors: (entry.validate.errors ?? []).map(describeError) };
   }
 
   #compile(schema: Record<string, unknown>): { validate: ValidateFunction } | { problem: string } {
     const { $schema, ...rest } = schema;
-    const dialect = typeof $schema === 'string' && $schema.includes('2020-12') ? 'draft2020' : typeof $schema === 'string' && $schema.includes('2019-09') ? 'draft2019' : 'draft7';
+    const dialect =
+      typeof $schema === 'string' && $schema.includes('2020-12')
+        ? 'draft2020'
+        : typeof $schema === 'string' && $schema.includes('2019-09')
+          ? 'draft2019'
+          : 'draft7';
     try {
       return { validate: this.#dialects[dialect].compile(rest) };
     } catch (error) {
@@ -57,10 +66,19 @@ function describeError(error: ErrorObject): string {
     .split('/')
     .slice(1)
     .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const path = segments.reduce((text, segment) => (/^\d+$/.test(segment) ? `${text}[${segment}]` : /^[A-Za-z_$][\w$]*$/.test(segment) ? `${text}.${segment}` : `${text}[${JSON.stringify(segment)}]`), 'args');
+  const path = segments.reduce(
+    (text, segment) =>
+      /^\d+$/.test(segment)
+        ? `${text}[${segment}]`
+        : /^[A-Za-z_$][\w$]*$/.test(segment)
+          ? `${text}.${segment}`
+          : `${text}[${JSON.stringify(segment)}]`,
+    'args',
+  );
   const params = error.params as Record<string, unknown>;
   let detail = '';
   if (error.keyword === 'additionalProperties') detail = ` ('${String(params.additionalProperty)}')`;
-  else if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) detail = `: ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
+  else if (error.keyword === 'enum' && Array.isArray(params.allowedValues))
+    detail = `: ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
   return `${path}: ${error.message ?? 'is invalid'}${detail}`;
 }

@@ -4,7 +4,15 @@ export { ToolHost } from './tool-host.ts';
 export type { ServerToolDescriptor } from './tool-host.ts';
 export type { ServerStatus, ServerTransportKind } from './server-connection.ts';
 export type { McpServerConfig, ToolCallOptions, ToolDescriptor, ToolErrorCode, ToolHostOptions, ToolResult } from './tool-types.ts';
-export { fromModelToolName, modelToolNamePattern, reservedServerNames, serverNamePattern, serverNameProblem, splitToolName, toModelToolName } from './tool-names.ts';
+export {
+  fromModelToolName,
+  modelToolNamePattern,
+  reservedServerNames,
+  serverNamePattern,
+  serverNameProblem,
+  splitToolName,
+  toModelToolName,
+} from './tool-names.ts';
 export { compileAllowList } from './allow-list.ts';
 export type { AllowList } from './allow-list.ts';
 export { resolvePackageBin } from './package-bin.ts';

@@ -35,12 +35,16 @@ export function resolvePackageBin(packageName: string, options: { from: string[]
       return { script: path.resolve(packageDirectory, script), packageDirectory, version: manifest.version };
     }
   }
-  throw new UserError(ErrorCode.NotFound, `Package '${packageName}' is not installed where it was looked for (${options.from.join(', ')}); add it to your dependencies.`);
+  throw new UserError(
+    ErrorCode.NotFound,
+    `Package '${packageName}' is not installed where it was looked for (${options.from.join(', ')}); add it to your dependencies.`,
+  );
 }
 
 function pickBin(packageName: string, bins: string | Record<string, string> | undefined, wanted: string | undefined): string {
   if (typeof bins === 'string') {
-    if (wanted !== undefined && wanted !== unscoped(packageName)) throw new UserError(ErrorCode.NotFound, `Package '${packageName}' has one bin, '${unscoped(packageName)}', not '${wanted}'.`);
+    if (wanted !== undefined && wanted !== unscoped(packageName))
+      throw new UserError(ErrorCode.NotFound, `Package '${packageName}' has one bin, '${unscoped(packageName)}', not '${wanted}'.`);
     return bins;
   }
   const entries = Object.entries(bins ?? {});

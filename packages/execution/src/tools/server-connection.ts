@@ -94,7 +94,13 @@ export class ServerConnection {
   /** A snapshot of the state. */
   status(): ServerStatus {
     const pid = this.#live?.stdio?.pid ?? undefined;
-    return { name: this.config.name, transport: this.transport, connected: this.connected, restarts: this.#restarts, ...(pid ? { pid } : {}) };
+    return {
+      name: this.config.name,
+      transport: this.transport,
+      connected: this.connected,
+      restarts: this.#restarts,
+      ...(pid ? { pid } : {}),
+    };
   }
 
   /** The live client, starting (or restarting) the server first when there is none. */
@@ -216,11 +222,14 @@ export class ServerConnection {
       const commandNotFound = (error as NodeJS.ErrnoException)?.code === 'ENOENT';
       const what = this.transport === 'http' ? `at ${displayUrl(this.config.url as string)}` : `with command '${this.config.command}'`;
       const reason = commandNotFound ? 'the command was not found' : this.scrub(error instanceof Error ? error.message : String(error));
-      throw new ServerUnavailableError(`MCP server '${this.config.name}' could not be ${this.#everConnected ? 'restarted' : 'started'} ${what}: ${reason}.`, {
-        cause: error,
-        commandNotFound,
-        ...(this.#stderrTail ? { stderr: this.#stderrTail } : {}),
-      });
+      throw new ServerUnavailableError(
+        `MCP server '${this.config.name}' could not be ${this.#everConnected ? 'restarted' : 'started'} ${what}: ${reason}.`,
+        {
+          cause: error,
+          commandNotFound,
+          ...(this.#stderrTail ? { stderr: this.#stderrTail } : {}),
+        },
+      );
     }
     if (this.#closed) {
       await client.close().catch(() => undefined);

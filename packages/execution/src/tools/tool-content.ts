@@ -5,7 +5,10 @@
 /** The text of an MCP tool result's content blocks, one block per paragraph. */
 export function contentToText(content: unknown): string {
   if (!Array.isArray(content)) return '';
-  return content.map(blockToText).filter((text) => text.length > 0).join('\n\n');
+  return content
+    .map(blockToText)
+    .filter((text) => text.length > 0)
+    .join('\n\n');
 }
 
 function blockToText(block: unknown): string {

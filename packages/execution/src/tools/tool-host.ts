@@ -35,7 +35,12 @@ export class ToolHost {
   /** Aborted by close(), so calls in flight end at once. */
   readonly #closing = new AbortController();
 
-  private constructor(connections: Map<string, ServerConnection>, everything: ServerToolDescriptor[], warnings: string[], defaultTimeoutMs: number) {
+  private constructor(
+    connections: Map<string, ServerConnection>,
+    everything: ServerToolDescriptor[],
+    warnings: string[],
+    defaultTimeoutMs: number,
+  ) {
     this.#connections = connections;
     this.#everything = everything;
     this.#warnings = warnings;
@@ -64,7 +69,10 @@ export class ToolHost {
       await Promise.all([...connections.values()].map((connection) => connection.close()));
       const first = failures[0];
       const message = first instanceof Error ? first.message : String(first);
-      const details = { failures: failures.map((failure) => (failure instanceof Error ? failure.message : String(failure))), ...(first instanceof ServerUnavailableError && first.stderr ? { stderr: first.stderr } : {}) };
+      const details = {
+        failures: failures.map((failure) => (failure instanceof Error ? failure.message : String(failure))),
+        ...(first instanceof ServerUnavailableError && first.stderr ? { stderr: first.stderr } : {}),
+      };
       const ErrorClass = first instanceof ServerUnavailableError && first.commandNotFound ? UserError : SystemError;
       throw new ErrorClass(ErrorCode.ToolFailed, message, { details, cause: first });
     }
@@ -78,13 +86,16 @@ export class ToolHost {
       const allowList = compileAllowList(config.allow);
       const toolNames = tools.map((tool) => tool.name);
       for (const pattern of allowList.unmatched(toolNames)) {
-        warnings.push(`Server '${config.name}': allow pattern '${pattern}' matches none of its tools (${toolNames.join(', ') || 'it has none'}).`);
+        warnings.push(
+          `Server '${config.name}': allow pattern '${pattern}' matches none of its tools (${toolNames.join(', ') || 'it has none'}).`,
+        );
       }
       for (const tool of tools) {
         const name = `${config.name}.${tool.name}`;
         const modelName = toModelToolName(name);
         const clash = modelNames.get(modelName);
-        if (clash !== undefined) warnings.push(`Tools '${clash}' and '${name}' share the model name '${modelName}'; only '${clash}' is offered.`);
+        if (clash !== undefined)
+          warnings.push(`Tools '${clash}' and '${name}' share the model name '${modelName}'; only '${clash}' is offered.`);
         const allowed = allowList.allows(tool.name) && clash === undefined;
         if (allowed) modelNames.set(modelName, name);
         everything.push({
@@ -154,7 +165,10 @@ export class ToolHost {
     if (!found.ok) return fail(found.code, found.message);
     const descriptor = found.descriptor;
     const validation = this.#validator.validate(descriptor.name, descriptor.inputSchema, args);
-    if (!validation.ok) return fail('invalid_arguments', `Invalid arguments for '${descriptor.name}': ${validation.errors.join('; ')}.`, { errors: validation.errors });
+    if (!validation.ok)
+      return fail('invalid_arguments', `Invalid arguments for '${descriptor.name}': ${validation.errors.join('; ')}.`, {
+        errors: validation.errors,
+      });
     if (options.signal?.aborted) return fail('cancelled', `The call to '${descriptor.name}' was cancelled before it started.`);
 
     const connection = this.#connections.get(descriptor.server) as ServerConnection;
@@ -182,7 +196,8 @@ export class ToolHost {
         aborted,
       ]);
       const content = contentToText(result.content);
-      if (result.isError) return fail('tool_error', content || `Tool '${descriptor.name}' reported an error without a message.`, { raw: result });
+      if (result.isError)
+        return fail('tool_error', content || `Tool '${descriptor.name}' reported an error without a message.`, { raw: result });
       return {
         ok: true,
         content,
@@ -210,9 +225,17 @@ export class ToolHost {
         // session): drop the client so the next call starts the server or a session afresh.
         if (client) connection.discard(client);
         const stderr = connection.transport === 'stdio' && connection.stderrTail ? { stderr: connection.stderrTail } : undefined;
-        return fail('server_crashed', `MCP server '${descriptor.server}' stopped answering during the call to '${descriptor.name}' (${message}); it is restarted on the next call.`, stderr);
+        return fail(
+          'server_crashed',
+          `MCP server '${descriptor.server}' stopped answering during the call to '${descriptor.name}' (${message}); it is restarted on the next call.`,
+          stderr,
+        );
       }
-      return fail('tool_error', `Tool '${descriptor.name}' failed: ${message}`, error instanceof McpError ? { mcpCode: error.code } : undefined);
+      return fail(
+        'tool_error',
+        `Tool '${descriptor.name}' failed: ${message}`,
+        error instanceof McpError ? { mcpCode: error.code } : undefined,
+      );
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -250,7 +273,8 @@ function checkConfigs(servers: McpServerConfig[]): void {
     if (problem) fail('name', problem);
     if (seen.has(config.name)) fail('name', `Server name '${config.name}' is used twice; each server needs its own name.`);
     seen.add(config.name);
-    if (Boolean(config.command) === Boolean(config.url)) fail('', `Server '${config.name}' needs exactly one of 'command' (stdio) or 'url' (Streamable HTTP).`);
+    if (Boolean(config.command) === Boolean(config.url))
+      fail('', `Server '${config.name}' needs exactly one of 'command' (stdio) or 'url' (Streamable HTTP).`);
     if (config.url) {
       let url: URL | undefined;
       try {
@@ -258,10 +282,13 @@ function checkConfigs(servers: McpServerConfig[]): void {
       } catch {
         fail('url', `Server '${config.name}' has an invalid URL.`);
       }
-      if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('url', `Server '${config.name}' URL must be http or https, got '${url.protocol}'.`);
-      if (url && (url.username || url.password)) fail('url', `Server '${config.name}' URL must not carry credentials; send them in headers (e.g. Authorization).`);
+      if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
+        fail('url', `Server '${config.name}' URL must be http or https, got '${url.protocol}'.`);
+      if (url && (url.username || url.password))
+        fail('url', `Server '${config.name}' URL must not carry credentials; send them in headers (e.g. Authorization).`);
     }
-    if (config.timeoutMs !== undefined && !(Number.isFinite(config.timeoutMs) && config.timeoutMs > 0)) fail('timeoutMs', `Server '${config.name}' timeoutMs must be a positive number of milliseconds.`);
+    if (config.timeoutMs !== undefined && !(Number.isFinite(config.timeoutMs) && config.timeoutMs > 0))
+      fail('timeoutMs', `Server '${config.name}' timeoutMs must be a positive number of milliseconds.`);
   });
 }
 

@@ -72,7 +72,10 @@ export class ToolPinStore {
       .insert(toolPins)
       .values({ server, tool: pinned.name, definitionHash: toolDefinitionHash(pinned), definition: pinned, runId, pinnedAt: at })
       .onConflictDoNothing();
-    const [row] = await this.#store.db.select().from(toolPins).where(and(eq(toolPins.server, server), eq(toolPins.tool, pinned.name)));
+    const [row] = await this.#store.db
+      .select()
+      .from(toolPins)
+      .where(and(eq(toolPins.server, server), eq(toolPins.tool, pinned.name)));
     return toPin(row!);
   }
 
@@ -89,5 +92,12 @@ export class ToolPinStore {
 }
 
 function toPin(row: typeof toolPins.$inferSelect): ToolPin {
-  return { server: row.server, tool: row.tool, definitionHash: row.definitionHash, definition: row.definition as PinnedToolDefinition, runId: row.runId, pinnedAt: row.pinnedAt };
+  return {
+    server: row.server,
+    tool: row.tool,
+    definitionHash: row.definitionHash,
+    definition: row.definition as PinnedToolDefinition,
+    runId: row.runId,
+    pinnedAt: row.pinnedAt,
+  };
 }

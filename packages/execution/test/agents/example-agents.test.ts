@@ -30,9 +30,15 @@ describe('example agents', () => {
     expect([...agents.keys()]).toEqual(expect.arrayContaining(['file-clerk', 'support-triage']));
     const clerk = agents.get('file-clerk') as AgentDefinition;
     expect(clerk.model.script).toBe(path.join(repository, 'agents', 'scripts', 'file-clerk.script.yaml'));
-    expect(clerk.tools[0]).toMatchObject({ name: 'fs', command: process.execPath, args: [expect.stringContaining('server-filesystem'), `${path.join(repository, 'agents')}/../examples/demo/workspace`] });
+    expect(clerk.tools[0]).toMatchObject({
+      name: 'fs',
+      command: process.execPath,
+      args: [expect.stringContaining('server-filesystem'), `${path.join(repository, 'agents')}/../examples/demo/workspace`],
+    });
     expect(clerk.maxDurationMs).toBe(120_000);
-    expect(agents.get('support-triage')?.tools[0]?.env).toEqual({ MEMORY_FILE_PATH: path.join(dataDirectory, 'support-triage.memory.jsonl') });
+    expect(agents.get('support-triage')?.tools[0]?.env).toEqual({
+      MEMORY_FILE_PATH: path.join(dataDirectory, 'support-triage.memory.jsonl'),
+    });
   });
 
   it('file-clerk: every scripted call is an allowed tool with valid arguments, and the read-only ones work on the demo folder', async () => {
@@ -41,7 +47,9 @@ describe('example agents', () => {
     try {
       expect(host.warnings).toEqual([]);
       const calls = await scriptedCalls(clerk);
-      expect(calls.map((call) => call.name)).toEqual(expect.arrayContaining(['fs.list_directory', 'fs.read_text_file', 'fs.write_file', 'fs.move_file']));
+      expect(calls.map((call) => call.name)).toEqual(
+        expect.arrayContaining(['fs.list_directory', 'fs.read_text_file', 'fs.write_file', 'fs.move_file']),
+      );
       for (const call of calls) expect(host.validate(call.name, call.args ?? {}), call.name).toEqual({ ok: true });
 
       const listing = await host.call('fs.list_directory', { path: 'invoices' });

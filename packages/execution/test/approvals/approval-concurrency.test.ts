@@ -42,7 +42,14 @@ for (const engine of engines) {
     it('two simultaneous approvals of a one-approver action: one decides, the other is told it is already approved', async () => {
       for (let round = 0; round < rounds; round += 1) {
         const runId = `run_${randomUUID()}`;
-        const approval = await alice.request({ runId, step: 1, action: { kind: 'tool', name: 'fs.write', args }, policyHash: 'p1', requirement: { roles, count: 1 }, requestedBy: 'carol' });
+        const approval = await alice.request({
+          runId,
+          step: 1,
+          action: { kind: 'tool', name: 'fs.write', args },
+          policyHash: 'p1',
+          requirement: { roles, count: 1 },
+          requestedBy: 'carol',
+        });
         const votes = await settle([
           alice.vote(approval.id, { approver: { id: 'alice', roles }, vote: 'approve' }),
           bob.vote(approval.id, { approver: { id: 'bob', roles }, vote: 'approve' }),
@@ -64,7 +71,14 @@ for (const engine of engines) {
     it('two simultaneous approvals of a two-approver action: both count, exactly one completes it', async () => {
       for (let round = 0; round < rounds; round += 1) {
         const runId = `run_${randomUUID()}`;
-        const approval = await alice.request({ runId, step: 2, action: { kind: 'tool', name: 'fs.write', args }, policyHash: 'p1', requirement: { roles, count: 2 }, requestedBy: 'carol' });
+        const approval = await alice.request({
+          runId,
+          step: 2,
+          action: { kind: 'tool', name: 'fs.write', args },
+          policyHash: 'p1',
+          requirement: { roles, count: 2 },
+          requestedBy: 'carol',
+        });
         const votes = await settle([
           alice.vote(approval.id, { approver: { id: 'alice', roles }, vote: 'approve' }),
           bob.vote(approval.id, { approver: { id: 'bob', roles }, vote: 'approve' }),

@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { openStore, sql, type Store } from '@aifactory/store';
 
 export const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
-if (!postgresUrl) console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: approvals and notifications tests on Postgres are skipped (PGlite still runs).');
+if (!postgresUrl)
+  console.warn(
+    '[execution] AIFACTORY_TEST_DATABASE_URL is not set: approvals and notifications tests on Postgres are skipped (PGlite still runs).',
+  );
 
 /** An engine: how to open a fresh store, and a second connection to the same one. */
 export interface TestEngine {

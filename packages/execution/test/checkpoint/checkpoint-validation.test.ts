@@ -14,11 +14,16 @@ Object.assign(globalThis, { afterAll, afterEach, beforeAll, beforeEach, describe
 const { validate, deltaChannelHistoryTests } = await import('@langchain/langgraph-checkpoint-validation');
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
-if (!postgresUrl) console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: checkpoint validation on Postgres is skipped (PGlite still runs).');
+if (!postgresUrl)
+  console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: checkpoint validation on Postgres is skipped (PGlite still runs).');
 
 const engines = [
   { name: 'pglite', skip: false, open: () => openStore() },
-  { name: 'postgres', skip: !postgresUrl, open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_ckpt_${randomUUID().slice(0, 8)}` }) },
+  {
+    name: 'postgres',
+    skip: !postgresUrl,
+    open: () => openStore({ databaseUrl: postgresUrl!, schema: `t_ckpt_${randomUUID().slice(0, 8)}` }),
+  },
 ];
 
 for (const engine of engines) {

@@ -13,7 +13,8 @@ import { createAtRestCipher } from '@aifactory/verification';
 const cipher = createAtRestCipher(Buffer.alloc(32, 9));
 
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
-if (!postgresUrl) console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: checkpoint resume on Postgres is skipped (PGlite still runs).');
+if (!postgresUrl)
+  console.warn('[execution] AIFACTORY_TEST_DATABASE_URL is not set: checkpoint resume on Postgres is skipped (PGlite still runs).');
 
 const State = Annotation.Root({
   log: Annotation<string[]>({ reducer: (left, right) => [...left, ...right], default: () => [] }),
@@ -122,7 +123,9 @@ for (const engine of engines) {
         await saver.deleteThread('deleted');
         expect((await graph.getState(deleted)).values).toEqual({});
         expect((await graph.getState(kept)).values.log).toEqual(['a', 'planned']);
-        const left = await store.query<{ thread_id: string }>(sql`select distinct thread_id from checkpoint_writes union select distinct thread_id from checkpoint_blobs`);
+        const left = await store.query<{ thread_id: string }>(
+          sql`select distinct thread_id from checkpoint_writes union select distinct thread_id from checkpoint_blobs`,
+        );
         expect(left.map((row) => row.thread_id)).toEqual(['kept']);
       } finally {
         await store.close();
@@ -146,12 +149,17 @@ for (const engine of engines) {
         for (const cell of cells) expect(cell.text).not.toMatch(/customer-4711|planned|refund 120|"source"\s*:\s*"(input|loop)"/);
         // A list filter still matches on the keyed hash.
         const inputs = [];
-        for await (const tuple of new StoreCheckpointSaver(store, { cipher }).list(config, { filter: { source: 'input' } })) inputs.push(tuple.metadata?.source);
+        for await (const tuple of new StoreCheckpointSaver(store, { cipher }).list(config, { filter: { source: 'input' } }))
+          inputs.push(tuple.metadata?.source);
         expect(inputs).toEqual(['input']);
 
-        await expect(buildGraph(new StoreCheckpointSaver(store, { cipher: createAtRestCipher(Buffer.alloc(32, 3)) })).getState(config)).rejects.toThrow(/does not open with at-rest key/);
+        await expect(
+          buildGraph(new StoreCheckpointSaver(store, { cipher: createAtRestCipher(Buffer.alloc(32, 3)) })).getState(config),
+        ).rejects.toThrow(/does not open with at-rest key/);
         // Copy one blob's value over every other: each is bound to its own row, so none opens elsewhere.
-        await store.query(sql`update checkpoint_blobs set blob = (select blob from checkpoint_blobs b where b.thread_id = 'secretive' and b.blob is not null order by b.channel, b.version limit 1) where thread_id = 'secretive' and blob is not null`);
+        await store.query(
+          sql`update checkpoint_blobs set blob = (select blob from checkpoint_blobs b where b.thread_id = 'secretive' and b.blob is not null order by b.channel, b.version limit 1) where thread_id = 'secretive' and blob is not null`,
+        );
         await expect(graph.getState(config)).rejects.toThrow(/altered or moved/);
         await store.query(sql`update checkpoints set type = 'json' where thread_id = 'secretive'`);
         await expect(graph.getState(config)).rejects.toThrow(/stored in plain text/);

@@ -14,7 +14,9 @@ const request = fc.record(
   {
     model: fc.oneof(fc.constantFrom('scripted:bench', 'openai:gpt-4o-mini', 'ollama:llama3.1:8b'), fc.string({ unit: 'grapheme' })),
     messages: fc.array(message, { maxLength: 8 }),
-    tools: fc.array(fc.record({ name: fc.string(), description: fc.string(), inputSchema: fc.constant({ type: 'object' }) }), { maxLength: 3 }),
+    tools: fc.array(fc.record({ name: fc.string(), description: fc.string(), inputSchema: fc.constant({ type: 'object' }) }), {
+      maxLength: 3,
+    }),
     parameters: fc.dictionary(fc.string(), fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.boolean())),
   },
   { requiredKeys: ['model', 'messages', 'tools'] },
@@ -24,7 +26,12 @@ describe('requestHash', () => {
   it('is contentHash of the model, the parameters, the hash of the tools and the hash of every message', () => {
     fc.assert(
       fc.property(request, (candidate) => {
-        const expected = contentHash({ model: candidate.model, parameters: candidate.parameters ?? null, tools: contentHash(candidate.tools), messages: candidate.messages.map((item) => contentHash(item)) });
+        const expected = contentHash({
+          model: candidate.model,
+          parameters: candidate.parameters ?? null,
+          tools: contentHash(candidate.tools),
+          messages: candidate.messages.map((item) => contentHash(item)),
+        });
         expect(requestHash(candidate as never)).toBe(expected);
       }),
       { numRuns: 300 },

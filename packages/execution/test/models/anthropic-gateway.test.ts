@@ -15,7 +15,11 @@ afterEach(async () => {
 async function setup(options: WireServerOptions, config: Partial<ModelGatewayConfig> = {}) {
   const server = await startAnthropicWireServer({ apiKey, ...options });
   servers.push(server);
-  const gateway = createModelGateway({ providers: { anthropic: { apiKey, baseURL: server.url } }, backoff: { initialDelayMs: 1, maxDelayMs: 20 }, ...config });
+  const gateway = createModelGateway({
+    providers: { anthropic: { apiKey, baseURL: server.url } },
+    backoff: { initialDelayMs: 1, maxDelayMs: 20 },
+    ...config,
+  });
   return { server, gateway };
 }
 
@@ -25,7 +29,13 @@ const request: ModelRequest = {
     { role: 'system', content: 'You are terse.' },
     { role: 'user', content: 'Refund order 42 and order 43.' },
   ],
-  tools: [{ name: 'payments__refund', description: 'Refund an order.', inputSchema: { type: 'object', properties: { order: { type: 'integer' } } } }],
+  tools: [
+    {
+      name: 'payments__refund',
+      description: 'Refund an order.',
+      inputSchema: { type: 'object', properties: { order: { type: 'integer' } } },
+    },
+  ],
 };
 
 describe('model gateway over the Anthropic wire protocol', () => {
@@ -48,7 +58,13 @@ describe('model gateway over the Anthropic wire protocol', () => {
     const response = await gateway.call(request, { onToken: (text) => tokens.push(text) });
     expect(tokens.length).toBeGreaterThan(3);
     expect(tokens.join('')).toBe('Refunding both orders now.');
-    expect(response).toMatchObject({ provider: 'anthropic', model: 'claude-haiku-4-5', content: 'Refunding both orders now.', finishReason: 'tool_calls', attempts: 1 });
+    expect(response).toMatchObject({
+      provider: 'anthropic',
+      model: 'claude-haiku-4-5',
+      content: 'Refunding both orders now.',
+      finishReason: 'tool_calls',
+      attempts: 1,
+    });
     expect(response.toolCalls).toEqual([
       { id: 'toolu_1', name: 'payments__refund', args: { order: 42, reason: 'late "delivery"' } },
       { id: 'toolu_2', name: 'payments__refund', args: { order: 43 } },
@@ -57,8 +73,20 @@ describe('model gateway over the Anthropic wire protocol', () => {
     // claude-haiku-4-5: $1 / 1M input, $5 / 1M output.
     expect(response.costUsd).toBeCloseTo(0.002 + 0.0005, 12);
     const body = server.requests[0]?.body;
-    expect(body).toMatchObject({ model: 'claude-haiku-4-5', system: 'You are terse.', max_tokens: 4096, stream: true, messages: [{ role: 'user', content: 'Refund order 42 and order 43.' }] });
-    expect(body?.['tools']).toEqual([{ name: 'payments__refund', description: 'Refund an order.', input_schema: { type: 'object', properties: { order: { type: 'integer' } } } }]);
+    expect(body).toMatchObject({
+      model: 'claude-haiku-4-5',
+      system: 'You are terse.',
+      max_tokens: 4096,
+      stream: true,
+      messages: [{ role: 'user', content: 'Refund order 42 and order 43.' }],
+    });
+    expect(body?.['tools']).toEqual([
+      {
+        name: 'payments__refund',
+        description: 'Refund an order.',
+        input_schema: { type: 'object', properties: { order: { type: 'integer' } } },
+      },
+    ]);
   });
 
   it('answers without streaming when no onToken is given', async () => {
@@ -108,18 +136,28 @@ describe('model gateway over the Anthropic wire protocol', () => {
   });
 
   it('retries 529 overloaded and then succeeds', async () => {
-    const { server, gateway } = await setup({ replies: [{ type: 'error', status: 529 }, { type: 'error', status: 529 }, { type: 'answer', text: 'Finally.' }] });
+    const { server, gateway } = await setup({
+      replies: [
+        { type: 'error', status: 529 },
+        { type: 'error', status: 529 },
+        { type: 'answer', text: 'Finally.' },
+      ],
+    });
     const response = await gateway.call(request, { onToken: () => {} });
     expect(response).toMatchObject({ content: 'Finally.', attempts: 3 });
     expect(server.requests).toHaveLength(3);
   });
 
   it('fails, not half-answers, when the connection drops mid-stream', async () => {
-    const { gateway } = await setup({ replies: [{ type: 'answer', text: 'This answer is cut off somewhere.', chunkSize: 2, breakAfterEvents: 6 }] });
+    const { gateway } = await setup({
+      replies: [{ type: 'answer', text: 'This answer is cut off somewhere.', chunkSize: 2, breakAfterEvents: 6 }],
+    });
     const tokens: string[] = [];
     const error = await gateway.call(request, { onToken: (text) => tokens.push(text) }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SystemError);
-    expect((error as Error).message).toMatch(/^Model call to anthropic:claude-haiku-4-5 failed after 1 attempt: connection failed .* after part of the answer was streamed\.$/);
+    expect((error as Error).message).toMatch(
+      /^Model call to anthropic:claude-haiku-4-5 failed after 1 attempt: connection failed .* after part of the answer was streamed\.$/,
+    );
     expect(tokens.join('')).not.toBe('This answer is cut off somewhere.');
   });
 });

@@ -33,7 +33,13 @@ function manualClock(start = Date.parse('2026-03-02T09:00:00Z')) {
   return { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
 }
 
-const payload = { step: 3, action: { kind: 'tool', name: 'payments.refund' }, rules: ['finance-ops/mid-refunds'], reason: 'Allowed with notice to a human', agent: 'refund-agent' };
+const payload = {
+  step: 3,
+  action: { kind: 'tool', name: 'payments.refund' },
+  rules: ['finance-ops/mid-refunds'],
+  reason: 'Allowed with notice to a human',
+  agent: 'refund-agent',
+};
 
 for (const engine of engines) {
   describe.skipIf(engine.skip)(`Slack and e-mail notifications on ${engine.name}`, () => {
@@ -43,8 +49,16 @@ for (const engine of engines) {
     let env: Record<string, string>;
     const logged: string[] = [];
     beforeAll(async () => {
-      [store, slack, smtp] = await Promise.all([engine.open(), startSlackWebhookServer(['#finance-ops', '#support-leads']), startSmtpPeer('relay-user', smtpPassword)]);
-      env = { SLACK_FINANCE_OPS_URL: slack.urlOf('#finance-ops'), SLACK_SUPPORT_LEADS_URL: slack.urlOf('#support-leads'), TEST_SMTP_URL: smtp.url() };
+      [store, slack, smtp] = await Promise.all([
+        engine.open(),
+        startSlackWebhookServer(['#finance-ops', '#support-leads']),
+        startSmtpPeer('relay-user', smtpPassword),
+      ]);
+      env = {
+        SLACK_FINANCE_OPS_URL: slack.urlOf('#finance-ops'),
+        SLACK_SUPPORT_LEADS_URL: slack.urlOf('#support-leads'),
+        TEST_SMTP_URL: smtp.url(),
+      };
     });
     afterAll(async () => {
       await Promise.all([slack?.close(), smtp?.close()]);
@@ -64,7 +78,11 @@ for (const engine of engines) {
     }
 
     async function queue(policyTarget: string, clock: { now: () => Date }) {
-      return enqueueNotification(store, { runId: `run_${randomUUID()}`, target: outboxTarget(policyTarget), payload }, { now: clock.now() });
+      return enqueueNotification(
+        store,
+        { runId: `run_${randomUUID()}`, target: outboxTarget(policyTarget), payload },
+        { now: clock.now() },
+      );
     }
 
     it('posts to the Slack channel the policy names, as text with blocks, and marks it delivered', async () => {
@@ -184,12 +202,20 @@ for (const engine of engines) {
       const clock = manualClock();
       const undeclared = await queue('slack:#treasury', clock);
       const unset = await queue('slack:#finance-ops', clock);
-      const worker = createNotificationDispatcher(store, { channels: notificationTransports(channels, { TEST_SMTP_URL: smtp.url() }), clock: clock.now, log: () => {} });
+      const worker = createNotificationDispatcher(store, {
+        channels: notificationTransports(channels, { TEST_SMTP_URL: smtp.url() }),
+        clock: clock.now,
+        log: () => {},
+      });
       const report = await worker.drainOnce();
       expect(report.failed).toContain(undeclared.id);
       expect(report.retrying).toContain(unset.id);
-      expect((await getNotification(store, undeclared.id))!.lastError).toBe('Slack channel #treasury is not configured in notifications.yaml.');
-      expect((await getNotification(store, unset.id))!.lastError).toBe('SLACK_FINANCE_OPS_URL is not set (the incoming-webhook URL of #finance-ops)');
+      expect((await getNotification(store, undeclared.id))!.lastError).toBe(
+        'Slack channel #treasury is not configured in notifications.yaml.',
+      );
+      expect((await getNotification(store, unset.id))!.lastError).toBe(
+        'SLACK_FINANCE_OPS_URL is not set (the incoming-webhook URL of #finance-ops)',
+      );
     });
 
     it('sends again at most once after a dispatcher died between the send and the mark (at least once)', async () => {
@@ -225,15 +251,24 @@ describe('notifications.yaml and deliverable targets', () => {
     expect(undeliverableTarget('slack:#finance-ops', channels)).toBeUndefined();
     expect(undeliverableTarget('refunds-lead@acme.example', channels)).toBeUndefined();
     expect(undeliverableTarget('inbox:finance', channels)).toBeUndefined();
-    expect(undeliverableTarget('slack:#finance', channels)).toBe("Slack channel '#finance' is not configured in notifications.yaml; configured channels: #finance-ops, #support-leads.");
-    expect(undeliverableTarget('cfo@gmail.com', channels)).toBe("E-mail address 'cfo@gmail.com' is outside the configured domains (acme.example).");
-    expect(undeliverableTarget('refunds-lead@acme', channels)).toBe("E-mail address 'refunds-lead@acme' in a notification target is malformed; expected name@domain.tld.");
+    expect(undeliverableTarget('slack:#finance', channels)).toBe(
+      "Slack channel '#finance' is not configured in notifications.yaml; configured channels: #finance-ops, #support-leads.",
+    );
+    expect(undeliverableTarget('cfo@gmail.com', channels)).toBe(
+      "E-mail address 'cfo@gmail.com' is outside the configured domains (acme.example).",
+    );
+    expect(undeliverableTarget('refunds-lead@acme', channels)).toBe(
+      "E-mail address 'refunds-lead@acme' in a notification target is malformed; expected name@domain.tld.",
+    );
     const none = parseNotificationChannels('{}', 'empty.yaml');
-    expect(undeliverableTarget('dpo@acme.example', none)).toBe("E-mail to 'dpo@acme.example' cannot be delivered: e-mail is not configured in empty.yaml (add email: {from, smtp_url_env}).");
+    expect(undeliverableTarget('dpo@acme.example', none)).toBe(
+      "E-mail to 'dpo@acme.example' cannot be delivered: e-mail is not configured in empty.yaml (add email: {from, smtp_url_env}).",
+    );
   });
 
   it('refuses a channels file that would put a secret in it, naming line, column and field', () => {
-    const attempt = () => parseNotificationChannels('slack:\n  "#ops": { webhook_url: https://hooks.slack.com/services/T/B/x }\n', 'notifications.yaml');
+    const attempt = () =>
+      parseNotificationChannels('slack:\n  "#ops": { webhook_url: https://hooks.slack.com/services/T/B/x }\n', 'notifications.yaml');
     expect(attempt).toThrow("slack.#ops.webhook_url: Unknown key 'webhook_url'.");
     try {
       attempt();

@@ -21,10 +21,19 @@ import { engines } from '../approvals/engines.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
 const secret = 'whsec_test_0123456789abcdef';
-const fast: Partial<NotificationDispatcherOptions> = { backoff: { initialMs: 10, maxMs: 40 }, timeoutMs: 2000, pollIntervalMs: 10, log: () => {} };
+const fast: Partial<NotificationDispatcherOptions> = {
+  backoff: { initialMs: 10, maxMs: 40 },
+  timeoutMs: 2000,
+  pollIntervalMs: 10,
+  log: () => {},
+};
 
 /** Drains until `done` holds or the deadline passes (backoff makes retries due a few ms later). */
-async function drainUntil(dispatcher: { drainOnce(): Promise<unknown> }, done: () => Promise<boolean> | boolean, deadlineMs = 5000): Promise<void> {
+async function drainUntil(
+  dispatcher: { drainOnce(): Promise<unknown> },
+  done: () => Promise<boolean> | boolean,
+  deadlineMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error('the outbox did not settle in time');
@@ -56,7 +65,11 @@ for (const engine of engines) {
     it('delivers a signed webhook after failures, with backoff, and never again once delivered', async () => {
       const hook = await receiver([500, 503], 200);
       const runId = `run_${randomUUID()}`;
-      const queued = await enqueueNotification(store, { runId, target: `webhook:${hook.url}/hooks/approvals?token=abc`, payload: { event: 'tool.held', step: 4 } });
+      const queued = await enqueueNotification(store, {
+        runId,
+        target: `webhook:${hook.url}/hooks/approvals?token=abc`,
+        payload: { event: 'tool.held', step: 4 },
+      });
       expect(queued.status).toBe('pending');
       const dispatcher = createNotificationDispatcher(store, { secret, maxAttempts: 5, ...fast });
       await drainUntil(dispatcher, async () => (await getNotification(store, queued.id))?.status === 'delivered');
@@ -65,11 +78,20 @@ for (const engine of engines) {
       for (const request of hook.received) {
         expect(request.path).toBe('/hooks/approvals?token=abc');
         expect(request.headers['x-aifactory-delivery']).toBe(String(queued.id));
-        const verification = verifyWebhookSignature({ secret, header: request.headers['x-aifactory-signature'] as string, body: request.body });
+        const verification = verifyWebhookSignature({
+          secret,
+          header: request.headers['x-aifactory-signature'] as string,
+          body: request.body,
+        });
         expect(verification).toMatchObject({ valid: true });
       }
       expect(hook.received.map((request) => request.headers['x-aifactory-attempt'])).toEqual(['1', '2', '3']);
-      expect(JSON.parse(hook.received[2]!.body)).toEqual({ id: queued.id, run_id: runId, created_at: queued.createdAt.toISOString(), payload: { event: 'tool.held', step: 4 } });
+      expect(JSON.parse(hook.received[2]!.body)).toEqual({
+        id: queued.id,
+        run_id: runId,
+        created_at: queued.createdAt.toISOString(),
+        payload: { event: 'tool.held', step: 4 },
+      });
       const delivered = await getNotification(store, queued.id);
       expect(delivered).toMatchObject({ status: 'delivered', attempts: 3, lastError: null });
 
@@ -83,8 +105,18 @@ for (const engine of engines) {
     it('waits the backoff between attempts and gives up after maxAttempts, keeping the reason', async () => {
       const hook = await receiver([], 503);
       let clock = new Date('2026-11-23T10:00:00.000Z');
-      const dispatcher = createNotificationDispatcher(store, { secret, maxAttempts: 3, backoff: { initialMs: 1000, factor: 2 }, clock: () => clock, log: () => {} });
-      const queued = await enqueueNotification(store, { runId: 'run_backoff', target: `webhook:${hook.url}/down`, payload: {} }, { now: clock });
+      const dispatcher = createNotificationDispatcher(store, {
+        secret,
+        maxAttempts: 3,
+        backoff: { initialMs: 1000, factor: 2 },
+        clock: () => clock,
+        log: () => {},
+      });
+      const queued = await enqueueNotification(
+        store,
+        { runId: 'run_backoff', target: `webhook:${hook.url}/down`, payload: {} },
+        { now: clock },
+      );
       expect((await dispatcher.drainOnce()).retrying).toEqual([queued.id]);
       expect((await getNotification(store, queued.id))?.nextAttemptAt.toISOString()).toBe('2026-11-23T10:00:01.000Z');
       expect((await dispatcher.drainOnce()).retrying).toEqual([]); // not due yet
@@ -104,11 +136,21 @@ for (const engine of engines) {
     it('resumes from the table after a dispatcher died mid-delivery: the lease runs out and another one delivers, once', async () => {
       const hook = await receiver([], 200);
       const start = new Date();
-      const queued = await enqueueNotification(store, { runId: 'run_crash', target: `webhook:${hook.url}/crash`, payload: { n: 1 } }, { now: start });
+      const queued = await enqueueNotification(
+        store,
+        { runId: 'run_crash', target: `webhook:${hook.url}/crash`, payload: { n: 1 } },
+        { now: start },
+      );
       // The first dispatcher claims the notification, then hangs forever (as if its process died).
       let release!: () => void;
       const hanging = new Promise<Response>((resolve) => (release = () => resolve(new Response('late', { status: 500 }))));
-      const dead = createNotificationDispatcher(store, { secret, fetch: () => hanging, leaseMs: 30_000, clock: () => start, log: () => {} });
+      const dead = createNotificationDispatcher(store, {
+        secret,
+        fetch: () => hanging,
+        leaseMs: 30_000,
+        clock: () => start,
+        log: () => {},
+      });
       const deadRound = dead.drainOnce();
       await expect.poll(async () => (await getNotification(store, queued.id))?.attempts).toBe(1);
       const successor = createNotificationDispatcher(store, { secret, ...fast, clock: () => new Date(start.getTime() + 10_000) });
@@ -122,7 +164,7 @@ for (const engine of engines) {
       expect(hook.received).toHaveLength(1);
     });
 
-    it('enqueues inside the caller\'s transaction: rolled back, nothing is sent', async () => {
+    it("enqueues inside the caller's transaction: rolled back, nothing is sent", async () => {
       const runId = `run_${randomUUID()}`;
       await store.db
         .transaction(async (transaction) => {
@@ -161,8 +203,12 @@ for (const engine of engines) {
       const unknown = await attempt('pager:risk-team');
       expect(unknown).toBeInstanceOf(UserError);
       expect(unknown.code).toBe(ErrorCode.InputInvalid);
-      expect(unknown.message).toBe("Notification target 'pager:risk-team' is unknown; use an e-mail address, slack:#channel, inbox:<name>, webhook:https://… or log.");
-      expect((await attempt('email:risk@@example')).message).toBe("E-mail address 'risk@@example' in a notification target is malformed; expected name@domain.tld.");
+      expect(unknown.message).toBe(
+        "Notification target 'pager:risk-team' is unknown; use an e-mail address, slack:#channel, inbox:<name>, webhook:https://… or log.",
+      );
+      expect((await attempt('email:risk@@example')).message).toBe(
+        "E-mail address 'risk@@example' in a notification target is malformed; expected name@domain.tld.",
+      );
       expect((await attempt('slack:finance ops')).message).toMatch(/Slack channel 'finance ops' .* is invalid/);
       expect((await attempt('webhook:file:///etc/passwd')).message).toMatch(/scheme 'file:' is not supported/);
       expect((await attempt('inbox:')).message).toMatch(/Inbox name '' .* is invalid/);
@@ -179,14 +225,17 @@ describe.skipIf(engines[1]!.skip)('notifications across dispatchers on postgres'
     const hook = await startWebhookReceiver([], 200);
     try {
       const ids: number[] = [];
-      for (let index = 0; index < 30; index += 1) ids.push((await enqueueNotification(first, { runId: 'run_many', target: `webhook:${hook.url}/n`, payload: { index } })).id);
+      for (let index = 0; index < 30; index += 1)
+        ids.push((await enqueueNotification(first, { runId: 'run_many', target: `webhook:${hook.url}/n`, payload: { index } })).id);
       const one = createNotificationDispatcher(first, { secret, ...fast, batchSize: 4 });
       const two = createNotificationDispatcher(second, { secret, ...fast, batchSize: 4 });
       one.start();
       two.start();
       await expect.poll(() => hook.received.length, { timeout: 5000 }).toBe(30);
       await Promise.all([one.stop(), two.stop()]);
-      const deliveries = hook.received.map((request) => Number(request.headers['x-aifactory-delivery'])).sort((left, right) => left - right);
+      const deliveries = hook.received
+        .map((request) => Number(request.headers['x-aifactory-delivery']))
+        .sort((left, right) => left - right);
       expect(deliveries).toEqual(ids);
     } finally {
       await hook.close();
@@ -202,7 +251,11 @@ describe('notifications survive a restart of the embedded store', () => {
     const hook = await startWebhookReceiver([], 200);
     try {
       const before = await openStore({ dataDir });
-      const queued = await enqueueNotification(before, { runId: 'run_restart', target: `webhook:${hook.url}/after-restart`, payload: { held: true } });
+      const queued = await enqueueNotification(before, {
+        runId: 'run_restart',
+        target: `webhook:${hook.url}/after-restart`,
+        payload: { held: true },
+      });
       await before.close(); // the process goes away before any dispatcher ran
       const after = await openStore({ dataDir });
       const report = await createNotificationDispatcher(after, { secret, ...fast }).drainOnce();
@@ -225,10 +278,21 @@ describe('verifyWebhookSignature', () => {
     const header = signWebhook({ secret, body, timestamp });
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(verifyWebhookSignature({ secret, header, body, now })).toEqual({ valid: true, timestamp });
-    expect(verifyWebhookSignature({ secret, header, body: body.replace('7200', '72000'), now })).toEqual({ valid: false, reason: 'signature does not match the body' });
+    expect(verifyWebhookSignature({ secret, header, body: body.replace('7200', '72000'), now })).toEqual({
+      valid: false,
+      reason: 'signature does not match the body',
+    });
     expect(verifyWebhookSignature({ secret: 'another-secret-0123456789', header, body, now }).valid).toBe(false);
-    expect(verifyWebhookSignature({ secret, header, body, now: now + 301_000 })).toMatchObject({ valid: false, reason: expect.stringMatching(/301s away/) });
-    expect(verifyWebhookSignature({ secret, header: undefined, body, now })).toMatchObject({ valid: false, reason: 'missing X-Aifactory-Signature header' });
-    expect(verifyWebhookSignature({ secret, header: `t=${timestamp},v1=${'0'.repeat(64)},${header.split(',')[1]}`, body, now }).valid).toBe(true);
+    expect(verifyWebhookSignature({ secret, header, body, now: now + 301_000 })).toMatchObject({
+      valid: false,
+      reason: expect.stringMatching(/301s away/),
+    });
+    expect(verifyWebhookSignature({ secret, header: undefined, body, now })).toMatchObject({
+      valid: false,
+      reason: 'missing X-Aifactory-Signature header',
+    });
+    expect(verifyWebhookSignature({ secret, header: `t=${timestamp},v1=${'0'.repeat(64)},${header.split(',')[1]}`, body, now }).valid).toBe(
+      true,
+    );
   });
 });

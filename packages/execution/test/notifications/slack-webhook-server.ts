@@ -15,7 +15,15 @@ export interface SlackMessage {
 /** A scripted answer: a status (with Slack's body for it) and, for 429, a Retry-After in seconds. */
 export type SlackAnswer = 200 | 400 | 403 | 404 | 410 | 500 | { status: 429; retryAfterSeconds: number };
 
-const bodies: Record<number, string> = { 200: 'ok', 400: 'invalid_payload', 403: 'invalid_token', 404: 'no_service', 410: 'channel_is_archived', 429: 'rate_limited', 500: 'rollup_error' };
+const bodies: Record<number, string> = {
+  200: 'ok',
+  400: 'invalid_payload',
+  403: 'invalid_token',
+  404: 'no_service',
+  410: 'channel_is_archived',
+  429: 'rate_limited',
+  500: 'rollup_error',
+};
 
 /** Starts a Slack-style webhook server on 127.0.0.1; `channels` are the channels it has webhooks for. */
 export async function startSlackWebhookServer(channels: string[]) {
@@ -35,7 +43,8 @@ export async function startSlackWebhookServer(channels: string[]) {
       const channel = tokens.get(path);
       if (request.method !== 'POST' || !channel) return answer(404);
       const scripted = script.shift();
-      if (scripted !== undefined && scripted !== 200) return typeof scripted === 'object' ? answer(429, { 'retry-after': String(scripted.retryAfterSeconds) }) : answer(scripted);
+      if (scripted !== undefined && scripted !== 200)
+        return typeof scripted === 'object' ? answer(429, { 'retry-after': String(scripted.retryAfterSeconds) }) : answer(scripted);
       let body: SlackMessage['body'];
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SlackMessage['body'];
@@ -44,7 +53,8 @@ export async function startSlackWebhookServer(channels: string[]) {
       }
       if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) return answer(400);
       const hasText = typeof body.text === 'string' && body.text.trim() !== '';
-      const hasBlocks = Array.isArray(body.blocks) && body.blocks.length > 0 && body.blocks.every((block) => typeof block?.type === 'string');
+      const hasBlocks =
+        Array.isArray(body.blocks) && body.blocks.length > 0 && body.blocks.every((block) => typeof block?.type === 'string');
       if (!hasText && !hasBlocks) {
         requests.push({ path, status: 400 });
         return void response.writeHead(400, { 'content-type': 'text/html' }).end('no_text');

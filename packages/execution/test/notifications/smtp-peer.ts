@@ -37,7 +37,10 @@ export async function startSmtpPeer(user: string, password: string) {
     onRcptTo(address, _session, callback) {
       const queue = refusals.get(address.address.toLowerCase());
       const code = queue?.shift();
-      if (code) return callback(Object.assign(new Error(code >= 500 ? 'Mailbox unavailable' : 'Mailbox busy, try again later'), { responseCode: code }));
+      if (code)
+        return callback(
+          Object.assign(new Error(code >= 500 ? 'Mailbox unavailable' : 'Mailbox busy, try again later'), { responseCode: code }),
+        );
       callback();
     },
     onData(stream, session, callback) {

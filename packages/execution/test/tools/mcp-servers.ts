@@ -19,7 +19,13 @@ export function filesystemServer(folder: string, extra: Partial<McpServerConfig>
 
 /** The knowledge-graph memory server, keeping its graph in `memoryFile`. */
 export function memoryServer(memoryFile: string, extra: Partial<McpServerConfig> = {}): McpServerConfig {
-  return { name: 'memory', command: process.execPath, args: [serverScript('server-memory')], env: { MEMORY_FILE_PATH: memoryFile }, ...extra };
+  return {
+    name: 'memory',
+    command: process.execPath,
+    args: [serverScript('server-memory')],
+    env: { MEMORY_FILE_PATH: memoryFile },
+    ...extra,
+  };
 }
 
 /** The everything server over stdio. */

@@ -23,7 +23,9 @@ function processesRunning(marker: string): number {
 describe('ToolHost with the everything server over stdio', () => {
   let host: ToolHost;
   beforeAll(async () => {
-    host = await ToolHost.connect([everythingServer({ allow: ['echo', 'get-sum', 'get-structured-content', 'get-tiny-image', 'trigger-long-running-operation'] })]);
+    host = await ToolHost.connect([
+      everythingServer({ allow: ['echo', 'get-sum', 'get-structured-content', 'get-tiny-image', 'trigger-long-running-operation'] }),
+    ]);
   });
   afterAll(() => host.close());
 
@@ -38,7 +40,10 @@ describe('ToolHost with the everything server over stdio', () => {
   it('turns a call that outlives its timeout into a timeout error, and the server keeps serving', async () => {
     const started = Date.now();
     const result = await host.call('everything.trigger-long-running-operation', { duration: 5, steps: 5 }, { timeoutMs: 300 });
-    expect(result).toMatchObject({ ok: false, error: { code: 'timeout', message: "Tool 'everything.trigger-long-running-operation' did not answer within 300 ms." } });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'timeout', message: "Tool 'everything.trigger-long-running-operation' did not answer within 300 ms." },
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await host.call('everything.get-sum', { a: 2, b: 3 })).toMatchObject({ ok: true, content: expect.stringContaining('5') });
     expect(host.status()[0]).toMatchObject({ connected: true, restarts: 0 });
@@ -50,7 +55,9 @@ describe('ToolHost with the everything server over stdio', () => {
     setTimeout(() => process.kill(pid, 'SIGKILL'), 150);
     const result = await pending;
     expect(result).toMatchObject({ ok: false, error: { code: 'server_crashed' } });
-    expect(!result.ok && result.error.message).toMatch(/^MCP server 'everything' stopped answering during the call to 'everything\.trigger-long-running-operation'/);
+    expect(!result.ok && result.error.message).toMatch(
+      /^MCP server 'everything' stopped answering during the call to 'everything\.trigger-long-running-operation'/,
+    );
 
     expect(await host.call('everything.echo', { message: 'back' })).toMatchObject({ ok: true, content: 'Echo: back' });
     const status = host.status()[0];
@@ -92,10 +99,15 @@ describe('ToolHost with the everything server over stdio', () => {
     const result = await host.call('everything.trigger-long-running-operation', { duration: 5, steps: 5 }, { signal: controller.signal });
     expect(result).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(result.durationMs).toBeLessThan(2_000);
-    expect(await host.call('everything.echo', { message: 'still here' }, { signal: new AbortController().signal })).toMatchObject({ ok: true });
+    expect(await host.call('everything.echo', { message: 'still here' }, { signal: new AbortController().signal })).toMatchObject({
+      ok: true,
+    });
     const already = new AbortController();
     already.abort();
-    expect(await host.call('everything.echo', { message: 'x' }, { signal: already.signal })).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    expect(await host.call('everything.echo', { message: 'x' }, { signal: already.signal })).toMatchObject({
+      ok: false,
+      error: { code: 'cancelled' },
+    });
   });
 });
 
@@ -129,7 +141,9 @@ describe('ToolHost.connect failures', () => {
     const error = await ToolHost.connect([{ name: 'ghost', command: 'aifactory-no-such-command' }]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).code).toBe('TOOL_FAILED');
-    expect((error as UserError).message).toBe("MCP server 'ghost' could not be started with command 'aifactory-no-such-command': the command was not found.");
+    expect((error as UserError).message).toBe(
+      "MCP server 'ghost' could not be started with command 'aifactory-no-such-command': the command was not found.",
+    );
   });
 
   it('reports a server that exits at start with its stderr, and stops the servers already started', async () => {
@@ -144,9 +158,10 @@ describe('ToolHost.connect failures', () => {
   it('gives up on a server that never completes the handshake, and stops its process', async () => {
     const started = Date.now();
     const marker = `mute-${process.pid}-${Date.now()}`;
-    const error = await ToolHost.connect([{ name: 'mute', command: process.execPath, args: ['-e', `setInterval(() => {}, 1000) // ${marker}`] }], { connectTimeoutMs: 500 }).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await ToolHost.connect(
+      [{ name: 'mute', command: process.execPath, args: ['-e', `setInterval(() => {}, 1000) // ${marker}`] }],
+      { connectTimeoutMs: 500 },
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SystemError);
     expect((error as SystemError).message).toMatch(/^MCP server 'mute' could not be started .*timed out/i);
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -156,9 +171,13 @@ describe('ToolHost.connect failures', () => {
 
   it('never puts the query string of a URL (often a token) into a message', async () => {
     const port = await freePort();
-    const error = await ToolHost.connect([{ name: 'crm', url: `http://127.0.0.1:${port}/mcp?token=s3cret` }], { connectTimeoutMs: 2_000 }).catch((caught: unknown) => caught);
+    const error = await ToolHost.connect([{ name: 'crm', url: `http://127.0.0.1:${port}/mcp?token=s3cret` }], {
+      connectTimeoutMs: 2_000,
+    }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SystemError);
-    expect((error as SystemError).message).toMatch(new RegExp(`^MCP server 'crm' could not be started at http://127\\.0\\.0\\.1:${port}/mcp: `));
+    expect((error as SystemError).message).toMatch(
+      new RegExp(`^MCP server 'crm' could not be started at http://127\\.0\\.0\\.1:${port}/mcp: `),
+    );
     expect(JSON.stringify((error as SystemError).toJSON())).not.toContain('s3cret');
   });
 
@@ -166,12 +185,23 @@ describe('ToolHost.connect failures', () => {
     const cases: Array<[Parameters<typeof ToolHost.connect>[0], string, RegExp]> = [
       [[{ name: 'fs.main', command: 'x' }], 'servers[0].name', /Server name 'fs\.main' is invalid/],
       [[{ name: 'knowledge', command: 'x' }], 'servers[0].name', /reserved/],
-      [[{ name: 'a', command: 'x' }, { name: 'a', command: 'y' }], 'servers[1].name', /used twice/],
+      [
+        [
+          { name: 'a', command: 'x' },
+          { name: 'a', command: 'y' },
+        ],
+        'servers[1].name',
+        /used twice/,
+      ],
       [[{ name: 'a', command: 'x', url: 'http://localhost/mcp' }], 'servers[0]', /exactly one of 'command' \(stdio\) or 'url'/],
       [[{ name: 'a' }], 'servers[0]', /exactly one of/],
       [[{ name: 'a', url: 'ftp://example.com' }], 'servers[0].url', /must be http or https/],
       [[{ name: 'a', command: 'x', timeoutMs: 0 }], 'servers[0].timeoutMs', /positive/],
-      [[{ name: 'a', url: 'https://agent:hunter2@crm.example.com/mcp' }], 'servers[0].url', /must not carry credentials; send them in headers/],
+      [
+        [{ name: 'a', url: 'https://agent:hunter2@crm.example.com/mcp' }],
+        'servers[0].url',
+        /must not carry credentials; send them in headers/,
+      ],
     ];
     for (const [servers, path, message] of cases) {
       const error = await ToolHost.connect(servers).catch((caught: unknown) => caught);

@@ -70,7 +70,9 @@ describe('ToolHost with the filesystem server', () => {
     for (const name of ['fs.delete_file', '__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       const result = await host.call(name, {});
       expect(result).toMatchObject({ ok: false, error: { code: 'unknown_tool' } });
-      expect(!result.ok && result.error.message).toMatch(new RegExp(`^Unknown tool '${name.replace(/[.]/g, '\\.')}'\\. Available tools: .*fs\\.read_text_file`));
+      expect(!result.ok && result.error.message).toMatch(
+        new RegExp(`^Unknown tool '${name.replace(/[.]/g, '\\.')}'\\. Available tools: .*fs\\.read_text_file`),
+      );
     }
     expect(host.validate('__proto__', {})).toMatchObject({ ok: false });
     const byModelName = await host.call('fs__read_text_file', { path: 'x' });
@@ -82,14 +84,21 @@ describe('ToolHost allow-lists', () => {
   it('offers and runs only allow-listed tools; the rest are refused without reaching the server', async () => {
     const host = await ToolHost.connect([filesystemServer(folder, { allow: ['read_*', 'list_directory', 'write_fil'] })]);
     try {
-      expect(host.list().map((tool) => tool.tool).sort()).toEqual(['list_directory', 'read_file', 'read_media_file', 'read_multiple_files', 'read_text_file']);
+      expect(
+        host
+          .list()
+          .map((tool) => tool.tool)
+          .sort(),
+      ).toEqual(['list_directory', 'read_file', 'read_media_file', 'read_multiple_files', 'read_text_file']);
       expect(host.listAll().find((tool) => tool.name === 'fs.write_file')).toMatchObject({ allowed: false });
       expect(host.warnings).toEqual([expect.stringContaining("allow pattern 'write_fil' matches none of its tools")]);
 
       const target = path.join(folder, 'blocked.txt');
       const result = await host.call('fs.write_file', { path: target, content: 'x' });
       expect(result).toMatchObject({ ok: false, error: { code: 'not_allowed' } });
-      expect(!result.ok && result.error.message).toMatch(/^Tool 'fs\.write_file' is not in its server's allow-list\. Allowed tools: fs\.read_file, /);
+      expect(!result.ok && result.error.message).toMatch(
+        /^Tool 'fs\.write_file' is not in its server's allow-list\. Allowed tools: fs\.read_file, /,
+      );
       expect(existsSync(target)).toBe(false);
       expect(host.validate('fs.write_file', { path: target, content: 'x' })).toMatchObject({ ok: false });
       expect((await host.call('fs.read_text_file', { path: path.join(folder, 'notes.txt') })).ok).toBe(true);
@@ -115,7 +124,9 @@ describe('ToolHost with several servers', () => {
     const host = await ToolHost.connect([filesystemServer(folder, { allow: ['read_text_file'] }), memoryServer(memoryFile)]);
     const pids = host.status().map((server) => server.pid);
     expect(pids.every((pid) => typeof pid === 'number')).toBe(true);
-    expect(host.list().map((tool) => tool.name)).toEqual(expect.arrayContaining(['fs.read_text_file', 'memory.create_entities', 'memory.search_nodes']));
+    expect(host.list().map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(['fs.read_text_file', 'memory.create_entities', 'memory.search_nodes']),
+    );
 
     const created = await host.call('memory.create_entities', {
       entities: [{ name: 'ACME-1042', entityType: 'ticket', observations: ['Customer cannot log in after password reset'] }],
@@ -128,6 +139,9 @@ describe('ToolHost with several servers', () => {
 
     await host.close();
     for (const pid of pids) expect(isAlive(pid as number)).toBe(false);
-    expect(await host.call('fs.read_text_file', { path: path.join(folder, 'notes.txt') })).toMatchObject({ ok: false, error: { code: 'host_closed' } });
+    expect(await host.call('fs.read_text_file', { path: path.join(folder, 'notes.txt') })).toMatchObject({
+      ok: false,
+      error: { code: 'host_closed' },
+    });
   });
 });

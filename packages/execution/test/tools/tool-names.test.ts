@@ -46,11 +46,20 @@ describe('allow-lists', () => {
 describe('argument validation', () => {
   it('reads draft-07 and 2020-12 schemas in their own dialect', () => {
     const validator = new ArgumentValidator();
-    const tuple2020 = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { point: { type: 'array', prefixItems: [{ type: 'number' }, { type: 'number' }], items: false } } };
+    const tuple2020 = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      properties: { point: { type: 'array', prefixItems: [{ type: 'number' }, { type: 'number' }], items: false } },
+    };
     expect(validator.validate('t2020', tuple2020, { point: [1, 2] })).toEqual({ ok: true });
     expect(validator.validate('t2020', tuple2020, { point: [1, 'b'] })).toEqual({ ok: false, errors: ['args.point[1]: must be number'] });
     expect(validator.validate('t2020', tuple2020, { point: [1, 2, 3] })).toMatchObject({ ok: false });
-    const draft7 = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { mode: { enum: ['a', 'b'] } }, additionalProperties: false };
+    const draft7 = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { mode: { enum: ['a', 'b'] } },
+      additionalProperties: false,
+    };
     expect(validator.validate('t7', draft7, { mode: 'c', extra: 1 })).toEqual({
       ok: false,
       errors: ["args: must NOT have additional properties ('extra')", 'args.mode: must be equal to one of the allowed values: "a", "b"'],
@@ -67,7 +76,12 @@ describe('argument validation', () => {
 
   it('does not let two tools that share a schema $id see each other’s schema', () => {
     const validator = new ArgumentValidator();
-    expect(validator.validate('a', { $id: 'https://example.com/args.json', type: 'object', required: ['a'] }, { a: 1 })).toEqual({ ok: true });
-    expect(validator.validate('b', { $id: 'https://example.com/args.json', type: 'object', required: ['b'] }, { a: 1 })).toEqual({ ok: false, errors: ["args: must have required property 'b'"] });
+    expect(validator.validate('a', { $id: 'https://example.com/args.json', type: 'object', required: ['a'] }, { a: 1 })).toEqual({
+      ok: true,
+    });
+    expect(validator.validate('b', { $id: 'https://example.com/args.json', type: 'object', required: ['b'] }, { a: 1 })).toEqual({
+      ok: false,
+      errors: ["args: must have required property 'b'"],
+    });
   });
 });

@@ -54,7 +54,11 @@ export async function chunkDocument(document: ExtractedDocument, options: Chunki
   return chunks;
 }
 
-async function chunkPart(part: DocumentPart, markdownSplitter: MarkdownTextSplitter, textSplitter: RecursiveCharacterTextSplitter): Promise<DraftChunk[]> {
+async function chunkPart(
+  part: DocumentPart,
+  markdownSplitter: MarkdownTextSplitter,
+  textSplitter: RecursiveCharacterTextSplitter,
+): Promise<DraftChunk[]> {
   switch (part.kind) {
     case 'markdown': {
       const chunks: DraftChunk[] = [];
@@ -62,23 +66,35 @@ async function chunkPart(part: DocumentPart, markdownSplitter: MarkdownTextSplit
         for (const piece of await splitWithLines(markdownSplitter, section.text, section.firstLine)) {
           // Every chunk of a section starts with the section's heading, so a continuation chunk
           // still says what it is about to both the embedder and the keyword index.
-          const content = section.headingLine && !piece.text.startsWith(section.headingLine) ? `${section.headingLine}\n\n${piece.text}` : piece.text;
+          const content =
+            section.headingLine && !piece.text.startsWith(section.headingLine) ? `${section.headingLine}\n\n${piece.text}` : piece.text;
           chunks.push({
             content,
-            location: { ...(section.headingPath.length > 0 ? { headingPath: section.headingPath } : {}), ...(piece.lines ? { lines: piece.lines } : {}) },
+            location: {
+              ...(section.headingPath.length > 0 ? { headingPath: section.headingPath } : {}),
+              ...(piece.lines ? { lines: piece.lines } : {}),
+            },
           });
         }
       }
       return chunks;
     }
     case 'text':
-      return (await splitWithLines(textSplitter, part.text, part.firstLine)).map((piece) => ({ content: piece.text, location: piece.lines ? { lines: piece.lines } : {} }));
+      return (await splitWithLines(textSplitter, part.text, part.firstLine)).map((piece) => ({
+        content: piece.text,
+        location: piece.lines ? { lines: piece.lines } : {},
+      }));
     case 'page':
-      return (await textSplitter.splitText(part.text)).filter((text) => text.trim()).map((text) => ({ content: text.trim(), location: { page: part.page } }));
+      return (await textSplitter.splitText(part.text))
+        .filter((text) => text.trim())
+        .map((text) => ({ content: text.trim(), location: { page: part.page } }));
     case 'record':
       return (await textSplitter.splitText(part.text))
         .filter((text) => text.trim())
-        .map((text) => ({ content: text.trim(), location: { record: { line: part.line, ...(part.id !== undefined ? { id: part.id } : {}) } } }));
+        .map((text) => ({
+          content: text.trim(),
+          location: { record: { line: part.line, ...(part.id !== undefined ? { id: part.id } : {}) } },
+        }));
   }
 }
 

@@ -10,7 +10,9 @@ export function decodeText(bytes: Uint8Array): string {
     // The decoder drops a leading byte order mark by itself (ignoreBOM: false).
     return new TextDecoder(label, { fatal: true }).decode(bytes);
   } catch {
-    throw new UnreadableFileError(`not valid ${label.toUpperCase()} text (unknown encoding, first invalid byte near offset ${firstInvalidUtf8Offset(bytes)}); convert it to UTF-8`);
+    throw new UnreadableFileError(
+      `not valid ${label.toUpperCase()} text (unknown encoding, first invalid byte near offset ${firstInvalidUtf8Offset(bytes)}); convert it to UTF-8`,
+    );
   }
 }
 
@@ -19,7 +21,8 @@ function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   let offset = 0;
   while (offset < bytes.length) {
     const byte = bytes[offset]!;
-    const length = byte < 0x80 ? 1 : byte >= 0xc2 && byte < 0xe0 ? 2 : byte >= 0xe0 && byte < 0xf0 ? 3 : byte >= 0xf0 && byte < 0xf5 ? 4 : 0;
+    const length =
+      byte < 0x80 ? 1 : byte >= 0xc2 && byte < 0xe0 ? 2 : byte >= 0xe0 && byte < 0xf0 ? 3 : byte >= 0xf0 && byte < 0xf5 ? 4 : 0;
     if (length === 0) return offset;
     for (let next = 1; next < length; next++) {
       const continuation = bytes[offset + next];

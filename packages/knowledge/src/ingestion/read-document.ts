@@ -40,7 +40,11 @@ export function mediaTypeOf(file: string): MediaType | undefined {
 }
 
 /** Extracts a document's text from its bytes. */
-export async function readDocument(bytes: Uint8Array, mediaType: MediaType, options: { jsonl?: JsonlOptions } = {}): Promise<ExtractedDocument> {
+export async function readDocument(
+  bytes: Uint8Array,
+  mediaType: MediaType,
+  options: { jsonl?: JsonlOptions } = {},
+): Promise<ExtractedDocument> {
   switch (mediaType) {
     case 'text/markdown':
       return readMarkdown(decodeText(bytes));
@@ -111,13 +115,21 @@ function readJsonl(text: string, options: JsonlOptions): ExtractedDocument {
     } catch (error) {
       throw new UnreadableFileError(`line ${line}: not valid JSON (${(error as Error).message})`);
     }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new UnreadableFileError(`line ${line}: expected a JSON object`);
+    if (record === null || typeof record !== 'object' || Array.isArray(record))
+      throw new UnreadableFileError(`line ${line}: expected a JSON object`);
     const fields = record as Record<string, unknown>;
     const body = Object.hasOwn(fields, textField) ? fields[textField] : undefined;
-    if (typeof body !== 'string') throw new UnreadableFileError(`line ${line}: field '${textField}' is missing or not a string (configure the JSONL text field: jsonl.textField, or --text-field on the command line)`);
-    const heading = options.titleField && typeof fields[options.titleField] === 'string' ? `${fields[options.titleField] as string}\n\n` : '';
+    if (typeof body !== 'string')
+      throw new UnreadableFileError(
+        `line ${line}: field '${textField}' is missing or not a string (configure the JSONL text field: jsonl.textField, or --text-field on the command line)`,
+      );
+    const heading =
+      options.titleField && typeof fields[options.titleField] === 'string' ? `${fields[options.titleField] as string}\n\n` : '';
     const idField = options.idField ?? 'id';
-    const id = Object.hasOwn(fields, idField) && (typeof fields[idField] === 'string' || typeof fields[idField] === 'number') ? String(fields[idField]) : undefined;
+    const id =
+      Object.hasOwn(fields, idField) && (typeof fields[idField] === 'string' || typeof fields[idField] === 'number')
+        ? String(fields[idField])
+        : undefined;
     parts.push({ kind: 'record', text: heading + body, line, ...(id !== undefined ? { id } : {}) });
   }
   return { mediaType: 'application/jsonl', parts };

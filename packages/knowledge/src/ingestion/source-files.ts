@@ -33,12 +33,24 @@ export async function listSource(source: string): Promise<SourceListing> {
   try {
     info = await stat(absolute);
   } catch {
-    throw new UserError(ErrorCode.NotFound, `Source '${source}' does not exist; give a folder or a file (${supportedExtensions.join(', ')}).`);
+    throw new UserError(
+      ErrorCode.NotFound,
+      `Source '${source}' does not exist; give a folder or a file (${supportedExtensions.join(', ')}).`,
+    );
   }
   if (info.isFile()) {
     const mediaType = mediaTypeOf(absolute);
-    if (!mediaType) throw new UserError(ErrorCode.InputInvalid, `Source '${source}' is not a supported file type; supported: ${supportedExtensions.join(', ')}.`);
-    return { root: path.dirname(absolute), isFolder: false, files: [{ absolutePath: absolute, relativePath: path.basename(absolute), mediaType }], ignored: [] };
+    if (!mediaType)
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Source '${source}' is not a supported file type; supported: ${supportedExtensions.join(', ')}.`,
+      );
+    return {
+      root: path.dirname(absolute),
+      isFolder: false,
+      files: [{ absolutePath: absolute, relativePath: path.basename(absolute), mediaType }],
+      ignored: [],
+    };
   }
   if (!info.isDirectory()) throw new UserError(ErrorCode.InputInvalid, `Source '${source}' is neither a folder nor a file.`);
   const files: SourceFile[] = [];

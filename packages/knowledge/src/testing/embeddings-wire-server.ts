@@ -23,22 +23,38 @@ export async function startEmbeddingsWireServer(options: { dimensions?: number; 
   let failures: Array<number> = [];
   const server: Server = createServer(async (request, response) => {
     const body = await readJson(request).catch(() => undefined);
-    requests.push({ method: request.method ?? '', path: request.url ?? '', ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}), body });
+    requests.push({
+      method: request.method ?? '',
+      path: request.url ?? '',
+      ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+      body,
+    });
     const reply = (status: number, value: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(value));
     };
     const failure = failures.shift();
     if (failure !== undefined) return reply(failure, { error: { message: `injected failure ${failure}`, type: 'server_error' } });
-    if (request.method !== 'POST' || request.url !== '/v1/embeddings') return reply(404, { error: { message: `no route ${request.method} ${request.url}` } });
-    const { input, model, dimensions, encoding_format: encoding } = (body ?? {}) as { input?: unknown; model?: unknown; dimensions?: unknown; encoding_format?: unknown };
+    if (request.method !== 'POST' || request.url !== '/v1/embeddings')
+      return reply(404, { error: { message: `no route ${request.method} ${request.url}` } });
+    const {
+      input,
+      model,
+      dimensions,
+      encoding_format: encoding,
+    } = (body ?? {}) as { input?: unknown; model?: unknown; dimensions?: unknown; encoding_format?: unknown };
     const texts = typeof input === 'string' ? [input] : Array.isArray(input) ? input : undefined;
-    if (!texts || texts.some((text) => typeof text !== 'string' || text.length === 0)) return reply(400, { error: { message: "'input' must be a non-empty string or array of non-empty strings", type: 'invalid_request_error' } });
-    if (typeof model !== 'string' || (options.model && model !== options.model)) return reply(404, { error: { message: `model '${String(model)}' not found`, type: 'invalid_request_error' } });
+    if (!texts || texts.some((text) => typeof text !== 'string' || text.length === 0))
+      return reply(400, {
+        error: { message: "'input' must be a non-empty string or array of non-empty strings", type: 'invalid_request_error' },
+      });
+    if (typeof model !== 'string' || (options.model && model !== options.model))
+      return reply(404, { error: { message: `model '${String(model)}' not found`, type: 'invalid_request_error' } });
     const size = typeof dimensions === 'number' ? dimensions : defaultDimensions;
     const data = (texts as string[]).map((text, index) => {
       const vector = hashText(text, size);
-      const embedding = encoding === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector);
+      const embedding =
+        encoding === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector);
       return { object: 'embedding', index, embedding };
     });
     const tokens = (texts as string[]).reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);

@@ -12,7 +12,9 @@ export function minimalPdf(pages: string[][], options: { title?: string } = {}):
   objects.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>');
   for (const [position, lines] of pages.entries()) {
     const contentId = pageIds[position]! + 1;
-    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${contentId} 0 R >>`);
+    objects.push(
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${contentId} 0 R >>`,
+    );
     const body = ['BT', '/F1 11 Tf', '14 TL', '56 740 Td', ...lines.map((line) => `(${escapePdfText(line)}) Tj T*`), 'ET'].join('\n');
     objects.push(`<< /Length ${body.length} >>\nstream\n${body}\nendstream`);
   }

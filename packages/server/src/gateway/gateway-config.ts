@@ -81,7 +81,10 @@ export interface GatewayConfig {
   source: string;
 }
 
-const defaultBaseURLs: Record<'openai' | 'anthropic', string> = { openai: 'https://api.openai.com/v1', anthropic: 'https://api.anthropic.com' };
+const defaultBaseURLs: Record<'openai' | 'anthropic', string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+};
 const namePattern = /^[a-z][a-z0-9_-]{0,39}$/;
 const labelPattern = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
 
@@ -92,7 +95,10 @@ const fileSchema = z.strictObject({
       z.strictObject({
         kind: z.enum(['openai', 'anthropic', 'openai-compatible']).optional(),
         base_url: z.url().optional(),
-        api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as OPENAI_API_KEY').optional(),
+        api_key_env: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as OPENAI_API_KEY')
+          .optional(),
         headers: z.record(z.string(), z.string()).optional(),
       }),
     )
@@ -100,12 +106,32 @@ const fileSchema = z.strictObject({
   models: z.record(z.string(), z.string()).optional(),
   fallbacks: z.record(z.string(), z.array(z.string()).min(1)).optional(),
   policies: z.array(z.string().min(1)).optional(),
-  budgets: z.array(z.strictObject({ team: z.string().regex(labelPattern).optional(), feature: z.string().regex(labelPattern).optional(), max_cost_usd: z.number().nonnegative(), period: z.enum(['day', 'month']).default('month') })).optional(),
-  rate_limits: z.array(z.strictObject({ team: z.string().regex(labelPattern).optional(), feature: z.string().regex(labelPattern).optional(), requests_per_minute: z.number().positive(), burst: z.number().int().positive().optional() })).optional(),
+  budgets: z
+    .array(
+      z.strictObject({
+        team: z.string().regex(labelPattern).optional(),
+        feature: z.string().regex(labelPattern).optional(),
+        max_cost_usd: z.number().nonnegative(),
+        period: z.enum(['day', 'month']).default('month'),
+      }),
+    )
+    .optional(),
+  rate_limits: z
+    .array(
+      z.strictObject({
+        team: z.string().regex(labelPattern).optional(),
+        feature: z.string().regex(labelPattern).optional(),
+        requests_per_minute: z.number().positive(),
+        burst: z.number().int().positive().optional(),
+      }),
+    )
+    .optional(),
   max_retries: z.number().int().nonnegative().max(10).optional(),
   backoff: z.strictObject({ initial_delay: z.string().optional(), max_delay: z.string().optional() }).optional(),
   timeout: z.string().optional(),
-  prices: z.record(z.string(), z.strictObject({ input_per_million: z.number().nonnegative(), output_per_million: z.number().nonnegative() })).optional(),
+  prices: z
+    .record(z.string(), z.strictObject({ input_per_million: z.number().nonnegative(), output_per_million: z.number().nonnegative() }))
+    .optional(),
   session: z.strictObject({ max_requests: z.number().int().positive().optional(), max_age: z.string().optional() }).optional(),
   approvals: z.strictObject({ expires_in: z.string().optional() }).optional(),
 });
@@ -127,14 +153,20 @@ export interface GatewayConfigSources {
 export function loadGatewayConfig(sources: GatewayConfigSources = {}): GatewayConfig {
   const env = sources.env ?? process.env;
   const named = env.AIFACTORY_GATEWAY_CONFIG?.trim();
-  const file = named ? path.resolve(named) : sources.home && existsSync(path.join(sources.home, 'gateway.yaml')) ? path.join(sources.home, 'gateway.yaml') : undefined;
+  const file = named
+    ? path.resolve(named)
+    : sources.home && existsSync(path.join(sources.home, 'gateway.yaml'))
+      ? path.join(sources.home, 'gateway.yaml')
+      : undefined;
   let content: GatewayConfigFile = {};
   if (file) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      throw new UserError(ErrorCode.InputInvalid, `The gateway configuration ${file} cannot be read; check AIFACTORY_GATEWAY_CONFIG.`, { location: { file } });
+      throw new UserError(ErrorCode.InputInvalid, `The gateway configuration ${file} cannot be read; check AIFACTORY_GATEWAY_CONFIG.`, {
+        location: { file },
+      });
     }
     content = (parse(text) ?? {}) as GatewayConfigFile;
   }
@@ -142,13 +174,18 @@ export function loadGatewayConfig(sources: GatewayConfigSources = {}): GatewayCo
 }
 
 /** Validates a configuration given as the file's object; relative policy paths resolve against the file's folder. */
-export function gatewayConfig(content: GatewayConfigFile, options: { env?: Record<string, string | undefined>; file?: string; policiesDir?: string } = {}): GatewayConfig {
+export function gatewayConfig(
+  content: GatewayConfigFile,
+  options: { env?: Record<string, string | undefined>; file?: string; policiesDir?: string } = {},
+): GatewayConfig {
   const source = options.file ?? 'the gateway configuration';
   const parsed = fileSchema.safeParse(content ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.');
-    throw new UserError(ErrorCode.InputInvalid, `${source}: ${where ? `${where}: ` : ''}${issue.message}.`, { location: { ...(options.file ? { file: options.file } : {}), path: where } });
+    throw new UserError(ErrorCode.InputInvalid, `${source}: ${where ? `${where}: ` : ''}${issue.message}.`, {
+      location: { ...(options.file ? { file: options.file } : {}), path: where },
+    });
   }
   const file = parsed.data;
   const env = options.env ?? process.env;
@@ -156,23 +193,46 @@ export function gatewayConfig(content: GatewayConfigFile, options: { env?: Recor
   const providers: Record<string, GatewayProvider> = {};
   for (const name of ['openai', 'anthropic'] as const) {
     const settings = fromEnv[name];
-    providers[name] = { name, wire: name, baseURL: settings?.baseURL ?? defaultBaseURLs[name], ...(settings?.apiKey ? { apiKey: settings.apiKey } : {}), headers: {} };
+    providers[name] = {
+      name,
+      wire: name,
+      baseURL: settings?.baseURL ?? defaultBaseURLs[name],
+      ...(settings?.apiKey ? { apiKey: settings.apiKey } : {}),
+      headers: {},
+    };
   }
   for (const [name, settings] of Object.entries(file.providers ?? {})) {
-    if (!namePattern.test(name)) throw invalid(source, `providers.${name}`, `Provider name '${name}' is not valid; use lower-case letters, digits, '_' and '-'`);
+    if (!namePattern.test(name))
+      throw invalid(source, `providers.${name}`, `Provider name '${name}' is not valid; use lower-case letters, digits, '_' and '-'`);
     const kind: ProviderKind = settings.kind ?? (name === 'anthropic' ? 'anthropic' : name === 'openai' ? 'openai' : 'openai-compatible');
     const wire: GatewayWire = kind === 'anthropic' ? 'anthropic' : 'openai';
     const baseURL = settings.base_url ?? (kind === 'openai-compatible' ? undefined : (providers[name]?.baseURL ?? defaultBaseURLs[wire]));
-    if (!baseURL) throw invalid(source, `providers.${name}.base_url`, `Provider '${name}' is OpenAI-compatible and needs a base_url, e.g. http://localhost:11434/v1`);
+    if (!baseURL)
+      throw invalid(
+        source,
+        `providers.${name}.base_url`,
+        `Provider '${name}' is OpenAI-compatible and needs a base_url, e.g. http://localhost:11434/v1`,
+      );
     const apiKey = settings.api_key_env ? env[settings.api_key_env]?.trim() || undefined : providers[name]?.apiKey;
-    if (settings.api_key_env && !apiKey) throw invalid(source, `providers.${name}.api_key_env`, `Provider '${name}' takes its key from ${settings.api_key_env}, which is not set`);
+    if (settings.api_key_env && !apiKey)
+      throw invalid(
+        source,
+        `providers.${name}.api_key_env`,
+        `Provider '${name}' takes its key from ${settings.api_key_env}, which is not set`,
+      );
     providers[name] = { name, wire, baseURL: baseURL.replace(/\/+$/, ''), ...(apiKey ? { apiKey } : {}), headers: settings.headers ?? {} };
   }
   const target = (id: string, where: string) => {
     const colon = id.indexOf(':');
     const provider = colon > 0 ? id.slice(0, colon) : '';
-    if (!provider || colon === id.length - 1) throw invalid(source, where, `'${id}' must be written provider:model, e.g. openai:gpt-4o-mini`);
-    if (!Object.hasOwn(providers, provider)) throw invalid(source, where, `'${id}' names provider '${provider}', which is not configured; providers: ${Object.keys(providers).join(', ')}`);
+    if (!provider || colon === id.length - 1)
+      throw invalid(source, where, `'${id}' must be written provider:model, e.g. openai:gpt-4o-mini`);
+    if (!Object.hasOwn(providers, provider))
+      throw invalid(
+        source,
+        where,
+        `'${id}' names provider '${provider}', which is not configured; providers: ${Object.keys(providers).join(', ')}`,
+      );
     return providers[provider]!;
   };
   const models: Record<string, string> = {};
@@ -185,13 +245,19 @@ export function gatewayConfig(content: GatewayConfigFile, options: { env?: Recor
     const wire = target(primary, `fallbacks.${primary}`).wire;
     list.forEach((id, index) => {
       // A fallback answers in the wire the app speaks: no translation between protocols.
-      if (target(id, `fallbacks.${primary}[${index}]`).wire !== wire) throw invalid(source, `fallbacks.${primary}[${index}]`, `Fallback '${id}' speaks another wire protocol than '${primary}' (${wire}); fall back within one protocol`);
+      if (target(id, `fallbacks.${primary}[${index}]`).wire !== wire)
+        throw invalid(
+          source,
+          `fallbacks.${primary}[${index}]`,
+          `Fallback '${id}' speaks another wire protocol than '${primary}' (${wire}); fall back within one protocol`,
+        );
     });
     fallbacks[primary] = [...list];
   }
   const base = options.file ? path.dirname(options.file) : process.cwd();
   let policyFiles = (file.policies ?? []).map((entry) => path.resolve(base, entry));
-  if (!file.policies && options.policiesDir && existsSync(path.join(options.policiesDir, 'gateway'))) policyFiles = [path.join(options.policiesDir, 'gateway')];
+  if (!file.policies && options.policiesDir && existsSync(path.join(options.policiesDir, 'gateway')))
+    policyFiles = [path.join(options.policiesDir, 'gateway')];
   const millis = (value: string | undefined, fallback: number, where: string) => {
     if (value === undefined) return fallback;
     const result = durationMilliseconds(value);
@@ -199,13 +265,19 @@ export function gatewayConfig(content: GatewayConfigFile, options: { env?: Recor
     return result;
   };
   const prices: PriceTable = { ...defaultPrices };
-  for (const [key, price] of Object.entries(file.prices ?? {})) prices[key] = { inputPerMillion: price.input_per_million, outputPerMillion: price.output_per_million };
+  for (const [key, price] of Object.entries(file.prices ?? {}))
+    prices[key] = { inputPerMillion: price.input_per_million, outputPerMillion: price.output_per_million };
   return {
     providers,
     models,
     fallbacks,
     policyFiles,
-    budgets: (file.budgets ?? []).map((budget) => ({ ...(budget.team ? { team: budget.team } : {}), ...(budget.feature ? { feature: budget.feature } : {}), maxCostUsd: budget.max_cost_usd, period: budget.period })),
+    budgets: (file.budgets ?? []).map((budget) => ({
+      ...(budget.team ? { team: budget.team } : {}),
+      ...(budget.feature ? { feature: budget.feature } : {}),
+      maxCostUsd: budget.max_cost_usd,
+      period: budget.period,
+    })),
     rateLimits: (file.rate_limits ?? []).map((limit) => ({
       ...(limit.team ? { team: limit.team } : {}),
       ...(limit.feature ? { feature: limit.feature } : {}),
@@ -213,7 +285,10 @@ export function gatewayConfig(content: GatewayConfigFile, options: { env?: Recor
       burst: limit.burst ?? Math.max(1, Math.ceil(limit.requests_per_minute / 10)),
     })),
     maxRetries: file.max_retries ?? 2,
-    backoff: { initialDelayMs: millis(file.backoff?.initial_delay, 200, 'backoff.initial_delay'), maxDelayMs: millis(file.backoff?.max_delay, 4000, 'backoff.max_delay') },
+    backoff: {
+      initialDelayMs: millis(file.backoff?.initial_delay, 200, 'backoff.initial_delay'),
+      maxDelayMs: millis(file.backoff?.max_delay, 4000, 'backoff.max_delay'),
+    },
     timeoutMs: millis(file.timeout, 60_000, 'timeout'),
     prices,
     session: { maxRequests: file.session?.max_requests ?? 1000, maxAgeMs: millis(file.session?.max_age, 3_600_000, 'session.max_age') },

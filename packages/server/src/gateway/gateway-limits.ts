@@ -17,10 +17,13 @@ export interface BudgetCrossing {
   max: number;
 }
 
-const applies = (rule: { team?: string; feature?: string }, team: string | null, feature: string | null) => (rule.team === undefined || rule.team === team) && (rule.feature === undefined || rule.feature === feature);
+const applies = (rule: { team?: string; feature?: string }, team: string | null, feature: string | null) =>
+  (rule.team === undefined || rule.team === team) && (rule.feature === undefined || rule.feature === feature);
 
 function periodStart(period: 'day' | 'month', now: Date): Date {
-  return period === 'day' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  return period === 'day'
+    ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
+    : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
 }
 
 /** Spend per team and feature in the current day and month. */
@@ -46,8 +49,15 @@ export class GatewayBudgets {
         if (spentTeam === team && (budget.feature === undefined || spentFeature === feature)) spent += value;
       }
       if (spent >= budget.maxCostUsd) {
-        const scope = [team === null ? 'no team' : `team ${team}`, ...(budget.feature !== undefined ? [`feature ${budget.feature}`] : [])].join(', ');
-        return { limit: `${scope}: ${budget.maxCostUsd} USD per ${budget.period}`, value: Math.round(spent * 1e6) / 1e6, max: budget.maxCostUsd };
+        const scope = [
+          team === null ? 'no team' : `team ${team}`,
+          ...(budget.feature !== undefined ? [`feature ${budget.feature}`] : []),
+        ].join(', ');
+        return {
+          limit: `${scope}: ${budget.maxCostUsd} USD per ${budget.period}`,
+          value: Math.round(spent * 1e6) / 1e6,
+          max: budget.maxCostUsd,
+        };
       }
     }
     return undefined;
@@ -87,17 +97,28 @@ export class GatewayRateLimits {
   readonly #limits: Array<{ rule: GatewayRateLimit; limiter: RateLimiter }>;
 
   constructor(limits: readonly GatewayRateLimit[]) {
-    this.#limits = limits.map((rule) => ({ rule, limiter: new RateLimiter({ burst: rule.burst, perSecond: rule.requestsPerMinute / 60 }) }));
+    this.#limits = limits.map((rule) => ({
+      rule,
+      limiter: new RateLimiter({ burst: rule.burst, perSecond: rule.requestsPerMinute / 60 }),
+    }));
   }
 
   /** Takes one request; the seconds to wait when a limit is reached. */
-  take(team: string | null, feature: string | null, now = Date.now()): { limited: false } | { limited: true; retryAfterSeconds: number; limit: string } {
+  take(
+    team: string | null,
+    feature: string | null,
+    now = Date.now(),
+  ): { limited: false } | { limited: true; retryAfterSeconds: number; limit: string } {
     for (const { rule, limiter } of this.#limits) {
       if (!applies(rule, team, feature)) continue;
       const key = JSON.stringify([team, rule.feature === undefined ? null : feature]);
       const decision = limiter.take(key, now);
       if (decision.kind === 'limited') {
-        return { limited: true, retryAfterSeconds: decision.retryAfterSeconds, limit: `${rule.requestsPerMinute} requests per minute for ${team === null ? 'no team' : `team ${team}`}${rule.feature !== undefined ? `, feature ${rule.feature}` : ''}` };
+        return {
+          limited: true,
+          retryAfterSeconds: decision.retryAfterSeconds,
+          limit: `${rule.requestsPerMinute} requests per minute for ${team === null ? 'no team' : `team ${team}`}${rule.feature !== undefined ? `, feature ${rule.feature}` : ''}`,
+        };
       }
     }
     return { limited: false };

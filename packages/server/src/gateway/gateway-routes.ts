@@ -39,32 +39,74 @@ export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOpti
       principal = await options.authenticate(c, presented);
     } catch (error) {
       const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
-      const kind: GatewayErrorKind = status === 401 ? 'authentication' : status === 429 ? 'rate_limit' : status === 403 ? 'permission' : 'internal';
-      const message = status === 401 ? `A valid factory token is required (${protocol.wire === 'openai' ? 'the SDK\u2019s apiKey, sent as Authorization: Bearer <token>' : 'the SDK\u2019s apiKey, sent as x-api-key: <token>'}; see \`factory tokens create --role gateway --role team.<team>\`).` : error instanceof Error ? error.message : String(error);
+      const kind: GatewayErrorKind =
+        status === 401 ? 'authentication' : status === 429 ? 'rate_limit' : status === 403 ? 'permission' : 'internal';
+      const message =
+        status === 401
+          ? `A valid factory token is required (${protocol.wire === 'openai' ? 'the SDK\u2019s apiKey, sent as Authorization: Bearer <token>' : 'the SDK\u2019s apiKey, sent as x-api-key: <token>'}; see \`factory tokens create --role gateway --role team.<team>\`).`
+          : error instanceof Error
+            ? error.message
+            : String(error);
       const body = protocol.error(kind, message);
       return c.body(JSON.stringify(body.body), status as 401, { 'content-type': 'application/json' });
     }
     c.set('principal', principal);
     if (principal.local !== true && !principal.roles.some((role) => (gatewayRoles as readonly string[]).includes(role))) {
       options.authDecided?.(principal.id, 'denied', { reason: 'role', token: principal.tokenId, path: c.req.path, needs: gatewayRoles });
-      return toContext(c, gatewayErrorResponse(protocol, 'permission', `Token ${principal.tokenId} may not call the gateway; it needs one of the roles ${gatewayRoles.join(', ')}.`));
+      return toContext(
+        c,
+        gatewayErrorResponse(
+          protocol,
+          'permission',
+          `Token ${principal.tokenId} may not call the gateway; it needs one of the roles ${gatewayRoles.join(', ')}.`,
+        ),
+      );
     }
     const text = await c.req.text();
-    if (hasJsonNul(text)) return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body contains a NUL character (\\u0000), which no field accepts.'));
+    if (hasJsonNul(text))
+      return toContext(
+        c,
+        gatewayErrorResponse(protocol, 'invalid_request', 'The request body contains a NUL character (\\u0000), which no field accepts.'),
+      );
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (error) {
-      return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', `The request body is not valid JSON: ${(error as Error).message}.`));
+      return toContext(
+        c,
+        gatewayErrorResponse(protocol, 'invalid_request', `The request body is not valid JSON: ${(error as Error).message}.`),
+      );
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body must be a JSON object.'));
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body must be a JSON object.'));
     try {
-      return toContext(c, await options.gateway.handle(protocol, { caller: { principal: principal.id, roles: principal.roles }, body: body as Record<string, unknown>, headers: c.req.raw.headers, signal: c.req.raw.signal }));
+      return toContext(
+        c,
+        await options.gateway.handle(protocol, {
+          caller: { principal: principal.id, roles: principal.roles },
+          body: body as Record<string, unknown>,
+          headers: c.req.raw.headers,
+          signal: c.req.raw.signal,
+        }),
+      );
     } catch (error) {
       // Our fault (the trace could not be written, say): nothing was sent upstream without its record.
       const reference = Math.random().toString(36).slice(2, 10);
-      options.log?.({ event: 'gateway.failed', reference, principal: principal.id, path: c.req.path, error: error instanceof Error ? error.message : String(error) });
-      return toContext(c, gatewayErrorResponse(protocol, 'internal', `The gateway failed to handle this request (${ErrorCode.Internal}, reference ${reference}); nothing was sent to the provider unrecorded.`));
+      options.log?.({
+        event: 'gateway.failed',
+        reference,
+        principal: principal.id,
+        path: c.req.path,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return toContext(
+        c,
+        gatewayErrorResponse(
+          protocol,
+          'internal',
+          `The gateway failed to handle this request (${ErrorCode.Internal}, reference ${reference}); nothing was sent to the provider unrecorded.`,
+        ),
+      );
     }
   };
   app.post(`${gatewayBasePaths.openai}/chat/completions`, (c) => handle(openAIWire, c));

@@ -277,7 +277,13 @@ export class HeldRequests {
     const { store, ownership } = this.#options;
     const cutoff = new Date(now.getTime() - this.#options.claimWithinMs);
     const held = await findRunsWhere(store, { agent: gatewayAgent, status: 'held' });
-    const due = (await findSettledApprovalsOfRuns(store, held.map((run) => run.id), cutoff)).map((approval) => ({ runId: approval.runId, approvalId: approval.id, status: approval.status, outcome: approval.outcome }));
+    const due = (
+      await findSettledApprovalsOfRuns(
+        store,
+        held.map((run) => run.id),
+        cutoff,
+      )
+    ).map((approval) => ({ runId: approval.runId, approvalId: approval.id, status: approval.status, outcome: approval.outcome }));
     let ended = 0;
     for (const row of due) {
       const epoch = await ownership.takeOver(row.runId).catch(() => undefined);

@@ -8,7 +8,15 @@
 // the team and feature (model.responded), so `factory usage` sums it with agent runs.
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
-import { computeCost, findPrice, GovernanceGate, RunOwnership, type EventDraft, type ProposedAction, type Verdict } from '@aifactory/execution';
+import {
+  computeCost,
+  findPrice,
+  GovernanceGate,
+  RunOwnership,
+  type EventDraft,
+  type ProposedAction,
+  type Verdict,
+} from '@aifactory/execution';
 import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
 import type { Store } from '@aifactory/store';
 import { findRunsWhere, type EventType, type Recorder, type Redactor } from '@aifactory/verification';
@@ -137,8 +145,23 @@ export class LlmGateway {
     this.#ownership = new RunOwnership({ store: options.store });
     const recorder = options.recorder;
     // Every append of a session run carries this process's lease epoch (a fence).
-    this.#gate = new GovernanceGate({ policies: () => this.#policies, recorder: { recordBatch: (runId, events) => recorder.recordBatch(runId, events.map((event) => ({ ...event, type: event.type as EventType })), { ...fenceOf(this.#ownership, runId) }) } });
-    this.#sessions = new SessionRuns({ recorder, ownership: this.#ownership, limits: options.config.session, onRetire: (run) => this.#retire(run) });
+    this.#gate = new GovernanceGate({
+      policies: () => this.#policies,
+      recorder: {
+        recordBatch: (runId, events) =>
+          recorder.recordBatch(
+            runId,
+            events.map((event) => ({ ...event, type: event.type as EventType })),
+            { ...fenceOf(this.#ownership, runId) },
+          ),
+      },
+    });
+    this.#sessions = new SessionRuns({
+      recorder,
+      ownership: this.#ownership,
+      limits: options.config.session,
+      onRetire: (run) => this.#retire(run),
+    });
     this.#held = new HeldRequests({
       store: options.store,
       recorder,
@@ -151,21 +174,34 @@ export class LlmGateway {
     });
     this.#budgets = new GatewayBudgets(options.store, options.config.budgets);
     this.#rates = new GatewayRateLimits(options.config.rateLimits);
-    this.#secrets = Object.values(options.config.providers).flatMap((provider) => (provider.apiKey && provider.apiKey.length >= 6 ? [provider.apiKey] : []));
+    this.#secrets = Object.values(options.config.providers).flatMap((provider) =>
+      provider.apiKey && provider.apiKey.length >= 6 ? [provider.apiKey] : [],
+    );
     this.#sweeper = setInterval(() => {
       this.#sessions.sweep();
-      this.#track(this.#held.sweep().catch((error: unknown) => this.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) })));
+      this.#track(
+        this.#held
+          .sweep()
+          .catch((error: unknown) =>
+            this.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) }),
+          ),
+      );
     }, 60_000);
     this.#sweeper.unref();
   }
 
   /** Builds the gateway, loading its policies (a policy that does not load is an error now, not a denial later). */
   static async open(options: LlmGatewayOptions): Promise<LlmGateway> {
-    const policies = options.config.policyFiles.length > 0 ? compilePolicies(await loadPolicyFiles(options.config.policyFiles)) : compilePolicies([]);
+    const policies =
+      options.config.policyFiles.length > 0 ? compilePolicies(await loadPolicyFiles(options.config.policyFiles)) : compilePolicies([]);
     const gateway = new LlmGateway(options, policies);
     await gateway.#sealOrphans();
     // Held requests a stopped gateway left settled but unclaimed are ended now, not in a minute.
-    await gateway.#held.sweep().catch((error: unknown) => gateway.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) }));
+    await gateway.#held
+      .sweep()
+      .catch((error: unknown) =>
+        gateway.#log({ event: 'gateway.held_sweep_failed', error: error instanceof Error ? error.message : String(error) }),
+      );
     return gateway;
   }
 
@@ -180,7 +216,17 @@ export class LlmGateway {
       try {
         const epoch = await this.#ownership.takeOver(id);
         if (epoch === undefined) continue;
-        await this.#recorder.finishRun(id, { status: 'failed', payload: { error: 'The gateway process serving this session ended before sealing it; a model.requested without its model.responded was in flight then.' } }, { fence: { epoch } });
+        await this.#recorder.finishRun(
+          id,
+          {
+            status: 'failed',
+            payload: {
+              error:
+                'The gateway process serving this session ended before sealing it; a model.requested without its model.responded was in flight then.',
+            },
+          },
+          { fence: { epoch } },
+        );
         this.#ownership.forget(id);
       } catch (error) {
         this.#log({ event: 'gateway.orphan_failed', run: id, error: error instanceof Error ? error.message : String(error) });
@@ -190,7 +236,14 @@ export class LlmGateway {
 
   /** Handles one request of `protocol`; always answers in that protocol's shape. */
   async handle(protocol: WireProtocol, request: GatewayRequest): Promise<Response> {
-    if (this.#closing) return gatewayErrorResponse(protocol, 'upstream', 'The gateway is shutting down; retry against another instance.', { 'retry-after': '1' }, 503);
+    if (this.#closing)
+      return gatewayErrorResponse(
+        protocol,
+        'upstream',
+        'The gateway is shutting down; retry against another instance.',
+        { 'retry-after': '1' },
+        503,
+      );
     const work = this.#handle(protocol, request);
     this.#track(work);
     return work;
@@ -204,11 +257,23 @@ export class LlmGateway {
     const team = teamOf(caller.roles);
     const featureValue = request.headers.get(featureHeader) ?? metadataFeature(body);
     if (featureValue !== undefined && !labelPattern.test(featureValue)) {
-      return gatewayErrorResponse(protocol, 'invalid_request', `The feature '${featureValue.slice(0, 80)}' is not valid; name it with letters, digits and . _ : / - (at most 100 characters) in the ${featureHeader} header.`);
+      return gatewayErrorResponse(
+        protocol,
+        'invalid_request',
+        `The feature '${featureValue.slice(0, 80)}' is not valid; name it with letters, digits and . _ : / - (at most 100 characters) in the ${featureHeader} header.`,
+      );
     }
     const feature = featureValue ?? null;
-    const declared = (request.headers.get(classificationHeader) ?? '').split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
-    if (declared.some((item) => !labelPattern.test(item))) return gatewayErrorResponse(protocol, 'invalid_request', `The ${classificationHeader} header lists classifications such as pii,confidential (letters, digits and . _ : / -).`);
+    const declared = (request.headers.get(classificationHeader) ?? '')
+      .split(',')
+      .map((item) => item.trim().toLowerCase())
+      .filter(Boolean);
+    if (declared.some((item) => !labelPattern.test(item)))
+      return gatewayErrorResponse(
+        protocol,
+        'invalid_request',
+        `The ${classificationHeader} header lists classifications such as pii,confidential (letters, digits and . _ : / -).`,
+      );
     const requested = body.model as string;
     const resolved = this.#resolve(protocol, requested);
     if ('problem' in resolved) return gatewayErrorResponse(protocol, resolved.kind, resolved.problem);
@@ -249,7 +314,9 @@ export class LlmGateway {
     const rate = this.#rates.take(team, feature);
     if (rate.limited) {
       this.#log({ event: 'gateway.rate_limited', principal: caller.principal, team, feature, limit: rate.limit });
-      return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, { 'retry-after': String(rate.retryAfterSeconds) });
+      return gatewayErrorResponse(protocol, 'rate_limit', `Rate limit reached (${rate.limit}); retry after ${rate.retryAfterSeconds} s.`, {
+        'retry-after': String(rate.retryAfterSeconds),
+      });
     }
     const approvalId = request.headers.get(approvalHeader);
     if (approvalId !== null) return this.#handleApproved(protocol, request, prepared, approvalId.trim(), started);
@@ -265,9 +332,20 @@ export class LlmGateway {
       const crossing = await this.#budgets.crossing(team, feature);
       if (crossing) {
         this.#cancelFlush(run.runId);
-        await this.#gate.commit(run.runId, [{ type: 'budget.exceeded', actor: gatewayAgent, payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature } }]);
+        await this.#gate.commit(run.runId, [
+          {
+            type: 'budget.exceeded',
+            actor: gatewayAgent,
+            payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature },
+          },
+        ]);
         release();
-        return gatewayErrorResponse(protocol, 'budget', `Budget spent (${crossing.limit}; ${crossing.value} USD so far); the gateway takes no more requests for it this period.`, { 'x-should-retry': 'false', ...runHeaders(run, step) });
+        return gatewayErrorResponse(
+          protocol,
+          'budget',
+          `Budget spent (${crossing.limit}; ${crossing.value} USD so far); the gateway takes no more requests for it this period.`,
+          { 'x-should-retry': 'false', ...runHeaders(run, step) },
+        );
       }
 
       const candidates = [resolved.id, ...(this.config.fallbacks[resolved.id] ?? [])];
@@ -281,19 +359,49 @@ export class LlmGateway {
         const proposed: ProposedAction = {
           kind: 'model',
           name: id,
-          args: { ...baseArgs, provider: target.provider, model: target.model, ...(index > 0 ? { fallback_for: resolved.id, reason: fallbackReason } : {}) },
+          args: {
+            ...baseArgs,
+            provider: target.provider,
+            model: target.model,
+            ...(index > 0 ? { fallback_for: resolved.id, reason: fallbackReason } : {}),
+          },
         };
         this.#cancelFlush(run.runId);
         const verdict = await this.#gate.govern(this.#runContext(run, caller, team, classifications), step, proposed, (recordedArgs) => ({
           type: 'model.requested',
           actor: gatewayAgent,
-          payload: { step, endpoint: protocol.endpoint, provider: target.provider, model: target.model, team, feature, request_hash: contentHash(outgoing), ...(recordedArgs.content !== baseArgs.content ? { content_masked: true } : {}) },
+          payload: {
+            step,
+            endpoint: protocol.endpoint,
+            provider: target.provider,
+            model: target.model,
+            team,
+            feature,
+            request_hash: contentHash(outgoing),
+            ...(recordedArgs.content !== baseArgs.content ? { content_masked: true } : {}),
+          },
         }));
         if (verdict.kind === 'hold' && index === 0) {
           this.#cancelFlush(run.runId);
-          const approval = await this.#held.hold(run, step, caller.principal, proposed, verdict.decision, obligesMasking(verdict.decision), { endpoint: protocol.endpoint, team, feature });
+          const approval = await this.#held.hold(
+            run,
+            step,
+            caller.principal,
+            proposed,
+            verdict.decision,
+            obligesMasking(verdict.decision),
+            { endpoint: protocol.endpoint, team, feature },
+          );
           released = true;
-          return gatewayErrorResponse(protocol, 'permission', heldMessage(id, verdict.decision, approval), { ...runHeaders(run, step), [approvalHeader]: approval.id, 'x-should-retry': 'false' }, undefined, 'approval_required', approvalDetails(approval));
+          return gatewayErrorResponse(
+            protocol,
+            'permission',
+            heldMessage(id, verdict.decision, approval),
+            { ...runHeaders(run, step), [approvalHeader]: approval.id, 'x-should-retry': 'false' },
+            undefined,
+            'approval_required',
+            approvalDetails(approval),
+          );
         }
         if (verdict.kind !== 'execute') {
           firstDenial ??= verdict;
@@ -302,14 +410,42 @@ export class LlmGateway {
         }
         const mask = obligesMasking(verdict.decision);
         const { body: upstreamBody, dropUsage } = protocol.upstreamBody(mask ? masked : outgoing, target.model);
-        const result = await callUpstream(protocol.upstreamUrl(provider), protocol.upstreamHeaders(provider, request.headers), JSON.stringify(upstreamBody), this.config, request.signal);
+        const result = await callUpstream(
+          protocol.upstreamUrl(provider),
+          protocol.upstreamHeaders(provider, request.headers),
+          JSON.stringify(upstreamBody),
+          this.config,
+          request.signal,
+        );
         attempts += result.attempts;
         if (result.kind === 'answered') {
-          const context = { run, step, protocol, provider, model: target.model, started, attempts, fallbackUsed: index > 0, team, feature, masked: mask ? found : undefined };
+          const context = {
+            run,
+            step,
+            protocol,
+            provider,
+            model: target.model,
+            started,
+            attempts,
+            fallbackUsed: index > 0,
+            team,
+            feature,
+            masked: mask ? found : undefined,
+          };
           return this.#deliver(context, result.response, { stream, dropUsage, answeredBy: id, release });
         }
         lastFailure = result;
-        this.#gate.defer(run.runId, { type: 'model.failed', actor: gatewayAgent, payload: { step, provider: target.provider, model: target.model, error: `${id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`, attempts: result.attempts } });
+        this.#gate.defer(run.runId, {
+          type: 'model.failed',
+          actor: gatewayAgent,
+          payload: {
+            step,
+            provider: target.provider,
+            model: target.model,
+            error: `${id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`,
+            attempts: result.attempts,
+          },
+        });
         if (!result.unavailable) break;
         fallbackReason = `${id} ${result.what}`;
       }
@@ -329,11 +465,21 @@ export class LlmGateway {
    * taken over, the approval consumed, model.requested committed, and the request sent to the
    * model approved (no fallback: another model would be another request); the run then ends.
    */
-  async #handleApproved(protocol: WireProtocol, request: GatewayRequest, prepared: Prepared, approvalId: string, started: number): Promise<Response> {
+  async #handleApproved(
+    protocol: WireProtocol,
+    request: GatewayRequest,
+    prepared: Prepared,
+    approvalId: string,
+    started: number,
+  ): Promise<Response> {
     const { team, feature, outgoing, masked, found, stream, baseArgs } = prepared;
     const target = splitId(prepared.id);
     const provider = this.config.providers[target.provider]!;
-    const proposed: ProposedAction = { kind: 'model', name: prepared.id, args: { ...baseArgs, provider: target.provider, model: target.model } };
+    const proposed: ProposedAction = {
+      kind: 'model',
+      name: prepared.id,
+      args: { ...baseArgs, provider: target.provider, model: target.model },
+    };
     const claim = await this.#held.claim(approvalId, request.caller.principal, proposed);
     if (claim.kind === 'refused') return refusalResponse(protocol, claim);
     const { run, approval } = claim;
@@ -341,9 +487,20 @@ export class LlmGateway {
     try {
       const crossing = approval.outcome === 'approved' ? await this.#budgets.crossing(team, feature) : undefined;
       if (crossing) {
-        await this.#gate.commit(run.runId, [{ type: 'budget.exceeded', actor: gatewayAgent, payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature, approval_id: approval.id } }]);
+        await this.#gate.commit(run.runId, [
+          {
+            type: 'budget.exceeded',
+            actor: gatewayAgent,
+            payload: { step, limit: crossing.limit, value: crossing.value, max: crossing.max, team, feature, approval_id: approval.id },
+          },
+        ]);
         await this.#held.putBack(run);
-        return gatewayErrorResponse(protocol, 'budget', `Budget spent (${crossing.limit}; ${crossing.value} USD so far); approval ${approval.id} stays unused until the budget allows the request.`, { 'x-should-retry': 'false', ...runHeaders(run, step) });
+        return gatewayErrorResponse(
+          protocol,
+          'budget',
+          `Budget spent (${crossing.limit}; ${crossing.value} USD so far); approval ${approval.id} stays unused until the budget allows the request.`,
+          { 'x-should-retry': 'false', ...runHeaders(run, step) },
+        );
       }
     } catch (error) {
       await this.#held.putBack(run).catch(() => undefined);
@@ -353,7 +510,13 @@ export class LlmGateway {
     if (used.kind === 'refused') return refusalResponse(protocol, used);
     const end = (payload: Record<string, unknown>) => {
       this.#cancelFlush(run.runId);
-      this.#track(this.#held.end(run, { approval_id: approval.id, ...payload }).catch((error: unknown) => this.#log({ event: 'gateway.retire_failed', run: run.runId, error: error instanceof Error ? error.message : String(error) })));
+      this.#track(
+        this.#held
+          .end(run, { approval_id: approval.id, ...payload })
+          .catch((error: unknown) =>
+            this.#log({ event: 'gateway.retire_failed', run: run.runId, error: error instanceof Error ? error.message : String(error) }),
+          ),
+      );
     };
     try {
       const mask = approval.context['mask'] === true;
@@ -361,16 +524,60 @@ export class LlmGateway {
         {
           type: 'model.requested',
           actor: gatewayAgent,
-          payload: { step, endpoint: protocol.endpoint, provider: target.provider, model: target.model, team, feature, request_hash: contentHash(outgoing), approval_id: approval.id, ...(mask ? { content_masked: true } : {}) },
+          payload: {
+            step,
+            endpoint: protocol.endpoint,
+            provider: target.provider,
+            model: target.model,
+            team,
+            feature,
+            request_hash: contentHash(outgoing),
+            approval_id: approval.id,
+            ...(mask ? { content_masked: true } : {}),
+          },
         },
       ]);
       const { body: upstreamBody, dropUsage } = protocol.upstreamBody(mask ? masked : outgoing, target.model);
-      const result = await callUpstream(protocol.upstreamUrl(provider), protocol.upstreamHeaders(provider, request.headers), JSON.stringify(upstreamBody), this.config, request.signal);
+      const result = await callUpstream(
+        protocol.upstreamUrl(provider),
+        protocol.upstreamHeaders(provider, request.headers),
+        JSON.stringify(upstreamBody),
+        this.config,
+        request.signal,
+      );
       if (result.kind === 'answered') {
-        const context = { run, step, protocol, provider, model: target.model, started, attempts: result.attempts, fallbackUsed: false, team, feature, masked: mask ? found : undefined };
-        return await this.#deliver(context, result.response, { stream, dropUsage, answeredBy: prepared.id, release: () => end({ held_request: 'answered' }) });
+        const context = {
+          run,
+          step,
+          protocol,
+          provider,
+          model: target.model,
+          started,
+          attempts: result.attempts,
+          fallbackUsed: false,
+          team,
+          feature,
+          masked: mask ? found : undefined,
+        };
+        return await this.#deliver(context, result.response, {
+          stream,
+          dropUsage,
+          answeredBy: prepared.id,
+          release: () => end({ held_request: 'answered' }),
+        });
       }
-      this.#gate.defer(run.runId, { type: 'model.failed', actor: gatewayAgent, payload: { step, provider: target.provider, model: target.model, error: `${prepared.id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`, attempts: result.attempts, approval_id: approval.id } });
+      this.#gate.defer(run.runId, {
+        type: 'model.failed',
+        actor: gatewayAgent,
+        payload: {
+          step,
+          provider: target.provider,
+          model: target.model,
+          error: `${prepared.id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`,
+          attempts: result.attempts,
+          approval_id: approval.id,
+        },
+      });
       end({ held_request: 'failed upstream' });
       return this.#failureResponse(protocol, result, result.attempts, run, step);
     } catch (error) {
@@ -386,7 +593,11 @@ export class LlmGateway {
   }
 
   /** Passes the provider's answer to the app (streamed event by event, or whole) and records what it said. */
-  async #deliver(context: OutcomeContext, response: Response, options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void }): Promise<Response> {
+  async #deliver(
+    context: OutcomeContext,
+    response: Response,
+    options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void },
+  ): Promise<Response> {
     const { protocol } = context;
     const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
     if (options.stream && response.body) {
@@ -394,7 +605,10 @@ export class LlmGateway {
         this.#recordOutcome(context, outcome, error);
         options.release();
       });
-      return new Response(events, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
+      return new Response(events, {
+        status: 200,
+        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers },
+      });
     }
     const text = await response.text();
     let parsed: unknown;
@@ -403,9 +617,16 @@ export class LlmGateway {
     } catch {
       parsed = undefined;
     }
-    this.#recordOutcome(context, parsed === undefined ? { content: '', toolCalls: [], finishReason: null } : protocol.outcomeOf(parsed), parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined);
+    this.#recordOutcome(
+      context,
+      parsed === undefined ? { content: '', toolCalls: [], finishReason: null } : protocol.outcomeOf(parsed),
+      parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined,
+    );
     options.release();
-    return new Response(text, { status: 200, headers: { 'content-type': response.headers.get('content-type') ?? 'application/json', ...headers } });
+    return new Response(text, {
+      status: 200,
+      headers: { 'content-type': response.headers.get('content-type') ?? 'application/json', ...headers },
+    });
   }
 
   /** Waits for requests in flight, then seals every session run. */
@@ -436,10 +657,17 @@ export class LlmGateway {
     }
     const target = splitId(id);
     const provider = Object.hasOwn(this.config.providers, target.provider) ? this.config.providers[target.provider] : undefined;
-    if (!provider) return { kind: 'not_found', problem: `Model '${requested}' names no configured provider; providers: ${Object.keys(this.config.providers).join(', ')}.` };
+    if (!provider)
+      return {
+        kind: 'not_found',
+        problem: `Model '${requested}' names no configured provider; providers: ${Object.keys(this.config.providers).join(', ')}.`,
+      };
     if (provider.wire !== protocol.wire) {
       const other = provider.wire === 'openai' ? '/gateway/openai/v1/chat/completions' : '/gateway/anthropic/v1/messages';
-      return { kind: 'invalid_request', problem: `Model '${requested}' is served by provider '${provider.name}', which speaks the ${provider.wire === 'openai' ? 'OpenAI Chat Completions' : 'Anthropic Messages'} protocol; call it at ${other}.` };
+      return {
+        kind: 'invalid_request',
+        problem: `Model '${requested}' is served by provider '${provider.name}', which speaks the ${provider.wire === 'openai' ? 'OpenAI Chat Completions' : 'Anthropic Messages'} protocol; call it at ${other}.`,
+      };
     }
     return { id };
   }
@@ -492,7 +720,11 @@ export class LlmGateway {
     if (this.#flushTimers.has(runId)) return;
     const timer = setTimeout(() => {
       this.#flushTimers.delete(runId);
-      const flushing = this.#gate.flush(runId).catch((error: unknown) => this.#log({ event: 'gateway.record_failed', run: runId, error: error instanceof Error ? error.message : String(error) }));
+      const flushing = this.#gate
+        .flush(runId)
+        .catch((error: unknown) =>
+          this.#log({ event: 'gateway.record_failed', run: runId, error: error instanceof Error ? error.message : String(error) }),
+        );
       this.#inFlight.add(flushing);
       void flushing.finally(() => this.#inFlight.delete(flushing));
     }, this.#flushDelayMs);
@@ -510,32 +742,60 @@ export class LlmGateway {
     this.#cancelFlush(run.runId);
     try {
       await this.#gate.flush(run.runId);
-      await this.#recorder.finishRun(run.runId, { status: 'completed', payload: { requests: run.requests, reason: this.#closing ? 'shutdown' : 'session retired' } }, { ...fenceOf(this.#ownership, run.runId) });
+      await this.#recorder.finishRun(
+        run.runId,
+        { status: 'completed', payload: { requests: run.requests, reason: this.#closing ? 'shutdown' : 'session retired' } },
+        { ...fenceOf(this.#ownership, run.runId) },
+      );
       this.#ownership.forget(run.runId);
     } catch (error) {
       this.#log({ event: 'gateway.retire_failed', run: run.runId, error: error instanceof Error ? error.message : String(error) });
     }
   }
 
-  #failureResponse(protocol: WireProtocol, failure: Extract<UpstreamResult, { kind: 'failed' }>, attempts: number, run: SessionRun, step: number): Response {
+  #failureResponse(
+    protocol: WireProtocol,
+    failure: Extract<UpstreamResult, { kind: 'failed' }>,
+    attempts: number,
+    run: SessionRun,
+    step: number,
+  ): Response {
     const headers: Record<string, string> = { ...runHeaders(run, step), ...(attempts > 1 ? { 'x-should-retry': 'false' } : {}) };
     // The provider's own error, in the protocol's shape, passes through (keys redacted): the app
     // sees what it would have seen calling the provider, after the gateway's retries and fallbacks.
     if (failure.status !== undefined && failure.bodyText) {
-      return new Response(this.#redact(failure.bodyText), { status: failure.status, headers: { 'content-type': failure.contentType ?? 'application/json', ...headers } });
+      return new Response(this.#redact(failure.bodyText), {
+        status: failure.status,
+        headers: { 'content-type': failure.contentType ?? 'application/json', ...headers },
+      });
     }
-    return gatewayErrorResponse(protocol, 'upstream', `The model provider could not be reached after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${this.#redact(failure.what)}.`, headers);
+    return gatewayErrorResponse(
+      protocol,
+      'upstream',
+      `The model provider could not be reached after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${this.#redact(failure.what)}.`,
+      headers,
+    );
   }
 
   #denialResponse(protocol: WireProtocol, verdict: Verdict, run: SessionRun, step: number): Response {
-    const hint = this.config.policyFiles.length === 0 ? ' No policy governs gateway traffic yet: add policies to <policies>/gateway or name them under `policies:` in the gateway configuration.' : '';
+    const hint =
+      this.config.policyFiles.length === 0
+        ? ' No policy governs gateway traffic yet: add policies to <policies>/gateway or name them under `policies:` in the gateway configuration.'
+        : '';
     const message =
       verdict.kind === 'hold'
         ? `The fallback model call '${verdict.decision.rules[0] ? `${verdict.decision.rules[0].policy}/${verdict.decision.rules[0].ruleId}` : 'default'}' holds for approval, which a fallback does not wait for: ${verdict.decision.reason}`
         : verdict.kind === 'deny'
           ? verdict.message
           : verdict.decision.reason;
-    return gatewayErrorResponse(protocol, 'permission', `${message}${hint}`, runHeaders(run, step), undefined, verdict.kind === 'hold' ? 'approval_required' : 'policy_denied');
+    return gatewayErrorResponse(
+      protocol,
+      'permission',
+      `${message}${hint}`,
+      runHeaders(run, step),
+      undefined,
+      verdict.kind === 'hold' ? 'approval_required' : 'policy_denied',
+    );
   }
 
   #redact(text: string): string {
@@ -563,7 +823,12 @@ function runHeaders(run: SessionRun, step: number): Record<string, string> {
 /** The feature named in the body's metadata (`metadata.feature`), which never goes upstream. */
 function metadataFeature(body: Record<string, unknown>): string | undefined {
   const metadata = body.metadata;
-  return metadata && typeof metadata === 'object' && !Array.isArray(metadata) && typeof (metadata as Record<string, unknown>).feature === 'string' ? ((metadata as Record<string, unknown>).feature as string) : undefined;
+  return metadata &&
+    typeof metadata === 'object' &&
+    !Array.isArray(metadata) &&
+    typeof (metadata as Record<string, unknown>).feature === 'string'
+    ? ((metadata as Record<string, unknown>).feature as string)
+    : undefined;
 }
 
 function withoutGatewayMetadata(body: Record<string, unknown>): Record<string, unknown> {
@@ -588,11 +853,30 @@ function refusalResponse(protocol: WireProtocol, refusal: HeldRefusal): Response
     'x-should-retry': refusal.status === 409 ? 'true' : 'false',
     ...refusal.headers,
   };
-  return gatewayErrorResponse(protocol, refusal.errorKind, refusal.message, headers, refusal.status, refusal.code, approval ? approvalDetails(approval) : undefined);
+  return gatewayErrorResponse(
+    protocol,
+    refusal.errorKind,
+    refusal.message,
+    headers,
+    refusal.status,
+    refusal.code,
+    approval ? approvalDetails(approval) : undefined,
+  );
 }
 
 /** An error in the protocol's shape; `extra` adds fields to its error object (e.g. the approval). */
-export function gatewayErrorResponse(protocol: WireProtocol, kind: GatewayErrorKind, message: string, headers: Record<string, string> = {}, status?: number, code?: string, extra?: Record<string, unknown>): Response {
+export function gatewayErrorResponse(
+  protocol: WireProtocol,
+  kind: GatewayErrorKind,
+  message: string,
+  headers: Record<string, string> = {},
+  status?: number,
+  code?: string,
+  extra?: Record<string, unknown>,
+): Response {
   const error = protocol.error(kind, message, code, extra);
-  return new Response(JSON.stringify(error.body), { status: status ?? error.status, headers: { 'content-type': 'application/json', ...headers } });
+  return new Response(JSON.stringify(error.body), {
+    status: status ?? error.status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }

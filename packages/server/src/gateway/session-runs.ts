@@ -40,7 +40,12 @@ export class SessionRuns {
   readonly #retiring = new Set<Promise<unknown>>();
   readonly #onRetire: (run: SessionRun) => Promise<void>;
 
-  constructor(options: { recorder: Recorder; ownership: RunOwnership; limits: { maxRequests: number; maxAgeMs: number }; onRetire: (run: SessionRun) => Promise<void> }) {
+  constructor(options: {
+    recorder: Recorder;
+    ownership: RunOwnership;
+    limits: { maxRequests: number; maxAgeMs: number };
+    onRetire: (run: SessionRun) => Promise<void>;
+  }) {
     this.#recorder = options.recorder;
     this.#ownership = options.ownership;
     this.#limits = options.limits;
@@ -62,7 +67,12 @@ export class SessionRuns {
       return run;
     }
     const started = await this.#recorder.startRun(
-      { agent: gatewayAgent, ...(owner.team ? { team: owner.team } : {}), principal: owner.principal, metadata: { ...(owner.feature ? { feature: owner.feature } : {}), session: 'gateway' } },
+      {
+        agent: gatewayAgent,
+        ...(owner.team ? { team: owner.team } : {}),
+        principal: owner.principal,
+        metadata: { ...(owner.feature ? { feature: owner.feature } : {}), session: 'gateway' },
+      },
       { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } },
     );
     this.#ownership.adopt(started.runId);

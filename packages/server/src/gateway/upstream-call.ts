@@ -28,7 +28,13 @@ export interface RetrySettings {
 }
 
 /** Posts `body` to `url`, retrying while the provider is unavailable. */
-export async function callUpstream(url: string, headers: Record<string, string>, body: string, settings: RetrySettings, signal: AbortSignal): Promise<UpstreamResult> {
+export async function callUpstream(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  settings: RetrySettings,
+  signal: AbortSignal,
+): Promise<UpstreamResult> {
   for (let attempt = 1; ; attempt++) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no response within ${settings.timeoutMs} ms`)), settings.timeoutMs);
@@ -42,15 +48,29 @@ export async function callUpstream(url: string, headers: Record<string, string>,
       const status = response.status;
       const unavailable = status === 408 || status === 409 || status === 429 || status >= 500;
       retryAfterMs = retryAfter(response.headers);
-      failure = { kind: 'failed', attempts: attempt, what: `status ${status}`, status, bodyText, contentType: response.headers.get('content-type') ?? 'application/json', unavailable };
+      failure = {
+        kind: 'failed',
+        attempts: attempt,
+        what: `status ${status}`,
+        status,
+        bodyText,
+        contentType: response.headers.get('content-type') ?? 'application/json',
+        unavailable,
+      };
     } catch (error) {
       clearTimeout(timer);
       if (signal.aborted) throw signal.reason;
       const timedOut = controller.signal.aborted;
-      failure = { kind: 'failed', attempts: attempt, what: timedOut ? `timed out after ${settings.timeoutMs} ms` : `connection failed (${causeOf(error)})`, unavailable: true };
+      failure = {
+        kind: 'failed',
+        attempts: attempt,
+        what: timedOut ? `timed out after ${settings.timeoutMs} ms` : `connection failed (${causeOf(error)})`,
+        unavailable: true,
+      };
     }
     if (!failure.unavailable || attempt > settings.maxRetries) return failure;
-    const exponential = Math.min(settings.backoff.maxDelayMs, settings.backoff.initialDelayMs * 2 ** (attempt - 1)) * (1 - Math.random() * 0.25);
+    const exponential =
+      Math.min(settings.backoff.maxDelayMs, settings.backoff.initialDelayMs * 2 ** (attempt - 1)) * (1 - Math.random() * 0.25);
     await sleep(retryAfterMs === undefined ? exponential : Math.min(retryAfterMs, settings.backoff.maxDelayMs), signal);
   }
 }
@@ -88,7 +108,11 @@ function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
  * Passes a server-sent event stream through, event by event, as the provider sent it (an event
  * the reader drops is left out), and reports what it said once it ends, breaks or the app goes away.
  */
-export function passThroughEvents(upstream: ReadableStream<Uint8Array>, reader: StreamReader, onEnd: (outcome: WireOutcome, error?: string) => void): ReadableStream<Uint8Array> {
+export function passThroughEvents(
+  upstream: ReadableStream<Uint8Array>,
+  reader: StreamReader,
+  onEnd: (outcome: WireOutcome, error?: string) => void,
+): ReadableStream<Uint8Array> {
   const source = upstream.getReader();
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();

@@ -35,7 +35,8 @@ export interface StreamReader {
 }
 
 /** Why the gateway itself answers with an error. */
-export type GatewayErrorKind = 'invalid_request' | 'authentication' | 'permission' | 'not_found' | 'rate_limit' | 'budget' | 'upstream' | 'internal';
+export type GatewayErrorKind =
+  'invalid_request' | 'authentication' | 'permission' | 'not_found' | 'rate_limit' | 'budget' | 'upstream' | 'internal';
 
 /** One wire protocol, app side and provider side. */
 export interface WireProtocol {
@@ -73,7 +74,16 @@ function mapStrings(value: unknown, rewrite: (text: string) => string): unknown 
   return value;
 }
 
-const statusOf: Record<GatewayErrorKind, number> = { invalid_request: 400, authentication: 401, permission: 403, not_found: 404, rate_limit: 429, budget: 429, upstream: 502, internal: 500 };
+const statusOf: Record<GatewayErrorKind, number> = {
+  invalid_request: 400,
+  authentication: 401,
+  permission: 403,
+  not_found: 404,
+  rate_limit: 429,
+  budget: 429,
+  upstream: 502,
+  internal: 500,
+};
 
 // ------------------------------------------------------------------------------------ OpenAI
 
@@ -111,10 +121,15 @@ export const openAIWire: WireProtocol = {
     const messages = (body.messages as Array<Record<string, unknown>>).map((message) => {
       const copy: Record<string, unknown> = { ...message };
       if (typeof message.content === 'string') copy.content = rewrite(message.content);
-      else if (Array.isArray(message.content)) copy.content = message.content.map((part) => (isObject(part) && typeof part.text === 'string' ? { ...part, text: rewrite(part.text) } : part));
+      else if (Array.isArray(message.content))
+        copy.content = message.content.map((part) =>
+          isObject(part) && typeof part.text === 'string' ? { ...part, text: rewrite(part.text) } : part,
+        );
       if (Array.isArray(message.tool_calls)) {
         copy.tool_calls = message.tool_calls.map((call) =>
-          isObject(call) && isObject(call.function) && typeof call.function.arguments === 'string' ? { ...call, function: { ...call.function, arguments: rewrite(call.function.arguments) } } : call,
+          isObject(call) && isObject(call.function) && typeof call.function.arguments === 'string'
+            ? { ...call, function: { ...call.function, arguments: rewrite(call.function.arguments) } }
+            : call,
         );
       }
       return copy;
@@ -122,7 +137,11 @@ export const openAIWire: WireProtocol = {
     return { ...body, messages };
   },
   toolNames(body) {
-    return Array.isArray(body.tools) ? body.tools.flatMap((tool) => (isObject(tool) && isObject(tool.function) && typeof tool.function.name === 'string' ? [tool.function.name] : [])) : [];
+    return Array.isArray(body.tools)
+      ? body.tools.flatMap((tool) =>
+          isObject(tool) && isObject(tool.function) && typeof tool.function.name === 'string' ? [tool.function.name] : [],
+        )
+      : [];
   },
   upstreamBody(body, model) {
     const upstream: Record<string, unknown> = { ...body, model };
@@ -140,7 +159,11 @@ export const openAIWire: WireProtocol = {
     return {
       content: textOf(message.content),
       toolCalls: Array.isArray(message.tool_calls)
-        ? message.tool_calls.flatMap((call) => (isObject(call) && isObject(call.function) ? [{ id: textOf(call.id), name: textOf(call.function.name), arguments: textOf(call.function.arguments) }] : []))
+        ? message.tool_calls.flatMap((call) =>
+            isObject(call) && isObject(call.function)
+              ? [{ id: textOf(call.id), name: textOf(call.function.name), arguments: textOf(call.function.arguments) }]
+              : [],
+          )
         : [],
       finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null,
       ...(usage ? { usage: { inputTokens: Number(usage.prompt_tokens ?? 0), outputTokens: Number(usage.completion_tokens ?? 0) } } : {}),
@@ -188,11 +211,28 @@ export const openAIWire: WireProtocol = {
         }
         return true;
       },
-      outcome: () => ({ content, toolCalls: calls.filter(Boolean), finishReason, ...(usage ? { usage } : {}), ...(streamError ? { streamError } : {}) }),
+      outcome: () => ({
+        content,
+        toolCalls: calls.filter(Boolean),
+        finishReason,
+        ...(usage ? { usage } : {}),
+        ...(streamError ? { streamError } : {}),
+      }),
     };
   },
   error(kind, message, code, extra) {
-    return { status: statusOf[kind], body: { error: { message, type: openAIErrorTypes[kind], param: null, code: code ?? (kind === 'authentication' ? 'invalid_api_key' : kind === 'budget' ? 'insufficient_quota' : null), ...extra } } };
+    return {
+      status: statusOf[kind],
+      body: {
+        error: {
+          message,
+          type: openAIErrorTypes[kind],
+          param: null,
+          code: code ?? (kind === 'authentication' ? 'invalid_api_key' : kind === 'budget' ? 'insufficient_quota' : null),
+          ...extra,
+        },
+      },
+    };
   },
 };
 
@@ -239,7 +279,12 @@ export const anthropicWire: WireProtocol = {
     const block = (item: unknown): unknown => {
       if (!isObject(item)) return item;
       if (item.type === 'text' && typeof item.text === 'string') return { ...item, text: rewrite(item.text) };
-      if (item.type === 'tool_result') return { ...item, content: typeof item.content === 'string' ? rewrite(item.content) : Array.isArray(item.content) ? item.content.map(block) : item.content };
+      if (item.type === 'tool_result')
+        return {
+          ...item,
+          content:
+            typeof item.content === 'string' ? rewrite(item.content) : Array.isArray(item.content) ? item.content.map(block) : item.content,
+        };
       if (item.type === 'tool_use') return { ...item, input: mapStrings(item.input, rewrite) };
       return item;
     };
@@ -248,12 +293,19 @@ export const anthropicWire: WireProtocol = {
     else if (Array.isArray(body.system)) copy.system = body.system.map(block);
     copy.messages = (body.messages as Array<Record<string, unknown>>).map((message) => ({
       ...message,
-      content: typeof message.content === 'string' ? rewrite(message.content) : Array.isArray(message.content) ? message.content.map(block) : message.content,
+      content:
+        typeof message.content === 'string'
+          ? rewrite(message.content)
+          : Array.isArray(message.content)
+            ? message.content.map(block)
+            : message.content,
     }));
     return copy;
   },
   toolNames(body) {
-    return Array.isArray(body.tools) ? body.tools.flatMap((tool) => (isObject(tool) && typeof tool.name === 'string' ? [tool.name] : [])) : [];
+    return Array.isArray(body.tools)
+      ? body.tools.flatMap((tool) => (isObject(tool) && typeof tool.name === 'string' ? [tool.name] : []))
+      : [];
   },
   upstreamBody(body, model) {
     return { body: { ...body, model }, dropUsage: false };
@@ -263,7 +315,9 @@ export const anthropicWire: WireProtocol = {
     const blocks = Array.isArray(message.content) ? message.content.filter(isObject) : [];
     return {
       content: blocks.map((item) => (item.type === 'text' ? textOf(item.text) : '')).join(''),
-      toolCalls: blocks.filter((item) => item.type === 'tool_use').map((item) => ({ id: textOf(item.id), name: textOf(item.name), arguments: JSON.stringify(item.input ?? {}) })),
+      toolCalls: blocks
+        .filter((item) => item.type === 'tool_use')
+        .map((item) => ({ id: textOf(item.id), name: textOf(item.name), arguments: JSON.stringify(item.input ?? {}) })),
       finishReason: typeof message.stop_reason === 'string' ? message.stop_reason : null,
       ...(isObject(message.usage) ? { usage: anthropicUsage(message.usage) } : {}),
     };
@@ -309,7 +363,8 @@ export const anthropicWire: WireProtocol = {
           case 'message_delta':
             if (isObject(event.delta) && typeof event.delta.stop_reason === 'string') finishReason = event.delta.stop_reason;
             if (isObject(event.usage) && typeof event.usage.output_tokens === 'number') outputTokens = event.usage.output_tokens;
-            if (isObject(event.usage) && typeof event.usage.input_tokens === 'number') inputTokens = anthropicUsage(event.usage).inputTokens;
+            if (isObject(event.usage) && typeof event.usage.input_tokens === 'number')
+              inputTokens = anthropicUsage(event.usage).inputTokens;
             break;
           case 'error':
             streamError = isObject(event.error) ? textOf(event.error.message) || 'error event in the stream' : 'error event in the stream';
@@ -319,22 +374,32 @@ export const anthropicWire: WireProtocol = {
       },
       outcome: () => ({
         content,
-        toolCalls: [...calls.entries()].sort(([left], [right]) => left - right).map(([, call]) => ({ ...call, arguments: call.arguments || '{}' })),
+        toolCalls: [...calls.entries()]
+          .sort(([left], [right]) => left - right)
+          .map(([, call]) => ({ ...call, arguments: call.arguments || '{}' })),
         finishReason,
-        ...(inputTokens !== undefined || outputTokens !== undefined ? { usage: { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 } } : {}),
+        ...(inputTokens !== undefined || outputTokens !== undefined
+          ? { usage: { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 } }
+          : {}),
         ...(streamError ? { streamError } : {}),
       }),
     };
   },
   error(kind, message, code, extra) {
-    return { status: statusOf[kind], body: { type: 'error', error: { type: anthropicErrorTypes[kind], message, ...(code ? { code } : {}), ...extra } } };
+    return {
+      status: statusOf[kind],
+      body: { type: 'error', error: { type: anthropicErrorTypes[kind], message, ...(code ? { code } : {}), ...extra } },
+    };
   },
 };
 
 /** Anthropic input tokens include cache reads and writes, as the execution gateway counts them. */
 function anthropicUsage(usage: Record<string, unknown>): WireUsage {
   const count = (key: string) => (typeof usage[key] === 'number' ? (usage[key] as number) : 0);
-  return { inputTokens: count('input_tokens') + count('cache_creation_input_tokens') + count('cache_read_input_tokens'), outputTokens: count('output_tokens') };
+  return {
+    inputTokens: count('input_tokens') + count('cache_creation_input_tokens') + count('cache_read_input_tokens'),
+    outputTokens: count('output_tokens'),
+  };
 }
 
 /** The protocol of a wire. */

@@ -19,7 +19,21 @@
 // an error form. The lists hide what the policy denies the caller whatever the arguments; resource
 // templates pass through as they are (a template names no resource until it is read).
 import { decide, type Decision, type PolicySet } from '@aifactory/control';
-import { ArgumentValidator, GovernedSession, RunOwnership, ToolPinStore, changedFields, toolDefinitionHash, voteIneligibility, type ActionIo, type Approval, type ApprovalService, type GovernedOutcome, type Principal, type ToolPin } from '@aifactory/execution';
+import {
+  ArgumentValidator,
+  GovernedSession,
+  RunOwnership,
+  ToolPinStore,
+  changedFields,
+  toolDefinitionHash,
+  voteIneligibility,
+  type ActionIo,
+  type Approval,
+  type ApprovalService,
+  type GovernedOutcome,
+  type Principal,
+  type ToolPin,
+} from '@aifactory/execution';
 import { contentHash } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
@@ -147,14 +161,22 @@ export class GoverningMcpProxy {
     const upstreamVersion = this.#options.upstream.serverVersion();
     const server = new Server(
       { name: `aifactory-proxy:${this.#options.name}`, version: upstreamVersion?.version ?? '0.1.0' },
-      { capabilities: this.#capabilities(), instructions: `Tools of ${upstreamVersion?.name ?? this.#options.name}, governed by aifactory: each call is decided by policy and recorded; a call that needs approval returns the approval id, and asking again with the same arguments once it is approved runs it.` },
+      {
+        capabilities: this.#capabilities(),
+        instructions: `Tools of ${upstreamVersion?.name ?? this.#options.name}, governed by aifactory: each call is decided by policy and recorded; a call that needs approval returns the approval id, and asking again with the same arguments once it is approved runs it.`,
+      },
     );
     const state: SessionState = { server, changes: new Map() };
     this.#sessions.add(state);
     const principal = (extra: { authInfo?: { extra?: Record<string, unknown> } }) => (state.principal ??= principalOf(server, extra));
-    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({ tools: await this.#listTools(state, principal(extra as never)) }));
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
+      tools: await this.#listTools(state, principal(extra as never)),
+    }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-      this.#callTool(state, principal(extra as never), request.params.name, request.params.arguments ?? {}, { requestId: String(extra.requestId), signal: extra.signal }),
+      this.#callTool(state, principal(extra as never), request.params.name, request.params.arguments ?? {}, {
+        requestId: String(extra.requestId),
+        signal: extra.signal,
+      }),
     );
     const upstreamOffers = this.#options.upstream.capabilities() ?? {};
     if (upstreamOffers.resources) {
@@ -162,14 +184,27 @@ export class GoverningMcpProxy {
         const caller = principal(extra as never);
         const governed = await this.#governed(state, caller);
         const resources = await this.#options.upstream.listResources();
-        return { resources: resources.filter((resource) => !this.#hiddenByPolicy(governed, 'retrieval', resourceActionName(this.#options.name, resource.uri), caller)) };
+        return {
+          resources: resources.filter(
+            (resource) => !this.#hiddenByPolicy(governed, 'retrieval', resourceActionName(this.#options.name, resource.uri), caller),
+          ),
+        };
       });
-      server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: await this.#options.upstream.listResourceTemplates() }));
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+        resourceTemplates: await this.#options.upstream.listResourceTemplates(),
+      }));
       server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
-        this.#retrieve<ReadResourceResult>(state, principal(extra as never), resourceActionName(this.#options.name, request.params.uri), { uri: request.params.uri }, { requestId: String(extra.requestId), signal: extra.signal }, {
-          fetch: (signal) => this.#options.upstream.readResource(request.params.uri, { signal }),
-          chunks: (result) => result.contents.map((content) => ({ id: content.uri, content_hash: contentHash(content) })),
-        }),
+        this.#retrieve<ReadResourceResult>(
+          state,
+          principal(extra as never),
+          resourceActionName(this.#options.name, request.params.uri),
+          { uri: request.params.uri },
+          { requestId: String(extra.requestId), signal: extra.signal },
+          {
+            fetch: (signal) => this.#options.upstream.readResource(request.params.uri, { signal }),
+            chunks: (result) => result.contents.map((content) => ({ id: content.uri, content_hash: contentHash(content) })),
+          },
+        ),
       );
     }
     if (upstreamOffers.prompts) {
@@ -177,14 +212,26 @@ export class GoverningMcpProxy {
         const caller = principal(extra as never);
         const governed = await this.#governed(state, caller);
         const prompts = await this.#options.upstream.listPrompts();
-        return { prompts: prompts.filter((prompt) => !this.#hiddenByPolicy(governed, 'retrieval', promptActionName(this.#options.name, prompt.name), caller)) };
+        return {
+          prompts: prompts.filter(
+            (prompt) => !this.#hiddenByPolicy(governed, 'retrieval', promptActionName(this.#options.name, prompt.name), caller),
+          ),
+        };
       });
       server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
         const args = request.params.arguments ?? {};
-        return this.#retrieve<GetPromptResult>(state, principal(extra as never), promptActionName(this.#options.name, request.params.name), args, { requestId: String(extra.requestId), signal: extra.signal }, {
-          fetch: (signal) => this.#options.upstream.getPrompt(request.params.name, args, { signal }),
-          chunks: (result) => result.messages.map((message, index) => ({ id: `${request.params.name}#${index}`, content_hash: contentHash(message) })),
-        });
+        return this.#retrieve<GetPromptResult>(
+          state,
+          principal(extra as never),
+          promptActionName(this.#options.name, request.params.name),
+          args,
+          { requestId: String(extra.requestId), signal: extra.signal },
+          {
+            fetch: (signal) => this.#options.upstream.getPrompt(request.params.name, args, { signal }),
+            chunks: (result) =>
+              result.messages.map((message, index) => ({ id: `${request.params.name}#${index}`, content_hash: contentHash(message) })),
+          },
+        );
       });
     }
     return {
@@ -219,7 +266,11 @@ export class GoverningMcpProxy {
   /** What a client session offers: tools always; resources and prompts when the upstream offers them. */
   #capabilities(): { tools: { listChanged: true }; resources?: { listChanged: true }; prompts?: { listChanged: true } } {
     const offered = this.#options.upstream.capabilities() ?? {};
-    return { tools: { listChanged: true }, ...(offered.resources ? { resources: { listChanged: true as const } } : {}), ...(offered.prompts ? { prompts: { listChanged: true as const } } : {}) };
+    return {
+      tools: { listChanged: true },
+      ...(offered.resources ? { resources: { listChanged: true as const } } : {}),
+      ...(offered.prompts ? { prompts: { listChanged: true as const } } : {}),
+    };
   }
 
   /**
@@ -238,25 +289,58 @@ export class GoverningMcpProxy {
     const governed = await this.#governed(state, principal);
     const actor = this.#agent().id;
     const io: ActionIo<T> = {
-      intent: (recordedArgs, step, approvalId) => ({ type: 'tool.called', actor, payload: { step, name, kind: 'retrieval', call_id: call.requestId, args: recordedArgs, ...(approvalId ? { approval_id: approvalId } : {}) } }),
+      intent: (recordedArgs, step, approvalId) => ({
+        type: 'tool.called',
+        actor,
+        payload: {
+          step,
+          name,
+          kind: 'retrieval',
+          call_id: call.requestId,
+          args: recordedArgs,
+          ...(approvalId ? { approval_id: approvalId } : {}),
+        },
+      }),
       execute: () => source.fetch(call.signal),
-      returned: (result, step) => ({ type: 'retrieval.performed', actor, payload: { step, name, call_id: call.requestId, chunks: source.chunks(result) } }),
-      failed: (error, step) => ({ type: 'tool.failed', actor, payload: { step, name, call_id: call.requestId, error: { code: 'upstream_failed', message: (error as Error).message } } }),
+      returned: (result, step) => ({
+        type: 'retrieval.performed',
+        actor,
+        payload: { step, name, call_id: call.requestId, chunks: source.chunks(result) },
+      }),
+      failed: (error, step) => ({
+        type: 'tool.failed',
+        actor,
+        payload: { step, name, call_id: call.requestId, error: { code: 'upstream_failed', message: (error as Error).message } },
+      }),
     };
     const outcome = await governed.act({ kind: 'retrieval', name, args }, io);
     switch (outcome.kind) {
       case 'executed':
         return outcome.value;
       case 'failed':
-        throw outcome.error instanceof McpError ? outcome.error : new McpError(McpErrorCode.InternalError, `'${name}' failed upstream: ${(outcome.error as Error).message}`);
+        throw outcome.error instanceof McpError
+          ? outcome.error
+          : new McpError(McpErrorCode.InternalError, `'${name}' failed upstream: ${(outcome.error as Error).message}`);
       case 'denied':
-        throw new McpError(McpErrorCode.InvalidRequest, outcome.message, { [governanceMetaKey]: { status: 'denied', runId: governed.runId, step: outcome.step, ...decisionMeta(outcome.decision) } });
+        throw new McpError(McpErrorCode.InvalidRequest, outcome.message, {
+          [governanceMetaKey]: { status: 'denied', runId: governed.runId, step: outcome.step, ...decisionMeta(outcome.decision) },
+        });
       case 'held': {
-        const approval = await ((await this.#parts).workspace.approvals as ApprovalService).get(outcome.approval.id).catch(() => outcome.approval);
+        const approval = await ((await this.#parts).workspace.approvals as ApprovalService)
+          .get(outcome.approval.id)
+          .catch(() => outcome.approval);
         throw new McpError(
           McpErrorCode.InvalidRequest,
           `Pending approval: '${name}' needs approval ${approval.id} (run ${governed.runId}). ${whoMayApprove(approval)} decides with \`factory approvals approve ${approval.id}\` or POST /v1/approvals/${approval.id}/approve; ask again with the same arguments once it is approved.`,
-          { [governanceMetaKey]: { status: 'pending_approval', runId: governed.runId, step: outcome.step, approvalId: approval.id, ...decisionMeta(outcome.decision) } },
+          {
+            [governanceMetaKey]: {
+              status: 'pending_approval',
+              runId: governed.runId,
+              step: outcome.step,
+              approvalId: approval.id,
+              ...decisionMeta(outcome.decision),
+            },
+          },
         );
       }
     }
@@ -264,17 +348,24 @@ export class GoverningMcpProxy {
 
   /** The session's governed run, started on first use. */
   #governed(state: SessionState, principal: Principal): Promise<GovernedSession> {
-    state.governed ??= this.#parts.then(({ workspace, ownership }) => GovernedSession.open({
-      recorder: runtimeRecorder(workspace.recorder),
-      approvals: workspace.approvals,
-      ownership,
-      policies: this.#options.policies,
-      store: workspace.store as Store,
-      agent: this.#agent(),
-      principal,
-      input: { upstream: this.#options.upstream.description, server: this.#options.name },
-      metadata: { proxy: 'mcp', upstream: this.#options.upstream.description, server: this.#options.name, ...(this.#options.upstream.serverVersion() ? { upstream_server: this.#options.upstream.serverVersion() } : {}) },
-    }));
+    state.governed ??= this.#parts.then(({ workspace, ownership }) =>
+      GovernedSession.open({
+        recorder: runtimeRecorder(workspace.recorder),
+        approvals: workspace.approvals,
+        ownership,
+        policies: this.#options.policies,
+        store: workspace.store as Store,
+        agent: this.#agent(),
+        principal,
+        input: { upstream: this.#options.upstream.description, server: this.#options.name },
+        metadata: {
+          proxy: 'mcp',
+          upstream: this.#options.upstream.description,
+          server: this.#options.name,
+          ...(this.#options.upstream.serverVersion() ? { upstream_server: this.#options.upstream.serverVersion() } : {}),
+        },
+      }),
+    );
     state.governed.then(
       (governed) => (state.runId = governed.runId),
       () => (state.governed = undefined),
@@ -299,10 +390,12 @@ export class GoverningMcpProxy {
   }
 
   #loadPins(): Promise<Map<string, ToolPin>> {
-    this.#pins ??= this.#parts.then(({ pinStore }) => pinStore.load(this.#options.name)).catch((error: unknown) => {
-      this.#pins = undefined;
-      throw error;
-    });
+    this.#pins ??= this.#parts
+      .then(({ pinStore }) => pinStore.load(this.#options.name))
+      .catch((error: unknown) => {
+        this.#pins = undefined;
+        throw error;
+      });
     return this.#pins;
   }
 
@@ -323,7 +416,12 @@ export class GoverningMcpProxy {
    * Whether the tool's definition is its pin's (pinning it first when new), or a change the policy
    * allowed or an approver accepted. A change is governed once per session and definition.
    */
-  async #definitionAccepted(state: SessionState, governed: GovernedSession, tool: Tool, pinned: Array<{ type: string; actor: string; payload: unknown }>): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
+  async #definitionAccepted(
+    state: SessionState,
+    governed: GovernedSession,
+    tool: Tool,
+    pinned: Array<{ type: string; actor: string; payload: unknown }>,
+  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
     const pins = await this.#loadPins();
     const hash = this.#definitionHash(tool);
     let pin = pins.get(tool.name);
@@ -331,7 +429,11 @@ export class GoverningMcpProxy {
       pin = await (await this.#parts).pinStore.pinFirst(this.#options.name, tool, governed.runId);
       pins.set(tool.name, pin);
       if (pin.definitionHash === hash && pin.runId === governed.runId) {
-        pinned.push({ type: 'tool.pinned', actor: this.#agent().id, payload: { server: this.#options.name, tool: tool.name, definition_hash: hash, first_sight: true } });
+        pinned.push({
+          type: 'tool.pinned',
+          actor: this.#agent().id,
+          payload: { server: this.#options.name, tool: tool.name, definition_hash: hash, first_sight: true },
+        });
       }
     }
     if (pin.definitionHash === hash) return { accepted: true };
@@ -344,21 +446,58 @@ export class GoverningMcpProxy {
   }
 
   /** Decides a changed definition as `tool_changed.<server>.<tool>`; executing it moves the pin. */
-  async #governChange(governed: GovernedSession, tool: Tool, pin: ToolPin, hash: string): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
+  async #governChange(
+    governed: GovernedSession,
+    tool: Tool,
+    pin: ToolPin,
+    hash: string,
+  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
     const server = this.#options.name;
     const changed = changedFields(pin.definition, tool);
-    const args = { server, tool: tool.name, pinned_hash: pin.definitionHash, definition_hash: hash, changed, ...(tool.description !== undefined ? { description: tool.description.slice(0, 2000) } : {}) };
+    const args = {
+      server,
+      tool: tool.name,
+      pinned_hash: pin.definitionHash,
+      definition_hash: hash,
+      changed,
+      ...(tool.description !== undefined ? { description: tool.description.slice(0, 2000) } : {}),
+    };
     const actor = this.#agent().id;
     const io: ActionIo<boolean> = {
-      intent: (recordedArgs, step, approvalId) => ({ type: 'tool.changed', actor, payload: { step, server, tool: tool.name, pinned_hash: pin.definitionHash, definition_hash: hash, changed, ...(approvalId ? { approval_id: approvalId } : {}), description: recordedArgs['description'] } }),
+      intent: (recordedArgs, step, approvalId) => ({
+        type: 'tool.changed',
+        actor,
+        payload: {
+          step,
+          server,
+          tool: tool.name,
+          pinned_hash: pin.definitionHash,
+          definition_hash: hash,
+          changed,
+          ...(approvalId ? { approval_id: approvalId } : {}),
+          description: recordedArgs['description'],
+        },
+      }),
       execute: async () => {
         const moved = await (await this.#parts).pinStore.repin(server, tool, pin.definitionHash, governed.runId);
         // Another process moved it first: take whatever stands now.
         this.#pins = undefined;
         return moved;
       },
-      returned: (moved, step) => ({ type: 'tool.pinned', actor, payload: { step, server, tool: tool.name, definition_hash: hash, previous_hash: pin.definitionHash, moved } }),
-      failed: (error, step) => ({ type: 'tool.failed', actor, payload: { step, name: `${toolChangedPrefix}${server}.${tool.name}`, error: { code: 'pin_failed', message: (error as Error).message } } }),
+      returned: (moved, step) => ({
+        type: 'tool.pinned',
+        actor,
+        payload: { step, server, tool: tool.name, definition_hash: hash, previous_hash: pin.definitionHash, moved },
+      }),
+      failed: (error, step) => ({
+        type: 'tool.failed',
+        actor,
+        payload: {
+          step,
+          name: `${toolChangedPrefix}${server}.${tool.name}`,
+          error: { code: 'pin_failed', message: (error as Error).message },
+        },
+      }),
     };
     const outcome = await governed.act({ kind: 'tool', name: `${toolChangedPrefix}${server}.${tool.name}`, args }, io);
     const what = `The definition of tool '${tool.name}' changed since it was pinned (${changed.join(', ') || 'definition'})`;
@@ -366,9 +505,17 @@ export class GoverningMcpProxy {
       case 'executed':
         return { accepted: true };
       case 'failed':
-        return { accepted: false, held: false, message: `${what}, and the new pin could not be stored: ${(outcome.error as Error).message}` };
+        return {
+          accepted: false,
+          held: false,
+          message: `${what}, and the new pin could not be stored: ${(outcome.error as Error).message}`,
+        };
       case 'held':
-        return { accepted: false, held: true, message: `${what}; it is held for approval ${outcome.approval.id} and cannot be called until an approver accepts the change.` };
+        return {
+          accepted: false,
+          held: true,
+          message: `${what}; it is held for approval ${outcome.approval.id} and cannot be called until an approver accepts the change.`,
+        };
       case 'denied':
         return { accepted: false, held: false, message: `${what}; ${outcome.message}` };
     }
@@ -386,29 +533,66 @@ export class GoverningMcpProxy {
     });
     if (decision.authority !== 'deny') return false;
     if (decision.defaulted) return true;
-    return decision.rules.some((rule) => rule.authority === 'deny' && rule.conditionError === undefined && !Object.keys(rule.values).some((path) => path.startsWith('action.args')));
+    return decision.rules.some(
+      (rule) =>
+        rule.authority === 'deny' &&
+        rule.conditionError === undefined &&
+        !Object.keys(rule.values).some((path) => path.startsWith('action.args')),
+    );
   }
 
-  async #callTool(state: SessionState, principal: Principal, name: string, args: Record<string, unknown>, call: { requestId: string; signal: AbortSignal }): Promise<CallToolResult> {
+  async #callTool(
+    state: SessionState,
+    principal: Principal,
+    name: string,
+    args: Record<string, unknown>,
+    call: { requestId: string; signal: AbortSignal },
+  ): Promise<CallToolResult> {
     let tools = await this.#upstreamTools();
     if (!tools.has(name)) tools = await this.#upstreamTools(true);
     const tool = tools.get(name);
-    if (!tool) throw new McpError(McpErrorCode.InvalidParams, `Tool '${name}' is not offered by ${this.#options.name}; call tools/list to see the tools.`);
+    if (!tool)
+      throw new McpError(
+        McpErrorCode.InvalidParams,
+        `Tool '${name}' is not offered by ${this.#options.name}; call tools/list to see the tools.`,
+      );
     const governed = await this.#governed(state, principal);
     const pinned: Array<{ type: string; actor: string; payload: unknown }> = [];
     const definition = await this.#definitionAccepted(state, governed, tool, pinned);
     if (pinned.length > 0) await governed.record(pinned as never);
     if (!definition.accepted) return governanceResult(definition.held ? 'pending_approval' : 'denied', governed.runId, definition.message);
     const policyName = `${this.#options.name}.${name}`;
-    const validation = this.#validator.validate(`${name}\u0000${this.#definitionHash(tool)}`, (tool.inputSchema ?? { type: 'object' }) as Record<string, unknown>, args);
+    const validation = this.#validator.validate(
+      `${name}\u0000${this.#definitionHash(tool)}`,
+      (tool.inputSchema ?? { type: 'object' }) as Record<string, unknown>,
+      args,
+    );
     const proposed = { kind: 'tool' as const, name: policyName, args, ...(validation.ok ? {} : { argumentErrors: validation.errors }) };
     const actor = this.#agent().id;
     const limit = this.#options.maxRecordedResultChars ?? 65_536;
     const io: ActionIo<CallToolResult> = {
-      intent: (recordedArgs, step, approvalId) => ({ type: 'tool.called', actor, payload: { step, name: policyName, call_id: call.requestId, args: recordedArgs, ...(approvalId ? { approval_id: approvalId } : {}) } }),
+      intent: (recordedArgs, step, approvalId) => ({
+        type: 'tool.called',
+        actor,
+        payload: {
+          step,
+          name: policyName,
+          call_id: call.requestId,
+          args: recordedArgs,
+          ...(approvalId ? { approval_id: approvalId } : {}),
+        },
+      }),
       execute: () => this.#options.upstream.callTool(name, args, { signal: call.signal }),
-      returned: (result, step) => ({ type: 'tool.returned', actor, payload: { step, name: policyName, call_id: call.requestId, ...recordedResult(result, limit) } }),
-      failed: (error, step) => ({ type: 'tool.failed', actor, payload: { step, name: policyName, call_id: call.requestId, error: { code: 'upstream_failed', message: (error as Error).message } } }),
+      returned: (result, step) => ({
+        type: 'tool.returned',
+        actor,
+        payload: { step, name: policyName, call_id: call.requestId, ...recordedResult(result, limit) },
+      }),
+      failed: (error, step) => ({
+        type: 'tool.failed',
+        actor,
+        payload: { step, name: policyName, call_id: call.requestId, error: { code: 'upstream_failed', message: (error as Error).message } },
+      }),
     };
     let outcome = await governed.act(proposed, io);
     let note: string | undefined;
@@ -425,7 +609,14 @@ export class GoverningMcpProxy {
    * other (roles, count and separation of duties decide whether it counts). A caller whose vote could
    * not count is not asked.
    */
-  async #elicit(server: Server, principal: Principal, governed: GovernedSession, approval: Approval, proposed: { kind: 'tool'; name: string; args: Record<string, unknown> }, io: ActionIo<CallToolResult>): Promise<{ outcome?: GovernedOutcome<CallToolResult>; note?: string }> {
+  async #elicit(
+    server: Server,
+    principal: Principal,
+    governed: GovernedSession,
+    approval: Approval,
+    proposed: { kind: 'tool'; name: string; args: Record<string, unknown> },
+    io: ActionIo<CallToolResult>,
+  ): Promise<{ outcome?: GovernedOutcome<CallToolResult>; note?: string }> {
     if (!server.getClientCapabilities()?.elicitation) return {};
     const refusal = voteIneligibility(approval, principal);
     if (refusal) return { note: `You are not asked: ${refusal.message}` };
@@ -434,15 +625,25 @@ export class GoverningMcpProxy {
         message: `${proposed.name} with ${JSON.stringify(approval.action.args).slice(0, 500)} needs approval ${approval.id}. Approve?`,
         requestedSchema: {
           type: 'object',
-          properties: { approve: { type: 'boolean', title: 'Approve', description: 'Yes to let the call run, no to refuse it.' }, comment: { type: 'string', title: 'Comment' } },
+          properties: {
+            approve: { type: 'boolean', title: 'Approve', description: 'Yes to let the call run, no to refuse it.' },
+            comment: { type: 'string', title: 'Comment' },
+          },
           required: ['approve'],
         },
       })
       .catch(() => undefined);
     if (!answer || answer.action !== 'accept' || typeof answer.content?.['approve'] !== 'boolean') return {};
-    const comment = typeof answer.content['comment'] === 'string' && answer.content['comment'] ? { comment: answer.content['comment'] } : {};
+    const comment =
+      typeof answer.content['comment'] === 'string' && answer.content['comment'] ? { comment: answer.content['comment'] } : {};
     try {
-      const voted = await (await this.#parts).workspace.voteAndResume({ approvalId: approval.id, ballot: { approver: principal, vote: answer.content['approve'] ? 'approve' : 'reject', ...comment }, resume: false });
+      const voted = await (
+        await this.#parts
+      ).workspace.voteAndResume({
+        approvalId: approval.id,
+        ballot: { approver: principal, vote: answer.content['approve'] ? 'approve' : 'reject', ...comment },
+        resume: false,
+      });
       if (voted.kind === 'counted') return { note: `Your vote was counted; ${voted.vote.remaining} more approval(s) are needed.` };
     } catch (error) {
       return { note: `Your answer could not decide it: ${(error as Error).message}` };
@@ -455,33 +656,56 @@ export class GoverningMcpProxy {
       case 'executed':
         return outcome.value;
       case 'failed':
-        return governanceResult('failed', runId, `The call to '${tool}' failed upstream: ${(outcome.error as Error).message}`, { step: outcome.step });
+        return governanceResult('failed', runId, `The call to '${tool}' failed upstream: ${(outcome.error as Error).message}`, {
+          step: outcome.step,
+        });
       case 'denied':
         return governanceResult('denied', runId, outcome.message, { step: outcome.step, ...decisionMeta(outcome.decision) });
       case 'held': {
-        const approval = await ((await this.#parts).workspace.approvals as ApprovalService).get(outcome.approval.id).catch(() => outcome.approval);
+        const approval = await ((await this.#parts).workspace.approvals as ApprovalService)
+          .get(outcome.approval.id)
+          .catch(() => outcome.approval);
         const text =
           `Pending approval: the call to '${tool}' needs approval ${approval.id} (run ${runId}). ${whoMayApprove(approval)} decides with \`factory approvals approve ${approval.id}\` or POST /v1/approvals/${approval.id}/approve; ` +
           `call '${tool}' again with the same arguments once it is approved to run it.${note ? ` ${note}` : ''}`;
-        return governanceResult('pending_approval', runId, text, { step: outcome.step, approvalId: approval.id, ...decisionMeta(outcome.decision) });
+        return governanceResult('pending_approval', runId, text, {
+          step: outcome.step,
+          approvalId: approval.id,
+          ...decisionMeta(outcome.decision),
+        });
       }
     }
   }
 }
 
 /** A result the proxy answers itself: an error result (so no client takes it for the tool's output), explained under governanceMetaKey. */
-function governanceResult(status: 'denied' | 'pending_approval' | 'failed', runId: string, text: string, extra: Record<string, unknown> = {}): CallToolResult {
+function governanceResult(
+  status: 'denied' | 'pending_approval' | 'failed',
+  runId: string,
+  text: string,
+  extra: Record<string, unknown> = {},
+): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }], _meta: { [governanceMetaKey]: { status, runId, ...extra } } };
 }
 
 function decisionMeta(decision: Decision | undefined): Record<string, unknown> {
-  return decision ? { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason } : {};
+  return decision
+    ? { authority: decision.authority, rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`), reason: decision.reason }
+    : {};
 }
 
 /** What tool.returned keeps of a result: all of it when small, else its hash and size (the recorder redacts secrets either way). */
 function recordedResult(result: CallToolResult, limit: number): Record<string, unknown> {
-  const text = JSON.stringify({ content: result.content, ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}) });
+  const text = JSON.stringify({
+    content: result.content,
+    ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}),
+  });
   const isError = result.isError === true;
-  if (text.length <= limit) return { is_error: isError, content: result.content, ...(result.structuredContent ? { structured_content: result.structuredContent } : {}) };
+  if (text.length <= limit)
+    return {
+      is_error: isError,
+      content: result.content,
+      ...(result.structuredContent ? { structured_content: result.structuredContent } : {}),
+    };
   return { is_error: isError, result_hash: contentHash(JSON.parse(text) as unknown), result_chars: text.length };
 }

@@ -21,7 +21,10 @@ export interface McpHttpEndpoint {
  * (default mcp:<client name> with role operator, as `factory mcp serve` does). Resolves once
  * connected; `closed` settles when the client goes and the session's run is sealed.
  */
-export async function serveProxySession(proxy: GoverningMcpProxy, options: { principal?: Principal; transport?: Transport } = {}): Promise<{ session: ProxySession; closed: Promise<void> }> {
+export async function serveProxySession(
+  proxy: GoverningMcpProxy,
+  options: { principal?: Principal; transport?: Transport } = {},
+): Promise<{ session: ProxySession; closed: Promise<void> }> {
   const session = proxy.createSession((server) => {
     if (options.principal) return options.principal;
     return { id: `mcp:${server.getClientVersion()?.name ?? 'unknown-client'}`, roles: ['operator'] };
@@ -39,7 +42,12 @@ export async function serveProxySession(proxy: GoverningMcpProxy, options: { pri
 /** A Streamable HTTP endpoint (stateful sessions) for authenticated principals; another principal's requests for a session get 404. */
 export function proxyHttpEndpoint(proxy: GoverningMcpProxy): McpHttpEndpoint {
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; session: ProxySession; principal: string }>();
-  const authInfo = (principal: TokenPrincipal) => ({ token: principal.tokenId, clientId: principal.id, scopes: principal.roles, extra: { principal: { id: principal.id, roles: principal.roles } } });
+  const authInfo = (principal: TokenPrincipal) => ({
+    token: principal.tokenId,
+    clientId: principal.id,
+    scopes: principal.roles,
+    extra: { principal: { id: principal.id, roles: principal.roles } },
+  });
   const principalOf = (_server: unknown, extra: { authInfo?: { extra?: Record<string, unknown> } }): Principal => {
     const principal = extra.authInfo?.extra?.['principal'] as Principal | undefined;
     if (!principal) throw new UserError(ErrorCode.Forbidden, 'The MCP request carries no authenticated principal.');
@@ -50,7 +58,8 @@ export function proxyHttpEndpoint(proxy: GoverningMcpProxy): McpHttpEndpoint {
       const sessionId = request.headers.get('mcp-session-id');
       if (sessionId) {
         const open = sessions.get(sessionId);
-        if (!open || open.principal !== principal.id) return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found.' }, id: null }, { status: 404 });
+        if (!open || open.principal !== principal.id)
+          return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found.' }, id: null }, { status: 404 });
         return open.transport.handleRequest(request, { authInfo: authInfo(principal) });
       }
       const session = proxy.createSession(principalOf);
@@ -74,10 +83,12 @@ export function proxyHttpEndpoint(proxy: GoverningMcpProxy): McpHttpEndpoint {
     async close() {
       const open = [...sessions.values()];
       sessions.clear();
-      await Promise.allSettled(open.map(async ({ transport, session }) => {
-        await session.close();
-        await transport.close();
-      }));
+      await Promise.allSettled(
+        open.map(async ({ transport, session }) => {
+          await session.close();
+          await transport.close();
+        }),
+      );
     },
   };
 }

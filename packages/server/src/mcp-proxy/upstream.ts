@@ -19,7 +19,9 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 
 /** Where the upstream server is. */
-export type UpstreamSpec = { kind: 'stdio'; command: string; args: string[]; env?: Record<string, string>; cwd?: string } | { kind: 'http'; url: URL; headers?: Record<string, string> };
+export type UpstreamSpec =
+  | { kind: 'stdio'; command: string; args: string[]; env?: Record<string, string>; cwd?: string }
+  | { kind: 'http'; url: URL; headers?: Record<string, string> };
 
 /** Reads `--upstream`: an http(s) URL, or a command line (words split on blanks; quotes group). */
 export function parseUpstream(text: string): UpstreamSpec {
@@ -29,12 +31,19 @@ export function parseUpstream(text: string): UpstreamSpec {
     try {
       url = new URL(trimmed);
     } catch {
-      throw new UserError(ErrorCode.InputInvalid, `Upstream '${trimmed}' is not a valid URL; give an http(s) URL of a Streamable HTTP MCP endpoint or a command to start.`);
+      throw new UserError(
+        ErrorCode.InputInvalid,
+        `Upstream '${trimmed}' is not a valid URL; give an http(s) URL of a Streamable HTTP MCP endpoint or a command to start.`,
+      );
     }
     return { kind: 'http', url };
   }
   const words = splitCommandLine(trimmed);
-  if (words.length === 0) throw new UserError(ErrorCode.InputInvalid, 'Upstream is empty; give a command that starts an MCP server over stdio (e.g. "npx -y @modelcontextprotocol/server-memory") or an http(s) URL.');
+  if (words.length === 0)
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      'Upstream is empty; give a command that starts an MCP server over stdio (e.g. "npx -y @modelcontextprotocol/server-memory") or an http(s) URL.',
+    );
   return { kind: 'stdio', command: words[0]!, args: words.slice(1) };
 }
 
@@ -100,7 +109,10 @@ export interface Upstream {
 }
 
 /** Connects to the upstream with the official SDK client. */
-export async function connectUpstream(spec: UpstreamSpec, options: { clientName?: string; connectTimeoutMs?: number; onStderr?: (line: string) => void } = {}): Promise<Upstream> {
+export async function connectUpstream(
+  spec: UpstreamSpec,
+  options: { clientName?: string; connectTimeoutMs?: number; onStderr?: (line: string) => void } = {},
+): Promise<Upstream> {
   const client = new Client({ name: options.clientName ?? 'aifactory-mcp-proxy', version: '0.1.0' }, { capabilities: {} });
   const listeners: Array<() => void> = [];
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
@@ -115,19 +127,28 @@ export async function connectUpstream(spec: UpstreamSpec, options: { clientName?
   });
   const transport =
     spec.kind === 'stdio'
-      ? new StdioClientTransport({ command: spec.command, args: spec.args, env: { ...getDefaultEnvironment(), ...spec.env }, ...(spec.cwd ? { cwd: spec.cwd } : {}), stderr: 'pipe' })
+      ? new StdioClientTransport({
+          command: spec.command,
+          args: spec.args,
+          env: { ...getDefaultEnvironment(), ...spec.env },
+          ...(spec.cwd ? { cwd: spec.cwd } : {}),
+          stderr: 'pipe',
+        })
       : new StreamableHTTPClientTransport(spec.url, spec.headers ? { requestInit: { headers: spec.headers } } : {});
   if (transport instanceof StdioClientTransport) {
     transport.stderr?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onStderr?.(line);
     });
   }
-  const description = spec.kind === 'stdio' ? `stdio:${spec.command.split(/[\\/]/).at(-1)}` : `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
+  const description =
+    spec.kind === 'stdio' ? `stdio:${spec.command.split(/[\\/]/).at(-1)}` : `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
   try {
     await client.connect(transport, { timeout: options.connectTimeoutMs ?? 60_000 });
   } catch (error) {
     await client.close().catch(() => undefined);
-    throw new UserError(ErrorCode.NotFound, `Could not connect to the upstream MCP server (${description}): ${(error as Error).message}`, { cause: error });
+    throw new UserError(ErrorCode.NotFound, `Could not connect to the upstream MCP server (${description}): ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return {
     description,
@@ -153,20 +174,25 @@ export async function connectUpstream(spec: UpstreamSpec, options: { clientName?
       listeners.push(listener);
     },
     capabilities: () => client.getServerCapabilities(),
-    listResources: () => everyPage(async (cursor) => {
-      const page = await client.listResources(cursor ? { cursor } : {});
-      return { items: page.resources, nextCursor: page.nextCursor };
-    }),
-    listResourceTemplates: () => everyPage(async (cursor) => {
-      const page = await client.listResourceTemplates(cursor ? { cursor } : {});
-      return { items: page.resourceTemplates, nextCursor: page.nextCursor };
-    }),
-    readResource: (uri, callOptions = {}) => client.readResource({ uri }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
-    listPrompts: () => everyPage(async (cursor) => {
-      const page = await client.listPrompts(cursor ? { cursor } : {});
-      return { items: page.prompts, nextCursor: page.nextCursor };
-    }),
-    getPrompt: (name, args, callOptions = {}) => client.getPrompt({ name, arguments: args }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
+    listResources: () =>
+      everyPage(async (cursor) => {
+        const page = await client.listResources(cursor ? { cursor } : {});
+        return { items: page.resources, nextCursor: page.nextCursor };
+      }),
+    listResourceTemplates: () =>
+      everyPage(async (cursor) => {
+        const page = await client.listResourceTemplates(cursor ? { cursor } : {});
+        return { items: page.resourceTemplates, nextCursor: page.nextCursor };
+      }),
+    readResource: (uri, callOptions = {}) =>
+      client.readResource({ uri }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
+    listPrompts: () =>
+      everyPage(async (cursor) => {
+        const page = await client.listPrompts(cursor ? { cursor } : {});
+        return { items: page.prompts, nextCursor: page.nextCursor };
+      }),
+    getPrompt: (name, args, callOptions = {}) =>
+      client.getPrompt({ name, arguments: args }, { ...(callOptions.signal ? { signal: callOptions.signal } : {}), timeout: 300_000 }),
     onListChanged(list, listener) {
       listListeners[list].push(listener);
     },

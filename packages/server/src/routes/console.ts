@@ -16,7 +16,18 @@ import { findEventsOfType, findRun, runStatistics, summarizeUsage } from '@aifac
 import type { Workspace } from '@aifactory/workspace';
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { approvalInboxMessage, authenticatedResponses, bearer, bodyResponses, json, notificationListResponse, notificationsReadResponse, policySourceResponse, queryResponses, statsResponse } from '../api-schemas.ts';
+import {
+  approvalInboxMessage,
+  authenticatedResponses,
+  bearer,
+  bodyResponses,
+  json,
+  notificationListResponse,
+  notificationsReadResponse,
+  policySourceResponse,
+  queryResponses,
+  statsResponse,
+} from '../api-schemas.ts';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import { HttpProblem, notVisible, type ApiApp, type RouteContext } from './context.ts';
 import type { RunHub } from '../run-hub.ts';
@@ -55,16 +66,22 @@ const roles = (names: readonly string[]) => ({ security: bearer, 'x-roles': [...
 /** The console's routes, as the OpenAPI document describes them. */
 export const consoleRoutes = {
   approvalsStream: createRoute({
-    method: 'get', path: '/v1/streams/approvals', operationId: 'streamApprovals', tags, ...roles(approvalWatchers),
+    method: 'get',
+    path: '/v1/streams/approvals',
+    operationId: 'streamApprovals',
+    tags,
+    ...roles(approvalWatchers),
     summary: 'Pending approvals you may see, live (SSE)',
-    description: 'The whole list on connect and whenever it changes, each with whether you may vote and why not. Operators see those of their own runs.',
+    description:
+      'The whole list on connect and whenever it changes, each with whether you may vote and why not. Operators see those of their own runs.',
     responses: {
       200: {
         description: 'The pending approvals, as they change.',
         content: {
           'text/event-stream': {
             schema: z.string().openapi({
-              description: 'Server-sent events: each message has `event: approvals` and `data:` one JSON ApprovalInbox, the whole list (replace, do not merge). A reconnect needs no Last-Event-ID. Comment lines (`: keep-alive`) come every 15 s.',
+              description:
+                'Server-sent events: each message has `event: approvals` and `data:` one JSON ApprovalInbox, the whole list (replace, do not merge). A reconnect needs no Last-Event-ID. Comment lines (`: keep-alive`) come every 15 s.',
               example: 'event: approvals\ndata: {"approvals":[]}\n\n',
               'x-event-data': { $ref: '#/components/schemas/ApprovalInbox' },
             }),
@@ -75,26 +92,50 @@ export const consoleRoutes = {
     },
   }),
   notifications: createRoute({
-    method: 'get', path: '/v1/notifications', operationId: 'listNotifications', tags, ...roles(inboxReaders),
+    method: 'get',
+    path: '/v1/notifications',
+    operationId: 'listNotifications',
+    tags,
+    ...roles(inboxReaders),
     summary: 'Inbox notifications, newest first',
     request: { query: listNotificationsQuery },
     responses: { 200: json(notificationListResponse, 'The notifications.'), ...authenticatedResponses, ...queryResponses },
   }),
   markRead: createRoute({
-    method: 'post', path: '/v1/notifications/read', operationId: 'markNotificationsRead', tags, ...roles(inboxReaders),
+    method: 'post',
+    path: '/v1/notifications/read',
+    operationId: 'markNotificationsRead',
+    tags,
+    ...roles(inboxReaders),
     summary: 'Mark inbox notifications read',
     request: { body: { required: true, content: { 'application/json': { schema: readNotificationsRequest } } } },
     responses: { 200: json(notificationsReadResponse, 'The items marked read now.'), ...authenticatedResponses, ...bodyResponses },
   }),
   policySource: createRoute({
-    method: 'get', path: '/v1/policies/{name}/source', operationId: 'getPolicySource', tags, ...roles(policyReaders),
+    method: 'get',
+    path: '/v1/policies/{name}/source',
+    operationId: 'getPolicySource',
+    tags,
+    ...roles(policyReaders),
     summary: 'The source text of a policy, by name',
     description: 'Policies in the server\u2019s policy folder are named, never located by path (the console\u2019s editor opens them).',
-    request: { params: z.object({ name: z.string().min(1).max(200).openapi({ param: { name: 'name', in: 'path' }, example: 'finance-ops' }) }) },
+    request: {
+      params: z.object({
+        name: z
+          .string()
+          .min(1)
+          .max(200)
+          .openapi({ param: { name: 'name', in: 'path' }, example: 'finance-ops' }),
+      }),
+    },
     responses: { 200: json(policySourceResponse, 'The policy and its YAML text.'), ...authenticatedResponses },
   }),
   stats: createRoute({
-    method: 'get', path: '/v1/stats', operationId: 'getStats', tags, ...roles(statsReaders),
+    method: 'get',
+    path: '/v1/stats',
+    operationId: 'getStats',
+    tags,
+    ...roles(statsReaders),
     summary: 'The figures the console charts',
     description: 'Decisions by authority over time, approval latency, runs by status and cost by team and feature.',
     request: { query: statsQuery },
@@ -116,7 +157,11 @@ export interface HoldingDecision {
 }
 
 /** A pending approval as the inbox shows it to one principal. */
-export type InboxApproval = Approval & { decision: HoldingDecision | null; agent: string | null; eligibility: { mayVote: boolean; reason?: string } };
+export type InboxApproval = Approval & {
+  decision: HoldingDecision | null;
+  agent: string | null;
+  eligibility: { mayVote: boolean; reason?: string };
+};
 
 type PendingApproval = Approval & { decision: HoldingDecision | null; agent: string | null };
 
@@ -135,7 +180,9 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
       let finish!: () => void;
       const finished = new Promise<void>((resolve) => (finish = resolve));
       const send = (list: readonly PendingApproval[]) => {
-        const visible = list.filter((approval) => hasRole(principal, ['approver', 'auditor', 'admin']) || approval.requestedBy === principal.id).map((approval) => inboxView(approval, principal));
+        const visible = list
+          .filter((approval) => hasRole(principal, ['approver', 'auditor', 'admin']) || approval.requestedBy === principal.id)
+          .map((approval) => inboxView(approval, principal));
         const body = JSON.stringify({ approvals: visible });
         if (body === last) return;
         last = body;
@@ -170,7 +217,8 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
   app.openapi(consoleRoutes.markRead, async (c) => {
     ctx.requireRole(c, [...inboxReaders]);
     const { ids, all, inbox } = c.req.valid('json');
-    if (!ids && !all) throw new HttpProblem(400, ErrorCode.InputInvalid, 'Say which items to mark read: {"ids": [1, 2]} or {"all": true}.', 'body');
+    if (!ids && !all)
+      throw new HttpProblem(400, ErrorCode.InputInvalid, 'Say which items to mark read: {"ids": [1, 2]} or {"all": true}.', 'body');
     const marked = await markNotificationsRead(workspace.store, ids ? { ids } : { all: true, ...(inbox ? { inbox } : {}) });
     return c.json({ marked }, 200);
   });
@@ -181,7 +229,10 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
     const { policies } = await readPolicyFiles([workspace.config.policiesDir]);
     const policy = policies.find((candidate) => candidate.name === c.req.param('name'));
     if (!policy) throw notVisible(`policy named '${c.req.param('name').slice(0, 100)}' (GET /v1/policies lists them)`);
-    return c.json({ policy: { name: policy.name, version: policy.version, hash: policy.hash, file: policy.file, source: policy.source } }, 200);
+    return c.json(
+      { policy: { name: policy.name, version: policy.version, hash: policy.hash, file: policy.file, source: policy.source } },
+      200,
+    );
   });
 
   app.openapi(consoleRoutes.stats, async (c) => {
@@ -193,7 +244,11 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
       ...(query.bucket ? { bucket: query.bucket } : {}),
     };
     const statistics = await runStatistics(workspace.store, window);
-    const usage = await summarizeUsage(workspace.store, { by: ['team', 'feature'], since: new Date(statistics.since), until: new Date(statistics.until) });
+    const usage = await summarizeUsage(workspace.store, {
+      by: ['team', 'feature'],
+      since: new Date(statistics.since),
+      until: new Date(statistics.until),
+    });
     return c.json({ stats: { ...statistics, costByTeamAndFeature: usage.rows, costTotal: usage.total } }, 200);
   });
 }
@@ -202,7 +257,13 @@ export function registerConsoleRoutes(app: ApiApp, ctx: RouteContext, options: C
 function inboxView(approval: PendingApproval, principal: TokenPrincipal): InboxApproval {
   // The vote route refuses a run's own principal whatever the requirement says; say so first.
   if (approval.requestedBy === principal.id) {
-    return { ...approval, eligibility: { mayVote: false, reason: `Separation of duties: ${principal.id} started run ${approval.runId} and cannot decide its held action; another approver must.` } };
+    return {
+      ...approval,
+      eligibility: {
+        mayVote: false,
+        reason: `Separation of duties: ${principal.id} started run ${approval.runId} and cannot decide its held action; another approver must.`,
+      },
+    };
   }
   const refusal = principal.local ? undefined : voteIneligibility(approval, principal);
   return { ...approval, eligibility: refusal ? { mayVote: false, reason: refusal.message } : { mayVote: true } };
@@ -274,7 +335,11 @@ class PendingApprovals {
       if (row.payload === null) continue;
       const payload = JSON.parse(row.payload) as { step?: number; decision?: HoldingDecision };
       if (payload.step === approval.step && payload.decision?.authority === 'require_approval') {
-        decision = { authority: payload.decision.authority, ...(payload.decision.reason ? { reason: payload.decision.reason } : {}), rules: payload.decision.rules ?? [] };
+        decision = {
+          authority: payload.decision.authority,
+          ...(payload.decision.reason ? { reason: payload.decision.reason } : {}),
+          rules: payload.decision.rules ?? [],
+        };
         break;
       }
     }

@@ -96,5 +96,10 @@ export function validationProblem(error: z.ZodError, where: string): HttpProblem
     const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
     return { field, message: `${field}: ${issue.message}${keys}` };
   });
-  return new HttpProblem(400, ErrorCode.InputInvalid, `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`, issues[0]?.field);
+  return new HttpProblem(
+    400,
+    ErrorCode.InputInvalid,
+    `Invalid request ${where}: ${issues.map((issue) => issue.message).join('; ')}.`,
+    issues[0]?.field,
+  );
 }

@@ -5,7 +5,16 @@
 import { countFeedback, listFeedback, recordFeedback } from '@aifactory/quality';
 import { Gauge } from 'prom-client';
 import { createRoute, z } from '@hono/zod-openapi';
-import { authenticatedResponses, bearer, bodyResponses, feedbackListResponse, feedbackResponse, idParam, json, queryResponses } from '../api-schemas.ts';
+import {
+  authenticatedResponses,
+  bearer,
+  bodyResponses,
+  feedbackListResponse,
+  feedbackResponse,
+  idParam,
+  json,
+  queryResponses,
+} from '../api-schemas.ts';
 import { runReaders, type ApiApp, type RouteContext } from './context.ts';
 
 /** The body of POST /v1/runs/:id/feedback. */
@@ -13,7 +22,12 @@ export const feedbackRequest = z
   .strictObject({
     score: z.number().min(-1).max(1).describe('From -1 (bad) to 1 (good); 1 and -1 for thumbs up and down.'),
     comment: z.string().max(4000).optional().describe('What the person thought of the answer.'),
-    correction: z.string().min(1).max(20_000).optional().describe('The answer the person expected; factory feedback export turns it into an eval case.'),
+    correction: z
+      .string()
+      .min(1)
+      .max(20_000)
+      .optional()
+      .describe('The answer the person expected; factory feedback export turns it into an eval case.'),
   })
   .describe('Feedback on a run.');
 
@@ -34,14 +48,25 @@ const tags = ['feedback'];
 /** The feedback routes, as the OpenAPI document describes them. */
 export const feedbackRoutes = {
   give: createRoute({
-    method: 'post', path: '/v1/runs/{id}/feedback', operationId: 'giveFeedback', tags, security: bearer, 'x-roles': [...feedbackGivers],
+    method: 'post',
+    path: '/v1/runs/{id}/feedback',
+    operationId: 'giveFeedback',
+    tags,
+    security: bearer,
+    'x-roles': [...feedbackGivers],
     summary: 'Give feedback on a run',
-    description: 'A score from -1 to 1, a comment and a correction, recorded as a sealed feedback record bound to the run\u2019s head. Operators give feedback on their own runs.',
+    description:
+      'A score from -1 to 1, a comment and a correction, recorded as a sealed feedback record bound to the run\u2019s head. Operators give feedback on their own runs.',
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: feedbackRequest } } } },
     responses: { 201: json(feedbackResponse, 'The feedback as recorded.'), ...authenticatedResponses, ...bodyResponses },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/feedback', operationId: 'listFeedback', tags, security: bearer, 'x-roles': [...runReaders],
+    method: 'get',
+    path: '/v1/feedback',
+    operationId: 'listFeedback',
+    tags,
+    security: bearer,
+    'x-roles': [...runReaders],
     summary: 'Search feedback, newest first',
     description: 'By run, agent, sentiment, or only feedback that carries a correction.',
     request: { query: listFeedbackQuery },

@@ -80,22 +80,14 @@ const messagesAnswer = z
   .openapi('MessagesAnswer', { description: 'The provider\u2019s answer, as the provider gave it (masked where the policy obliges).' });
 
 const gatewayHeaders = z.object({
-  [featureHeader]: z
-    .string()
-    .max(100)
-    .optional()
-    .openapi({
-      description: 'The feature the call is for (cost attribution); also read from metadata.feature in the body.',
-      example: 'order-chat',
-    }),
-  [classificationHeader]: z
-    .string()
-    .max(500)
-    .optional()
-    .openapi({
-      description: 'Data classifications the request carries, comma-separated (policies may deny or mask on them).',
-      example: 'pii',
-    }),
+  [featureHeader]: z.string().max(100).optional().openapi({
+    description: 'The feature the call is for (cost attribution); also read from metadata.feature in the body.',
+    example: 'order-chat',
+  }),
+  [classificationHeader]: z.string().max(500).optional().openapi({
+    description: 'Data classifications the request carries, comma-separated (policies may deny or mask on them).',
+    example: 'pii',
+  }),
 });
 
 const answeredHeaders = {

@@ -4,7 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
 import { loadRecordedRun, replayRun, whatIf, type CallerTrace, type RunResult } from '@aifactory/execution';
-import { decodeRunCursor, explainRun, exportJsonl, exportOtlp, findRun, listRuns, listRunsPage, readRunEvents, renderExplanationMarkdown, runTrace } from '@aifactory/verification';
+import {
+  decodeRunCursor,
+  explainRun,
+  exportJsonl,
+  exportOtlp,
+  findRun,
+  listRuns,
+  listRunsPage,
+  readRunEvents,
+  renderExplanationMarkdown,
+  runTrace,
+} from '@aifactory/verification';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -46,79 +57,192 @@ const roles = (...names: string[]) => ({ 'x-roles': names });
 /** The routes of this module, as the OpenAPI document describes them. */
 export const runRoutes = {
   start: createRoute({
-    method: 'post', path: '/v1/runs', operationId: 'startRun', tags, security: bearer, ...roles('operator', 'admin'),
+    method: 'post',
+    path: '/v1/runs',
+    operationId: 'startRun',
+    tags,
+    security: bearer,
+    ...roles('operator', 'admin'),
     summary: 'Start a run',
-    description: 'Starts a run of an agent. With Accept: text/event-stream (or ?stream=true) its events stream until it completes, fails or is held; otherwise the answer is the run\u2019s result.',
-    request: { body: body(startRunRequest), query: z.object({ stream: z.enum(['true', 'false']).optional().openapi({ description: 'Stream events (as Accept: text/event-stream does).' }) }) },
-    responses: { 200: { description: 'The run\u2019s events (SSE), or its result (JSON).', content: { ...eventStream('The run\u2019s events until it completes, fails or is held.'), 'application/json': { schema: runResult } } }, ...authenticatedResponses, ...bodyResponses, ...closingResponse },
+    description:
+      'Starts a run of an agent. With Accept: text/event-stream (or ?stream=true) its events stream until it completes, fails or is held; otherwise the answer is the run\u2019s result.',
+    request: {
+      body: body(startRunRequest),
+      query: z.object({
+        stream: z.enum(['true', 'false']).optional().openapi({ description: 'Stream events (as Accept: text/event-stream does).' }),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'The run\u2019s events (SSE), or its result (JSON).',
+        content: {
+          ...eventStream('The run\u2019s events until it completes, fails or is held.'),
+          'application/json': { schema: runResult },
+        },
+      },
+      ...authenticatedResponses,
+      ...bodyResponses,
+      ...closingResponse,
+    },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/runs', operationId: 'listRuns', tags, security: bearer, ...roles('operator', ...runReaders),
+    method: 'get',
+    path: '/v1/runs',
+    operationId: 'listRuns',
+    tags,
+    security: bearer,
+    ...roles('operator', ...runReaders),
     summary: 'List runs, newest first',
-    description: 'A page of runs, newest first (operators see their own). Walk the pages with the opaque nextCursor: runs started meanwhile never shift them, so each run is seen once.',
+    description:
+      'A page of runs, newest first (operators see their own). Walk the pages with the opaque nextCursor: runs started meanwhile never shift them, so each run is seen once.',
     request: { query: listRunsQuery },
     responses: { 200: json(runListResponse, 'A page of runs and the cursor of the next.'), ...authenticatedResponses, ...queryResponses },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/runs/{id}', operationId: 'getRun', tags, security: bearer, ...roles('operator', ...runReaders),
+    method: 'get',
+    path: '/v1/runs/{id}',
+    operationId: 'getRun',
+    tags,
+    security: bearer,
+    ...roles('operator', ...runReaders),
     summary: 'A run and its recorded events',
     request: { params: idParam },
     responses: { 200: json(runDetailResponse, 'The run, its summary and its first 5,000 events.'), ...authenticatedResponses },
   }),
   events: createRoute({
-    method: 'get', path: '/v1/runs/{id}/events', operationId: 'streamRunEvents', tags, security: bearer, ...roles('operator', ...runReaders),
+    method: 'get',
+    path: '/v1/runs/{id}/events',
+    operationId: 'streamRunEvents',
+    tags,
+    security: bearer,
+    ...roles('operator', ...runReaders),
     summary: 'Follow a live run (SSE)',
-    description: 'Streams a run this server drives, across holds, until it completes or fails. Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run this server does not drive gets one run.status event.',
+    description:
+      'Streams a run this server drives, across holds, until it completes or fails. Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run this server does not drive gets one run.status event.',
     request: {
       params: idParam,
-      query: z.object({ after: z.string().regex(/^\d+$/).optional().openapi({ description: 'Continue after this event number (as Last-Event-ID).' }) }),
-      headers: z.object({ 'last-event-id': z.string().optional().openapi({ description: 'The id of the last event received; the stream continues after it.' }) }),
+      query: z.object({
+        after: z.string().regex(/^\d+$/).optional().openapi({ description: 'Continue after this event number (as Last-Event-ID).' }),
+      }),
+      headers: z.object({
+        'last-event-id': z
+          .string()
+          .optional()
+          .openapi({ description: 'The id of the last event received; the stream continues after it.' }),
+      }),
     },
-    responses: { 200: { description: 'The run\u2019s events.', content: eventStream('The run\u2019s events from the given one until it completes or fails.') }, ...authenticatedResponses },
+    responses: {
+      200: {
+        description: 'The run\u2019s events.',
+        content: eventStream('The run\u2019s events from the given one until it completes or fails.'),
+      },
+      ...authenticatedResponses,
+    },
   }),
   resume: createRoute({
-    method: 'post', path: '/v1/runs/{id}/resume', operationId: 'resumeRun', tags, security: bearer, ...roles('operator', 'admin'),
+    method: 'post',
+    path: '/v1/runs/{id}/resume',
+    operationId: 'resumeRun',
+    tags,
+    security: bearer,
+    ...roles('operator', 'admin'),
     summary: 'Resume a held run whose approval was decided',
-    description: 'For a run whose approval was decided while no server drove it (e.g. the deciding process stopped); answers with the result.',
+    description:
+      'For a run whose approval was decided while no server drove it (e.g. the deciding process stopped); answers with the result.',
     request: { params: idParam, body: body(resumeRunRequest, false) },
     responses: { 200: json(runResult, 'How the run ended (for now).'), ...authenticatedResponses, ...bodyResponses, ...conflictResponse },
   }),
   verify: createRoute({
-    method: 'post', path: '/v1/runs/{id}/verify', operationId: 'verifyRun', tags, security: bearer, ...roles('auditor', 'admin'),
+    method: 'post',
+    path: '/v1/runs/{id}/verify',
+    operationId: 'verifyRun',
+    tags,
+    security: bearer,
+    ...roles('auditor', 'admin'),
     summary: 'Verify a run\u2019s hash chain and seal',
     request: { params: idParam },
     responses: { 200: json(verifyResponse, 'The verification report.'), ...authenticatedResponses },
   }),
   explain: createRoute({
-    method: 'get', path: '/v1/runs/{id}/explain', operationId: 'explainRun', tags, security: bearer, ...roles('auditor', 'risk_officer', 'admin'),
+    method: 'get',
+    path: '/v1/runs/{id}/explain',
+    operationId: 'explainRun',
+    tags,
+    security: bearer,
+    ...roles('auditor', 'risk_officer', 'admin'),
     summary: 'The proof of every action',
     description: 'What, why (policy, rule, values), which data, and the outcome of each action; ?format=markdown for reports.',
-    request: { params: idParam, query: z.object({ step: z.string().optional().openapi({ description: 'Only this step.' }), format: z.enum(['json', 'markdown']).optional() }) },
+    request: {
+      params: idParam,
+      query: z.object({
+        step: z.string().optional().openapi({ description: 'Only this step.' }),
+        format: z.enum(['json', 'markdown']).optional(),
+      }),
+    },
     responses: {
-      200: { description: 'The explanation.', content: { 'application/json': { schema: explainResponse }, 'text/markdown': { schema: z.string() } } },
+      200: {
+        description: 'The explanation.',
+        content: { 'application/json': { schema: explainResponse }, 'text/markdown': { schema: z.string() } },
+      },
       ...authenticatedResponses,
       ...queryResponses,
     },
   }),
   export: createRoute({
-    method: 'get', path: '/v1/runs/{id}/export', operationId: 'exportRun', tags, security: bearer, ...roles('auditor', 'admin'),
+    method: 'get',
+    path: '/v1/runs/{id}/export',
+    operationId: 'exportRun',
+    tags,
+    security: bearer,
+    ...roles('auditor', 'admin'),
     summary: 'Export the run: OpenTelemetry GenAI spans, or its signed JSONL trace',
-    description: 'format=otlp (default): OTLP JSON export requests, one per line, for observability tools. format=jsonl: the run\u2019s events and seals as `factory runs export` writes them, ending in a trailer signed with the server\u2019s seal key, verifiable offline with `factory runs verify --file`.',
-    request: { params: idParam, query: z.object({ format: z.enum(['otlp', 'jsonl']).optional().openapi({ description: 'otlp (default) or jsonl.' }) }) },
-    responses: { 200: { description: 'JSON lines: OTLP export requests, or the trace export.', content: { 'application/x-ndjson': { schema: z.string() } } }, ...authenticatedResponses, ...queryResponses },
+    description:
+      'format=otlp (default): OTLP JSON export requests, one per line, for observability tools. format=jsonl: the run\u2019s events and seals as `factory runs export` writes them, ending in a trailer signed with the server\u2019s seal key, verifiable offline with `factory runs verify --file`.',
+    request: {
+      params: idParam,
+      query: z.object({ format: z.enum(['otlp', 'jsonl']).optional().openapi({ description: 'otlp (default) or jsonl.' }) }),
+    },
+    responses: {
+      200: {
+        description: 'JSON lines: OTLP export requests, or the trace export.',
+        content: { 'application/x-ndjson': { schema: z.string() } },
+      },
+      ...authenticatedResponses,
+      ...queryResponses,
+    },
   }),
   resolve: createRoute({
-    method: 'post', path: '/v1/runs/{id}/resolve', operationId: 'resolveRun', tags, security: bearer, ...roles('approver', 'admin'),
+    method: 'post',
+    path: '/v1/runs/{id}/resolve',
+    operationId: 'resolveRun',
+    tags,
+    security: bearer,
+    ...roles('approver', 'admin'),
     summary: 'Settle a run held with reason outcome_unknown',
     description: 'The in-doubt call happened, run it again, or fail the run; the run goes on in the background.',
     request: { params: idParam, body: body(resolveRequest) },
-    responses: { 202: json(resolveResponse, 'Accepted; the run goes on.'), ...authenticatedResponses, ...bodyResponses, ...conflictResponse, ...closingResponse },
+    responses: {
+      202: json(resolveResponse, 'Accepted; the run goes on.'),
+      ...authenticatedResponses,
+      ...bodyResponses,
+      ...conflictResponse,
+      ...closingResponse,
+    },
   }),
   replay: createRoute({
-    method: 'post', path: '/v1/runs/{id}/replay', operationId: 'replayRun', tags, security: bearer, ...roles('auditor', 'risk_officer', 'admin'),
+    method: 'post',
+    path: '/v1/runs/{id}/replay',
+    operationId: 'replayRun',
+    tags,
+    security: bearer,
+    ...roles('auditor', 'risk_officer', 'admin'),
     summary: 'Replay a run, or re-decide it under other policies',
     request: { params: idParam, body: body(replayRequest, false) },
-    responses: { 200: json(replayResponse, 'The replay (identical or the first divergence), or the what-if.'), ...authenticatedResponses, ...bodyResponses },
+    responses: {
+      200: json(replayResponse, 'The replay (identical or the first divergence), or the what-if.'),
+      ...authenticatedResponses,
+      ...bodyResponses,
+    },
   }),
 };
 
@@ -129,8 +253,14 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openAPIRegistry.register('StreamNotice', streamNotice);
 
   /** Starts a run driven by this process; resolves once it has started (or failed to). */
-  const startRun = async (principal: TokenPrincipal, agent: string, input: string, trace?: CallerTrace): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
-    if (closing.aborted) throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
+  const startRun = async (
+    principal: TokenPrincipal,
+    agent: string,
+    input: string,
+    trace?: CallerTrace,
+  ): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
+    if (closing.aborted)
+      throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
     const runId = `run_${randomUUID()}`;
     const channel = hub.open(runId);
     let started!: () => void;
@@ -166,12 +296,23 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     // A request that is part of a trace (traceparent) starts a run in that trace; otherwise the run
     // has its own. Either way traceresponse names it, and the request's log line carries its ids.
     const caller = traceIdsOf(c.req.header('traceparent'));
-    const { channel, done } = await startRun(principal, request.agent, request.input, caller ? { traceId: caller.trace_id, spanId: caller.span_id } : undefined);
+    const { channel, done } = await startRun(
+      principal,
+      request.agent,
+      request.input,
+      caller ? { traceId: caller.trace_id, spanId: caller.span_id } : undefined,
+    );
     const where = runTrace(channel.runId, caller ? { trace_id: caller.trace_id, parent_span_id: caller.span_id } : undefined);
     c.header('traceresponse', `00-${where.traceId}-${where.rootSpanId}-01`);
     if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
     ctx.authDecided(principal.id, 'allowed', { reason: 'role', token: principal.tokenId, path: '/v1/runs', runId: channel.runId });
-    if (wantsEventStream(c)) return ctx.streamChannel(c, channel, 0, (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed');
+    if (wantsEventStream(c))
+      return ctx.streamChannel(
+        c,
+        channel,
+        0,
+        (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed',
+      );
     return c.json(resultBody(await done), 200);
   });
 
@@ -200,15 +341,35 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const events = [];
     for await (const event of readRunEvents(store, row.id)) {
-      events.push({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, payload: event.payloadText === null ? null : JSON.parse(event.payloadText), erased: event.erasedAt !== null, hash: event.hash });
+      events.push({
+        seq: event.seq,
+        ts: event.ts,
+        type: event.type,
+        actor: event.actor,
+        payload: event.payloadText === null ? null : JSON.parse(event.payloadText),
+        erased: event.erasedAt !== null,
+        hash: event.hash,
+      });
       if (events.length >= 5000) break;
     }
     const summary = (await listRuns(store, { runIds: [row.id] }).next()).value;
-    return c.json({
-      run: { id: row.id, agent: row.agent, team: row.team, principal: row.principal, status: row.status, startedAt: row.startedAt, endedAt: row.endedAt, metadata: row.metadata },
-      ...(summary ? { summary } : {}),
-      events,
-    }, 200);
+    return c.json(
+      {
+        run: {
+          id: row.id,
+          agent: row.agent,
+          team: row.team,
+          principal: row.principal,
+          status: row.status,
+          startedAt: row.startedAt,
+          endedAt: row.endedAt,
+          metadata: row.metadata,
+        },
+        ...(summary ? { summary } : {}),
+        events,
+      },
+      200,
+    );
   });
 
   app.openapi(runRoutes.events, async (c) => {
@@ -222,7 +383,12 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
         await stream.writeSSE({ event: 'run.status', data: JSON.stringify({ type: 'run.status', runId: row.id, status: row.status }) });
       });
     }
-    return ctx.streamChannel(c, channel, Number.isFinite(after) ? after : 0, (event) => event.type === 'run.completed' || event.type === 'run.failed');
+    return ctx.streamChannel(
+      c,
+      channel,
+      Number.isFinite(after) ? after : 0,
+      (event) => event.type === 'run.completed' || event.type === 'run.failed',
+    );
   });
 
   app.openapi(runRoutes.resume, async (c) => {
@@ -231,12 +397,21 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const request = c.req.valid('json');
     let approvalId = request.approvalId;
     if (!approvalId) {
-      const decided = (await workspace.approvals.list({ runId: row.id })).find((approval) => approval.status !== 'pending' && approval.status !== 'consumed');
-      if (!decided) throw new HttpProblem(404, ErrorCode.NotFound, `Run '${row.id}' has no decided approval waiting to be applied; list them with GET /v1/approvals?runId=${row.id}.`);
+      const decided = (await workspace.approvals.list({ runId: row.id })).find(
+        (approval) => approval.status !== 'pending' && approval.status !== 'consumed',
+      );
+      if (!decided)
+        throw new HttpProblem(
+          404,
+          ErrorCode.NotFound,
+          `Run '${row.id}' has no decided approval waiting to be applied; list them with GET /v1/approvals?runId=${row.id}.`,
+        );
       approvalId = decided.id;
     }
     const channel = hub.open(row.id);
-    const result = await ctx.track(ctx.runs.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) })).finally(() => hub.settle(channel));
+    const result = await ctx
+      .track(ctx.runs.resume(row.id, { approvalId, onEvent: (event) => channel.push(event) }))
+      .finally(() => hub.settle(channel));
     return c.json(resultBody(result), 200);
   });
 
@@ -251,9 +426,11 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const principal = ctx.requireRole(c, ['auditor', 'risk_officer', 'admin'], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
     const step = c.req.query('step');
-    if (step !== undefined && !/^\d+$/.test(step)) throw new HttpProblem(400, ErrorCode.InputInvalid, `query.step must be a step number, not '${step}'.`, 'query.step');
+    if (step !== undefined && !/^\d+$/.test(step))
+      throw new HttpProblem(400, ErrorCode.InputInvalid, `query.step must be a step number, not '${step}'.`, 'query.step');
     const explanation = await explainRun(store, row.id, step === undefined ? {} : { step: Number(step) });
-    if (c.req.query('format') === 'markdown') return c.text(renderExplanationMarkdown(explanation), 200, { 'content-type': 'text/markdown; charset=utf-8' });
+    if (c.req.query('format') === 'markdown')
+      return c.text(renderExplanationMarkdown(explanation), 200, { 'content-type': 'text/markdown; charset=utf-8' });
     return c.json({ explanation }, 200);
   });
 
@@ -265,7 +442,13 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     if (format === 'jsonl') for await (const line of exportJsonl(store, { runIds: [row.id] }, { signer: workspace.signer })) text += line;
     else for await (const line of exportOtlp(store, { runIds: [row.id] })) text += `${line}\n`;
     // NDJSON is not a media type the typed answers know: a plain Response.
-    return new Response(text, { status: 200, headers: { 'content-type': 'application/x-ndjson', 'content-disposition': `attachment; filename="${row.id}${format === 'otlp' ? '.otlp' : ''}.jsonl"` } }) as never;
+    return new Response(text, {
+      status: 200,
+      headers: {
+        'content-type': 'application/x-ndjson',
+        'content-disposition': `attachment; filename="${row.id}${format === 'otlp' ? '.otlp' : ''}.jsonl"`,
+      },
+    }) as never;
   });
 
   app.openapi(runRoutes.resolve, async (c) => {
@@ -274,7 +457,8 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     const row = await findRun(store, c.req.param('id'));
     if (!row) throw notVisible(`run '${c.req.param('id')}'`);
     const request = c.req.valid('json');
-    if (closing.aborted) throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
+    if (closing.aborted)
+      throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
     const channel = hub.open(row.id);
     const started = workspace.runtime.resolveInDoubt(row.id, {
       resolution: request.resolution,
@@ -284,7 +468,13 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       onEvent: (event) => hub.open(event.runId).push(event),
     });
     // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
-    const first = await Promise.race([started.then((result) => ({ result }), (error: unknown) => ({ error })), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
+    const first = await Promise.race([
+      started.then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      ),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
+    ]);
     if (first && 'error' in first) {
       hub.settle(channel);
       throw first.error;
@@ -297,7 +487,15 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
         hub.settle(channel);
       },
     );
-    return c.json({ runId: row.id, resolution: request.resolution, by: principal.id, ...(first ? { result: resultBody(first.result) } : { status: 'running' as const }) }, 202);
+    return c.json(
+      {
+        runId: row.id,
+        resolution: request.resolution,
+        by: principal.id,
+        ...(first ? { result: resultBody(first.result) } : { status: 'running' as const }),
+      },
+      202,
+    );
   });
 
   app.openapi(runRoutes.replay, async (c) => {
@@ -321,7 +519,11 @@ function wantsEventStream(c: Context): boolean {
 function resultBody(result: RunResult): z.infer<typeof runResult> {
   if (result.status === 'held') {
     const { held } = result;
-    return { runId: result.runId, status: 'held', held: { approvalId: held.approvalId, step: held.step, kind: held.kind, name: held.name, args: held.args } };
+    return {
+      runId: result.runId,
+      status: 'held',
+      held: { approvalId: held.approvalId, step: held.step, kind: held.kind, name: held.name, args: held.args },
+    };
   }
   return { ...result };
 }

@@ -12,30 +12,72 @@ const tags = ['system'];
 /** The routes of this module, as the OpenAPI document describes them. */
 export const systemRoutes = {
   health: createRoute({
-    method: 'get', path: '/healthz', operationId: 'health', tags, security: [],
-    summary: 'Liveness', description: '503 while the server shuts down.',
+    method: 'get',
+    path: '/healthz',
+    operationId: 'health',
+    tags,
+    security: [],
+    summary: 'Liveness',
+    description: '503 while the server shuts down.',
     responses: { 200: json(healthResponse, 'Alive.'), ...hostRefused, 503: json(healthResponse, 'Shutting down.') },
   }),
   openapi: createRoute({
-    method: 'get', path: '/v1/openapi.json', operationId: 'getOpenApiDocument', tags, security: [],
+    method: 'get',
+    path: '/v1/openapi.json',
+    operationId: 'getOpenApiDocument',
+    tags,
+    security: [],
     summary: 'This document',
-    responses: { 200: json(z.record(z.string(), z.unknown()).openapi({ description: 'An OpenAPI 3.1 document.' }), 'The OpenAPI document of this server.'), ...hostRefused },
+    responses: {
+      200: json(
+        z.record(z.string(), z.unknown()).openapi({ description: 'An OpenAPI 3.1 document.' }),
+        'The OpenAPI document of this server.',
+      ),
+      ...hostRefused,
+    },
   }),
   me: createRoute({
-    method: 'get', path: '/v1/me', operationId: 'getMe', tags, security: bearer, 'x-roles': everyRoleNames,
+    method: 'get',
+    path: '/v1/me',
+    operationId: 'getMe',
+    tags,
+    security: bearer,
+    'x-roles': everyRoleNames,
     summary: 'The principal and roles of the presented token',
     responses: { 200: json(meResponse, 'Who you are to this server.'), ...authenticatedResponses },
   }),
   metrics: createRoute({
-    method: 'get', path: '/metrics', operationId: 'getMetrics', tags, security: bearer, 'x-roles': ['auditor', 'admin'],
-    summary: 'Prometheus metrics', description: 'Prometheus text exposition format; without a token when the server runs with public metrics.',
-    responses: { 200: { description: 'The metrics.', content: { 'text/plain': { schema: z.string().openapi({ description: 'Prometheus text format 0.0.4.' }) } } }, ...authenticatedResponses },
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    tags,
+    security: bearer,
+    'x-roles': ['auditor', 'admin'],
+    summary: 'Prometheus metrics',
+    description: 'Prometheus text exposition format; without a token when the server runs with public metrics.',
+    responses: {
+      200: {
+        description: 'The metrics.',
+        content: { 'text/plain': { schema: z.string().openapi({ description: 'Prometheus text format 0.0.4.' }) } },
+      },
+      ...authenticatedResponses,
+    },
   }),
   mcp: createRoute({
-    method: 'post', path: '/mcp', operationId: 'mcp', tags, security: bearer, 'x-roles': ['operator', 'admin'],
-    summary: 'MCP Streamable HTTP', description: 'Model Context Protocol over Streamable HTTP: each served agent is a tool. Answers JSON-RPC as JSON or as server-sent events.',
+    method: 'post',
+    path: '/mcp',
+    operationId: 'mcp',
+    tags,
+    security: bearer,
+    'x-roles': ['operator', 'admin'],
+    summary: 'MCP Streamable HTTP',
+    description:
+      'Model Context Protocol over Streamable HTTP: each served agent is a tool. Answers JSON-RPC as JSON or as server-sent events.',
     responses: {
-      200: { description: 'A JSON-RPC answer.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) }, 'text/event-stream': { schema: z.string() } } },
+      200: {
+        description: 'A JSON-RPC answer.',
+        content: { 'application/json': { schema: z.record(z.string(), z.unknown()) }, 'text/event-stream': { schema: z.string() } },
+      },
       ...authenticatedResponses,
     },
   }),
@@ -43,7 +85,11 @@ export const systemRoutes = {
 
 /** Liveness, the OpenAPI document, and /v1/me. */
 export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { version: string; publicUrl?: string }): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token from `factory tokens create` (or an OIDC access token when the server trusts an issuer).' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token from `factory tokens create` (or an OIDC access token when the server trusts an issuer).',
+  });
 
   app.openapi(systemRoutes.health, (c) => c.json({ ok: true, closing: ctx.closing.aborted }, ctx.closing.aborted ? 503 : 200));
 
@@ -53,7 +99,8 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
       info: {
         title: 'aifactory API',
         version: info.version,
-        description: 'Governed agent runs, approvals, verification, policies and usage. Every route but /healthz and /v1/openapi.json needs a bearer token; a token whose roles do not reach a route or resource gets the 404 an absent one gets. Each operation lists the roles it admits in x-roles.',
+        description:
+          'Governed agent runs, approvals, verification, policies and usage. Every route but /healthz and /v1/openapi.json needs a bearer token; a token whose roles do not reach a route or resource gets the 404 an absent one gets. Each operation lists the roles it admits in x-roles.',
         license: { name: 'Proprietary', url: 'https://aifactory.invalid/license' },
       },
       servers: [{ url: info.publicUrl ?? new URL(c.req.url).origin, description: 'This server.' }],
@@ -68,7 +115,11 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
         { name: 'system', description: 'Liveness, this document, identity, metrics, MCP.' },
         { name: 'console', description: 'What the console reads: the live approvals inbox, notification inboxes, policy sources, charts.' },
         { name: 'feedback', description: 'People\u2019s scores, comments and corrections on runs.' },
-        { name: 'gateway', description: 'The LLM gateway: OpenAI and Anthropic wire protocols, governed and recorded (served when the server runs a gateway).' },
+        {
+          name: 'gateway',
+          description:
+            'The LLM gateway: OpenAI and Anthropic wire protocols, governed and recorded (served when the server runs a gateway).',
+        },
       ],
     });
     return c.json(document as unknown as Record<string, unknown>, 200);
@@ -93,12 +144,19 @@ export function registerMetricsRoute(app: ApiApp, ctx: RouteContext, publicMetri
       }
     }
     // The registry names its own content type (text/plain; version=0.0.4): a plain Response.
-    return new Response(await metrics.registry.metrics(), { status: 200, headers: { 'Content-Type': metrics.registry.contentType } }) as never;
+    return new Response(await metrics.registry.metrics(), {
+      status: 200,
+      headers: { 'Content-Type': metrics.registry.contentType },
+    }) as never;
   });
 }
 
 /** /mcp: MCP Streamable HTTP for operators and admins (GET and DELETE too, as the transport needs). */
-export function registerMcpRoute(app: ApiApp, ctx: RouteContext, mcp: ((request: Request, principal: TokenPrincipal) => Promise<Response>) | undefined): void {
+export function registerMcpRoute(
+  app: ApiApp,
+  ctx: RouteContext,
+  mcp: ((request: Request, principal: TokenPrincipal) => Promise<Response>) | undefined,
+): void {
   if (!mcp) return;
   app.openAPIRegistry.registerPath(systemRoutes.mcp);
   app.all('/mcp', async (c) => {

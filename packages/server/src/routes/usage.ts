@@ -8,9 +8,15 @@ import type { ApiApp, RouteContext } from './context.ts';
 /** The routes of this module, as the OpenAPI document describes them. */
 export const usageRoutes = {
   report: createRoute({
-    method: 'get', path: '/v1/usage', operationId: 'getUsage', tags: ['usage'], security: bearer, 'x-roles': ['auditor', 'admin'],
+    method: 'get',
+    path: '/v1/usage',
+    operationId: 'getUsage',
+    tags: ['usage'],
+    security: bearer,
+    'x-roles': ['auditor', 'admin'],
     summary: 'Cost and tokens by team, feature, agent and model',
-    description: 'Sums the usage and cost of every model.responded event in the window, attributed through its run (team, feature, agent) — the report of `factory usage`.',
+    description:
+      'Sums the usage and cost of every model.responded event in the window, attributed through its run (team, feature, agent) — the report of `factory usage`.',
     request: { query: usageQuery },
     responses: { 200: json(usageResponse, 'The usage report.'), ...authenticatedResponses, ...queryResponses },
   }),

@@ -79,7 +79,10 @@ export const notifications = pgTable(
     deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
     readAt: timestamp('read_at', { withTimezone: true, mode: 'date' }),
   },
-  (table) => [index('notifications_status_idx').on(table.status, table.nextAttemptAt), index('notifications_target_idx').on(table.target, table.id)],
+  (table) => [
+    index('notifications_status_idx').on(table.status, table.nextAttemptAt),
+    index('notifications_target_idx').on(table.target, table.id),
+  ],
 );
 
 /**

@@ -61,9 +61,7 @@ export const documents = pgTable(
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
     ingestedAt: timestamp('ingested_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (table) => [
-    uniqueIndex('kn_documents_source_idx').on(table.collection, table.sourceRoot, table.sourcePath),
-  ],
+  (table) => [uniqueIndex('kn_documents_source_idx').on(table.collection, table.sourceRoot, table.sourcePath)],
 );
 
 /** One chunk of a document with its lineage; label is its vector's label in the collection's index. */

@@ -103,7 +103,12 @@ export const seals = pgTable(
     signature: text('signature').notNull(),
     ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (table) => [uniqueIndex('seals_run_id_unique').on(table.runId).where(sql`kind = 'final'`), index('seals_run_idx').on(table.runId, table.seq)],
+  (table) => [
+    uniqueIndex('seals_run_id_unique')
+      .on(table.runId)
+      .where(sql`kind = 'final'`),
+    index('seals_run_idx').on(table.runId, table.seq),
+  ],
 );
 
 /**

@@ -29,7 +29,10 @@ export type VoteAndResumeResult =
   | { kind: 'decided'; vote: Extract<VoteResult, { kind: 'approved' | 'rejected' }>; resumed?: Promise<RunResult> };
 
 /** Casts the vote, then resumes the run once the approval is decided. */
-export async function voteAndResume(parts: { approvals: Pick<ApprovalService, 'vote'>; runtime: Pick<AgentRuntime, 'resume'> }, request: VoteAndResumeRequest): Promise<VoteAndResumeResult> {
+export async function voteAndResume(
+  parts: { approvals: Pick<ApprovalService, 'vote'>; runtime: Pick<AgentRuntime, 'resume'> },
+  request: VoteAndResumeRequest,
+): Promise<VoteAndResumeResult> {
   const vote = await parts.approvals.vote(request.approvalId, request.ballot);
   await request.onVoted?.(vote);
   if (vote.kind === 'counted') return { kind: 'counted', vote };
@@ -37,6 +40,9 @@ export async function voteAndResume(parts: { approvals: Pick<ApprovalService, 'v
   // An action held in a governed session (the MCP proxy, the LangChain middleware) has no agent run
   // to resume: its caller asks again and the session consumes the approval then.
   if (vote.approval.context['resumed_by'] === 'caller') return { kind: 'decided', vote };
-  const resumed = parts.runtime.resume(request.runId ?? vote.approval.runId, { approvalId: vote.approval.id, ...(request.onEvent ? { onEvent: request.onEvent } : {}) });
+  const resumed = parts.runtime.resume(request.runId ?? vote.approval.runId, {
+    approvalId: vote.approval.id,
+    ...(request.onEvent ? { onEvent: request.onEvent } : {}),
+  });
   return { kind: 'decided', vote, resumed };
 }
