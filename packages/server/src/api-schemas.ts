@@ -31,12 +31,10 @@ export function resolveTimeBound(value: string, now = new Date()): Date {
 export const errorResponse = z
   .object({
     error: z.object({
-      code: z
-        .string()
-        .openapi({
-          description: 'Stable error code, e.g. INPUT_INVALID, UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, CONFLICT, RATE_LIMITED.',
-          example: 'NOT_FOUND',
-        }),
+      code: z.string().openapi({
+        description: 'Stable error code, e.g. INPUT_INVALID, UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, CONFLICT, RATE_LIMITED.',
+        example: 'NOT_FOUND',
+      }),
       message: z.string().openapi({ description: 'What went wrong and what to do, in words.' }),
       path: z.string().optional().openapi({ description: 'The offending field, when one is to blame.' }),
     }),
@@ -578,14 +576,10 @@ export const policyTestResponse = z
 
 /** GET /v1/usage query. */
 export const usageQuery = z.strictObject({
-  by: z
-    .string()
-    .max(100)
-    .optional()
-    .openapi({
-      description: 'Comma-separated dimensions to group by: team, feature, agent, model (default team,feature).',
-      example: 'team,feature',
-    }),
+  by: z.string().max(100).optional().openapi({
+    description: 'Comma-separated dimensions to group by: team, feature, agent, model (default team,feature).',
+    example: 'team,feature',
+  }),
   since: timeBound.optional().openapi({ description: 'Calls answered at or after (ISO time or a duration ago: 30d).' }),
   until: timeBound.optional().openapi({ description: 'Calls answered before.' }),
 });

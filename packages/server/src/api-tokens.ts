@@ -128,18 +128,16 @@ async function issueToken(db: Pick<Store['db'], 'insert'>, input: TokenInput): P
   const expiresAt = input.expiresInMs === undefined ? null : new Date(createdAt.getTime() + input.expiresInMs);
   const roles = [...new Set(input.roles)];
   const rotatedFrom = input.rotatedFrom ?? null;
-  await db
-    .insert(apiTokens)
-    .values({
-      id,
-      tokenHash: sha256Hex(token),
-      principal,
-      roles,
-      description: input.description ?? null,
-      createdAt,
-      expiresAt,
-      rotatedFrom,
-    });
+  await db.insert(apiTokens).values({
+    id,
+    tokenHash: sha256Hex(token),
+    principal,
+    roles,
+    description: input.description ?? null,
+    createdAt,
+    expiresAt,
+    rotatedFrom,
+  });
   return {
     id,
     token,

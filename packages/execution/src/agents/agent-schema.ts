@@ -20,11 +20,9 @@ const agentName = z
   .regex(agentNamePattern, { error: 'must be lowercase letters, digits and inner dashes (at most 63 characters), e.g. file-clerk' })
   .describe('Agent name: lowercase letters, digits and inner dashes.');
 
-const modelId = z
-  .string()
-  .regex(modelIdPattern, {
-    error: 'must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo',
-  });
+const modelId = z.string().regex(modelIdPattern, {
+  error: 'must be written provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or scripted:demo',
+});
 
 const duration = z
   .union([

@@ -431,16 +431,14 @@ export function createApprovalService(store: Store, options: ApprovalServiceOpti
             ),
           };
         }
-        await transaction
-          .insert(approvalVotes)
-          .values({
-            approvalId,
-            approver: approverId,
-            roles,
-            vote: ballot.vote,
-            comment: ballot.comment === undefined ? null : redact(ballot.comment),
-            ts: at,
-          });
+        await transaction.insert(approvalVotes).values({
+          approvalId,
+          approver: approverId,
+          roles,
+          vote: ballot.vote,
+          comment: ballot.comment === undefined ? null : redact(ballot.comment),
+          ts: at,
+        });
         const approvers = new Set(previous.filter((vote) => vote.vote === 'approve').map((vote) => vote.approver));
         if (ballot.vote === 'approve') approvers.add(approverId);
         const outcome: ApprovalOutcome | null =
