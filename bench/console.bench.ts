@@ -14,19 +14,17 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
 import { sql } from '@aifactory/store';
 import { buildConsole, consoleAssetsDir, consoleIsBuilt } from '@aifactory/console';
-import { startConsoleServer } from '../packages/console/test/console-server.ts';
+import { chromiumPath, launchChromium, startConsoleServer } from '../packages/console/test/console-server.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
 const seededRuns = quick ? 5_000 : 100_000;
 const navigations = quick ? 3 : 7;
 const holds = quick ? 3 : 7;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const executablePath = '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  console.log(`${executablePath} is missing (apt-get install -y chromium): the console bench is skipped.`);
+if (!existsSync(chromiumPath)) {
+  console.log(`${chromiumPath} is missing (apt-get install -y chromium): the console bench is skipped.`);
   process.exit(0);
 }
 
@@ -61,19 +59,7 @@ const server = await startConsoleServer({
 });
 const seedMs = performance.now() - seedStarted;
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 const results: Record<string, unknown> = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -5,33 +5,19 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { buildConsole, consoleIsBuilt } from '../src/index.ts';
-import { startConsoleServer } from '../test/console-server.ts';
+import { chromiumPath, launchChromium, startConsoleServer } from '../test/console-server.ts';
 
-const executablePath = '/usr/bin/chromium';
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'console');
-if (!existsSync(executablePath)) {
-  process.stderr.write(`${executablePath} is missing: apt-get install -y chromium\n`);
+if (!existsSync(chromiumPath)) {
+  process.stderr.write(`${chromiumPath} is missing: apt-get install -y chromium\n`);
   process.exit(1);
 }
 if (!consoleIsBuilt()) await buildConsole();
 mkdirSync(outDir, { recursive: true });
 
 const server = await startConsoleServer({ engine: 'pglite' });
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 try {
   await server.startRun('Where is my order?');
   await server.startRun('Do you ship to Norway?');

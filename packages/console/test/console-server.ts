@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
 import { openStore, sql } from '@aifactory/store';
 import { createApiToken } from '@aifactory/server';
 import { prepareBusinessWorkspace, type BusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
@@ -15,6 +16,26 @@ import { prepareBusinessWorkspace, type BusinessWorkspace } from '../../../examp
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'src', 'main.ts');
 
 /** A served console. */
+/** Debian's Chromium: the console's browser test, its bench and its screenshots drive it. */
+export const chromiumPath = '/usr/bin/chromium';
+
+/** Launches that Chromium headless, without the background work (updates, sync, networking) that would slow a page down. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
 export interface ConsoleServer {
   url: string;
   engine: 'pglite' | 'postgres';

@@ -10,14 +10,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { buildConsole, consoleIsBuilt } from '../src/index.ts';
-import { startConsoleServer, type ConsoleServer } from './console-server.ts';
+import { chromiumPath, launchChromium, startConsoleServer, type ConsoleServer } from './console-server.ts';
 
-const executablePath = '/usr/bin/chromium';
-const haveChromium = existsSync(executablePath);
+const haveChromium = existsSync(chromiumPath);
 if (!haveChromium && !process.env.CI)
-  console.warn(`[console] ${executablePath} is missing: the browser test is skipped (apt-get install -y chromium).`);
+  console.warn(`[console] ${chromiumPath} is missing: the browser test is skipped (apt-get install -y chromium).`);
 const postgresUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 
 const engines = [
@@ -56,19 +55,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
 
   beforeAll(async () => {
     if (!consoleIsBuilt()) await buildConsole();
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
