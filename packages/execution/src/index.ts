@@ -52,7 +52,6 @@ export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldActio
 // What an agent may call.
 export { createToolbox } from './toolbox/toolbox.ts';
 export type { AgentToolbox, ResolvedCall, ToolOutcome, ToolRun } from './toolbox/toolbox-port.ts';
-export { modelToolName } from './toolbox/handoff.ts';
 export type { HandoffRunner } from './toolbox/handoff.ts';
 export type { KnowledgeAccess } from './toolbox/knowledge-search.ts';
 export { knowledgeAccessFor } from './toolbox/knowledge-access.ts';

@@ -7,6 +7,7 @@ import { ErrorCode, UserError } from '@aifactory/core';
 import type { SourceLocation } from '@aifactory/core';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node, Pair, YAMLMap } from 'yaml';
+import { toModelToolName } from '../tools/tool-names.ts';
 import type { ChatMessage, ModelRequest, ToolCall } from './model-types.ts';
 
 /**
@@ -293,11 +294,6 @@ export async function loadScript(file: string): Promise<ModelScript> {
   return parseScript(text, file);
 }
 
-/** Maps a tool name to the form the runtime offers it to models under (`fs.read` -> `fs__read`). */
-function offeredToolName(name: string): string {
-  return name.replace(/[^a-zA-Z0-9_-]/g, '__').slice(0, 64);
-}
-
 function render(template: string, variables: Record<(typeof templateVariables)[number], string>): string {
   return template.replace(templatePattern, (whole, variable: string) =>
     Object.hasOwn(variables, variable) ? variables[variable as keyof typeof variables] : whole,
@@ -368,7 +364,7 @@ export function playScript(script: ModelScript, request: Pick<ModelRequest, 'mes
     // A script may name a tool as the agent definition does (`fs.read_file`); the runtime offers
     // it as `fs__read_file`. Use the offered name when that is the one that exists.
     const name =
-      offered.size > 0 && !offered.has(call.name) && offered.has(offeredToolName(call.name)) ? offeredToolName(call.name) : call.name;
+      offered.size > 0 && !offered.has(call.name) && offered.has(toModelToolName(call.name)) ? toModelToolName(call.name) : call.name;
     return {
       id: call.id ?? `call_${assistantCount}_${index}`,
       name,

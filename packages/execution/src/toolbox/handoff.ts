@@ -1,6 +1,7 @@
 // Hand-offs to other agents (the supervisor pattern): each agent an agent may hand to is a tool
 // `handoff__<agent>`; calling it runs that agent as a child run and returns its answer.
 import type { ToolCall, ToolSpec } from '../models/index.ts';
+import { toModelToolName } from '../tools/tool-names.ts';
 import type { ResolvedCall, ToolOutcome, ToolRun } from './toolbox-port.ts';
 
 /** Runs another agent as a child run and returns its answer, or the approval it is held for. */
@@ -11,11 +12,6 @@ export type HandoffRunner = (
 ) => Promise<{ runId: string; status: string; answer?: string; error?: string; approvalId?: string; approvers?: unknown }>;
 
 const handoffPrefix = 'handoff__';
-
-/** Maps an internal tool name ("fs.read_file") to one every provider accepts ("fs__read_file"). */
-export function modelToolName(name: string): string {
-  return name.replace(/[^a-zA-Z0-9_-]/g, '__').slice(0, 64);
-}
 
 /**
  * What a hand-off produced once its child run ended: the child's answer, or its failure, as the
@@ -58,7 +54,7 @@ export class HandoffTools {
   /** One tool spec per agent this one may hand to. */
   specs(): ToolSpec[] {
     return [...this.#agents].map((agent) => ({
-      name: modelToolName(`${handoffPrefix}${agent}`),
+      name: toModelToolName(`${handoffPrefix}${agent}`),
       description: `Hand the task to the '${agent}' agent and get its answer.`,
       inputSchema: { type: 'object', properties: { task: { type: 'string' } }, required: ['task'], additionalProperties: false },
     }));
@@ -71,7 +67,7 @@ export class HandoffTools {
 
   /** The hand-off action a call stands for, or why there is none. */
   resolve(call: ToolCall): ({ ok: true } & ResolvedCall) | { ok: false; message: string } {
-    const agent = [...this.#agents].find((candidate) => modelToolName(`${handoffPrefix}${candidate}`) === call.name);
+    const agent = [...this.#agents].find((candidate) => toModelToolName(`${handoffPrefix}${candidate}`) === call.name);
     if (!agent) return { ok: false, message: `Unknown hand-off '${call.name}'. Available: ${[...this.#agents].join(', ') || 'none'}.` };
     const task = typeof call.args.task === 'string' ? call.args.task : JSON.stringify(call.args);
     return { ok: true, action: { kind: 'handoff', name: agent, args: { task } }, tool: call.name };
