@@ -1,5 +1,6 @@
 // What the control plane is asked about: an action an agent wants to take, and the facts around
 // it. These are the CEL variables of a condition (see docs/policy-language.md).
+import type { Principal } from '@aifactory/core';
 
 /** The kinds of boundary-crossing actions an agent takes. */
 export type ActionKind = 'tool' | 'model' | 'retrieval' | 'handoff' | 'answer';
@@ -20,14 +21,6 @@ export interface ActionAgent {
   team?: string;
   /** Free-form labels from the agent definition. */
   tags?: string[];
-}
-
-/** The person or system on whose behalf the run acts (CEL `principal`). */
-export interface ActionPrincipal {
-  /** Principal id, e.g. `alice@example.com`. */
-  id: string;
-  /** Roles the principal holds. */
-  roles: string[];
 }
 
 /** Counters of the run so far, before this action (CEL `run`). */
@@ -61,7 +54,7 @@ export interface Action {
   /** The agent acting. */
   agent: ActionAgent;
   /** On whose behalf. */
-  principal: ActionPrincipal;
+  principal: Principal;
   /** The run so far. */
   run: ActionRun;
 }

@@ -4,7 +4,6 @@ export type {
   Action,
   ActionAgent,
   ActionKind,
-  ActionPrincipal,
   ActionRun,
   CollectionClassification,
   DecisionContext,

@@ -10,7 +10,6 @@ export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
 export type {
   AgentRuntimeOptions,
   CallerTrace,
-  Principal,
   RecoveryResult,
   RunResult,
   RuntimeApprovals,
@@ -47,7 +46,7 @@ export type {
 
 // The agent graph, for callers that drive LangGraph themselves.
 export { AgentState, createAgentGraph } from './graph/agent-graph.ts';
-export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldAction, RunCounters } from './graph/agent-graph.ts';
+export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldAction } from './graph/agent-graph.ts';
 
 // What an agent may call.
 export { createToolbox } from './toolbox/toolbox.ts';

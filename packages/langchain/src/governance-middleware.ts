@@ -9,7 +9,8 @@
 // sealed when the agent finishes; a thread held for approval stays open until it is resumed.
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
-import { GovernedSession, RunOwnership, type ActionIo, type GovernedOutcome, type Principal } from '@aifactory/execution';
+import { GovernedSession, RunOwnership, type ActionIo, type GovernedOutcome } from '@aifactory/execution';
+import type { Principal } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { runtimeRecorder, type Workspace } from '@aifactory/workspace';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';

@@ -4,7 +4,7 @@
 // successor with the same principal and roles and ends the old one (at once or after a grace period).
 import { randomBytes } from 'node:crypto';
 import { durationMilliseconds } from '@aifactory/control';
-import { ErrorCode, UserError, sha256Hex } from '@aifactory/core';
+import { ErrorCode, UserError, sha256Hex, type Principal } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { apiTokens } from '@aifactory/store/schema';
 import { and, asc, eq, isNull } from 'drizzle-orm';
@@ -16,13 +16,9 @@ export const serverRoles = ['operator', 'approver', 'auditor', 'risk_officer', '
 export type ServerRole = (typeof serverRoles)[number];
 
 /** Who a request acts for, once its token is known. */
-export interface TokenPrincipal {
+export interface TokenPrincipal extends Principal {
   /** The token's id (never the secret). */
   tokenId: string;
-  /** The principal id the token is bound to, e.g. alice@acme.example. */
-  id: string;
-  /** Server roles plus any policy roles (ops-lead, finance-manager). */
-  roles: string[];
   /** When the credential stops being accepted (absent: never). */
   expiresAt?: Date;
   /** The server's local credential (the home's owner, a local administrator): every route admits it, and it may act as another principal. */

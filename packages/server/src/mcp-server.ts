@@ -4,15 +4,8 @@
 // it returns at once with status pending_approval and the approval id, and `approval_status`
 // follows it.
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, UserError } from '@aifactory/core';
-import {
-  voteIneligibility,
-  type AgentDefinition,
-  type Approval,
-  type Principal,
-  type RunEvent,
-  type RunResult,
-} from '@aifactory/execution';
+import { ErrorCode, UserError, type Principal } from '@aifactory/core';
+import { voteIneligibility, type AgentDefinition, type Approval, type RunEvent, type RunResult } from '@aifactory/execution';
 import type { Workspace } from '@aifactory/workspace';
 import type { Store } from '@aifactory/store';
 import { findRun, readRunEvents } from '@aifactory/verification';

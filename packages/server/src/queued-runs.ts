@@ -2,7 +2,8 @@
 // itself (so its first event is durable and streamed at once), queues the run for `factory worker`
 // processes, and follows the run's trace in the store to stream what the worker records. Resumes
 // after an approval go through the queue the same way. Nothing of an agent runs in the server.
-import type { CallerTrace, Principal, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
+import type { Principal } from '@aifactory/core';
+import type { CallerTrace, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
 import { findEventsAfter, findLastEvent } from '@aifactory/verification';
 

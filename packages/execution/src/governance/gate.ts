@@ -14,7 +14,7 @@ import {
   argumentsDenied,
   decide,
 } from '@aifactory/control';
-import { contentHash } from '@aifactory/core';
+import { contentHash, type Principal } from '@aifactory/core';
 
 /** An event as the recorder takes it. */
 export interface EventDraft {
@@ -43,7 +43,7 @@ export interface ProposedAction {
 export interface GateRunContext {
   runId: string;
   agent: { id: string; team?: string; tags?: string[] };
-  principal: { id: string; roles: string[] };
+  principal: Principal;
   counters: { steps: number; tool_calls: number; tokens: number; cost_usd: number };
   startedAtMs: number;
   classifications: string[];

@@ -3,7 +3,7 @@
 // governance gate. A held action parks the run in the `approval` node (LangGraph interrupt); the
 // checkpoint is persisted in the store, so any process can resume it after the approval.
 import { Annotation, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph';
-import { checkLimits, heldDecision, type LimitCrossing, type PolicySet } from '@aifactory/control';
+import { checkLimits, heldDecision, type LimitCrossing, type PolicySet, type RunCounters } from '@aifactory/control';
 import { ErrorCode, SystemError, canonicalJson, contentHash, sha256Hex } from '@aifactory/core';
 import type { ChatMessage, ModelGateway, ModelResponse, ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, Gate, GateRunContext, GovernOptions, ProposedAction, Verdict } from '../governance/gate.ts';
@@ -13,13 +13,8 @@ import { handoffOutcome } from '../toolbox/handoff.ts';
 import type { AgentToolbox } from '../toolbox/toolbox-port.ts';
 import type { RunEvent } from './run-events.ts';
 
-/** Counters the policy's limits are checked against. */
-export interface RunCounters {
-  steps: number;
-  tool_calls: number;
-  tokens: number;
-  cost_usd: number;
-}
+/** What the run has spent, kept in its state; the time elapsed is measured when a limit is checked. */
+type SpentCounters = Omit<RunCounters, 'elapsed_ms'>;
 
 /** An action parked until humans decide. */
 export interface HeldAction {
@@ -59,7 +54,7 @@ export const AgentState = Annotation.Root({
     default: () => null,
   }),
   step: Annotation<number>({ reducer: (_left, right) => right, default: () => 0 }),
-  counters: Annotation<RunCounters>({
+  counters: Annotation<SpentCounters>({
     reducer: (_left, right) => right,
     default: () => ({ steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 }),
   }),
@@ -367,7 +362,7 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
         fallback_used: response.fallbackUsed,
       },
     });
-    const counters: RunCounters = {
+    const counters: SpentCounters = {
       steps: state.counters.steps + 1,
       tool_calls: state.counters.tool_calls,
       tokens: state.counters.tokens + response.usage.inputTokens + response.usage.outputTokens,
@@ -694,10 +689,7 @@ const agentLimitCounters = [
 ] as const;
 
 /** The first of the agent's own limits the run has reached, shaped like a policy limit crossing. */
-function agentLimitCrossing(
-  limits: AgentLimitSettings | undefined,
-  counters: RunCounters & { elapsed_ms: number },
-): LimitCrossing | undefined {
+function agentLimitCrossing(limits: AgentLimitSettings | undefined, counters: RunCounters): LimitCrossing | undefined {
   if (!limits) return undefined;
   for (const [limit, counter] of agentLimitCounters) {
     const max = limits[limit];

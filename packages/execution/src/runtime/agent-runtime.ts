@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
-import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash } from '@aifactory/core';
+import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
@@ -141,11 +141,6 @@ export interface CallerTrace {
   traceId: string;
   /** 16 lowercase hex digits. */
   spanId: string;
-}
-
-export interface Principal {
-  id: string;
-  roles: string[];
 }
 
 /** How a run call ended. */

@@ -14,7 +14,8 @@ import { contentHash } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { rememberPolicies } from '../agents/definition-rows.ts';
 import type { Approval, ApprovalService } from '../approvals/approval-service.ts';
-import type { Principal, RuntimeRecorder } from './agent-runtime.ts';
+import type { Principal } from '@aifactory/core';
+import type { RuntimeRecorder } from './agent-runtime.ts';
 import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from '../governance/gate.ts';
 import type { RunOwnership } from './run-ownership.ts';
 

@@ -1,5 +1,6 @@
 // Hand-offs to other agents (the supervisor pattern): each agent an agent may hand to is a tool
 // `handoff__<agent>`; calling it runs that agent as a child run and returns its answer.
+import type { Principal } from '@aifactory/core';
 import type { ToolCall, ToolSpec } from '../models/index.ts';
 import { toModelToolName } from '../tools/tool-names.ts';
 import type { ResolvedCall, ToolOutcome, ToolRun } from './toolbox-port.ts';
@@ -8,7 +9,7 @@ import type { ResolvedCall, ToolOutcome, ToolRun } from './toolbox-port.ts';
 export type HandoffRunner = (
   agent: string,
   task: string,
-  parent: { runId: string; principal: { id: string; roles: string[] } },
+  parent: { runId: string; principal: Principal },
 ) => Promise<{ runId: string; status: string; answer?: string; error?: string; approvalId?: string; approvers?: unknown }>;
 
 const handoffPrefix = 'handoff__';

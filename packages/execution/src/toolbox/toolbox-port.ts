@@ -1,6 +1,7 @@
 // The port between the agent graph and whatever serves an agent's tools: the graph asks the
 // toolbox what a model tool call stands for (a governed action), and runs it once the gate says
 // so. Types only, so the graph and the toolboxes depend on this file and not on each other.
+import type { Principal } from '@aifactory/core';
 import type { ToolCall, ToolSpec } from '../models/index.ts';
 import type { EventDraft, ProposedAction } from '../governance/gate.ts';
 
@@ -14,7 +15,7 @@ export interface ResolvedCall {
 /** The run a tool call belongs to, as a toolbox sees it. */
 export interface ToolRun {
   runId: string;
-  principal: { id: string; roles: string[] };
+  principal: Principal;
   step: number;
 }
 

@@ -31,10 +31,9 @@ import {
   type Approval,
   type ApprovalService,
   type GovernedOutcome,
-  type Principal,
   type ToolPin,
 } from '@aifactory/execution';
-import { contentHash } from '@aifactory/core';
+import { contentHash, type Principal } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
 import { runtimeRecorder } from '@aifactory/workspace';

@@ -3,7 +3,7 @@
 // principal that opened it). Either way the session's run is sealed when the session ends.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { Principal } from '@aifactory/execution';
+import type { Principal } from '@aifactory/core';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';

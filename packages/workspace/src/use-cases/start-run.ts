@@ -1,6 +1,7 @@
 // Use case: start a governed run of an agent on one input, as a principal. The HTTP API, the
 // CLI, agents served over MCP and the demo all start runs through here.
-import type { AgentRuntime, CallerTrace, Principal, RunEventListener, RunResult } from '@aifactory/execution';
+import type { Principal } from '@aifactory/core';
+import type { AgentRuntime, CallerTrace, RunEventListener, RunResult } from '@aifactory/execution';
 
 /** What starting a run takes. */
 export interface StartRunRequest {
