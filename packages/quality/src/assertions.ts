@@ -3,9 +3,9 @@
 // one sentence saying what was expected and what came. Patterns are RE2 (linear time): suites
 // are shared files and a regex must not stall the harness.
 import { compileRegex } from '@aifactory/control/source';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { checkCitations } from './citations.ts';
 import type { CaseExpectation, EvalOutcome, JudgeExpectation } from './eval-suite.ts';
+import { schemaValidator } from './json-schema-check.ts';
 import type { RunObservation } from './run-observation.ts';
 
 /** The result of one expectation. */
@@ -29,8 +29,6 @@ export interface JudgeVerdict {
 
 /** Runs a judge on a case's answer (the runner supplies it: the judge is itself a governed run). */
 export type JudgeAnswer = (judge: JudgeExpectation, question: string, answer: string) => Promise<JudgeVerdict>;
-
-const ajv = new Ajv2020({ strict: false, allErrors: false });
 
 /** Whether a run came to the governance outcome a case expects. */
 export function outcomeOf(observation: RunObservation): { matches: (expected: EvalOutcome) => boolean; describe: string } {
@@ -159,7 +157,7 @@ function jsonProblem(answer: string, schema: Record<string, unknown>): string | 
   } catch {
     return `Expected the answer to be JSON; got ${quote(answer)}.`;
   }
-  const validate = ajv.compile(schema);
+  const validate = schemaValidator(schema);
   if (validate(value)) return undefined;
   const [first] = validate.errors ?? [];
   return `The answer does not satisfy the JSON Schema: ${first ? `${first.instancePath || '(root)'} ${first.message ?? 'is invalid'}` : 'invalid'}.`;

@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { issueProblems, problemsError, regexSyntaxProblem, YamlSource, type SourceProblem } from '@aifactory/control/source';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
+import { schemaValidator } from './json-schema-check.ts';
 
 const name = z
   .string()
@@ -125,9 +125,6 @@ export interface EvalSuite {
 
 const defaultPrincipal = { id: 'eval@factory.local', roles: [] as string[] };
 
-/** One compiler for every suite: an Ajv instance is costly to build, and it caches compiled schemas. */
-let schemaCompiler: Ajv2020 | undefined;
-
 /** Parses a suite from YAML text; throws a UserError naming file, line and column of every problem. */
 export function parseEvalSuite(text: string, file = '<inline>'): EvalSuite {
   const source = new YamlSource(text, file);
@@ -222,7 +219,7 @@ function expectationProblems(expect: CaseExpectation, source: YamlSource, path: 
   }
   if (expect.json_schema !== undefined) {
     try {
-      (schemaCompiler ??= new Ajv2020({ strict: false })).compile(expect.json_schema);
+      schemaValidator(expect.json_schema);
     } catch (error) {
       problems.push({
         message: `The JSON Schema does not compile: ${error instanceof Error ? error.message : String(error)}.`,
