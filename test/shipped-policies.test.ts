@@ -32,7 +32,7 @@ const repository = path.resolve(import.meta.dirname, '..');
 /** Every AutonomyPolicy file the repository ships (tests' own fixtures aside). */
 const shipped = globSync(['**/policy.yaml', '**/*.policy.yaml'], {
   cwd: repository,
-  exclude: (name) => /(^|\/)(node_modules|test|tests|fixtures|\.factory)(\/|$)/.test(typeof name === 'string' ? name : name.name),
+  exclude: (name) => /(^|\/)(node_modules|test|tests|fixtures|\.factory)(\/|$)/.test(String(name)),
 })
   .filter((file) => /^kind:\s*AutonomyPolicy\s*$/m.test(readFileSync(path.join(repository, file), 'utf8')))
   .sort();
