@@ -252,7 +252,7 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
       runs.delete(runId);
       return result;
     },
-    sealRun: (runId) => recorder.sealRun(runId),
+    sealRun: (runId, options) => recorder.sealRun(runId, options),
     checkpoint: (runId) => recorder.checkpoint(runId),
     head: (runId) => recorder.head(runId),
   };

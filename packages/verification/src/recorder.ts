@@ -108,8 +108,11 @@ export interface Recorder {
   setStatus(runId: string, status: 'running' | 'held', options?: AppendOptions): Promise<void>;
   /** Records run.completed / run.failed, then seals the run. */
   finishRun(runId: string, outcome: RunOutcome, options?: AppendOptions): Promise<{ event: RecordedEvent; seal: Seal }>;
-  /** Seals a run whose last event already ends it (a process died between the two), once its chain verifies. */
-  sealRun(runId: string): Promise<Seal>;
+  /**
+   * Seals a run whose last event already ends it (a process died between the two), once its chain
+   * verifies. With a fence (recovery, under a taken-over lease) that lease is handed back in the seal's commit.
+   */
+  sealRun(runId: string, options?: AppendOptions): Promise<Seal>;
   /** Checkpoint-seals a run's head now (what holds and the periodic checkpoints do). */
   checkpoint(runId: string): Promise<Seal>;
   /** The run's head as this recorder knows it (loaded from the store on first use). */
@@ -518,7 +521,7 @@ class TraceRecorder implements Recorder {
     return this.#exclusive(runId, async () => ({ ...(await this.#head(runId)) }));
   }
 
-  async sealRun(runId: string): Promise<Seal> {
+  async sealRun(runId: string, options: AppendOptions = {}): Promise<Seal> {
     return this.#exclusive(runId, async () => {
       const [last] = await queryRows<{ seq: number; hash: string; type: string }>(
         this.#store,
@@ -549,7 +552,7 @@ class TraceRecorder implements Recorder {
           { details: { runId } },
         );
       }
-      return this.#seal(runId, { seq: Number(last.seq), hash: last.hash, ended: true }, last.type as EventType);
+      return this.#seal(runId, { seq: Number(last.seq), hash: last.hash, ended: true }, last.type as EventType, options.fence);
     });
   }
 

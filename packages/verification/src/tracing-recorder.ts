@@ -190,7 +190,7 @@ export function tracingRecorder(
       observe([result.event]);
       return result;
     },
-    sealRun: (runId) => recorder.sealRun(runId),
+    sealRun: (runId, options) => recorder.sealRun(runId, options),
     checkpoint: (runId) => recorder.checkpoint(runId),
     head: (runId) => recorder.head(runId),
   };

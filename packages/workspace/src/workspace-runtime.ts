@@ -98,6 +98,7 @@ export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
       ),
     setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
     finishRun: (runId, outcome, options) => recorder.finishRun(runId, outcome, options),
+    sealRun: (runId, options) => recorder.sealRun(runId, options),
   };
 }
 

@@ -67,6 +67,8 @@ export interface RuntimeRecorder {
     outcome: { status: 'completed' | 'failed'; payload?: unknown },
     options?: RuntimeAppendOptions,
   ): Promise<unknown>;
+  /** Seals a run whose last event already ends it (its owner died between the end and the seal). */
+  sealRun(runId: string, options?: RuntimeAppendOptions): Promise<unknown>;
 }
 
 /** Approvals, as the runtime uses them. */
@@ -585,6 +587,11 @@ export class AgentRuntime {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
       }
+      // Its owner recorded the run's end and died before sealing it (two commits): nothing is left to
+      // drive, and nothing may be appended after its end, so the end is sealed here (which also
+      // sets the run's status and hands the lease back).
+      const lastType = await this.#lastEventType(runId);
+      if (lastType === 'run.completed' || lastType === 'run.failed') return await this.#sealEnded(runId, lastType);
       if (row.status === 'held') await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
       const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
       const ledger = await readRecoveryLedger(this.#options.store, runId);
@@ -765,6 +772,32 @@ export class AgentRuntime {
   /** The type of a run's last event. */
   async #lastEventType(runId: string): Promise<string | undefined> {
     return (await findLastEvent(this.#options.store, runId))?.type;
+  }
+
+  /**
+   * Seals a run taken over whose last event already ends it (its owner died between run.completed
+   * or run.failed and the seal): the seal sets its status and releases the lease. A seal another
+   * process wrote first (the old owner woke up and sealed) is as good.
+   */
+  async #sealEnded(runId: string, lastType: 'run.completed' | 'run.failed'): Promise<RecoveryResult> {
+    try {
+      await this.#options.recorder.sealRun(runId, this.#fence(runId));
+    } catch (error) {
+      if (!(error instanceof UserError && error.code === ErrorCode.Conflict && /already sealed/.test(error.message))) throw error;
+      await this.#ownership.release(runId);
+    }
+    this.#ownership.forget(runId);
+    const ended = await this.#endOf(runId);
+    const result: RunResult =
+      lastType === 'run.completed'
+        ? { runId, status: 'completed', answer: String(ended.answer ?? '') }
+        : { runId, status: 'failed', error: String(ended.error ?? 'failed') };
+    this.#emit(
+      lastType === 'run.completed'
+        ? { type: 'run.completed', runId, answer: String(ended.answer ?? '') }
+        : { type: 'run.failed', runId, reason: String(ended.error ?? 'failed') },
+    );
+    return { runId, outcome: 'continued', result };
   }
 
   /** The payload of a run's last event (its run.completed or run.failed). */
