@@ -171,7 +171,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.localToken ? { localToken: options.localToken } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(llmGateway ? { llmGateway } : {}),
-    ...(queued ? { runs: { start: (request) => queued.start(request), resume: (runId, resume) => queued.resume(runId, resume) } } : {}),
+    ...(queued
+      ? {
+          runs: {
+            start: (request) => queued.start(request),
+            resume: (runId, resume) => queued.resume(runId, resume),
+            resolve: (runId, decision) => queued.resolve(runId, decision),
+          },
+        }
+      : {}),
   });
   let server: Server;
   try {

@@ -3,7 +3,7 @@
 // processes, and follows the run's trace in the store to stream what the worker records. Resumes
 // after an approval go through the queue the same way. Nothing of an agent runs in the server.
 import type { Principal } from '@aifactory/core';
-import type { CallerTrace, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
+import type { CallerTrace, InDoubtResolution, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
 import { findEventsAfter, findLastEvent } from '@aifactory/verification';
 
@@ -66,6 +66,24 @@ export class QueuedRuns {
   async resume(runId: string, options: { approvalId: string; onEvent?: RunEventListener }): Promise<RunResult> {
     const done = this.#follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, options.onEvent);
     await this.#options.enqueue({ runId, reason: 'resume', approvalId: options.approvalId });
+    return done;
+  }
+
+  /**
+   * Records a human's decision on a run held with reason outcome_unknown (the runtime's
+   * settleInDoubt) and queues the run for a worker; resolves once it completed, failed or is held
+   * again. A run the decision failed is settled at once.
+   */
+  async resolve(
+    runId: string,
+    decision: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+  ): Promise<RunResult> {
+    const { onEvent, ...settle } = decision;
+    const settled = await this.#options.workspace.runtime.settleInDoubt(runId, settle);
+    if (settled.status !== 'running') return settled;
+    const done = this.#follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, onEvent);
+    // Should the queue be unreachable now, the run is still running without an owner: a supervisor queues it.
+    await this.#options.enqueue({ runId, reason: 'resolve' }).catch(() => undefined);
     return done;
   }
 

@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { createRecorder, readRunEvents } from '@aifactory/verification';
-import { workspaceConfigAt } from '@aifactory/workspace';
+import { openWorkspace, RunQueue, workspaceConfigAt, type QueueWorker, type Workspace } from '@aifactory/workspace';
 
 const agentsDir = path.join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'recovery', 'agents');
 
@@ -77,7 +77,7 @@ describe('settling an in-doubt action over HTTP', () => {
       method: 'POST',
       body: JSON.stringify({ resolution: 'failed', reason: 'the ledger shows no a' }),
     });
-    expect(resolved.status).toBe(202);
+    expect(resolved.status, await resolved.clone().text()).toBe(202);
     expect(await resolved.json()).toMatchObject({
       runId: 'run_died',
       resolution: 'failed',
@@ -90,5 +90,82 @@ describe('settling an in-doubt action over HTTP', () => {
     // Nothing is left in doubt: a second resolution is refused.
     const again = await call('/v1/runs/run_died/resolve', tokens.bob!, { method: 'POST', body: JSON.stringify({ resolution: 'retried' }) });
     expect(again.status).toBe(409);
+  });
+});
+
+// With workers (`factory serve --queue`, Postgres): the server records the approver's decision and
+// hands the run to the job queue, like a resume after an approval; a worker (here a queue worker in
+// this process, with its own workspace) recovers it and goes on. The server never drives it.
+const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
+describe.skipIf(!databaseUrl)('settling an in-doubt action with workers (serve --queue, Postgres)', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'aifactory-resolve-queue-'));
+  const schema = `t_resolveq_${Math.random().toString(16).slice(2, 10)}`;
+  let store: Store;
+  let queue: RunQueue;
+  let server: RunningServer;
+  let worker: Workspace;
+  let taking: QueueWorker;
+  const tokens: Record<string, string> = {};
+
+  beforeAll(async () => {
+    process.env.NODE_BINARY = process.execPath;
+    process.env.CALLS_FILE = path.join(scratch, 'calls.jsonl');
+    store = await openStore({ databaseUrl: databaseUrl!, schema });
+    queue = await RunQueue.open({ databaseUrl: databaseUrl!, storeSchema: schema });
+    const config = workspaceConfigAt(scratch, { agentsDir });
+    server = await startServer({ store, config, port: 0, log: () => {}, recovery: { intervalMs: 100 }, queue });
+    worker = await openWorkspace(config, { store, queue });
+    taking = await queue.work({
+      concurrency: 2,
+      drive: (job) => worker.runtime.drive(job.runId, job.approvalId ? { approvalId: job.approvalId } : {}),
+    });
+    tokens.bob = (await createApiToken(store, { principal: 'bob@example.com', roles: ['approver'] })).token;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await taking?.stop();
+    await worker?.close();
+    await queue?.close();
+    await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
+    await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+    await store?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('records the decision in the server and lets a worker go on with the run through the queue', { timeout: 180_000 }, async () => {
+    // The dead process sealed with the deployment's key (a held run resumes only from a history it signed).
+    const recorder = createRecorder(store, { signer: worker.signer });
+    await recorder.startRun(
+      { id: 'run_died_q', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
+      { lease: { owner: 'dead-process', ttlMs: 50 } },
+    );
+    await recorder.record(
+      'run_died_q',
+      {
+        type: 'tool.called',
+        actor: 'ledger-keeper',
+        payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'a' } },
+      },
+      { fence: { epoch: 1 } },
+    );
+    const statusOf = async () => (await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_died_q'`))[0]?.status;
+    await vi.waitFor(async () => expect(await statusOf()).toBe('held'), { timeout: 120_000, interval: 100 });
+    const resolved = await fetch(`${server.url}/v1/runs/run_died_q/resolve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.bob}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ resolution: 'retried' }),
+    });
+    expect(resolved.status, await resolved.clone().text()).toBe(202);
+    await vi.waitFor(async () => expect(await statusOf()).toBe('completed'), { timeout: 120_000, interval: 100 });
+    const events: Array<{ type: string; payload: unknown }> = [];
+    for await (const event of readRunEvents(store, 'run_died_q'))
+      events.push({ type: event.type, payload: event.payloadText === null ? null : JSON.parse(event.payloadText) });
+    const resolvedAt = events.findIndex((event) => event.type === 'action.resolved');
+    expect(resolvedAt).toBeGreaterThan(0);
+    // After the decision, the run was taken over by the worker's runtime, not driven by the server.
+    const takenOver = events.slice(resolvedAt).find((event) => event.type === 'run.recovered');
+    expect((takenOver?.payload as { owner?: string } | undefined)?.owner).toBe(worker.runtime.ownership.owner);
+    expect(events.filter((event) => event.type === 'run.completed')).toHaveLength(1);
   });
 });

@@ -128,6 +128,18 @@ export class RunQueue {
     return RunQueue.open({ databaseUrl: options.databaseUrl, storeSchema: store.schemaName, ...(options.log ? { log: options.log } : {}) });
   }
 
+  /**
+   * The queue of a Postgres store when workers were deployed on it (its schema exists), else
+   * undefined — never created here: a CLI uses it to hand a run to the workers like a server would.
+   */
+  static async ifPresent(store: Store, options: { databaseUrl?: string; log?: RunQueueOptions['log'] }): Promise<RunQueue | undefined> {
+    if (store.kind !== 'postgres' || !options.databaseUrl) return undefined;
+    const schema = queueSchemaFor(store.schemaName);
+    const rows = await store.query<{ present: boolean }>(sql`SELECT to_regnamespace(${schema}) IS NOT NULL AS present`);
+    if (!rows[0]?.present) return undefined;
+    return RunQueue.open({ databaseUrl: options.databaseUrl, storeSchema: store.schemaName, ...(options.log ? { log: options.log } : {}) });
+  }
+
   /** Queues a drive of the run. One pending job per run: a second request before it is taken replaces the first. */
   async enqueueDrive(job: DriveRunJob): Promise<void> {
     await this.#utils.addJob(driveRunTask, job, { jobKey: `run:${job.runId}`, maxAttempts: 5 });

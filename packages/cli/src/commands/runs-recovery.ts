@@ -4,10 +4,12 @@
 // outcome_unknown — a tool call whose outcome a crash left unknown — by confirming it happened,
 // running it again, or failing the run.
 import { ErrorCode, UserError } from '@aifactory/core';
-import type { InDoubtResolution, RunEvent } from '@aifactory/execution';
+import type { InDoubtResolution, RunEvent, RunResult } from '@aifactory/execution';
+import type { Store } from '@aifactory/store';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
+import { actingAs, describeServer, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { createRunRenderer, openCliWorkspace } from './run.ts';
 
 /** Opens the workspace's store as configured by the environment. */
@@ -46,16 +48,16 @@ export function registerRunsRecoveryCommands(runs: Command): void {
       .option('--reason <text>', 'why, recorded with the resolution')
       .option(
         '--as <principal>',
-        'who resolves (a local administrator acting directly on the store)',
+        "who resolves: a local administrator on the store or through this home's server (through a remote server the token says who you are)",
         process.env.USER ? `${process.env.USER}@local` : 'cli@local',
       )
       .option('--agents <dir>', 'folder of agent definitions', 'agents')
       .addHelpText(
         'after',
-        '\nA crash between a tool call and the record of its outcome leaves the call in doubt: it may or may not have happened.\nIt is never run again silently; tools declared idempotent in the agent definition are retried by themselves.\nExit codes: 0 resolved (the run completed or is held again), 1 the run failed, 2 nothing to resolve or bad input, 3 store failure.',
+        "\nA crash between a tool call and the record of its outcome leaves the call in doubt: it may or may not have happened.\nIt is never run again silently; tools declared idempotent in the agent definition are retried by themselves.\nThrough a server (--server / AIFACTORY_URL, or this home's factory serve) the server goes on with the run; on a Postgres store with workers\n(its job queue exists) the decision is recorded here and the run queued for a worker, and this command waits for it.\nExit codes: 0 resolved (the run completed or is held again), 1 the run failed, 2 nothing to resolve or bad input, 3 store failure.",
       ),
   ).action(
-    action(async (runId: string, options: ResolveOptions) => {
+    action(async (runId: string, options: ResolveOptions, command: Command) => {
       const chosen = (['confirm', 'retry', 'fail'] as const).filter((flag) => options[flag]);
       if (chosen.length !== 1)
         throw new UserError(
@@ -65,31 +67,11 @@ export function registerRunsRecoveryCommands(runs: Command): void {
       if (options.result !== undefined && !options.confirm)
         throw new UserError(ErrorCode.InputInvalid, '--result goes with --confirm only.');
       const resolution: InDoubtResolution = options.confirm ? 'confirmed' : options.retry ? 'retried' : 'failed';
-      const store = await openWorkspaceStore();
-      try {
-        const workspace = await openCliWorkspace(store, options.agents);
-        try {
-          const events: RunEvent[] = [];
-          const render = createRunRenderer();
-          const result = await workspace.runtime.resolveInDoubt(runId, {
-            resolution,
-            by: options.as,
-            ...(options.result !== undefined ? { result: options.result } : {}),
-            ...(options.reason ? { reason: options.reason } : {}),
-            onEvent: (event: RunEvent) => (options.json ? events.push(event) : render(event)),
-          });
-          emit(
-            options,
-            { ...result, resolution, by: options.as, events },
-            () => `${pc.dim(`resolved as ${resolution} by ${options.as}; run ${runId} is ${result.status}`)}\n`,
-          );
-          return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
-        } finally {
-          await workspace.close();
-        }
-      } finally {
-        await store.close();
-      }
+      const explicitAs = command.getOptionValueSource('as') === 'cli';
+      return viaServerOrStore({
+        server: (connection) => resolveThroughServer(connection, runId, resolution, options, explicitAs),
+        store: () => resolveOnStore(runId, resolution, options),
+      });
     }),
   );
 
@@ -141,4 +123,129 @@ export function registerRunsRecoveryCommands(runs: Command): void {
       }
     }),
   );
+}
+
+/** What a resolution asks for, as the HTTP API takes it. */
+function decisionOf(
+  resolution: InDoubtResolution,
+  options: ResolveOptions,
+): { resolution: InDoubtResolution; result?: string; reason?: string } {
+  return {
+    resolution,
+    ...(options.result !== undefined ? { result: options.result } : {}),
+    ...(options.reason ? { reason: options.reason } : {}),
+  };
+}
+
+/** Prints a resolution's outcome; exit 1 when the run failed. */
+function reportResolution(
+  options: ResolveOptions,
+  runId: string,
+  resolution: InDoubtResolution,
+  by: string,
+  result: RunResult | { runId: string; status: 'running' },
+  extra: Record<string, unknown> = {},
+  note = '',
+): number {
+  emit(
+    options,
+    { ...result, resolution, by, ...extra },
+    () => `${pc.dim(`resolved as ${resolution} by ${by}; run ${runId} is ${result.status}`)}${note ? `\n${note}` : ''}\n`,
+  );
+  return result.status === 'failed' ? ExitCode.CheckFailed : ExitCode.Ok;
+}
+
+/**
+ * `runs resolve` through a server (--server / AIFACTORY_URL, or the `factory serve` owning this
+ * home's embedded store): POST /v1/runs/:id/resolve. The server records the decision and goes on
+ * with the run — itself, or through its job queue for a worker (`serve --queue`).
+ */
+async function resolveThroughServer(
+  connection: ServerConnection,
+  runId: string,
+  resolution: InDoubtResolution,
+  options: ResolveOptions,
+  explicitAs: boolean,
+): Promise<number> {
+  if (options.agents !== 'agents')
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `--agents does not apply through ${connection.url}: the server goes on with runs using the agents of its own folder.`,
+      { location: { path: '--agents' } },
+    );
+  const client = new ServerClient(connection, actingAs(connection, options.as, ['admin'], explicitAs));
+  const answer = await client.request<{ runId: string; by: string; status?: 'running'; result?: RunResult }>(
+    'POST',
+    `/v1/runs/${encodeURIComponent(runId)}/resolve`,
+    decisionOf(resolution, options),
+  );
+  const result = answer.result ?? { runId, status: 'running' as const };
+  return reportResolution(
+    options,
+    runId,
+    resolution,
+    answer.by,
+    result,
+    { server: connection.url },
+    result.status === 'running' ? `${describeServer(connection)} goes on with it; follow it with 'factory runs show ${runId}'.` : '',
+  );
+}
+
+/**
+ * `runs resolve` on the store. Where workers were deployed (the store's job queue exists), the
+ * decision is recorded here and the run handed to the queue like any resume — a worker goes on
+ * with it, and this command waits until the run completes, fails or is held again. Otherwise
+ * (the embedded store, or Postgres without workers) this process goes on with the run itself.
+ */
+async function resolveOnStore(runId: string, resolution: InDoubtResolution, options: ResolveOptions): Promise<number> {
+  const store = await openWorkspaceStore();
+  try {
+    const workspace = await openCliWorkspace(store, options.agents);
+    try {
+      const { RunQueue } = await import('@aifactory/workspace');
+      const queue = await RunQueue.ifPresent(store, workspace.config.store);
+      if (queue) {
+        try {
+          const settled = await workspace.runtime.settleInDoubt(runId, { ...decisionOf(resolution, options), by: options.as });
+          if (settled.status !== 'running')
+            return reportResolution(options, runId, resolution, options.as, settled, { queue: queue.schema });
+          await queue.enqueueDrive({ runId, reason: 'resolve' });
+          if (!options.json) process.stderr.write(pc.dim(`queued for a worker (${queue.schema}); waiting for run ${runId}…\n`));
+          const result = await awaitRunEnd(store, runId);
+          return reportResolution(options, runId, resolution, options.as, result, { queue: queue.schema });
+        } finally {
+          await queue.close();
+        }
+      }
+      const events: RunEvent[] = [];
+      const render = createRunRenderer();
+      const result = await workspace.runtime.resolveInDoubt(runId, {
+        ...decisionOf(resolution, options),
+        by: options.as,
+        onEvent: (event: RunEvent) => (options.json ? events.push(event) : render(event)),
+      });
+      return reportResolution(options, runId, resolution, options.as, result, { events });
+    } finally {
+      await workspace.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Waits until a run a worker drives completes, fails or is held again, reading its row and last event. */
+async function awaitRunEnd(store: Store, runId: string): Promise<RunResult> {
+  const { findLastEvent, findRun } = await import('@aifactory/verification');
+  for (;;) {
+    const row = await findRun(store, runId);
+    if (row && row.status !== 'running') {
+      const last = await findLastEvent(store, runId);
+      const payload = (last?.payload ? JSON.parse(last.payload) : {}) as { answer?: string; error?: string | { message?: string } };
+      if (row.status === 'completed') return { runId, status: 'completed', answer: String(payload.answer ?? '') };
+      if (row.status === 'failed')
+        return { runId, status: 'failed', error: typeof payload.error === 'string' ? payload.error : (payload.error?.message ?? 'failed') };
+      return { runId, status: 'held', held: payload as never };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -651,6 +651,59 @@ export class AgentRuntime {
     runId: string,
     request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
   ): Promise<RunResult> {
+    const [row, ledger] = await this.#inDoubt(runId, request);
+    await this.#own(runId);
+    const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
+    await session.gate.commit(runId, resolvedEvents(ledger, request));
+    for (const action of ledger.inDoubt) {
+      ledger.resolutions.set(callKey(action.step, action.callId), {
+        resolution: request.resolution,
+        by: request.by,
+        ...(request.result !== undefined ? { result: request.result } : {}),
+      });
+    }
+    if (request.resolution === 'failed') return this.#failInDoubt(runId, ledger, request);
+    await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
+    ledger.inDoubt = [];
+    return this.#goOn(session, runId, row, ledger, request.onEvent);
+  }
+
+  /**
+   * Records a human's decision on a run held with reason outcome_unknown without driving it here:
+   * a run that goes on is marked running and its lease handed back, so the job queue's next worker
+   * recovers it (reading the decision from the trace, as recover() does); `failed` ends the run at
+   * once. What an API server that leaves driving to workers does (`factory serve --queue`):
+   * nothing of the agent (its tool servers) is started here. Resolves `running` once handed back.
+   */
+  async settleInDoubt(
+    runId: string,
+    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string },
+  ): Promise<RunResult | { runId: string; status: 'running' }> {
+    const [, ledger] = await this.#inDoubt(runId, request);
+    await this.#own(runId);
+    try {
+      await this.#options.recorder.recordBatch(runId, resolvedEvents(ledger, request), this.#fence(runId));
+      if (request.resolution === 'failed') return await this.#failInDoubt(runId, ledger, request);
+      await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
+    } catch (error) {
+      await this.#ownership.release(runId).catch(() => undefined);
+      throw error;
+    }
+    await this.#ownership.release(runId);
+    return { runId, status: 'running' };
+  }
+
+  /** Ends a run whose in-doubt actions a human failed. */
+  async #failInDoubt(runId: string, ledger: RecoveryLedger, request: { by: string; reason?: string }): Promise<RunResult> {
+    const error = `The outcome of ${ledger.inDoubt.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
+    await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, reason: 'outcome_unknown' } }, this.#fence(runId));
+    this.#ownership.forget(runId);
+    this.#emit({ type: 'run.failed', runId, reason: error });
+    return { runId, status: 'failed', error };
+  }
+
+  /** The run and its ledger, when it is held with actions in doubt; a clear refusal otherwise. */
+  async #inDoubt(runId: string, request: { resolution: InDoubtResolution }): Promise<[RunRecord, RecoveryLedger]> {
     if (!['confirmed', 'retried', 'failed'].includes(request.resolution)) {
       throw new UserError(
         ErrorCode.InputInvalid,
@@ -668,44 +721,7 @@ export class AgentRuntime {
         { details: { runId, status: row.status } },
       );
     }
-    await this.#own(runId);
-    const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
-    const events: EventDraft[] = ledger.inDoubt.map((action) => ({
-      type: 'action.resolved',
-      actor: request.by,
-      payload: {
-        step: action.step,
-        name: action.name,
-        kind: action.kind,
-        ...(action.callId ? { call_id: action.callId } : {}),
-        resolution: request.resolution,
-        by: request.by,
-        ...(request.result !== undefined ? { result: request.result } : {}),
-        ...(request.reason ? { reason: request.reason } : {}),
-      },
-    }));
-    await session.gate.commit(runId, events);
-    for (const action of ledger.inDoubt) {
-      ledger.resolutions.set(callKey(action.step, action.callId), {
-        resolution: request.resolution,
-        by: request.by,
-        ...(request.result !== undefined ? { result: request.result } : {}),
-      });
-    }
-    if (request.resolution === 'failed') {
-      const error = `The outcome of ${ledger.inDoubt.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
-      await this.#options.recorder.finishRun(
-        runId,
-        { status: 'failed', payload: { error, reason: 'outcome_unknown' } },
-        this.#fence(runId),
-      );
-      this.#ownership.forget(runId);
-      this.#emit({ type: 'run.failed', runId, reason: error });
-      return { runId, status: 'failed', error };
-    }
-    await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
-    ledger.inDoubt = [];
-    return this.#goOn(session, runId, row, ledger, request.onEvent);
+    return [row, ledger];
   }
 
   /** Drives a recovered run on from its last checkpoint, serving back what the trace recorded. */
@@ -1133,4 +1149,25 @@ export class AgentRuntime {
     });
     return { definition, policySet, gate, graph, ...(host ? { host } : {}) };
   }
+}
+
+/** The action.resolved events recording a human's decision on each in-doubt action. */
+function resolvedEvents(
+  ledger: RecoveryLedger,
+  request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string },
+): EventDraft[] {
+  return ledger.inDoubt.map((action) => ({
+    type: 'action.resolved',
+    actor: request.by,
+    payload: {
+      step: action.step,
+      name: action.name,
+      kind: action.kind,
+      ...(action.callId ? { call_id: action.callId } : {}),
+      resolution: request.resolution,
+      by: request.by,
+      ...(request.result !== undefined ? { result: request.result } : {}),
+      ...(request.reason ? { reason: request.reason } : {}),
+    },
+  }));
 }

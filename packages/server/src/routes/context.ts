@@ -2,7 +2,7 @@
 // the log and metrics, and the shared request helpers (roles, visibility, bodies, streams).
 // createHttpApp (http-app.ts) builds one RouteContext and hands it to each register...Routes.
 import { ErrorCode } from '@aifactory/core';
-import type { RunEvent } from '@aifactory/execution';
+import type { InDoubtResolution, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import type { RunRecord } from '@aifactory/verification';
 import type { Workspace } from '@aifactory/workspace';
@@ -47,6 +47,11 @@ export type RunRow = RunRecord;
 export interface RunDriver {
   start: Workspace['startRun'];
   resume: Workspace['runtime']['resume'];
+  /** Settles a run held with reason outcome_unknown and lets it go on (absent: this process drives it, resolveInDoubt). */
+  resolve?: (
+    runId: string,
+    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+  ) => Promise<RunResult>;
 }
 
 /** What route modules share. */

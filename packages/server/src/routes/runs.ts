@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { ErrorCode } from '@aifactory/core';
-import { loadRecordedRun, replayRun, whatIf, type CallerTrace, type RunResult } from '@aifactory/execution';
+import { loadRecordedRun, replayRun, whatIf, type CallerTrace, type RunEvent, type RunResult } from '@aifactory/execution';
 import {
   decodeRunCursor,
   explainRun,
@@ -460,13 +460,17 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     if (closing.aborted)
       throw new HttpProblem(503, ErrorCode.StoreUnavailable, 'The server is shutting down; resolve the run on another server.');
     const channel = hub.open(row.id);
-    const started = workspace.runtime.resolveInDoubt(row.id, {
+    const decision = {
       resolution: request.resolution,
       by: principal.id,
       ...(request.result !== undefined ? { result: request.result } : {}),
       ...(request.reason ? { reason: request.reason } : {}),
-      onEvent: (event) => hub.open(event.runId).push(event),
-    });
+    };
+    // With workers (serve --queue) the decision is recorded here and the run goes on in a worker, like any resume.
+    const onEvent = (event: RunEvent) => hub.open(event.runId).push(event);
+    const started = ctx.runs.resolve
+      ? ctx.runs.resolve(row.id, { ...decision, onEvent })
+      : workspace.runtime.resolveInDoubt(row.id, { ...decision, onEvent });
     // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
     const first = await Promise.race([
       started.then(
