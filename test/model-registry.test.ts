@@ -1,7 +1,8 @@
 // The model registry at work in real runs (embedded store, scripted models): every model call is
 // decided with the registry's entry of its model as CEL `model`, so the shipped
 // policies/model-registry denies a model nobody registered and lets a registered one through; and
-// the gateway's fallback (its configured `fallback`) stands in only when that model is registered.
+// the fallback an agent names (spec.model.fallback, passed to the gateway with each call) stands in
+// only when that model is registered.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,7 +47,8 @@ async function workspaceWith(registered: string[]) {
     store,
     dataDir: path.join(folder, 'data'),
     agentsDir: agents,
-    models: { fallback: 'scripted:backup', maxRetries: 0, backoff: { initialDelayMs: 1, maxDelayMs: 1 } },
+    // No gateway-wide fallback: what stands in is the agent's own spec.model.fallback.
+    models: { maxRetries: 0, backoff: { initialDelayMs: 1, maxDelayMs: 1 } },
   });
   cleanups.push(() => workspace.close());
   const principal = { id: 'ann@acme.example', roles: [] };
@@ -81,7 +83,7 @@ describe('the model registry in governed runs', () => {
     expect(await modelDecisions(denied.runId)).toEqual([{ name: 'scripted:rogue', authority: 'deny', rules: ['registered-models-only'] }]);
   });
 
-  it('falls back only to a registered model: an unregistered fallback is never called', async () => {
+  it("falls back to the agent's spec.model.fallback only when it is registered: an unregistered fallback is never called", async () => {
     const unregistered = await workspaceWith(['scripted:flaky']);
     const failed = await unregistered.run('flaky');
     expect(failed.status).toBe('failed');

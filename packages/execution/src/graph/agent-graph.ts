@@ -95,6 +95,8 @@ export interface AgentGraphDependencies {
     team?: string;
     tags?: string[];
     model: string;
+    /** `provider:model` the gateway calls when `model` is unavailable (spec.model.fallback); else the gateway's own. */
+    fallback?: string;
     parameters?: Record<string, unknown>;
     systemPrompt: string;
     limits?: AgentLimitSettings;
@@ -304,6 +306,8 @@ export function createAgentGraph(dependencies: AgentGraphDependencies) {
       response = await models.call(request, {
         onToken: (text) => emit({ type: 'token', runId: state.runId, text }),
         attribution: { ...(agent.team ? { team: agent.team } : {}), agent: agent.id, runId: state.runId },
+        // The agent's own fallback, if it names one; the gateway still calls it only when it is registered.
+        ...(agent.fallback !== undefined ? { fallback: agent.fallback } : {}),
         // A fallback model is another model call: it is decided and recorded like the first.
         beforeFallback: async (fallback) => {
           const [fallbackProvider = fallback.model, ...fallbackRest] = fallback.model.split(':');

@@ -123,6 +123,7 @@ export function graphAgentSpec(definition: AgentDefinition): AgentGraphDependenc
     ...(definition.team ? { team: definition.team } : {}),
     ...(definition.tags ? { tags: definition.tags } : {}),
     model: definition.model.id,
+    ...(definition.model.fallback ? { fallback: definition.model.fallback } : {}),
     ...(definition.model.parameters ? { parameters: definition.model.parameters } : {}),
     systemPrompt: definition.systemPrompt,
     limits: {
