@@ -4,8 +4,9 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '@aifactory/store';
-import { listNotifications, notificationMessage, type RunEvent } from '@aifactory/execution';
-import { createWorkspaceRuntime } from '@aifactory/workspace';
+import { compilePolicies, parsePolicy } from '@aifactory/control';
+import { GovernedSession, RunOwnership, listNotifications, notificationMessage, type RunEvent } from '@aifactory/execution';
+import { createWorkspaceRuntime, runtimeRecorder } from '@aifactory/workspace';
 import { readRunEvents } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
 
@@ -88,5 +89,65 @@ describe('notify obligations', () => {
         .slice(deniedAt)
         .some((event) => event.type === 'notification.queued' && JSON.stringify(event.payload).includes('inbox:records')),
     ).toBe(true);
+  });
+
+  it('queues them for an action proposed from outside too (the MCP proxy and the LangChain middleware take this path)', async () => {
+    const demo = prepareDemoWorkspace();
+    cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
+    const store = await openStore();
+    cleanups.push(() => store.close());
+    const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
+    cleanups.push(() => workspace.close());
+    const policies = compilePolicies([
+      parsePolicy(
+        `apiVersion: aifactory/v1
+kind: AutonomyPolicy
+metadata: { name: proxied, version: 1, owner: risk@acme.example }
+spec:
+  default: autonomous
+  rules:
+    - id: no-deletes
+      match: { kind: tool, name: "fs.delete_file" }
+      authority: deny
+      reason: Files are never deleted by an agent.
+      notify: [inbox:records]
+`,
+        'proxied.yaml',
+      ),
+    ]);
+    const session = await GovernedSession.open({
+      recorder: runtimeRecorder(workspace.recorder),
+      approvals: workspace.approvals,
+      notify: workspace.notify,
+      ownership: new RunOwnership({ store }),
+      policies: () => policies,
+      store,
+      agent: { id: 'mcp:fs' },
+      principal: { id: 'alice', roles: [] },
+    });
+    let executed = false;
+    const outcome = await session.act(
+      { kind: 'tool', name: 'fs.delete_file', args: { path: 'invoice-1042.pdf' } },
+      {
+        intent: (args, step) => ({ type: 'tool.called', actor: 'mcp:fs', payload: { step, tool: 'fs.delete_file', args } }),
+        execute: async () => {
+          executed = true;
+          return 'deleted';
+        },
+        returned: (value, step) => ({ type: 'tool.returned', actor: 'mcp:fs', payload: { step, result: value } }),
+        failed: (_error, step) => ({ type: 'tool.failed', actor: 'mcp:fs', payload: { step, error: 'failed' } }),
+      },
+    );
+    expect(outcome.kind).toBe('denied');
+    expect(executed).toBe(false);
+    await session.finish();
+
+    const records = await listNotifications(store, { inbox: 'records' });
+    expect(records).toHaveLength(1);
+    expect(records[0]!.runId).toBe(session.runId);
+    expect(records[0]!.payload).toMatchObject({ action: { kind: 'tool', name: 'fs.delete_file' }, authority: 'deny', agent: 'mcp:fs' });
+    const types: string[] = [];
+    for await (const event of readRunEvents(store, session.runId)) types.push(event.type);
+    expect(types.slice(types.indexOf('policy.decided'))).toContain('notification.queued');
   });
 });

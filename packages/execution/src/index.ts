@@ -13,7 +13,6 @@ export type {
   RecoveryResult,
   RunResult,
   RuntimeApprovals,
-  RuntimeNotifier,
   RuntimeRecorder,
 } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
@@ -30,6 +29,8 @@ export type { RunEvent, RunEventListener } from './graph/run-events.ts';
 
 // The chokepoint: the gate and what it decides, records and carries out.
 export { GovernanceGate, decisionSummary, maskFields } from './governance/gate.ts';
+export { notifyObligation } from './governance/notify-obligation.ts';
+export type { RuntimeNotifier } from './governance/notify-obligation.ts';
 export type {
   EventDraft,
   Gate,

@@ -20,7 +20,7 @@ import { createMiddleware } from 'langchain';
 /** What the middleware governs with. */
 export interface GovernanceOptions {
   /** The aifactory workspace (openWorkspace(workspaceConfigFromEnv())): its store, recorder, approvals and seal key. */
-  workspace: Pick<Workspace, 'recorder' | 'approvals' | 'store'>;
+  workspace: Pick<Workspace, 'recorder' | 'approvals' | 'store' | 'notify'>;
   /** Policy files, or a compiled set. */
   policies: string[] | PolicySet;
   /** The agent's name in policies and the record (CEL `agent.id`). */
@@ -77,6 +77,7 @@ export function governance(options: GovernanceOptions): ReturnType<typeof create
       session = GovernedSession.open({
         recorder: runtimeRecorder(options.workspace.recorder),
         approvals: options.workspace.approvals,
+        notify: options.workspace.notify,
         ownership,
         policies: () => set,
         store: options.workspace.store as Store,

@@ -119,6 +119,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           recorder: workspace.recorder,
           approvals: workspace.approvals,
           redactor: workspace.redactor,
+          notify: workspace.notify,
           log: (line) => serverLog(workspace.redactor.redact(line).value as Record<string, unknown>),
         }).catch(async (error: unknown) => {
           await workspace.close();

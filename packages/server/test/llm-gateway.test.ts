@@ -14,6 +14,7 @@ import {
   type WireRequest,
   type WireServer,
 } from '@aifactory/execution/testing';
+import { listNotifications } from '@aifactory/execution';
 import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { readRunEvents, summarizeUsage, verifyRun } from '@aifactory/verification';
@@ -44,6 +45,7 @@ spec:
       when: action.args.content.matches("(?i)project bluebird")
       authority: deny
       reason: Project Bluebird is not discussed with external models.
+      notify: [inbox:risk]
     - id: no-fallback-to-the-expensive-one
       match: { kind: model, name: "backup:gpt-4o-premium" }
       authority: deny
@@ -297,6 +299,17 @@ describe('the LLM gateway', () => {
       .catch((error: unknown) => error);
     expect(content).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((content as Error).message).toMatch(/Project Bluebird is not discussed with external models/);
+    // The rule's notify obligation is carried out by the gate, as for an agent's own model call.
+    const contentRun = (content as InstanceType<typeof Anthropic.PermissionDeniedError>).headers.get('x-aifactory-run')!;
+    expect((await trace(contentRun)).map((event) => event.type)).toContain('notification.queued');
+    const told = await listNotifications(store, { inbox: 'risk' });
+    expect(
+      told.map((notification) => [
+        notification.runId,
+        (notification.payload as { authority: string }).authority,
+        (notification.payload as { reason: string }).reason,
+      ]),
+    ).toEqual([[contentRun, 'deny', 'Denied by gateway/no-project-names: Project Bluebird is not discussed with external models.']]);
     const teamlessError = await openai(teamless)
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
       .catch((error: unknown) => error);

@@ -24,6 +24,7 @@ import {
   type KnowledgeAccess,
   type ModelGateway,
   type ModelGatewayConfig,
+  type RuntimeNotifier,
   type RuntimeRecorder,
 } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
@@ -83,6 +84,8 @@ export interface WorkspaceRuntime {
   store: Store;
   /** The workspace redactor (secrets and configured PII), for anything else written or logged. */
   redactor: Redactor;
+  /** The notification outbox the runtime's gate queues a policy's notify targets in; every other gate (governed sessions, the LLM gateway) is given it too. */
+  notify: RuntimeNotifier;
   close(): Promise<void>;
 }
 
@@ -174,24 +177,25 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
   // Agents with collections search the workspace's knowledge base unless the caller brings its own.
   const knowledge = options.knowledge ? undefined : knowledgeAccessFor(store, options.dataDir);
   const ownership = options.ownership ?? new RunOwnership({ store });
+  const notify: RuntimeNotifier = async (input) => {
+    const notification = { ...input, payload: redact(input.payload) };
+    const queue = options.queue;
+    if (!queue) {
+      await enqueueNotification(store, notification);
+      return;
+    }
+    // A transactional outbox: the notification and the job that delivers it commit together.
+    await store.db.transaction(async (transaction) => {
+      await enqueueNotification(transaction, notification);
+      await transaction.execute(queue.deliveryJobSql());
+    });
+  };
   const runtime = new AgentRuntime({
     ownership,
     store,
     recorder: runtimeRecorder(recorder),
     approvals,
-    notify: async (input) => {
-      const notification = { ...input, payload: redact(input.payload) };
-      const queue = options.queue;
-      if (!queue) {
-        await enqueueNotification(store, notification);
-        return;
-      }
-      // A transactional outbox: the notification and the job that delivers it commit together.
-      await store.db.transaction(async (transaction) => {
-        await enqueueNotification(transaction, notification);
-        await transaction.execute(queue.deliveryJobSql());
-      });
-    },
+    notify,
     models: gateway,
     checkpointer: new StoreCheckpointSaver(store, {
       cipher: await loadAtRestCipher(options.dataDir),
@@ -210,6 +214,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     approvals,
     store,
     redactor,
+    notify,
     close: async () => {
       await runtime.close();
       await knowledge?.close();

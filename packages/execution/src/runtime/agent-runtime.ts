@@ -12,7 +12,7 @@ import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.t
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRegistry, ModelResponse } from '../models/index.ts';
-import { outboxTarget } from '../notifications/notification-target.ts';
+import { notifyObligation, type RuntimeNotifier } from '../governance/notify-obligation.ts';
 import { ToolHost } from '../tools/index.ts';
 import {
   createAgentGraph,
@@ -88,9 +88,6 @@ export interface RuntimeApprovals {
   /** Reads an approval (who may approve it); used to say who may approve a hand-off's held child. */
   get?(approvalId: string): Promise<{ requirement: unknown }>;
 }
-
-/** Notifications, as the runtime uses them. */
-export type RuntimeNotifier = (input: { runId: string; target: string; payload: Record<string, unknown> }) => Promise<void>;
 
 /** Everything a runtime is made of. */
 export interface AgentRuntimeOptions {
@@ -1045,11 +1042,7 @@ export class AgentRuntime {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(registry ? { modelEntry: (id: string) => registry.entry(id) } : {}),
       obligations: {
-        // Policies name people and channels (dpo@acme.example, slack:#ops): an address becomes
-        // an e-mail, a bare name the inbox of that name.
-        notify: async (runId, targets, payload) => {
-          for (const target of targets) await options.notify({ runId, target: outboxTarget(target), payload: { ...payload } });
-        },
+        notify: notifyObligation(options.notify),
         requestApproval: async (request) => {
           const approval = await options.approvals.request(request);
           return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };

@@ -17,6 +17,7 @@ import type { Approval, ApprovalService } from '../approvals/approval-service.ts
 import type { Principal } from '@aifactory/core';
 import type { RuntimeRecorder } from './agent-runtime.ts';
 import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from '../governance/gate.ts';
+import { notifyObligation, type RuntimeNotifier } from '../governance/notify-obligation.ts';
 import type { RunOwnership } from './run-ownership.ts';
 
 /** What a governed session is made of. */
@@ -43,6 +44,8 @@ export interface GovernedSessionOptions {
   metadata?: Record<string, unknown>;
   /** The session's clock (tests). */
   clock?: () => Date;
+  /** The workspace's notifier: the notify targets a decision names are queued through it (absent: none are). */
+  notify?: RuntimeNotifier;
 }
 
 /** How to record and carry out one action. */
@@ -100,6 +103,7 @@ export class GovernedSession {
       },
       ...(options.clock ? { clock: options.clock } : {}),
       obligations: {
+        ...(options.notify ? { notify: notifyObligation(options.notify) } : {}),
         requestApproval: async (request, decision) => {
           const approval = await options.approvals.request({
             ...request,

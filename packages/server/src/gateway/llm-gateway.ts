@@ -12,9 +12,11 @@ import {
   computeCost,
   findPrice,
   GovernanceGate,
+  notifyObligation,
   RunOwnership,
   type EventDraft,
   type ProposedAction,
+  type RuntimeNotifier,
   type Verdict,
 } from '@aifactory/execution';
 import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
@@ -57,6 +59,8 @@ export interface LlmGatewayOptions {
   approvals: GatewayApprovals;
   /** The workspace redactor: provider error bodies are redacted before an app or a log sees them. */
   redactor?: Redactor;
+  /** The workspace's notifier: a policy's notify targets are queued through it (absent: none are). */
+  notify?: RuntimeNotifier;
   log?: GatewayLog;
   /** How long an answered request's outcome may wait for the session's next commit before it is written on its own (default 200 ms). */
   flushDelayMs?: number;
@@ -155,6 +159,7 @@ export class LlmGateway {
             { ...fenceOf(this.#ownership, runId) },
           ),
       },
+      ...(options.notify ? { obligations: { notify: notifyObligation(options.notify) } } : {}),
     });
     this.#sessions = new SessionRuns({
       recorder,

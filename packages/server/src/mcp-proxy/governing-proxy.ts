@@ -94,7 +94,7 @@ export interface GoverningProxyOptions {
 }
 
 /** What the proxy uses of a workspace. */
-export type ProxyWorkspace = Pick<Workspace, 'recorder' | 'approvals' | 'store' | 'voteAndResume'>;
+export type ProxyWorkspace = Pick<Workspace, 'recorder' | 'approvals' | 'store' | 'voteAndResume' | 'notify'>;
 
 /** One client's session: its MCP server and its governed run. */
 export interface ProxySession {
@@ -351,6 +351,7 @@ export class GoverningMcpProxy {
       GovernedSession.open({
         recorder: runtimeRecorder(workspace.recorder),
         approvals: workspace.approvals,
+        notify: workspace.notify,
         ownership,
         policies: this.#options.policies,
         store: workspace.store as Store,
