@@ -610,9 +610,18 @@ export class LlmGateway {
         this.#recordOutcome(context, outcome, error);
         options.release();
       });
+      // Transfer-Encoding: chunked tells @hono/node-server this body is a stream to pass on as it
+      // comes: without it, the server first tries to read a body's first chunks to give it a
+      // Content-Length, waiting a timer tick (a millisecond or more) when the second chunk is not
+      // there yet, and an answer streamed event by event then reaches the app all at once at its end.
       return new Response(events, {
         status: 200,
-        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers },
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          'transfer-encoding': 'chunked',
+          ...headers,
+        },
       });
     }
     const text = await response.text();
