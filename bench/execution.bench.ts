@@ -9,21 +9,23 @@
 // 2. One run at a time, the model reached over HTTP through the official `openai` SDK, at a local
 //    OpenAI-compatible server in a process of its own: a realistic step. Ungoverned and Postgres.
 // 3. 16 runs at once on Postgres (scripted model): steps per second, governed against ungoverned.
-// Beside them, the floor: the client CPU of a bare one-row prepared INSERT through the same driver
-// in the same run, since a governed step cannot commit less than twice (write-ahead of its model
-// call and of its tool call).
+// Beside them, the floor on each engine: the client CPU of a bare one-row INSERT through the store's
+// own driver (awaited prepared, awaited not prepared, 16 in flight), of a round trip that commits
+// nothing, and of one governed action alone outside any graph — since a governed step cannot commit
+// less than twice, awaited (write-ahead of its model call and of its tool call).
 //
 // The variants take turns run by run (the order rotating each round), so drift in a shared
 // machine's speed falls on all of them alike; each round yields a paired ratio governed /
 // ungoverned, and the figure reported is the median over rounds. Reports ms per tool step, the
 // ratio, the milliseconds governance adds per tool call, this process's CPU milliseconds per step
-// (process.cpuUsage, user + system, over every measured run) and the CPU a governed action costs
+// (process.cpuUsage, user + system, all threads, over every measured run; of which off the main
+// thread: V8's GC and compiler workers, libuv's pool) and the CPU a governed action costs
 // beyond the ungoverned agent: a run of N steps governs 2N + 2 actions (N + 1 model calls, N tool
 // calls, the answer), each decided and durably recorded.
 //
 // BENCH_QUICK=1 runs fewer rounds (BENCH_ROUNDS=n sets part 1's). BENCH_VARIANTS=postgres,pglite,breakdown keeps only the part-1
 // variants whose names contain one of the words, plus part 2 with `http`, part 3 with
-// `concurrent` and the INSERT floor with `postgres` or `floor` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
+// `concurrent` and the floors with `postgres`, `pglite` or `floor` (the ungoverned peers always run). BENCH_CPU_PROFILE=<file>
 // writes a V8 CPU profile of the governed variants of part 1 (after warm-up), for `node --cpu-prof`
 // without the start-up, and one of the ungoverned peer over as many runs beside it
 // (<file>.ungoverned.cpuprofile), so the two can be compared frame by frame.
@@ -31,17 +33,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { compilePolicies, parsePolicy, type Decision } from '@aifactory/control';
+import { compilePolicies, decide, parsePolicy } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { acquireRunLease, type Recorder } from '@aifactory/verification';
+import { acquireRunLease, createRecorder, createRedactor, type Recorder } from '@aifactory/verification';
 import {
   createAgentGraph,
   createModelGateway,
   createToolbox,
+  GovernanceGate,
   parseScript,
   ToolHost,
   type Gate,
@@ -168,15 +171,16 @@ interface Variant {
 async function ungovernedVariant(workload: Workload): Promise<Variant> {
   const host = await ToolHost.connect([{ name: 'echo', command: process.execPath, args: [echoServer] }]);
   const policySet = compilePolicies([parsePolicy(policyText, 'policy.yaml')]);
-  const decision = {
-    authority: 'autonomous',
-    rules: [],
-    skipped: [],
-    policies: [],
-    obligations: { notify: [], redact: [] },
-    reason: 'ungoverned',
-    defaulted: true,
-  } as unknown as Decision;
+  // The verdict every action gets: the decision the bench policy reaches for its tool call.
+  const decision = decide(policySet, {
+    kind: 'tool',
+    name: 'echo.echo',
+    args: { text: 'step 0' },
+    agent: { id: 'bench-agent' },
+    principal: { id: 'bench', roles: [] },
+    run: { id: 'ungoverned', steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0, elapsed_ms: 0 },
+  });
+  if (decision.authority !== 'autonomous') throw new Error(`the bench policy does not allow its tool call: ${decision.reason}`);
   const gate: Gate = {
     policySet,
     govern: async (_run, step, proposed) => ({
@@ -332,6 +336,7 @@ async function measureSerial(
 ): Promise<Array<Record<string, string>>> {
   const wall = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
+  const offMain = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
   // Warm-up: JIT, prepared statements, MCP connections.
   for (const variant of variants) for (let index = 0; index < 2; index += 1) await variant.run(-1 - index);
   if (process.env.BENCH_CPU_PROFILE && part === scripted.name) await profileGoverned(variants, process.env.BENCH_CPU_PROFILE);
@@ -339,11 +344,14 @@ async function measureSerial(
     for (let offset = 0; offset < variants.length; offset += 1) {
       const variant = variants[(round + offset) % variants.length]!;
       const cpuBefore = process.cpuUsage();
+      const mainBefore = process.threadCpuUsage();
       const started = performance.now();
       await variant.run(round);
       wall.get(variant.name)!.push((performance.now() - started) / steps);
       const used = process.cpuUsage(cpuBefore);
+      const usedMain = process.threadCpuUsage(mainBefore);
       cpu.set(variant.name, cpu.get(variant.name)! + (used.user + used.system) / 1000);
+      offMain.set(variant.name, offMain.get(variant.name)! + (used.user + used.system - usedMain.user - usedMain.system) / 1000);
     }
   }
   const baseline = wall.get(variants[0]!.name)!;
@@ -356,11 +364,13 @@ async function measureSerial(
     const added = median(samples.map((value, index) => value - baseline[index]!));
     const cpuPerRun = cpu.get(variant.name)! / partRounds;
     const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
+    const offMainPerStep = offMain.get(variant.name)! / partRounds / steps;
     results[`${part}: ${variant.name}`] = {
       ms_per_step: msPerStep,
       ratio,
       added_ms_per_tool_call: added,
       cpu_ms_per_step: cpuPerRun / steps,
+      cpu_ms_per_step_off_main_thread: offMainPerStep,
       cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction,
     };
     rows.push({
@@ -370,6 +380,7 @@ async function measureSerial(
       ratio: ratio.toFixed(2),
       'added ms/tool call': variant === variants[0] ? '-' : added.toFixed(3),
       'cpu ms/step': (cpuPerRun / steps).toFixed(3),
+      'of which off main thread': offMainPerStep.toFixed(3),
       'cpu ms/governed action': variant === variants[0] ? '-' : cpuPerAction.toFixed(3),
     });
   }
@@ -384,6 +395,7 @@ async function measureConcurrent(
 ): Promise<Array<Record<string, string>>> {
   const rates = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
+  const offMain = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
   const runAll = (variant: Variant, round: number) =>
     Promise.all(Array.from({ length: concurrency }, (_, index) => variant.run(round, index)));
   for (const variant of variants) await runAll(variant, -1);
@@ -391,11 +403,14 @@ async function measureConcurrent(
     for (let offset = 0; offset < variants.length; offset += 1) {
       const variant = variants[(round + offset) % variants.length]!;
       const cpuBefore = process.cpuUsage();
+      const mainBefore = process.threadCpuUsage();
       const started = performance.now();
       await runAll(variant, 20_000 + round);
       rates.get(variant.name)!.push((concurrency * steps) / ((performance.now() - started) / 1000));
       const used = process.cpuUsage(cpuBefore);
+      const usedMain = process.threadCpuUsage(mainBefore);
       cpu.set(variant.name, cpu.get(variant.name)! + (used.user + used.system) / 1000);
+      offMain.set(variant.name, offMain.get(variant.name)! + (used.user + used.system - usedMain.user - usedMain.system) / 1000);
     }
   }
   const baseline = rates.get(variants[0]!.name)!;
@@ -405,10 +420,12 @@ async function measureConcurrent(
     const share = median(samples.map((value, index) => value / baseline[index]!));
     const cpuPerRun = cpu.get(variant.name)! / (concurrentRounds * concurrency);
     const cpuPerAction = (cpuPerRun - baselineCpuPerRun) / actionsPerRun;
+    const offMainPerStep = offMain.get(variant.name)! / (concurrentRounds * concurrency) / steps;
     results[`${part}: ${variant.name}`] = {
       steps_per_second: median(samples),
       share_of_ungoverned: share,
       cpu_ms_per_step: cpuPerRun / steps,
+      cpu_ms_per_step_off_main_thread: offMainPerStep,
       cpu_ms_per_governed_action: variant === variants[0] ? null : cpuPerAction,
     };
     return {
@@ -417,35 +434,145 @@ async function measureConcurrent(
       'steps/s': median(samples).toFixed(0),
       'share of ungoverned': variant === variants[0] ? '1.00' : share.toFixed(2),
       'cpu ms/step': (cpuPerRun / steps).toFixed(3),
+      'of which off main thread': offMainPerStep.toFixed(3),
       'cpu ms/governed action': variant === variants[0] ? '-' : cpuPerAction.toFixed(3),
     };
   });
 }
 
-/** Client CPU of a bare one-row prepared INSERT on Postgres (postgres.js), ms per statement: what any durable append costs at least. */
-async function insertFloor(): Promise<string> {
-  const store = await openPostgres();
+/** One way of paying for a durable record, repeated `count` times (awaited unless it says otherwise). */
+interface Floor {
+  name: string;
+  run(count: number): Promise<void>;
+}
+
+/**
+ * The floor under a governed action, per engine: the client CPU of a bare one-row INSERT through
+ * the store's own driver (awaited, prepared as the recorder prepares its statement; not prepared;
+ * 16 in flight at once), of a round trip that commits nothing (SELECT 1: what is left once the
+ * write and its fsync are gone), and of a governed action alone outside any graph (the gate decides
+ * and the recorder commits policy.decided, tool.called and the previous tool.returned in one
+ * INSERT). Floors take turns round by round; figures are medians over rounds, per statement.
+ */
+async function measureFloors(engine: 'postgres' | 'pglite'): Promise<Array<Record<string, string>>> {
+  const store = engine === 'postgres' ? await openPostgres() : await openStore({ dataDir: path.join(work, 'pglite-floor') });
   try {
-    if (store.driver.kind !== 'postgres') return 'skipped: not Postgres';
-    const client = store.driver.client;
-    await client.unsafe('CREATE TABLE floor (run_id text, seq int, payload text)');
     const payload = 'x'.repeat(300);
-    const insert = (seq: number) => client.unsafe('INSERT INTO floor VALUES ($1, $2, $3)', ['run', seq, payload], { prepare: true });
-    for (let seq = 0; seq < 200; seq += 1) await insert(seq);
-    const count = quick ? 1000 : 4000;
-    const before = process.cpuUsage();
-    for (let seq = 0; seq < count; seq += 1) await insert(seq);
-    const used = process.cpuUsage(before);
-    const perStatement = (used.user + used.system) / 1000 / count;
-    results['floor: one-row prepared INSERT on Postgres'] = { cpu_ms_per_statement: perStatement };
-    return perStatement.toFixed(3);
+    let seq = 0;
+    const floors: Floor[] = [];
+    if (store.driver.kind === 'postgres') {
+      const client = store.driver.client;
+      await client.unsafe('CREATE TABLE floor (run_id text, seq int, payload text)');
+      const insert = (prepare: boolean) => client.unsafe('INSERT INTO floor VALUES ($1, $2, $3)', ['run', seq++, payload], { prepare });
+      floors.push(
+        {
+          name: 'INSERT one row, awaited, prepared',
+          run: async (count) => {
+            for (let index = 0; index < count; index += 1) await insert(true);
+          },
+        },
+        {
+          name: 'INSERT one row, awaited, not prepared',
+          run: async (count) => {
+            for (let index = 0; index < count; index += 1) await insert(false);
+          },
+        },
+        {
+          name: 'INSERT one row, 16 in flight at once',
+          run: async (count) => {
+            for (let index = 0; index < count; index += 16) await Promise.all(Array.from({ length: 16 }, () => insert(true)));
+          },
+        },
+        {
+          name: 'SELECT 1, awaited (round trip, no commit)',
+          run: async (count) => {
+            for (let index = 0; index < count; index += 1) await client.unsafe('SELECT 1', [], { prepare: true });
+          },
+        },
+      );
+    } else {
+      const client = store.driver.client;
+      await client.exec('CREATE TABLE floor (run_id text, seq int, payload text)');
+      floors.push({
+        name: 'INSERT one row, awaited',
+        run: async (count) => {
+          for (let index = 0; index < count; index += 1)
+            await client.query('INSERT INTO floor VALUES ($1, $2, $3)', ['run', seq++, payload]);
+        },
+      });
+    }
+    const recorder = createRecorder(store, { redactor: createRedactor({ key: randomBytes(32) }) });
+    const policySet = compilePolicies([parsePolicy(policyText, 'policy.yaml')]);
+    const gate = new GovernanceGate({ policies: () => policySet, recorder });
+    let runs = 0;
+    floors.push({
+      name: 'governed action alone: decide + record, awaited',
+      async run(count) {
+        const runId = `floor_${runs++}`;
+        await recorder.startRun({ id: runId, agent: 'bench-agent', principal: 'bench' });
+        const context = {
+          runId,
+          agent: { id: 'bench-agent' },
+          principal: { id: 'bench', roles: [] },
+          counters: { steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 },
+          startedAtMs: Date.now(),
+          classifications: [],
+        };
+        for (let step = 1; step <= count; step += 1) {
+          const call = { step, call_id: `call_${step}`, name: 'echo.echo' };
+          const verdict = await gate.govern(context, step, { kind: 'tool', name: 'echo.echo', args: { text: `step ${step}` } }, (args) => ({
+            type: 'tool.called',
+            actor: 'bench-agent',
+            payload: { ...call, kind: 'tool', args },
+          }));
+          if (verdict.kind !== 'execute') throw new Error(`the floor's tool call was not allowed: ${verdict.kind}`);
+          gate.defer(runId, {
+            type: 'tool.returned',
+            actor: 'bench-agent',
+            payload: { ...call, result: { content: [{ type: 'text', text: `step ${step}` }] } },
+          });
+        }
+      },
+    });
+    const count = quick ? 200 : 500;
+    const floorRounds = quick ? 3 : 9;
+    const samples = new Map(floors.map((floor) => [floor.name, { cpu: [] as number[], main: [] as number[], wall: [] as number[] }]));
+    for (const floor of floors) await floor.run(count);
+    for (let round = 0; round < floorRounds; round += 1) {
+      for (let offset = 0; offset < floors.length; offset += 1) {
+        const floor = floors[(round + offset) % floors.length]!;
+        const cpuBefore = process.cpuUsage();
+        const mainBefore = process.threadCpuUsage();
+        const started = performance.now();
+        await floor.run(count);
+        const wallMs = performance.now() - started;
+        const used = process.cpuUsage(cpuBefore);
+        const usedMain = process.threadCpuUsage(mainBefore);
+        const sample = samples.get(floor.name)!;
+        sample.cpu.push((used.user + used.system) / 1000 / count);
+        sample.main.push((usedMain.user + usedMain.system) / 1000 / count);
+        sample.wall.push(wallMs / count);
+      }
+    }
+    return floors.map((floor) => {
+      const sample = samples.get(floor.name)!;
+      const figures = { cpu_ms: median(sample.cpu), main_thread_cpu_ms: median(sample.main), wall_ms: median(sample.wall) };
+      results[`floor, ${store.kind}: ${floor.name}`] = figures;
+      return {
+        store: store.kind,
+        'per statement': floor.name,
+        'cpu ms': figures.cpu_ms.toFixed(3),
+        'main thread cpu ms': figures.main_thread_cpu_ms.toFixed(3),
+        'wall ms': figures.wall_ms.toFixed(3),
+      };
+    });
   } finally {
-    await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+    if (store.kind === 'postgres') await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
     await store.close();
   }
 }
 
-let floor: string | undefined;
+const floorRows: Array<Record<string, string>> = [];
 const results: Record<string, unknown> = {
   steps,
   rounds,
@@ -477,10 +604,13 @@ try {
   part1.push(...part1Governed);
   if (part1.length > 1) serialRows.push(...(await measureSerial(scripted.name, part1, rounds, results)));
 
-  // The floor under a durable record on Postgres: one prepared one-row INSERT through the same
-  // driver, committed and awaited, as the recorder's append is; client CPU per statement.
-  if (!only || only.some((word) => word === 'postgres' || word === 'floor'))
-    floor = await insertFloor().catch((error: Error) => `skipped: ${error.message}`);
+  // The floor under a governed action, on each engine (bare INSERTs, a round trip, the action alone).
+  for (const engine of ['postgres', 'pglite'] as const) {
+    if (only && !only.some((word) => word === engine || word === 'floor')) continue;
+    floorRows.push(
+      ...(await measureFloors(engine).catch((error: Error) => [{ store: engine, 'per statement': `skipped: ${error.message}` }])),
+    );
+  }
 
   // Part 2: the model over HTTP through the openai SDK, one run at a time.
   if (!only || only.some((word) => ['http', 'openai'].includes(word))) {
@@ -513,14 +643,17 @@ try {
   modelServer?.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
-console.table([...serialRows, ...skipped]);
+if (serialRows.length + skipped.length > 0) console.table([...serialRows, ...skipped]);
 if (concurrentRows.length > 0) console.table(concurrentRows);
-console.log(
-  `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
-);
-if (floor !== undefined)
+if (serialRows.length + concurrentRows.length > 0)
   console.log(
-    `Floor: a bare one-row prepared INSERT on the same Postgres through the same driver costs ${floor} ms of client CPU per statement in this run; a governed step commits twice (before its model call and before its tool call).`,
+    `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
   );
+if (floorRows.length > 0) {
+  console.table(floorRows);
+  console.log(
+    'The floor under a governed action: a governed step commits twice, awaited, before its model call and before its tool call (write-ahead), so each governed action pays at least one awaited INSERT. "governed action alone" is the gate and recorder outside any graph: one decision and one INSERT of three events. cpu = this process (all threads), main thread = process.threadCpuUsage; medians of per-round figures.',
+  );
+}
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'execution.json'), `${JSON.stringify(results, null, 2)}\n`);
