@@ -71,6 +71,8 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   readonly #store: Store;
   readonly #beforeWrite: ((threadId: string) => Promise<void>) | undefined;
   readonly #cipher: AtRestCipher;
+  /** Threads the runtime has just started, whose first read needs no query (see threadStarted). */
+  readonly #fresh = new Set<string>();
 
   constructor(store: Store, options: StoreCheckpointSaverOptions) {
     super(options?.serde);
@@ -102,12 +104,22 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     return this.serde.loadsTyped(type.slice(sealedTypePrefix.length), this.#cipher.open(bytes, context));
   }
 
+  /**
+   * Says that a thread was just created for a new run (its run row was inserted, so its id was
+   * never used): it has no checkpoint yet, and the graph's first read of it is answered without a
+   * round trip to the store. The mark is used once.
+   */
+  threadStarted(threadId: string): void {
+    this.#fresh.add(threadId);
+  }
+
   /** Returns the checkpoint named by config, or the thread's latest when no checkpoint_id is given. */
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const threadId = config.configurable?.thread_id as unknown;
     if (threadId === undefined || threadId === null) return undefined;
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
     const checkpointId = getCheckpointId(config);
+    if (this.#fresh.delete(String(threadId)) && checkpointNs === '' && !checkpointId) return undefined;
     const conditions = [eq(checkpoints.threadId, String(threadId)), eq(checkpoints.checkpointNs, checkpointNs)];
     if (checkpointId) conditions.push(eq(checkpoints.checkpointId, String(checkpointId)));
     const rows = await this.#store.db
@@ -181,9 +193,6 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       this.#dump(stored, checkpointContexts.checkpoint(rowKey)),
       this.#dump(metadata, checkpointContexts.metadata(rowKey)),
     ]);
-    // Blobs first, then the checkpoint that points at them, without a transaction: a crash in
-    // between leaves only unreferenced blobs, never a checkpoint missing its values.
-    if (blobs.length > 0) await this.#store.db.insert(checkpointBlobs).values(blobs).onConflictDoNothing();
     const row = {
       threadId,
       checkpointNs,
@@ -195,7 +204,13 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       metadata: metadataBytes,
       metadataJson: this.#queryableMetadata(metadata),
     };
-    await this.#store.db
+    // The channel values and the checkpoint that points at them in one statement (a data-modifying
+    // WITH runs whether or not the insert reads it): one round trip, and never a checkpoint
+    // without its values.
+    const db = this.#store.db;
+    const withBlobs =
+      blobs.length > 0 ? db.with(db.$with('stored_blobs').as(db.insert(checkpointBlobs).values(blobs).onConflictDoNothing() as never)) : db;
+    await withBlobs
       .insert(checkpoints)
       .values(row)
       .onConflictDoUpdate({

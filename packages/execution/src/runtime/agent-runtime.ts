@@ -37,6 +37,7 @@ import {
   type InDoubtResolution,
   type RecoveryLedger,
 } from './run-recovery.ts';
+import type { StoreCheckpointSaver } from '../checkpoint/store-checkpoint-saver.ts';
 import type { KnowledgeAccess } from '../toolbox/knowledge-search.ts';
 import { createToolbox } from '../toolbox/toolbox.ts';
 
@@ -264,6 +265,8 @@ export class AgentRuntime {
       { lease: { owner: this.#ownership.owner, ttlMs: this.#ownership.ttlMs } },
     );
     this.#ownership.adopt(runId, 1, leaseAskedAt);
+    // The run row is new, so its thread has no checkpoint: the graph's first read of it needs no query.
+    (this.#options.checkpointer as Partial<Pick<StoreCheckpointSaver, 'threadStarted'>>).threadStarted?.(runId);
     if (options.onEvent) this.#listeners.set(runId, options.onEvent);
     this.#emit({ type: 'run.started', runId, agent: definition.name, principal: options.principal.id });
     const initial: Partial<AgentStateValue> = {
