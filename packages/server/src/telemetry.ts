@@ -4,7 +4,7 @@
 // OTLP endpoint is set; only traces are exported (metrics are scraped at /metrics).
 import { trace } from '@opentelemetry/api';
 import type { Store } from '@aifactory/store';
-import { genAiSchemaUrl, recordedRunTrace, tracingRecorder, type Recorder } from '@aifactory/verification';
+import { genAiSchemaUrl, recordedRunStart, tracingRecorder, type Recorder } from '@aifactory/verification';
 
 /** Live tracing, when the environment asks for it. */
 export interface Telemetry {
@@ -34,7 +34,7 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
   });
   const tracer = trace.getTracerProvider().getTracer('@aifactory/verification', '0.1.0', { schemaUrl: genAiSchemaUrl });
   return {
-    trace: (recorder, store) => tracingRecorder(recorder, tracer, store ? { traceOf: (runId) => recordedRunTrace(store, runId) } : {}),
+    trace: (recorder, store) => tracingRecorder(recorder, tracer, store ? { runOf: (runId) => recordedRunStart(store, runId) } : {}),
     shutdown: () => sdk.shutdown(),
   };
 }

@@ -90,7 +90,8 @@ export {
 export type { RunLeaseRecord, RunRecord, RunRowFilter } from './run-rows.ts';
 export { genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, runTraceId, spanSteps } from './gen-ai-spans.ts';
 export type { RecordedTraceParent, RunTrace, SpanAttributes, SpanSourceEvent, SpanSourceRun, SpanStep } from './gen-ai-spans.ts';
-export { recordedRunTrace, tracingRecorder } from './tracing-recorder.ts';
+export { recordedRunStart, recordedRunTrace, tracingRecorder } from './tracing-recorder.ts';
+export type { RecordedRunStart } from './tracing-recorder.ts';
 export { parseUsageDimensions, summarizeUsage, usageDimensions } from './usage-report.ts';
 export type { UsageDimension, UsageQuery, UsageReport, UsageRow } from './usage-report.ts';
 export type { RunCount } from './run-counts.ts';

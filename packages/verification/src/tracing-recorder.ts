@@ -5,7 +5,8 @@
 // an HTTP request's trace and its run.started metadata records it; else the run's own); each
 // process that drives the run (the one that starts it, the one that resumes it after an approval)
 // adds one invoke_agent span under the run's root span id, so the pieces join in any tracing
-// backend. A process that meets a run mid-way (a resume) asks `traceOf` for the recorded trace.
+// backend. A process that meets a run mid-way (a resume) asks `runOf` for the run as its start
+// recorded it: the caller's trace, and the agent, team and principal its part of the trace names.
 import {
   context,
   SpanKind,
@@ -38,10 +39,24 @@ function payloadRecord(payload: unknown): Record<string, unknown> {
   return payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
 }
 
-/** The caller's trace a run was started in, as its row's metadata records it (for tracingRecorder's traceOf). */
+/** The caller's trace a run was started in, as its row's metadata records it. */
 export async function recordedRunTrace(store: Store, runId: string): Promise<RecordedTraceParent | undefined> {
   const row = await findRun(store, runId);
   return row ? recordedTraceParent(row.metadata) : undefined;
+}
+
+/** A run as its start recorded it: who runs it, for whom, and (in its metadata) the caller's trace. */
+export interface RecordedRunStart {
+  agent: string;
+  team?: string | null;
+  principal: string;
+  metadata?: unknown;
+}
+
+/** A run's row, as tracingRecorder's runOf wants it (undefined when there is no such run). */
+export async function recordedRunStart(store: Store, runId: string): Promise<RecordedRunStart | undefined> {
+  const row = await findRun(store, runId);
+  return row ? { agent: row.agent, team: row.team, principal: row.principal, metadata: row.metadata } : undefined;
 }
 
 const kinds: Record<number, SpanKind> = { 1: SpanKind.INTERNAL, 3: SpanKind.CLIENT };
@@ -54,18 +69,19 @@ const kinds: Record<number, SpanKind> = { 1: SpanKind.INTERNAL, 3: SpanKind.CLIE
 export function tracingRecorder(
   recorder: Recorder,
   tracer: Tracer,
-  { traceOf }: { traceOf?: (runId: string) => Promise<RecordedTraceParent | undefined> } = {},
+  { runOf }: { runOf?: (runId: string) => Promise<RecordedRunStart | undefined> } = {},
 ): Recorder {
   const runs = new Map<string, LiveRun>();
-  /** Recorded caller traces of runs met mid-way, looked up once per run. */
-  const callerTraces = new Map<string, RecordedTraceParent | undefined>();
+  /** Runs met mid-way (a resume), as their start recorded them: looked up once per run. */
+  const metRuns = new Map<string, RecordedRunStart | undefined>();
 
   /** The run's span in this process: opened on the run's first event here (a start or a resume). */
-  const liveRun = (event: RecordedEvent, run?: { agent: string; team?: string | null; principal: string; metadata?: unknown }): LiveRun => {
+  const liveRun = (event: RecordedEvent, started?: RecordedRunStart): LiveRun => {
     const existing = runs.get(event.runId);
     if (existing) return existing;
-    const where = runTrace(event.runId, run ? recordedTraceParent(run.metadata) : callerTraces.get(event.runId));
-    callerTraces.delete(event.runId);
+    const run = started ?? metRuns.get(event.runId);
+    metRuns.delete(event.runId);
+    const where = runTrace(event.runId, run ? recordedTraceParent(run.metadata) : undefined);
     const remoteRoot = trace.setSpanContext(context.active(), {
       traceId: where.traceId,
       spanId: where.rootSpanId,
@@ -92,17 +108,17 @@ export function tracingRecorder(
     return live;
   };
 
-  /** Before the first event of a run this process did not start: the caller's trace it was started in, if any. */
+  /** Before the first event of a run this process did not start: the run as its start recorded it. */
   const lookUp = async (runId: string) => {
-    if (!traceOf || runs.has(runId) || callerTraces.has(runId)) return;
+    if (!runOf || runs.has(runId) || metRuns.has(runId)) return;
     try {
-      callerTraces.set(runId, await traceOf(runId));
+      metRuns.set(runId, await runOf(runId));
     } catch {
-      callerTraces.set(runId, undefined);
+      metRuns.set(runId, undefined);
     }
   };
 
-  const observe = (events: RecordedEvent[], run?: { agent: string; team?: string | null; principal: string; metadata?: unknown }) => {
+  const observe = (events: RecordedEvent[], run?: RecordedRunStart) => {
     try {
       for (const event of events) {
         const live = liveRun(event, run);
