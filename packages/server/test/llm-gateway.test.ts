@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 const openAIKey = 'sk-provider-openai-0123456789abcdef';
 const anthropicKey = 'sk-ant-provider-0123456789abcdef';
 const backupKey = 'sk-provider-backup-0123456789abcdef';
+const spareKey = 'sk-ant-provider-spare-0123456789abcdef';
 
 const policy = `apiVersion: aifactory/v1
 kind: AutonomyPolicy
@@ -33,7 +34,7 @@ spec:
   default: { tool: deny, model: deny, retrieval: deny, handoff: deny, answer: deny }
   rules:
     - id: approved-models
-      match: { kind: model, name: ["openai:gpt-4o-mini", "openai:gpt-4o", "backup:*", "anthropic:claude-haiku-4-5"] }
+      match: { kind: model, name: ["openai:gpt-4o-mini", "openai:gpt-4o", "backup:*", "anthropic:claude-haiku-4-5", "anthropic:claude-opus-4-5", "spare:*"] }
       authority: autonomous
     - id: charged-to-a-team
       match: { kind: model }
@@ -72,7 +73,8 @@ describe('the LLM gateway', () => {
   let openAIUpstream: WireServer;
   let anthropicUpstream: WireServer;
   let backupUpstream: WireServer;
-  const handlers: { openai?: Handler; anthropic?: Handler; backup?: Handler } = {};
+  let spareUpstream: WireServer;
+  const handlers: { openai?: Handler; anthropic?: Handler; backup?: Handler; spare?: Handler } = {};
   const logs: Array<Record<string, unknown>> = [];
   let token: string;
   let teamless: string;
@@ -91,6 +93,10 @@ describe('the LLM gateway', () => {
       apiKey: backupKey,
       handler: (request) => handlers.backup?.(request) ?? { type: 'answer', text: 'Hello from the backup.' },
     });
+    spareUpstream = await startAnthropicWireServer({
+      apiKey: spareKey,
+      handler: (request) => handlers.spare?.(request) ?? { type: 'answer', text: 'Hello from the spare Claude.' },
+    });
     const policies = path.join(root, 'policies', 'gateway');
     mkdirSync(policies, { recursive: true });
     writeFileSync(path.join(policies, 'policy.yaml'), policy);
@@ -100,16 +106,21 @@ describe('the LLM gateway', () => {
           openai: { base_url: openAIUpstream.url, api_key_env: 'GW_OPENAI_KEY' },
           anthropic: { base_url: anthropicUpstream.url, api_key_env: 'GW_ANTHROPIC_KEY' },
           backup: { base_url: backupUpstream.url, api_key_env: 'GW_BACKUP_KEY' },
+          spare: { kind: 'anthropic', base_url: spareUpstream.url, api_key_env: 'GW_SPARE_KEY' },
         },
         models: { fast: 'openai:gpt-4o-mini' },
-        fallbacks: { 'openai:gpt-4o': ['backup:gpt-4o-premium', 'backup:gpt-4o-mini'] },
+        fallbacks: {
+          'openai:gpt-4o': ['backup:gpt-4o-premium', 'backup:gpt-4o-mini'],
+          'anthropic:claude-opus-4-5': ['spare:claude-haiku-4-5'],
+        },
         policies: [policies],
         max_retries: 1,
         backoff: { initial_delay: '5ms', max_delay: '20ms' },
         prices: { 'backup:gpt-4o-mini': { input_per_million: 1, output_per_million: 2 } },
         budgets: [{ team: 'thrifty', max_cost_usd: 0.000001, period: 'day' }],
+        rate_limits: [{ team: 'bursty', requests_per_minute: 6, burst: 2 }],
       },
-      { env: { GW_OPENAI_KEY: openAIKey, GW_ANTHROPIC_KEY: anthropicKey, GW_BACKUP_KEY: backupKey } },
+      { env: { GW_OPENAI_KEY: openAIKey, GW_ANTHROPIC_KEY: anthropicKey, GW_BACKUP_KEY: backupKey, GW_SPARE_KEY: spareKey } },
     );
     store = await openStore();
     server = await startServer({
@@ -128,7 +139,7 @@ describe('the LLM gateway', () => {
   afterAll(async () => {
     await server?.close();
     await store?.close();
-    await Promise.all([openAIUpstream?.close(), anthropicUpstream?.close(), backupUpstream?.close()]);
+    await Promise.all([openAIUpstream?.close(), anthropicUpstream?.close(), backupUpstream?.close(), spareUpstream?.close()]);
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -401,6 +412,123 @@ describe('the LLM gateway', () => {
     }
   });
 
+  it('answers an OpenAI tool call whole, as the provider proposed it, and records the call it proposed', async () => {
+    handlers.openai = () => ({ type: 'answer', toolCalls: [{ id: 'call_9', name: 'lookup_order', args: { order: 'A-7' } }] });
+    try {
+      const { data, response } = await openai()
+        .chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Where is order A-7?' }],
+          tools: [
+            {
+              type: 'function',
+              function: { name: 'lookup_order', parameters: { type: 'object', properties: { order: { type: 'string' } } } },
+            },
+          ],
+        })
+        .withResponse();
+      const call = data.choices[0]!.message.tool_calls![0]!;
+      expect(call).toMatchObject({ id: 'call_9', type: 'function', function: { name: 'lookup_order' } });
+      expect(JSON.parse((call as { function: { arguments: string } }).function.arguments)).toEqual({ order: 'A-7' });
+      expect(data.choices[0]!.finish_reason).toBe('tool_calls');
+      const events = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
+      expect(events.find((event) => event.type === 'model.responded')!.payload).toMatchObject({
+        tool_calls: [{ id: 'call_9', name: 'lookup_order', arguments: '{"order":"A-7"}' }],
+        finish_reason: 'tool_calls',
+      });
+    } finally {
+      delete handlers.openai;
+    }
+  });
+
+  it('gives an Anthropic app what an OpenAI app gets: masking before anything leaves, the provider\u2019s own errors, retries, and fallback to another Claude model the policy allows', async () => {
+    // Masked: neither the provider nor the trace sees the personal data.
+    const before = anthropicUpstream.requests.length;
+    const { data: message, response } = await anthropic()
+      .messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'Refund jane.doe@example.com on card 4111 1111 1111 1111, thanks.' }],
+      })
+      .withResponse();
+    expect(message.content[0]).toMatchObject({ type: 'text', text: 'Hello from Claude.' });
+    const sent = JSON.stringify(anthropicUpstream.requests[before]!.body);
+    expect(sent).not.toContain('jane.doe@example.com');
+    expect(sent).not.toContain('4111 1111 1111 1111');
+    expect(sent).toContain('Refund [EMAIL] on card [CARD], thanks.');
+    const masked = await stepEvents(response.headers.get('x-aifactory-run')!, Number(response.headers.get('x-aifactory-step')));
+    expect(JSON.stringify(masked)).not.toContain('jane.doe@example.com');
+    expect(masked.find((event) => event.type === 'model.responded')!.payload.masked).toEqual({ email: 1, card: 1 });
+
+    const ask = (model: string) => ({ model, max_tokens: 50, messages: [{ role: 'user' as const, content: 'Summarise ticket 7.' }] });
+    try {
+      // The provider's own 400 reaches the app as the Anthropic SDK's own error, not retried.
+      handlers.anthropic = () => ({ type: 'error', status: 400, message: 'max_tokens is too large for this model.' });
+      const badBefore = anthropicUpstream.requests.length;
+      const bad = await anthropic()
+        .messages.create(ask('claude-haiku-4-5'))
+        .catch((error: unknown) => error);
+      expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((bad as InstanceType<typeof Anthropic.BadRequestError>).message).toMatch(/max_tokens is too large/);
+      expect(anthropicUpstream.requests.length).toBe(badBefore + 1);
+
+      // Overloaded (529): retried, then answered by the fallback the policy allows, with its own key.
+      handlers.anthropic = () => ({ type: 'error', status: 529, message: 'Overloaded.' });
+      const primaryBefore = anthropicUpstream.requests.length;
+      const { data: fallback, response: fallbackResponse } = await anthropic().messages.create(ask('claude-opus-4-5')).withResponse();
+      expect(fallback.content[0]).toMatchObject({ type: 'text', text: 'Hello from the spare Claude.' });
+      expect(fallbackResponse.headers.get('x-aifactory-model')).toBe('spare:claude-haiku-4-5');
+      expect(anthropicUpstream.requests.length - primaryBefore).toBe(2);
+      expect(spareUpstream.requests.at(-1)!.headers['x-api-key']).toBe(spareKey);
+      const events = await stepEvents(
+        fallbackResponse.headers.get('x-aifactory-run')!,
+        Number(fallbackResponse.headers.get('x-aifactory-step')),
+      );
+      expect(events.map((event) => event.type)).toEqual([
+        'policy.decided',
+        'model.requested',
+        'model.failed',
+        'policy.decided',
+        'model.requested',
+        'model.responded',
+      ]);
+      expect(events.at(-1)!.payload).toMatchObject({ provider: 'spare', model: 'claude-haiku-4-5', fallback_used: true, attempts: 3 });
+
+      // No fallback left: after its retries the app gets the provider's 529 as the SDK raises it.
+      const failed = await anthropic()
+        .messages.create(ask('claude-haiku-4-5'))
+        .catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(Anthropic.InternalServerError);
+      expect((failed as InstanceType<typeof Anthropic.InternalServerError>).status).toBe(529);
+    } finally {
+      delete handlers.anthropic;
+    }
+  });
+
+  it('limits a team\u2019s request rate: past its burst both SDKs get their own rate-limit error saying when to retry, nothing goes upstream, and other teams go on', async () => {
+    const bursty = (await createApiToken(store, { principal: 'bursty-app', roles: ['gateway', 'team.bursty'] })).token;
+    const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hi' }] };
+    await openai(bursty).chat.completions.create(ask);
+    await openai(bursty).chat.completions.create(ask);
+    const openAIBefore = openAIUpstream.requests.length;
+    const anthropicBefore = anthropicUpstream.requests.length;
+    const limited = await openai(bursty)
+      .chat.completions.create(ask)
+      .catch((error: unknown) => error);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as InstanceType<typeof OpenAI.RateLimitError>).message).toMatch(/6 requests per minute for team bursty/);
+    expect(Number((limited as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after'))).toBeGreaterThan(0);
+    const limitedAnthropic = await anthropic(bursty)
+      .messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
+    expect(limitedAnthropic).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(openAIUpstream.requests.length).toBe(openAIBefore);
+    expect(anthropicUpstream.requests.length).toBe(anthropicBefore);
+    // Another team is not held back by it.
+    const other = await openai().chat.completions.create(ask);
+    expect(other.choices[0]!.message.content).toBe('Hello from OpenAI.');
+  });
+
   it('refuses callers without a valid token or the gateway role, and a team whose budget is spent, in the provider\u2019s error shape', async () => {
     const unauthenticated = await openai('aif_not-a-real-token-000000000000')
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
@@ -538,7 +666,7 @@ describe('the LLM gateway', () => {
     const runIds = (await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE agent = 'gateway'`)).map((row) => row.id);
     expect(runIds.length).toBeGreaterThan(0);
     const everything = JSON.stringify(await Promise.all(runIds.map((runId) => trace(runId)))) + JSON.stringify(logs);
-    for (const key of [openAIKey, anthropicKey, backupKey]) expect(everything).not.toContain(key);
+    for (const key of [openAIKey, anthropicKey, backupKey, spareKey]) expect(everything).not.toContain(key);
     await server.close();
     for (const runId of runIds) {
       const report = await verifyRun(store, runId, { trustedKeys: [server.workspace.signer.publicKey] });
