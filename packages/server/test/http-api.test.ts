@@ -288,6 +288,12 @@ describe('the HTTP API', () => {
     const startRun = openapi.paths['/v1/runs']!.post!.requestBody!.content['application/json']!.schema.$ref!;
     expect(openapi.components.schemas[startRun.replace('#/components/schemas/', '')]!.required).toEqual(['agent', 'input']);
     expect(Object.keys(openapi.paths)).toContain('/v1/approvals/{id}/approve');
+    // Built once and served from its text after: the same document again, naming this server.
+    const again = await fetch(`${server.url}/v1/openapi.json`);
+    expect(again.headers.get('content-type')).toMatch(/^application\/json/);
+    const repeated = (await again.json()) as { servers: Array<{ url: string }> };
+    expect(repeated).toEqual(openapi);
+    expect(repeated.servers[0]!.url).toBe(server.url);
   });
 
   it('runs a policy\u2019s test cases against an edited source without saving it, and serves the policy JSON Schema for editors', async () => {

@@ -93,8 +93,24 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
 
   app.openapi(systemRoutes.health, (c) => c.json({ ok: true, closing: ctx.closing.aborted }, ctx.closing.aborted ? 503 : 200));
 
+  // The document is generated from every route's schemas, which are all registered before the
+  // first request: built once per origin it names (the request's unless a public URL is set) and
+  // served from that text, not regenerated on each request.
+  const documents = new Map<string, string>();
   app.openapi(systemRoutes.openapi, (c) => {
-    const document = app.getOpenAPI31Document({
+    const origin = info.publicUrl ?? new URL(c.req.url).origin;
+    let text = documents.get(origin);
+    if (text === undefined) {
+      text = JSON.stringify(openApiDocument(origin));
+      // The Host header chose the origin (the host guard checked it when hosts are named); keep a few.
+      if (documents.size >= 8) documents.delete(documents.keys().next().value!);
+      documents.set(origin, text);
+    }
+    return c.body(text, 200, { 'content-type': 'application/json' }) as never;
+  });
+
+  function openApiDocument(origin: string) {
+    return app.getOpenAPI31Document({
       openapi: '3.1.0',
       info: {
         title: 'aifactory API',
@@ -103,7 +119,7 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
           'Governed agent runs, approvals, verification, policies and usage. Every route but /healthz and /v1/openapi.json needs a bearer token; a token whose roles do not reach a route or resource gets the 404 an absent one gets. Each operation lists the roles it admits in x-roles.',
         license: { name: 'Proprietary', url: 'https://aifactory.invalid/license' },
       },
-      servers: [{ url: info.publicUrl ?? new URL(c.req.url).origin, description: 'This server.' }],
+      servers: [{ url: origin, description: 'This server.' }],
       security: [{ bearer: [] }],
       tags: [
         { name: 'runs', description: 'Start, list, follow, verify, explain, replay runs.' },
@@ -122,8 +138,7 @@ export function registerSystemRoutes(app: ApiApp, ctx: RouteContext, info: { ver
         },
       ],
     });
-    return c.json(document as unknown as Record<string, unknown>, 200);
-  });
+  }
 
   app.openapi(systemRoutes.me, (c) => {
     const principal = c.get('principal');
