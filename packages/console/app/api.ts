@@ -8,6 +8,8 @@ export interface Session {
   token: string;
   principal: string;
   roles: string[];
+  /** Epoch ms the token stops working, when known (an identity provider's access token): the console signs out then. */
+  expiresAt?: number;
 }
 
 /** An error the API answered with. */
@@ -45,7 +47,13 @@ export function storedSession(): Session | null {
   const token = storedToken();
   try {
     const kept = JSON.parse(sessionStorage.getItem(sessionKey) ?? 'null') as Session | null;
-    return kept && kept.token === token && typeof kept.principal === 'string' && Array.isArray(kept.roles) ? kept : null;
+    return kept &&
+      kept.token === token &&
+      typeof kept.principal === 'string' &&
+      Array.isArray(kept.roles) &&
+      (kept.expiresAt === undefined || kept.expiresAt > Date.now())
+      ? kept
+      : null;
   } catch {
     return null;
   }
@@ -108,10 +116,10 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-/** Signs in: the token is good when GET /v1/me accepts it. */
-export async function signIn(token: string): Promise<Session> {
+/** Signs in: the token is good when GET /v1/me accepts it (the principal and roles are the API's reading of it). */
+export async function signIn(token: string, expiresAt?: number): Promise<Session> {
   const me = await api<{ principal: string; roles: string[] }>(token, '/v1/me');
-  return { token, principal: me.principal, roles: me.roles };
+  return { token, principal: me.principal, roles: me.roles, ...(expiresAt === undefined ? {} : { expiresAt }) };
 }
 
 /** One server-sent event. */

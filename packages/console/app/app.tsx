@@ -1,8 +1,10 @@
-// The shell: sign-in with an API token, then a header naming the principal and roles, the
+// The shell: sign-in (with an API token, or through the enterprise's identity provider where the
+// server is configured for it), then a header naming the principal and roles, the
 // navigation (only pages the token's roles can use), and the page of the current path.
 import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, hasRole, signIn, storedSession, storedToken, storeSession, storeToken, type Session } from './api.ts';
 import { Link, navigate, useLocation } from './router.tsx';
+import { callbackPath, providerName, providerSignIn } from './sign-in-settings.ts';
 import { InboxPage } from './pages/inbox-page.tsx';
 import { RunsPage } from './pages/runs-page.tsx';
 import { RunPage } from './pages/run-page.tsx';
@@ -22,11 +24,36 @@ export function App() {
   // A reload shows the page at once with the session kept for this tab, while /v1/me is asked
   // again: a token revoked or expired meanwhile signs out, and changed roles are taken.
   const [session, setSession] = useState<Session | null>(storedSession);
-  const [checking, setChecking] = useState(() => storedToken() !== null && storedSession() === null);
+  const [checking, setChecking] = useState(
+    () => location.pathname === callbackPath || (storedToken() !== null && storedSession() === null),
+  );
+  const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
+    if (location.pathname === callbackPath) {
+      // Back from the identity provider: exchange the code, then read who the token names.
+      finishProviderSignIn()
+        .then(
+          ({ session: fresh, returnTo }) => {
+            storeSession(fresh);
+            history.replaceState(null, '', returnTo);
+            setSession(fresh);
+          },
+          (caught: unknown) => {
+            history.replaceState(null, '', '/');
+            setNotice(
+              caught instanceof ApiError && caught.status === 401
+                ? 'The server does not accept the identity provider\u2019s token (wrong audience or issuer, or expired).'
+                : (caught as Error).message,
+            );
+          },
+        )
+        .finally(() => setChecking(false));
+      return;
+    }
     const token = storedToken();
     if (!token) return;
-    signIn(token)
+    const expiresAt = storedSession()?.expiresAt;
+    signIn(token, expiresAt)
       .then(
         (fresh) => {
           storeSession(fresh);
@@ -42,13 +69,36 @@ export function App() {
       )
       .finally(() => setChecking(false));
   }, []);
+  // A provider's access token has a lifetime: at its end the tab signs out and says why.
+  const expiresAt = session?.expiresAt;
+  useEffect(() => {
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(
+      () => {
+        storeToken(null);
+        setSession(null);
+        setNotice('Your sign-in has expired; sign in again.');
+      },
+      Math.max(0, expiresAt - Date.now()),
+    );
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
   if (checking)
     return (
       <p className="loading" role="status">
         Signing in…
       </p>
     );
-  if (!session) return <SignIn onSignedIn={setSession} />;
+  if (!session)
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(fresh) => {
+          setNotice(null);
+          setSession(fresh);
+        }}
+      />
+    );
   const signOut = () => {
     storeToken(null);
     setSession(null);
@@ -57,10 +107,20 @@ export function App() {
   return <Shell session={session} onSignOut={signOut} />;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+/** Completes the provider's redirect: the access token, then the API's reading of it. */
+async function finishProviderSignIn(): Promise<{ session: Session; returnTo: string }> {
+  const settings = providerSignIn();
+  if (!settings) throw new Error('This server has no identity provider configured for the console; sign in with an API token.');
+  const { completeProviderSignIn } = await import('./oidc-sign-in.ts');
+  const tokens = await completeProviderSignIn(settings, new URL(location.href));
+  return { session: await signIn(tokens.accessToken, tokens.expiresAt), returnTo: tokens.returnTo };
+}
+
+function SignIn({ onSignedIn, notice }: { onSignedIn: (session: Session) => void; notice: string | null }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const provider = providerSignIn();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
@@ -79,14 +139,35 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
       setBusy(false);
     }
   };
+  const viaProvider = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const { beginProviderSignIn } = await import('./oidc-sign-in.ts');
+      await beginProviderSignIn(provider!, location.pathname === '/' ? '/' : location.pathname + location.search);
+    } catch (caught) {
+      setError(`Could not reach the identity provider: ${(caught as Error).message}`);
+      setBusy(false);
+    }
+  };
+  const shown = error ?? notice;
   return (
     <main className="sign-in">
       <h1>aifactory console</h1>
-      <p>
-        Approve held actions, follow and verify runs, preview policy changes. Sign in with an API token (
-        <code>factory tokens create --principal you@example.com --role approver</code>).
-      </p>
-      <form onSubmit={submit}>
+      <p>Approve held actions, follow and verify runs, preview policy changes.</p>
+      {provider && (
+        <section aria-labelledby="provider-heading">
+          <h2 id="provider-heading">Your organisation’s sign-in</h2>
+          <button type="button" onClick={viaProvider} disabled={busy}>
+            Sign in with {providerName(provider)}
+          </button>
+        </section>
+      )}
+      <form onSubmit={submit} aria-labelledby="token-heading">
+        <h2 id="token-heading">{provider ? 'Or with an API token' : 'Sign in with an API token'}</h2>
+        <p>
+          Create one with <code>factory tokens create --principal you@example.com --role approver</code>.
+        </p>
         <label htmlFor="token">API token</label>
         <input
           id="token"
@@ -100,12 +181,12 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
         <button type="submit" disabled={busy || token.trim() === ''}>
           Sign in
         </button>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
       </form>
+      {shown && (
+        <p className="error" role="alert">
+          {shown}
+        </p>
+      )}
     </main>
   );
 }

@@ -58,13 +58,15 @@ export interface ConsoleServerOptions {
   databaseUrl?: string;
   /** Runs work on the store before the server starts (e.g. seeding many runs). */
   seed?: (store: Awaited<ReturnType<typeof openStore>>) => Promise<void>;
+  /** More environment for `factory serve` (e.g. AIFACTORY_OIDC_*). */
+  env?: Record<string, string>;
 }
 
 /** Prepares a workspace, creates the tokens, starts `factory serve --port 0` and waits for its URL. */
 export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
   const workspace = prepareBusinessWorkspace();
   const schema = options.engine === 'postgres' ? `t_console_${randomBytes(5).toString('hex')}` : undefined;
-  const env: NodeJS.ProcessEnv = { ...process.env, AIFACTORY_HOME: workspace.dataDir, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, AIFACTORY_HOME: workspace.dataDir, NO_COLOR: '1', ...options.env };
   delete env.DATABASE_URL;
   delete env.AIFACTORY_DB_SCHEMA;
   if (options.engine === 'postgres') {

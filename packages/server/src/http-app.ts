@@ -487,7 +487,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   registerMcpRoute(app, ctx, options.mcp);
   registerConsoleRoutes(app, ctx);
   registerFeedbackRoutes(app, ctx);
-  if (options.consoleDir) registerConsoleAssets(app, { dir: options.consoleDir }); // last: it answers every other GET
+  if (options.consoleDir) {
+    const oidc = options.oidc;
+    const signIn = oidc?.consoleClientId
+      ? { issuer: oidc.issuer, clientId: oidc.consoleClientId, scope: oidc.consoleScope ?? 'openid', resource: oidc.audience[0]! }
+      : undefined;
+    registerConsoleAssets(app, { dir: options.consoleDir, ...(signIn ? { signIn } : {}) }); // last: it answers every other GET
+  }
 
   return {
     app,

@@ -23,6 +23,14 @@ export interface OidcOptions {
   algorithms?: string[];
   /** Clock tolerance in seconds for exp/nbf (default 30). */
   clockToleranceSeconds?: number;
+  /**
+   * The console's client id at the issuer: a public client (no secret) allowed the authorization
+   * code grant with PKCE and the redirect URI `<server>/sign-in/callback`. Absent: the console
+   * takes pasted tokens only.
+   */
+  consoleClientId?: string;
+  /** Scopes the console asks for (default `openid`), space-separated. */
+  consoleScope?: string;
 }
 
 /** What verifying a presented JWT gave. */
@@ -44,6 +52,8 @@ export function oidcOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OidcOp
     ...(env.AIFACTORY_OIDC_JWKS_URI ? { jwksUri: env.AIFACTORY_OIDC_JWKS_URI } : {}),
     ...(env.AIFACTORY_OIDC_ROLES_CLAIM ? { rolesClaim: env.AIFACTORY_OIDC_ROLES_CLAIM } : {}),
     ...(env.AIFACTORY_OIDC_PRINCIPAL_CLAIM ? { principalClaim: env.AIFACTORY_OIDC_PRINCIPAL_CLAIM } : {}),
+    ...(env.AIFACTORY_OIDC_CONSOLE_CLIENT_ID ? { consoleClientId: env.AIFACTORY_OIDC_CONSOLE_CLIENT_ID } : {}),
+    ...(env.AIFACTORY_OIDC_CONSOLE_SCOPE ? { consoleScope: env.AIFACTORY_OIDC_CONSOLE_SCOPE } : {}),
   };
 }
 
@@ -64,6 +74,10 @@ export function validateOidcOptions(options: OidcOptions): OidcOptions {
   if (options.jwksUri !== undefined && !isHttpUrl(options.jwksUri))
     throw new UserError(ErrorCode.InputInvalid, `JWKS URL '${options.jwksUri}' is not an http(s) URL.`, {
       location: { path: '--oidc-jwks-uri' },
+    });
+  if (options.consoleClientId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(options.consoleClientId))
+    throw new UserError(ErrorCode.InputInvalid, `Console client id '${options.consoleClientId}' is not a printable OAuth client id.`, {
+      location: { path: '--oidc-console-client-id' },
     });
   return options;
 }

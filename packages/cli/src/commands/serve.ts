@@ -56,6 +56,8 @@ interface ServeOptions extends CommonOptions {
   oidcRolesClaim?: string;
   oidcPrincipalClaim?: string;
   oidcJwksUri?: string;
+  oidcConsoleClientId?: string;
+  oidcConsoleScope?: string;
   console: boolean;
   gateway: boolean;
   queue?: boolean;
@@ -142,6 +144,11 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     .option('--oidc-roles-claim <path>', 'claim holding the roles, e.g. realm_access.roles (default roles) [AIFACTORY_OIDC_ROLES_CLAIM]')
     .option('--oidc-principal-claim <name>', 'claim naming the principal (default sub) [AIFACTORY_OIDC_PRINCIPAL_CLAIM]')
     .option('--oidc-jwks-uri <url>', "the issuer's key set (default: from its discovery document) [AIFACTORY_OIDC_JWKS_URI]")
+    .option(
+      '--oidc-console-client-id <id>',
+      "the console's public client at the issuer: sign-in by authorization code with PKCE, redirect <url>/sign-in/callback [AIFACTORY_OIDC_CONSOLE_CLIENT_ID]",
+    )
+    .option('--oidc-console-scope <scopes>', 'scopes the console asks for (default openid) [AIFACTORY_OIDC_CONSOLE_SCOPE]')
     .option('--no-console', 'serve the API only, not the console web app at /')
     .option(
       '--no-notifications',
@@ -496,7 +503,14 @@ function oidcOptionsOf(options: ServeOptions): OidcOptions | undefined {
   const env = oidcOptionsFromEnv();
   const issuer = options.oidcIssuer ?? env?.issuer;
   if (!issuer) {
-    if (options.oidcAudience || options.oidcRolesClaim || options.oidcPrincipalClaim || options.oidcJwksUri) {
+    if (
+      options.oidcAudience ||
+      options.oidcRolesClaim ||
+      options.oidcPrincipalClaim ||
+      options.oidcJwksUri ||
+      options.oidcConsoleClientId ||
+      options.oidcConsoleScope
+    ) {
       throw new UserError(ErrorCode.InputInvalid, 'The --oidc-* options need --oidc-issuer (or AIFACTORY_OIDC_ISSUER).', {
         location: { path: '--oidc-issuer' },
       });
@@ -506,12 +520,16 @@ function oidcOptionsOf(options: ServeOptions): OidcOptions | undefined {
   const rolesClaim = options.oidcRolesClaim ?? env?.rolesClaim;
   const principalClaim = options.oidcPrincipalClaim ?? env?.principalClaim;
   const jwksUri = options.oidcJwksUri ?? env?.jwksUri;
+  const consoleClientId = options.oidcConsoleClientId ?? env?.consoleClientId;
+  const consoleScope = options.oidcConsoleScope ?? env?.consoleScope;
   return {
     issuer,
     audience: options.oidcAudience ?? env?.audience ?? [],
     ...(rolesClaim ? { rolesClaim } : {}),
     ...(principalClaim ? { principalClaim } : {}),
     ...(jwksUri ? { jwksUri } : {}),
+    ...(consoleClientId ? { consoleClientId } : {}),
+    ...(consoleScope ? { consoleScope } : {}),
   };
 }
 
