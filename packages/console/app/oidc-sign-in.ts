@@ -67,7 +67,7 @@ export async function completeProviderSignIn(settings: ProviderSignIn, callbackU
   try {
     parameters = oauth.validateAuthResponse(server, client, callbackUrl, pending.state);
   } catch (error) {
-    throw new Error(`The identity provider refused the sign-in: ${describe(error)}`);
+    throw new Error(`The identity provider refused the sign-in: ${describe(error)}`, { cause: error });
   }
   const response = await oauth.authorizationCodeGrantRequest(
     server,
@@ -85,7 +85,7 @@ export async function completeProviderSignIn(settings: ProviderSignIn, callbackU
   try {
     tokens = await oauth.processAuthorizationCodeResponse(server, client, response);
   } catch (error) {
-    throw new Error(`The identity provider's token endpoint refused the code: ${describe(error)}`);
+    throw new Error(`The identity provider's token endpoint refused the code: ${describe(error)}`, { cause: error });
   }
   return {
     accessToken: tokens.access_token,
