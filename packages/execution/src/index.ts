@@ -46,8 +46,10 @@ export type {
 } from './governance/gate.ts';
 
 // The agent graph, for callers that drive LangGraph themselves.
-export { AgentState, createAgentGraph } from './graph/agent-graph.ts';
-export type { AgentGraphDependencies, AgentStateValue, ApprovalResume, HeldAction } from './graph/agent-graph.ts';
+export { createAgentGraph } from './graph/agent-graph.ts';
+export { AgentState } from './graph/agent-state.ts';
+export type { AgentStateValue, ApprovalResume, HeldAction } from './graph/agent-state.ts';
+export type { AgentGraphDependencies } from './graph/graph-context.ts';
 
 // What an agent may call.
 export { createToolbox } from './toolbox/toolbox.ts';

@@ -17,7 +17,8 @@ import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/
 import { findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
-import { createAgentGraph, type AgentStateValue, type ApprovalResume } from '../graph/agent-graph.ts';
+import { createAgentGraph } from '../graph/agent-graph.ts';
+import type { AgentStateValue, ApprovalResume } from '../graph/agent-state.ts';
 import type { AgentToolbox, ToolOutcome } from '../toolbox/toolbox-port.ts';
 import {
   GovernanceGate,

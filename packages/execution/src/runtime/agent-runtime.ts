@@ -14,16 +14,10 @@ import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelGateway, ModelRegistry, ModelResponse } from '../models/index.ts';
 import { notifyObligation, type RuntimeNotifier } from '../governance/notify-obligation.ts';
 import { ToolHost } from '../tools/index.ts';
-import {
-  createAgentGraph,
-  policySetHash,
-  requestHash,
-  type AgentGraphDependencies,
-  type AgentStateValue,
-  type ApprovalResume,
-  type ChildOutcome,
-  type HeldAction,
-} from '../graph/agent-graph.ts';
+import { createAgentGraph } from '../graph/agent-graph.ts';
+import { policySetHash, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from '../graph/agent-state.ts';
+import type { AgentGraphDependencies } from '../graph/graph-context.ts';
+import { requestHash } from '../graph/request-hash.ts';
 import { GovernanceGate, type EventDraft } from '../governance/gate.ts';
 import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
 import { RunOwnership } from './run-ownership.ts';

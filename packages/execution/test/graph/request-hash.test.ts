@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { contentHash } from '@aifactory/core';
-import { requestHash } from '../../src/graph/agent-graph.ts';
+import { requestHash } from '../../src/graph/request-hash.ts';
 
 const message = fc.oneof(
   fc.record({ role: fc.constantFrom('system', 'user', 'assistant'), content: fc.string({ unit: 'grapheme' }) }),
