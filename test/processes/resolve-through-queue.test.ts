@@ -3,11 +3,12 @@
 // outcome was never recorded); `runs list` reads the run orphaned; another worker holds it with
 // reason outcome_unknown. A human then settles it — on the store with the CLI, and through the API
 // server with a token — and each time the decision is recorded and the run handed to the job queue
-// like any resume: a worker (never the CLI, never the server) goes on with it. A confirmed write is
+// like any resume: a worker (never the CLI, never the server) goes on with it. `runs list` reads
+// the run running while its owner lives, orphaned once it died, held while a human decides. A confirmed write is
 // not run again; a retried one runs once more, as asked; every run verifies.
 import { randomBytes } from 'node:crypto';
 import { openStore, type Store } from '@aifactory/store';
-import { readRunEvents } from '@aifactory/verification';
+import { listRuns, readRunEvents } from '@aifactory/verification';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -82,8 +83,10 @@ describe.skipIf(!databaseUrl)('runs resolve through the job queue (real processe
         }).then(async (response) => (await response.json()) as { runId: string; status: string });
         await waitFor(() => writesOf(key).length > 0, `the write of ${key} to reach the tool`);
         expect(writesOf(key)[0]!.pid).toBe(worker.pid);
-        await worker.stop('SIGKILL');
         const [run] = await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
+        // Its owner is alive (the write takes seconds): the run reads running.
+        for await (const row of listRuns(store, { runIds: [run!.id] })) expect(row.status).toBe('running');
+        await worker.stop('SIGKILL');
         // No live owner: `runs list` no longer says running.
         await waitFor(async () => (await listed(run!.id)) === 'orphaned', `run ${run!.id} to read orphaned`, 120_000, 200);
         worker = track(await startUntil(workspace, ['worker'], /worker\S* ready/));
