@@ -2,13 +2,18 @@
 //  1. governed runs per second with 1, 2 and 4 workers (4 runs at once each), against the same
 //     runs driven in-process by a plain `factory serve` on the same Postgres (the peer);
 //  2. time to the first event and to completion, p50/p95, of N concurrent streaming runs over HTTP
-//     (POST /v1/runs, SSE) with 4 workers (target: first event p95 <= 250 ms);
+//     (POST /v1/runs, SSE) with 4 workers (target: first event p95 <= 250 ms), beside the same runs
+//     on a plain `factory serve` (the peer), and the API server's CPU per run until every first
+//     event was out (read from /proc: what bounds first-event latency on an idle machine);
 //  3. recovery time: a worker SIGKILLed in the middle of a step, until another worker has taken the
 //     run over (run.recovered) and until the run's next tool call (target: p95 <= lease + 2 s).
 // Needs Postgres (AIFACTORY_TEST_DATABASE_URL or DATABASE_URL); without it, says so and exits 0.
-// BENCH_QUICK=1 uses small sizes. Figures go to bench/results/workers.json.
+// Also: rows each governed run writes, by table (pg_stat_user_tables of the deployment's schema),
+// for the on-paper limits in docs/deployment.md. BENCH_QUICK=1 uses small sizes. Figures go to
+// bench/results/workers.json, with the load average before and after (2 shared cores inflate
+// every wall time: read the ratios and CPU figures first).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +48,28 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 };
 
+/** CPU milliseconds (user + system) a process has used so far, from /proc; undefined where there is none. */
+function cpuMsOf(pid: number): number | undefined {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return undefined;
+  // Fields after the command name: state is the first, utime the 12th and stime the 13th (clock ticks of 10 ms).
+  const fields = readFileSync(file, 'utf8')
+    .slice(readFileSync(file, 'utf8').lastIndexOf(') ') + 2)
+    .split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Rows inserted and updated so far in each table of a schema. */
+async function rowsWritten(store: Store, schema: string): Promise<Record<string, number>> {
+  const rows = await store.query<{ relname: string; n: number }>(
+    sql`SELECT relname, (n_tup_ins + n_tup_upd)::int AS n FROM pg_stat_user_tables WHERE schemaname = ${schema}`,
+  );
+  return Object.fromEntries(rows.map((row) => [row.relname, Number(row.n)]));
+}
+
 /** A fresh deployment: a schema, its API server (queued or not) and its workers. */
 interface Deployment {
+  schema: string;
   workspace: CourierWorkspace;
   store: Store;
   url: string;
@@ -70,6 +95,7 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
   );
   processes.push(...workers);
   return {
+    schema,
     workspace,
     store,
     url: serve.match[1]!,
@@ -87,12 +113,25 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
 
 /** Starts one run over HTTP and waits for its result. */
 async function runOnce(deployment: Deployment, input: string): Promise<string> {
-  const response = await fetch(`${deployment.url}/v1/runs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ agent: 'courier', input }),
-  });
-  return ((await response.json()) as { status: string }).status;
+  try {
+    const response = await fetch(`${deployment.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'courier', input }),
+    });
+    return ((await response.json()) as { status: string }).status;
+  } catch (error) {
+    // Say where the run is, so a stuck run is a finding, not a bare fetch timeout.
+    const state = await deployment.store
+      .query(
+        sql`SELECT r.id, r.status, l.owner, l.epoch, l.state, l.expires_at, (SELECT string_agg(type, ',' ORDER BY seq) FROM events e WHERE e.run_id = r.id) AS events FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id WHERE r.input->>'text' = ${input}`,
+      )
+      .catch((reason: unknown) => String(reason));
+    const logs = deployment.processes.map((process) => `pid ${process.pid}: ${process.stderr().slice(-2000)}`).join('\n');
+    throw new Error(`run ${input} did not answer (${(error as Error).message}); its state: ${JSON.stringify(state)}\n${logs}`, {
+      cause: error,
+    });
+  }
 }
 
 /** Governed runs per second: `total` runs, `parallel` in flight. */
@@ -113,6 +152,48 @@ async function throughput(deployment: Deployment, total: number, parallel: numbe
   return total / ((performance.now() - started) / 1000);
 }
 
+/** `count` streaming runs started at once over HTTP: time to the first event and to the end, and the API server's CPU until every first event was out. */
+async function streamRuns(deployment: Deployment, count: number) {
+  await runOnce(deployment, 'k-warm');
+  const serverPid = deployment.processes[0]!.pid;
+  const cpuBefore = cpuMsOf(serverPid);
+  const firstEvent: number[] = [];
+  const completion: number[] = [];
+  let allFirst!: () => void;
+  const everyFirstEvent = new Promise<void>((resolve) => (allFirst = resolve));
+  let serverCpuMs: number | undefined;
+  void everyFirstEvent.then(() => {
+    const now = cpuMsOf(serverPid);
+    if (now !== undefined && cpuBefore !== undefined) serverCpuMs = now - cpuBefore;
+  });
+  await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const started = performance.now();
+      const response = await fetch(`${deployment.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }),
+      });
+      let first = true;
+      for await (const message of parseServerSentEvents(response.body!)) {
+        if (first) {
+          firstEvent.push(performance.now() - started);
+          if (firstEvent.length === count) allFirst();
+          first = false;
+        }
+        if (message.data.includes('"run.completed"') || message.data.includes('"run.failed"')) break;
+      }
+      completion.push(performance.now() - started);
+    }),
+  );
+  await everyFirstEvent;
+  return {
+    firstEventMs: { p50: percentile(firstEvent, 50), p95: percentile(firstEvent, 95) },
+    completionMs: { p50: percentile(completion, 50), p95: percentile(completion, 95) },
+    serverCpuMsPerRun: serverCpuMs === undefined ? undefined : serverCpuMs / count,
+  };
+}
+
 async function main(): Promise<void> {
   const results: Record<string, unknown> = { quick, loadAverage: loadavg().map((value) => Number(value.toFixed(2))), leaseMs };
 
@@ -129,7 +210,19 @@ async function main(): Promise<void> {
   for (const workers of workerCounts) {
     const deployment = await deploy({ workers, queue: true });
     try {
+      const before = workers === 1 ? await rowsWritten(deployment.store, deployment.schema) : {};
       perWorkers[workers] = await throughput(deployment, runsPerSize, 4 * workers);
+      if (workers === 1) {
+        // Warm-up runs (one per slot) count too.
+        const runs = runsPerSize + 4;
+        const after = await rowsWritten(deployment.store, deployment.schema);
+        results.rowsPerRun = Object.fromEntries(
+          Object.entries(after)
+            .map(([table, n]) => [table, Number(((n - (before[table] ?? 0)) / runs).toFixed(2))] as const)
+            .filter(([, n]) => n > 0),
+        );
+        process.stdout.write(`rows written per governed run (1 worker): ${JSON.stringify(results.rowsPerRun)}\n`);
+      }
     } finally {
       await deployment.close();
     }
@@ -139,42 +232,22 @@ async function main(): Promise<void> {
   }
   results.runsPerSecond = { inProcessServe: inProcess, workers: perWorkers };
 
-  // 2. First event and completion of concurrent streaming runs.
-  const streaming = await deploy({ workers: quick ? 2 : 4, queue: true });
-  try {
-    await runOnce(streaming, 'k-warm');
-    const firstEvent: number[] = [];
-    const completion: number[] = [];
-    await Promise.all(
-      Array.from({ length: streamingRuns }, async (_, index) => {
-        const started = performance.now();
-        const response = await fetch(`${streaming.url}/v1/runs`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${streaming.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-          body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }),
-        });
-        let first = true;
-        for await (const message of parseServerSentEvents(response.body!)) {
-          if (first) {
-            firstEvent.push(performance.now() - started);
-            first = false;
-          }
-          if (message.data.includes('"run.completed"') || message.data.includes('"run.failed"')) break;
-        }
-        completion.push(performance.now() - started);
-      }),
-    );
-    results.streaming = {
-      runs: streamingRuns,
-      workers: quick ? 2 : 4,
-      firstEventMs: { p50: percentile(firstEvent, 50), p95: percentile(firstEvent, 95) },
-      completionMs: { p50: percentile(completion, 50), p95: percentile(completion, 95) },
-    };
-    process.stdout.write(
-      `${streamingRuns} concurrent streaming runs: first event p50 ${percentile(firstEvent, 50).toFixed(0)} ms, p95 ${percentile(firstEvent, 95).toFixed(0)} ms (target 250); completion p50 ${percentile(completion, 50).toFixed(0)} ms, p95 ${percentile(completion, 95).toFixed(0)} ms\n`,
-    );
-  } finally {
-    await streaming.close();
+  // 2. First event and completion of concurrent streaming runs: workers, then the in-process peer.
+  results.streaming = {};
+  for (const shape of [
+    { name: 'workers', workers: quick ? 2 : 4, queue: true },
+    { name: 'inProcessServe', workers: 0, queue: false },
+  ]) {
+    const streaming = await deploy({ workers: shape.workers, queue: shape.queue });
+    try {
+      const figures = await streamRuns(streaming, streamingRuns);
+      (results.streaming as Record<string, unknown>)[shape.name] = { runs: streamingRuns, workers: shape.workers, ...figures };
+      process.stdout.write(
+        `${streamingRuns} concurrent streaming runs, ${shape.queue ? `serve --queue + ${shape.workers} workers` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (load ${loadavg()[0]!.toFixed(1)})\n`,
+      );
+    } finally {
+      await streaming.close();
+    }
   }
 
   // 3. Recovery after a SIGKILL mid-step.
