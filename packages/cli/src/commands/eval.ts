@@ -177,7 +177,10 @@ async function evaluateVariant(
   variant: Variant,
   options: EvalOptions & { concurrencyValue?: number },
 ): Promise<EvalReport> {
-  const [{ runEvalSuite }, { loadRecordedRun }] = await Promise.all([import('@aifactory/quality'), import('@aifactory/execution/replay')]);
+  const [{ runEvalSuite }, { loadRecordedEvents }] = await Promise.all([
+    import('@aifactory/quality'),
+    import('@aifactory/execution/replay'),
+  ]);
   const workspace = await openCliWorkspace(store, options.agents, { adaptAgent: (definition) => applyVariant(definition, variant) });
   const knowledge = suite.retrieval
     ? (await import('@aifactory/knowledge')).createKnowledgeBase(store, { dataDir: workspace.config.home })
@@ -188,7 +191,7 @@ async function evaluateVariant(
     const report = await runEvalSuite(
       {
         startRun: (request) => workspace.startRun(request),
-        loadRun: (runId) => loadRecordedRun(store, runId),
+        loadRun: async (runId) => ({ events: await loadRecordedEvents(store, runId) }),
         ...(knowledge
           ? {
               search: async (collection: string, query: string, k: number) =>

@@ -1,7 +1,7 @@
 // Replay, what-if and policy impact over recorded runs (the execution plane re-running the
 // governed graph on a trace); re-exported by the package barrel, so anything exported here is
 // public API.
-export { loadRecordedRun, eventAt } from './recorded-run.ts';
+export { loadRecordedRun, loadRecordedEvents, eventAt } from './recorded-run.ts';
 export type { RecordedRun, RecordedRunEvent, RecordedRunMetadata } from './recorded-run.ts';
 export { recordedActions } from './recorded-actions.ts';
 export type { RecordedAction, RecordedActionsOptions } from './recorded-actions.ts';

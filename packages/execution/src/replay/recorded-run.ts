@@ -46,17 +46,7 @@ export interface RecordedRun {
 export async function loadRecordedRun(store: Store, runId: string): Promise<RecordedRun> {
   const row = await findRun(store, runId);
   if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist; run 'factory runs list' to see the runs.`);
-  const events: RecordedRunEvent[] = [];
-  for await (const event of readRunEvents(store, runId)) {
-    events.push({
-      seq: event.seq,
-      ts: event.ts,
-      type: event.type,
-      actor: event.actor,
-      payload: event.payloadText === null ? null : (JSON.parse(event.payloadText) as Record<string, unknown>),
-      redacted: (event.redactions?.length ?? 0) > 0,
-    });
-  }
+  const events = await loadRecordedEvents(store, runId);
   return {
     id: row.id,
     agent: row.agent,
@@ -70,6 +60,22 @@ export async function loadRecordedRun(store: Store, runId: string): Promise<Reco
     metadata: (row.metadata ?? {}) as RecordedRunMetadata,
     events,
   };
+}
+
+/** A run's events with parsed payloads, without its row (one query; an evaluation's checks read only these). */
+export async function loadRecordedEvents(store: Store, runId: string): Promise<RecordedRunEvent[]> {
+  const events: RecordedRunEvent[] = [];
+  for await (const event of readRunEvents(store, runId)) {
+    events.push({
+      seq: event.seq,
+      ts: event.ts,
+      type: event.type,
+      actor: event.actor,
+      payload: event.payloadText === null ? null : (JSON.parse(event.payloadText) as Record<string, unknown>),
+      redacted: (event.redactions?.length ?? 0) > 0,
+    });
+  }
+  return events;
 }
 
 /** The first event of `type` recorded for `step` (and call id, when given). */
