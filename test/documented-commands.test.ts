@@ -12,6 +12,9 @@ import type { Command } from 'commander';
 import { buildProgram } from '../packages/cli/src/main.ts';
 import { runProgram } from '../packages/cli/test/run-program.ts';
 import { repositoryRoot } from '../examples/demo/demo-workspace.ts';
+import { openStore, sql } from '@aifactory/store';
+
+const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 
 const documents = [
   'README.md',
@@ -211,11 +214,21 @@ describe('documented commands, run', () => {
       home: process.env.AIFACTORY_HOME,
       user: process.env.USER,
       wait: process.env.AIFACTORY_STORE_WAIT_MS,
+      database: process.env.DATABASE_URL,
+      schema: process.env.AIFACTORY_DB_SCHEMA,
     };
     process.chdir(work);
     process.env.AIFACTORY_HOME = path.join(work, '.factory');
     process.env.USER = 'tester';
     process.env.AIFACTORY_STORE_WAIT_MS = '0';
+    // On Postgres when the tests have one (CI does): every command opens the store afresh, as a new
+    // process would, and opening embedded PGlite costs a second or two each time, which made this the
+    // slowest test by far. The commands are the same; docs/ shows both stores.
+    const schema = `docs_${process.pid}_${Date.now().toString(36)}`;
+    if (databaseUrl) {
+      process.env.DATABASE_URL = databaseUrl;
+      process.env.AIFACTORY_DB_SCHEMA = schema;
+    }
     const ids = { run: '', approval: '', token: '', notification: '' };
     const program = () => buildProgram();
     const json = async (words: string[]) => {
@@ -300,10 +313,17 @@ describe('documented commands, run', () => {
       }
     } finally {
       process.chdir(saved.cwd);
+      if (databaseUrl) {
+        const store = await openStore({ databaseUrl, schema, migrate: false });
+        await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+        await store.close();
+      }
       for (const [key, value] of [
         ['AIFACTORY_HOME', saved.home],
         ['USER', saved.user],
         ['AIFACTORY_STORE_WAIT_MS', saved.wait],
+        ['DATABASE_URL', saved.database],
+        ['AIFACTORY_DB_SCHEMA', saved.schema],
       ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
