@@ -10,6 +10,8 @@ import { genAiSchemaUrl, recordedRunStart, tracingRecorder, type Recorder } from
 export interface Telemetry {
   /** Wraps a recorder so each recorded event becomes GenAI spans as it happens; with `store`, a run resumed here joins the caller's trace its start recorded. */
   trace(recorder: Recorder, store?: Store): Recorder;
+  /** Exports every span ended so far, now (benchmarks charge the export to the work that made the spans). */
+  flush(): Promise<void>;
   /** Flushes spans still buffered and stops the SDK. */
   shutdown(): Promise<void>;
 }
@@ -32,8 +34,14 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
     // OTEL_SERVICE_NAME wins when set; otherwise the service is called what it is.
     ...(env.OTEL_SERVICE_NAME?.trim() ? {} : { resourceAttributes: { 'service.name': 'aifactory' } }),
   });
-  const tracer = trace.getTracerProvider().getTracer('@aifactory/verification', '0.1.0', { schemaUrl: genAiSchemaUrl });
+  const provider = trace.getTracerProvider();
+  const tracer = provider.getTracer('@aifactory/verification', '0.1.0', { schemaUrl: genAiSchemaUrl });
+  // The SDK registers its provider behind the API's proxy; forceFlush lives on the provider itself.
+  const delegate = (provider as { getDelegate?: () => unknown }).getDelegate?.() ?? provider;
   return {
+    flush: async () => {
+      await (delegate as { forceFlush?: () => Promise<void> }).forceFlush?.();
+    },
     trace: (recorder, store) => tracingRecorder(recorder, tracer, store ? { runOf: (runId) => recordedRunStart(store, runId) } : {}),
     shutdown: () => sdk.shutdown(),
   };
