@@ -20,8 +20,9 @@ export interface ServerMetrics {
   decisionLatency: Histogram<'authority'>;
   /** The seed's ai_inference_latency: model call latency as the gateway measured it. */
   modelLatency: Histogram<'provider' | 'model'>;
-  tokens: Counter<'team' | 'agent' | 'model' | 'direction'>;
-  cost: Counter<'team' | 'agent' | 'model'>;
+  tokens: Counter<'team' | 'feature' | 'agent' | 'model' | 'direction'>;
+  cost: Counter<'team' | 'feature' | 'agent' | 'model'>;
+  feedback: Counter<'agent' | 'sentiment'>;
   runDuration: Histogram<'agent' | 'status'>;
   runsStarted: Counter<'agent'>;
   traceWriteLatency: Histogram;
@@ -85,14 +86,14 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
     }),
     tokens: new Counter({
       name: 'aifactory_model_tokens_total',
-      help: 'Model tokens by team, agent, model and direction (input/output).',
-      labelNames: ['team', 'agent', 'model', 'direction'],
+      help: 'Model tokens by team, feature, agent, model and direction (input/output).',
+      labelNames: ['team', 'feature', 'agent', 'model', 'direction'],
       registers,
     }),
     cost: new Counter({
       name: 'aifactory_model_cost_usd_total',
-      help: 'Model cost in USD by team, agent and model.',
-      labelNames: ['team', 'agent', 'model'],
+      help: 'Model cost in USD by team, feature, agent and model.',
+      labelNames: ['team', 'feature', 'agent', 'model'],
       registers,
     }),
     runDuration: new Histogram({
@@ -103,6 +104,12 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
       registers,
     }),
     runsStarted: new Counter({ name: 'aifactory_runs_started_total', help: 'Runs started by agent.', labelNames: ['agent'], registers }),
+    feedback: new Counter({
+      name: 'aifactory_feedback_total',
+      help: "Users' feedback on runs by the agent that made the run and sentiment (positive, neutral, negative).",
+      labelNames: ['agent', 'sentiment'],
+      registers,
+    }),
     traceWriteLatency: new Histogram({
       name: 'aifactory_trace_write_seconds',
       help: 'Trace write lag: time for a batch of events to become durable.',
@@ -165,6 +172,10 @@ export function createServerMetrics(options: { store?: Store; defaultMetrics?: b
 interface RunLabels {
   agent: string;
   team: string;
+  /** The product feature the run's cost is attributed to ('none' when not set). */
+  feature: string;
+  /** For a feedback record: the agent of the run it is about. */
+  feedbackOf?: string;
   startedAt: number;
 }
 
@@ -175,7 +186,8 @@ interface RunLabels {
  */
 export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): Recorder {
   const runs = new Map<string, RunLabels>();
-  const labelsOf = (runId: string): RunLabels => runs.get(runId) ?? { agent: 'unknown', team: 'none', startedAt: Date.now() };
+  const labelsOf = (runId: string): RunLabels =>
+    runs.get(runId) ?? { agent: 'unknown', team: 'none', feature: 'none', startedAt: Date.now() };
   const observe = (runId: string, events: ReadonlyArray<{ type: string; payload: unknown }>, seconds: number) => {
     metrics.traceWriteLatency.observe(seconds);
     const labels = labelsOf(runId);
@@ -213,11 +225,12 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
         const usage = (payload.usage ?? {}) as { inputTokens?: number; outputTokens?: number };
         if (typeof payload.latency_ms === 'number')
           metrics.modelLatency.observe({ provider: String(payload.provider ?? 'unknown'), model }, payload.latency_ms / 1000);
-        if (usage.inputTokens) metrics.tokens.inc({ team: labels.team, agent: labels.agent, model, direction: 'input' }, usage.inputTokens);
-        if (usage.outputTokens)
-          metrics.tokens.inc({ team: labels.team, agent: labels.agent, model, direction: 'output' }, usage.outputTokens);
-        if (typeof payload.cost_usd === 'number' && payload.cost_usd > 0)
-          metrics.cost.inc({ team: labels.team, agent: labels.agent, model }, payload.cost_usd);
+        const charged = { team: labels.team, feature: labels.feature, agent: labels.agent, model };
+        if (usage.inputTokens) metrics.tokens.inc({ ...charged, direction: 'input' }, usage.inputTokens);
+        if (usage.outputTokens) metrics.tokens.inc({ ...charged, direction: 'output' }, usage.outputTokens);
+        if (typeof payload.cost_usd === 'number' && payload.cost_usd > 0) metrics.cost.inc(charged, payload.cost_usd);
+      } else if (event.type === 'feedback.given') {
+        metrics.feedback.inc({ agent: labels.feedbackOf ?? 'unknown', sentiment: String(payload.sentiment ?? 'unknown') });
       }
     }
   };
@@ -227,7 +240,14 @@ export function observingRecorder(recorder: Recorder, metrics: ServerMetrics): R
     },
     async startRun(run, options) {
       const event = await recorder.startRun(run, options);
-      runs.set(event.runId, { agent: run.agent, team: run.team ?? 'none', startedAt: Date.now() });
+      const metadata = (run.metadata ?? {}) as { feature?: unknown; kind?: unknown; agent_of_run?: unknown };
+      runs.set(event.runId, {
+        agent: run.agent,
+        team: run.team ?? 'none',
+        feature: typeof metadata.feature === 'string' ? metadata.feature : 'none',
+        ...(metadata.kind === 'feedback' && typeof metadata.agent_of_run === 'string' ? { feedbackOf: metadata.agent_of_run } : {}),
+        startedAt: Date.now(),
+      });
       metrics.runsStarted.inc({ agent: run.agent });
       return event;
     },

@@ -31,7 +31,7 @@ describe('server metrics', () => {
     store = await openStore();
     metrics = createServerMetrics({ store });
     const recorder = observingRecorder(createRecorder(store), metrics);
-    const run = await recorder.startRun({ agent: 'refunder', team: 'payments', principal: 'alice' });
+    const run = await recorder.startRun({ agent: 'refunder', team: 'payments', principal: 'alice', metadata: { feature: 'refund-desk' } });
     await recorder.recordBatch(run.runId, [
       // Two rules apply: the stricter one decides; the decision is one decision.
       decided(1, 'notify_human', [
@@ -42,12 +42,37 @@ describe('server metrics', () => {
         { ruleId: 'tell-finance', authority: 'notify_human' },
         { ruleId: 'no-drops', authority: 'deny' },
       ]),
-      { type: 'model.responded', actor: 'model', payload: { step: 3, model: 'gpt-slow', provider: 'openai', latency_ms: 45_000 } },
+      {
+        type: 'model.responded',
+        actor: 'model',
+        payload: {
+          step: 3,
+          model: 'gpt-slow',
+          provider: 'openai',
+          latency_ms: 45_000,
+          usage: { inputTokens: 1200, outputTokens: 300 },
+          cost_usd: 0.25,
+        },
+      },
       { type: 'budget.exceeded', actor: 'control-plane', payload: { step: 4, limit: 'max_cost_usd', value: 2.5, max: 2 } },
       { type: 'approval.rejected', actor: 'approvals', payload: { approval_id: 'apr_1', step: 5 } },
       { type: 'approval.expired', actor: 'approvals', payload: { approval_id: 'apr_2', step: 6 } },
     ]);
     await recorder.finishRun(run.runId, { status: 'failed', payload: { error: 'budget' } });
+    // A user's feedback on that run, recorded as the feedback package records it.
+    const feedback = await recorder.startRun({
+      agent: 'feedback',
+      team: 'payments',
+      principal: 'carol',
+      parentRunId: run.runId,
+      metadata: { kind: 'feedback', feedback_of: run.runId, agent_of_run: 'refunder', score: -1, sentiment: 'negative' },
+    });
+    await recorder.record(feedback.runId, {
+      type: 'feedback.given',
+      actor: 'carol',
+      payload: { run_id: run.runId, run_head: { seq: 1, hash: 'a'.repeat(64) }, by: 'carol', score: -1, sentiment: 'negative' },
+    });
+    await recorder.finishRun(feedback.runId, { status: 'completed' });
     // Another process (a CLI run, a worker) writing to the same store, unseen by this server's recorder.
     const elsewhere = createRecorder(store);
     await elsewhere.startRun({ agent: 'cli-agent', principal: 'bob' });
@@ -85,6 +110,33 @@ describe('server metrics', () => {
   it('reads runs by status from the store, so runs other processes made are counted', () => {
     expect(text).toMatch(/^aifactory_runs\{agent="refunder",status="failed"\} 1$/m);
     expect(text).toMatch(/^aifactory_runs\{agent="cli-agent",status="running"\} 1$/m);
+  });
+
+  it('charges model cost and tokens to the team and feature of the run, and counts feedback under the agent it is about', () => {
+    expect(text).toMatch(
+      /^aifactory_model_cost_usd_total\{team="payments",feature="refund-desk",agent="refunder",model="gpt-slow"\} 0\.25$/m,
+    );
+    expect(text).toMatch(
+      /^aifactory_model_tokens_total\{team="payments",feature="refund-desk",agent="refunder",model="gpt-slow",direction="input"\} 1200$/m,
+    );
+    expect(text).toMatch(/^aifactory_feedback_total\{agent="refunder",sentiment="negative"\} 1$/m);
+  });
+
+  it('ships a dashboard with a panel for each figure the operator needs', () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../../../deploy/grafana/aifactory-overview.json', import.meta.url), 'utf8')) as {
+      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+    };
+    const panelFor = (pattern: RegExp) =>
+      dashboard.panels.find((panel) => (panel.targets ?? []).some((target) => pattern.test(target.expr)));
+    const needed: Record<string, RegExp> = {
+      'inference latency': /aifactory_ai_inference_latency_seconds_bucket/,
+      'cost by team and feature': /sum by \(team, feature\) \(rate\(aifactory_model_cost_usd_total/,
+      'decisions by authority': /sum by \(authority\)[^]*aifactory_decisions_total/,
+      'boundary violations': /aifactory_ai_autonomy_boundary_violations_total/,
+      'approval latency': /aifactory_approval_decision_seconds_bucket/,
+      feedback: /aifactory_feedback_total/,
+    };
+    for (const [figure, pattern] of Object.entries(needed)) expect(panelFor(pattern), `no panel shows ${figure}`).toBeDefined();
   });
 
   it('names process metrics once under the prefix', () => {
@@ -128,5 +180,11 @@ describe('server metrics', () => {
     const tested = spawnSync('promtool', ['test', 'rules', `${root}alerts.test.yaml`], { cwd: root, encoding: 'utf8' });
     expect(tested.stdout + tested.stderr).toContain('SUCCESS');
     expect(tested.status).toBe(0);
+    // Every alert has a unit test that expects it to fire.
+    const alerts = [...readFileSync(`${root}alerts.yaml`, 'utf8').matchAll(/^\s*- alert: (\S+)/gm)].map((match) => match[1]!);
+    const tests = readFileSync(`${root}alerts.test.yaml`, 'utf8');
+    expect(alerts.length).toBeGreaterThan(5);
+    for (const alert of alerts)
+      expect(tests, `${alert} has no promtool unit test`).toMatch(new RegExp(`alertname: ${alert}\\s+exp_alerts:\\s+- `));
   });
 });
