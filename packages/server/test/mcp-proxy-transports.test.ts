@@ -1,6 +1,7 @@
 // The governing proxy as users run it: Streamable HTTP on both sides (the SDK client with a bearer
-// token, the reference `everything` server as upstream over Streamable HTTP), and `factory mcp
-// proxy` over stdio driven by the official MCP Inspector CLI against the reference memory server.
+// token, the reference `everything` server as upstream over Streamable HTTP), `factory mcp proxy`
+// over stdio driven by the official SDK client against the reference `everything` server over
+// stdio, and by the official MCP Inspector CLI against the reference memory server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,9 +14,11 @@ import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { resolvePackageBin } from '@aifactory/execution';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { approvals, runs } from '@aifactory/store/schema';
+import { readRunEvents, verifyRun } from '@aifactory/verification';
 import { freshSchema, postgresUrl } from '../../verification/test/engines.ts';
 import { workspaceConfigAt } from '@aifactory/workspace';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
@@ -166,6 +169,99 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
     });
     expect(await verified.json()).toMatchObject({ report: { ok: true, sealed: true, status: 'completed' } });
   }, 60_000);
+});
+
+describe('factory mcp proxy over stdio with the official SDK client', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'aifactory-mcp-proxy-stdio-'));
+  const policyFile = path.join(home, 'everything.yaml');
+  writeFileSync(policyFile, policy);
+  // The record is read back on Postgres (when configured): an embedded store stays locked by the
+  // proxy process until it has gone.
+  const schema = postgresUrl ? freshSchema('mcpproxystdio') : undefined;
+  const storeEnv: Record<string, string> = schema ? { DATABASE_URL: postgresUrl!, AIFACTORY_DB_SCHEMA: schema } : {};
+  const openTestStore = () =>
+    schema ? openStore({ databaseUrl: postgresUrl!, schema }) : openStore({ dataDir: path.join(home, 'data', 'pglite') });
+  beforeAll(async () => {
+    await (await openTestStore()).close();
+  }, 120_000);
+  afterAll(async () => {
+    if (schema) {
+      const store = await openTestStore();
+      await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      await store.close();
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('lists what the policy allows, passes an allowed call through, denies, returns a held call pending with its approval id, and seals the run when the client leaves', async () => {
+    const environment = Object.fromEntries(
+      Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [
+        factory,
+        'mcp',
+        'proxy',
+        '--upstream',
+        `"${process.execPath}" "${everythingServer}" stdio`,
+        '--policy',
+        policyFile,
+        '--name',
+        'everything',
+        '--principal',
+        'app@example.com',
+      ],
+      env: { ...environment, AIFACTORY_HOME: path.join(home, 'data'), ...storeEnv },
+      cwd: home,
+      stderr: 'pipe',
+    });
+    let diagnostics = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (diagnostics += chunk.toString()));
+    const client = new Client({ name: 'stdio-proxy-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['echo', 'get-sum']);
+      expect(text(await client.callTool({ name: 'echo', arguments: { message: 'hello over stdio' } }))).toMatch(/hello over stdio/);
+      const denied = await client.callTool({ name: 'get-env', arguments: {} });
+      expect(denied.isError).toBe(true);
+      expect(text(denied)).toMatch(/denied/);
+      const held = await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } });
+      expect(held.isError).toBe(true);
+      const meta = (held._meta as Record<string, { status: string; approvalId: string; runId: string }>)[governanceMetaKey]!;
+      expect(meta.status).toBe('pending_approval');
+      expect(meta.approvalId).toMatch(/^apr_/);
+      await client.close();
+      if (!schema) return;
+      const store = await openTestStore();
+      try {
+        let status: string | undefined;
+        for (let attempt = 0; attempt < 100 && status !== 'completed'; attempt += 1) {
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+          status = (await store.db.select({ status: runs.status }).from(runs).where(eq(runs.id, meta.runId)))[0]?.status;
+        }
+        expect(status, diagnostics).toBe('completed');
+        const [approval] = await store.db.select().from(approvals).where(eq(approvals.id, meta.approvalId));
+        expect(approval).toMatchObject({
+          status: 'pending',
+          requestedBy: 'app@example.com',
+          action: { kind: 'tool', name: 'everything.get-sum', args: { a: 2, b: 3 } },
+        });
+        const types: string[] = [];
+        for await (const event of readRunEvents(store, meta.runId)) types.push(event.type);
+        // The allowed call was decided and its intent recorded before it ran, and its outcome after.
+        const echo = types.indexOf('tool.called');
+        expect(types[echo - 1]).toBe('policy.decided');
+        expect(types.slice(echo)).toContain('tool.returned');
+        expect(types).toContain('approval.requested');
+        expect((await verifyRun(store, meta.runId)).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }, 300_000);
 });
 
 describe('factory mcp proxy over stdio with the MCP Inspector CLI', () => {
