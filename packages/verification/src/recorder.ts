@@ -16,7 +16,7 @@
 //   when the statement holding its own rows has committed.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
-import type { Store } from '@aifactory/store';
+import { runPrepared, type PreparedParameter, type Store } from '@aifactory/store';
 import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
 import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
 import { acceptsFast } from './payload-fast-check.ts';
@@ -200,9 +200,10 @@ const insertEventsSql = `${insertEventsBody}\nRETURNING run_id`;
 /**
  * On PGlite, rows up to this many go out as a VALUES list of parameters; more, and any rows on
  * Postgres, as one JSON parameter. Measured side by side (three rows of a step): PGlite, which
- * parses every statement afresh in-process, spends about a tenth less on the VALUES list than on
- * reading JSON; postgres.js spends about a tenth more binding 39 parameters than writing one JSON
- * text, so Postgres keeps the JSON.
+ * runs in-process, spends about a tenth less on the VALUES list than on reading JSON; postgres.js
+ * spends about a tenth more binding 39 parameters than writing one JSON text, so Postgres keeps the
+ * JSON. On PGlite every statement is a named prepared statement (runPrepared): query() would parse
+ * and plan it afresh on every append, which cost four times the insert itself.
  */
 const maxValuesRows = 8;
 const valuesSql: Array<{ returning: string; counted: string }> = [];
@@ -254,8 +255,8 @@ function rowsJson(rows: readonly PreparedRow[]): string {
 }
 
 /** The parameters of rows in a VALUES statement, 13 a row. */
-function rowsParams(rows: readonly PreparedRow[]): unknown[] {
-  const params: unknown[] = [];
+function rowsParams(rows: readonly PreparedRow[]): PreparedParameter[] {
+  const params: PreparedParameter[] = [];
   for (const row of rows) {
     params.push(
       row.runId,
@@ -282,14 +283,17 @@ function rowsParams(rows: readonly PreparedRow[]): unknown[] {
  * are inserted all or none (one fence), so their count answers without rows coming back.
  */
 async function insertEventRows(store: Store, rows: readonly PreparedRow[], runs: number): Promise<Set<string>> {
-  if (store.kind === 'pglite' && rows.length <= maxValuesRows) {
-    const statement = valuesStatement(rows.length);
+  if (store.driver.kind === 'pglite') {
+    const client = store.driver.client;
+    const values = rows.length <= maxValuesRows;
+    const statement = values ? valuesStatement(rows.length) : { counted: insertEventsBody, returning: insertEventsSql };
+    const params = values ? rowsParams(rows) : [rowsJson(rows)];
     if (runs === 1) {
-      const inserted = await executeCount(store, statement.counted, rowsParams(rows));
-      return inserted === rows.length ? new Set([rows[0]!.runId]) : new Set();
+      const inserted = await runPrepared(client, statement.counted, params);
+      return inserted.affectedRows === rows.length ? new Set([rows[0]!.runId]) : new Set();
     }
-    const inserted = await queryRows<{ run_id: string }>(store, statement.returning, rowsParams(rows));
-    return new Set(inserted.map((insertedRow) => insertedRow.run_id));
+    const inserted = await runPrepared(client, statement.returning, params);
+    return new Set(inserted.rows.map((insertedRow) => insertedRow[0]!));
   }
   if (runs === 1) {
     const inserted = await executeCount(store, insertEventsBody, [rowsJson(rows)]);

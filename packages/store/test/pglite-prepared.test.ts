@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGlite } from '@electric-sql/pglite';
+import { runPrepared } from '../src/index.ts';
+
+describe('runPrepared on PGlite', () => {
+  let client: PGlite;
+  beforeAll(async () => {
+    client = await PGlite.create();
+    await client.exec('CREATE TABLE items (id int PRIMARY KEY, label text)');
+  });
+  afterAll(() => client.close());
+
+  it('runs one statement many times with new parameters, counting the rows it changed and returning its rows', async () => {
+    const insert = 'INSERT INTO items (id, label) VALUES ($1::int, $2::text), ($3::int, $4::text) RETURNING label';
+    const first = await runPrepared(client, insert, [1, 'one', 2, null]);
+    const second = await runPrepared(client, insert, [3, 'three', 4, 'four']);
+    expect(first).toEqual({ affectedRows: 2, rows: [['one'], [null]] });
+    expect(second.rows).toEqual([['three'], ['four']]);
+    expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows[0]!.n).toBe(4);
+  });
+
+  it('rejects with the database error (its SQLSTATE and constraint) and keeps working after it', async () => {
+    const insert = 'INSERT INTO items (id, label) VALUES ($1::int, $2::text)';
+    await runPrepared(client, insert, [10, 'ten']);
+    await expect(runPrepared(client, insert, [10, 'again'])).rejects.toMatchObject({ code: '23505', constraint: 'items_pkey' });
+    expect((await runPrepared(client, insert, [11, 'eleven'])).affectedRows).toBe(1);
+  });
+
+  it('rejects a statement that does not parse, and does not remember it', async () => {
+    await expect(runPrepared(client, 'INSERT INTO nowhere VALUES ($1::int)', [1])).rejects.toMatchObject({ code: '42P01' });
+    await client.exec('CREATE TABLE nowhere (id int)');
+    expect((await runPrepared(client, 'INSERT INTO nowhere VALUES ($1::int)', [1])).affectedRows).toBe(1);
+  });
+
+  it("never runs inside another caller's open transaction: a rollback there leaves its row in place", async () => {
+    let inside!: () => void;
+    const started = new Promise<void>((resolve) => (inside = resolve));
+    const transaction = client
+      .transaction(async (tx) => {
+        await tx.query("INSERT INTO items (id, label) VALUES (20, 'rolled back')");
+        inside();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error('abort');
+      })
+      .catch((error: Error) => error.message);
+    await started;
+    const outside = runPrepared(client, 'INSERT INTO items (id, label) VALUES ($1::int, $2::text)', [21, 'kept']);
+    expect(await transaction).toBe('abort');
+    expect((await outside).affectedRows).toBe(1);
+    const labels = (await client.query<{ label: string }>('SELECT label FROM items WHERE id IN (20, 21) ORDER BY id')).rows;
+    expect(labels).toEqual([{ label: 'kept' }]);
+  });
+});
