@@ -84,13 +84,46 @@ try {
   }).observe(document, { childList: true, subtree: true });`);
   const fullLoads: number[] = [];
   const fullLoadsInPage: number[] = [];
+  // What the first page waits on, by the page's resource timing (ms from navigation start): the
+  // document, the entry script, the API page asked and answered, then the rows in the DOM.
+  const waits: Array<Record<string, number>> = [];
   for (let index = 0; index < navigations; index += 1) {
     const started = performance.now();
     await page.goto(`${server.url}/runs`);
     await page.waitForSelector('table.runs tbody tr');
     fullLoads.push(performance.now() - started);
     fullLoadsInPage.push(Number(await page.evaluate('window.__rowsAt')));
+    waits.push(
+      (await page.evaluate(`(() => {
+        const resources = performance.getEntriesByType('resource');
+        const ended = (prefix) => {
+          const entry = resources.find((candidate) => candidate.name.includes('/assets/' + prefix) && candidate.name.endsWith('.js'));
+          return entry ? entry.responseEnd : NaN;
+        };
+        const list = resources.find((entry) => entry.name.includes('/v1/runs?'));
+        return {
+          document_end: performance.getEntriesByType('navigation')[0].responseEnd,
+          boot_script_end: ended('index-'),
+          app_script_end: ended('main-'),
+          runs_asked: list ? list.startTime : NaN,
+          runs_answered: list ? list.responseEnd : NaN,
+          rows_in_dom: window.__rowsAt,
+        };
+      })()`)) as Record<string, number>,
+    );
   }
+  const waitMedians = Object.fromEntries(Object.keys(waits[0]!).map((key) => [key, round(median(waits.map((wait) => wait[key]!)))]));
+  // The server's part alone: the same API page asked from Node (no browser), as CPU-light as it gets.
+  const apiPage: number[] = [];
+  for (let index = 0; index < navigations * 3; index += 1) {
+    const started = performance.now();
+    const response = await fetch(`${server.url}/v1/runs?limit=50`, { headers: { authorization: `Bearer ${server.leadToken}` } });
+    await response.arrayBuffer();
+    apiPage.push(performance.now() - started);
+  }
+  const apiPageBytes = (
+    await (await fetch(`${server.url}/v1/runs?limit=50`, { headers: { authorization: `Bearer ${server.leadToken}` } })).arrayBuffer()
+  ).byteLength;
   const clicks: number[] = [];
   const clicksInPage: number[] = [];
   for (let index = 0; index < navigations; index += 1) {
@@ -189,6 +222,9 @@ try {
       peer_full_load_in_page_median: round(median(peerLoadsInPage)),
       peer_full_load_in_page_all: peerLoadsInPage.map(round),
       full_load_ratio_to_peer: round(median(fullLoadsInPage) / median(peerLoadsInPage)),
+      full_load_waits_median_ms_from_navigation: waitMedians,
+      api_page_from_node_median: round(median(apiPage)),
+      api_page_bytes: apiPageBytes,
       full_load_median: round(median(fullLoads)),
       full_load_all: fullLoads.map(round),
       in_app_click_median: round(median(clicks)),

@@ -5,6 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, type Session } from '../api.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { ErrorLine, StatusBadge, Time } from '../components/bits.tsx';
+import { filterNames, runsRequest, type FilterName } from '../runs-request.ts';
 
 /** A run as GET /v1/runs lists it. */
 interface RunSummary {
@@ -21,28 +22,6 @@ interface RunSummary {
 
 const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
-const filterNames = ['agent', 'status', 'principal', 'team', 'authority', 'since', 'until'] as const;
-type FilterName = (typeof filterNames)[number];
-
-const pageSize = 50;
-
-/** The GET /v1/runs request for the console's /runs?… query (also preloaded by main.tsx on a full load). */
-export function runsRequest(search: string): string {
-  const query = new URLSearchParams(search);
-  const params = new URLSearchParams();
-  for (const name of [...filterNames, 'cursor']) {
-    const value = query.get(name);
-    if (!value) continue;
-    // datetime-local values are local times without a zone: the API takes instants.
-    params.set(
-      name,
-      (name === 'since' || name === 'until') && !Number.isNaN(new Date(value).getTime()) ? new Date(value).toISOString() : value,
-    );
-  }
-  params.set('limit', String(pageSize));
-  return `/v1/runs?${params}`;
-}
-
 export function RunsPage({ session }: { session: Session }) {
   const { query } = useLocation();
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
