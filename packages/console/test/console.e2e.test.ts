@@ -165,7 +165,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
         await page.getByRole('link', { name: 'Policies' }).click();
         const editor = page.locator('.cm-content');
         await editor.waitFor();
-        await expect.poll(() => editor.textContent()).toContain('refunds-need-a-support-lead');
+        await expect.poll(() => editor.textContent(), { timeout: 15_000 }).toContain('refunds-need-a-support-lead');
         // Completion from the policy format's JSON Schema: a top-level key being typed is offered.
         await editor.click();
         await page.keyboard.press('Control+Home');
