@@ -575,9 +575,15 @@ export class AgentRuntime {
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
     try {
       const row = await findRun(this.#options.store, runId);
+      const last = await findLastEvent(this.#options.store, runId);
+      // A held run whose approval was consumed by a process that died before it went on: after the
+      // approval's own event (approval.consumed), or between the consumption and that event (the
+      // decision, or the hold of this approval, is still last; nothing happened after it).
+      const consumedBefore = last?.type === 'approval.consumed';
+      const consumedUnrecorded =
+        !consumedBefore && last !== undefined && awaitingConsumption(last.type, last.payload, row?.status === 'held' ? row.id : undefined);
       const resumable =
-        row?.status === 'running' ||
-        (options.appliedApproval === true && row?.status === 'held' && (await this.#lastEventType(runId)) === 'approval.consumed');
+        row?.status === 'running' || (options.appliedApproval === true && row?.status === 'held' && (consumedBefore || consumedUnrecorded));
       if (!row || !resumable) {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
@@ -585,8 +591,8 @@ export class AgentRuntime {
       // Its owner recorded the run's end and died before sealing it (two commits): nothing is left to
       // drive, and nothing may be appended after its end, so the end is sealed here (which also
       // sets the run's status and hands the lease back).
-      const lastType = await this.#lastEventType(runId);
-      if (lastType === 'run.completed' || lastType === 'run.failed') return await this.#sealEnded(runId, lastType);
+      if (last?.type === 'run.completed' || last?.type === 'run.failed') return await this.#sealEnded(runId, last.type);
+      if (row.status === 'held' && consumedUnrecorded) await this.#recordConsumption(runId);
       if (row.status === 'held') await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
       const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
       const ledger = await readRecoveryLedger(this.#options.store, runId);
@@ -783,6 +789,31 @@ export class AgentRuntime {
   /** The type of a run's last event. */
   async #lastEventType(runId: string): Promise<string | undefined> {
     return (await findLastEvent(this.#options.store, runId))?.type;
+  }
+
+  /**
+   * Records the approval.consumed its resumer did not live to record: the approval was used (its
+   * row says consumed, a single-use move only one resumer makes) and nothing followed, so the run
+   * goes on with it here, once, under this process's lease.
+   */
+  async #recordConsumption(runId: string): Promise<void> {
+    const held = await this.#heldRun(runId);
+    const approval = await findApprovalRecord(this.#options.store, held.held.approvalId);
+    if (!approval || approval.status !== 'consumed') return;
+    await held.session.gate.commit(runId, [
+      {
+        type: 'approval.consumed',
+        actor: 'runtime',
+        payload: {
+          approval_id: approval.id,
+          step: approval.step,
+          args_hash: approval.argsHash,
+          policy_hash: approval.policyHash,
+          outcome: approval.outcome ?? 'rejected',
+          recorded_by: 'recovery',
+        },
+      },
+    ]);
   }
 
   /**
@@ -1161,4 +1192,17 @@ function resolvedEvents(
       ...(request.reason ? { reason: request.reason } : {}),
     },
   }));
+}
+
+/** The events that may close a held run's trace while its approval is decided but not yet consumed in it. */
+const approvalDecisionEvents = new Set(['approval.voted', 'approval.granted', 'approval.rejected', 'approval.expired']);
+
+/**
+ * Whether a held run's last event leaves its approval waiting to be consumed in its trace: a vote
+ * or decision on it, or the hold itself (for an approval, not for actions in doubt).
+ */
+function awaitingConsumption(type: string, payload: string | null | undefined, heldRunId: string | undefined): boolean {
+  if (heldRunId === undefined) return false;
+  if (approvalDecisionEvents.has(type)) return true;
+  return type === 'run.held' && typeof payload === 'string' && payload.includes('"approval_id"');
 }
