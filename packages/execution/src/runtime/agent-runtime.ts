@@ -786,11 +786,6 @@ export class AgentRuntime {
     return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
   }
 
-  /** The type of a run's last event. */
-  async #lastEventType(runId: string): Promise<string | undefined> {
-    return (await findLastEvent(this.#options.store, runId))?.type;
-  }
-
   /**
    * Records the approval.consumed its resumer did not live to record: the approval was used (its
    * row says consumed, a single-use move only one resumer makes) and nothing followed, so the run
