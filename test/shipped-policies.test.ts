@@ -56,7 +56,7 @@ const elsewhere: Record<string, string> = {
   'policies/model-registry/policy.yaml:deny': 'as above (test/model-registry.test.ts)',
   'policies/model-registry/policy.yaml:notify_human':
     'needs personal data read earlier in the run (a classified knowledge collection) and a registered model outside the EU; ' +
-    'its case runs in policies/model-registry/tests (factory policy test)',
+    'no real run reaches it yet; its case is decided by packages/control/test/example-policies.test.ts (factory policy test)',
   'examples/knowledge-copilot/policy.yaml:autonomous':
     'decides retrievals over ingested, classified collections: examples/knowledge-copilot/knowledge-copilot.test.ts runs the example',
   'examples/knowledge-copilot/policy.yaml:deny': 'as above (examples/knowledge-copilot/knowledge-copilot.test.ts)',
@@ -180,6 +180,12 @@ describe('every shipped policy, in real runs', () => {
     );
     // Every entry of the table names a shipped policy, so a moved one cannot hide behind it.
     for (const key of Object.keys(elsewhere)) expect(shipped).toContain(key.slice(0, key.lastIndexOf(':')));
+    // And the test each entry names exists.
+    for (const [key, why] of Object.entries(elsewhere)) {
+      const named = /([\w./-]+\.test\.ts)/.exec(why)?.[1];
+      expect(named, `${key} names no test`).toBeDefined();
+      expect(existsSync(path.join(repository, named!)), `${key}: ${named} does not exist`).toBe(true);
+    }
   });
 
   it.each(shipped)(
