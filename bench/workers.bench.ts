@@ -18,6 +18,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServerSentEvents } from '@aifactory/client';
+import { createApiToken } from '@aifactory/server';
 import { openStore, type Store } from '@aifactory/store';
 import { sql } from 'drizzle-orm';
 import {
@@ -74,6 +75,8 @@ interface Deployment {
   store: Store;
   url: string;
   operator: string;
+  /** Operators streaming runs come from: the server limits requests per token (burst 120), and 200 runs at once are many users' doing, not one's. */
+  operators: string[];
   processes: FactoryProcess[];
   close(): Promise<void>;
 }
@@ -84,6 +87,12 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
   const store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
   const processes: FactoryProcess[] = [];
   const operator = await createToken(workspace, 'bench@acme.example', ['operator']);
+  const operators = await Promise.all(
+    Array.from(
+      { length: 4 },
+      async (_, index) => (await createApiToken(store, { principal: `user${index}@acme.example`, roles: ['operator'] })).token,
+    ),
+  );
   const serve = await startUntil(
     workspace,
     ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'],
@@ -100,6 +109,7 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
     store,
     url: serve.match[1]!,
     operator,
+    operators,
     processes,
     async close() {
       await Promise.all(processes.map((process) => process.stop('SIGKILL')));
@@ -171,9 +181,16 @@ async function streamRuns(deployment: Deployment, count: number) {
       const started = performance.now();
       const response = await fetch(`${deployment.url}/v1/runs`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${deployment.operator}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+        headers: {
+          authorization: `Bearer ${deployment.operators[index % deployment.operators.length]}`,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+        },
         body: JSON.stringify({ agent: 'courier', input: `k-live-${index}` }),
       });
+      // A refusal (429, 503) is a failed measurement, never a run left out of the figures.
+      if (response.status !== 200)
+        throw new Error(`streaming run k-live-${index} was refused: ${response.status} ${await response.text()}`);
       let first = true;
       for await (const message of parseServerSentEvents(response.body!)) {
         if (first) {
