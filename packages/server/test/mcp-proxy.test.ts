@@ -58,6 +58,19 @@ spec:
       reason: A tool whose description or schema changed since it was pinned is not trusted until reviewed.
 `;
 
+const reviewPolicy = `apiVersion: aifactory/v1
+kind: AutonomyPolicy
+metadata: {name: review-proxy, version: 1, owner: risk@example.com}
+spec:
+  default: autonomous
+  rules:
+    - id: changed-tools-need-a-review
+      match: {kind: tool, name: "tool_changed.*"}
+      authority: require_approval
+      approvers: {roles: [lead], count: 1, separation_of_duties: true}
+      reason: A tool whose description or schema changed since it was pinned waits for a lead's review.
+`;
+
 const documentsPolicy = `apiVersion: aifactory/v1
 kind: AutonomyPolicy
 metadata: {name: documents-proxy, version: 1, owner: risk@example.com}
@@ -386,6 +399,39 @@ describe(`governing MCP proxy (${engine.name})`, () => {
     });
     expect((await second.client.listTools()).tools.map((tool) => tool.name)).toEqual(['rug_pull']);
     await endSession(second.client, second.session);
+  }, 60_000);
+
+  it('holds a changed tool definition for review when the policy says so: the caller gets the approval id, and once a lead approves, the pin moves and the tool runs', async () => {
+    const { client, session } = await connect({ name: 'review', command: [shiftingServer], policy: reviewPolicy });
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['lookup', 'rug_pull']);
+    const [pin] = await store.db.select().from(toolPins).where(eqServerTool('review', 'lookup'));
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    await client.callTool({ name: 'rug_pull', arguments: {} });
+    await changed;
+    const held = await client.callTool({ name: 'lookup', arguments: { id: '7' } });
+    expect(held.isError).toBe(true);
+    const pending = (held._meta as Record<string, { status: string; approvalId: string }>)[governanceMetaKey]!;
+    expect(pending.status).toBe('pending_approval');
+    expect(text(held)).toMatch(/changed since it was pinned \(description\)/);
+    // Until a lead decides, the changed tool reaches no one and its pin stays.
+    const [unmoved] = await store.db.select().from(toolPins).where(eqServerTool('review', 'lookup'));
+    expect(unmoved?.definitionHash).toBe(pin?.definitionHash);
+    await workspace.voteAndResume({
+      approvalId: pending.approvalId,
+      ballot: { approver: { id: 'lee@example.com', roles: ['lead'] }, vote: 'approve' },
+    });
+    expect(text(await client.callTool({ name: 'lookup', arguments: { id: '7' } }))).toMatch(/Ada Lovelace/);
+    const [moved] = await store.db.select().from(toolPins).where(eqServerTool('review', 'lookup'));
+    expect(moved?.definitionHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(moved?.definitionHash).not.toBe(pin?.definitionHash);
+    const runId = await endSession(client, session);
+    const trace = await events(runId);
+    const change = trace.find(
+      (event) => event.type === 'policy.decided' && (event.payload.action as { name: string }).name === 'tool_changed.review.lookup',
+    );
+    expect(change?.payload.decision).toMatchObject({ authority: 'require_approval' });
+    expect(trace.filter((event) => event.type === 'tool.called' && event.payload.name === 'review.lookup')).toHaveLength(1);
+    expect((await workspace.verifyRun(runId)).ok).toBe(true);
   }, 60_000);
 });
 

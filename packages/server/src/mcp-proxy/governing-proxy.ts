@@ -115,7 +115,7 @@ interface SessionState {
   governed?: Promise<GovernedSession>;
   runId?: string;
   /** Changed definitions settled in this session: tool name + definition hash -> accepted or why not. */
-  changes: Map<string, { accepted: true } | { accepted: false; held: boolean; message: string }>;
+  changes: Map<string, { accepted: true } | { accepted: false; held: boolean; message: string; approvalId?: string }>;
   closed?: Promise<void>;
 }
 
@@ -421,7 +421,7 @@ export class GoverningMcpProxy {
     governed: GovernedSession,
     tool: Tool,
     pinned: Array<{ type: string; actor: string; payload: unknown }>,
-  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
+  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string; approvalId?: string }> {
     const pins = await this.#loadPins();
     const hash = this.#definitionHash(tool);
     let pin = pins.get(tool.name);
@@ -451,7 +451,7 @@ export class GoverningMcpProxy {
     tool: Tool,
     pin: ToolPin,
     hash: string,
-  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string }> {
+  ): Promise<{ accepted: true } | { accepted: false; held: boolean; message: string; approvalId?: string }> {
     const server = this.#options.name;
     const changed = changedFields(pin.definition, tool);
     const args = {
@@ -515,6 +515,7 @@ export class GoverningMcpProxy {
           accepted: false,
           held: true,
           message: `${what}; it is held for approval ${outcome.approval.id} and cannot be called until an approver accepts the change.`,
+          approvalId: outcome.approval.id,
         };
       case 'denied':
         return { accepted: false, held: false, message: `${what}; ${outcome.message}` };
@@ -560,7 +561,13 @@ export class GoverningMcpProxy {
     const pinned: Array<{ type: string; actor: string; payload: unknown }> = [];
     const definition = await this.#definitionAccepted(state, governed, tool, pinned);
     if (pinned.length > 0) await governed.record(pinned as never);
-    if (!definition.accepted) return governanceResult(definition.held ? 'pending_approval' : 'denied', governed.runId, definition.message);
+    if (!definition.accepted)
+      return governanceResult(
+        definition.held ? 'pending_approval' : 'denied',
+        governed.runId,
+        definition.message,
+        definition.approvalId ? { approvalId: definition.approvalId } : {},
+      );
     const policyName = `${this.#options.name}.${name}`;
     const validation = this.#validator.validate(
       `${name}\u0000${this.#definitionHash(tool)}`,
