@@ -178,6 +178,41 @@ describe('factory prompts', () => {
     expect(listed.prompts).toEqual([{ name: 'desk', draft: true, versions: 2, latest: 2, labels: { staging: 1, production: 2 } }]);
   });
 
+  it('replays a run of a registry prompt and a run of an evaluation variant identical, as they ran, after the label moved on', async () => {
+    writeFileSync(
+      path.join(agents, 'desk-staging.yaml'),
+      [
+        'apiVersion: aifactory/v1',
+        'kind: Agent',
+        'metadata: { name: desk-staging, description: Answers order questions from the staging prompt. }',
+        'spec:',
+        '  model: { id: "scripted:desk" }',
+        '  prompt: desk@staging',
+        '  prompt_variables: { shop: Acme }',
+        `  policies: [${JSON.stringify(deskPolicy)}]`,
+        '',
+      ].join('\n'),
+    );
+    // staging points at v1 (rolled back above).
+    const staged = await factory('eval', 'desk-staging', '--suite', suite, '--agents', agents, '--json');
+    expect(staged.exitCode).toBe(0);
+    const stagedRun = staged.json().cases[0].runId as string;
+    // A variant: another prompt version and another model than the agent's file names.
+    const variant = await evaluate('--prompt', 'desk@1', '--model', 'scripted:desk-vague');
+    expect(variant.exitCode).toBe(1);
+    const variantRun = variant.json().cases[0].runId as string;
+    expect((await promote('desk@2', '--label', 'staging')).json()).toMatchObject({ outcome: 'promoted', previousVersion: 1 });
+
+    const staging = await factory('runs', 'replay', stagedRun, '--json');
+    expect(staging.exitCode).toBe(0);
+    expect(staging.json()).toMatchObject({ outcome: 'identical', divergence: null });
+    expect(staging.json().notes.join('\n')).toContain('registry prompt desk v1 via @staging; the replay uses the text it ran with');
+    const varied = await factory('runs', 'replay', variantRun, '--json');
+    expect(varied.exitCode).toBe(0);
+    expect(varied.json()).toMatchObject({ outcome: 'identical', divergence: null });
+    expect(varied.json().notes.join('\n')).toContain("model scripted:desk-vague in place of the agent's scripted:desk");
+  });
+
   it('compares two models side by side: the case the second one gets wrong is a regression (exit 1)', async () => {
     const result = await evaluate('--compare', 'model=scripted:desk', 'model=scripted:desk-vague');
     expect(result.exitCode).toBe(1);

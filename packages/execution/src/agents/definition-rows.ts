@@ -1,7 +1,7 @@
 // What ran, kept by content hash: agent definitions and prompts (artifacts) and every policy
 // version in force (policy_versions), so replay, explain and what-if find exactly what ran. The
 // runtime and governed sessions write them here; replay reads them here.
-import { inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { PolicySet } from '@aifactory/control';
 import type { Store } from '@aifactory/store';
 import { artifacts, policyVersions } from '@aifactory/store/schema';
@@ -51,6 +51,16 @@ export async function storedArtifactHashes(store: Store, hashes: readonly string
     .from(artifacts)
     .where(inArray(artifacts.hash, [...hashes]));
   return new Set(rows.map((row) => row.hash));
+}
+
+/** The text kept under `hash` as an artifact of `kind`, or undefined when it is not kept. */
+export async function findArtifactContent(store: Store, hash: string, kind: ArtifactDraft['kind']): Promise<string | undefined> {
+  const [row] = await store.db
+    .select({ content: artifacts.content })
+    .from(artifacts)
+    .where(and(eq(artifacts.hash, hash), eq(artifacts.kind, kind)))
+    .limit(1);
+  return row?.content;
 }
 
 /** The kept policy versions among `hashes`. */

@@ -10,6 +10,10 @@ export interface RecordedRunMetadata {
   definition_hash?: string;
   prompt_hash?: string;
   model?: string;
+  /** The registry prompt version the run used (`spec.prompt`, or an evaluation's `--prompt`). */
+  prompt?: { name: string; version: number; label?: string; content_hash: string };
+  /** Passages per search of each knowledge collection the run could search, as it ran. */
+  top_k?: Record<string, number>;
   principal_roles?: string[];
   policies?: Array<{ name: string; version: string | number; hash: string }>;
   policy_set_hash?: string;

@@ -13,8 +13,8 @@ import { AiFactoryError, canonicalJson, contentHash } from '@aifactory/core';
 import { chunkContents, collectionClassifications } from '@aifactory/knowledge';
 import type { Store } from '@aifactory/store';
 import { firstChildRun } from '@aifactory/verification';
-import { findAgent, loadAgentDefinition, type AgentDefinition } from '../agents/index.ts';
-import { findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
+import { findAgent, loadAgentDefinition, withResolvedPrompt, type AgentDefinition } from '../agents/index.ts';
+import { findArtifactContent, findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
 import { ToolHost } from '../tools/index.ts';
 import { createAgentGraph } from '../graph/agent-graph.ts';
@@ -159,8 +159,9 @@ export async function replayRun(store: Store, options: ReplayOptions): Promise<R
   if (metadata.definition_hash) {
     report.agent.definitionStored = (await storedArtifactHashes(store, [metadata.definition_hash])).has(metadata.definition_hash);
   }
-  const definition = await resolveAgent(run, options, notes);
-  if (!definition) return finish();
+  const loaded = await resolveAgent(run, options, notes);
+  if (!loaded) return finish();
+  const definition = await asItRan(store, run, loaded, notes);
   report.agent.file = definition.file;
   report.agent.definitionHash = definition.definitionHash;
   report.agent.promptHash = definition.promptHash;
@@ -259,6 +260,53 @@ async function resolveAgent(run: RecordedRun, options: ReplayOptions, notes: str
     );
   }
   return undefined;
+}
+
+/**
+ * The agent as the run ran it where a setting came from outside its file: the registry prompt
+ * version the run recorded (its rendered text was kept by hash before the run started; the label
+ * may point elsewhere now), and an evaluation variant's model or top_k, taken from the run's
+ * metadata when the file is unchanged (its definition hash covers the file, not the variant).
+ */
+async function asItRan(store: Store, run: RecordedRun, definition: AgentDefinition, notes: string[]): Promise<AgentDefinition> {
+  const metadata = run.metadata;
+  let current = definition;
+  const prompt = metadata.prompt;
+  if (prompt && metadata.prompt_hash && metadata.prompt_hash !== current.promptHash) {
+    const via = prompt.label ? ` via @${prompt.label}` : '';
+    const text = await findArtifactContent(store, metadata.prompt_hash, 'prompt');
+    if (text === undefined)
+      notes.push(
+        `The run used the registry prompt ${prompt.name} v${prompt.version}${via}, whose text is not stored (${short(metadata.prompt_hash)}); the replay cannot use it.`,
+      );
+    else {
+      current = withResolvedPrompt(current, text, {
+        name: prompt.name,
+        version: prompt.version,
+        ...(prompt.label ? { label: prompt.label } : {}),
+        contentHash: prompt.content_hash,
+      });
+      notes.push(`The run used the registry prompt ${prompt.name} v${prompt.version}${via}; the replay uses the text it ran with.`);
+    }
+  }
+  if (!metadata.definition_hash || metadata.definition_hash !== current.definitionHash) return current;
+  if (typeof metadata.model === 'string' && metadata.model !== current.model.id) {
+    notes.push(
+      `The run used the model ${metadata.model} in place of the agent's ${current.model.id} (an evaluation variant); so does the replay.`,
+    );
+    current = { ...current, model: { ...current.model, id: metadata.model } };
+  }
+  const topK = metadata.top_k;
+  if (topK && current.knowledge.some((entry) => topK[entry.collection] !== undefined && topK[entry.collection] !== entry.topK)) {
+    notes.push(`The run searched with top_k ${canonicalJson(topK)} (an evaluation variant); so does the replay.`);
+    current = {
+      ...current,
+      knowledge: current.knowledge.map((entry) =>
+        typeof topK[entry.collection] === 'number' ? { ...entry, topK: topK[entry.collection]! } : entry,
+      ),
+    };
+  }
+  return current;
 }
 
 /** The policy set recorded for the run, by content hash; the agent's current policies when it is not stored. */

@@ -326,6 +326,14 @@ export class AgentRuntime {
             }
           : {}),
         model: definition.model.id,
+        // What replay needs to run the agent as it ran when a setting came from outside its file (an evaluation variant).
+        ...(definition.knowledge.some((entry) => entry.topK !== undefined)
+          ? {
+              top_k: Object.fromEntries(
+                definition.knowledge.flatMap((entry) => (entry.topK === undefined ? [] : [[entry.collection, entry.topK]])),
+              ),
+            }
+          : {}),
         ...(feature ? { feature } : {}),
         principal_roles: principal.roles,
         policies: plan.policySet.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
