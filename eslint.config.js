@@ -36,10 +36,8 @@ const notYetSplit = {
     'packages/execution/src/tools/tool-pins.ts',
   ],
   knowledge: [
-    'packages/knowledge/src/collection-state.ts',
     'packages/knowledge/src/ingest.ts',
     'packages/knowledge/src/knowledge-base.ts',
-    'packages/knowledge/src/knowledge-context.ts',
     'packages/knowledge/src/search.ts',
   ],
   server: ['packages/server/src/api-tokens.ts'],

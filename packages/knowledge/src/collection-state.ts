@@ -4,8 +4,13 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Store } from '@aifactory/store';
-import { chunks, documents } from '@aifactory/store/schema';
-import { and, eq, inArray } from 'drizzle-orm';
+import {
+  chunkEmbeddingRows,
+  clearChunkEmbeddings,
+  collectionChunkRows,
+  collectionDocumentRows,
+  storeChunkEmbedding,
+} from './collection-rows.ts';
 import type { Embedder } from './embedder.ts';
 import { bytesToVector, embedChecked, vectorToBytes } from './embedder.ts';
 import type { MediaType } from './ingestion/extracted-document.ts';
@@ -124,19 +129,8 @@ export async function loadCollectionState(
   },
 ): Promise<{ state: CollectionState; report: LoadReport }> {
   const { name } = options;
-  const documentRows = await store.db
-    .select({
-      id: documents.id,
-      sourcePath: documents.sourcePath,
-      mediaType: documents.mediaType,
-      classifications: documents.classifications,
-    })
-    .from(documents)
-    .where(eq(documents.collection, name));
-  const chunkRows = await store.db
-    .select({ label: chunks.label, documentId: chunks.documentId, content: chunks.content })
-    .from(chunks)
-    .where(eq(chunks.collection, name));
+  const documentRows = await collectionDocumentRows(store, name);
+  const chunkRows = await collectionChunkRows(store, name);
 
   const file = indexFile(options.dataDir, name);
   const meta = options.forceRebuild ? undefined : await readMeta(file);
@@ -182,10 +176,7 @@ async function addStoredVectors(store: Store, state: CollectionState, name: stri
   const batch = 2000;
   for (let start = 0; start < labels.length; start += batch) {
     const slice = labels.slice(start, start + batch);
-    const rows = await store.db
-      .select({ id: chunks.id, label: chunks.label, content: chunks.content, embedding: chunks.embedding })
-      .from(chunks)
-      .where(and(eq(chunks.collection, name), inArray(chunks.label, slice)));
+    const rows = await chunkEmbeddingRows(store, name, slice);
     const withoutVector = rows.filter((row) => !row.embedding || row.embedding.byteLength !== state.vectors.dimensions * 4);
     if (withoutVector.length > 0) {
       const vectors = await embedChecked(
@@ -195,7 +186,7 @@ async function addStoredVectors(store: Store, state: CollectionState, name: stri
       for (const [position, row] of withoutVector.entries()) {
         const vector = vectors[position]!;
         row.embedding = vectorToBytes(vector);
-        await store.db.update(chunks).set({ embedding: row.embedding }).where(eq(chunks.id, row.id));
+        await storeChunkEmbedding(store, row.id, row.embedding);
       }
       embedded += withoutVector.length;
     }
@@ -206,7 +197,7 @@ async function addStoredVectors(store: Store, state: CollectionState, name: stri
 
 /** Forgets a collection's stored vectors, so the next load embeds every chunk again (rebuild with reembed). */
 export async function clearStoredEmbeddings(store: Store, name: string): Promise<void> {
-  await store.db.update(chunks).set({ embedding: null }).where(eq(chunks.collection, name));
+  await clearChunkEmbeddings(store, name);
 }
 
 /** Deletes a collection's index files. */

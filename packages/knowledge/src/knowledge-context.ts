@@ -1,12 +1,11 @@
 // What the parts of a knowledge base share: the store, the data directory, the embedder and the
 // loaded collections, with a per-collection lock so one process never interleaves two writers.
 import type { Store } from '@aifactory/store';
-import type { collections } from '@aifactory/store/schema';
+import type { CollectionRow } from './collection-rows.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { Embedder } from './embedder.ts';
 
-/** A kn_collections row. */
-export type CollectionRow = typeof collections.$inferSelect;
+export type { CollectionRow } from './collection-rows.ts';
 
 /** Internal: shared by ingest, search and the knowledge base. */
 export interface KnowledgeContext {
