@@ -1,7 +1,7 @@
 // The rows a collection is loaded from: its documents, its chunks and their stored embeddings
 // (the knowledge tables' queries for collection-state.ts, kept here with the schema).
 import type { Store } from '@aifactory/store';
-import { chunks, collections, documents } from '@aifactory/store/schema';
+import { chunks, documents, type collections } from '@aifactory/store/schema';
 import { and, eq, inArray } from 'drizzle-orm';
 
 /** A kn_collections row. */
