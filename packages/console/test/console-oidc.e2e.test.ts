@@ -123,6 +123,16 @@ describe.skipIf(!haveChromium && !process.env.CI)('console sign-in through an Op
       // The console's page admits fetches to the provider (discovery, token endpoint) and none elsewhere.
       const response = await page.goto(`${server.url}/runs?status=completed`);
       expect(response!.headers()['content-security-policy']).toContain(`connect-src 'self' ${issuer};`);
+      // Both ways in are reached by keyboard.
+      await page.keyboard.press('Tab');
+      const reached: string[] = [];
+      for (let index = 0; index < 4; index += 1) {
+        reached.push(
+          String(await page.evaluate("document.activeElement ? (document.activeElement.id || document.activeElement.textContent) : ''")),
+        );
+        await page.keyboard.press('Tab');
+      }
+      expect(reached).toEqual(expect.arrayContaining([`Sign in with 127.0.0.1:${new URL(issuer).port}`, 'token']));
       const axe = await new AxeBuilder({ page }).analyze();
       expect(axe.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')).toEqual([]);
 

@@ -157,6 +157,9 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
         await expect.poll(() => page.locator('table.runs tbody tr').count(), { timeout: 15_000 }).toBe(2);
         expect(new URL(page.url()).search).toBe('?team=web-shop&authority=require_approval');
         expect(await page.locator('table.runs').textContent()).toContain(held.runId);
+        expect(
+          await unreachedByTab(page, ['filter-agent', 'filter-status', 'filter-authority', 'filter-since', 'Filter', held.runId]),
+        ).toEqual([]);
         await page.fill('#filter-team', 'no-such-team');
         await page.getByRole('button', { name: 'Filter' }).click();
         await page.waitForSelector('text=No runs match.');
@@ -219,6 +222,15 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
           '-   default: autonomous',
           '+   default: require_approval',
         ]);
+        // By keyboard: Tab indents in the editor (as the page says); Esc, then Tab, moves on to the buttons.
+        await editor.click();
+        await page.keyboard.press('Escape');
+        const focused: string[] = [];
+        for (let index = 0; index < 6; index += 1) {
+          await page.keyboard.press('Tab');
+          focused.push(String(await page.evaluate("document.activeElement ? document.activeElement.textContent.trim() : ''")));
+        }
+        expect(focused).toEqual(expect.arrayContaining(['Run policy tests', 'Preview impact on recorded runs', 'Review changes']));
         expect(await seriousViolations(page)).toEqual([]);
 
         // Charts: each one has data.

@@ -129,7 +129,7 @@ export default function PoliciesPage({ session }: { session: Session }) {
           lint,
           EditorState.readOnly.of(!editor),
           keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
-          EditorView.contentAttributes.of({ 'aria-label': 'Policy YAML', 'aria-multiline': 'true' }),
+          EditorView.contentAttributes.of({ 'aria-label': 'Policy YAML', 'aria-multiline': 'true', 'aria-describedby': 'editor-keys' }),
           // The server's CSP admits the editor's <style> element by this page load's nonce.
           EditorView.cspNonce.of(document.querySelector<HTMLMetaElement>('meta[name=csp-nonce]')?.content ?? ''),
         ],
@@ -202,6 +202,11 @@ export default function PoliciesPage({ session }: { session: Session }) {
         </select>
       </div>
       {!editor && <p className="note">Your roles can read policies; editing and previewing need risk_officer or admin.</p>}
+      {editor && (
+        <p className="muted" id="editor-keys">
+          In the editor, Tab indents; press Esc, then Tab, to move on. Ctrl+Space offers completions.
+        </p>
+      )}
       <div ref={host} className="editor" />
       {problems && (
         <div role="status" className="lint" data-testid="lint" data-problems={problems.length}>
