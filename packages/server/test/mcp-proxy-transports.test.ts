@@ -1,5 +1,6 @@
-// The governing proxy as users run it: Streamable HTTP on both sides (the SDK client with a bearer
-// token, the reference `everything` server as upstream over Streamable HTTP), `factory mcp proxy`
+// The governing proxy as users run it: Streamable HTTP on both sides (the SDK client and the MCP
+// Inspector CLI with a bearer token, the reference `everything` server as upstream over Streamable
+// HTTP), `factory mcp proxy`
 // over stdio driven by the official SDK client against the reference `everything` server over
 // stdio, and by the official MCP Inspector CLI against the reference memory server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -169,6 +170,39 @@ describe('governing MCP proxy over Streamable HTTP, upstream over Streamable HTT
     });
     expect(await verified.json()).toMatchObject({ report: { ok: true, sealed: true, status: 'completed' } });
   }, 60_000);
+
+  it('serves the MCP Inspector CLI over Streamable HTTP with a bearer token: the allowed tools, a call passed through, a held call pending with its approval id', async () => {
+    const token = (await createApiToken(store, { principal: 'inspector-http@example.com', roles: ['operator'] })).token;
+    const inspect = (...methodArgs: string[]) =>
+      run(
+        process.execPath,
+        [
+          inspector,
+          '--cli',
+          `${server.url}/mcp`,
+          '--transport',
+          'http',
+          '--header',
+          `Authorization: Bearer ${token}`,
+          '--connect-timeout',
+          '60000',
+          ...methodArgs,
+        ],
+        { timeout: 120_000 },
+      );
+    const listed = JSON.parse((await inspect('--method', 'tools/list')).stdout) as { tools: Array<{ name: string }> };
+    expect(listed.tools.map((tool) => tool.name).sort()).toEqual(['echo', 'get-sum']);
+    expect((await inspect('--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'message=inspected')).stdout).toMatch(/inspected/);
+    // A pending result is marked isError; the Inspector prints it and exits non-zero for the flag.
+    const failure = (await inspect('--method', 'tools/call', '--tool-name', 'get-sum', '--tool-arg', 'a=4', '--tool-arg', 'b=5').then(
+      () => undefined,
+      (error: { stdout?: string }) => error,
+    )) as { stdout: string } | undefined;
+    expect(failure?.stdout).toMatch(/pending_approval/);
+    const approvalId = /apr_[0-9a-f]+/.exec(failure!.stdout)?.[0];
+    const [approval] = await store.db.select().from(approvals).where(eq(approvals.id, approvalId!));
+    expect(approval).toMatchObject({ status: 'pending', requestedBy: 'inspector-http@example.com' });
+  }, 300_000);
 });
 
 describe('factory mcp proxy over stdio with the official SDK client', () => {
