@@ -2,7 +2,9 @@
 // is covered without touching this file), and each case in the tests/ folder beside a policy that a
 // governed run can make — a tool call, a final answer, a hand-off, at the case's clock — is made by
 // an agent of its own: a scripted model calls the case's action, the tools come from real MCP
-// servers built from the tools.json beside the policy (or from the cases' tool names), a held call
+// servers built from the tools.json beside the policy (or from the cases' tool names), a retrieval
+// or a case whose context says the run has read classified data searches a knowledge collection
+// ingested with those classifications (the knowledge package, offline embedder), a held call
 // is approved by approvers with the roles the decision asks for and resumed. The recorded decision
 // must be the case's; a denied tool must never reach its server, any other must. Every authority
 // the policy can give is reached by at least one real run, or the table below says why not and
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createKnowledgeBase } from '@aifactory/knowledge';
 import { openStore } from '@aifactory/store';
 import { parseToolSchemas, type ToolSchema } from '@aifactory/control';
 import {
@@ -55,8 +58,7 @@ const elsewhere: Record<string, string> = {
     "decides model calls against models/*.yaml and the run's data classifications: test/model-registry.test.ts runs it",
   'policies/model-registry/policy.yaml:deny': 'as above (test/model-registry.test.ts)',
   'policies/model-registry/policy.yaml:notify_human':
-    'needs personal data read earlier in the run (a classified knowledge collection) and a registered model outside the EU; ' +
-    'no real run reaches it yet; its case is decided by packages/control/test/example-policies.test.ts (factory policy test)',
+    'as above: a run reads a pii knowledge collection, then calls a model cleared for pii hosted outside the EU (test/model-registry.test.ts)',
   'examples/knowledge-copilot/policy.yaml:autonomous':
     'decides retrievals over ingested, classified collections: examples/knowledge-copilot/knowledge-copilot.test.ts runs the example',
   'examples/knowledge-copilot/policy.yaml:deny': 'as above (examples/knowledge-copilot/knowledge-copilot.test.ts)',
@@ -77,7 +79,11 @@ interface PolicyCase {
     agent?: { id: string; team?: string };
     principal?: { id: string; roles?: string[] };
   };
-  context?: { now?: string; [key: string]: unknown };
+  context?: {
+    now?: string;
+    data?: { classifications?: string[]; collections?: Array<{ name: string; classifications: string[] }> };
+    [key: string]: unknown;
+  };
   expect?: { rules?: string[] };
 }
 
@@ -97,8 +103,9 @@ function casesOf(policyFile: string): PolicyCase[] {
 
 /** Why a case cannot be made by a governed agent run, or undefined when it can. */
 function unrunnable(entry: PolicyCase, tools: ToolSchema[]): string | undefined {
-  if (!['tool', 'answer', 'handoff'].includes(entry.action.kind)) return `a ${entry.action.kind} action`;
-  const extra = Object.keys(entry.context ?? {}).filter((key) => key !== 'now');
+  if (!['tool', 'answer', 'handoff', 'retrieval'].includes(entry.action.kind)) return `a ${entry.action.kind} action`;
+  // `now` is the run's clock; `data` is what the run reads from classified knowledge collections first.
+  const extra = Object.keys(entry.context ?? {}).filter((key) => key !== 'now' && key !== 'data');
   if (extra.length > 0) return `context ${extra.join(', ')} (read elsewhere in a run)`;
   if (entry.action.kind === 'tool' && !entry.action.name.includes('.')) return 'a tool without a server';
   // The policy's fail-closed cases (an argument missing): in a run, the tool's own schema refuses the call first.
@@ -110,25 +117,13 @@ function unrunnable(entry: PolicyCase, tools: ToolSchema[]): string | undefined 
 }
 
 /** Rules of run-here policies no runnable case reaches, and why. */
-const unreachedRules: Record<string, string> = {
-  'policies/customer-support/policy.yaml:answers-with-personal-data':
-    'needs personal data read earlier in the run (data.classifications from a pii knowledge collection)',
-  'policies/customer-support/policy.yaml:confidential-collections':
-    'a retrieval rule: it decides searches of classified knowledge collections',
-  'policies/data-access/policy.yaml:exports-after-personal-data':
-    'needs personal data read earlier in the run (a pii knowledge collection)',
-  'policies/data-access/policy.yaml:restricted-collections': 'a retrieval rule: it decides searches of classified knowledge collections',
-  'policies/data-access/policy.yaml:personal-data-in-retrieval':
-    'a retrieval rule: it decides searches of classified knowledge collections',
-};
+const unreachedRules: Record<string, string> = {};
 
 /**
  * Notify targets no runnable case reaches, and why; every other target a policy names must be
  * delivered by the runs.
  */
-const unreachedTargets: Record<string, string> = {
-  'policies/data-access/policy.yaml:dpo@acme.example': 'named only by personal-data-in-retrieval, a retrieval over a pii collection',
-};
+const unreachedTargets: Record<string, string> = {};
 
 interface PolicyDocument {
   spec: {
@@ -221,8 +216,47 @@ describe('every shipped policy, in real runs', () => {
           declared.push({ name: entry.action.name });
       const tools = await startToolsJsonServers(declared);
 
+      // The knowledge a case's run reads: a retrieval searches the collection the case names; any
+      // other case whose context says the run has read classified data first searches a collection
+      // with those classifications. Each is ingested by the knowledge package (offline embedder).
+      const readsOf = (entry: PolicyCase, index: number): { collection: string; classifications: string[] } | undefined => {
+        const data = entry.context?.data;
+        if (entry.action.kind === 'retrieval')
+          return {
+            collection: entry.action.name,
+            classifications:
+              data?.collections?.find((collection) => collection.name === entry.action.name)?.classifications ??
+              data?.classifications ??
+              [],
+          };
+        return data?.classifications ? { collection: `read-by-case-${index + 1}`, classifications: data.classifications } : undefined;
+      };
       let now: Date | undefined;
       const store = await openStore();
+      const knowledgeBase = createKnowledgeBase(store, { dataDir: path.join(folder, 'data') });
+      try {
+        const ingested = new Map<string, string>();
+        for (const [index, entry] of runnable.entries()) {
+          const reads = readsOf(entry, index);
+          if (!reads) continue;
+          const labels = JSON.stringify(reads.classifications);
+          if (ingested.has(reads.collection)) {
+            expect(ingested.get(reads.collection), `collection ${reads.collection} classified two ways`).toBe(labels);
+            continue;
+          }
+          const source = path.join(folder, 'knowledge', reads.collection);
+          mkdirSync(source, { recursive: true });
+          writeFileSync(
+            path.join(source, 'notes.md'),
+            `# ${reads.collection}\n\nNotes (${reads.classifications.join(', ')}): ${String(entry.action.args?.query ?? 'customer notes')}.\n`,
+          );
+          const report = await knowledgeBase.ingest(source, { collection: reads.collection, classifications: reads.classifications });
+          expect(report.added, `ingest of ${reads.collection}`).toBe(1);
+          ingested.set(reads.collection, labels);
+        }
+      } finally {
+        await knowledgeBase.close();
+      }
       const workspace = await createWorkspaceRuntime({
         store,
         dataDir: path.join(folder, 'data'),
@@ -252,13 +286,24 @@ describe('every shipped policy, in real runs', () => {
           const where = `${policyFile} tests/${entry.file} "${entry.name}"`;
           const action = entry.action;
           const team = action.agent?.team;
+          const reads = readsOf(entry, index);
+          const search = reads && {
+            tool_calls: [
+              { name: 'knowledge__search', args: { query: String(action.args?.query ?? 'notes'), collection: reads.collection } },
+            ],
+          };
           const call =
-            action.kind === 'answer'
-              ? [{ say: String(action.args?.text ?? '') }]
-              : [
-                  { tool_calls: [{ name: action.kind === 'handoff' ? `handoff__${action.name}` : action.name, args: action.args ?? {} }] },
-                  { say: 'Done.' },
-                ];
+            action.kind === 'retrieval'
+              ? [search!, { say: 'Done.' }]
+              : action.kind === 'answer'
+                ? [...(search ? [search] : []), { say: String(action.args?.text ?? '') }]
+                : [
+                    ...(search ? [search] : []),
+                    {
+                      tool_calls: [{ name: action.kind === 'handoff' ? `handoff__${action.name}` : action.name, args: action.args ?? {} }],
+                    },
+                    { say: 'Done.' },
+                  ];
           const servers = action.kind === 'tool' ? [splitToolName(action.name).server] : [];
           writeFileSync(path.join(agents, 'scripts', `${agentName}.yaml`), JSON.stringify({ description: where, turns: call }));
           writeFileSync(
@@ -271,6 +316,7 @@ describe('every shipped policy, in real runs', () => {
                 model: { id: `scripted:${agentName}`, script: `./scripts/${agentName}.yaml` },
                 system_prompt: 'Make the call the case names.',
                 tools: servers.map((server) => ({ server, url: tools.urlOf(server) })),
+                ...(reads ? { knowledge: [{ collection: reads.collection, top_k: 2 }] } : {}),
                 ...(action.kind === 'handoff' ? { handoffs: [action.name] } : {}),
                 policies: [policyPath],
               },
@@ -317,7 +363,10 @@ describe('every shipped policy, in real runs', () => {
 
           // The decision the run recorded for the case's action.
           const decisions: Array<{ authority: Authority; rules: string[]; notify: string[] }> = [];
+          const searched: string[] = [];
           for await (const event of readRunEvents(store, result.runId)) {
+            if (event.type === 'retrieval.performed' && event.payloadText !== null)
+              searched.push(...(JSON.parse(event.payloadText) as { collections: string[] }).collections);
             if (event.type !== 'policy.decided' || event.payloadText === null) continue;
             const payload = JSON.parse(event.payloadText) as {
               action: { kind: string; name: string };
@@ -348,6 +397,12 @@ describe('every shipped policy, in real runs', () => {
             const ran = tools.calls.slice(callsBefore).filter((received) => received.name === action.name).length;
             const shouldRun = decision.authority === 'deny' ? 0 : 1;
             if (ran !== shouldRun) failures.push(`${where}: the tool ran ${ran} times after a ${decision.authority} decision`);
+          }
+          // A denied search reads nothing; any other search, and the read before another action, is performed.
+          if (reads) {
+            const ran = searched.filter((collection) => collection === reads.collection).length;
+            const shouldRun = action.kind === 'retrieval' && decision.authority === 'deny' ? 0 : 1;
+            if (ran !== shouldRun) failures.push(`${where}: ${reads.collection} was searched ${ran} times, expected ${shouldRun}`);
           }
         }
         now = undefined;
