@@ -154,8 +154,15 @@ describe('factory prompts', () => {
     expect(outcome).toBe('held');
     const tooEarly = await promote('desk@2', '--label', 'production', '--approval', approvalId);
     expect(tooEarly.exitCode).toBe(2);
+    expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBeUndefined();
+    // The deciding vote completes the promotion: nobody runs promote again.
     const vote = await factory('approvals', 'approve', approvalId, '--as', 'bob@acme.example', '--role', 'prompt-owner');
     expect(vote.exitCode).toBe(0);
+    expect(vote.stdout).toContain(`Promotion ${held.json().record} completed: the label moved.`);
+    expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBe(2);
+    const moves = (await promptsCommand('show', 'desk', '--json')).json().labels as Array<{ label: string; record: string }>;
+    expect(moves.find((move) => move.label === 'production')?.record).toBe(held.json().record);
+    // Asking again with the approval reports how it ended; the approval is not used twice.
     const promoted = await promote('desk@2', '--label', 'production', '--approval', approvalId);
     expect(promoted.exitCode).toBe(0);
     expect(promoted.json()).toMatchObject({ outcome: 'promoted', record: held.json().record });
@@ -167,6 +174,27 @@ describe('factory prompts', () => {
     expect(explained.stdout).toContain('(desk v2 via @production)');
     const explainedJson = (await factory('runs', 'explain', runId, '--json')).json();
     expect(explainedJson.run.prompt).toEqual({ name: 'desk', version: 2, label: 'production' });
+  });
+
+  it('records a held promotion as refused as soon as its approval is rejected; the label stays where it was', async () => {
+    const held = await promote('desk@1', '--label', 'production', '--as', 'alice@acme.example', '--role', 'prompt-owner');
+    expect(held.json()).toMatchObject({ outcome: 'held' });
+    const { approvalId, record } = held.json();
+    const vote = await factory(
+      'approvals',
+      'reject',
+      approvalId,
+      '--as',
+      'bob@acme.example',
+      '--role',
+      'prompt-owner',
+      '--comment',
+      'Not v1.',
+    );
+    expect(vote.exitCode).toBe(0);
+    expect(vote.stdout).toContain(`Promotion ${record} refused: Approval ${approvalId} was rejected by bob@acme.example.`);
+    expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBe(2);
+    expect(JSON.stringify((await promptsCommand('show', 'desk', '--json')).json())).toContain(record);
   });
 
   it('rolls a label back to the version it pointed at before, on the record', async () => {

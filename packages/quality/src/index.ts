@@ -32,10 +32,12 @@ export {
 } from './prompts/prompt-document.ts';
 export type { PromptDocument } from './prompts/prompt-document.ts';
 export {
+  completeHeldPromotion,
   EVAL_RECORD_AGENT,
   labelHistory,
   latestEval,
   PROMOTE_ACTION,
+  PROMOTION_RESUMER,
   PROMPT_REGISTRY_AGENT,
   promotePrompt,
   promptLabels,

@@ -14,7 +14,7 @@ import {
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { EventType, Redactor } from '@aifactory/verification';
-import { action, emit, withJson, type CommonOptions } from '../command-kit.ts';
+import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
 import { actingAs, describeServer, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { createRunRenderer, exitCodeOf } from './run.ts';
 
@@ -235,6 +235,19 @@ export function registerApprovalsCommands(program: Command, options: ApprovalsCo
             ),
           onEvent: (event) => (voteOptions.json ? events.push(event) : render(event)),
         });
+        if (outcome.kind === 'decided' && outcome.promotion) {
+          // A held prompt promotion completes now: the label moves, or the refusal is recorded.
+          const promotion = await outcome.promotion;
+          emit(voteOptions, { promotion }, () =>
+            promotion.outcome === 'promoted'
+              ? `Promotion ${promotion.record} completed: the label moved.`
+              : promotion.outcome === 'refused'
+                ? `Promotion ${promotion.record} refused: ${promotion.reason}`
+                : `Promotion ${promotion.record} is held.`,
+          );
+          // The vote's own outcome is success: approved and promoted, or rejected and refused.
+          return (promotion.outcome === 'promoted') === (vote === 'approve') ? ExitCode.Ok : ExitCode.CheckFailed;
+        }
         if (outcome.kind !== 'decided' || !outcome.resumed) return undefined;
         const result = await outcome.resumed;
         if (voteOptions.json) emit(voteOptions, { ...result, events }, () => '');

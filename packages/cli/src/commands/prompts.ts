@@ -218,10 +218,10 @@ export function registerPromptsCommands(program: Command): void {
         .option('--policy <file...>', 'promotion policy files', ['policies/prompt-promotion/policy.yaml'])
         .option('--as <principal>', 'who promotes', defaultPrincipal)
         .option('--role <role...>', "the promoter's roles (the policy sees them)", [])
-        .option('--approval <id>', 'complete a held promotion with its decided approval')
+        .option('--approval <id>', 'complete a held promotion with its decided approval (or see how it ended)')
         .addHelpText(
           'after',
-          '\nExit codes: 0 promoted, 1 refused (recorded) or held for approval (recorded; promote again with --approval once decided), 2 bad input.',
+          '\nA held promotion completes as soon as its approval is decided (factory approvals approve|reject, the HTTP API or the console): the label moves, or the refusal is recorded.\nExit codes: 0 promoted, 1 refused (recorded) or held for approval (recorded), 2 bad input.',
         ),
     ),
   ).action(
@@ -260,7 +260,7 @@ export function registerPromptsCommands(program: Command): void {
           if (value.outcome === 'promoted')
             return `Promoted ${name} v${ref} to '${options.label}'${value.previousVersion === null ? '' : ` (was v${value.previousVersion})`}; recorded as ${value.record}.`;
           if (value.outcome === 'held')
-            return `Held: ${value.decision.reason}\nApproval ${value.approvalId} requested (record ${value.record}). Once approved: factory prompts promote ${reference} --label ${options.label} --approval ${value.approvalId}`;
+            return `Held: ${value.decision.reason}\nApproval ${value.approvalId} requested (record ${value.record}); the promotion completes once it is decided: factory approvals approve ${value.approvalId} --as <approver> --role <role>`;
           return `Refused: ${value.reason}\nRecorded as ${value.record}.`;
         });
         return value(result.outcome);

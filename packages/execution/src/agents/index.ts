@@ -2,6 +2,8 @@
 // package barrel re-exports from here; anything exported here is public API.
 export { loadAgentDefinition, loadAgents, locateAgentField, parseAgentDefinition, withResolvedPrompt } from './agent-definition.ts';
 export { findAgent, findAgentByName, isAgentName, loadAgentInFolder } from './agent-lookup.ts';
+export { findPolicyVersions, rememberPolicies } from './definition-rows.ts';
+export type { PolicyVersionRecord } from './definition-rows.ts';
 export type { AgentLookupOptions } from './agent-lookup.ts';
 export type { AgentDefinition, AgentLoadOptions, ResolvedPromptInfo } from './agent-definition.ts';
 export { agentDocumentSchema, agentJsonSchema, agentLimitsSchema, agentNamePattern, promptReferencePattern } from './agent-schema.ts';

@@ -5,6 +5,8 @@
 //   publish   run.started (metadata: prompt, version, content hash) · prompt.published (template) · run.completed
 //   promote   run.started · policy.decided (the promotion decided under the promotion policy, with
 //             the eval it read) · prompt.promoted | prompt.promotion_refused | (held: approval.requested)
+//   held      once its approval is decided, wherever it is decided (vote-and-resume), the held record
+//             goes on: approval consumed · prompt.promoted (approved) | prompt.promotion_refused (rejected)
 //
 // A version is immutable: its record id is `prm_<name>_v<version>`, so two publishers racing for a
 // number collide on the runs' primary key instead of both winning, and the template is read back
@@ -12,11 +14,12 @@
 // not stored anywhere else: a label points where the last prompt.promoted record for it says.
 import { randomUUID } from 'node:crypto';
 import { contentHash, ErrorCode, SystemError, UserError } from '@aifactory/core';
-import { decide, type Decision, type EvalContext, type PolicySet } from '@aifactory/control';
+import { compilePolicies, decide, parsePolicy, type Decision, type EvalContext, type PolicySet } from '@aifactory/control';
 import type { ApprovalService } from '@aifactory/execution';
+import { findPolicyVersions, rememberPolicies } from '@aifactory/execution/agents';
 import type { Store } from '@aifactory/store';
 import { runs } from '@aifactory/store/schema';
-import { readRunEvents, type Recorder } from '@aifactory/verification';
+import { findRun, readRunEvents, type Recorder } from '@aifactory/verification';
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { promptContentHash, promptLabelPattern, renderPrompt, type PromptDocument } from './prompt-document.ts';
 
@@ -288,6 +291,9 @@ export interface PromotionRequest {
   approvalId?: string;
 }
 
+/** Who holds a promotion's approval: once it is decided, completeHeldPromotion goes on with it (vote-and-resume calls it). */
+export const PROMOTION_RESUMER = 'prompt-registry';
+
 /** What a promotion came to. */
 export type PromotionResult =
   | { outcome: 'promoted'; record: string; previousVersion: number | null; decision: Decision | null; eval: EvalContext }
@@ -338,6 +344,8 @@ export async function promotePrompt(parts: RegistryParts, request: PromotionRequ
       previous_version: previous,
       principal_roles: request.by.roles,
       policy_set_hash: request.policies.hash,
+      // The policies that decided, by content hash: a held promotion is completed under exactly them.
+      policies: request.policies.policies.map((policy) => ({ name: policy.name, version: policy.version, hash: policy.hash })),
       eval: evaluation,
     },
   });
@@ -357,6 +365,8 @@ export async function promotePrompt(parts: RegistryParts, request: PromotionRequ
     return { outcome: 'refused', record, reason, decision, eval: evaluation };
   }
   if (decision.authority === 'require_approval') {
+    // Kept by content hash, so whichever process the approval is decided in completes it under them.
+    await rememberPolicies(parts.store, request.policies, new Date());
     const approval = await request.approvals.request({
       runId: record,
       step: 1,
@@ -364,13 +374,13 @@ export async function promotePrompt(parts: RegistryParts, request: PromotionRequ
       policyHash: request.policies.hash,
       requirement: decision.obligations.approvers as unknown as Record<string, unknown>,
       requestedBy: request.by.id,
-      // No agent run resumes this: the promoter asks again with the approval id.
+      // No agent run resumes this: once decided, the registry completes it (completeHeldPromotion).
       context: {
         agent: PROMPT_REGISTRY_AGENT,
         reason: decision.reason,
         rules: decision.rules.map((rule) => `${rule.policy}/${rule.ruleId}`),
         eval: evaluation,
-        resumed_by: 'caller',
+        resumed_by: PROMOTION_RESUMER,
       },
     });
     await parts.recorder.setStatus(record, 'held');
@@ -380,28 +390,73 @@ export async function promotePrompt(parts: RegistryParts, request: PromotionRequ
   return { outcome: 'promoted', record, previousVersion: previous, decision, eval: evaluation };
 }
 
-/** Completes a held promotion with its decided approval (bound to the held record, step and arguments). */
+/** A held promotion named again with its approval: it must be the same prompt, version and label. */
 async function promoteWithApproval(
   parts: RegistryParts,
   request: PromotionRequest,
   version: PromptVersionContent,
 ): Promise<PromotionResult> {
   const approval = await request.approvals.get(request.approvalId!);
-  const args = { prompt: request.name, version: request.version, label: request.label, content_hash: version.contentHash };
-  const [row] = await parts.store.db.select().from(runs).where(eq(runs.id, approval.runId));
-  if (!row || row.agent !== PROMPT_REGISTRY_AGENT || row.status !== 'held') {
+  const row = await findRun(parts.store, approval.runId);
+  const metadata = (row?.metadata ?? {}) as { kind?: string; prompt?: string; version?: number; label?: string };
+  if (!row || row.agent !== PROMPT_REGISTRY_AGENT || metadata.kind !== 'prompt.promotion')
     throw new UserError(
       ErrorCode.ApprovalInvalid,
       `Approval '${approval.id}' is not for a held promotion; promote without --approval to ask for one.`,
       { location: { path: '--approval' } },
     );
-  }
-  const evaluation = ((row.metadata as { eval?: EvalContext }).eval ??
-    (await latestEval(parts.store, request.name, request.version))) as EvalContext;
+  if (metadata.prompt !== request.name || metadata.version !== version.version || metadata.label !== request.label)
+    throw new UserError(
+      ErrorCode.ApprovalInvalid,
+      `Approval '${approval.id}' is for promoting ${metadata.prompt}@${metadata.version} to '${metadata.label}', not ${request.name}@${version.version} to '${request.label}'.`,
+      { location: { path: '--approval' } },
+    );
+  return completeHeldPromotion({ ...parts, approvals: request.approvals }, approval.id, request.policies);
+}
+
+/**
+ * Completes a held promotion once its approval is decided: consumes the approval (bound to the
+ * held record, its step, the exact arguments and the policy set) and moves the label, or records
+ * the refusal when it was rejected or expired. Called wherever the deciding vote is cast
+ * (vote-and-resume), and by `promote --approval`; a promotion already completed reports how it
+ * ended. `policies` default to the ones that held it, kept by content hash.
+ */
+export async function completeHeldPromotion(
+  parts: RegistryParts & { approvals: Pick<ApprovalService, 'get' | 'consume'> },
+  approvalId: string,
+  policies?: PolicySet,
+): Promise<PromotionResult> {
+  const approval = await parts.approvals.get(approvalId);
+  const row = await findRun(parts.store, approval.runId);
+  const metadata = (row?.metadata ?? {}) as {
+    kind?: string;
+    prompt?: string;
+    version?: number;
+    label?: string;
+    eval?: EvalContext;
+    principal_roles?: string[];
+    policies?: Array<{ name: string; version: string | number; hash: string }>;
+  };
+  if (!row || row.agent !== PROMPT_REGISTRY_AGENT || metadata.kind !== 'prompt.promotion' || !metadata.prompt || !metadata.label)
+    throw new UserError(ErrorCode.ApprovalInvalid, `Approval '${approvalId}' is not for a held promotion.`, {
+      location: { path: '--approval' },
+    });
+  const name = metadata.prompt;
+  const request = {
+    name,
+    version: Number(metadata.version),
+    label: metadata.label,
+    by: { id: row.principal, roles: metadata.principal_roles ?? [] },
+  };
+  const evaluation = metadata.eval ?? (await latestEval(parts.store, name, request.version));
+  if (row.status !== 'held') return endedPromotion(parts.store, row.id, evaluation);
+  const version = await promptVersion(parts.store, name, request.version);
+  const args = { prompt: name, version: request.version, label: request.label, content_hash: version.contentHash };
+  const policySet = policies ?? (await heldUnder(parts.store, metadata.policies ?? [], row.id));
   await parts.recorder.setStatus(row.id, 'running');
   // consume() checks that the approval was for exactly these arguments under this policy set.
-  const consumed = await request.approvals
-    .consume(approval.id, { runId: row.id, step: 1, argsHash: contentHash(args), policyHash: request.policies.hash })
+  const consumed = await parts.approvals
+    .consume(approval.id, { runId: row.id, step: 1, argsHash: contentHash(args), policyHash: policySet.hash })
     .catch(async (error: unknown) => {
       await parts.recorder.setStatus(row.id, 'held');
       throw error;
@@ -411,10 +466,41 @@ async function promoteWithApproval(
     await refuse(parts, row.id, request, reason);
     return { outcome: 'refused', record: row.id, reason, decision: null, eval: evaluation };
   }
-  const labels = await promptLabels(parts.store, request.name);
+  const labels = await promptLabels(parts.store, name);
   const previous = Object.hasOwn(labels, request.label) ? labels[request.label]! : null;
   await moveLabel(parts, row.id, request, previous, { approvers: consumed.approvers });
   return { outcome: 'promoted', record: row.id, previousVersion: previous, decision: null, eval: evaluation };
+}
+
+/** The policy set a promotion was held under, from the policy versions kept by content hash. */
+async function heldUnder(
+  store: Store,
+  refs: Array<{ name: string; version: string | number; hash: string }>,
+  record: string,
+): Promise<PolicySet> {
+  const rows = await findPolicyVersions(
+    store,
+    refs.map((ref) => ref.hash),
+  );
+  if (refs.length === 0 || rows.length !== refs.length)
+    throw new SystemError(
+      ErrorCode.Internal,
+      `The policies that held promotion ${record} are not all stored; complete it with 'factory prompts promote ... --approval' and the promotion policy files.`,
+    );
+  return compilePolicies(rows.map((row) => parsePolicy(row.source, row.file ?? `${row.name}@${row.version}`)));
+}
+
+/** How an already completed promotion record ended. */
+async function endedPromotion(store: Store, record: string, evaluation: EvalContext): Promise<PromotionResult> {
+  for await (const event of readRunEvents(store, record)) {
+    if (event.payloadText === null) continue;
+    const payload = JSON.parse(event.payloadText) as { previous_version?: number | null; reason?: string };
+    if (event.type === 'prompt.promoted')
+      return { outcome: 'promoted', record, previousVersion: payload.previous_version ?? null, decision: null, eval: evaluation };
+    if (event.type === 'prompt.promotion_refused')
+      return { outcome: 'refused', record, reason: String(payload.reason ?? 'refused'), decision: null, eval: evaluation };
+  }
+  throw new UserError(ErrorCode.Conflict, `Promotion ${record} is no longer held, and its record shows no outcome.`);
 }
 
 /** Moves a label back to the version it pointed at before its last move; recorded like a promotion. */

@@ -130,7 +130,7 @@ export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
     let outcome;
     try {
       outcome = await voteAndResume(
-        { approvals: workspace.approvals, runtime: ctx.runs },
+        { approvals: workspace.approvals, runtime: ctx.runs, store: workspace.store, recorder: workspace.recorder },
         {
           approvalId: approval.id,
           ballot: {
@@ -168,12 +168,19 @@ export function registerApprovalRoutes(app: ApiApp, ctx: RouteContext): void {
       throw error;
     }
     const result = outcome.vote;
+    const settle = () => {
+      for (const channel of channels) hub.settle(channel);
+    };
     if (outcome.kind === 'decided' && outcome.resumed) {
-      const settle = () => {
-        for (const channel of channels) hub.settle(channel);
-      };
       ctx.track(outcome.resumed).then(settle, (error: Error) => {
         log({ event: 'run.resume_failed', runId: approval.runId, approvalId: approval.id, error: error.message });
+        settle();
+      });
+    }
+    // A held prompt promotion completes once decided: its label moves (or the refusal is recorded).
+    if (outcome.kind === 'decided' && outcome.promotion) {
+      ctx.track(outcome.promotion).then(settle, (error: Error) => {
+        log({ event: 'prompt.promotion_failed', record: approval.runId, approvalId: approval.id, error: error.message });
         settle();
       });
     }
