@@ -145,7 +145,14 @@ describe.skipIf(!databaseUrl)('runs resolve through the job queue (real processe
         by: 'bob@acme.example',
         server: url,
       });
-      await waitFor(async () => (await statusOf(retried)) === 'completed', `run ${retried} to complete`, 300_000, 100);
+      await waitFor(async () => (await statusOf(retried)) === 'completed', `run ${retried} to complete`, 300_000, 100).catch(
+        async (error: Error) => {
+          const types = (await trace(retried)).map((event) => event.type).join(', ');
+          throw new Error(
+            `${error.message} Its trace: ${types}. Worker: ${worker.stderr().slice(-3000)} Server: ${serve.stderr().slice(-3000)}`,
+          );
+        },
+      );
       // Retried, as the human asked: the write ran once more, in the live worker (not in the server).
       expect(writesOf('u-retry').map((call) => call.pid)).toEqual([expect.any(Number), worker.pid]);
       expect(writesOf('u-retry')[1]!.pid).not.toBe(serve.pid);
