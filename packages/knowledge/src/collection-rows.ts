@@ -1,8 +1,8 @@
 // The rows a collection is loaded from: its documents, its chunks and their stored embeddings
-// (the knowledge tables' queries for collection-state.ts, kept here with the schema).
+// (the knowledge tables' queries for collection-state.ts and search.ts, kept here with the schema).
 import type { Store } from '@aifactory/store';
-import { chunks, documents, type collections } from '@aifactory/store/schema';
-import { and, eq, inArray } from 'drizzle-orm';
+import { chunks, collections, documents } from '@aifactory/store/schema';
+import { and, eq, inArray, or } from 'drizzle-orm';
 
 /** A kn_collections row. */
 export type CollectionRow = typeof collections.$inferSelect;
@@ -44,4 +44,42 @@ export async function storeChunkEmbedding(store: Store, chunkId: string, embeddi
 /** Forgets every stored embedding of a collection. */
 export async function clearChunkEmbeddings(store: Store, name: string): Promise<void> {
   await store.db.update(chunks).set({ embedding: null }).where(eq(chunks.collection, name));
+}
+
+/** The collections with the given names that exist. */
+export function collectionRows(store: Store, names: readonly string[]): Promise<CollectionRow[]> {
+  return store.db
+    .select()
+    .from(collections)
+    .where(inArray(collections.name, [...names]));
+}
+
+/** The names of every collection. */
+export async function collectionNames(store: Store): Promise<string[]> {
+  return (await store.db.select({ name: collections.name }).from(collections)).map((row) => row.name);
+}
+
+/** The chunks with the given labels in each collection, with what citations need of their documents. */
+export function chunkDetailRows(store: Store, labelsByCollection: ReadonlyMap<string, number[]>) {
+  const conditions = [...labelsByCollection].map(([collection, labels]) =>
+    and(eq(chunks.collection, collection), inArray(chunks.label, labels)),
+  );
+  return store.db
+    .select({
+      collection: chunks.collection,
+      label: chunks.label,
+      id: chunks.id,
+      content: chunks.content,
+      contentHash: chunks.contentHash,
+      location: chunks.location,
+      sourcePath: chunks.sourcePath,
+      documentVersion: chunks.documentVersion,
+      documentHash: chunks.documentHash,
+      mediaType: documents.mediaType,
+      classifications: documents.classifications,
+      metadata: documents.metadata,
+    })
+    .from(chunks)
+    .innerJoin(documents, eq(documents.id, chunks.documentId))
+    .where(conditions.length === 1 ? conditions[0] : or(...conditions));
 }

@@ -2,8 +2,7 @@
 // scores or reciprocal ranks), collapsed by content hash, and returned with citations that say
 // where each chunk came from (source, heading path / page / lines / record, document version).
 import { ErrorCode, UserError } from '@aifactory/core';
-import { chunks, collections, documents } from '@aifactory/store/schema';
-import { and, eq, inArray, or } from 'drizzle-orm';
+import { chunkDetailRows, collectionNames, collectionRows } from './collection-rows.ts';
 import type { KnowledgeContext } from './knowledge-context.ts';
 import type { CollectionState } from './collection-state.ts';
 import { embedChecked } from './embedder.ts';
@@ -107,10 +106,10 @@ export async function searchCollections(
     throw new UserError(ErrorCode.InputInvalid, `Search mode '${String(mode)}' is unknown; use hybrid, vector or keyword.`);
   const candidates = Math.max(options.candidates ?? Math.max(50, topK * 5), topK);
 
-  const rows = await context.store.db.select().from(collections).where(inArray(collections.name, requested));
+  const rows = await collectionRows(context.store, requested);
   const missing = requested.filter((name) => !rows.some((row) => row.name === name));
   if (missing.length > 0) {
-    const known = (await context.store.db.select({ name: collections.name }).from(collections)).map((row) => row.name);
+    const known = await collectionNames(context.store);
     throw new UserError(
       ErrorCode.NotFound,
       `Collection '${missing[0]}' does not exist; known collections: ${known.length > 0 ? known.join(', ') : '(none yet: ingest first)'}.`,
@@ -241,25 +240,7 @@ async function loadChunks(context: KnowledgeContext, shortlist: Candidate[]): Pr
   }
   const details = new Map<string, ChunkDetail>();
   if (byCollection.size === 0) return details;
-  const conditions = [...byCollection].map(([collection, labels]) => and(eq(chunks.collection, collection), inArray(chunks.label, labels)));
-  const rows = await context.store.db
-    .select({
-      collection: chunks.collection,
-      label: chunks.label,
-      id: chunks.id,
-      content: chunks.content,
-      contentHash: chunks.contentHash,
-      location: chunks.location,
-      sourcePath: chunks.sourcePath,
-      documentVersion: chunks.documentVersion,
-      documentHash: chunks.documentHash,
-      mediaType: documents.mediaType,
-      classifications: documents.classifications,
-      metadata: documents.metadata,
-    })
-    .from(chunks)
-    .innerJoin(documents, eq(documents.id, chunks.documentId))
-    .where(conditions.length === 1 ? conditions[0] : or(...conditions));
+  const rows = await chunkDetailRows(context.store, byCollection);
   for (const row of rows) {
     const title = (row.metadata as { title?: unknown }).title;
     details.set(`${row.collection}\u0000${row.label}`, {
