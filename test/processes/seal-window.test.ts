@@ -7,6 +7,9 @@
 // - An approval's use and its record: the resumer moves the approval to consumed (single use), then
 //   appends approval.consumed to the run. Another worker must go on with the run (the approval is
 //   used once, the held write runs once).
+// - A hold and its checkpoint: run.held is appended (the approval is open), then LangGraph writes
+//   the checkpoint the run waits at. An approver approves meanwhile. Another worker must go on with
+//   the run from its last checkpoint on that same approval (the held write runs once).
 import { randomBytes } from 'node:crypto';
 import { openStore, type Store } from '@aifactory/store';
 import { sql } from 'drizzle-orm';
@@ -206,6 +209,83 @@ describe.skipIf(!databaseUrl)('a worker killed between two commits that belong t
           .map((call) => call.pid),
       ).toEqual([second.pid]);
       const verified = await runIn(workspace, ['runs', 'verify', held.runId]);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      await second.stop('SIGTERM');
+      await serve.stop('SIGTERM');
+    },
+  );
+
+  it(
+    'killed after run.held, before the hold is checkpointed: the approval is granted, another worker goes on, the held write runs once',
+    { timeout: 600_000 },
+    async () => {
+      const operator = await createToken(workspace, 'erin@acme.example', ['operator']);
+      const approver = await createToken(workspace, 'frank@acme.example', ['approver', 'ops-lead']);
+      const serve = await startUntil(workspace, ['serve', '--queue', '--port', '0'], /serving\S*\s+(http:\/\/\S+)/);
+      started.push(serve);
+      const url = serve.match[1]!;
+      const headers = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+      const first = await startUntil(workspace, ['worker', '--concurrency', '1'], /worker\S* ready/);
+      started.push(first);
+
+      // Hold the window open: with the checkpoints table locked against writes, the worker records
+      // run.held (its approval opened) and then waits to write the checkpoint of the hold. It is killed there.
+      const unlock = await lockAgainstWrites('checkpoints');
+      let runId = '';
+      let approvalId = '';
+      try {
+        // The answer never comes (its worker dies); only the run and its hold are looked at.
+        void fetch(`${url}/v1/runs`, {
+          method: 'POST',
+          headers: headers(operator),
+          body: JSON.stringify({ agent: 'courier', input: 'h-checkpoint' }),
+        }).catch(() => undefined);
+        await waitFor(async () => {
+          const [hold] = await store.query<{ run_id: string; approval_id: string | null }>(
+            sql`SELECT e.run_id, e.payload::jsonb->>'approval_id' AS approval_id FROM events e JOIN runs r ON r.id = e.run_id
+                WHERE r.input->>'text' = 'h-checkpoint' AND e.type = 'run.held'`,
+          );
+          if (!hold?.approval_id) return false;
+          runId = hold.run_id;
+          approvalId = hold.approval_id;
+          return true;
+        }, 'the worker to record run.held');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await first.stop('SIGKILL');
+      } finally {
+        await unlock();
+      }
+      // The window was hit: the trace says held, no checkpoint of the run says so.
+      const [checkpointed] = await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM checkpoints WHERE thread_id = ${runId}`);
+      expect(checkpointed!.n).toBe(0);
+
+      // The approver approves what the trace says the run waits for.
+      const vote = await fetch(`${url}/v1/approvals/${approvalId}/approve`, { method: 'POST', headers: headers(approver), body: '{}' });
+      expect(vote.status, await vote.text()).toBe(200);
+
+      const second = await startUntil(workspace, ['worker', '--concurrency', '1'], /worker\S* ready/);
+      started.push(second);
+      await waitFor(async () => {
+        const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`);
+        return row!.status === 'completed';
+      }, 'another worker to go on with the run').catch(async (error: Error) => {
+        const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`);
+        throw new Error(`${error.message} (it is ${row?.status})\nworker: ${second.stderr().slice(-3000)}`);
+      });
+      // One approval for the hold, used once; the held write ran once, in the worker that went on.
+      const [approvals] = await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM approvals WHERE run_id = ${runId}`);
+      expect(approvals!.n).toBe(1);
+      const [consumed] = await store.query<{ n: number }>(
+        sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${runId} AND type = 'approval.consumed'`,
+      );
+      expect(consumed!.n).toBe(1);
+      expect(
+        workspace
+          .calls()
+          .filter((call) => call.key === 'h-checkpoint' && call.tool === 'write')
+          .map((call) => call.pid),
+      ).toEqual([second.pid]);
+      const verified = await runIn(workspace, ['runs', 'verify', runId]);
       expect(verified.code, verified.stdout + verified.stderr).toBe(0);
       await second.stop('SIGTERM');
       await serve.stop('SIGTERM');

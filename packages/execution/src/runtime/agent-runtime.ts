@@ -18,7 +18,7 @@ import { createAgentGraph } from '../graph/agent-graph.ts';
 import { policySetHash, type AgentStateValue, type ApprovalResume, type ChildOutcome, type HeldAction } from '../graph/agent-state.ts';
 import type { AgentGraphDependencies } from '../graph/graph-context.ts';
 import { requestHash } from '../graph/request-hash.ts';
-import { GovernanceGate, type EventDraft } from '../governance/gate.ts';
+import { GovernanceGate, type EventDraft, type GateApprovalRequest } from '../governance/gate.ts';
 import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
 import { RunOwnership } from './run-ownership.ts';
 import {
@@ -754,6 +754,19 @@ export class AgentRuntime {
     return this.#drive(session, runId, input);
   }
 
+  /**
+   * The approval a recovered run's trace recorded a hold on for this very step, arguments and
+   * policy set, still unused (pending or decided): reused instead of opening a second one.
+   */
+  async #recordedApproval(request: GateApprovalRequest): Promise<{ id: string; expiresAt?: Date } | undefined> {
+    const approvalId = this.#ledgers.get(request.runId)?.holds.get(request.step);
+    if (!approvalId) return undefined;
+    const approval = await findApprovalRecord(this.#options.store, approvalId);
+    if (!approval || approval.runId !== request.runId || approval.status === 'consumed') return undefined;
+    if (approval.argsHash !== contentHash(request.action.args) || approval.policyHash !== request.policyHash) return undefined;
+    return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
+  }
+
   /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with, or its input. */
   async #recoveryInput(
     session: AgentSession,
@@ -907,6 +920,8 @@ export class AgentRuntime {
     if (this.#draining) control.requestDrain('shutdown');
     this.#controls.set(runId, control);
     const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000, control };
+    const recovered = this.#ledgers.has(runId);
+    const listener = this.#listeners.get(runId);
     try {
       let state: AgentStateValue;
       try {
@@ -941,8 +956,19 @@ export class AgentRuntime {
       }
       if (state.held) {
         await session.gate.flush(runId);
-        // Parked at a checkpoint: whichever process gets the approval drives it on.
+        // Parked at a checkpoint, now written: only now does the run read held (see markHeld).
+        await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
+        // Whichever process gets the approval drives it on.
         await this.#ownership.release(runId);
+        if (recovered && !state.held.child) {
+          // A recovered run parked on the approval its trace recorded: decided while nobody drove
+          // the run, it is applied here (its resume job found the run running and went away).
+          const approval = await findApprovalRecord(this.#options.store, state.held.approvalId);
+          if (approval && approval.status !== 'pending') {
+            const next = await this.drive(runId, listener ? { onEvent: listener } : {});
+            if (next.outcome === 'continued') return next.result;
+          }
+        }
         return { runId, status: 'held', held: state.held };
       }
       await session.gate.flush(runId);
@@ -1075,6 +1101,10 @@ export class AgentRuntime {
       obligations: {
         notify: notifyObligation(options.notify),
         requestApproval: async (request) => {
+          // A recovered run that reaches a hold its trace already recorded (its owner died before
+          // the hold's checkpoint) waits on the approval it opened then, which may be decided by now.
+          const recorded = await this.#recordedApproval(request);
+          if (recorded) return recorded;
           const approval = await options.approvals.request(request);
           return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
         },
@@ -1169,7 +1199,8 @@ export class AgentRuntime {
             },
           },
         ]);
-        await options.recorder.setStatus(runId, 'held', this.#fence(runId));
+        // The run's status says held only once the checkpoint it waits at is written (#driveOn):
+        // a process killed in between leaves it running, so its lapsed lease gets it recovered.
       },
     });
     return { definition, policySet, gate, graph, ...(host ? { host } : {}) };

@@ -37,6 +37,8 @@ export interface RecoveryLedger {
   inDoubt: InDoubtAction[];
   /** Recorded model responses by the hash of their request. */
   modelResponses: Map<string, ModelResponse>;
+  /** The approval each recorded hold (run.held) waits on, by step. */
+  holds: Map<number, string>;
 }
 
 /** The key of one tool call of one step. */
@@ -51,6 +53,7 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
   const resolutions: RecoveryLedger['resolutions'] = new Map();
   const requestHashes = new Map<number, string>();
   const modelResponses = new Map<string, ModelResponse>();
+  const holds = new Map<number, string>();
   for await (const event of readRunEvents(store, runId)) {
     const payload = parsePayload(event.payloadText);
     const step = typeof payload.step === 'number' ? payload.step : -1;
@@ -105,11 +108,14 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
         if (hash && payload.content !== undefined) modelResponses.set(hash, responseOf(payload));
         break;
       }
+      case 'run.held':
+        if (typeof payload.approval_id === 'string') holds.set(step, payload.approval_id);
+        break;
       default:
         break;
     }
   }
-  return { outcomes, resolutions, inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq), modelResponses };
+  return { outcomes, resolutions, inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq), modelResponses, holds };
 }
 
 /** A recorded payload (canonical JSON text; null once erased) as an object. */
