@@ -32,8 +32,8 @@ const allowedImports: Record<string, string[]> = {
   cli: ['client', 'console', 'control', 'core', 'execution', 'knowledge', 'quality', 'server', 'store', 'verification', 'workspace'],
 };
 
-/** Entry points whose barrel still re-exports wholesale (execution's surface is curated apart, in its own reorganisation). */
-const wholesaleBarrels = new Set(['execution']);
+/** Entry points whose barrel still re-exports wholesale (none: every package's surface is named and snapshotted). */
+const wholesaleBarrels = new Set<string>([]);
 
 interface PackageJson {
   name: string;
