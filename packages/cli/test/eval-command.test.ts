@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEvalCommand } from '../src/commands/eval.ts';
 import { registerFeedbackCommands } from '../src/commands/feedback.ts';
 import { registerRunsCommands } from '../src/commands/runs.ts';
+import { registerRunsForensicsCommands } from '../src/commands/runs-forensics.ts';
 import { runProgram } from './run-program.ts';
 
 const repository = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -152,6 +153,11 @@ describe('factory eval', () => {
       runs: Array<{ id: string }>;
     };
     expect(judged.runs.map((run) => run.id)).toEqual([runId]);
+    registerRunsForensicsCommands(runsProgram.commands.find((command) => command.name() === 'runs')!);
+    const searched = JSON.parse((await runProgram(runsProgram, ['runs', 'search', '--feedback', 'negative', '--json'])).stdout) as {
+      runs: string[];
+    };
+    expect(searched.runs).toEqual([runId]);
     const exported = path.join(home, 'feedback-suite.yaml');
     const result = await feedback('export', '--agent', 'order-desk', '--to-suite', exported, '--assert', 'contains');
     expect(result.stdout).toMatch(/^1 case added to .*feedback-suite\.yaml: feedback-[0-9a-f]{8}\.$/m);

@@ -33,6 +33,7 @@ interface ReplayCommandOptions extends CommonOptions {
 }
 
 interface SearchOptions extends CommonOptions {
+  feedback?: string;
   tool?: string;
   kind?: string;
   authority?: string;
@@ -147,6 +148,7 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
       .option('--text <text>', 'text anywhere in the arguments (case-insensitive)')
       .option('--where <condition...>', 'argument conditions, e.g. amount>1000 currency=EUR')
       .option('--replays', 'include replay runs')
+      .option('--feedback <sentiment>', 'only actions of runs that received feedback of this sentiment: positive, neutral, negative or any')
       .option('--limit <n>', 'at most this many actions', '200'),
   )
     .addHelpText(
@@ -154,8 +156,11 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
       '\nExample: which runs refunded more than 1,000 last week?\n  factory runs search --tool "payments.refund" --where "amount>1000" --since 7d',
     )
     .action(
-      action(async (searchOptions: SearchOptions) =>
-        withStore(async (store) => {
+      action(async (searchOptions: SearchOptions) => {
+        // Feedback is kept in sealed feedback records beside the runs (@aifactory/quality); --feedback narrows to the runs they name.
+        const judged =
+          searchOptions.feedback === undefined ? undefined : await (await import('./feedback.ts')).runsWithFeedback(searchOptions.feedback);
+        return withStore(async (store) => {
           const limit = Number(searchOptions.limit ?? 200);
           if (!Number.isInteger(limit) || limit < 1)
             throw new UserError(ErrorCode.InputInvalid, `--limit must be a positive whole number, not '${searchOptions.limit}'.`, {
@@ -175,9 +180,10 @@ export function registerRunsForensicsCommands(runs: Command, options: RunsForens
             ...(searchOptions.replays ? { includeReplays: true } : {}),
             limit,
           });
-          emit(searchOptions, { hits, runs: [...new Set(hits.map((hit) => hit.runId))] }, ({ hits: found }) => renderHits(found));
-        }),
-      ),
+          const kept = judged ? hits.filter((hit) => judged.has(hit.runId)) : hits;
+          emit(searchOptions, { hits: kept, runs: [...new Set(kept.map((hit) => hit.runId))] }, ({ hits: found }) => renderHits(found));
+        });
+      }),
     );
 }
 
