@@ -120,6 +120,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           approvals: workspace.approvals,
           redactor: workspace.redactor,
           notify: workspace.notify,
+          ...(workspace.modelRegistry ? { modelRegistry: workspace.modelRegistry } : {}),
           log: (line) => serverLog(workspace.redactor.redact(line).value as Record<string, unknown>),
         }).catch(async (error: unknown) => {
           await workspace.close();

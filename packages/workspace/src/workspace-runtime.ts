@@ -24,6 +24,7 @@ import {
   type KnowledgeAccess,
   type ModelGateway,
   type ModelGatewayConfig,
+  type ModelRegistry,
   type RuntimeNotifier,
   type RuntimeRecorder,
 } from '@aifactory/execution';
@@ -86,6 +87,8 @@ export interface WorkspaceRuntime {
   redactor: Redactor;
   /** The notification outbox the runtime's gate queues a policy's notify targets in; every other gate (governed sessions, the LLM gateway) is given it too. */
   notify: RuntimeNotifier;
+  /** The model registry (`models/*.yaml`), when the workspace has one; the LLM gateway reads it too. */
+  modelRegistry?: ModelRegistry;
   close(): Promise<void>;
 }
 
@@ -215,6 +218,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     store,
     redactor,
     notify,
+    ...(modelRegistry ? { modelRegistry } : {}),
     close: async () => {
       await runtime.close();
       await knowledge?.close();

@@ -15,6 +15,7 @@ import {
   notifyObligation,
   RunOwnership,
   type EventDraft,
+  type ModelRegistry,
   type ProposedAction,
   type RuntimeNotifier,
   type Verdict,
@@ -62,6 +63,12 @@ export interface LlmGatewayOptions {
   /** The workspace's notifier: a policy's notify targets are queued through it (absent: none are). */
   notify?: RuntimeNotifier;
   log?: GatewayLog;
+  /**
+   * The workspace's model registry (models/*.yaml), when it has one: policies see a request's
+   * model entry as CEL `model`, and a fallback stands in only when it is registered and cleared
+   * for the request's data classifications.
+   */
+  modelRegistry?: ModelRegistry;
   /** How long an answered request's outcome may wait for the session's next commit before it is written on its own (default 200 ms). */
   flushDelayMs?: number;
 }
@@ -136,6 +143,7 @@ export class LlmGateway {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #secrets: string[];
+  readonly #registry: ModelRegistry | undefined;
   #closing = false;
 
   private constructor(options: LlmGatewayOptions, policies: PolicySet) {
@@ -146,6 +154,7 @@ export class LlmGateway {
     this.#log = options.log ?? (() => undefined);
     this.#policies = policies;
     this.#flushDelayMs = options.flushDelayMs ?? 200;
+    this.#registry = options.modelRegistry;
     this.#ownership = new RunOwnership({ store: options.store });
     const recorder = options.recorder;
     // Every append of a session run carries this process's lease epoch (a fence).
@@ -160,6 +169,7 @@ export class LlmGateway {
           ),
       },
       ...(options.notify ? { obligations: { notify: notifyObligation(options.notify) } } : {}),
+      ...(options.modelRegistry ? { modelEntry: (id: string) => options.modelRegistry!.entry(id) } : {}),
     });
     this.#sessions = new SessionRuns({
       recorder,
@@ -353,7 +363,15 @@ export class LlmGateway {
         );
       }
 
-      const candidates = [resolved.id, ...(this.config.fallbacks[resolved.id] ?? [])];
+      // With a model registry, only registered models cleared for the request's data stand in;
+      // the others are never asked, and why is recorded with the failure they would have covered.
+      const skipped: Array<{ model: string; reason: string }> = [];
+      const fallbacks = (this.config.fallbacks[resolved.id] ?? []).filter((id) => {
+        const reason = this.#notEligible(id, classifications);
+        if (reason) skipped.push({ model: id, reason });
+        return reason === undefined;
+      });
+      const candidates = [resolved.id, ...fallbacks];
       let lastFailure: Extract<UpstreamResult, { kind: 'failed' }> | undefined;
       let firstDenial: Verdict | undefined;
       let attempts = 0;
@@ -369,6 +387,7 @@ export class LlmGateway {
             provider: target.provider,
             model: target.model,
             ...(index > 0 ? { fallback_for: resolved.id, reason: fallbackReason } : {}),
+            ...(index > 0 && skipped.length > 0 ? { fallbacks_skipped: skipped } : {}),
           },
         };
         this.#cancelFlush(run.runId);
@@ -449,6 +468,7 @@ export class LlmGateway {
             model: target.model,
             error: `${id} failed after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}: ${result.what}`,
             attempts: result.attempts,
+            ...(result.unavailable && skipped.length > 0 ? { fallbacks_skipped: skipped } : {}),
           },
         });
         if (!result.unavailable) break;
@@ -684,6 +704,17 @@ export class LlmGateway {
       };
     }
     return { id };
+  }
+
+  /** Why `id` may not stand in as a fallback (undefined: it may): unregistered, or not cleared for the request's data. */
+  #notEligible(id: string, classifications: readonly string[]): string | undefined {
+    if (!this.#registry) return undefined;
+    const model = this.#registry.find(id);
+    if (!model) return `${id} is not in the model registry (models/*.yaml), so it was not called`;
+    const uncleared = classifications.filter((classification) => !model.classifications.includes(classification));
+    if (uncleared.length > 0)
+      return `${id} is not cleared for ${uncleared.join(', ')} data (its registry entry ${model.name} lists ${model.classifications.join(', ') || 'none'}), so it was not called`;
+    return undefined;
   }
 
   #runContext(run: SessionRun, caller: GatewayCaller, team: string | null, classifications: string[]) {
