@@ -56,7 +56,7 @@ export {
 } from './path-functions.ts';
 export { policyDocumentSchema, policyJsonSchema, policyJsonSchemaText } from './policy-schema.ts';
 export type { PolicyDocument } from './policy-schema.ts';
-export type { SourceProblem } from './yaml-source.ts';
+export type { SourceProblem } from '@aifactory/core/yaml';
 export { lintPolicies, lintPolicyFiles, parseToolSchemas } from './lint.ts';
 export type { LintCode, LintFinding, LintOptions, LintReport, LintSeverity, ToolSchema } from './lint.ts';
 export {

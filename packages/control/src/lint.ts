@@ -12,7 +12,7 @@ import { LOCATION_FUNCTIONS, LOCATION_VARIANTS, locationComparisons, unboundedDi
 import { globCovers, compileNameGlob, matchesName, type NameGlob } from './name-glob.ts';
 import { locateInCondition, parsedCondition, readPolicyFiles } from './parse-policy.ts';
 import type { Policy, PolicyRule } from './policy.ts';
-import { YamlSource, type SourceProblem } from './yaml-source.ts';
+import { YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 
 /** How serious a finding is: errors fail `factory policy lint`, warnings do not. */
 export type LintSeverity = 'error' | 'warning';

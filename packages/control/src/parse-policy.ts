@@ -26,7 +26,7 @@ import {
   type RuleDocument,
 } from './policy-schema.ts';
 import { describeValue, issueProblems } from './schema-issues.ts';
-import { formatPath, problemsError, YamlSource, type DocumentPath, type SourceProblem } from './yaml-source.ts';
+import { formatPath, problemsError, YamlSource, type DocumentPath, type SourceProblem } from '@aifactory/core/yaml';
 
 const compiledConditions = new WeakMap<PolicyRule, CompiledCondition>();
 

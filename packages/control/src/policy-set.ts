@@ -10,7 +10,7 @@ import type { Decision, PolicyRef } from './decision.ts';
 import { compileNameGlob, matchesName, type NameGlob } from './name-glob.ts';
 import { duplicateNameProblems, parsedCondition } from './parse-policy.ts';
 import type { ApproverRequirement, LimitBehaviour, Policy, PolicyRule } from './policy.ts';
-import { problemsError } from './yaml-source.ts';
+import { problemsError } from '@aifactory/core/yaml';
 
 /** A limit of the merged set. */
 export type LimitName = 'max_steps' | 'max_tool_calls' | 'max_tokens' | 'max_cost_usd' | 'max_duration_ms';

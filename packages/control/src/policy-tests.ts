@@ -16,7 +16,7 @@ import { readPolicyFiles } from './parse-policy.ts';
 import type { Policy } from './policy.ts';
 import { compilePolicies } from './policy-set.ts';
 import { issueProblems } from './schema-issues.ts';
-import { problemsError, YamlSource, type SourceProblem } from './yaml-source.ts';
+import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 
 const actionKind = z.enum(['tool', 'model', 'retrieval', 'handoff', 'answer']);
 

@@ -2,7 +2,7 @@
 // keys and a "did you mean"), wrong types, values outside an enum, missing keys.
 import type { z } from 'zod';
 import { closest } from './condition.ts';
-import { formatPath, type SourceProblem, type YamlSource } from './yaml-source.ts';
+import { formatPath, type SourceProblem, type YamlSource } from '@aifactory/core/yaml';
 
 type Issue = z.core.$ZodIssue;
 

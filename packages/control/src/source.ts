@@ -1,7 +1,5 @@
-// @aifactory/control/source: the YAML-with-locations helpers other definition files (eval suites,
-// prompts, models) reuse so their errors name file, line and column the way policy errors do.
-// Anything exported here is public API.
-export { formatPath, problemsError, problemsOf, YamlSource } from './yaml-source.ts';
-export type { DocumentPath, SourceProblem } from './yaml-source.ts';
+// @aifactory/control/source: the schema-issue and regex helpers other definition files (eval suites,
+// prompts, models) reuse so their errors read the way policy errors do. The YAML document with
+// positions itself lives in @aifactory/core/yaml. Anything exported here is public API.
 export { describeValue, issueProblems } from './schema-issues.ts';
 export { compileRegex, regexMatches, regexSyntaxProblem } from './safe-regex.ts';

@@ -13,7 +13,7 @@ import { resolvePackageBin } from '../tools/package-bin.ts';
 import type { McpServerConfig } from '../tools/tool-types.ts';
 import { agentDocumentSchema, type AgentDocument, type AgentLimits } from './agent-schema.ts';
 import { expandVariables, type TemplateContext } from './template-variables.ts';
-import { formatFieldPath, parseYamlSource, type FieldPath, type YamlSource } from './yaml-source.ts';
+import { formatPath as formatFieldPath, parseYamlSource, type DocumentPath as FieldPath, type YamlSource } from '@aifactory/core/yaml';
 
 /** An agent definition, validated and resolved. */
 export interface AgentDefinition {
@@ -115,7 +115,7 @@ export interface AgentLoadOptions {
 }
 
 const executionPackageDirectory = path.resolve(import.meta.dirname, '..', '..');
-const locators = new WeakMap<AgentDefinition, YamlSource['locate']>();
+const locators = new WeakMap<AgentDefinition, (fieldPath: FieldPath) => SourceLocation>();
 
 /** Parses and resolves one agent definition from YAML text; `file` names it in errors and anchors relative paths. */
 export function parseAgentDefinition(text: string, file = '<inline>', options: AgentLoadOptions = {}): AgentDefinition {
@@ -246,7 +246,7 @@ export function parseAgentDefinition(text: string, file = '<inline>', options: A
     definitionHash: contentHash({ document, promptHash }),
     document,
   };
-  locators.set(definition, source.locate);
+  locators.set(definition, (fieldPath) => source.locate(fieldPath));
   return definition;
 }
 
@@ -335,7 +335,7 @@ function describeIssue(issue: z.core.$ZodIssue, source: YamlSource): Array<{ loc
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeys(issuePath);
     return issue.keys.map((key) => ({
-      location: source.locate(issuePath, { key }),
+      location: source.locate([...issuePath, key], { key: true }),
       message: `Unknown key '${key}'; expected one of: ${allowed.join(', ')}.`,
     }));
   }

@@ -10,5 +10,3 @@ export { agentDocumentSchema, agentJsonSchema, agentLimitsSchema, agentNamePatte
 export type { AgentDocument, AgentDocumentInput, AgentLimits } from './agent-schema.ts';
 export { expandVariables } from './template-variables.ts';
 export type { ExpandResult, TemplateContext } from './template-variables.ts';
-export { formatFieldPath } from './yaml-source.ts';
-export type { FieldPath } from './yaml-source.ts';

@@ -9,7 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { ModelRegistryEntry } from '@aifactory/control';
-import { issueProblems, problemsError, YamlSource, type SourceProblem } from '@aifactory/control/source';
+import { issueProblems } from '@aifactory/control/source';
+import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 import { z } from 'zod';
 
 const modelId = z.string().regex(/^[a-z][a-z0-9-]*:\S+$/, { error: 'must be written provider:model, e.g. openai:gpt-4o-mini' });

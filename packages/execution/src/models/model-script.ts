@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { SourceLocation } from '@aifactory/core';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { parseYamlSource } from '@aifactory/core/yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node, Pair, YAMLMap } from 'yaml';
 import { toModelToolName } from '../tools/tool-names.ts';
 import type { ChatMessage, ModelRequest, ToolCall } from './model-types.ts';
@@ -117,27 +118,18 @@ const templatePattern = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
 /** Parses a model script from YAML; errors name the file, line and column. */
 export function parseScript(text: string, file = '<inline>'): ModelScript {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const source = parseYamlSource(text, file, ErrorCode.InputInvalid, 'Model script');
   const where = (node: Node | Pair | null | undefined, path: string): SourceLocation => {
     const offset =
       (node && 'range' in node ? node.range?.[0] : undefined) ??
       (node && 'key' in node && isScalar(node.key) ? node.key.range?.[0] : undefined);
     if (offset === undefined) return { file, path };
-    const position = lineCounter.linePos(offset);
-    return { file, line: position.line, column: position.col, path };
+    return { file, ...source.position(offset), path };
   };
   const fail = (node: Node | Pair | null | undefined, path: string, message: string): never => {
     throw new UserError(ErrorCode.InputInvalid, message, { location: where(node, path) });
   };
-  const firstError = document.errors[0];
-  if (firstError) {
-    const position = lineCounter.linePos(firstError.pos[0]);
-    throw new UserError(ErrorCode.InputInvalid, `Model script is not valid YAML: ${firstError.message.split('\n')[0]}`, {
-      location: { file, line: position.line, column: position.col },
-    });
-  }
-  const root = document.contents;
+  const root = source.document.contents;
   if (!isMap(root)) return fail(root, '', 'A model script must be a mapping with `turns` or `scenarios`.');
 
   const entries = (map: YAMLMap, path: string, allowed: readonly string[]): Map<string, Pair<unknown, unknown>> => {

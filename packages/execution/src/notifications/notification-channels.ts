@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { z } from 'zod';
-import { formatFieldPath, parseYamlSource } from '../agents/yaml-source.ts';
+import { formatPath as formatFieldPath, parseYamlSource } from '@aifactory/core/yaml';
 import { outboxTarget, parseNotificationTarget } from './notification-target.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'Expected the name of an environment variable (letters, digits and _).');
@@ -54,7 +54,7 @@ export function parseNotificationChannels(text: string, file: string): Notificat
     const issue = parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
     const issuePath = issue.path.filter((segment): segment is string | number => typeof segment !== 'symbol');
     const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-    const location = key === undefined ? source.locate(issuePath) : source.locate(issuePath, { key });
+    const location = key === undefined ? source.locate(issuePath) : source.locate([...issuePath, key], { key: true });
     const field = formatFieldPath(key === undefined ? issuePath : [...issuePath, key]) || '(document)';
     const message = issue.code === 'unrecognized_keys' ? `Unknown key '${key}'.` : issue.message.replace(/^Invalid input: /, '');
     throw new UserError(ErrorCode.InputInvalid, `${field}: ${message}`, { location });

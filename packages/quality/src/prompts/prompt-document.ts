@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, UserError, sha256Hex } from '@aifactory/core';
-import { issueProblems, problemsError, YamlSource, type SourceProblem } from '@aifactory/control/source';
+import { issueProblems } from '@aifactory/control/source';
+import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 import { z } from 'zod';
 
 /** A prompt name: the agent-name grammar (lowercase letters, digits and inner dashes). */

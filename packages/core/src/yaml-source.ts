@@ -1,6 +1,8 @@
 // Reads a YAML document with positions, so that every problem found later (shape, CEL, globs)
-// can name the file, line, column and field path it comes from.
-import { ErrorCode, UserError, type SourceLocation } from '@aifactory/core';
+// can name the file, line, column and field path it comes from. The one YAML reader of every
+// definition file: policies, policy tests, lint input, agents, models, notification channels,
+// model scripts, eval suites, prompts.
+import { ErrorCode, UserError, type SourceLocation } from './errors.ts';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 
 /** One problem in a source file. */
@@ -84,7 +86,9 @@ export class YamlSource {
     }
     const target = options.key && keyNode ? keyNode : (node as Node | null)?.range ? (node as Node) : keyNode;
     const offset = target?.range?.[0] ?? 0;
-    return { file: this.file, ...this.#position(offset), path: formatPath(path) };
+    const formatted = formatPath(path);
+    // The document itself has no field path to show.
+    return { file: this.file, ...this.#position(offset), ...(formatted ? { path: formatted } : {}) };
   }
 
   /** Offset of a scalar's text in the file and its raw source, for mapping positions inside it (CEL). */
@@ -97,6 +101,11 @@ export class YamlSource {
     }
     if (!isScalar(node) || !node.range) return undefined;
     return { offset: node.range[0], raw: this.text.slice(node.range[0], node.range[1]) };
+  }
+
+  /** The parsed syntax tree, for readers that walk nodes themselves (model scripts). */
+  get document(): Document {
+    return this.#document;
   }
 
   /** Line and column of an offset in the file. */
@@ -140,6 +149,20 @@ export class YamlSource {
 function yamlMessage(message: string): string {
   const firstLine = message.split('\n')[0] ?? message;
   return `YAML: ${firstLine.replace(/\.$/, '').replace(/ at line \d+, column \d+:?$/, '')}`;
+}
+
+/**
+ * Parses YAML text for a reader that stops at the first syntax problem: throws a UserError with
+ * `code`, saying `<what> is not valid YAML: <problem>` at the problem's file, line and column.
+ */
+export function parseYamlSource(text: string, file: string, code: ErrorCode, what: string): YamlSource {
+  const source = new YamlSource(text, file);
+  const [first] = source.problems;
+  if (first) {
+    const message = first.message.replace(/^YAML: /, '').replace(/\.$/, '');
+    throw new UserError(code, `${what} is not valid YAML: ${message}`, { location: first.location });
+  }
+  return source;
 }
 
 /** The error parsePolicy and friends throw: the first problem as the message, all of them in details. */
