@@ -9,7 +9,8 @@
 // the script does), the same suite through this harness (the official OpenAI SDK behind the
 // gateway) and through promptfoo (its OpenAI provider), cases per second for both.
 // promptfoo is pinned in bench/promptfoo/package.json and installed there with npm on first use
-// (some minutes; BENCH_PROMPTFOO=0 skips it). It is kept out of the workspace: its 800-odd packages
+// (some minutes; BENCH_PROMPTFOO=0 skips it, and a BENCH_QUICK run skips it unless BENCH_PROMPTFOO=1 or it is
+// installed already). It is kept out of the workspace: its 800-odd packages
 // would weigh on every install and CI run for one comparison.
 // Postgres: AIFACTORY_BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, in a fresh
 // schema dropped afterwards; when it is unreachable the figures are taken on PGlite and say so.
@@ -155,6 +156,9 @@ async function measured<T>(work: () => Promise<T>): Promise<{ value: T; ms: numb
 function promptfooBinary(): { binary?: string; reason?: string } {
   const binary = path.join(promptfooDir, 'node_modules', '.bin', 'promptfoo');
   if (process.env.BENCH_PROMPTFOO === '0') return { reason: 'skipped (BENCH_PROMPTFOO=0)' };
+  // A smoke run (CI's) does not spend minutes and 2 GB installing promptfoo unless asked to.
+  if (quick && process.env.BENCH_PROMPTFOO !== '1' && !existsSync(binary))
+    return { reason: 'skipped in a quick run (BENCH_PROMPTFOO=1 installs it)' };
   if (existsSync(binary)) return { binary };
   console.log(`Installing promptfoo into ${path.relative(repository, promptfooDir)} with npm (first use; some minutes)...`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

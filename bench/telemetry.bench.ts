@@ -8,12 +8,14 @@
 // event loop so busy that the batch processor's timer otherwise only fires at shutdown, and the
 // traced variant would look free). The store is Postgres, the production store, when
 // AIFACTORY_BENCH_DATABASE_URL or AIFACTORY_TEST_DATABASE_URL names one, else PGlite in memory.
-// The figures count only if the receiver got spans during the rounds. BENCH_QUICK=1 uses smaller sizes.
+// The receiver is a process of its own, as a collector is: what it spends decoding is not charged to
+// the traced variant. The figures count only if the receiver got spans during the rounds.
+// BENCH_QUICK=1 uses smaller sizes.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@aifactory/store';
 import { createWorkspaceRuntime } from '@aifactory/workspace';
@@ -22,23 +24,42 @@ import { createRecorder, loadOrCreateSigner } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
-const rounds = quick ? 3 : 15;
-const runsPerRound = quick ? 10 : 40;
+// Enough turns that a shared machine's noise averages out of the median (each round is about half a second a variant).
+const rounds = quick ? 3 : 31;
+const runsPerRound = quick ? 10 : 50;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
-// The receiver: answers every export at once and counts what it got.
-let exports = 0;
-let bytes = 0;
-const receiver = createServer((request, response) => {
-  request.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  request.on('end', () => {
-    exports += 1;
-    response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-  });
+// The receiver, in its own process: answers every export at once, counts what it got, and reports
+// its counts on each line of its standard output when asked (a line on its standard input).
+const receiver = spawn(
+  process.execPath,
+  [
+    '-e',
+    `const http = require('node:http');
+let exports = 0, bytes = 0;
+const server = http.createServer((request, response) => {
+  request.on('data', (chunk) => (bytes += chunk.length));
+  request.on('end', () => { exports += 1; response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(); });
 });
-receiver.listen(0, '127.0.0.1');
-await once(receiver, 'listening');
-process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
+process.stdin.on('data', () => console.log(JSON.stringify({ exports, bytes })));
+process.stdin.on('end', () => process.exit(0));`,
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
+const receiverLines = createInterface({ input: receiver.stdout! })[Symbol.asyncIterator]();
+async function receiverSays(): Promise<{ port?: number; exports?: number; bytes?: number }> {
+  const line = await receiverLines.next();
+  if (line.done) throw new Error('the OTLP receiver exited');
+  return JSON.parse(line.value) as { port?: number; exports?: number; bytes?: number };
+}
+async function receiverCounts(): Promise<{ exports: number; bytes: number }> {
+  receiver.stdin!.write('\n');
+  const counts = await receiverSays();
+  return { exports: counts.exports ?? 0, bytes: counts.bytes ?? 0 };
+}
+const { port } = await receiverSays();
+process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
 process.env.OTEL_SERVICE_NAME = 'aifactory-bench';
 const telemetry = (await startTelemetry())!;
 
@@ -88,8 +109,9 @@ for (let round = 0; round < rounds; round += 1) {
   figures.traced.push(result.traced!);
   ratios.push(result.traced!.runsPerSecond / result.plain!.runsPerSecond);
 }
-const exportsDuringRounds = exports;
+const exportsDuringRounds = (await receiverCounts()).exports;
 await telemetry.shutdown();
+const { exports, bytes } = await receiverCounts();
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results = {
   store: databaseUrl ? 'postgres' : 'pglite',
@@ -123,5 +145,6 @@ await plain.close();
 await traced.close();
 if (databaseUrl) await store.query((await import('@aifactory/store')).sql.raw(`DROP SCHEMA IF EXISTS "bench_otel_${process.pid}" CASCADE`));
 await store.close();
-receiver.close();
+receiver.stdin!.end();
+await once(receiver, 'exit');
 rmSync(workspace.root, { recursive: true, force: true });
