@@ -1,5 +1,7 @@
 // Approvals of held actions, bound to the exact call and usable once: anything exported here is public API.
-export { approvalStatuses, createApprovalService, voteIneligibility } from './approval-service.ts';
+export { createApprovalService } from './approval-service.ts';
+export { approvalStatuses } from './approval-types.ts';
+export { voteIneligibility } from './approval-checks.ts';
 export type {
   Approval,
   ApprovalAction,
@@ -14,7 +16,7 @@ export type {
   Ballot,
   ConsumedApproval,
   VoteResult,
-} from './approval-service.ts';
+} from './approval-types.ts';
 export {
   findApprovalRecord,
   findApprovalVoteRecords,

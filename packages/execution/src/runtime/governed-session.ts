@@ -13,7 +13,7 @@ import type { Decision, PolicySet } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { rememberPolicies } from '../agents/definition-rows.ts';
-import type { Approval, ApprovalService } from '../approvals/approval-service.ts';
+import type { Approval, ApprovalService } from '../approvals/approval-types.ts';
 import type { Principal } from '@aifactory/core';
 import type { RuntimeRecorder } from './agent-runtime.ts';
 import { GovernanceGate, maskFields, type EventDraft, type GateRunContext, type ProposedAction } from '../governance/gate.ts';
