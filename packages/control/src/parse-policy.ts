@@ -26,7 +26,7 @@ import {
   type RuleDocument,
 } from './policy-schema.ts';
 import { describeValue, issueProblems } from './schema-issues.ts';
-import { formatPath, problemsError, YamlSource, type DocumentPath, type SourceProblem } from '@aifactory/core/yaml';
+import { formatPath, problemsError, sortProblems, YamlSource, type DocumentPath, type SourceProblem } from '@aifactory/core/yaml';
 
 const compiledConditions = new WeakMap<PolicyRule, CompiledCondition>();
 
@@ -101,13 +101,6 @@ export async function readPolicyFiles(
   }
   problems.push(...duplicateNameProblems(policies));
   return { policies, problems, files: read };
-}
-
-/** Problems of one file in reading order. */
-function sortProblems(problems: SourceProblem[]): SourceProblem[] {
-  return problems.sort(
-    (left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0),
-  );
 }
 
 /** Problems for policies sharing a name (decisions name rules by policy and rule id). */

@@ -76,16 +76,24 @@ export class UserError extends AiFactoryError {}
 /** Our fault or the environment's: a lost connection, a crashed server, a bug. */
 export class SystemError extends AiFactoryError {}
 
-/** Renders `file:line:column: path: ` for a location, or nothing. */
+/**
+ * Renders `file:line:column: path: ` for a location, or nothing: the one way a located issue (a
+ * policy, lint, agent or eval problem) is shown, `${formatLocation(location)}${message}`.
+ */
 export function formatLocation(location: SourceLocation | undefined): string {
   if (!location) return '';
   let prefix = '';
-  if (location.file) {
-    prefix += location.file;
-    if (location.line !== undefined) prefix += `:${location.line}`;
-    if (location.line !== undefined && location.column !== undefined) prefix += `:${location.column}`;
-    prefix += ': ';
-  }
+  const position = formatPosition(location);
+  if (position) prefix += `${position}: `;
   if (location.path) prefix += `${location.path}: `;
   return prefix;
+}
+
+/** Renders `file:line:column` (as much of it as is known), or nothing when there is no file. */
+export function formatPosition(location: SourceLocation | undefined): string {
+  if (!location?.file) return '';
+  let text = location.file;
+  if (location.line !== undefined) text += `:${location.line}`;
+  if (location.line !== undefined && location.column !== undefined) text += `:${location.column}`;
+  return text;
 }

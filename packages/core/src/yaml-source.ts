@@ -169,11 +169,24 @@ export function parseYamlSource(text: string, file: string, code: ErrorCode, wha
 export function problemsError(problems: SourceProblem[], subject = 'policy', code: ErrorCode = ErrorCode.PolicyInvalid): UserError {
   const [first] = problems;
   if (!first) return new UserError(code, `The ${subject} is invalid.`);
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-  return new UserError(code, `${first.message.replace(/\.$/, '')}${more}.`, {
+  return new UserError(code, problemsMessage(problems), {
     location: first.location,
     details: { problems: problems.map((problem) => ({ message: problem.message, location: problem.location })) },
   });
+}
+
+/** Problems of one file in reading order (line, then column); sorts in place and returns the array. */
+export function sortProblems<T extends { location: SourceLocation }>(problems: T[]): T[] {
+  return problems.sort(
+    (left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0),
+  );
+}
+
+/** One sentence for a list of problems: the first one's message and how many more there are. */
+export function problemsMessage(problems: ReadonlyArray<{ message: string }>): string {
+  const first = problems[0]?.message ?? 'Invalid.';
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return `${first.replace(/\.$/, '')}${more}.`;
 }
 
 /** The problems carried by an error from problemsError (or a single one from any AiFactoryError-like error). */

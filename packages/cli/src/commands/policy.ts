@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { ErrorCode, formatLocation, UserError, type SourceLocation } from '@aifactory/core';
+import { ErrorCode, formatLocation, formatPosition, UserError, type SourceLocation } from '@aifactory/core';
 import {
   compilePolicies,
   decide,
@@ -18,7 +18,6 @@ import {
   runPolicyTests,
   type Authority,
   type Decision,
-  type LintFinding,
   type LintReport,
   type MatchedRule,
   type PolicyDiff,
@@ -281,16 +280,11 @@ function besideToolsFile(files: readonly string[]): string | undefined {
   return found.size === 1 ? [...found][0] : undefined;
 }
 
-function where(finding: LintFinding): string {
-  const { file, line, column } = finding.location;
-  return [file, line, column].filter((part) => part !== undefined).join(':');
-}
-
 function renderLint(report: ReturnType<typeof lintJson> & { toolsFile?: string }): string {
   const lines = report.findings.map((finding) => {
     const severity = finding.severity === 'error' ? pc.red('error') : pc.yellow('warning');
     const field = finding.location.path ? `${finding.location.path}: ` : '';
-    return `${where(finding)}: ${severity} ${field}${finding.message} ${pc.dim(`[${finding.code}]`)}`;
+    return `${formatPosition(finding.location)}: ${severity} ${field}${finding.message} ${pc.dim(`[${finding.code}]`)}`;
   });
   const files = `${report.files.length} file${report.files.length === 1 ? '' : 's'}`;
   const checked = report.toolsFile ? ` (checked against ${report.tools} tools in ${report.toolsFile})` : '';

@@ -13,7 +13,14 @@ import { resolvePackageBin } from '../tools/package-bin.ts';
 import type { McpServerConfig } from '../tools/tool-types.ts';
 import { agentDocumentSchema, type AgentDocument, type AgentLimits } from './agent-schema.ts';
 import { expandVariables, type TemplateContext } from './template-variables.ts';
-import { formatPath as formatFieldPath, parseYamlSource, type DocumentPath as FieldPath, type YamlSource } from '@aifactory/core/yaml';
+import {
+  formatPath as formatFieldPath,
+  parseYamlSource,
+  problemsMessage,
+  sortProblems,
+  type DocumentPath as FieldPath,
+  type YamlSource,
+} from '@aifactory/core/yaml';
 
 /** An agent definition, validated and resolved. */
 export interface AgentDefinition {
@@ -318,13 +325,9 @@ function locatedError(definition: AgentDefinition, fieldPath: FieldPath, message
 
 /** One UserError for all schema problems: the first in the file as the message, all in details. */
 function validationError(issues: z.core.$ZodIssue[], source: YamlSource): UserError {
-  const problems = issues.flatMap((issue) => describeIssue(issue, source));
-  problems.sort(
-    (left, right) => (left.location.line ?? 0) - (right.location.line ?? 0) || (left.location.column ?? 0) - (right.location.column ?? 0),
-  );
+  const problems = sortProblems(issues.flatMap((issue) => describeIssue(issue, source)));
   const first = problems[0] as { location: SourceLocation; message: string };
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-  return new UserError(ErrorCode.AgentInvalid, `${first.message.replace(/\.$/, '')}${more}.`, {
+  return new UserError(ErrorCode.AgentInvalid, problemsMessage(problems), {
     location: first.location,
     details: { issues: problems.map((problem) => ({ ...problem.location, message: problem.message })) },
   });
