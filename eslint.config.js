@@ -32,7 +32,6 @@ const notYetSplit = {
     'packages/execution/src/notifications/notification-dispatcher.ts',
     'packages/execution/src/notifications/notification-outbox.ts',
     'packages/execution/src/runtime/run-erasure.ts',
-    'packages/execution/src/tools/tool-pins.ts',
   ],
   knowledge: ['packages/knowledge/src/ingest.ts'],
   server: ['packages/server/src/api-tokens.ts'],

@@ -5,8 +5,7 @@
 // store's tool_pins table, one row per (server, tool); only an allowed or approved change moves one.
 import { contentHash } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { toolPins } from '@aifactory/store/schema';
-import { and, eq } from 'drizzle-orm';
+import { insertToolPinIfAbsent, selectToolPin, selectToolPins, updateToolPinIfAt, type ToolPinRow } from './tool-pin-rows.ts';
 
 /** The parts of an MCP tool a model reads, and so the parts that are pinned. */
 export interface PinnedToolDefinition {
@@ -58,7 +57,7 @@ export class ToolPinStore {
 
   /** Every pin of one server, by tool name. */
   async load(server: string): Promise<Map<string, ToolPin>> {
-    const rows = await this.#store.db.select().from(toolPins).where(eq(toolPins.server, server));
+    const rows = await selectToolPins(this.#store, server);
     return new Map(rows.map((row) => [row.tool, toPin(row)]));
   }
 
@@ -68,30 +67,30 @@ export class ToolPinStore {
    */
   async pinFirst(server: string, definition: PinnedToolDefinition, runId: string, at = new Date()): Promise<ToolPin> {
     const pinned = pinnedDefinition(definition);
-    await this.#store.db
-      .insert(toolPins)
-      .values({ server, tool: pinned.name, definitionHash: toolDefinitionHash(pinned), definition: pinned, runId, pinnedAt: at })
-      .onConflictDoNothing();
-    const [row] = await this.#store.db
-      .select()
-      .from(toolPins)
-      .where(and(eq(toolPins.server, server), eq(toolPins.tool, pinned.name)));
+    await insertToolPinIfAbsent(this.#store, {
+      server,
+      tool: pinned.name,
+      definitionHash: toolDefinitionHash(pinned),
+      definition: pinned,
+      runId,
+      pinnedAt: at,
+    });
+    const row = await selectToolPin(this.#store, server, pinned.name);
     return toPin(row!);
   }
 
   /** Moves a pin to a changed definition that the policy allowed or an approver accepted, if it still is at `fromHash`. */
   async repin(server: string, definition: PinnedToolDefinition, fromHash: string, runId: string, at = new Date()): Promise<boolean> {
     const pinned = pinnedDefinition(definition);
-    const moved = await this.#store.db
-      .update(toolPins)
-      .set({ definitionHash: toolDefinitionHash(pinned), definition: pinned, runId, pinnedAt: at })
-      .where(and(eq(toolPins.server, server), eq(toolPins.tool, pinned.name), eq(toolPins.definitionHash, fromHash)))
-      .returning({ tool: toolPins.tool });
-    return moved.length > 0;
+    return updateToolPinIfAt(
+      this.#store,
+      { server, tool: pinned.name, definitionHash: toolDefinitionHash(pinned), definition: pinned, runId, pinnedAt: at },
+      fromHash,
+    );
   }
 }
 
-function toPin(row: typeof toolPins.$inferSelect): ToolPin {
+function toPin(row: ToolPinRow): ToolPin {
   return {
     server: row.server,
     tool: row.tool,
