@@ -6,8 +6,16 @@ import { randomBytes } from 'node:crypto';
 import { durationMilliseconds } from '@aifactory/control';
 import { ErrorCode, UserError, sha256Hex, type Principal } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { apiTokens } from '@aifactory/store/schema';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import {
+  insertApiToken,
+  revokeApiTokenRow,
+  selectApiToken,
+  selectApiTokenByHash,
+  selectApiTokens,
+  updateApiTokenEnd,
+  updateApiTokenLastUsed,
+  type ApiTokenRow,
+} from './token-rows.ts';
 
 /** Roles the server itself grants access by; tokens may carry more (policy approver roles). */
 export const serverRoles = ['operator', 'approver', 'auditor', 'risk_officer', 'admin'] as const;
@@ -124,7 +132,7 @@ async function issueToken(db: Pick<Store['db'], 'insert'>, input: TokenInput): P
   const expiresAt = input.expiresInMs === undefined ? null : new Date(createdAt.getTime() + input.expiresInMs);
   const roles = [...new Set(input.roles)];
   const rotatedFrom = input.rotatedFrom ?? null;
-  await db.insert(apiTokens).values({
+  await insertApiToken(db, {
     id,
     tokenHash: sha256Hex(token),
     principal,
@@ -171,7 +179,7 @@ export async function rotateApiToken(
       location: { path: 'grace' },
     });
   return store.db.transaction(async (tx) => {
-    const [old] = await tx.select().from(apiTokens).where(eq(apiTokens.id, id));
+    const old = await selectApiToken(tx, id);
     if (!old || old.revokedAt || (old.expiresAt && old.expiresAt <= now)) {
       throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
     }
@@ -186,16 +194,16 @@ export async function rotateApiToken(
       rotatedFrom: old.id,
     });
     const graceEnd = new Date(now.getTime() + graceMs);
-    const [row] = await tx
-      .update(apiTokens)
-      .set(graceMs === 0 ? { revokedAt: now } : { expiresAt: old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd })
-      .where(eq(apiTokens.id, old.id))
-      .returning();
+    const row = await updateApiTokenEnd(
+      tx,
+      old.id,
+      graceMs === 0 ? { revokedAt: now } : { expiresAt: old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd },
+    );
     return { created, previous: tokenInfo(row!) };
   });
 }
 
-function tokenInfo(row: typeof apiTokens.$inferSelect): ApiTokenInfo {
+function tokenInfo(row: ApiTokenRow): ApiTokenInfo {
   return {
     id: row.id,
     principal: row.principal,
@@ -211,17 +219,13 @@ function tokenInfo(row: typeof apiTokens.$inferSelect): ApiTokenInfo {
 
 /** Every token, oldest first, revoked ones included (marked). */
 export async function listApiTokens(store: Store): Promise<ApiTokenInfo[]> {
-  const rows = await store.db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id));
+  const rows = await selectApiTokens(store);
   return rows.map(tokenInfo);
 }
 
 /** Revokes a token by id; NOT_FOUND when no live token has that id. */
 export async function revokeApiToken(store: Store, id: string, now = new Date()): Promise<ApiTokenInfo> {
-  const [row] = await store.db
-    .update(apiTokens)
-    .set({ revokedAt: now })
-    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
-    .returning();
+  const row = await revokeApiTokenRow(store, id, now);
   if (!row)
     throw new UserError(ErrorCode.NotFound, `No live token has id '${id}'; see \`factory tokens list\`.`, { location: { path: 'id' } });
   return tokenInfo(row);
@@ -235,16 +239,7 @@ export function isApiTokenShaped(token: string): boolean {
 /** The principal a presented token stands for, or undefined (unknown, malformed, revoked or expired). */
 export async function authenticateApiToken(store: Store, token: string, now = new Date()): Promise<TokenPrincipal | undefined> {
   if (!tokenPattern.test(token)) return undefined;
-  const [row] = await store.db
-    .select({
-      id: apiTokens.id,
-      principal: apiTokens.principal,
-      roles: apiTokens.roles,
-      revokedAt: apiTokens.revokedAt,
-      expiresAt: apiTokens.expiresAt,
-    })
-    .from(apiTokens)
-    .where(eq(apiTokens.tokenHash, sha256Hex(token)));
+  const row = await selectApiTokenByHash(store, sha256Hex(token));
   if (!row || row.revokedAt) return undefined;
   if (row.expiresAt && row.expiresAt <= now) return undefined;
   return { tokenId: row.id, id: row.principal, roles: row.roles as string[], ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}) };
@@ -252,5 +247,5 @@ export async function authenticateApiToken(store: Store, token: string, now = ne
 
 /** Notes that a token was used (best effort; callers throttle it). */
 export async function touchApiToken(store: Store, id: string, now = new Date()): Promise<void> {
-  await store.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id));
+  await updateApiTokenLastUsed(store, id, now);
 }
