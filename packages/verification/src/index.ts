@@ -77,6 +77,7 @@ export type { RunFilter, RunPage, RunPosition, RunSummary } from './run-query.ts
 export { countRuns } from './run-counts.ts';
 export {
   countRunsByMetadata,
+  distinctRunMetadata,
   findEventsAfter,
   findEventsOfType,
   findLastEvent,
@@ -87,7 +88,7 @@ export {
   firstChildRun,
   rewriteRunInputsContaining,
 } from './run-rows.ts';
-export type { RunLeaseRecord, RunRecord, RunRowFilter } from './run-rows.ts';
+export type { RunLeaseRecord, RunRecord, RunRowFilter, RunRowOrder } from './run-rows.ts';
 export { genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, runTraceId, spanSteps } from './gen-ai-spans.ts';
 export type { RecordedTraceParent, RunTrace, SpanAttributes, SpanSourceEvent, SpanSourceRun, SpanStep } from './gen-ai-spans.ts';
 export { recordedRunStart, recordedRunTrace, tracingRecorder } from './tracing-recorder.ts';

@@ -2,7 +2,7 @@
 // read a run's row, its children, a lease or a type of event through these functions instead of
 // querying the tables themselves, so the table can change with one owner to update.
 import { ErrorCode, UserError } from '@aifactory/core';
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Store } from '@aifactory/store';
 import { events, runLeases, runs } from '@aifactory/store/schema';
 
@@ -35,8 +35,11 @@ export interface RunRowFilter {
   status?: string;
   /** Children of this run only. */
   parentRunId?: string;
-  /** Runs whose metadata holds each key with this value (compared as text, as `->>` reads it). */
-  metadata?: Readonly<Record<string, string>>;
+  /**
+   * Runs whose metadata holds each key with this value, or with one of these values (compared as
+   * text, as `->>` reads it). A dotted key (`prompt.name`) reads a nested value.
+   */
+  metadata?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 /** A metadata key written into SQL: plain lower-case words only, so no caller's text reaches the statement. */
@@ -46,19 +49,53 @@ function metadataKey(key: string): SQL {
   return sql.raw(`'${key}'`);
 }
 
+/** The text of a metadata key (`a`) or nested key (`a.b`), each part a lower-case word. */
+function metadataText(key: string): SQL {
+  const path = key.split('.');
+  for (const part of path) metadataKey(part);
+  return path.length === 1 ? sql`${runs.metadata}->>${metadataKey(key)}` : sql`${runs.metadata}#>>${sql.raw(`'{${path.join(',')}}'`)}`;
+}
+
 function conditionsOf(filter: RunRowFilter): SQL | undefined {
   const conditions: SQL[] = [];
   if (filter.agent !== undefined) conditions.push(eq(runs.agent, filter.agent));
   if (filter.status !== undefined) conditions.push(eq(runs.status, filter.status));
   if (filter.parentRunId !== undefined) conditions.push(eq(runs.parentRunId, filter.parentRunId));
-  for (const [key, value] of Object.entries(filter.metadata ?? {})) conditions.push(sql`${runs.metadata}->>${metadataKey(key)} = ${value}`);
+  for (const [key, value] of Object.entries(filter.metadata ?? {}))
+    conditions.push(typeof value === 'string' ? sql`${metadataText(key)} = ${value}` : inArray(metadataText(key), [...value]));
   return conditions.length > 0 ? and(...conditions) : undefined;
 }
 
-/** The runs `filter` selects, newest first (ties broken by id), at most `limit` (default all). */
-export async function findRunsWhere(store: Store, filter: RunRowFilter, options: { limit?: number } = {}): Promise<RunRecord[]> {
-  const query = store.db.select().from(runs).where(conditionsOf(filter)).orderBy(desc(runs.startedAt), desc(runs.id));
+/** The order runs come in: newest or oldest started first, or first ended first (ties broken by id). */
+export type RunRowOrder = 'newest' | 'oldest' | 'first-ended';
+
+const runOrders: Record<RunRowOrder, SQL[]> = {
+  newest: [desc(runs.startedAt), desc(runs.id)],
+  oldest: [asc(runs.startedAt), asc(runs.id)],
+  'first-ended': [asc(runs.endedAt), asc(runs.id)],
+};
+
+/** The runs `filter` selects, newest first unless `order` says otherwise, at most `limit` (default all). */
+export async function findRunsWhere(
+  store: Store,
+  filter: RunRowFilter,
+  options: { limit?: number; order?: RunRowOrder } = {},
+): Promise<RunRecord[]> {
+  const query = store.db
+    .select()
+    .from(runs)
+    .where(conditionsOf(filter))
+    .orderBy(...runOrders[options.order ?? 'newest']);
   return options.limit === undefined ? query : query.limit(options.limit);
+}
+
+/** The distinct text values of a metadata key among the runs `filter` selects, in no particular order. */
+export async function distinctRunMetadata(store: Store, filter: RunRowFilter, key: string): Promise<string[]> {
+  const rows = await store.db
+    .selectDistinct({ value: metadataText(key) })
+    .from(runs)
+    .where(conditionsOf(filter));
+  return rows.map((row) => String(row.value));
 }
 
 /** The earliest started child of `parentRunId` running `agent` (a hand-off's run), if any. */

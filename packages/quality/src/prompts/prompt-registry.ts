@@ -18,9 +18,7 @@ import { compilePolicies, decide, parsePolicy, type Decision, type EvalContext, 
 import type { ApprovalService } from '@aifactory/execution';
 import { findPolicyVersions, rememberPolicies } from '@aifactory/execution/agents';
 import type { Store } from '@aifactory/store';
-import { runs } from '@aifactory/store/schema';
-import { findRun, readRunEvents, type Recorder } from '@aifactory/verification';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { distinctRunMetadata, findRun, findRunsWhere, readRunEvents, type Recorder } from '@aifactory/verification';
 import { promptContentHash, promptLabelPattern, renderPrompt, type PromptDocument } from './prompt-document.ts';
 
 /** The agent name prompt registry records are filed under. */
@@ -128,18 +126,11 @@ export async function publishPrompt(
 
 /** Every published version of a prompt, oldest first, with the labels that point at each. */
 export async function promptVersions(store: Store, name: string): Promise<PromptVersion[]> {
-  const rows = await store.db
-    .select()
-    .from(runs)
-    .where(
-      and(
-        eq(runs.agent, PROMPT_REGISTRY_AGENT),
-        sql`${runs.metadata}->>'prompt' = ${name}`,
-        sql`${runs.metadata}->>'kind' = 'prompt.published'`,
-        eq(runs.status, 'completed'),
-      ),
-    )
-    .orderBy(asc(runs.startedAt));
+  const rows = await findRunsWhere(
+    store,
+    { agent: PROMPT_REGISTRY_AGENT, status: 'completed', metadata: { prompt: name, kind: 'prompt.published' } },
+    { order: 'oldest' },
+  );
   const labels = await promptLabels(store, name);
   return rows
     .map((row) => {
@@ -162,11 +153,8 @@ export async function promptVersions(store: Store, name: string): Promise<Prompt
 
 /** The names of every prompt with a published version. */
 export async function publishedPromptNames(store: Store): Promise<string[]> {
-  const rows = await store.db
-    .selectDistinct({ name: sql<string>`${runs.metadata}->>'prompt'` })
-    .from(runs)
-    .where(and(eq(runs.agent, PROMPT_REGISTRY_AGENT), sql`${runs.metadata}->>'kind' = 'prompt.published'`));
-  return rows.map((row) => String(row.name)).sort();
+  const names = await distinctRunMetadata(store, { agent: PROMPT_REGISTRY_AGENT, metadata: { kind: 'prompt.published' } }, 'prompt');
+  return names.sort();
 }
 
 /** Every label move of a prompt (promotions that went through, rollbacks), oldest first. */
@@ -174,18 +162,11 @@ export async function labelHistory(store: Store, name: string): Promise<LabelMov
   // A move is a promotion or rollback record that completed (a refused one ends failed); what the
   // label pointed at before is the previous move's version, so a promotion held for a while and
   // completed after another one still reads right.
-  const rows = await store.db
-    .select()
-    .from(runs)
-    .where(
-      and(
-        eq(runs.agent, PROMPT_REGISTRY_AGENT),
-        sql`${runs.metadata}->>'prompt' = ${name}`,
-        sql`${runs.metadata}->>'kind' in ('prompt.promotion', 'prompt.rollback')`,
-        eq(runs.status, 'completed'),
-      ),
-    )
-    .orderBy(asc(runs.endedAt), asc(runs.id));
+  const rows = await findRunsWhere(
+    store,
+    { agent: PROMPT_REGISTRY_AGENT, status: 'completed', metadata: { prompt: name, kind: ['prompt.promotion', 'prompt.rollback'] } },
+    { order: 'first-ended' },
+  );
   const current = new Map<string, number>();
   return rows.map((row) => {
     const metadata = row.metadata as { kind: string; label: string; version: number };
@@ -583,18 +564,11 @@ export async function refusedPromotions(
   store: Store,
   name: string,
 ): Promise<Array<{ record: string; version: number; label: string; by: string; at: string }>> {
-  const rows = await store.db
-    .select()
-    .from(runs)
-    .where(
-      and(
-        eq(runs.agent, PROMPT_REGISTRY_AGENT),
-        sql`${runs.metadata}->>'prompt' = ${name}`,
-        sql`${runs.metadata}->>'kind' = 'prompt.promotion'`,
-        eq(runs.status, 'failed'),
-      ),
-    )
-    .orderBy(desc(runs.startedAt));
+  const rows = await findRunsWhere(store, {
+    agent: PROMPT_REGISTRY_AGENT,
+    status: 'failed',
+    metadata: { prompt: name, kind: 'prompt.promotion' },
+  });
   return rows.map((row) => {
     const metadata = row.metadata as { version: number; label: string };
     return { record: row.id, version: metadata.version, label: metadata.label, by: row.principal, at: row.startedAt.toISOString() };
@@ -603,19 +577,12 @@ export async function refusedPromotions(
 
 /** The newest recorded evaluation of a prompt version, as a promotion's CEL `eval` sees it. */
 export async function latestEval(store: Store, name: string, version: number): Promise<EvalContext> {
-  const [row] = await store.db
-    .select()
-    .from(runs)
-    .where(
-      and(
-        eq(runs.agent, EVAL_RECORD_AGENT),
-        sql`${runs.metadata}->'prompt'->>'name' = ${name}`,
-        sql`(${runs.metadata}->'prompt'->>'version')::int = ${version}`,
-        eq(runs.status, 'completed'),
-      ),
-    )
-    .orderBy(desc(runs.startedAt))
-    .limit(1);
+  // The version is compared as the text `->>` reads (an integer's digits), newest record first.
+  const [row] = await findRunsWhere(
+    store,
+    { agent: EVAL_RECORD_AGENT, status: 'completed', metadata: { 'prompt.name': name, 'prompt.version': String(version) } },
+    { limit: 1 },
+  );
   if (!row) return { found: false, passed: false, scores: {} };
   const metadata = row.metadata as { suite: string; passed: boolean; scores: Record<string, number> };
   return { found: true, passed: metadata.passed === true, scores: metadata.scores ?? {}, suite: metadata.suite, record: row.id };
