@@ -36,7 +36,6 @@ import {
   loadOrCreateSigner,
   loadRedactor,
   witnessFromEnvironment,
-  type EventType,
   type Recorder,
   type Redactor,
   type Witness,
@@ -96,12 +95,7 @@ export interface WorkspaceRuntime {
 export function runtimeRecorder(recorder: Recorder): RuntimeRecorder {
   return {
     startRun: (run, options) => recorder.startRun(run, options),
-    recordBatch: (runId, events, options) =>
-      recorder.recordBatch(
-        runId,
-        events.map((event) => ({ ...event, type: event.type as EventType })),
-        options,
-      ),
+    recordBatch: (runId, events, options) => recorder.recordBatch(runId, events, options),
     setStatus: (runId, status, options) => recorder.setStatus(runId, status, options),
     finishRun: (runId, outcome, options) => recorder.finishRun(runId, outcome, options),
     sealRun: (runId, options) => recorder.sealRun(runId, options),
@@ -147,7 +141,7 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
   // Approvals and notifications are read by people: they hold masked values, like the trace.
   const redact = (value: unknown) => redactor.redact(value).value;
   const approvals = createApprovalService(store, {
-    record: (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType }),
+    record: (runId, event) => recorder.record(runId, event),
     redact,
   });
   const agentsDir = options.agentsDir ?? path.resolve('agents');

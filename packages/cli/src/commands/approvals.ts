@@ -13,7 +13,7 @@ import {
 } from '@aifactory/execution/approvals';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import type { EventType, Redactor } from '@aifactory/verification';
+import type { Redactor } from '@aifactory/verification';
 import { action, emit, ExitCode, withJson, type CommonOptions } from '../command-kit.ts';
 import { actingAs, describeServer, ServerClient, viaServerOrStore, type ServerConnection } from '../connection.ts';
 import { createRunRenderer, exitCodeOf } from './run.ts';
@@ -41,7 +41,7 @@ async function openEnvironmentWorkspace(store: Store): Promise<VotingWorkspace> 
 async function environmentRecorder(store: Store): Promise<ApprovalRecorder> {
   const { openWorkspaceRecorder } = await import('@aifactory/workspace/config');
   const recorder = await openWorkspaceRecorder(store);
-  return (runId, event) => recorder.record(runId, { ...event, type: event.type as EventType });
+  return (runId, event) => recorder.record(runId, event);
 }
 
 /** The workspace's redactor as configured by the environment. */

@@ -4,6 +4,7 @@
 // are the parts; approval-service.ts wires them.
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
+import type { EventType } from '@aifactory/verification';
 import type { ApprovalRequirement } from './approval-requirement.ts';
 import {
   expireApprovalRecords,
@@ -48,14 +49,14 @@ export class ApprovalContext {
       : approval;
   }
 
-  async record(runId: string, type: string, actor: string, payload: Record<string, unknown>): Promise<void> {
+  async record(runId: string, type: EventType, actor: string, payload: Record<string, unknown>): Promise<void> {
     await this.options.record(runId, { type, actor, payload });
   }
 
   /** Records an event; when that fails, undoes the change it describes and throws. */
   async recordOrUndo(
     runId: string,
-    type: string,
+    type: EventType,
     actor: string,
     payload: Record<string, unknown>,
     undo: () => Promise<unknown>,

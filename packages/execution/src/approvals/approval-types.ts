@@ -1,5 +1,6 @@
 // What approvals are, to their callers: the approval and its votes, what is asked for, a ballot,
 // what a vote did, the binding an approval is used with, and the service's interface.
+import type { EventType } from '@aifactory/verification';
 import type { ApprovalRequirement, ApprovalRequirementInput } from './approval-requirement.ts';
 
 /** Where an approval is in its life: pending, then decided (approved, rejected, expired), then consumed. */
@@ -129,7 +130,7 @@ export interface ConsumedApproval {
 }
 
 /** The verification plane's recorder, as approvals use it. */
-export type ApprovalRecorder = (runId: string, event: { type: string; actor: string; payload: unknown }) => Promise<unknown>;
+export type ApprovalRecorder = (runId: string, event: { type: EventType; actor: string; payload: unknown }) => Promise<unknown>;
 
 /** What an approval service is made of. */
 export interface ApprovalServiceOptions {

@@ -15,10 +15,12 @@ import {
   decide,
 } from '@aifactory/control';
 import { contentHash, type Principal } from '@aifactory/core';
+import type { EventType } from '@aifactory/verification';
 
 /** An event as the recorder takes it. */
 export interface EventDraft {
-  type: string;
+  /** One of the verification plane's event types (verification/src/event-types.ts). */
+  type: EventType;
   actor: string;
   payload: unknown;
 }

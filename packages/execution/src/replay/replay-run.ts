@@ -12,7 +12,7 @@ import { compilePolicies, loadPolicyFiles, parsePolicy, type Authority, type Pol
 import { AiFactoryError, canonicalJson, contentHash } from '@aifactory/core';
 import { chunkContents, collectionClassifications } from '@aifactory/knowledge';
 import type { Store } from '@aifactory/store';
-import { firstChildRun } from '@aifactory/verification';
+import { firstChildRun, type EventType } from '@aifactory/verification';
 import { findAgent, loadAgentDefinition, withResolvedPrompt, type AgentDefinition } from '../agents/index.ts';
 import { findArtifactContent, findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';
@@ -704,9 +704,10 @@ async function servedOutcome(
   step: number,
   notes: string[],
 ): Promise<ToolOutcome> {
+  const outcomeTypes: readonly EventType[] = ['tool.returned', 'tool.failed', 'retrieval.performed'];
   const outcome = run.events.find(
-    (event) =>
-      ['tool.returned', 'tool.failed', 'retrieval.performed'].includes(event.type) &&
+    (event): event is typeof event & { type: EventType } =>
+      (outcomeTypes as readonly string[]).includes(event.type) &&
       event.payload?.step === step &&
       (event.payload?.call_id === undefined || event.payload.call_id === call.id),
   );

@@ -26,7 +26,7 @@ export function handoffOutcome(
 ): Exclude<ToolOutcome, { held: unknown }> {
   const ok = child.status === 'completed';
   const event = {
-    type: ok ? 'tool.returned' : 'tool.failed',
+    type: ok ? ('tool.returned' as const) : ('tool.failed' as const),
     actor: agent,
     payload: {
       step,

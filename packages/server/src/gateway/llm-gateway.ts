@@ -22,7 +22,7 @@ import {
 } from '@aifactory/execution';
 import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
 import type { Store } from '@aifactory/store';
-import { findRunsWhere, type EventType, type Recorder, type Redactor } from '@aifactory/verification';
+import { findRunsWhere, type Recorder, type Redactor } from '@aifactory/verification';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
@@ -161,12 +161,7 @@ export class LlmGateway {
     this.#gate = new GovernanceGate({
       policies: () => this.#policies,
       recorder: {
-        recordBatch: (runId, events) =>
-          recorder.recordBatch(
-            runId,
-            events.map((event) => ({ ...event, type: event.type as EventType })),
-            { ...fenceOf(this.#ownership, runId) },
-          ),
+        recordBatch: (runId, events) => recorder.recordBatch(runId, events, { ...fenceOf(this.#ownership, runId) }),
       },
       ...(options.notify ? { obligations: { notify: notifyObligation(options.notify) } } : {}),
       ...(options.modelRegistry ? { modelEntry: (id: string) => options.modelRegistry!.entry(id) } : {}),
