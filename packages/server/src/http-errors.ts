@@ -1,0 +1,70 @@
+// How the HTTP API answers a problem: a validation or JSON problem 400 (415 for a body not sent as
+// JSON), an HttpProblem its status, a UserError the status of its code, anything else 500 with a
+// reference to the server's log line; an unknown route 404.
+import { randomUUID } from 'node:crypto';
+import { AiFactoryError, ErrorCode, UserError } from '@aifactory/core';
+import { HTTPException } from 'hono/http-exception';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { TokenPrincipal } from './api-tokens.ts';
+import { HttpProblem, validationProblem, type ApiApp } from './routes/context.ts';
+import type { ServerLog } from './server-log.ts';
+
+const statusByCode: Record<string, number> = {
+  [ErrorCode.InputInvalid]: 400,
+  [ErrorCode.PolicyInvalid]: 400,
+  [ErrorCode.AgentInvalid]: 400,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.ApprovalInvalid]: 409,
+  [ErrorCode.Forbidden]: 403,
+};
+
+/** Answers every error and unknown route of `app` as above. */
+export function registerErrorHandling(app: ApiApp, log: ServerLog): void {
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      // From the request validators: a body that is not JSON (400) or not declared JSON (415).
+      const message =
+        error.status === 400
+          ? `The request body is not valid JSON (${error.message}).`
+          : error.status === 415
+            ? 'Send the request body as application/json.'
+            : error.message;
+      return c.json({ error: { code: error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.InputInvalid, message } }, error.status);
+    }
+    if (error instanceof HttpProblem)
+      return c.json(
+        { error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } },
+        error.status as 400,
+      );
+    if (error instanceof AiFactoryError && error instanceof UserError) {
+      const status = statusByCode[error.code] ?? 400;
+      const path = error.location?.path;
+      return c.json({ error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } }, status as 400);
+    }
+    const reference = randomUUID().slice(0, 8);
+    log({
+      event: 'request.failed',
+      reference,
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return c.json(
+      { error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` } },
+      500,
+    );
+  });
+
+  app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
+}
+
+/** A new app whose requests that fail their route's schema are answered like every other problem: 400 naming each field. */
+export function createApiApp(): ApiApp {
+  const validationTargets: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header' };
+  return new OpenAPIHono<{ Variables: { principal: TokenPrincipal } }>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error, validationTargets[result.target] ?? result.target);
+    },
+  });
+}

@@ -1,0 +1,86 @@
+// The middleware every request passes before authentication: the host guard (DNS-rebinding
+// protection), CORS, the request id and its log line and metrics, the body limit and hygiene.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '@aifactory/core';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { hostGuard } from './host-guard.ts';
+import type { HttpAppOptions } from './http-app.ts';
+import { requestHygiene } from './request-hygiene.ts';
+import type { ApiApp, RouteContext } from './routes/context.ts';
+import { requestIdFrom, traceIdsOf, type ServerLog } from './server-log.ts';
+
+/** Mounts the request middleware on `app`. */
+export function registerRequestMiddleware(
+  app: ApiApp,
+  options: HttpAppOptions,
+  shared: { log: ServerLog; metrics: RouteContext['metrics']; authDecided: RouteContext['authDecided'] },
+): void {
+  const { log, metrics, authDecided } = shared;
+  if (options.allowedHosts) {
+    app.use(
+      '*',
+      hostGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] }, (refusal) =>
+        authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` }),
+      ),
+    );
+  }
+
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.use(
+      '*',
+      cors({
+        origin: options.corsOrigins,
+        allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+        allowMethods: ['GET', 'POST'],
+        maxAge: 600,
+      }),
+    );
+  }
+  // Every request: a request id (the client's X-Request-Id when it is a plain token) on the
+  // response and in one log line with its outcome and, when it is part of an OpenTelemetry trace
+  // (traceparent, or an active span), its trace_id and span_id; and the request counted in the metrics.
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(c.req.header('x-request-id'), () => randomUUID());
+    c.header('x-request-id', requestId);
+    await next();
+    c.header('x-request-id', requestId);
+    const route = c.req.routePath || 'unmatched';
+    metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).
+    const traced = traceIdsOf(c.req.header('traceparent')) ?? traceIdsOf(c.res.headers.get('traceresponse') ?? undefined);
+    log({
+      event: 'http.request',
+      request_id: requestId,
+      ...traced,
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      principal: c.get('principal')?.id,
+    });
+  });
+
+  // Bodies past the limit are refused before they are read in full.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.bodyLimitBytes ?? 1024 * 1024,
+      // The rest of the body is never read, so the connection cannot be reused: say so.
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              code: ErrorCode.InputInvalid,
+              message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.`,
+            },
+          },
+          413,
+          { Connection: 'close' },
+        ),
+    }),
+  );
+  app.use('*', requestHygiene());
+}
