@@ -3,9 +3,15 @@
 // replaced by [ERASED], and the value is sealed again in place (same row, same binding), so a
 // held run still resumes — without the subject.
 import type { Store } from '@aifactory/store';
-import { checkpointBlobs, checkpointWrites, checkpoints } from '@aifactory/store/schema';
 import type { AtRestCipher } from '@aifactory/verification';
-import { and, eq, inArray } from 'drizzle-orm';
+import {
+  selectCheckpointBlobs,
+  selectCheckpointWrites,
+  selectCheckpoints,
+  updateCheckpointBlob,
+  updateCheckpointValues,
+  updateCheckpointWrite,
+} from './checkpoint-rows.ts';
 import { checkpointContexts, sealedTypePrefix } from './store-checkpoint-saver.ts';
 
 /** What erasing a subject from checkpoints changed. */
@@ -69,67 +75,27 @@ export async function eraseSubjectFromCheckpoints(
   subject: string,
   threadIds?: string[],
 ): Promise<CheckpointErasureResult> {
-  const db = store.db;
   let valuesRewritten = 0;
-  const blobs = await db
-    .select()
-    .from(checkpointBlobs)
-    .where(threadIds ? inArray(checkpointBlobs.threadId, threadIds) : undefined);
+  const blobs = await selectCheckpointBlobs(store, threadIds);
   for (const row of blobs) {
     const blob = rewrite(cipher, row.type, row.blob, checkpointContexts.blob(row), subject);
     if (!blob) continue;
-    await db
-      .update(checkpointBlobs)
-      .set({ blob })
-      .where(
-        and(
-          eq(checkpointBlobs.threadId, row.threadId),
-          eq(checkpointBlobs.checkpointNs, row.checkpointNs),
-          eq(checkpointBlobs.channel, row.channel),
-          eq(checkpointBlobs.version, row.version),
-        ),
-      );
+    await updateCheckpointBlob(store, row, blob);
     valuesRewritten += 1;
   }
-  const writes = await db
-    .select()
-    .from(checkpointWrites)
-    .where(threadIds ? inArray(checkpointWrites.threadId, threadIds) : undefined);
+  const writes = await selectCheckpointWrites(store, threadIds);
   for (const row of writes) {
     const value = rewrite(cipher, row.type, row.value, checkpointContexts.write(row), subject);
     if (!value) continue;
-    await db
-      .update(checkpointWrites)
-      .set({ value })
-      .where(
-        and(
-          eq(checkpointWrites.threadId, row.threadId),
-          eq(checkpointWrites.checkpointNs, row.checkpointNs),
-          eq(checkpointWrites.checkpointId, row.checkpointId),
-          eq(checkpointWrites.taskId, row.taskId),
-          eq(checkpointWrites.idx, row.idx),
-        ),
-      );
+    await updateCheckpointWrite(store, row, value);
     valuesRewritten += 1;
   }
-  const rows = await db
-    .select()
-    .from(checkpoints)
-    .where(threadIds ? inArray(checkpoints.threadId, threadIds) : undefined);
+  const rows = await selectCheckpoints(store, threadIds);
   for (const row of rows) {
     const checkpoint = rewrite(cipher, row.type, row.checkpoint, checkpointContexts.checkpoint(row), subject);
     const metadata = rewrite(cipher, row.metadataType, row.metadata, checkpointContexts.metadata(row), subject);
     if (!checkpoint && !metadata) continue;
-    await db
-      .update(checkpoints)
-      .set({ ...(checkpoint ? { checkpoint } : {}), ...(metadata ? { metadata } : {}) })
-      .where(
-        and(
-          eq(checkpoints.threadId, row.threadId),
-          eq(checkpoints.checkpointNs, row.checkpointNs),
-          eq(checkpoints.checkpointId, row.checkpointId),
-        ),
-      );
+    await updateCheckpointValues(store, row, { ...(checkpoint ? { checkpoint } : {}), ...(metadata ? { metadata } : {}) });
     valuesRewritten += (checkpoint ? 1 : 0) + (metadata ? 1 : 0);
   }
   return { valuesRewritten };

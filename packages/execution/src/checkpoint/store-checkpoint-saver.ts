@@ -27,9 +27,18 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { checkpointBlobs, checkpointWrites, checkpoints } from '@aifactory/store/schema';
 import type { AtRestCipher } from '@aifactory/verification';
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import {
+  deleteThreadCheckpoints,
+  insertCheckpointWithBlobs,
+  insertCheckpointWrites,
+  selectCheckpointBlobsAt,
+  selectCheckpointWritesOf,
+  selectCheckpointsWhere,
+  type CheckpointRow,
+  type CheckpointRowFilter,
+  type CheckpointWriteRow as WriteRow,
+} from './checkpoint-rows.ts';
 
 /** Options of a StoreCheckpointSaver. */
 export interface StoreCheckpointSaverOptions {
@@ -59,9 +68,6 @@ export const checkpointContexts = {
   write: (row: { threadId: string; checkpointNs: string; checkpointId: string; taskId: string; idx: number }) =>
     `checkpoint_writes|${JSON.stringify([row.threadId, row.checkpointNs, row.checkpointId, row.taskId, row.idx])}`,
 };
-
-type CheckpointRow = typeof checkpoints.$inferSelect;
-type WriteRow = typeof checkpointWrites.$inferSelect;
 
 /** The checkpoint as stored: everything but the channel values. */
 type StoredCheckpoint = Omit<Checkpoint, 'channel_values'>;
@@ -120,14 +126,11 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
     const checkpointId = getCheckpointId(config);
     if (this.#fresh.delete(String(threadId)) && checkpointNs === '' && !checkpointId) return undefined;
-    const conditions = [eq(checkpoints.threadId, String(threadId)), eq(checkpoints.checkpointNs, checkpointNs)];
-    if (checkpointId) conditions.push(eq(checkpoints.checkpointId, String(checkpointId)));
-    const rows = await this.#store.db
-      .select()
-      .from(checkpoints)
-      .where(and(...conditions))
-      .orderBy(desc(checkpoints.checkpointId))
-      .limit(1);
+    const rows = await selectCheckpointsWhere(
+      this.#store,
+      { threadId: String(threadId), checkpointNs, ...(checkpointId ? { checkpointId: String(checkpointId) } : {}) },
+      1,
+    );
     const [tuple] = await this.#toTuples(rows);
     return tuple;
   }
@@ -135,35 +138,27 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
   /** Lists checkpoints newest first, narrowed by thread, namespace, metadata filter and `before`. */
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
     const { filter, before, limit } = options;
-    const conditions: SQL[] = [];
+    const rowFilter: CheckpointRowFilter = {};
     const configurable = config.configurable ?? {};
     if (configurable.thread_id !== undefined && configurable.thread_id !== null && configurable.thread_id !== '') {
-      conditions.push(eq(checkpoints.threadId, String(configurable.thread_id)));
+      rowFilter.threadId = String(configurable.thread_id);
     }
     if (configurable.checkpoint_ns !== undefined && configurable.checkpoint_ns !== null) {
-      conditions.push(eq(checkpoints.checkpointNs, String(configurable.checkpoint_ns)));
+      rowFilter.checkpointNs = String(configurable.checkpoint_ns);
     }
-    if (configurable.checkpoint_id) conditions.push(eq(checkpoints.checkpointId, String(configurable.checkpoint_id)));
+    if (configurable.checkpoint_id) rowFilter.checkpointId = String(configurable.checkpoint_id);
     const beforeId = before?.configurable?.checkpoint_id as unknown;
-    if (beforeId !== undefined && beforeId !== null) conditions.push(lt(checkpoints.checkpointId, String(beforeId)));
-    for (const [key, value] of Object.entries(filter ?? {})) {
-      // Exact equality per key, as LangGraph's in-memory saver does (jsonb `=` compares structure).
-      conditions.push(
-        value === undefined
-          ? sql`not (${checkpoints.metadataJson} ? ${key})`
-          : sql`${checkpoints.metadataJson} -> ${key} = ${JSON.stringify(this.#metadataDigest(value))}::jsonb`,
-      );
-    }
+    if (beforeId !== undefined && beforeId !== null) rowFilter.beforeId = String(beforeId);
+    // Exact equality per key (a value undefined: the key absent), as LangGraph's in-memory saver does.
+    rowFilter.metadata = Object.entries(filter ?? {}).map(([key, value]) => [
+      key,
+      value === undefined ? undefined : this.#metadataDigest(value),
+    ]);
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw new UserError(ErrorCode.InputInvalid, `Checkpoint list limit ${String(limit)} is invalid; use a whole number of at least 0.`);
     }
     if (limit === 0) return;
-    const query = this.#store.db
-      .select()
-      .from(checkpoints)
-      .where(conditions.length > 0 ? and(...conditions) : undefined)
-      .orderBy(desc(checkpoints.checkpointId));
-    const rows = limit === undefined ? await query : await query.limit(limit);
+    const rows = await selectCheckpointsWhere(this.#store, rowFilter, limit);
     yield* await this.#toTuples(rows);
   }
 
@@ -204,25 +199,8 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       metadata: metadataBytes,
       metadataJson: this.#queryableMetadata(metadata),
     };
-    // The channel values and the checkpoint that points at them in one statement (a data-modifying
-    // WITH runs whether or not the insert reads it): one round trip, and never a checkpoint
-    // without its values.
-    const db = this.#store.db;
-    const withBlobs =
-      blobs.length > 0 ? db.with(db.$with('stored_blobs').as(db.insert(checkpointBlobs).values(blobs).onConflictDoNothing() as never)) : db;
-    await withBlobs
-      .insert(checkpoints)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [checkpoints.threadId, checkpoints.checkpointNs, checkpoints.checkpointId],
-        set: {
-          type: row.type,
-          checkpoint: row.checkpoint,
-          metadataType: row.metadataType,
-          metadata: row.metadata,
-          metadataJson: row.metadataJson,
-        },
-      });
+    // The channel values and the checkpoint that points at them in one statement (see insertCheckpointWithBlobs).
+    await insertCheckpointWithBlobs(this.#store, row, blobs);
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -247,31 +225,12 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const unique = [...new Map(rows.map((row) => [row.idx, row])).values()];
     const regular = unique.filter((row) => row.idx >= 0);
     const special = unique.filter((row) => row.idx < 0);
-    if (regular.length > 0) await this.#store.db.insert(checkpointWrites).values(regular).onConflictDoNothing();
-    if (special.length > 0) {
-      await this.#store.db
-        .insert(checkpointWrites)
-        .values(special)
-        .onConflictDoUpdate({
-          target: [
-            checkpointWrites.threadId,
-            checkpointWrites.checkpointNs,
-            checkpointWrites.checkpointId,
-            checkpointWrites.taskId,
-            checkpointWrites.idx,
-          ],
-          set: { channel: sql`excluded.channel`, type: sql`excluded.type`, value: sql`excluded.value`, taskPath: sql`excluded.task_path` },
-        });
-    }
+    await insertCheckpointWrites(this.#store, regular, special);
   }
 
   /** Deletes every checkpoint, channel value and write of a thread. */
   async deleteThread(threadId: string): Promise<void> {
-    await this.#store.db.transaction(async (transaction) => {
-      await transaction.delete(checkpoints).where(eq(checkpoints.threadId, threadId));
-      await transaction.delete(checkpointWrites).where(eq(checkpointWrites.threadId, threadId));
-      await transaction.delete(checkpointBlobs).where(eq(checkpointBlobs.threadId, threadId));
-    });
+    await deleteThreadCheckpoints(this.#store, threadId);
   }
 
   /**
@@ -340,20 +299,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       [...wanted.values()]
         .filter((group) => group.pairs.size > 0)
         .map(async (group) => {
-          const pairs = sql.join(
-            [...group.pairs.values()].map(([channel, version]) => sql`(${channel}, ${version})`),
-            sql`, `,
-          );
-          const blobs = await this.#store.db
-            .select()
-            .from(checkpointBlobs)
-            .where(
-              and(
-                eq(checkpointBlobs.threadId, group.threadId),
-                eq(checkpointBlobs.checkpointNs, group.checkpointNs),
-                sql`(${checkpointBlobs.channel}, ${checkpointBlobs.version}) in (${pairs})`,
-              ),
-            );
+          const blobs = await selectCheckpointBlobsAt(this.#store, group.threadId, group.checkpointNs, [...group.pairs.values()]);
           for (const blob of blobs) found.set(groupKey(blob.threadId, blob.checkpointNs, blob.channel, blob.version), blob);
         }),
     );
@@ -393,16 +339,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const byCheckpoint = new Map<string, WriteRow[]>();
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        const conditions = [
-          eq(checkpointWrites.threadId, group.threadId),
-          eq(checkpointWrites.checkpointNs, group.checkpointNs),
-          inArray(checkpointWrites.checkpointId, [...group.ids]),
-        ];
-        if (channel !== undefined) conditions.push(eq(checkpointWrites.channel, channel));
-        const writes = await this.#store.db
-          .select()
-          .from(checkpointWrites)
-          .where(and(...conditions));
+        const writes = await selectCheckpointWritesOf(this.#store, group.threadId, group.checkpointNs, [...group.ids], channel);
         for (const write of writes) {
           const key = groupKey(write.threadId, write.checkpointNs, write.checkpointId);
           const list = byCheckpoint.get(key);
