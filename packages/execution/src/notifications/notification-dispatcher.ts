@@ -13,9 +13,8 @@
 // the "aifactory notification <id>" line of a Slack message.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { notifications } from '@aifactory/store/schema';
-import { and, asc, eq, inArray, lte, notLike, sql } from 'drizzle-orm';
 import { toNotification, type Notification } from './notification-outbox.ts';
+import { claimDueNotifications, settleNotification } from './notification-rows.ts';
 import { describeNotificationTarget, parseNotificationTarget } from './notification-target.ts';
 import { createEmailTransport, retryAfterMs, sendEmail, sendSlack, type Attempt, type EmailTransport } from './channel-delivery.ts';
 import type { NotificationTransports } from './notification-channels.ts';
@@ -96,18 +95,7 @@ export function createNotificationDispatcher(store: Store, options: Notification
 
   async function claim(): Promise<Notification[]> {
     const at = now();
-    const due = store.db
-      .select({ id: notifications.id })
-      .from(notifications)
-      .where(and(eq(notifications.status, 'pending'), lte(notifications.nextAttemptAt, at), notLike(notifications.target, 'inbox:%')))
-      .orderBy(asc(notifications.nextAttemptAt), asc(notifications.id))
-      .limit(batchSize)
-      .for('update', { skipLocked: true });
-    const rows = await store.db
-      .update(notifications)
-      .set({ attempts: sql`${notifications.attempts} + 1`, nextAttemptAt: new Date(at.getTime() + leaseMs) })
-      .where(and(inArray(notifications.id, due), eq(notifications.status, 'pending')))
-      .returning();
+    const rows = await claimDueNotifications(store, at, batchSize, leaseMs);
     return rows.map(toNotification).sort((left, right) => left.id - right.id);
   }
 
@@ -199,25 +187,18 @@ export function createNotificationDispatcher(store: Store, options: Notification
 
   async function settle(notification: Notification, attempt: Attempt, report: DrainReport): Promise<void> {
     const at = now();
-    const mine = and(
-      eq(notifications.id, notification.id),
-      eq(notifications.status, 'pending'),
-      eq(notifications.attempts, notification.attempts),
-    );
+    // Only while the row is still ours: pending at the attempt count we claimed it with.
     if (attempt.ok) {
-      await store.db.update(notifications).set({ status: 'delivered', deliveredAt: at, lastError: null }).where(mine);
+      await settleNotification(store, notification, { status: 'delivered', deliveredAt: at, lastError: null });
       report.delivered.push(notification.id);
     } else if (attempt.permanent || notification.attempts >= maxAttempts) {
-      await store.db.update(notifications).set({ status: 'failed', lastError: attempt.error }).where(mine);
+      await settleNotification(store, notification, { status: 'failed', lastError: attempt.error });
       report.failed.push(notification.id);
     } else {
-      await store.db
-        .update(notifications)
-        .set({
-          lastError: attempt.error,
-          nextAttemptAt: new Date(at.getTime() + Math.max(delay(notification.attempts), attempt.retryAfterMs ?? 0)),
-        })
-        .where(mine);
+      await settleNotification(store, notification, {
+        lastError: attempt.error,
+        nextAttemptAt: new Date(at.getTime() + Math.max(delay(notification.attempts), attempt.retryAfterMs ?? 0)),
+      });
       report.retrying.push(notification.id);
     }
   }

@@ -3,8 +3,14 @@
 // between the two loses nothing: delivery resumes from the table.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Database, Store } from '@aifactory/store';
-import { notifications } from '@aifactory/store/schema';
-import { and, asc, desc, eq, inArray, isNull, like, type SQL } from 'drizzle-orm';
+import {
+  insertNotification,
+  markNotificationRowsRead,
+  requeueFailedNotifications,
+  selectNotification,
+  selectNotifications,
+  type NotificationRow,
+} from './notification-rows.ts';
 import { parseNotificationTarget, targetKind, type NotificationTargetKind } from './notification-target.ts';
 
 /** Where a notification is: pending delivery, delivered (or readable, for an inbox), or failed for good (the dead letters). */
@@ -74,19 +80,16 @@ export async function enqueueNotification(
   const now = options.now ?? new Date();
   const readable = target.kind === 'inbox';
   const db = isStore(writer) ? writer.db : writer;
-  const [row] = await db
-    .insert(notifications)
-    .values({
-      runId: input.runId,
-      target: input.target,
-      payload,
-      status: readable ? 'delivered' : 'pending',
-      nextAttemptAt: now,
-      createdAt: now,
-      deliveredAt: readable ? now : null,
-    })
-    .returning();
-  return toNotification(row!);
+  const row = await insertNotification(db, {
+    runId: input.runId,
+    target: input.target,
+    payload,
+    status: readable ? 'delivered' : 'pending',
+    nextAttemptAt: now,
+    createdAt: now,
+    deliveredAt: readable ? now : null,
+  });
+  return toNotification(row);
 }
 
 function isStore(writer: NotificationWriter): writer is Store {
@@ -114,18 +117,7 @@ export async function listNotifications(store: Store, filter: NotificationFilter
   const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1)
     throw new UserError(ErrorCode.InputInvalid, `Notification limit ${String(filter.limit)} is invalid; use a whole number of at least 1.`);
-  const conditions: SQL[] = [];
-  if (filter.inbox !== undefined) conditions.push(eq(notifications.target, `inbox:${filter.inbox}`));
-  else if (!filter.all) conditions.push(like(notifications.target, 'inbox:%'));
-  if (filter.unread) conditions.push(isNull(notifications.readAt), like(notifications.target, 'inbox:%'));
-  if (filter.runId) conditions.push(eq(notifications.runId, filter.runId));
-  if (filter.status) conditions.push(eq(notifications.status, filter.status));
-  const rows = await store.db
-    .select()
-    .from(notifications)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(desc(notifications.id))
-    .limit(limit);
+  const rows = await selectNotifications(store, filter, limit);
   return rows.map(toNotification);
 }
 
@@ -135,21 +127,17 @@ export async function markNotificationsRead(
   selection: { ids: number[] } | { inbox?: string; all: true },
   options: { now?: Date } = {},
 ): Promise<number[]> {
-  const conditions: SQL[] = [isNull(notifications.readAt), like(notifications.target, 'inbox:%')];
   if ('ids' in selection) {
     if (selection.ids.length === 0) return [];
     if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1))
       throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
-    conditions.push(inArray(notifications.id, selection.ids));
-  } else if (selection.inbox !== undefined) {
-    conditions.push(eq(notifications.target, `inbox:${selection.inbox}`));
   }
-  const marked = await store.db
-    .update(notifications)
-    .set({ readAt: options.now ?? new Date() })
-    .where(and(...conditions))
-    .returning({ id: notifications.id });
-  return marked.map((row) => row.id).sort((left, right) => left - right);
+  const marked = await markNotificationRowsRead(
+    store,
+    'ids' in selection ? { ids: selection.ids } : selection.inbox !== undefined ? { inbox: selection.inbox } : {},
+    options.now ?? new Date(),
+  );
+  return marked.sort((left, right) => left - right);
 }
 
 /** Puts dead letters (failed notifications) back in the queue with a fresh attempt count, by id or all at once; returns the ids requeued. */
@@ -158,29 +146,23 @@ export async function retryNotifications(
   selection: { ids: number[] } | { all: true },
   options: { now?: Date } = {},
 ): Promise<number[]> {
-  const conditions: SQL[] = [eq(notifications.status, 'failed')];
   if ('ids' in selection) {
     if (selection.ids.length === 0) return [];
     if (selection.ids.some((id) => !Number.isSafeInteger(id) || id < 1))
       throw new UserError(ErrorCode.InputInvalid, 'Notification ids are whole numbers of at least 1.');
-    conditions.push(inArray(notifications.id, selection.ids));
   }
-  const requeued = await store.db
-    .update(notifications)
-    .set({ status: 'pending', attempts: 0, nextAttemptAt: options.now ?? new Date() })
-    .where(and(...conditions))
-    .returning({ id: notifications.id });
-  return requeued.map((row) => row.id).sort((left, right) => left - right);
+  const requeued = await requeueFailedNotifications(store, 'ids' in selection ? selection.ids : undefined, options.now ?? new Date());
+  return requeued.sort((left, right) => left - right);
 }
 
 /** Reads one notification by id. */
 export async function getNotification(store: Store, id: number): Promise<Notification | undefined> {
-  const [row] = await store.db.select().from(notifications).where(eq(notifications.id, id)).orderBy(asc(notifications.id));
+  const row = await selectNotification(store, id);
   return row ? toNotification(row) : undefined;
 }
 
 /** Maps a row to the public shape. */
-export function toNotification(row: typeof notifications.$inferSelect): Notification {
+export function toNotification(row: NotificationRow): Notification {
   return {
     id: row.id,
     runId: row.runId,
