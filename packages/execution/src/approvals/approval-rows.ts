@@ -242,3 +242,63 @@ export function unmarkApprovalConsumed(store: Store, approvalId: string, decided
     .set({ status: decidedAs, consumedAt: null })
     .where(and(eq(approvals.id, approvalId), eq(approvals.status, 'consumed'), eq(approvals.consumedAt, at)));
 }
+
+/** Approvals (of `runIds`, or all) whose action or context contains `needle` as jsonb text writes it (for erasure). */
+export async function findApprovalsContaining(store: Store, needle: string, runIds?: string[]): Promise<ApprovalRecord[]> {
+  return store.db
+    .select()
+    .from(approvals)
+    .where(
+      and(
+        runIds ? inArray(approvals.runId, runIds) : undefined,
+        sql`strpos(${approvals.action}::text || ${approvals.context}::text, ${needle}) > 0`,
+      ),
+    );
+}
+
+/** Replaces one approval's action and context (for erasure). */
+export async function rewriteApprovalContent(store: Store, id: string, values: { action: unknown; context: unknown }): Promise<void> {
+  await store.db.update(approvals).set(values).where(eq(approvals.id, id));
+}
+
+/** Replaces `subject` by `marker` in every vote comment (of `runIds`' approvals, or all); the approval ids of the comments changed. */
+export async function eraseSubjectInVoteComments(store: Store, subject: string, marker: string, runIds?: string[]): Promise<string[]> {
+  const db = store.db;
+  const runApprovals = runIds ? db.select({ id: approvals.id }).from(approvals).where(inArray(approvals.runId, runIds)) : undefined;
+  const comments = await db
+    .update(approvalVotes)
+    .set({ comment: sql`replace(${approvalVotes.comment}, ${subject}, ${marker})` })
+    .where(
+      and(
+        sql`strpos(${approvalVotes.comment}, ${subject}) > 0`,
+        runApprovals ? inArray(approvalVotes.approvalId, runApprovals) : undefined,
+      ),
+    )
+    .returning({ id: approvalVotes.approvalId });
+  return comments.map((row) => row.id);
+}
+
+/** Erases a whole run's approvals: their arguments and context, and their votes' comments, set to `marker`; how many approvals. */
+export async function eraseRunApprovals(store: Store, runId: string, marker: string): Promise<number> {
+  const db = store.db;
+  const erasedApprovals = await db
+    .update(approvals)
+    .set({ action: sql`jsonb_set(${approvals.action}, '{args}', to_jsonb(${marker}::text))`, context: {} })
+    .where(eq(approvals.runId, runId))
+    .returning({ id: approvals.id });
+  if (erasedApprovals.length > 0) {
+    await db
+      .update(approvalVotes)
+      .set({ comment: marker })
+      .where(
+        and(
+          inArray(
+            approvalVotes.approvalId,
+            erasedApprovals.map((row) => row.id),
+          ),
+          sql`${approvalVotes.comment} is not null`,
+        ),
+      );
+  }
+  return erasedApprovals.length;
+}
