@@ -3,9 +3,6 @@
 // document in one transaction with its lineage. Files gone from a folder source are removed.
 import { readFile } from 'node:fs/promises';
 import { contentHash, ErrorCode, sha256Hex, UserError } from '@aifactory/core';
-import { sql } from '@aifactory/store';
-import { chunks, collections, documents } from '@aifactory/store/schema';
-import { and, eq, inArray } from 'drizzle-orm';
 import type { KnowledgeContext } from './knowledge-context.ts';
 import type { CollectionSettings } from './collection-settings.ts';
 import { mergeSettings, normalizeClassifications, validateCollectionName } from './collection-settings.ts';
@@ -21,6 +18,18 @@ import { listSource } from './ingestion/source-files.ts';
 import type { PiiKind, PiiMaskingOptions } from './pii-masking.ts';
 import { maskPii } from './pii-masking.ts';
 import type { IndexSettings } from './vector-index.ts';
+import {
+  commitDocument,
+  deleteDocument,
+  insertCollectionIfAbsent,
+  recomputeCollectionDocumentLabels,
+  relabelDocument,
+  selectChunkEmbeddings,
+  selectCollection,
+  selectSourceDocuments,
+  updateCollectionSettings,
+  type DocumentRow,
+} from './ingest-rows.ts';
 
 /** Options of one ingest. */
 export interface IngestOptions {
@@ -125,10 +134,7 @@ export async function ingestSource(context: KnowledgeContext, source: string, op
       errors: [],
       durationMs: 0,
     };
-    const existingRows = await context.store.db
-      .select()
-      .from(documents)
-      .where(and(eq(documents.collection, name), eq(documents.sourceRoot, listing.root)));
+    const existingRows = await selectSourceDocuments(context.store, name, listing.root);
     const existing = new Map(existingRows.map((row) => [row.sourcePath, row]));
     const settingsHash = contentHash({
       model: context.embedder.id,
@@ -211,37 +217,31 @@ async function prepareCollection(
     ...(options.jsonl ? { jsonl: options.jsonl } : {}),
   };
   const now = context.clock();
-  const [row] = await context.store.db.select().from(collections).where(eq(collections.name, name));
+  const row = await selectCollection(context.store, name);
   let settings: CollectionSettings;
   const sourceLabels: Record<string, string[]> = { ...((row?.config as StoredConfig | undefined)?.sourceLabels ?? {}) };
   if (given !== undefined) sourceLabels[root] = given;
   const classifications = sourceLabels[root] ?? [];
   if (!row) {
     settings = mergeSettings(undefined, overrides);
-    await context.store.db
-      .insert(collections)
-      .values({
-        name,
-        embeddingModel: context.embedder.id,
-        dimensions: context.embedder.dimensions,
-        classifications,
-        config: { ...settings, sourceLabels },
-        revision: 0,
-        nextLabel: 0,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflictDoNothing();
+    await insertCollectionIfAbsent(context.store, {
+      name,
+      embeddingModel: context.embedder.id,
+      dimensions: context.embedder.dimensions,
+      classifications,
+      config: { ...settings, sourceLabels },
+      revision: 0,
+      nextLabel: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
   } else {
     context.assertSameModel(row);
     settings = mergeSettings(row.config as StoredConfig, overrides);
     const labels = normalizeClassifications([...row.classifications, ...classifications], `collection '${name}'`);
-    await context.store.db
-      .update(collections)
-      .set({ config: { ...settings, sourceLabels }, classifications: labels, updatedAt: now })
-      .where(eq(collections.name, name));
+    await updateCollectionSettings(context.store, name, { config: { ...settings, sourceLabels }, classifications: labels, updatedAt: now });
   }
-  const [current] = await context.store.db.select().from(collections).where(eq(collections.name, name));
+  const current = await selectCollection(context.store, name);
   if (!current) throw new UserError(ErrorCode.Conflict, `Collection '${name}' was deleted while being ingested into.`);
   context.assertSameModel(current);
   const state = await context.stateFor(current);
@@ -261,8 +261,6 @@ interface FileResult {
   reused: number;
   masked: Partial<Record<PiiKind, number>>;
 }
-
-type DocumentRow = typeof documents.$inferSelect;
 
 async function ingestFile(
   context: KnowledgeContext,
@@ -301,19 +299,7 @@ async function ingestFile(
   if (previous && previous.contentHash === documentHash && (previous.metadata as { settingsHash?: string }).settingsHash === settingsHash) {
     if (sameLabels(previous.classifications, documentLabels)) return { ...empty, outcome: 'unchanged' };
     // Only the labels changed: relabel without re-chunking or re-embedding.
-    const revision = await context.store.db.transaction(async (tx) => {
-      await tx.update(documents).set({ classifications: documentLabels }).where(eq(documents.id, previous.id));
-      const [row] = await tx
-        .update(collections)
-        .set({
-          revision: sql`${collections.revision} + 1`,
-          documentClassifications: withLabels(documentLabels),
-          updatedAt: context.clock(),
-        })
-        .where(eq(collections.name, state.name))
-        .returning({ revision: collections.revision });
-      return row?.revision ?? state.revision;
-    });
+    const revision = (await relabelDocument(context.store, state.name, previous.id, documentLabels, context.clock())) ?? state.revision;
     const known = state.documents.get(previous.id);
     if (known) known.classifications = documentLabels;
     state.revision = revision;
@@ -351,21 +337,13 @@ async function ingestFile(
     chunks: drafts.length,
     ...(Object.keys(masked).length > 0 ? { masked } : {}),
   };
-  const written = await context.store.db.transaction(async (tx) => {
-    const [labels] = await tx
-      .update(collections)
-      .set({
-        nextLabel: sql`${collections.nextLabel} + ${drafts.length}`,
-        revision: sql`${collections.revision} + 1`,
-        documentClassifications: withLabels(documentLabels),
-        updatedAt: now,
-      })
-      .where(eq(collections.name, state.name))
-      .returning({ nextLabel: collections.nextLabel, revision: collections.revision });
-    if (!labels) throw new UserError(ErrorCode.Conflict, `Collection '${state.name}' was deleted while being ingested into.`);
-    let documentId: number;
-    let removed = 0;
-    const values = {
+  const written = await commitDocument(context.store, {
+    collection: state.name,
+    labels: documentLabels,
+    chunkCount: drafts.length,
+    at: now,
+    ...(previous ? { previousId: previous.id } : {}),
+    values: {
       collection: state.name,
       sourceRoot: root,
       sourcePath: file.relativePath,
@@ -376,32 +354,22 @@ async function ingestFile(
       classifications: documentLabels,
       metadata,
       ingestedAt: now,
-    };
-    if (previous) {
-      documentId = previous.id;
-      removed = (await tx.delete(chunks).where(eq(chunks.documentId, previous.id)).returning({ id: chunks.id })).length;
-      await tx.update(documents).set(values).where(eq(documents.id, previous.id));
-    } else {
-      const [inserted] = await tx.insert(documents).values(values).returning({ id: documents.id });
-      documentId = inserted!.id;
-    }
-    const firstLabel = labels.nextLabel - drafts.length;
-    const rows = drafts.map((draft, ordinal) => ({
-      id: chunkId(state.name, root, file.relativePath, documentHash, settingsHash, ordinal),
-      collection: state.name,
-      documentId,
-      label: firstLabel + ordinal,
-      ordinal,
-      content: draft.content,
-      contentHash: hashes[ordinal]!,
-      location: draft.location as Record<string, unknown>,
-      sourcePath: file.relativePath,
-      documentVersion: version,
-      documentHash,
-      embedding: vectorToBytes(known.get(hashes[ordinal]!)!),
-    }));
-    for (let start = 0; start < rows.length; start += 500) await tx.insert(chunks).values(rows.slice(start, start + 500));
-    return { documentId, firstLabel, revision: labels.revision, removed };
+    },
+    chunkRows: (documentId, firstLabel) =>
+      drafts.map((draft, ordinal) => ({
+        id: chunkId(state.name, root, file.relativePath, documentHash, settingsHash, ordinal),
+        collection: state.name,
+        documentId,
+        label: firstLabel + ordinal,
+        ordinal,
+        content: draft.content,
+        contentHash: hashes[ordinal]!,
+        location: draft.location as Record<string, unknown>,
+        sourcePath: file.relativePath,
+        documentVersion: version,
+        documentHash,
+        embedding: vectorToBytes(known.get(hashes[ordinal]!)!),
+      })),
   });
 
   // The store has committed; bring this process's indexes level with it.
@@ -422,45 +390,22 @@ async function ingestFile(
 
 /** Deletes a document and its chunks from the store and the indexes; returns the chunks removed. */
 export async function removeDocument(context: KnowledgeContext, state: CollectionState, documentId: number): Promise<number> {
-  const revision = await context.store.db.transaction(async (tx) => {
-    await tx.delete(chunks).where(eq(chunks.documentId, documentId));
-    await tx.delete(documents).where(eq(documents.id, documentId));
-    const [row] = await tx
-      .update(collections)
-      .set({ revision: sql`${collections.revision} + 1`, updatedAt: context.clock() })
-      .where(eq(collections.name, state.name))
-      .returning({ revision: collections.revision });
-    return row?.revision ?? state.revision;
-  });
+  const revision = (await deleteDocument(context.store, state.name, documentId, context.clock())) ?? state.revision;
   const removed = state.removeDocument(documentId);
   state.revision = revision;
   return removed;
 }
 
-/** SQL for the collection's document labels with these added (inside the document's own transaction, so never too narrow). */
-function withLabels(labels: string[]) {
-  if (labels.length === 0) return sql`${collections.documentClassifications}`;
-  return sql`(select coalesce(jsonb_agg(label order by label), '[]'::jsonb) from (select jsonb_array_elements_text(${collections.documentClassifications}) as label union select jsonb_array_elements_text(${JSON.stringify(labels)}::jsonb)) as merged)`;
-}
-
 /** Sets a collection's document labels to exactly the union of its documents' labels. */
 export async function recomputeDocumentClassifications(context: KnowledgeContext, collection: string): Promise<void> {
-  await context.store.db
-    .update(collections)
-    .set({
-      documentClassifications: sql`coalesce((select jsonb_agg(distinct labels.label order by labels.label) from ${documents} cross join lateral jsonb_array_elements_text(${documents.classifications}) as labels(label) where ${documents.collection} = ${collection}), '[]'::jsonb)`,
-    })
-    .where(eq(collections.name, collection));
+  await recomputeCollectionDocumentLabels(context.store, collection);
 }
 
 async function storedEmbeddings(context: KnowledgeContext, collection: string, hashes: string[]): Promise<Map<string, Float32Array>> {
   const found = new Map<string, Float32Array>();
   const dimensions = context.embedder.dimensions;
   for (let start = 0; start < hashes.length; start += 1000) {
-    const rows = await context.store.db
-      .select({ contentHash: chunks.contentHash, embedding: chunks.embedding })
-      .from(chunks)
-      .where(and(eq(chunks.collection, collection), inArray(chunks.contentHash, hashes.slice(start, start + 1000))));
+    const rows = await selectChunkEmbeddings(context.store, collection, hashes.slice(start, start + 1000));
     for (const row of rows) {
       if (row.embedding && row.embedding.byteLength === dimensions * 4 && !found.has(row.contentHash))
         found.set(row.contentHash, bytesToVector(row.embedding));
