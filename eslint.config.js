@@ -23,18 +23,6 @@ const tableOwners = {
   knowledge: ['collections', 'documents', 'chunks'],
   server: ['apiTokens'],
 };
-// Owner files that still query their own tables outside a *-rows.ts file: split each (its queries
-// into a *-rows.ts beside it) and strike it off; nothing may be added here.
-const notYetSplit = {
-  execution: [
-    'packages/execution/src/checkpoint/checkpoint-erasure.ts',
-    'packages/execution/src/checkpoint/store-checkpoint-saver.ts',
-    'packages/execution/src/notifications/notification-dispatcher.ts',
-    'packages/execution/src/notifications/notification-outbox.ts',
-    'packages/execution/src/runtime/run-erasure.ts',
-  ],
-  knowledge: ['packages/knowledge/src/ingest.ts'],
-};
 const schemaMessage =
   "Only an owning package's *-rows.ts files import the store schema: call the owner's functions (see tableOwners in eslint.config.js).";
 
@@ -66,9 +54,9 @@ export default tseslint.config(
     ignores: ['packages/core/src/canonical-json.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [canonicalize, { name: '@aifactory/store/schema', message: schemaMessage }] }] },
   },
-  // An owner's *-rows.ts files (and its files not yet split into one) import its own tables, never another's.
+  // An owner's *-rows.ts files import its own tables, never another's.
   ...Object.entries(tableOwners).map(([owner, tables]) => ({
-    files: [`packages/${owner}/src/**/*-rows.ts`, ...(notYetSplit[owner] ?? [])],
+    files: [`packages/${owner}/src/**/*-rows.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
