@@ -344,7 +344,9 @@ describe('the HTTP API', () => {
       /aifactory_decision_rule_matches_total\{authority="require_approval",rule="order-desk\/refunds-need-a-support-lead"\} [1-9]/,
     );
     expect(text).toMatch(/aifactory_ai_inference_latency_seconds_count\{provider="scripted",model="[^"]+"\} [1-9]/);
-    expect(text).toMatch(/aifactory_model_tokens_total\{team="web-shop",agent="order-desk",model="[^"]+",direction="output"\} [1-9]/);
+    expect(text).toMatch(
+      /aifactory_model_tokens_total\{team="web-shop",feature="none",agent="order-desk",model="[^"]+",direction="output"\} [1-9]/,
+    );
     expect(text).toMatch(/aifactory_approvals_pending \d/);
     expect(text).toMatch(/aifactory_run_duration_seconds_count\{agent="order-desk",status="completed"\} [1-9]/);
     expect(text).toMatch(/aifactory_approval_decision_seconds_count\{outcome="approved"\} 1/);
