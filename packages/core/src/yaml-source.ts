@@ -26,6 +26,22 @@ export function formatPath(path: DocumentPath): string {
   return text;
 }
 
+/** How strictly a YamlSource reads its text. */
+export interface YamlSourceOptions {
+  /**
+   * Whether the YAML parser's warnings (an unresolved tag, say) are problems that stop the
+   * document being read (the default, as policies, policy tests, models, prompts and eval suites
+   * always had it) or are only listed in `warnings` (as agents, notification channels and model
+   * scripts always had it: parseYamlSource).
+   */
+  warningsAreProblems?: boolean;
+  /**
+   * YAML 1.2's rules that unambiguous content may break (a comment without a space before it,
+   * a flow key over two lines) as errors (the default), or tolerated, as model scripts always had it.
+   */
+  strict?: boolean;
+}
+
 /** A parsed YAML document that can point at its own fields. */
 export class YamlSource {
   /** File path or label. */
@@ -36,19 +52,29 @@ export class YamlSource {
   readonly value: unknown;
   /** YAML syntax problems; when non-empty, value is undefined. */
   readonly problems: SourceProblem[];
+  /** The YAML parser's warnings, when they are not problems (`warningsAreProblems: false`). */
+  readonly warnings: SourceProblem[];
   readonly #document: Document;
   readonly #lines: LineCounter;
 
-  constructor(text: string, file: string) {
+  constructor(text: string, file: string, options: YamlSourceOptions = {}) {
     this.file = file;
     this.text = text;
     this.#lines = new LineCounter();
-    this.#document = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, strict: true });
-    this.problems = [];
-    for (const error of [...this.#document.errors, ...this.#document.warnings]) {
-      const position = this.#position(error.pos[0]);
-      this.problems.push({ message: `${yamlMessage(error.message)}.`, location: { file, ...position } });
-    }
+    this.#document = parseDocument(text, {
+      lineCounter: this.#lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+      strict: options.strict ?? true,
+    });
+    const located = (error: { message: string; pos: [number, number] }): SourceProblem => ({
+      message: `${yamlMessage(error.message)}.`,
+      location: { file, ...this.#position(error.pos[0]) },
+    });
+    const warnings = this.#document.warnings.map(located);
+    const warningsAreProblems = options.warningsAreProblems ?? true;
+    this.problems = [...this.#document.errors.map(located), ...(warningsAreProblems ? warnings : [])];
+    this.warnings = warningsAreProblems ? [] : warnings;
     let value: unknown;
     if (this.problems.length === 0) {
       try {
@@ -152,11 +178,13 @@ function yamlMessage(message: string): string {
 }
 
 /**
- * Parses YAML text for a reader that stops at the first syntax problem: throws a UserError with
- * `code`, saying `<what> is not valid YAML: <problem>` at the problem's file, line and column.
+ * Parses YAML text for a reader that stops at the first syntax error: throws a UserError with
+ * `code`, saying `<what> is not valid YAML: <problem>` at the problem's file, line and column. The
+ * parser's warnings do not stop it (they are in `warnings`), as these readers (agents, notification
+ * channels, model scripts) always had it; `strict: false` tolerates what YAML 1.2 may (model scripts).
  */
-export function parseYamlSource(text: string, file: string, code: ErrorCode, what: string): YamlSource {
-  const source = new YamlSource(text, file);
+export function parseYamlSource(text: string, file: string, code: ErrorCode, what: string, options: { strict?: boolean } = {}): YamlSource {
+  const source = new YamlSource(text, file, { ...options, warningsAreProblems: false });
   const [first] = source.problems;
   if (first) {
     const message = first.message.replace(/^YAML: /, '').replace(/\.$/, '');

@@ -2,4 +2,4 @@
 // the located problems it reports. A subpath, so that core's main entry does not load the YAML parser.
 // Anything exported here is public API.
 export { formatPath, parseYamlSource, problemsError, problemsMessage, problemsOf, sortProblems, YamlSource } from './yaml-source.ts';
-export type { DocumentPath, SourceProblem } from './yaml-source.ts';
+export type { DocumentPath, SourceProblem, YamlSourceOptions } from './yaml-source.ts';

@@ -118,7 +118,8 @@ const templatePattern = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
 /** Parses a model script from YAML; errors name the file, line and column. */
 export function parseScript(text: string, file = '<inline>'): ModelScript {
-  const source = parseYamlSource(text, file, ErrorCode.InputInvalid, 'Model script');
+  // Not strict: model scripts were always read leniently (a comment without a space before it is fine).
+  const source = parseYamlSource(text, file, ErrorCode.InputInvalid, 'Model script', { strict: false });
   const where = (node: Node | Pair | null | undefined, path: string): SourceLocation => {
     const offset =
       (node && 'range' in node ? node.range?.[0] : undefined) ??

@@ -77,6 +77,14 @@ spec:
     expect(definition.definitionHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('reads a definition with a YAML warning (an unresolved tag), as it always did', () => {
+    const definition = parseAgentDefinition(
+      minimal().replace('description: Helps.', 'description: !note Helps.'),
+      path.join(folder, 'agent.yaml'),
+    );
+    expect(definition.description).toBe('Helps.');
+  });
+
   it('keeps the definition hash across formatting and comments, and changes it with the content', () => {
     const hash = (text: string) => parseAgentDefinition(text, path.join(folder, 'agent.yaml')).definitionHash;
     const original = hash(minimal());

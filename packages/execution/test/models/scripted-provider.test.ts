@@ -244,6 +244,11 @@ describe('parseScript', () => {
     expect(failure('turns:\n  - say: a\n    say: b\n')).toMatch(/^bad\.yaml:3:5: Model script is not valid YAML: Map keys must be unique/);
   });
 
+  it('reads leniently, as it always did: a YAML warning or a comment glued to a value is no error', () => {
+    const script = parseScript('turns:\n  - say: !note hi\n  - say: "bye"#last\n', 'lenient.yaml');
+    expect(script.turns?.map((turn) => turn.say)).toEqual(['hi', 'bye']);
+  });
+
   it('rejects unknown template variables, invalid regular expressions and turns that both fail and answer', () => {
     expect(failure('turns:\n  - say: "{{last_tool_resutl}}"\n')).toBe(
       "bad.yaml:2:10: turns[0].say: Unknown template variable '{{last_tool_resutl}}'; available: last_tool_result, last_user_message.",
