@@ -24,6 +24,7 @@ describe('parseYamlSource', () => {
     const error = (() => {
       try {
         parseYamlSource('a: [b\n', 'agent.yaml', ErrorCode.AgentInvalid, 'Agent definition');
+        return undefined;
       } catch (caught) {
         return caught;
       }
