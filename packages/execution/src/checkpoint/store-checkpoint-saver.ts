@@ -26,7 +26,7 @@ import {
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
-import type { Store } from '@aifactory/store';
+import { isConnectionLoss, type Store } from '@aifactory/store';
 import type { AtRestCipher } from '@aifactory/verification';
 import {
   deleteThreadCheckpoints,
@@ -126,12 +126,15 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
     const checkpointId = getCheckpointId(config);
     if (this.#fresh.delete(String(threadId)) && checkpointNs === '' && !checkpointId) return undefined;
-    const rows = await selectCheckpointsWhere(
-      this.#store,
-      { threadId: String(threadId), checkpointNs, ...(checkpointId ? { checkpointId: String(checkpointId) } : {}) },
-      1,
+    const [tuple] = await reachable(`read the checkpoint of run '${String(threadId)}'`, async () =>
+      this.#toTuples(
+        await selectCheckpointsWhere(
+          this.#store,
+          { threadId: String(threadId), checkpointNs, ...(checkpointId ? { checkpointId: String(checkpointId) } : {}) },
+          1,
+        ),
+      ),
     );
-    const [tuple] = await this.#toTuples(rows);
     return tuple;
   }
 
@@ -158,8 +161,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       throw new UserError(ErrorCode.InputInvalid, `Checkpoint list limit ${String(limit)} is invalid; use a whole number of at least 0.`);
     }
     if (limit === 0) return;
-    const rows = await selectCheckpointsWhere(this.#store, rowFilter, limit);
-    yield* await this.#toTuples(rows);
+    yield* await reachable('list checkpoints', async () => this.#toTuples(await selectCheckpointsWhere(this.#store, rowFilter, limit)));
   }
 
   /** Stores a checkpoint, and the values of the channels named in newVersions. */
@@ -200,7 +202,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       metadataJson: this.#queryableMetadata(metadata),
     };
     // The channel values and the checkpoint that points at them in one statement (see insertCheckpointWithBlobs).
-    await insertCheckpointWithBlobs(this.#store, row, blobs);
+    await reachable(`store the checkpoint of run '${threadId}'`, () => insertCheckpointWithBlobs(this.#store, row, blobs));
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -225,12 +227,12 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     const unique = [...new Map(rows.map((row) => [row.idx, row])).values()];
     const regular = unique.filter((row) => row.idx >= 0);
     const special = unique.filter((row) => row.idx < 0);
-    await insertCheckpointWrites(this.#store, regular, special);
+    await reachable(`store the pending writes of run '${threadId}'`, () => insertCheckpointWrites(this.#store, regular, special));
   }
 
   /** Deletes every checkpoint, channel value and write of a thread. */
   async deleteThread(threadId: string): Promise<void> {
-    await deleteThreadCheckpoints(this.#store, threadId);
+    await reachable(`delete the checkpoints of run '${threadId}'`, () => deleteThreadCheckpoints(this.#store, threadId));
   }
 
   /**
@@ -404,4 +406,19 @@ function requireThreadId(config: RunnableConfig, what: string): string {
 /** A collision-free map key for a tuple of strings. */
 function groupKey(...parts: string[]): string {
   return JSON.stringify(parts);
+}
+
+/**
+ * Runs a checkpoint query; a lost or refused connection (a Postgres restart) becomes
+ * STORE_UNAVAILABLE, so the runtime leaves the run to recovery instead of failing it for an
+ * error that says nothing about the run (drizzle's "Failed query: …" wrapping the driver's error).
+ */
+async function reachable<T>(doing: string, query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    if (!isConnectionLoss(error)) throw error;
+    const reason = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+    throw new SystemError(ErrorCode.StoreUnavailable, `Could not ${doing}: the store is unavailable (${reason}).`, { cause: error });
+  }
 }

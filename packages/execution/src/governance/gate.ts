@@ -336,6 +336,16 @@ export class GovernanceGate implements Gate {
   async flush(runId: string): Promise<void> {
     await this.commit(runId, []);
   }
+
+  /**
+   * Drops the run's buffered outcomes unwritten: this process stopped driving the run (the store
+   * went away, or another process took its lease over), and whoever goes on with it decides from
+   * the trace alone. Kept, they would be written with this process's next commit of the run — after
+   * a recovery had read the trace without them (and held a call as in doubt that they say returned).
+   */
+  discard(runId: string): void {
+    this.#deferred.delete(runId);
+  }
 }
 
 function denialMessage(proposed: ProposedAction, decision: Decision): string {

@@ -6,7 +6,7 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
-import type { Store } from '@aifactory/store';
+import { isConnectionLoss, type Store } from '@aifactory/store';
 import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
@@ -220,7 +220,15 @@ export class AgentRuntime {
   constructor(options: AgentRuntimeOptions) {
     this.#options = options;
     this.#ownership = options.ownership ?? new RunOwnership({ store: options.store });
-    this.#fenced = { recordBatch: (runId, events) => options.recorder.recordBatch(runId, events, this.#fence(runId)) };
+    this.#fenced = {
+      recordBatch: (runId, events) => {
+        // Only the run's owner records its steps: a process that let the run go (the store went
+        // away, its lease was taken over) must not append unfenced.
+        const fence = this.#ownership.fence(runId);
+        if (!fence) return Promise.reject(notOwnedError(runId, `record ${events.map((event) => event.type).join(', ')}`));
+        return options.recorder.recordBatch(runId, events, { fence });
+      },
+    };
   }
 
   /** The leases of the runs this runtime drives. */
@@ -578,9 +586,12 @@ export class AgentRuntime {
     if (!before) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (before.status !== 'running' && before.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${before.status}` };
     if (isExternalSession(before)) return this.#closeExternal(runId, before.agent);
-    await this.#session((before.metadata as { agent_file?: string }).agent_file ?? before.agent);
+    const opened = await this.#session((before.metadata as { agent_file?: string }).agent_file ?? before.agent);
     const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
+    // Whatever this process buffered for the run while it drove it before is not in the trace the
+    // recovery goes by, and is never written now (see GovernanceGate.discard).
+    opened.gate.discard(runId);
     try {
       const row = await findRun(this.#options.store, runId);
       const last = await findLastEvent(this.#options.store, runId);
@@ -930,21 +941,29 @@ export class AgentRuntime {
         // A graceful shutdown stopped the graph between two steps: its checkpoint is written (the
         // graph saves it as it exits); commit what the last step deferred and hand the run back.
         if (isGraphDrained(error)) {
-          await session.gate.flush(runId);
-          await this.#ownership.release(runId);
+          try {
+            await session.gate.flush(runId);
+            await this.#ownership.release(runId);
+          } catch (failure) {
+            // Not handed back (the store went away): its lease lapses and it is recovered.
+            this.#letGo(session, runId);
+            throw unreachableStore(failure);
+          }
           throw handedBackError(runId);
         }
         // Another process took the run over (this one was paused past its lease): it goes on
         // there, and nothing more is recorded or done for it here.
         if (error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost) {
-          this.#ownership.forget(runId);
+          this.#letGo(session, runId);
           throw error;
         }
         // The store went away mid-step: nothing can be recorded, so the run is not failed here.
-        // Its lease lapses and a live process recovers it from its checkpoint and trace.
-        if (error instanceof AiFactoryError && error.code === ErrorCode.StoreUnavailable) {
-          this.#ownership.forget(runId);
-          throw error;
+        // Its lease lapses and a live process recovers it from its checkpoint and trace. A lost
+        // connection that reached here unmapped (a path that does not wrap its driver's errors)
+        // is the same failure.
+        if ((error instanceof AiFactoryError && error.code === ErrorCode.StoreUnavailable) || isConnectionLoss(error)) {
+          this.#letGo(session, runId);
+          throw unreachableStore(error);
         }
         // The action that was being governed did not run: every execution follows a recorded
         // decision, so a failure to decide or record stops here (fail closed).
@@ -954,45 +973,101 @@ export class AgentRuntime {
         if (error instanceof AiFactoryError) throw error;
         throw new SystemError(ErrorCode.Internal, `Run '${runId}' failed: ${message}`, { cause: error });
       }
-      if (state.held) {
-        await session.gate.flush(runId);
-        // Parked at a checkpoint, now written: only now does the run read held (see markHeld).
-        await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
-        // Whichever process gets the approval drives it on.
-        await this.#ownership.release(runId);
-        if (recovered && !state.held.child) {
-          // A recovered run parked on the approval its trace recorded: decided while nobody drove
-          // the run, it is applied here (its resume job found the run running and went away).
-          const approval = await findApprovalRecord(this.#options.store, state.held.approvalId);
-          if (approval && approval.status !== 'pending') {
-            const next = await this.drive(runId, listener ? { onEvent: listener } : {});
-            if (next.outcome === 'continued') return next.result;
-          }
-        }
-        return { runId, status: 'held', held: state.held };
+      try {
+        return await this.#stopAt(session, runId, state, recovered, listener);
+      } catch (error) {
+        // How the run stopped could not be recorded (the store went away between the graph's end
+        // and its record): this process lets the run go — it is no longer renewed here, so its
+        // lease lapses and a live process recovers it from its checkpoint and trace.
+        this.#letGo(session, runId);
+        throw unreachableStore(error);
       }
-      await session.gate.flush(runId);
-      if (state.status === 'completed') {
-        const answer = state.answer ?? '';
-        await this.#options.recorder.finishRun(
-          runId,
-          { status: 'completed', payload: { answer, counters: state.counters } },
-          this.#fence(runId),
-        );
-        this.#ownership.forget(runId);
-        this.#emit({ type: 'run.completed', runId, answer });
-        return { runId, status: 'completed', answer };
-      }
-      const error = state.error ?? `Run ended with status ${state.status}.`;
-      await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, counters: state.counters } }, this.#fence(runId));
-      this.#ownership.forget(runId);
-      this.#emit({ type: 'run.failed', runId, reason: error });
-      return { runId, status: 'failed', error };
     } finally {
       this.#controls.delete(runId);
       this.#listeners.delete(runId);
       this.#ledgers.delete(runId);
     }
+  }
+
+  /** Records how a graph that returned stopped: parked on a hold, completed or failed. */
+  async #stopAt(
+    session: AgentSession,
+    runId: string,
+    state: AgentStateValue,
+    recovered: boolean,
+    listener: RunEventListener | undefined,
+  ): Promise<RunResult> {
+    if (state.held) {
+      await session.gate.flush(runId);
+      // Parked at a checkpoint, now written: only now does the run read held (see markHeld).
+      await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
+      // Whichever process gets the approval drives it on.
+      await this.#ownership.release(runId);
+      if (recovered && !state.held.child) {
+        // A recovered run parked on the approval its trace recorded: decided while nobody drove
+        // the run, it is applied here (its resume job found the run running and went away).
+        const approval = await findApprovalRecord(this.#options.store, state.held.approvalId);
+        if (approval && approval.status !== 'pending') {
+          const next = await this.drive(runId, listener ? { onEvent: listener } : {});
+          if (next.outcome === 'continued') return next.result;
+        }
+      }
+      return { runId, status: 'held', held: state.held };
+    }
+    await session.gate.flush(runId);
+    if (state.status === 'completed') {
+      const answer = state.answer ?? '';
+      await this.#options.recorder.finishRun(
+        runId,
+        { status: 'completed', payload: { answer, counters: state.counters } },
+        this.#fence(runId),
+      );
+      this.#ownership.forget(runId);
+      this.#emit({ type: 'run.completed', runId, answer });
+      return { runId, status: 'completed', answer };
+    }
+    const error = state.error ?? `Run ended with status ${state.status}.`;
+    await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, counters: state.counters } }, this.#fence(runId));
+    this.#ownership.forget(runId);
+    this.#emit({ type: 'run.failed', runId, reason: error });
+    return { runId, status: 'failed', error };
+  }
+
+  /**
+   * Records that a run parks on a hold (run.held). The run's status says held only once the
+   * checkpoint it waits at is written (#driveOn): a process killed in between leaves it running, so
+   * its lapsed lease gets it recovered.
+   */
+  async #markHeld(gate: GovernanceGate, runId: string, held: HeldAction): Promise<void> {
+    // A recovered run that reached again the hold its trace recorded (its owner died before the
+    // hold's checkpoint) waits on the same approval: the hold is recorded once.
+    if (!held.child && this.#ledgers.get(runId)?.holds.get(held.step) === held.approvalId) {
+      await gate.flush(runId);
+      return;
+    }
+    await gate.commit(runId, [
+      {
+        type: 'run.held',
+        actor: 'runtime',
+        payload: {
+          step: held.step,
+          approval_id: held.approvalId,
+          kind: held.kind,
+          name: held.name,
+          ...(held.child ? { child_run: held.child.runId } : {}),
+        },
+      },
+    ]);
+  }
+
+  /**
+   * This process stops driving a run it could not record the end of (the store went away, or its
+   * lease was taken over): it no longer renews the lease, and what the gate buffered for the run
+   * is dropped — whoever goes on with the run decides from the trace alone (GovernanceGate.discard).
+   */
+  #letGo(session: AgentSession, runId: string): void {
+    session.gate.discard(runId);
+    this.#ownership.forget(runId);
   }
 
   async #finishQuietly(session: AgentSession, runId: string, status: 'failed', payload: Record<string, unknown>): Promise<void> {
@@ -1002,7 +1077,7 @@ export class AgentRuntime {
       this.#ownership.forget(runId);
     } catch {
       // Not recorded as failed: stop renewing its lease, so it is recovered once the lease lapses.
-      this.#ownership.forget(runId);
+      this.#letGo(session, runId);
       // The store itself may be what failed; the caller still sees the original error.
     }
   }
@@ -1185,23 +1260,7 @@ export class AgentRuntime {
       toolbox: fencedToolbox,
       checkpointer: options.checkpointer,
       emit: (event) => this.#emit(event),
-      markHeld: async (runId, held) => {
-        await gate.commit(runId, [
-          {
-            type: 'run.held',
-            actor: 'runtime',
-            payload: {
-              step: held.step,
-              approval_id: held.approvalId,
-              kind: held.kind,
-              name: held.name,
-              ...(held.child ? { child_run: held.child.runId } : {}),
-            },
-          },
-        ]);
-        // The run's status says held only once the checkpoint it waits at is written (#driveOn):
-        // a process killed in between leaves it running, so its lapsed lease gets it recovered.
-      },
+      markHeld: (runId, held) => this.#markHeld(gate, runId, held),
     });
     return { definition, policySet, gate, graph, ...(host ? { host } : {}) };
   }
@@ -1239,4 +1298,20 @@ function awaitingConsumption(type: string, payload: string | null | undefined, h
   if (heldRunId === undefined) return false;
   if (approvalDecisionEvents.has(type)) return true;
   return type === 'run.held' && typeof payload === 'string' && payload.includes('"approval_id"');
+}
+
+/** A lost connection as STORE_UNAVAILABLE (a path that did not wrap its driver's error); any other error as it is. */
+function unreachableStore(error: unknown): unknown {
+  if (error instanceof AiFactoryError || !isConnectionLoss(error)) return error;
+  const reason = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message ?? String(error);
+  return new SystemError(ErrorCode.StoreUnavailable, `The store is unavailable (${reason}).`, { cause: error });
+}
+
+/** The error a process gets for a run whose lease it does not hold (it never took it, or let it go). */
+function notOwnedError(runId: string, doing: string): UserError {
+  return new UserError(
+    ErrorCode.LeaseLost,
+    `This process does not hold the lease of run '${runId}', so it may not ${doing}; the process that holds it, or the next to recover the run, goes on with it.`,
+    { details: { runId } },
+  );
 }

@@ -13,6 +13,7 @@
 // checks with the store before it acts.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import {
   acquireRunLease,
@@ -123,7 +124,14 @@ export class RunOwnership {
    */
   async ensureCanAct(runId: string, doing: string): Promise<void> {
     const held = this.#held.get(runId);
-    if (!held) return;
+    // Not (or no longer) driven here — it ended, was handed back, or was let go when the store went
+    // away: nothing may be done for it.
+    if (!held)
+      throw new UserError(
+        ErrorCode.LeaseLost,
+        `This process does not hold the lease of run '${runId}', so it may not ${doing}; the process that holds it, or the next to recover the run, goes on with it.`,
+        { details: { runId } },
+      );
     if (!held.lost && held.renewedAt && this.#fresh(held.renewedAt)) return;
     const askedAt = this.stamp();
     if (!held.lost && (await renewRunLease(this.#store, runId, { epoch: held.epoch }, this.ttlMs))) {
