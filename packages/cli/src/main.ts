@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { enableCompileCache } from 'node:module';
 import { Command } from 'commander';
-import { ExitCode, reportError } from './command-kit.ts';
-import { setServerOption } from './connection.ts';
+import { registerPackageResolution } from './package-resolution.ts';
+// Nothing else is imported statically: the modules below load after the resolution hook is in place.
 
 /** The top-level command groups; each one's module (and the planes it needs) loads only when asked for. */
 export const commandGroups = [
@@ -31,6 +31,8 @@ export const commandGroups = [
  * should not wait for the runtime it never uses.
  */
 export async function buildProgram(only?: string): Promise<Command> {
+  const { ExitCode } = await import('./command-kit.ts');
+  const { setServerOption } = await import('./connection.ts');
   const program = new Command('factory')
     .description('aifactory: governed agents, bounded-autonomy policies and verifiable runs.')
     .version('0.1.0')
@@ -95,10 +97,12 @@ export function commandGroupOf(args: readonly string[]): string | undefined {
 if (import.meta.main) {
   // Node's on-disk compile cache: each command loads hundreds of modules, and a CLI starts often.
   enableCompileCache();
+  registerPackageResolution();
   const group = commandGroupOf(process.argv.slice(2));
   buildProgram(group)
     .then((program) => program.parseAsync(process.argv))
-    .catch((error: unknown) => {
+    .catch(async (error: unknown) => {
+      const { reportError } = await import('./command-kit.ts');
       process.exitCode = reportError(error, process.argv.includes('--json'));
     });
 }

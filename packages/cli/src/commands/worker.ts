@@ -122,6 +122,9 @@ export function registerWorkerCommand(program: Command): void {
           dispatch: (runId, reason) => queue.enqueueDrive({ runId, reason }),
         });
         supervisor.start();
+        // Workers are often killed rather than stopped (deploys, crashes): write Node's compile cache
+        // now, not only at a clean exit, so the next worker's start reads it.
+        (await import('node:module')).flushCompileCache?.();
         process.stderr.write(
           `${pc.green('worker')} ready: pid ${process.pid}, concurrency ${concurrency}, queue ${queue.schema}, lease ${workspace.runtime.ownership.ttlMs} ms\n`,
         );
