@@ -6,163 +6,129 @@
 // like any resume: a worker (never the CLI, never the server) goes on with it. `runs list` reads
 // the run running while its owner lives, orphaned once it died, held while a human decides. A confirmed write is
 // not run again; a retried one runs once more, as asked; every run verifies.
-import { randomBytes } from 'node:crypto';
-import { openStore, type Store } from '@aifactory/store';
 import { listRuns, readRunEvents } from '@aifactory/verification';
-import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createCourierWorkspace,
-  createToken,
-  runIn,
-  startUntil,
-  waitFor,
-  type CourierWorkspace,
-  type FactoryProcess,
-} from '../fixtures/courier-workspace.ts';
+import { expect, it } from 'vitest';
+import { createToken, describeOnCourierPostgres, runIn, waitFor } from '../fixtures/courier-workspace.ts';
 
-const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
+describeOnCourierPostgres(
+  'runs resolve through the job queue (real processes, Postgres)',
+  { prefix: 't_resolveq', leaseMs: 2000 },
+  (courier) => {
+    const listed = async (runId: string) => {
+      const result = await runIn(courier.workspace, ['runs', 'list', '--json']);
+      return (JSON.parse(result.stdout) as { runs: Array<{ id: string; status: string }> }).runs.find((run) => run.id === runId)?.status;
+    };
+    const trace = async (runId: string) => {
+      const events: Array<{ type: string; payload: Record<string, unknown> }> = [];
+      for await (const event of readRunEvents(courier.store, runId))
+        events.push({
+          type: event.type,
+          payload: event.payloadText === null ? {} : (JSON.parse(event.payloadText) as Record<string, unknown>),
+        });
+      return events;
+    };
 
-describe.skipIf(!databaseUrl)('runs resolve through the job queue (real processes, Postgres)', () => {
-  let workspace: CourierWorkspace;
-  const schema = `t_resolveq_${randomBytes(4).toString('hex')}`;
-  const started: FactoryProcess[] = [];
-  let store: Store;
+    it(
+      'a write in doubt after a SIGKILL is held; confirmed on the store or retried through the server, the run goes on in a worker',
+      { timeout: 1_800_000 },
+      async () => {
+        const { workspace, store, schema, writesOf } = courier;
+        const operator = await createToken(workspace, 'alice@acme.example', ['operator']);
+        const approver = await createToken(workspace, 'bob@acme.example', ['approver']);
+        const serve = await courier.serve(['--queue']);
+        const url = serve.url;
+        let worker = await courier.worker();
 
-  beforeAll(async () => {
-    workspace = createCourierWorkspace({ databaseUrl: databaseUrl!, schema, leaseMs: 2000 });
-    store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((process) => process.stop('SIGKILL')));
-  });
-  afterAll(async () => {
-    await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
-    await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
-    await store?.close();
-    workspace?.remove();
-  });
+        /** Starts a run of `key`, kills its worker while the write is in flight, and waits until another worker holds it. */
+        const putInDoubt = async (key: string): Promise<string> => {
+          const reply = courier.postRun(url, operator, key);
+          await waitFor(() => writesOf(key).length > 0, `the write of ${key} to reach the tool`);
+          expect(writesOf(key)[0]!.pid).toBe(worker.pid);
+          const runId = await courier.runOf(key);
+          // Its owner is alive (the write takes seconds): the run reads running.
+          for await (const row of listRuns(store, { runIds: [runId] })) expect(row.status).toBe('running');
+          await worker.stop('SIGKILL');
+          // No live owner: `runs list` no longer says running.
+          await waitFor(async () => (await listed(runId)) === 'orphaned', `run ${runId} to read orphaned`, 120_000, 200);
+          worker = await courier.worker();
+          expect(await reply).toMatchObject({ runId: runId, status: 'held' });
+          const held = (await trace(runId)).filter((event) => event.type === 'run.held').at(-1)!;
+          expect(held.payload).toMatchObject({ reason: 'outcome_unknown', name: 'courier.write' });
+          expect(await listed(runId)).toBe('held');
+          return runId;
+        };
 
-  const track = <T extends FactoryProcess>(process: T): T => {
-    started.push(process);
-    return process;
-  };
-  const statusOf = async (runId: string) =>
-    (await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`))[0]?.status;
-  const listed = async (runId: string) => {
-    const result = await runIn(workspace, ['runs', 'list', '--json']);
-    return (JSON.parse(result.stdout) as { runs: Array<{ id: string; status: string }> }).runs.find((run) => run.id === runId)?.status;
-  };
-  const writesOf = (key: string) => workspace.calls().filter((call) => call.tool === 'write' && call.key === key);
-  const trace = async (runId: string) => {
-    const events: Array<{ type: string; payload: Record<string, unknown> }> = [];
-    for await (const event of readRunEvents(store, runId))
-      events.push({
-        type: event.type,
-        payload: event.payloadText === null ? {} : (JSON.parse(event.payloadText) as Record<string, unknown>),
-      });
-    return events;
-  };
+        // 1. On the store (DATABASE_URL): the CLI records the decision and queues the run; a worker goes on.
+        const confirmed = await putInDoubt('u-confirm');
+        const onStore = await runIn(workspace, [
+          'runs',
+          'resolve',
+          confirmed,
+          '--confirm',
+          '--result',
+          'wrote u-confirm',
+          '--as',
+          'ops@acme.example',
+          '--json',
+        ]);
+        expect(onStore.code, onStore.stderr + onStore.stdout).toBe(0);
+        expect(JSON.parse(onStore.stdout)).toMatchObject({
+          runId: confirmed,
+          status: 'completed',
+          resolution: 'confirmed',
+          by: 'ops@acme.example',
+          queue: `${schema}_jobs`,
+        });
+        // Confirmed: the write is not run again.
+        expect(writesOf('u-confirm')).toHaveLength(1);
+        const confirmedTrace = await trace(confirmed);
+        const resolvedAt = confirmedTrace.findIndex((event) => event.type === 'action.resolved');
+        expect(confirmedTrace[resolvedAt]!.payload).toMatchObject({
+          resolution: 'confirmed',
+          by: 'ops@acme.example',
+          name: 'courier.write',
+        });
+        // After the decision the run was taken over by the live worker, not by the CLI.
+        const takenOver = confirmedTrace.slice(resolvedAt).find((event) => event.type === 'run.recovered')!;
+        expect(String(takenOver.payload.owner)).toContain(`:${worker.pid}:`);
 
-  it(
-    'a write in doubt after a SIGKILL is held; confirmed on the store or retried through the server, the run goes on in a worker',
-    { timeout: 1_800_000 },
-    async () => {
-      const operator = await createToken(workspace, 'alice@acme.example', ['operator']);
-      const approver = await createToken(workspace, 'bob@acme.example', ['approver']);
-      const serve = track(await startUntil(workspace, ['serve', '--queue', '--port', '0'], /serving\S*\s+(http:\/\/\S+)/));
-      const url = serve.match[1]!;
-      let worker = track(await startUntil(workspace, ['worker'], /worker\S* ready/));
+        // 2. Through the API server with a token: --as is refused; the token's principal settles it.
+        const retried = await putInDoubt('u-retry');
+        const spoofed = await runIn(workspace, ['--server', url, 'runs', 'resolve', retried, '--retry', '--as', 'root@acme.example'], {
+          AIFACTORY_TOKEN: approver,
+        });
+        expect(spoofed.code).toBe(2);
+        expect(spoofed.stderr).toMatch(/--as is not trusted over the network/);
+        expect(await courier.statusOf(retried)).toBe('held');
+        const throughServer = await runIn(workspace, ['--server', url, 'runs', 'resolve', retried, '--retry', '--json'], {
+          AIFACTORY_TOKEN: approver,
+        });
+        expect(throughServer.code, throughServer.stderr + throughServer.stdout).toBe(0);
+        expect(JSON.parse(throughServer.stdout)).toMatchObject({
+          runId: retried,
+          resolution: 'retried',
+          by: 'bob@acme.example',
+          server: url,
+        });
+        await waitFor(async () => (await courier.statusOf(retried)) === 'completed', `run ${retried} to complete`, 300_000, 100).catch(
+          async (error: Error) => {
+            const types = (await trace(retried)).map((event) => event.type).join(', ');
+            throw new Error(
+              `${error.message} Its trace: ${types}. Worker: ${worker.stderr().slice(-3000)} Server: ${serve.stderr().slice(-3000)}`,
+            );
+          },
+        );
+        // Retried, as the human asked: the write ran once more, in the live worker (not in the server).
+        expect(writesOf('u-retry').map((call) => call.pid)).toEqual([expect.any(Number), worker.pid]);
+        expect(writesOf('u-retry')[1]!.pid).not.toBe(serve.pid);
 
-      /** Starts a run of `key`, kills its worker while the write is in flight, and waits until another worker holds it. */
-      const putInDoubt = async (key: string): Promise<string> => {
-        const reply = fetch(`${url}/v1/runs`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ agent: 'courier', input: key }),
-        }).then(async (response) => (await response.json()) as { runId: string; status: string });
-        await waitFor(() => writesOf(key).length > 0, `the write of ${key} to reach the tool`);
-        expect(writesOf(key)[0]!.pid).toBe(worker.pid);
-        const [run] = await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
-        // Its owner is alive (the write takes seconds): the run reads running.
-        for await (const row of listRuns(store, { runIds: [run!.id] })) expect(row.status).toBe('running');
-        await worker.stop('SIGKILL');
-        // No live owner: `runs list` no longer says running.
-        await waitFor(async () => (await listed(run!.id)) === 'orphaned', `run ${run!.id} to read orphaned`, 120_000, 200);
-        worker = track(await startUntil(workspace, ['worker'], /worker\S* ready/));
-        expect(await reply).toMatchObject({ runId: run!.id, status: 'held' });
-        const held = (await trace(run!.id)).filter((event) => event.type === 'run.held').at(-1)!;
-        expect(held.payload).toMatchObject({ reason: 'outcome_unknown', name: 'courier.write' });
-        expect(await listed(run!.id)).toBe('held');
-        return run!.id;
-      };
-
-      // 1. On the store (DATABASE_URL): the CLI records the decision and queues the run; a worker goes on.
-      const confirmed = await putInDoubt('u-confirm');
-      const onStore = await runIn(workspace, [
-        'runs',
-        'resolve',
-        confirmed,
-        '--confirm',
-        '--result',
-        'wrote u-confirm',
-        '--as',
-        'ops@acme.example',
-        '--json',
-      ]);
-      expect(onStore.code, onStore.stderr + onStore.stdout).toBe(0);
-      expect(JSON.parse(onStore.stdout)).toMatchObject({
-        runId: confirmed,
-        status: 'completed',
-        resolution: 'confirmed',
-        by: 'ops@acme.example',
-        queue: `${schema}_jobs`,
-      });
-      // Confirmed: the write is not run again.
-      expect(writesOf('u-confirm')).toHaveLength(1);
-      const confirmedTrace = await trace(confirmed);
-      const resolvedAt = confirmedTrace.findIndex((event) => event.type === 'action.resolved');
-      expect(confirmedTrace[resolvedAt]!.payload).toMatchObject({ resolution: 'confirmed', by: 'ops@acme.example', name: 'courier.write' });
-      // After the decision the run was taken over by the live worker, not by the CLI.
-      const takenOver = confirmedTrace.slice(resolvedAt).find((event) => event.type === 'run.recovered')!;
-      expect(String(takenOver.payload.owner)).toContain(`:${worker.pid}:`);
-
-      // 2. Through the API server with a token: --as is refused; the token's principal settles it.
-      const retried = await putInDoubt('u-retry');
-      const spoofed = await runIn(workspace, ['--server', url, 'runs', 'resolve', retried, '--retry', '--as', 'root@acme.example'], {
-        AIFACTORY_TOKEN: approver,
-      });
-      expect(spoofed.code).toBe(2);
-      expect(spoofed.stderr).toMatch(/--as is not trusted over the network/);
-      expect(await statusOf(retried)).toBe('held');
-      const throughServer = await runIn(workspace, ['--server', url, 'runs', 'resolve', retried, '--retry', '--json'], {
-        AIFACTORY_TOKEN: approver,
-      });
-      expect(throughServer.code, throughServer.stderr + throughServer.stdout).toBe(0);
-      expect(JSON.parse(throughServer.stdout)).toMatchObject({
-        runId: retried,
-        resolution: 'retried',
-        by: 'bob@acme.example',
-        server: url,
-      });
-      await waitFor(async () => (await statusOf(retried)) === 'completed', `run ${retried} to complete`, 300_000, 100).catch(
-        async (error: Error) => {
-          const types = (await trace(retried)).map((event) => event.type).join(', ');
-          throw new Error(
-            `${error.message} Its trace: ${types}. Worker: ${worker.stderr().slice(-3000)} Server: ${serve.stderr().slice(-3000)}`,
-          );
-        },
-      );
-      // Retried, as the human asked: the write ran once more, in the live worker (not in the server).
-      expect(writesOf('u-retry').map((call) => call.pid)).toEqual([expect.any(Number), worker.pid]);
-      expect(writesOf('u-retry')[1]!.pid).not.toBe(serve.pid);
-
-      // Nothing is left to resolve, and everything verifies.
-      const again = await runIn(workspace, ['runs', 'resolve', retried, '--retry']);
-      expect(again.code).toBe(2);
-      expect(again.stderr).toContain('nothing to resolve');
-      const verified = await runIn(workspace, ['runs', 'verify', '--all']);
-      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    },
-  );
-});
+        // Nothing is left to resolve, and everything verifies.
+        const again = await runIn(workspace, ['runs', 'resolve', retried, '--retry']);
+        expect(again.code).toBe(2);
+        expect(again.stderr).toContain('nothing to resolve');
+        const verified = await runIn(workspace, ['runs', 'verify', '--all']);
+        expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      },
+    );
+  },
+);
