@@ -146,6 +146,14 @@ export class ApprovalContext {
         ...extra,
       });
     } catch (recordError) {
+      // The run has ended (a vote that came after the run it decided went on and finished): nothing
+      // can be appended after its last event, and a refusal changes nothing, so the refusal itself
+      // is the answer — not a server error.
+      if (recordError instanceof UserError && recordError.code === ErrorCode.Conflict && recordError.details?.['headSeq'] !== undefined)
+        throw new UserError(error.code, `${error.message} (Run '${approval.runId}' has ended, so the refusal is not added to its trace.)`, {
+          ...(error.details ? { details: error.details } : {}),
+          cause: error,
+        });
       throw new SystemError(
         ErrorCode.StoreUnavailable,
         `${error.message} (and the refusal could not be recorded: ${(recordError as Error).message})`,
