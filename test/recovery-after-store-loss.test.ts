@@ -88,6 +88,15 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
     });
   }
 
+  /**
+   * Opens a run and drives it as `factory serve --queue` and a worker do (open, then drive): the
+   * recoveries below then go through the very agent session, and gate, that drove it first.
+   */
+  async function workerDrive(key: string, runId: string) {
+    await workspace.runtime.open('courier', key, { principal: { id: 'alice@acme.example', roles: ['operator'] }, runId });
+    return workspace.runtime.drive(runId);
+  }
+
   async function trace(runId: string): Promise<Array<{ seq: number; type: string; payload: Record<string, unknown> }>> {
     const events = [];
     for await (const event of readRunEvents(store, runId))
@@ -118,7 +127,7 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
     async () => {
       const key = 'u-lost-outcome';
       const runId = `run_lost_outcome_${randomBytes(3).toString('hex')}`;
-      const started = workspace.runtime.start('courier', key, { principal: { id: 'alice@acme.example', roles: ['operator'] }, runId }).then(
+      const started = workerDrive(key, runId).then(
         (result) => ({ result }),
         (error: unknown) => ({ error: error as { code?: string } }),
       );
@@ -161,7 +170,7 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
       let started: Promise<{ result?: unknown; error?: { code?: string; message?: string } }> | undefined;
       // Checkpoints are written at holds and ends only: the first one this run writes is its hold's.
       const lost = await loseConnectionAt('LOCK TABLE checkpoint_blobs, checkpoints IN EXCLUSIVE MODE', /stored_blobs|checkpoint/i, () => {
-        started = workspace.runtime.start('courier', key, { principal: { id: 'alice@acme.example', roles: ['operator'] }, runId }).then(
+        started = workerDrive(key, runId).then(
           (result) => ({ result }),
           (error: unknown) => ({ error: error as { code?: string; message?: string } }),
         );
