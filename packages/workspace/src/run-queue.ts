@@ -18,7 +18,7 @@
 // within a lease and queues a new job for the run, which the next free worker takes.
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
 import type { RecoveryResult } from '@aifactory/execution';
-import type { Store } from '@aifactory/store';
+import { errorText, type Store } from '@aifactory/store';
 import { Logger, makeWorkerUtils, run, type Runner, type Task, type WorkerUtils } from 'graphile-worker';
 import { sql } from 'drizzle-orm';
 
@@ -203,14 +203,18 @@ export class RunQueue {
           report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'lease-lost' });
           return;
         }
-        report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'error', error: (error as Error).message });
+        report({ task: driveRunTask, runId: job.runId, reason: job.reason, outcome: 'error', error: errorText(error) });
         // The job is retried with backoff; the supervisor also requeues the run once its lease lapses.
-        throw error;
+        throw jobError(error);
       }
     };
     const deliver: Task = async () => {
       if (!options.deliverNotifications) return;
-      await options.deliverNotifications();
+      try {
+        await options.deliverNotifications();
+      } catch (error) {
+        throw jobError(error);
+      }
       report({ task: deliverNotificationsTask, outcome: 'delivered' });
     };
     let runner: Runner;
@@ -251,6 +255,20 @@ function queueLogger(log: RunQueueOptions['log']): Logger {
   return new Logger(() => (level, message) => {
     if (level === 'error' || level === 'warning') write({ event: 'queue.log', level, message });
   });
+}
+
+/**
+ * The error a failed job is recorded with. graphile-worker stores the message in its jobs table, and
+ * a worker whose failure cannot be stored stops ("Could not failJobs; queue is in an inconsistent
+ * state; aborting"): a message with a NUL byte (drizzle's "Failed query" lists the statement's
+ * parameters, encrypted checkpoint bytes among them) is refused by Postgres (22P05). So the job
+ * fails with text that can be stored: no parameters, no control characters, bounded (errorText).
+ */
+function jobError(error: unknown): Error {
+  const failure = new Error(errorText(error, 1000), { cause: error });
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') Object.assign(failure, { code });
+  return failure;
 }
 
 /** A Postgres identifier, quoted (schema names are validated by the store, but quote anyway). */

@@ -6,7 +6,7 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
-import { isConnectionLoss, type Store } from '@aifactory/store';
+import { errorText, isConnectionLoss, type Store } from '@aifactory/store';
 import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
@@ -966,8 +966,9 @@ export class AgentRuntime {
           throw unreachableStore(error);
         }
         // The action that was being governed did not run: every execution follows a recorded
-        // decision, so a failure to decide or record stops here (fail closed).
-        const message = error instanceof Error ? error.message : String(error);
+        // decision, so a failure to decide or record stops here (fail closed). What the run's end
+        // records of the error is text (errorText: no query parameters, no control characters).
+        const message = errorText(error);
         await this.#finishQuietly(session, runId, 'failed', { error: message });
         this.#emit({ type: 'run.failed', runId, reason: message });
         if (error instanceof AiFactoryError) throw error;
