@@ -9,7 +9,7 @@
 // `pnpm test:restart` (vitest.restart.config.ts). Postgres is running again when it ends. Processes
 // that exit are started again, as a process manager would; how many did is printed.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { openStore, type Store } from '@aifactory/store';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,7 +112,20 @@ describe.skipIf(!databaseUrl)('Postgres restarted while workers drive runs', () 
       'every run to be recorded',
       600_000,
     );
-    await waitFor(() => workspace.calls().filter((call) => call.tool === 'wait').length >= 3, 'runs to be mid-step', 600_000);
+    // Where the restart lands decides which window it tests, so each run picks one (printed; set
+    // AIFACTORY_RESTART_AT to repeat one): while runs wait mid-step, while writes are being
+    // recorded, while holds are written (their checkpoints), or while the first steps start.
+    const moments = {
+      'mid-step': () => workspace.calls().filter((call) => call.tool === 'wait').length >= 3,
+      writes: () => workspace.calls().some((call) => call.tool === 'write'),
+      holds: async () => (await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM events WHERE type = 'run.held'`))[0]!.n >= 1,
+      starts: () => workspace.calls().length >= 1,
+    } as const;
+    const names = Object.keys(moments) as Array<keyof typeof moments>;
+    const moment = (process.env.AIFACTORY_RESTART_AT as keyof typeof moments | undefined) ?? names[randomInt(names.length)]!;
+    if (!(moment in moments)) throw new Error(`AIFACTORY_RESTART_AT '${moment}' is unknown; use one of ${names.join(', ')}.`);
+    process.stderr.write(`postgres restart: restarting at '${moment}'\n`);
+    await waitFor(moments[moment], `the moment '${moment}'`, 600_000, 20);
     restartPostgres();
     await waitFor(
       async () => {
