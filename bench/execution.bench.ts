@@ -11,8 +11,10 @@
 // 3. 16 runs at once on Postgres (scripted model): steps per second, governed against ungoverned.
 // Beside them, the floor on each engine: the client CPU of a bare one-row INSERT through the store's
 // own driver (awaited prepared, awaited not prepared, 16 in flight), of a round trip that commits
-// nothing, and of one governed action alone outside any graph — since a governed step cannot commit
-// less than twice, awaited (write-ahead of its model call and of its tool call).
+// nothing, of one governed action alone outside any graph and of that action's INSERT alone (the
+// same rows, without deciding and recording), and of one sleep and wake of the event loop with no
+// database — since a governed step cannot commit less than twice, awaited (write-ahead of its
+// model call and of its tool call), and every awaited commit is a sleep and a wake.
 //
 // The variants take turns run by run (the order rotating each round), so drift in a shared
 // machine's speed falls on all of them alike; each round yields a paired ratio governed /
@@ -534,6 +536,43 @@ async function measureFloors(engine: 'postgres' | 'pglite'): Promise<Array<Recor
         }
       },
     });
+    if (store.driver.kind === 'postgres') {
+      // The governed action's own statements without the gate and recorder around them: the rows
+      // the floor above committed (three a statement: the previous tool.returned, policy.decided,
+      // tool.called), re-inserted into a copy of the events table through the recorder's statement
+      // shape (one json_to_recordset parameter). Beside "governed action alone" it splits that
+      // action's client CPU into the round trip of its INSERT and the work of deciding and recording.
+      const client = store.driver.client;
+      const columns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash';
+      await client.unsafe('CREATE TABLE floor_events (LIKE events INCLUDING ALL)');
+      const insertRows = `INSERT INTO floor_events (${columns}) SELECT ${columns} FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)`;
+      let statements: string[] = [];
+      floors.push({
+        name: "the governed action's INSERT alone (same rows, raw), awaited",
+        async run(count) {
+          if (statements.length < count) {
+            // postgres.js reads ts as a Date, which JSON writes back as the same ISO text.
+            const rows = await client.unsafe(`SELECT ${columns} FROM events WHERE run_id = 'floor_0' AND seq > 1 ORDER BY seq`);
+            statements = [];
+            // Enough statements for `count`: the run's rows again under another run id when it has too few.
+            for (let pass = 0; statements.length < count; pass += 1)
+              for (let index = 0; index + 3 <= rows.length && statements.length < count; index += 3)
+                statements.push(JSON.stringify(rows.slice(index, index + 3).map((row) => ({ ...row, run_id: `floor_0_${pass}` }))));
+          }
+          await client.unsafe('TRUNCATE floor_events');
+          for (let index = 0; index < count; index += 1) await client.unsafe(insertRows, [statements[index]!], { prepare: true });
+        },
+      });
+    }
+    // What one sleep and wake of the event loop costs this process, with no database at all: every
+    // awaited commit pays at least this, and on a loaded machine (caches cold after the sleep) it
+    // is a large part of what an awaited INSERT costs the client.
+    floors.push({
+      name: 'event loop sleep and wake, awaited (setTimeout 1 ms, no database)',
+      run: async (count) => {
+        for (let index = 0; index < count; index += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      },
+    });
     const count = quick ? 200 : 500;
     const floorRounds = quick ? 3 : 9;
     const samples = new Map(floors.map((floor) => [floor.name, { cpu: [] as number[], main: [] as number[], wall: [] as number[] }]));
@@ -652,7 +691,7 @@ if (serialRows.length + concurrentRows.length > 0)
 if (floorRows.length > 0) {
   console.table(floorRows);
   console.log(
-    'The floor under a governed action: a governed step commits twice, awaited, before its model call and before its tool call (write-ahead), so each governed action pays at least one awaited INSERT. "governed action alone" is the gate and recorder outside any graph: one decision and one INSERT of three events. cpu = this process (all threads), main thread = process.threadCpuUsage; medians of per-round figures.',
+    'The floor under a governed action: a governed step commits twice, awaited, before its model call and before its tool call (write-ahead), so each governed action pays at least one awaited INSERT. "governed action alone" is the gate and recorder outside any graph: one decision and one INSERT of three events; "INSERT alone" is that INSERT of the same rows without them (the difference is deciding and recording); "event loop sleep and wake" is what any awaited wait costs this process on this machine. cpu = this process (all threads), main thread = process.threadCpuUsage; medians of per-round figures.',
   );
 }
 mkdirSync(path.join(here, 'results'), { recursive: true });
