@@ -195,4 +195,29 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
       expect(await verifyRun(store, runId)).toMatchObject({ ok: true });
     },
   );
+  it(
+    'a held run whose approval was consumed by a resumer that died before going on, then refused to a late resume, goes on with it once',
+    { timeout: 180_000 },
+    async () => {
+      const key = 'h-consumed-late';
+      const runId = `run_consumed_late_${randomBytes(3).toString('hex')}`;
+      const held = await workerDrive(key, runId);
+      expect(held).toMatchObject({ outcome: 'continued', result: { status: 'held' } });
+      const [approval] = await store.query<{ id: string; step: number; args_hash: string; policy_hash: string }>(
+        sql`SELECT id, step, args_hash, policy_hash FROM approvals WHERE run_id = ${runId}`,
+      );
+      await workspace.approvals.vote(approval!.id, { approver: { id: 'bob@acme.example', roles: ['ops-lead'] }, vote: 'approve' });
+      // The resumer that died: it consumed the approval (approval.consumed) and went no further.
+      const binding = { runId, step: approval!.step, argsHash: approval!.args_hash, policyHash: approval!.policy_hash };
+      await workspace.approvals.consume(approval!.id, binding);
+      // A late resume is refused (single use), and says so in the trace.
+      await expect(workspace.approvals.consume(approval!.id, binding)).rejects.toMatchObject({ code: ErrorCode.ApprovalInvalid });
+      expect((await trace(runId)).at(-1)!.type).toBe('approval.refused');
+
+      const resumed = await workspace.runtime.drive(runId);
+      expect(resumed).toMatchObject({ outcome: 'continued', result: { status: 'completed' } });
+      expect(courier.calls().filter((call) => call.tool === 'write' && call.key === key)).toHaveLength(1);
+      expect(await verifyRun(store, runId)).toMatchObject({ ok: true });
+    },
+  );
 });

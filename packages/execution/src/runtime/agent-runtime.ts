@@ -7,7 +7,7 @@ import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
 import { errorText, isConnectionLoss, type Store } from '@aifactory/store';
-import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification';
+import { findLastEvent, findRun, findRunLease, readRunEvents, type RunRecord } from '@aifactory/verification';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
 import type { AgentDefinition } from '../agents/index.ts';
@@ -594,7 +594,7 @@ export class AgentRuntime {
     opened.gate.discard(runId);
     try {
       const row = await findRun(this.#options.store, runId);
-      const last = await findLastEvent(this.#options.store, runId);
+      const last = await this.#lastStanding(runId);
       // A held run whose approval was consumed by a process that died before it went on: after the
       // approval's own event (approval.consumed), or between the consumption and that event (the
       // decision, or the hold of this approval, is still last; nothing happened after it).
@@ -660,6 +660,21 @@ export class AgentRuntime {
       }
       throw error;
     }
+  }
+
+  /**
+   * The run's last event that says where it stands. A refused use of an approval the run already
+   * consumed (approval.refused: a resume that came too late) changes nothing in the run, so such
+   * refusals are passed over — else a run whose resumer died between the consumption and run.resumed
+   * would, after one late resume, never be recognised as consumed-but-not-gone-on and stay held.
+   */
+  async #lastStanding(runId: string): Promise<{ seq: number; type: string; payload: string | null } | undefined> {
+    const last = await findLastEvent(this.#options.store, runId);
+    if (last?.type !== 'approval.refused') return last;
+    let standing: { seq: number; type: string; payload: string | null } | undefined;
+    for await (const event of readRunEvents(this.#options.store, runId))
+      if (event.type !== 'approval.refused') standing = { seq: event.seq, type: event.type, payload: event.payloadText };
+    return standing;
   }
 
   /**
