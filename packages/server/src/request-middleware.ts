@@ -64,23 +64,26 @@ export function registerRequestMiddleware(
   });
 
   // Bodies past the limit are refused before they are read in full.
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: options.bodyLimitBytes ?? 1024 * 1024,
-      // The rest of the body is never read, so the connection cannot be reused: say so.
-      onError: (c) =>
-        c.json(
-          {
-            error: {
-              code: ErrorCode.InputInvalid,
-              message: `The request body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes.`,
-            },
-          },
-          413,
-          { Connection: 'close' },
-        ),
-    }),
-  );
+  const maxSize = options.bodyLimitBytes ?? 1024 * 1024;
+  const limited = bodyLimit({
+    maxSize,
+    // The rest of the body is never read, so the connection cannot be reused: say so.
+    onError: (c) =>
+      c.json({ error: { code: ErrorCode.InputInvalid, message: `The request body is larger than ${maxSize} bytes.` } }, 413, {
+        Connection: 'close',
+      }),
+  });
+  app.use('*', (c, next) => {
+    // A body whose length is declared is judged by its Content-Length (Node's parser holds the
+    // body to it) and read later by the route as plain bytes: hono's bodyLimit first asks for
+    // `c.req.raw.body`, which makes @hono/node-server wrap every request body in a web
+    // ReadableStream, a cost each POST paid for nothing. Streamed (chunked) bodies are counted by bodyLimit.
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length !== undefined && /^\d+$/.test(length) && c.req.header('transfer-encoding') === undefined)
+      return Number(length) > maxSize ? limited(c, next) : next();
+    return limited(c, next);
+  });
   app.use('*', requestHygiene());
 }
