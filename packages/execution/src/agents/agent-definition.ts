@@ -16,7 +16,7 @@ import { expandVariables, type TemplateContext } from './template-variables.ts';
 import {
   formatPath as formatFieldPath,
   parseYamlSource,
-  problemsMessage,
+  problemsError,
   sortProblems,
   type DocumentPath as FieldPath,
   type YamlSource,
@@ -323,14 +323,13 @@ function locatedError(definition: AgentDefinition, fieldPath: FieldPath, message
   return new UserError(ErrorCode.AgentInvalid, message, { location: locateAgentField(definition, fieldPath) });
 }
 
-/** One UserError for all schema problems: the first in the file as the message, all in details. */
+/**
+ * One UserError for all schema problems: the first in the file as the message, all in
+ * `details.problems` as `{ message, location }`, the name and shape policies, models, prompts and
+ * eval suites use (core/src/yaml-source.ts:problemsError).
+ */
 function validationError(issues: z.core.$ZodIssue[], source: YamlSource): UserError {
-  const problems = sortProblems(issues.flatMap((issue) => describeIssue(issue, source)));
-  const first = problems[0] as { location: SourceLocation; message: string };
-  return new UserError(ErrorCode.AgentInvalid, problemsMessage(problems), {
-    location: first.location,
-    details: { issues: problems.map((problem) => ({ ...problem.location, message: problem.message })) },
-  });
+  return problemsError(sortProblems(issues.flatMap((issue) => describeIssue(issue, source))), 'agent definition', ErrorCode.AgentInvalid);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: YamlSource): Array<{ location: SourceLocation; message: string }> {

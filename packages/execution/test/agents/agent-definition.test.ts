@@ -373,7 +373,9 @@ describe('parseAgentDefinition errors name file, line, column and field', () => 
   it('reports every problem in details and the first one in the message', () => {
     const error = failure(minimal('  limits: { max_steps: 0, max_tool_calls: -1 }\n  extra: 1\n').replace('aifactory/v1', 'v1'));
     expect(error.message).toMatch(/^Must be 'aifactory\/v1'.*, got 'v1' \(and 3 more problems\)\.$/);
-    expect((error.details?.issues as Array<{ path: string }>).map((issue) => issue.path)).toEqual([
+    const problems = error.details?.problems as Array<{ message: string; location: { path?: string } }>;
+    expect(problems[0]).toEqual({ message: error.message.replace(/ \(and 3 more problems\)\.$/, '.'), location: error.location });
+    expect(problems.map((problem) => problem.location.path)).toEqual([
       'apiVersion',
       'spec.limits.max_steps',
       'spec.limits.max_tool_calls',
