@@ -3,7 +3,7 @@
 // appears in the inbox live, with the rule and reason that held it; approve it with a comment and
 // watch the run complete on its page, reject another; verify it, read its proof and export its
 // signed trace; filter the runs by team and authority; edit the policy with completion from its
-// JSON Schema, see lint at line:column, preview the change as a transition table, run the
+// JSON Schema, see lint at file:line:column, preview the change as a transition table, run the
 // policy's tests against it and review its diff; every chart draws data. axe-core
 // finds no serious or critical violation on any page, the pages' controls are reached with Tab,
 // and nothing breaks the Content-Security-Policy.
@@ -164,7 +164,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
         await page.getByRole('button', { name: 'Filter' }).click();
         await page.waitForSelector('text=No runs match.');
 
-        // Policies: lint at line:column, then a stricter default previewed over the recorded runs.
+        // Policies: lint at file:line:column, then a stricter default previewed over the recorded runs.
         await page.getByRole('link', { name: 'Policies' }).click();
         const editor = page.locator('.cm-content');
         await editor.waitFor();
@@ -199,7 +199,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the console in headless Chrom
         };
         await paste(source.replace('default: autonomous', 'default: sometimes'));
         await page.waitForSelector('[data-testid=lint]:not([data-problems="0"])', { timeout: 15_000 });
-        expect(await page.locator('[data-testid=lint]').textContent()).toMatch(/line \d+:\d+/);
+        expect(await page.locator('[data-testid=lint]').textContent()).toMatch(/\.yaml:\d+:\d+: /);
         await paste(source.replace('default: autonomous', 'default: require_approval'));
         await page.waitForSelector('[data-testid=lint][data-problems="0"]', { timeout: 15_000 }).catch(async (error: Error) => {
           throw new Error(

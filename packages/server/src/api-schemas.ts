@@ -503,7 +503,24 @@ export const validatePolicyRequest = z
   })
   .openapi('ValidatePolicy', { description: 'Validate a policy document.' });
 
-const policyProblem = z.unknown().openapi({ description: 'A problem with its message and location (file, line, column, path).' });
+/** A located problem (core/src/yaml-source.ts:SourceProblem), with its one-line rendering. */
+const policyProblem = z
+  .object({
+    message: z.string().openapi({ description: 'One sentence: what is wrong and what would be right.' }),
+    location: z
+      .object({
+        file: z.string().optional(),
+        line: z.number().int().optional(),
+        column: z.number().int().optional(),
+        path: z.string().optional(),
+      })
+      .openapi({ description: 'Where: file, line and column (1-based) and the field path; as much as is known.' }),
+    text: z.string().openapi({
+      description: 'The problem as one line, `file:line:column: path: message`, rendered as the CLI prints it (core formatLocation).',
+      example: 'order-desk.yaml:5:12: spec.default: Must be one of autonomous, notify_human, require_approval, deny.',
+    }),
+  })
+  .openapi('LocatedProblem');
 export const policyListResponse = z
   .object({
     policies: z.array(

@@ -277,10 +277,11 @@ describe('the HTTP API', () => {
       })
     ).json()) as {
       ok: boolean;
-      problems: Array<{ location: { line?: number } }>;
+      problems: Array<{ location: { line?: number }; text: string }>;
     };
     expect(invalid.ok).toBe(false);
     expect(invalid.problems[0]!.location.line).toBe(5);
+    expect(invalid.problems[0]!.text).toMatch(/^policy\.yaml:5:\d+: spec\.default: /);
     const openapi = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as {
       paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref?: string } }> } }>>;
       components: { schemas: Record<string, { required?: string[] }> };

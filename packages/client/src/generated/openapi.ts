@@ -1217,7 +1217,7 @@ export interface components {
         };
         PolicyList: {
             policies: components["schemas"]["PolicyInfo"][];
-            problems: unknown[];
+            problems: components["schemas"]["LocatedProblem"][];
         };
         PolicyInfo: {
             name: string;
@@ -1226,6 +1226,22 @@ export interface components {
             file: string;
             hash: string;
             rules: number;
+        };
+        LocatedProblem: {
+            /** @description One sentence: what is wrong and what would be right. */
+            message: string;
+            /** @description Where: file, line and column (1-based) and the field path; as much as is known. */
+            location: {
+                file?: string;
+                line?: number;
+                column?: number;
+                path?: string;
+            };
+            /**
+             * @description The problem as one line, `file:line:column: path: message`, rendered as the CLI prints it (core formatLocation).
+             * @example order-desk.yaml:5:12: spec.default: Must be one of autonomous, notify_human, require_approval, deny.
+             */
+            text: string;
         };
         /** @description A JSON Schema (draft-07) document: the policy format. */
         PolicyJsonSchema: {
@@ -1267,7 +1283,7 @@ export interface components {
                 hash: string;
                 rules: number;
             };
-            problems: unknown[];
+            problems: components["schemas"]["LocatedProblem"][];
         };
         /** @description Validate a policy document. */
         ValidatePolicy: {

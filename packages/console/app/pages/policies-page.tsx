@@ -25,9 +25,11 @@ interface PolicyInfo {
   rules: number;
 }
 
+/** A located problem as the API sends it: `text` is its one line as the CLI prints it (file:line:column: path: message). */
 interface Problem {
   message: string;
   location: { line?: number; column?: number; path?: string };
+  text: string;
 }
 
 interface PolicyTestReport {
@@ -107,7 +109,7 @@ export default function PoliciesPage({ session }: { session: Session }) {
         const result = await api<{ ok: boolean; problems: Problem[] }>(session.token, '/v1/policies/validate', {
           method: 'POST',
           body: { source, file: `${selected || 'policy'}.yaml` },
-        }).catch((caught: Error) => ({ ok: false, problems: [{ message: caught.message, location: {} }] }));
+        }).catch((caught: Error) => ({ ok: false, problems: [{ message: caught.message, location: {}, text: caught.message }] }));
         setProblems(result.problems);
         return result.problems.map((problem) => toDiagnostic(target.state, problem));
       },
@@ -216,7 +218,7 @@ export default function PoliciesPage({ session }: { session: Session }) {
             <ul>
               {problems.map((problem, index) => (
                 <li key={index} className="error">
-                  {problem.location.line ? `line ${problem.location.line}:${problem.location.column ?? 1}` : 'policy'} — {problem.message}
+                  {problem.text}
                 </li>
               ))}
             </ul>

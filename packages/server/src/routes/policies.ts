@@ -5,7 +5,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { compilePolicies, parsePolicy, policyJsonSchema, readPolicyFiles, runPolicyTests } from '@aifactory/control';
-import { UserError } from '@aifactory/core';
+import { formatLocation, UserError, type SourceLocation } from '@aifactory/core';
 import { policyImpact } from '@aifactory/execution';
 import { createRoute, z } from '@hono/zod-openapi';
 import {
@@ -126,7 +126,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: RouteContext): void {
           hash: policy.hash,
           rules: policy.rules.length,
         })),
-        problems,
+        problems: renderedProblems(problems),
       },
       200,
     );
@@ -213,8 +213,25 @@ export function registerPolicyRoutes(app: ApiApp, ctx: RouteContext): void {
       );
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
-      const details = error.details as { problems?: unknown[] } | undefined;
-      return c.json({ ok: false, problems: details?.problems ?? [{ message: error.message, location: error.location ?? {} }] }, 200);
+      const details = error.details as { problems?: LocatedProblem[] } | undefined;
+      return c.json(
+        { ok: false, problems: renderedProblems(details?.problems ?? [{ message: error.message, location: error.location ?? {} }]) },
+        200,
+      );
     }
   });
+}
+
+interface LocatedProblem {
+  message: string;
+  location: SourceLocation;
+}
+
+/**
+ * Problems as the API answers them: each with `text`, its one line as the CLI prints it, so that
+ * the console shows located problems in the one vocabulary (core/src/errors.ts:formatLocation)
+ * instead of rendering locations itself.
+ */
+function renderedProblems(problems: readonly LocatedProblem[]): Array<LocatedProblem & { text: string }> {
+  return problems.map(({ message, location }) => ({ message, location, text: `${formatLocation(location)}${message}` }));
 }
