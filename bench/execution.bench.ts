@@ -41,7 +41,8 @@ import { fileURLToPath } from 'node:url';
 import { compilePolicies, decide, parsePolicy } from '@aifactory/control';
 import { contentHash } from '@aifactory/core';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { acquireRunLease, createRecorder, createRedactor, type Recorder } from '@aifactory/verification';
+import { createRecorder, createRedactor, type Recorder } from '@aifactory/verification';
+import { acquireRunLease } from '@aifactory/verification/internal';
 import {
   createAgentGraph,
   createModelGateway,

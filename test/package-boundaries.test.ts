@@ -3,7 +3,9 @@
 // change to the architecture, so it shows up here as a failing test to update on purpose:
 // - every entry point names what it exports (no `export *`), and the names are snapshotted;
 // - each package declares exactly the @aifactory packages its source imports, and imports only
-//   those pinned below, which point one way (store → control / verification → execution → ...).
+//   those pinned below, which point one way (store → control / verification → execution → ...);
+// - a package's `./internal` entry (not public API: what only sibling packages wire together) is
+//   imported only by the packages pinned for it, and never by examples or docs, which users copy.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -30,6 +32,16 @@ const allowedImports: Record<string, string[]> = {
   client: [],
   console: [],
   cli: ['client', 'console', 'control', 'core', 'execution', 'knowledge', 'quality', 'server', 'store', 'verification', 'workspace'],
+};
+
+/**
+ * Which packages' source may import each package's `./internal` entry. The workspace's own tests
+ * and benchmarks may too; examples and docs may not: they show the public surface.
+ */
+const internalImporters: Record<string, string[]> = {
+  control: ['execution', 'quality'],
+  execution: ['server', 'workspace'],
+  verification: ['cli', 'execution', 'quality', 'server'],
 };
 
 /** Entry points whose barrel still re-exports wholesale (none: every package's surface is named and snapshotted). */
@@ -64,6 +76,17 @@ function importedPackages(name: string): string[] {
   }
   found.delete(name);
   return [...found].sort();
+}
+
+/** Files of a folder (recursively) whose text matches `pattern`, relative to the repository. */
+function filesImporting(directory: string, pattern: RegExp, extensions: RegExp): string[] {
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory).flatMap((entry) => {
+    const full = path.join(directory, entry);
+    if (entry === 'node_modules' || entry === 'dist') return [];
+    if (statSync(full).isDirectory()) return filesImporting(full, pattern, extensions);
+    return extensions.test(entry) && pattern.test(readFileSync(full, 'utf8')) ? [path.relative(root, full)] : [];
+  });
 }
 
 /** The names an entry file exports, types marked `type`, read from its syntax alone; `*` for a wholesale re-export. */
@@ -133,6 +156,34 @@ describe('package boundaries', () => {
       (allowedImports[from] ?? []).some((next) => next === to || (!seen.has(next) && (seen.add(next), reaches(next, to, seen))));
     const cycles = packages.filter((name) => reaches(name, name));
     expect(cycles).toEqual([]);
+  });
+
+  it('internal entries: exactly the pinned packages have one, and only their pinned importers use it', () => {
+    const withInternal = packages.filter((name) => entryPoints(name).some(([subpath]) => subpath === './internal'));
+    expect(withInternal).toEqual(Object.keys(internalImporters).sort());
+    const used: Record<string, string[]> = {};
+    for (const name of packages) {
+      for (const file of sourceFiles(path.join(packagesDir, name, 'src'))) {
+        for (const match of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)['"]@aifactory\/([a-z-]+)\/internal['"]/g))
+          if (match[1] !== name) (used[match[1]!] ??= []).push(name);
+      }
+    }
+    const outside = Object.entries(used).flatMap(([owner, importers]) =>
+      [...new Set(importers)]
+        .filter((importer) => !(internalImporters[owner] ?? []).includes(importer))
+        .map((importer) => `${importer} → ${owner}/internal`),
+    );
+    expect(outside).toEqual([]);
+  });
+
+  it('examples and docs use only public entry points, never an internal one', () => {
+    const internal = /@aifactory\/[a-z-]+\/internal\b/;
+    const users = [
+      ...filesImporting(path.join(root, 'examples'), internal, /\.(ts|tsx|mts|js|mjs)$/),
+      ...filesImporting(path.join(root, 'docs'), internal, /\.md$/),
+      ...['README.md'].filter((file) => internal.test(readFileSync(path.join(root, file), 'utf8'))),
+    ];
+    expect(users).toEqual([]);
   });
 
   it.each(packages)("%s's entry points exist and name every export (no export *)", (name) => {

@@ -3,10 +3,10 @@
 // notifications and the store-backed checkpointer. Named exports only: this root holds what
 // running governed agents takes; each area's fuller surface is its subpath (./models is not one:
 // its names are here) — ./agents, ./tools, ./approvals, ./notifications, ./checkpoint, ./replay,
-// ./testing.
+// ./testing. What only the workspace's own packages wire together is ./internal, not public API.
 
 // Runs: start, resume, recover; runs proposed from outside; what a run tells its watchers.
-export { AgentRuntime, handedBackError } from './runtime/agent-runtime.ts';
+export { AgentRuntime } from './runtime/agent-runtime.ts';
 export type {
   AgentRuntimeOptions,
   CallerTrace,
@@ -17,9 +17,8 @@ export type {
 } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';
-export { isIdempotent, readRecoveryLedger } from './runtime/run-recovery.ts';
-export type { InDoubtAction, InDoubtResolution, RecoveryLedger } from './runtime/run-recovery.ts';
-export { RunOwnership, defaultLeaseMs, leaseMsFromEnv } from './runtime/run-ownership.ts';
+export type { InDoubtAction, InDoubtResolution } from './runtime/run-recovery.ts';
+export { RunOwnership } from './runtime/run-ownership.ts';
 export type { LeaseStamp, RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { GovernedSession } from './runtime/governed-session.ts';
 export type { ActionIo, GovernedOutcome, GovernedSessionOptions } from './runtime/governed-session.ts';
@@ -28,8 +27,7 @@ export type { RunDataErasureResult } from './runtime/run-erasure.ts';
 export type { RunEvent, RunEventListener } from './graph/run-events.ts';
 
 // The chokepoint: the gate and what it decides, records and carries out.
-export { GovernanceGate, decisionSummary, maskFields } from './governance/gate.ts';
-export { notifyObligation } from './governance/notify-obligation.ts';
+export { GovernanceGate } from './governance/gate.ts';
 export type { RuntimeNotifier } from './governance/notify-obligation.ts';
 export type {
   EventDraft,
@@ -56,7 +54,6 @@ export { createToolbox } from './toolbox/toolbox.ts';
 export type { AgentToolbox, ResolvedCall, ToolOutcome, ToolRun } from './toolbox/toolbox-port.ts';
 export type { HandoffRunner } from './toolbox/handoff.ts';
 export type { KnowledgeAccess } from './toolbox/knowledge-search.ts';
-export { knowledgeAccessFor } from './toolbox/knowledge-access.ts';
 
 // Models (no subpath of their own).
 export {

@@ -2,7 +2,7 @@
 // assertion with a score in [0, 1] (1 passed, 0 failed; a judge's own score) and, when it fails,
 // one sentence saying what was expected and what came. Patterns are RE2 (linear time): suites
 // are shared files and a regex must not stall the harness.
-import { compileRegex } from '@aifactory/control/source';
+import { compileRegex } from '@aifactory/control/internal';
 import { checkCitations } from './citations.ts';
 import type { CaseExpectation, EvalOutcome, JudgeExpectation } from './eval-suite.ts';
 import { schemaValidator } from './json-schema-check.ts';

@@ -4,7 +4,7 @@
 // and column the way a policy's do.
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, UserError } from '@aifactory/core';
-import { issueProblems, regexSyntaxProblem } from '@aifactory/control/source';
+import { issueProblems, regexSyntaxProblem } from '@aifactory/control/internal';
 import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 import { z } from 'zod';
 import { schemaValidator } from './json-schema-check.ts';

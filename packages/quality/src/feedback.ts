@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { countRunsByMetadata, findRun, findRunsById, findRunsWhere, readRunEvents, type Recorder } from '@aifactory/verification';
+import { readRunEvents, type Recorder } from '@aifactory/verification';
+import { countRunsByMetadata, findRun, findRunsById, findRunsWhere } from '@aifactory/verification/internal';
 
 /** The agent name feedback records are filed under. */
 export const FEEDBACK_AGENT = 'feedback';

@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode, sha256Hex } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
-import { findRun } from '@aifactory/verification';
+import { findRun } from '@aifactory/verification/internal';
 import type { Context } from 'hono';
 import { touchApiToken, type ServerRole, type TokenPrincipal } from './api-tokens.ts';
 import type { HttpAppOptions } from './http-app.ts';

@@ -5,7 +5,7 @@
 import type { Principal } from '@aifactory/core';
 import type { CallerTrace, InDoubtResolution, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
-import { findEventsAfter, findLastEvent } from '@aifactory/verification';
+import { findEventsAfter, findLastEvent } from '@aifactory/verification/internal';
 
 /** What a QueuedRuns needs. */
 export interface QueuedRunsOptions {

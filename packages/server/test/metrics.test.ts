@@ -4,7 +4,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openStore, type Store } from '@aifactory/store';
-import { acquireRunLease, createRecorder } from '@aifactory/verification';
+import { createRecorder } from '@aifactory/verification';
+import { acquireRunLease } from '@aifactory/verification/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from '../src/metrics.ts';
 

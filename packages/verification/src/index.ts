@@ -1,6 +1,7 @@
 // @aifactory/verification public API: anything exported here is public API.
 // The verification plane: record hash-chained events (write-ahead), seal runs, verify, erase,
-// redact, list and export.
+// redact, list and export. The owner API of the runs, run leases and events rows that the other
+// planes drive runs through (leases, row lookups) is @aifactory/verification/internal.
 export { eventPayloadSchemas, eventTypes, currentSchemaVersion, terminalEventTypes, isEventType } from './event-types.ts';
 export type { EventType } from './event-types.ts';
 export { createRecorder } from './recorder.ts';
@@ -15,19 +16,6 @@ export type {
   Seal,
   StartOptions,
 } from './recorder.ts';
-export {
-  acquireRunLease,
-  findOrphanedRuns,
-  findStalledHeldRuns,
-  leaseLostError,
-  msUntilNextLeaseLapse,
-  livenessSql,
-  markRunLeaseDriving,
-  releaseRunLease,
-  renewRunLease,
-  renewRunLeases,
-} from './run-lease.ts';
-export type { LeaseAcquisition, LeaseGrant, LeaseState, Liveness, OrphanedRun, RunFence, StalledHeldRun } from './run-lease.ts';
 export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
 export type { EventHeader, RedactionNote } from './hash-chain.ts';
 export {
@@ -75,20 +63,6 @@ export type { ErasureRequest, ErasureResult } from './erasure.ts';
 export { decodeRunCursor, encodeRunCursor, listRuns, listRunsPage } from './run-query.ts';
 export type { RunFilter, RunPage, RunPosition, RunSummary } from './run-query.ts';
 export { countRuns } from './run-counts.ts';
-export {
-  countRunsByMetadata,
-  distinctRunMetadata,
-  findEventsAfter,
-  findEventsOfType,
-  findLastEvent,
-  findRun,
-  findRunLease,
-  findRunsById,
-  findRunsWhere,
-  firstChildRun,
-  rewriteRunInputsContaining,
-} from './run-rows.ts';
-export type { RunLeaseRecord, RunRecord, RunRowFilter, RunRowOrder } from './run-rows.ts';
 export { genAiSchemaUrl, recordedTraceParent, rootSpan, runSpanId, runTrace, runTraceId, spanSteps } from './gen-ai-spans.ts';
 export type { RecordedTraceParent, RunTrace, SpanAttributes, SpanSourceEvent, SpanSourceRun, SpanStep } from './gen-ai-spans.ts';
 export { recordedRunStart, recordedRunTrace, tracingRecorder } from './tracing-recorder.ts';

@@ -2,17 +2,8 @@
 // take-over waits for the lease to lapse, and writers that are not the owner (votes) still land.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
-import {
-  acquireRunLease,
-  createRecorder,
-  findOrphanedRuns,
-  readRunEvents,
-  releaseRunLease,
-  renewRunLease,
-  renewRunLeases,
-  verifyRun,
-  type Recorder,
-} from '../src/index.ts';
+import { createRecorder, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
+import { acquireRunLease, findOrphanedRuns, releaseRunLease, renewRunLease, renewRunLeases } from '../src/internal.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
 warnIfNoPostgres('verification');

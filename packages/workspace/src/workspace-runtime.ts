@@ -11,7 +11,6 @@ import {
   findAgent,
   findAgentByName,
   isAgentName,
-  knowledgeAccessFor,
   loadAgentInFolder,
   loadModelRegistry,
   modelGatewayConfigFromEnv,
@@ -28,6 +27,7 @@ import {
   type RuntimeNotifier,
   type RuntimeRecorder,
 } from '@aifactory/execution';
+import { knowledgeAccessFor } from '@aifactory/execution/internal';
 import type { Store } from '@aifactory/store';
 import type { RunQueue } from './run-queue.ts';
 import {

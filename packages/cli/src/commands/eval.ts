@@ -242,7 +242,7 @@ function applyVariant(definition: AgentDefinition, variant: Variant): AgentDefin
 async function testedSubject(store: Store, report: EvalReport): Promise<EvalSubject> {
   const runId = report.cases.find((result) => result.runId)?.runId;
   if (!runId) return {};
-  const { findRun } = await import('@aifactory/verification');
+  const { findRun } = await import('@aifactory/verification/internal');
   const row = await findRun(store, runId);
   const metadata = (row?.metadata ?? {}) as { prompt?: { name?: unknown; version?: unknown }; model?: unknown };
   const prompt =

@@ -88,7 +88,7 @@ export function registerRunsRecoveryCommands(runs: Command): void {
     action(async (options: RecoverOptions) => {
       const store = await openWorkspaceStore();
       try {
-        const { findOrphanedRuns } = await import('@aifactory/verification');
+        const { findOrphanedRuns } = await import('@aifactory/verification/internal');
         const workspace = await openCliWorkspace(store, options.agents);
         try {
           const outcomes: Array<{ runId: string; outcome: string; status?: string; reason?: string }> = [];
@@ -235,7 +235,7 @@ async function resolveOnStore(runId: string, resolution: InDoubtResolution, opti
 
 /** Waits until a run a worker drives completes, fails or is held again, reading its row and last event. */
 async function awaitRunEnd(store: Store, runId: string): Promise<RunResult> {
-  const { findLastEvent, findRun } = await import('@aifactory/verification');
+  const { findLastEvent, findRun } = await import('@aifactory/verification/internal');
   for (;;) {
     const row = await findRun(store, runId);
     if (row && row.status !== 'running') {

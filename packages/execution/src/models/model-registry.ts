@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { ModelRegistryEntry } from '@aifactory/control';
-import { issueProblems } from '@aifactory/control/source';
+import { issueProblems } from '@aifactory/control/internal';
 import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 import { z } from 'zod';
 

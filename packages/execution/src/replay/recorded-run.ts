@@ -2,7 +2,8 @@
 // prompt hashes, policies in force) and its events with parsed payloads, indexed by step.
 import { ErrorCode, UserError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { findRun, readRunEvents } from '@aifactory/verification';
+import { readRunEvents } from '@aifactory/verification';
+import { findRun } from '@aifactory/verification/internal';
 
 /** What the runtime writes to runs.metadata when a run starts. */
 export interface RecordedRunMetadata {

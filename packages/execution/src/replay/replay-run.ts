@@ -12,7 +12,8 @@ import { compilePolicies, loadPolicyFiles, parsePolicy, type Authority, type Pol
 import { AiFactoryError, canonicalJson, contentHash } from '@aifactory/core';
 import { chunkContents, collectionClassifications } from '@aifactory/knowledge';
 import type { Store } from '@aifactory/store';
-import { firstChildRun, type EventType } from '@aifactory/verification';
+import { type EventType } from '@aifactory/verification';
+import { firstChildRun } from '@aifactory/verification/internal';
 import { findAgent, loadAgentDefinition, withResolvedPrompt, type AgentDefinition } from '../agents/index.ts';
 import { findArtifactContent, findPolicyVersions, storedArtifactHashes } from '../agents/definition-rows.ts';
 import type { ModelGateway, ModelRequest, ModelResponse, ToolCall } from '../models/index.ts';

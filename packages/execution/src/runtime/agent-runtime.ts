@@ -7,7 +7,8 @@ import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
 import { errorText, isConnectionLoss, type Store } from '@aifactory/store';
-import { findLastEvent, findRun, findRunLease, readRunEvents, type RunRecord } from '@aifactory/verification';
+import { readRunEvents } from '@aifactory/verification';
+import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification/internal';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
 import type { AgentDefinition } from '../agents/index.ts';

@@ -2,14 +2,8 @@
 // the chain still verifies), the encrypted checkpoints (opened, the subject replaced, sealed
 // again), the approvals approvers read, and the notification outbox.
 import type { Store } from '@aifactory/store';
-import {
-  erasePayloads,
-  findRun,
-  rewriteRunInputsContaining,
-  type AtRestCipher,
-  type ErasureRequest,
-  type ErasureResult,
-} from '@aifactory/verification';
+import { erasePayloads, type AtRestCipher, type ErasureRequest, type ErasureResult } from '@aifactory/verification';
+import { findRun, rewriteRunInputsContaining } from '@aifactory/verification/internal';
 import {
   eraseRunApprovals,
   eraseSubjectInVoteComments,

@@ -24,7 +24,7 @@ import {
   renewRunLeases,
   type LeaseState,
   type RunFence,
-} from '@aifactory/verification';
+} from '@aifactory/verification/internal';
 
 /** Default lease: a run whose owner died is taken over about this long after its last heartbeat. */
 export const defaultLeaseMs = 30_000;

@@ -5,7 +5,7 @@
 // worker is free drives it. Several processes may supervise one store: taking the lease over is
 // the arbiter, so each run is driven by exactly one of them.
 import type { Store } from '@aifactory/store';
-import { findOrphanedRuns, findStalledHeldRuns, msUntilNextLeaseLapse } from '@aifactory/verification';
+import { findOrphanedRuns, findStalledHeldRuns, msUntilNextLeaseLapse } from '@aifactory/verification/internal';
 import type { AgentRuntime, RecoveryResult } from './agent-runtime.ts';
 
 /** Options of a RunSupervisor. */

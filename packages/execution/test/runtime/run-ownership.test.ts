@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type AiFactoryError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
-import { acquireRunLease } from '@aifactory/verification';
+import { acquireRunLease } from '@aifactory/verification/internal';
 import { RunOwnership } from '../../src/index.ts';
 import { engines } from '../approvals/engines.ts';
 

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, UserError, sha256Hex } from '@aifactory/core';
-import { issueProblems } from '@aifactory/control/source';
+import { issueProblems } from '@aifactory/control/internal';
 import { problemsError, YamlSource, type SourceProblem } from '@aifactory/core/yaml';
 import { z } from 'zod';
 

@@ -18,7 +18,8 @@ import { compilePolicies, decide, parsePolicy, type Decision, type EvalContext, 
 import type { ApprovalService } from '@aifactory/execution';
 import { findPolicyVersions, rememberPolicies } from '@aifactory/execution/agents';
 import type { Store } from '@aifactory/store';
-import { distinctRunMetadata, findRun, findRunsWhere, readRunEvents, type Recorder } from '@aifactory/verification';
+import { readRunEvents, type Recorder } from '@aifactory/verification';
+import { distinctRunMetadata, findRun, findRunsWhere } from '@aifactory/verification/internal';
 import { promptContentHash, promptLabelPattern, renderPrompt, type PromptDocument } from './prompt-document.ts';
 
 /** The agent name prompt registry records are filed under. */

@@ -12,7 +12,6 @@ import {
   computeCost,
   findPrice,
   GovernanceGate,
-  notifyObligation,
   RunOwnership,
   type EventDraft,
   type ModelRegistry,
@@ -20,9 +19,11 @@ import {
   type RuntimeNotifier,
   type Verdict,
 } from '@aifactory/execution';
+import { notifyObligation } from '@aifactory/execution/internal';
 import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
 import type { Store } from '@aifactory/store';
-import { findRunsWhere, type Recorder, type Redactor } from '@aifactory/verification';
+import { type Recorder, type Redactor } from '@aifactory/verification';
+import { findRunsWhere } from '@aifactory/verification/internal';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';

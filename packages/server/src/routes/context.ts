@@ -4,7 +4,7 @@
 import { ErrorCode } from '@aifactory/core';
 import type { InDoubtResolution, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
-import type { RunRecord } from '@aifactory/verification';
+import type { RunRecord } from '@aifactory/verification/internal';
 import type { Workspace } from '@aifactory/workspace';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';

@@ -9,13 +9,13 @@ import {
   explainRun,
   exportJsonl,
   exportOtlp,
-  findRun,
   listRuns,
   listRunsPage,
   readRunEvents,
   renderExplanationMarkdown,
   runTrace,
 } from '@aifactory/verification';
+import { findRun } from '@aifactory/verification/internal';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
