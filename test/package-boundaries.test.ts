@@ -177,7 +177,7 @@ describe('package boundaries', () => {
   });
 
   it('examples and docs use only public entry points, never an internal one', () => {
-    const internal = /@aifactory\/[a-z-]+\/internal\b/;
+    const internal = /(?:from\s+|import\s*\(\s*)['"]@aifactory\/[a-z-]+\/internal['"]/;
     const users = [
       ...filesImporting(path.join(root, 'examples'), internal, /\.(ts|tsx|mts|js|mjs)$/),
       ...filesImporting(path.join(root, 'docs'), internal, /\.md$/),
