@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // Postgres restarted once, as real processes on Postgres. It restarts a Postgres cluster
 // (AIFACTORY_PG_CLUSTER, default "15 main") and takes the machine's cores, so it runs in a step of
 // its own rather than beside the other tests (vitest.config.ts excludes it): `pnpm test:chaos`.
-// The timeout is a hard bound (measured: about 2.2 s of CPU per kill point, so a few minutes alone on two cores).
+// The timeout is a hard bound; what a kill point costs is mostly a worker start (the test prints the CPU its processes used).
 export default defineConfig({
   test: {
     include: ['test/chaos/**/*.test.ts'],
