@@ -70,6 +70,16 @@ export function registerWorkerCommand(program: Command): void {
         const { RunSupervisor } = await import('@aifactory/execution');
         const log = (line: Record<string, unknown>) =>
           process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), pid: process.pid, ...line })}\n`);
+        // graphile-worker 0.18 records a job's end (completeJob/failJob, unbatched) without handling
+        // the promise: a Postgres restart under it (ECONNRESET) was an unhandled rejection, which ends
+        // the process. Nothing is lost by going on — the job stays locked, and the supervisor queues
+        // the run again once its lease lapses — so a lost connection is logged and the worker stays
+        // up; any other unhandled rejection still ends the process as Node would.
+        const { isConnectionLoss } = await import('@aifactory/store');
+        process.on('unhandledRejection', (reason: unknown) => {
+          if (!isConnectionLoss(reason)) throw reason;
+          log({ event: 'queue.connection_lost', error: (reason as Error)?.message ?? String(reason) });
+        });
         const config = workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(options.agents) });
         const store = await openWorkspaceStore(config);
         let queue;
