@@ -28,7 +28,7 @@ import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
 import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
-import { callUpstream, passThroughEvents, readText, type UpstreamResponse, type UpstreamResult } from './upstream-call.ts';
+import { callUpstream, passThroughEvents, type UpstreamResult } from './upstream-call.ts';
 import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
 
 /** Who is calling, as the server authenticated them. */
@@ -616,12 +616,12 @@ export class LlmGateway {
   /** Passes the provider's answer to the app (streamed event by event, or whole) and records what it said. */
   async #deliver(
     context: OutcomeContext,
-    response: UpstreamResponse,
+    response: Response,
     options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void },
   ): Promise<Response> {
     const { protocol } = context;
     const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
-    if (options.stream) {
+    if (options.stream && response.body) {
       const events = passThroughEvents(response.body, protocol.streamReader(options.dropUsage), (outcome, error) => {
         this.#recordOutcome(context, outcome, error);
         options.release();
@@ -640,7 +640,7 @@ export class LlmGateway {
         },
       });
     }
-    const text = await readText(response.body);
+    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -655,7 +655,7 @@ export class LlmGateway {
     options.release();
     return new Response(text, {
       status: 200,
-      headers: { 'content-type': response.contentType ?? 'application/json', ...headers },
+      headers: { 'content-type': response.headers.get('content-type') ?? 'application/json', ...headers },
     });
   }
 

@@ -1,28 +1,11 @@
 // Calling a provider: one model with retries on 408, 409, 429, 5xx, timeouts and connection
 // errors (a server's retry-after honoured up to the backoff ceiling), until its response headers
 // arrive; and passing a streamed answer through to the app event by event while it is read.
-//
-// Requests go out through node:http(s) with keep-alive agents, not fetch(): the connections to a
-// provider are reused across requests (never one opened per call), and measured side by side
-// against the local mock provider (.../bench/gateway.bench.ts's), fetch() cost about 0.6 ms more
-// CPU per call than node:http on the same keep-alive connection (its Request/Response objects,
-// web streams and header validation), which is most of what a gateway adds to a call.
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import { pipeline, type Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import type { StreamReader, WireOutcome } from './wire-protocols.ts';
-
-/** A provider's answer as it arrives: its status, content type and body (decompressed). */
-export interface UpstreamResponse {
-  status: number;
-  contentType: string | undefined;
-  body: Readable;
-}
 
 /** How one model was called. */
 export type UpstreamResult =
-  | { kind: 'answered'; response: UpstreamResponse; attempts: number }
+  | { kind: 'answered'; response: Response; attempts: number }
   | {
       kind: 'failed';
       attempts: number;
@@ -35,13 +18,6 @@ export type UpstreamResult =
       /** The provider is unavailable (overloaded, down, slow): another model may help. */
       unavailable: boolean;
     };
-
-// One pool of kept-alive connections per scheme for the process; idle sockets are reused last-in
-// first-out, so a steady trickle of requests keeps reusing the warmest connection.
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-  'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
-};
 
 /** Retry settings. */
 export interface RetrySettings {
@@ -59,16 +35,17 @@ export async function callUpstream(
   settings: RetrySettings,
   signal: AbortSignal,
 ): Promise<UpstreamResult> {
-  const target = new URL(url);
   for (let attempt = 1; ; attempt++) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`no response within ${settings.timeoutMs} ms`)), settings.timeoutMs);
     let failure: Extract<UpstreamResult, { kind: 'failed' }>;
     let retryAfterMs: number | undefined;
     try {
-      const response = await post(target, headers, body, settings.timeoutMs, signal);
-      const status = response.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { kind: 'answered', response: answerOf(response, status), attempts: attempt };
-      const answer = answerOf(response, status);
-      const bodyText = await readText(answer.body).catch(() => '');
+      const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, controller.signal]) });
+      clearTimeout(timer);
+      if (response.ok) return { kind: 'answered', response, attempts: attempt };
+      const bodyText = await response.text().catch(() => '');
+      const status = response.status;
       const unavailable = status === 408 || status === 409 || status === 429 || status >= 500;
       retryAfterMs = retryAfter(response.headers);
       failure = {
@@ -77,12 +54,13 @@ export async function callUpstream(
         what: `status ${status}`,
         status,
         bodyText,
-        contentType: answer.contentType ?? 'application/json',
+        contentType: response.headers.get('content-type') ?? 'application/json',
         unavailable,
       };
     } catch (error) {
+      clearTimeout(timer);
       if (signal.aborted) throw signal.reason;
-      const timedOut = error instanceof UpstreamTimeout;
+      const timedOut = controller.signal.aborted;
       failure = {
         kind: 'failed',
         attempts: attempt,
@@ -97,77 +75,11 @@ export async function callUpstream(
   }
 }
 
-class UpstreamTimeout extends Error {}
-
-/**
- * One POST: resolves when the response headers arrive (within `timeoutMs`). The app going away
- * (`signal`) cuts the request, and later the response body, whatever is left of it.
- */
-function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const client = url.protocol === 'https:' ? https : http;
-    const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
-    let response: IncomingMessage | undefined;
-    const onAbort = () => (response ? response.destroy(signal.reason as Error) : request.destroy(signal.reason as Error));
-    const request = client.request(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent },
-      (incoming) => {
-        clearTimeout(timer);
-        response = incoming;
-        incoming.once('close', () => signal.removeEventListener('abort', onAbort));
-        resolve(incoming);
-      },
-    );
-    const timer = setTimeout(() => request.destroy(new UpstreamTimeout(`no response within ${timeoutMs} ms`)), timeoutMs);
-    signal.addEventListener('abort', onAbort, { once: true });
-    request.once('error', (error) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      reject(error);
-    });
-    request.end(body);
-  });
-}
-
-/** The response with its body decompressed when the provider compressed it anyway (nothing asks it to). */
-function answerOf(response: IncomingMessage, status: number): UpstreamResponse {
-  const encoding = response.headers['content-encoding']?.trim().toLowerCase();
-  const decoder =
-    encoding === 'gzip' || encoding === 'x-gzip'
-      ? zlib.createGunzip()
-      : encoding === 'deflate'
-        ? zlib.createInflate()
-        : encoding === 'br'
-          ? zlib.createBrotliDecompress()
-          : undefined;
-  const body = decoder ? pipeline(response, decoder, () => undefined) : response;
-  return { status, contentType: response.headers['content-type'], body };
-}
-
-/** A body read whole, as UTF-8 text. */
-export function readText(body: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let ended = false;
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
-    body.once('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    });
-    body.once('error', reject);
-    body.once('close', () => {
-      if (!ended) reject(new Error('the response ended before its body did'));
-    });
-  });
-}
-
-function retryAfter(headers: IncomingHttpHeaders): number | undefined {
-  const milliseconds = Number(headers['retry-after-ms']);
-  if (headers['retry-after-ms'] !== undefined && Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
-  const seconds = Number(headers['retry-after']);
-  if (headers['retry-after'] !== undefined && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+function retryAfter(headers: Headers): number | undefined {
+  const milliseconds = Number(headers.get('retry-after-ms'));
+  if (headers.has('retry-after-ms') && Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  const seconds = Number(headers.get('retry-after'));
+  if (headers.has('retry-after') && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   return undefined;
 }
 
@@ -197,11 +109,11 @@ function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
  * the reader drops is left out), and reports what it said once it ends, breaks or the app goes away.
  */
 export function passThroughEvents(
-  upstream: Readable,
+  upstream: ReadableStream<Uint8Array>,
   reader: StreamReader,
   onEnd: (outcome: WireOutcome, error?: string) => void,
 ): ReadableStream<Uint8Array> {
-  const source = upstream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const source = upstream.getReader();
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let buffer = '';
@@ -229,7 +141,7 @@ export function passThroughEvents(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await source.next();
+        const { done, value } = await source.read();
         if (done) {
           buffer += decoder.decode();
           drain(controller);
@@ -247,8 +159,7 @@ export function passThroughEvents(
     },
     async cancel(reason) {
       end('the app closed the stream');
-      upstream.destroy();
-      await source.return?.(reason).catch(() => undefined);
+      await source.cancel(reason).catch(() => undefined);
     },
   });
 }
