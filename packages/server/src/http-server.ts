@@ -234,7 +234,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         // Runs still going (streamed ones past the deadline, recovered ones) stop at their next step
         // boundary with a fresh checkpoint and are handed back: their leases are released, so
         // another process continues them at once.
-        await workspace.runtime.drain(options.shutdownTimeoutMs === undefined ? 2_000 : Math.min(2_000, options.shutdownTimeoutMs));
+        const grace = options.shutdownTimeoutMs === undefined ? 2_000 : Math.min(2_000, options.shutdownTimeoutMs);
+        await workspace.runtime.drain(grace);
+        // A recovery the supervisor had begun before it stopped (taking a lease, opening the agent)
+        // finds the runtime draining and hands its run back; wait for it before the store closes.
+        await Promise.race([supervisor?.idle(), new Promise((resolve) => setTimeout(resolve, grace).unref())]);
         queued?.close();
         // Gateway requests in flight finish; every session run is sealed.
         await llmGateway?.close();

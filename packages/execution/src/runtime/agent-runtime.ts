@@ -363,6 +363,9 @@ export class AgentRuntime {
   async drive(runId: string, options: { approvalId?: string; onEvent?: RunEventListener } = {}): Promise<RecoveryResult> {
     // Shutting down: the job goes back to the queue for a live worker.
     if (this.#draining) throw handedBackError(runId);
+    // A second job for a run this very process drives (a duplicate delivery, this process's own
+    // supervisor finding the lease lapsed while the process was starved): one driver per run.
+    if (this.#drivesHere(runId)) return { runId, outcome: 'skipped', reason: 'this process drives it already' };
     const row = await findRun(this.#options.store, runId);
     if (!row) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (row.status === 'running') return this.recover(runId, options);
@@ -551,7 +554,16 @@ export class AgentRuntime {
    * the run parked; a short wait covers a holder still finishing its hold.
    */
   async #own(runId: string): Promise<void> {
-    if (this.#ownership.owns(runId)) return;
+    // Another path of this very process holds the lease (a second resume with the same approval
+    // while the first drives the run on): the lease is that path's to use and to hand back — taking
+    // part in it would drive the run twice here, and handing it back on a refusal would let this
+    // process's own supervisor recover the run while it is still being driven.
+    if (this.#drivesHere(runId))
+      throw new UserError(
+        ErrorCode.Conflict,
+        `Run '${runId}' is being driven on by this process right now; it needs nothing more until it is held again or has ended.`,
+        { details: { runId } },
+      );
     for (let attempt = 0; attempt < 20; attempt += 1) {
       if ((await this.#ownership.takeOver(runId)) !== undefined) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -577,6 +589,7 @@ export class AgentRuntime {
       /** The run is held, but its approval was consumed by a process that died before it went on. */ appliedApproval?: boolean;
     } = {},
   ): Promise<RecoveryResult> {
+    if (this.#drivesHere(runId)) return { runId, outcome: 'skipped', reason: 'this process drives it already' };
     const lease = await findRunLease(this.#options.store, runId);
     // A run opened for a worker never had a lease: its first owner drives it, nothing is recovered.
     const firstDrive = lease === undefined;
@@ -930,6 +943,11 @@ export class AgentRuntime {
     const sessions = await Promise.allSettled(this.#sessions.values());
     await Promise.all(sessions.map(async (settled) => (settled.status === 'fulfilled' ? settled.value.host?.close() : undefined)));
     this.#sessions.clear();
+  }
+
+  /** Whether a path of this process drives the run now (it holds the run's lease, or its graph is going). */
+  #drivesHere(runId: string): boolean {
+    return this.#ownership.owns(runId) || this.#driving.has(runId);
   }
 
   #drive(session: AgentSession, runId: string, input: Partial<AgentStateValue> | Command | null): Promise<RunResult> {
