@@ -138,7 +138,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           store,
           runtime: workspace.runtime,
           intervalMs: options.recovery?.intervalMs ?? 1_000,
-          ...(queue ? { dispatch: (runId: string, reason: 'orphaned' | 'stalled') => queue.enqueueDrive({ runId, reason }) } : {}),
+          ...(queue
+            ? {
+                dispatch: (runId: string, reason: 'orphaned' | 'stalled') => queue.enqueueDrive({ runId, reason }),
+                waiting: (runIds: readonly string[]) => queue.waitingDrives(runIds),
+              }
+            : {}),
           onRecovery: (result) =>
             (options.log ?? ((line) => process.stderr.write(`${JSON.stringify(line)}\n`)))({
               event: 'run.recovery',

@@ -137,13 +137,16 @@ export interface OrphanedRun {
   expiredAt: Date | null;
 }
 
-/** Running runs whose lease lapsed (or was released, or never existed), oldest lapse first. */
+/**
+ * Running runs whose lease lapsed (or was released, or never existed), oldest lapse first; runs that
+ * never had a lease (queued for a worker) come last, so a backlog of them never hides a dead owner's run.
+ */
 export async function findOrphanedRuns(store: Store, limit = 100): Promise<OrphanedRun[]> {
   const rows = await queryRows<{ id: string; owner: string | null; epoch: number | null; expires_at: string | Date | null }>(
     store,
     `SELECT r.id, l.owner, l.epoch, l.expires_at FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id
      WHERE r.status = 'running' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
-     ORDER BY l.expires_at NULLS FIRST LIMIT $1`,
+     ORDER BY l.expires_at NULLS LAST LIMIT $1`,
     [limit],
   );
   return rows.map((row) => ({

@@ -146,6 +146,24 @@ export class RunQueue {
   }
 
   /**
+   * Of `runIds`, those whose drive job waits in the queue, due and not taken: a free worker takes
+   * it, so queuing the run again would only rewrite it. A supervisor skips them — without that,
+   * every process re-added each run of a burst every second until a worker was free for it, and
+   * those rewrites (a commit each) slowed the very starts they waited behind. A job that is taken,
+   * given up, or waiting out a retry's backoff does not count: those runs are queued again.
+   */
+  async waitingDrives(runIds: readonly string[]): Promise<Set<string>> {
+    if (runIds.length === 0) return new Set();
+    const { rows } = await this.#utils.withPgClient((client) =>
+      client.query<{ key: string }>(
+        `SELECT key FROM ${quoteIdent(this.schema)}._private_jobs WHERE key = ANY($1::text[]) AND locked_at IS NULL AND attempts < max_attempts AND run_at <= now()`,
+        [runIds.map((runId) => `run:${runId}`)],
+      ),
+    );
+    return new Set(rows.map((row) => row.key.slice('run:'.length)));
+  }
+
+  /**
    * The SQL that queues a notification delivery, to run inside the transaction that writes the
    * notification (a transactional outbox: the delivery job commits if and only if the notification does).
    */

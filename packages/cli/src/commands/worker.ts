@@ -130,6 +130,7 @@ export function registerWorkerCommand(program: Command): void {
           runtime: workspace.runtime,
           intervalMs,
           dispatch: (runId, reason) => queue.enqueueDrive({ runId, reason }),
+          waiting: (runIds) => queue.waitingDrives(runIds),
         });
         supervisor.start();
         // Workers are often killed rather than stopped (deploys, crashes): write Node's compile cache

@@ -21,6 +21,12 @@ export interface RunSupervisorOptions {
    * `factory serve --queue`): the queue's job key keeps one job per run however many supervisors look.
    */
   dispatch?: (runId: string, reason: 'orphaned' | 'stalled') => Promise<void>;
+  /**
+   * With dispatch: of the runs found, those whose job already waits in the queue for a free worker
+   * (a run a server queued that no worker has taken yet has no lease, so it reads as orphaned);
+   * they are not dispatched again.
+   */
+  waiting?: (runIds: readonly string[]) => Promise<ReadonlySet<string>>;
   /** How long a decided approval may wait for its voter to resume the run before the supervisor does (default 2 s). */
   stalledGraceMs?: number;
   /** Told what became of each recovery (logs, tests). */
@@ -96,10 +102,12 @@ export class RunSupervisor {
       try {
         const orphans = await findOrphanedRuns(this.#options.store, 200);
         const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: 200 });
-        await Promise.all([
-          ...orphans.map((orphan) => dispatch(orphan.runId, 'orphaned')),
-          ...stalled.map((run) => dispatch(run.runId, 'stalled')),
-        ]);
+        const found = [
+          ...orphans.map((orphan) => ({ runId: orphan.runId, reason: 'orphaned' as const })),
+          ...stalled.map((run) => ({ runId: run.runId, reason: 'stalled' as const })),
+        ];
+        const waiting = found.length > 0 && this.#options.waiting ? await this.#options.waiting(found.map((run) => run.runId)) : new Set();
+        await Promise.all(found.filter((run) => !waiting.has(run.runId)).map((run) => dispatch(run.runId, run.reason)));
       } catch {
         // The store or the queue is unreachable; look again next time.
       }
