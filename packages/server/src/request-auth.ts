@@ -28,11 +28,20 @@ export interface RequestAuthOptions {
   failedAuthLimit?: FailedAuthLimitOptions;
 }
 
+/** What looking a token up found: its principal, or the reason it was refused. */
+interface TokenLookup {
+  principal?: TokenPrincipal;
+  via: 'api_token' | 'oidc';
+  reason: string;
+}
+
 /** Authenticates bearer tokens of either kind, with a short cache and the failed-attempt limit. */
 export class RequestAuthenticator {
   readonly #store: Store;
   readonly #cacheMs: number;
   readonly #cache = new Map<string, { principal: TokenPrincipal; via: 'api_token' | 'oidc'; until: number }>();
+  /** Look-ups in flight, by the token's sha256. */
+  readonly #lookups = new Map<string, Promise<TokenLookup>>();
   readonly #oidc: OidcVerifier | undefined;
   readonly #failures: FailedAuthLimiter;
 
@@ -57,25 +66,42 @@ export class RequestAuthenticator {
     const cached = this.#cache.get(key);
     if (cached && cached.until > now) return { kind: 'authenticated', principal: cached.principal, via: cached.via };
     this.#cache.delete(key);
-    let principal: TokenPrincipal | undefined;
-    let via: 'api_token' | 'oidc' = 'api_token';
-    let reason = 'unknown_token';
-    if (isApiTokenShaped(presented)) {
-      principal = await authenticateApiToken(this.#store, presented, new Date(now));
-    } else if (this.#oidc && isJwtShaped(presented)) {
-      via = 'oidc';
-      const outcome = await this.#oidc.verify(presented);
-      if (outcome.kind === 'verified') principal = outcome.principal;
-      else reason = outcome.reason;
+    // Requests that present one token at once share one look-up: a burst of a client's requests
+    // (200 streaming runs started together) costs one query, not one each.
+    let lookup = this.#lookups.get(key);
+    if (!lookup) {
+      const started: Promise<TokenLookup> = this.#lookup(presented, now).finally(() => {
+        if (this.#lookups.get(key) === started) this.#lookups.delete(key);
+      });
+      this.#lookups.set(key, started);
+      lookup = started;
     }
+    const { principal, via, reason } = await lookup;
     if (!principal) return this.#refuse(address, reason, true, now);
     if (this.#cache.size > 10_000) this.#prune(now);
     this.#cache.set(key, { principal, via, until: Math.min(now + this.#cacheMs, principal.expiresAt?.getTime() ?? Infinity) });
     return { kind: 'authenticated', principal, via };
   }
 
+  /** Looks a token up in the store, or verifies it with the OIDC issuer. */
+  async #lookup(presented: string, now: number): Promise<TokenLookup> {
+    if (isApiTokenShaped(presented)) {
+      const principal = await authenticateApiToken(this.#store, presented, new Date(now));
+      return { ...(principal ? { principal } : {}), via: 'api_token', reason: 'unknown_token' };
+    }
+    if (this.#oidc && isJwtShaped(presented)) {
+      const outcome = await this.#oidc.verify(presented);
+      return outcome.kind === 'verified'
+        ? { principal: outcome.principal, via: 'oidc', reason: '' }
+        : { via: 'oidc', reason: outcome.reason };
+    }
+    return { via: 'api_token', reason: 'unknown_token' };
+  }
+
   /** Forgets a revoked token at once. */
   forget(tokenId: string): void {
+    // A look-up in flight may have read the token before it was revoked: requests from now on start their own.
+    this.#lookups.clear();
     for (const [key, entry] of this.#cache) if (entry.principal.tokenId === tokenId) this.#cache.delete(key);
   }
 
