@@ -1,7 +1,8 @@
 // The job queue beside the supervisors that look for orphaned runs (Postgres): a run an API server
 // queued has no lease until a worker takes it, so it reads as orphaned; its job waits for a free
 // worker and is left alone, while a run whose job is gone or was taken by a process that died is
-// queued again. A backlog of queued runs never hides a run whose owner died.
+// queued again. Drives asked for together are added together. A backlog of queued runs never
+// hides a run whose owner died.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,6 +81,21 @@ describe.skipIf(!databaseUrl)('runs queued for workers, as supervisors see them 
     expect(await jobsOf('run_taken')).toEqual([
       { revision: 0, locked: true },
       { revision: 0, locked: false },
+    ]);
+  });
+
+  it('adds drives asked for together in one go, the last request for a run winning', async () => {
+    await Promise.all([
+      queue.enqueueDrive({ runId: 'run_together_a', reason: 'start' }),
+      queue.enqueueDrive({ runId: 'run_together_b', reason: 'start' }),
+      queue.enqueueDrive({ runId: 'run_together_a', reason: 'resume', approvalId: 'apr_1' }),
+    ]);
+    const jobs = await store.query<{ key: string; payload: unknown }>(
+      sql.raw(`SELECT key, payload FROM ${schema}_jobs._private_jobs WHERE key LIKE 'run:run_together_%' ORDER BY key`),
+    );
+    expect(jobs).toEqual([
+      { key: 'run:run_together_a', payload: { runId: 'run_together_a', reason: 'resume', approvalId: 'apr_1' } },
+      { key: 'run:run_together_b', payload: { runId: 'run_together_b', reason: 'start' } },
     ]);
   });
 
