@@ -4,14 +4,19 @@
 //  2. time to the first event and to completion, p50/p95, of N concurrent streaming runs over HTTP
 //     (POST /v1/runs, SSE) with 4 workers (target: first event p95 <= 250 ms), beside the same runs
 //     on a plain `factory serve` (the peer), and the API server's CPU per run until every first
-//     event was out (read from /proc: what bounds first-event latency on an idle machine);
+//     event was out (read from /proc: what bounds first-event latency on an idle machine), beside
+//     the CPU the bench's own clients and the workers spent meanwhile on the same cores, and the
+//     server's own figure (its log line of each start: request in the app to first event durable);
 //  3. recovery time: a worker SIGKILLed in the middle of a step, until another worker has taken the
 //     run over (run.recovered) and until the run's next tool call (target: p95 <= lease + 2 s).
 // Needs Postgres (AIFACTORY_TEST_DATABASE_URL or DATABASE_URL); without it, says so and exits 0.
 // Also: rows each governed run writes, by table (pg_stat_user_tables of the deployment's schema),
 // for the on-paper limits in docs/deployment.md. BENCH_QUICK=1 uses small sizes. Figures go to
 // bench/results/workers.json, with the load average before and after (2 shared cores inflate
-// every wall time: read the ratios and CPU figures first).
+// every wall time: read the ratios and CPU figures first); what limits throughput at N machines
+// is printed on paper at the end. BENCH_WORKERS_PARTS=streaming (or throughput, recovery,
+// comma-separated) runs only those parts; BENCH_SERVER_PROFILE=<dir> writes a CPU profile of each
+// streaming API server there.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -38,6 +43,10 @@ const workerCounts = quick ? [1, 2] : [1, 2, 4];
 const streamingRuns = quick ? 30 : 200;
 const recoveries = quick ? 2 : 6;
 const leaseMs = 2000;
+/** Which parts run (BENCH_WORKERS_PARTS=throughput,streaming,recovery; default all): one part alone is quicker to iterate on. */
+const parts = new Set((process.env.BENCH_WORKERS_PARTS ?? 'throughput,streaming,recovery').split(',').map((part) => part.trim()));
+/** BENCH_SERVER_PROFILE=<dir>: the streaming part's API servers run with --cpu-prof into <dir> (stopped with SIGTERM so the profile is written). */
+const serverProfileDir = process.env.BENCH_SERVER_PROFILE ? path.resolve(process.env.BENCH_SERVER_PROFILE) : undefined;
 
 if (!databaseUrl) {
   process.stdout.write('workers bench skipped: set AIFACTORY_TEST_DATABASE_URL (Postgres) to run it.\n');
@@ -81,9 +90,20 @@ interface Deployment {
   close(): Promise<void>;
 }
 
-async function deploy(options: { workers: number; queue: boolean; waitMs?: number }): Promise<Deployment> {
+async function deploy(options: {
+  workers: number;
+  queue: boolean;
+  waitMs?: number;
+  profile?: boolean;
+  leaseMs?: number;
+}): Promise<Deployment> {
   const schema = `b_workers_${randomBytes(4).toString('hex')}`;
-  const workspace = createCourierWorkspace({ databaseUrl: databaseUrl!, schema, leaseMs, waitMs: options.waitMs ?? 3000 });
+  const workspace = createCourierWorkspace({
+    databaseUrl: databaseUrl!,
+    schema,
+    leaseMs: options.leaseMs ?? leaseMs,
+    waitMs: options.waitMs ?? 3000,
+  });
   const store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
   const processes: FactoryProcess[] = [];
   const operator = await createToken(workspace, 'bench@acme.example', ['operator']);
@@ -97,6 +117,7 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
     workspace,
     ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'],
     /serving\S*\s+(http:\/\/\S+)/,
+    options.profile && serverProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${serverProfileDir}` } : {},
   );
   processes.push(serve);
   const workers = await Promise.all(
@@ -112,6 +133,8 @@ async function deploy(options: { workers: number; queue: boolean; waitMs?: numbe
     operators,
     processes,
     async close() {
+      // A profiled server writes its profile only when it exits by itself.
+      if (options.profile && serverProfileDir) await serve.stop('SIGTERM');
       await Promise.all(processes.map((process) => process.stop('SIGKILL')));
       await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
       await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
@@ -165,16 +188,27 @@ async function throughput(deployment: Deployment, total: number, parallel: numbe
 /** `count` streaming runs started at once over HTTP: time to the first event and to the end, and the API server's CPU until every first event was out. */
 async function streamRuns(deployment: Deployment, count: number) {
   await runOnce(deployment, 'k-warm');
-  const serverPid = deployment.processes[0]!.pid;
+  const server = deployment.processes[0]!;
+  const serverPid = server.pid;
+  const logBefore = server.stderr().length;
   const cpuBefore = cpuMsOf(serverPid);
+  const workerPids = deployment.processes.slice(1).map((process) => process.pid);
+  const workersCpu = () => workerPids.reduce((sum, pid) => sum + (cpuMsOf(pid) ?? 0), 0);
+  const workersBefore = workersCpu();
+  const clientBefore = process.cpuUsage();
   const firstEvent: number[] = [];
   const completion: number[] = [];
   let allFirst!: () => void;
   const everyFirstEvent = new Promise<void>((resolve) => (allFirst = resolve));
   let serverCpuMs: number | undefined;
+  let workersCpuMs = 0;
+  let clientCpuMs = 0;
   void everyFirstEvent.then(() => {
     const now = cpuMsOf(serverPid);
     if (now !== undefined && cpuBefore !== undefined) serverCpuMs = now - cpuBefore;
+    workersCpuMs = workersCpu() - workersBefore;
+    const client = process.cpuUsage(clientBefore);
+    clientCpuMs = (client.user + client.system) / 1000;
   });
   await Promise.all(
     Array.from({ length: count }, async (_, index) => {
@@ -204,129 +238,193 @@ async function streamRuns(deployment: Deployment, count: number) {
     }),
   );
   await everyFirstEvent;
+  // The server's side: its log line of each start (http.request) times it from the moment the
+  // request reached the app to the moment the handler returned the stream, which it does once the
+  // run's first event is durable. Time queued before the app (the socket, the HTTP parser) and the
+  // write to the client are not in it: that is the end-to-end figure's part.
+  const serverSide = server
+    .stderr()
+    .slice(logBefore)
+    .split('\n')
+    .filter((line) => line.includes('"http.request"') && line.includes('"route":"/v1/runs"') && line.includes('"method":"POST"'))
+    .map((line) => Number((JSON.parse(line) as { duration_ms: number }).duration_ms));
   return {
     firstEventMs: { p50: percentile(firstEvent, 50), p95: percentile(firstEvent, 95) },
+    serverFirstEventMs: { requests: serverSide.length, p50: percentile(serverSide, 50), p95: percentile(serverSide, 95) },
     completionMs: { p50: percentile(completion, 50), p95: percentile(completion, 95) },
     serverCpuMsPerRun: serverCpuMs === undefined ? undefined : serverCpuMs / count,
+    // What else ran on the same cores until every first event was out: the bench's own 200 clients, and the workers.
+    clientCpuMsPerRun: clientCpuMs / count,
+    workersCpuMsPerRun: workersCpuMs / count,
   };
+}
+
+/**
+ * What limits throughput at N machines, on paper: two shared cores cannot show scaling, so the
+ * figures measured here (where this run has them) are turned into the ceiling each part sets.
+ */
+function limitsOnPaper(results: Record<string, unknown>): string {
+  const streaming = (results.streaming as Record<string, { serverCpuMsPerRun?: number }> | undefined)?.workers;
+  const startCpuMs = streaming?.serverCpuMsPerRun;
+  const rows = results.rowsPerRun as Record<string, number> | undefined;
+  const rowsPerRun = rows ? Object.values(rows).reduce((sum, n) => sum + n, 0) : undefined;
+  const perWorker = (results.runsPerSecond as { workers?: Record<string, number> } | undefined)?.workers?.['1'];
+  const figure = (value: number | undefined, digits = 1) => (value === undefined ? '?' : value.toFixed(digits));
+  const table: [string, string][] = [
+    [
+      'API servers',
+      `each start costs ${figure(startCpuMs, 2)} ms of one server's CPU (one core: ~${startCpuMs ? Math.floor(1000 / startCpuMs) : '?'} starts/s); a burst of B starts at once needs B x that before its last first event, so N servers behind a load balancer divide it by N`,
+    ],
+    [
+      'workers',
+      `a worker drives ${figure(perWorker)} governed runs/s here (concurrency 4); workers add CPU, not commits, so they scale out until Postgres does not`,
+    ],
+    [
+      'Postgres commits',
+      `a run writes ~${figure(rowsPerRun, 0)} rows in a few batched, write-ahead commits per step: the store's commit rate (WAL device, group commit) is the first shared ceiling`,
+    ],
+    [
+      'seal chain',
+      'one sequence for the whole store: every start, hold and end links to the seal before it, a batch per process per commit, and processes racing for the head retry, so it serialises starts and ends across all machines',
+    ],
+    [
+      'connections',
+      '~14 per API server, ~24 per worker at --concurrency 8: max_connections 100 admits ~4 workers and a server, beyond that a pooler (PgBouncer, transaction mode) for the store',
+    ],
+    [
+      'job queue',
+      'one add_jobs per turn of a server (a whole burst of starts), one take and one completion per run: far below the runs’ own commits',
+    ],
+  ];
+  return `\nWhat limits throughput at N machines (on paper; this machine has 2 shared cores):\n${table.map(([part, limit]) => `  ${part.padEnd(16)} ${limit}`).join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = { quick, loadAverage: loadavg().map((value) => Number(value.toFixed(2))), leaseMs };
 
-  // 1. Runs per second.
-  const peer = await deploy({ workers: 0, queue: false });
-  let inProcess: number;
-  try {
-    inProcess = await throughput(peer, runsPerSize, 4);
-  } finally {
-    await peer.close();
-  }
-  process.stdout.write(`in-process serve (peer): ${inProcess.toFixed(1)} runs/s\n`);
-  const perWorkers: Record<string, number> = {};
-  for (const workers of workerCounts) {
-    const deployment = await deploy({ workers, queue: true });
+  if (parts.has('throughput')) {
+    // 1. Runs per second.
+    const peer = await deploy({ workers: 0, queue: false });
+    let inProcess: number;
     try {
-      const before = workers === 1 ? await rowsWritten(deployment.store, deployment.schema) : {};
-      perWorkers[workers] = await throughput(deployment, runsPerSize, 4 * workers);
-      if (workers === 1) {
-        // Warm-up runs (one per slot) count too.
-        const runs = runsPerSize + 4;
-        const after = await rowsWritten(deployment.store, deployment.schema);
-        results.rowsPerRun = Object.fromEntries(
-          Object.entries(after)
-            .map(([table, n]) => [table, Number(((n - (before[table] ?? 0)) / runs).toFixed(2))] as const)
-            .filter(([, n]) => n > 0),
-        );
-        process.stdout.write(`rows written per governed run (1 worker): ${JSON.stringify(results.rowsPerRun)}\n`);
+      inProcess = await throughput(peer, runsPerSize, 4);
+    } finally {
+      await peer.close();
+    }
+    process.stdout.write(`in-process serve (peer): ${inProcess.toFixed(1)} runs/s\n`);
+    const perWorkers: Record<string, number> = {};
+    for (const workers of workerCounts) {
+      const deployment = await deploy({ workers, queue: true });
+      try {
+        const before = workers === 1 ? await rowsWritten(deployment.store, deployment.schema) : {};
+        perWorkers[workers] = await throughput(deployment, runsPerSize, 4 * workers);
+        if (workers === 1) {
+          // Warm-up runs (one per slot) count too.
+          const runs = runsPerSize + 4;
+          const after = await rowsWritten(deployment.store, deployment.schema);
+          results.rowsPerRun = Object.fromEntries(
+            Object.entries(after)
+              .map(([table, n]) => [table, Number(((n - (before[table] ?? 0)) / runs).toFixed(2))] as const)
+              .filter(([, n]) => n > 0),
+          );
+          process.stdout.write(`rows written per governed run (1 worker): ${JSON.stringify(results.rowsPerRun)}\n`);
+        }
+      } finally {
+        await deployment.close();
       }
-    } finally {
-      await deployment.close();
-    }
-    process.stdout.write(
-      `${workers} worker(s): ${perWorkers[workers]!.toFixed(1)} runs/s (${(perWorkers[workers]! / inProcess).toFixed(2)}x the in-process peer)\n`,
-    );
-  }
-  results.runsPerSecond = { inProcessServe: inProcess, workers: perWorkers };
-
-  // 2. First event and completion of concurrent streaming runs: workers, then the in-process peer.
-  results.streaming = {};
-  for (const shape of [
-    { name: 'workers', workers: quick ? 2 : 4, queue: true },
-    { name: 'inProcessServe', workers: 0, queue: false },
-  ]) {
-    const streaming = await deploy({ workers: shape.workers, queue: shape.queue });
-    try {
-      const figures = await streamRuns(streaming, streamingRuns);
-      (results.streaming as Record<string, unknown>)[shape.name] = { runs: streamingRuns, workers: shape.workers, ...figures };
       process.stdout.write(
-        `${streamingRuns} concurrent streaming runs, ${shape.queue ? `serve --queue + ${shape.workers} workers` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (load ${loadavg()[0]!.toFixed(1)})\n`,
+        `${workers} worker(s): ${perWorkers[workers]!.toFixed(1)} runs/s (${(perWorkers[workers]! / inProcess).toFixed(2)}x the in-process peer)\n`,
       );
-    } finally {
-      await streaming.close();
+    }
+    results.runsPerSecond = { inProcessServe: inProcess, workers: perWorkers };
+  }
+
+  if (parts.has('streaming')) {
+    // 2. First event and completion of concurrent streaming runs: workers, then the in-process peer.
+    results.streaming = {};
+    for (const shape of [
+      { name: 'workers', workers: quick ? 2 : 4, queue: true },
+      { name: 'inProcessServe', workers: 0, queue: false },
+    ]) {
+      // The default lease (30 s): on a loaded machine a driver descheduled past a 2 s lease is taken
+      // over, and the stream of a run taken over from an in-process serve never ends (its new
+      // driver does not write to that stream), which would hang the peer's measurement.
+      const streaming = await deploy({ workers: shape.workers, queue: shape.queue, profile: true, leaseMs: 30_000 });
+      try {
+        const figures = await streamRuns(streaming, streamingRuns);
+        (results.streaming as Record<string, unknown>)[shape.name] = { runs: streamingRuns, workers: shape.workers, ...figures };
+        process.stdout.write(
+          `${streamingRuns} concurrent streaming runs, ${shape.queue ? `serve --queue + ${shape.workers} workers` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (the bench's clients ${figures.clientCpuMsPerRun.toFixed(2)} ms, the workers ${figures.workersCpuMsPerRun.toFixed(2)} ms); in the server, request to first event durable p50 ${figures.serverFirstEventMs.p50.toFixed(0)} ms, p95 ${figures.serverFirstEventMs.p95.toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
+        );
+      } finally {
+        await streaming.close();
+      }
     }
   }
 
-  // 3. Recovery after a SIGKILL mid-step.
-  const recovery = await deploy({ workers: 2, queue: true, waitMs: 2000 });
-  try {
-    const takeOver: number[] = [];
-    const goingOn: number[] = [];
-    for (let round = 0; round < recoveries; round += 1) {
-      const key = `s-recover-${round}`;
-      const reply = fetch(`${recovery.url}/v1/runs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${recovery.operator}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ agent: 'courier', input: key }),
-      }).then((response) => response.text());
-      await waitFor(
-        () => recovery.workspace.calls().some((call) => call.key === key && call.tool === 'wait'),
-        'the run to be mid-step',
-        300_000,
-        10,
+  if (parts.has('recovery')) {
+    // 3. Recovery after a SIGKILL mid-step.
+    const recovery = await deploy({ workers: 2, queue: true, waitMs: 2000 });
+    try {
+      const takeOver: number[] = [];
+      const goingOn: number[] = [];
+      for (let round = 0; round < recoveries; round += 1) {
+        const key = `s-recover-${round}`;
+        const reply = fetch(`${recovery.url}/v1/runs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${recovery.operator}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ agent: 'courier', input: key }),
+        }).then((response) => response.text());
+        await waitFor(
+          () => recovery.workspace.calls().some((call) => call.key === key && call.tool === 'wait'),
+          'the run to be mid-step',
+          300_000,
+          10,
+        );
+        const driver = recovery.processes.find(
+          (process) => process.pid === recovery.workspace.calls().find((call) => call.key === key && call.tool === 'wait')!.pid,
+        )!;
+        process.kill(driver.pid, 'SIGKILL');
+        const killedAt = performance.now();
+        const [run] = await recovery.store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
+        await waitFor(
+          async () =>
+            (
+              await recovery.store.query<{ n: number }>(
+                sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${run!.id} AND type = 'run.recovered'`,
+              )
+            )[0]!.n > 0,
+          'the take-over',
+          300_000,
+          10,
+        );
+        takeOver.push(performance.now() - killedAt);
+        // The killed wait was in doubt (idempotent, so retried): going on is the next call at the tool.
+        const before = recovery.workspace.calls().filter((call) => call.key === key).length;
+        await waitFor(() => recovery.workspace.calls().filter((call) => call.key === key).length > before, 'the run to go on', 300_000, 10);
+        goingOn.push(performance.now() - killedAt);
+        await reply;
+        // Replace the killed worker.
+        recovery.processes.splice(recovery.processes.indexOf(driver), 1);
+        recovery.processes.push(await startUntil(recovery.workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/));
+      }
+      results.recovery = {
+        rounds: recoveries,
+        leaseMs,
+        takeOverMs: { p50: percentile(takeOver, 50), p95: percentile(takeOver, 95) },
+        goingOnMs: { p50: percentile(goingOn, 50), p95: percentile(goingOn, 95) },
+        targetMs: leaseMs + 2000,
+      };
+      process.stdout.write(
+        `recovery after SIGKILL (lease ${leaseMs} ms): taken over p50 ${percentile(takeOver, 50).toFixed(0)} ms, p95 ${percentile(takeOver, 95).toFixed(0)} ms; going on p50 ${percentile(goingOn, 50).toFixed(0)} ms, p95 ${percentile(goingOn, 95).toFixed(0)} ms (target ${leaseMs + 2000})\n`,
       );
-      const driver = recovery.processes.find(
-        (process) => process.pid === recovery.workspace.calls().find((call) => call.key === key && call.tool === 'wait')!.pid,
-      )!;
-      process.kill(driver.pid, 'SIGKILL');
-      const killedAt = performance.now();
-      const [run] = await recovery.store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
-      await waitFor(
-        async () =>
-          (
-            await recovery.store.query<{ n: number }>(
-              sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${run!.id} AND type = 'run.recovered'`,
-            )
-          )[0]!.n > 0,
-        'the take-over',
-        300_000,
-        10,
-      );
-      takeOver.push(performance.now() - killedAt);
-      // The killed wait was in doubt (idempotent, so retried): going on is the next call at the tool.
-      const before = recovery.workspace.calls().filter((call) => call.key === key).length;
-      await waitFor(() => recovery.workspace.calls().filter((call) => call.key === key).length > before, 'the run to go on', 300_000, 10);
-      goingOn.push(performance.now() - killedAt);
-      await reply;
-      // Replace the killed worker.
-      recovery.processes.splice(recovery.processes.indexOf(driver), 1);
-      recovery.processes.push(await startUntil(recovery.workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/));
+    } finally {
+      await recovery.close();
     }
-    results.recovery = {
-      rounds: recoveries,
-      leaseMs,
-      takeOverMs: { p50: percentile(takeOver, 50), p95: percentile(takeOver, 95) },
-      goingOnMs: { p50: percentile(goingOn, 50), p95: percentile(goingOn, 95) },
-      targetMs: leaseMs + 2000,
-    };
-    process.stdout.write(
-      `recovery after SIGKILL (lease ${leaseMs} ms): taken over p50 ${percentile(takeOver, 50).toFixed(0)} ms, p95 ${percentile(takeOver, 95).toFixed(0)} ms; going on p50 ${percentile(goingOn, 50).toFixed(0)} ms, p95 ${percentile(goingOn, 95).toFixed(0)} ms (target ${leaseMs + 2000})\n`,
-    );
-  } finally {
-    await recovery.close();
   }
 
   results.loadAverageAfter = loadavg().map((value) => Number(value.toFixed(2)));
+  process.stdout.write(limitsOnPaper(results));
   mkdirSync(path.join(benchDir, 'results'), { recursive: true });
   writeFileSync(path.join(benchDir, 'results', 'workers.json'), `${JSON.stringify(results, null, 2)}\n`);
 }
