@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunSupervisor } from '@aifactory/execution';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { createRecorder, findOrphanedRuns, type Recorder } from '@aifactory/verification';
+import { createRecorder, type Recorder } from '@aifactory/verification';
+import { findOrphanedRuns } from '@aifactory/verification/internal';
 import { openWorkspace, RunQueue, workspaceConfigAt, type Workspace } from '@aifactory/workspace';
 
 const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
