@@ -6,17 +6,13 @@
 // from its last checkpoint (its reads and waits ran twice), or handed the first path's lease back
 // when its approval was refused, which let the supervisor take the run over under its feet.
 // Counted at the tool: every call runs once, and the run completes and verifies without a recovery.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aifactory/core';
-import { RunOwnership } from '@aifactory/execution';
-import { openStore, sql, type Store } from '@aifactory/store';
-import { loadOrCreateSigner, readRunEvents, verifyRun } from '@aifactory/verification';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
-import { createCourierWorkspace, waitFor, type CourierWorkspace } from './fixtures/courier-workspace.ts';
+import { sql, type Store } from '@aifactory/store';
+import { verifyRun } from '@aifactory/verification';
+import type { WorkspaceRuntime } from '@aifactory/workspace';
+import { openCourierRuntime, waitFor, type CourierRuntime, type CourierWorkspace } from './fixtures/courier-workspace.ts';
 
 const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 if (!databaseUrl) console.warn('[one-driver-per-process] AIFACTORY_TEST_DATABASE_URL is not set: these Postgres tests are skipped.');
@@ -24,43 +20,19 @@ if (!databaseUrl) console.warn('[one-driver-per-process] AIFACTORY_TEST_DATABASE
 const leaseMs = 30_000;
 
 describe.skipIf(!databaseUrl)('one driver per run within a process (Postgres)', () => {
-  const schema = `t_onedriver_${randomBytes(4).toString('hex')}`;
-  const scratch = mkdtempSync(path.join(tmpdir(), 'aif-onedriver-'));
+  let runtime: CourierRuntime;
   let courier: CourierWorkspace;
   let store: Store;
   let workspace: WorkspaceRuntime;
 
   beforeAll(async () => {
-    courier = createCourierWorkspace({ databaseUrl: databaseUrl!, schema, leaseMs, waitMs: 2_000 });
-    store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 4 });
-    const dataDir = path.join(scratch, 'data');
-    await loadOrCreateSigner(dataDir);
-    workspace = await createWorkspaceRuntime({
-      store,
-      dataDir,
-      agentsDir: path.join(courier.dir, 'agents'),
-      ownership: new RunOwnership({ store, ttlMs: leaseMs }),
-    });
+    runtime = await openCourierRuntime({ databaseUrl: databaseUrl!, prefix: 't_onedriver', leaseMs, waitMs: 2_000 });
+    ({ courier, store, workspace } = runtime);
   });
-  afterAll(async () => {
-    await workspace?.close();
-    await store?.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
-    await store?.close();
-    courier?.remove();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  afterAll(() => runtime?.close());
 
-  /** Opens a run and drives it as `factory serve --queue` and a worker do. */
-  async function workerDrive(key: string, runId: string) {
-    await workspace.runtime.open('courier', key, { principal: { id: 'alice@acme.example', roles: ['operator'] }, runId });
-    return workspace.runtime.drive(runId);
-  }
-
-  async function eventTypes(runId: string): Promise<string[]> {
-    const types = [];
-    for await (const event of readRunEvents(store, runId)) types.push(event.type);
-    return types;
-  }
+  const workerDrive = (key: string, runId: string) => runtime.workerDrive(key, runId);
+  const eventTypes = async (runId: string) => (await runtime.trace(runId)).map((event) => event.type);
 
   function callsOf(key: string): Record<string, number> {
     const counts: Record<string, number> = {};

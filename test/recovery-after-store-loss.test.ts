@@ -11,24 +11,19 @@
 //   stored_blobs …"): the run is not failed; recovery parks it on the same approval, recording
 //   its hold once, and the approval then moves it on.
 // In both, the write happens exactly once (counted at the tool) and the run verifies.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aifactory/core';
-import { RunOwnership } from '@aifactory/execution';
 import { openStore, sql, type Store } from '@aifactory/store';
-import { loadOrCreateSigner, readRunEvents, verifyRun } from '@aifactory/verification';
-import { createWorkspaceRuntime, type WorkspaceRuntime } from '@aifactory/workspace';
-import { createCourierWorkspace, waitFor, type CourierWorkspace } from './fixtures/courier-workspace.ts';
+import { verifyRun } from '@aifactory/verification';
+import type { WorkspaceRuntime } from '@aifactory/workspace';
+import { openCourierRuntime, waitFor, type CourierRuntime, type CourierWorkspace } from './fixtures/courier-workspace.ts';
 
 const databaseUrl = process.env.AIFACTORY_TEST_DATABASE_URL;
 const leaseMs = 600;
 
 describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Postgres)', () => {
-  const schema = `t_storeloss_${randomBytes(4).toString('hex')}`;
-  const scratch = mkdtempSync(path.join(tmpdir(), 'aif-storeloss-'));
+  let runtime: CourierRuntime;
   let courier: CourierWorkspace;
   let store: Store;
   /** The test's own connections: one holds the lock, one watches and terminates. */
@@ -36,25 +31,13 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
   let workspace: WorkspaceRuntime;
 
   beforeAll(async () => {
-    courier = createCourierWorkspace({ databaseUrl: databaseUrl!, schema, leaseMs });
-    store = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 4 });
-    admin = await openStore({ databaseUrl: databaseUrl!, schema, maxConnections: 2 });
-    const dataDir = path.join(scratch, 'data');
-    await loadOrCreateSigner(dataDir);
-    workspace = await createWorkspaceRuntime({
-      store,
-      dataDir,
-      agentsDir: path.join(courier.dir, 'agents'),
-      ownership: new RunOwnership({ store, ttlMs: leaseMs }),
-    });
+    runtime = await openCourierRuntime({ databaseUrl: databaseUrl!, prefix: 't_storeloss', leaseMs });
+    ({ courier, store, workspace } = runtime);
+    admin = await openStore({ databaseUrl: databaseUrl!, schema: runtime.schema, maxConnections: 2 });
   });
   afterAll(async () => {
-    await workspace?.close();
-    await store?.close();
-    await admin?.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    await runtime?.close();
     await admin?.close();
-    courier?.remove();
-    rmSync(scratch, { recursive: true, force: true });
   });
 
   /**
@@ -89,20 +72,11 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
   }
 
   /**
-   * Opens a run and drives it as `factory serve --queue` and a worker do (open, then drive): the
+   * Runs are opened and driven as `factory serve --queue` and a worker do (open, then drive): the
    * recoveries below then go through the very agent session, and gate, that drove it first.
    */
-  async function workerDrive(key: string, runId: string) {
-    await workspace.runtime.open('courier', key, { principal: { id: 'alice@acme.example', roles: ['operator'] }, runId });
-    return workspace.runtime.drive(runId);
-  }
-
-  async function trace(runId: string): Promise<Array<{ seq: number; type: string; payload: Record<string, unknown> }>> {
-    const events = [];
-    for await (const event of readRunEvents(store, runId))
-      events.push({ seq: event.seq, type: event.type, payload: JSON.parse(event.payloadText ?? '{}') as Record<string, unknown> });
-    return events;
-  }
+  const workerDrive = (key: string, runId: string) => runtime.workerDrive(key, runId);
+  const trace = (runId: string) => runtime.trace(runId);
 
   /**
    * Recovers the run in this process once its lease has lapsed (the process let it go: nothing
