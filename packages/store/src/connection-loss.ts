@@ -3,6 +3,7 @@
 // up or in recovery (a restart, a failover). Such a failure says nothing about the work that was
 // being done, so callers leave it to be retried or recovered (STORE_UNAVAILABLE) instead of
 // failing it. Drivers and drizzle wrap errors, so the whole cause chain is looked at.
+import { AiFactoryError, ErrorCode, SystemError } from '@aifactory/core';
 
 /** postgres.js's own codes for a connection that went away or never came. */
 const driverCodes = new Set(['CONNECTION_ENDED', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
@@ -45,4 +46,17 @@ export function isConnectionLoss(error: unknown): boolean {
     if (Array.isArray(errors)) pending.push(...(errors as unknown[]));
   }
   return false;
+}
+
+/**
+ * A lost connection as STORE_UNAVAILABLE, saying what could not be done (`doing`), instead of an
+ * error that says nothing about the work (drizzle's "Failed query: …" wrapping the driver's
+ * error); any other error, and any error of ours, as it is.
+ */
+export function storeUnavailable(error: unknown, doing?: string): unknown {
+  if (error instanceof AiFactoryError || !isConnectionLoss(error)) return error;
+  const reason = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message ?? String(error);
+  return new SystemError(ErrorCode.StoreUnavailable, `${doing ? `Could not ${doing}: the` : 'The'} store is unavailable (${reason}).`, {
+    cause: error,
+  });
 }

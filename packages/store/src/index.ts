@@ -1,6 +1,6 @@
 // @aifactory/store public API: anything exported here is public API.
 export { openStore, storeOptionsFromEnv, storeLockFile, dataHome, migrationsFolder, sql } from './open-store.ts';
-export { isConnectionLoss } from './connection-loss.ts';
+export { isConnectionLoss, storeUnavailable } from './connection-loss.ts';
 export { errorText } from './error-text.ts';
 export { runPrepared } from './pglite-prepared.ts';
 export type { PreparedParameter, PreparedResult } from './pglite-prepared.ts';

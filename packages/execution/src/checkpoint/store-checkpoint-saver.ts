@@ -26,7 +26,7 @@ import {
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
-import { isConnectionLoss, type Store } from '@aifactory/store';
+import { storeUnavailable, type Store } from '@aifactory/store';
 import type { AtRestCipher } from '@aifactory/verification';
 import {
   deleteThreadCheckpoints,
@@ -410,15 +410,12 @@ function groupKey(...parts: string[]): string {
 
 /**
  * Runs a checkpoint query; a lost or refused connection (a Postgres restart) becomes
- * STORE_UNAVAILABLE, so the runtime leaves the run to recovery instead of failing it for an
- * error that says nothing about the run (drizzle's "Failed query: …" wrapping the driver's error).
+ * STORE_UNAVAILABLE, so the runtime leaves the run to recovery instead of failing it.
  */
 async function reachable<T>(doing: string, query: () => Promise<T>): Promise<T> {
   try {
     return await query();
   } catch (error) {
-    if (!isConnectionLoss(error)) throw error;
-    const reason = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new SystemError(ErrorCode.StoreUnavailable, `Could not ${doing}: the store is unavailable (${reason}).`, { cause: error });
+    throw storeUnavailable(error, doing);
   }
 }

@@ -6,7 +6,7 @@ import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@langchain/langgraph';
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
-import { errorText, isConnectionLoss, type Store } from '@aifactory/store';
+import { errorText, isConnectionLoss, storeUnavailable, type Store } from '@aifactory/store';
 import { readRunEvents } from '@aifactory/verification';
 import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification/internal';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
@@ -21,7 +21,7 @@ import type { AgentGraphDependencies } from '../graph/graph-context.ts';
 import { requestHash } from '../graph/request-hash.ts';
 import { GovernanceGate, type EventDraft, type GateApprovalRequest } from '../governance/gate.ts';
 import type { RunEvent, RunEventListener } from '../graph/run-events.ts';
-import { RunOwnership } from './run-ownership.ts';
+import { RunOwnership, notOwnedError } from './run-ownership.ts';
 import {
   callKey,
   confirmedToolOutcome,
@@ -981,7 +981,7 @@ export class AgentRuntime {
           } catch (failure) {
             // Not handed back (the store went away): its lease lapses and it is recovered.
             this.#letGo(session, runId);
-            throw unreachableStore(failure);
+            throw storeUnavailable(failure);
           }
           throw handedBackError(runId);
         }
@@ -997,7 +997,7 @@ export class AgentRuntime {
         // is the same failure.
         if ((error instanceof AiFactoryError && error.code === ErrorCode.StoreUnavailable) || isConnectionLoss(error)) {
           this.#letGo(session, runId);
-          throw unreachableStore(error);
+          throw storeUnavailable(error);
         }
         // The action that was being governed did not run: every execution follows a recorded
         // decision, so a failure to decide or record stops here (fail closed). What the run's end
@@ -1015,7 +1015,7 @@ export class AgentRuntime {
         // and its record): this process lets the run go — it is no longer renewed here, so its
         // lease lapses and a live process recovers it from its checkpoint and trace.
         this.#letGo(session, runId);
-        throw unreachableStore(error);
+        throw storeUnavailable(error);
       }
     } finally {
       this.#controls.delete(runId);
@@ -1333,20 +1333,4 @@ function awaitingConsumption(type: string, payload: string | null | undefined, h
   if (heldRunId === undefined) return false;
   if (approvalDecisionEvents.has(type)) return true;
   return type === 'run.held' && typeof payload === 'string' && payload.includes('"approval_id"');
-}
-
-/** A lost connection as STORE_UNAVAILABLE (a path that did not wrap its driver's error); any other error as it is. */
-function unreachableStore(error: unknown): unknown {
-  if (error instanceof AiFactoryError || !isConnectionLoss(error)) return error;
-  const reason = (error as { cause?: Error }).cause?.message ?? (error as Error)?.message ?? String(error);
-  return new SystemError(ErrorCode.StoreUnavailable, `The store is unavailable (${reason}).`, { cause: error });
-}
-
-/** The error a process gets for a run whose lease it does not hold (it never took it, or let it go). */
-function notOwnedError(runId: string, doing: string): UserError {
-  return new UserError(
-    ErrorCode.LeaseLost,
-    `This process does not hold the lease of run '${runId}', so it may not ${doing}; the process that holds it, or the next to recover the run, goes on with it.`,
-    { details: { runId } },
-  );
 }

@@ -126,12 +126,7 @@ export class RunOwnership {
     const held = this.#held.get(runId);
     // Not (or no longer) driven here — it ended, was handed back, or was let go when the store went
     // away: nothing may be done for it.
-    if (!held)
-      throw new UserError(
-        ErrorCode.LeaseLost,
-        `This process does not hold the lease of run '${runId}', so it may not ${doing}; the process that holds it, or the next to recover the run, goes on with it.`,
-        { details: { runId } },
-      );
+    if (!held) throw notOwnedError(runId, doing);
     if (!held.lost && held.renewedAt && this.#fresh(held.renewedAt)) return;
     const askedAt = this.stamp();
     if (!held.lost && (await renewRunLease(this.#store, runId, { epoch: held.epoch }, this.ttlMs))) {
@@ -218,6 +213,15 @@ export class RunOwnership {
       else if (held) this.#confirm(runId, held.epoch, askedAt);
     }
   }
+}
+
+/** The error a process gets for a run whose lease it does not hold (it never took it, or let it go). */
+export function notOwnedError(runId: string, doing: string): UserError {
+  return new UserError(
+    ErrorCode.LeaseLost,
+    `This process does not hold the lease of run '${runId}', so it may not ${doing}; the process that holds it, or the next to recover the run, goes on with it.`,
+    { details: { runId } },
+  );
 }
 
 /** AIFACTORY_LEASE_MS, or the default lease. */
