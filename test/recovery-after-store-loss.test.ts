@@ -81,8 +81,7 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
   /**
    * Recovers the run in this process once its lease has lapsed (the process let it go: nothing
    * renews it), as a supervisor does: looking again while another process owns it, or while the
-   * store is unavailable. postgres.js (3.4.9) replays a terminated backend's 57P01 onto the first
-   * statement its reconnected connection runs, so one recovery may meet the lost connection again.
+   * store is unavailable (a pool may still hold a connection the server closed).
    */
   async function recoverWhenLapsed(runId: string) {
     for (let attempt = 0; ; attempt += 1) {

@@ -87,3 +87,34 @@ describe('openStore with a data directory', () => {
     );
   });
 });
+
+describe.skipIf(!postgresUrl)('a Postgres connection terminated mid-statement', () => {
+  // postgres.js 3.4.9 kept the terminated backend's error (57P01) and rejected the first statement
+  // of the reconnected connection with it: a run that met a restart once then failed its next,
+  // healthy write. patches/postgres@3.4.9.patch clears it when the socket closes.
+  it('fails that statement only: the next one, on the reconnected connection, succeeds', async () => {
+    const store = await openStore({ databaseUrl: postgresUrl!, schema: `t_store_${randomUUID().slice(0, 8)}`, maxConnections: 1 });
+    const admin = await openStore({ databaseUrl: postgresUrl!, maxConnections: 1 });
+    try {
+      const [{ pid }] = await store.query<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`);
+      const sleeping = store.query(sql`SELECT pg_sleep(30)`).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await expect
+        .poll(
+          async () => (await admin.query(sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}::int AND query LIKE '%pg_sleep%'`)).length,
+        )
+        .toBe(1);
+      await admin.query(sql`SELECT pg_terminate_backend(${pid}::int)`);
+      // The statement fails (the server's 57P01 closes the socket before the statement ends).
+      expect(await sleeping).toBeInstanceOf(Error);
+      const [after] = await store.query<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`);
+      expect(after!.pid).not.toBe(pid);
+    } finally {
+      await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`)).catch(() => undefined);
+      await store.close();
+      await admin.close();
+    }
+  });
+});
