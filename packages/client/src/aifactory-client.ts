@@ -85,7 +85,7 @@ export interface RunSummary {
   agent: string;
   team: string | null;
   principal: string;
-  /** running, orphaned, recovering, held, completed or failed. */
+  /** running, queued, orphaned, recovering, held, completed or failed. */
   status: string;
   startedAt: string;
   endedAt: string | null;
@@ -106,7 +106,7 @@ export interface RunPage {
 /** Which runs to list. Times are ISO instants or durations ago such as 30m, 24h, 7d. */
 export interface RunListFilter {
   agent?: string;
-  status?: 'running' | 'orphaned' | 'recovering' | 'held' | 'completed' | 'failed';
+  status?: 'running' | 'queued' | 'orphaned' | 'recovering' | 'held' | 'completed' | 'failed';
   /** Started at or after. */
   since?: string;
   /** Started before. */

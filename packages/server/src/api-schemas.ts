@@ -241,7 +241,7 @@ export const eventStream = (what: string) => ({
   },
 });
 
-const runStatus = z.enum(['running', 'orphaned', 'recovering', 'held', 'completed', 'failed']);
+const runStatus = z.enum(['running', 'queued', 'orphaned', 'recovering', 'held', 'completed', 'failed']);
 
 /** A run as listed. */
 export const runSummary = z
@@ -250,7 +250,7 @@ export const runSummary = z
     agent: z.string(),
     team: z.string().nullable(),
     principal: z.string(),
-    status: z.string().openapi({ description: 'running, orphaned, recovering, held, completed or failed.' }),
+    status: z.string().openapi({ description: 'running, queued, orphaned, recovering, held, completed or failed.' }),
     startedAt: instant,
     endedAt: instant.nullable(),
     replayOf: z.string().nullable(),

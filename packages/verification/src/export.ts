@@ -90,8 +90,8 @@ function runLine(run: RunSummary): string {
     team: run.team,
     principal: run.principal,
     // The stored status, which the chain covers: whether a running run's owner is alive
-    // (orphaned, recovering) is a fact of the moment, not of the record.
-    status: run.status === 'orphaned' || run.status === 'recovering' ? 'running' : run.status,
+    // (queued, orphaned, recovering) is a fact of the moment, not of the record.
+    status: run.status === 'queued' || run.status === 'orphaned' || run.status === 'recovering' ? 'running' : run.status,
     started_at: run.startedAt.toISOString(),
     ended_at: run.endedAt?.toISOString() ?? null,
     replay_of: run.replayOf,

@@ -171,16 +171,19 @@ export async function msUntilNextLeaseLapse(store: Store): Promise<number | null
   return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
 }
 
-/** How a run's ownership reads in `runs list`: a live owner, none, or a new owner picking it up. */
-export type Liveness = 'running' | 'orphaned' | 'recovering';
+/** How a run's ownership reads in `runs list`: a live owner, none yet, a dead one, or a new owner picking it up. */
+export type Liveness = 'running' | 'queued' | 'orphaned' | 'recovering';
 
 /**
  * The SQL expression (over `runs r` left-joined to `run_leases l`) that shows a running run as
- * running only while a live owner holds it: orphaned when its lease lapsed, recovering while a
- * new owner picks it up. Other statuses read as they are.
+ * running only while a live owner holds it: queued while no process has taken it yet (an API
+ * server recorded it for the workers: no lease until one takes it) or since its owner handed it
+ * back (a graceful shutdown released the lease), orphaned only when its owner's lease lapsed (the
+ * owner died or stalled), recovering while a new owner picks it up. Other statuses read as they are.
  */
 export const livenessSql = `CASE WHEN r.status <> 'running' THEN r.status
-  WHEN l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released' THEN 'orphaned'
+  WHEN l.run_id IS NULL OR l.state = 'released' THEN 'queued'
+  WHEN l.expires_at <= now() THEN 'orphaned'
   WHEN l.state = 'recovering' THEN 'recovering' ELSE 'running' END`;
 
 /** A held run whose approval was decided (or consumed) while nobody went on with it. */

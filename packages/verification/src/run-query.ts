@@ -12,7 +12,7 @@ export interface RunFilter {
   agent?: string;
   team?: string;
   principal?: string;
-  /** running (a live owner drives it), orphaned (its owner is gone), recovering, held, completed or failed. */
+  /** running (a live owner drives it), queued (no process has taken it yet, or it was handed back), orphaned (its owner died), recovering, held, completed or failed. */
   status?: string;
   /** Started at or after. */
   since?: Date;
@@ -92,7 +92,7 @@ export interface RunSummary {
   sealed: boolean;
 }
 
-const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
+const statuses = ['running', 'queued', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
 const storedStatuses = new Set(['held', 'completed', 'failed']);
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 

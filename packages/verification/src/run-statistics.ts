@@ -55,7 +55,7 @@ export interface RunStatistics {
   violations: ViolationBucket[];
   /** The latest decided approvals in the window (at most 1000), oldest first. */
   approvalLatencies: ApprovalLatency[];
-  /** Runs started in the window, by status (running, orphaned, recovering, held, completed, failed). */
+  /** Runs started in the window, by status (running, queued, orphaned, recovering, held, completed, failed). */
   runsByStatus: Record<string, number>;
 }
 

@@ -2,7 +2,7 @@
 // take-over waits for the lease to lapse, and writers that are not the owner (votes) still land.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
-import { createRecorder, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
+import { createRecorder, listRuns, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
 import { acquireRunLease, findOrphanedRuns, releaseRunLease, renewRunLease, renewRunLeases } from '../src/internal.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
@@ -94,6 +94,22 @@ for (const engine of engines('t_lease')) {
       expect(orphaned).not.toContain('alive');
       expect(orphaned).not.toContain('parked');
       expect(orphaned).not.toContain('fenced');
+    });
+
+    it('lists a run no process has taken yet, or one handed back, as queued; orphaned only once its owner’s lease lapsed', async () => {
+      // A run an API server accepted for the workers: recorded, no lease until a worker takes it.
+      await recorder.startRun({ id: 'waiting', agent: 'clerk', principal: 'queue-test' });
+      await recorder.startRun({ id: 'handed', agent: 'clerk', principal: 'queue-test' }, { lease: { owner: 'leaving', ttlMs: 60_000 } });
+      await releaseRunLease(store, 'handed', { epoch: 1 });
+      await recorder.startRun({ id: 'dead', agent: 'clerk', principal: 'queue-test' }, { lease: { owner: 'died', ttlMs: 50 } });
+      await recorder.startRun({ id: 'driven', agent: 'clerk', principal: 'queue-test' }, { lease: { owner: 'here', ttlMs: 60_000 } });
+      await sleep(120);
+      const statuses: Record<string, string> = {};
+      for await (const run of listRuns(store, { principal: 'queue-test' })) statuses[run.id] = run.status;
+      expect(statuses).toEqual({ waiting: 'queued', handed: 'queued', dead: 'orphaned', driven: 'running' });
+      const queued: string[] = [];
+      for await (const run of listRuns(store, { principal: 'queue-test', status: 'queued' })) queued.push(run.id);
+      expect(queued.sort()).toEqual(['handed', 'waiting']);
     });
   });
 }

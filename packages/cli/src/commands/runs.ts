@@ -506,7 +506,10 @@ function addFilters(command: Command): Command {
     .option('--agent <name>', 'only runs of this agent')
     .option('--team <name>', 'only runs of this team')
     .option('--principal <id>', 'only runs started by this principal')
-    .option('--status <status>', 'running (a live owner drives it), orphaned (its owner is gone), recovering, held, completed or failed')
+    .option(
+      '--status <status>',
+      'running (a live owner drives it), queued (no process has taken it yet, or it was handed back), orphaned (its owner died), recovering, held, completed or failed',
+    )
     .option('--since <time>', 'started at or after: an ISO time, or a duration ago such as 30m, 24h, 7d')
     .option('--until <time>', 'started before: an ISO time, or a duration ago')
     .option('--authority <authority>', 'runs with a policy decision of this authority: autonomous, notify_human, require_approval, deny')

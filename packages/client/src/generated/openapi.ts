@@ -1094,7 +1094,7 @@ export interface components {
             agent: string;
             team: string | null;
             principal: string;
-            /** @description running, orphaned, recovering, held, completed or failed. */
+            /** @description running, queued, orphaned, recovering, held, completed or failed. */
             status: string;
             /**
              * Format: date-time
@@ -2021,7 +2021,7 @@ export interface operations {
                 /** @description Only runs of this agent. */
                 agent?: string;
                 /** @description Only runs in this state. */
-                status?: "running" | "orphaned" | "recovering" | "held" | "completed" | "failed";
+                status?: "running" | "queued" | "orphaned" | "recovering" | "held" | "completed" | "failed";
                 /** @description Only runs started by this principal (operators see only their own whatever they ask). */
                 principal?: string;
                 /** @description Only runs of agents of this team. */
