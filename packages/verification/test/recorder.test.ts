@@ -295,7 +295,7 @@ for (const engine of engines('t_rec')) {
       for await (const run of listRuns(store, { since: new Date(Date.now() + 60_000) })) future.push(run);
       expect(future).toEqual([]);
       await expect(listRuns(store, { status: 'paused' }).next()).rejects.toThrow(
-        /Status 'paused' is unknown; use one of running, orphaned, recovering, held, completed, failed/,
+        /Status 'paused' is unknown; use one of running, queued, orphaned, recovering, held, completed, failed/,
       );
     });
 

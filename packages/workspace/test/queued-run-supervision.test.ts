@@ -1,5 +1,5 @@
 // The job queue beside the supervisors that look for orphaned runs (Postgres): a run an API server
-// queued has no lease until a worker takes it, so it reads as orphaned; its job waits for a free
+// queued has no lease until a worker takes it, so findOrphanedRuns finds it; its job waits for a free
 // worker and is left alone, while a run whose job is gone or was taken by a process that died is
 // queued again. Drives asked for together are added together. A backlog of queued runs never
 // hides a run whose owner died.
