@@ -20,7 +20,7 @@ interface RunSummary {
   sealed: boolean;
 }
 
-const statuses = ['running', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
+const statuses = ['running', 'queued', 'orphaned', 'recovering', 'held', 'completed', 'failed'];
 const authorities = ['autonomous', 'notify_human', 'require_approval', 'deny'];
 export function RunsPage({ session }: { session: Session }) {
   const { query } = useLocation();
