@@ -96,7 +96,7 @@ describe.skipIf(!postgresUrl)('a Postgres connection terminated mid-statement', 
     const store = await openStore({ databaseUrl: postgresUrl!, schema: `t_store_${randomUUID().slice(0, 8)}`, maxConnections: 1 });
     const admin = await openStore({ databaseUrl: postgresUrl!, maxConnections: 1 });
     try {
-      const [{ pid }] = await store.query<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`);
+      const pid = (await store.query<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`))[0]!.pid;
       const sleeping = store.query(sql`SELECT pg_sleep(30)`).then(
         () => undefined,
         (error: unknown) => error,
