@@ -137,7 +137,8 @@ export interface RecorderOptions {
   onWitnessError?: (error: unknown) => void;
   /**
    * Checkpoint seals of running runs: after every `everyEvents` events (default 500), and when
-   * `everySeconds` (default 60) have passed since a run's last seal with events not yet covered.
+   * `everySeconds` (default 60) have passed since a run's last seal with events not yet covered,
+   * written in the background (the append that made one due does not wait for it).
    * false: only at start, hold and end.
    */
   checkpoints?: { everyEvents?: number; everySeconds?: number } | false;
@@ -186,6 +187,8 @@ interface Coverage {
   seq: number;
   at: number;
   timer?: ReturnType<typeof setTimeout> | undefined;
+  /** A periodic checkpoint of this run is being written in the background. */
+  sealing?: boolean;
 }
 
 const eventColumns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash';
@@ -666,7 +669,7 @@ class TraceRecorder implements Recorder {
         throw storeFailure(`record ${drafts.map((draft) => draft.type).join(', ')} for run '${runId}'`, error);
       }
       this.#remember(runId, previous);
-      if (!previous.ended && !options.skipCheckpoint) await this.#maybeCheckpoint(runId, previous);
+      if (!previous.ended && !options.skipCheckpoint) this.#maybeCheckpoint(runId, previous);
       return rows.map((row, index) => toRecorded(row, drafts[index]!.payload, at.getTime()));
     }
   }
@@ -732,10 +735,13 @@ class TraceRecorder implements Recorder {
   }
 
   /**
-   * The periodic checkpoint, after an append (the caller holds the run's turn): at once when
-   * everyEvents events are uncovered, else a timer for when everySeconds will have passed.
+   * The periodic checkpoint, after an append: when everyEvents events are uncovered it is written
+   * in the background (the append is durable and answered already; a seal of a committed head
+   * needs no turn of the run, and the seal chain orders it after every seal asked for before it),
+   * else a timer is set for when everySeconds will have passed. A checkpoint that fails leaves
+   * the coverage as it was, so the next append asks again.
    */
-  async #maybeCheckpoint(runId: string, head: Head): Promise<void> {
+  #maybeCheckpoint(runId: string, head: Head): void {
     if (!Number.isFinite(this.#checkpointEvents) && !Number.isFinite(this.#checkpointMillis)) return;
     let coverage = this.#coverage.get(runId);
     if (!coverage) {
@@ -744,9 +750,21 @@ class TraceRecorder implements Recorder {
       this.#coverage.set(runId, coverage);
     }
     const uncovered = head.seq - coverage.seq;
-    if (uncovered <= 0) return;
+    if (uncovered <= 0 || coverage.sealing) return;
     if (uncovered >= this.#checkpointEvents || Date.now() - coverage.at >= this.#checkpointMillis) {
-      await this.#checkpointSeal(runId, head);
+      const sealing = coverage;
+      sealing.sealing = true;
+      void this.#seals.write({ kind: 'checkpoint', runId, headSeq: head.seq, headHash: head.hash }).then(
+        () => {
+          // The run may have ended (its coverage forgotten) or been checkpointed since.
+          if (this.#coverage.get(runId) !== sealing) return;
+          if (sealing.timer) clearTimeout(sealing.timer);
+          this.#coverage.set(runId, { seq: head.seq, at: Date.now() });
+        },
+        () => {
+          sealing.sealing = false;
+        },
+      );
       return;
     }
     if (!coverage.timer && Number.isFinite(this.#checkpointMillis)) {

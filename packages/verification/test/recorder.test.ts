@@ -107,6 +107,25 @@ for (const engine of engines('t_rec')) {
       expect(JSON.parse(events[1]!.payloadText!)).toMatchObject({ decision: { authority: 'autonomous' } });
     });
 
+    it('checkpoint-seals a long run as it grows, in the background, and the run ended right after a checkpoint was due still verifies', async () => {
+      const often = createRecorder(store, { signer, checkpoints: { everyEvents: 3 } });
+      await often.startRun({ id: 'r-long', agent: 'clerk', principal: 'alice' });
+      for (let step = 1; step <= 9; step += 1)
+        await often.record('r-long', { type: 'tool.called', actor: 'clerk', payload: { step, name: 'ledger.read' } });
+      // seq 10 is the ninth append: a checkpoint is due with it, and the run ends at once.
+      const { seal } = await often.finishRun('r-long', { status: 'completed' });
+      const seals = await store.query<{ kind: string; head_seq: number; seq: number }>(
+        sql`SELECT kind, head_seq, seq FROM seals WHERE run_id = 'r-long' ORDER BY seq`,
+      );
+      const checkpoints = seals.filter((row) => row.kind === 'checkpoint').map((row) => Number(row.head_seq));
+      expect(checkpoints.length).toBeGreaterThanOrEqual(2);
+      expect(checkpoints.every((headSeq) => headSeq >= 4 && headSeq <= 10)).toBe(true);
+      expect(seals.at(-1)).toMatchObject({ kind: 'final' });
+      expect(Number(seals.at(-1)!.seq)).toBe(seal.seq);
+      expect(await verifyRun(store, 'r-long', { signers: [signer] })).toMatchObject({ ok: true, events: 11, sealed: true });
+      expect((await verifyAll(store, { signers: [signer] })).ok).toBe(true);
+    });
+
     it('refuses unknown types, malformed payloads and appends after the end, before writing anything', async () => {
       await recorder.startRun({ id: 'r-refuse', agent: 'clerk', principal: 'alice' });
       await expect(recorder.record('r-refuse', { type: 'tool.exploded' as never, actor: 'x', payload: {} })).rejects.toThrow(
