@@ -28,7 +28,7 @@ import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
 import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
-import { callUpstream, passThroughEvents, type UpstreamResult } from './upstream-call.ts';
+import { callUpstream, passThroughEvents, readText, type UpstreamResponse, type UpstreamResult } from './upstream-call.ts';
 import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
 
 /** Who is calling, as the server authenticated them. */
@@ -452,7 +452,7 @@ export class LlmGateway {
             feature,
             masked: mask ? found : undefined,
           };
-          return this.#deliver(context, result.response, { stream, dropUsage, answeredBy: id, release });
+          return await this.#deliver(context, result.response, { stream, dropUsage, answeredBy: id, release });
         }
         lastFailure = result;
         this.#gate.defer(run.runId, {
@@ -616,12 +616,12 @@ export class LlmGateway {
   /** Passes the provider's answer to the app (streamed event by event, or whole) and records what it said. */
   async #deliver(
     context: OutcomeContext,
-    response: Response,
+    response: UpstreamResponse,
     options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void },
   ): Promise<Response> {
     const { protocol } = context;
     const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
-    if (options.stream && response.body) {
+    if (options.stream) {
       const events = passThroughEvents(response.body, protocol.streamReader(options.dropUsage), (outcome, error) => {
         this.#recordOutcome(context, outcome, error);
         options.release();
@@ -640,7 +640,16 @@ export class LlmGateway {
         },
       });
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await readText(response.body);
+    } catch (error) {
+      // The provider's answer broke off: what was asked stays on the record with why it has no answer.
+      const what = `the answer broke off (${error instanceof Error ? error.message : String(error)})`;
+      this.#recordOutcome(context, { content: '', toolCalls: [], finishReason: null }, what);
+      options.release();
+      return gatewayErrorResponse(protocol, 'upstream', `The model provider's ${what}.`, headers);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -655,7 +664,7 @@ export class LlmGateway {
     options.release();
     return new Response(text, {
       status: 200,
-      headers: { 'content-type': response.headers.get('content-type') ?? 'application/json', ...headers },
+      headers: { 'content-type': response.contentType ?? 'application/json', ...headers },
     });
   }
 
