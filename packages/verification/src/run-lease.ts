@@ -198,7 +198,9 @@ export interface StalledHeldRun {
  * Held runs nobody drives whose latest approval was decided (approved, rejected or expired) at least
  * `graceMs` ago but never applied, or was consumed by a process that died before the run went on
  * (its last event is still approval.consumed — or, when it died between consuming the approval and
- * recording that, the decision or the hold). The voter resumes a run itself within milliseconds;
+ * recording that, the decision or the hold). Refusals (approval.refused) do not count as the last
+ * event: a second resumer that read the approval as decided before the first consumed it is
+ * refused it and records so, and the run must still be found. The voter resumes a run itself within milliseconds;
  * these are the ones whose resumer died, or that were decided while no process could resume them.
  * Approvals their caller uses by asking again (resumed_by = caller: the LLM gateway's held requests)
  * have no run to resume and are never stalled.
@@ -213,7 +215,7 @@ export async function findStalledHeldRuns(store: Store, options: { graceMs?: num
        AND coalesce(a.context->>'resumed_by', '') <> 'caller'
        AND ((a.status IN ('approved', 'rejected', 'expired') AND a.decided_at <= now() - $1 * interval '1 millisecond')
          OR (a.status = 'consumed' AND a.consumed_at <= now() - $1 * interval '1 millisecond'
-             AND EXISTS (SELECT 1 FROM (SELECT e.type, e.payload FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1) last
+             AND EXISTS (SELECT 1 FROM (SELECT e.type, e.payload FROM events e WHERE e.run_id = r.id AND e.type <> 'approval.refused' ORDER BY e.seq DESC LIMIT 1) last
                WHERE last.type IN ('approval.consumed', 'approval.voted', 'approval.granted', 'approval.rejected', 'approval.expired')
                   OR (last.type = 'run.held' AND last.payload LIKE '%"approval_id"%'))))
      LIMIT $2`,

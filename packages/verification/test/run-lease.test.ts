@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
 import { createRecorder, listRuns, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
-import { acquireRunLease, findOrphanedRuns, releaseRunLease, renewRunLease, renewRunLeases } from '../src/internal.ts';
+import { sql } from '@aifactory/store';
+import { acquireRunLease, findOrphanedRuns, findStalledHeldRuns, releaseRunLease, renewRunLease, renewRunLeases } from '../src/internal.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
 warnIfNoPostgres('verification');
@@ -110,6 +111,35 @@ for (const engine of engines('t_lease')) {
       const queued: string[] = [];
       for await (const run of listRuns(store, { principal: 'queue-test', status: 'queued' })) queued.push(run.id);
       expect(queued.sort()).toEqual(['handed', 'waiting']);
+    });
+
+    it('finds a held run whose resumer consumed its approval and died, even once a second resumer was refused the spent approval', async () => {
+      // Resumer A consumed the approval (its row reads consumed) and was killed before recording
+      // approval.consumed; resumer B, which had read the approval as approved before that, took the
+      // lapsed lease and was refused it (approval.refused is now the run's last event). Nobody else
+      // will resume the run: the supervisor must still find it, or it stays held forever.
+      await recorder.startRun({ id: 'spent', agent: 'clerk', principal: 'alice' }, { lease: { owner: 'a', ttlMs: 60_000 } });
+      const approval = { approval_id: 'apr_spent', step: 2 };
+      await recorder.record('spent', { type: 'approval.requested', actor: 'runtime', payload: approval }, { fence: { epoch: 1 } });
+      await recorder.record('spent', { type: 'run.held', actor: 'runtime', payload: approval }, { fence: { epoch: 1 } });
+      await recorder.setStatus('spent', 'held', { fence: { epoch: 1 } });
+      await releaseRunLease(store, 'spent', { epoch: 1 });
+      await store.query(
+        sql`INSERT INTO approvals (id, run_id, step, action, args_hash, policy_hash, requirement, requested_by, status, outcome, requested_at, decided_at, consumed_at)
+            VALUES ('apr_spent', 'spent', 2, '{}'::jsonb, 'h', 'p', '{}'::jsonb, 'runtime', 'consumed', 'approved', now() - interval '1 minute', now() - interval '50 seconds', now() - interval '40 seconds')`,
+      );
+      await recorder.record('spent', { type: 'approval.granted', actor: 'bob', payload: approval });
+      expect((await findStalledHeldRuns(store, { graceMs: 1_000 })).map((run) => run.runId)).toContain('spent');
+      await recorder.record('spent', {
+        type: 'approval.refused',
+        actor: 'runtime',
+        payload: { ...approval, stage: 'consume', code: 'APPROVAL_INVALID', reason: "Approval 'apr_spent' was already used." },
+      });
+      expect(await findStalledHeldRuns(store, { graceMs: 1_000 })).toContainEqual({
+        runId: 'spent',
+        approvalId: 'apr_spent',
+        approvalStatus: 'consumed',
+      });
     });
   });
 }
