@@ -29,6 +29,8 @@ export interface ToolCall {
   args: Record<string, unknown>;
   /** The process that drove the run (the tap's parent). */
   pid: number;
+  /** When the tool server received it (ms since the epoch, this machine's clock). */
+  at: number;
 }
 
 /** The example workspace on disk, bound to one Postgres schema. */

@@ -23,7 +23,7 @@
 // at — so it runs alone (`pnpm test:chaos`, after every other test); Postgres is running again when it ends.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { openStore, type Store } from '@aifactory/store';
@@ -117,6 +117,11 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
     });
     // Postgres must be up again whatever happened above (later CI steps need it).
     await waitFor(() => reachable(), 'Postgres to accept connections again', 120_000, 250).catch(() => undefined);
+    if (process.env.AIFACTORY_CHAOS_KEEP) {
+      process.stderr.write(`chaos: kept schema ${schema} and folder ${workspace?.dir} (AIFACTORY_CHAOS_KEEP)\n`);
+      await store?.close();
+      return;
+    }
     await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
     await store?.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
     await store?.close();
@@ -144,6 +149,11 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       const spawn = (args: string[]) => {
         const process = spawnIn(host, args);
         everyProcess.push(process);
+        if (globalThis.process.env.AIFACTORY_CHAOS_KEEP)
+          void process.exited.then(() => {
+            mkdirSync(path.join(workspace.dir, 'logs'), { recursive: true });
+            writeFileSync(path.join(workspace.dir, 'logs', `${args[0]}-${process.pid}.log`), process.stderr());
+          });
         return process;
       };
       /** CPU the test's own processes used (read before each is killed): what sizes the test for CI. */
@@ -167,11 +177,27 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
       const serverUrl = () => /serving\S*\s+(http:\/\/\S+)/.exec(serve.stderr())?.[1];
       await waitFor(() => serverUrl() !== undefined, 'the API server', 300_000);
       note('API server up');
+      // Who held each run's lease when: a log of every change of owner, epoch or state (the server
+      // created run_leases), so a zombie's write can be told from one it made after taking the run
+      // back (woken, it is a worker like any other).
+      for (const statement of [
+        `CREATE TABLE chaos_lease_log (run_id text NOT NULL, owner text NOT NULL, epoch int NOT NULL, state text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+        `CREATE FUNCTION chaos_log_lease() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+           INSERT INTO ${schema}.chaos_lease_log (run_id, owner, epoch, state) VALUES (NEW.run_id, NEW.owner, NEW.epoch, NEW.state); RETURN NEW; END $$`,
+        `CREATE TRIGGER chaos_log_lease_insert AFTER INSERT ON run_leases FOR EACH ROW EXECUTE FUNCTION chaos_log_lease()`,
+        `CREATE TRIGGER chaos_log_lease_update AFTER UPDATE ON run_leases FOR EACH ROW
+           WHEN (OLD.owner IS DISTINCT FROM NEW.owner OR OLD.epoch IS DISTINCT FROM NEW.epoch OR OLD.state IS DISTINCT FROM NEW.state)
+           EXECUTE FUNCTION chaos_log_lease()`,
+      ])
+        await store.query(sql.raw(statement));
       const headers = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
       const workers = new Set<FactoryProcess>();
+      /** When each worker was started: what a kill point waits for is its start and its first run. */
+      const spawnedAt = new Map<FactoryProcess, number>();
       const spawnWorker = () => {
         const worker = spawn(['worker', '--concurrency', '4', '--recovery-interval', '100', '--quiet']);
+        spawnedAt.set(worker, Date.now());
         workers.add(worker);
         void worker.exited.then(() => workers.delete(worker));
         return worker;
@@ -337,18 +363,25 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
         let pausing = false;
         /** Until both the kill points and the zombies are done. */
         const chaosGoesOn = () => killPoints < killTarget || zombies.length < pauseTarget;
+        /** Per kill: ms from a worker's start to ready, and from ready to driving a run. */
+        const startTimes: number[] = [];
+        const driveTimes: number[] = [];
+        const median = (values: number[]) => [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)] ?? 0;
         const killSlot = async () => {
           while (chaosGoesOn()) {
             const worker = [...workers].find((candidate) => !claimed.has(candidate) && !gone(candidate)) ?? spawnWorker();
             claimed.add(worker);
             await waitFor(() => ready(worker) || gone(worker), 'a worker to be ready', 300_000, 20);
             if (gone(worker)) continue;
+            const readyAt = Date.now();
             // Until it drives a run (or 60 s, should work run short). Not sooner: a worker killed idle
             // before it took the recovery job it was offered only delays recovery, and under load a
             // fresh worker takes many seconds from ready to driving.
             const until = Date.now() + 60_000;
             while (!gone(worker) && Date.now() < until && (await leasesOf(worker)).length === 0) await sleep(25);
             if (gone(worker)) continue;
+            startTimes.push(readyAt - (spawnedAt.get(worker) ?? readyAt));
+            driveTimes.push(Date.now() - readyAt);
             // A random point of what it does: at once, some moment later, or right after its next
             // tool call (in doubt: the call went out, its outcome is not recorded).
             const point = Math.random();
@@ -375,7 +408,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
               workers.delete(worker);
               spawnWorker();
               await pausePastLease(worker, driving).finally(() => (pausing = false));
-              note(`worker ${worker.pid} paused past its lease, its run(s) taken over, woken`);
+              note(`worker ${worker.pid} paused past its lease, its run(s) taken over, woken (${driving.join(', ')})`);
               // Awake again, it is a worker like any other: the kill slots may take it.
               workers.add(worker);
               claimed.delete(worker);
@@ -391,7 +424,10 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
             }
             if (driving.length > 0) killPoints += 1;
             else idleKills += 1;
-            if ((killPoints + idleKills) % 20 === 0) note(`${killPoints} kill points, ${idleKills} idle kills, ${inputs.length} runs`);
+            if ((killPoints + idleKills) % 20 === 0)
+              note(
+                `${killPoints} kill points, ${idleKills} idle kills, ${inputs.length} runs; median worker start ${median(startTimes)} ms, ready to driving ${median(driveTimes)} ms; load ${loadavg()[0]!.toFixed(1)}`,
+              );
           }
         };
         let next = 0;
@@ -464,10 +500,22 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
         ).toEqual([]);
         expect(clerkInputs.filter((input) => !existsSync(path.join(workspace.shared, 'reports', `${input}.md`)))).toEqual([]);
         expect(workspace.calls().filter((call) => call.tool === 'write_file')).toHaveLength(clerkInputs.length);
-        // No zombie, once woken, wrote for a run it had lost.
+        // No zombie, once woken, wrote for a run it had lost: each write a zombie made for one of
+        // those runs came while it held the run's lease again (the lease log's last entry before the
+        // write names it, driving).
         const inputOf = new Map(runs.map((run) => [run.id, run.input]));
+        const leaseLog = await store.query<{ run_id: string; owner: string; epoch: number; state: string; at_ms: string }>(
+          sql`SELECT run_id, owner, epoch, state, (extract(epoch FROM at) * 1000)::bigint::text AS at_ms FROM chaos_lease_log ORDER BY at`,
+        );
+        const holderAt = (runId: string, atMs: number) =>
+          leaseLog.filter((entry) => entry.run_id === runId && Number(entry.at_ms) <= atMs).at(-1);
         const zombieWrites = zombies.flatMap((zombie) =>
-          zombie.runs.flatMap((runId) => writesOf(inputOf.get(runId) ?? '').filter((call) => call.pid === zombie.pid)),
+          zombie.runs.flatMap((runId) =>
+            writesOf(inputOf.get(runId) ?? '')
+              .filter((call) => call.pid === zombie.pid)
+              .map((call) => ({ runId, call, holder: holderAt(runId, call.at) }))
+              .filter(({ holder }) => !holder?.owner.includes(`:${zombie.pid}:`) || holder.state === 'released'),
+          ),
         );
         expect(zombieWrites).toEqual([]);
         // Nothing the API acknowledged is lost: accepted runs, counted votes, accepted resolutions.
