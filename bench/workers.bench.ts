@@ -293,7 +293,7 @@ function limitsOnPaper(results: Record<string, unknown>): string {
     ],
     [
       'job queue',
-      'one add_jobs per turn of a server (a whole burst of starts), one take and one completion per run: far below the runs’ own commits',
+      'one add_jobs in the commit of each batch of starts (a whole burst of starts), one take and one completion per run: far below the runs’ own commits',
     ],
   ];
   return `\nWhat limits throughput at N machines (on paper; this machine has 2 shared cores):\n${table.map(([part, limit]) => `  ${part.padEnd(16)} ${limit}`).join('\n')}\n`;

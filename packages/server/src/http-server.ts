@@ -128,7 +128,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           throw error;
         });
   const queue = options.queue;
-  const queued = queue ? new QueuedRuns({ workspace, enqueue: (job) => queue.enqueueDrive(job) }) : undefined;
+  const queued = queue
+    ? new QueuedRuns({ workspace, enqueue: (job) => queue.enqueueDrive(job), startJob: (job) => queue.driveJobRows(job) })
+    : undefined;
   // Runs whose process died are continued here once their lease lapses (any number of servers
   // and workers may look at once: the lease take-over picks exactly one).
   const supervisor =

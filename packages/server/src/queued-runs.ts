@@ -12,6 +12,8 @@ export interface QueuedRunsOptions {
   workspace: Pick<Workspace, 'runtime' | 'store'>;
   /** Queues a drive of a run (the RunQueue's enqueueDrive). */
   enqueue(job: DriveRunJob): Promise<void>;
+  /** A drive job as rows committed with the run's start (the RunQueue's driveJobRows): a start is never recorded without its job. */
+  startJob(job: DriveRunJob): { text: string; row: unknown };
   /** How often the trace of followed runs is read (default 25 ms). */
   pollMs?: number;
 }
@@ -38,7 +40,7 @@ export class QueuedRuns {
     this.#options = options;
   }
 
-  /** Records the run as started, queues it, and resolves once a worker completed, failed or held it. */
+  /** Records the run as started and queued in one commit, and resolves once a worker completed, failed or held it. */
   async start(request: {
     agent: string;
     input: string;
@@ -53,12 +55,10 @@ export class QueuedRuns {
       ...(request.runId ? { runId: request.runId } : {}),
       ...(request.feature ? { feature: request.feature } : {}),
       ...(request.trace ? { trace: request.trace } : {}),
+      commitWith: (runId) => [this.#options.startJob({ runId, reason: 'start' })],
     });
     const done = this.#follow(opened.runId, 1, request.onEvent);
     request.onEvent?.({ type: 'run.started', runId: opened.runId, agent: opened.agent, principal: request.principal.id });
-    // Should the queue be unreachable now, the run is still recorded as running without an owner:
-    // the supervisor of any server or worker queues it once it finds it.
-    await this.#options.enqueue({ runId: opened.runId, reason: 'start' }).catch(() => undefined);
     return done;
   }
 

@@ -16,6 +16,7 @@ export type {
   Seal,
   StartOptions,
 } from './recorder.ts';
+export type { BatchedRows } from './seal-writer.ts';
 export { canonicalHeader, eventHash, genesisHash, newSalt, payloadHash } from './hash-chain.ts';
 export type { EventHeader, RedactionNote } from './hash-chain.ts';
 export {

@@ -23,7 +23,7 @@ import { acceptsFast } from './payload-fast-check.ts';
 import type { Redactor } from './redaction.ts';
 import { createSigner, type SealSigner } from './seal-signer.ts';
 import { leaseLostError, type RunFence } from './run-lease.ts';
-import { SealWriter, sealInsertColumns, sealInsertValues, type WrittenSeal } from './seal-writer.ts';
+import { SealWriter, sealInsertColumns, sealInsertValues, type BatchedRows, type WrittenSeal } from './seal-writer.ts';
 import { executeCount, isUniqueViolation, queryRows, storeFailure } from './store-access.ts';
 import { verifyRun } from './verify.ts';
 import type { Witness } from './witness.ts';
@@ -90,6 +90,11 @@ export interface AppendOptions {
 export interface StartOptions {
   /** Take the run's first lease (epoch 1) for this owner in the same commit. */
   lease?: { owner: string; ttlMs: number };
+  /**
+   * Rows written in the start's commit (the job queue's job that drives the run: queued if and
+   * only if the start committed). Each statement runs once for every start of a batch naming it.
+   */
+  commitWith?: readonly BatchedRows[];
 }
 
 /** The write side of the trace. */
@@ -306,6 +311,48 @@ async function insertEventRows(store: Store, rows: readonly PreparedRow[], runs:
   return new Set(inserted.map((insertedRow) => insertedRow.run_id));
 }
 
+/**
+ * Starts runs: each row inserts a run, its run.started event, its start seal and (when it names an
+ * owner) its first lease, all rows of a batch in one statement.
+ */
+const startRunsSql = `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(
+    id text, agent text, team text, principal text, input jsonb, metadata jsonb, replay_of text, parent_run_id text, ts timestamptz,
+    actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text,
+    lease_owner text, lease_ttl_ms int,
+    seal_seq bigint, seal_kind text, store_id text, head_seq int, head_hash text, key_id text, public_key text,
+    prev_seal_hash text, seal_hash text, signature text, seal_ts timestamptz)),
+  run AS (
+    INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
+    SELECT id, agent, team, principal, 'running', input, metadata, replay_of, parent_run_id, ts FROM x RETURNING id),
+  lease AS (
+    INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at)
+    SELECT x.id, x.lease_owner, 1, 'driving', now(), now() + x.lease_ttl_ms * interval '1 millisecond'
+    FROM x JOIN run ON run.id = x.id WHERE x.lease_owner IS NOT NULL),
+  started AS (
+    INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
+    SELECT x.id, 1, x.ts, 'run.started', x.actor, x.payload, x.payload_salt, x.payload_hash, x.schema_version, x.redactions, x.prev_hash, x.hash
+    FROM x JOIN run ON run.id = x.id RETURNING run_id)
+INSERT INTO seals (${sealInsertColumns})
+SELECT x.seal_seq, x.id, x.seal_kind, x.store_id, x.head_seq, x.head_hash, x.key_id, x.public_key, x.prev_seal_hash, x.seal_hash, x.signature, x.seal_ts
+FROM x JOIN started ON started.run_id = x.id`;
+
+/** A seal's columns as a row of startRunsSql. */
+function sealRow(seal: WrittenSeal): Record<string, unknown> {
+  return {
+    seal_seq: seal.seq,
+    seal_kind: seal.kind,
+    store_id: seal.storeId,
+    head_seq: seal.headSeq,
+    head_hash: seal.headHash,
+    key_id: seal.keyId,
+    public_key: seal.publicKey,
+    prev_seal_hash: seal.prevSealHash,
+    seal_hash: seal.sealHash,
+    signature: seal.signature,
+    seal_ts: seal.ts.toISOString(),
+  };
+}
+
 /** Creates the recorder over a store. */
 export function createRecorder(store: Store, options: RecorderOptions = {}): Recorder {
   return new TraceRecorder(store, options);
@@ -380,40 +427,32 @@ class TraceRecorder implements Recorder {
     const row = chainRow(id, { seq: 0, hash: genesisHash, ended: false }, checked, ts);
     return this.#exclusive(id, async () => {
       // The run, its first event and its start seal commit together (with its first lease, when
-      // asked): a run without a start seal was not started by a recorder holding the key.
-      const runParams = [
+      // asked, and whatever the caller commits with it): a run without a start seal was not
+      // started by a recorder holding the key. Starts of one batch share one statement.
+      const startRow = {
         id,
-        recorded.agent,
-        recorded.team ?? null,
-        recorded.principal,
-        recorded.input === undefined ? null : JSON.stringify(recorded.input),
-        JSON.stringify(recorded.metadata ?? {}),
-        run.replayOf ?? null,
-        run.parentRunId ?? null,
+        agent: recorded.agent,
+        team: recorded.team ?? null,
+        principal: recorded.principal,
+        input: recorded.input === undefined ? null : recorded.input,
+        metadata: recorded.metadata ?? {},
+        replay_of: run.replayOf ?? null,
+        parent_run_id: run.parentRunId ?? null,
         ts,
-        row.actor,
-        row.payload,
-        row.salt,
-        row.payloadHash,
-        row.schemaVersion,
-        row.redactions ? JSON.stringify(row.redactions) : null,
-        row.prevHash,
-        row.hash,
-        ...(options.lease ? [options.lease.owner, options.lease.ttlMs] : []),
-      ];
-      // The seal's own parameters come first ($1..$12); the run's follow.
-      const shift = (text: string) => text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + 12}`);
+        actor: row.actor,
+        payload: row.payload,
+        payload_salt: row.salt,
+        payload_hash: row.payloadHash,
+        schema_version: row.schemaVersion,
+        redactions: row.redactions,
+        prev_hash: row.prevHash,
+        hash: row.hash,
+        lease_owner: options.lease?.owner ?? null,
+        lease_ttl_ms: options.lease?.ttlMs ?? null,
+      };
       try {
-        await this.#seals.write({ kind: 'start', runId: id, headSeq: 1, headHash: row.hash }, (sealParams) => ({
-          text: `WITH run AS (
-             INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
-             VALUES ${shift("($1, $2, $3, $4, 'running', $5::jsonb, $6::jsonb, $7, $8, $9::timestamptz)")} RETURNING id)
-           ${options.lease ? shift(`, lease AS (INSERT INTO run_leases (run_id, owner, epoch, state, acquired_at, expires_at) SELECT id, $18, 1, 'driving', now(), now() + $19 * interval '1 millisecond' FROM run)`) : ''},
-           started AS (
-             INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
-             SELECT id, 1, ${shift("$9::timestamptz, 'run.started', $10, $11, $12, $13, $14, $15::jsonb, $16, $17")} FROM run RETURNING run_id)
-           INSERT INTO seals (${sealInsertColumns}) SELECT ${sealInsertValues} FROM started`,
-          params: [...sealParams, ...runParams],
+        await this.#seals.write({ kind: 'start', runId: id, headSeq: 1, headHash: row.hash }, (_, seal) => ({
+          rows: [{ text: startRunsSql, row: { ...startRow, ...sealRow(seal) } }, ...(options.commitWith ?? [])],
         }));
       } catch (error) {
         if (isUniqueViolation(error))

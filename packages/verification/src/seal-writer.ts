@@ -40,8 +40,22 @@ export const sealInsertColumns =
 export const sealInsertValues =
   '$1::bigint, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::timestamptz';
 
-/** The statement that writes a seal (its own parameters are $1..$12; anything else from $13). */
-export type SealStatement = (sealParams: unknown[]) => { text: string; params: unknown[] };
+/**
+ * Rows that one statement, shared by every seal of a batch that names it, writes: the statement's
+ * text reads all their rows as one JSON array ($1::json). 200 runs started together cost one
+ * statement per text, not 200.
+ */
+export interface BatchedRows {
+  /** The statement; it reads the rows as `$1::json` (an array of every `row` of the batch with this text). */
+  text: string;
+  row: unknown;
+}
+
+/** How a seal is written: its own statement (the seal's parameters are $1..$12; anything else from $13), or batched rows. */
+export type SealWrite = { text: string; params: unknown[] } | { rows: readonly BatchedRows[] };
+
+/** The statement that writes a seal. */
+export type SealStatement = (sealParams: unknown[], seal: WrittenSeal) => SealWrite;
 
 /** A plain seal insert. */
 export const insertSealOnly: SealStatement = (params) => ({
@@ -139,14 +153,7 @@ export class SealWriter {
             written.push(seal);
             previous = seal;
           }
-          // Sent together (postgres.js pipelines a transaction's statements that are in flight at
-          // once), so a batch costs a round trip or two however many seals it links, not one each.
-          await Promise.all(
-            batch.map((pending, index) => {
-              const { text, params } = pending.statement(sealParameters(written[index]!));
-              return run(text, params);
-            }),
-          );
+          await runStatements(run, batch, written);
           return written;
         });
         await this.#checkpoint(storeId, seals.at(-1)!);
@@ -196,9 +203,14 @@ export class SealWriter {
         request,
         last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash },
       );
-      const { text, params } = statement(sealParameters(seal));
+      const write = statement(sealParameters(seal), seal);
       try {
-        await queryRows(this.#store, text, params);
+        if ('rows' in write && write.rows.length > 1) {
+          // Several statements (a run's start and what commits with it): one transaction.
+          await transaction(this.#store, (run) => runStatements(run, [{ statement: () => write }], [seal]));
+        } else if ('rows' in write) {
+          if (write.rows[0]) await queryRows(this.#store, write.rows[0].text, [JSON.stringify([write.rows[0].row])]);
+        } else await queryRows(this.#store, write.text, write.params);
       } catch (error) {
         if (isUniqueViolation(error, 'seals_pkey')) {
           // Another seal took this place in the chain first; link after it.
@@ -262,6 +274,33 @@ function sealParameters(seal: WrittenSeal): unknown[] {
     seal.signature,
     seal.ts.toISOString(),
   ];
+}
+
+/**
+ * A batch's statements in one transaction: each seal's own statement, and one statement per
+ * distinct text of batched rows (all their rows as one JSON array). Sent together (postgres.js
+ * pipelines a transaction's statements that are in flight at once), so a batch costs a round trip
+ * or two however many seals it links.
+ */
+async function runStatements(
+  run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>,
+  batch: readonly Pick<PendingSeal, 'statement'>[],
+  written: readonly WrittenSeal[],
+): Promise<void> {
+  const statements: Promise<unknown>[] = [];
+  const batched = new Map<string, unknown[]>();
+  batch.forEach((pending, index) => {
+    const write = pending.statement(sealParameters(written[index]!), written[index]!);
+    if ('rows' in write) {
+      for (const { text, row } of write.rows) {
+        const rows = batched.get(text);
+        if (rows) rows.push(row);
+        else batched.set(text, [row]);
+      }
+    } else statements.push(run(write.text, write.params));
+  });
+  for (const [text, rows] of batched) statements.push(run(text, [JSON.stringify(rows)]));
+  await Promise.all(statements);
 }
 
 /** Runs `body` in one transaction on either engine, handing it a statement runner. */

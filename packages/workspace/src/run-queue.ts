@@ -174,6 +174,18 @@ export class RunQueue {
   }
 
   /**
+   * The drive job of a run as rows to commit in the transaction that records its start (the
+   * recorder's commitWith): the job exists if and only if the start committed, so no crash between
+   * the two loses a start, and a burst of starts adds its jobs in the start's one statement.
+   */
+  driveJobRows(job: DriveRunJob): { text: string; row: Record<string, unknown> } {
+    return {
+      text: `SELECT count(*) FROM ${quoteIdent(this.schema)}.add_jobs(array(SELECT json_populate_recordset(null::${quoteIdent(this.schema)}.job_spec, $1::json)), false)`,
+      row: { identifier: driveRunTask, payload: job, job_key: `run:${job.runId}`, max_attempts: 5 },
+    };
+  }
+
+  /**
    * Of `runIds`, those whose drive job waits in the queue, due and not taken: a free worker takes
    * it, so queuing the run again would only rewrite it. A supervisor skips them — without that,
    * every process re-added each run of a burst every second until a worker was free for it, and

@@ -54,7 +54,11 @@ export interface RuntimeRecorder {
       replayOf?: string;
       parentRunId?: string;
     },
-    options?: { lease?: { owner: string; ttlMs: number } },
+    options?: {
+      lease?: { owner: string; ttlMs: number };
+      /** Rows committed with the start (the job that drives it): one statement per text for a whole batch of starts, reading them as $1::json. */
+      commitWith?: readonly { text: string; row: unknown }[];
+    },
   ): Promise<unknown>;
   recordBatch(runId: string, events: EventDraft[], options?: RuntimeAppendOptions): Promise<unknown>;
   setStatus(runId: string, status: 'running' | 'held', options?: RuntimeAppendOptions): Promise<void>;
@@ -290,7 +294,14 @@ export class AgentRuntime {
   async open(
     agentReference: string,
     input: string,
-    options: { principal: Principal; runId?: string; feature?: string; trace?: CallerTrace },
+    options: {
+      principal: Principal;
+      runId?: string;
+      feature?: string;
+      trace?: CallerTrace;
+      /** What commits with the start: the queue's job that drives the run (given the run id), so a start is never recorded without it. */
+      commitWith?: (runId: string) => readonly { text: string; row: unknown }[];
+    },
   ): Promise<{ runId: string; agent: string }> {
     const plan = await this.#plan(agentReference);
     const definition = plan.definition;
@@ -298,6 +309,7 @@ export class AgentRuntime {
     await this.#remember(plan);
     await this.#options.recorder.startRun(
       this.#startRecord(plan, runId, input, options.principal, options.feature ?? definition.feature, undefined, options.trace),
+      options.commitWith ? { commitWith: options.commitWith(runId) } : undefined,
     );
     return { runId, agent: definition.name };
   }
