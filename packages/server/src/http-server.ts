@@ -240,7 +240,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         const unfinishedRuns = await http.drain(options.shutdownTimeoutMs ?? 30_000);
         // Runs still going (streamed ones past the deadline, recovered ones) stop at their next step
         // boundary with a fresh checkpoint and are handed back: their leases are released, so
-        // another process continues them at once.
+        // another process continues them at once. One still mid-step after the grace keeps its
+        // lease (never handed back mid-step): it lapses, and the run is recovered as after a crash.
         const grace = options.shutdownTimeoutMs === undefined ? 2_000 : Math.min(2_000, options.shutdownTimeoutMs);
         await workspace.runtime.drain(grace);
         // A recovery the supervisor had begun before it stopped (taking a lease, opening the agent)

@@ -928,25 +928,28 @@ export class AgentRuntime {
   async handBack(graceMs = 10_000): Promise<string[]> {
     const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.#driving.values()]), deadline]);
-    return this.#ownership.releaseAll();
+    return this.#ownership.releaseAll({ keep: new Set(this.#driving.keys()) });
   }
 
   /**
    * Stops every run driven here at its next checkpoint and hands it back (a graceful shutdown):
    * each graph finishes the step it is in (a tool call in flight completes and is recorded), its
    * LangGraph checkpoint is written, its deferred events are committed and its lease is released,
-   * so another process goes on from exactly there at once. Runs that do not reach a step boundary
-   * within `graceMs` have their leases released anyway (they go on from their last checkpoint).
+   * so another process goes on from exactly there at once. A run still mid-step when `graceMs`
+   * ends keeps its lease: released now, another process would take the run over while this one's
+   * step still runs (a tool call whose outcome nobody records). Its lease lapses once this process
+   * stops renewing it, and the taker treats that step as in doubt, as after a crash.
    * No new run is started or resumed here afterwards. Resolves the runs handed back.
    */
   async drain(graceMs = 10_000): Promise<string[]> {
     this.#draining = true;
     for (const control of this.#controls.values()) control.requestDrain('shutdown');
-    const handedBack = [...this.#controls.keys()];
+    const asked = [...this.#controls.keys()];
     const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.#driving.values()]), deadline]);
-    const released = await this.#ownership.releaseAll();
-    return [...new Set([...handedBack, ...released])];
+    const midStep = new Set(this.#driving.keys());
+    const released = await this.#ownership.releaseAll({ keep: midStep });
+    return [...new Set([...asked.filter((runId) => !midStep.has(runId)), ...released])];
   }
 
   /** Disconnects every MCP server this runtime started. */

@@ -165,9 +165,9 @@ export class RunOwnership {
     this.#held.delete(runId);
   }
 
-  /** Hands back every lease this process holds (graceful shutdown); resolves the runs handed back. */
-  async releaseAll(): Promise<string[]> {
-    const runs = this.runs();
+  /** Hands back every lease this process holds but those in `keep` (graceful shutdown); resolves the runs handed back. */
+  async releaseAll(options: { keep?: ReadonlySet<string> } = {}): Promise<string[]> {
+    const runs = this.runs().filter((runId) => !options.keep?.has(runId));
     await Promise.allSettled(runs.map((runId) => this.release(runId)));
     return runs;
   }
