@@ -132,6 +132,7 @@ export class QueuedRuns {
       const rows = await findEventsAfter(
         this.#options.workspace.store,
         [...lowest].map(([runId, seq]) => ({ runId, seq })),
+        { payloadsOf: streamedTypes },
       );
       const byRun = new Map<string, Follower[]>();
       for (const follower of this.#followers.values()) byRun.set(follower.runId, [...(byRun.get(follower.runId) ?? []), follower]);
@@ -149,6 +150,7 @@ export class QueuedRuns {
   #deliver(follower: Follower, row: { runId: string; seq: number; type: string; payload: string | null }): void {
     if (Number(row.seq) <= follower.afterSeq) return;
     follower.afterSeq = Number(row.seq);
+    if (!streamedTypes.includes(row.type)) return;
     const payload = parsePayload(row.payload);
     const event = runEventOf(row.runId, row.type, payload);
     if (event) {
@@ -162,6 +164,18 @@ export class QueuedRuns {
     if (result) follower.settle(result);
   }
 }
+
+/** The recorded event types a follow streams or ends on (runEventOf, resultOf): only their payloads are read. */
+const streamedTypes = [
+  'policy.decided',
+  'tool.returned',
+  'tool.failed',
+  'notification.queued',
+  'run.held',
+  'run.resumed',
+  'run.completed',
+  'run.failed',
+];
 
 /** A recorded payload as an object. */
 function parsePayload(text: string | null): Record<string, unknown> {

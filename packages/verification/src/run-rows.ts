@@ -174,15 +174,24 @@ export async function findLastEvent(
   return row ? { seq: Number(row.seq), type: row.type, payload: row.payload } : undefined;
 }
 
-/** The events recorded after each cursor (a run and the last sequence number seen there), in one read, by run then sequence. */
+/**
+ * The events recorded after each cursor (a run and the last sequence number seen there), in one
+ * read, by run then sequence. With `payloadsOf`, only events of those types carry their payload
+ * (the others come back with null): a follower that streams a few types reads no model output it
+ * would not send.
+ */
 export async function findEventsAfter(
   store: Store,
   cursors: ReadonlyArray<{ runId: string; seq: number }>,
+  options: { payloadsOf?: readonly string[] } = {},
 ): Promise<Array<{ runId: string; seq: number; type: string; payload: string | null }>> {
   if (cursors.length === 0) return [];
   const positions = JSON.stringify(cursors.map((cursor) => ({ run_id: cursor.runId, seq: cursor.seq })));
+  const payload = options.payloadsOf
+    ? sql`CASE WHEN e.type IN (SELECT json_array_elements_text(${JSON.stringify(options.payloadsOf)}::json)) THEN e.payload END`
+    : sql`e.payload`;
   const rows = await store.query<{ run_id: string; seq: number; type: string; payload: string | null }>(
-    sql`SELECT e.run_id, e.seq, e.type, e.payload FROM events e JOIN json_to_recordset(${positions}::json) AS c(run_id text, seq int) ON e.run_id = c.run_id AND e.seq > c.seq ORDER BY e.run_id, e.seq`,
+    sql`SELECT e.run_id, e.seq, e.type, ${payload} AS payload FROM events e JOIN json_to_recordset(${positions}::json) AS c(run_id text, seq int) ON e.run_id = c.run_id AND e.seq > c.seq ORDER BY e.run_id, e.seq`,
   );
   return rows.map((row) => ({ runId: row.run_id, seq: row.seq, type: row.type, payload: row.payload }));
 }
