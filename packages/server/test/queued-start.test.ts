@@ -53,7 +53,7 @@ describe.skipIf(!databaseUrl)('starting a run with workers (serve --queue, Postg
     const reader = parseServerSentEvents(response.body!)[Symbol.asyncIterator]();
     const first = (await reader.next()).value as { data: string };
     // No worker runs here: the stream would wait for one forever.
-    await reader.return?.();
+    await reader.return?.(undefined);
     return { status: 200, first: JSON.parse(first.data) as { type: string; runId: string } };
   };
 
