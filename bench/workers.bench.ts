@@ -347,8 +347,8 @@ async function main(): Promise<void> {
       { name: 'inProcessServe', workers: 0, queue: false },
     ]) {
       // The default lease (30 s): on a loaded machine a driver descheduled past a 2 s lease is taken
-      // over, and the stream of a run taken over from an in-process serve never ends (its new
-      // driver does not write to that stream), which would hang the peer's measurement.
+      // over, and the stream of a run taken over from an in-process serve then follows the new
+      // owner through the store, which would measure take-overs rather than the peer's streaming.
       const streaming = await deploy({ workers: shape.workers, queue: shape.queue, profile: true, leaseMs: 30_000 });
       try {
         const figures = await streamRuns(streaming, streamingRuns);

@@ -16,6 +16,8 @@
 // The parts: http-errors.ts (how problems are answered), request-middleware.ts (host guard, CORS,
 // request log, body limit, hygiene), http-auth.ts:HttpAuth (authentication, rate limit, roles,
 // run visibility), request-input.ts (bodies and queries), run-stream.ts (server-sent events).
+import { ErrorCode } from '@aifactory/core';
+import type { RunEventListener, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
 import type { TokenPrincipal } from './api-tokens.ts';
@@ -34,6 +36,7 @@ import { documentGatewayRoutes } from './routes/gateway-docs.ts';
 import type { ApiApp, RouteContext, RunDriver } from './routes/context.ts';
 export type { RunDriver } from './routes/context.ts';
 import { mountRoutes } from './http-routes.ts';
+import { RunFollower } from './run-follower.ts';
 import { RunHub } from './run-hub.ts';
 import { RunsInFlight } from './runs-in-flight.ts';
 import { streamChannel } from './run-stream.ts';
@@ -153,9 +156,20 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   // Runs are driven here, or (serve --queue) by workers through the job queue.
+  // A run driven here whose lease this process lost (it was paused or starved past it) goes on in
+  // the process that took it over: its stream follows what that process records, from its
+  // take-over (run.recovered by another owner) until the run completes, fails or is held.
+  const follower = new RunFollower({ store });
+  const followElsewhere =
+    (runId: string | undefined, onEvent: RunEventListener | undefined) =>
+    (error: unknown): Promise<RunResult> => {
+      if (!runId || (error as { code?: unknown })?.code !== ErrorCode.LeaseLost || closing.signal.aborted) throw error;
+      const here = workspace.runtime.ownership.owner;
+      return follower.follow(runId, 0, onEvent, { from: (type, payload) => type === 'run.recovered' && payload.owner !== here });
+    };
   const runDriver: RunDriver = options.runs ?? {
-    start: (request) => workspace.startRun(request),
-    resume: (runId, resume) => workspace.runtime.resume(runId, resume),
+    start: (request) => workspace.startRun(request).catch(followElsewhere(request.runId, request.onEvent)),
+    resume: (runId, resume) => workspace.runtime.resume(runId, resume).catch(followElsewhere(runId, resume.onEvent)),
   };
   const ctx: RouteContext = {
     workspace,
@@ -187,6 +201,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     },
     beginShutdown() {
       closing.abort();
+      follower.close();
     },
     drain(timeoutMs: number): Promise<number> {
       return inFlight.drain(timeoutMs);
