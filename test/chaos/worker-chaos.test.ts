@@ -21,6 +21,10 @@
 // in a few minutes: what costs time is starting 200 worker processes. It restarts a Postgres
 // cluster — AIFACTORY_PG_CLUSTER, default "15 main", the cluster AIFACTORY_TEST_DATABASE_URL points
 // at — so it runs alone (`pnpm test:chaos`, after every other test); Postgres is running again when it ends.
+//
+// Knobs, for iterating and for a post-mortem (CI sets none): AIFACTORY_CHAOS_KILLS (kill points, default
+// 200), AIFACTORY_CHAOS_TIMEOUT_MS (the hard bound, default 15 min), AIFACTORY_CHAOS_KEEP=1 (keep the
+// schema, the folder and every process's stderr in <folder>/logs).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -137,7 +141,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
 
   it(
     `every run completes and every write happens once, through ${killTarget} SIGKILLs of workers mid-run, ${pauseTarget} workers paused past their lease and a Postgres restart`,
-    { timeout: 900_000 },
+    { timeout: Number(process.env.AIFACTORY_CHAOS_TIMEOUT_MS ?? 900_000) },
     async () => {
       const started = Date.now();
       const cpuAtStart = process.cpuUsage();
