@@ -128,7 +128,9 @@ export class SealWriter {
             // below, so each fails or succeeds on its own and says why.
           }
         }
-        await Promise.all(batch.map((pending) => this.#writeOne(pending.request, pending.statement).then(pending.resolve, pending.reject)));
+        // One after another, in the order asked: a run's background checkpoint seal and its final
+        // seal may wait in one batch, and the chain must link the final one last.
+        for (const pending of batch) await this.#writeOne(pending.request, pending.statement).then(pending.resolve, pending.reject);
       }
     } finally {
       this.#writing = false;
