@@ -37,7 +37,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--agents <dir>', 'agents folder (the same definitions the API servers use)', 'agents')
     .option(
       '--shutdown-timeout <ms>',
-      'on SIGTERM, how long the step each run is in may take before its lease is handed back anyway',
+      'on SIGTERM, how long to wait for each run to reach its next checkpoint (a run still mid-step keeps its lease: never handed back mid-step)',
       '10000',
     )
     .option('--recovery-interval <ms>', 'how often to look for runs whose owner died or whose decided approval nobody applied', '1000')
