@@ -13,7 +13,8 @@ import {
   verify as verifyBytes,
   type KeyObject,
 } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError, canonicalJson, sha256Hex } from '@aifactory/core';
 import type { Checkpoint } from './checkpoint.ts';
@@ -204,11 +205,15 @@ export function createSigner(privateKey: KeyObject, anchorPath?: string): SealSi
   const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64');
   const keyId = keyIdOf(publicKey);
   const anchors = new Map<string, SealAnchor>();
-  let writing: Promise<void> = Promise.resolve();
-  async function readFileAnchors(): Promise<Record<string, SealAnchor>> {
+  // The anchor file is a few hundred bytes beside the key, read and rewritten on every seal (twice a
+  // run). It is done synchronously: each step of fs/promises is a thread-pool round trip and a wake
+  // of the event loop — eleven per seal, more CPU than the syscalls themselves and a third again on
+  // top of the wakes of a run's own commits (bench/execution). Being synchronous, writes of this
+  // process never interleave; across processes write-then-rename keeps the file whole.
+  function readFileAnchors(): Record<string, SealAnchor> {
     if (!anchorPath) return {};
     try {
-      return JSON.parse(await readFile(anchorPath, 'utf8')) as Record<string, SealAnchor>;
+      return JSON.parse(readFileSync(anchorPath, 'utf8')) as Record<string, SealAnchor>;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw new SystemError(ErrorCode.Internal, `Seal anchors '${anchorPath}' are unreadable: ${(error as Error).message}`, {
@@ -216,33 +221,35 @@ export function createSigner(privateKey: KeyObject, anchorPath?: string): SealSi
       });
     }
   }
+  function writeFileAnchor(file: string, storeKey: string, anchor: SealAnchor): void {
+    const all = readFileAnchors();
+    const current = all[storeKey];
+    if (current && current.seq >= anchor.seq) return;
+    all[storeKey] = { seq: anchor.seq, sealHash: anchor.sealHash, ...(anchor.checkpoint ? { checkpoint: anchor.checkpoint } : {}) };
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
+    renameSync(temporary, file);
+    try {
+      chmodSync(file, 0o600);
+    } catch {
+      // The file was written with mode 0600; a file system without modes keeps what it has.
+    }
+  }
   return {
     keyId,
     publicKey,
     sign: (message) => signBytes(null, Buffer.from(message), privateKey).toString('base64'),
     async readAnchor(storeKey) {
-      const fromFile = (await readFileAnchors())[storeKey];
+      const fromFile = readFileAnchors()[storeKey];
       const inMemory = anchors.get(storeKey);
       if (fromFile && inMemory) return fromFile.seq >= inMemory.seq ? fromFile : inMemory;
       return fromFile ?? inMemory;
     },
-    writeAnchor(storeKey, anchor) {
+    async writeAnchor(storeKey, anchor) {
       const previous = anchors.get(storeKey);
       if (!previous || anchor.seq > previous.seq) anchors.set(storeKey, anchor);
-      if (!anchorPath || storeKey.startsWith('memory:')) return Promise.resolve();
-      const file = anchorPath;
-      // One writer at a time in this process; across processes write-then-rename keeps the file whole.
-      writing = writing.then(async () => {
-        const all = await readFileAnchors();
-        const current = all[storeKey];
-        if (current && current.seq >= anchor.seq) return;
-        all[storeKey] = { seq: anchor.seq, sealHash: anchor.sealHash, ...(anchor.checkpoint ? { checkpoint: anchor.checkpoint } : {}) };
-        const temporary = `${file}.${process.pid}.tmp`;
-        await writeFile(temporary, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-        await rename(temporary, file);
-        await chmod(file, 0o600).catch(() => {});
-      });
-      return writing;
+      if (!anchorPath || storeKey.startsWith('memory:')) return;
+      writeFileAnchor(anchorPath, storeKey, anchor);
     },
   };
 }
