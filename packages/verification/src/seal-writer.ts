@@ -1,8 +1,9 @@
 // Writes seals into the store's seal chain: a run's start, its head while it is held or long, and
 // its end. Each seal signs the store identity and links to the seal before it; the chain is
-// extended optimistically (read the newest seal, insert the next seq, retry when another writer
-// took that seq). After every seal the key signs a checkpoint of the chain's head, kept in the
-// anchor file beside the key and handed to the witness, when one is configured.
+// extended optimistically (link to the newest seal — the one this writer last wrote, else read
+// from the chain — insert the next seq, and read the chain again when another writer took that
+// seq). After every seal the key signs a checkpoint of the chain's head, kept in the anchor file
+// beside the key and handed to the witness, when one is configured.
 //
 // Within one process seals are written one batch at a time: whatever was asked while a batch was
 // being written goes into the next one, linked in order and committed in one transaction. Without
@@ -79,6 +80,12 @@ export class SealWriter {
   /** Seals asked for while a batch is being written; they go in the next one. */
   #waiting: PendingSeal[] = [];
   #writing = false;
+  /**
+   * The chain's head as this writer last left it. The next seal links to it without reading the
+   * chain first (two round trips fewer per run); when another writer sealed since, the insert is
+   * refused (seals_pkey) and the chain is read as before.
+   */
+  #head: { seq: number; sealHash: string } | undefined;
 
   constructor(store: Store, signer: SealSigner, options: SealWriterOptions) {
     this.#store = store;
@@ -158,6 +165,8 @@ export class SealWriter {
           await runStatements(run, batch, written);
           return written;
         });
+        const newest = seals.at(-1)!;
+        this.#head = { seq: newest.seq, sealHash: newest.sealHash };
         await this.#checkpoint(storeId, seals.at(-1)!);
         return seals;
       } catch (error) {
@@ -191,20 +200,21 @@ export class SealWriter {
   async #writeOne(request: SealRequest, statement: SealStatement): Promise<WrittenSeal> {
     const storeId = await this.storeId();
     for (let attempt = 0; attempt < 200; attempt += 1) {
-      let last: { seq: number; seal_hash: string } | undefined;
-      try {
-        [last] = await queryRows<{ seq: number; seal_hash: string }>(
-          this.#store,
-          'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1',
-        );
-      } catch (error) {
-        throw storeFailure('read the seal chain', error);
+      let previous = attempt === 0 ? this.#head : undefined;
+      const remembered = previous !== undefined;
+      if (!previous) {
+        let last: { seq: number; seal_hash: string } | undefined;
+        try {
+          [last] = await queryRows<{ seq: number; seal_hash: string }>(
+            this.#store,
+            'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1',
+          );
+        } catch (error) {
+          throw storeFailure('read the seal chain', error);
+        }
+        previous = last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash };
       }
-      const seal = this.#seal(
-        storeId,
-        request,
-        last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash },
-      );
+      const seal = this.#seal(storeId, request, previous);
       const write = statement(sealParameters(seal), seal);
       try {
         if ('rows' in write && write.rows.length > 1) {
@@ -215,8 +225,10 @@ export class SealWriter {
         } else await queryRows(this.#store, write.text, write.params);
       } catch (error) {
         if (isUniqueViolation(error, 'seals_pkey')) {
-          // Another seal took this place in the chain first; link after it.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
+          // Another seal took this place in the chain first; link after it (at once when only the
+          // remembered head was stale, else after a little while).
+          this.#head = undefined;
+          if (!remembered) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
           continue;
         }
         if (isUniqueViolation(error, 'seals_run_id_unique'))
@@ -225,6 +237,7 @@ export class SealWriter {
         if (isUniqueViolation(error)) throw error;
         throw storeFailure(`seal run '${request.runId}'`, error);
       }
+      this.#head = { seq: seal.seq, sealHash: seal.sealHash };
       await this.#checkpoint(storeId, seal);
       return seal;
     }
