@@ -5,7 +5,7 @@
 // keeps following the store).
 import type { RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
-import { findEventsAfter } from '@aifactory/verification/internal';
+import { findEventsAfter, payloadObject } from '@aifactory/verification/internal';
 
 /** Options of RunFollower. */
 export interface RunFollowerOptions {
@@ -110,7 +110,7 @@ export class RunFollower {
     if (Number(row.seq) <= follower.afterSeq) return;
     follower.afterSeq = Number(row.seq);
     if (!streamedTypes.includes(row.type)) return;
-    const payload = parsePayload(row.payload);
+    const payload = payloadObject(row.payload);
     if (follower.from) {
       if (!follower.from(row.type, payload)) return;
       delete follower.from;
@@ -140,17 +140,6 @@ const streamedTypes = [
   'run.completed',
   'run.failed',
 ];
-
-/** A recorded payload as an object. */
-function parsePayload(text: string | null): Record<string, unknown> {
-  if (text === null) return {};
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
 
 /** What a streamed run event is for a recorded trace event (undefined: nothing to stream). */
 function runEventOf(runId: string, type: string, payload: Record<string, unknown>): RunEvent | undefined {

@@ -26,6 +26,7 @@ export {
   findRunLease,
   findRunsById,
   findRunsWhere,
+  payloadObject,
   firstChildRun,
   rewriteRunInputsContaining,
 } from './run-rows.ts';

@@ -195,3 +195,17 @@ export async function findEventsAfter(
   );
   return rows.map((row) => ({ runId: row.run_id, seq: row.seq, type: row.type, payload: row.payload }));
 }
+
+/**
+ * A recorded payload's text (canonical JSON; null once erased) as an object, for readers that map
+ * events to what they stream or recover: {} when erased, not an object, or unreadable.
+ */
+export function payloadObject(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

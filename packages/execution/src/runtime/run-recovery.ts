@@ -9,6 +9,7 @@
 //   held with reason outcome_unknown until a human confirms it happened, retries it, or fails it.
 import type { Store } from '@aifactory/store';
 import { readRunEvents } from '@aifactory/verification';
+import { payloadObject } from '@aifactory/verification/internal';
 import type { AgentDefinition } from '../agents/index.ts';
 import type { ModelResponse } from '../models/index.ts';
 import { compileAllowList } from '../tools/allow-list.ts';
@@ -55,7 +56,7 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
   const modelResponses = new Map<string, ModelResponse>();
   const holds = new Map<number, string>();
   for await (const event of readRunEvents(store, runId)) {
-    const payload = parsePayload(event.payloadText);
+    const payload = payloadObject(event.payloadText);
     const step = typeof payload.step === 'number' ? payload.step : -1;
     const key = callKey(step, typeof payload.call_id === 'string' ? payload.call_id : undefined);
     switch (event.type) {
@@ -116,17 +117,6 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
     }
   }
   return { outcomes, resolutions, inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq), modelResponses, holds };
-}
-
-/** A recorded payload (canonical JSON text; null once erased) as an object. */
-function parsePayload(text: string | null): Record<string, unknown> {
-  if (text === null) return {};
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 /** A recorded model.responded payload as the model response it was. */
