@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgents, type AgentDefinition } from '../../src/agents/index.ts';
 import { loadScript, type ScriptToolCall } from '../../src/models/index.ts';
+import { isIdempotent } from '../../src/runtime/run-recovery.ts';
 import { ToolHost } from '../../src/tools/index.ts';
 
 const repository = path.resolve(import.meta.dirname, '..', '..', '..', '..');
@@ -39,6 +40,24 @@ describe('example agents', () => {
     expect(agents.get('support-triage')?.tools[0]?.env).toEqual({
       MEMORY_FILE_PATH: path.join(dataDirectory, 'support-triage.memory.jsonl'),
     });
+  });
+
+  it('a call cut by a crash is retried only for the tools that only read: the writes wait for a human (outcome_unknown)', () => {
+    const retried = (agent: string, name: string) => isIdempotent(agents.get(agent) as AgentDefinition, { kind: 'tool', name });
+    for (const name of [
+      'fs.list_directory',
+      'fs.read_text_file',
+      'fs.directory_tree',
+      'fs.get_file_info',
+      'fs.search_files',
+      'fs.create_directory',
+    ])
+      expect(retried('file-clerk', name), name).toBe(true);
+    for (const name of ['fs.write_file', 'fs.move_file', 'fs.edit_file']) expect(retried('file-clerk', name), name).toBe(false);
+    for (const name of ['memory.search_nodes', 'memory.open_nodes', 'memory.read_graph'])
+      expect(retried('support-triage', name), name).toBe(true);
+    for (const name of ['memory.create_entities', 'memory.create_relations', 'memory.add_observations'])
+      expect(retried('support-triage', name), name).toBe(false);
   });
 
   it('file-clerk: every scripted call is an allowed tool with valid arguments, and the read-only ones work on the demo folder', async () => {
