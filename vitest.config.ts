@@ -13,5 +13,7 @@ export default defineConfig({
     // Output assertions read plain text: picocolors colours whenever CI is set, so turn it off for
     // the tests and every process they start.
     env: { NO_COLOR: '1' },
+    // Tests spawn the bundled `factory` (packages/cli/dist/factory.mjs): built here when stale.
+    globalSetup: ['test/factory-bundle.setup.ts'],
   },
 });

@@ -10,5 +10,7 @@ export default defineConfig({
     maxWorkers: 1,
     fileParallelism: false,
     env: { NO_COLOR: '1' },
+    // Tests spawn the bundled `factory` (packages/cli/dist/factory.mjs): built here when stale.
+    globalSetup: ['test/factory-bundle.setup.ts'],
   },
 });

@@ -203,7 +203,7 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
       const cli = spawn(
         process.execPath,
         [
-          path.join(import.meta.dirname, '..', 'packages', 'cli', 'src', 'main.ts'),
+          path.join(import.meta.dirname, '..', 'packages', 'cli', 'dist', 'factory.mjs'),
           'runs',
           'resolve',
           runId,

@@ -11,7 +11,7 @@ import { openStore } from '@aifactory/store';
 import { keyIdOf, verifyRun } from '@aifactory/verification';
 import { prepareBusinessWorkspace } from '../examples/business-app/business-workspace.ts';
 
-const cli = path.resolve(import.meta.dirname, '..', 'packages', 'cli', 'src', 'main.ts');
+const cli = path.resolve(import.meta.dirname, '..', 'packages', 'cli', 'dist', 'factory.mjs');
 
 /** Runs `factory <args>` to its end in a child process. */
 function factory(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

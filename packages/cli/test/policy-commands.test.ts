@@ -1,4 +1,4 @@
-// `factory policy`, run as a real process (node packages/cli/src/main.ts) on the example policies.
+// `factory policy`, run as a real process (the bundle, node packages/cli/dist/factory.mjs) on the example policies.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ function factory(...args: string[]): Promise<{ stdout: string; stderr: string; e
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['packages/cli/src/main.ts', ...args],
+      ['packages/cli/dist/factory.mjs', ...args],
       { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
       (error, stdout, stderr) => {
         resolve({ stdout, stderr, exitCode: error ? Number((error as { code?: number }).code ?? 1) : 0 });

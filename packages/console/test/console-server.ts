@@ -13,7 +13,7 @@ import { openStore, sql } from '@aifactory/store';
 import { createApiToken } from '@aifactory/server';
 import { prepareBusinessWorkspace, type BusinessWorkspace } from '../../../examples/business-app/business-workspace.ts';
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'src', 'main.ts');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'dist', 'factory.mjs');
 
 /** A served console. */
 /** Debian's Chromium: the console's browser test, its bench and its screenshots drive it. */

@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { prepareDemoWorkspace, repositoryRoot } from '../../../examples/demo/demo-workspace.ts';
 
-const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
+const factory = path.join(repositoryRoot, 'packages', 'cli', 'dist', 'factory.mjs');
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

@@ -18,7 +18,7 @@ const inspector = path.join(
   'build',
   'index.js',
 );
-const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
+const factory = path.join(repositoryRoot, 'packages', 'cli', 'dist', 'factory.mjs');
 
 describe('factory mcp serve with the MCP Inspector CLI', () => {
   const demo = prepareDemoWorkspace();

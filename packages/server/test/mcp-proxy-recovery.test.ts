@@ -22,7 +22,7 @@ const repositoryRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const memoryServer = resolvePackageBin('@modelcontextprotocol/server-memory', {
   from: [path.join(repositoryRoot, 'packages', 'execution')],
 }).script;
-const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
+const factory = path.join(repositoryRoot, 'packages', 'cli', 'dist', 'factory.mjs');
 
 describe.skipIf(!postgresUrl)('recovery of a dead MCP proxy\u2019s session run', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'aifactory-proxy-recovery-'));

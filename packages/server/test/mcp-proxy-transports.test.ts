@@ -46,7 +46,7 @@ const inspector = path.join(
   'build',
   'index.js',
 );
-const factory = path.join(repositoryRoot, 'packages', 'cli', 'src', 'main.ts');
+const factory = path.join(repositoryRoot, 'packages', 'cli', 'dist', 'factory.mjs');
 
 const policy = `apiVersion: aifactory/v1
 kind: AutonomyPolicy

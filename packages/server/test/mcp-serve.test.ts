@@ -135,7 +135,7 @@ describe('factory mcp serve over stdio', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [
-        path.join(here, 'fixtures', 'factory-cli.ts'),
+        path.join(here, '..', '..', 'cli', 'dist', 'factory.mjs'),
         'mcp',
         'serve',
         'order-desk',

@@ -357,7 +357,7 @@ describe('factory serve on a taken port', () => {
     const child = spawn(
       process.execPath,
       [
-        path.join(here, 'fixtures', 'factory-cli.ts'),
+        path.join(here, '..', '..', 'cli', 'dist', 'factory.mjs'),
         'serve',
         '--port',
         String(port),

@@ -475,7 +475,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
     );
 }
 
-/** A `factory` program with only these commands (tests spawn it; main.ts registers them with the rest). */
+/** A `factory` program with only these commands (tests run it in-process; main.ts registers them with the rest). */
 export function serveProgram(options: ServeCommandOptions = {}): Command {
   const program = new Command('factory');
   registerServeCommands(program, options);

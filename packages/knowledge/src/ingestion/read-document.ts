@@ -1,7 +1,6 @@
 // One reader per media type, chosen by file extension. Every reader either returns text with
 // positions or throws UnreadableFileError with a reason; ingest reports it and goes on.
 import path from 'node:path';
-import { extractText, getDocumentProxy, getMeta } from 'unpdf';
 import { parse as parseYaml } from 'yaml';
 import { decodeText } from './decode-text.ts';
 import type { DocumentPart, ExtractedDocument, MediaType } from './extracted-document.ts';
@@ -88,6 +87,8 @@ async function readPdf(bytes: Uint8Array): Promise<ExtractedDocument> {
   if (!startsWith(bytes, '%PDF-')) throw new UnreadableFileError('not a PDF file (no %PDF- header)');
   let pages: string[];
   let title: string | undefined;
+  // pdf.js (2.4 MB) loads only when a PDF is read, not with every process that can ingest.
+  const { extractText, getDocumentProxy, getMeta } = await import('unpdf');
   try {
     // pdf.js wants a plain Uint8Array (not a Buffer) and takes ownership of it: hand it a copy.
     const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
