@@ -39,7 +39,7 @@ import { mountRoutes } from './http-routes.ts';
 import { RunFollower } from './run-follower.ts';
 import { RunHub } from './run-hub.ts';
 import { RunsInFlight } from './runs-in-flight.ts';
-import { streamChannel } from './run-stream.ts';
+import { nodeFetch, streamChannel } from './run-stream.ts';
 import { createServerLog, type ServerLog } from './server-log.ts';
 
 export { actAsHeaders } from './http-auth.ts';
@@ -98,6 +98,8 @@ export interface HttpAppOptions {
 /** The app plus the handles a server needs to shut it down gracefully. */
 export interface HttpApp {
   app: ApiApp;
+  /** The app's fetch for a Node server (@hono/node-server's serve): event streams are written straight to Node's response. */
+  nodeFetch: ReturnType<typeof nodeFetch>;
   hub: RunHub;
   /** Runs this process is driving now. */
   readonly inFlight: number;
@@ -195,6 +197,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   return {
     app,
+    nodeFetch: nodeFetch((request, env) => app.fetch(request, env)),
     hub,
     get inFlight() {
       return inFlight.size;

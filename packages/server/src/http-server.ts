@@ -193,7 +193,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      const created = serve({ fetch: http.app.fetch, port: options.port ?? 8787, hostname: host }, () =>
+      const created = serve({ fetch: http.nodeFetch, port: options.port ?? 8787, hostname: host }, () =>
         resolve(created as Server),
       ) as Server;
       created.once('error', (error) => {

@@ -98,6 +98,28 @@ describe('the HTTP API', () => {
     expect(events.map((event) => Number(event.id))).toEqual(events.map((_, index) => index + 1));
   });
 
+  it('resumes a stream after the Last-Event-ID the client names (or ?after=N): every later event once, in order, then the end', async () => {
+    const started = await call('/v1/runs', tokens.alice, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream' },
+      body: JSON.stringify({ agent: 'order-desk', input: 'Where is my order?' }),
+    });
+    const whole = await readSse(started);
+    const runId = String(whole[0]!.data.runId);
+    expect(whole.at(-1)!.event).toBe('run.completed');
+    const resumed = await call(`/v1/runs/${runId}/events`, tokens.alice, {
+      headers: { accept: 'text/event-stream', 'last-event-id': '3' },
+    });
+    expect(resumed.status).toBe(200);
+    expect(resumed.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(resumed.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await readSse(resumed)).toEqual(whole.slice(3));
+    const after = await call(`/v1/runs/${runId}/events?after=${whole.length - 1}`, tokens.alice, {
+      headers: { accept: 'text/event-stream' },
+    });
+    expect((await readSse(after)).map((event) => event.event)).toEqual(['run.completed']);
+  });
+
   it('holds a refund for a support lead, refuses the requester, and resumes the run when another principal approves', async () => {
     const response = await call('/v1/runs', tokens.alice, {
       method: 'POST',
@@ -351,6 +373,40 @@ describe('the HTTP API', () => {
     expect(text).toMatch(/aifactory_approvals_pending \d/);
     expect(text).toMatch(/aifactory_run_duration_seconds_count\{agent="order-desk",status="completed"\} [1-9]/);
     expect(text).toMatch(/aifactory_approval_decision_seconds_count\{outcome="approved"\} 1/);
+  });
+
+  it('ends an open stream with server.closing, naming the last event id, when the server shuts down', async () => {
+    const closing = await startServer({
+      store,
+      config: workspaceConfigAt(workspace.dataDir, { agentsDir: workspace.agentsDir, policiesDir: workspace.policiesDir }),
+      port: 0,
+      log: () => undefined,
+      shutdownTimeoutMs: 500,
+    });
+    try {
+      const started = await fetch(`${closing.url}/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ agent: 'order-desk', input: 'I want a refund for order 1042' }),
+      });
+      const held = (await readSse(started)).at(-1)!;
+      expect(held.event).toBe('run.held');
+      // Following the held run keeps the stream open (it ends at completed or failed) until the server closes.
+      const watching = await fetch(`${closing.url}/v1/runs/${String(held.data.runId)}/events`, {
+        headers: { authorization: `Bearer ${tokens.alice}`, accept: 'text/event-stream' },
+      });
+      const events = readSse(watching);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await closing.close();
+      const seen = await events;
+      expect(seen.at(-1)).toEqual({
+        event: 'server.closing',
+        data: { type: 'server.closing', runId: held.data.runId, lastEventId: Number(held.id) },
+      });
+      expect(seen.slice(0, -1).map((event) => event.id)).toEqual(seen.slice(0, -1).map((_, index) => String(index + 1)));
+    } finally {
+      await closing.close();
+    }
   });
 
   it('limits requests per token with 429 and Retry-After', async () => {
