@@ -1,7 +1,7 @@
 // Redaction patterns, the keys in the data directory, and the hashing rules, without a store.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canonicalJson, sha256Hex } from '@aifactory/core';
@@ -192,6 +192,37 @@ describe('keys in the data directory', () => {
       expect(redactionKey.length).toBe(32);
       expect((await loadOrCreateRedactionKey(dataDir)).equals(redactionKey)).toBe(true);
       expect(statSync(path.join(dataDir, 'keys', 'redaction.key')).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('seal anchors beside the key', () => {
+  it('appends one line a seal, folds the log into the anchor file every thousand, and reads the newest per store across the file, a fold left behind and the log', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-anchors-'));
+    try {
+      const signer = await loadOrCreateSigner(dataDir);
+      const keyFile = path.join(dataDir, 'keys', 'seal-ed25519.pem');
+      // Written before the log existed: the whole anchor file, still read.
+      writeFileSync(`${keyFile}.anchors.json`, JSON.stringify({ 'store:old': { seq: 7, sealHash: 'old' } }), { mode: 0o600 });
+      for (let seq = 1; seq <= 1001; seq += 1) await signer.writeAnchor('store:a', { seq, sealHash: `h${seq}` });
+      await signer.writeAnchor('store:b', { seq: 2, sealHash: 'b2' });
+      await signer.writeAnchor('store:b', { seq: 1, sealHash: 'b1' });
+      // The first thousand were folded into the file, which kept the older store's anchor.
+      const folded = JSON.parse(readFileSync(`${keyFile}.anchors.json`, 'utf8')) as Record<string, { seq: number }>;
+      expect(folded['store:a']?.seq).toBe(1000);
+      expect(folded['store:old']?.seq).toBe(7);
+      expect(statSync(`${keyFile}.anchors.log`).mode & 0o777).toBe(0o600);
+      // A line torn by a crash and a fold a dead process left behind.
+      appendFileSync(`${keyFile}.anchors.log`, '{"store":"store:a","seq":99999,"sealH');
+      writeFileSync(`${keyFile}.anchors.log.1.2.folding`, `${JSON.stringify({ store: 'store:c', seq: 3, sealHash: 'c3' })}\n`);
+      const reader = await loadOrCreateSigner(dataDir);
+      expect(await reader.readAnchor('store:a')).toEqual({ seq: 1001, sealHash: 'h1001' });
+      expect(await reader.readAnchor('store:b')).toEqual({ seq: 2, sealHash: 'b2' });
+      expect(await reader.readAnchor('store:c')).toEqual({ seq: 3, sealHash: 'c3' });
+      expect(await reader.readAnchor('store:old')).toEqual({ seq: 7, sealHash: 'old' });
+      expect(await reader.readAnchor('__proto__')).toBeUndefined();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
