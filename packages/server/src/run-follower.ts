@@ -18,6 +18,10 @@ export interface RunFollowerOptions {
 export interface FollowOptions {
   /** Stream events from the first one this accepts on (it included); earlier ones are passed over. */
   from?: (type: string, payload: Record<string, unknown>) => boolean;
+  /** Go on across holds: settle only when the run completes or fails (a reader following a run to its end). */
+  acrossHolds?: boolean;
+  /** Stop following when this aborts: the follow rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 interface Follower {
@@ -26,6 +30,7 @@ interface Follower {
   onEvent?: RunEventListener;
   /** Still passing over events until this accepts one. */
   from?: FollowOptions['from'];
+  acrossHolds?: boolean;
   /** The run's events after afterSeq end the follow when this says so. */
   settle(result: RunResult): void;
   fail(error: Error): void;
@@ -44,24 +49,34 @@ export class RunFollower {
     this.#options = options;
   }
 
-  /** Streams the run's events recorded after `afterSeq` to `onEvent`; resolves once it completed, failed or is held. */
+  /**
+   * Streams the run's events recorded after `afterSeq` to `onEvent`; resolves once it completed,
+   * failed or (unless `acrossHolds`) is held.
+   */
   follow(runId: string, afterSeq: number, onEvent: RunEventListener | undefined, options: FollowOptions = {}): Promise<RunResult> {
     const id = this.#nextFollow++;
     return new Promise<RunResult>((resolve, reject) => {
+      const { signal } = options;
+      if (signal?.aborted) return reject(signal.reason as Error);
+      const stop = () => follower.fail(signal?.reason as Error);
       const follower: Follower = {
         runId,
         afterSeq,
         ...(onEvent ? { onEvent } : {}),
         ...(options.from ? { from: options.from } : {}),
+        ...(options.acrossHolds ? { acrossHolds: true } : {}),
         settle: (result) => {
           this.#followers.delete(id);
+          signal?.removeEventListener('abort', stop);
           resolve(result);
         },
         fail: (error) => {
           this.#followers.delete(id);
+          signal?.removeEventListener('abort', stop);
           reject(error);
         },
       };
+      signal?.addEventListener('abort', stop, { once: true });
       this.#followers.set(id, follower);
       this.#timer ??= setInterval(() => void this.#poll(), this.#options.pollMs ?? 25);
     });
@@ -124,7 +139,7 @@ export class RunFollower {
       }
     }
     const result = resultOf(row.runId, row.type, payload);
-    if (result) follower.settle(result);
+    if (result && !(follower.acrossHolds && result.status === 'held')) follower.settle(result);
   }
 }
 

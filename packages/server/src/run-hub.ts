@@ -39,11 +39,19 @@ export class RunChannel {
     this.#onPush?.(event);
   }
 
-  /** Replays events after `afterId`, then follows live ones until unsubscribed. */
+  /** Replays events after `afterId`, then follows live ones (those after `afterId` too: a channel fed from the store may not have reached it yet) until unsubscribed. */
   subscribe(afterId: number, subscriber: Subscriber): () => void {
     for (const numbered of this.events.slice(Math.max(0, afterId))) subscriber(numbered);
-    this.#subscribers.add(subscriber);
-    return () => this.#subscribers.delete(subscriber);
+    const live: Subscriber = (numbered) => {
+      if (numbered.id > afterId) subscriber(numbered);
+    };
+    this.#subscribers.add(live);
+    return () => this.#subscribers.delete(live);
+  }
+
+  /** How many streams read this channel now. */
+  get subscribers(): number {
+    return this.#subscribers.size;
   }
 
   /** Whether the run has ended. */

@@ -164,7 +164,7 @@ export interface paths {
         };
         /**
          * Follow a live run (SSE)
-         * @description Streams a run this server drives, across holds, until it completes or fails. Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run this server does not drive gets one run.status event.
+         * @description Streams a run, across holds, until it completes or fails: one this server drives live, one a worker or another server drives as its trace is recorded (model tokens are streamed only by the server that drives the run). Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run that has ended, and that this server did not drive lately, gets one run.status event.
          */
         get: operations["streamRunEvents"];
         put?: never;

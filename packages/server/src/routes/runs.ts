@@ -46,9 +46,10 @@ import {
   streamNotice,
   verifyResponse,
 } from '../api-schemas.ts';
-import type { RunChannel } from '../run-hub.ts';
+import { RunFollower } from '../run-follower.ts';
+import { RunChannel } from '../run-hub.ts';
 import { traceIdsOf } from '../server-log.ts';
-import { HttpProblem, notVisible, runReaders, type ApiApp, type RouteContext } from './context.ts';
+import { HttpProblem, notVisible, runReaders, type ApiApp, type RouteContext, type RunRow } from './context.ts';
 
 const tags = ['runs'];
 const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
@@ -118,7 +119,7 @@ export const runRoutes = {
     ...roles('operator', ...runReaders),
     summary: 'Follow a live run (SSE)',
     description:
-      'Streams a run this server drives, across holds, until it completes or fails. Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run this server does not drive gets one run.status event.',
+      'Streams a run, across holds, until it completes or fails: one this server drives live, one a worker or another server drives as its trace is recorded (model tokens are streamed only by the server that drives the run). Resumable: send Last-Event-ID (or ?after=N) to continue after event N. A run that has ended, and that this server did not drive lately, gets one run.status event.',
     request: {
       params: idParam,
       query: z.object({
@@ -248,6 +249,34 @@ export const runRoutes = {
 
 export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   const { workspace, store, hub, closing, log } = ctx;
+  const storeFollower = new RunFollower({ store });
+
+  /**
+   * A channel of a run another process drives (a worker behind serve --queue, another server that
+   * holds its lease), fed from its trace in the store until it completes or fails, across holds.
+   * Its events are the ones a stream from the accepting server carries, numbered alike (model
+   * tokens aside: only the driving process sees them). The follow stops when the run ends, the
+   * server closes, or no stream has read the channel for a while (the client left).
+   */
+  const followedChannel = (row: RunRow): RunChannel => {
+    const channel = new RunChannel(row.id);
+    channel.push({ type: 'run.started', runId: row.id, agent: row.agent, principal: row.principal });
+    const stop = new AbortController();
+    const onClosing = () => stop.abort(new Error('The server is closing.'));
+    closing.addEventListener('abort', onClosing, { once: true });
+    const unread = setInterval(() => {
+      if (channel.subscribers === 0) stop.abort(new Error('No stream reads the run any more.'));
+    }, 5_000);
+    unread.unref();
+    void storeFollower
+      .follow(row.id, 0, (event) => channel.push(event), { acrossHolds: true, signal: stop.signal })
+      .catch(() => undefined)
+      .finally(() => {
+        clearInterval(unread);
+        closing.removeEventListener('abort', onClosing);
+      });
+    return channel;
+  };
   // What the event streams carry, as components apps can generate types from.
   app.openAPIRegistry.register('RunEvent', runEvent);
   app.openAPIRegistry.register('StreamNotice', streamNotice);
@@ -375,10 +404,12 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openapi(runRoutes.events, async (c) => {
     const principal = ctx.requireRole(c, ['operator', ...runReaders], 'run');
     const row = await ctx.visibleRun(principal, c.req.param('id'));
-    const channel = hub.get(row.id);
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    const ended = row.status === 'completed' || row.status === 'failed';
+    // Driven here: its live channel. Driven elsewhere and going on: followed from the store.
+    const channel = hub.get(row.id) ?? (ended ? undefined : followedChannel(row));
     if (!channel) {
-      // Not driven by this process (or long ended): say where it is and stop.
+      // Ended, and not driven here lately: say how it ended and stop.
       return streamSSE(c, async (stream) => {
         await stream.writeSSE({ event: 'run.status', data: JSON.stringify({ type: 'run.status', runId: row.id, status: row.status }) });
       });
