@@ -62,6 +62,9 @@ export function registerRequestMiddleware(
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
       principal: c.get('principal')?.id,
+      // The token's id (never the token) and the run a start began: the start's allowed decision is this line.
+      token: c.get('principal')?.tokenId,
+      run_id: c.get('runId') as string | undefined,
     });
   });
 

@@ -57,4 +57,23 @@ describe('server logs', () => {
     expect(text).toMatch(/\[REDACTED:openai_key:[0-9a-f]{8}\]/);
     expect(text).toContain(tokenId);
   });
+
+  it('logs a run start as one request line naming the token id and the run, never the token or the input', async () => {
+    const key = `sk-proj-${randomBytes(24).toString('hex')}`;
+    const before = logs.length;
+    const response = await fetch(`${server.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ agent: 'order-desk', input: `Where is my order? My key is ${key}` }),
+    });
+    const body = await response.text();
+    const runId = /"runId":"(run_[^"]+)"/.exec(body)![1];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lines = logs.slice(before);
+    const start = lines.filter((line) => line.event === 'http.request' && line.route === '/v1/runs' && line.method === 'POST');
+    expect(start).toEqual([expect.objectContaining({ status: 200, principal: 'olga@shop.example', token: tokenId, run_id: runId })]);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(key.slice(8));
+  });
 });

@@ -15,7 +15,8 @@ import type { RunChannel, RunHub } from '../run-hub.ts';
 import type { ServerLog } from '../server-log.ts';
 
 /** The Hono app the routes are mounted on. */
-export type ApiApp = OpenAPIHono<{ Variables: { principal: TokenPrincipal } }>;
+/** The app; a route that starts a run names it (`runId`) for the request's log line. */
+export type ApiApp = OpenAPIHono<{ Variables: { principal: TokenPrincipal; runId: string } }>;
 
 /** Roles that read every run (operators read their own). */
 export const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
