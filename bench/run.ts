@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureFactoryBundle } from '../packages/cli/scripts/bundle.ts';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2).filter((argument) => !argument.startsWith('-'));
@@ -27,6 +28,8 @@ if (files.length === 0) {
   process.exit(2);
 }
 mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+// The benchmarks that run `factory` processes spawn the bundle, as the tests do: rebuilt here when a source is newer.
+await ensureFactoryBundle();
 const failed: string[] = [];
 for (const file of files) {
   process.stdout.write(`\n=== ${file} ===\n`);
