@@ -32,6 +32,7 @@ const isSha256 = (value: unknown): boolean => typeof value === 'string' && sha25
 const authorities: ReadonlySet<unknown> = new Set(['autonomous', 'notify_human', 'require_approval', 'deny']);
 const optional = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || check(value);
 const optionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
+const optionalNullableString = (value: unknown): boolean => value === undefined || value === null || typeof value === 'string';
 const isErrorInfo = (value: unknown): boolean =>
   isNonEmpty(value) || (isObject(value) && typeof value.message === 'string' && optionalString(value.code));
 const isUsage = (value: unknown): boolean =>
@@ -42,6 +43,15 @@ const isUsage = (value: unknown): boolean =>
   optional(value.output_tokens, isNonNegative);
 
 const checks: Partial<Record<EventType, Check>> = {
+  // Every start, on the path to a streamed run's first event.
+  'run.started': (payload) =>
+    isObject(payload) &&
+    isNonEmpty(payload.agent) &&
+    isNonEmpty(payload.principal) &&
+    optionalNullableString(payload.team) &&
+    optional(payload.metadata, isPlainRecord) &&
+    optionalNullableString(payload.replay_of) &&
+    optionalNullableString(payload.parent_run_id),
   'policy.decided': (payload) => {
     if (!isObject(payload) || !isStep(payload.step)) return false;
     const action = payload.action;

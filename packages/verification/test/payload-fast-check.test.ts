@@ -8,6 +8,24 @@ import { acceptsFast, fastCheckedTypes } from '../src/payload-fast-check.ts';
 const hash = 'a'.repeat(64);
 /** What a governed step records, as the runtime writes it. */
 const runtimePayloads = {
+  'run.started': {
+    agent: 'courier',
+    team: 'ops',
+    principal: 'bench@acme.example',
+    input: { text: 'k-1' },
+    // A replay's start, and a hand-off's child, name the run they came from.
+    replay_of: 'run_before',
+    parent_run_id: null,
+    metadata: {
+      agent_file: '/agents/courier.yaml',
+      definition_hash: hash,
+      prompt_hash: hash,
+      model: 'scripted:courier',
+      principal_roles: ['operator'],
+      policies: [{ name: 'courier', version: 1, hash }],
+      trace: { trace_id: 'b'.repeat(32), parent_span_id: 'c'.repeat(16) },
+    },
+  },
   'policy.decided': {
     step: 1,
     action: { kind: 'tool', name: 'echo.echo', args: { text: 'step 0' }, args_hash: hash },
@@ -86,7 +104,22 @@ function mutated(base: Record<string, unknown>): fc.Arbitrary<unknown> {
   const edit = fc.record({
     key: fc.constantFrom(...keys),
     inner: fc.option(
-      fc.constantFrom('args', 'kind', 'name', 'args_hash', 'authority', 'rules', 'reason', 'inputTokens', 'message', 'code', 'extra'),
+      fc.constantFrom(
+        'args',
+        'kind',
+        'name',
+        'args_hash',
+        'authority',
+        'rules',
+        'reason',
+        'inputTokens',
+        'message',
+        'code',
+        'agent_file',
+        'policies',
+        'text',
+        'extra',
+      ),
       { nil: undefined },
     ),
     value: anyValue,
