@@ -13,7 +13,8 @@ export default defineConfig({
     // Output assertions read plain text: picocolors colours whenever CI is set, so turn it off for
     // the tests and every process they start.
     env: { NO_COLOR: '1' },
-    // Tests spawn the bundled `factory` (packages/cli/dist/factory.mjs): built here when stale.
-    globalSetup: ['test/factory-bundle.setup.ts'],
+    // Tests spawn the bundled `factory` (packages/cli/dist/factory.mjs): built here when stale;
+    // new embedded stores start from a dump of an initialised one instead of running initdb.
+    globalSetup: ['test/factory-bundle.setup.ts', 'test/pglite-template.setup.ts'],
   },
 });
