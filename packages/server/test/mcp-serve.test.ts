@@ -144,7 +144,12 @@ describe('factory mcp serve over stdio', () => {
         '--principal',
         'ops-bot@shop.example',
       ],
-      env: { PATH: process.env.PATH ?? '', AIFACTORY_HOME: workspace.dataDir },
+      env: {
+        PATH: process.env.PATH ?? '',
+        AIFACTORY_HOME: workspace.dataDir,
+        // The tests' initialised store to start from (test/pglite-template.setup.ts).
+        ...(process.env.AIFACTORY_PGLITE_TEMPLATE ? { AIFACTORY_PGLITE_TEMPLATE: process.env.AIFACTORY_PGLITE_TEMPLATE } : {}),
+      },
       stderr: 'pipe',
     });
     const client = new Client({ name: 'stdio-test-client', version: '1.0.0' });

@@ -367,7 +367,12 @@ describe('factory serve on a taken port', () => {
         workspace.policiesDir,
       ],
       {
-        env: { PATH: process.env.PATH ?? '', AIFACTORY_HOME: workspace.dataDir },
+        env: {
+          PATH: process.env.PATH ?? '',
+          AIFACTORY_HOME: workspace.dataDir,
+          // The tests' initialised store to start from (test/pglite-template.setup.ts).
+          ...(process.env.AIFACTORY_PGLITE_TEMPLATE ? { AIFACTORY_PGLITE_TEMPLATE: process.env.AIFACTORY_PGLITE_TEMPLATE } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
