@@ -65,10 +65,18 @@ export class QueuedRuns {
    */
   async resolve(
     runId: string,
-    decision: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+    decision: {
+      resolution: InDoubtResolution;
+      by: string;
+      result?: string;
+      reason?: string;
+      onEvent?: RunEventListener;
+      onRecorded?: () => void;
+    },
   ): Promise<RunResult> {
-    const { onEvent, ...settle } = decision;
+    const { onEvent, onRecorded, ...settle } = decision;
     const settled = await this.#options.workspace.runtime.settleInDoubt(runId, settle);
+    onRecorded?.();
     if (settled.status !== 'running') return settled;
     const done = this.#follower.follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, onEvent);
     // Should the queue be unreachable now, the run is still running without an owner: a supervisor queues it.

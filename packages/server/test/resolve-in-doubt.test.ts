@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore, sql, type Store } from '@aifactory/store';
 import { createApiToken, startServer, type RunningServer } from '@aifactory/server';
 import { createRecorder, readRunEvents } from '@aifactory/verification';
+import { acquireRunLease } from '@aifactory/verification/internal';
 import { openWorkspace, RunQueue, workspaceConfigAt, type QueueWorker, type Workspace } from '@aifactory/workspace';
 
 const agentsDir = path.join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'recovery', 'agents');
@@ -91,6 +92,54 @@ describe('settling an in-doubt action over HTTP', () => {
     const again = await call('/v1/runs/run_died/resolve', tokens.bob!, { method: 'POST', body: JSON.stringify({ resolution: 'retried' }) });
     expect(again.status).toBe(409);
   });
+
+  it(
+    'refuses (409) a resolution it cannot record because another process holds the run, rather than accepting it and dropping it',
+    { timeout: 120_000 },
+    async () => {
+      const recorder = createRecorder(store);
+      await recorder.startRun(
+        { id: 'run_busy', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
+        { lease: { owner: 'dead-process', ttlMs: 50 } },
+      );
+      await recorder.record(
+        'run_busy',
+        {
+          type: 'tool.called',
+          actor: 'ledger-keeper',
+          payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'b' } },
+        },
+        { fence: { epoch: 1 } },
+      );
+      for (let waited = 0; ; waited += 100) {
+        const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_busy'`);
+        if (row?.status === 'held') break;
+        if (waited > 60_000) throw new Error(`run_busy is still ${row?.status}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Another process holds the run's lease right now (a recoverer that has not handed it back yet).
+      let held: Awaited<ReturnType<typeof acquireRunLease>>;
+      for (
+        let waited = 0;
+        !(held = await acquireRunLease(store, 'run_busy', 'another-process', { ttlMs: 60_000, state: 'recovering' }));
+        waited += 50
+      ) {
+        if (waited > 10_000) throw new Error('the server never handed the lease of run_busy back');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(held).toBeDefined();
+      const refused = await call('/v1/runs/run_busy/resolve', tokens.bob!, {
+        method: 'POST',
+        body: JSON.stringify({ resolution: 'failed' }),
+      });
+      expect(refused.status, await refused.clone().text()).toBe(409);
+      expect(await refused.text()).toContain('driven by another process');
+      const types: string[] = [];
+      for await (const event of readRunEvents(store, 'run_busy')) types.push(event.type);
+      expect(types).not.toContain('action.resolved');
+      expect(types.at(-1)).toBe('run.held');
+    },
+  );
 });
 
 // With workers (`factory serve --queue`, Postgres): the server records the approver's decision and

@@ -263,7 +263,7 @@ export interface paths {
         put?: never;
         /**
          * Settle a run held with reason outcome_unknown
-         * @description The in-doubt call happened, run it again, or fail the run; the run goes on in the background.
+         * @description The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace; the run goes on in the background. 409 when nothing is in doubt, or when another process holds the run right now (retry once it is held again).
          */
         post: operations["resolveRun"];
         delete?: never;
@@ -2638,7 +2638,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted; the run goes on. */
+            /** @description Recorded; the run goes on. */
             202: {
                 headers: {
                     [name: string]: unknown;

@@ -710,12 +710,21 @@ export class AgentRuntime {
    */
   async resolveInDoubt(
     runId: string,
-    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+    request: {
+      resolution: InDoubtResolution;
+      by: string;
+      result?: string;
+      reason?: string;
+      onEvent?: RunEventListener;
+      /** Called once the decision (action.resolved) is in the trace, before the run goes on. */
+      onRecorded?: () => void;
+    },
   ): Promise<RunResult> {
     const [row, ledger] = await this.#inDoubt(runId, request);
     await this.#own(runId);
     const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
     await session.gate.commit(runId, resolvedEvents(ledger, request));
+    request.onRecorded?.();
     for (const action of ledger.inDoubt) {
       ledger.resolutions.set(callKey(action.step, action.callId), {
         resolution: request.resolution,

@@ -51,7 +51,15 @@ export interface RunDriver {
   /** Settles a run held with reason outcome_unknown and lets it go on (absent: this process drives it, resolveInDoubt). */
   resolve?: (
     runId: string,
-    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string; onEvent?: RunEventListener },
+    request: {
+      resolution: InDoubtResolution;
+      by: string;
+      result?: string;
+      reason?: string;
+      onEvent?: RunEventListener;
+      /** Called once the decision is recorded, before the run goes on. */
+      onRecorded?: () => void;
+    },
   ) => Promise<RunResult>;
 }
 

@@ -220,10 +220,11 @@ export const runRoutes = {
     security: bearer,
     ...roles('approver', 'admin'),
     summary: 'Settle a run held with reason outcome_unknown',
-    description: 'The in-doubt call happened, run it again, or fail the run; the run goes on in the background.',
+    description:
+      'The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace; the run goes on in the background. 409 when nothing is in doubt, or when another process holds the run right now (retry once it is held again).',
     request: { params: idParam, body: body(resolveRequest) },
     responses: {
-      202: json(resolveResponse, 'Accepted; the run goes on.'),
+      202: json(resolveResponse, 'Recorded; the run goes on.'),
       ...authenticatedResponses,
       ...bodyResponses,
       ...conflictResponse,
@@ -502,17 +503,20 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     };
     // With workers (serve --queue) the decision is recorded here and the run goes on in a worker, like any resume.
     const onEvent = (event: RunEvent) => hub.open(event.runId).push(event);
+    let onRecorded!: () => void;
+    const recorded = new Promise<undefined>((resolve) => (onRecorded = () => resolve(undefined)));
     const started = ctx.runs.resolve
-      ? ctx.runs.resolve(row.id, { ...decision, onEvent })
-      : workspace.runtime.resolveInDoubt(row.id, { ...decision, onEvent });
-    // Refusals (nothing in doubt, another owner) come back at once; the run itself goes on in the background.
-    const first = await Promise.race([
-      started.then(
-        (result) => ({ result }),
-        (error: unknown) => ({ error }),
-      ),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
-    ]);
+      ? ctx.runs.resolve(row.id, { ...decision, onEvent, onRecorded })
+      : workspace.runtime.resolveInDoubt(row.id, { ...decision, onEvent, onRecorded });
+    const settled = started.then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    // The answer waits until the decision is in the trace: a refusal (nothing in doubt, the run's
+    // lease held by another process) is the answer, never a 202 whose decision is then dropped.
+    // Once recorded, a run that ends within 200 ms has its result in the answer; a longer one goes on in the background.
+    let first = await Promise.race([settled, recorded]);
+    if (!first) first = await Promise.race([settled, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
     if (first && 'error' in first) {
       hub.settle(channel);
       throw first.error;
