@@ -17,7 +17,7 @@ export type {
 } from './runtime/agent-runtime.ts';
 export { RunSupervisor } from './runtime/run-supervisor.ts';
 export type { RunSupervisorOptions } from './runtime/run-supervisor.ts';
-export type { InDoubtAction, InDoubtResolution } from './runtime/run-recovery.ts';
+export type { InDoubtAction, InDoubtDecision, InDoubtResolution, InDoubtSettlement } from './runtime/run-recovery.ts';
 export { RunOwnership } from './runtime/run-ownership.ts';
 export type { LeaseStamp, RunOwnershipOptions } from './runtime/run-ownership.ts';
 export { GovernedSession } from './runtime/governed-session.ts';

@@ -3,7 +3,7 @@
 // processes, and follows the run's trace in the store to stream what the worker records. Resumes
 // after an approval go through the queue the same way. Nothing of an agent runs in the server.
 import type { Principal } from '@aifactory/core';
-import type { CallerTrace, InDoubtResolution, RunEventListener, RunResult } from '@aifactory/execution';
+import type { CallerTrace, InDoubtSettlement, RunEventListener, RunResult } from '@aifactory/execution';
 import type { DriveRunJob, Workspace } from '@aifactory/workspace';
 import { findLastEvent } from '@aifactory/verification/internal';
 import { RunFollower } from './run-follower.ts';
@@ -63,17 +63,7 @@ export class QueuedRuns {
    * settleInDoubt) and queues the run for a worker; resolves once it completed, failed or is held
    * again. A run the decision failed is settled at once.
    */
-  async resolve(
-    runId: string,
-    decision: {
-      resolution: InDoubtResolution;
-      by: string;
-      result?: string;
-      reason?: string;
-      onEvent?: RunEventListener;
-      onRecorded?: () => void;
-    },
-  ): Promise<RunResult> {
+  async resolve(runId: string, decision: InDoubtSettlement): Promise<RunResult> {
     const { onEvent, onRecorded, ...settle } = decision;
     const settled = await this.#options.workspace.runtime.settleInDoubt(runId, settle);
     onRecorded?.();

@@ -46,29 +46,35 @@ describe('settling an in-doubt action over HTTP', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
     });
 
-  it('holds a run whose owner died mid-call, and lets an approver fail it with a reason', { timeout: 120_000 }, async () => {
-    // A process that died: it started the run, recorded the append's intent, and never its outcome.
+  /**
+   * A process that died: it started the run, recorded an append's intent, and never its outcome.
+   * The server's own recovery finds it and holds it: the append may or may not have happened.
+   */
+  async function heldInDoubt(runId: string, item: string): Promise<void> {
     const recorder = createRecorder(store);
     await recorder.startRun(
-      { id: 'run_died', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
+      { id: runId, agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
       { lease: { owner: 'dead-process', ttlMs: 50 } },
     );
     await recorder.record(
-      'run_died',
+      runId,
       {
         type: 'tool.called',
         actor: 'ledger-keeper',
-        payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'a' } },
+        payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item } },
       },
       { fence: { epoch: 1 } },
     );
-    // The server's own recovery finds it and holds it: the append may or may not have happened.
     for (let waited = 0; ; waited += 100) {
-      const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_died'`);
-      if (row?.status === 'held') break;
-      if (waited > 60_000) throw new Error(`run_died is still ${row?.status}`);
+      const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = ${runId}`);
+      if (row?.status === 'held') return;
+      if (waited > 60_000) throw new Error(`${runId} is still ${row?.status}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  it('holds a run whose owner died mid-call, and lets an approver fail it with a reason', { timeout: 120_000 }, async () => {
+    await heldInDoubt('run_died', 'a');
     expect(
       (await call('/v1/runs/run_died/resolve', tokens.olga!, { method: 'POST', body: JSON.stringify({ resolution: 'failed' }) })).status,
     ).toBe(404);
@@ -97,26 +103,7 @@ describe('settling an in-doubt action over HTTP', () => {
     'refuses (409) a resolution it cannot record because another process holds the run, rather than accepting it and dropping it',
     { timeout: 120_000 },
     async () => {
-      const recorder = createRecorder(store);
-      await recorder.startRun(
-        { id: 'run_busy', agent: 'ledger-keeper', principal: 'olga@example.com', input: { text: 'keep the ledger' } },
-        { lease: { owner: 'dead-process', ttlMs: 50 } },
-      );
-      await recorder.record(
-        'run_busy',
-        {
-          type: 'tool.called',
-          actor: 'ledger-keeper',
-          payload: { step: 2, call_id: 'call_1', kind: 'tool', name: 'counter.append', args: { item: 'b' } },
-        },
-        { fence: { epoch: 1 } },
-      );
-      for (let waited = 0; ; waited += 100) {
-        const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_busy'`);
-        if (row?.status === 'held') break;
-        if (waited > 60_000) throw new Error(`run_busy is still ${row?.status}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await heldInDoubt('run_busy', 'b');
       // Another process holds the run's lease right now (a recoverer that has not handed it back yet).
       let held: Awaited<ReturnType<typeof acquireRunLease>>;
       for (

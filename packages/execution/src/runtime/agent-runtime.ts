@@ -29,7 +29,9 @@ import {
   readRecoveryLedger,
   recordedToolOutcome,
   type InDoubtAction,
+  type InDoubtDecision,
   type InDoubtResolution,
+  type InDoubtSettlement,
   type RecoveryLedger,
 } from './run-recovery.ts';
 import type { StoreCheckpointSaver } from '../checkpoint/store-checkpoint-saver.ts';
@@ -708,18 +710,7 @@ export class AgentRuntime {
    * happened (`confirmed`, optionally with what they returned), run them again (`retried`), or
    * fail the run (`failed`). Recorded as action.resolved; the run then goes on (or fails).
    */
-  async resolveInDoubt(
-    runId: string,
-    request: {
-      resolution: InDoubtResolution;
-      by: string;
-      result?: string;
-      reason?: string;
-      onEvent?: RunEventListener;
-      /** Called once the decision (action.resolved) is in the trace, before the run goes on. */
-      onRecorded?: () => void;
-    },
-  ): Promise<RunResult> {
+  async resolveInDoubt(runId: string, request: InDoubtSettlement): Promise<RunResult> {
     const [row, ledger] = await this.#inDoubt(runId, request);
     await this.#own(runId);
     const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
@@ -745,10 +736,7 @@ export class AgentRuntime {
    * once. What an API server that leaves driving to workers does (`factory serve --queue`):
    * nothing of the agent (its tool servers) is started here. Resolves `running` once handed back.
    */
-  async settleInDoubt(
-    runId: string,
-    request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string },
-  ): Promise<RunResult | { runId: string; status: 'running' }> {
+  async settleInDoubt(runId: string, request: InDoubtDecision): Promise<RunResult | { runId: string; status: 'running' }> {
     const [, ledger] = await this.#inDoubt(runId, request);
     await this.#own(runId);
     try {
@@ -1326,10 +1314,7 @@ export class AgentRuntime {
 }
 
 /** The action.resolved events recording a human's decision on each in-doubt action. */
-function resolvedEvents(
-  ledger: RecoveryLedger,
-  request: { resolution: InDoubtResolution; by: string; result?: string; reason?: string },
-): EventDraft[] {
+function resolvedEvents(ledger: RecoveryLedger, request: InDoubtDecision): EventDraft[] {
   return ledger.inDoubt.map((action) => ({
     type: 'action.resolved',
     actor: request.by,

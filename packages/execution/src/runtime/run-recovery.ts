@@ -11,6 +11,7 @@ import type { Store } from '@aifactory/store';
 import { readRunEvents } from '@aifactory/verification';
 import { payloadObject } from '@aifactory/verification/internal';
 import type { AgentDefinition } from '../agents/index.ts';
+import type { RunEventListener } from '../graph/run-events.ts';
 import type { ModelResponse } from '../models/index.ts';
 import { compileAllowList } from '../tools/allow-list.ts';
 import type { ToolOutcome } from '../toolbox/toolbox-port.ts';
@@ -27,6 +28,23 @@ export interface InDoubtAction {
 
 /** How a human settled an action in doubt. */
 export type InDoubtResolution = 'confirmed' | 'retried' | 'failed';
+
+/** A human's decision on a run held with its actions in doubt (outcome_unknown). */
+export interface InDoubtDecision {
+  resolution: InDoubtResolution;
+  by: string;
+  /** With `confirmed`: what the call returned, as the human read it. */
+  result?: string;
+  /** With `failed`: why. */
+  reason?: string;
+}
+
+/** A decision handed over to be applied, with who listens to the run as it goes on. */
+export interface InDoubtSettlement extends InDoubtDecision {
+  onEvent?: RunEventListener;
+  /** Called once the decision (action.resolved) is in the trace, before the run goes on. */
+  onRecorded?: () => void;
+}
 
 /** What the trace of a run tells its new owner. */
 export interface RecoveryLedger {

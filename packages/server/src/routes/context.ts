@@ -2,7 +2,7 @@
 // the log and metrics, and the shared request helpers (roles, visibility, bodies, streams).
 // createHttpApp (http-app.ts) builds one RouteContext and hands it to each register...Routes.
 import { ErrorCode } from '@aifactory/core';
-import type { InDoubtResolution, RunEvent, RunEventListener, RunResult } from '@aifactory/execution';
+import type { InDoubtSettlement, RunEvent, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
 import type { RunRecord } from '@aifactory/verification/internal';
 import type { Workspace } from '@aifactory/workspace';
@@ -49,18 +49,7 @@ export interface RunDriver {
   start: Workspace['startRun'];
   resume: Workspace['runtime']['resume'];
   /** Settles a run held with reason outcome_unknown and lets it go on (absent: this process drives it, resolveInDoubt). */
-  resolve?: (
-    runId: string,
-    request: {
-      resolution: InDoubtResolution;
-      by: string;
-      result?: string;
-      reason?: string;
-      onEvent?: RunEventListener;
-      /** Called once the decision is recorded, before the run goes on. */
-      onRecorded?: () => void;
-    },
-  ) => Promise<RunResult>;
+  resolve?: (runId: string, request: InDoubtSettlement) => Promise<RunResult>;
 }
 
 /** What route modules share. */
