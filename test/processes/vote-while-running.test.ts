@@ -42,9 +42,11 @@ describeOnCourierPostgres(
             }).then(async (reply) => ({ status: reply.status, text: await reply.text() }));
 
           // Both vote at the same moment, each through a server of its own.
-          const deciding = Promise.all([vote(east.url, approvers[0]!), vote(west.url, approvers[1]!)]);
+          const first = await Promise.all([vote(east.url, approvers[0]!), vote(west.url, approvers[1]!)]);
           // While the run goes on (it waits 2.5 s after its read), the west server keeps recording
-          // votes on it: each is refused and appended to the run from that process.
+          // votes on it: each is refused and appended to the run from that process. (Started only
+          // once both votes are answered: a late vote sent beside them could decide first, leaving
+          // both of theirs refused — what failed a whole-suite run of session 7.)
           const late: Array<{ status: number; text: string }> = [];
           let ended = false;
           const hammering = (async () => {
@@ -53,7 +55,6 @@ describeOnCourierPostgres(
               await new Promise((resolve) => setTimeout(resolve, 50));
             }
           })();
-          const first = await deciding;
           await courier.waitForStatus(held.runId, 'completed', `run ${held.runId} to complete`, east).finally(() => (ended = true));
           await hammering;
 
