@@ -14,10 +14,11 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { appendFileSync, chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SystemError, UserError, canonicalJson, sha256Hex } from '@aifactory/core';
 import type { Checkpoint } from './checkpoint.ts';
+import { createFileOnce } from './key-file.ts';
 
 /** The last seal a signer made in one store: the chain must still reach it. */
 export interface SealAnchor {
@@ -156,14 +157,12 @@ export async function loadOrCreateSigner(dataDir: string, options: { keyPath?: s
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   try {
-    // 'wx': two processes creating the key at once must not overwrite each other's.
-    await writeFile(keyPath, pem, { mode: 0o600, flag: 'wx' });
+    // Two processes creating the key at once must agree on one, and neither may read it half-written.
+    await createFileOnce(keyPath, pem);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new SystemError(ErrorCode.Internal, `Could not write the seal key to '${keyPath}': ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    throw new SystemError(ErrorCode.Internal, `Could not write the seal key to '${keyPath}': ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const created = await loadSigner(keyPath);
   if (!created) throw new SystemError(ErrorCode.Internal, `The seal key at '${keyPath}' vanished right after it was written.`);

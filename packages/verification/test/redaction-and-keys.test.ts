@@ -1,9 +1,11 @@
 // Redaction patterns, the keys in the data directory, and the hashing rules, without a store.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { canonicalJson, sha256Hex } from '@aifactory/core';
 import {
   canonicalHeader,
@@ -19,6 +21,7 @@ import {
 } from '../src/index.ts';
 
 const key = Buffer.alloc(32, 1);
+const firstStartChild = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'first-start-child.ts');
 
 describe('redaction', () => {
   const redactor = createRedactor({ key, pii: ['email', 'phone', 'iban', 'credit_card'], secrets: ['correct-horse-battery'] });
@@ -194,6 +197,44 @@ describe('keys in the data directory', () => {
       expect(statSync(path.join(dataDir, 'keys', 'redaction.key')).mode & 0o777).toBe(0o600);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+  it('gives processes starting at once on fresh data directories one key each, never a half-written one', async () => {
+    // Three processes start on the same 150 new data directories, in step (each says ready, then all
+    // go). Written with writeFile(…, { flag: 'wx' }) the key file existed, empty, before its bytes
+    // did, and about one start in a hundred read it then: "At-rest key … is shorter than 16 bytes".
+    const dirs = Array.from({ length: 150 }, () => mkdtempSync(path.join(tmpdir(), 'aifactory-keys-')));
+    try {
+      const children = [0, 1, 2].map(() =>
+        spawn(process.execPath, [firstStartChild, JSON.stringify(dirs)], { stdio: ['pipe', 'pipe', 'inherit'] }),
+      );
+      const outputs = children.map(
+        (child) =>
+          new Promise<string>((resolve, reject) => {
+            let stdout = '';
+            child.stdout.on('data', (chunk: Buffer) => {
+              stdout += chunk.toString();
+              if (stdout === 'ready\n') ready();
+            });
+            child.on('error', reject);
+            child.on('exit', (code) =>
+              code === 0 ? resolve(stdout.slice('ready\n'.length)) : reject(new Error(`exit ${code}: ${stdout}`)),
+            );
+          }),
+      );
+      let readyCount = 0;
+      const ready = () => {
+        if (++readyCount === children.length) for (const child of children) child.stdin.end('go\n');
+      };
+      const killer = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), 60_000);
+      const texts = await Promise.all(outputs).finally(() => clearTimeout(killer));
+      const lines = texts.flatMap((output) => output.trim().split('\n'));
+      expect(lines.filter((line) => line.includes(' error '))).toEqual([]);
+      expect(lines).toHaveLength(dirs.length * 3);
+      for (const dir of dirs) expect(new Set(lines.filter((line) => line.startsWith(`${dir} `))).size).toBe(1);
+      for (const dir of dirs) expect(readdirSync(path.join(dir, 'keys')).sort()).toEqual(['at-rest.key', 'seal-ed25519.pem']);
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
   });
 });
