@@ -93,6 +93,8 @@ export interface HttpAppOptions {
   llmGateway?: LlmGateway;
   /** Who drives started and approved runs (default this process; `factory serve --queue`: workers, through the job queue). */
   runs?: RunDriver;
+  /** Follows runs other processes drive, for every stream of this server (default one of its own). */
+  follower?: RunFollower;
 }
 
 /** The app plus the handles a server needs to shut it down gracefully. */
@@ -161,7 +163,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   // A run driven here whose lease this process lost (it was paused or starved past it) goes on in
   // the process that took it over: its stream follows what that process records, from its
   // take-over (run.recovered by another owner) until the run completes, fails or is held.
-  const follower = new RunFollower({ store });
+  const follower = options.follower ?? new RunFollower({ store });
   const followElsewhere =
     (runId: string | undefined, onEvent: RunEventListener | undefined) =>
     (error: unknown): Promise<RunResult> => {
@@ -176,6 +178,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const ctx: RouteContext = {
     workspace,
     runs: runDriver,
+    follower,
     store,
     log,
     metrics,

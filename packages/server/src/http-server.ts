@@ -17,6 +17,7 @@ import { LlmGateway } from './gateway/llm-gateway.ts';
 import { agentMcpHttpHandler } from './mcp-server.ts';
 import { createServerMetrics, observingRecorder, type ServerMetrics } from './metrics.ts';
 import { QueuedRuns } from './queued-runs.ts';
+import { RunFollower } from './run-follower.ts';
 import { startTelemetry } from './telemetry.ts';
 
 /** Options of startServer. */
@@ -128,8 +129,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           throw error;
         });
   const queue = options.queue;
+  // One follower of runs in the store serves every stream of this server: one read a poll.
+  const follower = new RunFollower({ store });
   const queued = queue
-    ? new QueuedRuns({ workspace, enqueue: (job) => queue.enqueueDrive(job), startJob: (job) => queue.driveJobRows(job) })
+    ? new QueuedRuns({ workspace, follower, enqueue: (job) => queue.enqueueDrive(job), startJob: (job) => queue.driveJobRows(job) })
     : undefined;
   // Runs whose process died are continued here once their lease lapses (any number of servers
   // and workers may look at once: the lease take-over picks exactly one).
@@ -180,6 +183,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.localToken ? { localToken: options.localToken } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(llmGateway ? { llmGateway } : {}),
+    follower,
     ...(queued
       ? {
           runs: {

@@ -15,8 +15,10 @@ export interface QueuedRunsOptions {
   enqueue(job: DriveRunJob): Promise<void>;
   /** A drive job as rows committed with the run's start (the RunQueue's driveJobRows): a start is never recorded without its job. */
   startJob(job: DriveRunJob): { text: string; row: unknown };
-  /** How often the trace of followed runs is read (default 25 ms). */
+  /** How often the trace of followed runs is read (default 25 ms), when no follower is given. */
   pollMs?: number;
+  /** The server's one follower of runs in the store (one read a poll for all its streams); default a follower of its own. */
+  follower?: RunFollower;
 }
 
 /** Starts and resumes runs through the job queue and follows them in the store. */
@@ -26,7 +28,8 @@ export class QueuedRuns {
 
   constructor(options: QueuedRunsOptions) {
     this.#options = options;
-    this.#follower = new RunFollower({ store: options.workspace.store, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
+    this.#follower =
+      options.follower ?? new RunFollower({ store: options.workspace.store, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
   }
 
   /** Records the run as started and queued in one commit, and resolves once a worker completed, failed or held it. */

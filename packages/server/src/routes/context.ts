@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import type { ServerRole, TokenPrincipal } from '../api-tokens.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import type { RunChannel, RunHub } from '../run-hub.ts';
+import type { RunFollower } from '../run-follower.ts';
 import type { ServerLog } from '../server-log.ts';
 
 /** The Hono app the routes are mounted on. */
@@ -57,6 +58,8 @@ export interface RouteContext {
   workspace: Workspace;
   /** Who drives the runs the routes start and resume. */
   runs: RunDriver;
+  /** Follows, from the store, runs another process drives: one read a poll for all of this server's streams. */
+  follower: RunFollower;
   store: Store;
   /** Redacted structured log. */
   log: ServerLog;

@@ -46,7 +46,6 @@ import {
   streamNotice,
   verifyResponse,
 } from '../api-schemas.ts';
-import { RunFollower } from '../run-follower.ts';
 import { RunChannel } from '../run-hub.ts';
 import { traceIdsOf } from '../server-log.ts';
 import { HttpProblem, notVisible, runReaders, type ApiApp, type RouteContext, type RunRow } from './context.ts';
@@ -249,8 +248,7 @@ export const runRoutes = {
 };
 
 export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
-  const { workspace, store, hub, closing, log } = ctx;
-  const storeFollower = new RunFollower({ store });
+  const { workspace, store, hub, closing, log, follower: storeFollower } = ctx;
 
   /**
    * A channel of a run another process drives (a worker behind serve --queue, another server that
