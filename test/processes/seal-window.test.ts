@@ -10,6 +10,10 @@
 // - A hold and its checkpoint: run.held is appended (the approval is open), then LangGraph writes
 //   the checkpoint the run waits at. An approver approves meanwhile. Another worker must go on with
 //   the run from its last checkpoint on that same approval (the held write runs once).
+// - Both on one run (the chaos suite's stuck clerk-12): killed after run.held before its checkpoint,
+//   the run is recovered and parks again on its approval, now decided; the next resumer is killed
+//   after consuming it, before recording so. The last event is then the write's second
+//   policy.decided, not the hold: the run must still be found and go on.
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { createToken, describeOnCourierPostgres, runIn, waitFor, type FactoryProcess } from '../fixtures/courier-workspace.ts';
@@ -186,6 +190,119 @@ describeOnCourierPostgres(
         const verified = await runIn(workspace, ['runs', 'verify', runId]);
         expect(verified.code, verified.stdout + verified.stderr).toBe(0);
         await second.stop('SIGTERM');
+        await serve.stop('SIGTERM');
+      },
+    );
+
+    it(
+      'killed after run.held before its checkpoint, then another killed after consuming the approval: a third worker goes on, the held write runs once',
+      { timeout: 240_000 },
+      async () => {
+        const { workspace, store } = courier;
+        const operator = await createToken(workspace, 'grace@acme.example', ['operator']);
+        const approver = await createToken(workspace, 'heidi@acme.example', ['approver', 'ops-lead']);
+        const serve = await courier.serve(['--queue']);
+        const first = await courier.worker(['--concurrency', '1']);
+
+        // Window 3: the first worker records run.held and is killed waiting to write the hold's checkpoint.
+        let runId = '';
+        let approvalId = '';
+        await courier.killInWindow(
+          'checkpoints',
+          'the first worker to record run.held',
+          async () => {
+            void courier.postRun(serve.url, operator, 'h-twice').catch(() => undefined);
+            return first;
+          },
+          async () => {
+            const [hold] = await store.query<{ run_id: string; approval_id: string | null }>(
+              sql`SELECT e.run_id, e.payload::jsonb->>'approval_id' AS approval_id FROM events e JOIN runs r ON r.id = e.run_id
+                  WHERE r.input->>'text' = 'h-twice' AND e.type = 'run.held'`,
+            );
+            if (!hold?.approval_id) return false;
+            runId = hold.run_id;
+            approvalId = hold.approval_id;
+            return true;
+          },
+        );
+        const vote = await fetch(`${serve.url}/v1/approvals/${approvalId}/approve`, {
+          method: 'POST',
+          headers: courier.headers(approver),
+          body: '{}',
+        });
+        expect(vote.status, await vote.text()).toBe(200);
+
+        // Window 2: the second worker recovers the run, which parks again on the (now approved)
+        // approval, recording the write's decision a second time and no second run.held; then it
+        // (its supervisor finding the run held on a decided approval) takes the approval to resume
+        // the run. It is stopped on its way by the approvals table, locked against writes before it
+        // started (recovering writes no approval); once it waits there, the events table is locked
+        // and the approvals table let go: it consumes the approval, waits to record
+        // approval.consumed, and is killed there.
+        const writeDecisions = async () =>
+          (
+            await store.query<{ n: number }>(
+              sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${runId} AND type = 'policy.decided'
+                  AND payload::jsonb->'action'->>'name' = 'courier.write'`,
+            )
+          )[0]!.n;
+        const waitsOnApprovals = async () =>
+          (
+            await store.query<{ n: number }>(
+              sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace s ON s.oid = c.relnamespace
+                  WHERE NOT l.granted AND c.relname = 'approvals' AND s.nspname = ${courier.schema}`,
+            )
+          )[0]!.n > 0;
+        const approvalsLocked = await courier.lockAgainstWrites('approvals');
+        let eventsLocked: (() => Promise<void>) | undefined;
+        try {
+          const second = await courier.worker(['--concurrency', '1']);
+          await waitFor(
+            async () => (await courier.statusOf(runId)) === 'held' && (await writeDecisions()) === 2 && (await waitsOnApprovals()),
+            'the second worker to park the run again on its approval and go to consume it',
+            60_000,
+          );
+          eventsLocked = await courier.lockAgainstWrites('events');
+          await approvalsLocked();
+          await waitFor(
+            async () =>
+              (await store.query<{ status: string }>(sql`SELECT status FROM approvals WHERE id = ${approvalId}`))[0]!.status === 'consumed',
+            'the second worker to consume the approval',
+            60_000,
+          );
+          // Give the record of its use time to be asked for (it waits on the lock), then kill in between.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await second.stop('SIGKILL');
+          await courier.endLockWaiters('events');
+        } finally {
+          await approvalsLocked();
+          await eventsLocked?.();
+        }
+        // Both windows were hit: held, the approval used, neither its use nor a resume in the trace,
+        // and the write's second decision its last event.
+        expect(await courier.statusOf(runId)).toBe('held');
+        const types = await store.query<{ type: string }>(sql`SELECT type FROM events WHERE run_id = ${runId} ORDER BY seq`);
+        expect(types.map((event) => event.type).filter((type) => type === 'approval.consumed' || type === 'run.resumed')).toEqual([]);
+        expect(types.filter((event) => event.type === 'run.held')).toHaveLength(1);
+        expect(types.at(-1)!.type).toBe('policy.decided');
+
+        const third = await courier.worker(['--concurrency', '1']);
+        await courier.waitForStatus(runId, 'completed', 'a third worker to go on with the run', third, 60_000);
+        // One approval, used once and recorded once; one resume naming it; the write ran once, in the third worker.
+        const [approvals] = await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM approvals WHERE run_id = ${runId}`);
+        expect(approvals!.n).toBe(1);
+        const recorded = await store.query<{ type: string; approval_id: string | null }>(
+          sql`SELECT type, payload::jsonb->>'approval_id' AS approval_id FROM events WHERE run_id = ${runId}
+              AND type IN ('approval.consumed', 'run.resumed') ORDER BY seq`,
+        );
+        expect(recorded).toEqual([
+          { type: 'approval.consumed', approval_id: approvalId },
+          { type: 'run.resumed', approval_id: approvalId },
+        ]);
+        expect(courier.writesOf('h-twice').map((call) => call.pid)).toEqual([third.pid]);
+        const verified = await runIn(workspace, ['runs', 'verify', runId]);
+        expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+        await third.stop('SIGTERM');
         await serve.stop('SIGTERM');
       },
     );

@@ -6,6 +6,7 @@
 export {
   acquireRunLease,
   findOrphanedRuns,
+  findApprovalToApply,
   findStalledHeldRuns,
   leaseLostError,
   msUntilNextLeaseLapse,
@@ -15,7 +16,16 @@ export {
   renewRunLease,
   renewRunLeases,
 } from './run-lease.ts';
-export type { LeaseAcquisition, LeaseGrant, LeaseState, Liveness, OrphanedRun, RunFence, StalledHeldRun } from './run-lease.ts';
+export type {
+  ApprovalToApply,
+  LeaseAcquisition,
+  LeaseGrant,
+  LeaseState,
+  Liveness,
+  OrphanedRun,
+  RunFence,
+  StalledHeldRun,
+} from './run-lease.ts';
 export {
   countRunsByMetadata,
   distinctRunMetadata,

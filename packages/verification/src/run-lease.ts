@@ -186,6 +186,32 @@ export const livenessSql = `CASE WHEN r.status <> 'running' THEN r.status
   WHEN l.expires_at <= now() THEN 'orphaned'
   WHEN l.state = 'recovering' THEN 'recovering' ELSE 'running' END`;
 
+/**
+ * When a held run should go on with its approval, judged by facts, never by its last event: the
+ * run is held; the approval its last hold (run.held) names is the run's own and is decided
+ * (approved, rejected, expired) or consumed; and no run.resumed after that hold names it. A later
+ * hold for actions in doubt names no approval, so such a run is left to a human.
+ *
+ * Why facts: using an approval is four commits (the approval's row moves to consumed, then
+ * approval.consumed, the run's status, run.resumed) and a resumer can die between any two; before
+ * the status reads running (after that the run is an orphan like any other), each of those states
+ * reads held, approval decided or consumed, no run.resumed naming it, whatever came last: a vote, a
+ * refused late resume, or the decisions a recovered run recorded on its way back to the same hold
+ * (it records no second run.held). run.resumed is recorded only once the run reads running, so
+ * the rule never sees a run that went on.
+ *
+ * One rule, two readers: findStalledHeldRuns (the supervisors' scan, below) and AgentRuntime.recover
+ * through findApprovalToApply (packages/execution/src/runtime/agent-runtime.ts). Keep them in step.
+ * Over `runs r`, it yields the approval `a` and the hold `hold` (its seq).
+ */
+const heldOnDecidedApprovalSql = `FROM runs r
+     JOIN LATERAL (SELECT e.seq, e.payload::jsonb->>'approval_id' AS approval_id FROM events e
+       WHERE e.run_id = r.id AND e.type = 'run.held' ORDER BY e.seq DESC LIMIT 1) hold ON true
+     JOIN approvals a ON a.id = hold.approval_id AND a.run_id = r.id
+     WHERE r.status = 'held' AND a.status IN ('approved', 'rejected', 'expired', 'consumed')
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.seq > hold.seq AND e.type = 'run.resumed'
+         AND e.payload::jsonb->>'approval_id' = a.id)`;
+
 /** A held run whose approval was decided (or consumed) while nobody went on with it. */
 export interface StalledHeldRun {
   runId: string;
@@ -195,31 +221,51 @@ export interface StalledHeldRun {
 }
 
 /**
- * Held runs nobody drives whose latest approval was decided (approved, rejected or expired) at least
- * `graceMs` ago but never applied, or was consumed by a process that died before the run went on
- * (its last event is still approval.consumed — or, when it died between consuming the approval and
- * recording that, the decision or the hold). Refusals (approval.refused) do not count as the last
- * event: a second resumer that read the approval as decided before the first consumed it is
- * refused it and records so, and the run must still be found. The voter resumes a run itself within milliseconds;
- * these are the ones whose resumer died, or that were decided while no process could resume them.
- * Approvals their caller uses by asking again (resumed_by = caller: the LLM gateway's held requests)
- * have no run to resume and are never stalled.
+ * Held runs nobody drives (no live lease) that should go on with their approval by the rule above
+ * (heldOnDecidedApprovalSql), decided or consumed at least `graceMs` ago. The voter resumes a run
+ * itself within milliseconds; these are the ones whose resumer died, or that were decided while no
+ * process could resume them. Approvals their caller uses by asking again (resumed_by = caller: the
+ * LLM gateway's held requests) have no run to resume and are never stalled.
  */
 export async function findStalledHeldRuns(store: Store, options: { graceMs?: number; limit?: number } = {}): Promise<StalledHeldRun[]> {
   const rows = await queryRows<{ id: string; approval_id: string; approval_status: string }>(
     store,
-    `SELECT r.id, a.id AS approval_id, a.status AS approval_status FROM runs r
-     JOIN LATERAL (SELECT id, status, decided_at, consumed_at, context FROM approvals WHERE run_id = r.id ORDER BY requested_at DESC LIMIT 1) a ON true
-     LEFT JOIN run_leases l ON l.run_id = r.id
-     WHERE r.status = 'held' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+    `SELECT r.id, a.id AS approval_id, a.status AS approval_status ${heldOnDecidedApprovalSql}
        AND coalesce(a.context->>'resumed_by', '') <> 'caller'
-       AND ((a.status IN ('approved', 'rejected', 'expired') AND a.decided_at <= now() - $1 * interval '1 millisecond')
-         OR (a.status = 'consumed' AND a.consumed_at <= now() - $1 * interval '1 millisecond'
-             AND EXISTS (SELECT 1 FROM (SELECT e.type, e.payload FROM events e WHERE e.run_id = r.id AND e.type <> 'approval.refused' ORDER BY e.seq DESC LIMIT 1) last
-               WHERE last.type IN ('approval.consumed', 'approval.voted', 'approval.granted', 'approval.rejected', 'approval.expired')
-                  OR (last.type = 'run.held' AND last.payload LIKE '%"approval_id"%'))))
+       AND coalesce(a.consumed_at, a.decided_at) <= now() - $1 * interval '1 millisecond'
+       AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = r.id AND l.expires_at > now() AND l.state <> 'released')
      LIMIT $2`,
     [options.graceMs ?? 2_000, options.limit ?? 100],
   );
   return rows.map((row) => ({ runId: row.id, approvalId: row.approval_id, approvalStatus: row.approval_status }));
+}
+
+/** The approval a held run should go on with (see heldOnDecidedApprovalSql), and whether its use is in the trace. */
+export interface ApprovalToApply {
+  approvalId: string;
+  /** approved, rejected or expired (decided, not used yet), or consumed (used by a resumer that died before the run went on). */
+  approvalStatus: string;
+  /** Whether approval.consumed naming it follows the hold (its resumer died after recording that). */
+  consumptionRecorded: boolean;
+}
+
+/**
+ * The approval held run `runId` should go on with, by the same rule as findStalledHeldRuns (whoever
+ * holds its lease, with no grace): what a process that took the run's lease to go on with it checks.
+ */
+export async function findApprovalToApply(store: Store, runId: string): Promise<ApprovalToApply | undefined> {
+  const rows = await queryRows<{ approval_id: string; approval_status: string; consumption_recorded: boolean }>(
+    store,
+    `SELECT a.id AS approval_id, a.status AS approval_status,
+       EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.seq > hold.seq AND e.type = 'approval.consumed'
+         AND e.payload::jsonb->>'approval_id' = a.id) AS consumption_recorded
+     ${heldOnDecidedApprovalSql} AND r.id = $1`,
+    [runId],
+  ).catch((error: unknown) => {
+    throw storeFailure(`read the approval run '${runId}' is held on`, error);
+  });
+  const [row] = rows;
+  return row
+    ? { approvalId: row.approval_id, approvalStatus: row.approval_status, consumptionRecorded: row.consumption_recorded === true }
+    : undefined;
 }

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
 import { createRecorder, listRuns, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
 import { sql } from '@aifactory/store';
-import { acquireRunLease, findOrphanedRuns, findStalledHeldRuns, releaseRunLease, renewRunLease, renewRunLeases } from '../src/internal.ts';
+import {
+  acquireRunLease,
+  findApprovalToApply,
+  findOrphanedRuns,
+  findStalledHeldRuns,
+  releaseRunLease,
+  renewRunLease,
+  renewRunLeases,
+} from '../src/internal.ts';
 import { engines, warnIfNoPostgres } from './engines.ts';
 
 warnIfNoPostgres('verification');
@@ -140,6 +148,67 @@ for (const engine of engines('t_lease')) {
         approvalId: 'apr_spent',
         approvalStatus: 'consumed',
       });
+    });
+
+    it('finds a held run by what happened to its approval, not by its last event: the chaos suite’s clerk-12 and the states around it', async () => {
+      // Each run is held on its approval (the last run.held names it), its lease released; what
+      // differs is the approval's row and what the trace recorded after the hold.
+      const held = async (runId: string, approvalStatus: string, after: Array<{ type: string; payload: Record<string, unknown> }>) => {
+        await recorder.startRun({ id: runId, agent: 'clerk', principal: 'alice' }, { lease: { owner: 'a', ttlMs: 60_000 } });
+        const approval = { approval_id: `apr_${runId}`, step: 4 };
+        await recorder.record(runId, { type: 'approval.requested', actor: 'runtime', payload: approval }, { fence: { epoch: 1 } });
+        await recorder.record(runId, { type: 'run.held', actor: 'runtime', payload: approval }, { fence: { epoch: 1 } });
+        for (const event of after) await recorder.record(runId, { type: event.type as never, actor: 'runtime', payload: event.payload });
+        await recorder.setStatus(runId, 'held', { fence: { epoch: 1 } });
+        await releaseRunLease(store, runId, { epoch: 1 });
+        const consumed = approvalStatus === 'consumed' ? sql`now() - interval '40 seconds'` : sql`null`;
+        await store.query(
+          sql`INSERT INTO approvals (id, run_id, step, action, args_hash, policy_hash, requirement, requested_by, status, outcome, requested_at, decided_at, consumed_at)
+              VALUES (${`apr_${runId}`}, ${runId}, 4, '{}'::jsonb, 'h', 'p', '{}'::jsonb, 'runtime', ${approvalStatus}, 'approved', now() - interval '1 minute', now() - interval '50 seconds', ${consumed})`,
+        );
+      };
+      const decision = {
+        type: 'policy.decided',
+        payload: { step: 4, action: { kind: 'tool', name: 'write', args: {} }, decision: { authority: 'require_approval', rules: [] } },
+      };
+      const consumedEvent = { type: 'approval.consumed', payload: { approval_id: 'apr_clerk12b', step: 4, outcome: 'approved' } };
+      // clerk-12: recovered after its hold, the run recorded the write's decision again (no second
+      // run.held), parked on the approval, and its next resumer consumed it and died before recording so.
+      await held('clerk12', 'consumed', [decision]);
+      // The same, but that resumer died after recording approval.consumed.
+      await held('clerk12b', 'consumed', [decision, consumedEvent]);
+      // Parked again on an approval decided meanwhile (nobody resumed it).
+      await held('reparked', 'approved', [{ type: 'approval.granted', payload: { approval_id: 'apr_reparked', step: 4 } }, decision]);
+      // Went on with its approval (run.resumed names it): never found again on that approval.
+      await held('went-on', 'consumed', [{ type: 'run.resumed', payload: { approval_id: 'apr_went-on', step: 4, outcome: 'approved' } }]);
+      // Went on, then held for an action in doubt: a human settles that, not an approval.
+      await held('in-doubt', 'consumed', [
+        { type: 'run.held', payload: { step: 5, reason: 'outcome_unknown', kind: 'tool', name: 'write', intent_seq: 3 } },
+      ]);
+      // Still waiting for its approver.
+      await held('unvoted', 'pending', [decision]);
+
+      const stalled = new Map((await findStalledHeldRuns(store, { graceMs: 1_000 })).map((run) => [run.runId, run]));
+      expect(stalled.get('clerk12')).toEqual({ runId: 'clerk12', approvalId: 'apr_clerk12', approvalStatus: 'consumed' });
+      expect(stalled.get('clerk12b')).toEqual({ runId: 'clerk12b', approvalId: 'apr_clerk12b', approvalStatus: 'consumed' });
+      expect(stalled.get('reparked')).toEqual({ runId: 'reparked', approvalId: 'apr_reparked', approvalStatus: 'approved' });
+      for (const runId of ['went-on', 'in-doubt', 'unvoted']) expect(stalled.has(runId), runId).toBe(false);
+      // The runtime reads the same rule for the run it took over, and whether the approval's use is in the trace.
+      expect(await findApprovalToApply(store, 'clerk12')).toEqual({
+        approvalId: 'apr_clerk12',
+        approvalStatus: 'consumed',
+        consumptionRecorded: false,
+      });
+      expect(await findApprovalToApply(store, 'clerk12b')).toEqual({
+        approvalId: 'apr_clerk12b',
+        approvalStatus: 'consumed',
+        consumptionRecorded: true,
+      });
+      for (const runId of ['went-on', 'in-doubt', 'unvoted']) expect(await findApprovalToApply(store, runId), runId).toBeUndefined();
+      // A live lease hides a run from the scan (someone drives it), not from its driver's check.
+      expect(await acquireRunLease(store, 'clerk12', 'b', { ttlMs: 60_000 })).toMatchObject({ epoch: 2 });
+      expect((await findStalledHeldRuns(store, { graceMs: 1_000 })).map((run) => run.runId)).not.toContain('clerk12');
+      expect(await findApprovalToApply(store, 'clerk12')).toMatchObject({ approvalId: 'apr_clerk12' });
     });
   });
 }

@@ -7,8 +7,7 @@ import { Command, RunControl, isGraphDrained, type BaseCheckpointSaver } from '@
 import { compilePolicies, loadPolicyFiles, type PolicySet } from '@aifactory/control';
 import { AiFactoryError, ErrorCode, SystemError, UserError, contentHash, type Principal } from '@aifactory/core';
 import { errorText, isConnectionLoss, storeUnavailable, type Store } from '@aifactory/store';
-import { readRunEvents } from '@aifactory/verification';
-import { findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification/internal';
+import { findApprovalToApply, findLastEvent, findRun, findRunLease, type RunRecord } from '@aifactory/verification/internal';
 import { rememberArtifacts, rememberPolicies } from '../agents/definition-rows.ts';
 import { findApprovalRecord, findApprovalVoteRecords } from '../approvals/approval-rows.ts';
 import type { AgentDefinition } from '../agents/index.ts';
@@ -622,24 +621,25 @@ export class AgentRuntime {
     opened.gate.discard(runId);
     try {
       const row = await findRun(this.#options.store, runId);
-      const last = await this.#lastStanding(runId);
-      // A held run whose approval was consumed by a process that died before it went on: after the
-      // approval's own event (approval.consumed), or between the consumption and that event (the
-      // decision, or the hold of this approval, is still last; nothing happened after it).
-      const consumedBefore = last?.type === 'approval.consumed';
-      const consumedUnrecorded =
-        !consumedBefore && last !== undefined && awaitingConsumption(last.type, last.payload, row?.status === 'held' ? row.id : undefined);
-      const resumable =
-        row?.status === 'running' || (options.appliedApproval === true && row?.status === 'held' && (consumedBefore || consumedUnrecorded));
+      // A held run goes on here only with an approval a resumer consumed and died before the run
+      // went on (anywhere before the run read running again): by the facts findApprovalToApply
+      // reads, the rule the supervisors' findStalledHeldRuns scan finds it by, never by its last
+      // event (packages/verification/src/run-lease.ts, heldOnDecidedApprovalSql).
+      const applying =
+        options.appliedApproval === true && row?.status === 'held' ? await findApprovalToApply(this.#options.store, runId) : undefined;
+      const resumable = row?.status === 'running' || applying?.approvalStatus === 'consumed';
       if (!row || !resumable) {
         await this.#ownership.release(runId);
         return { runId, outcome: 'skipped', reason: row ? `it is ${row.status}` : 'it does not exist' };
       }
+      const last = await findLastEvent(this.#options.store, runId);
       // Its owner recorded the run's end and died before sealing it (two commits): nothing is left to
       // drive, and nothing may be appended after its end, so the end is sealed here (which also
       // sets the run's status and hands the lease back).
       if (last?.type === 'run.completed' || last?.type === 'run.failed') return await this.#sealEnded(runId, last.type);
-      if (row.status === 'held' && consumedUnrecorded) await this.#recordConsumption(runId);
+      if (applying && !applying.consumptionRecorded) await this.#recordConsumption(runId);
+      // Running again before anything else is recorded: run.resumed (#goOn) comes after this, so a
+      // held run never carries a resume of its approval (the rule would no longer find it).
       if (row.status === 'held') await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
       const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
       const ledger = await readRecoveryLedger(this.#options.store, runId);
@@ -688,21 +688,6 @@ export class AgentRuntime {
       }
       throw error;
     }
-  }
-
-  /**
-   * The run's last event that says where it stands. A refused use of an approval the run already
-   * consumed (approval.refused: a resume that came too late) changes nothing in the run, so such
-   * refusals are passed over — else a run whose resumer died between the consumption and run.resumed
-   * would, after one late resume, never be recognised as consumed-but-not-gone-on and stay held.
-   */
-  async #lastStanding(runId: string): Promise<{ seq: number; type: string; payload: string | null } | undefined> {
-    const last = await findLastEvent(this.#options.store, runId);
-    if (last?.type !== 'approval.refused') return last;
-    let standing: { seq: number; type: string; payload: string | null } | undefined;
-    for await (const event of readRunEvents(this.#options.store, runId))
-      if (event.type !== 'approval.refused') standing = { seq: event.seq, type: event.type, payload: event.payloadText };
-    return standing;
   }
 
   /**
@@ -798,9 +783,29 @@ export class AgentRuntime {
       const held = (await session.graph.getState({ configurable: { thread_id: runId } })).values as AgentStateValue;
       return { runId, status: 'held', held: held.held! };
     }
+    if (input !== null && 'approvalUsed' in input) {
+      // It goes on with an approval its trace has no resume of (its resumer died before recording
+      // run.resumed; the run reads running by now): recorded here, as #resumeHeld records it, so
+      // the trace says how the hold ended (replay and explain read it).
+      const { step, resume } = input.approvalUsed;
+      if (!ledger.resumed.has(resume.approvalId)) {
+        await session.gate.commit(runId, [
+          {
+            type: 'run.resumed',
+            actor: 'runtime',
+            payload: { approval_id: resume.approvalId, step, outcome: resume.outcome, recorded_by: 'recovery' },
+          },
+        ]);
+        ledger.resumed.add(resume.approvalId);
+      }
+    }
     if (onEvent) this.#listeners.set(runId, onEvent);
     this.#ledgers.set(runId, ledger);
-    return this.#drive(session, runId, input);
+    return this.#drive(
+      session,
+      runId,
+      input !== null && 'approvalUsed' in input ? new Command({ resume: input.approvalUsed.resume }) : input,
+    );
   }
 
   /**
@@ -816,12 +821,12 @@ export class AgentRuntime {
     return { id: approval.id, ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}) };
   }
 
-  /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with, or its input. */
+  /** Where a recovered run goes on from: its last checkpoint, the approval it was resumed with (at its hold's step), or its input. */
   async #recoveryInput(
     session: AgentSession,
     runId: string,
     row: RunRecord,
-  ): Promise<Partial<AgentStateValue> | Command | null | 'parked'> {
+  ): Promise<Partial<AgentStateValue> | Command | { approvalUsed: { step: number; resume: ApprovalResume } } | null | 'parked'> {
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const values = snapshot.values as Partial<AgentStateValue>;
     if (!values.runId) {
@@ -853,13 +858,13 @@ export class AgentRuntime {
       return 'parked';
     const votes = await findApprovalVoteRecords(this.#options.store, held.approvalId);
     const by = votes.filter((vote) => vote.vote === (approval.outcome === 'approved' ? 'approve' : 'reject')).map((vote) => vote.approver);
-    return new Command({ resume: { approvalId: held.approvalId, outcome: approval.outcome, by } satisfies ApprovalResume });
+    return { approvalUsed: { step: held.step, resume: { approvalId: held.approvalId, outcome: approval.outcome, by } } };
   }
 
   /**
    * Records the approval.consumed its resumer did not live to record: the approval was used (its
-   * row says consumed, a single-use move only one resumer makes) and nothing followed, so the run
-   * goes on with it here, once, under this process's lease.
+   * row says consumed, a single-use move only one resumer makes) and no approval.consumed follows
+   * the hold (findApprovalToApply), so the run goes on with it here, once, under this process's lease.
    */
   async #recordConsumption(runId: string): Promise<void> {
     const held = await this.#heldRun(runId);
@@ -1329,17 +1334,4 @@ function resolvedEvents(ledger: RecoveryLedger, request: InDoubtDecision): Event
       ...(request.reason ? { reason: request.reason } : {}),
     },
   }));
-}
-
-/** The events that may close a held run's trace while its approval is decided but not yet consumed in it. */
-const approvalDecisionEvents = new Set(['approval.voted', 'approval.granted', 'approval.rejected', 'approval.expired']);
-
-/**
- * Whether a held run's last event leaves its approval waiting to be consumed in its trace: a vote
- * or decision on it, or the hold itself (for an approval, not for actions in doubt).
- */
-function awaitingConsumption(type: string, payload: string | null | undefined, heldRunId: string | undefined): boolean {
-  if (heldRunId === undefined) return false;
-  if (approvalDecisionEvents.has(type)) return true;
-  return type === 'run.held' && typeof payload === 'string' && payload.includes('"approval_id"');
 }

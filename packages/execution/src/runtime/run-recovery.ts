@@ -58,6 +58,8 @@ export interface RecoveryLedger {
   modelResponses: Map<string, ModelResponse>;
   /** The approval each recorded hold (run.held) waits on, by step. */
   holds: Map<number, string>;
+  /** The approvals a recorded resume (run.resumed) went on with. */
+  resumed: Set<string>;
 }
 
 /** The key of one tool call of one step. */
@@ -73,6 +75,7 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
   const requestHashes = new Map<number, string>();
   const modelResponses = new Map<string, ModelResponse>();
   const holds = new Map<number, string>();
+  const resumed = new Set<string>();
   for await (const event of readRunEvents(store, runId)) {
     const payload = payloadObject(event.payloadText);
     const step = typeof payload.step === 'number' ? payload.step : -1;
@@ -130,11 +133,21 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
       case 'run.held':
         if (typeof payload.approval_id === 'string') holds.set(step, payload.approval_id);
         break;
+      case 'run.resumed':
+        if (typeof payload.approval_id === 'string') resumed.add(payload.approval_id);
+        break;
       default:
         break;
     }
   }
-  return { outcomes, resolutions, inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq), modelResponses, holds };
+  return {
+    outcomes,
+    resolutions,
+    inDoubt: [...intents.values()].sort((left, right) => left.seq - right.seq),
+    modelResponses,
+    holds,
+    resumed,
+  };
 }
 
 /** A recorded model.responded payload as the model response it was. */
