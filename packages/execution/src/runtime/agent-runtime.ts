@@ -982,8 +982,6 @@ export class AgentRuntime {
     if (this.#draining) control.requestDrain('shutdown');
     this.#controls.set(runId, control);
     const config = { configurable: { thread_id: runId }, durability: this.#options.durability ?? 'exit', recursionLimit: 1000, control };
-    const recovered = this.#ledgers.has(runId);
-    const listener = this.#listeners.get(runId);
     try {
       let state: AgentStateValue;
       try {
@@ -1026,7 +1024,7 @@ export class AgentRuntime {
         throw new SystemError(ErrorCode.Internal, `Run '${runId}' failed: ${message}`, { cause: error });
       }
       try {
-        return await this.#stopAt(session, runId, state, recovered, listener);
+        return await this.#stopAt(session, runId, state);
       } catch (error) {
         // How the run stopped could not be recorded (the store went away between the graph's end
         // and its record): this process lets the run go — it is no longer renewed here, so its
@@ -1042,28 +1040,15 @@ export class AgentRuntime {
   }
 
   /** Records how a graph that returned stopped: parked on a hold, completed or failed. */
-  async #stopAt(
-    session: AgentSession,
-    runId: string,
-    state: AgentStateValue,
-    recovered: boolean,
-    listener: RunEventListener | undefined,
-  ): Promise<RunResult> {
+  async #stopAt(session: AgentSession, runId: string, state: AgentStateValue): Promise<RunResult> {
     if (state.held) {
       await session.gate.flush(runId);
       // Parked at a checkpoint, now written: only now does the run read held (see markHeld).
       await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
-      // Whichever process gets the approval drives it on.
+      // Whichever process gets the approval drives it on. A recovered run parked again on an
+      // approval decided meanwhile is found by the supervisors' scan (findStalledHeldRuns: held, its
+      // approval decided, no resume of it), which hands it to a worker; nothing applies it here.
       await this.#ownership.release(runId);
-      if (recovered && !state.held.child) {
-        // A recovered run parked on the approval its trace recorded: decided while nobody drove
-        // the run, it is applied here (its resume job found the run running and went away).
-        const approval = await findApprovalRecord(this.#options.store, state.held.approvalId);
-        if (approval && approval.status !== 'pending') {
-          const next = await this.drive(runId, listener ? { onEvent: listener } : {});
-          if (next.outcome === 'continued') return next.result;
-        }
-      }
       return { runId, status: 'held', held: state.held };
     }
     await session.gate.flush(runId);
