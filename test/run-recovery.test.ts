@@ -242,9 +242,10 @@ describe.skipIf(!postgresUrl)('runs that survive their processes (Postgres, real
       ).toEqual(['a', 'b']);
       const resolved = (await trace(store, runId)).find((event) => event.type === 'action.resolved')!;
       expect(resolved.payload).toMatchObject({ resolution: 'confirmed', by: 'ops@example.com', name: 'counter.append' });
-      // `runs explain` tells the story: the call in doubt, who settled it, and that it was not run again.
+      // `runs explain` tells the story: the call in doubt, who settled it, the process that applied
+      // the decision (taking the held run), and that the call was not run again.
       const explanation = await explainRun(store, runId);
-      expect(explanation.custody.map((entry) => entry.kind)).toEqual(['in_doubt', 'resolved']);
+      expect(explanation.custody.map((entry) => entry.kind)).toEqual(['in_doubt', 'resolved', 'recovered']);
       expect(explanation.actions.some((action) => action.outcome.detail.includes('confirmed it happened'))).toBe(true);
       expect(await verifyRun(store, runId)).toMatchObject({ ok: true, sealed: true });
     },

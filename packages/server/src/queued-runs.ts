@@ -63,16 +63,15 @@ export class QueuedRuns {
 
   /**
    * Records a human's decision on a run held with reason outcome_unknown (the runtime's
-   * settleInDoubt) and queues the run for a worker; resolves once it completed, failed or is held
-   * again. A run the decision failed is settled at once.
+   * settleInDoubt: no lease needed, nothing of the agent started here) and queues the run for a
+   * worker, which applies it; resolves once it completed, failed or is held again. Should the job
+   * be lost (this process dies, the queue is away), a supervisor finds the decision not applied.
    */
   async resolve(runId: string, decision: InDoubtSettlement): Promise<RunResult> {
     const { onEvent, onRecorded, ...settle } = decision;
-    const settled = await this.#options.workspace.runtime.settleInDoubt(runId, settle);
+    const recorded = await this.#options.workspace.runtime.settleInDoubt(runId, settle);
     onRecorded?.();
-    if (settled.status !== 'running') return settled;
-    const done = this.#follower.follow(runId, (await findLastEvent(this.#options.workspace.store, runId))?.seq ?? 0, onEvent);
-    // Should the queue be unreachable now, the run is still running without an owner: a supervisor queues it.
+    const done = this.#follower.follow(runId, recorded.seq, onEvent);
     await this.#options.enqueue({ runId, reason: 'resolve' }).catch(() => undefined);
     return done;
   }

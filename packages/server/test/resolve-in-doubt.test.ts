@@ -1,6 +1,8 @@
 // POST /v1/runs/:id/resolve: a run whose owner died while a non-idempotent call was in flight is
 // recovered by the server itself (held, outcome_unknown); an approver fails it over HTTP with a
 // reason, and the trace records who settled it. Nothing to resolve is a 409; to an operator the route does not exist (404).
+// A process that died holding the run's lease does not stop a decision: it is recorded at once and
+// applied once that lease lapses.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -100,31 +102,46 @@ describe('settling an in-doubt action over HTTP', () => {
   });
 
   it(
-    'refuses (409) a resolution it cannot record because another process holds the run, rather than accepting it and dropping it',
+    "records a resolution while a process that died holds the run's lease (recovering), and applies it once that lease lapses",
     { timeout: 120_000 },
     async () => {
       await heldInDoubt('run_busy', 'b');
-      // Another process holds the run's lease right now (a recoverer that has not handed it back yet).
+      // A recoverer took the run's lease and died holding it: nothing hands it back, it only lapses.
       let held: Awaited<ReturnType<typeof acquireRunLease>>;
       for (
         let waited = 0;
-        !(held = await acquireRunLease(store, 'run_busy', 'another-process', { ttlMs: 60_000, state: 'recovering' }));
+        !(held = await acquireRunLease(store, 'run_busy', 'host:999999:dead', { ttlMs: 4_000, state: 'recovering' }));
         waited += 50
       ) {
         if (waited > 10_000) throw new Error('the server never handed the lease of run_busy back');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      expect(held).toBeDefined();
-      const refused = await call('/v1/runs/run_busy/resolve', tokens.bob!, {
+      const resolved = await call('/v1/runs/run_busy/resolve', tokens.bob!, {
         method: 'POST',
-        body: JSON.stringify({ resolution: 'failed' }),
+        body: JSON.stringify({ resolution: 'failed', reason: 'the ledger shows no b' }),
       });
-      expect(refused.status, await refused.clone().text()).toBe(409);
-      expect(await refused.text()).toContain('driven by another process');
-      const types: string[] = [];
-      for await (const event of readRunEvents(store, 'run_busy')) types.push(event.type);
-      expect(types).not.toContain('action.resolved');
-      expect(types.at(-1)).toBe('run.held');
+      expect(resolved.status, await resolved.clone().text()).toBe(202);
+      expect(await resolved.json()).toMatchObject({ runId: 'run_busy', resolution: 'failed', by: 'bob@example.com', status: 'running' });
+      const types = async () => {
+        const found: string[] = [];
+        for await (const event of readRunEvents(store, 'run_busy')) found.push(event.type);
+        return found;
+      };
+      // Recorded at once, though the dead process's lease still holds the run.
+      expect(await types()).toEqual(['run.started', 'tool.called', 'run.held', 'action.resolved']);
+      expect(new Date(held!.expiresAt).getTime()).toBeGreaterThan(Date.now());
+      // A second human is told it is resolved already.
+      const again = await call('/v1/runs/run_busy/resolve', tokens.bob!, {
+        method: 'POST',
+        body: JSON.stringify({ resolution: 'retried' }),
+      });
+      expect(again.status).toBe(409);
+      expect(await again.text()).toContain('resolved already (failed by bob@example.com)');
+      // Applied once the lease lapsed: the run ends as the human decided.
+      await vi.waitFor(async () => expect((await types()).at(-1)).toBe('run.failed'), { timeout: 60_000, interval: 100 });
+      expect(await types()).toEqual(['run.started', 'tool.called', 'run.held', 'action.resolved', 'run.failed']);
+      const [row] = await store.query<{ status: string }>(sql`SELECT status FROM runs WHERE id = 'run_busy'`);
+      expect(row?.status).toBe('failed');
     },
   );
 });

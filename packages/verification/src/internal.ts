@@ -5,6 +5,7 @@
 // tables around their owner. test/package-boundaries.test.ts pins which packages may import it.
 export {
   acquireRunLease,
+  findDecidedInDoubtRuns,
   findOrphanedRuns,
   findApprovalToApply,
   findStalledHeldRuns,

@@ -84,6 +84,13 @@ export interface RunOutcome {
 export interface AppendOptions {
   /** The owner's lease epoch; the append commits only while that epoch holds the lease (else LEASE_LOST). */
   fence?: RunFence;
+  /**
+   * Append right after this seq, or not at all: when another writer appended since (the run's head
+   * is past it), nothing is recorded and CONFLICT is thrown instead of chaining after that writer.
+   * For a writer without the lease whose events follow from what it read up to there (a human's
+   * decision on the actions in doubt): the (run_id, seq) key arbitrates, so two never both commit.
+   */
+  after?: number;
 }
 
 /** How a run is started. */
@@ -467,7 +474,7 @@ class TraceRecorder implements Recorder {
 
   async record(runId: string, event: EventDraft, options: AppendOptions = {}): Promise<RecordedEvent> {
     const checked = this.#checkAppendable(this.#check(event, 0), 0);
-    const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked], options.fence));
+    const [recorded] = await this.#exclusive(runId, () => this.#append(runId, [checked], options.fence, { after: options.after }));
     return recorded!;
   }
 
@@ -475,7 +482,7 @@ class TraceRecorder implements Recorder {
     if (!Array.isArray(events)) throw new UserError(ErrorCode.InputInvalid, 'recordBatch takes an array of events.');
     const checked = events.map((event, index) => this.#checkAppendable(this.#check(event, index), index));
     if (checked.length === 0) return [];
-    return this.#exclusive(runId, () => this.#append(runId, checked, options.fence));
+    return this.#exclusive(runId, () => this.#append(runId, checked, options.fence, { after: options.after }));
   }
 
   async setStatus(runId: string, status: 'running' | 'held', options: AppendOptions = {}): Promise<void> {
@@ -664,10 +671,19 @@ class TraceRecorder implements Recorder {
     runId: string,
     drafts: CheckedDraft[],
     fence?: RunFence,
-    options: { skipCheckpoint?: boolean } = {},
+    options: { skipCheckpoint?: boolean; after?: number | undefined } = {},
   ): Promise<RecordedEvent[]> {
+    const moved = (headSeq: number) =>
+      new UserError(
+        ErrorCode.Conflict,
+        `Run '${runId}' was appended to after seq ${options.after} (its head is at ${headSeq}), so ${drafts.map((draft) => draft.type).join(', ')} was not recorded; read the run again.`,
+        { details: { runId, after: options.after, headSeq } },
+      );
+    // A conditional append goes by the store's head, never a cached one.
+    if (options.after !== undefined) this.#heads.delete(runId);
     for (let attempt = 1; ; attempt += 1) {
       const head = await this.#head(runId);
+      if (options.after !== undefined && head.seq !== options.after) throw moved(head.seq);
       if (head.ended) {
         throw new UserError(
           ErrorCode.Conflict,
@@ -691,6 +707,7 @@ class TraceRecorder implements Recorder {
         this.#heads.delete(runId);
         if (error === fencedOut) throw leaseLostError(runId, fence?.epoch ?? 0, `record ${drafts.map((draft) => draft.type).join(', ')}`);
         if (isUniqueViolation(error)) {
+          if (options.after !== undefined) throw moved(options.after + 1);
           if (attempt < maxAppendAttempts) {
             // Another writer got in first; back off a little (more after each loss) and chain after it.
             await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));

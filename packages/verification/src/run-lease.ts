@@ -269,3 +269,25 @@ export async function findApprovalToApply(store: Store, runId: string): Promise<
     ? { approvalId: row.approval_id, approvalStatus: row.approval_status, consumptionRecorded: row.consumption_recorded === true }
     : undefined;
 }
+
+/**
+ * Held runs nobody drives whose actions in doubt a human decided on at least `graceMs` ago, and
+ * whose decision was never applied: an action.resolved recorded after the run's last hold while it
+ * still reads held. Told by what the trace holds, not by its last event (anything may follow the
+ * decision: a refused resume, another note). The decision is recorded without the run's lease and
+ * applied by a job right after; these are the runs whose job was lost (the process that recorded
+ * it died before queuing it, the queue was away) or could not take the lease yet.
+ */
+export async function findDecidedInDoubtRuns(store: Store, options: { graceMs?: number; limit?: number } = {}): Promise<string[]> {
+  const rows = await queryRows<{ id: string }>(
+    store,
+    `SELECT r.id FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id
+     WHERE r.status = 'held' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+       AND EXISTS (SELECT 1 FROM events d WHERE d.run_id = r.id AND d.type = 'action.resolved'
+         AND d.ts <= now() - $1 * interval '1 millisecond'
+         AND d.seq > (SELECT max(h.seq) FROM events h WHERE h.run_id = r.id AND h.type = 'run.held'))
+     LIMIT $2`,
+    [options.graceMs ?? 2_000, options.limit ?? 100],
+  );
+  return rows.map((row) => row.id);
+}

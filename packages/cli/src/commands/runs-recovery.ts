@@ -206,12 +206,11 @@ async function resolveOnStore(runId: string, resolution: InDoubtResolution, opti
       const queue = await RunQueue.ifPresent(store, workspace.config.store);
       if (queue) {
         try {
-          const settled = await workspace.runtime.settleInDoubt(runId, { ...decisionOf(resolution, options), by: options.as });
-          if (settled.status !== 'running')
-            return reportResolution(options, runId, resolution, options.as, settled, { queue: queue.schema });
+          // Recorded without the run's lease (any process may record it), then applied by a worker.
+          const recorded = await workspace.runtime.settleInDoubt(runId, { ...decisionOf(resolution, options), by: options.as });
           await queue.enqueueDrive({ runId, reason: 'resolve' });
           if (!options.json) process.stderr.write(pc.dim(`queued for a worker (${queue.schema}); waiting for run ${runId}…\n`));
-          const result = await awaitRunEnd(store, runId);
+          const result = await awaitRunEnd(store, runId, recorded.seq);
           return reportResolution(options, runId, resolution, options.as, result, { queue: queue.schema });
         } finally {
           await queue.close();
@@ -233,12 +232,16 @@ async function resolveOnStore(runId: string, resolution: InDoubtResolution, opti
   }
 }
 
-/** Waits until a run a worker drives completes, fails or is held again, reading its row and last event. */
-async function awaitRunEnd(store: Store, runId: string): Promise<RunResult> {
-  const { findLastEvent, findRun } = await import('@aifactory/verification/internal');
+/**
+ * Waits until a run a worker drives completes, fails or is held again (held after `afterSeq`: the
+ * hold a recorded decision settles does not count), reading its row and last event.
+ */
+async function awaitRunEnd(store: Store, runId: string, afterSeq: number): Promise<RunResult> {
+  const { findEventsOfType, findLastEvent, findRun } = await import('@aifactory/verification/internal');
   for (;;) {
     const row = await findRun(store, runId);
-    if (row && row.status !== 'running') {
+    const heldAgain = row?.status === 'held' && ((await findEventsOfType(store, runId, 'run.held'))[0]?.seq ?? 0) > afterSeq;
+    if (row && row.status !== 'running' && (row.status !== 'held' || heldAgain)) {
       const last = await findLastEvent(store, runId);
       const payload = (last?.payload ? JSON.parse(last.payload) : {}) as { answer?: string; error?: string | { message?: string } };
       if (row.status === 'completed') return { runId, status: 'completed', answer: String(payload.answer ?? '') };

@@ -263,7 +263,7 @@ export interface paths {
         put?: never;
         /**
          * Settle a run held with reason outcome_unknown
-         * @description The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace; the run goes on in the background. 409 when nothing is in doubt, or when another process holds the run right now (retry once it is held again).
+         * @description The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace (no process need hand the run over for that); the run goes on in the background as soon as a process takes it. 409 when nothing is in doubt, or a decision is recorded already.
          */
         post: operations["resolveRun"];
         delete?: never;

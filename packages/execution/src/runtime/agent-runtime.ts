@@ -40,6 +40,8 @@ import { createToolbox } from '../toolbox/toolbox.ts';
 /** How the runtime's writes to a run are fenced: by the lease epoch of the process that owns the run. */
 export interface RuntimeAppendOptions {
   fence?: { epoch: number };
+  /** Append right after this seq or not at all (CONFLICT): a writer without the lease whose events follow from what it read. */
+  after?: number;
 }
 
 /** The verification plane, as the runtime uses it. */
@@ -178,6 +180,9 @@ export function handedBackError(runId: string): UserError {
     { details: { runId, handedBack: true } },
   );
 }
+
+/** Why a drive was skipped when another process holds the run's lease. */
+const anotherOwner = 'another process owns it';
 
 /** How deep hand-offs may nest while runs wait on each other. */
 const maxHandoffDepth = 20;
@@ -385,6 +390,9 @@ export class AgentRuntime {
     if (row.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${row.status}` };
     // A held request of the gateway or the proxy goes on when its caller asks again with the approval.
     if (isExternalSession(row)) return { runId, outcome: 'skipped', reason: 'its caller sends the held action again once it is decided' };
+    // Held with actions in doubt: it goes on only once a human's decision is recorded (applied here).
+    const ledger = await readRecoveryLedger(this.#options.store, runId);
+    if (ledger.lastHold?.inDoubt) return this.#applyDecision(row, ledger, options.onEvent);
     const held = await this.#heldRun(runId).catch(() => undefined);
     if (!held) return { runId, outcome: 'skipped', reason: 'it is held, but not for an approval' };
     let waitingOn = held;
@@ -693,52 +701,106 @@ export class AgentRuntime {
   /**
    * Settles the actions a crash left in doubt in a run held with reason outcome_unknown: they
    * happened (`confirmed`, optionally with what they returned), run them again (`retried`), or
-   * fail the run (`failed`). Recorded as action.resolved; the run then goes on (or fails).
+   * fail the run (`failed`). The decision is recorded first, without the run's lease
+   * (settleInDoubt), then applied here (drive()). Should another process hold the run's lease
+   * right now (a recoverer, or one that died holding it), the decision waits, recorded, until that
+   * lease is handed back or lapses, then is applied here — or by any process's supervisor, which
+   * finds held runs with a decision not yet applied. Resolves `running` when it was applied
+   * elsewhere, or not within twice the lease.
    */
-  async resolveInDoubt(runId: string, request: InDoubtSettlement): Promise<RunResult> {
-    const [row, ledger] = await this.#inDoubt(runId, request);
-    await this.#own(runId);
-    const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
-    await session.gate.commit(runId, resolvedEvents(ledger, request));
+  async resolveInDoubt(runId: string, request: InDoubtSettlement): Promise<RunResult | { runId: string; status: 'running' }> {
+    await this.settleInDoubt(runId, request);
     request.onRecorded?.();
-    for (const action of ledger.inDoubt) {
-      ledger.resolutions.set(callKey(action.step, action.callId), {
-        resolution: request.resolution,
-        by: request.by,
-        ...(request.result !== undefined ? { result: request.result } : {}),
-      });
+    const deadline = Date.now() + 2 * this.#ownership.ttlMs + 1_000;
+    for (;;) {
+      const applied = await this.drive(runId, request.onEvent ? { onEvent: request.onEvent } : {});
+      if (applied.outcome === 'continued') return applied.result;
+      if (applied.outcome !== 'skipped' || applied.reason !== anotherOwner || Date.now() > deadline) return { runId, status: 'running' };
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    if (request.resolution === 'failed') return this.#failInDoubt(runId, ledger, request);
-    await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
-    ledger.inDoubt = [];
-    return this.#goOn(session, runId, row, ledger, request.onEvent);
   }
 
   /**
-   * Records a human's decision on a run held with reason outcome_unknown without driving it here:
-   * a run that goes on is marked running and its lease handed back, so the job queue's next worker
-   * recovers it (reading the decision from the trace, as recover() does); `failed` ends the run at
-   * once. What an API server that leaves driving to workers does (`factory serve --queue`):
-   * nothing of the agent (its tool servers) is started here. Resolves `running` once handed back.
+   * Records a human's decision on a run held with reason outcome_unknown (action.resolved for each
+   * action in doubt) without taking the run's lease or driving it: like a vote, any process may
+   * append it. It is appended right after the trace it was decided on (the (run_id, seq) key
+   * arbitrates), so of two decisions made at once one is recorded and the other is refused (nothing
+   * left to resolve). Whoever drives the run next applies it (drive(): a queue's job, a supervisor
+   * that finds it, or resolveInDoubt). Resolves the seq of the last event recorded.
    */
-  async settleInDoubt(runId: string, request: InDoubtDecision): Promise<RunResult | { runId: string; status: 'running' }> {
-    const [, ledger] = await this.#inDoubt(runId, request);
-    await this.#own(runId);
+  async settleInDoubt(runId: string, request: InDoubtDecision): Promise<{ runId: string; seq: number }> {
+    for (let attempt = 1; ; attempt += 1) {
+      const [, ledger] = await this.#inDoubt(runId, request);
+      const events = resolvedEvents(ledger, request);
+      try {
+        await this.#options.recorder.recordBatch(runId, events, { after: ledger.headSeq });
+        return { runId, seq: ledger.headSeq + events.length };
+      } catch (error) {
+        // Another writer appended meanwhile (an expiry, a refused resume, another human): read again.
+        const moved = error instanceof UserError && error.code === ErrorCode.Conflict && error.details?.after !== undefined;
+        if (!moved || attempt >= 10) throw error;
+      }
+    }
+  }
+
+  /**
+   * Applies a human's decision recorded on a held run's actions in doubt, under the run's lease:
+   * `failed` ends the run; otherwise the run goes on from its checkpoint, serving back the calls
+   * confirmed and running again those retried. No lease is taken while nothing is decided.
+   */
+  async #applyDecision(row: RunRecord, found: RecoveryLedger, onEvent: RunEventListener | undefined): Promise<RecoveryResult> {
+    const runId = row.id;
+    if (found.inDoubt.length > 0 || found.decidedSinceHold.length === 0)
+      return { runId, outcome: 'skipped', reason: 'its actions in doubt wait for a human to resolve them' };
+    const session = await this.#session((row.metadata as { agent_file?: string }).agent_file ?? row.agent);
+    const lease = await findRunLease(this.#options.store, runId);
+    const epoch = await this.#ownership.takeOver(runId, 'recovering');
+    if (epoch === undefined) return { runId, outcome: 'skipped', reason: anotherOwner };
+    session.gate.discard(runId);
     try {
-      await this.#options.recorder.recordBatch(runId, resolvedEvents(ledger, request), this.#fence(runId));
-      if (request.resolution === 'failed') return await this.#failInDoubt(runId, ledger, request);
+      // Read again under the lease: another process may have applied it just before.
+      const current = await findRun(this.#options.store, runId);
+      const ledger = await readRecoveryLedger(this.#options.store, runId);
+      const decided = ledger.decidedSinceHold;
+      if (current?.status !== 'held' || !ledger.lastHold?.inDoubt || ledger.inDoubt.length > 0 || decided.length === 0) {
+        await this.#ownership.release(runId);
+        return { runId, outcome: 'skipped', reason: current ? `it is ${current.status}, with no decision to apply` : 'it does not exist' };
+      }
+      if (onEvent) this.#listeners.set(runId, onEvent);
+      const failed = decided.find((decision) => decision.resolution === 'failed');
+      if (failed) return { runId, outcome: 'continued', result: await this.#failInDoubt(runId, decided, failed) };
       await this.#options.recorder.setStatus(runId, 'running', this.#fence(runId));
+      await session.gate.commit(runId, [
+        {
+          type: 'run.recovered',
+          actor: 'runtime',
+          payload: {
+            epoch,
+            owner: this.#ownership.owner,
+            previous_owner: lease && lease.epoch < epoch ? lease.owner : null,
+            // Retried as idempotent: none (a human's retries are in action.resolved).
+            retried: [],
+          },
+        },
+      ]);
+      await this.#ownership.driving(runId);
+      return { runId, outcome: 'continued', result: await this.#goOn(session, runId, current, ledger, onEvent) };
     } catch (error) {
-      await this.#ownership.release(runId).catch(() => undefined);
+      if (this.#ownership.owns(runId) && !(error instanceof AiFactoryError && error.code === ErrorCode.LeaseLost)) {
+        // Could not apply it here (the store went away): its lease lapses and a supervisor finds it again.
+        this.#ownership.forget(runId);
+      }
       throw error;
     }
-    await this.#ownership.release(runId);
-    return { runId, status: 'running' };
   }
 
   /** Ends a run whose in-doubt actions a human failed. */
-  async #failInDoubt(runId: string, ledger: RecoveryLedger, request: { by: string; reason?: string }): Promise<RunResult> {
-    const error = `The outcome of ${ledger.inDoubt.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
+  async #failInDoubt(
+    runId: string,
+    actions: readonly { name: string; step: number }[],
+    request: { by: string; reason?: string },
+  ): Promise<RunResult> {
+    const error = `The outcome of ${actions.map((action) => `${action.name} (step ${action.step})`).join(', ')} is unknown; ${request.by} failed the run${request.reason ? `: ${request.reason}` : '.'}`;
     await this.#options.recorder.finishRun(runId, { status: 'failed', payload: { error, reason: 'outcome_unknown' } }, this.#fence(runId));
     this.#ownership.forget(runId);
     this.#emit({ type: 'run.failed', runId, reason: error });
@@ -757,6 +819,14 @@ export class AgentRuntime {
     const row = await findRun(this.#options.store, runId);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
     const ledger = await readRecoveryLedger(this.#options.store, runId);
+    const decided = ledger.decidedSinceHold[0];
+    if (row.status === 'held' && ledger.lastHold?.inDoubt && ledger.inDoubt.length === 0 && decided) {
+      throw new UserError(
+        ErrorCode.Conflict,
+        `Run '${runId}' was resolved already (${decided.resolution} by ${decided.by}); the decision is applied as soon as a process takes the run, nothing more to resolve.`,
+        { details: { runId, status: row.status, resolution: decided.resolution, by: decided.by } },
+      );
+    }
     if (row.status !== 'held' || ledger.inDoubt.length === 0) {
       throw new UserError(
         ErrorCode.Conflict,

@@ -60,6 +60,19 @@ export interface RecoveryLedger {
   holds: Map<number, string>;
   /** The approvals a recorded resume (run.resumed) went on with. */
   resumed: Set<string>;
+  /** The seq of the run's last event (what the ledger was read up to). */
+  headSeq: number;
+  /** The run's last hold: its seq, and whether it held actions in doubt (outcome_unknown) or waits on an approval. */
+  lastHold?: { seq: number; inDoubt: boolean };
+  /** The decisions (action.resolved) recorded since the last hold, in their order: once the hold is in doubt, a human's decision waiting to be applied. */
+  decidedSinceHold: DecidedAction[];
+}
+
+/** An in-doubt action a human decided on (its action.resolved). */
+export interface DecidedAction extends InDoubtDecision {
+  step: number;
+  callId?: string;
+  name: string;
 }
 
 /** The key of one tool call of one step. */
@@ -76,7 +89,11 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
   const modelResponses = new Map<string, ModelResponse>();
   const holds = new Map<number, string>();
   const resumed = new Set<string>();
+  let headSeq = 0;
+  let lastHold: RecoveryLedger['lastHold'];
+  let decidedSinceHold: DecidedAction[] = [];
   for await (const event of readRunEvents(store, runId)) {
+    headSeq = event.seq;
     const payload = payloadObject(event.payloadText);
     const step = typeof payload.step === 'number' ? payload.step : -1;
     const key = callKey(step, typeof payload.call_id === 'string' ? payload.call_id : undefined);
@@ -119,6 +136,15 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
           by: String(payload.by ?? ''),
           ...(typeof payload.result === 'string' ? { result: payload.result } : {}),
         });
+        decidedSinceHold.push({
+          step,
+          ...(typeof payload.call_id === 'string' ? { callId: payload.call_id } : {}),
+          name: String(payload.name ?? ''),
+          resolution,
+          by: String(payload.by ?? ''),
+          ...(typeof payload.result === 'string' ? { result: payload.result } : {}),
+          ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}),
+        });
         intents.delete(key);
         break;
       }
@@ -132,6 +158,8 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
       }
       case 'run.held':
         if (typeof payload.approval_id === 'string') holds.set(step, payload.approval_id);
+        decidedSinceHold = [];
+        lastHold = { seq: event.seq, inDoubt: payload.reason === 'outcome_unknown' };
         break;
       case 'run.resumed':
         if (typeof payload.approval_id === 'string') resumed.add(payload.approval_id);
@@ -147,6 +175,9 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
     modelResponses,
     holds,
     resumed,
+    headSeq,
+    ...(lastHold ? { lastHold } : {}),
+    decidedSinceHold,
   };
 }
 

@@ -1,11 +1,12 @@
 // Recovery of orphaned runs: every few moments a supervisor looks for running runs whose lease
-// lapsed (their owner died or was paused past it), and for held runs whose approval was decided
-// but that nobody went on with (the process that should have resumed them died), and recovers
+// lapsed (their owner died or was paused past it), and for held runs whose approval was decided,
+// or whose actions in doubt a human resolved, but that nobody went on with (the process that
+// should have resumed them died, or could not take the lease yet), and recovers
 // them — in this process, or, with `dispatch`, by handing each to the job queue so whichever
 // worker is free drives it. Several processes may supervise one store: taking the lease over is
 // the arbiter, so each run is driven by exactly one of them.
 import type { Store } from '@aifactory/store';
-import { findOrphanedRuns, findStalledHeldRuns, msUntilNextLeaseLapse } from '@aifactory/verification/internal';
+import { findDecidedInDoubtRuns, findOrphanedRuns, findStalledHeldRuns, msUntilNextLeaseLapse } from '@aifactory/verification/internal';
 import type { AgentRuntime, RecoveryResult } from './agent-runtime.ts';
 
 /** Options of a RunSupervisor. */
@@ -102,9 +103,11 @@ export class RunSupervisor {
       try {
         const orphans = await findOrphanedRuns(this.#options.store, 200);
         const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: 200 });
+        const decided = await findDecidedInDoubtRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: 200 });
         const found = [
           ...orphans.map((orphan) => ({ runId: orphan.runId, reason: 'orphaned' as const })),
           ...stalled.map((run) => ({ runId: run.runId, reason: 'stalled' as const })),
+          ...decided.map((runId) => ({ runId, reason: 'stalled' as const })),
         ];
         const waiting = found.length > 0 && this.#options.waiting ? await this.#options.waiting(found.map((run) => run.runId)) : new Set();
         await Promise.all(found.filter((run) => !waiting.has(run.runId)).map((run) => dispatch(run.runId, run.reason)));
@@ -124,7 +127,11 @@ export class RunSupervisor {
     const stalled = await findStalledHeldRuns(this.#options.store, { graceMs: this.#options.stalledGraceMs ?? 2_000, limit: room }).catch(
       () => [],
     );
-    const found = [...orphans.map((orphan) => orphan.runId), ...stalled.map((run) => run.runId)];
+    const decided = await findDecidedInDoubtRuns(this.#options.store, {
+      graceMs: this.#options.stalledGraceMs ?? 2_000,
+      limit: room,
+    }).catch(() => []);
+    const found = [...orphans.map((orphan) => orphan.runId), ...stalled.map((run) => run.runId), ...decided];
     for (const runId of [...new Set(found)].filter((candidate) => !this.#inFlight.has(candidate)).slice(0, room)) {
       const orphan = { runId };
       const recovery = this.#options.runtime

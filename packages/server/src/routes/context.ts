@@ -50,7 +50,7 @@ export interface RunDriver {
   start: Workspace['startRun'];
   resume: Workspace['runtime']['resume'];
   /** Settles a run held with reason outcome_unknown and lets it go on (absent: this process drives it, resolveInDoubt). */
-  resolve?: (runId: string, request: InDoubtSettlement) => Promise<RunResult>;
+  resolve?: (runId: string, request: InDoubtSettlement) => Promise<RunResult | { runId: string; status: 'running' }>;
 }
 
 /** What route modules share. */

@@ -220,7 +220,7 @@ export const runRoutes = {
     ...roles('approver', 'admin'),
     summary: 'Settle a run held with reason outcome_unknown',
     description:
-      'The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace; the run goes on in the background. 409 when nothing is in doubt, or when another process holds the run right now (retry once it is held again).',
+      'The in-doubt call happened, run it again, or fail the run. Answered once the decision is recorded in the trace (no process need hand the run over for that); the run goes on in the background as soon as a process takes it. 409 when nothing is in doubt, or a decision is recorded already.',
     request: { params: idParam, body: body(resolveRequest) },
     responses: {
       202: json(resolveResponse, 'Recorded; the run goes on.'),
@@ -510,9 +510,10 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
       (result) => ({ result }),
       (error: unknown) => ({ error }),
     );
-    // The answer waits until the decision is in the trace: a refusal (nothing in doubt, the run's
-    // lease held by another process) is the answer, never a 202 whose decision is then dropped.
-    // Once recorded, a run that ends within 200 ms has its result in the answer; a longer one goes on in the background.
+    // The answer waits until the decision is in the trace (recorded without the run's lease, so a
+    // process holding it, or one that died holding it, cannot stop it): a refusal (nothing in doubt,
+    // resolved already) is the answer, never a 202 whose decision is then dropped. Once recorded, a
+    // run that ends within 200 ms has its result in the answer; a longer one goes on in the background.
     let first = await Promise.race([settled, recorded]);
     if (!first) first = await Promise.race([settled, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
     if (first && 'error' in first) {
@@ -532,7 +533,7 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
         runId: row.id,
         resolution: request.resolution,
         by: principal.id,
-        ...(first ? { result: resultBody(first.result) } : { status: 'running' as const }),
+        ...(first && first.result.status !== 'running' ? { result: resultBody(first.result) } : { status: 'running' as const }),
       },
       202,
     );
