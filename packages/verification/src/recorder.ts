@@ -113,7 +113,8 @@ export interface Recorder {
   /** Records several events of one run in one commit (all or none). */
   recordBatch(runId: string, events: EventDraft[], options?: AppendOptions): Promise<RecordedEvent[]>;
   /**
-   * Marks a run held (waiting for a human; its head is checkpoint-sealed first) or running again.
+   * Marks a run held (waiting for a human; its head is checkpoint-sealed first; with a fence, that
+   * lease is handed back in the same commit) or running again.
    * Before a held run runs again its chain is verified against its seals; a rewritten run is
    * refused (VERIFICATION_FAILED), the refusal recorded, and the run stays held.
    */
@@ -501,9 +502,14 @@ class TraceRecorder implements Recorder {
       if (current.status === 'held' && status === 'running') await this.#verifyBeforeResume(runId);
       let updated: unknown[];
       try {
+        // A held run has no driver: its owner's lease is handed back in the commit that holds it, so
+        // no process that dies after the hold leaves a held run's lease behind.
         updated = await queryRows(
           this.#store,
-          `UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id`,
+          `WITH updated AS (UPDATE runs SET status = $2 WHERE id = $1 AND status IN ('running', 'held') AND ${fenceHolds('$1', '$3::int')} RETURNING id),
+           released AS (UPDATE run_leases SET state = 'released', expires_at = now()
+             WHERE $2 = 'held' AND run_id IN (SELECT id FROM updated) AND epoch = $3::int AND state <> 'released')
+           SELECT id FROM updated`,
           [runId, status, options.fence?.epoch ?? null],
         );
       } catch (error) {

@@ -7,6 +7,7 @@ import { sql } from '@aifactory/store';
 import {
   acquireRunLease,
   findApprovalToApply,
+  findDecidedInDoubtRuns,
   findOrphanedRuns,
   findStalledHeldRuns,
   releaseRunLease,
@@ -71,6 +72,65 @@ for (const engine of engines('t_lease')) {
         'run.completed:runtime',
       ]);
       expect(await verifyRun(store, 'fenced')).toMatchObject({ ok: true });
+    });
+
+    it("hands a held run's lease back in the commit that holds it: no process that dies afterwards leaves it held", async () => {
+      await recorder.startRun({ id: 'parked-at-hold', agent: 'clerk', principal: 'alice' }, { lease: { owner: 'driver', ttlMs: 60_000 } });
+      await recorder.record(
+        'parked-at-hold',
+        { type: 'tool.called', actor: 'driver', payload: { step: 1, name: 't' } },
+        { fence: { epoch: 1 } },
+      );
+      await recorder.setStatus('parked-at-hold', 'held', { fence: { epoch: 1 } });
+      // The driver "dies" here, before any release of its own: the lease is free at once all the same.
+      const [lease] = await store.query<{ state: string }>(sql`SELECT state FROM run_leases WHERE run_id = 'parked-at-hold'`);
+      expect(lease?.state).toBe('released');
+      expect(await acquireRunLease(store, 'parked-at-hold', 'next', { ttlMs: 5_000 })).toMatchObject({ epoch: 2 });
+    });
+
+    it('appends a decision only right after the trace it was made on; a held run with a decision not applied is found', async () => {
+      await recorder.startRun({ id: 'doubt', agent: 'clerk', principal: 'alice' }, { lease: { owner: 'died', ttlMs: 60_000 } });
+      await recorder.record(
+        'doubt',
+        { type: 'tool.called', actor: 'died', payload: { step: 1, call_id: 'c1', name: 'w.write' } },
+        { fence: { epoch: 1 } },
+      );
+      await recorder.record(
+        'doubt',
+        { type: 'run.held', actor: 'runtime', payload: { step: 1, reason: 'outcome_unknown', name: 'w.write' } },
+        { fence: { epoch: 1 } },
+      );
+      await recorder.setStatus('doubt', 'held', { fence: { epoch: 1 } });
+      expect(await findDecidedInDoubtRuns(store, { graceMs: 0 })).not.toContain('doubt');
+      const decision = (by: string, resolution: string) => ({
+        type: 'action.resolved' as const,
+        actor: by,
+        payload: { step: 1, call_id: 'c1', name: 'w.write', resolution, by },
+      });
+      // Two humans decided on the trace up to seq 3; no lease is needed, and only the first is recorded.
+      await recorder.record('doubt', decision('bob', 'confirmed'), { after: 3 });
+      await expect(recorder.record('doubt', decision('carol', 'failed'), { after: 3 })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(createRecorder(store).record('doubt', decision('dave', 'retried'), { after: 3 })).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      expect(await eventTypes(store, 'doubt')).toEqual([
+        'run.started:alice',
+        'tool.called:died',
+        'run.held:runtime',
+        'action.resolved:bob',
+      ]);
+      // Held, decided, not applied: found (whatever is recorded after the decision), and no longer once it runs again.
+      await recorder.record('doubt', {
+        type: 'approval.refused',
+        actor: 'runtime',
+        payload: { approval_id: 'apr_x', step: 1, reason: 'late' },
+      });
+      expect(await findDecidedInDoubtRuns(store, { graceMs: 0 })).toContain('doubt');
+      expect(await acquireRunLease(store, 'doubt', 'applier', { ttlMs: 5_000 })).toMatchObject({ epoch: 2 });
+      expect(await findDecidedInDoubtRuns(store, { graceMs: 0 })).not.toContain('doubt');
+      await recorder.setStatus('doubt', 'running', { fence: { epoch: 2 } });
+      await releaseRunLease(store, 'doubt', { epoch: 2 });
+      expect(await findDecidedInDoubtRuns(store, { graceMs: 0 })).not.toContain('doubt');
     });
 
     it('commits the other runs of a group commit when one of them is fenced out', async () => {

@@ -621,6 +621,9 @@ export class AgentRuntime {
     if (!before) return { runId, outcome: 'skipped', reason: 'it does not exist' };
     if (before.status !== 'running' && before.status !== 'held') return { runId, outcome: 'skipped', reason: `it is ${before.status}` };
     if (isExternalSession(before)) return this.#closeExternal(runId, before.agent);
+    // A held run goes on here only with an approval a process that died consumed (drive() says so):
+    // taking its lease to find nothing to do would leave it behind, should this process die meanwhile.
+    if (before.status === 'held' && options.appliedApproval !== true) return { runId, outcome: 'skipped', reason: 'it is held' };
     const opened = await this.#session((before.metadata as { agent_file?: string }).agent_file ?? before.agent);
     const epoch = await this.#ownership.takeOver(runId, firstDrive ? 'driving' : 'recovering');
     if (epoch === undefined) return { runId, outcome: 'skipped', reason: 'another process owns it' };
@@ -668,8 +671,9 @@ export class AgentRuntime {
             },
           })),
         );
+        // Held, and its lease handed back in the same commit: a held run has no driver.
         await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
-        await this.#ownership.release(runId);
+        this.#ownership.forget(runId);
         return { runId, outcome: 'held', reason: 'outcome_unknown', actions: unknown };
       }
       if (!firstDrive) {
@@ -847,9 +851,9 @@ export class AgentRuntime {
   ): Promise<RunResult> {
     const input = await this.#recoveryInput(session, runId, row);
     if (input === 'parked') {
-      // Its approval has not been used: it waits for it like any held run.
+      // Its approval has not been used: it waits for it like any held run (its lease handed back as it is held).
       await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
-      await this.#ownership.release(runId);
+      this.#ownership.forget(runId);
       const held = (await session.graph.getState({ configurable: { thread_id: runId } })).values as AgentStateValue;
       return { runId, status: 'held', held: held.held! };
     }
@@ -1113,12 +1117,13 @@ export class AgentRuntime {
   async #stopAt(session: AgentSession, runId: string, state: AgentStateValue): Promise<RunResult> {
     if (state.held) {
       await session.gate.flush(runId);
-      // Parked at a checkpoint, now written: only now does the run read held (see markHeld).
+      // Parked at a checkpoint, now written: only now does the run read held (see markHeld). Its
+      // lease is handed back in that commit: whichever process gets the approval drives it on.
       await this.#options.recorder.setStatus(runId, 'held', this.#fence(runId));
-      // Whichever process gets the approval drives it on. A recovered run parked again on an
-      // approval decided meanwhile is found by the supervisors' scan (findStalledHeldRuns: held, its
-      // approval decided, no resume of it), which hands it to a worker; nothing applies it here.
-      await this.#ownership.release(runId);
+      // A recovered run parked again on an approval decided meanwhile is found by the supervisors'
+      // scan (findStalledHeldRuns: held, its approval decided, no resume of it), which hands it to
+      // a worker; nothing applies it here.
+      this.#ownership.forget(runId);
       return { runId, status: 'held', held: state.held };
     }
     await session.gate.flush(runId);
