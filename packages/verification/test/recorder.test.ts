@@ -201,6 +201,19 @@ for (const engine of engines('t_rec')) {
       expect(paged).toEqual(summary);
     });
 
+    it('starts a burst of runs asked for at once, and one that cannot start (its id is taken) fails alone: the others start, sealed and verified', async () => {
+      await recorder.startRun({ id: 'r-burst-taken', agent: 'bulk', principal: 'bob' });
+      const ids = Array.from({ length: 12 }, (_, index) => `r-burst-${index}`);
+      const asked = [...ids.slice(0, 6), 'r-burst-taken', ...ids.slice(6)];
+      const outcomes = await Promise.allSettled(asked.map((id) => recorder.startRun({ id, agent: 'bulk', principal: 'bob' })));
+      expect(outcomes[6]).toMatchObject({ status: 'rejected', reason: { code: 'CONFLICT' } });
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled').map((outcome) => outcome.value.runId)).toEqual(ids);
+      for (const id of ids) expect(await verifyRun(store, id, { signers: [signer] })).toMatchObject({ ok: true, events: 1 });
+      const [taken] = await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM events WHERE run_id = 'r-burst-taken'`);
+      expect(Number(taken!.n)).toBe(1);
+      expect((await verifyAll(store, { signers: [signer] })).ok).toBe(true);
+    });
+
     it('refuses UPDATE and DELETE on events and seals, but lets erasure through', async () => {
       await expect(store.query(sql`UPDATE events SET actor = 'mallory' WHERE run_id = 'r-basic' AND seq = 2`)).rejects.toThrow();
       await expect(store.query(sql`DELETE FROM events WHERE run_id = 'r-basic'`)).rejects.toThrow();
