@@ -209,4 +209,30 @@ describe.skipIf(!databaseUrl)('workers on Postgres (real processes)', () => {
       await serve.stop('SIGTERM');
     },
   );
+  it(
+    "a worker goes on when another deployment's queue is created on the same database (its migration notice names its schema)",
+    { timeout: 600_000 },
+    async () => {
+      // NOTIFY channels are database-wide: unpatched, graphile-worker shut every worker on the
+      // database down (exit 57, "detected breaking migration") when any schema's queue was installed.
+      const other = `${schema}_other`;
+      const first = track(await startUntil(workspace, ['worker'], /worker\S* ready/));
+      try {
+        const second = track(await startUntil(workspace, ['worker'], /worker\S* ready/, { AIFACTORY_DB_SCHEMA: other }));
+        expect(second.stderr()).toContain(`queue ${other}_jobs`);
+        // The notice is delivered at the second's commit, before it says ready; give the first a moment to act on it.
+        const gone = await Promise.race([
+          first.exited.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000)),
+        ]);
+        expect(gone, first.stderr()).toBe(false);
+        expect(first.stderr()).not.toContain('breaking migration');
+        expect((await first.stop('SIGTERM')).code, first.stderr()).toBe(0);
+        await second.stop('SIGTERM');
+      } finally {
+        await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${other}_jobs CASCADE`)).catch(() => undefined);
+        await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${other} CASCADE`)).catch(() => undefined);
+      }
+    },
+  );
 });
