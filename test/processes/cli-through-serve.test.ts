@@ -30,17 +30,21 @@ describe('the CLI through factory serve', () => {
       expect(held.status).toBe('held');
       const approvalId = held.events.find((event) => event.type === 'run.held')!.approvalId!;
 
-      const shown = await factory(workspace, ['runs', 'show', held.runId, '--json']);
+      // Commands that do not depend on each other run at once, as a user's terminals would: the
+      // server answers each, and the run stays held.
+      const [shown, text, early] = await Promise.all([
+        factory(workspace, ['runs', 'show', held.runId, '--json']),
+        factory(workspace, ['runs', 'show', held.runId]),
+        factory(workspace, ['runs', 'resume', held.runId]),
+      ]);
       expect(shown.code, shown.stderr).toBe(0);
       const show = json<{ run: { id: string; status: string }; events: Array<{ type: string }> }>(shown.stdout);
       expect(show.run).toMatchObject({ id: held.runId, status: 'held' });
       expect(show.events.map((event) => event.type)).toContain('run.held');
-      const text = await factory(workspace, ['runs', 'show', held.runId]);
       expect(text.stdout).toContain(`(through ${serve.url})`);
       expect(text.stdout).toContain('run.held');
 
       // Nothing decided yet: the server says so (its own message), not the store lock.
-      const early = await factory(workspace, ['runs', 'resume', held.runId]);
       expect(early.code).toBe(2);
       expect(early.stderr).toContain(`Run '${held.runId}' has no decided approval waiting to be applied`);
       expect(early.stderr).not.toContain('STORE_BUSY');
@@ -57,23 +61,35 @@ describe('the CLI through factory serve', () => {
       ]);
       expect(approved.code, approved.stderr).toBe(0);
       await waitForStatus(workspace, held.runId, 'completed');
-      // Applied once: resuming again is refused by the server.
-      const again = await factory(workspace, ['runs', 'resume', held.runId, '--approval', approvalId]);
+      const [again, verified, all, pinned, tokens, notifications] = await Promise.all([
+        // Applied once: resuming again is refused by the server.
+        factory(workspace, ['runs', 'resume', held.runId, '--approval', approvalId]),
+        factory(workspace, ['runs', 'verify', held.runId, '--json']),
+        factory(workspace, ['runs', 'verify', '--all']),
+        factory(workspace, ['runs', 'verify', '--all', '--key', 'nowhere.pem']),
+        (async () => {
+          const created = json<{ id: string; token: string }>(
+            (await factory(workspace, ['tokens', 'create', '--principal', 'erin@acme.example', '--role', 'auditor', '--json'])).stdout,
+          );
+          return { created, rotated: await factory(workspace, ['tokens', 'rotate', created.id, '--json']) };
+        })(),
+        (async () => {
+          const [listed, everything] = await Promise.all([
+            factory(workspace, ['notifications', 'list', '--json']),
+            factory(workspace, ['notifications', 'list', '--all']),
+          ]);
+          return { listed, everything, marked: await factory(workspace, ['notifications', 'read', '--all', '--json']) };
+        })(),
+      ]);
       expect(again.code).toBe(2);
 
-      const verified = await factory(workspace, ['runs', 'verify', held.runId, '--json']);
       expect(verified.code, verified.stdout + verified.stderr).toBe(0);
       expect(json<{ ok: boolean; runId: string }>(verified.stdout)).toMatchObject({ ok: true });
-      const all = await factory(workspace, ['runs', 'verify', '--all']);
       expect(all.code, all.stdout + all.stderr).toBe(0);
       expect(all.stdout).toContain(serve.url);
-      const pinned = await factory(workspace, ['runs', 'verify', '--all', '--key', 'nowhere.pem']);
       expect(pinned.code).toBe(2);
 
-      const created = json<{ id: string; token: string }>(
-        (await factory(workspace, ['tokens', 'create', '--principal', 'erin@acme.example', '--role', 'auditor', '--json'])).stdout,
-      );
-      const rotated = await factory(workspace, ['tokens', 'rotate', created.id, '--json']);
+      const { created, rotated } = tokens;
       expect(rotated.code, rotated.stderr).toBe(0);
       const replacement = json<{ created: { token: string; principal: string }; previous: { id: string; revokedAt: string | null } }>(
         rotated.stdout,
@@ -83,14 +99,12 @@ describe('the CLI through factory serve', () => {
       expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(401);
       expect((await fetch(`${serve.url}/v1/me`, { headers: { authorization: `Bearer ${replacement.created.token}` } })).status).toBe(200);
 
-      const listed = await factory(workspace, ['notifications', 'list', '--json']);
+      const { listed, everything, marked } = notifications;
       expect(listed.code, listed.stderr).toBe(0);
       expect(json<{ notifications: unknown[] }>(listed.stdout).notifications).toEqual([]);
       // Delivery status needs the store: through the server the CLI says so instead of guessing.
-      const everything = await factory(workspace, ['notifications', 'list', '--all']);
       expect(everything.code).toBe(2);
       expect(everything.stderr).toContain('--all cannot be applied through');
-      const marked = await factory(workspace, ['notifications', 'read', '--all', '--json']);
       expect(marked.code, marked.stderr).toBe(0);
       expect(json<{ marked: number[] }>(marked.stdout).marked).toEqual([]);
 
