@@ -479,7 +479,7 @@ describe.skipIf(!databaseUrl)('chaos: workers SIGKILLed and paused at random, an
             sql`SELECT r.id, r.status, r.input->>'text' AS input, (SELECT type || ' ' || left(payload, 300) FROM events WHERE run_id = r.id ORDER BY seq DESC LIMIT 1) AS last FROM runs r WHERE status <> 'completed'`,
           );
           throw new Error(
-            `${error.message}\n${inputs.length} submitted; open runs: ${JSON.stringify(open, null, 1)}\nworkers: ${[...workers].map((worker) => worker.stderr().slice(-800)).join('\n---\n')}`,
+            `${error.message}\n${inputs.length} submitted; open runs: ${JSON.stringify(open, null, 1)}\nopen runs in detail: ${await describeRuns(open.map((run) => run.id))}\nAPI server (pid ${serve.pid}): ${serve.stderr().slice(-3000)}\nworkers: ${[...workers].map((worker) => worker.stderr().slice(-800)).join('\n---\n')}`,
           );
         });
         operating = false;
