@@ -1,4 +1,21 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * Files with no recorded duration (a fresh clone, as on CI) run those that start real processes
+ * (test/processes/) first: they are the longest (40-145 s each on CI, most files take seconds), and
+ * ordered by file size, vitest's fallback, they start anywhere; one started late runs on alone while
+ * the other worker has nothing left. Longest first keeps that end short. Files with a recorded
+ * duration keep vitest's order (failed first, then longest first).
+ */
+class ProcessTestsFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const first = (spec: TestSpecification) =>
+      /[\\/]test[\\/]processes[\\/]/.test(spec.moduleId) && this.ctx.cache.getTestSpecificationResult(spec) === undefined;
+    return [...sorted.filter(first), ...sorted.filter((spec) => !first(spec))];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -16,5 +33,6 @@ export default defineConfig({
     // Tests spawn the bundled `factory` (packages/cli/dist/factory.mjs): built here when stale;
     // new embedded stores start from a dump of an initialised one instead of running initdb.
     globalSetup: ['test/factory-bundle.setup.ts', 'test/pglite-template.setup.ts'],
+    sequence: { sequencer: ProcessTestsFirst },
   },
 });
