@@ -212,6 +212,9 @@ const heldOnDecidedApprovalSql = `FROM runs r
        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.id AND e.seq > hold.seq AND e.type = 'run.resumed'
          AND e.payload::jsonb->>'approval_id' = a.id)`;
 
+/** Run `r` has no live lease (none, lapsed or released): nobody drives it. The held-run scans below share it. */
+const noLiveLeaseSql = `NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = r.id AND l.expires_at > now() AND l.state <> 'released')`;
+
 /** A held run whose approval was decided (or consumed) while nobody went on with it. */
 export interface StalledHeldRun {
   runId: string;
@@ -233,7 +236,7 @@ export async function findStalledHeldRuns(store: Store, options: { graceMs?: num
     `SELECT r.id, a.id AS approval_id, a.status AS approval_status ${heldOnDecidedApprovalSql}
        AND coalesce(a.context->>'resumed_by', '') <> 'caller'
        AND coalesce(a.consumed_at, a.decided_at) <= now() - $1 * interval '1 millisecond'
-       AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = r.id AND l.expires_at > now() AND l.state <> 'released')
+       AND ${noLiveLeaseSql}
      LIMIT $2`,
     [options.graceMs ?? 2_000, options.limit ?? 100],
   );
@@ -281,8 +284,8 @@ export async function findApprovalToApply(store: Store, runId: string): Promise<
 export async function findDecidedInDoubtRuns(store: Store, options: { graceMs?: number; limit?: number } = {}): Promise<string[]> {
   const rows = await queryRows<{ id: string }>(
     store,
-    `SELECT r.id FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id
-     WHERE r.status = 'held' AND (l.run_id IS NULL OR l.expires_at <= now() OR l.state = 'released')
+    `SELECT r.id FROM runs r
+     WHERE r.status = 'held' AND ${noLiveLeaseSql}
        AND EXISTS (SELECT 1 FROM events d WHERE d.run_id = r.id AND d.type = 'action.resolved'
          AND d.ts <= now() - $1 * interval '1 millisecond'
          AND d.seq > (SELECT max(h.seq) FROM events h WHERE h.run_id = r.id AND h.type = 'run.held'))

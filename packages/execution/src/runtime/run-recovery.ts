@@ -51,7 +51,7 @@ export interface RecoveryLedger {
   /** Recorded tool outcomes by `step:call_id`. */
   outcomes: Map<string, { seq: number; type: 'tool.returned' | 'tool.failed'; actor: string; payload: Record<string, unknown> }>;
   /** Human resolutions by `step:call_id`. */
-  resolutions: Map<string, { resolution: InDoubtResolution; by: string; result?: string }>;
+  resolutions: Map<string, InDoubtDecision>;
   /** Actions in doubt that no human has settled. */
   inDoubt: InDoubtAction[];
   /** Recorded model responses by the hash of their request. */
@@ -130,20 +130,18 @@ export async function readRecoveryLedger(store: Store, runId: string): Promise<R
         intents.delete(key);
         break;
       case 'action.resolved': {
-        const resolution = payload.resolution as InDoubtResolution;
-        resolutions.set(key, {
-          resolution,
+        const decision: InDoubtDecision = {
+          resolution: payload.resolution as InDoubtResolution,
           by: String(payload.by ?? ''),
           ...(typeof payload.result === 'string' ? { result: payload.result } : {}),
-        });
+          ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}),
+        };
+        resolutions.set(key, decision);
         decidedSinceHold.push({
           step,
           ...(typeof payload.call_id === 'string' ? { callId: payload.call_id } : {}),
           name: String(payload.name ?? ''),
-          resolution,
-          by: String(payload.by ?? ''),
-          ...(typeof payload.result === 'string' ? { result: payload.result } : {}),
-          ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}),
+          ...decision,
         });
         intents.delete(key);
         break;
