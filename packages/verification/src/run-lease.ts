@@ -158,17 +158,20 @@ export async function findOrphanedRuns(store: Store, limit = 100): Promise<Orpha
 }
 
 /**
- * Milliseconds until the soonest live lease of a running run lapses (0 when one already has), or
- * null when none is held: a supervisor looks again right then instead of up to a whole interval
- * later, so an owner's death is noticed when its lease ends, not a polling period after.
+ * Milliseconds until the soonest lease of a running run lapses, or null when no held lease is still
+ * to lapse: a supervisor looks again right then instead of up to a whole interval later, so an
+ * owner's death is noticed when its lease ends, not a polling period after. Leases that already
+ * lapsed are not counted: the scan before this just saw them (and recovered or queued their runs),
+ * and counting them (as 0 ms) woke the supervisor every 15 ms for as long as one stayed lapsed —
+ * an idle worker or server, with no lease at all, ran its four queries ~50 times a second.
  */
 export async function msUntilNextLeaseLapse(store: Store): Promise<number | null> {
   const [row] = await queryRows<{ ms: string | number | null }>(
     store,
-    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(l.expires_at) - now())) * 1000) AS ms FROM run_leases l JOIN runs r ON r.id = l.run_id
-     WHERE r.status = 'running' AND l.state <> 'released'`,
+    `SELECT EXTRACT(EPOCH FROM (min(l.expires_at) - now())) * 1000 AS ms FROM run_leases l JOIN runs r ON r.id = l.run_id
+     WHERE r.status = 'running' AND l.state <> 'released' AND l.expires_at > now()`,
   );
-  return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
+  return row?.ms === null || row?.ms === undefined ? null : Math.max(0, Number(row.ms));
 }
 
 /** How a run's ownership reads in `runs list`: a live owner, none yet, a dead one, or a new owner picking it up. */
