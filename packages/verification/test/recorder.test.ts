@@ -453,3 +453,61 @@ describe.skipIf(!postgresUrl)('two processes appending to one Postgres run', () 
     }
   });
 });
+
+describe.skipIf(!postgresUrl)('two writers extending one Postgres seal chain at once', () => {
+  it(
+    'queues their batches for the head: bursts of starts from both land, each start sealed and signed once, and the chain verifies',
+    { timeout: 60_000 },
+    async () => {
+      const [postgres] = engines('t_chain').filter((engine) => engine.name === 'postgres');
+      const schema = freshSchema('t_chain');
+      const stores = [await postgres!.open({ schema }), await postgres!.open({ schema })];
+      try {
+        const key = generateKeyPairSync('ed25519').privateKey;
+        // The start seals each writer signed: a batch that lost a race for the chain's head was re-signed whole.
+        const sealSignatures = [0, 0];
+        const recorders = stores.map((store, index) => {
+          const signer = createSigner(key);
+          const sign = signer.sign.bind(signer);
+          signer.sign = (message: string) => {
+            if (message.includes('"kind":"start"') && message.includes('"run_id"')) sealSignatures[index]! += 1;
+            return sign(message);
+          };
+          return createRecorder(store, { signer });
+        });
+        const rounds = 5;
+        const perBurst = 20;
+        for (let round = 0; round < rounds; round += 1) {
+          // Both writers' bursts asked in the same turn: their batches meet at the chain's head.
+          await Promise.all(
+            recorders.map((recorder, writer) =>
+              Promise.all(
+                Array.from({ length: perBurst }, (_, index) =>
+                  recorder.startRun({ id: `c-${round}-${writer}-${index}`, agent: 'chain', principal: 'p' }),
+                ),
+              ),
+            ),
+          );
+          await Promise.all(
+            recorders.map((recorder, writer) =>
+              Promise.all(
+                Array.from({ length: perBurst }, (_, index) =>
+                  recorder.finishRun(`c-${round}-${writer}-${index}`, { status: 'completed' }),
+                ),
+              ),
+            ),
+          );
+        }
+        const [{ n }] = (await stores[0]!.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM seals`)) as [{ n: number }];
+        expect(Number(n)).toBe(rounds * perBurst * 2 * 2);
+        expect(sealSignatures[0]! + sealSignatures[1]!).toBe(rounds * perBurst * 2);
+        const summary = await verifyAll(stores[0]!);
+        expect(summary.problem).toBeUndefined();
+        expect(summary).toMatchObject({ ok: true, sealed: rounds * perBurst * 2 });
+      } finally {
+        await stores[1]!.close();
+        await postgres!.dispose(stores[0]!);
+      }
+    },
+  );
+});
