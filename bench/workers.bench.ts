@@ -53,6 +53,11 @@ const parts = new Set((process.env.BENCH_WORKERS_PARTS ?? 'throughput,streaming,
  * 4.2-4.3 s, against 0.77-0.90 s at nice 10).
  */
 const workersNice = Number(process.env.BENCH_WORKERS_NICE ?? 10);
+/** BENCH_STREAMING_SHAPES=workers,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures. */
+const streamingShapes = (process.env.BENCH_STREAMING_SHAPES ?? '')
+  .split(',')
+  .map((shape) => shape.trim())
+  .filter(Boolean);
 const serverProfileDir = process.env.BENCH_SERVER_PROFILE ? path.resolve(process.env.BENCH_SERVER_PROFILE) : undefined;
 
 if (!databaseUrl) {
@@ -93,7 +98,10 @@ interface Deployment {
   operator: string;
   /** Operators streaming runs come from: the server limits requests per token (burst 120), and 200 runs at once are many users' doing, not one's. */
   operators: string[];
+  /** Every process: the API servers first, then the workers. */
   processes: FactoryProcess[];
+  /** The API servers (one, or several sharing the port with --reuse-port). */
+  servers: FactoryProcess[];
   close(): Promise<void>;
 }
 
@@ -103,6 +111,8 @@ async function deploy(options: {
   waitMs?: number;
   profile?: boolean;
   leaseMs?: number;
+  /** API servers sharing one port (`serve --queue --reuse-port`); default 1. */
+  servers?: number;
 }): Promise<Deployment> {
   const schema = `b_workers_${randomBytes(4).toString('hex')}`;
   const workspace = createCourierWorkspace({
@@ -120,13 +130,25 @@ async function deploy(options: {
       async (_, index) => (await createApiToken(store, { principal: `user${index}@acme.example`, roles: ['operator'] })).token,
     ),
   );
-  const serve = await startUntil(
-    workspace,
-    ['serve', ...(options.queue ? ['--queue'] : []), '--port', '0', '--shutdown-timeout', '2000'],
-    /serving\S*\s+(http:\/\/\S+)/,
-    options.profile && serverProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${serverProfileDir}` } : {},
-  );
-  processes.push(serve);
+  const profileEnv: Record<string, string> =
+    options.profile && serverProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${serverProfileDir}` } : {};
+  const shared = (options.servers ?? 1) > 1;
+  const serveArgs = (port: string) => [
+    'serve',
+    ...(options.queue ? ['--queue'] : []),
+    ...(shared ? ['--reuse-port'] : []),
+    '--port',
+    port,
+    '--shutdown-timeout',
+    '2000',
+  ];
+  const serve = await startUntil(workspace, serveArgs('0'), /serving\S*\s+(http:\/\/\S+)/, profileEnv);
+  const servers = [serve];
+  // The others take the first one's port: the kernel spreads new connections between them.
+  const port = new URL(serve.match[1]!).port;
+  for (let index = 1; index < (options.servers ?? 1); index += 1)
+    servers.push(await startUntil(workspace, serveArgs(port), /serving\S*\s+(http:\/\/\S+)/, profileEnv));
+  processes.push(...servers);
   const workers = await Promise.all(
     Array.from({ length: options.workers }, () => startUntil(workspace, ['worker', '--concurrency', '4', '--quiet'], /worker\S* ready/)),
   );
@@ -141,9 +163,10 @@ async function deploy(options: {
     operator,
     operators,
     processes,
+    servers,
     async close() {
       // A profiled server writes its profile only when it exits by itself.
-      if (options.profile && serverProfileDir) await serve.stop('SIGTERM');
+      if (options.profile && serverProfileDir) await Promise.all(servers.map((server) => server.stop('SIGTERM')));
       await Promise.all(processes.map((process) => process.stop('SIGKILL')));
       await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema}_jobs CASCADE`)).catch(() => undefined);
       await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
@@ -259,12 +282,19 @@ function streamOne(deployment: Deployment, index: number, onFirst: () => void): 
 
 /** `count` streaming runs started at once over HTTP: time to the first event and to the end, and the API server's CPU until every first event was out. */
 async function streamRuns(deployment: Deployment, count: number) {
-  await runOnce(deployment, 'k-warm');
-  const server = deployment.processes[0]!;
-  const serverPid = server.pid;
-  const logBefore = server.stderr().length;
-  const cpuBefore = cpuMsOf(serverPid);
-  const workerPids = deployment.processes.slice(1).map((process) => process.pid);
+  // Warm every API server up (a first burst costs a cold server more): streams on connections of
+  // their own, which the kernel spreads between servers sharing the port.
+  await Promise.all(
+    Array.from({ length: 4 * deployment.servers.length }, (_, index) => streamOne(deployment, -1 - index, () => undefined)),
+  );
+  const servers = deployment.servers;
+  const serversCpu = () => {
+    const each = servers.map((server) => cpuMsOf(server.pid));
+    return each.includes(undefined) ? undefined : each.reduce<number>((sum, ms) => sum + ms!, 0);
+  };
+  const logsBefore = servers.map((server) => server.stderr().length);
+  const cpuBefore = serversCpu();
+  const workerPids = deployment.processes.slice(servers.length).map((process) => process.pid);
   const workersCpu = () => workerPids.reduce((sum, pid) => sum + (cpuMsOf(pid) ?? 0), 0);
   const workersBefore = workersCpu();
   const clientBefore = process.cpuUsage();
@@ -276,7 +306,7 @@ async function streamRuns(deployment: Deployment, count: number) {
   let workersCpuMs = 0;
   let clientCpuMs = 0;
   void everyFirstEvent.then(() => {
-    const now = cpuMsOf(serverPid);
+    const now = serversCpu();
     if (now !== undefined && cpuBefore !== undefined) serverCpuMs = now - cpuBefore;
     workersCpuMs = workersCpu() - workersBefore;
     const client = process.cpuUsage(clientBefore);
@@ -297,10 +327,8 @@ async function streamRuns(deployment: Deployment, count: number) {
   // request reached the app to the moment the handler returned the stream, which it does once the
   // run's first event is durable. Time queued before the app (the socket, the HTTP parser) and the
   // write to the client are not in it: that is the end-to-end figure's part.
-  const serverSide = server
-    .stderr()
-    .slice(logBefore)
-    .split('\n')
+  const serverSide = servers
+    .flatMap((server, index) => server.stderr().slice(logsBefore[index]).split('\n'))
     .filter((line) => line.includes('"http.request"') && line.includes('"route":"/v1/runs"') && line.includes('"method":"POST"'))
     .map((line) => Number((JSON.parse(line) as { duration_ms: number }).duration_ms));
   return {
@@ -398,18 +426,27 @@ async function main(): Promise<void> {
     // 2. First event and completion of concurrent streaming runs: workers, then the in-process peer.
     results.streaming = {};
     for (const shape of [
-      { name: 'workers', workers: quick ? 2 : 4, queue: true },
-      { name: 'inProcessServe', workers: 0, queue: false },
-    ]) {
+      { name: 'workers', workers: quick ? 2 : 4, queue: true, servers: 1 },
+      // One API server per core, sharing the port (serve --queue --reuse-port): what a machine with
+      // two cores runs when a burst of starts, not the workers, is what it must absorb.
+      { name: 'workersTwoServers', workers: quick ? 2 : 4, queue: true, servers: 2 },
+      { name: 'inProcessServe', workers: 0, queue: false, servers: 1 },
+    ].filter((shape) => streamingShapes.length === 0 || streamingShapes.includes(shape.name))) {
       // The default lease (30 s): on a loaded machine a driver descheduled past a 2 s lease is taken
       // over, and the stream of a run taken over from an in-process serve then follows the new
       // owner through the store, which would measure take-overs rather than the peer's streaming.
-      const streaming = await deploy({ workers: shape.workers, queue: shape.queue, profile: true, leaseMs: 30_000 });
+      const streaming = await deploy({
+        workers: shape.workers,
+        queue: shape.queue,
+        servers: shape.servers,
+        profile: true,
+        leaseMs: 30_000,
+      });
       try {
         const figures = await streamRuns(streaming, streamingRuns);
         (results.streaming as Record<string, unknown>)[shape.name] = { runs: streamingRuns, workers: shape.workers, ...figures };
         process.stdout.write(
-          `${streamingRuns} concurrent streaming runs, ${shape.queue ? `serve --queue + ${shape.workers} workers (nice ${workersNice})` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (the bench's clients ${figures.clientCpuMsPerRun.toFixed(2)} ms, the workers ${figures.workersCpuMsPerRun.toFixed(2)} ms); in the server, request to first event durable p50 ${figures.serverFirstEventMs.p50.toFixed(0)} ms, p95 ${figures.serverFirstEventMs.p95.toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
+          `${streamingRuns} concurrent streaming runs, ${shape.queue ? `${shape.servers > 1 ? `${shape.servers} x serve --queue --reuse-port` : 'serve --queue'} + ${shape.workers} workers (nice ${workersNice})` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (the bench's clients ${figures.clientCpuMsPerRun.toFixed(2)} ms, the workers ${figures.workersCpuMsPerRun.toFixed(2)} ms); in the server, request to first event durable p50 ${figures.serverFirstEventMs.p50.toFixed(0)} ms, p95 ${figures.serverFirstEventMs.p95.toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
         );
       } finally {
         await streaming.close();

@@ -8,7 +8,7 @@ import { RunSupervisor, loadAgents, type ModelGateway } from '@aifactory/executi
 import { ErrorCode, SystemError } from '@aifactory/core';
 import type { Store } from '@aifactory/store';
 import { openWorkspace, openWorkspaceStore, type RunQueue, type Workspace, type WorkspaceConfig } from '@aifactory/workspace';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { isLoopbackHost, loopbackHostnames } from './host-guard.ts';
 import { createHttpApp, type HttpApp, type HttpAppOptions, type McpRequestHandler, type ServerLog } from './http-app.ts';
 import { validateOidcOptions } from './oidc-auth.ts';
@@ -30,6 +30,11 @@ export interface StartServerOptions {
   port?: number;
   /** Interface (default 127.0.0.1). */
   host?: string;
+  /**
+   * Share the port with other servers that set it too (SO_REUSEPORT, Linux): the kernel spreads new
+   * connections between them, so N API processes on one machine use N cores without a load balancer.
+   */
+  reusePort?: boolean;
   /** A ready model gateway (tests, benchmarks). */
   gateway?: ModelGateway;
   /** Agents served at /mcp (names); default none (no MCP endpoint). */
@@ -197,9 +202,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      const created = serve({ fetch: http.nodeFetch, port: options.port ?? 8787, hostname: host }, () =>
-        resolve(created as Server),
-      ) as Server;
+      const created = createAdaptorServer({ fetch: http.nodeFetch }) as Server;
+      // reusePort: several servers on one port, the kernel spreading connections between them (Linux SO_REUSEPORT).
+      created.listen({ port: options.port ?? 8787, host, reusePort: options.reusePort === true }, () => resolve(created));
       created.once('error', (error) => {
         created.close();
         reject(error);

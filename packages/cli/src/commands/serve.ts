@@ -61,6 +61,7 @@ interface ServeOptions extends CommonOptions {
   console: boolean;
   gateway: boolean;
   queue?: boolean;
+  reusePort?: boolean;
 }
 
 interface TokenCreateOptions extends CommonOptions {
@@ -129,6 +130,10 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
       'hand runs to `factory worker` processes through the Postgres job queue instead of driving them here (needs DATABASE_URL)',
     )
     .option(
+      '--reuse-port',
+      'share --port with other `factory serve --reuse-port` processes on this machine (Linux; needs DATABASE_URL): the kernel spreads connections between them, so one server per core uses every core',
+    )
+    .option(
       '--allowed-host <name>',
       'a host name clients may reach this server by (Host header); on loopback only localhost, 127.0.0.1 and [::1] are allowed otherwise (repeatable)',
       collect,
@@ -191,6 +196,13 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             { location: { path: '--queue' } },
           );
         }
+        if (serveOptions.reusePort && !process.env.DATABASE_URL?.trim()) {
+          throw new UserError(
+            ErrorCode.InputInvalid,
+            '--reuse-port needs a Postgres store (set DATABASE_URL): servers sharing a port are separate processes, and the embedded store belongs to one process.',
+            { location: { path: '--reuse-port' } },
+          );
+        }
         // The console is built by `pnpm install`; a checkout whose install skipped scripts builds it here, once.
         let consoleDir: string | undefined;
         if (serveOptions.console) {
@@ -225,6 +237,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             config,
             port,
             host: serveOptions.host,
+            ...(serveOptions.reusePort ? { reusePort: true } : {}),
             shutdownTimeoutMs,
             ...(consoleDir ? { consoleDir } : {}),
             ...(serveOptions.mcp ? { mcpAgents: serveOptions.mcp } : {}),
