@@ -6,9 +6,10 @@
 //   factory  SDK -> factory serve /gateway/openai/v1 -> mock      (PGlite; and Postgres when
 //            AIFACTORY_TEST_DATABASE_URL or DATABASE_URL is set)
 //   portkey  SDK -> @portkey-ai/gateway (x-portkey-provider: openai, custom host) -> mock
-//   commit floor (engine)  one one-row INSERT, one commit, on the factory's own store: the least
-//            any durable write-ahead record costs there (on Postgres a WAL flush, fdatasync; on
-//            PGlite, which runs with fsync off, a write to the host file)
+//   commit floor (engine)  one one-row INSERT, one commit, on the factory's own store, sent as a
+//            prepared statement as the recorder sends its rows: the least any durable write-ahead
+//            record costs there (on Postgres a WAL flush, fdatasync; on PGlite, which runs with
+//            fsync off, a write to the host file)
 // Requests go one at a time, the paths interleaved round by round (so a load spike on the shared
 // machine falls on all of them), whole and streamed. Added latency = a path's percentile minus the
 // direct path's; "beyond the commit floor" takes the floor's p50 off the added p50, leaving the
@@ -25,7 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startOpenAIWireServer } from '@aifactory/execution/testing';
 import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
-import { openStore, sql, type Store } from '@aifactory/store';
+import { openStore, runPrepared, sql, type Store } from '@aifactory/store';
 import OpenAI from 'openai';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -92,6 +93,20 @@ async function startPortkey(): Promise<{ url: string; child: ChildProcess } | { 
   }
   child.kill('SIGTERM');
   return { unavailable: `@portkey-ai/gateway did not listen within 30 s: ${output.slice(-400)}` };
+}
+
+/**
+ * One one-row INSERT (one commit) as a prepared statement, the way the recorder writes its rows
+ * (store.query's drizzle statement would be parsed and planned on every call, more than a commit needs).
+ */
+function commitFloor(store: Store): (n: number) => Promise<unknown> {
+  const text = 'INSERT INTO bench_commit_floor VALUES ($1, now())';
+  if (store.driver.kind === 'pglite') {
+    const client = store.driver.client;
+    return (n) => runPrepared(client, text, [n]);
+  }
+  const client = store.driver.client;
+  return (n) => client.unsafe(text, [n], { prepare: true });
 }
 
 function percentile(values: number[], p: number): number {
@@ -214,11 +229,12 @@ try {
   }
   for (const entry of stores) {
     await entry.store.query(sql.raw('CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer, at timestamptz)'));
+    const floor = commitFloor(entry.store);
     let n = 0;
     paths.push({
       name: `commit floor (${entry.engine})`,
       client: paths[0]!.client,
-      commit: () => entry.store.query(sql`INSERT INTO bench_commit_floor VALUES (${(n += 1)}, now())`),
+      commit: () => floor((n += 1)),
     });
   }
   if ('url' in portkey) {
