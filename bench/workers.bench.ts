@@ -53,7 +53,7 @@ const parts = new Set((process.env.BENCH_WORKERS_PARTS ?? 'throughput,streaming,
  * 4.2-4.3 s, against 0.77-0.90 s at nice 10).
  */
 const workersNice = Number(process.env.BENCH_WORKERS_NICE ?? 10);
-/** BENCH_STREAMING_SHAPES=workers,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures. */
+/** BENCH_STREAMING_SHAPES=workers,workersTwoServers1,workersTwoServers2,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures (workersTwoServers: 4 workers, or 2 with BENCH_QUICK). */
 const streamingShapes = (process.env.BENCH_STREAMING_SHAPES ?? '')
   .split(',')
   .map((shape) => shape.trim())
@@ -285,7 +285,7 @@ async function streamRuns(deployment: Deployment, count: number) {
   // Warm every API server up (a first burst costs a cold server more): streams on connections of
   // their own, which the kernel spreads between servers sharing the port.
   await Promise.all(
-    Array.from({ length: 4 * deployment.servers.length }, (_, index) => streamOne(deployment, -1 - index, () => undefined)),
+    Array.from({ length: 4 * deployment.servers.length }, (_, index) => streamOne(deployment, 10_000 + index, () => undefined)),
   );
   const servers = deployment.servers;
   const serversCpu = () => {
@@ -428,8 +428,14 @@ async function main(): Promise<void> {
     for (const shape of [
       { name: 'workers', workers: quick ? 2 : 4, queue: true, servers: 1 },
       // One API server per core, sharing the port (serve --queue --reuse-port): what a machine with
-      // two cores runs when a burst of starts, not the workers, is what it must absorb.
-      { name: 'workersTwoServers', workers: quick ? 2 : 4, queue: true, servers: 2 },
+      // two cores runs when a burst of starts, not the workers, is what it must absorb. With 1, 2
+      // and 4 workers: the workers share the same cores.
+      ...(quick ? [2] : [1, 2, 4]).map((workers) => ({
+        name: workers === (quick ? 2 : 4) ? 'workersTwoServers' : `workersTwoServers${workers}`,
+        workers,
+        queue: true,
+        servers: 2,
+      })),
       { name: 'inProcessServe', workers: 0, queue: false, servers: 1 },
     ].filter((shape) => streamingShapes.length === 0 || streamingShapes.includes(shape.name))) {
       // The default lease (30 s): on a loaded machine a driver descheduled past a 2 s lease is taken
