@@ -1,7 +1,7 @@
 // Governance overhead per agent step (issues #4 and #21): the same LangGraph agent — a model, a
 // trivial MCP tool over stdio — run ungoverned (no decision, no record, no checkpointer) and
-// governed (decide, durable write-ahead record, outcomes group-committed, checkpoint at exit),
-// in one process. Three parts:
+// governed (decide, durable write-ahead record, outcomes group-committed; no checkpoint, as none is
+// kept of a run's end), in one process. Three parts:
 //
 // 1. One run at a time, scripted model: ungoverned, governed on PGlite (data directory) and on
 //    Postgres, and, for the breakdown only, the governed runtime on Postgres with a recorder that
@@ -687,7 +687,7 @@ if (serialRows.length + skipped.length > 0) console.table([...serialRows, ...ski
 if (concurrentRows.length > 0) console.table(concurrentRows);
 if (serialRows.length + concurrentRows.length > 0)
   console.log(
-    `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, checkpoint at exit. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
+    `A step is one model turn plus one MCP tool call; governed = decide + durable write-ahead record before each model and tool call (started ahead, overlapping LangGraph between nodes), outcomes group-committed, no checkpoint of a run's end. Ratio and added ms are medians of per-round pairs; the breakdown row is the governed runtime with a recorder that writes nothing. cpu ms/governed action = (this process's CPU per governed run - per ungoverned run) / ${actionsPerRun} actions per run. Targets (issue #21): cpu <= 0.15 ms per governed action on Postgres; governed <= 1.3x on Postgres, <= 1.6x on PGlite; ${concurrency} runs at once >= 70% of ungoverned steps/s.`,
   );
 if (floorRows.length > 0) {
   console.table(floorRows);

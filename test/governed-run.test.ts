@@ -111,6 +111,12 @@ for (const engine of engines) {
 
       // The approval was single-use.
       await expect(second.runtime.resume(started.runId, { approvalId: started.held.approvalId })).rejects.toThrow();
+      // The run's end is not checkpointed (nothing resumes an ended run; the checkpoint would hold
+      // its whole conversation at rest): the one checkpoint kept is its hold's, resumed from above.
+      const [checkpoints] = await store.query<{ n: number }>(
+        sql`SELECT count(*)::int AS n FROM checkpoints WHERE thread_id = ${started.runId}`,
+      );
+      expect(checkpoints!.n).toBe(1);
 
       const inbox = await listNotifications(store, { inbox: 'finance' });
       expect(inbox).toHaveLength(1);

@@ -56,7 +56,7 @@ describe.skipIf(!databaseUrl)('one driver per run within a process (Postgres)', 
         'the resumed run to reach its wait',
         60_000,
       );
-      // The run's checkpoint still shows the hold (checkpoints are written at holds and ends), so the
+      // The run's checkpoint still shows the hold (checkpoints are written at holds and hand-backs), so the
       // second resume gets as far as taking the run: it is refused there, and takes nothing from the first.
       await expect(workspace.runtime.resume(runId, { approvalId: approval!.id })).rejects.toMatchObject({ code: ErrorCode.Conflict });
       // A duplicate job of the queue for the same run, in the same process.

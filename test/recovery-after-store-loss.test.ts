@@ -141,7 +141,7 @@ describe.skipIf(!databaseUrl)('a run whose store connection is lost mid-step (Po
       const key = 'h-lost-checkpoint';
       const runId = `run_lost_checkpoint_${randomBytes(3).toString('hex')}`;
       let started: Promise<{ result?: unknown; error?: { code?: string; message?: string } }> | undefined;
-      // Checkpoints are written at holds and ends only: the first one this run writes is its hold's.
+      // Checkpoints are written at holds and hand-backs only: the first one this run writes is its hold's.
       const lost = await loseConnectionAt('LOCK TABLE checkpoint_blobs, checkpoints IN EXCLUSIVE MODE', /stored_blobs|checkpoint/i, () => {
         started = workerDrive(key, runId).then(
           (result) => ({ result }),

@@ -167,7 +167,7 @@ describe.skipIf(!databaseUrl)('workers on Postgres (real processes)', () => {
         throw new Error(`${error.message}\nworker:\n${first.stderr()}\nserve:\n${serve.stderr()}`);
       });
       const [run] = await store.query<{ id: string }>(sql`SELECT id FROM runs WHERE input->>'text' = ${key}`);
-      // Checkpoints are written at holds and ends (durability exit): none is expected yet, unless a
+      // Checkpoints are written at holds and hand-backs (durability exit): none is expected yet, unless a
       // loaded machine let the lease lapse once and a take-over wrote one.
       const before = await store.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM checkpoints WHERE thread_id = ${run!.id}`);
 

@@ -45,7 +45,7 @@ export type {
 
 // The agent graph, for callers that drive LangGraph themselves.
 export { createAgentGraph } from './graph/agent-graph.ts';
-export { AgentState } from './graph/agent-state.ts';
+export { AgentState, endedRunCheckpoint } from './graph/agent-state.ts';
 export type { AgentStateValue, ApprovalResume, HeldAction } from './graph/agent-state.ts';
 export type { AgentGraphDependencies } from './graph/graph-context.ts';
 

@@ -7,6 +7,7 @@ import {
   AgentRuntime,
   createApprovalService,
   createModelGateway,
+  endedRunCheckpoint,
   enqueueNotification,
   findAgent,
   findAgentByName,
@@ -197,6 +198,9 @@ export async function createWorkspaceRuntime(options: WorkspaceRuntimeOptions): 
     checkpointer: new StoreCheckpointSaver(store, {
       cipher: await loadAtRestCipher(options.dataDir),
       beforeWrite: (runId) => ownership.ensureCanAct(runId, 'write a checkpoint'),
+      // A run that ended is never resumed: its end is not checkpointed (one statement and its
+      // whole conversation encrypted fewer per run).
+      skip: endedRunCheckpoint,
     }),
     loadAgent,
     ...(options.basePolicyFiles ? { basePolicyFiles: options.basePolicyFiles } : {}),

@@ -52,6 +52,12 @@ export interface StoreCheckpointSaverOptions {
    * leave a checkpoint behind that its new owner would resume from.
    */
   beforeWrite?: (threadId: string) => Promise<void>;
+  /**
+   * Checkpoints nothing will resume from, which are not stored: the runtime passes
+   * endedRunCheckpoint (a run whose graph ended completed or failed; its trace says how, and a
+   * process that dies before recording that recovers as after any crash between checkpoints).
+   */
+  skip?: (checkpoint: Checkpoint) => boolean;
 }
 
 /** Type prefix of an encrypted value; the rest is the serializer's own type. */
@@ -76,6 +82,7 @@ type StoredCheckpoint = Omit<Checkpoint, 'channel_values'>;
 export class StoreCheckpointSaver extends BaseCheckpointSaver {
   readonly #store: Store;
   readonly #beforeWrite: ((threadId: string) => Promise<void>) | undefined;
+  readonly #skip: ((checkpoint: Checkpoint) => boolean) | undefined;
   readonly #cipher: AtRestCipher;
   /** Threads the runtime has just started, whose first read needs no query (see threadStarted). */
   readonly #fresh = new Set<string>();
@@ -89,6 +96,7 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
       );
     this.#store = store;
     this.#beforeWrite = options.beforeWrite;
+    this.#skip = options.skip;
     this.#cipher = options.cipher;
   }
 
@@ -172,8 +180,11 @@ export class StoreCheckpointSaver extends BaseCheckpointSaver {
     newVersions: ChannelVersions,
   ): Promise<RunnableConfig> {
     const threadId = requireThreadId(config, 'put a checkpoint');
-    await this.#beforeWrite?.(threadId);
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? '');
+    // Not stored, and nothing read or encrypted for it (a run's whole conversation, at its end).
+    if (this.#skip?.(checkpoint))
+      return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
+    await this.#beforeWrite?.(threadId);
     const parentCheckpointId = config.configurable?.checkpoint_id as string | undefined;
     const copy = copyCheckpoint(checkpoint);
     const { channel_values: values, ...stored } = copy;

@@ -86,3 +86,15 @@ export interface ChildOutcome {
 export function policySetHash(set: PolicySet): string {
   return set.hash;
 }
+
+/**
+ * Whether a LangGraph checkpoint is of a run whose graph ended, completed or failed: nothing
+ * resumes such a run (its trace records how it ended), so the store need not keep it. Before this,
+ * every run stored one at its end — its whole conversation, encrypted — only for a crash between
+ * the graph's end and run.completed, which recovery handles without it (from the last checkpoint
+ * kept or the input, the trace serving back every recorded outcome), as after any crash mid-run.
+ */
+export function endedRunCheckpoint(checkpoint: { channel_values: Record<string, unknown> }): boolean {
+  const status = checkpoint.channel_values.status;
+  return (status === 'completed' || status === 'failed') && !checkpoint.channel_values.held;
+}

@@ -106,7 +106,7 @@ export interface AgentRuntimeOptions {
   basePolicyFiles?: string[];
   /** Knowledge access for agents with collections. */
   knowledge?: (agent: AgentDefinition) => Promise<KnowledgeAccess | undefined>;
-  /** Checkpoint durability: 'exit' writes at holds and ends (fast), 'sync' after every node. */
+  /** Checkpoint durability: 'exit' writes at holds and hand-backs (fast; not at a run's end), 'sync' after every node. */
   durability?: 'exit' | 'sync' | 'async';
   /** The leases of the runs this process drives (default: a lease of AIFACTORY_LEASE_MS or 30 s). */
   ownership?: RunOwnership;
@@ -904,8 +904,8 @@ export class AgentRuntime {
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
     const values = snapshot.values as Partial<AgentStateValue>;
     if (!values.runId) {
-      // No checkpoint yet (they are written at holds and ends): start again from the input; the
-      // trace serves back every model response and tool outcome it recorded.
+      // No checkpoint (they are written at holds and hand-backs, never at a run's end): start again
+      // from the input; the trace serves back every model response and tool outcome it recorded.
       const metadata = row.metadata as { principal_roles?: string[] };
       const input = row.input as { text?: string } | null;
       return {
