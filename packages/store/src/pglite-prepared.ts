@@ -6,7 +6,11 @@
 // statement is parsed once per PGlite instance under a name, then each call is one Bind + Execute +
 // Sync. It takes the same two locks query() takes, so it never runs inside another caller's
 // transaction, and syncs to the file system after each call as query() does.
-import { protocol, type PGlite } from '@electric-sql/pglite';
+import type * as PgliteModule from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+
+/** PGlite's wire-protocol serializer, imported on first use: a process on Postgres never loads PGlite. */
+let pglite: Promise<typeof PgliteModule> | undefined;
 
 /** What a prepared statement returned: rows changed, and its rows (text columns, as the wire carries them). */
 export interface PreparedResult {
@@ -33,11 +37,13 @@ export function runPrepared(client: PGlite, text: string, params: readonly Prepa
   const known = names;
   return client._runExclusiveTransaction(() =>
     client._runExclusiveQuery(async () => {
+      const { protocol } = await (pglite ??= import('@electric-sql/pglite'));
       let name = known.get(text);
       if (name === undefined) {
         name = `aifactory_${known.size + 1}`;
         // Parsed on its own first, so a statement that does not parse is never remembered.
         read(
+          protocol,
           await client.execProtocolRaw(concat([protocol.serialize.parse({ name, text }), protocol.serialize.sync()]), { syncToFs: false }),
         );
         known.set(text, name);
@@ -46,7 +52,7 @@ export function runPrepared(client: PGlite, text: string, params: readonly Prepa
       const reply = await client.execProtocolRaw(
         concat([protocol.serialize.bind({ statement: name, values }), protocol.serialize.execute(), protocol.serialize.sync()]),
       );
-      return read(reply);
+      return read(protocol, reply);
     }),
   );
 }
@@ -64,7 +70,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Reads the backend's reply: the rows, the count of the command, or the error it reported. */
-function read(reply: Uint8Array): PreparedResult {
+function read(protocol: typeof PgliteModule.protocol, reply: Uint8Array): PreparedResult {
   const result: PreparedResult = { affectedRows: 0, rows: [] };
   let failure: Error | undefined;
   new protocol.Parser().parse(reply, (message) => {
