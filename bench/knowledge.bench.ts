@@ -117,7 +117,7 @@ async function indexWorker(dataset: 'clustered' | 'uniform', workDir: string): P
       : { data: uniformSet(vectorCount, 1), queries: uniformSet(queryCount, 2) };
   const { data, queries } = sets;
   const buildStarted = performance.now();
-  const index = VectorIndex.create(
+  const index = await VectorIndex.create(
     dimensions,
     dataset === 'uniform' ? { ...settings, efConstruction: uniformEfConstruction } : settings,
     data.length,

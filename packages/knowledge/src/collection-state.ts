@@ -149,7 +149,7 @@ export async function loadCollectionState(
     }
   }
   const fresh = vectors === undefined;
-  vectors ??= VectorIndex.create(options.dimensions, options.settings, Math.ceil(chunkRows.length * 1.25) + 16);
+  vectors ??= await VectorIndex.create(options.dimensions, options.settings, Math.ceil(chunkRows.length * 1.25) + 16);
   const state = new CollectionState(name, options.revision, vectors);
   for (const row of documentRows) {
     state.documents.set(row.id, {

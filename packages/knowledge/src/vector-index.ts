@@ -2,7 +2,20 @@
 // persisted as a file beside the store. Grows by doubling when full; deletions are marks
 // (hnswlib's markDelete), compacted away by a rebuild.
 import { rename, rm } from 'node:fs/promises';
-import hnswlib from 'hnswlib-node';
+import type * as Hnswlib from 'hnswlib-node';
+import type { HierarchicalNSW } from 'hnswlib-node';
+
+/**
+ * hnswlib-node, loaded with the first index: a native addon (dlopen of its .node file, ~15 ms of
+ * CPU), and a process that never searches knowledge (a `factory worker` whose agents have none,
+ * most CLI commands) never needs it.
+ */
+let hnswlib: Promise<typeof Hnswlib> | undefined;
+async function loadHnswlib(): Promise<typeof Hnswlib> {
+  const loaded = await (hnswlib ??= import('hnswlib-node'));
+  // A CommonJS addon: imported as an ES module, its exports are the default export.
+  return (loaded as typeof loaded & { default?: typeof loaded }).default ?? loaded;
+}
 
 /** HNSW parameters of a collection. */
 export interface IndexSettings {
@@ -26,12 +39,12 @@ export interface VectorHit {
 
 /** An HNSW index over unit vectors, keyed by integer labels. */
 export class VectorIndex {
-  private readonly graph: hnswlib.HierarchicalNSW;
+  private readonly graph: HierarchicalNSW;
   private readonly labels = new Set<number>();
   readonly dimensions: number;
   readonly settings: IndexSettings;
 
-  private constructor(graph: hnswlib.HierarchicalNSW, dimensions: number, settings: IndexSettings) {
+  private constructor(graph: HierarchicalNSW, dimensions: number, settings: IndexSettings) {
     this.graph = graph;
     this.dimensions = dimensions;
     // A copy: efSearch is tuned per index and must not leak into the caller's object.
@@ -39,8 +52,8 @@ export class VectorIndex {
   }
 
   /** An empty index with room for `capacity` vectors before it grows. */
-  static create(dimensions: number, settings: IndexSettings, capacity = 1024): VectorIndex {
-    const graph = new hnswlib.HierarchicalNSW('cosine', dimensions);
+  static async create(dimensions: number, settings: IndexSettings, capacity = 1024): Promise<VectorIndex> {
+    const graph = new (await loadHnswlib()).HierarchicalNSW('cosine', dimensions);
     graph.initIndex({ maxElements: Math.max(16, capacity), m: settings.m, efConstruction: settings.efConstruction });
     graph.setEf(settings.efSearch);
     return new VectorIndex(graph, dimensions, settings);
@@ -57,7 +70,7 @@ export class VectorIndex {
     settings: IndexSettings,
     liveLabels: Iterable<number>,
   ): Promise<{ index: VectorIndex; missing: number[] }> {
-    const graph = new hnswlib.HierarchicalNSW('cosine', dimensions);
+    const graph = new (await loadHnswlib()).HierarchicalNSW('cosine', dimensions);
     await graph.readIndex(file);
     graph.setEf(settings.efSearch);
     const index = new VectorIndex(graph, dimensions, settings);

@@ -18,16 +18,16 @@ function randomUnit(dimensions: number, seed: number): Float32Array {
 }
 
 describe('VectorIndex', () => {
-  it('grows past its initial capacity and finds every vector it holds', () => {
-    const index = VectorIndex.create(16, settings, 16);
+  it('grows past its initial capacity and finds every vector it holds', async () => {
+    const index = await VectorIndex.create(16, settings, 16);
     for (let label = 0; label < 100; label++) index.add(label, randomUnit(16, label + 1));
     expect(index.size).toBe(100);
     for (const label of [0, 42, 99]) expect(index.search(randomUnit(16, label + 1), 1)[0]).toMatchObject({ label });
     expect(index.search(randomUnit(16, 43), 1)[0]?.similarity).toBeCloseTo(1, 5);
   });
 
-  it('never returns deleted or filtered labels, and asks for no more than it holds', () => {
-    const index = VectorIndex.create(8, settings);
+  it('never returns deleted or filtered labels, and asks for no more than it holds', async () => {
+    const index = await VectorIndex.create(8, settings);
     for (let label = 0; label < 10; label++) index.add(label, randomUnit(8, label + 1));
     index.remove(3);
     index.remove(3);
@@ -40,7 +40,7 @@ describe('VectorIndex', () => {
     const folder = temporaryFolder();
     try {
       const file = path.join(folder.path, 'x.hnsw');
-      const index = VectorIndex.create(8, settings);
+      const index = await VectorIndex.create(8, settings);
       for (let label = 0; label < 5; label++) index.add(label, randomUnit(8, label + 1));
       await index.write(file);
       const { index: read, missing } = await VectorIndex.read(file, 8, settings, [0, 1, 2, 7]);
