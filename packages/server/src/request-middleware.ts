@@ -45,9 +45,18 @@ export function registerRequestMiddleware(
     const requestId = requestIdFrom(c.req.header('x-request-id'), () => randomUUID());
     c.header('x-request-id', requestId);
     await next();
-    // Set again only where the answer lost it (a route's own Response, an error's): c.header on a
-    // finished response copies the Response, body stream and all.
-    if (c.res.headers.get('x-request-id') !== requestId) c.header('x-request-id', requestId);
+    // Set again only where the answer lost it (a route's own Response, an error's), on that
+    // Response's own headers when they take it: c.header on a finished response copies the
+    // Response, its body turned into a web stream, which @hono/node-server then reads chunk by
+    // chunk instead of writing the string it was (the gateway answered every request that way).
+    if (c.res.headers.get('x-request-id') !== requestId) {
+      try {
+        c.res.headers.set('x-request-id', requestId);
+      } catch {
+        // Immutable headers (a fetch() Response passed on): copy it.
+        c.header('x-request-id', requestId);
+      }
+    }
     const route = c.req.routePath || 'unmatched';
     metrics?.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).

@@ -171,6 +171,8 @@ describe('the LLM gateway', () => {
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] })
       .withResponse();
     expect(data.choices[0]!.message.content).toBe('Hello from OpenAI.');
+    // The server's request id rides on the gateway's own answer, as on every other route's.
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const upstream = openAIUpstream.requests[before]!;
     expect(upstream.headers.authorization).toBe(`Bearer ${openAIKey}`);
     expect(upstream.body?.model).toBe('gpt-4o-mini');
@@ -234,6 +236,7 @@ describe('the LLM gateway', () => {
       expect(JSON.parse(args)).toEqual({ order: 'A-1042' });
       expect(chunks).toBeGreaterThan(5);
       expect(usageChunks).toBe(0);
+      expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       expect(openAIUpstream.requests[before]!.body).toMatchObject({ model: 'gpt-4o-mini', stream_options: { include_usage: true } });
       const runId = response.headers.get('x-aifactory-run')!;
       const responded = (await stepEvents(runId, Number(response.headers.get('x-aifactory-step')))).find(
