@@ -6,6 +6,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation';
 import type { McpServerConfig } from './tool-types.ts';
 
 /** How the host reaches a server. */
@@ -182,7 +184,7 @@ export class ServerConnection {
   }
 
   async #connect(): Promise<Client> {
-    const client = new Client(this.#settings.clientInfo, { capabilities: {} });
+    const client = new Client(this.#settings.clientInfo, { capabilities: {}, jsonSchemaValidator: new ValidatorOnFirstUse() });
     const transport = this.#createTransport();
     const live: Live = transport instanceof StdioClientTransport ? { client, stdio: transport } : { client, http: transport };
     client.onclose = () => {
@@ -293,5 +295,21 @@ function displayUrl(url: string): string {
     return `${parsed.origin}${parsed.pathname}`;
   } catch {
     return '(invalid URL)';
+  }
+}
+
+/**
+ * The SDK's own validator of tool results (ajv), compiling a tool's output schema when its first
+ * result is checked rather than when the tools are listed: the SDK compiles every listed tool's
+ * schema up front, ~96 ms of CPU in a fresh `factory worker` for the reference filesystem server's
+ * tools, most of which a run never calls. Results are checked as before; a schema ajv cannot
+ * compile now fails the first call of that tool instead of the listing.
+ */
+class ValidatorOnFirstUse implements jsonSchemaValidator {
+  #ajv: AjvJsonSchemaValidator | undefined;
+
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    let compiled: JsonSchemaValidator<T> | undefined;
+    return (input) => (compiled ??= (this.#ajv ??= new AjvJsonSchemaValidator()).getValidator<T>(schema))(input);
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AiFactoryError } from '@aifactory/core';
 import { SystemError, UserError } from '@aifactory/core';
@@ -209,5 +210,22 @@ describe('ToolHost.connect failures', () => {
       expect((error as AiFactoryError).location?.path).toBe(path);
       expect((error as AiFactoryError).message).toMatch(message);
     }
+  });
+});
+
+describe('ToolHost with a server whose results break their output schema', () => {
+  let host: ToolHost;
+  beforeAll(async () => {
+    host = await ToolHost.connect([
+      { name: 'bad', command: process.execPath, args: [path.join(import.meta.dirname, 'bad-output-server.ts')] },
+    ]);
+  });
+  afterAll(() => host.close());
+
+  it('refuses a result whose structured content does not match the schema, and accepts one that does', async () => {
+    const broken = await host.call('bad.count', {});
+    expect(broken.ok).toBe(false);
+    expect(!broken.ok && broken.error.message).toMatch(/output schema/i);
+    expect(await host.call('bad.count', { behave: true })).toMatchObject({ ok: true, structured: { count: 3 } });
   });
 });
