@@ -23,7 +23,7 @@ import { acceptsFast } from './payload-fast-check.ts';
 import type { Redactor } from './redaction.ts';
 import { createSigner, type SealSigner } from './seal-signer.ts';
 import { leaseLostError, type RunFence } from './run-lease.ts';
-import { SealWriter, sealInsertColumns, sealInsertValues, type BatchedRows, type WrittenSeal } from './seal-writer.ts';
+import { SealWriter, sealDeclined, sealInsertColumns, sealInsertValues, type BatchedRows, type WrittenSeal } from './seal-writer.ts';
 import { executeCount, isUniqueViolation, queryRows, storeFailure } from './store-access.ts';
 import { verifyRun } from './verify.ts';
 import type { Witness } from './witness.ts';
@@ -212,6 +212,20 @@ FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type
 WHERE ${fenceHolds('x.run_id', 'x.fence')}`;
 /** Rows of several runs: the runs whose rows went in come back. */
 const insertEventsSql = `${insertEventsBody}\nRETURNING run_id`;
+
+/**
+ * A run's end in one statement ($1 the terminal event as a JSON row, fenced like any append; $2..$13
+ * the final seal's parameters; $14 the status; $15 the fence's epoch, whose lease is handed back):
+ * the seal, the runs row and the lease move only when the event went in, and the row returned says so.
+ */
+const endRunSql = `WITH appended AS (${insertEventsBody}
+  RETURNING run_id),
+sealed AS (
+  INSERT INTO seals (${sealInsertColumns})
+  SELECT ${sealInsertValues.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 1}`)} FROM appended RETURNING run_id),
+released AS (
+  UPDATE run_leases SET state = 'released', expires_at = now() WHERE run_id IN (SELECT run_id FROM sealed) AND epoch = $15::int)
+UPDATE runs SET status = $14, ended_at = $13::timestamptz, head_seq = $6, head_hash = $7 WHERE id IN (SELECT run_id FROM sealed) RETURNING id`;
 
 /**
  * On PGlite, rows up to this many go out as a VALUES list of parameters; more, and any rows on
@@ -564,12 +578,50 @@ class TraceRecorder implements Recorder {
       { type: outcome.status === 'completed' ? 'run.completed' : 'run.failed', actor: 'runtime', payload: outcome.payload ?? {} },
       0,
     );
-    return this.#exclusive(runId, async () => {
-      const [event] = await this.#append(runId, [checked], options.fence);
-      // The run has ended: its lease is handed back (nothing is left to own) in the seal's commit.
-      const seal = await this.#seal(runId, { seq: event!.seq, hash: event!.hash, ended: true }, event!.type, options.fence);
-      return { event: event!, seal };
-    });
+    return this.#exclusive(runId, () => this.#appendEnd(runId, checked, options.fence));
+  }
+
+  /**
+   * Records a run's terminal event and seals the run in one statement (one commit, one round trip
+   * where it took two): the event, the final seal over it, the runs row's status, time and head,
+   * and the hand-back of the owner's lease. Fenced like an append: when the fence no longer holds
+   * the lease nothing is written (the seal declines) and LEASE_LOST is thrown; when another writer
+   * appended first, the event is chained after its events and the statement sent again.
+   */
+  async #appendEnd(runId: string, checked: CheckedDraft, fence?: RunFence): Promise<{ event: RecordedEvent; seal: Seal }> {
+    const status = checked.type === 'run.completed' ? 'completed' : 'failed';
+    for (let attempt = 1; ; attempt += 1) {
+      const head = await this.#head(runId);
+      if (head.ended) {
+        throw new UserError(
+          ErrorCode.Conflict,
+          `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`,
+          { details: { runId, headSeq: head.seq } },
+        );
+      }
+      const at = this.#clock();
+      const row = chainRow(runId, head, checked, at.toISOString());
+      if (fence) row.fence = fence.epoch;
+      try {
+        const seal = await this.#seals.write({ kind: 'final', runId, headSeq: row.seq, headHash: row.hash }, (sealParams) => ({
+          text: endRunSql,
+          params: [rowsJson([row]), ...sealParams, status, fence?.epoch ?? null],
+          written: (rows) => rows.length === 1,
+        }));
+        this.#heads.delete(runId);
+        this.#forgetCoverage(runId);
+        return { event: toRecorded(row, checked.payload, at.getTime()), seal };
+      } catch (error) {
+        this.#heads.delete(runId);
+        if (error === sealDeclined) throw leaseLostError(runId, fence?.epoch ?? 0, `record ${checked.type}`);
+        if (isUniqueViolation(error, 'events_run_id_seq_pk') && attempt < maxAppendAttempts) {
+          // Another writer appended first; chain after it (the same back-off as an append).
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
+          continue;
+        }
+        throw storeFailure(`record ${checked.type} for run '${runId}' and seal it`, error);
+      }
+    }
   }
 
   checkpoint(runId: string): Promise<Seal> {

@@ -62,8 +62,17 @@ export interface BatchedRows {
   row: unknown;
 }
 
-/** How a seal is written: its own statement (the seal's parameters are $1..$12; anything else from $13), or batched rows. */
-export type SealWrite = { text: string; params: unknown[] } | { rows: readonly BatchedRows[] };
+/**
+ * How a seal is written: its own statement (the seal's parameters are $1..$12; anything else from
+ * $13), or batched rows. A statement that may decline to write its seal (it inserts the seal only
+ * when something else in it went in) says by `written` whether the rows it returned show the seal
+ * written; when not, the seal is not linked (the chain stays where it was) and the write rejects
+ * with sealDeclined.
+ */
+export type SealWrite = { text: string; params: unknown[]; written?: (rows: unknown[]) => boolean } | { rows: readonly BatchedRows[] };
+
+/** What a write rejects with when its statement declined to write the seal (see SealWrite). */
+export const sealDeclined = Symbol('seal declined');
 
 /** The statement that writes a seal. */
 export type SealStatement = (sealParams: unknown[], seal: WrittenSeal) => SealWrite;
@@ -240,13 +249,14 @@ export class SealWriter {
       }
       const seal = this.#seal(storeId, request, previous);
       const write = statement(sealParameters(seal), seal);
+      let returned: unknown[] = [];
       try {
         if ('rows' in write && write.rows.length > 1) {
           // Several statements (a run's start and what commits with it): one transaction.
           await transaction(this.#store, (run) => runStatements(run, [{ statement: () => write }], [seal]));
         } else if ('rows' in write) {
           if (write.rows[0]) await queryRows(this.#store, write.rows[0].text, [JSON.stringify([write.rows[0].row])]);
-        } else await queryRows(this.#store, write.text, write.params);
+        } else returned = await queryRows(this.#store, write.text, write.params);
       } catch (error) {
         if (isUniqueViolation(error, 'seals_pkey')) {
           // Another seal took this place in the chain first; link after it (at once when only the
@@ -261,6 +271,8 @@ export class SealWriter {
         if (isUniqueViolation(error)) throw error;
         throw storeFailure(`seal run '${request.runId}'`, error);
       }
+      // Nothing was linked: the chain's head is where it was (this writer's remembered one too).
+      if ('text' in write && write.written && !write.written(returned)) throw sealDeclined;
       this.#head = { seq: seal.seq, sealHash: seal.sealHash };
       await this.#checkpoint(storeId, seal);
       return seal;
@@ -336,7 +348,17 @@ async function runStatements(
         if (rows) rows.push(row);
         else batched.set(text, [row]);
       }
-    } else statements.push(run(write.text, write.params));
+    } else {
+      // A declined seal fails the batch (rolled back: the seals after it link to it), and each is written alone.
+      const { written } = write;
+      statements.push(
+        written
+          ? run(write.text, write.params).then((rows) => {
+              if (!written(rows)) throw sealDeclined;
+            })
+          : run(write.text, write.params),
+      );
+    }
   });
   for (const [text, rows] of batched) statements.push(run(text, [JSON.stringify(rows)]));
   await Promise.all(statements);

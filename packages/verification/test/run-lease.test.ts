@@ -2,7 +2,7 @@
 // take-over waits for the lease to lapse, and writers that are not the owner (votes) still land.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@aifactory/store';
-import { createRecorder, listRuns, readRunEvents, verifyRun, type Recorder } from '../src/index.ts';
+import { createRecorder, listRuns, readRunEvents, verifyAll, verifyRun, type Recorder } from '../src/index.ts';
 import { sql } from '@aifactory/store';
 import {
   acquireRunLease,
@@ -72,6 +72,9 @@ for (const engine of engines('t_lease')) {
         'run.completed:runtime',
       ]);
       expect(await verifyRun(store, 'fenced')).toMatchObject({ ok: true });
+      // The refused finish linked no seal (its event, seal and lease hand-back are one statement):
+      // the seal after it, the new owner's, links to the chain's real head.
+      expect((await verifyAll(store)).sealChain).toMatchObject({ ok: true });
     });
 
     it("hands a held run's lease back in the commit that holds it: no process that dies afterwards leaves it held", async () => {
