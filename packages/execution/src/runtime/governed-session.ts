@@ -2,7 +2,10 @@
 // behind the governing proxy, a LangChain agent with the governance middleware — held to the same
 // chokepoint as our own agents: decide, record write-ahead, then execute, hold or deny, and record
 // the outcome. The run is started with a lease (so no recovery takes it while it lives), every
-// append is fenced by it, and finish() seals it, so it verifies like any run.
+// append is fenced by it, and finish() seals it, so it verifies like any run. An outcome is
+// written with the next decision's commit, or on its own once it has waited flushAfterMs (200 ms)
+// for one: the caller may be idle for minutes, and an outcome lost with the process would leave a
+// call that returned looking in doubt.
 //
 // A held action is not parked in a graph: the caller gets the approval and asks again. The same
 // action (kind, name, canonical arguments) proposed again in the session finds its approval: still
@@ -46,6 +49,12 @@ export interface GovernedSessionOptions {
   clock?: () => Date;
   /** The workspace's notifier: the notify targets a decision names are queued through it (absent: none are). */
   notify?: RuntimeNotifier;
+  /**
+   * How long an executed action's outcome may wait for the session's next commit before it is
+   * written on its own (ms, default 200). A proxy's client may think for minutes between calls; an
+   * outcome still buffered when the process dies is a call that recovery must hold as in doubt.
+   */
+  flushAfterMs?: number;
 }
 
 /** How to record and carry out one action. */
@@ -87,6 +96,8 @@ export class GovernedSession {
   readonly #counters = { steps: 0, tool_calls: 0, tokens: 0, cost_usd: 0 };
   #step = 0;
   #finished: Promise<void> | undefined;
+  /** Writes a buffered outcome that no commit carried within flushAfterMs. */
+  #flushTimer: NodeJS.Timeout | undefined;
 
   private constructor(options: GovernedSessionOptions, runId: string) {
     this.#options = options;
@@ -205,6 +216,7 @@ export class GovernedSession {
   /** Commits what is buffered, records how the run ended and seals it; later calls wait for the first. */
   finish(outcome: { status: 'completed' | 'failed'; payload?: Record<string, unknown> } = { status: 'completed' }): Promise<void> {
     this.#finished ??= (async () => {
+      clearTimeout(this.#flushTimer);
       const fence = this.#options.ownership.fence(this.runId);
       try {
         await this.#gate.flush(this.runId);
@@ -288,7 +300,21 @@ export class GovernedSession {
     } catch (error) {
       this.#gate.defer(this.runId, io.failed(error, step));
       return { kind: 'failed', step, decision, ...via, error };
+    } finally {
+      this.#scheduleFlush();
     }
+  }
+
+  /** The outcome just buffered is written with the next commit, or on its own after flushAfterMs. */
+  #scheduleFlush(): void {
+    if (this.#flushTimer || this.#finished) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      // A commit that fails puts the outcome back (the gate), for the next commit or finish.
+      if (!this.#finished) void this.#gate.flush(this.runId).catch(() => undefined);
+    }, this.#options.flushAfterMs ?? 200);
+    // It never keeps a process alive: finish() writes what is buffered.
+    this.#flushTimer.unref();
   }
 }
 
