@@ -368,7 +368,7 @@ function limitsOnPaper(results: Record<string, unknown>): string {
     ],
     [
       'seal chain',
-      'one sequence for the whole store: every start, hold and end links to the seal before it, a batch per process per commit, and processes racing for the head retry, so it serialises starts and ends across all machines',
+      'one sequence for the whole store: every start, hold and end links to the seal before it, a batch per process per commit, the batches of all processes queued for the head (a lock), so it serialises starts and ends across all machines',
     ],
     [
       'connections',
