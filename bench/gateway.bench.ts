@@ -26,7 +26,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startOpenAIWireServer } from '@aifactory/execution/testing';
 import { createApiToken, gatewayConfig, startServer, type RunningServer } from '@aifactory/server';
-import { openStore, runPrepared, sql, type Store } from '@aifactory/store';
+import { openStore, sql, type Store } from '@aifactory/store';
+import { commitFloor } from './fixtures/commit-floor.ts';
 import OpenAI from 'openai';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -93,20 +94,6 @@ async function startPortkey(): Promise<{ url: string; child: ChildProcess } | { 
   }
   child.kill('SIGTERM');
   return { unavailable: `@portkey-ai/gateway did not listen within 30 s: ${output.slice(-400)}` };
-}
-
-/**
- * One one-row INSERT (one commit) as a prepared statement, the way the recorder writes its rows
- * (store.query's drizzle statement would be parsed and planned on every call, more than a commit needs).
- */
-function commitFloor(store: Store): (n: number) => Promise<unknown> {
-  const text = 'INSERT INTO bench_commit_floor VALUES ($1, now())';
-  if (store.driver.kind === 'pglite') {
-    const client = store.driver.client;
-    return (n) => runPrepared(client, text, [n]);
-  }
-  const client = store.driver.client;
-  return (n) => client.unsafe(text, [n], { prepare: true });
 }
 
 function percentile(values: number[], p: number): number {

@@ -21,7 +21,8 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { resolvePackageBin } from '@aifactory/execution';
 import { GoverningMcpProxy, connectUpstream, serveProxySession } from '@aifactory/server';
-import { openStore, runPrepared, sql, type Store } from '@aifactory/store';
+import { openStore, sql, type Store } from '@aifactory/store';
+import { commitFloor } from './fixtures/commit-floor.ts';
 import { openWorkspace, workspaceConfigAt } from '@aifactory/workspace';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -55,20 +56,6 @@ function percentile(values: number[], p: number): number {
 }
 
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
-
-/**
- * One one-row INSERT (one commit) as a prepared statement, the way the recorder writes its rows:
- * on PGlite a named prepared statement, on Postgres postgres.js's prepared Bind + Execute.
- */
-function commitFloor(store: Store): (n: number) => Promise<unknown> {
-  const text = 'INSERT INTO bench_commit_floor VALUES ($1, now())';
-  if (store.driver.kind === 'pglite') {
-    const client = store.driver.client;
-    return (n) => runPrepared(client, text, [n]);
-  }
-  const client = store.driver.client;
-  return (n) => client.unsafe(text, [n], { prepare: true });
-}
 
 async function measure(engine: 'postgres' | 'pglite'): Promise<Record<string, unknown>> {
   const home = mkdtempSync(path.join(tmpdir(), 'aifactory-bench-proxy-'));

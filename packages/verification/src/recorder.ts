@@ -592,13 +592,7 @@ class TraceRecorder implements Recorder {
     const status = checked.type === 'run.completed' ? 'completed' : 'failed';
     for (let attempt = 1; ; attempt += 1) {
       const head = await this.#head(runId);
-      if (head.ended) {
-        throw new UserError(
-          ErrorCode.Conflict,
-          `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`,
-          { details: { runId, headSeq: head.seq } },
-        );
-      }
+      if (head.ended) throw endedRun(runId, head.seq);
       const at = this.#clock();
       const row = chainRow(runId, head, checked, at.toISOString());
       if (fence) row.fence = fence.epoch;
@@ -742,13 +736,7 @@ class TraceRecorder implements Recorder {
     for (let attempt = 1; ; attempt += 1) {
       const head = await this.#head(runId);
       if (options.after !== undefined && head.seq !== options.after) throw moved(head.seq);
-      if (head.ended) {
-        throw new UserError(
-          ErrorCode.Conflict,
-          `Run '${runId}' has ended (seq ${head.seq}); nothing can be recorded after its last event.`,
-          { details: { runId, headSeq: head.seq } },
-        );
-      }
+      if (head.ended) throw endedRun(runId, head.seq);
       const at = this.#clock();
       const ts = at.toISOString();
       const rows: PreparedRow[] = [];
@@ -1037,4 +1025,11 @@ function settle(units: readonly PendingUnit[], inserted: Set<string>): void {
     if (inserted.has(unit.rows[0]!.runId)) unit.resolve();
     else unit.reject(fencedOut);
   }
+}
+
+/** Nothing is recorded after a run's last event. */
+function endedRun(runId: string, headSeq: number): UserError {
+  return new UserError(ErrorCode.Conflict, `Run '${runId}' has ended (seq ${headSeq}); nothing can be recorded after its last event.`, {
+    details: { runId, headSeq },
+  });
 }
