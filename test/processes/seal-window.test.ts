@@ -1,9 +1,9 @@
 // A worker SIGKILLed between two commits that belong together (real processes, Postgres); the
 // window is held open for real by locking the table the second commit writes, and the worker is
 // killed in it.
-// - A run's end and its seal: run.completed is appended, then the final seal is linked into the
-//   seal chain (which also sets the run's status and hands its lease back). Another worker must seal
-//   the run, without running it again or recording a second end.
+// - A run's end: run.completed, its final seal, the run's status and its lease hand-back are one
+//   statement (0af7424). A worker killed while that statement waits on the seal chain records none
+//   of it; another worker takes the run over and ends it once, without running its write again.
 // - An approval's use and its record: the resumer moves the approval to consumed (single use), then
 //   appends approval.consumed to the run. Another worker must go on with the run (the approval is
 //   used once, the held write runs once).
@@ -23,7 +23,7 @@ describeOnCourierPostgres(
   { prefix: 't_sealgap', leaseMs: 2000, waitMs: 1500, maxConnections: 3 },
   (courier) => {
     it(
-      'killed after run.completed, before its seal: another worker seals the run: it reads completed, ended once, wrote once, and verifies',
+      'killed while its end (run.completed with its seal, one statement) waits on the seal chain: none of it is recorded; another worker ends the run once, the write ran once, and it verifies',
       { timeout: 600_000 },
       async () => {
         const { workspace, store } = courier;
@@ -34,24 +34,27 @@ describeOnCourierPostgres(
         await waitFor(() => workspace.calls().some((call) => call.key === 's-sealgap' && call.tool === 'wait'), 'the run to be mid-step');
         const runId = await courier.runOf('s-sealgap');
 
-        // Hold the window open: while the seals table is locked against writes, the worker records
-        // run.completed and then waits on its seal. It is killed there.
+        // Hold the window open: while the seals table is locked against writes, the worker's end
+        // (run.completed, the final seal, the runs row and the lease, one statement) waits on it.
+        // It is killed there.
         await courier.killInWindow(
           'seals',
-          'the worker to record run.completed',
+          "the worker's end to wait on the seal chain",
           async () => first,
           async () => {
-            const ended = await store.query<{ n: number }>(
-              sql`SELECT count(*)::int AS n FROM events WHERE run_id = ${runId} AND type = 'run.completed'`,
+            const waiting = await store.query<{ n: number }>(
+              sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                  JOIN pg_namespace s ON s.oid = c.relnamespace WHERE NOT l.granted AND c.relname = 'seals' AND s.nspname = ${courier.schema}`,
             );
-            return ended[0]!.n === 1;
+            return waiting[0]!.n > 0 && workspace.calls().some((call) => call.key === 's-sealgap' && call.tool === 'write');
           },
         );
-        const [between] = await store.query<{ status: string; seals: number }>(
-          sql`SELECT status, (SELECT count(*)::int FROM seals WHERE run_id = ${runId} AND kind = 'final') AS seals FROM runs WHERE id = ${runId}`,
+        const [between] = await store.query<{ status: string; seals: number; ended: number }>(
+          sql`SELECT status, (SELECT count(*)::int FROM seals WHERE run_id = ${runId} AND kind = 'final') AS seals,
+                (SELECT count(*)::int FROM events WHERE run_id = ${runId} AND type = 'run.completed') AS ended FROM runs WHERE id = ${runId}`,
         );
-        // The window was hit: the trace says completed, the row and the seal chain do not (yet).
-        expect(between).toEqual({ status: 'running', seals: 0 });
+        // Nothing of the end was recorded: not the event, not the seal, not the status.
+        expect(between).toEqual({ status: 'running', seals: 0, ended: 0 });
 
         const second = await courier.worker(['--concurrency', '1']);
         await courier.waitForStatus(runId, 'completed', 'another worker to seal the run', second);
@@ -59,8 +62,8 @@ describeOnCourierPostgres(
         const ends = await store.query<{ type: string }>(
           sql`SELECT type FROM events WHERE run_id = ${runId} AND type IN ('run.completed', 'run.failed', 'run.recovered')`,
         );
-        // Ended once, and nothing was appended after its end.
-        expect(ends.map((event) => event.type)).toEqual(['run.completed']);
+        // Taken over, then ended once, and nothing was appended after its end.
+        expect(ends.map((event) => event.type)).toEqual(['run.recovered', 'run.completed']);
         const [sealed] = await store.query<{ n: number }>(
           sql`SELECT count(*)::int AS n FROM seals WHERE run_id = ${runId} AND kind = 'final'`,
         );
