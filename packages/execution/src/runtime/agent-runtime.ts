@@ -507,6 +507,10 @@ export class AgentRuntime {
   async #heldRun(runId: string): Promise<HeldRun> {
     const row = await findRun(this.#options.store, runId);
     if (!row) throw new UserError(ErrorCode.NotFound, `Run '${runId}' does not exist.`);
+    // An ended run waits for nothing, whatever its last checkpoint says: a run's end is not
+    // checkpointed, so a run that was held and then completed still has its hold's checkpoint.
+    if (row.status === 'completed' || row.status === 'failed')
+      throw new UserError(ErrorCode.Conflict, `Run '${runId}' is not waiting for an approval (status ${row.status}).`);
     const metadata = row.metadata as { agent_file?: string };
     const session = await this.#session(metadata.agent_file ?? row.agent);
     const snapshot = await session.graph.getState({ configurable: { thread_id: runId } });
