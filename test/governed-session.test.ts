@@ -1,14 +1,13 @@
 // A governed session (the MCP proxy's and the LangChain middleware's run) writes an executed
 // action's outcome within its flush delay, even when no other action follows: a client idle after
 // its last call must not leave an outcome that only a later call or the session's end would write.
-import { rmSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { openStore, type Store } from '@aifactory/store';
+import type { Store } from '@aifactory/store';
 import { compilePolicies, parsePolicy } from '@aifactory/control';
 import { GovernedSession, RunOwnership } from '@aifactory/execution';
-import { createWorkspaceRuntime, runtimeRecorder } from '@aifactory/workspace';
+import { runtimeRecorder } from '@aifactory/workspace';
 import { readRunEvents, verifyRun } from '@aifactory/verification';
-import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
+import { demoRuntime } from './fixtures/demo-runtime.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,12 +21,7 @@ async function typesOf(store: Store, runId: string): Promise<string[]> {
 }
 
 it('writes the outcome of the last call on its own once it has waited the flush delay, once, and the run verifies', async () => {
-  const demo = prepareDemoWorkspace();
-  cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
-  const store = await openStore();
-  cleanups.push(() => store.close());
-  const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-  cleanups.push(() => workspace.close());
+  const { store, workspace } = await demoRuntime(cleanups);
   const policies = compilePolicies([
     parsePolicy(
       'apiVersion: aifactory/v1\nkind: AutonomyPolicy\nmetadata: { name: open, version: 1, owner: risk@acme.example }\nspec:\n  default: autonomous\n  rules: []\n',

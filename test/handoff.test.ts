@@ -1,17 +1,15 @@
 // The supervisor pattern: the front desk hands work to the file clerk. The hand-off is a governed
 // action of the parent run, and the clerk's work is a child run of its own, linked to the parent.
 // When the clerk's work waits for an approval, the front desk waits with it and goes on after it.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eq, inArray } from 'drizzle-orm';
-import { openStore } from '@aifactory/store';
 import { runs } from '@aifactory/store/schema';
 import { type RunEvent } from '@aifactory/execution';
-import { createWorkspaceRuntime } from '@aifactory/workspace';
 import { verifyAll } from '@aifactory/verification';
 import { renderRunEvent } from '../packages/cli/src/commands/run.ts';
-import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
+import { demoRuntime as openDemoRuntime } from './fixtures/demo-runtime.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -19,15 +17,7 @@ afterEach(async () => {
 });
 
 /** A runtime over a fresh copy of the demo workspace and an in-memory store. */
-async function demoRuntime() {
-  const demo = prepareDemoWorkspace();
-  cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
-  const store = await openStore();
-  cleanups.push(() => store.close());
-  const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-  cleanups.push(() => workspace.close());
-  return { demo, store, workspace };
-}
+const demoRuntime = () => openDemoRuntime(cleanups);
 
 describe('hand-offs', () => {
   it('governs the hand-off and runs the other agent as a linked child run', async () => {

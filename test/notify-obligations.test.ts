@@ -9,6 +9,7 @@ import { GovernedSession, RunOwnership, listNotifications, notificationMessage, 
 import { createWorkspaceRuntime, runtimeRecorder } from '@aifactory/workspace';
 import { readRunEvents } from '@aifactory/verification';
 import { prepareDemoWorkspace } from '../examples/demo/demo-workspace.ts';
+import { demoRuntime } from './fixtures/demo-runtime.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -92,12 +93,7 @@ describe('notify obligations', () => {
   });
 
   it('queues them for an action proposed from outside too (the MCP proxy and the LangChain middleware take this path)', async () => {
-    const demo = prepareDemoWorkspace();
-    cleanups.push(() => rmSync(demo.root, { recursive: true, force: true }));
-    const store = await openStore();
-    cleanups.push(() => store.close());
-    const workspace = await createWorkspaceRuntime({ store, dataDir: demo.dataDir, agentsDir: demo.agentsDir });
-    cleanups.push(() => workspace.close());
+    const { store, workspace } = await demoRuntime(cleanups);
     const policies = compilePolicies([
       parsePolicy(
         `apiVersion: aifactory/v1

@@ -609,8 +609,8 @@ class TraceRecorder implements Recorder {
         this.#heads.delete(runId);
         if (error === sealDeclined) throw leaseLostError(runId, fence?.epoch ?? 0, `record ${checked.type}`);
         if (isUniqueViolation(error, 'events_run_id_seq_pk') && attempt < maxAppendAttempts) {
-          // Another writer appended first; chain after it (the same back-off as an append).
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
+          // Another writer appended first; chain after it.
+          await appendBackOff(attempt);
           continue;
         }
         throw storeFailure(`record ${checked.type} for run '${runId}' and seal it`, error);
@@ -756,7 +756,7 @@ class TraceRecorder implements Recorder {
           if (options.after !== undefined) throw moved(options.after + 1);
           if (attempt < maxAppendAttempts) {
             // Another writer got in first; back off a little (more after each loss) and chain after it.
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
+            await appendBackOff(attempt);
             continue;
           }
           throw new SystemError(
@@ -1025,6 +1025,11 @@ function settle(units: readonly PendingUnit[], inserted: Set<string>): void {
     if (inserted.has(unit.rows[0]!.runId)) unit.resolve();
     else unit.reject(fencedOut);
   }
+}
+
+/** The wait before an append that lost the race for a run's next seq tries again: random, growing with the attempts. */
+function appendBackOff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
 }
 
 /** Nothing is recorded after a run's last event. */
