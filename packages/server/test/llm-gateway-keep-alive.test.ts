@@ -69,6 +69,8 @@ describe('the gateway’s kept-alive upstream connections', () => {
         const messages = (request.body?.messages ?? []) as Array<{ content?: string }>;
         const asked = messages.at(-1)?.content ?? '';
         if (asked.startsWith('cut')) return { type: 'answer', text: 'This answer is cut off after two events.', breakAfterEvents: 2 };
+        // Each event its own write, 20 ms apart: the usage the gateway asked for (and drops) reaches it alone.
+        if (asked.startsWith('slow')) return { type: 'answer', text: `A slow answer to ${asked}.`, chunkSize: 16, delayMs: 20 };
         return { type: 'answer', text: `An answer to ${asked}, in several events of eight characters.`, chunkSize: 8 };
       },
     });
@@ -126,6 +128,27 @@ describe('the gateway’s kept-alive upstream connections', () => {
     expect(relay.connections() - before).toBeLessThanOrEqual(1);
   });
 
+  it('ends a streamed answer whose provider sends the usage the app did not ask for on its own, after the last text', async () => {
+    const client = openai();
+    const deadline = AbortSignal.timeout(10_000);
+    for (let index = 0; index < 3; index += 1) {
+      let text = '';
+      let usage: unknown;
+      const stream = await client.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `slow ${index}` }], stream: true },
+        { signal: deadline },
+      );
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        usage ??= chunk.usage ?? undefined;
+      }
+      expect(deadline.aborted).toBe(false);
+      expect(text).toBe(`A slow answer to slow ${index}.`);
+      // The gateway asked the provider for usage to record it; the app did not, and gets none.
+      expect(usage).toBeUndefined();
+    }
+  });
+
   it('never stalls a request on a reused connection: streams abandoned by the app or cut by the provider leave no connection behind that a later request waits on', async () => {
     const client = openai();
     const total = 480;
@@ -173,10 +196,10 @@ describe('the gateway’s kept-alive upstream connections', () => {
     // cut streams closed, plus the parallel ones, not one per request.
     expect(provider.requests.length - sentBefore).toBe(total);
     expect(relay.connections() - before).toBeLessThanOrEqual(total / 2 + parallel);
-    // Every request sent has its answer on the record, or why there is none.
+    // Every request sent has its answer on the record, or why there is none (and the 20 + 3 of the tests before).
     await server.llmGateway!.flush();
     const [row] = await store.query<{ count: string | number }>(sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`);
-    expect(Number(row?.count)).toBe(total + 20);
+    expect(Number(row?.count)).toBe(total + 20 + 3);
     const after = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still there?' }] });
     expect(after.choices[0]!.message.content).toContain('still there?');
   });

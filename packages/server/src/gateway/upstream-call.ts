@@ -189,7 +189,8 @@ export function passThroughEvents(
     ended = true;
     onEnd(reader.outcome(), error);
   };
-  const drain = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+  /** Enqueues the complete events read so far; whether it enqueued anything. */
+  const drain = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
     let out = '';
     for (let boundary = buffer.indexOf('\n\n'); boundary >= 0; boundary = buffer.indexOf('\n\n')) {
       const block = buffer.slice(0, boundary);
@@ -202,22 +203,29 @@ export function passThroughEvents(
       }
       if (data === undefined || reader.event(data, name)) out += `${block}\n\n`;
     }
-    if (out) controller.enqueue(encoder.encode(out));
+    if (!out) return false;
+    controller.enqueue(encoder.encode(out));
+    return true;
   };
   return new ReadableStream<Uint8Array>({
+    // A pull that enqueues nothing is not called again (the stream waits for the next read, which
+    // waits for this pull): so it reads on until it has an event to pass on or the answer ends. A
+    // read may hold no complete event, or only one the reader drops (the usage the app did not ask for).
     async pull(controller) {
       try {
-        const { done, value } = await source.next();
-        if (done) {
-          buffer += decoder.decode();
-          drain(controller);
-          if (buffer) controller.enqueue(encoder.encode(buffer));
-          controller.close();
-          end();
-          return;
+        for (;;) {
+          const { done, value } = await source.next();
+          if (done) {
+            buffer += decoder.decode();
+            drain(controller);
+            if (buffer) controller.enqueue(encoder.encode(buffer));
+            controller.close();
+            end();
+            return;
+          }
+          buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, '\n');
+          if (drain(controller)) return;
         }
-        buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, '\n');
-        drain(controller);
       } catch (error) {
         end(`the stream broke (${causeOf(error)})`);
         controller.error(error);
