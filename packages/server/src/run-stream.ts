@@ -24,8 +24,20 @@ const eventStreamHeaders = {
 
 /** Requests arriving through nodeFetch, whose streams may be written to Node's response. */
 const nodeRequests = new WeakSet<Request>();
-/** Streams a route asked for, written once the app's response (its status and headers) is final. */
-const pendingStreams = new WeakMap<Request, (outgoing: ServerResponse) => void>();
+/** Streams a route asked for, written once the app's response (its status and headers) is final; abandoned when another answer went. */
+const pendingStreams = new WeakMap<Request, { write: (outgoing: ServerResponse) => void; abandon?: () => void }>();
+
+/**
+ * Has `write` write a route's event stream straight to Node's response once every middleware has
+ * had its say (the route answers `c.body(null, 200, <text/event-stream headers>)`); `abandon` is
+ * called instead when another answer goes (an error after the route). False where the request
+ * did not come through nodeFetch: the route answers with a web stream then.
+ */
+export function streamToNode(c: Context, write: (outgoing: ServerResponse) => void, abandon?: () => void): boolean {
+  if (!nodeRequests.has(c.req.raw)) return false;
+  pendingStreams.set(c.req.raw, { write, ...(abandon ? { abandon } : {}) });
+  return true;
+}
 
 /**
  * An app's fetch for @hono/node-server: a stream a route opens (streamChannel) is written straight
@@ -43,14 +55,16 @@ export function nodeFetch(fetch: (request: Request, env: HttpBindings | Http2Bin
     if (!stream) return response;
     pendingStreams.delete(request);
     // A middleware may have answered otherwise after the route (an error): then that answer goes.
-    if (response.status !== 200 || response.body !== null || !response.headers.get('content-type')?.startsWith('text/event-stream'))
+    if (response.status !== 200 || response.body !== null || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      stream.abandon?.();
       return response;
+    }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       headers[name] = value;
     });
     outgoing.writeHead(200, headers);
-    stream(outgoing);
+    stream.write(outgoing);
     // No middleware sees this one (the app is done): it only tells @hono/node-server the response is written.
     return RESPONSE_ALREADY_SENT;
   };
@@ -80,10 +94,7 @@ export function streamChannel(
   afterId: number,
   until: (event: RunEvent) => boolean,
 ): Response {
-  if (nodeRequests.has(c.req.raw)) {
-    pendingStreams.set(c.req.raw, (outgoing) => writeChannel(outgoing, closing, channel, afterId, until));
-    return c.body(null, 200, eventStreamHeaders);
-  }
+  if (streamToNode(c, (outgoing) => writeChannel(outgoing, closing, channel, afterId, until))) return c.body(null, 200, eventStreamHeaders);
   return streamSSE(c, async (stream) => {
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));

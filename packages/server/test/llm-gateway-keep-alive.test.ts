@@ -149,6 +149,24 @@ describe('the gateway’s kept-alive upstream connections', () => {
     }
   });
 
+  it('passes a streamed answer through as a web stream where the app is not behind Node’s server (app.request), the same events', async () => {
+    const response = await server.http.app.request('/gateway/openai/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'slow web' }], stream: true }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const events = (await response.text()).split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events
+      .slice(0, -1)
+      .map((event) => JSON.parse(event.replace(/^data: /, '')) as { choices: Array<{ delta: { content?: string } }> });
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('A slow answer to slow web.');
+    // The usage the gateway asked for is not passed on: every event the app gets has a choice.
+    expect(chunks.every((chunk) => chunk.choices.length === 1)).toBe(true);
+  });
+
   it('never stalls a request on a reused connection: streams abandoned by the app or cut by the provider leave no connection behind that a later request waits on', async () => {
     const client = openai();
     const total = 480;
@@ -196,10 +214,10 @@ describe('the gateway’s kept-alive upstream connections', () => {
     // cut streams closed, plus the parallel ones, not one per request.
     expect(provider.requests.length - sentBefore).toBe(total);
     expect(relay.connections() - before).toBeLessThanOrEqual(total / 2 + parallel);
-    // Every request sent has its answer on the record, or why there is none (and the 20 + 3 of the tests before).
+    // Every request sent has its answer on the record, or why there is none (and the 20 + 3 + 1 of the tests before).
     await server.llmGateway!.flush();
     const [row] = await store.query<{ count: string | number }>(sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`);
-    expect(Number(row?.count)).toBe(total + 20 + 3);
+    expect(Number(row?.count)).toBe(total + 20 + 3 + 1);
     const after = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still there?' }] });
     expect(after.choices[0]!.message.content).toContain('still there?');
   });

@@ -8,7 +8,8 @@ import { ErrorCode } from '@aifactory/core';
 import type { Context, Hono } from 'hono';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import { hasJsonNul } from '../request-hygiene.ts';
-import { gatewayErrorResponse, type LlmGateway } from './llm-gateway.ts';
+import { streamToNode } from '../run-stream.ts';
+import { eventRelayOf, gatewayErrorResponse, type LlmGateway } from './llm-gateway.ts';
 import { anthropicWire, openAIWire, type GatewayErrorKind, type WireProtocol } from './wire-protocols.ts';
 
 /** Roles admitted to the gateway (besides the server's local credential). */
@@ -80,15 +81,25 @@ export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOpti
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       return toContext(c, gatewayErrorResponse(protocol, 'invalid_request', 'The request body must be a JSON object.'));
     try {
-      return toContext(
-        c,
-        await options.gateway.handle(protocol, {
-          caller: { principal: principal.id, roles: principal.roles },
-          body: body as Record<string, unknown>,
-          headers: c.req.raw.headers,
-          signal: c.req.raw.signal,
-        }),
-      );
+      const answer = await options.gateway.handle(protocol, {
+        caller: { principal: principal.id, roles: principal.roles },
+        body: body as Record<string, unknown>,
+        headers: c.req.raw.headers,
+        signal: c.req.raw.signal,
+      });
+      // A streamed answer behind `factory serve` is written event by event straight to Node's
+      // response, not through a web stream (which then is never read).
+      const streamed = eventRelayOf(answer);
+      if (
+        streamed &&
+        streamToNode(
+          c,
+          (outgoing) => streamed.relay.toNode(outgoing),
+          () => streamed.relay.abandon('the server answered the app otherwise (an error after the gateway)'),
+        )
+      )
+        return c.body(null, 200, streamed.headers);
+      return toContext(c, answer);
     } catch (error) {
       // Our fault (the trace could not be written, say): nothing was sent upstream without its record.
       const reference = Math.random().toString(36).slice(2, 10);

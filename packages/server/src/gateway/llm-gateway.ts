@@ -28,7 +28,7 @@ import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
 import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
-import { callUpstream, passThroughEvents, readText, type UpstreamResponse, type UpstreamResult } from './upstream-call.ts';
+import { callUpstream, EventRelay, readText, type UpstreamResponse, type UpstreamResult } from './upstream-call.ts';
 import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
 
 /** Who is calling, as the server authenticated them. */
@@ -117,6 +117,16 @@ interface Prepared {
   stream: boolean;
   /** The model action's arguments, before provider and model are added. */
   baseArgs: Record<string, unknown> & { content: string };
+}
+
+const relays = new WeakMap<Response, { relay: EventRelay; headers: Record<string, string> }>();
+
+/**
+ * The relay of a streamed answer, with its headers, for a server that writes it straight to Node's
+ * response instead of reading the answer's web stream (which is then never read).
+ */
+export function eventRelayOf(answer: Response): { relay: EventRelay; headers: Record<string, string> } | undefined {
+  return relays.get(answer);
 }
 
 /** The team a token belongs to: its first `team.<name>` role. */
@@ -622,7 +632,7 @@ export class LlmGateway {
     const { protocol } = context;
     const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
     if (options.stream) {
-      const events = passThroughEvents(response.body, protocol.streamReader(options.dropUsage), (outcome, error) => {
+      const relay = new EventRelay(response.body, protocol.streamReader(options.dropUsage), (outcome, error) => {
         this.#recordOutcome(context, outcome, error);
         options.release();
       });
@@ -630,15 +640,15 @@ export class LlmGateway {
       // comes: without it, the server first tries to read a body's first chunks to give it a
       // Content-Length, waiting a timer tick (a millisecond or more) when the second chunk is not
       // there yet, and an answer streamed event by event then reaches the app all at once at its end.
-      return new Response(events, {
-        status: 200,
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          'transfer-encoding': 'chunked',
-          ...headers,
-        },
-      });
+      const streamHeaders = {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'transfer-encoding': 'chunked',
+        ...headers,
+      };
+      const answer = new Response(relay.toWeb(), { status: 200, headers: streamHeaders });
+      relays.set(answer, { relay, headers: streamHeaders });
+      return answer;
     }
     let text: string;
     try {

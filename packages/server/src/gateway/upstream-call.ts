@@ -7,6 +7,7 @@
 // objects, web streams and header validation cost about 0.6 ms of CPU per call more (measured side
 // by side against the local mock provider), most of what a gateway adds to a call. Every answer's
 // body is read to its end or destroyed (never left half-read on a pooled connection).
+import type { ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, errors, request, type Dispatcher } from 'undici';
@@ -171,26 +172,137 @@ function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Passes a server-sent event stream through, event by event, as the provider sent it (an event
- * the reader drops is left out), and reports what it said once it ends, breaks or the app goes away.
+ * A provider's server-sent event stream passed through to the app, event by event as the provider
+ * sent it (an event the reader drops is left out), reporting what it said once it ends, breaks, the
+ * app goes away or it is abandoned. Behind `factory serve` it is written straight to Node's
+ * response (toNode); elsewhere it is read as a web stream (toWeb). One of the three, once.
  */
-export function passThroughEvents(
-  upstream: Readable,
-  reader: StreamReader,
-  onEnd: (outcome: WireOutcome, error?: string) => void,
-): ReadableStream<Uint8Array> {
-  const source = upstream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  let buffer = '';
-  let ended = false;
-  const end = (error?: string) => {
-    if (ended) return;
-    ended = true;
-    onEnd(reader.outcome(), error);
-  };
-  /** Enqueues the complete events read so far; whether it enqueued anything. */
-  const drain = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
+export class EventRelay {
+  readonly #upstream: Readable;
+  readonly #reader: StreamReader;
+  readonly #onEnd: (outcome: WireOutcome, error?: string) => void;
+  #buffer = '';
+  #ended = false;
+
+  constructor(upstream: Readable, reader: StreamReader, onEnd: (outcome: WireOutcome, error?: string) => void) {
+    this.#upstream = upstream;
+    this.#reader = reader;
+    this.#onEnd = onEnd;
+  }
+
+  /** Writes the events to `outgoing` as they come (its headers are written already, or go with the first write). */
+  toNode(outgoing: ServerResponse): void {
+    const upstream = this.#upstream;
+    upstream.setEncoding('utf8');
+    const detach = () => {
+      upstream.off('data', onData);
+      upstream.off('end', onEnd);
+      upstream.off('error', onError);
+      upstream.off('close', onClose);
+      outgoing.off('close', onGone);
+      outgoing.off('drain', onDrain);
+    };
+    const onData = (text: string) => {
+      const out = this.#take(text);
+      if (out && !outgoing.write(out)) {
+        upstream.pause();
+        outgoing.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => upstream.resume();
+    const onEnd = () => {
+      detach();
+      const rest = this.#take(undefined);
+      this.#end();
+      if (rest) outgoing.end(rest);
+      else outgoing.end();
+    };
+    const onError = (error: unknown) => {
+      detach();
+      this.#end(`the stream broke (${causeOf(error)})`);
+      upstream.destroy();
+      outgoing.destroy(error instanceof Error ? error : undefined);
+    };
+    // Closed before its end without an error (destroyed): broken all the same.
+    const onClose = () => onError(new Error('the provider closed the stream'));
+    // The app went away (or its socket failed) before the answer ended.
+    const onGone = () => {
+      detach();
+      this.#end('the app closed the stream');
+      upstream.destroy();
+    };
+    upstream.on('data', onData);
+    upstream.once('end', onEnd);
+    upstream.once('error', onError);
+    upstream.once('close', onClose);
+    outgoing.once('close', onGone);
+  }
+
+  /** The events as a web stream, read on demand. */
+  toWeb(): ReadableStream<Uint8Array> {
+    const upstream = this.#upstream;
+    let source: AsyncIterator<Buffer> | undefined;
+    const decoder = new TextDecoder();
+    const encoder = new TextEncoder();
+    return new ReadableStream<Uint8Array>(
+      {
+        // A pull that enqueues nothing is not called again (the stream waits for the next read, which
+        // waits for this pull): so it reads on until it has an event to pass on or the answer ends. A
+        // read may hold no complete event, or only one the reader drops (the usage the app did not ask for).
+        pull: async (controller) => {
+          try {
+            for (;;) {
+              source ??= upstream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+              const { done, value } = await source.next();
+              if (done) {
+                const rest = this.#take(decoder.decode());
+                const last = rest + this.#take(undefined);
+                if (last) controller.enqueue(encoder.encode(last));
+                controller.close();
+                this.#end();
+                return;
+              }
+              const out = this.#take(decoder.decode(value, { stream: true }));
+              if (out) {
+                controller.enqueue(encoder.encode(out));
+                return;
+              }
+            }
+          } catch (error) {
+            this.#end(`the stream broke (${causeOf(error)})`);
+            controller.error(error);
+          }
+        },
+        cancel: async (reason) => {
+          this.#end('the app closed the stream');
+          upstream.destroy();
+          await source?.return?.(reason).catch(() => undefined);
+        },
+      },
+      // Nothing is read from the provider before the app's side asks (it may go the Node way instead).
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** Nothing is passed on (another answer went to the app instead): the provider's stream is dropped. */
+  abandon(why: string): void {
+    this.#end(why);
+    this.#upstream.destroy();
+  }
+
+  /**
+   * Takes text just read (undefined: the stream ended) and returns the complete events among what
+   * is buffered that the app gets, as text; at the end, also what is left (a last event without its
+   * blank line).
+   */
+  #take(text: string | undefined): string {
+    if (text === undefined) {
+      const rest = this.#buffer;
+      this.#buffer = '';
+      return rest;
+    }
+    let buffer = this.#buffer + text;
+    if (buffer.includes('\r')) buffer = buffer.replace(/\r\n/g, '\n');
     let out = '';
     for (let boundary = buffer.indexOf('\n\n'); boundary >= 0; boundary = buffer.indexOf('\n\n')) {
       const block = buffer.slice(0, boundary);
@@ -201,40 +313,15 @@ export function passThroughEvents(
         if (line.startsWith('data:')) data = data === undefined ? line.slice(5).trimStart() : `${data}\n${line.slice(5).trimStart()}`;
         else if (line.startsWith('event:')) name = line.slice(6).trim();
       }
-      if (data === undefined || reader.event(data, name)) out += `${block}\n\n`;
+      if (data === undefined || this.#reader.event(data, name)) out += `${block}\n\n`;
     }
-    if (!out) return false;
-    controller.enqueue(encoder.encode(out));
-    return true;
-  };
-  return new ReadableStream<Uint8Array>({
-    // A pull that enqueues nothing is not called again (the stream waits for the next read, which
-    // waits for this pull): so it reads on until it has an event to pass on or the answer ends. A
-    // read may hold no complete event, or only one the reader drops (the usage the app did not ask for).
-    async pull(controller) {
-      try {
-        for (;;) {
-          const { done, value } = await source.next();
-          if (done) {
-            buffer += decoder.decode();
-            drain(controller);
-            if (buffer) controller.enqueue(encoder.encode(buffer));
-            controller.close();
-            end();
-            return;
-          }
-          buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, '\n');
-          if (drain(controller)) return;
-        }
-      } catch (error) {
-        end(`the stream broke (${causeOf(error)})`);
-        controller.error(error);
-      }
-    },
-    async cancel(reason) {
-      end('the app closed the stream');
-      upstream.destroy();
-      await source.return?.(reason).catch(() => undefined);
-    },
-  });
+    this.#buffer = buffer;
+    return out;
+  }
+
+  #end(error?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd(this.#reader.outcome(), error);
+  }
 }
