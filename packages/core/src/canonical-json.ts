@@ -30,14 +30,17 @@ const notPlain = Symbol('not plain');
 
 /**
  * Plain data — objects with Object's prototype (or none), arrays, well-formed strings, finite
- * numbers, booleans, null — copied with every object's keys inserted in UTF-16 order, so that one
- * native JSON.stringify writes exactly what `canonicalize` writes (strings and numbers as
- * JSON.stringify writes them, members whose value has no JSON form left out, null for such
- * elements), several times faster than the library's key-by-key concatenation: a recorded step
- * serialises a dozen payloads and argument sets. Throws notPlain for anything else (toJSON, boxed
- * primitives, class instances, lone surrogates, non-finite numbers, index-like keys — which V8
- * would list first — `__proto__`, deep nesting), so the library decides those, errors included.
- * A property test holds the two equal.
+ * numbers, booleans, null — in a form whose one native JSON.stringify writes exactly what
+ * `canonicalize` writes (strings and numbers as JSON.stringify writes them, members whose value has
+ * no JSON form left out, null for such elements), several times faster than the library's
+ * key-by-key concatenation: a recorded step serialises a dozen payloads and argument sets. Copy on
+ * write: an object whose keys are in UTF-16 order already, and an array, are returned as they are
+ * when nothing inside them needed a copy (JSON.stringify then writes them as the library would);
+ * only an object whose keys are out of order, and the containers above it, are copied, with the
+ * keys inserted in order. Throws notPlain for anything else (toJSON, boxed primitives, class
+ * instances, lone surrogates, non-finite numbers, index-like keys — which V8 would list first —
+ * `__proto__`, deep nesting), so the library decides those, errors included. A property test holds
+ * the two equal.
  */
 function sortedPlain(value: unknown, depth: number): unknown {
   switch (typeof value) {
@@ -54,24 +57,46 @@ function sortedPlain(value: unknown, depth: number): unknown {
       if (depth >= maxPlainDepth || typeof (value as { toJSON?: unknown }).toJSON === 'function') throw notPlain;
       if (Array.isArray(value)) {
         if (Object.getPrototypeOf(value) !== Array.prototype) throw notPlain;
-        const copy: unknown[] = new Array(value.length);
+        // Elements with no JSON form (and holes) are written as null by JSON.stringify too.
+        let copy: unknown[] | undefined;
         for (let index = 0; index < value.length; index += 1) {
           const element: unknown = value[index];
-          copy[index] =
-            element === undefined || typeof element === 'function' || typeof element === 'symbol' ? null : sortedPlain(element, depth + 1);
+          if (element === undefined || typeof element === 'function' || typeof element === 'symbol') {
+            if (copy) copy[index] = null;
+            continue;
+          }
+          const plain = sortedPlain(element, depth + 1);
+          if (plain !== element && !copy) copy = value.slice(0, index);
+          if (copy) copy[index] = plain;
         }
-        return copy;
+        return copy ?? value;
       }
       const prototype = Object.getPrototypeOf(value);
       if (prototype !== Object.prototype && prototype !== null) throw notPlain;
-      const copy: Record<string, unknown> = {};
-      for (const key of Object.keys(value).sort()) {
-        const member: unknown = (value as Record<string, unknown>)[key];
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      let inOrder = true;
+      for (let index = 1; index < keys.length && inOrder; index += 1) inOrder = keys[index - 1]! < keys[index]!;
+      if (!inOrder) keys.sort();
+      // Members are copied from the first one that changed on (all of them when the keys were out of order).
+      let copy: Record<string, unknown> | undefined = inOrder ? undefined : {};
+      for (let index = 0; index < keys.length; index += 1) {
+        const key = keys[index]!;
+        const member: unknown = record[key];
         if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
         if (!wellFormed(key) || key === '__proto__' || indexLikeKey.test(key)) throw notPlain;
-        copy[key] = sortedPlain(member, depth + 1);
+        const plain = sortedPlain(member, depth + 1);
+        if (plain !== member && !copy) {
+          copy = {};
+          for (let earlier = 0; earlier < index; earlier += 1) {
+            const earlierMember: unknown = record[keys[earlier]!];
+            if (earlierMember === undefined || typeof earlierMember === 'function' || typeof earlierMember === 'symbol') continue;
+            copy[keys[earlier]!] = earlierMember;
+          }
+        }
+        if (copy) copy[key] = plain;
       }
-      return copy;
+      return copy ?? value;
     }
     default:
       // undefined, functions and symbols at the top: the library's answer (undefined) stands.

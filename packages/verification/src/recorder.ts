@@ -734,7 +734,7 @@ class TraceRecorder implements Recorder {
     // A conditional append goes by the store's head, never a cached one.
     if (options.after !== undefined) this.#heads.delete(runId);
     for (let attempt = 1; ; attempt += 1) {
-      const head = await this.#head(runId);
+      const head = this.#heads.get(runId) ?? (await this.#head(runId));
       if (options.after !== undefined && head.seq !== options.after) throw moved(head.seq);
       if (head.ended) throw endedRun(runId, head.seq);
       const at = this.#clock();

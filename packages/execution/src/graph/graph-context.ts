@@ -56,6 +56,8 @@ export class GraphContext {
   readonly markHeld: AgentGraphDependencies['markHeld'];
   /** Governance started ahead (governance/governed-ahead.ts), unless the caller turned it off. */
   readonly ahead: GovernedAhead | undefined;
+  /** The system message every model call begins with: one object, so its hash is taken once (request-hash.ts). */
+  readonly #system: ChatMessage;
 
   constructor(dependencies: AgentGraphDependencies) {
     this.agent = dependencies.agent;
@@ -66,6 +68,7 @@ export class GraphContext {
     this.now = dependencies.now ?? Date.now;
     this.markHeld = dependencies.markHeld;
     this.ahead = dependencies.governAhead === false ? undefined : new GovernedAhead();
+    this.#system = { role: 'system', content: dependencies.agent.systemPrompt };
   }
 
   /** The run as the gate sees it. */
@@ -209,7 +212,7 @@ export class GraphContext {
 
   /** The model call the model node makes in this state: the request, and the governed action standing for it. */
   modelCall(state: AgentStateValue, step: number) {
-    const messages: ChatMessage[] = [{ role: 'system', content: this.agent.systemPrompt }, ...state.messages];
+    const messages: ChatMessage[] = [this.#system, ...state.messages];
     const tools = this.toolbox.specs();
     const request = { model: this.agent.model, messages, tools, ...(this.agent.parameters ? { parameters: this.agent.parameters } : {}) };
     const [provider = this.agent.model, ...rest] = this.agent.model.split(':');

@@ -37,4 +37,59 @@ describe('requestHash', () => {
       { numRuns: 300 },
     );
   });
+
+  it('stays the definition as a conversation grows, branches and changes its system message, each request a new array of the same message objects', () => {
+    const definition = (candidate: { model: string; messages: object[]; tools: object[] }) =>
+      contentHash({
+        model: candidate.model,
+        parameters: null,
+        tools: contentHash(candidate.tools),
+        messages: candidate.messages.map((item) => contentHash(item)),
+      });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(message, { minLength: 0, maxLength: 3 }), fc.nat(), fc.constantFrom('same', 'new object', 'new text')), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (turns) => {
+          const tools = [{ name: 'echo', description: 'Echoes.', inputSchema: { type: 'object' } }];
+          let system = { role: 'system', content: 'Be brief.' };
+          const conversation: object[] = [];
+          for (const [added, back, change] of turns) {
+            if (change === 'new object') system = { ...system };
+            if (change === 'new text') system = { role: 'system', content: `${system.content}!` };
+            // Now and then the conversation goes back a few messages (a branch), then grows again.
+            if (back % 4 === 0) conversation.splice(Math.max(0, conversation.length - (back % 3)));
+            conversation.push(...added);
+            const candidate = { model: 'scripted:bench', messages: [system, ...conversation], tools };
+            expect(requestHash(candidate as never)).toBe(definition(candidate));
+            // Asked again, the same request hashes the same.
+            expect(requestHash({ ...candidate, messages: [...candidate.messages] } as never)).toBe(definition(candidate));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('does not take one conversation for another that ends in the same message object', () => {
+    const system = { role: 'system', content: 'Be brief.' };
+    const shared = { role: 'user', content: 'Go on.' };
+    const first = [system, { role: 'user', content: 'a' }, shared];
+    const second = [system, { role: 'user', content: 'b' }, shared];
+    const tools: never[] = [];
+    const hash = (messages: object[]) => requestHash({ model: 'scripted:bench', messages, tools } as never);
+    const definition = (messages: object[]) =>
+      contentHash({
+        model: 'scripted:bench',
+        parameters: null,
+        tools: contentHash(tools),
+        messages: messages.map((item) => contentHash(item)),
+      });
+    expect(hash([...first, { role: 'user', content: 'more' }])).toBe(definition([...first, { role: 'user', content: 'more' }]));
+    expect(hash(first)).toBe(definition(first));
+    expect(hash(second)).toBe(definition(second));
+    expect(hash(second)).not.toBe(hash(first));
+  });
 });
