@@ -18,9 +18,11 @@
 // database — since a governed step cannot commit less than twice, awaited (write-ahead of its
 // model call and of its tool call), and every awaited commit is a sleep and a wake.
 //
-// The variants take turns run by run (the order rotating each round), so drift in a shared
-// machine's speed falls on all of them alike; each round yields a paired ratio governed /
-// ungoverned, and the figure reported is the median over rounds. Reports ms per tool step, the
+// Each variant first runs 10 times unmeasured (2 with BENCH_QUICK), so the JIT has settled and
+// PGlite's WebAssembly is optimised before anything is counted. The variants then take turns run
+// by run (the order rotating each round), so drift in a shared machine's speed falls on all of
+// them alike; each round yields a paired ratio governed / ungoverned, and the figure reported is
+// the median over rounds. Reports ms per tool step, the
 // ratio, the milliseconds governance adds per tool call, this process's CPU milliseconds per step
 // (process.cpuUsage, user + system, all threads, over every measured run; of which off the main
 // thread: V8's GC and compiler workers, libuv's pool) and the CPU a governed action costs
@@ -61,6 +63,8 @@ const quick = process.env.BENCH_QUICK === '1';
 const steps = quick ? 20 : 60;
 const rounds = Number(process.env.BENCH_ROUNDS) || (quick ? 5 : 41);
 const httpRounds = quick ? 3 : 15;
+/** Runs of each variant before anything is measured (see measureSerial). */
+const warmUpRuns = quick ? 2 : 10;
 const concurrency = 16;
 const concurrentRounds = quick ? 3 : 11;
 /** Governed actions per run: N + 1 model calls, N tool calls and the answer. */
@@ -366,8 +370,11 @@ async function measureSerial(
   const wall = new Map<string, number[]>(variants.map((variant) => [variant.name, []]));
   const cpu = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
   const offMain = new Map<string, number>(variants.map((variant) => [variant.name, 0]));
-  // Warm-up: JIT, prepared statements, MCP connections.
-  for (const variant of variants) for (let index = 0; index < 2; index += 1) await variant.run(-1 - index);
+  // Warm-up: JIT, prepared statements, MCP connections, and PGlite's WebAssembly, which V8 first
+  // runs from its baseline compiler and optimises in the background as it gets hot: on this
+  // machine a PGlite run's CPU kept falling for its first 8-10 runs (1.2 s, then ~0.5 s, then
+  // ~0.25-0.3 s), the other variants' for about 5. Every variant gets the same warm-up runs.
+  for (const variant of variants) for (let index = 0; index < warmUpRuns; index += 1) await variant.run(-1 - index);
   if (process.env.BENCH_CPU_PROFILE && part === scripted.name) await profileGoverned(variants, process.env.BENCH_CPU_PROFILE);
   for (let round = 0; round < partRounds; round += 1) {
     for (let offset = 0; offset < variants.length; offset += 1) {
