@@ -2,6 +2,8 @@
 // both processes open the store: the votes are counted once each, exactly one of them decides and
 // resumes the run, the run never fails, and the approved tool runs once (counted at the tool).
 import { randomBytes } from 'node:crypto';
+import { openStore } from '@aifactory/store';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTallyWorkspace, factory, type TallyWorkspace } from '../fixtures/tally-workspace.ts';
 
@@ -13,7 +15,13 @@ describe.skipIf(!databaseUrl)('two approvers in two processes', () => {
   beforeAll(() => {
     workspace = createTallyWorkspace({ approvers: 2 });
   });
-  afterAll(() => workspace?.remove());
+  afterAll(async () => {
+    workspace?.remove();
+    // The processes made the schema; nothing else drops it.
+    const store = await openStore({ databaseUrl: databaseUrl!, schema: env.AIFACTORY_DB_SCHEMA, maxConnections: 1 });
+    await store.query(sql.raw(`DROP SCHEMA IF EXISTS ${env.AIFACTORY_DB_SCHEMA} CASCADE`)).catch(() => undefined);
+    await store.close();
+  });
 
   it('vote at the same moment: one resume, a completed run, the tool once', { timeout: 900_000 }, async () => {
     const started = await factory(workspace, ['run', 'tally-clerk', '-i', 'entry', '--as', 'alice@acme.example', '--json'], { env });
