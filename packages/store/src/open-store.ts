@@ -200,7 +200,7 @@ async function openPostgres(databaseUrl: string, schemaName: string, options: St
       cause: error,
     });
   }
-  const db = drizzlePostgres(client, { schema }) as unknown as Database;
+  const db = drizzlePostgres(namingStatements(client), { schema }) as unknown as Database;
   const store: Store & StoreInternals = {
     databaseUrl,
     db,
@@ -216,6 +216,31 @@ async function openPostgres(databaseUrl: string, schemaName: string, options: St
     },
   };
   return store;
+}
+
+/** Statements with more parameters than this stay unnamed (see namingStatements). */
+const namedStatementMaxParameters = 16;
+
+/**
+ * The client drizzle is given: its statements with parameters go as named prepared statements.
+ * drizzle sends every statement it did not name unnamed (`prepare: false`), and postgres.js then
+ * describes an unnamed statement with parameters before it binds it: a second round trip per
+ * query, during which the connection sends nothing else. Named, a statement is described once per
+ * connection and then costs one round trip, pipelined with others, and Postgres plans it once (the
+ * trace's own statements already go so, store-access.ts). postgres.js keeps a connection's named
+ * statements for its life and re-prepares one that a schema change invalidated; so that the set
+ * stays bounded by the code's statements, one with many parameters (an IN list of any length, a
+ * multi-row insert) stays unnamed. Statements in a transaction go as before: drizzle runs them on
+ * the transaction's own connection handle.
+ */
+function namingStatements(client: postgres.Sql): postgres.Sql {
+  const unsafe: postgres.Sql['unsafe'] = (text, parameters, options) =>
+    client.unsafe(
+      text,
+      parameters,
+      parameters && parameters.length > 0 && parameters.length <= namedStatementMaxParameters ? { ...options, prepare: true } : options,
+    );
+  return new Proxy(client, { get: (target, key, receiver) => (key === 'unsafe' ? unsafe : Reflect.get(target, key, receiver)) });
 }
 
 /** Fields only this module reads. */
@@ -237,7 +262,7 @@ async function applyMigrations(store: Store): Promise<void> {
   const client = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: store.schemaName } });
   try {
     await client`select pg_advisory_lock(hashtext(${'aifactory.migrate.' + store.schemaName}))`;
-    await migratePostgres(drizzlePostgres(client, { schema }), config);
+    await migratePostgres(drizzlePostgres(namingStatements(client), { schema }), config);
   } finally {
     await client.end();
   }
