@@ -3,31 +3,44 @@
 // - file-clerk (agents/file-clerk.yaml, the demo's agent): its own policy (policies/file-clerk:
 //   reading an invoice notifies finance, every write waits for an ops lead) and its own tool
 //   server, the reference MCP filesystem server, over a copy of examples/demo/workspace. Its
-//   server runs behind tool-call-tap.ts, which appends every call the server receives to
+//   server runs with tool-call-tap.mjs preloaded, which appends every call the server receives to
 //   tool-calls.jsonl. Its scripted model lists the invoices, reads one and writes a summary named
 //   after the request (reports/<request>.md), so each run's write is counted apart.
 // - order-desk (examples/business-app): its own definition, script and policy; an answer that
 //   promises a refund waits for a support lead.
 //
-// What the copy changes, and why: the tool server runs behind the tap (counted at the tool); the
+// What the copy changes, and why: the tool server runs with the tap (counted at the tool); the
 // clerk's look-around tools are declared idempotent (they read, so a step cut by a kill retries
 // them instead of holding the run; the write stays non-idempotent); its run time limit allows for
 // the chaos around it (a run waits for workers killed under it and for an approval).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { resolvePackageBin } from '@aifactory/execution';
 import { parse, stringify } from 'yaml';
 import type { CourierWorkspace } from '../fixtures/courier-workspace.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
-const tap = path.join(import.meta.dirname, 'tool-call-tap.ts');
+const tap = pathToFileURL(path.join(import.meta.dirname, 'tool-call-tap.mjs')).href;
 
-/** One call a tool server received (tool-call-tap.ts). */
+/** One call a tool server received (tool-call-tap.mjs). */
 export interface ToolCall {
   tool: string;
   args: Record<string, unknown>;
-  /** The process that drove the run (the tap's parent). */
+  /** The process that drove the run (the tool server's parent). */
   pid: number;
   /** When the tool server received it (ms since the epoch, this machine's clock). */
   at: number;
@@ -69,7 +82,8 @@ export function createExampleWorkspace(options: { databaseUrl: string; schema: s
   }).script;
   delete fs.package;
   fs.command = process.execPath;
-  fs.args = [tap, callsFile, process.execPath, filesystemServer, shared];
+  // The calls file in the preload's URL as it is (no escaping): the test finds the server's process by it.
+  fs.args = ['--import', `${tap}?${callsFile}`, filesystemServer, shared];
   fs.idempotent = ['list_directory', 'directory_tree', 'read_text_file', 'get_file_info', 'search_files'];
   // A scripted model finds its script by its id (scripted:<name> → agents/scripts/<name>.yaml).
   clerk.spec.model.id = 'scripted:file-clerk.chaos';
@@ -118,6 +132,11 @@ export function createExampleWorkspace(options: { databaseUrl: string; schema: s
     AIFACTORY_DB_SCHEMA: options.schema,
     AIFACTORY_LEASE_MS: String(options.leaseMs),
   };
+  // The calls read so far, and how far: the test asks often (every few ms while it waits for a
+  // worker's next call), so only what was appended since is read and parsed.
+  const calls: ToolCall[] = [];
+  let read = 0;
+  let partial = '';
   return {
     dir,
     home,
@@ -126,10 +145,20 @@ export function createExampleWorkspace(options: { databaseUrl: string; schema: s
     env,
     calls() {
       if (!existsSync(callsFile)) return [];
-      return readFileSync(callsFile, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as ToolCall);
+      const size = statSync(callsFile).size;
+      if (size > read) {
+        const chunk = Buffer.alloc(size - read);
+        const file = openSync(callsFile, 'r');
+        try {
+          read += readSync(file, chunk, 0, chunk.length, read);
+        } finally {
+          closeSync(file);
+        }
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line) calls.push(JSON.parse(line) as ToolCall);
+      }
+      return [...calls];
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });
