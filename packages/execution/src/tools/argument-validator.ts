@@ -2,6 +2,12 @@
 // happens to the call. Servers declare draft-07 or 2020-12 schemas; each is compiled by the
 // matching ajv dialect, once, on first use. A schema that cannot be compiled validates nothing:
 // every call to that tool is refused (fail closed), never let through unchecked.
+//
+// The dialects and the compiled schemas are the process's, shared by every validator: a worker
+// connects to the same servers run after run (a tool host per drive), and each new set of ajv
+// instances cost ~60 ms of CPU before its first call (three constructors, then compiling the
+// dialect's meta-schema to check the tool's schema against). A compiled schema is found again by
+// its text, so one tool's schema never stands in for another's.
 import { Ajv } from 'ajv';
 import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
@@ -20,10 +26,27 @@ const ajvOptions: Options = {
   logger: false,
 };
 
+type Dialect = 'draft7' | 'draft2019' | 'draft2020';
+type Compiled = { validate: ValidateFunction } | { problem: string };
+
+/** The process's ajv instances, made on first use (most servers use one dialect). */
+let dialects: Partial<Record<Dialect, Ajv>> = {};
+/** Compiled schemas by dialect and text, across validators. */
+const compiledByText = new Map<string, Compiled>();
+/**
+ * Schemas compiled before the cache starts over. Bounded because ajv keeps every schema it compiled
+ * for as long as its instance lives: starting over drops the instances with their schemas.
+ */
+const compiledLimit = 500;
+
+function dialect(name: Dialect): Ajv {
+  return (dialects[name] ??=
+    name === 'draft2020' ? new Ajv2020(ajvOptions) : name === 'draft2019' ? new Ajv2019(ajvOptions) : new Ajv(ajvOptions));
+}
+
 /** Compiles and caches validators for tool input schemas. */
 export class ArgumentValidator {
-  readonly #dialects = { draft7: new Ajv(ajvOptions), draft2019: new Ajv2019(ajvOptions), draft2020: new Ajv2020(ajvOptions) };
-  readonly #compiled = new Map<string, { validate: ValidateFunction } | { problem: string }>();
+  readonly #compiled = new Map<string, Compiled>();
 
   /** Validates `args` against `schema`; `key` identifies the schema in the cache (the tool name). */
   validate(key: string, schema: Record<string, unknown>, args: unknown): ValidationResult {
@@ -44,19 +67,34 @@ export class ArgumentValidator {
     return { ok: false, errors: (entry.validate.errors ?? []).map(describeError) };
   }
 
-  #compile(schema: Record<string, unknown>): { validate: ValidateFunction } | { problem: string } {
+  #compile(schema: Record<string, unknown>): Compiled {
     const { $schema, ...rest } = schema;
-    const dialect =
+    const name: Dialect =
       typeof $schema === 'string' && $schema.includes('2020-12')
         ? 'draft2020'
         : typeof $schema === 'string' && $schema.includes('2019-09')
           ? 'draft2019'
           : 'draft7';
+    let text: string;
     try {
-      return { validate: this.#dialects[dialect].compile(rest) };
+      text = `${name} ${JSON.stringify(rest)}`;
     } catch (error) {
       return { problem: error instanceof Error ? error.message : String(error) };
     }
+    const known = compiledByText.get(text);
+    if (known) return known;
+    if (compiledByText.size >= compiledLimit) {
+      compiledByText.clear();
+      dialects = {};
+    }
+    let compiled: Compiled;
+    try {
+      compiled = { validate: dialect(name).compile(rest) };
+    } catch (error) {
+      compiled = { problem: error instanceof Error ? error.message : String(error) };
+    }
+    compiledByText.set(text, compiled);
+    return compiled;
   }
 }
 

@@ -74,6 +74,24 @@ describe('argument validation', () => {
     expect(!result.ok && result.errors[0]).toMatch(/^the tool's input schema cannot be used, so no call is accepted/);
   });
 
+  it('checks each tool host’s calls against the schema its server declares now, though compiled schemas are shared across hosts', () => {
+    // A worker connects to a server anew for every drive; the server may have changed its schema meanwhile.
+    const before = { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] };
+    const after = { type: 'object', properties: { path: { type: 'string' }, mode: { enum: ['r'] } }, required: ['path', 'mode'] };
+    expect(new ArgumentValidator().validate('fs.read', before, { path: 'a' })).toEqual({ ok: true });
+    expect(new ArgumentValidator().validate('fs.read', after, { path: 'a' })).toEqual({
+      ok: false,
+      errors: ["args: must have required property 'mode'"],
+    });
+    expect(new ArgumentValidator().validate('fs.read', before, { path: 'a' })).toEqual({ ok: true });
+    expect(
+      new ArgumentValidator().validate('fs.read', { $schema: 'https://json-schema.org/draft/2020-12/schema', ...before }, { path: 1 }),
+    ).toEqual({
+      ok: false,
+      errors: ['args.path: must be string'],
+    });
+  });
+
   it('does not let two tools that share a schema $id see each other’s schema', () => {
     const validator = new ArgumentValidator();
     expect(validator.validate('a', { $id: 'https://example.com/args.json', type: 'object', required: ['a'] }, { a: 1 })).toEqual({
