@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// The chaos test (test/chaos/): workers SIGKILLed mid-run 200 times, one paused past its lease and
+// The chaos test (test/chaos/): workers SIGKILLed mid-run 200 times, four paused past their lease and
 // Postgres restarted once, as real processes on Postgres. It restarts a Postgres cluster
 // (AIFACTORY_PG_CLUSTER, default "15 main") and takes the machine's cores, so it runs in a step of
 // its own rather than beside the other tests (vitest.config.ts excludes it): `pnpm test:chaos`.
