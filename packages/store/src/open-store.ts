@@ -10,6 +10,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -175,25 +176,16 @@ async function openPostgres(databaseUrl: string, schemaName: string, options: St
   }
   url.password = url.password ? '***' : '';
   const location = url.toString();
-  if (schemaName !== 'public') {
-    const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-    try {
-      await admin.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`);
-    } catch (error) {
-      throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    } finally {
-      await admin.end();
-    }
-  }
   const client = postgres(databaseUrl, {
     max: options.maxConnections ?? 10,
     onnotice: () => {},
     connection: { search_path: schemaName },
   });
   try {
-    await client`select 1`;
+    // On the pool's first connection (a search_path naming a schema not there yet is no error):
+    // every connection is a Postgres backend to start, and workers start often.
+    if (schemaName !== 'public') await client.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`);
+    else await client`select 1`;
   } catch (error) {
     await client.end();
     throw new SystemError(ErrorCode.StoreUnavailable, `Could not reach Postgres at ${location}: ${(error as Error).message}`, {
@@ -256,6 +248,10 @@ async function applyMigrations(store: Store): Promise<void> {
     await migratePglite(store.db as never, config);
     return;
   }
+  // Already migrated (every process but the first to open a store): nothing to wait for. The rule
+  // drizzle's migrator applies, read without its lock: a migration runs when it is newer than the
+  // newest one recorded, and a recorded one is committed with its statements.
+  if (await migrationsRecorded(store, config)) return;
   // Several workers may open the same Postgres at once; the first migrates, the others wait on
   // a session advisory lock held on a dedicated connection.
   const url = (store as unknown as StoreInternals).databaseUrl;
@@ -265,6 +261,23 @@ async function applyMigrations(store: Store): Promise<void> {
     await migratePostgres(drizzlePostgres(namingStatements(client), { schema }), config);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Whether the store's schema holds every migration of this build (on the store's own connections,
+ * so a process that finds it migrated opens no other). False when it cannot tell (no migrations
+ * table yet): the caller migrates under the lock, which decides again.
+ */
+async function migrationsRecorded(store: Store, config: { migrationsFolder: string; migrationsSchema: string; migrationsTable: string }) {
+  const newest = Math.max(...readMigrationFiles(config).map((migration) => migration.folderMillis));
+  try {
+    const [row] = await store.query<{ created_at: string | number | null }>(
+      sql`SELECT max(created_at) AS created_at FROM ${sql.identifier(config.migrationsSchema)}.${sql.identifier(config.migrationsTable)}`,
+    );
+    return row?.created_at !== null && row?.created_at !== undefined && Number(row.created_at) >= newest;
+  } catch {
+    return false;
   }
 }
 

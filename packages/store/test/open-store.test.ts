@@ -62,6 +62,24 @@ for (const engine of engines) {
       const journal = JSON.parse(readFileSync(path.join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
       expect(applied[0]?.count).toBe(journal.entries.length);
     });
+
+    it('opens a migrated store without waiting for the migration lock (a worker starting while another migrates)', async () => {
+      const first = await engine.open();
+      opened.push(first);
+      if (first.kind === 'pglite') return; // one process owns a PGlite directory: no lock
+      // Another process holds the lock processes migrate under, for as long as this test runs.
+      const holder = await openStore({ databaseUrl: postgresUrl!, schema: first.schemaName, maxConnections: 1 });
+      opened.push(holder);
+      await holder.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${'aifactory.migrate.' + first.schemaName}))`);
+        const second = await Promise.race([
+          openStore({ databaseUrl: postgresUrl!, schema: first.schemaName }),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000)),
+        ]);
+        expect(second, 'openStore waited on the migration lock').toBeDefined();
+        opened.push(second!);
+      });
+    });
   });
 }
 
