@@ -140,41 +140,46 @@ describe('factory prompts', () => {
     });
   });
 
-  it('holds production for a prompt owner, then promotes with the decided approval; runs record the version and runs explain shows it', async () => {
-    writeDraft('You are the friendly order desk of {{shop}}. Answer briefly.');
-    expect((await promptsCommand('publish', 'desk', '--json')).json()).toMatchObject({ published: true, version: { version: 2 } });
-    const diff = await promptsCommand('diff', 'desk', '1', '2');
-    expect(diff.exitCode).toBe(1);
-    expect(diff.stdout).toContain('+You are the friendly order desk of {{shop}}. Answer briefly.');
-    expect((await evaluate('--prompt', 'desk@2')).exitCode).toBe(0);
+  // Eleven `factory` processes one after another: 23 s at load 6 here, past the 30-s default at load 15-20.
+  it(
+    'holds production for a prompt owner, then promotes with the decided approval; runs record the version and runs explain shows it',
+    { timeout: 90_000 },
+    async () => {
+      writeDraft('You are the friendly order desk of {{shop}}. Answer briefly.');
+      expect((await promptsCommand('publish', 'desk', '--json')).json()).toMatchObject({ published: true, version: { version: 2 } });
+      const diff = await promptsCommand('diff', 'desk', '1', '2');
+      expect(diff.exitCode).toBe(1);
+      expect(diff.stdout).toContain('+You are the friendly order desk of {{shop}}. Answer briefly.');
+      expect((await evaluate('--prompt', 'desk@2')).exitCode).toBe(0);
 
-    const held = await promote('desk@2', '--label', 'production', '--as', 'alice@acme.example', '--role', 'prompt-owner');
-    expect(held.exitCode).toBe(1);
-    const { approvalId, outcome } = held.json();
-    expect(outcome).toBe('held');
-    const tooEarly = await promote('desk@2', '--label', 'production', '--approval', approvalId);
-    expect(tooEarly.exitCode).toBe(2);
-    expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBeUndefined();
-    // The deciding vote completes the promotion: nobody runs promote again.
-    const vote = await factory('approvals', 'approve', approvalId, '--as', 'bob@acme.example', '--role', 'prompt-owner');
-    expect(vote.exitCode).toBe(0);
-    expect(vote.stdout).toContain(`Promotion ${held.json().record} completed: the label moved.`);
-    expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBe(2);
-    const moves = (await promptsCommand('show', 'desk', '--json')).json().labels as Array<{ label: string; record: string }>;
-    expect(moves.find((move) => move.label === 'production')?.record).toBe(held.json().record);
-    // Asking again with the approval reports how it ended; the approval is not used twice.
-    const promoted = await promote('desk@2', '--label', 'production', '--approval', approvalId);
-    expect(promoted.exitCode).toBe(0);
-    expect(promoted.json()).toMatchObject({ outcome: 'promoted', record: held.json().record });
+      const held = await promote('desk@2', '--label', 'production', '--as', 'alice@acme.example', '--role', 'prompt-owner');
+      expect(held.exitCode).toBe(1);
+      const { approvalId, outcome } = held.json();
+      expect(outcome).toBe('held');
+      const tooEarly = await promote('desk@2', '--label', 'production', '--approval', approvalId);
+      expect(tooEarly.exitCode).toBe(2);
+      expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBeUndefined();
+      // The deciding vote completes the promotion: nobody runs promote again.
+      const vote = await factory('approvals', 'approve', approvalId, '--as', 'bob@acme.example', '--role', 'prompt-owner');
+      expect(vote.exitCode).toBe(0);
+      expect(vote.stdout).toContain(`Promotion ${held.json().record} completed: the label moved.`);
+      expect((await promptsCommand('list', '--json')).json().prompts[0].labels.production).toBe(2);
+      const moves = (await promptsCommand('show', 'desk', '--json')).json().labels as Array<{ label: string; record: string }>;
+      expect(moves.find((move) => move.label === 'production')?.record).toBe(held.json().record);
+      // Asking again with the approval reports how it ended; the approval is not used twice.
+      const promoted = await promote('desk@2', '--label', 'production', '--approval', approvalId);
+      expect(promoted.exitCode).toBe(0);
+      expect(promoted.json()).toMatchObject({ outcome: 'promoted', record: held.json().record });
 
-    const run = await evaluate();
-    expect(run.exitCode).toBe(0);
-    const runId = run.json().cases[0].runId as string;
-    const explained = await factory('runs', 'explain', runId);
-    expect(explained.stdout).toContain('(desk v2 via @production)');
-    const explainedJson = (await factory('runs', 'explain', runId, '--json')).json();
-    expect(explainedJson.run.prompt).toEqual({ name: 'desk', version: 2, label: 'production' });
-  });
+      const run = await evaluate();
+      expect(run.exitCode).toBe(0);
+      const runId = run.json().cases[0].runId as string;
+      const explained = await factory('runs', 'explain', runId);
+      expect(explained.stdout).toContain('(desk v2 via @production)');
+      const explainedJson = (await factory('runs', 'explain', runId, '--json')).json();
+      expect(explainedJson.run.prompt).toEqual({ name: 'desk', version: 2, label: 'production' });
+    },
+  );
 
   it('records a held promotion as refused as soon as its approval is rejected; the label stays where it was', async () => {
     const held = await promote('desk@1', '--label', 'production', '--as', 'alice@acme.example', '--role', 'prompt-owner');
