@@ -258,7 +258,7 @@ async function applyMigrations(store: Store): Promise<void> {
   const client = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: store.schemaName } });
   try {
     await client`select pg_advisory_lock(hashtext(${'aifactory.migrate.' + store.schemaName}))`;
-    await migratePostgres(drizzlePostgres(namingStatements(client), { schema }), config);
+    await migratePostgres(drizzlePostgres(client, { schema }), config);
   } finally {
     await client.end();
   }
