@@ -18,7 +18,7 @@
 // comma-separated) runs only those parts; BENCH_SERVER_PROFILE=<dir> writes a CPU profile of each
 // streaming API server there.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, setPriority } from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,28 @@ function cpuMsOf(pid: number): number | undefined {
     .slice(readFileSync(file, 'utf8').lastIndexOf(') ') + 2)
     .split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU milliseconds all of this machine's Postgres processes (comm `postgres`: the backends, the
+ * WAL writer, the checkpointer) have used so far, from /proc; undefined where there is no /proc.
+ * The store shares the two cores with everything else here, so a burst's cost is the sum.
+ */
+function postgresCpuMs(): number | undefined {
+  if (!existsSync('/proc/self/stat')) return undefined;
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
 }
 
 /** Rows inserted and updated so far in each table of a schema. */
@@ -297,6 +319,7 @@ async function streamRuns(deployment: Deployment, count: number) {
   const workerPids = deployment.processes.slice(servers.length).map((process) => process.pid);
   const workersCpu = () => workerPids.reduce((sum, pid) => sum + (cpuMsOf(pid) ?? 0), 0);
   const workersBefore = workersCpu();
+  const postgresBefore = postgresCpuMs();
   const clientBefore = process.cpuUsage();
   const firstEvent: number[] = [];
   const completion: number[] = [];
@@ -305,7 +328,10 @@ async function streamRuns(deployment: Deployment, count: number) {
   let serverCpuMs: number | undefined;
   let workersCpuMs = 0;
   let clientCpuMs = 0;
+  let postgresCpu: number | undefined;
   void everyFirstEvent.then(() => {
+    const postgresNow = postgresCpuMs();
+    if (postgresNow !== undefined && postgresBefore !== undefined) postgresCpu = postgresNow - postgresBefore;
     const now = serversCpu();
     if (now !== undefined && cpuBefore !== undefined) serverCpuMs = now - cpuBefore;
     workersCpuMs = workersCpu() - workersBefore;
@@ -339,6 +365,8 @@ async function streamRuns(deployment: Deployment, count: number) {
     // What else ran on the same cores until every first event was out: the bench's own 200 clients, and the workers.
     clientCpuMsPerRun: clientCpuMs / count,
     workersCpuMsPerRun: workersCpuMs / count,
+    /** Every Postgres process of this machine (the store's share of the same two cores). */
+    postgresCpuMsPerRun: postgresCpu === undefined ? undefined : postgresCpu / count,
   };
 }
 
@@ -452,7 +480,7 @@ async function main(): Promise<void> {
         const figures = await streamRuns(streaming, streamingRuns);
         (results.streaming as Record<string, unknown>)[shape.name] = { runs: streamingRuns, workers: shape.workers, ...figures };
         process.stdout.write(
-          `${streamingRuns} concurrent streaming runs, ${shape.queue ? `${shape.servers > 1 ? `${shape.servers} x serve --queue --reuse-port` : 'serve --queue'} + ${shape.workers} workers (nice ${workersNice})` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (the bench's clients ${figures.clientCpuMsPerRun.toFixed(2)} ms, the workers ${figures.workersCpuMsPerRun.toFixed(2)} ms); in the server, request to first event durable p50 ${figures.serverFirstEventMs.p50.toFixed(0)} ms, p95 ${figures.serverFirstEventMs.p95.toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
+          `${streamingRuns} concurrent streaming runs, ${shape.queue ? `${shape.servers > 1 ? `${shape.servers} x serve --queue --reuse-port` : 'serve --queue'} + ${shape.workers} workers (nice ${workersNice})` : 'in-process serve (peer)'}: first event p50 ${figures.firstEventMs.p50.toFixed(0)} ms, p95 ${figures.firstEventMs.p95.toFixed(0)} ms (target 250); completion p50 ${figures.completionMs.p50.toFixed(0)} ms, p95 ${figures.completionMs.p95.toFixed(0)} ms; API server CPU ${figures.serverCpuMsPerRun?.toFixed(2) ?? '?'} ms per run until every first event was out (the bench's clients ${figures.clientCpuMsPerRun.toFixed(2)} ms, the workers ${figures.workersCpuMsPerRun.toFixed(2)} ms, Postgres ${figures.postgresCpuMsPerRun?.toFixed(2) ?? '?'} ms); in the server, request to first event durable p50 ${figures.serverFirstEventMs.p50.toFixed(0)} ms, p95 ${figures.serverFirstEventMs.p95.toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})\n`,
         );
       } finally {
         await streaming.close();
