@@ -26,6 +26,9 @@ import { genesisSealHash, sealHash, sealMessage, type SealKind, type SealSigner 
 import { anchorKey, isUniqueViolation, queryRows, readStoreId, storeFailure } from './store-access.ts';
 import type { Witness } from './witness.ts';
 
+/** The Postgres client of a store (postgres.js). */
+type PostgresClient = Extract<Store['driver'], { kind: 'postgres' }>['client'];
+
 /** A seal as written. */
 export interface WrittenSeal {
   seq: number;
@@ -185,9 +188,7 @@ export class SealWriter {
     const storeId = await this.storeId();
     for (let attempt = 0; attempt < 200; attempt += 1) {
       try {
-        const seals = await transaction(this.#store, async (run) => {
-          await lockChain(this.#store, run);
-          const [last] = await run<{ seq: number; seal_hash: string }>('SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1');
+        const link = (last: { seq: number; seal_hash: string } | undefined): WrittenSeal[] => {
           let previous = last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash };
           const written: WrittenSeal[] = [];
           for (const pending of batch) {
@@ -195,7 +196,18 @@ export class SealWriter {
             written.push(seal);
             previous = seal;
           }
-          await runStatements(run, batch, written);
+          return written;
+        };
+        const seals = await transaction(this.#store, async (run, commit) => {
+          // On Postgres the chain's lock and the head's read go with BEGIN; the seals' rows with COMMIT.
+          const [, [last]] = await settleAll([
+            this.#store.driver.kind === 'pglite' ? Promise.resolve([]) : run(lockSql),
+            run<{ seq: number; seal_hash: string }>(headSql),
+          ] as const);
+          const written = link(last);
+          const { sent, declinable } = issueStatements(run, batch, written);
+          if (!declinable) commit();
+          await settleAll(sent);
           return written;
         });
         const newest = seals.at(-1)!;
@@ -252,8 +264,13 @@ export class SealWriter {
       let returned: unknown[] = [];
       try {
         if ('rows' in write && write.rows.length > 1) {
-          // Several statements (a run's start and what commits with it): one transaction.
-          await transaction(this.#store, (run) => runStatements(run, [{ statement: () => write }], [seal]));
+          // Several statements (a run's start and what commits with it): one transaction (on
+          // Postgres sent with its BEGIN and COMMIT at once: rows cannot decline).
+          await transaction(this.#store, (run, commit) => {
+            const { sent } = issueStatements(run, [{ statement: () => write }], [seal]);
+            commit();
+            return settleAll(sent);
+          });
         } else if ('rows' in write) {
           if (write.rows[0]) await queryRows(this.#store, write.rows[0].text, [JSON.stringify([write.rows[0].row])]);
         } else returned = await queryRows(this.#store, write.text, write.params);
@@ -328,18 +345,20 @@ function sealParameters(seal: WrittenSeal): unknown[] {
 }
 
 /**
- * A batch's statements in one transaction: each seal's own statement, and one statement per
- * distinct text of batched rows (all their rows as one JSON array). Sent together (postgres.js
- * pipelines a transaction's statements that are in flight at once), so a batch costs a round trip
- * or two however many seals it links.
+ * Sends the statements of a batch of seals (`written[i]` is the seal of `batch[i]`) without
+ * waiting between them: each caller's own statements, then the rows of all of them, one statement
+ * per kind of row. `declinable`: some statement may write nothing and decline its seal (a fenced
+ * end whose lease was lost), which fails the batch, so its transaction must not commit before
+ * every answer is read.
  */
-async function runStatements(
+function issueStatements(
   run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>,
   batch: readonly Pick<PendingSeal, 'statement'>[],
   written: readonly WrittenSeal[],
-): Promise<void> {
-  const statements: Promise<unknown>[] = [];
+): { sent: Promise<unknown>[]; declinable: boolean } {
+  const sent: Promise<unknown>[] = [];
   const batched = new Map<string, unknown[]>();
+  let declinable = false;
   batch.forEach((pending, index) => {
     const write = pending.statement(sealParameters(written[index]!), written[index]!);
     if ('rows' in write) {
@@ -351,7 +370,8 @@ async function runStatements(
     } else {
       // A declined seal fails the batch (rolled back: the seals after it link to it), and each is written alone.
       const { written } = write;
-      statements.push(
+      if (written) declinable = true;
+      sent.push(
         written
           ? run(write.text, write.params).then((rows) => {
               if (!written(rows)) throw sealDeclined;
@@ -360,34 +380,87 @@ async function runStatements(
       );
     }
   });
-  for (const [text, rows] of batched) statements.push(run(text, [JSON.stringify(rows)]));
-  await Promise.all(statements);
+  for (const [text, rows] of batched) sent.push(run(text, [JSON.stringify(rows)]));
+  return { sent, declinable };
+}
+
+/**
+ * Waits for every promise, then rejects with the first one's error in the order given (statements
+ * sent down one connection fail in that order: the first is the cause, the others only found the
+ * transaction aborted), or resolves with their values. No rejection is left unhandled.
+ */
+async function settleAll<T extends readonly Promise<unknown>[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as never;
 }
 
 /**
  * Locks the seal chain until the transaction ends (Postgres): the store_identity row, one per
  * store and schema, so deployments sharing a database do not wait for each other. Read Committed
- * takes a new snapshot for each statement, so the head read after the lock is the head the
- * previous holder committed.
+ * takes a new snapshot for each statement, so the head read after the lock (a statement of its
+ * own, sent after it) is the head the previous holder committed. PGlite has one writer: no lock.
  */
-async function lockChain(store: Store, run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>): Promise<void> {
-  if (store.driver.kind !== 'pglite') await run('SELECT 1 FROM store_identity FOR UPDATE');
+const lockSql = 'SELECT 1 FROM store_identity FOR UPDATE';
+/** The seal chain's head. */
+const headSql = 'SELECT seq, seal_hash FROM seals ORDER BY seq DESC LIMIT 1';
+
+/**
+ * One transaction on one Postgres connection, its statements sent without waiting for one
+ * another's answers: postgres.js pipelines what is sent down a connection (a query is sent when
+ * first awaited, so each is `execute()`d as it is made, in order), so BEGIN goes with the
+ * body's first statements, and COMMIT, once the body calls `commit()`, with its last ones, where
+ * postgres.js's own `begin()` waits for BEGIN, for each statement the body awaits, then for COMMIT
+ * (a batch of run starts took five round trips; it takes two, a single start one). Every
+ * statement runs, in the order sent, as it would have: a failed one aborts the transaction, the
+ * statements after it fail, and a COMMIT sent behind them ends it as a rollback. `commit()` only
+ * for statements whose answers need no reading before the transaction may commit. Without
+ * `commit()`, COMMIT is sent once the body resolves; when it throws, ROLLBACK.
+ */
+async function pipelined<T>(
+  client: PostgresClient,
+  body: (run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>, commit: () => void) => Promise<T>,
+): Promise<T> {
+  const reserved = await client.reserve();
+  const begin = reserved.unsafe('BEGIN').execute();
+  let ended: Promise<unknown> | undefined;
+  const commit = () => void (ended ??= reserved.unsafe('COMMIT').execute());
+  try {
+    const run = <Row>(text: string, params: unknown[] = []) =>
+      reserved.unsafe(text, params as never[], { prepare: true }).execute() as unknown as Promise<Row[]>;
+    let result: T;
+    try {
+      // A body that throws before it awaits anything still ends the transaction below.
+      [, result] = await settleAll([begin, (async () => body(run, commit))()] as const);
+    } catch (error) {
+      // Sent COMMIT ends a failed transaction as a rollback; else roll back here.
+      await settleAll([ended ?? reserved.unsafe('ROLLBACK').execute()]).catch(() => undefined);
+      throw error;
+    }
+    commit();
+    await ended;
+    return result;
+  } finally {
+    reserved.release();
+  }
 }
 
-/** Runs `body` in one transaction on either engine, handing it a statement runner. */
+/**
+ * Runs `body` in one transaction on either engine, handing it a statement runner and `commit()`,
+ * which a body calls once it has sent every statement and needs none of their answers before the
+ * transaction may commit (on Postgres COMMIT is then sent behind them: see pipelined).
+ */
 async function transaction<T>(
   store: Store,
-  body: (run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>) => Promise<T>,
+  body: (run: <Row>(text: string, params?: unknown[]) => Promise<Row[]>, commit: () => void) => Promise<T>,
 ): Promise<T> {
-  if (store.driver.kind === 'pglite') {
+  if (store.driver.kind === 'pglite')
     return store.driver.client.transaction(async (tx) =>
-      body(async <Row>(text: string, params: unknown[] = []) => (await tx.query<Row>(text, params)).rows),
+      body(
+        async <Row>(text: string, params: unknown[] = []) => (await tx.query<Row>(text, params)).rows,
+        () => undefined,
+      ),
     );
-  }
-  return (await store.driver.client.begin(async (tx) =>
-    body(
-      async <Row>(text: string, params: unknown[] = []) =>
-        (await tx.unsafe(text, params as never[], { prepare: true })) as unknown as Row[],
-    ),
-  )) as T;
+  return pipelined(store.driver.client, body);
 }
