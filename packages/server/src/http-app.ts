@@ -40,7 +40,7 @@ import { RunFollower } from './run-follower.ts';
 import { RunHub } from './run-hub.ts';
 import { RunsInFlight } from './runs-in-flight.ts';
 import { nodeFetch, streamChannel } from './run-stream.ts';
-import { createServerLog, type ServerLog } from './server-log.ts';
+import { createServerLog, type ServerLog, type ServerLogWithOwn } from './server-log.ts';
 
 export { actAsHeaders } from './http-auth.ts';
 
@@ -119,7 +119,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const store: Store = workspace.store;
   const write = options.log ?? createServerLog();
   // Log lines carry error messages and ids from requests: the workspace redactor masks them first.
-  const log: ServerLog = (line) => write(workspace.redactor ? workspace.redactor.redact(line).value : line);
+  const redactor = workspace.redactor;
+  const log: ServerLog = (line) => write(redactor ? redactor.redact(line).value : line);
+  // The request log line's fields the server made itself are not redacted; every other field is.
+  const logWithOwn: ServerLogWithOwn = (line, own) => write({ ...(redactor ? redactor.redact(line).value : line), ...own });
   const metrics = options.metrics;
   const hub = new RunHub();
   const limiter = new RateLimiter(options.rateLimit ?? { burst: 120, perSecond: 60 });
@@ -138,7 +141,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const track = <T>(promise: Promise<T>): Promise<T> => inFlight.track(promise);
 
   registerErrorHandling(app, log);
-  registerRequestMiddleware(app, options, { log, metrics, authDecided });
+  registerRequestMiddleware(app, options, { log: logWithOwn, metrics, authDecided });
   registerProtectedResourceRoutes(app, {
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     issuer: () => authenticator.issuer,

@@ -62,7 +62,7 @@ export function registerErrorHandling(app: ApiApp, log: ServerLog): void {
 /** A new app whose requests that fail their route's schema are answered like every other problem: 400 naming each field. */
 export function createApiApp(): ApiApp {
   const validationTargets: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header' };
-  return new OpenAPIHono<{ Variables: { principal: TokenPrincipal; runId: string } }>({
+  return new OpenAPIHono<{ Variables: { principal: TokenPrincipal; runId: string; requestId: string } }>({
     defaultHook: (result) => {
       if (!result.success) throw validationProblem(result.error, validationTargets[result.target] ?? result.target);
     },

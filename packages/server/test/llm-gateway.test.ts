@@ -165,14 +165,33 @@ describe('the LLM gateway', () => {
   /** The events of one step of a run. */
   const stepEvents = async (runId: string, step: number) => (await trace(runId)).filter((event) => event.payload?.step === step);
 
+  it("returns the app's own X-Request-Id on a whole answer and logs it redacted when it holds a key", async () => {
+    const own = 'checkout-7f3a';
+    const plain = await openai(token, { 'x-aifactory-feature': 'checkout-chat', 'x-request-id': own })
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] })
+      .withResponse();
+    expect(plain.response.headers.get('x-request-id')).toBe(own);
+    expect(logs).toContainEqual(expect.objectContaining({ event: 'http.request', request_id: own, status: 200 }));
+    const key = `sk-proj-${'Ab3'.repeat(14)}`;
+    const secret = await openai(token, { 'x-aifactory-feature': 'checkout-chat', 'x-request-id': key })
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] })
+      .withResponse();
+    expect(secret.response.headers.get('x-request-id')).toBe(key);
+    expect(JSON.stringify(logs)).not.toContain(key.slice(8));
+  });
+
   it('answers an OpenAI chat completion through the provider, with the provider key, recording the decision before the call and the usage after', async () => {
     const before = openAIUpstream.requests.length;
     const { data, response } = await openai()
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] })
       .withResponse();
     expect(data.choices[0]!.message.content).toBe('Hello from OpenAI.');
-    // The server's request id rides on the gateway's own answer, as on every other route's.
-    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // The server's request id rides on the gateway's own answer, as on every other route's, and names its log line.
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: 'http.request', request_id: requestId, route: '/gateway/openai/v1/chat/completions', status: 200 }),
+    );
     const upstream = openAIUpstream.requests[before]!;
     expect(upstream.headers.authorization).toBe(`Bearer ${openAIKey}`);
     expect(upstream.body?.model).toBe('gpt-4o-mini');

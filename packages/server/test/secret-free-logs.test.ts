@@ -58,6 +58,30 @@ describe('server logs', () => {
     expect(text).toContain(tokenId);
   });
 
+  it('redacts a key a caller sends as its X-Request-Id or in the path; only a request id the server made itself is written as it is', async () => {
+    // A provider key is a plain token, so it is taken as the request's id: it still never reaches the log.
+    const key = `sk-proj-${randomBytes(24).toString('hex')}`;
+    const inPath = `sk-proj-${randomBytes(24).toString('hex')}`;
+    const before = logs.length;
+    const echoed = await fetch(`${server.url}/v1/runs/${inPath}`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': key } });
+    expect(echoed.headers.get('x-request-id')).toBe(key);
+    const fresh = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    const freshId = fresh.headers.get('x-request-id')!;
+    expect(freshId).toMatch(/^[0-9a-f-]{36}$/);
+    const lines = logs.slice(before).filter((line) => line.event === 'http.request');
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(key.slice(8));
+    expect(text).not.toContain(inPath.slice(8));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        request_id: expect.stringMatching(/^\[REDACTED:openai_key:[0-9a-f]{8}\]$/),
+        path: expect.stringMatching(/^\/v1\/runs\/\[REDACTED:openai_key:[0-9a-f]{8}\]$/),
+        route: '/v1/runs/:id',
+      }),
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ request_id: freshId, route: '/v1/me', status: 200 }));
+  });
+
   it('logs a run start as one request line naming the token id and the run, never the token or the input', async () => {
     const key = `sk-proj-${randomBytes(24).toString('hex')}`;
     const before = logs.length;

@@ -86,6 +86,7 @@ export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOpti
         body: body as Record<string, unknown>,
         headers: c.req.raw.headers,
         signal: c.req.raw.signal,
+        ...answerHeadersOf(c),
       });
       // A streamed answer behind `factory serve` is written event by event straight to Node's
       // response, not through a web stream (which then is never read).
@@ -122,6 +123,12 @@ export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOpti
   };
   app.post(`${gatewayBasePaths.openai}/chat/completions`, (c) => handle(openAIWire, c));
   app.post(`${gatewayBasePaths.anthropic}/v1/messages`, (c) => handle(anthropicWire, c));
+}
+
+/** The request id the server's middleware chose, for the gateway to build into a whole answer. */
+function answerHeadersOf(c: Context): { answerHeaders?: Record<string, string> } {
+  const requestId: unknown = c.get('requestId');
+  return typeof requestId === 'string' ? { answerHeaders: { 'x-request-id': requestId } } : {};
 }
 
 /** Hands a Response to Hono so headers the middleware set (request id) are kept. */

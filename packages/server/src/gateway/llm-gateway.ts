@@ -24,6 +24,7 @@ import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
 import type { Store } from '@aifactory/store';
 import { type Recorder, type Redactor } from '@aifactory/verification';
 import { findRunsWhere } from '@aifactory/verification/internal';
+import { withPlainHeaders } from '../answer-headers.ts';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
@@ -47,6 +48,8 @@ export interface GatewayRequest {
   headers: Headers;
   /** Aborted when the app goes away. */
   signal: AbortSignal;
+  /** Headers the server puts on the answer (its request id, lower-case names), so a whole answer is not copied to add them. */
+  answerHeaders?: Readonly<Record<string, string>>;
 }
 
 /** Structured log sink (already redacting). */
@@ -462,7 +465,13 @@ export class LlmGateway {
             feature,
             masked: mask ? found : undefined,
           };
-          return await this.#deliver(context, result.response, { stream, dropUsage, answeredBy: id, release });
+          return await this.#deliver(context, result.response, {
+            stream,
+            dropUsage,
+            answeredBy: id,
+            release,
+            answerHeaders: request.answerHeaders,
+          });
         }
         lastFailure = result;
         this.#gate.defer(run.runId, {
@@ -595,6 +604,7 @@ export class LlmGateway {
           dropUsage,
           answeredBy: prepared.id,
           release: () => end({ held_request: 'answered' }),
+          answerHeaders: request.answerHeaders,
         });
       }
       this.#gate.defer(run.runId, {
@@ -627,7 +637,13 @@ export class LlmGateway {
   async #deliver(
     context: OutcomeContext,
     response: UpstreamResponse,
-    options: { stream: boolean; dropUsage: boolean; answeredBy: string; release: () => void },
+    options: {
+      stream: boolean;
+      dropUsage: boolean;
+      answeredBy: string;
+      release: () => void;
+      answerHeaders: Readonly<Record<string, string>> | undefined;
+    },
   ): Promise<Response> {
     const { protocol } = context;
     const headers = { ...runHeaders(context.run, context.step), 'x-aifactory-model': options.answeredBy };
@@ -672,10 +688,10 @@ export class LlmGateway {
       parsed === undefined ? 'the provider answered with a body that is not JSON' : undefined,
     );
     options.release();
-    return new Response(text, {
-      status: 200,
-      headers: { 'content-type': response.contentType ?? 'application/json', ...headers },
-    });
+    // The server's own headers (its request id) go in the record the answer is built from, which
+    // is noted, so the request middleware reads them there and writes nothing into the answer.
+    const answerHeaders = { 'content-type': response.contentType ?? 'application/json', ...headers, ...options.answerHeaders };
+    return withPlainHeaders(new Response(text, { status: 200, headers: answerHeaders }), answerHeaders);
   }
 
   /** Waits for requests in flight, then seals every session run. */

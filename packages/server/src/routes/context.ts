@@ -17,7 +17,7 @@ import type { ServerLog } from '../server-log.ts';
 
 /** The Hono app the routes are mounted on. */
 /** The app; a route that starts a run names it (`runId`) for the request's log line. */
-export type ApiApp = OpenAPIHono<{ Variables: { principal: TokenPrincipal; runId: string } }>;
+export type ApiApp = OpenAPIHono<{ Variables: { principal: TokenPrincipal; runId: string; requestId: string } }>;
 
 /** Roles that read every run (operators read their own). */
 export const runReaders: readonly ServerRole[] = ['auditor', 'risk_officer', 'admin'];
