@@ -104,22 +104,31 @@ function evaluate(
   const defaulted = rank < 0;
   const authority: Authority = defaulted ? index.defaultAuthority : AUTHORITIES[rank]!;
   const obligations = mergeObligations(index, authority, appliedRules, skippedRules, defaulted);
+  // Keys in canonical (UTF-16) order, here and in matched() and mergeObligations(): every decision
+  // is recorded as canonical JSON, which then writes these objects as they are instead of copying
+  // each into order.
   return {
     authority,
+    defaulted,
+    obligations,
+    policies: refs,
+    reason: reasonFor(index, authority, action.name, applied, skipped, defaulted),
     rules: applied ?? emptyList,
     skipped: skipped ?? emptyList,
-    policies: refs,
-    obligations,
-    reason: reasonFor(index, authority, action.name, applied, skipped, defaulted),
-    defaulted,
   } as Decision;
 }
 
 function matched(rule: CompiledRule, values: Readonly<Record<string, unknown>>, conditionError: string | undefined): MatchedRule {
-  const entry: MatchedRule = { policy: rule.policy, ruleId: rule.ruleId, authority: rule.authority, values };
-  if (rule.reason !== undefined) entry.reason = rule.reason;
-  if (conditionError !== undefined) entry.conditionError = conditionError;
-  return entry;
+  if (rule.reason === undefined && conditionError === undefined)
+    return { authority: rule.authority, policy: rule.policy, ruleId: rule.ruleId, values };
+  return {
+    authority: rule.authority,
+    ...(conditionError !== undefined ? { conditionError } : {}),
+    policy: rule.policy,
+    ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
+    ruleId: rule.ruleId,
+    values,
+  };
 }
 
 /** The values a condition read, by path; own properties only, so nothing is read off prototypes. */
@@ -168,7 +177,7 @@ function mergeObligations(
   }
   // Masking more is the safe side, so skipped rules' redactions count too.
   if (applied || skipped) redact = union(skipped ? [...(applied ?? []), ...skipped] : applied!, 'redact');
-  return approvers ? { notify, approvers, redact } : { notify, redact };
+  return approvers ? { approvers, notify, redact } : { notify, redact };
 }
 
 function union(rules: readonly CompiledRule[], field: 'notify' | 'redact'): readonly string[] {

@@ -94,6 +94,18 @@ describe('canonicalJson', () => {
   it('refuses values JSON cannot represent instead of hashing a guess', () => {
     expect(() => canonicalJson(undefined)).toThrow(TypeError);
   });
+
+  it('writes a frozen value as it is now: a frozen object holding a mutable one is read afresh after that one changes', () => {
+    const frozen = Object.freeze({ z: Object.freeze(['b', 'a']), a: Object.freeze({ y: 1, x: 2 }) });
+    expect(canonicalJson(frozen)).toBe('{"a":{"x":2,"y":1},"z":["b","a"]}');
+    expect(canonicalJson({ decision: frozen, step: 1 })).toBe(canonicalize({ decision: frozen, step: 1 }));
+    const counters = { steps: 1 };
+    const shell = Object.freeze({ run: counters, name: 'r' });
+    expect(canonicalJson(shell)).toBe('{"name":"r","run":{"steps":1}}');
+    counters.steps = 2;
+    expect(canonicalJson(shell)).toBe('{"name":"r","run":{"steps":2}}');
+    expect(canonicalJson({ wrapped: shell })).toBe('{"wrapped":{"name":"r","run":{"steps":2}}}');
+  });
 });
 
 describe('UserError', () => {

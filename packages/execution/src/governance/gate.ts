@@ -232,11 +232,13 @@ export class GovernanceGate implements Gate {
       {
         type: 'policy.decided',
         actor: 'control-plane',
+        // Keys in canonical (UTF-16) order, so the recorder's canonical JSON writes these objects
+        // as they are instead of copying them in order.
         payload: {
-          step,
-          action: { kind: proposed.kind, name: proposed.name, args: recordedArgs, args_hash: argsHash },
-          decision,
+          action: { args: recordedArgs, args_hash: argsHash, kind: proposed.kind, name: proposed.name },
           ...(invalid ? { arguments_invalid: [...invalid] } : {}),
+          decision,
+          step,
         },
       },
     ];

@@ -238,7 +238,8 @@ export class GraphContext {
       (args) => ({
         type: action.kind === 'handoff' ? 'handoff.started' : 'tool.called',
         actor: this.agent.id,
-        payload: { step, call_id: call.id, kind: action.kind, name: action.name, args },
+        // Keys in canonical order: recorded without a sorted copy.
+        payload: { args, call_id: call.id, kind: action.kind, name: action.name, step },
       }),
       options,
     );
