@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { loadOrCreateKeyFile } from './key-file.ts';
 import type { RedactionNote } from './hash-chain.ts';
-import { detectSpans, isSecretFieldName, secretDetectors, type DetectedSpan, type Detector } from './secret-detectors.ts';
+import { detectionText, detectSpans, isSecretFieldName, secretDetectors, type DetectedSpan, type Detector } from './secret-detectors.ts';
 
 /** Built-in PII patterns a configuration may enable by name. */
 export const builtInPiiPatterns = {
@@ -122,9 +122,11 @@ export function createRedactor(options: RedactorOptions): Redactor {
   function redactText(text: string): { text: string; kinds: string[] } {
     const kinds: string[] = [];
     let result = text;
-    // Each detector sees the text the previous ones left, so the more specific one wins a value.
+    // Each detector sees the text the previous ones left, so the more specific one wins a value;
+    // its normalised view is made again only when a detector changed the text.
+    let view = detectionText(result);
     for (const detector of detectors) {
-      const spans = outsidePlaceholders(result, detectSpans(detector, result));
+      const spans = outsidePlaceholders(result, detectSpans(detector, result, view));
       if (spans.length === 0) continue;
       let rebuilt = '';
       let cursor = 0;
@@ -134,6 +136,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
         cursor = span.end;
       }
       result = rebuilt + result.slice(cursor);
+      view = detectionText(result);
       kinds.push(detector.kind);
     }
     return { text: result, kinds };
@@ -177,25 +180,29 @@ export function createRedactor(options: RedactorOptions): Redactor {
     return { text: placeholder('secret_field', text), kinds: ['secret_field'] };
   }
 
-  /** A step of the path to a value: a key, or an index in an array; joined only when a note needs it. */
-  type PathStep = { parent: PathStep | undefined; key: string | number } | undefined;
+  /** The path to a value: keys and array indices, pushed on the way down; joined only when a note needs it. */
+  type Path = Array<string | number>;
 
-  function pathText(step: PathStep): string {
+  function pathText(path: Path): string {
     let text = '';
-    for (let cursor = step; cursor; cursor = cursor.parent) {
-      text = typeof cursor.key === 'number' ? `[${cursor.key}]${text}` : cursor.parent ? `.${cursor.key}${text}` : `${cursor.key}${text}`;
+    for (let index = 0; index < path.length; index += 1) {
+      const key = path[index]!;
+      text += typeof key === 'number' ? `[${key}]` : index > 0 ? `.${key}` : key;
     }
     return text || '$';
   }
 
   // Copy on write: a payload with nothing to redact (nearly all of them) is walked without
   // allocating a copy or a path string; only the containers above a replaced string are copied.
-  function walk(value: unknown, at: PathStep, notes: RedactionNote[]): unknown {
+  // The path is one array per payload, pushed and popped on the way (a step object per member
+  // visited was a tenth of what a governed action allocated).
+  function walk(value: unknown, path: Path, notes: RedactionNote[]): unknown {
     if (typeof value === 'string') {
       // Strings under secret-named fields went through redactField, which never uses the cache.
+      if (clean.has(value)) return value;
       const { text, kinds } = redactRecurring(value);
       if (kinds.length > 0) {
-        const where = pathText(at);
+        const where = pathText(path);
         for (const kind of kinds) notes.push({ path: where, kind });
       }
       return text;
@@ -204,7 +211,10 @@ export function createRedactor(options: RedactorOptions): Redactor {
       let copy: unknown[] | undefined;
       for (let index = 0; index < value.length; index += 1) {
         const item: unknown = value[index];
-        const redacted = walk(item, { parent: at, key: index }, notes);
+        if (item === null || (typeof item !== 'string' && typeof item !== 'object')) continue;
+        path.push(index);
+        const redacted = walk(item, path, notes);
+        path.pop();
         if (redacted !== item) (copy ??= [...value])[index] = redacted;
       }
       return copy ?? value;
@@ -213,12 +223,15 @@ export function createRedactor(options: RedactorOptions): Redactor {
       let copy: Record<string, unknown> | undefined;
       for (const name of Object.keys(value)) {
         const item = (value as Record<string, unknown>)[name];
+        if (item === null || (typeof item !== 'string' && typeof item !== 'object')) continue;
+        path.push(name);
         const field = typeof item === 'string' ? redactField(name, item) : undefined;
         if (field) {
-          const where = pathText({ parent: at, key: name });
+          const where = pathText(path);
           for (const kind of field.kinds) notes.push({ path: where, kind });
         }
-        const redacted = field ? field.text : walk(item, { parent: at, key: name }, notes);
+        const redacted = field ? field.text : walk(item, path, notes);
+        path.pop();
         if (redacted !== item) (copy ??= { ...value })[name] = redacted;
       }
       return copy ?? value;
@@ -229,7 +242,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
   return {
     redact<T>(value: T): Redacted<T> {
       const redactions: RedactionNote[] = [];
-      const redacted = walk(value, undefined, redactions) as T;
+      const redacted = walk(value, [], redactions) as T;
       return { value: redactions.length > 0 ? redacted : value, redactions };
     },
     redactText,

@@ -174,9 +174,11 @@ export interface DetectedSpan {
   value: string;
 }
 
-/** Every match of one detector in text (normalised first), as spans of the original text, in order. */
-export function detectSpans(detector: Detector, text: string): DetectedSpan[] {
-  const view = detectionText(text);
+/**
+ * Every match of one detector in text, as spans of the original text, in order. `view` is
+ * detectionText(text), made once by the caller for all detectors (it was made again for each).
+ */
+export function detectSpans(detector: Detector, text: string, view: DetectionText | undefined): DetectedSpan[] {
   const subject = view?.text ?? text;
   const pattern = detector.pattern;
   pattern.lastIndex = 0;
