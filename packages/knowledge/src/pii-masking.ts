@@ -38,10 +38,13 @@ const detectors: Record<PiiKind, Detector> = {
   },
 };
 
+// Every kind, built once: the gateway masks each text of each request with all of them.
+const allKinds: ReadonlySet<PiiKind> = new Set(piiKinds);
+
 /** Replaces personal data with `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IBAN]`, `[SSN]`, `[IP]`. */
 export function maskPii(text: string, options: PiiMaskingOptions = true): MaskResult {
   if (options === false) return { text, counts: {} };
-  const wanted = new Set(options === true ? piiKinds : (options.kinds ?? piiKinds));
+  const wanted = options === true ? allKinds : new Set(options.kinds ?? piiKinds);
   const counts: Partial<Record<PiiKind, number>> = {};
   let masked = text;
   for (const kind of piiKinds) {

@@ -57,14 +57,25 @@ export function hostGuard(
   options: HostGuardOptions,
   onRefused?: (decision: Extract<HostDecision, { kind: 'refused' }>) => void,
 ): MiddlewareHandler {
+  // Nearly every request names the same Host (and Origin), and the decision depends on nothing
+  // else: a pair once allowed is remembered, so those requests parse no URL. Refused pairs are
+  // decided anew each time; at most 256 pairs are kept (then all are forgotten at once).
+  const allowedPairs = new Set<string>();
   return async (c, next) => {
     // Requests over a socket always carry Host (Node builds the URL from it); an in-process
     // request (app.request) may not, and then its URL's host stands in.
-    const decision = decideHost(c.req.header('host') ?? new URL(c.req.url).host, c.req.header('origin'), options);
+    const host = c.req.header('host') ?? new URL(c.req.url).host;
+    const origin = c.req.header('origin');
+    // Header values hold no line feed (Node refuses them), so the pair's key is unambiguous.
+    const pair = origin === undefined ? host : `${host}\n${origin}`;
+    if (allowedPairs.has(pair)) return next();
+    const decision = decideHost(host, origin, options);
     if (decision.kind === 'refused') {
       onRefused?.(decision);
       return c.json({ error: { code: ErrorCode.Forbidden, message: decision.message } }, 403);
     }
+    if (allowedPairs.size >= 256) allowedPairs.clear();
+    allowedPairs.add(pair);
     return next();
   };
 }

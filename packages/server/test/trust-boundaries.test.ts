@@ -258,6 +258,19 @@ describe('HTTP hygiene', () => {
       ).status,
     ).toBe(200);
     expect(logs.some((line) => line.event === 'auth.decided' && line.reason === 'bad_host')).toBe(true);
+    // Allowed Host and Origin pairs are remembered; that never lets a foreign one through after them.
+    for (let round = 0; round < 300; round += 1) {
+      const host = `localhost:${round}`;
+      expect((await rawRequest(`${server.url}/healthz`, { headers: { host } })).status, host).toBe(200);
+    }
+    expect((await rawRequest(`${server.url}/v1/me`, { headers: { ...auth, host: 'evil.example.com' } })).status).toBe(403);
+    expect(
+      (
+        await rawRequest(`${server.url}/v1/me`, {
+          headers: { ...auth, host: `localhost:${server.port}`, origin: 'http://evil.example.com' },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('answers NULs in input, ids or queries and malformed ids with 400 naming the problem, never 500', async () => {
