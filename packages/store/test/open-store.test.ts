@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -133,6 +133,33 @@ describe.skipIf(!postgresUrl)('a Postgres connection terminated mid-statement', 
       await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`)).catch(() => undefined);
       await store.close();
       await admin.close();
+    }
+  });
+});
+
+// libpq's form for a local server's Unix-domain socket: the URL's host query parameter names the
+// socket's directory. Where the test server has no socket there (another host, a container), skip.
+const socketDirectory = '/var/run/postgresql';
+const socketUrl = (() => {
+  if (!postgresUrl || !existsSync(socketDirectory)) return undefined;
+  const url = new URL(postgresUrl);
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') return undefined;
+  if (!existsSync(path.join(socketDirectory, `.s.PGSQL.${url.port || 5432}`))) return undefined;
+  url.searchParams.set('host', socketDirectory);
+  return url.toString();
+})();
+
+describe.skipIf(!socketUrl)('openStore through a Unix-domain socket', () => {
+  it('connects through the socket named by the URL host parameter (no TCP: the server sees no client address) and migrates', async () => {
+    const store = await openStore({ databaseUrl: socketUrl!, schema: `t_store_${randomUUID().slice(0, 8)}`, maxConnections: 1 });
+    try {
+      const [peer] = await store.query<{ address: string | null }>(sql`SELECT inet_client_addr()::text AS address`);
+      expect(peer!.address).toBeNull();
+      await store.db.insert(runs).values({ id: 'run-socket', agent: 'a', principal: 'p', status: 'running', startedAt: new Date() });
+      expect((await store.db.select().from(runs)).map((row) => row.id)).toEqual(['run-socket']);
+    } finally {
+      await store.query(sql.raw(`DROP SCHEMA IF EXISTS "${store.schemaName}" CASCADE`));
+      await store.close();
     }
   });
 });
