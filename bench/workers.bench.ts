@@ -84,7 +84,9 @@ function cpuMsOf(pid: number): number | undefined {
 /**
  * CPU milliseconds all of this machine's Postgres processes (comm `postgres`: the backends, the
  * WAL writer, the checkpointer) have used so far, from /proc; undefined where there is no /proc.
- * The store shares the two cores with everything else here, so a burst's cost is the sum.
+ * The store shares the two cores with everything else here, so a burst's cost is the sum. A
+ * backend that ended (a connection closed) has its CPU counted in the postmaster's reaped
+ * children's time (cutime, cstime), so it is not lost from the sum.
  */
 function postgresCpuMs(): number | undefined {
   if (!existsSync('/proc/self/stat')) return undefined;
@@ -95,7 +97,8 @@ function postgresCpuMs(): number | undefined {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
+      // utime, stime, cutime, cstime (clock ticks of 10 ms).
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
     } catch {
       // The process ended between the listing and the read.
     }
