@@ -188,7 +188,12 @@ export class SealWriter {
     const storeId = await this.storeId();
     for (let attempt = 0; attempt < 200; attempt += 1) {
       try {
-        const link = (last: { seq: number; seal_hash: string } | undefined): WrittenSeal[] => {
+        const seals = await transaction(this.#store, async (run, commit) => {
+          // On Postgres the chain's lock and the head's read go with BEGIN; the seals' rows with COMMIT.
+          const [, [last]] = await settleAll([
+            this.#store.driver.kind === 'pglite' ? Promise.resolve([]) : run(lockSql),
+            run<{ seq: number; seal_hash: string }>(headSql),
+          ] as const);
           let previous = last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash };
           const written: WrittenSeal[] = [];
           for (const pending of batch) {
@@ -196,15 +201,6 @@ export class SealWriter {
             written.push(seal);
             previous = seal;
           }
-          return written;
-        };
-        const seals = await transaction(this.#store, async (run, commit) => {
-          // On Postgres the chain's lock and the head's read go with BEGIN; the seals' rows with COMMIT.
-          const [, [last]] = await settleAll([
-            this.#store.driver.kind === 'pglite' ? Promise.resolve([]) : run(lockSql),
-            run<{ seq: number; seal_hash: string }>(headSql),
-          ] as const);
-          const written = link(last);
           const { sent, declinable } = issueStatements(run, batch, written);
           if (!declinable) commit();
           await settleAll(sent);
