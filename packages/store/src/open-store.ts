@@ -287,13 +287,20 @@ async function applyMigrations(store: Store): Promise<void> {
   }
 }
 
+/** The newest migration of each migrations folder (a build's files do not change while it runs): read, and every file hashed, once a process. */
+const newestMigration = new Map<string, number>();
+
 /**
  * Whether the store's schema holds every migration of this build (on the store's own connections,
  * so a process that finds it migrated opens no other). False when it cannot tell (no migrations
  * table yet): the caller migrates under the lock, which decides again.
  */
 async function migrationsRecorded(store: Store, config: { migrationsFolder: string; migrationsSchema: string; migrationsTable: string }) {
-  const newest = Math.max(...readMigrationFiles(config).map((migration) => migration.folderMillis));
+  let newest = newestMigration.get(config.migrationsFolder);
+  if (newest === undefined) {
+    newest = Math.max(...readMigrationFiles(config).map((migration) => migration.folderMillis));
+    newestMigration.set(config.migrationsFolder, newest);
+  }
   try {
     const [row] = await store.query<{ created_at: string | number | null }>(
       sql`SELECT max(created_at) AS created_at FROM ${sql.identifier(config.migrationsSchema)}.${sql.identifier(config.migrationsTable)}`,
