@@ -20,7 +20,7 @@ import {
   type Verdict,
 } from '@aifactory/execution';
 import { notifyObligation } from '@aifactory/execution/internal';
-import { maskPii, type PiiKind } from '@aifactory/knowledge/pii-masking';
+import type { PiiKind } from '@aifactory/knowledge/pii-masking';
 import type { Store } from '@aifactory/store';
 import { type Recorder, type Redactor } from '@aifactory/verification';
 import { findRunsWhere } from '@aifactory/verification/internal';
@@ -28,6 +28,7 @@ import { withPlainHeaders } from '../answer-headers.ts';
 import type { GatewayConfig, GatewayProvider } from './gateway-config.ts';
 import { GatewayBudgets, GatewayRateLimits } from './gateway-limits.ts';
 import { HeldRequests, approvalDetails, approvalHeader, heldMessage, type GatewayApprovals, type HeldRefusal } from './held-requests.ts';
+import { PiiScanner } from './pii-scan.ts';
 import { SessionRuns, gatewayAgent, type SessionRun } from './session-runs.ts';
 import { callUpstream, EventRelay, readText, type UpstreamResponse, type UpstreamResult } from './upstream-call.ts';
 import type { GatewayErrorKind, WireOutcome, WireProtocol } from './wire-protocols.ts';
@@ -158,6 +159,7 @@ export class LlmGateway {
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #secrets: string[];
   readonly #registry: ModelRegistry | undefined;
+  readonly #pii = new PiiScanner();
   #closing = false;
 
   private constructor(options: LlmGatewayOptions, policies: PolicySet) {
@@ -308,7 +310,7 @@ export class LlmGateway {
     const texts: string[] = [];
     const masked = protocol.mapTexts(outgoing, (text) => {
       texts.push(text);
-      const result = maskPii(text);
+      const result = this.#pii.mask(text);
       for (const [kind, count] of Object.entries(result.counts)) found[kind as PiiKind] = (found[kind as PiiKind] ?? 0) + count;
       return result.text;
     });
