@@ -119,9 +119,33 @@ function initialisedTemplate(dataDir: string | undefined): Blob | undefined {
   }
 }
 
+/**
+ * The embedded store's `shared_buffers` (AIFACTORY_PGLITE_SHARED_BUFFERS, default 32MB; initdb's
+ * postgresql.conf says 128MB). PGlite allocates and clears its shared memory inside WebAssembly on
+ * every open, so its size is most of what an open costs: reopening a data directory took ~0.7-2
+ * CPU-s at 128MB and ~0.3-0.5 at 32MB on the 2-core development machine, which every `factory`
+ * command on the embedded store pays before it does anything. An embedded store's working set (the
+ * trace's tail, its indexes, the runs being driven) fits in 32MB; pages beyond it are read from the
+ * data directory through the operating system's cache.
+ */
+function pgliteSharedBuffers(): string {
+  const configured = process.env.AIFACTORY_PGLITE_SHARED_BUFFERS?.trim();
+  if (configured === undefined || configured === '') return '32MB';
+  const match = /^(\d+)(kB|MB|GB)$/.exec(configured);
+  const kilobytes = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : 0;
+  if (!match || kilobytes < 128 || kilobytes > 4 * 1024 * 1024) {
+    throw new UserError(
+      ErrorCode.InputInvalid,
+      `AIFACTORY_PGLITE_SHARED_BUFFERS is '${configured}'; expected a size from 128kB to 4GB written like 32MB (units kB, MB or GB).`,
+    );
+  }
+  return configured;
+}
+
 async function openPglite(dataDir: string | undefined, schemaName: string, lockOptions: StoreOptions['lock'] = {}): Promise<Store> {
   let lock: DirectoryLock | undefined;
   let client: PGlite;
+  const sharedBuffers = pgliteSharedBuffers();
   try {
     if (dataDir) {
       mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true });
@@ -130,8 +154,9 @@ async function openPglite(dataDir: string | undefined, schemaName: string, lockO
       mkdirSync(dataDir, { recursive: true });
     }
     const loadDataDir = initialisedTemplate(dataDir);
-    const options = loadDataDir ? { loadDataDir } : {};
     const { PGlite } = await import('@electric-sql/pglite');
+    const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`];
+    const options = loadDataDir ? { loadDataDir, startParams } : { startParams };
     client = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
   } catch (error) {
     lock?.release();

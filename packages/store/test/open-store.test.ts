@@ -99,6 +99,36 @@ describe('openStore with a data directory', () => {
     }
   });
 
+  it('runs PGlite with 32MB of shared buffers unless AIFACTORY_PGLITE_SHARED_BUFFERS says otherwise, and refuses a malformed size before touching the directory', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-store-'));
+    const saved = process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
+    const sharedBuffers = async () => {
+      const store = await openStore({ dataDir });
+      try {
+        return (await store.query<{ shared_buffers: string }>(sql`SHOW shared_buffers`))[0]!.shared_buffers;
+      } finally {
+        await store.close();
+      }
+    };
+    try {
+      delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
+      expect(await sharedBuffers()).toBe('32MB');
+      process.env.AIFACTORY_PGLITE_SHARED_BUFFERS = '64MB';
+      expect(await sharedBuffers()).toBe('64MB');
+      for (const malformed of ['lots', '32', '64 MB', '16kB']) {
+        process.env.AIFACTORY_PGLITE_SHARED_BUFFERS = malformed;
+        await expect(openStore({ dataDir })).rejects.toThrow(`AIFACTORY_PGLITE_SHARED_BUFFERS is '${malformed}'`);
+      }
+      // Refused before the directory's lock was taken: the next open is not told the store is busy.
+      delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
+      expect(await sharedBuffers()).toBe('32MB');
+    } finally {
+      if (saved === undefined) delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
+      else process.env.AIFACTORY_PGLITE_SHARED_BUFFERS = saved;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('names the unreachable server in its error', async () => {
     await expect(openStore({ databaseUrl: 'postgres://nobody:secret@127.0.0.1:1/none' })).rejects.toThrow(
       /Could not reach Postgres at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/,
