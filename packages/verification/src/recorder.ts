@@ -212,6 +212,14 @@ FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type
 WHERE ${fenceHolds('x.run_id', 'x.fence')}`;
 /** Rows of several runs: the runs whose rows went in come back. */
 const insertEventsSql = `${insertEventsBody}\nRETURNING run_id`;
+/**
+ * Rows of one run ($2 the run, $3 its fence's epoch): the rows share one fence, so it is checked
+ * once for the statement (an InitPlan) instead of once a row, each check a lookup and a FOR SHARE lock.
+ */
+const insertRunEventsSql = `INSERT INTO events (${eventColumns})
+SELECT ${eventColumns}
+FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)
+WHERE ${fenceHolds('$2::text', '$3::int')}`;
 
 /**
  * A run's end in one statement ($1 the terminal event as a JSON row, fenced like any append; $2..$13
@@ -255,9 +263,12 @@ function valuesStatement(count: number): { returning: string; counted: string } 
     }
     const body = `INSERT INTO events (${eventColumns})
 SELECT ${eventColumns}
-FROM (VALUES ${tuples.join(', ')}) AS x(${eventColumns}, fence)
-WHERE ${fenceHolds('x.run_id', 'x.fence')}`;
-    statement = { returning: `${body}\nRETURNING run_id`, counted: body };
+FROM (VALUES ${tuples.join(', ')}) AS x(${eventColumns}, fence)`;
+    // One run's rows share its fence: checked once, by the first row's run and epoch ($1, $13).
+    statement = {
+      returning: `${body}\nWHERE ${fenceHolds('x.run_id', 'x.fence')}\nRETURNING run_id`,
+      counted: `${body}\nWHERE ${fenceHolds('$1::text', '$13::int')}`,
+    };
     valuesSql[count] = statement;
   }
   return statement;
@@ -282,6 +293,11 @@ function rowsJson(rows: readonly PreparedRow[]): string {
       hash: row.hash,
     })),
   );
+}
+
+/** The parameters of insertRunEventsSql: one run's rows as JSON, the run, its fence's epoch. */
+function runEventsParams(rows: readonly PreparedRow[]): PreparedParameter[] {
+  return [rowsJson(rows), rows[0]!.runId, rows[0]!.fence ?? null];
 }
 
 /** The parameters of rows in a VALUES statement, 13 a row. */
@@ -316,17 +332,19 @@ async function insertEventRows(store: Store, rows: readonly PreparedRow[], runs:
   if (store.driver.kind === 'pglite') {
     const client = store.driver.client;
     const values = rows.length <= maxValuesRows;
-    const statement = values ? valuesStatement(rows.length) : { counted: insertEventsBody, returning: insertEventsSql };
-    const params = values ? rowsParams(rows) : [rowsJson(rows)];
     if (runs === 1) {
-      const inserted = await runPrepared(client, statement.counted, params);
+      const inserted = values
+        ? await runPrepared(client, valuesStatement(rows.length).counted, rowsParams(rows))
+        : await runPrepared(client, insertRunEventsSql, runEventsParams(rows));
       return inserted.affectedRows === rows.length ? new Set([rows[0]!.runId]) : new Set();
     }
-    const inserted = await runPrepared(client, statement.returning, params);
+    const inserted = values
+      ? await runPrepared(client, valuesStatement(rows.length).returning, rowsParams(rows))
+      : await runPrepared(client, insertEventsSql, [rowsJson(rows)]);
     return new Set(inserted.rows.map((insertedRow) => insertedRow[0]!));
   }
   if (runs === 1) {
-    const inserted = await executeCount(store, insertEventsBody, [rowsJson(rows)]);
+    const inserted = await executeCount(store, insertRunEventsSql, runEventsParams(rows));
     return inserted === rows.length ? new Set([rows[0]!.runId]) : new Set();
   }
   const inserted = await queryRows<{ run_id: string }>(store, insertEventsSql, [rowsJson(rows)]);

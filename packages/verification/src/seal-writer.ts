@@ -20,7 +20,7 @@
 // turn (a burst of requests read off their sockets together) are one batch, not the first alone
 // with the rest queued behind its commit.
 import { ErrorCode, SystemError, UserError } from '@aifactory/core';
-import type { Store } from '@aifactory/store';
+import { runPrepared, type PreparedParameter, type Store } from '@aifactory/store';
 import { signCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { genesisSealHash, sealHash, sealMessage, type SealKind, type SealSigner } from './seal-signer.ts';
 import { anchorKey, isUniqueViolation, queryRows, readStoreId, storeFailure } from './store-access.ts';
@@ -69,7 +69,8 @@ export interface BatchedRows {
  * How a seal is written: its own statement (the seal's parameters are $1..$12; anything else from
  * $13), or batched rows. A statement that may decline to write its seal (it inserts the seal only
  * when something else in it went in) says by `written` whether the rows it returned show the seal
- * written; when not, the seal is not linked (the chain stays where it was) and the write rejects
+ * written (it is given them as arrays of column values on PGlite, as objects on Postgres: count
+ * them); when not, the seal is not linked (the chain stays where it was) and the write rejects
  * with sealDeclined.
  */
 export type SealWrite = { text: string; params: unknown[]; written?: (rows: unknown[]) => boolean } | { rows: readonly BatchedRows[] };
@@ -268,8 +269,8 @@ export class SealWriter {
             return settleAll(sent);
           });
         } else if ('rows' in write) {
-          if (write.rows[0]) await queryRows(this.#store, write.rows[0].text, [JSON.stringify([write.rows[0].row])]);
-        } else returned = await queryRows(this.#store, write.text, write.params);
+          if (write.rows[0]) await runStatement(this.#store, write.rows[0].text, [JSON.stringify([write.rows[0].row])]);
+        } else returned = await runStatement(this.#store, write.text, write.params);
       } catch (error) {
         if (isUniqueViolation(error, 'seals_pkey')) {
           // Another seal took this place in the chain first; link after it (at once when only the
@@ -317,6 +318,23 @@ interface PendingSeal {
   statement: SealStatement;
   resolve(seal: WrittenSeal): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Runs one seal's statement on its own (a run's start, a run's end, a seal). On PGlite it is a named
+ * prepared statement (runPrepared), its rows arrays of column values: query() would parse and plan
+ * the statement afresh each time, and a run's start and end each cost about six appends that way.
+ * Parameters the wire cannot carry as text (objects, dates) go through query() as before.
+ */
+async function runStatement(store: Store, text: string, params: readonly unknown[]): Promise<unknown[]> {
+  if (store.driver.kind === 'pglite' && params.every(isTextParameter))
+    return (await runPrepared(store.driver.client, text, params as PreparedParameter[])).rows;
+  return queryRows(store, text, params as unknown[]);
+}
+
+/** Whether a parameter goes as runPrepared's text (String(value)) the way query() would send it. */
+function isTextParameter(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
 }
 
 /** Seals written in one transaction at most (bounds how long it holds its connection). */
