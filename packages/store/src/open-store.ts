@@ -34,6 +34,11 @@ export interface StoreOptions {
   migrate?: boolean;
   /** PGlite data directory only: how to wait for the process holding its lock (default: refuse at once). */
   lock?: Pick<AcquireOptions, 'waitMs' | 'onBusy'>;
+  /**
+   * PGlite only: its `shared_buffers` (default 32MB, cheap to open; a long-lived server asks for
+   * more). AIFACTORY_PGLITE_SHARED_BUFFERS, when set, wins.
+   */
+  pgliteSharedBuffers?: string;
 }
 
 /** An open store: the drizzle database plus what callers need to know about it. */
@@ -79,7 +84,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   }
   const store = options.databaseUrl
     ? await openPostgres(options.databaseUrl, schemaName, options)
-    : await openPglite(options.dataDir, schemaName, options.lock);
+    : await openPglite(options.dataDir, schemaName, options.lock, options.pgliteSharedBuffers);
   if (options.migrate !== false) {
     try {
       await applyMigrations(store);
@@ -120,32 +125,39 @@ function initialisedTemplate(dataDir: string | undefined): Blob | undefined {
 }
 
 /**
- * The embedded store's `shared_buffers` (AIFACTORY_PGLITE_SHARED_BUFFERS, default 32MB; initdb's
- * postgresql.conf says 128MB). PGlite allocates and clears its shared memory inside WebAssembly on
- * every open, so its size is most of what an open costs: reopening a data directory took ~0.7-2
- * CPU-s at 128MB and ~0.3-0.5 at 32MB on the 2-core development machine, which every `factory`
- * command on the embedded store pays before it does anything. An embedded store's working set (the
- * trace's tail, its indexes, the runs being driven) fits in 32MB; pages beyond it are read from the
- * data directory through the operating system's cache.
+ * The embedded store's `shared_buffers`: AIFACTORY_PGLITE_SHARED_BUFFERS when set, else what the
+ * process asked for (`factory serve`: 128MB, initdb's own), else 32MB. PGlite allocates and clears
+ * its shared memory inside WebAssembly on every open, so its size is most of what an open costs:
+ * reopening a data directory took ~0.7-2 CPU-s at 128MB and ~0.3-0.5 at 32MB on the 2-core
+ * development machine, which every `factory` command on the embedded store pays before it does
+ * anything. A command's cache starts cold and ends with it, so a small one loses nothing; a
+ * long-lived server keeps what it reads (random reads over a 100MB table cost it 0.45 ms at 128MB
+ * against 0.57 ms at 32MB).
  */
-function pgliteSharedBuffers(): string {
+function pgliteSharedBuffers(requested: string | undefined): string {
   const configured = process.env.AIFACTORY_PGLITE_SHARED_BUFFERS?.trim();
-  if (configured === undefined || configured === '') return '32MB';
-  const match = /^(\d+)(kB|MB|GB)$/.exec(configured);
+  const source = configured ? 'AIFACTORY_PGLITE_SHARED_BUFFERS' : 'pgliteSharedBuffers';
+  const size = configured || requested || '32MB';
+  const match = /^(\d+)(kB|MB|GB)$/.exec(size);
   const kilobytes = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : 0;
   if (!match || kilobytes < 128 || kilobytes > 4 * 1024 * 1024) {
     throw new UserError(
       ErrorCode.InputInvalid,
-      `AIFACTORY_PGLITE_SHARED_BUFFERS is '${configured}'; expected a size from 128kB to 4GB written like 32MB (units kB, MB or GB).`,
+      `${source} is '${size}'; expected a size from 128kB to 4GB written like 32MB (units kB, MB or GB).`,
     );
   }
-  return configured;
+  return size;
 }
 
-async function openPglite(dataDir: string | undefined, schemaName: string, lockOptions: StoreOptions['lock'] = {}): Promise<Store> {
+async function openPglite(
+  dataDir: string | undefined,
+  schemaName: string,
+  lockOptions: StoreOptions['lock'] = {},
+  requestedSharedBuffers?: string,
+): Promise<Store> {
   let lock: DirectoryLock | undefined;
   let client: PGlite;
-  const sharedBuffers = pgliteSharedBuffers();
+  const sharedBuffers = pgliteSharedBuffers(requestedSharedBuffers);
   try {
     if (dataDir) {
       mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true });

@@ -99,11 +99,11 @@ describe('openStore with a data directory', () => {
     }
   });
 
-  it('runs PGlite with 32MB of shared buffers unless AIFACTORY_PGLITE_SHARED_BUFFERS says otherwise, and refuses a malformed size before touching the directory', async () => {
+  it('runs PGlite with 32MB of shared buffers, or what the opener asks for, or AIFACTORY_PGLITE_SHARED_BUFFERS over both; a malformed size is refused before the directory is locked', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'aifactory-store-'));
     const saved = process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
-    const sharedBuffers = async () => {
-      const store = await openStore({ dataDir });
+    const sharedBuffers = async (pgliteSharedBuffers?: string) => {
+      const store = await openStore({ dataDir, ...(pgliteSharedBuffers ? { pgliteSharedBuffers } : {}) });
       try {
         return (await store.query<{ shared_buffers: string }>(sql`SHOW shared_buffers`))[0]!.shared_buffers;
       } finally {
@@ -113,14 +113,17 @@ describe('openStore with a data directory', () => {
     try {
       delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
       expect(await sharedBuffers()).toBe('32MB');
+      expect(await sharedBuffers('128MB')).toBe('128MB');
       process.env.AIFACTORY_PGLITE_SHARED_BUFFERS = '64MB';
       expect(await sharedBuffers()).toBe('64MB');
+      expect(await sharedBuffers('128MB')).toBe('64MB');
       for (const malformed of ['lots', '32', '64 MB', '16kB']) {
         process.env.AIFACTORY_PGLITE_SHARED_BUFFERS = malformed;
         await expect(openStore({ dataDir })).rejects.toThrow(`AIFACTORY_PGLITE_SHARED_BUFFERS is '${malformed}'`);
       }
-      // Refused before the directory's lock was taken: the next open is not told the store is busy.
       delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;
+      await expect(openStore({ dataDir, pgliteSharedBuffers: '8 GB' })).rejects.toThrow(`pgliteSharedBuffers is '8 GB'`);
+      // Refused before the directory's lock was taken: the next open is not told the store is busy.
       expect(await sharedBuffers()).toBe('32MB');
     } finally {
       if (saved === undefined) delete process.env.AIFACTORY_PGLITE_SHARED_BUFFERS;

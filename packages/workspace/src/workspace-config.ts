@@ -98,11 +98,15 @@ export function workspaceConfigAt(
  * up to AIFACTORY_STORE_WAIT_MS (default 15 s) for the holder to finish — but not for a
  * `factory serve`, which is named at once (ServedStoreError) so the CLI can go through it.
  */
-export async function openWorkspaceStore(config: WorkspaceConfig = workspaceConfigFromEnv()): Promise<Store> {
+export async function openWorkspaceStore(
+  config: WorkspaceConfig = workspaceConfigFromEnv(),
+  tuning: Pick<StoreOptions, 'pgliteSharedBuffers'> = {},
+): Promise<Store> {
   const waitMs = Number(process.env.AIFACTORY_STORE_WAIT_MS ?? 15_000);
   try {
     return await openStore({
       ...config.store,
+      ...tuning,
       lock: {
         waitMs: Number.isFinite(waitMs) && waitMs >= 0 ? waitMs : 15_000,
         onBusy: (owner) => readLocalCredential(config.home)?.pid === owner.pid,

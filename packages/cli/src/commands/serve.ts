@@ -105,6 +105,9 @@ function portOf(value: string, option: string): number {
 /** Registers `factory serve`, `factory tokens` and `factory mcp`. */
 export function registerServeCommands(program: Command, options: ServeCommandOptions = {}): void {
   const open = options.openStore ?? (() => openWorkspaceStore());
+  // A server lives long enough for its cache to pay: the embedded store opens with initdb's 128MB of
+  // shared buffers, where a command's store opens with 32MB (cheaper to open, and its cache dies with it).
+  const openServing = options.openStore ?? (() => openWorkspaceStore(undefined, { pgliteSharedBuffers: '128MB' }));
   async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
     const store = await open();
     try {
@@ -213,7 +216,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
           });
         }
         const config = workspaceConfigFromEnv(process.env, { agentsDir: serveOptions.agents, policiesDir: serveOptions.policies });
-        const store = await open();
+        const store = await openServing();
         let queue: RunQueue | undefined;
         if (serveOptions.queue) {
           try {
@@ -440,7 +443,7 @@ export function registerServeCommands(program: Command, options: ServeCommandOpt
             ErrorCode.NotFound,
             `No agent named ${unknown.map((name) => `'${name}'`).join(', ')} in ${agentsDir}; agents there: ${agents.map((agent) => agent.name).join(', ') || 'none'}.`,
           );
-        const store = await open();
+        const store = await openServing();
         if (mcpOptions.http !== undefined) {
           const oidc = oidcOptionsFromEnv();
           const server = await startServer({
