@@ -206,20 +206,18 @@ interface Coverage {
 
 const eventColumns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash';
 
-const insertEventsBody = `INSERT INTO events (${eventColumns})
+/** Rows given as JSON ($1), each with the fence it is appended under; the WHERE says how that fence is checked. */
+const insertEventsFromJson = `INSERT INTO events (${eventColumns})
 SELECT ${eventColumns}
-FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text, fence int)
-WHERE ${fenceHolds('x.run_id', 'x.fence')}`;
+FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text, fence int)`;
+const insertEventsBody = `${insertEventsFromJson}\nWHERE ${fenceHolds('x.run_id', 'x.fence')}`;
 /** Rows of several runs: the runs whose rows went in come back. */
 const insertEventsSql = `${insertEventsBody}\nRETURNING run_id`;
 /**
  * Rows of one run ($2 the run, $3 its fence's epoch): the rows share one fence, so it is checked
  * once for the statement (an InitPlan) instead of once a row, each check a lookup and a FOR SHARE lock.
  */
-const insertRunEventsSql = `INSERT INTO events (${eventColumns})
-SELECT ${eventColumns}
-FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)
-WHERE ${fenceHolds('$2::text', '$3::int')}`;
+const insertRunEventsSql = `${insertEventsFromJson}\nWHERE ${fenceHolds('$2::text', '$3::int')}`;
 
 /**
  * A run's end in one statement ($1 the terminal event as a JSON row, fenced like any append; $2..$13
