@@ -52,30 +52,50 @@ export function decideHost(host: string | undefined, origin: string | undefined,
   return { kind: 'allowed' };
 }
 
+/**
+ * decideHost with a memory: nearly every request names the same Host (and Origin), and the decision
+ * depends on nothing else, so a pair once allowed is remembered and those requests parse no URL.
+ * Refused pairs are decided anew each time; at most 256 pairs are kept (then all are forgotten at
+ * once). One instance serves the middleware and the gateway's route in front of Hono.
+ */
+export class HostCheck {
+  readonly #options: HostGuardOptions;
+  readonly #allowedPairs = new Set<string>();
+
+  constructor(options: HostGuardOptions) {
+    this.#options = options;
+  }
+
+  /** Decides a request's Host and Origin headers. */
+  decide(host: string | undefined, origin: string | undefined): HostDecision {
+    // Header values hold no line feed (Node refuses them), so the pair's key is unambiguous.
+    const pair = origin === undefined ? host : `${host}\n${origin}`;
+    if (pair !== undefined && this.#allowedPairs.has(pair)) return allowedHost;
+    const decision = decideHost(host, origin, this.#options);
+    if (decision.kind === 'allowed' && pair !== undefined) {
+      if (this.#allowedPairs.size >= 256) this.#allowedPairs.clear();
+      this.#allowedPairs.add(pair);
+    }
+    return decision;
+  }
+}
+
+const allowedHost: HostDecision = { kind: 'allowed' };
+
 /** Hono middleware refusing (403) requests whose Host or Origin is not allowed. */
 export function hostGuard(
-  options: HostGuardOptions,
+  options: HostGuardOptions | HostCheck,
   onRefused?: (decision: Extract<HostDecision, { kind: 'refused' }>) => void,
 ): MiddlewareHandler {
-  // Nearly every request names the same Host (and Origin), and the decision depends on nothing
-  // else: a pair once allowed is remembered, so those requests parse no URL. Refused pairs are
-  // decided anew each time; at most 256 pairs are kept (then all are forgotten at once).
-  const allowedPairs = new Set<string>();
+  const check = options instanceof HostCheck ? options : new HostCheck(options);
   return async (c, next) => {
     // Requests over a socket always carry Host (Node builds the URL from it); an in-process
     // request (app.request) may not, and then its URL's host stands in.
-    const host = c.req.header('host') ?? new URL(c.req.url).host;
-    const origin = c.req.header('origin');
-    // Header values hold no line feed (Node refuses them), so the pair's key is unambiguous.
-    const pair = origin === undefined ? host : `${host}\n${origin}`;
-    if (allowedPairs.has(pair)) return next();
-    const decision = decideHost(host, origin, options);
+    const decision = check.decide(c.req.header('host') ?? new URL(c.req.url).host, c.req.header('origin'));
     if (decision.kind === 'refused') {
       onRefused?.(decision);
       return c.json({ error: { code: ErrorCode.Forbidden, message: decision.message } }, 403);
     }
-    if (allowedPairs.size >= 256) allowedPairs.clear();
-    allowedPairs.add(pair);
     return next();
   };
 }

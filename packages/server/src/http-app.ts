@@ -22,6 +22,7 @@ import type { Store } from '@aifactory/store';
 import type { Workspace } from '@aifactory/workspace';
 import type { TokenPrincipal } from './api-tokens.ts';
 import type { FailedAuthLimitOptions } from './failed-auth-limit.ts';
+import { gatewayFastRoute } from './gateway/gateway-fast-route.ts';
 import { registerGatewayRoutes } from './gateway/gateway-routes.ts';
 import type { LlmGateway } from './gateway/llm-gateway.ts';
 import { HttpAuth, heldRunRecorder, requestAuthenticator } from './http-auth.ts';
@@ -30,7 +31,8 @@ import type { ServerMetrics } from './metrics.ts';
 import type { OidcOptions } from './oidc-auth.ts';
 import { registerProtectedResourceRoutes } from './protected-resource.ts';
 import { readBody, readQuery } from './request-input.ts';
-import { registerRequestMiddleware } from './request-middleware.ts';
+import { maxBodyBytes, registerRequestMiddleware } from './request-middleware.ts';
+import { HostCheck } from './host-guard.ts';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { documentGatewayRoutes } from './routes/gateway-docs.ts';
 import type { ApiApp, RouteContext, RunDriver } from './routes/context.ts';
@@ -141,7 +143,11 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const track = <T>(promise: Promise<T>): Promise<T> => inFlight.track(promise);
 
   registerErrorHandling(app, log);
-  registerRequestMiddleware(app, options, { log: logWithOwn, metrics, authDecided });
+  // One host check for the middleware and the gateway's route in front of Hono.
+  const hostCheck = options.allowedHosts
+    ? new HostCheck({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] })
+    : undefined;
+  registerRequestMiddleware(app, options, { log: logWithOwn, metrics, authDecided, hostCheck });
   registerProtectedResourceRoutes(app, {
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     issuer: () => authenticator.issuer,
@@ -150,10 +156,22 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   const auth = new HttpAuth({ store, options, authenticator, limiter, authDecided, log });
   const { authenticate, hasRole, requireRole, visibleRun } = auth;
-  // The LLM gateway (OpenAI and Anthropic wire protocols, its own auth header and error shapes).
+  // The LLM gateway (OpenAI and Anthropic wire protocols, its own auth header and error shapes):
+  // Hono's routes, and behind a Node server the same routes answered in front of Hono.
+  let gatewayFast: ReturnType<typeof gatewayFastRoute> | undefined;
   if (options.llmGateway) {
-    registerGatewayRoutes(app, { gateway: options.llmGateway, authenticate, authDecided, log });
+    const gatewayOptions = { gateway: options.llmGateway, authenticate, authDecided, log };
+    registerGatewayRoutes(app, gatewayOptions);
     documentGatewayRoutes(app);
+    gatewayFast = gatewayFastRoute({
+      ...gatewayOptions,
+      hostCheck,
+      cors: (options.corsOrigins?.length ?? 0) > 0,
+      maxBodyBytes: maxBodyBytes(options),
+      requestLog: logWithOwn,
+      metrics,
+      serverLog: log,
+    });
   }
 
   app.use('/v1/*', async (c, next) => {
@@ -203,7 +221,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   return {
     app,
-    nodeFetch: nodeFetch((request, env) => app.fetch(request, env)),
+    nodeFetch: nodeFetch((request, env) => gatewayFast?.(request, env) ?? app.fetch(request, env)),
     hub,
     get inFlight() {
       return inFlight.size;

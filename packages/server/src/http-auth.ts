@@ -13,6 +13,7 @@ import { bearerChallenge } from './protected-resource.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { clientAddress, RequestAuthenticator } from './request-auth.ts';
 import { HttpProblem, notVisible, runReaders, type RouteContext } from './routes/context.ts';
+import type { RequestView } from './request-view.ts';
 import type { ServerLog } from './server-log.ts';
 
 /** Authentication, roles and run visibility for the routes (shared through RouteContext). */
@@ -42,7 +43,7 @@ export class HttpAuth {
   }
 
   readonly authenticate = async (
-    c: Context,
+    c: RequestView,
     presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
   ): Promise<TokenPrincipal> => {
     const now = Date.now();

@@ -42,18 +42,7 @@ export function registerErrorHandling(app: ApiApp, log: ServerLog): void {
       const path = error.location?.path;
       return c.json({ error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } }, status as 400);
     }
-    const reference = randomUUID().slice(0, 8);
-    log({
-      event: 'request.failed',
-      reference,
-      method: c.req.method,
-      path: c.req.path,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return c.json(
-      { error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` } },
-      500,
-    );
+    return c.json(unexpectedFailure(log, c.req.method, c.req.path, error), 500);
   });
 
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
@@ -67,4 +56,18 @@ export function createApiApp(): ApiApp {
       if (!result.success) throw validationProblem(result.error, validationTargets[result.target] ?? result.target);
     },
   });
+}
+
+/** The answer (500) to an error no route answered, logged with a reference the answer names. */
+export function unexpectedFailure(
+  log: ServerLog,
+  method: string,
+  path: string,
+  error: unknown,
+): { error: { code: string; message: string } } {
+  const reference = randomUUID().slice(0, 8);
+  log({ event: 'request.failed', reference, method, path, error: error instanceof Error ? error.message : String(error) });
+  return {
+    error: { code: ErrorCode.Internal, message: `The server failed to handle this request (reference ${reference}); see its log.` },
+  };
 }

@@ -2,7 +2,8 @@
 // `WWW-Authenticate` challenge that points to it. An MCP client that gets 401 from /mcp reads
 // `resource_metadata`, fetches the document, finds the authorization server (the configured
 // OIDC issuer), obtains a token for the resource there and retries, all on its own.
-import type { Context, Env, Hono } from 'hono';
+import type { Env, Hono } from 'hono';
+import type { RequestView } from './request-view.ts';
 
 /** Well-known path of the metadata (RFC 9728 §3). */
 export const protectedResourcePath = '/.well-known/oauth-protected-resource';
@@ -18,7 +19,7 @@ export interface ProtectedResourceOptions {
 }
 
 /** The public base URL a request reached. */
-export function publicBase(c: Context, publicUrl?: string): string {
+export function publicBase(c: RequestView, publicUrl?: string): string {
   return (publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '');
 }
 
@@ -34,7 +35,7 @@ export function protectedResourceMetadata(resource: string, issuer: string | und
 }
 
 /** The challenge of a 401: where the metadata is, and whether the presented token was bad. */
-export function bearerChallenge(c: Context, options: Pick<ProtectedResourceOptions, 'publicUrl'>, presented: boolean): string {
+export function bearerChallenge(c: RequestView, options: Pick<ProtectedResourceOptions, 'publicUrl'>, presented: boolean): string {
   const suffix = c.req.path === '/mcp' ? '/mcp' : '';
   const metadata = `${publicBase(c, options.publicUrl)}${protectedResourcePath}${suffix}`;
   return `Bearer realm="aifactory", resource_metadata="${metadata}"${presented ? ', error="invalid_token"' : ''}`;

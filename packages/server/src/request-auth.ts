@@ -10,6 +10,7 @@ import type { Context } from 'hono';
 import { authenticateApiToken, isApiTokenShaped, type TokenPrincipal } from './api-tokens.ts';
 import { FailedAuthLimiter, type FailedAuthLimitOptions } from './failed-auth-limit.ts';
 import { isJwtShaped, OidcVerifier, type OidcOptions } from './oidc-auth.ts';
+import type { RequestView } from './request-view.ts';
 
 /** What authenticating a request gave. */
 export type AuthOutcome =
@@ -120,7 +121,7 @@ export class RequestAuthenticator {
  * The client's address: the socket's peer, or with `trustProxy` the nearest X-Forwarded-For hop
  * (set it only behind a proxy that writes that header). In-process requests have no socket.
  */
-export function clientAddress(c: Context, trustProxy = false): string {
+export function clientAddress(c: RequestView, trustProxy = false): string {
   if (trustProxy) {
     const forwarded = c.req.header('x-forwarded-for');
     const hops = forwarded
@@ -131,7 +132,8 @@ export function clientAddress(c: Context, trustProxy = false): string {
     if (nearest) return nearest;
   }
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    // getConnInfo reads only the bindings (c.env), which every view carries as Hono's Context does.
+    return getConnInfo(c as Context).remote.address ?? 'unknown';
   } catch {
     return 'in-process';
   }

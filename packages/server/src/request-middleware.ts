@@ -5,7 +5,8 @@ import { ErrorCode } from '@aifactory/core';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { plainHeadersOf } from './answer-headers.ts';
-import { hostGuard } from './host-guard.ts';
+import { hostGuard, type HostCheck } from './host-guard.ts';
+import type { TokenPrincipal } from './api-tokens.ts';
 import type { HttpAppOptions } from './http-app.ts';
 import { requestHygiene } from './request-hygiene.ts';
 import type { ApiApp, RouteContext } from './routes/context.ts';
@@ -15,15 +16,19 @@ import { requestIdFrom, traceIdsOf, type ServerLogWithOwn } from './server-log.t
 export function registerRequestMiddleware(
   app: ApiApp,
   options: HttpAppOptions,
-  shared: { log: ServerLogWithOwn; metrics: RouteContext['metrics']; authDecided: RouteContext['authDecided'] },
+  shared: {
+    log: ServerLogWithOwn;
+    metrics: RouteContext['metrics'];
+    authDecided: RouteContext['authDecided'];
+    /** The host guard's check (options.allowedHosts), shared with the gateway's route in front of Hono. */
+    hostCheck: HostCheck | undefined;
+  },
 ): void {
   const { log, metrics, authDecided } = shared;
-  if (options.allowedHosts) {
+  if (shared.hostCheck) {
     app.use(
       '*',
-      hostGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.corsOrigins ?? [] }, (refusal) =>
-        authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` }),
-      ),
+      hostGuard(shared.hostCheck, (refusal) => authDecided('anonymous', 'denied', { reason: `bad_${refusal.reason}` })),
     );
   }
 
@@ -49,60 +54,25 @@ export function registerRequestMiddleware(
     // For a route that builds its own answer (the gateway): the id to put among its headers.
     c.set('requestId', requestId);
     await next();
-    // An answer built with a plain header record (withPlainHeaders) that holds the id is read from
-    // that record; any other answer's headers are read, and the id set again only where the
-    // answer lost it (a route's own Response, an error's), on that Response's own headers when
-    // they take it: c.header on a finished response copies the Response, its body turned into a
-    // web stream, which @hono/node-server then reads chunk by chunk instead of writing the string
-    // it was (the gateway answered every request that way).
-    const plain = plainHeadersOf(c.res);
-    let traceResponse: string | undefined;
-    if (plain !== undefined && plain['x-request-id'] === requestId) traceResponse = plain.traceresponse;
-    else {
-      if (c.res.headers.get('x-request-id') !== requestId) {
-        try {
-          c.res.headers.set('x-request-id', requestId);
-        } catch {
-          // Immutable headers (a fetch() Response passed on): copy it.
-          c.header('x-request-id', requestId);
-        }
-      }
-      traceResponse = c.res.headers.get('traceresponse') ?? undefined;
-    }
-    const route = c.req.routePath || 'unmatched';
-    const method = c.req.method;
-    const status = c.res.status;
-    metrics?.httpRequests.inc({ method, route, status: String(status) });
-    // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).
-    const traced = traceIdsOf(c.req.header('traceparent')) ?? traceIdsOf(traceResponse);
-    const principal = c.get('principal');
-    // What came from the caller is redacted (its request id, path, principal, token id, run id);
-    // what the server made is not: a fresh request id (requestIdFrom returned no caller's value),
-    // the route template, numbers.
-    const fresh = requestId !== supplied;
-    log(
-      {
-        event: 'http.request',
-        ...(fresh ? {} : { request_id: requestId }),
-        ...traced,
-        method,
-        path: c.req.path,
-        principal: principal?.id,
-        // The token's id (never the token) and the run a start began: the start's allowed decision is this line.
-        token: principal?.tokenId,
-        run_id: c.get('runId') as string | undefined,
-      },
-      {
-        ...(fresh ? { request_id: requestId } : {}),
-        route,
-        status,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
-      },
-    );
+    // Immutable headers (a fetch() Response passed on): Hono copies the answer to set the id.
+    const traceResponse = requestIdOnAnswer(c.res, requestId, () => c.header('x-request-id', requestId));
+    requestFinished(log, metrics, {
+      started,
+      supplied,
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      route: c.req.routePath || 'unmatched',
+      status: c.res.status,
+      principal: c.get('principal'),
+      runId: c.get('runId') as string | undefined,
+      traceparent: c.req.header('traceparent'),
+      traceResponse,
+    });
   });
 
   // Bodies past the limit are refused before they are read in full.
-  const maxSize = options.bodyLimitBytes ?? 1024 * 1024;
+  const maxSize = maxBodyBytes(options);
   const limited = bodyLimit({
     maxSize,
     // The rest of the body is never read, so the connection cannot be reused: say so.
@@ -124,4 +94,80 @@ export function registerRequestMiddleware(
     return limited(c, next);
   });
   app.use('*', requestHygiene());
+}
+
+/** The largest request body the server takes (bytes, default 1 MiB). */
+export function maxBodyBytes(options: Pick<HttpAppOptions, 'bodyLimitBytes'>): number {
+  return options.bodyLimitBytes ?? 1024 * 1024;
+}
+
+/** One answered request, as its log line and metrics take it. */
+export interface FinishedRequest {
+  /** performance.now() when it arrived. */
+  started: number;
+  /** The caller's X-Request-Id. */
+  supplied: string | undefined;
+  requestId: string;
+  method: string;
+  path: string;
+  /** The route template (or `unmatched`). */
+  route: string;
+  status: number;
+  principal: TokenPrincipal | undefined;
+  runId: string | undefined;
+  traceparent: string | undefined;
+  /** The traceresponse header of the answer, if any. */
+  traceResponse: string | undefined;
+}
+
+/**
+ * Puts the request id on an answer that lacks it and returns the answer's traceresponse. An answer
+ * built with a plain header record (withPlainHeaders) that holds the id is read from that record;
+ * any other answer's headers are read, and the id set again only where the answer lost it (a
+ * route's own Response, an error's), on that Response's own headers when they take it, else by
+ * `copy` (re-setting it on a finished response copies the Response, its body turned into a web
+ * stream, which @hono/node-server then reads chunk by chunk instead of writing the string it was).
+ */
+export function requestIdOnAnswer(response: Response, requestId: string, copy: () => void): string | undefined {
+  const plain = plainHeadersOf(response);
+  if (plain !== undefined && plain['x-request-id'] === requestId) return plain.traceresponse;
+  if (response.headers.get('x-request-id') !== requestId) {
+    try {
+      response.headers.set('x-request-id', requestId);
+    } catch {
+      copy();
+    }
+  }
+  return response.headers.get('traceresponse') ?? undefined;
+}
+
+/** Counts a request in the metrics and writes its log line (the middleware's, and the gateway route's in front of Hono). */
+export function requestFinished(log: ServerLogWithOwn, metrics: RouteContext['metrics'], request: FinishedRequest): void {
+  const { requestId, supplied, principal, method, route, status } = request;
+  metrics?.httpRequests.inc({ method, route, status: String(status) });
+  // The request's trace, else the trace a route named in traceresponse (a run started without a traceparent has its own).
+  const traced = traceIdsOf(request.traceparent) ?? traceIdsOf(request.traceResponse);
+  // What came from the caller is redacted (its request id, path, principal, token id, run id);
+  // what the server made is not: a fresh request id (requestIdFrom returned no caller's value),
+  // the route template, numbers.
+  const fresh = requestId !== supplied;
+  log(
+    {
+      event: 'http.request',
+      ...(fresh ? {} : { request_id: requestId }),
+      ...traced,
+      method,
+      path: request.path,
+      principal: principal?.id,
+      // The token's id (never the token) and the run a start began: the start's allowed decision is this line.
+      token: principal?.tokenId,
+      run_id: request.runId,
+    },
+    {
+      ...(fresh ? { request_id: requestId } : {}),
+      route,
+      status,
+      duration_ms: Math.round((performance.now() - request.started) * 10) / 10,
+    },
+  );
 }

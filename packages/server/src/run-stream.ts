@@ -28,14 +28,14 @@ const nodeRequests = new WeakSet<Request>();
 const pendingStreams = new WeakMap<Request, { write: (outgoing: ServerResponse) => void; abandon?: () => void }>();
 
 /**
- * Has `write` write a route's event stream straight to Node's response once every middleware has
+ * Has `write` write the event stream of a route's `request` straight to Node's response once every middleware has
  * had its say (the route answers `c.body(null, 200, <text/event-stream headers>)`); `abandon` is
  * called instead when another answer goes (an error after the route). False where the request
  * did not come through nodeFetch: the route answers with a web stream then.
  */
-export function streamToNode(c: Context, write: (outgoing: ServerResponse) => void, abandon?: () => void): boolean {
-  if (!nodeRequests.has(c.req.raw)) return false;
-  pendingStreams.set(c.req.raw, { write, ...(abandon ? { abandon } : {}) });
+export function streamToNode(request: Request, write: (outgoing: ServerResponse) => void, abandon?: () => void): boolean {
+  if (!nodeRequests.has(request)) return false;
+  pendingStreams.set(request, { write, ...(abandon ? { abandon } : {}) });
   return true;
 }
 
@@ -94,7 +94,8 @@ export function streamChannel(
   afterId: number,
   until: (event: RunEvent) => boolean,
 ): Response {
-  if (streamToNode(c, (outgoing) => writeChannel(outgoing, closing, channel, afterId, until))) return c.body(null, 200, eventStreamHeaders);
+  if (streamToNode(c.req.raw, (outgoing) => writeChannel(outgoing, closing, channel, afterId, until)))
+    return c.body(null, 200, eventStreamHeaders);
   return streamSSE(c, async (stream) => {
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));

@@ -4,9 +4,12 @@
 // denial and a masked request, with the trace (decision before the call, usage and cost after,
 // attributed to the token's team and the request's feature) and the provider key kept out of it.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import { createAdaptorServer } from '@hono/node-server';
 import {
   startAnthropicWireServer,
   startOpenAIWireServer,
@@ -569,6 +572,99 @@ describe('the LLM gateway', () => {
     expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
     expect((spent as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
     expect((spent as Error).message).toMatch(/Budget spent \(team thrifty: 0\.000001 USD per day/);
+  });
+
+  it('answers in front of Hono exactly as through Hono: the same refusals of a missing, bad or role-less token and a bad body, with the same headers and log lines, and leaves a query string, a chunked or oversized body and a foreign Host to Hono', async () => {
+    // The same app served by Hono alone, on a second socket: the answers to compare with.
+    const honoOnly = createAdaptorServer({ fetch: (request, env) => server.http.app.fetch(request, env) }) as Server;
+    await new Promise<void>((resolve) => honoOnly.listen(0, '127.0.0.1', () => resolve()));
+    const honoUrl = `http://127.0.0.1:${(honoOnly.address() as AddressInfo).port}`;
+    const send = async (base: string, target: string, init: RequestInit & { headers?: Record<string, string> }) => {
+      const from = logs.length;
+      const response = await fetch(`${base}${target}`, { method: 'POST', ...init });
+      const text = await response.text();
+      // What differs by the socket's port alone is written as <base>.
+      const body = text.replaceAll(base, '<base>');
+      const headers = Object.fromEntries(
+        ['content-type', 'www-authenticate', 'retry-after', 'x-request-id', 'connection'].map((name) => [
+          name,
+          response.headers.get(name)?.replaceAll(base, '<base>') ?? null,
+        ]),
+      );
+      const lines = logs
+        .slice(from)
+        .filter((line) => line.event === 'http.request' || line.event === 'auth.decided')
+        .map(({ duration_ms: _duration, ...line }) => line);
+      return { status: response.status, body, headers, lines };
+    };
+    const request = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+    const json = { 'content-type': 'application/json', 'x-request-id': 'compare-1' };
+    const cases: Array<[string, RequestInit & { headers?: Record<string, string> }]> = [
+      ['/gateway/openai/v1/chat/completions', { headers: json, body: request }],
+      [
+        '/gateway/openai/v1/chat/completions',
+        { headers: { ...json, authorization: 'Bearer aif_not-a-real-token-000000000000' }, body: request },
+      ],
+      ['/gateway/anthropic/v1/messages', { headers: { ...json, 'x-api-key': 'aif_not-a-real-token-000000000000' }, body: request }],
+      ['/gateway/openai/v1/chat/completions', { headers: { ...json, authorization: `Bearer ${auditor}` }, body: request }],
+      ['/gateway/openai/v1/chat/completions', { headers: { ...json, authorization: `Bearer ${token}` }, body: '{"model": ' }],
+      [
+        '/gateway/openai/v1/chat/completions',
+        { headers: { ...json, authorization: `Bearer ${token}`, 'x-aifactory-as': 'someone-else' }, body: request },
+      ],
+      ['/gateway/openai/v1/chat/completions?x=1', { headers: { ...json, authorization: `Bearer ${token}` }, body: '[]' }],
+      [
+        '/gateway/openai/v1/chat/completions',
+        { headers: { ...json, authorization: `Bearer ${token}` }, body: 'x'.repeat(1024 * 1024 + 1) },
+      ],
+    ];
+    try {
+      for (const [target, init] of cases) {
+        const fast = await send(server.url, target, init);
+        const hono = await send(honoUrl, target, init);
+        expect(fast, `${target} ${JSON.stringify(init.headers)}`).toEqual(hono);
+        expect(fast.status).toBeGreaterThanOrEqual(400);
+        expect(fast.lines.filter((line) => line.event === 'http.request')).toHaveLength(1);
+      }
+      // Hono's app sees none of the gateway's ordinary requests, and every one the route leaves to it.
+      const honoFetch = vi.spyOn(server.http.app, 'fetch');
+      try {
+        await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+        expect(honoFetch).not.toHaveBeenCalled();
+        await send(server.url, '/gateway/openai/v1/chat/completions?x=1', { headers: json, body: request });
+        expect(honoFetch).toHaveBeenCalledTimes(1);
+      } finally {
+        honoFetch.mockRestore();
+      }
+      // A body sent in chunks (no Content-Length) goes through Hono's body limit, and is answered.
+      const chunked = await fetch(`${server.url}/gateway/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-aifactory-feature': 'checkout-chat' },
+        body: new Blob([request]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).toBe(200);
+      // A Host the server does not answer to is refused by the host guard, as on every route.
+      const foreign = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const outgoing = httpRequest(
+          `${server.url}/gateway/openai/v1/chat/completions`,
+          { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json', authorization: `Bearer ${token}` } },
+          (incoming) => {
+            let body = '';
+            incoming.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body }));
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end(request);
+      });
+      expect(foreign.status).toBe(403);
+      expect((JSON.parse(foreign.body) as { error: { message: string } }).error.message).toMatch(
+        /^Host "evil.example" is not one this server answers to/,
+      );
+    } finally {
+      honoOnly.close();
+    }
   });
 
   /** A vote through the HTTP API, as an approver casts it. */
