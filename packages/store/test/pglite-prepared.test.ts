@@ -50,4 +50,26 @@ describe('runPrepared on PGlite', () => {
     const labels = (await client.query<{ label: string }>('SELECT label FROM items WHERE id IN (20, 21) ORDER BY id')).rows;
     expect(labels).toEqual([{ label: 'kept' }]);
   });
+
+  it('refuses once its client is closed, as query() does, instead of reaching a backend that is gone', async () => {
+    const closing = await PGlite.create();
+    expect((await runPrepared(closing, 'SELECT $1::int + 1', [1])).rows).toEqual([['2']]);
+    await closing.close();
+    await expect(runPrepared(closing, 'SELECT $1::int + 1', [1])).rejects.toThrow('PGlite is closed');
+  });
+
+  it('runs between the statements of queries issued at the same moment, each getting its own result', async () => {
+    const results = await Promise.all([
+      client.query<{ n: number }>('SELECT $1::int AS n', [1]),
+      runPrepared(client, 'SELECT $1::int * 10', [2]),
+      client.query<{ n: number }>('SELECT $1::int AS n', [3]),
+      runPrepared(client, 'SELECT $1::int * 10', [4]),
+    ]);
+    expect(results).toEqual([
+      expect.objectContaining({ rows: [{ n: 1 }] }),
+      expect.objectContaining({ rows: [['20']] }),
+      expect.objectContaining({ rows: [{ n: 3 }] }),
+      expect.objectContaining({ rows: [['40']] }),
+    ]);
+  });
 });
