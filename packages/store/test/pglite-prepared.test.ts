@@ -72,4 +72,31 @@ describe('runPrepared on PGlite', () => {
       expect.objectContaining({ rows: [['40']] }),
     ]);
   });
+
+  it('sends and returns text as it is: multi-byte characters, empty strings, nulls, and values far larger than one message buffer', async () => {
+    await client.exec('CREATE TABLE texts (id int PRIMARY KEY, body text, note text)');
+    const large = 'é€😀x'.repeat(120_000); // 1.2 MB of UTF-8
+    const cases: Array<[number, string | null, string | null]> = [
+      [1, 'naïve café — 日本語 😀', ''],
+      [2, null, 'null body'],
+      [3, large, null],
+      [4, '', 'after the large one'],
+    ];
+    for (const [id, body, note] of cases)
+      await runPrepared(client, 'INSERT INTO texts (id, body, note) VALUES ($1::int, $2::text, $3::text)', [id, body, note]);
+    const stored = (
+      await client.query<{ id: number; body: string | null; note: string | null }>('SELECT id, body, note FROM texts ORDER BY id')
+    ).rows;
+    expect(stored.map((row) => [row.id, row.body, row.note])).toEqual(cases);
+    const back = await runPrepared(client, 'SELECT body, note, length(body) FROM texts WHERE id = $1::int', [3]);
+    expect(back.rows).toEqual([[large, null, String([...large].length)]]);
+  });
+
+  it('reads a reply the backend writes in many pieces: every row, in order', async () => {
+    const rows = (await runPrepared(client, "SELECT n, repeat('y', $2::int) FROM generate_series(1, $1::int) AS n", [5000, 300])).rows;
+    expect(rows).toHaveLength(5000);
+    expect(rows[0]).toEqual(['1', 'y'.repeat(300)]);
+    expect(rows.at(-1)).toEqual(['5000', 'y'.repeat(300)]);
+    expect(rows.every((row, index) => row[0] === String(index + 1))).toBe(true);
+  });
 });
