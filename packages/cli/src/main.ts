@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
+import path from 'node:path';
 import { Command } from 'commander';
 import { registerPackageResolution } from './package-resolution.ts';
 // Nothing else is imported statically: the modules below load after the resolution hook is in place.
@@ -94,7 +96,57 @@ export function commandGroupOf(args: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Command groups that serve until stopped: V8's optimising compiler pays for itself there. */
+const longLived: ReadonlySet<string> = new Set(['serve', 'worker', 'mcp']);
+
+/**
+ * The V8 flags a command restarts itself with before it loads anything, or undefined to run as it
+ * is. The embedded store is PGlite, 9 MB of WebAssembly, and V8 compiles the parts that run hot
+ * (Postgres starting up, its parser and executor) again with its optimising compiler on background
+ * threads: up to two CPU-seconds and 450 MB of memory that a command which opens the store, answers
+ * and exits never gets back. So a command runs with Liftoff, V8's baseline compiler, alone
+ * (`--liftoff-only`): `factory run file-clerk` took 2.9 CPU-s and 214 MB at its peak instead of 5.2
+ * and 655 MB (`pnpm bench cli`). Long work loses by it (20,000 inserts and 2,000 scans in one
+ * process: 35 CPU-s against 20), so servers and workers keep the optimising compiler, and so does a command given
+ * AIFACTORY_PGLITE_TIER_UP=1 (a long `runs verify --all` or `eval`), node flags of its own for
+ * WebAssembly, a Postgres store (DATABASE_URL) or a server to talk to (--server, AIFACTORY_URL, or
+ * the `factory serve` that owns this home's store), since then no PGlite opens here.
+ */
+export function relaunchFlags(
+  args: readonly string[],
+  execArgv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+): string[] | undefined {
+  const group = commandGroupOf(args);
+  if (group === undefined || longLived.has(group)) return undefined;
+  if (args.some((arg) => arg === '-h' || arg === '--help' || arg === '-V' || arg === '--version' || arg === '--server')) return undefined;
+  if (env.DATABASE_URL || env.AIFACTORY_URL || env.AIFACTORY_PGLITE_TIER_UP === '1') return undefined;
+  // Forked with an IPC channel: a new program image keeps stdin, stdout and stderr, not the channel.
+  if (env.NODE_CHANNEL_FD !== undefined) return undefined;
+  if (execArgv.some((flag) => /^--(no-)?(liftoff|wasm)/.test(flag))) return undefined;
+  // A `factory serve` owns this home's store (its local credential, @aifactory/workspace's
+  // localCredentialFile, in the home @aifactory/store's dataHome names): the command goes through it.
+  if (existsSync(path.join(path.resolve(cwd, env.AIFACTORY_HOME?.trim() || '.factory'), 'server.json'))) return undefined;
+  return ['--liftoff-only'];
+}
+
 if (import.meta.main) {
+  const flags = relaunchFlags(process.argv.slice(2), process.execArgv, process.env);
+  // The same process (its pid, stdin, stdout and stderr) as another program image: a caller that
+  // waits for, signals or kills this pid reaches the command. Nothing has been read or written yet.
+  // process.execve is POSIX-only and new in Node 22.15; without it the command runs as it is.
+  if (flags && typeof process.execve === 'function') {
+    try {
+      process.execve(
+        process.execPath,
+        [process.execPath, ...flags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+        process.env,
+      );
+    } catch {
+      // Could not replace the process image: run in this one, with V8's defaults.
+    }
+  }
   // Node's on-disk compile cache: each command loads hundreds of modules, and a CLI starts often.
   enableCompileCache();
   registerPackageResolution();
