@@ -47,12 +47,14 @@ const leaseMs = 2000;
 const parts = new Set((process.env.BENCH_WORKERS_PARTS ?? 'throughput,streaming,recovery').split(',').map((part) => part.trim()));
 /** BENCH_SERVER_PROFILE=<dir>: the streaming part's API servers run with --cpu-prof into <dir> (stopped with SIGTERM so the profile is written). */
 /**
- * BENCH_WORKERS_NICE (default 10; 0 for none): the workers' CPU priority. Here they share two cores
+ * BENCH_WORKERS_NICE (default 19; 0 for none): the workers' CPU priority. Here they share two cores
  * with the API server, as docs/deployment.md says to run them then: at nice 0 a burst of starts
  * waits behind the runs it has just queued (in a scratch burst of 200 at load 9-11: first event p95
- * 4.2-4.3 s, against 0.77-0.90 s at nice 10).
+ * 4.2-4.3 s, against 0.77-0.90 s at nice 10). Nice 10 still weighs four workers at 30% of a core
+ * the server wants (Linux gives nice 10 a weight of 110 against nice 0's 1024; nice 19, 15): three
+ * alternating bursts at load 1.5-4 gave p95 554 / 529 / 577 ms at nice 10, 487 / 525 / 478 at 19.
  */
-const workersNice = Number(process.env.BENCH_WORKERS_NICE ?? 10);
+const workersNice = Number(process.env.BENCH_WORKERS_NICE ?? 19);
 /** BENCH_STREAMING_SHAPES=workers,workersTwoServers1,workersTwoServers2,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures (workersTwoServers: 4 workers, or 2 with BENCH_QUICK). */
 const streamingShapes = (process.env.BENCH_STREAMING_SHAPES ?? '')
   .split(',')
