@@ -57,7 +57,7 @@ export function runPrepared(client: PGlite, text: string, params: readonly Prepa
       if (name === undefined) {
         name = `aifactory_${known.size + 1}`;
         // Parsed on its own first, so a statement that does not parse is never remembered.
-        read(wire, await exchange(client, concat([wire.serialize.parse({ name, text }), wire.serialize.sync()])));
+        readReply(wire, await exchange(client, Buffer.concat([wire.serialize.parse({ name, text }), wire.serialize.sync()])));
         known.set(text, name);
       }
       const reply = await exchange(client, bindExecuteSync(name, params));
@@ -146,16 +146,16 @@ function writeInt32(buffer: Buffer, offset: number, value: number): void {
 }
 
 /**
- * Reads the reply to Bind + Execute + Sync: its rows and the count of its command. A reply that
- * carries an error is read by PGlite's parser instead, so the error is PGlite's DatabaseError with
- * every field query() would give it.
+ * Reads a reply (to Bind + Execute + Sync, or to a statement's Parse + Sync): its rows and the count
+ * of its command. A reply that carries an error is read by PGlite's parser instead, so the error is
+ * PGlite's DatabaseError with every field query() would give it.
  */
 function readReply(wire: Protocol, reply: Buffer): PreparedResult {
   const result: PreparedResult = { affectedRows: 0, rows: [] };
   for (let offset = 0; offset + 5 <= reply.length;) {
     const type = reply[offset]!;
     const end = offset + 1 + reply.readInt32BE(offset + 1);
-    if (type === 0x45) return read(wire, reply);
+    if (type === 0x45) throwDatabaseError(wire, reply);
     if (type === 0x44) {
       // DataRow: the column count, then each column's length (-1 for null) and text.
       const count = reply.readUInt16BE(offset + 5);
@@ -182,29 +182,11 @@ function readReply(wire: Protocol, reply: Buffer): PreparedResult {
   return result;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const buffer = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    buffer.set(part, offset);
-    offset += part.length;
-  }
-  return buffer;
-}
-
-/** Reads the backend's reply: the rows, the count of the command, or the error it reported. */
-function read(wire: Protocol, reply: Uint8Array): PreparedResult {
-  const result: PreparedResult = { affectedRows: 0, rows: [] };
+/** Throws the error a reply reports, as PGlite's parser reads it: the DatabaseError query() would throw, with every field. */
+function throwDatabaseError(wire: Protocol, reply: Uint8Array): never {
   let failure: Error | undefined;
   new wire.Parser().parse(reply, (message) => {
-    if (message instanceof wire.messages.DataRowMessage) result.rows.push(message.fields);
-    else if (message instanceof wire.messages.CommandCompleteMessage) {
-      const count = Number(message.text.split(' ').at(-1));
-      if (Number.isSafeInteger(count)) result.affectedRows += count;
-    } else if (message instanceof wire.messages.DatabaseError) failure ??= message;
+    if (message instanceof wire.messages.DatabaseError) failure ??= message;
   });
-  if (failure) throw failure;
-  return result;
+  throw failure ?? new Error('PGlite reported an error it could not describe.');
 }
