@@ -48,6 +48,9 @@ describe('a command on the embedded store', () => {
     expect(relaunchFlags(['runs', 'list'], [], { ...home, NODE_CHANNEL_FD: '3' })).toBeUndefined();
     expect(relaunchFlags(['runs', 'list'], ['--wasm-tiering-budget=1'], home)).toBeUndefined();
     expect(relaunchFlags(['no-such-group'], [], home)).toBeUndefined();
+    for (const storeless of ['lint', 'test', 'explain', 'diff', 'schema'])
+      expect(relaunchFlags(['policy', storeless], [], home)).toBeUndefined();
+    expect(relaunchFlags(['policy', 'impact', 'policy.yaml'], [], home)).toEqual(['--liftoff-only']);
   });
 
   it.runIf(process.platform === 'linux')(
