@@ -123,7 +123,9 @@ describe.skipIf(!haveChromium && !process.env.CI)('console sign-in through an Op
       // The console's page admits fetches to the provider (discovery, token endpoint) and none elsewhere.
       const response = await page.goto(`${server.url}/runs?status=completed`);
       expect(response!.headers()['content-security-policy']).toContain(`connect-src 'self' ${issuer};`);
-      // Both ways in are reached by keyboard.
+      // Both ways in are reached by keyboard, once the page has drawn them (goto resolves at the load
+      // event, which can come before the app renders: Tab then only reaches the body).
+      await page.getByText(`Sign in with 127.0.0.1:${new URL(issuer).port}`).waitFor();
       await page.keyboard.press('Tab');
       const reached: string[] = [];
       for (let index = 0; index < 4; index += 1) {
