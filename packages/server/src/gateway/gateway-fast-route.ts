@@ -14,6 +14,7 @@ import type { HostCheck } from '../host-guard.ts';
 import { unexpectedFailure } from '../http-errors.ts';
 import { requestFinished, requestIdOnAnswer, type FinishedRequest } from '../request-middleware.ts';
 import type { RequestView } from '../request-view.ts';
+import { streamAnswer } from '../run-stream.ts';
 import type { ServerLog, ServerLogWithOwn } from '../server-log.ts';
 import { requestIdFrom } from '../server-log.ts';
 import type { RouteContext } from '../routes/context.ts';
@@ -98,7 +99,9 @@ async function serve(
       });
     else {
       const streamed = relayToNode(request, reply.answer);
-      response = streamed ? new Response(null, { status: 200, headers: { 'x-request-id': requestId, ...streamed } }) : reply.answer;
+      response = streamed
+        ? streamAnswer(request, new Response(null, { status: 200, headers: { 'x-request-id': requestId, ...streamed } }))
+        : reply.answer;
     }
   } catch (error) {
     // As the app's error handler answers what no route did (the app went away mid-body, say).

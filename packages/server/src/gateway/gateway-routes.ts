@@ -9,7 +9,7 @@ import type { Context, Hono } from 'hono';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import type { RequestView } from '../request-view.ts';
 import { hasJsonNul } from '../request-hygiene.ts';
-import { streamToNode } from '../run-stream.ts';
+import { streamAnswer, streamToNode } from '../run-stream.ts';
 import { eventRelayOf, gatewayErrorResponse, type LlmGateway } from './llm-gateway.ts';
 import { anthropicWire, openAIWire, type GatewayErrorKind, type WireProtocol } from './wire-protocols.ts';
 
@@ -149,7 +149,7 @@ export function registerGatewayRoutes(app: Hono<any>, options: GatewayRoutesOpti
     );
     if (reply.kind === 'refused') return c.body(reply.body, reply.status as 401, { 'content-type': 'application/json' });
     const streamedHeaders = relayToNode(c.req.raw, reply.answer);
-    if (streamedHeaders) return c.body(null, 200, streamedHeaders);
+    if (streamedHeaders) return streamAnswer(c.req.raw, c.body(null, 200, streamedHeaders));
     return toContext(c, reply.answer);
   };
   app.post(`${gatewayBasePaths.openai}/chat/completions`, (c) => handle(openAIWire, c));
