@@ -16,6 +16,8 @@
 // The parts: http-errors.ts (how problems are answered), request-middleware.ts (host guard, CORS,
 // request log, body limit, hygiene), http-auth.ts:HttpAuth (authentication, rate limit, roles,
 // run visibility), request-input.ts (bodies and queries), run-stream.ts (server-sent events).
+// Behind a Node server, the gateway's routes (gateway/gateway-fast-route.ts) and streaming starts
+// (start-fast-route.ts) are answered in front of Hono by the same functions its routes run.
 import { ErrorCode } from '@aifactory/core';
 import type { RunEventListener, RunResult } from '@aifactory/execution';
 import type { Store } from '@aifactory/store';
@@ -41,6 +43,7 @@ import { mountRoutes } from './http-routes.ts';
 import { RunFollower } from './run-follower.ts';
 import { RunHub } from './run-hub.ts';
 import { RunsInFlight } from './runs-in-flight.ts';
+import { startFastRoute } from './start-fast-route.ts';
 import { nodeFetch, streamChannel } from './run-stream.ts';
 import { createServerLog, type ServerLog, type ServerLogWithOwn } from './server-log.ts';
 
@@ -218,10 +221,21 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   };
 
   mountRoutes(app, ctx, options, (tokenId) => authenticator.forget(tokenId));
+  // Streaming starts (POST /v1/runs), the hottest of the API's own routes, served in front of Hono too.
+  const startFast = startFastRoute({
+    context: ctx,
+    authenticate: (request) => authenticate(request),
+    admit: auth.admit,
+    hostCheck,
+    cors: (options.corsOrigins?.length ?? 0) > 0,
+    maxBodyBytes: maxBodyBytes(options),
+    requestLog: logWithOwn,
+    serverLog: log,
+  });
 
   return {
     app,
-    nodeFetch: nodeFetch((request, env) => gatewayFast?.(request, env) ?? app.fetch(request, env)),
+    nodeFetch: nodeFetch((request, env) => gatewayFast?.(request, env) ?? startFast(request, env) ?? app.fetch(request, env)),
     hub,
     get inFlight() {
       return inFlight.size;

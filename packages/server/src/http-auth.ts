@@ -113,14 +113,22 @@ export class HttpAuth {
     principal.local === true || principal.roles.some((role) => roles.includes(role));
 
   /** Admits a principal with one of `roles`, else answers as if nothing were there. */
-  readonly requireRole = (c: Context, roles: readonly ServerRole[], what = 'route'): TokenPrincipal => {
-    const principal = c.get('principal') as TokenPrincipal;
+  readonly requireRole = (c: Context, roles: readonly ServerRole[], what = 'route'): TokenPrincipal =>
+    this.admit(c.get('principal') as TokenPrincipal, roles, { method: c.req.method, route: c.req.routePath }, what);
+
+  /** requireRole for a request Hono did not route (the run start's route in front of Hono): its method and route template. */
+  readonly admit = (
+    principal: TokenPrincipal,
+    roles: readonly ServerRole[],
+    request: { method: string; route: string },
+    what = 'route',
+  ): TokenPrincipal => {
     if (!this.hasRole(principal, roles)) {
       this.#authDecided(principal.id, 'denied', {
         reason: 'role',
         token: principal.tokenId,
-        method: c.req.method,
-        path: c.req.routePath,
+        method: request.method,
+        path: request.route,
         needs: roles,
       });
       throw notVisible(what);

@@ -22,30 +22,44 @@ const statusByCode: Record<string, number> = {
 /** Answers every error and unknown route of `app` as above. */
 export function registerErrorHandling(app: ApiApp, log: ServerLog): void {
   app.onError((error, c) => {
-    if (error instanceof HTTPException && error.status < 500) {
-      // From the request validators: a body that is not JSON (400) or not declared JSON (415).
-      const message =
-        error.status === 400
-          ? `The request body is not valid JSON (${error.message}).`
-          : error.status === 415
-            ? 'Send the request body as application/json.'
-            : error.message;
-      return c.json({ error: { code: error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.InputInvalid, message } }, error.status);
-    }
-    if (error instanceof HttpProblem)
-      return c.json(
-        { error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } },
-        error.status as 400,
-      );
-    if (error instanceof AiFactoryError && error instanceof UserError) {
-      const status = statusByCode[error.code] ?? 400;
-      const path = error.location?.path;
-      return c.json({ error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } }, status as 400);
-    }
-    return c.json(unexpectedFailure(log, c.req.method, c.req.path, error), 500);
+    const answer = problemAnswer(log, c.req.method, c.req.path, error);
+    return c.json(answer.body, answer.status as 400);
   });
 
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: 'No such route is visible to you.' } }, 404));
+}
+
+/** A problem's answer: its status and JSON body (the app's error handler, and the run start's route in front of Hono). */
+export function problemAnswer(
+  log: ServerLog,
+  method: string,
+  path: string,
+  error: unknown,
+): { status: number; body: { error: { code: string; message: string; path?: string } } } {
+  if (error instanceof HTTPException && error.status < 500) {
+    // From the request validators: a body that is not JSON (400) or not declared JSON (415).
+    const message =
+      error.status === 400
+        ? `The request body is not valid JSON (${error.message}).`
+        : error.status === 415
+          ? 'Send the request body as application/json.'
+          : error.message;
+    return {
+      status: error.status,
+      body: { error: { code: error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.InputInvalid, message } },
+    };
+  }
+  if (error instanceof HttpProblem)
+    return {
+      status: error.status,
+      body: { error: { code: error.code, message: error.message, ...(error.path ? { path: error.path } : {}) } },
+    };
+  if (error instanceof AiFactoryError && error instanceof UserError) {
+    const status = statusByCode[error.code] ?? 400;
+    const path = error.location?.path;
+    return { status, body: { error: { code: error.code, message: error.message, ...(path ? { path: String(path) } : {}) } } };
+  }
+  return { status: 500, body: unexpectedFailure(log, method, path, error) };
 }
 
 /** A new app whose requests that fail their route's schema are answered like every other problem: 400 naming each field. */

@@ -44,13 +44,27 @@ export function requestHygiene(): MiddlewareHandler {
     }
     if (c.req.path.startsWith('/v1/') && (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH')) {
       // Hono keeps the text it reads here for the route's own read.
-      const text = await c.req.text();
-      if (hasJsonNul(text)) return refuse(c, 'The request body contains a NUL character (\\u0000), which no field accepts.', 'body');
+      const refused = bodyRefusal(await c.req.text());
+      if (refused) return c.json(refused, 400);
     }
     return next();
   };
 }
 
+/** The 400 answer's body. */
+export interface HygieneRefusal {
+  error: { code: string; message: string; path: string };
+}
+
+/** The 400 answer's body for a JSON body refused at the door (a NUL), or undefined (the middleware's, and the run start's route in front of Hono). */
+export function bodyRefusal(text: string): HygieneRefusal | undefined {
+  return hasJsonNul(text) ? refusal('The request body contains a NUL character (\\u0000), which no field accepts.', 'body') : undefined;
+}
+
+function refusal(message: string, path: string): HygieneRefusal {
+  return { error: { code: ErrorCode.InputInvalid, message, path } };
+}
+
 function refuse(c: Parameters<MiddlewareHandler>[0], message: string, path: string) {
-  return c.json({ error: { code: ErrorCode.InputInvalid, message, path } }, 400);
+  return c.json(refusal(message, path), 400);
 }

@@ -137,6 +137,23 @@ export function streamChannel(
   });
 }
 
+/**
+ * Answers a request with a channel's event stream written straight to Node's response: status 200,
+ * `headers` with the event stream's own, then each event (the run start's route in front of Hono,
+ * which has no middleware after it to wait for, nor a Response to build).
+ */
+export function writeEventStream(
+  outgoing: ServerResponse,
+  headers: Record<string, string>,
+  closing: AbortSignal,
+  channel: RunChannel,
+  afterId: number,
+  until: (event: RunEvent) => boolean,
+): void {
+  outgoing.writeHead(200, { ...headers, ...eventStreamHeaders });
+  writeChannel(outgoing, closing, channel, afterId, until);
+}
+
 /** The Node way: each event written to the response as it comes; the response ends with the stream. */
 function writeChannel(
   outgoing: ServerResponse,

@@ -19,7 +19,7 @@ import { findRun } from '@aifactory/verification/internal';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { TokenPrincipal } from '../api-tokens.ts';
+import type { ServerRole, TokenPrincipal } from '../api-tokens.ts';
 import {
   authenticatedResponses,
   bearer,
@@ -280,70 +280,13 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
   app.openAPIRegistry.register('RunEvent', runEvent);
   app.openAPIRegistry.register('StreamNotice', streamNotice);
 
-  /** Starts a run driven by this process; resolves once it has started (or failed to). */
-  const startRun = async (
-    principal: TokenPrincipal,
-    agent: string,
-    input: string,
-    trace?: CallerTrace,
-  ): Promise<{ channel: RunChannel; done: Promise<RunResult> }> => {
-    if (closing.aborted)
-      throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
-    const runId = `run_${randomUUID()}`;
-    const channel = hub.open(runId);
-    let started!: () => void;
-    const firstEvent = new Promise<void>((resolve) => (started = resolve));
-    const done = ctx.track(
-      ctx.runs.start({
-        agent,
-        input,
-        principal: { id: principal.id, roles: principal.roles },
-        runId,
-        ...(trace ? { trace } : {}),
-        onEvent: (event) => {
-          channel.push(event);
-          started();
-        },
-      }),
-    );
-    done.then(
-      () => hub.settle(channel),
-      () => {
-        // A run that never started leaves nothing to follow.
-        if (channel.events.length === 0) hub.remove(channel.runId);
-        else hub.settle(channel);
-      },
-    );
-    await Promise.race([firstEvent, done]);
-    return { channel, done };
-  };
-
   app.openapi(runRoutes.start, async (c) => {
-    const principal = ctx.requireRole(c, ['operator', 'admin']);
-    const request = c.req.valid('json');
-    // A request that is part of a trace (traceparent) starts a run in that trace; otherwise the run
-    // has its own. Either way traceresponse names it, and the request's log line carries its ids.
-    const caller = traceIdsOf(c.req.header('traceparent'));
-    const { channel, done } = await startRun(
-      principal,
-      request.agent,
-      request.input,
-      caller ? { traceId: caller.trace_id, spanId: caller.span_id } : undefined,
+    const principal = ctx.requireRole(c, startRoles);
+    const { channel, done } = await startRequestedRun(ctx, principal, c.req.valid('json'), c.req.header('traceparent'), (name, value) =>
+      c.header(name, value),
     );
-    const where = runTrace(channel.runId, caller ? { trace_id: caller.trace_id, parent_span_id: caller.span_id } : undefined);
-    c.header('traceresponse', `00-${where.traceId}-${where.rootSpanId}-01`);
-    if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
-    // Allowed, and counted as such; the request's http.request line names the token and the run
-    // (a second line per start, redacted and written on the path to the first event, said nothing more).
-    ctx.metrics?.authDecisions.inc({ outcome: 'allowed', reason: 'role' });
     c.set('runId', channel.runId);
-    if (wantsEventStream(c))
-      return ctx.streamChannel(
-        c,
-        channel,
-        0,
-        (event) => event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed',
-      );
+    if (wantsEventStream(c)) return ctx.streamChannel(c, channel, 0, startStreamEnds);
     return c.json(resultBody(await done), 200);
   });
 
@@ -549,6 +492,86 @@ export function registerRunRoutes(app: ApiApp, ctx: RouteContext): void {
     }
     return c.json({ replay: await replayRun(store, { runId: row.id, agentsDir: workspace.config.agentsDir }) }, 200);
   });
+}
+
+/** Roles that start runs. */
+export const startRoles: readonly ServerRole[] = ['operator', 'admin'];
+
+/** Where a start's event stream ends: the run completed, failed or is held. */
+export const startStreamEnds = (event: RunEvent): boolean =>
+  event.type === 'run.held' || event.type === 'run.completed' || event.type === 'run.failed';
+
+/**
+ * A start as POST /v1/runs makes it, for a principal already admitted and a body already validated:
+ * the route below and the route in front of Hono (start-fast-route.ts) both run it. Resolves once
+ * the run's first event is there (its channel, and its end); throws as the route answers (503 while
+ * the server closes, the start's own failure). `header` sets an answer header (traceresponse), kept
+ * on an error's answer too.
+ */
+export async function startRequestedRun(
+  ctx: RouteContext,
+  principal: TokenPrincipal,
+  request: z.infer<typeof startRunRequest>,
+  traceparent: string | undefined,
+  header: (name: string, value: string) => void,
+): Promise<{ channel: RunChannel; done: Promise<RunResult> }> {
+  // A request that is part of a trace (traceparent) starts a run in that trace; otherwise the run
+  // has its own. Either way traceresponse names it, and the request's log line carries its ids.
+  const caller = traceIdsOf(traceparent);
+  const { channel, done } = await startRun(
+    ctx,
+    principal,
+    request.agent,
+    request.input,
+    caller ? { traceId: caller.trace_id, spanId: caller.span_id } : undefined,
+  );
+  const where = runTrace(channel.runId, caller ? { trace_id: caller.trace_id, parent_span_id: caller.span_id } : undefined);
+  header('traceresponse', `00-${where.traceId}-${where.rootSpanId}-01`);
+  if (channel.events.length === 0) await done; // it failed before starting: the error answers the request
+  // Allowed, and counted as such; the request's http.request line names the token and the run
+  // (a second line per start, redacted and written on the path to the first event, said nothing more).
+  ctx.metrics?.authDecisions.inc({ outcome: 'allowed', reason: 'role' });
+  return { channel, done };
+}
+
+/** Starts a run driven by this process; resolves once it has started (or failed to). */
+async function startRun(
+  ctx: RouteContext,
+  principal: TokenPrincipal,
+  agent: string,
+  input: string,
+  trace?: CallerTrace,
+): Promise<{ channel: RunChannel; done: Promise<RunResult> }> {
+  const { hub } = ctx;
+  if (ctx.closing.aborted)
+    throw new HttpProblem(503, 'SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance.');
+  const runId = `run_${randomUUID()}`;
+  const channel = hub.open(runId);
+  let started!: () => void;
+  const firstEvent = new Promise<void>((resolve) => (started = resolve));
+  const done = ctx.track(
+    ctx.runs.start({
+      agent,
+      input,
+      principal: { id: principal.id, roles: principal.roles },
+      runId,
+      ...(trace ? { trace } : {}),
+      onEvent: (event) => {
+        channel.push(event);
+        started();
+      },
+    }),
+  );
+  done.then(
+    () => hub.settle(channel),
+    () => {
+      // A run that never started leaves nothing to follow.
+      if (channel.events.length === 0) hub.remove(channel.runId);
+      else hub.settle(channel);
+    },
+  );
+  await Promise.race([firstEvent, done]);
+  return { channel, done };
 }
 
 /** Whether the client asked for server-sent events. */
