@@ -139,6 +139,31 @@ describe('openStore with a data directory', () => {
   });
 });
 
+describe.skipIf(!postgresUrl)('openStore on Postgres with openConnections', () => {
+  // An idle connection takes the next statement, and postgres.js keeps idle connections in turn:
+  // one-at-a-time statements go round every open connection, so their backends count the pool.
+  async function backendsOf(store: Store): Promise<number> {
+    const pids = new Set<number>();
+    for (let index = 0; index < 8; index += 1) pids.add((await store.query<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`))[0]!.pid);
+    return pids.size;
+  }
+
+  it('opens that many connections before its first statement (a worker starts none in its first burst of jobs), never more than maxConnections', async () => {
+    const schema = `t_store_${randomUUID().slice(0, 8)}`;
+    const plain = await openStore({ databaseUrl: postgresUrl!, schema });
+    const warm = await openStore({ databaseUrl: postgresUrl!, schema, openConnections: 4 });
+    const capped = await openStore({ databaseUrl: postgresUrl!, schema, openConnections: 4, maxConnections: 2 });
+    try {
+      expect(await backendsOf(plain)).toBe(1);
+      expect(await backendsOf(warm)).toBe(4);
+      expect(await backendsOf(capped)).toBe(2);
+    } finally {
+      await plain.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
+      await Promise.all([plain.close(), warm.close(), capped.close()]);
+    }
+  });
+});
+
 describe.skipIf(!postgresUrl)('a Postgres connection terminated mid-statement', () => {
   // postgres.js 3.4.9 kept the terminated backend's error (57P01) and rejected the first statement
   // of the reconnected connection with it: a run that met a restart once then failed its next,

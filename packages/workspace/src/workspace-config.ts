@@ -100,7 +100,7 @@ export function workspaceConfigAt(
  */
 export async function openWorkspaceStore(
   config: WorkspaceConfig = workspaceConfigFromEnv(),
-  tuning: Pick<StoreOptions, 'pgliteSharedBuffers'> = {},
+  tuning: Pick<StoreOptions, 'pgliteSharedBuffers' | 'openConnections'> = {},
 ): Promise<Store> {
   const waitMs = Number(process.env.AIFACTORY_STORE_WAIT_MS ?? 15_000);
   try {

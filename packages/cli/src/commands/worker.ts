@@ -81,7 +81,10 @@ export function registerWorkerCommand(program: Command): void {
           log({ event: 'queue.connection_lost', error: (reason as Error)?.message ?? String(reason) });
         });
         const config = workspaceConfigFromEnv(process.env, { agentsDir: path.resolve(options.agents) });
-        const store = await openWorkspaceStore(config);
+        // One connection per job it may drive, and one for the supervisor's reads, opened now: a
+        // burst of starts then finds them open instead of starting backends while the API server
+        // answers it.
+        const store = await openWorkspaceStore(config, { openConnections: concurrency + 1 });
         let queue;
         try {
           queue = await RunQueue.forStore(store, { databaseUrl: config.store.databaseUrl, what: 'factory worker', log });
