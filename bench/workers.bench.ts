@@ -19,7 +19,7 @@
 // streaming API server there.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import net from 'node:net';
 import { loadavg, setPriority } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -245,65 +245,73 @@ async function throughput(deployment: Deployment, total: number, parallel: numbe
 }
 
 /**
- * One streaming start over node:http (a fresh connection, as 200 users' browsers would open):
+ * One streaming start over HTTP/1.1 on a fresh connection (as 200 users' browsers would open):
  * POST /v1/runs with Accept: text/event-stream; `onFirst()` once the first complete SSE message is
- * in (time to the first event); resolves at run.completed or run.failed.
- * Not fetch(): its web streams cost the bench 2-4x the CPU per stream (measured 1.8-3.6 ms against
- * 0.75 ms per run for 200 streams), on the same two cores as the server it measures.
+ * in (time to the first event); resolves once the run's stream ended with run.completed or
+ * run.failed.
+ * A bare socket with the request written at once and a chunked-body decoder of a few lines, as a
+ * load generator such as wrk does it, because the clients share the two cores with the server they
+ * measure: node:http's client cost 0.45-0.73 ms of CPU per stream in the burst (a third of the
+ * server's own), fetch() 1.8-3.6 ms (its web streams); what the clients spend is taken from the
+ * server and Postgres, and is no part of what a deployment's API server does.
  */
 function streamOne(deployment: Deployment, index: number, onFirst: () => void): Promise<void> {
   const url = new URL(deployment.url);
   const body = JSON.stringify({ agent: 'courier', input: `k-live-${index}` });
+  const request =
+    `POST /v1/runs HTTP/1.1\r\nHost: ${url.host}\r\n` +
+    `Authorization: Bearer ${deployment.operators[index % deployment.operators.length]}\r\n` +
+    `Content-Type: application/json\r\nAccept: text/event-stream\r\nConnection: close\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return new Promise<void>((resolve, reject) => {
-    const request = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: '/v1/runs',
-        method: 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${deployment.operators[index % deployment.operators.length]}`,
-          'content-type': 'application/json',
-          accept: 'text/event-stream',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        // A refusal (429, 503) is a failed measurement, never a run left out of the figures.
-        if (response.statusCode !== 200) {
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => reject(new Error(`streaming run k-live-${index} was refused: ${response.statusCode} ${text}`)));
-          return;
-        }
-        let first = true;
-        response.on('data', (chunk: string) => {
-          text += chunk;
-          let end: number;
-          while ((end = text.indexOf('\n\n')) >= 0) {
-            const message = text.slice(0, end);
-            text = text.slice(end + 2);
-            if (message.startsWith(':')) continue; // a keep-alive comment
-            if (first) {
-              first = false;
-              onFirst();
-            }
-            const type = /^event: (.*)$/m.exec(message)?.[1];
-            if (type === 'run.completed' || type === 'run.failed') {
-              response.destroy();
-              resolve();
-              return;
-            }
-          }
-        });
-        response.on('end', () => reject(new Error(`the stream of k-live-${index} ended before the run did`)));
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
+    const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+    // Bytes as characters (latin1), so chunk sizes count what they count; the SSE markers looked for are ASCII.
+    socket.setEncoding('latin1');
+    socket.setNoDelay(true);
+    let raw = '';
+    let head: string | undefined;
+    let events = '';
+    let first = true;
+    let ended = false;
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new Error(`streaming run k-live-${index} ${why}`));
+    };
+    socket.on('data', (chunk: string) => {
+      raw += chunk;
+      if (head === undefined) {
+        const end = raw.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        head = raw.slice(0, end);
+        raw = raw.slice(end + 4);
+        // A refusal (429, 503) is a failed measurement, never a run left out of the figures: read it whole.
+        if (!head.startsWith('HTTP/1.1 200 ')) return;
+        if (!/^transfer-encoding: chunked$/im.test(head)) return fail(`was answered without a chunked event stream: ${head}`);
+      }
+      if (!head.startsWith('HTTP/1.1 200 ')) return;
+      // The chunked body: <size in hex>\r\n<data>\r\n ..., ending with a chunk of size 0.
+      for (;;) {
+        const line = raw.indexOf('\r\n');
+        if (line < 0) break;
+        const size = Number.parseInt(raw.slice(0, line), 16);
+        if (raw.length < line + 2 + size + 2) break;
+        events += raw.slice(line + 2, line + 2 + size);
+        raw = raw.slice(line + 4 + size);
+        if (size === 0) ended = true;
+      }
+      if (first && events.includes('\n\n')) {
+        first = false;
+        onFirst();
+      }
+    });
+    socket.on('end', () => {
+      if (!head?.startsWith('HTTP/1.1 200 ')) return fail(`was refused: ${head ?? ''} ${raw}`);
+      if (!ended) return fail('ended before its stream did');
+      if (!events.includes('event: run.completed\n') && !events.includes('event: run.failed\n')) return fail('ended before the run did');
+      resolve();
+    });
+    socket.on('error', reject);
+    socket.write(request);
   });
 }
 
