@@ -24,6 +24,11 @@ export class FailedAuthLimiter {
     this.#limiter = new RateLimiter({ burst: options.burst ?? 20, perSecond: this.#perSecond });
   }
 
+  /** Whether any address is being refused (or was, until its next check): while none is, every address may try. */
+  get refusing(): boolean {
+    return this.#exhausted.size > 0;
+  }
+
   /** Whether `address` may try to authenticate now. */
   check(address: string, now = Date.now()): RateDecision {
     const until = this.#exhausted.get(address);

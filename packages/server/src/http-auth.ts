@@ -66,7 +66,7 @@ export class HttpAuth {
         `The ${actAsHeaders.principal} header is honoured only for the server's local credential; requests act as their token's principal.`,
       );
     }
-    const outcome = await this.#authenticator.authenticate(presented, clientAddress(c, this.#options.trustProxy), now);
+    const outcome = await this.#authenticator.authenticate(presented, () => clientAddress(c, this.#options.trustProxy), now);
     if (outcome.kind === 'limited') {
       this.#authDecided('anonymous', 'denied', { reason: 'failed_auth_limited', method: c.req.method, path: c.req.path });
       c.header('Retry-After', String(outcome.retryAfterSeconds));

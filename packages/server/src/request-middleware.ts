@@ -114,6 +114,7 @@ export interface FinishedRequest {
   route: string;
   status: number;
   principal: TokenPrincipal | undefined;
+  /** The run a start began: an id the server made, written unredacted (never one a caller sent). */
   runId: string | undefined;
   traceparent: string | undefined;
   /** The traceresponse header of the answer, if any. */
@@ -159,12 +160,14 @@ export function requestFinished(log: ServerLogWithOwn, metrics: RouteContext['me
       method,
       path: request.path,
       principal: principal?.id,
-      // The token's id (never the token) and the run a start began: the start's allowed decision is this line.
+      // The token's id (never the token): the start's allowed decision is this line.
       token: principal?.tokenId,
-      run_id: request.runId,
     },
     {
       ...(fresh ? { request_id: requestId } : {}),
+      // The run a start began: its id is the server's own (a start's body cannot name one), and a
+      // fresh id every time, which the redactor's memory of clean strings never spares it.
+      run_id: request.runId,
       route,
       status,
       duration_ms: Math.round((performance.now() - request.started) * 10) / 10,
