@@ -70,6 +70,43 @@ describe.skipIf(!databaseUrl)('the run queue (Postgres)', () => {
     },
   );
 
+  it(
+    'a worker opens its connections as it starts and keeps them through an idle spell: a burst of jobs starts no Postgres backend',
+    { timeout: 120_000 },
+    async () => {
+      const connections = async () =>
+        (
+          await store.query<{ pid: number }>(
+            sql`SELECT pid FROM pg_stat_activity WHERE application_name = ${`aifactory worker ${queueSchemaFor(schema)}`.slice(0, 63)}`,
+          )
+        ).map((row) => Number(row.pid));
+      const driven: string[] = [];
+      const worker = await queue.work({
+        concurrency: 3,
+        drive: async (job: DriveRunJob) => {
+          driven.push(job.runId);
+          return { runId: job.runId, outcome: 'skipped', reason: 'nothing to do' };
+        },
+      });
+      try {
+        const opened = await connections();
+        // One per job slot, one to listen for new jobs, one spare (as graphile-worker sizes its pool).
+        expect(opened).toHaveLength(5);
+        // pg closes a connection idle for 10 s unless told otherwise.
+        await new Promise((resolve) => setTimeout(resolve, 11_000));
+        const burst = ['run_a', 'run_b', 'run_c'];
+        await Promise.all(burst.map((runId) => queue.enqueueDrive({ runId, reason: 'start' })));
+        // (The test before leaves a job to retry, which this worker may take too.)
+        await waitUntil(async () => burst.every((runId) => driven.includes(runId)), 'the burst to be taken');
+        expect((await connections()).sort()).toEqual(opened.sort());
+      } finally {
+        await worker.stop();
+      }
+      // Stopped, it closes them (a backend leaves pg_stat_activity a moment after its connection ends).
+      await waitUntil(async () => (await connections()).length === 0, 'the connections to close', 5_000);
+    },
+  );
+
   async function lastError(runId: string): Promise<string | null> {
     const jobs = queueSchemaFor(schema);
     const rows = await store.query<{ last_error: string | null }>(
