@@ -317,11 +317,15 @@ function streamOne(deployment: Deployment, index: number, onFirst: () => void): 
 
 /** `count` streaming runs started at once over HTTP: time to the first event and to the end, and the API server's CPU until every first event was out. */
 async function streamRuns(deployment: Deployment, count: number) {
-  // Warm every API server up (a first burst costs a cold server more): streams on connections of
-  // their own, which the kernel spreads between servers sharing the port.
-  await Promise.all(
-    Array.from({ length: 4 * deployment.servers.length }, (_, index) => streamOne(deployment, 10_000 + index, () => undefined)),
-  );
+  // Warm the API servers up with a burst as large as the one measured, run to its end: what is
+  // measured is a running server's burst, as the other benches measure after their warm-up rounds.
+  // A server that has served only a few requests runs its hot paths unoptimised (V8 compiles a
+  // function for speed after it has run many times) and opens store connections in the burst (a
+  // Postgres backend's start is 13-30 ms of CPU there): four streams' warm-up gave first event p95
+  // 309-316 ms where one burst's gave 204-267 ms (alternating runs at load 2-3).
+  // BENCH_STREAMING_WARMUP=<n> sets the warm-up's size (0 for none), to see a cold server's figure.
+  const warmup = Number(process.env.BENCH_STREAMING_WARMUP ?? count);
+  await Promise.all(Array.from({ length: warmup }, (_, index) => streamOne(deployment, 10_000 + index, () => undefined)));
   const servers = deployment.servers;
   const serversCpu = () => {
     const each = servers.map((server) => cpuMsOf(server.pid));
