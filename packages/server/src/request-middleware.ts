@@ -96,6 +96,24 @@ export function registerRequestMiddleware(
   app.use('*', requestHygiene());
 }
 
+/**
+ * Whether a request is one a route in front of Hono (the gateway's, the streaming start's) may
+ * answer, as far as the middleware is concerned: a body of a declared length within the limit, no
+ * Transfer-Encoding, and a Host and Origin the host check allows. Anything else goes to Hono,
+ * whose middleware counts a streamed body, and refuses, counts and logs a foreign Host, as for any
+ * route.
+ */
+export function middlewareWouldPass(request: Request, options: { maxBodyBytes: number; hostCheck: HostCheck | undefined }): boolean {
+  const headers = request.headers;
+  const length = headers.get('content-length');
+  if (length === null || !/^\d+$/.test(length) || headers.get('transfer-encoding') !== null || Number(length) > options.maxBodyBytes)
+    return false;
+  return (
+    !options.hostCheck ||
+    options.hostCheck.decide(headers.get('host') ?? new URL(request.url).host, headers.get('origin') ?? undefined).kind === 'allowed'
+  );
+}
+
 /** The largest request body the server takes (bytes, default 1 MiB). */
 export function maxBodyBytes(options: Pick<HttpAppOptions, 'bodyLimitBytes'>): number {
   return options.bodyLimitBytes ?? 1024 * 1024;

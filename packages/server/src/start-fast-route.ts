@@ -25,7 +25,7 @@ import { startRunRequest } from './api-schemas.ts';
 import type { HostCheck } from './host-guard.ts';
 import { problemAnswer } from './http-errors.ts';
 import { bodyRefusal } from './request-hygiene.ts';
-import { requestFinished } from './request-middleware.ts';
+import { middlewareWouldPass, requestFinished } from './request-middleware.ts';
 import type { RequestView } from './request-view.ts';
 import { parseWith, type RouteContext } from './routes/context.ts';
 import { startRequestedRun, startRoles, startStreamEnds } from './routes/runs.ts';
@@ -77,15 +77,7 @@ export function startFastRoute(options: StartFastRouteOptions): (request: Reques
     // The route's own test of a request that wants an event stream (its query alternative goes to Hono).
     if (!(headers.get('accept') ?? '').includes('text/event-stream')) return undefined;
     if (!jsonContentType.test(headers.get('content-type') ?? '')) return undefined;
-    // The body limit as the middleware applies it to a declared length; anything else is Hono's.
-    const length = headers.get('content-length');
-    if (length === null || !/^\d+$/.test(length) || headers.get('transfer-encoding') !== null || Number(length) > options.maxBodyBytes)
-      return undefined;
-    if (
-      options.hostCheck &&
-      options.hostCheck.decide(headers.get('host') ?? new URL(url).host, headers.get('origin') ?? undefined).kind !== 'allowed'
-    )
-      return undefined;
+    if (!middlewareWouldPass(request, options)) return undefined;
     return serve(options, request, env, outgoing);
   };
 }

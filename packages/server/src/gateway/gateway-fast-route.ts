@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenPrincipal } from '../api-tokens.ts';
 import type { HostCheck } from '../host-guard.ts';
 import { unexpectedFailure } from '../http-errors.ts';
-import { requestFinished, requestIdOnAnswer, type FinishedRequest } from '../request-middleware.ts';
+import { middlewareWouldPass, requestFinished, requestIdOnAnswer, type FinishedRequest } from '../request-middleware.ts';
 import type { RequestView } from '../request-view.ts';
 import { streamAnswer } from '../run-stream.ts';
 import type { ServerLog, ServerLogWithOwn } from '../server-log.ts';
@@ -54,16 +54,7 @@ export function gatewayFastRoute(options: GatewayFastRouteOptions): (request: Re
     const path = pathStart < 0 ? '' : url.slice(pathStart);
     const protocol = routes.get(path);
     if (!protocol) return undefined;
-    const headers = request.headers;
-    // The body limit as the middleware applies it to a declared length; anything else is Hono's.
-    const length = headers.get('content-length');
-    if (length === null || !/^\d+$/.test(length) || headers.get('transfer-encoding') !== null || Number(length) > options.maxBodyBytes)
-      return undefined;
-    if (
-      options.hostCheck &&
-      options.hostCheck.decide(headers.get('host') ?? new URL(url).host, headers.get('origin') ?? undefined).kind !== 'allowed'
-    )
-      return undefined;
+    if (!middlewareWouldPass(request, options)) return undefined;
     return serve(options, protocol, path, request, env);
   };
 }
