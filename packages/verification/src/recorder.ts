@@ -349,17 +349,15 @@ async function insertEventRows(store: Store, rows: readonly PreparedRow[], runs:
   return new Set(inserted.map((insertedRow) => insertedRow.run_id));
 }
 
-/**
- * Starts runs: each row inserts a run, its run.started event, its start seal and (when it names an
- * owner) its first lease, all rows of a batch in one statement.
- */
-const startRunsSql = `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(
-    id text, agent text, team text, principal text, input jsonb, metadata jsonb, replay_of text, parent_run_id text, ts timestamptz,
+/** A start row's columns (startRunsSql, startRunsUnsealedSql). */
+const startColumns = `id text, agent text, team text, principal text, input jsonb, metadata jsonb, replay_of text, parent_run_id text, ts timestamptz,
     actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text,
-    lease_owner text, lease_ttl_ms int,
-    seal_seq bigint, seal_kind text, store_id text, head_seq int, head_hash text, key_id text, public_key text,
-    prev_seal_hash text, seal_hash text, signature text, seal_ts timestamptz)),
-  run AS (
+    lease_owner text, lease_ttl_ms int`;
+/** A start seal's columns in a start row (sealRow). */
+const startSealColumns = `seal_seq bigint, seal_kind text, store_id text, head_seq int, head_hash text, key_id text, public_key text,
+    prev_seal_hash text, seal_hash text, signature text, seal_ts timestamptz`;
+/** What a start row inserts besides its seal: the run, its first lease (when it names an owner) and run.started (`started`). */
+const startCtes = `run AS (
     INSERT INTO runs (id, agent, team, principal, status, input, metadata, replay_of, parent_run_id, started_at)
     SELECT id, agent, team, principal, 'running', input, metadata, replay_of, parent_run_id, ts FROM x RETURNING id),
   lease AS (
@@ -369,10 +367,28 @@ const startRunsSql = `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(
   started AS (
     INSERT INTO events (run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash)
     SELECT x.id, 1, x.ts, 'run.started', x.actor, x.payload, x.payload_salt, x.payload_hash, x.schema_version, x.redactions, x.prev_hash, x.hash
-    FROM x JOIN run ON run.id = x.id RETURNING run_id)
-INSERT INTO seals (${sealInsertColumns})
-SELECT x.seal_seq, x.id, x.seal_kind, x.store_id, x.head_seq, x.head_hash, x.key_id, x.public_key, x.prev_seal_hash, x.seal_hash, x.signature, x.seal_ts
-FROM x JOIN started ON started.run_id = x.id`;
+    FROM x JOIN run ON run.id = x.id RETURNING run_id)`;
+/** The columns a start seal's row inserts, from x. */
+const startSealValues = `x.seal_seq, x.id, x.seal_kind, x.store_id, x.head_seq, x.head_hash, x.key_id, x.public_key, x.prev_seal_hash, x.seal_hash, x.signature, x.seal_ts`;
+
+/**
+ * Starts runs: each row inserts a run, its run.started event, its start seal and (when it names an
+ * owner) its first lease, all rows of a batch in one statement. A run started alone goes this way.
+ */
+const startRunsSql = `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(${startColumns}, ${startSealColumns})),
+  ${startCtes}
+INSERT INTO seals (${sealInsertColumns}) SELECT ${startSealValues} FROM x JOIN started ON started.run_id = x.id`;
+/**
+ * Starts runs in a batch of seals, in two statements: this one (the run, its lease, run.started),
+ * sent before the seal chain is locked, and startSealsSql once the seals have their place (see
+ * seal-writer.ts). Both commit in the batch's transaction.
+ */
+const startRunsUnsealedSql = `WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(${startColumns})),
+  ${startCtes}
+SELECT count(*) FROM started`;
+/** The start seals of a batch of starts (rows of an id and sealRow). */
+const startSealsSql = `INSERT INTO seals (${sealInsertColumns})
+SELECT ${startSealValues} FROM json_to_recordset($1::json) AS x(id text, ${startSealColumns})`;
 
 /** A seal's columns as a row of startRunsSql. */
 function sealRow(seal: WrittenSeal): Record<string, unknown> {
@@ -489,9 +505,14 @@ class TraceRecorder implements Recorder {
         lease_ttl_ms: options.lease?.ttlMs ?? null,
       };
       try {
-        await this.#seals.write({ kind: 'start', runId: id, headSeq: 1, headHash: row.hash }, (_, seal) => ({
-          rows: [{ text: startRunsSql, row: { ...startRow, ...sealRow(seal) } }, ...(options.commitWith ?? [])],
-        }));
+        await this.#seals.write(
+          { kind: 'start', runId: id, headSeq: 1, headHash: row.hash },
+          (_, seal) => ({ rows: [{ text: startRunsSql, row: { ...startRow, ...sealRow(seal) } }, ...(options.commitWith ?? [])] }),
+          {
+            unlinked: [{ text: startRunsUnsealedSql, row: startRow }, ...(options.commitWith ?? [])],
+            linked: (_, seal) => ({ rows: [{ text: startSealsSql, row: { id, ...sealRow(seal) } }] }),
+          },
+        );
       } catch (error) {
         if (isUniqueViolation(error))
           throw new UserError(ErrorCode.Conflict, `Run '${id}' already exists; a run is started once.`, { details: { runId: id } });

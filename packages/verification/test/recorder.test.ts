@@ -511,3 +511,43 @@ describe.skipIf(!postgresUrl)('two writers extending one Postgres seal chain at 
     },
   );
 });
+
+describe.skipIf(!postgresUrl)('starts that keep coming while a batch of starts is written (Postgres)', () => {
+  it(
+    'sends the next batch while the last one links: every start sealed once, in a chain that verifies, and a start of an existing run fails alone',
+    { timeout: 60_000 },
+    async () => {
+      const [postgres] = engines('t_ahead').filter((engine) => engine.name === 'postgres');
+      const store = await postgres!.open({ schema: freshSchema('t_ahead') });
+      try {
+        const recorder = createRecorder(store, { signer: createSigner(generateKeyPairSync('ed25519').privateKey) });
+        await recorder.startRun({ id: 'ahead-taken', agent: 'ahead', principal: 'p' });
+        // Twelve turns of the event loop, eight starts each: batches are sent while earlier ones link.
+        const starts: { id: string; started: Promise<unknown> }[] = [];
+        for (let turn = 0; turn < 12; turn += 1) {
+          for (let index = 0; index < 8; index += 1) {
+            const id = turn === 5 && index === 3 ? 'ahead-taken' : `ahead-${turn}-${index}`;
+            starts.push({ id, started: recorder.startRun({ id, agent: 'ahead', principal: 'p' }) });
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const settled = await Promise.allSettled(starts.map((start) => start.started));
+        const refused = settled.flatMap((result, index) =>
+          result.status === 'rejected' ? [{ id: starts[index]!.id, error: result.reason }] : [],
+        );
+        expect(refused).toEqual([
+          { id: 'ahead-taken', error: expect.objectContaining({ message: expect.stringContaining('already exists') }) },
+        ]);
+        const [{ runs, seals, events }] = (await store.query<{ runs: number; seals: number; events: number }>(
+          sql`SELECT (SELECT count(*)::int FROM runs) AS runs, (SELECT count(*)::int FROM seals) AS seals, (SELECT count(*)::int FROM events) AS events`,
+        )) as [{ runs: number; seals: number; events: number }];
+        expect({ runs, seals, events }).toEqual({ runs: 96, seals: 96, events: 96 });
+        const summary = await verifyAll(store);
+        expect(summary.problem).toBeUndefined();
+        expect(summary).toMatchObject({ ok: true });
+      } finally {
+        await postgres!.dispose(store);
+      }
+    },
+  );
+});
