@@ -9,7 +9,16 @@ import path from 'node:path';
 import { ErrorCode, UserError } from '@aifactory/core';
 import { loadOrCreateKeyFile } from './key-file.ts';
 import type { RedactionNote } from './hash-chain.ts';
-import { detectionText, detectSpans, isSecretFieldName, secretDetectors, type DetectedSpan, type Detector } from './secret-detectors.ts';
+import {
+  detectionText,
+  detectSpans,
+  isSecretFieldName,
+  secretDetectors,
+  secretDetectorsSafeText,
+  secretDetectorsShortestMatch,
+  type DetectedSpan,
+  type Detector,
+} from './secret-detectors.ts';
 
 /** Built-in PII patterns a configuration may enable by name. */
 export const builtInPiiPatterns = {
@@ -110,7 +119,19 @@ export function createRedactor(options: RedactorOptions): Redactor {
   const literals = [...new Set((options.secrets ?? []).filter((secret) => secret.length >= 4))].sort(
     (left, right) => right.length - left.length,
   );
+  // What the built-in secret formats alone cannot match is told without running them (most strings
+  // of a trace: ids, step counters, digests), see secretDetectorsShortestMatch; PII and custom
+  // patterns can match anything, so with any of them every string is run through every detector.
+  const builtInOnly = detectors.length === secretDetectors.length;
+  const shortestMatch = builtInOnly ? Math.min(secretDetectorsShortestMatch, literals.at(-1)?.length ?? Infinity) : 0;
+  const safeTextKnown = builtInOnly && literals.length === 0;
   if (literals.length > 0) detectors.unshift({ kind: 'secret', pattern: new RegExp(literals.map(escapeRegExp).join('|'), 'dg') });
+
+  /** True when no detector can find anything in text (false: run them). */
+  function nothingToFind(text: string): boolean {
+    if (text.length < shortestMatch) return !nonAscii.test(text);
+    return safeTextKnown && secretDetectorsSafeText.test(text);
+  }
   // One KeyObject for every placeholder: given a Buffer, createHmac imports the key anew each time,
   // which cost more than the HMAC itself (a principal's e-mail address is redacted in every line).
   const key = createSecretKey(options.key);
@@ -121,6 +142,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
 
   function redactText(text: string): { text: string; kinds: string[] } {
     const kinds: string[] = [];
+    if (nothingToFind(text)) return { text, kinds };
     let result = text;
     // Each detector sees the text the previous ones left, so the more specific one wins a value;
     // its normalised view is made again only when a detector changed the text.
@@ -199,7 +221,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
   function walk(value: unknown, path: Path, notes: RedactionNote[]): unknown {
     if (typeof value === 'string') {
       // Strings under secret-named fields went through redactField, which never uses the cache.
-      if (clean.has(value)) return value;
+      if (nothingToFind(value) || clean.has(value)) return value;
       const { text, kinds } = redactRecurring(value);
       if (kinds.length > 0) {
         const where = pathText(path);
@@ -248,6 +270,13 @@ export function createRedactor(options: RedactorOptions): Redactor {
     redactText,
   };
 }
+
+/**
+ * Text other than printable ASCII and common white space: NFKC folding could lengthen it (see
+ * detectionText), while ASCII is only ever shortened there (percent-decoding). Control characters
+ * are left to the detectors too.
+ */
+const nonAscii = /[^ -~\t\n\r]/;
 
 const placeholderPattern = /\[REDACTED:[a-z0-9_]+:[0-9a-f]{8}\]/g;
 

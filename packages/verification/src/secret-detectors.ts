@@ -54,6 +54,21 @@ export const secretDetectors: Detector[] = [
   { kind: 'aws_secret_key', pattern: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/dg, accept: looksLikeAwsSecret },
 ];
 
+/**
+ * No string shorter than this can hold a match of any secretDetectors pattern: the shortest is a
+ * connection password, `ab://:p@h` (two letters of scheme, `://`, `:`, one character, `@` and the
+ * host character its lookahead needs); the others need 10 (`pwd=` and six) or more. A property test
+ * holds it. Only for text the detectors see unchanged (ASCII: NFKC folding can lengthen a character).
+ */
+export const secretDetectorsShortestMatch = 9;
+
+/**
+ * Text made of these characters only (lower-case letters, digits, dots: hex digests, rule ids,
+ * model and tool names) holds no match of any secretDetectors pattern: every one of them needs an
+ * upper-case letter, white space or one of `_ - : = / + @`. A property test holds it.
+ */
+export const secretDetectorsSafeText = /^[a-z0-9.]*$/;
+
 /** Field names whose string values are secrets whatever they look like (compared without case, '-' or '_'). */
 export const secretFieldNames: ReadonlySet<string> = new Set([
   'password',

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canonicalJson } from '@aifactory/core';
 import { sql, type Store } from '@aifactory/store';
 import {
   createRecorder,
@@ -105,6 +106,45 @@ for (const engine of engines('t_rec')) {
         'run.completed',
       ]);
       expect(JSON.parse(events[1]!.payloadText!)).toMatchObject({ decision: { authority: 'autonomous' } });
+    });
+
+    it('stores every payload as the exact canonical text it hashed, in each statement form, escapes and odd characters included', async () => {
+      const awkward = [
+        'quote " backslash \\ slash / newline \n tab \t',
+        'nul \u0000 bell \u0007 escape \u001b',
+        'a path C:\\users\\u0041 and \\u0000 written out',
+        'é 😀 \u2028 \u2029 ﬀ',
+      ];
+      const payloads = awkward.map((text, index) => ({
+        step: index,
+        name: 'odd.text',
+        call_id: `c${index}`,
+        result: { text, list: [text, 1.5e-7, -0, 1e21] },
+      }));
+      const runs = ['r-odd-one', 'r-odd-batch', 'r-odd-a', 'r-odd-b'];
+      const grouped = createRecorder(store, { signer, groupCommit: { maxInFlight: 1 } });
+      for (const runId of runs) await grouped.startRun({ id: runId, agent: 'clerk', principal: 'alice' });
+      // One event a statement; ten in one (JSON rows on both engines); two runs in one statement.
+      for (const payload of payloads) await grouped.record('r-odd-one', { type: 'tool.returned', actor: 'tool', payload });
+      await grouped.recordBatch(
+        'r-odd-batch',
+        [...payloads, ...payloads].map((payload) => ({ type: 'tool.returned', actor: 'tool', payload })),
+      );
+      await Promise.all(
+        ['r-odd-a', 'r-odd-b'].map((runId) =>
+          grouped.recordBatch(
+            runId,
+            payloads.map((payload) => ({ type: 'tool.returned', actor: 'tool', payload })),
+          ),
+        ),
+      );
+      for (const runId of runs) {
+        const events = [];
+        for await (const stored of readRunEvents(store, runId)) events.push(stored);
+        const expected = runId === 'r-odd-batch' ? [...payloads, ...payloads] : payloads;
+        expect(events.slice(1).map((stored) => stored.payloadText)).toEqual(expected.map((payload) => canonicalJson(payload)));
+        expect(await verifyRun(store, runId, { signers: [signer] })).toMatchObject({ ok: true });
+      }
     });
 
     it('checkpoint-seals a long run as it grows, in the background, and the run ended right after a checkpoint was due still verifies', async () => {

@@ -19,6 +19,13 @@ import {
   sealMessage,
   verifySealSignature,
 } from '../src/index.ts';
+import {
+  detectionText,
+  detectSpans,
+  secretDetectors,
+  secretDetectorsSafeText,
+  secretDetectorsShortestMatch,
+} from '../src/secret-detectors.ts';
 
 const key = Buffer.alloc(32, 1);
 const firstStartChild = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'first-start-child.ts');
@@ -142,6 +149,32 @@ describe('redaction', () => {
     ]) {
       expect(quiet.redactText(text)).toEqual({ text, kinds: [] });
     }
+  });
+
+  it('finds nothing the built-in formats could match in text shorter than their shortest match or made of lower-case letters, digits and dots, so such text skips the detectors', () => {
+    const found = (text: string) => secretDetectors.filter((detector) => detectSpans(detector, text, detectionText(text)).length > 0);
+    // The bound is tight: the shortest connection password is found.
+    expect(found('ab://:p@h'.padEnd(secretDetectorsShortestMatch, 'x')).map((detector) => detector.kind)).toEqual(['connection_password']);
+    const ascii = fc.constantFrom(...'abcdefghkpqrstuvwxyzABCEFGHIJKLNOPQRSTUVWXYZ0123456789:/@-_=.+ "\'\n\t%;,'.split(''));
+    fc.assert(
+      fc.property(fc.string({ unit: ascii, maxLength: secretDetectorsShortestMatch - 1 }), (text) => found(text).length === 0),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789.'.split('')), maxLength: 200 }), (text) =>
+        secretDetectorsSafeText.test(text) ? found(text).length === 0 : false,
+      ),
+      { numRuns: 5_000 },
+    );
+    // Configured secrets and patterns shorter than that are still looked for.
+    expect(createRedactor({ key, secrets: ['abcd'] }).redact({ a: 'xabcd' }).redactions).toEqual([{ path: 'a', kind: 'secret' }]);
+    expect(createRedactor({ key, piiPatterns: [{ name: 'tag', pattern: 'q\\d' }] }).redact({ a: 'q1', b: 'abc.q7' }).redactions).toEqual([
+      { path: 'a', kind: 'tag' },
+      { path: 'b', kind: 'tag' },
+    ]);
+    expect(createRedactor({ key, secrets: ['abcdefghijkl'] }).redact({ a: 'xxabcdefghijkl' }).redactions).toEqual([
+      { path: 'a', kind: 'secret' },
+    ]);
   });
 
   it('refuses bad configuration naming the entry', () => {
