@@ -2,7 +2,7 @@
 //  1. governed runs per second with 1, 2 and 4 workers (4 runs at once each), against the same
 //     runs driven in-process by a plain `factory serve` on the same Postgres (the peer);
 //  2. time to the first event and to completion, p50/p95, of N concurrent streaming runs over HTTP
-//     (POST /v1/runs, SSE) with 4 workers (target: first event p95 <= 250 ms), beside the same runs
+//     (POST /v1/runs, SSE) with 1, 2 and 4 workers (target: first event p95 <= 250 ms), beside the same runs
 //     on a plain `factory serve` (the peer), and the API server's CPU per run until every first
 //     event was out (read from /proc: what bounds first-event latency on an idle machine), beside
 //     the CPU the bench's own clients and the workers spent meanwhile on the same cores, and the
@@ -55,7 +55,7 @@ const parts = new Set((process.env.BENCH_WORKERS_PARTS ?? 'throughput,streaming,
  * alternating bursts at load 1.5-4 gave p95 554 / 529 / 577 ms at nice 10, 487 / 525 / 478 at 19.
  */
 const workersNice = Number(process.env.BENCH_WORKERS_NICE ?? 19);
-/** BENCH_STREAMING_SHAPES=workers,workersTwoServers1,workersTwoServers2,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures (workersTwoServers: 4 workers, or 2 with BENCH_QUICK). */
+/** BENCH_STREAMING_SHAPES=workers,workers1,workers2,workersTwoServers1,workersTwoServers2,workersTwoServers,inProcessServe (default all): which deployments the streaming part measures (workers and workersTwoServers: 4 workers, or 2 with BENCH_QUICK; workers1 and workers2 not in BENCH_QUICK). */
 const streamingShapes = (process.env.BENCH_STREAMING_SHAPES ?? '')
   .split(',')
   .map((shape) => shape.trim())
@@ -480,6 +480,8 @@ async function main(): Promise<void> {
     results.streaming = {};
     for (const shape of [
       { name: 'workers', workers: quick ? 2 : 4, queue: true, servers: 1 },
+      // The same server with 1 and 2 workers (the issue's target holds for 1, 2 and 4).
+      ...(quick ? [] : [1, 2]).map((workers) => ({ name: `workers${workers}`, workers, queue: true, servers: 1 })),
       // One API server per core, sharing the port (serve --queue --reuse-port): what a machine with
       // two cores runs when a burst of starts, not the workers, is what it must absorb. With 1, 2
       // and 4 workers: the workers share the same cores.
