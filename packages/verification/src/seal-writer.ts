@@ -132,16 +132,6 @@ export class SealWriter {
    * refused (seals_pkey) and the chain is read as before.
    */
   #head: { seq: number; sealHash: string } | undefined;
-  /**
-   * Other writers extend the chain between this writer's seals (its last lone seal found its
-   * remembered head taken), so lone seals lock the chain as a batch does rather than link
-   * optimistically: a lost race rolled back the seal's whole statement (a run's end: its event, its
-   * status, its lease) after waiting for the winner's commit, and sent it again after reading the
-   * chain. Cleared once a few seals in a row find the head where this writer left it.
-   */
-  #contended = false;
-  /** Seals in a row that found the chain's head where this writer left it. */
-  #headKept = 0;
 
   constructor(store: Store, signer: SealSigner, options: SealWriterOptions) {
     this.#store = store;
@@ -223,7 +213,7 @@ export class SealWriter {
 
   /** Writes a batch in one transaction, or each of its seals alone when that fails; never rejects. */
   async #writeAll(batch: PendingSeal[], unlinkedIn?: () => void): Promise<void> {
-    if (batch.length > 1 || (this.#contended && this.#store.driver.kind === 'postgres')) {
+    if (batch.length > 1) {
       try {
         const seals = await this.#writeBatch(batch, unlinkedIn);
         batch.forEach((pending, index) => pending.resolve(seals[index]!));
@@ -265,7 +255,6 @@ export class SealWriter {
             ] as const),
           ] as const);
           let previous = last ? { seq: Number(last.seq), sealHash: last.seal_hash } : { seq: 0, sealHash: genesisSealHash };
-          this.#noteHead(previous);
           const written: WrittenSeal[] = [];
           for (const pending of batch) {
             const seal = this.#seal(storeId, pending.request, previous);
@@ -288,17 +277,6 @@ export class SealWriter {
       }
     }
     throw new SystemError(ErrorCode.Conflict, `Could not seal ${batch.length} runs: the seal chain kept moving under 200 attempts.`);
-  }
-
-  /** Notes whether the chain's head, as read under its lock (or found taken: undefined), was where this writer left it. */
-  #noteHead(found: { seq: number } | undefined): void {
-    if (found && this.#head && found.seq === this.#head.seq) {
-      this.#headKept += 1;
-      if (this.#headKept >= 4) this.#contended = false;
-    } else if (this.#head || !found) {
-      this.#headKept = 0;
-      if (!found) this.#contended = true;
-    }
   }
 
   /** The next seal after `previous`, signed. */
@@ -358,7 +336,6 @@ export class SealWriter {
           // Another seal took this place in the chain first; link after it (at once when only the
           // remembered head was stale, else after a little while).
           this.#head = undefined;
-          if (remembered) this.#noteHead(undefined);
           if (!remembered) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt + 1, 10)));
           continue;
         }

@@ -591,38 +591,3 @@ describe.skipIf(!postgresUrl)('starts that keep coming while a batch of starts i
     },
   );
 });
-
-describe.skipIf(!postgresUrl)('two writers taking turns at one Postgres seal chain, one seal at a time', () => {
-  it('links each lone seal once: after its first lost race a writer locks the chain for its lone seals rather than sign and send them twice', async () => {
-    const [postgres] = engines('t_turns').filter((engine) => engine.name === 'postgres');
-    const schema = freshSchema('t_turns');
-    const stores = [await postgres!.open({ schema }), await postgres!.open({ schema })];
-    try {
-      const key = generateKeyPairSync('ed25519').privateKey;
-      const signatures = [0, 0];
-      const recorders = stores.map((store, index) => {
-        const signer = createSigner(key);
-        const sign = signer.sign.bind(signer);
-        signer.sign = (message: string) => {
-          if (message.includes('"kind":"checkpoint"')) signatures[index]! += 1;
-          return sign(message);
-        };
-        return createRecorder(store, { signer });
-      });
-      for (const [writer, recorder] of recorders.entries())
-        await recorder.startRun({ id: `turns-${writer}`, agent: 'turns', principal: 'p' });
-      const turns = 12;
-      // Each writer's seal follows the other's: the head it remembers is always taken.
-      for (let turn = 0; turn < turns; turn += 1)
-        for (const [writer, recorder] of recorders.entries()) await recorder.checkpoint(`turns-${writer}`);
-      // A lost race signs the seal again; each writer loses at most its first.
-      expect(signatures[0]! + signatures[1]!).toBeLessThanOrEqual(2 * turns + 2);
-      const summary = await verifyAll(stores[0]!);
-      expect(summary.problem).toBeUndefined();
-      expect(summary).toMatchObject({ ok: true });
-    } finally {
-      await stores[1]!.close();
-      await postgres!.dispose(stores[0]!);
-    }
-  });
-});
