@@ -150,8 +150,12 @@ export function createRedactor(options: RedactorOptions): Redactor {
   }
 
   function redactText(text: string): { text: string; kinds: string[] } {
+    return nothingToFind(text) ? { text, kinds: [] } : scan(text);
+  }
+
+  /** Runs every detector over text (redactText, once nothingToFind has said they may find something). */
+  function scan(text: string): { text: string; kinds: string[] } {
     const kinds: string[] = [];
-    if (nothingToFind(text)) return { text, kinds };
     let result = text;
     // Each detector sees the text the previous ones left, so the more specific one wins a value;
     // its normalised view is made again only when a detector changed the text.
@@ -180,9 +184,9 @@ export function createRedactor(options: RedactorOptions): Redactor {
   const clean = new Set<string>();
   const maxCleanEntries = 4096;
   const maxCleanLength = 256;
-  function redactRecurring(text: string): { text: string; kinds: string[] } {
-    if (clean.has(text)) return { text, kinds: [] };
-    const result = redactText(text);
+  /** Scans a string that nothingToFind and the cache did not clear, and remembers it when clean. */
+  function scanRecurring(text: string): { text: string; kinds: string[] } {
+    const result = scan(text);
     if (result.kinds.length === 0 && text.length <= maxCleanLength) {
       if (clean.size >= maxCleanEntries) clean.delete(clean.values().next().value!);
       clean.add(text);
@@ -231,7 +235,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
     if (typeof value === 'string') {
       // Strings under secret-named fields went through redactField, which never uses the cache.
       if (nothingToFind(value) || clean.has(value)) return value;
-      const { text, kinds } = redactRecurring(value);
+      const { text, kinds } = scanRecurring(value);
       if (kinds.length > 0) {
         const where = pathText(path);
         for (const kind of kinds) notes.push({ path: where, kind });
