@@ -574,13 +574,13 @@ async function measureFloors(engine: 'postgres' | 'pglite'): Promise<Array<Recor
       // The governed action's own statements without the gate and recorder around them: the rows
       // the floor above committed (three a statement: the previous tool.returned, policy.decided,
       // tool.called), re-inserted into a copy of the events table through the recorder's statement
-      // shape (one json_to_recordset parameter). Beside "governed action alone" it splits that
+      // shape (the rows as one json_to_recordset parameter, their payloads as one text). Beside "governed action alone" it splits that
       // action's client CPU into the round trip of its INSERT and the work of deciding and recording.
       const client = store.driver.client;
       const columns = 'run_id, seq, ts, type, actor, payload, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash';
       await client.unsafe('CREATE TABLE floor_events (LIKE events INCLUDING ALL)');
-      const insertRows = `INSERT INTO floor_events (${columns}) SELECT ${columns} FROM json_to_recordset($1::json) AS x(run_id text, seq int, ts timestamptz, type text, actor text, payload text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text)`;
-      let statements: string[] = [];
+      const insertRows = `INSERT INTO floor_events (${columns}) SELECT ${columns} FROM ROWS FROM (json_to_recordset($1::json) AS (run_id text, seq int, ts timestamptz, type text, actor text, payload_salt text, payload_hash text, schema_version int, redactions jsonb, prev_hash text, hash text), unnest(string_to_array($2::text, chr(30)))) AS x(run_id, seq, ts, type, actor, payload_salt, payload_hash, schema_version, redactions, prev_hash, hash, payload)`;
+      let statements: Array<[string, string]> = [];
       floors.push({
         name: "the governed action's INSERT alone (same rows, raw), awaited",
         async run(count) {
@@ -591,10 +591,16 @@ async function measureFloors(engine: 'postgres' | 'pglite'): Promise<Array<Recor
             // Enough statements for `count`: the run's rows again under another run id when it has too few.
             for (let pass = 0; statements.length < count; pass += 1)
               for (let index = 0; index + 3 <= rows.length && statements.length < count; index += 3)
-                statements.push(JSON.stringify(rows.slice(index, index + 3).map((row) => ({ ...row, run_id: `floor_0_${pass}` }))));
+                statements.push([
+                  JSON.stringify(rows.slice(index, index + 3).map(({ payload: _, ...row }) => ({ ...row, run_id: `floor_0_${pass}` }))),
+                  rows
+                    .slice(index, index + 3)
+                    .map((row) => row.payload as string)
+                    .join('\u001e'),
+                ]);
           }
           await client.unsafe('TRUNCATE floor_events');
-          for (let index = 0; index < count; index += 1) await client.unsafe(insertRows, [statements[index]!], { prepare: true });
+          for (let index = 0; index < count; index += 1) await client.unsafe(insertRows, statements[index]!, { prepare: true });
         },
       });
     }

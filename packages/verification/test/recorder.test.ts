@@ -111,7 +111,7 @@ for (const engine of engines('t_rec')) {
     it('stores every payload as the exact canonical text it hashed, in each statement form, escapes and odd characters included', async () => {
       const awkward = [
         'quote " backslash \\ slash / newline \n tab \t',
-        'nul \u0000 bell \u0007 escape \u001b',
+        'nul \u0000 bell \u0007 escape \u001b record separator \u001e (what splits the payloads of a statement on Postgres)',
         'a path C:\\users\\u0041 and \\u0000 written out',
         'é 😀 \u2028 \u2029 ﬀ',
       ];
