@@ -274,8 +274,8 @@ function eventCommitsAnsweredAtOnce(store: Store): Store {
       if (key !== 'unsafe') return Reflect.get(target, key, receiver);
       return (text: string, ...rest: unknown[]) =>
         text.startsWith('INSERT INTO events')
-          ? // The recorder's JSON rows each begin with their fence, so one row per '{"fence":'.
-            Promise.resolve(Object.assign([], { count: String(rest[0]).split('{"fence":').length - 1 }))
+          ? // Each of the recorder's JSON rows names its fence once, so one row per '"fence":'.
+            Promise.resolve(Object.assign([], { count: String(rest[0]).split('"fence":').length - 1 }))
           : unsafe(text, ...rest);
     },
   });

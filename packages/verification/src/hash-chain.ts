@@ -115,5 +115,10 @@ export function canonicalHeader(header: EventHeader): string {
 
 /** The event's hash: sha256 over the previous hash and the canonical header. */
 export function eventHash(prevHash: string, header: EventHeader): string {
-  return sha256(prevHash + canonicalHeader(header));
+  return headerHash(prevHash, canonicalHeader(header));
+}
+
+/** The event's hash from its canonical header's text (canonicalHeader), for a writer that keeps that text. */
+export function headerHash(prevHash: string, canonicalHeaderText: string): string {
+  return sha256(prevHash + canonicalHeaderText);
 }

@@ -18,7 +18,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { ErrorCode, SystemError, UserError, canonicalJson } from '@aifactory/core';
 import { runPrepared, type PreparedParameter, type Store } from '@aifactory/store';
 import { currentSchemaVersion, eventPayloadSchemas, eventTypes, isEventType, terminalEventTypes, type EventType } from './event-types.ts';
-import { eventHash, genesisHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
+import { canonicalHeader, genesisHash, headerHash, newSalt, payloadHash, type RedactionNote } from './hash-chain.ts';
 import { acceptsFast } from './payload-fast-check.ts';
 import type { Redactor } from './redaction.ts';
 import { createSigner, type SealSigner } from './seal-signer.ts';
@@ -171,6 +171,12 @@ interface PreparedRow {
   redactions: RedactionNote[] | null;
   prevHash: string;
   hash: string;
+  /**
+   * The canonical header the hash covers (canonicalHeader): a JSON object of the row's run_id, seq,
+   * ts, type, actor, payload_hash, schema_version and redactions (when any), under the table's own
+   * column names, so the JSON rows are written from it (rowsJson).
+   */
+  header: string;
   /** The owner's lease epoch the row is fenced by, if any. */
   fence?: number;
 }
@@ -286,25 +292,20 @@ FROM (VALUES ${tuples.join(', ')}) AS x(${eventColumns}, fence)`;
 /**
  * The JSON rows json_to_recordset reads (column names as in the table), without their payloads
  * (payloadsText). As JSON values in the rows the payloads would need no escaping, but the server
- * then parses every nested member (2.2x the server's CPU to read a step's rows).
+ * then parses every nested member (2.2x the server's CPU to read a step's rows). Each row is its
+ * canonical header, already written for its hash (every column but these four, the redactions
+ * only when there are any: a missing key reads as NULL), with the other four appended.
  */
 function rowsJson(rows: readonly PreparedRow[]): string {
-  return JSON.stringify(
-    rows.map((row) => ({
-      fence: row.fence ?? null,
-      run_id: row.runId,
-      seq: row.seq,
-      ts: row.ts,
-      type: row.type,
-      actor: row.actor,
-      payload_salt: row.salt,
-      payload_hash: row.payloadHash,
-      schema_version: row.schemaVersion,
-      redactions: row.redactions,
-      prev_hash: row.prevHash,
-      hash: row.hash,
-    })),
-  );
+  let text = '[';
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    text +=
+      (index === 0 ? '' : ',') +
+      row.header.slice(0, -1) +
+      `,"fence":${row.fence ?? null},"payload_salt":${JSON.stringify(row.salt)},"prev_hash":${JSON.stringify(row.prevHash)},"hash":${JSON.stringify(row.hash)}}`;
+  }
+  return `${text}]`;
 }
 
 /** Between two payloads in payloadsText: canonical JSON writes every control character escaped, so no payload holds it. */
@@ -971,7 +972,7 @@ function chainRow(runId: string, previous: Head, draft: CheckedDraft, ts: string
   const hashOfPayload = payloadHash(salt, draft.payloadText);
   const seq = previous.seq + 1;
   const redactions = draft.redactions.length > 0 ? draft.redactions : null;
-  const hash = eventHash(previous.hash, {
+  const header = canonicalHeader({
     runId,
     seq,
     ts,
@@ -981,6 +982,7 @@ function chainRow(runId: string, previous: Head, draft: CheckedDraft, ts: string
     schemaVersion: currentSchemaVersion,
     redactions,
   });
+  const hash = headerHash(previous.hash, header);
   return {
     runId,
     seq,
@@ -994,6 +996,7 @@ function chainRow(runId: string, previous: Head, draft: CheckedDraft, ts: string
     redactions,
     prevHash: previous.hash,
     hash,
+    header,
   };
 }
 
