@@ -10,13 +10,18 @@
 //            prepared statement as the recorder sends its rows: the least any durable write-ahead
 //            record costs there (on Postgres a WAL flush, fdatasync; on PGlite, which runs with
 //            fsync off, a write to the host file)
-// Requests go one at a time, the paths interleaved round by round (so a load spike on the shared
-// machine falls on all of them), whole and streamed. Added latency = a path's percentile minus the
-// direct path's; "beyond the commit floor" takes the floor's p50 off the added p50, leaving the
-// gateway's own work (HTTP, auth, policy, the rest of the record, the second hop); added CPU = CPU time per request (this process, plus the peer's process for Portkey;
-// not the Postgres server's) minus the direct path's. Targets (issue #19): p50 added <= 1 ms with the durable record; p99 added no
-// worse than Portkey's. Figures go to bench/results/gateway.json with the load average.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Each store is a phase run in a process of its own (this file again, BENCH_GATEWAY_PHASE set), as
+// a deployment runs one `factory serve` on one store and as bench/run.ts runs each bench: the
+// direct call, that store's factory, its commit floor and the one Portkey process (started here,
+// in front of each phase's mock). Within a phase, requests go one at a time, the paths interleaved
+// round by round (so a load spike on the shared machine falls on all of them), whole and streamed.
+// Added latency = a path's percentile minus the direct path's in the same phase; "beyond the commit
+// floor" takes the floor's p50 off the added p50, leaving the gateway's own work (HTTP, auth,
+// policy, the rest of the record, the second hop); added CPU = CPU time per request (the phase's
+// process, plus Portkey's process for Portkey; not the Postgres server's) minus the direct path's.
+// Targets (issue #19): p50 added <= 1 ms with the durable record; p99 added no worse than Portkey's.
+// Figures go to bench/results/gateway.json with the load average.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -186,129 +191,186 @@ async function factoryServer(store: Store, root: string, upstream: string): Prom
   return { server, token };
 }
 
-const mock = await startOpenAIWireServer({
-  handler: () => ({ type: 'answer', text: 'Your order A-1042 left the warehouse yesterday and arrives on Friday.', chunkSize: 16 }),
-});
-const portkey = await startPortkey();
-const stores: Array<{ engine: string; store: Store; root: string; server: RunningServer; token: string; schema?: string }> = [];
-try {
-  for (const engine of ['pglite', ...(postgresUrl ? ['postgres'] : [])]) {
-    const root = mkdtempSync(path.join(tmpdir(), `aif-gateway-bench-${engine}-`));
-    const schema = engine === 'postgres' ? `bench_gateway_${randomUUID().replace(/-/g, '').slice(0, 10)}` : undefined;
-    const store =
+/** What one engine's phase (a child process) hands back. */
+interface PhaseResult {
+  engine: string;
+  rows: Array<Record<string, unknown>>;
+  byMode: Record<string, Record<string, Record<string, unknown>>>;
+  recordedAnswers: number;
+  notes: Record<string, string>;
+}
+
+/**
+ * One engine's phase, in a process of its own: the mock, one `factory serve` server on that store,
+ * its commit floor, and Portkey (started by the parent, in front of this phase's mock).
+ */
+async function runPhase(engine: string, portkeyUrl: string | undefined, portkeyPid: number | undefined): Promise<PhaseResult> {
+  const mock = await startOpenAIWireServer({
+    handler: () => ({ type: 'answer', text: 'Your order A-1042 left the warehouse yesterday and arrives on Friday.', chunkSize: 16 }),
+  });
+  const root = mkdtempSync(path.join(tmpdir(), `aif-gateway-bench-${engine}-`));
+  const schema = engine === 'postgres' ? `bench_gateway_${randomUUID().replace(/-/g, '').slice(0, 10)}` : undefined;
+  let store: Store | undefined;
+  let server: RunningServer | undefined;
+  try {
+    store =
       engine === 'postgres'
         ? await openStore({ databaseUrl: postgresUrl!, schema: schema! })
         : await openStore({ dataDir: path.join(root, 'pglite') });
-    const { server, token } = await factoryServer(store, root, mock.url);
-    stores.push({ engine, store, root, server, token, ...(schema ? { schema } : {}) });
-  }
-  const paths: Path[] = [{ name: 'direct', client: new OpenAI({ apiKey: 'not-needed', baseURL: mock.url, maxRetries: 0 }) }];
-  for (const entry of stores) {
-    paths.push({
-      name: `factory (${entry.engine})`,
-      client: new OpenAI({
-        apiKey: entry.token,
-        baseURL: `${entry.server.url}/gateway/openai/v1`,
-        maxRetries: 0,
-        defaultHeaders: { 'x-aifactory-feature': 'bench' },
-      }),
-    });
-  }
-  for (const entry of stores) {
-    await entry.store.query(sql.raw('CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer, at timestamptz)'));
-    const floor = commitFloor(entry.store);
+    const factory = await factoryServer(store, root, mock.url);
+    server = factory.server;
+    await store.query(sql.raw('CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer, at timestamptz)'));
+    const floor = commitFloor(store);
     let n = 0;
-    paths.push({
-      name: `commit floor (${entry.engine})`,
-      client: paths[0]!.client,
-      commit: () => floor((n += 1)),
-    });
+    const direct: Path = { name: 'direct', client: new OpenAI({ apiKey: 'not-needed', baseURL: mock.url, maxRetries: 0 }) };
+    const portkeyPath: Path | undefined = portkeyUrl
+      ? {
+          name: 'portkey',
+          ...(portkeyPid ? { pid: portkeyPid } : {}),
+          client: new OpenAI({
+            apiKey: 'not-needed',
+            baseURL: portkeyUrl,
+            maxRetries: 0,
+            defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url },
+          }),
+        }
+      : undefined;
+    const paths: Path[] = [
+      direct,
+      {
+        name: `factory (${engine})`,
+        client: new OpenAI({
+          apiKey: factory.token,
+          baseURL: `${server.url}/gateway/openai/v1`,
+          maxRetries: 0,
+          defaultHeaders: { 'x-aifactory-feature': 'bench' },
+        }),
+      },
+      { name: `commit floor (${engine})`, client: direct.client, commit: () => floor((n += 1)) },
+      ...(portkeyPath ? [portkeyPath] : []),
+    ];
+    const result: PhaseResult = { engine, rows: [], byMode: {}, recordedAnswers: 0, notes: {} };
+    for (const stream of [false, true]) {
+      const mode = stream ? 'streamed' : 'whole';
+      let modePaths = paths;
+      if (portkeyPath) {
+        // A peer that fails this mode is left out of it, with the reason, rather than failing the bench.
+        const failure = await callOnce(portkeyPath.client, stream).then(
+          () => undefined,
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        );
+        if (failure) {
+          modePaths = paths.filter((entry) => entry !== portkeyPath);
+          result.notes[`portkey_${mode}`] =
+            `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
+        }
+      }
+      const { samples, cpuMs } = await measure(modePaths, stream);
+      const directSamples = samples.direct!;
+      const floorSamples = samples[`commit floor (${engine})`]!;
+      const rows: Record<string, Record<string, unknown>> = {};
+      for (const entry of modePaths) {
+        const values = samples[entry.name]!;
+        const row = {
+          phase: engine,
+          mode,
+          path: entry.name,
+          p50_ms: round3(percentile(values, 50)),
+          p99_ms: round3(percentile(values, 99)),
+          // A floor is a commit, not a model call: nothing is added to anything there.
+          ...(entry.commit
+            ? {}
+            : {
+                added_p50_ms: entry === direct ? 0 : round3(percentile(values, 50) - percentile(directSamples, 50)),
+                added_p99_ms: entry === direct ? 0 : round3(percentile(values, 99) - percentile(directSamples, 99)),
+              }),
+          ...(entry.name.startsWith('factory (')
+            ? {
+                added_p50_beyond_commit_floor_ms: round3(
+                  percentile(values, 50) - percentile(directSamples, 50) - percentile(floorSamples, 50),
+                ),
+              }
+            : {}),
+          cpu_ms_per_request: round3(cpuMs[entry.name]!),
+          ...(entry.commit ? {} : { added_cpu_ms: entry === direct ? 0 : round3(cpuMs[entry.name]! - cpuMs.direct!) }),
+        };
+        rows[entry.name] = row;
+        result.rows.push(row);
+      }
+      result.byMode[mode] = rows;
+    }
+    // Every factory request left its record: the trace holds one model.responded per request made.
+    await server.llmGateway!.flush();
+    const [row] = await store.query<{ count: string | number }>(sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`);
+    result.recordedAnswers = Number(row?.count ?? 0);
+    return result;
+  } finally {
+    await server?.close();
+    if (schema) await store?.query(sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    await store?.close();
+    rmSync(root, { recursive: true, force: true });
+    await mock.close();
   }
-  if ('url' in portkey) {
-    paths.push({
-      name: 'portkey',
-      ...(portkey.child.pid ? { pid: portkey.child.pid } : {}),
-      client: new OpenAI({
-        apiKey: 'not-needed',
-        baseURL: portkey.url,
-        maxRetries: 0,
-        defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url },
-      }),
-    });
-  }
+}
 
+const phaseEngine = process.env.BENCH_GATEWAY_PHASE;
+if (phaseEngine) {
+  const portkeyPid = Number(process.env.BENCH_GATEWAY_PORTKEY_PID);
+  const result = await runPhase(phaseEngine, process.env.BENCH_GATEWAY_PORTKEY_URL, Number.isFinite(portkeyPid) ? portkeyPid : undefined);
+  writeFileSync(process.env.BENCH_GATEWAY_PHASE_OUT!, JSON.stringify(result));
+} else {
+  // One store at a time, as a deployment runs it: `factory serve` has one store, so each engine's
+  // factory is measured in a process of its own (as bench/run.ts runs each bench), interleaved
+  // with the direct call, that store's commit floor and the one Portkey process. Before
+  // 2026-12-08 both engines' servers ran in one process at once: a second server, store client
+  // and heap beside the one measured, and the shared code compiled for both drivers, which no
+  // deployment has.
+  const portkey = await startPortkey();
+  const engines = ['pglite', ...(postgresUrl ? ['postgres'] : [])];
   const results: Record<string, unknown> = {
     rounds,
     warmup,
     portkey: 'url' in portkey ? 'ran locally (@portkey-ai/gateway, Node build, headless)' : portkey.unavailable,
   };
   const table: Array<Record<string, unknown>> = [];
-  for (const stream of [false, true]) {
-    let modePaths = paths;
-    const peer = paths.find((entry) => entry.name === 'portkey');
-    if (peer) {
-      // A peer that fails this mode is left out of it, with the reason, rather than failing the bench.
-      const failure = await callOnce(peer.client, stream).then(
-        () => undefined,
-        (error: unknown) => (error instanceof Error ? error.message : String(error)),
-      );
-      if (failure) {
-        modePaths = paths.filter((entry) => entry !== peer);
-        results[`portkey_${stream ? 'streamed' : 'whole'}`] =
-          `not measured: every request fails through @portkey-ai/gateway here (${failure}; its log: TypeError: immutable in updateHeaders, appending a header to the upstream fetch Response's immutable Headers on Node ${process.versions.node})`;
+  const targets: Record<string, string> = {};
+  const scratch = mkdtempSync(path.join(tmpdir(), 'aif-gateway-bench-phases-'));
+  try {
+    for (const engine of engines) {
+      const out = path.join(scratch, `${engine}.json`);
+      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          BENCH_GATEWAY_PHASE: engine,
+          BENCH_GATEWAY_PHASE_OUT: out,
+          ...('url' in portkey
+            ? {
+                BENCH_GATEWAY_PORTKEY_URL: portkey.url,
+                ...(portkey.child.pid ? { BENCH_GATEWAY_PORTKEY_PID: String(portkey.child.pid) } : {}),
+              }
+            : {}),
+        },
+      });
+      if (child.status !== 0) throw new Error(`the ${engine} phase failed (exit ${child.status ?? child.signal})`);
+      const phase = JSON.parse(readFileSync(out, 'utf8')) as PhaseResult;
+      table.push(...phase.rows);
+      Object.assign(results, phase.notes);
+      results[engine] = { ...phase.byMode, recorded_answers: phase.recordedAnswers };
+      for (const [mode, rows] of Object.entries(phase.byMode)) {
+        const ours = rows[`factory (${engine})`] as { added_p50_ms: number; added_p99_ms: number };
+        const floor = rows[`commit floor (${engine})`] as { p50_ms: number };
+        const peer = rows.portkey as { added_p99_ms: number } | undefined;
+        targets[`${mode} ${engine}: p50 added <= 1 ms`] =
+          `${ours.added_p50_ms} ms (of which the durable commit floor ${floor.p50_ms} ms): ${ours.added_p50_ms <= 1 ? 'met' : 'NOT met'}`;
+        if (peer)
+          targets[`${mode} ${engine}: p99 added <= portkey's`] =
+            `${ours.added_p99_ms} vs ${peer.added_p99_ms} ms: ${ours.added_p99_ms <= peer.added_p99_ms ? 'met' : 'NOT met'}`;
       }
     }
-    const { samples, cpuMs } = await measure(modePaths, stream);
-    const direct = samples.direct!;
-    const mode = stream ? 'streamed' : 'whole';
-    const rows: Record<string, unknown> = {};
-    for (const entry of modePaths) {
-      const values = samples[entry.name]!;
-      const floor = samples[`commit floor (${entry.name.replace(/^factory \((.*)\)$/, '$1')})`];
-      const isFactory = entry.name.startsWith('factory (');
-      const row = {
-        mode,
-        path: entry.name,
-        p50_ms: round3(percentile(values, 50)),
-        p99_ms: round3(percentile(values, 99)),
-        // A floor is a commit, not a model call: nothing is added to anything there.
-        ...(entry.commit
-          ? {}
-          : {
-              added_p50_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 50) - percentile(direct, 50)),
-              added_p99_ms: entry.name === 'direct' ? 0 : round3(percentile(values, 99) - percentile(direct, 99)),
-            }),
-        ...(isFactory && floor
-          ? { added_p50_beyond_commit_floor_ms: round3(percentile(values, 50) - percentile(direct, 50) - percentile(floor, 50)) }
-          : {}),
-        cpu_ms_per_request: round3(cpuMs[entry.name]!),
-        ...(entry.commit ? {} : { added_cpu_ms: entry.name === 'direct' ? 0 : round3(cpuMs[entry.name]! - cpuMs.direct!) }),
-      };
-      rows[entry.name] = row;
-      table.push(row);
-    }
-    results[mode] = rows;
-  }
-  // Every factory request left its record: the trace holds one model.responded per request made.
-  for (const entry of stores) {
-    await entry.server.llmGateway!.flush();
-    const [row] = await entry.store.query<{ count: string | number }>(
-      sql`SELECT count(*) AS count FROM events WHERE type = 'model.responded'`,
-    );
-    results[`recorded_answers_${entry.engine}`] = Number(row?.count ?? 0);
-  }
-  const targets: Record<string, string> = {};
-  for (const mode of ['whole', 'streamed']) {
-    const rows = results[mode] as Record<string, { added_p50_ms: number; added_p99_ms: number; p50_ms: number }>;
-    for (const entry of stores) {
-      const ours = rows[`factory (${entry.engine})`]!;
-      const floor = rows[`commit floor (${entry.engine})`]!;
-      targets[`${mode} ${entry.engine}: p50 added <= 1 ms`] =
-        `${ours.added_p50_ms} ms (of which the durable commit floor ${floor.p50_ms} ms): ${ours.added_p50_ms <= 1 ? 'met' : 'NOT met'}`;
-      if (rows.portkey)
-        targets[`${mode} ${entry.engine}: p99 added <= portkey's`] =
-          `${ours.added_p99_ms} vs ${rows.portkey.added_p99_ms} ms: ${ours.added_p99_ms <= rows.portkey.added_p99_ms ? 'met' : 'NOT met'}`;
-    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    if ('child' in portkey) portkey.child.kill('SIGTERM');
   }
   results.targets = targets;
   results.loadavg = loadavg().map((value) => Number(value.toFixed(2)));
@@ -318,13 +380,4 @@ try {
   process.stdout.write(`load average ${(results.loadavg as number[]).join(' ')}\n`);
   mkdirSync(path.join(benchDir, 'results'), { recursive: true });
   writeFileSync(path.join(benchDir, 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
-} finally {
-  for (const entry of stores) {
-    await entry.server.close();
-    if (entry.schema) await entry.store.query(sql.raw(`DROP SCHEMA IF EXISTS "${entry.schema}" CASCADE`));
-    await entry.store.close();
-    rmSync(entry.root, { recursive: true, force: true });
-  }
-  if ('child' in portkey) portkey.child.kill('SIGTERM');
-  await mock.close();
 }
