@@ -193,8 +193,7 @@ async function factoryServer(store: Store, root: string, upstream: string): Prom
 
 /** What one engine's phase (a child process) hands back. */
 interface PhaseResult {
-  engine: string;
-  rows: Array<Record<string, unknown>>;
+  /** The rows of each mode (whole, streamed) by path, in the order they were measured. */
   byMode: Record<string, Record<string, Record<string, unknown>>>;
   recordedAnswers: number;
   notes: Record<string, string>;
@@ -249,7 +248,7 @@ async function runPhase(engine: string, portkeyUrl: string | undefined, portkeyP
       { name: `commit floor (${engine})`, client: direct.client, commit: () => floor((n += 1)) },
       ...(portkeyPath ? [portkeyPath] : []),
     ];
-    const result: PhaseResult = { engine, rows: [], byMode: {}, recordedAnswers: 0, notes: {} };
+    const result: PhaseResult = { byMode: {}, recordedAnswers: 0, notes: {} };
     for (const stream of [false, true]) {
       const mode = stream ? 'streamed' : 'whole';
       let modePaths = paths;
@@ -295,7 +294,6 @@ async function runPhase(engine: string, portkeyUrl: string | undefined, portkeyP
           ...(entry.commit ? {} : { added_cpu_ms: entry === direct ? 0 : round3(cpuMs[entry.name]! - cpuMs.direct!) }),
         };
         rows[entry.name] = row;
-        result.rows.push(row);
       }
       result.byMode[mode] = rows;
     }
@@ -354,10 +352,10 @@ if (phaseEngine) {
       });
       if (child.status !== 0) throw new Error(`the ${engine} phase failed (exit ${child.status ?? child.signal})`);
       const phase = JSON.parse(readFileSync(out, 'utf8')) as PhaseResult;
-      table.push(...phase.rows);
       Object.assign(results, phase.notes);
       results[engine] = { ...phase.byMode, recorded_answers: phase.recordedAnswers };
       for (const [mode, rows] of Object.entries(phase.byMode)) {
+        table.push(...Object.values(rows));
         const ours = rows[`factory (${engine})`] as { added_p50_ms: number; added_p99_ms: number };
         const floor = rows[`commit floor (${engine})`] as { p50_ms: number };
         const peer = rows.portkey as { added_p99_ms: number } | undefined;
